@@ -1,0 +1,24 @@
+"""Errors of the offices. One root; each carries the code that goes on the wire or the screen."""
+
+from __future__ import annotations
+
+__all__ = ["EnrollmentRefused", "NoRecord", "OfficeError"]
+
+
+class OfficeError(Exception):
+    code = "office.error"
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class EnrollmentRefused(OfficeError):
+    """The network did not give this office a token for the number presented."""
+
+
+class NoRecord(OfficeError):
+    """Raised by a provider that has the person but not what was asked (e.g. that fiscal year)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("office.no_record", reason)

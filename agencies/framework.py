@@ -1,0 +1,284 @@
+"""The office adapter framework: an office maps its own data to and from the wire, nothing more.
+
+``OfficeNode`` does everything else — signing, sealing, the bus, deadlines, many queries in
+flight — so an office's own code is a ``Provider`` (answer a query about one of its people, by
+its own token) and calls to ``ask`` and ``enroll``. It never touches the transport library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from agencies.exceptions import EnrollmentRefused, NoRecord
+from hub.bus import Bus, Delivery, OutMessage
+from hub.log import get_logger
+from hub.wire import (
+    HUB,
+    SIGNATURE_HEADER,
+    Answered,
+    Enroll,
+    Enrolled,
+    Envelope,
+    Failed,
+    ForwardedEnroll,
+    ForwardedQuery,
+    Message,
+    NotFound,
+    OfficeKeys,
+    Outcome,
+    ProviderReply,
+    PublicKeys,
+    Query,
+    Reply,
+    WireError,
+    decode,
+    encode,
+    open_sealed,
+    seal,
+    seal_key,
+    sign,
+    verify,
+)
+
+__all__ = ["Answer", "OfficeNode", "Provider", "Resolver"]
+
+log = get_logger("agencies.office")
+GRACE = dt.timedelta(seconds=1)  # how long past the deadline we wait for the hub's own answer
+
+
+class Provider(Protocol):
+    """An office's answer to a query about one of its people; None when it has no such person."""
+
+    async def answer(
+        self, person: str, items: tuple[str, ...], params: Mapping[str, str | int]
+    ) -> Mapping[str, Any] | None: ...
+
+
+class Resolver(Protocol):
+    """J-LIS only: resolve a number (enrollment) to the resident-record code."""
+
+    async def resolve(self, number: bytes) -> Outcome: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What ``ask`` returns: the opened answer, or why there is none."""
+
+    query_id: uuid.UUID
+    status: str  # ok | refused | not_found | error | timed_out
+    data: Mapping[str, Any] | None = None
+    code: str = ""
+    reason: str = ""
+    record_id: uuid.UUID | None = None
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class OfficeNode:
+    code: str
+    bus: Bus
+    keys: OfficeKeys
+    hub: PublicKeys
+    provider: Provider | None = None
+    resolver: Resolver | None = None
+    jlis_seal: X25519PublicKey | None = None
+    deadline: dt.timedelta = dt.timedelta(seconds=10)
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    _pending: dict[uuid.UUID, asyncio.Future[Reply]] = field(default_factory=dict)
+    _subs: list[Any] = field(default_factory=list)
+
+    async def start(self, *, prefetch: int = 200) -> None:
+        self._subs = [
+            await self.bus.consume(f"office.{self.code}.in", self._on_request, prefetch=prefetch),
+            await self.bus.consume(f"office.{self.code}.replies", self._on_reply, prefetch=prefetch),
+        ]
+
+    async def stop(self) -> None:
+        for sub in self._subs:
+            await sub.cancel()
+        self._subs = []
+
+    # ---- asking -----------------------------------------------------------------------------
+
+    async def ask(
+        self,
+        affair: str,
+        provider: str,
+        items: tuple[str, ...],
+        person: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        not_disclosed: bool = False,
+    ) -> Answer:
+        env = self._envelope(affair, provider)
+        query = Query(
+            envelope=env,
+            person=person,
+            items=items,
+            params=dict(params or {}),
+            not_disclosed=not_disclosed,
+        )
+        started = time.perf_counter()
+        reply = await self._request(query, "query")
+        seconds = time.perf_counter() - started
+        if reply is None:
+            return Answer(env.message_id, "timed_out", reason="no reply before the deadline", seconds=seconds)
+        return self._open(reply, seconds)
+
+    async def enroll(self, number: str) -> str:
+        """Present a number once; get this office's token for its holder (符号取得)."""
+        if self.jlis_seal is None:
+            raise EnrollmentRefused("office.no_jlis_key", "this office has no J-LIS key to seal to")
+        msg = Enroll(
+            envelope=self._envelope("enrollment", "jlis"),
+            number=seal(number.encode("ascii"), self.jlis_seal),
+        )
+        reply = await self._request(msg, "enroll")
+        if reply is None:
+            raise EnrollmentRefused("office.timed_out", "no reply to the enrollment before the deadline")
+        if isinstance(reply.outcome, Enrolled):
+            return reply.outcome.token
+        outcome = reply.outcome
+        raise EnrollmentRefused(getattr(outcome, "code", outcome.status), getattr(outcome, "reason", ""))
+
+    def _envelope(self, affair: str, recipient: str) -> Envelope:
+        now = self.clock()
+        qid = uuid.uuid4()
+        return Envelope(
+            message_id=qid,
+            correlation_id=qid,
+            sender=self.code,
+            recipient=recipient,
+            affair=affair,
+            issued_at=now,
+            deadline=now + self.deadline,
+            traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
+        )
+
+    async def _request(self, msg: Query | Enroll, routing_key: str) -> Reply | None:
+        env = msg.envelope
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._pending[env.correlation_id] = future
+        try:
+            await self._publish(routing_key, msg)
+            wait = (env.deadline - self.clock() + GRACE).total_seconds()
+            return await asyncio.wait_for(future, timeout=max(wait, 0.001))
+        except TimeoutError:
+            return None
+        finally:
+            self._pending.pop(env.correlation_id, None)
+
+    def _open(self, reply: Reply, seconds: float) -> Answer:
+        out = reply.outcome
+        qid, rid = reply.envelope.correlation_id, reply.record_id
+        if isinstance(out, Answered):
+            try:
+                data = orjson.loads(open_sealed(out.payload, self.keys.sealing))
+            except (WireError, orjson.JSONDecodeError) as exc:
+                return Answer(qid, "error", code="office.unreadable_answer", reason=str(exc), record_id=rid)
+            return Answer(qid, "ok", data=data, record_id=rid, seconds=seconds)
+        code = getattr(out, "code", "")
+        reason = getattr(out, "reason", "")
+        return Answer(qid, out.status, code=code, reason=reason, record_id=rid, seconds=seconds)
+
+    async def _on_reply(self, d: Delivery) -> None:
+        msg = await self._from_hub(d)
+        if msg is None:
+            return
+        if isinstance(msg, Reply):
+            future = self._pending.get(msg.envelope.correlation_id)
+            if future is not None and not future.done():
+                future.set_result(msg)
+            else:
+                log.debug("reply.unclaimed", query_id=str(msg.envelope.correlation_id))
+            await d.ack()
+        else:
+            await d.dead_letter("office.unexpected: not a reply from the hub")
+
+    # ---- answering --------------------------------------------------------------------------
+
+    async def _on_request(self, d: Delivery) -> None:
+        msg = await self._from_hub(d)
+        if msg is None:
+            return
+        if isinstance(msg, ForwardedQuery):
+            outcome = await self._answer(msg)
+        elif isinstance(msg, ForwardedEnroll) and self.resolver is not None:
+            outcome = await self._resolve(msg)
+        else:
+            await d.dead_letter("office.unexpected: not a request from the hub")
+            return
+        if msg.envelope.deadline > self.clock():
+            reply = ProviderReply(
+                envelope=self._reply_envelope(msg.envelope), context=msg.context, outcome=outcome
+            )
+            await self._publish("reply", reply)
+        else:  # the hub has answered the requester already; a late answer is only noise
+            log.info("request.expired", query_id=str(msg.envelope.correlation_id))
+        await d.ack()
+
+    async def _answer(self, msg: ForwardedQuery) -> Outcome:
+        if self.provider is None:
+            return Failed(family="provider", code="office.not_a_provider", reason=f"{self.code} answers no queries")
+        try:
+            data = await self.provider.answer(msg.person, msg.items, msg.params)
+        except NoRecord as exc:
+            return NotFound(reason=str(exc))
+        except Exception as exc:  # noqa: BLE001  the office's own system failed: say so, keep serving
+            log.exception("provider.failed", query_id=str(msg.envelope.correlation_id))
+            return Failed(family="provider_system", code="office.system_error", reason=type(exc).__name__)
+        if data is None:
+            return NotFound(reason=f"{self.code} holds no record for this person")
+        return Answered(payload=seal(orjson.dumps(data), seal_key(msg.seal_to)))
+
+    async def _resolve(self, msg: ForwardedEnroll) -> Outcome:
+        assert self.resolver is not None
+        try:
+            number = open_sealed(msg.number, self.keys.sealing)
+        except WireError as exc:
+            return Failed(family="requester", code=exc.code, reason=str(exc))
+        return await self.resolver.resolve(number)
+
+    def _reply_envelope(self, env: Envelope) -> Envelope:
+        return env.model_copy(
+            update={
+                "message_id": uuid.uuid4(),
+                "sender": self.code,
+                "recipient": HUB,
+                "issued_at": self.clock(),
+            }
+        )
+
+    # ---- transport --------------------------------------------------------------------------
+
+    async def _from_hub(self, d: Delivery) -> Message | None:
+        """The message if the hub sent and signed it; else it is dead-lettered with the reason."""
+        try:
+            if d.user_id != HUB:
+                raise WireError(f"message from {d.user_id!r}, not the hub")
+            verify(d.body, d.headers.get(SIGNATURE_HEADER), self.hub.verify)
+            return decode(d.body)
+        except WireError as exc:
+            log.warning("message.rejected", code=exc.code, reason=str(exc), queue=d.queue)
+            await d.dead_letter(f"{exc.code}: {exc}")
+            return None
+
+    async def _publish(self, routing_key: str, msg: Query | Enroll | ProviderReply) -> None:
+        body = encode(msg)
+        env = msg.envelope
+        out = OutMessage(
+            body=body,
+            message_id=str(env.message_id),
+            correlation_id=str(env.correlation_id),
+            headers={SIGNATURE_HEADER: sign(body, self.keys.signing), "traceparent": env.traceparent},
+        )
+        await self.bus.publish("renkei.hub", routing_key, out)

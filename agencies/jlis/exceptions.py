@@ -1,0 +1,43 @@
+"""Errors of J-LIS numbering: one root, each class with a stable wire code."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "BadCheckDigit",
+    "InvalidGeneration",
+    "InvalidSecret",
+    "MalformedNumber",
+    "NumberError",
+]
+
+
+class NumberError(Exception):
+    """Root of every error raised by ``agencies.jlis.numbers``."""
+
+    code: ClassVar[str] = "jlis.number_error"
+
+
+class MalformedNumber(NumberError, ValueError):
+    """Not the right count of ASCII digits for the kind of number expected."""
+
+    code: ClassVar[str] = "jlis.malformed_number"
+
+
+class BadCheckDigit(NumberError, ValueError):
+    """The digits are well formed but the check digit does not match the others."""
+
+    code: ClassVar[str] = "jlis.bad_check_digit"
+
+
+class InvalidGeneration(NumberError, ValueError):
+    """A number generation outside 0–9 (a resident's number can be changed at most nine times)."""
+
+    code: ClassVar[str] = "jlis.invalid_generation"
+
+
+class InvalidSecret(NumberError, ValueError):
+    """The numbering secret is too short to key the permutation."""
+
+    code: ClassVar[str] = "jlis.invalid_secret"

@@ -1,0 +1,97 @@
+"""子育て支援課: the child allowance (児童手当) office. A requester: it asks, it decides.
+
+For each applicant it asks the resident register for the household (住民票関係情報) and the tax
+office for income (地方税関係情報), then applies the rules in force on the status date (6月1日).
+
+The rules are a MODEL of the rules before the October 2024 reform (figures recalled, not checked
+against the law text): children up to the end of junior high school; monthly 15,000 yen under 3,
+10,000 yen from 3 (15,000 for a third or later child until the end of primary school); a
+claimant whose income is over the income limit gets the special benefit (特例給付) of 5,000 yen
+per child, and over the upper limit nothing. Limits by the number of dependants (children here):
+622万/660万/698万/736万 yen and upper limits 858万/896万/934万/972万, +38万 per further dependant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+
+from agencies.framework import Answer, OfficeNode
+from agencies.store import OfficeStore
+
+__all__ = ["AFFAIR", "ChildAllowance", "Decision", "decide"]
+
+AFFAIR = "child_allowance"
+_LIMIT = 6_220_000
+_UPPER = 8_580_000
+_STEP = 380_000
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    local_id: str
+    status: str  # eligible | special | ineligible | no_child | unknown
+    monthly_yen: int
+    children: int
+    reason: str
+    answers: tuple[Answer, ...]
+
+
+def _age(birth: str, on: dt.date) -> int:
+    b = dt.date.fromisoformat(birth)
+    return on.year - b.year - ((on.month, on.day) < (b.month, b.day))
+
+
+def _school_year_end_age(birth: str, on: dt.date) -> int:
+    """Age on the 1 April that starts the school year containing ``on`` (years completed)."""
+    start = dt.date(on.year if on.month >= 4 else on.year - 1, 4, 1)
+    b = dt.date.fromisoformat(birth)
+    return start.year - b.year - ((start.month, start.day) <= (b.month, b.day))
+
+
+def decide(household: list[dict[str, str]], income: int, on: dt.date) -> tuple[str, int, int, str]:
+    """Pure: (status, monthly yen, children counted, reason) from the household and income."""
+    kids = sorted(
+        (m for m in household if m["relationship"] == "子" and _school_year_end_age(m["birth_date"], on) < 15),
+        key=lambda m: m["birth_date"],
+    )
+    if not kids:
+        return "no_child", 0, 0, "no child of junior-high age or younger in the household"
+    n = len(kids)
+    limit, upper = _LIMIT + _STEP * n, _UPPER + _STEP * n
+    if income > upper:
+        return "ineligible", 0, n, f"income {income:,} yen is over the upper limit {upper:,}"
+    if income > limit:
+        return "special", 5_000 * n, n, f"income {income:,} yen is over the limit {limit:,}"
+    total = 0
+    for order, kid in enumerate(kids, start=1):
+        age = _age(kid["birth_date"], on)
+        primary = _school_year_end_age(kid["birth_date"], on) < 12
+        total += 15_000 if age < 3 or (order >= 3 and primary) else 10_000
+    return "eligible", total, n, f"{n} child(ren), income {income:,} yen within the limit {limit:,}"
+
+
+class ChildAllowance:
+    def __init__(self, node: OfficeNode, store: OfficeStore, *, register: str, tax_office: str) -> None:
+        self.node = node
+        self.store = store
+        self.register = register
+        self.tax_office = tax_office
+
+    async def check(self, local_id: str, status_date: dt.date) -> Decision:
+        token = await self.store.token("applicants", local_id)
+        if token is None:
+            return Decision(local_id, "unknown", 0, 0, "applicant not enrolled", ())
+        fiscal_year = status_date.year if status_date.month >= 6 else status_date.year - 1
+        household, tax = await asyncio.gather(
+            self.node.ask(AFFAIR, self.register, ("resident_record",), token),
+            self.node.ask(AFFAIR, self.tax_office, ("local_tax",), token, {"fiscal_year": fiscal_year}),
+        )
+        answers = (household, tax)
+        if household.data is None or tax.data is None:
+            failed = household if household.data is None else tax
+            return Decision(local_id, "unknown", 0, 0, f"{failed.status}: {failed.reason}", answers)
+        income = int(tax.data["local_tax"]["total_income"])
+        status, monthly, n, reason = decide(household.data["resident_record"]["household"], income, status_date)
+        return Decision(local_id, status, monthly, n, reason, answers)

@@ -1,0 +1,61 @@
+"""Natural batching: many concurrent callers, one downstream call per batch, no timers.
+
+When nothing is in flight the first caller's item goes out at once (lowest latency at one in
+flight); while a batch is in flight, new items wait and go out together in the next one. Each
+caller awaits its own result; a failed batch fails every caller in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+__all__ = ["Batcher"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Batcher(Generic[T, R]):
+    def __init__(self, flush: Callable[[Sequence[T]], Awaitable[Sequence[R]]], *, max_batch: int) -> None:
+        self._flush = flush
+        self._max = max_batch
+        self._items: list[T] = []
+        self._futures: list[asyncio.Future[R]] = []
+        self._running: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._items.append(item)
+        self._futures.append(future)
+        if self._running is None:
+            self._running = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._items:
+                items, futures = self._items[: self._max], self._futures[: self._max]
+                del self._items[: self._max], self._futures[: self._max]
+                try:
+                    results = await self._flush(items)
+                    if len(results) != len(items):
+                        raise RuntimeError(f"batch of {len(items)} got {len(results)} results")
+                except BaseException as exc:  # every caller of the batch learns of the failure
+                    for f in futures:
+                        if not f.done():
+                            f.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    continue
+                for f, r in zip(futures, results, strict=True):
+                    if not f.done():
+                        f.set_result(r)
+        finally:
+            self._running = None
+
+    async def close(self) -> None:
+        """Wait for everything submitted so far to be flushed."""
+        while self._running is not None:
+            await asyncio.shield(self._running)

@@ -1,0 +1,219 @@
+"""Deliveries and subscriptions of the AMQP bus, on aiormq's raw channel for speed.
+
+aiormq already runs each delivery in its own task; wrapping it in aio-pika's
+``IncomingMessage`` and a second task would cost CPU per message for nothing we use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import aiormq
+import aiormq.abc
+import structlog
+from pamqp.commands import Basic
+
+from hub.bus._common import run_handler
+from hub.bus.api import (
+    EMPTY_HEADERS,
+    QUEUE_HEADER,
+    REASON_HEADER,
+    USER_HEADER,
+    Handler,
+    OutMessage,
+)
+
+if TYPE_CHECKING:
+    from hub.bus.amqp import AmqpBus
+
+__all__ = ["CHANNEL_ERRORS", "AmqpDelivery", "AmqpSubscription", "str_headers"]
+
+log = structlog.get_logger("hub.bus")
+
+CHANNEL_ERRORS = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError)
+
+
+def str_headers(raw: Mapping[str, Any] | None, user_id: str | None) -> Mapping[str, str]:
+    """Our string headers; the broker's ``x-first-death-*`` become ``renkei-*``."""
+    if not raw:
+        return EMPTY_HEADERS
+    out = {k: v for k, v in raw.items() if type(v) is str and not k.startswith("x-")}
+    reason = raw.get("x-first-death-reason")
+    if isinstance(reason, str) and REASON_HEADER not in out:
+        out[REASON_HEADER] = reason
+        out[QUEUE_HEADER] = str(raw.get("x-first-death-queue", ""))
+        if user_id is not None:
+            out[USER_HEADER] = user_id
+    return out
+
+
+class AmqpDelivery:
+    __slots__ = (
+        "_bus",
+        "_channel",
+        "_deliver",
+        "_headers",
+        "_props",
+        "_tag",
+        "body",
+        "queue",
+        "settled",
+    )
+
+    def __init__(self, msg: aiormq.abc.DeliveredMessage, queue: str, bus: AmqpBus) -> None:
+        self._deliver = cast(Basic.Deliver, msg.delivery)
+        self._channel = msg.channel
+        self._tag: int = self._deliver.delivery_tag or 0
+        self._props = msg.header.properties
+        self._bus = bus
+        self._headers: Mapping[str, str] | None = None
+        self.body: bytes = msg.body
+        self.queue = queue
+        self.settled = False
+
+    @property
+    def message_id(self) -> str:
+        return self._props.message_id or ""
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self._props.correlation_id
+
+    @property
+    def reply_to(self) -> str | None:
+        return self._props.reply_to
+
+    @property
+    def user_id(self) -> str | None:
+        return self._props.user_id
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        if self._headers is None:
+            self._headers = str_headers(self._props.headers, self._props.user_id)
+        return self._headers
+
+    @property
+    def exchange(self) -> str:
+        return str(self._deliver.exchange)
+
+    @property
+    def routing_key(self) -> str:
+        return str(self._deliver.routing_key)
+
+    @property
+    def redelivered(self) -> bool:
+        return bool(self._deliver.redelivered)
+
+    @property
+    def delivery_count(self) -> int:
+        raw = self._props.headers
+        count = raw.get("x-delivery-count", 0) if raw else 0
+        return count if type(count) is int else 0
+
+    async def ack(self) -> None:
+        if self.settled:
+            return
+        self.settled = True
+        try:
+            await self._channel.basic_ack(self._tag, wait=False)
+        except CHANNEL_ERRORS as exc:
+            log.info("bus.ack_lost", queue=self.queue, error=type(exc).__name__)
+
+    async def nack(self, *, requeue: bool = True) -> None:
+        if self.settled:
+            return
+        self.settled = True
+        try:
+            await self._channel.basic_nack(self._tag, requeue=requeue, wait=False)
+        except CHANNEL_ERRORS as exc:
+            log.info("bus.nack_lost", queue=self.queue, error=type(exc).__name__)
+
+    async def dead_letter(self, reason: str) -> None:
+        if self.settled:
+            return
+        headers = dict(self.headers)
+        headers[REASON_HEADER] = reason
+        headers[QUEUE_HEADER] = self.queue
+        if self.user_id is not None:
+            headers.setdefault(USER_HEADER, self.user_id)
+        copy = OutMessage(self.body, self.message_id, self.correlation_id, self.reply_to, headers)
+        await self._bus.publish(self._bus.dead_letter_exchange, self.routing_key, copy)
+        await self.ack()
+
+
+class AmqpSubscription:
+    """One consumer on its own (robust) channel, so QoS, closes and refusals stay local."""
+
+    def __init__(self, bus: AmqpBus, channel: Any, queue: str, handler: Handler, tag: str) -> None:
+        self._bus = bus
+        self._channel = channel
+        self._queue = queue
+        self._handler = handler
+        self._tag = tag
+        self._raw: aiormq.abc.AbstractChannel | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._active = True
+
+    async def start(self) -> None:
+        await self._consume()
+        self._channel.reopen_callbacks.add(self._on_reopen)
+
+    async def _consume(self) -> None:
+        raw = await self._channel.get_underlay_channel()
+        await raw.basic_consume(self._queue, self._on_message, consumer_tag=self._tag)
+        self._raw = raw
+
+    async def _on_reopen(self, _channel: object) -> None:
+        if not self._active:
+            return
+        try:
+            await self._consume()
+        except Exception as exc:  # noqa: BLE001 - a restore failure must be logged, not raised
+            log.error("bus.consumer_restore_failed", queue=self._queue, error=str(exc))  # noqa: TRY400
+        else:
+            log.info("bus.consumer_restored", queue=self._queue)
+
+    async def _on_message(self, msg: aiormq.abc.DeliveredMessage) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await run_handler(AmqpDelivery(msg, self._queue, self._bus), self._handler)
+        finally:
+            self._tasks.discard(task)
+
+    async def cancel(self) -> None:
+        await self.shutdown(None)
+
+    async def shutdown(self, grace: float | None) -> None:
+        """Stop consuming, let running handlers settle (up to ``grace`` seconds), close the
+        channel (the broker returns whatever is still unsettled)."""
+        if self._active:
+            self._active = False
+            self._channel.reopen_callbacks.discard(self._on_reopen)
+            raw = self._raw
+            if raw is not None and not raw.is_closed:
+                try:
+                    await raw.basic_cancel(self._tag, timeout=5)
+                except (*CHANNEL_ERRORS, TimeoutError):
+                    log.debug("bus.cancel_failed", queue=self._queue)
+            await asyncio.sleep(0)  # deliveries that arrived before CancelOk start now
+        current = asyncio.current_task()
+        pending = [t for t in self._tasks if t is not current]
+        if pending:
+            await asyncio.wait(pending, timeout=grace)
+        self._bus.forget(self)
+        if current in self._tasks:  # cancelled from one of our own handlers
+            assert current is not None
+            current.add_done_callback(lambda _: self._bus.spawn(self._close_channel()))
+        else:
+            await self._close_channel()
+
+    async def _close_channel(self) -> None:
+        try:
+            await self._channel.close()
+        except CHANNEL_ERRORS:
+            log.debug("bus.channel_close_failed", queue=self._queue)

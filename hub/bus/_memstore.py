@@ -1,0 +1,271 @@
+"""The in-process broker's storage and routing: exchanges, queues, dead-lettering.
+
+Semantics follow RabbitMQ 3.10 quorum queues as the AMQP bus sees them: a returned (nacked)
+message goes back to the head of its queue with its delivery count raised, and is
+dead-lettered as ``delivery_limit`` once the count exceeds the queue's limit; per-message TTL
+is enforced at the head of the queue (as RabbitMQ does), dead-lettering as ``expired``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import deque
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Protocol
+
+from hub.bus.api import QUEUE_HEADER, REASON_HEADER, USER_HEADER
+from hub.bus.exceptions import NotFound
+from hub.bus.topology import DIRECT_REPLY_TO, Topology
+from hub.bus.topology import Queue as QueueSpec
+
+__all__ = ["REPLY_PREFIX", "Envelope", "MemQueue", "Store"]
+
+REPLY_PREFIX = DIRECT_REPLY_TO + "."
+
+
+class Envelope:
+    """A message as stored in one queue (fanout stores a copy per queue)."""
+
+    __slots__ = (
+        "body",
+        "correlation_id",
+        "delivery_count",
+        "exchange",
+        "expires_at",
+        "headers",
+        "message_id",
+        "reply_to",
+        "routing_key",
+        "user_id",
+    )
+
+    def __init__(  # noqa: PLR0917 - hot path: positional arguments are cheapest
+        self,
+        body: bytes,
+        message_id: str,
+        correlation_id: str | None,
+        reply_to: str | None,
+        headers: Mapping[str, str],
+        user_id: str | None,
+        exchange: str,
+        routing_key: str,
+        expires_at: float | None,
+    ) -> None:
+        self.body = body
+        self.message_id = message_id
+        self.correlation_id = correlation_id
+        self.reply_to = reply_to
+        self.headers = headers
+        self.user_id = user_id
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.expires_at = expires_at
+        self.delivery_count = 0
+
+    def copy(self) -> Envelope:
+        return Envelope(
+            self.body,
+            self.message_id,
+            self.correlation_id,
+            self.reply_to,
+            self.headers,
+            self.user_id,
+            self.exchange,
+            self.routing_key,
+            self.expires_at,
+        )
+
+
+class Consumer(Protocol):
+    prefetch: int
+    unacked: int
+
+    def deliver(self, envelope: Envelope) -> None: ...
+
+
+class MemQueue:
+    __slots__ = (
+        "_next",
+        "_store",
+        "_timer",
+        "consumers",
+        "dlx",
+        "limit",
+        "max_length",
+        "name",
+        "ready",
+    )
+
+    def __init__(self, spec: QueueSpec, store: Store, max_length: int | None) -> None:
+        self.name = spec.name
+        self.limit = spec.delivery_limit
+        self.dlx = spec.dead_letter_exchange
+        self.max_length = max_length
+        self.ready: deque[Envelope] = deque()
+        self.consumers: list[Consumer] = []
+        self._next = 0
+        self._store = store
+        self._timer: asyncio.TimerHandle | None = None
+
+    def accept(self, env: Envelope, *, internal: bool = False) -> bool:
+        """Enqueue; False when the queue is full and rejects publishes."""
+        if not internal and self.max_length is not None and len(self.ready) >= self.max_length:
+            return False
+        self.ready.append(env)
+        if self.consumers:
+            self.drain()
+        elif env.expires_at is not None and len(self.ready) == 1:
+            self._arm()
+        return True
+
+    def returned(self, env: Envelope) -> None:
+        env.delivery_count += 1
+        if self.limit is not None and env.delivery_count > self.limit:
+            self._store.dead_letter(self, env, "delivery_limit")
+        else:
+            self.ready.appendleft(env)
+
+    def drain(self) -> None:
+        ready = self.ready
+        consumers = self.consumers
+        while ready and consumers:
+            consumer = self._pick()
+            if consumer is None:
+                break
+            env = ready.popleft()
+            if env.expires_at is not None and env.expires_at <= self._store.loop.time():
+                self._store.dead_letter(self, env, "expired")
+                continue
+            consumer.deliver(env)
+        if ready and ready[0].expires_at is not None:
+            self._arm()
+
+    def _pick(self) -> Consumer | None:
+        consumers = self.consumers
+        n = len(consumers)
+        if n == 1:
+            only = consumers[0]
+            return only if only.unacked < only.prefetch else None
+        for i in range(n):
+            idx = (self._next + i) % n
+            consumer = consumers[idx]
+            if consumer.unacked < consumer.prefetch:
+                self._next = idx + 1
+                return consumer
+        return None
+
+    def _arm(self) -> None:
+        expires_at = self.ready[0].expires_at
+        if expires_at is None:
+            return
+        if self._timer is not None:
+            if self._timer.when() <= expires_at:
+                return
+            self._timer.cancel()
+        self._timer = self._store.loop.call_at(expires_at, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        ready = self.ready
+        now = self._store.loop.time()
+        while ready and (at := ready[0].expires_at) is not None and at <= now:
+            self._store.dead_letter(self, ready.popleft(), "expired")
+        self.drain()
+
+
+class Store:
+    """Exchanges, queues and direct reply-to addresses of one in-process broker."""
+
+    def __init__(self, topology: Topology) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        limits = _max_lengths(topology)
+        self.queues = {q.name: MemQueue(q, self, limits.get(q.name)) for q in topology.queues}
+        self.direct: dict[str, dict[str, tuple[MemQueue, ...]]] = {}
+        self.fanout: dict[str, tuple[MemQueue, ...]] = {}
+        for ex in topology.exchanges:
+            bound = [b for b in topology.bindings if b.exchange == ex.name]
+            if ex.type == "fanout":
+                self.fanout[ex.name] = tuple(self.queues[b.queue] for b in bound)
+            else:
+                routes: dict[str, tuple[MemQueue, ...]] = {}
+                for b in bound:
+                    routes[b.routing_key] = (*routes.get(b.routing_key, ()), self.queues[b.queue])
+                self.direct[ex.name] = routes
+        self.replies: dict[str, Callable[[Envelope], None]] = {}
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def route(
+        self, exchange: str, routing_key: str, env: Envelope, *, internal: bool = False
+    ) -> int:
+        """Deliver to every bound queue; the number that took it, or -1 if one was full."""
+        targets: tuple[MemQueue, ...]
+        if not exchange:
+            if routing_key.startswith(REPLY_PREFIX):
+                on_reply = self.replies.get(routing_key)
+                if on_reply is None:
+                    return 0
+                on_reply(env)
+                return 1
+            queue = self.queues.get(routing_key)
+            targets = (queue,) if queue is not None else ()
+        elif (routes := self.direct.get(exchange)) is not None:
+            targets = routes.get(routing_key, ())
+        elif (fan := self.fanout.get(exchange)) is not None:
+            targets = fan
+        else:
+            raise NotFound(f"no exchange {exchange!r}")
+        if len(targets) == 1:
+            return 1 if targets[0].accept(env, internal=internal) else -1
+        taken = 0
+        full = False
+        for queue in targets:
+            if queue.accept(env.copy(), internal=internal):
+                taken += 1
+            else:
+                full = True
+        return -1 if full else taken
+
+    def dead_letter(self, queue: MemQueue, env: Envelope, reason: str) -> None:
+        """Broker-side dead-lettering (limit, expiry, reject): never refused for space."""
+        if queue.dlx is None:
+            return
+        headers = dict(env.headers)
+        if REASON_HEADER not in headers:
+            headers[REASON_HEADER] = reason
+            headers[QUEUE_HEADER] = queue.name
+            if env.user_id is not None:
+                headers[USER_HEADER] = env.user_id
+        dead = Envelope(
+            env.body,
+            env.message_id,
+            env.correlation_id,
+            env.reply_to,
+            MappingProxyType(headers),
+            env.user_id,
+            queue.dlx,
+            env.routing_key,
+            None,
+        )
+        self.route(queue.dlx, env.routing_key, dead, internal=True)
+
+
+def _max_lengths(topology: Topology) -> dict[str, int]:
+    """Queue max-length from ``reject-publish`` policies (the only overflow modelled)."""
+    out: dict[str, int] = {}
+    for policy in sorted(topology.policies, key=lambda p: p.priority):
+        limit = policy.definition.get("max-length")
+        if policy.apply_to == "exchanges" or not isinstance(limit, int):
+            continue
+        if policy.definition.get("overflow") != "reject-publish":
+            continue
+        for name in (q.name for q in topology.queues):
+            if re.search(policy.pattern, name):
+                out[name] = limit
+    return out

@@ -1,0 +1,319 @@
+"""The AMQP bus: RabbitMQ through aio-pika (the only module that imports it).
+
+One robust connection per bus. Publishing and RPC share one channel with publisher confirms
+and the direct reply-to consumer (RabbitMQ requires both on the same channel); each
+subscription gets its own channel, so its QoS is its own and a channel error elsewhere (a
+refused publish closes the publishing channel) does not touch it. Channels reopen and
+consumers resume by themselves after a connection loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
+
+import aio_pika
+import aiormq
+import aiormq.abc
+import structlog
+from pamqp.commands import Basic
+from yarl import URL
+
+from hub.bus._amqp_consumer import CHANNEL_ERRORS, AmqpSubscription
+from hub.bus._common import IdSource, PendingCalls, expiration_ms, rpc_handler
+from hub.bus.api import EMPTY_HEADERS, Handler, OutMessage, Subscription
+from hub.bus.exceptions import (
+    AccessRefused,
+    BusClosed,
+    BusError,
+    NotConfirmed,
+    NotFound,
+    Unroutable,
+)
+from hub.bus.topology import DIRECT_REPLY_TO, DLX_EXCHANGE, Topology
+
+__all__ = ["AmqpBus", "connect_amqp", "declare_topology", "redact_url"]
+
+log = structlog.get_logger("hub.bus")
+_ACK = Basic.Ack
+_Props = Basic.Properties
+_PERSISTENT = 2
+
+
+def redact_url(url: str) -> str:
+    parsed = URL(url)
+    return str(parsed.with_password("***")) if parsed.password else url
+
+
+def _error(exc: BaseException, what: str) -> BusError:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, aiormq.exceptions.ChannelAccessRefused):
+        return AccessRefused(f"{what}: {text}")
+    if isinstance(exc, aiormq.exceptions.ChannelPreconditionFailed) and "user_id" in text:
+        return AccessRefused(f"{what}: {text}")
+    if isinstance(exc, aiormq.exceptions.ChannelNotFoundEntity):
+        return NotFound(f"{what}: {text}")
+    if isinstance(exc, aiormq.exceptions.ChannelClosed):
+        return BusError(f"{what}: {text}")
+    return NotConfirmed(f"{what}: {text}")
+
+
+async def connect_amqp(
+    url: str,
+    *,
+    identity: str,
+    dead_letter_exchange: str = DLX_EXCHANGE,
+    close_grace: float = 10.0,
+    ready_timeout: float = 30.0,
+    reconnect_interval: float = 1.0,
+) -> AmqpBus:
+    """Connect as broker user ``identity`` (the URL carries its password and the vhost).
+
+    ``ready_timeout``: how long a publish waits for a lost connection to come back before
+    raising NotConfirmed. ``close_grace``: how long close() lets running handlers finish.
+    ``reconnect_interval``: pause between reconnection attempts after a connection loss.
+    """
+    where = redact_url(url)
+    try:
+        connection = await aio_pika.connect_robust(
+            url,
+            client_properties={"connection_name": f"renkei {identity}"},
+            reconnect_interval=reconnect_interval,
+        )
+    except (
+        aiormq.exceptions.ProbableAuthenticationError,
+        aiormq.exceptions.AuthenticationError,
+        aiormq.exceptions.ConnectionNotAllowed,
+    ) as exc:
+        raise AccessRefused(f"the broker at {where} refused the login: {exc}") from exc
+    except (aiormq.exceptions.AMQPError, OSError) as exc:
+        raise BusError(f"cannot connect to the broker at {where}: {exc!r}") from exc
+    bus = AmqpBus(connection, identity, dead_letter_exchange, close_grace, ready_timeout)
+    try:
+        await bus.open()
+    except BaseException:
+        await connection.close()
+        raise
+    return bus
+
+
+class AmqpBus:
+    """See :class:`hub.bus.api.Bus`."""
+
+    def __init__(
+        self,
+        connection: Any,
+        identity: str,
+        dead_letter_exchange: str,
+        close_grace: float,
+        ready_timeout: float,
+    ) -> None:
+        self.connection = connection
+        self._identity = identity
+        self.dead_letter_exchange = dead_letter_exchange
+        self._close_grace = close_grace
+        self._ready_timeout = ready_timeout
+        self._channel: Any = None
+        self._raw: aiormq.abc.AbstractChannel | None = None
+        self._ids = IdSource()
+        self._calls = PendingCalls()
+        self._subs: set[AmqpSubscription] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._closed = False
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    async def open(self) -> None:
+        channel = self.connection.channel(publisher_confirms=True, on_return_raises=False)
+        await channel.initialize()
+        self._channel = channel
+        channel.close_callbacks.add(self._on_channel_close)
+        channel.reopen_callbacks.add(self._on_channel_reopen)
+        await self._attach()
+
+    async def _attach(self) -> None:
+        raw = await self._channel.get_underlay_channel()
+        await raw.basic_consume(DIRECT_REPLY_TO, self._on_reply, no_ack=True)
+        self._raw = raw
+
+    def _on_channel_close(self, _channel: object, exc: BaseException | None) -> None:
+        self._raw = None
+        if len(self._calls):
+            reason = f"the publishing channel closed ({exc}); replies in flight are lost"
+            self._calls.fail_all(lambda: BusError(reason))
+
+    async def _on_channel_reopen(self, _channel: object) -> None:
+        try:
+            await self._attach()
+        except Exception as exc:  # noqa: BLE001 - logged; the next reopen retries
+            log.error("bus.reply_consumer_restore_failed", error=str(exc))  # noqa: TRY400
+
+    async def _on_reply(self, msg: aiormq.abc.DeliveredMessage) -> None:
+        self._calls.resolve(msg.header.properties.correlation_id, msg.body)
+
+    async def _wait_ready(self) -> aiormq.abc.AbstractChannel:
+        """The publishing channel, once (re)opened with its reply consumer. Polls: this is
+        only reached while the channel or the connection is being restored."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._ready_timeout
+        while True:
+            if self._closed:
+                raise BusClosed("the bus is closed")
+            raw = self._raw
+            if raw is not None and not raw.is_closed:
+                return raw
+            if loop.time() > deadline:
+                raise NotConfirmed(f"the broker has been unavailable for {self._ready_timeout}s")
+            await asyncio.sleep(0.01)
+
+    async def _send(
+        self, exchange: str, routing_key: str, body: bytes, props: Any, mandatory: bool
+    ) -> None:
+        raw = self._raw
+        if raw is None or raw.is_closed:
+            raw = await self._wait_ready()
+        try:
+            result = await raw.basic_publish(
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                properties=props,
+                mandatory=mandatory,
+            )
+        except CHANNEL_ERRORS as exc:
+            raise _error(exc, f"publish to {exchange or 'amq.default'!r}") from exc
+        if type(result) is not _ACK:
+            if isinstance(result, aiormq.abc.DeliveredMessage):
+                raise Unroutable(f"no queue bound to {exchange!r} with key {routing_key!r}")
+            raise NotConfirmed(f"publish to {exchange!r} was not confirmed: {result!r}")
+
+    async def publish(
+        self, exchange: str, routing_key: str, message: OutMessage, *, mandatory: bool = True
+    ) -> None:
+        if self._closed:
+            raise BusClosed("the bus is closed")
+        ttl = message.expiration_ms
+        props = _Props(
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            reply_to=message.reply_to,
+            headers=dict(message.headers) if message.headers else None,
+            user_id=self._identity,
+            delivery_mode=_PERSISTENT,
+            expiration=None if ttl is None else str(ttl),
+        )
+        await self._send(exchange, routing_key, message.body, props, mandatory)
+
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int = 100) -> Subscription:
+        if self._closing:
+            raise BusClosed("the bus is closed")
+        if prefetch < 1:
+            raise ValueError("prefetch must be >= 1")
+        channel = self.connection.channel(publisher_confirms=False)
+        sub = AmqpSubscription(self, channel, queue, handler, f"{self._identity}.{self._ids()}")
+        try:
+            await channel.initialize()
+            await channel.set_qos(prefetch_count=prefetch)
+            await sub.start()
+        except CHANNEL_ERRORS as exc:
+            await _close_quietly(channel)
+            raise _error(exc, f"consume from {queue!r}") from exc
+        self._subs.add(sub)
+        return sub
+
+    async def call(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        timeout: float,  # noqa: ASYNC109 - the call's deadline is the interface
+        headers: Mapping[str, str] = EMPTY_HEADERS,
+    ) -> bytes:
+        if self._closing:
+            raise BusClosed("the bus is closed")
+        ttl = str(expiration_ms(timeout))
+        cid, fut, timer = self._calls.new(timeout)
+        props = _Props(
+            message_id=cid,
+            correlation_id=cid,
+            reply_to=DIRECT_REPLY_TO,
+            headers=dict(headers) if headers else None,
+            user_id=self._identity,
+            delivery_mode=_PERSISTENT,
+            expiration=ttl,
+        )
+        try:
+            await self._send(exchange, routing_key, body, props, True)
+        except BaseException:
+            self._calls.forget(cid, fut, timer)
+            raise
+        return await self._calls.wait(cid, fut, timer)
+
+    async def serve(
+        self, queue: str, fn: Callable[[bytes], Awaitable[bytes]], *, prefetch: int = 100
+    ) -> Subscription:
+        return await self.consume(queue, rpc_handler(fn, self._reply), prefetch=prefetch)
+
+    async def _reply(self, reply_to: str, correlation_id: str | None, body: bytes) -> None:
+        # mandatory=False: RabbitMQ 3.10 basic.returns some mandatory direct reply-to
+        # publishes even when delivered (see the bench reference).
+        props = _Props(
+            message_id=self._ids(), correlation_id=correlation_id, user_id=self._identity
+        )
+        await self._send("", reply_to, body, props, False)
+
+    def forget(self, sub: AmqpSubscription) -> None:
+        self._subs.discard(sub)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        await asyncio.gather(*(sub.shutdown(self._close_grace) for sub in list(self._subs)))
+        self._closed = True
+        self._calls.fail_all(lambda: BusClosed("the bus was closed while the call waited"))
+        await self.connection.close()
+
+
+async def _close_quietly(channel: Any) -> None:
+    try:
+        await channel.close()
+    except (*CHANNEL_ERRORS, RuntimeError):
+        log.debug("bus.channel_close_failed")
+
+
+async def declare_topology(target: AmqpBus | Any, topology: Topology) -> None:
+    """Declare exchanges, queues and bindings (idempotent). ``target`` is an :class:`AmqpBus`
+    or an aio-pika channel whose user may configure the vhost (the admin)."""
+    own = isinstance(target, AmqpBus)
+    channel: Any = target.connection.channel(publisher_confirms=False) if own else target
+    try:
+        if own:
+            await channel.initialize()
+        raw = await channel.get_underlay_channel()
+        for ex in topology.exchanges:
+            await raw.exchange_declare(ex.name, exchange_type=ex.type, durable=ex.durable)
+        for queue in topology.queues:
+            await raw.queue_declare(queue.name, durable=True, arguments=queue.declare_arguments)
+        for b in topology.bindings:
+            await raw.queue_bind(b.queue, b.exchange, routing_key=b.routing_key)
+    except aiormq.exceptions.ChannelPreconditionFailed as exc:
+        raise BusError(
+            f"the broker holds an entity that differs from the topology "
+            f"(delete it or its vhost to change it): {exc}"
+        ) from exc
+    except CHANNEL_ERRORS as exc:
+        raise _error(exc, "declare the topology") from exc
+    finally:
+        if own:
+            await _close_quietly(channel)

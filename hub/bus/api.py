@@ -1,0 +1,156 @@
+"""The transport's interface: what services publish, receive and call.
+
+Two implementations share it: :mod:`hub.bus.amqp` (RabbitMQ through aio-pika) and
+:mod:`hub.bus.memory` (in-process, the embedded default of ``renkei demo``). One behaviour
+suite (``tests/integration/bus``) runs against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Protocol
+
+__all__ = [
+    "DEAD_LETTER_HEADERS",
+    "EMPTY_HEADERS",
+    "QUEUE_HEADER",
+    "REASON_HEADER",
+    "USER_HEADER",
+    "Bus",
+    "Delivery",
+    "Handler",
+    "OutMessage",
+    "Subscription",
+]
+
+REASON_HEADER = "renkei-reason"
+"""Why a message was dead-lettered: ``delivery_limit``, ``expired``, ``rejected``, or the
+reason a consumer gave to :meth:`Delivery.dead_letter`."""
+QUEUE_HEADER = "renkei-queue"
+"""The queue a dead-lettered message was taken from."""
+USER_HEADER = "renkei-user-id"
+"""The broker-vouched identity of the message's original publisher, on dead letters."""
+DEAD_LETTER_HEADERS = frozenset({REASON_HEADER, QUEUE_HEADER, USER_HEADER})
+
+EMPTY_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class OutMessage:
+    """A message to publish. There is deliberately no ``user_id``: the bus always sets it to
+    its own identity and the broker checks it against the authenticated user."""
+
+    body: bytes
+    message_id: str
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    headers: Mapping[str, str] = field(default_factory=lambda: EMPTY_HEADERS)
+    """String headers only (``traceparent``, ``renkei-sig`` ...); names starting ``x-`` are
+    the broker's and are not carried."""
+    expiration_ms: int | None = None
+    """Per-message TTL: a message still queued after this is dead-lettered as ``expired``."""
+
+
+class Delivery(Protocol):
+    """One delivered message, to be settled exactly once by ack, nack or dead_letter.
+
+    The first settlement wins; later calls are no-ops. A handler that returns without
+    settling is treated like one that raised (nacked with requeue, logged).
+    """
+
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def correlation_id(self) -> str | None: ...
+    @property
+    def reply_to(self) -> str | None: ...
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """String headers as published; on ``renkei.dead`` also :data:`REASON_HEADER`,
+        :data:`QUEUE_HEADER` and :data:`USER_HEADER`. Read-only."""
+        ...
+
+    @property
+    def user_id(self) -> str | None:
+        """The publisher's identity as validated by the broker."""
+        ...
+
+    @property
+    def exchange(self) -> str: ...
+    @property
+    def routing_key(self) -> str: ...
+    @property
+    def queue(self) -> str: ...
+    @property
+    def redelivered(self) -> bool: ...
+    @property
+    def delivery_count(self) -> int:
+        """How many times this message was delivered before (0 on first delivery)."""
+        ...
+
+    @property
+    def settled(self) -> bool: ...
+
+    async def ack(self) -> None: ...
+
+    async def nack(self, *, requeue: bool = True) -> None:
+        """Return the message (redelivered later, counting towards the queue's delivery
+        limit) or, with ``requeue=False``, let the broker dead-letter it as ``rejected``."""
+        ...
+
+    async def dead_letter(self, reason: str) -> None:
+        """Publish a copy to the dead-letter exchange with :data:`REASON_HEADER` = reason,
+        wait for the broker's confirm, then ack."""
+        ...
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+class Subscription(Protocol):
+    async def cancel(self) -> None:
+        """Stop consuming; handlers already running finish (and settle) first."""
+        ...
+
+
+class Bus(Protocol):
+    @property
+    def identity(self) -> str:
+        """The broker user this connection acts as; every publish carries it as user_id."""
+        ...
+
+    async def publish(
+        self, exchange: str, routing_key: str, message: OutMessage, *, mandatory: bool = True
+    ) -> None:
+        """Return once the broker confirmed. Raises Unroutable (mandatory and no queue took
+        it), AccessRefused (no write permission), NotFound, NotConfirmed, BusClosed."""
+        ...
+
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int = 100) -> Subscription:
+        """Manual acks; each delivery handled in its own task, at most ``prefetch`` at a time.
+        A handler that raises gets its delivery nacked with requeue (and logged)."""
+        ...
+
+    async def call(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        timeout: float,  # noqa: ASYNC109 - the call's deadline is the interface
+        headers: Mapping[str, str] = EMPTY_HEADERS,
+    ) -> bytes:
+        """RPC over direct reply-to. Raises CallTimeout, Unroutable (at once), AccessRefused."""
+        ...
+
+    async def serve(
+        self, queue: str, fn: Callable[[bytes], Awaitable[bytes]], *, prefetch: int = 100
+    ) -> Subscription:
+        """RPC server: reply ``await fn(body)`` to each request's reply_to, then ack."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,283 @@
+"""The network's broker topology as plain data: exchanges, queues, bindings, permissions.
+
+Pure: no I/O. :func:`network_topology` builds it from the list of office codes; the AMQP side
+declares it (:func:`hub.bus.amqp.declare_topology`, :func:`hub.bus.admin.setup_broker`) and
+the in-process broker (:class:`hub.bus.memory.InMemoryBroker`) is built from the same value,
+so both buses route, refuse and dead-letter alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "DEAD_QUEUE",
+    "DIRECT_REPLY_TO",
+    "DLX_EXCHANGE",
+    "HUB_EXCHANGE",
+    "HUB_REPLIES",
+    "HUB_REQUESTS",
+    "OFFICES_EXCHANGE",
+    "OFFICE_CODE",
+    "RK_ENROLL",
+    "RK_QUERY",
+    "RK_REPLY",
+    "TOKEN_EXCHANGE",
+    "TOKEN_REQUESTS",
+    "Binding",
+    "Exchange",
+    "Permission",
+    "Policy",
+    "Queue",
+    "Topology",
+    "network_topology",
+    "office_in",
+    "office_replies",
+    "validate_office_code",
+]
+
+HUB_EXCHANGE = "renkei.hub"
+OFFICES_EXCHANGE = "renkei.offices"
+TOKEN_EXCHANGE = "renkei.token"  # noqa: S105 - an exchange name, not a password
+DLX_EXCHANGE = "renkei.dlx"
+HUB_REQUESTS = "hub.requests"
+HUB_REPLIES = "hub.replies"
+TOKEN_REQUESTS = "token.requests"  # noqa: S105 - a queue name
+DEAD_QUEUE = "renkei.dead"
+RK_QUERY = "query"
+RK_ENROLL = "enroll"
+RK_REPLY = "reply"
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+
+OFFICE_CODE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+RESERVED = frozenset({"hub", "token", "monitor"})
+DEAD_MAX_LENGTH = 1_000_000
+DEAD_MAX_BYTES = 1 << 30
+
+ArgValue = str | int
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    name: str
+    type: Literal["direct", "fanout"]
+    durable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    name: str
+    quorum: bool = True
+    arguments: Mapping[str, ArgValue] = field(default_factory=dict)
+
+    @property
+    def declare_arguments(self) -> dict[str, ArgValue]:
+        """The ``x-`` arguments to declare the queue with (queue type included)."""
+        args: dict[str, ArgValue] = {"x-queue-type": "quorum"} if self.quorum else {}
+        args.update(self.arguments)
+        return args
+
+    @property
+    def delivery_limit(self) -> int | None:
+        limit = self.arguments.get("x-delivery-limit")
+        return limit if isinstance(limit, int) else None
+
+    @property
+    def dead_letter_exchange(self) -> str | None:
+        dlx = self.arguments.get("x-dead-letter-exchange")
+        return dlx if isinstance(dlx, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    exchange: str
+    queue: str
+    routing_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """RabbitMQ permissions of one identity (broker user) in the vhost: regexes matched
+    against exchange names (write), queue names (read) and names it may declare (configure).
+    The default exchange is named ``amq.default`` here, as RabbitMQ checks it."""
+
+    identity: str
+    configure: str
+    write: str
+    read: str
+
+    def may_write(self, exchange: str) -> bool:
+        return re.search(self.write, exchange or "amq.default") is not None
+
+    def may_read(self, queue: str) -> bool:
+        return re.search(self.read, queue) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    pattern: str
+    definition: Mapping[str, ArgValue]
+    apply_to: Literal["queues", "exchanges", "all"] = "queues"
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    exchanges: tuple[Exchange, ...]
+    queues: tuple[Queue, ...]
+    bindings: tuple[Binding, ...]
+    permissions: tuple[Permission, ...]
+    policies: tuple[Policy, ...] = ()
+    offices: tuple[str, ...] = ()
+    identity_prefix: str = ""
+
+    @property
+    def identities(self) -> tuple[str, ...]:
+        return tuple(p.identity for p in self.permissions)
+
+    @property
+    def hub_identity(self) -> str:
+        return f"{self.identity_prefix}hub"
+
+    @property
+    def token_identity(self) -> str:
+        return f"{self.identity_prefix}token"
+
+    @property
+    def monitor_identity(self) -> str:
+        return f"{self.identity_prefix}monitor"
+
+    def office_identity(self, office: str) -> str:
+        if office not in self.offices:
+            raise KeyError(f"office {office!r} is not in this topology")
+        return f"{self.identity_prefix}{office}"
+
+    def office_of(self, user_id: str | None) -> str | None:
+        """The office code a broker-vouched ``user_id`` belongs to, or None (hub, token,
+        monitor, unknown)."""
+        if user_id is None or not user_id.startswith(self.identity_prefix):
+            return None
+        code = user_id[len(self.identity_prefix) :]
+        return code if code in self.offices else None
+
+    def permission(self, identity: str) -> Permission | None:
+        for perm in self.permissions:
+            if perm.identity == identity:
+                return perm
+        return None
+
+    def queue(self, name: str) -> Queue | None:
+        for queue in self.queues:
+            if queue.name == name:
+                return queue
+        return None
+
+
+def validate_office_code(code: str) -> str:
+    if not OFFICE_CODE.fullmatch(code):
+        raise ValueError(
+            f"office code {code!r} must be lowercase letters and digits in dash-separated "
+            "words (like 'tax-osaka' or '131016')"
+        )
+    if code in RESERVED:
+        raise ValueError(f"office code {code!r} is reserved for a network service")
+    return code
+
+
+def office_in(code: str) -> str:
+    """The queue (and routing key on ``renkei.offices``) of messages to office ``code``."""
+    return f"office.{code}.in"
+
+
+def office_replies(code: str) -> str:
+    """The queue (and routing key on ``renkei.offices``) of replies to office ``code``."""
+    return f"office.{code}.replies"
+
+
+def network_topology(
+    offices: Iterable[str], *, delivery_limit: int = 5, identity_prefix: str = ""
+) -> Topology:
+    """The whole network: see ``hub/bus/README.md`` for the table.
+
+    ``identity_prefix`` prefixes every broker user name (RabbitMQ users are global to the
+    broker, so tests on a shared broker use a unique prefix; production leaves it empty).
+    """
+    codes = tuple(validate_office_code(c) for c in offices)
+    if len(set(codes)) != len(codes):
+        raise ValueError("office codes must be unique")
+    if delivery_limit < 0:
+        raise ValueError("delivery_limit must be >= 0")
+    work_args: dict[str, ArgValue] = {
+        "x-delivery-limit": delivery_limit,
+        "x-dead-letter-exchange": DLX_EXCHANGE,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+    p = identity_prefix
+
+    def work(name: str) -> Queue:
+        return Queue(name, arguments=dict(work_args))
+
+    exchanges = (
+        Exchange(HUB_EXCHANGE, "direct"),
+        Exchange(OFFICES_EXCHANGE, "direct"),
+        Exchange(TOKEN_EXCHANGE, "direct"),
+        Exchange(DLX_EXCHANGE, "fanout"),
+    )
+    queues = [work(HUB_REQUESTS), work(HUB_REPLIES), work(TOKEN_REQUESTS), Queue(DEAD_QUEUE)]
+    bindings = [
+        Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_QUERY),
+        Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_ENROLL),
+        Binding(HUB_EXCHANGE, HUB_REPLIES, RK_REPLY),
+        Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
+        Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
+    ]
+    permissions = [
+        Permission(
+            f"{p}hub",
+            configure="^$",
+            write=r"^(renkei\.offices|renkei\.token|renkei\.dlx|amq\.default)$",
+            read=r"^hub\.(requests|replies)$",
+        ),
+        Permission(
+            f"{p}token",
+            configure="^$",
+            write=r"^(amq\.default|renkei\.dlx)$",
+            read=r"^token\.requests$",
+        ),
+        Permission(f"{p}monitor", configure="^$", write="^$", read=r"^renkei\.dead$"),
+    ]
+    for code in codes:
+        for name in (office_in(code), office_replies(code)):
+            queues.append(work(name))
+            bindings.append(Binding(OFFICES_EXCHANGE, name, name))
+        permissions.append(
+            Permission(
+                f"{p}{code}",
+                configure="^$",
+                write=r"^(renkei\.hub|renkei\.dlx)$",
+                read=rf"^office\.{code}\.(in|replies)$",  # code is [a-z0-9-]: no escaping
+            )
+        )
+    dead_policy = Policy(
+        "renkei-dead",
+        pattern=r"^renkei\.dead$",
+        definition={
+            "max-length": DEAD_MAX_LENGTH,
+            "max-length-bytes": DEAD_MAX_BYTES,
+            "overflow": "reject-publish",
+        },
+    )
+    return Topology(
+        exchanges=exchanges,
+        queues=tuple(queues),
+        bindings=tuple(bindings),
+        permissions=tuple(permissions),
+        policies=(dead_policy,),
+        offices=codes,
+        identity_prefix=p,
+    )

@@ -1,0 +1,67 @@
+"""Logging for every process: structlog, JSON in production, pretty on a terminal.
+
+Never the number, a token, a resident-record code or a payload in a log line: the ``redact``
+processor replaces values of sensitive keys and any 11–13 digit run or token-shaped string in
+any value. Call ``configure()`` once in the entry point; use ``get_logger()`` everywhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+__all__ = ["REDACTED", "configure", "get_logger", "redact"]
+
+REDACTED = "[redacted]"
+_SENSITIVE_KEYS = frozenset(
+    {"number", "individual_number", "rrc", "token", "person", "payload", "body", "password", "secret"}
+)
+# 11–13 digit runs (resident-record codes, individual and corporate numbers) and long base64url
+# runs (tokens, keys, sealed payloads).
+_PATTERN = re.compile(r"(?<!\d)\d{11,13}(?!\d)|[A-Za-z0-9_-]{40,}")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _PATTERN.sub(REDACTED, value)
+    if isinstance(value, Mapping):
+        return {k: REDACTED if k in _SENSITIVE_KEYS else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event):
+        event[key] = REDACTED if key in _SENSITIVE_KEYS else _scrub(event[key])
+    return event
+
+
+def configure(*, level: str = "info", json: bool | None = None) -> None:
+    """Configure structlog once per process. ``json=None`` picks JSON unless stderr is a tty."""
+    use_json = (not sys.stderr.isatty()) if json is None else json
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

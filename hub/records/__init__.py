@@ -1,0 +1,73 @@
+"""Access records (情報提供等記録): append-only, hash-chained, batched, verifiable.
+
+The hub hands a `RecordDraft` per query outcome to a `RecordWriter`, which batches drafts into
+a `RecordStore` (`MemoryRecordStore` embedded, `PgRecordStore` in production) and returns only
+once the record is durable.  `verify` / `verify_store` check the chain and its signed
+checkpoints; residents' lookups go through `RecordStore.for_person`.
+"""
+
+from hub.records.audit import StoreReport, verify_store
+from hub.records.chain import (
+    DEFAULT_CHECKPOINT_EVERY,
+    Verifier,
+    VerifyReport,
+    chain,
+    sign_checkpoint,
+    verify,
+    verify_async,
+)
+from hub.records.exceptions import (
+    ChainBroken,
+    ConfigError,
+    InvalidRecord,
+    RecordNotFound,
+    RecordsError,
+    RecordWriteError,
+    SchemaError,
+    WriterClosed,
+)
+from hub.records.flags import verify_flags
+from hub.records.model import (
+    GENESIS_HASH,
+    AccessRecord,
+    Checkpoint,
+    FlagChange,
+    Outcome,
+    RecordDraft,
+    digest,
+)
+from hub.records.pg import PgRecordStore
+from hub.records.store import MemoryRecordStore, RecordStore
+from hub.records.writer import RecordWriter
+
+__all__ = [
+    "DEFAULT_CHECKPOINT_EVERY",
+    "GENESIS_HASH",
+    "AccessRecord",
+    "ChainBroken",
+    "Checkpoint",
+    "ConfigError",
+    "FlagChange",
+    "InvalidRecord",
+    "MemoryRecordStore",
+    "Outcome",
+    "PgRecordStore",
+    "RecordDraft",
+    "RecordNotFound",
+    "RecordStore",
+    "RecordWriteError",
+    "RecordWriter",
+    "RecordsError",
+    "SchemaError",
+    "StoreReport",
+    "Verifier",
+    "VerifyReport",
+    "WriterClosed",
+    "chain",
+    "digest",
+    "sign_checkpoint",
+    "verify",
+    "verify_async",
+    "verify_flags",
+    "verify_store",
+]

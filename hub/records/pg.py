@@ -1,0 +1,238 @@
+"""`PgRecordStore`: access records in PostgreSQL (asyncpg).
+
+Appends are one transaction per batch: take ``pg_advisory_xact_lock`` (so several hub workers
+append side by side and the chain stays linear), find which query ids already have a record,
+read the chain head, chain the new drafts, ``COPY`` them in, write any flag changes and due
+checkpoints, commit.  ``append`` returns after the commit, i.e. when the batch is durable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncGenerator, Iterable, Sequence
+from datetime import datetime
+from importlib import resources
+from typing import Any, Final
+from uuid import UUID
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from hub.records import sql
+from hub.records.chain import chain
+from hub.records.checkpoints import DEFAULT_CHECKPOINT_EVERY, due_checkpoints, sign_checkpoint
+from hub.records.exceptions import RecordNotFound, SchemaError
+from hub.records.flags import make_flag_change
+from hub.records.model import GENESIS_HASH, AccessRecord, Checkpoint, FlagChange, RecordDraft
+from hub.records.store import RECORDER, check_every, check_window
+
+__all__ = ["PgRecordStore"]
+
+_IDENT: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# Prepared statements first planned while the tables were tiny keep a generic seq-scan plan
+# (asyncpg caches statements per connection) until autovacuum analyzes the tables; as the
+# table grows that costs milliseconds per batch.  Custom plans are cheap here, so force them,
+# per transaction; on the append path it rides on the lock statement, at no extra round trip.
+_LOCK: Final = (
+    "SELECT pg_advisory_xact_lock($1), set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
+_CUSTOM_PLANS: Final = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"
+
+
+def _lock_key(schema: str) -> int:
+    raw = hashlib.sha256(f"renkei.records:{schema}".encode()).digest()[:8]
+    return int.from_bytes(raw, "big", signed=True)
+
+
+def _record(row: Any, not_disclosed: bool) -> AccessRecord:
+    return AccessRecord(
+        record_id=row["record_id"],
+        seq=row["seq"],
+        query_id=row["query_id"],
+        requester=row["requester"],
+        provider=row["provider"],
+        affair=row["affair"],
+        items=tuple(row["items"]),
+        asked_at=row["asked_at"],
+        answered_at=row["answered_at"],
+        outcome=row["outcome"],
+        reason=row["reason"],
+        person=row["person"],
+        not_disclosed=not_disclosed,
+        query_digest=row["query_digest"],
+        reply_digest=row["reply_digest"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+def _flag(row: Any) -> FlagChange:
+    return FlagChange(**dict(row))
+
+
+class PgRecordStore:
+    """Access records in ``schema`` (default ``records``); call `migrate` once at start."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        schema: str = "records",
+        *,
+        signing_key: Ed25519PrivateKey,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    ) -> None:
+        if not _IDENT.fullmatch(schema):
+            raise SchemaError(f"schema name {schema!r} is not a plain lower-case identifier")
+        self._pool = pool
+        self._schema = schema
+        self._q = sql.statements(f'"{schema}"')
+        self._lock = _lock_key(schema)
+        self._key = signing_key
+        self._every = check_every(checkpoint_every)
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public_key()
+
+    async def migrate(self) -> None:
+        """Create the schema, tables, indexes and append-only triggers (idempotent)."""
+        ddl = resources.files("hub.records").joinpath("schema.sql").read_text("utf-8")
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_LOCK, self._lock)
+            await conn.execute(ddl.replace("{schema}", f'"{self._schema}"'))
+
+    async def append(self, drafts: Sequence[RecordDraft]) -> list[bool]:
+        if not drafts:
+            return []
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_LOCK, self._lock)
+            head = await conn.fetchrow(self._q.head, [d.query_id for d in drafts])
+            taken: set[UUID] = set(head["dup"])
+            result: list[bool] = []
+            fresh: list[RecordDraft] = []
+            for d in drafts:
+                new = d.query_id not in taken
+                result.append(new)
+                if new:
+                    taken.add(d.query_id)
+                    fresh.append(d)
+            if not fresh:
+                return result
+            before: int = head["seq"] or 0
+            records = chain(head["hash"] or GENESIS_HASH, before + 1, fresh)
+            await conn.copy_records_to_table(
+                "access_record",
+                schema_name=self._schema,
+                columns=sql.RECORD_COLUMNS,
+                records=[sql.record_row(r) for r in records],
+            )
+            flagged = [r.record_id for r in records if r.not_disclosed]
+            flag_head = None
+            if flagged:
+                flags = await self._log_flags(conn, flagged, True, RECORDER, "marked when recorded")
+                flag_head = flags[-1]
+            due = due_checkpoints(before, records[-1].seq, self._every)
+            if due:
+                flag_head = flag_head or await self._flag_head(conn)
+                cps = [self._sign(s, records[s - before - 1].hash, flag_head) for s in due]
+                await conn.executemany(self._q.insert_checkpoint, [sql.cp_row(c) for c in cps])
+        return result
+
+    def _sign(self, seq: int, hash_: bytes, flag_head: FlagChange | None) -> Checkpoint:
+        flags = (flag_head.change_seq, flag_head.hash) if flag_head else (0, GENESIS_HASH)
+        return sign_checkpoint(self._key, seq, hash_, flag_head=flags)
+
+    async def _flag_head(self, conn: Any) -> FlagChange | None:
+        row = await conn.fetchrow(self._q.flag_head)
+        return _flag(row) if row is not None else None
+
+    async def _log_flags(
+        self, conn: Any, record_ids: Sequence[UUID], flag: bool, actor: str, reason: str
+    ) -> list[FlagChange]:
+        head = await self._flag_head(conn)
+        changes: list[FlagChange] = []
+        for record_id in record_ids:
+            head = make_flag_change(self._key, head, record_id, flag, actor=actor, reason=reason)
+            changes.append(head)
+        await conn.executemany(self._q.insert_flag, [sql.flag_row(c) for c in changes])
+        return changes
+
+    async def _sign_head(self, conn: Any) -> Checkpoint | None:
+        head = await conn.fetchrow(self._q.head, [])
+        if head["seq"] is None:
+            return None
+        cp = self._sign(head["seq"], head["hash"], await self._flag_head(conn))
+        await conn.execute(self._q.insert_checkpoint, *sql.cp_row(cp))
+        row = await conn.fetchrow(self._q.checkpoint_at, cp.seq, cp.flag_seq)
+        return Checkpoint(**dict(row))
+
+    async def exists(self, query_ids: Iterable[UUID]) -> set[UUID]:
+        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.execute(_CUSTOM_PLANS)
+            rows = await conn.fetch(self._q.exists, list(query_ids))
+        return {row["query_id"] for row in rows}
+
+    async def for_person(
+        self,
+        person: str,
+        *,
+        include_not_disclosed: bool = False,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        office: str | None = None,
+    ) -> list[AccessRecord]:
+        since, until = check_window(since, until)
+        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.execute(_CUSTOM_PLANS)
+            rows = await conn.fetch(
+                self._q.for_person, person, since, until, office, include_not_disclosed
+            )
+        return [_record(row, row["not_disclosed"]) for row in rows]
+
+    async def set_not_disclosed(
+        self, record_id: UUID, flag: bool, *, actor: str = "", reason: str = ""
+    ) -> FlagChange:
+        """Append a flag change and sign a checkpoint over both heads at once."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_LOCK, self._lock)
+            if await conn.fetchval(self._q.record_exists, record_id) is None:
+                raise RecordNotFound(f"no access record {record_id}")
+            (change,) = await self._log_flags(conn, [record_id], flag, actor, reason)
+            await self._sign_head(conn)
+        return change
+
+    async def iter_all(self) -> AsyncGenerator[AccessRecord, None]:
+        """All records in seq order from one consistent snapshot, through a server-side
+        cursor: memory holds one page of rows plus the ids of the (few) records currently
+        flagged not-to-disclose.  Close it (``aclosing``) if you stop early."""
+        async with (
+            self._pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            await conn.execute(_CUSTOM_PLANS)
+            flagged = {row["record_id"] for row in await conn.fetch(self._q.flagged)}
+            async for row in conn.cursor(self._q.all_records, prefetch=1000):
+                yield _record(row, row["record_id"] in flagged)
+
+    async def checkpoints(self) -> list[Checkpoint]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(self._q.checkpoints)
+        return [Checkpoint(**dict(row)) for row in rows]
+
+    async def flag_changes(self) -> list[FlagChange]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(self._q.flag_changes)
+        return [_flag(row) for row in rows]
+
+    async def sign_head(self) -> Checkpoint | None:
+        """Sign the current head now (e.g. at shutdown) unless it already is; None if empty."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_LOCK, self._lock)
+            return await self._sign_head(conn)
+
+    async def count(self) -> int:
+        """The chain length (head seq; seq is contiguous from 1)."""
+        async with self._pool.acquire() as conn:
+            n: int = await conn.fetchval(self._q.count)
+        return n

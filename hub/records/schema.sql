@@ -1,0 +1,80 @@
+-- Access records (情報提供等記録): schema for hub.records.PgRecordStore.
+-- "{schema}" is replaced by the (validated, quoted) schema name.  Idempotent: migrate() runs
+-- it under an advisory lock, so several hub workers may start at once.
+
+CREATE SCHEMA IF NOT EXISTS {schema};
+
+-- One row per query (first outcome wins).  seq is the position in the hash chain: 1-based,
+-- contiguous, assigned under pg_advisory_xact_lock by the appending transaction.
+CREATE TABLE IF NOT EXISTS {schema}.access_record (
+    seq          bigint      PRIMARY KEY CHECK (seq > 0),
+    record_id    uuid        NOT NULL UNIQUE,
+    query_id     uuid        NOT NULL UNIQUE,
+    requester    text        NOT NULL,
+    provider     text        NOT NULL,
+    affair       text        NOT NULL,
+    items        text[]      NOT NULL,
+    asked_at     timestamptz NOT NULL,
+    answered_at  timestamptz NOT NULL,
+    outcome      text        NOT NULL
+        CHECK (outcome IN ('ok', 'refused', 'not_found', 'error', 'timed_out')),
+    reason       text        NOT NULL,
+    person       text        NOT NULL,   -- the hub's own token for the person, '' if unknown
+    query_digest bytea       NOT NULL,
+    reply_digest bytea       NOT NULL,
+    prev_hash    bytea       NOT NULL CHECK (octet_length(prev_hash) = 32),
+    hash         bytea       NOT NULL CHECK (octet_length(hash) = 32)
+);
+CREATE INDEX IF NOT EXISTS access_record_person_idx ON {schema}.access_record (person, seq);
+
+-- The hub's Ed25519 signatures over (seq, hash, signed_at) of the record chain and over the
+-- disclosure-flag log's head (flag_seq, flag_hash) at that moment.
+CREATE TABLE IF NOT EXISTS {schema}.checkpoint (
+    seq        bigint      NOT NULL,
+    hash       bytea       NOT NULL,
+    signed_at  timestamptz NOT NULL,
+    signature  bytea       NOT NULL,
+    flag_seq   bigint      NOT NULL,
+    flag_hash  bytea       NOT NULL,
+    PRIMARY KEY (seq, flag_seq)
+);
+
+-- The non-disclosure flag log: its own hash chain, every entry signed.  A record's current
+-- flag is that of its latest change (false when it has none).
+CREATE TABLE IF NOT EXISTS {schema}.disclosure_flag (
+    change_seq    bigint      PRIMARY KEY CHECK (change_seq > 0),
+    record_id     uuid        NOT NULL REFERENCES {schema}.access_record (record_id),
+    not_disclosed boolean     NOT NULL,
+    changed_at    timestamptz NOT NULL,
+    actor         text        NOT NULL,
+    reason        text        NOT NULL,
+    prev_hash     bytea       NOT NULL,
+    hash          bytea       NOT NULL,
+    signature     bytea       NOT NULL
+);
+CREATE INDEX IF NOT EXISTS disclosure_flag_record_idx
+    ON {schema}.disclosure_flag (record_id, change_seq DESC);
+
+-- Append-only: every row of these three tables is evidence.  The hub's role should also lack
+-- UPDATE, DELETE and TRUNCATE (see README); the triggers hold even for the table owner.
+CREATE OR REPLACE FUNCTION {schema}.refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'renkei records: % on %.% refused: access records are append-only',
+        TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege', HINT = 'records are never changed or removed';
+END
+$$;
+
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON {schema}.access_record
+    FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
+CREATE OR REPLACE TRIGGER no_truncate BEFORE TRUNCATE ON {schema}.access_record
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON {schema}.checkpoint
+    FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
+CREATE OR REPLACE TRIGGER no_truncate BEFORE TRUNCATE ON {schema}.checkpoint
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();
+CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON {schema}.disclosure_flag
+    FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
+CREATE OR REPLACE TRIGGER no_truncate BEFORE TRUNCATE ON {schema}.disclosure_flag
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.refuse_change();

@@ -1,0 +1,149 @@
+"""SQL text and row shapes for `PgRecordStore` (no I/O here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+from hub.records.model import AccessRecord, Checkpoint, FlagChange
+
+__all__ = ["RECORD_COLUMNS", "Statements", "cp_row", "flag_row", "record_row", "statements"]
+
+RECORD_COLUMNS: Final = (
+    "seq",
+    "record_id",
+    "query_id",
+    "requester",
+    "provider",
+    "affair",
+    "items",
+    "asked_at",
+    "answered_at",
+    "outcome",
+    "reason",
+    "person",
+    "query_digest",
+    "reply_digest",
+    "prev_hash",
+    "hash",
+)
+
+
+def record_row(r: AccessRecord) -> tuple[Any, ...]:
+    """A record as a COPY row, in `RECORD_COLUMNS` order."""
+    return (
+        r.seq,
+        r.record_id,
+        r.query_id,
+        r.requester,
+        r.provider,
+        r.affair,
+        list(r.items),
+        r.asked_at,
+        r.answered_at,
+        r.outcome,
+        r.reason,
+        r.person,
+        r.query_digest,
+        r.reply_digest,
+        r.prev_hash,
+        r.hash,
+    )
+
+
+def cp_row(c: Checkpoint) -> tuple[Any, ...]:
+    return (c.seq, c.hash, c.signed_at, c.signature, c.flag_seq, c.flag_hash)
+
+
+def flag_row(c: FlagChange) -> tuple[Any, ...]:
+    return (
+        c.change_seq,
+        c.record_id,
+        c.not_disclosed,
+        c.changed_at,
+        c.actor,
+        c.reason,
+        c.prev_hash,
+        c.hash,
+        c.signature,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    head: str
+    exists: str
+    record_exists: str
+    for_person: str
+    all_records: str
+    flagged: str
+    count: str
+    checkpoints: str
+    checkpoint_at: str
+    insert_checkpoint: str
+    flag_head: str
+    flag_changes: str
+    insert_flag: str
+
+
+# Templates; "{s}" becomes the schema name, which PgRecordStore has checked is a plain
+# identifier (and quotes), so nothing from outside reaches the SQL text.
+_TEMPLATES: Final = Statements(
+    head=(
+        "SELECT h.seq, h.hash,"
+        " ARRAY(SELECT query_id FROM {s}.access_record WHERE query_id = ANY($1::uuid[])) AS dup"
+        " FROM (SELECT 1) one LEFT JOIN LATERAL"
+        " (SELECT seq, hash FROM {s}.access_record ORDER BY seq DESC LIMIT 1) h ON true"
+    ),
+    exists="SELECT query_id FROM {s}.access_record WHERE query_id = ANY($1::uuid[])",
+    record_exists="SELECT 1 FROM {s}.access_record WHERE record_id = $1",
+    for_person=(
+        "SELECT * FROM (SELECT r.*, coalesce((SELECT d.not_disclosed FROM {s}.disclosure_flag d"
+        " WHERE d.record_id = r.record_id ORDER BY d.change_seq DESC LIMIT 1), false)"
+        " AS not_disclosed FROM {s}.access_record r WHERE r.person = $1"
+        " AND ($2::timestamptz IS NULL OR r.asked_at >= $2)"
+        " AND ($3::timestamptz IS NULL OR r.asked_at < $3)"
+        " AND ($4::text IS NULL OR r.requester = $4 OR r.provider = $4)) x"
+        " WHERE $5::boolean OR NOT x.not_disclosed ORDER BY x.seq"
+    ),
+    all_records="SELECT * FROM {s}.access_record ORDER BY seq",
+    flagged=(
+        "SELECT record_id FROM (SELECT DISTINCT ON (record_id) record_id, not_disclosed"
+        " FROM {s}.disclosure_flag ORDER BY record_id, change_seq DESC) f WHERE not_disclosed"
+    ),
+    count="SELECT coalesce(max(seq), 0) FROM {s}.access_record",
+    checkpoints=(
+        "SELECT seq, hash, signed_at, signature, flag_seq, flag_hash FROM {s}.checkpoint"
+        " ORDER BY seq, flag_seq"
+    ),
+    checkpoint_at=(
+        "SELECT seq, hash, signed_at, signature, flag_seq, flag_hash FROM {s}.checkpoint"
+        " WHERE seq = $1 AND flag_seq = $2"
+    ),
+    insert_checkpoint=(
+        "INSERT INTO {s}.checkpoint (seq, hash, signed_at, signature, flag_seq, flag_hash)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (seq, flag_seq) DO NOTHING"
+    ),
+    flag_head=(
+        "SELECT change_seq, record_id, not_disclosed, changed_at, actor, reason, prev_hash, hash,"
+        " signature FROM {s}.disclosure_flag ORDER BY change_seq DESC LIMIT 1"
+    ),
+    flag_changes=(
+        "SELECT change_seq, record_id, not_disclosed, changed_at, actor, reason, prev_hash, hash,"
+        " signature FROM {s}.disclosure_flag ORDER BY change_seq"
+    ),
+    insert_flag=(
+        "INSERT INTO {s}.disclosure_flag (change_seq, record_id, not_disclosed, changed_at,"
+        " actor, reason, prev_hash, hash, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ),
+)
+
+
+def statements(quoted_schema: str) -> Statements:
+    """The store's statements for an already validated and quoted schema name."""
+    return Statements(
+        **{
+            f.name: getattr(_TEMPLATES, f.name).replace("{s}", quoted_schema)
+            for f in fields(Statements)
+        }
+    )

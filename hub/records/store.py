@@ -1,0 +1,225 @@
+"""The `RecordStore` port and its embedded, in-memory implementation.
+
+Both stores share the semantics: ``append`` is idempotent per ``query_id`` (the first
+outcome wins; a redelivered query yields ``False`` and writes nothing), records are chained
+in ``seq`` order, a checkpoint is signed at every multiple of ``checkpoint_every``, and the
+non-disclosure flag lives in the signed, chained flag log (`hub.records.flags`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from typing import Final, Protocol
+from uuid import UUID
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from hub.records.chain import chain
+from hub.records.checkpoints import DEFAULT_CHECKPOINT_EVERY, due_checkpoints, sign_checkpoint
+from hub.records.exceptions import ConfigError, InvalidRecord, RecordNotFound
+from hub.records.flags import make_flag_change
+from hub.records.model import (
+    GENESIS_HASH,
+    AccessRecord,
+    Checkpoint,
+    FlagChange,
+    RecordDraft,
+    utc,
+)
+
+__all__ = [
+    "RECORDER",
+    "MemoryRecordStore",
+    "RecordStore",
+    "check_every",
+    "check_window",
+    "matches",
+]
+
+RECORDER: Final = "hub.records"
+"""``actor`` of a flag change made because the draft itself was marked not-to-disclose."""
+
+
+class RecordStore(Protocol):
+    """Where access records live.  ``append`` returns only once the batch is durable."""
+
+    @property
+    def public_key(self) -> Ed25519PublicKey: ...
+
+    async def append(self, drafts: Sequence[RecordDraft]) -> list[bool]: ...
+
+    async def exists(self, query_ids: Iterable[UUID]) -> set[UUID]: ...
+
+    async def for_person(
+        self,
+        person: str,
+        *,
+        include_not_disclosed: bool = False,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        office: str | None = None,
+    ) -> list[AccessRecord]: ...
+
+    async def set_not_disclosed(
+        self, record_id: UUID, flag: bool, *, actor: str = "", reason: str = ""
+    ) -> FlagChange: ...
+
+    def iter_all(self) -> AsyncIterator[AccessRecord]: ...
+
+    async def checkpoints(self) -> list[Checkpoint]: ...
+
+    async def flag_changes(self) -> list[FlagChange]: ...
+
+    async def sign_head(self) -> Checkpoint | None: ...
+
+    async def count(self) -> int: ...
+
+
+def check_window(
+    since: datetime | None, until: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """The ``for_person`` time window in UTC (aware datetimes only)."""
+    return (
+        None if since is None else utc("since", since),
+        None if until is None else utc("until", until),
+    )
+
+
+def check_every(every: int) -> int:
+    if every < 1:
+        raise ConfigError("checkpoint_every must be at least 1")
+    return every
+
+
+def matches(
+    r: AccessRecord, since: datetime | None, until: datetime | None, office: str | None
+) -> bool:
+    """The ``for_person`` filter: ``since <= asked_at < until``, office on either side."""
+    return (
+        (since is None or r.asked_at >= since)
+        and (until is None or r.asked_at < until)
+        and (office is None or office in (r.requester, r.provider))
+    )
+
+
+class MemoryRecordStore:
+    """The embedded default: everything in process memory (lost at exit)."""
+
+    def __init__(
+        self,
+        *,
+        signing_key: Ed25519PrivateKey | None = None,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    ) -> None:
+        self._key = signing_key or Ed25519PrivateKey.generate()
+        self._every = check_every(checkpoint_every)
+        self._records: list[AccessRecord] = []
+        self._queries: set[UUID] = set()
+        self._by_id: dict[UUID, int] = {}
+        self._by_person: dict[str, list[int]] = {}
+        self._flag: dict[UUID, bool] = {}
+        self._flag_log: list[FlagChange] = []
+        self._checkpoints: list[Checkpoint] = []
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public_key()
+
+    async def append(self, drafts: Sequence[RecordDraft]) -> list[bool]:
+        fresh: list[RecordDraft] = []
+        seen: set[UUID] = set()
+        ids: set[UUID] = set()
+        result: list[bool] = []
+        for d in drafts:
+            new = d.query_id not in self._queries and d.query_id not in seen
+            result.append(new)
+            if new:
+                if d.record_id in self._by_id or d.record_id in ids:
+                    raise InvalidRecord(f"record_id {d.record_id} is already used")
+                seen.add(d.query_id)
+                ids.add(d.record_id)
+                fresh.append(d)
+        head = self._records[-1] if self._records else None
+        before = head.seq if head else 0
+        for r in chain(head.hash if head else GENESIS_HASH, before + 1, fresh):
+            index = len(self._records)
+            self._records.append(dataclasses.replace(r, not_disclosed=False))
+            self._queries.add(r.query_id)
+            self._by_id[r.record_id] = index
+            self._by_person.setdefault(r.person, []).append(index)
+            if r.not_disclosed:
+                self._log_flag(r.record_id, True, RECORDER, "marked when recorded")
+        for seq in due_checkpoints(before, len(self._records), self._every):
+            self._checkpoints.append(self._sign(seq, self._records[seq - 1].hash))
+        return result
+
+    def _sign(self, seq: int, hash_: bytes) -> Checkpoint:
+        last = self._flag_log[-1] if self._flag_log else None
+        flags = (last.change_seq, last.hash) if last else (0, GENESIS_HASH)
+        return sign_checkpoint(self._key, seq, hash_, flag_head=flags)
+
+    def _log_flag(self, record_id: UUID, flag: bool, actor: str, reason: str) -> FlagChange:
+        head = self._flag_log[-1] if self._flag_log else None
+        change = make_flag_change(self._key, head, record_id, flag, actor=actor, reason=reason)
+        self._flag_log.append(change)
+        self._flag[record_id] = flag
+        return change
+
+    def _current(self, r: AccessRecord) -> AccessRecord:
+        flag = self._flag.get(r.record_id, False)
+        return dataclasses.replace(r, not_disclosed=True) if flag else r
+
+    async def exists(self, query_ids: Iterable[UUID]) -> set[UUID]:
+        return {q for q in query_ids if q in self._queries}
+
+    async def for_person(
+        self,
+        person: str,
+        *,
+        include_not_disclosed: bool = False,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        office: str | None = None,
+    ) -> list[AccessRecord]:
+        since, until = check_window(since, until)
+        found = (self._current(self._records[i]) for i in self._by_person.get(person, ()))
+        return [
+            r
+            for r in found
+            if (include_not_disclosed or not r.not_disclosed) and matches(r, since, until, office)
+        ]
+
+    async def set_not_disclosed(
+        self, record_id: UUID, flag: bool, *, actor: str = "", reason: str = ""
+    ) -> FlagChange:
+        """Append a flag change and sign a checkpoint over both heads at once."""
+        if record_id not in self._by_id:
+            raise RecordNotFound(f"no access record {record_id}")
+        change = self._log_flag(record_id, flag, actor, reason)
+        await self.sign_head()
+        return change
+
+    async def iter_all(self) -> AsyncGenerator[AccessRecord, None]:
+        for i in range(len(self._records)):
+            yield self._current(self._records[i])
+
+    async def checkpoints(self) -> list[Checkpoint]:
+        return list(self._checkpoints)
+
+    async def flag_changes(self) -> list[FlagChange]:
+        return list(self._flag_log)
+
+    async def sign_head(self) -> Checkpoint | None:
+        """Sign the current head now (e.g. at shutdown) unless it already is; None if empty."""
+        if not self._records:
+            return None
+        cp = self._sign(len(self._records), self._records[-1].hash)
+        last = self._checkpoints[-1] if self._checkpoints else None
+        if last is None or (last.seq, last.flag_seq) != (cp.seq, cp.flag_seq):
+            self._checkpoints.append(cp)
+        return self._checkpoints[-1]
+
+    async def count(self) -> int:
+        return len(self._records)

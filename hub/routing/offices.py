@@ -1,0 +1,215 @@
+"""The office registry, and :func:`authorize`: the full pure check the router runs per query.
+
+The registry lists the offices that exist on the network: each has a kind of the legal table,
+the affairs it performs as a requester (情報照会者) and the information items it holds as a
+provider (情報提供者). It is validated against the legal table at load; a malformed file
+raises :class:`~hub.routing.exceptions.MalformedRegistry` listing every defect.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+from datetime import date
+from importlib import resources
+from os import PathLike
+from types import MappingProxyType
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, StringConstraints, ValidationError
+
+from hub.routing.exceptions import MalformedRegistry, UnknownOffice, shown, validation_problems
+from hub.routing.legal import Decision, LegalTable, refuse
+from hub.routing.legal_table_schema import Code, Strict, Text, as_tuple
+
+__all__ = [
+    "Office",
+    "Registry",
+    "authorize",
+    "load_default",
+    "load_registry",
+    "municipal_check_digit",
+    "parse_registry",
+]
+
+OfficeCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+Codes = Annotated[tuple[Code, ...], BeforeValidator(as_tuple)]
+
+
+class _Entry(Strict):
+    name_ja: Text
+    name_en: Text
+    kind: Code
+    municipality: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
+    affairs: Codes = ()
+    provides: Codes = ()
+
+
+class Office(_Entry):
+    """An office of the network; ``code`` is its identity on the bus."""
+
+    code: OfficeCode
+
+
+class _RegistryFile(Strict):
+    version: Text
+    note: str = ""
+    offices: dict[OfficeCode, _Entry]
+
+
+def municipal_check_digit(first_five: str) -> int:
+    """Check digit of a 全国地方公共団体コード from its first five digits (千代田区 13101 → 6)."""
+    remainder = sum(w * int(d) for w, d in zip((6, 5, 4, 3, 2), first_five, strict=True)) % 11
+    return (11 - remainder) % 10
+
+
+class Registry:
+    """The validated offices of the network, by code; built once, never changed."""
+
+    def __init__(self, version: str, offices: Iterable[Office]) -> None:
+        self.version = version
+        self._offices: Mapping[str, Office] = MappingProxyType({o.code: o for o in offices})
+
+    def get(self, code: str) -> Office:
+        """The office with this code; :class:`UnknownOffice` if there is none."""
+        office = self._offices.get(code)
+        if office is None:
+            raise UnknownOffice(code, len(self._offices))
+        return office
+
+    def offices(self) -> tuple[Office, ...]:
+        """Every office, in file order."""
+        return tuple(self._offices.values())
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._offices
+
+    def __iter__(self) -> Iterator[Office]:
+        return iter(self._offices.values())
+
+    def __len__(self) -> int:
+        return len(self._offices)
+
+
+def authorize(  # noqa: PLR0917 -- the router's call mirrors the table's five columns + date
+    table: LegalTable,
+    registry: Registry,
+    requester_code: str,
+    affair: str,
+    provider_code: str,
+    items: Iterable[str],
+    on: date,
+) -> Decision:
+    """May office ``requester_code`` ask office ``provider_code`` for ``items`` for ``affair``?
+
+    In order: both offices are registered; the affair and items exist; the requester performs
+    the affair; the legal table allows its kind to ask the provider's kind for every item on
+    ``on``; the provider holds every item. The first failure is the refusal, with its reason.
+    """
+    unregistered = _unregistered(registry, requester_code, provider_code)
+    if unregistered is not None:
+        return unregistered
+    requester, provider = registry.get(requester_code), registry.get(provider_code)
+    wanted = tuple(dict.fromkeys((items,) if isinstance(items, str) else items))
+    if not wanted or affair not in table.affairs or any(i not in table.items for i in wanted):
+        return table.check(requester.kind, affair, provider.kind, wanted, on)
+    if affair not in requester.affairs:
+        performs = ", ".join(requester.affairs) or "no affair"
+        return refuse(
+            "affair_not_performed",
+            f"{requester.code} does not perform {affair} (it performs: {performs})",
+        )
+    decision = table.check(requester.kind, affair, provider.kind, wanted, on)
+    if not decision.allowed:
+        who = f"{requester.code} is a {requester.kind}, {provider.code} is a {provider.kind}"
+        return replace(decision, reason=f"{who}: {decision.reason}")
+    missing = [item for item in wanted if item not in provider.provides]
+    if missing:
+        holds = ", ".join(provider.provides) or "nothing"
+        return refuse(
+            "item_not_held",
+            f"{provider.code} does not hold {', '.join(missing)} (it provides: {holds})",
+        )
+    return decision
+
+
+def _unregistered(registry: Registry, requester: str, provider: str) -> Decision | None:
+    if requester not in registry:
+        reason = f"requester {shown(requester)} is not an office of the network"
+        return refuse("unknown_requester", reason)
+    if provider not in registry:
+        reason = f"provider {shown(provider)} is not an office of the network"
+        return refuse("unknown_provider", reason)
+    return None
+
+
+def _problems(offices: Mapping[str, _Entry], table: LegalTable) -> list[str]:
+    """Defects against the legal table, and municipal codes with a wrong check digit."""
+    asks = {(row.requester, row.affair) for row in table.rows()}
+    answers = {(row.provider, item) for row in table.rows() for item in row.items}
+    problems = []
+    for code, office in offices.items():
+        at, kind = f"offices.{code}", office.kind
+        if kind not in table.kinds:
+            problems.append(f"{at}: unknown kind {kind!r} (not a kind of the legal table)")
+        problems.extend(f"{at}: {p}" for p in _municipality_problems(office))
+        for affair in office.affairs:
+            if affair not in table.affairs:
+                problems.append(f"{at}: unknown affair {affair!r} (not in the legal table)")
+            elif kind in table.kinds and (kind, affair) not in asks:
+                problems.append(f"{at}: performs {affair}, but no row lets a {kind} ask for it")
+        for item in office.provides:
+            if item not in table.items:
+                problems.append(f"{at}: unknown item {item!r} (not in the legal table)")
+            elif kind in table.kinds and (kind, item) not in answers:
+                problems.append(f"{at}: provides {item}, but no row asks a {kind} for it")
+        for field in ("affairs", "provides"):
+            values: tuple[str, ...] = getattr(office, field)
+            if len(set(values)) != len(values):
+                problems.append(f"{at}.{field}: a code is listed twice in {list(values)}")
+    return problems
+
+
+def _municipality_problems(office: _Entry) -> list[str]:
+    number = office.municipality
+    if number is None:
+        needed = office.kind == "municipality"
+        return ["an office of kind municipality needs a municipality code"] if needed else []
+    expected = f"{number[:5]}{municipal_check_digit(number[:5])}"
+    if number != expected:
+        return [f"municipality {number} has a wrong check digit (expected {expected})"]
+    return []
+
+
+def parse_registry(text: str, table: LegalTable, source: str = "<string>") -> Registry:
+    """Validate the TOML text of an office registry against ``table``."""
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise MalformedRegistry.single(source, f"not valid TOML: {exc}") from None
+    try:
+        file = _RegistryFile.model_validate(data)
+    except ValidationError as exc:
+        raise MalformedRegistry(source, validation_problems(exc, data)) from None
+    problems = _problems(file.offices, table)
+    if problems:
+        raise MalformedRegistry(source, problems)
+    offices = (Office(code=code, **entry.model_dump()) for code, entry in file.offices.items())
+    return Registry(file.version, offices)
+
+
+def load_registry(path: str | PathLike[str], table: LegalTable) -> Registry:
+    """Read and validate the office registry at ``path`` against ``table``."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MalformedRegistry.single(str(path), f"cannot be read: {exc}") from None
+    return parse_registry(text, table, str(path))
+
+
+def load_default(table: LegalTable) -> Registry:
+    """The registry shipped with the package (``hub/routing/offices.toml``)."""
+    resource = resources.files("hub.routing") / "offices.toml"
+    return parse_registry(resource.read_text(encoding="utf-8"), table, "hub/routing/offices.toml")

@@ -1,0 +1,183 @@
+"""Finishing a query: record the outcome durably, then reply to the requester — once.
+
+Every path ends here: answers, refusals, errors, time-outs, enrollments. The access record's id
+is derived from the query id, so a redelivered message finds the same record and the reply it
+re-sends names the same record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import Protocol
+
+from hub.bus import Bus, OutMessage, Unroutable
+from hub.directory import Directory
+from hub.records import RecordDraft, RecordWriter
+from hub.log import get_logger
+from hub.routing.context import Context
+from hub.wire import (
+    HUB,
+    SIGNATURE_HEADER,
+    Enrolled,
+    Envelope,
+    Failed,
+    OfficeKeys,
+    Outcome,
+    Refused,
+    Reply,
+    encode,
+    sign,
+)
+
+__all__ = ["Finisher", "RecordSink", "WriterSink", "hub_error", "record_id_for", "refused"]
+
+log = get_logger("hub.finish")
+_RECORD_NS = uuid.UUID("6f1c1b8e-3c39-4d0e-9a57-7c2f6f0f7a10")
+
+
+def refused(code: str, reason: str) -> Refused:
+    return Refused(code=code, reason=reason[:2000])
+
+
+def hub_error(code: str, reason: str) -> Failed:
+    return Failed(family="hub", code=code, reason=reason[:2000])
+
+
+def record_id_for(query_id: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(_RECORD_NS, str(query_id))
+
+
+class RecordSink(Protocol):
+    """Durably records one access record; False if the query id already had one."""
+
+    async def record(
+        self,
+        ctx: Context,
+        outcome: Outcome,
+        record_id: uuid.UUID,
+        answered_at: dt.datetime,
+        reply_digest: bytes,
+    ) -> bool: ...
+
+
+
+class WriterSink:
+    """The access-record writer, fed from a routing context and an outcome."""
+
+    def __init__(self, writer: RecordWriter) -> None:
+        self.writer = writer
+
+    async def record(
+        self,
+        ctx: Context,
+        outcome: Outcome,
+        record_id: uuid.UUID,
+        answered_at: dt.datetime,
+        reply_digest: bytes,
+    ) -> bool:
+        code = getattr(outcome, "code", "")
+        reason = getattr(outcome, "reason", "")
+        status = outcome.status
+        draft = RecordDraft(
+            query_id=ctx.query_id,
+            requester=ctx.requester,
+            provider=ctx.provider,
+            affair=ctx.affair,
+            items=ctx.items,
+            asked_at=ctx.asked_at,
+            answered_at=answered_at,
+            outcome="ok" if status in ("ok", "enrolled", "resolved") else status,
+            query_digest=ctx.query_digest,
+            reason=f"{code}: {reason}" if code else reason,
+            person=ctx.person,
+            not_disclosed=ctx.not_disclosed,
+            reply_digest=reply_digest,
+            record_id=record_id,
+        )
+        return await self.writer.record(draft)
+
+
+class Finisher:
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        records: RecordSink,
+        directory: Directory,
+        hub_keys: OfficeKeys,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._bus = bus
+        self._records = records
+        self._directory = directory
+        self._keys = hub_keys
+        self._clock = clock
+
+    async def finish(
+        self,
+        ctx: Context,
+        outcome: Outcome,
+        *,
+        reply_digest: bytes = b"",
+        redelivered: bool = False,
+    ) -> None:
+        now = self._clock()
+        record_id: uuid.UUID | None = None
+        if ctx.kind == "query":
+            record_id = record_id_for(ctx.query_id)
+            first = await self._records.record(ctx, outcome, record_id, now, reply_digest)
+        else:
+            first = True
+            if isinstance(outcome, Enrolled):
+                await self._directory.enrolled(ctx.person, ctx.requester, now)
+        log.info(
+            "query.finished" if first else "query.duplicate",
+            query_id=str(ctx.query_id),
+            kind=ctx.kind,
+            requester=ctx.requester,
+            provider=ctx.provider,
+            affair=ctx.affair,
+            outcome=outcome.status,
+            code=getattr(outcome, "code", ""),
+            ms=round((now - ctx.asked_at).total_seconds() * 1000, 2),
+        )
+        if first or redelivered:
+            await self._reply(ctx, outcome, record_id, now)
+
+    async def _reply(
+        self, ctx: Context, outcome: Outcome, record_id: uuid.UUID | None, now: dt.datetime
+    ) -> None:
+        reply = Reply(
+            envelope=Envelope(
+                message_id=uuid.uuid4(),
+                correlation_id=ctx.query_id,
+                sender=HUB,
+                recipient=ctx.requester,
+                affair=ctx.affair,
+                issued_at=now,
+                deadline=max(ctx.deadline, now),
+                traceparent=ctx.traceparent or _new_traceparent(),
+            ),
+            outcome=outcome,
+            record_id=record_id,
+        )
+        body = encode(reply)
+        out = OutMessage(
+            body=body,
+            message_id=str(reply.envelope.message_id),
+            correlation_id=str(ctx.query_id),
+            headers={
+                SIGNATURE_HEADER: sign(body, self._keys.signing),
+                "traceparent": reply.envelope.traceparent,
+            },
+        )
+        try:
+            await self._bus.publish("renkei.offices", f"office.{ctx.requester}.replies", out)
+        except Unroutable:
+            log.warning("reply.unroutable", query_id=str(ctx.query_id), requester=ctx.requester)
+
+
+def _new_traceparent() -> str:
+    return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"

@@ -1,0 +1,345 @@
+"""The router: validate → check the sender → check the law → translate → forward → record → reply.
+
+Stateless between messages: what a worker needs to finish a query travels sealed in the
+forwarded message (``Context``), so several workers run side by side and any of them takes any
+reply. A reply is released only after its access record is durable, and a query id gets one
+record and one reply however often its messages are redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from uuid import UUID, uuid4
+
+from hub.bus import Bus, Delivery, OutMessage, Unroutable
+from hub.log import get_logger
+from hub.routing.context import Context, ContextSealer, digest
+from hub.routing.exceptions import ForgedContext, RoutingError
+from hub.routing.legal import LegalTable
+from hub.routing.offices import Registry, authorize
+from hub.routing.outcomes import Finisher, hub_error, refused
+from hub.routing.tokens import TokenClient
+from hub.wire import (
+    HUB,
+    SIGNATURE_HEADER,
+    Answered,
+    BadSignature,
+    Enroll,
+    Enrolled,
+    Envelope,
+    Failed,
+    ForwardedEnroll,
+    ForwardedQuery,
+    Message,
+    NotFound,
+    OfficeKeys,
+    Outcome,
+    ProviderReply,
+    PublicKeys,
+    Query,
+    Refused,
+    Resolved,
+    TimedOut,
+    TokenOk,
+    WireError,
+    decode,
+    encode,
+    sign,
+    verify,
+)
+
+__all__ = ["MAX_DEADLINE", "Router", "RouterDeps"]
+
+log = get_logger("hub.router")
+MAX_DEADLINE = dt.timedelta(seconds=120)
+_ENROLLMENT = "enrollment"
+_JLIS = "jlis"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RouterDeps:
+    bus: Bus
+    table: LegalTable
+    registry: Registry
+    keys: Mapping[str, PublicKeys]  # every identity's public keys, the hub's own included
+    hub_keys: OfficeKeys
+    sealer: ContextSealer
+    finisher: Finisher
+    tokens: TokenClient
+    clock: Callable[[], dt.datetime] = _utcnow
+
+
+class Router:
+    def __init__(self, deps: RouterDeps) -> None:
+        self._d = deps
+        self._timers: dict[UUID, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._subs: list[object] = []
+
+    async def start(self, *, prefetch: int = 200) -> None:
+        bus = self._d.bus
+        self._subs = [
+            await bus.consume("hub.requests", self.on_request, prefetch=prefetch),
+            await bus.consume("hub.replies", self.on_reply, prefetch=prefetch),
+        ]
+
+    async def stop(self) -> None:
+        for sub in self._subs:
+            await sub.cancel()  # type: ignore[attr-defined]
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ---- inbound: queries and enrollments ---------------------------------------------------
+
+    async def on_request(self, d: Delivery) -> None:
+        msg = await self._read(d)
+        if msg is None:
+            return
+        if not isinstance(msg, Query | Enroll):
+            await self._unreadable(d, "hub.unexpected_kind", f"a {msg.kind} is not a request")
+            return
+        ctx = self._context(msg, d)
+        outcome = self._check_sender(d, msg) or self._check_deadline(ctx)
+        if outcome is None and isinstance(msg, Query):
+            outcome = await self._prepare_query(msg, ctx)
+            ctx = self._with_person(ctx, outcome)
+        elif outcome is None:
+            outcome = self._check_enroller(ctx)
+        if outcome is None or isinstance(outcome, TokenOk):
+            forward = self._forward_query if isinstance(msg, Query) else self._forward_enroll
+            outcome = await forward(msg, ctx, outcome)  # type: ignore[arg-type]
+        if outcome is not None:
+            await self._d.finisher.finish(ctx, outcome, redelivered=d.redelivered)
+        await d.ack()
+
+    async def _read(self, d: Delivery) -> Message | None:
+        try:
+            return decode(d.body)
+        except WireError as exc:
+            await self._unreadable(d, exc.code, str(exc))
+            return None
+
+    async def _unreadable(self, d: Delivery, code: str, reason: str) -> None:
+        """A message the hub cannot act on: tell its broker-vouched sender, keep it for review."""
+        sender = d.user_id if d.user_id in self._d.keys else None
+        query_id = _uuid_or_none(d.correlation_id) or _uuid_or_none(d.message_id)
+        if sender is not None and query_id is not None:
+            now = self._d.clock()
+            ctx = Context(
+                "query", query_id, sender, "", "unknown", (), "", now, now, digest(d.body), ""
+            )
+            await self._d.finisher.finish(ctx, Failed(family="requester", code=code, reason=reason))
+        log.warning("unreadable", code=code, reason=reason, sender=d.user_id, queue=d.queue)
+        await d.dead_letter(f"{code}: {reason}")
+
+    def _context(self, msg: Query | Enroll, d: Delivery) -> Context:
+        env = msg.envelope
+        now = self._d.clock()
+        return Context(
+            kind="query" if isinstance(msg, Query) else "enroll",
+            query_id=env.correlation_id,
+            # always answer the broker-vouched identity, never a claimed one
+            requester=d.user_id or env.sender,
+            provider=env.recipient,
+            affair=env.affair,
+            items=msg.items if isinstance(msg, Query) else (),
+            person="",
+            asked_at=now,
+            deadline=min(env.deadline, now + MAX_DEADLINE),
+            query_digest=digest(d.body),
+            traceparent=env.traceparent,
+            not_disclosed=msg.not_disclosed if isinstance(msg, Query) else False,
+        )
+
+    def _check_sender(self, d: Delivery, msg: Query | Enroll) -> Outcome | None:
+        sender = msg.envelope.sender
+        if d.user_id != sender:
+            return refused(
+                "hub.sender_mismatch",
+                f"the message claims to come from {sender!r} but the broker says {d.user_id!r}",
+            )
+        keys = self._d.keys.get(sender)
+        if keys is None:
+            return refused("hub.unknown_office", f"{sender!r} is not an office of the network")
+        try:
+            verify(d.body, d.headers.get(SIGNATURE_HEADER), keys.verify)
+        except BadSignature as exc:
+            return refused(exc.code, str(exc))
+        if msg.envelope.correlation_id != msg.envelope.message_id:
+            return refused("hub.bad_query_id", "a request's correlation id must be its message id")
+        return None
+
+    def _check_deadline(self, ctx: Context) -> Outcome | None:
+        if ctx.deadline <= ctx.asked_at:
+            return refused(
+                "hub.deadline_passed", f"the deadline {ctx.deadline:%H:%M:%S.%f} had passed"
+            )
+        return None
+
+    async def _prepare_query(self, msg: Query, ctx: Context) -> Outcome | TokenOk:
+        d = self._d
+        decision = authorize(
+            d.table,
+            d.registry,
+            ctx.requester,
+            ctx.affair,
+            ctx.provider,
+            ctx.items,
+            ctx.asked_at.date(),
+        )
+        if not decision.allowed:
+            return refused("hub.not_allowed", decision.reason)
+        return await d.tokens.translate(msg.person, ctx.requester, (ctx.provider, HUB))
+
+    @staticmethod
+    def _with_person(ctx: Context, result: Outcome | TokenOk) -> Context:
+        return replace(ctx, person=result.tokens[1]) if isinstance(result, TokenOk) else ctx
+
+    def _check_enroller(self, ctx: Context) -> Outcome | None:
+        if ctx.provider != _JLIS or ctx.affair != _ENROLLMENT:
+            return refused(
+                "hub.bad_enrollment", "enrollment goes to 'jlis' under affair 'enrollment'"
+            )
+        if ctx.requester not in self._d.registry:
+            return refused(
+                "hub.unknown_office", f"{ctx.requester!r} is not an office of the network"
+            )
+        return None
+
+    async def _forward_query(self, msg: Query, ctx: Context, tokens: TokenOk) -> Outcome | None:
+        fwd = ForwardedQuery(
+            envelope=self._envelope(ctx, ctx.provider),
+            requester=ctx.requester,
+            person=tokens.tokens[0],
+            items=msg.items,
+            params=msg.params,
+            seal_to=self._d.keys[ctx.requester].seal_b64,
+            context=self._d.sealer.seal(ctx),
+        )
+        return await self._forward(ctx, fwd)
+
+    async def _forward_enroll(self, msg: Enroll, ctx: Context, _: None) -> Outcome | None:
+        fwd = ForwardedEnroll(
+            envelope=self._envelope(ctx, _JLIS),
+            requester=ctx.requester,
+            number=msg.number,
+            context=self._d.sealer.seal(ctx),
+        )
+        return await self._forward(ctx, fwd)
+
+    async def _forward(self, ctx: Context, fwd: ForwardedQuery | ForwardedEnroll) -> Outcome | None:
+        remaining_ms = int((ctx.deadline - self._d.clock()).total_seconds() * 1000)
+        if remaining_ms <= 0:
+            return TimedOut(reason="the deadline passed before the query could be forwarded")
+        try:
+            await self.publish_to(ctx.provider, "in", fwd, expiration_ms=remaining_ms)
+        except Unroutable:
+            return hub_error("hub.provider_unreachable", f"no queue for {ctx.provider!r}")
+        self._arm(ctx, remaining_ms / 1000)
+        return None
+
+    # ---- replies from providers -------------------------------------------------------------
+
+    async def on_reply(self, d: Delivery) -> None:
+        msg = await self._read(d)
+        if msg is None:
+            return
+        if not isinstance(msg, ProviderReply):
+            await self._unreadable(d, "hub.unexpected_kind", f"a {msg.kind} is not a reply")
+            return
+        try:
+            ctx = self._d.sealer.open(msg.context)
+            self._check_provider(d, msg, ctx)
+        except (RoutingError, WireError) as exc:
+            log.warning("reply.refused", code=exc.code, reason=str(exc), sender=d.user_id)
+            await d.dead_letter(f"{exc.code}: {exc}")
+            return
+        outcome = msg.outcome
+        if ctx.kind == "enroll":
+            outcome, ctx = await self._complete_enrollment(ctx, outcome)
+        elif not isinstance(outcome, Answered | NotFound | Refused | Failed):
+            outcome = Failed(family="provider", code="hub.bad_outcome", reason=f"{outcome.status}")
+        self._disarm(ctx.query_id)
+        await self._d.finisher.finish(
+            ctx, outcome, reply_digest=digest(d.body), redelivered=d.redelivered
+        )
+        await d.ack()
+
+    def _check_provider(self, d: Delivery, msg: ProviderReply, ctx: Context) -> None:
+        if d.user_id != ctx.provider or msg.envelope.sender != ctx.provider:
+            raise ForgedContext(f"{d.user_id!r} answered a query sent to {ctx.provider!r}")
+        verify(d.body, d.headers.get(SIGNATURE_HEADER), self._d.keys[ctx.provider].verify)
+
+    async def _complete_enrollment(self, ctx: Context, outcome: Outcome) -> tuple[Outcome, Context]:
+        if not isinstance(outcome, Resolved):
+            return outcome, ctx
+        result = await self._d.tokens.issue(outcome.rrc, (ctx.requester, HUB))
+        if not isinstance(result, TokenOk):
+            return result, ctx
+        ctx = replace(ctx, person=result.tokens[1])
+        return Enrolled(token=result.tokens[0]), ctx
+
+    # ---- deadlines --------------------------------------------------------------------------
+
+    def _arm(self, ctx: Context, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._timers[ctx.query_id] = loop.call_later(delay, self._expire, ctx)
+
+    def _disarm(self, query_id: UUID) -> None:
+        handle = self._timers.pop(query_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _expire(self, ctx: Context) -> None:
+        self._timers.pop(ctx.query_id, None)
+        outcome = TimedOut(reason=f"{ctx.provider} did not answer before the deadline")
+        task = asyncio.create_task(self._d.finisher.finish(ctx, outcome))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- publishing -------------------------------------------------------------------------
+
+    def _envelope(self, ctx: Context, recipient: str) -> Envelope:
+        return Envelope(
+            message_id=uuid4(),
+            correlation_id=ctx.query_id,
+            sender=HUB,
+            recipient=recipient,
+            affair=ctx.affair,
+            issued_at=self._d.clock(),
+            deadline=ctx.deadline,
+            traceparent=ctx.traceparent,
+        )
+
+    async def publish_to(
+        self, office: str, queue: str, msg: ForwardedQuery | ForwardedEnroll, *, expiration_ms: int
+    ) -> None:
+        body = encode(msg)
+        out = OutMessage(
+            body=body,
+            message_id=str(msg.envelope.message_id),
+            correlation_id=str(msg.envelope.correlation_id),
+            headers={
+                SIGNATURE_HEADER: sign(body, self._d.hub_keys.signing),
+                "traceparent": msg.envelope.traceparent,
+            },
+            expiration_ms=expiration_ms,
+        )
+        await self._d.bus.publish("renkei.offices", f"office.{office}.{queue}", out)
+
+
+def _uuid_or_none(text: str | None) -> UUID | None:
+    try:
+        return UUID(text) if text else None
+    except ValueError:
+        return None

@@ -1,0 +1,79 @@
+"""The hub's client of the token service: one RPC per batch of translations, over the bus."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+
+from hub.batch import Batcher
+from hub.bus import Bus, BusError
+from hub.wire import (
+    Failed,
+    IssueBatch,
+    IssueItem,
+    Refused,
+    Sealed,
+    TokenOk,
+    TokenRefusal,
+    TokenResult,
+    TranslateBatch,
+    TranslateItem,
+    WireError,
+    decode_token_result,
+    encode,
+)
+
+__all__ = ["TokenClient"]
+
+
+class TokenClient:
+    """``translate`` and ``issue`` for one item each; concurrent calls share one RPC."""
+
+    def __init__(self, bus: Bus, *, timeout: float = 2.0, max_batch: int = 200) -> None:
+        self._bus = bus
+        self._timeout = timeout
+        self._translate: Batcher[TranslateItem, TokenResult] = Batcher(
+            self._call_translate, max_batch=max_batch
+        )
+        self._issue: Batcher[IssueItem, TokenResult] = Batcher(
+            self._call_issue, max_batch=max_batch
+        )
+
+    async def translate(
+        self, token: str, holder: str, targets: tuple[str, ...]
+    ) -> TokenOk | Refused | Failed:
+        item = TranslateItem(token=token, holder=holder, targets=targets)
+        return await self._guard(self._translate.submit(item))
+
+    async def issue(self, rrc: Sealed, targets: tuple[str, ...]) -> TokenOk | Refused | Failed:
+        return await self._guard(self._issue.submit(IssueItem(rrc=rrc, targets=targets)))
+
+    @staticmethod
+    async def _guard(pending: Awaitable[TokenResult]) -> TokenOk | Refused | Failed:
+        try:
+            result = await pending
+        except (BusError, WireError) as exc:
+            return Failed(
+                family="hub",
+                code="hub.token_service_unavailable",
+                reason=f"the token service did not answer: {exc}",
+            )
+        if isinstance(result, TokenRefusal):
+            return Refused(code=result.code, reason=result.reason)
+        return result
+
+    async def _call_translate(self, items: Sequence[TranslateItem]) -> Sequence[TokenResult]:
+        return await self._call_many(encode(TranslateBatch(items=tuple(items))), len(items))
+
+    async def _call_issue(self, items: Sequence[IssueItem]) -> Sequence[TokenResult]:
+        return await self._call_many(encode(IssueBatch(items=tuple(items))), len(items))
+
+    async def _call(self, body: bytes) -> Sequence[TokenResult]:
+        reply = await self._bus.call("renkei.token", "token.requests", body, timeout=self._timeout)
+        return decode_token_result(reply).items
+
+    async def _call_many(self, body: bytes, n: int) -> Sequence[TokenResult]:
+        """One result per item; a refusal of the whole request applies to every item."""
+        results = await self._call(body)
+        if len(results) == 1 and n > 1 and isinstance(results[0], TokenRefusal):
+            return [results[0]] * n
+        return results

@@ -1,0 +1,86 @@
+"""Building blocks of the wire contract: the strict base model, the constrained strings, the envelope."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Final, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+__all__ = [
+    "HUB",
+    "MAX_ITEMS",
+    "MAX_MESSAGE_BYTES",
+    "WIRE_VERSION",
+    "AffairCode",
+    "B64",
+    "Envelope",
+    "ItemCode",
+    "OfficeCode",
+    "Params",
+    "Text",
+    "Token",
+    "Traceparent",
+    "WireModel",
+]
+
+WIRE_VERSION: Final = 1
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_ITEMS = 16
+HUB = "hub"  # the network operator's own office code
+
+
+class WireModel(BaseModel):
+    """Every wire model: strict types, no unknown fields, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+OfficeCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=40)]
+AffairCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,47}$")]
+ItemCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,47}$")]
+# An office's token for a person: base64url of version byte + AES-SIV output (see token_service).
+Token = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{20,120}$")]
+B64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]*$", max_length=48 * 1024)]
+Traceparent = Annotated[str, StringConstraints(pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+ParamValue = Annotated[str, StringConstraints(max_length=200)] | int
+Params = Annotated[
+    dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")], ParamValue],
+    AfterValidator(lambda p: _at_most(p, 8)),
+]
+
+
+def _at_most(params: dict[str, str | int], n: int) -> dict[str, str | int]:
+    if len(params) > n:
+        raise ValueError(f"at most {n} parameters")
+    return params
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a time zone")
+    return value
+
+
+Instant = Annotated[dt.datetime, AfterValidator(_aware)]
+
+
+class Envelope(WireModel):
+    """Who sends what to whom, under which affair, until when.
+
+    The sender's signature is detached: an Ed25519 signature over the exact body bytes, carried
+    beside the body (the transport header ``renkei-sig``), so checking it never depends on
+    re-serialising what was parsed.
+    """
+
+    v: Literal[1] = WIRE_VERSION
+    message_id: UUID
+    correlation_id: UUID  # the query id: a query's own id, echoed by every message about it
+    sender: OfficeCode
+    recipient: OfficeCode
+    affair: AffairCode
+    issued_at: Instant
+    deadline: Instant
+    traceparent: Traceparent

@@ -1,0 +1,273 @@
+"""The messages of the network: queries and replies, enrollment, token batches, events.
+
+A query travels requester → hub (``Query``) → provider (``ForwardedQuery``) → hub
+(``ProviderReply``) → requester (``Reply``). Enrollment travels office → hub (``Enroll``) →
+J-LIS (``ForwardedEnroll``) → hub (``ProviderReply`` with ``Resolved``) → token service → hub →
+office (``Reply`` with ``Enrolled``). The hub never reads a payload: answers are sealed by the provider for the
+requester, the number is sealed for J-LIS, and the resident-record code for the token service.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field, StringConstraints
+
+from hub.wire.base import (
+    MAX_ITEMS,
+    B64,
+    Envelope,
+    ItemCode,
+    OfficeCode,
+    Params,
+    Text,
+    Token,
+    WireModel,
+)
+
+__all__ = [
+    "AccessEvent",
+    "Answered",
+    "Enroll",
+    "Enrolled",
+    "ErrorFamily",
+    "Failed",
+    "ForwardedEnroll",
+    "ForwardedQuery",
+    "IssueBatch",
+    "IssueItem",
+    "IssueResult",
+    "Message",
+    "NotFound",
+    "Notice",
+    "Outcome",
+    "ProviderReply",
+    "Query",
+    "Refused",
+    "Reply",
+    "Resolved",
+    "Sealed",
+    "TimedOut",
+    "TokenOk",
+    "TokenRefusal",
+    "TokenRequest",
+    "TokenResult",
+    "TranslateBatch",
+    "TranslateItem",
+    "TranslateResult",
+]
+
+Items = Annotated[tuple[ItemCode, ...], Field(min_length=1, max_length=MAX_ITEMS)]
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+)+$", max_length=64)]
+# X-Road's four error families: the requester broke the protocol, the provider (its adapter)
+# failed, the provider's own system returned an error, the hub (the mediator) failed.
+ErrorFamily = Literal["requester", "provider", "provider_system", "hub"]
+
+
+class Sealed(WireModel):
+    """A payload only its recipient can open: X25519 + HKDF-SHA256 + ChaCha20-Poly1305."""
+
+    epk: B64  # the sender's ephemeral public key
+    nonce: B64
+    ct: B64
+
+
+# ---- outcomes -----------------------------------------------------------------------------
+
+
+class Answered(WireModel):
+    status: Literal["ok"] = "ok"
+    payload: Sealed
+
+
+class Enrolled(WireModel):
+    status: Literal["enrolled"] = "enrolled"
+    token: Token
+
+
+class Resolved(WireModel):
+    """J-LIS found the resident: their resident-record code, sealed for the token service."""
+
+    status: Literal["resolved"] = "resolved"
+    rrc: Sealed
+
+
+class Refused(WireModel):
+    status: Literal["refused"] = "refused"
+    code: Code
+    reason: Text
+
+
+class NotFound(WireModel):
+    status: Literal["not_found"] = "not_found"
+    reason: Text
+
+
+class Failed(WireModel):
+    status: Literal["error"] = "error"
+    family: ErrorFamily
+    code: Code
+    reason: Text
+
+
+class TimedOut(WireModel):
+    status: Literal["timed_out"] = "timed_out"
+    reason: Text
+
+
+Outcome = Annotated[
+    Answered | Enrolled | Resolved | Refused | NotFound | Failed | TimedOut,
+    Field(discriminator="status"),
+]
+
+# ---- queries ------------------------------------------------------------------------------
+
+
+class Query(WireModel):
+    """Requester → hub. ``envelope.recipient`` is the provider office."""
+
+    kind: Literal["query"] = "query"
+    envelope: Envelope
+    person: Token  # the requester's own token for the person
+    items: Items
+    params: Params = Field(default_factory=dict)
+    # 不開示: the record of this query is withheld from the resident until the flag is lifted
+    not_disclosed: bool = False
+
+
+class ForwardedQuery(WireModel):
+    """Hub → provider: the person under the provider's token, the key to seal the answer for."""
+
+    kind: Literal["forwarded_query"] = "forwarded_query"
+    envelope: Envelope
+    requester: OfficeCode
+    person: Token
+    items: Items
+    params: Params = Field(default_factory=dict)
+    seal_to: B64  # the requester's X25519 public key
+    context: B64  # the hub's sealed routing context; the provider echoes it unchanged
+
+
+class ProviderReply(WireModel):
+    """Provider → hub; also J-LIS → hub for enrollment, with a ``Resolved`` outcome."""
+
+    kind: Literal["provider_reply"] = "provider_reply"
+    envelope: Envelope
+    context: B64
+    outcome: Outcome
+
+
+class Reply(WireModel):
+    """Hub → requester: the final outcome of a query or enrollment, once it is recorded."""
+
+    kind: Literal["reply"] = "reply"
+    envelope: Envelope
+    outcome: Outcome
+    record_id: UUID | None = None
+
+
+# ---- enrollment (符号取得) ----------------------------------------------------------------
+
+
+class Enroll(WireModel):
+    """Office → hub: 'give me my token for the holder of this number' (number sealed for J-LIS)."""
+
+    kind: Literal["enroll"] = "enroll"
+    envelope: Envelope
+    number: Sealed
+
+
+class ForwardedEnroll(WireModel):
+    kind: Literal["forwarded_enroll"] = "forwarded_enroll"
+    envelope: Envelope
+    requester: OfficeCode
+    number: Sealed
+    context: B64
+
+
+# ---- token service (hub ↔ token service, batched) -----------------------------------------
+
+
+class TranslateItem(WireModel):
+    token: Token
+    holder: OfficeCode  # the office that presented the token
+    targets: Annotated[tuple[OfficeCode, ...], Field(min_length=1, max_length=8)]
+
+
+class IssueItem(WireModel):
+    rrc: Sealed
+    targets: Annotated[tuple[OfficeCode, ...], Field(min_length=1, max_length=8)]
+
+
+class TranslateBatch(WireModel):
+    kind: Literal["translate"] = "translate"
+    items: Annotated[tuple[TranslateItem, ...], Field(min_length=1, max_length=1000)]
+
+
+class IssueBatch(WireModel):
+    kind: Literal["issue"] = "issue"
+    items: Annotated[tuple[IssueItem, ...], Field(min_length=1, max_length=1000)]
+
+
+TokenRequest = Annotated[TranslateBatch | IssueBatch, Field(discriminator="kind")]
+
+
+class TokenOk(WireModel):
+    status: Literal["ok"] = "ok"
+    tokens: tuple[Token, ...]  # one per target, in order
+
+
+class TokenRefusal(WireModel):
+    status: Literal["refused"] = "refused"
+    code: Code
+    reason: Text
+
+
+TokenResult = Annotated[TokenOk | TokenRefusal, Field(discriminator="status")]
+
+
+class TranslateResult(WireModel):
+    kind: Literal["translated"] = "translated"
+    items: tuple[TokenResult, ...]
+
+
+IssueResult = TranslateResult  # same shape: one result per item, tokens in target order
+
+# ---- events -------------------------------------------------------------------------------
+
+
+class AccessEvent(WireModel):
+    """Hub → an office that shows residents their records (the portal), under its own token."""
+
+    kind: Literal["access"] = "access"
+    envelope: Envelope
+    person: Token
+    record_id: UUID
+    requester: OfficeCode
+    provider: OfficeCode | Literal[""]
+    items: Items
+    outcome: Literal["ok", "refused", "not_found", "error", "timed_out"]
+
+
+class Notice(WireModel):
+    """Office → resident (お知らせ), by the office's own token, translated by the hub."""
+
+    kind: Literal["notice"] = "notice"
+    envelope: Envelope
+    person: Token
+    notice_id: UUID
+    body: Sealed  # sealed for the recipient office (the portal)
+
+
+Message = Annotated[
+    Query
+    | ForwardedQuery
+    | ProviderReply
+    | Reply
+    | Enroll
+    | ForwardedEnroll
+    | AccessEvent
+    | Notice,
+    Field(discriminator="kind"),
+]

@@ -1,0 +1,116 @@
+"""The ``renkei`` command: one entry point for every service and tool.
+
+Settings come from ``RENKEI_*`` environment variables (or ``.env``); ``--broker`` and ``--db``
+override them. Errors print one line (the operator's line) and exit non-zero; ``--debug``
+shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from hub.log import configure
+from renkei import commands
+from renkei.settings import Settings
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="renkei", description=__doc__.splitlines()[0])
+    p.add_argument("--broker", help="AMQP URL of RabbitMQ (default: the in-process bus)")
+    p.add_argument("--db", help="PostgreSQL URL (default: in-memory stores)")
+    p.add_argument("--state-dir", help="where `renkei init` keeps keys and secrets (default: var)")
+    p.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run the whole network in one process and show a claim season")
+    demo.add_argument("--residents", type=int, default=300, help="population size (default 300)")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.set_defaults(run=commands.demo)
+
+    init = sub.add_parser("init", help="create the keys and secrets of a deployment")
+    init.set_defaults(run=commands.init)
+
+    run = sub.add_parser("run", help="run one service as its own process")
+    run.add_argument("service", choices=["hub", "token", "office"])
+    run.add_argument("name", nargs="?", help="the office code, with `office`")
+    run.set_defaults(run=commands.run_service)
+
+    broker = sub.add_parser("broker", help="RabbitMQ administration")
+    broker.add_subparsers(dest="action", required=True).add_parser(
+        "setup", help="declare the topology, users, permissions and policies"
+    ).set_defaults(run=commands.broker_setup)
+
+    db = sub.add_parser("db", help="PostgreSQL administration")
+    db.add_subparsers(dest="action", required=True).add_parser(
+        "migrate", help="create or update every schema"
+    ).set_defaults(run=commands.db_migrate)
+
+    numbers = sub.add_parser("numbers", help="numbers and their check digits")
+    check = numbers.add_subparsers(dest="action", required=True).add_parser(
+        "check", help="say which kind of number this is and whether it is valid"
+    )
+    check.add_argument("number")
+    check.set_defaults(run=commands.numbers_check)
+
+    legal = sub.add_parser("legal", help="the legal table (番号法 別表第二 model)")
+    lsub = legal.add_subparsers(dest="action", required=True)
+    lsub.add_parser("list", help="every row").set_defaults(run=commands.legal_list)
+    lcheck = lsub.add_parser("check", help="is this exchange allowed, and why (not)?")
+    for flag in ("--requester", "--affair", "--provider"):
+        lcheck.add_argument(flag, required=True, help="an office code or an office kind" if flag != "--affair" else "affair code")
+    lcheck.add_argument("--item", action="append", required=True, help="information item (repeatable)")
+    lcheck.add_argument("--on", help="date (default today)")
+    lcheck.set_defaults(run=commands.legal_check)
+
+    records = sub.add_parser("records", help="access records (情報提供等記録)")
+    rsub = records.add_subparsers(dest="action", required=True)
+    show = rsub.add_parser("show", help="the records about one person, named by an office's local id")
+    show.add_argument("--office", required=True)
+    show.add_argument("--local-id", required=True)
+    show.add_argument("--collection", help="the office's collection holding the id (default: guessed)")
+    show.set_defaults(run=commands.records_show)
+    rsub.add_parser("verify", help="check the whole chain and its signed checkpoints").set_defaults(
+        run=commands.records_verify
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides: dict[str, Any] = {}
+    if args.broker:
+        overrides["broker_url"] = args.broker
+    if args.db:
+        overrides["db_url"] = args.db
+    if args.state_dir:
+        overrides["state_dir"] = args.state_dir
+    settings = Settings(**overrides)
+    level = settings.log_level
+    if args.command == "demo" and "log_level" not in settings.model_fields_set:
+        level = "warning"  # the demo prints its own summary; RENKEI_LOG_LEVEL=info shows every query
+    configure(level="debug" if args.debug else level, json=settings.log_json)
+    command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run
+    try:
+        return _run(command(settings, args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        code = getattr(exc, "code", type(exc).__name__)
+        print(f"renkei: {code}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; fall back quietly
+        return asyncio.run(coro)
+    return uvloop.run(coro)

@@ -1,0 +1,194 @@
+"""The commands behind ``renkei``: thin, each one reads settings and calls into the packages."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import signal
+import sys
+
+import asyncpg
+
+from agencies.jlis.numbers import classify
+from hub.directory import PgDirectory
+from hub.records import PgRecordStore, verify_store
+from hub.routing import load_default_registry, load_default_table
+from hub.wire import HUB
+from renkei.demo import run_demo
+from renkei.network import TOKEN, identities, open_network, setup
+from renkei.secrets import State
+from renkei.settings import Settings
+from token_service import KeyRing
+
+__all__ = [
+    "broker_setup",
+    "db_migrate",
+    "demo",
+    "init",
+    "legal_check",
+    "legal_list",
+    "numbers_check",
+    "records_show",
+    "records_verify",
+    "run_service",
+]
+
+
+def _ids() -> list[str]:
+    return identities(load_default_registry(load_default_table()))
+
+
+async def demo(settings: Settings, args: argparse.Namespace) -> int:
+    state = None
+    if settings.broker_url or settings.db_url:
+        # real services keep data between runs: use (or create) this deployment's state
+        State.generate(_ids()).save(settings.state_dir)
+        state = State.load(settings.state_dir, _ids())
+        if settings.broker_url:
+            await setup(settings, state, _topology())
+        if settings.db_url:
+            await db_migrate(settings, args)
+    return await run_demo(settings, state, residents=args.residents, seed=args.seed)
+
+
+def _topology():  # type: ignore[no-untyped-def]
+    from hub.bus import network_topology
+
+    return network_topology([o.code for o in load_default_registry(load_default_table())])
+
+
+async def init(settings: Settings, args: argparse.Namespace) -> int:
+    written = State.generate(_ids()).save(settings.state_dir)
+    print(f"{len(written)} files written under {settings.state_dir} (existing ones kept)")
+    return 0
+
+
+async def broker_setup(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.broker_url:
+        raise SystemExit("renkei: no broker configured: pass --broker or set RENKEI_BROKER_URL")
+    state = State.load(settings.state_dir, _ids())
+    report = await setup(settings, state, _topology())
+    print(report)
+    return 0
+
+
+async def db_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.db_url:
+        raise SystemExit("renkei: no database configured: pass --db or set RENKEI_DB_URL")
+    from agencies.store import PgStore
+
+    conn_pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
+    try:
+        hub_key = State.load(settings.state_dir, [HUB]).keys[HUB]
+        await PgRecordStore(conn_pool, signing_key=hub_key.signing).migrate()
+        await PgDirectory(conn_pool).migrate()
+        for office in load_default_registry(load_default_table()):
+            await PgStore(conn_pool, office.code).migrate()
+    finally:
+        await conn_pool.close()
+    print("schemas up to date: records, directory, one per office")
+    return 0
+
+
+async def run_service(settings: Settings, args: argparse.Namespace) -> int:
+    if args.service == "office" and not args.name:
+        raise SystemExit("renkei: name the office: renkei run office CODE")
+    identity = args.name if args.service == "office" else (HUB if args.service == "hub" else TOKEN)
+    if identity not in _ids():
+        raise SystemExit(f"renkei: no office {identity!r}; known: {', '.join(_ids())}")
+    state = State.load(settings.state_dir, [identity])
+    async with await open_network(settings, state, run=[identity]) as net:
+        print(f"{identity} running on {net.bus_name} and {net.store_name}; Ctrl-C stops it", file=sys.stderr)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    return 0
+
+
+async def numbers_check(settings: Settings, args: argparse.Namespace) -> int:
+    result = classify(args.number)
+    verdict = "valid" if result.valid else "INVALID"
+    print(f"{result.kind.replace('_', ' ')}: {verdict}" + (f" — {result.reason}" if result.reason else ""))
+    return 0 if result.valid else 1
+
+
+async def legal_list(settings: Settings, args: argparse.Namespace) -> int:
+    table = load_default_table()
+    print(f"{table.law} — table {table.version}, as of {table.as_of}; {len(table.rows())} rows")
+    print(f"{table.note}\n")
+    for row in table.rows():
+        affair = table.affairs[row.affair]
+        items = "、".join(table.items[i].ja for i in row.items)
+        until = f"–{row.effective_until}" if row.effective_until else "–"
+        print(
+            f"{row.id:<5} 別表{affair.current_row:<6} {table.kinds[row.requester].ja} ｜ {affair.ja}"
+            f" ｜ {table.kinds[row.provider].ja} ｜ {items}  [{row.effective_from}{until}, {row.source}]"
+        )
+        print(f"      {row.requester} / {row.affair} / {row.provider} / {', '.join(row.items)} — {affair.en}")
+    return 0
+
+
+async def legal_check(settings: Settings, args: argparse.Namespace) -> int:
+    from hub.routing import authorize
+
+    table = load_default_table()
+    registry = load_default_registry(table)
+    on = dt.date.fromisoformat(args.on) if args.on else dt.date.today()
+    items = tuple(args.item)
+    if args.requester in registry or args.provider in registry:
+        decision = authorize(table, registry, args.requester, args.affair, args.provider, items, on)
+    else:
+        decision = table.check(args.requester, args.affair, args.provider, items, on)
+    print(("allowed" if decision.allowed else "refused") + f": {decision.reason}")
+    return 0 if decision.allowed else 1
+
+
+async def records_show(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.db_url:
+        raise SystemExit("renkei: records live in PostgreSQL; in-memory records end with the demo. Pass --db")
+    from agencies.store import PgStore
+
+    state = State.load(settings.state_dir, [HUB])
+    pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
+    try:
+        store = PgStore(pool, args.office)
+        collections = [args.collection] if args.collection else ["residents", "taxpayers", "applicants"]
+        token = None
+        for c in collections:
+            token = await store.token(c, args.local_id)
+            if token:
+                break
+        if token is None:
+            raise SystemExit(f"renkei: {args.office} holds no enrolled person {args.local_id!r}")
+        ring = KeyRing(State.load(settings.state_dir, []).token_master)
+        person = ring.translate(token, args.office, ("hub",))[0]
+        records = await PgRecordStore(pool, signing_key=state.keys[HUB].signing).for_person(
+            person, include_not_disclosed=True
+        )
+    finally:
+        await pool.close()
+    for r in records:
+        flag = " [not disclosed]" if r.not_disclosed else ""
+        print(
+            f"{r.seq:>8} {r.asked_at:%Y-%m-%d %H:%M:%S} {r.requester} → {r.provider or '-'}"
+            f" {r.affair} {','.join(r.items)} {r.outcome}{flag}"
+        )
+    print(f"{len(records)} record(s)")
+    return 0
+
+
+async def records_verify(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.db_url:
+        raise SystemExit("renkei: records live in PostgreSQL: pass --db")
+    state = State.load(settings.state_dir, [HUB])
+    pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
+    try:
+        store = PgRecordStore(pool, signing_key=state.keys[HUB].signing)
+        report = await verify_store(store, state.public[HUB].verify)
+    finally:
+        await pool.close()
+    print(report)
+    return 0 if report.ok else 1

@@ -1,0 +1,218 @@
+"""The composition root: wire the hub, the token service and the offices to a bus and stores.
+
+``open_network`` starts the services named in ``run`` (all of them for ``renkei demo``; one for
+``renkei run SERVICE``) on the in-process bus and in-memory stores when no broker or database
+is configured, or on RabbitMQ and PostgreSQL when they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from agencies.framework import OfficeNode, Provider
+from agencies.jlis.numbers import NumberGenerator
+from agencies.jlis.registry import Jlis
+from agencies.municipality.child_allowance import ChildAllowance
+from agencies.municipality.local_tax import LocalTax
+from agencies.municipality.resident_register import ResidentRegister
+from agencies.store import MemoryStore, OfficeStore, PgStore
+from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_broker
+from hub.bus.topology import Topology
+from hub.directory import Directory, MemoryDirectory, PgDirectory
+from hub.records import MemoryRecordStore, PgRecordStore, RecordStore, RecordWriter
+from hub.routing import LegalTable, Registry, load_default_registry, load_default_table
+from hub.routing.context import ContextSealer
+from hub.routing.outcomes import Finisher, WriterSink
+from hub.routing.router import Router, RouterDeps
+from hub.routing.tokens import TokenClient
+from hub.wire import HUB
+from renkei.secrets import State
+from renkei.settings import Settings
+from token_service import KeyRing, TokenService
+from token_service import run as run_token_service
+
+__all__ = ["TOKEN", "Network", "identities", "open_network"]
+
+TOKEN = "token"
+
+
+def identities(registry: Registry) -> list[str]:
+    return [HUB, TOKEN, *(o.code for o in registry)]
+
+
+@dataclass
+class Network:
+    settings: Settings
+    table: LegalTable
+    registry: Registry
+    topology: Topology
+    state: State
+    bus_name: str
+    store_name: str
+    records: RecordStore | None = None
+    directory: Directory | None = None
+    router: Router | None = None
+    offices: dict[str, OfficeNode] = field(default_factory=dict)
+    stores: dict[str, OfficeStore] = field(default_factory=dict)
+    apps: dict[str, Any] = field(default_factory=dict)  # office code → its own code (Provider…)
+    _closers: list[Any] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for close in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                await close()
+        self._closers.clear()
+
+    async def __aenter__(self) -> Network:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+async def _bus_for(net: Network, identity: str, broker: InMemoryBroker | None) -> Bus:
+    if broker is not None:
+        bus: Bus = broker.connect(identity)
+    else:
+        url = net.settings.broker_url_for(identity, net.state.passwords[identity])
+        bus = await connect_amqp(url, identity=identity)
+    net._closers.append(bus.close)
+    return bus
+
+
+async def open_network(
+    settings: Settings,
+    state: State,
+    *,
+    run: Iterable[str] | None = None,
+    table: LegalTable | None = None,
+    registry: Registry | None = None,
+) -> Network:
+    """Start the services in ``run`` (default: all) and return the running network."""
+    table = table or load_default_table()
+    registry = registry or load_default_registry(table)
+    topology = network_topology([o.code for o in registry])
+    wanted = set(run) if run is not None else set(identities(registry))
+    net = Network(
+        settings=settings,
+        table=table,
+        registry=registry,
+        topology=topology,
+        state=state,
+        bus_name=f"RabbitMQ ({settings.broker_vhost})" if settings.broker_url else "in-process bus",
+        store_name="PostgreSQL" if settings.db_url else "in-memory stores",
+    )
+    try:
+        broker = None
+        if settings.broker_url is None:
+            broker = InMemoryBroker(topology)
+        pool = None
+        if settings.db_url is not None:
+            pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=8)
+            net._closers.append(pool.close)
+        if TOKEN in wanted:
+            await _start_token(net, broker)
+        for office in registry:
+            if office.code in wanted:
+                await _start_office(net, office.code, broker, pool)
+        if HUB in wanted:
+            await _start_hub(net, broker, pool)
+    except BaseException:
+        await net.aclose()
+        raise
+    return net
+
+
+async def _start_token(net: Network, broker: InMemoryBroker | None) -> None:
+    service = TokenService(KeyRing(net.state.token_master), net.state.keys[TOKEN].sealing)
+    sub = await run_token_service(await _bus_for(net, TOKEN, broker), service)
+    net._closers.append(sub.cancel)
+
+
+async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> None:
+    hub_keys = net.state.keys[HUB]
+    if pool is not None:
+        records: RecordStore = PgRecordStore(pool, signing_key=hub_keys.signing)
+        directory: Directory = PgDirectory(pool)
+    else:
+        records, directory = MemoryRecordStore(signing_key=hub_keys.signing), MemoryDirectory()
+    writer = RecordWriter(records)
+    net._closers.append(writer.close)
+    bus = await _bus_for(net, HUB, broker)
+    clock = _utcnow
+    finisher = Finisher(
+        bus=bus, records=WriterSink(writer), directory=directory, hub_keys=hub_keys, clock=clock
+    )
+    tokens = TokenClient(bus)
+    router = Router(
+        RouterDeps(
+            bus=bus,
+            table=net.table,
+            registry=net.registry,
+            keys=net.state.public,
+            hub_keys=hub_keys,
+            sealer=ContextSealer(net.state.context_key),
+            finisher=finisher,
+            tokens=tokens,
+            clock=clock,
+        )
+    )
+    await router.start()
+    net._closers.append(router.stop)
+    net.records, net.directory, net.router = records, directory, router
+
+
+async def _start_office(net: Network, code: str, broker: InMemoryBroker | None, pool: Any) -> None:
+    store: OfficeStore
+    if pool is not None:
+        store = PgStore(pool, code)
+        await store.migrate()
+    else:
+        store = MemoryStore()
+    office = net.registry.get(code)
+    node = OfficeNode(
+        code=code,
+        bus=await _bus_for(net, code, broker),
+        keys=net.state.keys[code],
+        hub=net.state.public[HUB],
+        jlis_seal=net.state.public["jlis"].seal if "jlis" in net.state.public else None,
+    )
+    app: Any = None
+    provider: Provider | None = None
+    if code == "jlis":
+        app = Jlis(store, NumberGenerator(net.state.numbering), net.state.public[TOKEN].seal)
+        node.resolver = app
+    elif "resident_record" in office.provides:
+        app = provider = ResidentRegister(store)
+    elif "local_tax" in office.provides:
+        app = provider = LocalTax(store)
+    elif "child_allowance" in office.affairs:
+        register = _office_providing(net.registry, "resident_record", office.municipality)
+        tax = _office_providing(net.registry, "local_tax", office.municipality)
+        app = ChildAllowance(node, store, register=register, tax_office=tax)
+    node.provider = provider
+    await node.start()
+    net._closers.append(node.stop)
+    net.offices[code], net.stores[code], net.apps[code] = node, store, app
+
+
+def _office_providing(registry: Registry, item: str, municipality: str | None) -> str:
+    for office in registry:
+        if item in office.provides and office.municipality == municipality:
+            return office.code
+    raise LookupError(f"no office of municipality {municipality} provides {item}")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def setup(settings: Settings, state: State, topology: Topology) -> Any:
+    """``renkei broker setup``: vhost, users, permissions, policies, topology."""
+    return await setup_broker(settings.admin_url, settings.broker_vhost, topology, state.passwords)

@@ -1,0 +1,40 @@
+"""Settings, read once in the entry point from the environment (``RENKEI_*``) or ``.env``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RENKEI_", env_file=".env", extra="ignore")
+
+    broker_url: str | None = None  # amqp://user:pass@host:5672/ — None: the in-process bus
+    broker_admin_url: str | None = None  # http://user:pass@host:15672 — default: from broker_url
+    broker_vhost: str = "renkei"
+    db_url: str | None = None  # postgresql://… — None: in-memory stores
+    state_dir: Path = Path("var")  # keys and secrets made by `renkei init`
+    log_level: str = "info"
+    log_json: bool | None = None  # None: JSON unless stderr is a terminal
+
+    @property
+    def admin_url(self) -> str:
+        if self.broker_admin_url:
+            return self.broker_admin_url
+        if not self.broker_url:
+            raise ValueError("no broker configured")
+        parts = urlsplit(self.broker_url)
+        auth = f"{parts.username or 'guest'}:{parts.password or 'guest'}@"
+        return f"http://{auth}{parts.hostname or '127.0.0.1'}:15672"
+
+    def broker_url_for(self, user: str, password: str) -> str:
+        """The broker URL with another user's credentials, in this deployment's vhost."""
+        if not self.broker_url:
+            raise ValueError("no broker configured")
+        parts = urlsplit(self.broker_url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{user}:{password}@{parts.hostname}{port}/{self.broker_vhost}"

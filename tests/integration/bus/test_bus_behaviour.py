@@ -1,0 +1,365 @@
+"""One behaviour suite, run against the in-process bus and RabbitMQ alike."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import pytest
+from bus_env import DELIVERY_LIMIT, BusEnv
+
+from hub.bus import (
+    DEAD_QUEUE,
+    HUB_EXCHANGE,
+    HUB_REQUESTS,
+    OFFICES_EXCHANGE,
+    QUEUE_HEADER,
+    REASON_HEADER,
+    RK_QUERY,
+    TOKEN_EXCHANGE,
+    TOKEN_REQUESTS,
+    USER_HEADER,
+    AccessRefused,
+    Bus,
+    BusClosed,
+    CallTimeout,
+    Delivery,
+    OutMessage,
+    Subscription,
+    Unroutable,
+    office_in,
+    office_replies,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def query(message_id: str | None = None, **kw: object) -> OutMessage:
+    return OutMessage(b"query-body", message_id=message_id or new_id(), **kw)  # type: ignore[arg-type]
+
+
+class Inbox:
+    """Collects deliveries; ``act`` settles each (ack by default)."""
+
+    def __init__(self, act: Callable[[Delivery], Awaitable[None]] | None = None) -> None:
+        self.items: list[Delivery] = []
+        self._act = act
+        self._changed = asyncio.Event()
+
+    async def __call__(self, delivery: Delivery) -> None:
+        self.items.append(delivery)
+        self._changed.set()
+        if self._act is None:
+            await delivery.ack()
+        else:
+            await self._act(delivery)
+
+    async def wait(self, count: int, within: float = 10.0) -> list[Delivery]:
+        async with asyncio.timeout(within):
+            while len(self.items) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.items
+
+
+async def expect_dead(env: BusEnv, message_id: str, within: float = 10.0) -> Delivery:
+    """Read renkei.dead as the monitor until ``message_id`` shows up."""
+    monitor = await env.connect(env.monitor)
+    inbox = Inbox()
+    sub = await monitor.consume(DEAD_QUEUE, inbox)
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                for d in inbox.items:
+                    if d.message_id == message_id:
+                        return d
+                await inbox.wait(len(inbox.items) + 1, within)
+    finally:
+        await sub.cancel()
+
+
+async def quiet(bus: Bus, queue: str, wait: float = 0.4) -> list[Delivery]:
+    """What ``queue`` still delivers within ``wait`` seconds (acked)."""
+    inbox = Inbox()
+    sub = await bus.consume(queue, inbox)
+    await asyncio.sleep(wait)
+    await sub.cancel()
+    return inbox.items
+
+
+async def test_round_trip_carries_every_property(env: BusEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    inbox = Inbox()
+    sub = await hub.consume(HUB_REQUESTS, inbox)
+    headers = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+    sent = OutMessage(
+        b"\x00binary\xff",
+        message_id=new_id(),
+        correlation_id="corr-1",
+        reply_to=office_replies("a"),
+        headers={**headers, "renkei-sig": "c2lnbmF0dXJl"},
+    )
+    await office.publish(HUB_EXCHANGE, RK_QUERY, sent)
+    (got,) = await inbox.wait(1)
+    assert got.body == sent.body
+    assert got.message_id == sent.message_id
+    assert got.correlation_id == "corr-1"
+    assert got.reply_to == office_replies("a")
+    assert dict(got.headers) == dict(sent.headers)
+    assert got.user_id == office.identity == env.office("a")
+    assert (got.exchange, got.routing_key, got.queue) == (HUB_EXCHANGE, RK_QUERY, HUB_REQUESTS)
+    assert (got.redelivered, got.delivery_count, got.settled) == (False, 0, True)
+    await sub.cancel()
+
+
+async def test_publish_returns_after_confirm_and_each_message_arrives_once(env: BusEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    ids = [new_id() for _ in range(300)]
+    await asyncio.gather(*(office.publish(HUB_EXCHANGE, RK_QUERY, query(i)) for i in ids))
+    inbox = Inbox()
+    sub = await hub.consume(HUB_REQUESTS, inbox)
+    got = await inbox.wait(300)
+    await asyncio.sleep(0.2)
+    assert sorted(d.message_id for d in got) == sorted(ids)
+    await sub.cancel()
+
+
+async def test_unroutable_mandatory_publish_raises(env: BusEnv) -> None:
+    hub = await env.connect(env.hub)
+    with pytest.raises(Unroutable):
+        await hub.publish(OFFICES_EXCHANGE, office_in("nowhere"), query())
+    await hub.publish(OFFICES_EXCHANGE, office_in("nowhere"), query(), mandatory=False)
+    await hub.publish(OFFICES_EXCHANGE, office_in("a"), query())  # the bus still works
+
+
+async def test_office_may_publish_only_to_the_hub_exchange(env: BusEnv) -> None:
+    office = await env.connect(env.office("a"))
+    with pytest.raises(AccessRefused):
+        await office.publish(OFFICES_EXCHANGE, office_in("b"), query())
+    with pytest.raises(AccessRefused):
+        await office.publish("", office_in("b"), query())  # the default exchange
+    with pytest.raises(AccessRefused):
+        await office.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"x", timeout=1)
+    await office.publish(HUB_EXCHANGE, RK_QUERY, query())  # recovered after the refusals
+
+
+async def test_office_may_consume_only_its_own_queues(env: BusEnv) -> None:
+    office = await env.connect(env.office("a"))
+    for queue in (office_in("b"), office_replies("b"), HUB_REQUESTS, DEAD_QUEUE):
+        with pytest.raises(AccessRefused):
+            await office.consume(queue, Inbox())
+    sub = await office.consume(office_in("a"), Inbox())
+    await sub.cancel()
+
+
+async def test_user_id_cannot_be_forged(env: BusEnv) -> None:
+    assert "user_id" not in OutMessage.__slots__  # nothing to set it with
+    forger = await env.connect(env.office("a"), user=env.office("b"))
+    with pytest.raises(AccessRefused):
+        await forger.publish(HUB_EXCHANGE, RK_QUERY, query())
+    with pytest.raises(AccessRefused):
+        await env.connect("nobody-at-all")
+
+
+async def test_nack_redelivers_with_delivery_count(env: BusEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+
+    async def nack_first(d: Delivery) -> None:
+        if d.delivery_count == 0:
+            await d.nack(requeue=True)
+        else:
+            await d.ack()
+
+    inbox = Inbox(nack_first)
+    sub = await hub.consume(HUB_REQUESTS, inbox)
+    await office.publish(HUB_EXCHANGE, RK_QUERY, query())
+    first, second = await inbox.wait(2)
+    assert (first.redelivered, first.delivery_count) == (False, 0)
+    assert (second.redelivered, second.delivery_count) == (True, 1)
+    assert second.message_id == first.message_id
+    await sub.cancel()
+
+
+async def test_delivery_limit_dead_letters_with_reason(env: BusEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    inbox = Inbox(lambda d: d.nack(requeue=True))
+    sub = await hub.consume(HUB_REQUESTS, inbox)
+    sent = query(headers={"traceparent": "00-aa-bb-01"})
+    await office.publish(HUB_EXCHANGE, RK_QUERY, sent)
+    dead = await expect_dead(env, sent.message_id)
+    assert [d.delivery_count for d in inbox.items] == list(range(DELIVERY_LIMIT + 1))
+    assert dead.headers[REASON_HEADER] == "delivery_limit"
+    assert dead.headers[QUEUE_HEADER] == HUB_REQUESTS
+    assert dead.headers[USER_HEADER] == dead.user_id == env.office("a")
+    assert dead.headers["traceparent"] == "00-aa-bb-01"
+    assert (dead.body, dead.routing_key, dead.queue) == (sent.body, RK_QUERY, DEAD_QUEUE)
+    await sub.cancel()
+
+
+async def test_dead_letter_with_reason_reaches_the_dead_queue(env: BusEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    inbox = Inbox(lambda d: d.dead_letter("malformed"))
+    sub = await hub.consume(HUB_REQUESTS, inbox)
+    sent = query(correlation_id="c-9", headers={"traceparent": "00-cc-dd-01"})
+    await office.publish(HUB_EXCHANGE, RK_QUERY, sent)
+    dead = await expect_dead(env, sent.message_id)
+    assert dead.headers[REASON_HEADER] == "malformed"
+    assert dead.headers[QUEUE_HEADER] == HUB_REQUESTS
+    assert dead.headers[USER_HEADER] == env.office("a")  # who sent it
+    assert dead.user_id == env.hub  # who dead-lettered it, vouched by the broker
+    assert (dead.correlation_id, dead.headers["traceparent"]) == ("c-9", "00-cc-dd-01")
+    await sub.cancel()
+    assert await quiet(hub, HUB_REQUESTS) == []  # it was acked
+
+
+async def test_nack_without_requeue_dead_letters_as_rejected(env: BusEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    sub = await hub.consume(HUB_REQUESTS, Inbox(lambda d: d.nack(requeue=False)))
+    sent = query()
+    await office.publish(HUB_EXCHANGE, RK_QUERY, sent)
+    dead = await expect_dead(env, sent.message_id)
+    assert dead.headers[REASON_HEADER] == "rejected"
+    await sub.cancel()
+
+
+async def test_expired_message_is_dead_lettered(env: BusEnv) -> None:
+    office = await env.connect(env.office("a"))
+    sent = query(expiration_ms=100)
+    await office.publish(HUB_EXCHANGE, RK_QUERY, sent)
+    dead = await expect_dead(env, sent.message_id)
+    assert dead.headers[REASON_HEADER] == "expired"
+    assert dead.headers[QUEUE_HEADER] == HUB_REQUESTS
+
+
+async def test_rpc_with_200_calls_in_flight(env: BusEnv) -> None:
+    hub, token = await env.connect(env.hub), await env.connect(env.token)
+    in_flight = 0
+    most = 0
+
+    async def translate(body: bytes) -> bytes:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return b"re:" + body
+
+    sub = await token.serve(TOKEN_REQUESTS, translate, prefetch=100)
+    bodies = [f"req-{i}".encode() for i in range(200)]
+    replies = await asyncio.gather(
+        *(hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b, timeout=10) for b in bodies)
+    )
+    assert replies == [b"re:" + b for b in bodies]
+    assert 1 < most <= 100
+    await sub.cancel()
+
+
+async def test_call_times_out(env: BusEnv) -> None:
+    hub = await env.connect(env.hub)
+    started = time.monotonic()
+    with pytest.raises(CallTimeout):
+        await hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"nobody serves", timeout=0.3)
+    assert 0.25 < time.monotonic() - started < 2
+
+
+async def test_unroutable_call_fails_at_once(env: BusEnv) -> None:
+    hub = await env.connect(env.hub)
+    started = time.monotonic()
+    with pytest.raises(Unroutable):
+        await hub.call(TOKEN_EXCHANGE, "no-such-key", b"x", timeout=5)
+    assert time.monotonic() - started < 1
+
+
+async def test_serve_dead_letters_a_request_without_reply_to(env: BusEnv) -> None:
+    hub, token = await env.connect(env.hub), await env.connect(env.token)
+    sub = await token.serve(TOKEN_REQUESTS, lambda body: asyncio.sleep(0, body))
+    sent = query()
+    await hub.publish(TOKEN_EXCHANGE, TOKEN_REQUESTS, sent)
+    dead = await expect_dead(env, sent.message_id)
+    assert dead.headers[REASON_HEADER] == "no_reply_to"
+    await sub.cancel()
+
+
+async def test_handler_exception_redelivers(env: BusEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+
+    async def fail_first(d: Delivery) -> None:
+        if not d.redelivered:
+            raise RuntimeError("boom")
+        await d.ack()
+
+    inbox = Inbox(fail_first)
+    sub = await hub.consume(HUB_REQUESTS, inbox)
+    await office.publish(HUB_EXCHANGE, RK_QUERY, query())
+    first, second = await inbox.wait(2)
+    assert (second.redelivered, second.delivery_count) == (True, 1)
+    assert first.settled
+    assert second.settled
+    await sub.cancel()
+
+
+async def test_prefetch_bounds_concurrent_handlers(env: BusEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    gate = asyncio.Event()
+    running = 0
+    most = 0
+
+    async def hold(d: Delivery) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await gate.wait()
+        running -= 1
+        await d.ack()
+
+    inbox = Inbox(hold)
+    sub = await hub.consume(HUB_REQUESTS, inbox, prefetch=3)
+    for _ in range(10):
+        await office.publish(HUB_EXCHANGE, RK_QUERY, query())
+    await inbox.wait(3)
+    await asyncio.sleep(0.3)
+    assert (most, len(inbox.items)) == (3, 3)
+    gate.set()
+    await inbox.wait(10)
+    await sub.cancel()
+
+
+async def test_cancel_waits_for_handlers_in_flight(env: BusEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    gate = asyncio.Event()
+    finished: list[str] = []
+
+    async def slow(d: Delivery) -> None:
+        await gate.wait()
+        await d.ack()
+        finished.append(d.message_id)
+
+    inbox = Inbox(slow)
+    sub: Subscription = await hub.consume(HUB_REQUESTS, inbox)
+    for _ in range(3):
+        await office.publish(HUB_EXCHANGE, RK_QUERY, query())
+    await inbox.wait(3)
+    cancelling = asyncio.create_task(sub.cancel())
+    await asyncio.sleep(0.3)
+    assert not cancelling.done()
+    gate.set()
+    await asyncio.wait_for(cancelling, 5)
+    assert len(finished) == 3
+    assert await quiet(hub, HUB_REQUESTS) == []  # all three were acked, none returned
+
+
+async def test_closed_bus_refuses_work(env: BusEnv) -> None:
+    hub = await env.connect(env.hub)
+    await hub.close()
+    with pytest.raises(BusClosed):
+        await hub.publish(OFFICES_EXCHANGE, office_in("a"), query())
+    with pytest.raises(BusClosed):
+        await hub.consume(HUB_REQUESTS, Inbox())
+    with pytest.raises(BusClosed):
+        await hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"x", timeout=1)

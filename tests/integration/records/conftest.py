@@ -1,0 +1,102 @@
+"""Real PostgreSQL for the access-record tests: a fresh database per test module.
+
+PostgreSQL is found through ``RENKEI_TEST_PG_DSN`` (default: the local superuser, trust auth).
+When it is not reachable, the tests fail with a message saying so; they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import asyncpg
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hub.records import MemoryRecordStore, PgRecordStore, RecordDraft, RecordStore, digest
+
+ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+T0 = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
+
+
+def make_draft(n: int = 0, **overrides: Any) -> RecordDraft:
+    fields: dict[str, Any] = {
+        "query_id": uuid4(),
+        "requester": f"welfare-{n % 3:02d}",
+        "provider": f"municipality-{n % 5:02d}",
+        "affair": "child_allowance.eligibility",
+        "items": ("income", "household"),
+        "asked_at": T0 + timedelta(seconds=n),
+        "answered_at": T0 + timedelta(seconds=n, microseconds=2500),
+        "outcome": "ok",
+        "person": f"person-{n % 4}",
+        "query_digest": digest(f"query {n}".encode()),
+        "reply_digest": digest(f"reply {n}".encode()),
+    }
+    fields.update(overrides)
+    return RecordDraft(**fields)
+
+
+@pytest.fixture(scope="session")
+def draft() -> Callable[..., RecordDraft]:
+    return make_draft
+
+
+@pytest.fixture(scope="session")
+def hub_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="module")
+async def pg_dsn() -> AsyncIterator[str]:
+    """A fresh database for this test module, dropped afterwards."""
+    try:
+        admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {ADMIN_DSN} ({exc!r}); start it with "
+            "scripts/services or set RENKEI_TEST_PG_DSN",
+            pytrace=False,
+        )
+    name = f"renkei_records_{uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(ADMIN_DSN)._replace(path=f"/{name}"))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=4) as p:
+        yield p
+
+
+@pytest.fixture
+def schema() -> str:
+    """A fresh schema name per test (the tables are append-only, so no cleanup in between)."""
+    return f"records_{uuid4().hex[:10]}"
+
+
+StoreFactory = Callable[..., Awaitable[RecordStore]]
+
+
+@pytest.fixture(params=["memory", "pg"])
+def make_store(
+    request: pytest.FixtureRequest, hub_key: Ed25519PrivateKey, schema: str, pool: asyncpg.Pool
+) -> StoreFactory:
+    """Builds the store under test: the behaviour suite runs against both implementations."""
+
+    async def build(every: int = 1000) -> RecordStore:
+        if request.param == "memory":
+            return MemoryRecordStore(signing_key=hub_key, checkpoint_every=every)
+        store = PgRecordStore(pool, schema, signing_key=hub_key, checkpoint_every=every)
+        await store.migrate()
+        return store
+
+    return build

@@ -1,0 +1,164 @@
+"""The topology is data: names, arguments and permissions are checked here without I/O."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hub.bus import (
+    DEAD_QUEUE,
+    DLX_EXCHANGE,
+    HUB_EXCHANGE,
+    HUB_REPLIES,
+    HUB_REQUESTS,
+    OFFICES_EXCHANGE,
+    TOKEN_EXCHANGE,
+    TOKEN_REQUESTS,
+    Binding,
+    network_topology,
+    office_in,
+    office_replies,
+)
+
+TOPOLOGY = network_topology(["tax-osaka", "131016"], delivery_limit=7)
+
+
+def test_exchanges_and_their_types() -> None:
+    assert {(e.name, e.type) for e in TOPOLOGY.exchanges} == {
+        (HUB_EXCHANGE, "direct"),
+        (OFFICES_EXCHANGE, "direct"),
+        (TOKEN_EXCHANGE, "direct"),
+        (DLX_EXCHANGE, "fanout"),
+    }
+    assert all(e.durable for e in TOPOLOGY.exchanges)
+
+
+def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering() -> None:
+    names = {q.name for q in TOPOLOGY.queues}
+    assert names == {
+        HUB_REQUESTS,
+        HUB_REPLIES,
+        TOKEN_REQUESTS,
+        DEAD_QUEUE,
+        "office.tax-osaka.in",
+        "office.tax-osaka.replies",
+        "office.131016.in",
+        "office.131016.replies",
+    }
+    for queue in TOPOLOGY.queues:
+        assert queue.quorum
+        args = queue.declare_arguments
+        assert args["x-queue-type"] == "quorum"
+        if queue.name == DEAD_QUEUE:
+            assert args == {"x-queue-type": "quorum"}
+            continue
+        assert args["x-delivery-limit"] == 7
+        assert args["x-dead-letter-exchange"] == DLX_EXCHANGE
+        assert args["x-dead-letter-strategy"] == "at-least-once"
+        assert args["x-overflow"] == "reject-publish"
+        assert queue.delivery_limit == 7
+        assert queue.dead_letter_exchange == DLX_EXCHANGE
+
+
+def test_bindings() -> None:
+    assert set(TOPOLOGY.bindings) == {
+        Binding(HUB_EXCHANGE, HUB_REQUESTS, "query"),
+        Binding(HUB_EXCHANGE, HUB_REQUESTS, "enroll"),
+        Binding(HUB_EXCHANGE, HUB_REPLIES, "reply"),
+        Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
+        Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
+        *(
+            Binding(OFFICES_EXCHANGE, name, name)
+            for code in ("tax-osaka", "131016")
+            for name in (office_in(code), office_replies(code))
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("identity", "writes", "refused_writes", "reads", "refused_reads"),
+    [
+        (
+            "tax-osaka",
+            [HUB_EXCHANGE, DLX_EXCHANGE],
+            [OFFICES_EXCHANGE, TOKEN_EXCHANGE, "", "amq.default", "renkei.hubx"],
+            ["office.tax-osaka.in", "office.tax-osaka.replies"],
+            ["office.131016.in", HUB_REQUESTS, DEAD_QUEUE, "office.tax-osaka.inx"],
+        ),
+        (
+            "hub",
+            [OFFICES_EXCHANGE, TOKEN_EXCHANGE, DLX_EXCHANGE, ""],
+            [HUB_EXCHANGE],
+            [HUB_REQUESTS, HUB_REPLIES],
+            [TOKEN_REQUESTS, "office.131016.in", DEAD_QUEUE],
+        ),
+        (
+            "token",
+            ["", DLX_EXCHANGE],
+            [HUB_EXCHANGE, OFFICES_EXCHANGE, TOKEN_EXCHANGE],
+            [TOKEN_REQUESTS],
+            [HUB_REQUESTS, DEAD_QUEUE],
+        ),
+        ("monitor", [], [HUB_EXCHANGE, DLX_EXCHANGE, ""], [DEAD_QUEUE], [HUB_REQUESTS]),
+    ],
+)
+def test_permissions(
+    identity: str,
+    writes: list[str],
+    refused_writes: list[str],
+    reads: list[str],
+    refused_reads: list[str],
+) -> None:
+    perm = TOPOLOGY.permission(identity)
+    assert perm is not None
+    assert perm.configure == "^$"
+    assert all(perm.may_write(x) for x in writes)
+    assert not any(perm.may_write(x) for x in refused_writes)
+    assert all(perm.may_read(q) for q in reads)
+    assert not any(perm.may_read(q) for q in refused_reads)
+
+
+def test_permission_regexes_are_anchored_for_rabbitmq() -> None:
+    for perm in TOPOLOGY.permissions:
+        for pattern in (perm.configure, perm.write, perm.read):
+            assert pattern.startswith("^")
+            assert pattern.endswith("$")
+            re.compile(pattern)
+
+
+def test_identity_prefix_names_every_broker_user() -> None:
+    topo = network_topology(["a"], identity_prefix="t1-")
+    assert set(topo.identities) == {"t1-hub", "t1-token", "t1-monitor", "t1-a"}
+    assert topo.office_identity("a") == "t1-a"
+    assert (topo.hub_identity, topo.token_identity) == ("t1-hub", "t1-token")
+    assert topo.office_of("t1-a") == "a"
+    assert topo.office_of("t1-hub") is None
+    assert topo.office_of("a") is None
+    with pytest.raises(KeyError):
+        topo.office_identity("b")
+
+
+def test_dead_queue_is_bounded_by_a_policy_that_rejects() -> None:
+    (policy,) = TOPOLOGY.policies
+    assert re.search(policy.pattern, DEAD_QUEUE)
+    assert not any(
+        re.search(policy.pattern, q.name) for q in TOPOLOGY.queues if q.name != DEAD_QUEUE
+    )
+    assert policy.definition["overflow"] == "reject-publish"
+    assert isinstance(policy.definition["max-length"], int)
+
+
+@pytest.mark.parametrize(
+    "code", ["", "Tax", "tax_osaka", "tax-", "-tax", "tax--osaka", "tax.osaka", "hub", "token"]
+)
+def test_bad_office_codes_are_refused(code: str) -> None:
+    with pytest.raises(ValueError, match="office code"):
+        network_topology([code])
+
+
+def test_duplicate_offices_and_negative_limits_are_refused() -> None:
+    with pytest.raises(ValueError, match="unique"):
+        network_topology(["a", "a"])
+    with pytest.raises(ValueError, match="delivery_limit"):
+        network_topology(["a"], delivery_limit=-1)
