@@ -83,7 +83,14 @@ def _income(rng: random.Random, age: int) -> int:
 
 
 def _person(
-    rng: random.Random, seen: set[str], surname: str, rel: str, sex: str, birth: dt.date, today: dt.date
+    rng: random.Random,
+    seen: set[str],
+    *,
+    surname: str,
+    rel: str,
+    sex: str,
+    birth: dt.date,
+    today: dt.date,
 ) -> Person:
     rrc = generate_rrc(rng)
     while rrc in seen:
@@ -105,18 +112,29 @@ def generate(residents: int, *, seed: int = 1, today: dt.date | None = None) -> 
     while count < residents:
         surname = rng.choices(names, weights)[0]
         head_sex = "1" if rng.random() < 0.7 else "2"
-        members = []
+        members: list[Person] = []
         with_children = rng.random() < 0.35  # over-sampled against 22.1 % so the demo has claims
         head_birth = _birth(rng, today, 28, 50) if with_children else _birth(rng, today, 20, 90)
-        members.append(_person(rng, seen, surname, "世帯主", head_sex, head_birth, today))
+
+        def add(
+            rel: str,
+            sex: str,
+            birth: dt.date,
+            surname: str = surname,
+            members: list[Person] = members,
+        ) -> None:
+            members.append(
+                _person(rng, seen, surname=surname, rel=rel, sex=sex, birth=birth, today=today)
+            )
+
+        add("世帯主", head_sex, head_birth)
         if with_children or rng.random() < 0.45:
             spouse_sex = "2" if head_sex == "1" else "1"
-            rel = "妻" if spouse_sex == "2" else "夫"
-            members.append(_person(rng, seen, surname, rel, spouse_sex, head_birth + dt.timedelta(days=rng.randint(-1500, 1500)), today))
+            spouse_birth = head_birth + dt.timedelta(days=rng.randint(-1500, 1500))
+            add("妻" if spouse_sex == "2" else "夫", spouse_sex, spouse_birth)
         if with_children:
             for _ in range(rng.choices((1, 2, 3), (45, 40, 15))[0]):
-                sex = rng.choice("12")
-                members.append(_person(rng, seen, surname, "子", sex, _birth(rng, today, 0, 17), today))
+                add("子", rng.choice("12"), _birth(rng, today, 0, 17))
         town = rng.choice(CHIYODA_TOWNS)
         chome = KANJI_NUMBERS[rng.randrange(4)]
         address = f"東京都千代田区{town}{chome}丁目{rng.randint(1, 20)}番{rng.randint(1, 30)}号"

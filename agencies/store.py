@@ -7,6 +7,7 @@ never the number. Memory for the embedded default; one PostgreSQL schema per off
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -18,11 +19,16 @@ Doc = Mapping[str, Any]
 
 
 def schema_for(office: str) -> str:
+    """The office's own PostgreSQL schema; the code is checked, so it is safe in SQL text."""
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", office):
+        raise ValueError(f"not an office code: {office!r}")
     return "office_" + office.replace("-", "_")
 
 
 class OfficeStore(Protocol):
-    async def put_many(self, collection: str, rows: Iterable[tuple[str, str | None, Doc]]) -> int: ...
+    async def put_many(
+        self, collection: str, rows: Iterable[tuple[str, str | None, Doc]]
+    ) -> int: ...
     async def get(self, collection: str, key: str) -> Doc | None: ...
     async def by_token(self, collection: str, token: str) -> tuple[str, Doc] | None: ...
     async def set_token(self, collection: str, key: str, token: str) -> None: ...
@@ -104,7 +110,7 @@ class PgStore:
                 collection,
                 key,
             )
-        return None if raw is None else orjson.loads(raw)  # type: ignore[no-any-return]
+        return None if raw is None else orjson.loads(raw)
 
     async def by_token(self, collection: str, token: str) -> tuple[str, Doc] | None:
         async with self._pool.acquire() as conn:

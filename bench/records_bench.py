@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Access-record write throughput: RecordWriter + PgRecordStore vs. raw COPY of the same rows.
 
-Baseline: asyncpg ``copy_records_to_table`` of the already chained rows into a plain table
-(same columns; no indexes, constraints or triggers) in sequential batches, each its own
-(durable) transaction.  Measured: ``RecordWriter`` fed by ``--concurrency`` concurrent callers
-(natural batching, advisory lock, duplicate check, hashing, unique indexes, checkpoints), then
-a full ``verify_store``.  Both run in a scratch database in the same process, one after the
-other, so the ratio is what counts (these machines are shared and noisy).
+A  baseline: asyncpg ``copy_records_to_table`` of the already chained rows into a plain table
+   (same columns; no indexes, constraints or triggers), sequential batches of ``--max-batch``,
+   each its own durable transaction.
+B  the same with batches of ``--concurrency`` rows (the batch size the writer gets to see).
+C  the same into a table with the real indexes and checks (what PostgreSQL alone costs).
+W  ``RecordWriter`` fed by ``--concurrency`` concurrent callers, each waiting for its record to
+   be durable (natural batching, advisory lock, duplicate check, hashing, checkpoints).
+Then the p50 latency of one ``record()`` at 1 in flight, and a full ``verify_store``.  All in
+a scratch database, one after the other in one process, so the ratios are what counts (these
+machines are shared and noisy).
 
     .venv/bin/python bench/records_bench.py --rows 20000
 Env: RENKEI_BENCH_PG_DSN (default postgresql://postgres@127.0.0.1:5432/postgres)
@@ -53,9 +57,13 @@ def make_drafts(n: int) -> list[RecordDraft]:
     ]
 
 
-async def baseline(pool: asyncpg.Pool, rows: list[tuple[object, ...]], batch: int) -> float:
+async def baseline(
+    pool: asyncpg.Pool, rows: list[tuple[object, ...]], batch: int, *, indexed: bool = False
+) -> float:
+    """COPY into a plain copy of the table (``indexed``: with the same indexes and checks)."""
+    like = "LIKE records.access_record INCLUDING ALL" if indexed else "LIKE records.access_record"
     await pool.execute("DROP TABLE IF EXISTS public.plain")
-    await pool.execute("CREATE TABLE public.plain (LIKE records.access_record)")
+    await pool.execute(f"CREATE TABLE public.plain ({like})")
     async with pool.acquire() as conn:
         t0 = time.perf_counter()
         for i in range(0, len(rows), batch):
@@ -105,6 +113,7 @@ async def main(args: argparse.Namespace) -> None:
             await baseline(pool, rows[:2000], args.max_batch)  # warm-up
             base_max = await baseline(pool, rows, args.max_batch)
             base_conc = await baseline(pool, rows, args.concurrency)
+            base_idx = await baseline(pool, rows, args.concurrency, indexed=True)
             await with_writer(store, make_drafts(2000), args.concurrency, args.max_batch)
             rate, batches = await with_writer(store, drafts, args.concurrency, args.max_batch)
             p50 = await latency_one_in_flight(store, make_drafts(args.latency_rows))
@@ -114,17 +123,18 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    print(f"rows                                   {args.rows}")
-    print(f"baseline COPY, batches of {args.max_batch:<4}         {base_max:10.0f} rows/s")
-    print(f"baseline COPY, batches of {args.concurrency:<4}         {base_conc:10.0f} rows/s")
+    c, m = args.concurrency, args.max_batch
+    print(f"rows: {args.rows}")
+    print(f"A  COPY, plain table, batches of {m:<4}           {base_max:9.0f} rows/s")
+    print(f"B  COPY, plain table, batches of {c:<4}           {base_conc:9.0f} rows/s")
+    print(f"C  COPY, same indexes+checks, batches of {c:<4}   {base_idx:9.0f} rows/s")
     print(
-        f"RecordWriter, {args.concurrency} callers              {rate:10.0f} rows/s"
+        f"W  RecordWriter, {c} concurrent callers          {rate:9.0f} rows/s"
         f"  ({batches} batches, mean {args.rows / batches:.0f} rows)"
     )
-    print(f"ratio writer / COPY@{args.max_batch:<4}               {rate / base_max:10.2f}")
-    print(f"ratio writer / COPY@{args.concurrency:<4}               {rate / base_conc:10.2f}")
-    print(f"RecordWriter p50 at 1 in flight        {p50:10.2f} ms")
-    print(f"verify_store                           {verify_rate:10.0f} records/s  ok={report.ok}")
+    print(f"W/A {rate / base_max:.2f}   W/B {rate / base_conc:.2f}   W/C {rate / base_idx:.2f}")
+    print(f"RecordWriter p50 latency at 1 in flight: {p50:.2f} ms")
+    print(f"verify_store: {verify_rate:.0f} records/s, ok={report.ok}")
 
 
 if __name__ == "__main__":

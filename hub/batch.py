@@ -18,7 +18,9 @@ R = TypeVar("R")
 
 
 class Batcher(Generic[T, R]):
-    def __init__(self, flush: Callable[[Sequence[T]], Awaitable[Sequence[R]]], *, max_batch: int) -> None:
+    def __init__(
+        self, flush: Callable[[Sequence[T]], Awaitable[Sequence[R]]], *, max_batch: int
+    ) -> None:
         self._flush = flush
         self._max = max_batch
         self._items: list[T] = []
@@ -40,8 +42,7 @@ class Batcher(Generic[T, R]):
                 del self._items[: self._max], self._futures[: self._max]
                 try:
                     results = await self._flush(items)
-                    if len(results) != len(items):
-                        raise RuntimeError(f"batch of {len(items)} got {len(results)} results")
+                    _check_count(len(items), len(results))
                 except BaseException as exc:  # every caller of the batch learns of the failure
                     for f in futures:
                         if not f.done():
@@ -59,3 +60,8 @@ class Batcher(Generic[T, R]):
         """Wait for everything submitted so far to be flushed."""
         while self._running is not None:
             await asyncio.shield(self._running)
+
+
+def _check_count(sent: int, got: int) -> None:
+    if sent != got:
+        raise RuntimeError(f"batch of {sent} got {got} results")

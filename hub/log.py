@@ -19,7 +19,17 @@ __all__ = ["REDACTED", "configure", "get_logger", "redact"]
 
 REDACTED = "[redacted]"
 _SENSITIVE_KEYS = frozenset(
-    {"number", "individual_number", "rrc", "token", "person", "payload", "body", "password", "secret"}
+    {
+        "number",
+        "individual_number",
+        "rrc",
+        "token",
+        "person",
+        "payload",
+        "body",
+        "password",
+        "secret",
+    }
 )
 # 11–13 digit runs (resident-record codes, individual and corporate numbers) and long base64url
 # runs (tokens, keys, sealed payloads).

@@ -8,10 +8,11 @@ shows the traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
+
+import uvloop
 
 from hub.log import configure
 from renkei import commands
@@ -28,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="run the whole network in one process and show a claim season")
+    demo = sub.add_parser(
+        "demo", help="run the whole network in one process and show a claim season"
+    )
     demo.add_argument("--residents", type=int, default=300, help="population size (default 300)")
     demo.add_argument("--seed", type=int, default=1)
     demo.set_defaults(run=commands.demo)
@@ -63,17 +66,27 @@ def _parser() -> argparse.ArgumentParser:
     lsub.add_parser("list", help="every row").set_defaults(run=commands.legal_list)
     lcheck = lsub.add_parser("check", help="is this exchange allowed, and why (not)?")
     for flag in ("--requester", "--affair", "--provider"):
-        lcheck.add_argument(flag, required=True, help="an office code or an office kind" if flag != "--affair" else "affair code")
-    lcheck.add_argument("--item", action="append", required=True, help="information item (repeatable)")
+        lcheck.add_argument(
+            flag,
+            required=True,
+            help="an office code or an office kind" if flag != "--affair" else "affair code",
+        )
+    lcheck.add_argument(
+        "--item", action="append", required=True, help="information item (repeatable)"
+    )
     lcheck.add_argument("--on", help="date (default today)")
     lcheck.set_defaults(run=commands.legal_check)
 
     records = sub.add_parser("records", help="access records (情報提供等記録)")
     rsub = records.add_subparsers(dest="action", required=True)
-    show = rsub.add_parser("show", help="the records about one person, named by an office's local id")
+    show = rsub.add_parser(
+        "show", help="the records about one person, named by an office's local id"
+    )
     show.add_argument("--office", required=True)
     show.add_argument("--local-id", required=True)
-    show.add_argument("--collection", help="the office's collection holding the id (default: guessed)")
+    show.add_argument(
+        "--collection", help="the office's collection holding the id (default: guessed)"
+    )
     show.set_defaults(run=commands.records_show)
     rsub.add_parser("verify", help="check the whole chain and its signed checkpoints").set_defaults(
         run=commands.records_verify
@@ -93,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(**overrides)
     level = settings.log_level
     if args.command == "demo" and "log_level" not in settings.model_fields_set:
-        level = "warning"  # the demo prints its own summary; RENKEI_LOG_LEVEL=info shows every query
+        level = (
+            "warning"  # the demo prints its own summary; RENKEI_LOG_LEVEL=info shows every query
+        )
     configure(level="debug" if args.debug else level, json=settings.log_json)
     command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run
     try:
@@ -109,8 +124,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency; fall back quietly
-        return asyncio.run(coro)
     return uvloop.run(coro)

@@ -11,12 +11,13 @@ import sys
 import asyncpg
 
 from agencies.jlis.numbers import classify
-from hub.directory import PgDirectory
+from agencies.store import PgStore
+from hub.bus import Topology, network_topology
 from hub.records import PgRecordStore, verify_store
-from hub.routing import load_default_registry, load_default_table
+from hub.routing import authorize, load_default_registry, load_default_table
 from hub.wire import HUB
 from renkei.demo import run_demo
-from renkei.network import TOKEN, identities, open_network, setup
+from renkei.network import TOKEN, identities, migrate, open_network, setup
 from renkei.secrets import State
 from renkei.settings import Settings
 from token_service import KeyRing
@@ -52,9 +53,7 @@ async def demo(settings: Settings, args: argparse.Namespace) -> int:
     return await run_demo(settings, state, residents=args.residents, seed=args.seed)
 
 
-def _topology():  # type: ignore[no-untyped-def]
-    from hub.bus import network_topology
-
+def _topology() -> Topology:
     return network_topology([o.code for o in load_default_registry(load_default_table())])
 
 
@@ -76,17 +75,8 @@ async def broker_setup(settings: Settings, args: argparse.Namespace) -> int:
 async def db_migrate(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.db_url:
         raise SystemExit("renkei: no database configured: pass --db or set RENKEI_DB_URL")
-    from agencies.store import PgStore
-
-    conn_pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
-    try:
-        hub_key = State.load(settings.state_dir, [HUB]).keys[HUB]
-        await PgRecordStore(conn_pool, signing_key=hub_key.signing).migrate()
-        await PgDirectory(conn_pool).migrate()
-        for office in load_default_registry(load_default_table()):
-            await PgStore(conn_pool, office.code).migrate()
-    finally:
-        await conn_pool.close()
+    hub_key = State.load(settings.state_dir, [HUB]).keys[HUB]
+    await migrate(settings.db_url, load_default_registry(load_default_table()), hub_key.signing)
     print("schemas up to date: records, directory, one per office")
     return 0
 
@@ -99,7 +89,10 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
         raise SystemExit(f"renkei: no office {identity!r}; known: {', '.join(_ids())}")
     state = State.load(settings.state_dir, [identity])
     async with await open_network(settings, state, run=[identity]) as net:
-        print(f"{identity} running on {net.bus_name} and {net.store_name}; Ctrl-C stops it", file=sys.stderr)
+        print(
+            f"{identity} running on {net.bus_name} and {net.store_name}; Ctrl-C stops it",
+            file=sys.stderr,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -111,7 +104,10 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
 async def numbers_check(settings: Settings, args: argparse.Namespace) -> int:
     result = classify(args.number)
     verdict = "valid" if result.valid else "INVALID"
-    print(f"{result.kind.replace('_', ' ')}: {verdict}" + (f" — {result.reason}" if result.reason else ""))
+    print(
+        f"{result.kind.replace('_', ' ')}: {verdict}"
+        + (f" — {result.reason}" if result.reason else "")
+    )
     return 0 if result.valid else 1
 
 
@@ -122,18 +118,17 @@ async def legal_list(settings: Settings, args: argparse.Namespace) -> int:
     for row in table.rows():
         affair = table.affairs[row.affair]
         items = "、".join(table.items[i].ja for i in row.items)
-        until = f"–{row.effective_until}" if row.effective_until else "–"
+        period = f"{row.effective_from}–{row.effective_until or ''}"
+        asker, giver = table.kinds[row.requester].ja, table.kinds[row.provider].ja
         print(
-            f"{row.id:<5} 別表{affair.current_row:<6} {table.kinds[row.requester].ja} ｜ {affair.ja}"
-            f" ｜ {table.kinds[row.provider].ja} ｜ {items}  [{row.effective_from}{until}, {row.source}]"
+            f"{row.id:<5} 別表{affair.current_row:<6} {asker} ｜ {affair.ja} ｜ {giver} ｜ {items}"
         )
-        print(f"      {row.requester} / {row.affair} / {row.provider} / {', '.join(row.items)} — {affair.en}")
+        codes = f"{row.requester} / {row.affair} / {row.provider} / {', '.join(row.items)}"
+        print(f"      {codes} — {affair.en} [{period}, {row.source}]")
     return 0
 
 
 async def legal_check(settings: Settings, args: argparse.Namespace) -> int:
-    from hub.routing import authorize
-
     table = load_default_table()
     registry = load_default_registry(table)
     on = dt.date.fromisoformat(args.on) if args.on else dt.date.today()
@@ -148,14 +143,16 @@ async def legal_check(settings: Settings, args: argparse.Namespace) -> int:
 
 async def records_show(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.db_url:
-        raise SystemExit("renkei: records live in PostgreSQL; in-memory records end with the demo. Pass --db")
-    from agencies.store import PgStore
-
+        raise SystemExit(
+            "renkei: records live in PostgreSQL; in-memory records end with the demo. Pass --db"
+        )
     state = State.load(settings.state_dir, [HUB])
     pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
     try:
         store = PgStore(pool, args.office)
-        collections = [args.collection] if args.collection else ["residents", "taxpayers", "applicants"]
+        collections = (
+            [args.collection] if args.collection else ["residents", "taxpayers", "applicants"]
+        )
         token = None
         for c in collections:
             token = await store.token(c, args.local_id)

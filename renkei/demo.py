@@ -21,6 +21,7 @@ from agencies.framework import Answer
 from agencies.municipality.child_allowance import ChildAllowance, Decision
 from agencies.population import Person, generate
 from hub.records import verify_store
+from hub.routing import load_default_registry, load_default_table
 from renkei.network import Network, identities, open_network
 from renkei.population import load_population
 from renkei.secrets import State
@@ -44,8 +45,6 @@ async def run_demo(
 ) -> int:
     def say(line: str = "") -> None:
         print(line, file=out, flush=True)
-
-    from hub.routing import load_default_registry, load_default_table
 
     table = load_default_table()
     registry = load_default_registry(table)

@@ -37,13 +37,14 @@ from renkei.settings import Settings
 from token_service import KeyRing, TokenService
 from token_service import run as run_token_service
 
-__all__ = ["TOKEN", "Network", "identities", "open_network"]
+__all__ = ["TOKEN", "Network", "identities", "migrate", "open_network", "setup"]
 
-TOKEN = "token"
+TOKEN = "token"  # noqa: S105 — the token service's identity, not a password
 
 
 def identities(registry: Registry) -> list[str]:
-    return [HUB, TOKEN, *(o.code for o in registry)]
+    """Every broker identity of the network (the topology is the source of truth)."""
+    return list(network_topology([o.code for o in registry]).identities)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Network:
     state: State
     bus_name: str
     store_name: str
+    broker: InMemoryBroker | None = None  # the in-process broker, when there is no RabbitMQ
     records: RecordStore | None = None
     directory: Directory | None = None
     router: Router | None = None
@@ -111,7 +113,7 @@ async def open_network(
     try:
         broker = None
         if settings.broker_url is None:
-            broker = InMemoryBroker(topology)
+            broker = net.broker = InMemoryBroker(topology)
         pool = None
         if settings.db_url is not None:
             pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=8)
@@ -211,6 +213,18 @@ def _office_providing(registry: Registry, item: str, municipality: str | None) -
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+async def migrate(db_url: str, registry: Registry, hub_signing: Any) -> None:
+    """``renkei db migrate``: the records, the directory and one schema per office."""
+    pool = await asyncpg.create_pool(db_url, min_size=1, max_size=2)
+    try:
+        await PgRecordStore(pool, signing_key=hub_signing).migrate()
+        await PgDirectory(pool).migrate()
+        for office in registry:
+            await PgStore(pool, office.code).migrate()
+    finally:
+        await pool.close()
 
 
 async def setup(settings: Settings, state: State, topology: Topology) -> Any:

@@ -12,6 +12,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from agencies.exceptions import EnrollmentRefused
 from agencies.jlis.registry import Jlis
@@ -57,10 +58,16 @@ async def load_population(
     people = [p for h in households for p in h.members]
     numbers = await jlis.register(p.rrc for p in people)
 
-    register, tax, child = (_code(net, k) for k in ("resident_record", "local_tax", "child_allowance"))
+    register, tax, child = (
+        _code(net, k) for k in ("resident_record", "local_tax", "child_allowance")
+    )
     # who each office holds, under its own local ids: (office, collection, local id, person)
     holds: list[tuple[str, str, str, Person]] = []
-    residents, homes, taxpayers, applicants = [], [], [], []
+    Row = tuple[str, None, dict[str, Any]]
+    residents: list[Row] = []
+    homes: list[Row] = []
+    taxpayers: list[Row] = []
+    applicants: list[Row] = []
     for h in households:
         ids = []
         for person in h.members:
@@ -78,9 +85,18 @@ async def load_population(
             residents.append((rid, None, doc))
             if _age(person, on) >= 18:
                 tid = f"T{len(taxpayers) + 1:07d}"
-                kids = sum(1 for m in h.members if m.relationship == "子") if person is h.members[0] else 0
-                year = {"total_income": person.income, "municipal_income_levy": _levy(person.income, kids)}
-                taxpayers.append((tid, None, {"name": person.name, "years": {str(fiscal_year): year}}))
+                kids = (
+                    sum(1 for m in h.members if m.relationship == "子")
+                    if person is h.members[0]
+                    else 0
+                )
+                year = {
+                    "total_income": person.income,
+                    "municipal_income_levy": _levy(person.income, kids),
+                }
+                taxpayers.append(
+                    (tid, None, {"name": person.name, "years": {str(fiscal_year): year}})
+                )
                 holds.append((tax, "taxpayers", tid, person))
         homes.append((h.id, None, {"head": ids[0], "members": ids, "address": h.address}))
         if any(m.relationship == "子" for m in h.members):

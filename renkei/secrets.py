@@ -74,7 +74,9 @@ class State:
     @staticmethod
     def load_public(root: Path) -> dict[str, PublicKeys]:
         """Every identity's public keys: all a process needs to know of the others."""
-        found = {p.stem: PublicKeys.from_text(p.read_text()) for p in sorted(root.glob("keys/*.pub"))}
+        found = {
+            p.stem: PublicKeys.from_text(p.read_text()) for p in sorted(root.glob("keys/*.pub"))
+        }
         if not found:
             raise SecretsError(f"no public keys under {root}/keys: run `renkei init` first")
         return found
@@ -100,6 +102,7 @@ class State:
     @classmethod
     def load(cls, root: Path, identities: Iterable[str]) -> State:
         """The secrets of the named identities only (a process loads its own)."""
+
         def hexfile(rel: str) -> bytes:
             return bytes.fromhex(_read(root / rel).decode().strip())
 

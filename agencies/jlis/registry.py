@@ -23,7 +23,9 @@ __all__ = ["Jlis"]
 
 
 class Jlis:
-    def __init__(self, store: OfficeStore, numbers: NumberGenerator, token_service: X25519PublicKey) -> None:
+    def __init__(
+        self, store: OfficeStore, numbers: NumberGenerator, token_service: X25519PublicKey
+    ) -> None:
         self.store = store
         self.numbers = numbers
         self.token_service = token_service
@@ -43,7 +45,9 @@ class Jlis:
             raise OfficeError("jlis.unknown_resident", "no resident with that resident-record code")
         generation = int(doc["generation"]) + 1
         changes = [*doc["changes"], on.isoformat()]
-        await self.store.put_many("residents", [(rrc, None, {"generation": generation, "changes": changes})])
+        await self.store.put_many(
+            "residents", [(rrc, None, {"generation": generation, "changes": changes})]
+        )
         return self.numbers.number_for(rrc, generation)
 
     async def resolve(self, number: bytes) -> Outcome:

@@ -53,7 +53,11 @@ def _school_year_end_age(birth: str, on: dt.date) -> int:
 def decide(household: list[dict[str, str]], income: int, on: dt.date) -> tuple[str, int, int, str]:
     """Pure: (status, monthly yen, children counted, reason) from the household and income."""
     kids = sorted(
-        (m for m in household if m["relationship"] == "子" and _school_year_end_age(m["birth_date"], on) < 15),
+        (
+            m
+            for m in household
+            if m["relationship"] == "子" and _school_year_end_age(m["birth_date"], on) < 15
+        ),
         key=lambda m: m["birth_date"],
     )
     if not kids:
@@ -73,7 +77,9 @@ def decide(household: list[dict[str, str]], income: int, on: dt.date) -> tuple[s
 
 
 class ChildAllowance:
-    def __init__(self, node: OfficeNode, store: OfficeStore, *, register: str, tax_office: str) -> None:
+    def __init__(
+        self, node: OfficeNode, store: OfficeStore, *, register: str, tax_office: str
+    ) -> None:
         self.node = node
         self.store = store
         self.register = register
@@ -86,12 +92,16 @@ class ChildAllowance:
         fiscal_year = status_date.year if status_date.month >= 6 else status_date.year - 1
         household, tax = await asyncio.gather(
             self.node.ask(AFFAIR, self.register, ("resident_record",), token),
-            self.node.ask(AFFAIR, self.tax_office, ("local_tax",), token, {"fiscal_year": fiscal_year}),
+            self.node.ask(
+                AFFAIR, self.tax_office, ("local_tax",), token, {"fiscal_year": fiscal_year}
+            ),
         )
         answers = (household, tax)
         if household.data is None or tax.data is None:
             failed = household if household.data is None else tax
             return Decision(local_id, "unknown", 0, 0, f"{failed.status}: {failed.reason}", answers)
         income = int(tax.data["local_tax"]["total_income"])
-        status, monthly, n, reason = decide(household.data["resident_record"]["household"], income, status_date)
+        status, monthly, n, reason = decide(
+            household.data["resident_record"]["household"], income, status_date
+        )
         return Decision(local_id, status, monthly, n, reason, answers)

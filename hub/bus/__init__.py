@@ -6,7 +6,8 @@ here so callers import from ``hub.bus`` only.
 """
 
 from hub.bus.admin import SetupReport, delete_users, delete_vhost, purge_queues, setup_broker
-from hub.bus.amqp import AmqpBus, connect_amqp, declare_topology
+from hub.bus.amqp import AmqpBus, connect_amqp
+from hub.bus.amqp_topology import declare_topology
 from hub.bus.api import (
     EMPTY_HEADERS,
     QUEUE_HEADER,

@@ -22,7 +22,8 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from hub.bus.amqp import connect_amqp, declare_topology
+from hub.bus.amqp import connect_amqp
+from hub.bus.amqp_topology import declare_topology
 from hub.bus.exceptions import BrokerAdminError, BusError
 from hub.bus.topology import Topology
 

@@ -31,9 +31,9 @@ from hub.bus.exceptions import (
     NotFound,
     Unroutable,
 )
-from hub.bus.topology import DIRECT_REPLY_TO, DLX_EXCHANGE, Topology
+from hub.bus.topology import DIRECT_REPLY_TO, DLX_EXCHANGE
 
-__all__ = ["AmqpBus", "connect_amqp", "declare_topology", "redact_url"]
+__all__ = ["AmqpBus", "close_quietly", "connect_amqp", "error_for", "redact_url"]
 
 log = structlog.get_logger("hub.bus")
 _ACK = Basic.Ack
@@ -46,7 +46,7 @@ def redact_url(url: str) -> str:
     return str(parsed.with_password("***")) if parsed.password else url
 
 
-def _error(exc: BaseException, what: str) -> BusError:
+def error_for(exc: BaseException, what: str) -> BusError:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, aiormq.exceptions.ChannelAccessRefused):
         return AccessRefused(f"{what}: {text}")
@@ -185,7 +185,7 @@ class AmqpBus:
                 mandatory=mandatory,
             )
         except CHANNEL_ERRORS as exc:
-            raise _error(exc, f"publish to {exchange or 'amq.default'!r}") from exc
+            raise error_for(exc, f"publish to {exchange or 'amq.default'!r}") from exc
         if type(result) is not _ACK:
             if isinstance(result, aiormq.abc.DeliveredMessage):
                 raise Unroutable(f"no queue bound to {exchange!r} with key {routing_key!r}")
@@ -220,8 +220,8 @@ class AmqpBus:
             await channel.set_qos(prefetch_count=prefetch)
             await sub.start()
         except CHANNEL_ERRORS as exc:
-            await _close_quietly(channel)
-            raise _error(exc, f"consume from {queue!r}") from exc
+            await close_quietly(channel)
+            raise error_for(exc, f"consume from {queue!r}") from exc
         self._subs.add(sub)
         return sub
 
@@ -285,35 +285,8 @@ class AmqpBus:
         await self.connection.close()
 
 
-async def _close_quietly(channel: Any) -> None:
+async def close_quietly(channel: Any) -> None:
     try:
         await channel.close()
     except (*CHANNEL_ERRORS, RuntimeError):
         log.debug("bus.channel_close_failed")
-
-
-async def declare_topology(target: AmqpBus | Any, topology: Topology) -> None:
-    """Declare exchanges, queues and bindings (idempotent). ``target`` is an :class:`AmqpBus`
-    or an aio-pika channel whose user may configure the vhost (the admin)."""
-    own = isinstance(target, AmqpBus)
-    channel: Any = target.connection.channel(publisher_confirms=False) if own else target
-    try:
-        if own:
-            await channel.initialize()
-        raw = await channel.get_underlay_channel()
-        for ex in topology.exchanges:
-            await raw.exchange_declare(ex.name, exchange_type=ex.type, durable=ex.durable)
-        for queue in topology.queues:
-            await raw.queue_declare(queue.name, durable=True, arguments=queue.declare_arguments)
-        for b in topology.bindings:
-            await raw.queue_bind(b.queue, b.exchange, routing_key=b.routing_key)
-    except aiormq.exceptions.ChannelPreconditionFailed as exc:
-        raise BusError(
-            f"the broker holds an entity that differs from the topology "
-            f"(delete it or its vhost to change it): {exc}"
-        ) from exc
-    except CHANNEL_ERRORS as exc:
-        raise _error(exc, "declare the topology") from exc
-    finally:
-        if own:
-            await _close_quietly(channel)

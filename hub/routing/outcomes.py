@@ -14,8 +14,8 @@ from typing import Protocol
 
 from hub.bus import Bus, OutMessage, Unroutable
 from hub.directory import Directory
-from hub.records import RecordDraft, RecordWriter
 from hub.log import get_logger
+from hub.records import RecordDraft, RecordWriter
 from hub.routing.context import Context
 from hub.wire import (
     HUB,
@@ -62,7 +62,6 @@ class RecordSink(Protocol):
     ) -> bool: ...
 
 
-
 class WriterSink:
     """The access-record writer, fed from a routing context and an outcome."""
 
@@ -79,7 +78,7 @@ class WriterSink:
     ) -> bool:
         code = getattr(outcome, "code", "")
         reason = getattr(outcome, "reason", "")
-        status = outcome.status
+        status = "ok" if outcome.status in ("ok", "enrolled", "resolved") else outcome.status
         draft = RecordDraft(
             query_id=ctx.query_id,
             requester=ctx.requester,
@@ -88,7 +87,7 @@ class WriterSink:
             items=ctx.items,
             asked_at=ctx.asked_at,
             answered_at=answered_at,
-            outcome="ok" if status in ("ok", "enrolled", "resolved") else status,
+            outcome=status,  # type: ignore[arg-type]  # the statuses are the record outcomes
             query_digest=ctx.query_digest,
             reason=f"{code}: {reason}" if code else reason,
             person=ctx.person,

@@ -109,17 +109,13 @@ class Router:
             await self._unreadable(d, "hub.unexpected_kind", f"a {msg.kind} is not a request")
             return
         ctx = self._context(msg, d)
-        outcome = self._check_sender(d, msg) or self._check_deadline(ctx)
-        if outcome is None and isinstance(msg, Query):
-            outcome = await self._prepare_query(msg, ctx)
-            ctx = self._with_person(ctx, outcome)
-        elif outcome is None:
-            outcome = self._check_enroller(ctx)
-        if outcome is None or isinstance(outcome, TokenOk):
-            forward = self._forward_query if isinstance(msg, Query) else self._forward_enroll
-            outcome = await forward(msg, ctx, outcome)  # type: ignore[arg-type]
-        if outcome is not None:
-            await self._d.finisher.finish(ctx, outcome, redelivered=d.redelivered)
+        refusal = self._check_sender(d, msg) or self._check_deadline(ctx)
+        if refusal is None and isinstance(msg, Query):
+            ctx, refusal = await self._route_query(msg, ctx)
+        elif refusal is None and isinstance(msg, Enroll):
+            refusal = self._check_enroller(ctx) or await self._forward_enroll(msg, ctx)
+        if refusal is not None:
+            await self._d.finisher.finish(ctx, refusal, redelivered=d.redelivered)
         await d.ack()
 
     async def _read(self, d: Delivery) -> Message | None:
@@ -186,24 +182,21 @@ class Router:
             )
         return None
 
-    async def _prepare_query(self, msg: Query, ctx: Context) -> Outcome | TokenOk:
+    async def _route_query(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
+        """The law, then the tokens, then the provider; the first refusal ends it."""
         d = self._d
+        on = ctx.asked_at.date()
         decision = authorize(
-            d.table,
-            d.registry,
-            ctx.requester,
-            ctx.affair,
-            ctx.provider,
-            ctx.items,
-            ctx.asked_at.date(),
+            d.table, d.registry, ctx.requester, ctx.affair, ctx.provider, ctx.items, on
         )
         if not decision.allowed:
-            return refused("hub.not_allowed", decision.reason)
-        return await d.tokens.translate(msg.person, ctx.requester, (ctx.provider, HUB))
-
-    @staticmethod
-    def _with_person(ctx: Context, result: Outcome | TokenOk) -> Context:
-        return replace(ctx, person=result.tokens[1]) if isinstance(result, TokenOk) else ctx
+            return ctx, refused(f"routing.{decision.code}", decision.reason)
+        result = await d.tokens.translate(msg.person, ctx.requester, (ctx.provider, HUB))
+        if not isinstance(result, TokenOk):
+            return ctx, result
+        provider_token, hub_token = result.tokens
+        ctx = replace(ctx, person=hub_token)
+        return ctx, await self._forward_query(msg, ctx, provider_token)
 
     def _check_enroller(self, ctx: Context) -> Outcome | None:
         if ctx.provider != _JLIS or ctx.affair != _ENROLLMENT:
@@ -216,11 +209,11 @@ class Router:
             )
         return None
 
-    async def _forward_query(self, msg: Query, ctx: Context, tokens: TokenOk) -> Outcome | None:
+    async def _forward_query(self, msg: Query, ctx: Context, person: str) -> Outcome | None:
         fwd = ForwardedQuery(
             envelope=self._envelope(ctx, ctx.provider),
             requester=ctx.requester,
-            person=tokens.tokens[0],
+            person=person,
             items=msg.items,
             params=msg.params,
             seal_to=self._d.keys[ctx.requester].seal_b64,
@@ -228,7 +221,7 @@ class Router:
         )
         return await self._forward(ctx, fwd)
 
-    async def _forward_enroll(self, msg: Enroll, ctx: Context, _: None) -> Outcome | None:
+    async def _forward_enroll(self, msg: Enroll, ctx: Context) -> Outcome | None:
         fwd = ForwardedEnroll(
             envelope=self._envelope(ctx, _JLIS),
             requester=ctx.requester,

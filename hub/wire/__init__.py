@@ -28,7 +28,13 @@ from hub.wire.crypto import (
     sign,
     verify,
 )
-from hub.wire.exceptions import BadSignature, MalformedMessage, MessageTooLarge, SealError, WireError
+from hub.wire.exceptions import (
+    BadSignature,
+    MalformedMessage,
+    MessageTooLarge,
+    SealError,
+    WireError,
+)
 from hub.wire.messages import (
     AccessEvent,
     Answered,

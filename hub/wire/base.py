@@ -1,4 +1,4 @@
-"""Building blocks of the wire contract: the strict base model, the constrained strings, the envelope."""
+"""Building blocks of the wire contract: the strict base model, constrained strings, envelope."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 __all__ = [
+    "B64",
     "HUB",
     "MAX_ITEMS",
     "MAX_MESSAGE_BYTES",
     "WIRE_VERSION",
     "AffairCode",
-    "B64",
     "Envelope",
     "ItemCode",
     "OfficeCode",
@@ -43,7 +43,9 @@ ItemCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,47}$")]
 # An office's token for a person: base64url of version byte + AES-SIV output (see token_service).
 Token = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{20,120}$")]
 B64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]*$", max_length=48 * 1024)]
-Traceparent = Annotated[str, StringConstraints(pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")]
+Traceparent = Annotated[
+    str, StringConstraints(pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 ParamValue = Annotated[str, StringConstraints(max_length=200)] | int
 Params = Annotated[

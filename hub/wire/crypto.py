@@ -28,8 +28,8 @@ __all__ = [
     "b64d",
     "b64e",
     "open_sealed",
-    "seal_key",
     "seal",
+    "seal_key",
     "sign",
     "verify",
 ]
@@ -145,6 +145,8 @@ def open_sealed(sealed: Sealed, key: X25519PrivateKey) -> bytes:
         epk = b64d(sealed.epk)
         rcpt = key.public_key().public_bytes(_RAW, _RAW_PUB)
         shared = key.exchange(X25519PublicKey.from_public_bytes(epk))
-        return ChaCha20Poly1305(_key(shared, epk, rcpt)).decrypt(b64d(sealed.nonce), b64d(sealed.ct), rcpt)
+        return ChaCha20Poly1305(_key(shared, epk, rcpt)).decrypt(
+            b64d(sealed.nonce), b64d(sealed.ct), rcpt
+        )
     except (InvalidTag, ValueError):
         raise SealError("the payload is not sealed for this office, or was altered") from None

@@ -3,7 +3,8 @@
 A query travels requester → hub (``Query``) → provider (``ForwardedQuery``) → hub
 (``ProviderReply``) → requester (``Reply``). Enrollment travels office → hub (``Enroll``) →
 J-LIS (``ForwardedEnroll``) → hub (``ProviderReply`` with ``Resolved``) → token service → hub →
-office (``Reply`` with ``Enrolled``). The hub never reads a payload: answers are sealed by the provider for the
+office (``Reply`` with ``Enrolled``). The hub never reads a payload: answers are sealed by the
+provider for the
 requester, the number is sealed for J-LIS, and the resident-record code for the token service.
 """
 
@@ -15,8 +16,8 @@ from uuid import UUID
 from pydantic import Field, StringConstraints
 
 from hub.wire.base import (
-    MAX_ITEMS,
     B64,
+    MAX_ITEMS,
     Envelope,
     ItemCode,
     OfficeCode,

@@ -1,4 +1,4 @@
-"""RabbitMQ only: consumers and RPC resume after the broker drops the connection."""
+"""RabbitMQ only: broker setup, and recovery after the broker drops the connections."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from bus_env import ADMIN_URL, OFFICES, AmqpEnv
 from yarl import URL
 
 from hub.bus import (
+    DEAD_QUEUE,
     HUB_EXCHANGE,
     HUB_REQUESTS,
     RK_QUERY,
     TOKEN_EXCHANGE,
     TOKEN_REQUESTS,
+    BrokerAdminError,
     BusError,
     Delivery,
     OutMessage,
@@ -49,12 +51,51 @@ async def amqp() -> AsyncIterator[AmqpEnv]:
         await delete_users(ADMIN_URL, topology.identities)
 
 
+def management() -> tuple[str, dict[str, str]]:
+    url = URL(ADMIN_URL)
+    auth = {"Authorization": aiohttp.encode_basic_auth(url.user or "", url.password or "")}
+    return str(url.with_user(None).with_path("/api/")), auth
+
+
+async def test_setup_is_idempotent_and_applies_the_dead_queue_policy(amqp: AmqpEnv) -> None:
+    report = await setup_broker(ADMIN_URL, amqp.vhost, amqp.topology, amqp.passwords)
+    assert not report.vhost_created
+    assert set(report.users) == set(amqp.topology.identities)
+    api, auth = management()
+    async with aiohttp.ClientSession(headers=auth) as http:
+        dead = f"{api}queues/{quote(amqp.vhost, safe='')}/{DEAD_QUEUE}"
+        async with asyncio.timeout(15):
+            while True:
+                async with http.get(dead) as resp:
+                    queue = await resp.json()
+                if queue.get("effective_policy_definition"):
+                    break
+                await asyncio.sleep(0.2)
+    assert queue["type"] == "quorum"
+    assert queue["policy"] == "renkei-dead"
+    assert queue["effective_policy_definition"]["overflow"] == "reject-publish"
+    office = await amqp.connect(amqp.office("a"))  # the users still log in
+    await office.publish(HUB_EXCHANGE, RK_QUERY, OutMessage(b"q", message_id="after-setup"))
+
+
+async def test_setup_errors_are_clear(amqp: AmqpEnv) -> None:
+    with pytest.raises(ValueError, match="no password"):
+        await setup_broker(ADMIN_URL, amqp.vhost, amqp.topology, {})
+    with pytest.raises(BrokerAdminError, match="unreachable"):
+        await setup_broker(
+            "http://guest:guest@127.0.0.1:1", amqp.vhost, amqp.topology, amqp.passwords
+        )
+    with pytest.raises(BrokerAdminError, match="401"):
+        await setup_broker(
+            "http://guest:wrong@127.0.0.1:15672", amqp.vhost, amqp.topology, amqp.passwords
+        )
+    assert not await delete_vhost(ADMIN_URL, f"{amqp.vhost}-never-made")
+
+
 async def drop_connections(vhost: str, expected: int) -> int:
     """Close the client connections of ``vhost`` from the broker's side (once the management
     API lists ``expected`` of them: its view lags by its stats interval)."""
-    url = URL(ADMIN_URL)
-    api = str(url.with_user(None).with_path("/api/"))
-    auth = {"Authorization": aiohttp.encode_basic_auth(url.user or "", url.password or "")}
+    api, auth = management()
     async with aiohttp.ClientSession(headers=auth) as http:
         names: list[str] = []
         async with asyncio.timeout(15):
