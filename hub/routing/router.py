@@ -183,19 +183,21 @@ class Router:
         return None
 
     async def _route_query(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
-        """The law, then the tokens, then the provider; the first refusal ends it."""
+        """The tokens, then the law, then the provider; the first refusal ends it.
+
+        The token comes first so that even a refused query is recorded under the person and
+        shows in their やりとり履歴 (a forged token leaves the record without a person).
+        """
         d = self._d
-        on = ctx.asked_at.date()
-        decision = authorize(
-            d.table, d.registry, ctx.requester, ctx.affair, ctx.provider, ctx.items, on
-        )
-        if not decision.allowed:
-            return ctx, refused(f"routing.{decision.code}", decision.reason)
         result = await d.tokens.translate(msg.person, ctx.requester, (ctx.provider, HUB))
         if not isinstance(result, TokenOk):
             return ctx, result
         provider_token, hub_token = result.tokens
         ctx = replace(ctx, person=hub_token)
+        on = ctx.asked_at.date()
+        decision = authorize(d.table, d.registry, ctx.requester, ctx.affair, ctx.provider, ctx.items, on)
+        if not decision.allowed:
+            return ctx, refused(f"routing.{decision.code}", decision.reason)
         return ctx, await self._forward_query(msg, ctx, provider_token)
 
     def _check_enroller(self, ctx: Context) -> Outcome | None:
