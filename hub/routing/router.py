@@ -194,8 +194,8 @@ class Router:
             return ctx, result
         provider_token, hub_token = result.tokens
         ctx = replace(ctx, person=hub_token)
-        on = ctx.asked_at.date()
-        decision = authorize(d.table, d.registry, ctx.requester, ctx.affair, ctx.provider, ctx.items, on)
+        asked = (ctx.requester, ctx.affair, ctx.provider, ctx.items)
+        decision = authorize(d.table, d.registry, *asked, ctx.asked_at.date())
         if not decision.allowed:
             return ctx, refused(f"routing.{decision.code}", decision.reason)
         return ctx, await self._forward_query(msg, ctx, provider_token)

@@ -1,0 +1,67 @@
+"""Enrollment (符号取得): a number presented once, through J-LIS, becomes the office's own token."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from conftest import Env
+
+from agencies.exceptions import EnrollmentRefused
+from agencies.framework import OfficeNode
+from agencies.jlis.numbers import resident_record_code
+from agencies.jlis.registry import Jlis
+from hub.wire import HUB
+from renkei.network import Network
+
+pytestmark = pytest.mark.integration
+
+
+async def child_node(env: Env, net: Network) -> OfficeNode:
+    node = OfficeNode(
+        code="chiyoda-child",
+        bus=await env.connect(net, "chiyoda-child"),
+        keys=env.state.keys["chiyoda-child"],
+        hub=env.state.public[HUB],
+        jlis_seal=env.state.public["jlis"].seal,
+    )
+    await node.start()
+    net._closers.append(node.stop)
+    return node
+
+
+async def test_enrollment_gives_the_office_its_own_token_and_a_directory_entry(env: Env) -> None:
+    net = await env.network()
+    jlis: Jlis = net.apps["jlis"]
+    rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
+    number = (await jlis.register([rrc]))[rrc]
+    node = await child_node(env, net)
+    token = await node.enroll(number)
+    assert token == env.token(rrc, "chiyoda-child")
+    assert net.directory is not None
+    [entry] = await net.directory.holders(env.token(rrc, HUB))
+    assert entry.office == "chiyoda-child"
+    # a number changed on leak: the old one stops working, the new one gives the same token
+    new_number = await jlis.change_number(rrc, dt.date(2024, 7, 1))
+    with pytest.raises(EnrollmentRefused, match="replaced on 2024-07-01") as refused:
+        await node.enroll(number)
+    assert refused.value.code == "jlis.number_changed"
+    assert await node.enroll(new_number) == token
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("123456789018", "not_found"),  # a valid number that J-LIS never issued
+        ("123456789017", "jlis.bad_check_digit"),
+        ("12345", "jlis.malformed_number"),
+    ],
+)
+async def test_enrollment_refusals_are_explained(env: Env, number: str, code: str) -> None:
+    net = await env.network()
+    node = await child_node(env, net)
+    with pytest.raises(EnrollmentRefused) as refused:
+        await node.enroll(number)
+    assert refused.value.code == code, refused.value
+    assert str(refused.value)
