@@ -14,10 +14,10 @@ from agencies.jlis.numbers import classify
 from agencies.store import PgStore
 from hub.bus import Topology, network_topology
 from hub.records import PgRecordStore, verify_store
-from hub.routing import authorize, load_default_registry, load_default_table
+from hub.routing import authorize
 from hub.wire import HUB
 from renkei.demo import run_demo
-from renkei.network import TOKEN, identities, migrate, open_network, setup
+from renkei.network import TOKEN, identities, load_rules, migrate, open_network, setup
 from renkei.secrets import State
 from renkei.settings import Settings
 from token_service import KeyRing
@@ -36,29 +36,29 @@ __all__ = [
 ]
 
 
-def _ids() -> list[str]:
-    return identities(load_default_registry(load_default_table()))
+def _ids(settings: Settings) -> list[str]:
+    return identities(load_rules(settings)[1])
 
 
 async def demo(settings: Settings, args: argparse.Namespace) -> int:
     state = None
     if settings.broker_url or settings.db_url:
         # real services keep data between runs: use (or create) this deployment's state
-        State.generate(_ids()).save(settings.state_dir)
-        state = State.load(settings.state_dir, _ids())
+        State.generate(_ids(settings)).save(settings.state_dir)
+        state = State.load(settings.state_dir, _ids(settings))
         if settings.broker_url:
-            await setup(settings, state, _topology())
+            await setup(settings, state, _topology(settings))
         if settings.db_url:
             await db_migrate(settings, args)
     return await run_demo(settings, state, residents=args.residents, seed=args.seed)
 
 
-def _topology() -> Topology:
-    return network_topology([o.code for o in load_default_registry(load_default_table())])
+def _topology(settings: Settings) -> Topology:
+    return network_topology([o.code for o in load_rules(settings)[1]])
 
 
 async def init(settings: Settings, args: argparse.Namespace) -> int:
-    written = State.generate(_ids()).save(settings.state_dir)
+    written = State.generate(_ids(settings)).save(settings.state_dir)
     print(f"{len(written)} files written under {settings.state_dir} (existing ones kept)")
     return 0
 
@@ -66,8 +66,8 @@ async def init(settings: Settings, args: argparse.Namespace) -> int:
 async def broker_setup(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.broker_url:
         raise SystemExit("renkei: no broker configured: pass --broker or set RENKEI_BROKER_URL")
-    state = State.load(settings.state_dir, _ids())
-    report = await setup(settings, state, _topology())
+    state = State.load(settings.state_dir, _ids(settings))
+    report = await setup(settings, state, _topology(settings))
     print(report)
     return 0
 
@@ -76,7 +76,7 @@ async def db_migrate(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.db_url:
         raise SystemExit("renkei: no database configured: pass --db or set RENKEI_DB_URL")
     hub_key = State.load(settings.state_dir, [HUB]).keys[HUB]
-    await migrate(settings.db_url, load_default_registry(load_default_table()), hub_key.signing)
+    await migrate(settings.db_url, load_rules(settings)[1], hub_key.signing)
     print("schemas up to date: records, directory, one per office")
     return 0
 
@@ -85,8 +85,8 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
     if args.service == "office" and not args.name:
         raise SystemExit("renkei: name the office: renkei run office CODE")
     identity = args.name if args.service == "office" else (HUB if args.service == "hub" else TOKEN)
-    if identity not in _ids():
-        raise SystemExit(f"renkei: no office {identity!r}; known: {', '.join(_ids())}")
+    if identity not in _ids(settings):
+        raise SystemExit(f"renkei: no office {identity!r}; known: {', '.join(_ids(settings))}")
     state = State.load(settings.state_dir, [identity])
     async with await open_network(settings, state, run=[identity]) as net:
         print(
@@ -112,7 +112,7 @@ async def numbers_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def legal_list(settings: Settings, args: argparse.Namespace) -> int:
-    table = load_default_table()
+    table = load_rules(settings)[0]
     print(f"{table.law} — table {table.version}, as of {table.as_of}; {len(table.rows())} rows")
     print(f"{table.note}\n")
     for row in table.rows():
@@ -129,15 +129,14 @@ async def legal_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def legal_check(settings: Settings, args: argparse.Namespace) -> int:
-    table = load_default_table()
-    registry = load_default_registry(table)
+    table, registry = load_rules(settings)
     on = dt.date.fromisoformat(args.on) if args.on else dt.date.today()
     items = tuple(args.item)
     if args.requester in registry or args.provider in registry:
         decision = authorize(table, registry, args.requester, args.affair, args.provider, items, on)
     else:
         decision = table.check(args.requester, args.affair, args.provider, items, on)
-    print(("allowed" if decision.allowed else "refused") + f": {decision.reason}")
+    print(decision.reason if decision.allowed else f"refused: {decision.reason}")
     return 0 if decision.allowed else 1
 
 

@@ -21,8 +21,7 @@ from agencies.framework import Answer
 from agencies.municipality.child_allowance import ChildAllowance, Decision
 from agencies.population import Person, generate
 from hub.records import verify_store
-from hub.routing import load_default_registry, load_default_table
-from renkei.network import Network, identities, open_network
+from renkei.network import Network, identities, load_rules, open_network
 from renkei.population import load_population
 from renkei.secrets import State
 from renkei.settings import Settings
@@ -46,8 +45,7 @@ async def run_demo(
     def say(line: str = "") -> None:
         print(line, file=out, flush=True)
 
-    table = load_default_table()
-    registry = load_default_registry(table)
+    table, registry = load_rules(settings)
     state = state or State.generate(identities(registry))
     async with await open_network(settings, state, table=table, registry=registry) as net:
         say(f"renkei demo — bus: {net.bus_name} · stores: {net.store_name}")

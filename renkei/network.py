@@ -26,7 +26,14 @@ from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_b
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
 from hub.records import MemoryRecordStore, PgRecordStore, RecordStore, RecordWriter
-from hub.routing import LegalTable, Registry, load_default_registry, load_default_table
+from hub.routing import (
+    LegalTable,
+    Registry,
+    load_default_registry,
+    load_default_table,
+    load_registry,
+    load_table,
+)
 from hub.routing.context import ContextSealer
 from hub.routing.outcomes import Finisher, WriterSink
 from hub.routing.router import Router, RouterDeps
@@ -37,9 +44,25 @@ from renkei.settings import Settings
 from token_service import KeyRing, TokenService
 from token_service import run as run_token_service
 
-__all__ = ["TOKEN", "Network", "identities", "migrate", "open_network", "setup"]
+__all__ = [
+    "TOKEN",
+    "Network",
+    "identities",
+    "load_rules",
+    "migrate",
+    "open_network",
+    "setup",
+]
 
 TOKEN = "token"  # noqa: S105 — the token service's identity, not a password
+
+
+def load_rules(settings: Settings) -> tuple[LegalTable, Registry]:
+    """The legal table and the registry in force; a malformed one raises (the hub won't start)."""
+    table = load_table(settings.legal_table) if settings.legal_table else load_default_table()
+    if settings.offices:
+        return table, load_registry(settings.offices, table)
+    return table, load_default_registry(table)
 
 
 def identities(registry: Registry) -> list[str]:
@@ -97,8 +120,8 @@ async def open_network(
     registry: Registry | None = None,
 ) -> Network:
     """Start the services in ``run`` (default: all) and return the running network."""
-    table = table or load_default_table()
-    registry = registry or load_default_registry(table)
+    if table is None or registry is None:
+        table, registry = load_rules(settings)
     topology = network_topology([o.code for o in registry])
     wanted = set(run) if run is not None else set(identities(registry))
     net = Network(

@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     broker_vhost: str = "renkei"
     db_url: str | None = None  # postgresql://… — None: in-memory stores
     state_dir: Path = Path("var")  # keys and secrets made by `renkei init`
+    legal_table: Path | None = None  # a legal table file; None: the packaged model of 別表第二
+    offices: Path | None = None  # an office registry file; None: the packaged registry
     log_level: str = "info"
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
 

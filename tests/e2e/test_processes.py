@@ -1,0 +1,126 @@
+"""Each service as its own process against RabbitMQ and PostgreSQL, as an operator runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from agencies.framework import OfficeNode
+from agencies.store import PgStore
+from hub.bus import connect_amqp, delete_users, delete_vhost
+from hub.wire import HUB
+from renkei.secrets import State
+from token_service import KeyRing
+
+pytestmark = pytest.mark.integration
+RENKEI = str(Path(sys.executable).with_name("renkei"))
+PG = "postgresql://postgres@127.0.0.1:5432/"
+RRC = "12345678903"
+
+
+async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        RENKEI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode()
+
+
+async def start(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        RENKEI, "run", *args, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    async with asyncio.timeout(30):
+        while b"running on" not in (line := await proc.stderr.readline()):
+            assert line, f"`renkei run {' '.join(args)}` exited before it was ready"
+    return proc
+
+
+@pytest.fixture
+async def deployment(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    db = f"renkei_proc_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(PG + "postgres")
+    await admin.execute(f'CREATE DATABASE "{db}"')
+    env = {
+        **os.environ,
+        "RENKEI_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/",
+        "RENKEI_BROKER_VHOST": f"renkei-proc-{secrets.token_hex(4)}",
+        "RENKEI_DB_URL": PG + db,
+        "RENKEI_STATE_DIR": str(tmp_path / "state"),
+        "RENKEI_LOG_LEVEL": "warning",
+    }
+    try:
+        for command in (["init"], ["broker", "setup"], ["db", "migrate"]):
+            code, out = await cli(env, *command)
+            assert code == 0, out
+        yield env
+    finally:
+        admin_url = "http://guest:guest@127.0.0.1:15672"
+        await delete_vhost(admin_url, env["RENKEI_BROKER_VHOST"])
+        ids = [p.stem for p in (tmp_path / "state" / "keys").glob("*.pub")]
+        await delete_users(admin_url, ids)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_services_as_processes_answer_record_and_verify(deployment: dict[str, str]) -> None:
+    env = deployment
+    procs = [await start(env, *s) for s in (["token"], ["hub"], ["office", "chiyoda-tax"])]
+    state_dir = Path(env["RENKEI_STATE_DIR"])
+    state = State.load(state_dir, ["chiyoda-child"])
+    ring = KeyRing(state.token_master)
+    link = ring.link_id(RRC)
+    pool = await asyncpg.create_pool(env["RENKEI_DB_URL"], min_size=1, max_size=2)
+    try:
+        year = {"2024": {"total_income": 5_100_000, "municipal_income_levy": 240_000}}
+        await PgStore(pool, "chiyoda-tax").put_many(
+            "taxpayers",
+            [("T1", ring.token_for(link, "chiyoda-tax"), {"name": "鈴木 誠", "years": year})],
+        )
+        my_token = ring.token_for(link, "chiyoda-child")
+        await PgStore(pool, "chiyoda-child").put_many(
+            "applicants", [("C1", my_token, {"name": "鈴木 誠"})]
+        )
+        url = f"amqp://chiyoda-child:{state.passwords['chiyoda-child']}@127.0.0.1:5672/{env['RENKEI_BROKER_VHOST']}"
+        bus = await connect_amqp(url, identity="chiyoda-child")
+        node = OfficeNode(
+            code="chiyoda-child", bus=bus, keys=state.keys["chiyoda-child"], hub=state.public[HUB]
+        )
+        await node.start()
+        answers = await asyncio.gather(
+            *(
+                node.ask(
+                    "child_allowance",
+                    "chiyoda-tax",
+                    ("local_tax",),
+                    my_token,
+                    {"fiscal_year": 2024},
+                )
+                for _ in range(20)
+            )
+        )
+        await node.stop()
+        await bus.close()
+    finally:
+        await pool.close()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        codes = [await asyncio.wait_for(p.wait(), 30) for p in procs]
+    assert [a.status for a in answers] == ["ok"] * 20
+    assert answers[0].data == {"local_tax": {"fiscal_year": 2024, **year["2024"]}}
+    assert codes == [0, 0, 0], "each service stops cleanly on SIGTERM"
+    code, out = await cli(env, "records", "verify")
+    assert code == 0, out
+    assert "intact" in out
+    code, out = await cli(env, "records", "show", "--office", "chiyoda-child", "--local-id", "C1")
+    assert code == 0, out
+    assert "20 record(s)" in out and "chiyoda-tax" in out
