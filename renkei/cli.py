@@ -16,6 +16,7 @@ import uvloop
 
 from hub.log import configure
 from renkei import commands
+from renkei.pki_commands import add_pki_commands
 from renkei.settings import Settings
 
 __all__ = ["main"]
@@ -91,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     rsub.add_parser("verify", help="check the whole chain and its signed checkpoints").set_defaults(
         run=commands.records_verify
     )
+    add_pki_commands(sub)
     return p
 
 

@@ -1,0 +1,1 @@
+"""The public-key infrastructure (JPKI): certification authority, CRL, OCSP, verifiers."""
