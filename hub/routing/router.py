@@ -102,6 +102,9 @@ class Router:
     # ---- inbound: queries and enrollments ---------------------------------------------------
 
     async def on_request(self, d: Delivery) -> None:
+        if d.user_id not in self._d.keys:  # no broker-vouched office to answer or record
+            await self._unreadable(d, "hub.unverified_sender", f"no known sender ({d.user_id!r})")
+            return
         msg = await self._read(d)
         if msg is None:
             return
@@ -145,7 +148,7 @@ class Router:
             kind="query" if isinstance(msg, Query) else "enroll",
             query_id=env.correlation_id,
             # always answer the broker-vouched identity, never a claimed one
-            requester=d.user_id or env.sender,
+            requester=d.user_id or "",
             provider=env.recipient,
             affair=env.affair,
             items=msg.items if isinstance(msg, Query) else (),
