@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from agencies.framework import OfficeNode, Provider
+from agencies.item_office import ItemOffice
 from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance
@@ -221,6 +222,8 @@ async def _start_office(net: Network, code: str, broker: InMemoryBroker | None, 
         register = _office_providing(net.registry, "resident_record", office.municipality)
         tax = _office_providing(net.registry, "local_tax", office.municipality)
         app = ChildAllowance(node, store, register=register, tax_office=tax)
+    elif office.provides:
+        app = provider = ItemOffice(store, frozenset(office.provides))
     node.provider = provider
     await node.start()
     net._closers.append(node.stop)

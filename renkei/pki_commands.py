@@ -1,4 +1,4 @@
-"""The PKI's commands (`renkei run pki`, `renkei sign`, `renkei verify`); filled in by the PKI work."""
+"""The PKI's commands (`renkei run pki`, `renkei sign`, `renkei verify`)."""
 
 from __future__ import annotations
 

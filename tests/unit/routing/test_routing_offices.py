@@ -13,10 +13,16 @@ from .snippets import office, registry
 
 
 def test_default_registry(registry: offices.Registry) -> None:
-    assert [o.code for o in registry] == [
-        "jlis", "chiyoda-resident", "chiyoda-tax", "chiyoda-child",
-    ]  # fmt: skip
-    assert len(registry) == 4
+    codes = [o.code for o in registry]
+    assert codes[0] == "jlis"
+    assert {"chiyoda-resident", "chiyoda-tax", "chiyoda-child", "nenkin", "kenpo"} <= set(codes)
+    assert len(registry) == 20
+    # every row of the legal table has a registered requester and provider to exercise it
+    table = legal.load_default()
+    for row in table.rows():
+        assert any(row.affair in o.affairs and o.kind == row.requester for o in registry), row.id
+        for item in row.items:  # a municipality's items sit in different departments
+            assert any(item in o.provides and o.kind == row.provider for o in registry), row.id
     jlis = registry.get("jlis")
     assert (jlis.kind, jlis.affairs, jlis.provides, jlis.municipality) == ("jlis", (), (), None)
     tax = registry.get("chiyoda-tax")
@@ -24,7 +30,7 @@ def test_default_registry(registry: offices.Registry) -> None:
     assert tax.affairs == ("local_tax_assessment",)
     assert tax.provides == ("local_tax",)
     assert registry.get("chiyoda-resident").provides == ("resident_record",)
-    assert registry.get("chiyoda-child").affairs == ("child_allowance",)
+    assert registry.get("chiyoda-child").affairs == ("child_allowance", "childcare_benefit")
     assert "chiyoda-tax" in registry
     assert "minato-tax" not in registry
 
@@ -34,7 +40,7 @@ def test_get_of_an_unknown_office_says_so(registry: offices.Registry) -> None:
         registry.get("minato-tax")
     assert isinstance(caught.value, RoutingError)
     assert caught.value.code == "routing.unknown_office"
-    message = "office 'minato-tax' is not registered on the network (4 offices are)"
+    message = "office 'minato-tax' is not registered on the network (20 offices are)"
     assert str(caught.value) == message
 
 
