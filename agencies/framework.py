@@ -138,13 +138,17 @@ class OfficeNode:
             )
         return self._open(reply, seconds)
 
-    async def enroll(self, number: str) -> str:
-        """Present a number once; get this office's token for its holder (符号取得)."""
+    async def enroll(self, number: str, *, held_since: dt.date | None = None) -> str:
+        """Present a number once; get this office's token for its holder (符号取得).
+
+        ``held_since``: since when this office holds the person's records (for the directory).
+        """
         if self.jlis_seal is None:
             raise EnrollmentRefused("office.no_jlis_key", "this office has no J-LIS key to seal to")
         msg = Enroll(
             envelope=self._envelope("enrollment", "jlis"),
             number=seal(number.encode("ascii"), self.jlis_seal),
+            held_since=held_since,
         )
         reply = await self._request(msg, "enroll")
         if reply is None:

@@ -59,6 +59,7 @@ class Household:
     id: str
     address: str
     members: tuple[Person, ...]
+    moved_in: str  # ISO date the household came to live at the address
 
 
 def _given(rng: random.Random, sex: str, year: int) -> str:
@@ -138,6 +139,10 @@ def generate(residents: int, *, seed: int = 1, today: dt.date | None = None) -> 
         town = rng.choice(CHIYODA_TOWNS)
         chome = KANJI_NUMBERS[rng.randrange(4)]
         address = f"東京都千代田区{town}{chome}丁目{rng.randint(1, 20)}番{rng.randint(1, 30)}号"
-        households.append(Household(f"H{len(households) + 1:06d}", address, tuple(members)))
+        earliest = max(dt.date(2000, 1, 1), head_birth + dt.timedelta(days=20 * 365))
+        span = max(1, (today - dt.timedelta(days=400) - earliest).days)
+        moved_in = (earliest + dt.timedelta(days=rng.randrange(span))).isoformat()
+        hid = f"H{len(households) + 1:06d}"
+        households.append(Household(hid, address, tuple(members), moved_in))
         count += len(members)
     return households

@@ -33,6 +33,10 @@ class OfficeStore(Protocol):
     async def by_token(self, collection: str, token: str) -> tuple[str, Doc] | None: ...
     async def set_token(self, collection: str, key: str, token: str) -> None: ...
     async def token(self, collection: str, key: str) -> str | None: ...
+    async def token_of(self, key: str) -> str | None:
+        """The token filed under a local id in any collection (local ids are the office's own)."""
+        ...
+
     async def keys(self, collection: str) -> list[str]: ...
 
 
@@ -67,6 +71,9 @@ class MemoryStore:
 
     async def token(self, collection: str, key: str) -> str | None:
         return self._keys.get(collection, {}).get(key)
+
+    async def token_of(self, key: str) -> str | None:
+        return next((t[key] for t in self._keys.values() if key in t), None)
 
     async def keys(self, collection: str) -> list[str]:
         return sorted(self._docs.get(collection, {}))
@@ -135,6 +142,15 @@ class PgStore:
             value: str | None = await conn.fetchval(
                 f"SELECT token FROM {self._schema}.docs WHERE collection = $1 AND key = $2",
                 collection,
+                key,
+            )
+        return value
+
+    async def token_of(self, key: str) -> str | None:
+        async with self._pool.acquire() as conn:
+            value: str | None = await conn.fetchval(
+                f"SELECT token FROM {self._schema}.docs WHERE key = $1 AND token IS NOT NULL"
+                " ORDER BY collection LIMIT 1",
                 key,
             )
         return value

@@ -92,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
     rsub.add_parser("verify", help="check the whole chain and its signed checkpoints").set_defaults(
         run=commands.records_verify
     )
+    q = sub.add_parser("query", help="ask as an office; print the answer, or the refusal and why")
+    q.add_argument("--as", dest="as_office", required=True, metavar="OFFICE")
+    q.add_argument("--affair", required=True)
+    q.add_argument("--item", action="append", required=True, help="information item (repeatable)")
+    q.add_argument("--local-id", required=True, help="the person, by the asking office's own id")
+    q.add_argument("--provider", help="the office to ask (default: the hub finds it)")
+    q.add_argument("--fiscal-year", type=int)
+    q.add_argument("--param", action="append", metavar="KEY=VALUE")
+    q.set_defaults(run=commands.query)
+
     add_pki_commands(sub)
     return p
 
@@ -106,11 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.state_dir:
         overrides["state_dir"] = args.state_dir
     settings = Settings(**overrides)
-    level = settings.log_level
-    if args.command == "demo" and "log_level" not in settings.model_fields_set:
-        level = (
-            "warning"  # the demo prints its own summary; RENKEI_LOG_LEVEL=info shows every query
-        )
+    # tools print their own output, so only services log at info by default;
+    # RENKEI_LOG_LEVEL=info shows one line per query everywhere
+    quiet = args.command != "run" and "log_level" not in settings.model_fields_set
+    level = "warning" if quiet else settings.log_level
     configure(level="debug" if args.debug else level, json=settings.log_json)
     command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run
     try:

@@ -5,19 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import signal
 import sys
 
 import asyncpg
 
+from agencies.framework import Answer, OfficeNode
 from agencies.jlis.numbers import classify
-from agencies.store import PgStore
+from agencies.population import generate
+from agencies.store import OfficeStore, PgStore
 from hub.bus import Topology, network_topology
 from hub.records import PgRecordStore, verify_store
 from hub.routing import authorize
 from hub.wire import HUB
 from renkei.demo import run_demo
 from renkei.network import TOKEN, identities, load_rules, migrate, open_network, setup
+from renkei.population import load_population
 from renkei.secrets import State
 from renkei.settings import Settings
 from token_service import KeyRing
@@ -30,6 +34,7 @@ __all__ = [
     "legal_check",
     "legal_list",
     "numbers_check",
+    "query",
     "records_show",
     "records_verify",
     "run_service",
@@ -148,15 +153,7 @@ async def records_show(settings: Settings, args: argparse.Namespace) -> int:
     state = State.load(settings.state_dir, [HUB])
     pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
     try:
-        store = PgStore(pool, args.office)
-        collections = (
-            [args.collection] if args.collection else ["residents", "taxpayers", "applicants"]
-        )
-        token = None
-        for c in collections:
-            token = await store.token(c, args.local_id)
-            if token:
-                break
+        token = await PgStore(pool, args.office).token_of(args.local_id)
         if token is None:
             raise SystemExit(f"renkei: {args.office} holds no enrolled person {args.local_id!r}")
         ring = KeyRing(State.load(settings.state_dir, []).token_master)
@@ -188,3 +185,57 @@ async def records_verify(settings: Settings, args: argparse.Namespace) -> int:
         await pool.close()
     print(report)
     return 0 if report.ok else 1
+
+
+def _params(pairs: list[str]) -> dict[str, str | int]:
+    out: dict[str, str | int] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"renkei: --param takes KEY=VALUE, not {pair!r}")
+        out[key] = int(value) if value.isdigit() else value
+    return out
+
+
+async def query(settings: Settings, args: argparse.Namespace) -> int:
+    """Ask as an office; print the opened answer, or the refusal and why."""
+    params = _params(args.param or [])
+    if args.fiscal_year:
+        params["fiscal_year"] = args.fiscal_year
+    provider = args.provider or HUB  # the hub finds the office that holds the record
+    if settings.broker_url is None:
+        print(
+            "(no broker configured: asking inside a demo network with its population)",
+            file=sys.stderr,
+        )
+        registry = load_rules(settings)[1]
+        async with await open_network(settings, State.generate(identities(registry))) as net:
+            await load_population(net, generate(300, seed=1), fiscal_year=2024)
+            answer = await _ask(
+                net.offices[args.as_office], net.stores[args.as_office], args, provider, params
+            )
+    else:
+        state = State.load(settings.state_dir, [args.as_office])
+        async with await open_network(settings, state, run=[args.as_office]) as net:
+            answer = await _ask(
+                net.offices[args.as_office], net.stores[args.as_office], args, provider, params
+            )
+    if answer.status == "ok":
+        print(json.dumps(answer.data, ensure_ascii=False, indent=2))
+        print(f"record {answer.record_id} · {answer.seconds * 1000:.1f} ms", file=sys.stderr)
+        return 0
+    print(" ".join(filter(None, (answer.status, answer.code))) + f": {answer.reason}")
+    return 1
+
+
+async def _ask(
+    node: OfficeNode,
+    store: OfficeStore,
+    args: argparse.Namespace,
+    provider: str,
+    params: dict[str, str | int],
+) -> Answer:
+    token = await store.token_of(args.local_id)
+    if token is None:
+        raise SystemExit(f"renkei: {args.as_office} holds no enrolled person {args.local_id!r}")
+    return await node.ask(args.affair, provider, tuple(args.item), token, params)

@@ -186,6 +186,7 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
             sealer=ContextSealer(net.state.context_key),
             finisher=finisher,
             tokens=tokens,
+            directory=directory,
             clock=clock,
         )
     )

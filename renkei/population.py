@@ -62,18 +62,19 @@ async def load_population(
         _code(net, k) for k in ("resident_record", "local_tax", "child_allowance")
     )
     # who each office holds, under its own local ids: (office, collection, local id, person)
-    holds: list[tuple[str, str, str, Person]] = []
+    holds: list[tuple[str, str, str, Person, dt.date]] = []
     Row = tuple[str, None, dict[str, Any]]
     residents: list[Row] = []
     homes: list[Row] = []
     taxpayers: list[Row] = []
     applicants: list[Row] = []
     for h in households:
+        since = dt.date.fromisoformat(h.moved_in)
         ids = []
         for person in h.members:
             rid = f"R{len(holds) + 1:07d}"
             ids.append(rid)
-            holds.append((register, "residents", rid, person))
+            holds.append((register, "residents", rid, person, since))
             doc = {
                 "name": person.name,
                 "birth_date": person.birth_date,
@@ -97,12 +98,12 @@ async def load_population(
                 taxpayers.append(
                     (tid, None, {"name": person.name, "years": {str(fiscal_year): year}})
                 )
-                holds.append((tax, "taxpayers", tid, person))
+                holds.append((tax, "taxpayers", tid, person, since))
         homes.append((h.id, None, {"head": ids[0], "members": ids, "address": h.address}))
         if any(m.relationship == "子" for m in h.members):
             cid = f"C{len(applicants) + 1:07d}"
             applicants.append((cid, None, {"name": h.members[0].name}))
-            holds.append((child, "applicants", cid, h.members[0]))
+            holds.append((child, "applicants", cid, h.members[0], since))
     await net.stores[register].put_many("residents", residents)
     await net.stores[register].put_many("households", homes)
     await net.stores[tax].put_many("taxpayers", taxpayers)
@@ -112,18 +113,20 @@ async def load_population(
     gate = asyncio.Semaphore(ENROLL_CONCURRENCY)
     refused = 0
 
-    async def enroll(office: str, collection: str, key: str, person: Person) -> None:
+    async def enroll(
+        office: str, collection: str, key: str, person: Person, since: dt.date
+    ) -> None:
         nonlocal refused
         async with gate:
             try:
-                token = await net.offices[office].enroll(numbers[person.rrc])
+                token = await net.offices[office].enroll(numbers[person.rrc], held_since=since)
             except EnrollmentRefused:
                 refused += 1
                 return
             await net.stores[office].set_token(collection, key, token)
 
     await asyncio.gather(*(enroll(*h) for h in holds))
-    held = {(office, key): person for office, _, key, person in holds}
+    held = {(office, key): person for office, _, key, person, _ in holds}
     seconds = time.perf_counter() - started
     return Loaded(len(people), len(households), len(holds) - refused, refused, seconds, held)
 

@@ -41,6 +41,7 @@ class Context:
     query_digest: bytes
     traceparent: str
     not_disclosed: bool = False
+    held_since: dt.date | None = None  # enrollment only
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -57,12 +58,13 @@ class Context:
                 self.query_digest.hex(),
                 self.traceparent,
                 self.not_disclosed,
+                self.held_since.isoformat() if self.held_since else "",
             ]
         )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Context:
-        k, q, r, p, a, i, person, asked, deadline, d, tp, nd = orjson.loads(data)
+        k, q, r, p, a, i, person, asked, deadline, d, tp, nd, since = orjson.loads(data)
         return cls(
             k,
             UUID(q),
@@ -76,6 +78,7 @@ class Context:
             bytes.fromhex(d),
             tp,
             nd,
+            dt.date.fromisoformat(since) if since else None,
         )
 
 

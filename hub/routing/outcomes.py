@@ -130,7 +130,10 @@ class Finisher:
         else:
             first = True
             if isinstance(outcome, Enrolled):
-                await self._directory.enrolled(ctx.person, ctx.requester, now)
+                since = now
+                if ctx.held_since is not None:
+                    since = dt.datetime.combine(ctx.held_since, dt.time(), dt.UTC)
+                await self._directory.enrolled(ctx.person, ctx.requester, since)
         log.info(
             "query.finished" if first else "query.duplicate",
             query_id=str(ctx.query_id),

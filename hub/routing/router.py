@@ -15,12 +15,14 @@ from dataclasses import dataclass, replace
 from uuid import UUID, uuid4
 
 from hub.bus import Bus, Delivery, OutMessage, Unroutable
+from hub.directory import Directory
 from hub.log import get_logger
 from hub.routing.context import Context, ContextSealer, digest
 from hub.routing.exceptions import ForgedContext, RoutingError
 from hub.routing.legal import LegalTable
 from hub.routing.offices import Registry, authorize
 from hub.routing.outcomes import Finisher, hub_error, refused
+from hub.routing.resolve import reference_date, resolve_provider
 from hub.routing.tokens import TokenClient
 from hub.wire import (
     HUB,
@@ -73,6 +75,7 @@ class RouterDeps:
     sealer: ContextSealer
     finisher: Finisher
     tokens: TokenClient
+    directory: Directory
     clock: Callable[[], dt.datetime] = _utcnow
 
 
@@ -158,6 +161,7 @@ class Router:
             query_digest=digest(d.body),
             traceparent=env.traceparent,
             not_disclosed=msg.not_disclosed if isinstance(msg, Query) else False,
+            held_since=msg.held_since if isinstance(msg, Enroll) else None,
         )
 
     def _check_sender(self, d: Delivery, msg: Query | Enroll) -> Outcome | None:
@@ -189,9 +193,14 @@ class Router:
         """The tokens, then the law, then the provider; the first refusal ends it.
 
         The token comes first so that even a refused query is recorded under the person and
-        shows in their やりとり履歴 (a forged token leaves the record without a person).
+        shows in their やりとり履歴 (a forged token leaves the record without a person). A
+        query addressed to the hub itself asks the hub to find the provider (``resolve``).
         """
         d = self._d
+        if ctx.provider == HUB:
+            ctx, refusal = await self._resolve(msg, ctx)
+            if refusal is not None:
+                return ctx, refusal
         result = await d.tokens.translate(msg.person, ctx.requester, (ctx.provider, HUB))
         if not isinstance(result, TokenOk):
             return ctx, result
@@ -202,6 +211,21 @@ class Router:
         if not decision.allowed:
             return ctx, refused(f"routing.{decision.code}", decision.reason)
         return ctx, await self._forward_query(msg, ctx, provider_token)
+
+    async def _resolve(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
+        """Which office may answer and held this person's record on the reference date."""
+        d = self._d
+        result = await d.tokens.translate(msg.person, ctx.requester, (HUB,))
+        if not isinstance(result, TokenOk):
+            return ctx, result
+        ctx = replace(ctx, person=result.tokens[0])
+        on = reference_date(msg.params, ctx.asked_at.date())
+        holders = await d.directory.holders(ctx.person)
+        asked = (ctx.requester, ctx.affair, ctx.items)
+        found = resolve_provider(d.table, d.registry, *asked, holders, on, ctx.asked_at.date())
+        if isinstance(found, str):
+            return replace(ctx, provider=found), None
+        return ctx, found
 
     def _check_enroller(self, ctx: Context) -> Outcome | None:
         if ctx.provider != _JLIS or ctx.affair != _ENROLLMENT:

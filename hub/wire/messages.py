@@ -10,6 +10,7 @@ requester, the number is sealed for J-LIS, and the resident-record code for the 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -177,6 +178,9 @@ class Enroll(WireModel):
     kind: Literal["enroll"] = "enroll"
     envelope: Envelope
     number: Sealed
+    # since when the office holds this person's records (e.g. the move-in date): the directory
+    # uses it to find "the office that held the record on date D"; default: the enrollment
+    held_since: dt.date | None = None
 
 
 class ForwardedEnroll(WireModel):

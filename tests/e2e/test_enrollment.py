@@ -65,3 +65,24 @@ async def test_enrollment_refusals_are_explained(env: Env, number: str, code: st
         await node.enroll(number)
     assert refused.value.code == code, refused.value
     assert str(refused.value)
+
+
+async def test_the_hub_finds_the_office_that_held_the_record(env: Env) -> None:
+    """A query addressed to the hub goes to the office enrolled for the person on the date."""
+    net = await env.network(run=None)
+    jlis: Jlis = net.apps["jlis"]
+    rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
+    number = (await jlis.register([rrc]))[rrc]
+    tax, child = net.offices["chiyoda-tax"], net.offices["chiyoda-child"]
+    tax_token = await tax.enroll(number, held_since=dt.date(2019, 4, 1))
+    year = {"2024": {"total_income": 4_000_000, "municipal_income_levy": 180_000}}
+    await net.stores["chiyoda-tax"].put_many(
+        "taxpayers", [("T9", tax_token, {"name": "x", "years": year})]
+    )
+    token = await child.enroll(number)
+    found = await child.ask("child_allowance", HUB, ("local_tax",), token, {"fiscal_year": 2024})
+    assert found.status == "ok", found
+    assert found.data == {"local_tax": {"fiscal_year": 2024, **year["2024"]}}
+    before = await child.ask("child_allowance", HUB, ("local_tax",), token, {"fiscal_year": 2019})
+    assert before.status == "not_found"  # 1 January 2019 is before the office held the record
+    assert "2019-01-01" in before.reason
