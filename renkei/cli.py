@@ -16,6 +16,7 @@ import uvloop
 
 from hub.log import configure
 from renkei import commands
+from renkei.extra_commands import add_extra_commands
 from renkei.pki_commands import add_pki_commands
 from renkei.settings import Settings
 
@@ -103,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     q.set_defaults(run=commands.query)
 
     add_pki_commands(sub)
+    add_extra_commands(sub)
     return p
 
 
