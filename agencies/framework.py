@@ -19,16 +19,20 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from agencies.exceptions import EnrollmentRefused, NoRecord
+from agencies.store import OfficeStore
 from hub.bus import Bus, Delivery, OutMessage
 from hub.log import get_logger
 from hub.wire import (
     HUB,
     SIGNATURE_HEADER,
     Answered,
+    Change,
+    ChangeEvent,
     Enroll,
     Enrolled,
     Envelope,
     Failed,
+    ForwardedChange,
     ForwardedEnroll,
     ForwardedQuery,
     Message,
@@ -39,6 +43,7 @@ from hub.wire import (
     PublicKeys,
     Query,
     Reply,
+    TimedOut,
     WireError,
     decode,
     encode,
@@ -49,9 +54,10 @@ from hub.wire import (
     verify,
 )
 
-__all__ = ["Answer", "OfficeNode", "Provider", "Resolver"]
+__all__ = ["EVENTS", "Answer", "OfficeNode", "Provider", "Resolver"]
 
 log = get_logger("agencies.office")
+EVENTS = "_events"  # the store's collection of change events received
 GRACE = dt.timedelta(seconds=1)  # how long past the deadline we wait for the hub's own answer
 
 
@@ -91,6 +97,7 @@ class OfficeNode:
     provider: Provider | None = None
     resolver: Resolver | None = None
     jlis_seal: X25519PublicKey | None = None
+    store: OfficeStore | None = None  # where the office keeps the change events it received
     deadline: dt.timedelta = dt.timedelta(seconds=10)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     _pending: dict[uuid.UUID, asyncio.Future[Reply]] = field(default_factory=dict)
@@ -138,6 +145,26 @@ class OfficeNode:
             )
         return self._open(reply, seconds)
 
+    async def report_change(
+        self,
+        person: str,
+        change: Change,
+        effective: dt.date,
+        detail: Mapping[str, str] | None = None,
+    ) -> Outcome:
+        """A resident register tells the network (異動); returns the hub's ``Delivered``."""
+        msg = ChangeEvent(
+            envelope=self._envelope("change_notice", HUB),
+            person=person,
+            change=change,
+            effective=effective,
+            detail=dict(detail or {}),
+        )
+        reply = await self._request(msg, "change")
+        if reply is None:
+            return TimedOut(reason="no reply to the change event before the deadline")
+        return reply.outcome
+
     async def enroll(self, number: str, *, held_since: dt.date | None = None) -> str:
         """Present a number once; get this office's token for its holder (符号取得).
 
@@ -176,7 +203,7 @@ class OfficeNode:
             traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
         )
 
-    async def _request(self, msg: Query | Enroll, routing_key: str) -> Reply | None:
+    async def _request(self, msg: Query | Enroll | ChangeEvent, routing_key: str) -> Reply | None:
         env = msg.envelope
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[env.correlation_id] = future
@@ -224,6 +251,10 @@ class OfficeNode:
         msg = await self._from_hub(d)
         if msg is None:
             return
+        if isinstance(msg, ForwardedChange):
+            await self._changed(msg)
+            await d.ack()
+            return
         if isinstance(msg, ForwardedQuery):
             outcome = await self._answer(msg)
         elif isinstance(msg, ForwardedEnroll) and self.resolver is not None:
@@ -260,6 +291,25 @@ class OfficeNode:
             return NotFound(reason=f"{self.code} holds no record for this person")
         return Answered(payload=seal(orjson.dumps(data), seal_key(msg.seal_to)))
 
+    async def _changed(self, msg: ForwardedChange) -> None:
+        """Keep each event once (by its id), then let the office's own code react to it."""
+        event_id = str(msg.envelope.correlation_id)
+        if self.store is not None:
+            if await self.store.get(EVENTS, event_id) is not None:
+                log.info("change.duplicate", event_id=event_id)
+                return
+            doc = {
+                "person": msg.person,
+                "change": msg.change,
+                "effective": msg.effective.isoformat(),
+                "origin": msg.origin,
+                "detail": dict(msg.detail),
+            }
+            await self.store.put_many(EVENTS, [(event_id, None, doc)])
+        listener = getattr(self.provider, "changed", None)
+        if listener is not None:
+            await listener(msg.person, msg.change, msg.effective, dict(msg.detail))
+
     async def _resolve(self, msg: ForwardedEnroll) -> Outcome:
         assert self.resolver is not None
         try:
@@ -293,7 +343,9 @@ class OfficeNode:
         await d.dead_letter(problem)
         return None
 
-    async def _publish(self, routing_key: str, msg: Query | Enroll | ProviderReply) -> None:
+    async def _publish(
+        self, routing_key: str, msg: Query | Enroll | ChangeEvent | ProviderReply
+    ) -> None:
         body = encode(msg)
         env = msg.envelope
         out = OutMessage(

@@ -79,6 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     lcheck.add_argument("--on", help="date (default today)")
     lcheck.set_defaults(run=commands.legal_check)
 
+    _add_records(sub)
+    _add_query(sub)
+    add_pki_commands(sub)
+    add_extra_commands(sub)
+    return p
+
+
+def _add_records(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     records = sub.add_parser("records", help="access records (情報提供等記録)")
     rsub = records.add_subparsers(dest="action", required=True)
     show = rsub.add_parser(
@@ -93,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     rsub.add_parser("verify", help="check the whole chain and its signed checkpoints").set_defaults(
         run=commands.records_verify
     )
+
+
+def _add_query(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     q = sub.add_parser("query", help="ask as an office; print the answer, or the refusal and why")
     q.add_argument("--as", dest="as_office", required=True, metavar="OFFICE")
     q.add_argument("--affair", required=True)
@@ -102,10 +113,6 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--fiscal-year", type=int)
     q.add_argument("--param", action="append", metavar="KEY=VALUE")
     q.set_defaults(run=commands.query)
-
-    add_pki_commands(sub)
-    add_extra_commands(sub)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -209,6 +209,7 @@ async def _start_office(net: Network, code: str, broker: InMemoryBroker | None, 
         keys=net.state.keys[code],
         hub=net.state.public[HUB],
         jlis_seal=net.state.public["jlis"].seal if "jlis" in net.state.public else None,
+        store=store,
     )
     app: Any = None
     provider: Provider | None = None

@@ -22,6 +22,7 @@ __all__ = [
     "HUB_REQUESTS",
     "OFFICES_EXCHANGE",
     "OFFICE_CODE",
+    "RK_CHANGE",
     "RK_ENROLL",
     "RK_QUERY",
     "RK_REPLY",
@@ -50,6 +51,7 @@ DEAD_QUEUE = "renkei.dead"
 RK_QUERY = "query"
 RK_ENROLL = "enroll"
 RK_REPLY = "reply"
+RK_CHANGE = "change"
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
 OFFICE_CODE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -232,6 +234,7 @@ def network_topology(
     bindings = [
         Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_QUERY),
         Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_ENROLL),
+        Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_CHANGE),
         Binding(HUB_EXCHANGE, HUB_REPLIES, RK_REPLY),
         Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),

@@ -29,6 +29,10 @@ class Enrollment:
 
 class Directory(Protocol):
     async def enrolled(self, person: str, office: str, at: dt.datetime) -> None: ...
+    async def ended(self, person: str, offices: list[str], at: dt.datetime) -> None:
+        """The offices stop holding the person's records at ``at`` (moved away, died)."""
+        ...
+
     async def holders(self, person: str) -> list[Enrollment]: ...
 
 
@@ -37,7 +41,15 @@ class MemoryDirectory:
         self._rows: dict[str, dict[str, Enrollment]] = {}
 
     async def enrolled(self, person: str, office: str, at: dt.datetime) -> None:
-        self._rows.setdefault(person, {}).setdefault(office, Enrollment(office, at))
+        rows = self._rows.setdefault(person, {})
+        if office not in rows or rows[office].until is not None:  # (re-)enrolled
+            rows[office] = Enrollment(office, at)
+
+    async def ended(self, person: str, offices: list[str], at: dt.datetime) -> None:
+        rows = self._rows.get(person, {})
+        for office in offices:
+            if office in rows and rows[office].until is None:
+                rows[office] = Enrollment(office, rows[office].since, at)
 
     async def holders(self, person: str) -> list[Enrollment]:
         return sorted(self._rows.get(person, {}).values(), key=lambda e: e.office)
@@ -55,9 +67,20 @@ class PgDirectory:
         async with self._pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO directory.enrollments (person, office, since) VALUES ($1, $2, $3)"
-                " ON CONFLICT (person, office) DO NOTHING",
+                " ON CONFLICT (person, office) DO UPDATE SET since = EXCLUDED.since, until = NULL"
+                " WHERE directory.enrollments.until IS NOT NULL",
                 person,
                 office,
+                at,
+            )
+
+    async def ended(self, person: str, offices: list[str], at: dt.datetime) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE directory.enrollments SET until = $3"
+                " WHERE person = $1 AND office = ANY($2::text[]) AND until IS NULL",
+                person,
+                offices,
                 at,
             )
 

@@ -29,7 +29,7 @@ def digest(body: bytes) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    kind: Literal["query", "enroll"]
+    kind: Literal["query", "enroll", "change"]
     query_id: UUID
     requester: str
     provider: str

@@ -12,11 +12,13 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Literal
 from uuid import UUID, uuid4
 
 from hub.bus import Bus, Delivery, OutMessage, Unroutable
 from hub.directory import Directory
 from hub.log import get_logger
+from hub.routing.changes import fan_out
 from hub.routing.context import Context, ContextSealer, digest
 from hub.routing.exceptions import ForgedContext, RoutingError
 from hub.routing.legal import LegalTable
@@ -29,10 +31,12 @@ from hub.wire import (
     SIGNATURE_HEADER,
     Answered,
     BadSignature,
+    ChangeEvent,
     Enroll,
     Enrolled,
     Envelope,
     Failed,
+    ForwardedChange,
     ForwardedEnroll,
     ForwardedQuery,
     Message,
@@ -58,6 +62,11 @@ __all__ = ["MAX_DEADLINE", "Router", "RouterDeps"]
 log = get_logger("hub.router")
 MAX_DEADLINE = dt.timedelta(seconds=120)
 _ENROLLMENT = "enrollment"
+_KINDS: dict[str, Literal["query", "enroll", "change"]] = {
+    "query": "query",
+    "enroll": "enroll",
+    "change": "change",
+}
 _JLIS = "jlis"
 
 
@@ -111,17 +120,27 @@ class Router:
         msg = await self._read(d)
         if msg is None:
             return
-        if not isinstance(msg, Query | Enroll):
+        if not isinstance(msg, Query | Enroll | ChangeEvent):
             await self._unreadable(d, "hub.unexpected_kind", f"a {msg.kind} is not a request")
             return
         ctx = self._context(msg, d)
-        refusal = self._check_sender(d, msg) or self._check_deadline(ctx)
-        if refusal is None and isinstance(msg, Query):
-            ctx, refusal = await self._route_query(msg, ctx)
-        elif refusal is None and isinstance(msg, Enroll):
-            refusal = self._check_enroller(ctx) or await self._forward_enroll(msg, ctx)
-        if refusal is not None:
-            await self._d.finisher.finish(ctx, refusal, redelivered=d.redelivered)
+        outcome = self._check_sender(d, msg) or self._check_deadline(ctx)
+        if outcome is None and isinstance(msg, Query):
+            ctx, outcome = await self._route_query(msg, ctx)
+        elif outcome is None and isinstance(msg, Enroll):
+            outcome = self._check_enroller(ctx) or await self._forward_enroll(msg, ctx)
+        elif outcome is None and isinstance(msg, ChangeEvent):
+            outcome = await fan_out(
+                msg,
+                ctx,
+                registry=self._d.registry,
+                tokens=self._d.tokens,
+                directory=self._d.directory,
+                envelope_for=lambda office: self._envelope(ctx, office),
+                forward=lambda office, fwd: self.publish_to(office, "in", fwd),
+            )
+        if outcome is not None:  # else the provider's reply (or the deadline) finishes it
+            await self._d.finisher.finish(ctx, outcome, redelivered=d.redelivered)
         await d.ack()
 
     async def _read(self, d: Delivery) -> Message | None:
@@ -144,11 +163,11 @@ class Router:
         log.warning("unreadable", code=code, reason=reason, sender=d.user_id, queue=d.queue)
         await d.dead_letter(f"{code}: {reason}")
 
-    def _context(self, msg: Query | Enroll, d: Delivery) -> Context:
+    def _context(self, msg: Query | Enroll | ChangeEvent, d: Delivery) -> Context:
         env = msg.envelope
         now = self._d.clock()
         return Context(
-            kind="query" if isinstance(msg, Query) else "enroll",
+            kind=_KINDS[msg.kind],
             query_id=env.correlation_id,
             # always answer the broker-vouched identity, never a claimed one
             requester=d.user_id or "",
@@ -164,7 +183,7 @@ class Router:
             held_since=msg.held_since if isinstance(msg, Enroll) else None,
         )
 
-    def _check_sender(self, d: Delivery, msg: Query | Enroll) -> Outcome | None:
+    def _check_sender(self, d: Delivery, msg: Query | Enroll | ChangeEvent) -> Outcome | None:
         sender = msg.envelope.sender
         if d.user_id != sender:
             return refused(
@@ -344,7 +363,12 @@ class Router:
         )
 
     async def publish_to(
-        self, office: str, queue: str, msg: ForwardedQuery | ForwardedEnroll, *, expiration_ms: int
+        self,
+        office: str,
+        queue: str,
+        msg: ForwardedQuery | ForwardedEnroll | ForwardedChange,
+        *,
+        expiration_ms: int | None = None,
     ) -> None:
         body = encode(msg)
         out = OutMessage(

@@ -31,10 +31,14 @@ from hub.wire.base import (
 __all__ = [
     "AccessEvent",
     "Answered",
+    "Change",
+    "ChangeEvent",
+    "Delivered",
     "Enroll",
     "Enrolled",
     "ErrorFamily",
     "Failed",
+    "ForwardedChange",
     "ForwardedEnroll",
     "ForwardedQuery",
     "IssueBatch",
@@ -113,13 +117,20 @@ class Failed(WireModel):
     reason: Text
 
 
+class Delivered(WireModel):
+    """A change event reached every office that holds a token for the person."""
+
+    status: Literal["delivered"] = "delivered"
+    offices: int
+
+
 class TimedOut(WireModel):
     status: Literal["timed_out"] = "timed_out"
     reason: Text
 
 
 Outcome = Annotated[
-    Answered | Enrolled | Resolved | Refused | NotFound | Failed | TimedOut,
+    Answered | Enrolled | Resolved | Delivered | Refused | NotFound | Failed | TimedOut,
     Field(discriminator="status"),
 ]
 
@@ -191,13 +202,53 @@ class ForwardedEnroll(WireModel):
     context: B64
 
 
+# ---- change events (異動) -----------------------------------------------------------------
+
+Change = Literal["moved_out", "moved_in", "birth", "death", "household", "number_changed"]
+Detail = Annotated[
+    dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")],
+        Annotated[str, StringConstraints(max_length=200)],
+    ],
+    Field(max_length=8),
+]
+
+
+class ChangeEvent(WireModel):
+    """Resident register → hub: something happened to one of its residents.
+
+    Only what changed and when, with routing facts (e.g. ``to_municipality``), never content:
+    an office that needs the new address asks the register, under the legal table.
+    ``envelope.correlation_id`` is the event id; the hub answers with ``Delivered``.
+    """
+
+    kind: Literal["change"] = "change"
+    envelope: Envelope
+    person: Token  # the register's own token
+    change: Change
+    effective: dt.date
+    detail: Detail = Field(default_factory=dict)
+
+
+class ForwardedChange(WireModel):
+    """Hub → every office holding a token for the person, under that office's token."""
+
+    kind: Literal["forwarded_change"] = "forwarded_change"
+    envelope: Envelope
+    origin: OfficeCode
+    person: Token
+    change: Change
+    effective: dt.date
+    detail: Detail = Field(default_factory=dict)
+
+
 # ---- token service (hub ↔ token service, batched) -----------------------------------------
 
 
 class TranslateItem(WireModel):
     token: Token
     holder: OfficeCode  # the office that presented the token
-    targets: Annotated[tuple[OfficeCode, ...], Field(min_length=1, max_length=8)]
+    targets: Annotated[tuple[OfficeCode, ...], Field(min_length=1, max_length=32)]
 
 
 class IssueItem(WireModel):
@@ -272,6 +323,8 @@ Message = Annotated[
     | Reply
     | Enroll
     | ForwardedEnroll
+    | ChangeEvent
+    | ForwardedChange
     | AccessEvent
     | Notice,
     Field(discriminator="kind"),
