@@ -1,151 +1,14 @@
-"""Whole-network flows, each run twice: on the embedded defaults and on RabbitMQ + PostgreSQL.
-
-``network`` starts the services named (default: all but ``chiyoda-child``, which the tests
-play by hand through ``RawOffice`` so they can send anything, forged or malformed, and see
-every reply). On the real backend each test module gets its own vhost and database, dropped
-afterwards; a missing RabbitMQ or PostgreSQL fails the run rather than skipping it.
-"""
+"""Fixtures of the whole-network flows: ``env`` once per backend (see ``e2e_env``)."""
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
+from e2e_env import IDS, Env, real_env
 
-from hub.bus import (
-    Bus,
-    Delivery,
-    OutMessage,
-    connect_amqp,
-    delete_users,
-    delete_vhost,
-    network_topology,
-)
-from hub.routing import load_default_registry, load_default_table
-from hub.wire import SIGNATURE_HEADER, OfficeKeys, Reply, decode, sign
-from renkei.network import Network, identities, migrate, open_network, setup
 from renkei.secrets import State
 from renkei.settings import Settings
-from token_service import KeyRing
-
-AMQP = "amqp://guest:guest@127.0.0.1:5672/"
-PG = "postgresql://postgres@127.0.0.1:5432/"
-ADMIN = "http://guest:guest@127.0.0.1:15672"
-ALL_BUT_CHILD = ("hub", "token", "jlis", "chiyoda-resident", "chiyoda-tax")
-
-TABLE = load_default_table()
-REGISTRY = load_default_registry(TABLE)
-IDS = identities(REGISTRY)
-
-
-@dataclass
-class RawOffice:
-    """An office driven by hand: publishes any bytes, collects every reply the hub sends it."""
-
-    code: str
-    bus: Bus
-    keys: OfficeKeys
-    replies: asyncio.Queue[Reply] = field(default_factory=asyncio.Queue)
-
-    async def start(self) -> None:
-        async def on_reply(d: Delivery) -> None:
-            msg = decode(d.body)
-            assert isinstance(msg, Reply)
-            await self.replies.put(msg)
-            await d.ack()
-
-        await self.bus.consume(f"office.{self.code}.replies", on_reply)
-
-    async def send(
-        self, body: bytes, *, key: str = "query", message_id: str = "", signed: bool = True
-    ) -> None:
-        headers = {SIGNATURE_HEADER: sign(body, self.keys.signing)} if signed else {}
-        out = OutMessage(body=body, message_id=message_id or secrets.token_hex(8), headers=headers)
-        await self.bus.publish("renkei.hub", key, out)
-
-    async def reply(self, timeout: float = 5.0) -> Reply:
-        return await asyncio.wait_for(self.replies.get(), timeout)
-
-    async def no_more_replies(self, wait: float = 0.5) -> None:
-        await asyncio.sleep(wait)
-        assert self.replies.empty(), f"unexpected extra reply: {self.replies.get_nowait()}"
-
-
-@dataclass
-class Env:
-    kind: str
-    settings: Settings
-    state: State
-    nets: list[Network] = field(default_factory=list)
-
-    @property
-    def ring(self) -> KeyRing:
-        return KeyRing(self.state.token_master)
-
-    def token(self, rrc: str, office: str) -> str:
-        return self.ring.token_for(self.ring.link_id(rrc), office)
-
-    async def network(self, run: Iterable[str] = ALL_BUT_CHILD) -> Network:
-        net = await open_network(self.settings, self.state, run=run, table=TABLE, registry=REGISTRY)
-        self.nets.append(net)
-        return net
-
-    async def connect(self, net: Network, code: str) -> Bus:
-        if net.broker is not None:
-            bus: Bus = net.broker.connect(code)
-        else:
-            url = self.settings.broker_url_for(code, self.state.passwords[code])
-            bus = await connect_amqp(url, identity=code)
-        net._closers.append(bus.close)
-        return bus
-
-    async def raw(self, net: Network, code: str) -> RawOffice:
-        office = RawOffice(code, await self.connect(net, code), self.state.keys[code])
-        await office.start()
-        return office
-
-    async def dead_letters(self, net: Network) -> asyncio.Queue[Delivery]:
-        """What reaches ``renkei.dead``, read as the monitor."""
-        found: asyncio.Queue[Delivery] = asyncio.Queue()
-
-        async def keep(d: Delivery) -> None:
-            await found.put(d)
-            await d.ack()
-
-        await (await self.connect(net, "monitor")).consume("renkei.dead", keep)
-        return found
-
-    async def close(self) -> None:
-        for net in reversed(self.nets):
-            await net.aclose()
-        self.nets.clear()
-
-
-async def _real_env() -> AsyncIterator[Env]:
-    vhost = f"renkei-e2e-{secrets.token_hex(4)}"
-    db = f"renkei_e2e_{secrets.token_hex(4)}"
-    try:
-        admin = await asyncpg.connect(PG + "postgres")
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(
-            f"PostgreSQL is required at {PG}: {exc} (scripts/services starts it)", pytrace=False
-        )
-    await admin.execute(f'CREATE DATABASE "{db}"')
-    settings = Settings(broker_url=AMQP, broker_vhost=vhost, db_url=PG + db, _env_file=None)
-    state = State.generate(IDS)
-    try:
-        await setup(settings, state, network_topology([o.code for o in REGISTRY]))
-        await migrate(settings.db_url or "", REGISTRY, state.keys["hub"].signing)
-        yield Env("real", settings, state)
-    finally:
-        await delete_vhost(ADMIN, vhost)
-        await delete_users(ADMIN, IDS)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.fixture(scope="module", params=["memory", "real"])
@@ -153,7 +16,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
     if request.param == "memory":
         yield Env("memory", Settings(_env_file=None), State.generate(IDS))
         return
-    async for env in _real_env():
+    async for env in real_env():
         yield env
 
 
@@ -161,6 +24,3 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
 async def env(backend: Env) -> AsyncIterator[Env]:
     yield backend
     await backend.close()
-
-
-Factory = Callable[..., Awaitable[Network]]

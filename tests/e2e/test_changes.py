@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from conftest import IDS, Env
+from e2e_env import IDS, Env
 
 from agencies.framework import EVENTS
 from agencies.jlis.numbers import resident_record_code
@@ -30,6 +30,15 @@ async def resident(net: Network, *holders: str) -> tuple[str, dict[str, str]]:
         o: await net.offices[o].enroll(number, held_since=dt.date(2020, 4, 1)) for o in holders
     }
     return rrc, tokens
+
+
+async def arrived(net: Network, office: str, person: str) -> list[dict[str, str]]:
+    """Wait (up to 5 s) until the office kept an event about the person; return them."""
+    async with asyncio.timeout(5):
+        while True:
+            if got := await events(net, office, person):
+                return got
+            await asyncio.sleep(0.02)
 
 
 async def events(net: Network, office: str, person: str) -> list[dict[str, str]]:
@@ -67,10 +76,7 @@ async def test_a_death_reaches_every_holder_under_its_own_token_and_ends_the_hol
     outcome = await net.offices[REGISTER].report_change(tokens[REGISTER], "death", EFFECTIVE)
     assert outcome == Delivered(offices=3)
     for office in ("chiyoda-tax", "nenkin", "kenpo"):
-        async with asyncio.timeout(5):
-            while not (got := await events(net, office, tokens[office])):
-                await asyncio.sleep(0.02)
-        [event] = got
+        [event] = await arrived(net, office, tokens[office])
         assert event["person"] == tokens[office]  # the office's own token, never another's
         assert (event["change"], event["effective"], event["origin"]) == (
             "death",
@@ -95,9 +101,7 @@ async def test_a_move_out_ends_only_the_municipality_and_an_office_that_was_down
     assert outcome == Delivered(offices=2)
     assert await events(net, "nenkin", tokens["nenkin"]) == []
     await net.offices["nenkin"].start()  # …and back: the event waited in its queue
-    async with asyncio.timeout(5):
-        while not (got := await events(net, "nenkin", tokens["nenkin"])):
-            await asyncio.sleep(0.02)
+    got = await arrived(net, "nenkin", tokens["nenkin"])
     assert got[0]["detail"] == {"to_municipality": "131041"}
     assert net.directory is not None
     ends = {h.office: h.until for h in await net.directory.holders(env.token(rrc, HUB))}
@@ -123,7 +127,7 @@ async def test_a_duplicate_event_is_applied_once(env: Env) -> None:
 
 async def test_nobody_holds_the_person_and_only_a_register_may_report(env: Env) -> None:
     net = await env.network(run=None)
-    rrc, tokens = await resident(net, REGISTER, "chiyoda-tax")
+    _, tokens = await resident(net, REGISTER, "chiyoda-tax")
     lonely = await net.offices[REGISTER].report_change(
         env.token("12345678903", REGISTER), "birth", EFFECTIVE
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import Env
+from e2e_env import Env
 
 from renkei.demo import run_demo
 

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from conftest import Env
+from e2e_env import Env
 
 from agencies.exceptions import EnrollmentRefused
 from agencies.framework import OfficeNode

@@ -9,7 +9,7 @@ import itertools
 import random
 
 import pytest
-from conftest import REGISTRY, TABLE, Env
+from e2e_env import REGISTRY, TABLE, Env
 
 from agencies.item_office import COLLECTION
 from agencies.jlis.numbers import generate_rrc

@@ -9,7 +9,7 @@ import uuid
 
 import orjson
 import pytest
-from conftest import Env, RawOffice
+from e2e_env import Env, RawOffice
 
 from agencies.jlis.numbers import generate_rrc
 from hub.bus import REASON_HEADER, Delivery

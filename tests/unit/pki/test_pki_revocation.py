@@ -1,0 +1,196 @@
+"""Revocation: the policy table, applying resident events, resident requests, and the CRLs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pki_helpers import CHIYODA, HANAKO, HIERARCHY, Clock, ec_key, issue_pair, make_ca
+
+from pki import (
+    CaName,
+    CertKind,
+    EventKind,
+    Malformed,
+    NotFound,
+    ResidentEvent,
+    Revocation,
+    revocations_for,
+)
+from pki.crl import check_crl, load_crl
+from pki.revocation import RequestReason, check_holder
+
+R = x509.ReasonFlags
+NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
+
+
+def event(kind: EventKind, holder: str = "card-1", at: dt.datetime = NOW) -> ResidentEvent:
+    return ResidentEvent(kind, holder, at)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        (EventKind.MOVED, [(CertKind.SIGNATURE, R.affiliation_changed)]),
+        (EventKind.NAME_CHANGED, [(CertKind.SIGNATURE, R.affiliation_changed)]),
+        (
+            EventKind.DIED,
+            [
+                (CertKind.SIGNATURE, R.cessation_of_operation),
+                (CertKind.AUTHENTICATION, R.cessation_of_operation),
+            ],
+        ),
+        (
+            EventKind.CARD_LOST,
+            [(CertKind.SIGNATURE, R.key_compromise), (CertKind.AUTHENTICATION, R.key_compromise)],
+        ),
+    ],
+)
+def test_policy_table(kind: EventKind, expected: list[tuple[CertKind, R]]) -> None:
+    assert revocations_for(event(kind)) == tuple(Revocation(k, r) for k, r in expected)
+
+
+@pytest.mark.parametrize(
+    "holder", ["", "123456789018", "12345678901", "7000012050002", "a b", "x" * 65, "-lead", 42]
+)
+def test_holders_shaped_like_numbers_or_junk_are_refused(holder: object) -> None:
+    with pytest.raises(Malformed):
+        check_holder(holder)
+
+
+def test_events_are_validated_and_repr_hides_the_holder() -> None:
+    with pytest.raises(Malformed, match="timezone"):
+        ResidentEvent(EventKind.DIED, "card-1", dt.datetime(2026, 1, 1))  # noqa: DTZ001
+    with pytest.raises(Malformed, match="kind"):
+        ResidentEvent("died", "card-1", NOW)  # type: ignore[arg-type]
+    assert "card-1" not in repr(event(EventKind.DIED))
+
+
+def statuses(ca, sig, auth):  # type: ignore[no-untyped-def]
+    return ca.status(CaName.SIGNATURE, sig.serial)[1], ca.status(
+        CaName.AUTHENTICATION, auth.serial
+    )[1]
+
+
+def test_moving_revokes_only_the_signature_certificate() -> None:
+    ca = make_ca()
+    sig, auth = issue_pair(ca)
+    other_sig, _ = issue_pair(ca, holder="card-2", facts=HANAKO)
+    done = ca.apply_event(event(EventKind.MOVED, at=ca.now()))
+    assert [(r.ca, r.serial, r.reason) for r in done] == [
+        (CaName.SIGNATURE, sig.serial, R.affiliation_changed)
+    ]
+    s, a = statuses(ca, sig, auth)
+    assert s is not None and a is None
+    assert ca.status(CaName.SIGNATURE, other_sig.serial) == (True, None)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [(EventKind.DIED, R.cessation_of_operation), (EventKind.CARD_LOST, R.key_compromise)],
+)
+def test_death_and_loss_revoke_both(kind: EventKind, reason: R) -> None:
+    ca = make_ca()
+    sig, auth = issue_pair(ca)
+    done = ca.apply_event(event(kind, at=ca.now()))
+    assert {(r.ca, r.reason) for r in done} == {
+        (CaName.SIGNATURE, reason),
+        (CaName.AUTHENTICATION, reason),
+    }
+    s, a = statuses(ca, sig, auth)
+    assert s is not None and a is not None
+
+
+def test_events_are_idempotent_and_unknown_holders_are_a_no_op() -> None:
+    ca = make_ca()
+    issue_pair(ca)
+    first = ca.apply_event(event(EventKind.DIED, at=ca.now()))
+    assert len(first) == 2
+    assert ca.apply_event(event(EventKind.DIED, at=ca.now())) == []
+    assert ca.apply_event(event(EventKind.DIED, holder="card-404", at=ca.now())) == []
+
+
+def test_a_certificate_issued_after_the_change_survives_its_late_event() -> None:
+    clock = Clock(NOW)
+    ca = make_ca(clock)
+    old, _ = issue_pair(ca)
+    clock.shift(days=2)  # moved on day 1, new card with the new address on day 2
+    new = ca.issue(CertKind.SIGNATURE, ec_key(2).public_key(), "card-1", CHIYODA, HANAKO)
+    clock.shift(days=1)  # the move's event arrives on day 3
+    done = ca.apply_event(event(EventKind.MOVED, at=NOW + dt.timedelta(days=1)))
+    assert [r.serial for r in done] == [old.serial]
+    assert ca.status(CaName.SIGNATURE, new.serial) == (True, None)
+    rec = done[0]
+    assert rec.revoked_at == clock.now.replace(microsecond=0)
+    assert rec.invalid_since == NOW + dt.timedelta(days=1)
+
+
+def test_resident_requested_revocation_and_unknown_serials() -> None:
+    ca = make_ca()
+    _, auth = issue_pair(ca)
+    rec = ca.revoke(CaName.AUTHENTICATION, auth.serial, RequestReason.CESSATION.crl_reason)
+    assert rec.reason is R.cessation_of_operation
+    again = ca.revoke(CaName.AUTHENTICATION, auth.serial, R.key_compromise)
+    assert again == rec  # the first revocation stands
+    with pytest.raises(NotFound):
+        ca.revoke(CaName.SIGNATURE, auth.serial, R.key_compromise)  # another CA's serial
+    with pytest.raises(NotFound):
+        ca.revoke(CaName.AUTHENTICATION, 12345, R.key_compromise)
+
+
+def test_crl_lists_revocations_with_reason_and_invalidity_date() -> None:
+    clock = Clock(dt.datetime.now(dt.UTC) - dt.timedelta(days=3))
+    ca = make_ca(clock)
+    sig, auth = issue_pair(ca)
+    clock.shift(days=3)
+    before = ca.crl(CaName.SIGNATURE)
+    assert list(before) == []
+    moved_at = clock.now - dt.timedelta(days=2)
+    ca.apply_event(event(EventKind.MOVED, at=moved_at))
+    crl = load_crl(ca.crl_bytes(CaName.SIGNATURE, serialization.Encoding.DER))
+    assert crl == load_crl(ca.crl_bytes(CaName.SIGNATURE, serialization.Encoding.PEM))
+    number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    assert number > before.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    issuer = HIERARCHY.cas[CaName.SIGNATURE].cert
+    status = check_crl(crl, issuer, sig.serial, clock.now)
+    assert status.reason is R.affiliation_changed
+    assert status.invalid_since == moved_at.replace(microsecond=0)
+    assert check_crl(crl, issuer, auth.serial, clock.now).revoked_at is None
+    assert crl.next_update_utc == crl.last_update_utc + 2 * ca.crl_interval
+    assert list(ca.crl(CaName.AUTHENTICATION)) == []
+
+
+def test_scheduled_refresh_moves_next_update_and_keeps_numbers_rising() -> None:
+    clock = Clock()
+    ca = make_ca(clock)
+    numbers = []
+    for _ in range(3):
+        ca.refresh_crls()
+        numbers.append(
+            ca.crl(CaName.ROOT).extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+        )
+    assert numbers == sorted(set(numbers))
+    old_next = ca.crl(CaName.SIGNATURE).next_update_utc
+    clock.shift(hours=1)
+    ca.refresh_crls()
+    assert ca.crl(CaName.SIGNATURE).next_update_utc == old_next + dt.timedelta(hours=1)
+
+
+def test_crl_checks_refuse_foreign_stale_and_forged_crls() -> None:
+    from pki import RevocationUnknown
+
+    clock = Clock()
+    ca = make_ca(clock)
+    sig_ca = HIERARCHY.cas[CaName.SIGNATURE].cert
+    auth_crl = ca.crl(CaName.AUTHENTICATION)
+    with pytest.raises(RevocationUnknown, match="not the issuing CA"):
+        check_crl(auth_crl, sig_ca, 1, clock.now)
+    with pytest.raises(RevocationUnknown, match="out of date"):
+        check_crl(ca.crl(CaName.SIGNATURE), sig_ca, 1, clock.now + dt.timedelta(days=1))
+    other = make_ca(hierarchy=type(HIERARCHY).generate(clock.now))
+    with pytest.raises(RevocationUnknown, match="signature"):
+        check_crl(other.crl(CaName.SIGNATURE), sig_ca, 1, clock.now)
+    with pytest.raises(Malformed):
+        load_crl(b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")

@@ -1,0 +1,206 @@
+"""State at rest: encrypted keys, 0600 secrets, the ledger journal, the verifier registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from pki_helpers import CHIYODA, TARO, ec_key
+
+from pki import (
+    CaName,
+    CertificationAuthority,
+    CertKind,
+    Endpoints,
+    EventKind,
+    Malformed,
+    NotFound,
+    ResidentEvent,
+    StateError,
+    Unauthorized,
+    VerifierKind,
+    VerifierRegistry,
+)
+from pki.hierarchy import RESPONDER_DAYS
+from pki.keystore import open_state
+from pki.ledger import CertRecord, Ledger
+
+NOW = dt.datetime.now(dt.UTC)
+URL = Endpoints("http://127.0.0.1:9")
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("pki") / "pki"
+    open_state(root, NOW)
+    return root
+
+
+def test_first_start_makes_encrypted_keys_and_private_secrets(state_dir: Path) -> None:
+    for name in ("password", "operator-token", "holder-key"):
+        assert (state_dir / name).stat().st_mode & 0o777 == 0o600
+    keys = sorted(p.name for p in (state_dir / "keys").iterdir())
+    assert keys == [
+        "authentication.key.pem",
+        "ocsp-authentication.key.pem",
+        "ocsp-signature.key.pem",
+        "root.key.pem",
+        "signature.key.pem",
+    ]
+    for k in (state_dir / "keys").iterdir():
+        assert k.stat().st_mode & 0o777 == 0o600
+        assert k.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    chain = x509.load_pem_x509_certificates((state_dir / "certs/chain.pem").read_bytes())
+    assert len(chain) == 3
+
+
+def test_restart_loads_the_same_hierarchy(state_dir: Path) -> None:
+    a, b = open_state(state_dir, NOW), open_state(state_dir, NOW)
+    assert a.hierarchy.root.cert == b.hierarchy.root.cert
+    assert a.hierarchy.cas[CaName.SIGNATURE].cert == b.hierarchy.cas[CaName.SIGNATURE].cert
+    assert a.operator_token == b.operator_token and a.holder_key == b.holder_key
+
+
+def test_responders_are_renewed_near_their_end(tmp_path: Path) -> None:
+    root = tmp_path / "pki"
+    first = open_state(root, NOW)
+    later = NOW + dt.timedelta(days=RESPONDER_DAYS - 10)
+    renewed = open_state(root, later)
+    old, new = (
+        first.hierarchy.responders[CaName.SIGNATURE],
+        renewed.hierarchy.responders[CaName.SIGNATURE],
+    )
+    assert new.cert != old.cert and new.cert.not_valid_after_utc > later + dt.timedelta(days=300)
+    assert open_state(root, later).hierarchy.responders[CaName.SIGNATURE].cert == new.cert
+    assert renewed.hierarchy.root.cert == first.hierarchy.root.cert
+
+
+def test_a_wrong_password_or_loose_permissions_refuse_to_start(tmp_path: Path) -> None:
+    root = tmp_path / "pki"
+    open_state(root, NOW)
+    os.chmod(root / "password", 0o644)
+    with pytest.raises(StateError, match="readable by others"):
+        open_state(root, NOW)
+    os.chmod(root / "password", 0o600)
+    (root / "password").write_bytes(b"not the password")
+    with pytest.raises(StateError, match="wrong password"):
+        open_state(root, NOW)
+
+
+def test_an_incomplete_state_directory_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "pki"
+    open_state(root, NOW)
+    (root / "keys/signature.key.pem").unlink()
+    with pytest.raises(StateError, match="incomplete"):
+        open_state(root, NOW)
+
+
+def test_a_swapped_certificate_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "pki"
+    open_state(root, NOW)
+    (root / "certs/signature.pem").write_bytes((root / "certs/authentication.pem").read_bytes())
+    with pytest.raises(StateError, match="does not match"):
+        open_state(root, NOW)
+
+
+def test_issued_and_revoked_survive_a_restart(tmp_path: Path) -> None:
+    ca = CertificationAuthority.open(tmp_path / "pki", URL)
+    sig = ca.issue(CertKind.SIGNATURE, ec_key().public_key(), "card-9", CHIYODA, TARO)
+    auth = ca.issue(CertKind.AUTHENTICATION, ec_key(1).public_key(), "card-9", CHIYODA)
+    ca.apply_event(ResidentEvent(EventKind.MOVED, "card-9", ca.now()))
+    ca.close()
+    journal = (tmp_path / "pki/ledger.jsonl").read_text()
+    assert "card-9" not in journal and TARO.name not in journal  # holder digest only, no facts
+    again = CertificationAuthority.open(tmp_path / "pki", URL)
+    assert again.status(CaName.SIGNATURE, sig.serial)[1] is not None
+    assert again.status(CaName.AUTHENTICATION, auth.serial) == (True, None)
+    assert sig.serial in {r.serial_number for r in again.crl(CaName.SIGNATURE)}
+    # the holder still finds its certificates after the restart
+    done = again.apply_event(ResidentEvent(EventKind.DIED, "card-9", again.now()))
+    assert [r.serial for r in done] == [auth.serial]
+    again.close()
+
+
+def test_a_torn_last_line_is_ignored_but_garbage_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    ledger = Ledger(path)
+    ledger.add(CertRecord(CaName.SIGNATURE, 7, "h", NOW, NOW + dt.timedelta(days=1)))
+    ledger.close()
+    with path.open("ab") as f:
+        f.write(b'{"op":"issue","ca":"sig')
+    reopened = Ledger(path)
+    assert reopened.get(CaName.SIGNATURE, 7) is not None and len(reopened) == 1
+    reopened.close()
+    path.write_bytes(b'{"op":"issue"}\n' + path.read_bytes())
+    with pytest.raises(StateError, match="line 1"):
+        Ledger(path)
+    path.write_bytes(b'{"op":"explode","ca":"root","serial":"1"}\n')
+    with pytest.raises(StateError):
+        Ledger(path)
+
+
+def test_verifier_registration_rules() -> None:
+    reg = VerifierRegistry()
+    both = frozenset({CertKind.SIGNATURE, CertKind.AUTHENTICATION})
+    v, key = reg.register("Example Bank", VerifierKind.PRIVATE, both, "MIC-2026-001", NOW)
+    assert key.startswith(v.id + ".") and v.licence == "MIC-2026-001"
+    assert reg.authenticate(f"Bearer {key}") == v
+    with pytest.raises(Malformed, match="licence"):
+        reg.register("No Licence Ltd", VerifierKind.PRIVATE, both, None, NOW)
+    with pytest.raises(Malformed, match="licence"):
+        reg.register("Bad Licence Ltd", VerifierKind.PRIVATE, both, "../../x", NOW)
+    with pytest.raises(Malformed, match="public body"):
+        reg.register("Chiyoda City", VerifierKind.PUBLIC, both, "L-1", NOW)
+    with pytest.raises(Malformed, match="role"):
+        reg.register("Chiyoda City", VerifierKind.PUBLIC, frozenset(), None, NOW)
+    with pytest.raises(Malformed, match="name"):
+        reg.register(" ", VerifierKind.PUBLIC, both, None, NOW)
+    pub, _ = reg.register("Chiyoda City", VerifierKind.PUBLIC, both, None, NOW)
+    assert pub.public()["licence"] is None and "key_hash" not in pub.public()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Basic dXNlcjpwYXNz",
+        "Bearer ",
+        "Bearer v-000000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "Bearer not-a-key",
+        "Bearer " + "A" * 5000,
+    ],
+)
+def test_verifier_authentication_refuses_anything_else(header: str | None) -> None:
+    reg = VerifierRegistry()
+    reg.register("Chiyoda City", VerifierKind.PUBLIC, frozenset({CertKind.SIGNATURE}), None, NOW)
+    with pytest.raises(Unauthorized):
+        reg.authenticate(header)
+
+
+def test_wrong_secret_and_removed_verifiers_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "verifiers.json"
+    reg = VerifierRegistry(path)
+    v, key = reg.register(
+        "Example Bank", VerifierKind.PRIVATE, frozenset({CertKind.SIGNATURE}), "L-1", NOW
+    )
+    forged = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    with pytest.raises(Unauthorized):
+        reg.authenticate(f"Bearer {forged}")
+    assert path.stat().st_mode & 0o777 == 0o600
+    stored = json.loads(path.read_text())
+    assert key.split(".")[1] not in path.read_text() and stored[0]["key_hash"]
+    again = VerifierRegistry(path)
+    assert again.authenticate(f"Bearer {key}").id == v.id
+    again.remove(v.id)
+    with pytest.raises(NotFound):
+        again.remove(v.id)
+    with pytest.raises(Unauthorized):
+        VerifierRegistry(path).authenticate(f"Bearer {key}")
+    path.write_text("{not json")
+    with pytest.raises(StateError):
+        VerifierRegistry(path)
