@@ -289,7 +289,11 @@ class OfficeNode:
             )
         if data is None:
             return NotFound(reason=f"{self.code} holds no record for this person")
-        return Answered(payload=seal(orjson.dumps(data), seal_key(msg.seal_to)))
+        try:
+            return Answered(payload=seal(orjson.dumps(data), seal_key(msg.seal_to)))
+        except (TypeError, WireError) as exc:  # an answer that cannot be sent is still answered
+            log.warning("answer.unsendable", query_id=str(msg.envelope.correlation_id))
+            return Failed(family="provider", code="office.unsendable_answer", reason=str(exc))
 
     async def _changed(self, msg: ForwardedChange) -> None:
         """Keep each event once (by its id), then let the office's own code react to it."""

@@ -31,19 +31,27 @@ _SENSITIVE_KEYS = frozenset(
         "secret",
     }
 )
-# 11–13 digit runs (resident-record codes, individual and corporate numbers) and long base64url
-# runs (tokens, keys, sealed payloads).
-_PATTERN = re.compile(r"(?<!\d)\d{11,13}(?!\d)|[A-Za-z0-9_-]{40,}")
+_TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+# 11–13 digit runs, also written in groups of four (resident-record codes, individual and
+# corporate numbers), and long base64url runs (tokens, keys, sealed payloads).
+_PATTERN = re.compile(r"(?<!\d)(?:\d{11,13}|\d{4}[ -]\d{4}[ -]\d{3,5})(?!\d)|[A-Za-z0-9_-]{40,}")
 
 
 def _scrub(value: Any) -> Any:
+    if value is None or isinstance(value, bool | float):
+        return value
     if isinstance(value, str):
-        return _PATTERN.sub(REDACTED, value)
+        return value if _TRACEPARENT.match(value) else _PATTERN.sub(REDACTED, value)
     if isinstance(value, Mapping):
-        return {k: REDACTED if k in _SENSITIVE_KEYS else _scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+        return {
+            _scrub(str(k)): REDACTED if k in _SENSITIVE_KEYS else _scrub(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
         return [_scrub(v) for v in value]
-    return value
+    text = str(value)  # ints, bytes, exceptions…: redact what their text would show
+    scrubbed = _PATTERN.sub(REDACTED, text)
+    return value if scrubbed == text else scrubbed
 
 
 def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

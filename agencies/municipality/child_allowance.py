@@ -47,7 +47,8 @@ def _school_year_end_age(birth: str, on: dt.date) -> int:
     """Age on the 1 April that starts the school year containing ``on`` (years completed)."""
     start = dt.date(on.year if on.month >= 4 else on.year - 1, 4, 1)
     b = dt.date.fromisoformat(birth)
-    return start.year - b.year - ((start.month, start.day) <= (b.month, b.day))
+    # one is a year older the day before the birthday: born on 1 April, already older on it
+    return start.year - b.year - ((start.month, start.day) < (b.month, b.day))
 
 
 def decide(household: list[dict[str, str]], income: int, on: dt.date) -> tuple[str, int, int, str]:

@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hub.routing.exceptions import ForgedContext
-from hub.wire import b64d, b64e
+from hub.wire import WireError, b64d, b64e
 
 __all__ = ["Context", "ContextSealer", "digest"]
 
@@ -96,5 +96,5 @@ class ContextSealer:
         try:
             raw = b64d(text)
             return Context.from_bytes(self._aead.decrypt(raw[:12], raw[12:], b"renkei ctx v1"))
-        except (InvalidTag, ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        except (InvalidTag, ValueError, TypeError, WireError, orjson.JSONDecodeError) as exc:
             raise ForgedContext("the routing context was altered or is not the hub's") from exc

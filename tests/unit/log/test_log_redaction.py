@@ -243,13 +243,7 @@ def test_text_without_long_digit_runs_or_long_words_is_unchanged(text: str) -> N
 
 # ---- known leaks ---------------------------------------------------------------------------
 
-LEAK_REASON = (
-    "BUG: hub/log.py _scrub only inspects str, Mapping, list and tuple; other values "
-    "(int, set, bytes, exceptions, UUID) reach the renderer, which prints their repr unscrubbed"
-)
 
-
-@pytest.mark.xfail(strict=True, reason=LEAK_REASON)
 @pytest.mark.parametrize(
     "value",
     [
@@ -266,23 +260,12 @@ def test_a_number_inside_a_non_string_value_is_redacted(json_logging: Start, val
     read()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: hub/log.py _scrub redacts dict values but never dict keys; "
-    "a mapping keyed by token or number is printed as is",
-)
 def test_a_token_used_as_a_dict_key_is_redacted(json_logging: Start) -> None:
     read = json_logging()
     get_logger("test").info("batch.done", results={TOKEN: "ok", INDIVIDUAL: "refused"})
     read()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: hub/log.py _PATTERN: the digit alternative needs an unbroken run; a number "
-    "written as "
-    "on the card ('1234 5678 9018', which classify() accepts) is not redacted",
-)
 @pytest.mark.parametrize("written", ["1234 5678 9018", "1234-5678-9018"])
 def test_a_number_written_in_groups_is_redacted(written: str) -> None:
     out = redact(None, "info", {"reason": f"number {written} is not enrolled"})

@@ -149,12 +149,6 @@ def test_the_school_year_turns_on_1_april() -> None:
     assert decide(kid, LOW_INCOME, dt.date(2026, 4, 1))[0] == "no_child"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: agencies/municipality/child_allowance.py _school_year_end_age subtracts a "
-    "year when the birthday is ON 1 April ('<='), so a child born 1 April (早生まれ, in the "
-    "earlier school year) is treated as a year younger: still in junior high / primary school",
-)
 @pytest.mark.parametrize(
     ("children", "expected"),
     [

@@ -263,14 +263,6 @@ async def test_a_request_past_its_deadline_is_dropped_unanswered(net: Net) -> No
     assert net.dead.empty()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: agencies/framework.py OfficeNode._answer (last line): serialising and "
-    "sealing the answer is outside the "
-    "try of _answer: an answer orjson cannot serialise (or a seal_to that is not a key) "
-    "raises from the handler, so the request is nacked and redelivered up to the delivery "
-    "limit and never answered, instead of a Failed reply",
-)
 @pytest.mark.parametrize(
     "change", [{"person": ODD}, {"seal_to": "AAAA"}], ids=["odd-answer", "bad-seal-to"]
 )

@@ -124,12 +124,6 @@ def test_garbage_is_forged(text: str) -> None:
     forged(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: hub/routing/context.py ContextSealer.open catches InvalidTag/ValueError/TypeError/"
-    "JSONDecodeError but not the SealError that b64d raises for text that is not base64url, "
-    "so it escapes as a wire error instead of ForgedContext",
-)
 @pytest.mark.parametrize("text", ["A", "AAAAA", "é"], ids=["one-char", "five-chars", "non-ascii"])
 def test_text_that_is_not_base64url_is_forged(text: str) -> None:
     forged(text)
