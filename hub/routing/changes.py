@@ -3,6 +3,8 @@
 The hub finds who holds a token for the person (the directory), translates the register's token
 into each holder's, and forwards the event — what changed and when, never content. A move out
 of a municipality ends that municipality's offices' holding in the directory; a death ends all.
+A move out also reaches the resident register of the municipality moved to, under its own token
+(the token service needs no table to make it), so the move-in there can complete the move.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ async def fan_out(
         for e in await directory.holders(person)
         if e.office != ctx.requester and (e.until is None or e.until.date() > on)
     ]
+    holders += [o for o in _destinations(registry, msg) if o not in holders]
     for start in range(0, len(holders), _TARGETS):
         chunk = tuple(holders[start : start + _TARGETS])
         result = await tokens.translate(msg.person, ctx.requester, chunk)
@@ -69,6 +72,14 @@ async def fan_out(
     if ending:
         await directory.ended(person, ending, dt.datetime.combine(on, dt.time(), dt.UTC))
     return Delivered(offices=len(holders))
+
+
+def _destinations(registry: Registry, msg: ChangeEvent) -> list[str]:
+    """A move out also reaches the register of the municipality moved to (引越しワンストップ)."""
+    to = msg.detail.get("to_municipality")
+    if msg.change != "moved_out" or not to:
+        return []
+    return [o.code for o in registry if o.municipality == to and REGISTER_ITEM in o.provides]
 
 
 def _ending(

@@ -10,9 +10,11 @@ import uuid
 import pytest
 from e2e_env import IDS, Env
 
+from agencies.exceptions import OfficeError
 from agencies.framework import EVENTS
 from agencies.jlis.numbers import resident_record_code
 from agencies.jlis.registry import Jlis
+from agencies.municipality.moving import move_in
 from hub.wire import HUB, ChangeEvent, Delivered, Envelope, Refused, encode
 from renkei.network import Network
 
@@ -32,11 +34,14 @@ async def resident(net: Network, *holders: str) -> tuple[str, dict[str, str]]:
     return rrc, tokens
 
 
-async def arrived(net: Network, office: str, person: str) -> list[dict[str, str]]:
-    """Wait (up to 5 s) until the office kept an event about the person; return them."""
+async def arrived(
+    net: Network, office: str, person: str, change: str | None = None
+) -> list[dict[str, str]]:
+    """Wait (up to 5 s) until the office kept an event (of that change) about the person."""
     async with asyncio.timeout(5):
         while True:
-            if got := await events(net, office, person):
+            got = [e for e in await events(net, office, person) if change in (None, e["change"])]
+            if got:
                 return got
             await asyncio.sleep(0.02)
 
@@ -98,7 +103,7 @@ async def test_a_move_out_ends_only_the_municipality_and_an_office_that_was_down
     outcome = await net.offices[REGISTER].report_change(
         tokens[REGISTER], "moved_out", EFFECTIVE, {"to_municipality": "131041"}
     )
-    assert outcome == Delivered(offices=2)
+    assert outcome == Delivered(offices=3)  # chiyoda-tax, nenkin, and 新宿区's register
     assert await events(net, "nenkin", tokens["nenkin"]) == []
     await net.offices["nenkin"].start()  # …and back: the event waited in its queue
     got = await arrived(net, "nenkin", tokens["nenkin"])
@@ -137,3 +142,63 @@ async def test_nobody_holds_the_person_and_only_a_register_may_report(env: Env) 
     )
     assert isinstance(refused, Refused) and refused.code == "hub.not_a_register"
     assert await events(net, "chiyoda-tax", tokens["chiyoda-tax"]) == []
+
+
+async def test_the_moving_one_stop_follows_the_person_to_the_new_municipality(env: Env) -> None:
+    net = await env.network(run=None)
+    jlis: Jlis = net.apps["jlis"]
+    rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
+    number = (await jlis.register([rrc]))[rrc]
+    tokens = {
+        o: await net.offices[o].enroll(number) for o in (REGISTER, "chiyoda-tax", "nenkin", "kenpo")
+    }
+    # 1. the move out is filed at 千代田区 and reaches the holders and 新宿区's register
+    told = await net.offices[REGISTER].report_change(
+        tokens[REGISTER], "moved_out", EFFECTIVE, {"to_municipality": "131041"}
+    )
+    assert told == Delivered(offices=4)  # chiyoda-tax, nenkin, kenpo, shinjuku-resident
+    new_token = env.token(rrc, "shinjuku-resident")
+    await arrived(net, "shinjuku-resident", new_token)
+    # 2. the move in at 新宿区 completes it
+    done = await move_in(
+        net.offices["shinjuku-resident"],
+        net.stores["shinjuku-resident"],
+        number=number,
+        local_id="S1",
+        resident={
+            "name": "高橋 翼",
+            "birth_date": "1990-05-05",
+            "sex": "1",
+            "address": "東京都新宿区西新宿二丁目8番1号",
+            "household": "SH1",
+            "relationship": "世帯主",
+        },
+        effective=EFFECTIVE,
+    )
+    assert (done.token, done.from_office, done.told) == (new_token, REGISTER, 2)  # nenkin, kenpo
+    moved_in = [
+        e for e in await arrived(net, "nenkin", tokens["nenkin"]) if e["change"] == "moved_in"
+    ]
+    assert len(moved_in) <= 1
+    # 3. the directory follows the person
+    assert net.directory is not None
+    now = {h.office: h.until for h in await net.directory.holders(env.token(rrc, HUB))}
+    assert now["shinjuku-resident"] is None and now["nenkin"] is None
+    assert now[REGISTER] is not None and now["chiyoda-tax"] is not None
+
+
+async def test_a_move_in_without_a_move_out_is_refused(env: Env) -> None:
+    net = await env.network(run=None)
+    jlis: Jlis = net.apps["jlis"]
+    rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
+    number = (await jlis.register([rrc]))[rrc]
+    with pytest.raises(OfficeError, match="move-out notice") as refused:
+        await move_in(
+            net.offices["shinjuku-resident"],
+            net.stores["shinjuku-resident"],
+            number=number,
+            local_id="S2",
+            resident={"name": "x"},
+            effective=EFFECTIVE,
+        )
+    assert refused.value.code == "municipality.no_move_out"

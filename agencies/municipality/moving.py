@@ -1,0 +1,65 @@
+"""引越しワンストップ: the moving one-stop, as the new municipality's resident register does it.
+
+The old municipality files the move out (a ``moved_out`` change with ``to_municipality``); the
+hub delivers it to every holder and to this register, under its own token. When the resident
+arrives and presents their number, this register enrolls them, finds the move-out notice under
+the same token, registers them and reports ``moved_in`` — which reaches the pension service, the
+insurer and every other holder — and the directory now names this municipality.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agencies.exceptions import OfficeError
+from agencies.framework import EVENTS, OfficeNode
+from agencies.store import OfficeStore
+from hub.wire import Delivered
+
+__all__ = ["MoveIn", "move_in"]
+
+
+@dataclass(frozen=True, slots=True)
+class MoveIn:
+    local_id: str
+    token: str
+    from_office: str
+    told: int  # offices told of the move-in
+
+
+async def move_in(
+    node: OfficeNode,
+    store: OfficeStore,
+    *,
+    number: str,
+    local_id: str,
+    resident: Mapping[str, Any],
+    effective: dt.date,
+) -> MoveIn:
+    token = await node.enroll(number, held_since=effective)
+    notice = await _move_out_notice(store, token)
+    if notice is None:
+        raise OfficeError(
+            "municipality.no_move_out",
+            "no move-out notice reached this register for this person: the old municipality"
+            " files the move out first",
+        )
+    await store.put_many("residents", [(local_id, token, dict(resident))])
+    outcome = await node.report_change(
+        token, "moved_in", effective, {"from_office": notice["origin"]}
+    )
+    if not isinstance(outcome, Delivered):
+        reason = getattr(outcome, "reason", outcome.status)
+        raise OfficeError("municipality.move_in_not_delivered", f"move-in not delivered: {reason}")
+    return MoveIn(local_id, token, notice["origin"], outcome.offices)
+
+
+async def _move_out_notice(store: OfficeStore, token: str) -> Mapping[str, Any] | None:
+    for key in await store.keys(EVENTS):
+        event = await store.get(EVENTS, key)
+        if event and event["person"] == token and event["change"] == "moved_out":
+            return event
+    return None
