@@ -202,3 +202,70 @@ async def test_a_move_in_without_a_move_out_is_refused(env: Env) -> None:
             effective=EFFECTIVE,
         )
     assert refused.value.code == "municipality.no_move_out"
+
+
+async def test_after_a_move_the_hub_asks_the_municipality_that_held_the_record_then(
+    env: Env,
+) -> None:
+    """Moved away mid-year: 1 January decides the tax office; today decides the register."""
+    net = await env.network(run=None)
+    jlis: Jlis = net.apps["jlis"]
+    rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
+    number = (await jlis.register([rrc]))[rrc]
+    held = dt.date(2020, 4, 1)
+    tokens = {
+        o: await net.offices[o].enroll(number, held_since=held)
+        for o in (REGISTER, "chiyoda-tax", "chiyoda-child")
+    }
+    year = {"2025": {"total_income": 3_300_000, "municipal_income_levy": 150_000}}
+    await net.stores["chiyoda-tax"].put_many(
+        "taxpayers", [("TM", tokens["chiyoda-tax"], {"name": "x", "years": year})]
+    )
+    await net.offices[REGISTER].report_change(
+        tokens[REGISTER], "moved_out", EFFECTIVE, {"to_municipality": "131041"}
+    )
+    await arrived(net, "shinjuku-resident", env.token(rrc, "shinjuku-resident"))
+    await move_in(
+        net.offices["shinjuku-resident"],
+        net.stores["shinjuku-resident"],
+        number=number,
+        local_id="S3",
+        resident=RESIDENT,
+        effective=EFFECTIVE,
+    )
+    child = net.offices["chiyoda-child"]
+    tax = await child.ask(
+        "child_allowance", HUB, ("local_tax",), tokens["chiyoda-child"], {"fiscal_year": 2025}
+    )
+    assert tax.status == "ok" and tax.data is not None  # 1 Jan 2025: still 千代田区's taxpayer
+    assert tax.data["local_tax"]["total_income"] == 3_300_000
+    home = await child.ask("child_allowance", HUB, ("resident_record",), tokens["chiyoda-child"])
+    assert home.status == "ok" and home.data is not None  # today: 新宿区's resident
+    assert home.data["resident_record"]["address"].startswith("東京都新宿区")
+    later = await child.ask(
+        "child_allowance", HUB, ("local_tax",), tokens["chiyoda-child"], {"fiscal_year": 2026}
+    )
+    assert later.status == "not_found"  # 新宿区 assesses 2026 but holds no tax record yet
+    assert "shinjuku-tax" in later.reason or "chiyoda-tax" in later.reason
+
+
+async def test_after_a_death_no_office_is_found_for_later_dates(env: Env) -> None:
+    net = await env.network(run=None)
+    _, tokens = await resident(net, REGISTER, "chiyoda-tax", "chiyoda-child")
+    await net.offices[REGISTER].report_change(tokens[REGISTER], "death", EFFECTIVE)
+    child = net.offices["chiyoda-child"]
+    answer = await child.ask(
+        "child_allowance", HUB, ("local_tax",), tokens["chiyoda-child"], {"fiscal_year": 2026}
+    )
+    assert answer.status == "not_found"
+    assert "2026-01-01" in answer.reason
+
+
+RESIDENT = {
+    "name": "高橋 翼",
+    "birth_date": "1990-05-05",
+    "sex": "1",
+    "address": "東京都新宿区西新宿二丁目8番1号",
+    "household": "SH1",
+    "relationship": "世帯主",
+}
