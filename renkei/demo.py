@@ -18,11 +18,13 @@ from collections.abc import Callable
 from typing import TextIO
 
 from agencies.framework import Answer
+from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance, Decision
+from agencies.municipality.moving import move_in
 from agencies.population import Person, generate
 from hub.records import verify_store
 from renkei.network import Network, identities, load_rules, open_network
-from renkei.population import load_population
+from renkei.population import Loaded, load_population
 from renkei.secrets import State
 from renkei.settings import Settings
 from token_service import KeyRing
@@ -30,6 +32,8 @@ from token_service import KeyRing
 __all__ = ["run_demo"]
 
 STATUS_DATE = dt.date(2024, 6, 1)  # 児童手当's status date (6月1日)
+MOVE_DATE = dt.date(2024, 7, 1)
+REGISTER, NEW_REGISTER = "chiyoda-resident", "shinjuku-resident"
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -67,8 +71,47 @@ async def run_demo(
         say(f"  {refusal.status} {refusal.code}: {refusal.reason}")
         _report_outcomes(say, answers)
         subject = loaded.held[("chiyoda-child", decisions[0].local_id)]
+        await _move(say, net, loaded, subject)
         await _report_resident(say, net, subject)
     return 0
+
+
+async def _move(say: Callable[[str], None], net: Network, loaded: Loaded, subject: Person) -> None:
+    """The moving one-stop for one resident: 千代田区 → 新宿区 (引越しワンストップ)."""
+    register = next(k for (o, k), p in loaded.held.items() if o == REGISTER and p == subject)
+    token = await net.stores[REGISTER].token("residents", register)
+    assert token is not None
+    out = await net.offices[REGISTER].report_change(
+        token, "moved_out", MOVE_DATE, {"to_municipality": "131041"}
+    )
+    jlis: Jlis = net.apps["jlis"]
+    number = jlis.numbers.number_for(subject.rrc, 0)  # the resident shows their card at 新宿区
+    done = await move_in(
+        net.offices[NEW_REGISTER],
+        net.stores[NEW_REGISTER],
+        number=number,
+        local_id="S0000001",
+        resident={
+            "name": subject.name,
+            "birth_date": subject.birth_date,
+            "sex": subject.sex,
+            "address": "東京都新宿区西新宿二丁目8番1号",
+            "household": "SH000001",
+            "relationship": "世帯主",
+        },
+        effective=MOVE_DATE,
+    )
+    assert net.directory is not None
+    ring = KeyRing(net.state.token_master)
+    holders = await net.directory.holders(ring.token_for(ring.link_id(subject.rrc), "hub"))
+    now = ", ".join(h.office for h in holders if h.until is None)
+    ended = ", ".join(h.office for h in holders if h.until is not None)
+    say(f"\nmoving one-stop (引越しワンストップ), {subject.name}: 千代田区 → 新宿区 on {MOVE_DATE}")
+    say(
+        f"  move out told {getattr(out, 'offices', 0)} offices, 新宿区's register among them;"
+        f" its move in told {done.told} more"
+    )
+    say(f"  directory: held by {now}; ended at {ended}")
 
 
 async def _check_applicants(net: Network) -> tuple[list[Decision], float]:

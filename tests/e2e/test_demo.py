@@ -23,3 +23,4 @@ async def test_demo_runs_the_claim_season_and_verifies_the_chain(env: Env) -> No
     assert "queries by outcome: ok " in text and "refused 1" in text
     assert "error" not in text.split("queries by outcome:")[1].splitlines()[0]
     assert "the chain is intact" in text
+    assert "directory: held by shinjuku-resident; ended at chiyoda-child, chiyoda-resident" in text
