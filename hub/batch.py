@@ -43,12 +43,12 @@ class Batcher(Generic[T, R]):
                 try:
                     results = await self._flush(items)
                     _check_count(len(items), len(results))
-                except BaseException as exc:  # every caller of the batch learns of the failure
-                    for f in futures:
-                        if not f.done():
-                            f.set_exception(exc)
-                    if isinstance(exc, asyncio.CancelledError):
-                        raise
+                except asyncio.CancelledError:  # nobody may be left waiting forever
+                    _fail(futures + self._futures, RuntimeError("the batch flush was cancelled"))
+                    self._items, self._futures = [], []
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every caller of the batch hears of it
+                    _fail(futures, exc)
                     continue
                 for f, r in zip(futures, results, strict=True):
                     if not f.done():
@@ -60,6 +60,12 @@ class Batcher(Generic[T, R]):
         """Wait for everything submitted so far to be flushed."""
         while self._running is not None:
             await asyncio.shield(self._running)
+
+
+def _fail(futures: list[asyncio.Future[R]], exc: BaseException) -> None:
+    for f in futures:
+        if not f.done():
+            f.set_exception(exc)
 
 
 def _check_count(sent: int, got: int) -> None:

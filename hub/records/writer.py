@@ -10,24 +10,15 @@ caller does not withdraw its draft (it may already be in flight; the store is id
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 from typing import Self
 
+from hub.batch import Batcher
 from hub.records.exceptions import ConfigError, RecordWriteError, WriterClosed
 from hub.records.model import RecordDraft
 from hub.records.store import RecordStore
 
 __all__ = ["RecordWriter"]
-
-_Waiter = tuple[RecordDraft, "asyncio.Future[bool]"]
-
-
-def _fail(batch: list[_Waiter], exc: BaseException) -> None:
-    for _, future in batch:
-        if not future.done():
-            error = RecordWriteError(f"access records were not written: {exc!r}")
-            error.__cause__ = exc
-            future.set_exception(error)
 
 
 class RecordWriter:
@@ -37,9 +28,7 @@ class RecordWriter:
         if max_batch < 1:
             raise ConfigError("max_batch must be at least 1")
         self._store = store
-        self._max = max_batch
-        self._queue: list[_Waiter] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._batcher: Batcher[RecordDraft, bool] = Batcher(self._append, max_batch=max_batch)
         self._closed = False
         self.batches = 0
         """Flushes done so far (for metrics and tests)."""
@@ -48,44 +37,24 @@ class RecordWriter:
         """Record ``draft``; True if newly recorded, False if its query already had a record."""
         if self._closed:
             raise WriterClosed("the record writer is closed")
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.append((draft, future))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_all(), name="records-flush")
-        return await future
-
-    async def _flush_all(self) -> None:
-        batch: list[_Waiter] = []
         try:
-            while self._queue:
-                batch, self._queue = self._queue[: self._max], self._queue[self._max :]
-                await self._flush(batch)
-        except BaseException as exc:  # cancelled: nobody may be left waiting forever
-            waiting, self._queue = batch + self._queue, []
-            _fail(waiting, exc)
+            return await self._batcher.submit(draft)
+        except RecordWriteError:
             raise
-        finally:
-            self._flusher = None
+        except Exception as exc:
+            raise RecordWriteError(f"access records were not written: {exc!r}") from exc
 
-    async def _flush(self, batch: list[_Waiter]) -> None:
+    async def _append(self, drafts: Sequence[RecordDraft]) -> list[bool]:
         self.batches += 1
-        try:
-            results = await self._store.append([draft for draft, _ in batch])
-        except Exception as exc:  # noqa: BLE001 - every caller of the batch must hear of it
-            _fail(batch, exc)
-            return
-        if len(results) != len(batch):
-            _fail(batch, RecordWriteError(f"the store answered {len(results)} of {len(batch)}"))
-            return
-        for (_, future), new in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(new)
+        results = await self._store.append(list(drafts))
+        if len(results) != len(drafts):
+            raise RecordWriteError(f"the store answered {len(results)} of {len(drafts)}")
+        return results
 
     async def close(self) -> None:
         """Refuse new drafts and wait until every queued one is durable (or has failed)."""
         self._closed = True
-        while self._flusher is not None:
-            await asyncio.wait({self._flusher})
+        await self._batcher.close()
 
     async def __aenter__(self) -> Self:
         return self

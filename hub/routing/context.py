@@ -7,7 +7,6 @@ back unread. So any hub worker can take any reply: the workers keep no state bet
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 from dataclasses import dataclass
 from typing import Literal
@@ -20,11 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hub.routing.exceptions import ForgedContext
 from hub.wire import WireError, b64d, b64e
 
-__all__ = ["Context", "ContextSealer", "digest"]
-
-
-def digest(body: bytes) -> bytes:
-    return hashlib.sha256(body).digest()
+__all__ = ["Context", "ContextSealer"]
 
 
 @dataclass(frozen=True, slots=True)

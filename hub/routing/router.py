@@ -18,8 +18,9 @@ from uuid import UUID, uuid4
 from hub.bus import Bus, Delivery, OutMessage, Unroutable
 from hub.directory import Directory
 from hub.log import get_logger
+from hub.records import digest
 from hub.routing.changes import fan_out
-from hub.routing.context import Context, ContextSealer, digest
+from hub.routing.context import Context, ContextSealer
 from hub.routing.exceptions import ForgedContext, RoutingError
 from hub.routing.legal import LegalTable
 from hub.routing.offices import Registry, authorize

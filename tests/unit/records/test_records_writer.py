@@ -215,8 +215,9 @@ async def test_callers_are_not_left_hanging_if_the_flush_is_cancelled(
     await asyncio.sleep(0)
     queued = asyncio.create_task(writer.record(draft(1)))
     await asyncio.sleep(0)
-    assert writer._flusher is not None
-    writer._flusher.cancel()  # e.g. the event loop shutting down
+    flusher = writer._batcher._running
+    assert flusher is not None
+    flusher.cancel()  # e.g. the event loop shutting down
     results = await asyncio.gather(first, queued, return_exceptions=True)
     assert all(isinstance(r, RecordWriteError) for r in results)
     store.gate.set()

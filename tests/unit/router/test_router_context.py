@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.routing.context import Context, ContextSealer, digest
+from hub.records import digest
+from hub.routing.context import Context, ContextSealer
 from hub.routing.exceptions import ForgedContext, RoutingError
 from hub.wire import b64d, b64e
 
