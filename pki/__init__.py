@@ -1,1 +1,84 @@
-"""The public-key infrastructure (JPKI): certification authority, CRL, OCSP, verifiers."""
+"""The public-key infrastructure (JPKI): certification authority, CRL, OCSP, verifiers.
+
+The Python API: :class:`CertificationAuthority` (issue, revoke, ``apply_event``, CRLs, OCSP),
+``create_app`` for its HTTP service, ``sign_document`` / ``verify_signed`` for electronic
+applications, and the pure policies (``revocations_for``, ``validity``). See README.md.
+"""
+
+from pki.authority import CertificationAuthority, Issued
+from pki.client import RevocationSource, verify_signed
+from pki.cms import parse_signed, sign_document
+from pki.errors import (
+    BadSignature,
+    DocumentMismatch,
+    Expired,
+    InvalidCertificate,
+    Malformed,
+    NotFound,
+    NotYetValid,
+    PkiError,
+    Refused,
+    RevocationUnknown,
+    Revoked,
+    StateError,
+    Unauthorized,
+    UnknownCa,
+    WrongCa,
+    WrongKeyUsage,
+    WrongPolicy,
+)
+from pki.facts import Locality, ResidentFacts, Sex, facts_from_certificate
+from pki.hierarchy import Hierarchy
+from pki.profiles import POLICY, CaName, CertKind, Endpoints
+from pki.revocation import EventKind, RequestReason, ResidentEvent, Revocation, revocations_for
+from pki.server import create_app
+from pki.validity import validity
+from pki.verifiers import Verifier, VerifierKind, VerifierRegistry
+from pki.verify import Trust, VerifiedSignature
+
+__all__ = [
+    "POLICY",
+    "BadSignature",
+    "CaName",
+    "CertKind",
+    "CertificationAuthority",
+    "DocumentMismatch",
+    "Endpoints",
+    "EventKind",
+    "Expired",
+    "Hierarchy",
+    "InvalidCertificate",
+    "Issued",
+    "Locality",
+    "Malformed",
+    "NotFound",
+    "NotYetValid",
+    "PkiError",
+    "Refused",
+    "RequestReason",
+    "ResidentEvent",
+    "ResidentFacts",
+    "Revocation",
+    "RevocationSource",
+    "RevocationUnknown",
+    "Revoked",
+    "Sex",
+    "StateError",
+    "Trust",
+    "Unauthorized",
+    "UnknownCa",
+    "VerifiedSignature",
+    "Verifier",
+    "VerifierKind",
+    "VerifierRegistry",
+    "WrongCa",
+    "WrongKeyUsage",
+    "WrongPolicy",
+    "create_app",
+    "facts_from_certificate",
+    "parse_signed",
+    "revocations_for",
+    "sign_document",
+    "validity",
+    "verify_signed",
+]

@@ -45,28 +45,44 @@ class Server:
         return self.state / "pki/certs"
 
     async def issue(
-        self, kind: str, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, holder: str, **extra: Any
+        self,
+        kind: str,
+        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+        holder: str,
+        **extra: Any,
     ) -> dict[str, Any]:
-        body = {
-            "kind": kind,
-            "public_key": public_pem(key),
-            "holder": holder,
-            "prefecture": "Tokyo-to",
-            "municipality": "Chiyoda-ku",
-        } | ({"facts": FACTS} if kind == "signature" else {}) | extra
-        async with self.http.post(f"{self.url}/certificates", json=body, headers=self.operator) as r:
+        body = (
+            {
+                "kind": kind,
+                "public_key": public_pem(key),
+                "holder": holder,
+                "prefecture": "Tokyo-to",
+                "municipality": "Chiyoda-ku",
+            }
+            | ({"facts": FACTS} if kind == "signature" else {})
+            | extra
+        )
+        async with self.http.post(
+            f"{self.url}/certificates", json=body, headers=self.operator
+        ) as r:
             assert r.status == 201, await r.text()
             data: dict[str, Any] = await r.json()
             return data
 
     async def verifier(self, *roles: str) -> str:
-        body = {"name": "Chiyoda City", "kind": "public", "roles": list(roles or ("signature", "authentication"))}
+        body = {
+            "name": "Chiyoda City",
+            "kind": "public",
+            "roles": list(roles or ("signature", "authentication")),
+        }
         async with self.http.post(f"{self.url}/verifiers", json=body, headers=self.operator) as r:
             assert r.status == 201, await r.text()
             key: str = (await r.json())["api_key"]
             return key
 
-    async def event(self, kind: str, holder: str, at: dt.datetime | None = None) -> list[dict[str, str]]:
+    async def event(
+        self, kind: str, holder: str, at: dt.datetime | None = None
+    ) -> list[dict[str, str]]:
         body = {"kind": kind, "holder": holder, "at": (at or dt.datetime.now(dt.UTC)).isoformat()}
         async with self.http.post(f"{self.url}/events", json=body, headers=self.operator) as r:
             assert r.status == 200, await r.text()
@@ -88,7 +104,9 @@ def private_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-async def start(state: Path, interval: dt.timedelta | None = None) -> tuple[str, CertificationAuthority, web.AppRunner]:
+async def start(
+    state: Path, interval: dt.timedelta | None = None
+) -> tuple[str, CertificationAuthority, web.AppRunner]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"

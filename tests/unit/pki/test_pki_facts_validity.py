@@ -169,4 +169,4 @@ def test_no_signature_certificate_under_fifteen() -> None:
     with pytest.raises(Refused, match="future"):
         validity(CertKind.SIGNATURE, at_jst(2026, 11, 27), dt.date(2027, 1, 1))
     with pytest.raises(ValueError, match="timezone"):
-        validity(CertKind.AUTHENTICATION, dt.datetime(2026, 1, 1), None)  # noqa: DTZ001
+        validity(CertKind.AUTHENTICATION, dt.datetime(2026, 1, 1), None)

@@ -92,7 +92,7 @@ def test_nonce_is_echoed_and_sha1_requests_are_answered() -> None:
     sig, _ = issue_pair(ca)
     req = (
         ocsp.OCSPRequestBuilder()
-        .add_certificate(sig.certificate, SIG_CA, hashes.SHA1())  # noqa: S303 - openssl's default CertID hash
+        .add_certificate(sig.certificate, SIG_CA, hashes.SHA1())
         .add_extension(x509.OCSPNonce(b"\x01" * 32), critical=False)
         .build()
     )

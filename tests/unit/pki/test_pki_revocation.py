@@ -62,7 +62,7 @@ def test_holders_shaped_like_numbers_or_junk_are_refused(holder: object) -> None
 
 def test_events_are_validated_and_repr_hides_the_holder() -> None:
     with pytest.raises(Malformed, match="timezone"):
-        ResidentEvent(EventKind.DIED, "card-1", dt.datetime(2026, 1, 1))  # noqa: DTZ001
+        ResidentEvent(EventKind.DIED, "card-1", dt.datetime(2026, 1, 1))
     with pytest.raises(Malformed, match="kind"):
         ResidentEvent("died", "card-1", NOW)  # type: ignore[arg-type]
     assert "card-1" not in repr(event(EventKind.DIED))

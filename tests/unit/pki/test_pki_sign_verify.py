@@ -256,7 +256,7 @@ async def test_revoked_before_signing_is_refused() -> None:
     # moved yesterday, processed now; the application was signed today after the move
     ca.apply_event(ResidentEvent(EventKind.MOVED, "card-1", clock.now - dt.timedelta(days=1)))
     signed = sign_document(DOC, sig.certificate, ec_key(0))
-    with pytest.raises(Revoked, match="affiliationChanged.*before it signed"):
+    with pytest.raises(Revoked, match=r"affiliationChanged.*before it signed"):
         await verify(ca, signed)
 
 
@@ -291,7 +291,7 @@ async def test_no_usable_revocation_information_is_refused() -> None:
     with pytest.raises(RevocationUnknown, match="out of date"):
         await verify(ca, signed, now=min(stale, sig.certificate.not_valid_after_utc))
     # the certificate's own CRL URL points nowhere here (port 9)
-    with pytest.raises(RevocationUnknown, match="unreachable|HTTP"):
+    with pytest.raises(RevocationUnknown, match=r"unreachable|HTTP"):
         await verify_signed(signed, None, TRUST, RevocationSource())
 
 

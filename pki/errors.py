@@ -1,0 +1,118 @@
+"""The PKI's errors: one root, :class:`PkiError`, each with a wire-style ``code``.
+
+Operators and clients read the code (``pki.revoked``, ``pki.expired`` …) and the one-line
+message; the HTTP layer maps each family to a status. Messages never carry personal data.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadSignature",
+    "DocumentMismatch",
+    "Expired",
+    "InvalidCertificate",
+    "Malformed",
+    "NotFound",
+    "NotYetValid",
+    "PkiError",
+    "Refused",
+    "RevocationUnknown",
+    "Revoked",
+    "StateError",
+    "Unauthorized",
+    "UnknownCa",
+    "WrongCa",
+    "WrongKeyUsage",
+    "WrongPolicy",
+]
+
+
+class PkiError(Exception):
+    """Root of every error the PKI raises on purpose."""
+
+    code = "pki.error"
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Malformed(PkiError):
+    """Input that does not parse: truncated DER, bad PEM, wrong JSON shape."""
+
+    code = "pki.malformed"
+    http_status = 400
+
+
+class Refused(PkiError):
+    """Well-formed input the policy refuses (e.g. personal data for an authentication cert)."""
+
+    code = "pki.refused"
+    http_status = 422
+
+
+class UnknownCa(PkiError):
+    code = "pki.unknown_ca"
+    http_status = 404
+
+
+class NotFound(PkiError):
+    code = "pki.not_found"
+    http_status = 404
+
+
+class Unauthorized(PkiError):
+    code = "pki.unauthorized"
+    http_status = 401
+
+
+class StateError(PkiError):
+    """The state directory is unusable: a key that will not decrypt, a file readable by others."""
+
+    code = "pki.state"
+
+
+class InvalidCertificate(PkiError):
+    """Base of every reason a signature or certificate does not verify."""
+
+    code = "pki.invalid"
+    http_status = 422
+
+
+class Expired(InvalidCertificate):
+    code = "pki.expired"
+
+
+class NotYetValid(InvalidCertificate):
+    code = "pki.not_yet_valid"
+
+
+class Revoked(InvalidCertificate):
+    code = "pki.revoked"
+
+
+class WrongCa(InvalidCertificate):
+    code = "pki.wrong_ca"
+
+
+class WrongKeyUsage(InvalidCertificate):
+    code = "pki.wrong_key_usage"
+
+
+class WrongPolicy(InvalidCertificate):
+    code = "pki.wrong_policy"
+
+
+class BadSignature(InvalidCertificate):
+    code = "pki.bad_signature"
+
+
+class DocumentMismatch(InvalidCertificate):
+    code = "pki.document_mismatch"
+
+
+class RevocationUnknown(InvalidCertificate):
+    """No usable revocation information (CRL stale or unsigned, OCSP unreachable)."""
+
+    code = "pki.revocation_unknown"

@@ -1,0 +1,166 @@
+"""Standard tools accept what the CA publishes: ``openssl crl``, ``openssl ocsp`` (good and
+revoked, verified with -CAfile and with -VAfile), ``openssl verify -crl_check``, ``openssl cms``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pki_http_env import OPENSSL, Server, private_pem, run
+
+from pki import sign_document
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+async def issue_rsa(
+    server: Server, work: Path, holder: str, kind: str = "signature"
+) -> tuple[rsa.RSAPrivateKey, Path, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    out = await server.issue(kind, key, holder)
+    cert = work / f"{holder}-{kind}.pem"
+    cert.write_text(out["certificate"])
+    (work / f"{holder}.key").write_bytes(private_pem(key))
+    return key, cert, out["serial"]
+
+
+async def ocsp(
+    server: Server, cert: Path, *extra: str, api_key: str | None = None, path: str = "/ocsp"
+) -> tuple[int, str]:
+    header = ["-header", f"Authorization=Bearer {api_key}"] if api_key else []
+    code, out, err = await run(
+        OPENSSL,
+        "ocsp",
+        "-issuer",
+        str(server.certs / "signature.pem"),
+        "-cert",
+        str(cert),
+        "-url",
+        server.url + path,
+        *header,
+        "-resp_text",
+        *extra,
+    )
+    return code, out + err
+
+
+async def test_openssl_reads_the_crls(server: Server, work: Path) -> None:
+    _, _, serial = await issue_rsa(server, work, "card-c1")
+    await server.event("card_lost", "card-c1")
+    async with server.http.get(f"{server.url}/crl/signature.crl") as r:
+        (work / "sig.crl").write_bytes(await r.read())
+    code, out, err = await run(
+        OPENSSL, "crl", "-in", str(work / "sig.crl"), "-inform", "DER", "-noout", "-text"
+    )
+    assert code == 0, err
+    assert "Issuer: C = JP, O = JPKI, OU = JPKI for digital signature" in out
+    assert serial.upper() in out.replace(":", "")
+    assert "Key Compromise" in out and "Next Update" in out and "CRL Number" in out
+    async with server.http.get(f"{server.url}/crl/authentication.pem") as r:
+        (work / "auth.pem").write_bytes(await r.read())
+    code, out, err = await run(OPENSSL, "crl", "-in", str(work / "auth.pem"), "-noout", "-text")
+    assert code == 0 and "JPKI for user authentication" in out
+
+
+async def test_openssl_ocsp_good_then_revoked(server: Server, work: Path) -> None:
+    _, cert, _ = await issue_rsa(server, work, "card-c2")
+    api_key = await server.verifier("signature")
+    chain = str(server.certs / "chain.pem")
+    code, out = await ocsp(server, cert, "-CAfile", chain, api_key=api_key)
+    assert code == 0, out
+    assert "Response verify OK" in out and f"{cert}: good" in out
+    assert "OCSP Nonce" in out and "Responder Id:" in out
+    responder = str(server.certs / "ocsp-signature.pem")
+    code, out = await ocsp(
+        server, cert, "-VAfile", responder, api_key=api_key, path="/ocsp/signature"
+    )
+    assert code == 0 and "Response verify OK" in out and ": good" in out
+    await server.event("moved", "card-c2")
+    code, out = await ocsp(server, cert, "-CAfile", chain, api_key=api_key)
+    assert code == 0, out
+    assert "Response verify OK" in out and f"{cert}: revoked" in out
+    assert "Reason: affiliationChanged" in out and "Revocation Time" in out
+
+
+async def test_openssl_ocsp_without_a_verifier_key_is_unauthorized(
+    server: Server, work: Path
+) -> None:
+    _, cert, _ = await issue_rsa(server, work, "card-c3")
+    _, out = await ocsp(server, cert, "-CAfile", str(server.certs / "chain.pem"))
+    assert "Responder Error: unauthorized (6)" in out
+
+
+async def test_openssl_verify_with_crl_check(server: Server, work: Path) -> None:
+    _, cert, _ = await issue_rsa(server, work, "card-c4")
+    chain = str(server.certs / "chain.pem")
+
+    async def verify() -> tuple[int, str]:
+        async with server.http.get(f"{server.url}/crl/signature.pem") as r:
+            (work / "crl.pem").write_bytes(await r.read())
+        code, out, err = await run(
+            OPENSSL,
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            chain,
+            "-CRLfile",
+            str(work / "crl.pem"),
+            str(cert),
+        )
+        return code, out + err
+
+    code, out = await verify()
+    assert code == 0 and f"{cert}: OK" in out
+    await server.event("died", "card-c4")
+    code, out = await verify()
+    assert code != 0 and "certificate revoked" in out
+
+
+async def test_openssl_verifies_our_cms_signatures(server: Server, work: Path) -> None:
+    from cryptography import x509
+
+    key, cert_path, _ = await issue_rsa(server, work, "card-c5")
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    doc = "転入届\n".encode()
+    (work / "doc.txt").write_bytes(doc)
+    (work / "doc.p7s").write_bytes(sign_document(doc, cert, key))
+    code, out, err = await run(
+        OPENSSL,
+        "cms",
+        "-verify",
+        "-in",
+        str(work / "doc.p7s"),
+        "-inform",
+        "DER",
+        "-CAfile",
+        str(server.certs / "chain.pem"),
+        "-purpose",
+        "any",
+        "-binary",
+    )
+    assert code == 0, err
+    assert out.encode() == doc and "Verification successful" in err
+    (work / "doc.sig").write_bytes(sign_document(doc, cert, key, detached=True))
+    code, _, err = await run(
+        OPENSSL,
+        "cms",
+        "-verify",
+        "-in",
+        str(work / "doc.sig"),
+        "-inform",
+        "DER",
+        "-content",
+        str(work / "doc.txt"),
+        "-CAfile",
+        str(server.certs / "chain.pem"),
+        "-purpose",
+        "any",
+        "-binary",
+        "-out",
+        "/dev/null",
+    )
+    assert code == 0 and "Verification successful" in err
