@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     init.set_defaults(run=commands.init)
 
     run = sub.add_parser("run", help="run one service as its own process")
-    run.add_argument("service", choices=["hub", "token", "office"])
+    run.add_argument("service", choices=["hub", "token", "office", "pki"])
     run.add_argument("name", nargs="?", help="the office code, with `office`")
     run.set_defaults(run=commands.run_service)
 

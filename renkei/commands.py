@@ -21,6 +21,7 @@ from hub.routing import authorize
 from hub.wire import HUB
 from renkei.demo import run_demo
 from renkei.network import TOKEN, identities, load_rules, migrate, open_network, setup
+from renkei.pki_commands import serve as pki_serve
 from renkei.population import load_population
 from renkei.secrets import State
 from renkei.settings import Settings
@@ -87,6 +88,11 @@ async def db_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def run_service(settings: Settings, args: argparse.Namespace) -> int:
+    if args.service == "pki":  # the same as `renkei pki serve` with its defaults
+        defaults = argparse.Namespace(
+            host="127.0.0.1", port=8440, public_url=None, crl_interval=3600.0
+        )
+        return await pki_serve(settings, defaults)
     if args.service == "office" and not args.name:
         raise SystemExit("renkei: name the office: renkei run office CODE")
     identity = args.name if args.service == "office" else (HUB if args.service == "hub" else TOKEN)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from renkei.corporation_commands import add_corporation_commands
+from renkei.population_commands import add_population_commands
+
 __all__ = ["add_extra_commands"]
 
 
 def add_extra_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register `renkei population …` and `renkei corporations …` on the `renkei` parser."""
+    add_population_commands(sub)
+    add_corporation_commands(sub)
