@@ -16,6 +16,7 @@ import uvloop
 
 from hub.log import configure
 from renkei import commands
+from renkei.card_commands import add_card_commands
 from renkei.extra_commands import add_extra_commands
 from renkei.pki_commands import add_pki_commands
 from renkei.settings import Settings
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_records(sub)
     _add_query(sub)
     add_pki_commands(sub)
+    add_card_commands(sub)
     add_extra_commands(sub)
     return p
 

@@ -1,0 +1,1 @@
+"""The individual number card: APDU-level emulator, PC/SC access, issuance, client."""
