@@ -64,11 +64,29 @@ def pids_by_comm(*names: str) -> list[int]:
     return out
 
 
-def _sys_ticks() -> tuple[int, int]:
-    """(total, idle + iowait) ticks of the whole machine."""
+def _sys_ticks() -> tuple[int, int, int]:
+    """(total, idle + iowait, irq + softirq) ticks of the whole machine."""
     with open("/proc/stat") as f:
         vals = [int(x) for x in f.readline().split()[1:9]]
-    return sum(vals), vals[3] + vals[4]
+    return sum(vals), vals[3] + vals[4], vals[5] + vals[6]
+
+
+def _all_ticks() -> dict[int, tuple[str, int]]:
+    """pid → (comm, ticks) of every process, kernel threads included."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            rest = data[data.rindex(")") + 2 :].split()
+            out[int(d)] = (
+                data[data.index("(") + 1 : data.rindex(")")],
+                int(rest[11]) + int(rest[12]),
+            )
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +94,8 @@ class CpuSample:
     wall_s: float
     seconds: Mapping[str, float]  # CPU seconds per group over the sample
     busy_s: float  # CPU seconds the whole machine was busy (all cores)
+    irq_s: float  # interrupts and softirqs (loopback networking), machine-wide
+    others: Mapping[str, float]  # CPU seconds of the busiest processes outside the groups, by comm
 
     @property
     def other_s(self) -> float:
@@ -93,18 +113,27 @@ class CpuSampler:
 
     def __init__(self, groups: Mapping[str, Iterable[int]]) -> None:
         self.groups = {g: list(p) for g, p in groups.items()}
-        self._a: tuple[float, dict[str, int], tuple[int, int]] | None = None
+        self._a: tuple[float, dict[str, int], tuple[int, int, int]] | None = None
+        self._all: dict[int, tuple[str, int]] = {}
 
-    def _snap(self) -> tuple[float, dict[str, int], tuple[int, int]]:
+    def _snap(self) -> tuple[float, dict[str, int], tuple[int, int, int]]:
         per = {g: sum(proc_ticks(p) for p in pids) for g, pids in self.groups.items()}
         return time.perf_counter(), per, _sys_ticks()
 
     def start(self) -> None:
+        self._all = _all_ticks()
         self._a = self._snap()
 
     def stop(self) -> CpuSample:
         assert self._a is not None, "start() first"
         (ta, pa, sa), (tb, pb, sb) = self._a, self._snap()
+        mine = {p for pids in self.groups.values() for p in pids}
+        others: dict[str, float] = {}
+        for pid, (comm, ticks) in _all_ticks().items():
+            if pid not in mine:
+                spent = (ticks - self._all.get(pid, (comm, 0))[1]) / CLK_TCK
+                if spent > 0:
+                    others[comm] = others.get(comm, 0.0) + spent
         ncpu = os.cpu_count() or 1
         d_total = sb[0] - sa[0]
         busy_frac = (d_total - (sb[1] - sa[1])) / d_total if d_total > 0 else 0.0
@@ -113,4 +142,6 @@ class CpuSampler:
             wall_s=wall,
             seconds={g: (pb[g] - pa[g]) / CLK_TCK for g in self.groups},
             busy_s=busy_frac * ncpu * wall,
+            irq_s=(sb[2] - sa[2]) / CLK_TCK,
+            others=dict(sorted(others.items(), key=lambda kv: -kv[1])[:6]),
         )

@@ -35,6 +35,7 @@ def test_exchanges_and_their_types() -> None:
 
 
 def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering() -> None:
+    """…except the token service's RPC queue, a classic one (idempotent requests with deadlines)."""
     names = {q.name for q in TOPOLOGY.queues}
     assert names == {
         HUB_REQUESTS,
@@ -47,8 +48,12 @@ def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering(
         "office.131016.replies",
     }
     for queue in TOPOLOGY.queues:
-        assert queue.quorum
         args = queue.declare_arguments
+        if queue.name == TOKEN_REQUESTS:
+            assert not queue.quorum
+            assert args == {"x-dead-letter-exchange": DLX_EXCHANGE}
+            continue
+        assert queue.quorum
         assert args["x-queue-type"] == "quorum"
         if queue.name == DEAD_QUEUE:
             assert args == {"x-queue-type": "quorum"}
