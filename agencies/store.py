@@ -8,10 +8,12 @@ never the number. Memory for the embedded default; one PostgreSQL schema per off
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
+
+from hub.batch import Batcher
 
 __all__ = ["MemoryStore", "OfficeStore", "PgStore", "schema_for"]
 
@@ -85,6 +87,10 @@ class PgStore:
     def __init__(self, pool: Any, office: str) -> None:
         self._pool = pool
         self._schema = schema_for(office)
+        # concurrent lookups by token share one query (an office answers many queries at once)
+        self._lookups: Batcher[tuple[str, str], tuple[str, Doc] | None] = Batcher(
+            self._look_up, max_batch=500
+        )
 
     async def migrate(self) -> None:
         s = self._schema
@@ -120,13 +126,19 @@ class PgStore:
         return None if raw is None else orjson.loads(raw)
 
     async def by_token(self, collection: str, token: str) -> tuple[str, Doc] | None:
+        return await self._lookups.submit((collection, token))
+
+    async def _look_up(self, wanted: Sequence[tuple[str, str]]) -> list[tuple[str, Doc] | None]:
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(
-                f"SELECT key, doc FROM {self._schema}.docs WHERE collection = $1 AND token = $2",
-                collection,
-                token,
+            rows = await conn.fetch(
+                f"SELECT d.collection, d.token, d.key, d.doc FROM {self._schema}.docs d"
+                " JOIN unnest($1::text[], $2::text[]) AS w(collection, token)"
+                " ON d.collection = w.collection AND d.token = w.token",
+                [c for c, _ in wanted],
+                [t for _, t in wanted],
             )
-        return None if row is None else (row["key"], orjson.loads(row["doc"]))
+        found = {(r["collection"], r["token"]): (r["key"], orjson.loads(r["doc"])) for r in rows}
+        return [found.get(w) for w in wanted]
 
     async def set_token(self, collection: str, key: str, token: str) -> None:
         async with self._pool.acquire() as conn:
