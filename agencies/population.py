@@ -52,6 +52,12 @@ class Person:
     sex: str  # 1 male, 2 female (as on the card)
     relationship: str  # 続柄 to the head: 世帯主, 妻, 夫, 子, 父, 母
     income: int  # last calendar year's total income, yen (model)
+    # filled by the bulk generator (`agencies.population_bulk`); the small one leaves them empty
+    employment: str = ""  # employee | self_employed | unemployed | homemaker | student | retired
+    insurance: str = ""  # kenpo | kenpo_dependant | nhi | koiki | medical_aid
+    pension: int = 0  # annual public pension, yen (model)
+    care_level: str = ""  # 要支援1–2 / 要介護1–5, when certified
+    disability: tuple[str, ...] = ()  # (handbook, grade, category) when the person holds one
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,9 @@ class Household:
     address: str
     members: tuple[Person, ...]
     moved_in: str  # ISO date the household came to live at the address
+    municipality: str = "131016"  # 全国地方公共団体コード with its check digit
+    postal_code: str = ""  # 〒 "100-0013"
+    public_assistance: bool = False  # a 生活保護 case (the bulk generator)
 
 
 def _given(rng: random.Random, sex: str, year: int) -> str:

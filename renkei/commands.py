@@ -15,7 +15,6 @@ from agencies.framework import Answer, OfficeNode
 from agencies.jlis.numbers import classify
 from agencies.population import generate
 from agencies.store import OfficeStore, PgStore
-from hub.bus import Topology, network_topology
 from hub.records import PgRecordStore, verify_store
 from hub.routing import authorize
 from hub.wire import HUB
@@ -53,14 +52,10 @@ async def demo(settings: Settings, args: argparse.Namespace) -> int:
         State.generate(_ids(settings)).save(settings.state_dir)
         state = State.load(settings.state_dir, _ids(settings))
         if settings.broker_url:
-            await setup(settings, state, _topology(settings))
+            await setup(settings, state, load_rules(settings)[1])
         if settings.db_url:
             await db_migrate(settings, args)
     return await run_demo(settings, state, residents=args.residents, seed=args.seed)
-
-
-def _topology(settings: Settings) -> Topology:
-    return network_topology([o.code for o in load_rules(settings)[1]])
 
 
 async def init(settings: Settings, args: argparse.Namespace) -> int:
@@ -73,7 +68,7 @@ async def broker_setup(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.broker_url:
         raise SystemExit("renkei: no broker configured: pass --broker or set RENKEI_BROKER_URL")
     state = State.load(settings.state_dir, _ids(settings))
-    report = await setup(settings, state, _topology(settings))
+    report = await setup(settings, state, load_rules(settings)[1])
     print(report)
     return 0
 

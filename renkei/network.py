@@ -107,7 +107,9 @@ async def _bus_for(net: Network, identity: str, broker: InMemoryBroker | None) -
         bus: Bus = broker.connect(identity)
     else:
         url = net.settings.broker_url_for(identity, net.state.passwords[identity])
-        bus = await connect_amqp(url, identity=identity)
+        bus = await connect_amqp(
+            url, identity=identity, user_prefix=net.settings.broker_user_prefix
+        )
     net._closers.append(bus.close)
     return bus
 
@@ -263,6 +265,9 @@ async def migrate(db_url: str, registry: Registry, hub_signing: Any) -> None:
         await pool.close()
 
 
-async def setup(settings: Settings, state: State, topology: Topology) -> Any:
+async def setup(settings: Settings, state: State, registry: Registry) -> Any:
     """``renkei broker setup``: vhost, users, permissions, policies, topology."""
-    return await setup_broker(settings.admin_url, settings.broker_vhost, topology, state.passwords)
+    prefix = settings.broker_user_prefix
+    topology = network_topology([o.code for o in registry], identity_prefix=prefix)
+    passwords = {prefix + i: pw for i, pw in state.passwords.items()}
+    return await setup_broker(settings.admin_url, settings.broker_vhost, topology, passwords)

@@ -20,16 +20,23 @@ from typing import TextIO
 
 import asyncpg
 
-from agencies.population_bulk import MUNICIPALITIES, Plan, check_size, chunks, select
+from agencies.population_bulk import (
+    MUNICIPALITIES,
+    Plan,
+    PopulationError,
+    check_size,
+    chunks,
+    select,
+)
 from hub.routing import Registry
 from renkei.network import load_rules
 from renkei.population_copy import Job
-from renkei.population_load import Loaded, LoadError, check_targets, clear, load, targets_for
+from renkei.population_load import Loaded, check_targets, clear, load, targets_for
 from renkei.progress import Progress
 from renkei.secrets import State
 from renkei.settings import Settings
 
-__all__ = ["add_population_commands", "generate", "plan_for"]
+__all__ = ["GenerateError", "add_population_commands", "generate", "plan_for"]
 
 HELP = """\
 Generate a synthetic population (deterministic for --seed) and write it into each office's own
@@ -44,12 +51,16 @@ person it holds (符号取得): each record is filed with that office's own toke
 the deployment's secrets exactly as the token service issues it, and the hub's directory gets
 the row it writes at enrollment. The individual number is never stored by any office.
 
-Needs --db (or RENKEI_DB_URL), a state directory made by `renkei init` (RENKEI_STATE_DIR),
-and the schemas made by `renkei db migrate`.
+Needs `renkei --db URL` (or RENKEI_DB_URL), the state directory made by `renkei init`
+(`renkei --state-dir DIR`, RENKEI_STATE_DIR) and the schemas made by `renkei db migrate`:
+
+  renkei --db postgresql://postgres@127.0.0.1/renkei population generate --residents 1000000
 """
 
 
-class GenerateError(LoadError):
+class GenerateError(PopulationError):
+    """The command cannot run as asked: no database, a bad option, data already there."""
+
     code = "population.cannot_generate"
 
 
@@ -108,7 +119,13 @@ def add_population_commands(sub: argparse._SubParsersAction) -> None:  # type: i
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    gen.add_argument("--residents", type=int, required=True, metavar="N", help="how many people")
+    gen.add_argument(
+        "--residents",
+        type=int,
+        required=True,
+        metavar="N",
+        help="how many people (1 to 20,000,000)",
+    )
     gen.add_argument("--seed", type=int, default=1, help="same seed, same population (default 1)")
     gen.add_argument(
         "--municipalities",
@@ -124,7 +141,9 @@ def add_population_commands(sub: argparse._SubParsersAction) -> None:  # type: i
         help="file each office's token with its records and fill the hub's directory "
         "(bulk 符号取得; default on)",
     )
-    gen.add_argument("--today", default="2024-06-01", help="the population's date (ISO)")
+    gen.add_argument(
+        "--today", default="2024-06-01", help="the population's date (default 2024-06-01)"
+    )
     gen.add_argument(
         "--workers",
         type=int,
@@ -139,7 +158,7 @@ def add_population_commands(sub: argparse._SubParsersAction) -> None:  # type: i
     gen.set_defaults(run=generate)
 
 
-async def generate(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def generate(settings: Settings, args: argparse.Namespace, out: TextIO | None = None) -> int:
     residents = check_size(args.residents)
     chosen = select(args.municipalities) if args.municipalities else select()
     try:
@@ -155,7 +174,7 @@ async def generate(settings: Settings, args: argparse.Namespace, out: TextIO = s
         )
     State.load(settings.state_dir, [])  # the deployment's secrets must be there (renkei init)
     plan = plan_for(load_rules(settings)[1])
-    targets = targets_for(plan.offices(), args.enroll)
+    targets = targets_for(plan.offices())
     try:
         conn = await asyncpg.connect(settings.db_url, timeout=10)
     except (OSError, asyncpg.PostgresError) as exc:
@@ -185,7 +204,7 @@ async def generate(settings: Settings, args: argparse.Namespace, out: TextIO = s
         )
     finally:
         bar.close()
-    _report(loaded, args, len(codes), out)
+    _report(loaded, args, len(codes), out or sys.stdout)
     return 0
 
 

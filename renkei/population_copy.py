@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from agencies.population_bulk import LocalIds, Plan, chunk_households, place, select
+from agencies.population_bulk import LocalIds, Plan, chunk_households, place, records_rng, select
 from agencies.store import schema_for
 from hub.wire import HUB
 from renkei.secrets import State
@@ -81,7 +81,8 @@ def encode_chunk(job: Job) -> ChunkOut:
     directory: list[str] = []
     ids = LocalIds(job.chunk)
     chosen = select(job.municipalities)
-    for rng, h in chunk_households(
+    rng = records_rng(job.seed, job.chunk)
+    for h in chunk_households(
         job.seed, job.chunk, job.size, today=job.today, municipalities=chosen
     ):
         out.households += 1

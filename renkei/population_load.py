@@ -48,12 +48,13 @@ class Loaded:
     tables: dict[tuple[str, str], TableStats] = field(default_factory=dict)
 
 
-def targets_for(offices: Iterable[str], enroll: bool) -> list[tuple[str, str]]:
-    return [target(o) for o in offices] + ([DIRECTORY] if enroll else [])
+def targets_for(offices: Iterable[str]) -> list[tuple[str, str]]:
+    """The tables a load writes, checks and (--replace) empties: the offices', the directory."""
+    return [target(o) for o in offices] + [DIRECTORY]
 
 
 async def check_targets(conn: Any, targets: Sequence[tuple[str, str]]) -> dict[str, int]:
-    """Rows already in each target (for the collections we write); raises if one is missing."""
+    """Whether each target already holds rows (1) or not (0); raises if one is missing."""
     missing = []
     found: dict[str, int] = {}
     for schema, table in targets:

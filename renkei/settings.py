@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     broker_url: str | None = None  # amqp://user:pass@host:5672/ — None: the in-process bus
     broker_admin_url: str | None = None  # http://user:pass@host:15672 — default: from broker_url
     broker_vhost: str = "renkei"
+    # RabbitMQ users are broker-wide: a prefix keeps deployments sharing a broker apart
+    broker_user_prefix: str = ""
     db_url: str | None = None  # postgresql://… — None: in-memory stores
     state_dir: Path = Path("var")  # keys and secrets made by `renkei init`
     legal_table: Path | None = None  # a legal table file; None: the packaged model of 別表第二
@@ -33,8 +35,9 @@ class Settings(BaseSettings):
         auth = f"{parts.username or 'guest'}:{parts.password or 'guest'}@"
         return f"http://{auth}{parts.hostname or '127.0.0.1'}:15672"
 
-    def broker_url_for(self, user: str, password: str) -> str:
-        """The broker URL with another user's credentials, in this deployment's vhost."""
+    def broker_url_for(self, identity: str, password: str) -> str:
+        """The broker URL as ``identity``'s user (prefixed), in this deployment's vhost."""
+        user = self.broker_user_prefix + identity
         if not self.broker_url:
             raise ValueError("no broker configured")
         parts = urlsplit(self.broker_url)

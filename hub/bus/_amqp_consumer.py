@@ -87,12 +87,17 @@ class AmqpDelivery:
 
     @property
     def user_id(self) -> str | None:
-        return self._props.user_id
+        """The publisher's identity: the broker-validated user, less this deployment's prefix."""
+        user: str | None = self._props.user_id
+        prefix = self._bus.user_prefix
+        if user is not None and prefix and user.startswith(prefix):
+            return user[len(prefix) :]
+        return user
 
     @property
     def headers(self) -> Mapping[str, str]:
         if self._headers is None:
-            self._headers = str_headers(self._props.headers, self._props.user_id)
+            self._headers = str_headers(self._props.headers, self.user_id)
         return self._headers
 
     @property

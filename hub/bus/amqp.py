@@ -63,12 +63,18 @@ async def connect_amqp(
     url: str,
     *,
     identity: str,
+    user_prefix: str = "",
     dead_letter_exchange: str = DLX_EXCHANGE,
     close_grace: float = 10.0,
     ready_timeout: float = 30.0,
     reconnect_interval: float = 1.0,
 ) -> AmqpBus:
-    """Connect as broker user ``identity`` (the URL carries its password and the vhost).
+    """Connect as broker user ``user_prefix + identity`` (the URL carries that user, its
+    password and the vhost).
+
+    ``user_prefix``: RabbitMQ users are global to a broker, so deployments (and test runs)
+    sharing one give theirs a prefix; the bus publishes with the prefixed user id and strips the
+    prefix from the user ids it delivers, so the rest of the system sees identities only.
 
     ``ready_timeout``: how long a publish waits for a lost connection to come back before
     raising NotConfirmed. ``close_grace``: how long close() lets running handlers finish.
@@ -90,6 +96,7 @@ async def connect_amqp(
     except (aiormq.exceptions.AMQPError, OSError) as exc:
         raise BusError(f"cannot connect to the broker at {where}: {exc!r}") from exc
     bus = AmqpBus(connection, identity, dead_letter_exchange, close_grace, ready_timeout)
+    bus.user_prefix = user_prefix
     try:
         await bus.open()
     except BaseException:
@@ -111,6 +118,7 @@ class AmqpBus:
     ) -> None:
         self.connection = connection
         self._identity = identity
+        self.user_prefix = ""
         self.dead_letter_exchange = dead_letter_exchange
         self._close_grace = close_grace
         self._ready_timeout = ready_timeout
@@ -202,7 +210,7 @@ class AmqpBus:
             correlation_id=message.correlation_id,
             reply_to=message.reply_to,
             headers=dict(message.headers) if message.headers else None,
-            user_id=self._identity,
+            user_id=self.user_prefix + self._identity,
             delivery_mode=_PERSISTENT,
             expiration=None if ttl is None else str(ttl),
         )
@@ -243,7 +251,7 @@ class AmqpBus:
             correlation_id=cid,
             reply_to=DIRECT_REPLY_TO,
             headers=dict(headers) if headers else None,
-            user_id=self._identity,
+            user_id=self.user_prefix + self._identity,
             delivery_mode=_PERSISTENT,
             expiration=ttl,
         )
@@ -263,7 +271,9 @@ class AmqpBus:
         # mandatory=False: RabbitMQ 3.10 basic.returns some mandatory direct reply-to
         # publishes even when delivered (see the bench reference).
         props = _Props(
-            message_id=self._ids(), correlation_id=correlation_id, user_id=self._identity
+            message_id=self._ids(),
+            correlation_id=correlation_id,
+            user_id=self.user_prefix + self._identity,
         )
         await self._send("", reply_to, body, props, False)
 

@@ -25,7 +25,6 @@ from hub.bus import (
     connect_amqp,
     delete_users,
     delete_vhost,
-    network_topology,
 )
 from hub.routing import load_default_registry, load_default_table
 from hub.wire import SIGNATURE_HEADER, OfficeKeys, Reply, decode, sign
@@ -101,7 +100,9 @@ class Env:
             bus: Bus = net.broker.connect(code)
         else:
             url = self.settings.broker_url_for(code, self.state.passwords[code])
-            bus = await connect_amqp(url, identity=code)
+            bus = await connect_amqp(
+                url, identity=code, user_prefix=self.settings.broker_user_prefix
+            )
         net._closers.append(bus.close)
         return bus
 
@@ -137,14 +138,21 @@ async def real_env() -> AsyncIterator[Env]:
             f"PostgreSQL is required at {PG}: {exc} (scripts/services starts it)", pytrace=False
         )
     await admin.execute(f'CREATE DATABASE "{db}"')
-    settings = Settings(broker_url=AMQP, broker_vhost=vhost, db_url=PG + db, _env_file=None)
+    prefix = f"e2e{secrets.token_hex(3)}-"  # broker users of their own: others' are left alone
+    settings = Settings(
+        broker_url=AMQP,
+        broker_vhost=vhost,
+        broker_user_prefix=prefix,
+        db_url=PG + db,
+        _env_file=None,
+    )
     state = State.generate(IDS)
     try:
-        await setup(settings, state, network_topology([o.code for o in REGISTRY]))
+        await setup(settings, state, REGISTRY)
         await migrate(settings.db_url or "", REGISTRY, state.keys["hub"].signing)
         yield Env("real", settings, state)
     finally:
         await delete_vhost(ADMIN, vhost)
-        await delete_users(ADMIN, IDS)
+        await delete_users(ADMIN, [prefix + i for i in IDS])
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()

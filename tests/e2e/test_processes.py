@@ -57,6 +57,7 @@ async def deployment(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
         "RENKEI_DB_URL": PG + db,
         "RENKEI_STATE_DIR": str(tmp_path / "state"),
         "RENKEI_LOG_LEVEL": "warning",
+        "RENKEI_BROKER_USER_PREFIX": f"proc{secrets.token_hex(3)}-",
     }
     try:
         for command in (["init"], ["broker", "setup"], ["db", "migrate"]):
@@ -66,7 +67,8 @@ async def deployment(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
     finally:
         admin_url = "http://guest:guest@127.0.0.1:15672"
         await delete_vhost(admin_url, env["RENKEI_BROKER_VHOST"])
-        ids = [p.stem for p in (tmp_path / "state" / "keys").glob("*.pub")]
+        prefix = env["RENKEI_BROKER_USER_PREFIX"]
+        ids = [prefix + p.stem for p in (tmp_path / "state" / "keys").glob("*.pub")]
         await delete_users(admin_url, ids)
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
@@ -90,8 +92,11 @@ async def test_services_as_processes_answer_record_and_verify(deployment: dict[s
         await PgStore(pool, "chiyoda-child").put_many(
             "applicants", [("C1", my_token, {"name": "鈴木 誠"})]
         )
-        url = f"amqp://chiyoda-child:{state.passwords['chiyoda-child']}@127.0.0.1:5672/{env['RENKEI_BROKER_VHOST']}"
-        bus = await connect_amqp(url, identity="chiyoda-child")
+        user = env["RENKEI_BROKER_USER_PREFIX"] + "chiyoda-child"
+        url = f"amqp://{user}:{state.passwords['chiyoda-child']}@127.0.0.1:5672/{env['RENKEI_BROKER_VHOST']}"
+        bus = await connect_amqp(
+            url, identity="chiyoda-child", user_prefix=env["RENKEI_BROKER_USER_PREFIX"]
+        )
         node = OfficeNode(
             code="chiyoda-child", bus=bus, keys=state.keys["chiyoda-child"], hub=state.public[HUB]
         )
