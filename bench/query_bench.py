@@ -81,6 +81,7 @@ from token_service import KeyRing
 
 AMQP_URL = os.environ.get("RENKEI_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 ADMIN_URL = os.environ.get("RENKEI_BENCH_ADMIN_URL", "http://guest:guest@127.0.0.1:15672")
+USER_PREFIX = f"bench{os.getpid()}-"
 PG_DSN = os.environ.get("RENKEI_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 REQUESTER, PROVIDER = "chiyoda-child", "chiyoda-tax"
@@ -253,6 +254,7 @@ class Renkei:
             "RENKEI_BROKER_URL": AMQP_URL,
             "RENKEI_BROKER_ADMIN_URL": ADMIN_URL,
             "RENKEI_BROKER_VHOST": args.vhost,
+            "RENKEI_BROKER_USER_PREFIX": USER_PREFIX,
             "RENKEI_DB_URL": self.db_url,
             "RENKEI_STATE_DIR": str(tmp / "state"),
             "RENKEI_LOG_LEVEL": args.service_log_level,
@@ -326,9 +328,11 @@ class Renkei:
     async def connect_requester(self) -> None:
 
         state = State.load(self.tmp / "state", [REQUESTER])
-        settings = Settings(broker_url=AMQP_URL, broker_vhost=self.args.vhost)
+        settings = Settings(
+            broker_url=AMQP_URL, broker_vhost=self.args.vhost, broker_user_prefix=USER_PREFIX
+        )
         url = settings.broker_url_for(REQUESTER, state.passwords[REQUESTER])
-        bus = await connect_amqp(url, identity=REQUESTER)
+        bus = await connect_amqp(url, identity=REQUESTER, user_prefix=USER_PREFIX)
         self.node = OfficeNode(
             code=REQUESTER, bus=bus, keys=state.keys[REQUESTER], hub=state.public[HUB]
         )
@@ -670,7 +674,8 @@ async def run(args: argparse.Namespace) -> int:
     phases: list[Phase] = []
     admin = Admin()
     tmp = Path(tempfile.mkdtemp(prefix="renkei-bench-"))
-    users = identities(load_default_registry(load_default_table()))
+    # broker users of this run only (RabbitMQ users are broker-wide): nothing else is touched
+    users = [USER_PREFIX + i for i in identities(load_default_registry(load_default_table()))]
     vhost_url = AMQP_URL.rstrip("/") + "/" + quote(args.vhost, safe="")
     renkei = Renkei(args, tmp)
     baseline: BaselineClient | None = None
