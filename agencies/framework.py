@@ -54,7 +54,7 @@ from hub.wire import (
     verify,
 )
 
-__all__ = ["EVENTS", "Answer", "OfficeNode", "Provider", "Resolver"]
+__all__ = ["EVENTS", "Answer", "ChangeListener", "OfficeNode", "Provider", "Resolver"]
 
 log = get_logger("agencies.office")
 EVENTS = "_events"  # the store's collection of change events received
@@ -67,6 +67,14 @@ class Provider(Protocol):
     async def answer(
         self, person: str, items: tuple[str, ...], params: Mapping[str, str | int]
     ) -> Mapping[str, Any] | None: ...
+
+
+class ChangeListener(Protocol):
+    """An office's reaction to a change event about one of its people (by its own token)."""
+
+    async def changed(
+        self, person: str, change: Change, effective: dt.date, detail: dict[str, str]
+    ) -> None: ...
 
 
 class Resolver(Protocol):
@@ -98,6 +106,7 @@ class OfficeNode:
     resolver: Resolver | None = None
     jlis_seal: X25519PublicKey | None = None
     store: OfficeStore | None = None  # where the office keeps the change events it received
+    listener: ChangeListener | None = None
     deadline: dt.timedelta = dt.timedelta(seconds=10)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     _pending: dict[uuid.UUID, asyncio.Future[Reply]] = field(default_factory=dict)
@@ -310,9 +319,8 @@ class OfficeNode:
                 "detail": dict(msg.detail),
             }
             await self.store.put_many(EVENTS, [(event_id, None, doc)])
-        listener = getattr(self.provider, "changed", None)
-        if listener is not None:
-            await listener(msg.person, msg.change, msg.effective, dict(msg.detail))
+        if self.listener is not None:
+            await self.listener.changed(msg.person, msg.change, msg.effective, dict(msg.detail))
 
     async def _resolve(self, msg: ForwardedEnroll) -> Outcome:
         assert self.resolver is not None

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
-from agencies.framework import OfficeNode, Provider
+from agencies.framework import ChangeListener, OfficeNode, Provider
 from agencies.item_office import ItemOffice
 from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
@@ -121,8 +121,12 @@ async def open_network(
     run: Iterable[str] | None = None,
     table: LegalTable | None = None,
     registry: Registry | None = None,
+    listeners: Mapping[str, ChangeListener] | None = None,
 ) -> Network:
-    """Start the services in ``run`` (default: all) and return the running network."""
+    """Start the services in ``run`` (default: all) and return the running network.
+
+    ``listeners``: the code that reacts to change events, by office (e.g. the CA for jlis-pki).
+    """
     if table is None or registry is None:
         table, registry = load_rules(settings)
     topology = network_topology([o.code for o in registry])
@@ -150,7 +154,8 @@ async def open_network(
             await _start_token(net, broker)
         for office in registry:
             if office.code in wanted:
-                await _start_office(net, office.code, broker, pool)
+                listener = (listeners or {}).get(office.code)
+                await _start_office(net, office.code, broker, pool, listener)
         if HUB in wanted:
             await _start_hub(net, broker, pool)
     except BaseException:
@@ -199,7 +204,13 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
     net.records, net.directory, net.router = records, directory, router
 
 
-async def _start_office(net: Network, code: str, broker: InMemoryBroker | None, pool: Any) -> None:
+async def _start_office(
+    net: Network,
+    code: str,
+    broker: InMemoryBroker | None,
+    pool: Any,
+    listener: ChangeListener | None = None,
+) -> None:
     store: OfficeStore
     if pool is not None:
         store = PgStore(pool, code)
@@ -214,6 +225,7 @@ async def _start_office(net: Network, code: str, broker: InMemoryBroker | None, 
         hub=net.state.public[HUB],
         jlis_seal=net.state.public["jlis"].seal if "jlis" in net.state.public else None,
         store=store,
+        listener=listener,
     )
     app: Any = None
     provider: Provider | None = None

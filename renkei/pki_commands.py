@@ -35,6 +35,9 @@ from pki import (
     verify_signed,
 )
 from pki.verify import load_pem_bundle
+from renkei.network import open_network
+from renkei.pki_link import PKI_OFFICE, CaListener
+from renkei.secrets import State
 from renkei.settings import Settings
 
 __all__ = ["add_pki_commands"]
@@ -61,11 +64,18 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
     ca = CertificationAuthority.open(_pki_dir(settings), Endpoints(public), interval)
     runner = web.AppRunner(create_app(ca), access_log=None)
     await runner.setup()
+    network = None
     try:
         await web.TCPSite(runner, args.host, args.port).start()
+        if settings.broker_url:  # on the network as jlis-pki: revocation follows the register
+            state = State.load(settings.state_dir, [PKI_OFFICE])
+            network = await open_network(
+                settings, state, run=[PKI_OFFICE], listeners={PKI_OFFICE: CaListener(ca)}
+            )
+        joined = f"; on {network.bus_name} as {PKI_OFFICE}" if network else ""
         print(
-            f"pki: CA serving on http://{args.host}:{args.port} (state {_pki_dir(settings)}); "
-            "Ctrl-C stops it",
+            f"pki: CA serving on http://{args.host}:{args.port} (state {_pki_dir(settings)})"
+            f"{joined}; Ctrl-C stops it",
             file=sys.stderr,
         )
         stop = asyncio.Event()
@@ -74,6 +84,8 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
     finally:
+        if network is not None:
+            await network.aclose()
         await runner.cleanup()
         ca.close()
     return 0

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
 import pytest
 
+from agencies.framework import ChangeListener
 from hub.bus import (
     Bus,
     Delivery,
@@ -90,8 +91,14 @@ class Env:
     def token(self, rrc: str, office: str) -> str:
         return self.ring.token_for(self.ring.link_id(rrc), office)
 
-    async def network(self, run: Iterable[str] = ALL_BUT_CHILD) -> Network:
-        net = await open_network(self.settings, self.state, run=run, table=TABLE, registry=REGISTRY)
+    async def network(
+        self,
+        run: Iterable[str] | None = ALL_BUT_CHILD,
+        listeners: Mapping[str, ChangeListener] | None = None,
+    ) -> Network:
+        net = await open_network(
+            self.settings, self.state, run=run, table=TABLE, registry=REGISTRY, listeners=listeners
+        )
         self.nets.append(net)
         return net
 

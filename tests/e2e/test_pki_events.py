@@ -1,0 +1,69 @@
+"""Revocation follows the resident register: the CA hears of moves and deaths on the network."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from e2e_env import Env
+
+from agencies.jlis.numbers import resident_record_code
+from agencies.jlis.registry import Jlis
+from pki import (
+    CaName,
+    CertificationAuthority,
+    CertKind,
+    Endpoints,
+    Hierarchy,
+    Locality,
+    ResidentFacts,
+    Sex,
+)
+from renkei.pki_link import PKI_OFFICE, CaListener, holder_for
+
+pytestmark = pytest.mark.integration
+REGISTER = "chiyoda-resident"
+FACTS = ResidentFacts(
+    name="番号 花子",
+    address="東京都千代田区麹町一丁目1番1号",
+    birth_date=dt.date(1980, 5, 5),
+    sex=Sex.FEMALE,
+)
+
+
+async def revoked(ca: CertificationAuthority, ca_name: CaName, serial: int) -> bool:
+    async with asyncio.timeout(5):
+        while ca.status(ca_name, serial)[1] is None:
+            await asyncio.sleep(0.02)
+    return True
+
+
+async def test_a_move_revokes_the_signature_certificate_and_a_death_both(env: Env) -> None:
+    now = dt.datetime.now(dt.UTC)
+    ca = CertificationAuthority(
+        Hierarchy.generate(now - dt.timedelta(days=2)),
+        holder_key=b"h" * 32,
+        endpoints=Endpoints("http://127.0.0.1:9"),
+    )
+    net = await env.network(run=None, listeners={PKI_OFFICE: CaListener(ca)})
+    jlis: Jlis = net.apps["jlis"]
+    rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
+    number = (await jlis.register([rrc]))[rrc]
+    register_token = await net.offices[REGISTER].enroll(number)
+    holder = holder_for(await net.offices[PKI_OFFICE].enroll(number))  # the desk, at issuance
+    issued = now - dt.timedelta(days=1)
+    key = ec.generate_private_key(ec.SECP256R1())
+    where = Locality("Tokyo-to", "Chiyoda-ku")
+    sig = ca.issue(CertKind.SIGNATURE, key.public_key(), holder, where, FACTS, not_before=issued)
+    auth = ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, where, not_before=issued)
+    today = now.date()
+    await net.offices[REGISTER].report_change(
+        register_token, "moved_out", today, {"to_municipality": "131041"}
+    )
+    assert await revoked(ca, CaName.SIGNATURE, sig.serial)
+    assert ca.status(CaName.AUTHENTICATION, auth.serial)[1] is None  # a move keeps the login key
+    await net.offices[REGISTER].report_change(register_token, "death", today)
+    assert await revoked(ca, CaName.AUTHENTICATION, auth.serial)
