@@ -305,12 +305,15 @@ class OfficeNode:
             return Failed(family="provider", code="office.unsendable_answer", reason=str(exc))
 
     async def _changed(self, msg: ForwardedChange) -> None:
-        """Keep each event once (by its id), then let the office's own code react to it."""
+        """React to each event once (by its id): the office's own code first, then keep it —
+        so an event whose reaction failed is redelivered, not mistaken for a duplicate."""
         event_id = str(msg.envelope.correlation_id)
+        if self.store is not None and await self.store.get(EVENTS, event_id) is not None:
+            log.info("change.duplicate", event_id=event_id)
+            return
+        if self.listener is not None:
+            await self.listener.changed(msg.person, msg.change, msg.effective, dict(msg.detail))
         if self.store is not None:
-            if await self.store.get(EVENTS, event_id) is not None:
-                log.info("change.duplicate", event_id=event_id)
-                return
             doc = {
                 "person": msg.person,
                 "change": msg.change,
@@ -319,8 +322,6 @@ class OfficeNode:
                 "detail": dict(msg.detail),
             }
             await self.store.put_many(EVENTS, [(event_id, None, doc)])
-        if self.listener is not None:
-            await self.listener.changed(msg.person, msg.change, msg.effective, dict(msg.detail))
 
     async def _resolve(self, msg: ForwardedEnroll) -> Outcome:
         assert self.resolver is not None

@@ -28,10 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from card_service import (
     DEFAULT_CA_URL,
     DEFAULT_PORT,
-    Card,
     CardClient,
-    CardState,
-    CardStore,
     HttpCa,
     LocalTransport,
     PinFormatError,
@@ -41,7 +38,7 @@ from card_service import (
     StateKey,
     Transport,
     VpcdLink,
-    issue_card,
+    issue_to_file,
     jpki,
     open_card,
 )
@@ -132,35 +129,15 @@ def _prepare_issue(
 
 async def issue(settings: Settings, args: argparse.Namespace) -> int:
     resident, pins, path, token = _prepare_issue(settings, args)
-    card = Card(CardState.blank())
-    client = CardClient(_Blank(card))
     async with aiohttp.ClientSession() as http:
         ca = HttpCa(http, args.url, token)
-        issued = await issue_card(client, resident, pins, ca, args.holder)
-    CardStore.create(path, card.state, _key_for(args)(path)).close()
-    print(f"card issued → {path} (holder {issued.holder}, card serial {card.state.serial})")
+        key = _key_for(args)(path)
+        issued, serial = await issue_to_file(path, key, resident, pins, ca, holder=args.holder)
+    print(f"card issued → {path} (holder {issued.holder}, card serial {serial})")
     print(f"authentication certificate {issued.auth_serial:x}: {issued.auth_subject}")
     print(f"signature certificate {issued.sign_serial:x}: {issued.sign_subject}")
     print(f"signature certificate valid until {issued.not_after}")
     return 0
-
-
-class _Blank:
-    """The blank card at the desk, in memory until it is issued (then saved once)."""
-
-    def __init__(self, card: Card) -> None:
-        self._card = card
-
-    name = "blank card at the desk"
-    atr = b""
-
-    def transmit(self, apdu: bytes) -> bytes:
-        answer = self._card.process(apdu)
-        self._card.take_dirty()
-        return answer
-
-    def close(self) -> None:
-        return None
 
 
 async def emulate(settings: Settings, args: argparse.Namespace) -> int:
@@ -169,7 +146,7 @@ async def emulate(settings: Settings, args: argparse.Namespace) -> int:
     link = VpcdLink(local.card, args.host, args.port, quickack=not args.no_quickack)
     loop = asyncio.get_running_loop()
     try:
-        await asyncio.to_thread(link.connect)
+        await asyncio.to_thread(link.connect, args.wait)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, link.stop)
         print(
@@ -296,6 +273,7 @@ def add_card_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--state", help="card state file (default <state_dir>/card/card.state)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="vpcd slot port (35963)")
+    p.add_argument("--wait", type=float, default=5.0, help="seconds to wait for the reader")
     p.add_argument("--no-quickack", action="store_true", help="measure without TCP_QUICKACK")
     _state_key_args(p)
     p.set_defaults(run=emulate)

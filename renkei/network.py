@@ -7,7 +7,6 @@ is configured, or on RabbitMQ and PostgreSQL when they are.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from agencies.store import MemoryStore, OfficeStore, PgStore
 from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_broker
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
+from hub.log import get_logger
 from hub.records import MemoryRecordStore, PgRecordStore, RecordStore, RecordWriter
 from hub.routing import (
     LegalTable,
@@ -55,6 +55,7 @@ __all__ = [
     "setup",
 ]
 
+log = get_logger("renkei.network")
 TOKEN = "token"  # noqa: S105 — the token service's identity, not a password
 
 
@@ -90,9 +91,12 @@ class Network:
     _closers: list[Any] = field(default_factory=list)
 
     async def aclose(self) -> None:
+        """Stop everything, last started first; a failure is logged and the rest still close."""
         for close in reversed(self._closers):
-            with contextlib.suppress(Exception):
+            try:
                 await close()
+            except Exception:
+                log.exception("close.failed", what=getattr(close, "__qualname__", repr(close)))
         self._closers.clear()
 
     async def __aenter__(self) -> Network:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 
+from hub.bus import Unroutable
 from hub.directory import Directory
+from hub.log import get_logger
 from hub.routing.context import Context
 from hub.routing.offices import Registry
 from hub.routing.outcomes import refused
@@ -23,6 +25,7 @@ __all__ = ["REGISTER_ITEM", "fan_out"]
 
 REGISTER_ITEM = "resident_record"  # only a resident register may report changes
 _TARGETS = 32  # targets per translation item
+log = get_logger("hub.changes")
 
 Forward = Callable[[str, ForwardedChange], Awaitable[None]]
 
@@ -37,8 +40,8 @@ async def fan_out(
     envelope_for: Callable[[str], object],
     forward: Forward,
 ) -> Outcome:
-    sender = registry.get(ctx.requester)
-    if REGISTER_ITEM not in sender.provides:
+    sender = registry.get(ctx.requester) if ctx.requester in registry else None
+    if sender is None or REGISTER_ITEM not in sender.provides:
         return refused("hub.not_a_register", f"{ctx.requester} keeps no resident register")
     own = await tokens.translate(msg.person, ctx.requester, (HUB,))
     if not isinstance(own, TokenOk):
@@ -51,27 +54,30 @@ async def fan_out(
         if e.office != ctx.requester and (e.until is None or e.until.date() > on)
     ]
     holders += [o for o in _destinations(registry, msg) if o not in holders]
+    missed: list[str] = []
     for start in range(0, len(holders), _TARGETS):
         chunk = tuple(holders[start : start + _TARGETS])
         result = await tokens.translate(msg.person, ctx.requester, chunk)
         if not isinstance(result, TokenOk):
             return result
         for office, token in zip(chunk, result.tokens, strict=True):
-            await forward(
-                office,
-                ForwardedChange(
-                    envelope=envelope_for(office),  # type: ignore[arg-type]
-                    origin=ctx.requester,
-                    person=token,
-                    change=msg.change,
-                    effective=msg.effective,
-                    detail=msg.detail,
-                ),
+            fwd = ForwardedChange(
+                envelope=envelope_for(office),  # type: ignore[arg-type]
+                origin=ctx.requester,
+                person=token,
+                change=msg.change,
+                effective=msg.effective,
+                detail=msg.detail,
             )
+            try:
+                await forward(office, fwd)
+            except Unroutable:  # an office with no queue must not hold up every other holder
+                log.warning("change.unroutable", office=office, event_id=str(ctx.query_id))
+                missed.append(office)
     ending = _ending(registry, sender.municipality, msg, [*holders, ctx.requester])
     if ending:
         await directory.ended(person, ending, dt.datetime.combine(on, dt.time(), dt.UTC))
-    return Delivered(offices=len(holders))
+    return Delivered(offices=len(holders) - len(missed))
 
 
 def _destinations(registry: Registry, msg: ChangeEvent) -> list[str]:

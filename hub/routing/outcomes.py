@@ -1,8 +1,8 @@
 """Finishing a query: record the outcome durably, then reply to the requester — once.
 
 Every path ends here: answers, refusals, errors, time-outs, enrollments. The access record's id
-is derived from the query id, so a redelivered message finds the same record and the reply it
-re-sends names the same record.
+is derived from the requester and the query id, so a redelivered message finds the same record,
+and only the first outcome recorded is ever sent.
 """
 
 from __future__ import annotations
@@ -31,7 +31,15 @@ from hub.wire import (
     sign,
 )
 
-__all__ = ["Finisher", "RecordSink", "WriterSink", "hub_error", "record_id_for", "refused"]
+__all__ = [
+    "Finisher",
+    "RecordSink",
+    "WriterSink",
+    "hub_error",
+    "record_id_for",
+    "record_key",
+    "refused",
+]
 
 log = get_logger("hub.finish")
 _RECORD_NS = uuid.UUID("6f1c1b8e-3c39-4d0e-9a57-7c2f6f0f7a10")
@@ -45,8 +53,14 @@ def hub_error(code: str, reason: str) -> Failed:
     return Failed(family="hub", code=code, reason=reason[:2000])
 
 
-def record_id_for(query_id: uuid.UUID) -> uuid.UUID:
-    return uuid.uuid5(_RECORD_NS, str(query_id))
+def record_key(requester: str, query_id: uuid.UUID) -> uuid.UUID:
+    """A query's key in the records: its id within its requester's own ids, so an office can
+    never pre-empt (and so suppress) another office's query by reusing its id."""
+    return uuid.uuid5(_RECORD_NS, f"{requester}/{query_id}")
+
+
+def record_id_for(key: uuid.UUID) -> uuid.UUID:
+    return uuid.uuid5(_RECORD_NS, str(key))
 
 
 class RecordSink(Protocol):
@@ -80,7 +94,7 @@ class WriterSink:
         reason = getattr(outcome, "reason", "")
         status = "ok" if outcome.status in ("ok", "enrolled", "resolved") else outcome.status
         draft = RecordDraft(
-            query_id=ctx.query_id,
+            query_id=record_key(ctx.requester, ctx.query_id),
             requester=ctx.requester,
             provider=ctx.provider,
             affair=ctx.affair,
@@ -120,12 +134,11 @@ class Finisher:
         outcome: Outcome,
         *,
         reply_digest: bytes = b"",
-        redelivered: bool = False,
     ) -> None:
         now = self._clock()
         record_id: uuid.UUID | None = None
         if ctx.kind == "query":
-            record_id = record_id_for(ctx.query_id)
+            record_id = record_id_for(record_key(ctx.requester, ctx.query_id))
             first = await self._records.record(ctx, outcome, record_id, now, reply_digest)
         else:
             first = True
@@ -145,7 +158,10 @@ class Finisher:
             code=getattr(outcome, "code", ""),
             ms=round((now - ctx.asked_at).total_seconds() * 1000, 2),
         )
-        if first or redelivered:
+        # only the outcome that was recorded is ever sent: a later answer (a redelivery, a late
+        # provider after the time-out) could otherwise disclose what the record does not show;
+        # the cost is a requester that times out on its own if the hub died between the two
+        if first:
             await self._reply(ctx, outcome, record_id, now)
 
     async def _reply(

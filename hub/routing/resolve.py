@@ -19,9 +19,14 @@ from hub.wire import NotFound, Refused
 __all__ = ["reference_date", "resolve_provider"]
 
 
-def reference_date(params: Mapping[str, str | int], asked: dt.date) -> dt.date:
+def reference_date(
+    items: tuple[str, ...], params: Mapping[str, str | int], asked: dt.date
+) -> dt.date:
+    """1 January of the fiscal year asked for local tax (賦課期日); else the day asked."""
     year = params.get("fiscal_year")
-    return dt.date(year, 1, 1) if isinstance(year, int) and 1900 < year < 3000 else asked
+    if "local_tax" in items and isinstance(year, int) and 1900 < year < 3000:
+        return dt.date(year, 1, 1)
+    return asked
 
 
 def _held(e: Enrollment, on: dt.date) -> bool:

@@ -141,24 +141,39 @@ class Router:
                 forward=lambda office, fwd: self.publish_to(office, "in", fwd),
             )
         if outcome is not None:  # else the provider's reply (or the deadline) finishes it
-            await self._d.finisher.finish(ctx, outcome, redelivered=d.redelivered)
+            await self._d.finisher.finish(ctx, outcome)
         await d.ack()
 
-    async def _read(self, d: Delivery) -> Message | None:
+    async def _read(self, d: Delivery, *, answer: bool = True) -> Message | None:
         try:
             return decode(d.body)
         except WireError as exc:
-            await self._unreadable(d, exc.code, str(exc))
+            await self._unreadable(d, exc.code, str(exc), answer=answer)
             return None
 
-    async def _unreadable(self, d: Delivery, code: str, reason: str) -> None:
-        """A message the hub cannot act on: tell its broker-vouched sender, keep it for review."""
+    async def _unreadable(
+        self, d: Delivery, code: str, reason: str, *, answer: bool = True
+    ) -> None:
+        """A message the hub cannot act on: keep it for review and, for a request, tell its
+        broker-vouched sender (records are keyed by requester and query id, so a sender can
+        only ever mark its own queries). An unreadable reply is only dead-lettered: answering
+        or recording it could let one office finish another's query."""
         sender = d.user_id if d.user_id in self._d.keys else None
         query_id = _uuid_or_none(d.correlation_id) or _uuid_or_none(d.message_id)
-        if sender is not None and query_id is not None:
+        if answer and sender is not None and query_id is not None:
             now = self._d.clock()
             ctx = Context(
-                "query", query_id, sender, "", "unknown", (), "", now, now, digest(d.body), ""
+                kind="query",
+                query_id=query_id,
+                requester=sender,
+                provider="",
+                affair="unknown",
+                items=(),
+                person="",
+                asked_at=now,
+                deadline=now,
+                query_digest=digest(d.body),
+                traceparent="",
             )
             await self._d.finisher.finish(ctx, Failed(family="requester", code=code, reason=reason))
         log.warning("unreadable", code=code, reason=reason, sender=d.user_id, queue=d.queue)
@@ -239,7 +254,7 @@ class Router:
         if not isinstance(result, TokenOk):
             return ctx, result
         ctx = replace(ctx, person=result.tokens[0])
-        on = reference_date(msg.params, ctx.asked_at.date())
+        on = reference_date(ctx.items, msg.params, ctx.asked_at.date())
         holders = await d.directory.holders(ctx.person)
         asked = (ctx.requester, ctx.affair, ctx.items)
         found = resolve_provider(d.table, d.registry, *asked, holders, on, ctx.asked_at.date())
@@ -293,11 +308,12 @@ class Router:
     # ---- replies from providers -------------------------------------------------------------
 
     async def on_reply(self, d: Delivery) -> None:
-        msg = await self._read(d)
+        msg = await self._read(d, answer=False)
         if msg is None:
             return
         if not isinstance(msg, ProviderReply):
-            await self._unreadable(d, "hub.unexpected_kind", f"a {msg.kind} is not a reply")
+            why = f"a {msg.kind} is not a reply"
+            await self._unreadable(d, "hub.unexpected_kind", why, answer=False)
             return
         try:
             ctx = self._d.sealer.open(msg.context)
@@ -306,15 +322,16 @@ class Router:
             log.warning("reply.refused", code=exc.code, reason=str(exc), sender=d.user_id)
             await d.dead_letter(f"{exc.code}: {exc}")
             return
-        outcome = msg.outcome
+        if ctx.kind == "enroll" and self._d.clock() > ctx.deadline:
+            # the requester was told it timed out: issuing a token now would leave a directory
+            # entry the office knows nothing of
+            await d.dead_letter("hub.late_enrollment: the enrollment's deadline had passed")
+            return
+        outcome = _provider_outcome(ctx, msg.outcome)
         if ctx.kind == "enroll":
             outcome, ctx = await self._complete_enrollment(ctx, outcome)
-        elif not isinstance(outcome, Answered | NotFound | Refused | Failed):
-            outcome = Failed(family="provider", code="hub.bad_outcome", reason=f"{outcome.status}")
         self._disarm(ctx.query_id)
-        await self._d.finisher.finish(
-            ctx, outcome, reply_digest=digest(d.body), redelivered=d.redelivered
-        )
+        await self._d.finisher.finish(ctx, outcome, reply_digest=digest(d.body))
         await d.ack()
 
     def _check_provider(self, d: Delivery, msg: ProviderReply, ctx: Context) -> None:
@@ -334,6 +351,7 @@ class Router:
     # ---- deadlines --------------------------------------------------------------------------
 
     def _arm(self, ctx: Context, delay: float) -> None:
+        self._disarm(ctx.query_id)
         loop = asyncio.get_running_loop()
         self._timers[ctx.query_id] = loop.call_later(delay, self._expire, ctx)
 
@@ -347,7 +365,12 @@ class Router:
         outcome = TimedOut(reason=f"{ctx.provider} did not answer before the deadline")
         task = asyncio.create_task(self._d.finisher.finish(ctx, outcome))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._expired)
+
+    def _expired(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("timeout.unrecorded", error=repr(task.exception()))
 
     # ---- publishing -------------------------------------------------------------------------
 
@@ -383,6 +406,32 @@ class Router:
             expiration_ms=expiration_ms,
         )
         await self._d.bus.publish("renkei.offices", f"office.{office}.{queue}", out)
+
+
+_PROVIDER_FAMILIES = ("provider", "provider_system")
+_HUB_CODES = ("hub.", "routing.", "token.", "wire.")
+
+
+def _provider_outcome(ctx: Context, outcome: Outcome) -> Outcome:
+    """What a provider may answer: a provider cannot speak for the hub, the law or the
+    requester, nor hand out tokens; anything else is recorded as the provider's failure."""
+    allowed = (
+        (Resolved, NotFound, Refused, Failed)
+        if ctx.kind == "enroll"
+        else (Answered, NotFound, Refused, Failed)
+    )
+    bad = not isinstance(outcome, allowed)
+    if isinstance(outcome, Failed) and outcome.family not in _PROVIDER_FAMILIES:
+        bad = True
+    if isinstance(outcome, Refused | Failed) and outcome.code.startswith(_HUB_CODES):
+        bad = True
+    if bad:
+        return Failed(
+            family="provider",
+            code="hub.bad_outcome",
+            reason=f"{ctx.provider} answered {outcome.status}",
+        )
+    return outcome
 
 
 def _uuid_or_none(text: str | None) -> UUID | None:

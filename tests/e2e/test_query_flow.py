@@ -13,6 +13,7 @@ from e2e_env import Env, RawOffice
 
 from agencies.jlis.numbers import generate_rrc
 from hub.bus import REASON_HEADER, Delivery
+from hub.routing.outcomes import record_key
 from hub.wire import (
     Answered,
     Envelope,
@@ -197,7 +198,8 @@ async def test_malformed_and_unknown_fields_get_an_error_reply_and_a_dead_letter
         assert str(reply.envelope.correlation_id) == mid
         await dead_letter(dead, "wire.malformed")
         assert net.records is not None
-        assert uuid.UUID(mid) in await net.records.exists([uuid.UUID(mid)])
+        key = record_key(CHILD, uuid.UUID(mid))  # records are keyed by requester and query id
+        assert key in await net.records.exists([key])
 
 
 async def test_oversized_message(env: Env) -> None:
