@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["EnrollmentRefused", "NoRecord", "OfficeError"]
+__all__ = ["BadRequest", "EnrollmentRefused", "NoRecord", "OfficeError"]
 
 
 class OfficeError(Exception):
@@ -22,3 +22,10 @@ class NoRecord(OfficeError):
 
     def __init__(self, reason: str) -> None:
         super().__init__("office.no_record", reason)
+
+
+class BadRequest(OfficeError):
+    """Raised by a provider when the question itself is incomplete (e.g. no fiscal year)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("office.bad_request", reason)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import orjson
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from agencies.exceptions import EnrollmentRefused, NoRecord
+from agencies.exceptions import BadRequest, EnrollmentRefused, NoRecord
 from agencies.store import OfficeStore
 from hub.bus import Bus, Delivery, OutMessage
 from hub.log import get_logger
@@ -282,20 +282,12 @@ class OfficeNode:
 
     async def _answer(self, msg: ForwardedQuery) -> Outcome:
         if self.provider is None:
-            return Failed(
-                family="provider",
-                code="office.not_a_provider",
-                reason=f"{self.code} answers no queries",
-            )
+            reason = f"{self.code} answers no queries"
+            return Failed(family="provider", code="office.not_a_provider", reason=reason)
         try:
             data = await self.provider.answer(msg.person, msg.items, msg.params)
-        except NoRecord as exc:
-            return NotFound(reason=str(exc))
-        except Exception as exc:
-            log.exception("provider.failed", query_id=str(msg.envelope.correlation_id))
-            return Failed(
-                family="provider_system", code="office.system_error", reason=type(exc).__name__
-            )
+        except Exception as exc:  # noqa: BLE001 - the office's own failure becomes an answer
+            return self._failure(msg, exc)
         if data is None:
             return NotFound(reason=f"{self.code} holds no record for this person")
         try:
@@ -303,6 +295,17 @@ class OfficeNode:
         except (TypeError, WireError) as exc:  # an answer that cannot be sent is still answered
             log.warning("answer.unsendable", query_id=str(msg.envelope.correlation_id))
             return Failed(family="provider", code="office.unsendable_answer", reason=str(exc))
+
+    @staticmethod
+    def _failure(msg: ForwardedQuery, exc: Exception) -> Outcome:
+        if isinstance(exc, NoRecord):
+            return NotFound(reason=str(exc))
+        if isinstance(exc, BadRequest):
+            return Failed(family="requester", code=exc.code, reason=str(exc))
+        log.error("provider.failed", query_id=str(msg.envelope.correlation_id), exc_info=exc)
+        return Failed(
+            family="provider_system", code="office.system_error", reason=type(exc).__name__
+        )
 
     async def _changed(self, msg: ForwardedChange) -> None:
         """React to each event once (by its id): the office's own code first, then keep it —

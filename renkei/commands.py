@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import signal
 import sys
+import unicodedata
 
 import asyncpg
 
@@ -26,7 +27,17 @@ from renkei.secrets import State
 from renkei.settings import Settings
 from token_service import KeyRing
 
+
+class CommandError(Exception):
+    """A command cannot go on; ``renkei`` prints ``renkei: CODE: message`` and exits 2."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 __all__ = [
+    "CommandError",
     "broker_setup",
     "db_migrate",
     "demo",
@@ -66,7 +77,9 @@ async def init(settings: Settings, args: argparse.Namespace) -> int:
 
 async def broker_setup(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.broker_url:
-        raise SystemExit("renkei: no broker configured: pass --broker or set RENKEI_BROKER_URL")
+        raise CommandError(
+            "renkei.no_broker", "no broker configured: pass --broker or set RENKEI_BROKER_URL"
+        )
     state = State.load(settings.state_dir, _ids(settings))
     report = await setup(settings, state, load_rules(settings)[1])
     print(report)
@@ -75,7 +88,9 @@ async def broker_setup(settings: Settings, args: argparse.Namespace) -> int:
 
 async def db_migrate(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.db_url:
-        raise SystemExit("renkei: no database configured: pass --db or set RENKEI_DB_URL")
+        raise CommandError(
+            "renkei.no_database", "no database configured: pass --db or set RENKEI_DB_URL"
+        )
     hub_key = State.load(settings.state_dir, [HUB]).keys[HUB]
     await migrate(settings.db_url, load_rules(settings)[1], hub_key.signing)
     print("schemas up to date: records, directory, one per office")
@@ -89,10 +104,13 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
         )
         return await pki_serve(settings, defaults)
     if args.service == "office" and not args.name:
-        raise SystemExit("renkei: name the office: renkei run office CODE")
+        raise CommandError("renkei.usage", "name the office: renkei run office CODE")
     identity = args.name if args.service == "office" else (HUB if args.service == "hub" else TOKEN)
     if identity not in _ids(settings):
-        raise SystemExit(f"renkei: no office {identity!r}; known: {', '.join(_ids(settings))}")
+        offices = [o.code for o in load_rules(settings)[1]]
+        raise CommandError(
+            "renkei.unknown_office", f"no office {identity!r}; offices: {', '.join(offices)}"
+        )
     state = State.load(settings.state_dir, [identity])
     async with await open_network(settings, state, run=[identity]) as net:
         print(
@@ -136,7 +154,16 @@ async def legal_list(settings: Settings, args: argparse.Namespace) -> int:
 
 async def legal_check(settings: Settings, args: argparse.Namespace) -> int:
     table, registry = load_rules(settings)
-    on = dt.date.fromisoformat(args.on) if args.on else dt.date.today()
+    try:
+        on = (
+            dt.date.fromisoformat(unicodedata.normalize("NFKC", args.on))
+            if args.on
+            else dt.date.today()
+        )
+    except ValueError:
+        raise CommandError(
+            "renkei.bad_date", f"--on takes a date as YYYY-MM-DD, not {args.on!r}"
+        ) from None
     items = tuple(args.item)
     if args.requester in registry or args.provider in registry:
         decision = authorize(table, registry, args.requester, args.affair, args.provider, items, on)
@@ -148,15 +175,18 @@ async def legal_check(settings: Settings, args: argparse.Namespace) -> int:
 
 async def records_show(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.db_url:
-        raise SystemExit(
-            "renkei: records live in PostgreSQL; in-memory records end with the demo. Pass --db"
+        raise CommandError(
+            "renkei.no_database",
+            "records live in PostgreSQL; in-memory records end with the demo. Pass --db",
         )
     state = State.load(settings.state_dir, [HUB])
     pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
     try:
         token = await PgStore(pool, args.office).token_of(args.local_id)
         if token is None:
-            raise SystemExit(f"renkei: {args.office} holds no enrolled person {args.local_id!r}")
+            raise CommandError(
+                "renkei.not_enrolled", f"{args.office} holds no enrolled person {args.local_id!r}"
+            )
         ring = KeyRing(State.load(settings.state_dir, []).token_master)
         person = ring.translate(token, args.office, ("hub",))[0]
         records = await PgRecordStore(pool, signing_key=state.keys[HUB].signing).for_person(
@@ -176,7 +206,7 @@ async def records_show(settings: Settings, args: argparse.Namespace) -> int:
 
 async def records_verify(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.db_url:
-        raise SystemExit("renkei: records live in PostgreSQL: pass --db")
+        raise CommandError("renkei.no_database", "records live in PostgreSQL: pass --db")
     state = State.load(settings.state_dir, [HUB])
     pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
     try:
@@ -193,13 +223,18 @@ def _params(pairs: list[str]) -> dict[str, str | int]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"renkei: --param takes KEY=VALUE, not {pair!r}")
+            raise CommandError("renkei.bad_param", f"--param takes KEY=VALUE, not {pair!r}")
         out[key] = int(value) if value.isdigit() else value
     return out
 
 
 async def query(settings: Settings, args: argparse.Namespace) -> int:
     """Ask as an office; print the opened answer, or the refusal and why."""
+    offices = [o.code for o in load_rules(settings)[1]]
+    if args.as_office not in offices:
+        raise CommandError(
+            "renkei.unknown_office", f"no office {args.as_office!r}; offices: {', '.join(offices)}"
+        )
     params = _params(args.param or [])
     if args.fiscal_year:
         params["fiscal_year"] = args.fiscal_year
@@ -238,5 +273,7 @@ async def _ask(
 ) -> Answer:
     token = await store.token_of(args.local_id)
     if token is None:
-        raise SystemExit(f"renkei: {args.as_office} holds no enrolled person {args.local_id!r}")
+        raise CommandError(
+            "renkei.not_enrolled", f"{args.as_office} holds no enrolled person {args.local_id!r}"
+        )
     return await node.ask(args.affair, provider, tuple(args.item), token, params)

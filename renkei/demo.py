@@ -108,8 +108,8 @@ async def _move(say: Callable[[str], None], net: Network, loaded: Loaded, subjec
     ended = ", ".join(h.office for h in holders if h.until is not None)
     say(f"\nmoving one-stop (引越しワンストップ), {subject.name}: 千代田区 → 新宿区 on {MOVE_DATE}")
     say(
-        f"  move out told {getattr(out, 'offices', 0)} offices, 新宿区's register among them;"
-        f" its move in told {done.told} more"
+        f"  the move out reached {getattr(out, 'offices', 0)} offices, 新宿区's register among"
+        f" them; the move in there reached {done.told} other holders"
     )
     say(f"  directory: held by {now}; ended at {ended}")
 
@@ -140,7 +140,8 @@ async def _refused_query(net: Network) -> Answer:
     first = (await child.store.keys("applicants"))[0]
     token = await child.store.token("applicants", first)
     assert token is not None
-    return await child.node.ask("child_allowance", child.register, ("public_assistance",), token)
+    # 生活保護関係情報 is held by the welfare office, but no row lets 児童手当 ask for it
+    return await child.node.ask("child_allowance", "chiyoda-welfare", ("public_assistance",), token)
 
 
 def _report_outcomes(say: Callable[[str], None], answers: list[Answer]) -> None:

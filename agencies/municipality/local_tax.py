@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agencies.exceptions import NoRecord
+from agencies.exceptions import BadRequest, NoRecord
 from agencies.store import OfficeStore
 
 __all__ = ["ITEM", "LocalTax"]
@@ -31,7 +31,7 @@ class LocalTax:
             raise NoRecord(f"the tax office holds only {ITEM}")
         year = params.get("fiscal_year")
         if not isinstance(year, int):
-            raise NoRecord("say which fiscal year: params.fiscal_year (an integer)")
+            raise BadRequest("say which fiscal year: params.fiscal_year (an integer)")
         record = found[1]["years"].get(str(year))
         if record is None:
             held = ", ".join(sorted(found[1]["years"])) or "none"

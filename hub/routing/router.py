@@ -408,7 +408,7 @@ class Router:
         await self._d.bus.publish("renkei.offices", f"office.{office}.{queue}", out)
 
 
-_PROVIDER_FAMILIES = ("provider", "provider_system")
+_PROVIDER_FAMILIES = ("provider", "provider_system", "requester")  # never "hub"
 _HUB_CODES = ("hub.", "routing.", "token.", "wire.")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agencies.exceptions import NoRecord, OfficeError
+from agencies.exceptions import BadRequest, NoRecord, OfficeError
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.resident_register import ResidentRegister
 from agencies.store import MemoryStore
@@ -163,7 +163,7 @@ async def test_a_taxpayer_without_assessments_holds_none(tax: LocalTax) -> None:
 async def test_the_fiscal_year_must_be_given_as_an_integer(
     tax: LocalTax, params: dict[str, str | int]
 ) -> None:
-    with pytest.raises(NoRecord, match=r"say which fiscal year: params\.fiscal_year"):
+    with pytest.raises(BadRequest, match=r"say which fiscal year: params\.fiscal_year"):
         await tax.answer(TAXPAYER, ("local_tax",), params)
 
 
