@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 from uuid import UUID, uuid4
 
-from hub.bus import Bus, Delivery, OutMessage, Unroutable
+from hub.bus import Bus, Delivery, OutMessage, Subscription, Unroutable
 from hub.directory import Directory
 from hub.log import get_logger
 from hub.records import digest
@@ -94,7 +94,7 @@ class Router:
         self._d = deps
         self._timers: dict[UUID, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._subs: list[object] = []
+        self._subs: list[Subscription] = []
 
     async def start(self, *, prefetch: int = 200) -> None:
         bus = self._d.bus
@@ -105,7 +105,7 @@ class Router:
 
     async def stop(self) -> None:
         for sub in self._subs:
-            await sub.cancel()  # type: ignore[attr-defined]
+            await sub.cancel()
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
