@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.wire import OfficeKeys, PublicKeys
+from token_service import load_master_secret
 
 __all__ = ["SecretsError", "State"]
 
@@ -103,8 +104,10 @@ class State:
     def load(cls, root: Path, identities: Iterable[str]) -> State:
         """The secrets of the named identities only (a process loads its own)."""
 
-        def hexfile(rel: str) -> bytes:
-            return bytes.fromhex(_read(root / rel).decode().strip())
+        def hexfile(rel: str) -> bytes:  # the token service's careful loader, for every key file
+            if not (root / rel).exists():
+                raise SecretsError(f"{root / rel} is missing: run `renkei init` first")
+            return load_master_secret(root / rel)
 
         ids = sorted(set(identities))
         return cls(
