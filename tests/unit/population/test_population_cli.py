@@ -3,43 +3,18 @@
 from __future__ import annotations
 
 import io
-import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import structlog
+from cli_runner import Run
 
-from renkei.cli import main
 from renkei.network import identities, load_rules
 from renkei.population_copy import _escape
 from renkei.progress import Progress, render
 from renkei.secrets import State
 from renkei.settings import Settings
 
-Run = Callable[..., tuple[int, str, str]]
 NOWHERE = "postgresql://postgres@127.0.0.1:1/none"
-
-
-@pytest.fixture
-def renkei(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[Run]:
-    for name in list(os.environ):
-        if name.startswith("RENKEI_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    was, saved = structlog.is_configured(), structlog.get_config()
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
-    structlog.reset_defaults()
-    if was:
-        structlog.configure(**saved)
 
 
 @pytest.fixture
