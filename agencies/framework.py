@@ -47,6 +47,7 @@ from hub.wire import (
     WireError,
     decode,
     encode,
+    new_traceparent,
     open_sealed,
     seal,
     seal_key,
@@ -209,7 +210,7 @@ class OfficeNode:
             affair=affair,
             issued_at=now,
             deadline=now + self.deadline,
-            traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
+            traceparent=new_traceparent(),
         )
 
     async def _request(self, msg: Query | Enroll | ChangeEvent, routing_key: str) -> Reply | None:

@@ -7,7 +7,6 @@ is configured, or on RabbitMQ and PostgreSQL when they are.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +36,7 @@ from hub.routing import (
 )
 from hub.routing.context import ContextSealer
 from hub.routing.outcomes import Finisher, WriterSink
-from hub.routing.router import Router, RouterDeps
+from hub.routing.router import Router, RouterDeps, utcnow
 from hub.routing.tokens import TokenClient
 from hub.wire import HUB
 from renkei.secrets import State
@@ -184,7 +183,7 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
     writer = RecordWriter(records)
     net._closers.append(writer.close)
     bus = await _bus_for(net, HUB, broker)
-    clock = _utcnow
+    clock = utcnow
     finisher = Finisher(
         bus=bus, records=WriterSink(writer), directory=directory, hub_keys=hub_keys, clock=clock
     )
@@ -263,10 +262,6 @@ async def _keep_session(_: Any) -> None:
     """Pool connections are not reset on release: every piece of session state we use is
     transaction-local (advisory xact locks, ON COMMIT DROP temp tables), and the reset cost a
     round trip per release — measured as the largest single saving in bench/query_bench.py."""
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 async def migrate(db_url: str, registry: Registry, hub_signing: Any) -> None:

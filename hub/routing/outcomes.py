@@ -28,6 +28,7 @@ from hub.wire import (
     Refused,
     Reply,
     encode,
+    new_traceparent,
     sign,
 )
 
@@ -176,7 +177,7 @@ class Finisher:
                 affair=ctx.affair,
                 issued_at=now,
                 deadline=max(ctx.deadline, now),
-                traceparent=ctx.traceparent or _new_traceparent(),
+                traceparent=ctx.traceparent or new_traceparent(),
             ),
             outcome=outcome,
             record_id=record_id,
@@ -195,7 +196,3 @@ class Finisher:
             await self._bus.publish("renkei.offices", f"office.{ctx.requester}.replies", out)
         except Unroutable:
             log.warning("reply.unroutable", query_id=str(ctx.query_id), requester=ctx.requester)
-
-
-def _new_traceparent() -> str:
-    return f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"

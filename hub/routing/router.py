@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
 from uuid import UUID, uuid4
 
 from hub.bus import Bus, Delivery, OutMessage, Subscription, Unroutable
@@ -58,20 +57,15 @@ from hub.wire import (
     verify,
 )
 
-__all__ = ["MAX_DEADLINE", "Router", "RouterDeps"]
+__all__ = ["MAX_DEADLINE", "Router", "RouterDeps", "utcnow"]
 
 log = get_logger("hub.router")
 MAX_DEADLINE = dt.timedelta(seconds=120)
 _ENROLLMENT = "enrollment"
-_KINDS: dict[str, Literal["query", "enroll", "change"]] = {
-    "query": "query",
-    "enroll": "enroll",
-    "change": "change",
-}
 _JLIS = "jlis"
 
 
-def _utcnow() -> dt.datetime:
+def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
@@ -86,7 +80,7 @@ class RouterDeps:
     finisher: Finisher
     tokens: TokenClient
     directory: Directory
-    clock: Callable[[], dt.datetime] = _utcnow
+    clock: Callable[[], dt.datetime] = utcnow
 
 
 class Router:
@@ -183,7 +177,7 @@ class Router:
         env = msg.envelope
         now = self._d.clock()
         return Context(
-            kind=_KINDS[msg.kind],
+            kind=msg.kind,
             query_id=env.correlation_id,
             # always answer the broker-vouched identity, never a claimed one
             requester=d.user_id or "",

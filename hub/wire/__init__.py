@@ -14,6 +14,7 @@ from hub.wire.base import (
     OfficeCode,
     Token,
     WireModel,
+    new_traceparent,
 )
 from hub.wire.codec import decode, decode_as, decode_token_request, decode_token_result, encode
 from hub.wire.crypto import (
@@ -130,6 +131,7 @@ __all__ = [
     "decode_token_request",
     "decode_token_result",
     "encode",
+    "new_traceparent",
     "open_sealed",
     "seal",
     "seal_key",

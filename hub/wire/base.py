@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Final, Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
@@ -23,6 +23,7 @@ __all__ = [
     "Token",
     "Traceparent",
     "WireModel",
+    "new_traceparent",
 ]
 
 WIRE_VERSION: Final = 1
@@ -52,6 +53,11 @@ Params = Annotated[
     dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")], ParamValue],
     AfterValidator(lambda p: _at_most(p, 8)),
 ]
+
+
+def new_traceparent() -> str:
+    """A W3C traceparent starting a new trace (sampled)."""
+    return f"00-{uuid4().hex}-{uuid4().hex[:16]}-01"
 
 
 def _at_most(params: dict[str, str | int], n: int) -> dict[str, str | int]:
