@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BadRequest", "EnrollmentRefused", "NoRecord", "OfficeError"]
+__all__ = ["ApplicationRefused", "BadRequest", "EnrollmentRefused", "NoRecord", "OfficeError"]
 
 
 class OfficeError(Exception):
@@ -29,3 +29,8 @@ class BadRequest(OfficeError):
 
     def __init__(self, reason: str) -> None:
         super().__init__("office.bad_request", reason)
+
+
+class ApplicationRefused(OfficeError):
+    """An office does not accept an electronic application (e.g. its signature does not verify);
+    ``code`` says why, for the resident's screen (``nta.signature_invalid``, ...)."""

@@ -18,13 +18,14 @@ from typing import Any, Protocol
 import orjson
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from agencies.exceptions import BadRequest, EnrollmentRefused, NoRecord
+from agencies.exceptions import ApplicationRefused, BadRequest, EnrollmentRefused, NoRecord
 from agencies.store import OfficeStore
 from hub.bus import Bus, Delivery, OutMessage
 from hub.log import get_logger
 from hub.wire import (
     HUB,
     SIGNATURE_HEADER,
+    AccessEvent,
     Answered,
     Change,
     ChangeEvent,
@@ -34,14 +35,19 @@ from hub.wire import (
     Failed,
     ForwardedChange,
     ForwardedEnroll,
+    ForwardedIdentify,
+    ForwardedNotice,
     ForwardedQuery,
+    Identify,
     Message,
     NotFound,
+    Notice,
     OfficeKeys,
     Outcome,
     ProviderReply,
     PublicKeys,
     Query,
+    Refused,
     Reply,
     TimedOut,
     WireError,
@@ -55,11 +61,25 @@ from hub.wire import (
     verify,
 )
 
-__all__ = ["EVENTS", "Answer", "ChangeListener", "OfficeNode", "Provider", "Resolver"]
+__all__ = [
+    "EVENTS",
+    "Answer",
+    "Applications",
+    "ChangeListener",
+    "Identifier",
+    "Inbox",
+    "OfficeNode",
+    "Provider",
+    "Resolver",
+]
 
 log = get_logger("agencies.office")
+PKI = "jlis-pki"  # J-LIS's certification service: it links certificates to people
 EVENTS = "_events"  # the store's collection of change events received
 GRACE = dt.timedelta(seconds=1)  # how long past the deadline we wait for the hub's own answer
+
+
+_Request = Query | Enroll | ChangeEvent | Identify | Notice
 
 
 class Provider(Protocol):
@@ -82,6 +102,25 @@ class Resolver(Protocol):
     """J-LIS only: resolve a number (enrollment) to the resident-record code."""
 
     async def resolve(self, number: bytes) -> Outcome: ...
+
+
+class Identifier(Protocol):
+    """J-LIS's certification service only: the holder of an authentication certificate, as
+    ``Identified`` (its own token for them), ``NotFound`` or ``Refused`` (e.g. revoked)."""
+
+    async def identify(self, certificate: bytes) -> Outcome: ...
+
+
+class Applications(Protocol):
+    """An office that takes electronic applications: the receipt, or ``ApplicationRefused``."""
+
+    async def receive(self, person: str, kind: str, document: bytes) -> Mapping[str, Any]: ...
+
+
+class Inbox(Protocol):
+    """The portal only: access alerts and notices the hub delivers (under the portal's token)."""
+
+    async def received(self, msg: AccessEvent | ForwardedNotice) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +147,10 @@ class OfficeNode:
     jlis_seal: X25519PublicKey | None = None
     store: OfficeStore | None = None  # where the office keeps the change events it received
     listener: ChangeListener | None = None
+    identifier: Identifier | None = None
+    applications: Applications | None = None
+    inbox: Inbox | None = None
+    peers: Mapping[str, PublicKeys] = field(default_factory=dict)  # to seal documents for
     deadline: dt.timedelta = dt.timedelta(seconds=10)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     _pending: dict[uuid.UUID, asyncio.Future[Reply]] = field(default_factory=dict)
@@ -137,7 +180,9 @@ class OfficeNode:
         params: Mapping[str, str | int] | None = None,
         *,
         not_disclosed: bool = False,
+        document: bytes | None = None,
     ) -> Answer:
+        """Ask the hub; ``document``: an application for ``provider``, sealed for it alone."""
         env = self._envelope(affair, provider)
         query = Query(
             envelope=env,
@@ -145,6 +190,7 @@ class OfficeNode:
             items=items,
             params=dict(params or {}),
             not_disclosed=not_disclosed,
+            document=None if document is None else seal(document, self._peer(provider).seal),
         )
         started = time.perf_counter()
         reply = await self._request(query, "query")
@@ -199,6 +245,42 @@ class OfficeNode:
             getattr(outcome, "code", outcome.status), getattr(outcome, "reason", "")
         )
 
+    async def identify(self, certificate: bytes) -> str:
+        """The portal: this office's token for the holder of an authentication certificate
+        (J-LIS's certification service names them; only the token comes back)."""
+        msg = Identify(
+            envelope=self._envelope("portal_login", PKI),
+            certificate=seal(certificate, self._peer(PKI).seal),
+        )
+        reply = await self._request(msg, "identify")
+        if reply is None:
+            raise EnrollmentRefused("office.timed_out", "no reply to the login before the deadline")
+        if isinstance(reply.outcome, Enrolled):
+            return reply.outcome.token
+        outcome = reply.outcome
+        raise EnrollmentRefused(
+            getattr(outcome, "code", outcome.status), getattr(outcome, "reason", "")
+        )
+
+    async def notify(self, person: str, portal: str, notice: Mapping[str, str]) -> Outcome:
+        """お知らせ: a notice (title, body) to a resident, by this office's token; the hub
+        delivers it to the portal under the portal's token. Returns ``Delivered`` or why not."""
+        msg = Notice(
+            envelope=self._envelope("notice", portal),
+            person=person,
+            body=seal(orjson.dumps(dict(notice)), self._peer(portal).seal),
+        )
+        reply = await self._request(msg, "notice")
+        if reply is None:
+            return TimedOut(reason="no reply to the notice before the deadline")
+        return reply.outcome
+
+    def _peer(self, office: str) -> PublicKeys:
+        try:
+            return self.peers[office]
+        except KeyError:
+            raise BadRequest(f"{self.code} has no public key of {office!r} to seal to") from None
+
     def _envelope(self, affair: str, recipient: str) -> Envelope:
         now = self.clock()
         qid = uuid.uuid4()
@@ -213,7 +295,7 @@ class OfficeNode:
             traceparent=new_traceparent(),
         )
 
-    async def _request(self, msg: Query | Enroll | ChangeEvent, routing_key: str) -> Reply | None:
+    async def _request(self, msg: _Request, routing_key: str) -> Reply | None:
         env = msg.envelope
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[env.correlation_id] = future
@@ -265,10 +347,16 @@ class OfficeNode:
             await self._changed(msg)
             await d.ack()
             return
+        if isinstance(msg, AccessEvent | ForwardedNotice) and self.inbox is not None:
+            await self.inbox.received(msg)
+            await d.ack()
+            return
         if isinstance(msg, ForwardedQuery):
-            outcome = await self._answer(msg)
+            outcome = await (self._apply(msg) if msg.document else self._answer(msg))
         elif isinstance(msg, ForwardedEnroll) and self.resolver is not None:
             outcome = await self._resolve(msg)
+        elif isinstance(msg, ForwardedIdentify) and self.identifier is not None:
+            outcome = await self._identify(msg)
         else:
             await d.dead_letter("office.unexpected: not a request from the hub")
             return
@@ -296,6 +384,30 @@ class OfficeNode:
         except (TypeError, WireError) as exc:  # an answer that cannot be sent is still answered
             log.warning("answer.unsendable", query_id=str(msg.envelope.correlation_id))
             return Failed(family="provider", code="office.unsendable_answer", reason=str(exc))
+
+    async def _apply(self, msg: ForwardedQuery) -> Outcome:
+        """An electronic application: the office checks it and answers with its receipt."""
+        assert msg.document is not None
+        if self.applications is None:
+            return Refused(code="office.no_applications", reason=f"{self.code} takes none")
+        try:
+            document = open_sealed(msg.document, self.keys.sealing)
+            receipt = await self.applications.receive(msg.person, msg.items[0], document)
+            return Answered(payload=seal(orjson.dumps(receipt), seal_key(msg.seal_to)))
+        except ApplicationRefused as exc:
+            return Refused(code=exc.code, reason=str(exc)[:2000])
+        except WireError as exc:
+            return Failed(family="requester", code=exc.code, reason=str(exc))
+        except Exception as exc:  # noqa: BLE001 - the office's own failure becomes an answer
+            return self._failure(msg, exc)
+
+    async def _identify(self, msg: ForwardedIdentify) -> Outcome:
+        assert self.identifier is not None
+        try:
+            certificate = open_sealed(msg.certificate, self.keys.sealing)
+        except WireError as exc:
+            return Failed(family="requester", code=exc.code, reason=str(exc))
+        return await self.identifier.identify(certificate)
 
     @staticmethod
     def _failure(msg: ForwardedQuery, exc: Exception) -> Outcome:
@@ -360,9 +472,7 @@ class OfficeNode:
         await d.dead_letter(problem)
         return None
 
-    async def _publish(
-        self, routing_key: str, msg: Query | Enroll | ChangeEvent | ProviderReply
-    ) -> None:
+    async def _publish(self, routing_key: str, msg: _Request | ProviderReply) -> None:
         body = encode(msg)
         env = msg.envelope
         out = OutMessage(

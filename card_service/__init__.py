@@ -6,12 +6,15 @@ as a state machine), :mod:`texts` and :mod:`resident`. I/O at the edges: :mod:`s
 encrypted state file), :mod:`persistent` (durable before the answer; the in-process
 transport), :mod:`vpcd` (the emulator's reader link), :mod:`pcsc` (pyscard),
 :mod:`ca_http` (the CA over HTTP). Use: :class:`CardClient` with :mod:`jpki` functions and
-:func:`issue_card`. See README.md.
+:func:`issue_card`; :func:`create_bridge_app` serves the card to a resident portal on
+localhost (:mod:`bridge`, with the pure :mod:`bridge_forms` and :mod:`bridge_pages`). See
+README.md.
 """
 
 from card_service import jpki
 from card_service.access import open_card
 from card_service.apdu import Command, Response, describe_sw
+from card_service.bridge import create_bridge_app
 from card_service.ca_http import DEFAULT_CA_URL, HttpCa
 from card_service.card import Card
 from card_service.client import CardClient
@@ -81,6 +84,7 @@ __all__ = [
     "VpcdLink",
     "WrongPin",
     "check_pin",
+    "create_bridge_app",
     "describe_sw",
     "issue_card",
     "issue_to_file",

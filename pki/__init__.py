@@ -6,8 +6,8 @@ applications, and the pure policies (``revocations_for``, ``validity``). See REA
 """
 
 from pki.authority import CertificationAuthority, Issued
-from pki.client import RevocationSource, verify_signed
-from pki.cms import parse_signed, sign_document
+from pki.client import RevocationSource, verify_login, verify_signed
+from pki.cms import parse_signed, sign_document, sign_document_with
 from pki.errors import (
     BadSignature,
     DocumentMismatch,
@@ -79,6 +79,8 @@ __all__ = [
     "parse_signed",
     "revocations_for",
     "sign_document",
+    "sign_document_with",
     "validity",
+    "verify_login",
     "verify_signed",
 ]

@@ -92,6 +92,9 @@ class CertificationAuthority:
         self._crls: dict[CaName, x509.CertificateRevocationList] = {}
         self._crl_number = 0
         self._ocsp = OcspResponder(hierarchy, self.status, crl_interval)
+        # told of every certificate issued, with the desk's holder reference (e.g. J-LIS's
+        # link from an authentication certificate to the person, for portal logins)
+        self.on_issue: list[Callable[[Issued, str], None]] = []
         self.refresh_crls()
 
     @classmethod
@@ -160,7 +163,10 @@ class CertificationAuthority:
         )
         self.ledger.add(CertRecord(ca_name, serial, digest, start, end))
         log.info("certificate issued", ca=ca_name.value)
-        return Issued(ca_name, serial, subject_id, cert)
+        issued = Issued(ca_name, serial, subject_id, cert)
+        for hook in self.on_issue:
+            hook(issued, holder)
+        return issued
 
     def status(self, ca: CaName, serial: int) -> tuple[bool, RevocationRecord | None]:
         return self.ledger.get(ca, serial) is not None, self.ledger.revocation(ca, serial)

@@ -15,9 +15,9 @@ from cryptography import x509
 
 from pki.cms import check_signature, parse_signed
 from pki.crl import RevocationStatus, check_crl, load_crl
-from pki.errors import DocumentMismatch, Malformed, RevocationUnknown
+from pki.errors import DocumentMismatch, Malformed, RevocationUnknown, Revoked
 from pki.status import check_ocsp_response, ocsp_request
-from pki.verify import Trust, VerifiedSignature, check_path, check_revocation
+from pki.verify import Trust, VerifiedSignature, check_login_path, check_path, check_revocation
 
 __all__ = [
     "MAX_FETCH",
@@ -25,6 +25,7 @@ __all__ = [
     "crl_url_of",
     "fetch",
     "revocation_status",
+    "verify_login",
     "verify_signed",
 ]
 
@@ -135,3 +136,32 @@ async def verify_signed(
         issuer=issuer.subject.rfc4514_string(),
         notes=notes,
     )
+
+
+async def verify_login(
+    certificate: bytes,
+    trust: Trust,
+    source: RevocationSource,
+    *,
+    now: dt.datetime | None = None,
+    session: aiohttp.ClientSession | None = None,
+) -> x509.Certificate:
+    """A user-authentication certificate (DER) fit to log in with: path, policy, validity,
+    and not revoked now. Raises the first check that fails."""
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        leaf = x509.load_der_x509_certificate(certificate)
+    except ValueError:
+        raise Malformed("not a DER certificate") from None
+    issuer = check_login_path(leaf, trust, now)
+    own = session is None
+    session = session or aiohttp.ClientSession()
+    try:
+        status = await revocation_status(session, leaf, issuer, source, now)
+    finally:
+        if own:
+            await session.close()
+    if status.revoked_at is not None and status.revoked_at <= now:
+        reason = status.reason.value if status.reason else "unspecified"
+        raise Revoked(f"the certificate was revoked ({reason}) on {status.revoked_at:%Y-%m-%d}")
+    return leaf

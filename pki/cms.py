@@ -5,6 +5,10 @@ We sign attached by default (one self-contained ``.p7s`` per application, as e-T
 one-stop service take them) and detached on request; both verify. The signed attributes always
 carry contentType, messageDigest and signingTime; verification requires all three, since the
 revocation check compares signingTime with the revocation time.
+
+``sign_document`` wants the private key (``cryptography``'s builder); ``sign_document_with``
+builds the same SignedData with ``asn1crypto`` around an external signer — the individual
+number card, which signs a SHA-256 DigestInfo with its own key and never gives the key out.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import cms, parser, pem  # type: ignore[import-untyped]
+from asn1crypto import algos, cms, parser, pem  # type: ignore[import-untyped]
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -25,7 +31,15 @@ from cryptography.utils import CryptographyDeprecationWarning
 
 from pki.errors import BadSignature, DocumentMismatch, Malformed
 
-__all__ = ["MAX_SIGNED", "SignedDocument", "check_signature", "parse_signed", "sign_document"]
+__all__ = [
+    "MAX_SIGNED",
+    "SignedDocument",
+    "Signer",
+    "check_signature",
+    "parse_signed",
+    "sign_document",
+    "sign_document_with",
+]
 
 MAX_SIGNED = 16 * 1024 * 1024
 _DIGESTS: dict[str, hashes.HashAlgorithm] = {
@@ -52,6 +66,91 @@ def sign_document(
         .add_signer(cert, key, hashes.SHA256())
         .sign(serialization.Encoding.DER, options)
     )
+
+
+Signer = Callable[[bytes], bytes]
+"""Signs the DER of the signed attributes (a SET OF): RSA PKCS#1 v1.5 over their SHA-256
+(what ``card_service.jpki.sign`` does), or DER ECDSA with SHA-256 for an EC certificate."""
+
+
+def _signed_attributes(data: bytes, now: dt.datetime) -> Any:
+    """contentType, messageDigest (SHA-256) and signingTime; asn1crypto writes the SET OF in
+    DER order (sorted encodings), so a verifier that re-encodes them gets the same bytes."""
+    when = now.astimezone(dt.UTC).replace(microsecond=0)
+    time = {"utc_time": when} if 1950 <= when.year < 2050 else {"generalized_time": when}
+    return cms.CMSAttributes(
+        [
+            cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
+            cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(data).digest()]}),
+            cms.CMSAttribute({"type": "signing_time", "values": [cms.Time(time)]}),
+        ]
+    )
+
+
+def _check_own(cert: x509.Certificate, signature: bytes, signed: bytes) -> str:
+    """The signer's answer verifies with the certificate's key (a signer holding another key —
+    another card in the reader — fails here, not at the relying party); the algorithm's name."""
+    key = cert.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+            return "rsassa_pkcs1v15"
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
+            return "sha256_ecdsa"
+    except InvalidSignature:
+        raise BadSignature("the signer's signature does not match the certificate") from None
+    raise BadSignature("only RSA and EC certificates can sign")
+
+
+def sign_document_with(
+    data: bytes,
+    cert: x509.Certificate,
+    signer: Signer,
+    *,
+    chain: Sequence[x509.Certificate] = (),
+    detached: bool = False,
+    now: dt.datetime | None = None,
+) -> bytes:
+    """DER SignedData over ``data`` signed by ``signer`` for ``cert`` (SHA-256; signingTime is
+    ``now``, by default the current time). ``chain`` (e.g. the issuing CA) is included after
+    the signer's certificate. Raises :class:`BadSignature` when the signer's answer does not
+    verify with ``cert``."""
+    attrs = _signed_attributes(data, now or dt.datetime.now(dt.UTC))
+    to_sign = attrs.dump()  # the SET OF itself: RFC 5652 §5.4
+    signature = signer(to_sign)
+    algorithm = _check_own(cert, signature, to_sign)
+    asn1_cert = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    signer_info = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": cms.SignerIdentifier(
+                {
+                    "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                        {"issuer": asn1_cert.issuer, "serial_number": asn1_cert.serial_number}
+                    )
+                }
+            ),
+            "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+            "signed_attrs": attrs,
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": algorithm}),
+            "signature": signature,
+        }
+    )
+    certificates = [asn1_cert] + [
+        asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in chain
+    ]
+    signed_data = cms.SignedData(
+        {
+            "version": "v1",
+            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
+            "encap_content_info": {"content_type": "data", "content": None if detached else data},
+            "certificates": [cms.CertificateChoices({"certificate": c}) for c in certificates],
+            "signer_infos": [signer_info],
+        }
+    )
+    info = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+    return bytes(info.dump())
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,6 +175,31 @@ def check_path(
     return issuer, facts
 
 
+def check_login_path(leaf: x509.Certificate, trust: Trust, now: dt.datetime) -> x509.Certificate:
+    """The issuing CA of a user-authentication certificate (利用者証明用), once its path, key
+    usage, policy and validity check out."""
+    issuer = _issued_by(leaf, trust.intermediates)
+    root = _issued_by(issuer, trust.roots)
+    if root.issuer != root.subject:
+        raise WrongCa("the path does not end at a trusted root")
+    try:
+        policies = leaf.extensions.get_extension_for_class(x509.CertificatePolicies).value
+        ku = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        raise WrongPolicy("the certificate states no policy or no key usage") from None
+    if POLICY[CertKind.AUTHENTICATION] not in {p.policy_identifier for p in policies}:
+        raise WrongPolicy("not a JPKI user-authentication certificate")
+    if not ku.digital_signature:
+        raise WrongKeyUsage("the certificate may not sign a login challenge")
+    for cert, what in (
+        (root, "the root CA"),
+        (issuer, "the issuing CA"),
+        (leaf, "the certificate"),
+    ):
+        _valid_at(cert, now, what)
+    return issuer
+
+
 def check_revocation(doc: SignedDocument, status: RevocationStatus) -> tuple[str, ...]:
     """Raise :class:`Revoked` when the revocation counts against this signature."""
     if status.revoked_at is None:

@@ -6,6 +6,8 @@ directory). ``emulate`` puts that card in the vpcd virtual reader. ``info``, ``c
 ``sign``, ``read-text`` and ``change-pin`` use a card: in a reader through PC/SC, or — with
 ``--state FILE``, or when no reader holds a card — the card state file run in this process
 (the embedded default ``<state_dir>/card/card.state``); they say which on stderr.
+``bridge`` serves the card to a resident portal on localhost (``card_service.bridge``),
+choosing the card the same way (:func:`card_session`) for each operation.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
+import functools
 import getpass
 import json
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -42,9 +47,14 @@ from card_service import (
     jpki,
     open_card,
 )
+from card_service.bridge import DEFAULT_PORT as BRIDGE_PORT
+from card_service.bridge import LOOPBACK, create_bridge_app
+from pki.cms import sign_document_with
 from renkei.settings import Settings
 
-__all__ = ["add_card_commands"]
+__all__ = ["add_card_commands", "card_session"]
+
+DEFAULT_PORTAL = "http://127.0.0.1:8470"
 
 PIN_LABELS = {"auth": "authentication PIN", "sign": "signature PIN", "face": "card-face PIN"}
 
@@ -84,14 +94,22 @@ def _open(settings: Settings, args: argparse.Namespace) -> Transport:
     return transport
 
 
+@contextlib.contextmanager
+def card_session(settings: Settings, args: argparse.Namespace) -> Iterator[CardClient]:
+    """The card the options choose (``--reader``, ``--state``, else the first reader holding a
+    card, else the default state file), open for one use; the choice is said on stderr."""
+    transport = _open(settings, args)
+    try:
+        yield CardClient(transport)
+    finally:
+        transport.close()
+
+
 def _with_card(
     settings: Settings, args: argparse.Namespace, use: Callable[[CardClient], int]
 ) -> int:
-    transport = _open(settings, args)
-    try:
-        return use(CardClient(transport))
-    finally:
-        transport.close()
+    with card_session(settings, args) as client:
+        return use(client)
 
 
 # -- the desk ---------------------------------------------------------------------------------
@@ -237,6 +255,35 @@ def _change_pin(settings: Settings, args: argparse.Namespace) -> int:
     return _with_card(settings, args, change)
 
 
+async def bridge(settings: Settings, args: argparse.Namespace) -> int:
+    portals = args.portal or [DEFAULT_PORTAL]
+    app = create_bridge_app(
+        functools.partial(card_session, settings, args),
+        portal_origins=portals,
+        sign_cms=sign_document_with,
+        hosts=(*LOOPBACK, args.host),
+    )
+    if args.host not in LOOPBACK:
+        print(f"card: warning: {args.host} is not this machine's loopback", file=sys.stderr)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, args.host, args.port).start()
+        print(
+            f"card: bridge on http://{args.host}:{args.port} for {', '.join(portals)}; "
+            "Ctrl-C stops it",
+            file=sys.stderr,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+    return 0
+
+
 def _threaded(
     fn: Callable[[Settings, argparse.Namespace], int],
 ) -> Callable[[Settings, argparse.Namespace], Any]:
@@ -253,6 +300,14 @@ def _state_key_args(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--key-file", help="the state file's key (default FILE.key beside it)")
     g.add_argument("--password-file", help="protect/open the state with a password instead")
+
+
+def _which_card_args(p: argparse.ArgumentParser) -> None:
+    """The options of :func:`card_session`."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--reader", help="PC/SC reader (default: the first with a card)")
+    where.add_argument("--state", help="no reader: run this card state file in-process")
+    _state_key_args(p)
 
 
 def add_card_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -280,10 +335,7 @@ def add_card_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
 
     def client(name: str, help_: str, fn: Callable[[Settings, argparse.Namespace], int]) -> Any:
         c: argparse.ArgumentParser = csub.add_parser(name, help=help_)
-        where = c.add_mutually_exclusive_group()
-        where.add_argument("--reader", help="PC/SC reader (default: the first with a card)")
-        where.add_argument("--state", help="no reader: run this card state file in-process")
-        _state_key_args(c)
+        _which_card_args(c)
         c.set_defaults(run=_threaded(fn))
         return c
 
@@ -303,3 +355,15 @@ def add_card_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--key", choices=["auth", "sign", "face"], required=True)
     p.add_argument("--pin-file", help="the current PIN (default: asked)")
     p.add_argument("--new-pin-file", help="the new PIN (default: asked twice)")
+
+    p = csub.add_parser("bridge", help="serve the card to a resident portal on localhost")
+    p.add_argument("--host", default="127.0.0.1", help="listen here (default 127.0.0.1 only)")
+    p.add_argument("--port", type=int, default=BRIDGE_PORT, help=f"(default {BRIDGE_PORT})")
+    p.add_argument(
+        "--portal",
+        action="append",
+        metavar="ORIGIN",
+        help=f"a portal origin allowed to use the bridge (repeatable; default {DEFAULT_PORTAL})",
+    )
+    _which_card_args(p)
+    p.set_defaults(run=bridge)

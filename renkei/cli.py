@@ -19,6 +19,7 @@ from renkei import commands
 from renkei.card_commands import add_card_commands
 from renkei.extra_commands import add_extra_commands
 from renkei.pki_commands import add_pki_commands
+from renkei.portal_commands import add_portal_commands, web_args
 from renkei.settings import Settings
 
 __all__ = ["main"]
@@ -37,13 +38,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--residents", type=int, default=300, help="population size (default 300)")
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument(
+        "--portal",
+        action="store_true",
+        help="instead: keep the network up with the CA and the resident portal, and a demo card",
+    )
+    web_args(demo)
+    demo.add_argument("--pki-port", type=int, default=8440, help="the CA's port (--portal)")
+    demo.add_argument("--card", help="the demo card's state file (default <state_dir>/card/…)")
+    demo.add_argument("--every", type=float, default=15.0, help="seconds between office visits")
+    demo.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     demo.set_defaults(run=commands.demo)
 
     init = sub.add_parser("init", help="create the keys and secrets of a deployment")
     init.set_defaults(run=commands.init)
 
     run = sub.add_parser("run", help="run one service as its own process")
-    run.add_argument("service", choices=["hub", "token", "office", "pki"])
+    run.add_argument("service", choices=["hub", "token", "office", "pki", "portal"])
     run.add_argument("name", nargs="?", help="the office code, with `office`")
     run.set_defaults(run=commands.run_service)
 
@@ -84,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_query(sub)
     add_pki_commands(sub)
     add_card_commands(sub)
+    add_portal_commands(sub)
     add_extra_commands(sub)
     return p
 

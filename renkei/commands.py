@@ -20,21 +20,15 @@ from hub.records import PgRecordStore, verify_store
 from hub.routing import authorize
 from hub.wire import HUB
 from renkei.demo import run_demo
+from renkei.errors import CommandError
 from renkei.network import TOKEN, identities, load_rules, migrate, open_network, setup
 from renkei.pki_commands import serve as pki_serve
 from renkei.population import load_population
+from renkei.portal_commands import portal_demo
+from renkei.portal_commands import serve as portal_serve
 from renkei.secrets import State
 from renkei.settings import Settings
 from token_service import KeyRing
-
-
-class CommandError(Exception):
-    """A command cannot go on; ``renkei`` prints ``renkei: CODE: message`` and exits 2."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
 
 __all__ = [
     "CommandError",
@@ -66,6 +60,9 @@ async def demo(settings: Settings, args: argparse.Namespace) -> int:
             await setup(settings, state, load_rules(settings)[1])
         if settings.db_url:
             await db_migrate(settings, args)
+    if args.portal:
+        args.card = args.card or str(settings.state_dir / "card" / "demo.state")
+        return await portal_demo(settings, state, args)
     return await run_demo(settings, state, residents=args.residents, seed=args.seed)
 
 
@@ -103,6 +100,17 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
             host="127.0.0.1", port=8440, public_url=None, crl_interval=3600.0
         )
         return await pki_serve(settings, defaults)
+    if args.service == "portal":  # the same as `renkei portal serve` with its defaults
+        defaults = argparse.Namespace(
+            host="127.0.0.1",
+            port=8470,
+            public_url=None,
+            bridge_url="http://127.0.0.1:8471",
+            ca_file=None,
+            ocsp_url=None,
+            api_key_file=None,
+        )
+        return await portal_serve(settings, defaults)
     if args.service == "office" and not args.name:
         raise CommandError("renkei.usage", "name the office: renkei run office CODE")
     identity = args.name if args.service == "office" else (HUB if args.service == "hub" else TOKEN)

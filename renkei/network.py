@@ -7,12 +7,14 @@ is configured, or on RabbitMQ and PostgreSQL when they are.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
+from agencies.applications import SignedApplications
 from agencies.framework import ChangeListener, OfficeNode, Provider
 from agencies.item_office import ItemOffice
 from agencies.jlis.numbers import NumberGenerator
@@ -34,11 +36,15 @@ from hub.routing import (
     load_registry,
     load_table,
 )
+from hub.routing.announce import Announcer
 from hub.routing.context import ContextSealer
 from hub.routing.outcomes import Finisher, WriterSink
+from hub.routing.portal import PORTAL_KIND
 from hub.routing.router import Router, RouterDeps, utcnow
 from hub.routing.tokens import TokenClient
 from hub.wire import HUB
+from renkei.pki_link import CaListener
+from renkei.portal_link import PkiSignatureCheck, PortalOffice
 from renkei.secrets import State
 from renkei.settings import Settings
 from token_service import KeyRing, TokenService
@@ -125,10 +131,12 @@ async def open_network(
     table: LegalTable | None = None,
     registry: Registry | None = None,
     listeners: Mapping[str, ChangeListener] | None = None,
+    signatures: PkiSignatureCheck | None = None,
 ) -> Network:
     """Start the services in ``run`` (default: all) and return the running network.
 
     ``listeners``: the code that reacts to change events, by office (e.g. the CA for jlis-pki).
+    ``signatures``: how offices that take applications check signatures (none: they take none).
     """
     if table is None or registry is None:
         table, registry = load_rules(settings)
@@ -158,7 +166,7 @@ async def open_network(
         for office in registry:
             if office.code in wanted:
                 listener = (listeners or {}).get(office.code)
-                await _start_office(net, office.code, broker, pool, listener)
+                await _start_office(net, office.code, broker, pool, listener, signatures=signatures)
         if HUB in wanted:
             await _start_hub(net, broker, pool)
     except BaseException:
@@ -184,10 +192,25 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
     net._closers.append(writer.close)
     bus = await _bus_for(net, HUB, broker)
     clock = utcnow
-    finisher = Finisher(
-        bus=bus, records=WriterSink(writer), directory=directory, hub_keys=hub_keys, clock=clock
-    )
     tokens = TokenClient(bus)
+    portals = [o.code for o in net.registry if o.kind == PORTAL_KIND]
+    announcer = Announcer(
+        bus=bus,
+        portals=portals,
+        directory=directory,
+        tokens=tokens,
+        hub_keys=hub_keys,
+        clock=clock,
+    )
+    net._closers.append(announcer.close)
+    finisher = Finisher(
+        bus=bus,
+        records=WriterSink(writer),
+        directory=directory,
+        hub_keys=hub_keys,
+        clock=clock,
+        announcer=announcer,
+    )
     router = Router(
         RouterDeps(
             bus=bus,
@@ -199,6 +222,7 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
             finisher=finisher,
             tokens=tokens,
             directory=directory,
+            records=records,
             clock=clock,
         )
     )
@@ -213,6 +237,8 @@ async def _start_office(
     broker: InMemoryBroker | None,
     pool: Any,
     listener: ChangeListener | None = None,
+    *,
+    signatures: PkiSignatureCheck | None = None,
 ) -> None:
     store: OfficeStore
     if pool is not None:
@@ -221,6 +247,8 @@ async def _start_office(
     else:
         store = MemoryStore()
     office = net.registry.get(code)
+    if isinstance(listener, CaListener):  # J-LIS keeps its certificate links in its own store
+        listener.store = store
     node = OfficeNode(
         code=code,
         bus=await _bus_for(net, code, broker),
@@ -229,6 +257,8 @@ async def _start_office(
         jlis_seal=net.state.public["jlis"].seal if "jlis" in net.state.public else None,
         store=store,
         listener=listener,
+        identifier=listener if isinstance(listener, CaListener) else None,
+        peers=net.state.public,
     )
     app: Any = None
     provider: Provider | None = None
@@ -243,8 +273,13 @@ async def _start_office(
         register = _office_providing(net.registry, "resident_record", office.municipality)
         tax = _office_providing(net.registry, "local_tax", office.municipality)
         app = ChildAllowance(node, store, register=register, tax_office=tax)
+    elif office.kind == PORTAL_KIND:
+        app = node.inbox = PortalOffice(node, net.registry, net.table)
+        node.deadline = PORTAL_DEADLINE
     elif office.provides:
         app = provider = ItemOffice(store, frozenset(office.provides))
+    if office.accepts and signatures is not None:
+        node.applications = SignedApplications(code, store, signatures.for_office(code))
     node.provider = provider
     await node.start()
     net._closers.append(node.stop)
@@ -256,6 +291,9 @@ def _office_providing(registry: Registry, item: str, municipality: str | None) -
         if item in office.provides and office.municipality == municipality:
             return office.code
     raise LookupError(f"no office of municipality {municipality} provides {item}")
+
+
+PORTAL_DEADLINE = dt.timedelta(seconds=4)  # a page waits no longer for an office
 
 
 async def _keep_session(_: Any) -> None:

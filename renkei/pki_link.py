@@ -1,36 +1,57 @@
-"""The certification authority on the network: revocation follows the resident register.
+"""The certification authority on the network: revocation follows the resident register, and
+J-LIS names the holder of an authentication certificate for the portal.
 
 The CA enrolls (as office ``jlis-pki``) each person it certifies and files their certificates
 under that token (``holder_for``); a register's change event then reaches it under the same
 token, and a move revokes the signature certificate, a death both (``pki.revocations_for``).
+When it issues an authentication certificate to such a holder, J-LIS keeps the link from the
+certificate to its own token (in its own store; the link never leaves it): a portal login
+(``Identify``) gets back ``Identified`` with that token, which the hub translates for the
+portal — so the certificate's serial never becomes anyone else's matching key.
 The two services stay independent: this adapter in the composition root joins them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import hashlib
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from agencies.store import OfficeStore
 from hub.log import get_logger
-from hub.wire import Change
-from pki import CertificationAuthority, EventKind, ResidentEvent
+from hub.wire import Change, Identified, NotFound, Outcome, Refused
+from pki import CaName, CertificationAuthority, EventKind, Issued, ResidentEvent
 
 __all__ = ["PKI_OFFICE", "CaListener", "holder_for"]
 
 PKI_OFFICE = "jlis-pki"
+LINKS = "certificate_links"
+_PREFIX = "t:"
 log = get_logger("renkei.pki_link")
 _EVENTS: dict[str, EventKind] = {"moved_out": EventKind.MOVED, "death": EventKind.DIED}
 
 
 def holder_for(token: str) -> str:
     """The CA's holder reference for a person: its own network token (no number, no name)."""
-    return f"t:{token}"
+    return f"{_PREFIX}{token}"
+
+
+def _fingerprint(der: bytes) -> str:
+    return hashlib.sha256(der).hexdigest()
 
 
 class CaListener:
-    """Change events for ``jlis-pki`` → revocations at the CA."""
+    """``jlis-pki``'s office code: change events → revocations; certificates → holders."""
 
-    def __init__(self, ca: CertificationAuthority) -> None:
+    def __init__(self, ca: CertificationAuthority, store: OfficeStore | None = None) -> None:
         self.ca = ca
+        self.store = store
+        self._links: dict[str, str] = {}
+        self._writes: set[asyncio.Task[int]] = set()
+        ca.on_issue.append(self._issued)
 
     async def changed(
         self, person: str, change: Change, effective: dt.date, detail: dict[str, str]
@@ -41,3 +62,42 @@ class CaListener:
         at = dt.datetime.combine(effective, dt.time(), dt.UTC)
         revoked = self.ca.apply_event(ResidentEvent(kind, holder_for(person), at))
         log.info("pki.event", change=change, revoked=len(revoked))
+
+    def _issued(self, issued: Issued, holder: str) -> None:
+        if issued.ca is not CaName.AUTHENTICATION or not holder.startswith(_PREFIX):
+            return
+        der = issued.certificate.public_bytes(serialization.Encoding.DER)
+        key, token = _fingerprint(der), holder.removeprefix(_PREFIX)
+        self._links[key] = token
+        if self.store is not None:
+            task = asyncio.get_running_loop().create_task(
+                self.store.put_many(LINKS, [(key, None, {"token": token})])
+            )
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+
+    async def identify(self, certificate: bytes) -> Outcome:
+        """The holder of an authentication certificate this CA issued and has not revoked."""
+        try:
+            serial = x509.load_der_x509_certificate(certificate).serial_number
+        except ValueError:
+            return Refused(code="jlis.bad_certificate", reason="not a DER certificate")
+        known, revocation = self.ca.status(CaName.AUTHENTICATION, serial)
+        if not known:
+            return NotFound(reason="no authentication certificate of J-LIS with this serial")
+        if revocation is not None:
+            return Refused(code="jlis.certificate_revoked", reason="the certificate is revoked")
+        token = await self._token(_fingerprint(certificate))
+        if token is None:
+            return NotFound(reason="the certificate is linked to no resident")
+        return Identified(token=token)
+
+    async def _token(self, key: str) -> str | None:
+        if key in self._links:
+            return self._links[key]
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+        if self.store is None:
+            return None
+        doc = await self.store.get(LINKS, key)
+        return str(doc["token"]) if doc else None

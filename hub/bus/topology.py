@@ -24,6 +24,8 @@ __all__ = [
     "OFFICE_CODE",
     "RK_CHANGE",
     "RK_ENROLL",
+    "RK_IDENTIFY",
+    "RK_NOTICE",
     "RK_QUERY",
     "RK_REPLY",
     "TOKEN_EXCHANGE",
@@ -52,6 +54,8 @@ RK_QUERY = "query"
 RK_ENROLL = "enroll"
 RK_REPLY = "reply"
 RK_CHANGE = "change"
+RK_IDENTIFY = "identify"  # the portal: who holds this authentication certificate
+RK_NOTICE = "notice"  # an office's notice to a resident, for the portal
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
 OFFICE_CODE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -241,6 +245,8 @@ def network_topology(
         Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_QUERY),
         Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_ENROLL),
         Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_CHANGE),
+        Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_IDENTIFY),
+        Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_NOTICE),
         Binding(HUB_EXCHANGE, HUB_REPLIES, RK_REPLY),
         Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,6 +36,10 @@ class Directory(Protocol):
 
     async def holders(self, person: str) -> list[Enrollment]: ...
 
+    async def held_by(self, office: str, persons: Sequence[str]) -> set[str]:
+        """Which of ``persons`` the office holds a token for now (one round trip)."""
+        ...
+
 
 class MemoryDirectory:
     def __init__(self) -> None:
@@ -53,6 +58,13 @@ class MemoryDirectory:
 
     async def holders(self, person: str) -> list[Enrollment]:
         return sorted(self._rows.get(person, {}).values(), key=lambda e: e.office)
+
+    async def held_by(self, office: str, persons: Sequence[str]) -> set[str]:
+        return {
+            p
+            for p in persons
+            if (e := self._rows.get(p, {}).get(office)) is not None and e.until is None
+        }
 
 
 class PgDirectory:
@@ -92,3 +104,13 @@ class PgDirectory:
                 person,
             )
         return [Enrollment(r["office"], r["since"], r["until"]) for r in rows]
+
+    async def held_by(self, office: str, persons: Sequence[str]) -> set[str]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT person FROM directory.enrollments"
+                " WHERE office = $1 AND person = ANY($2::text[]) AND until IS NULL",
+                office,
+                list(persons),
+            )
+        return {r["person"] for r in rows}

@@ -24,7 +24,7 @@ __all__ = ["Context", "ContextSealer"]
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    kind: Literal["query", "enroll", "change"]
+    kind: Literal["query", "enroll", "change", "identify", "notice"]
     query_id: UUID
     requester: str
     provider: str

@@ -44,6 +44,7 @@ class _Entry(Strict):
     municipality: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
     affairs: Codes = ()
     provides: Codes = ()
+    accepts: Codes = ()  # electronic applications it takes from the portal (portal.APPLICATIONS)
 
 
 class Office(_Entry):

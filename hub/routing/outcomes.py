@@ -16,6 +16,7 @@ from hub.bus import Bus, OutMessage, Unroutable
 from hub.directory import Directory
 from hub.log import get_logger
 from hub.records import RecordDraft, RecordWriter
+from hub.routing.announce import Announcer, Sighting
 from hub.routing.context import Context
 from hub.wire import (
     HUB,
@@ -39,6 +40,7 @@ __all__ = [
     "hub_error",
     "record_id_for",
     "record_key",
+    "record_outcome",
     "refused",
 ]
 
@@ -62,6 +64,11 @@ def record_key(requester: str, query_id: uuid.UUID) -> uuid.UUID:
 
 def record_id_for(key: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(_RECORD_NS, str(key))
+
+
+def record_outcome(outcome: Outcome) -> str:
+    """The access record's outcome: a token handed out is an ``ok`` provision."""
+    return "ok" if outcome.status in ("ok", "enrolled", "resolved") else outcome.status
 
 
 class RecordSink(Protocol):
@@ -93,7 +100,6 @@ class WriterSink:
     ) -> bool:
         code = getattr(outcome, "code", "")
         reason = getattr(outcome, "reason", "")
-        status = "ok" if outcome.status in ("ok", "enrolled", "resolved") else outcome.status
         draft = RecordDraft(
             query_id=record_key(ctx.requester, ctx.query_id),
             requester=ctx.requester,
@@ -102,7 +108,7 @@ class WriterSink:
             items=ctx.items,
             asked_at=ctx.asked_at,
             answered_at=answered_at,
-            outcome=status,  # type: ignore[arg-type]  # the statuses are the record outcomes
+            outcome=record_outcome(outcome),  # type: ignore[arg-type]  # a record outcome
             query_digest=ctx.query_digest,
             reason=f"{code}: {reason}" if code else reason,
             person=ctx.person,
@@ -122,7 +128,9 @@ class Finisher:
         directory: Directory,
         hub_keys: OfficeKeys,
         clock: Callable[[], dt.datetime],
+        announcer: Announcer | None = None,
     ) -> None:
+        self._announcer = announcer
         self._bus = bus
         self._records = records
         self._directory = directory
@@ -138,16 +146,15 @@ class Finisher:
     ) -> None:
         now = self._clock()
         record_id: uuid.UUID | None = None
-        if ctx.kind == "query":
+        first = True
+        if ctx.kind in ("query", "identify"):  # a portal login is a provision by J-LIS too
             record_id = record_id_for(record_key(ctx.requester, ctx.query_id))
             first = await self._records.record(ctx, outcome, record_id, now, reply_digest)
-        else:
-            first = True
-            if isinstance(outcome, Enrolled):
-                since = now
-                if ctx.held_since is not None:
-                    since = dt.datetime.combine(ctx.held_since, dt.time(), dt.UTC)
-                await self._directory.enrolled(ctx.person, ctx.requester, since)
+        if first and isinstance(outcome, Enrolled):
+            since = now
+            if ctx.held_since is not None:
+                since = dt.datetime.combine(ctx.held_since, dt.time(), dt.UTC)
+            await self._directory.enrolled(ctx.person, ctx.requester, since)
         log.info(
             "query.finished" if first else "query.duplicate",
             query_id=str(ctx.query_id),
@@ -164,6 +171,8 @@ class Finisher:
         # the cost is a requester that times out on its own if the hub died between the two
         if first:
             await self._reply(ctx, outcome, record_id, now)
+            if record_id is not None and self._announcer is not None:
+                self._announcer.note(Sighting(ctx, record_outcome(outcome), record_id, now))
 
     async def _reply(
         self, ctx: Context, outcome: Outcome, record_id: uuid.UUID | None, now: dt.datetime

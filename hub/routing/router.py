@@ -14,16 +14,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from uuid import UUID, uuid4
 
+import orjson
+
 from hub.bus import Bus, Delivery, OutMessage, Subscription, Unroutable
 from hub.directory import Directory
 from hub.log import get_logger
-from hub.records import digest
+from hub.records import RecordStore, digest
+from hub.records.chain import record_hash
 from hub.routing.changes import fan_out
 from hub.routing.context import Context, ContextSealer
 from hub.routing.exceptions import ForgedContext, RoutingError
 from hub.routing.legal import LegalTable
 from hub.routing.offices import Registry, authorize
 from hub.routing.outcomes import Finisher, hub_error, refused
+from hub.routing.portal import DISCLOSURE, LOGIN, authorize_portal, is_portal
 from hub.routing.resolve import reference_date, resolve_provider
 from hub.routing.tokens import TokenClient
 from hub.wire import (
@@ -32,15 +36,21 @@ from hub.wire import (
     Answered,
     BadSignature,
     ChangeEvent,
+    Delivered,
     Enroll,
     Enrolled,
     Envelope,
     Failed,
     ForwardedChange,
     ForwardedEnroll,
+    ForwardedIdentify,
+    ForwardedNotice,
     ForwardedQuery,
+    Identified,
+    Identify,
     Message,
     NotFound,
+    Notice,
     OfficeKeys,
     Outcome,
     ProviderReply,
@@ -48,11 +58,13 @@ from hub.wire import (
     Query,
     Refused,
     Resolved,
+    Sealed,
     TimedOut,
     TokenOk,
     WireError,
     decode,
     encode,
+    seal,
     sign,
     verify,
 )
@@ -63,6 +75,14 @@ log = get_logger("hub.router")
 MAX_DEADLINE = dt.timedelta(seconds=120)
 _ENROLLMENT = "enrollment"
 _JLIS = "jlis"
+_PKI = "jlis-pki"  # links authentication certificates to people (portal login)
+_DISCLOSED_MAX = 1000  # newest records in one disclosure answer
+
+
+_Request = Query | Enroll | ChangeEvent | Identify | Notice
+_Forwarded = (
+    ForwardedQuery | ForwardedEnroll | ForwardedChange | ForwardedIdentify | ForwardedNotice
+)
 
 
 def utcnow() -> dt.datetime:
@@ -80,6 +100,7 @@ class RouterDeps:
     finisher: Finisher
     tokens: TokenClient
     directory: Directory
+    records: RecordStore | None = None  # read for disclosures to the portal
     clock: Callable[[], dt.datetime] = utcnow
 
 
@@ -115,7 +136,7 @@ class Router:
         msg = await self._read(d)
         if msg is None:
             return
-        if not isinstance(msg, Query | Enroll | ChangeEvent):
+        if not isinstance(msg, Query | Enroll | ChangeEvent | Identify | Notice):
             await self._unreadable(d, "hub.unexpected_kind", f"a {msg.kind} is not a request")
             return
         ctx = self._context(msg, d)
@@ -124,6 +145,10 @@ class Router:
             ctx, outcome = await self._route_query(msg, ctx)
         elif outcome is None and isinstance(msg, Enroll):
             outcome = self._check_enroller(ctx) or await self._forward_enroll(msg, ctx)
+        elif outcome is None and isinstance(msg, Identify):
+            outcome = self._check_identify(ctx) or await self._forward_identify(msg, ctx)
+        elif outcome is None and isinstance(msg, Notice):
+            outcome = await self._deliver_notice(msg, ctx)
         elif outcome is None and isinstance(msg, ChangeEvent):
             outcome = await fan_out(
                 msg,
@@ -173,7 +198,7 @@ class Router:
         log.warning("unreadable", code=code, reason=reason, sender=d.user_id, queue=d.queue)
         await d.dead_letter(f"{code}: {reason}")
 
-    def _context(self, msg: Query | Enroll | ChangeEvent, d: Delivery) -> Context:
+    def _context(self, msg: _Request, d: Delivery) -> Context:
         env = msg.envelope
         now = self._d.clock()
         return Context(
@@ -183,7 +208,7 @@ class Router:
             requester=d.user_id or "",
             provider=env.recipient,
             affair=env.affair,
-            items=msg.items if isinstance(msg, Query) else (),
+            items=msg.items if isinstance(msg, Query) else _ITEMS.get(msg.kind, ()),
             person="",
             asked_at=now,
             deadline=min(env.deadline, now + MAX_DEADLINE),
@@ -193,7 +218,7 @@ class Router:
             held_since=msg.held_since if isinstance(msg, Enroll) else None,
         )
 
-    def _check_sender(self, d: Delivery, msg: Query | Enroll | ChangeEvent) -> Outcome | None:
+    def _check_sender(self, d: Delivery, msg: _Request) -> Outcome | None:
         sender = msg.envelope.sender
         if d.user_id != sender:
             return refused(
@@ -226,6 +251,10 @@ class Router:
         query addressed to the hub itself asks the hub to find the provider (``resolve``).
         """
         d = self._d
+        if is_portal(d.registry, ctx.requester):
+            return await self._route_portal(msg, ctx)
+        if msg.document is not None:
+            return ctx, refused("hub.unexpected_document", "only the portal files applications")
         if ctx.provider == HUB:
             ctx, refusal = await self._resolve(msg, ctx)
             if refusal is not None:
@@ -240,6 +269,58 @@ class Router:
         if not decision.allowed:
             return ctx, refused(f"routing.{decision.code}", decision.reason)
         return ctx, await self._forward_query(msg, ctx, provider_token)
+
+    async def _route_portal(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
+        """The portal, for the resident logged in: the portal rules instead of the table."""
+        d = self._d
+        targets = (HUB,) if ctx.provider == HUB else (ctx.provider, HUB)
+        result = await d.tokens.translate(msg.person, ctx.requester, targets)
+        if not isinstance(result, TokenOk):
+            return ctx, result
+        ctx = replace(ctx, person=result.tokens[-1])
+        has_document = msg.document is not None
+        asked = (ctx.affair, ctx.provider, ctx.items)
+        decision = authorize_portal(d.registry, *asked, has_document=has_document)
+        if not decision.allowed:
+            return ctx, refused(f"routing.{decision.code}", decision.reason)
+        if ctx.affair == DISCLOSURE:
+            return ctx, await self._disclose(msg, ctx)
+        return ctx, await self._forward_query(msg, ctx, result.tokens[0])
+
+    async def _disclose(self, msg: Query, ctx: Context) -> Outcome:
+        """情報提供等記録の開示: the person's records, newest first, the withheld ones left out;
+        ``record_check`` recomputes one record's chain hash from its content."""
+        if self._d.records is None:
+            return hub_error("hub.no_records", "this hub worker reads no access records")
+        records = await self._d.records.for_person(ctx.person)
+        records.sort(key=lambda r: r.seq, reverse=True)
+        data: dict[str, object] = {}
+        if "access_records" in ctx.items:
+            data["access_records"] = [
+                {
+                    "record_id": str(r.record_id),
+                    "at": r.answered_at.isoformat(),
+                    "requester": r.requester,
+                    "provider": r.provider,
+                    "affair": r.affair,
+                    "items": list(r.items),
+                    "outcome": r.outcome,
+                    "hash": r.hash.hex(),
+                }
+                for r in records[:_DISCLOSED_MAX]
+            ]
+        if "record_check" in ctx.items:
+            wanted = str(msg.params.get("record_id", ""))
+            found = next((r for r in records if str(r.record_id) == wanted), None)
+            data["record_check"] = {
+                "record_id": wanted,
+                "found": found is not None,
+                "valid": found is not None
+                and record_hash(found.seq, found.prev_hash, found) == found.hash,
+                "hash": found.hash.hex() if found else "",
+            }
+        sealed: Sealed = seal(orjson.dumps(data), self._d.keys[ctx.requester].seal)
+        return Answered(payload=sealed)
 
     async def _resolve(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
         """Which office may answer and held this person's record on the reference date."""
@@ -276,8 +357,45 @@ class Router:
             params=msg.params,
             seal_to=self._d.keys[ctx.requester].seal_b64,
             context=self._d.sealer.seal(ctx),
+            document=msg.document,
         )
         return await self._forward(ctx, fwd)
+
+    def _check_identify(self, ctx: Context) -> Outcome | None:
+        if not is_portal(self._d.registry, ctx.requester):
+            return refused("hub.not_a_portal", "only the portal identifies card holders")
+        if ctx.provider != _PKI or ctx.affair != LOGIN:
+            return refused("hub.bad_identify", f"identify goes to {_PKI!r} under affair {LOGIN!r}")
+        return None
+
+    async def _forward_identify(self, msg: Identify, ctx: Context) -> Outcome | None:
+        fwd = ForwardedIdentify(
+            envelope=self._envelope(ctx, _PKI),
+            requester=ctx.requester,
+            certificate=msg.certificate,
+            context=self._d.sealer.seal(ctx),
+        )
+        return await self._forward(ctx, fwd)
+
+    async def _deliver_notice(self, msg: Notice, ctx: Context) -> Outcome:
+        """お知らせ: an office's notice to a resident, to the portal under the portal's token."""
+        d = self._d
+        if not is_portal(d.registry, ctx.provider):
+            return refused("hub.not_a_portal", f"notices go to the portal, not {ctx.provider!r}")
+        result = await d.tokens.translate(msg.person, ctx.requester, (ctx.provider,))
+        if not isinstance(result, TokenOk):
+            return result
+        fwd = ForwardedNotice(
+            envelope=self._envelope(ctx, ctx.provider),
+            origin=ctx.requester,
+            person=result.tokens[0],
+            body=msg.body,
+        )
+        try:
+            await self.publish_to(ctx.provider, "in", fwd)
+        except Unroutable:
+            return hub_error("hub.provider_unreachable", f"no queue for {ctx.provider!r}")
+        return Delivered(offices=1)
 
     async def _forward_enroll(self, msg: Enroll, ctx: Context) -> Outcome | None:
         fwd = ForwardedEnroll(
@@ -288,7 +406,9 @@ class Router:
         )
         return await self._forward(ctx, fwd)
 
-    async def _forward(self, ctx: Context, fwd: ForwardedQuery | ForwardedEnroll) -> Outcome | None:
+    async def _forward(
+        self, ctx: Context, fwd: ForwardedQuery | ForwardedEnroll | ForwardedIdentify
+    ) -> Outcome | None:
         remaining_ms = int((ctx.deadline - self._d.clock()).total_seconds() * 1000)
         if remaining_ms <= 0:
             return TimedOut(reason="the deadline passed before the query could be forwarded")
@@ -316,7 +436,7 @@ class Router:
             log.warning("reply.refused", code=exc.code, reason=str(exc), sender=d.user_id)
             await d.dead_letter(f"{exc.code}: {exc}")
             return
-        if ctx.kind == "enroll" and self._d.clock() > ctx.deadline:
+        if ctx.kind in ("enroll", "identify") and self._d.clock() > ctx.deadline:
             # the requester was told it timed out: issuing a token now would leave a directory
             # entry the office knows nothing of
             await d.dead_letter("hub.late_enrollment: the enrollment's deadline had passed")
@@ -324,6 +444,8 @@ class Router:
         outcome = _provider_outcome(ctx, msg.outcome)
         if ctx.kind == "enroll":
             outcome, ctx = await self._complete_enrollment(ctx, outcome)
+        elif ctx.kind == "identify":
+            outcome, ctx = await self._complete_identify(ctx, outcome)
         self._disarm(ctx.query_id)
         await self._d.finisher.finish(ctx, outcome, reply_digest=digest(d.body))
         await d.ack()
@@ -341,6 +463,14 @@ class Router:
             return result, ctx
         ctx = replace(ctx, person=result.tokens[1])
         return Enrolled(token=result.tokens[0]), ctx
+
+    async def _complete_identify(self, ctx: Context, outcome: Outcome) -> tuple[Outcome, Context]:
+        if not isinstance(outcome, Identified):
+            return outcome, ctx
+        result = await self._d.tokens.translate(outcome.token, _PKI, (ctx.requester, HUB))
+        if not isinstance(result, TokenOk):
+            return result, ctx
+        return Enrolled(token=result.tokens[0]), replace(ctx, person=result.tokens[1])
 
     # ---- deadlines --------------------------------------------------------------------------
 
@@ -384,7 +514,7 @@ class Router:
         self,
         office: str,
         queue: str,
-        msg: ForwardedQuery | ForwardedEnroll | ForwardedChange,
+        msg: _Forwarded,
         *,
         expiration_ms: int | None = None,
     ) -> None:
@@ -403,17 +533,19 @@ class Router:
 
 
 _PROVIDER_FAMILIES = ("provider", "provider_system", "requester")  # never "hub"
+_PROVIDER_OUTCOMES: dict[str, tuple[type, ...]] = {
+    "enroll": (Resolved, NotFound, Refused, Failed),
+    "identify": (Identified, NotFound, Refused, Failed),
+}
+# what a request that names no items is recorded under
+_ITEMS: dict[str, tuple[str, ...]] = {"identify": ("card_holder",)}
 _HUB_CODES = ("hub.", "routing.", "token.", "wire.")
 
 
 def _provider_outcome(ctx: Context, outcome: Outcome) -> Outcome:
     """What a provider may answer: a provider cannot speak for the hub, the law or the
     requester, nor hand out tokens; anything else is recorded as the provider's failure."""
-    allowed = (
-        (Resolved, NotFound, Refused, Failed)
-        if ctx.kind == "enroll"
-        else (Answered, NotFound, Refused, Failed)
-    )
+    allowed = _PROVIDER_OUTCOMES.get(ctx.kind, (Answered, NotFound, Refused, Failed))
     bad = not isinstance(outcome, allowed)
     if isinstance(outcome, Failed) and outcome.family not in _PROVIDER_FAMILIES:
         bad = True

@@ -40,7 +40,11 @@ __all__ = [
     "Failed",
     "ForwardedChange",
     "ForwardedEnroll",
+    "ForwardedIdentify",
+    "ForwardedNotice",
     "ForwardedQuery",
+    "Identified",
+    "Identify",
     "IssueBatch",
     "IssueItem",
     "IssueResult",
@@ -99,6 +103,14 @@ class Resolved(WireModel):
     rrc: Sealed
 
 
+class Identified(WireModel):
+    """J-LIS (``jlis-pki``) found the holder of an authentication certificate: its own token
+    for them, which the hub translates for the office that asked (``Identify``)."""
+
+    status: Literal["identified"] = "identified"
+    token: Token
+
+
 class Refused(WireModel):
     status: Literal["refused"] = "refused"
     code: Code
@@ -130,7 +142,15 @@ class TimedOut(WireModel):
 
 
 Outcome = Annotated[
-    Answered | Enrolled | Resolved | Delivered | Refused | NotFound | Failed | TimedOut,
+    Answered
+    | Enrolled
+    | Resolved
+    | Identified
+    | Delivered
+    | Refused
+    | NotFound
+    | Failed
+    | TimedOut,
     Field(discriminator="status"),
 ]
 
@@ -147,6 +167,8 @@ class Query(WireModel):
     params: Params = Field(default_factory=dict)
     # 不開示: the record of this query is withheld from the resident until the flag is lifted
     not_disclosed: bool = False
+    # an electronic application (signed CMS), sealed for the provider; the hub passes it on
+    document: Sealed | None = None
 
 
 class ForwardedQuery(WireModel):
@@ -160,6 +182,7 @@ class ForwardedQuery(WireModel):
     params: Params = Field(default_factory=dict)
     seal_to: B64  # the requester's X25519 public key
     context: B64  # the hub's sealed routing context; the provider echoes it unchanged
+    document: Sealed | None = None
 
 
 class ProviderReply(WireModel):
@@ -199,6 +222,26 @@ class ForwardedEnroll(WireModel):
     envelope: Envelope
     requester: OfficeCode
     number: Sealed
+    context: B64
+
+
+class Identify(WireModel):
+    """Portal → hub: 'give me my token for the holder of this authentication certificate'.
+
+    The certificate (DER) is sealed for ``jlis-pki``, which alone links certificates to people;
+    the requester gets its own token, never the link (the issue serial is no matching key).
+    """
+
+    kind: Literal["identify"] = "identify"
+    envelope: Envelope
+    certificate: Sealed
+
+
+class ForwardedIdentify(WireModel):
+    kind: Literal["forwarded_identify"] = "forwarded_identify"
+    envelope: Envelope
+    requester: OfficeCode
+    certificate: Sealed
     context: B64
 
 
@@ -294,26 +337,38 @@ IssueResult = TranslateResult  # same shape: one result per item, tokens in targ
 
 
 class AccessEvent(WireModel):
-    """Hub → an office that shows residents their records (the portal), under its own token."""
+    """Hub → the portal, under the portal's token: a record about a person it holds was just
+    written (``envelope.affair`` is the record's affair). Not-to-disclose records never go."""
 
     kind: Literal["access"] = "access"
     envelope: Envelope
     person: Token
     record_id: UUID
+    at: dt.datetime
     requester: OfficeCode
     provider: OfficeCode | Literal[""]
-    items: Items
+    items: Annotated[tuple[ItemCode, ...], Field(max_length=MAX_ITEMS)]
     outcome: Literal["ok", "refused", "not_found", "error", "timed_out"]
 
 
 class Notice(WireModel):
-    """Office → resident (お知らせ), by the office's own token, translated by the hub."""
+    """Office → hub (お知らせ): a notice for a resident, by the office's own token;
+    ``envelope.recipient`` is the portal. The hub answers ``Delivered``."""
 
     kind: Literal["notice"] = "notice"
     envelope: Envelope
     person: Token
-    notice_id: UUID
-    body: Sealed  # sealed for the recipient office (the portal)
+    body: Sealed  # sealed for the recipient (the portal): title and text
+
+
+class ForwardedNotice(WireModel):
+    """Hub → the portal: the notice under the portal's own token."""
+
+    kind: Literal["forwarded_notice"] = "forwarded_notice"
+    envelope: Envelope
+    origin: OfficeCode
+    person: Token
+    body: Sealed
 
 
 Message = Annotated[
@@ -325,7 +380,10 @@ Message = Annotated[
     | ForwardedEnroll
     | ChangeEvent
     | ForwardedChange
+    | Identify
+    | ForwardedIdentify
     | AccessEvent
-    | Notice,
+    | Notice
+    | ForwardedNotice,
     Field(discriminator="kind"),
 ]

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from e2e_env import IDS, Env, real_env
+from portal_env import Pki, serve_pki
 
 from renkei.secrets import State
 from renkei.settings import Settings
@@ -24,3 +25,10 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
 async def env(backend: Env) -> AsyncIterator[Env]:
     yield backend
     await backend.close()
+
+
+@pytest.fixture(scope="module")
+async def pki() -> AsyncIterator[Pki]:
+    """A CA with its HTTP endpoints (CRL, OCSP), for the portal's flows."""
+    async for served in serve_pki():
+        yield served

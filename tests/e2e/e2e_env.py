@@ -30,6 +30,7 @@ from hub.bus import (
 from hub.routing import load_default_registry, load_default_table
 from hub.wire import SIGNATURE_HEADER, OfficeKeys, Reply, decode, sign
 from renkei.network import Network, identities, migrate, open_network, setup
+from renkei.portal_link import PkiSignatureCheck
 from renkei.secrets import State
 from renkei.settings import Settings
 from token_service import KeyRing
@@ -95,9 +96,16 @@ class Env:
         self,
         run: Iterable[str] | None = ALL_BUT_CHILD,
         listeners: Mapping[str, ChangeListener] | None = None,
+        signatures: PkiSignatureCheck | None = None,
     ) -> Network:
         net = await open_network(
-            self.settings, self.state, run=run, table=TABLE, registry=REGISTRY, listeners=listeners
+            self.settings,
+            self.state,
+            run=run,
+            table=TABLE,
+            registry=REGISTRY,
+            listeners=listeners,
+            signatures=signatures,
         )
         self.nets.append(net)
         return net

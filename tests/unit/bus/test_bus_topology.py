@@ -70,6 +70,8 @@ def test_bindings() -> None:
     assert set(TOPOLOGY.bindings) == {
         Binding(HUB_EXCHANGE, HUB_REQUESTS, "query"),
         Binding(HUB_EXCHANGE, HUB_REQUESTS, "enroll"),
+        Binding(HUB_EXCHANGE, HUB_REQUESTS, "identify"),
+        Binding(HUB_EXCHANGE, HUB_REQUESTS, "notice"),
         Binding(HUB_EXCHANGE, HUB_REQUESTS, "change"),
         Binding(HUB_EXCHANGE, HUB_REPLIES, "reply"),
         Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),

@@ -16,7 +16,7 @@ def test_default_registry(registry: offices.Registry) -> None:
     codes = [o.code for o in registry]
     assert codes[0] == "jlis"
     assert {"chiyoda-resident", "chiyoda-tax", "chiyoda-child", "nenkin", "kenpo"} <= set(codes)
-    assert len(registry) == 21
+    assert len(registry) == 22  # 20 offices, the CA and the portal
     # every row of the legal table has a registered requester and provider to exercise it
     table = legal.load_default()
     for row in table.rows():
@@ -40,7 +40,7 @@ def test_get_of_an_unknown_office_says_so(registry: offices.Registry) -> None:
         registry.get("minato-tax")
     assert isinstance(caught.value, RoutingError)
     assert caught.value.code == "routing.unknown_office"
-    message = "office 'minato-tax' is not registered on the network (21 offices are)"
+    message = "office 'minato-tax' is not registered on the network (22 offices are)"
     assert str(caught.value) == message
 
 

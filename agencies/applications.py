@@ -1,0 +1,104 @@
+"""Electronic applications (e-Tax returns, the moving one-stop, child-allowance claims).
+
+An office that takes applications accepts one only if its signature checks out (the
+``SignatureCheck`` the composition root supplies: CMS, JPKI chain, validity and revocation at
+signing time), the signed document is an application of the kind asked for, it has not been
+filed before, and — where the office keeps a resident register — the signer is the resident
+the application is about. The receipt is kept in the office's own store under its own token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from agencies.exceptions import ApplicationRefused
+from agencies.store import OfficeStore
+
+__all__ = ["COLLECTION", "SignatureCheck", "SignedApplications", "Signer"]
+
+COLLECTION = "applications"
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """Who signed, from the signature certificate, and what they signed."""
+
+    name: str
+    birth_date: str  # ISO date
+    content: bytes
+    signing_time: dt.datetime
+
+
+class SignatureCheck(Protocol):
+    async def check(self, signed: bytes) -> Signer:
+        """Raise ``ApplicationRefused`` (``….signature_invalid``) with the precise reason."""
+        ...
+
+
+class SignedApplications:
+    def __init__(self, office: str, store: OfficeStore, check: SignatureCheck) -> None:
+        self.office = office
+        self.store = store
+        self.check = check
+
+    async def receive(self, person: str, kind: str, document: bytes) -> Mapping[str, Any]:
+        signer = await self.check.check(document)
+        application = _application(signer.content, kind, self.office)
+        app_id = str(application["application_id"])
+        if await self.store.get(COLLECTION, app_id) is not None:
+            raise ApplicationRefused(
+                f"{_code(self.office)}.duplicate", f"application {app_id} was filed already"
+            )
+        await self._check_holder(person, signer)
+        receipt = {
+            "receipt": f"{self.office}-{uuid.uuid5(uuid.NAMESPACE_URL, app_id).hex[:12]}",
+            "office": self.office,
+            "kind": kind,
+            "application_id": app_id,
+            "signer": signer.name,
+            "signed_at": signer.signing_time.isoformat(),
+            "accepted_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        doc = {"kind": kind, "form": application.get("form", {}), "receipt": receipt}
+        await self.store.put_many(COLLECTION, [(app_id, None, doc)])
+        return receipt
+
+    async def _check_holder(self, person: str, signer: Signer) -> None:
+        """A register knows its resident: the signer must be them (name and birth date)."""
+        found = await self.store.by_token("residents", person)
+        if found is None:
+            return
+        resident = found[1]
+        if (resident.get("name"), resident.get("birth_date")) != (signer.name, signer.birth_date):
+            raise ApplicationRefused(
+                f"{_code(self.office)}.signer_mismatch",
+                "the application is signed by someone other than the resident it is for",
+            )
+
+
+def _code(office: str) -> str:
+    return office.replace("-", "_")
+
+
+def _application(content: bytes, kind: str, office: str) -> dict[str, Any]:
+    try:
+        application = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        application = None
+    if not isinstance(application, dict) or application.get("kind") != kind:
+        raise ApplicationRefused(
+            f"{_code(office)}.not_an_application", f"the signed document is no {kind} application"
+        )
+    try:
+        uuid.UUID(str(application.get("application_id")))
+    except ValueError:
+        raise ApplicationRefused(
+            f"{_code(office)}.not_an_application", "the application has no valid id"
+        ) from None
+    return application

@@ -1,0 +1,131 @@
+"""Live access alerts: a record about a person the portal holds goes to the portal at once.
+
+After a record is durable (and its reply sent), the hub tells each portal office that holds a
+token for the person — under that portal's own token, never the hub's — so a logged-in
+resident sees the access within a second. Records flagged not-to-disclose are never announced.
+Batched naturally (one directory look-up and one translation per batch), off the reply path:
+an alert that cannot be sent is logged and dropped, the record stays the evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from hub.batch import Batcher
+from hub.bus import Bus, OutMessage, Unroutable
+from hub.directory import Directory
+from hub.log import get_logger
+from hub.routing.context import Context
+from hub.routing.tokens import TokenClient
+from hub.wire import (
+    HUB,
+    SIGNATURE_HEADER,
+    AccessEvent,
+    Envelope,
+    OfficeKeys,
+    TokenOk,
+    encode,
+    new_traceparent,
+    sign,
+)
+
+__all__ = ["Announcer", "Sighting"]
+
+log = get_logger("hub.announce")
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    ctx: Context
+    status: str
+    record_id: uuid.UUID
+    at: dt.datetime
+
+
+class Announcer:
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        portals: Sequence[str],
+        directory: Directory,
+        tokens: TokenClient,
+        hub_keys: OfficeKeys,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._bus = bus
+        self._portals = tuple(portals)
+        self._directory = directory
+        self._tokens = tokens
+        self._keys = hub_keys
+        self._clock = clock
+        self._batcher: Batcher[Sighting, None] = Batcher(self._flush, max_batch=500)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def note(self, sighting: Sighting) -> None:
+        """Queue an alert (returns at once)."""
+        ctx = sighting.ctx
+        if not self._portals or not ctx.person or ctx.not_disclosed:
+            return
+        task = asyncio.create_task(self._batcher.submit(sighting))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("access_alert.failed", error=repr(task.exception()))
+
+    async def _flush(self, batch: Sequence[Sighting]) -> list[None]:
+        persons = list({s.ctx.person for s in batch})
+        for portal in self._portals:
+            held = await self._directory.held_by(portal, persons)
+            for s in batch:
+                if s.ctx.person in held:
+                    await self._send(portal, s)
+        return [None] * len(batch)
+
+    async def _send(self, portal: str, s: Sighting) -> None:
+        result = await self._tokens.translate(s.ctx.person, HUB, (portal,))
+        if not isinstance(result, TokenOk):
+            log.warning("access_alert.untranslated", portal=portal, code=result.status)
+            return
+        ctx = s.ctx
+        event = AccessEvent(
+            envelope=Envelope(
+                message_id=uuid.uuid4(),
+                correlation_id=s.record_id,
+                sender=HUB,
+                recipient=portal,
+                affair=ctx.affair,
+                issued_at=self._clock(),
+                deadline=self._clock() + dt.timedelta(minutes=5),
+                traceparent=ctx.traceparent or new_traceparent(),
+            ),
+            person=result.tokens[0],
+            record_id=s.record_id,
+            at=s.at,
+            requester=ctx.requester,
+            provider=ctx.provider,
+            items=ctx.items,
+            outcome=s.status,  # type: ignore[arg-type]  # the record outcomes
+        )
+        body = encode(event)
+        out = OutMessage(
+            body=body,
+            message_id=str(event.envelope.message_id),
+            correlation_id=str(s.record_id),
+            headers={SIGNATURE_HEADER: sign(body, self._keys.signing)},
+        )
+        try:
+            await self._bus.publish("renkei.offices", f"office.{portal}.in", out)
+        except Unroutable:
+            log.warning("access_alert.unroutable", portal=portal)
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

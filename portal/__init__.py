@@ -1,0 +1,37 @@
+"""The resident portal (マイナポータル).
+
+Card login, やりとり履歴, わたしの情報, お知らせ and one-stop applications.
+
+``portal.web.create_app(backend, checker, bridge_url=…, public_origin=…)`` builds the aiohttp
+application; ``portal.model`` is everything it needs from the outside world.
+"""
+
+from __future__ import annotations
+
+from portal.model import (
+    APPLICATIONS,
+    AccessEntry,
+    ApplicationKind,
+    ApplicationStatus,
+    Backend,
+    CertificateChecker,
+    CheckedCertificate,
+    LoginRefused,
+    NoticeEntry,
+    OfficeData,
+    Unavailable,
+)
+
+__all__ = [
+    "APPLICATIONS",
+    "AccessEntry",
+    "ApplicationKind",
+    "ApplicationStatus",
+    "Backend",
+    "CertificateChecker",
+    "CheckedCertificate",
+    "LoginRefused",
+    "NoticeEntry",
+    "OfficeData",
+    "Unavailable",
+]

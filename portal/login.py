@@ -1,0 +1,122 @@
+"""Card login and logout: ``GET /login``, ``POST /login/complete`` (the bridge), ``POST /logout``.
+
+The login form posts the challenge to the card bridge (``{bridge_url}/login``), which asks the
+PIN, signs, and posts back here. The pre-login is taken out of the store before anything is
+checked, so each challenge answers at most one response. A good response opens a brand-new
+session; any session the browser had before is destroyed (no fixation).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.log import get_logger
+from portal.challenges import ChallengeRefused, PreLogin, verify_response
+from portal.codec import b64url_encode
+from portal.model import LoginRefused, Unavailable
+from portal.state import (
+    PRE_COOKIE,
+    SESSION_COOKIE,
+    clear_cookie,
+    portal_of,
+    read_form,
+    render,
+    see_other,
+    session_of,
+    set_cookie,
+)
+
+__all__ = ["login_complete", "login_page", "logout", "redirect_to_login"]
+
+log = get_logger("portal.login")
+
+
+def _login_response(
+    request: web.Request, pre: PreLogin, *, status: int = 200, error: str = "", notice: str = ""
+) -> web.Response:
+    portal = portal_of(request)
+    response = render(
+        request,
+        "login.html",
+        status=status,
+        action=f"{portal.bridge_url}/login",
+        challenge=b64url_encode(pre.challenge),
+        state=pre.state,
+        return_to=f"{portal.public_origin}/login/complete",
+        error=error,
+        notice=notice,
+    )
+    set_cookie(response, PRE_COOKIE, pre.id)
+    return response
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    portal = portal_of(request)
+    old = portal.prelogins.take(request.cookies.get(PRE_COOKIE))  # one pre-login per browser
+    pre = portal.prelogins.create(portal.clock())
+    return _login_response(request, pre, notice=old.notice if old else "")
+
+
+def redirect_to_login(request: web.Request, notice: str = "") -> web.Response:
+    """303 to /login, the session cookie cleared, ``notice`` shown there (kept server-side)."""
+    portal = portal_of(request)
+    response = see_other("/login")
+    if notice:
+        set_cookie(response, PRE_COOKIE, portal.prelogins.create(portal.clock(), notice).id)
+    if SESSION_COOKIE in request.cookies:
+        clear_cookie(response, SESSION_COOKIE)
+    return response
+
+
+def _refused(request: web.Request, status: int, message: str) -> web.Response:
+    portal = portal_of(request)
+    pre = portal.prelogins.create(portal.clock())  # a fresh challenge to try again with
+    return _login_response(request, pre, status=status, error=message)
+
+
+async def login_complete(request: web.Request) -> web.StreamResponse:
+    portal = portal_of(request)
+    now = portal.clock()
+    pre = portal.prelogins.take(request.cookies.get(PRE_COOKIE))  # consumed, whatever follows
+    form = await read_form(request)
+    try:
+        der = verify_response(
+            pre,
+            challenge=form.get("challenge", ""),
+            state=form.get("state", ""),
+            signature=form.get("signature", ""),
+            certificate=form.get("certificate", ""),
+            now=now,
+        )
+        checked = await portal.checker.check(der, now)
+        person = await portal.backend.identify(checked)
+    except ChallengeRefused as exc:
+        log.warning("login refused", reason=exc.code)
+        return _refused(request, exc.status, str(exc))
+    except LoginRefused as exc:
+        log.warning("login refused", reason="certificate", detail=str(exc))
+        return _refused(
+            request, 403, f"電子証明書が利用できません (the certificate was refused: {exc})"
+        )
+    except Unavailable as exc:
+        log.warning("login unavailable", unavailable=str(exc))
+        return _refused(
+            request,
+            503,
+            f"本人確認の仕組みが応答していません。しばらくしてからお試しください "
+            f"(unavailable: {exc})",
+        )
+    portal.sessions.destroy(request.cookies.get(SESSION_COOKIE))  # whatever it was, it ends
+    session = portal.sessions.create(person, checked, now)
+    log.info("login", sessions=len(portal.sessions))
+    response = see_other("/")
+    set_cookie(response, SESSION_COOKIE, session.id)
+    clear_cookie(response, PRE_COOKIE)
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    portal = portal_of(request)
+    portal.sessions.destroy(session_of(request).id)
+    log.info("logout", sessions=len(portal.sessions))
+    return redirect_to_login(request, "ログアウトしました (you are logged out)")

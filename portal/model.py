@@ -1,0 +1,150 @@
+"""What the portal shows and the two things it needs from outside: a backend and a checker.
+
+The web layer (``portal.web``) renders pages from these values only. The composition root
+(``renkei``) supplies the real ``Backend`` (the portal's office on the network, which asks the
+hub under the portal's own identity) and the real ``CertificateChecker`` (chain and OCSP by
+``pki``); unit tests supply fakes. The portal never sees a number: a resident is the portal's
+own token for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+from uuid import UUID
+
+__all__ = [
+    "APPLICATIONS",
+    "AccessEntry",
+    "ApplicationKind",
+    "ApplicationStatus",
+    "Backend",
+    "CertificateChecker",
+    "CheckedCertificate",
+    "LoginRefused",
+    "NoticeEntry",
+    "OfficeData",
+    "Unavailable",
+]
+
+Outcome = Literal["ok", "refused", "not_found", "error", "timed_out"]
+ApplicationKind = Literal["moving", "child_allowance", "tax_return"]
+APPLICATIONS: dict[ApplicationKind, str] = {
+    "moving": "引越しワンストップ (moving one-stop)",
+    "child_allowance": "児童手当 認定請求 (child-allowance application)",
+    "tax_return": "確定申告 e-Tax (income-tax return)",
+}
+
+
+class LoginRefused(Exception):
+    """The card, its certificate or the challenge cannot log in; ``str`` says why."""
+
+
+class Unavailable(Exception):
+    """The hub or an office did not answer; ``str`` names what is unavailable."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCertificate:
+    """An authentication certificate that verified: chain to the JPKI CA, validity, OCSP good."""
+
+    der: bytes
+    serial: int
+    not_after: dt.datetime
+
+
+class CertificateChecker(Protocol):
+    async def check(self, der: bytes, at: dt.datetime) -> CheckedCertificate:
+        """Raise ``LoginRefused`` (revoked, expired, wrong CA, not an auth certificate, ...)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEntry:
+    """One access record about the resident (情報提供等記録), as the hub disclosed it."""
+
+    record_id: UUID
+    at: dt.datetime
+    requester: str  # office code
+    requester_name: str
+    provider: str  # office code, "" when the query never reached one
+    provider_name: str
+    affair: str
+    items: tuple[str, ...]
+    outcome: Outcome
+    record_hash: str  # hex: the chain hash, checkable with ``Backend.verify_record``
+
+
+@dataclass(slots=True)
+class NoticeEntry:
+    """お知らせ: a notice an office sent to the resident."""
+
+    notice_id: UUID
+    at: dt.datetime
+    office: str
+    office_name: str
+    title: str
+    body: str
+    read: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeData:
+    """わたしの情報 at one office: the items it answered, or why there is nothing to show."""
+
+    office: str
+    office_name: str
+    items: dict[str, str] = field(default_factory=dict)
+    unavailable: str = ""  # "" when answered; else what went wrong, for the page
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationStatus:
+    application_id: UUID
+    kind: ApplicationKind
+    at: dt.datetime
+    office: str
+    status: Literal["accepted", "refused", "unavailable"]
+    detail: str  # the office's receipt number or its reason
+
+
+class Backend(Protocol):
+    """The portal's office on the network. ``person`` is always the portal's own token."""
+
+    async def identify(self, certificate: CheckedCertificate) -> str:
+        """The portal's token for the card holder (J-LIS resolves it through the hub)."""
+        ...
+
+    async def history(self, person: str) -> list[AccessEntry]:
+        """Disclosed access records, newest first (the not-to-disclose ones are withheld)."""
+        ...
+
+    async def verify_record(self, person: str, record_id: UUID) -> bool:
+        """Whether the record is in the hub's chain unchanged (only the person's own)."""
+        ...
+
+    async def my_info(self, person: str) -> list[OfficeData]: ...
+
+    async def notices(self, person: str) -> list[NoticeEntry]:
+        """Newest first."""
+        ...
+
+    async def mark_read(self, person: str, notice_id: UUID) -> bool:
+        """False when the notice is not this person's."""
+        ...
+
+    async def submit(
+        self, person: str, kind: ApplicationKind, form: dict[str, str], signed: bytes
+    ) -> ApplicationStatus:
+        """Deliver a signed application (CMS, DER) to its office through the hub."""
+        ...
+
+    async def applications(self, person: str) -> list[ApplicationStatus]: ...
+
+    def subscribe(self, person: str) -> asyncio.Queue[AccessEntry | NoticeEntry]:
+        """Live feed for a logged-in resident: new access records and notices."""
+        ...
+
+    def unsubscribe(self, person: str, queue: asyncio.Queue[AccessEntry | NoticeEntry]) -> None: ...

@@ -1,0 +1,59 @@
+"""How entries look to the resident: the same fields for the page's rows and the live feed."""
+
+from __future__ import annotations
+
+from portal.model import AccessEntry, ApplicationStatus, NoticeEntry
+from portal.state import jst
+
+__all__ = ["OUTCOMES", "STATUSES", "access_row", "notice_row", "status_row"]
+
+OUTCOMES = {
+    "ok": "提供 (provided)",
+    "refused": "不許可 (refused)",
+    "not_found": "該当なし (not found)",
+    "error": "エラー (error)",
+    "timed_out": "時間切れ (timed out)",
+}
+STATUSES = {
+    "accepted": "受付済み (accepted)",
+    "refused": "不受理 (refused)",
+    "unavailable": "未送達 (office unavailable)",
+}
+
+
+def access_row(e: AccessEntry) -> dict[str, str]:
+    return {
+        "record_id": str(e.record_id),
+        "at": jst(e.at),
+        "requester": e.requester,
+        "requester_name": e.requester_name,
+        "provider": e.provider,
+        "provider_name": e.provider_name or "—",
+        "affair": e.affair,
+        "items": "、".join(e.items),
+        "outcome": e.outcome,
+        "outcome_label": OUTCOMES.get(e.outcome, e.outcome),
+    }
+
+
+def notice_row(n: NoticeEntry) -> dict[str, str]:
+    return {
+        "notice_id": str(n.notice_id),
+        "at": jst(n.at),
+        "office": n.office,
+        "office_name": n.office_name,
+        "title": n.title,
+        "body": n.body,
+    }
+
+
+def status_row(s: ApplicationStatus) -> dict[str, str]:
+    return {
+        "application_id": str(s.application_id),
+        "kind": s.kind,
+        "at": jst(s.at),
+        "office": s.office,
+        "status": s.status,
+        "status_label": STATUSES.get(s.status, s.status),
+        "detail": s.detail,
+    }

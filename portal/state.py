@@ -1,0 +1,132 @@
+"""What every view shares: the portal's state on the app, the session, rendering, form reading."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import jinja2
+from aiohttp import web
+
+from portal.challenges import PreLoginStore
+from portal.model import Backend, CertificateChecker
+from portal.sessions import Session, SessionStore
+
+__all__ = [
+    "FORM",
+    "JST",
+    "PORTAL",
+    "PRE_COOKIE",
+    "SESSION",
+    "SESSION_COOKIE",
+    "Portal",
+    "clear_cookie",
+    "jst",
+    "make_templates",
+    "portal_of",
+    "read_form",
+    "render",
+    "see_other",
+    "session_of",
+    "set_cookie",
+]
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")  # Japan keeps no summer time
+SESSION_COOKIE = "__Host-renkei-session"
+PRE_COOKIE = "__Host-renkei-pre"
+
+
+@dataclass(slots=True)
+class Portal:
+    backend: Backend
+    checker: CertificateChecker
+    sessions: SessionStore
+    prelogins: PreLoginStore
+    bridge_url: str
+    public_origin: str
+    allowed_origins: frozenset[str]  # the portal's own origin
+    bridge_origins: frozenset[str]  # the portal's and the bridge's: for the two posts back
+    clock: Callable[[], dt.datetime]
+    recheck: dt.timedelta
+    heartbeat: float
+    templates: jinja2.Environment
+
+
+PORTAL = web.AppKey("portal", Portal)
+SESSION = web.RequestKey("session", Session)
+FORM = web.RequestKey("form", dict[str, str])
+
+
+def portal_of(request: web.Request) -> Portal:
+    return request.app[PORTAL]
+
+
+def session_of(request: web.Request) -> Session:
+    """The authenticated session (the auth middleware put it there)."""
+    return request[SESSION]
+
+
+def jst(at: dt.datetime) -> str:
+    return at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def make_templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("portal", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["jst"] = jst
+    return env
+
+
+def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
+    portal = portal_of(request)
+    session = request.get(SESSION)
+    text = portal.templates.get_template(name).render(
+        session=session, csrf=session.csrf if session else "", **context
+    )
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def see_other(location: str) -> web.Response:
+    """303 See Other: after a POST, and to send a browser to another page."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def set_cookie(response: web.StreamResponse, name: str, value: str) -> None:
+    response.set_cookie(name, value, path="/", secure=True, httponly=True, samesite="Strict")
+
+
+def clear_cookie(response: web.StreamResponse, name: str) -> None:
+    response.del_cookie(name, path="/", secure=True, httponly=True, samesite="Strict")
+
+
+async def read_form(request: web.Request) -> dict[str, str]:
+    """The posted form, read once and kept on the request.
+
+    URL-encoded bodies are decoded with ``surrogateescape``, so bytes that are not UTF-8 (a
+    lone surrogate among them) survive as surrogates that validation refuses by field, rather
+    than turning silently into U+FFFD. The last value of a repeated name wins. Bodies over the
+    app's ``client_max_size`` raise 413 here.
+    """
+    if FORM in request:
+        return request[FORM]
+    form: dict[str, str] = {}
+    if request.content_type == "multipart/form-data":
+        for key, value in (await request.post()).items():
+            if isinstance(value, str):
+                form[key] = value
+    else:
+        body = await request.read()
+        text = body.decode("utf-8", errors="surrogateescape")
+        form = dict(
+            parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape")
+        )
+    request[FORM] = form
+    return form

@@ -1,0 +1,143 @@
+"""The resident's pages: home, やりとり履歴 (with the chain check), わたしの情報, お知らせ.
+
+When the backend cannot answer, a page still renders and says what is unavailable: 200 when
+the page is about several offices (わたしの情報), 503 when its one main content is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+
+from hub.log import get_logger
+from portal.forms import parse_date
+from portal.model import AccessEntry, Unavailable
+from portal.present import access_row, notice_row
+from portal.state import JST, portal_of, render, see_other, session_of
+
+__all__ = ["history", "home", "mark_read", "my_info", "notices", "verify_record"]
+
+log = get_logger("portal.views")
+_OFFICE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def _uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise web.HTTPNotFound from None
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    portal, session = portal_of(request), session_of(request)
+    unavailable = ""
+    unread: int | None = None
+    try:
+        unread = sum(not n.read for n in await portal.backend.notices(session.person))
+    except Unavailable as exc:
+        unavailable = str(exc)
+    return render(request, "home.html", unread=unread, unavailable=unavailable)
+
+
+class _Filters:
+    def __init__(self, query: web.Request) -> None:
+        q = query.query
+        self.office = q.get("office", "").strip()
+        self.start_text = q.get("from", "").strip()
+        self.end_text = q.get("to", "").strip()
+        self.error = ""
+        self.start: dt.date | None = None
+        self.end: dt.date | None = None
+        if self.office and not _OFFICE.match(self.office):
+            self.error = "機関コードが正しくありません (office: a code such as 131016-tax)"
+        try:
+            self.start = parse_date(self.start_text) if self.start_text else None
+            self.end = parse_date(self.end_text) if self.end_text else None
+        except ValueError:
+            self.error = "日付は YYYY-MM-DD で入力してください (from/to: a date as YYYY-MM-DD)"
+        if self.start and self.end and self.start > self.end:
+            self.error = "開始日が終了日より後です (from is after to)"
+
+    @property
+    def active(self) -> bool:
+        return bool(self.office or self.start or self.end)
+
+    def keep(self, e: AccessEntry) -> bool:
+        day = e.at.astimezone(JST).date()
+        return (
+            (not self.office or self.office in (e.requester, e.provider))
+            and (self.start is None or day >= self.start)
+            and (self.end is None or day <= self.end)
+        )
+
+
+async def _history_page(
+    request: web.Request, verified: dict[str, bool] | None = None
+) -> web.Response:
+    portal, session = portal_of(request), session_of(request)
+    filters = _Filters(request)
+    context: dict[str, Any] = {
+        "filters": filters,
+        "verified": verified or {},
+        "rows": [],
+        "unavailable": "",
+    }
+    if filters.error:
+        return render(request, "history.html", status=400, **context)
+    try:
+        entries = await portal.backend.history(session.person)
+    except Unavailable as exc:
+        context["unavailable"] = str(exc)
+        return render(request, "history.html", status=503, **context)
+    context["rows"] = [access_row(e) for e in entries if filters.keep(e)]
+    return render(request, "history.html", **context)
+
+
+async def history(request: web.Request) -> web.StreamResponse:
+    return await _history_page(request)
+
+
+async def verify_record(request: web.Request) -> web.StreamResponse:
+    """The chain check of one of the resident's own records; anyone else's id is a 404."""
+    portal, session = portal_of(request), session_of(request)
+    record_id = _uuid(request.match_info["record_id"])
+    own = {e.record_id for e in await portal.backend.history(session.person)}
+    if record_id not in own:
+        raise web.HTTPNotFound
+    ok = await portal.backend.verify_record(session.person, record_id)
+    log.info("record verified", ok=ok)
+    return await _history_page(request, {str(record_id): ok})
+
+
+async def my_info(request: web.Request) -> web.StreamResponse:
+    portal, session = portal_of(request), session_of(request)
+    try:
+        offices = await portal.backend.my_info(session.person)
+    except Unavailable as exc:
+        return render(request, "me.html", offices=[], unavailable=str(exc))
+    return render(request, "me.html", offices=offices, unavailable="")
+
+
+async def notices(request: web.Request) -> web.StreamResponse:
+    portal, session = portal_of(request), session_of(request)
+    try:
+        entries = await portal.backend.notices(session.person)
+    except Unavailable as exc:
+        return render(
+            request, "notices.html", status=503, rows=[], unread=None, unavailable=str(exc)
+        )
+    rows = [(notice_row(n), n.read) for n in entries]
+    unread = sum(not n.read for n in entries)
+    return render(request, "notices.html", rows=rows, unread=unread, unavailable="")
+
+
+async def mark_read(request: web.Request) -> web.StreamResponse:
+    portal, session = portal_of(request), session_of(request)
+    notice_id = _uuid(request.match_info["notice_id"])
+    if not await portal.backend.mark_read(session.person, notice_id):
+        raise web.HTTPNotFound
+    return see_other("/notices")

@@ -1,0 +1,265 @@
+"""The portal's commands: ``renkei portal serve`` (= ``renkei run portal``) on the network, and
+``renkei demo --portal``: the whole network, the CA and the portal in one process, with one
+demo resident whose card state file the card bridge can use.
+
+``serve`` joins the running network as ``myna-portal`` (it needs RabbitMQ: a portal alone on
+an in-process bus would have no hub to ask) and checks logins against the CA's chain in the
+state directory and its OCSP responder (as a registered verifier) or its CRLs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import secrets
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TextIO
+
+import aiohttp
+from aiohttp import web
+
+from agencies.jlis.numbers import resident_record_code
+from card_service import HttpCa, Pins, Resident, StateKey, issue_to_file
+from hub.log import get_logger
+from pki import (
+    CertificationAuthority,
+    CertKind,
+    Endpoints,
+    Hierarchy,
+    RevocationSource,
+    Trust,
+    VerifierKind,
+)
+from pki.verify import load_pem_bundle
+from portal.model import CertificateChecker
+from portal.web import create_app
+from renkei.errors import CommandError
+from renkei.network import Network, identities, load_rules, open_network
+from renkei.pki_link import PKI_OFFICE, CaListener, holder_for
+from renkei.portal_link import PkiLoginCheck, PkiSignatureCheck, PortalOffice
+from renkei.secrets import State
+from renkei.settings import Settings
+
+__all__ = ["DEMO_PINS", "PORTAL", "add_portal_commands", "portal_demo", "serve"]
+
+PORTAL = "myna-portal"
+DEMO_PINS = Pins(auth="1234", sign="DEMO1234", face="1234")
+log = get_logger("renkei.portal")
+
+
+@contextlib.asynccontextmanager
+async def web_site(app: web.Application, host: str, port: int) -> AsyncIterator[None]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def until_stopped(seconds: float | None = None) -> None:
+    """Ctrl-C, SIGTERM, or ``seconds`` — whichever comes first."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def portal_app(
+    backend: PortalOffice, checker: CertificateChecker, args: argparse.Namespace
+) -> web.Application:
+    public = args.public_url or f"http://{args.host}:{args.port}"
+    return create_app(backend, checker, bridge_url=args.bridge_url, public_origin=public)
+
+
+async def serve(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.broker_url:
+        raise CommandError(
+            "renkei.no_network",
+            "the portal asks the hub: set RENKEI_BROKER_URL (or try `renkei demo --portal`)",
+        )
+    chain = Path(args.ca_file) if args.ca_file else settings.state_dir / "pki/certs/chain.pem"
+    try:
+        trust = Trust.from_bundle(load_pem_bundle(await asyncio.to_thread(chain.read_bytes)))
+    except OSError as exc:
+        raise CommandError(
+            "renkei.no_ca", f"{chain}: {exc.strerror} (start `renkei run pki` once)"
+        ) from None
+    api_key = None
+    if args.api_key_file:
+        api_key = (await asyncio.to_thread(Path(args.api_key_file).read_text)).strip()
+    source = RevocationSource(ocsp_url=args.ocsp_url, api_key=api_key)
+    state = State.load(settings.state_dir, [PORTAL])
+    async with await open_network(settings, state, run=[PORTAL]) as net:
+        app = portal_app(net.apps[PORTAL], PkiLoginCheck(trust, source), args)
+        async with web_site(app, args.host, args.port):
+            print(
+                f"portal: http://{args.host}:{args.port} on {net.bus_name}; "
+                f"card bridge expected at {args.bridge_url}; Ctrl-C stops it",
+                file=sys.stderr,
+            )
+            await until_stopped()
+    return 0
+
+
+# ---- the demo --------------------------------------------------------------------------------
+
+
+async def portal_demo(
+    settings: Settings, state: State | None, args: argparse.Namespace, out: TextIO = sys.stdout
+) -> int:
+    """Network + CA + portal in one process, a demo resident with a card; office activity
+    every ``args.every`` seconds so the portal's live alerts have something to show."""
+
+    def say(line: str = "") -> None:
+        print(line, file=out, flush=True)
+
+    now = dt.datetime.now(dt.UTC)
+    pki_url = f"http://{args.host}:{args.pki_port}"
+    ca = CertificationAuthority(
+        Hierarchy.generate(now - dt.timedelta(days=1)),
+        holder_key=secrets.token_bytes(32),
+        endpoints=Endpoints(pki_url),
+    )
+    hierarchy = ca.hierarchy
+    trust = Trust.from_bundle([hierarchy.root.cert, *(i.cert for i in hierarchy.cas.values())])
+    _, api_key = ca.verifiers.register(
+        "マイナポータル", VerifierKind.PUBLIC, frozenset({CertKind.AUTHENTICATION}), None, now
+    )
+    login = PkiLoginCheck(trust, RevocationSource(ocsp_url=f"{pki_url}/ocsp", api_key=api_key))
+    signatures = PkiSignatureCheck("office", trust, RevocationSource())  # public CRLs
+    table, registry = load_rules(settings)
+    state = state or State.generate(identities(registry))
+    async with (
+        web_site(pki_app(ca), args.host, args.pki_port),
+        await open_network(
+            settings,
+            state,
+            table=table,
+            registry=registry,
+            listeners={PKI_OFFICE: CaListener(ca)},
+            signatures=signatures,
+        ) as net,
+    ):
+        card, tokens = await demo_resident(net, ca, pki_url, Path(args.card))
+        async with web_site(portal_app(net.apps[PORTAL], login, args), args.host, args.port):
+            public = args.public_url or f"http://{args.host}:{args.port}"
+            say(f"renkei demo — portal: {public}  (bus: {net.bus_name} · stores: {net.store_name})")
+            say(f"  CA (CRL, OCSP): {pki_url}")
+            say(f"  the demo resident's card: {card}")
+            say(f"  start the card bridge:  renkei card bridge --state {card} --portal {public}")
+            say(
+                f"  PINs: authentication {DEMO_PINS.auth}, signature password {DEMO_PINS.sign}"
+                f" (demo values)"
+            )
+            say(f"  an office looks at the resident every {args.every:g} s; Ctrl-C stops")
+            activity = asyncio.create_task(office_activity(net, tokens, args.every, say))
+            try:
+                await until_stopped(args.seconds)
+            finally:
+                activity.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await activity
+    return 0
+
+
+def pki_app(ca: CertificationAuthority) -> web.Application:
+    from pki import create_app as create_pki_app  # noqa: PLC0415 -- the CA's own app factory
+
+    return create_pki_app(ca)
+
+
+DEMO_RESIDENT = {
+    "name": "番号 花子",
+    "address": "東京都千代田区麹町一丁目1番1号",
+    "birth_date": "1985-04-02",
+    "sex": "2",  # JIS X 0303: 1 male, 2 female, 9 not applicable
+}
+
+
+async def demo_resident(
+    net: Network, ca: CertificationAuthority, pki_url: str, card: Path
+) -> tuple[Path, dict[str, str]]:
+    """Number, register and enroll the demo resident at 千代田区; issue their card."""
+    rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
+    number = (await net.apps["jlis"].register([rrc]))[rrc]
+    tokens = {o: await net.offices[o].enroll(number) for o in ("chiyoda-resident", "chiyoda-child")}
+    record = {**DEMO_RESIDENT, "household": f"h-{rrc}", "relationship": "世帯主"}
+    await net.stores["chiyoda-resident"].put_many(
+        "residents", [(f"demo-{rrc}", tokens["chiyoda-resident"], record)]
+    )
+    await net.stores["chiyoda-resident"].put_many(
+        "households", [(f"h-{rrc}", None, {"head": f"demo-{rrc}", "members": [f"demo-{rrc}"]})]
+    )
+    holder = holder_for(await net.offices[PKI_OFFICE].enroll(number))
+    resident = Resident(
+        number=number,
+        name=DEMO_RESIDENT["name"],
+        address=DEMO_RESIDENT["address"],
+        birth_date=dt.date.fromisoformat(DEMO_RESIDENT["birth_date"]),
+        sex=DEMO_RESIDENT["sex"],
+        prefecture="東京都",
+        municipality="千代田区",
+    )
+    await asyncio.to_thread(card.parent.mkdir, parents=True, exist_ok=True)
+    for old in (card, card.with_name(card.name + ".key")):  # a new CA every demo: a new card
+        await asyncio.to_thread(old.unlink, missing_ok=True)
+    async with aiohttp.ClientSession() as http:
+        await issue_to_file(
+            card,
+            StateKey.beside(card),
+            resident,
+            DEMO_PINS,
+            HttpCa(http, pki_url, ca.operator_token),
+            holder=holder,
+        )
+    return card, tokens
+
+
+async def office_activity(
+    net: Network, tokens: dict[str, str], every: float, say: Callable[[str], None]
+) -> None:
+    """児童手当 checks the household now and then; the first check sends a notice."""
+    child = net.offices["chiyoda-child"]
+    sent = False
+    while True:
+        await asyncio.sleep(every)
+        answer = await child.ask(
+            "child_allowance", "chiyoda-resident", ("resident_record",), tokens["chiyoda-child"]
+        )
+        say(f"  … 児童手当 asked 住民記録 for the resident's household: {answer.status}")
+        if not sent:
+            notice = {
+                "title": "児童手当の現況について (child allowance: status check)",
+                "body": "世帯の状況を確認しました。手続きは不要です。(We checked your household; "
+                "nothing to do.)",
+            }
+            outcome = await child.notify(tokens["chiyoda-child"], PORTAL, notice)
+            sent = outcome.status == "delivered"
+
+
+def add_portal_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("portal", help="the resident portal (マイナポータル)")
+    psub = p.add_subparsers(dest="action", required=True)
+    s = psub.add_parser("serve", help="serve the portal on the network (needs RabbitMQ)")
+    web_args(s)
+    s.add_argument("--ca-file", help="the JPKI chain (default <state_dir>/pki/certs/chain.pem)")
+    s.add_argument("--ocsp-url", help="the CA's OCSP responder (default: CRLs)")
+    s.add_argument("--api-key-file", help="the portal's verifier key for OCSP")
+    s.set_defaults(run=serve)
+
+
+def web_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8470)
+    p.add_argument("--public-url", help="the portal's origin as browsers see it")
+    p.add_argument("--bridge-url", default="http://127.0.0.1:8471", help="the card bridge")

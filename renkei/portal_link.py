@@ -1,0 +1,262 @@
+"""The portal joined to the network: its office (``Backend`` + the hub's ``Inbox``), and the
+PKI checks the portal and the offices that take applications rely on.
+
+``PortalOffice`` asks the hub under the portal's own identity and token, always for the
+resident logged in: J-LIS names the card holder (``identify``), the hub discloses the
+person's records (``disclosure``), each office answers ``self_information``, applications go
+signed to the office that takes them. Alerts and notices the hub delivers feed the live pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from agencies.applications import Signer
+from agencies.exceptions import ApplicationRefused, EnrollmentRefused
+from agencies.framework import Answer, OfficeNode
+from hub.log import get_logger
+from hub.routing import LegalTable, Registry
+from hub.wire import HUB, AccessEvent, ForwardedNotice, WireError, open_sealed
+from pki import PkiError, RevocationSource, Trust, parse_signed, verify_login, verify_signed
+from portal.model import (
+    AccessEntry,
+    ApplicationKind,
+    ApplicationStatus,
+    CheckedCertificate,
+    LoginRefused,
+    NoticeEntry,
+    OfficeData,
+    Unavailable,
+)
+
+__all__ = ["PkiLoginCheck", "PkiSignatureCheck", "PortalOffice"]
+
+log = get_logger("renkei.portal")
+Feed = asyncio.Queue[AccessEntry | NoticeEntry]
+_FEED_MAX = 100  # a resident's browser that stopped reading loses alerts, not the portal memory
+
+
+class PkiLoginCheck:
+    """The portal's ``CertificateChecker``: JPKI chain, policy, validity, revocation now."""
+
+    def __init__(self, trust: Trust, source: RevocationSource) -> None:
+        self.trust, self.source = trust, source
+
+    async def check(self, der: bytes, at: dt.datetime) -> CheckedCertificate:
+        try:
+            cert = await verify_login(der, self.trust, self.source, now=at)
+        except PkiError as exc:
+            raise LoginRefused(str(exc)) from None
+        return CheckedCertificate(der, cert.serial_number, cert.not_valid_after_utc)
+
+
+class PkiSignatureCheck:
+    """An office's ``SignatureCheck``: CMS signature, JPKI chain, revocation at signing time."""
+
+    def __init__(self, office: str, trust: Trust, source: RevocationSource) -> None:
+        self.code = office.replace("-", "_")
+        self.trust, self.source = trust, source
+
+    def for_office(self, office: str) -> PkiSignatureCheck:
+        return PkiSignatureCheck(office, self.trust, self.source)
+
+    async def check(self, signed: bytes) -> Signer:
+        try:
+            verified = await verify_signed(signed, None, self.trust, self.source)
+            content = parse_signed(signed).content or b""
+        except PkiError as exc:
+            raise ApplicationRefused(f"{self.code}.signature_invalid", str(exc)) from None
+        facts = verified.facts
+        return Signer(facts.name, facts.birth_date.isoformat(), content, verified.signing_time)
+
+
+class PortalOffice:
+    def __init__(self, node: OfficeNode, registry: Registry, table: LegalTable) -> None:
+        self.node = node
+        self.registry = registry
+        self.table = table
+        self._notices: dict[str, dict[uuid.UUID, NoticeEntry]] = {}
+        self._applications: dict[str, list[ApplicationStatus]] = {}
+        self._feeds: dict[str, set[Feed]] = {}
+
+    def _name(self, code: str) -> str:
+        return self.registry.get(code).name_ja if code in self.registry else code
+
+    # ---- login and records ----------------------------------------------------------------
+
+    async def identify(self, certificate: CheckedCertificate) -> str:
+        try:
+            return await self.node.identify(certificate.der)
+        except EnrollmentRefused as exc:
+            if exc.code == "office.timed_out":
+                raise Unavailable("J-LIS (the certification service) did not answer") from None
+            raise LoginRefused(f"{exc.code}: {exc}") from None
+
+    async def _disclosure(
+        self, person: str, item: str, params: Mapping[str, str] | None = None
+    ) -> Any:
+        answer = await self.node.ask("disclosure", HUB, (item,), person, params)
+        if answer.status != "ok" or answer.data is None:
+            raise Unavailable(f"the hub's access records: {answer.status} {answer.reason}".strip())
+        return answer.data[item]
+
+    async def history(self, person: str) -> list[AccessEntry]:
+        rows = await self._disclosure(person, "access_records")
+        return [
+            AccessEntry(
+                record_id=uuid.UUID(r["record_id"]),
+                at=dt.datetime.fromisoformat(r["at"]),
+                requester=r["requester"],
+                requester_name=self._name(r["requester"]),
+                provider=r["provider"],
+                provider_name=self._name(r["provider"]) if r["provider"] else "",
+                affair=r["affair"],
+                items=tuple(r["items"]),
+                outcome=r["outcome"],
+                record_hash=r["hash"],
+            )
+            for r in rows
+        ]
+
+    async def verify_record(self, person: str, record_id: uuid.UUID) -> bool:
+        check = await self._disclosure(person, "record_check", {"record_id": str(record_id)})
+        return bool(check["found"] and check["valid"])
+
+    # ---- わたしの情報 ----------------------------------------------------------------------
+
+    async def my_info(self, person: str) -> list[OfficeData]:
+        offices = [o for o in self.registry if o.provides and o.code != self.node.code]
+        answers = await asyncio.gather(
+            *(self.node.ask("self_information", o.code, o.provides, person) for o in offices)
+        )
+        shown = []
+        for office, answer in zip(offices, answers, strict=True):
+            if answer.status == "not_found":
+                continue  # the office holds nothing about this resident
+            shown.append(self._office_data(office.code, answer))
+        if offices and all(a.status in ("timed_out", "error") for a in answers):
+            raise Unavailable("the hub or every office did not answer")
+        return shown
+
+    def _office_data(self, code: str, answer: Answer) -> OfficeData:
+        name = self._name(code)
+        if answer.status != "ok" or answer.data is None:
+            why = f"{answer.status}: {answer.reason}" if answer.reason else answer.status
+            return OfficeData(code, name, unavailable=why)
+        items: dict[str, str] = {}
+        for item, value in answer.data.items():
+            label = self.table.items[item].ja if item in self.table.items else item
+            if isinstance(value, Mapping):
+                for key, part in value.items():
+                    items[f"{label} / {key}"] = _text(part)
+            else:
+                items[label] = _text(value)
+        return OfficeData(code, name, items)
+
+    # ---- お知らせ and live alerts ----------------------------------------------------------
+
+    async def received(self, msg: AccessEvent | ForwardedNotice) -> None:
+        if isinstance(msg, AccessEvent):
+            entry: AccessEntry | NoticeEntry = AccessEntry(
+                record_id=msg.record_id,
+                at=msg.at,
+                requester=msg.requester,
+                requester_name=self._name(msg.requester),
+                provider=msg.provider,
+                provider_name=self._name(msg.provider) if msg.provider else "",
+                affair=msg.envelope.affair,
+                items=msg.items,
+                outcome=msg.outcome,
+                record_hash="",
+            )
+        else:
+            notice = self._open_notice(msg)
+            if notice is None:
+                return
+            mine = self._notices.setdefault(msg.person, {})
+            if notice.notice_id in mine:
+                return  # redelivered
+            mine[notice.notice_id] = entry = notice
+        for feed in self._feeds.get(msg.person, ()):
+            if feed.qsize() < _FEED_MAX:
+                feed.put_nowait(entry)
+
+    def _open_notice(self, msg: ForwardedNotice) -> NoticeEntry | None:
+        try:
+            body = orjson.loads(open_sealed(msg.body, self.node.keys.sealing))
+            title, text = str(body["title"])[:200], str(body["body"])[:4000]
+        except (WireError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            log.warning("notice.unreadable", origin=msg.origin, error=type(exc).__name__)
+            return None
+        return NoticeEntry(
+            notice_id=msg.envelope.correlation_id,
+            at=msg.envelope.issued_at,
+            office=msg.origin,
+            office_name=self._name(msg.origin),
+            title=title,
+            body=text,
+        )
+
+    async def notices(self, person: str) -> list[NoticeEntry]:
+        return sorted(self._notices.get(person, {}).values(), key=lambda n: n.at, reverse=True)
+
+    async def mark_read(self, person: str, notice_id: uuid.UUID) -> bool:
+        notice = self._notices.get(person, {}).get(notice_id)
+        if notice is None:
+            return False
+        notice.read = True
+        return True
+
+    def subscribe(self, person: str) -> Feed:
+        feed: Feed = asyncio.Queue()
+        self._feeds.setdefault(person, set()).add(feed)
+        return feed
+
+    def unsubscribe(self, person: str, queue: Feed) -> None:
+        feeds = self._feeds.get(person)
+        if feeds is not None:
+            feeds.discard(queue)
+            if not feeds:
+                del self._feeds[person]
+
+    # ---- applications ----------------------------------------------------------------------
+
+    async def submit(
+        self, person: str, kind: ApplicationKind, form: dict[str, str], signed: bytes
+    ) -> ApplicationStatus:
+        office = next((o.code for o in self.registry if kind in o.accepts), None)
+        if office is None:
+            raise Unavailable(f"no office takes {kind} applications")
+        answer = await self.node.ask("application", office, (kind,), person, document=signed)
+        if answer.status in ("timed_out", "error") and answer.code.startswith(("hub.", "office.")):
+            raise Unavailable(f"{self._name(office)}: {answer.reason or answer.status}")
+        now = dt.datetime.now(dt.UTC)
+        if answer.status == "ok" and answer.data is not None:
+            status = ApplicationStatus(
+                answer.query_id, kind, now, office, "accepted", str(answer.data["receipt"])
+            )
+        else:
+            detail = f"{answer.code}: {answer.reason}" if answer.code else answer.reason
+            status = ApplicationStatus(answer.query_id, kind, now, office, "refused", detail)
+        self._applications.setdefault(person, []).insert(0, status)
+        return status
+
+    async def applications(self, person: str) -> list[ApplicationStatus]:
+        return list(self._applications.get(person, ()))
+
+
+def _text(value: object) -> str:
+    """An answer's value as a line of the page: lists of records as 「a, b; c, d」."""
+    if isinstance(value, str | int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "; ".join(_text(v) for v in value)[:2000]
+    if isinstance(value, Mapping):
+        return ", ".join(_text(v) for v in value.values())[:2000]
+    return orjson.dumps(value).decode()[:2000]

@@ -1,0 +1,154 @@
+"""The resident portal in a real Chromium: log in with the card (through the card bridge, the
+emulated card in the vpcd reader, pcscd), every page, a live access alert and a live notice,
+a signed e-Tax return, log out. A screenshot of each page goes to build/screenshots/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from browser_env import CHROMIUM, SCREENSHOTS, World, world
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+pytestmark = pytest.mark.integration
+AUTH_PIN, SIGN_PASSWORD = "1234", "DEMO1234"  # renkei.portal_commands.DEMO_PINS
+
+
+@pytest.fixture(scope="module")
+async def running(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    async with world(tmp_path_factory.mktemp("browser")) as w:
+        yield w
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # this run's screenshots only
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield b
+        await b.close()
+
+
+async def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def log_in(page: Page, w: World, pin: str = AUTH_PIN) -> None:
+    await page.goto(f"{w.portal}/login")
+    await shot(page, "01-login")
+    await page.get_by_role("button", name=re.compile("マイナンバーカードでログイン")).click()
+    await expect(page).to_have_url(re.compile(re.escape(w.bridge)))
+    await page.locator("#pin").fill(pin)
+    await shot(page, "02-bridge-pin")
+    await page.get_by_role("button", name="OK").click()
+
+
+async def back_to_portal(page: Page) -> None:
+    await page.get_by_role("button", name=re.compile("ポータルへ戻る")).click()
+
+
+async def test_a_wrong_pin_stays_on_the_bridge(running: World, browser: Browser) -> None:
+    page = await browser.new_page()
+    await log_in(page, running, pin="9999")
+    await expect(page.locator("body")).to_contain_text("2")  # tries left
+    await shot(page, "03-bridge-wrong-pin")
+    assert running.portal not in page.url
+    await page.close()
+
+
+async def test_login_pages_live_alert_notice_application_logout(
+    running: World, browser: Browser
+) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await log_in(page, running)
+    await back_to_portal(page)
+    await expect(page).to_have_url(f"{running.portal}/")
+    cookies = {c["name"]: c for c in await context.cookies()}
+    session = cookies["__Host-renkei-session"]
+    assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Strict"
+    await shot(page, "04-home")
+
+    # やりとり履歴: the login itself is on record; an office's access appears without reload
+    await page.goto(f"{running.portal}/history")
+    rows = page.locator("#history tbody tr[id^=r-]")
+    await expect(rows.first).to_be_visible()
+    before = await rows.count()
+    await expect(rows).to_have_count(before + 1, timeout=10_000)  # the demo's office, live
+    await expect(rows.first).to_contain_text("chiyoda-child")
+    await shot(page, "05-history-live")
+    await rows.first.get_by_role("button", name=re.compile("検証")).click()
+    await expect(page.locator("p.ok[role=status]")).to_contain_text("✓")
+
+    # お知らせ: the demo's notice arrived (live or already listed), unread, then read
+    await page.goto(f"{running.portal}/notices")
+    await expect(page.locator("main")).to_contain_text("児童手当の現況", timeout=10_000)
+    await shot(page, "06-notices")
+    await page.get_by_role("button", name=re.compile("既読にする")).first.click()
+    await expect(page.locator("main")).to_contain_text("既読")
+
+    # わたしの情報: fetched through the hub under the portal's own identity
+    await page.goto(f"{running.portal}/me")
+    await expect(page.locator("main")).to_contain_text("番号 花子")
+    await shot(page, "07-me")
+
+    # an e-Tax return, signed with the card's signature key through the bridge
+    await page.goto(f"{running.portal}/applications/new/tax_return")
+    await page.locator("#f-fiscal_year").fill("2025")
+    await page.locator("#f-income").fill("5000000")
+    await page.locator("#f-deductions").fill("480000")
+    await shot(page, "08-application-form")
+    await page.get_by_role("button", name=re.compile("確認")).click()
+    await shot(page, "09-application-confirm")
+    await page.get_by_role("button", name=re.compile("署名して送信")).click()
+    await page.locator("#pin").fill(SIGN_PASSWORD)
+    await shot(page, "10-bridge-sign")
+    await page.get_by_role("button", name="OK").click()
+    await back_to_portal(page)
+    await expect(page.locator("main")).to_contain_text("nta-")
+    await shot(page, "11-application-accepted")
+    await page.goto(f"{running.portal}/applications")
+    await expect(page.locator("main")).to_contain_text("nta-")
+    await shot(page, "12-applications")
+
+    # log out: the old session cookie is dead server-side
+    await page.get_by_role("button", name=re.compile("ログアウト")).click()
+    await expect(page).to_have_url(re.compile(r"/login$"))
+    cookie = {"Cookie": f"{session['name']}={session['value']}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{running.portal}/history", headers=cookie, allow_redirects=False) as old,
+    ):
+        assert (old.status, old.headers["Location"]) == (303, "/login")
+    await context.close()
+
+
+async def test_cross_site_posts_and_other_residents_ids_are_refused(
+    running: World, browser: Browser
+) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await log_in(page, running)
+    await back_to_portal(page)
+    # a POST without the CSRF token (as a cross-site form would send it)
+    response = await page.request.post(f"{running.portal}/logout", form={"csrf": "forged"})
+    assert response.status == 403
+    # another resident's (here: nobody's) record id
+    fake = "00000000-0000-4000-8000-000000000000"
+    response = await page.request.post(
+        f"{running.portal}/history/{fake}/verify",
+        form={"csrf": await page.locator("input[name=csrf]").first.get_attribute("value") or ""},
+        headers={"Origin": running.portal},
+    )
+    assert response.status == 404
+    await context.close()
+
+
+def test_screenshots_were_saved() -> None:
+    names = {p.name for p in Path(SCREENSHOTS).glob("*.png")}
+    assert {"01-login.png", "05-history-live.png", "11-application-accepted.png"} <= names

@@ -1,0 +1,159 @@
+"""The portal on the network: card login through J-LIS, disclosed records, live alerts,
+notices, わたしの情報 and signed applications — on both backends, with a real CA over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+
+import pytest
+from cryptography import x509
+from e2e_env import Env
+from portal_env import (
+    CHILD,
+    FACTS,
+    PORTAL,
+    REGISTER,
+    Pki,
+    application,
+    der,
+    login,
+    network,
+    next_entry,
+    resident,
+)
+
+from hub.wire import Delivered
+from pki import CaName
+from portal.model import AccessEntry, CheckedCertificate, LoginRefused
+
+pytestmark = pytest.mark.integration
+
+
+async def test_login_history_and_a_live_access_alert(env: Env, pki: Pki) -> None:
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    person = await login(r, pki)
+    feed = r.portal.subscribe(person)
+    answer = await net.offices[CHILD].ask(
+        "child_allowance", REGISTER, ("resident_record",), r.child_token
+    )
+    assert answer.status == "ok"
+    alert = await next_entry(feed)
+    while isinstance(alert, AccessEntry) and alert.affair == "portal_login":  # the login's own
+        alert = await next_entry(feed)
+    assert isinstance(alert, AccessEntry)
+    assert (alert.requester, alert.provider, alert.record_id) == (CHILD, REGISTER, answer.record_id)
+    history = await r.portal.history(person)
+    assert [h.record_id for h in history if h.requester == CHILD] == [answer.record_id]
+    assert any(h.requester == PORTAL and h.affair == "portal_login" for h in history)
+    assert await r.portal.verify_record(person, answer.record_id)
+    assert not await r.portal.verify_record(person, uuid.uuid4())  # not theirs / none
+
+
+async def test_records_flagged_not_to_disclose_are_neither_shown_nor_alerted(
+    env: Env, pki: Pki
+) -> None:
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    person = await login(r, pki)
+    feed = r.portal.subscribe(person)
+    hidden = await net.offices[CHILD].ask(
+        "child_allowance", REGISTER, ("resident_record",), r.child_token, not_disclosed=True
+    )
+    assert hidden.status == "ok"
+    await asyncio.sleep(1)
+    pushed = [feed.get_nowait() for _ in range(feed.qsize())]
+    assert [p.affair for p in pushed] in ([], ["portal_login"])  # type: ignore[union-attr]
+    assert hidden.record_id not in {h.record_id for h in await r.portal.history(person)}
+
+
+async def test_a_notice_reaches_the_portal_under_its_own_token(env: Env, pki: Pki) -> None:
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    person = await login(r, pki)
+    feed = r.portal.subscribe(person)
+    notice = {"title": "児童手当の認定", "body": "認定しました。"}
+    assert isinstance(await net.offices[CHILD].notify(r.child_token, PORTAL, notice), Delivered)
+    pushed = await next_entry(feed)
+    while isinstance(pushed, AccessEntry):  # the login's own record
+        pushed = await next_entry(feed)
+    assert (pushed.title, pushed.office, pushed.read) == ("児童手当の認定", CHILD, False)
+    listed = await r.portal.notices(person)
+    assert [n.notice_id for n in listed] == [pushed.notice_id]
+    assert await r.portal.mark_read(person, pushed.notice_id)
+    assert (await r.portal.notices(person))[0].read
+    assert not await r.portal.mark_read("another-person", pushed.notice_id)
+
+
+async def test_notices_go_only_to_the_portal(env: Env, pki: Pki) -> None:
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    outcome = await net.offices[CHILD].notify(r.child_token, REGISTER, {"title": "t", "body": "b"})
+    assert outcome.status == "refused"
+    assert outcome.code == "hub.not_a_portal"  # type: ignore[union-attr]
+
+
+async def test_my_information_is_fetched_through_the_hub(env: Env, pki: Pki) -> None:
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    person = await login(r, pki)
+    shown = {o.office: o for o in await r.portal.my_info(person)}
+    assert shown[REGISTER].items["住民票関係情報 / name"] == FACTS.name
+    assert not shown[REGISTER].unavailable
+
+
+async def test_a_signed_tax_return_is_accepted_only_if_it_verifies(env: Env, pki: Pki) -> None:
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    person = await login(r, pki)
+    form = {"fiscal_year": "2025", "income": "5000000", "deductions": "480000"}
+    signed = application(r, "tax_return", form)
+    ok = await r.portal.submit(person, "tax_return", form, signed)
+    assert (ok.status, ok.office) == ("accepted", "nta")
+    assert ok.detail.startswith("nta-")
+    again = await r.portal.submit(person, "tax_return", form, signed)
+    assert (again.status, again.detail.split(":")[0]) == ("refused", "nta.duplicate")
+    tampered = bytearray(application(r, "tax_return", form))
+    tampered[-5] ^= 1
+    bad = await r.portal.submit(person, "tax_return", form, bytes(tampered))
+    assert (bad.status, bad.detail.split(":")[0]) == ("refused", "nta.signature_invalid")
+    wrong_kind = await r.portal.submit(person, "tax_return", form, application(r, "moving", form))
+    assert wrong_kind.detail.startswith("nta.not_an_application")
+    assert [a.status for a in await r.portal.applications(person)] == [
+        "refused",
+        "refused",
+        "refused",
+        "accepted",
+    ]
+
+
+async def test_a_moving_application_must_be_signed_by_the_resident(env: Env, pki: Pki) -> None:
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    other = await resident(net, pki, dataclasses.replace(FACTS, name="別人 太郎"))
+    person = await login(r, pki)
+    form = {"to_address": "東京都新宿区西新宿二丁目8番1号", "to_municipality": "131041"}
+    mine = await r.portal.submit(person, "moving", form, application(r, "moving", form))
+    assert mine.status == "accepted", mine.detail
+    theirs = await r.portal.submit(person, "moving", form, application(other, "moving", form))
+    assert theirs.detail.startswith("chiyoda_resident.signer_mismatch")
+
+
+async def test_revoked_certificates_neither_log_in_nor_sign(env: Env, pki: Pki) -> None:
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    person = await login(r, pki)
+    auth_serial, sign_serial = r.auth.serial_number, r.sign.serial_number
+    pki.ca.revoke(CaName.SIGNATURE, sign_serial, x509.ReasonFlags.cessation_of_operation)
+    form = {"fiscal_year": "2025", "income": "1", "deductions": "0"}
+    late = await r.portal.submit(person, "tax_return", form, application(r, "tax_return", form))
+    assert late.detail.startswith("nta.signature_invalid")
+    assert "revoked" in late.detail
+    pki.ca.revoke(CaName.AUTHENTICATION, auth_serial, x509.ReasonFlags.cessation_of_operation)
+    with pytest.raises(LoginRefused, match="revoked"):
+        await login(r, pki)
+    checked = CheckedCertificate(der(r.auth), auth_serial, r.auth.not_valid_after_utc)
+    with pytest.raises(LoginRefused, match=r"jlis\.certificate_revoked"):
+        await r.portal.identify(checked)  # J-LIS refuses too, whatever the portal checked

@@ -1,0 +1,164 @@
+"""The resident's pages: history (filters, chain check), わたしの情報, お知らせ, unavailability."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from portal_fakes import PUBLIC, T0, TARO, Env, access
+
+from portal.model import NoticeEntry, OfficeData
+
+
+def notice(person_office: str = "131016-welfare", read: bool = False) -> NoticeEntry:
+    return NoticeEntry(
+        uuid.uuid4(),
+        T0,
+        person_office,
+        "千代田区 福祉課",
+        "児童手当のお知らせ",
+        "<b>本文</b>",
+        read,
+    )
+
+
+async def test_history_table_and_filters(env: Env) -> None:
+    own = [
+        access("tok-taro", minutes=0),
+        access("tok-taro", minutes=60 * 24 * 3, requester="13-pref", requester_name="東京都"),
+        access("tok-taro", minutes=60 * 24 * 40, provider="", provider_name="", outcome="refused"),
+    ]
+    env.backend.history_by["tok-taro"] = own
+    env.backend.history_by["tok-hanako"] = [access("tok-hanako", requester_name="秘密の機関")]
+    await env.login(TARO)
+    page = await env.client.get("/history")
+    html = await page.text()
+    assert page.status == 200
+    for header in ("日時", "照会機関", "提供機関", "事務", "項目", "結果", "検証"):
+        assert header in html
+    assert all(str(e.record_id) in html for e in own)
+    assert "秘密の機関" not in html
+    assert "2025-06-10 12:00:00" in html  # shown in Japan time
+    assert "不許可 (refused)" in html
+    assert "<td>地方税関係情報</td>" in html
+    by_office = await (await env.client.get("/history", params={"office": "13-pref"})).text()
+    assert str(own[1].record_id) in by_office
+    assert str(own[0].record_id) not in by_office
+    ranged = await env.client.get("/history", params={"from": "2025-06-01", "to": "2025-06-09"})
+    ranged_html = await ranged.text()
+    assert str(own[1].record_id) in ranged_html
+    assert str(own[0].record_id) not in ranged_html
+    assert str(own[2].record_id) not in ranged_html
+
+
+async def test_history_bad_date_is_400_with_a_message(env: Env) -> None:
+    await env.login(TARO)
+    for params in (
+        {"from": "2025-13-01"},
+        {"to": "yesterday"},
+        {"from": "2025-06-10", "to": "2025-06-01"},
+    ):
+        response = await env.client.get("/history", params=params)
+        assert response.status == 400
+        text = await response.text()
+        assert "YYYY-MM-DD" in text or "from is after to" in text
+
+
+async def test_chain_check_of_own_record_and_404_for_anothers(env: Env) -> None:
+    mine, tampered = access("tok-taro"), access("tok-taro", minutes=5)
+    theirs = access("tok-hanako")
+    env.backend.history_by = {"tok-taro": [mine, tampered], "tok-hanako": [theirs]}
+    env.backend.tampered.add(tampered.record_id)
+    await env.login(TARO)
+    ok = await env.post(f"/history/{mine.record_id}/verify")
+    assert ok.status == 200
+    assert "✓" in await ok.text()
+    bad = await env.post(f"/history/{tampered.record_id}/verify")
+    assert "✗" in await bad.text()
+    assert (await env.post(f"/history/{theirs.record_id}/verify")).status == 404
+    assert (await env.post("/history/not-a-uuid/verify")).status == 404
+    assert (await env.post(f"/history/{uuid.uuid4()}/verify")).status == 404
+
+
+async def test_history_unavailable_renders_a_page(env: Env) -> None:
+    await env.login(TARO)
+    env.backend.down.add("history")
+    response = await env.client.get("/history")
+    assert response.status == 503
+    text = await response.text()
+    assert "やりとり履歴を取得できません" in text
+    assert "the hub (history)" in text
+    assert "Traceback" not in text
+
+
+async def test_my_info_with_an_office_unavailable(env: Env) -> None:
+    env.backend.info_by["tok-taro"] = [
+        OfficeData(
+            "131016-resident", "千代田区 住民記録", {"氏名": "番号 太郎", "住所": "千代田区"}
+        ),
+        OfficeData("pension", "日本年金機構", unavailable="timed out after 5 s"),
+    ]
+    await env.login(TARO)
+    response = await env.client.get("/me")
+    text = await response.text()
+    assert response.status == 200
+    assert "<dt>氏名</dt><dd>番号 太郎</dd>" in text
+    assert "この機関は現在応答していません (unavailable: timed out after 5 s)" in text
+
+
+async def test_my_info_when_the_backend_is_unavailable(env: Env) -> None:
+    await env.login(TARO)
+    env.backend.down.add("my_info")
+    response = await env.client.get("/me")
+    assert response.status == 200
+    assert "unavailable: the hub (my_info)" in await response.text()
+
+
+async def test_notices_read_state_and_anothers_id_is_404(env: Env) -> None:
+    mine, theirs = notice(), notice()
+    env.backend.notices_by = {"tok-taro": [mine, notice(read=True)], "tok-hanako": [theirs]}
+    await env.login(TARO)
+    home = await (await env.client.get("/")).text()
+    assert 'id="home-unread">1<' in home
+    page = await (await env.client.get("/notices")).text()
+    assert "未読 (unread)" in page and "既読 (read)" in page
+    assert "&lt;b&gt;本文&lt;/b&gt;" in page  # escaped, never markup
+    assert (await env.post(f"/notices/{theirs.notice_id}/read")).status == 404
+    assert not theirs.read
+    done = await env.post(f"/notices/{mine.notice_id}/read")
+    assert done.status == 303
+    assert mine.read
+    no_csrf = await env.client.post(
+        f"/notices/{mine.notice_id}/read", headers={"Origin": PUBLIC}, allow_redirects=False
+    )
+    assert no_csrf.status == 403
+
+
+async def test_unavailable_backend_on_home_and_notices(env: Env) -> None:
+    await env.login(TARO)
+    env.backend.down.add("notices")
+    home = await env.client.get("/")
+    assert home.status == 200
+    assert "unavailable" in await home.text()
+    assert (await env.client.get("/notices")).status == 503
+
+
+async def test_unexpected_error_is_a_500_page_without_traceback(env: Env) -> None:
+    await env.login(TARO)
+
+    async def broken(person: str) -> list[OfficeData]:
+        raise RuntimeError("secret internals")
+
+    env.backend.my_info = broken  # type: ignore[method-assign]
+    response = await env.client.get("/me")
+    assert response.status == 500
+    text = await response.text()
+    assert "internal error" in text
+    assert "secret internals" not in text
+
+
+def test_dates_stay_in_japan_time() -> None:
+    late = access("x", at=dt.datetime(2025, 6, 9, 16, 0, tzinfo=dt.UTC))
+    from portal.present import access_row
+
+    assert access_row(late)["at"] == "2025-06-10 01:00:00"
