@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,11 +41,19 @@ class SignatureCheck(Protocol):
         ...
 
 
+# what the office does with an accepted application (e.g. a move out becomes a change event);
+# raising refuses it, and nothing is kept
+Then = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
+
+
 class SignedApplications:
-    def __init__(self, office: str, store: OfficeStore, check: SignatureCheck) -> None:
+    def __init__(
+        self, office: str, store: OfficeStore, check: SignatureCheck, then: Then | None = None
+    ) -> None:
         self.office = office
         self.store = store
         self.check = check
+        self.then = then
 
     async def receive(self, person: str, kind: str, document: bytes) -> Mapping[str, Any]:
         signer = await self.check.check(document)
@@ -56,6 +64,13 @@ class SignedApplications:
                 f"{_code(self.office)}.duplicate", f"application {app_id} was filed already"
             )
         await self._check_holder(person, signer)
+        form = application.get("form", {})
+        if not isinstance(form, dict):
+            raise ApplicationRefused(
+                f"{_code(self.office)}.not_an_application", "the application has no form"
+            )
+        if self.then is not None:
+            await self.then(person, kind, form)
         receipt = {
             "receipt": f"{self.office}-{uuid.uuid5(uuid.NAMESPACE_URL, app_id).hex[:12]}",
             "office": self.office,
@@ -65,7 +80,7 @@ class SignedApplications:
             "signed_at": signer.signing_time.isoformat(),
             "accepted_at": dt.datetime.now(dt.UTC).isoformat(),
         }
-        doc = {"kind": kind, "form": application.get("form", {}), "receipt": receipt}
+        doc = {"kind": kind, "form": form, "receipt": receipt}
         await self.store.put_many(COLLECTION, [(app_id, None, doc)])
         return receipt
 

@@ -73,6 +73,7 @@ async def run_demo(
         subject = loaded.held[("chiyoda-child", decisions[0].local_id)]
         await _move(say, net, loaded, subject)
         await _report_resident(say, net, subject)
+    say("\nwhat a resident sees of it: `renkei demo --portal`, then open http://127.0.0.1:8470")
     return 0
 
 

@@ -21,6 +21,7 @@ from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance
 from agencies.municipality.local_tax import LocalTax
+from agencies.municipality.moving import MovedOut
 from agencies.municipality.resident_register import ResidentRegister
 from agencies.store import MemoryStore, OfficeStore, PgStore
 from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_broker
@@ -249,6 +250,7 @@ async def _start_office(
     office = net.registry.get(code)
     if isinstance(listener, CaListener):  # J-LIS keeps its certificate links in its own store
         listener.store = store
+        net._closers.append(listener.close)
     node = OfficeNode(
         code=code,
         bus=await _bus_for(net, code, broker),
@@ -279,7 +281,8 @@ async def _start_office(
     elif office.provides:
         app = provider = ItemOffice(store, frozenset(office.provides))
     if office.accepts and signatures is not None:
-        node.applications = SignedApplications(code, store, signatures.for_office(code))
+        then = MovedOut(node) if "moving" in office.accepts else None
+        node.applications = SignedApplications(code, store, signatures.for_office(code), then)
     node.provider = provider
     await node.start()
     net._closers.append(node.stop)

@@ -63,6 +63,13 @@ class CaListener:
         revoked = self.ca.apply_event(ResidentEvent(kind, holder_for(person), at))
         log.info("pki.event", change=change, revoked=len(revoked))
 
+    async def close(self) -> None:
+        """Stop hearing of issued certificates; wait for the links being written."""
+        if self._issued in self.ca.on_issue:
+            self.ca.on_issue.remove(self._issued)
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
     def _issued(self, issued: Issued, holder: str) -> None:
         if issued.ca is not CaName.AUTHENTICATION or not holder.startswith(_PREFIX):
             return

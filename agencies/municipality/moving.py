@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agencies.exceptions import OfficeError
+from agencies.exceptions import ApplicationRefused, OfficeError
 from agencies.framework import EVENTS, OfficeNode
 from agencies.store import OfficeStore
 from hub.wire import Delivered
 
-__all__ = ["MoveIn", "move_in"]
+__all__ = ["MoveIn", "MovedOut", "move_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,32 @@ class MoveIn:
     token: str
     from_office: str
     told: int  # offices told of the move-in
+
+
+class MovedOut:
+    """The old register's side: an accepted moving application (転出届, filed online through
+    the portal) becomes the ``moved_out`` change, which the hub takes to every holder and to the
+    register of the municipality moved to."""
+
+    def __init__(self, node: OfficeNode) -> None:
+        self.node = node
+
+    async def __call__(self, person: str, kind: str, form: Mapping[str, Any]) -> None:
+        if kind != "moving":
+            return
+        try:
+            effective = dt.date.fromisoformat(str(form.get("moving_date", "")))
+        except ValueError:
+            raise ApplicationRefused(
+                "office.bad_application", "the moving application has no valid moving date"
+            ) from None
+        to = str(form.get("to_municipality", ""))
+        outcome = await self.node.report_change(
+            person, "moved_out", effective, {"to_municipality": to}
+        )
+        if not isinstance(outcome, Delivered):
+            reason = getattr(outcome, "reason", outcome.status)
+            raise OfficeError("office.move_out_unsent", f"the move out was not sent: {reason}")
 
 
 async def move_in(

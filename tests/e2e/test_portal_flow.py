@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import uuid
 
 import pytest
@@ -134,11 +135,48 @@ async def test_a_moving_application_must_be_signed_by_the_resident(env: Env, pki
     r = await resident(net, pki)
     other = await resident(net, pki, dataclasses.replace(FACTS, name="別人 太郎"))
     person = await login(r, pki)
-    form = {"to_address": "東京都新宿区西新宿二丁目8番1号", "to_municipality": "131041"}
-    mine = await r.portal.submit(person, "moving", form, application(r, "moving", form))
-    assert mine.status == "accepted", mine.detail
+    form = {
+        "to_address": "東京都新宿区西新宿二丁目8番1号",
+        "to_municipality": "131041",
+        "moving_date": (dt.date.today() + dt.timedelta(days=1)).isoformat(),  # after the card
+    }
     theirs = await r.portal.submit(person, "moving", form, application(other, "moving", form))
     assert theirs.detail.startswith("chiyoda_resident.signer_mismatch")
+    undated = {k: v for k, v in form.items() if k != "moving_date"}
+    bad = await r.portal.submit(person, "moving", undated, application(r, "moving", undated))
+    assert bad.detail.startswith("office.bad_application")
+    mine = await r.portal.submit(person, "moving", form, application(r, "moving", form))
+    assert mine.status == "accepted", mine.detail
+    # the one-stop: the filed move out went to every holder — J-LIS revokes the signature
+    # certificate (a move does), the new municipality's register holds the notice
+    async with asyncio.timeout(5):
+        while pki.ca.status(CaName.SIGNATURE, r.sign.serial_number)[1] is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    assert pki.ca.status(CaName.AUTHENTICATION, r.auth.serial_number)[1] is None
+
+
+async def test_a_child_allowance_claim_reaches_the_child_allowance_office(
+    env: Env, pki: Pki
+) -> None:
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    person = await login(r, pki)
+    form = {"child_name": "番号 一郎", "child_birth_date": "2024-05-01", "bank_account": "0001-1"}
+    claim = await r.portal.submit(
+        person, "child_allowance", form, application(r, "child_allowance", form)
+    )
+    assert (claim.status, claim.office) == ("accepted", CHILD)
+    kept = await net.stores[CHILD].keys("applications")
+    assert len(kept) == 1
+
+
+async def test_an_office_down_is_named_on_my_information(env: Env, pki: Pki) -> None:
+    net = await network(env, pki, without="chiyoda-tax")
+    r = await resident(net, pki)
+    person = await login(r, pki)
+    shown = {o.office: o for o in await r.portal.my_info(person)}
+    assert shown["chiyoda-tax"].unavailable  # timed out (RabbitMQ) or unreachable (in process)
+    assert shown[REGISTER].items  # the others still answer
 
 
 async def test_revoked_certificates_neither_log_in_nor_sign(env: Env, pki: Pki) -> None:

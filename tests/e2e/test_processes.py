@@ -6,10 +6,12 @@ import asyncio
 import os
 import secrets
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -129,3 +131,47 @@ async def test_services_as_processes_answer_record_and_verify(deployment: dict[s
     code, out = await cli(env, "records", "show", "--office", "chiyoda-child", "--local-id", "C1")
     assert code == 0, out
     assert "20 record(s)" in out and "chiyoda-tax" in out
+
+
+async def start_serving(
+    env: dict[str, str], ready: bytes, *args: str
+) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        RENKEI, *args, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    async with asyncio.timeout(30):
+        while ready not in (line := await proc.stderr.readline()):
+            assert line, f"`renkei {' '.join(args)}` exited before it was ready"
+    return proc
+
+
+async def test_the_portal_as_a_process_serves_the_card_login(deployment: dict[str, str]) -> None:
+    env = deployment
+    pki_port, portal_port = free_port(), free_port()
+    procs = [await start(env, *s) for s in (["token"], ["hub"])]
+    procs.append(await start_serving(env, b"CA serving", "pki", "serve", "--port", str(pki_port)))
+    procs.append(
+        await start_serving(env, b"portal:", "portal", "serve", "--port", str(portal_port))
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{portal_port}"
+            async with http.get(f"{base}/", allow_redirects=False) as home:
+                assert (home.status, home.headers["Location"]) == (303, "/login")
+            async with http.get(f"{base}/login") as login:
+                page = await login.text()
+                assert login.status == 200
+                assert 'action="http://127.0.0.1:8471/login"' in page
+                assert "object-src 'none'" in login.headers["Content-Security-Policy"]
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        codes = [await asyncio.wait_for(p.wait(), 30) for p in procs]
+    assert codes == [0, 0, 0, 0], "each service stops cleanly on SIGTERM"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

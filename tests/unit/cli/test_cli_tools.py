@@ -243,3 +243,21 @@ def test_records_without_a_database_stop_with_one_clear_line(
     assert err.startswith("renkei: renkei.no_database: records live in PostgreSQL")
     assert says in err
     assert err.count("\n") == 1
+
+
+# ---- the portal ------------------------------------------------------------------------------
+
+
+def test_the_portal_says_it_needs_the_network(renkei: Run) -> None:
+    code, _, err = renkei("run", "portal")
+    assert code == 2
+    assert "renkei: renkei.no_network: the portal asks the hub: set RENKEI_BROKER_URL" in err
+
+
+def test_the_portal_says_where_the_ca_chain_is_missing(
+    renkei: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RENKEI_BROKER_URL", "amqp://guest:guest@127.0.0.1:1/")
+    code, _, err = renkei("portal", "serve", "--ca-file", "nowhere.pem")
+    assert code == 2
+    assert "renkei.no_ca: nowhere.pem: No such file or directory" in err
