@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,6 +49,7 @@ from hub.wire import (
     Query,
     Refused,
     Reply,
+    Sealed,
     TimedOut,
     WireError,
     decode,
@@ -354,9 +355,9 @@ class OfficeNode:
         if isinstance(msg, ForwardedQuery):
             outcome = await (self._apply(msg) if msg.document else self._answer(msg))
         elif isinstance(msg, ForwardedEnroll) and self.resolver is not None:
-            outcome = await self._resolve(msg)
+            outcome = await self._opened(msg.number, self.resolver.resolve)
         elif isinstance(msg, ForwardedIdentify) and self.identifier is not None:
-            outcome = await self._identify(msg)
+            outcome = await self._opened(msg.certificate, self.identifier.identify)
         else:
             await d.dead_letter("office.unexpected: not a request from the hub")
             return
@@ -401,13 +402,13 @@ class OfficeNode:
         except Exception as exc:  # noqa: BLE001 - the office's own failure becomes an answer
             return self._failure(msg, exc)
 
-    async def _identify(self, msg: ForwardedIdentify) -> Outcome:
-        assert self.identifier is not None
+    async def _opened(self, sealed: Sealed, act: Callable[[bytes], Awaitable[Outcome]]) -> Outcome:
+        """What was sealed for this office (a number, a certificate), acted on."""
         try:
-            certificate = open_sealed(msg.certificate, self.keys.sealing)
+            opened = open_sealed(sealed, self.keys.sealing)
         except WireError as exc:
             return Failed(family="requester", code=exc.code, reason=str(exc))
-        return await self.identifier.identify(certificate)
+        return await act(opened)
 
     @staticmethod
     def _failure(msg: ForwardedQuery, exc: Exception) -> Outcome:
@@ -438,14 +439,6 @@ class OfficeNode:
                 "detail": dict(msg.detail),
             }
             await self.store.put_many(EVENTS, [(event_id, None, doc)])
-
-    async def _resolve(self, msg: ForwardedEnroll) -> Outcome:
-        assert self.resolver is not None
-        try:
-            number = open_sealed(msg.number, self.keys.sealing)
-        except WireError as exc:
-            return Failed(family="requester", code=exc.code, reason=str(exc))
-        return await self.resolver.resolve(number)
 
     def _reply_envelope(self, env: Envelope) -> Envelope:
         return env.model_copy(

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -50,6 +49,7 @@ from card_service import (
 from card_service.bridge import DEFAULT_PORT as BRIDGE_PORT
 from card_service.bridge import LOOPBACK, create_bridge_app
 from pki.cms import sign_document_with
+from renkei.serving import until_stopped, web_site
 from renkei.settings import Settings
 
 __all__ = ["add_card_commands", "card_session"]
@@ -265,22 +265,13 @@ async def bridge(settings: Settings, args: argparse.Namespace) -> int:
     )
     if args.host not in LOOPBACK:
         print(f"card: warning: {args.host} is not this machine's loopback", file=sys.stderr)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, args.host, args.port).start()
+    async with web_site(app, args.host, args.port):
         print(
             f"card: bridge on http://{args.host}:{args.port} for {', '.join(portals)}; "
             "Ctrl-C stops it",
             file=sys.stderr,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+        await until_stopped()
     return 0
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
-import signal
 import sys
 import unicodedata
 
@@ -27,6 +25,7 @@ from renkei.population import load_population
 from renkei.portal_commands import portal_demo
 from renkei.portal_commands import serve as portal_serve
 from renkei.secrets import State
+from renkei.serving import until_stopped
 from renkei.settings import Settings
 from token_service import KeyRing
 
@@ -125,11 +124,7 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
             f"{identity} running on {net.bus_name} and {net.store_name}; Ctrl-C stops it",
             file=sys.stderr,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await until_stopped()
     return 0
 
 

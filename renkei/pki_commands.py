@@ -9,10 +9,8 @@ from that state directory. ``sign`` and ``verify`` are a resident's and a verifi
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,7 @@ from pki.verify import load_pem_bundle
 from renkei.network import open_network
 from renkei.pki_link import PKI_OFFICE, CaListener
 from renkei.secrets import State
+from renkei.serving import until_stopped
 from renkei.settings import Settings
 
 __all__ = ["add_pki_commands"]
@@ -78,11 +77,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
             f"{joined}; Ctrl-C stops it",
             file=sys.stderr,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await until_stopped()
     finally:
         if network is not None:
             await network.aclose()

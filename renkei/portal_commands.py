@@ -14,10 +14,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import secrets
-import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -44,6 +43,7 @@ from renkei.network import Network, identities, load_rules, open_network
 from renkei.pki_link import PKI_OFFICE, CaListener, holder_for
 from renkei.portal_link import PkiLoginCheck, PkiSignatureCheck, PortalOffice
 from renkei.secrets import State
+from renkei.serving import until_stopped, web_site
 from renkei.settings import Settings
 
 __all__ = ["DEMO_PINS", "PORTAL", "add_portal_commands", "portal_demo", "serve"]
@@ -51,27 +51,6 @@ __all__ = ["DEMO_PINS", "PORTAL", "add_portal_commands", "portal_demo", "serve"]
 PORTAL = "myna-portal"
 DEMO_PINS = Pins(auth="1234", sign="DEMO1234", face="1234")
 log = get_logger("renkei.portal")
-
-
-@contextlib.asynccontextmanager
-async def web_site(app: web.Application, host: str, port: int) -> AsyncIterator[None]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        yield
-    finally:
-        await runner.cleanup()
-
-
-async def until_stopped(seconds: float | None = None) -> None:
-    """Ctrl-C, SIGTERM, or ``seconds`` — whichever comes first."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
 
 
 def portal_app(

@@ -3,8 +3,8 @@
 After a record is durable (and its reply sent), the hub tells each portal office that holds a
 token for the person — under that portal's own token, never the hub's — so a logged-in
 resident sees the access within a second. Records flagged not-to-disclose are never announced.
-Batched naturally (one directory look-up and one translation per batch), off the reply path:
-an alert that cannot be sent is logged and dropped, the record stays the evidence.
+Batched naturally (one directory look-up per batch of what piled up meanwhile), off the reply
+path: an alert that cannot be sent is logged and dropped, the record stays the evidence.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from hub.batch import Batcher
 from hub.bus import Bus, OutMessage, Unroutable
 from hub.directory import Directory
 from hub.log import get_logger
@@ -36,6 +35,7 @@ from hub.wire import (
 __all__ = ["Announcer", "Sighting"]
 
 log = get_logger("hub.announce")
+_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,31 +63,33 @@ class Announcer:
         self._tokens = tokens
         self._keys = hub_keys
         self._clock = clock
-        self._batcher: Batcher[Sighting, None] = Batcher(self._flush, max_batch=500)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: list[Sighting] = []
+        self._drain: asyncio.Task[None] | None = None
 
     def note(self, sighting: Sighting) -> None:
-        """Queue an alert (returns at once)."""
+        """Queue an alert (returns at once); one drain task sends what piles up meanwhile."""
         ctx = sighting.ctx
         if not self._portals or not ctx.person or ctx.not_disclosed:
             return
-        task = asyncio.create_task(self._batcher.submit(sighting))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
+        self._pending.append(sighting)
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.create_task(self._run())
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("access_alert.failed", error=repr(task.exception()))
+    async def _run(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:_BATCH], self._pending[_BATCH:]
+            try:
+                await self._flush(batch)
+            except Exception as exc:  # noqa: BLE001 -- an alert is best effort; the record stays
+                log.warning("access_alert.failed", error=repr(exc), alerts=len(batch))
 
-    async def _flush(self, batch: Sequence[Sighting]) -> list[None]:
+    async def _flush(self, batch: Sequence[Sighting]) -> None:
         persons = list({s.ctx.person for s in batch})
         for portal in self._portals:
             held = await self._directory.held_by(portal, persons)
             for s in batch:
                 if s.ctx.person in held:
                     await self._send(portal, s)
-        return [None] * len(batch)
 
     async def _send(self, portal: str, s: Sighting) -> None:
         result = await self._tokens.translate(s.ctx.person, HUB, (portal,))
@@ -127,5 +129,5 @@ class Announcer:
             log.warning("access_alert.unroutable", portal=portal)
 
     async def close(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._drain is not None:
+            await self._drain
