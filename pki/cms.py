@@ -180,6 +180,8 @@ def _load_certificate(der: bytes) -> x509.Certificate:
         _ = (cert.not_valid_before_utc, cert.not_valid_after_utc, cert.signature_hash_algorithm)
     except UnsupportedAlgorithm as exc:
         raise ValueError(f"unsupported algorithm in a certificate: {exc}") from None
+    except x509.DuplicateExtension as exc:  # not a ValueError: cryptography's own
+        raise ValueError(f"a certificate repeats an extension: {exc}") from None
     return cert
 
 

@@ -96,6 +96,25 @@ async def test_concurrent_writers_on_two_pools_keep_one_chain(
         assert report.records.checkpoints_checked == total // 100
 
 
+async def test_a_store_whose_head_went_stale_falls_back_to_the_lock(
+    pool: asyncpg.Pool, schema: str, hub_key: Ed25519PrivateKey, draft: DraftFactory
+) -> None:
+    one = await new_store(pool, schema, hub_key, every=100)
+    two = await new_store(pool, schema, hub_key, every=100)
+    assert await one.append([draft(1), draft(2)]) == [True, True]  # locked: no head known yet
+    third = draft(3)
+    assert await one.append([third]) == [True]  # fast: one COPY onto its own head
+    assert await two.append([draft(4)]) == [True]  # the other worker moves the head
+    # one's head is stale: its COPY collides on seq 4, nothing is written, the lock path wins;
+    # a repeated query in the same batch is answered False, not written twice
+    assert await one.append([draft(5), third]) == [True, False]
+    assert await one.append([draft(6)]) == [True]  # fast again
+    seqs = [r["seq"] for r in await pool.fetch(f"SELECT seq FROM {schema}.access_record")]
+    assert sorted(seqs) == [1, 2, 3, 4, 5, 6]
+    report = await verify_store(one, hub_key.public_key())
+    assert report.ok, str(report)
+
+
 async def test_updates_and_deletes_are_refused_by_the_trigger(
     pool: asyncpg.Pool, schema: str, hub_key: Ed25519PrivateKey, draft: DraftFactory
 ) -> None:

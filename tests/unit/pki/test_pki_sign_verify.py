@@ -300,3 +300,13 @@ def test_trust_bundle_needs_a_root() -> None:
         Trust.from_bundle([HIERARCHY.cas[CaName.SIGNATURE].cert])
     with pytest.raises(Malformed):
         load_pem_bundle(b"not pem")
+
+
+def test_a_certificate_repeating_an_extension_is_malformed() -> None:
+    # what hypothesis found: authorityKeyIdentifier's OID (2.5.29.35) turned into
+    # subjectKeyIdentifier's (2.5.29.14), which the certificate already has
+    aki = bytes.fromhex("0603551d23")
+    assert aki in _SIGNED
+    data = _SIGNED.replace(aki, bytes.fromhex("0603551d0e"), 1)
+    with pytest.raises(Malformed):
+        parse_signed(data)

@@ -102,6 +102,13 @@ def test_a_garbage_signature_is_bad(signature: str) -> None:
         verify(b"body", signature, ALICE.public.verify)
 
 
+def test_a_short_signature_cannot_borrow_bytes_from_the_body() -> None:
+    full = b64d(sign(b"body", ALICE.signing))
+    # signature ‖ body is what libsodium checks: 63 bytes of it + the 64th at the body's front
+    with pytest.raises(BadSignature):
+        verify(full[63:] + b"body", b64e(full[:63]), ALICE.public.verify)
+
+
 # ---- sealing -----------------------------------------------------------------------------
 
 
@@ -142,6 +149,7 @@ def test_an_altered_payload_does_not_open(field: str, index: int) -> None:
         {"epk": "A"},
         {"epk": ""},
         {"epk": b64e(b"\0" * 32)},  # a low-order point: no shared secret
+        {"epk": b64e(b"\1" + b"\0" * 31)},  # another one (u = 1)
         {"nonce": "é"},
         {"nonce": b64e(b"\0" * 11)},
         {"nonce": ""},
