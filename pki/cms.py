@@ -221,7 +221,9 @@ def parse_signed(data: bytes) -> SignedDocument:
     if len(data) > MAX_SIGNED:
         raise Malformed(f"signature file over {MAX_SIGNED} bytes")
     try:
-        if pem.detect(data):
+        # PEM only when it starts so: pem.detect looks anywhere, and a DER signature over a
+        # document that quotes a PEM header is still DER
+        if data.lstrip().startswith(b"-----BEGIN"):
             _, _, data = pem.unarmor(data)
         info = cms.ContentInfo.load(data, strict=True)
         if info["content_type"].native != "signed_data":

@@ -162,3 +162,13 @@ def test_any_document_round_trips_with_an_ec_signer(data: bytes, detached: bool)
 
 
 _EC_ISSUED = make_ca().issue(CertKind.SIGNATURE, ec_key(2).public_key(), "card-ec", CHIYODA, TARO)
+
+
+@pytest.mark.parametrize("data", [b"-----BEGIN", b"see -----BEGIN PKCS7-----\nAAAA\n"])
+def test_a_document_quoting_a_pem_header_is_still_a_der_signature(data: bytes) -> None:
+    """What hypothesis found: attached content with a PEM header made the DER look like PEM."""
+    key = ec_key(2)
+    signer = lambda b: key.sign(b, ec.ECDSA(hashes.SHA256()))  # noqa: E731
+    doc = parse_signed(sign_document_with(data, _EC_ISSUED.certificate, signer))
+    assert doc.content == data
+    check_signature(doc, data)
