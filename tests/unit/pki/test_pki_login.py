@@ -1,0 +1,95 @@
+"""``pki.verify_login``: an authentication certificate fit to log in with, or the precise reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pki_helpers import CHIYODA, HIERARCHY, ec_key, issue_pair, make_ca
+
+from pki import (
+    BadSignature,
+    CaName,
+    CertKind,
+    Expired,
+    Hierarchy,
+    Malformed,
+    NotYetValid,
+    RevocationSource,
+    Revoked,
+    Trust,
+    WrongCa,
+    WrongPolicy,
+    verify_login,
+)
+from pki.verify import load_pem_bundle
+
+TRUST = Trust.from_bundle(load_pem_bundle(HIERARCHY.chain_pem()))
+NOW = dt.datetime.now(dt.UTC)
+
+
+def der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def crl(ca_name: CaName = CaName.AUTHENTICATION, ca=None) -> RevocationSource:  # type: ignore[no-untyped-def]
+    ca = ca or make_ca()
+    return RevocationSource(crl=ca.crl_bytes(ca_name, serialization.Encoding.DER))
+
+
+async def test_a_good_authentication_certificate_logs_in() -> None:
+    ca = make_ca()
+    _, auth = issue_pair(ca)
+    cert = await verify_login(der(auth.certificate), TRUST, crl(ca=ca), now=NOW)
+    assert cert.serial_number == auth.serial
+
+
+async def test_a_revoked_one_does_not() -> None:
+    ca = make_ca()
+    _, auth = issue_pair(ca)
+    ca.revoke(CaName.AUTHENTICATION, auth.serial, x509.ReasonFlags.key_compromise)
+    later = NOW + dt.timedelta(minutes=1)
+    with pytest.raises(Revoked, match="revoked"):
+        await verify_login(der(auth.certificate), TRUST, crl(ca=ca), now=later)
+
+
+async def test_a_signature_certificate_is_no_login() -> None:
+    ca = make_ca()
+    sig, _ = issue_pair(ca)
+    with pytest.raises(WrongPolicy, match="not a JPKI user-authentication certificate"):
+        await verify_login(der(sig.certificate), TRUST, crl(ca=ca), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("shift", "error"),
+    [(dt.timedelta(days=365 * 6), Expired), (-dt.timedelta(days=3), NotYetValid)],
+)
+async def test_out_of_its_validity_it_does_not(shift: dt.timedelta, error: type) -> None:
+    ca = make_ca()
+    _, auth = issue_pair(ca)
+    with pytest.raises(error):
+        await verify_login(der(auth.certificate), TRUST, crl(ca=ca), now=NOW + shift)
+
+
+async def test_a_certificate_of_another_ca_does_not() -> None:
+    other = make_ca(hierarchy=Hierarchy.generate(NOW - dt.timedelta(days=1)))
+    auth = other.issue(CertKind.AUTHENTICATION, ec_key(1).public_key(), "card-x", CHIYODA)
+    with pytest.raises(WrongCa):
+        await verify_login(der(auth.certificate), TRUST, crl(), now=NOW)
+
+
+@pytest.mark.parametrize("data", [b"", b"not a certificate", b"\x30\x82\xff\xff" + bytes(40)])
+async def test_garbage_is_malformed(data: bytes) -> None:
+    with pytest.raises(Malformed):
+        await verify_login(data, TRUST, crl(), now=NOW)
+
+
+async def test_a_tampered_certificate_does_not() -> None:
+    ca = make_ca()
+    _, auth = issue_pair(ca)
+    raw = bytearray(der(auth.certificate))
+    raw[-10] ^= 0x01  # inside the CA's signature
+    with pytest.raises(BadSignature, match="altered"):
+        await verify_login(bytes(raw), TRUST, crl(ca=ca), now=NOW)
