@@ -97,6 +97,17 @@ class SessionStore:
         self._items[session.id] = self._items.pop(session.id)  # to the back: most recent
         return session
 
+    def by_pending(self, pending_id: str, now: dt.datetime) -> Lookup:
+        """The session an application waiting for its signature belongs to: the bridge posts
+        the signature back from another site, without the session cookie; the pending id (122
+        random bits, one use, one session) is what it brings. A scan: signing is rare."""
+        if not pending_id:
+            return "unknown"
+        for session in self._items.values():
+            if pending_id in session.pending:
+                return self.get(session.id, now)
+        return "unknown"
+
     def destroy(self, session_id: str | None) -> bool:
         return self._items.pop(session_id, None) is not None if session_id else False
 

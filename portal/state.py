@@ -99,12 +99,20 @@ def see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
+# The card bridge runs on the resident's own machine (127.0.0.1), the portal elsewhere: the
+# bridge's page posts back across sites. So the one-time pre-login cookie is SameSite=None (it
+# must ride on that POST; it only binds this browser to its own challenge) and the session
+# cookie Lax (the 303 after that POST must carry it); every state change is guarded by the
+# CSRF token and the Origin check, not by SameSite alone.
+SAME_SITE = {PRE_COOKIE: "None", SESSION_COOKIE: "Lax"}
+
+
 def set_cookie(response: web.StreamResponse, name: str, value: str) -> None:
-    response.set_cookie(name, value, path="/", secure=True, httponly=True, samesite="Strict")
+    response.set_cookie(name, value, path="/", secure=True, httponly=True, samesite=SAME_SITE[name])
 
 
 def clear_cookie(response: web.StreamResponse, name: str) -> None:
-    response.del_cookie(name, path="/", secure=True, httponly=True, samesite="Strict")
+    response.del_cookie(name, path="/", secure=True, httponly=True, samesite=SAME_SITE[name])
 
 
 async def read_form(request: web.Request) -> dict[str, str]:

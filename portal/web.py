@@ -55,7 +55,8 @@ MAX_BODY = 256 * 1024
 STATIC = Path(__file__).parent / "static"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _PUBLIC = ("/login", "/login/complete")
-_FROM_BRIDGE = ("/login/complete", "/applications/signed")
+_SIGNED = "/applications/signed"  # the bridge's page posts the signature back here
+_FROM_BRIDGE = ("/login/complete", _SIGNED)
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -113,6 +114,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     portal = portal_of(request)
     now = portal.clock()
     found = portal.sessions.get(request.cookies.get(SESSION_COOKIE), now)
+    if isinstance(found, str) and request.path == _SIGNED and request.method == "POST":
+        found = portal.sessions.by_pending((await read_form(request)).get("state", ""), now)
     if isinstance(found, str):  # "unknown" or "expired"
         if request.path == "/events":
             raise web.HTTPUnauthorized

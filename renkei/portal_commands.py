@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -135,7 +136,11 @@ async def portal_demo(
             say(f"renkei demo — portal: {public}  (bus: {net.bus_name} · stores: {net.store_name})")
             say(f"  CA (CRL, OCSP): {pki_url}")
             say(f"  the demo resident's card: {card}")
-            say(f"  start the card bridge:  renkei card bridge --state {card} --portal {public}")
+            port = urlsplit(args.bridge_url).port or 8471
+            say(
+                f"  start the card bridge:  renkei card bridge --state {card} --port {port}"
+                f" --portal {public}"
+            )
             say(
                 f"  PINs: authentication {DEMO_PINS.auth}, signature password {DEMO_PINS.sign}"
                 f" (demo values)"

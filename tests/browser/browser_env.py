@@ -100,7 +100,9 @@ class World:
 async def world(state_dir: Path) -> AsyncIterator[World]:
     require_stack()
     portal_port, bridge_port, pki_port = free_port(), free_port(), free_port()
-    portal, bridge = f"http://127.0.0.1:{portal_port}", f"http://127.0.0.1:{bridge_port}"
+    # the portal on another site than the bridge (localhost vs 127.0.0.1), as in a deployment
+    # where the bridge runs on the resident's machine: its answers post back across sites
+    portal, bridge = f"http://localhost:{portal_port}", f"http://127.0.0.1:{bridge_port}"
     card = state_dir / "card" / "demo.state"
     processes: list[Process] = []
     drains: list[asyncio.Task[None]] = []
@@ -116,6 +118,8 @@ async def world(state_dir: Path) -> AsyncIterator[World]:
             str(pki_port),
             "--bridge-url",
             bridge,
+            "--public-url",
+            portal,
             "--card",
             str(card),
             "--every",

@@ -71,7 +71,7 @@ async def test_login_pages_live_alert_notice_application_logout(
     await expect(page).to_have_url(f"{running.portal}/")
     cookies = {c["name"]: c for c in await context.cookies()}
     session = cookies["__Host-renkei-session"]
-    assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Strict"
+    assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Lax"
     await shot(page, "04-home")
 
     # やりとり履歴: the login itself is on record; an office's access appears without reload
