@@ -5,10 +5,13 @@ An office that takes applications accepts one only if its signature checks out (
 signing time), the signed document is an application of the kind asked for, it has not been
 filed before, and — where the office keeps a resident register — the signer is the resident
 the application is about. The receipt is kept in the office's own store under its own token.
+One application at a time per office (an office runs as one process), so a redelivered one is
+a duplicate, never a second move.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -48,16 +51,30 @@ Then = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
 
 class SignedApplications:
     def __init__(
-        self, office: str, store: OfficeStore, check: SignatureCheck, then: Then | None = None
+        self,
+        office: str,
+        store: OfficeStore,
+        check: SignatureCheck,
+        then: Then | None = None,
+        *,
+        register: bool = False,
     ) -> None:
         self.office = office
         self.store = store
         self.check = check
         self.then = then
+        self.register = register  # it keeps residents: an application must be one of theirs
+        self._one_at_a_time = asyncio.Lock()  # the duplicate check, ``then`` and the receipt
 
     async def receive(self, person: str, kind: str, document: bytes) -> Mapping[str, Any]:
         signer = await self.check.check(document)
         application = _application(signer.content, kind, self.office)
+        async with self._one_at_a_time:  # a redelivered application must not act twice
+            return await self._accept(person, kind, signer, application)
+
+    async def _accept(
+        self, person: str, kind: str, signer: Signer, application: dict[str, Any]
+    ) -> Mapping[str, Any]:
         app_id = str(application["application_id"])
         if await self.store.get(COLLECTION, app_id) is not None:
             raise ApplicationRefused(
@@ -88,6 +105,11 @@ class SignedApplications:
         """A register knows its resident: the signer must be them (name and birth date)."""
         found = await self.store.by_token("residents", person)
         if found is None:
+            if self.register:
+                raise ApplicationRefused(
+                    f"{_code(self.office)}.not_our_resident",
+                    f"{self.office} keeps no record of this resident",
+                )
             return
         resident = found[1]
         if (resident.get("name"), resident.get("birth_date")) != (signer.name, signer.birth_date):

@@ -282,7 +282,13 @@ async def _start_office(
         app = provider = ItemOffice(store, frozenset(office.provides))
     if office.accepts and signatures is not None:
         then = MovedOut(node) if "moving" in office.accepts else None
-        node.applications = SignedApplications(code, store, signatures.for_office(code), then)
+        node.applications = SignedApplications(
+            code,
+            store,
+            signatures.for_office(code),
+            then,
+            register="resident_record" in office.provides,
+        )
     node.provider = provider
     await node.start()
     net._closers.append(node.stop)

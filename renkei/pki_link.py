@@ -4,10 +4,11 @@ J-LIS names the holder of an authentication certificate for the portal.
 The CA enrolls (as office ``jlis-pki``) each person it certifies and files their certificates
 under that token (``holder_for``); a register's change event then reaches it under the same
 token, and a move revokes the signature certificate, a death both (``pki.revocations_for``).
-When it issues an authentication certificate to such a holder, J-LIS keeps the link from the
-certificate to its own token (in its own store; the link never leaves it): a portal login
-(``Identify``) gets back ``Identified`` with that token, which the hub translates for the
-portal — so the certificate's serial never becomes anyone else's matching key.
+When it issues a certificate to such a holder, J-LIS keeps the link from the certificate to
+its own token (in its own store; the link never leaves it): a portal login or the portal's
+check of who signed an application (``Identify``) gets back ``Identified`` with that token,
+which the hub translates for the portal — so no certificate serial becomes anyone else's
+matching key.
 The two services stay independent: this adapter in the composition root joins them.
 """
 
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from agencies.store import OfficeStore
 from hub.log import get_logger
 from hub.wire import Change, Identified, NotFound, Outcome, Refused
-from pki import CaName, CertificationAuthority, EventKind, Issued, ResidentEvent
+from pki import CertificationAuthority, EventKind, Issued, ResidentEvent
 
 __all__ = ["PKI_OFFICE", "CaListener", "holder_for"]
 
@@ -71,12 +72,13 @@ class CaListener:
             await asyncio.gather(*self._writes, return_exceptions=True)
 
     def _issued(self, issued: Issued, holder: str) -> None:
-        if issued.ca is not CaName.AUTHENTICATION or not holder.startswith(_PREFIX):
+        if not holder.startswith(_PREFIX):
             return
         der = issued.certificate.public_bytes(serialization.Encoding.DER)
         key, token = _fingerprint(der), holder.removeprefix(_PREFIX)
-        self._links[key] = token
-        if self.store is not None:
+        if self.store is None:  # with a store, the store is the one copy
+            self._links[key] = token
+        else:
             task = asyncio.get_running_loop().create_task(
                 self.store.put_many(LINKS, [(key, None, {"token": token})])
             )
@@ -84,14 +86,20 @@ class CaListener:
             task.add_done_callback(self._writes.discard)
 
     async def identify(self, certificate: bytes) -> Outcome:
-        """The holder of an authentication certificate this CA issued and has not revoked."""
+        """The holder of a certificate this CA issued and has not revoked: the authentication
+        certificate of a login, or the signature certificate of an application."""
         try:
-            serial = x509.load_der_x509_certificate(certificate).serial_number
+            cert = x509.load_der_x509_certificate(certificate)
         except ValueError:
             return Refused(code="jlis.bad_certificate", reason="not a DER certificate")
-        known, revocation = self.ca.status(CaName.AUTHENTICATION, serial)
+        ca_name = next(
+            (n for n, i in self.ca.hierarchy.cas.items() if i.cert.subject == cert.issuer), None
+        )
+        known, revocation = (False, None)
+        if ca_name is not None:
+            known, revocation = self.ca.status(ca_name, cert.serial_number)
         if not known:
-            return NotFound(reason="no authentication certificate of J-LIS with this serial")
+            return NotFound(reason="no certificate of J-LIS with this serial")
         if revocation is not None:
             return Refused(code="jlis.certificate_revoked", reason="the certificate is revoked")
         token = await self._token(_fingerprint(certificate))

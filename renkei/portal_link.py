@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from agencies.applications import Signer
 from agencies.exceptions import ApplicationRefused, EnrollmentRefused
@@ -39,6 +40,7 @@ __all__ = ["PkiLoginCheck", "PkiSignatureCheck", "PortalOffice"]
 
 log = get_logger("renkei.portal")
 Feed = asyncio.Queue[AccessEntry | NoticeEntry]
+_KEPT = 100  # notices and application statuses kept per resident (newest)
 _FEED_MAX = 100  # a resident's browser that stopped reading loses alerts, not the portal memory
 
 
@@ -230,13 +232,23 @@ class PortalOffice:
     async def submit(
         self, person: str, kind: ApplicationKind, form: dict[str, str], signed: bytes
     ) -> ApplicationStatus:
-        office = next((o.code for o in self.registry if kind in o.accepts), None)
-        if office is None:
-            raise Unavailable(f"no office takes {kind} applications")
-        answer = await self.node.ask("application", office, (kind,), person, document=signed)
-        if answer.status in ("timed_out", "error") and answer.code.startswith(("hub.", "office.")):
-            raise Unavailable(f"{self._name(office)}: {answer.reason or answer.status}")
         now = dt.datetime.now(dt.UTC)
+        signer, why = await self._signer(signed)
+        if signer != person:  # J-LIS names who signed: it must be the resident logged in
+            why = why or "portal.signer_mismatch: signed with another person's card"
+            status = ApplicationStatus(uuid.uuid4(), kind, now, "", "refused", why)
+            self._keep(person, status)
+            return status
+        where = await self.node.ask("application", HUB, (kind,), person)
+        if where.status != "ok" or where.data is None:
+            _unavailable(where, "the hub")
+            why = f"{where.code}: {where.reason}" if where.code else where.reason
+            status = ApplicationStatus(where.query_id, kind, now, "", "refused", why)
+            self._keep(person, status)
+            return status
+        office = str(where.data["office"])
+        answer = await self.node.ask("application", office, (kind,), person, document=signed)
+        _unavailable(answer, self._name(office))
         if answer.status == "ok" and answer.data is not None:
             status = ApplicationStatus(
                 answer.query_id, kind, now, office, "accepted", str(answer.data["receipt"])
@@ -244,11 +256,38 @@ class PortalOffice:
         else:
             detail = f"{answer.code}: {answer.reason}" if answer.code else answer.reason
             status = ApplicationStatus(answer.query_id, kind, now, office, "refused", detail)
-        self._applications.setdefault(person, []).insert(0, status)
+        self._keep(person, status)
         return status
+
+    async def _signer(self, signed: bytes) -> tuple[str, str]:
+        """(this portal's token for whoever signed — J-LIS names them, or "" and why not)."""
+        try:
+            certificate = parse_signed(signed).signer.public_bytes(Encoding.DER)
+        except PkiError as exc:
+            return "", f"portal.bad_signature: {exc}"
+        try:
+            return await self.node.identify(certificate), ""
+        except EnrollmentRefused as exc:
+            if exc.code == "office.timed_out":
+                raise Unavailable("J-LIS (the certification service) did not answer") from None
+            return "", f"{exc.code}: {exc}"
+
+    def _keep(self, person: str, status: ApplicationStatus) -> None:
+        kept = self._applications.setdefault(person, [])
+        kept.insert(0, status)
+        del kept[_KEPT:]
 
     async def applications(self, person: str) -> list[ApplicationStatus]:
         return list(self._applications.get(person, ()))
+
+
+def _unavailable(answer: Answer, who: str) -> None:
+    """A time-out or the hub's failure: the office may not have it; the resident keeps the
+    signed form and retries (a refusal is an answer, shown as such)."""
+    if answer.status == "timed_out" or (
+        answer.status == "error" and answer.code.startswith(("hub.", "office."))
+    ):
+        raise Unavailable(f"{who}: {answer.reason or answer.status}")
 
 
 def _text(value: object) -> str:

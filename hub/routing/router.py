@@ -27,7 +27,7 @@ from hub.routing.exceptions import ForgedContext, RoutingError
 from hub.routing.legal import LegalTable
 from hub.routing.offices import Registry, authorize
 from hub.routing.outcomes import Finisher, hub_error, refused
-from hub.routing.portal import DISCLOSURE, LOGIN, authorize_portal, is_portal
+from hub.routing.portal import APPLICATION, DISCLOSURE, LOGIN, authorize_portal, is_portal
 from hub.routing.resolve import reference_date, resolve_provider
 from hub.routing.tokens import TokenClient
 from hub.wire import (
@@ -273,6 +273,8 @@ class Router:
     async def _route_portal(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
         """The portal, for the resident logged in: the portal rules instead of the table."""
         d = self._d
+        if ctx.affair == APPLICATION and ctx.provider == HUB:
+            return await self._where_to_file(msg, ctx)
         targets = (HUB,) if ctx.provider == HUB else (ctx.provider, HUB)
         result = await d.tokens.translate(msg.person, ctx.requester, targets)
         if not isinstance(result, TokenOk):
@@ -286,6 +288,28 @@ class Router:
         if ctx.affair == DISCLOSURE:
             return ctx, await self._disclose(msg, ctx)
         return ctx, await self._forward_query(msg, ctx, result.tokens[0])
+
+    async def _where_to_file(self, msg: Query, ctx: Context) -> tuple[Context, Outcome]:
+        """Where the portal files this kind of application for the resident: a national office
+        (the tax office), or the municipal one that holds them now (their register, for a
+        move). Answered first, unsigned, so that the application can be sealed for it alone."""
+        d = self._d
+        result = await d.tokens.translate(msg.person, ctx.requester, (HUB,))
+        if not isinstance(result, TokenOk):
+            return ctx, result
+        ctx = replace(ctx, person=result.tokens[0])
+        if msg.document is not None or len(ctx.items) != 1:
+            return ctx, refused(
+                "hub.unaddressed_application",
+                "ask the hub where to file one kind of application, then send it there",
+            )
+        holding = {e.office for e in await d.directory.holders(ctx.person) if not e.until}
+        kind = ctx.items[0]
+        for office in d.registry:
+            if kind in office.accepts and (office.municipality is None or office.code in holding):
+                answer = orjson.dumps({"office": office.code})
+                return ctx, Answered(payload=seal(answer, d.keys[ctx.requester].seal))
+        return ctx, NotFound(reason=f"no office that takes {kind} applications holds this person")
 
     async def _disclose(self, msg: Query, ctx: Context) -> Outcome:
         """情報提供等記録の開示: the person's records, newest first, the withheld ones left out;

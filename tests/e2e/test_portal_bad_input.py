@@ -7,10 +7,23 @@ import datetime as dt
 import uuid
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from e2e_env import Env
-from portal_env import CHILD, PORTAL, REGISTER, Pki, application, der, login, network, resident
+from portal_env import (
+    CHILD,
+    PORTAL,
+    REGISTER,
+    WHERE,
+    Pki,
+    application,
+    der,
+    login,
+    network,
+    resident,
+)
 
 from hub.wire import HUB, Envelope, Identify, encode, seal
+from pki import CertificationAuthority, CertKind, Endpoints, Hierarchy
 from portal.model import CheckedCertificate, LoginRefused
 
 pytestmark = pytest.mark.integration
@@ -64,11 +77,22 @@ async def test_garbage_and_unknown_certificates_log_nobody_in(env: Env, pki: Pki
     never = CheckedCertificate(b"not a certificate", 1, dt.datetime.now(dt.UTC))
     with pytest.raises(LoginRefused, match=r"jlis\.bad_certificate"):
         await portal.identify(never)
-    stranger = await resident(net, pki)
-    # the signature certificate is no authentication certificate J-LIS links to anyone
-    wrong = CheckedCertificate(der(stranger.sign), 1, dt.datetime.now(dt.UTC))
+    # a certificate J-LIS never issued (another CA's, same names)
+    other = CertificationAuthority(
+        Hierarchy.generate(dt.datetime.now(dt.UTC) - dt.timedelta(days=1)),
+        holder_key=b"x" * 32,
+        endpoints=Endpoints("http://127.0.0.1:9"),
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    foreign = other.issue(CertKind.AUTHENTICATION, key.public_key(), "card-x", WHERE).certificate
+    wrong = CheckedCertificate(der(foreign), 1, dt.datetime.now(dt.UTC))
     with pytest.raises(LoginRefused, match="not_found"):
         await portal.identify(wrong)
+    # a certificate of J-LIS issued to a desk reference that is no person's token
+    linkless = pki.ca.issue(CertKind.AUTHENTICATION, key.public_key(), "card-y", WHERE)
+    nobody = CheckedCertificate(der(linkless.certificate), 1, r.auth.not_valid_after_utc)
+    with pytest.raises(LoginRefused, match="not_found"):
+        await portal.identify(nobody)
 
 
 async def test_only_the_portal_files_documents(env: Env, pki: Pki) -> None:

@@ -1,0 +1,126 @@
+"""An office taking electronic applications (``SignedApplications``), with a fake signature
+check: what it accepts, what it refuses and why, and that a redelivery never acts twice."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import pytest
+
+from agencies.applications import COLLECTION, SignedApplications, Signer
+from agencies.exceptions import ApplicationRefused
+from agencies.store import MemoryStore
+
+TOKEN = "T" * 43
+HANAKO = {"name": "番号 花子", "birth_date": "1985-04-02"}
+
+
+class FakeCheck:
+    """Takes the 'signed' bytes to be the document itself, signed by ``signer``."""
+
+    def __init__(self, signer: Mapping[str, str] = HANAKO, refuse: str = "") -> None:
+        self.signer, self.refuse = signer, refuse
+
+    async def check(self, signed: bytes) -> Signer:
+        if self.refuse:
+            raise ApplicationRefused("nta.signature_invalid", self.refuse)
+        return Signer(
+            self.signer["name"], self.signer["birth_date"], signed, dt.datetime.now(dt.UTC)
+        )
+
+
+def application(kind: str = "moving", **form: str) -> bytes:
+    doc = {"kind": kind, "application_id": str(uuid.uuid4()), "form": form or {"a": "b"}}
+    return orjson.dumps(doc)
+
+
+async def register(then: Any = None, check: FakeCheck | None = None) -> SignedApplications:
+    store = MemoryStore()
+    await store.put_many("residents", [("r1", TOKEN, dict(HANAKO))])
+    return SignedApplications("chiyoda-resident", store, check or FakeCheck(), then, register=True)
+
+
+async def test_a_good_application_is_receipted_and_kept() -> None:
+    office = await register()
+    receipt = await office.receive(TOKEN, "moving", application())
+    assert receipt["office"] == "chiyoda-resident"
+    assert str(receipt["receipt"]).startswith("chiyoda-resident-")
+    assert len(await office.store.keys(COLLECTION)) == 1
+
+
+async def test_the_same_application_twice_is_a_duplicate_and_acts_once() -> None:
+    acted: list[str] = []
+
+    async def then(person: str, kind: str, form: Mapping[str, Any]) -> None:
+        await asyncio.sleep(0.01)  # the second delivery arrives meanwhile
+        acted.append(kind)
+
+    office = await register(then)
+    doc = application()
+    results = await asyncio.gather(
+        office.receive(TOKEN, "moving", doc),
+        office.receive(TOKEN, "moving", doc),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, ApplicationRefused) for r in results) == 1
+    refused = next(r for r in results if isinstance(r, ApplicationRefused))
+    assert refused.code == "chiyoda_resident.duplicate"
+    assert acted == ["moving"]
+
+
+@pytest.mark.parametrize(
+    ("person", "check", "doc", "code"),
+    [
+        ("U" * 43, FakeCheck(), application(), "chiyoda_resident.not_our_resident"),
+        (
+            TOKEN,
+            FakeCheck({"name": "別人", "birth_date": "1985-04-02"}),
+            application(),
+            "chiyoda_resident.signer_mismatch",
+        ),
+        (TOKEN, FakeCheck(refuse="revoked"), application(), "nta.signature_invalid"),
+        (TOKEN, FakeCheck(), application("tax_return"), "chiyoda_resident.not_an_application"),
+        (TOKEN, FakeCheck(), b"not json", "chiyoda_resident.not_an_application"),
+        (
+            TOKEN,
+            FakeCheck(),
+            orjson.dumps({"kind": "moving", "application_id": "x"}),
+            "chiyoda_resident.not_an_application",
+        ),
+        (
+            TOKEN,
+            FakeCheck(),
+            orjson.dumps({"kind": "moving", "application_id": str(uuid.uuid4()), "form": []}),
+            "chiyoda_resident.not_an_application",
+        ),
+    ],
+)
+async def test_refusals_say_why_and_keep_nothing(
+    person: str, check: FakeCheck, doc: bytes, code: str
+) -> None:
+    office = await register(check=check)
+    with pytest.raises(ApplicationRefused) as refused:
+        await office.receive(person, "moving", doc)
+    assert refused.value.code == code
+    assert await office.store.keys(COLLECTION) == []
+
+
+async def test_what_the_office_does_with_it_can_refuse_it() -> None:
+    async def then(person: str, kind: str, form: Mapping[str, Any]) -> None:
+        raise ApplicationRefused("office.bad_application", "no moving date")
+
+    office = await register(then)
+    with pytest.raises(ApplicationRefused, match="no moving date"):
+        await office.receive(TOKEN, "moving", application())
+    assert await office.store.keys(COLLECTION) == []
+
+
+async def test_an_office_without_a_register_takes_anyones_signed_application() -> None:
+    office = SignedApplications("nta", MemoryStore(), FakeCheck())
+    receipt = await office.receive("U" * 43, "tax_return", application("tax_return"))
+    assert receipt["signer"] == "番号 花子"
