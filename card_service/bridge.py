@@ -200,10 +200,11 @@ def _ask(request: web.Request, pending: Pending, error: str | None = None) -> we
     return _html(pin_page(pending, nonce, origin, error=error))
 
 
-def _again(exc: WrongPin | PinFormatError) -> str:
+def _again(exc: WrongPin | PinFormatError, kind: str) -> str:
+    what = "暗証番号" if kind == "login" else "パスワード"
     if isinstance(exc, WrongPin):
-        return f"暗証番号が違います。残り {exc.tries_left} 回 ({exc.message})"
-    return f"暗証番号の形式が違います。カードには送っていません ({exc.message}; no try was spent)"
+        return f"{what}が違います。残り {exc.tries_left} 回 ({exc.message})"
+    return f"{what}の形式が違います。カードには送っていません ({exc.message}; no try was spent)"
 
 
 @routes.get("/")
@@ -245,7 +246,7 @@ async def login_confirm(request: web.Request) -> web.Response:
         )
     except (WrongPin, PinFormatError) as exc:
         log.info("bridge login", outcome=exc.code)
-        return _ask(request, pending, _again(exc))
+        return _ask(request, pending, _again(exc, pending.kind))
     log.info("bridge login", outcome="signed")
     fields = {
         "challenge": pending.challenge,
@@ -286,7 +287,7 @@ async def sign_confirm(request: web.Request) -> web.Response:
         )
     except (WrongPin, PinFormatError) as exc:
         log.info("bridge sign", outcome=exc.code)
-        return _ask(request, pending, _again(exc))
+        return _ask(request, pending, _again(exc, pending.kind))
     log.info("bridge sign", outcome="signed", size=len(pending.document))
     done = "カードで署名しました。The card signed the document."
     return _html(

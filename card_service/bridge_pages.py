@@ -113,10 +113,15 @@ def pin_page(pending: Pending, nonce: str, origin: str, *, error: str | None = N
         f'<input type="hidden" name="nonce" value="{escape(nonce)}">'
         f'<label for="pin">{escape(label)}</label>{field}<br>'
         '<button type="submit">OK</button></form>'
-        '<p class="en">暗証番号はこのコンピューターの外に送られません。'
-        "The PIN stays on this computer: only the card's answer goes to the portal.</p>"
+        f'<p class="en">{_SECRET[pending.kind]}はこのコンピューターの外に送られません。'
+        f"The {_SECRET_EN[pending.kind]} stays on this computer: only the card's answer goes "
+        "to the portal.</p>"
     )
     return _page(title, body)
+
+
+_SECRET = {"login": "暗証番号", "sign": "パスワード"}
+_SECRET_EN = {"login": "PIN", "sign": "password"}
 
 
 def return_page(return_to: str, fields: Mapping[str, str], done: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from portal.model import AccessEntry, ApplicationStatus, NoticeEntry
 from portal.state import jst
 
-__all__ = ["OUTCOMES", "STATUSES", "access_row", "notice_row", "status_row"]
+__all__ = ["AFFAIRS", "OUTCOMES", "STATUSES", "access_row", "notice_row", "status_row"]
 
 OUTCOMES = {
     "ok": "提供 (provided)",
@@ -13,6 +13,14 @@ OUTCOMES = {
     "not_found": "該当なし (not found)",
     "error": "エラー (error)",
     "timed_out": "時間切れ (timed out)",
+}
+# what the portal's own requests were, in the resident's words (the rest are 別表 affairs,
+# shown by their code)
+AFFAIRS = {
+    "portal_login": "ログイン・本人確認 (who holds this card)",
+    "disclosure": "やりとり履歴の開示 (your records)",
+    "self_information": "わたしの情報 (your information)",
+    "application": "電子申請 (application)",
 }
 STATUSES = {
     "accepted": "受付済み (accepted)",
@@ -29,10 +37,14 @@ def access_row(e: AccessEntry) -> dict[str, str]:
         "requester_name": e.requester_name,
         "provider": e.provider,
         "provider_name": e.provider_name or "—",
-        "affair": e.affair,
+        "affair": AFFAIRS.get(e.affair, e.affair),
         "items": "、".join(e.items),
         "outcome": e.outcome,
-        "outcome_label": OUTCOMES.get(e.outcome, e.outcome),
+        "outcome_label": (
+            "受理 (accepted)"
+            if (e.affair, e.outcome) == ("application", "ok")
+            else OUTCOMES.get(e.outcome, e.outcome)
+        ),
     }
 
 

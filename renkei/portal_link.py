@@ -133,7 +133,10 @@ class PortalOffice:
     # ---- わたしの情報 ----------------------------------------------------------------------
 
     async def my_info(self, person: str) -> list[OfficeData]:
-        offices = [o for o in self.registry if o.provides and o.code != self.node.code]
+        """What each office holding the resident keeps about them (only those: asking every
+        office would record a refusal at each, and give offices a reason to ask who)."""
+        holders = set(await self._disclosure(person, "holders"))
+        offices = [o for o in self.registry if o.provides and o.code in holders]
         answers = await asyncio.gather(
             *(self.node.ask("self_information", o.code, o.provides, person) for o in offices)
         )
@@ -185,6 +188,8 @@ class PortalOffice:
             if notice.notice_id in mine:
                 return  # redelivered
             mine[notice.notice_id] = entry = notice
+            while len(mine) > _KEPT:  # the oldest go (kept in memory: see README)
+                del mine[min(mine.values(), key=lambda n: n.at).notice_id]
         for feed in self._feeds.get(msg.person, ()):
             if feed.qsize() < _FEED_MAX:
                 feed.put_nowait(entry)

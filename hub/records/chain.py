@@ -9,7 +9,9 @@ both are re-exported here so that this module is the one place to import the cor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from hub.records.checkpoints import (
     DEFAULT_CHECKPOINT_EVERY,
@@ -19,7 +21,7 @@ from hub.records.checkpoints import (
     sign_checkpoint,
 )
 from hub.records.encoding import RECORD_VERSION, encode_record, record_hash
-from hub.records.model import GENESIS_HASH, AccessRecord, RecordDraft
+from hub.records.model import GENESIS_HASH, AccessRecord, Checkpoint, RecordDraft
 from hub.records.verify import Problem, Verifier, VerifyReport, verify, verify_async
 
 __all__ = [
@@ -36,9 +38,29 @@ __all__ = [
     "encode_record",
     "record_hash",
     "sign_checkpoint",
+    "span_intact",
     "verify",
     "verify_async",
 ]
+
+
+def span_intact(span: Sequence[AccessRecord], checkpoint: Checkpoint | None, key: Any) -> bool:
+    """A piece of the chain checks out: each record hashes to its own ``hash`` and links to
+    the one before, and — when a signed checkpoint is given — the piece ends at it, signed.
+    (``renkei records verify`` checks the whole chain; this proves one record to a resident.)"""
+    for before, r in itertools.pairwise(span):
+        if r.seq != before.seq + 1 or r.prev_hash != before.hash:
+            return False
+    if any(record_hash(r.seq, r.prev_hash, r) != r.hash for r in span):
+        return False
+    if checkpoint is None:
+        return bool(span)
+    last = span[-1] if span else None
+    return (
+        last is not None
+        and (last.seq, last.hash) == (checkpoint.seq, checkpoint.hash)
+        and checkpoint_valid(checkpoint, key)
+    )
 
 
 def chain(prev_hash: bytes, start_seq: int, drafts: Iterable[RecordDraft]) -> list[AccessRecord]:

@@ -261,6 +261,11 @@ class PgRecordStore:
             async for row in conn.cursor(self._q.all_records, prefetch=1000):
                 yield _record(row, row["record_id"] in flagged)
 
+    async def between(self, first: int, last: int) -> list[AccessRecord]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(self._q.between, first, last)
+        return [_record(row, False) for row in rows]  # the flag is not part of the chain
+
     async def checkpoints(self) -> list[Checkpoint]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(self._q.checkpoints)

@@ -76,6 +76,7 @@ class Statements:
     record_exists: str
     for_person: str
     all_records: str
+    between: str
     flagged: str
     count: str
     checkpoints: str
@@ -107,6 +108,7 @@ _TEMPLATES: Final = Statements(
         " WHERE $5::boolean OR NOT x.not_disclosed ORDER BY x.seq"
     ),
     all_records="SELECT * FROM {s}.access_record ORDER BY seq",
+    between="SELECT * FROM {s}.access_record WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
     flagged=(
         "SELECT record_id FROM (SELECT DISTINCT ON (record_id) record_id, not_disclosed"
         " FROM {s}.disclosure_flag ORDER BY record_id, change_seq DESC) f WHERE not_disclosed"

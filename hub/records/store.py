@@ -70,6 +70,10 @@ class RecordStore(Protocol):
 
     async def checkpoints(self) -> list[Checkpoint]: ...
 
+    async def between(self, first: int, last: int) -> list[AccessRecord]:
+        """Records ``first`` to ``last`` (seq, inclusive), in order; a piece of the chain."""
+        ...
+
     async def flag_changes(self) -> list[FlagChange]: ...
 
     async def sign_head(self) -> Checkpoint | None: ...
@@ -207,6 +211,9 @@ class MemoryRecordStore:
 
     async def checkpoints(self) -> list[Checkpoint]:
         return list(self._checkpoints)
+
+    async def between(self, first: int, last: int) -> list[AccessRecord]:
+        return [self._current(r) for r in self._records[max(first, 1) - 1 : max(last, 0)]]
 
     async def flag_changes(self) -> list[FlagChange]:
         return list(self._flag_log)

@@ -39,6 +39,7 @@ _BATCH = 500
 # Alerts wait this long to travel together: a resident sees them "within a second" either way,
 # and the hub pays one directory look-up per linger instead of one per record (bench/README.md)
 _LINGER = 0.1
+_PENDING_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,9 @@ class Announcer:
         ctx = sighting.ctx
         if not self._portals or not ctx.person or ctx.not_disclosed:
             return
+        if len(self._pending) >= _PENDING_MAX:  # the portal side is stuck: alerts, not records
+            log.warning("access_alert.dropped", pending=len(self._pending))
+            return
         self._pending.append(sighting)
         if self._drain is None or self._drain.done():
             self._drain = asyncio.create_task(self._run())
@@ -91,9 +95,8 @@ class Announcer:
         persons = list({s.ctx.person for s in batch})
         for portal in self._portals:
             held = await self._directory.held_by(portal, persons)
-            for s in batch:
-                if s.ctx.person in held:
-                    await self._send(portal, s)
+            # concurrent, so the token client batches the translations
+            await asyncio.gather(*(self._send(portal, s) for s in batch if s.ctx.person in held))
 
     async def _send(self, portal: str, s: Sighting) -> None:
         result = await self._tokens.translate(s.ctx.person, HUB, (portal,))

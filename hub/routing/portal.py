@@ -24,11 +24,11 @@ __all__ = [
 ]
 
 PORTAL_KIND = "portal"
-DISCLOSURE = "disclosure"  # the hub answers: the person's access records (items below)
+DISCLOSURE = "disclosure"  # the hub answers: the person's records, and which offices hold them
 SELF_INFORMATION = "self_information"  # an office answers: the items it provides
 APPLICATION = "application"  # an office takes a signed application of a kind it accepts
 LOGIN = "portal_login"  # jlis-pki names the holder of an authentication certificate
-DISCLOSURE_ITEMS = frozenset({"access_records", "record_check"})
+DISCLOSURE_ITEMS = frozenset({"access_records", "record_check", "holders"})
 APPLICATIONS = frozenset({"moving", "child_allowance", "tax_return"})
 _ALLOWED = Decision(allowed=True, rows=("portal",), reason="portal rules", code="allowed")
 

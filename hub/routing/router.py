@@ -19,8 +19,8 @@ import orjson
 from hub.bus import Bus, Delivery, OutMessage, Subscription, Unroutable
 from hub.directory import Directory
 from hub.log import get_logger
-from hub.records import RecordStore, digest
-from hub.records.chain import record_hash
+from hub.records import AccessRecord, RecordStore, digest
+from hub.records.chain import span_intact
 from hub.routing.changes import fan_out
 from hub.routing.context import Context, ContextSealer
 from hub.routing.exceptions import ForgedContext, RoutingError
@@ -289,6 +289,17 @@ class Router:
             return ctx, await self._disclose(msg, ctx)
         return ctx, await self._forward_query(msg, ctx, result.tokens[0])
 
+    async def _in_chain(self, record: AccessRecord) -> bool:
+        """The record, its predecessor and every record up to the first signed checkpoint at
+        or after it, linked and hashed right (up to the head while no checkpoint covers it)."""
+        store = self._d.records
+        assert store is not None
+        after = [c for c in await store.checkpoints() if c.seq >= record.seq]
+        checkpoint = min(after, key=lambda c: c.seq) if after else None
+        last = checkpoint.seq if checkpoint else record.seq
+        span = await store.between(max(record.seq - 1, 1), last)
+        return span_intact(span, checkpoint, store.public_key)
+
     async def _where_to_file(self, msg: Query, ctx: Context) -> tuple[Context, Outcome]:
         """Where the portal files this kind of application for the resident: a national office
         (the tax office), or the municipal one that holds them now (their register, for a
@@ -333,14 +344,16 @@ class Router:
                 }
                 for r in records[:_DISCLOSED_MAX]
             ]
+        if "holders" in ctx.items:  # which offices hold the person now (わたしの情報 asks them)
+            held = await self._d.directory.holders(ctx.person)
+            data["holders"] = sorted(e.office for e in held if e.until is None)
         if "record_check" in ctx.items:
             wanted = str(msg.params.get("record_id", ""))
             found = next((r for r in records if str(r.record_id) == wanted), None)
             data["record_check"] = {
                 "record_id": wanted,
                 "found": found is not None,
-                "valid": found is not None
-                and record_hash(found.seq, found.prev_hash, found) == found.hash,
+                "valid": found is not None and await self._in_chain(found),
                 "hash": found.hash.hex() if found else "",
             }
         sealed: Sealed = seal(orjson.dumps(data), self._d.keys[ctx.requester].seal)

@@ -98,8 +98,11 @@ async def network(env: Env, pki: Pki, *, without: str = "") -> Network:
     )
 
 
-async def resident(net: Network, pki: Pki, facts: ResidentFacts = FACTS) -> Resident:
-    """Numbered, registered at 千代田区 with the facts, carded by J-LIS."""
+async def resident(
+    net: Network, pki: Pki, facts: ResidentFacts = FACTS, also: tuple[str, ...] = ()
+) -> Resident:
+    """Numbered, registered at 千代田区 with the facts, carded by J-LIS; enrolled ``also`` at
+    those offices."""
     jlis: Jlis = net.apps["jlis"]
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
     number = (await jlis.register([rrc]))[rrc]
@@ -114,6 +117,8 @@ async def resident(net: Network, pki: Pki, facts: ResidentFacts = FACTS) -> Resi
         "relationship": "世帯主",
     }
     await net.stores[REGISTER].put_many("residents", [(f"r-{rrc}", register, record)])
+    for office in also:
+        await net.offices[office].enroll(number)
     holder = holder_for(await net.offices[PKI_OFFICE].enroll(number))
     key = ec.generate_private_key(ec.SECP256R1())
     auth = pki.ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE)

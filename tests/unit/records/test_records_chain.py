@@ -22,7 +22,7 @@ from hub.records import (
     sign_checkpoint,
     verify,
 )
-from hub.records.chain import due_checkpoints, encode_record, record_hash
+from hub.records.chain import due_checkpoints, encode_record, record_hash, span_intact
 
 DraftFactory = Callable[..., RecordDraft]
 
@@ -224,3 +224,23 @@ def test_bad_checkpoints_are_named(draft: DraftFactory) -> None:
     rewritten = chain(GENESIS_HASH, 1, [draft(100 + i) for i in range(6)])
     report = verify(rewritten, [good], key.public_key())
     assert (report.first_bad_seq, report.problem) == (3, "checkpoint_mismatch")
+
+
+# ---- one record, proved to a resident (span_intact) ------------------------------------------
+
+
+def test_a_span_up_to_its_signed_checkpoint_is_intact(
+    draft: DraftFactory, hub_key: Ed25519PrivateKey
+) -> None:
+    records = chain(GENESIS_HASH, 1, [draft(i) for i in range(6)])
+    cp = sign_checkpoint(hub_key, records[4].seq, records[4].hash)
+    public = hub_key.public_key()
+    assert span_intact(records[1:5], cp, public)  # record 3's predecessor to checkpoint 5
+    assert span_intact(records[1:3], None, public)  # no checkpoint yet: the links alone
+    assert not span_intact(records[1:4], cp, public)  # stops short of the checkpoint
+    assert not span_intact([records[1], records[3], records[4]], cp, public)  # a gap
+    altered = dataclasses.replace(records[2], affair="something_else")
+    assert not span_intact([records[1], altered, records[3], records[4]], cp, public)
+    forged = sign_checkpoint(Ed25519PrivateKey.generate(), records[4].seq, records[4].hash)
+    assert not span_intact(records[1:5], forged, public)
+    assert not span_intact([], None, public)
