@@ -27,7 +27,11 @@ from pki import (
 from pki.verify import load_pem_bundle
 
 TRUST = Trust.from_bundle(load_pem_bundle(HIERARCHY.chain_pem()))
-NOW = dt.datetime.now(dt.UTC)
+
+
+def now() -> dt.datetime:
+    """The time of the check: after the certificate was issued (never at collection time)."""
+    return dt.datetime.now(dt.UTC)
 
 
 def der(cert: x509.Certificate) -> bytes:
@@ -42,7 +46,7 @@ def crl(ca_name: CaName = CaName.AUTHENTICATION, ca=None) -> RevocationSource:  
 async def test_a_good_authentication_certificate_logs_in() -> None:
     ca = make_ca()
     _, auth = issue_pair(ca)
-    cert = await verify_login(der(auth.certificate), TRUST, crl(ca=ca), now=NOW)
+    cert = await verify_login(der(auth.certificate), TRUST, crl(ca=ca), now=now())
     assert cert.serial_number == auth.serial
 
 
@@ -50,7 +54,7 @@ async def test_a_revoked_one_does_not() -> None:
     ca = make_ca()
     _, auth = issue_pair(ca)
     ca.revoke(CaName.AUTHENTICATION, auth.serial, x509.ReasonFlags.key_compromise)
-    later = NOW + dt.timedelta(minutes=1)
+    later = now() + dt.timedelta(minutes=1)
     with pytest.raises(Revoked, match="revoked"):
         await verify_login(der(auth.certificate), TRUST, crl(ca=ca), now=later)
 
@@ -59,7 +63,7 @@ async def test_a_signature_certificate_is_no_login() -> None:
     ca = make_ca()
     sig, _ = issue_pair(ca)
     with pytest.raises(WrongPolicy, match="not a JPKI user-authentication certificate"):
-        await verify_login(der(sig.certificate), TRUST, crl(ca=ca), now=NOW)
+        await verify_login(der(sig.certificate), TRUST, crl(ca=ca), now=now())
 
 
 @pytest.mark.parametrize(
@@ -70,20 +74,20 @@ async def test_out_of_its_validity_it_does_not(shift: dt.timedelta, error: type)
     ca = make_ca()
     _, auth = issue_pair(ca)
     with pytest.raises(error):
-        await verify_login(der(auth.certificate), TRUST, crl(ca=ca), now=NOW + shift)
+        await verify_login(der(auth.certificate), TRUST, crl(ca=ca), now=now() + shift)
 
 
 async def test_a_certificate_of_another_ca_does_not() -> None:
-    other = make_ca(hierarchy=Hierarchy.generate(NOW - dt.timedelta(days=1)))
+    other = make_ca(hierarchy=Hierarchy.generate(now() - dt.timedelta(days=1)))
     auth = other.issue(CertKind.AUTHENTICATION, ec_key(1).public_key(), "card-x", CHIYODA)
     with pytest.raises(WrongCa):
-        await verify_login(der(auth.certificate), TRUST, crl(), now=NOW)
+        await verify_login(der(auth.certificate), TRUST, crl(), now=now())
 
 
 @pytest.mark.parametrize("data", [b"", b"not a certificate", b"\x30\x82\xff\xff" + bytes(40)])
 async def test_garbage_is_malformed(data: bytes) -> None:
     with pytest.raises(Malformed):
-        await verify_login(data, TRUST, crl(), now=NOW)
+        await verify_login(data, TRUST, crl(), now=now())
 
 
 async def test_a_tampered_certificate_does_not() -> None:
@@ -92,4 +96,4 @@ async def test_a_tampered_certificate_does_not() -> None:
     raw = bytearray(der(auth.certificate))
     raw[-10] ^= 0x01  # inside the CA's signature
     with pytest.raises(BadSignature, match="altered"):
-        await verify_login(bytes(raw), TRUST, crl(ca=ca), now=NOW)
+        await verify_login(bytes(raw), TRUST, crl(ca=ca), now=now())
