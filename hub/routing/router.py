@@ -14,20 +14,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from uuid import UUID, uuid4
 
-import orjson
-
 from hub.bus import Bus, Delivery, OutMessage, Subscription, Unroutable
 from hub.directory import Directory
 from hub.log import get_logger
-from hub.records import AccessRecord, RecordStore, digest
-from hub.records.chain import span_intact
+from hub.records import RecordStore, digest
 from hub.routing.changes import fan_out
 from hub.routing.context import Context, ContextSealer
 from hub.routing.exceptions import ForgedContext, RoutingError
 from hub.routing.legal import LegalTable
 from hub.routing.offices import Registry, authorize
 from hub.routing.outcomes import Finisher, hub_error, refused
-from hub.routing.portal import APPLICATION, DISCLOSURE, LOGIN, authorize_portal, is_portal
+from hub.routing.portal import LOGIN, is_portal
+from hub.routing.portal_desk import PortalDesk
 from hub.routing.resolve import reference_date, resolve_provider
 from hub.routing.tokens import TokenClient
 from hub.wire import (
@@ -58,13 +56,11 @@ from hub.wire import (
     Query,
     Refused,
     Resolved,
-    Sealed,
     TimedOut,
     TokenOk,
     WireError,
     decode,
     encode,
-    seal,
     sign,
     verify,
 )
@@ -76,7 +72,6 @@ MAX_DEADLINE = dt.timedelta(seconds=120)
 _ENROLLMENT = "enrollment"
 _JLIS = "jlis"
 _PKI = "jlis-pki"  # links authentication certificates to people (portal login)
-_DISCLOSED_MAX = 1000  # newest records in one disclosure answer
 
 
 _Request = Query | Enroll | ChangeEvent | Identify | Notice
@@ -107,6 +102,13 @@ class RouterDeps:
 class Router:
     def __init__(self, deps: RouterDeps) -> None:
         self._d = deps
+        self._portal = PortalDesk(
+            tokens=deps.tokens,
+            registry=deps.registry,
+            directory=deps.directory,
+            records=deps.records,
+            keys=deps.keys,
+        )
         self._timers: dict[UUID, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._subs: list[Subscription] = []
@@ -252,7 +254,7 @@ class Router:
         """
         d = self._d
         if is_portal(d.registry, ctx.requester):
-            return await self._route_portal(msg, ctx)
+            return await self._portal.route(msg, ctx, self._forward_query)
         if msg.document is not None:
             return ctx, refused("hub.unexpected_document", "only the portal files applications")
         if ctx.provider == HUB:
@@ -269,95 +271,6 @@ class Router:
         if not decision.allowed:
             return ctx, refused(f"routing.{decision.code}", decision.reason)
         return ctx, await self._forward_query(msg, ctx, provider_token)
-
-    async def _route_portal(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
-        """The portal, for the resident logged in: the portal rules instead of the table."""
-        d = self._d
-        if ctx.affair == APPLICATION and ctx.provider == HUB:
-            return await self._where_to_file(msg, ctx)
-        targets = (HUB,) if ctx.provider == HUB else (ctx.provider, HUB)
-        result = await d.tokens.translate(msg.person, ctx.requester, targets)
-        if not isinstance(result, TokenOk):
-            return ctx, result
-        ctx = replace(ctx, person=result.tokens[-1])
-        has_document = msg.document is not None
-        asked = (ctx.affair, ctx.provider, ctx.items)
-        decision = authorize_portal(d.registry, *asked, has_document=has_document)
-        if not decision.allowed:
-            return ctx, refused(f"routing.{decision.code}", decision.reason)
-        if ctx.affair == DISCLOSURE:
-            return ctx, await self._disclose(msg, ctx)
-        return ctx, await self._forward_query(msg, ctx, result.tokens[0])
-
-    async def _in_chain(self, record: AccessRecord) -> bool:
-        """The record, its predecessor and every record up to the first signed checkpoint at
-        or after it, linked and hashed right (up to the head while no checkpoint covers it)."""
-        store = self._d.records
-        assert store is not None
-        after = [c for c in await store.checkpoints() if c.seq >= record.seq]
-        checkpoint = min(after, key=lambda c: c.seq) if after else None
-        last = checkpoint.seq if checkpoint else record.seq
-        span = await store.between(max(record.seq - 1, 1), last)
-        return span_intact(span, checkpoint, store.public_key)
-
-    async def _where_to_file(self, msg: Query, ctx: Context) -> tuple[Context, Outcome]:
-        """Where the portal files this kind of application for the resident: a national office
-        (the tax office), or the municipal one that holds them now (their register, for a
-        move). Answered first, unsigned, so that the application can be sealed for it alone."""
-        d = self._d
-        result = await d.tokens.translate(msg.person, ctx.requester, (HUB,))
-        if not isinstance(result, TokenOk):
-            return ctx, result
-        ctx = replace(ctx, person=result.tokens[0])
-        if msg.document is not None or len(ctx.items) != 1:
-            return ctx, refused(
-                "hub.unaddressed_application",
-                "ask the hub where to file one kind of application, then send it there",
-            )
-        holding = {e.office for e in await d.directory.holders(ctx.person) if not e.until}
-        kind = ctx.items[0]
-        for office in d.registry:
-            if kind in office.accepts and (office.municipality is None or office.code in holding):
-                answer = orjson.dumps({"office": office.code})
-                return ctx, Answered(payload=seal(answer, d.keys[ctx.requester].seal))
-        return ctx, NotFound(reason=f"no office that takes {kind} applications holds this person")
-
-    async def _disclose(self, msg: Query, ctx: Context) -> Outcome:
-        """情報提供等記録の開示: the person's records, newest first, the withheld ones left out;
-        ``record_check`` recomputes one record's chain hash from its content."""
-        if self._d.records is None:
-            return hub_error("hub.no_records", "this hub worker reads no access records")
-        records = await self._d.records.for_person(ctx.person)
-        records.sort(key=lambda r: r.seq, reverse=True)
-        data: dict[str, object] = {}
-        if "access_records" in ctx.items:
-            data["access_records"] = [
-                {
-                    "record_id": str(r.record_id),
-                    "at": r.answered_at.isoformat(),
-                    "requester": r.requester,
-                    "provider": r.provider,
-                    "affair": r.affair,
-                    "items": list(r.items),
-                    "outcome": r.outcome,
-                    "hash": r.hash.hex(),
-                }
-                for r in records[:_DISCLOSED_MAX]
-            ]
-        if "holders" in ctx.items:  # which offices hold the person now (わたしの情報 asks them)
-            held = await self._d.directory.holders(ctx.person)
-            data["holders"] = sorted(e.office for e in held if e.until is None)
-        if "record_check" in ctx.items:
-            wanted = str(msg.params.get("record_id", ""))
-            found = next((r for r in records if str(r.record_id) == wanted), None)
-            data["record_check"] = {
-                "record_id": wanted,
-                "found": found is not None,
-                "valid": found is not None and await self._in_chain(found),
-                "hash": found.hash.hex() if found else "",
-            }
-        sealed: Sealed = seal(orjson.dumps(data), self._d.keys[ctx.requester].seal)
-        return Answered(payload=sealed)
 
     async def _resolve(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
         """Which office may answer and held this person's record on the reference date."""
