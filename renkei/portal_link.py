@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from agencies.applications import Signer
 from agencies.exceptions import ApplicationRefused, EnrollmentRefused
 from agencies.framework import Answer, OfficeNode
+from agencies.store import MemoryStore, OfficeStore
 from hub.log import get_logger
 from hub.routing import LegalTable, Registry
 from hub.wire import HUB, AccessEvent, ForwardedNotice, WireError, open_sealed
@@ -41,6 +42,7 @@ __all__ = ["PkiLoginCheck", "PkiSignatureCheck", "PortalOffice"]
 log = get_logger("renkei.portal")
 Feed = asyncio.Queue[AccessEntry | NoticeEntry]
 _KEPT = 100  # notices and application statuses kept per resident (newest)
+NOTICES, APPLICATIONS = "notices", "applications"  # the portal's store: per resident
 _FEED_MAX = 100  # a resident's browser that stopped reading loses alerts, not the portal memory
 
 
@@ -83,8 +85,9 @@ class PortalOffice:
         self.node = node
         self.registry = registry
         self.table = table
-        self._notices: dict[str, dict[uuid.UUID, NoticeEntry]] = {}
-        self._applications: dict[str, list[ApplicationStatus]] = {}
+        # お知らせ and application statuses: in the portal's own store (PostgreSQL schema, or
+        # memory), one document per resident under the portal's token, the newest _KEPT each
+        self.store: OfficeStore = node.store if node.store is not None else MemoryStore()
         self._feeds: dict[str, set[Feed]] = {}
 
     def _name(self, code: str) -> str:
@@ -184,12 +187,11 @@ class PortalOffice:
             notice = self._open_notice(msg)
             if notice is None:
                 return
-            mine = self._notices.setdefault(msg.person, {})
-            if notice.notice_id in mine:
+            mine = await self.notices(msg.person)
+            if any(n.notice_id == notice.notice_id for n in mine):
                 return  # redelivered
-            mine[notice.notice_id] = entry = notice
-            while len(mine) > _KEPT:  # the oldest go (kept in memory: see README)
-                del mine[min(mine.values(), key=lambda n: n.at).notice_id]
+            await self._save_notices(msg.person, [notice, *mine])
+            entry = notice
         for feed in self._feeds.get(msg.person, ()):
             if feed.qsize() < _FEED_MAX:
                 feed.put_nowait(entry)
@@ -211,14 +213,23 @@ class PortalOffice:
         )
 
     async def notices(self, person: str) -> list[NoticeEntry]:
-        return sorted(self._notices.get(person, {}).values(), key=lambda n: n.at, reverse=True)
+        doc = await self.store.get(NOTICES, person)
+        kept = [_notice(n) for n in doc["notices"]] if doc else []
+        return sorted(kept, key=lambda n: n.at, reverse=True)
 
     async def mark_read(self, person: str, notice_id: uuid.UUID) -> bool:
-        notice = self._notices.get(person, {}).get(notice_id)
+        mine = await self.notices(person)
+        notice = next((n for n in mine if n.notice_id == notice_id), None)
         if notice is None:
             return False
         notice.read = True
+        await self._save_notices(person, mine)
         return True
+
+    async def _save_notices(self, person: str, notices: list[NoticeEntry]) -> None:
+        newest = sorted(notices, key=lambda n: n.at, reverse=True)[:_KEPT]
+        doc = {"notices": [_notice_doc(n) for n in newest]}
+        await self.store.put_many(NOTICES, [(person, None, doc)])
 
     def subscribe(self, person: str) -> Feed:
         feed: Feed = asyncio.Queue()
@@ -242,14 +253,14 @@ class PortalOffice:
         if signer != person:  # J-LIS names who signed: it must be the resident logged in
             why = why or "portal.signer_mismatch: signed with another person's card"
             status = ApplicationStatus(uuid.uuid4(), kind, now, "", "refused", why)
-            self._keep(person, status)
+            await self._keep(person, status)
             return status
         where = await self.node.ask("application", HUB, (kind,), person)
         if where.status != "ok" or where.data is None:
             _unavailable(where, "the hub")
             why = f"{where.code}: {where.reason}" if where.code else where.reason
             status = ApplicationStatus(where.query_id, kind, now, "", "refused", why)
-            self._keep(person, status)
+            await self._keep(person, status)
             return status
         office = str(where.data["office"])
         answer = await self.node.ask("application", office, (kind,), person, document=signed)
@@ -261,7 +272,7 @@ class PortalOffice:
         else:
             detail = f"{answer.code}: {answer.reason}" if answer.code else answer.reason
             status = ApplicationStatus(answer.query_id, kind, now, office, "refused", detail)
-        self._keep(person, status)
+        await self._keep(person, status)
         return status
 
     async def _signer(self, signed: bytes) -> tuple[str, str]:
@@ -277,13 +288,60 @@ class PortalOffice:
                 raise Unavailable("J-LIS (the certification service) did not answer") from None
             return "", f"{exc.code}: {exc}"
 
-    def _keep(self, person: str, status: ApplicationStatus) -> None:
-        kept = self._applications.setdefault(person, [])
-        kept.insert(0, status)
-        del kept[_KEPT:]
+    async def _keep(self, person: str, status: ApplicationStatus) -> None:
+        kept = [status, *await self.applications(person)][:_KEPT]
+        doc = {"applications": [_status_doc(s) for s in kept]}
+        await self.store.put_many(APPLICATIONS, [(person, None, doc)])
 
     async def applications(self, person: str) -> list[ApplicationStatus]:
-        return list(self._applications.get(person, ()))
+        doc = await self.store.get(APPLICATIONS, person)
+        return [_status(s) for s in doc["applications"]] if doc else []
+
+
+def _notice_doc(n: NoticeEntry) -> dict[str, Any]:
+    return {
+        "notice_id": str(n.notice_id),
+        "at": n.at.isoformat(),
+        "office": n.office,
+        "office_name": n.office_name,
+        "title": n.title,
+        "body": n.body,
+        "read": n.read,
+    }
+
+
+def _notice(d: Mapping[str, Any]) -> NoticeEntry:
+    return NoticeEntry(
+        uuid.UUID(d["notice_id"]),
+        dt.datetime.fromisoformat(d["at"]),
+        d["office"],
+        d["office_name"],
+        d["title"],
+        d["body"],
+        bool(d["read"]),
+    )
+
+
+def _status_doc(s: ApplicationStatus) -> dict[str, Any]:
+    return {
+        "application_id": str(s.application_id),
+        "kind": s.kind,
+        "at": s.at.isoformat(),
+        "office": s.office,
+        "status": s.status,
+        "detail": s.detail,
+    }
+
+
+def _status(d: Mapping[str, Any]) -> ApplicationStatus:
+    return ApplicationStatus(
+        uuid.UUID(d["application_id"]),
+        d["kind"],
+        dt.datetime.fromisoformat(d["at"]),
+        d["office"],
+        d["status"],
+        d["detail"],
+    )
 
 
 def _unavailable(answer: Answer, who: str) -> None:

@@ -28,6 +28,7 @@ from portal_env import (
 from hub.wire import Delivered
 from pki import CaName
 from portal.model import AccessEntry, CheckedCertificate, LoginRefused
+from renkei.portal_link import PortalOffice
 
 pytestmark = pytest.mark.integration
 
@@ -85,6 +86,11 @@ async def test_a_notice_reaches_the_portal_under_its_own_token(env: Env, pki: Pk
     assert [n.notice_id for n in listed] == [pushed.notice_id]
     assert await r.portal.mark_read(person, pushed.notice_id)
     assert (await r.portal.notices(person))[0].read
+    # kept in the portal's own store: a restarted portal still lists it, read
+    again = PortalOffice(r.portal.node, r.portal.registry, r.portal.table)
+    assert [(n.notice_id, n.read) for n in await again.notices(person)] == [
+        (pushed.notice_id, True)
+    ]
     assert not await r.portal.mark_read("another-person", pushed.notice_id)
 
 
