@@ -227,14 +227,15 @@ class PgRecordStore:
         since: datetime | None = None,
         until: datetime | None = None,
         office: str | None = None,
+        newest: int | None = None,
     ) -> list[AccessRecord]:
         since, until = check_window(since, until)
         async with self._pool.acquire() as conn, conn.transaction(readonly=True):
             await conn.execute(_CUSTOM_PLANS)
             rows = await conn.fetch(
-                self._q.for_person, person, since, until, office, include_not_disclosed
+                self._q.for_person, person, since, until, office, include_not_disclosed, newest
             )
-        return [_record(row, row["not_disclosed"]) for row in rows]
+        return [_record(row, row["not_disclosed"]) for row in reversed(rows)]  # chain order
 
     async def set_not_disclosed(
         self, record_id: UUID, flag: bool, *, actor: str = "", reason: str = ""

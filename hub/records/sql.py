@@ -105,7 +105,7 @@ _TEMPLATES: Final = Statements(
         " AND ($2::timestamptz IS NULL OR r.asked_at >= $2)"
         " AND ($3::timestamptz IS NULL OR r.asked_at < $3)"
         " AND ($4::text IS NULL OR r.requester = $4 OR r.provider = $4)) x"
-        " WHERE $5::boolean OR NOT x.not_disclosed ORDER BY x.seq"
+        " WHERE $5::boolean OR NOT x.not_disclosed ORDER BY x.seq DESC LIMIT $6"
     ),
     all_records="SELECT * FROM {s}.access_record ORDER BY seq",
     between="SELECT * FROM {s}.access_record WHERE seq BETWEEN $1 AND $2 ORDER BY seq",

@@ -60,7 +60,10 @@ class RecordStore(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         office: str | None = None,
-    ) -> list[AccessRecord]: ...
+        newest: int | None = None,
+    ) -> list[AccessRecord]:
+        """The person's records in chain order; ``newest``: only the last that many."""
+        ...
 
     async def set_not_disclosed(
         self, record_id: UUID, flag: bool, *, actor: str = "", reason: str = ""
@@ -186,14 +189,16 @@ class MemoryRecordStore:
         since: datetime | None = None,
         until: datetime | None = None,
         office: str | None = None,
+        newest: int | None = None,
     ) -> list[AccessRecord]:
         since, until = check_window(since, until)
         found = (self._current(self._records[i]) for i in self._by_person.get(person, ()))
-        return [
+        shown = [
             r
             for r in found
             if (include_not_disclosed or not r.not_disclosed) and matches(r, since, until, office)
         ]
+        return shown if newest is None else shown[max(len(shown) - newest, 0) :]
 
     async def set_not_disclosed(
         self, record_id: UUID, flag: bool, *, actor: str = "", reason: str = ""

@@ -96,10 +96,10 @@ class PortalDesk:
         (at most the newest 1000); which offices hold them; one record proved in the chain."""
         if self.records is None:
             return hub_error("hub.no_records", "this hub worker reads no access records")
-        records = await self.records.for_person(ctx.person)
-        records.sort(key=lambda r: r.seq, reverse=True)
         data: dict[str, object] = {}
         if "access_records" in ctx.items:
+            records = await self.records.for_person(ctx.person, newest=DISCLOSED_MAX)
+            records.reverse()  # newest first
             data["access_records"] = [
                 {
                     "record_id": str(r.record_id),
@@ -111,14 +111,15 @@ class PortalDesk:
                     "outcome": r.outcome,
                     "hash": r.hash.hex(),
                 }
-                for r in records[:DISCLOSED_MAX]
+                for r in records
             ]
         if "holders" in ctx.items:  # which offices hold the person now (わたしの情報 asks them)
             held = await self.directory.holders(ctx.person)
             data["holders"] = sorted(e.office for e in held if e.until is None)
         if "record_check" in ctx.items:
             wanted = str(msg.params.get("record_id", ""))
-            found = next((r for r in records if str(r.record_id) == wanted), None)
+            mine = await self.records.for_person(ctx.person)  # (a click: all of theirs)
+            found = next((r for r in mine if str(r.record_id) == wanted), None)
             data["record_check"] = {
                 "record_id": wanted,
                 "found": found is not None,

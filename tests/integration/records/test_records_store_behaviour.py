@@ -63,6 +63,8 @@ async def test_residents_lookups(make_store: StoreFactory, draft: DraftFactory) 
     ds = [draft(i, person="p-1") for i in range(6)]
     await store.append([*ds, draft(7, person="p-2")])
     assert [r.seq for r in await store.for_person("p-1")] == [1, 2, 3, 4, 5, 6]
+    assert [r.seq for r in await store.for_person("p-1", newest=2)] == [5, 6]
+    assert [r.seq for r in await store.for_person("p-1", newest=10)] == [1, 2, 3, 4, 5, 6]
     assert [r.seq for r in await store.for_person("p-1", since=ds[3].asked_at)] == [4, 5, 6]
     assert [r.seq for r in await store.for_person("p-1", until=ds[1].asked_at)] == [1]
     office = ds[4].provider
