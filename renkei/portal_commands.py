@@ -116,7 +116,7 @@ async def portal_demo(
         "マイナポータル", VerifierKind.PUBLIC, frozenset({CertKind.AUTHENTICATION}), None, now
     )
     login = PkiLoginCheck(trust, RevocationSource(ocsp_url=f"{pki_url}/ocsp", api_key=api_key))
-    signatures = PkiSignatureCheck("office", trust, RevocationSource())  # public CRLs
+    signatures = PkiSignatureCheck(trust, RevocationSource())  # public CRLs
     table, registry = load_rules(settings)
     state = state or State.generate(identities(registry))
     async with (

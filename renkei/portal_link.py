@@ -61,14 +61,15 @@ class PkiLoginCheck:
 
 
 class PkiSignatureCheck:
-    """An office's ``SignatureCheck``: CMS signature, JPKI chain, revocation at signing time."""
+    """An office's ``SignatureCheck``: CMS signature, JPKI chain, revocation at signing time.
+    Made once per deployment; ``for_office`` gives each office its own (for its refusal codes)."""
 
-    def __init__(self, office: str, trust: Trust, source: RevocationSource) -> None:
+    def __init__(self, trust: Trust, source: RevocationSource, office: str = "office") -> None:
         self.code = office.replace("-", "_")
         self.trust, self.source = trust, source
 
     def for_office(self, office: str) -> PkiSignatureCheck:
-        return PkiSignatureCheck(office, self.trust, self.source)
+        return PkiSignatureCheck(self.trust, self.source, office)
 
     async def check(self, signed: bytes) -> Signer:
         try:

@@ -94,7 +94,7 @@ async def network(env: Env, pki: Pki, *, without: str = "") -> Network:
     return await env.network(
         run=[i for i in IDS if i != without],
         listeners={PKI_OFFICE: CaListener(pki.ca)},
-        signatures=PkiSignatureCheck("office", pki.trust, pki.source),
+        signatures=PkiSignatureCheck(pki.trust, pki.source),
     )
 
 
