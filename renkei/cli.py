@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--pki-port", type=int, default=8440, help="the CA's port (--portal)")
     demo.add_argument("--card", help="the demo card's state file (default <state_dir>/card/…)")
     demo.add_argument("--every", type=float, default=15.0, help="seconds between office visits")
+    demo.add_argument(
+        "--notice-every", type=int, default=0, help="a notice every N visits (default: one only)"
+    )
     demo.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     demo.set_defaults(run=commands.demo)
 

@@ -146,7 +146,9 @@ async def portal_demo(
                 f" (demo values)"
             )
             say(f"  an office looks at the resident every {args.every:g} s; Ctrl-C stops")
-            activity = asyncio.create_task(office_activity(net, tokens, args.every, say))
+            activity = asyncio.create_task(
+                office_activity(net, tokens, args.every, say, args.notice_every)
+            )
             try:
                 await until_stopped(args.seconds)
             finally:
@@ -210,25 +212,31 @@ async def demo_resident(
 
 
 async def office_activity(
-    net: Network, tokens: dict[str, str], every: float, say: Callable[[str], None]
+    net: Network,
+    tokens: dict[str, str],
+    every: float,
+    say: Callable[[str], None],
+    notice_every: int = 0,
 ) -> None:
-    """児童手当 checks the household now and then; the first check sends a notice."""
+    """児童手当 checks the household now and then; the first check sends a notice (and then
+    every ``notice_every``-th check, when given)."""
     child = net.offices["chiyoda-child"]
-    sent = False
+    visits = sent = 0
     while True:
         await asyncio.sleep(every)
+        visits += 1
         answer = await child.ask(
             "child_allowance", "chiyoda-resident", ("resident_record",), tokens["chiyoda-child"]
         )
         say(f"  … 児童手当 asked 住民記録 for the resident's household: {answer.status}")
-        if not sent:
+        if sent == 0 or (notice_every and visits % notice_every == 0):
             notice = {
-                "title": "児童手当の現況について (child allowance: status check)",
+                "title": f"児童手当の現況について (child allowance: status check {sent + 1})",
                 "body": "世帯の状況を確認しました。手続きは不要です。(We checked your household; "
                 "nothing to do.)",
             }
             outcome = await child.notify(tokens["chiyoda-child"], PORTAL, notice)
-            sent = outcome.status == "delivered"
+            sent += outcome.status == "delivered"
 
 
 def add_portal_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

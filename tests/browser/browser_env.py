@@ -124,6 +124,8 @@ async def world(state_dir: Path) -> AsyncIterator[World]:
             str(card),
             "--every",
             "2",
+            "--notice-every",
+            "2",
         )
         processes.append(demo)
         await demo.wait_for("an office looks at the resident")

@@ -85,9 +85,12 @@ async def test_login_pages_live_alert_notice_application_logout(
     await rows.first.get_by_role("button", name=re.compile("検証")).click()
     await expect(page.locator("p.ok[role=status]")).to_contain_text("✓")
 
-    # お知らせ: the demo's notice arrived (live or already listed), unread, then read
+    # お知らせ: the demo's notices, unread; the next one appears without reload
     await page.goto(f"{running.portal}/notices")
-    await expect(page.locator("main")).to_contain_text("児童手当の現況", timeout=10_000)
+    notices = page.locator("#notice-list li[id^=n-]")
+    await expect(notices.first).to_contain_text("児童手当の現況", timeout=10_000)
+    listed = await notices.count()
+    await expect(notices).to_have_count(listed + 1, timeout=10_000)  # live (a notice / 4 s)
     await shot(page, "06-notices")
     await page.get_by_role("button", name=re.compile("既読にする")).first.click()
     await expect(page.locator("main")).to_contain_text("既読")
