@@ -92,6 +92,8 @@ class PortalOffice:
         self._feeds: dict[str, set[Feed]] = {}
 
     def _name(self, code: str) -> str:
+        if code == HUB:
+            return "情報提供ネットワークシステム (the hub)"
         return self.registry.get(code).name_ja if code in self.registry else code
 
     # ---- login and records ----------------------------------------------------------------
