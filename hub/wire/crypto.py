@@ -12,7 +12,6 @@ OpenSSL's time here — four signatures checked and one answer sealed per query 
 from __future__ import annotations
 
 import base64
-import functools
 import os
 from dataclasses import dataclass
 
@@ -121,35 +120,39 @@ def seal_key(text: str) -> X25519PublicKey:
         raise SealError(f"not an X25519 public key: {exc}") from None
 
 
-_RAW_KEYS: dict[int, tuple[object, bytes]] = {}  # id(key) → (the key, kept alive; its bytes)
+_PRIVATE: dict[int, tuple[object, bytes, bytes]] = {}  # id(key) → (key, kept alive; its forms)
 
 
-def _raw(key: Ed25519PrivateKey | Ed25519PublicKey | X25519PrivateKey | X25519PublicKey) -> bytes:
-    """The key's raw bytes, libsodium's form (a private Ed25519 key: seed ‖ public key)."""
-    found = _RAW_KEYS.get(id(key))
+def _private(key: Ed25519PrivateKey | X25519PrivateKey) -> tuple[bytes, bytes]:
+    """A private key in libsodium's forms, derived once per key object (an office has two):
+    Ed25519 → (seed ‖ public key, public key); X25519 → (private key, public key)."""
+    found = _PRIVATE.get(id(key))
     if found is not None and found[0] is key:
-        return found[1]
+        return found[1], found[2]
+    seed = key.private_bytes(_RAW, _RAW_PRIV, _NONE)
     if isinstance(key, Ed25519PrivateKey):
-        raw = sodium.crypto_sign_seed_keypair(key.private_bytes(_RAW, _RAW_PRIV, _NONE))[1]
-    elif isinstance(key, X25519PrivateKey):
-        raw = key.private_bytes(_RAW, _RAW_PRIV, _NONE)
+        public, secret = sodium.crypto_sign_seed_keypair(seed)
     else:
-        raw = key.public_bytes(_RAW, _RAW_PUB)
-    if len(_RAW_KEYS) > 10_000:  # keys are few and long-lived; this only bounds a leak
-        _RAW_KEYS.clear()
-    _RAW_KEYS[id(key)] = (key, raw)
-    return raw
+        public, secret = sodium.crypto_scalarmult_base(seed), seed
+    if len(_PRIVATE) > 1_000:  # keys are few and long-lived; this only bounds a leak
+        _PRIVATE.clear()
+    _PRIVATE[id(key)] = (key, secret, public)
+    return secret, public
+
+
+def _public(key: Ed25519PublicKey | X25519PublicKey) -> bytes:
+    return key.public_bytes(_RAW, _RAW_PUB)  # ~1 µs: not worth a cache (seal_to is per message)
 
 
 def sign(body: bytes, key: Ed25519PrivateKey) -> str:
-    return b64e(sodium.crypto_sign(body, _raw(key))[:64])
+    return b64e(sodium.crypto_sign(body, _private(key)[0])[:64])
 
 
 def verify(body: bytes, signature: str | None, key: Ed25519PublicKey) -> None:
     if not signature:
         raise BadSignature("the message carries no signature")
     try:
-        sodium.crypto_sign_open(_signature(signature) + body, _raw(key))
+        sodium.crypto_sign_open(_signature(signature) + body, _public(key))
     except (BadSignatureError, CryptoError, SealError, ValueError):
         raise BadSignature("the signature does not match the sender's key") from None
 
@@ -168,7 +171,7 @@ def _key(shared: bytes, epk: bytes, recipient: bytes) -> bytes:
 def seal(plaintext: bytes, recipient: X25519PublicKey) -> Sealed:
     eph = os.urandom(32)
     epk = sodium.crypto_scalarmult_base(eph)
-    rcpt = _raw(recipient)
+    rcpt = _public(recipient)
     shared = sodium.crypto_scalarmult(eph, rcpt)
     nonce = os.urandom(12)
     ct = ChaCha20Poly1305(_key(shared, epk, rcpt)).encrypt(nonce, plaintext, rcpt)
@@ -180,17 +183,10 @@ def open_sealed(sealed: Sealed, key: X25519PrivateKey) -> bytes:
     if len(epk) != 32:
         raise SealError("the payload is not sealed for this office, or was altered")
     try:
-        private = _raw(key)
-        rcpt = _public_of(private)
+        private, rcpt = _private(key)
         shared = sodium.crypto_scalarmult(private, epk)  # a low-order epk raises, never all-zero
         return ChaCha20Poly1305(_key(shared, epk, rcpt)).decrypt(
             b64d(sealed.nonce), b64d(sealed.ct), rcpt
         )
     except (InvalidTag, ValueError, CryptoError, RuntimeError):
         raise SealError("the payload is not sealed for this office, or was altered") from None
-
-
-@functools.cache
-def _public_of(private: bytes) -> bytes:
-    """An X25519 private key's public key (a few per process, so kept)."""
-    return sodium.crypto_scalarmult_base(private)
