@@ -24,6 +24,8 @@ from hub.bus import Bus, Delivery, OutMessage
 from hub.log import get_logger
 from hub.wire import (
     HUB,
+    JLIS,
+    JLIS_PKI,
     SIGNATURE_HEADER,
     AccessEvent,
     Answered,
@@ -75,7 +77,6 @@ __all__ = [
 ]
 
 log = get_logger("agencies.office")
-PKI = "jlis-pki"  # J-LIS's certification service: it links certificates to people
 EVENTS = "_events"  # the store's collection of change events received
 GRACE = dt.timedelta(seconds=1)  # how long past the deadline we wait for the hub's own answer
 
@@ -230,7 +231,7 @@ class OfficeNode:
         if self.jlis_seal is None:
             raise EnrollmentRefused("office.no_jlis_key", "this office has no J-LIS key to seal to")
         msg = Enroll(
-            envelope=self._envelope("enrollment", "jlis"),
+            envelope=self._envelope("enrollment", JLIS),
             number=seal(number.encode("ascii"), self.jlis_seal),
             held_since=held_since,
         )
@@ -250,8 +251,8 @@ class OfficeNode:
         """The portal: this office's token for the holder of an authentication certificate
         (J-LIS's certification service names them; only the token comes back)."""
         msg = Identify(
-            envelope=self._envelope("portal_login", PKI),
-            certificate=seal(certificate, self._peer(PKI).seal),
+            envelope=self._envelope("portal_login", JLIS_PKI),
+            certificate=seal(certificate, self._peer(JLIS_PKI).seal),
         )
         reply = await self._request(msg, "identify")
         if reply is None:

@@ -23,12 +23,12 @@ from cryptography.hazmat.primitives import serialization
 
 from agencies.store import OfficeStore
 from hub.log import get_logger
-from hub.wire import Change, Identified, NotFound, Outcome, Refused
+from hub.wire import JLIS_PKI, Change, Identified, NotFound, Outcome, Refused
 from pki import CertificationAuthority, EventKind, Issued, ResidentEvent
 
 __all__ = ["PKI_OFFICE", "CaListener", "holder_for"]
 
-PKI_OFFICE = "jlis-pki"
+PKI_OFFICE = JLIS_PKI  # the CA's office on the network
 LINKS = "certificate_links"
 _PREFIX = "t:"
 log = get_logger("renkei.pki_link")

@@ -30,6 +30,8 @@ from hub.routing.resolve import reference_date, resolve_provider
 from hub.routing.tokens import TokenClient
 from hub.wire import (
     HUB,
+    JLIS,
+    JLIS_PKI,
     SIGNATURE_HEADER,
     Answered,
     BadSignature,
@@ -70,8 +72,6 @@ __all__ = ["MAX_DEADLINE", "Router", "RouterDeps", "utcnow"]
 log = get_logger("hub.router")
 MAX_DEADLINE = dt.timedelta(seconds=120)
 _ENROLLMENT = "enrollment"
-_JLIS = "jlis"
-_PKI = "jlis-pki"  # links authentication certificates to people (portal login)
 
 
 _Request = Query | Enroll | ChangeEvent | Identify | Notice
@@ -288,7 +288,7 @@ class Router:
         return ctx, found
 
     def _check_enroller(self, ctx: Context) -> Outcome | None:
-        if ctx.provider != _JLIS or ctx.affair != _ENROLLMENT:
+        if ctx.provider != JLIS or ctx.affair != _ENROLLMENT:
             return refused(
                 "hub.bad_enrollment", "enrollment goes to 'jlis' under affair 'enrollment'"
             )
@@ -314,13 +314,15 @@ class Router:
     def _check_identify(self, ctx: Context) -> Outcome | None:
         if not is_portal(self._d.registry, ctx.requester):
             return refused("hub.not_a_portal", "only the portal identifies card holders")
-        if ctx.provider != _PKI or ctx.affair != LOGIN:
-            return refused("hub.bad_identify", f"identify goes to {_PKI!r} under affair {LOGIN!r}")
+        if ctx.provider != JLIS_PKI or ctx.affair != LOGIN:
+            return refused(
+                "hub.bad_identify", f"identify goes to {JLIS_PKI!r} under affair {LOGIN!r}"
+            )
         return None
 
     async def _forward_identify(self, msg: Identify, ctx: Context) -> Outcome | None:
         fwd = ForwardedIdentify(
-            envelope=self._envelope(ctx, _PKI),
+            envelope=self._envelope(ctx, JLIS_PKI),
             requester=ctx.requester,
             certificate=msg.certificate,
             context=self._d.sealer.seal(ctx),
@@ -349,7 +351,7 @@ class Router:
 
     async def _forward_enroll(self, msg: Enroll, ctx: Context) -> Outcome | None:
         fwd = ForwardedEnroll(
-            envelope=self._envelope(ctx, _JLIS),
+            envelope=self._envelope(ctx, JLIS),
             requester=ctx.requester,
             number=msg.number,
             context=self._d.sealer.seal(ctx),
@@ -417,7 +419,7 @@ class Router:
     async def _complete_identify(self, ctx: Context, outcome: Outcome) -> tuple[Outcome, Context]:
         if not isinstance(outcome, Identified):
             return outcome, ctx
-        result = await self._d.tokens.translate(outcome.token, _PKI, (ctx.requester, HUB))
+        result = await self._d.tokens.translate(outcome.token, JLIS_PKI, (ctx.requester, HUB))
         if not isinstance(result, TokenOk):
             return result, ctx
         return Enrolled(token=result.tokens[0]), replace(ctx, person=result.tokens[1])

@@ -5,6 +5,8 @@ Imports nothing of ours. See ``hub/wire/README.md``.
 
 from hub.wire.base import (
     HUB,
+    JLIS,
+    JLIS_PKI,
     MAX_ITEMS,
     MAX_MESSAGE_BYTES,
     WIRE_VERSION,
@@ -78,6 +80,8 @@ from hub.wire.messages import (
 
 __all__ = [
     "HUB",
+    "JLIS",
+    "JLIS_PKI",
     "MAX_ITEMS",
     "MAX_MESSAGE_BYTES",
     "SIGNATURE_HEADER",

@@ -11,6 +11,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 __all__ = [
     "B64",
     "HUB",
+    "JLIS",
+    "JLIS_PKI",
     "MAX_ITEMS",
     "MAX_MESSAGE_BYTES",
     "WIRE_VERSION",
@@ -30,6 +32,8 @@ WIRE_VERSION: Final = 1
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_ITEMS = 16
 HUB = "hub"  # the network operator's own office code
+JLIS = "jlis"  # J-LIS: numbers resolved at enrollment
+JLIS_PKI = "jlis-pki"  # J-LIS's certification service: it alone links certificates to people
 
 
 class WireModel(BaseModel):
