@@ -7,38 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from proc_env import CODE, READER, free_port, require_pcsc
 
-from card_service.pcsc import list_readers, wait_for_card
+from card_service.pcsc import wait_for_card
 
-READER = "Virtual PCD 00 00"
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-CODE = "import sys; from renkei.cli import main; sys.exit(main())"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def require_stack() -> None:
     """Fail (never skip) when Chromium or PC/SC is missing, saying what to install."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no {CHROMIUM}: apt-get install chromium (.ci/run does)")
-    try:
-        readers = list_readers()
-    except Exception as exc:
-        pytest.fail(f"PC/SC is not available ({exc}): start pcscd (scripts/services)")
-    if READER not in readers:
-        pytest.fail(f"no {READER!r} reader (readers: {readers}): install vsmartcard-vpcd")
+    require_pcsc()
 
 
 @dataclass

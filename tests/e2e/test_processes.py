@@ -6,7 +6,6 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
+from proc_env import free_port
 
 from agencies.framework import OfficeNode
 from agencies.store import PgStore
@@ -169,9 +169,3 @@ async def test_the_portal_as_a_process_serves_the_card_login(deployment: dict[st
             proc.send_signal(signal.SIGTERM)
         codes = [await asyncio.wait_for(p.wait(), 30) for p in procs]
     assert codes == [0, 0, 0, 0], "each service stops cleanly on SIGTERM"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

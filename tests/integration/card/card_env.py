@@ -24,6 +24,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from proc_env import CODE, READER
 
 from card_service import (
     CardClient,
@@ -36,10 +37,9 @@ from card_service import (
     VpcdLink,
     issue_to_file,
 )
-from card_service.pcsc import PcscTransport, card_present, list_readers, wait_for_card
+from card_service.pcsc import PcscTransport, wait_for_card
 from pki import CertificationAuthority, Endpoints, create_app
 
-READER = "Virtual PCD 00 00"
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 AUTH_PIN, SIGN_PIN, FACE_PIN = "1234", "ABC123", "5678"
 RESIDENT_DOC = {
@@ -51,19 +51,6 @@ RESIDENT_DOC = {
     "prefecture": "Tokyo-to",
     "municipality": "Chiyoda-ku",
 }
-CODE = "import sys; from renkei.cli import main; sys.exit(main())"
-
-
-def require_pcsc() -> None:
-    """Fail (never skip) when the PC/SC stack is missing, saying what to start."""
-    try:
-        readers = list_readers()
-    except Exception as exc:
-        pytest.fail(f"PC/SC is not available ({exc}): start pcscd (scripts/services)")
-    if READER not in readers:
-        pytest.fail(f"no {READER!r} reader (readers: {readers}): install vsmartcard-vpcd")
-    if card_present(READER):
-        pytest.fail(f"a card is already in {READER}: stop the other emulator first")
 
 
 @dataclass

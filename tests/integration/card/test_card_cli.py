@@ -14,15 +14,14 @@ from card_env import (
     AUTH_PIN,
     FACE_PIN,
     OPENSSL,
-    READER,
     RESIDENT_DOC,
     SIGN_PIN,
     Ca,
     EmulatorProcess,
     renkei,
-    require_pcsc,
     run,
 )
+from proc_env import READER, require_pcsc
 
 from card_service import CardClient, CardRemoved, PinRule
 from card_service.jpki import digest_info

@@ -15,18 +15,17 @@ from card_env import (
     AUTH_PIN,
     FACE_PIN,
     OPENSSL,
-    READER,
     SIGN_PIN,
     Ca,
     Emulator,
     connected,
     inserted,
     issue_card_file,
-    require_pcsc,
     tx,
 )
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from proc_env import READER, require_pcsc
 
 from card_service import (
     ATR,

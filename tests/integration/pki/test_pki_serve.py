@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import aiohttp
 from cryptography import x509
-
-CODE = "import sys; from renkei.cli import main; sys.exit(main())"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from proc_env import CODE, free_port
 
 
 async def serve_once(state: Path) -> bytes:
