@@ -9,6 +9,7 @@ import uuid
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from e2e_env import Env
+from portal_env import FACTS, WHERE
 
 from agencies.jlis.numbers import resident_record_code
 from agencies.jlis.registry import Jlis
@@ -18,20 +19,11 @@ from pki import (
     CertKind,
     Endpoints,
     Hierarchy,
-    Locality,
-    ResidentFacts,
-    Sex,
 )
 from renkei.pki_link import PKI_OFFICE, CaListener, holder_for
 
 pytestmark = pytest.mark.integration
 REGISTER = "chiyoda-resident"
-FACTS = ResidentFacts(
-    name="番号 花子",
-    address="東京都千代田区麹町一丁目1番1号",
-    birth_date=dt.date(1980, 5, 5),
-    sex=Sex.FEMALE,
-)
 
 
 async def revoked(ca: CertificationAuthority, ca_name: CaName, serial: int) -> bool:
@@ -58,9 +50,8 @@ async def test_a_move_revokes_the_signature_certificate_and_a_death_both(env: En
     holder = holder_for(await net.offices[PKI_OFFICE].enroll(number))  # the desk, at issuance
     issued = now - dt.timedelta(days=1)
     key = ec.generate_private_key(ec.SECP256R1())
-    where = Locality("Tokyo-to", "Chiyoda-ku")
-    sig = ca.issue(CertKind.SIGNATURE, key.public_key(), holder, where, FACTS, not_before=issued)
-    auth = ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, where, not_before=issued)
+    sig = ca.issue(CertKind.SIGNATURE, key.public_key(), holder, WHERE, FACTS, not_before=issued)
+    auth = ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE, not_before=issued)
     today = now.date()
     await net.offices[REGISTER].report_change(
         register_token, "moved_out", today, {"to_municipality": "131041"}
