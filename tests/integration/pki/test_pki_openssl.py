@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pki_http_env import OPENSSL, Server, private_pem, run
 
-from pki import sign_document
+from pki import sign_document, sign_document_with
 
 
 @pytest.fixture
@@ -164,3 +164,34 @@ async def test_openssl_verifies_our_cms_signatures(server: Server, work: Path) -
         "/dev/null",
     )
     assert code == 0 and "Verification successful" in err
+
+
+async def test_openssl_verifies_cms_made_around_an_external_signer(
+    server: Server, work: Path
+) -> None:
+    """What the card bridge makes: the key signs only the signed attributes (as a card does)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    key, cert_path, _ = await issue_rsa(server, work, "card-c6")
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    doc = "確定申告書\n".encode()
+    card = lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256())  # noqa: E731
+    (work / "ext.p7s").write_bytes(sign_document_with(doc, cert, card))
+    code, out, err = await run(
+        OPENSSL,
+        "cms",
+        "-verify",
+        "-in",
+        str(work / "ext.p7s"),
+        "-inform",
+        "DER",
+        "-CAfile",
+        str(server.certs / "chain.pem"),
+        "-purpose",
+        "any",
+        "-binary",
+    )
+    assert code == 0, err
+    assert out.encode() == doc and "Verification successful" in err
