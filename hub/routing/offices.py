@@ -24,6 +24,7 @@ from hub.routing.legal import Decision, LegalTable, refuse
 from hub.routing.legal_table_schema import Code, Strict, Text, as_tuple
 
 __all__ = [
+    "APPLICATION_KINDS",
     "Office",
     "Registry",
     "authorize",
@@ -33,6 +34,7 @@ __all__ = [
     "parse_registry",
 ]
 
+APPLICATION_KINDS = frozenset({"moving", "child_allowance", "tax_return"})
 OfficeCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
 Codes = Annotated[tuple[Code, ...], BeforeValidator(as_tuple)]
 
@@ -44,7 +46,7 @@ class _Entry(Strict):
     municipality: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
     affairs: Codes = ()
     provides: Codes = ()
-    accepts: Codes = ()  # electronic applications it takes from the portal (portal.APPLICATIONS)
+    accepts: Codes = ()  # electronic applications it takes from the portal (APPLICATION_KINDS)
 
 
 class Office(_Entry):
@@ -165,7 +167,12 @@ def _problems(offices: Mapping[str, _Entry], table: LegalTable) -> list[str]:
                 problems.append(f"{at}: unknown item {item!r} (not in the legal table)")
             elif kind in table.kinds and (kind, item) not in answers:
                 problems.append(f"{at}: provides {item}, but no row asks a {kind} for it")
-        for field in ("affairs", "provides"):
+        problems.extend(
+            f"{at}: takes unknown application {kind!r} (one of {sorted(APPLICATION_KINDS)})"
+            for kind in office.accepts
+            if kind not in APPLICATION_KINDS
+        )
+        for field in ("affairs", "provides", "accepts"):
             values: tuple[str, ...] = getattr(office, field)
             if len(set(values)) != len(values):
                 problems.append(f"{at}.{field}: a code is listed twice in {list(values)}")

@@ -14,7 +14,6 @@ from hub.routing.offices import Office, Registry
 
 __all__ = [
     "APPLICATION",
-    "APPLICATIONS",
     "DISCLOSURE",
     "LOGIN",
     "PORTAL_KIND",
@@ -29,7 +28,6 @@ SELF_INFORMATION = "self_information"  # an office answers: the items it provide
 APPLICATION = "application"  # an office takes a signed application of a kind it accepts
 LOGIN = "portal_login"  # jlis-pki names the holder of an authentication certificate
 DISCLOSURE_ITEMS = frozenset({"access_records", "record_check", "holders"})
-APPLICATIONS = frozenset({"moving", "child_allowance", "tax_return"})
 _ALLOWED = Decision(allowed=True, rows=("portal",), reason="portal rules", code="allowed")
 
 

@@ -82,6 +82,8 @@ def refused(text: str, table: legal.LegalTable) -> MalformedRegistry:
          "offices.chiyoda-tax: provides pension_benefit, but no row asks a municipality for it"),
         (registry(office(affairs='["child_allowance", "child_allowance"]')),
          "offices.chiyoda-tax.affairs: a code is listed twice"),
+        (registry(office(extra='accepts = ["pachinko_prize"]\n')),
+         "offices.chiyoda-tax: takes unknown application 'pachinko_prize'"),
         (registry(office("Chiyoda_Tax")),
          "key 'Chiyoda_Tax' of offices: String should match pattern"),
         (registry(office(), office()), "not valid TOML: Cannot declare"),
@@ -95,7 +97,7 @@ def refused(text: str, table: legal.LegalTable) -> MalformedRegistry:
     ],
     ids=[
         "check-digit", "five-digits", "municipality-missing", "unknown-kind", "unknown-affair",
-        "unknown-item", "kind-cannot-ask", "kind-never-asked", "affair-twice", "bad-code",
+        "unknown-item", "kind-cannot-ask", "kind-never-asked", "affair-twice", "unknown-application", "bad-code",
         "duplicate-code", "unknown-key", "wrong-type", "missing-version", "missing-name",
     ],
 )  # fmt: skip
