@@ -36,6 +36,7 @@ from pki import (
     Trust,
     VerifierKind,
 )
+from pki import create_app as create_pki_app
 from pki.verify import load_pem_bundle
 from portal.model import CertificateChecker
 from portal.web import create_app
@@ -120,7 +121,7 @@ async def portal_demo(
     table, registry = load_rules(settings)
     state = state or State.generate(identities(registry))
     async with (
-        web_site(pki_app(ca), args.host, args.pki_port),
+        web_site(create_pki_app(ca), args.host, args.pki_port),
         await open_network(
             settings,
             state,
@@ -156,12 +157,6 @@ async def portal_demo(
                 with contextlib.suppress(asyncio.CancelledError):
                     await activity
     return 0
-
-
-def pki_app(ca: CertificationAuthority) -> web.Application:
-    from pki import create_app as create_pki_app  # noqa: PLC0415 -- the CA's own app factory
-
-    return create_pki_app(ca)
 
 
 DEMO_RESIDENT = {
