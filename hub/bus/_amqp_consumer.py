@@ -7,6 +7,7 @@ aiormq already runs each delivery in its own task; wrapping it in aio-pika's
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -15,6 +16,7 @@ import aiormq.abc
 import structlog
 from pamqp.commands import Basic
 
+from hub.bus._acks import AckBatch
 from hub.bus._common import run_handler
 from hub.bus.api import (
     EMPTY_HEADERS,
@@ -51,6 +53,7 @@ def str_headers(raw: Mapping[str, Any] | None, user_id: str | None) -> Mapping[s
 
 class AmqpDelivery:
     __slots__ = (
+        "_acks",
         "_bus",
         "_channel",
         "_deliver",
@@ -62,10 +65,14 @@ class AmqpDelivery:
         "settled",
     )
 
-    def __init__(self, msg: aiormq.abc.DeliveredMessage, queue: str, bus: AmqpBus) -> None:
+    def __init__(
+        self, msg: aiormq.abc.DeliveredMessage, queue: str, bus: AmqpBus, acks: AckBatch
+    ) -> None:
         self._deliver = cast(Basic.Deliver, msg.delivery)
         self._channel = msg.channel
         self._tag: int = self._deliver.delivery_tag or 0
+        self._acks = acks
+        acks.delivered(self._tag)
         self._props = msg.header.properties
         self._bus = bus
         self._headers: Mapping[str, str] | None = None
@@ -122,15 +129,13 @@ class AmqpDelivery:
         if self.settled:
             return
         self.settled = True
-        try:
-            await self._channel.basic_ack(self._tag, wait=False)
-        except CHANNEL_ERRORS as exc:
-            log.info("bus.ack_lost", queue=self.queue, error=type(exc).__name__)
+        self._acks.ack(self._tag)
 
     async def nack(self, *, requeue: bool = True) -> None:
         if self.settled:
             return
         self.settled = True
+        self._acks.forget(self._tag)
         try:
             await self._channel.basic_nack(self._tag, requeue=requeue, wait=False)
         except CHANNEL_ERRORS as exc:
@@ -152,13 +157,17 @@ class AmqpDelivery:
 class AmqpSubscription:
     """One consumer on its own (robust) channel, so QoS, closes and refusals stay local."""
 
-    def __init__(self, bus: AmqpBus, channel: Any, queue: str, handler: Handler, tag: str) -> None:
+    def __init__(
+        self, bus: AmqpBus, channel: Any, queue: str, handler: Handler, tag: str, *, prefetch: int
+    ) -> None:
         self._bus = bus
+        self._ack_most = max(1, prefetch // 4)  # acks held back never starve the prefetch window
         self._channel = channel
         self._queue = queue
         self._handler = handler
         self._tag = tag
         self._raw: aiormq.abc.AbstractChannel | None = None
+        self._acks = AckBatch(self._no_channel)  # one per channel: delivery tags are its own
         self._tasks: set[asyncio.Task[Any]] = set()
         self._active = True
 
@@ -168,8 +177,18 @@ class AmqpSubscription:
 
     async def _consume(self) -> None:
         raw = await self._channel.get_underlay_channel()
-        await raw.basic_consume(self._queue, self._on_message, consumer_tag=self._tag)
         self._raw = raw
+        self._acks = AckBatch(functools.partial(self._send_ack, raw), most=self._ack_most)
+        await raw.basic_consume(self._queue, self._on_message, consumer_tag=self._tag)
+
+    async def _send_ack(self, raw: aiormq.abc.AbstractChannel, tag: int, multiple: bool) -> None:
+        try:
+            await raw.basic_ack(tag, multiple=multiple, wait=False)
+        except CHANNEL_ERRORS as exc:
+            log.info("bus.ack_lost", queue=self._queue, error=type(exc).__name__)
+
+    async def _no_channel(self, _tag: int, _multiple: bool) -> None:
+        raise AssertionError("a delivery before the consumer started")
 
     async def _on_reopen(self, _channel: object) -> None:
         if not self._active:
@@ -186,7 +205,8 @@ class AmqpSubscription:
         assert task is not None
         self._tasks.add(task)
         try:
-            await run_handler(AmqpDelivery(msg, self._queue, self._bus), self._handler)
+            delivery = AmqpDelivery(msg, self._queue, self._bus, self._acks)
+            await run_handler(delivery, self._handler)
         finally:
             self._tasks.discard(task)
 
@@ -210,6 +230,7 @@ class AmqpSubscription:
         pending = [t for t in self._tasks if t is not current]
         if pending:
             await asyncio.wait(pending, timeout=grace)
+        await self._acks.flush()
         self._bus.forget(self)
         if current in self._tasks:  # cancelled from one of our own handlers
             assert current is not None

@@ -39,6 +39,7 @@ log = structlog.get_logger("hub.bus")
 _ACK = Basic.Ack
 _Props = Basic.Properties
 _PERSISTENT = 2
+_TRANSIENT = 1  # RPC requests: a request lost with the broker is a time-out, not a lost effect
 
 
 def redact_url(url: str) -> str:
@@ -222,7 +223,8 @@ class AmqpBus:
         if prefetch < 1:
             raise ValueError("prefetch must be >= 1")
         channel = self.connection.channel(publisher_confirms=False)
-        sub = AmqpSubscription(self, channel, queue, handler, f"{self._identity}.{self._ids()}")
+        tag = f"{self._identity}.{self._ids()}"
+        sub = AmqpSubscription(self, channel, queue, handler, tag, prefetch=prefetch)
         try:
             await channel.initialize()
             await channel.set_qos(prefetch_count=prefetch)
@@ -252,7 +254,7 @@ class AmqpBus:
             reply_to=DIRECT_REPLY_TO,
             headers=dict(headers) if headers else None,
             user_id=self.user_prefix + self._identity,
-            delivery_mode=_PERSISTENT,
+            delivery_mode=_TRANSIENT,
             expiration=ttl,
         )
         try:

@@ -330,6 +330,29 @@ async def test_prefetch_bounds_concurrent_handlers(env: BusEnv) -> None:
     await sub.cancel()
 
 
+async def test_a_slow_handler_does_not_hold_back_the_others_acks(env: BusEnv) -> None:
+    """Acks are sent in batches (AMQP): one still in hand must not keep the prefetch window
+    full, or a consumer would stall behind it."""
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    gate = asyncio.Event()
+    slow_id = new_id()
+
+    async def act(d: Delivery) -> None:
+        if d.message_id == slow_id:
+            await gate.wait()
+        await d.ack()
+
+    inbox = Inbox(act)
+    sub = await hub.consume(HUB_REQUESTS, inbox, prefetch=8)
+    await office.publish(HUB_EXCHANGE, RK_QUERY, query(slow_id))
+    for _ in range(30):
+        await office.publish(HUB_EXCHANGE, RK_QUERY, query())
+    await inbox.wait(31)  # 30 past the window of 8, while the first is still in hand
+    gate.set()
+    await sub.cancel()
+    assert await quiet(hub, HUB_REQUESTS) == []
+
+
 async def test_cancel_waits_for_handlers_in_flight(env: BusEnv) -> None:
     office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
     gate = asyncio.Event()

@@ -1,0 +1,138 @@
+"""AckBatch: the acks of one channel, held briefly and sent as few multiple acks."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from hub.bus._acks import AckBatch
+
+
+class Broker:
+    """What RabbitMQ does with acks on one channel: an ack of a tag it does not hold is a
+    channel error; a multiple ack settles every outstanding tag up to it."""
+
+    def __init__(self) -> None:
+        self.outstanding: set[int] = set()
+        self.handled: set[int] = set()
+        self.sent: list[tuple[int, bool]] = []
+
+    def deliver(self, batch: AckBatch, tag: int) -> None:
+        self.outstanding.add(tag)
+        batch.delivered(tag)
+
+    async def send(self, tag: int, multiple: bool) -> None:
+        await asyncio.sleep(0)  # a real send may yield: the order must hold anyway
+        self.sent.append((tag, multiple))
+        if tag not in self.outstanding:
+            raise AssertionError(f"unknown delivery tag {tag}")
+        settled = {t for t in self.outstanding if t <= tag} if multiple else {tag}
+        if not settled <= self.handled:
+            raise AssertionError(f"acked before handled: {sorted(settled - self.handled)}")
+        self.outstanding -= settled
+
+
+async def test_a_run_of_settled_deliveries_goes_as_one_multiple_ack() -> None:
+    batch = AckBatch(Broker().send, linger=60)
+    for tag in (1, 2, 3):
+        batch.delivered(tag)
+    for tag in (2, 1, 3):
+        batch.ack(tag)
+    assert batch.take() == [(3, True)]
+    assert batch.take() == []
+
+
+async def test_deliveries_settled_behind_one_in_hand_are_acked_each_on_its_own() -> None:
+    batch = AckBatch(Broker().send, linger=60)
+    for tag in (1, 2, 3, 4, 5):
+        batch.delivered(tag)
+    for tag in (1, 3, 5):
+        batch.ack(tag)
+    assert batch.take() == [(1, True), (3, False), (5, False)]
+    batch.ack(2)
+    batch.ack(4)
+    assert batch.take() == [(4, True)]  # 3 is no longer outstanding; 2 and 4 are
+
+
+async def test_nacked_and_unknown_and_repeated_acks_are_not_sent() -> None:
+    batch = AckBatch(Broker().send, linger=60)
+    for tag in (1, 2):
+        batch.delivered(tag)
+    batch.ack(1)
+    batch.ack(1)
+    batch.forget(2)  # nacked: the broker already settled it
+    batch.ack(2)
+    batch.ack(99)  # never delivered on this channel
+    assert batch.take() == [(1, True)]
+
+
+async def test_acks_wait_at_most_the_linger() -> None:
+    broker = Broker()
+    batch = AckBatch(broker.send, linger=0.02, most=100)
+    broker.deliver(batch, 1)
+    broker.handled.add(1)
+    batch.ack(1)
+    await asyncio.sleep(0)
+    assert broker.sent == []
+    await asyncio.sleep(0.06)
+    assert broker.sent == [(1, True)]
+    assert broker.outstanding == set()
+
+
+async def test_acks_go_at_once_when_most_are_waiting() -> None:
+    broker = Broker()
+    batch = AckBatch(broker.send, linger=60, most=3)
+    for tag in (1, 2, 3):
+        broker.deliver(batch, tag)
+        broker.handled.add(tag)
+        batch.ack(tag)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert broker.sent == [(3, True)]
+
+
+async def test_flush_sends_everything_in_order_behind_acks_already_going_out() -> None:
+    broker = Broker()
+    batch = AckBatch(broker.send, linger=60, most=2)
+    for tag in (1, 2, 3, 4):
+        broker.deliver(batch, tag)
+    for tag in (2, 4):  # 2 and 4 settle behind 1 and 3, go out on their own
+        broker.handled.add(tag)
+        batch.ack(tag)
+    for tag in (1, 3):
+        broker.handled.add(tag)
+        batch.ack(tag)
+    await batch.flush()
+    assert broker.sent == [(2, False), (4, False), (3, True)]
+    assert broker.outstanding == set()
+
+
+@pytest.mark.parametrize("seed", range(40))
+async def test_random_interleavings_never_ack_early_or_twice(seed: int) -> None:
+    rnd = random.Random(seed)
+    broker = Broker()
+    batch = AckBatch(broker.send, linger=0.001, most=rnd.randint(1, 8))
+    next_tag, in_hand = 1, []
+    for _ in range(300):
+        if rnd.random() < 0.5:
+            broker.deliver(batch, next_tag)
+            in_hand.append(next_tag)
+            next_tag += 1
+        elif in_hand:
+            tag = in_hand.pop(rnd.randrange(len(in_hand)))
+            broker.handled.add(tag)
+            if rnd.random() < 0.05:
+                broker.outstanding.discard(tag)  # nacked, at once
+                batch.forget(tag)
+            else:
+                batch.ack(tag)
+        if rnd.random() < 0.1:
+            await asyncio.sleep(0.002)
+    for tag in in_hand:
+        broker.handled.add(tag)
+        batch.ack(tag)
+    await batch.flush()
+    assert broker.outstanding == set()
+    assert len(broker.sent) < next_tag - 1  # coalesced
