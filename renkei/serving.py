@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import AsyncIterator
 
@@ -25,7 +26,14 @@ async def web_site(app: web.Application, host: str, port: int) -> AsyncIterator[
 
 
 async def until_stopped(seconds: float | None = None) -> None:
-    """Ctrl-C, SIGTERM, or ``seconds`` — whichever comes first."""
+    """Ctrl-C, SIGTERM, or ``seconds`` — whichever comes first.
+
+    Everything built before this (tables, keys, registries, imported modules) lives as long as
+    the process, so it is moved out of the cyclic collector's way: a full collection then scans
+    only what messages allocate (~0.01 ms) instead of stalling every query in flight for ~50 ms.
+    """
+    gc.collect()
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
