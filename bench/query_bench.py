@@ -130,7 +130,7 @@ async def serve_role(args: argparse.Namespace) -> None:
             )
         except Exception as exc:  # noqa: BLE001 - counted and reported, the delivery requeued
             errors[type(exc).__name__] += 1
-            await msg.nack(requeue=True)
+            await acks.nack(msg)
             return
         await acks.ack(msg)
 
@@ -180,8 +180,8 @@ class Acks:
         if how == "each":
             return cls(None)
         raw = await ch.get_underlay_channel()
-        send = functools.partial(_ack_on, raw)
-        return cls(AckBatch(send, most=max(1, prefetch // 4)))
+        ack, nack = functools.partial(_ack_on, raw), functools.partial(_nack_on, raw)
+        return cls(AckBatch(ack, nack, most=max(1, prefetch // 4)))
 
     def consumer(self, fn: RawHandler) -> RawHandler:
         batch = self.batch
@@ -200,9 +200,19 @@ class Acks:
         else:
             self.batch.ack(msg.delivery_tag or 0)
 
+    async def nack(self, msg: AbstractIncomingMessage) -> None:
+        if self.batch is None:
+            await msg.nack(requeue=True)
+        else:
+            self.batch.nack(msg.delivery_tag or 0, requeue=True)
+
 
 async def _ack_on(raw: Any, tag: int, multiple: bool) -> None:
     await raw.basic_ack(tag, multiple=multiple, wait=False)
+
+
+async def _nack_on(raw: Any, tag: int, requeue: bool) -> None:
+    await raw.basic_nack(tag, requeue=requeue, wait=False)
 
 
 class BaselineClient:

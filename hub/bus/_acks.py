@@ -5,31 +5,36 @@ one ack per message is one log write (and fsync) per message. Acks are on no rep
 they can wait a little: `AckBatch` holds a channel's acks for at most ``linger`` seconds (or
 until ``most`` are waiting) and then sends the longest run of settled deliveries from the oldest
 as one ``multiple`` ack; a delivery settled behind one still being handled is acked on its own,
-so a slow handler never holds the others' acks back. Nacks go at once (they are rare and the
-broker must act on them). What a crash loses is only acks, so the broker redelivers messages
-already handled, which every handler already treats as idempotent.
+so a slow handler never holds the others' acks back. Nacks go at once, through the same ordered
+sender (a ``multiple`` ack sent before a nack below it would settle the failed message). What a
+crash loses is only acks, so the broker redelivers messages already handled, which every
+handler already treats as idempotent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 
 __all__ = ["AckBatch"]
 
-Send = Callable[[int, bool], Awaitable[None]]  # (delivery tag, multiple)
+Ack = Callable[[int, bool], Awaitable[None]]  # (delivery tag, multiple)
+Nack = Callable[[int, bool], Awaitable[None]]  # (delivery tag, requeue)
 
 
 class AckBatch:
-    def __init__(self, send: Send, *, linger: float = 0.05, most: int = 64) -> None:
-        self._send = send
+    def __init__(self, ack: Ack, nack: Nack, *, linger: float = 0.05, most: int = 64) -> None:
+        self._ack = ack
+        self._nack = nack
         self._linger = linger
         self._most = most
-        self._open: dict[int, bool] = {}  # delivered and not yet acked: tag → handled
+        self._open: dict[int, bool] = {}  # delivered and not yet settled: tag → handled
         self._ready = 0
         self._timer: asyncio.TimerHandle | None = None
-        self._outbox: list[tuple[int, bool]] = []
-        self._sender: asyncio.Future[None] | None = None
+        self._outbox: list[Callable[[], Awaitable[None]]] = []
+        self._sender: asyncio.Task[None] | None = None
+        self._closed = False
 
     def delivered(self, tag: int) -> None:
         self._open[tag] = False
@@ -41,13 +46,15 @@ class AckBatch:
         self._ready += 1
         if self._ready >= self._most:
             self._spawn()
-        elif self._timer is None:
+        elif self._timer is None and not self._closed:
             self._timer = asyncio.get_running_loop().call_later(self._linger, self._spawn)
 
-    def forget(self, tag: int) -> None:
-        """A delivery settled otherwise (a nack): never ack it."""
-        if self._open.pop(tag, False):
-            self._ready -= 1
+    def nack(self, tag: int, *, requeue: bool) -> None:
+        if self._open.get(tag) is not False:
+            return
+        del self._open[tag]
+        self._outbox.append(functools.partial(self._nack, tag, requeue))
+        self._start()
 
     def take(self) -> list[tuple[int, bool]]:
         """The acks to send now, as (tag, multiple): one for the settled run from the oldest,
@@ -69,25 +76,39 @@ class AckBatch:
         self._ready = 0
         return out
 
-    async def flush(self) -> None:
-        """Send every ack now (before the channel closes)."""
+    async def flush(self, grace: float = 5.0) -> None:
+        """Send every settlement now (before the channel closes), waiting at most ``grace``
+        seconds: a channel that cannot take them any more loses them (they are redelivered)."""
         self._spawn()
+        sender = self._sender
+        if sender is not None:
+            done, _ = await asyncio.wait({sender}, timeout=grace)
+            if not done:
+                self.close()
+
+    def close(self) -> None:
+        """The channel is gone: whatever is still held or queued is lost with it."""
+        self._closed = True
+        self._cancel_timer()
+        self._outbox.clear()
         if self._sender is not None:
-            await asyncio.shield(self._sender)
+            self._sender.cancel()
 
     def _spawn(self) -> None:
         self._cancel_timer()
-        self._outbox += self.take()
-        if self._outbox and self._sender is None:
+        self._outbox += [functools.partial(self._ack, *a) for a in self.take()]
+        self._start()
+
+    def _start(self) -> None:
+        if self._outbox and self._sender is None and not self._closed:
             self._sender = asyncio.ensure_future(self._send_all())
 
     async def _send_all(self) -> None:
-        """One sender, in order: a multiple ack overtaking a single one below it would make
-        the single one an unknown tag (a channel error)."""
+        """One sender, in order: a multiple ack overtaking a single ack or a nack below it
+        would settle a message twice (a channel error) or settle the failed one."""
         try:
             while self._outbox:
-                tag, multiple = self._outbox.pop(0)
-                await self._send(tag, multiple)
+                await self._outbox.pop(0)()
         finally:
             self._sender = None
 

@@ -55,7 +55,6 @@ class AmqpDelivery:
     __slots__ = (
         "_acks",
         "_bus",
-        "_channel",
         "_deliver",
         "_headers",
         "_props",
@@ -69,7 +68,6 @@ class AmqpDelivery:
         self, msg: aiormq.abc.DeliveredMessage, queue: str, bus: AmqpBus, acks: AckBatch
     ) -> None:
         self._deliver = cast(Basic.Deliver, msg.delivery)
-        self._channel = msg.channel
         self._tag: int = self._deliver.delivery_tag or 0
         self._acks = acks
         acks.delivered(self._tag)
@@ -135,11 +133,7 @@ class AmqpDelivery:
         if self.settled:
             return
         self.settled = True
-        self._acks.forget(self._tag)
-        try:
-            await self._channel.basic_nack(self._tag, requeue=requeue, wait=False)
-        except CHANNEL_ERRORS as exc:
-            log.info("bus.nack_lost", queue=self.queue, error=type(exc).__name__)
+        self._acks.nack(self._tag, requeue=requeue)
 
     async def dead_letter(self, reason: str) -> None:
         if self.settled:
@@ -167,7 +161,7 @@ class AmqpSubscription:
         self._handler = handler
         self._tag = tag
         self._raw: aiormq.abc.AbstractChannel | None = None
-        self._acks = AckBatch(self._no_channel)  # one per channel: delivery tags are its own
+        self._acks = AckBatch(self._no_channel, self._no_channel)  # one per channel (its tags)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._active = True
 
@@ -178,7 +172,13 @@ class AmqpSubscription:
     async def _consume(self) -> None:
         raw = await self._channel.get_underlay_channel()
         self._raw = raw
-        self._acks = AckBatch(functools.partial(self._send_ack, raw), most=self._ack_most)
+        acks = AckBatch(
+            functools.partial(self._send_ack, raw),
+            functools.partial(self._send_nack, raw),
+            most=self._ack_most,
+        )
+        raw.closing.add_done_callback(lambda _: acks.close())  # never onto a reopened channel
+        self._acks = acks
         await raw.basic_consume(self._queue, self._on_message, consumer_tag=self._tag)
 
     async def _send_ack(self, raw: aiormq.abc.AbstractChannel, tag: int, multiple: bool) -> None:
@@ -187,7 +187,13 @@ class AmqpSubscription:
         except CHANNEL_ERRORS as exc:
             log.info("bus.ack_lost", queue=self._queue, error=type(exc).__name__)
 
-    async def _no_channel(self, _tag: int, _multiple: bool) -> None:
+    async def _send_nack(self, raw: aiormq.abc.AbstractChannel, tag: int, requeue: bool) -> None:
+        try:
+            await raw.basic_nack(tag, requeue=requeue, wait=False)
+        except CHANNEL_ERRORS as exc:
+            log.info("bus.nack_lost", queue=self._queue, error=type(exc).__name__)
+
+    async def _no_channel(self, _tag: int, _flag: bool) -> None:
         raise AssertionError("a delivery before the consumer started")
 
     async def _on_reopen(self, _channel: object) -> None:
@@ -230,15 +236,15 @@ class AmqpSubscription:
         pending = [t for t in self._tasks if t is not current]
         if pending:
             await asyncio.wait(pending, timeout=grace)
-        await self._acks.flush()
         self._bus.forget(self)
         if current in self._tasks:  # cancelled from one of our own handlers
-            assert current is not None
+            assert current is not None  # which still settles its own delivery: close after it
             current.add_done_callback(lambda _: self._bus.spawn(self._close_channel()))
         else:
             await self._close_channel()
 
     async def _close_channel(self) -> None:
+        await self._acks.flush()
         try:
             await self._channel.close()
         except CHANNEL_ERRORS:

@@ -353,6 +353,23 @@ async def test_a_slow_handler_does_not_hold_back_the_others_acks(env: BusEnv) ->
     assert await quiet(hub, HUB_REQUESTS) == []
 
 
+async def test_a_handler_that_cancels_its_own_subscription_still_settles(env: BusEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    subs: list[Subscription] = []
+    done = asyncio.Event()
+
+    async def stop_then_ack(d: Delivery) -> None:
+        await subs[0].cancel()
+        await d.ack()  # after the cancel: the ack must still reach the broker
+        done.set()
+
+    subs.append(await hub.consume(HUB_REQUESTS, Inbox(stop_then_ack)))
+    await office.publish(HUB_EXCHANGE, RK_QUERY, query())
+    await asyncio.wait_for(done.wait(), 10)
+    await asyncio.sleep(0.2)  # the channel closes once the handler has returned
+    assert await quiet(hub, HUB_REQUESTS) == []
+
+
 async def test_cancel_waits_for_handlers_in_flight(env: BusEnv) -> None:
     office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
     gate = asyncio.Event()

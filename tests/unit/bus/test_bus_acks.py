@@ -17,11 +17,15 @@ class Broker:
     def __init__(self) -> None:
         self.outstanding: set[int] = set()
         self.handled: set[int] = set()
-        self.sent: list[tuple[int, bool]] = []
+        self.failed: set[int] = set()
+        self.sent: list[tuple[int, bool | None]] = []  # (tag, multiple); None: a nack
 
     def deliver(self, batch: AckBatch, tag: int) -> None:
         self.outstanding.add(tag)
         batch.delivered(tag)
+
+    def batch(self, **kw: float) -> AckBatch:
+        return AckBatch(self.send, self.nack, **kw)  # type: ignore[arg-type]
 
     async def send(self, tag: int, multiple: bool) -> None:
         await asyncio.sleep(0)  # a real send may yield: the order must hold anyway
@@ -31,11 +35,20 @@ class Broker:
         settled = {t for t in self.outstanding if t <= tag} if multiple else {tag}
         if not settled <= self.handled:
             raise AssertionError(f"acked before handled: {sorted(settled - self.handled)}")
+        if settled & self.failed:
+            raise AssertionError(f"a failed delivery acked: {sorted(settled & self.failed)}")
         self.outstanding -= settled
+
+    async def nack(self, tag: int, requeue: bool) -> None:
+        await asyncio.sleep(0)
+        self.sent.append((tag, None))
+        if tag not in self.outstanding:
+            raise AssertionError(f"nack of an unknown delivery tag {tag}")
+        self.outstanding.discard(tag)
 
 
 async def test_a_run_of_settled_deliveries_goes_as_one_multiple_ack() -> None:
-    batch = AckBatch(Broker().send, linger=60)
+    batch = Broker().batch(linger=60)
     for tag in (1, 2, 3):
         batch.delivered(tag)
     for tag in (2, 1, 3):
@@ -45,7 +58,7 @@ async def test_a_run_of_settled_deliveries_goes_as_one_multiple_ack() -> None:
 
 
 async def test_deliveries_settled_behind_one_in_hand_are_acked_each_on_its_own() -> None:
-    batch = AckBatch(Broker().send, linger=60)
+    batch = Broker().batch(linger=60)
     for tag in (1, 2, 3, 4, 5):
         batch.delivered(tag)
     for tag in (1, 3, 5):
@@ -57,20 +70,56 @@ async def test_deliveries_settled_behind_one_in_hand_are_acked_each_on_its_own()
 
 
 async def test_nacked_and_unknown_and_repeated_acks_are_not_sent() -> None:
-    batch = AckBatch(Broker().send, linger=60)
+    broker = Broker()
+    batch = broker.batch(linger=60)
     for tag in (1, 2):
-        batch.delivered(tag)
+        broker.deliver(batch, tag)
     batch.ack(1)
     batch.ack(1)
-    batch.forget(2)  # nacked: the broker already settled it
+    batch.nack(2, requeue=True)
     batch.ack(2)
+    batch.nack(2, requeue=True)
     batch.ack(99)  # never delivered on this channel
     assert batch.take() == [(1, True)]
+    await batch.flush()
+    assert broker.sent == [(2, None)]
+
+
+async def test_a_nack_goes_out_before_a_multiple_ack_that_would_cover_it() -> None:
+    broker = Broker()
+    batch = broker.batch(linger=60, most=3)
+    for tag in (1, 2, 3, 4):
+        broker.deliver(batch, tag)
+    broker.failed.add(3)
+    batch.nack(3, requeue=True)  # queued first, so it is sent first
+    for tag in (1, 2, 4):
+        broker.handled.add(tag)
+        batch.ack(tag)  # the third reaches `most`: (4, multiple) covers 1–4
+    await batch.flush()
+    assert broker.sent == [(3, None), (4, True)]
+    assert broker.outstanding == set()
+
+
+async def test_a_closed_batch_sends_nothing_more_and_flush_gives_up_on_a_stuck_channel() -> None:
+    stuck = asyncio.Event()
+
+    async def never(_tag: int, _flag: bool) -> None:
+        await stuck.wait()
+
+    batch = AckBatch(never, never, linger=60)
+    batch.delivered(1)
+    batch.ack(1)
+    await batch.flush(grace=0.05)  # returns, and cancels the stuck sender
+    batch.delivered(2)
+    batch.ack(2)
+    batch.nack(2, requeue=True)
+    await asyncio.sleep(0.01)
+    assert batch.take() == [(2, True)]  # held, never sent: the channel is gone
 
 
 async def test_acks_wait_at_most_the_linger() -> None:
     broker = Broker()
-    batch = AckBatch(broker.send, linger=0.02, most=100)
+    batch = broker.batch(linger=0.02, most=100)
     broker.deliver(batch, 1)
     broker.handled.add(1)
     batch.ack(1)
@@ -83,7 +132,7 @@ async def test_acks_wait_at_most_the_linger() -> None:
 
 async def test_acks_go_at_once_when_most_are_waiting() -> None:
     broker = Broker()
-    batch = AckBatch(broker.send, linger=60, most=3)
+    batch = broker.batch(linger=60, most=3)
     for tag in (1, 2, 3):
         broker.deliver(batch, tag)
         broker.handled.add(tag)
@@ -95,7 +144,7 @@ async def test_acks_go_at_once_when_most_are_waiting() -> None:
 
 async def test_flush_sends_everything_in_order_behind_acks_already_going_out() -> None:
     broker = Broker()
-    batch = AckBatch(broker.send, linger=60, most=2)
+    batch = broker.batch(linger=60, most=2)
     for tag in (1, 2, 3, 4):
         broker.deliver(batch, tag)
     for tag in (2, 4):  # 2 and 4 settle behind 1 and 3, go out on their own
@@ -113,7 +162,7 @@ async def test_flush_sends_everything_in_order_behind_acks_already_going_out() -
 async def test_random_interleavings_never_ack_early_or_twice(seed: int) -> None:
     rnd = random.Random(seed)
     broker = Broker()
-    batch = AckBatch(broker.send, linger=0.001, most=rnd.randint(1, 8))
+    batch = broker.batch(linger=0.001, most=(most := rnd.randint(1, 8)))
     next_tag, in_hand = 1, []
     for _ in range(300):
         if rnd.random() < 0.5:
@@ -124,8 +173,8 @@ async def test_random_interleavings_never_ack_early_or_twice(seed: int) -> None:
             tag = in_hand.pop(rnd.randrange(len(in_hand)))
             broker.handled.add(tag)
             if rnd.random() < 0.05:
-                broker.outstanding.discard(tag)  # nacked, at once
-                batch.forget(tag)
+                broker.failed.add(tag)
+                batch.nack(tag, requeue=rnd.random() < 0.5)
             else:
                 batch.ack(tag)
         if rnd.random() < 0.1:
@@ -135,4 +184,6 @@ async def test_random_interleavings_never_ack_early_or_twice(seed: int) -> None:
         batch.ack(tag)
     await batch.flush()
     assert broker.outstanding == set()
-    assert len(broker.sent) < next_tag - 1  # coalesced
+    acks = [s for s in broker.sent if s[1] is not None]
+    if most >= 4:
+        assert len(acks) < next_tag - 1 - len(broker.failed)  # coalesced
