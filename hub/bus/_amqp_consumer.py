@@ -70,6 +70,8 @@ class AmqpDelivery:
         self._deliver = cast(Basic.Deliver, msg.delivery)
         self._tag: int = self._deliver.delivery_tag or 0
         self._acks = acks
+        # aiormq starts a task per delivery in frame order and this runs in its first step, so
+        # no later delivery is handled (and no multiple ack covers a tag) before this is known
         acks.delivered(self._tag)
         self._props = msg.header.properties
         self._bus = bus
