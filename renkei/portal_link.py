@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.serialization import Encoding
+from pydantic import TypeAdapter
 
 from agencies.applications import Signer
 from agencies.exceptions import ApplicationRefused, EnrollmentRefused
@@ -217,7 +218,7 @@ class PortalOffice:
 
     async def notices(self, person: str) -> list[NoticeEntry]:
         doc = await self.store.get(NOTICES, person)
-        kept = [_notice(n) for n in doc["notices"]] if doc else []
+        kept = _NOTICES.validate_python(doc["notices"]) if doc else []
         return sorted(kept, key=lambda n: n.at, reverse=True)
 
     async def mark_read(self, person: str, notice_id: uuid.UUID) -> bool:
@@ -231,7 +232,7 @@ class PortalOffice:
 
     async def _save_notices(self, person: str, notices: list[NoticeEntry]) -> None:
         newest = sorted(notices, key=lambda n: n.at, reverse=True)[:_KEPT]
-        doc = {"notices": [_notice_doc(n) for n in newest]}
+        doc = {"notices": _NOTICES.dump_python(newest, mode="json")}
         await self.store.put_many(NOTICES, [(person, None, doc)])
 
     def subscribe(self, person: str) -> Feed:
@@ -293,58 +294,17 @@ class PortalOffice:
 
     async def _keep(self, person: str, status: ApplicationStatus) -> None:
         kept = [status, *await self.applications(person)][:_KEPT]
-        doc = {"applications": [_status_doc(s) for s in kept]}
+        doc = {"applications": _STATUSES.dump_python(kept, mode="json")}
         await self.store.put_many(APPLICATIONS, [(person, None, doc)])
 
     async def applications(self, person: str) -> list[ApplicationStatus]:
         doc = await self.store.get(APPLICATIONS, person)
-        return [_status(s) for s in doc["applications"]] if doc else []
+        return _STATUSES.validate_python(doc["applications"]) if doc else []
 
 
-def _notice_doc(n: NoticeEntry) -> dict[str, Any]:
-    return {
-        "notice_id": str(n.notice_id),
-        "at": n.at.isoformat(),
-        "office": n.office,
-        "office_name": n.office_name,
-        "title": n.title,
-        "body": n.body,
-        "read": n.read,
-    }
-
-
-def _notice(d: Mapping[str, Any]) -> NoticeEntry:
-    return NoticeEntry(
-        uuid.UUID(d["notice_id"]),
-        dt.datetime.fromisoformat(d["at"]),
-        d["office"],
-        d["office_name"],
-        d["title"],
-        d["body"],
-        bool(d["read"]),
-    )
-
-
-def _status_doc(s: ApplicationStatus) -> dict[str, Any]:
-    return {
-        "application_id": str(s.application_id),
-        "kind": s.kind,
-        "at": s.at.isoformat(),
-        "office": s.office,
-        "status": s.status,
-        "detail": s.detail,
-    }
-
-
-def _status(d: Mapping[str, Any]) -> ApplicationStatus:
-    return ApplicationStatus(
-        uuid.UUID(d["application_id"]),
-        d["kind"],
-        dt.datetime.fromisoformat(d["at"]),
-        d["office"],
-        d["status"],
-        d["detail"],
-    )
+# what the portal keeps in its store, as JSON documents
+_NOTICES = TypeAdapter(list[NoticeEntry])
+_STATUSES = TypeAdapter(list[ApplicationStatus])
 
 
 def _unavailable(answer: Answer, who: str) -> None:
