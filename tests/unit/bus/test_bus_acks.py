@@ -102,19 +102,23 @@ async def test_a_nack_goes_out_before_a_multiple_ack_that_would_cover_it() -> No
 
 async def test_a_closed_batch_sends_nothing_more_and_flush_gives_up_on_a_stuck_channel() -> None:
     stuck = asyncio.Event()
+    calls: list[int] = []
 
-    async def never(_tag: int, _flag: bool) -> None:
+    async def never(tag: int, _flag: bool) -> None:
+        calls.append(tag)
         await stuck.wait()
 
     batch = AckBatch(never, never, linger=60)
     batch.delivered(1)
     batch.ack(1)
-    await batch.flush(grace=0.05)  # returns, and cancels the stuck sender
-    batch.delivered(2)
+    await asyncio.wait_for(batch.flush(grace=0.05), 2)  # gives up, cancels the stuck sender
+    assert calls == [1]
+    for tag in (2, 3):
+        batch.delivered(tag)
     batch.ack(2)
-    batch.nack(2, requeue=True)
-    await asyncio.sleep(0.01)
-    assert batch.take() == [(2, True)]  # held, never sent: the channel is gone
+    batch.nack(3, requeue=True)
+    await batch.flush(grace=0.05)
+    assert calls == [1]  # the channel is gone: nothing more goes to it
 
 
 async def test_acks_wait_at_most_the_linger() -> None:
