@@ -132,7 +132,7 @@ class PgStore:
         s = self._schema
         async with self._pool.acquire() as conn:
             if len(wanted) == 1:  # below peak load, most batches: an index look-up costs
-                # PostgreSQL about half the CPU of the join (bench/README.md)
+                # PostgreSQL half the CPU of the join (bench/store_bench.py)
                 rows = await conn.fetch(
                     f"SELECT collection, token, key, doc FROM {s}.docs"
                     " WHERE collection = $1 AND token = $2",

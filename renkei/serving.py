@@ -30,7 +30,8 @@ async def until_stopped(seconds: float | None = None) -> None:
 
     Everything built before this (tables, keys, registries, imported modules) lives as long as
     the process, so it is moved out of the cyclic collector's way: a full collection then scans
-    only what messages allocate (~0.01 ms) instead of stalling every query in flight for ~50 ms.
+    only what messages allocate instead of stalling every query in flight for ~50 ms
+    (bench/gc_bench.py).
     """
     gc.collect()
     gc.freeze()
