@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pki_http_env import OPENSSL, Server, private_pem, run
 
 from pki import sign_document, sign_document_with
@@ -15,6 +17,15 @@ from pki import sign_document, sign_document_with
 @pytest.fixture
 def work(tmp_path: Path) -> Path:
     return tmp_path
+
+
+async def cms_verify(server: Server, signed: Path, *extra: str) -> tuple[int, str, str]:
+    """``openssl cms -verify`` of a DER CMS against the CA chain: (exit code, out, err)."""
+    chain = str(server.certs / "chain.pem")
+    return await run(
+        OPENSSL, "cms", "-verify", "-in", str(signed), "-inform", "DER", "-CAfile", chain,
+        "-purpose", "any", "-binary", *extra,
+    )  # fmt: skip
 
 
 async def issue_rsa(
@@ -128,41 +139,12 @@ async def test_openssl_verifies_our_cms_signatures(server: Server, work: Path) -
     doc = "転入届\n".encode()
     (work / "doc.txt").write_bytes(doc)
     (work / "doc.p7s").write_bytes(sign_document(doc, cert, key))
-    code, out, err = await run(
-        OPENSSL,
-        "cms",
-        "-verify",
-        "-in",
-        str(work / "doc.p7s"),
-        "-inform",
-        "DER",
-        "-CAfile",
-        str(server.certs / "chain.pem"),
-        "-purpose",
-        "any",
-        "-binary",
-    )
+    code, out, err = await cms_verify(server, work / "doc.p7s")
     assert code == 0, err
     assert out.encode() == doc and "Verification successful" in err
     (work / "doc.sig").write_bytes(sign_document(doc, cert, key, detached=True))
-    code, _, err = await run(
-        OPENSSL,
-        "cms",
-        "-verify",
-        "-in",
-        str(work / "doc.sig"),
-        "-inform",
-        "DER",
-        "-content",
-        str(work / "doc.txt"),
-        "-CAfile",
-        str(server.certs / "chain.pem"),
-        "-purpose",
-        "any",
-        "-binary",
-        "-out",
-        "/dev/null",
-    )
+    content = ("-content", str(work / "doc.txt"), "-out", "/dev/null")
+    code, _, err = await cms_verify(server, work / "doc.sig", *content)
     assert code == 0 and "Verification successful" in err
 
 
@@ -170,28 +152,11 @@ async def test_openssl_verifies_cms_made_around_an_external_signer(
     server: Server, work: Path
 ) -> None:
     """What the card bridge makes: the key signs only the signed attributes (as a card does)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
     key, cert_path, _ = await issue_rsa(server, work, "card-c6")
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     doc = "確定申告書\n".encode()
     card = lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256())  # noqa: E731
     (work / "ext.p7s").write_bytes(sign_document_with(doc, cert, card))
-    code, out, err = await run(
-        OPENSSL,
-        "cms",
-        "-verify",
-        "-in",
-        str(work / "ext.p7s"),
-        "-inform",
-        "DER",
-        "-CAfile",
-        str(server.certs / "chain.pem"),
-        "-purpose",
-        "any",
-        "-binary",
-    )
+    code, out, err = await cms_verify(server, work / "ext.p7s")
     assert code == 0, err
     assert out.encode() == doc and "Verification successful" in err
