@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -39,6 +40,14 @@ async def wait_for(predicate: object, seconds: float = 2.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def open_feed(env: Env) -> aiohttp.ClientResponse:
+    """Taro logged in, his live feed open and subscribed to the backend."""
+    await env.login(TARO)
+    response = await env.client.get("/events")
+    await wait_for(lambda: env.backend.queues.get("tok-taro"))
+    return response
+
+
 async def test_access_pushed_by_the_backend_arrives_as_an_event(env: Env) -> None:
     await env.login(TARO)
     response = await env.client.get("/events")
@@ -57,14 +66,12 @@ async def test_access_pushed_by_the_backend_arrives_as_an_event(env: Env) -> Non
 
 async def test_notice_event_and_heartbeat_and_unsubscribe(fast: Env) -> None:
     env = fast
-    await env.login(TARO)
-    response = await env.client.get("/events")
-    await wait_for(lambda: env.backend.queues.get("tok-taro"))
+    response = await open_feed(env)
     heartbeat = await asyncio.wait_for(response.content.readuntil(b": heartbeat\n\n"), 2)
     assert heartbeat.endswith(b": heartbeat\n\n")
     env.backend.push(
         "tok-taro",
-        NoticeEntry(__import__("uuid").uuid4(), env.clock.now, "o", "区", "件名", "本文"),
+        NoticeEntry(uuid.uuid4(), env.clock.now, "o", "区", "件名", "本文"),
     )
     data = await read_event(response, "notice")
     assert data["title"] == "件名"
@@ -74,9 +81,7 @@ async def test_notice_event_and_heartbeat_and_unsubscribe(fast: Env) -> None:
 
 async def test_feed_ends_on_logout(fast: Env) -> None:
     env = fast
-    await env.login(TARO)
-    response = await env.client.get("/events")
-    await wait_for(lambda: env.backend.queues.get("tok-taro"))
+    response = await open_feed(env)
     token = await env.csrf()
     await env.client.post("/logout", data={"csrf": token}, headers={"Origin": PUBLIC})
     await asyncio.wait_for(response.read(), 2)  # the server closes the stream
@@ -85,9 +90,7 @@ async def test_feed_ends_on_logout(fast: Env) -> None:
 
 async def test_feed_ends_when_the_certificate_is_revoked(fast: Env) -> None:
     env = fast
-    await env.login(TARO)
-    response = await env.client.get("/events")
-    await wait_for(lambda: env.backend.queues.get("tok-taro"))
+    response = await open_feed(env)
     env.checker.refused[TARO.serial] = "revoked"
     env.clock.shift(seconds=10)
     await asyncio.wait_for(response.read(), 2)
