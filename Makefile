@@ -4,7 +4,8 @@
 # system packages the suite needs (scripts/system-deps: it installs them when it can, or names
 # the exact apt-get command), then the project with its `dev` and `card` extras, starts the
 # services (scripts/services) and runs the lint and every test.
-# Each install leaves its own stamp in .venv, so neither redoes the other's work.
+# Each install has its own stamp in .venv (.demo, .test): make redoes one only when
+# pyproject.toml is newer than its stamp.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
