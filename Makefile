@@ -1,33 +1,48 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
-# Both build .venv from scratch when it is missing or pyproject.toml changed.
+# Both build .venv on first use (and again when pyproject.toml changed). `make demo` installs
+# the project alone — wheels only, no C compiler, no PC/SC; `make test` first installs the
+# system packages the suite needs (scripts/system-deps: it installs them when it can, or names
+# the exact apt-get command), then the project with its `dev` and `card` extras, starts the
+# services (scripts/services) and runs the lint and every test.
+# Each install has its own stamp in .venv (.demo, .test): make redoes one only when
+# pyproject.toml is newer than its stamp.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint unit services bench clean
+.PHONY: demo test lint unit services system-deps bench clean
 
-$(BIN)/renkei: pyproject.toml
+system-deps:
+	@PY=$(PY) scripts/system-deps
+
+$(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+
+$(VENV)/.demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
-demo: $(BIN)/renkei
+$(VENV)/.test: pyproject.toml | system-deps $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,card]'
+	touch $@
+
+demo: $(VENV)/.demo
 	$(BIN)/renkei demo
 
-services:
+services: system-deps
 	scripts/services
 
-lint: $(BIN)/renkei
+lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: $(BIN)/renkei services lint
+test: $(VENV)/.test services lint
 	$(BIN)/pytest -q
 
-bench: $(BIN)/renkei services
+bench: $(VENV)/.test services
 	$(BIN)/python bench/query_bench.py
 
 clean:

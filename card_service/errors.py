@@ -17,6 +17,7 @@ __all__ = [
     "IssuanceError",
     "NoCard",
     "NotFound",
+    "PcscMissing",
     "PinBlocked",
     "PinFormatError",
     "ResidentError",
@@ -101,6 +102,13 @@ class NoCard(CardError):
     """No reader, no card in any reader, or no card state file to fall back on."""
 
     code = "card.no_card"
+
+
+class PcscMissing(NoCard):
+    """PC/SC is not installed here (pyscard, the optional ``card`` extra); a card state file
+    still works in-process, so this is a :class:`NoCard` the default fallback catches."""
+
+    code = "card.no_pcsc"
 
 
 class StateFileError(CardError):

@@ -1,4 +1,8 @@
-"""PC/SC through pyscard — the only module that imports it.
+"""PC/SC through pyscard — the only module that imports it, and only on first use.
+
+pyscard is the optional ``card`` extra (it builds against libpcsclite): without it this module
+still imports, and the first PC/SC call raises :class:`PcscMissing` saying what to install, so
+a card state file run in-process (and everything else) works on a machine with Python alone.
 
 :class:`PcscTransport` talks to a card in a real or virtual reader through pcscd: a shared
 connection held in a transaction for its whole life, reset on close (so no PIN verified here
@@ -11,11 +15,31 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from smartcard import scard
+from card_service.errors import CardError, CardRemoved, NoCard, PcscMissing
 
-from card_service.errors import CardError, CardRemoved, NoCard
+__all__ = ["INSTALL", "PcscTransport", "card_present", "list_readers", "wait_for_card"]
 
-__all__ = ["PcscTransport", "card_present", "list_readers", "wait_for_card"]
+INSTALL = (
+    "apt-get install pcscd vsmartcard-vpcd libpcsclite-dev gcc python3-dev, "
+    "then pip install 'renkei[card]'"
+)
+
+
+class _Pyscard:
+    """pyscard's ``scard`` module, imported when an attribute is first asked for; each
+    attribute is then kept on this object, so later look-ups cost what a module's do."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            from smartcard import scard as module  # noqa: PLC0415 - optional, on first use
+        except ImportError as exc:
+            raise PcscMissing(f"PC/SC is not installed here ({exc}): {INSTALL}") from None
+        value = getattr(module, name)
+        setattr(self, name, value)
+        return value
+
+
+scard: Any = _Pyscard()
 
 _REMOVED = {0x80100069, 0x8010000C}  # SCARD_W_REMOVED_CARD, SCARD_E_NO_SMARTCARD
 
@@ -24,7 +48,10 @@ class _Context:
     def __init__(self) -> None:
         hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         if hresult != scard.SCARD_S_SUCCESS:
-            raise NoCard(f"PC/SC is not available ({_message(hresult)}); is pcscd running?")
+            raise NoCard(
+                f"PC/SC is not available ({_message(hresult)}); is pcscd running? "
+                "(start it as root: pcscd; install it: apt-get install pcscd)"
+            )
         self.ctx: Any = ctx
 
     def release(self) -> None:
