@@ -63,8 +63,8 @@ def _missing(root: Path, identity: str, name: str) -> SecretsError:
     if any((root / d).is_dir() for d in ("secrets", "keys", "broker")):
         return SecretsError(f"{path} is missing: {root} has the old layout, run `renkei init`")
     return SecretsError(
-        f"{path} is missing: it is {identity}'s own, made by `renkei init`; on a host of its "
-        f"own, copy {identity}/ and {PUBLIC}/ from the directory `renkei init` filled"
+        f"{path} is missing: run `renkei init` first ({identity}'s own file; on a host of its "
+        f"own, copy {identity}/ and {PUBLIC}/ from the directory `renkei init` filled)"
     )
 
 

@@ -204,9 +204,9 @@ async def test_a_service_without_its_own_secret_refuses_to_start(
     code, out = await cli(host_env, "run", *SERVICES[service])
     assert code == 2, out
     assert out.splitlines()[-1] == (
-        f"renkei: renkei.secrets: {missing} is missing: it is {service}'s own, made by "
-        f"`renkei init`; on a host of its own, copy {service}/ and public/ from the directory "
-        "`renkei init` filled"
+        f"renkei: renkei.secrets: {missing} is missing: run `renkei init` first ({service}'s "
+        f"own file; on a host of its own, copy {service}/ and public/ from the directory "
+        "`renkei init` filled)"
     )
 
 

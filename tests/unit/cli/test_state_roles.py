@@ -81,7 +81,7 @@ def test_a_missing_own_file_names_the_file_and_the_command_that_makes_it(
     with pytest.raises(SecretsError) as caught:
         State.load(root, [identity])
     assert f"{root / identity / name} is missing" in str(caught.value)
-    assert "`renkei init`" in str(caught.value)
+    assert "run `renkei init` first" in str(caught.value)
     assert f"copy {identity}/ and public/" in str(caught.value)
 
 
