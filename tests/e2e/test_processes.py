@@ -137,17 +137,30 @@ async def stop(procs: list[asyncio.subprocess.Process]) -> list[int]:
     return [await asyncio.wait_for(p.wait(), 30) for p in procs]
 
 
+async def serve_and_ask(
+    env: dict[str, str], services: dict[str, dict[str, str]], child: State, n: int
+) -> tuple[list[Answer], str, list[int]]:
+    """Start each service in its environment, ask ``n`` times as 児童手当, read what each
+    service holds of other roles' secrets, stop them: (answers, held, exit codes)."""
+    procs: dict[str, asyncio.subprocess.Process] = {}
+    try:
+        for ident, service_env in services.items():
+            procs[ident] = await start(service_env, *SERVICES[ident])
+        answers = await ask_about_a_taxpayer(env, child, n)
+        held = other_roles_secrets_held(procs, Path(env["RENKEI_STATE_DIR"]))
+    finally:
+        codes = await stop(list(procs.values()))
+    return answers, held, codes
+
+
 async def test_services_as_processes_answer_record_and_verify(deployment: dict[str, str]) -> None:
     """Every service started on the whole directory `renkei init` filled still loads only
     its own files: no process holds another role's secret in memory."""
     env = deployment
-    full = Path(env["RENKEI_STATE_DIR"])
-    procs = {i: await start(env, *SERVICES[i]) for i in (TOKEN, HUB, TAX)}
-    try:
-        answers = await ask_about_a_taxpayer(env, State.load(full, [CHILD]), 20)
-        held = other_roles_secrets_held(procs, full)
-    finally:
-        codes = await stop(list(procs.values()))
+    child = State.load(Path(env["RENKEI_STATE_DIR"]), [CHILD])
+    answers, held, codes = await serve_and_ask(
+        env, dict.fromkeys((TOKEN, HUB, TAX), env), child, 20
+    )
     assert [a.status for a in answers] == ["ok"] * 20
     assert answers[0].data == {"local_tax": {"fiscal_year": 2024, **YEAR["2024"]}}
     assert held == "", "a process holds what only another role may"
@@ -173,17 +186,11 @@ async def test_each_service_runs_from_its_own_host_directory_alone(
     deployment: dict[str, str], tmp_path: Path
 ) -> None:
     env = deployment
-    full = Path(env["RENKEI_STATE_DIR"])
     hosts = {i: host(env, i, tmp_path / i) for i in (*SERVICES, CHILD)}
     for ident in hosts:  # an office's host: its own keys and password, no other role's secret
         assert sorted(os.listdir(tmp_path / ident)) == sorted(["public", ident])
-    procs = {i: await start(hosts[i], *SERVICES[i]) for i in SERVICES}
-    try:
-        child = State.load(Path(hosts[CHILD]["RENKEI_STATE_DIR"]), [CHILD])
-        answers = await ask_about_a_taxpayer(env, child, 5)
-        held = other_roles_secrets_held(procs, full)
-    finally:
-        codes = await stop(list(procs.values()))
+    child = State.load(tmp_path / CHILD, [CHILD])
+    answers, held, codes = await serve_and_ask(env, {i: hosts[i] for i in SERVICES}, child, 5)
     assert [a.status for a in answers] == ["ok"] * 5
     assert answers[0].data == {"local_tax": {"fiscal_year": 2024, **YEAR["2024"]}}
     assert held == "", "a process holds what only another role may"
