@@ -78,7 +78,7 @@ from hub.log import configure
 from hub.routing import load_default_registry, load_default_table
 from hub.wire import HUB
 from renkei.network import identities
-from renkei.secrets import State
+from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 from token_service import KeyRing
 
@@ -348,7 +348,7 @@ class Renkei:
     async def seed(self, n: int) -> None:
         """``n`` taxpayers in the tax office's own store, under the tax office's tokens."""
 
-        ring = KeyRing(State.load(self.tmp / "state", []).token_master)
+        ring = KeyRing(State.load_secret(self.tmp / "state", TOKEN))
         rows = []
         for k in range(1, n + 1):
             link = ring.link_id(rrc_for(k))

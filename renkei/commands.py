@@ -19,12 +19,12 @@ from hub.routing import authorize
 from hub.wire import HUB
 from renkei.demo import run_demo
 from renkei.errors import CommandError
-from renkei.network import TOKEN, identities, load_rules, migrate, open_network, setup
+from renkei.network import identities, load_rules, migrate, open_network, setup
 from renkei.pki_commands import serve as pki_serve
 from renkei.population import load_population
 from renkei.portal_commands import portal_demo
 from renkei.portal_commands import serve as portal_serve
-from renkei.secrets import State
+from renkei.secrets import TOKEN, State
 from renkei.serving import until_stopped
 from renkei.settings import Settings
 from token_service import KeyRing
@@ -52,7 +52,8 @@ def _ids(settings: Settings) -> list[str]:
 async def demo(settings: Settings, args: argparse.Namespace) -> int:
     state = None
     if settings.broker_url or settings.db_url:
-        # real services keep data between runs: use (or create) this deployment's state
+        # real services keep data between runs: use (or create) this deployment's state; the
+        # demo is every role in one process, so it loads every role's files
         State.generate(_ids(settings)).save(settings.state_dir)
         state = State.load(settings.state_dir, _ids(settings))
         if settings.broker_url:
@@ -76,7 +77,8 @@ async def broker_setup(settings: Settings, args: argparse.Namespace) -> int:
         raise CommandError(
             "renkei.no_broker", "no broker configured: pass --broker or set RENKEI_BROKER_URL"
         )
-    state = State.load(settings.state_dir, _ids(settings))
+    # the operator's administration step: every identity's broker password, no other secret
+    state = State.load_passwords(settings.state_dir, _ids(settings))
     report = await setup(settings, state, load_rules(settings)[1])
     print(report)
     return 0
@@ -190,7 +192,9 @@ async def records_show(settings: Settings, args: argparse.Namespace) -> int:
             raise CommandError(
                 "renkei.not_enrolled", f"{args.office} holds no enrolled person {args.local_id!r}"
             )
-        ring = KeyRing(State.load(settings.state_dir, []).token_master)
+        # the office's token is turned into the hub's offline: this tool acts as the hub and
+        # the token service, and runs where both are held (the directory `renkei init` filled)
+        ring = KeyRing(State.load_secret(settings.state_dir, TOKEN))
         person = ring.translate(token, args.office, ("hub",))[0]
         records = await PgRecordStore(pool, signing_key=state.keys[HUB].signing).for_person(
             person, include_not_disclosed=True

@@ -25,7 +25,7 @@ from agencies.population import Person, generate
 from hub.records import verify_store
 from renkei.network import Network, identities, load_rules, open_network
 from renkei.population import Loaded, load_population
-from renkei.secrets import State
+from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 from token_service import KeyRing
 
@@ -103,7 +103,7 @@ async def _move(say: Callable[[str], None], net: Network, loaded: Loaded, subjec
         effective=MOVE_DATE,
     )
     assert net.directory is not None
-    ring = KeyRing(net.state.token_master)
+    ring = KeyRing(net.state.secret_of(TOKEN))
     holders = await net.directory.holders(ring.token_for(ring.link_id(subject.rrc), "hub"))
     now = ", ".join(h.office for h in holders if h.until is None)
     ended = ", ".join(h.office for h in holders if h.until is not None)
@@ -158,7 +158,7 @@ def _report_outcomes(say: Callable[[str], None], answers: list[Answer]) -> None:
 async def _report_resident(say: Callable[[str], None], net: Network, subject: Person) -> None:
     """The records about one resident, found by the hub's own token (as the portal would)."""
     assert net.records is not None
-    ring = KeyRing(net.state.token_master)
+    ring = KeyRing(net.state.secret_of(TOKEN))
     person = ring.token_for(ring.link_id(subject.rrc), "hub")
     records = await net.records.for_person(person, include_not_disclosed=True)
     say(f"\naccess records of {subject.name} (やりとり履歴, {len(records)}):")

@@ -46,7 +46,7 @@ from hub.routing.tokens import TokenClient
 from hub.wire import HUB
 from renkei.pki_link import CaListener
 from renkei.portal_link import PkiSignatureCheck, PortalOffice
-from renkei.secrets import State
+from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 from token_service import KeyRing, TokenService
 from token_service import run as run_token_service
@@ -62,7 +62,6 @@ __all__ = [
 ]
 
 log = get_logger("renkei.network")
-TOKEN = "token"  # noqa: S105 — the token service's identity, not a password
 
 
 def load_rules(settings: Settings) -> tuple[LegalTable, Registry]:
@@ -143,6 +142,7 @@ async def open_network(
         table, registry = load_rules(settings)
     topology = network_topology([o.code for o in registry])
     wanted = set(run) if run is not None else set(identities(registry))
+    state.require(wanted)  # each service's own keys and secret, before anything starts
     net = Network(
         settings=settings,
         table=table,
@@ -177,7 +177,7 @@ async def open_network(
 
 
 async def _start_token(net: Network, broker: InMemoryBroker | None) -> None:
-    service = TokenService(KeyRing(net.state.token_master), net.state.keys[TOKEN].sealing)
+    service = TokenService(KeyRing(net.state.secret_of(TOKEN)), net.state.keys[TOKEN].sealing)
     sub = await run_token_service(await _bus_for(net, TOKEN, broker), service)
     net._closers.append(sub.cancel)
 
@@ -219,7 +219,7 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
             registry=net.registry,
             keys=net.state.public,
             hub_keys=hub_keys,
-            sealer=ContextSealer(net.state.context_key),
+            sealer=ContextSealer(net.state.secret_of(HUB)),
             finisher=finisher,
             tokens=tokens,
             directory=directory,
@@ -265,7 +265,9 @@ async def _start_office(
     app: Any = None
     provider: Provider | None = None
     if code == "jlis":
-        app = Jlis(store, NumberGenerator(net.state.numbering), net.state.public[TOKEN].seal)
+        app = Jlis(
+            store, NumberGenerator(net.state.secret_of("jlis")), net.state.public[TOKEN].seal
+        )
         node.resolver = app
     elif "resident_record" in office.provides:
         app = provider = ResidentRegister(store)

@@ -33,7 +33,7 @@ from renkei.network import load_rules
 from renkei.population_copy import Job
 from renkei.population_load import Loaded, check_targets, clear, load, targets_for
 from renkei.progress import Progress
-from renkei.secrets import State
+from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 
 __all__ = ["GenerateError", "add_population_commands", "generate", "plan_for"]
@@ -172,7 +172,9 @@ async def generate(settings: Settings, args: argparse.Namespace, out: TextIO | N
             "no database configured: the population is written into PostgreSQL; "
             "pass --db URL or set RENKEI_DB_URL"
         )
-    State.load(settings.state_dir, [])  # the deployment's secrets must be there (renkei init)
+    # bulk enrollment (符号取得) acts as the token service (every office's token from the
+    # token master), J-LIS and every office (their tables): its secret must be here
+    State.load_secret(settings.state_dir, TOKEN)
     plan = plan_for(load_rules(settings)[1])
     targets = targets_for(plan.offices())
     try:

@@ -22,7 +22,7 @@ import orjson
 from agencies.population_bulk import LocalIds, Plan, chunk_households, place, records_rng, select
 from agencies.store import schema_for
 from hub.wire import HUB
-from renkei.secrets import State
+from renkei.secrets import TOKEN, State
 from token_service import KeyRing
 
 __all__ = ["DIRECTORY", "ChunkOut", "Job", "encode_chunk", "init_worker", "set_ring", "target"]
@@ -59,7 +59,7 @@ def target(office: str) -> tuple[str, str]:
 
 def init_worker(state_dir: str) -> None:
     """Process-pool initializer: this worker's key ring, from the deployment's state."""
-    set_ring(KeyRing(State.load(Path(state_dir), []).token_master))
+    set_ring(KeyRing(State.load_secret(Path(state_dir), TOKEN)))
 
 
 def set_ring(ring: KeyRing | None) -> None:

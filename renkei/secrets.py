@@ -1,13 +1,19 @@
 """Keys and secrets: made in memory for the embedded demo, or kept in the state directory.
 
-Layout of the state directory (every secret file mode 0600, made by ``renkei init``)::
+Each role holds only its own secrets (DESIGN §2 rule 8), so each identity's private files sit
+in a folder of their own that can be copied to its host alone (every secret file mode 0600,
+every folder 0700, made by ``renkei init``, never overwritten)::
 
-    secrets/token-master      the token service's master secret (tokens derive from it)
-    secrets/hub-context       the hub's key for sealed routing contexts
-    secrets/jlis-numbering    J-LIS's numbering secret
-    keys/<identity>.key       an identity's private keys (64 bytes: Ed25519 ‖ X25519)
-    keys/<identity>.pub       its public keys (what the rest of the network knows)
-    broker/<identity>         its RabbitMQ password
+    public/<identity>.pub           every identity's public keys: copy to every host
+    <identity>/private-key          its private keys (64 bytes, hex: Ed25519 ‖ X25519)
+    <identity>/broker-password      its RabbitMQ password
+    token/token-master              the token service's master secret (tokens derive from it)
+    hub/context-key                 the hub's key for sealed routing contexts
+    jlis/numbering-secret           J-LIS's numbering secret
+
+A process loads what its identity holds and the public keys, nothing more: ``renkei run hub``
+reads ``hub/`` and ``public/``. The directory ``renkei init`` fills holds every role's files:
+it is the operator's, and what each host gets is ``public/`` and that host's identity folder.
 """
 
 from __future__ import annotations
@@ -18,10 +24,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.wire import OfficeKeys, PublicKeys
+from hub.wire import HUB, JLIS, OfficeKeys, PublicKeys
 from token_service import load_master_secret
 
-__all__ = ["SecretsError", "State"]
+__all__ = ["SHARED", "TOKEN", "SecretsError", "State"]
+
+TOKEN = "token"  # noqa: S105 — the token service's identity, not a password
+PUBLIC = "public"
+PRIVATE_KEY, BROKER_PASSWORD = "private-key", "broker-password"
+SHARED = {  # the one identity that holds each shared secret → (State field, its file)
+    TOKEN: ("token_master", "token-master"),
+    HUB: ("context_key", "context-key"),
+    JLIS: ("numbering", "numbering-secret"),
+}
+# folders of the state directory that are not identities (the CA's, the demo card's, the
+# layout before per-role folders)
+RESERVED = frozenset({PUBLIC, "pki", "card", "secrets", "keys", "broker"})
+_OLD_SHARED = {
+    TOKEN: "secrets/token-master",
+    HUB: "secrets/hub-context",
+    JLIS: "secrets/jlis-numbering",
+}
 
 
 class SecretsError(Exception):
@@ -35,25 +58,46 @@ def _write(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def _read(path: Path) -> bytes:
-    try:
-        mode = path.stat().st_mode & 0o077
-        if mode:
-            raise SecretsError(f"{path} is readable by others; chmod 600 it")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise SecretsError(f"{path} is missing: run `renkei init` first") from None
+def _missing(root: Path, identity: str, name: str) -> SecretsError:
+    path = root / identity / name
+    if any((root / d).is_dir() for d in ("secrets", "keys", "broker")):
+        return SecretsError(f"{path} is missing: {root} has the old layout, run `renkei init`")
+    return SecretsError(
+        f"{path} is missing: run `renkei init` first ({identity}'s own file; on a host of its "
+        f"own, copy {identity}/ and {PUBLIC}/ from the directory `renkei init` filled)"
+    )
+
+
+def _own(root: Path, identity: str, name: str) -> Path:
+    path = root / identity / name
+    if not path.exists():
+        raise _missing(root, identity, name)
+    return path
+
+
+def _hex(root: Path, identity: str, name: str) -> bytes:
+    """The token service's careful loader (a private regular file of hex) for every key file."""
+    return load_master_secret(_own(root, identity, name))
+
+
+def _text(root: Path, identity: str, name: str) -> str:
+    path = _own(root, identity, name)
+    if path.stat().st_mode & 0o077:
+        raise SecretsError(f"{path} is readable by others; chmod 600 it")
+    return path.read_text().strip()
 
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """All secrets of one deployment. ``repr`` never shows them."""
+    """Secrets and keys: of a whole deployment (``generate``, the demo) or of one role
+    (``load``, ``for_role``), where the shared secrets of the roles it is not are ``None``.
+    ``repr`` never shows them."""
 
-    token_master: bytes
-    context_key: bytes
-    numbering: bytes
-    keys: dict[str, OfficeKeys]  # this process's own private keys
-    passwords: dict[str, str]
+    token_master: bytes | None  # the token service's only
+    context_key: bytes | None  # the hub's only
+    numbering: bytes | None  # J-LIS's only
+    keys: dict[str, OfficeKeys]  # the private keys this state holds, by identity
+    passwords: dict[str, str]  # their broker passwords
     public: dict[str, PublicKeys]  # every identity's public keys
 
     def __repr__(self) -> str:
@@ -61,6 +105,7 @@ class State:
 
     @classmethod
     def generate(cls, identities: Iterable[str]) -> State:
+        """A whole deployment: every identity's keys and password, every shared secret."""
         ids = sorted(set(identities))
         keys = {i: OfficeKeys.generate() for i in ids}
         return cls(
@@ -72,27 +117,99 @@ class State:
             public={i: k.public for i, k in keys.items()},
         )
 
+    def for_role(self, *identities: str) -> State:
+        """What a process of ``identities`` gets: their private keys, passwords and shared
+        secrets, and everyone's public keys."""
+        ids = set(identities)
+        return State(
+            token_master=self.token_master if TOKEN in ids else None,
+            context_key=self.context_key if HUB in ids else None,
+            numbering=self.numbering if JLIS in ids else None,
+            keys={i: k for i, k in self.keys.items() if i in ids},
+            passwords={i: p for i, p in self.passwords.items() if i in ids},
+            public=self.public,
+        )
+
+    def secret_of(self, identity: str) -> bytes:
+        """The shared secret ``identity`` holds (``token``, ``hub``, ``jlis``), if held here."""
+        field, name = SHARED[identity]
+        value: bytes | None = getattr(self, field)
+        if value is None:
+            raise SecretsError(f"{identity}'s {name} is not held here: only {identity} loads it")
+        return value
+
+    def require(self, identities: Iterable[str]) -> None:
+        """Refuse to start a service whose own keys (or shared secret) this state lacks."""
+        for i in identities:
+            if i not in self.keys or i not in self.passwords:
+                raise SecretsError(f"this process holds no private keys of {i}")
+            if i in SHARED:
+                self.secret_of(i)
+
     @staticmethod
     def load_public(root: Path) -> dict[str, PublicKeys]:
         """Every identity's public keys: all a process needs to know of the others."""
         found = {
-            p.stem: PublicKeys.from_text(p.read_text()) for p in sorted(root.glob("keys/*.pub"))
+            p.stem: PublicKeys.from_text(p.read_text())
+            for p in sorted((root / PUBLIC).glob("*.pub"))
         }
         if not found:
-            raise SecretsError(f"no public keys under {root}/keys: run `renkei init` first")
+            raise SecretsError(
+                f"no public keys under {root / PUBLIC}: run `renkei init` (or copy {PUBLIC}/ "
+                "from the directory it filled)"
+            )
         return found
 
+    @staticmethod
+    def load_secret(root: Path, identity: str) -> bytes:
+        """One shared secret from its holder's folder, e.g. the token master from ``token/``."""
+        return _hex(root, identity, SHARED[identity][1])
+
+    @classmethod
+    def load(cls, root: Path, identities: Iterable[str]) -> State:
+        """What the named identities hold, and everyone's public keys (a process names its own)."""
+        ids = sorted(set(identities))
+        shared = {SHARED[i][0]: cls.load_secret(root, i) for i in ids if i in SHARED}
+        return cls(
+            token_master=shared.get("token_master"),
+            context_key=shared.get("context_key"),
+            numbering=shared.get("numbering"),
+            keys={i: OfficeKeys.from_seed(_hex(root, i, PRIVATE_KEY)) for i in ids},
+            passwords={i: _text(root, i, BROKER_PASSWORD) for i in ids},
+            public=cls.load_public(root),
+        )
+
+    @classmethod
+    def load_passwords(cls, root: Path, identities: Iterable[str]) -> State:
+        """The broker passwords of the named identities and nothing else: what the operator's
+        ``renkei broker setup`` needs."""
+        return cls(
+            token_master=None,
+            context_key=None,
+            numbering=None,
+            keys={},
+            passwords={i: _text(root, i, BROKER_PASSWORD) for i in sorted(set(identities))},
+            public={},
+        )
+
     def save(self, root: Path) -> list[Path]:
-        """Write what is not there yet; never overwrite a secret. Returns the files written."""
-        files: dict[Path, bytes] = {
-            root / "secrets/token-master": self.token_master.hex().encode(),
-            root / "secrets/hub-context": self.context_key.hex().encode(),
-            root / "secrets/jlis-numbering": self.numbering.hex().encode(),
-        }
+        """Write what is not there yet; never overwrite a secret. Returns the files written.
+
+        A directory of the layout before per-role folders has its files moved first."""
+        clash = RESERVED & (set(self.keys) | set(self.public))
+        if clash:
+            raise SecretsError(f"{', '.join(sorted(clash))}: a folder of the state directory")
+        _move_old_layout(root)
+        files: dict[Path, bytes] = {}
+        for ident, (field, name) in SHARED.items():
+            value = getattr(self, field)
+            if value is not None:
+                files[root / ident / name] = value.hex().encode()
         for ident, key in self.keys.items():
-            files[root / f"keys/{ident}.key"] = key.to_seed().hex().encode()
-            files[root / f"keys/{ident}.pub"] = key.public.to_text().encode()
-            files[root / f"broker/{ident}"] = self.passwords[ident].encode()
+            files[root / ident / PRIVATE_KEY] = key.to_seed().hex().encode()
+            files[root / ident / BROKER_PASSWORD] = self.passwords[ident].encode()
+        for ident, pub in self.public.items():
+            files[root / PUBLIC / f"{ident}.pub"] = pub.to_text().encode()
         written = []
         for path, data in files.items():
             if not path.exists():
@@ -100,21 +217,24 @@ class State:
                 written.append(path)
         return written
 
-    @classmethod
-    def load(cls, root: Path, identities: Iterable[str]) -> State:
-        """The secrets of the named identities only (a process loads its own)."""
 
-        def hexfile(rel: str) -> bytes:  # the token service's careful loader, for every key file
-            if not (root / rel).exists():
-                raise SecretsError(f"{root / rel} is missing: run `renkei init` first")
-            return load_master_secret(root / rel)
-
-        ids = sorted(set(identities))
-        return cls(
-            token_master=hexfile("secrets/token-master"),
-            context_key=hexfile("secrets/hub-context"),
-            numbering=hexfile("secrets/jlis-numbering"),
-            keys={i: OfficeKeys.from_seed(hexfile(f"keys/{i}.key")) for i in ids},
-            passwords={i: _read(root / f"broker/{i}").decode().strip() for i in ids},
-            public=cls.load_public(root),
-        )
+def _move_old_layout(root: Path) -> None:
+    """``secrets/``, ``keys/``, ``broker/`` (one folder per kind of file) into per-role
+    folders, keeping every secret: a deployment's tokens and records depend on them."""
+    moves = {root / old: root / ident / SHARED[ident][1] for ident, old in _OLD_SHARED.items()}
+    for key in sorted(root.glob("keys/*.key")):
+        moves[key] = root / key.stem / PRIVATE_KEY
+    for pub in sorted(root.glob("keys/*.pub")):
+        moves[pub] = root / PUBLIC / pub.name
+    for password in sorted(root.glob("broker/*")):
+        moves[password] = root / password.name / BROKER_PASSWORD
+    for old, new in moves.items():
+        if not old.exists():
+            continue
+        if new.exists():
+            raise SecretsError(f"both {old} and {new} exist: keep the one in use, remove the other")
+        new.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        old.rename(new)
+    for folder in ("secrets", "keys", "broker"):
+        if (root / folder).is_dir() and not any((root / folder).iterdir()):
+            (root / folder).rmdir()

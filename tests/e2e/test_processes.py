@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -14,18 +15,20 @@ import aiohttp
 import asyncpg
 import pytest
 from proc_env import free_port
+from proc_secrets import deployment_secrets, held_in_files, held_in_memory, state_dir_of
 
-from agencies.framework import OfficeNode
+from agencies.framework import Answer, OfficeNode
 from agencies.store import PgStore
 from hub.bus import connect_amqp, delete_users, delete_vhost
 from hub.wire import HUB
-from renkei.secrets import State
+from renkei.secrets import TOKEN, State
 from token_service import KeyRing
 
 pytestmark = pytest.mark.integration
 RENKEI = str(Path(sys.executable).with_name("renkei"))
 PG = "postgresql://postgres@127.0.0.1:5432/"
 RRC = "12345678903"
+TAX, CHILD = "chiyoda-tax", "chiyoda-child"
 
 
 async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
@@ -70,67 +73,148 @@ async def deployment(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
         admin_url = "http://guest:guest@127.0.0.1:15672"
         await delete_vhost(admin_url, env["RENKEI_BROKER_VHOST"])
         prefix = env["RENKEI_BROKER_USER_PREFIX"]
-        ids = [prefix + p.stem for p in (tmp_path / "state" / "keys").glob("*.pub")]
+        ids = [prefix + p.stem for p in (tmp_path / "state" / "public").glob("*.pub")]
         await delete_users(admin_url, ids)
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
 
 
-async def test_services_as_processes_answer_record_and_verify(deployment: dict[str, str]) -> None:
-    env = deployment
-    procs = [await start(env, *s) for s in (["token"], ["hub"], ["office", "chiyoda-tax"])]
-    state_dir = Path(env["RENKEI_STATE_DIR"])
-    state = State.load(state_dir, ["chiyoda-child"])
-    ring = KeyRing(state.token_master)
+YEAR = {"2024": {"total_income": 5_100_000, "municipal_income_levy": 240_000}}
+SERVICES = {TOKEN: ["token"], HUB: ["hub"], "jlis": ["office", "jlis"], TAX: ["office", TAX]}
+
+
+async def ask_about_a_taxpayer(env: dict[str, str], child: State, n: int) -> list[Answer]:
+    """The tax office holds one taxpayer; 児童手当, played here with its own files only, asks
+    about them ``n`` times at once. The test files both tokens as enrollment (or bulk
+    符号取得) would, with the token master of the directory `renkei init` filled."""
+    ring = KeyRing(State.load_secret(Path(env["RENKEI_STATE_DIR"]), TOKEN))
     link = ring.link_id(RRC)
     pool = await asyncpg.create_pool(env["RENKEI_DB_URL"], min_size=1, max_size=2)
     try:
-        year = {"2024": {"total_income": 5_100_000, "municipal_income_levy": 240_000}}
-        await PgStore(pool, "chiyoda-tax").put_many(
-            "taxpayers",
-            [("T1", ring.token_for(link, "chiyoda-tax"), {"name": "鈴木 誠", "years": year})],
+        await PgStore(pool, TAX).put_many(
+            "taxpayers", [("T1", ring.token_for(link, TAX), {"name": "鈴木 誠", "years": YEAR})]
         )
-        my_token = ring.token_for(link, "chiyoda-child")
-        await PgStore(pool, "chiyoda-child").put_many(
-            "applicants", [("C1", my_token, {"name": "鈴木 誠"})]
-        )
-        user = env["RENKEI_BROKER_USER_PREFIX"] + "chiyoda-child"
-        url = f"amqp://{user}:{state.passwords['chiyoda-child']}@127.0.0.1:5672/{env['RENKEI_BROKER_VHOST']}"
-        bus = await connect_amqp(
-            url, identity="chiyoda-child", user_prefix=env["RENKEI_BROKER_USER_PREFIX"]
-        )
-        node = OfficeNode(
-            code="chiyoda-child", bus=bus, keys=state.keys["chiyoda-child"], hub=state.public[HUB]
-        )
-        await node.start()
-        answers = await asyncio.gather(
-            *(
-                node.ask(
-                    "child_allowance",
-                    "chiyoda-tax",
-                    ("local_tax",),
-                    my_token,
-                    {"fiscal_year": 2024},
-                )
-                for _ in range(20)
-            )
-        )
-        await node.stop()
-        await bus.close()
+        my_token = ring.token_for(link, CHILD)
+        await PgStore(pool, CHILD).put_many("applicants", [("C1", my_token, {"name": "鈴木 誠"})])
     finally:
         await pool.close()
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        codes = [await asyncio.wait_for(p.wait(), 30) for p in procs]
+    user = env["RENKEI_BROKER_USER_PREFIX"] + CHILD
+    url = f"amqp://{user}:{child.passwords[CHILD]}@127.0.0.1:5672/{env['RENKEI_BROKER_VHOST']}"
+    bus = await connect_amqp(url, identity=CHILD, user_prefix=env["RENKEI_BROKER_USER_PREFIX"])
+    node = OfficeNode(code=CHILD, bus=bus, keys=child.keys[CHILD], hub=child.public[HUB])
+    await node.start()
+    try:
+        ask = ("child_allowance", TAX, ("local_tax",), my_token, {"fiscal_year": 2024})
+        return list(await asyncio.gather(*(node.ask(*ask) for _ in range(n))))
+    finally:
+        await node.stop()
+        await bus.close()
+
+
+def other_roles_secrets_held(procs: dict[str, asyncio.subprocess.Process], full: Path) -> str:
+    """What each running service holds of other identities' secrets — in its memory, its
+    environment or its state directory — one line each; empty when nothing. Each must be
+    seen holding its own private keys, broker password and shared secret, raw."""
+    every = deployment_secrets(full)
+    lines = []
+    for ident, proc in procs.items():
+        mine = {s for s in every if s.owner == ident and "hex" not in s.what}
+        others = [s for s in every if s.owner != ident]
+        in_memory = held_in_memory(proc.pid, [*mine, *others])
+        assert mine <= in_memory, f"{ident}'s own secrets not seen: the reading proves nothing"
+        folder = state_dir_of(proc.pid)  # the directory `renkei init` filled holds everyone's
+        found = (in_memory - mine) | held_in_files(
+            proc.pid, folder if folder != full else None, others
+        )
+        if found:
+            lines.append(f"{ident} holds {', '.join(sorted(map(str, found)))}")
+    return "\n".join(lines)
+
+
+async def stop(procs: list[asyncio.subprocess.Process]) -> list[int]:
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    return [await asyncio.wait_for(p.wait(), 30) for p in procs]
+
+
+async def serve_and_ask(
+    env: dict[str, str], services: dict[str, dict[str, str]], child: State, n: int
+) -> tuple[list[Answer], str, list[int]]:
+    """Start each service in its environment, ask ``n`` times as 児童手当, read what each
+    service holds of other roles' secrets, stop them: (answers, held, exit codes)."""
+    procs: dict[str, asyncio.subprocess.Process] = {}
+    try:
+        for ident, service_env in services.items():
+            procs[ident] = await start(service_env, *SERVICES[ident])
+        answers = await ask_about_a_taxpayer(env, child, n)
+        held = other_roles_secrets_held(procs, Path(env["RENKEI_STATE_DIR"]))
+    finally:
+        codes = await stop(list(procs.values()))
+    return answers, held, codes
+
+
+async def test_services_as_processes_answer_record_and_verify(deployment: dict[str, str]) -> None:
+    """Every service started on the whole directory `renkei init` filled still loads only
+    its own files: no process holds another role's secret in memory."""
+    env = deployment
+    child = State.load(Path(env["RENKEI_STATE_DIR"]), [CHILD])
+    answers, held, codes = await serve_and_ask(
+        env, dict.fromkeys((TOKEN, HUB, TAX), env), child, 20
+    )
     assert [a.status for a in answers] == ["ok"] * 20
-    assert answers[0].data == {"local_tax": {"fiscal_year": 2024, **year["2024"]}}
+    assert answers[0].data == {"local_tax": {"fiscal_year": 2024, **YEAR["2024"]}}
+    assert held == "", "a process holds what only another role may"
     assert codes == [0, 0, 0], "each service stops cleanly on SIGTERM"
     code, out = await cli(env, "records", "verify")
     assert code == 0, out
     assert "intact" in out
-    code, out = await cli(env, "records", "show", "--office", "chiyoda-child", "--local-id", "C1")
+    code, out = await cli(env, "records", "show", "--office", CHILD, "--local-id", "C1")
     assert code == 0, out
     assert "20 record(s)" in out and "chiyoda-tax" in out
+
+
+def host(env: dict[str, str], identity: str, into: Path) -> dict[str, str]:
+    """The state directory of ``identity``'s own host: public/ and its own folder, copied
+    from the directory `renkei init` filled (modes kept), and the environment to run it."""
+    full = Path(env["RENKEI_STATE_DIR"])
+    for folder in ("public", identity):
+        shutil.copytree(full / folder, into / folder)
+    return {**env, "RENKEI_STATE_DIR": str(into)}
+
+
+async def test_each_service_runs_from_its_own_host_directory_alone(
+    deployment: dict[str, str], tmp_path: Path
+) -> None:
+    env = deployment
+    hosts = {i: host(env, i, tmp_path / i) for i in (*SERVICES, CHILD)}
+    for ident in hosts:  # an office's host: its own keys and password, no other role's secret
+        assert sorted(os.listdir(tmp_path / ident)) == sorted(["public", ident])
+    child = State.load(tmp_path / CHILD, [CHILD])
+    answers, held, codes = await serve_and_ask(env, {i: hosts[i] for i in SERVICES}, child, 5)
+    assert [a.status for a in answers] == ["ok"] * 5
+    assert answers[0].data == {"local_tax": {"fiscal_year": 2024, **YEAR["2024"]}}
+    assert held == "", "a process holds what only another role may"
+    assert codes == [0] * len(SERVICES), "each service stops cleanly on SIGTERM"
+
+
+@pytest.mark.parametrize(
+    ("service", "own"),
+    [(TOKEN, "token-master"), (HUB, "context-key"), ("jlis", "numbering-secret"),
+     (TAX, "broker-password")],
+)  # fmt: skip
+async def test_a_service_without_its_own_secret_refuses_to_start(
+    deployment: dict[str, str], tmp_path: Path, service: str, own: str
+) -> None:
+    host_env = host(deployment, service, tmp_path / service)
+    missing = tmp_path / service / service / own
+    missing.unlink()
+    code, out = await cli(host_env, "run", *SERVICES[service])
+    assert code == 2, out
+    assert out.splitlines()[-1] == (
+        f"renkei: renkei.secrets: {missing} is missing: run `renkei init` first ({service}'s "
+        f"own file; on a host of its own, copy {service}/ and public/ from the directory "
+        "`renkei init` filled)"
+    )
 
 
 async def start_serving(

@@ -29,7 +29,7 @@ from hub.wire import Resolved
 from renkei.network import identities, load_rules, open_network
 from renkei.population_commands import GenerateError, generate
 from renkei.population_load import LoadError
-from renkei.secrets import State
+from renkei.secrets import TOKEN, State
 from token_service import KeyRing
 
 pytestmark = pytest.mark.integration
@@ -51,7 +51,7 @@ async def loaded(deployment: Deployment) -> list[Household]:
 
 @pytest.fixture(scope="module")
 def ring(deployment: Deployment) -> KeyRing:
-    return KeyRing(State.load(deployment.state_dir, []).token_master)
+    return KeyRing(State.load_secret(deployment.state_dir, TOKEN))
 
 
 def tok(ring: KeyRing, rrc: str, office: str) -> str:

@@ -196,11 +196,12 @@ def test_init_writes_private_files_once(renkei: Run, tmp_path: Path) -> None:
     assert code == 0
     assert out == f"{len(files)} files written under {state} (existing ones kept)\n"
     assert len(files) == 3 + 3 * len(ids)
-    assert {"hub", "token", "chiyoda-tax", "jlis"} <= {p.stem for p in state.glob("keys/*.pub")}
+    assert {p.stem for p in state.glob("public/*.pub")} == set(ids)
+    assert {p.name for p in state.iterdir()} == {"public", *ids}  # one folder per identity
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    for folder in (state / "secrets", state / "keys", state / "broker"):
-        assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0, folder
+    for folder in state.iterdir():
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
 
     before = {p: p.read_bytes() for p in files}
     code, out, _ = renkei("--state-dir", str(state), "init")
@@ -210,18 +211,18 @@ def test_init_writes_private_files_once(renkei: Run, tmp_path: Path) -> None:
     loaded = State.load(state, ["chiyoda-tax"])
     assert (
         loaded.keys["chiyoda-tax"].to_seed().hex().encode()
-        == before[state / "keys/chiyoda-tax.key"]
+        == before[state / "chiyoda-tax/private-key"]
     )
 
 
 def test_init_replaces_only_what_is_missing(renkei: Run, tmp_path: Path) -> None:
     state = tmp_path / "state"
     renkei("--state-dir", str(state), "init")
-    master = (state / "secrets/token-master").read_bytes()
-    (state / "keys/hub.key").unlink()
+    master = (state / "token/token-master").read_bytes()
+    (state / "hub/private-key").unlink()
     code, out, _ = renkei("--state-dir", str(state), "init")
     assert (code, out) == (0, f"1 files written under {state} (existing ones kept)\n")
-    assert (state / "secrets/token-master").read_bytes() == master
+    assert (state / "token/token-master").read_bytes() == master
 
 
 # ---- records without a database --------------------------------------------------------------
