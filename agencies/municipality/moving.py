@@ -27,7 +27,6 @@ class MoveIn:
     local_id: str
     token: str
     from_office: str
-    told: int  # offices told of the move-in
 
 
 class MovedOut:
@@ -65,7 +64,7 @@ async def move_in(
     resident: Mapping[str, Any],
     effective: dt.date,
 ) -> MoveIn:
-    token = await node.enroll(number, held_since=effective)
+    token = await node.enroll(number)  # the hub allows it: the move out named us
     notice = await _move_out_notice(store, token)
     if notice is None:
         raise OfficeError(
@@ -80,7 +79,7 @@ async def move_in(
     if not isinstance(outcome, Delivered):
         reason = getattr(outcome, "reason", outcome.status)
         raise OfficeError("municipality.move_in_not_delivered", f"move-in not delivered: {reason}")
-    return MoveIn(local_id, token, notice["origin"], outcome.offices)
+    return MoveIn(local_id, token, notice["origin"])
 
 
 async def _move_out_notice(store: OfficeStore, token: str) -> Mapping[str, Any] | None:
