@@ -17,7 +17,7 @@ from typing import Any
 from agencies.exceptions import ApplicationRefused, OfficeError
 from agencies.framework import EVENTS, OfficeNode
 from agencies.store import OfficeStore
-from hub.wire import Delivered
+from hub.wire import Delivered, Refused
 
 __all__ = ["MoveIn", "MovedOut", "move_in"]
 
@@ -50,6 +50,10 @@ class MovedOut:
         outcome = await self.node.report_change(
             person, "moved_out", effective, {"to_municipality": to}
         )
+        if isinstance(outcome, Refused):  # e.g. dated further ahead than a 転出届 may be
+            raise ApplicationRefused(
+                "office.move_out_refused", f"the network refused the move out: {outcome.reason}"
+            )
         if not isinstance(outcome, Delivered):
             reason = getattr(outcome, "reason", outcome.status)
             raise OfficeError("office.move_out_unsent", f"the move out was not sent: {reason}")

@@ -153,6 +153,9 @@ async def test_a_moving_application_must_be_signed_by_the_resident(env: Env, pki
     undated = {k: v for k, v in form.items() if k != "moving_date"}
     bad = await r.portal.submit(person, "moving", undated, application(r, "moving", undated))
     assert bad.detail.startswith("office.bad_application")
+    far = {**form, "moving_date": (dt.date.today() + dt.timedelta(days=60)).isoformat()}
+    early = await r.portal.submit(person, "moving", far, application(r, "moving", far))
+    assert early.detail.startswith("office.move_out_refused")  # a 転出届 is at most 30 days ahead
     mine = await r.portal.submit(person, "moving", form, application(r, "moving", form))
     assert mine.status == "accepted", mine.detail
     # the one-stop: the filed move out went to every holder — J-LIS revokes the signature
