@@ -223,17 +223,15 @@ class OfficeNode:
             return TimedOut(reason="no reply to the change event before the deadline")
         return reply.outcome
 
-    async def enroll(self, number: str, *, held_since: dt.date | None = None) -> str:
-        """Present a number once; get this office's token for its holder (符号取得).
-
-        ``held_since``: since when this office holds the person's records (for the directory).
-        """
+    async def enroll(self, number: str) -> str:
+        """Present a number once; get this office's token for its holder (符号取得). The hub
+        dates the holding itself (now), and refuses a municipality's office a person whose
+        record that municipality does not keep (``hub/routing/README.md``)."""
         if self.jlis_seal is None:
             raise EnrollmentRefused("office.no_jlis_key", "this office has no J-LIS key to seal to")
         msg = Enroll(
             envelope=self._envelope("enrollment", JLIS),
             number=seal(number.encode("ascii"), self.jlis_seal),
-            held_since=held_since,
         )
         reply = await self._request(msg, "enroll")
         if reply is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from portal.model import AccessEntry, ApplicationStatus, NoticeEntry
 from portal.state import jst
 
-__all__ = ["AFFAIRS", "OUTCOMES", "STATUSES", "access_row", "notice_row", "status_row"]
+__all__ = ["AFFAIRS", "ITEMS", "OUTCOMES", "STATUSES", "access_row", "notice_row", "status_row"]
 
 OUTCOMES = {
     "ok": "提供 (provided)",
@@ -21,6 +21,24 @@ AFFAIRS = {
     "disclosure": "やりとり履歴の開示 (your records)",
     "self_information": "わたしの情報 (your information)",
     "application": "電子申請 (application)",
+    "enrollment": "符号取得 (an office enrolled you by your number)",
+    "change_notice": "異動の通知 (your municipality told the offices of a change)",
+}
+# the items of the hub's own records: the number presented, the change reported
+ITEMS = {
+    "individual_number": "個人番号 (your number)",
+    "moved_out": "転出 (move out)",
+    "moved_in": "転入 (move in)",
+    "birth": "出生 (birth)",
+    "death": "死亡 (death)",
+    "household": "世帯の変更 (household)",
+    "number_changed": "個人番号の変更 (number changed)",
+}
+# an ok outcome in the resident's words, where "provided" would mislead
+_OK = {
+    "application": "受理 (accepted)",
+    "enrollment": "登録 (enrolled)",
+    "change_notice": "通知 (delivered)",
 }
 STATUSES = {
     "accepted": "受付済み (accepted)",
@@ -38,11 +56,11 @@ def access_row(e: AccessEntry) -> dict[str, str]:
         "provider": e.provider,
         "provider_name": e.provider_name or "—",
         "affair": AFFAIRS.get(e.affair, e.affair),
-        "items": "、".join(e.items),
+        "items": "、".join(ITEMS.get(i, i) for i in e.items),
         "outcome": e.outcome,
         "outcome_label": (
-            "受理 (accepted)"
-            if (e.affair, e.outcome) == ("application", "ok")
+            _OK.get(e.affair, OUTCOMES["ok"])
+            if e.outcome == "ok"
             else OUTCOMES.get(e.outcome, e.outcome)
         ),
     }

@@ -39,6 +39,7 @@ from hub.routing import (
 )
 from hub.routing.announce import Announcer
 from hub.routing.context import ContextSealer
+from hub.routing.limits import Rate
 from hub.routing.outcomes import Finisher, WriterSink
 from hub.routing.portal import PORTAL_KIND
 from hub.routing.router import Router, RouterDeps, utcnow
@@ -225,6 +226,7 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
             directory=directory,
             records=records,
             clock=clock,
+            enroll_rate=Rate(net.settings.enroll_burst, net.settings.enroll_per_second),
         )
     )
     await router.start()

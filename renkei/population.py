@@ -1,8 +1,10 @@
 """Put a synthetic population into the offices, then let each office enroll its people.
 
 J-LIS numbers every resident from their resident-record code; each office stores its own
-records under its own local ids; then each office presents each person's number once
-(符号取得), stores the token it gets back and keeps no number.
+records under its own local ids; the hub's directory gets, as the operator's bulk load
+(`renkei population generate`) writes it, the date each office began holding each person
+(the hub dates an enrollment itself, at the enrollment); then each office presents each
+person's number once (符号取得), stores the token it gets back and keeps no number.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any
 from agencies.exceptions import EnrollmentRefused
 from agencies.jlis.registry import Jlis
 from agencies.population import Household, Person
+from hub.wire import HUB
 from renkei.network import Network
+from token_service import KeyRing
 
 __all__ = ["Loaded", "load_population"]
 
@@ -56,7 +60,7 @@ async def load_population(
     on = dt.date(fiscal_year, 6, 1)
     jlis: Jlis = net.apps["jlis"]
     people = [p for h in households for p in h.members]
-    numbers = await jlis.register(p.rrc for p in people)
+    numbers = await _number(jlis, households)
 
     register, tax, child = (
         _code(net, k) for k in ("resident_record", "local_tax", "child_allowance")
@@ -109,26 +113,46 @@ async def load_population(
     await net.stores[tax].put_many("taxpayers", taxpayers)
     await net.stores[child].put_many("applicants", applicants)
     progress(f"{len(people)} residents numbered by J-LIS; enrolling {len(holds)} office records")
+    await _held_since(net, holds)
 
     gate = asyncio.Semaphore(ENROLL_CONCURRENCY)
     refused = 0
 
-    async def enroll(
-        office: str, collection: str, key: str, person: Person, since: dt.date
-    ) -> None:
+    async def enroll(office: str, collection: str, key: str, person: Person) -> None:
         nonlocal refused
         async with gate:
             try:
-                token = await net.offices[office].enroll(numbers[person.rrc], held_since=since)
+                token = await net.offices[office].enroll(numbers[person.rrc])
             except EnrollmentRefused:
                 refused += 1
                 return
             await net.stores[office].set_token(collection, key, token)
 
-    await asyncio.gather(*(enroll(*h) for h in holds))
+    await asyncio.gather(*(enroll(*h[:4]) for h in holds))
     held = {(office, key): person for office, _, key, person, _ in holds}
     seconds = time.perf_counter() - started
     return Loaded(len(people), len(households), len(holds) - refused, refused, seconds, held)
+
+
+async def _number(jlis: Jlis, households: list[Household]) -> dict[str, str]:
+    """J-LIS numbers each resident at the request of the municipality they live in."""
+    numbers: dict[str, str] = {}
+    for municipality in sorted({h.municipality for h in households}):
+        here = (p.rrc for h in households if h.municipality == municipality for p in h.members)
+        numbers |= await jlis.register(here, municipality=municipality)
+    return numbers
+
+
+async def _held_since(net: Network, holds: list[tuple[str, str, str, Person, dt.date]]) -> None:
+    """The operator's bulk load of the directory: who held whom since when (the hub's token)."""
+    if net.directory is None:
+        raise LookupError("loading a population needs the hub's directory in this process")
+    ring = KeyRing(net.state.token_master)
+    for office, _, _, person, since in holds:
+        hub_token = ring.token_for(ring.link_id(person.rrc), HUB)
+        await net.directory.enrolled(
+            hub_token, office, dt.datetime.combine(since, dt.time(), dt.UTC)
+        )
 
 
 def _code(net: Network, what: str) -> str:

@@ -172,7 +172,7 @@ async def demo_resident(
 ) -> tuple[Path, dict[str, str]]:
     """Number, register and enroll the demo resident at 千代田区; issue their card."""
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await net.apps["jlis"].register([rrc]))[rrc]
+    number = (await net.apps["jlis"].register([rrc], municipality="131016"))[rrc]
     tokens = {o: await net.offices[o].enroll(number) for o in ("chiyoda-resident", "chiyoda-child")}
     record = {**DEMO_RESIDENT, "household": f"h-{rrc}", "relationship": "世帯主"}
     await net.stores["chiyoda-resident"].put_many(

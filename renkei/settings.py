@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     state_dir: Path = Path("var")  # keys and secrets made by `renkei init`
     legal_table: Path | None = None  # a legal table file; None: the packaged model of 別表第二
     offices: Path | None = None  # an office registry file; None: the packaged registry
+    # enrollments per office and hub worker: at most this many at once, refilled per second
+    enroll_burst: int = 1000
+    enroll_per_second: float = 1.0
     log_level: str = "info"
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
 

@@ -1,9 +1,12 @@
 """J-LIS: numbering (付番) and resolution of a number for enrollment (符号取得).
 
-Collection ``residents``: resident-record code → the current generation of the person's number
-and its history. J-LIS holds the numbering secret, so the number is derived from the code and
-resolved back without a table of numbers; the table says only which generation is current, so
-a number changed on leak stops resolving while the person's tokens stay the same.
+Collection ``residents``: resident-record code → the current generation of the person's number,
+its history, and the municipality whose 市町村長 asked for the number (番号法 第8条第1項: the
+住所地 of the person's 本人確認情報 then). J-LIS holds the numbering secret, so the number is
+derived from the code and resolved back without a table of numbers; the table says only which
+generation is current, so a number changed on leak stops resolving while the person's tokens
+stay the same. An enrollment's answer names that municipality to the hub, which checks the
+enrolling office against it (``hub/routing/README.md``, "Who holds whom").
 """
 
 from __future__ import annotations
@@ -30,12 +33,12 @@ class Jlis:
         self.numbers = numbers
         self.token_service = token_service
 
-    async def register(self, rrcs: Iterable[str]) -> dict[str, str]:
-        """Number new residents; returns resident-record code → individual number."""
+    async def register(self, rrcs: Iterable[str], *, municipality: str) -> dict[str, str]:
+        """Number new residents of ``municipality`` (its 6-digit code), at its 市町村長's
+        request; returns resident-record code → individual number."""
         out = {rrc: self.numbers.number_for(rrc, 0) for rrc in rrcs}
-        await self.store.put_many(
-            "residents", ((rrc, None, {"generation": 0, "changes": []}) for rrc in out)
-        )
+        doc = {"generation": 0, "changes": [], "municipality": municipality}
+        await self.store.put_many("residents", ((rrc, None, doc) for rrc in out))
         return out
 
     async def change_number(self, rrc: str, on: dt.date) -> str:
@@ -46,7 +49,7 @@ class Jlis:
         generation = int(doc["generation"]) + 1
         changes = [*doc["changes"], on.isoformat()]
         await self.store.put_many(
-            "residents", [(rrc, None, {"generation": generation, "changes": changes})]
+            "residents", [(rrc, None, {**doc, "generation": generation, "changes": changes})]
         )
         return self.numbers.number_for(rrc, generation)
 
@@ -64,4 +67,7 @@ class Jlis:
                 code="jlis.number_changed",
                 reason=f"this number was replaced on {when}; present the current number",
             )
-        return Resolved(rrc=seal(rrc.encode("ascii"), self.token_service))
+        return Resolved(
+            rrc=seal(rrc.encode("ascii"), self.token_service),
+            municipality=doc.get("municipality"),  # None: numbered before J-LIS kept it
+        )

@@ -17,7 +17,7 @@ from typing import Any
 from agencies.exceptions import ApplicationRefused, OfficeError
 from agencies.framework import EVENTS, OfficeNode
 from agencies.store import OfficeStore
-from hub.wire import Delivered
+from hub.wire import Delivered, Refused
 
 __all__ = ["MoveIn", "MovedOut", "move_in"]
 
@@ -27,7 +27,6 @@ class MoveIn:
     local_id: str
     token: str
     from_office: str
-    told: int  # offices told of the move-in
 
 
 class MovedOut:
@@ -51,6 +50,10 @@ class MovedOut:
         outcome = await self.node.report_change(
             person, "moved_out", effective, {"to_municipality": to}
         )
+        if isinstance(outcome, Refused):  # e.g. dated further ahead than a 転出届 may be
+            raise ApplicationRefused(
+                "office.move_out_refused", f"the network refused the move out: {outcome.reason}"
+            )
         if not isinstance(outcome, Delivered):
             reason = getattr(outcome, "reason", outcome.status)
             raise OfficeError("office.move_out_unsent", f"the move out was not sent: {reason}")
@@ -65,7 +68,7 @@ async def move_in(
     resident: Mapping[str, Any],
     effective: dt.date,
 ) -> MoveIn:
-    token = await node.enroll(number, held_since=effective)
+    token = await node.enroll(number)  # the hub allows it: the move out named us
     notice = await _move_out_notice(store, token)
     if notice is None:
         raise OfficeError(
@@ -80,7 +83,7 @@ async def move_in(
     if not isinstance(outcome, Delivered):
         reason = getattr(outcome, "reason", outcome.status)
         raise OfficeError("municipality.move_in_not_delivered", f"move-in not delivered: {reason}")
-    return MoveIn(local_id, token, notice["origin"], outcome.offices)
+    return MoveIn(local_id, token, notice["origin"])
 
 
 async def _move_out_notice(store: OfficeStore, token: str) -> Mapping[str, Any] | None:

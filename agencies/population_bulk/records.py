@@ -80,11 +80,10 @@ def place(rng: random.Random, h: Household, plan: Plan, ids: LocalIds, today: dt
     moved = dt.date.fromisoformat(h.moved_in)
     kids = sum(1 for p in h.members if p.relationship == "子" and age_on(p, today) < 18)
     rows: list[Row] = []
-    if plan.jlis:
+    if plan.jlis:  # numbered at the request of the municipality they live in (本人確認情報)
+        numbered = {"generation": 0, "changes": [], "municipality": h.municipality}
         for p in h.members:
-            rows.append(
-                (plan.jlis, "residents", p.rrc, None, {"generation": 0, "changes": []}, None)
-            )
+            rows.append((plan.jlis, "residents", p.rrc, None, numbered, None))
     if "resident" in roles:
         rows += _register(h, roles["resident"], ids, moved)
     if "tax" in roles:

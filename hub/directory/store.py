@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS directory.enrollments (
     until timestamptz,
     PRIMARY KEY (person, office)
 );
+-- the municipality a move out named, on the holdings it ended (who may enroll the person next)
+ALTER TABLE directory.enrollments ADD COLUMN IF NOT EXISTS moved_to text;
 """
 
 
@@ -26,12 +28,20 @@ class Enrollment:
     office: str
     since: dt.datetime
     until: dt.datetime | None = None
+    moved_to: str | None = None  # the municipality moved to, when a move out ended it
+
+    def open_at(self, at: dt.datetime) -> bool:
+        """Held at ``at``: begun, and not ended (a move out dated ahead ends it later)."""
+        return self.since <= at and (self.until is None or at < self.until)
 
 
 class Directory(Protocol):
     async def enrolled(self, person: str, office: str, at: dt.datetime) -> None: ...
-    async def ended(self, person: str, offices: list[str], at: dt.datetime) -> None:
-        """The offices stop holding the person's records at ``at`` (moved away, died)."""
+    async def ended(
+        self, person: str, offices: list[str], at: dt.datetime, moved_to: str | None = None
+    ) -> None:
+        """The offices stop holding the person's records at ``at`` (moved away to the
+        municipality ``moved_to``, died)."""
         ...
 
     async def holders(self, person: str) -> list[Enrollment]: ...
@@ -50,11 +60,13 @@ class MemoryDirectory:
         if office not in rows or rows[office].until is not None:  # (re-)enrolled
             rows[office] = Enrollment(office, at)
 
-    async def ended(self, person: str, offices: list[str], at: dt.datetime) -> None:
+    async def ended(
+        self, person: str, offices: list[str], at: dt.datetime, moved_to: str | None = None
+    ) -> None:
         rows = self._rows.get(person, {})
         for office in offices:
             if office in rows and rows[office].until is None:
-                rows[office] = Enrollment(office, rows[office].since, at)
+                rows[office] = Enrollment(office, rows[office].since, at, moved_to)
 
     async def holders(self, person: str) -> list[Enrollment]:
         return sorted(self._rows.get(person, {}).values(), key=lambda e: e.office)
@@ -79,31 +91,35 @@ class PgDirectory:
         async with self._pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO directory.enrollments (person, office, since) VALUES ($1, $2, $3)"
-                " ON CONFLICT (person, office) DO UPDATE SET since = EXCLUDED.since, until = NULL"
+                " ON CONFLICT (person, office) DO UPDATE"
+                " SET since = EXCLUDED.since, until = NULL, moved_to = NULL"
                 " WHERE directory.enrollments.until IS NOT NULL",
                 person,
                 office,
                 at,
             )
 
-    async def ended(self, person: str, offices: list[str], at: dt.datetime) -> None:
+    async def ended(
+        self, person: str, offices: list[str], at: dt.datetime, moved_to: str | None = None
+    ) -> None:
         async with self._pool.acquire() as conn:
             await conn.execute(
-                "UPDATE directory.enrollments SET until = $3"
+                "UPDATE directory.enrollments SET until = $3, moved_to = $4"
                 " WHERE person = $1 AND office = ANY($2::text[]) AND until IS NULL",
                 person,
                 offices,
                 at,
+                moved_to,
             )
 
     async def holders(self, person: str) -> list[Enrollment]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT office, since, until FROM directory.enrollments WHERE person = $1"
-                " ORDER BY office",
+                "SELECT office, since, until, moved_to FROM directory.enrollments"
+                " WHERE person = $1 ORDER BY office",
                 person,
             )
-        return [Enrollment(r["office"], r["since"], r["until"]) for r in rows]
+        return [Enrollment(r["office"], r["since"], r["until"], r["moved_to"]) for r in rows]
 
     async def held_by(self, office: str, persons: Sequence[str]) -> set[str]:
         async with self._pool.acquire() as conn:

@@ -1,16 +1,20 @@
 """Change events (異動): a resident register reports a change; every holder hears of it.
 
-The hub finds who holds a token for the person (the directory), translates the register's token
+Only the register that keeps the person's record now may report, dated within its holding
+(``registers.report_refusal``); a refusal is recorded under the person like any outcome. The
+hub finds who holds a token for the person (the directory), translates the register's token
 into each holder's, and forwards the event — what changed and when, never content. A move out
-of a municipality ends that municipality's offices' holding in the directory; a death ends all.
-A move out also reaches the resident register of the municipality moved to, under its own token
-(the token service needs no table to make it), so the move-in there can complete the move.
+of a municipality ends that municipality's offices' holding in the directory (noting where the
+person went); a death ends all. A move out also reaches the resident register of the
+municipality moved to, under its own token (the token service needs no table to make it), so
+the move-in there can complete the move. The reply says only that the event was delivered.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from hub.bus import Unroutable
 from hub.directory import Directory
@@ -18,12 +22,12 @@ from hub.log import get_logger
 from hub.routing.context import Context
 from hub.routing.offices import Registry
 from hub.routing.outcomes import refused
+from hub.routing.registers import NOT_A_REGISTER, REGISTER_ITEM, is_register, report_refusal
 from hub.routing.tokens import TokenClient
 from hub.wire import HUB, ChangeEvent, Delivered, ForwardedChange, Outcome, TokenOk
 
 __all__ = ["REGISTER_ITEM", "fan_out"]
 
-REGISTER_ITEM = "resident_record"  # only a resident register may report changes
 _TARGETS = 32  # targets per translation item
 log = get_logger("hub.changes")
 
@@ -39,27 +43,33 @@ async def fan_out(
     directory: Directory,
     envelope_for: Callable[[str], object],
     forward: Forward,
-) -> Outcome:
-    sender = registry.get(ctx.requester) if ctx.requester in registry else None
-    if sender is None or REGISTER_ITEM not in sender.provides:
-        return refused("hub.not_a_register", f"{ctx.requester} keeps no resident register")
+) -> tuple[Context, Outcome]:
+    """The outcome, and the context with the person (the hub's token) once it is known."""
+    if not is_register(registry, ctx.requester):
+        return ctx, refused(NOT_A_REGISTER, f"{ctx.requester} keeps no resident register")
     own = await tokens.translate(msg.person, ctx.requester, (HUB,))
     if not isinstance(own, TokenOk):
-        return own
+        return ctx, own
     person = own.tokens[0]
+    ctx = replace(ctx, person=person)
+    held = await directory.holders(person)
+    refusal = report_refusal(
+        registry, ctx.requester, held, msg.change, msg.effective, at=ctx.asked_at
+    )
+    if refusal is not None:
+        return ctx, refusal
     on = msg.effective
     holders = [
         e.office
-        for e in await directory.holders(person)
+        for e in held
         if e.office != ctx.requester and (e.until is None or e.until.date() > on)
     ]
     holders += [o for o in _destinations(registry, msg) if o not in holders]
-    missed: list[str] = []
     for start in range(0, len(holders), _TARGETS):
         chunk = tuple(holders[start : start + _TARGETS])
         result = await tokens.translate(msg.person, ctx.requester, chunk)
         if not isinstance(result, TokenOk):
-            return result
+            return ctx, result
         for office, token in zip(chunk, result.tokens, strict=True):
             fwd = ForwardedChange(
                 envelope=envelope_for(office),  # type: ignore[arg-type]
@@ -73,11 +83,13 @@ async def fan_out(
                 await forward(office, fwd)
             except Unroutable:  # an office with no queue must not hold up every other holder
                 log.warning("change.unroutable", office=office, event_id=str(ctx.query_id))
-                missed.append(office)
-    ending = _ending(registry, sender.municipality, msg, [*holders, ctx.requester])
+    municipality = registry.get(ctx.requester).municipality
+    ending = _ending(registry, municipality, msg, [*holders, ctx.requester])
     if ending:
-        await directory.ended(person, ending, dt.datetime.combine(on, dt.time(), dt.UTC))
-    return Delivered(offices=len(holders) - len(missed))
+        moved_to = msg.detail.get("to_municipality") if msg.change == "moved_out" else None
+        at = dt.datetime.combine(on, dt.time(), dt.UTC)
+        await directory.ended(person, ending, at, moved_to or None)
+    return ctx, Delivered()
 
 
 def _destinations(registry: Registry, msg: ChangeEvent) -> list[str]:

@@ -36,7 +36,6 @@ class Context:
     query_digest: bytes
     traceparent: str
     not_disclosed: bool = False
-    held_since: dt.date | None = None  # enrollment only
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -53,13 +52,12 @@ class Context:
                 self.query_digest.hex(),
                 self.traceparent,
                 self.not_disclosed,
-                self.held_since.isoformat() if self.held_since else "",
             ]
         )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Context:
-        k, q, r, p, a, i, person, asked, deadline, d, tp, nd, since = orjson.loads(data)
+        k, q, r, p, a, i, person, asked, deadline, d, tp, nd = orjson.loads(data)
         return cls(
             k,
             UUID(q),
@@ -73,7 +71,6 @@ class Context:
             bytes.fromhex(d),
             tp,
             nd,
-            dt.date.fromisoformat(since) if since else None,
         )
 
 

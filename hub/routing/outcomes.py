@@ -1,8 +1,9 @@
 """Finishing a query: record the outcome durably, then reply to the requester — once.
 
-Every path ends here: answers, refusals, errors, time-outs, enrollments. The access record's id
-is derived from the requester and the query id, so a redelivered message finds the same record,
-and only the first outcome recorded is ever sent.
+Every path ends here: answers, refusals, errors, time-outs, enrollments, change events. The
+access record's id is derived from the requester and the query id (an enrollment's, an event's
+id), so a redelivered message finds the same record, and only the first outcome recorded is
+ever sent. Notices alone are not access records (the resident reads the notice itself).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ __all__ = [
 
 log = get_logger("hub.finish")
 _RECORD_NS = uuid.UUID("6f1c1b8e-3c39-4d0e-9a57-7c2f6f0f7a10")
+_OK = frozenset({"ok", "enrolled", "resolved", "delivered"})  # recorded as a provision
+_RECORDED = frozenset({"query", "identify", "enroll", "change"})  # not notices
 
 
 def refused(code: str, reason: str) -> Refused:
@@ -67,8 +70,8 @@ def record_id_for(key: uuid.UUID) -> uuid.UUID:
 
 
 def record_outcome(outcome: Outcome) -> str:
-    """The access record's outcome: a token handed out is an ``ok`` provision."""
-    return "ok" if outcome.status in ("ok", "enrolled", "resolved") else outcome.status
+    """The access record's outcome: a token handed out, an event delivered, is ``ok``."""
+    return "ok" if outcome.status in _OK else outcome.status
 
 
 class RecordSink(Protocol):
@@ -147,14 +150,11 @@ class Finisher:
         now = self._clock()
         record_id: uuid.UUID | None = None
         first = True
-        if ctx.kind in ("query", "identify"):  # a portal login is a provision by J-LIS too
+        if ctx.kind in _RECORDED:  # a portal login is a provision by J-LIS too
             record_id = record_id_for(record_key(ctx.requester, ctx.query_id))
             first = await self._records.record(ctx, outcome, record_id, now, reply_digest)
-        if first and isinstance(outcome, Enrolled):
-            since = now
-            if ctx.held_since is not None:
-                since = dt.datetime.combine(ctx.held_since, dt.time(), dt.UTC)
-            await self._directory.enrolled(ctx.person, ctx.requester, since)
+        if first and isinstance(outcome, Enrolled):  # held from now: the hub dates it
+            await self._directory.enrolled(ctx.person, ctx.requester, now)
         log.info(
             "query.finished" if first else "query.duplicate",
             query_id=str(ctx.query_id),

@@ -22,10 +22,12 @@ from hub.routing.changes import fan_out
 from hub.routing.context import Context, ContextSealer
 from hub.routing.exceptions import ForgedContext, RoutingError
 from hub.routing.legal import LegalTable
+from hub.routing.limits import Buckets, Rate
 from hub.routing.offices import Registry, authorize
 from hub.routing.outcomes import Finisher, hub_error, refused
 from hub.routing.portal import LOGIN, is_portal
 from hub.routing.portal_desk import PortalDesk
+from hub.routing.registers import enrollment_refusal
 from hub.routing.resolve import reference_date, resolve_provider
 from hub.routing.tokens import TokenClient
 from hub.wire import (
@@ -67,11 +69,13 @@ from hub.wire import (
     verify,
 )
 
-__all__ = ["MAX_DEADLINE", "Router", "RouterDeps", "utcnow"]
+__all__ = ["MAX_DEADLINE", "RATE_LIMITED", "Router", "RouterDeps", "utcnow"]
 
 log = get_logger("hub.router")
 MAX_DEADLINE = dt.timedelta(seconds=120)
 _ENROLLMENT = "enrollment"
+RATE_LIMITED = "hub.enrollment_rate_limited"
+_ENROLL_RATE = Rate()
 
 
 _Request = Query | Enroll | ChangeEvent | Identify | Notice
@@ -97,6 +101,7 @@ class RouterDeps:
     directory: Directory
     records: RecordStore | None = None  # read for disclosures to the portal
     clock: Callable[[], dt.datetime] = utcnow
+    enroll_rate: Rate = _ENROLL_RATE  # per office, per worker
 
 
 class Router:
@@ -112,6 +117,7 @@ class Router:
         self._timers: dict[UUID, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._subs: list[Subscription] = []
+        self._enrollments = Buckets(deps.enroll_rate)
 
     async def start(self, *, prefetch: int = 200) -> None:
         bus = self._d.bus
@@ -146,13 +152,17 @@ class Router:
         if outcome is None and isinstance(msg, Query):
             ctx, outcome = await self._route_query(msg, ctx)
         elif outcome is None and isinstance(msg, Enroll):
-            outcome = self._check_enroller(ctx) or await self._forward_enroll(msg, ctx)
+            outcome = (
+                self._check_enroller(ctx)
+                or self._check_enroll_rate(ctx)
+                or await self._forward_enroll(msg, ctx)
+            )
         elif outcome is None and isinstance(msg, Identify):
             outcome = self._check_identify(ctx) or await self._forward_identify(msg, ctx)
         elif outcome is None and isinstance(msg, Notice):
             outcome = await self._deliver_notice(msg, ctx)
         elif outcome is None and isinstance(msg, ChangeEvent):
-            outcome = await fan_out(
+            ctx, outcome = await fan_out(
                 msg,
                 ctx,
                 registry=self._d.registry,
@@ -210,14 +220,13 @@ class Router:
             requester=d.user_id or "",
             provider=env.recipient,
             affair=env.affair,
-            items=msg.items if isinstance(msg, Query) else _ITEMS.get(msg.kind, ()),
+            items=_items(msg),
             person="",
             asked_at=now,
             deadline=min(env.deadline, now + MAX_DEADLINE),
             query_digest=digest(d.body),
             traceparent=env.traceparent,
             not_disclosed=msg.not_disclosed if isinstance(msg, Query) else False,
-            held_since=msg.held_since if isinstance(msg, Enroll) else None,
         )
 
     def _check_sender(self, d: Delivery, msg: _Request) -> Outcome | None:
@@ -298,6 +307,16 @@ class Router:
             )
         return None
 
+    def _check_enroll_rate(self, ctx: Context) -> Outcome | None:
+        if self._enrollments.take(ctx.requester, ctx.asked_at.timestamp()):
+            return None
+        rate = self._enrollments.rate
+        return refused(
+            RATE_LIMITED,
+            f"{ctx.requester} enrolls more than {rate.burst} at once or {rate.per_second:g}"
+            " a second: try again later",
+        )
+
     async def _forward_query(self, msg: Query, ctx: Context, person: str) -> Outcome | None:
         fwd = ForwardedQuery(
             envelope=self._envelope(ctx, ctx.provider),
@@ -347,7 +366,7 @@ class Router:
             await self.publish_to(ctx.provider, "in", fwd)
         except Unroutable:
             return hub_error("hub.provider_unreachable", f"no queue for {ctx.provider!r}")
-        return Delivered(offices=1)
+        return Delivered()
 
     async def _forward_enroll(self, msg: Enroll, ctx: Context) -> Outcome | None:
         fwd = ForwardedEnroll(
@@ -408,13 +427,20 @@ class Router:
         verify(d.body, d.headers.get(SIGNATURE_HEADER), self._d.keys[ctx.provider].verify)
 
     async def _complete_enrollment(self, ctx: Context, outcome: Outcome) -> tuple[Outcome, Context]:
+        """The office's token — if it may hold the person (``registers``): the refusal is
+        recorded under the person, so they see who tried."""
         if not isinstance(outcome, Resolved):
             return outcome, ctx
-        result = await self._d.tokens.issue(outcome.rrc, (ctx.requester, HUB))
+        d = self._d
+        result = await d.tokens.issue(outcome.rrc, (ctx.requester, HUB))
         if not isinstance(result, TokenOk):
             return result, ctx
         ctx = replace(ctx, person=result.tokens[1])
-        return Enrolled(token=result.tokens[0]), ctx
+        holders = await d.directory.holders(ctx.person)
+        refusal = enrollment_refusal(
+            d.registry, ctx.requester, holders, outcome.municipality, d.clock()
+        )
+        return refusal or Enrolled(token=result.tokens[0]), ctx
 
     async def _complete_identify(self, ctx: Context, outcome: Outcome) -> tuple[Outcome, Context]:
         if not isinstance(outcome, Identified):
@@ -489,8 +515,11 @@ _PROVIDER_OUTCOMES: dict[str, tuple[type, ...]] = {
     "enroll": (Resolved, NotFound, Refused, Failed),
     "identify": (Identified, NotFound, Refused, Failed),
 }
-# what a request that names no items is recorded under
-_ITEMS: dict[str, tuple[str, ...]] = {"identify": ("card_holder",)}
+# what a request that names no items is recorded under (a change: the kind of change)
+_ITEMS: dict[str, tuple[str, ...]] = {
+    "identify": ("card_holder",),
+    "enroll": ("individual_number",),
+}
 _HUB_CODES = ("hub.", "routing.", "token.", "wire.")
 
 
@@ -510,6 +539,14 @@ def _provider_outcome(ctx: Context, outcome: Outcome) -> Outcome:
             reason=f"{ctx.provider} answered {outcome.status}",
         )
     return outcome
+
+
+def _items(msg: _Request) -> tuple[str, ...]:
+    if isinstance(msg, Query):
+        return msg.items
+    if isinstance(msg, ChangeEvent):
+        return (msg.change,)
+    return _ITEMS.get(msg.kind, ())
 
 
 def _uuid_or_none(text: str | None) -> UUID | None:

@@ -70,6 +70,7 @@ __all__ = [
 
 Items = Annotated[tuple[ItemCode, ...], Field(min_length=1, max_length=MAX_ITEMS)]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+)+$", max_length=64)]
+Municipality = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]  # 全国地方公共団体コード
 # X-Road's four error families: the requester broke the protocol, the provider (its adapter)
 # failed, the provider's own system returned an error, the hub (the mediator) failed.
 ErrorFamily = Literal["requester", "provider", "provider_system", "hub"]
@@ -97,10 +98,13 @@ class Enrolled(WireModel):
 
 
 class Resolved(WireModel):
-    """J-LIS found the resident: their resident-record code, sealed for the token service."""
+    """J-LIS found the resident: their resident-record code, sealed for the token service, and
+    the municipality its 本人確認情報 names (the 市町村 that asked for the number, 番号法
+    第8条): a routing fact the hub checks an enrollment against, never passed on."""
 
     status: Literal["resolved"] = "resolved"
     rrc: Sealed
+    municipality: Municipality | None = None
 
 
 class Identified(WireModel):
@@ -130,10 +134,10 @@ class Failed(WireModel):
 
 
 class Delivered(WireModel):
-    """A change event reached every office that holds a token for the person."""
+    """A change event (or notice) was accepted and sent on. It says nothing of who or how many
+    hold the person: that is routing data the sender has no need of."""
 
     status: Literal["delivered"] = "delivered"
-    offices: int
 
 
 class TimedOut(WireModel):
@@ -212,9 +216,8 @@ class Enroll(WireModel):
     kind: Literal["enroll"] = "enroll"
     envelope: Envelope
     number: Sealed
-    # since when the office holds this person's records (e.g. the move-in date): the directory
-    # uses it to find "the office that held the record on date D"; default: the enrollment
-    held_since: dt.date | None = None
+    # no "since when": the hub dates a holding itself, at the enrollment (an office's own date
+    # could back-date a holding and make another office's lawful question ambiguous)
 
 
 class ForwardedEnroll(WireModel):

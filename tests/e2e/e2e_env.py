@@ -11,7 +11,9 @@ afterwards; a missing RabbitMQ or PostgreSQL fails the run rather than skipping 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import secrets
+import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -28,7 +30,15 @@ from hub.bus import (
     delete_vhost,
 )
 from hub.routing import load_default_registry, load_default_table
-from hub.wire import SIGNATURE_HEADER, OfficeKeys, Reply, decode, sign
+from hub.wire import (
+    SIGNATURE_HEADER,
+    Envelope,
+    OfficeKeys,
+    Reply,
+    decode,
+    new_traceparent,
+    sign,
+)
 from renkei.network import Network, identities, migrate, open_network, setup
 from renkei.portal_link import PkiSignatureCheck
 from renkei.secrets import State
@@ -43,6 +53,22 @@ ALL_BUT_CHILD = ("hub", "token", "jlis", "chiyoda-resident", "chiyoda-tax")
 TABLE = load_default_table()
 REGISTRY = load_default_registry(TABLE)
 IDS = identities(REGISTRY)
+
+
+def envelope(sender: str, recipient: str, affair: str) -> Envelope:
+    """A request's envelope (its correlation id is its message id), due in 5 s."""
+    now = dt.datetime.now(dt.UTC)
+    qid = uuid.uuid4()
+    return Envelope(
+        message_id=qid,
+        correlation_id=qid,
+        sender=sender,
+        recipient=recipient,
+        affair=affair,
+        issued_at=now,
+        deadline=now + dt.timedelta(seconds=5),
+        traceparent=new_traceparent(),
+    )
 
 
 @dataclass
@@ -97,9 +123,10 @@ class Env:
         run: Iterable[str] | None = ALL_BUT_CHILD,
         listeners: Mapping[str, ChangeListener] | None = None,
         signatures: PkiSignatureCheck | None = None,
+        settings: Settings | None = None,
     ) -> Network:
         net = await open_network(
-            self.settings,
+            settings or self.settings,
             self.state,
             run=run,
             table=TABLE,

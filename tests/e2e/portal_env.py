@@ -105,7 +105,7 @@ async def resident(
     those offices."""
     jlis: Jlis = net.apps["jlis"]
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await jlis.register([rrc]))[rrc]
+    number = (await jlis.register([rrc], municipality="131016"))[rrc]
     register = await net.offices[REGISTER].enroll(number)
     child = await net.offices[CHILD].enroll(number) if CHILD in net.offices else ""
     record = {

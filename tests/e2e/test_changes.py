@@ -1,5 +1,5 @@
 """Change events (異動): every office holding a token hears of a change, under its own token,
-once, even if it was down when it happened."""
+once, even if it was down when it happened; only the register that keeps the record reports."""
 
 from __future__ import annotations
 
@@ -20,18 +20,31 @@ from renkei.network import Network
 
 pytestmark = pytest.mark.integration
 REGISTER = "chiyoda-resident"
+CHIYODA = "131016"
 EFFECTIVE = dt.date(2025, 3, 1)
+HELD_SINCE = dt.datetime(2020, 4, 1, tzinfo=dt.UTC)
 
 
-async def resident(net: Network, *holders: str) -> tuple[str, dict[str, str]]:
-    """A resident numbered by J-LIS and enrolled at each holder; (rrc, office → token)."""
+async def numbered(net: Network, municipality: str = CHIYODA) -> tuple[str, str]:
+    """A resident J-LIS numbers at the municipality's request: (rrc, number)."""
     jlis: Jlis = net.apps["jlis"]
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await jlis.register([rrc]))[rrc]
-    tokens = {
-        o: await net.offices[o].enroll(number, held_since=dt.date(2020, 4, 1)) for o in holders
-    }
-    return rrc, tokens
+    return rrc, (await jlis.register([rrc], municipality=municipality))[rrc]
+
+
+async def held_since(env: Env, net: Network, rrc: str, *offices: str) -> None:
+    """The operator's bulk load: the offices hold the person since 2020 (the hub dates an
+    enrollment itself, at the enrollment)."""
+    assert net.directory is not None
+    for office in offices:
+        await net.directory.enrolled(env.token(rrc, HUB), office, HELD_SINCE)
+
+
+async def resident(env: Env, net: Network, *holders: str) -> tuple[str, str, dict[str, str]]:
+    """A 千代田区 resident held since 2020 by each holder: (rrc, number, office → token)."""
+    rrc, number = await numbered(net)
+    await held_since(env, net, rrc, *holders)
+    return rrc, number, {o: await net.offices[o].enroll(number) for o in holders}
 
 
 async def arrived(
@@ -77,9 +90,9 @@ async def test_a_death_reaches_every_holder_under_its_own_token_and_ends_the_hol
     env: Env,
 ) -> None:
     net = await env.network(run=None)
-    rrc, tokens = await resident(net, REGISTER, "chiyoda-tax", "nenkin", "kenpo")
+    rrc, _, tokens = await resident(env, net, REGISTER, "chiyoda-tax", "nenkin", "kenpo")
     outcome = await net.offices[REGISTER].report_change(tokens[REGISTER], "death", EFFECTIVE)
-    assert outcome == Delivered(offices=3)
+    assert outcome == Delivered()  # who and how many hold the person: not said
     for office in ("chiyoda-tax", "nenkin", "kenpo"):
         [event] = await arrived(net, office, tokens[office])
         assert event["person"] == tokens[office]  # the office's own token, never another's
@@ -98,12 +111,12 @@ async def test_a_move_out_ends_only_the_municipality_and_an_office_that_was_down
     env: Env,
 ) -> None:
     net = await env.network(run=None)
-    rrc, tokens = await resident(net, REGISTER, "chiyoda-tax", "nenkin")
+    rrc, _, tokens = await resident(env, net, REGISTER, "chiyoda-tax", "nenkin")
     await net.offices["nenkin"].stop()  # the pension service is down
     outcome = await net.offices[REGISTER].report_change(
         tokens[REGISTER], "moved_out", EFFECTIVE, {"to_municipality": "131041"}
     )
-    assert outcome == Delivered(offices=3)  # chiyoda-tax, nenkin, and 新宿区's register
+    assert outcome == Delivered()  # to chiyoda-tax, nenkin, and 新宿区's register
     assert await events(net, "nenkin", tokens["nenkin"]) == []
     await net.offices["nenkin"].start()  # …and back: the event waited in its queue
     got = await arrived(net, "nenkin", tokens["nenkin"])
@@ -117,26 +130,26 @@ async def test_a_move_out_ends_only_the_municipality_and_an_office_that_was_down
 async def test_a_duplicate_event_is_applied_once(env: Env) -> None:
     net = await env.network(run=[i for i in IDS if i not in ("monitor", REGISTER)])
     register = await env.raw(net, REGISTER)
-    jlis: Jlis = net.apps["jlis"]
-    rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await jlis.register([rrc]))[rrc]
+    rrc, number = await numbered(net)
+    await held_since(env, net, rrc, REGISTER)
     tax_token = await net.offices["chiyoda-tax"].enroll(number)
     event = change_event(env.token(rrc, REGISTER), "household")
     await register.send(encode(event), key="change", message_id=str(event.envelope.message_id))
     await register.send(encode(event), key="change", message_id=str(event.envelope.message_id))
     first = await register.reply()
-    assert first.outcome == Delivered(offices=1)
-    await asyncio.sleep(0.5)
+    assert first.outcome == Delivered()
+    assert first.record_id is not None  # the event is an access record, kept once
+    await register.no_more_replies()
     assert len(await events(net, "chiyoda-tax", tax_token)) == 1
 
 
-async def test_nobody_holds_the_person_and_only_a_register_may_report(env: Env) -> None:
+async def test_only_the_register_that_keeps_the_record_may_report(env: Env) -> None:
     net = await env.network(run=None)
-    _, tokens = await resident(net, REGISTER, "chiyoda-tax")
-    lonely = await net.offices[REGISTER].report_change(
+    _, _, tokens = await resident(env, net, REGISTER, "chiyoda-tax")
+    stranger = await net.offices[REGISTER].report_change(
         env.token("12345678903", REGISTER), "birth", EFFECTIVE
-    )
-    assert lonely == Delivered(offices=0)
+    )  # a person this register does not keep
+    assert isinstance(stranger, Refused) and stranger.code == "hub.not_the_register"
     refused = await net.offices["chiyoda-tax"].report_change(
         tokens["chiyoda-tax"], "death", EFFECTIVE
     )
@@ -146,17 +159,12 @@ async def test_nobody_holds_the_person_and_only_a_register_may_report(env: Env) 
 
 async def test_the_moving_one_stop_follows_the_person_to_the_new_municipality(env: Env) -> None:
     net = await env.network(run=None)
-    jlis: Jlis = net.apps["jlis"]
-    rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await jlis.register([rrc]))[rrc]
-    tokens = {
-        o: await net.offices[o].enroll(number) for o in (REGISTER, "chiyoda-tax", "nenkin", "kenpo")
-    }
+    rrc, number, tokens = await resident(env, net, REGISTER, "chiyoda-tax", "nenkin", "kenpo")
     # 1. the move out is filed at 千代田区 and reaches the holders and 新宿区's register
     told = await net.offices[REGISTER].report_change(
         tokens[REGISTER], "moved_out", EFFECTIVE, {"to_municipality": "131041"}
     )
-    assert told == Delivered(offices=4)  # chiyoda-tax, nenkin, kenpo, shinjuku-resident
+    assert told == Delivered()  # chiyoda-tax, nenkin, kenpo, shinjuku-resident
     new_token = env.token(rrc, "shinjuku-resident")
     await arrived(net, "shinjuku-resident", new_token)
     # 2. the move in at 新宿区 completes it
@@ -175,7 +183,7 @@ async def test_the_moving_one_stop_follows_the_person_to_the_new_municipality(en
         },
         effective=EFFECTIVE,
     )
-    assert (done.token, done.from_office, done.told) == (new_token, REGISTER, 2)  # nenkin, kenpo
+    assert (done.token, done.from_office) == (new_token, REGISTER)
     moved_in = [
         e for e in await arrived(net, "nenkin", tokens["nenkin"]) if e["change"] == "moved_in"
     ]
@@ -187,12 +195,21 @@ async def test_the_moving_one_stop_follows_the_person_to_the_new_municipality(en
     assert now[REGISTER] is not None and now["chiyoda-tax"] is not None
 
 
-async def test_a_move_in_without_a_move_out_is_refused(env: Env) -> None:
+@pytest.mark.parametrize(
+    ("numbered_in", "held", "code"),
+    [
+        ("131041", False, "municipality.no_move_out"),  # 新宿区's own: no move out reached it
+        (CHIYODA, True, "hub.not_resident_here"),  # 千代田区 keeps the record: no token at all
+    ],
+)
+async def test_a_move_in_without_a_move_out_is_refused(
+    env: Env, numbered_in: str, held: bool, code: str
+) -> None:
     net = await env.network(run=None)
-    jlis: Jlis = net.apps["jlis"]
-    rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await jlis.register([rrc]))[rrc]
-    with pytest.raises(OfficeError, match="move-out notice") as refused:
+    rrc, number = await numbered(net, numbered_in)
+    if held:
+        await held_since(env, net, rrc, REGISTER)
+    with pytest.raises(OfficeError) as refused:
         await move_in(
             net.offices["shinjuku-resident"],
             net.stores["shinjuku-resident"],
@@ -201,7 +218,7 @@ async def test_a_move_in_without_a_move_out_is_refused(env: Env) -> None:
             resident={"name": "x"},
             effective=EFFECTIVE,
         )
-    assert refused.value.code == "municipality.no_move_out"
+    assert refused.value.code == code
 
 
 async def test_after_a_move_the_hub_asks_the_municipality_that_held_the_record_then(
@@ -209,14 +226,7 @@ async def test_after_a_move_the_hub_asks_the_municipality_that_held_the_record_t
 ) -> None:
     """Moved away mid-year: 1 January decides the tax office; today decides the register."""
     net = await env.network(run=None)
-    jlis: Jlis = net.apps["jlis"]
-    rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await jlis.register([rrc]))[rrc]
-    held = dt.date(2020, 4, 1)
-    tokens = {
-        o: await net.offices[o].enroll(number, held_since=held)
-        for o in (REGISTER, "chiyoda-tax", "chiyoda-child")
-    }
+    rrc, number, tokens = await resident(env, net, REGISTER, "chiyoda-tax", "chiyoda-child")
     year = {"2025": {"total_income": 3_300_000, "municipal_income_levy": 150_000}}
     await net.stores["chiyoda-tax"].put_many(
         "taxpayers", [("TM", tokens["chiyoda-tax"], {"name": "x", "years": year})]
@@ -251,7 +261,7 @@ async def test_after_a_move_the_hub_asks_the_municipality_that_held_the_record_t
 
 async def test_after_a_death_no_office_is_found_for_later_dates(env: Env) -> None:
     net = await env.network(run=None)
-    _, tokens = await resident(net, REGISTER, "chiyoda-tax", "chiyoda-child")
+    _, _, tokens = await resident(env, net, REGISTER, "chiyoda-tax", "chiyoda-child")
     await net.offices[REGISTER].report_change(tokens[REGISTER], "death", EFFECTIVE)
     child = net.offices["chiyoda-child"]
     answer = await child.ask(

@@ -1,4 +1,5 @@
-"""Enrollment (符号取得): a number presented once, through J-LIS, becomes the office's own token."""
+"""Enrollment (符号取得): a number presented once, through J-LIS, becomes the office's own token,
+dated by the hub and recorded under the person."""
 
 from __future__ import annotations
 
@@ -35,13 +36,23 @@ async def test_enrollment_gives_the_office_its_own_token_and_a_directory_entry(e
     net = await env.network()
     jlis: Jlis = net.apps["jlis"]
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await jlis.register([rrc]))[rrc]
+    number = (await jlis.register([rrc], municipality="131016"))[rrc]
     node = await child_node(env, net)
+    before = dt.datetime.now(dt.UTC)
     token = await node.enroll(number)
     assert token == env.token(rrc, "chiyoda-child")
     assert net.directory is not None
     [entry] = await net.directory.holders(env.token(rrc, HUB))
     assert entry.office == "chiyoda-child"
+    assert before <= entry.since <= dt.datetime.now(dt.UTC)  # held from the enrollment
+    assert net.records is not None
+    [record] = await net.records.for_person(env.token(rrc, HUB))
+    assert (record.requester, record.provider, record.affair, record.outcome) == (
+        "chiyoda-child",
+        "jlis",
+        "enrollment",
+        "ok",
+    )
     # a number changed on leak: the old one stops working, the new one gives the same token
     new_number = await jlis.change_number(rrc, dt.date(2024, 7, 1))
     with pytest.raises(EnrollmentRefused, match="replaced on 2024-07-01") as refused:
@@ -72,9 +83,12 @@ async def test_the_hub_finds_the_office_that_held_the_record(env: Env) -> None:
     net = await env.network(run=None)
     jlis: Jlis = net.apps["jlis"]
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await jlis.register([rrc]))[rrc]
+    number = (await jlis.register([rrc], municipality="131016"))[rrc]
     tax, child = net.offices["chiyoda-tax"], net.offices["chiyoda-child"]
-    tax_token = await tax.enroll(number, held_since=dt.date(2019, 4, 1))
+    assert net.directory is not None  # the operator's bulk load: taxed here since April 2019
+    since = dt.datetime(2019, 4, 1, tzinfo=dt.UTC)
+    await net.directory.enrolled(env.token(rrc, HUB), "chiyoda-tax", since)
+    tax_token = await tax.enroll(number)
     year = {"2024": {"total_income": 4_000_000, "municipal_income_levy": 180_000}}
     await net.stores["chiyoda-tax"].put_many(
         "taxpayers", [("T9", tax_token, {"name": "x", "years": year})]

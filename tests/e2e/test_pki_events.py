@@ -45,7 +45,7 @@ async def test_a_move_revokes_the_signature_certificate_and_a_death_both(env: En
     net = await env.network(run=None, listeners={PKI_OFFICE: CaListener(ca)})
     jlis: Jlis = net.apps["jlis"]
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await jlis.register([rrc]))[rrc]
+    number = (await jlis.register([rrc], municipality="131016"))[rrc]
     register_token = await net.offices[REGISTER].enroll(number)
     holder = holder_for(await net.offices[PKI_OFFICE].enroll(number))  # the desk, at issuance
     issued = now - dt.timedelta(days=1)
@@ -53,8 +53,8 @@ async def test_a_move_revokes_the_signature_certificate_and_a_death_both(env: En
     sig = ca.issue(CertKind.SIGNATURE, key.public_key(), holder, WHERE, FACTS, not_before=issued)
     auth = ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE, not_before=issued)
     today = now.date()
-    await net.offices[REGISTER].report_change(
-        register_token, "moved_out", today, {"to_municipality": "131041"}
+    await net.offices[REGISTER].report_change(  # filed ahead (転出届): still its resident today
+        register_token, "moved_out", today + dt.timedelta(days=1), {"to_municipality": "131041"}
     )
     assert await revoked(ca, CaName.SIGNATURE, sig.serial)
     assert ca.status(CaName.AUTHENTICATION, auth.serial)[1] is None  # a move keeps the login key

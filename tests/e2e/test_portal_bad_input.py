@@ -4,11 +4,10 @@ dead letter — never a token, a record or a document where none is due."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from e2e_env import Env
+from e2e_env import Env, envelope
 from portal_env import (
     CHILD,
     PORTAL,
@@ -22,26 +21,11 @@ from portal_env import (
     resident,
 )
 
-from hub.wire import HUB, Envelope, Identify, encode, seal
+from hub.wire import HUB, Identify, encode, seal
 from pki import CertificationAuthority, CertKind, Endpoints, Hierarchy
 from portal.model import CheckedCertificate, LoginRefused
 
 pytestmark = pytest.mark.integration
-
-
-def envelope(sender: str, recipient: str, affair: str) -> Envelope:
-    now = dt.datetime.now(dt.UTC)
-    qid = uuid.uuid4()
-    return Envelope(
-        message_id=qid,
-        correlation_id=qid,
-        sender=sender,
-        recipient=recipient,
-        affair=affair,
-        issued_at=now,
-        deadline=now + dt.timedelta(seconds=5),
-        traceparent="00-" + "1" * 32 + "-" + "2" * 16 + "-01",
-    )
 
 
 async def test_only_the_portal_may_identify_card_holders(env: Env, pki: Pki) -> None:

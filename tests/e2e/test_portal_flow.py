@@ -43,12 +43,13 @@ async def test_login_history_and_a_live_access_alert(env: Env, pki: Pki) -> None
     )
     assert answer.status == "ok"
     alert = await next_entry(feed)
-    while isinstance(alert, AccessEntry) and alert.affair == "portal_login":  # the login's own
-        alert = await next_entry(feed)
+    while isinstance(alert, AccessEntry) and alert.affair in ("portal_login", "enrollment"):
+        alert = await next_entry(feed)  # the login's own, the enrollments before it
     assert isinstance(alert, AccessEntry)
     assert (alert.requester, alert.provider, alert.record_id) == (CHILD, REGISTER, answer.record_id)
     history = await r.portal.history(person)
-    assert [h.record_id for h in history if h.requester == CHILD] == [answer.record_id]
+    asked = [h.record_id for h in history if h.requester == CHILD and h.affair != "enrollment"]
+    assert asked == [answer.record_id]
     assert any(h.requester == PORTAL and h.affair == "portal_login" for h in history)
     assert await r.portal.verify_record(person, answer.record_id)
     assert not await r.portal.verify_record(person, uuid.uuid4())  # not theirs / none
@@ -67,7 +68,8 @@ async def test_records_flagged_not_to_disclose_are_neither_shown_nor_alerted(
     assert hidden.status == "ok"
     await asyncio.sleep(1)
     pushed = [feed.get_nowait() for _ in range(feed.qsize())]
-    assert [p.affair for p in pushed] in ([], ["portal_login"])  # type: ignore[union-attr]
+    affairs = {p.affair for p in pushed}  # type: ignore[union-attr]
+    assert affairs <= {"portal_login", "enrollment"}  # the login's own, the enrollments before
     assert hidden.record_id not in {h.record_id for h in await r.portal.history(person)}
 
 
@@ -151,6 +153,9 @@ async def test_a_moving_application_must_be_signed_by_the_resident(env: Env, pki
     undated = {k: v for k, v in form.items() if k != "moving_date"}
     bad = await r.portal.submit(person, "moving", undated, application(r, "moving", undated))
     assert bad.detail.startswith("office.bad_application")
+    far = {**form, "moving_date": (dt.date.today() + dt.timedelta(days=60)).isoformat()}
+    early = await r.portal.submit(person, "moving", far, application(r, "moving", far))
+    assert early.detail.startswith("office.move_out_refused")  # a 転出届 is at most 30 days ahead
     mine = await r.portal.submit(person, "moving", form, application(r, "moving", form))
     assert mine.status == "accepted", mine.detail
     # the one-stop: the filed move out went to every holder — J-LIS revokes the signature

@@ -162,3 +162,20 @@ def test_dates_stay_in_japan_time() -> None:
     from portal.present import access_row
 
     assert access_row(late)["at"] == "2025-06-10 01:00:00"
+
+
+def test_enrollments_and_change_events_read_as_what_they_were() -> None:
+    from portal.present import access_row
+
+    enrolled = access_row(access("x", affair="enrollment", items=("individual_number",)))
+    assert (enrolled["affair"], enrolled["items"], enrolled["outcome_label"]) == (
+        "符号取得 (an office enrolled you by your number)",
+        "個人番号 (your number)",
+        "登録 (enrolled)",
+    )
+    death = access_row(access("x", affair="change_notice", items=("death",)))
+    assert (death["items"], death["outcome_label"]) == ("死亡 (death)", "通知 (delivered)")
+    tried = access_row(access("x", affair="change_notice", items=("death",), outcome="refused"))
+    assert tried["outcome_label"] == "不許可 (refused)"
+    asked = access_row(access("x"))
+    assert (asked["items"], asked["outcome_label"]) == ("地方税関係情報", "提供 (provided)")

@@ -360,3 +360,13 @@ def test_a_corrupted_message_decodes_or_raises_a_wire_error(message: Query, data
     except WireError as exc:
         error = exc
     assert error is None or str(error)
+
+
+def test_an_office_cannot_date_its_own_enrollment_nor_learn_how_many_hold_a_person() -> None:
+    sealed = {"epk": "ZXBr", "nonce": "bm9uY2U", "ct": "Y3Q"}
+    enroll = {"kind": "enroll", "envelope": query_data()["envelope"], "number": sealed}
+    decode(body_of(enroll))
+    assert "held_since" in str(refused(body_of({**enroll, "held_since": "2019-01-01"})))
+    reply = provider_reply_data() | {"outcome": {"status": "delivered"}}
+    decode(body_of(reply))
+    refused(body_of(reply | {"outcome": {"status": "delivered", "offices": 2}}))
