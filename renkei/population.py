@@ -21,6 +21,7 @@ from agencies.jlis.registry import Jlis
 from agencies.population import Household, Person
 from hub.wire import HUB
 from renkei.network import Network
+from renkei.secrets import TOKEN
 from token_service import KeyRing
 
 __all__ = ["Loaded", "load_population"]
@@ -147,7 +148,7 @@ async def _held_since(net: Network, holds: list[tuple[str, str, str, Person, dt.
     """The operator's bulk load of the directory: who held whom since when (the hub's token)."""
     if net.directory is None:
         raise LookupError("loading a population needs the hub's directory in this process")
-    ring = KeyRing(net.state.token_master)
+    ring = KeyRing(net.state.secret_of(TOKEN))
     for office, _, _, person, since in holds:
         hub_token = ring.token_for(ring.link_id(person.rrc), HUB)
         await net.directory.enrolled(
