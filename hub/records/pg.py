@@ -44,7 +44,7 @@ from hub.records.exceptions import ConfigError, RecordNotFound, RoleError, Schem
 from hub.records.flags import make_flag_change
 from hub.records.model import GENESIS_HASH, AccessRecord, Checkpoint, FlagChange, RecordDraft
 from hub.records.store import RECORDER, check_every, check_window
-from hub.records.witness import Witness
+from hub.records.witness import Witness, note_committed
 
 __all__ = ["PgRecordStore"]
 
@@ -231,7 +231,7 @@ class PgRecordStore:
         except asyncpg.UniqueViolationError:  # another worker appended, or a repeated query
             return False
         self._written(records[-1])
-        self._tell_witness([records[-1].seal])
+        note_committed(self._witness, [records[-1].seal])
         return True
 
     def _written(self, last: AccessRecord) -> None:
@@ -244,10 +244,6 @@ class PgRecordStore:
             return
         check_head(row["seq"], row["hash"], (_seal(row), _head_checkpoint(row)), self.public_key)
         self._trusted = (row["seq"], row["hash"])
-
-    def _tell_witness(self, cps: Sequence[Checkpoint | None]) -> None:
-        if self._witness is not None:
-            self._witness.note([cp for cp in cps if cp is not None])
 
     async def _append_locked(self, drafts: Sequence[RecordDraft]) -> list[bool]:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -286,7 +282,7 @@ class PgRecordStore:
                 cps = [self._sign(s, records[s - before - 1].hash, flag_head) for s in due]
                 await conn.executemany(self._q.insert_checkpoint, [sql.cp_row(c) for c in cps])
         self._written(records[-1])  # once committed
-        self._tell_witness([records[-1].seal, *cps])
+        note_committed(self._witness, [records[-1].seal, *cps])
         return result
 
     def _sign(self, seq: int, hash_: bytes, flag_head: FlagChange | None) -> Checkpoint:
@@ -353,7 +349,7 @@ class PgRecordStore:
                 raise RecordNotFound(f"no access record {record_id}")
             (change,) = await self._log_flags(conn, [record_id], flag, actor, reason)
             cp, _ = await self._sign_head(conn)  # UnsignedHead rolls the change back
-        self._tell_witness([cp])
+        note_committed(self._witness, [cp])
         return change
 
     async def iter_all(self) -> AsyncGenerator[AccessRecord, None]:
@@ -391,7 +387,7 @@ class PgRecordStore:
             await conn.execute(_LOCK, self._lock)
             cp, added = await self._sign_head(conn)
         if added:
-            self._tell_witness([cp])
+            note_committed(self._witness, [cp])
         return cp
 
     async def count(self) -> int:

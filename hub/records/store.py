@@ -37,7 +37,7 @@ from hub.records.model import (
     RecordDraft,
     utc,
 )
-from hub.records.witness import Witness
+from hub.records.witness import Witness, note_committed
 
 __all__ = [
     "RECORDER",
@@ -188,7 +188,7 @@ class MemoryRecordStore:
         cps = [self._sign(s, self._records[s - 1].hash) for s in due]
         self._checkpoints.extend(cps)
         self._trusted = (last.seq, last.hash)
-        self._tell_witness([last.seal, *cps])
+        note_committed(self._witness, [last.seal, *cps])
         return result
 
     def _signed_head(self) -> AccessRecord | None:
@@ -199,10 +199,6 @@ class MemoryRecordStore:
             check_head(head.seq, head.hash, (head.seal, *at), self.public_key)
             self._trusted = (head.seq, head.hash)
         return head
-
-    def _tell_witness(self, cps: Sequence[Checkpoint | None]) -> None:
-        if self._witness is not None:
-            self._witness.note([cp for cp in cps if cp is not None])
 
     def _sign(self, seq: int, hash_: bytes) -> Checkpoint:
         last = self._flag_log[-1] if self._flag_log else None
@@ -276,7 +272,7 @@ class MemoryRecordStore:
         last = self._checkpoints[-1] if self._checkpoints else None
         if last is None or (last.seq, last.flag_seq) != (cp.seq, cp.flag_seq):
             self._checkpoints.append(cp)
-            self._tell_witness([cp])
+            note_committed(self._witness, [cp])
         return self._checkpoints[-1]
 
     async def count(self) -> int:

@@ -36,6 +36,7 @@ __all__ = [
     "FileWitness",
     "Witness",
     "newest_heads",
+    "note_committed",
     "parse_line",
     "read_witness",
     "witness_line",
@@ -51,6 +52,12 @@ class Witness(Protocol):
     """Where a store sends the checkpoints it has just committed."""
 
     def note(self, checkpoints: Sequence[Checkpoint]) -> None: ...
+
+
+def note_committed(witness: Witness | None, checkpoints: Iterable[Checkpoint | None]) -> None:
+    """What a store calls after a commit: the new seals and checkpoints (None: no such)."""
+    if witness is not None:
+        witness.note([cp for cp in checkpoints if cp is not None])
 
 
 def witness_line(cp: Checkpoint) -> bytes:
