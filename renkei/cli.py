@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 import uvloop
@@ -115,9 +116,15 @@ def _add_records(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "--collection", help="the office's collection holding the id (default: guessed)"
     )
     show.set_defaults(run=commands.records_show)
-    rsub.add_parser("verify", help="check the whole chain and its signed checkpoints").set_defaults(
-        run=commands.records_verify
+    verify = rsub.add_parser(
+        "verify", help="check the whole chain, its seals and checkpoints, against the witness"
     )
+    verify.add_argument(
+        "--witness",
+        type=Path,
+        help="the hub's witness file (or its directory; default: RENKEI_WITNESS_DIR's)",
+    )
+    verify.set_defaults(run=commands.records_verify)
 
 
 def _add_query(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

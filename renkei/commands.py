@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sys
 import unicodedata
+from pathlib import Path
 
 import asyncpg
 
@@ -14,7 +15,7 @@ from agencies.framework import Answer, OfficeNode
 from agencies.jlis.numbers import classify
 from agencies.population import generate
 from agencies.store import OfficeStore, PgStore
-from hub.records import PgRecordStore, verify_store
+from hub.records import WITNESS_FILE, Checkpoint, PgRecordStore, read_witness, verify_store
 from hub.routing import authorize
 from hub.wire import HUB
 from renkei.demo import run_demo
@@ -90,8 +91,11 @@ async def db_migrate(settings: Settings, args: argparse.Namespace) -> int:
             "renkei.no_database", "no database configured: pass --db or set RENKEI_DB_URL"
         )
     hub_key = State.load(settings.state_dir, [HUB]).keys[HUB]
-    await migrate(settings.db_url, load_rules(settings)[1], hub_key.signing)
+    role = settings.db_hub_role
+    await migrate(settings.db_url, load_rules(settings)[1], hub_key.signing, hub_role=role)
     print("schemas up to date: records, directory, one per office")
+    if role:
+        print(f"role {role} may read the records and append to them, nothing more")
     return 0
 
 
@@ -184,7 +188,6 @@ async def records_show(settings: Settings, args: argparse.Namespace) -> int:
             "renkei.no_database",
             "records live in PostgreSQL; in-memory records end with the demo. Pass --db",
         )
-    state = State.load(settings.state_dir, [HUB])
     pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
     try:
         token = await PgStore(pool, args.office).token_of(args.local_id)
@@ -196,9 +199,7 @@ async def records_show(settings: Settings, args: argparse.Namespace) -> int:
         # the token service, and runs where both are held (the directory `renkei init` filled)
         ring = KeyRing(State.load_secret(settings.state_dir, TOKEN))
         person = ring.translate(token, args.office, ("hub",))[0]
-        records = await PgRecordStore(pool, signing_key=state.keys[HUB].signing).for_person(
-            person, include_not_disclosed=True
-        )
+        records = await PgRecordStore(pool).for_person(person, include_not_disclosed=True)
     finally:
         await pool.close()
     for r in records:
@@ -212,17 +213,38 @@ async def records_show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def records_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """The whole chain against the hub's public key (no secret of the hub's is needed), and
+    against the newest head in the witness (``--witness``, default: the witness directory's)."""
     if not settings.db_url:
         raise CommandError("renkei.no_database", "records live in PostgreSQL: pass --db")
-    state = State.load(settings.state_dir, [HUB])
+    hub_key = State.load_public(settings.state_dir)[HUB].verify
+    path: Path | None = args.witness
+    if path is None and settings.witness_dir is not None:
+        path = settings.witness_dir / WITNESS_FILE
+    if path is not None and path.is_dir():
+        path = path / WITNESS_FILE
+    witnessed = read_witness(path) if path is not None else []
     pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
     try:
-        store = PgRecordStore(pool, signing_key=state.keys[HUB].signing)
-        report = await verify_store(store, state.public[HUB].verify)
+        report = await verify_store(PgRecordStore(pool), hub_key, witnessed=witnessed)
     finally:
         await pool.close()
     print(report)
+    print(_witness_line(path, witnessed, report.ok))
     return 0 if report.ok else 1
+
+
+def _witness_line(path: Path | None, witnessed: list[Checkpoint], ok: bool) -> str:
+    if path is None:
+        return (
+            "witness: none given, so records cut off the end together with their seals and "
+            "checkpoints would go unnoticed (pass --witness or set RENKEI_WITNESS_DIR)"
+        )
+    if not witnessed:
+        return f"witness: {path} holds no head yet"
+    newest = ", ".join(f"seq {w.seq} (flag change {w.flag_seq})" for w in witnessed)
+    verdict = "the records still hold" if ok else "compared with"
+    return f"witness: {verdict} the newest head(s) in {path}: {newest}"
 
 
 def _params(pairs: list[str]) -> dict[str, str | int]:

@@ -28,7 +28,14 @@ from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_b
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
 from hub.log import get_logger
-from hub.records import MemoryRecordStore, PgRecordStore, RecordStore, RecordWriter
+from hub.records import (
+    WITNESS_FILE,
+    FileWitness,
+    MemoryRecordStore,
+    PgRecordStore,
+    RecordStore,
+    RecordWriter,
+)
 from hub.routing import (
     LegalTable,
     Registry,
@@ -185,11 +192,16 @@ async def _start_token(net: Network, broker: InMemoryBroker | None) -> None:
 
 async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> None:
     hub_keys = net.state.keys[HUB]
+    witness = None
+    if net.settings.witness_dir is not None:
+        witness = FileWitness(net.settings.witness_dir / WITNESS_FILE)
+        net._closers.append(witness.close)  # closed after the writer's last batch
     if pool is not None:
-        records: RecordStore = PgRecordStore(pool, signing_key=hub_keys.signing)
+        records: RecordStore = PgRecordStore(pool, signing_key=hub_keys.signing, witness=witness)
         directory: Directory = PgDirectory(pool)
     else:
-        records, directory = MemoryRecordStore(signing_key=hub_keys.signing), MemoryDirectory()
+        records = MemoryRecordStore(signing_key=hub_keys.signing, witness=witness)
+        directory = MemoryDirectory()
     writer = RecordWriter(records)
     net._closers.append(writer.close)
     bus = await _bus_for(net, HUB, broker)
@@ -315,12 +327,15 @@ async def _keep_session(_: Any) -> None:
     round trip per release — measured as the largest single saving in bench/query_bench.py."""
 
 
-async def migrate(db_url: str, registry: Registry, hub_signing: Any) -> None:
-    """``renkei db migrate``: the records, the directory and one schema per office."""
+async def migrate(
+    db_url: str, registry: Registry, hub_signing: Any, *, hub_role: str | None = None
+) -> None:
+    """``renkei db migrate``: the records, the directory and one schema per office, owned by
+    the role of ``db_url``; ``hub_role`` (the hub's own) may only append to the records."""
     pool = await asyncpg.create_pool(db_url, min_size=1, max_size=2)
     try:
-        await PgRecordStore(pool, signing_key=hub_signing).migrate()
-        await PgDirectory(pool).migrate()
+        await PgRecordStore(pool, signing_key=hub_signing).migrate(writer_role=hub_role)
+        await PgDirectory(pool).migrate(writer_role=hub_role)
         for office in registry:
             await PgStore(pool, office.code).migrate()
     finally:

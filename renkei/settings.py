@@ -19,6 +19,12 @@ class Settings(BaseSettings):
     # RabbitMQ users are broker-wide: a prefix keeps deployments sharing a broker apart
     broker_user_prefix: str = ""
     db_url: str | None = None  # postgresql://… — None: in-memory stores
+    # the role the hub connects as (its db_url's user): `db migrate` grants it only SELECT and
+    # INSERT on the access records; None: no grants (the hub uses the migrating role's rights)
+    db_hub_role: str | None = None
+    # where the hub appends every seal and checkpoint it signs, outside the database (the
+    # oversight role's copy); `records verify` compares with it. None: no witness
+    witness_dir: Path | None = None
     state_dir: Path = Path("var")  # keys and secrets made by `renkei init`
     legal_table: Path | None = None  # a legal table file; None: the packaged model of 別表第二
     offices: Path | None = None  # an office registry file; None: the packaged registry

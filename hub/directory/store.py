@@ -83,9 +83,16 @@ class PgDirectory:
     def __init__(self, pool: Any) -> None:
         self._pool = pool
 
-    async def migrate(self) -> None:
-        async with self._pool.acquire() as conn:
+    async def migrate(self, *, writer_role: str | None = None) -> None:
+        """Create the schema; ``writer_role`` (the hub's) may read, add and end enrollments."""
+        async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_SCHEMA)
+            if writer_role is not None:
+                role = await conn.fetchval("SELECT quote_ident($1::text)", writer_role)
+                await conn.execute(
+                    f"GRANT USAGE ON SCHEMA directory TO {role};"
+                    f" GRANT SELECT, INSERT, UPDATE ON directory.enrollments TO {role}"
+                )
 
     async def enrolled(self, person: str, office: str, at: dt.datetime) -> None:
         async with self._pool.acquire() as conn:

@@ -2,8 +2,9 @@
 
 The hub hands a `RecordDraft` per query outcome to a `RecordWriter`, which batches drafts into
 a `RecordStore` (`MemoryRecordStore` embedded, `PgRecordStore` in production) and returns only
-once the record is durable.  `verify` / `verify_store` check the chain and its signed
-checkpoints; residents' lookups go through `RecordStore.for_person`.
+once the record is durable and sealed.  `verify` / `verify_store` check the chain, its seals,
+its signed checkpoints and the heads kept by the witness (`FileWitness`, `read_witness`);
+residents' lookups go through `RecordStore.for_person`.
 """
 
 from hub.records.audit import StoreReport, verify_store
@@ -23,7 +24,10 @@ from hub.records.exceptions import (
     RecordNotFound,
     RecordsError,
     RecordWriteError,
+    RoleError,
     SchemaError,
+    UnsignedHead,
+    WitnessError,
     WriterClosed,
 )
 from hub.records.flags import verify_flags
@@ -38,15 +42,18 @@ from hub.records.model import (
 )
 from hub.records.pg import PgRecordStore
 from hub.records.store import MemoryRecordStore, RecordStore
+from hub.records.witness import WITNESS_FILE, FileWitness, Witness, read_witness
 from hub.records.writer import RecordWriter
 
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
     "GENESIS_HASH",
+    "WITNESS_FILE",
     "AccessRecord",
     "ChainBroken",
     "Checkpoint",
     "ConfigError",
+    "FileWitness",
     "FlagChange",
     "InvalidRecord",
     "MemoryRecordStore",
@@ -58,13 +65,18 @@ __all__ = [
     "RecordWriteError",
     "RecordWriter",
     "RecordsError",
+    "RoleError",
     "SchemaError",
     "StoreReport",
+    "UnsignedHead",
     "Verifier",
     "VerifyReport",
+    "Witness",
+    "WitnessError",
     "WriterClosed",
     "chain",
     "digest",
+    "read_witness",
     "sign_checkpoint",
     "verify",
     "verify_async",

@@ -17,7 +17,9 @@ from hub.records.checkpoints import (
     DEFAULT_CHECKPOINT_EVERY,
     checkpoint_message,
     checkpoint_valid,
+    covers,
     due_checkpoints,
+    seal,
     sign_checkpoint,
 )
 from hub.records.encoding import RECORD_VERSION, encode_record, record_hash
@@ -34,9 +36,11 @@ __all__ = [
     "chain",
     "checkpoint_message",
     "checkpoint_valid",
+    "covers",
     "due_checkpoints",
     "encode_record",
     "record_hash",
+    "seal",
     "sign_checkpoint",
     "span_intact",
     "verify",

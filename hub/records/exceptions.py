@@ -9,7 +9,10 @@ __all__ = [
     "RecordNotFound",
     "RecordWriteError",
     "RecordsError",
+    "RoleError",
     "SchemaError",
+    "UnsignedHead",
+    "WitnessError",
     "WriterClosed",
 ]
 
@@ -38,6 +41,19 @@ class ChainBroken(RecordsError):
     code = "records.chain_broken"
 
 
+class UnsignedHead(RecordsError):
+    """The chain's head is covered by no valid seal or checkpoint of the hub: someone appended
+    without the hub's key (or removed records after it).  The hub will not seal over it."""
+
+    code = "records.unsigned_head"
+
+
+class WitnessError(RecordsError):
+    """A witness file cannot be read or holds a line that is not a checkpoint."""
+
+    code = "records.witness"
+
+
 class RecordWriteError(RecordsError):
     """A batch could not be made durable; every caller in that batch receives one of these.
 
@@ -63,3 +79,9 @@ class SchemaError(ConfigError):
     """The PostgreSQL schema name is not a plain lower-case identifier."""
 
     code = "records.schema"
+
+
+class RoleError(ConfigError):
+    """The role named to write the records could do more than append (or does not exist)."""
+
+    code = "records.role"

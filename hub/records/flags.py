@@ -11,7 +11,7 @@ A record's current flag is the flag of its latest change, or False if it has non
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Final
 from uuid import UUID
@@ -96,8 +96,30 @@ def _signed(c: FlagChange, public_key: Ed25519PublicKey) -> bool:
     return True
 
 
+_Anchors = dict[int, set[bytes]]
+# (problem when a change differs, what it differs from, what reaches beyond the log's end), for
+# the checkpoints in the store and the heads kept by the witness, in that order
+_SOURCES: Final[tuple[tuple[Problem, str, str], ...]] = (
+    ("checkpoint_mismatch", "the hub's signed checkpoint", "the hub signed a checkpoint"),
+    (
+        "witness_mismatch",
+        "the head the hub wrote to the witness",
+        "the witness holds the hub's signed head",
+    ),
+)
+
+
+def _anchors(checkpoints: Iterable[Checkpoint], key: Ed25519PublicKey) -> _Anchors:
+    """The flag heads that validly signed checkpoints name (flag_seq 0 names none)."""
+    out: _Anchors = {}
+    for cp in checkpoints:
+        if cp.flag_seq > 0 and checkpoint_valid(cp, key):
+            out.setdefault(cp.flag_seq, set()).add(cp.flag_hash)
+    return out
+
+
 def _fault(
-    c: FlagChange, seq: int, prev: bytes, anchors: dict[int, set[bytes]], key: Ed25519PublicKey
+    c: FlagChange, seq: int, prev: bytes, anchors: Sequence[_Anchors], key: Ed25519PublicKey
 ) -> tuple[Problem, str] | None:
     where = f"disclosure-flag change {c.change_seq}"
     if c.change_seq != seq + 1:
@@ -108,8 +130,9 @@ def _fault(
         return "hash_mismatch", f"{where} was changed: its content does not match its hash"
     if not _signed(c, key):
         return "bad_signature", f"{where} has an invalid signature: it was forged or altered"
-    if anchors.get(c.change_seq, {c.hash}) != {c.hash}:
-        return "checkpoint_mismatch", f"{where} differs from the hub's signed checkpoint"
+    for found, (problem, differs, _) in zip(anchors, _SOURCES, strict=True):
+        if found.get(c.change_seq, {c.hash}) != {c.hash}:
+            return problem, f"{where} differs from {differs}"
     return None
 
 
@@ -117,17 +140,16 @@ def verify_flags(
     changes: Iterable[FlagChange],
     public_key: Ed25519PublicKey,
     checkpoints: Iterable[Checkpoint] = (),
+    witnessed: Iterable[Checkpoint] = (),
 ) -> VerifyReport:
     """Verify the flag log in stored order; ``first_bad_seq`` is a ``change_seq``.
 
-    Validly signed checkpoints anchor the flag log: it must reach, and match, the flag head
-    each of them signed (so cutting changes off the end shows).  Checkpoints with a bad
-    signature are ignored here; the record verification reports them.
+    Validly signed checkpoints — those in the store and the heads kept by the witness —
+    anchor the flag log: it must reach, and match, the flag head each of them signed (so
+    cutting changes off the end shows).  Checkpoints with a bad signature are ignored here;
+    the record verification reports them.
     """
-    anchors: dict[int, set[bytes]] = {}
-    for cp in checkpoints:
-        if cp.flag_seq > 0 and checkpoint_valid(cp, public_key):
-            anchors.setdefault(cp.flag_seq, set()).add(cp.flag_hash)
+    anchors = (_anchors(checkpoints, public_key), _anchors(witnessed, public_key))
     seq, prev, n = 0, GENESIS_HASH, 0
     for c in changes:
         fault = _fault(c, seq, prev, anchors, public_key)
@@ -135,11 +157,12 @@ def verify_flags(
             bad = min(c.change_seq, seq + 1)
             return VerifyReport(False, n, 0, seq, prev, bad, *fault)
         seq, prev, n = c.change_seq, c.hash, n + 1
-    beyond = max(anchors, default=0)
-    if beyond > seq:
-        detail = (
-            f"the disclosure-flag log ends at change {seq} but the hub signed a checkpoint "
-            f"after change {beyond}: changes were removed from the end"
-        )
-        return VerifyReport(False, n, 0, seq, prev, seq + 1, "truncated", detail)
+    for found, (_, _, saw) in zip(anchors, _SOURCES, strict=True):
+        beyond = max(found, default=0)
+        if beyond > seq:
+            detail = (
+                f"the disclosure-flag log ends at change {seq} but {saw} after change "
+                f"{beyond}: changes were removed from the end"
+            )
+            return VerifyReport(False, n, 0, seq, prev, seq + 1, "truncated", detail)
     return VerifyReport(True, n, 0, seq, prev, detail="the disclosure-flag log is intact")

@@ -113,6 +113,10 @@ class AccessRecord:
     ``not_disclosed`` is the *current* non-disclosure flag.  It is not part of the hashed
     content: it lives in the separate, hash-chained and signed disclosure-flag log
     (`FlagChange`), so lifting the flag never rewrites a chained record.
+
+    ``seal`` is the hub's checkpoint over this record's (seq, hash), written with the record by
+    the transaction that appended it: the last record of every batch carries one (see
+    `hub.records.checkpoints`).  It signs the hash, so it is not part of the hashed content.
     """
 
     record_id: UUID
@@ -132,13 +136,15 @@ class AccessRecord:
     reply_digest: bytes
     prev_hash: bytes
     hash: bytes
+    seal: Checkpoint | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Checkpoint:
     """The hub's Ed25519 signature over (seq, hash, signed_at) of the record chain at ``seq``,
     and over the head of the disclosure-flag log at that moment (``flag_seq`` changes,
-    ``flag_hash``), so that the flag log cannot be cut short unseen either."""
+    ``flag_hash``), so that the flag log cannot be cut short unseen either.  ``flag_seq`` 0
+    claims nothing about the flag log (a record's seal leaves it so)."""
 
     seq: int
     hash: bytes

@@ -2,11 +2,14 @@
 
 Appends are one transaction per batch: take ``pg_advisory_xact_lock`` (so several hub workers
 append side by side and the chain stays linear), find which query ids already have a record,
-read the chain head, chain the new drafts, ``COPY`` them in, write any flag changes and due
-checkpoints, commit.  ``append`` returns after the commit, i.e. when the batch is durable.
+read the chain head and check that the hub signed it (`UnsignedHead` otherwise), chain the new
+drafts, seal the last, ``COPY`` them in, write any flag changes and due checkpoints, commit.
+``append`` returns after the commit, i.e. when the batch is durable; then the new seal and
+checkpoints go to the witness.
 
 The fast path: after its own append a store knows the head it wrote, so the next batch is
-chained onto it and sent as one ``COPY`` in one round trip (a statement commits on its own).
+chained onto it, its last record sealed, and sent as one ``COPY`` in one round trip (a
+statement commits on its own; the seal rides in the record's row, so it costs no statement).
 Another worker's append in between makes that ``COPY`` collide with a ``seq`` already taken (a
 unique key), and a query recorded before with its ``query_id``: either way nothing is written
 and the batch takes the locked path above, which also serves batches that flag records, are
@@ -19,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import AsyncGenerator, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Final
 from uuid import UUID
@@ -29,11 +32,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from hub.records import sql
 from hub.records.chain import chain
-from hub.records.checkpoints import DEFAULT_CHECKPOINT_EVERY, due_checkpoints, sign_checkpoint
-from hub.records.exceptions import RecordNotFound, SchemaError
+from hub.records.checkpoints import (
+    DEFAULT_CHECKPOINT_EVERY,
+    check_head,
+    checkpoint_seqs,
+    due_checkpoints,
+    seal,
+    sign_checkpoint,
+)
+from hub.records.exceptions import ConfigError, RecordNotFound, RoleError, SchemaError
 from hub.records.flags import make_flag_change
 from hub.records.model import GENESIS_HASH, AccessRecord, Checkpoint, FlagChange, RecordDraft
 from hub.records.store import RECORDER, check_every, check_window
+from hub.records.witness import Witness, note_committed
 
 __all__ = ["PgRecordStore"]
 
@@ -52,6 +63,21 @@ _CUSTOM_PLANS: Final = "SELECT set_config('plan_cache_mode', 'force_custom_plan'
 def _lock_key(schema: str) -> int:
     raw = hashlib.sha256(f"renkei.records:{schema}".encode()).digest()[:8]
     return int.from_bytes(raw, "big", signed=True)
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _seal(row: Any) -> Checkpoint | None:
+    """The seal a record row carries (half of one, e.g. tampered with, comes out invalid)."""
+    if row["seal"] is None and row["sealed_at"] is None:
+        return None
+    return Checkpoint(
+        seq=row["seq"],
+        hash=row["hash"],
+        signed_at=row["sealed_at"] or _EPOCH,
+        signature=row["seal"] or b"",
+    )
 
 
 def _record(row: Any, not_disclosed: bool) -> AccessRecord:
@@ -73,6 +99,21 @@ def _record(row: Any, not_disclosed: bool) -> AccessRecord:
         reply_digest=row["reply_digest"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],
+        seal=_seal(row),
+    )
+
+
+def _head_checkpoint(row: Any) -> Checkpoint | None:
+    """The newest checkpoint at the head, from the ``head`` statement's row."""
+    if row["cp_signature"] is None:
+        return None
+    return Checkpoint(
+        seq=row["seq"],
+        hash=row["cp_hash"],
+        signed_at=row["cp_at"],
+        signature=row["cp_signature"],
+        flag_seq=row["cp_flag_seq"],
+        flag_hash=row["cp_flag_hash"],
     )
 
 
@@ -81,15 +122,20 @@ def _flag(row: Any) -> FlagChange:
 
 
 class PgRecordStore:
-    """Access records in ``schema`` (default ``records``); call `migrate` once at start."""
+    """Access records in ``schema`` (default ``records``); `migrate` creates it.
+
+    Without ``signing_key`` the store only reads (a verifier, ``records show``); appending or
+    signing then raises `ConfigError`.  ``witness``: where committed seals and checkpoints go.
+    """
 
     def __init__(
         self,
         pool: asyncpg.Pool,
         schema: str = "records",
         *,
-        signing_key: Ed25519PrivateKey,
+        signing_key: Ed25519PrivateKey | None = None,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        witness: Witness | None = None,
     ) -> None:
         if not _IDENT.fullmatch(schema):
             raise SchemaError(f"schema name {schema!r} is not a plain lower-case identifier")
@@ -97,20 +143,58 @@ class PgRecordStore:
         self._schema = schema
         self._q = sql.statements(f'"{schema}"')
         self._lock = _lock_key(schema)
-        self._key = signing_key
+        self._key_or_none = signing_key
         self._every = check_every(checkpoint_every)
+        self._witness = witness
         self._head: tuple[int, bytes] | None = None  # what this store last wrote (fast path)
+        self._trusted: tuple[int, bytes] | None = None  # a head known to be signed
+
+    @property
+    def _key(self) -> Ed25519PrivateKey:
+        if self._key_or_none is None:
+            raise ConfigError("this record store was opened without the hub's key: read-only")
+        return self._key_or_none
 
     @property
     def public_key(self) -> Ed25519PublicKey:
         return self._key.public_key()
 
-    async def migrate(self) -> None:
-        """Create the schema, tables, indexes and append-only triggers (idempotent)."""
+    @property
+    def checkpoint_every(self) -> int:
+        return self._every
+
+    async def migrate(self, *, writer_role: str | None = None) -> None:
+        """Create the schema, tables, indexes and append-only triggers (idempotent), as the
+        role that is to own them.  ``writer_role``: the role the hub connects as; it gets
+        SELECT and INSERT only, and `RoleError` is raised (nothing changed) if it could still
+        do more — a superuser, a role that can create roles, the owner of the tables or the
+        schema or a member of it, or one holding more rights through another role."""
         ddl = resources.files("hub.records").joinpath("schema.sql").read_text("utf-8")
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_LOCK, self._lock)
             await conn.execute(ddl.replace("{schema}", f'"{self._schema}"'))
+            if writer_role is not None:
+                await self._grant(conn, writer_role)
+
+    async def _grant(self, conn: Any, role: str) -> None:
+        found = await conn.fetchrow(sql.WRITER_ROLE, role)
+        if found is None:
+            raise RoleError(
+                f"no database role {role!r}: create it first (CREATE ROLE … LOGIN PASSWORD …)"
+            )
+        if found["rolsuper"] or found["rolcreaterole"]:
+            raise RoleError(
+                f"role {role!r} is a superuser or may create roles: it could rewrite the records"
+            )
+        await conn.execute(sql.grants(f'"{self._schema}"', found["ident"]))
+        powers = await conn.fetchrow(sql.WRITER_POWERS, role, self._schema, list(sql.TABLES))
+        if powers["owns_schema"] or powers["beyond"]:
+            what = ", ".join(powers["beyond"]) or f"the schema {self._schema}"
+            raise RoleError(
+                f"role {role!r} could change or remove rows of {what} (it owns them, belongs to "
+                "their owner, or holds those rights through another role): let another role "
+                "own the records and run migrate as that role"
+            )
 
     async def append(self, drafts: Sequence[RecordDraft]) -> list[bool]:
         if not drafts:
@@ -135,6 +219,7 @@ class PgRecordStore:
         if due_checkpoints(before, before + len(drafts), self._every):
             return False
         records = chain(last_hash, before + 1, drafts)
+        records[-1] = seal(self._key, records[-1])
         try:
             async with self._pool.acquire() as conn:
                 await conn.copy_records_to_table(
@@ -145,8 +230,20 @@ class PgRecordStore:
                 )
         except asyncpg.UniqueViolationError:  # another worker appended, or a repeated query
             return False
-        self._head = (records[-1].seq, records[-1].hash)
+        self._written(records[-1])
+        note_committed(self._witness, [records[-1].seal])
         return True
+
+    def _written(self, last: AccessRecord) -> None:
+        """``last`` is committed: the next batch may chain onto it without a look."""
+        self._head = self._trusted = (last.seq, last.hash)
+
+    def _check_head(self, row: Any) -> None:
+        """`UnsignedHead` unless the head in ``row`` (the ``head`` statement's) is signed."""
+        if row["seq"] is None or (row["seq"], row["hash"]) == self._trusted:
+            return
+        check_head(row["seq"], row["hash"], (_seal(row), _head_checkpoint(row)), self.public_key)
+        self._trusted = (row["seq"], row["hash"])
 
     async def _append_locked(self, drafts: Sequence[RecordDraft]) -> list[bool]:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -163,9 +260,10 @@ class PgRecordStore:
                     fresh.append(d)
             before: int = head["seq"] or 0
             if not fresh:
-                self._head = (before, head["hash"] or GENESIS_HASH)
                 return result
+            self._check_head(head)
             records = chain(head["hash"] or GENESIS_HASH, before + 1, fresh)
+            records[-1] = seal(self._key, records[-1])
             await conn.copy_records_to_table(
                 "access_record",
                 schema_name=self._schema,
@@ -177,12 +275,14 @@ class PgRecordStore:
             if flagged:
                 flags = await self._log_flags(conn, flagged, True, RECORDER, "marked when recorded")
                 flag_head = flags[-1]
-            due = due_checkpoints(before, records[-1].seq, self._every)
+            due = checkpoint_seqs(before, records[-1].seq, self._every, flags_changed=bool(flagged))
+            cps = []
             if due:
                 flag_head = flag_head or await self._flag_head(conn)
                 cps = [self._sign(s, records[s - before - 1].hash, flag_head) for s in due]
                 await conn.executemany(self._q.insert_checkpoint, [sql.cp_row(c) for c in cps])
-        self._head = (records[-1].seq, records[-1].hash)  # once committed
+        self._written(records[-1])  # once committed
+        note_committed(self._witness, [records[-1].seal, *cps])
         return result
 
     def _sign(self, seq: int, hash_: bytes, flag_head: FlagChange | None) -> Checkpoint:
@@ -204,14 +304,16 @@ class PgRecordStore:
         await conn.executemany(self._q.insert_flag, [sql.flag_row(c) for c in changes])
         return changes
 
-    async def _sign_head(self, conn: Any) -> Checkpoint | None:
+    async def _sign_head(self, conn: Any) -> tuple[Checkpoint | None, bool]:
+        """The checkpoint over both heads (None: no records), and whether it is new."""
         head = await conn.fetchrow(self._q.head, [])
         if head["seq"] is None:
-            return None
+            return None, False
+        self._check_head(head)
         cp = self._sign(head["seq"], head["hash"], await self._flag_head(conn))
-        await conn.execute(self._q.insert_checkpoint, *sql.cp_row(cp))
+        added = await conn.execute(self._q.insert_checkpoint, *sql.cp_row(cp))
         row = await conn.fetchrow(self._q.checkpoint_at, cp.seq, cp.flag_seq)
-        return Checkpoint(**dict(row))
+        return Checkpoint(**dict(row)), added.endswith(" 1")
 
     async def exists(self, query_ids: Iterable[UUID]) -> set[UUID]:
         async with self._pool.acquire() as conn, conn.transaction(readonly=True):
@@ -246,7 +348,8 @@ class PgRecordStore:
             if await conn.fetchval(self._q.record_exists, record_id) is None:
                 raise RecordNotFound(f"no access record {record_id}")
             (change,) = await self._log_flags(conn, [record_id], flag, actor, reason)
-            await self._sign_head(conn)
+            cp, _ = await self._sign_head(conn)  # UnsignedHead rolls the change back
+        note_committed(self._witness, [cp])
         return change
 
     async def iter_all(self) -> AsyncGenerator[AccessRecord, None]:
@@ -278,10 +381,14 @@ class PgRecordStore:
         return [_flag(row) for row in rows]
 
     async def sign_head(self) -> Checkpoint | None:
-        """Sign the current head now (e.g. at shutdown) unless it already is; None if empty."""
+        """Sign the current head (and the flag log's) unless a checkpoint already does; None if
+        the chain is empty.  Refuses a head the hub did not sign (`UnsignedHead`)."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_LOCK, self._lock)
-            return await self._sign_head(conn)
+            cp, added = await self._sign_head(conn)
+        if added:
+            note_committed(self._witness, [cp])
+        return cp
 
     async def count(self) -> int:
         """The chain length (head seq; seq is contiguous from 1)."""

@@ -23,8 +23,14 @@ CREATE TABLE IF NOT EXISTS {schema}.access_record (
     query_digest bytea       NOT NULL,
     reply_digest bytea       NOT NULL,
     prev_hash    bytea       NOT NULL CHECK (octet_length(prev_hash) = 32),
-    hash         bytea       NOT NULL CHECK (octet_length(hash) = 32)
+    hash         bytea       NOT NULL CHECK (octet_length(hash) = 32),
+    -- the hub's seal: a checkpoint over (seq, hash, sealed_at), on the last record of a batch
+    sealed_at    timestamptz,
+    seal         bytea
 );
+-- (tables made before seals existed get the two columns here)
+ALTER TABLE {schema}.access_record ADD COLUMN IF NOT EXISTS sealed_at timestamptz;
+ALTER TABLE {schema}.access_record ADD COLUMN IF NOT EXISTS seal bytea;
 CREATE INDEX IF NOT EXISTS access_record_person_idx ON {schema}.access_record (person, seq);
 
 -- The hub's Ed25519 signatures over (seq, hash, signed_at) of the record chain and over the
@@ -55,8 +61,9 @@ CREATE TABLE IF NOT EXISTS {schema}.disclosure_flag (
 CREATE INDEX IF NOT EXISTS disclosure_flag_record_idx
     ON {schema}.disclosure_flag (record_id, change_seq DESC);
 
--- Append-only: every row of these three tables is evidence.  The hub's role should also lack
--- UPDATE, DELETE and TRUNCATE (see README); the triggers hold even for the table owner.
+-- Append-only: every row of these three tables is evidence.  The triggers hold even for the
+-- table owner (who can disable them: verification then notices what was done); the hub's own
+-- role gets SELECT and INSERT only (PgRecordStore.migrate(writer_role=...), see README).
 CREATE OR REPLACE FUNCTION {schema}.refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -7,7 +7,18 @@ from typing import Any, Final
 
 from hub.records.model import AccessRecord, Checkpoint, FlagChange
 
-__all__ = ["RECORD_COLUMNS", "Statements", "cp_row", "flag_row", "record_row", "statements"]
+__all__ = [
+    "RECORD_COLUMNS",
+    "TABLES",
+    "WRITER_POWERS",
+    "WRITER_ROLE",
+    "Statements",
+    "cp_row",
+    "flag_row",
+    "grants",
+    "record_row",
+    "statements",
+]
 
 RECORD_COLUMNS: Final = (
     "seq",
@@ -26,7 +37,37 @@ RECORD_COLUMNS: Final = (
     "reply_digest",
     "prev_hash",
     "hash",
+    "sealed_at",
+    "seal",
 )
+
+
+TABLES: Final = ("access_record", "checkpoint", "disclosure_flag")
+
+# The role the hub writes with: quoted by the server, and whether it is all-powerful anyway.
+WRITER_ROLE: Final = (
+    "SELECT quote_ident(rolname) AS ident, rolsuper, rolcreaterole FROM pg_roles WHERE rolname = $1"
+)
+# After the grants: which tables it could still change beyond appending (as their owner, a
+# member of the owner, or through any role it belongs to), and whether it owns the schema.
+WRITER_POWERS: Final = (
+    "SELECT pg_has_role($1, n.nspowner, 'MEMBER') AS owns_schema,"
+    " ARRAY(SELECT t FROM unnest($3::text[]) t WHERE has_table_privilege($1,"
+    " format('%I.%I', $2::text, t), 'UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES')) AS beyond"
+    " FROM pg_namespace n WHERE n.nspname = $2"
+)
+
+
+def grants(quoted_schema: str, ident: str) -> str:
+    """SELECT and INSERT on the three tables, USAGE on the schema, nothing else (the role and
+    the schema are quoted already; one simple-protocol batch)."""
+    tables = ", ".join(f"{quoted_schema}.{t}" for t in TABLES)
+    return (
+        f"REVOKE ALL ON SCHEMA {quoted_schema} FROM {ident};"
+        f" GRANT USAGE ON SCHEMA {quoted_schema} TO {ident};"
+        f" REVOKE ALL ON {tables} FROM PUBLIC, {ident};"
+        f" GRANT SELECT, INSERT ON {tables} TO {ident}"
+    )
 
 
 def record_row(r: AccessRecord) -> tuple[Any, ...]:
@@ -48,6 +89,8 @@ def record_row(r: AccessRecord) -> tuple[Any, ...]:
         r.reply_digest,
         r.prev_hash,
         r.hash,
+        r.seal.signed_at if r.seal else None,
+        r.seal.signature if r.seal else None,
     )
 
 
@@ -90,11 +133,15 @@ class Statements:
 # Templates; "{s}" becomes the schema name, which PgRecordStore has checked is a plain
 # identifier (and quotes), so nothing from outside reaches the SQL text.
 _TEMPLATES: Final = Statements(
+    # the head, its seal, the newest checkpoint at it, and which query ids are taken
     head=(
-        "SELECT h.seq, h.hash,"
+        "SELECT h.seq, h.hash, h.sealed_at, h.seal, c.hash AS cp_hash, c.signed_at AS cp_at,"
+        " c.signature AS cp_signature, c.flag_seq AS cp_flag_seq, c.flag_hash AS cp_flag_hash,"
         " ARRAY(SELECT query_id FROM {s}.access_record WHERE query_id = ANY($1::uuid[])) AS dup"
         " FROM (SELECT 1) one LEFT JOIN LATERAL"
-        " (SELECT seq, hash FROM {s}.access_record ORDER BY seq DESC LIMIT 1) h ON true"
+        " (SELECT seq, hash, sealed_at, seal FROM {s}.access_record ORDER BY seq DESC LIMIT 1) h"
+        " ON true LEFT JOIN LATERAL (SELECT hash, signed_at, signature, flag_seq, flag_hash"
+        " FROM {s}.checkpoint WHERE seq = h.seq ORDER BY flag_seq DESC LIMIT 1) c ON true"
     ),
     exists="SELECT query_id FROM {s}.access_record WHERE query_id = ANY($1::uuid[])",
     record_exists="SELECT 1 FROM {s}.access_record WHERE record_id = $1",

@@ -2,8 +2,11 @@
 
 Both stores share the semantics: ``append`` is idempotent per ``query_id`` (the first
 outcome wins; a redelivered query yields ``False`` and writes nothing), records are chained
-in ``seq`` order, a checkpoint is signed at every multiple of ``checkpoint_every``, and the
-non-disclosure flag lives in the signed, chained flag log (`hub.records.flags`).
+in ``seq`` order, each batch's last record is sealed by the hub, a checkpoint is signed at
+every multiple of ``checkpoint_every`` and with every flag change, nothing is appended onto a
+head the hub did not sign (`UnsignedHead`), every new seal and checkpoint goes to the witness
+once durable, and the non-disclosure flag lives in the signed, chained flag log
+(`hub.records.flags`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from uuid import UUID
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hub.records.chain import chain
-from hub.records.checkpoints import DEFAULT_CHECKPOINT_EVERY, due_checkpoints, sign_checkpoint
+from hub.records.checkpoints import (
+    DEFAULT_CHECKPOINT_EVERY,
+    check_head,
+    checkpoint_seqs,
+    seal,
+    sign_checkpoint,
+)
 from hub.records.exceptions import ConfigError, InvalidRecord, RecordNotFound
 from hub.records.flags import make_flag_change
 from hub.records.model import (
@@ -28,6 +37,7 @@ from hub.records.model import (
     RecordDraft,
     utc,
 )
+from hub.records.witness import Witness, note_committed
 
 __all__ = [
     "RECORDER",
@@ -47,6 +57,9 @@ class RecordStore(Protocol):
 
     @property
     def public_key(self) -> Ed25519PublicKey: ...
+
+    @property
+    def checkpoint_every(self) -> int: ...
 
     async def append(self, drafts: Sequence[RecordDraft]) -> list[bool]: ...
 
@@ -119,9 +132,12 @@ class MemoryRecordStore:
         *,
         signing_key: Ed25519PrivateKey | None = None,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        witness: Witness | None = None,
     ) -> None:
         self._key = signing_key or Ed25519PrivateKey.generate()
         self._every = check_every(checkpoint_every)
+        self._witness = witness
+        self._trusted: tuple[int, bytes] | None = None  # a head known to be signed
         self._records: list[AccessRecord] = []
         self._queries: set[UUID] = set()
         self._by_id: dict[UUID, int] = {}
@@ -133,6 +149,10 @@ class MemoryRecordStore:
     @property
     def public_key(self) -> Ed25519PublicKey:
         return self._key.public_key()
+
+    @property
+    def checkpoint_every(self) -> int:
+        return self._every
 
     async def append(self, drafts: Sequence[RecordDraft]) -> list[bool]:
         fresh: list[RecordDraft] = []
@@ -148,9 +168,13 @@ class MemoryRecordStore:
                 seen.add(d.query_id)
                 ids.add(d.record_id)
                 fresh.append(d)
-        head = self._records[-1] if self._records else None
+        if not fresh:
+            return result
+        head = self._signed_head()
         before = head.seq if head else 0
-        for r in chain(head.hash if head else GENESIS_HASH, before + 1, fresh):
+        records = chain(head.hash if head else GENESIS_HASH, before + 1, fresh)
+        records[-1] = seal(self._key, records[-1])
+        for r in records:
             index = len(self._records)
             self._records.append(dataclasses.replace(r, not_disclosed=False))
             self._queries.add(r.query_id)
@@ -158,9 +182,23 @@ class MemoryRecordStore:
             self._by_person.setdefault(r.person, []).append(index)
             if r.not_disclosed:
                 self._log_flag(r.record_id, True, RECORDER, "marked when recorded")
-        for seq in due_checkpoints(before, len(self._records), self._every):
-            self._checkpoints.append(self._sign(seq, self._records[seq - 1].hash))
+        last = records[-1]
+        flagged = any(r.not_disclosed for r in records)
+        due = checkpoint_seqs(before, last.seq, self._every, flags_changed=flagged)
+        cps = [self._sign(s, self._records[s - 1].hash) for s in due]
+        self._checkpoints.extend(cps)
+        self._trusted = (last.seq, last.hash)
+        note_committed(self._witness, [last.seal, *cps])
         return result
+
+    def _signed_head(self) -> AccessRecord | None:
+        """The head, once it is known to carry the hub's signature (else `UnsignedHead`)."""
+        head = self._records[-1] if self._records else None
+        if head is not None and (head.seq, head.hash) != self._trusted:
+            at = [cp for cp in self._checkpoints if cp.seq == head.seq]
+            check_head(head.seq, head.hash, (head.seal, *at), self.public_key)
+            self._trusted = (head.seq, head.hash)
+        return head
 
     def _sign(self, seq: int, hash_: bytes) -> Checkpoint:
         last = self._flag_log[-1] if self._flag_log else None
@@ -206,6 +244,7 @@ class MemoryRecordStore:
         """Append a flag change and sign a checkpoint over both heads at once."""
         if record_id not in self._by_id:
             raise RecordNotFound(f"no access record {record_id}")
+        self._signed_head()
         change = self._log_flag(record_id, flag, actor, reason)
         await self.sign_head()
         return change
@@ -224,13 +263,16 @@ class MemoryRecordStore:
         return list(self._flag_log)
 
     async def sign_head(self) -> Checkpoint | None:
-        """Sign the current head now (e.g. at shutdown) unless it already is; None if empty."""
-        if not self._records:
+        """Sign the current head (and the flag log's) unless a checkpoint already does; None if
+        the chain is empty.  Refuses a head the hub did not sign (`UnsignedHead`)."""
+        head = self._signed_head()
+        if head is None:
             return None
-        cp = self._sign(len(self._records), self._records[-1].hash)
+        cp = self._sign(head.seq, head.hash)
         last = self._checkpoints[-1] if self._checkpoints else None
         if last is None or (last.seq, last.flag_seq) != (cp.seq, cp.flag_seq):
             self._checkpoints.append(cp)
+            note_committed(self._witness, [cp])
         return self._checkpoints[-1]
 
     async def count(self) -> int:

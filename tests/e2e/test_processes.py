@@ -50,16 +50,26 @@ async def start(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
     return proc
 
 
+def as_hub(env: dict[str, str]) -> dict[str, str]:
+    """The hub's own settings: its database user may only append to the access records."""
+    db = env["RENKEI_DB_URL"].rsplit("/", 1)[1]
+    return {**env, "RENKEI_DB_URL": f"postgresql://{env['RENKEI_DB_HUB_ROLE']}@127.0.0.1:5432/{db}"}
+
+
 @pytest.fixture
 async def deployment(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
     db = f"renkei_proc_{secrets.token_hex(4)}"
+    role = f"renkei_hub_{secrets.token_hex(4)}"  # roles are cluster-wide: one of its own
     admin = await asyncpg.connect(PG + "postgres")
     await admin.execute(f'CREATE DATABASE "{db}"')
+    await admin.execute(f"CREATE ROLE {role} LOGIN")
     env = {
         **os.environ,
         "RENKEI_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/",
         "RENKEI_BROKER_VHOST": f"renkei-proc-{secrets.token_hex(4)}",
         "RENKEI_DB_URL": PG + db,
+        "RENKEI_DB_HUB_ROLE": role,
+        "RENKEI_WITNESS_DIR": str(tmp_path / "witness"),
         "RENKEI_STATE_DIR": str(tmp_path / "state"),
         "RENKEI_LOG_LEVEL": "warning",
         "RENKEI_BROKER_USER_PREFIX": f"proc{secrets.token_hex(3)}-",
@@ -76,6 +86,7 @@ async def deployment(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
         ids = [prefix + p.stem for p in (tmp_path / "state" / "public").glob("*.pub")]
         await delete_users(admin_url, ids)
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
         await admin.close()
 
 
@@ -155,11 +166,12 @@ async def serve_and_ask(
 
 async def test_services_as_processes_answer_record_and_verify(deployment: dict[str, str]) -> None:
     """Every service started on the whole directory `renkei init` filled still loads only
-    its own files: no process holds another role's secret in memory."""
+    its own files: no process holds another role's secret in memory. The hub connects as a
+    role that may only append to the records, and witnesses them."""
     env = deployment
     child = State.load(Path(env["RENKEI_STATE_DIR"]), [CHILD])
     answers, held, codes = await serve_and_ask(
-        env, dict.fromkeys((TOKEN, HUB, TAX), env), child, 20
+        env, {TOKEN: env, HUB: as_hub(env), TAX: env}, child, 20
     )
     assert [a.status for a in answers] == ["ok"] * 20
     assert answers[0].data == {"local_tax": {"fiscal_year": 2024, **YEAR["2024"]}}
@@ -168,6 +180,16 @@ async def test_services_as_processes_answer_record_and_verify(deployment: dict[s
     code, out = await cli(env, "records", "verify")
     assert code == 0, out
     assert "intact" in out
+    assert "witness: the records still hold the newest head(s)" in out
+    conn = await asyncpg.connect(env["RENKEI_DB_URL"])
+    try:
+        beyond = await conn.fetchval(
+            "SELECT has_table_privilege($1, 'records.access_record', 'UPDATE, DELETE, TRUNCATE')",
+            env["RENKEI_DB_HUB_ROLE"],
+        )
+    finally:
+        await conn.close()
+    assert beyond is False, "the hub recorded all 20 queries with a role that may only append"
     code, out = await cli(env, "records", "show", "--office", CHILD, "--local-id", "C1")
     assert code == 0, out
     assert "20 record(s)" in out and "chiyoda-tax" in out
@@ -187,6 +209,7 @@ async def test_each_service_runs_from_its_own_host_directory_alone(
 ) -> None:
     env = deployment
     hosts = {i: host(env, i, tmp_path / i) for i in (*SERVICES, CHILD)}
+    hosts[HUB] = as_hub(hosts[HUB])
     for ident in hosts:  # an office's host: its own keys and password, no other role's secret
         assert sorted(os.listdir(tmp_path / ident)) == sorted(["public", ident])
     child = State.load(tmp_path / CHILD, [CHILD])
@@ -233,7 +256,7 @@ async def start_serving(
 async def test_the_portal_as_a_process_serves_the_card_login(deployment: dict[str, str]) -> None:
     env = deployment
     pki_port, portal_port = free_port(), free_port()
-    procs = [await start(env, *s) for s in (["token"], ["hub"])]
+    procs = [await start(env, "token"), await start(as_hub(env), "hub")]
     procs.append(await start_serving(env, b"CA serving", "pki", "serve", "--port", str(pki_port)))
     procs.append(
         await start_serving(env, b"portal:", "portal", "serve", "--port", str(portal_port))

@@ -22,7 +22,7 @@ from hub.records import (
     sign_checkpoint,
     verify,
 )
-from hub.records.chain import due_checkpoints, encode_record, record_hash, span_intact
+from hub.records.chain import due_checkpoints, encode_record, record_hash, seal, span_intact
 
 DraftFactory = Callable[..., RecordDraft]
 
@@ -44,7 +44,8 @@ def test_chain_continues_from_a_head(draft: DraftFactory) -> None:
     first = build(draft, 3)
     more = chain(first[-1].hash, 4, [draft(10), draft(11)])
     assert [r.seq for r in more] == [4, 5]
-    assert verify(first + more, [], Ed25519PrivateKey.generate().public_key()).ok
+    key = Ed25519PrivateKey.generate()
+    assert verify([*first, *more[:-1], seal(key, more[-1])], [], key.public_key()).ok
 
 
 def test_encoding_is_stable_across_versions() -> None:
@@ -152,10 +153,11 @@ def test_due_checkpoints() -> None:
 def test_intact_chain_with_checkpoints_verifies(draft: DraftFactory) -> None:
     key = Ed25519PrivateKey.generate()
     records = build(draft, 10)
+    records[-1] = seal(key, records[-1])
     cps = [sign_checkpoint(key, r.seq, r.hash) for r in records[2::3]]
     report = verify(iter(records), cps, key.public_key())
     assert report.ok, report.detail
-    assert (report.records_checked, report.checkpoints_checked) == (10, 3)
+    assert (report.records_checked, report.checkpoints_checked, report.seals_checked) == (10, 3, 1)
     assert (report.last_seq, report.last_hash) == (10, records[-1].hash)
     assert verify([], [], key.public_key()).ok
 
@@ -201,8 +203,9 @@ def test_removal_from_the_end_is_caught_by_a_checkpoint(draft: DraftFactory) -> 
 
 
 def test_known_head_catches_truncation_and_rewrites(draft: DraftFactory) -> None:
-    key = Ed25519PrivateKey.generate().public_key()
-    records = build(draft, 6)
+    hub_key = Ed25519PrivateKey.generate()
+    key = hub_key.public_key()
+    records = [seal(hub_key, r) for r in build(draft, 6)]  # every record a batch of its own
     head = (6, records[-1].hash)
     assert verify(records, [], key, known_head=head).ok
     assert verify(records[:5], [], key, known_head=head).problem == "truncated"
