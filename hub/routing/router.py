@@ -61,6 +61,7 @@ from hub.wire import (
     TimedOut,
     TokenOk,
     WireError,
+    check_content_type,
     decode,
     encode,
     sign,
@@ -167,6 +168,7 @@ class Router:
 
     async def _read(self, d: Delivery, *, answer: bool = True) -> Message | None:
         try:
+            check_content_type(d.content_type)
             return decode(d.body)
         except WireError as exc:
             await self._unreadable(d, exc.code, str(exc), answer=answer)
