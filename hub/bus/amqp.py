@@ -206,10 +206,7 @@ class AmqpBus:
         except aiormq.exceptions.DeliveryError as exc:  # aiormq raises a basic.nack
             if not isinstance(exc.frame, Basic.Nack):
                 raise error_for(exc, f"publish to {exchange or 'amq.default'!r}") from exc
-            raise Rejected(
-                f"the broker refused the message published to {exchange!r} (key "
-                f"{routing_key!r}): a queue it routes to is full"
-            ) from exc
+            raise Rejected.publish(exchange, routing_key) from exc
         except CHANNEL_ERRORS as exc:
             raise error_for(exc, f"publish to {exchange or 'amq.default'!r}") from exc
         if type(result) is not _ACK:

@@ -60,6 +60,13 @@ class Rejected(NotConfirmed):
 
     code = "bus.rejected"
 
+    @classmethod
+    def publish(cls, exchange: str, routing_key: str) -> Rejected:
+        return cls(
+            f"the broker refused the message published to {exchange!r} (key {routing_key!r}): "
+            "a queue it routes to is full"
+        )
+
 
 class CallTimeout(BusError):
     """An RPC call got no reply within its timeout."""

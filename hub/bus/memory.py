@@ -150,10 +150,7 @@ class InMemoryBus:
         )
         taken = store.route(exchange, routing_key, env)
         if taken < 0:
-            raise Rejected(
-                f"the broker refused the message published to {exchange!r} (key "
-                f"{routing_key!r}): a queue it routes to is full"
-            )
+            raise Rejected.publish(exchange, routing_key)
         if taken == 0 and mandatory:
             raise Unroutable(f"no queue bound to {exchange!r} with key {routing_key!r}")
 
