@@ -74,7 +74,6 @@ async def test_a_poison_kind_is_answered_recorded_once_and_dead_lettered(
     assert "found using 'kind' does not match" in outcome.reason
     assert "\x00" not in outcome.reason and len(outcome.reason) < 1000
     assert letter.headers[REASON_HEADER].startswith("wire.malformed: ")  # not delivery_limit
-    assert letter.delivery_count == 0  # handled the first time
     assert await net.records.count() == before + 1
 
 
