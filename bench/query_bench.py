@@ -72,7 +72,7 @@ from benchlib import CpuSample, CpuSampler, percentiles, pids_by_comm
 
 from agencies.framework import OfficeNode
 from agencies.store import PgStore
-from hub.bus import connect_amqp
+from hub.bus import connect_amqp, vhost_access
 from hub.bus._acks import AckBatch
 from hub.log import configure
 from hub.routing import load_default_registry, load_default_table
@@ -520,15 +520,16 @@ class Admin:
         """Messages in each queue of ``vhost``, counted by the broker now (a passive declare;
         the management API's counts lag by its statistics interval)."""
         _, data = await self.api("GET", f"queues/{quote(vhost, safe='')}?columns=name")
-        conn = await aio_pika.connect(amqp_url)
-        try:
-            ch = await conn.channel()
-            counts = {}
-            for q in data:
-                declared = await ch.declare_queue(q["name"], passive=True)
-                counts[q["name"]] = declared.declaration_result.message_count or 0
-        finally:
-            await conn.close()
+        async with vhost_access(ADMIN_URL, vhost):  # `broker setup` leaves the admin none
+            conn = await aio_pika.connect(amqp_url)
+            try:
+                ch = await conn.channel()
+                counts = {}
+                for q in data:
+                    declared = await ch.declare_queue(q["name"], passive=True)
+                    counts[q["name"]] = declared.declaration_result.message_count or 0
+            finally:
+                await conn.close()
         return counts
 
     async def create_db(self, name: str) -> None:

@@ -5,10 +5,21 @@ See ``hub/bus/README.md``. The AMQP side (``connect_amqp``, ``declare_topology``
 here so callers import from ``hub.bus`` only.
 """
 
-from hub.bus.admin import SetupReport, delete_users, delete_vhost, purge_queues, setup_broker
+from hub.bus.admin import (
+    SetupReport,
+    delete_users,
+    delete_vhost,
+    purge_queues,
+    setup_broker,
+    vhost_access,
+)
 from hub.bus.amqp import AmqpBus, connect_amqp
 from hub.bus.amqp_topology import declare_topology
 from hub.bus.api import (
+    BODY_SHA256_HEADER,
+    BODY_SIZE_HEADER,
+    CONTENT_TYPE,
+    DEAD_LETTER_MAX_BODY,
     EMPTY_HEADERS,
     QUEUE_HEADER,
     REASON_HEADER,
@@ -27,6 +38,7 @@ from hub.bus.exceptions import (
     CallTimeout,
     NotConfirmed,
     NotFound,
+    Rejected,
     Unroutable,
 )
 from hub.bus.memory import InMemoryBroker, InMemoryBus
@@ -37,6 +49,10 @@ from hub.bus.topology import (
     HUB_EXCHANGE,
     HUB_REPLIES,
     HUB_REQUESTS,
+    INBOX_MAX_BYTES,
+    INBOX_MAX_LENGTH,
+    OFFICE_MAX_CHANNELS,
+    OFFICE_MAX_CONNECTIONS,
     OFFICES_EXCHANGE,
     RK_ENROLL,
     RK_QUERY,
@@ -49,6 +65,7 @@ from hub.bus.topology import (
     Policy,
     Queue,
     Topology,
+    UserLimits,
     network_topology,
     office_in,
     office_replies,
@@ -56,6 +73,10 @@ from hub.bus.topology import (
 )
 
 __all__ = [
+    "BODY_SHA256_HEADER",
+    "BODY_SIZE_HEADER",
+    "CONTENT_TYPE",
+    "DEAD_LETTER_MAX_BODY",
     "DEAD_QUEUE",
     "DIRECT_REPLY_TO",
     "DLX_EXCHANGE",
@@ -63,7 +84,11 @@ __all__ = [
     "HUB_EXCHANGE",
     "HUB_REPLIES",
     "HUB_REQUESTS",
+    "INBOX_MAX_BYTES",
+    "INBOX_MAX_LENGTH",
     "OFFICES_EXCHANGE",
+    "OFFICE_MAX_CHANNELS",
+    "OFFICE_MAX_CONNECTIONS",
     "QUEUE_HEADER",
     "REASON_HEADER",
     "RK_ENROLL",
@@ -91,10 +116,12 @@ __all__ = [
     "Permission",
     "Policy",
     "Queue",
+    "Rejected",
     "SetupReport",
     "Subscription",
     "Topology",
     "Unroutable",
+    "UserLimits",
     "connect_amqp",
     "declare_topology",
     "delete_users",
@@ -105,4 +132,5 @@ __all__ = [
     "purge_queues",
     "setup_broker",
     "validate_office_code",
+    "vhost_access",
 ]

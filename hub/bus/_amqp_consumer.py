@@ -17,15 +17,8 @@ import structlog
 from pamqp.commands import Basic
 
 from hub.bus._acks import AckBatch
-from hub.bus._common import run_handler
-from hub.bus.api import (
-    EMPTY_HEADERS,
-    QUEUE_HEADER,
-    REASON_HEADER,
-    USER_HEADER,
-    Handler,
-    OutMessage,
-)
+from hub.bus._common import broker_dead_letter_headers, dead_letter_copy, run_handler
+from hub.bus.api import EMPTY_HEADERS, Handler, OutMessage
 
 if TYPE_CHECKING:
     from hub.bus.amqp import AmqpBus
@@ -38,17 +31,28 @@ CHANNEL_ERRORS = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidS
 
 
 def str_headers(raw: Mapping[str, Any] | None, user_id: str | None) -> Mapping[str, str]:
-    """Our string headers; the broker's ``x-first-death-*`` become ``renkei-*``."""
+    """Our string headers. On a message the broker dead-lettered, the reason and queue of its
+    latest ``x-death`` event and the publisher's ``user_id`` become ``renkei-*``."""
     if not raw:
         return EMPTY_HEADERS
     out = {k: v for k, v in raw.items() if type(v) is str and not k.startswith("x-")}
-    reason = raw.get("x-first-death-reason")
-    if isinstance(reason, str) and REASON_HEADER not in out:
-        out[REASON_HEADER] = reason
-        out[QUEUE_HEADER] = str(raw.get("x-first-death-queue", ""))
-        if user_id is not None:
-            out[USER_HEADER] = user_id
+    death = _latest_death(raw.get("x-death"))
+    if death is not None:
+        return broker_dead_letter_headers(out, *death, user_id)
     return out
+
+
+def _latest_death(x_death: object) -> tuple[str, str] | None:
+    """(reason, queue) of the broker's latest dead-lettering, or None. ``x-death`` lists
+    events most recent first, and the broker puts the entry of the event it records in front
+    with that event's queue and reason, so a publisher who pre-fills ``x-death`` (which it may,
+    as ``x-first-death-*``, which the broker then leaves alone) cannot choose them."""
+    if not isinstance(x_death, list) or not x_death or not isinstance(x_death[0], Mapping):
+        return None
+    reason, queue = x_death[0].get("reason"), x_death[0].get("queue")
+    if not isinstance(reason, str) or not isinstance(queue, str):
+        return None
+    return reason, queue
 
 
 class AmqpDelivery:
@@ -91,6 +95,10 @@ class AmqpDelivery:
     @property
     def reply_to(self) -> str | None:
         return self._props.reply_to
+
+    @property
+    def content_type(self) -> str | None:
+        return self._props.content_type
 
     @property
     def user_id(self) -> str | None:
@@ -140,12 +148,15 @@ class AmqpDelivery:
     async def dead_letter(self, reason: str) -> None:
         if self.settled:
             return
-        headers = dict(self.headers)
-        headers[REASON_HEADER] = reason
-        headers[QUEUE_HEADER] = self.queue
-        if self.user_id is not None:
-            headers.setdefault(USER_HEADER, self.user_id)
-        copy = OutMessage(self.body, self.message_id, self.correlation_id, self.reply_to, headers)
+        body, headers = dead_letter_copy(self.body, self.headers, reason, self.queue, self.user_id)
+        copy = OutMessage(
+            body,
+            self.message_id,
+            self.correlation_id,
+            self.reply_to,
+            headers,
+            content_type=self.content_type,
+        )
         await self._bus.publish(self._bus.dead_letter_exchange, self.routing_key, copy)
         await self.ack()
 

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import math
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 
-from hub.bus.api import Delivery, Handler
+from hub.bus.api import (
+    BODY_SHA256_HEADER,
+    BODY_SIZE_HEADER,
+    DEAD_LETTER_HEADERS,
+    DEAD_LETTER_MAX_BODY,
+    QUEUE_HEADER,
+    REASON_HEADER,
+    USER_HEADER,
+    Delivery,
+    Handler,
+)
 from hub.bus.exceptions import BusError, CallTimeout
 
-__all__ = ["IdSource", "PendingCalls", "expiration_ms", "rpc_handler", "run_handler"]
+__all__ = [
+    "IdSource",
+    "PendingCalls",
+    "broker_dead_letter_headers",
+    "dead_letter_copy",
+    "expiration_ms",
+    "rpc_handler",
+    "run_handler",
+]
 
 log = structlog.get_logger("hub.bus")
 
@@ -55,6 +74,35 @@ async def run_handler(delivery: Delivery, handler: Handler) -> None:
             "bus.handler_did_not_settle", queue=delivery.queue, message_id=delivery.message_id
         )
         await delivery.nack(requeue=True)
+
+
+def broker_dead_letter_headers(
+    headers: Mapping[str, str], reason: str, queue: str, user_id: str | None
+) -> dict[str, str]:
+    """The headers of a message the broker dead-lettered: its own reason and queue and the
+    publisher's broker-vouched ``user_id``; whatever the publisher claimed in those headers
+    (:data:`~hub.bus.api.DEAD_LETTER_HEADERS`) is dropped."""
+    out = {k: v for k, v in headers.items() if k not in DEAD_LETTER_HEADERS}
+    out[REASON_HEADER] = reason
+    out[QUEUE_HEADER] = queue
+    if user_id is not None:
+        out[USER_HEADER] = user_id
+    return out
+
+
+def dead_letter_copy(
+    body: bytes, headers: Mapping[str, str], reason: str, queue: str, user_id: str | None
+) -> tuple[bytes, dict[str, str]]:
+    """What a consumer's ``dead_letter(reason)`` publishes: the headers as for a broker dead
+    letter, and the body — whole up to :data:`~hub.bus.api.DEAD_LETTER_MAX_BODY`, else its
+    first bytes with the whole body's size and SHA-256 (an oversized message must not fill
+    the bounded dead queue, and one that size is no message of the network)."""
+    out = broker_dead_letter_headers(headers, reason, queue, user_id)
+    if len(body) > DEAD_LETTER_MAX_BODY:
+        out[BODY_SIZE_HEADER] = str(len(body))
+        out[BODY_SHA256_HEADER] = hashlib.sha256(body).hexdigest()
+        body = body[:DEAD_LETTER_MAX_BODY]
+    return body, out
 
 
 def rpc_handler(fn: Callable[[bytes], Awaitable[bytes]], reply: Reply) -> Handler:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Protocol
 
-from hub.bus.api import QUEUE_HEADER, REASON_HEADER, USER_HEADER
+from hub.bus._common import broker_dead_letter_headers
 from hub.bus.exceptions import NotFound
 from hub.bus.topology import DIRECT_REPLY_TO, Topology
 from hub.bus.topology import Queue as QueueSpec
@@ -30,6 +30,7 @@ class Envelope:
 
     __slots__ = (
         "body",
+        "content_type",
         "correlation_id",
         "delivery_count",
         "exchange",
@@ -52,6 +53,7 @@ class Envelope:
         exchange: str,
         routing_key: str,
         expires_at: float | None,
+        content_type: str | None,
     ) -> None:
         self.body = body
         self.message_id = message_id
@@ -62,6 +64,7 @@ class Envelope:
         self.exchange = exchange
         self.routing_key = routing_key
         self.expires_at = expires_at
+        self.content_type = content_type
         self.delivery_count = 0
 
     def copy(self) -> Envelope:
@@ -75,6 +78,7 @@ class Envelope:
             self.exchange,
             self.routing_key,
             self.expires_at,
+            self.content_type,
         )
 
 
@@ -86,6 +90,10 @@ class Consumer(Protocol):
 
 
 class MemQueue:
+    """One queue. ``max_length`` / ``max_bytes`` (from ``reject-publish`` policies) bound the
+    ready messages as a quorum queue does: a publish is refused while the queue is over a
+    limit (the one that takes it over is still accepted)."""
+
     __slots__ = (
         "_next",
         "_store",
@@ -93,16 +101,21 @@ class MemQueue:
         "consumers",
         "dlx",
         "limit",
+        "max_bytes",
         "max_length",
         "name",
         "ready",
+        "ready_bytes",
     )
 
-    def __init__(self, spec: QueueSpec, store: Store, max_length: int | None) -> None:
+    def __init__(
+        self, spec: QueueSpec, store: Store, bounds: tuple[int | None, int | None]
+    ) -> None:
         self.name = spec.name
         self.limit = spec.delivery_limit
         self.dlx = spec.dead_letter_exchange
-        self.max_length = max_length
+        self.max_length, self.max_bytes = bounds
+        self.ready_bytes = 0  # counted only for a queue with max_bytes
         self.ready: deque[Envelope] = deque()
         self.consumers: list[Consumer] = []
         self._next = 0
@@ -110,9 +123,11 @@ class MemQueue:
         self._timer: asyncio.TimerHandle | None = None
 
     def accept(self, env: Envelope, *, internal: bool = False) -> bool:
-        """Enqueue; False when the queue is full and rejects publishes."""
-        if not internal and self.max_length is not None and len(self.ready) >= self.max_length:
+        """Enqueue; False when the queue is over a limit and rejects publishes."""
+        if not internal and self._over():
             return False
+        if self.max_bytes is not None:
+            self.ready_bytes += len(env.body)
         self.ready.append(env)
         if self.consumers:
             self.drain()
@@ -120,12 +135,19 @@ class MemQueue:
             self._arm()
         return True
 
+    def _over(self) -> bool:
+        if self.max_length is not None and len(self.ready) > self.max_length:
+            return True
+        return self.max_bytes is not None and self.ready_bytes > self.max_bytes
+
     def returned(self, env: Envelope) -> None:
         env.delivery_count += 1
         if self.limit is not None and env.delivery_count > self.limit:
             self._store.dead_letter(self, env, "delivery_limit")
         else:
             self.ready.appendleft(env)
+            if self.max_bytes is not None:
+                self.ready_bytes += len(env.body)
 
     def drain(self) -> None:
         ready = self.ready
@@ -135,6 +157,8 @@ class MemQueue:
             if consumer is None:
                 break
             env = ready.popleft()
+            if self.max_bytes is not None:
+                self.ready_bytes -= len(env.body)
             if env.expires_at is not None and env.expires_at <= self._store.loop.time():
                 self._store.dead_letter(self, env, "expired")
                 continue
@@ -171,7 +195,10 @@ class MemQueue:
         ready = self.ready
         now = self._store.loop.time()
         while ready and (at := ready[0].expires_at) is not None and at <= now:
-            self._store.dead_letter(self, ready.popleft(), "expired")
+            env = ready.popleft()
+            if self.max_bytes is not None:
+                self.ready_bytes -= len(env.body)
+            self._store.dead_letter(self, env, "expired")
         self.drain()
 
 
@@ -180,8 +207,10 @@ class Store:
 
     def __init__(self, topology: Topology) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        limits = _max_lengths(topology)
-        self.queues = {q.name: MemQueue(q, self, limits.get(q.name)) for q in topology.queues}
+        bounds = _bounds(topology)
+        self.queues = {
+            q.name: MemQueue(q, self, bounds.get(q.name, (None, None))) for q in topology.queues
+        }
         self.direct: dict[str, dict[str, tuple[MemQueue, ...]]] = {}
         self.fanout: dict[str, tuple[MemQueue, ...]] = {}
         for ex in topology.exchanges:
@@ -236,12 +265,7 @@ class Store:
         """Broker-side dead-lettering (limit, expiry, reject): never refused for space."""
         if queue.dlx is None:
             return
-        headers = dict(env.headers)
-        if REASON_HEADER not in headers:
-            headers[REASON_HEADER] = reason
-            headers[QUEUE_HEADER] = queue.name
-            if env.user_id is not None:
-                headers[USER_HEADER] = env.user_id
+        headers = broker_dead_letter_headers(env.headers, reason, queue.name, env.user_id)
         dead = Envelope(
             env.body,
             env.message_id,
@@ -252,20 +276,25 @@ class Store:
             queue.dlx,
             env.routing_key,
             None,
+            env.content_type,
         )
         self.route(queue.dlx, env.routing_key, dead, internal=True)
 
 
-def _max_lengths(topology: Topology) -> dict[str, int]:
-    """Queue max-length from ``reject-publish`` policies (the only overflow modelled)."""
-    out: dict[str, int] = {}
+def _bounds(topology: Topology) -> dict[str, tuple[int | None, int | None]]:
+    """Each queue's (max-length, max-length-bytes) from ``reject-publish`` policies (the only
+    overflow modelled); as on RabbitMQ, the policy of highest priority that matches applies."""
+    out: dict[str, tuple[int | None, int | None]] = {}
     for policy in sorted(topology.policies, key=lambda p: p.priority):
-        limit = policy.definition.get("max-length")
-        if policy.apply_to == "exchanges" or not isinstance(limit, int):
+        if policy.apply_to == "exchanges" or policy.definition.get("overflow") != "reject-publish":
             continue
-        if policy.definition.get("overflow") != "reject-publish":
-            continue
+        length = policy.definition.get("max-length")
+        size = policy.definition.get("max-length-bytes")
+        bounds = (
+            length if isinstance(length, int) else None,
+            size if isinstance(size, int) else None,
+        )
         for name in (q.name for q in topology.queues):
             if re.search(policy.pattern, name):
-                out[name] = limit
+                out[name] = bounds
     return out

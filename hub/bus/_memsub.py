@@ -42,6 +42,10 @@ class MemDelivery:
         return self._env.reply_to
 
     @property
+    def content_type(self) -> str | None:
+        return self._env.content_type
+
+    @property
     def headers(self) -> Mapping[str, str]:
         return self._env.headers
 

@@ -2,8 +2,15 @@
 
 :func:`setup_broker` makes a vhost match a :class:`~hub.bus.topology.Topology`: the vhost,
 one broker user per identity (no tags: they cannot use the management UI), their
-permissions, the policies, and the exchanges, queues and bindings (declared over AMQP as the
-admin). Every step is a PUT or a declare, so running it twice is harmless.
+permissions, each office user's connection and channel limits, the policies, and the
+exchanges, queues and bindings (declared over AMQP as the admin). Every step is a PUT or a
+declare, so running it twice is harmless.
+
+The administrator gets permissions in the vhost only for the time of the declarations
+(:func:`vhost_access`) and keeps none: no one but the network's own identities can publish or
+consume there. RabbitMQ's default user ``guest`` (password ``guest``, an administrator) is
+left with no permissions in the vhost either; on a real broker the operator deletes ``guest``
+or changes its password (``hub/bus/README.md``).
 
 The dead-letter queue ``renkei.dead`` gets the policy ``renkei-dead``: at most 1,000,000
 messages or 1 GiB, overflow ``reject-publish``. Rejecting rather than dropping the oldest
@@ -14,7 +21,8 @@ queue until there is room. An operator drains ``renkei.dead`` as the ``monitor``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -27,7 +35,17 @@ from hub.bus.amqp_topology import declare_topology
 from hub.bus.exceptions import BrokerAdminError, BusError
 from hub.bus.topology import Topology
 
-__all__ = ["SetupReport", "delete_users", "delete_vhost", "purge_queues", "setup_broker"]
+__all__ = [
+    "SetupReport",
+    "delete_users",
+    "delete_vhost",
+    "purge_queues",
+    "setup_broker",
+    "vhost_access",
+]
+
+GUEST = "guest"  # RabbitMQ's default administrator, password "guest"
+_FULL = {"configure": ".*", "write": ".*", "read": ".*"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +130,15 @@ async def setup_broker(
     async with _Api(admin_url, timeout) as api:
         v = _q(vhost)
         created = await api.request("PUT", f"vhosts/{v}", {}) == 201
-        full = {"configure": ".*", "write": ".*", "read": ".*"}
-        await api.request("PUT", f"permissions/{v}/{_q(api.user)}", full)
         for perm in topology.permissions:
             user = {"password": passwords[perm.identity], "tags": ""}
             await api.request("PUT", f"users/{_q(perm.identity)}", user)
             rights = {"configure": perm.configure, "write": perm.write, "read": perm.read}
             await api.request("PUT", f"permissions/{v}/{_q(perm.identity)}", rights)
+        for limits in topology.user_limits:
+            for name, value in limits.definition.items():
+                path = f"user-limits/{_q(limits.identity)}/{name}"
+                await api.request("PUT", path, {"value": value})
         for policy in topology.policies:
             body = {
                 "pattern": policy.pattern,
@@ -127,17 +147,10 @@ async def setup_broker(
                 "apply-to": policy.apply_to,
             }
             await api.request("PUT", f"policies/{v}/{_q(policy.name)}", body)
-    base = URL(amqp_url) if amqp_url else URL.build(scheme="amqp", host=api.host, port=5672)
-    target = base.with_user(api.user).with_password(api.password)
-    url = str(target.with_path("")) + "/" + v
-    try:
-        bus = await connect_amqp(url, identity=api.user)
-        try:
-            await declare_topology(bus, topology)
-        finally:
-            await bus.close()
-    except BusError as exc:
-        raise BrokerAdminError(f"declaring the topology in vhost {vhost!r} failed: {exc}") from exc
+        async with _access(api, vhost):
+            await _declare(api, vhost, topology, amqp_url)
+        if api.user != GUEST and GUEST not in topology.identities:
+            await api.request("DELETE", f"permissions/{v}/{GUEST}", missing_ok=True)
     return SetupReport(
         vhost=vhost,
         vhost_created=created,
@@ -147,6 +160,44 @@ async def setup_broker(
         queues=len(topology.queues),
         bindings=len(topology.bindings),
     )
+
+
+async def _declare(api: _Api, vhost: str, topology: Topology, amqp_url: str | None) -> None:
+    base = URL(amqp_url) if amqp_url else URL.build(scheme="amqp", host=api.host, port=5672)
+    target = base.with_user(api.user).with_password(api.password)
+    url = str(target.with_path("")) + "/" + _q(vhost)
+    try:
+        bus = await connect_amqp(url, identity=api.user)
+        try:
+            await declare_topology(bus, topology)
+        finally:
+            await bus.close()
+    except BusError as exc:
+        raise BrokerAdminError(f"declaring the topology in vhost {vhost!r} failed: {exc}") from exc
+
+
+@asynccontextmanager
+async def _access(api: _Api, vhost: str) -> AsyncIterator[None]:
+    v = _q(vhost)
+    await api.request("PUT", f"permissions/{v}/{_q(api.user)}", _FULL)
+    try:
+        yield
+    finally:
+        await api.request("DELETE", f"permissions/{v}/{_q(api.user)}", missing_ok=True)
+
+
+@asynccontextmanager
+async def vhost_access(
+    admin_url: str,
+    vhost: str,
+    *,
+    timeout: float = 30.0,  # noqa: ASYNC109 - one budget for each HTTP request
+) -> AsyncIterator[None]:
+    """The administrator's full permissions in ``vhost`` for the time of the block (to purge
+    or inspect its queues over AMQP); removed afterwards, as :func:`setup_broker` leaves it.
+    Not re-entrant: the first block to end removes them."""
+    async with _Api(admin_url, timeout) as api, _access(api, vhost):
+        yield
 
 
 async def delete_vhost(admin_url: str, vhost: str, *, timeout: float = 30.0) -> bool:  # noqa: ASYNC109
@@ -169,6 +220,6 @@ async def purge_queues(
     timeout: float = 30.0,  # noqa: ASYNC109
 ) -> None:
     """Drop the ready messages of ``queues`` (tests start from empty queues this way)."""
-    async with _Api(admin_url, timeout) as api:
+    async with _Api(admin_url, timeout) as api, _access(api, vhost):
         for queue in queues:
             await api.request("DELETE", f"queues/{_q(vhost)}/{_q(queue)}/contents")

@@ -22,13 +22,14 @@ from yarl import URL
 
 from hub.bus._amqp_consumer import CHANNEL_ERRORS, AmqpSubscription
 from hub.bus._common import IdSource, PendingCalls, expiration_ms, rpc_handler
-from hub.bus.api import EMPTY_HEADERS, Handler, OutMessage, Subscription
+from hub.bus.api import CONTENT_TYPE, EMPTY_HEADERS, Handler, OutMessage, Subscription
 from hub.bus.exceptions import (
     AccessRefused,
     BusClosed,
     BusError,
     NotConfirmed,
     NotFound,
+    Rejected,
     Unroutable,
 )
 from hub.bus.topology import DIRECT_REPLY_TO, DLX_EXCHANGE
@@ -49,7 +50,9 @@ def redact_url(url: str) -> str:
 
 def error_for(exc: BaseException, what: str) -> BusError:
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, aiormq.exceptions.ChannelAccessRefused):
+    if isinstance(
+        exc, aiormq.exceptions.ChannelAccessRefused | aiormq.exceptions.ConnectionNotAllowed
+    ):  # the latter: a user limit (max-channels) reached, the broker closed the connection
         return AccessRefused(f"{what}: {text}")
     if isinstance(exc, aiormq.exceptions.ChannelPreconditionFailed) and "user_id" in text:
         return AccessRefused(f"{what}: {text}")
@@ -94,6 +97,13 @@ async def connect_amqp(
         aiormq.exceptions.ConnectionNotAllowed,
     ) as exc:
         raise AccessRefused(f"the broker at {where} refused the login: {exc}") from exc
+    except aiormq.exceptions.InvalidFrameError as exc:
+        if "Connection.Close" not in str(exc):  # aiormq drops the close's reply text here
+            raise BusError(f"cannot connect to the broker at {where}: {exc!r}") from exc
+        raise AccessRefused(
+            f"the broker at {where} refused to open the connection: the user has no access "
+            "to the vhost, or has reached its connection limit (max-connections)"
+        ) from exc
     except (aiormq.exceptions.AMQPError, OSError) as exc:
         raise BusError(f"cannot connect to the broker at {where}: {exc!r}") from exc
     bus = AmqpBus(connection, identity, dead_letter_exchange, close_grace, ready_timeout)
@@ -193,6 +203,10 @@ class AmqpBus:
                 properties=props,
                 mandatory=mandatory,
             )
+        except aiormq.exceptions.DeliveryError as exc:  # aiormq raises a basic.nack
+            if not isinstance(exc.frame, Basic.Nack):
+                raise error_for(exc, f"publish to {exchange or 'amq.default'!r}") from exc
+            raise Rejected.publish(exchange, routing_key) from exc
         except CHANNEL_ERRORS as exc:
             raise error_for(exc, f"publish to {exchange or 'amq.default'!r}") from exc
         if type(result) is not _ACK:
@@ -211,6 +225,7 @@ class AmqpBus:
             correlation_id=message.correlation_id,
             reply_to=message.reply_to,
             headers=dict(message.headers) if message.headers else None,
+            content_type=message.content_type,
             user_id=self.user_prefix + self._identity,
             delivery_mode=_PERSISTENT,
             expiration=None if ttl is None else str(ttl),
@@ -253,6 +268,7 @@ class AmqpBus:
             correlation_id=cid,
             reply_to=DIRECT_REPLY_TO,
             headers=dict(headers) if headers else None,
+            content_type=CONTENT_TYPE,
             user_id=self.user_prefix + self._identity,
             delivery_mode=_TRANSIENT,
             expiration=ttl,
@@ -275,6 +291,7 @@ class AmqpBus:
         props = _Props(
             message_id=self._ids(),
             correlation_id=correlation_id,
+            content_type=CONTENT_TYPE,
             user_id=self.user_prefix + self._identity,
         )
         await self._send("", reply_to, body, props, False)

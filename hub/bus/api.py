@@ -12,8 +12,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
 
+from hub.wire import CONTENT_TYPE, MAX_MESSAGE_BYTES
+
 __all__ = [
+    "BODY_SHA256_HEADER",
+    "BODY_SIZE_HEADER",
+    "CONTENT_TYPE",
     "DEAD_LETTER_HEADERS",
+    "DEAD_LETTER_MAX_BODY",
     "EMPTY_HEADERS",
     "QUEUE_HEADER",
     "REASON_HEADER",
@@ -31,8 +37,19 @@ reason a consumer gave to :meth:`Delivery.dead_letter`."""
 QUEUE_HEADER = "renkei-queue"
 """The queue a dead-lettered message was taken from."""
 USER_HEADER = "renkei-user-id"
-"""The broker-vouched identity of the message's original publisher, on dead letters."""
-DEAD_LETTER_HEADERS = frozenset({REASON_HEADER, QUEUE_HEADER, USER_HEADER})
+"""The broker-vouched identity of the message's original publisher, on dead letters: the
+``user_id`` the broker checked, never a header the publisher set (one is overwritten)."""
+BODY_SIZE_HEADER = "renkei-body-size"
+"""On a dead letter whose body was cut: the original body's length in bytes."""
+BODY_SHA256_HEADER = "renkei-body-sha256"
+"""On a dead letter whose body was cut: the hex SHA-256 of the whole original body."""
+DEAD_LETTER_HEADERS = frozenset(
+    {REASON_HEADER, QUEUE_HEADER, USER_HEADER, BODY_SIZE_HEADER, BODY_SHA256_HEADER}
+)
+"""Set by the bus (or read from the broker) on dead letters only; a publisher's are dropped."""
+DEAD_LETTER_MAX_BODY = MAX_MESSAGE_BYTES
+"""A consumer's ``dead_letter`` keeps a body up to this many bytes whole (every message of
+the network fits); a longer one is cut to its first bytes, with its size and digest."""
 
 EMPTY_HEADERS: Mapping[str, str] = MappingProxyType({})
 
@@ -51,6 +68,8 @@ class OutMessage:
     the broker's and are not carried."""
     expiration_ms: int | None = None
     """Per-message TTL: a message still queued after this is dead-lettered as ``expired``."""
+    content_type: str | None = CONTENT_TYPE
+    """Every body on the network is JSON; the hub refuses a message that says otherwise."""
 
 
 class Delivery(Protocol):
@@ -68,6 +87,8 @@ class Delivery(Protocol):
     def correlation_id(self) -> str | None: ...
     @property
     def reply_to(self) -> str | None: ...
+    @property
+    def content_type(self) -> str | None: ...
     @property
     def headers(self) -> Mapping[str, str]:
         """String headers as published; on ``renkei.dead`` also :data:`REASON_HEADER`,
@@ -104,7 +125,9 @@ class Delivery(Protocol):
 
     async def dead_letter(self, reason: str) -> None:
         """Publish a copy to the dead-letter exchange with :data:`REASON_HEADER` = reason,
-        wait for the broker's confirm, then ack."""
+        :data:`QUEUE_HEADER` and :data:`USER_HEADER` (this delivery's ``user_id``), wait for
+        the broker's confirm, then ack. A body over :data:`DEAD_LETTER_MAX_BODY` is cut to
+        it, and the copy carries :data:`BODY_SIZE_HEADER` and :data:`BODY_SHA256_HEADER`."""
         ...
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "CallTimeout",
     "NotConfirmed",
     "NotFound",
+    "Rejected",
     "Unroutable",
 ]
 
@@ -50,6 +51,21 @@ class NotConfirmed(BusError):
     been taken; retrying can produce a duplicate, which at-least-once consumers tolerate."""
 
     code = "bus.not_confirmed"
+
+
+class Rejected(NotConfirmed):
+    """The broker refused the message (``basic.nack``): a queue it routes to is full and
+    rejects publishes (``overflow: reject-publish``), or failed. Nothing was taken; the caller
+    may retry later (a flooding sender is held back this way)."""
+
+    code = "bus.rejected"
+
+    @classmethod
+    def publish(cls, exchange: str, routing_key: str) -> Rejected:
+        return cls(
+            f"the broker refused the message published to {exchange!r} (key {routing_key!r}): "
+            "a queue it routes to is full"
+        )
 
 
 class CallTimeout(BusError):

@@ -15,19 +15,11 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 
-from hub.bus._common import IdSource, PendingCalls, expiration_ms, rpc_handler
+from hub.bus._common import IdSource, PendingCalls, dead_letter_copy, expiration_ms, rpc_handler
 from hub.bus._memstore import REPLY_PREFIX, Envelope, MemQueue, Store
 from hub.bus._memsub import MemSubscription
-from hub.bus.api import (
-    EMPTY_HEADERS,
-    QUEUE_HEADER,
-    REASON_HEADER,
-    USER_HEADER,
-    Handler,
-    OutMessage,
-    Subscription,
-)
-from hub.bus.exceptions import AccessRefused, BusClosed, NotConfirmed, NotFound, Unroutable
+from hub.bus.api import CONTENT_TYPE, EMPTY_HEADERS, Handler, OutMessage, Subscription
+from hub.bus.exceptions import AccessRefused, BusClosed, NotFound, Rejected, Unroutable
 from hub.bus.topology import DLX_EXCHANGE, Permission, Topology
 
 __all__ = ["InMemoryBroker", "InMemoryBus"]
@@ -67,6 +59,12 @@ class InMemoryBroker:
         return queue
 
 
+def _carried(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """The headers a message carries: names starting ``x-`` are the broker's (RabbitMQ keeps
+    a publisher's, but the AMQP bus never delivers them)."""
+    return MappingProxyType({k: v for k, v in headers.items() if not k.startswith("x-")})
+
+
 class InMemoryBus:
     """A connection to an :class:`InMemoryBroker`; see :class:`hub.bus.api.Bus`."""
 
@@ -103,6 +101,7 @@ class InMemoryBus:
             message.headers,
             message.expiration_ms,
             mandatory,
+            message.content_type,
         )
         await asyncio.sleep(0)  # a confirm is a round trip: let consumers run
 
@@ -117,6 +116,7 @@ class InMemoryBus:
         headers: Mapping[str, str],
         expiration: int | None,
         mandatory: bool,
+        content_type: str | None = CONTENT_TYPE,
     ) -> None:
         if self._closed:
             raise BusClosed("the bus is closed")
@@ -141,15 +141,16 @@ class InMemoryBus:
             message_id,
             correlation_id,
             reply_to,
-            MappingProxyType(dict(headers)) if headers else EMPTY_HEADERS,
+            _carried(headers) if headers else EMPTY_HEADERS,
             self._identity,
             exchange,
             routing_key,
             None if expiration is None else store.loop.time() + expiration / 1000,
+            content_type,
         )
         taken = store.route(exchange, routing_key, env)
         if taken < 0:
-            raise NotConfirmed(f"a queue bound to {exchange!r} is full and rejected the message")
+            raise Rejected.publish(exchange, routing_key)
         if taken == 0 and mandatory:
             raise Unroutable(f"no queue bound to {exchange!r} with key {routing_key!r}")
 
@@ -210,21 +211,18 @@ class InMemoryBus:
 
     async def dead_letter_copy(self, env: Envelope, queue: str, reason: str) -> None:
         """Used by deliveries: publish a copy of ``env`` to the DLX as this identity."""
-        headers = dict(env.headers)
-        headers[REASON_HEADER] = reason
-        headers[QUEUE_HEADER] = queue
-        if env.user_id is not None:
-            headers.setdefault(USER_HEADER, env.user_id)
+        body, headers = dead_letter_copy(env.body, env.headers, reason, queue, env.user_id)
         self._send(
             DLX_EXCHANGE,
             env.routing_key,
-            env.body,
+            body,
             env.message_id,
             env.correlation_id,
             env.reply_to,
             headers,
             None,
             True,
+            env.content_type,
         )
         await asyncio.sleep(0)
 

@@ -20,8 +20,12 @@ __all__ = [
     "HUB_EXCHANGE",
     "HUB_REPLIES",
     "HUB_REQUESTS",
+    "INBOX_MAX_BYTES",
+    "INBOX_MAX_LENGTH",
     "OFFICES_EXCHANGE",
     "OFFICE_CODE",
+    "OFFICE_MAX_CHANNELS",
+    "OFFICE_MAX_CONNECTIONS",
     "RK_CHANGE",
     "RK_ENROLL",
     "RK_IDENTIFY",
@@ -36,6 +40,7 @@ __all__ = [
     "Policy",
     "Queue",
     "Topology",
+    "UserLimits",
     "network_topology",
     "office_in",
     "office_replies",
@@ -62,6 +67,17 @@ OFFICE_CODE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 RESERVED = frozenset({"hub", "token", "monitor"})
 DEAD_MAX_LENGTH = 1_000_000
 DEAD_MAX_BYTES = 1 << 30
+INBOX_MAX_LENGTH = 200_000
+"""What the hub's inbound queues (``hub.requests``, ``hub.replies``) hold at most: about
+seven minutes of a claim season's peak with no hub worker running; past it, or past
+:data:`INBOX_MAX_BYTES`, publishers get ``Rejected`` (publisher nacks) instead of the broker
+filling its disk."""
+INBOX_MAX_BYTES = 512 << 20
+OFFICE_MAX_CONNECTIONS = 16
+"""Connections one office's broker user may hold (a bus is one connection)."""
+OFFICE_MAX_CHANNELS = 128
+"""Channels one office's broker user may hold in all (a bus uses one, plus one per
+subscription: three for an office)."""
 
 ArgValue = str | int
 
@@ -132,6 +148,20 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
+class UserLimits:
+    """RabbitMQ per-user limits of one identity (totals across all its connections)."""
+
+    identity: str
+    max_connections: int
+    max_channels: int
+
+    @property
+    def definition(self) -> dict[str, int]:
+        """As the management API names them (``/api/user-limits/{user}/{name}``)."""
+        return {"max-connections": self.max_connections, "max-channels": self.max_channels}
+
+
+@dataclass(frozen=True, slots=True)
 class Topology:
     exchanges: tuple[Exchange, ...]
     queues: tuple[Queue, ...]
@@ -140,6 +170,7 @@ class Topology:
     policies: tuple[Policy, ...] = ()
     offices: tuple[str, ...] = ()
     identity_prefix: str = ""
+    user_limits: tuple[UserLimits, ...] = ()
 
     @property
     def identities(self) -> tuple[str, ...]:
@@ -205,18 +236,30 @@ def office_replies(code: str) -> str:
 
 
 def network_topology(
-    offices: Iterable[str], *, delivery_limit: int = 5, identity_prefix: str = ""
+    offices: Iterable[str],
+    *,
+    delivery_limit: int = 5,
+    identity_prefix: str = "",
+    inbox_max_length: int = INBOX_MAX_LENGTH,
+    inbox_max_bytes: int = INBOX_MAX_BYTES,
+    office_connections: int = OFFICE_MAX_CONNECTIONS,
+    office_channels: int = OFFICE_MAX_CHANNELS,
 ) -> Topology:
     """The whole network: see ``hub/bus/README.md`` for the table.
 
     ``identity_prefix`` prefixes every broker user name (RabbitMQ users are global to the
     broker, so tests on a shared broker use a unique prefix; production leaves it empty).
+    ``inbox_max_*`` bound the hub's inbound queues; ``office_*`` are each office user's
+    connection and channel limits.
     """
     codes = tuple(validate_office_code(c) for c in offices)
     if len(set(codes)) != len(codes):
         raise ValueError("office codes must be unique")
     if delivery_limit < 0:
         raise ValueError("delivery_limit must be >= 0")
+    bounds = (inbox_max_length, inbox_max_bytes, office_connections, office_channels)
+    if min(bounds) < 1:
+        raise ValueError("the inbox bounds and the office limits must be >= 1")
     work_args: dict[str, ArgValue] = {
         "x-delivery-limit": delivery_limit,
         "x-dead-letter-exchange": DLX_EXCHANGE,
@@ -287,12 +330,23 @@ def network_topology(
             "overflow": "reject-publish",
         },
     )
+    inbox_policy = Policy(
+        "renkei-inbox",
+        pattern=r"^hub\.(requests|replies)$",
+        definition={
+            "max-length": inbox_max_length,
+            "max-length-bytes": inbox_max_bytes,
+            "overflow": "reject-publish",
+        },
+    )
+    limits = tuple(UserLimits(f"{p}{code}", office_connections, office_channels) for code in codes)
     return Topology(
         exchanges=exchanges,
         queues=tuple(queues),
         bindings=tuple(bindings),
         permissions=tuple(permissions),
-        policies=(dead_policy,),
+        policies=(dead_policy, inbox_policy),
         offices=codes,
         identity_prefix=p,
+        user_limits=limits,
     )

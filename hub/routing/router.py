@@ -63,6 +63,7 @@ from hub.wire import (
     TimedOut,
     TokenOk,
     WireError,
+    check_content_type,
     decode,
     encode,
     sign,
@@ -177,6 +178,7 @@ class Router:
 
     async def _read(self, d: Delivery, *, answer: bool = True) -> Message | None:
         try:
+            check_content_type(d.content_type)
             return decode(d.body)
         except WireError as exc:
             await self._unreadable(d, exc.code, str(exc), answer=answer)

@@ -4,6 +4,7 @@ Imports nothing of ours. See ``hub/wire/README.md``.
 """
 
 from hub.wire.base import (
+    CONTENT_TYPE,
     HUB,
     JLIS,
     JLIS_PKI,
@@ -18,7 +19,14 @@ from hub.wire.base import (
     WireModel,
     new_traceparent,
 )
-from hub.wire.codec import decode, decode_as, decode_token_request, decode_token_result, encode
+from hub.wire.codec import (
+    check_content_type,
+    decode,
+    decode_as,
+    decode_token_request,
+    decode_token_result,
+    encode,
+)
 from hub.wire.crypto import (
     SIGNATURE_HEADER,
     OfficeKeys,
@@ -37,6 +45,7 @@ from hub.wire.exceptions import (
     MessageTooLarge,
     SealError,
     WireError,
+    WrongContentType,
 )
 from hub.wire.messages import (
     AccessEvent,
@@ -79,6 +88,7 @@ from hub.wire.messages import (
 )
 
 __all__ = [
+    "CONTENT_TYPE",
     "HUB",
     "JLIS",
     "JLIS_PKI",
@@ -136,8 +146,10 @@ __all__ = [
     "TranslateResult",
     "WireError",
     "WireModel",
+    "WrongContentType",
     "b64d",
     "b64e",
+    "check_content_type",
     "decode",
     "decode_as",
     "decode_token_request",

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 __all__ = [
     "B64",
+    "CONTENT_TYPE",
     "HUB",
     "JLIS",
     "JLIS_PKI",
@@ -29,7 +30,11 @@ __all__ = [
 ]
 
 WIRE_VERSION: Final = 1
+CONTENT_TYPE: Final = "application/json"  # every message body on the network, nothing else
 MAX_MESSAGE_BYTES = 64 * 1024
+"""No message of the network is larger: the largest legitimate one is a ``Query`` or
+``ForwardedQuery`` carrying a filed application, whose sealed document is at most 48 KiB of
+base64 (``B64``), about 36 KiB signed; the rest of either is well under 16 KiB."""
 MAX_ITEMS = 16
 HUB = "hub"  # the network operator's own office code
 JLIS = "jlis"  # J-LIS: numbers resolved at enrollment

@@ -7,15 +7,25 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from hub.wire.base import MAX_MESSAGE_BYTES
-from hub.wire.exceptions import MalformedMessage, MessageTooLarge
+from hub.wire.base import CONTENT_TYPE, MAX_MESSAGE_BYTES
+from hub.wire.exceptions import MalformedMessage, MessageTooLarge, WrongContentType
 from hub.wire.messages import Message, TokenRequest, TranslateResult
 
-__all__ = ["decode", "decode_as", "decode_token_request", "decode_token_result", "encode"]
+__all__ = [
+    "check_content_type",
+    "decode",
+    "decode_as",
+    "decode_token_request",
+    "decode_token_result",
+    "encode",
+]
 
 _message: TypeAdapter[Message] = TypeAdapter(Message)
 _token_request: TypeAdapter[TokenRequest] = TypeAdapter(TokenRequest)
 M = TypeVar("M", bound=BaseModel)
+_SHOWN = 40  # characters of an untrusted value or name shown in an explanation
+_WHERE = 120  # characters of one problem's location
+_WHAT = 300  # characters of one problem's text: three problems stay well under 2,000
 
 
 def encode(model: BaseModel) -> bytes:
@@ -27,12 +37,38 @@ def _check_size(body: bytes) -> None:
         raise MessageTooLarge(f"message of {len(body)} bytes exceeds {MAX_MESSAGE_BYTES}")
 
 
+def _printable(text: str, limit: int) -> str:
+    """``text`` as an operator's line and an access record may carry it: cut to ``limit``
+    characters (``…`` marks the cut), every unprintable character (NUL, control, a lone
+    surrogate) escaped, so that what a sender put in a message cannot break the line, the
+    record or the reply that explains it."""
+    cut = text[:limit]
+    if not cut.isprintable():
+        cut = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in cut)
+    return cut + "…" if len(text) > limit else cut
+
+
+def _problem(err: Any) -> str:
+    """One pydantic error as ``where: what``. Only the discriminator errors quote the input
+    (the tag); it is shown cut, like every part of the location (a key is the sender's)."""
+    where = ".".join(_printable(str(x), _SHOWN) for x in err["loc"]) or "message"
+    where = where[:_WHERE]
+    ctx = err.get("ctx") or {}
+    if err["type"] == "union_tag_invalid":
+        tag = _printable(str(ctx.get("tag", "")), _SHOWN)
+        text = (
+            f"Input tag '{tag}' found using {ctx.get('discriminator', '')} does not match any "
+            f"of the expected tags: {ctx.get('expected_tags', '')}"
+        )
+    else:
+        text = err["msg"]
+    return f"{where}: {_printable(text, _WHAT)}"
+
+
 def _explain(exc: ValidationError) -> str:
     """The first few problems, as a person reads them: `envelope.sender: String should match…`."""
-    parts = []
-    for err in exc.errors(include_url=False, include_input=False)[:3]:
-        where = ".".join(str(x) for x in err["loc"]) or "message"
-        parts.append(f"{where}: {err['msg']}")
+    errors = exc.errors(include_url=False, include_input=False)
+    parts = [_problem(err) for err in errors[:3]]
     more = exc.error_count() - len(parts)
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
@@ -43,6 +79,14 @@ def _validate(adapter: TypeAdapter[Any], body: bytes) -> Any:
         return adapter.validate_json(body)
     except ValidationError as exc:
         raise MalformedMessage(_explain(exc)) from None
+
+
+def check_content_type(content_type: str | None) -> None:
+    """Every message of the network is JSON; raises ``WrongContentType`` for anything else
+    (the transport's content type, checked before the body is parsed)."""
+    if content_type != CONTENT_TYPE:
+        shown = "none" if content_type is None else repr(_printable(content_type, _SHOWN))
+        raise WrongContentType(f"content type {shown}, not {CONTENT_TYPE!r}")
 
 
 def decode(body: bytes) -> Message:

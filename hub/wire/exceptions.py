@@ -8,6 +8,7 @@ __all__ = [
     "MessageTooLarge",
     "SealError",
     "WireError",
+    "WrongContentType",
 ]
 
 
@@ -23,6 +24,12 @@ class MalformedMessage(WireError):
 
 class MessageTooLarge(WireError):
     code = "wire.too_large"
+
+
+class WrongContentType(WireError):
+    """The transport says the body is not JSON (every message of the network is)."""
+
+    code = "wire.content_type"
 
 
 class BadSignature(WireError):

@@ -22,6 +22,7 @@ import pytest
 
 from agencies.framework import ChangeListener
 from hub.bus import (
+    CONTENT_TYPE,
     Bus,
     Delivery,
     OutMessage,
@@ -90,10 +91,24 @@ class RawOffice:
         await self.bus.consume(f"office.{self.code}.replies", on_reply)
 
     async def send(
-        self, body: bytes, *, key: str = "query", message_id: str = "", signed: bool = True
+        self,
+        body: bytes,
+        *,
+        key: str = "query",
+        message_id: str = "",
+        signed: bool = True,
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = CONTENT_TYPE,
     ) -> None:
-        headers = {SIGNATURE_HEADER: sign(body, self.keys.signing)} if signed else {}
-        out = OutMessage(body=body, message_id=message_id or secrets.token_hex(8), headers=headers)
+        extra = dict(headers or {})
+        if signed:
+            extra[SIGNATURE_HEADER] = sign(body, self.keys.signing)
+        out = OutMessage(
+            body=body,
+            message_id=message_id or secrets.token_hex(8),
+            headers=extra,
+            content_type=content_type,
+        )
         await self.bus.publish("renkei.hub", key, out)
 
     async def reply(self, timeout: float = 5.0) -> Reply:

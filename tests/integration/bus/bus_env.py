@@ -13,12 +13,22 @@ from hub.bus import (
     purge_queues,
 )
 
-__all__ = ["ADMIN_URL", "AMQP_HOST", "DELIVERY_LIMIT", "OFFICES", "AmqpEnv", "BusEnv", "MemoryEnv"]
+__all__ = [
+    "ADMIN_URL",
+    "AMQP_HOST",
+    "DELIVERY_LIMIT",
+    "INBOX_BYTES",
+    "OFFICES",
+    "AmqpEnv",
+    "BusEnv",
+    "MemoryEnv",
+]
 
 ADMIN_URL = os.environ.get("RENKEI_RABBITMQ_ADMIN_URL", "http://guest:guest@127.0.0.1:15672")
 AMQP_HOST = os.environ.get("RENKEI_RABBITMQ_AMQP_HOST", "127.0.0.1:5672")
 OFFICES = ("a", "b")
 DELIVERY_LIMIT = 2
+INBOX_BYTES = 256 * 1024  # the hub's inbound queues hold this much here (a flood is cheap)
 
 
 class BusEnv:

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
-from bus_env import ADMIN_URL, DELIVERY_LIMIT, OFFICES, AmqpEnv, BusEnv, MemoryEnv
+from bus_env import ADMIN_URL, DELIVERY_LIMIT, INBOX_BYTES, OFFICES, AmqpEnv, BusEnv, MemoryEnv
 
 from hub.bus import BusError, delete_users, delete_vhost, network_topology, setup_broker
 
@@ -20,7 +20,9 @@ from hub.bus import BusError, delete_users, delete_vhost, network_topology, setu
 @pytest.fixture(scope="module", params=["memory", "amqp"])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[BusEnv]:
     prefix = f"t{secrets.token_hex(3)}-"
-    topology = network_topology(OFFICES, delivery_limit=DELIVERY_LIMIT, identity_prefix=prefix)
+    topology = network_topology(
+        OFFICES, delivery_limit=DELIVERY_LIMIT, identity_prefix=prefix, inbox_max_bytes=INBOX_BYTES
+    )
     if request.param == "memory":
         yield MemoryEnv(topology)
         return

@@ -8,9 +8,10 @@ import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
+import aio_pika
 import aiohttp
 import pytest
-from bus_env import ADMIN_URL, OFFICES, AmqpEnv
+from bus_env import ADMIN_URL, AMQP_HOST, OFFICES, AmqpEnv
 from yarl import URL
 
 from hub.bus import (
@@ -20,22 +21,35 @@ from hub.bus import (
     RK_QUERY,
     TOKEN_EXCHANGE,
     TOKEN_REQUESTS,
+    AccessRefused,
     BrokerAdminError,
     BusError,
     Delivery,
     OutMessage,
+    connect_amqp,
     delete_users,
     delete_vhost,
     network_topology,
+    office_in,
+    office_replies,
     setup_broker,
+    vhost_access,
 )
 
 pytestmark = pytest.mark.integration
 
 
+CONNECTIONS, CHANNELS = 2, 3  # each office user's limits in this module
+
+
 @pytest.fixture(scope="module")
 async def amqp() -> AsyncIterator[AmqpEnv]:
-    topology = network_topology(OFFICES, identity_prefix=f"t{secrets.token_hex(3)}-")
+    topology = network_topology(
+        OFFICES,
+        identity_prefix=f"t{secrets.token_hex(3)}-",
+        office_connections=CONNECTIONS,
+        office_channels=CHANNELS,
+    )
     vhost = f"renkei-test-{secrets.token_hex(4)}"
     passwords = {identity: secrets.token_urlsafe(18) for identity in topology.identities}
     try:
@@ -55,6 +69,79 @@ def management() -> tuple[str, dict[str, str]]:
     url = URL(ADMIN_URL)
     auth = {"Authorization": aiohttp.encode_basic_auth(url.user or "", url.password or "")}
     return str(url.with_user(None).with_path("/api/")), auth
+
+
+async def api_get(path: str) -> object:
+    api, auth = management()
+    async with (
+        aiohttp.ClientSession(headers=auth) as http,
+        http.get(URL(api + path, encoded=True)) as resp,
+    ):
+        assert resp.status == 200, (path, resp.status)
+        return await resp.json()
+
+
+async def test_setup_leaves_no_one_but_the_networks_identities_permissions_in_the_vhost(
+    amqp: AmqpEnv,
+) -> None:
+    """Not the administrator that ran it, and not RabbitMQ's default guest/guest (an
+    administrator everywhere with a well-known password): both could otherwise publish into
+    the hub's inbox as nobody in particular or read any office's queue."""
+    await setup_broker(ADMIN_URL, amqp.vhost, amqp.topology, amqp.passwords)  # again: the same
+    rows = await api_get(f"vhosts/{quote(amqp.vhost, safe='')}/permissions")
+    assert isinstance(rows, list)
+    assert {row["user"] for row in rows} == set(amqp.topology.identities)
+    admin = URL(ADMIN_URL)
+    url = f"amqp://{admin.user}:{admin.password}@{AMQP_HOST}/{quote(amqp.vhost, safe='')}"
+    with pytest.raises(AccessRefused, match="no access to the vhost"):
+        await connect_amqp(url, identity=str(admin.user))
+    async with vhost_access(ADMIN_URL, amqp.vhost):  # what an operator's tool asks for
+        bus = await connect_amqp(url, identity=str(admin.user))
+        await bus.close()
+    rows = await api_get(f"vhosts/{quote(amqp.vhost, safe='')}/permissions")
+    assert {row["user"] for row in rows} == set(amqp.topology.identities)  # and given back
+
+
+async def test_office_users_are_limited_in_connections_and_channels(amqp: AmqpEnv) -> None:
+    user = amqp.office("a")
+    limits = await api_get(f"user-limits/{quote(user, safe='')}")
+    assert limits == [
+        {"user": user, "value": {"max-connections": CONNECTIONS, "max-channels": CHANNELS}}
+    ]
+    for identity in (amqp.hub, amqp.token, amqp.monitor):  # the operator's own services: none
+        assert await api_get(f"user-limits/{quote(identity, safe='')}") == []
+    first = await amqp.connect(user)
+    await amqp.connect(user)
+    with pytest.raises(AccessRefused, match="connection limit"):
+        await amqp.connect(user)
+    await first.consume(office_in("a"), lambda d: d.ack())  # 3 channels: one per bus, and this
+    with pytest.raises(AccessRefused, match="number of channels"):
+        await first.consume(office_replies("a"), lambda d: d.ack())  # a 4th: one too many
+    await amqp.reset()
+
+
+async def test_a_passive_declare_shows_any_queues_depth_to_any_office(amqp: AmqpEnv) -> None:
+    """RabbitMQ checks no permission on a passive queue.declare: office a learns how many
+    messages wait for office b and whether b is consuming (online). Nothing in a vhost's
+    permissions can stop it; hub/bus/README.md says so and what an operator can do. This test
+    documents the broker's behaviour: if it fails, a RabbitMQ upgrade closed the leak and the
+    README should say so."""
+    hub, office_b = await amqp.connect(amqp.hub), await amqp.connect(amqp.office("b"))
+    for i in range(3):
+        await hub.publish("renkei.offices", office_in("b"), OutMessage(b"{}", message_id=str(i)))
+    await office_b.consume(office_replies("b"), lambda d: d.ack())
+    password = amqp.passwords[amqp.office("a")]
+    url = f"amqp://{amqp.office('a')}:{password}@{AMQP_HOST}/{quote(amqp.vhost, safe='')}"
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        waiting = await channel.declare_queue(office_in("b"), passive=True)
+        online = await channel.declare_queue(office_replies("b"), passive=True)
+    finally:
+        await connection.close()
+    assert waiting.declaration_result.message_count == 3
+    assert online.declaration_result.consumer_count == 1
+    await amqp.reset()
 
 
 async def test_setup_is_idempotent_and_applies_the_dead_queue_policy(amqp: AmqpEnv) -> None:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
-from bus_env import DELIVERY_LIMIT, BusEnv
+from bus_env import DELIVERY_LIMIT, INBOX_BYTES, BusEnv
 
 from hub.bus import (
+    BODY_SHA256_HEADER,
+    BODY_SIZE_HEADER,
+    CONTENT_TYPE,
+    DEAD_LETTER_MAX_BODY,
     DEAD_QUEUE,
     HUB_EXCHANGE,
     HUB_REQUESTS,
@@ -24,9 +29,12 @@ from hub.bus import (
     AccessRefused,
     Bus,
     BusClosed,
+    BusError,
     CallTimeout,
     Delivery,
+    NotConfirmed,
     OutMessage,
+    Rejected,
     Subscription,
     Unroutable,
     office_in,
@@ -113,6 +121,7 @@ async def test_round_trip_carries_every_property(env: BusEnv) -> None:
     assert got.reply_to == office_replies("a")
     assert dict(got.headers) == dict(sent.headers)
     assert got.user_id == office.identity == env.office("a")
+    assert got.content_type == CONTENT_TYPE == "application/json"  # every publish says JSON
     assert (got.exchange, got.routing_key, got.queue) == (HUB_EXCHANGE, RK_QUERY, HUB_REQUESTS)
     assert (got.redelivered, got.delivery_count, got.settled) == (False, 0, True)
     await sub.cancel()
@@ -216,6 +225,98 @@ async def test_dead_letter_with_reason_reaches_the_dead_queue(env: BusEnv) -> No
     assert (dead.correlation_id, dead.headers["traceparent"]) == ("c-9", "00-cc-dd-01")
     await sub.cancel()
     assert await quiet(hub, HUB_REQUESTS) == []  # it was acked
+
+
+CLAIMS = {  # what an office may put in its own headers, hoping the dead queue believes it
+    USER_HEADER: "someone-else",
+    REASON_HEADER: "claimed",
+    QUEUE_HEADER: "claimed",
+    BODY_SIZE_HEADER: "1",
+    BODY_SHA256_HEADER: "00",
+}
+
+
+@pytest.mark.parametrize("how", ["dead_letter", "broker"])
+async def test_a_dead_letter_names_the_vouched_publisher_not_a_claimed_one(
+    env: BusEnv, how: str
+) -> None:
+    """An office sets renkei-user-id (and the other dead-letter headers) on what it sends: the
+    dead letter still names it — by the broker-checked user_id — and the true reason and queue,
+    whether the hub dead-letters it or the broker does (here: rejected without requeue)."""
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+
+    async def act(d: Delivery) -> None:
+        await (d.dead_letter("malformed") if how == "dead_letter" else d.nack(requeue=False))
+
+    sub = await hub.consume(HUB_REQUESTS, Inbox(act))
+    claims = {**CLAIMS, USER_HEADER: env.office("b")}
+    sent = query(headers={**claims, "traceparent": "00-ee-ff-01"})
+    await office.publish(HUB_EXCHANGE, RK_QUERY, sent)
+    dead = await expect_dead(env, sent.message_id)
+    assert dead.headers[USER_HEADER] == env.office("a")
+    assert dead.headers[REASON_HEADER] == ("malformed" if how == "dead_letter" else "rejected")
+    assert dead.headers[QUEUE_HEADER] == HUB_REQUESTS
+    assert BODY_SIZE_HEADER not in dead.headers and BODY_SHA256_HEADER not in dead.headers
+    assert dead.headers["traceparent"] == "00-ee-ff-01"  # the rest is kept
+    await sub.cancel()
+
+
+async def test_an_oversized_message_is_dead_lettered_cut_with_its_size_and_digest(
+    env: BusEnv,
+) -> None:
+    """A dead letter must not carry a huge body whole into the bounded dead queue."""
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    sub = await hub.consume(HUB_REQUESTS, Inbox(lambda d: d.dead_letter("wire.too_large")))
+    body = bytes(range(256)) * (200 * 1024 // 256)  # 200 KiB: more than any message of ours
+    sent = OutMessage(body, message_id=new_id(), content_type="application/octet-stream")
+    await office.publish(HUB_EXCHANGE, RK_QUERY, sent)
+    dead = await expect_dead(env, sent.message_id)
+    assert dead.body == body[:DEAD_LETTER_MAX_BODY]
+    assert dead.headers[BODY_SIZE_HEADER] == str(len(body))
+    assert dead.headers[BODY_SHA256_HEADER] == hashlib.sha256(body).hexdigest()
+    assert dead.headers[USER_HEADER] == env.office("a")
+    assert dead.content_type == "application/octet-stream"  # as the publisher said
+    await sub.cancel()
+
+
+async def flood(office: Bus, size: int) -> tuple[int, BusError]:
+    """Publish ``size``-byte messages until the bus refuses one: (how many went in, why)."""
+    for accepted in range(3 * INBOX_BYTES // size):
+        try:
+            await office.publish(HUB_EXCHANGE, RK_QUERY, OutMessage(b"f" * size, new_id()))
+        except BusError as exc:
+            return accepted, exc
+    raise AssertionError("the hub's inbox took a flood three times its bound")
+
+
+async def test_a_flooded_inbox_refuses_publishes_and_takes_them_again_when_drained(
+    env: BusEnv,
+) -> None:
+    """hub.requests is bounded (reject-publish): a flooding office's publishes fail with
+    Rejected (publisher nacks) rather than filling the broker's disk."""
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    size = 16 * 1024
+    accepted, error = await flood(office, size)
+    assert isinstance(error, Rejected) and isinstance(error, NotConfirmed)
+    assert error.code == "bus.rejected"
+    # as on a quorum queue: refused once over the bound (the one taking it over still went in)
+    assert INBOX_BYTES // size <= accepted <= INBOX_BYTES // size + 2
+    inbox = Inbox()
+    sub = await hub.consume(HUB_REQUESTS, inbox)
+    await inbox.wait(accepted)
+    await sub.cancel()
+    await office.publish(HUB_EXCHANGE, RK_QUERY, query())  # taken again
+
+
+async def test_rpc_requests_and_replies_say_json(env: BusEnv) -> None:
+    hub, token = await env.connect(env.hub), await env.connect(env.token)
+    requests = Inbox(lambda d: d.ack())
+    sub = await token.consume(TOKEN_REQUESTS, requests)
+    with pytest.raises(CallTimeout):
+        await hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"{}", timeout=0.3)
+    (request,) = await requests.wait(1)
+    assert request.content_type == CONTENT_TYPE
+    await sub.cancel()
 
 
 async def test_nack_without_requeue_dead_letters_as_rejected(env: BusEnv) -> None:

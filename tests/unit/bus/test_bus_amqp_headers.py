@@ -1,9 +1,28 @@
-"""How AMQP headers become our string headers (pure)."""
+"""How AMQP headers become our string headers, and what a dead letter carries (pure)."""
 
 from __future__ import annotations
 
-from hub.bus import QUEUE_HEADER, REASON_HEADER, USER_HEADER
+import hashlib
+
+from hub.bus import (
+    BODY_SHA256_HEADER,
+    BODY_SIZE_HEADER,
+    DEAD_LETTER_MAX_BODY,
+    QUEUE_HEADER,
+    REASON_HEADER,
+    USER_HEADER,
+)
 from hub.bus._amqp_consumer import str_headers
+from hub.bus._common import dead_letter_copy
+from hub.wire import MAX_MESSAGE_BYTES
+
+CLAIMS = {
+    USER_HEADER: "office-b",
+    REASON_HEADER: "claimed",
+    QUEUE_HEADER: "claimed",
+    BODY_SIZE_HEADER: "1",
+    BODY_SHA256_HEADER: "00",
+}
 
 
 def test_keeps_string_headers_and_drops_the_brokers() -> None:
@@ -17,7 +36,7 @@ def test_broker_dead_letters_carry_reason_queue_and_publisher() -> None:
         "traceparent": "t",
         "x-first-death-reason": "delivery_limit",
         "x-first-death-queue": "hub.requests",
-        "x-death": [{"count": 1}],
+        "x-death": [{"count": 1, "reason": "delivery_limit", "queue": "hub.requests"}],
     }
     assert str_headers(raw, "office-a") == {
         "traceparent": "t",
@@ -27,6 +46,53 @@ def test_broker_dead_letters_carry_reason_queue_and_publisher() -> None:
     }
 
 
-def test_an_explicit_reason_wins_over_the_brokers() -> None:
-    raw = {REASON_HEADER: "malformed", "x-first-death-reason": "expired"}
-    assert str_headers(raw, None)[REASON_HEADER] == "malformed"
+def test_a_broker_dead_letter_names_the_vouched_publisher_not_its_claims() -> None:
+    """A publisher may set our headers, and x-death / x-first-death-* too (RabbitMQ then leaves
+    x-first-death-* alone); the broker's own event is always the first x-death entry."""
+    raw = {
+        **CLAIMS,
+        "x-first-death-reason": "forged",
+        "x-first-death-queue": "forged",
+        "x-death": [
+            {"count": 1, "reason": "rejected", "queue": "hub.requests"},
+            {"count": 1, "reason": "expired", "queue": "forged"},
+        ],
+    }
+    assert str_headers(raw, "office-a") == {
+        REASON_HEADER: "rejected",
+        QUEUE_HEADER: "hub.requests",
+        USER_HEADER: "office-a",
+    }
+
+
+def test_without_x_death_the_headers_are_as_published() -> None:
+    """An explicit dead letter (the dead-lettering service set them, and its user_id says who
+    it is) or an ordinary message: nothing is added or taken."""
+    assert str_headers({REASON_HEADER: "malformed", "x-first-death-reason": "expired"}, None) == {
+        REASON_HEADER: "malformed"
+    }
+    assert str_headers({"x-death": "not-a-list", "t": "v"}, "a") == {"t": "v"}
+
+
+def test_a_dead_letter_copy_overwrites_claims_with_the_vouched_facts() -> None:
+    body, headers = dead_letter_copy(b"{}", {**CLAIMS, "t": "v"}, "wire.malformed", "q", "a")
+    assert body == b"{}"
+    assert headers == {
+        "t": "v",
+        REASON_HEADER: "wire.malformed",
+        QUEUE_HEADER: "q",
+        USER_HEADER: "a",
+    }
+    _, headers = dead_letter_copy(b"{}", CLAIMS, "r", "q", None)
+    assert USER_HEADER not in headers  # no vouched publisher: no claim survives either
+
+
+def test_a_dead_letter_copy_keeps_a_network_sized_body_whole_and_cuts_a_longer_one() -> None:
+    assert DEAD_LETTER_MAX_BODY == MAX_MESSAGE_BYTES  # every message of the network is kept whole
+    whole = b"x" * DEAD_LETTER_MAX_BODY
+    assert dead_letter_copy(whole, {}, "r", "q", "a")[0] == whole
+    big = bytes(range(256)) * (8 * 1024 * 1024 // 256)
+    body, headers = dead_letter_copy(big, {}, "wire.too_large", "q", "a")
+    assert body == big[:DEAD_LETTER_MAX_BODY]
+    assert headers[BODY_SIZE_HEADER] == str(len(big))
+    assert headers[BODY_SHA256_HEADER] == hashlib.sha256(big).hexdigest()

@@ -12,6 +12,10 @@ from hub.bus import (
     HUB_EXCHANGE,
     HUB_REPLIES,
     HUB_REQUESTS,
+    INBOX_MAX_BYTES,
+    INBOX_MAX_LENGTH,
+    OFFICE_MAX_CHANNELS,
+    OFFICE_MAX_CONNECTIONS,
     OFFICES_EXCHANGE,
     TOKEN_EXCHANGE,
     TOKEN_REQUESTS,
@@ -148,13 +152,41 @@ def test_identity_prefix_names_every_broker_user() -> None:
 
 
 def test_dead_queue_is_bounded_by_a_policy_that_rejects() -> None:
-    (policy,) = TOPOLOGY.policies
+    (policy,) = [p for p in TOPOLOGY.policies if p.name == "renkei-dead"]
     assert re.search(policy.pattern, DEAD_QUEUE)
     assert not any(
         re.search(policy.pattern, q.name) for q in TOPOLOGY.queues if q.name != DEAD_QUEUE
     )
     assert policy.definition["overflow"] == "reject-publish"
     assert isinstance(policy.definition["max-length"], int)
+
+
+def test_the_hubs_inbound_queues_are_bounded_and_reject_when_full() -> None:
+    """An office that floods hub.requests (or hub.replies) gets publisher nacks, not the
+    broker's disk; one policy per queue (RabbitMQ applies only one)."""
+    (policy,) = [p for p in TOPOLOGY.policies if p.name == "renkei-inbox"]
+    bounded = {q.name for q in TOPOLOGY.queues if re.search(policy.pattern, q.name)}
+    assert bounded == {HUB_REQUESTS, HUB_REPLIES}
+    assert dict(policy.definition) == {
+        "max-length": INBOX_MAX_LENGTH,
+        "max-length-bytes": INBOX_MAX_BYTES,
+        "overflow": "reject-publish",
+    }
+    for queue in TOPOLOGY.queues:
+        assert sum(1 for p in TOPOLOGY.policies if re.search(p.pattern, queue.name)) <= 1
+    small = network_topology(["a"], inbox_max_length=3, inbox_max_bytes=100)
+    (policy,) = [p for p in small.policies if p.name == "renkei-inbox"]
+    assert (policy.definition["max-length"], policy.definition["max-length-bytes"]) == (3, 100)
+
+
+def test_every_office_user_has_connection_and_channel_limits() -> None:
+    topo = network_topology(["a", "b"], identity_prefix="t-", office_connections=2)
+    assert {(u.identity, u.max_connections, u.max_channels) for u in topo.user_limits} == {
+        ("t-a", 2, OFFICE_MAX_CHANNELS),
+        ("t-b", 2, OFFICE_MAX_CHANNELS),
+    }  # the network's own services (hub, token, monitor) are the operator's: no limits
+    assert topo.user_limits[0].definition == {"max-connections": 2, "max-channels": 128}
+    assert {u.max_connections for u in TOPOLOGY.user_limits} == {OFFICE_MAX_CONNECTIONS}
 
 
 @pytest.mark.parametrize(
@@ -170,3 +202,6 @@ def test_duplicate_offices_and_negative_limits_are_refused() -> None:
         network_topology(["a", "a"])
     with pytest.raises(ValueError, match="delivery_limit"):
         network_topology(["a"], delivery_limit=-1)
+    for bound in ("inbox_max_length", "inbox_max_bytes", "office_connections", "office_channels"):
+        with pytest.raises(ValueError, match="must be >= 1"):
+            network_topology(["a"], **{bound: 0})  # type: ignore[arg-type]

@@ -18,11 +18,14 @@ from hypothesis import strategies as st
 from wire_strategies import provider_reply_data, queries, query_data
 
 from hub.wire import (
+    CONTENT_TYPE,
     MAX_MESSAGE_BYTES,
     MalformedMessage,
     MessageTooLarge,
     Query,
     WireError,
+    WrongContentType,
+    check_content_type,
     decode,
     encode,
 )
@@ -129,6 +132,52 @@ def test_an_unknown_kind_is_refused(kind: Any) -> None:
     error = str(refused(body_of(with_change("kind", kind))))
     assert error.startswith(f"message: Input tag '{kind}' found using 'kind' does not match")
     assert "'query'" in error
+
+
+def storable(text: str) -> None:
+    """What a reply, an access record (PostgreSQL text) and a log line can carry."""
+    assert text.isprintable()
+    assert "\x00" not in text
+    text.encode("utf-8")  # no lone surrogate
+    assert len(text) <= 2000  # an outcome's reason (Text)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["x" * 3000, "a\x00b", "\x00" * 3000, "\x1b[31mred\x1b[0m", "k\u2028\u0085"],
+    ids=["3000-characters", "nul", "3000-nuls", "escape-codes", "line-breaks"],
+)
+def test_a_poison_kind_is_explained_cut_and_escaped(kind: str) -> None:
+    """The explanation quotes the tag a sender chose: it must not carry it as sent (a 3,000-
+    character reason is longer than an outcome's, a NUL cannot go into a record)."""
+    error = str(refused(body_of(with_change("kind", kind))))
+    storable(error)
+    assert error.startswith("message: Input tag '")
+    assert "'query'" in error  # what was expected is still said
+
+
+def test_a_poison_field_name_is_cut_and_escaped_in_the_location() -> None:
+    error = str(refused(body_of(query_data() | {"\x00" * 500 + "y" * 3000: 1})))
+    storable(error)
+    assert "Extra inputs are not permitted" in error
+
+
+@given(st.dictionaries(st.text(), st.text(), max_size=4), st.text())
+def test_every_explanation_is_storable(extra: dict[str, str], kind: str) -> None:
+    data: dict[str, Any] = {**query_data(), **extra, "kind": kind}
+    try:
+        decode(json.dumps(data).encode())
+    except WireError as exc:
+        storable(str(exc))
+
+
+def test_only_json_is_taken() -> None:
+    check_content_type(CONTENT_TYPE)
+    for wrong in ("text/plain", "application/json; charset=utf-8", "", None, "a\x00" * 100):
+        with pytest.raises(WrongContentType) as caught:
+            check_content_type(wrong)
+        assert caught.value.code == "wire.content_type"
+        storable(str(caught.value))
 
 
 def test_a_message_without_a_kind_is_refused() -> None:
