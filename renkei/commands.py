@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sys
 import unicodedata
+import uuid
 
 import asyncpg
 
@@ -14,7 +15,7 @@ from agencies.framework import Answer, OfficeNode
 from agencies.jlis.numbers import classify
 from agencies.population import generate
 from agencies.store import OfficeStore, PgStore
-from hub.records import PgRecordStore, verify_store
+from hub.records import InvalidRecord, PgRecordStore, RecordNotFound, disclose, verify_store
 from hub.routing import authorize
 from hub.wire import HUB
 from renkei.demo import run_demo
@@ -39,6 +40,7 @@ __all__ = [
     "legal_list",
     "numbers_check",
     "query",
+    "records_disclose",
     "records_show",
     "records_verify",
     "run_service",
@@ -152,6 +154,9 @@ async def legal_list(settings: Settings, args: argparse.Namespace) -> int:
         )
         codes = f"{row.requester} / {row.affair} / {row.provider} / {', '.join(row.items)}"
         print(f"      {codes} — {affair.en} [{period}, {row.source}]")
+        if row.withhold:
+            w = row.withhold
+            print(f"      不開示 allowed, at most {w.max_days} days: {w.basis} [{w.source}]")
     return 0
 
 
@@ -219,6 +224,32 @@ async def records_verify(settings: Settings, args: argparse.Namespace) -> int:
         await pool.close()
     print(report)
     return 0 if report.ok else 1
+
+
+async def records_disclose(settings: Settings, args: argparse.Namespace) -> int:
+    """Lift a record's non-disclosure flag: the operator's or the oversight commission's act,
+    recorded as a signed change of the flag log (who, why, when)."""
+    if not settings.db_url:
+        raise CommandError("renkei.no_database", "records live in PostgreSQL: pass --db")
+    try:
+        record_id = uuid.UUID(args.record_id)
+    except ValueError:
+        raise CommandError(
+            "renkei.bad_record_id", f"{args.record_id!r} is not a record id (a UUID)"
+        ) from None
+    state = State.load(settings.state_dir, [HUB])
+    pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
+    try:
+        store = PgRecordStore(pool, signing_key=state.keys[HUB].signing)
+        change = await disclose(store, record_id, actor=args.by, reason=args.reason)
+    except RecordNotFound:
+        raise CommandError("renkei.no_such_record", f"no access record {record_id}") from None
+    except InvalidRecord as exc:
+        raise CommandError(exc.code, str(exc)) from None
+    finally:
+        await pool.close()
+    print(f"record {record_id} disclosed (flag change {change.change_seq}, by {change.actor})")
+    return 0
 
 
 def _params(pairs: list[str]) -> dict[str, str | int]:

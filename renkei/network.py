@@ -28,7 +28,7 @@ from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_b
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
 from hub.log import get_logger
-from hub.records import MemoryRecordStore, PgRecordStore, RecordStore, RecordWriter
+from hub.records import Claimer, MemoryRecordStore, PgRecordStore, RecordStore, RecordWriter
 from hub.routing import (
     LegalTable,
     Registry,
@@ -39,6 +39,7 @@ from hub.routing import (
 )
 from hub.routing.announce import Announcer
 from hub.routing.context import ContextSealer
+from hub.routing.freshness import CLAIM_KEPT
 from hub.routing.outcomes import Finisher, WriterSink
 from hub.routing.portal import PORTAL_KIND
 from hub.routing.router import Router, RouterDeps, utcnow
@@ -193,6 +194,8 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
     net._closers.append(writer.close)
     bus = await _bus_for(net, HUB, broker)
     clock = utcnow
+    claims = Claimer(records, keep=CLAIM_KEPT, clock=clock)
+    net._closers.append(claims.close)
     tokens = TokenClient(bus)
     portals = [o.code for o in net.registry if o.kind == PORTAL_KIND]
     announcer = Announcer(
@@ -223,6 +226,7 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
             finisher=finisher,
             tokens=tokens,
             directory=directory,
+            claims=claims,
             records=records,
             clock=clock,
         )

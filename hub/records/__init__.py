@@ -3,7 +3,8 @@
 The hub hands a `RecordDraft` per query outcome to a `RecordWriter`, which batches drafts into
 a `RecordStore` (`MemoryRecordStore` embedded, `PgRecordStore` in production) and returns only
 once the record is durable.  `verify` / `verify_store` check the chain and its signed
-checkpoints; residents' lookups go through `RecordStore.for_person`.
+checkpoints; residents' lookups go through `RecordStore.for_person`.  A `Claimer` batches the
+hub's query claims (a query id taken once, before anything is forwarded) into the same store.
 """
 
 from hub.records.audit import StoreReport, verify_store
@@ -16,6 +17,7 @@ from hub.records.chain import (
     verify,
     verify_async,
 )
+from hub.records.claims import Claim, Claimer, ClaimState
 from hub.records.exceptions import (
     ChainBroken,
     ConfigError,
@@ -37,7 +39,7 @@ from hub.records.model import (
     digest,
 )
 from hub.records.pg import PgRecordStore
-from hub.records.store import MemoryRecordStore, RecordStore
+from hub.records.store import MemoryRecordStore, RecordStore, disclose
 from hub.records.writer import RecordWriter
 
 __all__ = [
@@ -46,6 +48,9 @@ __all__ = [
     "AccessRecord",
     "ChainBroken",
     "Checkpoint",
+    "Claim",
+    "ClaimState",
+    "Claimer",
     "ConfigError",
     "FlagChange",
     "InvalidRecord",
@@ -65,6 +70,7 @@ __all__ = [
     "WriterClosed",
     "chain",
     "digest",
+    "disclose",
     "sign_checkpoint",
     "verify",
     "verify_async",

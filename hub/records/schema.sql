@@ -54,6 +54,18 @@ CREATE TABLE IF NOT EXISTS {schema}.disclosure_flag (
 );
 CREATE INDEX IF NOT EXISTS disclosure_flag_record_idx
     ON {schema}.disclosure_flag (record_id, change_seq DESC);
+-- A flag set with an end (the legal maximum period) stops withholding the record then.
+ALTER TABLE {schema}.disclosure_flag ADD COLUMN IF NOT EXISTS withheld_until timestamptz;
+
+-- Query claims: a query's key (its record key) is claimed when it arrives, before anything is
+-- forwarded, so a second copy is refused by every hub worker.  Not evidence: kept only as
+-- long as the hub's issued-at window needs (hub.records.claims), then deleted.
+CREATE TABLE IF NOT EXISTS {schema}.query_claim (
+    key        uuid        PRIMARY KEY,
+    digest     bytea       NOT NULL,
+    claimed_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS query_claim_at_idx ON {schema}.query_claim (claimed_at);
 
 -- Append-only: every row of these three tables is evidence.  The hub's role should also lack
 -- UPDATE, DELETE and TRUNCATE (see README); the triggers hold even for the table owner.

@@ -66,6 +66,7 @@ def flag_row(c: FlagChange) -> tuple[Any, ...]:
         c.prev_hash,
         c.hash,
         c.signature,
+        c.withheld_until,
     )
 
 
@@ -85,6 +86,8 @@ class Statements:
     flag_head: str
     flag_changes: str
     insert_flag: str
+    claim: str
+    forget_claims: str
 
 
 # Templates; "{s}" becomes the schema name, which PgRecordStore has checked is a plain
@@ -98,10 +101,13 @@ _TEMPLATES: Final = Statements(
     ),
     exists="SELECT query_id FROM {s}.access_record WHERE query_id = ANY($1::uuid[])",
     record_exists="SELECT 1 FROM {s}.access_record WHERE record_id = $1",
+    # each record with its latest flag change, read at $7 (a flag whose end has passed is off)
     for_person=(
-        "SELECT * FROM (SELECT r.*, coalesce((SELECT d.not_disclosed FROM {s}.disclosure_flag d"
-        " WHERE d.record_id = r.record_id ORDER BY d.change_seq DESC LIMIT 1), false)"
-        " AS not_disclosed FROM {s}.access_record r WHERE r.person = $1"
+        "SELECT * FROM (SELECT r.*, coalesce(f.not_disclosed AND (f.withheld_until IS NULL"
+        " OR f.withheld_until > $7), false) AS not_disclosed, f.reason AS withheld_reason,"
+        " f.withheld_until FROM {s}.access_record r LEFT JOIN LATERAL (SELECT d.not_disclosed,"
+        " d.reason, d.withheld_until FROM {s}.disclosure_flag d WHERE d.record_id = r.record_id"
+        " ORDER BY d.change_seq DESC LIMIT 1) f ON true WHERE r.person = $1"
         " AND ($2::timestamptz IS NULL OR r.asked_at >= $2)"
         " AND ($3::timestamptz IS NULL OR r.asked_at < $3)"
         " AND ($4::text IS NULL OR r.requester = $4 OR r.provider = $4)) x"
@@ -110,8 +116,10 @@ _TEMPLATES: Final = Statements(
     all_records="SELECT * FROM {s}.access_record ORDER BY seq",
     between="SELECT * FROM {s}.access_record WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
     flagged=(
-        "SELECT record_id FROM (SELECT DISTINCT ON (record_id) record_id, not_disclosed"
-        " FROM {s}.disclosure_flag ORDER BY record_id, change_seq DESC) f WHERE not_disclosed"
+        "SELECT record_id, reason AS withheld_reason, withheld_until FROM (SELECT DISTINCT ON"
+        " (record_id) record_id, not_disclosed, reason, withheld_until FROM {s}.disclosure_flag"
+        " ORDER BY record_id, change_seq DESC) f"
+        " WHERE not_disclosed AND (withheld_until IS NULL OR withheld_until > $1)"
     ),
     count="SELECT coalesce(max(seq), 0) FROM {s}.access_record",
     checkpoints=(
@@ -128,16 +136,32 @@ _TEMPLATES: Final = Statements(
     ),
     flag_head=(
         "SELECT change_seq, record_id, not_disclosed, changed_at, actor, reason, prev_hash, hash,"
-        " signature FROM {s}.disclosure_flag ORDER BY change_seq DESC LIMIT 1"
+        " signature, withheld_until FROM {s}.disclosure_flag ORDER BY change_seq DESC LIMIT 1"
     ),
     flag_changes=(
         "SELECT change_seq, record_id, not_disclosed, changed_at, actor, reason, prev_hash, hash,"
-        " signature FROM {s}.disclosure_flag ORDER BY change_seq"
+        " signature, withheld_until FROM {s}.disclosure_flag ORDER BY change_seq"
     ),
     insert_flag=(
         "INSERT INTO {s}.disclosure_flag (change_seq, record_id, not_disclosed, changed_at,"
-        " actor, reason, prev_hash, hash, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " actor, reason, prev_hash, hash, signature, withheld_until)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ),
+    # One statement per batch of claims: insert those not claimed yet; for each, in order,
+    # whether it was inserted, the digest of an earlier claim (the statement's snapshot does
+    # not show its own inserts) and whether a record exists under the key.
+    claim=(
+        "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::bytea[]) WITH ORDINALITY"
+        " AS t(key, digest, n)),"
+        " ins AS (INSERT INTO {s}.query_claim (key, digest, claimed_at)"
+        " SELECT key, digest, $3 FROM input ON CONFLICT (key) DO NOTHING RETURNING key)"
+        " SELECT x.key IS NOT NULL AS inserted, c.digest AS claimed,"
+        " r.query_id IS NOT NULL AS recorded FROM input i"
+        " LEFT JOIN (SELECT DISTINCT key FROM ins) x ON x.key = i.key"
+        " LEFT JOIN {s}.query_claim c ON c.key = i.key"
+        " LEFT JOIN {s}.access_record r ON r.query_id = i.key ORDER BY i.n"
+    ),
+    forget_claims="DELETE FROM {s}.query_claim WHERE claimed_at < $1",
 )
 
 

@@ -37,6 +37,9 @@ class Context:
     traceparent: str
     not_disclosed: bool = False
     held_since: dt.date | None = None  # enrollment only
+    # 不開示 granted by law (not_disclosed): until when, and the basis for the flag log
+    withheld_until: dt.datetime | None = None
+    withheld_reason: str = ""
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -54,12 +57,14 @@ class Context:
                 self.traceparent,
                 self.not_disclosed,
                 self.held_since.isoformat() if self.held_since else "",
+                self.withheld_until.timestamp() if self.withheld_until else None,
+                self.withheld_reason,
             ]
         )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Context:
-        k, q, r, p, a, i, person, asked, deadline, d, tp, nd, since = orjson.loads(data)
+        k, q, r, p, a, i, person, asked, deadline, d, tp, nd, since, until, why = orjson.loads(data)
         return cls(
             k,
             UUID(q),
@@ -74,6 +79,8 @@ class Context:
             tp,
             nd,
             dt.date.fromisoformat(since) if since else None,
+            None if until is None else dt.datetime.fromtimestamp(until, dt.UTC),
+            why,
         )
 
 
