@@ -204,6 +204,8 @@ async def records_show(settings: Settings, args: argparse.Namespace) -> int:
         await pool.close()
     for r in records:
         flag = " [not disclosed]" if r.not_disclosed else ""
+        if r.withheld_until is not None:
+            flag = f" [not disclosed until {r.withheld_until:%Y-%m-%d}]"
         print(
             f"{r.seq:>8} {r.asked_at:%Y-%m-%d %H:%M:%S} {r.requester} → {r.provider or '-'}"
             f" {r.affair} {','.join(r.items)} {r.outcome}{flag}"

@@ -48,14 +48,16 @@ class ClaimState:
 
 
 def settle(claims: Sequence[Claim], found: Sequence[ClaimState]) -> list[ClaimState]:
-    """Claims of one batch, in order: a key claimed earlier in the same batch is taken by that
-    earlier claim (a store that claims the whole batch at once reports both as new)."""
-    seen: dict[UUID, bytes] = {}
+    """Claims of one batch, in order: a key claimed afresh earlier in the same batch is taken
+    by that claim (a store that claims the whole batch at once reports both as fresh)."""
+    fresh: dict[UUID, bytes] = {}
     out: list[ClaimState] = []
     for claim, state in zip(claims, found, strict=True):
-        if claim.key in seen:  # claimed earlier in this batch
-            state = ClaimState(False, seen[claim.key], state.recorded)  # noqa: PLW2901
-        seen.setdefault(claim.key, claim.digest)
+        if claim.key in fresh:
+            out.append(ClaimState(False, fresh[claim.key], state.recorded))
+            continue
+        if state.fresh:
+            fresh[claim.key] = claim.digest
         out.append(state)
     return out
 
@@ -64,7 +66,8 @@ class ClaimStore(Protocol):
     """What a `Claimer` needs of a records store (`MemoryRecordStore`, `PgRecordStore`)."""
 
     async def claim(self, claims: Sequence[Claim], at: dt.datetime) -> list[ClaimState]:
-        """Claim each key at ``at`` unless it is claimed already; say what was known of it."""
+        """Claim each key at ``at`` unless it is claimed already; say what was known of it
+        (in order: a key twice in ``claims`` is taken by its first claim)."""
         ...
 
     async def forget_claims(self, before: dt.datetime) -> int:
@@ -104,7 +107,7 @@ class Claimer:
         if self._swept is None or now - self._swept >= self._sweep_every:
             await self._store.forget_claims(now - self._keep)
             self._swept = now
-        return settle(claims, await self._store.claim(list(claims), now))
+        return await self._store.claim(list(claims), now)
 
     async def close(self) -> None:
         await self._batcher.close()

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from hub.records import sql
 from hub.records.chain import chain
 from hub.records.checkpoints import DEFAULT_CHECKPOINT_EVERY, due_checkpoints, sign_checkpoint
-from hub.records.claims import Claim, ClaimState
+from hub.records.claims import Claim, ClaimState, settle
 from hub.records.exceptions import RecordNotFound, SchemaError
 from hub.records.flags import make_flag_change
 from hub.records.model import GENESIS_HASH, AccessRecord, Checkpoint, FlagChange, RecordDraft
@@ -280,10 +280,11 @@ class PgRecordStore:
         keys, digests = [c.key for c in claims], [c.digest for c in claims]
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(self._q.claim, keys, digests, at)
-        return [
+        found = [
             ClaimState(row["inserted"] and not row["recorded"], row["claimed"], row["recorded"])
             for row in rows
         ]
+        return settle(claims, found)  # a key twice in the batch: inserted once, for the first
 
     async def forget_claims(self, before: datetime) -> int:
         async with self._pool.acquire() as conn:

@@ -10,10 +10,12 @@ re-signed with other parameters — is refused, unless the broker itself redeliv
 bytes (a hub worker died before it acknowledged them; the broker sets that mark, an office
 cannot).
 
-Claims are kept `CLAIM_KEPT`, twice the skew window: an identical copy later than that carries
-an ``issued_at`` that is refused as too old, and a copy re-signed with a fresh ``issued_at``
-finds the access record of the first (written when it was answered, or at the latest when its
-deadline, at most `MAX_DEADLINE` later, passed).
+Claims are kept `CLAIM_KEPT`, twice the skew window. That covers every identical copy: the
+first came no earlier than `MAX_CLOCK_SKEW` before its ``issued_at``, and a copy is on time
+only until its deadline, at most `MAX_DEADLINE` after ``issued_at``; later it is refused as
+past its deadline (or as too old). A copy re-signed with a fresh ``issued_at`` finds, once the
+claim is gone, the access record of the first: written when it was answered, or at the latest
+when its deadline passed — long before.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ __all__ = [
 MAX_DEADLINE: Final = dt.timedelta(seconds=120)
 MAX_CLOCK_SKEW: Final = dt.timedelta(minutes=5)
 CLAIM_KEPT: Final = 2 * MAX_CLOCK_SKEW
-assert CLAIM_KEPT > MAX_DEADLINE, "a claim must outlive the query it guards"
+assert CLAIM_KEPT >= MAX_CLOCK_SKEW + MAX_DEADLINE, "a claim must outlive every on-time copy"
 
 Seen = Literal["new", "redelivered", "done", "replay"]
 """``new``: go ahead; ``redelivered``: the broker's redelivery of a query not finished yet, go
