@@ -13,8 +13,9 @@ and the batch takes the locked path above, which also serves batches that flag r
 due a checkpoint or repeat a query id (and which starts again when a fast append lands between
 its reading the head and its COPY). The chain stays linear either way.
 
-Query claims (`claim`) are one ``INSERT … ON CONFLICT DO NOTHING`` statement per batch, which
-also reports earlier claims and existing records; `forget_claims` deletes the expired ones.
+Query claims (`claim`) are one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` statement per batch
+(skipping keys already recorded; its commit does not wait for the WAL flush), and a second one
+only when a key was taken; `forget_claims` deletes the expired ones.
 """
 
 from __future__ import annotations
@@ -276,14 +277,18 @@ class PgRecordStore:
         return change
 
     async def claim(self, claims: Sequence[Claim], at: datetime) -> list[ClaimState]:
-        """One statement: insert the new claims, report the earlier ones and the records."""
+        """One statement inserts the fresh claims; a second, only when some key was not
+        fresh (a replay, a redelivery: rare), says what took it. The second statement sees
+        what another worker committed meanwhile, which the first one waited for."""
         keys, digests = [c.key for c in claims], [c.digest for c in claims]
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(self._q.claim, keys, digests, at)
-        found = [
-            ClaimState(row["inserted"] and not row["recorded"], row["claimed"], row["recorded"])
-            for row in rows
-        ]
+            fresh = {row["key"] for row in await conn.fetch(self._q.claim, keys, digests, at)}
+            taken = [c.key for c in claims if c.key not in fresh]
+            rows = iter(await conn.fetch(self._q.claimed, taken) if taken else ())
+        found = []
+        for c in claims:
+            row = None if c.key in fresh else next(rows)
+            found.append(ClaimState(True) if row is None else ClaimState(False, *row))
         return settle(claims, found)  # a key twice in the batch: inserted once, for the first
 
     async def forget_claims(self, before: datetime) -> int:

@@ -87,6 +87,7 @@ class Statements:
     flag_changes: str
     insert_flag: str
     claim: str
+    claimed: str
     forget_claims: str
 
 
@@ -147,19 +148,22 @@ _TEMPLATES: Final = Statements(
         " actor, reason, prev_hash, hash, signature, withheld_until)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ),
-    # One statement per batch of claims: insert those not claimed yet; for each, in order,
-    # whether it was inserted, the digest of an earlier claim (the statement's snapshot does
-    # not show its own inserts) and whether a record exists under the key.
+    # One statement per batch of claims: insert the keys neither claimed nor recorded yet,
+    # return them. Its commit does not wait for the WAL flush (synchronous_commit off, for this
+    # transaction only): a claim is not evidence, and a crash of PostgreSQL loses at most the
+    # last few hundred ms of claims, while the records stay synchronous.
     claim=(
-        "WITH input AS (SELECT * FROM unnest($1::uuid[], $2::bytea[]) WITH ORDINALITY"
-        " AS t(key, digest, n)),"
-        " ins AS (INSERT INTO {s}.query_claim (key, digest, claimed_at)"
-        " SELECT key, digest, $3 FROM input ON CONFLICT (key) DO NOTHING RETURNING key)"
-        " SELECT x.key IS NOT NULL AS inserted, c.digest AS claimed,"
-        " r.query_id IS NOT NULL AS recorded FROM input i"
-        " LEFT JOIN (SELECT DISTINCT key FROM ins) x ON x.key = i.key"
-        " LEFT JOIN {s}.query_claim c ON c.key = i.key"
-        " LEFT JOIN {s}.access_record r ON r.query_id = i.key ORDER BY i.n"
+        "WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true))"
+        " INSERT INTO {s}.query_claim (key, digest, claimed_at) SELECT t.key, t.digest, $3"
+        " FROM cfg, unnest($1::uuid[], $2::bytea[]) AS t(key, digest) WHERE NOT EXISTS"
+        " (SELECT 1 FROM {s}.access_record r WHERE r.query_id = t.key)"
+        " ON CONFLICT (key) DO NOTHING RETURNING key"
+    ),
+    # the keys that were not fresh (a replay, a redelivery): their claim's digest and record
+    claimed=(
+        "SELECT c.digest, EXISTS (SELECT 1 FROM {s}.access_record r WHERE r.query_id = k.key)"
+        " AS recorded FROM unnest($1::uuid[]) WITH ORDINALITY AS k(key, n)"
+        " LEFT JOIN {s}.query_claim c ON c.key = k.key ORDER BY k.n"
     ),
     forget_claims="DELETE FROM {s}.query_claim WHERE claimed_at < $1",
 )

@@ -277,7 +277,7 @@ class MemoryRecordStore:
         for c in claims:
             prior = self._claims.get(c.key)
             recorded = c.key in self._queries
-            if prior is None:
+            if prior is None and not recorded:
                 self._claims[c.key] = (c.digest, at)
             digest = prior[0] if prior else None
             out.append(ClaimState(prior is None and not recorded, digest, recorded))
