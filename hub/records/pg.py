@@ -13,9 +13,10 @@ and the batch takes the locked path above, which also serves batches that flag r
 due a checkpoint or repeat a query id (and which starts again when a fast append lands between
 its reading the head and its COPY). The chain stays linear either way.
 
-Query claims (`claim`) are one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` statement per batch
-(skipping keys already recorded; its commit does not wait for the WAL flush), and a second one
-only when a key was taken; `forget_claims` deletes the expired ones.
+Query claims (`claim`) are one call per batch of ``claim_queries`` (schema.sql: an ``INSERT …
+ON CONFLICT DO NOTHING RETURNING`` that skips keys already recorded, with a kept generic plan
+and a commit that does not wait for the WAL flush), and a second statement only when a key was
+taken; `forget_claims` deletes the expired ones.
 """
 
 from __future__ import annotations
@@ -282,7 +283,7 @@ class PgRecordStore:
         what another worker committed meanwhile, which the first one waited for."""
         keys, digests = [c.key for c in claims], [c.digest for c in claims]
         async with self._pool.acquire() as conn:
-            fresh = {row["key"] for row in await conn.fetch(self._q.claim, keys, digests, at)}
+            fresh = {row["k"] for row in await conn.fetch(self._q.claim, keys, digests, at)}
             taken = [c.key for c in claims if c.key not in fresh]
             rows = iter(await conn.fetch(self._q.claimed, taken) if taken else ())
         found = []

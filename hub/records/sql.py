@@ -148,17 +148,8 @@ _TEMPLATES: Final = Statements(
         " actor, reason, prev_hash, hash, signature, withheld_until)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ),
-    # One statement per batch of claims: insert the keys neither claimed nor recorded yet,
-    # return them. Its commit does not wait for the WAL flush (synchronous_commit off, for this
-    # transaction only): a claim is not evidence, and a crash of PostgreSQL loses at most the
-    # last few hundred ms of claims, while the records stay synchronous.
-    claim=(
-        "WITH cfg AS (SELECT set_config('synchronous_commit', 'off', true))"
-        " INSERT INTO {s}.query_claim (key, digest, claimed_at) SELECT t.key, t.digest, $3"
-        " FROM cfg, unnest($1::uuid[], $2::bytea[]) AS t(key, digest) WHERE NOT EXISTS"
-        " (SELECT 1 FROM {s}.access_record r WHERE r.query_id = t.key)"
-        " ON CONFLICT (key) DO NOTHING RETURNING key"
-    ),
+    # one statement per batch of claims: the fresh keys (schema.sql says why a function)
+    claim="SELECT k FROM {s}.claim_queries($1::uuid[], $2::bytea[], $3) AS k",
     # the keys that were not fresh (a replay, a redelivery): their claim's digest and record
     claimed=(
         "SELECT c.digest, EXISTS (SELECT 1 FROM {s}.access_record r WHERE r.query_id = k.key)"
