@@ -125,6 +125,14 @@ def _add_records(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         help="the hub's witness file (or its directory; default: RENKEI_WITNESS_DIR's)",
     )
     verify.set_defaults(run=commands.records_verify)
+    lift = rsub.add_parser(
+        "disclose",
+        help="lift a record's non-disclosure flag (不開示) now: a signed change in the flag log",
+    )
+    lift.add_argument("record_id", help="the access record's id")
+    lift.add_argument("--reason", required=True, help="why it is lifted (recorded)")
+    lift.add_argument("--by", default="operator", help="who lifts it (recorded; default: operator)")
+    lift.set_defaults(run=commands.records_disclose)
 
 
 def _add_query(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

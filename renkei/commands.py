@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sys
 import unicodedata
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -15,7 +16,17 @@ from agencies.framework import Answer, OfficeNode
 from agencies.jlis.numbers import classify
 from agencies.population import generate
 from agencies.store import OfficeStore, PgStore
-from hub.records import WITNESS_FILE, Checkpoint, PgRecordStore, read_witness, verify_store
+from hub.records import (
+    WITNESS_FILE,
+    Checkpoint,
+    FileWitness,
+    InvalidRecord,
+    PgRecordStore,
+    RecordNotFound,
+    disclose,
+    read_witness,
+    verify_store,
+)
 from hub.routing import authorize
 from hub.wire import HUB
 from renkei.demo import run_demo
@@ -40,6 +51,7 @@ __all__ = [
     "legal_list",
     "numbers_check",
     "query",
+    "records_disclose",
     "records_show",
     "records_verify",
     "run_service",
@@ -158,6 +170,9 @@ async def legal_list(settings: Settings, args: argparse.Namespace) -> int:
         )
         codes = f"{row.requester} / {row.affair} / {row.provider} / {', '.join(row.items)}"
         print(f"      {codes} — {affair.en} [{period}, {row.source}]")
+        if row.withhold:
+            w = row.withhold
+            print(f"      不開示 allowed, at most {w.max_days} days: {w.basis} [{w.source}]")
     return 0
 
 
@@ -204,6 +219,8 @@ async def records_show(settings: Settings, args: argparse.Namespace) -> int:
         await pool.close()
     for r in records:
         flag = " [not disclosed]" if r.not_disclosed else ""
+        if r.withheld_until is not None:
+            flag = f" [not disclosed until {r.withheld_until:%Y-%m-%d}]"
         print(
             f"{r.seq:>8} {r.asked_at:%Y-%m-%d %H:%M:%S} {r.requester} → {r.provider or '-'}"
             f" {r.affair} {','.join(r.items)} {r.outcome}{flag}"
@@ -245,6 +262,37 @@ def _witness_line(path: Path | None, witnessed: list[Checkpoint], ok: bool) -> s
     newest = ", ".join(f"seq {w.seq} (flag change {w.flag_seq})" for w in witnessed)
     verdict = "the records still hold" if ok else "compared with"
     return f"witness: {verdict} the newest head(s) in {path}: {newest}"
+
+
+async def records_disclose(settings: Settings, args: argparse.Namespace) -> int:
+    """Lift a record's non-disclosure flag: the operator's or the oversight commission's act,
+    recorded as a signed change of the flag log (who, why, when)."""
+    if not settings.db_url:
+        raise CommandError("renkei.no_database", "records live in PostgreSQL: pass --db")
+    try:
+        record_id = uuid.UUID(args.record_id)
+    except ValueError:
+        raise CommandError(
+            "renkei.bad_record_id", f"{args.record_id!r} is not a record id (a UUID)"
+        ) from None
+    state = State.load(settings.state_dir, [HUB])
+    witness = None  # the checkpoint over the change goes to the witness, as the hub's do
+    if settings.witness_dir is not None:
+        witness = FileWitness(settings.witness_dir / WITNESS_FILE)
+    pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
+    try:
+        store = PgRecordStore(pool, signing_key=state.keys[HUB].signing, witness=witness)
+        change = await disclose(store, record_id, actor=args.by, reason=args.reason)
+    except RecordNotFound:
+        raise CommandError("renkei.no_such_record", f"no access record {record_id}") from None
+    except InvalidRecord as exc:
+        raise CommandError(exc.code, str(exc)) from None
+    finally:
+        await pool.close()
+        if witness is not None:
+            await witness.close()
+    print(f"record {record_id} disclosed (flag change {change.change_seq}, by {change.actor})")
+    return 0
 
 
 def _params(pairs: list[str]) -> dict[str, str | int]:

@@ -30,6 +30,7 @@ from hub.directory import Directory, MemoryDirectory, PgDirectory
 from hub.log import get_logger
 from hub.records import (
     WITNESS_FILE,
+    Claimer,
     FileWitness,
     MemoryRecordStore,
     PgRecordStore,
@@ -46,6 +47,7 @@ from hub.routing import (
 )
 from hub.routing.announce import Announcer
 from hub.routing.context import ContextSealer
+from hub.routing.freshness import CLAIM_KEPT
 from hub.routing.limits import Rate
 from hub.routing.outcomes import Finisher, WriterSink
 from hub.routing.portal import PORTAL_KIND
@@ -206,6 +208,8 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
     net._closers.append(writer.close)
     bus = await _bus_for(net, HUB, broker)
     clock = utcnow
+    claims = Claimer(records, keep=CLAIM_KEPT, clock=clock)
+    net._closers.append(claims.close)
     tokens = TokenClient(bus)
     portals = [o.code for o in net.registry if o.kind == PORTAL_KIND]
     announcer = Announcer(
@@ -236,6 +240,7 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
             finisher=finisher,
             tokens=tokens,
             directory=directory,
+            claims=claims,
             records=records,
             clock=clock,
             enroll_rate=Rate(net.settings.enroll_burst, net.settings.enroll_per_second),

@@ -4,7 +4,8 @@ The hub hands a `RecordDraft` per query outcome to a `RecordWriter`, which batch
 a `RecordStore` (`MemoryRecordStore` embedded, `PgRecordStore` in production) and returns only
 once the record is durable and sealed.  `verify` / `verify_store` check the chain, its seals,
 its signed checkpoints and the heads kept by the witness (`FileWitness`, `read_witness`);
-residents' lookups go through `RecordStore.for_person`.
+residents' lookups go through `RecordStore.for_person`.  A `Claimer` batches the hub's query
+claims (a query id taken once, before anything is forwarded) into the same store.
 """
 
 from hub.records.audit import StoreReport, verify_store
@@ -17,6 +18,7 @@ from hub.records.chain import (
     verify,
     verify_async,
 )
+from hub.records.claims import Claim, Claimer, ClaimState
 from hub.records.exceptions import (
     ChainBroken,
     ConfigError,
@@ -41,7 +43,7 @@ from hub.records.model import (
     digest,
 )
 from hub.records.pg import PgRecordStore
-from hub.records.store import MemoryRecordStore, RecordStore
+from hub.records.store import MemoryRecordStore, RecordStore, disclose
 from hub.records.witness import WITNESS_FILE, FileWitness, Witness, read_witness
 from hub.records.writer import RecordWriter
 
@@ -52,6 +54,9 @@ __all__ = [
     "AccessRecord",
     "ChainBroken",
     "Checkpoint",
+    "Claim",
+    "ClaimState",
+    "Claimer",
     "ConfigError",
     "FileWitness",
     "FlagChange",
@@ -76,6 +81,7 @@ __all__ = [
     "WriterClosed",
     "chain",
     "digest",
+    "disclose",
     "read_witness",
     "sign_checkpoint",
     "verify",

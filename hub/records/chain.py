@@ -70,8 +70,8 @@ def span_intact(span: Sequence[AccessRecord], checkpoint: Checkpoint | None, key
 def chain(prev_hash: bytes, start_seq: int, drafts: Iterable[RecordDraft]) -> list[AccessRecord]:
     """Chain ``drafts`` after the record whose hash is ``prev_hash``; the first gets ``start_seq``.
 
-    For an empty chain pass ``GENESIS_HASH`` and 1.  ``not_disclosed`` is carried through but
-    is not hashed (see `hub.records.flags`).
+    For an empty chain pass ``GENESIS_HASH`` and 1.  ``not_disclosed`` (and its reason and
+    end) is carried through but is not hashed (see `hub.records.flags`).
     """
     out: list[AccessRecord] = []
     seq = start_seq
@@ -96,6 +96,8 @@ def chain(prev_hash: bytes, start_seq: int, drafts: Iterable[RecordDraft]) -> li
                 reply_digest=d.reply_digest,
                 prev_hash=prev_hash,
                 hash=h,
+                withheld_reason=d.withheld_reason,
+                withheld_until=d.withheld_until,
             )
         )
         prev_hash, seq = h, seq + 1

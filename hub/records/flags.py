@@ -5,7 +5,9 @@ never changes once written, so setting or lifting "not to be disclosed" (e.g. wh
 investigation runs) cannot break the record chain; and each change is itself evidence — who
 changed which record's flag, when and why — kept append-only, chained (a removed or reordered
 change breaks the links) and signed by the hub (a forged change has no valid signature).
-A record's current flag is the flag of its latest change, or False if it has none.
+A record's current flag is the flag of its latest change, or False if it has none; a change
+that sets it with an end (``withheld_until``, the legal maximum) stops withholding the record
+at that instant without a further change (the end is signed with the change).
 """
 
 from __future__ import annotations
@@ -21,21 +23,25 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from hub.records.checkpoints import checkpoint_valid
 from hub.records.encoding import micros, text
-from hub.records.model import GENESIS_HASH, Checkpoint, FlagChange, check_text
+from hub.records.exceptions import InvalidRecord
+from hub.records.model import GENESIS_HASH, Checkpoint, FlagChange, check_text, utc
 from hub.records.verify import Problem, VerifyReport
 
-__all__ = ["FLAG_VERSION", "encode_flag", "make_flag_change", "verify_flags"]
+__all__ = ["FLAG_VERSION", "FLAG_VERSION_UNTIL", "encode_flag", "make_flag_change", "verify_flags"]
 
 FLAG_VERSION: Final = 1
+FLAG_VERSION_UNTIL: Final = 2  # a change with an end: the same fields, then the end
 _DOMAIN: Final = b"renkei.records.flag\x00\x01"
 
 
 def encode_flag(c: FlagChange) -> bytes:
     """Canonical bytes of a flag change, everything but its hash and signature (version byte,
-    then fixed-width or length-prefixed fields)."""
+    then fixed-width or length-prefixed fields; version 2 adds the end, in microseconds, so
+    the changes written before ends existed keep their version 1 bytes)."""
+    until = c.withheld_until
     return b"".join(
         (
-            bytes((FLAG_VERSION,)),
+            bytes((FLAG_VERSION if until is None else FLAG_VERSION_UNTIL,)),
             c.change_seq.to_bytes(8, "big"),
             c.prev_hash,
             c.record_id.bytes,
@@ -43,6 +49,7 @@ def encode_flag(c: FlagChange) -> bytes:
             micros(c.changed_at),
             text(c.actor),
             text(c.reason),
+            b"" if until is None else micros(until),
         )
     )
 
@@ -60,9 +67,13 @@ def make_flag_change(
     actor: str,
     reason: str,
     changed_at: datetime | None = None,
+    withheld_until: datetime | None = None,
 ) -> FlagChange:
     """The next change after ``head`` (None for the first), hashed and signed."""
     at = (changed_at or datetime.now(UTC)).astimezone(UTC)
+    until = None if withheld_until is None else utc("withheld_until", withheld_until)
+    if until is not None and not not_disclosed:
+        raise InvalidRecord("only a change that withholds a record has an end")
     draft = FlagChange(
         change_seq=1 if head is None else head.change_seq + 1,
         record_id=record_id,
@@ -73,6 +84,7 @@ def make_flag_change(
         prev_hash=GENESIS_HASH if head is None else head.hash,
         hash=b"",
         signature=b"",
+        withheld_until=until,
     )
     h = _hash(draft)
     return FlagChange(
@@ -85,6 +97,7 @@ def make_flag_change(
         prev_hash=draft.prev_hash,
         hash=h,
         signature=key.sign(_DOMAIN + h),
+        withheld_until=until,
     )
 
 

@@ -82,6 +82,10 @@ class RecordDraft:
     not_disclosed: bool = False
     reply_digest: bytes = b""
     record_id: UUID = field(default_factory=uuid4)
+    # when ``not_disclosed``: why (the legal basis, for the flag log) and until when (None: until
+    # an explicit change lifts it)
+    withheld_reason: str = ""
+    withheld_until: datetime | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.query_id, UUID) or not isinstance(self.record_id, UUID):
@@ -104,14 +108,20 @@ class RecordDraft:
             raise InvalidRecord("reply_digest must be empty or 32 bytes (sha256)")
         if not isinstance(self.not_disclosed, bool):
             raise InvalidRecord("not_disclosed must be a bool")
+        check_text("withheld_reason", self.withheld_reason)
+        if self.withheld_until is not None:
+            if not self.not_disclosed:
+                raise InvalidRecord("withheld_until is only for a record not to be disclosed")
+            object.__setattr__(self, "withheld_until", utc("withheld_until", self.withheld_until))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AccessRecord:
     """A chained access record.
 
-    ``not_disclosed`` is the *current* non-disclosure flag.  It is not part of the hashed
-    content: it lives in the separate, hash-chained and signed disclosure-flag log
+    ``not_disclosed`` is the *current* non-disclosure flag, and ``withheld_reason`` /
+    ``withheld_until`` its basis and end while it is set.  None of them is part of the hashed
+    content: they live in the separate, hash-chained and signed disclosure-flag log
     (`FlagChange`), so lifting the flag never rewrites a chained record.
 
     ``seal`` is the hub's checkpoint over this record's (seq, hash), written with the record by
@@ -137,6 +147,8 @@ class AccessRecord:
     prev_hash: bytes
     hash: bytes
     seal: Checkpoint | None = None
+    withheld_reason: str = ""
+    withheld_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,7 +170,9 @@ class Checkpoint:
 class FlagChange:
     """One entry of the disclosure-flag log: its own hash chain, each entry also signed.
 
-    The first entry for a record may come from the draft itself (``actor="recorder"``).
+    The first entry for a record may come from the draft itself (``actor="hub.records"``).
+    ``withheld_until``: a set flag ends by itself then (read time: from that instant the record
+    is disclosed); None: until a later change lifts it.
     """
 
     change_seq: int
@@ -170,3 +184,8 @@ class FlagChange:
     prev_hash: bytes
     hash: bytes
     signature: bytes
+    withheld_until: datetime | None = None
+
+    def withheld(self, at: datetime) -> bool:
+        """Whether this change, as the record's latest, withholds it at ``at``."""
+        return self.not_disclosed and (self.withheld_until is None or at < self.withheld_until)

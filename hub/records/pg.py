@@ -15,6 +15,11 @@ unique key), and a query recorded before with its ``query_id``: either way nothi
 and the batch takes the locked path above, which also serves batches that flag records, are
 due a checkpoint or repeat a query id (and which starts again when a fast append lands between
 its reading the head and its COPY). The chain stays linear either way.
+
+Query claims (`claim`) are one call per batch of ``claim_queries`` (schema.sql: an ``INSERT …
+ON CONFLICT DO NOTHING RETURNING`` that skips keys already recorded, with a kept generic plan
+and a commit that does not wait for the WAL flush), and a second statement only when a key was
+taken; `forget_claims` deletes the expired ones.
 """
 
 from __future__ import annotations
@@ -40,10 +45,11 @@ from hub.records.checkpoints import (
     seal,
     sign_checkpoint,
 )
+from hub.records.claims import Claim, ClaimState, settle
 from hub.records.exceptions import ConfigError, RecordNotFound, RoleError, SchemaError
 from hub.records.flags import make_flag_change
 from hub.records.model import GENESIS_HASH, AccessRecord, Checkpoint, FlagChange, RecordDraft
-from hub.records.store import RECORDER, check_every, check_window
+from hub.records.store import MARKED, RECORDER, check_every, check_window, reading_time
 from hub.records.witness import Witness, note_committed
 
 __all__ = ["PgRecordStore"]
@@ -80,7 +86,9 @@ def _seal(row: Any) -> Checkpoint | None:
     )
 
 
-def _record(row: Any, not_disclosed: bool) -> AccessRecord:
+def _record(row: Any, flag: Any = None) -> AccessRecord:
+    """A stored record; ``flag`` (a row with ``withheld_reason`` and ``withheld_until``) when
+    its flag withholds it now."""
     return AccessRecord(
         record_id=row["record_id"],
         seq=row["seq"],
@@ -94,12 +102,14 @@ def _record(row: Any, not_disclosed: bool) -> AccessRecord:
         outcome=row["outcome"],
         reason=row["reason"],
         person=row["person"],
-        not_disclosed=not_disclosed,
+        not_disclosed=flag is not None,
         query_digest=row["query_digest"],
         reply_digest=row["reply_digest"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],
         seal=_seal(row),
+        withheld_reason=flag["withheld_reason"] if flag is not None else "",
+        withheld_until=flag["withheld_until"] if flag is not None else None,
     )
 
 
@@ -270,10 +280,14 @@ class PgRecordStore:
                 columns=sql.RECORD_COLUMNS,
                 records=[sql.record_row(r) for r in records],
             )
-            flagged = [r.record_id for r in records if r.not_disclosed]
+            flagged = [
+                (r.record_id, d.withheld_reason or MARKED, d.withheld_until)
+                for d, r in zip(fresh, records, strict=True)
+                if d.not_disclosed
+            ]
             flag_head = None
             if flagged:
-                flags = await self._log_flags(conn, flagged, True, RECORDER, "marked when recorded")
+                flags = await self._log_flags(conn, True, RECORDER, flagged)
                 flag_head = flags[-1]
             due = checkpoint_seqs(before, records[-1].seq, self._every, flags_changed=bool(flagged))
             cps = []
@@ -294,12 +308,18 @@ class PgRecordStore:
         return _flag(row) if row is not None else None
 
     async def _log_flags(
-        self, conn: Any, record_ids: Sequence[UUID], flag: bool, actor: str, reason: str
+        self,
+        conn: Any,
+        flag: bool,
+        actor: str,
+        marks: Sequence[tuple[UUID, str, datetime | None]],  # record id, reason, end
     ) -> list[FlagChange]:
         head = await self._flag_head(conn)
         changes: list[FlagChange] = []
-        for record_id in record_ids:
-            head = make_flag_change(self._key, head, record_id, flag, actor=actor, reason=reason)
+        for record_id, reason, until in marks:
+            head = make_flag_change(
+                self._key, head, record_id, flag, actor=actor, reason=reason, withheld_until=until
+            )
             changes.append(head)
         await conn.executemany(self._q.insert_flag, [sql.flag_row(c) for c in changes])
         return changes
@@ -330,27 +350,55 @@ class PgRecordStore:
         until: datetime | None = None,
         office: str | None = None,
         newest: int | None = None,
+        at: datetime | None = None,
     ) -> list[AccessRecord]:
         since, until = check_window(since, until)
+        asked = (person, since, until, office, include_not_disclosed, newest, reading_time(at))
         async with self._pool.acquire() as conn, conn.transaction(readonly=True):
             await conn.execute(_CUSTOM_PLANS)
-            rows = await conn.fetch(
-                self._q.for_person, person, since, until, office, include_not_disclosed, newest
-            )
-        return [_record(row, row["not_disclosed"]) for row in reversed(rows)]  # chain order
+            rows = await conn.fetch(self._q.for_person, *asked)
+        # chain order
+        return [_record(row, row if row["not_disclosed"] else None) for row in reversed(rows)]
 
     async def set_not_disclosed(
-        self, record_id: UUID, flag: bool, *, actor: str = "", reason: str = ""
+        self,
+        record_id: UUID,
+        flag: bool,
+        *,
+        actor: str = "",
+        reason: str = "",
+        withheld_until: datetime | None = None,
     ) -> FlagChange:
         """Append a flag change and sign a checkpoint over both heads at once."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_LOCK, self._lock)
             if await conn.fetchval(self._q.record_exists, record_id) is None:
                 raise RecordNotFound(f"no access record {record_id}")
-            (change,) = await self._log_flags(conn, [record_id], flag, actor, reason)
+            mark = (record_id, reason, withheld_until)
+            (change,) = await self._log_flags(conn, flag, actor, [mark])
             cp, _ = await self._sign_head(conn)  # UnsignedHead rolls the change back
         note_committed(self._witness, [cp])
         return change
+
+    async def claim(self, claims: Sequence[Claim], at: datetime) -> list[ClaimState]:
+        """One statement inserts the fresh claims; a second, only when some key was not
+        fresh (a replay, a redelivery: rare), says what took it. The second statement sees
+        what another worker committed meanwhile, which the first one waited for."""
+        keys, digests = [c.key for c in claims], [c.digest for c in claims]
+        async with self._pool.acquire() as conn:
+            fresh = {row["k"] for row in await conn.fetch(self._q.claim, keys, digests, at)}
+            taken = [c.key for c in claims if c.key not in fresh]
+            rows = iter(await conn.fetch(self._q.claimed, taken) if taken else ())
+        found = []
+        for c in claims:
+            row = None if c.key in fresh else next(rows)
+            found.append(ClaimState(True) if row is None else ClaimState(False, *row))
+        return settle(claims, found)  # a key twice in the batch: inserted once, for the first
+
+    async def forget_claims(self, before: datetime) -> int:
+        async with self._pool.acquire() as conn:
+            done: str = await conn.execute(self._q.forget_claims, before)
+        return int(done.rsplit(" ", 1)[-1])
 
     async def iter_all(self) -> AsyncGenerator[AccessRecord, None]:
         """All records in seq order from one consistent snapshot, through a server-side
@@ -361,14 +409,15 @@ class PgRecordStore:
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             await conn.execute(_CUSTOM_PLANS)
-            flagged = {row["record_id"] for row in await conn.fetch(self._q.flagged)}
+            now = reading_time(None)
+            flagged = {row["record_id"]: row for row in await conn.fetch(self._q.flagged, now)}
             async for row in conn.cursor(self._q.all_records, prefetch=1000):
-                yield _record(row, row["record_id"] in flagged)
+                yield _record(row, flagged.get(row["record_id"]))
 
     async def between(self, first: int, last: int) -> list[AccessRecord]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(self._q.between, first, last)
-        return [_record(row, False) for row in rows]  # the flag is not part of the chain
+        return [_record(row) for row in rows]  # the flag is not part of the chain
 
     async def checkpoints(self) -> list[Checkpoint]:
         async with self._pool.acquire() as conn:

@@ -60,6 +60,34 @@ CREATE TABLE IF NOT EXISTS {schema}.disclosure_flag (
 );
 CREATE INDEX IF NOT EXISTS disclosure_flag_record_idx
     ON {schema}.disclosure_flag (record_id, change_seq DESC);
+-- A flag set with an end (the legal maximum period) stops withholding the record then.
+ALTER TABLE {schema}.disclosure_flag ADD COLUMN IF NOT EXISTS withheld_until timestamptz;
+
+-- Query claims: a query's key (its record key) is claimed when it arrives, before anything is
+-- forwarded, so a second copy is refused by every hub worker.  Not evidence: kept only as
+-- long as the hub's issued-at window needs (hub.records.claims), then deleted.
+CREATE TABLE IF NOT EXISTS {schema}.query_claim (
+    key        uuid        PRIMARY KEY,
+    digest     bytea       NOT NULL,
+    claimed_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS query_claim_at_idx ON {schema}.query_claim (claimed_at);
+
+-- Claim the keys neither claimed nor recorded yet; returns them.  A function for its plan: a
+-- statement sent with a one-key array is planned anew at every call (the custom plan looks
+-- cheaper), which cost 60-70 us of CPU per call; here the plan is generic and kept.  A claim
+-- is not evidence: its commit need not wait for the WAL flush (a crash of PostgreSQL loses at
+-- most the last few hundred ms of claims; the records themselves stay synchronous).
+CREATE OR REPLACE FUNCTION {schema}.claim_queries(keys uuid[], digests bytea[], at timestamptz)
+RETURNS SETOF uuid LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);  -- until this transaction commits
+    RETURN QUERY INSERT INTO {schema}.query_claim AS c (key, digest, claimed_at)
+        SELECT t.key, t.digest, at FROM unnest(keys, digests) AS t(key, digest)
+        WHERE NOT EXISTS (SELECT 1 FROM {schema}.access_record r WHERE r.query_id = t.key)
+        ON CONFLICT (key) DO NOTHING RETURNING c.key;
+END
+$$;
 
 -- Append-only: every row of these three tables is evidence.  The triggers hold even for the
 -- table owner (who can disable them: verification then notices what was done); the hub's own

@@ -59,14 +59,17 @@ WRITER_POWERS: Final = (
 
 
 def grants(quoted_schema: str, ident: str) -> str:
-    """SELECT and INSERT on the three tables, USAGE on the schema, nothing else (the role and
-    the schema are quoted already; one simple-protocol batch)."""
+    """SELECT and INSERT on the three tables of evidence, USAGE on the schema, and on the query
+    claims (not evidence: expired ones are deleted) SELECT, INSERT, DELETE; nothing else (the
+    role and the schema are quoted already; one simple-protocol batch)."""
     tables = ", ".join(f"{quoted_schema}.{t}" for t in TABLES)
+    claims = f"{quoted_schema}.query_claim"
     return (
         f"REVOKE ALL ON SCHEMA {quoted_schema} FROM {ident};"
         f" GRANT USAGE ON SCHEMA {quoted_schema} TO {ident};"
-        f" REVOKE ALL ON {tables} FROM PUBLIC, {ident};"
-        f" GRANT SELECT, INSERT ON {tables} TO {ident}"
+        f" REVOKE ALL ON {tables}, {claims} FROM PUBLIC, {ident};"
+        f" GRANT SELECT, INSERT ON {tables} TO {ident};"
+        f" GRANT SELECT, INSERT, DELETE ON {claims} TO {ident}"
     )
 
 
@@ -109,6 +112,7 @@ def flag_row(c: FlagChange) -> tuple[Any, ...]:
         c.prev_hash,
         c.hash,
         c.signature,
+        c.withheld_until,
     )
 
 
@@ -128,6 +132,9 @@ class Statements:
     flag_head: str
     flag_changes: str
     insert_flag: str
+    claim: str
+    claimed: str
+    forget_claims: str
 
 
 # Templates; "{s}" becomes the schema name, which PgRecordStore has checked is a plain
@@ -145,10 +152,13 @@ _TEMPLATES: Final = Statements(
     ),
     exists="SELECT query_id FROM {s}.access_record WHERE query_id = ANY($1::uuid[])",
     record_exists="SELECT 1 FROM {s}.access_record WHERE record_id = $1",
+    # each record with its latest flag change, read at $7 (a flag whose end has passed is off)
     for_person=(
-        "SELECT * FROM (SELECT r.*, coalesce((SELECT d.not_disclosed FROM {s}.disclosure_flag d"
-        " WHERE d.record_id = r.record_id ORDER BY d.change_seq DESC LIMIT 1), false)"
-        " AS not_disclosed FROM {s}.access_record r WHERE r.person = $1"
+        "SELECT * FROM (SELECT r.*, coalesce(f.not_disclosed AND (f.withheld_until IS NULL"
+        " OR f.withheld_until > $7), false) AS not_disclosed, f.reason AS withheld_reason,"
+        " f.withheld_until FROM {s}.access_record r LEFT JOIN LATERAL (SELECT d.not_disclosed,"
+        " d.reason, d.withheld_until FROM {s}.disclosure_flag d WHERE d.record_id = r.record_id"
+        " ORDER BY d.change_seq DESC LIMIT 1) f ON true WHERE r.person = $1"
         " AND ($2::timestamptz IS NULL OR r.asked_at >= $2)"
         " AND ($3::timestamptz IS NULL OR r.asked_at < $3)"
         " AND ($4::text IS NULL OR r.requester = $4 OR r.provider = $4)) x"
@@ -157,8 +167,10 @@ _TEMPLATES: Final = Statements(
     all_records="SELECT * FROM {s}.access_record ORDER BY seq",
     between="SELECT * FROM {s}.access_record WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
     flagged=(
-        "SELECT record_id FROM (SELECT DISTINCT ON (record_id) record_id, not_disclosed"
-        " FROM {s}.disclosure_flag ORDER BY record_id, change_seq DESC) f WHERE not_disclosed"
+        "SELECT record_id, reason AS withheld_reason, withheld_until FROM (SELECT DISTINCT ON"
+        " (record_id) record_id, not_disclosed, reason, withheld_until FROM {s}.disclosure_flag"
+        " ORDER BY record_id, change_seq DESC) f"
+        " WHERE not_disclosed AND (withheld_until IS NULL OR withheld_until > $1)"
     ),
     count="SELECT coalesce(max(seq), 0) FROM {s}.access_record",
     checkpoints=(
@@ -175,16 +187,26 @@ _TEMPLATES: Final = Statements(
     ),
     flag_head=(
         "SELECT change_seq, record_id, not_disclosed, changed_at, actor, reason, prev_hash, hash,"
-        " signature FROM {s}.disclosure_flag ORDER BY change_seq DESC LIMIT 1"
+        " signature, withheld_until FROM {s}.disclosure_flag ORDER BY change_seq DESC LIMIT 1"
     ),
     flag_changes=(
         "SELECT change_seq, record_id, not_disclosed, changed_at, actor, reason, prev_hash, hash,"
-        " signature FROM {s}.disclosure_flag ORDER BY change_seq"
+        " signature, withheld_until FROM {s}.disclosure_flag ORDER BY change_seq"
     ),
     insert_flag=(
         "INSERT INTO {s}.disclosure_flag (change_seq, record_id, not_disclosed, changed_at,"
-        " actor, reason, prev_hash, hash, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " actor, reason, prev_hash, hash, signature, withheld_until)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ),
+    # one statement per batch of claims: the fresh keys (schema.sql says why a function)
+    claim="SELECT k FROM {s}.claim_queries($1::uuid[], $2::bytea[], $3) AS k",
+    # the keys that were not fresh (a replay, a redelivery): their claim's digest and record
+    claimed=(
+        "SELECT c.digest, EXISTS (SELECT 1 FROM {s}.access_record r WHERE r.query_id = k.key)"
+        " AS recorded FROM unnest($1::uuid[]) WITH ORDINALITY AS k(key, n)"
+        " LEFT JOIN {s}.query_claim c ON c.key = k.key ORDER BY k.n"
+    ),
+    forget_claims="DELETE FROM {s}.query_claim WHERE claimed_at < $1",
 )
 
 

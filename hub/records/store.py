@@ -6,14 +6,17 @@ in ``seq`` order, each batch's last record is sealed by the hub, a checkpoint is
 every multiple of ``checkpoint_every`` and with every flag change, nothing is appended onto a
 head the hub did not sign (`UnsignedHead`), every new seal and checkpoint goes to the witness
 once durable, and the non-disclosure flag lives in the signed, chained flag log
-(`hub.records.flags`).
+(`hub.records.flags`) and is read at a given instant (a flag whose end has passed no longer
+withholds the record). Both also keep the query claims (`hub.records.claims`), with the same
+semantics.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final, Protocol
 from uuid import UUID
 
@@ -27,6 +30,7 @@ from hub.records.checkpoints import (
     seal,
     sign_checkpoint,
 )
+from hub.records.claims import Claim, ClaimState
 from hub.records.exceptions import ConfigError, InvalidRecord, RecordNotFound
 from hub.records.flags import make_flag_change
 from hub.records.model import (
@@ -40,16 +44,22 @@ from hub.records.model import (
 from hub.records.witness import Witness, note_committed
 
 __all__ = [
+    "MARKED",
     "RECORDER",
     "MemoryRecordStore",
     "RecordStore",
+    "as_flagged",
     "check_every",
     "check_window",
+    "disclose",
     "matches",
+    "reading_time",
 ]
 
 RECORDER: Final = "hub.records"
 """``actor`` of a flag change made because the draft itself was marked not-to-disclose."""
+MARKED: Final = "marked when recorded"
+"""``reason`` of such a change when the draft gives none."""
 
 
 class RecordStore(Protocol):
@@ -74,13 +84,25 @@ class RecordStore(Protocol):
         until: datetime | None = None,
         office: str | None = None,
         newest: int | None = None,
+        at: datetime | None = None,
     ) -> list[AccessRecord]:
-        """The person's records in chain order; ``newest``: only the last that many."""
+        """The person's records in chain order; ``newest``: only the last that many. A record
+        is withheld if its flag is set at ``at`` (default now)."""
         ...
 
     async def set_not_disclosed(
-        self, record_id: UUID, flag: bool, *, actor: str = "", reason: str = ""
+        self,
+        record_id: UUID,
+        flag: bool,
+        *,
+        actor: str = "",
+        reason: str = "",
+        withheld_until: datetime | None = None,
     ) -> FlagChange: ...
+
+    async def claim(self, claims: Sequence[Claim], at: datetime) -> list[ClaimState]: ...
+
+    async def forget_claims(self, before: datetime) -> int: ...
 
     def iter_all(self) -> AsyncIterator[AccessRecord]: ...
 
@@ -105,6 +127,32 @@ def check_window(
         None if since is None else utc("since", since),
         None if until is None else utc("until", until),
     )
+
+
+async def disclose(store: RecordStore, record_id: UUID, *, actor: str, reason: str) -> FlagChange:
+    """Lift a record's non-disclosure flag before its end: a signed change in the flag log,
+    saying who lifted it and why (both required: the oversight commission reads them)."""
+    if not actor.strip() or not reason.strip():
+        raise InvalidRecord("lifting a non-disclosure flag needs who lifts it and why")
+    return await store.set_not_disclosed(record_id, False, actor=actor, reason=reason)
+
+
+def as_flagged(r: AccessRecord, latest: FlagChange | None, at: datetime) -> AccessRecord:
+    """``r`` with its flag as its latest change sets it at ``at`` (not withheld: no change,
+    a lifted flag, or one whose end has passed)."""
+    if latest is None or not latest.withheld(at):
+        return dataclasses.replace(r, not_disclosed=False, withheld_reason="", withheld_until=None)
+    return dataclasses.replace(
+        r,
+        not_disclosed=True,
+        withheld_reason=latest.reason,
+        withheld_until=latest.withheld_until,
+    )
+
+
+def reading_time(at: datetime | None) -> datetime:
+    """The instant a flag is read at: ``at`` in UTC, or now."""
+    return datetime.now(UTC) if at is None else utc("at", at)
 
 
 def check_every(every: int) -> int:
@@ -142,8 +190,9 @@ class MemoryRecordStore:
         self._queries: set[UUID] = set()
         self._by_id: dict[UUID, int] = {}
         self._by_person: dict[str, list[int]] = {}
-        self._flag: dict[UUID, bool] = {}
+        self._flag: dict[UUID, FlagChange] = {}  # each record's latest change
         self._flag_log: list[FlagChange] = []
+        self._claims: dict[UUID, tuple[bytes, datetime]] = {}  # in claim order
         self._checkpoints: list[Checkpoint] = []
 
     @property
@@ -174,16 +223,17 @@ class MemoryRecordStore:
         before = head.seq if head else 0
         records = chain(head.hash if head else GENESIS_HASH, before + 1, fresh)
         records[-1] = seal(self._key, records[-1])
-        for r in records:
+        for d, r in zip(fresh, records, strict=True):
             index = len(self._records)
-            self._records.append(dataclasses.replace(r, not_disclosed=False))
+            self._records.append(as_flagged(r, None, r.asked_at))
             self._queries.add(r.query_id)
             self._by_id[r.record_id] = index
             self._by_person.setdefault(r.person, []).append(index)
-            if r.not_disclosed:
-                self._log_flag(r.record_id, True, RECORDER, "marked when recorded")
+            if d.not_disclosed:
+                reason = d.withheld_reason or MARKED
+                self._log_flag(r.record_id, True, RECORDER, reason, d.withheld_until)
         last = records[-1]
-        flagged = any(r.not_disclosed for r in records)
+        flagged = any(d.not_disclosed for d in fresh)
         due = checkpoint_seqs(before, last.seq, self._every, flags_changed=flagged)
         cps = [self._sign(s, self._records[s - 1].hash) for s in due]
         self._checkpoints.extend(cps)
@@ -205,16 +255,19 @@ class MemoryRecordStore:
         flags = (last.change_seq, last.hash) if last else (0, GENESIS_HASH)
         return sign_checkpoint(self._key, seq, hash_, flag_head=flags)
 
-    def _log_flag(self, record_id: UUID, flag: bool, actor: str, reason: str) -> FlagChange:
+    def _log_flag(
+        self, record_id: UUID, flag: bool, actor: str, reason: str, until: datetime | None
+    ) -> FlagChange:
         head = self._flag_log[-1] if self._flag_log else None
-        change = make_flag_change(self._key, head, record_id, flag, actor=actor, reason=reason)
+        change = make_flag_change(
+            self._key, head, record_id, flag, actor=actor, reason=reason, withheld_until=until
+        )
         self._flag_log.append(change)
-        self._flag[record_id] = flag
+        self._flag[record_id] = change
         return change
 
-    def _current(self, r: AccessRecord) -> AccessRecord:
-        flag = self._flag.get(r.record_id, False)
-        return dataclasses.replace(r, not_disclosed=True) if flag else r
+    def _current(self, r: AccessRecord, at: datetime) -> AccessRecord:
+        return as_flagged(r, self._flag.get(r.record_id), at)
 
     async def exists(self, query_ids: Iterable[UUID]) -> set[UUID]:
         return {q for q in query_ids if q in self._queries}
@@ -228,9 +281,11 @@ class MemoryRecordStore:
         until: datetime | None = None,
         office: str | None = None,
         newest: int | None = None,
+        at: datetime | None = None,
     ) -> list[AccessRecord]:
         since, until = check_window(since, until)
-        found = (self._current(self._records[i]) for i in self._by_person.get(person, ()))
+        now = reading_time(at)
+        found = (self._current(self._records[i], now) for i in self._by_person.get(person, ()))
         shown = [
             r
             for r in found
@@ -239,25 +294,51 @@ class MemoryRecordStore:
         return shown if newest is None else shown[max(len(shown) - newest, 0) :]
 
     async def set_not_disclosed(
-        self, record_id: UUID, flag: bool, *, actor: str = "", reason: str = ""
+        self,
+        record_id: UUID,
+        flag: bool,
+        *,
+        actor: str = "",
+        reason: str = "",
+        withheld_until: datetime | None = None,
     ) -> FlagChange:
         """Append a flag change and sign a checkpoint over both heads at once."""
         if record_id not in self._by_id:
             raise RecordNotFound(f"no access record {record_id}")
         self._signed_head()
-        change = self._log_flag(record_id, flag, actor, reason)
+        change = self._log_flag(record_id, flag, actor, reason, withheld_until)
         await self.sign_head()
         return change
 
+    async def claim(self, claims: Sequence[Claim], at: datetime) -> list[ClaimState]:
+        out = []
+        for c in claims:
+            prior = self._claims.get(c.key)
+            recorded = c.key in self._queries
+            if prior is None and not recorded:
+                self._claims[c.key] = (c.digest, at)
+            digest = prior[0] if prior else None
+            out.append(ClaimState(prior is None and not recorded, digest, recorded))
+        return out
+
+    async def forget_claims(self, before: datetime) -> int:
+        # in claim order, so in time order: stop at the first one kept
+        old = list(itertools.takewhile(lambda key: self._claims[key][1] < before, self._claims))
+        for key in old:
+            del self._claims[key]
+        return len(old)
+
     async def iter_all(self) -> AsyncGenerator[AccessRecord, None]:
+        now = datetime.now(UTC)
         for i in range(len(self._records)):
-            yield self._current(self._records[i])
+            yield self._current(self._records[i], now)
 
     async def checkpoints(self) -> list[Checkpoint]:
         return list(self._checkpoints)
 
     async def between(self, first: int, last: int) -> list[AccessRecord]:
-        return [self._current(r) for r in self._records[max(first, 1) - 1 : max(last, 0)]]
+        now = datetime.now(UTC)
+        return [self._current(r, now) for r in self._records[max(first, 1) - 1 : max(last, 0)]]
 
     async def flag_changes(self) -> list[FlagChange]:
         return list(self._flag_log)

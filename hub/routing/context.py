@@ -36,6 +36,9 @@ class Context:
     query_digest: bytes
     traceparent: str
     not_disclosed: bool = False
+    # 不開示 granted by law (not_disclosed): until when, and the basis for the flag log
+    withheld_until: dt.datetime | None = None
+    withheld_reason: str = ""
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -52,12 +55,14 @@ class Context:
                 self.query_digest.hex(),
                 self.traceparent,
                 self.not_disclosed,
+                self.withheld_until.timestamp() if self.withheld_until else None,
+                self.withheld_reason,
             ]
         )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Context:
-        k, q, r, p, a, i, person, asked, deadline, d, tp, nd = orjson.loads(data)
+        k, q, r, p, a, i, person, asked, deadline, d, tp, nd, until, why = orjson.loads(data)
         return cls(
             k,
             UUID(q),
@@ -71,6 +76,8 @@ class Context:
             bytes.fromhex(d),
             tp,
             nd,
+            None if until is None else dt.datetime.fromtimestamp(until, dt.UTC),
+            why,
         )
 
 

@@ -6,7 +6,8 @@ It is loaded once at start from ``legal_table.toml``; a malformed file raises
 :class:`~hub.routing.exceptions.MalformedTable` listing every defect, and the hub refuses to
 start. :meth:`LegalTable.check` is pure and indexed: it runs for every message and answers
 *why not* for every refusal. ``effective_until`` is exclusive: the first day a row no longer
-applies.
+applies. :meth:`LegalTable.withholding` says whether the rows that allow an exchange also let
+the requester withhold its record from the resident (不開示), on what basis and for how long.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from importlib import resources
 from os import PathLike
 from types import MappingProxyType
@@ -23,7 +24,15 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from hub.routing.exceptions import MalformedTable, shown, validation_problems
-from hub.routing.legal_table_schema import Affair, Item, Kind, Row, TableFile, table_problems
+from hub.routing.legal_table_schema import (
+    Affair,
+    Item,
+    Kind,
+    Row,
+    TableFile,
+    Withholding,
+    table_problems,
+)
 
 __all__ = [
     "Affair",
@@ -33,6 +42,8 @@ __all__ = [
     "Kind",
     "LegalTable",
     "Row",
+    "Withheld",
+    "Withholding",
     "load_default",
     "load_table",
     "parse_table",
@@ -52,6 +63,7 @@ DecisionCode = Literal[
     "unknown_provider",
     "affair_not_performed",
     "item_not_held",
+    "not_withholdable",
 ]
 """Why a check came out as it did; ``allowed`` or one refusal family, for records and metrics."""
 
@@ -64,6 +76,19 @@ class Decision:
     rows: tuple[str, ...]
     reason: str
     code: DecisionCode
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    """What the law lets a requester withhold: the rows, the longest period, the basis."""
+
+    rows: tuple[str, ...]
+    max_days: int
+    basis: str
+
+    def until(self, asked_at: datetime) -> datetime:
+        """When the flag ends by itself: the record is disclosed from then on."""
+        return asked_at + timedelta(days=self.max_days)
 
 
 def refuse(code: DecisionCode, reason: str) -> Decision:
@@ -84,6 +109,7 @@ class LegalTable:
         self.affairs: Mapping[str, Affair] = MappingProxyType(dict(file.affairs))
         self.items: Mapping[str, Item] = MappingProxyType(dict(file.items))
         self._rows = file.rows
+        self._by_id = {row.id: row for row in file.rows}
         index: dict[tuple[str, str, str, str], list[Row]] = {}
         by_asker: dict[tuple[str, str], list[Row]] = {}
         for row in file.rows:
@@ -137,6 +163,24 @@ class LegalTable:
         if any(code == "no_row" for code, _ in failures):
             reason += "; " + self._may_ask(requester_kind, affair, on)
         return refuse(failures[0][0], reason)
+
+    def withholding(self, decision: Decision) -> Withheld | Decision:
+        """May the requester of the exchange ``decision`` allowed withhold its record from the
+        resident (不開示)? Only if every row that allows it says so (``withhold``); then for
+        the shortest of their periods. Otherwise the refusal ``not_withholdable``, saying why."""
+        rows = [self._by_id.get(row_id) for row_id in decision.rows]
+        rules = [(row.id, row.withhold) for row in rows if row is not None and row.withhold]
+        if not decision.allowed or not rules or len(rules) != len(rows):
+            allowed = ", ".join(decision.rows) or "none"
+            return refuse(
+                "not_withholdable",
+                f"the rows that allow this exchange ({allowed}) do not let its requester "
+                "withhold the record from the resident: only rows with a legal basis for "
+                "不開示 do (`renkei legal list` shows them)",
+            )
+        basis = "; ".join(f"{row_id}: {rule.basis}" for row_id, rule in rules)
+        days = min(rule.max_days for _, rule in rules)
+        return Withheld(tuple(row_id for row_id, _ in rules), days, basis)
 
     def _why_not(
         self, requester: str, affair: str, provider: str, item: str, on: date

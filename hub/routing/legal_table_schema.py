@@ -22,6 +22,7 @@ __all__ = [
     "Strict",
     "TableFile",
     "Text",
+    "Withholding",
     "as_tuple",
     "table_problems",
 ]
@@ -75,6 +76,17 @@ class Item(Strict):
     note: str = ""
 
 
+class Withholding(Strict):
+    """不開示: the requester of this row may withhold the record of its query from the
+    resident (やりとり履歴, live alerts) for at most ``max_days`` from when it asked, on
+    ``basis``; the flag ends by itself then, or earlier when an operator lifts it."""
+
+    max_days: Annotated[int, Field(ge=1, le=3653)]
+    basis: Text
+    source: Source
+    note: str = ""
+
+
 class Row(Strict):
     """One row: ``requester`` may ask ``provider`` for ``items`` for ``affair``."""
 
@@ -89,6 +101,7 @@ class Row(Strict):
     effective_until: date | None = None
     source: Source
     note: str = ""
+    withhold: Withholding | None = None  # absent: its records are always disclosed
 
     def in_force(self, on: date) -> bool:
         """Whether the row applies on ``on`` (``effective_until`` is exclusive)."""

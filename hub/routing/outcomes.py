@@ -43,6 +43,7 @@ __all__ = [
     "record_key",
     "record_outcome",
     "refused",
+    "replay_key",
 ]
 
 log = get_logger("hub.finish")
@@ -65,6 +66,12 @@ def record_key(requester: str, query_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(_RECORD_NS, f"{requester}/{query_id}")
 
 
+def replay_key(requester: str, query_id: uuid.UUID, query_digest: bytes) -> uuid.UUID:
+    """Where a refused replay is recorded: the query's own key is the first copy's; each
+    different copy (by digest) gets one record, a copy sent again finds it taken."""
+    return uuid.uuid5(_RECORD_NS, f"{requester}/{query_id}/{query_digest.hex()}")
+
+
 def record_id_for(key: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(_RECORD_NS, str(key))
 
@@ -84,6 +91,8 @@ class RecordSink(Protocol):
         record_id: uuid.UUID,
         answered_at: dt.datetime,
         reply_digest: bytes,
+        *,
+        key: uuid.UUID,
     ) -> bool: ...
 
 
@@ -100,11 +109,13 @@ class WriterSink:
         record_id: uuid.UUID,
         answered_at: dt.datetime,
         reply_digest: bytes,
+        *,
+        key: uuid.UUID,
     ) -> bool:
         code = getattr(outcome, "code", "")
         reason = getattr(outcome, "reason", "")
         draft = RecordDraft(
-            query_id=record_key(ctx.requester, ctx.query_id),
+            query_id=key,
             requester=ctx.requester,
             provider=ctx.provider,
             affair=ctx.affair,
@@ -118,6 +129,8 @@ class WriterSink:
             not_disclosed=ctx.not_disclosed,
             reply_digest=reply_digest,
             record_id=record_id,
+            withheld_reason=ctx.withheld_reason,
+            withheld_until=ctx.withheld_until,
         )
         return await self.writer.record(draft)
 
@@ -146,13 +159,16 @@ class Finisher:
         outcome: Outcome,
         *,
         reply_digest: bytes = b"",
+        key: uuid.UUID | None = None,
     ) -> None:
+        """``key``: the record's key when it is not the query's own (a refused replay)."""
         now = self._clock()
         record_id: uuid.UUID | None = None
         first = True
         if ctx.kind in _RECORDED:  # a portal login is a provision by J-LIS too
-            record_id = record_id_for(record_key(ctx.requester, ctx.query_id))
-            first = await self._records.record(ctx, outcome, record_id, now, reply_digest)
+            key = key or record_key(ctx.requester, ctx.query_id)
+            record_id = record_id_for(key)
+            first = await self._records.record(ctx, outcome, record_id, now, reply_digest, key=key)
         if first and isinstance(outcome, Enrolled):  # held from now: the hub dates it
             await self._directory.enrolled(ctx.person, ctx.requester, now)
         log.info(

@@ -23,9 +23,12 @@ from hub.routing.portal import APPLICATION, DISCLOSURE, authorize_portal
 from hub.routing.tokens import TokenClient
 from hub.wire import HUB, Answered, NotFound, Outcome, PublicKeys, Query, Sealed, TokenOk, seal
 
-__all__ = ["Forward", "PortalDesk"]
+__all__ = ["WITHHOLDS_NOTHING", "Forward", "PortalDesk"]
 
 DISCLOSED_MAX = 1000  # newest records in one disclosure answer
+WITHHOLDS_NOTHING = refused(
+    "routing.not_withholdable", "the portal acts for the resident: it withholds nothing from them"
+)
 Forward = Callable[[Query, Context, str], Awaitable[Outcome | None]]
 
 
@@ -49,6 +52,8 @@ class PortalDesk:
         if not isinstance(result, TokenOk):
             return ctx, result
         ctx = replace(ctx, person=result.tokens[-1])
+        if msg.not_disclosed:
+            return ctx, WITHHOLDS_NOTHING
         has_document = msg.document is not None
         asked = (ctx.affair, ctx.provider, ctx.items)
         decision = authorize_portal(d.registry, *asked, has_document=has_document)
@@ -78,6 +83,8 @@ class PortalDesk:
         if not isinstance(result, TokenOk):
             return ctx, result
         ctx = replace(ctx, person=result.tokens[0])
+        if msg.not_disclosed:
+            return ctx, WITHHOLDS_NOTHING
         if msg.document is not None or len(ctx.items) != 1:
             return ctx, refused(
                 "hub.unaddressed_application",

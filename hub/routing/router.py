@@ -3,7 +3,9 @@
 Stateless between messages: what a worker needs to finish a query travels sealed in the
 forwarded message (``Context``), so several workers run side by side and any of them takes any
 reply. A reply is released only after its access record is durable, and a query id gets one
-record and one reply however often its messages are redelivered.
+record and one reply however often its messages are redelivered. A query id is claimed in the
+shared records store when the query arrives (``freshness``): a second message under it is
+refused before anything is forwarded.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ from uuid import UUID, uuid4
 from hub.bus import Bus, Delivery, OutMessage, Subscription, Unroutable
 from hub.directory import Directory
 from hub.log import get_logger
-from hub.records import RecordStore, digest
+from hub.records import Claimer, RecordStore, digest
 from hub.routing.changes import fan_out
 from hub.routing.context import Context, ContextSealer
 from hub.routing.exceptions import ForgedContext, RoutingError
-from hub.routing.legal import LegalTable
+from hub.routing.freshness import MAX_DEADLINE, check_times, seen
+from hub.routing.legal import Decision, LegalTable
 from hub.routing.limits import Buckets, Rate
 from hub.routing.offices import Registry, authorize
-from hub.routing.outcomes import Finisher, hub_error, refused
+from hub.routing.outcomes import Finisher, hub_error, record_key, refused, replay_key
 from hub.routing.portal import LOGIN, is_portal
 from hub.routing.portal_desk import PortalDesk
 from hub.routing.registers import enrollment_refusal
@@ -73,7 +76,6 @@ from hub.wire import (
 __all__ = ["MAX_DEADLINE", "RATE_LIMITED", "Router", "RouterDeps", "utcnow"]
 
 log = get_logger("hub.router")
-MAX_DEADLINE = dt.timedelta(seconds=120)
 _ENROLLMENT = "enrollment"
 RATE_LIMITED = "hub.enrollment_rate_limited"
 _ENROLL_RATE = Rate()
@@ -100,6 +102,7 @@ class RouterDeps:
     finisher: Finisher
     tokens: TokenClient
     directory: Directory
+    claims: Claimer  # query ids taken, shared by every hub worker
     records: RecordStore | None = None  # read for disclosures to the portal
     clock: Callable[[], dt.datetime] = utcnow
     enroll_rate: Rate = _ENROLL_RATE  # per office, per worker
@@ -149,7 +152,10 @@ class Router:
             await self._unreadable(d, "hub.unexpected_kind", f"a {msg.kind} is not a request")
             return
         ctx = self._context(msg, d)
-        outcome = self._check_sender(d, msg) or self._check_deadline(ctx)
+        if isinstance(msg, Query) and not await self._first_copy(d, ctx):
+            await d.ack()
+            return
+        outcome = self._check_sender(d, msg) or check_times(msg.envelope, ctx.asked_at)
         if outcome is None and isinstance(msg, Query):
             ctx, outcome = await self._route_query(msg, ctx)
         elif outcome is None and isinstance(msg, Enroll):
@@ -228,8 +234,25 @@ class Router:
             deadline=min(env.deadline, now + MAX_DEADLINE),
             query_digest=digest(d.body),
             traceparent=env.traceparent,
-            not_disclosed=msg.not_disclosed if isinstance(msg, Query) else False,
         )
+
+    async def _first_copy(self, d: Delivery, ctx: Context) -> bool:
+        """Claim the query id for its (broker-vouched) requester; False when this message is
+        not to be acted on: a redelivery of a finished query, or a replay — which is refused
+        and recorded under a key of its own (the query's key is the first copy's)."""
+        state = await self._d.claims.claim(
+            record_key(ctx.requester, ctx.query_id), ctx.query_digest
+        )
+        verdict = seen(state, ctx.query_digest, redelivered=d.redelivered)
+        if verdict in ("new", "redelivered"):
+            return True
+        if verdict == "replay":
+            why = "this query id was used before by the same requester: a query is answered once"
+            outcome = refused("hub.replayed_query", why)
+            key = replay_key(ctx.requester, ctx.query_id, ctx.query_digest)
+            await self._d.finisher.finish(ctx, outcome, key=key)
+        log.info("query.again", query_id=str(ctx.query_id), verdict=verdict, sender=d.user_id)
+        return False
 
     def _check_sender(self, d: Delivery, msg: _Request) -> Outcome | None:
         sender = msg.envelope.sender
@@ -247,13 +270,6 @@ class Router:
             return refused(exc.code, str(exc))
         if msg.envelope.correlation_id != msg.envelope.message_id:
             return refused("hub.bad_query_id", "a request's correlation id must be its message id")
-        return None
-
-    def _check_deadline(self, ctx: Context) -> Outcome | None:
-        if ctx.deadline <= ctx.asked_at:
-            return refused(
-                "hub.deadline_passed", f"the deadline {ctx.deadline:%H:%M:%S.%f} had passed"
-            )
         return None
 
     async def _route_query(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
@@ -279,9 +295,23 @@ class Router:
         ctx = replace(ctx, person=hub_token)
         asked = (ctx.requester, ctx.affair, ctx.provider, ctx.items)
         decision = authorize(d.table, d.registry, *asked, ctx.asked_at.date())
+        if decision.allowed and msg.not_disclosed:
+            ctx, decision = self._withhold(ctx, decision)
         if not decision.allowed:
             return ctx, refused(f"routing.{decision.code}", decision.reason)
         return ctx, await self._forward_query(msg, ctx, provider_token)
+
+    def _withhold(self, ctx: Context, decision: Decision) -> tuple[Context, Decision]:
+        """不開示 only where a row of the law allows it, until the end of its period; the
+        basis and the end go with the record into the signed flag log."""
+        rule = self._d.table.withholding(decision)
+        if isinstance(rule, Decision):
+            return ctx, rule
+        until = rule.until(ctx.asked_at)
+        reason = f"withheld at {ctx.requester}'s request until {until:%Y-%m-%d}: {rule.basis}"
+        return replace(
+            ctx, not_disclosed=True, withheld_until=until, withheld_reason=reason
+        ), decision
 
     async def _resolve(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
         """Which office may answer and held this person's record on the reference date."""

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import uuid4
 
+import asyncpg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.records import (
+    Claim,
+    ClaimState,
     ConfigError,
     InvalidRecord,
+    MemoryRecordStore,
+    PgRecordStore,
     RecordDraft,
     RecordNotFound,
     RecordStore,
+    disclose,
     verify_store,
 )
 
@@ -121,3 +128,85 @@ async def test_signing_the_head(
 async def test_settings_are_checked(make_store: StoreFactory) -> None:
     with pytest.raises(ConfigError):
         await make_store(every=0)
+
+
+async def test_a_flag_with_an_end_withholds_until_then_and_can_be_lifted_before(
+    make_store: StoreFactory, draft: DraftFactory, hub_key: Ed25519PrivateKey
+) -> None:
+    store = await make_store()
+    d = draft(1, person="p-1")
+    end = d.asked_at + timedelta(days=365)
+    withheld = dataclasses.replace(
+        d, not_disclosed=True, withheld_until=end, withheld_reason="r08: 調査 (model)"
+    )
+    await store.append([withheld, draft(2, person="p-1")])
+    assert [r.seq for r in await store.for_person("p-1", at=end - timedelta(seconds=1))] == [2]
+    assert [r.seq for r in await store.for_person("p-1", at=end)] == [1, 2]  # it ended
+    [first, _] = await store.for_person("p-1", include_not_disclosed=True, at=d.asked_at)
+    assert (first.not_disclosed, first.withheld_until) == (True, end)
+    assert first.withheld_reason == "r08: 調査 (model)"
+    [change] = await store.flag_changes()
+    assert (change.actor, change.withheld_until, change.reason) == (
+        "hub.records",
+        end,
+        "r08: 調査 (model)",
+    )
+    assert [r.not_disclosed async for r in store.iter_all()] == [False, False]  # ended by now
+    later = datetime.now(end.tzinfo) + timedelta(days=30)
+    await store.set_not_disclosed(
+        d.record_id, True, actor="op", reason="again", withheld_until=later
+    )
+    assert [r.not_disclosed async for r in store.iter_all()] == [True, False]
+    await disclose(store, d.record_id, actor="oversight", reason="closed")
+    assert [r.seq for r in await store.for_person("p-1")] == [1, 2]
+    [shown, _] = await store.for_person("p-1")
+    assert (shown.not_disclosed, shown.withheld_until, shown.withheld_reason) == (False, None, "")
+    report = await verify_store(store, hub_key.public_key())
+    assert report.ok, str(report)
+    assert report.flags.last_seq == 3
+
+
+async def test_a_key_is_claimed_once_and_a_record_keeps_it_taken(
+    make_store: StoreFactory, draft: DraftFactory
+) -> None:
+    store = await make_store()
+    a, b = b"a" * 32, b"b" * 32
+    k1, k2 = uuid4(), uuid4()
+    t0 = datetime.fromisoformat("2025-06-02T09:00:00+00:00")
+    assert await store.claim([Claim(k1, a), Claim(k2, a), Claim(k2, b)], t0) == [
+        ClaimState(True),
+        ClaimState(True),
+        ClaimState(False, a),  # twice in one batch: the first claim takes it
+    ]
+    assert await store.claim([Claim(k1, b)], t0) == [ClaimState(False, a)]
+    recorded = draft(3)
+    await store.append([recorded])
+    assert await store.claim([Claim(recorded.query_id, a)], t0) == [
+        ClaimState(False, None, recorded=True)  # a record takes its key, claim or not
+    ]
+    assert await store.forget_claims(t0) == 0
+    assert await store.forget_claims(t0 + timedelta(seconds=1)) == 2
+    assert await store.claim([Claim(k1, b)], t0) == [ClaimState(True)]  # forgotten
+
+
+async def test_two_workers_claim_a_key_once(
+    make_store: StoreFactory,
+    pool: asyncpg.Pool,
+    schema: str,
+    hub_key: Ed25519PrivateKey,
+) -> None:
+    first = await make_store()
+    second = first
+    if isinstance(first, PgRecordStore):  # another worker: its own store on the same tables
+        second = PgRecordStore(pool, schema, signing_key=hub_key)
+    else:
+        assert isinstance(first, MemoryRecordStore)
+    at = datetime.fromisoformat("2025-06-02T09:00:00+00:00")
+    keys = [uuid4() for _ in range(200)]
+    claims = [
+        store.claim([Claim(k, bytes([n]) * 32)], at)
+        for k in keys
+        for n, store in enumerate((first, second))
+    ]
+    states = [s for batch in await asyncio.gather(*claims) for s in batch]
+    assert sum(s.fresh for s in states) == len(keys)  # one of each pair, whichever came first

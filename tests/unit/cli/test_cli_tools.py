@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
@@ -233,8 +234,9 @@ def test_init_replaces_only_what_is_missing(renkei: Run, tmp_path: Path) -> None
     [
         (("records", "show", "--office", "chiyoda-child", "--local-id", "C0000001"), "Pass --db"),
         (("records", "verify"), "pass --db"),
+        (("records", "disclose", str(uuid.UUID(int=1)), "--reason", "closed"), "pass --db"),
     ],
-    ids=["show", "verify"],
+    ids=["show", "verify", "disclose"],
 )
 def test_records_without_a_database_stop_with_one_clear_line(
     renkei: Run, argv: tuple[str, ...], says: str

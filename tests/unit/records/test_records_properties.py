@@ -68,9 +68,8 @@ def _changed(value: Any, k: int) -> Any:
             return uuid4()
 
 
-HASHED = [
-    f.name for f in dataclasses.fields(AccessRecord) if f.name not in ("not_disclosed", "seal")
-]
+FLAG = {"not_disclosed", "withheld_reason", "withheld_until"}  # the flag log's, not hashed
+HASHED = [f.name for f in dataclasses.fields(AccessRecord) if f.name not in {*FLAG, "seal"}]
 
 
 def _signed_head(records: list[AccessRecord]) -> list[Any]:

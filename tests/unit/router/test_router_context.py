@@ -38,6 +38,8 @@ contexts = st.builds(
     query_digest=st.binary(max_size=32),
     traceparent=st.text(max_size=60),
     not_disclosed=st.booleans(),
+    withheld_until=st.none() | instants,
+    withheld_reason=st.text(max_size=200),
 )
 
 
