@@ -143,8 +143,8 @@ def shell_commands(path: Path) -> set[str]:
                 pass  # a command follows (an assignment prefixes one)
             elif token in wrappers:
                 skip = wrappers[token]
-            elif token in BUILTINS or token in functions or token.startswith("$"):
-                expect = False
+            elif token in BUILTINS or token in functions or token.startswith(("$", "scripts/")):
+                expect = False  # a builtin, a function, a variable, or one of our own scripts
             else:
                 found.add(Path(token).name)
                 expect = False
