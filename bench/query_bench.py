@@ -516,6 +516,13 @@ class Admin:
     async def delete_vhost(self, vhost: str) -> None:
         await self.api("DELETE", f"vhosts/{quote(vhost, safe='')}")
 
+    async def let_relay_in(self, vhost: str) -> None:
+        """The relay (the baseline) runs in the bench's vhost as the AMQP URL's user, whom
+        `renkei broker setup` leaves no permissions there (only the network's identities)."""
+        user = quote(urlsplit(AMQP_URL).username or "guest", safe="")
+        everything = {"configure": ".*", "write": ".*", "read": ".*"}
+        await self.api("PUT", f"permissions/{quote(vhost, safe='')}/{user}", everything)
+
     async def queues(self, vhost: str, amqp_url: str) -> dict[str, int]:
         """Messages in each queue of ``vhost``, counted by the broker now (a passive declare;
         the management API's counts lag by its statistics interval)."""
@@ -848,6 +855,7 @@ async def run(args: argparse.Namespace) -> int:
         await admin.create_db(args.db_name)
         deploying = True
         await renkei.deploy()
+        await admin.let_relay_in(args.vhost)
         our_users = await admin.users(users)
         await renkei.seed(args.people)
         await renkei.start_services()
