@@ -20,8 +20,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from agencies.exceptions import ApplicationRefused
-from agencies.store import OfficeStore
+from hub.node import ApplicationRefused, OfficeStore
 
 __all__ = ["COLLECTION", "SignatureCheck", "SignedApplications", "Signer"]
 

@@ -70,11 +70,10 @@ import uvloop
 from aio_pika.abc import AbstractIncomingMessage
 from benchlib import CpuSample, CpuSampler, percentiles, pids_by_comm
 
-from agencies.framework import OfficeNode
-from agencies.store import PgStore
 from hub.bus import connect_amqp, vhost_access
 from hub.bus._acks import AckBatch
 from hub.log import configure
+from hub.node import OfficeNode, PgStore
 from hub.routing import load_default_registry, load_default_table
 from hub.wire import HUB
 from renkei.network import identities

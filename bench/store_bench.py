@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from benchlib import CLK_TCK, proc_ticks
 
-from agencies.store import PgStore, schema_for
+from hub.node import PgStore, schema_for
 
 ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 OFFICE, COLLECTION = "chiyoda-tax", "taxpayers"

@@ -3,7 +3,8 @@
 Card login, やりとり履歴, わたしの情報, お知らせ and one-stop applications.
 
 ``portal.web.create_app(backend, checker, bridge_url=…, public_origin=…)`` builds the aiohttp
-application; ``portal.model`` is everything it needs from the outside world.
+application; ``portal.model`` is everything it needs from the outside world. ``portal.office``
+is the portal's office on the network (the real ``Backend``, on ``hub.node``).
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""renkei."""
+"""The composition root: wires the services to a bus and stores, and parses the commands."""

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import asyncpg
 
-from agencies.framework import Answer, OfficeNode
 from agencies.jlis.numbers import classify
 from agencies.population import generate
-from agencies.store import OfficeStore, PgStore
+from hub.node import Answer, OfficeNode, OfficeStore, PgStore
 from hub.records import (
     WITNESS_FILE,
     Checkpoint,

@@ -17,11 +17,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TextIO
 
-from agencies.framework import Answer
 from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance, Decision
 from agencies.municipality.moving import move_in
 from agencies.population import Person, generate
+from hub.node import Answer
 from hub.records import verify_store
 from renkei.network import Network, identities, load_rules, open_network
 from renkei.population import Loaded, load_population

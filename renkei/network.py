@@ -15,7 +15,6 @@ from typing import Any
 import asyncpg
 
 from agencies.applications import SignedApplications
-from agencies.framework import ChangeListener, OfficeNode, Provider
 from agencies.item_office import ItemOffice
 from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
@@ -23,11 +22,11 @@ from agencies.municipality.child_allowance import ChildAllowance
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.moving import MovedOut
 from agencies.municipality.resident_register import ResidentRegister
-from agencies.store import MemoryStore, OfficeStore, PgStore
 from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_broker
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
 from hub.log import get_logger
+from hub.node import ChangeListener, MemoryStore, OfficeNode, OfficeStore, PgStore, Provider
 from hub.records import (
     WITNESS_FILE,
     Claimer,
@@ -54,8 +53,9 @@ from hub.routing.portal import PORTAL_KIND
 from hub.routing.router import Router, RouterDeps, utcnow
 from hub.routing.tokens import TokenClient
 from hub.wire import HUB
-from renkei.pki_link import CaListener
-from renkei.portal_link import PkiSignatureCheck, PortalOffice
+from pki.office import CaListener
+from portal.office import PortalOffice
+from renkei.pki_checks import PkiSignatureCheck, cms_signer
 from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 from token_service import KeyRing, TokenService
@@ -297,7 +297,7 @@ async def _start_office(
         tax = _office_providing(net.registry, "local_tax", office.municipality)
         app = ChildAllowance(node, store, register=register, tax_office=tax)
     elif office.kind == PORTAL_KIND:
-        app = node.inbox = PortalOffice(node, net.registry, net.table)
+        app = node.inbox = PortalOffice(node, net.registry, net.table, cms_signer)
         node.deadline = PORTAL_DEADLINE
     elif office.provides:
         app = provider = ItemOffice(store, frozenset(office.provides))

@@ -32,9 +32,9 @@ from pki import (
     sign_document,
     verify_signed,
 )
+from pki.office import PKI_OFFICE, CaListener
 from pki.verify import load_pem_bundle
 from renkei.network import open_network
-from renkei.pki_link import PKI_OFFICE, CaListener
 from renkei.secrets import State
 from renkei.serving import until_stopped
 from renkei.settings import Settings

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agencies.exceptions import EnrollmentRefused
 from agencies.jlis.registry import Jlis
 from agencies.population import Household, Person
+from hub.node import EnrollmentRefused
 from hub.wire import HUB
 from renkei.network import Network
 from renkei.secrets import TOKEN

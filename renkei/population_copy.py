@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 
 from agencies.population_bulk import LocalIds, Plan, chunk_households, place, records_rng, select
-from agencies.store import schema_for
+from hub.node import schema_for
 from hub.wire import HUB
 from renkei.secrets import TOKEN, State
 from token_service import KeyRing

@@ -37,13 +37,14 @@ from pki import (
     VerifierKind,
 )
 from pki import create_app as create_pki_app
+from pki.office import PKI_OFFICE, CaListener, holder_for
 from pki.verify import load_pem_bundle
 from portal.model import CertificateChecker
+from portal.office import PortalOffice
 from portal.web import create_app
 from renkei.errors import CommandError
 from renkei.network import Network, identities, load_rules, open_network
-from renkei.pki_link import PKI_OFFICE, CaListener, holder_for
-from renkei.portal_link import PkiLoginCheck, PkiSignatureCheck, PortalOffice
+from renkei.pki_checks import PkiLoginCheck, PkiSignatureCheck
 from renkei.secrets import State
 from renkei.serving import until_stopped, web_site
 from renkei.settings import Settings

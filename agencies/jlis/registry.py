@@ -16,10 +16,9 @@ from collections.abc import Iterable
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from agencies.exceptions import OfficeError
 from agencies.jlis.exceptions import NumberError
 from agencies.jlis.numbers import NumberGenerator
-from agencies.store import OfficeStore
+from hub.node import OfficeError, OfficeStore
 from hub.wire import NotFound, Outcome, Refused, Resolved, seal
 
 __all__ = ["Jlis"]

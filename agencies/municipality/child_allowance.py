@@ -17,8 +17,7 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
-from agencies.framework import Answer, OfficeNode
-from agencies.store import OfficeStore
+from hub.node import Answer, OfficeNode, OfficeStore
 
 __all__ = ["AFFAIR", "ChildAllowance", "Decision", "decide"]
 

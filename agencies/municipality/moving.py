@@ -14,9 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agencies.exceptions import ApplicationRefused, OfficeError
-from agencies.framework import EVENTS, OfficeNode
-from agencies.store import OfficeStore
+from hub.node import EVENTS, ApplicationRefused, OfficeError, OfficeNode, OfficeStore
 from hub.wire import Delivered, Refused
 
 __all__ = ["MoveIn", "MovedOut", "move_in"]

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agencies.exceptions import NoRecord
-from agencies.store import OfficeStore
+from hub.node import NoRecord, OfficeStore
 
 __all__ = ["ITEM", "ResidentRegister"]
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import asyncpg
 import pytest
 
-from agencies.framework import ChangeListener
 from hub.bus import (
     CONTENT_TYPE,
     Bus,
@@ -30,6 +29,7 @@ from hub.bus import (
     delete_users,
     delete_vhost,
 )
+from hub.node import ChangeListener
 from hub.routing import load_default_registry, load_default_table
 from hub.wire import (
     SIGNATURE_HEADER,
@@ -41,7 +41,7 @@ from hub.wire import (
     sign,
 )
 from renkei.network import Network, identities, migrate, open_network, setup
-from renkei.portal_link import PkiSignatureCheck
+from renkei.pki_checks import PkiSignatureCheck
 from renkei.secrets import State
 from renkei.settings import Settings
 from token_service import KeyRing

@@ -32,10 +32,11 @@ from pki import (
     create_app,
     sign_document,
 )
+from pki.office import PKI_OFFICE, CaListener, holder_for
 from portal.model import AccessEntry, NoticeEntry
+from portal.office import PortalOffice
 from renkei.network import Network
-from renkei.pki_link import PKI_OFFICE, CaListener, holder_for
-from renkei.portal_link import PkiLoginCheck, PkiSignatureCheck, PortalOffice
+from renkei.pki_checks import PkiLoginCheck, PkiSignatureCheck
 
 PORTAL, REGISTER, CHILD = "myna-portal", "chiyoda-resident", "chiyoda-child"
 FACTS = ResidentFacts(

@@ -10,11 +10,10 @@ import uuid
 import pytest
 from e2e_env import IDS, Env
 
-from agencies.exceptions import OfficeError
-from agencies.framework import EVENTS
 from agencies.jlis.numbers import resident_record_code
 from agencies.jlis.registry import Jlis
 from agencies.municipality.moving import move_in
+from hub.node import EVENTS, OfficeError
 from hub.wire import HUB, ChangeEvent, Delivered, Envelope, Refused, encode
 from renkei.network import Network
 

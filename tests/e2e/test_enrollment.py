@@ -9,10 +9,9 @@ import uuid
 import pytest
 from e2e_env import Env
 
-from agencies.exceptions import EnrollmentRefused
-from agencies.framework import OfficeNode
 from agencies.jlis.numbers import resident_record_code
 from agencies.jlis.registry import Jlis
+from hub.node import EnrollmentRefused, OfficeNode
 from hub.wire import HUB
 from renkei.network import Network
 

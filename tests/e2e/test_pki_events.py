@@ -20,7 +20,7 @@ from pki import (
     Endpoints,
     Hierarchy,
 )
-from renkei.pki_link import PKI_OFFICE, CaListener, holder_for
+from pki.office import PKI_OFFICE, CaListener, holder_for
 
 pytestmark = pytest.mark.integration
 REGISTER = "chiyoda-resident"

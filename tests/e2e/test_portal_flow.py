@@ -28,7 +28,7 @@ from portal_env import (
 from hub.wire import Delivered
 from pki import CaName
 from portal.model import AccessEntry, CheckedCertificate, LoginRefused
-from renkei.portal_link import PortalOffice
+from portal.office import PortalOffice
 
 pytestmark = pytest.mark.integration
 WELFARE = "chiyoda-welfare"
@@ -92,7 +92,7 @@ async def test_a_notice_reaches_the_portal_under_its_own_token(env: Env, pki: Pk
     assert await r.portal.mark_read(person, pushed.notice_id)
     assert (await r.portal.notices(person))[0].read
     # kept in the portal's own store: a restarted portal still lists it, read
-    again = PortalOffice(r.portal.node, r.portal.registry, r.portal.table)
+    again = PortalOffice(r.portal.node, r.portal.registry, r.portal.table, r.portal.signer_of)
     assert [(n.notice_id, n.read) for n in await again.notices(person)] == [
         (pushed.notice_id, True)
     ]

@@ -17,9 +17,8 @@ import pytest
 from proc_env import free_port
 from proc_secrets import deployment_secrets, held_in_files, held_in_memory, state_dir_of
 
-from agencies.framework import Answer, OfficeNode
-from agencies.store import PgStore
 from hub.bus import connect_amqp, delete_users, delete_vhost
+from hub.node import Answer, OfficeNode, PgStore
 from hub.wire import HUB
 from renkei.secrets import TOKEN, State
 from token_service import KeyRing

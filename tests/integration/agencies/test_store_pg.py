@@ -11,7 +11,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
-from agencies.store import PgStore
+from hub.node import PgStore
 
 pytestmark = pytest.mark.integration
 

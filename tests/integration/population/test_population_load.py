@@ -23,8 +23,8 @@ from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.resident_register import ResidentRegister
 from agencies.population import Household
 from agencies.population_bulk import iter_households
-from agencies.store import PgStore
 from hub.directory import PgDirectory
+from hub.node import PgStore
 from hub.wire import Resolved
 from renkei.network import identities, load_rules, open_network
 from renkei.population_commands import GenerateError, generate

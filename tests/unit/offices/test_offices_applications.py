@@ -13,8 +13,7 @@ import orjson
 import pytest
 
 from agencies.applications import COLLECTION, SignedApplications, Signer
-from agencies.exceptions import ApplicationRefused
-from agencies.store import MemoryStore
+from hub.node import ApplicationRefused, MemoryStore
 
 TOKEN = "T" * 43
 HANAKO = {"name": "番号 花子", "birth_date": "1985-04-02"}

@@ -17,8 +17,6 @@ from typing import Any
 import orjson
 import pytest
 
-from agencies.exceptions import NoRecord
-from agencies.framework import OfficeNode
 from hub.bus import (
     DEAD_QUEUE,
     HUB_REPLIES,
@@ -33,6 +31,7 @@ from hub.bus import (
     OutMessage,
     network_topology,
 )
+from hub.node import NoRecord, OfficeNode
 from hub.wire import (
     SIGNATURE_HEADER,
     Answered,

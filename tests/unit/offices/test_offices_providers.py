@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agencies.exceptions import BadRequest, NoRecord, OfficeError
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.resident_register import ResidentRegister
-from agencies.store import MemoryStore
+from hub.node import BadRequest, MemoryStore, NoRecord, OfficeError
 
 HEAD, CHILD, LODGER = "tok-head-" + "h" * 35, "tok-child-" + "c" * 34, "tok-lodger-" + "l" * 33
 ADDRESS = "東京都千代田区九段南一丁目2番1号"

@@ -22,7 +22,7 @@ from agencies.population_bulk import (
     records_rng,
     select,
 )
-from agencies.store import MemoryStore
+from hub.node import MemoryStore
 from renkei.network import load_rules
 from renkei.population_commands import plan_for
 from renkei.population_copy import DIRECTORY, Job, encode_chunk, set_ring, target

@@ -1,4 +1,5 @@
-"""Errors of the offices. One root; each carries the code that goes on the wire or the screen."""
+"""Errors of the participant runtime and the offices on it. One root; each carries the code
+that goes on the wire or the screen."""
 
 from __future__ import annotations
 

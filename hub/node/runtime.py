@@ -1,8 +1,11 @@
-"""The office adapter framework: an office maps its own data to and from the wire, nothing more.
+"""The participant runtime: how every office joins the network — the portal and J-LIS's
+certification service too.
 
-``OfficeNode`` does everything else — signing, sealing, the bus, deadlines, many queries in
-flight — so an office's own code is a ``Provider`` (answer a query about one of its people, by
-its own token) and calls to ``ask`` and ``enroll``. It never touches the transport library.
+An office maps its own data to and from the wire, nothing more. ``OfficeNode`` does everything
+else — signing, sealing, the bus, deadlines, many queries in flight — so an office's own code is
+its role objects (``hub.node.roles``: a ``Provider`` answers a query about one of its people, by
+its own token, ...) and calls to ``ask``, ``enroll``, ``report_change``, ``identify`` and
+``notify``. It never touches the transport library.
 """
 
 from __future__ import annotations
@@ -13,15 +16,16 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from agencies.exceptions import ApplicationRefused, BadRequest, EnrollmentRefused, NoRecord
-from agencies.store import OfficeStore
 from hub.bus import Bus, Delivery, OutMessage
 from hub.log import get_logger
+from hub.node.exceptions import ApplicationRefused, BadRequest, EnrollmentRefused, NoRecord
+from hub.node.roles import Applications, ChangeListener, Identifier, Inbox, Provider, Resolver
+from hub.node.store import OfficeStore
 from hub.wire import (
     HUB,
     JLIS,
@@ -64,65 +68,14 @@ from hub.wire import (
     verify,
 )
 
-__all__ = [
-    "EVENTS",
-    "Answer",
-    "Applications",
-    "ChangeListener",
-    "Identifier",
-    "Inbox",
-    "OfficeNode",
-    "Provider",
-    "Resolver",
-]
+__all__ = ["EVENTS", "Answer", "OfficeNode"]
 
-log = get_logger("agencies.office")
+log = get_logger("hub.node")
 EVENTS = "_events"  # the store's collection of change events received
 GRACE = dt.timedelta(seconds=1)  # how long past the deadline we wait for the hub's own answer
 
 
 _Request = Query | Enroll | ChangeEvent | Identify | Notice
-
-
-class Provider(Protocol):
-    """An office's answer to a query about one of its people; None when it has no such person."""
-
-    async def answer(
-        self, person: str, items: tuple[str, ...], params: Mapping[str, str | int]
-    ) -> Mapping[str, Any] | None: ...
-
-
-class ChangeListener(Protocol):
-    """An office's reaction to a change event about one of its people (by its own token)."""
-
-    async def changed(
-        self, person: str, change: Change, effective: dt.date, detail: dict[str, str]
-    ) -> None: ...
-
-
-class Resolver(Protocol):
-    """J-LIS only: resolve a number (enrollment) to the resident-record code."""
-
-    async def resolve(self, number: bytes) -> Outcome: ...
-
-
-class Identifier(Protocol):
-    """J-LIS's certification service only: the holder of an authentication certificate, as
-    ``Identified`` (its own token for them), ``NotFound`` or ``Refused`` (e.g. revoked)."""
-
-    async def identify(self, certificate: bytes) -> Outcome: ...
-
-
-class Applications(Protocol):
-    """An office that takes electronic applications: the receipt, or ``ApplicationRefused``."""
-
-    async def receive(self, person: str, kind: str, document: bytes) -> Mapping[str, Any]: ...
-
-
-class Inbox(Protocol):
-    """The portal only: access alerts and notices the hub delivers (under the portal's token)."""
-
-    async def received(self, msg: AccessEvent | ForwardedNotice) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

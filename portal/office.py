@@ -1,10 +1,13 @@
-"""The portal joined to the network: its office (``Backend`` + the hub's ``Inbox``), and the
-PKI checks the portal and the offices that take applications rely on.
+"""The portal's office on the network: its ``Backend`` and the hub's ``Inbox`` for it.
 
 ``PortalOffice`` asks the hub under the portal's own identity and token, always for the
 resident logged in: J-LIS names the card holder (``identify``), the hub discloses the
 person's records (``disclosure``), each office answers ``self_information``, applications go
 signed to the office that takes them. Alerts and notices the hub delivers feed the live pages.
+
+It runs on the participant runtime (``hub.node``) and imports no other service: the names of
+offices and items, and who signed an application, come through the three protocols below,
+which the composition root fills (the registry, the legal table, ``pki``'s CMS parser).
 """
 
 from __future__ import annotations
@@ -12,21 +15,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 
 import orjson
-from cryptography.hazmat.primitives.serialization import Encoding
 from pydantic import TypeAdapter
 
-from agencies.applications import Signer
-from agencies.exceptions import ApplicationRefused, EnrollmentRefused
-from agencies.framework import Answer, OfficeNode
-from agencies.store import MemoryStore, OfficeStore
 from hub.log import get_logger
-from hub.routing import LegalTable, Registry
+from hub.node import Answer, EnrollmentRefused, MemoryStore, OfficeNode, OfficeStore
 from hub.wire import HUB, AccessEvent, ForwardedNotice, WireError, open_sealed
-from pki import PkiError, RevocationSource, Trust, parse_signed, verify_login, verify_signed
 from portal.model import (
     AccessEntry,
     ApplicationKind,
@@ -38,55 +35,65 @@ from portal.model import (
     Unavailable,
 )
 
-__all__ = ["PkiLoginCheck", "PkiSignatureCheck", "PortalOffice"]
+__all__ = ["ItemTable", "OfficeRegistry", "PortalOffice", "SignerOf", "UnreadableSignature"]
 
-log = get_logger("renkei.portal")
+log = get_logger("portal.office")
 Feed = asyncio.Queue[AccessEntry | NoticeEntry]
 _KEPT = 100  # notices and application statuses kept per resident (newest)
 NOTICES, APPLICATIONS = "notices", "applications"  # the portal's store: per resident
 _FEED_MAX = 100  # a resident's browser that stopped reading loses alerts, not the portal memory
 
 
-class PkiLoginCheck:
-    """The portal's ``CertificateChecker``: JPKI chain, policy, validity, revocation now."""
+class OfficeEntry(Protocol):
+    """An office as the registry names it."""
 
-    def __init__(self, trust: Trust, source: RevocationSource) -> None:
-        self.trust, self.source = trust, source
-
-    async def check(self, der: bytes, at: dt.datetime) -> CheckedCertificate:
-        try:
-            cert = await verify_login(der, self.trust, self.source, now=at)
-        except PkiError as exc:
-            raise LoginRefused(str(exc)) from None
-        return CheckedCertificate(der, cert.serial_number, cert.not_valid_after_utc)
+    @property
+    def code(self) -> str: ...
+    @property
+    def name_ja(self) -> str: ...
+    @property
+    def provides(self) -> tuple[str, ...]: ...
 
 
-class PkiSignatureCheck:
-    """An office's ``SignatureCheck``: CMS signature, JPKI chain, revocation at signing time.
-    Made once per deployment; ``for_office`` gives each office its own (for its refusal codes)."""
+class OfficeRegistry(Protocol):
+    """The office registry (``hub.routing.Registry``)."""
 
-    def __init__(self, trust: Trust, source: RevocationSource, office: str = "office") -> None:
-        self.code = office.replace("-", "_")
-        self.trust, self.source = trust, source
+    def __contains__(self, code: object) -> bool: ...
+    def __iter__(self) -> Iterator[OfficeEntry]: ...
+    def get(self, code: str) -> OfficeEntry: ...
 
-    def for_office(self, office: str) -> PkiSignatureCheck:
-        return PkiSignatureCheck(self.trust, self.source, office)
 
-    async def check(self, signed: bytes) -> Signer:
-        try:
-            verified = await verify_signed(signed, None, self.trust, self.source)
-            content = parse_signed(signed).content or b""
-        except PkiError as exc:
-            raise ApplicationRefused(f"{self.code}.signature_invalid", str(exc)) from None
-        facts = verified.facts
-        return Signer(facts.name, facts.birth_date.isoformat(), content, verified.signing_time)
+class ItemEntry(Protocol):
+    @property
+    def ja(self) -> str: ...
+
+
+class ItemTable(Protocol):
+    """The legal table (``hub.routing.LegalTable``): the items, for their Japanese labels."""
+
+    @property
+    def items(self) -> Mapping[str, ItemEntry]: ...
+
+
+class UnreadableSignature(Exception):
+    """A signed application whose signer cannot be read; ``str`` says why."""
+
+
+class SignerOf(Protocol):
+    """Who signed an application (CMS, DER): the signer's certificate (DER), or
+    ``UnreadableSignature``. Whether the signature verifies is the receiving office's check."""
+
+    def __call__(self, signed: bytes) -> bytes: ...
 
 
 class PortalOffice:
-    def __init__(self, node: OfficeNode, registry: Registry, table: LegalTable) -> None:
+    def __init__(
+        self, node: OfficeNode, registry: OfficeRegistry, table: ItemTable, signer_of: SignerOf
+    ) -> None:
         self.node = node
         self.registry = registry
         self.table = table
+        self.signer_of = signer_of
         # お知らせ and application statuses: in the portal's own store (PostgreSQL schema, or
         # memory), one document per resident under the portal's token, the newest _KEPT each
         self.store: OfficeStore = node.store if node.store is not None else MemoryStore()
@@ -282,8 +289,8 @@ class PortalOffice:
     async def _signer(self, signed: bytes) -> tuple[str, str]:
         """(this portal's token for whoever signed — J-LIS names them, or "" and why not)."""
         try:
-            certificate = parse_signed(signed).signer.public_bytes(Encoding.DER)
-        except PkiError as exc:
+            certificate = self.signer_of(signed)
+        except UnreadableSignature as exc:
             return "", f"portal.bad_signature: {exc}"
         try:
             return await self.node.identify(certificate), ""

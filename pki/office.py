@@ -1,5 +1,6 @@
-"""The certification authority on the network: revocation follows the resident register, and
-J-LIS names the holder of an authentication certificate for the portal.
+"""The certification authority's office on the network (``jlis-pki``): revocation follows
+the resident register, and J-LIS names the holder of an authentication certificate for the
+portal.
 
 The CA enrolls (as office ``jlis-pki``) each person it certifies and files their certificates
 under that token (``holder_for``); a register's change event then reaches it under the same
@@ -9,7 +10,8 @@ its own token (in its own store; the link never leaves it): a portal login or th
 check of who signed an application (``Identify``) gets back ``Identified`` with that token,
 which the hub translates for the portal — so no certificate serial becomes anyone else's
 matching key.
-The two services stay independent: this adapter in the composition root joins them.
+It runs on the participant runtime (``hub.node``) like every office, and imports no other
+service; the composition root hands it to the node as its listener and identifier.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import hashlib
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from agencies.store import OfficeStore
 from hub.log import get_logger
+from hub.node import OfficeStore
 from hub.wire import JLIS_PKI, Change, Identified, NotFound, Outcome, Refused
 from pki import CertificationAuthority, EventKind, Issued, ResidentEvent
 
@@ -31,7 +33,7 @@ __all__ = ["PKI_OFFICE", "CaListener", "holder_for"]
 PKI_OFFICE = JLIS_PKI  # the CA's office on the network
 LINKS = "certificate_links"
 _PREFIX = "t:"
-log = get_logger("renkei.pki_link")
+log = get_logger("pki.office")
 _EVENTS: dict[str, EventKind] = {"moved_out": EventKind.MOVED, "death": EventKind.DIED}
 
 

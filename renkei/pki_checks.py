@@ -1,0 +1,65 @@
+"""The PKI checks other services rely on: the glue between ``pki`` and its users.
+
+The services stay independent (no service imports another), so the composition root joins
+them: ``PkiLoginCheck`` is the portal's ``CertificateChecker`` (logins: chain, policy,
+validity, OCSP/CRL now), ``PkiSignatureCheck`` an office's ``SignatureCheck`` (applications:
+CMS, chain, revocation at signing time), ``cms_signer`` the portal office's ``SignerOf`` (who
+signed an application, for J-LIS to name).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from agencies.applications import Signer
+from hub.node import ApplicationRefused
+from pki import PkiError, RevocationSource, Trust, parse_signed, verify_login, verify_signed
+from portal.model import CheckedCertificate, LoginRefused
+from portal.office import UnreadableSignature
+
+__all__ = ["PkiLoginCheck", "PkiSignatureCheck", "cms_signer"]
+
+
+class PkiLoginCheck:
+    """The portal's ``CertificateChecker``: JPKI chain, policy, validity, revocation now."""
+
+    def __init__(self, trust: Trust, source: RevocationSource) -> None:
+        self.trust, self.source = trust, source
+
+    async def check(self, der: bytes, at: dt.datetime) -> CheckedCertificate:
+        try:
+            cert = await verify_login(der, self.trust, self.source, now=at)
+        except PkiError as exc:
+            raise LoginRefused(str(exc)) from None
+        return CheckedCertificate(der, cert.serial_number, cert.not_valid_after_utc)
+
+
+class PkiSignatureCheck:
+    """An office's ``SignatureCheck``: CMS signature, JPKI chain, revocation at signing time.
+    Made once per deployment; ``for_office`` gives each office its own (for its refusal codes)."""
+
+    def __init__(self, trust: Trust, source: RevocationSource, office: str = "office") -> None:
+        self.code = office.replace("-", "_")
+        self.trust, self.source = trust, source
+
+    def for_office(self, office: str) -> PkiSignatureCheck:
+        return PkiSignatureCheck(self.trust, self.source, office)
+
+    async def check(self, signed: bytes) -> Signer:
+        try:
+            verified = await verify_signed(signed, None, self.trust, self.source)
+            content = parse_signed(signed).content or b""
+        except PkiError as exc:
+            raise ApplicationRefused(f"{self.code}.signature_invalid", str(exc)) from None
+        facts = verified.facts
+        return Signer(facts.name, facts.birth_date.isoformat(), content, verified.signing_time)
+
+
+def cms_signer(signed: bytes) -> bytes:
+    """The certificate (DER) that signed a CMS document; not checked here (the office does)."""
+    try:
+        return parse_signed(signed).signer.public_bytes(Encoding.DER)
+    except PkiError as exc:
+        raise UnreadableSignature(str(exc)) from None

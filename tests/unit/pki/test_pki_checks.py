@@ -1,0 +1,48 @@
+"""The composition root's PKI glue for the portal: who signed an application (``cms_signer``),
+and an unreadable one refused as the portal's ``portal.bad_signature`` without asking anyone."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+from pki_helpers import ec_key, issue_pair, make_ca
+
+from pki import sign_document
+from portal.office import PortalOffice, UnreadableSignature
+from renkei.pki_checks import cms_signer
+
+DOC = b'{"kind": "moving"}'
+
+
+def test_cms_signer_gives_the_signing_certificate() -> None:
+    sig, _ = issue_pair(make_ca())
+    signed = sign_document(DOC, sig.certificate, ec_key(0))
+    assert cms_signer(signed) == sig.certificate.public_bytes(Encoding.DER)
+
+
+@pytest.mark.parametrize("signed", [b"", b"not a signature", b"0\x82\x00\x00"])
+def test_cms_signer_refuses_what_it_cannot_read(signed: bytes) -> None:
+    with pytest.raises(UnreadableSignature):
+        cms_signer(signed)
+
+
+class _NoNetwork:
+    """A node that must not be asked: an unreadable signature is refused before any query."""
+
+    store = None
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the portal asked the network ({name}) about an unreadable document")
+
+
+async def test_an_unreadable_application_is_refused_and_kept() -> None:
+    portal = PortalOffice(_NoNetwork(), SimpleNamespace(), SimpleNamespace(), cms_signer)  # type: ignore[arg-type]
+    status = await portal.submit("resident-token", "moving", {}, b"not a signature")
+    assert (status.status, status.office) == ("refused", "")
+    assert status.detail.startswith("portal.bad_signature: ")
+    assert [s.application_id for s in await portal.applications("resident-token")] == [
+        status.application_id
+    ]
