@@ -7,26 +7,17 @@ is configured, or on RabbitMQ and PostgreSQL when they are.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
-from agencies.applications import SignedApplications
-from agencies.item_office import ItemOffice
-from agencies.jlis.numbers import NumberGenerator
-from agencies.jlis.registry import Jlis
-from agencies.municipality.child_allowance import ChildAllowance
-from agencies.municipality.local_tax import LocalTax
-from agencies.municipality.moving import MovedOut
-from agencies.municipality.resident_register import ResidentRegister
 from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_broker
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
 from hub.log import get_logger
-from hub.node import ChangeListener, MemoryStore, OfficeNode, OfficeStore, PgStore, Provider
+from hub.node import ChangeListener, MemoryStore, OfficeNode, OfficeStore, PgStore
 from hub.records import (
     WITNESS_FILE,
     Claimer,
@@ -46,16 +37,15 @@ from hub.routing import (
 )
 from hub.routing.announce import Announcer
 from hub.routing.context import ContextSealer
+from hub.routing.finish import Finisher, WriterSink
 from hub.routing.freshness import CLAIM_KEPT
 from hub.routing.limits import Rate
-from hub.routing.outcomes import Finisher, WriterSink
 from hub.routing.portal import PORTAL_KIND
 from hub.routing.router import Router, RouterDeps, utcnow
 from hub.routing.tokens import TokenClient
 from hub.wire import HUB
-from pki.office import CaListener
-from portal.office import PortalOffice
-from renkei.pki_checks import PkiSignatureCheck, cms_signer
+from renkei.pki_checks import PkiSignatureCheck
+from renkei.roles import Seat, assemble
 from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 from token_service import KeyRing, TokenService
@@ -260,16 +250,13 @@ async def _start_office(
     *,
     signatures: PkiSignatureCheck | None = None,
 ) -> None:
+    """The office's node, playing the roles the registry names for it (``renkei.roles``)."""
     store: OfficeStore
     if pool is not None:
         store = PgStore(pool, code)
         await store.migrate()
     else:
         store = MemoryStore()
-    office = net.registry.get(code)
-    if isinstance(listener, CaListener):  # J-LIS keeps its certificate links in its own store
-        listener.store = store
-        net._closers.append(listener.close)
     node = OfficeNode(
         code=code,
         bus=await _bus_for(net, code, broker),
@@ -277,53 +264,19 @@ async def _start_office(
         hub=net.state.public[HUB],
         jlis_seal=net.state.public["jlis"].seal if "jlis" in net.state.public else None,
         store=store,
-        listener=listener,
-        identifier=listener if isinstance(listener, CaListener) else None,
         peers=net.state.public,
     )
-    app: Any = None
-    provider: Provider | None = None
-    if code == "jlis":
-        app = Jlis(
-            store, NumberGenerator(net.state.secret_of("jlis")), net.state.public[TOKEN].seal
-        )
-        node.resolver = app
-    elif "resident_record" in office.provides:
-        app = provider = ResidentRegister(store)
-    elif "local_tax" in office.provides:
-        app = provider = LocalTax(store)
-    elif "child_allowance" in office.affairs:
-        register = _office_providing(net.registry, "resident_record", office.municipality)
-        tax = _office_providing(net.registry, "local_tax", office.municipality)
-        app = ChildAllowance(node, store, register=register, tax_office=tax)
-    elif office.kind == PORTAL_KIND:
-        app = node.inbox = PortalOffice(node, net.registry, net.table, cms_signer)
-        node.deadline = PORTAL_DEADLINE
-    elif office.provides:
-        app = provider = ItemOffice(store, frozenset(office.provides))
-    if office.accepts and signatures is not None:
-        then = MovedOut(node) if "moving" in office.accepts else None
-        node.applications = SignedApplications(
-            code,
-            store,
-            signatures.for_office(code),
-            then,
-            register="resident_record" in office.provides,
-        )
-    node.provider = provider
+    office = net.registry.get(code)
+    seat = Seat(office, node, store, net.registry, net.table, net.state, signatures, listener)
+    made = assemble(seat)
+    net._closers.extend(made.closers)
+    # the node exists first: the roles that ask (the portal, the allowance office) ask through it
+    node.roles = made.roles
+    if made.deadline is not None:
+        node.deadline = made.deadline
     await node.start()
     net._closers.append(node.stop)
-    net.offices[code], net.stores[code], net.apps[code] = node, store, app
-
-
-def _office_providing(registry: Registry, item: str, municipality: str | None) -> str:
-    for office in registry:
-        if item in office.provides and office.municipality == municipality:
-            return office.code
-    raise LookupError(f"no office of municipality {municipality} provides {item}")
-
-
-PORTAL_DEADLINE = dt.timedelta(seconds=4)  # a page waits no longer for an office
+    net.offices[code], net.stores[code], net.apps[code] = node, store, made.app
 
 
 async def _keep_session(_: Any) -> None:

@@ -12,7 +12,15 @@ from hub.node.exceptions import (
     NoRecord,
     OfficeError,
 )
-from hub.node.roles import Applications, ChangeListener, Identifier, Inbox, Provider, Resolver
+from hub.node.roles import (
+    Applications,
+    ChangeListener,
+    Identifier,
+    Inbox,
+    Provider,
+    Resolver,
+    Roles,
+)
 from hub.node.runtime import EVENTS, Answer, OfficeNode
 from hub.node.store import MemoryStore, OfficeStore, PgStore, schema_for
 
@@ -34,5 +42,6 @@ __all__ = [
     "PgStore",
     "Provider",
     "Resolver",
+    "Roles",
     "schema_for",
 ]

@@ -1,5 +1,6 @@
 """What a participant plugs into its ``OfficeNode``: one role object per kind of message it
-handles, each optional (a node without a role refuses or dead-letters that kind of request).
+handles, each optional (a node without a role refuses or dead-letters that kind of request),
+gathered in ``Roles``.
 
 An office's own code implements the roles it plays — a provider answers queries, a resident
 register's neighbours listen to change events, J-LIS resolves numbers, its certification
@@ -11,11 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 from hub.wire import AccessEvent, Change, ForwardedNotice, Outcome
 
-__all__ = ["Applications", "ChangeListener", "Identifier", "Inbox", "Provider", "Resolver"]
+__all__ = [
+    "Applications",
+    "ChangeListener",
+    "Identifier",
+    "Inbox",
+    "Provider",
+    "Resolver",
+    "Roles",
+]
 
 
 class Provider(Protocol):
@@ -57,3 +67,30 @@ class Inbox(Protocol):
     """The portal only: access alerts and notices the hub delivers (under the portal's token)."""
 
     async def received(self, msg: AccessEvent | ForwardedNotice) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """The role objects a node plays, by role; a role it lacks, it refuses or dead-letters.
+
+    The composition root builds them from the roles each office is given by name (the office
+    registry's ``roles``); ``merge`` joins what each named role brings, refusing two objects
+    for the same role.
+    """
+
+    provider: Provider | None = None
+    listener: ChangeListener | None = None
+    resolver: Resolver | None = None
+    identifier: Identifier | None = None
+    applications: Applications | None = None
+    inbox: Inbox | None = None
+
+    def merge(self, other: Roles) -> Roles:
+        """Both sets of roles; ``ValueError`` naming the role both fill."""
+        taken: dict[str, Any] = {}
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if mine is not None and theirs is not None:
+                raise ValueError(f"two objects for the {f.name} role")
+            taken[f.name] = mine if theirs is None else theirs
+        return Roles(**taken)

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from hub.bus import Bus, Delivery, OutMessage
 from hub.log import get_logger
 from hub.node.exceptions import ApplicationRefused, BadRequest, EnrollmentRefused, NoRecord
-from hub.node.roles import Applications, ChangeListener, Identifier, Inbox, Provider, Resolver
+from hub.node.roles import Roles
 from hub.node.store import OfficeStore
 from hub.wire import (
     HUB,
@@ -97,14 +97,9 @@ class OfficeNode:
     bus: Bus
     keys: OfficeKeys
     hub: PublicKeys
-    provider: Provider | None = None
-    resolver: Resolver | None = None
+    roles: Roles = field(default_factory=Roles)  # what it answers (``hub.node.roles``)
     jlis_seal: X25519PublicKey | None = None
     store: OfficeStore | None = None  # where the office keeps the change events it received
-    listener: ChangeListener | None = None
-    identifier: Identifier | None = None
-    applications: Applications | None = None
-    inbox: Inbox | None = None
     peers: Mapping[str, PublicKeys] = field(default_factory=dict)  # to seal documents for
     deadline: dt.timedelta = dt.timedelta(seconds=10)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
@@ -296,23 +291,17 @@ class OfficeNode:
         msg = await self._from_hub(d)
         if msg is None:
             return
-        if isinstance(msg, ForwardedChange):
-            await self._changed(msg)
-            await d.ack()
-            return
-        if isinstance(msg, AccessEvent | ForwardedNotice) and self.inbox is not None:
-            await self.inbox.received(msg)
-            await d.ack()
-            return
-        if isinstance(msg, ForwardedQuery):
-            outcome = await (self._apply(msg) if msg.document else self._answer(msg))
-        elif isinstance(msg, ForwardedEnroll) and self.resolver is not None:
-            outcome = await self._opened(msg.number, self.resolver.resolve)
-        elif isinstance(msg, ForwardedIdentify) and self.identifier is not None:
-            outcome = await self._opened(msg.certificate, self.identifier.identify)
-        else:
+        desk = _DESKS.get(type(msg))
+        if desk is None or (desk.role and getattr(self.roles, desk.role) is None):
             await d.dead_letter("office.unexpected: not a request from the hub")
             return
+        outcome = await desk.handle(self, msg)
+        if outcome is not None:  # a request the hub awaits an answer to
+            assert isinstance(msg, _Awaited)
+            await self._reply(msg, outcome)
+        await d.ack()
+
+    async def _reply(self, msg: _Awaited, outcome: Outcome) -> None:
         if msg.envelope.deadline > self.clock():
             reply = ProviderReply(
                 envelope=self._reply_envelope(msg.envelope), context=msg.context, outcome=outcome
@@ -320,14 +309,29 @@ class OfficeNode:
             await self._publish("reply", reply)
         else:  # the hub has answered the requester already; a late answer is only noise
             log.info("request.expired", query_id=str(msg.envelope.correlation_id))
-        await d.ack()
+
+    async def _query(self, msg: ForwardedQuery) -> Outcome:
+        return await (self._apply(msg) if msg.document else self._answer(msg))
+
+    async def _resolve(self, msg: ForwardedEnroll) -> Outcome:
+        assert self.roles.resolver is not None
+        return await self._opened(msg.number, self.roles.resolver.resolve)
+
+    async def _identify(self, msg: ForwardedIdentify) -> Outcome:
+        assert self.roles.identifier is not None
+        return await self._opened(msg.certificate, self.roles.identifier.identify)
+
+    async def _received(self, msg: AccessEvent | ForwardedNotice) -> None:
+        assert self.roles.inbox is not None
+        await self.roles.inbox.received(msg)
 
     async def _answer(self, msg: ForwardedQuery) -> Outcome:
-        if self.provider is None:
+        provider = self.roles.provider
+        if provider is None:
             reason = f"{self.code} answers no queries"
             return Failed(family="provider", code="office.not_a_provider", reason=reason)
         try:
-            data = await self.provider.answer(msg.person, msg.items, msg.params)
+            data = await provider.answer(msg.person, msg.items, msg.params)
         except Exception as exc:  # noqa: BLE001 - the office's own failure becomes an answer
             return self._failure(msg, exc)
         if data is None:
@@ -341,11 +345,12 @@ class OfficeNode:
     async def _apply(self, msg: ForwardedQuery) -> Outcome:
         """An electronic application: the office checks it and answers with its receipt."""
         assert msg.document is not None
-        if self.applications is None:
+        applications = self.roles.applications
+        if applications is None:
             return Refused(code="office.no_applications", reason=f"{self.code} takes none")
         try:
             document = open_sealed(msg.document, self.keys.sealing)
-            receipt = await self.applications.receive(msg.person, msg.items[0], document)
+            receipt = await applications.receive(msg.person, msg.items[0], document)
             return Answered(payload=seal(orjson.dumps(receipt), seal_key(msg.seal_to)))
         except ApplicationRefused as exc:
             return Refused(code=exc.code, reason=str(exc)[:2000])
@@ -380,8 +385,10 @@ class OfficeNode:
         if self.store is not None and await self.store.get(EVENTS, event_id) is not None:
             log.info("change.duplicate", event_id=event_id)
             return
-        if self.listener is not None:
-            await self.listener.changed(msg.person, msg.change, msg.effective, dict(msg.detail))
+        if self.roles.listener is not None:
+            await self.roles.listener.changed(
+                msg.person, msg.change, msg.effective, dict(msg.detail)
+            )
         if self.store is not None:
             doc = {
                 "person": msg.person,
@@ -430,3 +437,26 @@ class OfficeNode:
             },
         )
         await self.bus.publish("renkei.hub", routing_key, out)
+
+
+_Awaited = ForwardedQuery | ForwardedEnroll | ForwardedIdentify  # the hub awaits an answer
+
+
+@dataclass(frozen=True, slots=True)
+class _Desk:
+    """What the node does with one kind of message from the hub: ``handle`` returns the
+    outcome to answer with, or None when the hub awaits no answer; without its ``role`` (a
+    field of ``Roles``) the node dead-letters the message."""
+
+    handle: Callable[[OfficeNode, Any], Awaitable[Outcome | None]]
+    role: str = ""
+
+
+_DESKS: dict[type[Message], _Desk] = {
+    ForwardedQuery: _Desk(OfficeNode._query),  # without a provider it answers that it has none
+    ForwardedEnroll: _Desk(OfficeNode._resolve, "resolver"),
+    ForwardedIdentify: _Desk(OfficeNode._identify, "identifier"),
+    ForwardedChange: _Desk(OfficeNode._changed),  # kept even with no listener
+    AccessEvent: _Desk(OfficeNode._received, "inbox"),
+    ForwardedNotice: _Desk(OfficeNode._received, "inbox"),
+}

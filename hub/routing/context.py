@@ -19,12 +19,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hub.routing.exceptions import ForgedContext
 from hub.wire import WireError, b64d, b64e
 
-__all__ = ["Context", "ContextSealer"]
+__all__ = ["Context", "ContextSealer", "Kind"]
+
+Kind = Literal["query", "enroll", "change", "identify", "notice"]
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    kind: Literal["query", "enroll", "change", "identify", "notice"]
+    kind: Kind
     query_id: UUID
     requester: str
     provider: str

@@ -25,6 +25,7 @@ from hub.routing.legal_table_schema import Code, Strict, Text, as_tuple
 
 __all__ = [
     "APPLICATION_KINDS",
+    "ROLES",
     "Office",
     "Registry",
     "authorize",
@@ -35,6 +36,20 @@ __all__ = [
 ]
 
 APPLICATION_KINDS = frozenset({"moving", "child_allowance", "tax_return"})
+# what an office's own code does on the network, by name; the composition root builds each
+# role's objects (``renkei/roles.py``), the registry only says which an office plays
+ROLES = frozenset(
+    {
+        "applications",  # takes the signed applications it ``accepts``
+        "certification",  # J-LIS's certification service: names card holders, revokes
+        "child_allowance",  # a municipality's child allowance office (asks, decides)
+        "item_provider",  # answers queries for the items it ``provides``, from its store
+        "local_tax",  # a municipality's tax office (answers local_tax)
+        "number_resolver",  # J-LIS: resolves numbers (enrollment)
+        "portal",  # the resident portal: reads its inbox, asks for the resident
+        "resident_register",  # a municipality's resident register (answers resident_record)
+    }
+)
 OfficeCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
 Codes = Annotated[tuple[Code, ...], BeforeValidator(as_tuple)]
 
@@ -47,6 +62,7 @@ class _Entry(Strict):
     affairs: Codes = ()
     provides: Codes = ()
     accepts: Codes = ()  # electronic applications it takes from the portal (APPLICATION_KINDS)
+    roles: Codes = ()  # what its own code does on the network (ROLES); none: it only asks
 
 
 class Office(_Entry):
@@ -172,10 +188,22 @@ def _problems(offices: Mapping[str, _Entry], table: LegalTable) -> list[str]:
             for kind in office.accepts
             if kind not in APPLICATION_KINDS
         )
-        for field in ("affairs", "provides", "accepts"):
+        problems.extend(_role_problems(at, office))
+        for field in ("affairs", "provides", "accepts", "roles"):
             values: tuple[str, ...] = getattr(office, field)
             if len(set(values)) != len(values):
                 problems.append(f"{at}.{field}: a code is listed twice in {list(values)}")
+    return problems
+
+
+def _role_problems(at: str, office: _Entry) -> list[str]:
+    problems = [
+        f"{at}: plays unknown role {role!r} (one of {sorted(ROLES)})"
+        for role in office.roles
+        if role not in ROLES
+    ]
+    if bool(office.accepts) != ("applications" in office.roles):
+        problems.append(f"{at}: an office that accepts applications plays the applications role")
     return problems
 
 

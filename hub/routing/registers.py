@@ -14,8 +14,8 @@ import datetime as dt
 from collections.abc import Sequence
 
 from hub.directory import Enrollment
+from hub.routing.finish import refused
 from hub.routing.offices import Registry
-from hub.routing.outcomes import refused
 from hub.wire import Refused
 
 __all__ = [

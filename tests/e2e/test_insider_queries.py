@@ -23,7 +23,7 @@ from test_query_flow import ask, person, query, records_of
 from agencies.jlis.numbers import generate_rrc
 from hub.bus import Delivery
 from hub.records import AccessRecord, digest, disclose, verify_store
-from hub.routing.outcomes import record_key, replay_key
+from hub.routing.finish import record_key, replay_key
 from hub.wire import Answered, ForwardedQuery, Query, Refused, Reply, TimedOut, decode, encode
 from hub.wire import open_sealed as unseal
 from renkei.network import Network

@@ -13,7 +13,7 @@ from e2e_env import Env, RawOffice
 
 from agencies.jlis.numbers import generate_rrc
 from hub.bus import REASON_HEADER, Delivery
-from hub.routing.outcomes import record_key
+from hub.routing.finish import record_key
 from hub.wire import (
     Answered,
     Envelope,

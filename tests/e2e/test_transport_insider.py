@@ -24,7 +24,7 @@ from hub.bus import (
     USER_HEADER,
     Delivery,
 )
-from hub.routing.outcomes import record_key
+from hub.routing.finish import record_key
 from hub.wire import Envelope, Failed, Query, encode, new_traceparent
 from renkei.network import Network
 

@@ -31,7 +31,7 @@ from hub.bus import (
     OutMessage,
     network_topology,
 )
-from hub.node import NoRecord, OfficeNode
+from hub.node import NoRecord, OfficeNode, Roles
 from hub.wire import (
     SIGNATURE_HEADER,
     Answered,
@@ -110,7 +110,11 @@ async def net() -> AsyncIterator[Net]:
     token, monitor = broker.connect("token"), broker.connect("monitor")
     provider = TaxOffice()
     node = OfficeNode(
-        code=OFFICE, bus=office, keys=OFFICE_KEYS, hub=HUB_KEYS.public, provider=provider
+        code=OFFICE,
+        bus=office,
+        keys=OFFICE_KEYS,
+        hub=HUB_KEYS.public,
+        roles=Roles(provider=provider),
     )
     net = Net(broker, node, provider, hub, token)
 
@@ -246,7 +250,7 @@ async def test_an_unknown_person_is_not_found(net: Net) -> None:
 
 
 async def test_an_office_that_provides_nothing_says_so(net: Net) -> None:
-    net.node.provider = None
+    net.node.roles = Roles()
     await from_hub(net, forwarded(KNOWN))
     outcome = (await provider_reply(net)).outcome
     assert isinstance(outcome, Failed)

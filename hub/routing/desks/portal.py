@@ -1,14 +1,13 @@
 """The portal's desk at the hub: what the resident portal asks, for the resident logged in.
 
-The router hands every query of the portal here (``route``): the portal rules
-(``hub.routing.portal``) instead of the legal table; disclosures the hub answers itself — the
-person's access records, which offices hold them, one record proved in the hash chain — sealed
-for the portal; where to file an application; everything else forwarded like any query.
+The query desk hands every query of the portal here: the portal rules (``hub.routing.portal``)
+instead of the legal table; disclosures the hub answers itself — the person's access records,
+which offices hold them, one record proved in the hash chain — sealed for the portal; where to
+file an application (``ApplicationDesk``); everything else forwarded like any query.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
 import orjson
@@ -17,19 +16,17 @@ from hub.directory import Directory
 from hub.records import AccessRecord, RecordStore
 from hub.records.chain import span_intact
 from hub.routing.context import Context
+from hub.routing.desks.application import WITHHOLDS_NOTHING, ApplicationDesk
+from hub.routing.desks.forward import Forwarder, forwarded_query
+from hub.routing.finish import hub_error, refused
 from hub.routing.offices import Registry
-from hub.routing.outcomes import hub_error, refused
 from hub.routing.portal import APPLICATION, DISCLOSURE, authorize_portal
 from hub.routing.tokens import TokenClient
-from hub.wire import HUB, Answered, NotFound, Outcome, PublicKeys, Query, Sealed, TokenOk, seal
+from hub.wire import HUB, Answered, Outcome, Query, Sealed, TokenOk, seal
 
-__all__ = ["WITHHOLDS_NOTHING", "Forward", "PortalDesk"]
+__all__ = ["DISCLOSED_MAX", "PortalDesk"]
 
 DISCLOSED_MAX = 1000  # newest records in one disclosure answer
-WITHHOLDS_NOTHING = refused(
-    "routing.not_withholdable", "the portal acts for the resident: it withholds nothing from them"
-)
-Forward = Callable[[Query, Context, str], Awaitable[Outcome | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +35,14 @@ class PortalDesk:
     registry: Registry
     directory: Directory
     records: RecordStore | None
-    keys: Mapping[str, PublicKeys]
+    forwarder: Forwarder
+    applications: ApplicationDesk
 
-    async def route(
-        self, msg: Query, ctx: Context, forward: Forward
-    ) -> tuple[Context, Outcome | None]:
+    async def handle(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
         """The portal's query, for the resident logged in: the portal rules, not the table."""
         d = self
         if ctx.affair == APPLICATION and ctx.provider == HUB:
-            return await self._where_to_file(msg, ctx)
+            return await self.applications.handle(msg, ctx)
         targets = (HUB,) if ctx.provider == HUB else (ctx.provider, HUB)
         result = await d.tokens.translate(msg.person, ctx.requester, targets)
         if not isinstance(result, TokenOk):
@@ -61,7 +57,8 @@ class PortalDesk:
             return ctx, refused(f"routing.{decision.code}", decision.reason)
         if ctx.affair == DISCLOSURE:
             return ctx, await self._disclose(msg, ctx)
-        return ctx, await forward(msg, ctx, result.tokens[0])
+        fwd = forwarded_query(d.forwarder, msg, ctx, result.tokens[0])
+        return ctx, await d.forwarder.forward(ctx, fwd)
 
     async def _in_chain(self, record: AccessRecord) -> bool:
         """The record, its predecessor and every record up to the first signed checkpoint at
@@ -73,30 +70,6 @@ class PortalDesk:
         last = checkpoint.seq if checkpoint else record.seq
         span = await store.between(max(record.seq - 1, 1), last)
         return span_intact(span, checkpoint, store.public_key)
-
-    async def _where_to_file(self, msg: Query, ctx: Context) -> tuple[Context, Outcome]:
-        """Where the portal files this kind of application for the resident: a national office
-        (the tax office), or the municipal one that holds them now (their register, for a
-        move). Answered first, unsigned, so that the application can be sealed for it alone."""
-        d = self
-        result = await d.tokens.translate(msg.person, ctx.requester, (HUB,))
-        if not isinstance(result, TokenOk):
-            return ctx, result
-        ctx = replace(ctx, person=result.tokens[0])
-        if msg.not_disclosed:
-            return ctx, WITHHOLDS_NOTHING
-        if msg.document is not None or len(ctx.items) != 1:
-            return ctx, refused(
-                "hub.unaddressed_application",
-                "ask the hub where to file one kind of application, then send it there",
-            )
-        holding = {e.office for e in await d.directory.holders(ctx.person) if not e.until}
-        kind = ctx.items[0]
-        for office in d.registry:
-            if kind in office.accepts and (office.municipality is None or office.code in holding):
-                answer = orjson.dumps({"office": office.code})
-                return ctx, Answered(payload=seal(answer, d.keys[ctx.requester].seal))
-        return ctx, NotFound(reason=f"no office that takes {kind} applications holds this person")
 
     async def _disclose(self, msg: Query, ctx: Context) -> Outcome:
         """情報提供等記録の開示: the person's records, newest first, the withheld ones left out
@@ -133,5 +106,5 @@ class PortalDesk:
                 "valid": found is not None and await self._in_chain(found),
                 "hash": found.hash.hex() if found else "",
             }
-        sealed: Sealed = seal(orjson.dumps(data), self.keys[ctx.requester].seal)
+        sealed: Sealed = seal(orjson.dumps(data), self.forwarder.keys[ctx.requester].seal)
         return Answered(payload=sealed)

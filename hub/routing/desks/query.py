@@ -1,0 +1,101 @@
+"""Queries (情報照会): the tokens, then the law, then the provider; the first refusal ends it.
+
+The token comes first so that even a refused query is recorded under the person and shows in
+their やりとり履歴 (a forged token leaves the record without a person). A query addressed to the
+hub itself asks the hub to find the provider (``resolve``). The portal's queries go to the
+portal's desk (the portal rules instead of the legal table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hub.directory import Directory
+from hub.routing.context import Context
+from hub.routing.desks.desk import Desk
+from hub.routing.desks.forward import Forwarder, forwarded_query
+from hub.routing.desks.portal import PortalDesk
+from hub.routing.finish import refused
+from hub.routing.legal import Decision, LegalTable
+from hub.routing.offices import Registry, authorize
+from hub.routing.portal import is_portal
+from hub.routing.resolve import reference_date, resolve_provider
+from hub.routing.tokens import TokenClient
+from hub.wire import HUB, Outcome, Query, TokenOk
+
+__all__ = ["QueryDesk"]
+
+
+class QueryDesk(Desk):
+    kind = "query"
+    claims = True  # a query id is acted on once (``freshness``)
+
+    def __init__(
+        self,
+        *,
+        table: LegalTable,
+        registry: Registry,
+        tokens: TokenClient,
+        directory: Directory,
+        forwarder: Forwarder,
+        portal: PortalDesk,
+    ) -> None:
+        self._table = table
+        self._registry = registry
+        self._tokens = tokens
+        self._directory = directory
+        self._out = forwarder
+        self._portal = portal
+
+    def items(self, msg: Query) -> tuple[str, ...]:
+        return msg.items
+
+    async def handle(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
+        if is_portal(self._registry, ctx.requester):
+            return await self._portal.handle(msg, ctx)
+        if msg.document is not None:
+            return ctx, refused("hub.unexpected_document", "only the portal files applications")
+        if ctx.provider == HUB:
+            ctx, refusal = await self._resolve(msg, ctx)
+            if refusal is not None:
+                return ctx, refusal
+        result = await self._tokens.translate(msg.person, ctx.requester, (ctx.provider, HUB))
+        if not isinstance(result, TokenOk):
+            return ctx, result
+        provider_token, hub_token = result.tokens
+        ctx = replace(ctx, person=hub_token)
+        asked = (ctx.requester, ctx.affair, ctx.provider, ctx.items)
+        decision = authorize(self._table, self._registry, *asked, ctx.asked_at.date())
+        if decision.allowed and msg.not_disclosed:
+            ctx, decision = self._withhold(ctx, decision)
+        if not decision.allowed:
+            return ctx, refused(f"routing.{decision.code}", decision.reason)
+        fwd = forwarded_query(self._out, msg, ctx, provider_token)
+        return ctx, await self._out.forward(ctx, fwd)
+
+    def _withhold(self, ctx: Context, decision: Decision) -> tuple[Context, Decision]:
+        """不開示 only where a row of the law allows it, until the end of its period; the
+        basis and the end go with the record into the signed flag log."""
+        rule = self._table.withholding(decision)
+        if isinstance(rule, Decision):
+            return ctx, rule
+        until = rule.until(ctx.asked_at)
+        reason = f"withheld at {ctx.requester}'s request until {until:%Y-%m-%d}: {rule.basis}"
+        return replace(
+            ctx, not_disclosed=True, withheld_until=until, withheld_reason=reason
+        ), decision
+
+    async def _resolve(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
+        """Which office may answer and held this person's record on the reference date."""
+        result = await self._tokens.translate(msg.person, ctx.requester, (HUB,))
+        if not isinstance(result, TokenOk):
+            return ctx, result
+        ctx = replace(ctx, person=result.tokens[0])
+        on = reference_date(ctx.items, msg.params, ctx.asked_at.date())
+        holders = await self._directory.holders(ctx.person)
+        asked = (ctx.requester, ctx.affair, ctx.items)
+        table, registry = self._table, self._registry
+        found = resolve_provider(table, registry, *asked, holders, on, ctx.asked_at.date())
+        if isinstance(found, str):
+            return replace(ctx, provider=found), None
+        return ctx, found

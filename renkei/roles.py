@@ -1,0 +1,165 @@
+"""Each office's roles, built by name: the registry names what an office's code does
+(``roles`` in offices.toml, checked against ``hub.routing.offices.ROLES`` at load); this table
+says which of our implementations plays each role. ``assemble`` builds an office's role
+objects from its names, so no office is guessed from the data it happens to hold."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agencies.applications import SignedApplications
+from agencies.item_office import ItemOffice
+from agencies.jlis.numbers import NumberGenerator
+from agencies.jlis.registry import Jlis
+from agencies.municipality.child_allowance import ChildAllowance
+from agencies.municipality.local_tax import LocalTax
+from agencies.municipality.moving import MovedOut
+from agencies.municipality.resident_register import ResidentRegister
+from hub.node import ChangeListener, OfficeNode, OfficeStore, Roles
+from hub.routing import LegalTable, Office, Registry
+from pki.office import CaListener
+from portal.office import PortalOffice
+from renkei.pki_checks import PkiSignatureCheck, cms_signer
+from renkei.secrets import TOKEN, State
+
+__all__ = ["BUILDERS", "PORTAL_DEADLINE", "Assembly", "Part", "Seat", "assemble"]
+
+PORTAL_DEADLINE = dt.timedelta(seconds=4)  # a page waits no longer for an office
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """What a role's objects are built from: the office, its node, its store, the rules."""
+
+    office: Office
+    node: OfficeNode
+    store: OfficeStore
+    registry: Registry
+    table: LegalTable
+    state: State
+    signatures: PkiSignatureCheck | None = None  # none: the office takes no applications
+    listener: ChangeListener | None = None  # supplied by the caller (the CA for jlis-pki)
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """What one role brings: its role objects, the office's own code (``Network.apps``), what
+    to close when the network stops, and a deadline of its own for the node's requests."""
+
+    roles: Roles = field(default_factory=Roles)
+    app: Any = None
+    close: Callable[[], Awaitable[None]] | None = None
+    deadline: dt.timedelta | None = None
+
+
+def _number_resolver(s: Seat) -> Part:
+    jlis = Jlis(s.store, NumberGenerator(s.state.secret_of("jlis")), s.state.public[TOKEN].seal)
+    return Part(Roles(resolver=jlis), jlis)
+
+
+def _resident_register(s: Seat) -> Part:
+    register = ResidentRegister(s.store)
+    return Part(Roles(provider=register), register)
+
+
+def _local_tax(s: Seat) -> Part:
+    tax = LocalTax(s.store)
+    return Part(Roles(provider=tax), tax)
+
+
+def _item_provider(s: Seat) -> Part:
+    office = ItemOffice(s.store, frozenset(s.office.provides))
+    return Part(Roles(provider=office), office)
+
+
+def _child_allowance(s: Seat) -> Part:
+    municipality = s.office.municipality
+    register = _office_providing(s.registry, "resident_record", municipality)
+    tax = _office_providing(s.registry, "local_tax", municipality)
+    return Part(app=ChildAllowance(s.node, s.store, register=register, tax_office=tax))
+
+
+def _portal(s: Seat) -> Part:
+    portal = PortalOffice(s.node, s.registry, s.table, cms_signer)
+    return Part(Roles(inbox=portal), portal, deadline=PORTAL_DEADLINE)
+
+
+def _applications(s: Seat) -> Part:
+    if s.signatures is None:  # no signature check configured: it takes none (as a node would)
+        return Part()
+    code = s.office.code
+    then = MovedOut(s.node) if "moving" in s.office.accepts else None
+    register = "resident_record" in s.office.provides
+    received = SignedApplications(
+        code, s.store, s.signatures.for_office(code), then, register=register
+    )
+    return Part(Roles(applications=received))
+
+
+def _certification(s: Seat) -> Part:
+    """J-LIS's certification service: the CA the caller runs names card holders and hears of
+    moves and deaths; it keeps its certificate links in the office's store."""
+    ca = s.listener
+    if ca is None:  # this process runs no CA: the office identifies no one
+        return Part()
+    if not isinstance(ca, CaListener):
+        raise TypeError(f"{s.office.code} plays certification: its listener must be a CaListener")
+    ca.store = s.store
+    return Part(Roles(identifier=ca), close=ca.close)
+
+
+BUILDERS: Mapping[str, Callable[[Seat], Part]] = {
+    "applications": _applications,
+    "certification": _certification,
+    "child_allowance": _child_allowance,
+    "item_provider": _item_provider,
+    "local_tax": _local_tax,
+    "number_resolver": _number_resolver,
+    "portal": _portal,
+    "resident_register": _resident_register,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Assembly:
+    """An office's roles, joined: what its node plays, its own code, what to close."""
+
+    roles: Roles
+    app: Any  # the first role's own code (None: the office only asks)
+    closers: tuple[Callable[[], Awaitable[None]], ...]
+    deadline: dt.timedelta | None
+
+
+def assemble(seat: Seat, builders: Mapping[str, Callable[[Seat], Part]] = BUILDERS) -> Assembly:
+    """Every role the office plays, in the registry's order, and the caller's listener;
+    ``LookupError`` naming the office for a role nothing builds, ``ValueError`` naming it for
+    two objects in one role."""
+    office = seat.office
+    parts = [Part(Roles(listener=seat.listener))] if seat.listener is not None else []
+    for name in office.roles:
+        build = builders.get(name)
+        if build is None:
+            raise LookupError(f"{office.code} plays role {name!r}, which nothing here builds")
+        parts.append(build(seat))
+    roles = Roles()
+    for part in parts:
+        try:
+            roles = roles.merge(part.roles)
+        except ValueError as exc:
+            raise ValueError(f"{office.code}: {exc}") from None
+    return Assembly(
+        roles=roles,
+        app=next((p.app for p in parts if p.app is not None), None),
+        closers=tuple(p.close for p in parts if p.close is not None),
+        deadline=next((p.deadline for p in parts if p.deadline is not None), None),
+    )
+
+
+def _office_providing(registry: Registry, item: str, municipality: str | None) -> str:
+    for office in registry:
+        if item in office.provides and office.municipality == municipality:
+            return office.code
+    raise LookupError(f"no office of municipality {municipality} provides {item}")

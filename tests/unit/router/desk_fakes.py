@@ -1,0 +1,98 @@
+"""Fakes for the hub's desks: a bus that keeps what is published, a token service that derives
+each holder's token from the person's name, a finisher that keeps what it is given."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.bus import OutMessage, Unroutable
+from hub.routing import Registry, load_default_registry, load_default_table
+from hub.routing.context import Context, ContextSealer
+from hub.routing.desks import Forwarder
+from hub.wire import HUB, OfficeKeys, Outcome, Sealed, TokenOk, decode, new_traceparent
+
+NOW = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
+TABLE = load_default_table()
+REGISTRY: Registry = load_default_registry(TABLE)
+HUB_KEYS = OfficeKeys.from_seed(bytes(range(64)))
+KEYS = {
+    code: OfficeKeys.from_seed(bytes((i + j) % 256 for j in range(64))).public
+    for i, code in enumerate([HUB, *(o.code for o in REGISTRY)])
+}
+SEALER = ContextSealer(bytes(32))
+
+
+def token(person: str, holder: str) -> str:
+    """A person's token at ``holder`` (the fake token service's whole secret)."""
+    return f"{person}_{holder}".replace("-", "_").ljust(20, "x")
+
+
+@dataclass
+class FakeTokens:
+    refuse: Outcome | None = None
+    asked: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+
+    async def translate(self, tok: str, holder: str, targets: tuple[str, ...]) -> Any:
+        self.asked.append((tok, holder, targets))
+        if self.refuse is not None:
+            return self.refuse
+        person = tok.split("_", 1)[0]  # persons are named without "_"
+        return TokenOk(tokens=tuple(token(person, t) for t in targets))
+
+    async def issue(self, rrc: Sealed, targets: tuple[str, ...]) -> Any:
+        return TokenOk(tokens=tuple(token("p1", t) for t in targets))
+
+
+@dataclass
+class FakeBus:
+    published: list[tuple[str, str, OutMessage]] = field(default_factory=list)
+    unroutable: set[str] = field(default_factory=set)
+
+    async def publish(self, exchange: str, key: str, out: OutMessage) -> None:
+        if key.split(".")[1] in self.unroutable:
+            raise Unroutable(key)
+        self.published.append((exchange, key, out))
+
+    def sent(self) -> list[tuple[str, Any]]:
+        """(routing key, decoded message) of everything published."""
+        return [(key, decode(out.body)) for _, key, out in self.published]
+
+
+@dataclass
+class FakeFinisher:
+    finished: list[tuple[Context, Outcome]] = field(default_factory=list)
+
+    async def finish(self, ctx: Context, outcome: Outcome, **_: Any) -> None:
+        self.finished.append((ctx, outcome))
+
+
+def forwarder(bus: FakeBus, finisher: FakeFinisher | None = None) -> Forwarder:
+    return Forwarder(
+        bus=bus,  # type: ignore[arg-type]
+        hub_keys=HUB_KEYS,
+        keys=KEYS,
+        sealer=SEALER,
+        finisher=finisher or FakeFinisher(),  # type: ignore[arg-type]
+        clock=lambda: NOW,
+    )
+
+
+def context(
+    kind: str, requester: str, provider: str, affair: str, items: tuple[str, ...] = ()
+) -> Context:
+    return Context(
+        kind=kind,  # type: ignore[arg-type]
+        query_id=uuid.uuid4(),
+        requester=requester,
+        provider=provider,
+        affair=affair,
+        items=items,
+        person="",
+        asked_at=NOW,
+        deadline=NOW + dt.timedelta(seconds=10),
+        query_digest=b"d",
+        traceparent=new_traceparent(),
+    )

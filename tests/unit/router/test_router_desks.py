@@ -1,0 +1,359 @@
+"""Each hub desk on its own, with fakes: its refusals, its happy path, what it forwards to whom."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from hub.directory import MemoryDirectory
+from hub.routing.desks.application import ApplicationDesk
+from hub.routing.desks.change import ChangeDesk
+from hub.routing.desks.enrollment import RATE_LIMITED, EnrollmentDesk
+from hub.routing.desks.identify import IdentifyDesk
+from hub.routing.desks.notice import NoticeDesk
+from hub.routing.desks.portal import PortalDesk
+from hub.routing.desks.query import QueryDesk
+from hub.routing.limits import Rate
+from hub.routing.registers import NOT_A_REGISTER
+from hub.routing.router import RouterDeps, desks_for
+from hub.wire import (
+    JLIS,
+    JLIS_PKI,
+    ChangeEvent,
+    Delivered,
+    Enroll,
+    Enrolled,
+    Envelope,
+    ForwardedChange,
+    ForwardedEnroll,
+    ForwardedIdentify,
+    ForwardedNotice,
+    ForwardedQuery,
+    Identified,
+    Identify,
+    Notice,
+    Query,
+    Refused,
+    Resolved,
+    TimedOut,
+    seal,
+)
+from tests.unit.router.desk_fakes import (
+    KEYS,
+    NOW,
+    REGISTRY,
+    SEALER,
+    TABLE,
+    FakeBus,
+    FakeFinisher,
+    FakeTokens,
+    context,
+    forwarder,
+    token,
+)
+
+CHILD, TAX, REGISTER, PORTAL = "chiyoda-child", "chiyoda-tax", "chiyoda-resident", "myna-portal"
+SEALED = seal(b"sealed", KEYS[JLIS].seal)
+
+
+def envelope(ctx: Any) -> Envelope:
+    return Envelope(
+        message_id=ctx.query_id,
+        correlation_id=ctx.query_id,
+        sender=ctx.requester,
+        recipient=ctx.provider,
+        affair=ctx.affair,
+        issued_at=NOW,
+        deadline=ctx.deadline,
+        traceparent=ctx.traceparent,
+    )
+
+
+def query_desk(bus: FakeBus, tokens: FakeTokens, directory: Any = None) -> QueryDesk:
+    directory = directory or MemoryDirectory()
+    out = forwarder(bus)
+    apps = ApplicationDesk(tokens=tokens, registry=REGISTRY, directory=directory, keys=KEYS)  # type: ignore[arg-type]
+    portal = PortalDesk(tokens, REGISTRY, directory, None, out, apps)  # type: ignore[arg-type]
+    return QueryDesk(
+        table=TABLE,
+        registry=REGISTRY,
+        tokens=tokens,  # type: ignore[arg-type]
+        directory=directory,
+        forwarder=out,
+        portal=portal,
+    )
+
+
+def query(ctx: Any, **extra: Any) -> Query:
+    return Query(
+        envelope=envelope(ctx), person=token("p1", ctx.requester), items=ctx.items, **extra
+    )
+
+
+# ---- the query desk ---------------------------------------------------------------------------
+
+
+async def test_a_lawful_query_goes_to_its_provider_under_the_providers_token() -> None:
+    bus, tokens = FakeBus(), FakeTokens()
+    ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
+    ctx, outcome = await query_desk(bus, tokens).handle(query(ctx), ctx)
+    assert outcome is None  # the provider's reply (or the deadline) finishes it
+    assert ctx.person == token("p1", "hub")  # recorded under the hub's token for the person
+    [(key, fwd)] = bus.sent()
+    assert key == f"office.{TAX}.in" and isinstance(fwd, ForwardedQuery)
+    assert (fwd.person, fwd.requester) == (token("p1", TAX), CHILD)
+    assert fwd.seal_to == KEYS[CHILD].seal_b64
+    assert SEALER.open(fwd.context) == ctx  # any worker can finish it from the reply
+
+
+async def test_a_query_the_law_does_not_allow_is_refused_under_the_person() -> None:
+    bus, tokens = FakeBus(), FakeTokens()
+    ctx = context("query", CHILD, TAX, "public_assistance", ("local_tax",))
+    ctx, outcome = await query_desk(bus, tokens).handle(query(ctx), ctx)
+    assert isinstance(outcome, Refused) and outcome.code.startswith("routing.")
+    assert ctx.person == token("p1", "hub") and bus.sent() == []
+
+
+async def test_a_refused_translation_ends_the_query_and_forwards_nothing() -> None:
+    bus = FakeBus()
+    refusal = Refused(code="token.unknown", reason="no such token")
+    ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
+    ctx, outcome = await query_desk(bus, FakeTokens(refuse=refusal)).handle(query(ctx), ctx)
+    assert outcome == refusal and ctx.person == "" and bus.sent() == []
+
+
+async def test_only_the_portal_sends_a_document() -> None:
+    bus, tokens = FakeBus(), FakeTokens()
+    ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
+    msg = query(ctx, document=SEALED)
+    _, outcome = await query_desk(bus, tokens).handle(msg, ctx)
+    assert isinstance(outcome, Refused) and outcome.code == "hub.unexpected_document"
+    assert tokens.asked == [] and bus.sent() == []
+
+
+async def test_the_portals_query_follows_the_portal_rules() -> None:
+    bus, tokens = FakeBus(), FakeTokens()
+    ctx = context("query", PORTAL, TAX, "self_information", ("local_tax",))
+    ctx, outcome = await query_desk(bus, tokens).handle(query(ctx), ctx)
+    assert outcome is None
+    [(key, fwd)] = bus.sent()
+    assert key == f"office.{TAX}.in" and fwd.person == token("p1", TAX)
+    withheld = context("query", PORTAL, TAX, "self_information", ("local_tax",))
+    _, outcome = await query_desk(bus, tokens).handle(query(withheld, not_disclosed=True), withheld)
+    assert isinstance(outcome, Refused) and outcome.code == "routing.not_withholdable"
+
+
+async def test_the_hub_says_where_the_portal_files_an_application() -> None:
+    bus, tokens = FakeBus(), FakeTokens()
+    ctx = context("query", PORTAL, "hub", "application", ("tax_return",))
+    _, outcome = await query_desk(bus, tokens).handle(query(ctx), ctx)
+    assert outcome is not None and outcome.status == "ok" and bus.sent() == []
+
+
+# ---- enrollment -------------------------------------------------------------------------------
+
+
+def enrollment_desk(bus: FakeBus, rate: Rate | None = None) -> EnrollmentDesk:
+    return EnrollmentDesk(
+        registry=REGISTRY,
+        tokens=FakeTokens(),  # type: ignore[arg-type]
+        directory=MemoryDirectory(),
+        forwarder=forwarder(bus),
+        rate=rate or Rate(),
+        clock=lambda: NOW,
+    )
+
+
+async def test_an_enrollment_goes_sealed_to_jlis() -> None:
+    bus = FakeBus()
+    ctx = context("enroll", CHILD, JLIS, "enrollment")
+    _, outcome = await enrollment_desk(bus).handle(
+        Enroll(envelope=envelope(ctx), number=SEALED), ctx
+    )
+    assert outcome is None
+    [(key, fwd)] = bus.sent()
+    assert key == f"office.{JLIS}.in" and isinstance(fwd, ForwardedEnroll)
+    assert fwd.number == SEALED and fwd.requester == CHILD
+
+
+@pytest.mark.parametrize(("provider", "affair"), [(TAX, "enrollment"), (JLIS, "child_allowance")])
+async def test_an_enrollment_elsewhere_is_refused(provider: str, affair: str) -> None:
+    bus = FakeBus()
+    ctx = context("enroll", CHILD, provider, affair)
+    _, outcome = await enrollment_desk(bus).handle(
+        Enroll(envelope=envelope(ctx), number=SEALED), ctx
+    )
+    assert isinstance(outcome, Refused) and outcome.code == "hub.bad_enrollment"
+    assert bus.sent() == []
+
+
+async def test_enrollments_beyond_the_rate_are_refused() -> None:
+    bus = FakeBus()
+    desk = enrollment_desk(bus, Rate(2, 0.001))
+    outcomes = []
+    for _ in range(3):
+        ctx = context("enroll", CHILD, JLIS, "enrollment")
+        outcomes.append((await desk.handle(Enroll(envelope=envelope(ctx), number=SEALED), ctx))[1])
+    assert outcomes[:2] == [None, None]
+    assert isinstance(outcomes[2], Refused) and outcomes[2].code == RATE_LIMITED
+    assert len(bus.sent()) == 2
+
+
+async def test_jlis_resolving_a_number_gives_the_office_its_token() -> None:
+    ctx = context("enroll", "nenkin", JLIS, "enrollment")  # national: may hold anyone
+    ctx, outcome = await enrollment_desk(FakeBus()).complete(ctx, Resolved(rrc=SEALED))
+    assert outcome == Enrolled(token=token("p1", "nenkin"))
+    assert ctx.person == token("p1", "hub")
+
+
+async def test_a_municipality_does_not_enroll_another_ones_resident() -> None:
+    ctx = context("enroll", CHILD, JLIS, "enrollment")
+    _, outcome = await enrollment_desk(FakeBus()).complete(
+        ctx, Resolved(rrc=SEALED, municipality="131041")
+    )
+    assert isinstance(outcome, Refused) and outcome.code == "hub.not_resident_here"
+
+
+# ---- identify and notices ---------------------------------------------------------------------
+
+
+async def test_only_the_portal_identifies_and_only_at_jlis_pki() -> None:
+    bus = FakeBus()
+    desk = IdentifyDesk(registry=REGISTRY, tokens=FakeTokens(), forwarder=forwarder(bus))  # type: ignore[arg-type]
+    ctx = context("identify", CHILD, JLIS_PKI, "portal_login")
+    msg = Identify(envelope=envelope(ctx), certificate=SEALED)
+    assert (await desk.handle(msg, ctx))[1].code == "hub.not_a_portal"  # type: ignore[union-attr]
+    ctx = context("identify", PORTAL, JLIS, "portal_login")
+    assert (await desk.handle(msg, ctx))[1].code == "hub.bad_identify"  # type: ignore[union-attr]
+    ctx = context("identify", PORTAL, JLIS_PKI, "portal_login")
+    assert (await desk.handle(msg, ctx))[1] is None
+    [(key, fwd)] = bus.sent()
+    assert key == f"office.{JLIS_PKI}.in" and isinstance(fwd, ForwardedIdentify)
+    ctx, outcome = await desk.complete(ctx, Identified(token=token("p1", JLIS_PKI)))
+    assert outcome == Enrolled(token=token("p1", PORTAL)) and ctx.person == token("p1", "hub")
+
+
+async def test_a_notice_reaches_the_portal_under_the_portals_token() -> None:
+    bus = FakeBus()
+    desk = NoticeDesk(registry=REGISTRY, tokens=FakeTokens(), forwarder=forwarder(bus))  # type: ignore[arg-type]
+    ctx = context("notice", TAX, PORTAL, "notice")
+    msg = Notice(envelope=envelope(ctx), person=token("p1", TAX), body=SEALED)
+    assert (await desk.handle(msg, ctx))[1] == Delivered()
+    [(key, fwd)] = bus.sent()
+    assert key == f"office.{PORTAL}.in" and isinstance(fwd, ForwardedNotice)
+    assert (fwd.person, fwd.origin) == (token("p1", PORTAL), TAX)
+    elsewhere = replace(ctx, provider=CHILD)
+    _, outcome = await desk.handle(msg, elsewhere)
+    assert isinstance(outcome, Refused) and outcome.code == "hub.not_a_portal"
+    bus.unroutable.add(PORTAL)
+    _, outcome = await desk.handle(msg, ctx)
+    assert outcome.status == "error" and outcome.code == "hub.provider_unreachable"  # type: ignore[union-attr]
+
+
+# ---- change events ----------------------------------------------------------------------------
+
+
+async def test_a_death_reaches_every_holder_and_ends_every_holding() -> None:
+    bus, directory = FakeBus(), MemoryDirectory()
+    hub_p1 = token("p1", "hub")
+    for office in (REGISTER, TAX, CHILD):
+        await directory.enrolled(hub_p1, office, NOW - dt.timedelta(days=30))
+    desk = ChangeDesk(
+        registry=REGISTRY, tokens=FakeTokens(), directory=directory, forwarder=forwarder(bus)
+    )  # type: ignore[arg-type]
+    ctx = context("change", REGISTER, "hub", "change_notice", ("death",))
+    msg = ChangeEvent(
+        envelope=envelope(ctx), person=token("p1", REGISTER), change="death", effective=NOW.date()
+    )
+    ctx, outcome = await desk.handle(msg, ctx)
+    assert outcome == Delivered() and ctx.person == hub_p1
+    sent = dict(bus.sent())
+    assert set(sent) == {f"office.{TAX}.in", f"office.{CHILD}.in"}
+    assert all(isinstance(f, ForwardedChange) and f.origin == REGISTER for f in sent.values())
+    assert sent[f"office.{TAX}.in"].person == token("p1", TAX)
+    assert all(e.until is not None for e in await directory.holders(hub_p1))
+
+
+async def test_only_a_register_reports_changes() -> None:
+    bus = FakeBus()
+    desk = ChangeDesk(
+        registry=REGISTRY,
+        tokens=FakeTokens(),
+        directory=MemoryDirectory(),
+        forwarder=forwarder(bus),
+    )  # type: ignore[arg-type]
+    ctx = context("change", TAX, "hub", "change_notice", ("death",))
+    msg = ChangeEvent(
+        envelope=envelope(ctx), person=token("p1", TAX), change="death", effective=NOW.date()
+    )
+    _, outcome = await desk.handle(msg, ctx)
+    assert isinstance(outcome, Refused) and outcome.code == NOT_A_REGISTER and bus.sent() == []
+
+
+# ---- the forwarder and the table --------------------------------------------------------------
+
+
+async def test_the_forwarder_times_out_what_it_cannot_send_in_time() -> None:
+    bus, finisher = FakeBus(), FakeFinisher()
+    out = forwarder(bus, finisher)
+    ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
+    fwd = ForwardedEnroll(
+        envelope=out.envelope(ctx, TAX), requester=CHILD, number=SEALED, context="x"
+    )
+    late = replace(ctx, deadline=NOW - dt.timedelta(seconds=1))
+    assert isinstance(await out.forward(late, fwd), TimedOut) and bus.sent() == []
+    bus.unroutable.add(TAX)
+    outcome = await out.forward(ctx, fwd)
+    assert outcome is not None and outcome.code == "hub.provider_unreachable"  # type: ignore[union-attr]
+
+
+async def test_an_armed_deadline_finishes_the_query_as_timed_out() -> None:
+    bus, finisher = FakeBus(), FakeFinisher()
+    out = forwarder(bus, finisher)
+    ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
+    soon = replace(ctx, deadline=NOW + dt.timedelta(milliseconds=20))
+    fwd = ForwardedEnroll(
+        envelope=out.envelope(soon, TAX), requester=CHILD, number=SEALED, context="x"
+    )
+    assert await out.forward(soon, fwd) is None
+
+    await asyncio.sleep(0.1)
+    await out.close()
+    [(done, outcome)] = finisher.finished
+    assert done == soon and isinstance(outcome, TimedOut)
+    # disarmed: a reply in time leaves no time-out behind
+    again = replace(soon, query_id=uuid.uuid4())
+    await out.forward(again, fwd)
+    out.disarm(again.query_id)
+    await asyncio.sleep(0.1)
+    assert len(finisher.finished) == 1
+
+
+def test_one_desk_per_request_type_each_with_its_own_kind() -> None:
+    deps = RouterDeps(
+        bus=FakeBus(),  # type: ignore[arg-type]
+        table=TABLE,
+        registry=REGISTRY,
+        keys=KEYS,
+        hub_keys=None,  # type: ignore[arg-type]
+        sealer=SEALER,
+        finisher=FakeFinisher(),  # type: ignore[arg-type]
+        tokens=FakeTokens(),  # type: ignore[arg-type]
+        directory=MemoryDirectory(),
+        claims=None,  # type: ignore[arg-type]
+    )
+    desks = desks_for(deps, forwarder(FakeBus()))
+    assert set(desks) == {Query, Enroll, ChangeEvent, Identify, Notice}
+    assert {t.model_fields["kind"].default: d.kind for t, d in desks.items()} == {
+        "query": "query",
+        "enroll": "enroll",
+        "change": "change",
+        "identify": "identify",
+        "notice": "notice",
+    }
+    assert [t for t, d in desks.items() if d.claims] == [Query]  # only queries are claimed once
