@@ -53,7 +53,7 @@ from hub.routing.portal import PORTAL_KIND
 from hub.routing.router import Router, RouterDeps, utcnow
 from hub.routing.tokens import TokenClient
 from hub.wire import HUB
-from pki.office import CaListener
+from pki.ca.office import CaListener
 from portal.office import PortalOffice
 from renkei.pki_checks import PkiSignatureCheck, cms_signer
 from renkei.secrets import TOKEN, State
