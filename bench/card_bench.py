@@ -45,8 +45,8 @@ from card_service import (
     VpcdLink,
     issue_to_file,
 )
-from card_service.jpki import digest_info
-from card_service.pcsc import PcscTransport, card_present, wait_for_card
+from card_service.reader.jpki import digest_info
+from card_service.reader.pcsc import PcscTransport, card_present, wait_for_card
 from hub.log import configure
 from pki import (
     CaName,

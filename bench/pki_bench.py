@@ -60,8 +60,8 @@ from pki import (
     verify_signed,
 )
 from pki.cms import parse_signed
-from pki.status import ocsp_request
-from pki.verify import load_pem_bundle
+from pki.relying.status import ocsp_request
+from pki.relying.verify import load_pem_bundle
 
 FACTS = ResidentFacts("番号 太郎", "東京都千代田区永田町1-7-1", dt.date(1975, 4, 1), Sex.MALE)
 PLACE = Locality("Tokyo-to", "Chiyoda-ku")

@@ -14,7 +14,7 @@ import datetime as dt
 import secrets
 import time
 
-from agencies.population_bulk import (
+from agencies.population import (
     CHUNK_RESIDENTS,
     LocalIds,
     chunk_households,
@@ -23,8 +23,8 @@ from agencies.population_bulk import (
     select,
 )
 from renkei.network import load_rules
-from renkei.population_commands import plan_for
-from renkei.population_copy import Job, encode_chunk, set_ring
+from renkei.population.chunks import Job, encode_chunk, set_ring
+from renkei.population.commands import plan_for
 from renkei.settings import Settings
 from token_service import KeyRing
 

@@ -1,25 +1,27 @@
 """The individual number card: APDU-level emulator, PC/SC access, issuance, client.
 
-Pure cores: :mod:`apdu` (command/response APDUs), :mod:`tlv` (loose BER-TLV), :mod:`pins`
-(PIN rules), :mod:`layout` (applications and EFs), :mod:`state` and :class:`Card` (the card
-as a state machine), :mod:`texts` and :mod:`resident`. I/O at the edges: :mod:`store` (the
-encrypted state file), :mod:`persistent` (durable before the answer; the in-process
-transport), :mod:`vpcd` (the emulator's reader link), :mod:`pcsc` (pyscard),
-:mod:`ca_http` (the CA over HTTP). Use: :class:`CardClient` with :mod:`jpki` functions and
-:func:`issue_card`; :func:`create_bridge_app` serves the card to a resident portal on
-localhost (:mod:`bridge`, with the pure :mod:`bridge_forms` and :mod:`bridge_pages`). See
-README.md.
+Four folders: :mod:`card_service.card` (the emulated card: APDUs, the JPKI and card-face
+input support applications, PINs, keys, the state file), :mod:`card_service.reader` (PC/SC
+through pyscard, the vpcd link, :class:`CardClient` and the :mod:`jpki` functions),
+:mod:`card_service.desk` (:func:`issue_card` at the municipal desk, the CA over HTTP) and
+:mod:`card_service.bridge` (:func:`create_bridge_app` serves the card to a resident portal on
+localhost). Errors: :mod:`card_service.exceptions`. See README.md.
 """
 
-from card_service import jpki
-from card_service.access import open_card
-from card_service.apdu import Command, Response, describe_sw
-from card_service.bridge import create_bridge_app
-from card_service.ca_http import DEFAULT_CA_URL, HttpCa
-from card_service.card import Card
-from card_service.client import CardClient
-from card_service.desk import MemoryTransport, issue_to_file
-from card_service.errors import (
+from card_service.bridge.app import create_bridge_app
+from card_service.card.apdu import Command, Response, describe_sw
+from card_service.card.layout import ATR
+from card_service.card.machine import Card
+from card_service.card.persistent import LocalTransport, PersistentCard
+from card_service.card.pins import PinRule, check_pin
+from card_service.card.state import CardState
+from card_service.card.store import CardStore, StateKey
+from card_service.card.texts import CardText
+from card_service.desk.ca_http import DEFAULT_CA_URL, HttpCa
+from card_service.desk.edge import MemoryTransport, issue_to_file
+from card_service.desk.issuance import CertificateAuthority, IssuedCard, Pins, issue_card
+from card_service.desk.resident import Resident
+from card_service.exceptions import (
     ApduError,
     CardError,
     CardRemoved,
@@ -36,16 +38,11 @@ from card_service.errors import (
     TlvError,
     WrongPin,
 )
-from card_service.issuance import CertificateAuthority, IssuedCard, Pins, issue_card
-from card_service.layout import ATR
-from card_service.persistent import LocalTransport, PersistentCard
-from card_service.pins import PinRule, check_pin
-from card_service.resident import Resident
-from card_service.state import CardState
-from card_service.store import CardStore, StateKey
-from card_service.texts import CardText
-from card_service.transport import Transport
-from card_service.vpcd import DEFAULT_PORT, VpcdLink
+from card_service.reader import jpki
+from card_service.reader.access import open_card
+from card_service.reader.client import CardClient
+from card_service.reader.transport import Transport
+from card_service.reader.vpcd import DEFAULT_PORT, VpcdLink
 
 __all__ = [
     "ATR",

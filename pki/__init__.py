@@ -5,10 +5,14 @@ The Python API: :class:`CertificationAuthority` (issue, revoke, ``apply_event``,
 applications, and the pure policies (``revocations_for``, ``validity``). See README.md.
 """
 
-from pki.authority import CertificationAuthority, Issued
-from pki.client import RevocationSource, verify_login, verify_signed
+from pki.ca.authority import CertificationAuthority, Issued
+from pki.ca.hierarchy import Hierarchy
+from pki.ca.revocation import EventKind, RequestReason, ResidentEvent, Revocation, revocations_for
+from pki.ca.server import create_app
+from pki.ca.validity import validity
+from pki.ca.verifiers import Verifier, VerifierKind, VerifierRegistry
 from pki.cms import parse_signed, sign_document, sign_document_with
-from pki.errors import (
+from pki.exceptions import (
     BadSignature,
     DocumentMismatch,
     Expired,
@@ -28,13 +32,9 @@ from pki.errors import (
     WrongPolicy,
 )
 from pki.facts import Locality, ResidentFacts, Sex, facts_from_certificate
-from pki.hierarchy import Hierarchy
 from pki.profiles import POLICY, CaName, CertKind, Endpoints
-from pki.revocation import EventKind, RequestReason, ResidentEvent, Revocation, revocations_for
-from pki.server import create_app
-from pki.validity import validity
-from pki.verifiers import Verifier, VerifierKind, VerifierRegistry
-from pki.verify import Trust, VerifiedSignature
+from pki.relying.client import RevocationSource, verify_login, verify_signed
+from pki.relying.verify import Trust, VerifiedSignature
 
 __all__ = [
     "POLICY",

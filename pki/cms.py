@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.utils import CryptographyDeprecationWarning
 
-from pki.errors import BadSignature, DocumentMismatch, Malformed
+from pki.exceptions import BadSignature, DocumentMismatch, Malformed
 
 __all__ = [
     "MAX_SIGNED",
@@ -70,7 +70,7 @@ def sign_document(
 
 Signer = Callable[[bytes], bytes]
 """Signs the DER of the signed attributes (a SET OF): RSA PKCS#1 v1.5 over their SHA-256
-(what ``card_service.jpki.sign`` does), or DER ECDSA with SHA-256 for an EC certificate."""
+(what ``card_service.reader.jpki.sign`` does), or DER ECDSA with SHA-256 for an EC certificate."""
 
 
 def _signed_attributes(data: bytes, now: dt.datetime) -> Any:

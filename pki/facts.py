@@ -17,7 +17,7 @@ from enum import StrEnum
 from asn1crypto import core  # type: ignore[import-untyped]
 from cryptography import x509
 
-from pki.errors import Malformed
+from pki.exceptions import Malformed
 
 __all__ = [
     "FACT_OIDS",

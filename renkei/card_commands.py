@@ -6,7 +6,7 @@ directory). ``emulate`` puts that card in the vpcd virtual reader. ``info``, ``c
 ``sign``, ``read-text`` and ``change-pin`` use a card: in a reader through PC/SC, or — with
 ``--state FILE``, or when no reader holds a card — the card state file run in this process
 (the embedded default ``<state_dir>/card/card.state``); they say which on stderr.
-``bridge`` serves the card to a resident portal on localhost (``card_service.bridge``),
+``bridge`` serves the card to a resident portal on localhost (``card_service.bridge.app``),
 choosing the card the same way (:func:`card_session`) for each operation.
 """
 
@@ -46,8 +46,8 @@ from card_service import (
     jpki,
     open_card,
 )
-from card_service.bridge import DEFAULT_PORT as BRIDGE_PORT
-from card_service.bridge import LOOPBACK, create_bridge_app
+from card_service.bridge.app import DEFAULT_PORT as BRIDGE_PORT
+from card_service.bridge.app import LOOPBACK, create_bridge_app
 from pki.cms import sign_document_with
 from renkei.serving import until_stopped, web_site
 from renkei.settings import Settings

@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 
 from agencies.jlis.numbers import classify
-from agencies.population import generate
+from agencies.population.households import generate
 from hub.node import Answer, OfficeNode, OfficeStore, PgStore
 from hub.records import (
     WITNESS_FILE,
@@ -29,10 +29,10 @@ from hub.records import (
 from hub.routing import authorize
 from hub.wire import HUB
 from renkei.demo import run_demo
-from renkei.errors import CommandError
+from renkei.exceptions import CommandError
 from renkei.network import identities, load_rules, migrate, open_network, setup
 from renkei.pki_commands import serve as pki_serve
-from renkei.population import load_population
+from renkei.population.enroll import load_population
 from renkei.portal_commands import portal_demo
 from renkei.portal_commands import serve as portal_serve
 from renkei.secrets import TOKEN, State

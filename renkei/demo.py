@@ -20,11 +20,11 @@ from typing import TextIO
 from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance, Decision
 from agencies.municipality.moving import move_in
-from agencies.population import Person, generate
+from agencies.population.households import Person, generate
 from hub.node import Answer
 from hub.records import verify_store
 from renkei.network import Network, identities, load_rules, open_network
-from renkei.population import Loaded, load_population
+from renkei.population.enroll import Loaded, load_population
 from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 from token_service import KeyRing

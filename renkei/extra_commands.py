@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from renkei.corporation_commands import add_corporation_commands
-from renkei.population_commands import add_population_commands
+from renkei.population.commands import add_population_commands
 
 __all__ = ["add_extra_commands"]
 

@@ -32,8 +32,8 @@ from pki import (
     sign_document,
     verify_signed,
 )
-from pki.office import PKI_OFFICE, CaListener
-from pki.verify import load_pem_bundle
+from pki.ca.office import PKI_OFFICE, CaListener
+from pki.relying.verify import load_pem_bundle
 from renkei.network import open_network
 from renkei.secrets import State
 from renkei.serving import until_stopped

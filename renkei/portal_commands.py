@@ -37,12 +37,12 @@ from pki import (
     VerifierKind,
 )
 from pki import create_app as create_pki_app
-from pki.office import PKI_OFFICE, CaListener, holder_for
-from pki.verify import load_pem_bundle
+from pki.ca.office import PKI_OFFICE, CaListener, holder_for
+from pki.relying.verify import load_pem_bundle
 from portal.model import CertificateChecker
 from portal.office import PortalOffice
 from portal.web import create_app
-from renkei.errors import CommandError
+from renkei.exceptions import CommandError
 from renkei.network import Network, identities, load_rules, open_network
 from renkei.pki_checks import PkiLoginCheck, PkiSignatureCheck
 from renkei.secrets import State

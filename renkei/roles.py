@@ -20,7 +20,7 @@ from agencies.municipality.moving import MovedOut
 from agencies.municipality.resident_register import ResidentRegister
 from hub.node import ChangeListener, OfficeNode, OfficeStore, Roles
 from hub.routing import LegalTable, Office, Registry
-from pki.office import CaListener
+from pki.ca.office import CaListener
 from portal.office import PortalOffice
 from renkei.pki_checks import PkiSignatureCheck, cms_signer
 from renkei.secrets import TOKEN, State

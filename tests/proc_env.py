@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from card_service.pcsc import card_present, list_readers
+from card_service.reader.pcsc import card_present, list_readers
 
 __all__ = ["CODE", "READER", "free_port", "require_pcsc"]
 

@@ -17,8 +17,8 @@ from typing import Final
 
 from agencies.corporations.model import Corporation
 from agencies.jlis.numbers import corporate_number
-from agencies.population_bulk.names import Picker, between, pick
-from agencies.population_bulk.places import MUNICIPALITIES, Municipality, street
+from agencies.population.names import Picker, between, pick
+from agencies.population.places import MUNICIPALITIES, Municipality, street
 
 __all__ = ["DEFAULT_COUNT", "FACTS", "generate"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from proc_env import CODE, READER, free_port, require_pcsc
 
-from card_service.pcsc import wait_for_card
+from card_service.reader.pcsc import wait_for_card
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"

@@ -32,7 +32,7 @@ from pki import (
     create_app,
     sign_document,
 )
-from pki.office import PKI_OFFICE, CaListener, holder_for
+from pki.ca.office import PKI_OFFICE, CaListener, holder_for
 from portal.model import AccessEntry, NoticeEntry
 from portal.office import PortalOffice
 from renkei.network import Network

@@ -20,7 +20,7 @@ from pki import (
     Endpoints,
     Hierarchy,
 )
-from pki.office import PKI_OFFICE, CaListener, holder_for
+from pki.ca.office import PKI_OFFICE, CaListener, holder_for
 
 pytestmark = pytest.mark.integration
 REGISTER = "chiyoda-resident"

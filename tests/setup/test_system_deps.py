@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from card_service.pcsc import INSTALL
+from card_service.reader.pcsc import INSTALL
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "system-deps"

@@ -37,7 +37,7 @@ from card_service import (
     VpcdLink,
     issue_to_file,
 )
-from card_service.pcsc import PcscTransport, wait_for_card
+from card_service.reader.pcsc import PcscTransport, wait_for_card
 from pki import CertificationAuthority, Endpoints, create_app
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"

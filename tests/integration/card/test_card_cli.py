@@ -24,9 +24,9 @@ from card_env import (
 from proc_env import READER, require_pcsc
 
 from card_service import CardClient, CardRemoved, PinRule
-from card_service.jpki import digest_info
-from card_service.layout import JPKI
-from card_service.pcsc import PcscTransport
+from card_service.card.layout import JPKI
+from card_service.reader.jpki import digest_info
+from card_service.reader.pcsc import PcscTransport
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from cryptography.x509 import ocsp
 from pki_http_env import FACTS, Server, start
 
 from pki import CaName, facts_from_certificate, sign_document
-from pki.status import check_ocsp_response, ocsp_request
+from pki.relying.status import check_ocsp_response, ocsp_request
 
 OCSP = {"Content-Type": "application/ocsp-request"}
 S = ocsp.OCSPResponseStatus

@@ -21,14 +21,14 @@ from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.resident_register import ResidentRegister
-from agencies.population import Household
-from agencies.population_bulk import iter_households
+from agencies.population import iter_households
+from agencies.population.households import Household
 from hub.directory import PgDirectory
 from hub.node import PgStore
 from hub.wire import Resolved
 from renkei.network import identities, load_rules, open_network
-from renkei.population_commands import GenerateError, generate
-from renkei.population_load import LoadError
+from renkei.population.commands import GenerateError, generate
+from renkei.population.load import LoadError
 from renkei.secrets import TOKEN, State
 from token_service import KeyRing
 

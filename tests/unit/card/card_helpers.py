@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from card_service import Card, CardClient, CardState, MemoryTransport, Pins, Resident, issue_card
-from card_service.issuance import IssuedCard
+from card_service.desk.issuance import IssuedCard
 from pki import (
     CaName,
     CertificationAuthority,

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from card_service import Card, CardClient, MemoryTransport, NoCard
-from card_service.bridge import MAX_BODY, create_bridge_app
-from card_service.bridge_forms import b64url
+from card_service.bridge.app import MAX_BODY, create_bridge_app
+from card_service.bridge.forms import b64url
 from pki import (
     CaName,
     CertificationAuthority,
@@ -35,7 +35,7 @@ from pki import (
     verify_signed,
 )
 from pki.cms import check_signature
-from pki.verify import load_pem_bundle
+from pki.relying.verify import load_pem_bundle
 
 PORTAL = "http://127.0.0.1:8470"
 LOGIN_DONE = f"{PORTAL}/login/complete"

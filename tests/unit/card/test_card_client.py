@@ -28,8 +28,8 @@ from card_service import (
     jpki,
     open_card,
 )
-from card_service.apdu import Command
-from card_service.layout import JPKI
+from card_service.card.apdu import Command
+from card_service.card.layout import JPKI
 
 
 class Counting:

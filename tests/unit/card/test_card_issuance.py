@@ -20,8 +20,8 @@ from card_service import (
     ResidentError,
     issue_card,
 )
-from card_service.keys import load_key
-from card_service.resident import number_check_digit
+from card_service.card.keys import load_key
+from card_service.desk.resident import number_check_digit
 from pki import facts_from_certificate
 
 JPKI = bytes.fromhex("D392F000260100000001")

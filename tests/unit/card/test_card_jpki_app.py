@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from card_service import Card
-from card_service.jpki import SHA256_DIGEST_INFO
-from card_service.texts import decode_facts, decode_number
+from card_service.card.texts import decode_facts, decode_number
+from card_service.reader.jpki import SHA256_DIGEST_INFO
 
 OK = 0x9000
 

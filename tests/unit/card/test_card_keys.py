@@ -9,7 +9,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from card_service.keys import generate_key, load_key, public_der, raw_pkcs1_type1, sign_pkcs1_type1
+from card_service.card.keys import (
+    generate_key,
+    load_key,
+    public_der,
+    raw_pkcs1_type1,
+    sign_pkcs1_type1,
+)
 
 KEY = load_key(generate_key())
 

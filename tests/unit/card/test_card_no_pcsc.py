@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from card_helpers import fresh_state
 
-from card_service import CardStore, NoCard, PcscMissing, StateKey, open_card, pcsc
+from card_service import CardStore, NoCard, PcscMissing, StateKey, open_card
+from card_service.reader import pcsc
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from card_service import TlvError, tlv
+from card_service import TlvError
+from card_service.card import tlv
 
 
 def test_a_simple_item_and_the_number_file() -> None:

@@ -27,7 +27,7 @@ from pki import (
     verify_signed,
 )
 from pki.cms import check_signature, sign_document_with
-from pki.verify import load_pem_bundle
+from pki.relying.verify import load_pem_bundle
 
 DOC = "電子申請書: 転出届 / moving-out notification\n".encode()
 TRUST = Trust.from_bundle(load_pem_bundle(HIERARCHY.chain_pem()))

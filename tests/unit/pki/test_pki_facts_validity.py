@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from pki_helpers import HIERARCHY, TARO, ec_key
 
 from pki import CaName, CertKind, Malformed, Refused, ResidentFacts, Sex, facts_from_certificate
+from pki.ca.validity import JST, validity
 from pki.facts import FACT_OIDS, era_date, facts_to_other_names, parse_era_date
-from pki.validity import JST, validity
 
 EAST = dt.timezone(dt.timedelta(hours=9))
 

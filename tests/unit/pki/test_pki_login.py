@@ -24,7 +24,7 @@ from pki import (
     WrongPolicy,
     verify_login,
 )
-from pki.verify import load_pem_bundle
+from pki.relying.verify import load_pem_bundle
 
 TRUST = Trust.from_bundle(load_pem_bundle(HIERARCHY.chain_pem()))
 

@@ -37,7 +37,7 @@ def test_issuing_and_revoking_log_no_personal_data() -> None:
 
 
 def test_ocsp_answers_log_nothing_about_the_request() -> None:
-    from pki.status import ocsp_request
+    from pki.relying.status import ocsp_request
 
     ca = make_ca()
     sig, _ = issue_pair(ca)

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from pki_helpers import HIERARCHY, Clock, issue_pair, make_ca
 
 from pki import CaName, CertKind, EventKind, ResidentEvent, RevocationUnknown, VerifierKind
-from pki.authority import CertificationAuthority
-from pki.status import check_ocsp_response, ocsp_request
-from pki.verifiers import Verifier
+from pki.ca.authority import CertificationAuthority
+from pki.ca.verifiers import Verifier
+from pki.relying.status import check_ocsp_response, ocsp_request
 
 S = ocsp.OCSPResponseStatus
 SIG_CA = HIERARCHY.cas[CaName.SIGNATURE].cert

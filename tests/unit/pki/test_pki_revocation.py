@@ -19,8 +19,8 @@ from pki import (
     Revocation,
     revocations_for,
 )
-from pki.crl import check_crl, load_crl
-from pki.revocation import RequestReason, check_holder
+from pki.ca.crl import check_crl, load_crl
+from pki.ca.revocation import RequestReason, check_holder
 
 R = x509.ReasonFlags
 NOW = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)

@@ -38,7 +38,7 @@ from pki import (
 )
 from pki.facts import facts_to_other_names
 from pki.profiles import key_usage_for
-from pki.verify import load_pem_bundle
+from pki.relying.verify import load_pem_bundle
 
 DOC = "電子申請書: 転入届 / moving-in notification\n".encode()
 TRUST = Trust.from_bundle(load_pem_bundle(HIERARCHY.chain_pem()))
@@ -144,7 +144,7 @@ def test_bit_flips_fail_cleanly(pos: int, value: int) -> None:
     except Malformed:
         return
     from pki.cms import check_signature
-    from pki.verify import check_path
+    from pki.relying.verify import check_path
 
     try:
         check_signature(doc, doc.content or b"")

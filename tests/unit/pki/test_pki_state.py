@@ -25,9 +25,9 @@ from pki import (
     VerifierKind,
     VerifierRegistry,
 )
-from pki.hierarchy import RESPONDER_DAYS
-from pki.keystore import open_state
-from pki.ledger import CertRecord, Ledger
+from pki.ca.hierarchy import RESPONDER_DAYS
+from pki.ca.keystore import open_state
+from pki.ca.ledger import CertRecord, Ledger
 
 NOW = dt.datetime.now(dt.UTC)
 URL = Endpoints("http://127.0.0.1:9")

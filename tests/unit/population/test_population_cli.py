@@ -9,7 +9,7 @@ import pytest
 from cli_runner import Run
 
 from renkei.network import identities, load_rules
-from renkei.population_copy import _escape
+from renkei.population.chunks import _escape
 from renkei.progress import Progress, render
 from renkei.secrets import State
 from renkei.settings import Settings

@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
-from agencies.population import Household, Person
-from agencies.population_bulk import iter_households
-from agencies.population_bulk.names import TOP10_SHARE
-from agencies.population_bulk.welfare import INTELLECTUAL, MENTAL, PHYSICAL
+from agencies.population import iter_households
+from agencies.population.households import Household, Person
+from agencies.population.names import TOP10_SHARE
+from agencies.population.welfare import INTELLECTUAL, MENTAL, PHYSICAL
 
 TODAY = dt.date(2024, 6, 1)
 N = 60_000

@@ -8,8 +8,7 @@ import itertools
 import pytest
 
 from agencies.jlis.numbers import validate
-from agencies.population import Household, generate
-from agencies.population_bulk import (
+from agencies.population import (
     CHUNK_RESIDENTS,
     MAX_RESIDENTS,
     BadSize,
@@ -20,6 +19,7 @@ from agencies.population_bulk import (
     iter_households,
     select,
 )
+from agencies.population.households import Household, generate
 
 TODAY = dt.date(2024, 6, 1)
 

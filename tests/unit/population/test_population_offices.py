@@ -12,8 +12,7 @@ import pytest
 from agencies.item_office import ItemOffice
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.resident_register import ResidentRegister
-from agencies.population import Household
-from agencies.population_bulk import (
+from agencies.population import (
     LocalIds,
     Plan,
     Row,
@@ -22,10 +21,11 @@ from agencies.population_bulk import (
     records_rng,
     select,
 )
+from agencies.population.households import Household
 from hub.node import MemoryStore
 from renkei.network import load_rules
-from renkei.population_commands import plan_for
-from renkei.population_copy import DIRECTORY, Job, encode_chunk, set_ring, target
+from renkei.population.chunks import DIRECTORY, Job, encode_chunk, set_ring, target
+from renkei.population.commands import plan_for
 from renkei.settings import Settings
 from token_service import KeyRing
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from agencies.population_bulk import MUNICIPALITIES, BadMunicipality, iter_households, select
-from agencies.population_bulk.places import address, municipal_check_digit
+from agencies.population import MUNICIPALITIES, BadMunicipality, iter_households, select
+from agencies.population.places import address, municipal_check_digit
 from hub.routing.offices import municipal_check_digit as hub_check_digit
 
 # the worked examples of FACTS §4.3 that the generator uses

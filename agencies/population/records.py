@@ -1,0 +1,103 @@
+"""Which office holds what about a household, under the office's own local id (pure).
+
+Each row is ``(office, collection, key, holder, doc, since)`` (`plan.Row`): ``holder`` is the
+person's resident-record code when the office holds the person (and so gets a token for
+them), None for a row about no one person (a household); ``since`` is the ISO date the office
+started holding the person (the directory's ``since``: the household's move-in date for a
+municipal office, the date a benefit or insurance began for the others). The rrc is only the
+generator's handle to compute each office's token: it is written into no store but J-LIS's,
+whose key it is.
+
+Document formats are those the offices read: ``residents`` and ``households`` of
+`agencies.municipality.resident_register`, ``taxpayers`` (with ``years``) of
+`agencies.municipality.local_tax`, ``applicants`` of `agencies.municipality.child_allowance`,
+``people`` (`benefits`) of `agencies.item_office`; ``insured`` for a national-health-insurance
+office, which holds its members but provides nothing on the network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from agencies.population.benefits import item_rows
+from agencies.population.households import Household
+from agencies.population.plan import LocalIds, Plan, Row, age_on, fiscal_year
+
+__all__ = ["place"]
+
+
+def _levy(income: int, dependants: int) -> int:
+    """A model of the municipal income levy (所得割, 6 %) after basic deductions."""
+    return max(0, income - 430_000 - 330_000 * dependants) * 6 // 100 // 100 * 100
+
+
+def _register(h: Household, office: str, ids: LocalIds, moved: dt.date) -> list[Row]:
+    rows: list[Row] = []
+    local = [ids.next(office, "R") for _ in h.members]
+    for p, rid in zip(h.members, local, strict=True):
+        since = max(moved, dt.date.fromisoformat(p.birth_date)).isoformat()
+        doc = {
+            "name": p.name,
+            "birth_date": p.birth_date,
+            "sex": p.sex,
+            "address": h.address,
+            "postal_code": h.postal_code,
+            "household": h.id,
+            "relationship": p.relationship,
+            "resident_since": since,
+        }
+        rows.append((office, "residents", rid, p.rrc, doc, since))
+    house = {"head": local[0], "members": local, "address": h.address}
+    rows.append((office, "households", h.id, None, house, None))
+    return rows
+
+
+def _taxpayers(
+    rng: random.Random, h: Household, office: str, ids: LocalIds, *, today: dt.date, kids: int
+) -> list[Row]:
+    """Adults assessed here: for each fiscal year, if they lived here on 1 January (賦課期日)."""
+    rows: list[Row] = []
+    fy = fiscal_year(today)
+    moved = dt.date.fromisoformat(h.moved_in)
+    for i, p in enumerate(h.members):
+        years = {}
+        for year, income in ((fy, p.income), (fy - 1, p.income * rng.uniform(0.9, 1.05))):
+            levy_day = dt.date(year, 1, 1)
+            if age_on(p, levy_day) >= 18 and moved <= levy_day:
+                total = int(income) // 1000 * 1000
+                levy = _levy(total, kids if i == 0 else 0)
+                years[str(year)] = {"total_income": total, "municipal_income_levy": levy}
+        if years:
+            doc = {"name": p.name, "years": years}
+            rows.append((office, "taxpayers", ids.next(office, "T"), p.rrc, doc, h.moved_in))
+    return rows
+
+
+def place(rng: random.Random, h: Household, plan: Plan, ids: LocalIds, today: dt.date) -> list[Row]:
+    """Every office row about household ``h``."""
+    roles = plan.municipal.get(h.municipality, {})
+    moved = dt.date.fromisoformat(h.moved_in)
+    kids = sum(1 for p in h.members if p.relationship == "子" and age_on(p, today) < 18)
+    rows: list[Row] = []
+    if plan.jlis:  # numbered at the request of the municipality they live in (本人確認情報)
+        numbered = {"generation": 0, "changes": [], "municipality": h.municipality}
+        for p in h.members:
+            rows.append((plan.jlis, "residents", p.rrc, None, numbered, None))
+    if "resident" in roles:
+        rows += _register(h, roles["resident"], ids, moved)
+    if "tax" in roles:
+        rows += _taxpayers(rng, h, roles["tax"], ids, today=today, kids=kids)
+    if kids and "child" in roles:
+        head, office = h.members[0], roles["child"]
+        doc = {"name": head.name, "children": kids}
+        rows.append((office, "applicants", ids.next(office, "C"), head.rrc, doc, h.moved_in))
+    if "nhi" in roles:
+        office = roles["nhi"]
+        for p in h.members:
+            if p.insurance == "nhi":
+                since = max(moved, dt.date.fromisoformat(p.birth_date)).isoformat()
+                doc = {"name": p.name, "household": h.id, "qualified": since}
+                rows.append((office, "insured", ids.next(office, "N"), p.rrc, doc, since))
+    rows += item_rows(rng, h, plan=plan, roles=roles, ids=ids, today=today, kids=kids)
+    return rows

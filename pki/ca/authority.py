@@ -1,0 +1,242 @@
+"""The certification authority: issue, revoke, publish CRLs, answer OCSP — the Python API.
+
+It holds the hierarchy, the ledger and the verifier registry, keeps each CA's current CRL
+(rebuilt on every revocation and by :meth:`refresh_crls`, which the server calls on a
+schedule), and wires the pure cores together. The HTTP server (``pki.ca.server``) is a thin layer
+over it; tests and the card desk may call it directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+
+from hub.log import get_logger
+from pki.ca.crl import build_crl
+from pki.ca.hierarchy import Hierarchy
+from pki.ca.keystore import open_state
+from pki.ca.ledger import CertRecord, Ledger, RevocationRecord
+from pki.ca.ocsp import UNAUTHORIZED, OcspResponder
+from pki.ca.revocation import ResidentEvent, check_holder, revocations_for
+from pki.ca.validity import validity
+from pki.ca.verifiers import Verifier, VerifierRegistry
+from pki.exceptions import NotFound, Refused
+from pki.facts import Locality, ResidentFacts
+from pki.profiles import CaName, CertKind, Endpoints, end_entity
+
+__all__ = ["CertificationAuthority", "Issued"]
+
+log = get_logger("pki.ca.authority")
+Clock = Callable[[], dt.datetime]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _ceil_second(t: dt.datetime) -> dt.datetime:
+    """CRL times have whole seconds: round nextUpdate up, never down."""
+    return t if not t.microsecond else t.replace(microsecond=0) + dt.timedelta(seconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    ca: CaName
+    serial: int
+    subject_id: str  # the opaque CN: random, per certificate
+    certificate: x509.Certificate
+
+    def pem(self) -> str:
+        return self.certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def check_public_key(key: CertificatePublicKeyTypes) -> None:
+    if isinstance(key, rsa.RSAPublicKey) and 2048 <= key.key_size <= 4096:
+        return
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in ("secp256r1", "secp384r1"):
+        return
+    raise Refused("the public key must be RSA 2048–4096 or ECDSA P-256/P-384")
+
+
+class CertificationAuthority:
+    def __init__(
+        self,
+        hierarchy: Hierarchy,
+        *,
+        holder_key: bytes,
+        endpoints: Endpoints,
+        ledger: Ledger | None = None,
+        verifiers: VerifierRegistry | None = None,
+        operator_token: str | None = None,
+        crl_interval: dt.timedelta = dt.timedelta(hours=1),
+        clock: Clock = _now,
+    ) -> None:
+        self.hierarchy = hierarchy
+        self.endpoints = endpoints
+        self.ledger = ledger if ledger is not None else Ledger()
+        self.verifiers = verifiers if verifiers is not None else VerifierRegistry()
+        self.operator_token = operator_token or secrets.token_urlsafe(32)
+        self.crl_interval = crl_interval
+        self._holder_key = holder_key
+        self._clock = clock
+        self._crls: dict[CaName, x509.CertificateRevocationList] = {}
+        self._crl_number = 0
+        self._ocsp = OcspResponder(hierarchy, self.status, crl_interval)
+        # told of every certificate issued, with the desk's holder reference (e.g. J-LIS's
+        # link from an authentication certificate to the person, for portal logins)
+        self.on_issue: list[Callable[[Issued, str], None]] = []
+        self.refresh_crls()
+
+    @classmethod
+    def open(
+        cls, state_dir: Path, endpoints: Endpoints, crl_interval: dt.timedelta | None = None
+    ) -> CertificationAuthority:
+        """The CA kept in ``state_dir`` (created on first start)."""
+        state = open_state(state_dir)
+        return cls(
+            state.hierarchy,
+            holder_key=state.holder_key,
+            endpoints=endpoints,
+            ledger=Ledger(state.ledger_path),
+            verifiers=VerifierRegistry(state.verifiers_path),
+            operator_token=state.operator_token,
+            crl_interval=crl_interval or dt.timedelta(hours=1),
+        )
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    def now(self) -> dt.datetime:
+        return self._clock()
+
+    def holder_digest(self, holder: str) -> str:
+        return hmac.new(self._holder_key, check_holder(holder).encode(), hashlib.sha256).hexdigest()
+
+    def issue(
+        self,
+        kind: CertKind,
+        public_key: CertificatePublicKeyTypes,
+        holder: str,
+        locality: Locality,
+        facts: ResidentFacts | None = None,
+        *,
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
+    ) -> Issued:
+        """A certificate for a resident's public key. ``facts``: signature certificates only."""
+        if kind is CertKind.SIGNATURE and facts is None:
+            raise Refused("a signature certificate needs the four facts")
+        if kind is CertKind.AUTHENTICATION and facts is not None:
+            raise Refused("an authentication certificate carries no personal data: send none")
+        check_public_key(public_key)
+        digest = self.holder_digest(holder)
+        start, end = validity(kind, self._clock(), facts.birth_date if facts else None)
+        start, end = not_before or start, not_after or end
+        ca_name = CaName(kind.value)
+        ca = self.hierarchy.cas[ca_name]
+        end = min(end, ca.cert.not_valid_after_utc)
+        if end <= start:
+            raise Refused("the certificate would never be valid")
+        serial, subject_id = x509.random_serial_number(), secrets.token_hex(12).upper()
+        cert = end_entity(
+            ca,
+            ca_name,
+            kind,
+            public_key,
+            locality=locality,
+            facts=facts,
+            subject_id=subject_id,
+            serial=serial,
+            not_before=start,
+            not_after=end,
+            endpoints=self.endpoints,
+        )
+        self.ledger.add(CertRecord(ca_name, serial, digest, start, end))
+        log.info("certificate issued", ca=ca_name.value)
+        issued = Issued(ca_name, serial, subject_id, cert)
+        for hook in self.on_issue:
+            hook(issued, holder)
+        return issued
+
+    def status(self, ca: CaName, serial: int) -> tuple[bool, RevocationRecord | None]:
+        return self.ledger.get(ca, serial) is not None, self.ledger.revocation(ca, serial)
+
+    def revoke(
+        self,
+        ca: CaName,
+        serial: int,
+        reason: x509.ReasonFlags,
+        invalid_since: dt.datetime | None = None,
+    ) -> RevocationRecord:
+        """Revoke one certificate (idempotent: a second call returns the first revocation)."""
+        if self.ledger.get(ca, serial) is None:
+            raise NotFound(f"the {ca.value} CA issued no such serial")
+        now = self._clock().replace(microsecond=0)
+        since = invalid_since if invalid_since is not None and invalid_since < now else None
+        rec, new = self.ledger.revoke(RevocationRecord(ca, serial, reason, now, since))
+        if new:
+            log.info("certificate revoked", ca=ca.value, reason=reason.value)
+            self._rebuild(ca, now)
+        return rec
+
+    def apply_event(self, event: ResidentEvent) -> list[RevocationRecord]:
+        """Revoke what a resident-register change calls for; returns the new revocations.
+
+        Only certificates issued before the change are touched: a certificate issued after a
+        move (with the new address) survives the move's event arriving late.
+        """
+        digest = self.holder_digest(event.holder)
+        done: list[RevocationRecord] = []
+        for rule in revocations_for(event):
+            ca = CaName(rule.kind.value)
+            for rec in self.ledger.of_holder(digest):
+                if rec.ca is not ca or rec.not_before > event.at:
+                    continue
+                if self.ledger.revocation(ca, rec.serial) is None:
+                    done.append(self.revoke(ca, rec.serial, rule.reason, event.at))
+        log.info("resident event applied", kind=event.kind.value, revoked=len(done))
+        return done
+
+    def crl(self, ca: CaName) -> x509.CertificateRevocationList:
+        return self._crls[ca]
+
+    def crl_bytes(self, ca: CaName, encoding: serialization.Encoding) -> bytes:
+        return self._crls[ca].public_bytes(encoding)
+
+    def refresh_crls(self) -> None:
+        now = self._clock().replace(microsecond=0)
+        for ca in CaName:
+            self._rebuild(ca, now)
+
+    def _rebuild(self, ca: CaName, now: dt.datetime) -> None:
+        self._crl_number = max(self._crl_number + 1, int(now.timestamp() * 1000))
+        self._crls[ca] = build_crl(
+            self.hierarchy.issuer(ca),
+            self.ledger.revoked(ca),
+            this_update=now,
+            next_update=_ceil_second(now + 2 * self.crl_interval),
+            number=self._crl_number,
+        )
+
+    def ocsp(
+        self, request: bytes, *, verifier: Verifier | None, route: CaName | None = None
+    ) -> bytes:
+        """A DER OCSP response: registered verifiers only, about the CA of their role."""
+        parsed = self._ocsp.parse(request)
+        if isinstance(parsed, bytes):
+            return parsed
+        if route is not None and parsed.ca is not route:
+            return UNAUTHORIZED
+        if verifier is None or CertKind(parsed.ca.value) not in verifier.roles:
+            return UNAUTHORIZED
+        return self._ocsp.respond(parsed, self._clock())
