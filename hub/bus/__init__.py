@@ -42,6 +42,7 @@ from hub.bus.exceptions import (
     Unroutable,
 )
 from hub.bus.memory import InMemoryBroker, InMemoryBus
+from hub.bus.signed import TRACEPARENT_HEADER, signed_message
 from hub.bus.topology import (
     DEAD_QUEUE,
     DIRECT_REPLY_TO,
@@ -54,7 +55,10 @@ from hub.bus.topology import (
     OFFICE_MAX_CHANNELS,
     OFFICE_MAX_CONNECTIONS,
     OFFICES_EXCHANGE,
+    RK_CHANGE,
     RK_ENROLL,
+    RK_IDENTIFY,
+    RK_NOTICE,
     RK_QUERY,
     RK_REPLY,
     TOKEN_EXCHANGE,
@@ -91,11 +95,15 @@ __all__ = [
     "OFFICE_MAX_CONNECTIONS",
     "QUEUE_HEADER",
     "REASON_HEADER",
+    "RK_CHANGE",
     "RK_ENROLL",
+    "RK_IDENTIFY",
+    "RK_NOTICE",
     "RK_QUERY",
     "RK_REPLY",
     "TOKEN_EXCHANGE",
     "TOKEN_REQUESTS",
+    "TRACEPARENT_HEADER",
     "USER_HEADER",
     "AccessRefused",
     "AmqpBus",
@@ -131,6 +139,7 @@ __all__ = [
     "office_replies",
     "purge_queues",
     "setup_broker",
+    "signed_message",
     "validate_office_code",
     "vhost_access",
 ]

@@ -21,7 +21,20 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from hub.bus import Bus, Delivery, OutMessage
+from hub.bus import (
+    HUB_EXCHANGE,
+    RK_CHANGE,
+    RK_ENROLL,
+    RK_IDENTIFY,
+    RK_NOTICE,
+    RK_QUERY,
+    RK_REPLY,
+    Bus,
+    Delivery,
+    office_in,
+    office_replies,
+    signed_message,
+)
 from hub.log import get_logger
 from hub.node.exceptions import ApplicationRefused, BadRequest, EnrollmentRefused, NoRecord
 from hub.node.roles import Roles
@@ -59,12 +72,10 @@ from hub.wire import (
     TimedOut,
     WireError,
     decode,
-    encode,
     new_traceparent,
     open_sealed,
     seal,
     seal_key,
-    sign,
     verify,
 )
 
@@ -108,10 +119,8 @@ class OfficeNode:
 
     async def start(self, *, prefetch: int = 200) -> None:
         self._subs = [
-            await self.bus.consume(f"office.{self.code}.in", self._on_request, prefetch=prefetch),
-            await self.bus.consume(
-                f"office.{self.code}.replies", self._on_reply, prefetch=prefetch
-            ),
+            await self.bus.consume(office_in(self.code), self._on_request, prefetch=prefetch),
+            await self.bus.consume(office_replies(self.code), self._on_reply, prefetch=prefetch),
         ]
 
     async def stop(self) -> None:
@@ -143,7 +152,7 @@ class OfficeNode:
             document=None if document is None else seal(document, self._peer(provider).seal),
         )
         started = time.perf_counter()
-        reply = await self._request(query, "query")
+        reply = await self._request(query, RK_QUERY)
         seconds = time.perf_counter() - started
         if reply is None:
             return Answer(
@@ -166,7 +175,7 @@ class OfficeNode:
             effective=effective,
             detail=dict(detail or {}),
         )
-        reply = await self._request(msg, "change")
+        reply = await self._request(msg, RK_CHANGE)
         if reply is None:
             return TimedOut(reason="no reply to the change event before the deadline")
         return reply.outcome
@@ -181,7 +190,7 @@ class OfficeNode:
             envelope=self._envelope("enrollment", JLIS),
             number=seal(number.encode("ascii"), self.jlis_seal),
         )
-        reply = await self._request(msg, "enroll")
+        reply = await self._request(msg, RK_ENROLL)
         if reply is None:
             raise EnrollmentRefused(
                 "office.timed_out", "no reply to the enrollment before the deadline"
@@ -200,7 +209,7 @@ class OfficeNode:
             envelope=self._envelope("portal_login", JLIS_PKI),
             certificate=seal(certificate, self._peer(JLIS_PKI).seal),
         )
-        reply = await self._request(msg, "identify")
+        reply = await self._request(msg, RK_IDENTIFY)
         if reply is None:
             raise EnrollmentRefused("office.timed_out", "no reply to the login before the deadline")
         if isinstance(reply.outcome, Enrolled):
@@ -218,7 +227,7 @@ class OfficeNode:
             person=person,
             body=seal(orjson.dumps(dict(notice)), self._peer(portal).seal),
         )
-        reply = await self._request(msg, "notice")
+        reply = await self._request(msg, RK_NOTICE)
         if reply is None:
             return TimedOut(reason="no reply to the notice before the deadline")
         return reply.outcome
@@ -306,7 +315,7 @@ class OfficeNode:
             reply = ProviderReply(
                 envelope=self._reply_envelope(msg.envelope), context=msg.context, outcome=outcome
             )
-            await self._publish("reply", reply)
+            await self._publish(RK_REPLY, reply)
         else:  # the hub has answered the requester already; a late answer is only noise
             log.info("request.expired", query_id=str(msg.envelope.correlation_id))
 
@@ -425,18 +434,7 @@ class OfficeNode:
         return None
 
     async def _publish(self, routing_key: str, msg: _Request | ProviderReply) -> None:
-        body = encode(msg)
-        env = msg.envelope
-        out = OutMessage(
-            body=body,
-            message_id=str(env.message_id),
-            correlation_id=str(env.correlation_id),
-            headers={
-                SIGNATURE_HEADER: sign(body, self.keys.signing),
-                "traceparent": env.traceparent,
-            },
-        )
-        await self.bus.publish("renkei.hub", routing_key, out)
+        await self.bus.publish(HUB_EXCHANGE, routing_key, signed_message(msg, self.keys.signing))
 
 
 _Awaited = ForwardedQuery | ForwardedEnroll | ForwardedIdentify  # the hub awaits an answer
