@@ -37,7 +37,7 @@ from hub.bus.exceptions import (
     BusError,
     CallTimeout,
     NotConfirmed,
-    NotFound,
+    NotDeclared,
     Rejected,
     Unroutable,
 )
@@ -119,7 +119,7 @@ __all__ = [
     "InMemoryBroker",
     "InMemoryBus",
     "NotConfirmed",
-    "NotFound",
+    "NotDeclared",
     "OutMessage",
     "Permission",
     "Policy",

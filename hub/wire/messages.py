@@ -54,6 +54,7 @@ __all__ = [
     "Outcome",
     "ProviderReply",
     "Query",
+    "RecordOutcome",
     "Refused",
     "Reply",
     "Resolved",
@@ -85,6 +86,9 @@ class Sealed(WireModel):
 
 
 # ---- outcomes -----------------------------------------------------------------------------
+
+RecordOutcome = Literal["ok", "refused", "not_found", "error", "timed_out"]
+"""An access record's outcome (what the hub records and a portal shows), not a wire outcome."""
 
 
 class Answered(WireModel):
@@ -351,7 +355,7 @@ class AccessEvent(WireModel):
     requester: OfficeCode
     provider: OfficeCode | Literal[""]
     items: Annotated[tuple[ItemCode, ...], Field(max_length=MAX_ITEMS)]
-    outcome: Literal["ok", "refused", "not_found", "error", "timed_out"]
+    outcome: RecordOutcome
 
 
 class Notice(WireModel):
