@@ -36,7 +36,13 @@ from hub.bus import (
     signed_message,
 )
 from hub.log import get_logger
-from hub.node.exceptions import ApplicationRefused, BadRequest, EnrollmentRefused, NoRecord
+from hub.node.exceptions import (
+    ApplicationRefused,
+    BadRequest,
+    EnrollmentRefused,
+    NoRecord,
+    NotIdentified,
+)
 from hub.node.roles import Roles
 from hub.node.store import OfficeStore
 from hub.wire import (
@@ -74,6 +80,8 @@ from hub.wire import (
     decode,
     new_traceparent,
     open_sealed,
+    outcome_code,
+    outcome_reason,
     seal,
     seal_key,
     verify,
@@ -198,9 +206,7 @@ class OfficeNode:
         if isinstance(reply.outcome, Enrolled):
             return reply.outcome.token
         outcome = reply.outcome
-        raise EnrollmentRefused(
-            getattr(outcome, "code", outcome.status), getattr(outcome, "reason", "")
-        )
+        raise EnrollmentRefused(outcome_code(outcome, outcome.status), outcome_reason(outcome))
 
     async def identify(self, certificate: bytes) -> str:
         """The portal: this office's token for the holder of an authentication certificate
@@ -211,13 +217,11 @@ class OfficeNode:
         )
         reply = await self._request(msg, RK_IDENTIFY)
         if reply is None:
-            raise EnrollmentRefused("office.timed_out", "no reply to the login before the deadline")
+            raise NotIdentified("office.timed_out", "no reply to the login before the deadline")
         if isinstance(reply.outcome, Enrolled):
             return reply.outcome.token
         outcome = reply.outcome
-        raise EnrollmentRefused(
-            getattr(outcome, "code", outcome.status), getattr(outcome, "reason", "")
-        )
+        raise NotIdentified(outcome_code(outcome, outcome.status), outcome_reason(outcome))
 
     async def notify(self, person: str, portal: str, notice: Mapping[str, str]) -> Outcome:
         """お知らせ: a notice (title, body) to a resident, by this office's token; the hub
@@ -276,8 +280,8 @@ class OfficeNode:
                     qid, "error", code="office.unreadable_answer", reason=str(exc), record_id=rid
                 )
             return Answer(qid, "ok", data=data, record_id=rid, seconds=seconds)
-        code = getattr(out, "code", "")
-        reason = getattr(out, "reason", "")
+        code = outcome_code(out)
+        reason = outcome_reason(out)
         return Answer(qid, out.status, code=code, reason=reason, record_id=rid, seconds=seconds)
 
     async def _on_reply(self, d: Delivery) -> None:

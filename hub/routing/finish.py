@@ -29,6 +29,8 @@ from hub.wire import (
     Refused,
     Reply,
     new_traceparent,
+    outcome_code,
+    outcome_reason,
 )
 
 __all__ = [
@@ -109,8 +111,8 @@ class WriterSink:
         *,
         key: uuid.UUID,
     ) -> bool:
-        code = getattr(outcome, "code", "")
-        reason = getattr(outcome, "reason", "")
+        code = outcome_code(outcome)
+        reason = outcome_reason(outcome)
         draft = RecordDraft(
             query_id=key,
             requester=ctx.requester,
@@ -176,7 +178,7 @@ class Finisher:
             provider=ctx.provider,
             affair=ctx.affair,
             outcome=outcome.status,
-            code=getattr(outcome, "code", ""),
+            code=outcome_code(outcome),
             ms=round((now - ctx.asked_at).total_seconds() * 1000, 2),
         )
         # only the outcome that was recorded is ever sent: a later answer (a redelivery, a late

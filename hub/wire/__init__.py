@@ -86,6 +86,8 @@ from hub.wire.messages import (
     TranslateBatch,
     TranslateItem,
     TranslateResult,
+    outcome_code,
+    outcome_reason,
 )
 
 __all__ = [
@@ -159,6 +161,8 @@ __all__ = [
     "encode",
     "new_traceparent",
     "open_sealed",
+    "outcome_code",
+    "outcome_reason",
     "seal",
     "seal_key",
     "sign",

@@ -67,6 +67,8 @@ __all__ = [
     "TranslateBatch",
     "TranslateItem",
     "TranslateResult",
+    "outcome_code",
+    "outcome_reason",
 ]
 
 Items = Annotated[tuple[ItemCode, ...], Field(min_length=1, max_length=MAX_ITEMS)]
@@ -161,6 +163,19 @@ Outcome = Annotated[
     | TimedOut,
     Field(discriminator="status"),
 ]
+
+
+def outcome_code(outcome: Outcome, default: str = "") -> str:
+    """A refusal's or failure's code; ``default`` for an outcome that has none."""
+    return outcome.code if isinstance(outcome, Refused | Failed) else default
+
+
+def outcome_reason(outcome: Outcome, default: str = "") -> str:
+    """Why, in a sentence, for an outcome that says; ``default`` for one that does not."""
+    if isinstance(outcome, Refused | NotFound | Failed | TimedOut):
+        return outcome.reason
+    return default
+
 
 # ---- queries ------------------------------------------------------------------------------
 
