@@ -16,7 +16,7 @@ __all__ = [
     "CardStatusError",
     "IssuanceError",
     "NoCard",
-    "NotFound",
+    "NoSuchFile",
     "PcscMissing",
     "PinBlocked",
     "PinFormatError",
@@ -78,7 +78,7 @@ class SecurityNotSatisfied(CardError):
     code = "card.security"
 
 
-class NotFound(CardError):
+class NoSuchFile(CardError):
     """``6A 82``: no such application or file on this card."""
 
     code = "card.not_found"

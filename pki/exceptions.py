@@ -12,10 +12,10 @@ __all__ = [
     "Expired",
     "InvalidCertificate",
     "Malformed",
-    "NotFound",
+    "NotOnFile",
     "NotYetValid",
     "PkiError",
-    "Refused",
+    "PolicyRefused",
     "RevocationUnknown",
     "Revoked",
     "StateError",
@@ -45,7 +45,7 @@ class Malformed(PkiError):
     http_status = 400
 
 
-class Refused(PkiError):
+class PolicyRefused(PkiError):
     """Well-formed input the policy refuses (e.g. personal data for an authentication cert)."""
 
     code = "pki.refused"
@@ -57,7 +57,7 @@ class UnknownCa(PkiError):
     http_status = 404
 
 
-class NotFound(PkiError):
+class NotOnFile(PkiError):
     code = "pki.not_found"
     http_status = 404
 

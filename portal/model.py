@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 from uuid import UUID
 
+from hub.wire import RecordOutcome
+
 __all__ = [
     "APPLICATIONS",
     "AccessEntry",
@@ -29,7 +31,6 @@ __all__ = [
     "Unavailable",
 ]
 
-Outcome = Literal["ok", "refused", "not_found", "error", "timed_out"]
 ApplicationKind = Literal["moving", "child_allowance", "tax_return"]
 APPLICATIONS: dict[ApplicationKind, str] = {
     "moving": "引越しワンストップ (moving one-stop)",
@@ -73,7 +74,7 @@ class AccessEntry:
     provider_name: str
     affair: str
     items: tuple[str, ...]
-    outcome: Outcome
+    outcome: RecordOutcome
     record_hash: str  # hex: the chain hash, checkable with ``Backend.verify_record``
 
 

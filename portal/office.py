@@ -22,7 +22,7 @@ import orjson
 from pydantic import TypeAdapter
 
 from hub.log import get_logger
-from hub.node import Answer, EnrollmentRefused, MemoryStore, OfficeNode, OfficeStore
+from hub.node import Answer, MemoryStore, NotIdentified, OfficeNode, OfficeStore
 from hub.wire import HUB, AccessEvent, ForwardedNotice, WireError, open_sealed
 from portal.model import (
     AccessEntry,
@@ -109,7 +109,7 @@ class PortalOffice:
     async def identify(self, certificate: CheckedCertificate) -> str:
         try:
             return await self.node.identify(certificate.der)
-        except EnrollmentRefused as exc:
+        except NotIdentified as exc:
             if exc.code == "office.timed_out":
                 raise Unavailable("J-LIS (the certification service) did not answer") from None
             raise LoginRefused(f"{exc.code}: {exc}") from None
@@ -294,7 +294,7 @@ class PortalOffice:
             return "", f"portal.bad_signature: {exc}"
         try:
             return await self.node.identify(certificate), ""
-        except EnrollmentRefused as exc:
+        except NotIdentified as exc:
             if exc.code == "office.timed_out":
                 raise Unavailable("J-LIS (the certification service) did not answer") from None
             return "", f"{exc.code}: {exc}"

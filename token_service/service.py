@@ -22,6 +22,7 @@ from typing import Final, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from hub.bus import TOKEN_REQUESTS
 from hub.wire import (
     IssueItem,
     OfficeKeys,
@@ -43,7 +44,7 @@ from token_service.exceptions import BadResidentCode, TokenError, UnreadableResi
 
 __all__ = ["TOKEN_QUEUE", "Server", "Subscription", "TokenService", "run", "service_keys"]
 
-TOKEN_QUEUE: Final = "token.requests"  # noqa: S105  (a queue name, not a password)
+TOKEN_QUEUE: Final = TOKEN_REQUESTS
 _MAX_REASON: Final = 2000  # hub.wire's Text limit
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.node import EVENTS, ApplicationRefused, OfficeError, OfficeNode, OfficeStore
-from hub.wire import Delivered, Refused
+from hub.wire import Delivered, Refused, outcome_reason
 
 __all__ = ["MoveIn", "MovedOut", "move_in"]
 
@@ -53,7 +53,7 @@ class MovedOut:
                 "office.move_out_refused", f"the network refused the move out: {outcome.reason}"
             )
         if not isinstance(outcome, Delivered):
-            reason = getattr(outcome, "reason", outcome.status)
+            reason = outcome_reason(outcome, outcome.status)
             raise OfficeError("office.move_out_unsent", f"the move out was not sent: {reason}")
 
 
@@ -79,7 +79,7 @@ async def move_in(
         token, "moved_in", effective, {"from_office": notice["origin"]}
     )
     if not isinstance(outcome, Delivered):
-        reason = getattr(outcome, "reason", outcome.status)
+        reason = outcome_reason(outcome, outcome.status)
         raise OfficeError("municipality.move_in_not_delivered", f"move-in not delivered: {reason}")
     return MoveIn(local_id, token, notice["origin"])
 

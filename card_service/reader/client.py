@@ -21,7 +21,7 @@ from card_service.card.layout import App
 from card_service.card.pins import PinRule, check_pin
 from card_service.exceptions import (
     CardStatusError,
-    NotFound,
+    NoSuchFile,
     PinBlocked,
     SecurityNotSatisfied,
     WrongPin,
@@ -48,7 +48,7 @@ class CardClient:
         if resp.sw == SW_OK:
             return resp.data
         if resp.sw == SW_NOT_FOUND:
-            raise NotFound(f"{what}: not on this card")
+            raise NoSuchFile(f"{what}: not on this card")
         if resp.sw == SW_SECURITY:
             raise SecurityNotSatisfied(f"{what}: the card wants the PIN first")
         raise CardStatusError(f"{what}: the card answered {describe_sw(resp.sw)}", resp.sw)
@@ -56,8 +56,8 @@ class CardClient:
     def select_app(self, app: App) -> None:
         try:
             self.expect(Command(0x00, 0xA4, 0x04, 0x0C, app.aid), f"select {app.name}")
-        except NotFound:
-            raise NotFound(
+        except NoSuchFile:
+            raise NoSuchFile(
                 f"this card has no {app.name} application: is it an individual number card?"
             ) from None
 

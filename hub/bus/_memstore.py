@@ -16,16 +16,16 @@ from types import MappingProxyType
 from typing import Protocol
 
 from hub.bus._common import broker_dead_letter_headers
-from hub.bus.exceptions import NotFound
+from hub.bus.exceptions import NotDeclared
 from hub.bus.topology import DIRECT_REPLY_TO, Topology
 from hub.bus.topology import Queue as QueueSpec
 
-__all__ = ["REPLY_PREFIX", "Envelope", "MemQueue", "Store"]
+__all__ = ["REPLY_PREFIX", "MemQueue", "Store", "Stored"]
 
 REPLY_PREFIX = DIRECT_REPLY_TO + "."
 
 
-class Envelope:
+class Stored:
     """A message as stored in one queue (fanout stores a copy per queue)."""
 
     __slots__ = (
@@ -67,8 +67,8 @@ class Envelope:
         self.content_type = content_type
         self.delivery_count = 0
 
-    def copy(self) -> Envelope:
-        return Envelope(
+    def copy(self) -> Stored:
+        return Stored(
             self.body,
             self.message_id,
             self.correlation_id,
@@ -86,7 +86,7 @@ class Consumer(Protocol):
     prefetch: int
     unacked: int
 
-    def deliver(self, envelope: Envelope) -> None: ...
+    def deliver(self, envelope: Stored) -> None: ...
 
 
 class MemQueue:
@@ -116,13 +116,13 @@ class MemQueue:
         self.dlx = spec.dead_letter_exchange
         self.max_length, self.max_bytes = bounds
         self.ready_bytes = 0  # counted only for a queue with max_bytes
-        self.ready: deque[Envelope] = deque()
+        self.ready: deque[Stored] = deque()
         self.consumers: list[Consumer] = []
         self._next = 0
         self._store = store
         self._timer: asyncio.TimerHandle | None = None
 
-    def accept(self, env: Envelope, *, internal: bool = False) -> bool:
+    def accept(self, env: Stored, *, internal: bool = False) -> bool:
         """Enqueue; False when the queue is over a limit and rejects publishes."""
         if not internal and self._over():
             return False
@@ -140,7 +140,7 @@ class MemQueue:
             return True
         return self.max_bytes is not None and self.ready_bytes > self.max_bytes
 
-    def returned(self, env: Envelope) -> None:
+    def returned(self, env: Stored) -> None:
         env.delivery_count += 1
         if self.limit is not None and env.delivery_count > self.limit:
             self._store.dead_letter(self, env, "delivery_limit")
@@ -222,7 +222,7 @@ class Store:
                 for b in bound:
                     routes[b.routing_key] = (*routes.get(b.routing_key, ()), self.queues[b.queue])
                 self.direct[ex.name] = routes
-        self.replies: dict[str, Callable[[Envelope], None]] = {}
+        self.replies: dict[str, Callable[[Stored], None]] = {}
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -230,9 +230,7 @@ class Store:
             self._loop = asyncio.get_running_loop()
         return self._loop
 
-    def route(
-        self, exchange: str, routing_key: str, env: Envelope, *, internal: bool = False
-    ) -> int:
+    def route(self, exchange: str, routing_key: str, env: Stored, *, internal: bool = False) -> int:
         """Deliver to every bound queue; the number that took it, or -1 if one was full."""
         targets: tuple[MemQueue, ...]
         if not exchange:
@@ -249,7 +247,7 @@ class Store:
         elif (fan := self.fanout.get(exchange)) is not None:
             targets = fan
         else:
-            raise NotFound(f"no exchange {exchange!r}")
+            raise NotDeclared(f"no exchange {exchange!r}")
         if len(targets) == 1:
             return 1 if targets[0].accept(env, internal=internal) else -1
         taken = 0
@@ -261,12 +259,12 @@ class Store:
                 full = True
         return -1 if full else taken
 
-    def dead_letter(self, queue: MemQueue, env: Envelope, reason: str) -> None:
+    def dead_letter(self, queue: MemQueue, env: Stored, reason: str) -> None:
         """Broker-side dead-lettering (limit, expiry, reject): never refused for space."""
         if queue.dlx is None:
             return
         headers = broker_dead_letter_headers(env.headers, reason, queue.name, env.user_id)
-        dead = Envelope(
+        dead = Stored(
             env.body,
             env.message_id,
             env.correlation_id,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from hub.bus._common import run_handler
-from hub.bus._memstore import Envelope, MemQueue
+from hub.bus._memstore import MemQueue, Stored
 from hub.bus.api import Handler
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ __all__ = ["MemDelivery", "MemSubscription"]
 class MemDelivery:
     __slots__ = ("_count", "_env", "_sub", "settled")
 
-    def __init__(self, env: Envelope, sub: MemSubscription) -> None:
+    def __init__(self, env: Stored, sub: MemSubscription) -> None:
         self._env = env
         self._sub = sub
         self._count = env.delivery_count
@@ -119,7 +119,7 @@ class MemSubscription:
         self.active = True
         self._tasks: dict[asyncio.Task[None], MemDelivery] = {}
 
-    def deliver(self, envelope: Envelope) -> None:
+    def deliver(self, envelope: Stored) -> None:
         delivery = MemDelivery(envelope, self)
         self.unacked += 1
         task = self.bus.store.loop.create_task(run_handler(delivery, self._handler))

@@ -28,7 +28,7 @@ from hub.bus.exceptions import (
     BusClosed,
     BusError,
     NotConfirmed,
-    NotFound,
+    NotDeclared,
     Rejected,
     Unroutable,
 )
@@ -57,7 +57,7 @@ def error_for(exc: BaseException, what: str) -> BusError:
     if isinstance(exc, aiormq.exceptions.ChannelPreconditionFailed) and "user_id" in text:
         return AccessRefused(f"{what}: {text}")
     if isinstance(exc, aiormq.exceptions.ChannelNotFoundEntity):
-        return NotFound(f"{what}: {text}")
+        return NotDeclared(f"{what}: {text}")
     if isinstance(exc, aiormq.exceptions.ChannelClosed):
         return BusError(f"{what}: {text}")
     return NotConfirmed(f"{what}: {text}")

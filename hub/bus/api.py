@@ -150,7 +150,7 @@ class Bus(Protocol):
         self, exchange: str, routing_key: str, message: OutMessage, *, mandatory: bool = True
     ) -> None:
         """Return once the broker confirmed. Raises Unroutable (mandatory and no queue took
-        it), AccessRefused (no write permission), NotFound, NotConfirmed, BusClosed."""
+        it), AccessRefused (no write permission), NotDeclared, NotConfirmed, BusClosed."""
         ...
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int = 100) -> Subscription:

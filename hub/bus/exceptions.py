@@ -14,7 +14,7 @@ __all__ = [
     "BusError",
     "CallTimeout",
     "NotConfirmed",
-    "NotFound",
+    "NotDeclared",
     "Rejected",
     "Unroutable",
 ]
@@ -39,7 +39,7 @@ class AccessRefused(BusError):
     code = "bus.access_refused"
 
 
-class NotFound(BusError):
+class NotDeclared(BusError):
     """The exchange or queue does not exist."""
 
     code = "bus.not_found"

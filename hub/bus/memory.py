@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 
 from hub.bus._common import IdSource, PendingCalls, dead_letter_copy, expiration_ms, rpc_handler
-from hub.bus._memstore import REPLY_PREFIX, Envelope, MemQueue, Store
+from hub.bus._memstore import REPLY_PREFIX, MemQueue, Store, Stored
 from hub.bus._memsub import MemSubscription
 from hub.bus.api import CONTENT_TYPE, EMPTY_HEADERS, Handler, OutMessage, Subscription
-from hub.bus.exceptions import AccessRefused, BusClosed, NotFound, Rejected, Unroutable
+from hub.bus.exceptions import AccessRefused, BusClosed, NotDeclared, Rejected, Unroutable
 from hub.bus.topology import DLX_EXCHANGE, Permission, Topology
 
 __all__ = ["InMemoryBroker", "InMemoryBus"]
@@ -55,7 +55,7 @@ class InMemoryBroker:
     def _queue(self, name: str) -> MemQueue:
         queue = self._store.queues.get(name)
         if queue is None:
-            raise NotFound(f"no queue {name!r}")
+            raise NotDeclared(f"no queue {name!r}")
         return queue
 
 
@@ -130,13 +130,13 @@ class InMemoryBus:
             )
         store = self.store
         if exchange and exchange not in store.direct and exchange not in store.fanout:
-            raise NotFound(f"no exchange {exchange!r}")
+            raise NotDeclared(f"no exchange {exchange!r}")
         if self._forged:
             raise AccessRefused(
                 f"user_id {self._identity!r} is not the authenticated user "
                 f"{self._permission.identity!r}"
             )
-        env = Envelope(
+        env = Stored(
             body,
             message_id,
             correlation_id,
@@ -165,7 +165,7 @@ class InMemoryBus:
             )
         mem_queue = self.store.queues.get(queue)
         if mem_queue is None:
-            raise NotFound(f"no queue {queue!r}")
+            raise NotDeclared(f"no queue {queue!r}")
         sub = MemSubscription(self, mem_queue, handler, prefetch)
         self._subs.add(sub)
         mem_queue.consumers.append(sub)
@@ -196,7 +196,7 @@ class InMemoryBus:
             raise
         return await self._calls.wait(cid, fut, timer)
 
-    def _on_reply(self, env: Envelope) -> None:
+    def _on_reply(self, env: Stored) -> None:
         self._calls.resolve(env.correlation_id, env.body)
 
     async def serve(
@@ -209,7 +209,7 @@ class InMemoryBus:
             "", reply_to, body, self._ids(), correlation_id, None, EMPTY_HEADERS, None, False
         )
 
-    async def dead_letter_copy(self, env: Envelope, queue: str, reason: str) -> None:
+    async def dead_letter_copy(self, env: Stored, queue: str, reason: str) -> None:
         """Used by deliveries: publish a copy of ``env`` to the DLX as this identity."""
         body, headers = dead_letter_copy(env.body, env.headers, reason, queue, env.user_id)
         self._send(

@@ -10,6 +10,7 @@ from hub.node.exceptions import (
     BadRequest,
     EnrollmentRefused,
     NoRecord,
+    NotIdentified,
     OfficeError,
 )
 from hub.node.roles import (
@@ -36,6 +37,7 @@ __all__ = [
     "Inbox",
     "MemoryStore",
     "NoRecord",
+    "NotIdentified",
     "OfficeError",
     "OfficeNode",
     "OfficeStore",

@@ -3,7 +3,14 @@ that goes on the wire or the screen."""
 
 from __future__ import annotations
 
-__all__ = ["ApplicationRefused", "BadRequest", "EnrollmentRefused", "NoRecord", "OfficeError"]
+__all__ = [
+    "ApplicationRefused",
+    "BadRequest",
+    "EnrollmentRefused",
+    "NoRecord",
+    "NotIdentified",
+    "OfficeError",
+]
 
 
 class OfficeError(Exception):
@@ -16,6 +23,11 @@ class OfficeError(Exception):
 
 class EnrollmentRefused(OfficeError):
     """The network did not give this office a token for the number presented."""
+
+
+class NotIdentified(OfficeError):
+    """A login failed: the network named no holder of the authentication certificate (J-LIS
+    refused it, the hub refused the office, or no answer came in time)."""
 
 
 class NoRecord(OfficeError):

@@ -21,9 +21,28 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from hub.bus import Bus, Delivery, OutMessage
+from hub.bus import (
+    HUB_EXCHANGE,
+    RK_CHANGE,
+    RK_ENROLL,
+    RK_IDENTIFY,
+    RK_NOTICE,
+    RK_QUERY,
+    RK_REPLY,
+    Bus,
+    Delivery,
+    office_in,
+    office_replies,
+    signed_message,
+)
 from hub.log import get_logger
-from hub.node.exceptions import ApplicationRefused, BadRequest, EnrollmentRefused, NoRecord
+from hub.node.exceptions import (
+    ApplicationRefused,
+    BadRequest,
+    EnrollmentRefused,
+    NoRecord,
+    NotIdentified,
+)
 from hub.node.roles import Roles
 from hub.node.store import OfficeStore
 from hub.wire import (
@@ -59,12 +78,12 @@ from hub.wire import (
     TimedOut,
     WireError,
     decode,
-    encode,
     new_traceparent,
     open_sealed,
+    outcome_code,
+    outcome_reason,
     seal,
     seal_key,
-    sign,
     verify,
 )
 
@@ -108,10 +127,8 @@ class OfficeNode:
 
     async def start(self, *, prefetch: int = 200) -> None:
         self._subs = [
-            await self.bus.consume(f"office.{self.code}.in", self._on_request, prefetch=prefetch),
-            await self.bus.consume(
-                f"office.{self.code}.replies", self._on_reply, prefetch=prefetch
-            ),
+            await self.bus.consume(office_in(self.code), self._on_request, prefetch=prefetch),
+            await self.bus.consume(office_replies(self.code), self._on_reply, prefetch=prefetch),
         ]
 
     async def stop(self) -> None:
@@ -143,7 +160,7 @@ class OfficeNode:
             document=None if document is None else seal(document, self._peer(provider).seal),
         )
         started = time.perf_counter()
-        reply = await self._request(query, "query")
+        reply = await self._request(query, RK_QUERY)
         seconds = time.perf_counter() - started
         if reply is None:
             return Answer(
@@ -166,7 +183,7 @@ class OfficeNode:
             effective=effective,
             detail=dict(detail or {}),
         )
-        reply = await self._request(msg, "change")
+        reply = await self._request(msg, RK_CHANGE)
         if reply is None:
             return TimedOut(reason="no reply to the change event before the deadline")
         return reply.outcome
@@ -181,7 +198,7 @@ class OfficeNode:
             envelope=self._envelope("enrollment", JLIS),
             number=seal(number.encode("ascii"), self.jlis_seal),
         )
-        reply = await self._request(msg, "enroll")
+        reply = await self._request(msg, RK_ENROLL)
         if reply is None:
             raise EnrollmentRefused(
                 "office.timed_out", "no reply to the enrollment before the deadline"
@@ -189,9 +206,7 @@ class OfficeNode:
         if isinstance(reply.outcome, Enrolled):
             return reply.outcome.token
         outcome = reply.outcome
-        raise EnrollmentRefused(
-            getattr(outcome, "code", outcome.status), getattr(outcome, "reason", "")
-        )
+        raise EnrollmentRefused(outcome_code(outcome, outcome.status), outcome_reason(outcome))
 
     async def identify(self, certificate: bytes) -> str:
         """The portal: this office's token for the holder of an authentication certificate
@@ -200,15 +215,13 @@ class OfficeNode:
             envelope=self._envelope("portal_login", JLIS_PKI),
             certificate=seal(certificate, self._peer(JLIS_PKI).seal),
         )
-        reply = await self._request(msg, "identify")
+        reply = await self._request(msg, RK_IDENTIFY)
         if reply is None:
-            raise EnrollmentRefused("office.timed_out", "no reply to the login before the deadline")
+            raise NotIdentified("office.timed_out", "no reply to the login before the deadline")
         if isinstance(reply.outcome, Enrolled):
             return reply.outcome.token
         outcome = reply.outcome
-        raise EnrollmentRefused(
-            getattr(outcome, "code", outcome.status), getattr(outcome, "reason", "")
-        )
+        raise NotIdentified(outcome_code(outcome, outcome.status), outcome_reason(outcome))
 
     async def notify(self, person: str, portal: str, notice: Mapping[str, str]) -> Outcome:
         """お知らせ: a notice (title, body) to a resident, by this office's token; the hub
@@ -218,7 +231,7 @@ class OfficeNode:
             person=person,
             body=seal(orjson.dumps(dict(notice)), self._peer(portal).seal),
         )
-        reply = await self._request(msg, "notice")
+        reply = await self._request(msg, RK_NOTICE)
         if reply is None:
             return TimedOut(reason="no reply to the notice before the deadline")
         return reply.outcome
@@ -267,8 +280,8 @@ class OfficeNode:
                     qid, "error", code="office.unreadable_answer", reason=str(exc), record_id=rid
                 )
             return Answer(qid, "ok", data=data, record_id=rid, seconds=seconds)
-        code = getattr(out, "code", "")
-        reason = getattr(out, "reason", "")
+        code = outcome_code(out)
+        reason = outcome_reason(out)
         return Answer(qid, out.status, code=code, reason=reason, record_id=rid, seconds=seconds)
 
     async def _on_reply(self, d: Delivery) -> None:
@@ -306,7 +319,7 @@ class OfficeNode:
             reply = ProviderReply(
                 envelope=self._reply_envelope(msg.envelope), context=msg.context, outcome=outcome
             )
-            await self._publish("reply", reply)
+            await self._publish(RK_REPLY, reply)
         else:  # the hub has answered the requester already; a late answer is only noise
             log.info("request.expired", query_id=str(msg.envelope.correlation_id))
 
@@ -425,18 +438,7 @@ class OfficeNode:
         return None
 
     async def _publish(self, routing_key: str, msg: _Request | ProviderReply) -> None:
-        body = encode(msg)
-        env = msg.envelope
-        out = OutMessage(
-            body=body,
-            message_id=str(env.message_id),
-            correlation_id=str(env.correlation_id),
-            headers={
-                SIGNATURE_HEADER: sign(body, self.keys.signing),
-                "traceparent": env.traceparent,
-            },
-        )
-        await self.bus.publish("renkei.hub", routing_key, out)
+        await self.bus.publish(HUB_EXCHANGE, routing_key, signed_message(msg, self.keys.signing))
 
 
 _Awaited = ForwardedQuery | ForwardedEnroll | ForwardedIdentify  # the hub awaits an answer

@@ -38,7 +38,6 @@ from hub.records.model import (
     AccessRecord,
     Checkpoint,
     FlagChange,
-    Outcome,
     RecordDraft,
     digest,
 )
@@ -62,7 +61,6 @@ __all__ = [
     "FlagChange",
     "InvalidRecord",
     "MemoryRecordStore",
-    "Outcome",
     "PgRecordStore",
     "RecordDraft",
     "RecordNotFound",

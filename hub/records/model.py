@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final, Literal, get_args
+from typing import Final, get_args
 from uuid import UUID, uuid4
 
 from hub.records.exceptions import InvalidRecord
+from hub.wire import RecordOutcome
 
 __all__ = [
     "GENESIS_HASH",
@@ -23,15 +24,13 @@ __all__ = [
     "AccessRecord",
     "Checkpoint",
     "FlagChange",
-    "Outcome",
     "RecordDraft",
     "check_text",
     "digest",
     "utc",
 ]
 
-Outcome = Literal["ok", "refused", "not_found", "error", "timed_out"]
-OUTCOMES: Final[frozenset[str]] = frozenset(get_args(Outcome))
+OUTCOMES: Final[frozenset[str]] = frozenset(get_args(RecordOutcome))
 
 GENESIS_HASH: Final[bytes] = bytes(32)
 """``prev_hash`` of the first record (seq 1) and of the first disclosure-flag change."""
@@ -75,7 +74,7 @@ class RecordDraft:
     items: tuple[str, ...]
     asked_at: datetime
     answered_at: datetime
-    outcome: Outcome
+    outcome: RecordOutcome
     query_digest: bytes
     reason: str = ""
     person: str = ""

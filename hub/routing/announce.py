@@ -15,21 +15,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from hub.bus import Bus, OutMessage, Unroutable
+from hub.bus import OFFICES_EXCHANGE, Bus, Unroutable, office_in, signed_message
 from hub.directory import Directory
 from hub.log import get_logger
 from hub.routing.context import Context
 from hub.routing.tokens import TokenClient
 from hub.wire import (
     HUB,
-    SIGNATURE_HEADER,
     AccessEvent,
     Envelope,
     OfficeKeys,
     TokenOk,
-    encode,
     new_traceparent,
-    sign,
 )
 
 __all__ = ["Announcer", "Sighting"]
@@ -123,15 +120,9 @@ class Announcer:
             items=ctx.items,
             outcome=s.status,  # type: ignore[arg-type]  # the record outcomes
         )
-        body = encode(event)
-        out = OutMessage(
-            body=body,
-            message_id=str(event.envelope.message_id),
-            correlation_id=str(s.record_id),
-            headers={SIGNATURE_HEADER: sign(body, self._keys.signing)},
-        )
+        out = signed_message(event, self._keys.signing)
         try:
-            await self._bus.publish("renkei.offices", f"office.{portal}.in", out)
+            await self._bus.publish(OFFICES_EXCHANGE, office_in(portal), out)
         except Unroutable:
             log.warning("access_alert.unroutable", portal=portal)
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Protocol
 
-from hub.bus import Bus, OutMessage, Unroutable
+from hub.bus import OFFICES_EXCHANGE, Bus, Unroutable, office_replies, signed_message
 from hub.directory import Directory
 from hub.log import get_logger
 from hub.records import RecordDraft, RecordWriter
@@ -21,7 +21,6 @@ from hub.routing.announce import Announcer, Sighting
 from hub.routing.context import Context
 from hub.wire import (
     HUB,
-    SIGNATURE_HEADER,
     Enrolled,
     Envelope,
     Failed,
@@ -29,9 +28,9 @@ from hub.wire import (
     Outcome,
     Refused,
     Reply,
-    encode,
     new_traceparent,
-    sign,
+    outcome_code,
+    outcome_reason,
 )
 
 __all__ = [
@@ -112,8 +111,8 @@ class WriterSink:
         *,
         key: uuid.UUID,
     ) -> bool:
-        code = getattr(outcome, "code", "")
-        reason = getattr(outcome, "reason", "")
+        code = outcome_code(outcome)
+        reason = outcome_reason(outcome)
         draft = RecordDraft(
             query_id=key,
             requester=ctx.requester,
@@ -179,7 +178,7 @@ class Finisher:
             provider=ctx.provider,
             affair=ctx.affair,
             outcome=outcome.status,
-            code=getattr(outcome, "code", ""),
+            code=outcome_code(outcome),
             ms=round((now - ctx.asked_at).total_seconds() * 1000, 2),
         )
         # only the outcome that was recorded is ever sent: a later answer (a redelivery, a late
@@ -207,17 +206,8 @@ class Finisher:
             outcome=outcome,
             record_id=record_id,
         )
-        body = encode(reply)
-        out = OutMessage(
-            body=body,
-            message_id=str(reply.envelope.message_id),
-            correlation_id=str(ctx.query_id),
-            headers={
-                SIGNATURE_HEADER: sign(body, self._keys.signing),
-                "traceparent": reply.envelope.traceparent,
-            },
-        )
+        out = signed_message(reply, self._keys.signing)
         try:
-            await self._bus.publish("renkei.offices", f"office.{ctx.requester}.replies", out)
+            await self._bus.publish(OFFICES_EXCHANGE, office_replies(ctx.requester), out)
         except Unroutable:
             log.warning("reply.unroutable", query_id=str(ctx.query_id), requester=ctx.requester)

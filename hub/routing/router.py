@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from hub.bus import Bus, Delivery, Subscription
+from hub.bus import HUB_REPLIES, HUB_REQUESTS, Bus, Delivery, Subscription
 from hub.directory import Directory
 from hub.log import get_logger
 from hub.records import Claimer, RecordStore, digest
@@ -124,8 +124,8 @@ class Router:
     async def start(self, *, prefetch: int = 200) -> None:
         bus = self._d.bus
         self._subs = [
-            await bus.consume("hub.requests", self.on_request, prefetch=prefetch),
-            await bus.consume("hub.replies", self.on_reply, prefetch=prefetch),
+            await bus.consume(HUB_REQUESTS, self.on_request, prefetch=prefetch),
+            await bus.consume(HUB_REPLIES, self.on_reply, prefetch=prefetch),
         ]
 
     async def stop(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 
 from hub.batch import Batcher
-from hub.bus import Bus, BusError
+from hub.bus import TOKEN_EXCHANGE, TOKEN_REQUESTS, Bus, BusError
 from hub.wire import (
     Failed,
     IssueBatch,
@@ -68,7 +68,7 @@ class TokenClient:
         return await self._call_many(encode(IssueBatch(items=tuple(items))), len(items))
 
     async def _call(self, body: bytes) -> Sequence[TokenResult]:
-        reply = await self._bus.call("renkei.token", "token.requests", body, timeout=self._timeout)
+        reply = await self._bus.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, body, timeout=self._timeout)
         return decode_token_result(reply).items
 
     async def _call_many(self, body: bytes, n: int) -> Sequence[TokenResult]:

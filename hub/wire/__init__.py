@@ -73,6 +73,7 @@ from hub.wire.messages import (
     Outcome,
     ProviderReply,
     Query,
+    RecordOutcome,
     Refused,
     Reply,
     Resolved,
@@ -85,6 +86,8 @@ from hub.wire.messages import (
     TranslateBatch,
     TranslateItem,
     TranslateResult,
+    outcome_code,
+    outcome_reason,
 )
 
 __all__ = [
@@ -130,6 +133,7 @@ __all__ = [
     "ProviderReply",
     "PublicKeys",
     "Query",
+    "RecordOutcome",
     "Refused",
     "Reply",
     "Resolved",
@@ -157,6 +161,8 @@ __all__ = [
     "encode",
     "new_traceparent",
     "open_sealed",
+    "outcome_code",
+    "outcome_reason",
     "seal",
     "seal_key",
     "sign",

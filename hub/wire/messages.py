@@ -54,6 +54,7 @@ __all__ = [
     "Outcome",
     "ProviderReply",
     "Query",
+    "RecordOutcome",
     "Refused",
     "Reply",
     "Resolved",
@@ -66,6 +67,8 @@ __all__ = [
     "TranslateBatch",
     "TranslateItem",
     "TranslateResult",
+    "outcome_code",
+    "outcome_reason",
 ]
 
 Items = Annotated[tuple[ItemCode, ...], Field(min_length=1, max_length=MAX_ITEMS)]
@@ -85,6 +88,9 @@ class Sealed(WireModel):
 
 
 # ---- outcomes -----------------------------------------------------------------------------
+
+RecordOutcome = Literal["ok", "refused", "not_found", "error", "timed_out"]
+"""An access record's outcome (what the hub records and a portal shows), not a wire outcome."""
 
 
 class Answered(WireModel):
@@ -157,6 +163,19 @@ Outcome = Annotated[
     | TimedOut,
     Field(discriminator="status"),
 ]
+
+
+def outcome_code(outcome: Outcome, default: str = "") -> str:
+    """A refusal's or failure's code; ``default`` for an outcome that has none."""
+    return outcome.code if isinstance(outcome, Refused | Failed) else default
+
+
+def outcome_reason(outcome: Outcome, default: str = "") -> str:
+    """Why, in a sentence, for an outcome that says; ``default`` for one that does not."""
+    if isinstance(outcome, Refused | NotFound | Failed | TimedOut):
+        return outcome.reason
+    return default
+
 
 # ---- queries ------------------------------------------------------------------------------
 
@@ -351,7 +370,7 @@ class AccessEvent(WireModel):
     requester: OfficeCode
     provider: OfficeCode | Literal[""]
     items: Annotated[tuple[ItemCode, ...], Field(max_length=MAX_ITEMS)]
-    outcome: Literal["ok", "refused", "not_found", "error", "timed_out"]
+    outcome: RecordOutcome
 
 
 class Notice(WireModel):

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from pki.ca.revocation import EventKind, RequestReason, ResidentEvent
-from pki.exceptions import Malformed, Refused
+from pki.exceptions import Malformed, PolicyRefused
 from pki.facts import Locality, ResidentFacts, Sex
 
 __all__ = [
@@ -114,5 +114,5 @@ def load_public_key(pem: str) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
     except (ValueError, TypeError) as exc:
         raise Malformed(f"public_key is not a PEM public key ({type(exc).__name__})") from None
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        raise Refused("the public key must be RSA or ECDSA")
+        raise PolicyRefused("the public key must be RSA or ECDSA")
     return key

@@ -30,7 +30,7 @@ from pki.ca.ocsp import UNAUTHORIZED, OcspResponder
 from pki.ca.revocation import ResidentEvent, check_holder, revocations_for
 from pki.ca.validity import validity
 from pki.ca.verifiers import Verifier, VerifierRegistry
-from pki.exceptions import NotFound, Refused
+from pki.exceptions import NotOnFile, PolicyRefused
 from pki.facts import Locality, ResidentFacts
 from pki.profiles import CaName, CertKind, Endpoints, end_entity
 
@@ -65,7 +65,7 @@ def check_public_key(key: CertificatePublicKeyTypes) -> None:
         return
     if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in ("secp256r1", "secp384r1"):
         return
-    raise Refused("the public key must be RSA 2048–4096 or ECDSA P-256/P-384")
+    raise PolicyRefused("the public key must be RSA 2048–4096 or ECDSA P-256/P-384")
 
 
 class CertificationAuthority:
@@ -135,9 +135,9 @@ class CertificationAuthority:
     ) -> Issued:
         """A certificate for a resident's public key. ``facts``: signature certificates only."""
         if kind is CertKind.SIGNATURE and facts is None:
-            raise Refused("a signature certificate needs the four facts")
+            raise PolicyRefused("a signature certificate needs the four facts")
         if kind is CertKind.AUTHENTICATION and facts is not None:
-            raise Refused("an authentication certificate carries no personal data: send none")
+            raise PolicyRefused("an authentication certificate carries no personal data: send none")
         check_public_key(public_key)
         digest = self.holder_digest(holder)
         start, end = validity(kind, self._clock(), facts.birth_date if facts else None)
@@ -146,7 +146,7 @@ class CertificationAuthority:
         ca = self.hierarchy.cas[ca_name]
         end = min(end, ca.cert.not_valid_after_utc)
         if end <= start:
-            raise Refused("the certificate would never be valid")
+            raise PolicyRefused("the certificate would never be valid")
         serial, subject_id = x509.random_serial_number(), secrets.token_hex(12).upper()
         cert = end_entity(
             ca,
@@ -180,7 +180,7 @@ class CertificationAuthority:
     ) -> RevocationRecord:
         """Revoke one certificate (idempotent: a second call returns the first revocation)."""
         if self.ledger.get(ca, serial) is None:
-            raise NotFound(f"the {ca.value} CA issued no such serial")
+            raise NotOnFile(f"the {ca.value} CA issued no such serial")
         now = self._clock().replace(microsecond=0)
         since = invalid_since if invalid_since is not None and invalid_since < now else None
         rec, new = self.ledger.revoke(RevocationRecord(ca, serial, reason, now, since))

@@ -21,7 +21,7 @@ from pki.ca.authority import CertificationAuthority
 from pki.ca.ledger import RevocationRecord
 from pki.ca.revocation import RequestReason
 from pki.cms import check_signature, parse_signed
-from pki.exceptions import Expired, Malformed, Refused, WrongCa
+from pki.exceptions import Expired, Malformed, PolicyRefused, WrongCa
 from pki.profiles import CaName
 
 __all__ = ["FRESH", "SelfRevokeIn", "revoke_by_signature"]
@@ -51,10 +51,10 @@ def revoke_by_signature(ca: CertificationAuthority, body: bytes) -> RevocationRe
         raise WrongCa(f"the signing certificate was not issued by the {req.ca} CA") from None
     serial = parse_serial(req.serial)
     if doc.signer.serial_number != serial:
-        raise Refused("only the certificate that signs the request can be revoked by it")
+        raise PolicyRefused("only the certificate that signs the request can be revoked by it")
     now = ca.now()
     if abs(now - req.at) > FRESH or abs(now - doc.signing_time) > FRESH:
-        raise Refused("the request is not fresh: sign it again")
+        raise PolicyRefused("the request is not fresh: sign it again")
     if doc.signer.not_valid_after_utc < now:
         raise Expired("the certificate has already expired")
     return ca.revoke(ca_name, serial, req.reason.crl_reason)

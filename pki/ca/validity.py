@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pki.exceptions import Refused
+from pki.exceptions import PolicyRefused
 from pki.profiles import CertKind
 
 __all__ = ["JST", "MIN_SIGNATURE_AGE", "VALID_YEARS", "validity"]
@@ -51,9 +51,9 @@ def validity(
     if birth_date is None:
         raise ValueError("a signature certificate's validity needs the birth date")
     if birth_date > today:
-        raise Refused("birth date is in the future")
+        raise PolicyRefused("birth date is in the future")
     if _age(birth_date, today) < MIN_SIGNATURE_AGE:
-        raise Refused(f"no signature certificate for residents under {MIN_SIGNATURE_AGE}")
+        raise PolicyRefused(f"no signature certificate for residents under {MIN_SIGNATURE_AGE}")
     first = (
         today.year if _on(today.year, birth_date.month, birth_date.day) > today else today.year + 1
     )

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pki.ca.keystore import read_secret, write_private
-from pki.exceptions import Malformed, NotFound, StateError, Unauthorized
+from pki.exceptions import Malformed, NotOnFile, StateError, Unauthorized
 from pki.profiles import CertKind
 
 __all__ = ["Verifier", "VerifierKind", "VerifierRegistry"]
@@ -104,7 +104,7 @@ class VerifierRegistry:
 
     def remove(self, vid: str) -> None:
         if self._by_id.pop(vid, None) is None:
-            raise NotFound(f"no verifier {vid[:20]!r}")
+            raise NotOnFile(f"no verifier {vid[:20]!r}")
         self._save()
 
     def authenticate(self, authorization: str | None) -> Verifier:

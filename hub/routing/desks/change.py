@@ -90,7 +90,7 @@ class ChangeDesk(Desk):
                     detail=msg.detail,
                 )
                 try:
-                    await self._out.publish(office, "in", fwd)
+                    await self._out.publish(office, fwd)
                 except Unroutable:  # an office with no queue must not hold up every other holder
                     log.warning("change.unroutable", office=office, event_id=str(ctx.query_id))
         municipality = registry.get(ctx.requester).municipality

@@ -13,13 +13,12 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from uuid import UUID, uuid4
 
-from hub.bus import Bus, OutMessage, Unroutable
+from hub.bus import OFFICES_EXCHANGE, Bus, Unroutable, office_in, signed_message
 from hub.log import get_logger
 from hub.routing.context import Context, ContextSealer
 from hub.routing.finish import Finisher, hub_error
 from hub.wire import (
     HUB,
-    SIGNATURE_HEADER,
     Envelope,
     ForwardedChange,
     ForwardedEnroll,
@@ -31,8 +30,6 @@ from hub.wire import (
     PublicKeys,
     Query,
     TimedOut,
-    encode,
-    sign,
 )
 
 __all__ = ["Forwarded", "Forwarder", "forwarded_query"]
@@ -79,21 +76,11 @@ class Forwarder:
         return self._sealer.seal(ctx)
 
     async def publish(
-        self, office: str, queue: str, msg: Forwarded, *, expiration_ms: int | None = None
+        self, office: str, msg: Forwarded, *, expiration_ms: int | None = None
     ) -> None:
-        """Sign and publish; ``Unroutable`` when the office has no such queue."""
-        body = encode(msg)
-        out = OutMessage(
-            body=body,
-            message_id=str(msg.envelope.message_id),
-            correlation_id=str(msg.envelope.correlation_id),
-            headers={
-                SIGNATURE_HEADER: sign(body, self._hub_keys.signing),
-                "traceparent": msg.envelope.traceparent,
-            },
-            expiration_ms=expiration_ms,
-        )
-        await self._bus.publish("renkei.offices", f"office.{office}.{queue}", out)
+        """Sign and publish to the office's inbox; ``Unroutable`` when it has none."""
+        out = signed_message(msg, self._hub_keys.signing, expiration_ms=expiration_ms)
+        await self._bus.publish(OFFICES_EXCHANGE, office_in(office), out)
 
     async def forward(self, ctx: Context, fwd: Awaited) -> Outcome | None:
         """To ``ctx.provider``, expiring with the deadline; None once it is on its way (the
@@ -102,7 +89,7 @@ class Forwarder:
         if remaining_ms <= 0:
             return TimedOut(reason="the deadline passed before the query could be forwarded")
         try:
-            await self.publish(ctx.provider, "in", fwd, expiration_ms=remaining_ms)
+            await self.publish(ctx.provider, fwd, expiration_ms=remaining_ms)
         except Unroutable:
             return hub_error("hub.provider_unreachable", f"no queue for {ctx.provider!r}")
         self._arm(ctx, remaining_ms / 1000)

@@ -38,7 +38,7 @@ class NoticeDesk(Desk):
             body=msg.body,
         )
         try:
-            await self._out.publish(ctx.provider, "in", fwd)
+            await self._out.publish(ctx.provider, fwd)
         except Unroutable:
             return ctx, hub_error("hub.provider_unreachable", f"no queue for {ctx.provider!r}")
         return ctx, Delivered()

@@ -18,7 +18,7 @@ from card_service import (
     CardState,
     CardStatusError,
     CardStore,
-    NotFound,
+    NoSuchFile,
     PersistentCard,
     PinBlocked,
     PinFormatError,
@@ -127,7 +127,7 @@ def test_change_pin(client: CardClient) -> None:
 def test_unknown_application_and_unexpected_status(client: CardClient) -> None:
     blank = CardClient(Counting(CardState.blank()))
     blank.select_app(JPKI)
-    with pytest.raises(NotFound, match="EF 0099: not on this card"):
+    with pytest.raises(NoSuchFile, match="EF 0099: not on this card"):
         blank.select_ef(0x0099)
     with pytest.raises(CardStatusError, match="6D 00 \\(instruction not supported\\)") as exc:
         client.expect(Command(0x00, 0xCA, 0, 0, le=256), "get data")
@@ -139,7 +139,7 @@ def test_not_an_individual_number_card() -> None:
         def transmit(self, apdu: bytes) -> bytes:
             return bytes.fromhex("6A82")
 
-    with pytest.raises(NotFound, match="no JPKI application: is it an individual number card"):
+    with pytest.raises(NoSuchFile, match="no JPKI application: is it an individual number card"):
         CardClient(Other()).select_app(JPKI)
 
 

@@ -31,8 +31,9 @@ from hub.bus import (
     OutMessage,
     network_topology,
 )
-from hub.node import NoRecord, OfficeNode, Roles
+from hub.node import EnrollmentRefused, NoRecord, NotIdentified, OfficeNode, Roles
 from hub.wire import (
+    JLIS_PKI,
     SIGNATURE_HEADER,
     Answered,
     Envelope,
@@ -42,6 +43,7 @@ from hub.wire import (
     OfficeKeys,
     ProviderReply,
     Query,
+    Refused,
     Reply,
     SealError,
     decode,
@@ -415,3 +417,20 @@ async def test_a_reply_not_from_the_hub_is_dead_lettered_and_ask_keeps_waiting(n
     dead = await dead_letter(net)
     assert dead.headers[QUEUE_HEADER] == f"office.{OFFICE}.replies"
     assert (await asking).status == "timed_out"
+
+
+async def test_a_refused_login_is_not_identified_not_an_enrollment_refusal(net: Net) -> None:
+    """A failed login raised ``EnrollmentRefused``; it is a login error of its own."""
+    net.node.peers = {JLIS_PKI: STRANGER_KEYS.public}
+    asking = asyncio.create_task(net.node.identify(b"certificate"))
+    d = await asyncio.wait_for(net.requests.get(), 2)
+    ident = decode(d.body)
+    envelope = ident.envelope.model_copy(
+        update={"message_id": uuid.uuid4(), "sender": "hub", "recipient": OFFICE}
+    )
+    refusal = Refused(code="pki.revoked", reason="the certificate is revoked")
+    await from_hub(net, Reply(envelope=envelope, outcome=refusal), queue="replies")
+    with pytest.raises(NotIdentified, match="the certificate is revoked") as refused:
+        await asking
+    assert not isinstance(refused.value, EnrollmentRefused)
+    assert refused.value.code == "pki.revoked"

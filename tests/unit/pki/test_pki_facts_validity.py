@@ -12,7 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pki_helpers import HIERARCHY, TARO, ec_key
 
-from pki import CaName, CertKind, Malformed, Refused, ResidentFacts, Sex, facts_from_certificate
+from pki import (
+    CaName,
+    CertKind,
+    Malformed,
+    PolicyRefused,
+    ResidentFacts,
+    Sex,
+    facts_from_certificate,
+)
 from pki.ca.validity import JST, validity
 from pki.facts import FACT_OIDS, era_date, facts_to_other_names, parse_era_date
 
@@ -163,10 +171,10 @@ def test_authentication_certificate_lasts_five_years_and_hides_the_birthday() ->
 
 
 def test_no_signature_certificate_under_fifteen() -> None:
-    with pytest.raises(Refused, match="under 15"):
+    with pytest.raises(PolicyRefused, match="under 15"):
         validity(CertKind.SIGNATURE, at_jst(2026, 11, 27), dt.date(2011, 11, 28))
     validity(CertKind.SIGNATURE, at_jst(2026, 11, 27), dt.date(2011, 11, 27))
-    with pytest.raises(Refused, match="future"):
+    with pytest.raises(PolicyRefused, match="future"):
         validity(CertKind.SIGNATURE, at_jst(2026, 11, 27), dt.date(2027, 1, 1))
     with pytest.raises(ValueError, match="timezone"):
         validity(CertKind.AUTHENTICATION, dt.datetime(2026, 1, 1), None)

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pki_helpers import CHIYODA, HIERARCHY, TARO, ec_key, issue_pair, make_ca
 
-from pki import POLICY, CaName, CertKind, Refused, facts_from_certificate
+from pki import POLICY, CaName, CertKind, PolicyRefused, facts_from_certificate
 from pki.facts import FACT_OIDS
 
 JLIS = "Japan Agency for Local Authority Information Systems"
@@ -126,9 +126,9 @@ def test_certificates_point_at_crl_and_ocsp() -> None:
 def test_facts_only_in_signature_certificates() -> None:
     ca = make_ca()
     key = ec_key().public_key()
-    with pytest.raises(Refused, match="carries no personal data"):
+    with pytest.raises(PolicyRefused, match="carries no personal data"):
         ca.issue(CertKind.AUTHENTICATION, key, "card-1", CHIYODA, TARO)
-    with pytest.raises(Refused, match="needs the four facts"):
+    with pytest.raises(PolicyRefused, match="needs the four facts"):
         ca.issue(CertKind.SIGNATURE, key, "card-1", CHIYODA, None)
 
 
@@ -142,7 +142,7 @@ def test_facts_only_in_signature_certificates() -> None:
     ids=["rsa1024", "ed25519", "p521"],
 )
 def test_weak_or_unsupported_keys_are_refused(key: object) -> None:
-    with pytest.raises(Refused, match="RSA 2048"):
+    with pytest.raises(PolicyRefused, match="RSA 2048"):
         make_ca().issue(CertKind.AUTHENTICATION, key, "card-1", CHIYODA)  # type: ignore[arg-type]
 
 

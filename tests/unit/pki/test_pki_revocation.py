@@ -14,7 +14,7 @@ from pki import (
     CertKind,
     EventKind,
     Malformed,
-    NotFound,
+    NotOnFile,
     ResidentEvent,
     Revocation,
     revocations_for,
@@ -134,9 +134,9 @@ def test_resident_requested_revocation_and_unknown_serials() -> None:
     assert rec.reason is R.cessation_of_operation
     again = ca.revoke(CaName.AUTHENTICATION, auth.serial, R.key_compromise)
     assert again == rec  # the first revocation stands
-    with pytest.raises(NotFound):
+    with pytest.raises(NotOnFile):
         ca.revoke(CaName.SIGNATURE, auth.serial, R.key_compromise)  # another CA's serial
-    with pytest.raises(NotFound):
+    with pytest.raises(NotOnFile):
         ca.revoke(CaName.AUTHENTICATION, 12345, R.key_compromise)
 
 

@@ -18,7 +18,7 @@ from pki import (
     Endpoints,
     EventKind,
     Malformed,
-    NotFound,
+    NotOnFile,
     ResidentEvent,
     StateError,
     Unauthorized,
@@ -197,7 +197,7 @@ def test_wrong_secret_and_removed_verifiers_are_refused(tmp_path: Path) -> None:
     again = VerifierRegistry(path)
     assert again.authenticate(f"Bearer {key}").id == v.id
     again.remove(v.id)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotOnFile):
         again.remove(v.id)
     with pytest.raises(Unauthorized):
         VerifierRegistry(path).authenticate(f"Bearer {key}")
