@@ -182,6 +182,8 @@ def _load_certificate(der: bytes) -> x509.Certificate:
         raise ValueError(f"unsupported algorithm in a certificate: {exc}") from None
     except x509.DuplicateExtension as exc:  # not a ValueError: cryptography's own
         raise ValueError(f"a certificate repeats an extension: {exc}") from None
+    except x509.UnsupportedGeneralNameType as exc:  # likewise (a name of a type it cannot read)
+        raise ValueError(f"a certificate holds a name of an unsupported type: {exc}") from None
     return cert
 
 

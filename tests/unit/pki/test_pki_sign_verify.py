@@ -310,3 +310,24 @@ def test_a_certificate_repeating_an_extension_is_malformed() -> None:
     data = _SIGNED.replace(aki, bytes.fromhex("0603551d0e"), 1)
     with pytest.raises(Malformed):
         parse_signed(data)
+
+
+def _header_end(data: bytes, at: int) -> int:
+    """Where the content of the DER element at ``at`` starts."""
+    first = data[at + 1]
+    return at + 2 + (first & 0x7F if first & 0x80 else 0)
+
+
+def test_a_certificate_name_of_a_type_cryptography_cannot_read_is_malformed() -> None:
+    """What a bit flip found once: the first name in the signer certificate's subjectAltName
+    turned into an x400Address ([3]), which `cryptography` raises for with an exception of its
+    own (not a ValueError)."""
+    data = bytearray(_SIGNED)
+    san = data.find(bytes.fromhex("0603551d11"))  # the subjectAltName OID
+    assert san > 0
+    octets = san + 5 + (3 if data[san + 5] == 0x01 else 0)  # past the OID and any critical flag
+    names = _header_end(data, _header_end(data, octets))  # into the OCTET STRING, its SEQUENCE
+    assert data[names] & 0xE0 == 0xA0  # a context-tagged, constructed GeneralName
+    data[names] = 0xA3
+    with pytest.raises(Malformed):
+        parse_signed(bytes(data))
