@@ -24,7 +24,7 @@ from hub.routing.context import Context, ContextSealer
 from hub.routing.desks import Desk, Forwarder
 from hub.routing.desks.application import ApplicationDesk
 from hub.routing.desks.change import ChangeDesk
-from hub.routing.desks.enrollment import RATE_LIMITED, EnrollmentDesk
+from hub.routing.desks.enrollment import EnrollmentDesk
 from hub.routing.desks.identify import IdentifyDesk
 from hub.routing.desks.notice import NoticeDesk
 from hub.routing.desks.portal import PortalDesk
@@ -57,7 +57,7 @@ from hub.wire import (
     verify,
 )
 
-__all__ = ["MAX_DEADLINE", "RATE_LIMITED", "Router", "RouterDeps", "desks_for", "utcnow"]
+__all__ = ["Router", "RouterDeps", "desks_for", "utcnow"]
 
 log = get_logger("hub.router")
 _ENROLL_RATE = Rate()
