@@ -75,7 +75,7 @@ CREATE INDEX IF NOT EXISTS query_claim_at_idx ON {schema}.query_claim (claimed_a
 
 -- Claim the keys neither claimed nor recorded yet; returns them.  A function for its plan: a
 -- statement sent with a one-key array is planned anew at every call (the custom plan looks
--- cheaper), which cost 60-70 us of CPU per call; here the plan is generic and kept.  A claim
+-- cheaper); here the plan is generic and kept.  A claim
 -- is not evidence: its commit need not wait for the WAL flush (a crash of PostgreSQL loses at
 -- most the last few hundred ms of claims; the records themselves stay synchronous).
 CREATE OR REPLACE FUNCTION {schema}.claim_queries(keys uuid[], digests bytea[], at timestamptz)
