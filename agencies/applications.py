@@ -20,6 +20,13 @@ from typing import Any, Protocol
 
 import orjson
 
+from agencies.exceptions import (
+    APPLICATION_DUPLICATE,
+    APPLICATION_NOT_AN_APPLICATION,
+    APPLICATION_NOT_OUR_RESIDENT,
+    APPLICATION_SIGNER_MISMATCH,
+    office_code,
+)
 from hub.node import ApplicationRefused, OfficeStore
 
 __all__ = ["COLLECTION", "SignatureCheck", "SignedApplications", "Signer"]
@@ -77,13 +84,15 @@ class SignedApplications:
         app_id = str(application["application_id"])
         if await self.store.get(COLLECTION, app_id) is not None:
             raise ApplicationRefused(
-                f"{_code(self.office)}.duplicate", f"application {app_id} was filed already"
+                office_code(self.office, APPLICATION_DUPLICATE),
+                f"application {app_id} was filed already",
             )
         await self._check_holder(person, signer)
         form = application.get("form", {})
         if not isinstance(form, dict):
             raise ApplicationRefused(
-                f"{_code(self.office)}.not_an_application", "the application has no form"
+                office_code(self.office, APPLICATION_NOT_AN_APPLICATION),
+                "the application has no form",
             )
         if self.then is not None:
             await self.then(person, kind, form)
@@ -106,20 +115,16 @@ class SignedApplications:
         if found is None:
             if self.register:
                 raise ApplicationRefused(
-                    f"{_code(self.office)}.not_our_resident",
+                    office_code(self.office, APPLICATION_NOT_OUR_RESIDENT),
                     f"{self.office} keeps no record of this resident",
                 )
             return
         resident = found[1]
         if (resident.get("name"), resident.get("birth_date")) != (signer.name, signer.birth_date):
             raise ApplicationRefused(
-                f"{_code(self.office)}.signer_mismatch",
+                office_code(self.office, APPLICATION_SIGNER_MISMATCH),
                 "the application is signed by someone other than the resident it is for",
             )
-
-
-def _code(office: str) -> str:
-    return office.replace("-", "_")
 
 
 def _application(content: bytes, kind: str, office: str) -> dict[str, Any]:
@@ -129,12 +134,13 @@ def _application(content: bytes, kind: str, office: str) -> dict[str, Any]:
         application = None
     if not isinstance(application, dict) or application.get("kind") != kind:
         raise ApplicationRefused(
-            f"{_code(office)}.not_an_application", f"the signed document is no {kind} application"
+            office_code(office, APPLICATION_NOT_AN_APPLICATION),
+            f"the signed document is no {kind} application",
         )
     try:
         uuid.UUID(str(application.get("application_id")))
     except ValueError:
         raise ApplicationRefused(
-            f"{_code(office)}.not_an_application", "the application has no valid id"
+            office_code(office, APPLICATION_NOT_AN_APPLICATION), "the application has no valid id"
         ) from None
     return application

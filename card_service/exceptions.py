@@ -14,6 +14,7 @@ __all__ = [
     "CardError",
     "CardRemoved",
     "CardStatusError",
+    "FormError",
     "IssuanceError",
     "NoCard",
     "NoSuchFile",
@@ -127,3 +128,9 @@ class IssuanceError(CardError):
     """The CA refused or failed, or the card answered unexpectedly during issuance."""
 
     code = "card.issuance"
+
+
+class FormError(CardError):
+    """A posted form the bridge refuses (missing field, bad base64, odd text, foreign URL)."""
+
+    code = "card.bridge_form"

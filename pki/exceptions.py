@@ -2,11 +2,19 @@
 
 Operators and clients read the code (``pki.revoked``, ``pki.expired`` …) and the one-line
 message; the HTTP layer maps each family to a status. Messages never carry personal data.
+The codes no exception carries are the constants at the end (``pki/README.md``, "Error codes").
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 __all__ = [
+    "JLIS_BAD_CERTIFICATE",
+    "JLIS_CERTIFICATE_REVOKED",
+    "PKI_HTTP",
+    "PKI_METHOD",
+    "PKI_TOO_LARGE",
     "BadSignature",
     "DocumentMismatch",
     "Expired",
@@ -116,3 +124,12 @@ class RevocationUnknown(InvalidCertificate):
     """No usable revocation information (CRL stale or unsigned, OCSP unreachable)."""
 
     code = "pki.revocation_unknown"
+
+
+# the HTTP API's answers to a request it has no route or method for, or a body too large
+PKI_METHOD: Final = "pki.method"
+PKI_TOO_LARGE: Final = "pki.too_large"
+PKI_HTTP: Final = "pki.http"  # any other HTTP error
+# the office ``jlis-pki`` (``ca/office.py``) refusing to name a certificate's holder
+JLIS_BAD_CERTIFICATE: Final = "jlis.bad_certificate"
+JLIS_CERTIFICATE_REVOKED: Final = "jlis.certificate_revoked"

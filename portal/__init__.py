@@ -9,6 +9,7 @@ is the portal's office on the network (the real ``Backend``, on ``hub.node``).
 
 from __future__ import annotations
 
+from portal.exceptions import LoginRefused, Unavailable
 from portal.model import (
     APPLICATIONS,
     AccessEntry,
@@ -17,10 +18,8 @@ from portal.model import (
     Backend,
     CertificateChecker,
     CheckedCertificate,
-    LoginRefused,
     NoticeEntry,
     OfficeData,
-    Unavailable,
 )
 
 __all__ = [

@@ -16,8 +16,9 @@ from aiohttp import web
 
 from hub.log import get_logger
 from portal.codec import b64url_decode, b64url_encode
+from portal.exceptions import Unavailable
 from portal.forms import FIELDS, build_document, is_kind, summary, validate
-from portal.model import APPLICATIONS, ApplicationKind, Unavailable
+from portal.model import APPLICATIONS, ApplicationKind
 from portal.present import status_row
 from portal.sessions import Pending
 from portal.state import JST, portal_of, read_form, render, session_of

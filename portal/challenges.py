@@ -21,22 +21,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from portal.codec import b64url_decode
-from portal.model import LoginRefused
+from portal.exceptions import ChallengeRefused
 
-__all__ = ["CHALLENGE_BYTES", "ChallengeRefused", "PreLogin", "PreLoginStore", "verify_response"]
+__all__ = ["CHALLENGE_BYTES", "PreLogin", "PreLoginStore", "verify_response"]
 
 CHALLENGE_BYTES = 32
 MIN_RSA_BITS = 2048
 MAX_CERTIFICATE = 16 * 1024
-
-
-class ChallengeRefused(LoginRefused):
-    """A login response that does not answer its pre-login; ``code`` is for the log."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
 
 
 @dataclass(slots=True)

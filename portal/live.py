@@ -15,7 +15,8 @@ import json
 from aiohttp import web
 
 from hub.log import get_logger
-from portal.model import AccessEntry, LoginRefused, NoticeEntry, Unavailable
+from portal.exceptions import LoginRefused, Unavailable
+from portal.model import AccessEntry, NoticeEntry
 from portal.present import access_row, notice_row
 from portal.sessions import Session
 from portal.state import portal_of, session_of

@@ -11,9 +11,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from hub.log import get_logger
-from portal.challenges import ChallengeRefused, PreLogin, verify_response
+from portal.challenges import PreLogin, verify_response
 from portal.codec import b64url_encode
-from portal.model import LoginRefused, Unavailable
+from portal.exceptions import ChallengeRefused, LoginRefused, Unavailable
 from portal.state import (
     PRE_COOKIE,
     SESSION_COOKIE,

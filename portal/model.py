@@ -25,10 +25,8 @@ __all__ = [
     "Backend",
     "CertificateChecker",
     "CheckedCertificate",
-    "LoginRefused",
     "NoticeEntry",
     "OfficeData",
-    "Unavailable",
 ]
 
 ApplicationKind = Literal["moving", "child_allowance", "tax_return"]
@@ -37,14 +35,6 @@ APPLICATIONS: dict[ApplicationKind, str] = {
     "child_allowance": "児童手当 認定請求 (child-allowance application)",
     "tax_return": "確定申告 e-Tax (income-tax return)",
 }
-
-
-class LoginRefused(Exception):
-    """The card, its certificate or the challenge cannot log in; ``str`` says why."""
-
-
-class Unavailable(Exception):
-    """The hub or an office did not answer; ``str`` names what is unavailable."""
 
 
 @dataclass(frozen=True, slots=True)

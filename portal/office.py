@@ -22,20 +22,25 @@ import orjson
 from pydantic import TypeAdapter
 
 from hub.log import get_logger
-from hub.node import Answer, MemoryStore, NotIdentified, OfficeNode, OfficeStore
+from hub.node import OFFICE_TIMED_OUT, Answer, MemoryStore, NotIdentified, OfficeNode, OfficeStore
 from hub.wire import HUB, AccessEvent, ForwardedNotice, WireError, open_sealed
+from portal.exceptions import (
+    PORTAL_BAD_SIGNATURE,
+    PORTAL_SIGNER_MISMATCH,
+    LoginRefused,
+    Unavailable,
+    UnreadableSignature,
+)
 from portal.model import (
     AccessEntry,
     ApplicationKind,
     ApplicationStatus,
     CheckedCertificate,
-    LoginRefused,
     NoticeEntry,
     OfficeData,
-    Unavailable,
 )
 
-__all__ = ["ItemTable", "OfficeRegistry", "PortalOffice", "SignerOf", "UnreadableSignature"]
+__all__ = ["ItemTable", "OfficeRegistry", "PortalOffice", "SignerOf"]
 
 log = get_logger("portal.office")
 Feed = asyncio.Queue[AccessEntry | NoticeEntry]
@@ -75,10 +80,6 @@ class ItemTable(Protocol):
     def items(self) -> Mapping[str, ItemEntry]: ...
 
 
-class UnreadableSignature(Exception):
-    """A signed application whose signer cannot be read; ``str`` says why."""
-
-
 class SignerOf(Protocol):
     """Who signed an application (CMS, DER): the signer's certificate (DER), or
     ``UnreadableSignature``. Whether the signature verifies is the receiving office's check."""
@@ -110,7 +111,7 @@ class PortalOffice:
         try:
             return await self.node.identify(certificate.der)
         except NotIdentified as exc:
-            if exc.code == "office.timed_out":
+            if exc.code == OFFICE_TIMED_OUT:
                 raise Unavailable("J-LIS (the certification service) did not answer") from None
             raise LoginRefused(f"{exc.code}: {exc}") from None
 
@@ -262,7 +263,7 @@ class PortalOffice:
         now = dt.datetime.now(dt.UTC)
         signer, why = await self._signer(signed)
         if signer != person:  # J-LIS names who signed: it must be the resident logged in
-            why = why or "portal.signer_mismatch: signed with another person's card"
+            why = why or f"{PORTAL_SIGNER_MISMATCH}: signed with another person's card"
             status = ApplicationStatus(uuid.uuid4(), kind, now, "", "refused", why)
             await self._keep(person, status)
             return status
@@ -291,11 +292,11 @@ class PortalOffice:
         try:
             certificate = self.signer_of(signed)
         except UnreadableSignature as exc:
-            return "", f"portal.bad_signature: {exc}"
+            return "", f"{PORTAL_BAD_SIGNATURE}: {exc}"
         try:
             return await self.node.identify(certificate), ""
         except NotIdentified as exc:
-            if exc.code == "office.timed_out":
+            if exc.code == OFFICE_TIMED_OUT:
                 raise Unavailable("J-LIS (the certification service) did not answer") from None
             return "", f"{exc.code}: {exc}"
 

@@ -14,8 +14,9 @@ from uuid import UUID
 from aiohttp import web
 
 from hub.log import get_logger
+from portal.exceptions import Unavailable
 from portal.forms import parse_date
-from portal.model import AccessEntry, Unavailable
+from portal.model import AccessEntry
 from portal.present import access_row, notice_row
 from portal.state import JST, portal_of, render, see_other, session_of
 

@@ -33,7 +33,8 @@ from hub.log import get_logger
 from portal import applications, live, login, views
 from portal.challenges import PreLoginStore
 from portal.csrf import origin_allowed, origin_of, token_matches
-from portal.model import Backend, CertificateChecker, LoginRefused, Unavailable
+from portal.exceptions import LoginRefused, Unavailable
+from portal.model import Backend, CertificateChecker
 from portal.security import content_security_policy, security_headers
 from portal.sessions import SessionStore
 from portal.state import (

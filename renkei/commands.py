@@ -29,7 +29,18 @@ from hub.records import (
 from hub.routing import authorize
 from hub.wire import HUB
 from renkei.demo import run_demo
-from renkei.exceptions import CommandError
+from renkei.exceptions import (
+    RENKEI_BAD_DATE,
+    RENKEI_BAD_PARAM,
+    RENKEI_BAD_RECORD_ID,
+    RENKEI_NO_BROKER,
+    RENKEI_NO_DATABASE,
+    RENKEI_NO_SUCH_RECORD,
+    RENKEI_NOT_ENROLLED,
+    RENKEI_UNKNOWN_OFFICE,
+    RENKEI_USAGE,
+    CommandError,
+)
 from renkei.network import identities, load_rules, migrate, open_network, setup
 from renkei.pki_commands import serve as pki_serve
 from renkei.population.enroll import load_population
@@ -87,7 +98,7 @@ async def init(settings: Settings, args: argparse.Namespace) -> int:
 async def broker_setup(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.broker_url:
         raise CommandError(
-            "renkei.no_broker", "no broker configured: pass --broker or set RENKEI_BROKER_URL"
+            RENKEI_NO_BROKER, "no broker configured: pass --broker or set RENKEI_BROKER_URL"
         )
     # the operator's administration step: every identity's broker password, no other secret
     state = State.load_passwords(settings.state_dir, _ids(settings))
@@ -99,7 +110,7 @@ async def broker_setup(settings: Settings, args: argparse.Namespace) -> int:
 async def db_migrate(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.db_url:
         raise CommandError(
-            "renkei.no_database", "no database configured: pass --db or set RENKEI_DB_URL"
+            RENKEI_NO_DATABASE, "no database configured: pass --db or set RENKEI_DB_URL"
         )
     hub_key = State.load(settings.state_dir, [HUB]).keys[HUB]
     role = settings.db_hub_role
@@ -128,12 +139,12 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
         )
         return await portal_serve(settings, defaults)
     if args.service == "office" and not args.name:
-        raise CommandError("renkei.usage", "name the office: renkei run office CODE")
+        raise CommandError(RENKEI_USAGE, "name the office: renkei run office CODE")
     identity = args.name if args.service == "office" else (HUB if args.service == "hub" else TOKEN)
     if identity not in _ids(settings):
         offices = [o.code for o in load_rules(settings)[1]]
         raise CommandError(
-            "renkei.unknown_office", f"no office {identity!r}; offices: {', '.join(offices)}"
+            RENKEI_UNKNOWN_OFFICE, f"no office {identity!r}; offices: {', '.join(offices)}"
         )
     state = State.load(settings.state_dir, [identity])
     async with await open_network(settings, state, run=[identity]) as net:
@@ -185,7 +196,7 @@ async def legal_check(settings: Settings, args: argparse.Namespace) -> int:
         )
     except ValueError:
         raise CommandError(
-            "renkei.bad_date", f"--on takes a date as YYYY-MM-DD, not {args.on!r}"
+            RENKEI_BAD_DATE, f"--on takes a date as YYYY-MM-DD, not {args.on!r}"
         ) from None
     items = tuple(args.item)
     if args.requester in registry or args.provider in registry:
@@ -199,7 +210,7 @@ async def legal_check(settings: Settings, args: argparse.Namespace) -> int:
 async def records_show(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.db_url:
         raise CommandError(
-            "renkei.no_database",
+            RENKEI_NO_DATABASE,
             "records live in PostgreSQL; in-memory records end with the demo. Pass --db",
         )
     pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
@@ -207,7 +218,7 @@ async def records_show(settings: Settings, args: argparse.Namespace) -> int:
         token = await PgStore(pool, args.office).token_of(args.local_id)
         if token is None:
             raise CommandError(
-                "renkei.not_enrolled", f"{args.office} holds no enrolled person {args.local_id!r}"
+                RENKEI_NOT_ENROLLED, f"{args.office} holds no enrolled person {args.local_id!r}"
             )
         # the office's token is turned into the hub's offline: this tool acts as the hub and
         # the token service, and runs where both are held (the directory `renkei init` filled)
@@ -232,7 +243,7 @@ async def records_verify(settings: Settings, args: argparse.Namespace) -> int:
     """The whole chain against the hub's public key (no secret of the hub's is needed), and
     against the newest head in the witness (``--witness``, default: the witness directory's)."""
     if not settings.db_url:
-        raise CommandError("renkei.no_database", "records live in PostgreSQL: pass --db")
+        raise CommandError(RENKEI_NO_DATABASE, "records live in PostgreSQL: pass --db")
     hub_key = State.load_public(settings.state_dir)[HUB].verify
     path: Path | None = args.witness
     if path is None and settings.witness_dir is not None:
@@ -267,12 +278,12 @@ async def records_disclose(settings: Settings, args: argparse.Namespace) -> int:
     """Lift a record's non-disclosure flag: the operator's or the oversight commission's act,
     recorded as a signed change of the flag log (who, why, when)."""
     if not settings.db_url:
-        raise CommandError("renkei.no_database", "records live in PostgreSQL: pass --db")
+        raise CommandError(RENKEI_NO_DATABASE, "records live in PostgreSQL: pass --db")
     try:
         record_id = uuid.UUID(args.record_id)
     except ValueError:
         raise CommandError(
-            "renkei.bad_record_id", f"{args.record_id!r} is not a record id (a UUID)"
+            RENKEI_BAD_RECORD_ID, f"{args.record_id!r} is not a record id (a UUID)"
         ) from None
     state = State.load(settings.state_dir, [HUB])
     witness = None  # the checkpoint over the change goes to the witness, as the hub's do
@@ -283,7 +294,7 @@ async def records_disclose(settings: Settings, args: argparse.Namespace) -> int:
         store = PgRecordStore(pool, signing_key=state.keys[HUB].signing, witness=witness)
         change = await disclose(store, record_id, actor=args.by, reason=args.reason)
     except RecordNotFound:
-        raise CommandError("renkei.no_such_record", f"no access record {record_id}") from None
+        raise CommandError(RENKEI_NO_SUCH_RECORD, f"no access record {record_id}") from None
     except InvalidRecord as exc:
         raise CommandError(exc.code, str(exc)) from None
     finally:
@@ -299,7 +310,7 @@ def _params(pairs: list[str]) -> dict[str, str | int]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise CommandError("renkei.bad_param", f"--param takes KEY=VALUE, not {pair!r}")
+            raise CommandError(RENKEI_BAD_PARAM, f"--param takes KEY=VALUE, not {pair!r}")
         out[key] = int(value) if value.isdigit() else value
     return out
 
@@ -309,7 +320,7 @@ async def query(settings: Settings, args: argparse.Namespace) -> int:
     offices = [o.code for o in load_rules(settings)[1]]
     if args.as_office not in offices:
         raise CommandError(
-            "renkei.unknown_office", f"no office {args.as_office!r}; offices: {', '.join(offices)}"
+            RENKEI_UNKNOWN_OFFICE, f"no office {args.as_office!r}; offices: {', '.join(offices)}"
         )
     params = _params(args.param or [])
     if args.fiscal_year:
@@ -350,6 +361,6 @@ async def _ask(
     token = await store.token_of(args.local_id)
     if token is None:
         raise CommandError(
-            "renkei.not_enrolled", f"{args.as_office} holds no enrolled person {args.local_id!r}"
+            RENKEI_NOT_ENROLLED, f"{args.as_office} holds no enrolled person {args.local_id!r}"
         )
     return await node.ask(args.affair, provider, tuple(args.item), token, params)

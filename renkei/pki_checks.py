@@ -14,10 +14,11 @@ import datetime as dt
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from agencies.applications import Signer
+from agencies.exceptions import APPLICATION_SIGNATURE_INVALID, office_code
 from hub.node import ApplicationRefused
 from pki import PkiError, RevocationSource, Trust, parse_signed, verify_login, verify_signed
-from portal.model import CheckedCertificate, LoginRefused
-from portal.office import UnreadableSignature
+from portal.exceptions import LoginRefused, UnreadableSignature
+from portal.model import CheckedCertificate
 
 __all__ = ["PkiLoginCheck", "PkiSignatureCheck", "cms_signer"]
 
@@ -41,7 +42,7 @@ class PkiSignatureCheck:
     Made once per deployment; ``for_office`` gives each office its own (for its refusal codes)."""
 
     def __init__(self, trust: Trust, source: RevocationSource, office: str = "office") -> None:
-        self.code = office.replace("-", "_")
+        self.office = office
         self.trust, self.source = trust, source
 
     def for_office(self, office: str) -> PkiSignatureCheck:
@@ -52,7 +53,8 @@ class PkiSignatureCheck:
             verified = await verify_signed(signed, None, self.trust, self.source)
             content = parse_signed(signed).content or b""
         except PkiError as exc:
-            raise ApplicationRefused(f"{self.code}.signature_invalid", str(exc)) from None
+            code = office_code(self.office, APPLICATION_SIGNATURE_INVALID)
+            raise ApplicationRefused(code, str(exc)) from None
         facts = verified.facts
         return Signer(facts.name, facts.birth_date.isoformat(), content, verified.signing_time)
 

@@ -33,6 +33,7 @@ from pki import (
     verify_signed,
 )
 from pki.ca.office import PKI_OFFICE, CaListener
+from pki.exceptions import PKI_HTTP
 from pki.relying.verify import load_pem_bundle
 from renkei.network import open_network
 from renkei.secrets import State
@@ -96,7 +97,7 @@ async def _call(settings: Settings, url: str, method: str, path: str, body: Any 
         data = await r.json(content_type=None)
         if r.status >= 400:
             err = PkiError(data.get("message", f"HTTP {r.status}"))
-            err.code = data.get("code", "pki.http")
+            err.code = data.get("code", PKI_HTTP)
             raise err
         return data
 

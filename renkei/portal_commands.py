@@ -42,7 +42,7 @@ from pki.relying.verify import load_pem_bundle
 from portal.model import CertificateChecker
 from portal.office import PortalOffice
 from portal.web import create_app
-from renkei.exceptions import CommandError
+from renkei.exceptions import RENKEI_NO_CA, RENKEI_NO_NETWORK, CommandError
 from renkei.network import Network, identities, load_rules, open_network
 from renkei.pki_checks import PkiLoginCheck, PkiSignatureCheck
 from renkei.secrets import State
@@ -66,7 +66,7 @@ def portal_app(
 async def serve(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.broker_url:
         raise CommandError(
-            "renkei.no_network",
+            RENKEI_NO_NETWORK,
             "the portal asks the hub: set RENKEI_BROKER_URL (or try `renkei demo --portal`)",
         )
     chain = Path(args.ca_file) if args.ca_file else settings.state_dir / "pki/certs/chain.pem"
@@ -74,7 +74,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
         trust = Trust.from_bundle(load_pem_bundle(await asyncio.to_thread(chain.read_bytes)))
     except OSError as exc:
         raise CommandError(
-            "renkei.no_ca", f"{chain}: {exc.strerror} (start `renkei run pki` once)"
+            RENKEI_NO_CA, f"{chain}: {exc.strerror} (start `renkei run pki` once)"
         ) from None
     api_key = None
     if args.api_key_file:

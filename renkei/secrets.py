@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.wire import HUB, JLIS, OfficeKeys, PublicKeys
+from renkei.exceptions import SecretsError
 from token_service import load_master_secret
 
-__all__ = ["SHARED", "TOKEN", "SecretsError", "State"]
+__all__ = ["SHARED", "TOKEN", "State"]
 
 TOKEN = "token"  # noqa: S105 — the token service's identity, not a password
 PUBLIC = "public"
@@ -45,10 +46,6 @@ _OLD_SHARED = {
     HUB: "secrets/hub-context",
     JLIS: "secrets/jlis-numbering",
 }
-
-
-class SecretsError(Exception):
-    code = "renkei.secrets"
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -1,10 +1,13 @@
-"""Errors of J-LIS numbering: one root, each class with a stable wire code."""
+"""Errors of J-LIS numbering: one root, each class with a stable wire code; and the codes of
+J-LIS's answers as an office."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final
 
 __all__ = [
+    "JLIS_NUMBER_CHANGED",
+    "JLIS_UNKNOWN_RESIDENT",
     "BadCheckDigit",
     "InvalidGeneration",
     "InvalidSecret",
@@ -41,3 +44,8 @@ class InvalidSecret(NumberError, ValueError):
     """The numbering secret is too short to key the permutation."""
 
     code: ClassVar[str] = "jlis.invalid_secret"
+
+
+# J-LIS's answers as an office (``registry.py``)
+JLIS_UNKNOWN_RESIDENT: Final = "jlis.unknown_resident"
+JLIS_NUMBER_CHANGED: Final = "jlis.number_changed"  # a replaced number was presented

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from agencies.jlis.exceptions import NumberError
+from agencies.jlis.exceptions import JLIS_NUMBER_CHANGED, JLIS_UNKNOWN_RESIDENT, NumberError
 from agencies.jlis.numbers import NumberGenerator
 from hub.node import OfficeError, OfficeStore
 from hub.wire import NotFound, Outcome, Refused, Resolved, seal
@@ -44,7 +44,7 @@ class Jlis:
         """A new number for a leaked one; the resident-record code (and every token) stays."""
         doc = await self.store.get("residents", rrc)
         if doc is None:
-            raise OfficeError("jlis.unknown_resident", "no resident with that resident-record code")
+            raise OfficeError(JLIS_UNKNOWN_RESIDENT, "no resident with that resident-record code")
         generation = int(doc["generation"]) + 1
         changes = [*doc["changes"], on.isoformat()]
         await self.store.put_many(
@@ -63,7 +63,7 @@ class Jlis:
         if generation != doc["generation"]:
             when = doc["changes"][generation] if generation < len(doc["changes"]) else "?"
             return Refused(
-                code="jlis.number_changed",
+                code=JLIS_NUMBER_CHANGED,
                 reason=f"this number was replaced on {when}; present the current number",
             )
         return Resolved(

@@ -14,6 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agencies.exceptions import (
+    MUNICIPALITY_MOVE_IN_NOT_DELIVERED,
+    MUNICIPALITY_NO_MOVE_OUT,
+    OFFICE_BAD_APPLICATION,
+    OFFICE_MOVE_OUT_REFUSED,
+    OFFICE_MOVE_OUT_UNSENT,
+)
 from hub.node import EVENTS, ApplicationRefused, OfficeError, OfficeNode, OfficeStore
 from hub.wire import Delivered, Refused, outcome_reason
 
@@ -42,7 +49,7 @@ class MovedOut:
             effective = dt.date.fromisoformat(str(form.get("moving_date", "")))
         except ValueError:
             raise ApplicationRefused(
-                "office.bad_application", "the moving application has no valid moving date"
+                OFFICE_BAD_APPLICATION, "the moving application has no valid moving date"
             ) from None
         to = str(form.get("to_municipality", ""))
         outcome = await self.node.report_change(
@@ -50,11 +57,11 @@ class MovedOut:
         )
         if isinstance(outcome, Refused):  # e.g. dated further ahead than a 転出届 may be
             raise ApplicationRefused(
-                "office.move_out_refused", f"the network refused the move out: {outcome.reason}"
+                OFFICE_MOVE_OUT_REFUSED, f"the network refused the move out: {outcome.reason}"
             )
         if not isinstance(outcome, Delivered):
             reason = outcome_reason(outcome, outcome.status)
-            raise OfficeError("office.move_out_unsent", f"the move out was not sent: {reason}")
+            raise OfficeError(OFFICE_MOVE_OUT_UNSENT, f"the move out was not sent: {reason}")
 
 
 async def move_in(
@@ -70,7 +77,7 @@ async def move_in(
     notice = await _move_out_notice(store, token)
     if notice is None:
         raise OfficeError(
-            "municipality.no_move_out",
+            MUNICIPALITY_NO_MOVE_OUT,
             "no move-out notice reached this register for this person: the old municipality"
             " files the move out first",
         )
@@ -80,7 +87,7 @@ async def move_in(
     )
     if not isinstance(outcome, Delivered):
         reason = outcome_reason(outcome, outcome.status)
-        raise OfficeError("municipality.move_in_not_delivered", f"move-in not delivered: {reason}")
+        raise OfficeError(MUNICIPALITY_MOVE_IN_NOT_DELIVERED, f"move-in not delivered: {reason}")
     return MoveIn(local_id, token, notice["origin"])
 
 

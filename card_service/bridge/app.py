@@ -33,7 +33,6 @@ from card_service.bridge.forms import (
     MAX_DOCUMENT,
     MAX_STATE,
     MAX_SUMMARY,
-    FormError,
     Origin,
     Pending,
     PendingForms,
@@ -54,7 +53,7 @@ from card_service.bridge.pages import (
     security_headers,
 )
 from card_service.card.layout import JPKI_SIGN_CA
-from card_service.exceptions import CardError, PinBlocked, PinFormatError, WrongPin
+from card_service.exceptions import CardError, FormError, PinBlocked, PinFormatError, WrongPin
 from card_service.reader import jpki
 from card_service.reader.client import CardClient
 from hub.log import get_logger

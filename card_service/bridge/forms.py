@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from card_service.exceptions import CardError
+from card_service.exceptions import FormError
 
 __all__ = [
     "CHALLENGE_BYTES",
@@ -28,7 +28,6 @@ __all__ = [
     "MAX_STATE",
     "MAX_SUMMARY",
     "NONCE_TTL",
-    "FormError",
     "Origin",
     "Pending",
     "PendingForms",
@@ -52,12 +51,6 @@ NONCE_TTL = 300.0  # seconds
 _B64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 # bidirectional embeddings, overrides and isolates: they can make a summary read differently
 _BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
-
-
-class FormError(CardError):
-    """A posted form the bridge refuses (missing field, bad base64, odd text, foreign URL)."""
-
-    code = "card.bridge_form"
 
 
 def parse_form(body: bytes) -> dict[str, str]:

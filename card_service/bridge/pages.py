@@ -11,8 +11,15 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from html import escape
 
-from card_service.bridge.forms import FormError, Origin, Pending
-from card_service.exceptions import CardError, CardRemoved, NoCard, PinBlocked, StateFileError
+from card_service.bridge.forms import Origin, Pending
+from card_service.exceptions import (
+    CardError,
+    CardRemoved,
+    FormError,
+    NoCard,
+    PinBlocked,
+    StateFileError,
+)
 
 __all__ = [
     "CSS",

@@ -6,6 +6,7 @@ of the kit every process imports; it imports no service. See ``hub/node/README.m
 """
 
 from hub.node.exceptions import (
+    OFFICE_TIMED_OUT,
     ApplicationRefused,
     BadRequest,
     EnrollmentRefused,
@@ -27,6 +28,7 @@ from hub.node.store import MemoryStore, OfficeStore, PgStore, schema_for
 
 __all__ = [
     "EVENTS",
+    "OFFICE_TIMED_OUT",
     "Answer",
     "ApplicationRefused",
     "Applications",

@@ -37,6 +37,15 @@ from hub.bus import (
 )
 from hub.log import get_logger
 from hub.node.exceptions import (
+    OFFICE_NO_APPLICATIONS,
+    OFFICE_NO_JLIS_KEY,
+    OFFICE_NOT_A_PROVIDER,
+    OFFICE_NOT_FROM_HUB,
+    OFFICE_SYSTEM_ERROR,
+    OFFICE_TIMED_OUT,
+    OFFICE_UNEXPECTED,
+    OFFICE_UNREADABLE_ANSWER,
+    OFFICE_UNSENDABLE_ANSWER,
     ApplicationRefused,
     BadRequest,
     EnrollmentRefused,
@@ -193,7 +202,7 @@ class OfficeNode:
         dates the holding itself (now), and refuses a municipality's office a person whose
         record that municipality does not keep (``hub/routing/README.md``)."""
         if self.jlis_seal is None:
-            raise EnrollmentRefused("office.no_jlis_key", "this office has no J-LIS key to seal to")
+            raise EnrollmentRefused(OFFICE_NO_JLIS_KEY, "this office has no J-LIS key to seal to")
         msg = Enroll(
             envelope=self._envelope("enrollment", JLIS),
             number=seal(number.encode("ascii"), self.jlis_seal),
@@ -201,7 +210,7 @@ class OfficeNode:
         reply = await self._request(msg, RK_ENROLL)
         if reply is None:
             raise EnrollmentRefused(
-                "office.timed_out", "no reply to the enrollment before the deadline"
+                OFFICE_TIMED_OUT, "no reply to the enrollment before the deadline"
             )
         if isinstance(reply.outcome, Enrolled):
             return reply.outcome.token
@@ -217,7 +226,7 @@ class OfficeNode:
         )
         reply = await self._request(msg, RK_IDENTIFY)
         if reply is None:
-            raise NotIdentified("office.timed_out", "no reply to the login before the deadline")
+            raise NotIdentified(OFFICE_TIMED_OUT, "no reply to the login before the deadline")
         if isinstance(reply.outcome, Enrolled):
             return reply.outcome.token
         outcome = reply.outcome
@@ -277,7 +286,7 @@ class OfficeNode:
                 data = orjson.loads(open_sealed(out.payload, self.keys.sealing))
             except (WireError, orjson.JSONDecodeError) as exc:
                 return Answer(
-                    qid, "error", code="office.unreadable_answer", reason=str(exc), record_id=rid
+                    qid, "error", code=OFFICE_UNREADABLE_ANSWER, reason=str(exc), record_id=rid
                 )
             return Answer(qid, "ok", data=data, record_id=rid, seconds=seconds)
         code = outcome_code(out)
@@ -296,7 +305,7 @@ class OfficeNode:
                 log.debug("reply.unclaimed", query_id=str(msg.envelope.correlation_id))
             await d.ack()
         else:
-            await d.dead_letter("office.unexpected: not a reply from the hub")
+            await d.dead_letter(f"{OFFICE_UNEXPECTED}: not a reply from the hub")
 
     # ---- answering --------------------------------------------------------------------------
 
@@ -306,7 +315,7 @@ class OfficeNode:
             return
         desk = _DESKS.get(type(msg))
         if desk is None or (desk.role and getattr(self.roles, desk.role) is None):
-            await d.dead_letter("office.unexpected: not a request from the hub")
+            await d.dead_letter(f"{OFFICE_UNEXPECTED}: not a request from the hub")
             return
         outcome = await desk.handle(self, msg)
         if outcome is not None:  # a request the hub awaits an answer to
@@ -342,7 +351,7 @@ class OfficeNode:
         provider = self.roles.provider
         if provider is None:
             reason = f"{self.code} answers no queries"
-            return Failed(family="provider", code="office.not_a_provider", reason=reason)
+            return Failed(family="provider", code=OFFICE_NOT_A_PROVIDER, reason=reason)
         try:
             data = await provider.answer(msg.person, msg.items, msg.params)
         except Exception as exc:  # noqa: BLE001 - the office's own failure becomes an answer
@@ -353,14 +362,14 @@ class OfficeNode:
             return Answered(payload=seal(orjson.dumps(data), seal_key(msg.seal_to)))
         except (TypeError, WireError) as exc:  # an answer that cannot be sent is still answered
             log.warning("answer.unsendable", query_id=str(msg.envelope.correlation_id))
-            return Failed(family="provider", code="office.unsendable_answer", reason=str(exc))
+            return Failed(family="provider", code=OFFICE_UNSENDABLE_ANSWER, reason=str(exc))
 
     async def _apply(self, msg: ForwardedQuery) -> Outcome:
         """An electronic application: the office checks it and answers with its receipt."""
         assert msg.document is not None
         applications = self.roles.applications
         if applications is None:
-            return Refused(code="office.no_applications", reason=f"{self.code} takes none")
+            return Refused(code=OFFICE_NO_APPLICATIONS, reason=f"{self.code} takes none")
         try:
             document = open_sealed(msg.document, self.keys.sealing)
             receipt = await applications.receive(msg.person, msg.items[0], document)
@@ -387,9 +396,7 @@ class OfficeNode:
         if isinstance(exc, BadRequest):
             return Failed(family="requester", code=exc.code, reason=str(exc))
         log.error("provider.failed", query_id=str(msg.envelope.correlation_id), exc_info=exc)
-        return Failed(
-            family="provider_system", code="office.system_error", reason=type(exc).__name__
-        )
+        return Failed(family="provider_system", code=OFFICE_SYSTEM_ERROR, reason=type(exc).__name__)
 
     async def _changed(self, msg: ForwardedChange) -> None:
         """React to each event once (by its id): the office's own code first, then keep it —
@@ -430,7 +437,7 @@ class OfficeNode:
             if d.user_id == HUB:
                 verify(d.body, d.headers.get(SIGNATURE_HEADER), self.hub.verify)
                 return decode(d.body)
-            problem = f"office.not_from_hub: message from {d.user_id!r}"
+            problem = f"{OFFICE_NOT_FROM_HUB}: message from {d.user_id!r}"
         except WireError as exc:
             problem = f"{exc.code}: {exc}"
         log.warning("message.rejected", reason=problem, queue=d.queue)

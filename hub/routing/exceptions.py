@@ -1,4 +1,4 @@
-"""Errors of the routing package.
+"""Errors of the routing package, and every code the hub answers or dead-letters with.
 
 One root, :class:`RoutingError`; each subclass carries the wire ``code`` that an error reply
 or an operator's log line shows. A refused exchange is *not* an error of this package: the
@@ -6,22 +6,55 @@ check returns a :class:`~hub.routing.legal.Decision` and the router records it. 
 exceptions are for configuration the hub cannot run with (a malformed legal table or office
 registry: the hub refuses to start), for look-ups of offices that do not exist, and for a
 routing context or reply that did not come from where it claims.
+
+The codes of the hub's own outcomes (a ``Refused`` or ``Failed`` it answers, a dead-letter
+reason) are the constants below, each named after its code; the legal table's and the
+registry's refusals are ``routing.`` and a :data:`~hub.routing.legal.DecisionCode`
+(:func:`law_code`). ``hub/routing/README.md`` lists them all ("Error codes"), checked by a test.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Final, Self
 
 from pydantic import ValidationError
 
 __all__ = [
+    "HUB_BAD_EFFECTIVE_DATE",
+    "HUB_BAD_ENROLLMENT",
+    "HUB_BAD_IDENTIFY",
+    "HUB_BAD_OUTCOME",
+    "HUB_BAD_QUERY_ID",
+    "HUB_DEADLINE_PASSED",
+    "HUB_DEADLINE_TOO_FAR",
+    "HUB_ENROLLMENT_RATE_LIMITED",
+    "HUB_FUTURE_REQUEST",
+    "HUB_LATE_ENROLLMENT",
+    "HUB_NOT_A_PORTAL",
+    "HUB_NOT_A_REGISTER",
+    "HUB_NOT_RESIDENT_HERE",
+    "HUB_NOT_THE_REGISTER",
+    "HUB_NO_RECORDS",
+    "HUB_PROVIDER_UNREACHABLE",
+    "HUB_REPLAYED_QUERY",
+    "HUB_SENDER_MISMATCH",
+    "HUB_STALE_REQUEST",
+    "HUB_TOKEN_SERVICE_UNAVAILABLE",
+    "HUB_UNADDRESSED_APPLICATION",
+    "HUB_UNEXPECTED_DOCUMENT",
+    "HUB_UNEXPECTED_KIND",
+    "HUB_UNKNOWN_OFFICE",
+    "HUB_UNVERIFIED_SENDER",
+    "ROUTING_AMBIGUOUS_PROVIDER",
+    "ROUTING_NO_PROVIDER",
     "ForgedContext",
     "MalformedConfig",
     "MalformedRegistry",
     "MalformedTable",
     "RoutingError",
     "UnknownOffice",
+    "law_code",
     "shown",
     "validation_problems",
 ]
@@ -86,6 +119,44 @@ class ForgedContext(RoutingError):
     """A sealed routing context was altered, or a reply came from an office not asked."""
 
     code: ClassVar[str] = "routing.forged_context"
+
+
+# -- the hub's outcomes: the sender and the times (router.py, freshness.py) ------------------
+HUB_UNVERIFIED_SENDER: Final = "hub.unverified_sender"  # a broker user it does not know
+HUB_UNEXPECTED_KIND: Final = "hub.unexpected_kind"  # not a request (or not a reply) at all
+HUB_REPLAYED_QUERY: Final = "hub.replayed_query"
+HUB_SENDER_MISMATCH: Final = "hub.sender_mismatch"
+HUB_UNKNOWN_OFFICE: Final = "hub.unknown_office"
+HUB_BAD_QUERY_ID: Final = "hub.bad_query_id"
+HUB_STALE_REQUEST: Final = "hub.stale_request"
+HUB_FUTURE_REQUEST: Final = "hub.future_request"
+HUB_DEADLINE_TOO_FAR: Final = "hub.deadline_too_far"
+HUB_DEADLINE_PASSED: Final = "hub.deadline_passed"
+# -- the desks ------------------------------------------------------------------------------
+HUB_UNEXPECTED_DOCUMENT: Final = "hub.unexpected_document"
+HUB_NOT_A_PORTAL: Final = "hub.not_a_portal"
+HUB_BAD_IDENTIFY: Final = "hub.bad_identify"
+HUB_UNADDRESSED_APPLICATION: Final = "hub.unaddressed_application"
+HUB_BAD_ENROLLMENT: Final = "hub.bad_enrollment"
+HUB_ENROLLMENT_RATE_LIMITED: Final = "hub.enrollment_rate_limited"
+HUB_LATE_ENROLLMENT: Final = "hub.late_enrollment"  # answered after the deadline: dead-lettered
+HUB_NOT_A_REGISTER: Final = "hub.not_a_register"
+HUB_NOT_THE_REGISTER: Final = "hub.not_the_register"
+HUB_BAD_EFFECTIVE_DATE: Final = "hub.bad_effective_date"
+HUB_NOT_RESIDENT_HERE: Final = "hub.not_resident_here"
+ROUTING_NO_PROVIDER: Final = "routing.no_provider"
+ROUTING_AMBIGUOUS_PROVIDER: Final = "routing.ambiguous_provider"
+# -- the hub failed (``Failed``, family ``hub``), or a provider answered what it may not ---------
+HUB_TOKEN_SERVICE_UNAVAILABLE: Final = "hub.token_service_unavailable"  # noqa: S105 - a code
+HUB_PROVIDER_UNREACHABLE: Final = "hub.provider_unreachable"
+HUB_NO_RECORDS: Final = "hub.no_records"
+HUB_BAD_OUTCOME: Final = "hub.bad_outcome"
+
+
+def law_code(decision: str) -> str:
+    """The code of a refusal by the legal table or the registry: ``routing.`` and the
+    decision's code (``no_row`` → ``routing.no_row``)."""
+    return f"routing.{decision}"
 
 
 def shown(value: str, limit: int = 64) -> str:

@@ -19,6 +19,8 @@ from hub.log import get_logger
 from hub.records import RecordDraft, RecordWriter
 from hub.routing.announce import Announcer, Sighting
 from hub.routing.context import Context
+from hub.routing.exceptions import law_code
+from hub.routing.legal import Decision
 from hub.wire import (
     HUB,
     Enrolled,
@@ -42,6 +44,7 @@ __all__ = [
     "record_key",
     "record_outcome",
     "refused",
+    "refused_by_law",
     "replay_key",
 ]
 
@@ -53,6 +56,11 @@ _RECORDED = frozenset({"query", "identify", "enroll", "change"})  # not notices
 
 def refused(code: str, reason: str) -> Refused:
     return Refused(code=code, reason=reason[:2000])
+
+
+def refused_by_law(decision: Decision) -> Refused:
+    """A check of the legal table or the registry that did not allow the exchange."""
+    return refused(law_code(decision.code), decision.reason)
 
 
 def hub_error(code: str, reason: str) -> Failed:

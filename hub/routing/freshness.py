@@ -24,6 +24,12 @@ import datetime as dt
 from typing import Final, Literal
 
 from hub.records import ClaimState
+from hub.routing.exceptions import (
+    HUB_DEADLINE_PASSED,
+    HUB_DEADLINE_TOO_FAR,
+    HUB_FUTURE_REQUEST,
+    HUB_STALE_REQUEST,
+)
 from hub.wire import Envelope, Refused
 
 __all__ = [
@@ -51,26 +57,25 @@ def check_times(env: Envelope, now: dt.datetime) -> Refused | None:
     at, deadline = env.issued_at, env.deadline
     if at < now - MAX_CLOCK_SKEW:
         return Refused(
-            code="hub.stale_request",
+            code=HUB_STALE_REQUEST,
             reason=f"issued at {at.isoformat()}, more than {_minutes(MAX_CLOCK_SKEW)} before "
             f"the hub's clock ({now.isoformat()}): too old to act on",
         )
     if at > now + MAX_CLOCK_SKEW:
         return Refused(
-            code="hub.future_request",
+            code=HUB_FUTURE_REQUEST,
             reason=f"issued at {at.isoformat()}, more than {_minutes(MAX_CLOCK_SKEW)} after "
             f"the hub's clock ({now.isoformat()}): check the sender's clock",
         )
     if deadline - at > MAX_DEADLINE:
         return Refused(
-            code="hub.deadline_too_far",
+            code=HUB_DEADLINE_TOO_FAR,
             reason=f"the deadline is {(deadline - at).total_seconds():.0f} s after issued_at; "
             f"the hub waits at most {MAX_DEADLINE.total_seconds():.0f} s",
         )
     if deadline <= now:
-        return Refused(
-            code="hub.deadline_passed", reason=f"the deadline {deadline:%H:%M:%S.%f} had passed"
-        )
+        why = f"the deadline {deadline:%H:%M:%S.%f} had passed"
+        return Refused(code=HUB_DEADLINE_PASSED, reason=why)
     return None
 
 

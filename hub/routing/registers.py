@@ -14,15 +14,17 @@ import datetime as dt
 from collections.abc import Sequence
 
 from hub.directory import Enrollment
+from hub.routing.exceptions import (
+    HUB_BAD_EFFECTIVE_DATE,
+    HUB_NOT_A_REGISTER,
+    HUB_NOT_RESIDENT_HERE,
+    HUB_NOT_THE_REGISTER,
+)
 from hub.routing.finish import refused
 from hub.routing.offices import Registry
 from hub.wire import Refused
 
 __all__ = [
-    "BAD_EFFECTIVE_DATE",
-    "NOT_A_REGISTER",
-    "NOT_RESIDENT_HERE",
-    "NOT_THE_REGISTER",
     "REGISTER_ITEM",
     "enrollment_refusal",
     "is_register",
@@ -30,10 +32,6 @@ __all__ = [
 ]
 
 REGISTER_ITEM = "resident_record"  # what a resident register provides
-NOT_A_REGISTER = "hub.not_a_register"
-NOT_THE_REGISTER = "hub.not_the_register"
-BAD_EFFECTIVE_DATE = "hub.bad_effective_date"
-NOT_RESIDENT_HERE = "hub.not_resident_here"
 
 # How far ahead a change may be dated: a move out is filed before the move (転出届は
 # あらかじめ, 住基法 第24条; online from 30 days before); anything else has happened already,
@@ -72,18 +70,19 @@ def report_refusal(
     of ``at`` by more than a day (a move out: 30 days).
     """
     if not is_register(registry, sender):
-        return refused(NOT_A_REGISTER, f"{sender} keeps no resident register")
+        return refused(HUB_NOT_A_REGISTER, f"{sender} keeps no resident register")
     mine = next((e for e in holders if e.office == sender and e.open_at(at)), None)
     if mine is None:
         return refused(
-            NOT_THE_REGISTER,
+            HUB_NOT_THE_REGISTER,
             f"{sender} does not keep this person's resident record now: only the register"
             " that does may report a change",
         )
     latest = at.date() + _AHEAD.get(change, _MARGIN)
     if effective > latest:
         return refused(
-            BAD_EFFECTIVE_DATE, f"a {change} effective {effective} lies too far ahead ({latest})"
+            HUB_BAD_EFFECTIVE_DATE,
+            f"a {change} effective {effective} lies too far ahead ({latest})",
         )
     earliest: dt.date | None = mine.since.date()
     if change == "moved_in":  # its 異動日 precedes the 届出 that began the holding
@@ -93,7 +92,7 @@ def report_refusal(
         earliest = None
     if earliest is not None and effective < earliest:
         return refused(
-            BAD_EFFECTIVE_DATE,
+            HUB_BAD_EFFECTIVE_DATE,
             f"a {change} effective {effective} precedes {sender}'s holding of the record"
             f" ({earliest})",
         )
@@ -136,7 +135,7 @@ def enrollment_refusal(
     if allowed:
         return None
     return refused(
-        NOT_RESIDENT_HERE,
+        HUB_NOT_RESIDENT_HERE,
         f"this person's resident record is not kept in {office.municipality}: {requester}"
         " may enroll only that municipality's residents",
     )

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from hub.directory import Enrollment
+from hub.routing.exceptions import ROUTING_AMBIGUOUS_PROVIDER, ROUTING_NO_PROVIDER
 from hub.routing.legal import LegalTable
 from hub.routing.offices import Registry, authorize
 from hub.wire import NotFound, Refused
@@ -54,7 +55,7 @@ def resolve_provider(  # noqa: PLR0917 -- the query's columns, then where and wh
     if not allowed:
         wanted = ", ".join(items)
         return Refused(
-            code="routing.no_provider",
+            code=ROUTING_NO_PROVIDER,
             reason=f"no office may answer {requester} for {wanted} under {affair}",
         )
     matches = [code for code in allowed if code in held]
@@ -65,6 +66,6 @@ def resolve_provider(  # noqa: PLR0917 -- the query's columns, then where and wh
             reason=f"none of {', '.join(allowed)} held a record for this person on {on}"
         )
     return Refused(
-        code="routing.ambiguous_provider",
+        code=ROUTING_AMBIGUOUS_PROVIDER,
         reason=f"several offices held a record on {on} ({', '.join(matches)}): name one",
     )

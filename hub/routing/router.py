@@ -29,7 +29,18 @@ from hub.routing.desks.identify import IdentifyDesk
 from hub.routing.desks.notice import NoticeDesk
 from hub.routing.desks.portal import PortalDesk
 from hub.routing.desks.query import QueryDesk
-from hub.routing.exceptions import ForgedContext, RoutingError
+from hub.routing.exceptions import (
+    HUB_BAD_OUTCOME,
+    HUB_BAD_QUERY_ID,
+    HUB_LATE_ENROLLMENT,
+    HUB_REPLAYED_QUERY,
+    HUB_SENDER_MISMATCH,
+    HUB_UNEXPECTED_KIND,
+    HUB_UNKNOWN_OFFICE,
+    HUB_UNVERIFIED_SENDER,
+    ForgedContext,
+    RoutingError,
+)
 from hub.routing.finish import Finisher, record_key, refused, replay_key
 from hub.routing.freshness import MAX_DEADLINE, check_times, seen
 from hub.routing.legal import LegalTable
@@ -137,14 +148,14 @@ class Router:
 
     async def on_request(self, d: Delivery) -> None:
         if d.user_id not in self._d.keys:  # no broker-vouched office to answer or record
-            await self._unreadable(d, "hub.unverified_sender", f"no known sender ({d.user_id!r})")
+            await self._unreadable(d, HUB_UNVERIFIED_SENDER, f"no known sender ({d.user_id!r})")
             return
         msg = await self._read(d)
         if msg is None:
             return
         desk = self._desks.get(type(msg))
         if desk is None:
-            await self._unreadable(d, "hub.unexpected_kind", f"a {msg.kind} is not a request")
+            await self._unreadable(d, HUB_UNEXPECTED_KIND, f"a {msg.kind} is not a request")
             return
         ctx = self._context(msg, desk, d)
         if desk.claims and not await self._first_copy(d, ctx):
@@ -223,7 +234,7 @@ class Router:
             return True
         if verdict == "replay":
             why = "this query id was used before by the same requester: a query is answered once"
-            outcome = refused("hub.replayed_query", why)
+            outcome = refused(HUB_REPLAYED_QUERY, why)
             key = replay_key(ctx.requester, ctx.query_id, ctx.query_digest)
             await self._d.finisher.finish(ctx, outcome, key=key)
         log.info("query.again", query_id=str(ctx.query_id), verdict=verdict, sender=d.user_id)
@@ -233,18 +244,18 @@ class Router:
         sender = msg.envelope.sender
         if d.user_id != sender:
             return refused(
-                "hub.sender_mismatch",
+                HUB_SENDER_MISMATCH,
                 f"the message claims to come from {sender!r} but the broker says {d.user_id!r}",
             )
         keys = self._d.keys.get(sender)
         if keys is None:
-            return refused("hub.unknown_office", f"{sender!r} is not an office of the network")
+            return refused(HUB_UNKNOWN_OFFICE, f"{sender!r} is not an office of the network")
         try:
             verify(d.body, d.headers.get(SIGNATURE_HEADER), keys.verify)
         except BadSignature as exc:
             return refused(exc.code, str(exc))
         if msg.envelope.correlation_id != msg.envelope.message_id:
-            return refused("hub.bad_query_id", "a request's correlation id must be its message id")
+            return refused(HUB_BAD_QUERY_ID, "a request's correlation id must be its message id")
         return None
 
     # ---- replies from providers -------------------------------------------------------------
@@ -255,7 +266,7 @@ class Router:
             return
         if not isinstance(msg, ProviderReply):
             why = f"a {msg.kind} is not a reply"
-            await self._unreadable(d, "hub.unexpected_kind", why, answer=False)
+            await self._unreadable(d, HUB_UNEXPECTED_KIND, why, answer=False)
             return
         try:
             ctx = self._d.sealer.open(msg.context)
@@ -266,7 +277,7 @@ class Router:
             return
         desk = self._by_kind[ctx.kind]
         if desk.void_when_late and self._d.clock() > ctx.deadline:
-            await d.dead_letter("hub.late_enrollment: the enrollment's deadline had passed")
+            await d.dead_letter(f"{HUB_LATE_ENROLLMENT}: the enrollment's deadline had passed")
             return
         ctx, outcome = await desk.complete(ctx, _provider_outcome(ctx, msg.outcome, desk.answers))
         self._out.disarm(ctx.query_id)
@@ -294,7 +305,7 @@ def _provider_outcome(ctx: Context, outcome: Outcome, allowed: tuple[type, ...])
     if bad:
         return Failed(
             family="provider",
-            code="hub.bad_outcome",
+            code=HUB_BAD_OUTCOME,
             reason=f"{ctx.provider} answered {outcome.status}",
         )
     return outcome

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Sequence
 
 from hub.batch import Batcher
 from hub.bus import TOKEN_EXCHANGE, TOKEN_REQUESTS, Bus, BusError
+from hub.routing.exceptions import HUB_TOKEN_SERVICE_UNAVAILABLE
 from hub.wire import (
     Failed,
     IssueBatch,
@@ -54,7 +55,7 @@ class TokenClient:
         except (BusError, WireError) as exc:
             return Failed(
                 family="hub",
-                code="hub.token_service_unavailable",
+                code=HUB_TOKEN_SERVICE_UNAVAILABLE,
                 reason=f"the token service did not answer: {exc}",
             )
         if isinstance(result, TokenRefusal):

@@ -28,6 +28,7 @@ from hub.node import OfficeStore
 from hub.wire import JLIS_PKI, Change, Identified, NotFound, Outcome, Refused
 from pki.ca.authority import CertificationAuthority, Issued
 from pki.ca.revocation import EventKind, ResidentEvent
+from pki.exceptions import JLIS_BAD_CERTIFICATE, JLIS_CERTIFICATE_REVOKED
 
 __all__ = ["PKI_OFFICE", "CaListener", "holder_for"]
 
@@ -94,7 +95,7 @@ class CaListener:
         try:
             cert = x509.load_der_x509_certificate(certificate)
         except ValueError:
-            return Refused(code="jlis.bad_certificate", reason="not a DER certificate")
+            return Refused(code=JLIS_BAD_CERTIFICATE, reason="not a DER certificate")
         ca_name = next(
             (n for n, i in self.ca.hierarchy.cas.items() if i.cert.subject == cert.issuer), None
         )
@@ -104,7 +105,7 @@ class CaListener:
         if not known:
             return NotFound(reason="no certificate of J-LIS with this serial")
         if revocation is not None:
-            return Refused(code="jlis.certificate_revoked", reason="the certificate is revoked")
+            return Refused(code=JLIS_CERTIFICATE_REVOKED, reason="the certificate is revoked")
         token = await self._token(_fingerprint(certificate))
         if token is None:
             return NotFound(reason="the certificate is linked to no resident")

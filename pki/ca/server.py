@@ -45,7 +45,7 @@ from pki.ca.ledger import RevocationRecord
 from pki.ca.ocsp import MALFORMED, UNAUTHORIZED
 from pki.ca.selfrevoke import revoke_by_signature
 from pki.ca.verifiers import Verifier, VerifierKind
-from pki.exceptions import PkiError, Unauthorized
+from pki.exceptions import PKI_HTTP, PKI_METHOD, PKI_TOO_LARGE, NotOnFile, PkiError, Unauthorized
 from pki.profiles import CaName, CertKind
 
 __all__ = ["CA", "MAX_BODY", "create_app", "routes"]
@@ -72,9 +72,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = {404: "pki.not_found", 405: "pki.method", 413: "pki.too_large"}.get(
-            exc.status, "pki.http"
-        )
+        code = {404: NotOnFile.code, 405: PKI_METHOD, 413: PKI_TOO_LARGE}.get(exc.status, PKI_HTTP)
         return _error(exc.status, code, exc.reason)
 
 

@@ -23,12 +23,12 @@ import asyncpg
 from agencies.population import (
     MUNICIPALITIES,
     Plan,
-    PopulationError,
     check_size,
     chunks,
     select,
 )
 from hub.routing import Registry
+from renkei.exceptions import GenerateError
 from renkei.network import load_rules
 from renkei.population.chunks import Job
 from renkei.population.load import Loaded, check_targets, clear, load, targets_for
@@ -36,7 +36,7 @@ from renkei.progress import Progress
 from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 
-__all__ = ["GenerateError", "add_population_commands", "generate", "plan_for"]
+__all__ = ["add_population_commands", "generate", "plan_for"]
 
 HELP = """\
 Generate a synthetic population (deterministic for --seed) and write it into each office's own
@@ -56,12 +56,6 @@ Needs `renkei --db URL` (or RENKEI_DB_URL), the state directory made by `renkei 
 
   renkei --db postgresql://postgres@127.0.0.1/renkei population generate --residents 1000000
 """
-
-
-class GenerateError(PopulationError):
-    """The command cannot run as asked: no database, a bad option, data already there."""
-
-    code = "population.cannot_generate"
 
 
 def _prefecture(name_ja: str) -> str | None:

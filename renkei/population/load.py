@@ -20,18 +20,14 @@ from typing import Any
 
 import asyncpg
 
-from agencies.population import PopulationError
+from renkei.exceptions import LoadError
 from renkei.population.chunks import DIRECTORY, ChunkOut, Job, encode_chunk, init_worker, target
 
-__all__ = ["LoadError", "Loaded", "check_targets", "clear", "load", "targets_for"]
+__all__ = ["Loaded", "check_targets", "clear", "load", "targets_for"]
 
 _COLUMNS = {DIRECTORY: ["person", "office", "since"]}
 _DOC_COLUMNS = ["collection", "key", "token", "doc"]
 _SLICE = 1 << 20
-
-
-class LoadError(PopulationError):
-    code = "population.load_failed"
 
 
 @dataclass(slots=True)

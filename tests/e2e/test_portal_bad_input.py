@@ -23,7 +23,8 @@ from portal_env import (
 
 from hub.wire import HUB, Identify, encode, seal
 from pki import CertificationAuthority, CertKind, Endpoints, Hierarchy
-from portal.model import CheckedCertificate, LoginRefused
+from portal.exceptions import LoginRefused
+from portal.model import CheckedCertificate
 
 pytestmark = pytest.mark.integration
 

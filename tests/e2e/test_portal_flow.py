@@ -27,7 +27,8 @@ from portal_env import (
 
 from hub.wire import Delivered
 from pki import CaName
-from portal.model import AccessEntry, CheckedCertificate, LoginRefused
+from portal.exceptions import LoginRefused
+from portal.model import AccessEntry, CheckedCertificate
 from portal.office import PortalOffice
 
 pytestmark = pytest.mark.integration

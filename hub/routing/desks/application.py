@@ -12,15 +12,17 @@ import orjson
 
 from hub.directory import Directory
 from hub.routing.context import Context
-from hub.routing.finish import refused
+from hub.routing.exceptions import HUB_UNADDRESSED_APPLICATION
+from hub.routing.finish import refused, refused_by_law
+from hub.routing.legal import refuse
 from hub.routing.offices import Registry
 from hub.routing.tokens import TokenClient
 from hub.wire import HUB, Answered, NotFound, Outcome, PublicKeys, Query, TokenOk, seal
 
 __all__ = ["WITHHOLDS_NOTHING", "ApplicationDesk"]
 
-WITHHOLDS_NOTHING = refused(
-    "routing.not_withholdable", "the portal acts for the resident: it withholds nothing from them"
+WITHHOLDS_NOTHING = refused_by_law(
+    refuse("not_withholdable", "the portal acts for the resident: it withholds nothing from them")
 )
 
 
@@ -47,7 +49,7 @@ class ApplicationDesk:
             return ctx, WITHHOLDS_NOTHING
         if msg.document is not None or len(ctx.items) != 1:
             return ctx, refused(
-                "hub.unaddressed_application",
+                HUB_UNADDRESSED_APPLICATION,
                 "ask the hub where to file one kind of application, then send it there",
             )
         holding = {e.office for e in await self._directory.holders(ctx.person) if not e.until}

@@ -21,9 +21,10 @@ from hub.log import get_logger
 from hub.routing.context import Context
 from hub.routing.desks.desk import Desk
 from hub.routing.desks.forward import Forwarder
+from hub.routing.exceptions import HUB_NOT_A_REGISTER
 from hub.routing.finish import refused
 from hub.routing.offices import Registry
-from hub.routing.registers import NOT_A_REGISTER, REGISTER_ITEM, is_register, report_refusal
+from hub.routing.registers import REGISTER_ITEM, is_register, report_refusal
 from hub.routing.tokens import TokenClient
 from hub.wire import HUB, ChangeEvent, Delivered, ForwardedChange, Outcome, TokenOk
 
@@ -56,7 +57,7 @@ class ChangeDesk(Desk):
         """The outcome, and the context with the person (the hub's token) once it is known."""
         registry, tokens, directory = self._registry, self._tokens, self._directory
         if not is_register(registry, ctx.requester):
-            return ctx, refused(NOT_A_REGISTER, f"{ctx.requester} keeps no resident register")
+            return ctx, refused(HUB_NOT_A_REGISTER, f"{ctx.requester} keeps no resident register")
         own = await tokens.translate(msg.person, ctx.requester, (HUB,))
         if not isinstance(own, TokenOk):
             return ctx, own

@@ -16,6 +16,11 @@ from hub.directory import Directory
 from hub.routing.context import Context
 from hub.routing.desks.desk import Desk
 from hub.routing.desks.forward import Forwarder
+from hub.routing.exceptions import (
+    HUB_BAD_ENROLLMENT,
+    HUB_ENROLLMENT_RATE_LIMITED,
+    HUB_UNKNOWN_OFFICE,
+)
 from hub.routing.finish import refused
 from hub.routing.limits import Buckets, Rate
 from hub.routing.offices import Registry
@@ -35,10 +40,9 @@ from hub.wire import (
     TokenOk,
 )
 
-__all__ = ["ENROLLMENT", "RATE_LIMITED", "EnrollmentDesk"]
+__all__ = ["ENROLLMENT", "EnrollmentDesk"]
 
 ENROLLMENT = "enrollment"
-RATE_LIMITED = "hub.enrollment_rate_limited"
 
 
 class EnrollmentDesk(Desk):
@@ -83,12 +87,10 @@ class EnrollmentDesk(Desk):
     def _check(self, ctx: Context) -> Outcome | None:
         if ctx.provider != JLIS or ctx.affair != ENROLLMENT:
             return refused(
-                "hub.bad_enrollment", "enrollment goes to 'jlis' under affair 'enrollment'"
+                HUB_BAD_ENROLLMENT, "enrollment goes to 'jlis' under affair 'enrollment'"
             )
         if ctx.requester not in self._registry:
-            return refused(
-                "hub.unknown_office", f"{ctx.requester!r} is not an office of the network"
-            )
+            return refused(HUB_UNKNOWN_OFFICE, f"{ctx.requester!r} is not an office of the network")
         return None
 
     def _check_rate(self, ctx: Context) -> Outcome | None:
@@ -96,7 +98,7 @@ class EnrollmentDesk(Desk):
             return None
         rate = self._buckets.rate
         return refused(
-            RATE_LIMITED,
+            HUB_ENROLLMENT_RATE_LIMITED,
             f"{ctx.requester} enrolls more than {rate.burst} at once or {rate.per_second:g}"
             " a second: try again later",
         )

@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 from hub.bus import OFFICES_EXCHANGE, Bus, Unroutable, office_in, signed_message
 from hub.log import get_logger
 from hub.routing.context import Context, ContextSealer
+from hub.routing.exceptions import HUB_PROVIDER_UNREACHABLE
 from hub.routing.finish import Finisher, hub_error
 from hub.wire import (
     HUB,
@@ -91,7 +92,7 @@ class Forwarder:
         try:
             await self.publish(ctx.provider, fwd, expiration_ms=remaining_ms)
         except Unroutable:
-            return hub_error("hub.provider_unreachable", f"no queue for {ctx.provider!r}")
+            return hub_error(HUB_PROVIDER_UNREACHABLE, f"no queue for {ctx.provider!r}")
         self._arm(ctx, remaining_ms / 1000)
         return None
 

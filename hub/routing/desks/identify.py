@@ -8,6 +8,7 @@ from dataclasses import replace
 from hub.routing.context import Context
 from hub.routing.desks.desk import Desk
 from hub.routing.desks.forward import Forwarder
+from hub.routing.exceptions import HUB_BAD_IDENTIFY, HUB_NOT_A_PORTAL
 from hub.routing.finish import refused
 from hub.routing.offices import Registry
 from hub.routing.portal import LOGIN, is_portal
@@ -44,10 +45,10 @@ class IdentifyDesk(Desk):
 
     async def handle(self, msg: Identify, ctx: Context) -> tuple[Context, Outcome | None]:
         if not is_portal(self._registry, ctx.requester):
-            return ctx, refused("hub.not_a_portal", "only the portal identifies card holders")
+            return ctx, refused(HUB_NOT_A_PORTAL, "only the portal identifies card holders")
         if ctx.provider != JLIS_PKI or ctx.affair != LOGIN:
             return ctx, refused(
-                "hub.bad_identify", f"identify goes to {JLIS_PKI!r} under affair {LOGIN!r}"
+                HUB_BAD_IDENTIFY, f"identify goes to {JLIS_PKI!r} under affair {LOGIN!r}"
             )
         fwd = ForwardedIdentify(
             envelope=self._out.envelope(ctx, JLIS_PKI),

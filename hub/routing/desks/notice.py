@@ -6,6 +6,7 @@ from hub.bus import Unroutable
 from hub.routing.context import Context
 from hub.routing.desks.desk import Desk
 from hub.routing.desks.forward import Forwarder
+from hub.routing.exceptions import HUB_NOT_A_PORTAL, HUB_PROVIDER_UNREACHABLE
 from hub.routing.finish import hub_error, refused
 from hub.routing.offices import Registry
 from hub.routing.portal import is_portal
@@ -25,9 +26,7 @@ class NoticeDesk(Desk):
 
     async def handle(self, msg: Notice, ctx: Context) -> tuple[Context, Outcome]:
         if not is_portal(self._registry, ctx.provider):
-            return ctx, refused(
-                "hub.not_a_portal", f"notices go to the portal, not {ctx.provider!r}"
-            )
+            return ctx, refused(HUB_NOT_A_PORTAL, f"notices go to the portal, not {ctx.provider!r}")
         result = await self._tokens.translate(msg.person, ctx.requester, (ctx.provider,))
         if not isinstance(result, TokenOk):
             return ctx, result
@@ -40,5 +39,5 @@ class NoticeDesk(Desk):
         try:
             await self._out.publish(ctx.provider, fwd)
         except Unroutable:
-            return ctx, hub_error("hub.provider_unreachable", f"no queue for {ctx.provider!r}")
+            return ctx, hub_error(HUB_PROVIDER_UNREACHABLE, f"no queue for {ctx.provider!r}")
         return ctx, Delivered()

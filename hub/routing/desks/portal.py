@@ -18,7 +18,8 @@ from hub.records.chain import span_intact
 from hub.routing.context import Context
 from hub.routing.desks.application import WITHHOLDS_NOTHING, ApplicationDesk
 from hub.routing.desks.forward import Forwarder, forwarded_query
-from hub.routing.finish import hub_error, refused
+from hub.routing.exceptions import HUB_NO_RECORDS
+from hub.routing.finish import hub_error, refused_by_law
 from hub.routing.offices import Registry
 from hub.routing.portal import APPLICATION, DISCLOSURE, authorize_portal
 from hub.routing.tokens import TokenClient
@@ -54,7 +55,7 @@ class PortalDesk:
         asked = (ctx.affair, ctx.provider, ctx.items)
         decision = authorize_portal(d.registry, *asked, has_document=has_document)
         if not decision.allowed:
-            return ctx, refused(f"routing.{decision.code}", decision.reason)
+            return ctx, refused_by_law(decision)
         if ctx.affair == DISCLOSURE:
             return ctx, await self._disclose(msg, ctx)
         fwd = forwarded_query(d.forwarder, msg, ctx, result.tokens[0])
@@ -75,7 +76,7 @@ class PortalDesk:
         """情報提供等記録の開示: the person's records, newest first, the withheld ones left out
         (at most the newest 1000); which offices hold them; one record proved in the chain."""
         if self.records is None:
-            return hub_error("hub.no_records", "this hub worker reads no access records")
+            return hub_error(HUB_NO_RECORDS, "this hub worker reads no access records")
         data: dict[str, object] = {}
         if "access_records" in ctx.items:
             records = await self.records.for_person(ctx.person, newest=DISCLOSED_MAX)

@@ -15,7 +15,8 @@ from hub.routing.context import Context
 from hub.routing.desks.desk import Desk
 from hub.routing.desks.forward import Forwarder, forwarded_query
 from hub.routing.desks.portal import PortalDesk
-from hub.routing.finish import refused
+from hub.routing.exceptions import HUB_UNEXPECTED_DOCUMENT
+from hub.routing.finish import refused, refused_by_law
 from hub.routing.legal import Decision, LegalTable
 from hub.routing.offices import Registry, authorize
 from hub.routing.portal import is_portal
@@ -54,7 +55,7 @@ class QueryDesk(Desk):
         if is_portal(self._registry, ctx.requester):
             return await self._portal.handle(msg, ctx)
         if msg.document is not None:
-            return ctx, refused("hub.unexpected_document", "only the portal files applications")
+            return ctx, refused(HUB_UNEXPECTED_DOCUMENT, "only the portal files applications")
         if ctx.provider == HUB:
             ctx, refusal = await self._resolve(msg, ctx)
             if refusal is not None:
@@ -69,7 +70,7 @@ class QueryDesk(Desk):
         if decision.allowed and msg.not_disclosed:
             ctx, decision = self._withhold(ctx, decision)
         if not decision.allowed:
-            return ctx, refused(f"routing.{decision.code}", decision.reason)
+            return ctx, refused_by_law(decision)
         fwd = forwarded_query(self._out, msg, ctx, provider_token)
         return ctx, await self._out.forward(ctx, fwd)
 

@@ -26,9 +26,9 @@ from agencies.population.households import Household
 from hub.directory import PgDirectory
 from hub.node import PgStore
 from hub.wire import Resolved
+from renkei.exceptions import GenerateError, LoadError
 from renkei.network import identities, load_rules, open_network
-from renkei.population.commands import GenerateError, generate
-from renkei.population.load import LoadError
+from renkei.population.commands import generate
 from renkei.secrets import TOKEN, State
 from token_service import KeyRing
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from hub.wire import HUB, JLIS
-from renkei.secrets import TOKEN, SecretsError, State
+from renkei.exceptions import SecretsError
+from renkei.secrets import TOKEN, State
 
 IDS = [HUB, TOKEN, JLIS, "monitor", "chiyoda-tax", "chiyoda-child"]
 OFFICE = "chiyoda-tax"

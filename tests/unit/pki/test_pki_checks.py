@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pki_helpers import ec_key, issue_pair, make_ca
 
 from pki import sign_document
-from portal.office import PortalOffice, UnreadableSignature
+from portal.exceptions import UnreadableSignature
+from portal.office import PortalOffice
 from renkei.pki_checks import cms_signer
 
 DOC = b'{"kind": "moving"}'

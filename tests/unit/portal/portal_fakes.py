@@ -24,15 +24,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from portal.codec import b64url_decode, b64url_encode
+from portal.exceptions import LoginRefused, Unavailable
 from portal.model import (
     AccessEntry,
     ApplicationKind,
     ApplicationStatus,
     CheckedCertificate,
-    LoginRefused,
     NoticeEntry,
     OfficeData,
-    Unavailable,
 )
 from portal.sessions import SessionStore
 from portal.state import PORTAL

@@ -13,13 +13,13 @@ import pytest
 from hub.directory import MemoryDirectory
 from hub.routing.desks.application import ApplicationDesk
 from hub.routing.desks.change import ChangeDesk
-from hub.routing.desks.enrollment import RATE_LIMITED, EnrollmentDesk
+from hub.routing.desks.enrollment import EnrollmentDesk
 from hub.routing.desks.identify import IdentifyDesk
 from hub.routing.desks.notice import NoticeDesk
 from hub.routing.desks.portal import PortalDesk
 from hub.routing.desks.query import QueryDesk
+from hub.routing.exceptions import HUB_ENROLLMENT_RATE_LIMITED, HUB_NOT_A_REGISTER
 from hub.routing.limits import Rate
-from hub.routing.registers import NOT_A_REGISTER
 from hub.routing.router import RouterDeps, desks_for
 from hub.wire import (
     JLIS,
@@ -200,7 +200,7 @@ async def test_enrollments_beyond_the_rate_are_refused() -> None:
         ctx = context("enroll", CHILD, JLIS, "enrollment")
         outcomes.append((await desk.handle(Enroll(envelope=envelope(ctx), number=SEALED), ctx))[1])
     assert outcomes[:2] == [None, None]
-    assert isinstance(outcomes[2], Refused) and outcomes[2].code == RATE_LIMITED
+    assert isinstance(outcomes[2], Refused) and outcomes[2].code == HUB_ENROLLMENT_RATE_LIMITED
     assert len(bus.sent()) == 2
 
 
@@ -292,7 +292,7 @@ async def test_only_a_register_reports_changes() -> None:
         envelope=envelope(ctx), person=token("p1", TAX), change="death", effective=NOW.date()
     )
     _, outcome = await desk.handle(msg, ctx)
-    assert isinstance(outcome, Refused) and outcome.code == NOT_A_REGISTER and bus.sent() == []
+    assert isinstance(outcome, Refused) and outcome.code == HUB_NOT_A_REGISTER and bus.sent() == []
 
 
 # ---- the forwarder and the table --------------------------------------------------------------

@@ -1,0 +1,46 @@
+"""The codes the offices answer with (``agencies/README.md``, "Error codes"): each declared
+once here, named after its code. J-LIS's numbering errors are ``jlis/exceptions.py``, the
+registry's and the population's their packages'.
+
+An office refuses an application under its own name (``nta.duplicate``,
+``chiyoda_resident.signer_mismatch``): those codes are declared with ``<office>`` in place of
+the name, and :func:`office_code` puts the office there.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "APPLICATION_DUPLICATE",
+    "APPLICATION_NOT_AN_APPLICATION",
+    "APPLICATION_NOT_OUR_RESIDENT",
+    "APPLICATION_SIGNATURE_INVALID",
+    "APPLICATION_SIGNER_MISMATCH",
+    "MUNICIPALITY_MOVE_IN_NOT_DELIVERED",
+    "MUNICIPALITY_NO_MOVE_OUT",
+    "OFFICE_BAD_APPLICATION",
+    "OFFICE_MOVE_OUT_REFUSED",
+    "OFFICE_MOVE_OUT_UNSENT",
+    "office_code",
+]
+
+# an office refusing an electronic application (``applications.py``; the signature check is the
+# composition root's, ``renkei/pki_checks.py``)
+APPLICATION_DUPLICATE: Final = "<office>.duplicate"
+APPLICATION_NOT_AN_APPLICATION: Final = "<office>.not_an_application"
+APPLICATION_NOT_OUR_RESIDENT: Final = "<office>.not_our_resident"
+APPLICATION_SIGNER_MISMATCH: Final = "<office>.signer_mismatch"
+APPLICATION_SIGNATURE_INVALID: Final = "<office>.signature_invalid"
+# the moving one-stop (``municipality/moving.py``)
+OFFICE_BAD_APPLICATION: Final = "office.bad_application"
+OFFICE_MOVE_OUT_REFUSED: Final = "office.move_out_refused"
+OFFICE_MOVE_OUT_UNSENT: Final = "office.move_out_unsent"
+MUNICIPALITY_NO_MOVE_OUT: Final = "municipality.no_move_out"
+MUNICIPALITY_MOVE_IN_NOT_DELIVERED: Final = "municipality.move_in_not_delivered"
+
+
+def office_code(office: str, code: str) -> str:
+    """``code`` under an office's name: ``chiyoda-resident`` and ``<office>.duplicate`` give
+    ``chiyoda_resident.duplicate`` (a wire code has no hyphen)."""
+    return code.replace("<office>", office.replace("-", "_"), 1)
