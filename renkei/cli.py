@@ -19,6 +19,7 @@ from hub.log import configure
 from renkei import commands
 from renkei.card_commands import add_card_commands
 from renkei.extra_commands import add_extra_commands
+from renkei.monitor_commands import add_monitor_commands
 from renkei.pki_commands import add_pki_commands
 from renkei.portal_commands import add_portal_commands, web_args
 from renkei.settings import Settings
@@ -58,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     init.set_defaults(run=commands.init)
 
     run = sub.add_parser("run", help="run one service as its own process")
-    run.add_argument("service", choices=["hub", "token", "office", "pki", "portal"])
+    run.add_argument("service", choices=["hub", "token", "office", "pki", "portal", "monitor"])
     run.add_argument("name", nargs="?", help="the office code, with `office`")
     run.set_defaults(run=commands.run_service)
 
@@ -101,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     add_card_commands(sub)
     add_portal_commands(sub)
     add_extra_commands(sub)
+    add_monitor_commands(sub)
     return p
 
 

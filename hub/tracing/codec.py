@@ -1,0 +1,217 @@
+"""Span batches on the wire: compact JSON, and a strict decoder that drops what it must.
+
+A batch is ``{"v": 1, "spans": [span, ...]}``, each span an array::
+
+    [trace_id, span_id, parent_id, name, kind, start_ns, end_ns, status, {attributes},
+     [[event_name, time_ns, {attributes}], ...]]
+
+ids in lowercase hex (``parent_id`` "" for a root), ``kind`` and ``status`` OpenTelemetry's
+numbers. The decoder trusts nothing: a body that is not a batch is refused whole
+(``BadBatch``); each span is checked on its own against the limits and the allow-list
+(``hub.tracing.names``) and dropped, with its reason counted, when it fails one. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from hub.tracing.exceptions import BadBatch
+from hub.tracing.names import (
+    ATTRIBUTE_CHECKS,
+    EVENT_ATTRIBUTES,
+    EVENT_NAMES,
+    PROVIDER,
+    REQUESTER,
+    ROUTING_KEY,
+    SPAN_NAMES,
+)
+from hub.wire import MAX_MESSAGE_BYTES
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_SPANS",
+    "MAX_EVENTS",
+    "Decoded",
+    "SpanRecord",
+    "decode_batch",
+    "encode_span",
+    "join_batch",
+]
+
+VERSION: Final = 1
+MAX_BATCH_BYTES: Final = MAX_MESSAGE_BYTES  # no message of the network is larger
+MAX_BATCH_SPANS: Final = 512
+MAX_ATTRIBUTES: Final = 16  # the allow-list has 15 keys
+MAX_EVENTS: Final = 16
+MAX_DURATION_NS: Final = 15 * 60 * 10**9  # a query's deadline is at most 120 s
+FUTURE_NS: Final = 5 * 60 * 10**9  # clocks of the network's hosts may differ this much
+PAST_NS: Final = 7 * 24 * 3600 * 10**9  # spans queued while the monitor was down
+_HEAD: Final = b'{"v":1,"spans":['
+_TAIL: Final = b"]}"
+_TRACE = re.compile(r"^[0-9a-f]{32}$")
+_SPAN = re.compile(r"^[0-9a-f]{16}$")
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """One decoded span. ``source`` is not in it: the monitor adds the broker-vouched
+    identity that published the batch."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str  # "" for a root
+    name: str
+    kind: int
+    start_ns: int
+    end_ns: int
+    status: int
+    attributes: Mapping[str, Any]
+    events: tuple[tuple[str, int, Mapping[str, Any]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    spans: list[SpanRecord]
+    dropped: Counter[str]  # reason → spans dropped
+
+
+def encode_span(span: Any) -> bytes:
+    """A finished SDK span (``ReadableSpan``) as its compact array."""
+    ctx = span.context
+    parent = span.parent
+    return orjson.dumps(
+        [
+            f"{ctx.trace_id:032x}",
+            f"{ctx.span_id:016x}",
+            f"{parent.span_id:016x}" if parent is not None else "",
+            span.name,
+            span.kind.value,
+            span.start_time,
+            span.end_time,
+            span.status.status_code.value,
+            dict(span.attributes or {}),
+            [[e.name, e.timestamp, dict(e.attributes or {})] for e in span.events],
+        ]
+    )
+
+
+def join_batch(encoded: Sequence[bytes]) -> bytes:
+    return _HEAD + b",".join(encoded) + _TAIL
+
+
+def batch_overhead() -> int:
+    return len(_HEAD) + len(_TAIL)
+
+
+def decode_batch(body: bytes, *, now_ns: int, offices: Iterable[str] | None = None) -> Decoded:
+    """The batch's valid spans and the reasons the others were dropped. ``offices``: the
+    network's office codes (and service identities); office attributes must name one."""
+    if len(body) > MAX_BATCH_BYTES:
+        raise BadBatch(f"a span batch is at most {MAX_BATCH_BYTES} bytes, not {len(body)}")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadBatch(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("v") != VERSION or set(data) != {"v", "spans"}:
+        raise BadBatch('not a span batch ({"v": 1, "spans": [...]})')
+    raw = data["spans"]
+    if not isinstance(raw, list) or len(raw) > MAX_BATCH_SPANS:
+        raise BadBatch(f"spans must be a list of at most {MAX_BATCH_SPANS}")
+    known = frozenset(offices) if offices is not None else None
+    spans: list[SpanRecord] = []
+    dropped: Counter[str] = Counter()
+    for item in raw:
+        result = _span(item, now_ns, known)
+        if isinstance(result, str):
+            dropped[result] += 1
+        else:
+            spans.append(result)
+    return Decoded(spans, dropped)
+
+
+def _span(  # noqa: PLR0911 - one return per reason, in the order checked
+    item: Any, now_ns: int, offices: frozenset[str] | None
+) -> SpanRecord | str:
+    """The span, or why it is dropped."""
+    if not isinstance(item, list) or len(item) != 10:
+        return "shape"
+    trace_id, span_id, parent_id, name, kind, start, end, status, attrs, events = item
+    if not (isinstance(trace_id, str) and _TRACE.match(trace_id) and trace_id != _ZERO_TRACE):
+        return "trace_id"
+    if not (isinstance(span_id, str) and _SPAN.match(span_id) and span_id != _ZERO_SPAN):
+        return "span_id"
+    if not (isinstance(parent_id, str) and (parent_id == "" or _SPAN.match(parent_id))):
+        return "parent_id"
+    if not isinstance(name, str) or name not in SPAN_NAMES:
+        return "name"
+    if (
+        type(kind) is not int
+        or not 0 <= kind <= 4
+        or type(status) is not int
+        or not 0 <= status <= 2
+    ):
+        return "kind"
+    if type(start) is not int or type(end) is not int or not 0 <= end - start <= MAX_DURATION_NS:
+        return "time"
+    if not now_ns - PAST_NS <= start <= now_ns + FUTURE_NS:
+        return "time"
+    problem = _attributes(attrs, offices)
+    if problem:
+        return problem
+    checked = _events(events, start, end)
+    if isinstance(checked, str):
+        return checked
+    return SpanRecord(trace_id, span_id, parent_id, name, kind, start, end, status, attrs, checked)
+
+
+def _attributes(attrs: Any, offices: frozenset[str] | None, allowed: Any = None) -> str:
+    if not isinstance(attrs, dict) or len(attrs) > MAX_ATTRIBUTES:
+        return "attributes"
+    for key, value in attrs.items():
+        if allowed is not None and key not in allowed:
+            return "attribute_key"
+        check = ATTRIBUTE_CHECKS.get(key)
+        if check is None:
+            return "attribute_key"
+        if not check(value):
+            return "attribute_value"
+        if offices is not None and not _known(key, value, offices):
+            return "attribute_value"
+    return ""
+
+
+def _known(key: str, value: Any, offices: frozenset[str]) -> bool:
+    """Office codes (and the office in an office queue's routing key) must be the network's."""
+    if key in (REQUESTER, PROVIDER):
+        return value in offices
+    if key == ROUTING_KEY and value.startswith("office."):
+        return value.split(".")[1] in offices
+    return True
+
+
+def _events(
+    events: Any, start: int, end: int
+) -> tuple[tuple[str, int, Mapping[str, Any]], ...] | str:
+    if not isinstance(events, list) or len(events) > MAX_EVENTS:
+        return "events"
+    out = []
+    for event in events:
+        if not isinstance(event, list) or len(event) != 3:
+            return "events"
+        name, at, attrs = event
+        if not isinstance(name, str) or name not in EVENT_NAMES:
+            return "event_name"
+        if type(at) is not int or not start - 10**9 <= at <= end + 10**9:
+            return "time"
+        problem = _attributes(attrs, None, EVENT_ATTRIBUTES)
+        if problem:
+            return problem
+        out.append((name, at, attrs))
+    return tuple(out)

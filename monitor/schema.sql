@@ -1,0 +1,27 @@
+-- The monitor's spans (telemetry, not evidence: the access records are the evidence).
+CREATE SCHEMA IF NOT EXISTS monitor;
+
+CREATE TABLE IF NOT EXISTS monitor.span (
+    trace_id        text        NOT NULL,
+    span_id         text        NOT NULL,
+    parent_id       text        NOT NULL,
+    source          text        NOT NULL,  -- the broker-vouched identity that sent it
+    name            text        NOT NULL,
+    kind            smallint    NOT NULL,
+    status          smallint    NOT NULL,
+    start_ns        bigint      NOT NULL,
+    end_ns          bigint      NOT NULL,
+    conversation_id text,                  -- the query id
+    requester       text,
+    provider        text,
+    affair          text,
+    outcome         text,
+    attributes      jsonb       NOT NULL,
+    events          jsonb       NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS span_trace ON monitor.span (trace_id);
+CREATE INDEX IF NOT EXISTS span_start ON monitor.span (start_ns);  -- retention
+-- a console's searches start from the hub's own span of each flow
+CREATE INDEX IF NOT EXISTS span_hub_in ON monitor.span (start_ns)
+    WHERE name = 'process hub.requests' AND source = 'hub';
