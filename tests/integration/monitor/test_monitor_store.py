@@ -4,38 +4,27 @@ office, affair, outcome and period, a trace's waterfall, retention; ``renkei mon
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import orjson
 import pytest
+from pg_env import fresh_database
 
 from hub.tracing import names as tn
 from monitor import MemorySpanStore, PgSpanStore, Search, SpanStore, StoredSpan
 
 pytestmark = pytest.mark.integration
-ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 T0 = 1_780_000_000 * 10**9  # 2026-05-28, in Unix nanoseconds
 MS = 10**6
 
 
 @pytest.fixture(scope="module")
 async def pg_dsn() -> AsyncIterator[str]:
-    try:
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_DSN} ({exc!r})", pytrace=False)
-    name = f"renkei_monitor_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(ADMIN_DSN)._replace(path=f"/{name}"))
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_database("renkei_monitor") as dsn:
+        yield dsn
 
 
 @pytest.fixture(params=["memory", "pg"])
