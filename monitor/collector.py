@@ -27,7 +27,7 @@ from typing import Any
 
 from hub.bus import MONITOR_SPANS, Bus, Delivery, Subscription
 from hub.log import get_logger
-from hub.tracing import BadBatch, SpanRecord, decode_batch
+from hub.tracing import BadBatch, SpanCheck, SpanRecord
 from monitor.exceptions import MONITOR_UNKNOWN_SOURCE, MONITOR_WRONG_SOURCE, StoreError
 from monitor.model import StoredSpan
 from monitor.store import SpanStore
@@ -89,6 +89,7 @@ class Collector:
         self._bus = bus
         self.store = store
         self._identities = frozenset(identities)
+        self._check = SpanCheck(self._identities)
         self._rate, self._burst = rate, burst
         self._retention_ns = int(retention_days * _DAY_NS)
         self._clock = clock_ns
@@ -125,7 +126,7 @@ class Collector:
             self._drop(source, MONITOR_UNKNOWN_SOURCE, 1)
             return
         try:
-            decoded = decode_batch(d.body, now_ns=self._clock(), offices=self._identities)
+            decoded = self._check.decode(d.body, now_ns=self._clock())
         except BadBatch:
             self._drop(source, "batch", 1)
             return

@@ -24,8 +24,10 @@ import orjson
 from hub.tracing.exceptions import BadBatch
 from hub.tracing.names import (
     ATTRIBUTE_CHECKS,
+    CONVERSATION_ID,
     EVENT_ATTRIBUTES,
     EVENT_NAMES,
+    MESSAGE_ID,
     PROVIDER,
     REQUESTER,
     ROUTING_KEY,
@@ -38,6 +40,7 @@ __all__ = [
     "MAX_BATCH_SPANS",
     "MAX_EVENTS",
     "Decoded",
+    "SpanCheck",
     "SpanRecord",
     "decode_batch",
     "encode_span",
@@ -57,6 +60,7 @@ _TAIL: Final = b"]}"
 _TRACE = re.compile(r"^[0-9a-f]{32}$")
 _SPAN = re.compile(r"^[0-9a-f]{16}$")
 _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+_UNIQUE = frozenset({MESSAGE_ID, CONVERSATION_ID})  # a new value in every span: not memoized
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,31 +117,64 @@ def batch_overhead() -> int:
 def decode_batch(body: bytes, *, now_ns: int, offices: Iterable[str] | None = None) -> Decoded:
     """The batch's valid spans and the reasons the others were dropped. ``offices``: the
     network's office codes (and service identities); office attributes must name one."""
-    if len(body) > MAX_BATCH_BYTES:
-        raise BadBatch(f"a span batch is at most {MAX_BATCH_BYTES} bytes, not {len(body)}")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadBatch(f"not JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("v") != VERSION or set(data) != {"v", "spans"}:
-        raise BadBatch('not a span batch ({"v": 1, "spans": [...]})')
-    raw = data["spans"]
-    if not isinstance(raw, list) or len(raw) > MAX_BATCH_SPANS:
-        raise BadBatch(f"spans must be a list of at most {MAX_BATCH_SPANS}")
-    known = frozenset(offices) if offices is not None else None
-    spans: list[SpanRecord] = []
-    dropped: Counter[str] = Counter()
-    for item in raw:
-        result = _span(item, now_ns, known)
-        if isinstance(result, str):
-            dropped[result] += 1
-        else:
-            spans.append(result)
-    return Decoded(spans, dropped)
+    return SpanCheck(offices).decode(body, now_ns=now_ns)
+
+
+class SpanCheck:
+    """``decode_batch`` for a long-lived reader (the monitor): it remembers which attribute
+    values it has checked already (office codes, affairs, items, sizes repeat in nearly every
+    span), at most ``memo`` of them."""
+
+    def __init__(self, offices: Iterable[str] | None = None, *, memo: int = 4096) -> None:
+        self.offices = frozenset(offices) if offices is not None else None
+        self._memo: dict[tuple[str, type, Any], bool] = {}
+        self._most = memo
+
+    def decode(self, body: bytes, *, now_ns: int) -> Decoded:
+        if len(body) > MAX_BATCH_BYTES:
+            raise BadBatch(f"a span batch is at most {MAX_BATCH_BYTES} bytes, not {len(body)}")
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadBatch(f"not JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("v") != VERSION or set(data) != {"v", "spans"}:
+            raise BadBatch('not a span batch ({"v": 1, "spans": [...]})')
+        raw = data["spans"]
+        if not isinstance(raw, list) or len(raw) > MAX_BATCH_SPANS:
+            raise BadBatch(f"spans must be a list of at most {MAX_BATCH_SPANS}")
+        spans: list[SpanRecord] = []
+        dropped: Counter[str] = Counter()
+        for item in raw:
+            result = _span(item, now_ns, self)
+            if isinstance(result, str):
+                dropped[result] += 1
+            else:
+                spans.append(result)
+        return Decoded(spans, dropped)
+
+    def allowed(self, key: str, value: Any) -> bool:
+        """May ``key`` carry ``value``? (The allow-list, and the network's office codes.)"""
+        # the type too: True == 1 and hashes alike, but only an int is a size
+        memo_key = (key, type(value), tuple(value) if isinstance(value, list) else value)
+        try:
+            known = self._memo.get(memo_key)
+        except TypeError:  # an unhashable value: a dict, a nested list
+            return False
+        if known is not None:
+            return known
+        check = ATTRIBUTE_CHECKS.get(key)
+        ok = check is not None and check(value)
+        if ok and self.offices is not None:
+            ok = _known(key, value, self.offices)
+        if key not in _UNIQUE:
+            if len(self._memo) >= self._most:
+                self._memo.clear()
+            self._memo[memo_key] = ok
+        return ok
 
 
 def _span(  # noqa: PLR0911 - one return per reason, in the order checked
-    item: Any, now_ns: int, offices: frozenset[str] | None
+    item: Any, now_ns: int, check: SpanCheck
 ) -> SpanRecord | str:
     """The span, or why it is dropped."""
     if not isinstance(item, list) or len(item) != 10:
@@ -162,27 +199,22 @@ def _span(  # noqa: PLR0911 - one return per reason, in the order checked
         return "time"
     if not now_ns - PAST_NS <= start <= now_ns + FUTURE_NS:
         return "time"
-    problem = _attributes(attrs, offices)
+    problem = _attributes(attrs, check)
     if problem:
         return problem
-    checked = _events(events, start, end)
+    checked = _events(events, start, end, check)
     if isinstance(checked, str):
         return checked
     return SpanRecord(trace_id, span_id, parent_id, name, kind, start, end, status, attrs, checked)
 
 
-def _attributes(attrs: Any, offices: frozenset[str] | None, allowed: Any = None) -> str:
+def _attributes(attrs: Any, check: SpanCheck, keys: frozenset[str] | None = None) -> str:
     if not isinstance(attrs, dict) or len(attrs) > MAX_ATTRIBUTES:
         return "attributes"
     for key, value in attrs.items():
-        if allowed is not None and key not in allowed:
+        if key not in ATTRIBUTE_CHECKS or (keys is not None and key not in keys):
             return "attribute_key"
-        check = ATTRIBUTE_CHECKS.get(key)
-        if check is None:
-            return "attribute_key"
-        if not check(value):
-            return "attribute_value"
-        if offices is not None and not _known(key, value, offices):
+        if not check.allowed(key, value):
             return "attribute_value"
     return ""
 
@@ -197,7 +229,7 @@ def _known(key: str, value: Any, offices: frozenset[str]) -> bool:
 
 
 def _events(
-    events: Any, start: int, end: int
+    events: Any, start: int, end: int, check: SpanCheck
 ) -> tuple[tuple[str, int, Mapping[str, Any]], ...] | str:
     if not isinstance(events, list) or len(events) > MAX_EVENTS:
         return "events"
@@ -210,7 +242,7 @@ def _events(
             return "event_name"
         if type(at) is not int or not start - 10**9 <= at <= end + 10**9:
             return "time"
-        problem = _attributes(attrs, None, EVENT_ATTRIBUTES)
+        problem = _attributes(attrs, check, EVENT_ATTRIBUTES)
         if problem:
             return problem
         out.append((name, at, attrs))

@@ -13,7 +13,15 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
-from hub.tracing import MAX_BATCH_BYTES, BadBatch, SpanKind, decode_batch, encode_span, join_batch
+from hub.tracing import (
+    MAX_BATCH_BYTES,
+    BadBatch,
+    SpanCheck,
+    SpanKind,
+    decode_batch,
+    encode_span,
+    join_batch,
+)
 from hub.tracing import names as tn
 
 NOW = time.time_ns()
@@ -170,3 +178,10 @@ def test_no_value_in_a_span_makes_the_decoder_raise_anything_but_bad_batch(value
     except BadBatch:
         return
     assert len(decoded.spans) + sum(decoded.dropped.values()) == 2
+
+
+def test_the_memo_of_checked_values_tells_a_size_from_a_bool() -> None:
+    check = SpanCheck(OFFICES)
+    assert check.allowed(tn.BODY_SIZE, 1) and not check.allowed(tn.BODY_SIZE, True)
+    assert check.allowed(tn.ITEMS, ["local_tax"]) and check.allowed(tn.ITEMS, ("local_tax",))
+    assert not check.allowed(tn.AFFAIR, {"a": 1}) and not check.allowed(tn.AFFAIR, [["x"]])
