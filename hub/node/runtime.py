@@ -290,22 +290,24 @@ class OfficeNode:
         env = msg.envelope
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[env.correlation_id] = future
-        reply: Reply | None = None
+        outcome: Outcome | str = "unsent"  # the span's outcome: the reply's, or why none
         try:
             size = await self._publish(routing_key, msg)
             if span.is_recording():
                 qid = str(env.correlation_id)
                 span.set_attributes({tn.MESSAGE_ID: qid, tn.CONVERSATION_ID: qid})
                 span.set_attribute(tn.BODY_SIZE, size)
+            outcome = "timed_out"
             wait = (env.deadline - self.clock() + GRACE).total_seconds()
             reply = await asyncio.wait_for(future, timeout=max(wait, 0.001))
         except TimeoutError:
             return None
         else:
+            outcome = reply.outcome
             return reply
         finally:
             self._pending.pop(env.correlation_id, None)
-            _ended(span, reply.outcome if reply is not None else None)
+            _ended(span, outcome)
 
     def _open(self, reply: Reply, seconds: float) -> Answer:
         out = reply.outcome
@@ -509,14 +511,16 @@ def _tags(code: str, msg: Message) -> dict[str, Any]:
     return tags
 
 
-def _ended(span: Span, outcome: Outcome | None, *, end: bool = True) -> None:
-    """The outcome on the span (None: no reply by the deadline), and the span ended."""
+def _ended(span: Span, outcome: Outcome | str, *, end: bool = True) -> None:
+    """The outcome on the span (or why there is none: ``timed_out``, ``unsent``), and the
+    span ended."""
     if span.is_recording():
-        status = outcome.status if outcome is not None else "timed_out"
-        code = outcome_code(outcome) if outcome is not None else OFFICE_TIMED_OUT
-        span.set_attribute(tn.OUTCOME, status)
-        if code:
-            span.set_attribute(tn.ERROR_TYPE, code)
+        if isinstance(outcome, str):
+            span.set_attribute(tn.OUTCOME, outcome)
+        else:
+            span.set_attribute(tn.OUTCOME, outcome.status)
+            if code := outcome_code(outcome):
+                span.set_attribute(tn.ERROR_TYPE, code)
     if end:
         span.end()
 
