@@ -349,7 +349,7 @@ class OfficeNode:
         if msg is None:
             return
         if span.is_recording():
-            span.set_attributes(_tags(self.code, msg))
+            span.set_attributes(_tags(msg))
         desk = _DESKS.get(type(msg))
         if desk is None or (desk.role and getattr(self.roles, desk.role) is None):
             await d.dead_letter(f"{OFFICE_UNEXPECTED}: not a request from the hub")
@@ -495,20 +495,15 @@ class OfficeNode:
 _Awaited = ForwardedQuery | ForwardedEnroll | ForwardedIdentify  # the hub awaits an answer
 
 
-def _tags(code: str, msg: Message) -> dict[str, Any]:
-    """What an office's span says of a message from the hub: ids, kind, affair, items."""
+def _tags(msg: Message) -> dict[str, Any]:
+    """What an office's span says of a message from the hub: its ids and kind (the offices,
+    affair and items are on the hub's span, its parent)."""
     env = msg.envelope
-    tags: dict[str, Any] = {
+    return {
         tn.MESSAGE_ID: str(env.message_id),
         tn.CONVERSATION_ID: str(env.correlation_id),
         tn.KIND: msg.kind,
-        tn.AFFAIR: env.affair,
-        tn.PROVIDER: code,
     }
-    if isinstance(msg, ForwardedQuery):
-        tags[tn.REQUESTER] = msg.requester
-        tags[tn.ITEMS] = msg.items
-    return tags
 
 
 def _ended(span: Span, outcome: Outcome | str, *, end: bool = True) -> None:

@@ -310,8 +310,9 @@ class Router:
             await d.dead_letter(f"{exc.code}: {exc}")
             return
         desk = self._by_kind[ctx.kind]
-        if span.is_recording():
-            span.set_attributes(self._tags(ctx, msg.envelope.message_id, ctx.kind))
+        if span.is_recording():  # the request's own span names the offices and the affair
+            qid, mid = str(ctx.query_id), str(msg.envelope.message_id)
+            span.set_attributes({tn.MESSAGE_ID: mid, tn.CONVERSATION_ID: qid, tn.KIND: ctx.kind})
         if desk.void_when_late and self._d.clock() > ctx.deadline:
             await d.dead_letter(f"{HUB_LATE_ENROLLMENT}: the enrollment's deadline had passed")
             return

@@ -33,6 +33,7 @@ from hub.tracing.names import (
     ROUTING_KEY,
     SPAN_NAMES,
 )
+from hub.tracing.spans import LeanSpan
 from hub.wire import MAX_MESSAGE_BYTES
 
 __all__ = [
@@ -86,22 +87,21 @@ class Decoded:
     dropped: Counter[str]  # reason → spans dropped
 
 
-def encode_span(span: Any) -> bytes:
-    """A finished SDK span (``ReadableSpan``) as its compact array."""
-    ctx = span.context
-    parent = span.parent
+def encode_span(span: LeanSpan) -> bytes:
+    """A finished span as its compact array."""
+    ctx = span.get_span_context()
     return orjson.dumps(
         [
             f"{ctx.trace_id:032x}",
             f"{ctx.span_id:016x}",
-            f"{parent.span_id:016x}" if parent is not None else "",
+            f"{span.parent_id:016x}" if span.parent_id else "",
             span.name,
             span.kind.value,
-            span.start_time,
-            span.end_time,
-            span.status.status_code.value,
-            dict(span.attributes or {}),
-            [[e.name, e.timestamp, dict(e.attributes or {})] for e in span.events],
+            span.start_ns,
+            span.end_ns,
+            span.status,
+            span.attributes,
+            span.events,
         ]
     )
 
@@ -127,7 +127,7 @@ class SpanCheck:
 
     def __init__(self, offices: Iterable[str] | None = None, *, memo: int = 4096) -> None:
         self.offices = frozenset(offices) if offices is not None else None
-        self._memo: dict[tuple[str, type, Any], bool] = {}
+        self.memo: dict[tuple[str, type, Any], bool] = {}
         self._most = memo
 
     def decode(self, body: bytes, *, now_ns: int) -> Decoded:
@@ -157,7 +157,7 @@ class SpanCheck:
         # the type too: True == 1 and hashes alike, but only an int is a size
         memo_key = (key, type(value), tuple(value) if isinstance(value, list) else value)
         try:
-            known = self._memo.get(memo_key)
+            known = self.memo.get(memo_key)
         except TypeError:  # an unhashable value: a dict, a nested list
             return False
         if known is not None:
@@ -167,9 +167,9 @@ class SpanCheck:
         if ok and self.offices is not None:
             ok = _known(key, value, self.offices)
         if key not in _UNIQUE:
-            if len(self._memo) >= self._most:
-                self._memo.clear()
-            self._memo[memo_key] = ok
+            if len(self.memo) >= self._most:
+                self.memo.clear()
+            self.memo[memo_key] = ok
         return ok
 
 
@@ -211,10 +211,15 @@ def _span(  # noqa: PLR0911 - one return per reason, in the order checked
 def _attributes(attrs: Any, check: SpanCheck, keys: frozenset[str] | None = None) -> str:
     if not isinstance(attrs, dict) or len(attrs) > MAX_ATTRIBUTES:
         return "attributes"
+    memo = check.memo
     for key, value in attrs.items():
         if key not in ATTRIBUTE_CHECKS or (keys is not None and key not in keys):
             return "attribute_key"
-        if not check.allowed(key, value):
+        try:  # the hot path: a value seen before (a list is unhashable: checked afresh)
+            ok = memo[(key, value.__class__, value)]
+        except (KeyError, TypeError):
+            ok = check.allowed(key, value)
+        if not ok:
             return "attribute_value"
     return ""
 

@@ -17,9 +17,6 @@ import contextlib
 import itertools
 import secrets
 from collections import Counter
-from typing import Any
-
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from hub.bus import SPANS_EXCHANGE, Bus, BusError, OutMessage, Rejected
 from hub.log import get_logger
@@ -30,6 +27,7 @@ from hub.tracing.codec import (
     encode_span,
     join_batch,
 )
+from hub.tracing.spans import LeanSpan
 
 __all__ = ["BusSpanExporter", "ExportStats"]
 
@@ -51,12 +49,12 @@ class ExportStats:
         return f"exported {self.exported} in {self.batches} batches, dropped {dict(self.dropped)}"
 
 
-class BusSpanExporter(SpanProcessor):
+class BusSpanExporter:
     def __init__(self, bus: Bus, *, delay: float = 0.5, max_buffer: int = 20_000) -> None:
         self._bus = bus
         self._delay = delay
         self._max = max_buffer
-        self._buffer: list[ReadableSpan] = []
+        self._buffer: list[LeanSpan] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._ids = (f"{secrets.token_hex(6)}.{n}" for n in itertools.count(1))
@@ -64,12 +62,8 @@ class BusSpanExporter(SpanProcessor):
         self._closed = False
         self.stats = ExportStats()
 
-    # ---- SpanProcessor: called by the SDK ---------------------------------------------------
-
-    def on_start(self, span: Any, parent_context: Any = None) -> None:
-        return None
-
-    def on_end(self, span: ReadableSpan) -> None:
+    def on_end(self, span: LeanSpan) -> None:
+        """A span ended: buffer it (no I/O here, on whatever path ended it)."""
         buffer = self._buffer
         if len(buffer) >= self._max or self._closed:
             self.stats.dropped["closed" if self._closed else "buffer_full"] += 1
@@ -78,12 +72,6 @@ class BusSpanExporter(SpanProcessor):
         if self._task is None:
             self._start()
         self._wake.set()
-
-    def shutdown(self) -> None:
-        return None
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
 
     # ---- the exporting task -----------------------------------------------------------------
 
@@ -124,7 +112,7 @@ class BusSpanExporter(SpanProcessor):
             for body, n in self._batches(spans):
                 await self._publish(body, n)
 
-    def _batches(self, spans: list[ReadableSpan]) -> list[tuple[bytes, int]]:
+    def _batches(self, spans: list[LeanSpan]) -> list[tuple[bytes, int]]:
         out: list[tuple[bytes, int]] = []
         parts: list[bytes] = []
         size = batch_overhead()

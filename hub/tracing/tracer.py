@@ -1,11 +1,12 @@
 """One participant's tracer, and the two conversions between spans and ``traceparent``.
 
 ``Tracing.on(bus)`` gives a participant (the hub, the token service, an office) an
-OpenTelemetry SDK tracer whose spans leave over that participant's own bus
+OpenTelemetry tracer (the API's, recording lean spans: ``hub.tracing.spans``) whose spans
+leave over that participant's own bus
 (``BusSpanExporter``), so the monitor knows from the broker who sent each span. ``OFF`` is the
 no-op tracer (OpenTelemetry's ``NoOpTracer``): spans cost next to nothing and the envelopes
-carry a fresh ``traceparent`` as before. Every message flow is traced (the sampler is
-``ALWAYS_ON``: sampling would lose the flows the oversight wants).
+carry a fresh ``traceparent`` as before. Every message flow is traced (no sampling: it
+would lose the flows the oversight wants).
 
 Spans are never put in a context that outlives their task: a consumer's span takes its parent
 from the message's ``traceparent`` header (``parent``) and is made current only inside the
@@ -22,14 +23,12 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 
 from hub.bus import TRACEPARENT_HEADER, Bus, Delivery
 from hub.tracing import names
 from hub.tracing.export import BusSpanExporter, ExportStats
+from hub.tracing.spans import LeanTracerProvider
 
 __all__ = [
     "OFF",
@@ -57,13 +56,7 @@ class Tracing:
     @classmethod
     def on(cls, bus: Bus, *, delay: float = 0.5, max_buffer: int = 20_000) -> Tracing:
         exporter = BusSpanExporter(bus, delay=delay, max_buffer=max_buffer)
-        provider = TracerProvider(
-            sampler=ALWAYS_ON,
-            resource=Resource({"service.name": bus.identity}),
-            shutdown_on_exit=False,
-        )
-        provider.add_span_processor(exporter)
-        return cls(provider.get_tracer("renkei"), exporter)
+        return cls(LeanTracerProvider(exporter.on_end).get_tracer("renkei"), exporter)
 
     @property
     def enabled(self) -> bool:
