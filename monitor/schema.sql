@@ -16,12 +16,16 @@ CREATE TABLE IF NOT EXISTS monitor.span (
     provider        text,
     affair          text,
     outcome         text,
-    attributes      jsonb       NOT NULL,
-    events          jsonb       NOT NULL
+    -- json, not jsonb: kept as written (no conversion on the write path); a console reads
+    -- them whole, and searches use the columns above
+    attributes      json        NOT NULL,
+    events          json        NOT NULL
 );
 
 CREATE INDEX IF NOT EXISTS span_trace ON monitor.span (trace_id);
-CREATE INDEX IF NOT EXISTS span_start ON monitor.span (start_ns);  -- retention
+-- retention: spans arrive roughly in start order, so a BRIN index is enough and costs next to
+-- nothing to keep up
+CREATE INDEX IF NOT EXISTS span_start ON monitor.span USING brin (start_ns);
 -- a console's searches start from the hub's own span of each flow
 CREATE INDEX IF NOT EXISTS span_hub_in ON monitor.span (start_ns)
     WHERE name = 'process hub.requests' AND source = 'hub';

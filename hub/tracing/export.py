@@ -36,7 +36,7 @@ log = get_logger("hub.tracing")
 
 class ExportStats:
     """What left and what was dropped, by reason (``buffer_full``, ``too_large``,
-    ``encode``, ``rejected``, ``unavailable``, ``closed``)."""
+    ``encode``, ``rejected``, ``unavailable``, ``closed``, ``error``)."""
 
     __slots__ = ("batches", "dropped", "exported")
 
@@ -50,7 +50,7 @@ class ExportStats:
 
 
 class BusSpanExporter:
-    def __init__(self, bus: Bus, *, delay: float = 0.5, max_buffer: int = 20_000) -> None:
+    def __init__(self, bus: Bus, *, delay: float = 1.0, max_buffer: int = 20_000) -> None:
         self._bus = bus
         self._delay = delay
         self._max = max_buffer
@@ -86,7 +86,12 @@ class BusSpanExporter:
             await self._wake.wait()
             await asyncio.sleep(self._delay)
             self._wake.clear()
-            await self._send_all()
+            try:
+                await self._send_all()
+            except Exception as exc:  # noqa: BLE001 - telemetry never stops: counted, logged
+                self.stats.dropped["error"] += len(self._buffer)
+                self._buffer = []
+                log.error("spans.export_failed", error=repr(exc))  # noqa: TRY400
 
     async def flush(self) -> None:
         """Publish every span ended so far (tests, and before the bus closes)."""

@@ -54,7 +54,7 @@ class Tracing:
         self.exporter = exporter
 
     @classmethod
-    def on(cls, bus: Bus, *, delay: float = 0.5, max_buffer: int = 20_000) -> Tracing:
+    def on(cls, bus: Bus, *, delay: float = 1.0, max_buffer: int = 20_000) -> Tracing:
         exporter = BusSpanExporter(bus, delay=delay, max_buffer=max_buffer)
         return cls(LeanTracerProvider(exporter.on_end).get_tracer("renkei"), exporter)
 

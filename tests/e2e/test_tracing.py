@@ -30,7 +30,7 @@ async def settled(net: Network) -> int:
     for tracing in net.tracing.values():
         await tracing.flush()
     sent = sum(t.stats.exported for t in net.tracing.values())
-    for _ in range(500):
+    for _ in range(1500):  # up to 30 s on a busy machine
         if net.monitor.stats.stored + net.monitor.stats.dropped_total() >= sent:
             break
         await asyncio.sleep(0.02)
