@@ -108,10 +108,12 @@ class Emulator:
         assert self.link is not None
         try:
             self.link.serve()
-        except BaseException as exc:
+        except BaseException as exc:  # the thread's end: pull() fails the test with it
             self.error = exc
 
     def pull(self) -> None:
+        """Out of the reader; fails with the emulator's own error if it crashed meanwhile
+        (the test then saw only a card gone or a reader waiting)."""
         if self.link is not None:
             self.link.stop()
         if self.thread is not None:
@@ -119,7 +121,11 @@ class Emulator:
         if self.local is not None:
             self.local.close()
         self.link = self.thread = self.local = None
-        assert wait_for_card(READER, 10, present=False), "the reader still shows a card"
+        gone = wait_for_card(READER, 10, present=False)
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise AssertionError(f"the card emulator crashed: {error!r}") from error
+        assert gone, "the reader still shows a card"
 
 
 @contextlib.contextmanager
