@@ -87,9 +87,8 @@ async def issue_card_file(ca: Ca, path: Path) -> None:
 class Emulator:
     """The card from a state file in the vpcd reader, served by a thread of this process."""
 
-    def __init__(self, path: Path, *, quickack: bool = True) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.quickack = quickack
         self.link: VpcdLink | None = None
         self.local: LocalTransport | None = None
         self.thread: threading.Thread | None = None
@@ -98,7 +97,7 @@ class Emulator:
     def insert(self, wrap: Callable[[PersistentCard], PersistentCard] | None = None) -> None:
         self.local = LocalTransport.open(self.path, StateKey.beside(self.path))
         card = wrap(self.local.card) if wrap else self.local.card
-        self.link = VpcdLink(card, quickack=self.quickack)
+        self.link = VpcdLink(card)
         self.link.connect()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -129,8 +128,8 @@ class Emulator:
 
 
 @contextlib.contextmanager
-def inserted(path: Path, **kw: bool) -> Iterator[Emulator]:
-    emu = Emulator(path, **kw)
+def inserted(path: Path) -> Iterator[Emulator]:
+    emu = Emulator(path)
     emu.insert()
     try:
         yield emu
