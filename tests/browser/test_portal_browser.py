@@ -13,7 +13,7 @@ import pytest
 from browser_env import CHROMIUM, SCREENSHOTS, World, world
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.chromium, pytest.mark.pcsc]
 AUTH_PIN, SIGN_PASSWORD = "1234", "DEMO1234"
 ROWS = "#history tbody tr[id^=r-]"  # renkei.portal_commands.DEMO_PINS
 

@@ -25,8 +25,6 @@ from hub.wire import HUB, Identify, encode, seal
 from pki import CertificationAuthority, CertKind, Endpoints, Hierarchy
 from portal.model import CheckedCertificate, LoginRefused
 
-pytestmark = pytest.mark.integration
-
 
 async def test_only_the_portal_may_identify_card_holders(env: Env, pki: Pki) -> None:
     net = await network(env, pki, without=CHILD)

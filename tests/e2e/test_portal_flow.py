@@ -30,7 +30,6 @@ from pki import CaName
 from portal.model import AccessEntry, CheckedCertificate, LoginRefused
 from portal.office import PortalOffice
 
-pytestmark = pytest.mark.integration
 WELFARE = "chiyoda-welfare"
 
 

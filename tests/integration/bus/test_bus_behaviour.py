@@ -40,8 +40,6 @@ from hub.bus import (
     office_replies,
 )
 
-pytestmark = pytest.mark.integration
-
 
 def new_id() -> str:
     return uuid.uuid4().hex

@@ -36,7 +36,7 @@ from card_service import (
     jpki,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.pcsc
 JPKI = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"
 
 
