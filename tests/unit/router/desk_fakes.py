@@ -12,7 +12,17 @@ from hub.bus import OutMessage, Unroutable
 from hub.routing import Registry, load_default_registry, load_default_table
 from hub.routing.context import Context, ContextSealer
 from hub.routing.desks import Forwarder
-from hub.wire import HUB, OfficeKeys, Outcome, Sealed, TokenOk, decode, new_traceparent
+from hub.wire import (
+    HUB,
+    JLIS,
+    OfficeKeys,
+    Outcome,
+    Sealed,
+    TokenOk,
+    decode,
+    new_traceparent,
+    seal,
+)
 
 NOW = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
 TABLE = load_default_table()
@@ -24,6 +34,8 @@ OFFICE_KEYS = {  # every identity's own keys, the hub's first: to sign what it s
 HUB_KEYS = OFFICE_KEYS[HUB]
 KEYS = {code: keys.public for code, keys in OFFICE_KEYS.items()}
 SEALER = ContextSealer(bytes(32))
+CHILD, TAX, REGISTER, PORTAL = "chiyoda-child", "chiyoda-tax", "chiyoda-resident", "myna-portal"
+SEALED = seal(b"sealed", KEYS[JLIS].seal)  # a payload only J-LIS could open
 
 
 def token(person: str, holder: str) -> str:

@@ -52,16 +52,20 @@ from hub.wire import (
     Resolved,
     new_traceparent,
     outcome_code,
-    seal,
 )
 from tests.unit.router.desk_fakes import (
+    CHILD,
     HUB_KEYS,
     KEYS,
     NOW,
     OFFICE_KEYS,
+    PORTAL,
+    REGISTER,
     REGISTRY,
+    SEALED,
     SEALER,
     TABLE,
+    TAX,
     FakeBus,
     FakeFinisher,
     FakeTokens,
@@ -69,8 +73,6 @@ from tests.unit.router.desk_fakes import (
 )
 from tests.unit.routing.snippets import office, registry, row, table
 
-CHILD, TAX, REGISTER, PORTAL = "chiyoda-child", "chiyoda-tax", "chiyoda-resident", "myna-portal"
-SEALED = seal(b"sealed", KEYS[JLIS].seal)
 HUB_P1 = token("p1", HUB)  # the hub's token for the person every test asks about
 
 
@@ -199,10 +201,9 @@ def envelope(
     *,
     at: dt.datetime = NOW,
     deadline: dt.datetime | None = None,
-    query_id: uuid.UUID | None = None,
 ) -> Envelope:
     """A request's envelope: its correlation id is its message id, due 10 s after ``at``."""
-    qid = query_id or uuid.uuid4()
+    qid = uuid.uuid4()
     return Envelope(
         message_id=qid,
         correlation_id=qid,
@@ -574,22 +575,23 @@ async def test_hub_bad_identify(make_hub: MakeHub) -> None:
 # ---- providers' replies -------------------------------------------------------------------------
 
 
-async def test_routing_forged_context(make_hub: MakeHub) -> None:
+@pytest.mark.parametrize(
+    ("provider", "signer", "code"),
+    [
+        (REGISTER, REGISTER, "routing.forged_context"),  # an office that was not asked
+        (TAX, REGISTER, "wire.bad_signature"),  # the one asked, in another's hand
+    ],
+    ids=["routing.forged_context", "reply-wire.bad_signature"],
+)
+async def test_a_reply_not_from_the_provider_asked_is_dead_lettered(
+    make_hub: MakeHub, provider: str, signer: str, code: str
+) -> None:
     hub = make_hub()
     fwd = await forwarded(hub, ask(CHILD, TAX, "child_allowance", ("local_tax",)))
-    d = answer(fwd, REGISTER, Resolved(rrc=SEALED))  # an office that was not asked
+    d = answer(fwd, provider, Resolved(rrc=SEALED), signer=signer)
     await hub.router.on_reply(d)
-    assert d.settled_as == "dead_letter" and d.dead_reason.startswith("routing.forged_context:")
-    assert hub.finisher.finished == []
-
-
-async def test_a_reply_not_signed_by_its_provider_is_dead_lettered(make_hub: MakeHub) -> None:
-    hub = make_hub()
-    fwd = await forwarded(hub, ask(CHILD, TAX, "child_allowance", ("local_tax",)))
-    d = answer(fwd, TAX, Resolved(rrc=SEALED), signer=REGISTER)
-    await hub.router.on_reply(d)
-    assert d.settled_as == "dead_letter" and d.dead_reason.startswith("wire.bad_signature:")
-    assert hub.finisher.finished == []
+    assert d.settled_as == "dead_letter" and d.dead_reason.startswith(f"{code}:")
+    assert hub.finisher.finished == []  # nothing recorded, nothing answered
 
 
 async def test_hub_bad_outcome(make_hub: MakeHub) -> None:
