@@ -351,7 +351,9 @@ TIMES = [
 
 
 @pytest.mark.parametrize(("at", "deadline", "code"), TIMES, ids=[t[-1] for t in TIMES])
-async def test_times(make_hub: MakeHub, at: dt.datetime, deadline: dt.datetime, code: str) -> None:
+async def test_a_request_out_of_time_is_refused(
+    make_hub: MakeHub, at: dt.datetime, deadline: dt.datetime, code: str
+) -> None:
     hub = make_hub()
     msg = Query(
         envelope=envelope(CHILD, TAX, "child_allowance", at=at, deadline=deadline),
