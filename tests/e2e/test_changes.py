@@ -17,7 +17,6 @@ from hub.node import EVENTS, OfficeError
 from hub.wire import HUB, ChangeEvent, Delivered, Envelope, Refused, encode
 from renkei.network import Network
 
-pytestmark = pytest.mark.integration
 REGISTER = "chiyoda-resident"
 CHIYODA = "131016"
 EFFECTIVE = dt.date(2025, 3, 1)

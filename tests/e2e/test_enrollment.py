@@ -15,8 +15,6 @@ from hub.node import EnrollmentRefused, OfficeNode
 from hub.wire import HUB
 from renkei.network import Network
 
-pytestmark = pytest.mark.integration
-
 
 async def child_node(env: Env, net: Network) -> OfficeNode:
     node = OfficeNode(

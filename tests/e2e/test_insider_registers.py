@@ -11,7 +11,6 @@ import datetime as dt
 import uuid
 
 import orjson
-import pytest
 from e2e_env import IDS, Env, RawOffice, envelope
 
 from agencies.jlis.numbers import individual_number, resident_record_code
@@ -31,7 +30,6 @@ from hub.wire import (
 )
 from renkei.network import Network
 
-pytestmark = pytest.mark.integration
 CHIYODA, SHINJUKU = "131016", "131041"
 REGISTER, CHILD, TAX = "chiyoda-resident", "chiyoda-child", "chiyoda-tax"
 RESIDENT = {

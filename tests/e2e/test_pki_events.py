@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import uuid
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from e2e_env import Env
 from portal_env import FACTS, WHERE
@@ -22,7 +21,6 @@ from pki import (
 )
 from pki.ca.office import PKI_OFFICE, CaListener, holder_for
 
-pytestmark = pytest.mark.integration
 REGISTER = "chiyoda-resident"
 
 

@@ -23,7 +23,7 @@ from hub.wire import HUB
 from renkei.secrets import TOKEN, State
 from token_service import KeyRing
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 RENKEI = str(Path(sys.executable).with_name("renkei"))
 PG = "postgresql://postgres@127.0.0.1:5432/"
 RRC = "12345678903"

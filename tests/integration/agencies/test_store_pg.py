@@ -13,7 +13,7 @@ import pytest
 
 from hub.node import PgStore
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.postgres
 
 ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -36,7 +36,7 @@ from hub.bus import (
     vhost_access,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.rabbitmq
 
 
 CONNECTIONS, CHANNELS = 2, 3  # each office user's limits in this module

@@ -28,7 +28,7 @@ from card_service.card.layout import JPKI
 from card_service.reader.jpki import digest_info
 from card_service.reader.pcsc import PcscTransport
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.pcsc
 
 
 @pytest.fixture(scope="module")

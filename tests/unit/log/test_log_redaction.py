@@ -241,32 +241,39 @@ def test_text_without_long_digit_runs_or_long_words_is_unchanged(text: str) -> N
     assert redact(None, "info", {"reason": text}) == {"reason": text}
 
 
-# ---- known leaks ---------------------------------------------------------------------------
+# ---- numbers in values that are not text, in keys, in groups ------------------------------
 
 
 @pytest.mark.parametrize(
-    "value",
+    ("value", "logged"),
     [
-        int(CORPORATE),
-        {INDIVIDUAL},
-        INDIVIDUAL.encode(),
-        ValueError(f"no resident {INDIVIDUAL}"),
+        (int(CORPORATE), REDACTED),
+        ({INDIVIDUAL}, [REDACTED]),
+        (INDIVIDUAL.encode(), f"b'{REDACTED}'"),
+        (ValueError(f"no resident {INDIVIDUAL}"), f"no resident {REDACTED}"),
     ],
     ids=["int", "set", "bytes", "exception"],
 )
-def test_a_number_inside_a_non_string_value_is_redacted(json_logging: Start, value: Any) -> None:
+def test_a_number_inside_a_non_string_value_is_redacted(
+    json_logging: Start, value: Any, logged: Any
+) -> None:
     read = json_logging()
-    get_logger("test").info("lookup.failed", detail=value)
-    read()
+    get_logger("test").info("lookup.failed", detail=value, office="jlis")
+    (line,) = read()  # logged, and (read checks) with no number left in it
+    assert (line["event"], line["detail"], line["office"]) == ("lookup.failed", logged, "jlis")
 
 
 def test_a_token_used_as_a_dict_key_is_redacted(json_logging: Start) -> None:
     read = json_logging()
-    get_logger("test").info("batch.done", results={TOKEN: "ok", INDIVIDUAL: "refused"})
-    read()
+    get_logger("test").info(
+        "batch.done", results={TOKEN: "ok", "chiyoda-tax": "refused"}, found={INDIVIDUAL: 1}
+    )
+    (line,) = read()
+    assert line["results"] == {REDACTED: "ok", "chiyoda-tax": "refused"}
+    assert line["found"] == {REDACTED: 1}
 
 
 @pytest.mark.parametrize("written", ["1234 5678 9018", "1234-5678-9018"])
 def test_a_number_written_in_groups_is_redacted(written: str) -> None:
     out = redact(None, "info", {"reason": f"number {written} is not enrolled"})
-    assert written not in out["reason"]
+    assert out["reason"] == f"number {REDACTED} is not enrolled"
