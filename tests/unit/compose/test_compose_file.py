@@ -310,3 +310,35 @@ def test_the_image_bakes_in_no_secret_and_runs_as_no_root() -> None:
     assert packages
     wanted = {p.strip(' "*') for p in packages.group(1).split(",")}
     assert let_in == wanted | {"pyproject.toml", "README.md"}
+
+
+# ---- RabbitMQ's and PostgreSQL's own files ----------------------------------------------------
+
+
+def test_every_file_mounted_from_compose_exists_and_the_scripts_find_theirs() -> None:
+    mounts: dict[str, dict[str, str]] = {}
+    for name, service in SERVICES.items():
+        for volume in service.get("volumes", []):
+            source, target = volume.split(":")[:2]
+            if source.startswith("./"):
+                assert (COMPOSE / source).is_file(), volume
+                mounts.setdefault(name, {})[source] = target
+    postgres = SERVICES["postgres"]
+    roles_sh = (COMPOSE / "postgres" / "roles.sh").read_text()
+    assert f"--file {mounts['postgres']['./postgres/roles.sql']}" in roles_sh
+    assert mounts["postgres"]["./postgres/roles.sh"].startswith("/docker-entrypoint-initdb.d/")
+    image_sets = {"POSTGRES_USER"}  # the image's entrypoint exports it (default postgres)
+    for var in re.findall(r'"\$(\w+)"', roles_sh):
+        assert var in postgres["environment"] or var in image_sets, var
+    start = (COMPOSE / "postgres" / "start").read_text()
+    handed = re.search(r"install -d .* (/run/\w+)$", start, re.MULTILINE)
+    assert handed
+    assert f"--set secrets={handed.group(1)}" in roles_sh
+    assert postgres["environment"]["POSTGRES_PASSWORD_FILE"].startswith(handed.group(1) + "/")
+    assert postgres["tmpfs"] == [handed.group(1)]  # the copies never reach a disk
+    for name in ("postgres", *(n for n in SERVICES if n.startswith("rabbit-"))):
+        folder = "postgres" if name == "postgres" else "rabbitmq"
+        assert SERVICES[name]["entrypoint"] == ["bash", mounts[name][f"./{folder}/start"]]
+    rabbit_start = (COMPOSE / "rabbitmq" / "start").read_text()
+    for secret in SERVICES["rabbit-1"]["secrets"]:
+        assert secret["target"] in rabbit_start, secret
