@@ -19,8 +19,9 @@ from hub.log import configure
 from renkei import commands
 from renkei.card_commands import add_card_commands
 from renkei.extra_commands import add_extra_commands
-from renkei.pki_commands import add_pki_commands
+from renkei.pki_commands import PKI_PORT, add_pki_commands
 from renkei.portal_commands import add_portal_commands, web_args
+from renkei.serving import heartbeat_arg
 from renkei.settings import Settings
 
 __all__ = ["main"]
@@ -45,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         help="instead: keep the network up with the CA and the resident portal, and a demo card",
     )
     web_args(demo)
-    demo.add_argument("--pki-port", type=int, default=8440, help="the CA's port (--portal)")
+    demo.add_argument("--pki-port", type=int, default=PKI_PORT, help="the CA's port (--portal)")
     demo.add_argument("--card", help="the demo card's state file (default <state_dir>/card/…)")
     demo.add_argument("--every", type=float, default=15.0, help="seconds between office visits")
     demo.add_argument(
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one service as its own process")
     run.add_argument("service", choices=["hub", "token", "office", "pki", "portal"])
     run.add_argument("name", nargs="?", help="the office code, with `office`")
+    heartbeat_arg(run)
     run.set_defaults(run=commands.run_service)
 
     broker = sub.add_parser("broker", help="RabbitMQ administration")

@@ -37,12 +37,13 @@ from pki.exceptions import PKI_HTTP
 from pki.relying.verify import load_pem_bundle
 from renkei.network import open_network
 from renkei.secrets import State
-from renkei.serving import until_stopped
+from renkei.serving import heartbeat_arg, until_stopped
 from renkei.settings import Settings
 
-__all__ = ["add_pki_commands"]
+__all__ = ["PKI_PORT", "add_pki_commands"]
 
-DEFAULT_URL = "http://127.0.0.1:8440"
+PKI_PORT = 8440  # the CA's HTTP port
+DEFAULT_URL = f"http://127.0.0.1:{PKI_PORT}"
 
 
 def _pki_dir(settings: Settings) -> Path:
@@ -78,7 +79,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
             f"{joined}; Ctrl-C stops it",
             file=sys.stderr,
         )
-        await until_stopped()
+        await until_stopped(heartbeat=args.heartbeat)
     finally:
         if network is not None:
             await network.aclose()
@@ -196,9 +197,10 @@ def _add_pki(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     psub = pki.add_subparsers(dest="action", required=True)
     p = psub.add_parser("serve", help="run the CA: CRLs, OCSP, issuance, revocation")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8440)
+    p.add_argument("--port", type=int, default=PKI_PORT)
     p.add_argument("--public-url", help="base URL written into certificates")
     p.add_argument("--crl-interval", type=float, default=3600.0, help="seconds between CRLs")
+    heartbeat_arg(p)
     p.set_defaults(run=serve)
 
     def client(name: str, help_: str) -> argparse.ArgumentParser:

@@ -46,12 +46,13 @@ from renkei.exceptions import RENKEI_NO_CA, RENKEI_NO_NETWORK, CommandError
 from renkei.network import Network, identities, load_rules, open_network
 from renkei.pki_checks import PkiLoginCheck, PkiSignatureCheck
 from renkei.secrets import State
-from renkei.serving import until_stopped, web_site
+from renkei.serving import heartbeat_arg, until_stopped, web_site
 from renkei.settings import Settings
 
-__all__ = ["DEMO_PINS", "PORTAL", "add_portal_commands", "portal_demo", "serve"]
+__all__ = ["DEMO_PINS", "PORTAL", "PORTAL_PORT", "add_portal_commands", "portal_demo", "serve"]
 
 PORTAL = "myna-portal"
+PORTAL_PORT = 8470  # the portal's HTTP port
 DEMO_PINS = Pins(auth="1234", sign="DEMO1234", face="1234")
 log = get_logger("renkei.portal")
 
@@ -89,7 +90,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
                 f"card bridge expected at {args.bridge_url}; Ctrl-C stops it",
                 file=sys.stderr,
             )
-            await until_stopped()
+            await until_stopped(heartbeat=args.heartbeat)
     return 0
 
 
@@ -243,11 +244,12 @@ def add_portal_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     s.add_argument("--ca-file", help="the JPKI chain (default <state_dir>/pki/certs/chain.pem)")
     s.add_argument("--ocsp-url", help="the CA's OCSP responder (default: CRLs)")
     s.add_argument("--api-key-file", help="the portal's verifier key for OCSP")
+    heartbeat_arg(s)
     s.set_defaults(run=serve)
 
 
 def web_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8470)
+    p.add_argument("--port", type=int, default=PORTAL_PORT)
     p.add_argument("--public-url", help="the portal's origin as browsers see it")
     p.add_argument("--bridge-url", default="http://127.0.0.1:8471", help="the card bridge")

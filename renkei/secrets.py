@@ -28,7 +28,7 @@ from hub.wire import HUB, JLIS, OfficeKeys, PublicKeys
 from renkei.exceptions import SecretsError
 from token_service import load_master_secret
 
-__all__ = ["SHARED", "TOKEN", "State"]
+__all__ = ["SHARED", "TOKEN", "State", "write_private"]
 
 TOKEN = "token"  # noqa: S105 — the token service's identity, not a password
 PUBLIC = "public"
@@ -39,8 +39,8 @@ SHARED = {  # the one identity that holds each shared secret → (State field, i
     JLIS: ("numbering", "numbering-secret"),
 }
 # folders of the state directory that are not identities (the CA's, the demo card's, the
-# layout before per-role folders)
-RESERVED = frozenset({PUBLIC, "pki", "card", "secrets", "keys", "broker"})
+# secrets of compose.yaml's own services, the layout before per-role folders)
+RESERVED = frozenset({PUBLIC, "pki", "card", "compose", "secrets", "keys", "broker"})
 _OLD_SHARED = {
     TOKEN: "secrets/token-master",
     HUB: "secrets/hub-context",
@@ -48,7 +48,8 @@ _OLD_SHARED = {
 }
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """A new file of mode 0600 (its folders 0700); an existing one is an error, never replaced."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -210,7 +211,7 @@ class State:
         written = []
         for path, data in files.items():
             if not path.exists():
-                _write(path, data)
+                write_private(path, data)
                 written.append(path)
         return written
 
