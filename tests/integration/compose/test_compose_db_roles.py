@@ -22,7 +22,7 @@ from hub.routing import load_default_registry, load_default_table
 from hub.wire import OfficeKeys
 from renkei.network import migrate
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[3]
 ROLES_SQL = ROOT / "compose" / "postgres" / "roles.sql"
 PG = "postgresql://{user}@127.0.0.1:5432/{db}"
