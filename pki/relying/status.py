@@ -133,6 +133,7 @@ def _check(
         raise RevocationUnknown("the OCSP response is not current")
     if resp.certificate_status is ocsp.OCSPCertStatus.UNKNOWN:
         raise RevocationUnknown("the OCSP responder does not know this certificate")
+    until = resp.next_update_utc
     if resp.certificate_status is ocsp.OCSPCertStatus.REVOKED:
-        return RevocationStatus(resp.revocation_time_utc, resp.revocation_reason)
-    return RevocationStatus(None)
+        return RevocationStatus(resp.revocation_time_utc, resp.revocation_reason, valid_until=until)
+    return RevocationStatus(None, valid_until=until)
