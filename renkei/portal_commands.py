@@ -32,6 +32,7 @@ from pki import (
     CertKind,
     Endpoints,
     Hierarchy,
+    RevocationChecker,
     RevocationSource,
     Trust,
     VerifierKind,
@@ -82,8 +83,11 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
         api_key = (await asyncio.to_thread(Path(args.api_key_file).read_text)).strip()
     source = RevocationSource(ocsp_url=args.ocsp_url, api_key=api_key)
     state = State.load(settings.state_dir, [PORTAL])
-    async with await open_network(settings, state, run=[PORTAL]) as net:
-        app = portal_app(net.apps[PORTAL], PkiLoginCheck(trust, source), args)
+    async with (
+        RevocationChecker() as revocation,  # every session's re-check shares its connections
+        await open_network(settings, state, run=[PORTAL]) as net,
+    ):
+        app = portal_app(net.apps[PORTAL], PkiLoginCheck(trust, source, revocation), args)
         async with web_site(app, args.host, args.port):
             print(
                 f"portal: http://{args.host}:{args.port} on {net.bus_name}; "
@@ -118,11 +122,14 @@ async def portal_demo(
     _, api_key = ca.verifiers.register(
         "マイナポータル", VerifierKind.PUBLIC, frozenset({CertKind.AUTHENTICATION}), None, now
     )
-    login = PkiLoginCheck(trust, RevocationSource(ocsp_url=f"{pki_url}/ocsp", api_key=api_key))
-    signatures = PkiSignatureCheck(trust, RevocationSource())  # public CRLs
+    revocation = RevocationChecker()  # the process's: one HTTP session, CRLs kept
+    ocsp = RevocationSource(ocsp_url=f"{pki_url}/ocsp", api_key=api_key)
+    login = PkiLoginCheck(trust, ocsp, revocation)
+    signatures = PkiSignatureCheck(trust, RevocationSource(), checker=revocation)  # public CRLs
     table, registry = load_rules(settings)
     state = state or State.generate(identities(registry))
     async with (
+        revocation,
         web_site(create_pki_app(ca), args.host, args.pki_port),
         await open_network(
             settings,
