@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
+from hub.numbers import is_valid
 from portal.model import APPLICATIONS, ApplicationKind
 
 __all__ = [
@@ -25,7 +26,6 @@ __all__ = [
     "Field",
     "build_document",
     "is_kind",
-    "municipal_code_ok",
     "parse_date",
     "summary",
     "validate",
@@ -99,14 +99,6 @@ def parse_date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def municipal_code_ok(code: str) -> bool:
-    """全国地方公共団体コード: five digits and a check digit (weights 6..2, modulus 11)."""
-    if len(code) != 6 or not _DIGITS.match(code):
-        return False
-    total = sum(int(d) * w for d, w in zip(code[:5], (6, 5, 4, 3, 2), strict=True))
-    return int(code[5]) == (11 - total % 11) % 10
-
-
 def _bad_char(text: str) -> bool:
     return any(unicodedata.category(ch) in _BAD_CATEGORIES for ch in text)
 
@@ -127,7 +119,7 @@ def _check(f: Field, value: str, today: dt.date) -> str:
     """An error message for the field, or "" when the (normalised) value is good."""
     if f.type == "date":
         return _date_error(f, value, today)
-    if f.type == "municipality" and not municipal_code_ok(value):
+    if f.type == "municipality" and not is_valid("municipal_code", value):
         return "6桁の市区町村コードを入力してください (a 6-digit municipal code)"
     if f.type == "year" and not (
         _DIGITS.match(value) and len(value) == 4 and 2000 <= int(value) <= today.year

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from agencies.jlis.numbers import resident_record_code
 from card_service import HttpCa, Pins, Resident, StateKey, issue_to_file
 from hub.log import get_logger
+from hub.numbers import resident_record_code
 from pki import (
     CertificationAuthority,
     CertKind,

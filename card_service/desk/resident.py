@@ -19,8 +19,9 @@ from typing import Any
 
 from card_service.card.texts import CardText
 from card_service.exceptions import ResidentError
+from hub.numbers import is_valid
 
-__all__ = ["Resident", "number_check_digit"]
+__all__ = ["Resident"]
 
 _FIELDS = {"number", "name", "address", "birth_date", "sex", "prefecture", "municipality"}
 _OPTIONAL = {"name_alt", "address_alt"}
@@ -33,16 +34,6 @@ _LIMITS = {
     "address_alt": 200,
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def number_check_digit(base: str) -> int:
-    """The individual number's check digit over its first 11 digits (JPKI-CARD.md)."""
-    total = 0
-    for n, digit in enumerate(reversed(base), start=1):
-        q = n + 1 if n <= 6 else n - 5
-        total += int(digit) * q
-    rest = total % 11
-    return 0 if rest <= 1 else 11 - rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +76,7 @@ class Resident:
         number = doc["number"]
         if not isinstance(number, str) or not re.fullmatch(r"[0-9]{12}", number):
             raise ResidentError("resident: number must be 12 digits")
-        if number_check_digit(number[:11]) != int(number[11]):
+        if not is_valid("individual_number", number):
             raise ResidentError("resident: number has a wrong check digit")
         try:
             birth = dt.date.fromisoformat(doc["birth_date"])

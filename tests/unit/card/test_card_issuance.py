@@ -21,7 +21,6 @@ from card_service import (
     issue_card,
 )
 from card_service.card.keys import load_key
-from card_service.desk.resident import number_check_digit
 from pki import facts_from_certificate
 
 JPKI = bytes.fromhex("D392F000260100000001")
@@ -93,10 +92,6 @@ def test_pins_breaking_the_rules_are_refused_at_the_desk(
     with pytest.raises(PinFormatError, match=which):
         Pins(auth=auth, sign=sign, face=face)
     assert "1234" not in repr(PINS)
-
-
-def test_the_check_digit() -> None:
-    assert number_check_digit("12345678901") == 8
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from portal_fakes import T0
 
 from portal.challenges import PreLoginStore
 from portal.codec import b64url_decode, b64url_encode
-from portal.forms import build_document, municipal_code_ok, summary, validate
+from portal.forms import build_document, summary, validate
 from portal.model import CheckedCertificate
 from portal.sessions import MAX_PENDING, Pending, SessionStore
 
@@ -53,15 +53,6 @@ def test_pre_logins_are_one_time_and_bounded() -> None:
     assert len(store) == 2 and store.take(x.id) is None and store.take(z.id) is z
     store.create(T0 + 3 * MIN)
     assert store.take(y.id) is None  # expired and evicted
-
-
-def test_municipal_check_digits() -> None:
-    assert municipal_code_ok("131016")  # 千代田区
-    assert municipal_code_ok("131041")  # 新宿区
-    assert municipal_code_ok("011002")  # 札幌市
-    assert not municipal_code_ok("131017")
-    assert not municipal_code_ok("13101")
-    assert not municipal_code_ok("１３１０１６")
 
 
 def test_validate_moving_and_summary() -> None:
