@@ -4,7 +4,10 @@ Validation is strict and says what is wrong in Japanese and English, per field: 
 fields, length limits, no control, format, private-use, unassigned or surrogate characters
 (the last is how undecodable bytes arrive, see ``portal.web.read_form``), dates as YYYY-MM-DD,
 digits as digits (full-width digits are accepted and normalised, as residents type them).
-Text is normalised to NFC, so what is signed is what is shown.
+Text is kept exactly as typed, never normalised: NFC would turn a CJK compatibility ideograph
+into its unified form (神 U+FA19 into 神 U+795E), so that a name signed and filed would no
+longer be the one the resident wrote or the register holds. Variation sequences (葛󠄀, U+845B
+U+E0100) and variant characters (髙, 﨑) are kept too.
 """
 
 from __future__ import annotations
@@ -142,7 +145,9 @@ def validate(
             clean[f.name] = ""
             errors[f.name] = "使用できない文字が含まれています (control or invalid characters)"
             continue
-        value = unicodedata.normalize("NFKC" if f.type != "text" else "NFC", value).strip()
+        if f.type != "text":  # dates and numbers: full-width digits become ASCII
+            value = unicodedata.normalize("NFKC", value)
+        value = value.strip()
         clean[f.name] = value
         if len(value) > f.max_len:
             clean[f.name] = value[: f.max_len]

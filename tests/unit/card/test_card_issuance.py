@@ -21,6 +21,7 @@ from card_service import (
     issue_card,
 )
 from card_service.card.keys import load_key
+from card_service.card.texts import decode_facts, encode_facts
 from pki import facts_from_certificate
 
 JPKI = bytes.fromhex("D392F000260100000001")
@@ -113,6 +114,18 @@ def test_bad_resident_input(change: dict[str, Any], why: str) -> None:
     doc = RESIDENT_DOC | change
     with pytest.raises(ResidentError, match=why):
         Resident.from_json(json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["髙橋 一郎", "山\ufa11 花子", "\ufa19田 太郎", "\u845b\U000e0100西 次郎"],
+    ids=["taka", "saki", "kami-compat", "ivs"],
+)
+def test_a_variant_character_goes_on_the_card_as_written(name: str) -> None:
+    resident = Resident.from_json(json.dumps(RESIDENT_DOC | {"name": name}).encode())
+    assert resident.name == resident.facts()["name"] == name
+    text = resident.card_text()
+    assert decode_facts(encode_facts(text.name, text.address, text.birth_date, text.sex))[0] == name
 
 
 def test_missing_fields_and_not_json() -> None:
