@@ -183,14 +183,16 @@ async def demo_resident(
         "households", [(f"h-{rrc}", None, {"head": f"demo-{rrc}", "members": [f"demo-{rrc}"]})]
     )
     holder = holder_for(await net.offices[PKI_OFFICE].enroll(number))
-    resident = Resident(
-        number=number,
-        name=DEMO_RESIDENT["name"],
-        address=DEMO_RESIDENT["address"],
-        birth_date=dt.date.fromisoformat(DEMO_RESIDENT["birth_date"]),
-        sex=DEMO_RESIDENT["sex"],
-        prefecture="東京都",
-        municipality="千代田区",
+    resident = Resident.model_validate(
+        {
+            "number": number,
+            "name": DEMO_RESIDENT["name"],
+            "address": DEMO_RESIDENT["address"],
+            "birth_date": dt.date.fromisoformat(DEMO_RESIDENT["birth_date"]),
+            "sex": DEMO_RESIDENT["sex"],
+            "prefecture": "東京都",
+            "municipality": "千代田区",
+        }
     )
     await asyncio.to_thread(card.parent.mkdir, parents=True, exist_ok=True)
     for old in (card, card.with_name(card.name + ".key")):  # a new CA every demo: a new card
