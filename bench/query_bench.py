@@ -74,6 +74,7 @@ from hub.bus import connect_amqp, vhost_access
 from hub.bus._acks import AckBatch
 from hub.log import configure
 from hub.node import OfficeNode, PgStore
+from hub.numbers import resident_record_code
 from hub.routing import load_default_registry, load_default_table
 from hub.wire import HUB
 from renkei.network import identities
@@ -275,10 +276,7 @@ class BaselineClient:
 
 def rrc_for(k: int) -> str:
     """The k-th resident-record code: 10 digits and the check digit."""
-    base = f"{k:010d}"
-    weights = (2, 3, 4, 5, 6, 7, 2, 3, 4, 5)
-    r = sum(int(d) * w for d, w in zip(reversed(base), weights, strict=True)) % 11
-    return base + str(0 if r <= 1 else 11 - r)
+    return resident_record_code(f"{k:010d}")
 
 
 def with_db(dsn: str, name: str) -> str:

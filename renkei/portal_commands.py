@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from agencies.jlis.numbers import resident_record_code
 from card_service import HttpCa, Pins, Resident, StateKey, issue_to_file
 from hub.log import get_logger
+from hub.numbers import resident_record_code
 from pki import (
     CertificationAuthority,
     CertKind,
@@ -191,14 +191,16 @@ async def demo_resident(
         "households", [(f"h-{rrc}", None, {"head": f"demo-{rrc}", "members": [f"demo-{rrc}"]})]
     )
     holder = holder_for(await net.offices[PKI_OFFICE].enroll(number))
-    resident = Resident(
-        number=number,
-        name=DEMO_RESIDENT["name"],
-        address=DEMO_RESIDENT["address"],
-        birth_date=dt.date.fromisoformat(DEMO_RESIDENT["birth_date"]),
-        sex=DEMO_RESIDENT["sex"],
-        prefecture="東京都",
-        municipality="千代田区",
+    resident = Resident.model_validate(
+        {
+            "number": number,
+            "name": DEMO_RESIDENT["name"],
+            "address": DEMO_RESIDENT["address"],
+            "birth_date": dt.date.fromisoformat(DEMO_RESIDENT["birth_date"]),
+            "sex": DEMO_RESIDENT["sex"],
+            "prefecture": "東京都",
+            "municipality": "千代田区",
+        }
     )
     await asyncio.to_thread(card.parent.mkdir, parents=True, exist_ok=True)
     for old in (card, card.with_name(card.name + ".key")):  # a new CA every demo: a new card

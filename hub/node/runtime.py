@@ -61,6 +61,7 @@ from hub.wire import (
     SIGNATURE_HEADER,
     AccessEvent,
     Answered,
+    AnySealed,
     Change,
     ChangeEvent,
     Enroll,
@@ -83,7 +84,6 @@ from hub.wire import (
     Query,
     Refused,
     Reply,
-    Sealed,
     TimedOut,
     WireError,
     decode,
@@ -381,7 +381,9 @@ class OfficeNode:
         except Exception as exc:  # noqa: BLE001 - the office's own failure becomes an answer
             return self._failure(msg, exc)
 
-    async def _opened(self, sealed: Sealed, act: Callable[[bytes], Awaitable[Outcome]]) -> Outcome:
+    async def _opened(
+        self, sealed: AnySealed, act: Callable[[bytes], Awaitable[Outcome]]
+    ) -> Outcome:
         """What was sealed for this office (a number, a certificate), acted on."""
         try:
             opened = open_sealed(sealed, self.keys.sealing)

@@ -8,11 +8,11 @@ from hub.batch import Batcher
 from hub.bus import TOKEN_EXCHANGE, TOKEN_REQUESTS, Bus, BusError
 from hub.routing.exceptions import HUB_TOKEN_SERVICE_UNAVAILABLE
 from hub.wire import (
+    AnySealed,
     Failed,
     IssueBatch,
     IssueItem,
     Refused,
-    Sealed,
     TokenOk,
     TokenRefusal,
     TokenResult,
@@ -45,7 +45,7 @@ class TokenClient:
         item = TranslateItem(token=token, holder=holder, targets=targets)
         return await self._guard(self._translate.submit(item))
 
-    async def issue(self, rrc: Sealed, targets: tuple[str, ...]) -> TokenOk | Refused | Failed:
+    async def issue(self, rrc: AnySealed, targets: tuple[str, ...]) -> TokenOk | Refused | Failed:
         return await self._guard(self._issue.submit(IssueItem(rrc=rrc, targets=targets)))
 
     @staticmethod

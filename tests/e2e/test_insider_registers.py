@@ -13,9 +13,9 @@ import uuid
 import orjson
 from e2e_env import IDS, Env, RawOffice, envelope
 
-from agencies.jlis.numbers import individual_number, resident_record_code
 from agencies.jlis.registry import Jlis
 from agencies.municipality.moving import move_in
+from hub.numbers import individual_number, resident_record_code
 from hub.routing.finish import record_key
 from hub.wire import (
     HUB,

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from e2e_env import Env
 from portal_env import FACTS, WHERE
 
-from agencies.jlis.numbers import resident_record_code
 from agencies.jlis.registry import Jlis
+from hub.numbers import resident_record_code
 from pki import (
     CaName,
     CertificationAuthority,

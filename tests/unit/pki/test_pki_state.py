@@ -291,3 +291,32 @@ def test_wrong_secret_and_removed_verifiers_are_refused(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(StateError):
         VerifierRegistry(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"roles": []}, "roles"),
+        ({"kind": "public"}, "a public body has no licence number"),
+        ({"licence": "../../x"}, "licence"),
+        ({"registered_at": "2026-01-01T09:00:00"}, "registered_at"),  # no time zone
+        ({"key_hash": "not a hash"}, "key_hash"),
+        ({"id": "admin"}, "id"),
+        ({"name": ""}, "name"),
+        ({"admin": True}, "admin"),
+    ],
+    ids=["no-role", "public-with-licence", "licence", "naive-time", "hash", "id", "name", "extra"],
+)
+def test_a_registry_file_is_held_to_the_rules_of_registration(
+    tmp_path: Path, change: dict[str, object], where: str
+) -> None:
+    """What the registry reads back is checked as registration checks it (one declaration):
+    an edited file cannot hold a verifier that registration would refuse."""
+    path = tmp_path / "verifiers.json"
+    VerifierRegistry(path).register(
+        "Example Bank", VerifierKind.PRIVATE, frozenset({CertKind.SIGNATURE}), "L-1", NOW
+    )
+    stored = json.loads(path.read_text())
+    path.write_text(json.dumps([stored[0] | change]))
+    with pytest.raises(StateError, match=where):
+        VerifierRegistry(path)

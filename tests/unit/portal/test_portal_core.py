@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from portal_fakes import T0
 
 from portal.challenges import PreLoginStore
 from portal.codec import b64url_decode, b64url_encode
-from portal.forms import build_document, municipal_code_ok, summary, validate
+from portal.forms import build_document, summary, validate
 from portal.model import CheckedCertificate
 from portal.sessions import MAX_PENDING, Pending, SessionStore
 
@@ -55,15 +57,6 @@ def test_pre_logins_are_one_time_and_bounded() -> None:
     assert store.take(y.id) is None  # expired and evicted
 
 
-def test_municipal_check_digits() -> None:
-    assert municipal_code_ok("131016")  # 千代田区
-    assert municipal_code_ok("131041")  # 新宿区
-    assert municipal_code_ok("011002")  # 札幌市
-    assert not municipal_code_ok("131017")
-    assert not municipal_code_ok("13101")
-    assert not municipal_code_ok("１３１０１６")
-
-
 def test_validate_moving_and_summary() -> None:
     raw = {
         "to_address": "  東京都新宿区  ",
@@ -82,6 +75,24 @@ def test_validate_moving_and_summary() -> None:
     assert "転居先の市区町村コード (municipal code, 6 digits): 131041" in text
     _, far = validate("moving", {**raw, "moving_date": "2027-01-01"}, T0.date())
     assert "moving_date" in far
+
+
+# Real variant characters of Japanese names: 髙 (U+9AD9, not 高), 﨑 (U+FA11, a unified
+# ideograph in the compatibility block, not 崎), 神 (U+FA19, a compatibility ideograph that NFC
+# turns into 神 U+795E) and an ideographic variation sequence, 葛󠄀 (U+845B U+E0100).
+VARIANT_NAMES = ["髙橋 一郎", "山\ufa11 花子", "\ufa19田 太郎", "\u845b\U000e0100西 次郎"]
+
+
+@pytest.mark.parametrize("name", VARIANT_NAMES, ids=["taka", "saki", "kami", "ivs"])
+def test_a_name_is_signed_exactly_as_typed(name: str) -> None:
+    raw = {"child_name": f" {name} ", "child_birth_date": "2020-01-01", "bank_account": name}
+    clean, errors = validate("child_allowance", raw, T0.date())
+    assert errors == {}
+    assert clean["child_name"] == clean["bank_account"] == name
+    doc = build_document("child_allowance", clean, uuid.UUID(int=1), T0)
+    assert name.encode() in doc
+    assert orjson.loads(doc)["form"]["child_name"] == name
+    assert name in summary("child_allowance", clean)
 
 
 def test_document_is_canonical() -> None:

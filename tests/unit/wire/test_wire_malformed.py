@@ -19,10 +19,14 @@ from wire_strategies import provider_reply_data, queries, query_data
 from hub.wire import (
     CONTENT_TYPE,
     MAX_MESSAGE_BYTES,
+    Answered,
     MalformedMessage,
     MessageTooLarge,
     OfficeKeys,
+    ProviderReply,
     Query,
+    Sealed,
+    SealedV1,
     WireError,
     WrongContentType,
     check_content_type,
@@ -90,7 +94,7 @@ def test_malformed_json_is_refused(body: bytes) -> None:
     ("path", "value", "where"),
     [
         ("envelope.v", "1", "query.envelope.v"),
-        ("envelope.v", 2, "query.envelope.v"),
+        ("envelope.v", 3, "query.envelope.v"),
         ("envelope.sender", 7, "query.envelope.sender"),
         ("envelope.message_id", 1, "query.envelope.message_id"),
         ("envelope.issued_at", 1748736000, "query.envelope.issued_at"),
@@ -118,7 +122,7 @@ def test_wrong_types_are_refused_without_coercion(path: str, value: Any, where: 
         (with_change("outcome.extra", 1, provider_reply_data()), "provider_reply.outcome.ok.extra"),
         (
             with_change("outcome.payload.extra", 1, provider_reply_data()),
-            "provider_reply.outcome.ok.payload.extra",
+            "provider_reply.outcome.ok.payload.2.extra",
         ),
     ],
     ids=["message", "envelope", "outcome", "sealed"],
@@ -127,6 +131,48 @@ def test_unknown_fields_are_refused_at_every_level(data: dict[str, Any], where: 
     error = refused(body_of(data))
     assert where in str(error)
     assert "Extra inputs are not permitted" in str(error)
+
+
+@pytest.mark.parametrize("v", [1, 2])
+def test_both_wire_versions_are_read(v: int) -> None:
+    """Writers say 2 (HPKE seals); a message of version 1 is read during the change."""
+    assert decode(body_of(with_change("envelope.v", v))).envelope.v == v
+
+
+def test_writers_say_version_2() -> None:
+    unsaid = decode(body_of(without("envelope.v")))
+    assert orjson.loads(encode(unsaid))["envelope"]["v"] == 2
+
+
+def test_a_seal_is_read_by_its_own_version() -> None:
+    """A seal says its version: none is version 1 (still read), 2 is HPKE, anything else is
+    refused. The hub relays seals it cannot open, so a message of either version may carry
+    either seal."""
+    v1 = {"epk": "ZXBr", "nonce": "bm9uY2U", "ct": "Y3Q"}
+    v2 = {"v": 2, "epk": "ZXBr", "ct": "Y3Q"}
+    for envelope_v in (1, 2):
+        for seal, model in ((v1, SealedV1), (v2, Sealed)):
+            data = with_change("outcome.payload", seal, provider_reply_data())
+            data["envelope"]["v"] = envelope_v
+            reply = decode(body_of(data))
+            assert isinstance(reply, ProviderReply)
+            assert isinstance(reply.outcome, Answered)
+            assert type(reply.outcome.payload) is model
+
+
+@pytest.mark.parametrize(
+    "seal",
+    [
+        {"v": 3, "epk": "ZXBr", "ct": "Y3Q"},
+        {"v": 1, "epk": "ZXBr", "nonce": "bm9uY2U", "ct": "Y3Q"},
+        {"v": "2", "epk": "ZXBr", "ct": "Y3Q"},
+        {"v": 2, "epk": "ZXBr", "nonce": "bm9uY2U", "ct": "Y3Q"},  # a v2 seal has no nonce
+        {"epk": "ZXBr", "ct": "Y3Q"},  # a v1 seal has one
+    ],
+    ids=["v3", "v1-said", "v-text", "v2-nonce", "v1-no-nonce"],
+)
+def test_a_seal_of_no_known_version_is_refused(seal: dict[str, Any]) -> None:
+    refused(body_of(with_change("outcome.payload", seal, provider_reply_data())))
 
 
 @pytest.mark.parametrize("kind", ["mystery", "", "Query", None, 1])
