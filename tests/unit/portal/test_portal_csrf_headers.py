@@ -77,7 +77,7 @@ async def test_security_headers_on_every_response(env: Env, path: str) -> None:
     assert "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
-    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert "camera=()" in response.headers["Permissions-Policy"]
     if not path.startswith("/static/"):
         assert response.headers["Cache-Control"] == "no-store"
