@@ -80,6 +80,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             404: "ページが見つかりません (page not found)",
             405: "この操作はできません (method not allowed)",
             413: "送信された内容が大きすぎます (the request is too large)",
+            415: "送信の形式が正しくありません (send the page's form as it is: URL-encoded)",
         }.get(exc.status, f"{exc.reason}")
         response = render(
             request, "error.html", status=exc.status, status_code=exc.status, message=message
