@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 
 from portal.challenges import PreLoginStore
+from portal.limits import LoginLimiter
 from portal.model import Backend, CertificateChecker
 from portal.sessions import Session, SessionStore
 
@@ -46,6 +47,7 @@ class Portal:
     checker: CertificateChecker
     sessions: SessionStore
     prelogins: PreLoginStore
+    limiter: LoginLimiter
     bridge_url: str
     public_origin: str
     allowed_origins: frozenset[str]  # the portal's own origin
