@@ -9,12 +9,49 @@ import gc
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from renkei.health import beat
 
-__all__ = ["heartbeat_arg", "until_stopped", "web_site"]
+__all__ = ["ERROR_HEADERS", "SERVER", "heartbeat_arg", "until_stopped", "web_site"]
+
+SERVER = "renkei"  # the Server header: no language, framework or version to look up
+# aiohttp's own answers — a request line or a header over 8 KiB, anything its HTTP parser
+# refuses, a crash outside the app's middlewares — never reach the app's on_response_prepare:
+# these go on them instead (a text/plain page that loads, frames and sends nothing)
+ERROR_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Server": SERVER,
+}
+
+
+class _Connection(web.RequestHandler):
+    """aiohttp's connection handler; its own error answers carry ``ERROR_HEADERS``."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        response = super().handle_error(request, status, exc, message)
+        response.headers.update(ERROR_HEADERS)
+        return response
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER  # aiohttp's default names Python's and its versions
 
 
 def heartbeat_arg(parser: argparse.ArgumentParser) -> None:
@@ -29,13 +66,26 @@ def heartbeat_arg(parser: argparse.ArgumentParser) -> None:
 
 @contextlib.asynccontextmanager
 async def web_site(app: web.Application, host: str, port: int) -> AsyncIterator[None]:
-    """``app`` served on ``host:port`` for the block's duration."""
+    """``app`` served on ``host:port`` for the block's duration; every answer says
+    ``Server: renkei``.
+
+    Each connection is a ``_Connection``: aiohttp has no hook for the answers its parser gives
+    before any app code runs (aio-libs/aiohttp#3287), so those get ``ERROR_HEADERS`` there; the
+    app's own answers carry the app's headers as before.
+    """
+    app.on_response_prepare.append(_server_header)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
+    server = runner.server
+    assert server is not None
+    loop = asyncio.get_running_loop()
+    # access_log=None: no access log, as web.AppRunner(access_log=None) (its stub says Logger)
+    quiet: dict[str, Any] = {"access_log": None}
+    listener = await loop.create_server(lambda: _Connection(server, loop=loop, **quiet), host, port)
     try:
-        await web.TCPSite(runner, host, port).start()
         yield
     finally:
+        listener.close()
         await runner.cleanup()
 
 

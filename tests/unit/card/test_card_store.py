@@ -61,7 +61,7 @@ def test_wrong_pins_and_the_lock_out_survive_a_restart(state_file: Path) -> None
     _tx(t, SELECT_JPKI)
     _tx(t, select_ef(0x0018))
     assert _tx(t, verify(AUTH_PIN)) == 0x6983
-    assert _tx(t, "00 20 00 80") == 0x6983
+    assert _tx(t, "00 20 00 80") == 0x63C0  # the tries-left query: none left
     t.close()
 
 
