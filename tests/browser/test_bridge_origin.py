@@ -29,7 +29,7 @@ from proc_env import free_port
 from portal.security import content_security_policy, security_headers
 from renkei.serving import web_site
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.chromium
 CHALLENGE = "A" * 43  # base64url of 32 bytes
 DOCUMENT = "eyJ0byI6ICJhbm90aGVyIGJhbmsifQ"  # base64url of '{"to": "another bank"}'
 SUMMARY = "口座の変更に同意します (another site's text)"

@@ -21,7 +21,7 @@ from card_service.card.layout import JPKI, JPKI_AUTH_CA, JPKI_AUTH_PIN, JPKI_SIG
 from card_service.card.pins import PinRule
 from card_service.reader import jpki
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.pcsc
 PKCS15_TOOL = "/usr/bin/pkcs15-tool"
 AUTH_ID, SIGN_ID, AUTH_CA_ID, SIGN_CA_ID = "01", "02", "03", "04"  # OpenSC's JPKI object ids
 
