@@ -35,6 +35,7 @@ from pki import (
 from pki.ca.office import PKI_OFFICE, CaListener
 from pki.exceptions import PKI_HTTP
 from pki.relying.verify import load_pem_bundle
+from renkei.metrics_http import metrics_arg
 from renkei.network import open_network
 from renkei.secrets import State
 from renkei.serving import heartbeat_arg, until_stopped
@@ -201,6 +202,7 @@ def _add_pki(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--public-url", help="base URL written into certificates")
     p.add_argument("--crl-interval", type=float, default=3600.0, help="seconds between CRLs")
     heartbeat_arg(p)
+    metrics_arg(p)
     p.set_defaults(run=serve)
 
     def client(name: str, help_: str) -> argparse.ArgumentParser:
