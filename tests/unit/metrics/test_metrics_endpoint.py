@@ -28,9 +28,7 @@ async def _raw(port: int, data: bytes) -> bytes:
 
 
 def _count(metrics: Metrics, outcome: str) -> float:
-    value = metrics.registry.get_sample_value(
-        "renkei_metrics_requests_total", {"outcome": outcome}
-    )
+    value = metrics.registry.get_sample_value("renkei_metrics_requests_total", {"outcome": outcome})
     return value or 0.0
 
 
