@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
@@ -19,6 +20,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
 from hub.metrics import CONTENT_TYPE, METRICS, Metrics
+from renkei.serving import web_site
 from renkei.settings import Settings
 
 __all__ = ["metrics_app", "metrics_arg", "metrics_port", "serving_metrics", "with_metrics"]
@@ -75,15 +77,9 @@ def _counting(metrics: Metrics) -> type[AbstractAccessLogger]:
 async def serving_metrics(host: str, port: int, metrics: Metrics = METRICS) -> AsyncIterator[None]:
     """Metrics counted and served on ``host:port`` for the block's duration."""
     metrics.enable()
-    runner = web.AppRunner(
-        metrics_app(metrics), access_log_class=_counting(metrics), handle_signals=False
-    )
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
+    counting = {"access_log_class": _counting(metrics), "access_log": logging.getLogger(__name__)}
+    async with web_site(metrics_app(metrics), host, port, **counting):
         yield
-    finally:
-        await runner.cleanup()
 
 
 async def with_metrics(coro: Coroutine[Any, Any, int], host: str, port: int) -> int:

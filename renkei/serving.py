@@ -9,6 +9,7 @@ import gc
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -28,9 +29,12 @@ def heartbeat_arg(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.asynccontextmanager
-async def web_site(app: web.Application, host: str, port: int) -> AsyncIterator[None]:
-    """``app`` served on ``host:port`` for the block's duration."""
-    runner = web.AppRunner(app, access_log=None)
+async def web_site(
+    app: web.Application, host: str, port: int, **runner_args: Any
+) -> AsyncIterator[None]:
+    """``app`` served on ``host:port`` for the block's duration (``runner_args``: aiohttp's
+    ``AppRunner``'s, e.g. an ``access_log_class``; no access log by default)."""
+    runner = web.AppRunner(app, **{"access_log": None, **runner_args})
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
