@@ -19,6 +19,7 @@ from hub.log import configure
 from renkei import commands
 from renkei.card_commands import add_card_commands
 from renkei.extra_commands import add_extra_commands
+from renkei.metrics_http import metrics_arg, metrics_port, with_metrics
 from renkei.pki_commands import PKI_PORT, add_pki_commands
 from renkei.portal_commands import add_portal_commands, web_args
 from renkei.serving import heartbeat_arg
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("service", choices=["hub", "token", "office", "pki", "portal"])
     run.add_argument("name", nargs="?", help="the office code, with `office`")
     heartbeat_arg(run)
+    metrics_arg(run)
     run.set_defaults(run=commands.run_service)
 
     broker = sub.add_parser("broker", help="RabbitMQ administration")
@@ -165,8 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = "warning" if quiet else settings.log_level
     configure(level="debug" if args.debug else level, json=settings.log_json)
     command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run
+    coro = command(settings, args)
+    if (port := metrics_port(settings, args)) is not None:
+        coro = with_metrics(coro, settings.metrics_host, port)
     try:
-        return _run(command(settings, args))
+        return _run(coro)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

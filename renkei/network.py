@@ -17,6 +17,7 @@ from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_b
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
 from hub.log import get_logger
+from hub.metrics import METRICS
 from hub.node import ChangeListener, MemoryStore, OfficeNode, OfficeStore, PgStore
 from hub.records import (
     WITNESS_FILE,
@@ -141,6 +142,7 @@ async def open_network(
     if table is None or registry is None:
         table, registry = load_rules(settings)
     topology = network_topology([o.code for o in registry])
+    METRICS.allow(offices=[o.code for o in registry], affairs=table.affairs)
     wanted = set(run) if run is not None else set(identities(registry))
     state.require(wanted)  # each service's own keys and secret, before anything starts
     net = Network(

@@ -36,6 +36,7 @@ from pki.ca.office import PKI_OFFICE, CaListener
 from pki.exceptions import PKI_HTTP
 from pki.relying.verify import issued_by, load_pem_bundle
 from renkei.exceptions import RENKEI_NO_CA, CommandError
+from renkei.metrics_http import metrics_arg
 from renkei.network import open_network
 from renkei.secrets import State
 from renkei.serving import heartbeat_arg, until_stopped
@@ -213,6 +214,7 @@ def _add_pki(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--public-url", help="base URL written into certificates")
     p.add_argument("--crl-interval", type=float, default=3600.0, help="seconds between CRLs")
     heartbeat_arg(p)
+    metrics_arg(p)
     p.set_defaults(run=serve)
 
     def client(name: str, help_: str) -> argparse.ArgumentParser:

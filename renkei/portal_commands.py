@@ -44,6 +44,7 @@ from portal.model import CertificateChecker
 from portal.office import PortalOffice
 from portal.web import create_app
 from renkei.exceptions import RENKEI_NO_CA, RENKEI_NO_NETWORK, CommandError
+from renkei.metrics_http import metrics_arg
 from renkei.network import Network, identities, load_rules, open_network
 from renkei.pki_checks import PkiLoginCheck, PkiSignatureCheck
 from renkei.secrets import State
@@ -254,6 +255,7 @@ def add_portal_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     s.add_argument("--ocsp-url", help="the CA's OCSP responder (default: CRLs)")
     s.add_argument("--api-key-file", help="the portal's verifier key for OCSP")
     heartbeat_arg(s)
+    metrics_arg(s)
     s.set_defaults(run=serve)
 
 

@@ -65,23 +65,28 @@ def heartbeat_arg(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.asynccontextmanager
-async def web_site(app: web.Application, host: str, port: int) -> AsyncIterator[None]:
+async def web_site(
+    app: web.Application, host: str, port: int, **runner_args: Any
+) -> AsyncIterator[None]:
     """``app`` served on ``host:port`` for the block's duration; every answer says
-    ``Server: renkei``.
+    ``Server: renkei``. ``runner_args``: aiohttp's ``AppRunner``'s, e.g. an
+    ``access_log_class``; no access log by default.
 
     Each connection is a ``_Connection``: aiohttp has no hook for the answers its parser gives
     before any app code runs (aio-libs/aiohttp#3287), so those get ``ERROR_HEADERS`` there; the
     app's own answers carry the app's headers as before.
     """
     app.on_response_prepare.append(_server_header)
-    runner = web.AppRunner(app, access_log=None)
+    # access_log=None: no access log, as web.AppRunner(access_log=None) (its stub says Logger)
+    handler_args: dict[str, Any] = {"access_log": None, **runner_args}
+    runner = web.AppRunner(app, **handler_args)
     await runner.setup()
     server = runner.server
     assert server is not None
     loop = asyncio.get_running_loop()
-    # access_log=None: no access log, as web.AppRunner(access_log=None) (its stub says Logger)
-    quiet: dict[str, Any] = {"access_log": None}
-    listener = await loop.create_server(lambda: _Connection(server, loop=loop, **quiet), host, port)
+    listener = await loop.create_server(
+        lambda: _Connection(server, loop=loop, **handler_args), host, port
+    )
     try:
         yield
     finally:

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     # enrollments per office and hub worker: at most this many at once, refilled per second
     enroll_burst: int = 1000
     enroll_per_second: float = 1.0
+    # GET /metrics (Prometheus) on this port for `renkei run`, `pki serve`, `portal serve`
+    # (--metrics-port overrides); None: no endpoint, and the hooks count nothing
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
     log_level: str = "info"
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
 

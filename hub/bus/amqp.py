@@ -33,6 +33,7 @@ from hub.bus.exceptions import (
     Unroutable,
 )
 from hub.bus.topology import DIRECT_REPLY_TO, DLX_EXCHANGE
+from hub.metrics import METRICS
 
 __all__ = ["AmqpBus", "close_quietly", "connect_amqp", "error_for", "redact_url"]
 
@@ -231,6 +232,7 @@ class AmqpBus:
             expiration=None if ttl is None else str(ttl),
         )
         await self._send(exchange, routing_key, message.body, props, mandatory)
+        METRICS.published()
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int = 100) -> Subscription:
         if self._closing:

@@ -36,6 +36,7 @@ from hub.bus import (
     signed_message,
 )
 from hub.log import get_logger
+from hub.metrics import METRICS
 from hub.node.exceptions import (
     OFFICE_NO_APPLICATIONS,
     OFFICE_NO_JLIS_KEY,
@@ -171,6 +172,7 @@ class OfficeNode:
         started = time.perf_counter()
         reply = await self._request(query, RK_QUERY)
         seconds = time.perf_counter() - started
+        METRICS.observe("ask", seconds)
         if reply is None:
             return Answer(
                 env.message_id, "timed_out", reason="no reply before the deadline", seconds=seconds

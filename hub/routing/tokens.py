@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Sequence
 
 from hub.batch import Batcher
 from hub.bus import TOKEN_EXCHANGE, TOKEN_REQUESTS, Bus, BusError
+from hub.metrics import METRICS
 from hub.routing.exceptions import HUB_TOKEN_SERVICE_UNAVAILABLE
 from hub.wire import (
     AnySealed,
@@ -43,7 +44,10 @@ class TokenClient:
         self, token: str, holder: str, targets: tuple[str, ...]
     ) -> TokenOk | Refused | Failed:
         item = TranslateItem(token=token, holder=holder, targets=targets)
-        return await self._guard(self._translate.submit(item))
+        with METRICS.hop("token"):
+            result = await self._guard(self._translate.submit(item))
+        METRICS.translated(result.status)
+        return result
 
     async def issue(self, rrc: AnySealed, targets: tuple[str, ...]) -> TokenOk | Refused | Failed:
         return await self._guard(self._issue.submit(IssueItem(rrc=rrc, targets=targets)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -275,3 +276,74 @@ async def test_the_portal_as_a_process_serves_the_card_login(deployment: dict[st
             proc.send_signal(signal.SIGTERM)
         codes = [await asyncio.wait_for(p.wait(), 30) for p in procs]
     assert codes == [0, 0, 0, 0], "each service stops cleanly on SIGTERM"
+
+
+async def _prometheus(port: int, query: str) -> list[dict[str, object]]:
+    url = f"http://127.0.0.1:{port}/api/v1/query"
+    async with aiohttp.ClientSession() as http, http.get(url, params={"query": query}) as r:
+        body = await r.json()
+    assert body["status"] == "success", body
+    result: list[dict[str, object]] = body["data"]["result"]
+    return result
+
+
+async def test_prometheus_scrapes_every_service(deployment: dict[str, str], tmp_path: Path) -> None:
+    """Each service with --metrics-port, Debian's Prometheus started by scripts/prometheus
+    against them and RabbitMQ's plugin: every target up, the hub's query counter by office,
+    affair and outcome, and no label carrying the person's token."""
+    env = deployment
+    child = State.load(Path(env["RENKEI_STATE_DIR"]), [CHILD])
+    ports = {ident: free_port() for ident in SERVICES}
+    procs = [
+        await start(as_hub(env) if ident == HUB else env, *args, "--metrics-port", str(port))
+        for ident, args in SERVICES.items()
+        if (port := ports[ident])
+    ]
+    prom_port = free_port()
+    targets = [f"{ident}=127.0.0.1:{port}" for ident, port in ports.items()]
+    script = Path(__file__).parents[2] / "scripts" / "prometheus"
+    prom = await asyncio.create_subprocess_exec(
+        str(script),
+        str(prom_port),
+        str(tmp_path / "prometheus"),
+        *targets,
+        env={**os.environ, "RENKEI_SCRAPE_INTERVAL": "1s"},
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        answers = await ask_about_a_taxpayer(env, child, 5)
+        assert [a.status for a in answers] == ["ok"] * 5
+        up: list[dict[str, object]] = []
+        queries: list[dict[str, object]] = []
+        async with asyncio.timeout(60):
+            while True:
+                await asyncio.sleep(1)
+                with contextlib.suppress(aiohttp.ClientError):
+                    up = await _prometheus(prom_port, "up == 1")
+                    queries = await _prometheus(prom_port, "renkei_queries_total")
+                    jobs = {r["metric"]["job"] for r in up}  # type: ignore[index]
+                    if jobs >= {*SERVICES, "rabbitmq", "rabbitmq-detailed"} and queries:
+                        break
+        assert len(queries) == 1, queries
+        assert queries[0]["metric"] == {  # type: ignore[comparison-overlap]
+            "__name__": "renkei_queries_total",
+            "job": HUB,
+            "instance": f"127.0.0.1:{ports[HUB]}",
+            "requester": CHILD,
+            "provider": TAX,
+            "affair": "child_allowance",
+            "outcome": "ok",
+        }
+        assert queries[0]["value"][1] == "5"  # type: ignore[index]
+        translations = await _prometheus(prom_port, "renkei_token_translations_total > 0")
+        assert {r["metric"]["outcome"] for r in translations} == {"ok"}  # type: ignore[index]
+        depth = await _prometheus(
+            prom_port,
+            f'rabbitmq_detailed_queue_messages{{vhost="{env["RENKEI_BROKER_VHOST"]}"}}',
+        )
+        assert {r["metric"]["queue"] for r in depth} >= {"hub.requests", "token.requests"}  # type: ignore[index]
+    finally:
+        prom.terminate()
+        await asyncio.wait_for(prom.wait(), 30)
+        codes = await stop(procs)
+    assert codes == [0] * len(procs)

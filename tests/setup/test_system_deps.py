@@ -217,8 +217,12 @@ def test_when_nothing_is_there_the_error_is_the_exact_apt_get_command(
     update, with_recommends, bare = command.split(" && ")
     assert update == f"{sudo}apt-get update"
     assert with_recommends.startswith(f"{sudo}apt-get install -y "), command
-    assert bare == f"{sudo}apt-get install -y --no-install-recommends docker-compose", command
-    named = [*with_recommends.removeprefix(f"{sudo}apt-get install -y ").split(), "docker-compose"]
+    bare_ones = "docker-compose prometheus"
+    assert bare == f"{sudo}apt-get install -y --no-install-recommends {bare_ones}", command
+    named = [
+        *with_recommends.removeprefix(f"{sudo}apt-get install -y ").split(),
+        *bare_ones.split(),
+    ]
     assert sorted(named) == sorted({pkg for _, pkg in needs_table()})
     provided = script_commands()
     for cmd in suite_commands() - ESSENTIAL:
