@@ -1,7 +1,8 @@
-"""The AMQP bus: RabbitMQ through aio-pika (the only module that imports it).
+"""The AMQP bus: RabbitMQ through aio-pika.
 
-One robust connection per bus. Publishing and RPC share one channel with publisher confirms
-and the direct reply-to consumer (RabbitMQ requires both on the same channel); each
+One robust connection per bus (``_amqp_connection.py``, the only module that imports aio-pika:
+it fails over between a cluster's nodes). Publishing and RPC share one channel with publisher
+confirms and the direct reply-to consumer (RabbitMQ requires both on the same channel); each
 subscription gets its own channel, so its QoS is its own and a channel error elsewhere (a
 refused publish closes the publishing channel) does not touch it. Channels reopen and
 consumers resume by themselves after a connection loss.
@@ -13,13 +14,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
-import aio_pika
 import aiormq
 import aiormq.abc
 import structlog
 from pamqp.commands import Basic
-from yarl import URL
 
+from hub.bus._amqp_connection import open_connection
 from hub.bus._amqp_consumer import CHANNEL_ERRORS, AmqpSubscription
 from hub.bus._common import IdSource, PendingCalls, expiration_ms, rpc_handler
 from hub.bus.api import CONTENT_TYPE, EMPTY_HEADERS, Handler, OutMessage, Subscription
@@ -33,19 +33,15 @@ from hub.bus.exceptions import (
     Unroutable,
 )
 from hub.bus.topology import DIRECT_REPLY_TO, DLX_EXCHANGE
+from hub.bus.urls import BrokerUrl
 
-__all__ = ["AmqpBus", "close_quietly", "connect_amqp", "error_for", "redact_url"]
+__all__ = ["AmqpBus", "close_quietly", "connect_amqp", "error_for"]
 
 log = structlog.get_logger("hub.bus")
 _ACK = Basic.Ack
 _Props = Basic.Properties
 _PERSISTENT = 2
 _TRANSIENT = 1  # RPC requests: a request lost with the broker is a time-out, not a lost effect
-
-
-def redact_url(url: str) -> str:
-    parsed = URL(url)
-    return str(parsed.with_password("***")) if parsed.password else url
 
 
 def error_for(exc: BaseException, what: str) -> BusError:
@@ -74,7 +70,9 @@ async def connect_amqp(
     reconnect_interval: float = 1.0,
 ) -> AmqpBus:
     """Connect as broker user ``user_prefix + identity`` (the URL carries that user, its
-    password and the vhost).
+    password and the vhost). With several nodes in the URL (``amqp://u:p@h1:5672,h2:5672/v``)
+    it connects to one that answers (trying each in turn from a random one) and, whenever the
+    connection is lost, to the next.
 
     ``user_prefix``: RabbitMQ users are global to a broker, so deployments (and test runs)
     sharing one give theirs a prefix; the bus publishes with the prefixed user id and strips the
@@ -84,28 +82,11 @@ async def connect_amqp(
     raising NotConfirmed. ``close_grace``: how long close() lets running handlers finish.
     ``reconnect_interval``: pause between reconnection attempts after a connection loss.
     """
-    where = redact_url(url)
-    try:
-        connection = await aio_pika.connect_robust(
-            url,
-            client_properties={"connection_name": f"renkei {identity}"},
-            reconnect_interval=reconnect_interval,
-        )
-    except (
-        aiormq.exceptions.ProbableAuthenticationError,
-        aiormq.exceptions.AuthenticationError,
-        aiormq.exceptions.ConnectionNotAllowed,
-    ) as exc:
-        raise AccessRefused(f"the broker at {where} refused the login: {exc}") from exc
-    except aiormq.exceptions.InvalidFrameError as exc:
-        if "Connection.Close" not in str(exc):  # aiormq drops the close's reply text here
-            raise BusError(f"cannot connect to the broker at {where}: {exc!r}") from exc
-        raise AccessRefused(
-            f"the broker at {where} refused to open the connection: the user has no access "
-            "to the vhost, or has reached its connection limit (max-connections)"
-        ) from exc
-    except (aiormq.exceptions.AMQPError, OSError) as exc:
-        raise BusError(f"cannot connect to the broker at {where}: {exc!r}") from exc
+    connection = await open_connection(
+        BrokerUrl.parse(url),
+        name=f"renkei {identity}",
+        reconnect_interval=reconnect_interval,
+    )
     bus = AmqpBus(connection, identity, dead_letter_exchange, close_grace, ready_timeout)
     bus.user_prefix = user_prefix
     try:
