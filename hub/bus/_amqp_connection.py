@@ -40,10 +40,10 @@ class FailoverConnection(aio_pika.RobustConnection):
         self._at = at
 
     async def _on_connection_close(self, closing: asyncio.Future[Any]) -> None:
-        if not (self.is_closed or self._close_called):
+        await super()._on_connection_close(closing)  # logs the node it lost; the next attempt
+        if not (self.is_closed or self._close_called):  # runs in another task, after this
             self._at = (self._at + 1) % len(self._nodes)
             self.url = self._nodes[self._at]
-        await super()._on_connection_close(closing)
 
 
 async def open_connection(

@@ -82,13 +82,13 @@ async def connect_amqp(
     raising NotConfirmed. ``close_grace``: how long close() lets running handlers finish.
     ``reconnect_interval``: pause between reconnection attempts after a connection loss.
     """
+    broker = BrokerUrl.parse(url)
     connection = await open_connection(
-        BrokerUrl.parse(url),
-        name=f"renkei {identity}",
-        reconnect_interval=reconnect_interval,
+        broker, name=f"renkei {identity}", reconnect_interval=reconnect_interval
     )
     bus = AmqpBus(connection, identity, dead_letter_exchange, close_grace, ready_timeout)
     bus.user_prefix = user_prefix
+    bus.on_cluster = len(broker.nodes) > 1
     try:
         await bus.open()
     except BaseException:
@@ -111,6 +111,7 @@ class AmqpBus:
         self.connection = connection
         self._identity = identity
         self.user_prefix = ""
+        self.on_cluster = False  # several nodes: a refused publish renews the channel
         self.dead_letter_exchange = dead_letter_exchange
         self._close_grace = close_grace
         self._ready_timeout = ready_timeout
@@ -131,18 +132,26 @@ class AmqpBus:
         channel = self.connection.channel(publisher_confirms=True, on_return_raises=False)
         await channel.initialize()
         self._channel = channel
-        channel.close_callbacks.add(self._on_channel_close)
         channel.reopen_callbacks.add(self._on_channel_reopen)
         await self._attach()
 
     async def _attach(self) -> None:
         raw = await self._channel.get_underlay_channel()
         await raw.basic_consume(DIRECT_REPLY_TO, self._on_reply, no_ack=True)
+        raw.closing.add_done_callback(lambda closing: self._on_channel_close(raw, closing))
         self._raw = raw
 
-    def _on_channel_close(self, _channel: object, exc: BaseException | None) -> None:
+    def _on_channel_close(
+        self, raw: aiormq.abc.AbstractChannel, closing: asyncio.Future[Any]
+    ) -> None:
+        """Bound to each raw channel: aio-pika's own close callbacks of a channel can run after
+        the connection came back (at once, on another node) and the channel reopened, and
+        must not then take the new one away."""
+        if self._raw is not raw:
+            return
         self._raw = None
         if len(self._calls):
+            exc = None if closing.cancelled() else closing.exception()
             reason = f"the publishing channel closed ({exc}); replies in flight are lost"
             self._calls.fail_all(lambda: BusError(reason))
 
@@ -187,6 +196,11 @@ class AmqpBus:
         except aiormq.exceptions.DeliveryError as exc:  # aiormq raises a basic.nack
             if not isinstance(exc.frame, Basic.Nack):
                 raise error_for(exc, f"publish to {exchange or 'amq.default'!r}") from exc
+            if self.on_cluster and raw is self._raw:
+                # RabbitMQ 3.10: a channel whose first publish to a quorum queue came while
+                # the queue's record still named a lost leader refuses every later one to it
+                # (fixed in 3.11/3.12, rabbitmq-server#9241); a new channel starts afresh
+                self.spawn(close_quietly(raw))  # aio-pika reopens it
             raise Rejected.publish(exchange, routing_key) from exc
         except CHANNEL_ERRORS as exc:
             raise error_for(exc, f"publish to {exchange or 'amq.default'!r}") from exc
