@@ -1,9 +1,10 @@
-"""Commands of the population generator and the corporate-number registry."""
+"""Commands of the population generator, the corporate-number registry and the local cluster."""
 
 from __future__ import annotations
 
 import argparse
 
+from renkei.cluster_commands import add_cluster_commands
 from renkei.corporation_commands import add_corporation_commands
 from renkei.population.commands import add_population_commands
 
@@ -11,6 +12,8 @@ __all__ = ["add_extra_commands"]
 
 
 def add_extra_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register `renkei population …` and `renkei corporations …` on the `renkei` parser."""
+    """Register `renkei population …`, `renkei corporations …` and `renkei cluster …` on the
+    `renkei` parser."""
     add_population_commands(sub)
     add_corporation_commands(sub)
+    add_cluster_commands(sub)
