@@ -379,12 +379,12 @@ async def cluster_status(settings: Settings, args: argparse.Namespace) -> int:
     except BrokerAdminError as exc:
         print(f"  unknown: {exc}")
         return 1
+    width = max((len(q.name) for q in queues), default=0)
     for q in queues:
         kind = "quorum" if q.quorum else "classic"
-        whole = q.leader is not None and set(q.online) == set(q.members)
-        healthy &= whole
+        healthy &= q.leader is not None and set(q.online) == set(q.members)
         print(
-            f"  {q.name:<28} {kind:<8} leader {q.leader or 'NONE'}  "
+            f"  {q.name:<{width}}  {kind:<7}  leader {q.leader or 'NONE'}  "
             f"members {len(q.members)} ({len(q.online)} online)"
         )
     return 0 if healthy else 1
