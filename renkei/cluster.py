@@ -70,7 +70,8 @@ class Node:
     def env(self, cookie_home: Path) -> dict[str, str]:
         """The RABBITMQ_* variables of this node (for rabbitmq-server and for rabbitmqctl).
         ``HOME`` holds the cluster's Erlang cookie (``.erlang.cookie``): RabbitMQ 3.10's
-        server and CLI read it there. The machine's own files (/etc/rabbitmq) are not read."""
+        server and CLI read it there. The machine's own files (/etc/rabbitmq) are not read;
+        every listener is on 127.0.0.1."""
         f = self.folder
         return {
             "HOME": str(cookie_home),
@@ -87,6 +88,8 @@ class Node:
             "RABBITMQ_CONF_ENV_FILE": str(f / "rabbitmq-env.conf"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(f / "enabled_plugins"),
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            # epmd, if no Erlang node started it yet, on loopback too (it outlives the cluster)
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
         }
 
 

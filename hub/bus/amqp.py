@@ -42,6 +42,7 @@ _ACK = Basic.Ack
 _Props = Basic.Properties
 _PERSISTENT = 2
 _TRANSIENT = 1  # RPC requests: a request lost with the broker is a time-out, not a lost effect
+RENEW_EVERY = 5.0  # seconds between two renewals of the publishing channel (AmqpBus._renew)
 
 
 def error_for(exc: BaseException, what: str) -> BusError:
@@ -112,6 +113,7 @@ class AmqpBus:
         self._identity = identity
         self.user_prefix = ""
         self.on_cluster = False  # several nodes: a refused publish renews the channel
+        self._renewed = -RENEW_EVERY
         self.dead_letter_exchange = dead_letter_exchange
         self._close_grace = close_grace
         self._ready_timeout = ready_timeout
@@ -196,11 +198,7 @@ class AmqpBus:
         except aiormq.exceptions.DeliveryError as exc:  # aiormq raises a basic.nack
             if not isinstance(exc.frame, Basic.Nack):
                 raise error_for(exc, f"publish to {exchange or 'amq.default'!r}") from exc
-            if self.on_cluster and raw is self._raw:
-                # RabbitMQ 3.10: a channel whose first publish to a quorum queue came while
-                # the queue's record still named a lost leader refuses every later one to it
-                # (fixed in 3.11/3.12, rabbitmq-server#9241); a new channel starts afresh
-                self.spawn(close_quietly(raw))  # aio-pika reopens it
+            self._renew(raw)
             raise Rejected.publish(exchange, routing_key) from exc
         except CHANNEL_ERRORS as exc:
             raise error_for(exc, f"publish to {exchange or 'amq.default'!r}") from exc
@@ -208,6 +206,18 @@ class AmqpBus:
             if isinstance(result, aiormq.abc.DeliveredMessage):
                 raise Unroutable(f"no queue bound to {exchange!r} with key {routing_key!r}")
             raise NotConfirmed(f"publish to {exchange!r} was not confirmed: {result!r}")
+
+    def _renew(self, raw: aiormq.abc.AbstractChannel) -> None:
+        """After a publisher nack, on a cluster: close the publishing channel, and aio-pika
+        opens a new one. RabbitMQ 3.10 refuses for good a channel's publishes to a quorum queue
+        whose first came while the queue's record still named a lost leader (fixed in 3.11/3.12,
+        rabbitmq-server#9241); a new channel starts afresh. At most once per ``RENEW_EVERY``
+        seconds: a full queue refuses too (an office may fill ``renkei.dead``), and a renewal
+        fails the calls in flight, whose replies come on that channel."""
+        now = asyncio.get_running_loop().time()
+        if self.on_cluster and raw is self._raw and now >= self._renewed + RENEW_EVERY:
+            self._renewed = now
+            self.spawn(close_quietly(raw))
 
     async def publish(
         self, exchange: str, routing_key: str, message: OutMessage, *, mandatory: bool = True
