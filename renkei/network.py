@@ -307,4 +307,10 @@ async def setup(settings: Settings, state: State, registry: Registry) -> Any:
     prefix = settings.broker_user_prefix
     topology = network_topology([o.code for o in registry], identity_prefix=prefix)
     passwords = {prefix + i: pw for i, pw in state.passwords.items()}
-    return await setup_broker(settings.admin_url, settings.broker_vhost, topology, passwords)
+    return await setup_broker(
+        settings.admin_url,
+        settings.broker_vhost,
+        topology,
+        passwords,
+        amqp_url=settings.broker_url,
+    )
