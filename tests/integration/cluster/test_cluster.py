@@ -43,7 +43,7 @@ from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 from token_service import KeyRing
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 RENKEI = str(Path(sys.executable).with_name("renkei"))
 RRC = "12345678903"
 TAX, CHILD = "chiyoda-tax", "chiyoda-child"
