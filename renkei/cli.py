@@ -19,6 +19,7 @@ from hub.log import configure
 from renkei import commands
 from renkei.card_commands import add_card_commands
 from renkei.extra_commands import add_extra_commands
+from renkei.key_commands import add_key_commands
 from renkei.pki_commands import PKI_PORT, add_pki_commands
 from renkei.portal_commands import add_portal_commands, web_args
 from renkei.serving import heartbeat_arg
@@ -103,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     add_card_commands(sub)
     add_portal_commands(sub)
     add_extra_commands(sub)
+    add_key_commands(sub)
     return p
 
 
