@@ -129,6 +129,17 @@ def test_unknown_fields_are_refused_at_every_level(data: dict[str, Any], where: 
     assert "Extra inputs are not permitted" in str(error)
 
 
+@pytest.mark.parametrize("v", [2, 0, "1", None])
+def test_a_reader_takes_wire_version_1_only(v: Any) -> None:
+    """The version rule docs/operations.md states for mixed versions: an envelope says
+    ``"v": 1`` (or nothing: 1 is its default); any other version is malformed, named."""
+    error = str(refused(body_of(with_change("envelope.v", v))))
+    assert error.startswith("query.envelope.v: ")
+    without = query_data()
+    del without["envelope"]["v"]
+    assert decode(body_of(without)).envelope.v == 1
+
+
 @pytest.mark.parametrize("kind", ["mystery", "", "Query", None, 1])
 def test_an_unknown_kind_is_refused(kind: Any) -> None:
     error = str(refused(body_of(with_change("kind", kind))))
