@@ -60,6 +60,7 @@ async def dump(url: str, schema: str, into: Path) -> Path:
 async def season(net: Network, applicants: list[str]) -> None:
     child: ChildAllowance = net.apps["chiyoda-child"]
     decisions = await asyncio.gather(*(child.check(a, ON) for a in applicants))
+    assert decisions
     assert {d.status for d in decisions} <= {"eligible", "special", "ineligible", "no_child"}
 
 
@@ -192,10 +193,11 @@ async def test_every_schema_restores_exactly_and_the_records_verify_against_the_
 
 
 async def test_a_restore_that_lost_the_newest_records_is_caught_by_the_witness(
-    backups: Backups, admin: asyncpg.Connection, databases: list[str]
+    backups: Backups, admin: asyncpg.Connection, databases: list[str], tmp_path: Path
 ) -> None:
     url = await new_database(admin, databases)
-    env = await restore(backups, url, [backups.early])
+    others = [path for schema, path in backups.dumps.items() if schema != "records"]
+    env = await restore(backups, url, [backups.early, *others])  # the records lost their tail
     alone = {k: v for k, v in env.items() if k != "RENKEI_WITNESS_DIR"}
     code, out = await cli(alone, "records", "verify")  # the database alone: a valid chain
     assert code == 0, out
@@ -204,6 +206,17 @@ async def test_a_restore_that_lost_the_newest_records_is_caught_by_the_witness(
     assert code == 1, out
     assert "but the witness holds the hub's signed head at seq" in out
     assert "were removed from the end" in out
+
+    # no newer copy: the loss is reported with that witness, the hub goes on with a new one
+    fresh = tmp_path / "witness"
+    settings = Settings(_env_file=None, db_url=url, witness_dir=fresh)
+    state = State.load(Path(env["RENKEI_STATE_DIR"]), identities(load_rules(settings)[1]))
+    async with await open_network(settings, state) as net:
+        await season(net, (await net.stores["chiyoda-child"].keys("applicants"))[:3])
+    code, out = await cli(env, "records", "verify", "--witness", str(fresh))
+    assert code == 0, out
+    code, out = await cli(env, "records", "verify", "--witness", str(backups.witness))
+    assert code == 1, out
 
 
 async def test_the_hub_goes_on_from_a_restored_chain(
