@@ -15,7 +15,7 @@ from proc_env import TAX_YEAR, as_hub, cli, deployed, file_taxpayer, office_node
 
 from renkei.secrets import State
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 CHILD, NEW = "chiyoda-child", "shibuya-tax"
 ENTRY = """
 [offices.shibuya-tax]
