@@ -19,6 +19,7 @@ from hub.log import configure
 from renkei import commands
 from renkei.card_commands import add_card_commands
 from renkei.extra_commands import add_extra_commands
+from renkei.key_commands import add_key_commands
 from renkei.metrics_http import metrics_arg, metrics_port, with_metrics
 from renkei.pki_commands import PKI_PORT, add_pki_commands
 from renkei.portal_commands import add_portal_commands, web_args
@@ -105,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     add_card_commands(sub)
     add_portal_commands(sub)
     add_extra_commands(sub)
+    add_key_commands(sub)
     return p
 
 

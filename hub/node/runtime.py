@@ -94,7 +94,7 @@ from hub.wire import (
     outcome_reason,
     seal,
     seal_key,
-    verify,
+    verify_by,
 )
 
 __all__ = ["EVENTS", "Answer", "OfficeNode"]
@@ -439,7 +439,7 @@ class OfficeNode:
         """The message if the hub sent and signed it; else it is dead-lettered with the reason."""
         try:
             if d.user_id == HUB:
-                verify(d.body, d.headers.get(SIGNATURE_HEADER), self.hub.verify)
+                verify_by(d.body, d.headers.get(SIGNATURE_HEADER), self.hub)
                 return decode(d.body)
             problem = f"{OFFICE_NOT_FROM_HUB}: message from {d.user_id!r}"
         except WireError as exc:

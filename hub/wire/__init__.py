@@ -38,6 +38,7 @@ from hub.wire.crypto import (
     seal_key,
     sign,
     verify,
+    verify_by,
 )
 from hub.wire.exceptions import (
     BadSignature,
@@ -171,4 +172,5 @@ __all__ = [
     "seal_key",
     "sign",
     "verify",
+    "verify_by",
 ]

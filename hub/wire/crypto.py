@@ -1,6 +1,8 @@
 """What makes a message authentic and a payload private: pure functions over bytes.
 
 - Signatures: Ed25519 over the exact body bytes (detached; carried as the ``renkei-sig`` header).
+  An identity may have earlier signing keys that are still accepted while its key is rotated
+  (``PublicKeys.earlier``, ``verify_by``): no key id on the wire, the current key is tried first.
 - Sealing (wire version 2): HPKE (RFC 9180) in base mode with DHKEM(X25519, HKDF-SHA256),
   HKDF-SHA256 and ChaCha20-Poly1305, from ``cryptography``; ``info`` names the use. HPKE binds
   the recipient's public key into the key schedule itself. The seal of version 1 (an ephemeral
@@ -40,6 +42,7 @@ __all__ = [
     "seal_key",
     "sign",
     "verify",
+    "verify_by",
 ]
 
 SIGNATURE_HEADER = "renkei-sig"
@@ -67,25 +70,47 @@ def b64d(text: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class PublicKeys:
-    """What the network knows of an office: its signature and sealing public keys."""
+    """What the network knows of an identity: its signature and sealing public keys, and the
+    signing keys it had before, still accepted until they are retired (a key rotation).
+
+    As text (``var/public/<identity>.pub``): ``verify.seal`` on the first line, then one line
+    per earlier verify key, each base64url."""
 
     verify: Ed25519PublicKey
     seal: X25519PublicKey
+    earlier: tuple[Ed25519PublicKey, ...] = ()
 
     @property
     def seal_b64(self) -> str:
         return b64e(self.seal.public_bytes(_RAW, _RAW_PUB))
 
     def to_text(self) -> str:
-        return f"{b64e(self.verify.public_bytes(_RAW, _RAW_PUB))}.{self.seal_b64}"
+        lines = [f"{_verify_b64(self.verify)}.{self.seal_b64}"]
+        return "\n".join(lines + [_verify_b64(k) for k in self.earlier])
 
     @classmethod
     def from_text(cls, text: str) -> PublicKeys:
-        v, _, s = text.strip().partition(".")
+        first, *rest = text.strip().splitlines() or [""]
+        v, _, s = first.strip().partition(".")
         try:
-            return cls(Ed25519PublicKey.from_public_bytes(b64d(v)), seal_key(s))
+            earlier = tuple(_verify_key(line.strip()) for line in rest if line.strip())
+            keys = cls(_verify_key(v), seal_key(s), earlier)
         except ValueError as exc:
             raise SealError(f"not a public key pair: {exc}") from None
+        every = [_verify_b64(k) for k in (keys.verify, *keys.earlier)]
+        if len(set(every)) != len(every):
+            raise SealError("not a public key pair: a signing key is listed twice")
+        return keys
+
+
+def _verify_b64(key: Ed25519PublicKey) -> str:
+    return b64e(key.public_bytes(_RAW, _RAW_PUB))
+
+
+def _verify_key(text: str) -> Ed25519PublicKey:
+    if "." in text:
+        raise ValueError("an earlier signing key is a verify key alone")
+    return Ed25519PublicKey.from_public_bytes(b64d(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +186,21 @@ def verify(body: bytes, signature: str | None, key: Ed25519PublicKey) -> None:
         sodium.crypto_sign_open(_signature(signature) + body, _public(key))
     except (BadSignatureError, CryptoError, SealError, ValueError):
         raise BadSignature("the signature does not match the sender's key") from None
+
+
+def verify_by(body: bytes, signature: str | None, keys: PublicKeys) -> None:
+    """``verify`` against an identity's current signing key, then against each earlier one it
+    may still sign with (during a rotation); ``BadSignature`` when none matches."""
+    try:
+        verify(body, signature, keys.verify)
+    except BadSignature:
+        for key in keys.earlier:
+            try:
+                verify(body, signature, key)
+            except BadSignature:
+                continue
+            return
+        raise
 
 
 def _signature(text: str) -> bytes:

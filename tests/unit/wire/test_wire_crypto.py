@@ -21,6 +21,7 @@ from hub.wire import (
     seal_key,
     sign,
     verify,
+    verify_by,
 )
 
 ALICE = OfficeKeys.from_seed(bytes(range(64)))
@@ -311,3 +312,67 @@ def test_generated_keys_differ_and_round_trip() -> None:
 def test_a_seed_of_the_wrong_size_is_refused(size: int) -> None:
     with pytest.raises(ValueError, match="64 bytes"):
         OfficeKeys.from_seed(b"\1" * size)
+
+
+# ---- earlier signing keys: a rotation ----------------------------------------------------
+
+CAROL = OfficeKeys.from_seed(bytes(range(128, 192)))
+
+
+def rotated(new: OfficeKeys, *old: OfficeKeys) -> PublicKeys:
+    """``new``'s public keys with the signing keys of ``old`` still accepted."""
+    return PublicKeys(new.public.verify, new.public.seal, tuple(k.public.verify for k in old))
+
+
+def test_earlier_signing_keys_round_trip_through_text_one_line_each() -> None:
+    keys = rotated(BOB, ALICE, CAROL)
+    text = keys.to_text()
+    assert text.splitlines()[0] == BOB.public.to_text()
+    assert text.splitlines()[1:] == [
+        ALICE.public.to_text().split(".")[0],
+        CAROL.public.to_text().split(".")[0],
+    ]
+    again = PublicKeys.from_text(text + "\n\n")
+    assert raw_public(again) == raw_public(keys)
+    assert [k.public_bytes(RAW, RAW_PUB) for k in again.earlier] == [
+        k.public_bytes(RAW, RAW_PUB) for k in keys.earlier
+    ]
+    assert PublicKeys.from_text(BOB.public.to_text()).earlier == ()
+
+
+def test_verify_by_accepts_the_current_and_every_earlier_key_and_nothing_else() -> None:
+    keys = rotated(BOB, ALICE)
+    verify_by(b"body", sign(b"body", BOB.signing), keys)
+    verify_by(b"body", sign(b"body", ALICE.signing), keys)  # not yet retired
+    with pytest.raises(BadSignature):
+        verify_by(b"body", sign(b"body", CAROL.signing), keys)
+    with pytest.raises(BadSignature):
+        verify_by(b"other", sign(b"body", ALICE.signing), keys)
+    with pytest.raises(BadSignature):  # retired: the earlier key is gone from the file
+        verify_by(b"body", sign(b"body", ALICE.signing), PublicKeys.from_text(BOB.public.to_text()))
+    with pytest.raises(BadSignature, match="carries no signature"):
+        verify_by(b"body", None, keys)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        BOB.public.to_text() + "\n" + ALICE.public.to_text(),  # a pair, not a verify key
+        BOB.public.to_text() + "\n" + "garbage",
+        BOB.public.to_text() + "\n" + BOB.public.to_text().split(".")[0],  # current again
+        rotated(BOB, ALICE, ALICE).to_text(),  # twice
+    ],
+    ids=["pair", "garbage", "current-again", "twice"],
+)
+def test_a_bad_earlier_key_line_is_a_seal_error(text: str) -> None:
+    with pytest.raises(SealError):
+        PublicKeys.from_text(text)
+
+
+def test_a_reader_of_the_one_line_format_refuses_a_file_with_earlier_keys() -> None:
+    """The release before earlier keys read ``verify.seal`` with one partition: on a rotated
+    file its seal key is two keys run together, which it refuses (it does not misread it).
+    That is why every host is upgraded before the first rotation (docs/operations.md)."""
+    s = rotated(BOB, ALICE).to_text().strip().partition(".")[2]
+    with pytest.raises(SealError):
+        seal_key(s)

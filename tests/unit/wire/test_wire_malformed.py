@@ -175,6 +175,14 @@ def test_a_seal_of_no_known_version_is_refused(seal: dict[str, Any]) -> None:
     refused(body_of(with_change("outcome.payload", seal, provider_reply_data())))
 
 
+@pytest.mark.parametrize("v", [3, 0, "1", None])
+def test_a_reader_takes_wire_versions_1_and_2_only(v: Any) -> None:
+    """The version rule docs/operations.md states for mixed versions: an envelope says
+    ``"v": 1`` or ``2`` (nothing: the current one); any other version is malformed, named."""
+    error = str(refused(body_of(with_change("envelope.v", v))))
+    assert error.startswith("query.envelope.v: ")
+
+
 @pytest.mark.parametrize("kind", ["mystery", "", "Query", None, 1])
 def test_an_unknown_kind_is_refused(kind: Any) -> None:
     error = str(refused(body_of(with_change("kind", kind))))
