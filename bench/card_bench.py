@@ -95,12 +95,12 @@ class _Ca:
 
 
 def make_card(path: Path) -> None:
-    resident = Resident.checked(
+    resident = Resident.model_validate(
         {
             "number": "123456789018",
             "name": "番号 花子",
             "address": "東京都千代田区霞が関二丁目1番2号",
-            "birth_date": "1985-06-15",
+            "birth_date": dt.date(1985, 6, 15),
             "sex": "2",
             "prefecture": "Tokyo-to",
             "municipality": "Chiyoda-ku",

@@ -59,6 +59,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -79,7 +80,9 @@ from benchlib import CpuSample, CpuSampler, percentiles, pids_by_comm
 from hub.bus import connect_amqp, vhost_access
 from hub.bus._acks import AckBatch
 from hub.log import configure
+from hub.metrics import METRICS
 from hub.node import OfficeNode, PgStore
+from hub.numbers import resident_record_code
 from hub.routing import load_default_registry, load_default_table
 from hub.tracing import OFF, Tracing
 from hub.wire import HUB
@@ -283,10 +286,7 @@ class BaselineClient:
 
 def rrc_for(k: int) -> str:
     """The k-th resident-record code: 10 digits and the check digit."""
-    base = f"{k:010d}"
-    weights = (2, 3, 4, 5, 6, 7, 2, 3, 4, 5)
-    r = sum(int(d) * w for d, w in zip(reversed(base), weights, strict=True)) % 11
-    return base + str(0 if r <= 1 else 11 - r)
+    return resident_record_code(f"{k:010d}")
 
 
 def with_db(dsn: str, name: str) -> str:
@@ -308,6 +308,13 @@ class Service:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
         except OSError:
             return ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 class Renkei:
@@ -336,6 +343,17 @@ class Renkei:
         self.people: list[tuple[str, dict[str, int]]] = []  # requester's token, expected answer
         self.node: Any = None
         self.asked = 0
+        self.metrics_ports: dict[str, int] = {}
+
+    async def scrape(self, every: float, seen: dict[str, bytes]) -> None:
+        """Every service's GET /metrics every ``every`` seconds, as Prometheus would (more
+        often than its default 15 s); the latest exposition of each lands in ``seen``."""
+        async with aiohttp.ClientSession() as http:
+            while True:
+                for name, port in self.metrics_ports.items():
+                    async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+                        seen[name] = await r.read()
+                await asyncio.sleep(every)
 
     async def cli(self, *argv: str) -> str:
         proc = await asyncio.create_subprocess_exec(
@@ -392,7 +410,9 @@ class Renkei:
         await self.connect_requester()
         return problems
 
-    async def start_services(self) -> None:
+    async def start_services(self, *, metrics: bool = False) -> None:
+        """``metrics``: each with GET /metrics on a port of its own (``metrics_ports``); with
+        tracing on, the monitor first."""
         monitor = [("monitor", ["run", "monitor"])] if self.tracing else []
         for name, argv in (
             *monitor,
@@ -400,11 +420,15 @@ class Renkei:
             ("tax office", ["run", "office", PROVIDER]),
             ("hub", ["run", "hub"]),
         ):
-            log = self.tmp / f"{name.replace(' ', '-')}.log"
+            log = self.tmp / f"{name.replace(' ', '-')}{'-metrics' if metrics else ''}.log"
+            env = self.env
+            if metrics:
+                self.metrics_ports[name] = free_port()
+                env = {**env, "RENKEI_METRICS_PORT": str(self.metrics_ports[name])}
             with log.open("wb") as f:
                 proc = subprocess.Popen(  # noqa: ASYNC220 - starting a process does not block
                     [self.renkei, *argv],
-                    env=self.env,
+                    env=env,
                     cwd=self.tmp,
                     stdout=f,
                     stderr=subprocess.STDOUT,
@@ -956,6 +980,8 @@ async def run(args: argparse.Namespace) -> int:
         # reach of anything on this machine and broker?
         base_half = best_base.rate / 2
         own_half = await measure("baseline", "rate", target_rate=base_half) if base_half else None
+        if args.metrics:
+            await metrics_phases(renkei, measure, sat, best_renkei, failures, args)
         if args.profile:
             for phase in (
                 Phase("renkei", "saturated", inflight=best_renkei.inflight),
@@ -1002,6 +1028,41 @@ async def run(args: argparse.Namespace) -> int:
     for f in failures:
         print(f"FAILED: {f}")
     return 1 if failures else 0
+
+
+async def metrics_phases(
+    renkei: Renkei,
+    measure: Callable[..., Awaitable[Phase]],
+    sat: dict[str, list[Phase]],
+    best_off: Phase,
+    failures: list[str],
+    args: argparse.Namespace,
+) -> None:
+    """The saturated phases again with every service serving GET /metrics and scraped every
+    second: the services restarted with RENKEI_METRICS_PORT (hooks on), the same deployment."""
+    failures.extend(await renkei.stop_services())
+    renkei.services.clear()
+    await renkei.start_services(metrics=True)
+    METRICS.enable()  # the requester's own hooks (its ask), as an office would run
+    seen: dict[str, bytes] = {}
+    scraper = asyncio.create_task(renkei.scrape(1.0, seen))
+    try:
+        on = [await measure("metrics", "saturated", inflight=c) for c in args.concurrency]
+    finally:
+        scraper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await scraper
+        METRICS.enabled = False
+    best_on = max(on, key=lambda p: p.rate)
+    ratios = "/".join(f"{a.rate / b.rate:.2f}" for a, b in zip(on, sat["renkei"], strict=True))
+    print(
+        f"metrics on/off: peak {best_on.rate:.0f}/s ({best_on.inflight}) against "
+        f"{best_off.rate:.0f}/s ({best_off.inflight}): ratio {best_on.rate / best_off.rate:.2f}"
+        f" (same in-flight {ratios}; target >= 0.9)",
+        flush=True,
+    )
+    if b"renkei_queries_total{" not in seen.get("hub", b""):
+        failures.append("the hub's /metrics showed no query counted")
 
 
 async def profile(
@@ -1298,6 +1359,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="then renkei's peak and half-peak phases again under py-spy (hub, token, tax"
         " office, requester): collapsed stacks in DIR, top functions printed (needs py-spy:"
         " .venv/bin/pip install py-spy)",
+    )
+    ap.add_argument(
+        "--metrics",
+        action="store_true",
+        help="then renkei's saturated phases again with every service's GET /metrics on and"
+        " scraped every second: the throughput ratio, metrics on against off",
     )
     ap.add_argument(
         "--no-verify", dest="verify_records", action="store_false", help="skip records verify"

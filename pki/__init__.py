@@ -33,7 +33,7 @@ from pki.exceptions import (
 )
 from pki.facts import Locality, ResidentFacts, Sex, facts_from_certificate
 from pki.profiles import POLICY, CaName, CertKind, Endpoints
-from pki.relying.client import RevocationSource, verify_login, verify_signed
+from pki.relying.client import RevocationChecker, RevocationSource, verify_login, verify_signed
 from pki.relying.verify import Trust, VerifiedSignature
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "ResidentEvent",
     "ResidentFacts",
     "Revocation",
+    "RevocationChecker",
     "RevocationSource",
     "RevocationUnknown",
     "Revoked",

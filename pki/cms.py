@@ -54,18 +54,19 @@ def sign_document(
     cert: x509.Certificate,
     key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
     *,
+    chain: Sequence[x509.Certificate] = (),
     detached: bool = False,
 ) -> bytes:
-    """DER SignedData over ``data`` by ``key`` (SHA-256; signingTime is the current time)."""
+    """DER SignedData over ``data`` by ``key`` (SHA-256; signingTime is the current time).
+    ``chain`` (the issuing CA) is included after the signer's certificate, so that a relying
+    party trusting only the root finds the path."""
     options = [pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoCapabilities]
     if detached:
         options.append(pkcs7.PKCS7Options.DetachedSignature)
-    return (
-        pkcs7.PKCS7SignatureBuilder()
-        .set_data(data)
-        .add_signer(cert, key, hashes.SHA256())
-        .sign(serialization.Encoding.DER, options)
-    )
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(cert, key, hashes.SHA256())
+    for ca in chain:
+        builder = builder.add_certificate(ca)
+    return builder.sign(serialization.Encoding.DER, options)
 
 
 Signer = Callable[[bytes], bytes]

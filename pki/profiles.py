@@ -5,7 +5,8 @@ Pure: every builder takes its keys, times, serials and ids as arguments.
 - Root ``C=JP, O=JPKI, OU=JPKI root, OU=Japan Agency for Local Authority Information
   Systems`` (ours: the real JPKI CAs are self-signed roots each; the issue asks for one root).
 - Issuing CAs with the real subjects (``OU=JPKI for digital signature`` / ``OU=JPKI for user
-  authentication``), RSA-2048, keyCertSign+cRLSign, CA:TRUE pathlen 0.
+  authentication``), RSA-2048, keyCertSign+cRLSign, CA:TRUE pathlen 0, and the policy of the
+  certificates each issues (``POLICY``), so explicit-policy path validation passes.
 - A delegated OCSP responder per issuing CA: id-kp-OCSPSigning, id-pkix-ocsp-nocheck.
 - End entities: subject ``C=JP, L=<prefecture>, L=<municipality>, CN=<opaque id>``.
 """
@@ -167,6 +168,10 @@ def ca_certificate(
         x509.BasicConstraints(ca=True, path_length=None if signer is None else 0), critical=True
     ).add_extension(_ca_usage(), critical=True)
     if signer is not None:
+        # the policy of the certificates it issues, so that a relying party requiring it
+        # (RFC 5280 §6.1, e.g. ``openssl verify -policy … -explicit_policy``) finds it on the path
+        policy = x509.PolicyInformation(POLICY[CertKind(name.value)], None)
+        b = b.add_extension(x509.CertificatePolicies([policy]), critical=False)
         b = b.add_extension(_aki(signer.cert), critical=False)
         return b.sign(signer.key, hashes.SHA256())
     if signer_key is None:

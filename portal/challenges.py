@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from portal.codec import b64url_decode
-from portal.exceptions import ChallengeRefused
+from portal.exceptions import ChallengeRefused, TooMany
 
 __all__ = ["CHALLENGE_BYTES", "PreLogin", "PreLoginStore", "verify_response"]
 
@@ -36,43 +36,68 @@ class PreLogin:
     challenge: bytes
     state: str
     expires: dt.datetime
+    client: str  # who asked for it (``portal.limits.client_of``)
     notice: str = ""  # a message for the next login page (why the last session ended)
 
 
 class PreLoginStore:
-    """Pre-logins in memory, bounded: the expired go first, then the oldest."""
+    """Pre-logins in memory, bounded without pushing anyone's out: the expired go, and a new
+    one is refused (``TooMany``, until the oldest in the way expires) when its client already
+    holds ``per_client`` or the store holds ``cap``."""
 
-    def __init__(self, ttl: dt.timedelta, cap: int = 100_000) -> None:
+    def __init__(self, ttl: dt.timedelta, cap: int = 100_000, per_client: int = 30) -> None:
         self._ttl = ttl
         self._cap = cap
-        self._items: dict[str, PreLogin] = {}
+        self._per_client = per_client
+        self._items: dict[str, PreLogin] = {}  # every pre-login lives as long: oldest first
+        self._clients: dict[str, dict[str, PreLogin]] = {}  # client → its pre-logins
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def create(self, now: dt.datetime, notice: str = "") -> PreLogin:
-        self._evict(now)
+    def create(self, now: dt.datetime, client: str, notice: str = "") -> PreLogin:
+        self._expire(now)
+        mine = self._clients.get(client, {})
+        if len(mine) >= self._per_client:
+            raise TooMany("pending", _until(next(iter(mine.values())), now))
+        if len(self._items) >= self._cap:
+            raise TooMany("store", _until(next(iter(self._items.values())), now))
         pre = PreLogin(
             id=secrets.token_urlsafe(32),
             challenge=secrets.token_bytes(CHALLENGE_BYTES),
             state=secrets.token_urlsafe(16),
             expires=now + self._ttl,
+            client=client,
             notice=notice,
         )
         self._items[pre.id] = pre
+        self._clients.setdefault(client, {})[pre.id] = pre
         return pre
 
     def take(self, pre_id: str | None) -> PreLogin | None:
         """Remove and return the pre-login: it answers one response at most."""
-        return self._items.pop(pre_id, None) if pre_id else None
+        pre = self._items.pop(pre_id, None) if pre_id else None
+        if pre is not None:
+            self._forget(pre)
+        return pre
 
-    def _evict(self, now: dt.datetime) -> None:
-        # every pre-login lives as long, so insertion order is expiry order
+    def _expire(self, now: dt.datetime) -> None:
         while self._items:
             oldest = next(iter(self._items.values()))
-            if oldest.expires > now and len(self._items) < self._cap:
+            if oldest.expires > now:
                 break
             del self._items[oldest.id]
+            self._forget(oldest)
+
+    def _forget(self, pre: PreLogin) -> None:
+        mine = self._clients[pre.client]
+        del mine[pre.id]
+        if not mine:
+            del self._clients[pre.client]
+
+
+def _until(pre: PreLogin, now: dt.datetime) -> float:
+    return (pre.expires - now).total_seconds()
 
 
 def _refuse(code: str, ja: str, en: str, status: int = 400) -> ChallengeRefused:

@@ -2,13 +2,15 @@
 
 A login the card, its certificate or the challenge cannot make raises :class:`LoginRefused`
 (:class:`ChallengeRefused` when the response does not answer its pre-login; its ``code`` is for
-the log); a hub or an office that does not answer, :class:`Unavailable`. An application whose
-signer the portal cannot read, or who is not the resident logged in, is refused with one of the
-codes below (``portal/README.md``, "Error codes").
+the log); a client over the login limits, :class:`TooMany` (a 429); a hub or an office that
+does not answer, :class:`Unavailable`. An application whose signer the portal cannot read, or
+who is not the resident logged in, is refused with one of the codes below (``portal/README.md``,
+"Error codes").
 """
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "PORTAL_SIGNER_MISMATCH",
     "ChallengeRefused",
     "LoginRefused",
+    "TooMany",
     "Unavailable",
     "UnreadableSignature",
 ]
@@ -32,6 +35,21 @@ class ChallengeRefused(LoginRefused):
         super().__init__(message)
         self.code = code
         self.status = status
+
+
+class TooMany(Exception):
+    """Refused until ``wait`` seconds have passed; ``scope`` (client, portal, pending, store)
+    is for the log."""
+
+    def __init__(self, scope: str, wait: float) -> None:
+        super().__init__(f"too many login requests ({scope}): retry in {wait:.0f} s")
+        self.scope = scope
+        self.wait = wait
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds, at least one (the ``Retry-After`` header)."""
+        return max(1, math.ceil(self.wait))
 
 
 class Unavailable(Exception):

@@ -4,7 +4,10 @@ Validation is strict and says what is wrong in Japanese and English, per field: 
 fields, length limits, no control, format, private-use, unassigned or surrogate characters
 (the last is how undecodable bytes arrive, see ``portal.web.read_form``), dates as YYYY-MM-DD,
 digits as digits (full-width digits are accepted and normalised, as residents type them).
-Text is normalised to NFC, so what is signed is what is shown.
+Text is kept exactly as typed, never normalised: NFC would turn a CJK compatibility ideograph
+into its unified form (神 U+FA19 into 神 U+795E), so that a name signed and filed would no
+longer be the one the resident wrote or the register holds. Variation sequences (葛󠄀, U+845B
+U+E0100) and variant characters (髙, 﨑) are kept too.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
+from hub.numbers import is_valid
 from portal.model import APPLICATIONS, ApplicationKind
 
 __all__ = [
@@ -25,7 +29,6 @@ __all__ = [
     "Field",
     "build_document",
     "is_kind",
-    "municipal_code_ok",
     "parse_date",
     "summary",
     "validate",
@@ -99,14 +102,6 @@ def parse_date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def municipal_code_ok(code: str) -> bool:
-    """全国地方公共団体コード: five digits and a check digit (weights 6..2, modulus 11)."""
-    if len(code) != 6 or not _DIGITS.match(code):
-        return False
-    total = sum(int(d) * w for d, w in zip(code[:5], (6, 5, 4, 3, 2), strict=True))
-    return int(code[5]) == (11 - total % 11) % 10
-
-
 def _bad_char(text: str) -> bool:
     return any(unicodedata.category(ch) in _BAD_CATEGORIES for ch in text)
 
@@ -127,7 +122,7 @@ def _check(f: Field, value: str, today: dt.date) -> str:
     """An error message for the field, or "" when the (normalised) value is good."""
     if f.type == "date":
         return _date_error(f, value, today)
-    if f.type == "municipality" and not municipal_code_ok(value):
+    if f.type == "municipality" and not is_valid("municipal_code", value):
         return "6桁の市区町村コードを入力してください (a 6-digit municipal code)"
     if f.type == "year" and not (
         _DIGITS.match(value) and len(value) == 4 and 2000 <= int(value) <= today.year
@@ -150,7 +145,9 @@ def validate(
             clean[f.name] = ""
             errors[f.name] = "使用できない文字が含まれています (control or invalid characters)"
             continue
-        value = unicodedata.normalize("NFKC" if f.type != "text" else "NFC", value).strip()
+        if f.type != "text":  # dates and numbers: full-width digits become ASCII
+            value = unicodedata.normalize("NFKC", value)
+        value = value.strip()
         clean[f.name] = value
         if len(value) > f.max_len:
             clean[f.name] = value[: f.max_len]

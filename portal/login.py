@@ -3,17 +3,21 @@
 The login form posts the challenge to the card bridge (``{bridge_url}/login``), which asks the
 PIN, signs, and posts back here. The pre-login is taken out of the store before anything is
 checked, so each challenge answers at most one response. A good response opens a brand-new
-session; any session the browser had before is destroyed (no fixation).
+session; any session the browser had before is destroyed (no fixation). Both login requests
+pass the login limits first (``portal.limits``: 429 beyond them).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from aiohttp import web
 
 from hub.log import get_logger
 from portal.challenges import PreLogin, verify_response
 from portal.codec import b64url_encode
-from portal.exceptions import ChallengeRefused, LoginRefused, Unavailable
+from portal.exceptions import ChallengeRefused, LoginRefused, TooMany, Unavailable
+from portal.limits import client_of
 from portal.state import (
     PRE_COOKIE,
     SESSION_COOKIE,
@@ -50,19 +54,31 @@ def _login_response(
     return response
 
 
+def _limited(request: web.Request) -> str:
+    """The request's client, once it has passed the login limits (or ``TooMany``: a 429)."""
+    portal = portal_of(request)
+    client = client_of(request.remote)
+    portal.limiter.take(client, portal.clock().timestamp())
+    return client
+
+
 async def login_page(request: web.Request) -> web.StreamResponse:
     portal = portal_of(request)
+    client = _limited(request)
     old = portal.prelogins.take(request.cookies.get(PRE_COOKIE))  # one pre-login per browser
-    pre = portal.prelogins.create(portal.clock())
+    pre = portal.prelogins.create(portal.clock(), client)
     return _login_response(request, pre, notice=old.notice if old else "")
 
 
 def redirect_to_login(request: web.Request, notice: str = "") -> web.Response:
-    """303 to /login, the session cookie cleared, ``notice`` shown there (kept server-side)."""
+    """303 to /login, the session cookie cleared, ``notice`` shown there (kept server-side,
+    unless the client holds too many pre-logins already: then the notice is dropped)."""
     portal = portal_of(request)
     response = see_other("/login")
     if notice:
-        set_cookie(response, PRE_COOKIE, portal.prelogins.create(portal.clock(), notice).id)
+        with contextlib.suppress(TooMany):
+            pre = portal.prelogins.create(portal.clock(), client_of(request.remote), notice)
+            set_cookie(response, PRE_COOKIE, pre.id)
     if SESSION_COOKIE in request.cookies:
         clear_cookie(response, SESSION_COOKIE)
     return response
@@ -70,12 +86,14 @@ def redirect_to_login(request: web.Request, notice: str = "") -> web.Response:
 
 def _refused(request: web.Request, status: int, message: str) -> web.Response:
     portal = portal_of(request)
-    pre = portal.prelogins.create(portal.clock())  # a fresh challenge to try again with
+    client = client_of(request.remote)
+    pre = portal.prelogins.create(portal.clock(), client)  # a fresh challenge to try again with
     return _login_response(request, pre, status=status, error=message)
 
 
 async def login_complete(request: web.Request) -> web.StreamResponse:
     portal = portal_of(request)
+    _limited(request)  # before the pre-login is taken: a 429 keeps it for the next try
     now = portal.clock()
     pre = portal.prelogins.take(request.cookies.get(PRE_COOKIE))  # consumed, whatever follows
     form = await read_form(request)

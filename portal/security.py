@@ -24,7 +24,9 @@ def security_headers(csp: str, *, hsts: bool) -> dict[str, str]:
         "Content-Security-Policy": csp,
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
-        "Referrer-Policy": "same-origin",
+        # the card bridge admits only the portal's own origin: "same-origin" would make the
+        # login and sign forms posted to it arrive as "Origin: null", which any site can send
+        "Referrer-Policy": "strict-origin-when-cross-origin",
         "Permissions-Policy": _PERMISSIONS,
         "Cross-Origin-Opener-Policy": "same-origin",
         "Cross-Origin-Resource-Policy": "same-origin",

@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 
 from portal.challenges import PreLoginStore
+from portal.limits import LoginLimiter
 from portal.model import Backend, CertificateChecker
 from portal.sessions import Session, SessionStore
 
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")  # Japan keeps no summer time
+FORM_TYPE = "application/x-www-form-urlencoded"  # what an HTML form sends by default
 SESSION_COOKIE = "__Host-renkei-session"
 PRE_COOKIE = "__Host-renkei-pre"
 
@@ -45,6 +47,7 @@ class Portal:
     checker: CertificateChecker
     sessions: SessionStore
     prelogins: PreLoginStore
+    limiter: LoginLimiter
     bridge_url: str
     public_origin: str
     allowed_origins: frozenset[str]  # the portal's own origin
@@ -118,23 +121,19 @@ def clear_cookie(response: web.StreamResponse, name: str) -> None:
 async def read_form(request: web.Request) -> dict[str, str]:
     """The posted form, read once and kept on the request.
 
-    URL-encoded bodies are decoded with ``surrogateescape``, so bytes that are not UTF-8 (a
-    lone surrogate among them) survive as surrogates that validation refuses by field, rather
-    than turning silently into U+FFFD. The last value of a repeated name wins. Bodies over the
-    app's ``client_max_size`` raise 413 here.
+    Only what the portal's forms and the card bridge send is read: an URL-encoded body (any
+    other content type, multipart, JSON or text/plain among them, is 415; no body at all is an
+    empty form). It is decoded with
+    ``surrogateescape``, so bytes that are not UTF-8 (a lone surrogate among them) survive as
+    surrogates that validation refuses by field, rather than turning silently into U+FFFD. The
+    last value of a repeated name wins. Bodies over the app's ``client_max_size`` raise 413 here.
     """
     if FORM in request:
         return request[FORM]
-    form: dict[str, str] = {}
-    if request.content_type == "multipart/form-data":
-        for key, value in (await request.post()).items():
-            if isinstance(value, str):
-                form[key] = value
-    else:
-        body = await request.read()
-        text = body.decode("utf-8", errors="surrogateescape")
-        form = dict(
-            parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape")
-        )
+    if request.body_exists and request.content_type != FORM_TYPE:
+        raise web.HTTPUnsupportedMediaType(reason=f"only {FORM_TYPE} is accepted")
+    body = await request.read()
+    text = body.decode("utf-8", errors="surrogateescape")
+    form = dict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape"))
     request[FORM] = form
     return form

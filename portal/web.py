@@ -33,7 +33,8 @@ from hub.log import get_logger
 from portal import applications, live, login, views
 from portal.challenges import PreLoginStore
 from portal.csrf import origin_allowed, origin_of, token_matches
-from portal.exceptions import LoginRefused, Unavailable
+from portal.exceptions import LoginRefused, TooMany, Unavailable
+from portal.limits import LOGIN_LIMITS, LoginLimiter, LoginLimits
 from portal.model import Backend, CertificateChecker
 from portal.security import content_security_policy, security_headers
 from portal.sessions import SessionStore
@@ -80,12 +81,26 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             404: "ページが見つかりません (page not found)",
             405: "この操作はできません (method not allowed)",
             413: "送信された内容が大きすぎます (the request is too large)",
+            415: "送信の形式が正しくありません (send the page's form as it is: URL-encoded)",
         }.get(exc.status, f"{exc.reason}")
         response = render(
             request, "error.html", status=exc.status, status_code=exc.status, message=message
         )
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except TooMany as exc:
+        log.warning("too many login requests", path=request.path, limit=exc.scope)
+        seconds = exc.retry_after
+        response = render(
+            request,
+            "error.html",
+            status=429,
+            status_code=429,
+            message=f"ログインの要求が多すぎます。{seconds} 秒後にもう一度お試しください "
+            f"(too many login requests: try again in {seconds} s)",
+        )
+        response.headers["Retry-After"] = str(seconds)
         return response
     except Unavailable as exc:
         log.warning("backend unavailable", path=request.path, unavailable=str(exc))
@@ -190,6 +205,7 @@ def create_app(
     recheck: dt.timedelta = dt.timedelta(seconds=5),
     heartbeat: float = 15.0,
     max_sessions: int = 100_000,
+    login_limits: LoginLimits = LOGIN_LIMITS,
 ) -> web.Application:
     """The portal. ``public_origin`` is how browsers reach it (``https://portal.example``);
     ``bridge_url`` where the card bridge listens (``http://127.0.0.1:8471``)."""
@@ -201,7 +217,8 @@ def create_app(
         backend=backend,
         checker=checker,
         sessions=SessionStore(session_ttl, max_sessions),
-        prelogins=PreLoginStore(challenge_ttl, max_sessions),
+        prelogins=PreLoginStore(challenge_ttl, max_sessions, login_limits.pending_per_client),
+        limiter=LoginLimiter(login_limits),
         bridge_url=bridge_url.rstrip("/"),
         public_origin=public_origin.rstrip("/"),
         allowed_origins=frozenset({own}),

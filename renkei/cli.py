@@ -19,9 +19,12 @@ from hub.log import configure
 from renkei import commands
 from renkei.card_commands import add_card_commands
 from renkei.extra_commands import add_extra_commands
+from renkei.key_commands import add_key_commands
+from renkei.metrics_http import metrics_arg, metrics_port, with_metrics
 from renkei.monitor_commands import add_monitor_commands
-from renkei.pki_commands import add_pki_commands
+from renkei.pki_commands import PKI_PORT, add_pki_commands
 from renkei.portal_commands import add_portal_commands, web_args
+from renkei.serving import heartbeat_arg
 from renkei.settings import Settings
 
 __all__ = ["main"]
@@ -46,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         help="instead: keep the network up with the CA and the resident portal, and a demo card",
     )
     web_args(demo)
-    demo.add_argument("--pki-port", type=int, default=8440, help="the CA's port (--portal)")
+    demo.add_argument("--pki-port", type=int, default=PKI_PORT, help="the CA's port (--portal)")
     demo.add_argument("--card", help="the demo card's state file (default <state_dir>/card/…)")
     demo.add_argument("--every", type=float, default=15.0, help="seconds between office visits")
     demo.add_argument(
@@ -61,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one service as its own process")
     run.add_argument("service", choices=["hub", "token", "office", "pki", "portal", "monitor"])
     run.add_argument("name", nargs="?", help="the office code, with `office`")
+    heartbeat_arg(run)
+    metrics_arg(run)
     run.set_defaults(run=commands.run_service)
 
     broker = sub.add_parser("broker", help="RabbitMQ administration")
@@ -102,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     add_card_commands(sub)
     add_portal_commands(sub)
     add_extra_commands(sub)
+    add_key_commands(sub)
     add_monitor_commands(sub)
     return p
 
@@ -165,8 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = "warning" if quiet else settings.log_level
     configure(level="debug" if args.debug else level, json=settings.log_json)
     command: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.run
+    coro = command(settings, args)
+    if (port := metrics_port(settings, args)) is not None:
+        coro = with_metrics(coro, settings.metrics_host, port)
     try:
-        return _run(command(settings, args))
+        return _run(coro)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

@@ -42,9 +42,10 @@ from renkei.exceptions import (
     CommandError,
 )
 from renkei.network import MONITOR, identities, load_rules, migrate, open_network, setup
+from renkei.pki_commands import PKI_PORT
 from renkei.pki_commands import serve as pki_serve
 from renkei.population.enroll import load_population
-from renkei.portal_commands import portal_demo
+from renkei.portal_commands import PORTAL_PORT, portal_demo
 from renkei.portal_commands import serve as portal_serve
 from renkei.secrets import TOKEN, State
 from renkei.serving import until_stopped
@@ -127,18 +128,23 @@ async def db_migrate(settings: Settings, args: argparse.Namespace) -> int:
 async def run_service(settings: Settings, args: argparse.Namespace) -> int:
     if args.service == "pki":  # the same as `renkei pki serve` with its defaults
         defaults = argparse.Namespace(
-            host="127.0.0.1", port=8440, public_url=None, crl_interval=3600.0
+            host="127.0.0.1",
+            port=PKI_PORT,
+            public_url=None,
+            crl_interval=3600.0,
+            heartbeat=args.heartbeat,
         )
         return await pki_serve(settings, defaults)
     if args.service == "portal":  # the same as `renkei portal serve` with its defaults
         defaults = argparse.Namespace(
             host="127.0.0.1",
-            port=8470,
+            port=PORTAL_PORT,
             public_url=None,
             bridge_url="http://127.0.0.1:8471",
             ca_file=None,
             ocsp_url=None,
             api_key_file=None,
+            heartbeat=args.heartbeat,
         )
         return await portal_serve(settings, defaults)
     if args.service == "office" and not args.name:
@@ -155,7 +161,7 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
             f"{identity} running on {net.bus_name} and {net.store_name}; Ctrl-C stops it",
             file=sys.stderr,
         )
-        await until_stopped()
+        await until_stopped(heartbeat=args.heartbeat)
     return 0
 
 

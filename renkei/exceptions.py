@@ -21,6 +21,7 @@ __all__ = [
     "RENKEI_NO_DATABASE",
     "RENKEI_NO_NETWORK",
     "RENKEI_NO_SUCH_RECORD",
+    "RENKEI_UNKNOWN_IDENTITY",
     "RENKEI_UNKNOWN_OFFICE",
     "RENKEI_USAGE",
     "CommandError",
@@ -63,6 +64,7 @@ RENKEI_NO_DATABASE: Final = "renkei.no_database"
 RENKEI_NO_NETWORK: Final = "renkei.no_network"
 RENKEI_NO_CA: Final = "renkei.no_ca"
 RENKEI_UNKNOWN_OFFICE: Final = "renkei.unknown_office"
+RENKEI_UNKNOWN_IDENTITY: Final = "renkei.unknown_identity"
 RENKEI_NOT_ENROLLED: Final = "renkei.not_enrolled"
 RENKEI_BAD_DATE: Final = "renkei.bad_date"
 RENKEI_BAD_PARAM: Final = "renkei.bad_param"

@@ -17,6 +17,7 @@ from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_b
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
 from hub.log import get_logger
+from hub.metrics import METRICS
 from hub.node import ChangeListener, MemoryStore, OfficeNode, OfficeStore, PgStore
 from hub.records import (
     WITNESS_FILE,
@@ -154,6 +155,7 @@ async def open_network(
     if table is None or registry is None:
         table, registry = load_rules(settings)
     topology = network_topology([o.code for o in registry])
+    METRICS.allow(offices=[o.code for o in registry], affairs=table.affairs)
     wanted = set(run) if run is not None else set(identities(registry))
     state.require(wanted)  # each service's own keys and secret, before anything starts
     net = Network(
@@ -343,4 +345,10 @@ async def setup(settings: Settings, state: State, registry: Registry) -> Any:
     prefix = settings.broker_user_prefix
     topology = network_topology([o.code for o in registry], identity_prefix=prefix)
     passwords = {prefix + i: pw for i, pw in state.passwords.items()}
-    return await setup_broker(settings.admin_url, settings.broker_vhost, topology, passwords)
+    return await setup_broker(
+        settings.admin_url,
+        settings.broker_vhost,
+        topology,
+        passwords,
+        amqp_url=settings.broker_url,
+    )

@@ -4,7 +4,9 @@ The services stay independent (no service imports another), so the composition r
 them: ``PkiLoginCheck`` is the portal's ``CertificateChecker`` (logins: chain, policy,
 validity, OCSP/CRL now), ``PkiSignatureCheck`` an office's ``SignatureCheck`` (applications:
 CMS, chain, revocation at signing time), ``cms_signer`` the portal office's ``SignerOf`` (who
-signed an application, for J-LIS to name).
+signed an application, for J-LIS to name). Both checks take the process's
+``RevocationChecker`` (one HTTP session, CRLs and OCSP answers kept; see
+``pki.relying.client``); without one, each check opens and closes its own.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from agencies.applications import Signer
 from agencies.exceptions import APPLICATION_SIGNATURE_INVALID, office_code
 from hub.node import ApplicationRefused
-from pki import PkiError, RevocationSource, Trust, parse_signed, verify_login, verify_signed
+from pki import (
+    PkiError,
+    RevocationChecker,
+    RevocationSource,
+    Trust,
+    parse_signed,
+    verify_login,
+    verify_signed,
+)
 from portal.exceptions import LoginRefused, UnreadableSignature
 from portal.model import CheckedCertificate
 
@@ -26,12 +36,14 @@ __all__ = ["PkiLoginCheck", "PkiSignatureCheck", "cms_signer"]
 class PkiLoginCheck:
     """The portal's ``CertificateChecker``: JPKI chain, policy, validity, revocation now."""
 
-    def __init__(self, trust: Trust, source: RevocationSource) -> None:
-        self.trust, self.source = trust, source
+    def __init__(
+        self, trust: Trust, source: RevocationSource, checker: RevocationChecker | None = None
+    ) -> None:
+        self.trust, self.source, self.checker = trust, source, checker
 
     async def check(self, der: bytes, at: dt.datetime) -> CheckedCertificate:
         try:
-            cert = await verify_login(der, self.trust, self.source, now=at)
+            cert = await verify_login(der, self.trust, self.source, now=at, checker=self.checker)
         except PkiError as exc:
             raise LoginRefused(str(exc)) from None
         return CheckedCertificate(der, cert.serial_number, cert.not_valid_after_utc)
@@ -41,16 +53,24 @@ class PkiSignatureCheck:
     """An office's ``SignatureCheck``: CMS signature, JPKI chain, revocation at signing time.
     Made once per deployment; ``for_office`` gives each office its own (for its refusal codes)."""
 
-    def __init__(self, trust: Trust, source: RevocationSource, office: str = "office") -> None:
+    def __init__(
+        self,
+        trust: Trust,
+        source: RevocationSource,
+        office: str = "office",
+        checker: RevocationChecker | None = None,
+    ) -> None:
         self.office = office
-        self.trust, self.source = trust, source
+        self.trust, self.source, self.checker = trust, source, checker
 
     def for_office(self, office: str) -> PkiSignatureCheck:
-        return PkiSignatureCheck(self.trust, self.source, office)
+        return PkiSignatureCheck(self.trust, self.source, office, self.checker)
 
     async def check(self, signed: bytes) -> Signer:
         try:
-            verified = await verify_signed(signed, None, self.trust, self.source)
+            verified = await verify_signed(
+                signed, None, self.trust, self.source, checker=self.checker
+            )
             content = parse_signed(signed).content or b""
         except PkiError as exc:
             code = office_code(self.office, APPLICATION_SIGNATURE_INVALID)

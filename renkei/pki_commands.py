@@ -34,15 +34,18 @@ from pki import (
 )
 from pki.ca.office import PKI_OFFICE, CaListener
 from pki.exceptions import PKI_HTTP
-from pki.relying.verify import load_pem_bundle
+from pki.relying.verify import issued_by, load_pem_bundle
+from renkei.exceptions import RENKEI_NO_CA, CommandError
+from renkei.metrics_http import metrics_arg
 from renkei.network import open_network
 from renkei.secrets import State
-from renkei.serving import until_stopped
+from renkei.serving import heartbeat_arg, until_stopped
 from renkei.settings import Settings
 
-__all__ = ["add_pki_commands"]
+__all__ = ["PKI_PORT", "add_pki_commands"]
 
-DEFAULT_URL = "http://127.0.0.1:8440"
+PKI_PORT = 8440  # the CA's HTTP port
+DEFAULT_URL = f"http://127.0.0.1:{PKI_PORT}"
 
 
 def _pki_dir(settings: Settings) -> Path:
@@ -78,7 +81,7 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
             f"{joined}; Ctrl-C stops it",
             file=sys.stderr,
         )
-        await until_stopped()
+        await until_stopped(heartbeat=args.heartbeat)
     finally:
         if network is not None:
             await network.aclose()
@@ -154,8 +157,19 @@ async def sign(settings: Settings, args: argparse.Namespace) -> int:
         raise Malformed("the key must be RSA or ECDSA")
     if key.public_key() != cert.public_key():
         raise Malformed("the key does not match the certificate")
+    ca_file = Path(args.ca_file) if args.ca_file else _pki_dir(settings) / "certs/chain.pem"
+    try:
+        bundle = load_pem_bundle(_read(ca_file))
+    except FileNotFoundError:
+        raise CommandError(
+            RENKEI_NO_CA,
+            f"{ca_file}: no such file; give --ca-file with the issuing CA's certificate "
+            "(the CA serves its chain at /ca/chain.pem)",
+        ) from None
+    issuing = issued_by(cert, bundle)  # included: a relying party trusting the root finds it
     out = Path(args.out or f"{args.file}.p7s")
-    _write(out, sign_document(_read(args.file), cert, key, detached=args.detached))
+    signed = sign_document(_read(args.file), cert, key, chain=[issuing], detached=args.detached)
+    _write(out, signed)
     print(f"signed {args.file} → {out} ({'detached' if args.detached else 'attached'})")
     return 0
 
@@ -196,9 +210,11 @@ def _add_pki(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     psub = pki.add_subparsers(dest="action", required=True)
     p = psub.add_parser("serve", help="run the CA: CRLs, OCSP, issuance, revocation")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8440)
+    p.add_argument("--port", type=int, default=PKI_PORT)
     p.add_argument("--public-url", help="base URL written into certificates")
     p.add_argument("--crl-interval", type=float, default=3600.0, help="seconds between CRLs")
+    heartbeat_arg(p)
+    metrics_arg(p)
     p.set_defaults(run=serve)
 
     def client(name: str, help_: str) -> argparse.ArgumentParser:
@@ -240,6 +256,9 @@ def _add_sign_verify(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     s.add_argument("--key", required=True, help="PEM private key")
     s.add_argument("--key-password-file")
     s.add_argument("--cert", required=True, help="PEM signature certificate")
+    s.add_argument(
+        "--ca-file", help="PEM bundle holding its issuing CA (default <state>/pki/certs/chain.pem)"
+    )
     s.add_argument("--detached", action="store_true", help="leave the document out")
     s.add_argument("-o", "--out", help="default FILE.p7s")
     s.add_argument("file")

@@ -24,14 +24,15 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from agencies.jlis.numbers import resident_record_code
 from card_service import HttpCa, Pins, Resident, StateKey, issue_to_file
 from hub.log import get_logger
+from hub.numbers import resident_record_code
 from pki import (
     CertificationAuthority,
     CertKind,
     Endpoints,
     Hierarchy,
+    RevocationChecker,
     RevocationSource,
     Trust,
     VerifierKind,
@@ -43,15 +44,17 @@ from portal.model import CertificateChecker
 from portal.office import PortalOffice
 from portal.web import create_app
 from renkei.exceptions import RENKEI_NO_CA, RENKEI_NO_NETWORK, CommandError
+from renkei.metrics_http import metrics_arg
 from renkei.network import Network, identities, load_rules, open_network
 from renkei.pki_checks import PkiLoginCheck, PkiSignatureCheck
 from renkei.secrets import State
-from renkei.serving import until_stopped, web_site
+from renkei.serving import heartbeat_arg, until_stopped, web_site
 from renkei.settings import Settings
 
-__all__ = ["DEMO_PINS", "PORTAL", "add_portal_commands", "portal_demo", "serve"]
+__all__ = ["DEMO_PINS", "PORTAL", "PORTAL_PORT", "add_portal_commands", "portal_demo", "serve"]
 
 PORTAL = "myna-portal"
+PORTAL_PORT = 8470  # the portal's HTTP port
 DEMO_PINS = Pins(auth="1234", sign="DEMO1234", face="1234")
 log = get_logger("renkei.portal")
 
@@ -81,15 +84,18 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
         api_key = (await asyncio.to_thread(Path(args.api_key_file).read_text)).strip()
     source = RevocationSource(ocsp_url=args.ocsp_url, api_key=api_key)
     state = State.load(settings.state_dir, [PORTAL])
-    async with await open_network(settings, state, run=[PORTAL]) as net:
-        app = portal_app(net.apps[PORTAL], PkiLoginCheck(trust, source), args)
+    async with (
+        RevocationChecker() as revocation,  # every session's re-check shares its connections
+        await open_network(settings, state, run=[PORTAL]) as net,
+    ):
+        app = portal_app(net.apps[PORTAL], PkiLoginCheck(trust, source, revocation), args)
         async with web_site(app, args.host, args.port):
             print(
                 f"portal: http://{args.host}:{args.port} on {net.bus_name}; "
                 f"card bridge expected at {args.bridge_url}; Ctrl-C stops it",
                 file=sys.stderr,
             )
-            await until_stopped()
+            await until_stopped(heartbeat=args.heartbeat)
     return 0
 
 
@@ -117,11 +123,14 @@ async def portal_demo(
     _, api_key = ca.verifiers.register(
         "マイナポータル", VerifierKind.PUBLIC, frozenset({CertKind.AUTHENTICATION}), None, now
     )
-    login = PkiLoginCheck(trust, RevocationSource(ocsp_url=f"{pki_url}/ocsp", api_key=api_key))
-    signatures = PkiSignatureCheck(trust, RevocationSource())  # public CRLs
+    revocation = RevocationChecker()  # the process's: one HTTP session, CRLs kept
+    ocsp = RevocationSource(ocsp_url=f"{pki_url}/ocsp", api_key=api_key)
+    login = PkiLoginCheck(trust, ocsp, revocation)
+    signatures = PkiSignatureCheck(trust, RevocationSource(), checker=revocation)  # public CRLs
     table, registry = load_rules(settings)
     state = state or State.generate(identities(registry))
     async with (
+        revocation,
         web_site(create_pki_app(ca), args.host, args.pki_port),
         await open_network(
             settings,
@@ -183,14 +192,16 @@ async def demo_resident(
         "households", [(f"h-{rrc}", None, {"head": f"demo-{rrc}", "members": [f"demo-{rrc}"]})]
     )
     holder = holder_for(await net.offices[PKI_OFFICE].enroll(number))
-    resident = Resident(
-        number=number,
-        name=DEMO_RESIDENT["name"],
-        address=DEMO_RESIDENT["address"],
-        birth_date=dt.date.fromisoformat(DEMO_RESIDENT["birth_date"]),
-        sex=DEMO_RESIDENT["sex"],
-        prefecture="東京都",
-        municipality="千代田区",
+    resident = Resident.model_validate(
+        {
+            "number": number,
+            "name": DEMO_RESIDENT["name"],
+            "address": DEMO_RESIDENT["address"],
+            "birth_date": dt.date.fromisoformat(DEMO_RESIDENT["birth_date"]),
+            "sex": DEMO_RESIDENT["sex"],
+            "prefecture": "東京都",
+            "municipality": "千代田区",
+        }
     )
     await asyncio.to_thread(card.parent.mkdir, parents=True, exist_ok=True)
     for old in (card, card.with_name(card.name + ".key")):  # a new CA every demo: a new card
@@ -243,11 +254,13 @@ def add_portal_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     s.add_argument("--ca-file", help="the JPKI chain (default <state_dir>/pki/certs/chain.pem)")
     s.add_argument("--ocsp-url", help="the CA's OCSP responder (default: CRLs)")
     s.add_argument("--api-key-file", help="the portal's verifier key for OCSP")
+    heartbeat_arg(s)
+    metrics_arg(s)
     s.set_defaults(run=serve)
 
 
 def web_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8470)
+    p.add_argument("--port", type=int, default=PORTAL_PORT)
     p.add_argument("--public-url", help="the portal's origin as browsers see it")
     p.add_argument("--bridge-url", default="http://127.0.0.1:8471", help="the card bridge")

@@ -14,6 +14,11 @@ every folder 0700, made by ``renkei init``, never overwritten)::
 A process loads what its identity holds and the public keys, nothing more: ``renkei run hub``
 reads ``hub/`` and ``public/``. The directory ``renkei init`` fills holds every role's files:
 it is the operator's, and what each host gets is ``public/`` and that host's identity folder.
+
+An identity's signing key is rotated in place (``rotate_signing_key``, ``renkei keys rotate``):
+a new signing key in ``<identity>/private-key`` (its sealing key kept), and the previous
+verify key listed after the current pair in ``public/<identity>.pub``, accepted until
+``retire_earlier_keys`` (``renkei keys retire``) drops it; docs/operations.md has the order.
 """
 
 from __future__ import annotations
@@ -24,11 +29,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from hub.wire import HUB, JLIS, OfficeKeys, PublicKeys
 from renkei.exceptions import SecretsError
 from token_service import load_master_secret
 
-__all__ = ["SHARED", "TOKEN", "State"]
+__all__ = [
+    "SHARED",
+    "TOKEN",
+    "State",
+    "retire_earlier_keys",
+    "rotate_signing_key",
+    "write_private",
+]
 
 TOKEN = "token"  # noqa: S105 — the token service's identity, not a password
 PUBLIC = "public"
@@ -39,8 +53,8 @@ SHARED = {  # the one identity that holds each shared secret → (State field, i
     JLIS: ("numbering", "numbering-secret"),
 }
 # folders of the state directory that are not identities (the CA's, the demo card's, the
-# layout before per-role folders)
-RESERVED = frozenset({PUBLIC, "pki", "card", "secrets", "keys", "broker"})
+# secrets of compose.yaml's own services, the layout before per-role folders)
+RESERVED = frozenset({PUBLIC, "pki", "card", "compose", "secrets", "keys", "broker"})
 _OLD_SHARED = {
     TOKEN: "secrets/token-master",
     HUB: "secrets/hub-context",
@@ -48,11 +62,29 @@ _OLD_SHARED = {
 }
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """A new file of mode 0600 (its folders 0700); an existing one is an error, never replaced."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """``path`` rewritten whole or not at all (a new file renamed over it), mode 0600."""
+    new = path.with_name(path.name + ".new")
+    new.unlink(missing_ok=True)  # left by an interrupted rewrite: ours, never read
+    fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(new, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _missing(root: Path, identity: str, name: str) -> SecretsError:
@@ -205,14 +237,71 @@ class State:
         for ident, key in self.keys.items():
             files[root / ident / PRIVATE_KEY] = key.to_seed().hex().encode()
             files[root / ident / BROKER_PASSWORD] = self.passwords[ident].encode()
-        for ident, pub in self.public.items():
-            files[root / PUBLIC / f"{ident}.pub"] = pub.to_text().encode()
+        for ident, made in self.public.items():
+            path, held = root / PUBLIC / f"{ident}.pub", root / ident / PRIVATE_KEY
+            pub = made
+            if not path.exists() and held.exists():  # the key on file, not this state's new one
+                pub = OfficeKeys.from_seed(_hex(root, ident, PRIVATE_KEY)).public
+            if path.exists() and not held.exists() and ident in self.keys:
+                raise SecretsError(
+                    f"{path} exists but {held} is missing: put the private key back (from the "
+                    f"backup of the state directory), or remove {path} to give {ident} new keys"
+                )
+            files[path] = pub.to_text().encode()
         written = []
         for path, data in files.items():
             if not path.exists():
-                _write(path, data)
+                write_private(path, data)
                 written.append(path)
         return written
+
+
+def _on_file(root: Path, identity: str) -> tuple[OfficeKeys, PublicKeys, Path]:
+    """``identity``'s private keys and public file, checked to be one key."""
+    keys = OfficeKeys.from_seed(_hex(root, identity, PRIVATE_KEY))
+    path = root / PUBLIC / f"{identity}.pub"
+    if not path.exists():
+        raise SecretsError(f"{path} is missing: run `renkei init` first")
+    public = PublicKeys.from_text(path.read_text())
+    if public.to_text().splitlines()[0] != keys.public.to_text():
+        raise SecretsError(
+            f"{path} does not hold the public keys of {root / identity / PRIVATE_KEY}: "
+            "put back the files of one key (from the backup of the state directory)"
+        )
+    return keys, public, path
+
+
+def rotate_signing_key(root: Path, identity: str) -> PublicKeys:
+    """A new signing key for ``identity`` in its ``private-key`` (the sealing key is kept, so
+    what was sealed to it still opens); its previous verify key stays in ``public/`` as an
+    earlier key, accepted until ``retire_earlier_keys``. One rotation at a time; not the hub's
+    key, which signs the access records (their verification knows one key)."""
+    if identity == HUB:
+        raise SecretsError(
+            "the hub's signing key seals the access records, and `records verify` checks every "
+            "seal with one key: rotating it is not supported (docs/operations.md)"
+        )
+    keys, public, path = _on_file(root, identity)
+    if public.earlier:
+        raise SecretsError(
+            f"{identity} has an earlier signing key still accepted: once every host of "
+            f"{identity} signs with its current key, `renkei keys retire {identity}` first"
+        )
+    new = OfficeKeys(Ed25519PrivateKey.generate(), keys.sealing)
+    rotated = PublicKeys(new.public.verify, new.public.seal, (keys.public.verify,))
+    _replace(root / identity / PRIVATE_KEY, new.to_seed().hex().encode())
+    _replace(path, rotated.to_text().encode())
+    return rotated
+
+
+def retire_earlier_keys(root: Path, identity: str) -> int:
+    """Drop ``identity``'s earlier signing keys from ``public/``: signatures made with them
+    are refused wherever this file is loaded. Returns how many were dropped."""
+    _, public, path = _on_file(root, identity)
+    if not public.earlier:
+        raise SecretsError(f"{identity} has no earlier signing key to retire")
+    _replace(path, PublicKeys(public.verify, public.seal).to_text().encode())
+    return len(public.earlier)
 
 
 def _move_old_layout(root: Path) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.bus import BrokerUrl
 
 __all__ = ["Settings"]
 
@@ -13,8 +14,11 @@ __all__ = ["Settings"]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RENKEI_", env_file=".env", extra="ignore")
 
-    broker_url: str | None = None  # amqp://user:pass@host:5672/ — None: the in-process bus
-    broker_admin_url: str | None = None  # http://user:pass@host:15672 — default: from broker_url
+    # amqp://user:pass@host:5672/ — None: the in-process bus. A cluster's nodes go
+    # comma-separated in the authority, as libpq takes them: amqp://u:p@h1:5672,h2:5672,h3:5672/
+    broker_url: str | None = None
+    # http://user:pass@host:15672 (several hosts as above) — default: broker_url's hosts on 15672
+    broker_admin_url: str | None = None
     broker_vhost: str = "renkei"
     # RabbitMQ users are broker-wide: a prefix keeps deployments sharing a broker apart
     broker_user_prefix: str = ""
@@ -35,24 +39,31 @@ class Settings(BaseSettings):
     # the monitor is down or behind they are dropped and counted, never in a query's way
     tracing: bool = True
     monitor_retention_days: float = 30.0  # spans older than this are removed by the monitor
+    # GET /metrics (Prometheus) on this port for `renkei run`, `pki serve`, `portal serve`
+    # (--metrics-port overrides); None: no endpoint, and the hooks count nothing
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
     log_level: str = "info"
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
 
     @property
     def admin_url(self) -> str:
+        """The management API: ``broker_admin_url``, or ``broker_url``'s hosts and login (guest
+        by default) on port 15672."""
         if self.broker_admin_url:
             return self.broker_admin_url
-        if not self.broker_url:
-            raise ValueError("no broker configured")
-        parts = urlsplit(self.broker_url)
-        auth = f"{parts.username or 'guest'}:{parts.password or 'guest'}@"
-        return f"http://{auth}{parts.hostname or '127.0.0.1'}:15672"
+        broker = self._broker()
+        first = broker.nodes[0]
+        login = broker.with_login(first.user or "guest", first.password or "guest")
+        return str(login.with_service("http", 15672))
 
     def broker_url_for(self, identity: str, password: str) -> str:
-        """The broker URL as ``identity``'s user (prefixed), in this deployment's vhost."""
+        """The broker URL (every node of it) as ``identity``'s user, prefixed, in this
+        deployment's vhost."""
         user = self.broker_user_prefix + identity
+        return str(self._broker().with_login(user, password).with_vhost(self.broker_vhost))
+
+    def _broker(self) -> BrokerUrl:
         if not self.broker_url:
             raise ValueError("no broker configured")
-        parts = urlsplit(self.broker_url)
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{user}:{password}@{parts.hostname}{port}/{self.broker_vhost}"
+        return BrokerUrl.parse(self.broker_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -18,25 +19,39 @@ from renkei.cli import main
 
 
 @pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Puts back what ``hub.log.configure`` changes: structlog's set-up and the root logger's
+    handlers and level (it binds this test's stderr, which pytest swaps between tests)."""
+    was, saved = structlog.is_configured(), structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    if was:
+        structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
 def renkei(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[Run]:
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    restore_logging: None,
+) -> Run:
     """``renkei ARGS`` in an empty directory with no RENKEI_* settings: (exit code, out, err).
 
-    ``main`` configures structlog onto this test's stderr; the configuration is put back after.
+    ``main`` configures logging onto this test's stderr; the configuration is put back after.
     """
     for name in list(os.environ):
         if name.startswith("RENKEI_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    was, saved = structlog.is_configured(), structlog.get_config()
 
     def run(*argv: str) -> tuple[int, str, str]:
         code = main(list(argv))
         out, err = capsys.readouterr()
         return code, out, err
 
-    yield run
-    structlog.reset_defaults()
-    if was:
-        structlog.configure(**saved)
+    return run

@@ -3,16 +3,119 @@ test folder: tests/conftest.py puts this folder on sys.path)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
 import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 
+import asyncpg
 import pytest
 
 from card_service.reader.pcsc import card_present, list_readers
+from hub.bus import connect_amqp, delete_users, delete_vhost
+from hub.node import OfficeNode, PgStore
+from hub.wire import HUB
+from renkei.secrets import TOKEN, State
+from token_service import KeyRing
 
-__all__ = ["CODE", "READER", "free_port", "require_pcsc"]
+__all__ = [
+    "CODE",
+    "PG",
+    "READER",
+    "RENKEI",
+    "TAX_YEAR",
+    "as_hub",
+    "cli",
+    "deployed",
+    "file_taxpayer",
+    "free_port",
+    "office_node",
+    "require_pcsc",
+    "start",
+    "stop",
+]
 
 READER = "Virtual PCD 00 00"  # vsmartcard-vpcd's first slot
 CODE = "import sys; from renkei.cli import main; sys.exit(main())"  # `python -c CODE args…`
+RENKEI = str(Path(sys.executable).with_name("renkei"))
+PG = "postgresql://postgres@127.0.0.1:5432/"
+_ADMIN = "http://guest:guest@127.0.0.1:15672"
+TAX_YEAR = {"2024": {"total_income": 5_100_000, "municipal_income_levy": 240_000}}
+
+
+async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """``renkei ARGS`` as its own process: (exit code, stdout and stderr together)."""
+    proc = await asyncio.create_subprocess_exec(
+        RENKEI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode()
+
+
+async def start(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    """``renkei run ARGS``, once it says it is running."""
+    proc = await asyncio.create_subprocess_exec(
+        RENKEI, "run", *args, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    async with asyncio.timeout(30):
+        while b"running on" not in (line := await proc.stderr.readline()):
+            assert line, f"`renkei run {' '.join(args)}` exited before it was ready"
+    return proc
+
+
+async def stop(procs: list[asyncio.subprocess.Process]) -> list[int]:
+    """SIGTERM each, and their exit codes."""
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    return [await asyncio.wait_for(p.wait(), 30) for p in procs]
+
+
+def as_hub(env: dict[str, str]) -> dict[str, str]:
+    """The hub's own settings: its database user may only append to the access records."""
+    db = env["RENKEI_DB_URL"].rsplit("/", 1)[1]
+    return {**env, "RENKEI_DB_URL": f"postgresql://{env['RENKEI_DB_HUB_ROLE']}@127.0.0.1:5432/{db}"}
+
+
+@contextlib.asynccontextmanager
+async def deployed(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    """A deployment on RabbitMQ and PostgreSQL of its own (vhost, users, database, the hub's
+    role), set up as an operator does — `renkei init`, `broker setup`, `db migrate` — and its
+    environment; everything removed afterwards."""
+    db = f"renkei_proc_{secrets.token_hex(4)}"
+    role = f"renkei_hub_{secrets.token_hex(4)}"  # roles are cluster-wide: one of its own
+    admin = await asyncpg.connect(PG + "postgres")
+    await admin.execute(f'CREATE DATABASE "{db}"')
+    await admin.execute(f"CREATE ROLE {role} LOGIN")
+    env = {
+        **os.environ,
+        "RENKEI_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/",
+        "RENKEI_BROKER_VHOST": f"renkei-proc-{secrets.token_hex(4)}",
+        "RENKEI_DB_URL": PG + db,
+        "RENKEI_DB_HUB_ROLE": role,
+        "RENKEI_WITNESS_DIR": str(tmp_path / "witness"),
+        "RENKEI_STATE_DIR": str(tmp_path / "state"),
+        "RENKEI_LOG_LEVEL": "warning",
+        "RENKEI_BROKER_USER_PREFIX": f"proc{secrets.token_hex(3)}-",
+    }
+    try:
+        for command in (["init"], ["broker", "setup"], ["db", "migrate"]):
+            code, out = await cli(env, *command)
+            assert code == 0, out
+        yield env
+    finally:
+        await delete_vhost(_ADMIN, env["RENKEI_BROKER_VHOST"])
+        prefix = env["RENKEI_BROKER_USER_PREFIX"]
+        ids = [prefix + p.stem for p in (tmp_path / "state" / "public").glob("*.pub")]
+        await delete_users(_ADMIN, ids)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()
 
 
 def free_port() -> int:
@@ -32,3 +135,37 @@ def require_pcsc() -> None:
         pytest.fail(f"no {READER!r} reader (readers: {readers}): install vsmartcard-vpcd")
     if card_present(READER):
         pytest.fail(f"a card is already in {READER}: stop the other emulator first")
+
+
+async def file_taxpayer(
+    env: dict[str, str], tax: str = "chiyoda-tax", asker: str = "chiyoda-child"
+) -> str:
+    """One taxpayer (``TAX_YEAR``) in ``tax``'s store and the same person among ``asker``'s
+    applicants, each under its own token, filed as enrollment (or bulk 符号取得) would, with
+    the token master of the directory `renkei init` filled. Returns ``asker``'s token."""
+    ring = KeyRing(State.load_secret(Path(env["RENKEI_STATE_DIR"]), TOKEN))
+    link = ring.link_id("12345678903")
+    pool = await asyncpg.create_pool(env["RENKEI_DB_URL"], min_size=1, max_size=2)
+    try:
+        taxpayer = {"name": "鈴木 誠", "years": TAX_YEAR}
+        await PgStore(pool, tax).put_many(
+            "taxpayers", [("T1", ring.token_for(link, tax), taxpayer)]
+        )
+        token = ring.token_for(link, asker)
+        await PgStore(pool, asker).put_many("applicants", [("C1", token, {"name": "鈴木 誠"})])
+    finally:
+        await pool.close()
+    return token
+
+
+async def office_node(env: dict[str, str], state: State, code: str) -> OfficeNode:
+    """``code`` on the deployment's broker with the keys of ``state`` (its own files), started;
+    the caller stops it (``node.stop()``, then ``node.bus.close()``)."""
+    prefix = env["RENKEI_BROKER_USER_PREFIX"]
+    url = (
+        f"amqp://{prefix}{code}:{state.passwords[code]}@127.0.0.1:5672/{env['RENKEI_BROKER_VHOST']}"
+    )
+    bus = await connect_amqp(url, identity=code, user_prefix=prefix)
+    node = OfficeNode(code=code, bus=bus, keys=state.keys[code], hub=state.public[HUB])
+    await node.start()
+    return node

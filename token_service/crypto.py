@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hub.numbers import is_valid
 from token_service.exceptions import (
     BadResidentCode,
     ForgedToken,
@@ -55,14 +56,11 @@ _ENCODE: Final = bytes.maketrans(b"+/", b"-_")
 
 
 def _check_rrc(rrc: str) -> bytes:
-    """The code as bytes, if it is 11 ASCII digits whose last checks the first 10 (mod 11,
-    weights 2–7,2–5 from the right: J-LIS's reading, repeated here so that the services stay
-    independent)."""
+    """The code as bytes, if it is 11 ASCII digits whose last checks the first 10
+    (``hub.numbers``)."""
     if len(rrc) != 11 or not rrc.isascii() or not rrc.isdigit():
         raise BadResidentCode("a resident-record code is 11 ASCII digits")
-    weights = (2, 3, 4, 5, 6, 7, 2, 3, 4, 5)
-    r = sum(int(d) * w for d, w in zip(reversed(rrc[:10]), weights, strict=True)) % 11
-    if int(rrc[10]) != (0 if r <= 1 else 11 - r):
+    if not is_valid("resident_record_code", rrc):
         raise BadResidentCode("the resident-record code's check digit does not match")
     return rrc.encode("ascii")
 

@@ -16,9 +16,9 @@ import random
 from typing import Final
 
 from agencies.corporations.model import Corporation
-from agencies.jlis.numbers import corporate_number
 from agencies.population.names import Picker, between, pick
 from agencies.population.places import MUNICIPALITIES, Municipality, street
+from hub.numbers import corporate_number
 
 __all__ = ["DEFAULT_COUNT", "FACTS", "generate"]
 

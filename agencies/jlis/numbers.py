@@ -1,16 +1,7 @@
-"""The numbers J-LIS deals in: check digits, a lenient classifier, and number generation (pure).
+"""The numbers J-LIS deals in: the strict check, a lenient classifier, and number generation.
 
-Check digits (see ``JPKI-CARD.md`` "Check digits"):
-
-- individual number (個人番号): 12 digits, the LAST is the check digit, modulus 11 over the
-  11-digit base with weights 2,3,4,5,6,7,2,3,4,5,6 counting from the right; ``11 - r``, and 0
-  when the remainder r is 0 or 1.
-- corporate number (法人番号): 13 digits, the FIRST is the check digit, ``9 - (Σ Pn·Qn mod 9)``
-  over the 12-digit base with Qn = 1 for odd n and 2 for even n counting from the right.
-- resident-record code (住民票コード): 11 digits = 10 + check digit, the same modulus-11 form
-  over 10 digits (weights 2,3,4,5,6,7,2,3,4,5 from the right). NOT CONFIRMED against the
-  official notice: it is the best available reading, and every code this package makes or
-  accepts follows it, so the system is consistent with itself whatever the notice says.
+Pure. The check digits themselves are the network's (``hub.numbers``, one home); here they are
+explained to people (``classify``) and enforced with J-LIS's error codes (``validate``).
 
 Number generation (番号法 第8条: the number is generated from the resident-record code, is
 unique, and has no regularity from which the code could be inferred): see `NumberGenerator`.
@@ -21,7 +12,6 @@ from __future__ import annotations
 import random
 import unicodedata
 from dataclasses import dataclass, field
-from operator import mul
 from typing import Final, Literal
 
 from cryptography.hazmat.primitives import hashes
@@ -34,6 +24,7 @@ from agencies.jlis.exceptions import (
     InvalidSecret,
     MalformedNumber,
 )
+from hub.numbers import check_digits, individual_number, resident_record_code
 
 __all__ = [
     "MAX_GENERATION",
@@ -42,13 +33,7 @@ __all__ = [
     "NumberGenerator",
     "NumberKind",
     "classify",
-    "corporate_check_digit",
-    "corporate_number",
     "generate_rrc",
-    "individual_check_digit",
-    "individual_number",
-    "resident_record_code",
-    "rrc_check_digit",
     "validate",
 ]
 
@@ -56,8 +41,6 @@ NumberKind = Literal["individual_number", "corporate_number", "resident_record_c
 MAX_GENERATION: Final = 9  # generations 0–9: a number can be changed nine times
 MAX_INPUT_CHARS: Final = 64  # classify() reads no more than this
 
-_MOD11_WEIGHTS: Final = (2, 3, 4, 5, 6, 7, 2, 3, 4, 5, 6)  # Qn for n = 1, 2, ... from the right
-_MOD9_WEIGHTS: Final = (1, 2) * 6
 _SPECS: Final[dict[NumberKind, tuple[int, str]]] = {
     "individual_number": (12, "an individual number"),
     "corporate_number": (13, "a corporate number"),
@@ -67,74 +50,18 @@ _KIND_BY_LENGTH: Final[dict[int, NumberKind]] = {n: k for k, (n, _) in _SPECS.it
 # Hyphen look-alikes people type between groups, including the long-vowel mark ー.
 _HYPHENS: Final = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff70\ufe63")
 
-# ---- check digits -------------------------------------------------------------------------
-
-
-def _digits(text: str, n: int, what: str) -> str:
-    if len(text) != n or not text.isascii() or not text.isdigit():
-        raise MalformedNumber(f"{what} is {n} ASCII digits")
-    return text
-
-
-def _weighted(base: str, weights: tuple[int, ...]) -> int:
-    """Σ digit·weight, digits from the right (ASCII bytes, less 48 per weight used: fast)."""
-    raw = base.encode("ascii")
-    total: int = sum(map(mul, reversed(raw), weights))
-    return total - 48 * sum(weights[: len(raw)])
-
-
-def _mod11(base: str) -> int:
-    r = _weighted(base, _MOD11_WEIGHTS) % 11
-    return 0 if r <= 1 else 11 - r
-
-
-def _mod9(base: str) -> int:
-    return 9 - _weighted(base, _MOD9_WEIGHTS) % 9
-
-
-def individual_check_digit(base: str) -> int:
-    """The check digit of an individual number from its first 11 digits."""
-    return _mod11(_digits(base, 11, "the base of an individual number"))
-
-
-def rrc_check_digit(base: str) -> int:
-    """The check digit of a resident-record code from its first 10 digits (unconfirmed form)."""
-    return _mod11(_digits(base, 10, "the base of a resident-record code"))
-
-
-def corporate_check_digit(base: str) -> int:
-    """The check digit of a corporate number from its last 12 digits."""
-    return _mod9(_digits(base, 12, "the base of a corporate number"))
-
-
-def individual_number(base: str) -> str:
-    return base + str(individual_check_digit(base))
-
-
-def resident_record_code(base: str) -> str:
-    return base + str(rrc_check_digit(base))
-
-
-def corporate_number(base12: str) -> str:
-    """The 13-digit corporate number: the check digit goes FIRST."""
-    return str(corporate_check_digit(base12)) + base12
-
-
-def _check_pair(kind: NumberKind, digits: str) -> tuple[int, int]:
-    """(expected, actual) check digit of a number of the right length."""
-    if kind == "corporate_number":
-        return _mod9(digits[1:]), int(digits[0])
-    return _mod11(digits[:-1]), int(digits[-1])
+# ---- the strict check ---------------------------------------------------------------------
 
 
 def validate(text: str, kind: NumberKind) -> str:
     """The strict, machine-side check: exact ASCII digits and a matching check digit."""
     length, name = _SPECS[kind]
-    digits = _digits(text, length, name)
-    expected, actual = _check_pair(kind, digits)
+    if len(text) != length or not text.isascii() or not text.isdigit():
+        raise MalformedNumber(f"{name} is {length} ASCII digits")
+    expected, actual = check_digits(kind, text)
     if expected != actual:
         raise BadCheckDigit(f"check digit should be {expected}, not {actual}")
-    return digits
+    return text
 
 
 def generate_rrc(rng: random.Random) -> str:
@@ -207,7 +134,7 @@ def classify(text: str, *, expect: NumberKind | None = None) -> NumberCheck:
     length, name = _SPECS[kind]
     if len(digits) != length:
         return NumberCheck(kind, False, f"{length} digits expected for {name}, got {len(digits)}")
-    expected, actual = _check_pair(kind, digits)
+    expected, actual = check_digits(kind, digits)
     if expected == actual:
         reason = f"check digit {actual} is correct"
         if kind == "resident_record_code":

@@ -1,7 +1,7 @@
 """Where the synthetic population lives: municipalities, towns, postal codes, addresses.
 
 - Municipal codes (全国地方公共団体コード): the 6-digit codes of FACTS §4.3 [V], each checked
-  here by its check digit (the formula of §4.3, validated on those codes).
+  here by its check digit (``hub.numbers``: the formula of §4.3, validated on those codes).
 - Addresses follow FACTS §4.4 [V]: 〒 → 都道府県 → 市区町村 (政令市 + 区) → 町字 (+ 丁目) →
   街区符号・住居番号 (「三丁目1番1号」) where 住居表示 is in force, 地番 (「123番地4」)
   elsewhere → 方書 (building and room). Town names are real; their postal codes, 丁目 counts
@@ -20,13 +20,13 @@ from typing import Final
 
 from agencies.population.exceptions import BadMunicipality
 from agencies.population.names import Picker, between, pick
+from hub.numbers import is_valid, municipal_check_digit
 
 __all__ = [
     "MUNICIPALITIES",
     "Municipality",
     "Town",
     "address",
-    "municipal_check_digit",
     "municipality_picker",
     "select",
     "street",
@@ -54,12 +54,6 @@ class Municipality:
     districts: tuple[tuple[str, tuple[Town, ...]], ...]  # (政令市の区 or "", towns)
 
 
-def municipal_check_digit(first_five: str) -> int:
-    """FACTS §4.3: r = Σ (6,5,4,3,2)·d mod 11; the check digit is (11 − r) mod 10."""
-    r = sum(w * int(d) for w, d in zip((6, 5, 4, 3, 2), first_five, strict=True)) % 11
-    return (11 - r) % 10
-
-
 def _towns(spec: str) -> tuple[Town, ...]:
     """ "name:〒:丁目:J|C …" (J 住居表示, C 地番)."""
     out = []
@@ -70,7 +64,7 @@ def _towns(spec: str) -> tuple[Town, ...]:
 
 
 def _m(code: str, name: str, pref: str, k: int, *districts: tuple[str, str]) -> Municipality:
-    if len(code) != 6 or municipal_check_digit(code[:5]) != int(code[5]):
+    if not is_valid("municipal_code", code):
         raise BadMunicipality(f"{code}: wrong check digit in the generator's own table")
     return Municipality(code, name, code[:2], pref, k, tuple((w, _towns(s)) for w, s in districts))
 

@@ -20,13 +20,13 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Final
 
-from agencies.jlis.numbers import resident_record_code
 from agencies.population.exceptions import BadSize
 from agencies.population.households import Household
 from agencies.population.names import Picker, between, surname_picker
 from agencies.population.people import compose, finish
 from agencies.population.places import Municipality, address, municipality_picker, select
 from agencies.population.welfare import care_and_disability, public_assistance
+from hub.numbers import resident_record_code
 
 __all__ = [
     "CHUNK_RESIDENTS",

@@ -160,10 +160,15 @@ async def _form(request: web.Request) -> dict[str, str]:
 
 
 def _check_origin(request: web.Request, allowed: set[str]) -> None:
-    """A browser's ``Origin`` (when it sends a real one) must be an expected sender."""
+    """The ``Origin`` must be an expected sender's. Browsers send one on every POST, so none at
+    all is not a browser's form; ``null`` (an opaque origin: a page that hides its origin with
+    ``Referrer-Policy: no-referrer``, a sandboxed frame, a data: URL) could be any site."""
     origin = request.headers.get("Origin")
-    if origin is not None and origin != "null" and origin.lower() not in allowed:
-        raise web.HTTPForbidden(reason="this page may be posted only by the portal or the bridge")
+    if origin is None or origin.lower() not in allowed:
+        why = {None: " (no Origin)", "null": " (Origin: null)"}.get(origin, "")
+        raise web.HTTPForbidden(
+            reason=f"this page may be posted only by the portal or the bridge{why}"
+        )
 
 
 def _from_portal(request: web.Request) -> None:

@@ -129,9 +129,9 @@ class Card:
             require(bool(cmd.data), SW_WRONG_LENGTH, "no AID")
             app = APPS.get(cmd.data)
             require(app is not None, SW_NOT_FOUND, "no such application")
-            if app is not self.app:
-                self.app, self.verified = app, set()
-            self.ef = None
+            # selecting an application, the current one too, logs every PIN out: OpenSC 0.24
+            # and later log out by re-selecting the JPKI application
+            self.app, self.ef, self.verified = app, None, set()
             return _sw(SW_OK)
         require(len(cmd.data) == 2, SW_WRONG_LENGTH, "an EF id is 2 bytes")
         ef = self.app.efs.get(int.from_bytes(cmd.data, "big")) if self.app else None
@@ -165,20 +165,21 @@ class Card:
         assert found is not None
         return found
 
-    def _pin(self, ef: Ef) -> PinRecord:
+    def _pin(self, ef: Ef, *, blocked_too: bool = False) -> PinRecord:
         record = self.data.pins.get(ef.fid)
         require(record is not None, SW_REFERENCE_NOT_USABLE, "PIN not set")
         assert record is not None
-        require(record.tries_left > 0, SW_BLOCKED, "PIN blocked")
+        require(blocked_too or record.tries_left > 0, SW_BLOCKED, "PIN blocked")
         return record
 
     def verify(self, cmd: Command) -> Response:
         require(cmd.p1 == 0x00, SW_WRONG_P1P2, "P1 is 00")
         ef = self._pin_ef(cmd.p2)
         require(cmd.le is None, SW_WRONG_LENGTH, "VERIFY has no Le")
+        if not cmd.data:  # the tries-left query: 63 Cx even right after a correct PIN, and
+            # 63 C0 when blocked (OpenSC's JPKI driver refuses the whole card on 69 83 here)
+            return _sw(0x63C0 | self._pin(ef, blocked_too=True).tries_left)
         record = self._pin(ef)
-        if not cmd.data:  # the tries-left query: 63 Cx even right after a correct PIN
-            return _sw(0x63C0 | record.tries_left)
         assert ef.rule is not None
         if record.matches(cmd.data):
             if record.tries_left != ef.rule.max_tries:

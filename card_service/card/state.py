@@ -11,12 +11,22 @@ the digest keeps PINs out of memory dumps and ``repr``).
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
 
 from card_service.card.layout import APPS, FACE_INFO, FACE_INPUT, JPKI, JPKI_TOKEN, TOKEN
 from card_service.exceptions import StateFileError
@@ -31,10 +41,38 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _unb64(text: Any) -> bytes:
+def _unb64(text: object) -> object:
     if not isinstance(text, str):
-        raise TypeError("expected base64 text")
-    return base64.b64decode(text, validate=True)
+        return text  # refused as not bytes
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise ValueError("not base64") from None
+
+
+# ---- the state file's document, as it is read back --------------------------------------
+
+_B64 = Annotated[bytes, BeforeValidator(_unb64)]
+_Id = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{4}$")]  # a file's or PIN's EF
+_Aid = Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-f]{2}){5,16}$")]
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class _AppDoc(_Doc):
+    files: dict[_Id, _B64]
+    keys: dict[_Id, _B64]
+    # salt, SHA-256 digest, tries left (a status word says 0–15: 63 Cx)
+    pins: dict[_Id, tuple[_B64, _B64, Annotated[int, Field(ge=0, le=15)]]]
+
+
+class _StateDoc(_Doc):
+    format: Literal[1]  # FORMAT
+    serial: Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{16}$")]
+    operational: bool
+    apps: dict[_Aid, _AppDoc]
 
 
 @dataclass(slots=True)
@@ -104,30 +142,19 @@ class CardState:
     @classmethod
     def from_bytes(cls, raw: bytes) -> CardState:
         try:
-            doc = json.loads(raw)
-            fmt = doc["format"]
-        except (ValueError, KeyError, TypeError):
-            raise StateFileError("card state is malformed") from None
-        if fmt != FORMAT:
-            raise StateFileError(f"card state format {fmt} is not {FORMAT}")
-        try:
-            state = cls._from_doc(doc)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StateFileError(f"card state is malformed ({type(exc).__name__})") from None
-        if set(state.apps) != set(APPS):
-            raise StateFileError("card state does not hold the card's applications")
-        return state
-
-    @classmethod
-    def _from_doc(cls, doc: dict[str, Any]) -> CardState:
-        apps = {}
-        for aid_hex, app in doc["apps"].items():
-            apps[bytes.fromhex(aid_hex)] = AppData(
-                files={int(k, 16): _unb64(v) for k, v in app["files"].items()},
-                keys={int(k, 16): _unb64(v) for k, v in app["keys"].items()},
-                pins={
-                    int(k, 16): PinRecord(_unb64(s), _unb64(d), int(t))
-                    for k, (s, d, t) in app["pins"].items()
-                },
+            doc = _StateDoc.model_validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors(include_input=False, include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "file"
+            raise StateFileError(f"card state is malformed ({where}: {first['msg']})") from None
+        apps = {
+            bytes.fromhex(aid): AppData(
+                files={int(k, 16): v for k, v in app.files.items()},
+                keys={int(k, 16): v for k, v in app.keys.items()},
+                pins={int(k, 16): PinRecord(*pin) for k, pin in app.pins.items()},
             )
-        return cls(str(doc["serial"]), apps, bool(doc["operational"]))
+            for aid, app in doc.apps.items()
+        }
+        if set(apps) != set(APPS):
+            raise StateFileError("card state does not hold the card's applications")
+        return cls(doc.serial, apps, doc.operational)

@@ -1,7 +1,9 @@
 """BER-TLV as the card writes it, pure: tags kept as their raw bytes, loose lengths accepted.
 
-Real cards write "loose BER": two-byte tags for numbers below 31 (``DF 21`` rather than the
-DER ``D1``) and long-form lengths with leading zeros. The decoder accepts both, so a reader
+Real cards write "loose BER": two-byte tags for numbers below 31 (``DF 10``, the number's tag,
+is tag number 16, which DER writes in one byte, ``D0``; ``DF 21`` to ``DF 25`` are numbers 33
+to 37, which need the two bytes in any encoding) and long-form lengths with leading zeros.
+The decoder accepts both, so a reader
 written for real cards reads ours; the encoder writes the shortest length, which is what
 simple readers expect. Tags are matched as byte strings (``b"\\xdf\\x21"``), the way readers of
 this card match them. Indefinite lengths (``80``) and lengths over four bytes are refused.

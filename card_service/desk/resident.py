@@ -12,98 +12,96 @@ must carry a valid check digit. ``prefecture`` and ``municipality`` become the c
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    ValidationError,
+)
 
 from card_service.card.texts import CardText
 from card_service.exceptions import ResidentError
+from hub.numbers import check_digits
 
-__all__ = ["Resident", "number_check_digit"]
+__all__ = ["Resident"]
 
-_FIELDS = {"number", "name", "address", "birth_date", "sex", "prefecture", "municipality"}
-_OPTIONAL = {"name_alt", "address_alt"}
-_LIMITS = {
-    "name": 100,
-    "address": 200,
-    "prefecture": 64,
-    "municipality": 64,
-    "name_alt": 100,
-    "address_alt": 200,
-}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def number_check_digit(base: str) -> int:
-    """The individual number's check digit over its first 11 digits (JPKI-CARD.md)."""
-    total = 0
-    for n, digit in enumerate(reversed(base), start=1):
-        q = n + 1 if n <= 6 else n - 5
-        total += int(digit) * q
-    rest = total % 11
-    return 0 if rest <= 1 else 11 - rest
+def _number(value: str) -> str:
+    try:
+        expected, actual = check_digits("individual_number", value)
+    except ValueError:
+        raise ValueError("must be 12 digits") from None
+    if expected != actual:
+        raise ValueError("has a wrong check digit")
+    return value
 
 
-@dataclass(frozen=True, slots=True)
-class Resident:
-    number: str
-    name: str
-    address: str
-    birth_date: dt.date
-    sex: str
-    prefecture: str
-    municipality: str
-    name_alt: str = ""
-    address_alt: str = ""
+def _iso_date(value: object) -> object:
+    """YYYY-MM-DD and nothing else (pydantic would read "0" as a Unix time, Python 3.11's
+    ``fromisoformat`` "19850615" and "1985-W24-6")."""
+    if not isinstance(value, str):
+        return value
+    if not _DATE.fullmatch(value):
+        raise ValueError("must be YYYY-MM-DD")
+    return dt.date.fromisoformat(value)
+
+
+def _line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("holds a control character")
+    return value
+
+
+def _filled(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty")
+    return value
+
+
+Name = Annotated[str, StringConstraints(max_length=100), AfterValidator(_line)]
+Address = Annotated[str, StringConstraints(max_length=200), AfterValidator(_line)]
+Place = Annotated[str, StringConstraints(max_length=64), AfterValidator(_line)]
+
+
+class Resident(BaseModel):
+    """One resident, kept exactly as given (a name is never normalised)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    number: Annotated[str, AfterValidator(_number)]
+    name: Annotated[Name, AfterValidator(_filled)]
+    address: Annotated[Address, AfterValidator(_filled)]
+    birth_date: Annotated[dt.date, BeforeValidator(_iso_date)]
+    sex: Literal["1", "2", "9"]
+    prefecture: Annotated[Place, AfterValidator(_filled)]
+    municipality: Annotated[Place, AfterValidator(_filled)]
+    name_alt: Name = ""
+    address_alt: Address = ""
 
     def __repr__(self) -> str:
         return "Resident(<personal data>)"
 
-    @classmethod
-    def from_json(cls, raw: bytes) -> Resident:
-        try:
-            doc = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ResidentError("the resident file is not JSON") from None
-        if not isinstance(doc, dict):
-            raise ResidentError("the resident file must hold one JSON object")
-        missing = sorted(_FIELDS - set(doc))
-        extra = sorted(set(doc) - _FIELDS - _OPTIONAL)
-        if missing or extra:
-            raise ResidentError(f"resident: missing {missing or '-'}, unknown {extra or '-'}")
-        return cls.checked(doc)
+    __str__ = __repr__
 
     @classmethod
-    def checked(cls, doc: dict[str, Any]) -> Resident:
-        for field, limit in _LIMITS.items():
-            value = doc.get(field, "")
-            if not isinstance(value, str) or len(value) > limit or _CONTROL.search(value):
-                raise ResidentError(f"resident: {field} must be text of at most {limit} characters")
-            if field in _FIELDS and not value.strip():
-                raise ResidentError(f"resident: {field} is empty")
-        number = doc["number"]
-        if not isinstance(number, str) or not re.fullmatch(r"[0-9]{12}", number):
-            raise ResidentError("resident: number must be 12 digits")
-        if number_check_digit(number[:11]) != int(number[11]):
-            raise ResidentError("resident: number has a wrong check digit")
+    def from_json(cls, raw: bytes) -> Resident:
+        """The resident file; ``ResidentError`` names the first field that breaks a rule (never
+        its value: it is personal data)."""
         try:
-            birth = dt.date.fromisoformat(doc["birth_date"])
-        except (TypeError, ValueError):
-            raise ResidentError("resident: birth_date must be YYYY-MM-DD") from None
-        if doc["sex"] not in ("1", "2", "9"):
-            raise ResidentError('resident: sex must be "1", "2" or "9"')
-        return cls(
-            number=number,
-            name=doc["name"],
-            address=doc["address"],
-            birth_date=birth,
-            sex=doc["sex"],
-            prefecture=doc["prefecture"],
-            municipality=doc["municipality"],
-            name_alt=doc.get("name_alt", ""),
-            address_alt=doc.get("address_alt", ""),
-        )
+            return cls.model_validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors(include_input=False, include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "file"
+            what = str(first["ctx"]["error"]) if first["type"] == "value_error" else first["msg"]
+            raise ResidentError(f"resident: {where}: {what}") from None
 
     def facts(self) -> dict[str, str]:
         """The four facts as the CA's HTTP API takes them (signature certificate only)."""

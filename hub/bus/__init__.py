@@ -6,10 +6,14 @@ here so callers import from ``hub.bus`` only.
 """
 
 from hub.bus.admin import (
+    BrokerNode,
+    QueueReplicas,
     SetupReport,
+    broker_nodes,
     delete_users,
     delete_vhost,
     purge_queues,
+    queue_replicas,
     setup_broker,
     vhost_access,
 )
@@ -77,6 +81,7 @@ from hub.bus.topology import (
     office_replies,
     validate_office_code,
 )
+from hub.bus.urls import BrokerUrl
 
 __all__ = [
     "BODY_SHA256_HEADER",
@@ -113,6 +118,8 @@ __all__ = [
     "AmqpBus",
     "Binding",
     "BrokerAdminError",
+    "BrokerNode",
+    "BrokerUrl",
     "Bus",
     "BusClosed",
     "BusError",
@@ -128,12 +135,14 @@ __all__ = [
     "Permission",
     "Policy",
     "Queue",
+    "QueueReplicas",
     "Rejected",
     "SetupReport",
     "Subscription",
     "Topology",
     "Unroutable",
     "UserLimits",
+    "broker_nodes",
     "connect_amqp",
     "declare_topology",
     "delete_users",
@@ -142,6 +151,7 @@ __all__ = [
     "office_in",
     "office_replies",
     "purge_queues",
+    "queue_replicas",
     "setup_broker",
     "signed_message",
     "validate_office_code",

@@ -21,14 +21,25 @@ __all__ = ["AckBatch"]
 
 Ack = Callable[[int, bool], Awaitable[None]]  # (delivery tag, multiple)
 Nack = Callable[[int, bool], Awaitable[None]]  # (delivery tag, requeue)
+Later = Callable[[float, Callable[[], None]], asyncio.TimerHandle]  # the loop's call_later
 
 
 class AckBatch:
-    def __init__(self, ack: Ack, nack: Nack, *, linger: float = 0.05, most: int = 64) -> None:
+    def __init__(
+        self,
+        ack: Ack,
+        nack: Nack,
+        *,
+        linger: float = 0.05,
+        most: int = 64,
+        call_later: Later | None = None,
+    ) -> None:
+        """``call_later``: how the linger is timed; the running loop's unless given."""
         self._ack = ack
         self._nack = nack
         self._linger = linger
         self._most = most
+        self._call_later = call_later
         self._open: dict[int, bool] = {}  # delivered and not yet settled: tag → handled
         self._ready = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -47,7 +58,8 @@ class AckBatch:
         if self._ready >= self._most:
             self._spawn()
         elif self._timer is None and not self._closed:
-            self._timer = asyncio.get_running_loop().call_later(self._linger, self._spawn)
+            later = self._call_later or asyncio.get_running_loop().call_later
+            self._timer = later(self._linger, self._spawn)
 
     def nack(self, tag: int, *, requeue: bool) -> None:
         if self._open.get(tag) is not False:

@@ -19,6 +19,7 @@ from pamqp.commands import Basic
 from hub.bus._acks import AckBatch
 from hub.bus._common import broker_dead_letter_headers, dead_letter_copy, run_handler
 from hub.bus.api import EMPTY_HEADERS, Handler, OutMessage
+from hub.metrics import METRICS
 
 if TYPE_CHECKING:
     from hub.bus.amqp import AmqpBus
@@ -137,17 +138,20 @@ class AmqpDelivery:
         if self.settled:
             return
         self.settled = True
+        METRICS.settled("ack")
         self._acks.ack(self._tag)
 
     async def nack(self, *, requeue: bool = True) -> None:
         if self.settled:
             return
         self.settled = True
+        METRICS.settled("requeue" if requeue else "reject")
         self._acks.nack(self._tag, requeue=requeue)
 
     async def dead_letter(self, reason: str) -> None:
         if self.settled:
             return
+        METRICS.settled("dead_letter")
         body, headers = dead_letter_copy(self.body, self.headers, reason, self.queue, self.user_id)
         copy = OutMessage(
             body,

@@ -22,7 +22,7 @@ from hub.bus.api import (
     Delivery,
     Handler,
 )
-from hub.bus.exceptions import BusError, CallTimeout
+from hub.bus.exceptions import BusError, CallTimeout, NotConfirmed
 
 __all__ = [
     "IdSource",
@@ -30,6 +30,7 @@ __all__ = [
     "broker_dead_letter_headers",
     "dead_letter_copy",
     "expiration_ms",
+    "retry_pause",
     "rpc_handler",
     "run_handler",
 ]
@@ -52,8 +53,19 @@ class IdSource:
         return f"{self._prefix}{next(self._count)}"
 
 
+def retry_pause(delivery_count: int) -> float:
+    """How long a delivery waits before it goes back to its queue when its handler failed on
+    the bus itself (a publish ``NotConfirmed`` or ``Rejected``: a broker node lost, a quorum
+    queue between leaders, a full queue): 0.25 s, doubling with each delivery, at most 5 s — so
+    a passing outage does not use up the delivery limit in milliseconds (after a node of a
+    cluster dies, RabbitMQ 3.10 refuses a new channel's first publishes to a quorum queue led
+    from that node until the new leader is known)."""
+    return min(0.25 * 2.0 ** min(delivery_count, 5), 5.0)
+
+
 async def run_handler(delivery: Delivery, handler: Handler) -> None:
-    """Call ``handler``; a raise, or a return without settling, nacks with requeue."""
+    """Call ``handler``; a raise, or a return without settling, nacks with requeue (after
+    :func:`retry_pause` when the bus itself failed)."""
     try:
         await handler(delivery)
     except Exception as exc:
@@ -66,6 +78,8 @@ async def run_handler(delivery: Delivery, handler: Handler) -> None:
             error=type(exc).__name__,
         )
         log.debug("bus.handler_traceback", queue=delivery.queue, exc_info=exc)
+        if isinstance(exc, NotConfirmed) and not delivery.settled:
+            await asyncio.sleep(retry_pause(delivery.delivery_count))
         if not delivery.settled:
             await delivery.nack(requeue=True)
         return

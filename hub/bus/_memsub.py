@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from hub.bus._common import run_handler
 from hub.bus._memstore import MemQueue, Stored
 from hub.bus.api import Handler
+from hub.metrics import METRICS
 
 if TYPE_CHECKING:
     from hub.bus.memory import InMemoryBus
@@ -82,10 +83,12 @@ class MemDelivery:
 
     async def ack(self) -> None:
         if self._settle():
+            METRICS.settled("ack")
             self._sub.queue.drain()
 
     async def nack(self, *, requeue: bool = True) -> None:
         if self._settle():
+            METRICS.settled("requeue" if requeue else "reject")
             queue = self._sub.queue
             if requeue:
                 queue.returned(self._env)
@@ -96,6 +99,7 @@ class MemDelivery:
     async def dead_letter(self, reason: str) -> None:
         if self.settled:
             return
+        METRICS.settled("dead_letter")
         await self._sub.bus.dead_letter_copy(self._env, self._sub.queue.name, reason)
         await self.ack()
 

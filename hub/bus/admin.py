@@ -34,12 +34,17 @@ from hub.bus.amqp import connect_amqp
 from hub.bus.amqp_topology import declare_topology
 from hub.bus.exceptions import BrokerAdminError, BusError
 from hub.bus.topology import Topology
+from hub.bus.urls import BrokerUrl
 
 __all__ = [
+    "BrokerNode",
+    "QueueReplicas",
     "SetupReport",
+    "broker_nodes",
     "delete_users",
     "delete_vhost",
     "purge_queues",
+    "queue_replicas",
     "setup_broker",
     "vhost_access",
 ]
@@ -57,6 +62,28 @@ class SetupReport:
     exchanges: int
     queues: int
     bindings: int
+    nodes: int  # the broker's nodes: with more than one, every queue is a quorum queue
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerNode:
+    name: str
+    running: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QueueReplicas:
+    """Where a queue lives: a quorum queue's leader, members and the members online; a
+    classic queue's one node (its leader and only member, online while the queue runs)."""
+
+    name: str
+    quorum: bool
+    leader: str | None
+    members: tuple[str, ...]
+    online: tuple[str, ...]
+
+
+_QUEUE_COLUMNS = "name,type,node,leader,members,online,state"
 
 
 def _q(name: str) -> str:
@@ -64,16 +91,20 @@ def _q(name: str) -> str:
 
 
 class _Api:
-    """A thin client of the management API: JSON in, status checked, clear errors out."""
+    """A thin client of the management API: JSON in, status checked, clear errors out. With
+    several hosts (a cluster's nodes, comma-separated as in a broker URL) it asks the first
+    that answers, and stays with it."""
 
     def __init__(self, admin_url: str, timeout: float) -> None:
-        url = URL(admin_url)
-        if not url.host:
-            raise ValueError("admin_url needs a host, like http://guest:guest@127.0.0.1:15672")
-        self.user = url.user or "guest"
-        self.password = url.password or "guest"
-        self.host = url.host
-        self.base = str(url.with_user(None).with_path("").with_query(None)).rstrip("/") + "/api/"
+        self.broker = BrokerUrl.parse(admin_url)
+        first = self.broker.nodes[0]
+        self.user = first.user or GUEST
+        self.password = first.password or GUEST
+        self._bases = [
+            str(node.with_user(None).with_path("").with_query(None)).rstrip("/") + "/api/"
+            for node in self.broker.nodes
+        ]
+        self._at = 0
         self._auth = {"Authorization": aiohttp.encode_basic_auth(self.user, self.password)}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -89,23 +120,39 @@ class _Api:
     async def request(
         self, method: str, path: str, body: Any = None, *, missing_ok: bool = False
     ) -> int:
+        return (await self._call(method, path, body, missing_ok=missing_ok))[0]
+
+    async def get(self, path: str) -> Any:
+        """The JSON of ``GET /api/{path}``."""
+        return (await self._call("GET", path, None, read=True))[1]
+
+    async def _call(
+        self, method: str, path: str, body: Any, *, missing_ok: bool = False, read: bool = False
+    ) -> tuple[int, Any]:
         assert self._session is not None
-        url = URL(self.base + path, encoded=True)
-        try:
-            async with self._session.request(method, url, json=body) as resp:
-                if resp.status == 404 and missing_ok:
-                    return 404
-                if resp.status >= 400:
-                    detail = (await resp.text())[:300]
-                    raise BrokerAdminError(
-                        f"the management API refused {method} /api/{path}: {resp.status} {detail}"
-                    )
-                return resp.status
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise BrokerAdminError(
-                f"the management API at {self.base} is unreachable ({exc!r}); is the "
-                "rabbitmq_management plugin enabled and the broker running?"
-            ) from exc
+        unreachable = []
+        for _ in self._bases:
+            base = self._bases[self._at]
+            try:
+                async with self._session.request(
+                    method, URL(base + path, encoded=True), json=body
+                ) as resp:
+                    if resp.status == 404 and missing_ok:
+                        return 404, None
+                    if resp.status >= 400:
+                        detail = (await resp.text())[:300]
+                        raise BrokerAdminError(
+                            f"the management API refused {method} /api/{path}: {resp.status} "
+                            f"{detail}"
+                        )
+                    return resp.status, (await resp.json() if read else None)
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                unreachable.append(f"{base} ({exc!r})")
+                self._at = (self._at + 1) % len(self._bases)
+        raise BrokerAdminError(
+            f"the management API is unreachable at {', '.join(unreachable)}; is the "
+            "rabbitmq_management plugin enabled and the broker running?"
+        )
 
 
 async def setup_broker(
@@ -121,13 +168,19 @@ async def setup_broker(
 
     ``admin_url``: the management API with an administrator's credentials, e.g.
     ``http://guest:guest@127.0.0.1:15672``. ``passwords``: one per topology identity.
-    ``amqp_url``: where to declare over AMQP (default: the admin's host, port 5672); its
+    ``amqp_url``: where to declare over AMQP (default: the admin's hosts, port 5672); its
     credentials and path are replaced by the admin's and ``vhost``.
+
+    On a cluster (the management API lists more than one node) every queue is declared a
+    quorum queue (:meth:`Topology.replicated`), replicated on every node.
     """
     missing = sorted(set(topology.identities) - set(passwords))
     if missing:
         raise ValueError(f"no password given for broker users {missing}")
     async with _Api(admin_url, timeout) as api:
+        nodes = len(await api.get("nodes"))
+        if nodes > 1:
+            topology = topology.replicated()
         v = _q(vhost)
         created = await api.request("PUT", f"vhosts/{v}", {}) == 201
         for perm in topology.permissions:
@@ -159,13 +212,13 @@ async def setup_broker(
         exchanges=len(topology.exchanges),
         queues=len(topology.queues),
         bindings=len(topology.bindings),
+        nodes=nodes,
     )
 
 
 async def _declare(api: _Api, vhost: str, topology: Topology, amqp_url: str | None) -> None:
-    base = URL(amqp_url) if amqp_url else URL.build(scheme="amqp", host=api.host, port=5672)
-    target = base.with_user(api.user).with_password(api.password)
-    url = str(target.with_path("")) + "/" + _q(vhost)
+    base = BrokerUrl.parse(amqp_url) if amqp_url else api.broker.with_service("amqp", 5672)
+    url = str(base.with_login(api.user, api.password).with_vhost(vhost))
     try:
         bus = await connect_amqp(url, identity=api.user)
         try:
@@ -223,3 +276,37 @@ async def purge_queues(
     async with _Api(admin_url, timeout) as api, _access(api, vhost):
         for queue in queues:
             await api.request("DELETE", f"queues/{_q(vhost)}/{_q(queue)}/contents")
+
+
+async def broker_nodes(admin_url: str, *, timeout: float = 30.0) -> tuple[BrokerNode, ...]:  # noqa: ASYNC109
+    """The broker's nodes (a cluster's members, stopped ones too), by name."""
+    async with _Api(admin_url, timeout) as api:
+        nodes = await api.get("nodes")
+    found = (BrokerNode(n["name"], bool(n.get("running"))) for n in nodes)
+    return tuple(sorted(found, key=lambda n: n.name))
+
+
+async def queue_replicas(
+    admin_url: str,
+    vhost: str,
+    *,
+    timeout: float = 30.0,  # noqa: ASYNC109
+) -> tuple[QueueReplicas, ...]:
+    """Each queue of ``vhost``, by name, with its replicas (what ``renkei cluster status``
+    shows, and what a test checks after a node was lost)."""
+    async with _Api(admin_url, timeout) as api:
+        queues = await api.get(
+            f"queues/{_q(vhost)}?columns=name,type,node,leader,members,online,state"
+        )
+    out = []
+    for q in queues:
+        if q.get("type") == "quorum":
+            members, online = q.get("members") or [], q.get("online") or []
+            out.append(
+                QueueReplicas(q["name"], True, q.get("leader"), tuple(members), tuple(online))
+            )
+        else:
+            node = q.get("node")
+            up = (node,) if node and q.get("state") == "running" else ()
+            out.append(QueueReplicas(q["name"], False, node, (node,) if node else (), up))
+    return tuple(sorted(out, key=lambda r: r.name))

@@ -1,7 +1,8 @@
-"""The AMQP bus: RabbitMQ through aio-pika (the only module that imports it).
+"""The AMQP bus: RabbitMQ through aio-pika.
 
-One robust connection per bus. Publishing and RPC share one channel with publisher confirms
-and the direct reply-to consumer (RabbitMQ requires both on the same channel); each
+One robust connection per bus (``_amqp_connection.py``, the only module that imports aio-pika:
+it fails over between a cluster's nodes). Publishing and RPC share one channel with publisher
+confirms and the direct reply-to consumer (RabbitMQ requires both on the same channel); each
 subscription gets its own channel, so its QoS is its own and a channel error elsewhere (a
 refused publish closes the publishing channel) does not touch it. Channels reopen and
 consumers resume by themselves after a connection loss.
@@ -13,13 +14,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
-import aio_pika
 import aiormq
 import aiormq.abc
 import structlog
 from pamqp.commands import Basic
-from yarl import URL
 
+from hub.bus._amqp_connection import open_connection
 from hub.bus._amqp_consumer import CHANNEL_ERRORS, AmqpSubscription
 from hub.bus._common import IdSource, PendingCalls, expiration_ms, rpc_handler
 from hub.bus.api import CONTENT_TYPE, EMPTY_HEADERS, Handler, OutMessage, Subscription
@@ -33,19 +33,17 @@ from hub.bus.exceptions import (
     Unroutable,
 )
 from hub.bus.topology import DIRECT_REPLY_TO, DLX_EXCHANGE
+from hub.bus.urls import BrokerUrl
+from hub.metrics import METRICS
 
-__all__ = ["AmqpBus", "close_quietly", "connect_amqp", "error_for", "redact_url"]
+__all__ = ["AmqpBus", "close_quietly", "connect_amqp", "error_for"]
 
 log = structlog.get_logger("hub.bus")
 _ACK = Basic.Ack
 _Props = Basic.Properties
 _PERSISTENT = 2
 _TRANSIENT = 1  # RPC requests: a request lost with the broker is a time-out, not a lost effect
-
-
-def redact_url(url: str) -> str:
-    parsed = URL(url)
-    return str(parsed.with_password("***")) if parsed.password else url
+RENEW_EVERY = 5.0  # seconds between two renewals of the publishing channel (AmqpBus._renew)
 
 
 def error_for(exc: BaseException, what: str) -> BusError:
@@ -74,7 +72,9 @@ async def connect_amqp(
     reconnect_interval: float = 1.0,
 ) -> AmqpBus:
     """Connect as broker user ``user_prefix + identity`` (the URL carries that user, its
-    password and the vhost).
+    password and the vhost). With several nodes in the URL (``amqp://u:p@h1:5672,h2:5672/v``)
+    it connects to one that answers (trying each in turn from a random one) and, whenever the
+    connection is lost, to the next.
 
     ``user_prefix``: RabbitMQ users are global to a broker, so deployments (and test runs)
     sharing one give theirs a prefix; the bus publishes with the prefixed user id and strips the
@@ -84,30 +84,13 @@ async def connect_amqp(
     raising NotConfirmed. ``close_grace``: how long close() lets running handlers finish.
     ``reconnect_interval``: pause between reconnection attempts after a connection loss.
     """
-    where = redact_url(url)
-    try:
-        connection = await aio_pika.connect_robust(
-            url,
-            client_properties={"connection_name": f"renkei {identity}"},
-            reconnect_interval=reconnect_interval,
-        )
-    except (
-        aiormq.exceptions.ProbableAuthenticationError,
-        aiormq.exceptions.AuthenticationError,
-        aiormq.exceptions.ConnectionNotAllowed,
-    ) as exc:
-        raise AccessRefused(f"the broker at {where} refused the login: {exc}") from exc
-    except aiormq.exceptions.InvalidFrameError as exc:
-        if "Connection.Close" not in str(exc):  # aiormq drops the close's reply text here
-            raise BusError(f"cannot connect to the broker at {where}: {exc!r}") from exc
-        raise AccessRefused(
-            f"the broker at {where} refused to open the connection: the user has no access "
-            "to the vhost, or has reached its connection limit (max-connections)"
-        ) from exc
-    except (aiormq.exceptions.AMQPError, OSError) as exc:
-        raise BusError(f"cannot connect to the broker at {where}: {exc!r}") from exc
+    broker = BrokerUrl.parse(url)
+    connection = await open_connection(
+        broker, name=f"renkei {identity}", reconnect_interval=reconnect_interval
+    )
     bus = AmqpBus(connection, identity, dead_letter_exchange, close_grace, ready_timeout)
     bus.user_prefix = user_prefix
+    bus.on_cluster = len(broker.nodes) > 1
     try:
         await bus.open()
     except BaseException:
@@ -130,6 +113,8 @@ class AmqpBus:
         self.connection = connection
         self._identity = identity
         self.user_prefix = ""
+        self.on_cluster = False  # several nodes: a refused publish renews the channel
+        self._renewed = -RENEW_EVERY
         self.dead_letter_exchange = dead_letter_exchange
         self._close_grace = close_grace
         self._ready_timeout = ready_timeout
@@ -150,18 +135,26 @@ class AmqpBus:
         channel = self.connection.channel(publisher_confirms=True, on_return_raises=False)
         await channel.initialize()
         self._channel = channel
-        channel.close_callbacks.add(self._on_channel_close)
         channel.reopen_callbacks.add(self._on_channel_reopen)
         await self._attach()
 
     async def _attach(self) -> None:
         raw = await self._channel.get_underlay_channel()
         await raw.basic_consume(DIRECT_REPLY_TO, self._on_reply, no_ack=True)
+        raw.closing.add_done_callback(lambda closing: self._on_channel_close(raw, closing))
         self._raw = raw
 
-    def _on_channel_close(self, _channel: object, exc: BaseException | None) -> None:
+    def _on_channel_close(
+        self, raw: aiormq.abc.AbstractChannel, closing: asyncio.Future[Any]
+    ) -> None:
+        """Bound to each raw channel: aio-pika's own close callbacks of a channel can run after
+        the connection came back (at once, on another node) and the channel reopened, and
+        must not then take the new one away."""
+        if self._raw is not raw:
+            return
         self._raw = None
         if len(self._calls):
+            exc = None if closing.cancelled() else closing.exception()
             reason = f"the publishing channel closed ({exc}); replies in flight are lost"
             self._calls.fail_all(lambda: BusError(reason))
 
@@ -206,6 +199,7 @@ class AmqpBus:
         except aiormq.exceptions.DeliveryError as exc:  # aiormq raises a basic.nack
             if not isinstance(exc.frame, Basic.Nack):
                 raise error_for(exc, f"publish to {exchange or 'amq.default'!r}") from exc
+            self._renew(raw)
             raise Rejected.publish(exchange, routing_key) from exc
         except CHANNEL_ERRORS as exc:
             raise error_for(exc, f"publish to {exchange or 'amq.default'!r}") from exc
@@ -213,6 +207,18 @@ class AmqpBus:
             if isinstance(result, aiormq.abc.DeliveredMessage):
                 raise Unroutable(f"no queue bound to {exchange!r} with key {routing_key!r}")
             raise NotConfirmed(f"publish to {exchange!r} was not confirmed: {result!r}")
+
+    def _renew(self, raw: aiormq.abc.AbstractChannel) -> None:
+        """After a publisher nack, on a cluster: close the publishing channel, and aio-pika
+        opens a new one. RabbitMQ 3.10 refuses for good a channel's publishes to a quorum queue
+        whose first came while the queue's record still named a lost leader (fixed in 3.11/3.12,
+        rabbitmq-server#9241); a new channel starts afresh. At most once per ``RENEW_EVERY``
+        seconds: a full queue refuses too (an office may fill ``renkei.dead``), and a renewal
+        fails the calls in flight, whose replies come on that channel."""
+        now = asyncio.get_running_loop().time()
+        if self.on_cluster and raw is self._raw and now >= self._renewed + RENEW_EVERY:
+            self._renewed = now
+            self.spawn(close_quietly(raw))
 
     async def publish(
         self, exchange: str, routing_key: str, message: OutMessage, *, mandatory: bool = True
@@ -231,6 +237,7 @@ class AmqpBus:
             expiration=None if ttl is None else str(ttl),
         )
         await self._send(exchange, routing_key, message.body, props, mandatory)
+        METRICS.published()
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int = 100) -> Subscription:
         if self._closing:

@@ -21,6 +21,7 @@ from hub.bus._memsub import MemSubscription
 from hub.bus.api import CONTENT_TYPE, EMPTY_HEADERS, Handler, OutMessage, Subscription
 from hub.bus.exceptions import AccessRefused, BusClosed, NotDeclared, Rejected, Unroutable
 from hub.bus.topology import DLX_EXCHANGE, Permission, Topology
+from hub.metrics import METRICS
 
 __all__ = ["InMemoryBroker", "InMemoryBus"]
 
@@ -103,6 +104,7 @@ class InMemoryBus:
             mandatory,
             message.content_type,
         )
+        METRICS.published()
         await asyncio.sleep(0)  # a confirm is a round trip: let consumers run
 
     def _send(  # noqa: PLR0917 - hot path: positional arguments are cheapest

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 __all__ = [
@@ -223,6 +223,12 @@ class Topology:
             if queue.name == name:
                 return queue
         return None
+
+    def replicated(self) -> Topology:
+        """The same topology with every queue a quorum queue, for a cluster of RabbitMQ nodes:
+        a classic queue (``token.requests``) lives on one node and is down with it."""
+        queues = tuple(replace(queue, quorum=True) for queue in self.queues)
+        return replace(self, queues=queues)
 
 
 def validate_office_code(code: str) -> str:

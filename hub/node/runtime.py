@@ -36,6 +36,7 @@ from hub.bus import (
     signed_message,
 )
 from hub.log import get_logger
+from hub.metrics import METRICS
 from hub.node.exceptions import (
     OFFICE_NO_APPLICATIONS,
     OFFICE_NO_JLIS_KEY,
@@ -63,6 +64,7 @@ from hub.wire import (
     SIGNATURE_HEADER,
     AccessEvent,
     Answered,
+    AnySealed,
     Change,
     ChangeEvent,
     Enroll,
@@ -85,7 +87,6 @@ from hub.wire import (
     Query,
     Refused,
     Reply,
-    Sealed,
     TimedOut,
     WireError,
     decode,
@@ -95,7 +96,7 @@ from hub.wire import (
     outcome_reason,
     seal,
     seal_key,
-    verify,
+    verify_by,
 )
 
 __all__ = ["EVENTS", "Answer", "OfficeNode"]
@@ -175,6 +176,7 @@ class OfficeNode:
         started = time.perf_counter()
         reply = await self._request(query, RK_QUERY, span)
         seconds = time.perf_counter() - started
+        METRICS.observe("ask", seconds)
         if reply is None:
             return Answer(
                 env.message_id, "timed_out", reason="no reply before the deadline", seconds=seconds
@@ -421,7 +423,9 @@ class OfficeNode:
         except Exception as exc:  # noqa: BLE001 - the office's own failure becomes an answer
             return self._failure(msg, exc)
 
-    async def _opened(self, sealed: Sealed, act: Callable[[bytes], Awaitable[Outcome]]) -> Outcome:
+    async def _opened(
+        self, sealed: AnySealed, act: Callable[[bytes], Awaitable[Outcome]]
+    ) -> Outcome:
         """What was sealed for this office (a number, a certificate), acted on."""
         try:
             opened = open_sealed(sealed, self.keys.sealing)
@@ -476,7 +480,7 @@ class OfficeNode:
         """The message if the hub sent and signed it; else it is dead-lettered with the reason."""
         try:
             if d.user_id == HUB:
-                verify(d.body, d.headers.get(SIGNATURE_HEADER), self.hub.verify)
+                verify_by(d.body, d.headers.get(SIGNATURE_HEADER), self.hub)
                 return decode(d.body)
             problem = f"{OFFICE_NOT_FROM_HUB}: message from {d.user_id!r}"
         except WireError as exc:

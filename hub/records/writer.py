@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Self
 
 from hub.batch import Batcher
+from hub.metrics import METRICS
 from hub.records.exceptions import ConfigError, RecordWriteError, WriterClosed
 from hub.records.model import RecordDraft
 from hub.records.store import RecordStore
@@ -38,7 +39,8 @@ class RecordWriter:
         if self._closed:
             raise WriterClosed("the record writer is closed")
         try:
-            return await self._batcher.submit(draft)
+            with METRICS.hop("records"):  # from draft to durable: the writer's lag
+                return await self._batcher.submit(draft)
         except RecordWriteError:
             raise
         except Exception as exc:

@@ -16,6 +16,7 @@ from typing import Protocol
 from hub.bus import OFFICES_EXCHANGE, Bus, Unroutable, office_replies, signed_message
 from hub.directory import Directory
 from hub.log import get_logger
+from hub.metrics import METRICS
 from hub.records import RecordDraft, RecordWriter
 from hub.routing.announce import Announcer, Sighting
 from hub.routing.context import Context
@@ -203,8 +204,14 @@ class Finisher:
         # the cost is a requester that times out on its own if the hub died between the two
         if first:
             await self._reply(ctx, outcome, record_id, now)
+            METRICS.finished(
+                ctx.requester, ctx.provider, ctx.affair, outcome.status, self._lap(ctx)
+            )
             if record_id is not None and self._announcer is not None:
                 self._announcer.note(Sighting(ctx, record_outcome(outcome), record_id, now))
+
+    def _lap(self, ctx: Context) -> float:
+        return (self._clock() - ctx.asked_at).total_seconds()
 
     async def _reply(
         self, ctx: Context, outcome: Outcome, record_id: uuid.UUID | None, now: dt.datetime

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, StringConstraints, ValidationError
 
+from hub.numbers import municipal_check_digit
 from hub.routing.exceptions import MalformedRegistry, UnknownOffice, shown, validation_problems
 from hub.routing.legal import Decision, LegalTable, refuse
 from hub.routing.legal_table_schema import Code, Strict, Text, as_tuple
@@ -31,7 +32,6 @@ __all__ = [
     "authorize",
     "load_default",
     "load_registry",
-    "municipal_check_digit",
     "parse_registry",
 ]
 
@@ -75,12 +75,6 @@ class _RegistryFile(Strict):
     version: Text
     note: str = ""
     offices: dict[OfficeCode, _Entry]
-
-
-def municipal_check_digit(first_five: str) -> int:
-    """Check digit of a 全国地方公共団体コード from its first five digits (千代田区 13101 → 6)."""
-    remainder = sum(w * int(d) for w, d in zip((6, 5, 4, 3, 2), first_five, strict=True)) % 11
-    return (11 - remainder) % 10
 
 
 class Registry:

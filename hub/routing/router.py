@@ -67,7 +67,7 @@ from hub.wire import (
     WireError,
     check_content_type,
     decode,
-    verify,
+    verify_by,
 )
 
 __all__ = ["Router", "RouterDeps", "desks_for", "utcnow"]
@@ -266,7 +266,7 @@ class Router:
         if keys is None:
             return refused(HUB_UNKNOWN_OFFICE, f"{sender!r} is not an office of the network")
         try:
-            verify(d.body, d.headers.get(SIGNATURE_HEADER), keys.verify)
+            verify_by(d.body, d.headers.get(SIGNATURE_HEADER), keys)
         except BadSignature as exc:
             return refused(exc.code, str(exc))
         if msg.envelope.correlation_id != msg.envelope.message_id:
@@ -324,7 +324,7 @@ class Router:
     def _check_provider(self, d: Delivery, msg: ProviderReply, ctx: Context) -> None:
         if d.user_id != ctx.provider or msg.envelope.sender != ctx.provider:
             raise ForgedContext(f"{d.user_id!r} answered a query sent to {ctx.provider!r}")
-        verify(d.body, d.headers.get(SIGNATURE_HEADER), self._d.keys[ctx.provider].verify)
+        verify_by(d.body, d.headers.get(SIGNATURE_HEADER), self._d.keys[ctx.provider])
 
 
 _PROVIDER_FAMILIES = ("provider", "provider_system", "requester")  # never "hub"

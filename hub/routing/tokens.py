@@ -6,14 +6,15 @@ from collections.abc import Awaitable, Sequence
 
 from hub.batch import Batcher
 from hub.bus import TOKEN_EXCHANGE, TOKEN_REQUESTS, Bus, BusError
+from hub.metrics import METRICS
 from hub.routing.exceptions import HUB_TOKEN_SERVICE_UNAVAILABLE
 from hub.tracing import Span, current_span, traceparent
 from hub.wire import (
+    AnySealed,
     Failed,
     IssueBatch,
     IssueItem,
     Refused,
-    Sealed,
     TokenOk,
     TokenRefusal,
     TokenResult,
@@ -45,9 +46,12 @@ class TokenClient:
     ) -> TokenOk | Refused | Failed:
         span = current_span()  # the token service's spans join the request's trace
         item = TranslateItem(token=token, holder=holder, targets=targets, traceparent=_tp(span))
-        return await self._guard(self._translate.submit(item), span)
+        with METRICS.hop("token"):
+            result = await self._guard(self._translate.submit(item), span)
+        METRICS.translated(result.status)
+        return result
 
-    async def issue(self, rrc: Sealed, targets: tuple[str, ...]) -> TokenOk | Refused | Failed:
+    async def issue(self, rrc: AnySealed, targets: tuple[str, ...]) -> TokenOk | Refused | Failed:
         span = current_span()
         item = IssueItem(rrc=rrc, targets=targets, traceparent=_tp(span))
         return await self._guard(self._issue.submit(item), span)

@@ -38,6 +38,7 @@ from hub.wire.crypto import (
     seal_key,
     sign,
     verify,
+    verify_by,
 )
 from hub.wire.exceptions import (
     BadSignature,
@@ -50,6 +51,7 @@ from hub.wire.exceptions import (
 from hub.wire.messages import (
     AccessEvent,
     Answered,
+    AnySealed,
     Change,
     ChangeEvent,
     Delivered,
@@ -78,6 +80,7 @@ from hub.wire.messages import (
     Reply,
     Resolved,
     Sealed,
+    SealedV1,
     TimedOut,
     TokenOk,
     TokenRefusal,
@@ -102,6 +105,7 @@ __all__ = [
     "AccessEvent",
     "AffairCode",
     "Answered",
+    "AnySealed",
     "BadSignature",
     "Change",
     "ChangeEvent",
@@ -139,6 +143,7 @@ __all__ = [
     "Resolved",
     "SealError",
     "Sealed",
+    "SealedV1",
     "TimedOut",
     "Token",
     "TokenOk",
@@ -167,4 +172,5 @@ __all__ = [
     "seal_key",
     "sign",
     "verify",
+    "verify_by",
 ]

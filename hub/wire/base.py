@@ -29,7 +29,11 @@ __all__ = [
     "new_traceparent",
 ]
 
-WIRE_VERSION: Final = 1
+WIRE_VERSION: Final = 2
+"""What every writer puts in ``Envelope.v``. Version 2 seals with HPKE (``Sealed``); version 1
+sealed with the construction ``SealedV1`` describes. Readers take both during the change: a
+message of either version may carry a version-1 seal (the hub relays answers it cannot open),
+so each seal says its own version too."""
 CONTENT_TYPE: Final = "application/json"  # every message body on the network, nothing else
 MAX_MESSAGE_BYTES = 64 * 1024
 """No message of the network is larger: the largest legitimate one is a ``Query`` or
@@ -92,7 +96,7 @@ class Envelope(WireModel):
     re-serialising what was parsed.
     """
 
-    v: Literal[1] = WIRE_VERSION
+    v: Literal[1, 2] = WIRE_VERSION
     message_id: UUID
     correlation_id: UUID  # the query id: a query's own id, echoed by every message about it
     sender: OfficeCode

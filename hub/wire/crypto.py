@@ -1,22 +1,26 @@
 """What makes a message authentic and a payload private: pure functions over bytes.
 
 - Signatures: Ed25519 over the exact body bytes (detached; carried as the ``renkei-sig`` header).
-- Sealing: an ephemeral X25519 key agreement with the recipient's key, HKDF-SHA256, then
-  ChaCha20-Poly1305; the recipient's public key is bound in as associated data.
+  An identity may have earlier signing keys that are still accepted while its key is rotated
+  (``PublicKeys.earlier``, ``verify_by``): no key id on the wire, the current key is tried first.
+- Sealing (wire version 2): HPKE (RFC 9180) in base mode with DHKEM(X25519, HKDF-SHA256),
+  HKDF-SHA256 and ChaCha20-Poly1305, from ``cryptography``; ``info`` names the use. HPKE binds
+  the recipient's public key into the key schedule itself. The seal of version 1 (an ephemeral
+  X25519 agreement, HKDF-SHA256, ChaCha20-Poly1305 with the recipient's key as associated
+  data) is still opened, never made, during the change.
 
 Keys are ``cryptography`` objects (how they are made, stored and loaded); the per-message
-Ed25519 and X25519 operations run in libsodium (PyNaCl): per query four verifications at 0.57
-of OpenSSL's time, four signatures at 0.73, a seal at 0.79 (bench/crypto_bench.py).
+Ed25519 operations run in libsodium (PyNaCl): per query four verifications at 0.57 of OpenSSL's
+time, four signatures at 0.73 (bench/crypto_bench.py, which also times both seals).
 """
 
 from __future__ import annotations
 
 import base64
-import os
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes, hpke, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -25,7 +29,7 @@ from nacl import bindings as sodium
 from nacl.exceptions import BadSignatureError, CryptoError
 
 from hub.wire.exceptions import BadSignature, SealError
-from hub.wire.messages import Sealed
+from hub.wire.messages import Sealed, SealedV1
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -38,6 +42,7 @@ __all__ = [
     "seal_key",
     "sign",
     "verify",
+    "verify_by",
 ]
 
 SIGNATURE_HEADER = "renkei-sig"
@@ -45,7 +50,11 @@ _RAW = serialization.Encoding.Raw
 _RAW_PUB = serialization.PublicFormat.Raw
 _RAW_PRIV = serialization.PrivateFormat.Raw
 _NONE = serialization.NoEncryption()
-_INFO = b"renkei seal v1"
+_INFO_V1 = b"renkei seal v1"
+_HPKE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
+_HPKE_INFO = b"renkei seal v2"
+_ENC_SIZE = 32  # HPKE's encapsulated key for DHKEM(X25519): the ephemeral public key
+_NOT_OURS = "the payload is not sealed for this office, or was altered"
 
 
 def b64e(data: bytes) -> str:
@@ -61,25 +70,47 @@ def b64d(text: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class PublicKeys:
-    """What the network knows of an office: its signature and sealing public keys."""
+    """What the network knows of an identity: its signature and sealing public keys, and the
+    signing keys it had before, still accepted until they are retired (a key rotation).
+
+    As text (``var/public/<identity>.pub``): ``verify.seal`` on the first line, then one line
+    per earlier verify key, each base64url."""
 
     verify: Ed25519PublicKey
     seal: X25519PublicKey
+    earlier: tuple[Ed25519PublicKey, ...] = ()
 
     @property
     def seal_b64(self) -> str:
         return b64e(self.seal.public_bytes(_RAW, _RAW_PUB))
 
     def to_text(self) -> str:
-        return f"{b64e(self.verify.public_bytes(_RAW, _RAW_PUB))}.{self.seal_b64}"
+        lines = [f"{_verify_b64(self.verify)}.{self.seal_b64}"]
+        return "\n".join(lines + [_verify_b64(k) for k in self.earlier])
 
     @classmethod
     def from_text(cls, text: str) -> PublicKeys:
-        v, _, s = text.strip().partition(".")
+        first, *rest = text.strip().splitlines() or [""]
+        v, _, s = first.strip().partition(".")
         try:
-            return cls(Ed25519PublicKey.from_public_bytes(b64d(v)), seal_key(s))
+            earlier = tuple(_verify_key(line.strip()) for line in rest if line.strip())
+            keys = cls(_verify_key(v), seal_key(s), earlier)
         except ValueError as exc:
             raise SealError(f"not a public key pair: {exc}") from None
+        every = [_verify_b64(k) for k in (keys.verify, *keys.earlier)]
+        if len(set(every)) != len(every):
+            raise SealError("not a public key pair: a signing key is listed twice")
+        return keys
+
+
+def _verify_b64(key: Ed25519PublicKey) -> str:
+    return b64e(key.public_bytes(_RAW, _RAW_PUB))
+
+
+def _verify_key(text: str) -> Ed25519PublicKey:
+    if "." in text:
+        raise ValueError("an earlier signing key is a verify key alone")
+    return Ed25519PublicKey.from_public_bytes(b64d(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +188,21 @@ def verify(body: bytes, signature: str | None, key: Ed25519PublicKey) -> None:
         raise BadSignature("the signature does not match the sender's key") from None
 
 
+def verify_by(body: bytes, signature: str | None, keys: PublicKeys) -> None:
+    """``verify`` against an identity's current signing key, then against each earlier one it
+    may still sign with (during a rotation); ``BadSignature`` when none matches."""
+    try:
+        verify(body, signature, keys.verify)
+    except BadSignature:
+        for key in keys.earlier:
+            try:
+                verify(body, signature, key)
+            except BadSignature:
+                continue
+            return
+        raise
+
+
 def _signature(text: str) -> bytes:
     sig = b64d(text)
     if len(sig) != 64:  # libsodium would read a short one's missing bytes from the body
@@ -164,29 +210,37 @@ def _signature(text: str) -> bytes:
     return sig
 
 
-def _key(shared: bytes, epk: bytes, recipient: bytes) -> bytes:
-    return HKDF(hashes.SHA256(), 32, salt=epk + recipient, info=_INFO).derive(shared)
-
-
 def seal(plaintext: bytes, recipient: X25519PublicKey) -> Sealed:
-    eph = os.urandom(32)
-    epk = sodium.crypto_scalarmult_base(eph)
-    rcpt = _public(recipient)
-    shared = sodium.crypto_scalarmult(eph, rcpt)
-    nonce = os.urandom(12)
-    ct = ChaCha20Poly1305(_key(shared, epk, rcpt)).encrypt(nonce, plaintext, rcpt)
-    return Sealed(epk=b64e(epk), nonce=b64e(nonce), ct=b64e(ct))
+    out = _HPKE.encrypt(plaintext, recipient, info=_HPKE_INFO)
+    return Sealed(epk=b64e(out[:_ENC_SIZE]), ct=b64e(out[_ENC_SIZE:]))
 
 
-def open_sealed(sealed: Sealed, key: X25519PrivateKey) -> bytes:
+def open_sealed(sealed: Sealed | SealedV1, key: X25519PrivateKey) -> bytes:
+    """The plaintext of a seal of either version; ``SealError`` if it is not for ``key``."""
+    if isinstance(sealed, SealedV1):
+        return _open_v1(sealed, key)
+    enc = b64d(sealed.epk)
+    if len(enc) != _ENC_SIZE:
+        raise SealError(_NOT_OURS)
+    try:
+        return _HPKE.decrypt(enc + b64d(sealed.ct), key, info=_HPKE_INFO)
+    except (InvalidTag, ValueError):
+        raise SealError(_NOT_OURS) from None
+
+
+def _key_v1(shared: bytes, epk: bytes, recipient: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), 32, salt=epk + recipient, info=_INFO_V1).derive(shared)
+
+
+def _open_v1(sealed: SealedV1, key: X25519PrivateKey) -> bytes:
     epk = b64d(sealed.epk)
     if len(epk) != 32:
-        raise SealError("the payload is not sealed for this office, or was altered")
+        raise SealError(_NOT_OURS)
     try:
         private, rcpt = _private(key)
         shared = sodium.crypto_scalarmult(private, epk)  # a low-order epk raises, never all-zero
-        return ChaCha20Poly1305(_key(shared, epk, rcpt)).decrypt(
+        return ChaCha20Poly1305(_key_v1(shared, epk, rcpt)).decrypt(
             b64d(sealed.nonce), b64d(sealed.ct), rcpt
         )
     except (InvalidTag, ValueError, CryptoError, RuntimeError):
-        raise SealError("the payload is not sealed for this office, or was altered") from None
+        raise SealError(_NOT_OURS) from None

@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, StringConstraints
+from pydantic import Discriminator, Field, StringConstraints, Tag
 
 from hub.wire.base import (
     B64,
@@ -32,6 +32,7 @@ from hub.wire.base import (
 __all__ = [
     "AccessEvent",
     "Answered",
+    "AnySealed",
     "Change",
     "ChangeEvent",
     "Delivered",
@@ -60,6 +61,7 @@ __all__ = [
     "Reply",
     "Resolved",
     "Sealed",
+    "SealedV1",
     "TimedOut",
     "TokenOk",
     "TokenRefusal",
@@ -81,11 +83,39 @@ ErrorFamily = Literal["requester", "provider", "provider_system", "hub"]
 
 
 class Sealed(WireModel):
-    """A payload only its recipient can open: X25519 + HKDF-SHA256 + ChaCha20-Poly1305."""
+    """A payload only its recipient can open: HPKE (RFC 9180) in base mode,
+    DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305 (``hub.wire.crypto``)."""
+
+    v: Literal[2] = 2
+    epk: B64  # HPKE's encapsulated key: the sender's ephemeral X25519 public key
+    ct: B64  # the ciphertext and its tag (HPKE derives the nonce)
+
+
+class SealedV1(WireModel):
+    """The seal before HPKE: X25519, HKDF-SHA256, ChaCha20-Poly1305 with the recipient's key as
+    associated data. Read during the change to wire version 2 (an answer sealed by an office
+    not yet moved, relayed by the hub), never written."""
 
     epk: B64  # the sender's ephemeral public key
     nonce: B64
     ct: B64
+
+
+def _seal_version(value: object) -> str | None:
+    """ "2" for this version's seal, "1" for one with no version (v1), None for anything else."""
+    found = value.get("v") if isinstance(value, dict) else getattr(value, "v", None)
+    return "1" if found is None else "2" if found == 2 else None
+
+
+AnySealed = Annotated[
+    Annotated[Sealed, Tag("2")] | Annotated[SealedV1, Tag("1")],
+    Discriminator(
+        _seal_version,
+        custom_error_type="seal_version",
+        custom_error_message="a seal says v 2 (HPKE), or nothing (version 1)",
+    ),
+]
+"""A sealed payload as read: this version's ``Sealed``, or the ``SealedV1`` it replaces."""
 
 
 # ---- outcomes -----------------------------------------------------------------------------
@@ -96,7 +126,7 @@ RecordOutcome = Literal["ok", "refused", "not_found", "error", "timed_out"]
 
 class Answered(WireModel):
     status: Literal["ok"] = "ok"
-    payload: Sealed
+    payload: AnySealed
 
 
 class Enrolled(WireModel):
@@ -110,7 +140,7 @@ class Resolved(WireModel):
     第8条): a routing fact the hub checks an enrollment against, never passed on."""
 
     status: Literal["resolved"] = "resolved"
-    rrc: Sealed
+    rrc: AnySealed
     municipality: Municipality | None = None
 
 
@@ -192,7 +222,7 @@ class Query(WireModel):
     # 不開示: the record of this query is withheld from the resident until the flag is lifted
     not_disclosed: bool = False
     # an electronic application (signed CMS), sealed for the provider; the hub passes it on
-    document: Sealed | None = None
+    document: AnySealed | None = None
 
 
 class ForwardedQuery(WireModel):
@@ -206,7 +236,7 @@ class ForwardedQuery(WireModel):
     params: Params = Field(default_factory=dict)
     seal_to: B64  # the requester's X25519 public key
     context: B64  # the hub's sealed routing context; the provider echoes it unchanged
-    document: Sealed | None = None
+    document: AnySealed | None = None
 
 
 class ProviderReply(WireModel):
@@ -235,7 +265,7 @@ class Enroll(WireModel):
 
     kind: Literal["enroll"] = "enroll"
     envelope: Envelope
-    number: Sealed
+    number: AnySealed
     # no "since when": the hub dates a holding itself, at the enrollment (an office's own date
     # could back-date a holding and make another office's lawful question ambiguous)
 
@@ -244,7 +274,7 @@ class ForwardedEnroll(WireModel):
     kind: Literal["forwarded_enroll"] = "forwarded_enroll"
     envelope: Envelope
     requester: OfficeCode
-    number: Sealed
+    number: AnySealed
     context: B64
 
 
@@ -257,14 +287,14 @@ class Identify(WireModel):
 
     kind: Literal["identify"] = "identify"
     envelope: Envelope
-    certificate: Sealed
+    certificate: AnySealed
 
 
 class ForwardedIdentify(WireModel):
     kind: Literal["forwarded_identify"] = "forwarded_identify"
     envelope: Envelope
     requester: OfficeCode
-    certificate: Sealed
+    certificate: AnySealed
     context: B64
 
 
@@ -319,7 +349,7 @@ class TranslateItem(WireModel):
 
 
 class IssueItem(WireModel):
-    rrc: Sealed
+    rrc: AnySealed
     targets: Annotated[tuple[OfficeCode, ...], Field(min_length=1, max_length=8)]
     traceparent: Traceparent | None = None
 
@@ -383,7 +413,7 @@ class Notice(WireModel):
     kind: Literal["notice"] = "notice"
     envelope: Envelope
     person: Token
-    body: Sealed  # sealed for the recipient (the portal): title and text
+    body: AnySealed  # sealed for the recipient (the portal): title and text
 
 
 class ForwardedNotice(WireModel):
@@ -393,7 +423,7 @@ class ForwardedNotice(WireModel):
     envelope: Envelope
     origin: OfficeCode
     person: Token
-    body: Sealed
+    body: AnySealed
 
 
 Message = Annotated[

@@ -23,6 +23,7 @@ __all__ = [
     "IssueIn",
     "RevokeIn",
     "VerifierIn",
+    "first_problem",
     "load_public_key",
     "parse_body",
     "parse_serial",
@@ -96,9 +97,16 @@ def parse_body(model: type[M], body: bytes) -> M:
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise Malformed(f"{where}: {first['msg']}") from None
+        raise Malformed(first_problem(exc)) from None
+
+
+def first_problem(exc: ValidationError, whole: str = "body") -> str:
+    """``where: what`` of the first error, without the value (it may be personal data);
+    ``whole`` names the place of an error about the whole model."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or whole
+    what = str(first["ctx"]["error"]) if first["type"] == "value_error" else first["msg"]
+    return f"{where}: {what}"
 
 
 def parse_serial(text: str) -> int:

@@ -107,7 +107,7 @@ class CertificationAuthority:
             state.hierarchy,
             holder_key=state.holder_key,
             endpoints=endpoints,
-            ledger=Ledger(state.ledger_path),
+            ledger=Ledger(state.ledger_path, journal=state.journal_path),
             verifiers=VerifierRegistry(state.verifiers_path),
             operator_token=state.operator_token,
             crl_interval=crl_interval or dt.timedelta(hours=1),

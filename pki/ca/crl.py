@@ -9,7 +9,7 @@ the previous number, so it keeps rising across restarts).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -19,7 +19,9 @@ from pki.ca.ledger import RevocationRecord
 from pki.exceptions import Malformed, RevocationUnknown
 from pki.profiles import Issuer
 
-__all__ = ["RevocationStatus", "build_crl", "check_crl", "load_crl"]
+__all__ = ["CheckedCrl", "RevocationStatus", "build_crl", "check_crl", "checked_crl", "load_crl"]
+
+_SKEW = dt.timedelta(minutes=5)
 
 
 def build_crl(
@@ -66,11 +68,40 @@ def load_crl(data: bytes) -> x509.CertificateRevocationList:
 
 @dataclass(frozen=True, slots=True)
 class RevocationStatus:
-    """A serial's status from a CRL or OCSP: ``revoked_at`` None means not revoked."""
+    """A serial's status from a CRL or OCSP: ``revoked_at`` None means not revoked.
+    ``valid_until``: the source's nextUpdate, how long it vouches for the answer."""
 
     revoked_at: dt.datetime | None
     reason: x509.ReasonFlags | None = None
     invalid_since: dt.datetime | None = None
+    valid_until: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCrl:
+    """A CRL whose issuer and signature checked out, every entry read once: a look-up by
+    serial is a dict access however long the CRL (a relying party keeps one until its
+    nextUpdate)."""
+
+    this_update: dt.datetime
+    next_update: dt.datetime
+    entries: Mapping[int, RevocationStatus]
+
+    def status(self, serial: int, now: dt.datetime) -> RevocationStatus:
+        """The serial's status; :class:`RevocationUnknown` when the CRL is not current."""
+        if self.next_update < now:
+            raise RevocationUnknown("the CRL is out of date (nextUpdate has passed)")
+        if self.this_update > now + _SKEW:
+            raise RevocationUnknown("the CRL is from the future")
+        return self.entries.get(serial) or RevocationStatus(None, valid_until=self.next_update)
+
+
+def checked_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> CheckedCrl:
+    """The CRL, which must be the issuer's and correctly signed, read once."""
+    try:
+        return _checked(crl, issuer)
+    except ValueError as exc:  # a CRL's entries parse lazily
+        raise RevocationUnknown(f"the CRL does not parse: {exc}"[:200]) from None
 
 
 def check_crl(
@@ -80,35 +111,27 @@ def check_crl(
     now: dt.datetime,
 ) -> RevocationStatus:
     """The serial's status in a CRL that must be the issuer's, correctly signed and current."""
-    try:
-        return _check(crl, issuer, serial, now)
-    except ValueError as exc:  # a CRL's entries parse lazily
-        raise RevocationUnknown(f"the CRL does not parse: {exc}"[:200]) from None
+    return checked_crl(crl, issuer).status(serial, now)
 
 
-def _check(
-    crl: x509.CertificateRevocationList,
-    issuer: x509.Certificate,
-    serial: int,
-    now: dt.datetime,
-) -> RevocationStatus:
+def _checked(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> CheckedCrl:
     if crl.issuer != issuer.subject:
         raise RevocationUnknown("the CRL is not the issuing CA's")
     if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
         raise RevocationUnknown("the CRL's signature does not verify")
     nxt = crl.next_update_utc
-    if nxt is None or nxt < now:
-        raise RevocationUnknown("the CRL is out of date (nextUpdate has passed)")
-    if crl.last_update_utc > now + dt.timedelta(minutes=5):
-        raise RevocationUnknown("the CRL is from the future")
-    entry = crl.get_revoked_certificate_by_serial_number(serial)
-    if entry is None:
-        return RevocationStatus(None)
-    reason: x509.ReasonFlags | None = None
-    since: dt.datetime | None = None
-    for ext in entry.extensions:
-        if isinstance(ext.value, x509.CRLReason):
-            reason = ext.value.reason
-        elif isinstance(ext.value, x509.InvalidityDate):
-            since = ext.value.invalidity_date_utc
-    return RevocationStatus(entry.revocation_date_utc, reason, since)
+    if nxt is None:
+        raise RevocationUnknown("the CRL has no nextUpdate")
+    entries: dict[int, RevocationStatus] = {}
+    for entry in crl:
+        reason: x509.ReasonFlags | None = None
+        since: dt.datetime | None = None
+        for ext in entry.extensions:
+            if isinstance(ext.value, x509.CRLReason):
+                reason = ext.value.reason
+            elif isinstance(ext.value, x509.InvalidityDate):
+                since = ext.value.invalidity_date_utc
+        entries[entry.serial_number] = RevocationStatus(
+            entry.revocation_date_utc, reason, since, valid_until=nxt
+        )
+    return CheckedCrl(crl.last_update_utc, nxt, entries)

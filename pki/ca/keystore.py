@@ -8,7 +8,8 @@ Layout, made on first start::
     keys/<name>.key.pem   PKCS#8 private keys, encrypted with the password (mode 0600):
                           root, signature, authentication, ocsp-signature, ocsp-authentication
     certs/<name>.pem      the matching certificates; chain.pem = root + both issuing CAs
-    ledger.jsonl          issued serials and revocations (see pki.ca.ledger)
+    ledger.sqlite3        issued serials and revocations (see pki.ca.ledger; an earlier
+                          version's ledger.jsonl is imported, then ledger.jsonl.imported)
     verifiers.json        the verifier registry (see pki.ca.verifiers)
 
 A secret file readable by group or others is refused. The password beside the keys protects a
@@ -73,6 +74,11 @@ class StateFiles:
 
     @property
     def ledger_path(self) -> Path:
+        return self.root / "ledger.sqlite3"
+
+    @property
+    def journal_path(self) -> Path:
+        """The ledger of an earlier version, imported into ``ledger_path`` on open."""
         return self.root / "ledger.jsonl"
 
     @property

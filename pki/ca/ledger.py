@@ -4,9 +4,17 @@ No personal data: a record is (CA, serial, holder digest, validity). The holder 
 HMAC of the holder reference under the CA's own key, so the ledger cannot be joined with any
 other data set, and the serial (random, 159 bits) is never derived from the person.
 
-Kept in memory, optionally backed by an append-only journal of JSON lines (``ledger.jsonl``,
-mode 0600, fsync'd on every write) that is replayed on open; a torn last line from a crash is
-ignored, anything else malformed refuses to start.
+Kept in memory, optionally backed by an SQLite database (``ledger.sqlite3``, mode 0600, WAL,
+``synchronous=FULL``) that is read on open. Each record is one transaction, durable before the
+call returns; a crash, even in the middle of a write, leaves every record that was
+acknowledged and nothing half-written (SQLite rolls the interrupted transaction back on the
+next open), so the CA starts again and appends after it. A row that is not a ledger entry
+refuses to start.
+
+A journal of JSON lines from an earlier version (``ledger.jsonl``) is imported once, in one
+transaction, and renamed ``ledger.jsonl.imported``. A torn last line is skipped (never
+acknowledged), and so is a torn line that a later entry was appended onto (the entry is kept:
+the old journal's failure to restart); any other malformed line refuses to start.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +34,22 @@ from pki.exceptions import StateError
 from pki.profiles import CaName
 
 __all__ = ["CertRecord", "Ledger", "RevocationRecord"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS issued (
+    ca TEXT NOT NULL, serial TEXT NOT NULL, holder TEXT NOT NULL,
+    not_before TEXT NOT NULL, not_after TEXT NOT NULL,
+    PRIMARY KEY (ca, serial)
+);
+CREATE TABLE IF NOT EXISTS revoked (
+    ca TEXT NOT NULL, serial TEXT NOT NULL, reason TEXT NOT NULL,
+    revoked_at TEXT NOT NULL, invalid_since TEXT,
+    PRIMARY KEY (ca, serial)
+);
+"""
+_ISSUE = "INSERT {}INTO issued VALUES (:ca, :serial, :holder, :not_before, :not_after)"
+_REVOKE = "INSERT {}INTO revoked VALUES (:ca, :serial, :reason, :revoked_at, :invalid_since)"
+_ENTRY_START = b'{"op":'
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,35 +71,30 @@ class RevocationRecord:
 
 
 class Ledger:
-    def __init__(self, path: Path | None = None) -> None:
-        self._path = path
+    def __init__(self, path: Path | None = None, *, journal: Path | None = None) -> None:
+        """In memory only, or kept in the SQLite database ``path``; ``journal``: an earlier
+        version's JSON-lines journal, imported into ``path`` if it is there."""
         self._certs: dict[tuple[CaName, int], CertRecord] = {}
         self._holders: dict[str, list[CertRecord]] = {}
         self._revoked: dict[CaName, dict[int, RevocationRecord]] = {c: {} for c in CaName}
-        self._fd: int | None = None
+        self._db: sqlite3.Connection | None = None
         if path is not None:
-            self._replay(path)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._db = _connect(path)
+            if journal is not None and journal.exists():
+                _import(self._db, journal)
+            self._load(path)
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def __len__(self) -> int:
         return len(self._certs)
 
     def add(self, rec: CertRecord) -> None:
-        self._append(
-            {
-                "op": "issue",
-                "ca": rec.ca.value,
-                "serial": f"{rec.serial:x}",
-                "holder": rec.holder,
-                "not_before": rec.not_before.isoformat(),
-                "not_after": rec.not_after.isoformat(),
-            }
-        )
+        if self._db is not None:
+            self._db.execute(_ISSUE.format(""), _issue_row(rec))
         self._index(rec)
 
     def revoke(self, rev: RevocationRecord) -> tuple[RevocationRecord, bool]:
@@ -81,16 +102,8 @@ class Ledger:
         existing = self._revoked[rev.ca].get(rev.serial)
         if existing is not None:
             return existing, False
-        self._append(
-            {
-                "op": "revoke",
-                "ca": rev.ca.value,
-                "serial": f"{rev.serial:x}",
-                "reason": rev.reason.value,
-                "revoked_at": rev.revoked_at.isoformat(),
-                "invalid_since": rev.invalid_since.isoformat() if rev.invalid_since else None,
-            }
-        )
+        if self._db is not None:
+            self._db.execute(_REVOKE.format(""), _revoke_row(rev))
         self._revoked[rev.ca][rev.serial] = rev
         return rev, True
 
@@ -110,48 +123,111 @@ class Ledger:
         self._certs[(rec.ca, rec.serial)] = rec
         self._holders.setdefault(rec.holder, []).append(rec)
 
-    def _append(self, entry: dict[str, Any]) -> None:
-        if self._fd is None:
-            return
-        os.write(self._fd, json.dumps(entry, separators=(",", ":")).encode() + b"\n")
-        os.fsync(self._fd)
-
-    def _replay(self, path: Path) -> None:
+    def _load(self, path: Path) -> None:
+        assert self._db is not None
+        db = self._db
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return
-        lines = data.split(b"\n")
-        if lines and lines[-1]:
-            lines = lines[:-1]  # a torn write at a crash: the entry was never acknowledged
-        for n, line in enumerate(lines, 1):
-            if not line:
-                continue
-            try:
-                self._apply(json.loads(line))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise StateError(f"{path}: line {n} is not a ledger entry ({exc})") from None
+            for row in db.execute("SELECT * FROM issued ORDER BY rowid"):
+                self._index(_cert(row))
+            for row in db.execute("SELECT * FROM revoked ORDER BY rowid"):
+                rev = _revocation(row)
+                self._revoked[rev.ca][rev.serial] = rev
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StateError(f"{path}: a row is not a ledger entry ({exc})") from None
 
-    def _apply(self, e: dict[str, Any]) -> None:
-        ca, serial = CaName(e["ca"]), int(e["serial"], 16)
-        if e["op"] == "issue":
-            self._index(
-                CertRecord(
-                    ca,
-                    serial,
-                    str(e["holder"]),
-                    dt.datetime.fromisoformat(e["not_before"]),
-                    dt.datetime.fromisoformat(e["not_after"]),
-                )
-            )
-        elif e["op"] == "revoke":
-            since = e["invalid_since"]
-            self._revoked[ca][serial] = RevocationRecord(
-                ca,
-                serial,
-                x509.ReasonFlags(e["reason"]),
-                dt.datetime.fromisoformat(e["revoked_at"]),
-                dt.datetime.fromisoformat(since) if since else None,
-            )
-        else:
-            raise ValueError(f"unknown op {e['op']!r}")
+
+def _connect(path: Path) -> sqlite3.Connection:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # SQLite's files take this mode
+    try:
+        # autocommit: every statement is its own transaction, committed before it returns
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # the WAL is fsync'd at every commit
+        db.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        raise StateError(f"{path} is not a ledger database ({exc})") from None
+    return db
+
+
+def _issue_row(rec: CertRecord) -> dict[str, str]:
+    return {
+        "ca": rec.ca.value,
+        "serial": f"{rec.serial:x}",
+        "holder": rec.holder,
+        "not_before": rec.not_before.isoformat(),
+        "not_after": rec.not_after.isoformat(),
+    }
+
+
+def _revoke_row(rev: RevocationRecord) -> dict[str, str | None]:
+    return {
+        "ca": rev.ca.value,
+        "serial": f"{rev.serial:x}",
+        "reason": rev.reason.value,
+        "revoked_at": rev.revoked_at.isoformat(),
+        "invalid_since": rev.invalid_since.isoformat() if rev.invalid_since else None,
+    }
+
+
+def _cert(e: Any) -> CertRecord:
+    return CertRecord(
+        CaName(e["ca"]),
+        int(e["serial"], 16),
+        str(e["holder"]),
+        dt.datetime.fromisoformat(e["not_before"]),
+        dt.datetime.fromisoformat(e["not_after"]),
+    )
+
+
+def _revocation(e: Any) -> RevocationRecord:
+    since = e["invalid_since"]
+    return RevocationRecord(
+        CaName(e["ca"]),
+        int(e["serial"], 16),
+        x509.ReasonFlags(e["reason"]),
+        dt.datetime.fromisoformat(e["revoked_at"]),
+        dt.datetime.fromisoformat(since) if since else None,
+    )
+
+
+def _import(db: sqlite3.Connection, journal: Path) -> None:
+    """The old journal's entries into the database, in one transaction (an import cut short
+    is done again: rows already there are kept), then the journal renamed."""
+    records = list(_journal_records(journal))
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for r in records:
+            if isinstance(r, CertRecord):
+                db.execute(_ISSUE.format("OR IGNORE "), _issue_row(r))
+            else:
+                db.execute(_REVOKE.format("OR IGNORE "), _revoke_row(r))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    journal.rename(journal.with_name(journal.name + ".imported"))
+
+
+def _journal_records(journal: Path) -> Iterator[CertRecord | RevocationRecord]:
+    lines = journal.read_bytes().split(b"\n")
+    if lines and lines[-1]:
+        lines = lines[:-1]  # a torn write at a crash: the entry was never acknowledged
+    for n, line in enumerate(lines, 1):
+        if not line:
+            continue
+        # a torn write that the next entry was appended onto: only the last piece is an entry
+        last = line.rfind(_ENTRY_START)
+        piece = line[last:] if last > 0 and line.startswith(_ENTRY_START) else line
+        try:
+            yield _journal_record(json.loads(piece))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StateError(f"{journal}: line {n} is not a ledger entry ({exc})") from None
+
+
+def _journal_record(e: dict[str, Any]) -> CertRecord | RevocationRecord:
+    if e["op"] == "issue":
+        return _cert(e)
+    if e["op"] == "revoke":
+        return _revocation(e)
+    raise ValueError(f"unknown op {e['op']!r}")

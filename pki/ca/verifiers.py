@@ -17,21 +17,31 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import re
 import secrets
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Self
 
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_serializer,
+    model_validator,
+)
+
+from pki.ca.api import first_problem
 from pki.ca.keystore import read_secret, write_private
 from pki.exceptions import Malformed, NotOnFile, StateError, Unauthorized
 from pki.profiles import CertKind
 
 __all__ = ["Verifier", "VerifierKind", "VerifierRegistry"]
 
-_LICENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
 _KEY = re.compile(r"(v-[0-9a-f]{12})\.([A-Za-z0-9_-]{20,100})")
 
 
@@ -40,15 +50,31 @@ class VerifierKind(StrEnum):
     PRIVATE = "private"  # 総務大臣の認定を受けた民間事業者
 
 
-@dataclass(frozen=True, slots=True)
-class Verifier:
-    id: str
-    name: str
+class Verifier(BaseModel):
+    """A registered verifier, as registration checks it and the registry file keeps it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, StringConstraints(pattern=r"^v-[0-9a-f]{12}$")]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     kind: VerifierKind
-    roles: frozenset[CertKind]
-    licence: str | None
-    registered_at: dt.datetime
-    key_hash: str
+    roles: Annotated[frozenset[CertKind], Field(min_length=1)]
+    # a private verifier's licence number (主務大臣認定): 1–32 of A–Z 0–9 -
+    licence: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")] | None
+    registered_at: AwareDatetime
+    key_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+    @field_serializer("roles")
+    def _sorted(self, roles: frozenset[CertKind]) -> list[str]:
+        return sorted(r.value for r in roles)
+
+    @model_validator(mode="after")
+    def _licence_by_kind(self) -> Self:
+        if self.kind is VerifierKind.PRIVATE and self.licence is None:
+            raise ValueError("a private verifier needs its licence number (1–32 of A–Z 0–9 -)")
+        if self.kind is VerifierKind.PUBLIC and self.licence is not None:
+            raise ValueError("a public body has no licence number")
+        return self
 
     def public(self) -> dict[str, Any]:
         """What the API shows: everything but the key hash."""
@@ -56,10 +82,13 @@ class Verifier:
             "id": self.id,
             "name": self.name,
             "kind": self.kind.value,
-            "roles": sorted(r.value for r in self.roles),
+            "roles": self._sorted(self.roles),
             "licence": self.licence,
             "registered_at": self.registered_at.isoformat(),
         }
+
+
+_FILE: TypeAdapter[list[Verifier]] = TypeAdapter(list[Verifier])
 
 
 class VerifierRegistry:
@@ -68,10 +97,11 @@ class VerifierRegistry:
         self._by_id: dict[str, Verifier] = {}
         if path is not None and path.exists():
             try:
-                for v in json.loads(read_secret(path)):
-                    self._by_id[v["id"]] = _from_json(v)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise StateError(f"{path} is not a verifier registry ({exc})") from None
+                self._by_id = {v.id: v for v in _FILE.validate_json(read_secret(path))}
+            except ValidationError as exc:
+                raise StateError(
+                    f"{path} is not a verifier registry ({first_problem(exc)})"
+                ) from None
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -88,16 +118,19 @@ class VerifierRegistry:
         now: dt.datetime,
     ) -> tuple[Verifier, str]:
         """Register a verifier; returns it and its API key (shown this once)."""
-        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
-            raise Malformed("verifier name must be 1–100 characters")
-        if not roles:
-            raise Malformed("a verifier needs at least one role: signature, authentication")
-        if kind is VerifierKind.PRIVATE and (licence is None or not _LICENCE.fullmatch(licence)):
-            raise Malformed("a private verifier needs its licence number (1–32 of A–Z 0–9 -)")
-        if kind is VerifierKind.PUBLIC and licence is not None:
-            raise Malformed("a public body has no licence number")
         vid, secret = f"v-{secrets.token_hex(6)}", secrets.token_urlsafe(32)
-        v = Verifier(vid, name.strip(), kind, roles, licence, now, _digest(secret))
+        try:
+            v = Verifier(
+                id=vid,
+                name=name,
+                kind=kind,
+                roles=roles,
+                licence=licence,
+                registered_at=now,
+                key_hash=_digest(secret),
+            )
+        except ValidationError as exc:
+            raise Malformed(f"verifier {first_problem(exc, 'registration')}") from None
         self._by_id[vid] = v
         self._save()
         return v, f"{vid}.{secret}"
@@ -119,25 +152,9 @@ class VerifierRegistry:
 
     def _save(self) -> None:
         if self._path is not None:
-            data = [_to_json(v) for v in self.all()]
-            write_private(self._path, json.dumps(data, indent=1).encode(), replace=True)
+            data = _FILE.dump_json(self.all(), indent=1)
+            write_private(self._path, data, replace=True)
 
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _to_json(v: Verifier) -> dict[str, Any]:
-    return v.public() | {"key_hash": v.key_hash}
-
-
-def _from_json(d: dict[str, Any]) -> Verifier:
-    return Verifier(
-        id=d["id"],
-        name=d["name"],
-        kind=VerifierKind(d["kind"]),
-        roles=frozenset(CertKind(r) for r in d["roles"]),
-        licence=d["licence"],
-        registered_at=dt.datetime.fromisoformat(d["registered_at"]),
-        key_hash=d["key_hash"],
-    )

@@ -1,8 +1,9 @@
 """The relying party's side of OCSP: build a request, check a response. Pure.
 
 A response counts only if it is ``successful``, signed by a delegated responder that the
-certificate's own CA issued for OCSP signing (or by the CA itself), about this very serial and
-issuer, echoes our nonce, and is current.
+certificate's own CA issued for OCSP signing (id-kp-OCSPSigning) and that is within its own
+validity period (or by the CA itself), about this very serial and issuer, echoes our nonce,
+and is current.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> tuple[byte
     return req.public_bytes(serialization.Encoding.DER), nonce
 
 
-def _signer(resp: ocsp.OCSPResponse, issuer: x509.Certificate) -> x509.Certificate:
+def _signer(
+    resp: ocsp.OCSPResponse, issuer: x509.Certificate, now: dt.datetime
+) -> x509.Certificate:
     for cert in (*resp.certificates, issuer):
         matches = (
             cert.subject == resp.responder_name
@@ -54,8 +57,15 @@ def _signer(resp: ocsp.OCSPResponse, issuer: x509.Certificate) -> x509.Certifica
             eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         except (InvalidSignature, ValueError, TypeError, x509.ExtensionNotFound):
             continue
-        if ExtendedKeyUsageOID.OCSP_SIGNING in eku:
-            return cert
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
+            continue
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise RevocationUnknown(
+                f"the OCSP responder's certificate is valid only from "
+                f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} to "
+                f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+            )
+        return cert
     raise RevocationUnknown("the OCSP response is not signed by a responder of the CA")
 
 
@@ -101,7 +111,7 @@ def _check(
         raise RevocationUnknown(f"not an OCSP response: {exc}") from None
     if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
         raise RevocationUnknown(f"OCSP responder answered {resp.response_status.name}")
-    _verify(resp, _signer(resp, issuer))
+    _verify(resp, _signer(resp, issuer, now))
     if resp.serial_number != cert.serial_number:
         raise RevocationUnknown("the OCSP response is about another certificate")
     expected = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, resp.hash_algorithm).build()
@@ -123,6 +133,7 @@ def _check(
         raise RevocationUnknown("the OCSP response is not current")
     if resp.certificate_status is ocsp.OCSPCertStatus.UNKNOWN:
         raise RevocationUnknown("the OCSP responder does not know this certificate")
+    until = resp.next_update_utc
     if resp.certificate_status is ocsp.OCSPCertStatus.REVOKED:
-        return RevocationStatus(resp.revocation_time_utc, resp.revocation_reason)
-    return RevocationStatus(None)
+        return RevocationStatus(resp.revocation_time_utc, resp.revocation_reason, valid_until=until)
+    return RevocationStatus(None, valid_until=until)

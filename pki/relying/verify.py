@@ -90,7 +90,8 @@ class VerifiedSignature:
     notes: tuple[str, ...] = ()
 
 
-def _issued_by(cert: x509.Certificate, candidates: Iterable[x509.Certificate]) -> x509.Certificate:
+def issued_by(cert: x509.Certificate, candidates: Iterable[x509.Certificate]) -> x509.Certificate:
+    """The CA among ``candidates`` whose key signed ``cert``; :class:`WrongCa` if none did."""
     named = [c for c in candidates if c.subject == cert.issuer and _is_ca(c)]
     if not named:
         raise WrongCa(f"issued by {cert.issuer.rfc4514_string()!r}, which is not a trusted CA")
@@ -141,8 +142,8 @@ def check_path(
 ) -> tuple[x509.Certificate, ResidentFacts]:
     """The signer's issuing CA and the four facts, once the path and profile check out."""
     leaf = doc.signer
-    issuer = _issued_by(leaf, (*trust.intermediates, *doc.certificates))
-    root = _issued_by(issuer, trust.roots)
+    issuer = issued_by(leaf, (*trust.intermediates, *doc.certificates))
+    root = issued_by(issuer, trust.roots)
     if root.issuer != root.subject:
         raise WrongCa("the path does not end at a trusted root")
     try:
@@ -178,8 +179,8 @@ def check_path(
 def check_login_path(leaf: x509.Certificate, trust: Trust, now: dt.datetime) -> x509.Certificate:
     """The issuing CA of a user-authentication certificate (利用者証明用), once its path, key
     usage, policy and validity check out."""
-    issuer = _issued_by(leaf, trust.intermediates)
-    root = _issued_by(issuer, trust.roots)
+    issuer = issued_by(leaf, trust.intermediates)
+    root = issued_by(issuer, trust.roots)
     if root.issuer != root.subject:
         raise WrongCa("the path does not end at a trusted root")
     try:

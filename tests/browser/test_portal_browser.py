@@ -13,7 +13,7 @@ import pytest
 from browser_env import CHROMIUM, SCREENSHOTS, World, world
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.chromium, pytest.mark.pcsc]
 AUTH_PIN, SIGN_PASSWORD = "1234", "DEMO1234"
 ROWS = "#history tbody tr[id^=r-]"  # renkei.portal_commands.DEMO_PINS
 
@@ -86,7 +86,9 @@ async def logged_in(browser: Browser, w: World) -> tuple[BrowserContext, Page]:
 async def test_a_wrong_pin_stays_on_the_bridge(running: World, browser: Browser) -> None:
     page = await browser.new_page()
     await log_in(page, running, pin="9999")
-    await expect(page.locator("body")).to_contain_text("2")  # tries left
+    # the bridge's alert says how many tries the card has left: 3 for the login PIN, one spent
+    await expect(page.get_by_role("alert")).to_contain_text("暗証番号が違います。残り 2 回")
+    await expect(page.locator("#pin")).to_be_visible()  # asked again
     await shot(page, "03-bridge-wrong-pin")
     assert running.portal not in page.url
     await page.close()

@@ -11,8 +11,11 @@ from portal_env import Pki, serve_pki
 from renkei.secrets import State
 from renkei.settings import Settings
 
+# the real backend's tests carry its markers: `-m "not rabbitmq and not postgres"` runs the rest
+REAL = pytest.param("real", marks=[pytest.mark.rabbitmq, pytest.mark.postgres])
 
-@pytest.fixture(scope="module", params=["memory", "real"])
+
+@pytest.fixture(scope="module", params=["memory", REAL])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
     if request.param == "memory":
         yield Env("memory", Settings(_env_file=None), State.generate(IDS))

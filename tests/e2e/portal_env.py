@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from e2e_env import IDS, Env
 
-from agencies.jlis.numbers import resident_record_code
 from agencies.jlis.registry import Jlis
+from hub.numbers import resident_record_code
 from pki import (
     CertificationAuthority,
     CertKind,

@@ -10,14 +10,13 @@ import uuid
 import pytest
 from e2e_env import IDS, Env
 
-from agencies.jlis.numbers import resident_record_code
 from agencies.jlis.registry import Jlis
 from agencies.municipality.moving import move_in
 from hub.node import EVENTS, OfficeError
+from hub.numbers import resident_record_code
 from hub.wire import HUB, ChangeEvent, Delivered, Envelope, Refused, encode
 from renkei.network import Network
 
-pytestmark = pytest.mark.integration
 REGISTER = "chiyoda-resident"
 CHIYODA = "131016"
 EFFECTIVE = dt.date(2025, 3, 1)

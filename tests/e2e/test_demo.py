@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from e2e_env import Env
 
 from renkei.demo import run_demo
-
-pytestmark = pytest.mark.integration
 
 
 async def test_demo_runs_the_claim_season_and_verifies_the_chain(env: Env) -> None:

@@ -9,13 +9,11 @@ import uuid
 import pytest
 from e2e_env import Env
 
-from agencies.jlis.numbers import resident_record_code
 from agencies.jlis.registry import Jlis
 from hub.node import EnrollmentRefused, OfficeNode
+from hub.numbers import resident_record_code
 from hub.wire import HUB
 from renkei.network import Network
-
-pytestmark = pytest.mark.integration
 
 
 async def child_node(env: Env, net: Network) -> OfficeNode:

@@ -14,7 +14,6 @@ import random
 import secrets
 import uuid
 
-import pytest
 from e2e_env import Env, RawOffice, envelope
 
 from agencies.jlis.numbers import generate_rrc
@@ -34,7 +33,6 @@ from renkei.network import Network
 
 CHILD, TAX, OTHER = "chiyoda-child", "chiyoda-tax", "shinjuku-tax"
 WITHOUT_TAX = ("hub", "token", "jlis", "chiyoda-resident")  # the tax office is played by hand
-pytestmark = pytest.mark.integration
 
 
 async def provider(env: Env, net: Network, code: str) -> tuple[RawOffice, asyncio.Queue[bytes]]:

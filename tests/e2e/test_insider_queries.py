@@ -30,7 +30,6 @@ from renkei.network import Network
 
 CHILD, TAX, WELFARE, PORTAL = "chiyoda-child", "chiyoda-tax", "chiyoda-welfare", "myna-portal"
 RENKEI = str(Path(sys.executable).with_name("renkei"))
-pytestmark = pytest.mark.integration
 
 
 def variant(q: Query, *, affair: str = "", params: Any = None, **changes: Any) -> Query:

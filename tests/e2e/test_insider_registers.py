@@ -11,12 +11,11 @@ import datetime as dt
 import uuid
 
 import orjson
-import pytest
 from e2e_env import IDS, Env, RawOffice, envelope
 
-from agencies.jlis.numbers import individual_number, resident_record_code
 from agencies.jlis.registry import Jlis
 from agencies.municipality.moving import move_in
+from hub.numbers import individual_number, resident_record_code
 from hub.routing.finish import record_key
 from hub.wire import (
     HUB,
@@ -31,7 +30,6 @@ from hub.wire import (
 )
 from renkei.network import Network
 
-pytestmark = pytest.mark.integration
 CHIYODA, SHINJUKU = "131016", "131041"
 REGISTER, CHILD, TAX = "chiyoda-resident", "chiyoda-child", "chiyoda-tax"
 RESIDENT = {

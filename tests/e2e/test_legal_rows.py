@@ -8,7 +8,6 @@ import datetime as dt
 import itertools
 import random
 
-import pytest
 from e2e_env import REGISTRY, TABLE, Env
 
 from agencies.item_office import COLLECTION
@@ -18,7 +17,6 @@ from agencies.municipality.resident_register import ResidentRegister
 from hub.routing import authorize
 from renkei.network import Network
 
-pytestmark = pytest.mark.integration
 TODAY = dt.date(2025, 6, 1)
 
 

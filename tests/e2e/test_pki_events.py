@@ -6,13 +6,12 @@ import asyncio
 import datetime as dt
 import uuid
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from e2e_env import Env
 from portal_env import FACTS, WHERE
 
-from agencies.jlis.numbers import resident_record_code
 from agencies.jlis.registry import Jlis
+from hub.numbers import resident_record_code
 from pki import (
     CaName,
     CertificationAuthority,
@@ -22,7 +21,6 @@ from pki import (
 )
 from pki.ca.office import PKI_OFFICE, CaListener, holder_for
 
-pytestmark = pytest.mark.integration
 REGISTER = "chiyoda-resident"
 
 

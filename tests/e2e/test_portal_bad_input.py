@@ -26,8 +26,6 @@ from pki import CertificationAuthority, CertKind, Endpoints, Hierarchy
 from portal.exceptions import LoginRefused
 from portal.model import CheckedCertificate
 
-pytestmark = pytest.mark.integration
-
 
 async def test_only_the_portal_may_identify_card_holders(env: Env, pki: Pki) -> None:
     net = await network(env, pki, without=CHILD)

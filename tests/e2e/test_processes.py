@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
-import secrets
 import shutil
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,111 +15,48 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
-from proc_env import free_port
+from proc_env import (
+    RENKEI,
+    TAX_YEAR,
+    as_hub,
+    cli,
+    deployed,
+    file_taxpayer,
+    free_port,
+    office_node,
+    start,
+    stop,
+)
 from proc_secrets import deployment_secrets, held_in_files, held_in_memory, state_dir_of
 
-from hub.bus import connect_amqp, delete_users, delete_vhost
-from hub.node import Answer, OfficeNode, PgStore
+from hub.node import Answer
 from hub.wire import HUB
 from renkei.secrets import TOKEN, State
-from token_service import KeyRing
 
-pytestmark = pytest.mark.integration
-RENKEI = str(Path(sys.executable).with_name("renkei"))
-PG = "postgresql://postgres@127.0.0.1:5432/"
-RRC = "12345678903"
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 TAX, CHILD = "chiyoda-tax", "chiyoda-child"
-
-
-async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        RENKEI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode or 0, out.decode()
-
-
-async def start(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        RENKEI, "run", *args, env=env, stderr=asyncio.subprocess.PIPE
-    )
-    assert proc.stderr is not None
-    async with asyncio.timeout(30):
-        while b"running on" not in (line := await proc.stderr.readline()):
-            assert line, f"`renkei run {' '.join(args)}` exited before it was ready"
-    return proc
-
-
-def as_hub(env: dict[str, str]) -> dict[str, str]:
-    """The hub's own settings: its database user may only append to the access records."""
-    db = env["RENKEI_DB_URL"].rsplit("/", 1)[1]
-    return {**env, "RENKEI_DB_URL": f"postgresql://{env['RENKEI_DB_HUB_ROLE']}@127.0.0.1:5432/{db}"}
 
 
 @pytest.fixture
 async def deployment(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
-    db = f"renkei_proc_{secrets.token_hex(4)}"
-    role = f"renkei_hub_{secrets.token_hex(4)}"  # roles are cluster-wide: one of its own
-    admin = await asyncpg.connect(PG + "postgres")
-    await admin.execute(f'CREATE DATABASE "{db}"')
-    await admin.execute(f"CREATE ROLE {role} LOGIN")
-    env = {
-        **os.environ,
-        "RENKEI_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/",
-        "RENKEI_BROKER_VHOST": f"renkei-proc-{secrets.token_hex(4)}",
-        "RENKEI_DB_URL": PG + db,
-        "RENKEI_DB_HUB_ROLE": role,
-        "RENKEI_WITNESS_DIR": str(tmp_path / "witness"),
-        "RENKEI_STATE_DIR": str(tmp_path / "state"),
-        "RENKEI_LOG_LEVEL": "warning",
-        "RENKEI_BROKER_USER_PREFIX": f"proc{secrets.token_hex(3)}-",
-    }
-    try:
-        for command in (["init"], ["broker", "setup"], ["db", "migrate"]):
-            code, out = await cli(env, *command)
-            assert code == 0, out
+    async with deployed(tmp_path) as env:
         yield env
-    finally:
-        admin_url = "http://guest:guest@127.0.0.1:15672"
-        await delete_vhost(admin_url, env["RENKEI_BROKER_VHOST"])
-        prefix = env["RENKEI_BROKER_USER_PREFIX"]
-        ids = [prefix + p.stem for p in (tmp_path / "state" / "public").glob("*.pub")]
-        await delete_users(admin_url, ids)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
 
 
-YEAR = {"2024": {"total_income": 5_100_000, "municipal_income_levy": 240_000}}
 SERVICES = {TOKEN: ["token"], HUB: ["hub"], "jlis": ["office", "jlis"], TAX: ["office", TAX]}
 
 
 async def ask_about_a_taxpayer(env: dict[str, str], child: State, n: int) -> list[Answer]:
     """The tax office holds one taxpayer; 児童手当, played here with its own files only, asks
-    about them ``n`` times at once. The test files both tokens as enrollment (or bulk
-    符号取得) would, with the token master of the directory `renkei init` filled."""
-    ring = KeyRing(State.load_secret(Path(env["RENKEI_STATE_DIR"]), TOKEN))
-    link = ring.link_id(RRC)
-    pool = await asyncpg.create_pool(env["RENKEI_DB_URL"], min_size=1, max_size=2)
-    try:
-        await PgStore(pool, TAX).put_many(
-            "taxpayers", [("T1", ring.token_for(link, TAX), {"name": "鈴木 誠", "years": YEAR})]
-        )
-        my_token = ring.token_for(link, CHILD)
-        await PgStore(pool, CHILD).put_many("applicants", [("C1", my_token, {"name": "鈴木 誠"})])
-    finally:
-        await pool.close()
-    user = env["RENKEI_BROKER_USER_PREFIX"] + CHILD
-    url = f"amqp://{user}:{child.passwords[CHILD]}@127.0.0.1:5672/{env['RENKEI_BROKER_VHOST']}"
-    bus = await connect_amqp(url, identity=CHILD, user_prefix=env["RENKEI_BROKER_USER_PREFIX"])
-    node = OfficeNode(code=CHILD, bus=bus, keys=child.keys[CHILD], hub=child.public[HUB])
-    await node.start()
+    about them ``n`` times at once."""
+    my_token = await file_taxpayer(env, TAX, CHILD)
+    node = await office_node(env, child, CHILD)
     try:
         ask = ("child_allowance", TAX, ("local_tax",), my_token, {"fiscal_year": 2024})
         return list(await asyncio.gather(*(node.ask(*ask) for _ in range(n))))
     finally:
         await node.stop()
-        await bus.close()
+        await node.bus.close()
 
 
 def other_roles_secrets_held(procs: dict[str, asyncio.subprocess.Process], full: Path) -> str:
@@ -141,12 +77,6 @@ def other_roles_secrets_held(procs: dict[str, asyncio.subprocess.Process], full:
         if found:
             lines.append(f"{ident} holds {', '.join(sorted(map(str, found)))}")
     return "\n".join(lines)
-
-
-async def stop(procs: list[asyncio.subprocess.Process]) -> list[int]:
-    for proc in procs:
-        proc.send_signal(signal.SIGTERM)
-    return [await asyncio.wait_for(p.wait(), 30) for p in procs]
 
 
 async def serve_and_ask(
@@ -175,7 +105,7 @@ async def test_services_as_processes_answer_record_and_verify(deployment: dict[s
         env, {TOKEN: env, HUB: as_hub(env), TAX: env}, child, 20
     )
     assert [a.status for a in answers] == ["ok"] * 20
-    assert answers[0].data == {"local_tax": {"fiscal_year": 2024, **YEAR["2024"]}}
+    assert answers[0].data == {"local_tax": {"fiscal_year": 2024, **TAX_YEAR["2024"]}}
     assert held == "", "a process holds what only another role may"
     assert codes == [0, 0, 0], "each service stops cleanly on SIGTERM"
     code, out = await cli(env, "records", "verify")
@@ -216,7 +146,7 @@ async def test_each_service_runs_from_its_own_host_directory_alone(
     child = State.load(tmp_path / CHILD, [CHILD])
     answers, held, codes = await serve_and_ask(env, {i: hosts[i] for i in SERVICES}, child, 5)
     assert [a.status for a in answers] == ["ok"] * 5
-    assert answers[0].data == {"local_tax": {"fiscal_year": 2024, **YEAR["2024"]}}
+    assert answers[0].data == {"local_tax": {"fiscal_year": 2024, **TAX_YEAR["2024"]}}
     assert held == "", "a process holds what only another role may"
     assert codes == [0] * len(SERVICES), "each service stops cleanly on SIGTERM"
 
@@ -307,3 +237,74 @@ async def test_the_monitor_as_a_process_keeps_each_querys_trace(
     for f in flows:
         assert f["hub_in"] <= f["provider_in"] <= f["provider_out"] <= f["hub_out"]
         assert f["sources"] == ["chiyoda-tax", "hub", "token"]
+
+
+async def _prometheus(port: int, query: str) -> list[dict[str, object]]:
+    url = f"http://127.0.0.1:{port}/api/v1/query"
+    async with aiohttp.ClientSession() as http, http.get(url, params={"query": query}) as r:
+        body = await r.json()
+    assert body["status"] == "success", body
+    result: list[dict[str, object]] = body["data"]["result"]
+    return result
+
+
+async def test_prometheus_scrapes_every_service(deployment: dict[str, str], tmp_path: Path) -> None:
+    """Each service with --metrics-port, Debian's Prometheus started by scripts/prometheus
+    against them and RabbitMQ's plugin: every target up, the hub's query counter by office,
+    affair and outcome, and no label carrying the person's token."""
+    env = deployment
+    child = State.load(Path(env["RENKEI_STATE_DIR"]), [CHILD])
+    ports = {ident: free_port() for ident in SERVICES}
+    procs = [
+        await start(as_hub(env) if ident == HUB else env, *args, "--metrics-port", str(port))
+        for ident, args in SERVICES.items()
+        if (port := ports[ident])
+    ]
+    prom_port = free_port()
+    targets = [f"{ident}=127.0.0.1:{port}" for ident, port in ports.items()]
+    script = Path(__file__).parents[2] / "scripts" / "prometheus"
+    prom = await asyncio.create_subprocess_exec(
+        str(script),
+        str(prom_port),
+        str(tmp_path / "prometheus"),
+        *targets,
+        env={**os.environ, "RENKEI_SCRAPE_INTERVAL": "1s"},
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        answers = await ask_about_a_taxpayer(env, child, 5)
+        assert [a.status for a in answers] == ["ok"] * 5
+        up: list[dict[str, object]] = []
+        queries: list[dict[str, object]] = []
+        async with asyncio.timeout(60):
+            while True:
+                await asyncio.sleep(1)
+                with contextlib.suppress(aiohttp.ClientError):
+                    up = await _prometheus(prom_port, "up == 1")
+                    queries = await _prometheus(prom_port, "renkei_queries_total")
+                    jobs = {r["metric"]["job"] for r in up}  # type: ignore[index]
+                    if jobs >= {*SERVICES, "rabbitmq", "rabbitmq-detailed"} and queries:
+                        break
+        assert len(queries) == 1, queries
+        assert queries[0]["metric"] == {  # type: ignore[comparison-overlap]
+            "__name__": "renkei_queries_total",
+            "job": HUB,
+            "instance": f"127.0.0.1:{ports[HUB]}",
+            "requester": CHILD,
+            "provider": TAX,
+            "affair": "child_allowance",
+            "outcome": "ok",
+        }
+        assert queries[0]["value"][1] == "5"  # type: ignore[index]
+        translations = await _prometheus(prom_port, "renkei_token_translations_total > 0")
+        assert {r["metric"]["outcome"] for r in translations} == {"ok"}  # type: ignore[index]
+        depth = await _prometheus(
+            prom_port,
+            f'rabbitmq_detailed_queue_messages{{vhost="{env["RENKEI_BROKER_VHOST"]}"}}',
+        )
+        assert {r["metric"]["queue"] for r in depth} >= {"hub.requests", "token.requests"}  # type: ignore[index]
+    finally:
+        prom.terminate()
+        await asyncio.wait_for(prom.wait(), 30)
+        codes = await stop(procs)
+    assert codes == [0] * len(procs)

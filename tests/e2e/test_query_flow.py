@@ -29,7 +29,6 @@ from hub.wire import (
 from renkei.network import Network
 
 CHILD, TAX, RESIDENT = "chiyoda-child", "chiyoda-tax", "chiyoda-resident"
-pytestmark = pytest.mark.integration
 
 
 async def person(env: Env, net: Network, seed: int) -> str:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-import pytest
 from e2e_env import Env
 
 from agencies.municipality.child_allowance import ChildAllowance
@@ -20,7 +19,6 @@ from monitor import Search, StoredSpan
 from renkei.network import Network
 from renkei.population.enroll import load_population
 
-pytestmark = pytest.mark.integration
 CHILD, TAX, RESIDENT = "chiyoda-child", "chiyoda-tax", "chiyoda-resident"
 
 

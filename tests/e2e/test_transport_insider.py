@@ -29,7 +29,6 @@ from hub.wire import Envelope, Failed, Query, encode, new_traceparent
 from renkei.network import Network
 
 CHILD, TAX = "chiyoda-child", "chiyoda-tax"
-pytestmark = pytest.mark.integration
 
 
 async def dead_letter_of(dead: asyncio.Queue[Delivery], message_id: str) -> Delivery:

@@ -11,7 +11,7 @@ from pg_env import fresh_database
 
 from hub.node import PgStore
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")

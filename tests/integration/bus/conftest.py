@@ -17,7 +17,7 @@ from bus_env import ADMIN_URL, DELIVERY_LIMIT, INBOX_BYTES, OFFICES, AmqpEnv, Bu
 from hub.bus import BusError, delete_users, delete_vhost, network_topology, setup_broker
 
 
-@pytest.fixture(scope="module", params=["memory", "amqp"])
+@pytest.fixture(scope="module", params=["memory", pytest.param("amqp", marks=pytest.mark.rabbitmq)])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[BusEnv]:
     prefix = f"t{secrets.token_hex(3)}-"
     topology = network_topology(

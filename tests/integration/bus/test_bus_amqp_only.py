@@ -36,7 +36,7 @@ from hub.bus import (
     vhost_access,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.rabbitmq
 
 
 CONNECTIONS, CHANNELS = 2, 3  # each office user's limits in this module
@@ -231,3 +231,23 @@ async def test_consumers_and_rpc_resume_after_connection_loss(amqp: AmqpEnv) -> 
             except BusError:  # a call racing the reconnection may be lost; callers retry
                 await asyncio.sleep(0.1)
     assert reply == b"zyx"
+
+
+async def test_a_bus_reaches_the_node_that_answers_among_several(amqp: AmqpEnv) -> None:
+    """With nodes that do not answer listed too, in any order, every bus reaches the broker
+    (it starts at a random node and tries each in turn). With none answering the error names
+    each node and never the password; a refused login is refused at once."""
+    dead = ["127.0.0.1:1", "127.0.0.1:2"]  # nothing listens there
+    login = f"{quote(amqp.hub, safe='')}:{quote(amqp.passwords[amqp.hub], safe='')}"
+    for hosts in ([*dead, AMQP_HOST], [AMQP_HOST, *dead], [dead[0], AMQP_HOST, dead[1]]):
+        for _ in range(3):
+            url = f"amqp://{login}@{','.join(hosts)}/{amqp.vhost}"
+            bus = await connect_amqp(url, identity=amqp.hub)
+            await bus.close()
+    with pytest.raises(BusError, match="cannot connect to the broker") as caught:
+        await connect_amqp(f"amqp://{login}@{','.join(dead)}/{amqp.vhost}", identity=amqp.hub)
+    assert "127.0.0.1:1: " in str(caught.value) and "127.0.0.1:2: " in str(caught.value)
+    assert amqp.passwords[amqp.hub] not in str(caught.value)
+    wrong = f"amqp://{quote(amqp.hub, safe='')}:wrong@{dead[0]},{AMQP_HOST}/{amqp.vhost}"
+    with pytest.raises(AccessRefused, match="refused the login"):
+        await connect_amqp(wrong, identity=amqp.hub)

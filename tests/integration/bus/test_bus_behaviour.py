@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -40,8 +39,6 @@ from hub.bus import (
     office_in,
     office_replies,
 )
-
-pytestmark = pytest.mark.integration
 
 
 def new_id() -> str:
@@ -363,18 +360,15 @@ async def test_rpc_with_200_calls_in_flight(env: BusEnv) -> None:
 
 async def test_call_times_out(env: BusEnv) -> None:
     hub = await env.connect(env.hub)
-    started = time.monotonic()
-    with pytest.raises(CallTimeout):
-        await hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"nobody serves", timeout=0.3)
-    assert 0.25 < time.monotonic() - started < 2
+    async with asyncio.timeout(10):  # a call that ignores its time-out fails, not hangs, the test
+        with pytest.raises(CallTimeout):
+            await hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"nobody serves", timeout=0.3)
 
 
 async def test_unroutable_call_fails_at_once(env: BusEnv) -> None:
     hub = await env.connect(env.hub)
-    started = time.monotonic()
-    with pytest.raises(Unroutable):
-        await hub.call(TOKEN_EXCHANGE, "no-such-key", b"x", timeout=5)
-    assert time.monotonic() - started < 1
+    with pytest.raises(Unroutable):  # not CallTimeout: it does not wait for its time-out
+        await hub.call(TOKEN_EXCHANGE, "no-such-key", b"x", timeout=10)
 
 
 async def test_serve_dead_letters_a_request_without_reply_to(env: BusEnv) -> None:

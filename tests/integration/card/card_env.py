@@ -87,9 +87,8 @@ async def issue_card_file(ca: Ca, path: Path) -> None:
 class Emulator:
     """The card from a state file in the vpcd reader, served by a thread of this process."""
 
-    def __init__(self, path: Path, *, quickack: bool = True) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.quickack = quickack
         self.link: VpcdLink | None = None
         self.local: LocalTransport | None = None
         self.thread: threading.Thread | None = None
@@ -98,7 +97,7 @@ class Emulator:
     def insert(self, wrap: Callable[[PersistentCard], PersistentCard] | None = None) -> None:
         self.local = LocalTransport.open(self.path, StateKey.beside(self.path))
         card = wrap(self.local.card) if wrap else self.local.card
-        self.link = VpcdLink(card, quickack=self.quickack)
+        self.link = VpcdLink(card)
         self.link.connect()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -108,10 +107,12 @@ class Emulator:
         assert self.link is not None
         try:
             self.link.serve()
-        except BaseException as exc:
+        except BaseException as exc:  # the thread's end: pull() fails the test with it
             self.error = exc
 
     def pull(self) -> None:
+        """Out of the reader; fails with the emulator's own error if it crashed meanwhile
+        (the test then saw only a card gone or a reader waiting)."""
         if self.link is not None:
             self.link.stop()
         if self.thread is not None:
@@ -119,12 +120,16 @@ class Emulator:
         if self.local is not None:
             self.local.close()
         self.link = self.thread = self.local = None
-        assert wait_for_card(READER, 10, present=False), "the reader still shows a card"
+        gone = wait_for_card(READER, 10, present=False)
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise AssertionError(f"the card emulator crashed: {error!r}") from error
+        assert gone, "the reader still shows a card"
 
 
 @contextlib.contextmanager
-def inserted(path: Path, **kw: bool) -> Iterator[Emulator]:
-    emu = Emulator(path, **kw)
+def inserted(path: Path) -> Iterator[Emulator]:
+    emu = Emulator(path)
     emu.insert()
     try:
         yield emu

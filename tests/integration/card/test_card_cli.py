@@ -28,7 +28,7 @@ from card_service.card.layout import JPKI
 from card_service.reader.jpki import digest_info
 from card_service.reader.pcsc import PcscTransport
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.pcsc
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +213,7 @@ async def test_issue_refuses_bad_input_and_leaves_no_card(
         *("card", "issue", "--resident", str(bad), "--pins", str(files / "pins.json")),
         *("--state", str(state), "--url", ca.url),
     )
-    assert code == 2 and "card.resident: resident: number has a wrong check digit" in err
+    assert code == 2 and "card.resident: resident: number: has a wrong check digit" in err
     pins = tmp_path / "pins.json"
     pins.write_text(json.dumps({"auth": "12345", "sign": SIGN_PIN, "face": FACE_PIN}))
     code, _, err = await _issue(ca, files, state, "--pins", str(pins))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import statistics
 import subprocess
 import threading
 import time
@@ -37,7 +36,7 @@ from card_service import (
     jpki,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.pcsc
 JPKI = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"
 
 
@@ -229,24 +228,3 @@ def test_a_card_pulled_mid_command_is_reported_removed(card_file: Path) -> None:
         assert wrapped[0].pulled.is_set()
     finally:
         emu.pull()
-
-
-def _median_round_trip(client_count: int = 300) -> float:
-    with connected() as client:
-        apdu = bytes.fromhex(JPKI.replace(" ", ""))
-        client.transport.transmit(apdu)
-        times = []
-        for _ in range(client_count):
-            t = time.perf_counter()
-            client.transport.transmit(apdu)
-            times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def test_quickack_keeps_a_round_trip_far_below_the_delayed_ack(card_file: Path) -> None:
-    # Not a benchmark (bench/card_bench.py is): without TCP_QUICKACK every APDU waits for the
-    # ~40 ms delayed-ACK timer; with it a round trip is well under a millisecond. 10 ms
-    # separates the two on any machine, however noisy.
-    with inserted(card_file):
-        fast = _median_round_trip()
-    assert fast < 0.010, f"median APDU round trip {fast * 1000:.1f} ms"

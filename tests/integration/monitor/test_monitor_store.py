@@ -16,7 +16,7 @@ from pg_env import fresh_database
 from hub.tracing import names as tn
 from monitor import MemorySpanStore, PgSpanStore, Search, SpanStore, StoredSpan
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.postgres
 T0 = 1_780_000_000 * 10**9  # 2026-05-28, in Unix nanoseconds
 MS = 10**6
 

@@ -47,10 +47,10 @@ async def test_sign_and_verify_by_crl_and_by_ocsp(server: Server, tmp_path: Path
     key, cert = await setup_signer(server, tmp_path, "card-cli1")
     doc = tmp_path / "application.txt"
     doc.write_text("児童手当 認定請求書\n")
-    code, out, err = await renkei("sign", "--key", str(key), "--cert", str(cert), str(doc))
+    state = ["--state-dir", str(server.state)]
+    code, out, err = await renkei(*state, "sign", "--key", str(key), "--cert", str(cert), str(doc))
     assert code == 0, err
     p7s = tmp_path / "application.txt.p7s"
-    state = ["--state-dir", str(server.state)]
     code, out, err = await renkei(
         *state, "verify", str(p7s)
     )  # CRL fetched from the certificate's URL
@@ -94,7 +94,9 @@ async def test_detached_signature_and_a_different_document(server: Server, tmp_p
     key, cert = await setup_signer(server, tmp_path, "card-cli2")
     doc = tmp_path / "a.txt"
     doc.write_text("original\n")
+    state = ["--state-dir", str(server.state)]
     code, _, err = await renkei(
+        *state,
         "sign",
         "--detached",
         "--key",
@@ -106,7 +108,6 @@ async def test_detached_signature_and_a_different_document(server: Server, tmp_p
         str(doc),
     )
     assert code == 0, err
-    state = ["--state-dir", str(server.state)]
     code, out, err = await renkei(*state, "verify", str(tmp_path / "a.sig"), "--document", str(doc))
     assert code == 0 and "signature OK" in out, err
     (tmp_path / "b.txt").write_text("altered\n")
@@ -145,7 +146,7 @@ async def test_a_move_revokes_and_verify_says_so(server: Server, tmp_path: Path)
     assert code == 0 and "1 certificate(s) revoked" in out, err
     doc = tmp_path / "late.txt"
     doc.write_text("signed after the move\n")
-    code, _, err = await renkei("sign", "--key", str(key), "--cert", str(cert), str(doc))
+    code, _, err = await renkei(*state, "sign", "--key", str(key), "--cert", str(cert), str(doc))
     assert code == 0
     code, _, err = await renkei(*state, "verify", str(tmp_path / "late.txt.p7s"))
     assert code == 2 and "pki.revoked" in err and "affiliationChanged" in err
@@ -158,13 +159,26 @@ async def test_signing_with_the_wrong_key_or_an_authentication_certificate(
     other = ec.generate_private_key(ec.SECP256R1())
     (tmp_path / "other.pem").write_bytes(private_pem(other))
     (tmp_path / "d.txt").write_text("x")
+    state = ["--state-dir", str(server.state)]
     code, _, err = await renkei(
-        "sign", "--key", str(tmp_path / "other.pem"), "--cert", str(cert), str(tmp_path / "d.txt")
+        *state,
+        "sign",
+        "--key",
+        str(tmp_path / "other.pem"),
+        "--cert",
+        str(cert),
+        str(tmp_path / "d.txt"),
     )
     assert code == 2 and "does not match" in err
+    own = ["--key", str(tmp_path / "key.pem"), "--cert", str(cert), str(tmp_path / "d.txt")]
+    code, _, err = await renkei("sign", "--ca-file", str(tmp_path / "none.pem"), *own)
+    assert code == 2 and "renkei.no_ca" in err and "--ca-file" in err
+    code, _, err = await renkei("sign", "--ca-file", str(server.certs / "root.pem"), *own)
+    assert code == 2 and "pki.wrong_ca" in err  # the issuing CA must be found to be included
     auth = await server.issue("authentication", other, "card-cli4")
     (tmp_path / "auth.pem").write_text(auth["certificate"])
     code, _, err = await renkei(
+        *state,
         "sign",
         "--key",
         str(tmp_path / "other.pem"),
@@ -173,7 +187,5 @@ async def test_signing_with_the_wrong_key_or_an_authentication_certificate(
         str(tmp_path / "d.txt"),
     )
     assert code == 0, err
-    code, _, err = await renkei(
-        "--state-dir", str(server.state), "verify", str(tmp_path / "d.txt.p7s")
-    )
+    code, _, err = await renkei(*state, "verify", str(tmp_path / "d.txt.p7s"))
     assert code == 2 and "pki.wrong_key_usage" in err

@@ -1,5 +1,6 @@
 """Standard tools accept what the CA publishes: ``openssl crl``, ``openssl ocsp`` (good and
-revoked, verified with -CAfile and with -VAfile), ``openssl verify -crl_check``, ``openssl cms``."""
+revoked, verified with -CAfile and with -VAfile), ``openssl verify -crl_check`` and
+``-policy … -explicit_policy``, ``openssl cms`` (also trusting only the root)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from pki_http_env import OPENSSL, Server, private_pem, run
+from pki_http_env import OPENSSL, Server, private_pem, renkei, run
 
-from pki import sign_document, sign_document_with
+from pki import POLICY, CertKind, sign_document, sign_document_with
 
 
 @pytest.fixture
@@ -160,3 +161,51 @@ async def test_openssl_verifies_cms_made_around_an_external_signer(
     code, out, err = await cms_verify(server, work / "ext.p7s")
     assert code == 0, err
     assert out.encode() == doc and "Verification successful" in err
+
+
+async def test_openssl_finds_the_jpki_policy_on_the_whole_path(server: Server, work: Path) -> None:
+    """A relying party that requires the JPKI policy (RFC 5280 §6.1: explicit policy) accepts
+    residents' certificates: each issuing CA carries the policy of what it issues."""
+    root = str(server.certs / "root.pem")
+    for kind, other in (("signature", "authentication"), ("authentication", "signature")):
+        _, cert, _ = await issue_rsa(server, work, "card-c7", kind)
+        ca = str(server.certs / f"{kind}.pem")
+
+        async def verify(policy: str, ca: str = ca, cert: Path = cert) -> tuple[int, str]:
+            code, out, err = await run(
+                OPENSSL, "verify", "-CAfile", root, "-untrusted", ca,
+                "-policy", policy, "-explicit_policy", str(cert),
+            )  # fmt: skip
+            return code, out + err
+
+        code, out = await verify(POLICY[CertKind(kind)].dotted_string)
+        assert code == 0 and f"{cert}: OK" in out, out
+        code, out = await verify(POLICY[CertKind(other)].dotted_string)  # the check is real
+        assert code != 0 and "error 43" in out and "no explicit policy" in out
+
+
+async def test_renkei_sign_verifies_with_openssl_trusting_only_the_root(
+    server: Server, work: Path
+) -> None:
+    """``renkei sign`` includes the issuing CA, so the root alone is enough to verify."""
+    _, cert, _ = await issue_rsa(server, work, "card-c8")
+    (work / "doc.txt").write_bytes("転出届\n".encode())
+    own = ["--key", str(work / "card-c8.key"), "--cert", str(cert)]
+    state = ["--state-dir", str(server.state)]
+    code, _, err = await renkei(*state, "sign", *own, str(work / "doc.txt"))
+    assert code == 0, err
+    root = str(server.certs / "root.pem")
+    code, out, err = await run(
+        OPENSSL, "cms", "-verify", "-in", str(work / "doc.txt.p7s"), "-inform", "DER",
+        "-CAfile", root, "-purpose", "any", "-binary",
+    )  # fmt: skip
+    assert code == 0 and "Verification successful" in err, err
+    assert out == "転出届\n"
+    code, _, err = await renkei(*state, "sign", "--detached", *own, str(work / "doc.txt"))
+    assert code == 0, err
+    code, _, err = await run(
+        OPENSSL, "cms", "-verify", "-in", str(work / "doc.txt.p7s"), "-inform", "DER",
+        "-CAfile", root, "-purpose", "any", "-binary",
+        "-content", str(work / "doc.txt"), "-out", "/dev/null",
+    )  # fmt: skip
+    assert code == 0 and "Verification successful" in err, err

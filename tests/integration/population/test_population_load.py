@@ -32,7 +32,7 @@ from renkei.population.commands import generate
 from renkei.secrets import TOKEN, State
 from token_service import KeyRing
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.postgres
 
 N, SEED, TODAY = 4_000, 5, dt.date(2024, 6, 1)
 

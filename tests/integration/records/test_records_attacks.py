@@ -27,7 +27,7 @@ from hub.records import (
     verify_store,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.postgres
 
 DraftFactory = Callable[..., RecordDraft]
 BATCHES = (3, 4, 5)  # the hub's writer flushes as drafts arrive: three batches, 12 records

@@ -23,7 +23,7 @@ from hub.records import (
     verify_store,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.postgres
 
 DraftFactory = Callable[..., RecordDraft]
 

@@ -26,7 +26,7 @@ from hub.records import (
     verify_store,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.postgres
 
 DraftFactory = Callable[..., RecordDraft]
 StoreFactory = Callable[..., Awaitable[RecordStore]]

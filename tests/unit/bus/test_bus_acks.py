@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -24,7 +27,7 @@ class Broker:
         self.outstanding.add(tag)
         batch.delivered(tag)
 
-    def batch(self, **kw: float) -> AckBatch:
+    def batch(self, **kw: Any) -> AckBatch:
         return AckBatch(self.send, self.nack, **kw)  # type: ignore[arg-type]
 
     async def send(self, tag: int, multiple: bool) -> None:
@@ -121,16 +124,47 @@ async def test_a_closed_batch_sends_nothing_more_and_flush_gives_up_on_a_stuck_c
     assert calls == [1]  # the channel is gone: nothing more goes to it
 
 
+@dataclass
+class Timer:
+    delay: float
+    callback: Callable[[], None]
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Timers:
+    """The loop's ``call_later``, by hand: what was armed and for how long; the test fires."""
+
+    def __init__(self) -> None:
+        self.armed: list[Timer] = []
+
+    def __call__(self, delay: float, callback: Callable[[], None]) -> Timer:
+        self.armed.append(Timer(delay, callback))
+        return self.armed[-1]
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
 async def test_acks_wait_at_most_the_linger() -> None:
-    broker = Broker()
-    batch = broker.batch(linger=0.02, most=100)
-    broker.deliver(batch, 1)
-    broker.handled.add(1)
+    broker, timers = Broker(), Timers()
+    batch = broker.batch(linger=0.02, most=100, call_later=timers)
+    for tag in (1, 2):
+        broker.deliver(batch, tag)
+        broker.handled.add(tag)
     batch.ack(1)
-    await asyncio.sleep(0)
-    assert broker.sent == []
-    await asyncio.sleep(0.06)
-    assert broker.sent == [(1, True)]
+    batch.ack(2)  # a later ack does not put off the first one's
+    [timer] = timers.armed
+    assert timer.delay == 0.02
+    await settle()
+    assert broker.sent == []  # held until the linger is up
+    timer.callback()
+    await settle()
+    assert broker.sent == [(2, True)]
     assert broker.outstanding == set()
 
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from card_service import Card, CardClient, MemoryTransport, NoCard
-from card_service.bridge.app import MAX_BODY, create_bridge_app
+from card_service.bridge.app import BRIDGE, MAX_BODY, create_bridge_app
 from card_service.bridge.forms import b64url
 from pki import (
     CaName,
@@ -110,11 +110,16 @@ class Bridge:
     async def post(
         self, path: str, data: dict[str, str] | str | bytes, **kw: Any
     ) -> tuple[int, str]:
-        headers = kw.pop("headers", {})
+        headers = {"Origin": self.origin_for(path), **kw.pop("headers", {})}
         if not isinstance(data, dict):
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         async with self.http.post(path, data=data, headers=headers, **kw) as r:
             return r.status, await r.text()
+
+    def origin_for(self, path: str) -> str:
+        """What a browser sends: the portal's origin on the portal's forms, the bridge's own on
+        the bridge's."""
+        return PORTAL if path in ("/login", "/sign") else str(self.http.make_url("/").origin())
 
     async def login_page(self, challenge: bytes | None = None, state: str = "s-1") -> Form:
         challenge = challenge or secrets.token_bytes(32)
@@ -307,10 +312,13 @@ async def test_a_pin_form_posted_from_another_site_is_refused(bridge: Bridge) ->
         form.action, {**form.fields, "pin": AUTH_PIN}, headers={"Sec-Fetch-Site": "cross-site"}
     )
     assert status == 403
-    status, _ = await bridge.post(
-        form.action, {**form.fields, "pin": AUTH_PIN}, headers={"Origin": "http://evil.example"}
-    )
-    assert status == 403
+    for origin in ("http://evil.example", "null", PORTAL):
+        status, _ = await bridge.post(
+            form.action, {**form.fields, "pin": AUTH_PIN}, headers={"Origin": origin}
+        )
+        assert status == 403, origin
+    async with bridge.http.post(form.action, data={**form.fields, "pin": AUTH_PIN}) as r:
+        assert r.status == 403  # no Origin at all
     assert bridge.opened == 0
 
 
@@ -318,9 +326,27 @@ async def test_the_start_may_come_only_from_a_portal(bridge: Bridge) -> None:
     data = {"challenge": b64url(secrets.token_bytes(32)), "return_to": LOGIN_DONE, "state": ""}
     assert (await bridge.post("/login", data, headers={"Origin": "http://evil.example"}))[0] == 403
     assert (await bridge.post("/login", data, headers={"Origin": PORTAL}))[0] == 200
-    assert (await bridge.post("/login", data, headers={"Origin": "null"}))[0] == 200  # no-referrer
     ok = {"Origin": "https://portal.example"}
     assert (await bridge.post("/login", data, headers=ok))[0] == 200
+
+
+@pytest.mark.parametrize("path", ["/login", "/sign"])
+async def test_a_start_with_a_null_or_no_origin_is_refused(bridge: Bridge, path: str) -> None:
+    """Any site can send ``Origin: null`` (its page under ``Referrer-Policy: no-referrer``) and
+    open the PIN page with its own summary; a browser always sends an Origin on a POST."""
+    if path == "/login":
+        data = {"challenge": b64url(secrets.token_bytes(32)), "return_to": LOGIN_DONE}
+    else:
+        data = {"document": b64url(b"x"), "summary": "another site's text", "return_to": SIGN_DONE}
+    data["state"] = ""
+    assert (await bridge.post(path, data))[0] == 200  # the portal's origin
+    status, page = await bridge.post(path, data, headers={"Origin": "null"})
+    assert status == 403 and "Origin: null" in page and 'type="password"' not in page
+    async with bridge.http.post(
+        path, data=data, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    ) as r:
+        assert r.status == 403 and "no Origin" in await r.text()
+    assert len(bridge.http.app[BRIDGE].forms) == 1  # the good start's PIN form only
 
 
 async def test_a_foreign_host_name_is_refused(bridge: Bridge) -> None:

@@ -102,8 +102,24 @@ def test_wrong_pins_count_down_then_block(card: Card) -> None:
     run(card, select_ef(0x0018))
     assert [run(card, verify("0000"))[1] for _ in range(3)] == [0x63C2, 0x63C1, 0x63C0]
     assert run(card, verify(AUTH_PIN))[1] == 0x6983  # blocked: the right PIN too
-    assert run(card, "00 20 00 80")[1] == 0x6983
     assert card.take_dirty()
+
+
+def test_the_tries_left_query_of_a_blocked_pin_is_63c0(card: Card) -> None:
+    """OpenSC's JPKI driver asks every PIN's tries when it binds the card and reads only
+    ``63 Cx``: a ``69 83`` there made it refuse the whole card, its free certificates and the
+    other, unblocked key included. A VERIFY that carries a PIN still answers ``69 83``."""
+    run(card, SELECT_JPKI)
+    run(card, select_ef(0x0018))
+    for _ in range(3):
+        run(card, verify("0000"))
+    assert run(card, "00 20 00 80")[1] == 0x63C0
+    assert run(card, "00 20 00 98")[1] == 0x63C0  # by short EF identifier too
+    assert run(card, verify(AUTH_PIN))[1] == 0x6983
+    assert run(card, "00 20 00 80")[1] == 0x63C0  # asking spends nothing, changes nothing
+    run(card, select_ef(0x001B))
+    assert run(card, "00 20 00 80")[1] == 0x63C5  # the signature PIN is untouched
+    assert run(card, verify(SIGN_PIN))[1] == OK
 
 
 def test_a_correct_pin_restores_the_tries(card: Card) -> None:
@@ -146,7 +162,7 @@ def test_the_signature_certificate_only_after_the_signature_pin(card: Card) -> N
 
 
 def _cert_key(card: Card, fid: int) -> rsa.RSAPublicKey:
-    run(card, SELECT_JPKI)
+    """The key of the certificate in ``fid`` of the current application."""
     run(card, select_ef(fid))
     der, _ = run(card, "00 B0 00 00 00 00 00")
     key = x509.load_der_x509_certificate(der).public_key()
@@ -229,3 +245,20 @@ def test_pins_belong_to_their_application(card: Card) -> None:
     run(card, SELECT_JPKI)  # another application was selected in between
     run(card, select_ef(0x0001))
     assert run(card, "00 B0 00 00 04")[1] == 0x6982
+
+
+def test_selecting_the_application_again_logs_the_pins_out(card: Card) -> None:
+    """OpenSC 0.24 and later log out by re-selecting the JPKI application."""
+    run(card, SELECT_JPKI)
+    run(card, select_ef(0x001B))
+    assert run(card, verify(SIGN_PIN))[1] == OK
+    run(card, select_ef(0x0018))
+    assert run(card, verify(AUTH_PIN))[1] == OK
+    run(card, SELECT_JPKI)  # the same application, nothing in between
+    run(card, select_ef(0x0001))
+    assert run(card, "00 B0 00 00 04")[1] == 0x6982
+    run(card, select_ef(0x0017))
+    di = SHA256_DIGEST_INFO + hashlib.sha256(b"x").digest()
+    assert run(card, f"80 2A 00 80 {len(di):02X} {di.hex()} 00")[1] == 0x6982
+    run(card, select_ef(0x0018))
+    assert run(card, "00 24 01 80 04 39393939")[1] == 0x6982  # no CHANGE either

@@ -3,8 +3,11 @@ second user, and makes every counter change durable before the answer leaves."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from card_helpers import AUTH_PIN, SELECT_JPKI, fresh_state, select_ef, verify
@@ -58,7 +61,7 @@ def test_wrong_pins_and_the_lock_out_survive_a_restart(state_file: Path) -> None
     _tx(t, SELECT_JPKI)
     _tx(t, select_ef(0x0018))
     assert _tx(t, verify(AUTH_PIN)) == 0x6983
-    assert _tx(t, "00 20 00 80") == 0x6983
+    assert _tx(t, "00 20 00 80") == 0x63C0  # the tries-left query: none left
     t.close()
 
 
@@ -147,6 +150,50 @@ def test_a_malformed_state_inside_a_good_envelope() -> None:
     for raw in (b"[]", b"{}", b'{"format": 2}', b'{"format": 1, "apps": 3}', b"\xff"):
         with pytest.raises(StateFileError):
             CardState.from_bytes(raw)
+
+
+JPKI_AID = "d392f000260100000001"
+
+
+def _edited(change: Callable[[dict[str, Any]], None]) -> bytes:
+    doc = json.loads(fresh_state().to_bytes())
+    change(doc)
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda d: d.update(operational="false"), "operational"),  # was read as True
+        (lambda d: d["apps"][JPKI_AID]["pins"]["0018"].__setitem__(2, 300), "pins.0018.2"),
+        (lambda d: d["apps"][JPKI_AID]["pins"]["0018"].__setitem__(2, "3"), "pins.0018.2"),
+        (lambda d: d["apps"][JPKI_AID]["pins"]["0018"].__setitem__(2, -1), "pins.0018.2"),
+        (lambda d: d["apps"][JPKI_AID]["pins"]["0018"].append(0), "pins.0018"),
+        (lambda d: d["apps"][JPKI_AID]["files"].__setitem__("0006", "not base64!"), "files.0006"),
+        (lambda d: d["apps"][JPKI_AID]["files"].__setitem__("6", "AA=="), "files.6"),
+        (lambda d: d["apps"][JPKI_AID]["files"].__setitem__("12345", "AA=="), "files.12345"),
+        (lambda d: d["apps"][JPKI_AID].update(admin=True), "admin"),
+        (lambda d: d.update(serial=["X"]), "serial"),
+        (lambda d: d.update(format=2), "format"),
+        (lambda d: d["apps"].update(zz={"files": {}, "keys": {}, "pins": {}}), "apps.zz"),
+    ],
+    ids=[
+        "operational-text", "tries-300", "tries-text", "tries-negative", "pin-4-items",
+        "not-base64", "short-id", "long-id", "extra-key", "serial-list", "format-2", "aid",
+    ],
+)  # fmt: skip
+def test_a_state_breaking_a_rule_is_refused_by_name(
+    change: Callable[[dict[str, Any]], None], where: str
+) -> None:
+    with pytest.raises(StateFileError, match=rf"card state is malformed \((apps\.\w+\.)?{where}"):
+        CardState.from_bytes(_edited(change))
+
+
+def test_the_state_reads_back_as_written() -> None:
+    state = fresh_state()
+    again = CardState.from_bytes(state.to_bytes())
+    assert again.to_bytes() == state.to_bytes()
+    assert (again.serial, again.operational) == (state.serial, True)
 
 
 def test_logs_never_carry_a_pin_or_an_apdu() -> None:

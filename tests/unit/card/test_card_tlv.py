@@ -26,10 +26,17 @@ def test_lengths_are_written_shortest(length: int, encoded: str) -> None:
 
 
 def test_loose_ber_from_real_cards_is_read() -> None:
-    # two-byte tag for a number below 31, long-form lengths with leading zeros
-    raw = bytes.fromhex("DF 21 82 00 02 AB CD DF 22 84 00 00 00 01 EE")
+    # DF 10: a two-byte tag for number 16 (DER: D0); DF 21, DF 22: numbers 33 and 34, two bytes
+    # in any encoding; long-form lengths with leading zeros
+    raw = bytes.fromhex("DF 10 81 01 AA DF 21 82 00 02 AB CD DF 22 84 00 00 00 01 EE")
     items = tlv.decode(raw)
-    assert [(i.tag.hex(), i.value.hex()) for i in items] == [("df21", "abcd"), ("df22", "ee")]
+    assert [(i.tag.hex(), i.value.hex()) for i in items] == [
+        ("df10", "aa"),
+        ("df21", "abcd"),
+        ("df22", "ee"),
+    ]
+    with pytest.raises(TlvError, match="D0 is missing"):  # matched as written, not as DER
+        tlv.find(items, b"\xd0")
 
 
 def test_constructed_items_and_find() -> None:

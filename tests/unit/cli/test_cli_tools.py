@@ -220,10 +220,30 @@ def test_init_replaces_only_what_is_missing(renkei: Run, tmp_path: Path) -> None
     state = tmp_path / "state"
     renkei("--state-dir", str(state), "init")
     master = (state / "token/token-master").read_bytes()
-    (state / "hub/private-key").unlink()
+    (state / "token/token-master").unlink()
+    (state / "hub/broker-password").unlink()
+    public = (state / "public/hub.pub").read_bytes()
+    (state / "public/hub.pub").unlink()
     code, out, _ = renkei("--state-dir", str(state), "init")
-    assert (code, out) == (0, f"1 files written under {state} (existing ones kept)\n")
-    assert (state / "token/token-master").read_bytes() == master
+    assert (code, out) == (0, f"3 files written under {state} (existing ones kept)\n")
+    assert (state / "token/token-master").read_bytes() != master  # a new one: it was gone
+    assert (state / "public/hub.pub").read_bytes() == public  # from the hub's key on file
+
+
+def test_init_refuses_a_new_private_key_beside_a_public_one_kept(
+    renkei: Run, tmp_path: Path
+) -> None:
+    """A private key lost while its public key stays would get a stranger beside it: every
+    host would refuse the identity's signatures. init says so and writes nothing."""
+    state = tmp_path / "state"
+    renkei("--state-dir", str(state), "init")
+    (state / "hub/private-key").unlink()
+    (state / "token/broker-password").unlink()
+    code, out, err = renkei("--state-dir", str(state), "init")
+    assert code == 2, out
+    assert f"{state}/public/hub.pub exists but {state}/hub/private-key is missing" in err
+    assert not (state / "hub/private-key").exists()
+    assert not (state / "token/broker-password").exists()  # nothing written
 
 
 # ---- records without a database --------------------------------------------------------------

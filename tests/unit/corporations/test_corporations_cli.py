@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-import structlog
 
 from agencies.corporations import default_index
 from renkei.cli import main
@@ -16,18 +15,13 @@ Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
-    was, saved = structlog.is_configured(), structlog.get_config()
-
+def run(capsys: pytest.CaptureFixture[str], restore_logging: None) -> Run:
     def go(*argv: str) -> tuple[int, str, str]:
         code = main(["corporations", "find", *argv])
         out, err = capsys.readouterr()
         return code, out, err
 
-    yield go
-    structlog.reset_defaults()
-    if was:
-        structlog.configure(**saved)
+    return go
 
 
 def test_find_by_number_prints_a_table(run: Run) -> None:

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from agencies.corporations import FACTS, KINDS, Corporation, default_index, generate
-from agencies.jlis.numbers import classify, corporate_check_digit
+from agencies.jlis.numbers import classify
+from hub.numbers import corporate_check_digit
 
 PREFECTURES = ("東京都", "神奈川県", "愛知県", "大阪府", "福岡県", "沖縄県")
 

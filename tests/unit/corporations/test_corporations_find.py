@@ -18,7 +18,7 @@ from agencies.corporations import (
     default_index,
     normalize,
 )
-from agencies.jlis.numbers import corporate_number
+from hub.numbers import corporate_number
 
 SAKURA = Corporation(corporate_number("010401000001"), "株式会社サクラ商事", "サクラショウジ",
                      "株式会社", "100-0005", "東京都千代田区丸の内一丁目1番1号", "2015-10-05")  # fmt: skip

@@ -8,8 +8,9 @@ stderr; the pure ``redact`` processor is also checked on its own, with hypothesi
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,16 +34,7 @@ Start = Callable[[], Lines]
 
 
 @pytest.fixture
-def restore_structlog() -> Iterator[None]:
-    was, saved = structlog.is_configured(), structlog.get_config()
-    yield
-    structlog.reset_defaults()
-    if was:
-        structlog.configure(**saved)
-
-
-@pytest.fixture
-def json_logging(capsys: pytest.CaptureFixture[str], restore_structlog: None) -> Start:
+def json_logging(capsys: pytest.CaptureFixture[str], restore_logging: None) -> Start:
     """Configures logging as in production (JSON to stderr); returns a reader of the lines.
 
     Called in the test body: pytest swaps ``sys.stderr`` between fixture setup and the test,
@@ -191,7 +183,7 @@ def test_a_traceback_does_not_carry_the_number(json_logging: Start) -> None:
 
 
 def test_the_console_renderer_is_redacted_too(
-    capsys: pytest.CaptureFixture[str], restore_structlog: None
+    capsys: pytest.CaptureFixture[str], restore_logging: None
 ) -> None:
     configure(level="info", json=False)
     get_logger("test").info("enroll", number=INDIVIDUAL, note=f"token {TOKEN}", office="jlis")
@@ -200,14 +192,70 @@ def test_the_console_renderer_is_redacted_too(
     assert "jlis" in err
 
 
-def test_the_level_filters_lines(
-    capsys: pytest.CaptureFixture[str], restore_structlog: None
-) -> None:
+def test_the_level_filters_lines(capsys: pytest.CaptureFixture[str], restore_logging: None) -> None:
     configure(level="warning", json=True)
     log = get_logger("test")
     log.info("quiet")
     log.warning("loud")
     assert [json.loads(x)["event"] for x in capsys.readouterr().err.splitlines()] == ["loud"]
+
+
+# ---- the standard library's logging (aio-pika, aiohttp, asyncpg…) ----------------------------
+
+
+def test_a_library_warning_is_one_json_line_redacted(json_logging: Start) -> None:
+    read = json_logging()
+    structlog.contextvars.bind_contextvars(query_id=QUERY_ID)
+    try:
+        logging.getLogger("aio_pika.robust_connection").warning(
+            "Connection attempt to amqp://guest:%s@127.0.0.1/ failed: %s", TOKEN, INDIVIDUAL
+        )
+    finally:
+        structlog.contextvars.clear_contextvars()
+    (line,) = read()
+    assert line["level"] == "warning"
+    assert line["logger"] == "aio_pika.robust_connection"
+    assert line["query_id"] == QUERY_ID
+    assert "timestamp" in line
+    assert (
+        line["event"]
+        == f"Connection attempt to amqp://guest:{REDACTED}@127.0.0.1/ failed: {REDACTED}"
+    )
+
+
+def test_a_library_traceback_is_redacted_too(json_logging: Start) -> None:
+    read = json_logging()
+    try:
+        raise ValueError(f"duplicate key (number)=({INDIVIDUAL})")
+    except ValueError:
+        logging.getLogger("asyncpg.pool").exception("connection %s lost", "pg-1")
+    (line,) = read()
+    assert line["event"] == "connection pg-1 lost"
+    assert "ValueError" in line["exception"]
+
+
+def test_library_lines_follow_the_level_and_one_handler_after_two_configures(
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    configure(level="info", json=True)
+    configure(level="warning", json=True)
+    logging.getLogger("aiohttp.access").info("GET /me 200")
+    logging.getLogger("aiohttp.server").error("Error handling request")
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines()]
+    assert [(x["logger"], x["event"]) for x in lines] == [
+        ("aiohttp.server", "Error handling request")
+    ]
+
+
+def test_a_library_line_on_the_console_is_redacted(
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    configure(level="info", json=False)
+    logging.getLogger("aiormq.connection").warning("token %s for %s", TOKEN, "jlis")
+    err = capsys.readouterr().err
+    assert_clean(err)
+    assert "jlis" in err
+    assert "aiormq.connection" in err
 
 
 # ---- the processor on its own ----------------------------------------------------------------
@@ -241,32 +289,39 @@ def test_text_without_long_digit_runs_or_long_words_is_unchanged(text: str) -> N
     assert redact(None, "info", {"reason": text}) == {"reason": text}
 
 
-# ---- known leaks ---------------------------------------------------------------------------
+# ---- numbers in values that are not text, in keys, in groups ------------------------------
 
 
 @pytest.mark.parametrize(
-    "value",
+    ("value", "logged"),
     [
-        int(CORPORATE),
-        {INDIVIDUAL},
-        INDIVIDUAL.encode(),
-        ValueError(f"no resident {INDIVIDUAL}"),
+        (int(CORPORATE), REDACTED),
+        ({INDIVIDUAL}, [REDACTED]),
+        (INDIVIDUAL.encode(), f"b'{REDACTED}'"),
+        (ValueError(f"no resident {INDIVIDUAL}"), f"no resident {REDACTED}"),
     ],
     ids=["int", "set", "bytes", "exception"],
 )
-def test_a_number_inside_a_non_string_value_is_redacted(json_logging: Start, value: Any) -> None:
+def test_a_number_inside_a_non_string_value_is_redacted(
+    json_logging: Start, value: Any, logged: Any
+) -> None:
     read = json_logging()
-    get_logger("test").info("lookup.failed", detail=value)
-    read()
+    get_logger("test").info("lookup.failed", detail=value, office="jlis")
+    (line,) = read()  # logged, and (read checks) with no number left in it
+    assert (line["event"], line["detail"], line["office"]) == ("lookup.failed", logged, "jlis")
 
 
 def test_a_token_used_as_a_dict_key_is_redacted(json_logging: Start) -> None:
     read = json_logging()
-    get_logger("test").info("batch.done", results={TOKEN: "ok", INDIVIDUAL: "refused"})
-    read()
+    get_logger("test").info(
+        "batch.done", results={TOKEN: "ok", "chiyoda-tax": "refused"}, found={INDIVIDUAL: 1}
+    )
+    (line,) = read()
+    assert line["results"] == {REDACTED: "ok", "chiyoda-tax": "refused"}
+    assert line["found"] == {REDACTED: 1}
 
 
 @pytest.mark.parametrize("written", ["1234 5678 9018", "1234-5678-9018"])
 def test_a_number_written_in_groups_is_redacted(written: str) -> None:
     out = redact(None, "info", {"reason": f"number {written} is not enrolled"})
-    assert written not in out["reason"]
+    assert out["reason"] == f"number {REDACTED} is not enrolled"

@@ -1,24 +1,30 @@
-"""Check digits of the three kinds of number: known examples and round trips."""
+"""Check digits of the four kinds of number (``hub.numbers``): known examples, round trips,
+python-stdnum's independent implementation where it covers the scheme, and J-LIS's strict
+check and explanation on top."""
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from stdnum.jp import cn as stdnum_cn
+from stdnum.jp import in_ as stdnum_in
 
 from agencies.jlis.exceptions import BadCheckDigit, MalformedNumber, NumberError
-from agencies.jlis.numbers import (
-    classify,
+from agencies.jlis.numbers import classify, generate_rrc, validate
+from hub.numbers import (
+    check_digits,
     corporate_check_digit,
     corporate_number,
-    generate_rrc,
     individual_check_digit,
     individual_number,
+    is_valid,
+    municipal_check_digit,
     resident_record_code,
     rrc_check_digit,
-    validate,
 )
 
 
@@ -110,10 +116,74 @@ def test_validate_is_strict(text: str, kind: str) -> None:
     assert info.value.code == "jlis.malformed_number"
 
 
-@pytest.mark.parametrize("base", ["123", "1234567890a", "１２３４５６７８９０１"])
+@pytest.mark.parametrize("base", ["123", "1234567890a", "１２３４５６７８９０１", "123456789012"])
 def test_check_digit_functions_refuse_bad_bases(base: str) -> None:
-    with pytest.raises(MalformedNumber):
+    with pytest.raises(ValueError, match="11 ASCII digits"):
         individual_check_digit(base)
+
+
+# ---- against python-stdnum, an implementation written apart from ours -------------------
+
+
+@given(digits(11))
+def test_the_individual_check_digit_agrees_with_stdnum(base: str) -> None:
+    assert str(individual_check_digit(base)) == stdnum_in.calc_check_digit(base)
+
+
+@given(digits(12))
+def test_any_12_digits_are_valid_for_us_exactly_when_for_stdnum(number: str) -> None:
+    assert is_valid("individual_number", number) == stdnum_in.is_valid(number)
+
+
+@given(digits(12))
+def test_the_corporate_check_digit_agrees_with_stdnum(base: str) -> None:
+    assert str(corporate_check_digit(base)) == stdnum_cn.calc_check_digit(base)
+
+
+@given(digits(13))
+def test_any_13_digits_are_valid_for_us_exactly_when_for_stdnum(number: str) -> None:
+    assert is_valid("corporate_number", number) == stdnum_cn.is_valid(number)
+
+
+def test_stdnum_knows_the_published_numbers_too() -> None:
+    assert stdnum_in.is_valid("123456789018") and stdnum_cn.is_valid("7000012050002")
+
+
+# ---- what stdnum does not cover: resident-record and municipal codes --------------------
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["131016", "131041", "131130", "011002", "012025", "010006", "130001", "141003", "231002",
+     "270008", "271004", "401307", "472018", "132012"],
+)  # fmt: skip
+def test_published_municipal_codes_have_valid_check_digits(code: str) -> None:
+    """Real codes (soumu.go.jp, FACTS §4.3)."""
+    assert municipal_check_digit(code[:5]) == int(code[5])
+    assert is_valid("municipal_code", code)
+
+
+@given(digits(10))
+def test_a_resident_record_code_uses_the_individual_numbers_rule_over_10_digits(base: str) -> None:
+    assert rrc_check_digit(base) == individual_check_digit("0" + base)
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("individual_number", "12345678901８"),  # int() would read a full-width digit
+        ("individual_number", "１２３４５６７８９０１８"),
+        ("corporate_number", "７000012050002"),
+        ("municipal_code", "13101６"),
+        ("municipal_code", "1310166"),
+        ("resident_record_code", ""),
+        ("resident_record_code", "1234567890-"),
+    ],
+)
+def test_only_ascii_digits_are_a_number(kind: Any, text: str) -> None:
+    assert not is_valid(kind, text)
+    with pytest.raises(ValueError, match="ASCII digits"):
+        check_digits(kind, text)
 
 
 def test_generate_rrc_makes_valid_codes() -> None:

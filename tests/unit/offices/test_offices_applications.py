@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agencies.applications import COLLECTION, SignedApplications, Signer
+from agencies.applications import COLLECTION, SignedApplications, Signer, same_name
 from hub.node import ApplicationRefused, MemoryStore
 
 TOKEN = "T" * 43
@@ -38,9 +38,11 @@ def application(kind: str = "moving", **form: str) -> bytes:
     return orjson.dumps(doc)
 
 
-async def register(then: Any = None, check: FakeCheck | None = None) -> SignedApplications:
+async def register(
+    then: Any = None, check: FakeCheck | None = None, resident: Mapping[str, str] = HANAKO
+) -> SignedApplications:
     store = MemoryStore()
-    await store.put_many("residents", [("r1", TOKEN, dict(HANAKO))])
+    await store.put_many("residents", [("r1", TOKEN, dict(resident))])
     return SignedApplications("chiyoda-resident", store, check or FakeCheck(), then, register=True)
 
 
@@ -123,3 +125,59 @@ async def test_an_office_without_a_register_takes_anyones_signed_application() -
     office = SignedApplications("nta", MemoryStore(), FakeCheck())
     receipt = await office.receive("U" * 43, "tax_return", application("tax_return"))
     assert receipt["signer"] == "番号 花子"
+
+
+# ---- names: compared as the same name, kept as written ------------------------------------
+
+KAMI_COMPAT, KAMI = "\ufa19", "\u795e"  # 神: a CJK compatibility ideograph and its unified form
+KATSU_IVS = "\u845b\U000e0100"  # 葛󠄀: an ideographic variation sequence of 葛 U+845B
+
+
+@pytest.mark.parametrize(
+    ("registered", "signed"),
+    [
+        (f"{KAMI_COMPAT}田 太郎", f"{KAMI}田 太郎"),
+        (f"{KAMI}田 太郎", f"{KAMI_COMPAT}田 太郎"),
+        (f"{KAMI}\ufe00田 太郎", f"{KAMI_COMPAT}田 太郎"),  # the standardized variant of 神
+        (f"{KATSU_IVS}西 次郎", "葛西 次郎"),
+        ("髙橋 一郎", "髙橋 一郎"),
+        ("山\ufa11 花子", "山\ufa11 花子"),
+    ],
+    ids=["compat-registered", "compat-signed", "svs", "ivs", "taka", "saki"],
+)
+async def test_a_name_written_with_another_form_of_the_same_character_is_the_signer(
+    registered: str, signed: str
+) -> None:
+    resident = {"name": registered, "birth_date": "1985-04-02"}
+    signer = {"name": signed, "birth_date": "1985-04-02"}
+    office = await register(check=FakeCheck(signer), resident=resident)
+    receipt = await office.receive(TOKEN, "moving", application())
+    assert receipt["signer"] == signed  # kept as the certificate has it
+    found = await office.store.by_token("residents", TOKEN)
+    assert found is not None and found[1]["name"] == registered  # the register's untouched
+
+
+@pytest.mark.parametrize(
+    ("registered", "signed"),
+    [
+        ("髙橋 一郎", "高橋 一郎"),
+        ("山\ufa11 花子", "山崎 花子"),
+        ("葛西 次郎", "葛城 次郎"),
+    ],
+    ids=["taka-is-not-taka", "saki-is-not-saki", "another-name"],
+)
+async def test_a_different_character_is_a_different_name(registered: str, signed: str) -> None:
+    resident = {"name": registered, "birth_date": "1985-04-02"}
+    office = await register(
+        check=FakeCheck({"name": signed, "birth_date": "1985-04-02"}), resident=resident
+    )
+    with pytest.raises(ApplicationRefused) as refused:
+        await office.receive(TOKEN, "moving", application())
+    assert refused.value.code == "chiyoda_resident.signer_mismatch"
+
+
+def test_same_name_ignores_only_the_form_of_a_character() -> None:
+    assert same_name(f"{KAMI_COMPAT}田", f"{KAMI}田")
+    assert same_name(f"{KATSU_IVS}西", "\u845b\U000e0101西")  # another glyph of 葛
+    assert not same_name("髙", "高")
+    assert not same_name("\ufa11", "崎")

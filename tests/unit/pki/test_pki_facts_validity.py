@@ -73,6 +73,17 @@ def test_facts_round_trip_through_a_certificate(
     assert facts_from_certificate(cert) == facts
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["髙橋 一郎", "山\ufa11 花子", "\ufa19田 太郎", "\u845b\U000e0100西 次郎"],
+    ids=["taka", "saki", "kami-compat", "ivs"],
+)
+def test_a_variant_character_is_certified_as_written(name: str) -> None:
+    facts = ResidentFacts(name, "東京都千代田区", dt.date(1975, 4, 1), Sex.MALE)
+    certified = facts_from_certificate(_cert_with(facts_to_other_names(facts)))
+    assert certified is not None and certified.name == name
+
+
 def _cert_with(names: list[x509.GeneralName]) -> x509.Certificate:
     ca = HIERARCHY.cas[CaName.SIGNATURE]
     now = dt.datetime.now(dt.UTC)

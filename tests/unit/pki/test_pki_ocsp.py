@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pki_helpers import HIERARCHY, Clock, issue_pair, make_ca
 
-from pki import CaName, CertKind, EventKind, ResidentEvent, RevocationUnknown, VerifierKind
+from pki import (
+    CaName,
+    CertKind,
+    EventKind,
+    Hierarchy,
+    ResidentEvent,
+    RevocationUnknown,
+    VerifierKind,
+)
 from pki.ca.authority import CertificationAuthority
 from pki.ca.verifiers import Verifier
+from pki.profiles import Issuer, responder_certificate
 from pki.relying.status import check_ocsp_response, ocsp_request
 
 S = ocsp.OCSPResponseStatus
@@ -211,3 +223,62 @@ def test_forged_and_replayed_responses_are_refused() -> None:
         check_ocsp_response(ca.ocsp(der, verifier=None), sig.certificate, SIG_CA, nonce, ca.now())
     with pytest.raises(RevocationUnknown, match="not an OCSP response"):
         check_ocsp_response(b"<html>", sig.certificate, SIG_CA, nonce, ca.now())
+
+
+def _with_responder(
+    cert_of: Callable[[Issuer, ec.EllipticCurvePrivateKey], x509.Certificate],
+) -> Hierarchy:
+    """The session's hierarchy with the signature CA's responder replaced."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca = HIERARCHY.cas[CaName.SIGNATURE]
+    responders = HIERARCHY.responders | {CaName.SIGNATURE: Issuer(key, cert_of(ca, key))}
+    return replace(HIERARCHY, responders=responders)
+
+
+def test_a_delegated_responder_counts_only_in_its_validity_and_for_ocsp_signing() -> None:
+    now = dt.datetime.now(dt.UTC)
+
+    def dated(start: dt.datetime, end: dt.datetime) -> Hierarchy:
+        return _with_responder(
+            lambda ca, key: responder_certificate(
+                ca, key.public_key(), serial=7, not_before=start, not_after=end
+            )
+        )
+
+    def no_ocsp_signing(ca: Issuer, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+        usage = x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH])
+        return (
+            x509.CertificateBuilder(
+                subject_name=x509.Name.from_rfc4514_string("CN=not a responder"),
+                issuer_name=ca.cert.subject,
+                public_key=key.public_key(),
+                serial_number=8,
+                not_valid_before=now - dt.timedelta(days=1),
+                not_valid_after=now + dt.timedelta(days=1),
+            )
+            .add_extension(usage, critical=False)
+            .sign(ca.key, hashes.SHA256())
+        )
+
+    year, day = dt.timedelta(days=365), dt.timedelta(days=1)
+    cases = {
+        "expired": (dated(now - 2 * year, now - day), "valid only from"),
+        "not yet valid": (dated(now + day, now + year), "valid only from"),
+        "no id-kp-OCSPSigning": (_with_responder(no_ocsp_signing), "not signed by a responder"),
+    }
+    for why, (hierarchy, refusal) in cases.items():
+        ca = make_ca(hierarchy=hierarchy)
+        sig, _ = issue_pair(ca)
+        der, nonce = ocsp_request(sig.certificate, SIG_CA)
+        body = ca.ocsp(der, verifier=verifier(ca))
+        assert ocsp.load_der_ocsp_response(body).response_status is S.SUCCESSFUL, why
+        with pytest.raises(RevocationUnknown, match=refusal):
+            check_ocsp_response(body, sig.certificate, SIG_CA, nonce, ca.now())
+    # the same responder, within its validity: accepted
+    ca = make_ca(hierarchy=dated(now - day, now + year))
+    sig, _ = issue_pair(ca)
+    der, nonce = ocsp_request(sig.certificate, SIG_CA)
+    status = check_ocsp_response(
+        ca.ocsp(der, verifier=verifier(ca)), sig.certificate, SIG_CA, nonce, now
+    )
+    assert status.revoked_at is None

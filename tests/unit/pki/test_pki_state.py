@@ -1,10 +1,13 @@
-"""State at rest: encrypted keys, 0600 secrets, the ledger journal, the verifier registry."""
+"""State at rest: encrypted keys, 0600 secrets, the ledger (and its crashes), the verifier registry."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,8 +116,9 @@ def test_issued_and_revoked_survive_a_restart(tmp_path: Path) -> None:
     auth = ca.issue(CertKind.AUTHENTICATION, ec_key(1).public_key(), "card-9", CHIYODA)
     ca.apply_event(ResidentEvent(EventKind.MOVED, "card-9", ca.now()))
     ca.close()
-    journal = (tmp_path / "pki/ledger.jsonl").read_text()
-    assert "card-9" not in journal and TARO.name not in journal  # holder digest only, no facts
+    assert (tmp_path / "pki/ledger.sqlite3").stat().st_mode & 0o777 == 0o600
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "pki").glob("ledger.sqlite3*"))
+    assert b"card-9" not in stored and TARO.name.encode() not in stored  # holder digest only
     again = CertificationAuthority.open(tmp_path / "pki", URL)
     assert again.status(CaName.SIGNATURE, sig.serial)[1] is not None
     assert again.status(CaName.AUTHENTICATION, auth.serial) == (True, None)
@@ -125,22 +129,105 @@ def test_issued_and_revoked_survive_a_restart(tmp_path: Path) -> None:
     again.close()
 
 
-def test_a_torn_last_line_is_ignored_but_garbage_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.jsonl"
-    ledger = Ledger(path)
-    ledger.add(CertRecord(CaName.SIGNATURE, 7, "h", NOW, NOW + dt.timedelta(days=1)))
+def _record(serial: int) -> CertRecord:
+    return CertRecord(CaName.SIGNATURE, serial, "h", NOW, NOW + dt.timedelta(days=1))
+
+
+def _entry(serial: int) -> bytes:
+    """A line of the JSON-lines journal the ledger was kept in before (``ledger.jsonl``)."""
+    e = {
+        "op": "issue",
+        "ca": "signature",
+        "serial": f"{serial:x}",
+        "holder": "h",
+        "not_before": NOW.isoformat(),
+        "not_after": (NOW + dt.timedelta(days=1)).isoformat(),
+    }
+    return json.dumps(e, separators=(",", ":")).encode() + b"\n"
+
+
+def test_after_a_torn_write_the_ca_issues_again_and_restarts_with_every_entry(
+    tmp_path: Path,
+) -> None:
+    """The old journal's failure: a line cut off by a crash was skipped on reopen, the next
+    issuance appended onto it, and the following start refused (line 2 is not an entry)."""
+    open_state(tmp_path / "pki", NOW)
+    journal = tmp_path / "pki/ledger.jsonl"
+    journal.write_bytes(_entry(7) + _entry(8)[:25])  # the writer killed mid-line
+    ca = CertificationAuthority.open(tmp_path / "pki", URL)
+    assert ca.status(CaName.SIGNATURE, 7) == (True, None)
+    issued = ca.issue(CertKind.SIGNATURE, ec_key().public_key(), "card-9", CHIYODA, TARO)
+    ca.close()
+    again = CertificationAuthority.open(tmp_path / "pki", URL)  # the old journal stopped here
+    assert again.status(CaName.SIGNATURE, 7) == (True, None)
+    assert again.status(CaName.SIGNATURE, issued.serial) == (True, None)
+    assert again.status(CaName.SIGNATURE, 8) == (False, None)  # never acknowledged
+    again.close()
+    assert not journal.exists() and (tmp_path / "pki/ledger.jsonl.imported").exists()
+
+
+def test_a_journal_the_old_ledger_could_not_reopen_is_imported_whole(tmp_path: Path) -> None:
+    journal = tmp_path / "ledger.jsonl"
+    # entry 8 torn, entry 9 appended onto it, then 10 and a torn 11
+    journal.write_bytes(_entry(7) + _entry(8)[:25] + _entry(9) + _entry(10) + _entry(11)[:40])
+    ledger = Ledger(tmp_path / "ledger.sqlite3", journal=journal)
+    assert [s for s in range(7, 12) if ledger.get(CaName.SIGNATURE, s)] == [7, 9, 10]
     ledger.close()
-    with path.open("ab") as f:
-        f.write(b'{"op":"issue","ca":"sig')
-    reopened = Ledger(path)
-    assert reopened.get(CaName.SIGNATURE, 7) is not None and len(reopened) == 1
-    reopened.close()
-    path.write_bytes(b'{"op":"issue"}\n' + path.read_bytes())
-    with pytest.raises(StateError, match="line 1"):
-        Ledger(path)
-    path.write_bytes(b'{"op":"explode","ca":"root","serial":"1"}\n')
-    with pytest.raises(StateError):
-        Ledger(path)
+    again = Ledger(tmp_path / "ledger.sqlite3", journal=journal)  # imported once
+    assert len(again) == 3
+    again.close()
+
+
+def test_garbage_in_the_old_journal_or_the_database_is_refused(tmp_path: Path) -> None:
+    for bad in (b'{"op":"issue"}\n', b'{"op":"explode","ca":"root","serial":"1"}\n', b"x\n"):
+        journal = tmp_path / "ledger.jsonl"
+        journal.write_bytes(_entry(7) + bad + _entry(9))
+        with pytest.raises(StateError, match="line 2"):
+            Ledger(tmp_path / "ledger.sqlite3", journal=journal)
+        assert journal.exists()  # nothing imported, nothing renamed
+    (tmp_path / "other.sqlite3").write_bytes(b"not a database" * 100)
+    with pytest.raises(StateError, match="not a ledger database"):
+        Ledger(tmp_path / "other.sqlite3")
+
+
+_WRITER = """
+import datetime as dt, itertools, sys
+from pathlib import Path
+from pki.ca.ledger import CertRecord, Ledger
+from pki.profiles import CaName
+ledger, now = Ledger(Path(sys.argv[1])), dt.datetime.now(dt.UTC)
+for serial in itertools.count(int(sys.argv[2])):
+    ledger.add(CertRecord(CaName.SIGNATURE, serial, "h", now, now))
+    print(serial, flush=True)  # acknowledged
+"""
+
+
+def test_a_writer_killed_mid_write_loses_no_acknowledged_entry(tmp_path: Path) -> None:
+    """SIGKILL while the writer is issuing (most of its time is in SQLite's write and fsync),
+    three times; each time every acknowledged entry is there and the ledger takes more."""
+    db = tmp_path / "ledger.sqlite3"
+    acknowledged: set[int] = set()
+    for start in (1, 1001, 2001):
+        writer = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(db), str(start)], stdout=subprocess.PIPE
+        )
+        assert writer.stdout is not None
+        for _ in range(20):
+            acknowledged.add(int(writer.stdout.readline()))
+        writer.send_signal(signal.SIGKILL)
+        acknowledged |= {int(line) for line in writer.stdout.read().split()}
+        writer.wait()
+        ledger = Ledger(db)
+        maybe = acknowledged | {max(acknowledged) + 1}  # committed, killed before it said so
+        found = {serial for serial in maybe if ledger.get(CaName.SIGNATURE, serial)}
+        assert acknowledged <= found and len(ledger) == len(found)
+        ledger.add(_record(start + 900))  # it takes more after the crash
+        acknowledged |= {start + 900} | found
+        ledger.close()
+    final = Ledger(db)
+    assert all(final.get(CaName.SIGNATURE, serial) for serial in acknowledged)
+    assert len(final) == len(acknowledged)
+    final.close()
 
 
 def test_verifier_registration_rules() -> None:
@@ -203,4 +290,33 @@ def test_wrong_secret_and_removed_verifiers_are_refused(tmp_path: Path) -> None:
         VerifierRegistry(path).authenticate(f"Bearer {key}")
     path.write_text("{not json")
     with pytest.raises(StateError):
+        VerifierRegistry(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"roles": []}, "roles"),
+        ({"kind": "public"}, "a public body has no licence number"),
+        ({"licence": "../../x"}, "licence"),
+        ({"registered_at": "2026-01-01T09:00:00"}, "registered_at"),  # no time zone
+        ({"key_hash": "not a hash"}, "key_hash"),
+        ({"id": "admin"}, "id"),
+        ({"name": ""}, "name"),
+        ({"admin": True}, "admin"),
+    ],
+    ids=["no-role", "public-with-licence", "licence", "naive-time", "hash", "id", "name", "extra"],
+)
+def test_a_registry_file_is_held_to_the_rules_of_registration(
+    tmp_path: Path, change: dict[str, object], where: str
+) -> None:
+    """What the registry reads back is checked as registration checks it (one declaration):
+    an edited file cannot hold a verifier that registration would refuse."""
+    path = tmp_path / "verifiers.json"
+    VerifierRegistry(path).register(
+        "Example Bank", VerifierKind.PRIVATE, frozenset({CertKind.SIGNATURE}), "L-1", NOW
+    )
+    stored = json.loads(path.read_text())
+    path.write_text(json.dumps([stored[0] | change]))
+    with pytest.raises(StateError, match=where):
         VerifierRegistry(path)

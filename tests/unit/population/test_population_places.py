@@ -8,8 +8,7 @@ import re
 import pytest
 
 from agencies.population import MUNICIPALITIES, BadMunicipality, iter_households, select
-from agencies.population.places import address, municipal_check_digit
-from hub.routing.offices import municipal_check_digit as hub_check_digit
+from agencies.population.places import address
 
 # the worked examples of FACTS §4.3 that the generator uses
 PUBLISHED = {
@@ -26,11 +25,6 @@ ADDRESS = re.compile(
 
 def test_every_modelled_municipality_is_a_published_code() -> None:
     assert {code: m.name for code, m in MUNICIPALITIES.items()} == PUBLISHED
-
-
-@pytest.mark.parametrize("code", sorted(PUBLISHED))
-def test_check_digits_agree_with_the_hub_and_the_published_codes(code: str) -> None:
-    assert municipal_check_digit(code[:5]) == hub_check_digit(code[:5]) == int(code[5])
 
 
 def test_the_prefecture_code_is_the_first_two_digits() -> None:

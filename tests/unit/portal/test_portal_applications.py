@@ -209,3 +209,17 @@ async def test_full_width_digits_are_normalised_in_what_is_signed(env: Env) -> N
     )
     doc = json.loads(b64url_decode(hidden(html, "document")))
     assert doc["form"] == {"fiscal_year": "2024", "income": "5000000", "deductions": "0"}
+
+
+async def test_a_name_in_variant_characters_is_signed_as_typed_through_the_web_form(
+    env: Env,
+) -> None:
+    """神 U+FA19 (NFC would make it U+795E), 﨑 U+FA11, 髙 and an IVS, posted as a browser does."""
+    await env.login(TARO)
+    name = "\ufa19田 \u845b\U000e0100 髙\ufa11"
+    form = {"child_name": name, "child_birth_date": "2020-01-01", "bank_account": "ゆうちょ"}
+    html = await confirm(env, "child_allowance", form)
+    document = b64url_decode(hidden(html, "document"))
+    assert name.encode() in document
+    assert json.loads(document)["form"]["child_name"] == name
+    assert name in hidden(html, "summary")

@@ -1,17 +1,22 @@
-"""The pure parts: sessions and pre-logins (bounded), forms, the document, base64url."""
+"""The pure parts: sessions and pre-logins (bounded), login limits, forms, the document,
+base64url."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
+import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from portal_fakes import T0
 
 from portal.challenges import PreLoginStore
 from portal.codec import b64url_decode, b64url_encode
-from portal.forms import build_document, municipal_code_ok, summary, validate
+from portal.exceptions import TooMany
+from portal.forms import build_document, summary, validate
+from portal.limits import Buckets, LoginLimiter, LoginLimits, Rate, client_of
 from portal.model import CheckedCertificate
 from portal.sessions import MAX_PENDING, Pending, SessionStore
 
@@ -43,25 +48,68 @@ def test_pending_applications_per_session_are_bounded() -> None:
     assert len(session.pending) == MAX_PENDING
 
 
-def test_pre_logins_are_one_time_and_bounded() -> None:
-    store = PreLoginStore(2 * MIN, cap=2)
-    first = store.create(T0)
+def test_pre_logins_are_one_time_and_bounded_without_pushing_any_out() -> None:
+    store = PreLoginStore(2 * MIN, cap=3, per_client=2)
+    first = store.create(T0, "a")
     assert len(first.challenge) == 32
     assert store.take(first.id) is first
     assert store.take(first.id) is None
-    x, y, z = store.create(T0), store.create(T0), store.create(T0)
-    assert len(store) == 2 and store.take(x.id) is None and store.take(z.id) is z
-    store.create(T0 + 3 * MIN)
-    assert store.take(y.id) is None  # expired and evicted
+    x, y = store.create(T0, "a"), store.create(T0 + MIN, "a")
+    with pytest.raises(TooMany) as mine:
+        store.create(T0 + MIN, "a")  # a's third: refused until a's oldest expires
+    assert (mine.value.scope, mine.value.wait) == ("pending", 60.0)
+    z = store.create(T0 + MIN, "b")
+    with pytest.raises(TooMany) as full:
+        store.create(T0 + MIN, "c")  # the store is full: refused, nobody's pushed out
+    assert (full.value.scope, full.value.wait) == ("store", 60.0)
+    assert len(store) == 3
+    assert store.take(x.id) is x
+    assert store.create(T0 + MIN, "c").client == "c"  # room again
+    store.create(T0 + 3 * MIN + dt.timedelta(seconds=1), "d")
+    assert store.take(y.id) is None and store.take(z.id) is None  # expired and dropped
+    assert len(store) == 1
 
 
-def test_municipal_check_digits() -> None:
-    assert municipal_code_ok("131016")  # 千代田区
-    assert municipal_code_ok("131041")  # 新宿区
-    assert municipal_code_ok("011002")  # 札幌市
-    assert not municipal_code_ok("131017")
-    assert not municipal_code_ok("13101")
-    assert not municipal_code_ok("１３１０１６")
+def test_a_bucket_refills_and_says_how_long_to_wait() -> None:
+    buckets = Buckets(Rate(2, 0.5), keys=2)
+    assert buckets.wait("a", 0.0) == 0.0
+    buckets.take("a", 0.0)
+    buckets.take("a", 0.0)
+    assert buckets.wait("a", 0.0) == 2.0  # one token every 2 s
+    assert buckets.wait("a", 1.0) == 1.0
+    assert buckets.wait("a", 2.0) == 0.0
+    assert buckets.wait("a", 100.0) == 0.0
+    buckets.take("a", 100.0)
+    buckets.take("a", 50.0)  # a clock set back refills nothing, and counts nothing twice
+    assert buckets.wait("a", 50.0) == 2.0
+    assert buckets.wait("a", 101.0) == 1.0
+    buckets.take("b", 3.0)
+    buckets.take("c", 3.0)  # three keys: the least recently used (a) is forgotten, i.e. full
+    buckets.take("a", 3.0)
+    buckets.take("a", 3.0)
+    assert buckets.wait("a", 3.0) == 2.0
+
+
+def test_the_login_limiter_takes_from_both_buckets_or_neither() -> None:
+    limiter = LoginLimiter(LoginLimits(per_client=Rate(2, 1.0), overall=Rate(3, 1.0)))
+    limiter.take("a", 0.0)
+    limiter.take("a", 0.0)
+    with pytest.raises(TooMany) as client:
+        limiter.take("a", 0.0)
+    assert (client.value.scope, client.value.retry_after) == ("client", 1)
+    limiter.take("b", 0.0)  # a's refusal took nothing from the portal's bucket
+    with pytest.raises(TooMany) as portal:
+        limiter.take("c", 0.5)
+    assert portal.value.scope == "portal" and portal.value.wait == 0.5
+    limiter.take("c", 1.0)
+
+
+def test_clients_are_ipv4_addresses_and_ipv6_64s() -> None:
+    assert client_of("192.0.2.7") == "192.0.2.7"
+    assert client_of("::ffff:192.0.2.7") == "192.0.2.7"
+    assert client_of("2001:db8::1") == client_of("2001:db8::ffff:1") == "2001:db8::/64"
+    assert client_of("2001:db8:0:1::1") == "2001:db8:0:1::/64"
+    assert client_of(None) == client_of("not an address") == "unknown"
 
 
 def test_validate_moving_and_summary() -> None:
@@ -82,6 +130,24 @@ def test_validate_moving_and_summary() -> None:
     assert "転居先の市区町村コード (municipal code, 6 digits): 131041" in text
     _, far = validate("moving", {**raw, "moving_date": "2027-01-01"}, T0.date())
     assert "moving_date" in far
+
+
+# Real variant characters of Japanese names: 髙 (U+9AD9, not 高), 﨑 (U+FA11, a unified
+# ideograph in the compatibility block, not 崎), 神 (U+FA19, a compatibility ideograph that NFC
+# turns into 神 U+795E) and an ideographic variation sequence, 葛󠄀 (U+845B U+E0100).
+VARIANT_NAMES = ["髙橋 一郎", "山\ufa11 花子", "\ufa19田 太郎", "\u845b\U000e0100西 次郎"]
+
+
+@pytest.mark.parametrize("name", VARIANT_NAMES, ids=["taka", "saki", "kami", "ivs"])
+def test_a_name_is_signed_exactly_as_typed(name: str) -> None:
+    raw = {"child_name": f" {name} ", "child_birth_date": "2020-01-01", "bank_account": name}
+    clean, errors = validate("child_allowance", raw, T0.date())
+    assert errors == {}
+    assert clean["child_name"] == clean["bank_account"] == name
+    doc = build_document("child_allowance", clean, uuid.UUID(int=1), T0)
+    assert name.encode() in doc
+    assert orjson.loads(doc)["form"]["child_name"] == name
+    assert name in summary("child_allowance", clean)
 
 
 def test_document_is_canonical() -> None:

@@ -77,7 +77,7 @@ async def test_security_headers_on_every_response(env: Env, path: str) -> None:
     assert "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
-    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert "camera=()" in response.headers["Permissions-Policy"]
     if not path.startswith("/static/"):
         assert response.headers["Cache-Control"] == "no-store"
@@ -128,3 +128,38 @@ async def test_static_files_are_served(env: Env) -> None:
     assert "innerHTML" not in await js.text()
     css = await env.client.get("/static/portal.css")
     assert css.status == 200
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", "csrf={token}"),  # an HTML form's enctype="text/plain"
+        ("application/json", '{{"csrf": "{token}"}}'),
+        ("multipart/form-data; boundary=x", "--x\r\nbroken"),  # malformed: was a 500
+        (
+            "multipart/form-data; boundary=x",
+            ('--x\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{token}\r\n--x--\r\n'),
+        ),
+        (None, "csrf={token}"),
+    ],
+)
+async def test_a_body_that_is_not_an_url_encoded_form_is_415(
+    env: Env, content_type: str | None, body: str
+) -> None:
+    await env.login(TARO)
+    token = await env.csrf()
+    headers = {"Origin": PUBLIC} | ({"Content-Type": content_type} if content_type else {})
+    response = await env.client.post(
+        "/logout", data=body.format(token=token).encode(), headers=headers, allow_redirects=False
+    )
+    assert response.status == 415
+    assert "URL-encoded" in await response.text()
+    assert "object-src 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert (await env.client.get("/history")).status == 200  # still logged in: nothing done
+    bridge = await env.client.post(
+        "/applications/signed",
+        data=b"--x\r\nbroken",
+        headers={"Origin": BRIDGE, "Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert bridge.status == 415

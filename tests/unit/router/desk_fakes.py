@@ -12,17 +12,30 @@ from hub.bus import OutMessage, Unroutable
 from hub.routing import Registry, load_default_registry, load_default_table
 from hub.routing.context import Context, ContextSealer
 from hub.routing.desks import Forwarder
-from hub.wire import HUB, OfficeKeys, Outcome, Sealed, TokenOk, decode, new_traceparent
+from hub.wire import (
+    HUB,
+    JLIS,
+    OfficeKeys,
+    Outcome,
+    Sealed,
+    TokenOk,
+    decode,
+    new_traceparent,
+    seal,
+)
 
 NOW = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
 TABLE = load_default_table()
 REGISTRY: Registry = load_default_registry(TABLE)
-HUB_KEYS = OfficeKeys.from_seed(bytes(range(64)))
-KEYS = {
-    code: OfficeKeys.from_seed(bytes((i + j) % 256 for j in range(64))).public
+OFFICE_KEYS = {  # every identity's own keys, the hub's first: to sign what it sends
+    code: OfficeKeys.from_seed(bytes((i + j) % 256 for j in range(64)))
     for i, code in enumerate([HUB, *(o.code for o in REGISTRY)])
 }
+HUB_KEYS = OFFICE_KEYS[HUB]
+KEYS = {code: keys.public for code, keys in OFFICE_KEYS.items()}
 SEALER = ContextSealer(bytes(32))
+CHILD, TAX, REGISTER, PORTAL = "chiyoda-child", "chiyoda-tax", "chiyoda-resident", "myna-portal"
+SEALED = seal(b"sealed", KEYS[JLIS].seal)  # a payload only J-LIS could open
 
 
 def token(person: str, holder: str) -> str:

@@ -41,14 +41,18 @@ from hub.wire import (
     Refused,
     Resolved,
     TimedOut,
-    seal,
 )
 from tests.unit.router.desk_fakes import (
+    CHILD,
     KEYS,
     NOW,
+    PORTAL,
+    REGISTER,
     REGISTRY,
+    SEALED,
     SEALER,
     TABLE,
+    TAX,
     FakeBus,
     FakeFinisher,
     FakeTokens,
@@ -56,9 +60,6 @@ from tests.unit.router.desk_fakes import (
     forwarder,
     token,
 )
-
-CHILD, TAX, REGISTER, PORTAL = "chiyoda-child", "chiyoda-tax", "chiyoda-resident", "myna-portal"
-SEALED = seal(b"sealed", KEYS[JLIS].seal)
 
 
 def envelope(ctx: Any) -> Envelope:

@@ -44,15 +44,6 @@ def test_get_of_an_unknown_office_says_so(registry: offices.Registry) -> None:
     assert str(caught.value) == message
 
 
-@pytest.mark.parametrize(
-    "code",
-    ["131016", "131041", "131130", "011002", "012025", "010006", "130001", "141003", "231002",
-     "270008", "271004", "401307", "472018", "132012"],
-)  # fmt: skip
-def test_check_digit_matches_published_codes(code: str) -> None:
-    assert offices.municipal_check_digit(code[:5]) == int(code[5])
-
-
 def refused(text: str, table: legal.LegalTable) -> MalformedRegistry:
     with pytest.raises(MalformedRegistry) as caught:
         offices.parse_registry(text, table, "offices-test.toml")

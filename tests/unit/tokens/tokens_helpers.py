@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agencies.jlis.numbers import resident_record_code
+from hub.numbers import resident_record_code
 
 MASTER = bytes(range(100, 132))
 CITY, PENSION, TAX = "city-13101", "pension", "tax-office-01"

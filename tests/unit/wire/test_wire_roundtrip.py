@@ -42,4 +42,4 @@ def test_a_reply_round_trips_with_or_without_a_record_id(message: Reply) -> None
 def test_an_encoded_message_is_json_naming_its_kind_and_version(message: Query) -> None:
     data = orjson.loads(encode(message))
     assert data["kind"] == "query"
-    assert data["envelope"]["v"] == 1
+    assert data["envelope"]["v"] == message.envelope.v

@@ -21,6 +21,7 @@ from hub.wire import (
     Reply,
     Resolved,
     Sealed,
+    SealedV1,
     TimedOut,
     b64e,
 )
@@ -52,6 +53,7 @@ items = st.lists(codes, min_size=1, max_size=16).map(tuple)
 
 envelopes = st.builds(
     Envelope,
+    v=st.sampled_from([1, 2]),
     message_id=st.uuids(),
     correlation_id=st.uuids(),
     sender=office_codes,
@@ -61,7 +63,7 @@ envelopes = st.builds(
     deadline=instants,
     traceparent=traceparents,
 )
-sealed = st.builds(Sealed, epk=b64, nonce=b64, ct=b64)
+sealed = st.builds(Sealed, epk=b64, ct=b64) | st.builds(SealedV1, epk=b64, nonce=b64, ct=b64)
 outcomes = st.one_of(
     st.builds(Answered, payload=sealed),
     st.builds(Enrolled, token=tokens),
@@ -105,7 +107,7 @@ def query_data() -> dict[str, Any]:
     return {
         "kind": "query",
         "envelope": {
-            "v": 1,
+            "v": 2,
             "message_id": str(uuid.UUID(int=1)),
             "correlation_id": str(uuid.UUID(int=1)),
             "sender": "chiyoda-child",
@@ -129,5 +131,5 @@ def provider_reply_data() -> dict[str, Any]:
         "kind": "provider_reply",
         "envelope": envelope,
         "context": "Y29udGV4dA",
-        "outcome": {"status": "ok", "payload": {"epk": "ZXBr", "nonce": "bm9uY2U", "ct": "Y3Q"}},
+        "outcome": {"status": "ok", "payload": {"v": 2, "epk": "ZXBr", "ct": "Y3Q"}},
     }

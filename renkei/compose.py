@@ -1,0 +1,369 @@
+"""The whole network as one docker compose deployment (``compose/``), made from the registry.
+
+``compose_file(registry)`` is a pure function of the office registry: three RabbitMQ nodes in
+one cluster, PostgreSQL, the one-shot ``broker setup`` and ``db migrate``, the token service,
+``HUBS`` hub processes, one service per office, the CA and the portal. ``compose/compose.yaml``
+is ``render(compose_file(...))`` for the packaged registry (a test keeps them equal); an
+operator with a registry of their own runs ``renkei compose file`` for theirs.
+
+Each renkei service gets ``public/`` and the folder of the identity it runs, nothing else,
+mounted from the directory ``renkei init`` filled (never copied into the image), and what it
+needs beyond them — a database URL with its role's password, the broker administrator's URL —
+as its ``.env`` (a secret file; ``Settings`` reads ``.env`` in the working directory).
+``deployment_secrets()`` makes those and the secrets of the services that are not renkei's
+(RabbitMQ's Erlang cookie and administrator, PostgreSQL's roles); ``renkei compose secrets``
+writes them under ``<state_dir>/compose/``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from hub.routing import Registry
+from hub.wire import HUB
+from pki.ca.office import PKI_OFFICE
+from renkei.health import STALE_AFTER
+from renkei.pki_commands import PKI_PORT
+from renkei.portal_commands import PORTAL, PORTAL_PORT
+from renkei.secrets import BROKER_PASSWORD, PRIVATE_KEY, SHARED, TOKEN
+
+__all__ = [
+    "BROKER_URL",
+    "DEPLOYMENT_SECRETS",
+    "ENV_FILE",
+    "HOST_STATE",
+    "HUBS",
+    "RABBITS",
+    "STATE",
+    "compose_file",
+    "deployment_secrets",
+    "render",
+]
+
+HUBS = 2  # hub processes: they keep no state between messages, so any number can run
+RABBITS = ("rabbit-1", "rabbit-2", "rabbit-3")
+AMQP_PORT, MANAGEMENT_PORT, DB_PORT = 5672, 15672, 5432
+# every service connects to all three nodes and fails over (libpq's host list format)
+BROKER_URL = "amqp://" + ",".join(f"{r}:{AMQP_PORT}" for r in RABBITS) + "/"
+RABBIT_IMAGE, POSTGRES_IMAGE = "rabbitmq:3.13-management", "postgres:16"
+BROKER_ADMIN = "renkei-admin"  # RabbitMQ's administrator: `broker setup` only
+DB, DB_OWNER, DB_HUB = "renkei", "renkei", "renkei_hub"  # the database and its two roles
+
+IMAGE = "renkei"  # built from compose/Dockerfile, one image for every renkei service
+STATE = "/state"  # RENKEI_STATE_DIR in the containers
+ENV_FILE = "/srv/renkei/.env"  # in the image's working directory, where Settings reads it
+ANY = "0.0.0.0"  # noqa: S104 — the HTTP services listen on their container's network
+HEARTBEAT = "/tmp/renkei.alive"  # noqa: S108 — a tmpfs of the container's own
+WITNESS = "/var/lib/renkei/witness"  # the hub's witness (RENKEI_WITNESS_DIR), a volume per hub
+# seen from compose/: the directory `renkei init` filled, and the operator's uid and gid, which
+# build the image's user (compose mounts secrets as the operator's files, mode 0600)
+HOST_STATE = "${RENKEI_COMPOSE_STATE:-../var}"
+BUILD: dict[str, Any] = {
+    "context": "..",
+    "dockerfile": "compose/Dockerfile",
+    "args": {"UID": "${RENKEI_COMPOSE_UID:-1000}", "GID": "${RENKEI_COMPOSE_GID:-1000}"},
+}
+
+# the secrets of the deployment's own services, under <state_dir>/compose/
+COOKIE, RABBIT_ADMIN = "erlang-cookie", "rabbitmq-admin.conf"
+PG_PASSWORD, OWNER_PASSWORD, HUB_PASSWORD = (
+    "postgres-password",
+    "db-owner-password",
+    "db-hub-password",
+)
+BROKER_ADMIN_ENV, OWNER_ENV, HUB_ENV = "broker-admin.env", "db-owner.env", "db-hub.env"
+DEPLOYMENT_SECRETS = (
+    COOKIE, RABBIT_ADMIN, BROKER_ADMIN_ENV, PG_PASSWORD, OWNER_PASSWORD, HUB_PASSWORD,
+    OWNER_ENV, HUB_ENV,
+)  # fmt: skip
+
+_DONE = {"condition": "service_completed_successfully"}
+_HEALTHY = {"condition": "service_healthy"}
+_HEADER = """\
+# The whole renkei network as one docker compose deployment: compose/README.md.
+# Made by `renkei compose file` from the office registry; do not edit it by hand (a test
+# compares the two): change renkei/compose.py or the registry, then run
+#   .venv/bin/renkei compose file > compose/compose.yaml
+# Monitoring (issue 14) comes as services of its own here, as identity `monitor`: its broker
+# user (made by `renkei init` and `broker setup`) may read the dead-letter queue only.
+"""
+
+
+def deployment_secrets() -> dict[str, str]:
+    """Fresh values of the secrets of the services that are not renkei's: file → content."""
+    admin, owner, hub, superuser = (secrets.token_hex(24) for _ in range(4))
+    db = f"postgres:{DB_PORT}/{DB}"
+    management = ",".join(f"{r}:{MANAGEMENT_PORT}" for r in RABBITS)  # the first that answers
+    return {
+        COOKIE: secrets.token_hex(32),
+        RABBIT_ADMIN: f"default_user = {BROKER_ADMIN}\ndefault_pass = {admin}\n",
+        BROKER_ADMIN_ENV: f"RENKEI_BROKER_ADMIN_URL=http://{BROKER_ADMIN}:{admin}@{management}\n",
+        PG_PASSWORD: superuser,
+        OWNER_PASSWORD: owner,
+        HUB_PASSWORD: hub,
+        OWNER_ENV: f"RENKEI_DB_URL=postgresql://{DB_OWNER}:{owner}@{db}\n",
+        HUB_ENV: f"RENKEI_DB_URL=postgresql://{DB_HUB}:{hub}@{db}\n",
+    }
+
+
+def own_files(identity: str) -> list[str]:
+    """The files of ``identity``'s folder that ``renkei init`` writes."""
+    shared = [SHARED[identity][1]] if identity in SHARED else []
+    return [PRIVATE_KEY, BROKER_PASSWORD, *shared]
+
+
+def _identity_secret(identity: str, name: str) -> dict[str, str]:
+    return {"source": f"{identity}.{name}", "target": f"{STATE}/{identity}/{name}"}
+
+
+def _deployment_secret(name: str, target: str) -> dict[str, str]:
+    return {"source": f"compose.{name}", "target": target}
+
+
+def _health(target: str) -> dict[str, Any]:
+    return {
+        "test": ["CMD", "python", "-m", "renkei.health", target],
+        "interval": "15s",
+        "timeout": "10s",
+        "retries": 3,
+        "start_period": f"{STALE_AFTER:.0f}s",
+    }
+
+
+def _renkei(
+    command: list[str],
+    identity: str | None,
+    *,
+    env_file: str | None = None,
+    environment: dict[str, str] | None = None,
+    depends_on: dict[str, Any] | None = None,
+    healthcheck: dict[str, Any] | None = None,
+    secrets_: Iterable[dict[str, str]] = (),
+    volumes: Iterable[str] = (),
+    ports: Iterable[str] = (),
+    once: bool = False,
+) -> dict[str, Any]:
+    """A service of the project's image: ``identity``'s folder and ``public/``, its ``.env``."""
+    own = [_identity_secret(identity, f) for f in own_files(identity)] if identity else []
+    env = [_deployment_secret(env_file, ENV_FILE)] if env_file else []
+    public = [f"{HOST_STATE}/public:{STATE}/public:ro"] if identity else []
+    service: dict[str, Any] = {
+        "image": IMAGE,
+        "build": BUILD,
+        "command": command,
+        "environment": {
+            "RENKEI_STATE_DIR": STATE,
+            "RENKEI_BROKER_URL": BROKER_URL,
+            "RENKEI_LOG_JSON": "true",
+            **(environment or {}),
+        },
+        "secrets": [*own, *secrets_, *env],
+        "volumes": [*public, *volumes],
+        "read_only": True,
+        "tmpfs": ["/tmp"],  # noqa: S108 — the container's own
+        "restart": "no" if once else "unless-stopped",
+    }
+    if not service["volumes"]:
+        del service["volumes"]
+    if ports:
+        service["ports"] = list(ports)
+    if depends_on:
+        service["depends_on"] = depends_on
+    if healthcheck:
+        service["healthcheck"] = healthcheck
+    return service
+
+
+def _bus_service(
+    command: list[str], identity: str, env_file: str | None, **kw: Any
+) -> dict[str, Any]:
+    """A service on the bus alone: its health is its heartbeat."""
+    ready = {"broker-setup": _DONE} | ({"db-migrate": _DONE} if env_file else {})
+    return _renkei(
+        [*command, "--heartbeat", HEARTBEAT],
+        identity,
+        env_file=env_file,
+        depends_on=ready,
+        healthcheck=_health(HEARTBEAT),
+        **kw,
+    )
+
+
+def _rabbit(name: str) -> dict[str, Any]:
+    service: dict[str, Any] = {
+        "image": RABBIT_IMAGE,
+        "hostname": name,  # the node is rabbit@<hostname>, as rabbitmq.conf lists them
+        "entrypoint": ["bash", "/opt/renkei/start"],
+        "command": ["rabbitmq-server"],
+        "secrets": [
+            _deployment_secret(COOKIE, f"/run/secrets/{COOKIE}"),
+            _deployment_secret(RABBIT_ADMIN, f"/run/secrets/{RABBIT_ADMIN}"),
+        ],
+        "volumes": [
+            "./rabbitmq/start:/opt/renkei/start:ro",
+            "./rabbitmq/rabbitmq.conf:/etc/rabbitmq/rabbitmq.conf:ro",
+            f"{name}-data:/var/lib/rabbitmq",
+        ],
+        "healthcheck": {
+            "test": ["CMD", "rabbitmq-diagnostics", "-q", "check_port_connectivity"],
+            "interval": "30s",
+            "timeout": "30s",
+            "retries": 5,
+            "start_period": "60s",
+        },
+        "restart": "unless-stopped",
+    }
+    if name != RABBITS[0]:  # the first node forms the cluster, the others join it
+        service["depends_on"] = {RABBITS[0]: _HEALTHY}
+    return service
+
+
+def _postgres() -> dict[str, Any]:
+    return {
+        "image": POSTGRES_IMAGE,
+        "entrypoint": ["bash", "/opt/renkei/start"],
+        "command": ["postgres"],
+        "environment": {
+            "POSTGRES_DB": DB,
+            "POSTGRES_PASSWORD_FILE": f"/run/renkei/{PG_PASSWORD}",
+            "RENKEI_DB_OWNER": DB_OWNER,
+            "RENKEI_DB_HUB_ROLE": DB_HUB,
+        },
+        "secrets": [
+            _deployment_secret(name, f"/run/secrets/{name}")
+            for name in (PG_PASSWORD, OWNER_PASSWORD, HUB_PASSWORD)
+        ],
+        "volumes": [
+            "./postgres/start:/opt/renkei/start:ro",
+            "./postgres/roles.sql:/opt/renkei/roles.sql:ro",
+            "./postgres/roles.sh:/docker-entrypoint-initdb.d/roles.sh:ro",
+            "postgres-data:/var/lib/postgresql/data",
+        ],
+        "tmpfs": ["/run/renkei"],
+        "healthcheck": {
+            "test": ["CMD", "pg_isready", "-U", "postgres", "-d", DB],
+            "interval": "10s",
+            "timeout": "5s",
+            "retries": 5,
+        },
+        "restart": "unless-stopped",
+    }
+
+
+def _services(registry: Registry, identities: list[str], hubs: int) -> dict[str, Any]:
+    services: dict[str, Any] = {name: _rabbit(name) for name in RABBITS}
+    services["postgres"] = _postgres()
+    # the operator's steps, once: every broker password (and no other secret) for `broker
+    # setup`; the hub's files for `db migrate`, which signs the records' first checkpoint
+    services["broker-setup"] = _renkei(
+        ["broker", "setup"],
+        None,
+        env_file=BROKER_ADMIN_ENV,
+        secrets_=[_identity_secret(i, BROKER_PASSWORD) for i in identities],
+        depends_on=dict.fromkeys(RABBITS, _HEALTHY),
+        once=True,
+    )
+    services["db-migrate"] = _renkei(
+        ["db", "migrate"],
+        HUB,
+        env_file=OWNER_ENV,
+        environment={"RENKEI_DB_HUB_ROLE": DB_HUB},
+        depends_on={"postgres": _HEALTHY},
+        once=True,
+    )
+    services["token"] = _bus_service(["run", "token"], TOKEN, None)
+    for n in range(1, hubs + 1):
+        services[f"hub-{n}"] = _bus_service(
+            ["run", "hub"],
+            HUB,
+            HUB_ENV,
+            environment={"RENKEI_WITNESS_DIR": WITNESS},
+            volumes=[f"hub-{n}-witness:{WITNESS}"],
+        )
+    ready = {"broker-setup": _DONE, "db-migrate": _DONE}
+    # the URL in certificates (CRLs, OCSP) is the one the network's services reach
+    pki = ["pki", "serve", "--host", ANY, "--port", str(PKI_PORT)]
+    services["pki"] = _renkei(
+        [*pki, "--public-url", f"http://pki:{PKI_PORT}"],
+        PKI_OFFICE,
+        env_file=OWNER_ENV,
+        volumes=["pki-state:/state/pki", "ca-certs:/state/pki/certs"],
+        ports=[f"127.0.0.1:{PKI_PORT}:{PKI_PORT}"],
+        depends_on=ready,
+        healthcheck=_health(f"http://127.0.0.1:{PKI_PORT}/ca/chain.pem"),
+    )
+    # the origin browsers see; logins are checked against the CA's chain and its CRLs
+    portal = ["portal", "serve", "--host", ANY, "--port", str(PORTAL_PORT)]
+    portal += ["--public-url", f"http://127.0.0.1:{PORTAL_PORT}"]
+    services["portal"] = _renkei(
+        [*portal, "--ca-file", f"{STATE}/pki/certs/chain.pem"],
+        PORTAL,
+        env_file=OWNER_ENV,
+        volumes=["ca-certs:/state/pki/certs:ro"],
+        ports=[f"127.0.0.1:{PORTAL_PORT}:{PORTAL_PORT}"],
+        depends_on={**ready, "pki": _HEALTHY},
+        healthcheck=_health(f"http://127.0.0.1:{PORTAL_PORT}/static/portal.css"),
+    )
+    for office in registry:
+        if office.code not in (PKI_OFFICE, PORTAL):  # those two are the CA's and the portal's
+            services[f"office-{office.code}"] = _bus_service(
+                ["run", "office", office.code], office.code, OWNER_ENV
+            )
+    return services
+
+
+def compose_file(registry: Registry, identities: list[str], hubs: int = HUBS) -> dict[str, Any]:
+    """The compose file of a network of ``registry`` (``identities``: every broker identity)."""
+    services = _services(registry, identities, hubs)
+    used = sorted(
+        {s["source"] for service in services.values() for s in service.get("secrets", [])}
+    )
+    sources = {v.split(":")[0] for s in services.values() for v in s.get("volumes", [])}
+    named = sorted(v for v in sources if not v.startswith((".", "/", "$")))  # not a host path
+    return {
+        "services": services,
+        "volumes": {name: {} for name in named},
+        "secrets": {name: {"file": _secret_file(name)} for name in used},
+    }
+
+
+def _secret_file(name: str) -> str:
+    """The file on the operator's host behind the secret ``name`` (``IDENTITY.FILE``)."""
+    folder, _, file = name.partition(".")
+    return f"{HOST_STATE}/{folder}/{file}"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Every service spelled out (no anchors); short lists of words and small mappings of
+    words on one line (``[run, hub]``, ``{source: …, target: …}``)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _flat(values: Iterable[Any]) -> bool:
+    return all(isinstance(v, str | int) for v in values)
+
+
+def _list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flow = _flat(data) and len(", ".join(map(str, data))) <= 72
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+def _dict(dumper: yaml.SafeDumper, data: dict[str, Any]) -> yaml.Node:
+    flow = len(data) <= 2 and _flat(data.values()) and bool(data)
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
+
+
+_Dumper.add_representer(list, _list)
+_Dumper.add_representer(dict, _dict)
+
+
+def render(doc: dict[str, Any]) -> str:
+    """The compose file as YAML, with its header."""
+    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
+    return _HEADER + body

@@ -1,0 +1,130 @@
+"""The AMQP bus on a cluster, the parts that need no broker: moving to the next node, keeping
+a reopened channel, pausing before a redelivery the bus itself caused (tests/integration/
+cluster kills a real node)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiormq
+import pytest
+from pamqp.commands import Basic
+
+from hub.bus import AmqpBus, BrokerUrl, NotConfirmed, OutMessage, Rejected
+from hub.bus._amqp_connection import FailoverConnection
+from hub.bus._common import retry_pause, run_handler
+
+NODES = BrokerUrl.parse("amqp://u:p@h1:5681,h2:5682,h3:5683/v")
+
+
+def lost() -> asyncio.Future[None]:
+    closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    closing.set_exception(ConnectionResetError("reset by peer"))
+    closing.exception()
+    return closing
+
+
+async def test_each_lost_connection_or_failed_attempt_moves_to_the_next_node() -> None:
+    connection = FailoverConnection(NODES, 1, reconnect_interval=0.1)
+    assert connection.url.port == 5682
+    seen = []
+    for _ in range(4):
+        await connection._on_connection_close(lost())
+        seen.append(connection.url.port)
+    assert seen == [5683, 5681, 5682, 5683]
+    assert (connection.url.user, connection.url.password, connection.url.path) == ("u", "p", "/v")
+
+
+async def test_a_closed_connection_stays_where_it_was() -> None:
+    connection = FailoverConnection(NODES, 0, reconnect_interval=0.1)
+    await connection.close()
+    await connection._on_connection_close(lost())
+    assert connection.url.port == 5681
+
+
+class Raw:
+    """An aiormq channel whose publishes the broker refuses (basic.nack)."""
+
+    is_closed = False
+
+    def __init__(self) -> None:
+        self.closes = 0
+
+    async def basic_publish(self, *_: Any, **__: Any) -> None:
+        raise aiormq.exceptions.DeliveryError(None, Basic.Nack())
+
+    async def close(self) -> None:
+        self.closes += 1
+
+
+async def test_a_late_close_of_the_old_channel_keeps_the_reopened_one() -> None:
+    """aio-pika may run an old channel's close callbacks after the channel reopened (a
+    failover is that fast); the bus then keeps publishing on the new one."""
+    bus = AmqpBus(None, "hub", "renkei.dlx", close_grace=1.0, ready_timeout=1.0)
+    old, new = Raw(), Raw()
+    bus._raw = new  # type: ignore[assignment]
+    bus._on_channel_close(old, lost())  # type: ignore[arg-type]
+    assert bus._raw is new
+    bus._on_channel_close(new, lost())  # type: ignore[arg-type]
+    assert bus._raw is None
+
+
+@pytest.mark.parametrize("on_cluster", [True, False])
+async def test_on_a_cluster_a_refused_publish_renews_the_channel_now_and_then(
+    on_cluster: bool,
+) -> None:
+    """RabbitMQ 3.10 keeps refusing a channel's publishes to a quorum queue whose first one
+    came while the queue's record named a lost leader: the bus closes that channel (aio-pika
+    opens a new one) — once in RENEW_EVERY seconds, since a full queue refuses too and a
+    renewal fails the calls in flight. On one node a refusal is a full queue: the channel stays."""
+    bus = AmqpBus(None, "hub", "renkei.dlx", close_grace=1.0, ready_timeout=1.0)
+    bus.on_cluster = on_cluster
+    bus._raw = raw = Raw()  # type: ignore[assignment]
+    for n in range(3):
+        with pytest.raises(Rejected):
+            await bus.publish("renkei.dlx", "x", OutMessage(b"{}", message_id=f"m-{n}"))
+    await asyncio.gather(*bus._background)
+    assert raw.closes == (1 if on_cluster else 0)
+
+
+def test_the_pause_doubles_from_a_quarter_second_up_to_five() -> None:
+    assert [retry_pause(n) for n in range(8)] == [0.25, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
+
+
+class Delivery:
+    queue, message_id, settled = "q", "m-1", False
+
+    def __init__(self, count: int) -> None:
+        self.delivery_count = count
+        self.nacked = False
+
+    async def nack(self, *, requeue: bool = True) -> None:
+        self.settled = self.nacked = True
+
+
+@pytest.mark.parametrize(
+    ("error", "pause"),
+    [
+        (Rejected("full or between leaders"), 1.0),
+        (NotConfirmed("lost"), 1.0),
+        (KeyError("x"), None),
+    ],
+)
+async def test_a_handler_failing_on_the_bus_waits_before_its_message_goes_back(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, pause: float | None
+) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr("hub.bus._common.asyncio.sleep", sleep)
+
+    async def handler(_: Any) -> None:
+        raise error
+
+    delivery = Delivery(count=2)
+    await run_handler(delivery, handler)  # type: ignore[arg-type]
+    assert delivery.nacked
+    assert slept == ([] if pause is None else [pause])
