@@ -37,7 +37,17 @@ from renkei.cluster import (
     Manifest,
     Node,
 )
-from renkei.exceptions import CommandError
+from renkei.exceptions import (
+    RENKEI_CLUSTER,
+    RENKEI_NO_RABBITMQ,
+    RENKEI_NODE_FAILED,
+    RENKEI_PORT_IN_USE,
+    RENKEI_RABBITMQCTL,
+    RENKEI_SERVICE_FAILED,
+    RENKEI_UNKNOWN_OFFICE,
+    RENKEI_USAGE,
+    CommandError,
+)
 from renkei.network import load_rules
 from renkei.processes import is_ours, spawn, stop, wait_for_line
 from renkei.settings import Settings
@@ -141,15 +151,11 @@ def _new_manifest(settings: Settings, args: argparse.Namespace) -> Manifest:
     offices = tuple(args.office or OFFICES)
     unknown = [code for code in offices if code not in registry]
     if unknown:
-        raise CommandError(
-            "renkei.unknown_office", f"no office {', '.join(unknown)} in the registry"
-        )
+        raise CommandError(RENKEI_UNKNOWN_OFFICE, f"no office {', '.join(unknown)} in the registry")
     if args.hubs < 1:
-        raise CommandError("renkei.usage", "--hubs takes 1 or more")
+        raise CommandError(RENKEI_USAGE, "--hubs takes 1 or more")
     if not 1024 <= args.base_port <= 45000:
-        raise CommandError(
-            "renkei.usage", "--base-port takes 1024 to 45000 (+20003 must be a port)"
-        )
+        raise CommandError(RENKEI_USAGE, "--base-port takes 1024 to 45000 (+20003 must be a port)")
     return Manifest(args.base_port, args.postgres, offices, args.hubs)
 
 
@@ -160,7 +166,7 @@ def _rabbitmq_bin(given: Path | None) -> Path:
         if (folder / "rabbitmq-server").is_file() and (folder / "rabbitmqctl").is_file():
             return folder
     raise CommandError(
-        "renkei.no_rabbitmq",
+        RENKEI_NO_RABBITMQ,
         "rabbitmq-server and rabbitmqctl not found: install RabbitMQ (scripts/system-deps) "
         "or pass --rabbitmq-bin DIR",
     )
@@ -214,7 +220,7 @@ def _check_free(*ports: int) -> None:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 raise CommandError(
-                    "renkei.port_in_use",
+                    RENKEI_PORT_IN_USE,
                     f"port {port} is in use (another cluster?): pass another --base-port",
                 ) from None
 
@@ -246,7 +252,7 @@ async def _await_node(
                 await asyncio.sleep(0.5)
                 continue
             raise CommandError(
-                "renkei.node_failed",
+                RENKEI_NODE_FAILED,
                 f"{node.name} {why}: see {node.log} and {node.folder / 'log'}",
             )
     await _ctl(cluster, sbin, node, "await_startup")
@@ -266,7 +272,7 @@ async def _ctl(cluster: Cluster, sbin: Path, node: Node, *args: str) -> None:
     if proc.returncode:
         tail = out.decode(errors="replace").strip().splitlines()[-5:]
         raise CommandError(
-            "renkei.rabbitmqctl", f"rabbitmqctl {' '.join(args)} on {node.name}: {' / '.join(tail)}"
+            RENKEI_RABBITMQCTL, f"rabbitmqctl {' '.join(args)} on {node.name}: {' / '.join(tail)}"
         )
 
 
@@ -316,7 +322,7 @@ async def _renkei(env: dict[str, str], cwd: Path, args: list[str]) -> None:
     out, _ = await proc.communicate()
     if proc.returncode:
         raise CommandError(
-            "renkei.cluster", f"`renkei {' '.join(args)}` failed: {out.decode().strip()}"
+            RENKEI_CLUSTER, f"`renkei {' '.join(args)}` failed: {out.decode().strip()}"
         )
 
 
@@ -340,7 +346,7 @@ async def _start_services(cluster: Cluster, env: dict[str, str]) -> None:
     failed = [s.name for s, ok in zip(started, ready, strict=True) if not ok]
     if failed:
         raise CommandError(
-            "renkei.service_failed",
+            RENKEI_SERVICE_FAILED,
             f"{', '.join(failed)} did not start: see {cluster.folder / 'logs'}",
         )
 

@@ -15,12 +15,18 @@ __all__ = [
     "RENKEI_BAD_DATE",
     "RENKEI_BAD_PARAM",
     "RENKEI_BAD_RECORD_ID",
+    "RENKEI_CLUSTER",
+    "RENKEI_NODE_FAILED",
     "RENKEI_NOT_ENROLLED",
     "RENKEI_NO_BROKER",
     "RENKEI_NO_CA",
     "RENKEI_NO_DATABASE",
     "RENKEI_NO_NETWORK",
+    "RENKEI_NO_RABBITMQ",
     "RENKEI_NO_SUCH_RECORD",
+    "RENKEI_PORT_IN_USE",
+    "RENKEI_RABBITMQCTL",
+    "RENKEI_SERVICE_FAILED",
     "RENKEI_UNKNOWN_IDENTITY",
     "RENKEI_UNKNOWN_OFFICE",
     "RENKEI_USAGE",
@@ -70,3 +76,9 @@ RENKEI_BAD_DATE: Final = "renkei.bad_date"
 RENKEI_BAD_PARAM: Final = "renkei.bad_param"
 RENKEI_BAD_RECORD_ID: Final = "renkei.bad_record_id"
 RENKEI_NO_SUCH_RECORD: Final = "renkei.no_such_record"
+RENKEI_NO_RABBITMQ: Final = "renkei.no_rabbitmq"
+RENKEI_PORT_IN_USE: Final = "renkei.port_in_use"
+RENKEI_NODE_FAILED: Final = "renkei.node_failed"
+RENKEI_RABBITMQCTL: Final = "renkei.rabbitmqctl"
+RENKEI_CLUSTER: Final = "renkei.cluster"
+RENKEI_SERVICE_FAILED: Final = "renkei.service_failed"
