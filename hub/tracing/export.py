@@ -1,7 +1,8 @@
 """Spans leave a process in batches over its own bus, never in a query's way.
 
-``BusSpanExporter`` is an OpenTelemetry ``SpanProcessor``: ``on_end`` only appends the finished
-span to a bounded buffer (no I/O, no await, on the path of whatever ended the span). A task of
+``BusSpanExporter`` is what the tracer hands each finished span (``hub.tracing.spans``):
+``on_end`` only appends it to a bounded buffer (no I/O, no await, on the path of whatever
+ended the span). A task of
 its own wakes when spans are waiting, lets more gather for ``delay`` seconds, encodes them
 into batches of at most 64 KiB and publishes each to ``renkei.spans`` — transient, as the
 process's own broker identity, one batch in flight at a time. Nothing is retried: spans are
