@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from hub.buckets import Rate
 from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_broker
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
@@ -40,7 +41,6 @@ from hub.routing.announce import Announcer
 from hub.routing.context import ContextSealer
 from hub.routing.finish import Finisher, WriterSink
 from hub.routing.freshness import CLAIM_KEPT
-from hub.routing.limits import Rate
 from hub.routing.portal import PORTAL_KIND
 from hub.routing.router import Router, RouterDeps, utcnow
 from hub.routing.tokens import TokenClient
