@@ -10,6 +10,7 @@ office's store. Each step records where the office is in ``token/token-versions.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -26,7 +27,7 @@ from renkei.portal_commands import PORTAL
 from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 from renkei.token_keys import VERSIONS, key_ring, load_versions, save_versions
-from token_service import KeyRing, TokenError
+from token_service import TokenError
 
 __all__ = ["add_token_commands"]
 
@@ -64,18 +65,29 @@ def _office(settings: Settings, office: str) -> tuple[int, tuple[int, ...]]:
     return load_versions(settings.state_dir).get(office, (1, (1,)))
 
 
+# where an office is in its rotation, and the step that comes next from there
+_STAGES = {
+    "at rest": "no rotation under way; next: `tokens rotate`",
+    "learned": "its next version is known, its store not promoted; next: `tokens retokenize`",
+    "promoted": f"its store is promoted; next: {_RESTART}, then `tokens retire`",
+}
+
+
+def _at(settings: Settings, office: str, stage: str) -> tuple[int, tuple[int, ...]]:
+    """The office's (current, known) versions, if it is at ``stage`` of its rotation."""
+    current, known = _office(settings, office)
+    now = "at rest" if len(known) == 1 else "learned" if current < max(known) else "promoted"
+    if now != stage:
+        raise CommandError(RENKEI_TOKEN_ROTATION, f"{office}: {_STAGES[now]}")
+    return current, known
+
+
 async def rotate(settings: Settings, args: argparse.Namespace) -> int:
     office = args.office
-    current, known = _office(settings, office)
-    if len(known) > 1:
-        raise CommandError(
-            RENKEI_TOKEN_ROTATION, f"{office}: a rotation is under way (versions {known})"
-        )
+    current, _ = _at(settings, office, "at rest")
     if current == 255:
         raise CommandError(RENKEI_TOKEN_ROTATION, f"{office}: key version 255 is the last")
-    versions = load_versions(settings.state_dir)
-    versions[office] = (current, (current, current + 1))
-    save_versions(settings.state_dir, versions)
+    _record(settings, office, current, (current, current + 1))
     print(
         f"{office}: key version {current + 1} known, tokens still made under {current}. Next:\n"
         f"  1. copy {settings.state_dir / TOKEN / VERSIONS} to the token service's hosts, "
@@ -85,52 +97,54 @@ async def rotate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _ring(settings: Settings) -> KeyRing:
-    return key_ring(settings.state_dir, State.load_secret(settings.state_dir, TOKEN))
+def _record(settings: Settings, office: str, current: int, known: tuple[int, ...]) -> None:
+    versions = load_versions(settings.state_dir)
+    versions[office] = (current, known)
+    save_versions(settings.state_dir, versions)
 
 
-async def _store(settings: Settings, office: str) -> tuple[asyncpg.Pool, PgStore]:
+async def _rewrite(
+    settings: Settings,
+    office: str,
+    version: int,
+    steps: Callable[[PgStore, Callable[[str], str]], Awaitable[tuple[int, int]]],
+) -> tuple[int, int]:
+    """``steps`` on the office's store, given the office's token → its token at ``version``,
+    made by the token master's keys (held here, never by the store)."""
     if not settings.db_url:
         raise CommandError(RENKEI_NO_DATABASE, "the office's store is in PostgreSQL: pass --db")
+    ring = key_ring(settings.state_dir, State.load_secret(settings.state_dir, TOKEN))
+
+    def at_version(token: str) -> str:
+        return ring.token_for(ring.link_of(token, office), office, version)
+
     pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
-    return pool, PgStore(pool, office)
+    try:
+        return await steps(PgStore(pool, office), at_version)
+    except TokenError as exc:
+        raise CommandError(
+            RENKEI_TOKEN_ROTATION,
+            f"{office}'s store holds a token that is not {office}'s ({exc.code}: {exc}); the "
+            "step stopped, what it wrote is kept: mend that document, then run the step again",
+        ) from None
+    finally:
+        await pool.close()
 
 
-def _refused(office: str, exc: TokenError) -> CommandError:
-    return CommandError(
-        RENKEI_TOKEN_ROTATION,
-        f"{office}'s store holds a token that is not {office}'s ({exc.code}: {exc}); the step "
-        "stopped, what it wrote is kept: mend that document, then run the step again",
-    )
+async def _retoken_and_promote(store: PgStore, next_token: Callable[[str], str]) -> tuple[int, int]:
+    return await store.retoken(next_token), await store.promote(next_token)
+
+
+async def _settle(store: PgStore, current_token: Callable[[str], str]) -> tuple[int, int]:
+    return 0, await store.settle(current_token)
 
 
 async def retokenize(settings: Settings, args: argparse.Namespace) -> int:
     office = args.office
-    current, known = _office(settings, office)
+    current, known = _at(settings, office, "learned")
     new = max(known)
-    if new == current:
-        raise CommandError(
-            RENKEI_TOKEN_ROTATION,
-            f"{office}: no rotation under way (`tokens rotate` first)"
-            if len(known) == 1
-            else f"{office}: already promoted; {_RESTART}, then `tokens retire`",
-        )
-    ring = _ring(settings)
-
-    def next_token(token: str) -> str:
-        return ring.token_for(ring.link_of(token, office), office, new)
-
-    pool, store = await _store(settings, office)
-    try:
-        written = await store.retoken(next_token)
-        promoted = await store.promote(next_token)
-    except TokenError as exc:
-        raise _refused(office, exc) from None
-    finally:
-        await pool.close()
-    versions = load_versions(settings.state_dir)
-    versions[office] = (new, known)
-    save_versions(settings.state_dir, versions)
+    written, promoted = await _rewrite(settings, office, new, _retoken_and_promote)
+    _record(settings, office, new, known)
     print(
         f"{office}: {written} version-{new} token(s) written, {promoted} promoted (the version-"
         f"{current} ones kept beside them); the token service now makes version {new}. Next:\n"
@@ -143,29 +157,9 @@ async def retokenize(settings: Settings, args: argparse.Namespace) -> int:
 
 async def retire(settings: Settings, args: argparse.Namespace) -> int:
     office = args.office
-    current, known = _office(settings, office)
-    if len(known) == 1 or current != max(known):
-        raise CommandError(
-            RENKEI_TOKEN_ROTATION,
-            f"{office}: nothing to retire"
-            if len(known) == 1
-            else f"{office}: not promoted yet (`tokens retokenize` first)",
-        )
-    ring = _ring(settings)
-
-    def current_token(token: str) -> str:
-        return ring.token_for(ring.link_of(token, office), office, current)
-
-    pool, store = await _store(settings, office)
-    try:
-        dropped = await store.settle(current_token)
-    except TokenError as exc:
-        raise _refused(office, exc) from None
-    finally:
-        await pool.close()
-    versions = load_versions(settings.state_dir)
-    versions[office] = (current, (current,))
-    save_versions(settings.state_dir, versions)
+    current, _ = _at(settings, office, "promoted")
+    _, dropped = await _rewrite(settings, office, current, _settle)
+    _record(settings, office, current, (current,))
     print(
         f"{office}: {dropped} previous token(s) dropped from its store. Copy "
         f"{settings.state_dir / TOKEN / VERSIONS} to the token service's hosts and {_RESTART}: "

@@ -76,31 +76,33 @@ async def test_an_offices_token_key_is_rotated_while_queries_flow(tmp_path: Path
         flow = Flow(await office_node(env, State.load(root, [CHILD]), CHILD), child_token)
         pool = await asyncpg.create_pool(env["RENKEI_DB_URL"], min_size=1, max_size=2)
         store = PgStore(pool, TAX)
-        try:
-            await flow.answered(3)
-            await asks(tax)
-            code, out = await cli(env, "tokens", "rotate", TAX)  # 1. version 2 learned
-            assert code == 0, out
-            await restart(env, tokens)
+
+        async def both_ways() -> None:  # queries to the office, and from it
             await flow.answered(3)
             await asks(tax)
 
-            code, out = await cli(env, "tokens", "retokenize", TAX)  # 2. store promoted
+        async def step(name: str) -> str:
+            code, out = await cli(env, "tokens", name, TAX)
             assert code == 0, out
+            return out
+
+        try:
+            await both_ways()
+            await step("rotate")  # 1. version 2 learned
+            await restart(env, tokens)
+            await both_ways()
+
+            out = await step("retokenize")  # 2. the store re-tokenized and promoted
             assert "2 version-2 token(s) written, 2 promoted" in out
             new = await store.token_of("C1")
             assert new is not None and version(new) == 2 and new != old
-            await flow.answered(3)  # the token service still makes version 1: found beside
-            await asks(tax)  # asking by version 2, still made version 1 by the service
-            await restart(env, tokens)  # … which now makes version 2
-            await flow.answered(3)
-            await asks(tax)
+            await both_ways()  # asking by version 2; asked by version 1, found beside
+            await restart(env, tokens)  # … the token service now makes version 2
+            await both_ways()
 
-            code, out = await cli(env, "tokens", "retire", TAX)  # 3. version 1 retired
-            assert code == 0, out
+            await step("retire")  # 3. version 1 retired
             await restart(env, tokens)
-            await flow.answered(3)
-            await asks(tax)
+            await both_ways()
             await flow.pause()
             statuses = [(a.status, a.code) for a in flow.answers]
             assert statuses == [("ok", "")] * len(flow.answers), "no query lost or refused"
