@@ -49,7 +49,8 @@ from renkei.pki_checks import PkiSignatureCheck
 from renkei.roles import Seat, assemble
 from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
-from token_service import KeyRing, TokenService
+from renkei.token_keys import key_ring
+from token_service import TokenService
 from token_service import run as run_token_service
 
 __all__ = [
@@ -179,7 +180,8 @@ async def open_network(
 
 
 async def _start_token(net: Network, broker: InMemoryBroker | None) -> None:
-    service = TokenService(KeyRing(net.state.secret_of(TOKEN)), net.state.keys[TOKEN].sealing)
+    ring = key_ring(net.settings.state_dir, net.state.secret_of(TOKEN))
+    service = TokenService(ring, net.state.keys[TOKEN].sealing)
     sub = await run_token_service(await _bus_for(net, TOKEN, broker), service)
     net._closers.append(sub.cancel)
 
