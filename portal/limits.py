@@ -27,31 +27,17 @@ overall one.
 from __future__ import annotations
 
 import ipaddress
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from hub.buckets import Buckets, Rate
 from portal.exceptions import TooMany
 
 __all__ = [
     "LOGIN_LIMITS",
-    "Buckets",
     "LoginLimiter",
     "LoginLimits",
-    "Rate",
     "client_of",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """``burst`` at once, then ``per_second``."""
-
-    burst: int
-    per_second: float
-
-    def __post_init__(self) -> None:
-        if self.burst < 1 or self.per_second <= 0:
-            raise ValueError("a rate needs a burst of at least 1 and a positive refill")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,35 +48,6 @@ class LoginLimits:
 
 
 LOGIN_LIMITS = LoginLimits()  # the defaults above
-
-
-class Buckets:
-    """Token buckets by key; at most ``keys`` remembered, the least recently used forgotten (a
-    forgotten bucket is a full one)."""
-
-    def __init__(self, rate: Rate, keys: int = 100_000) -> None:
-        self.rate = rate
-        self._keys = keys
-        self._levels: OrderedDict[str, tuple[float, float]] = OrderedDict()  # (tokens, when)
-
-    def wait(self, key: str, now: float) -> float:
-        """Seconds until ``key`` has a token (0: it has one now); takes nothing."""
-        level, _ = self._level(key, now)
-        return 0.0 if level >= 1.0 else (1.0 - level) / self.rate.per_second
-
-    def take(self, key: str, now: float) -> None:
-        """Take one token (the caller has seen ``wait`` is 0)."""
-        level, at = self._level(key, now)
-        self._levels[key] = (level - 1.0, at)
-        self._levels.move_to_end(key)
-        while len(self._levels) > self._keys:
-            self._levels.popitem(last=False)
-
-    def _level(self, key: str, now: float) -> tuple[float, float]:
-        """The tokens at ``now``, counted up to when (a clock set back refills nothing)."""
-        burst = float(self.rate.burst)
-        level, last = self._levels.get(key, (burst, now))
-        return min(burst, level + max(0.0, now - last) * self.rate.per_second), max(now, last)
 
 
 class LoginLimiter:

@@ -26,6 +26,7 @@ from renkei.pki_commands import PKI_PORT, add_pki_commands
 from renkei.portal_commands import add_portal_commands, web_args
 from renkei.serving import heartbeat_arg
 from renkei.settings import Settings
+from renkei.token_commands import add_token_commands
 
 __all__ = ["main"]
 
@@ -108,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     add_portal_commands(sub)
     add_extra_commands(sub)
     add_key_commands(sub)
+    add_token_commands(sub)
     add_monitor_commands(sub)
     return p
 

@@ -50,7 +50,7 @@ from renkei.portal_commands import serve as portal_serve
 from renkei.secrets import TOKEN, State
 from renkei.serving import until_stopped
 from renkei.settings import Settings
-from token_service import KeyRing
+from renkei.token_keys import key_ring
 
 __all__ = [
     "CommandError",
@@ -231,7 +231,7 @@ async def records_show(settings: Settings, args: argparse.Namespace) -> int:
             )
         # the office's token is turned into the hub's offline: this tool acts as the hub and
         # the token service, and runs where both are held (the directory `renkei init` filled)
-        ring = KeyRing(State.load_secret(settings.state_dir, TOKEN))
+        ring = key_ring(settings.state_dir, State.load_secret(settings.state_dir, TOKEN))
         person = ring.translate(token, args.office, ("hub",))[0]
         records = await PgRecordStore(pool).for_person(person, include_not_disclosed=True)
     finally:

@@ -27,6 +27,7 @@ __all__ = [
     "RENKEI_PORT_IN_USE",
     "RENKEI_RABBITMQCTL",
     "RENKEI_SERVICE_FAILED",
+    "RENKEI_TOKEN_ROTATION",
     "RENKEI_UNKNOWN_IDENTITY",
     "RENKEI_UNKNOWN_OFFICE",
     "RENKEI_USAGE",
@@ -71,6 +72,7 @@ RENKEI_NO_NETWORK: Final = "renkei.no_network"
 RENKEI_NO_CA: Final = "renkei.no_ca"
 RENKEI_UNKNOWN_OFFICE: Final = "renkei.unknown_office"
 RENKEI_UNKNOWN_IDENTITY: Final = "renkei.unknown_identity"
+RENKEI_TOKEN_ROTATION: Final = "renkei.token_rotation"  # noqa: S105 — an error code
 RENKEI_NOT_ENROLLED: Final = "renkei.not_enrolled"
 RENKEI_BAD_DATE: Final = "renkei.bad_date"
 RENKEI_BAD_PARAM: Final = "renkei.bad_param"

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from hub.buckets import Rate
 from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_broker
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
@@ -40,7 +41,6 @@ from hub.routing.announce import Announcer
 from hub.routing.context import ContextSealer
 from hub.routing.finish import Finisher, WriterSink
 from hub.routing.freshness import CLAIM_KEPT
-from hub.routing.limits import Rate
 from hub.routing.portal import PORTAL_KIND
 from hub.routing.router import Router, RouterDeps, utcnow
 from hub.routing.tokens import TokenClient
@@ -51,7 +51,8 @@ from renkei.pki_checks import PkiSignatureCheck
 from renkei.roles import Seat, assemble
 from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
-from token_service import KeyRing, TokenService
+from renkei.token_keys import key_ring
+from token_service import TokenService
 from token_service import run as run_token_service
 
 __all__ = [
@@ -211,9 +212,8 @@ async def _start_monitor(net: Network, broker: InMemoryBroker | None, pool: Any)
 
 async def _start_token(net: Network, broker: InMemoryBroker | None) -> None:
     bus = await _bus_for(net, TOKEN, broker)
-    keys = net.state.keys[TOKEN]
-    ring = KeyRing(net.state.secret_of(TOKEN))
-    service = TokenService(ring, keys.sealing, tracing=_tracing(net, TOKEN))
+    ring = key_ring(net.settings.state_dir, net.state.secret_of(TOKEN))
+    service = TokenService(ring, net.state.keys[TOKEN].sealing, tracing=_tracing(net, TOKEN))
     sub = await run_token_service(bus, service)
     net._closers.append(sub.cancel)
 

@@ -9,6 +9,7 @@ from that state directory. ``sign`` and ``verify`` are a resident's and a verifi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -39,7 +39,7 @@ from renkei.exceptions import RENKEI_NO_CA, CommandError
 from renkei.metrics_http import metrics_arg
 from renkei.network import open_network
 from renkei.secrets import State
-from renkei.serving import heartbeat_arg, until_stopped
+from renkei.serving import heartbeat_arg, until_stopped, web_site
 from renkei.settings import Settings
 
 __all__ = ["PKI_PORT", "add_pki_commands"]
@@ -65,27 +65,24 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
     public = args.public_url or f"http://{args.host}:{args.port}"
     interval = dt.timedelta(seconds=args.crl_interval)
     ca = CertificationAuthority.open(_pki_dir(settings), Endpoints(public), interval)
-    runner = web.AppRunner(create_app(ca), access_log=None)
-    await runner.setup()
     network = None
     try:
-        await web.TCPSite(runner, args.host, args.port).start()
-        if settings.broker_url:  # on the network as jlis-pki: revocation follows the register
-            state = State.load(settings.state_dir, [PKI_OFFICE])
-            network = await open_network(
-                settings, state, run=[PKI_OFFICE], listeners={PKI_OFFICE: CaListener(ca)}
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(web_site(create_app(ca), args.host, args.port))
+            if settings.broker_url:  # on the network as jlis-pki: revocation follows the register
+                state = State.load(settings.state_dir, [PKI_OFFICE])
+                network = await open_network(
+                    settings, state, run=[PKI_OFFICE], listeners={PKI_OFFICE: CaListener(ca)}
+                )
+                stack.push_async_callback(network.aclose)
+            joined = f"; on {network.bus_name} as {PKI_OFFICE}" if network else ""
+            print(
+                f"pki: CA serving on http://{args.host}:{args.port} (state {_pki_dir(settings)})"
+                f"{joined}; Ctrl-C stops it",
+                file=sys.stderr,
             )
-        joined = f"; on {network.bus_name} as {PKI_OFFICE}" if network else ""
-        print(
-            f"pki: CA serving on http://{args.host}:{args.port} (state {_pki_dir(settings)})"
-            f"{joined}; Ctrl-C stops it",
-            file=sys.stderr,
-        )
-        await until_stopped(heartbeat=args.heartbeat)
+            await until_stopped(heartbeat=args.heartbeat)
     finally:
-        if network is not None:
-            await network.aclose()
-        await runner.cleanup()
         ca.close()
     return 0
 

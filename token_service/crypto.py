@@ -10,7 +10,8 @@
   authenticated, so an altered token, or one presented by another office, fails to decrypt.
   33 bytes → 44 characters, no padding (so each token has exactly one spelling).
 - **Keys**: HKDF-SHA256 of the master secret per (purpose, version, office). Tokens of every
-  version in ``known`` are accepted; new tokens are made under ``current``.
+  version in ``known`` are accepted; new tokens are made under ``current``. An office may have
+  versions of its own (``offices``), so that its key rotates alone (docs/operations.md §5).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import hmac
 import re
 from binascii import Error as BinasciiError
 from binascii import a2b_base64, b2a_base64
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
@@ -68,14 +69,26 @@ def _check_rrc(rrc: str) -> bytes:
 class KeyRing:
     """The token service's keys, derived on demand from the master secret (bytes or `Secret`).
 
-    ``known`` versions decrypt (``current`` is always among them); ``current`` encrypts. The
+    ``known`` versions decrypt (``current`` is always among them); ``current`` encrypts.
+    ``offices`` overrides both for the offices it names: office → (current, known), so one
+    office's key rotates while every other office stays where it is. The
     AES-SIV objects are cached per (office, version) in a bounded dict: at most
     ``cache_size`` entries, the oldest inserted evicted first (no reordering on a hit, which
     keeps the hot path to one dict look-up; offices on the network number a few thousand).
     Only well-formed office codes and known versions are ever derived or cached.
     """
 
-    __slots__ = ("_cache", "_cache_size", "_current", "_known", "_link_key", "_master", "_prefix")
+    __slots__ = (
+        "_cache",
+        "_cache_size",
+        "_current",
+        "_currents",
+        "_known",
+        "_link_key",
+        "_master",
+        "_office_known",
+        "_prefix",
+    )
 
     def __init__(
         self,
@@ -83,6 +96,7 @@ class KeyRing:
         *,
         current: int = 1,
         known: Iterable[int] = (1,),
+        offices: Mapping[str, tuple[int, Iterable[int]]] | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         if isinstance(master, Secret):
@@ -90,18 +104,23 @@ class KeyRing:
         if len(master) < MIN_MASTER_BYTES:
             raise KeyConfigError(f"the master secret must be at least {MIN_MASTER_BYTES} bytes")
         versions = frozenset(known) | {current}
-        if not all(1 <= v <= 255 for v in versions):
+        own = {o: (c, frozenset(k) | {c}) for o, (c, k) in (offices or {}).items()}
+        if not all(1 <= v <= 255 for vs in (versions, *(k for _, k in own.values())) for v in vs):
             raise KeyConfigError("key versions are 1–255")
         self._master = master
         self._current = current
         self._known = versions
+        self._currents = {o: c for o, (c, _) in own.items()}  # only offices of their own
+        self._office_known = {o: k for o, (_, k) in own.items()}
         self._prefix = bytes([current])
         self._cache: dict[tuple[str, int], tuple[AESSIV, list[bytes]]] = {}
         self._cache_size = max(1, cache_size)
         self._link_key = self._derive(b"link", 0, "", 32)
 
     def __repr__(self) -> str:
-        return f"KeyRing(current={self._current}, known={sorted(self._known)})"
+        own = {o: (self._currents[o], sorted(self._office_known[o])) for o in self._currents}
+        offices = f", offices={dict(sorted(own.items()))}" if own else ""
+        return f"KeyRing(current={self._current}, known={sorted(self._known)}{offices})"
 
     @property
     def current(self) -> int:
@@ -110,6 +129,14 @@ class KeyRing:
     @property
     def known(self) -> frozenset[int]:
         return self._known
+
+    def current_of(self, office: str) -> int:
+        """The version ``office``'s new tokens are made under."""
+        return self._currents.get(office, self._current)
+
+    def known_of(self, office: str) -> frozenset[int]:
+        """The versions of ``office``'s tokens that are accepted."""
+        return self._office_known.get(office, self._known)
 
     def _derive(self, purpose: bytes, version: int, office: str, length: int) -> bytes:
         info = b"/".join((purpose, bytes([version]), office.encode("ascii")))
@@ -121,8 +148,8 @@ class KeyRing:
 
     def _cipher(self, office: str, version: int) -> tuple[AESSIV, list[bytes]]:
         """The (AES-SIV, associated data) pair of an office at a version; cached."""
-        if version not in self._known:
-            raise UnknownKeyVersion(f"key version {version} is not known to this service")
+        if version not in self._office_known.get(office, self._known):
+            raise UnknownKeyVersion(f"key version {version} is not known for this office")
         if len(office) > 40 or not _OFFICE.fullmatch(office):
             raise InvalidOffice("not an office code")
         entry = (AESSIV(self._derive(b"office", version, office, 64)), [office.encode("ascii")])
@@ -135,12 +162,15 @@ class KeyRing:
         """The person's internal link id, from the resident-record code (never the number)."""
         return hmac.new(self._link_key, _check_rrc(rrc), hashlib.sha256).digest()[:LINK_BYTES]
 
-    def token_for(self, link: bytes, office: str) -> str:
-        """The office's token for the person, under the current key version."""
+    def token_for(self, link: bytes, office: str, version: int | None = None) -> str:
+        """The office's token for the person, under the office's current key version (or
+        ``version``, one of the office's known versions: a rotation's next token)."""
         if len(link) != LINK_BYTES:
             raise InvalidLink(f"a link id is {LINK_BYTES} bytes")
-        siv, ad = self._cache.get((office, self._current)) or self._cipher(office, self._current)
-        raw = self._prefix + siv.encrypt(link, ad)
+        if version is None:
+            version = self._currents.get(office, self._current)
+        siv, ad = self._cache.get((office, version)) or self._cipher(office, version)
+        raw = bytes([version]) + siv.encrypt(link, ad)
         return b2a_base64(raw, newline=False).translate(_ENCODE).decode("ascii")
 
     def link_of(self, token: str, holder: str) -> bytes:
@@ -166,7 +196,10 @@ class KeyRing:
         if len(targets) != 1:
             return tuple([self.token_for(link, target) for target in targets])
         # one target, `token_for` inlined: the hot path of every query
-        target, current = targets[0], self._current
+        target = targets[0]
+        current = self._currents.get(target, self._current) if self._currents else self._current
         siv, ad = self._cache.get((target, current)) or self._cipher(target, current)
-        raw = self._prefix + siv.encrypt(link, ad)
+        raw = (self._prefix if current == self._current else bytes([current])) + siv.encrypt(
+            link, ad
+        )
         return (b2a_base64(raw, newline=False).translate(_ENCODE).decode("ascii"),)

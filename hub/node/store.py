@@ -3,12 +3,18 @@
 One small store serves every office: a collection of JSON documents per kind of record, each
 under the office's own local id and, once enrolled, the office's own token for the person —
 never the number. Memory for the embedded default; one PostgreSQL schema per office otherwise.
+
+While the office's token key rotates (docs/operations.md §5), a PostgreSQL document may hold a
+second token, ``token_alt``: the person's token under the other key version. A look-up that
+finds nothing by ``token`` tries ``token_alt``, so a person is found by either version until
+the old one is retired. The rotation itself is ``PgStore.retoken`` / ``promote`` / ``settle``,
+run by the operator's ``renkei tokens`` commands with the token keys (the store never sees them).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -18,6 +24,7 @@ from hub.batch import Batcher
 __all__ = ["MemoryStore", "OfficeStore", "PgStore", "schema_for"]
 
 Doc = Mapping[str, Any]
+Retoken = Callable[[str], str]  # an office's token → the same person's token at another version
 
 
 def schema_for(office: str) -> str:
@@ -81,6 +88,9 @@ class MemoryStore:
         return sorted(self._docs.get(collection, {}))
 
 
+_COLUMNS = ("collection", "key", "token", "doc")
+
+
 class PgStore:
     """``pool`` is an asyncpg pool; the schema is the office's own."""
 
@@ -102,6 +112,9 @@ class PgStore:
                 " PRIMARY KEY (collection, key));"
                 f"CREATE UNIQUE INDEX IF NOT EXISTS docs_token ON {s}.docs (collection, token)"
                 " WHERE token IS NOT NULL;"
+                f"ALTER TABLE {s}.docs ADD COLUMN IF NOT EXISTS token_alt text;"
+                f"CREATE UNIQUE INDEX IF NOT EXISTS docs_token_alt ON {s}.docs"
+                " (collection, token_alt) WHERE token_alt IS NOT NULL;"
             )
 
     async def put_many(self, collection: str, rows: Iterable[tuple[str, str | None, Doc]]) -> int:
@@ -109,10 +122,14 @@ class PgStore:
         s = self._schema
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(f"CREATE TEMP TABLE incoming (LIKE {s}.docs) ON COMMIT DROP")
-            await conn.copy_records_to_table("incoming", records=records)
+            await conn.copy_records_to_table("incoming", records=records, columns=_COLUMNS)
+            # a token filed anew leaves the row's rotation to be done again (token_alt NULL)
             await conn.execute(
-                f"INSERT INTO {s}.docs SELECT * FROM incoming ON CONFLICT (collection, key)"
-                " DO UPDATE SET doc = EXCLUDED.doc, token = COALESCE(EXCLUDED.token, docs.token)"
+                f"INSERT INTO {s}.docs (collection, key, token, doc)"
+                " SELECT collection, key, token, doc FROM incoming ON CONFLICT (collection, key)"
+                " DO UPDATE SET doc = EXCLUDED.doc, token = COALESCE(EXCLUDED.token, docs.token),"
+                " token_alt = CASE WHEN EXCLUDED.token IS NULL OR EXCLUDED.token = docs.token"
+                " THEN docs.token_alt END"
             )
         return len(records)
 
@@ -129,30 +146,40 @@ class PgStore:
         return await self._lookups.submit((collection, token))
 
     async def _look_up(self, wanted: Sequence[tuple[str, str]]) -> list[tuple[str, Doc] | None]:
-        s = self._schema
         async with self._pool.acquire() as conn:
-            if len(wanted) == 1:  # below peak load, most batches: an index look-up costs
-                # PostgreSQL half the CPU of the join (bench/store_bench.py)
-                rows = await conn.fetch(
-                    f"SELECT collection, token, key, doc FROM {s}.docs"
-                    " WHERE collection = $1 AND token = $2",
-                    *wanted[0],
-                )
-            else:
-                rows = await conn.fetch(
-                    f"SELECT d.collection, d.token, d.key, d.doc FROM {s}.docs d"
-                    " JOIN unnest($1::text[], $2::text[]) AS w(collection, token)"
-                    " ON d.collection = w.collection AND d.token = w.token",
-                    [c for c, _ in wanted],
-                    [t for _, t in wanted],
-                )
-        found = {(r["collection"], r["token"]): (r["key"], orjson.loads(r["doc"])) for r in rows}
+            found = await self._fetch(conn, "token", wanted)
+            missed = [w for w in wanted if w not in found]
+            if missed:  # a token of the other version, while a rotation is under way
+                found |= await self._fetch(conn, "token_alt", missed)
         return [found.get(w) for w in wanted]
+
+    async def _fetch(
+        self, conn: Any, column: str, wanted: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, Doc]]:
+        s = self._schema
+        if len(wanted) == 1:  # below peak load, most batches: an index look-up costs
+            # PostgreSQL half the CPU of the join (bench/store_bench.py)
+            rows = await conn.fetch(
+                f"SELECT collection, {column} AS token, key, doc FROM {s}.docs"
+                f" WHERE collection = $1 AND {column} = $2",
+                *wanted[0],
+            )
+        else:
+            rows = await conn.fetch(
+                f"SELECT d.collection, d.{column} AS token, d.key, d.doc FROM {s}.docs d"
+                " JOIN unnest($1::text[], $2::text[]) AS w(collection, token)"
+                f" ON d.collection = w.collection AND d.{column} = w.token",
+                [c for c, _ in wanted],
+                [t for _, t in wanted],
+            )
+        return {(r["collection"], r["token"]): (r["key"], orjson.loads(r["doc"])) for r in rows}
 
     async def set_token(self, collection: str, key: str, token: str) -> None:
         async with self._pool.acquire() as conn:
             await conn.execute(
-                f"UPDATE {self._schema}.docs SET token = $3 WHERE collection = $1 AND key = $2",
+                f"UPDATE {self._schema}.docs SET token = $3,"
+                " token_alt = CASE WHEN token = $3 THEN token_alt END"
+                " WHERE collection = $1 AND key = $2",
                 collection,
                 key,
                 token,
@@ -183,3 +210,81 @@ class PgStore:
                 collection,
             )
         return [r["key"] for r in rows]
+
+    # The rotation of the office's token key (docs/operations.md §5), in three steps; each one
+    # can be run again after an interruption, and finishes what an earlier run left.
+
+    async def retoken(self, next_token: Retoken, *, batch: int = 1000) -> int:
+        """Step 1, in batches while the office answers: every token gets its next-version
+        token written beside it (``token_alt``); returns how many were written (none once
+        promoted: what was filed since is step 3's)."""
+        async with self._pool.acquire() as conn:
+            if await self._promoted(conn, next_token):
+                return 0
+        done = 0
+        while True:
+            async with self._pool.acquire() as conn, conn.transaction():
+                n = await self._fill(conn, next_token, batch)
+            done += n
+            if n < batch:
+                return done
+
+    async def promote(self, next_token: Retoken) -> int:
+        """Step 2, in one transaction (writes wait, look-ups go on): the tokens filed since
+        step 1 get theirs too, then each document's next-version token becomes its token and
+        the old one stays beside it; returns how many documents were promoted."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"LOCK TABLE {self._schema}.docs IN SHARE ROW EXCLUSIVE MODE")
+            if await self._promoted(conn, next_token):  # a second run: never swap back
+                return 0
+            while await self._fill(conn, next_token, 10_000):
+                pass
+            status: str = await conn.execute(
+                f"UPDATE {self._schema}.docs SET token = token_alt, token_alt = token"
+                " WHERE token_alt IS NOT NULL"
+            )
+        return int(status.rsplit(" ", 1)[1])
+
+    async def settle(self, current_token: Retoken) -> int:
+        """Step 3, in one transaction, once no old-version token is made any more: a token
+        filed since step 2 (still old, perhaps) is made current, and every old token is
+        dropped; returns how many documents held one."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"LOCK TABLE {self._schema}.docs IN SHARE ROW EXCLUSIVE MODE")
+            rows = await conn.fetch(
+                f"SELECT collection, key, token FROM {self._schema}.docs"
+                " WHERE token IS NOT NULL AND token_alt IS NULL"
+            )
+            await self._write(conn, "token", [(r, current_token(r["token"])) for r in rows])
+            status: str = await conn.execute(
+                f"UPDATE {self._schema}.docs SET token_alt = NULL WHERE token_alt IS NOT NULL"
+            )
+        return int(status.rsplit(" ", 1)[1])
+
+    async def _promoted(self, conn: Any, next_token: Retoken) -> bool:
+        """Step 2 done already: the documents' tokens are at the next version (one tells,
+        the promotion being one transaction)."""
+        token = await conn.fetchval(
+            f"SELECT token FROM {self._schema}.docs WHERE token_alt IS NOT NULL LIMIT 1"
+        )
+        return token is not None and next_token(token) == token
+
+    async def _fill(self, conn: Any, next_token: Retoken, limit: int) -> int:
+        rows = await conn.fetch(
+            f"SELECT collection, key, token FROM {self._schema}.docs"
+            " WHERE token IS NOT NULL AND token_alt IS NULL ORDER BY collection, key LIMIT $1",
+            limit,
+        )
+        await self._write(conn, "token_alt", [(r, next_token(r["token"])) for r in rows])
+        return len(rows)
+
+    async def _write(self, conn: Any, column: str, rows: Sequence[tuple[Any, str]]) -> None:
+        if rows:
+            await conn.execute(
+                f"UPDATE {self._schema}.docs d SET {column} = w.token"
+                " FROM unnest($1::text[], $2::text[], $3::text[]) AS w(collection, key, token)"
+                " WHERE d.collection = w.collection AND d.key = w.key",
+                [r["collection"] for r, _ in rows],
+                [r["key"] for r, _ in rows],
+                [t for _, t in rows],
+            )

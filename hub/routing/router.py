@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from hub.buckets import Rate
 from hub.bus import HUB_REPLIES, HUB_REQUESTS, Bus, Delivery, Subscription
 from hub.directory import Directory
 from hub.log import get_logger
@@ -24,7 +25,7 @@ from hub.routing.context import Context, ContextSealer
 from hub.routing.desks import Desk, Forwarder
 from hub.routing.desks.application import ApplicationDesk
 from hub.routing.desks.change import ChangeDesk
-from hub.routing.desks.enrollment import EnrollmentDesk
+from hub.routing.desks.enrollment import ENROLL_RATE, EnrollmentDesk
 from hub.routing.desks.identify import IdentifyDesk
 from hub.routing.desks.notice import NoticeDesk
 from hub.routing.desks.portal import PortalDesk
@@ -44,7 +45,6 @@ from hub.routing.exceptions import (
 from hub.routing.finish import Finisher, record_key, refused, replay_key
 from hub.routing.freshness import MAX_DEADLINE, check_times, seen
 from hub.routing.legal import LegalTable
-from hub.routing.limits import Rate
 from hub.routing.offices import Registry
 from hub.routing.tokens import TokenClient
 from hub.tracing import OFF, Tracing, consume, current
@@ -73,7 +73,6 @@ from hub.wire import (
 __all__ = ["Router", "RouterDeps", "desks_for", "utcnow"]
 
 log = get_logger("hub.router")
-_ENROLL_RATE = Rate()
 
 
 def utcnow() -> dt.datetime:
@@ -94,7 +93,7 @@ class RouterDeps:
     claims: Claimer  # query ids taken, shared by every hub worker
     records: RecordStore | None = None  # read for disclosures to the portal
     clock: Callable[[], dt.datetime] = utcnow
-    enroll_rate: Rate = _ENROLL_RATE  # per office, per worker
+    enroll_rate: Rate = ENROLL_RATE  # per office, per worker
     tracing: Tracing = OFF  # the hub's spans (``hub.tracing``)
 
 

@@ -23,6 +23,7 @@ from agencies.population import LocalIds, Plan, chunk_households, place, records
 from hub.node import schema_for
 from hub.wire import HUB
 from renkei.secrets import TOKEN, State
+from renkei.token_keys import key_ring
 from token_service import KeyRing
 
 __all__ = ["DIRECTORY", "ChunkOut", "Job", "encode_chunk", "init_worker", "set_ring", "target"]
@@ -59,7 +60,8 @@ def target(office: str) -> tuple[str, str]:
 
 def init_worker(state_dir: str) -> None:
     """Process-pool initializer: this worker's key ring, from the deployment's state."""
-    set_ring(KeyRing(State.load_secret(Path(state_dir), TOKEN)))
+    root = Path(state_dir)
+    set_ring(key_ring(root, State.load_secret(root, TOKEN)))
 
 
 def set_ring(ring: KeyRing | None) -> None:

@@ -4,6 +4,12 @@ Checked here (to J-LIS under affair ``enrollment``, from a registered office, wi
 forwarded sealed to J-LIS, which resolves the number; its answer is completed here: the office's
 token is issued only if it may hold the person (``registers.enrollment_refusal``), and the
 ``Finisher`` enters the holding in the directory.
+
+The rate: enrollment asks J-LIS whether a number belongs to anyone, so unbounded enrollment
+would make every office a number oracle; each attempt is recorded, and a token bucket per office
+(``hub.buckets``) bounds how fast an office can try. Each hub worker keeps its own buckets: with
+W workers an office may enroll up to W times the rate (the broker spreads its messages over
+them). The keys are office codes of the registry, so the memory is bounded by the registry.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 
+from hub.buckets import Buckets, Rate
 from hub.directory import Directory
 from hub.routing.context import Context
 from hub.routing.desks.desk import Desk
@@ -22,7 +29,6 @@ from hub.routing.exceptions import (
     HUB_UNKNOWN_OFFICE,
 )
 from hub.routing.finish import refused
-from hub.routing.limits import Buckets, Rate
 from hub.routing.offices import Registry
 from hub.routing.registers import enrollment_refusal
 from hub.routing.tokens import TokenClient
@@ -40,9 +46,12 @@ from hub.wire import (
     TokenOk,
 )
 
-__all__ = ["ENROLLMENT", "EnrollmentDesk"]
+__all__ = ["ENROLLMENT", "ENROLL_RATE", "EnrollmentDesk"]
 
 ENROLLMENT = "enrollment"
+# the default allows a register's or the pension service's daily enrollments (births, move-ins,
+# new insured: hundreds to a few thousand a day) with a wide margin: 1 000 at once, 86 400 a day
+ENROLL_RATE = Rate(burst=1000, per_second=1.0)
 
 
 class EnrollmentDesk(Desk):

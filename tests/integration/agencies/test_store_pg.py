@@ -15,17 +15,74 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
-async def store() -> AsyncIterator[PgStore]:
+async def pool() -> AsyncIterator[asyncpg.Pool]:
     async with (
         fresh_database("renkei_store") as dsn,
         asyncpg.create_pool(dsn, min_size=1, max_size=4) as pool,
     ):
-        office = PgStore(pool, "chiyoda-tax")
-        await office.migrate()
-        rows = [(f"k{i}", f"t{i}", {"income": i}) for i in range(100)]
-        await office.put_many("taxpayers", rows)
-        await office.put_many("residents", [("r1", "t-r1", {"name": "住民"})])
-        yield office
+        yield pool
+
+
+@pytest.fixture(scope="module")
+async def store(pool: asyncpg.Pool) -> PgStore:
+    office = PgStore(pool, "chiyoda-tax")
+    await office.migrate()
+    rows = [(f"k{i}", f"t{i}", {"income": i}) for i in range(100)]
+    await office.put_many("taxpayers", rows)
+    await office.put_many("residents", [("r1", "t-r1", {"name": "住民"})])
+    return office
+
+
+def version_2(token: str) -> str:
+    """What the token keys would do: the same person's token at version 2 (and 2 → 2)."""
+    return "2-" + token.removeprefix("1-").removeprefix("2-")
+
+
+async def tokens(pool: asyncpg.Pool) -> dict[str, tuple[str | None, str | None]]:
+    rows = await pool.fetch("SELECT key, token, token_alt FROM office_rotating.docs")
+    return {r["key"]: (r["token"], r["token_alt"]) for r in rows}
+
+
+async def test_a_token_key_rotation_finds_everyone_by_either_version(pool: asyncpg.Pool) -> None:
+    """docs/operations.md §5: written beside, promoted, settled — and each step run twice."""
+    office = PgStore(pool, "rotating")
+    await office.migrate()
+    people = [("k1", "1-a", {"n": 1}), ("k2", "1-b", {"n": 2}), ("k3", None, {"n": 3})]
+    await office.put_many("taxpayers", people)
+    assert await office.retoken(version_2, batch=1) == 2  # in batches
+    assert await office.retoken(version_2) == 0
+    for token in ("1-a", "2-a"):
+        assert await office.by_token("taxpayers", token) == ("k1", {"n": 1})
+    found = await asyncio.gather(*(office.by_token("taxpayers", t) for t in ("2-a", "1-b", "x")))
+    assert found == [("k1", {"n": 1}), ("k2", {"n": 2}), None]  # one batch, either version
+    await office.put_many("taxpayers", [("k4", "1-d", {"n": 4})])  # filed since step 1
+    await office.put_many("taxpayers", [("k2", "1-bb", {"n": 2})])  # filed anew: redone
+    assert (await tokens(pool))["k2"] == ("1-bb", None)
+
+    assert await office.promote(version_2) == 3
+    assert await tokens(pool) == {
+        "k1": ("2-a", "1-a"),
+        "k2": ("2-bb", "1-bb"),
+        "k3": (None, None),
+        "k4": ("2-d", "1-d"),
+    }
+    assert await office.promote(version_2) == 0  # run again: never swapped back
+    assert await office.retoken(version_2) == 0
+    assert (await tokens(pool))["k1"] == ("2-a", "1-a")
+    assert await office.by_token("taxpayers", "1-a") == ("k1", {"n": 1})
+    assert await office.token_of("k1") == "2-a"  # what the office asks with from now on
+
+    await office.put_many("taxpayers", [("k5", "1-e", {"n": 5})])  # made before the switch
+    assert await office.settle(version_2) == 3
+    assert await tokens(pool) == {
+        "k1": ("2-a", None),
+        "k2": ("2-bb", None),
+        "k3": (None, None),
+        "k4": ("2-d", None),
+        "k5": ("2-e", None),
+    }
+    assert await office.by_token("taxpayers", "1-a") is None
+    assert await office.by_token("taxpayers", "2-e") == ("k5", {"n": 5})
 
 
 async def test_one_look_up_finds_the_key_and_document(store: PgStore) -> None:

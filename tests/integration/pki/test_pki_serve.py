@@ -1,5 +1,5 @@
 """``renkei pki serve`` as its own process: keys made on first start, encrypted, kept across
-restarts; SIGTERM stops it cleanly."""
+restarts; SIGTERM stops it cleanly; served as every web app is (``renkei.serving.web_site``)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,12 @@ async def serve_once(state: Path) -> bytes:
                 raise AssertionError("the CA did not start")
             async with http.get(f"http://127.0.0.1:{port}/crl/signature.crl") as r:
                 assert r.status == 200
+                assert r.headers["Server"] == "renkei"  # no Python or aiohttp version
+            long_url = f"http://127.0.0.1:{port}/" + "a" * 10_000  # refused by aiohttp's parser
+            async with http.get(long_url) as r:
+                assert r.status == 400
+                assert r.headers["Server"] == "renkei"
+                assert r.headers["Content-Security-Policy"].startswith("default-src 'none'")
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), 20)

@@ -14,13 +14,6 @@ from renkei.secrets import State
 OFFICE = "chiyoda-child"
 
 
-@pytest.fixture
-def state(renkei: Run, tmp_path: Path) -> Path:
-    root = tmp_path / "state"
-    assert renkei("--state-dir", str(root), "init")[0] == 0
-    return root
-
-
 def keys_of(root: Path, identity: str = OFFICE) -> tuple[OfficeKeys, PublicKeys]:
     loaded = State.load(root, [identity])
     return loaded.keys[identity], loaded.public[identity]

@@ -12,11 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from portal_fakes import T0
 
+from hub.buckets import Rate
 from portal.challenges import PreLoginStore
 from portal.codec import b64url_decode, b64url_encode
 from portal.exceptions import TooMany
 from portal.forms import build_document, summary, validate
-from portal.limits import Buckets, LoginLimiter, LoginLimits, Rate, client_of
+from portal.limits import LoginLimiter, LoginLimits, client_of
 from portal.model import CheckedCertificate
 from portal.sessions import MAX_PENDING, Pending, SessionStore
 
@@ -68,26 +69,6 @@ def test_pre_logins_are_one_time_and_bounded_without_pushing_any_out() -> None:
     store.create(T0 + 3 * MIN + dt.timedelta(seconds=1), "d")
     assert store.take(y.id) is None and store.take(z.id) is None  # expired and dropped
     assert len(store) == 1
-
-
-def test_a_bucket_refills_and_says_how_long_to_wait() -> None:
-    buckets = Buckets(Rate(2, 0.5), keys=2)
-    assert buckets.wait("a", 0.0) == 0.0
-    buckets.take("a", 0.0)
-    buckets.take("a", 0.0)
-    assert buckets.wait("a", 0.0) == 2.0  # one token every 2 s
-    assert buckets.wait("a", 1.0) == 1.0
-    assert buckets.wait("a", 2.0) == 0.0
-    assert buckets.wait("a", 100.0) == 0.0
-    buckets.take("a", 100.0)
-    buckets.take("a", 50.0)  # a clock set back refills nothing, and counts nothing twice
-    assert buckets.wait("a", 50.0) == 2.0
-    assert buckets.wait("a", 101.0) == 1.0
-    buckets.take("b", 3.0)
-    buckets.take("c", 3.0)  # three keys: the least recently used (a) is forgotten, i.e. full
-    buckets.take("a", 3.0)
-    buckets.take("a", 3.0)
-    assert buckets.wait("a", 3.0) == 2.0
 
 
 def test_the_login_limiter_takes_from_both_buckets_or_neither() -> None:

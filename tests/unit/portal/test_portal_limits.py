@@ -9,7 +9,8 @@ import aiohttp
 import pytest
 from portal_fakes import BRIDGE, TARO, Env, start
 
-from portal.limits import LoginLimits, Rate
+from hub.buckets import Rate
+from portal.limits import LoginLimits
 
 GARBAGE = {"challenge": "x", "state": "x", "signature": "x", "certificate": "x"}
 

@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
+from hub.buckets import Rate
 from hub.directory import MemoryDirectory
 from hub.routing.desks.application import ApplicationDesk
 from hub.routing.desks.change import ChangeDesk
-from hub.routing.desks.enrollment import EnrollmentDesk
+from hub.routing.desks.enrollment import ENROLL_RATE, EnrollmentDesk
 from hub.routing.desks.identify import IdentifyDesk
 from hub.routing.desks.notice import NoticeDesk
 from hub.routing.desks.portal import PortalDesk
 from hub.routing.desks.query import QueryDesk
 from hub.routing.exceptions import HUB_ENROLLMENT_RATE_LIMITED, HUB_NOT_A_REGISTER
-from hub.routing.limits import Rate
 from hub.routing.router import RouterDeps, desks_for
 from hub.wire import (
     JLIS,
@@ -165,7 +165,7 @@ def enrollment_desk(bus: FakeBus, rate: Rate | None = None) -> EnrollmentDesk:
         tokens=FakeTokens(),  # type: ignore[arg-type]
         directory=MemoryDirectory(),
         forwarder=forwarder(bus),
-        rate=rate or Rate(),
+        rate=rate or ENROLL_RATE,
         clock=lambda: NOW,
     )
 

@@ -22,12 +22,13 @@ from typing import Any
 
 import pytest
 
+from hub.buckets import Rate
 from hub.bus import CONTENT_TYPE, HUB_REPLIES, HUB_REQUESTS, CallTimeout, signed_message
 from hub.directory import MemoryDirectory
 from hub.records import ClaimState
 from hub.routing import LegalTable, Registry
+from hub.routing.desks.enrollment import ENROLL_RATE
 from hub.routing.legal import parse_table
-from hub.routing.limits import Rate
 from hub.routing.offices import parse_registry
 from hub.routing.router import Router, RouterDeps
 from hub.routing.tokens import TokenClient
@@ -181,7 +182,7 @@ async def make_hub() -> AsyncIterator[MakeHub]:
             directory=directory,
             claims=FakeClaims(),  # type: ignore[arg-type]
             clock=lambda: clock[0],
-            enroll_rate=rate or Rate(),
+            enroll_rate=rate or ENROLL_RATE,
         )
         made.append(Hub(Router(deps), bus, finisher, directory, clock))
         return made[-1]

@@ -186,6 +186,34 @@ def test_rotation_old_tokens_still_translate_and_output_is_current() -> None:
     assert v2.known == frozenset({1, 2})
 
 
+def test_one_office_rotates_alone_through_its_three_stages() -> None:
+    """docs/operations.md §5: the office's next version learned, then current, then alone."""
+    link = RING.link_id(rrc(78))
+    old = RING.token_for(link, CITY)
+    learned = KeyRing(MASTER, offices={CITY: (1, (1, 2))})
+    assert learned.token_for(link, CITY) == old  # still made under version 1
+    nxt = learned.token_for(link, CITY, 2)
+    assert unb64(nxt)[0] == 2
+    assert learned.translate(nxt, CITY, (TAX,)) == learned.translate(old, CITY, (TAX,))
+    assert learned.translate(old, CITY, (CITY,)) == (old,)
+    switched = KeyRing(MASTER, offices={CITY: (2, (1, 2))})
+    assert switched.translate(old, CITY, (CITY,)) == (nxt,) == (switched.token_for(link, CITY),)
+    assert switched.translate(nxt, CITY, (PENSION,)) == (RING.token_for(link, PENSION),)
+    assert unb64(switched.translate(RING.token_for(link, TAX), TAX, (CITY, TAX))[1])[0] == 1
+    retired = KeyRing(MASTER, offices={CITY: (2, (2,))})
+    assert retired.link_of(nxt, CITY) == link
+    with pytest.raises(UnknownKeyVersion) as info:
+        retired.link_of(old, CITY)
+    assert info.value.code == "token.unknown_version"
+    assert retired.link_of(RING.token_for(link, TAX), TAX) == link  # the others unmoved
+    with pytest.raises(UnknownKeyVersion):
+        retired.token_for(link, TAX, 2)  # version 2 is CITY's alone
+    assert (retired.current_of(CITY), retired.known_of(CITY)) == (2, frozenset({2}))
+    assert (retired.current_of(TAX), retired.known_of(TAX)) == (1, frozenset({1}))
+    with pytest.raises(KeyConfigError):
+        KeyRing(MASTER, offices={CITY: (1, (1, 256))})
+
+
 def test_link_id_comes_from_a_valid_resident_record_code_only() -> None:
     link = RING.link_id(rrc(1))
     assert len(link) == 16
@@ -227,4 +255,6 @@ def test_the_cipher_cache_is_bounded() -> None:
 
 def test_repr_shows_no_key_material() -> None:
     assert repr(RING) == "KeyRing(current=1, known=[1])"
+    rotating = KeyRing(MASTER, offices={CITY: (2, (1, 2))})
+    assert repr(rotating) == f"KeyRing(current=1, known=[1], offices={{'{CITY}': (2, [1, 2])}})"
     assert MASTER.hex() not in repr(RING)
