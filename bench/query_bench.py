@@ -22,6 +22,12 @@ renkei     the product: ``renkei run token``, ``renkei run office chiyoda-tax`` 
            PostgreSQL) → requester, signatures checked at every step, and every answer is
            checked against the seeded figures.
 
+traced     the same services with tracing on (``RENKEI_TRACING=true``, the default of a
+           deployment) and ``renkei run monitor`` storing every span in PostgreSQL; the
+           requester exports its spans too. The services are restarted to switch between
+           ``renkei`` (tracing off) and ``traced``, alternately, so each in-flight level is
+           measured both ways in this run (``--tracing off`` skips it).
+
 Phases: latency at 1 in flight; saturated throughput at each ``--concurrency`` (closed loop,
 the best of each system is its peak); then the rate-limited pass at half of renkei's peak
 (open loop, latency measured from each query's scheduled start). Each phase is ``--warmup``
@@ -78,6 +84,7 @@ from hub.metrics import METRICS
 from hub.node import OfficeNode, PgStore
 from hub.numbers import resident_record_code
 from hub.routing import load_default_registry, load_default_table
+from hub.tracing import OFF, Tracing
 from hub.wire import HUB
 from renkei.network import identities
 from renkei.secrets import TOKEN, State
@@ -94,6 +101,7 @@ AFFAIR, ITEM, FISCAL_YEAR = "child_allowance", "local_tax", 2024
 SCRIPT = str(Path(__file__).resolve())
 CALL_TIMEOUT = 15.0  # the bench's own guard; the office's deadline (10 s + 1 s grace) is first
 TARGET_RATIO, GOAL_RATIO, TARGET_P50X, TARGET_P99_MS = 0.5, 0.7, 2.0, 50.0
+TARGET_TRACED = 0.9  # throughput with tracing on, against off
 
 Call = Callable[[int], Awaitable[str | None]]  # query number → None if ok, else the problem
 
@@ -326,8 +334,12 @@ class Renkei:
             "RENKEI_STATE_DIR": str(tmp / "state"),
             "RENKEI_LOG_LEVEL": args.service_log_level,
             "RENKEI_LOG_JSON": "true",
+            "RENKEI_TRACING": "false",
         }
+        self.tracing = False
         self.services: dict[str, Service] = {}
+        self.stopped: list[Service] = []  # services of an earlier mode (their logs are read)
+        self.spans_drained: Callable[[], Awaitable[bool]] | None = None
         self.people: list[tuple[str, dict[str, int]]] = []  # requester's token, expected answer
         self.node: Any = None
         self.asked = 0
@@ -384,9 +396,26 @@ class Renkei:
         finally:
             await pool.close()
 
+    async def switch(self, tracing: bool) -> list[str]:
+        """Restart the services (and the requester) with tracing on or off."""
+        if tracing == self.tracing and self.services:
+            return []
+        await self.close_requester()
+        problems = await self.stop_services()
+        self.stopped.extend(self.services.values())
+        self.services = {}
+        self.tracing = tracing
+        self.env["RENKEI_TRACING"] = "true" if tracing else "false"
+        await self.start_services()
+        await self.connect_requester()
+        return problems
+
     async def start_services(self, *, metrics: bool = False) -> None:
-        """``metrics``: each with GET /metrics on a port of its own (``metrics_ports``)."""
+        """``metrics``: each with GET /metrics on a port of its own (``metrics_ports``); with
+        tracing on, the monitor first."""
+        monitor = [("monitor", ["run", "monitor"])] if self.tracing else []
         for name, argv in (
+            *monitor,
             ("token", ["run", "token"]),
             ("tax office", ["run", "office", PROVIDER]),
             ("hub", ["run", "hub"]),
@@ -417,7 +446,11 @@ class Renkei:
         url = settings.broker_url_for(REQUESTER, state.passwords[REQUESTER])
         bus = await connect_amqp(url, identity=REQUESTER, user_prefix=USER_PREFIX)
         self.node = OfficeNode(
-            code=REQUESTER, bus=bus, keys=state.keys[REQUESTER], hub=state.public[HUB]
+            code=REQUESTER,
+            bus=bus,
+            keys=state.keys[REQUESTER],
+            hub=state.public[HUB],
+            tracing=Tracing.on(bus) if self.tracing else OFF,
         )
         await self.node.start()
 
@@ -425,6 +458,9 @@ class Renkei:
         if self.node is not None:
             node, self.node = self.node, None
             await node.stop()
+            await node.tracing.close()
+            if node.tracing.stats.dropped:
+                print(f"requester spans: {node.tracing.stats}")
             await node.bus.close()
 
     async def call(self, i: int) -> str | None:
@@ -441,6 +477,11 @@ class Renkei:
         """SIGTERM in reverse order of start (the hub first: it flushes its records)."""
         problems = []
         for svc in reversed(list(self.services.values())):
+            if svc.name == "monitor" and self.spans_drained is not None:
+                for _ in range(100):  # the others' last spans, sent as they stopped
+                    if await self.spans_drained():
+                        break
+                    await asyncio.sleep(0.1)
             if svc.proc.poll() is None:
                 svc.proc.terminate()
                 try:
@@ -455,7 +496,7 @@ class Renkei:
     def log_warnings(self) -> tuple[int, list[str]]:
         """Warning-or-worse lines in the services' logs: count and the first few."""
         n, first = 0, list[str]()
-        for svc in self.services.values():
+        for svc in [*self.stopped, *self.services.values()]:
             with contextlib.suppress(OSError):
                 for line in svc.log.read_text(errors="replace").splitlines():
                     if (
@@ -788,16 +829,32 @@ async def run(args: argparse.Namespace) -> int:
 
     def groups_renkei() -> dict[str, list[int]]:
         s = renkei.services
+        monitor = {"monitor": [s["monitor"].pid]} if "monitor" in s else {}
         return {
             "requester": [os.getpid()],
             "hub": [s["hub"].pid],
             "token": [s["token"].pid],
             "tax": [s["tax office"].pid],
+            **monitor,
             "rabbitmq": pids_by_comm("beam.smp"),
             "postgres": pg_pids(),
         }
 
+    async def spans_drained() -> bool:
+        """``monitor.spans`` empty? (A passive declare as the relay's user, who holds rights in
+        the vhost; ``admin.queues`` would take them away when done.)"""
+        conn = await aio_pika.connect(vhost_url)
+        try:
+            queue = await (await conn.channel()).declare_queue("monitor.spans", passive=True)
+            return not queue.declaration_result.message_count
+        finally:
+            await conn.close()
+
+    renkei.spans_drained = spans_drained
+
     async def measure(system: str, mode: str, **kw: Any) -> Phase:
+        if system != "baseline":
+            failures.extend(await renkei.switch(system == "traced"))
         phase = Phase(system, mode, **kw)
         call: Call = baseline.call if system == "baseline" else renkei.call  # type: ignore[union-attr]
         groups = groups_baseline if system == "baseline" else groups_renkei
@@ -900,12 +957,20 @@ async def run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+        # tracing on and off alternate, so that each mode is measured first half of the time
+        # and each switch (a restart of the services) serves two phases
+        order = ["renkei", "traced"] if args.tracing == "compare" else ["renkei"]
         lat_base = await measure("baseline", "latency", inflight=1)
-        lat_renkei = await measure("renkei", "latency", inflight=1)
-        sat: dict[str, list[Phase]] = {"baseline": [], "renkei": []}
+        lat: dict[str, Phase] = {}
+        for system in order:
+            lat[system] = await measure(system, "latency", inflight=1)
+        lat_renkei = lat["renkei"]
+        sat: dict[str, list[Phase]] = {"baseline": [], "renkei": [], "traced": []}
         for c in args.concurrency:
             sat["baseline"].append(await measure("baseline", "saturated", inflight=c))
-            sat["renkei"].append(await measure("renkei", "saturated", inflight=c))
+            order.reverse()
+            for system in order:
+                sat[system].append(await measure(system, "saturated", inflight=c))
         best_base = max(sat["baseline"], key=lambda p: p.rate)
         best_renkei = max(sat["renkei"], key=lambda p: p.rate)
         half = best_renkei.rate / 2
@@ -931,6 +996,9 @@ async def run(args: argparse.Namespace) -> int:
         summary(
             args, lat_base, lat_renkei, best_base, best_renkei, paced, paced_base, sat, own_half
         )
+        if sat["traced"]:
+            traced_summary(lat_renkei, lat["traced"], sat)
+            print(await spans_stored(renkei))
         disturbed = [p for p in phases if p.cpu and p.cpu.busy_s and foreign(p.cpu) > 0.15]
         if disturbed:
             worst = max(disturbed, key=lambda p: foreign(p.cpu))  # type: ignore[arg-type]
@@ -1215,6 +1283,37 @@ def summary(
         print(f"CPU µs per answer, {p.system} at {p.inflight} in flight: {parts}")
 
 
+def traced_summary(off: Phase, on: Phase, sat: Mapping[str, list[Phase]]) -> None:
+    best_off = max(sat["renkei"], key=lambda p: p.rate)
+    best_on = max(sat["traced"], key=lambda p: p.rate)
+    ratio = best_on.rate / best_off.rate if best_off.rate else 0.0
+    same_c = "  ".join(
+        f"c={a.inflight}: {b.rate / a.rate:.2f}"
+        for a, b in zip(sat["renkei"], sat["traced"], strict=True)
+        if a.rate
+    )
+    verdict = "met" if ratio >= TARGET_TRACED else "MISSED"
+    print(
+        f"tracing on/off (peaks) {best_on.rate:7.1f}/s / {best_off.rate:7.1f}/s = {ratio:.2f}"
+        f"  target ≥ {TARGET_TRACED} {verdict}   (same in-flight: {same_c})"
+    )
+    print(
+        f"p50 at 1 in flight  tracing off {off.pct('p50_ms'):.2f} ms   on {on.pct('p50_ms'):.2f} ms"
+    )
+    cpu = best_on.cpu_us()
+    print("CPU µs per answer, traced: " + ", ".join(f"{g} {v:.0f}" for g, v in cpu.items()))
+
+
+async def spans_stored(renkei: Renkei) -> str:
+    conn = await asyncpg.connect(renkei.db_url)
+    try:
+        rows = await conn.fetch("SELECT source, count(*) AS n FROM monitor.span GROUP BY source")
+    finally:
+        await conn.close()
+    by = {r["source"]: r["n"] for r in rows}
+    return f"spans stored by the monitor: {sum(by.values())} ({by})"
+
+
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -1238,6 +1337,13 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         choices=["each", "batched"],
         help="the baseline acks each message (default, DESIGN §10's relay) or coalesces its acks"
         " as renkei's bus does",
+    )
+    ap.add_argument(
+        "--tracing",
+        default="compare",
+        choices=["compare", "off"],
+        help="compare: renkei with tracing on (and the monitor) against off, alternately"
+        " (default); off: tracing off only",
     )
     ap.add_argument("--vhost", default="renkei-bench")
     ap.add_argument("--db-name", default="renkei_bench")

@@ -21,6 +21,7 @@ from renkei.card_commands import add_card_commands
 from renkei.extra_commands import add_extra_commands
 from renkei.key_commands import add_key_commands
 from renkei.metrics_http import metrics_arg, metrics_port, with_metrics
+from renkei.monitor_commands import add_monitor_commands
 from renkei.pki_commands import PKI_PORT, add_pki_commands
 from renkei.portal_commands import add_portal_commands, web_args
 from renkei.serving import heartbeat_arg
@@ -62,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     init.set_defaults(run=commands.init)
 
     run = sub.add_parser("run", help="run one service as its own process")
-    run.add_argument("service", choices=["hub", "token", "office", "pki", "portal"])
+    run.add_argument("service", choices=["hub", "token", "office", "pki", "portal", "monitor"])
     run.add_argument("name", nargs="?", help="the office code, with `office`")
     heartbeat_arg(run)
     metrics_arg(run)
@@ -109,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     add_extra_commands(sub)
     add_key_commands(sub)
     add_token_commands(sub)
+    add_monitor_commands(sub)
     return p
 
 

@@ -41,7 +41,7 @@ from renkei.exceptions import (
     RENKEI_USAGE,
     CommandError,
 )
-from renkei.network import identities, load_rules, migrate, open_network, setup
+from renkei.network import MONITOR, identities, load_rules, migrate, open_network, setup
 from renkei.pki_commands import PKI_PORT
 from renkei.pki_commands import serve as pki_serve
 from renkei.population.enroll import load_population
@@ -67,6 +67,9 @@ __all__ = [
     "records_verify",
     "run_service",
 ]
+
+
+_SERVICES = {"hub": HUB, "token": TOKEN, "monitor": MONITOR}
 
 
 def _ids(settings: Settings) -> list[str]:
@@ -116,7 +119,7 @@ async def db_migrate(settings: Settings, args: argparse.Namespace) -> int:
     hub_key = State.load(settings.state_dir, [HUB]).keys[HUB]
     role = settings.db_hub_role
     await migrate(settings.db_url, load_rules(settings)[1], hub_key.signing, hub_role=role)
-    print("schemas up to date: records, directory, one per office")
+    print("schemas up to date: records, directory, one per office, monitor")
     if role:
         print(f"role {role} may read the records and append to them, nothing more")
     return 0
@@ -146,7 +149,7 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
         return await portal_serve(settings, defaults)
     if args.service == "office" and not args.name:
         raise CommandError(RENKEI_USAGE, "name the office: renkei run office CODE")
-    identity = args.name if args.service == "office" else (HUB if args.service == "hub" else TOKEN)
+    identity = args.name if args.service == "office" else _SERVICES[args.service]
     if identity not in _ids(settings):
         offices = [o.code for o in load_rules(settings)[1]]
         raise CommandError(

@@ -27,6 +27,7 @@ from hub.routing import Registry
 from hub.wire import HUB
 from pki.ca.office import PKI_OFFICE
 from renkei.health import STALE_AFTER
+from renkei.network import MONITOR
 from renkei.pki_commands import PKI_PORT
 from renkei.portal_commands import PORTAL, PORTAL_PORT
 from renkei.secrets import BROKER_PASSWORD, PRIVATE_KEY, SHARED, TOKEN
@@ -88,8 +89,8 @@ _HEADER = """\
 # Made by `renkei compose file` from the office registry; do not edit it by hand (a test
 # compares the two): change renkei/compose.py or the registry, then run
 #   .venv/bin/renkei compose file > compose/compose.yaml
-# Monitoring (issue 14) comes as services of its own here, as identity `monitor`: its broker
-# user (made by `renkei init` and `broker setup`) may read the dead-letter queue only.
+# The monitor (issue 14) is identity `monitor`: its broker user (made by `renkei init` and
+# `broker setup`) may read its span queue and the dead-letter queue, and write nowhere.
 """
 
 
@@ -276,6 +277,8 @@ def _services(registry: Registry, identities: list[str], hubs: int) -> dict[str,
         once=True,
     )
     services["token"] = _bus_service(["run", "token"], TOKEN, None)
+    # the spans of every process (schema `monitor`, made by `db migrate`)
+    services["monitor"] = _bus_service(["run", "monitor"], MONITOR, OWNER_ENV)
     for n in range(1, hubs + 1):
         services[f"hub-{n}"] = _bus_service(
             ["run", "hub"],

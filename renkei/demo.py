@@ -3,7 +3,8 @@
 A synthetic population is numbered and enrolled; the child-allowance office checks its
 applicants by asking the tax office for income and the resident register for the household;
 one query the legal table refuses is shown; then a summary: queries by outcome, latencies,
-one resident's access records (what they would see in やりとり履歴), and the chain verified.
+one resident's access records (what they would see in やりとり履歴), the chain verified, and
+one query's trace as the monitor keeps it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from agencies.municipality.moving import move_in
 from agencies.population.households import Person, generate
 from hub.node import Answer
 from hub.records import verify_store
+from monitor import Search
 from renkei.network import Network, identities, load_rules, open_network
 from renkei.population.enroll import Loaded, load_population
 from renkei.secrets import TOKEN, State
@@ -76,6 +78,7 @@ async def run_demo(
         subject = loaded.held[("chiyoda-child", decisions[0].local_id)]
         await _move(say, net, loaded, subject)
         await _report_resident(say, net, subject)
+        await _report_trace(say, net)
     say("\nwhat a resident sees of it: `renkei demo --portal`, then open http://127.0.0.1:8470")
     return 0
 
@@ -172,3 +175,30 @@ async def _report_resident(say: Callable[[str], None], net: Network, subject: Pe
         )
     report = await verify_store(net.records, net.state.public["hub"].verify)
     say(f"\nrecord chain: {report}")
+
+
+async def _report_trace(say: Callable[[str], None], net: Network) -> None:
+    """What the monitor kept: spans by identity, and one query's hops (a waterfall)."""
+    monitor = net.monitor
+    if monitor is None:
+        return
+    for tracing in net.tracing.values():
+        await tracing.flush()
+    sent = sum(t.stats.exported for t in net.tracing.values())
+    for _ in range(200):
+        if monitor.stats.stored + monitor.stats.dropped_total() >= sent:
+            break
+        await asyncio.sleep(0.01)
+    dropped = sum(sum(t.stats.dropped.values()) for t in net.tracing.values())
+    dropped += monitor.stats.dropped_total()
+    say(f"\nmonitor: {monitor.stats.stored} spans kept, {dropped} dropped")
+    found = await monitor.store.search(Search(affair="child_allowance", outcome="ok", limit=1))
+    if not found:
+        return
+    op = found[0]
+    spans = await monitor.store.trace(op.trace_id)
+    say(f"  one query's trace ({op.requester} → {op.provider}, {op.outcome}), {op.trace_id}:")
+    t0 = spans[0].start_ns
+    for s in spans:
+        start, took = (s.start_ns - t0) / 1e6, (s.end_ns - s.start_ns) / 1e6
+        say(f"  {start:7.2f} ms +{took:6.2f} ms  {s.source:<16} {s.name}")

@@ -44,7 +44,9 @@ from hub.routing.freshness import CLAIM_KEPT
 from hub.routing.portal import PORTAL_KIND
 from hub.routing.router import Router, RouterDeps, utcnow
 from hub.routing.tokens import TokenClient
+from hub.tracing import OFF, Tracing
 from hub.wire import HUB
+from monitor import Collector, MemorySpanStore, PgSpanStore, SpanStore
 from renkei.pki_checks import PkiSignatureCheck
 from renkei.roles import Seat, assemble
 from renkei.secrets import TOKEN, State
@@ -54,6 +56,7 @@ from token_service import TokenService
 from token_service import run as run_token_service
 
 __all__ = [
+    "MONITOR",
     "TOKEN",
     "Network",
     "identities",
@@ -64,6 +67,7 @@ __all__ = [
 ]
 
 log = get_logger("renkei.network")
+MONITOR = "monitor"  # the monitor's broker identity (it sends no spans of its own)
 
 
 def load_rules(settings: Settings) -> tuple[LegalTable, Registry]:
@@ -95,6 +99,8 @@ class Network:
     offices: dict[str, OfficeNode] = field(default_factory=dict)
     stores: dict[str, OfficeStore] = field(default_factory=dict)
     apps: dict[str, Any] = field(default_factory=dict)  # office code → its own code (Provider…)
+    tracing: dict[str, Tracing] = field(default_factory=dict)  # identity → where its spans go
+    monitor: Collector | None = None
     _closers: list[Any] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -122,7 +128,14 @@ async def _bus_for(net: Network, identity: str, broker: InMemoryBroker | None) -
             url, identity=identity, user_prefix=net.settings.broker_user_prefix
         )
     net._closers.append(bus.close)
+    if net.settings.tracing and identity != MONITOR:
+        tracing = net.tracing[identity] = Tracing.on(bus)
+        net._closers.append(tracing.close)  # its last spans leave before the bus closes
     return bus
+
+
+def _tracing(net: Network, identity: str) -> Tracing:
+    return net.tracing.get(identity, OFF)
 
 
 async def open_network(
@@ -165,6 +178,8 @@ async def open_network(
                 settings.db_url, min_size=1, max_size=8, reset=_keep_session
             )
             net._closers.append(pool.close)
+        if MONITOR in wanted:  # first: it takes spans from the start, and stops last
+            await _start_monitor(net, broker, pool)
         if TOKEN in wanted:
             await _start_token(net, broker)
         for office in registry:
@@ -179,10 +194,27 @@ async def open_network(
     return net
 
 
+async def _start_monitor(net: Network, broker: InMemoryBroker | None, pool: Any) -> None:
+    """The monitor: spans into PostgreSQL (schema ``monitor``) or memory (the embedded
+    default), with the retention of the settings."""
+    store: SpanStore = PgSpanStore(pool) if pool is not None else MemorySpanStore()
+    bus = await _bus_for(net, MONITOR, broker)
+    collector = Collector(
+        bus,
+        store,
+        identities=net.topology.identities,
+        retention_days=net.settings.monitor_retention_days,
+    )
+    await collector.start()
+    net._closers.append(collector.stop)
+    net.monitor = collector
+
+
 async def _start_token(net: Network, broker: InMemoryBroker | None) -> None:
+    bus = await _bus_for(net, TOKEN, broker)
     ring = key_ring(net.settings.state_dir, net.state.secret_of(TOKEN))
-    service = TokenService(ring, net.state.keys[TOKEN].sealing)
-    sub = await run_token_service(await _bus_for(net, TOKEN, broker), service)
+    service = TokenService(ring, net.state.keys[TOKEN].sealing, tracing=_tracing(net, TOKEN))
+    sub = await run_token_service(bus, service)
     net._closers.append(sub.cancel)
 
 
@@ -238,6 +270,7 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
             records=records,
             clock=clock,
             enroll_rate=Rate(net.settings.enroll_burst, net.settings.enroll_per_second),
+            tracing=_tracing(net, HUB),
         )
     )
     await router.start()
@@ -261,14 +294,16 @@ async def _start_office(
         await store.migrate()
     else:
         store = MemoryStore()
+    bus = await _bus_for(net, code, broker)
     node = OfficeNode(
         code=code,
-        bus=await _bus_for(net, code, broker),
+        bus=bus,
         keys=net.state.keys[code],
         hub=net.state.public[HUB],
         jlis_seal=net.state.public["jlis"].seal if "jlis" in net.state.public else None,
         store=store,
         peers=net.state.public,
+        tracing=_tracing(net, code),
     )
     office = net.registry.get(code)
     seat = Seat(office, node, store, net.registry, net.table, net.state, signatures, listener)
@@ -300,6 +335,7 @@ async def migrate(
         await PgDirectory(pool).migrate(writer_role=hub_role)
         for office in registry:
             await PgStore(pool, office.code).migrate()
+        await PgSpanStore(pool).migrate()
     finally:
         await pool.close()
 

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # enrollments per office and hub worker: at most this many at once, refilled per second
     enroll_burst: int = 1000
     enroll_per_second: float = 1.0
+    # every process sends its spans over the bus to the monitor (`renkei run monitor`); when
+    # the monitor is down or behind they are dropped and counted, never in a query's way
+    tracing: bool = True
+    monitor_retention_days: float = 30.0  # spans older than this are removed by the monitor
     # GET /metrics (Prometheus) on this port for `renkei run`, `pki serve`, `portal serve`
     # (--metrics-port overrides); None: no endpoint, and the hooks count nothing
     metrics_port: int | None = None

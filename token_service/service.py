@@ -17,12 +17,15 @@ which dead-letters the delivery with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from hub.bus import TOKEN_REQUESTS
+from hub.tracing import OFF, SpanKind, Tracing, parent
+from hub.tracing import names as tn
 from hub.wire import (
     IssueItem,
     OfficeKeys,
@@ -75,9 +78,12 @@ class TokenService:
     """Translates and issues tokens. Holds the key ring and its sealing key, and nothing else:
     no table, no content, no state between requests, so any number of copies can run."""
 
-    def __init__(self, keyring: KeyRing, sealing_key: X25519PrivateKey) -> None:
+    def __init__(
+        self, keyring: KeyRing, sealing_key: X25519PrivateKey, *, tracing: Tracing = OFF
+    ) -> None:
         self._ring = keyring
         self._sealing = sealing_key
+        self.tracing = tracing
 
     @classmethod
     def from_keyring(cls, keyring: KeyRing) -> TokenService:
@@ -127,7 +133,32 @@ class TokenService:
             request = decode_token_request(body)
         except WireError as exc:
             return encode(TranslateResult(items=(_refusal(exc),)))
-        return encode(self.handle(request))
+        if not self.tracing.enabled:
+            return encode(self.handle(request))
+        started = time.time_ns()
+        result = self.handle(request)
+        self._traced(request, result, started)
+        return encode(result)
+
+    def _traced(self, request: TokenRequest, result: TranslateResult, started: int) -> None:
+        """One span per item, in the trace of the request it came from (its traceparent):
+        the batch's time, its size, and the item's outcome; never a token."""
+        tracer = self.tracing.tracer
+        ended = time.time_ns()
+        items: Sequence[TranslateItem | IssueItem] = request.items
+        size = {tn.BATCH_COUNT: len(items)}
+        for item, done in zip(items, result.items, strict=True):
+            tags: dict[str, object] = {**size, tn.OUTCOME: done.status}
+            if isinstance(done, TokenRefusal):
+                tags[tn.ERROR_TYPE] = done.code
+            span = tracer.start_span(
+                request.kind,
+                context=parent(item.traceparent),
+                kind=SpanKind.SERVER,
+                start_time=started,
+                attributes=tags,
+            )
+            span.end(end_time=ended)
 
 
 async def run(bus: Server, service: TokenService, *, prefetch: int = 100) -> Subscription:

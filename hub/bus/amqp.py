@@ -233,7 +233,7 @@ class AmqpBus:
             headers=dict(message.headers) if message.headers else None,
             content_type=message.content_type,
             user_id=self.user_prefix + self._identity,
-            delivery_mode=_PERSISTENT,
+            delivery_mode=_PERSISTENT if message.persistent else _TRANSIENT,
             expiration=None if ttl is None else str(ttl),
         )
         await self._send(exchange, routing_key, message.body, props, mandatory)

@@ -70,6 +70,9 @@ class OutMessage:
     """Per-message TTL: a message still queued after this is dead-lettered as ``expired``."""
     content_type: str | None = CONTENT_TYPE
     """Every body on the network is JSON; the hub refuses a message that says otherwise."""
+    persistent: bool = True
+    """False: the broker keeps it in memory only (span batches: telemetry, not worth a disk
+    write; lost with the broker)."""
 
 
 class Delivery(Protocol):

@@ -22,6 +22,7 @@ __all__ = [
     "HUB_REQUESTS",
     "INBOX_MAX_BYTES",
     "INBOX_MAX_LENGTH",
+    "MONITOR_SPANS",
     "OFFICES_EXCHANGE",
     "OFFICE_CODE",
     "OFFICE_MAX_CHANNELS",
@@ -32,6 +33,9 @@ __all__ = [
     "RK_NOTICE",
     "RK_QUERY",
     "RK_REPLY",
+    "SPANS_EXCHANGE",
+    "SPANS_MAX_BYTES",
+    "SPANS_MAX_LENGTH",
     "TOKEN_EXCHANGE",
     "TOKEN_REQUESTS",
     "Binding",
@@ -55,6 +59,8 @@ HUB_REQUESTS = "hub.requests"
 HUB_REPLIES = "hub.replies"
 TOKEN_REQUESTS = "token.requests"  # noqa: S105 - a queue name
 DEAD_QUEUE = "renkei.dead"
+SPANS_EXCHANGE = "renkei.spans"  # every identity's spans, in batches, for the monitor
+MONITOR_SPANS = "monitor.spans"
 RK_QUERY = "query"
 RK_ENROLL = "enroll"
 RK_REPLY = "reply"
@@ -73,6 +79,11 @@ seven minutes of a claim season's peak with no hub worker running; past it, or p
 :data:`INBOX_MAX_BYTES`, publishers get ``Rejected`` (publisher nacks) instead of the broker
 filling its disk."""
 INBOX_MAX_BYTES = 512 << 20
+SPANS_MAX_LENGTH = 10_000
+"""Span batches ``monitor.spans`` holds at most (about a minute of a claim season's peak with
+the monitor down); past it, or past :data:`SPANS_MAX_BYTES`, the broker refuses more
+(``reject-publish``) and each process drops and counts its spans."""
+SPANS_MAX_BYTES = 256 << 20
 OFFICE_MAX_CONNECTIONS = 16
 """Connections one office's broker user may hold (a bus is one connection)."""
 OFFICE_MAX_CHANNELS = 128
@@ -282,6 +293,7 @@ def network_topology(
         Exchange(OFFICES_EXCHANGE, "direct"),
         Exchange(TOKEN_EXCHANGE, "direct"),
         Exchange(DLX_EXCHANGE, "fanout"),
+        Exchange(SPANS_EXCHANGE, "fanout"),
     )
     # token.requests is a classic queue: its requests are idempotent RPCs with a deadline (the
     # reply is the confirmation), so a request lost with the broker only makes the hub answer
@@ -289,7 +301,10 @@ def network_topology(
     token_queue = Queue(
         TOKEN_REQUESTS, quorum=False, arguments={"x-dead-letter-exchange": DLX_EXCHANGE}
     )
-    queues = [work(HUB_REQUESTS), work(HUB_REPLIES), token_queue, Queue(DEAD_QUEUE)]
+    # monitor.spans is a classic queue without dead-lettering, taking transient messages:
+    # spans are telemetry, dropped (and counted by their senders) rather than kept at a cost
+    spans_queue = Queue(MONITOR_SPANS, quorum=False)
+    queues = [work(HUB_REQUESTS), work(HUB_REPLIES), token_queue, Queue(DEAD_QUEUE), spans_queue]
     bindings = [
         Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_QUERY),
         Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_ENROLL),
@@ -299,21 +314,24 @@ def network_topology(
         Binding(HUB_EXCHANGE, HUB_REPLIES, RK_REPLY),
         Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
+        Binding(SPANS_EXCHANGE, MONITOR_SPANS, ""),
     ]
     permissions = [
         Permission(
             f"{p}hub",
             configure="^$",
-            write=r"^(renkei\.offices|renkei\.token|renkei\.dlx|amq\.default)$",
+            write=r"^(renkei\.offices|renkei\.token|renkei\.dlx|renkei\.spans|amq\.default)$",
             read=r"^hub\.(requests|replies)$",
         ),
         Permission(
             f"{p}token",
             configure="^$",
-            write=r"^(amq\.default|renkei\.dlx)$",
+            write=r"^(amq\.default|renkei\.dlx|renkei\.spans)$",
             read=r"^token\.requests$",
         ),
-        Permission(f"{p}monitor", configure="^$", write="^$", read=r"^renkei\.dead$"),
+        Permission(
+            f"{p}monitor", configure="^$", write="^$", read=r"^(renkei\.dead|monitor\.spans)$"
+        ),
     ]
     for code in codes:
         for name in (office_in(code), office_replies(code)):
@@ -323,7 +341,7 @@ def network_topology(
             Permission(
                 f"{p}{code}",
                 configure="^$",
-                write=r"^(renkei\.hub|renkei\.dlx)$",
+                write=r"^(renkei\.hub|renkei\.dlx|renkei\.spans)$",
                 read=rf"^office\.{code}\.(in|replies)$",  # code is [a-z0-9-]: no escaping
             )
         )
@@ -345,13 +363,22 @@ def network_topology(
             "overflow": "reject-publish",
         },
     )
+    spans_policy = Policy(
+        "renkei-spans",
+        pattern=r"^monitor\.spans$",
+        definition={
+            "max-length": SPANS_MAX_LENGTH,
+            "max-length-bytes": SPANS_MAX_BYTES,
+            "overflow": "reject-publish",
+        },
+    )
     limits = tuple(UserLimits(f"{p}{code}", office_connections, office_channels) for code in codes)
     return Topology(
         exchanges=exchanges,
         queues=tuple(queues),
         bindings=tuple(bindings),
         permissions=tuple(permissions),
-        policies=(dead_policy, inbox_policy),
+        policies=(dead_policy, inbox_policy, spans_policy),
         offices=codes,
         identity_prefix=p,
         user_limits=limits,

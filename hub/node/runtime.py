@@ -55,6 +55,8 @@ from hub.node.exceptions import (
 )
 from hub.node.roles import Roles
 from hub.node.store import OfficeStore
+from hub.tracing import OFF, Span, SpanKind, Tracing, consume, current, current_span, traceparent
+from hub.tracing import names as tn
 from hub.wire import (
     HUB,
     JLIS,
@@ -132,6 +134,7 @@ class OfficeNode:
     peers: Mapping[str, PublicKeys] = field(default_factory=dict)  # to seal documents for
     deadline: dt.timedelta = dt.timedelta(seconds=10)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    tracing: Tracing = OFF  # its spans (``hub.tracing``)
     _pending: dict[uuid.UUID, asyncio.Future[Reply]] = field(default_factory=dict)
     _subs: list[Any] = field(default_factory=list)
 
@@ -160,7 +163,8 @@ class OfficeNode:
         document: bytes | None = None,
     ) -> Answer:
         """Ask the hub; ``document``: an application for ``provider``, sealed for it alone."""
-        env = self._envelope(affair, provider)
+        span = self._span("query", affair, provider, items)
+        env = self._envelope(affair, provider, span)
         query = Query(
             envelope=env,
             person=person,
@@ -170,7 +174,7 @@ class OfficeNode:
             document=None if document is None else seal(document, self._peer(provider).seal),
         )
         started = time.perf_counter()
-        reply = await self._request(query, RK_QUERY)
+        reply = await self._request(query, RK_QUERY, span)
         seconds = time.perf_counter() - started
         METRICS.observe("ask", seconds)
         if reply is None:
@@ -187,14 +191,15 @@ class OfficeNode:
         detail: Mapping[str, str] | None = None,
     ) -> Outcome:
         """A resident register tells the network (異動); returns the hub's ``Delivered``."""
+        span = self._span("change", "change_notice", HUB)
         msg = ChangeEvent(
-            envelope=self._envelope("change_notice", HUB),
+            envelope=self._envelope("change_notice", HUB, span),
             person=person,
             change=change,
             effective=effective,
             detail=dict(detail or {}),
         )
-        reply = await self._request(msg, RK_CHANGE)
+        reply = await self._request(msg, RK_CHANGE, span)
         if reply is None:
             return TimedOut(reason="no reply to the change event before the deadline")
         return reply.outcome
@@ -205,11 +210,12 @@ class OfficeNode:
         record that municipality does not keep (``hub/routing/README.md``)."""
         if self.jlis_seal is None:
             raise EnrollmentRefused(OFFICE_NO_JLIS_KEY, "this office has no J-LIS key to seal to")
+        span = self._span("enroll", "enrollment", JLIS)
         msg = Enroll(
-            envelope=self._envelope("enrollment", JLIS),
+            envelope=self._envelope("enrollment", JLIS, span),
             number=seal(number.encode("ascii"), self.jlis_seal),
         )
-        reply = await self._request(msg, RK_ENROLL)
+        reply = await self._request(msg, RK_ENROLL, span)
         if reply is None:
             raise EnrollmentRefused(
                 OFFICE_TIMED_OUT, "no reply to the enrollment before the deadline"
@@ -222,11 +228,12 @@ class OfficeNode:
     async def identify(self, certificate: bytes) -> str:
         """The portal: this office's token for the holder of an authentication certificate
         (J-LIS's certification service names them; only the token comes back)."""
+        span = self._span("identify", "portal_login", JLIS_PKI)
         msg = Identify(
-            envelope=self._envelope("portal_login", JLIS_PKI),
+            envelope=self._envelope("portal_login", JLIS_PKI, span),
             certificate=seal(certificate, self._peer(JLIS_PKI).seal),
         )
-        reply = await self._request(msg, RK_IDENTIFY)
+        reply = await self._request(msg, RK_IDENTIFY, span)
         if reply is None:
             raise NotIdentified(OFFICE_TIMED_OUT, "no reply to the login before the deadline")
         if isinstance(reply.outcome, Enrolled):
@@ -237,12 +244,13 @@ class OfficeNode:
     async def notify(self, person: str, portal: str, notice: Mapping[str, str]) -> Outcome:
         """お知らせ: a notice (title, body) to a resident, by this office's token; the hub
         delivers it to the portal under the portal's token. Returns ``Delivered`` or why not."""
+        span = self._span("notice", "notice", portal)
         msg = Notice(
-            envelope=self._envelope("notice", portal),
+            envelope=self._envelope("notice", portal, span),
             person=person,
             body=seal(orjson.dumps(dict(notice)), self._peer(portal).seal),
         )
-        reply = await self._request(msg, RK_NOTICE)
+        reply = await self._request(msg, RK_NOTICE, span)
         if reply is None:
             return TimedOut(reason="no reply to the notice before the deadline")
         return reply.outcome
@@ -253,7 +261,20 @@ class OfficeNode:
         except KeyError:
             raise BadRequest(f"{self.code} has no public key of {office!r} to seal to") from None
 
-    def _envelope(self, affair: str, recipient: str) -> Envelope:
+    def _span(self, kind: str, affair: str, recipient: str, items: tuple[str, ...] = ()) -> Span:
+        """A request's span, from its publish (requester out) to the hub's reply (requester
+        in); a child of the office's own current span, if its code has one."""
+        tags: dict[str, Any] = {
+            tn.KIND: kind,
+            tn.REQUESTER: self.code,
+            tn.PROVIDER: recipient,
+            tn.AFFAIR: affair,
+        }
+        if items:
+            tags[tn.ITEMS] = items
+        return self.tracing.tracer.start_span(kind, kind=SpanKind.CLIENT, attributes=tags)  # type: ignore[no-any-return]
+
+    def _envelope(self, affair: str, recipient: str, span: Span) -> Envelope:
         now = self.clock()
         qid = uuid.uuid4()
         return Envelope(
@@ -264,21 +285,31 @@ class OfficeNode:
             affair=affair,
             issued_at=now,
             deadline=now + self.deadline,
-            traceparent=new_traceparent(),
+            traceparent=traceparent(span, new_traceparent()),
         )
 
-    async def _request(self, msg: _Request, routing_key: str) -> Reply | None:
+    async def _request(self, msg: _Request, routing_key: str, span: Span) -> Reply | None:
         env = msg.envelope
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[env.correlation_id] = future
+        outcome: Outcome | str = "unsent"  # the span's outcome: the reply's, or why none
         try:
-            await self._publish(routing_key, msg)
+            size = await self._publish(routing_key, msg)
+            if span.is_recording():
+                qid = str(env.correlation_id)
+                span.set_attributes({tn.MESSAGE_ID: qid, tn.CONVERSATION_ID: qid})
+                span.set_attribute(tn.BODY_SIZE, size)
+            outcome = "timed_out"
             wait = (env.deadline - self.clock() + GRACE).total_seconds()
-            return await asyncio.wait_for(future, timeout=max(wait, 0.001))
+            reply = await asyncio.wait_for(future, timeout=max(wait, 0.001))
         except TimeoutError:
             return None
+        else:
+            outcome = reply.outcome
+            return reply
         finally:
             self._pending.pop(env.correlation_id, None)
+            _ended(span, outcome)
 
     def _open(self, reply: Reply, seconds: float) -> Answer:
         out = reply.outcome
@@ -312,9 +343,15 @@ class OfficeNode:
     # ---- answering --------------------------------------------------------------------------
 
     async def _on_request(self, d: Delivery) -> None:
+        with current(consume(self.tracing.tracer, "process office.in", d)) as span:
+            await self._handle_request(d, span)
+
+    async def _handle_request(self, d: Delivery, span: Span) -> None:
         msg = await self._from_hub(d)
         if msg is None:
             return
+        if span.is_recording():
+            span.set_attributes(_tags(msg))
         desk = _DESKS.get(type(msg))
         if desk is None or (desk.role and getattr(self.roles, desk.role) is None):
             await d.dead_letter(f"{OFFICE_UNEXPECTED}: not a request from the hub")
@@ -322,6 +359,8 @@ class OfficeNode:
         outcome = await desk.handle(self, msg)
         if outcome is not None:  # a request the hub awaits an answer to
             assert isinstance(msg, _Awaited)
+            span.add_event("looked_up")
+            _ended(span, outcome, end=False)
             await self._reply(msg, outcome)
         await d.ack()
 
@@ -330,7 +369,8 @@ class OfficeNode:
             reply = ProviderReply(
                 envelope=self._reply_envelope(msg.envelope), context=msg.context, outcome=outcome
             )
-            await self._publish(RK_REPLY, reply)
+            size = await self._publish(RK_REPLY, reply)
+            current_span().add_event("replied", {tn.BODY_SIZE: size})
         else:  # the hub has answered the requester already; a late answer is only noise
             log.info("request.expired", query_id=str(msg.envelope.correlation_id))
 
@@ -430,6 +470,7 @@ class OfficeNode:
                 "sender": self.code,
                 "recipient": HUB,
                 "issued_at": self.clock(),
+                "traceparent": traceparent(current_span(), env.traceparent),
             }
         )
 
@@ -448,11 +489,39 @@ class OfficeNode:
         await d.dead_letter(problem)
         return None
 
-    async def _publish(self, routing_key: str, msg: _Request | ProviderReply) -> None:
-        await self.bus.publish(HUB_EXCHANGE, routing_key, signed_message(msg, self.keys.signing))
+    async def _publish(self, routing_key: str, msg: _Request | ProviderReply) -> int:
+        """Sign and publish to the hub; the body's size."""
+        out = signed_message(msg, self.keys.signing)
+        await self.bus.publish(HUB_EXCHANGE, routing_key, out)
+        return len(out.body)
 
 
 _Awaited = ForwardedQuery | ForwardedEnroll | ForwardedIdentify  # the hub awaits an answer
+
+
+def _tags(msg: Message) -> dict[str, Any]:
+    """What an office's span says of a message from the hub: its ids and kind (the offices,
+    affair and items are on the hub's span, its parent)."""
+    env = msg.envelope
+    return {
+        tn.MESSAGE_ID: str(env.message_id),
+        tn.CONVERSATION_ID: str(env.correlation_id),
+        tn.KIND: msg.kind,
+    }
+
+
+def _ended(span: Span, outcome: Outcome | str, *, end: bool = True) -> None:
+    """The outcome on the span (or why there is none: ``timed_out``, ``unsent``), and the
+    span ended."""
+    if span.is_recording():
+        if isinstance(outcome, str):
+            span.set_attribute(tn.OUTCOME, outcome)
+        else:
+            span.set_attribute(tn.OUTCOME, outcome.status)
+            if code := outcome_code(outcome):
+                span.set_attribute(tn.ERROR_TYPE, code)
+    if end:
+        span.end()
 
 
 @dataclass(frozen=True, slots=True)

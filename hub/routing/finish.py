@@ -22,6 +22,8 @@ from hub.routing.announce import Announcer, Sighting
 from hub.routing.context import Context
 from hub.routing.exceptions import law_code
 from hub.routing.legal import Decision
+from hub.tracing import current_span, traceparent
+from hub.tracing import names as tn
 from hub.wire import (
     HUB,
     Enrolled,
@@ -177,6 +179,13 @@ class Finisher:
             key = key or record_key(ctx.requester, ctx.query_id)
             record_id = record_id_for(key)
             first = await self._records.record(ctx, outcome, record_id, now, reply_digest, key=key)
+        span = current_span()
+        if span.is_recording():
+            span.add_event("recorded")
+            code = outcome_code(outcome)
+            span.set_attributes(
+                {tn.OUTCOME: outcome.status, **({tn.ERROR_TYPE: code} if code else {})}
+            )
         if first and isinstance(outcome, Enrolled):  # held from now: the hub dates it
             await self._directory.enrolled(ctx.person, ctx.requester, now)
         log.info(
@@ -216,7 +225,7 @@ class Finisher:
                 affair=ctx.affair,
                 issued_at=now,
                 deadline=max(ctx.deadline, now),
-                traceparent=ctx.traceparent or new_traceparent(),
+                traceparent=traceparent(current_span(), ctx.traceparent or new_traceparent()),
             ),
             outcome=outcome,
             record_id=record_id,
@@ -226,3 +235,5 @@ class Finisher:
             await self._bus.publish(OFFICES_EXCHANGE, office_replies(ctx.requester), out)
         except Unroutable:
             log.warning("reply.unroutable", query_id=str(ctx.query_id), requester=ctx.requester)
+            return
+        current_span().add_event("replied", {tn.BODY_SIZE: len(out.body)})

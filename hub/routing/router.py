@@ -47,6 +47,8 @@ from hub.routing.freshness import MAX_DEADLINE, check_times, seen
 from hub.routing.legal import LegalTable
 from hub.routing.offices import Registry
 from hub.routing.tokens import TokenClient
+from hub.tracing import OFF, Tracing, consume, current
+from hub.tracing import names as tn
 from hub.wire import (
     SIGNATURE_HEADER,
     BadSignature,
@@ -92,6 +94,7 @@ class RouterDeps:
     records: RecordStore | None = None  # read for disclosures to the portal
     clock: Callable[[], dt.datetime] = utcnow
     enroll_rate: Rate = ENROLL_RATE  # per office, per worker
+    tracing: Tracing = OFF  # the hub's spans (``hub.tracing``)
 
 
 def desks_for(d: RouterDeps, out: Forwarder) -> dict[type[Message], Desk]:
@@ -126,7 +129,9 @@ class Router:
             sealer=deps.sealer,
             finisher=deps.finisher,
             clock=deps.clock,
+            tracer=deps.tracing.tracer,
         )
+        self._tracer = deps.tracing.tracer
         self._desks = desks_for(deps, self._out)
         self._by_kind = {desk.kind: desk for desk in self._desks.values()}
         self._subs: list[Subscription] = []
@@ -146,6 +151,10 @@ class Router:
     # ---- inbound: the steps every request shares, then its desk ------------------------------
 
     async def on_request(self, d: Delivery) -> None:
+        with current(consume(self._tracer, "process hub.requests", d)) as span:
+            await self._on_request(d, span)
+
+    async def _on_request(self, d: Delivery, span: Any) -> None:
         if d.user_id not in self._d.keys:  # no broker-vouched office to answer or record
             await self._unreadable(d, HUB_UNVERIFIED_SENDER, f"no known sender ({d.user_id!r})")
             return
@@ -157,11 +166,17 @@ class Router:
             await self._unreadable(d, HUB_UNEXPECTED_KIND, f"a {msg.kind} is not a request")
             return
         ctx = self._context(msg, desk, d)
-        if desk.claims and not await self._first_copy(d, ctx):
-            await d.ack()
-            return
+        span.add_event("validated")
+        if span.is_recording():
+            span.set_attributes(self._tags(ctx, msg.envelope.message_id, msg.kind))
+        if desk.claims:
+            if not await self._first_copy(d, ctx):
+                await d.ack()
+                return
+            span.add_event("claimed")
         outcome = self._check_sender(d, msg) or check_times(msg.envelope, ctx.asked_at)
         if outcome is None:
+            span.add_event("checked")
             ctx, outcome = await desk.handle(msg, ctx)
         if outcome is not None:  # else the provider's reply (or the deadline) finishes it
             await self._d.finisher.finish(ctx, outcome)
@@ -259,7 +274,26 @@ class Router:
 
     # ---- replies from providers -------------------------------------------------------------
 
+    def _tags(self, ctx: Context, message_id: UUID, kind: str) -> dict[str, Any]:
+        """What the hub's span says of a message: ids, kind, offices, affair, items."""
+        tags: dict[str, Any] = {
+            tn.MESSAGE_ID: str(message_id),
+            tn.CONVERSATION_ID: str(ctx.query_id),
+            tn.KIND: kind,
+            tn.REQUESTER: ctx.requester,
+            tn.AFFAIR: ctx.affair,
+        }
+        if ctx.provider in self._d.keys:  # a known office only: the name is the sender's word
+            tags[tn.PROVIDER] = ctx.provider
+        if ctx.items:
+            tags[tn.ITEMS] = ctx.items
+        return tags
+
     async def on_reply(self, d: Delivery) -> None:
+        with current(consume(self._tracer, "process hub.replies", d)) as span:
+            await self._on_reply(d, span)
+
+    async def _on_reply(self, d: Delivery, span: Any) -> None:
         msg = await self._read(d, answer=False)
         if msg is None:
             return
@@ -275,6 +309,9 @@ class Router:
             await d.dead_letter(f"{exc.code}: {exc}")
             return
         desk = self._by_kind[ctx.kind]
+        if span.is_recording():  # the request's own span names the offices and the affair
+            qid, mid = str(ctx.query_id), str(msg.envelope.message_id)
+            span.set_attributes({tn.MESSAGE_ID: mid, tn.CONVERSATION_ID: qid, tn.KIND: ctx.kind})
         if desk.void_when_late and self._d.clock() > ctx.deadline:
             await d.dead_letter(f"{HUB_LATE_ENROLLMENT}: the enrollment's deadline had passed")
             return

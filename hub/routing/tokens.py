@@ -8,6 +8,7 @@ from hub.batch import Batcher
 from hub.bus import TOKEN_EXCHANGE, TOKEN_REQUESTS, Bus, BusError
 from hub.metrics import METRICS
 from hub.routing.exceptions import HUB_TOKEN_SERVICE_UNAVAILABLE
+from hub.tracing import Span, current_span, traceparent
 from hub.wire import (
     AnySealed,
     Failed,
@@ -43,19 +44,23 @@ class TokenClient:
     async def translate(
         self, token: str, holder: str, targets: tuple[str, ...]
     ) -> TokenOk | Refused | Failed:
-        item = TranslateItem(token=token, holder=holder, targets=targets)
+        span = current_span()  # the token service's spans join the request's trace
+        item = TranslateItem(token=token, holder=holder, targets=targets, traceparent=_tp(span))
         with METRICS.hop("token"):
-            result = await self._guard(self._translate.submit(item))
+            result = await self._guard(self._translate.submit(item), span)
         METRICS.translated(result.status)
         return result
 
     async def issue(self, rrc: AnySealed, targets: tuple[str, ...]) -> TokenOk | Refused | Failed:
-        return await self._guard(self._issue.submit(IssueItem(rrc=rrc, targets=targets)))
+        span = current_span()
+        item = IssueItem(rrc=rrc, targets=targets, traceparent=_tp(span))
+        return await self._guard(self._issue.submit(item), span)
 
     @staticmethod
-    async def _guard(pending: Awaitable[TokenResult]) -> TokenOk | Refused | Failed:
+    async def _guard(pending: Awaitable[TokenResult], span: Span) -> TokenOk | Refused | Failed:
         try:
             result = await pending
+            span.add_event("translated")
         except (BusError, WireError) as exc:
             return Failed(
                 family="hub",
@@ -82,3 +87,7 @@ class TokenClient:
         if len(results) == 1 and n > 1 and isinstance(results[0], TokenRefusal):
             return [results[0]] * n
         return results
+
+
+def _tp(span: Span) -> str | None:
+    return traceparent(span, "") or None

@@ -25,6 +25,7 @@ from hub.wire.base import (
     Params,
     Text,
     Token,
+    Traceparent,
     WireModel,
 )
 
@@ -344,11 +345,13 @@ class TranslateItem(WireModel):
     token: Token
     holder: OfficeCode  # the office that presented the token
     targets: Annotated[tuple[OfficeCode, ...], Field(min_length=1, max_length=32)]
+    traceparent: Traceparent | None = None  # the query's span at the hub (telemetry only)
 
 
 class IssueItem(WireModel):
     rrc: AnySealed
     targets: Annotated[tuple[OfficeCode, ...], Field(min_length=1, max_length=8)]
+    traceparent: Traceparent | None = None
 
 
 class TranslateBatch(WireModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import orjson
 import pytest
 from proc_env import (
     RENKEI,
@@ -205,6 +207,36 @@ async def test_the_portal_as_a_process_serves_the_card_login(deployment: dict[st
             proc.send_signal(signal.SIGTERM)
         codes = [await asyncio.wait_for(p.wait(), 30) for p in procs]
     assert codes == [0, 0, 0, 0], "each service stops cleanly on SIGTERM"
+
+
+async def test_the_monitor_as_a_process_keeps_each_querys_trace(
+    deployment: dict[str, str],
+) -> None:
+    """`renkei run monitor` stores the spans of the hub, the token service and the tax office
+    in PostgreSQL; `renkei monitor export` gives each query's operational record."""
+    env = deployment
+    since = dt.datetime.now(dt.UTC).isoformat()
+    child = State.load(Path(env["RENKEI_STATE_DIR"]), [CHILD])
+    monitor = await start(env, "monitor")
+    try:
+        answers, _, codes = await serve_and_ask(
+            env, {TOKEN: env, HUB: as_hub(env), TAX: env}, child, 5
+        )  # each service sends its last spans as it stops
+        assert [a.status for a in answers] == ["ok"] * 5 and codes == [0, 0, 0]
+        for _ in range(100):
+            code, out = await cli(env, "monitor", "export", "--since", since, "--office", TAX)
+            flows = [orjson.loads(line) for line in out.splitlines() if line.startswith("{")]
+            if len(flows) == 5 and all(f["hub_out"] for f in flows):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        assert await stop([monitor]) == [0]
+    assert code == 0, out
+    assert {(f["requester"], f["provider"], f["outcome"]) for f in flows} == {(CHILD, TAX, "ok")}
+    assert {f["query_id"] for f in flows} == {str(a.query_id) for a in answers}
+    for f in flows:
+        assert f["hub_in"] <= f["provider_in"] <= f["provider_out"] <= f["hub_out"]
+        assert f["sources"] == ["chiyoda-tax", "hub", "token"]
 
 
 async def _prometheus(port: int, query: str) -> list[dict[str, object]]:

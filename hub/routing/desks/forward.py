@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping
+from typing import Any
 from uuid import UUID, uuid4
 
 from hub.bus import OFFICES_EXCHANGE, Bus, Unroutable, office_in, signed_message
@@ -18,6 +19,8 @@ from hub.log import get_logger
 from hub.routing.context import Context, ContextSealer
 from hub.routing.exceptions import HUB_PROVIDER_UNREACHABLE
 from hub.routing.finish import Finisher, hub_error
+from hub.tracing import OFF, current, current_span, traceparent
+from hub.tracing import names as tn
 from hub.wire import (
     HUB,
     Envelope,
@@ -50,8 +53,10 @@ class Forwarder:
         sealer: ContextSealer,
         finisher: Finisher,
         clock: Callable[[], dt.datetime],
+        tracer: Any = OFF.tracer,
     ) -> None:
         self._bus = bus
+        self._tracer = tracer
         self._hub_keys = hub_keys
         self.keys = keys  # every identity's public keys: whom to seal an answer to
         self._sealer = sealer
@@ -69,7 +74,7 @@ class Forwarder:
             affair=ctx.affair,
             issued_at=self._clock(),
             deadline=ctx.deadline,
-            traceparent=ctx.traceparent,
+            traceparent=traceparent(current_span(), ctx.traceparent),  # the office's parent
         )
 
     def seal(self, ctx: Context) -> str:
@@ -82,6 +87,7 @@ class Forwarder:
         """Sign and publish to the office's inbox; ``Unroutable`` when it has none."""
         out = signed_message(msg, self._hub_keys.signing, expiration_ms=expiration_ms)
         await self._bus.publish(OFFICES_EXCHANGE, office_in(office), out)
+        current_span().add_event("forwarded", {tn.BODY_SIZE: len(out.body)})
 
     async def forward(self, ctx: Context, fwd: Awaited) -> Outcome | None:
         """To ``ctx.provider``, expiring with the deadline; None once it is on its way (the
@@ -111,9 +117,14 @@ class Forwarder:
     def _expire(self, ctx: Context) -> None:
         self._timers.pop(ctx.query_id, None)
         outcome = TimedOut(reason=f"{ctx.provider} did not answer before the deadline")
-        task = asyncio.create_task(self._finisher.finish(ctx, outcome))
+        task = asyncio.create_task(self._time_out(ctx, outcome))
         self._tasks.add(task)
         task.add_done_callback(self._expired)
+
+    async def _time_out(self, ctx: Context, outcome: Outcome) -> None:
+        # the timer was armed in the request's span: the time-out is its child
+        with current(self._tracer.start_span("timeout")):
+            await self._finisher.finish(ctx, outcome)
 
     def _expired(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

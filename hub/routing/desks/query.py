@@ -22,6 +22,7 @@ from hub.routing.offices import Registry, authorize
 from hub.routing.portal import is_portal
 from hub.routing.resolve import reference_date, resolve_provider
 from hub.routing.tokens import TokenClient
+from hub.tracing import current_span
 from hub.wire import HUB, Outcome, Query, TokenOk
 
 __all__ = ["QueryDesk"]
@@ -71,6 +72,7 @@ class QueryDesk(Desk):
             ctx, decision = self._withhold(ctx, decision)
         if not decision.allowed:
             return ctx, refused_by_law(decision)
+        current_span().add_event("authorized")
         fwd = forwarded_query(self._out, msg, ctx, provider_token)
         return ctx, await self._out.forward(ctx, fwd)
 

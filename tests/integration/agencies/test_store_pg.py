@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
-from uuid import uuid4
 
 import asyncpg
 import pytest
+from pg_env import fresh_database
 
 from hub.node import PgStore
 
 pytestmark = pytest.mark.postgres
 
-ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-
 
 @pytest.fixture(scope="module")
 async def pool() -> AsyncIterator[asyncpg.Pool]:
-    try:
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_DSN} ({exc!r})", pytrace=False)
-    name = f"renkei_store_{uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        dsn = urlunsplit(urlsplit(ADMIN_DSN)._replace(path=f"/{name}"))
-        async with asyncpg.create_pool(dsn, min_size=1, max_size=4) as pool:
-            yield pool
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with (
+        fresh_database("renkei_store") as dsn,
+        asyncpg.create_pool(dsn, min_size=1, max_size=4) as pool,
+    ):
+        yield pool
 
 
 @pytest.fixture(scope="module")

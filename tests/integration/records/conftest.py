@@ -6,20 +6,18 @@ When it is not reachable, the tests fail with a message saying so; they never sk
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import asyncpg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pg_env import fresh_database
 
 from hub.records import MemoryRecordStore, PgRecordStore, RecordDraft, RecordStore, digest
 
-ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
 
 
@@ -54,21 +52,8 @@ def hub_key() -> Ed25519PrivateKey:
 @pytest.fixture(scope="module")
 async def pg_dsn() -> AsyncIterator[str]:
     """A fresh database for this test module, dropped afterwards."""
-    try:
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {ADMIN_DSN} ({exc!r}); start it with "
-            "scripts/services or set RENKEI_TEST_PG_DSN",
-            pytrace=False,
-        )
-    name = f"renkei_records_{uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(ADMIN_DSN)._replace(path=f"/{name}"))
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_database("renkei_records") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,11 @@ from hub.bus import (
     HUB_REQUESTS,
     INBOX_MAX_BYTES,
     INBOX_MAX_LENGTH,
+    MONITOR_SPANS,
     OFFICE_MAX_CHANNELS,
     OFFICE_MAX_CONNECTIONS,
     OFFICES_EXCHANGE,
+    SPANS_EXCHANGE,
     TOKEN_EXCHANGE,
     TOKEN_REQUESTS,
     Binding,
@@ -34,18 +36,21 @@ def test_exchanges_and_their_types() -> None:
         (OFFICES_EXCHANGE, "direct"),
         (TOKEN_EXCHANGE, "direct"),
         (DLX_EXCHANGE, "fanout"),
+        (SPANS_EXCHANGE, "fanout"),
     }
     assert all(e.durable for e in TOPOLOGY.exchanges)
 
 
 def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering() -> None:
-    """…except the token service's RPC queue, a classic one (idempotent requests with deadlines)."""
+    """…except the token service's RPC queue, a classic one (idempotent requests with deadlines),
+    and the monitor's span queue, a classic one without dead-lettering (telemetry)."""
     names = {q.name for q in TOPOLOGY.queues}
     assert names == {
         HUB_REQUESTS,
         HUB_REPLIES,
         TOKEN_REQUESTS,
         DEAD_QUEUE,
+        MONITOR_SPANS,
         "office.tax-osaka.in",
         "office.tax-osaka.replies",
         "office.131016.in",
@@ -56,6 +61,10 @@ def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering(
         if queue.name == TOKEN_REQUESTS:
             assert not queue.quorum
             assert args == {"x-dead-letter-exchange": DLX_EXCHANGE}
+            continue
+        if queue.name == MONITOR_SPANS:
+            assert not queue.quorum
+            assert args == {}
             continue
         assert queue.quorum
         assert args["x-queue-type"] == "quorum"
@@ -80,6 +89,7 @@ def test_bindings() -> None:
         Binding(HUB_EXCHANGE, HUB_REPLIES, "reply"),
         Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
+        Binding(SPANS_EXCHANGE, MONITOR_SPANS, ""),
         *(
             Binding(OFFICES_EXCHANGE, name, name)
             for code in ("tax-osaka", "131016")
@@ -93,26 +103,32 @@ def test_bindings() -> None:
     [
         (
             "tax-osaka",
-            [HUB_EXCHANGE, DLX_EXCHANGE],
+            [HUB_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE],
             [OFFICES_EXCHANGE, TOKEN_EXCHANGE, "", "amq.default", "renkei.hubx"],
             ["office.tax-osaka.in", "office.tax-osaka.replies"],
-            ["office.131016.in", HUB_REQUESTS, DEAD_QUEUE, "office.tax-osaka.inx"],
+            ["office.131016.in", HUB_REQUESTS, DEAD_QUEUE, MONITOR_SPANS, "office.tax-osaka.inx"],
         ),
         (
             "hub",
-            [OFFICES_EXCHANGE, TOKEN_EXCHANGE, DLX_EXCHANGE, ""],
+            [OFFICES_EXCHANGE, TOKEN_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, ""],
             [HUB_EXCHANGE],
             [HUB_REQUESTS, HUB_REPLIES],
-            [TOKEN_REQUESTS, "office.131016.in", DEAD_QUEUE],
+            [TOKEN_REQUESTS, "office.131016.in", DEAD_QUEUE, MONITOR_SPANS],
         ),
         (
             "token",
-            ["", DLX_EXCHANGE],
+            ["", DLX_EXCHANGE, SPANS_EXCHANGE],
             [HUB_EXCHANGE, OFFICES_EXCHANGE, TOKEN_EXCHANGE],
             [TOKEN_REQUESTS],
-            [HUB_REQUESTS, DEAD_QUEUE],
+            [HUB_REQUESTS, DEAD_QUEUE, MONITOR_SPANS],
         ),
-        ("monitor", [], [HUB_EXCHANGE, DLX_EXCHANGE, ""], [DEAD_QUEUE], [HUB_REQUESTS]),
+        (
+            "monitor",
+            [],
+            [HUB_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, ""],
+            [DEAD_QUEUE, MONITOR_SPANS],
+            [HUB_REQUESTS],
+        ),
     ],
 )
 def test_permissions(

@@ -23,7 +23,7 @@ from hub.routing.exceptions import law_code
 from hub.routing.legal import DecisionCode
 
 ROOT = Path(__file__).resolve().parents[3]
-SOURCES = ("agencies", "card_service", "hub", "pki", "portal", "renkei", "token_service")
+SOURCES = ("agencies", "card_service", "hub", "monitor", "pki", "portal", "renkei", "token_service")
 PACKAGES = {  # README -> the modules that declare its codes
     "agencies/README.md": ("agencies.exceptions", "agencies.jlis.exceptions"),
     "agencies/corporations/README.md": ("agencies.corporations.exceptions",),
@@ -33,7 +33,9 @@ PACKAGES = {  # README -> the modules that declare its codes
     "hub/node/README.md": ("hub.node.exceptions",),
     "hub/records/README.md": ("hub.records.exceptions",),
     "hub/routing/README.md": ("hub.routing.exceptions",),
+    "hub/tracing/README.md": ("hub.tracing.exceptions",),
     "hub/wire/README.md": ("hub.wire.exceptions",),
+    "monitor/README.md": ("monitor.exceptions",),
     "pki/README.md": ("pki.exceptions",),
     "portal/README.md": ("portal.exceptions",),
     "renkei/README.md": ("renkei.exceptions",),

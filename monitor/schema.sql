@@ -1,0 +1,31 @@
+-- The monitor's spans (telemetry, not evidence: the access records are the evidence).
+CREATE SCHEMA IF NOT EXISTS monitor;
+
+CREATE TABLE IF NOT EXISTS monitor.span (
+    trace_id        text        NOT NULL,
+    span_id         text        NOT NULL,
+    parent_id       text        NOT NULL,
+    source          text        NOT NULL,  -- the broker-vouched identity that sent it
+    name            text        NOT NULL,
+    kind            smallint    NOT NULL,
+    status          smallint    NOT NULL,
+    start_ns        bigint      NOT NULL,
+    end_ns          bigint      NOT NULL,
+    conversation_id text,                  -- the query id
+    requester       text,
+    provider        text,
+    affair          text,
+    outcome         text,
+    -- json, not jsonb: kept as written (no conversion on the write path); a console reads
+    -- them whole, and searches use the columns above
+    attributes      json        NOT NULL,
+    events          json        NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS span_trace ON monitor.span (trace_id);
+-- retention: spans arrive roughly in start order, so a BRIN index is enough and costs next to
+-- nothing to keep up
+CREATE INDEX IF NOT EXISTS span_start ON monitor.span USING brin (start_ns);
+-- a console's searches start from the hub's own span of each flow
+CREATE INDEX IF NOT EXISTS span_hub_in ON monitor.span (start_ns)
+    WHERE name = 'process hub.requests' AND source = 'hub';

@@ -1,0 +1,34 @@
+"""A fresh PostgreSQL database for a test module (importable from any test folder as
+``pg_env``): ``RENKEI_TEST_PG_DSN`` (default: the local superuser, trust auth); a missing
+PostgreSQL fails the test with a message saying so, never skips it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+__all__ = ["ADMIN_DSN", "fresh_database"]
+
+ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(prefix: str) -> AsyncIterator[str]:
+    """The DSN of a new database named ``prefix_<random>``, dropped afterwards."""
+    try:
+        admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_DSN} ({exc!r})", pytrace=False)
+    name = f"{prefix}_{uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(ADMIN_DSN)._replace(path=f"/{name}"))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
