@@ -21,24 +21,14 @@ from collections.abc import Iterable, Iterator
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from hub.wire import OUTCOME_STATUSES
+
 __all__ = ["CONTENT_TYPE", "HOPS", "METRICS", "OTHER", "OUTCOMES", "Metrics"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 OTHER = "other"
-# the wire's outcome statuses (hub.wire's Outcome literals) and the token service's answers
-OUTCOMES = frozenset(
-    {
-        "ok",
-        "enrolled",
-        "resolved",
-        "identified",
-        "refused",
-        "not_found",
-        "error",
-        "delivered",
-        "timed_out",
-    }
-)
+# the wire's outcome statuses, which the token service's answers share
+OUTCOMES = OUTCOME_STATUSES
 # where time goes: the hub from a request's arrival to its reply, one token-service RPC, one
 # access record from its draft to durable (the record writer's lag), an office's own ask
 HOPS = ("hub", "token", "records", "ask")

@@ -49,6 +49,7 @@ from hub.wire.exceptions import (
     WrongContentType,
 )
 from hub.wire.messages import (
+    OUTCOME_STATUSES,
     AccessEvent,
     Answered,
     AnySealed,
@@ -100,6 +101,7 @@ __all__ = [
     "JLIS_PKI",
     "MAX_ITEMS",
     "MAX_MESSAGE_BYTES",
+    "OUTCOME_STATUSES",
     "SIGNATURE_HEADER",
     "WIRE_VERSION",
     "AccessEvent",

@@ -11,7 +11,7 @@ requester, the number is sealed for J-LIS, and the resident-record code for the 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from uuid import UUID
 
 from pydantic import Discriminator, Field, StringConstraints, Tag
@@ -30,6 +30,7 @@ from hub.wire.base import (
 )
 
 __all__ = [
+    "OUTCOME_STATUSES",
     "AccessEvent",
     "Answered",
     "AnySealed",
@@ -194,6 +195,10 @@ Outcome = Annotated[
     | TimedOut,
     Field(discriminator="status"),
 ]
+# every outcome's status, from the union itself (a new outcome is in it without a second list)
+OUTCOME_STATUSES: frozenset[str] = frozenset(
+    model.model_fields["status"].default for model in get_args(get_args(Outcome)[0])
+)
 
 
 def outcome_code(outcome: Outcome, default: str = "") -> str:
