@@ -1,5 +1,6 @@
-"""Token buckets by key, in one process's memory (pure): the hub's enrollment limit per office
-and the portal's login limits per client and overall both count with these.
+"""Token buckets by key, in one process's memory (pure): the hub's enrollment limit per office,
+the portal's login limits per client and overall, and the monitor's span rate per source all
+count with these.
 
 A bucket holds up to ``burst`` tokens and refills at ``per_second``; a key not seen (or
 forgotten: at most ``keys`` are remembered, the least recently used go first) has a full one.
@@ -41,11 +42,12 @@ class Buckets:
             return 0.0
         return math.inf if self.rate.per_second == 0 else (1.0 - level) / self.rate.per_second
 
-    def take(self, key: str, now: float) -> bool:
-        """Take one token from ``key``'s bucket if it has one; whether it had."""
+    def take(self, key: str, now: float, n: int = 1) -> int:
+        """Take up to ``n`` whole tokens from ``key``'s bucket; how many it had (for one: 1 or
+        0, truthy when taken)."""
         level, at = self._level(key, now)
-        taken = level >= 1.0
-        self._levels[key] = (level - 1.0 if taken else level, at)
+        taken = min(n, max(0, math.floor(level)))
+        self._levels[key] = (level - taken, at)
         self._levels.move_to_end(key)
         while len(self._levels) > self._keys:
             self._levels.popitem(last=False)

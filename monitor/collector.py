@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from hub.buckets import Buckets, Rate
 from hub.bus import MONITOR_SPANS, Bus, Delivery, Subscription
 from hub.log import get_logger
 from hub.tracing import BadBatch, SpanCheck, SpanRecord
@@ -67,13 +68,6 @@ class CollectorStats:
         )
 
 
-class _Bucket:
-    __slots__ = ("at", "tokens")
-
-    def __init__(self, tokens: float, at: float) -> None:
-        self.tokens, self.at = tokens, at
-
-
 class Collector:
     def __init__(
         self,
@@ -90,10 +84,9 @@ class Collector:
         self.store = store
         self._identities = frozenset(identities)
         self._check = SpanCheck(self._identities)
-        self._rate, self._burst = rate, burst
+        self._buckets = Buckets(Rate(int(burst), rate), keys=len(self._identities) or 1)
         self._retention_ns = int(retention_days * _DAY_NS)
         self._clock = clock_ns
-        self._buckets: dict[str, _Bucket] = {}
         self._logged: dict[str, float] = {}
         self._sub: Subscription | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -135,7 +128,7 @@ class Collector:
         spans = [s for s in decoded.spans if may_send(source, s.name)]
         if len(spans) < len(decoded.spans):
             self._drop(source, MONITOR_WRONG_SOURCE, len(decoded.spans) - len(spans))
-        allowed = self._allow(source, len(spans))
+        allowed = self._buckets.take(source, time.monotonic(), len(spans))
         if allowed < len(spans):
             self._drop(source, "rate", len(spans) - allowed)
             spans = spans[:allowed]
@@ -147,17 +140,6 @@ class Collector:
             self._drop(source, "store", len(spans), error=str(exc))
             return
         self.stats.stored += len(spans)
-
-    def _allow(self, source: str, n: int) -> int:
-        now = time.monotonic()
-        bucket = self._buckets.get(source)
-        if bucket is None:
-            bucket = self._buckets[source] = _Bucket(self._burst, now)
-        bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.at) * self._rate)
-        bucket.at = now
-        allowed = min(n, int(bucket.tokens))
-        bucket.tokens -= allowed
-        return allowed
 
     def _drop(self, source: str, reason: str, n: int, **extra: Any) -> None:
         self.stats.dropped[(source, reason)] += n

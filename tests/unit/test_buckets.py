@@ -58,3 +58,11 @@ def test_a_bucket_never_refilled_says_so() -> None:
     buckets = Buckets(Rate(1, 0.0))
     assert buckets.take("a", 0.0) and not buckets.take("a", 1e9)
     assert buckets.wait("a", 1e9) == float("inf")
+
+
+def test_several_tokens_at_once_take_what_the_bucket_has() -> None:
+    buckets = Buckets(Rate(burst=3, per_second=2.0))
+    assert buckets.take("monitor", 0.0, 5) == 3  # a batch of 5 spans: 3 stored
+    assert buckets.take("monitor", 0.0, 5) == 0
+    assert buckets.take("monitor", 1.25, 5) == 2  # 2.5 tokens refilled: whole ones only
+    assert buckets.wait("monitor", 1.25) == 0.25
