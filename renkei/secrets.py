@@ -39,6 +39,7 @@ __all__ = [
     "SHARED",
     "TOKEN",
     "State",
+    "replace_private",
     "retire_earlier_keys",
     "rotate_signing_key",
     "write_private",
@@ -70,7 +71,7 @@ def write_private(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def _replace(path: Path, data: bytes) -> None:
+def replace_private(path: Path, data: bytes) -> None:
     """``path`` rewritten whole or not at all (a new file renamed over it), mode 0600."""
     new = path.with_name(path.name + ".new")
     new.unlink(missing_ok=True)  # left by an interrupted rewrite: ours, never read
@@ -289,8 +290,8 @@ def rotate_signing_key(root: Path, identity: str) -> PublicKeys:
         )
     new = OfficeKeys(Ed25519PrivateKey.generate(), keys.sealing)
     rotated = PublicKeys(new.public.verify, new.public.seal, (keys.public.verify,))
-    _replace(root / identity / PRIVATE_KEY, new.to_seed().hex().encode())
-    _replace(path, rotated.to_text().encode())
+    replace_private(root / identity / PRIVATE_KEY, new.to_seed().hex().encode())
+    replace_private(path, rotated.to_text().encode())
     return rotated
 
 
@@ -300,7 +301,7 @@ def retire_earlier_keys(root: Path, identity: str) -> int:
     _, public, path = _on_file(root, identity)
     if not public.earlier:
         raise SecretsError(f"{identity} has no earlier signing key to retire")
-    _replace(path, PublicKeys(public.verify, public.seal).to_text().encode())
+    replace_private(path, PublicKeys(public.verify, public.seal).to_text().encode())
     return len(public.earlier)
 
 

@@ -19,7 +19,7 @@ from typing import Final
 import orjson
 
 from renkei.exceptions import SecretsError
-from renkei.secrets import TOKEN, _replace
+from renkei.secrets import TOKEN, replace_private
 from token_service import KeyRing
 
 __all__ = ["VERSIONS", "Versions", "key_ring", "load_versions", "save_versions"]
@@ -56,7 +56,7 @@ def load_versions(root: Path) -> Versions:
 def save_versions(root: Path, versions: Mapping[str, tuple[int, tuple[int, ...]]]) -> None:
     """The file rewritten whole or not at all (mode 0600, like every file of the folder)."""
     doc = {o: {"current": c, "known": sorted(k)} for o, (c, k) in sorted(versions.items())}
-    _replace(_path(root), orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    replace_private(_path(root), orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 def key_ring(root: Path, master: bytes) -> KeyRing:
