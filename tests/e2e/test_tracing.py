@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from e2e_env import Env
 
 from agencies.municipality.child_allowance import ChildAllowance
 from agencies.population.households import generate
+from hub.bus import SPANS_EXCHANGE, OutMessage
 from monitor import Search, StoredSpan
 from renkei.network import Network
 from renkei.population.enroll import load_population
@@ -197,3 +199,40 @@ def _leaves(doc: Any) -> Iterator[Any]:
             yield from _leaves(v)
     else:
         yield doc
+
+
+async def test_a_dishonest_office_cannot_speak_for_the_hub_or_carry_a_token_into_the_monitor(
+    env: Env,
+) -> None:
+    """An office, with its own broker user and nothing more, publishes to the span exchange a
+    batch holding a span under the hub's name, one carrying a person's token and one of its own:
+    the monitor keeps only the last, under the broker-vouched sender, and counts the others."""
+    net = await env.network(run=None)
+    assert net.monitor is not None
+    trace_id, now = os.urandom(16).hex(), time.time_ns()
+
+    def span(name: str, **attrs: str) -> list[Any]:
+        return [trace_id, os.urandom(8).hex(), "", name, 4, now, now + 10, 0, attrs, []]
+
+    body = orjson.dumps(
+        {
+            "v": 1,
+            "spans": [
+                span("process hub.requests"),  # the hub's, not the tax office's to say
+                span("query", person=env.token("0" * 11, TAX)),  # not an allowed attribute
+                span("query"),
+            ],
+        }
+    )
+    office = await env.connect(net, TAX)
+    await office.publish(SPANS_EXCHANGE, "", OutMessage(body, message_id=os.urandom(8).hex()))
+    kept: list[StoredSpan] = []
+    for _ in range(1500):  # up to 30 s on a busy machine
+        kept = await net.monitor.store.trace(trace_id)
+        if kept:
+            break
+        await asyncio.sleep(0.02)
+    assert [(s.source, s.name) for s in kept] == [(TAX, "query")]
+    dropped = net.monitor.stats.dropped
+    assert dropped[(TAX, "monitor.wrong_source")] == 1
+    assert dropped[(TAX, "attribute_key")] == 1
