@@ -29,6 +29,7 @@ __all__ = [
     "READER",
     "RENKEI",
     "TAX_YEAR",
+    "VPCD_PORT",
     "as_hub",
     "cli",
     "deployed",
@@ -40,7 +41,11 @@ __all__ = [
     "stop",
 ]
 
-READER = "Virtual PCD 00 00"  # vsmartcard-vpcd's first slot
+# vsmartcard-vpcd has two slots (ports 35963 and 35964): RENKEI_TEST_VPCD_SLOT=1 lets a second
+# suite hold a card of its own while another runs in slot 0.
+VPCD_SLOT = int(os.environ.get("RENKEI_TEST_VPCD_SLOT", "0"))
+READER = f"Virtual PCD 00 {VPCD_SLOT:02d}"
+VPCD_PORT = 35963 + VPCD_SLOT
 CODE = "import sys; from renkei.cli import main; sys.exit(main())"  # `python -c CODE args…`
 RENKEI = str(Path(sys.executable).with_name("renkei"))
 PG = "postgresql://postgres@127.0.0.1:5432/"

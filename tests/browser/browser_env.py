@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from proc_env import CODE, READER, free_port, require_pcsc
+from proc_env import CODE, READER, VPCD_PORT, free_port, require_pcsc
 
 from card_service.reader.pcsc import wait_for_card
 
@@ -116,7 +116,9 @@ async def world(state_dir: Path) -> AsyncIterator[World]:
         )
         processes.append(demo)
         await demo.wait_for("an office looks at the resident")
-        emulator = await start("emulator", state_dir, "card", "emulate", "--state", str(card))
+        emulator = await start(
+            "emulator", state_dir, "card", "emulate", "--state", str(card), "--port", str(VPCD_PORT)
+        )
         processes.append(emulator)
         assert await asyncio.to_thread(wait_for_card, READER, 20), "no card in the reader"
         bridge_proc = await start(

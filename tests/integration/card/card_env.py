@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from proc_env import CODE, READER
+from proc_env import CODE, READER, VPCD_PORT
 
 from card_service import (
     CardClient,
@@ -97,7 +97,7 @@ class Emulator:
     def insert(self, wrap: Callable[[PersistentCard], PersistentCard] | None = None) -> None:
         self.local = LocalTransport.open(self.path, StateKey.beside(self.path))
         card = wrap(self.local.card) if wrap else self.local.card
-        self.link = VpcdLink(card)
+        self.link = VpcdLink(card, port=VPCD_PORT)
         self.link.connect()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -185,6 +185,8 @@ class EmulatorProcess:
             "emulate",
             "--state",
             str(self.path),
+            "--port",
+            str(VPCD_PORT),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
