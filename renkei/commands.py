@@ -28,6 +28,7 @@ from hub.records import (
 )
 from hub.routing import authorize
 from hub.wire import HUB
+from renkei.console_commands import monitor_demo, served_console
 from renkei.demo import run_demo
 from renkei.exceptions import (
     RENKEI_BAD_DATE,
@@ -87,6 +88,9 @@ async def demo(settings: Settings, args: argparse.Namespace) -> int:
             await setup(settings, state, load_rules(settings)[1])
         if settings.db_url:
             await db_migrate(settings, args)
+    if args.monitor:
+        return await monitor_demo(settings, state, args)
+    args.port = args.port or PORTAL_PORT
     if args.portal:
         args.card = args.card or str(settings.state_dir / "card" / "demo.state")
         return await portal_demo(settings, state, args)
@@ -161,7 +165,12 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
             f"{identity} running on {net.bus_name} and {net.store_name}; Ctrl-C stops it",
             file=sys.stderr,
         )
-        await until_stopped(heartbeat=args.heartbeat)
+        if identity != MONITOR:
+            await until_stopped(heartbeat=args.heartbeat)
+            return 0
+        async with served_console(settings, net, args) as url:
+            print(f"monitor console: {url}", file=sys.stderr)
+            await until_stopped(heartbeat=args.heartbeat)
     return 0
 
 
