@@ -4,9 +4,10 @@ an action, reading a form."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jinja2
 from aiohttp import web
@@ -52,6 +53,7 @@ class Console:
 
 CONSOLE = web.AppKey("console", Console)
 SESSION = web.RequestKey("session", Session)
+FORM = web.RequestKey("form", dict[str, str])
 
 
 def console_of(request: web.Request) -> Console:
@@ -91,16 +93,19 @@ async def record(
     )
 
 
-async def read_form(request: web.Request) -> Mapping[str, str]:
-    """The posted form: URL-encoded only (415 otherwise), string fields of at most
+async def read_form(request: web.Request) -> dict[str, str]:
+    """The posted form, read once: URL-encoded only (415 otherwise), fields of at most
     ``MAX_FIELD`` characters (400 otherwise); the app's ``client_max_size`` bounds the body
-    (413)."""
+    (413). Bytes that are not UTF-8 survive as surrogates, which every field's check refuses
+    (never a decoding error); the last value of a repeated name wins."""
+    if FORM in request:
+        return request[FORM]
     if request.body_exists and request.content_type != FORM_TYPE:
         raise web.HTTPUnsupportedMediaType(reason=f"only {FORM_TYPE} is accepted")
-    form = await request.post()
-    out = {}
+    text = (await request.read()).decode("utf-8", errors="surrogateescape")
+    form = dict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape"))
     for key, value in form.items():
-        if not isinstance(value, str) or len(value) > MAX_FIELD:
-            raise web.HTTPBadRequest(reason=f"{key}: at most {MAX_FIELD} characters")
-        out[key] = value
-    return out
+        if len(value) > MAX_FIELD:
+            raise web.HTTPBadRequest(reason=f"{key[:32]!r}: at most {MAX_FIELD} characters")
+    request[FORM] = form
+    return form

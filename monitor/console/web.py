@@ -49,6 +49,7 @@ from monitor.exceptions import (
     CONSOLE_NOT_FOUND,
     CONSOLE_TOO_MANY,
     CONSOLE_UNAUTHENTICATED,
+    MonitorError,
 )
 from monitor.model import iso
 from monitor.store import SpanStore
@@ -95,8 +96,10 @@ def make_templates() -> jinja2.Environment:
 
 
 def _page(request: web.Request, status: int, message: str, code: str = "") -> web.Response:
-    code = code or _CODES.get(status, "monitor.error")
-    return render(request, "error.html", status=status, code=code, message=message)
+    code = code or _CODES.get(status, MonitorError.code)
+    return render(
+        request, "error.html", status=status, status_code=status, code=code, message=message
+    )
 
 
 @web.middleware
