@@ -5,10 +5,10 @@ Edges (each flow counts on those it crossed):
 
 - ``office → hub``: every flow an office asked; its latency is the requester's wait
   (requester in − requester out), else the hub's time (hub out − hub in) when the requester
-  sent no span; an error is any outcome but ``ok``;
+  sent no span; an error is an outcome of ``FAILED`` (refused, error, timed out — not an
+  enrollment's ``enrolled``, nor ``not_found``, an answer);
 - ``hub → office``: every flow forwarded to a provider (it received it: provider in); its
-  latency is the provider's time (provider out − provider in); an error is an outcome but
-  ``ok``;
+  latency is the provider's time (provider out − provider in); an error as above;
 - ``hub → token``: every flow the token service took part in (it sent a span of the trace);
   an error is an outcome whose code is the hub's token-service family (``hub.token…``).
 
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 from monitor.model import Operation
 
-__all__ = ["HUB", "TOKEN", "Edge", "edges"]
+__all__ = ["FAILED", "HUB", "TOKEN", "Edge", "edges"]
 
 HUB, TOKEN = "hub", "token"
-OK = "ok"
+FAILED = frozenset({"refused", "error", "timed_out"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ def edges(ops: Iterable[Operation], window_s: float) -> list[Edge]:
             waits[edge].append(ms)
 
     for op in ops:
-        failed = op.outcome != OK
+        failed = op.outcome in FAILED
         if op.requester:
             wait = _span(op.requester_out, op.requester_in) or _span(op.hub_in, op.hub_out)
             count((op.requester, HUB), failed, wait)

@@ -76,6 +76,11 @@ def _ops() -> list:  # type: ignore[type-arg]
     return operations(spans)
 
 
+def test_an_enrollment_or_a_not_found_is_no_error() -> None:
+    spans = flow("e" * 32, 0.0, outcome="enrolled") + flow("d" * 32, 0.0, outcome="not_found")
+    assert {e.key: e.errors for e in edges(operations(spans), 60.0)}["chiyoda-child>hub"] == 0
+
+
 def test_edges() -> None:
     found = {e.key: e for e in edges(_ops(), 60.0)}
     assert set(found) == {"chiyoda-child>hub", "hub>chiyoda-resident", "hub>token"}
