@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -160,17 +161,19 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
             RENKEI_UNKNOWN_OFFICE, f"no office {identity!r}; offices: {', '.join(offices)}"
         )
     state = State.load(settings.state_dir, [identity])
-    async with await open_network(settings, state, run=[identity]) as net:
+    async with (
+        await open_network(settings, state, run=[identity]) as net,
+        contextlib.AsyncExitStack() as serving,
+    ):
+        where = ""
+        if identity == MONITOR:  # the officials' console beside the collector
+            url = await serving.enter_async_context(served_console(settings, net, args))
+            where = f", its console at {url}"
         print(
-            f"{identity} running on {net.bus_name} and {net.store_name}; Ctrl-C stops it",
+            f"{identity} running on {net.bus_name} and {net.store_name}{where}; Ctrl-C stops it",
             file=sys.stderr,
         )
-        if identity != MONITOR:
-            await until_stopped(heartbeat=args.heartbeat)
-            return 0
-        async with served_console(settings, net, args) as url:
-            print(f"monitor console: {url}", file=sys.stderr)
-            await until_stopped(heartbeat=args.heartbeat)
+        await until_stopped(heartbeat=args.heartbeat)
     return 0
 
 

@@ -125,6 +125,12 @@ async def served_console(
         pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=4)
         officials, actions = officials or PgOfficials(pool), PgActionLog(pool)
     else:
+        if officials is None:
+            print(
+                "monitor console: no database, so no officials (they are made with"
+                " `renkei --db URL officials add`); try `renkei demo --monitor`",
+                file=sys.stderr,
+            )
         officials, actions = officials or MemoryOfficials(), MemoryActionLog()
     port = args.port or DEFAULT_PORT
     url = args.public_url or f"http://{args.host}:{port}"

@@ -55,6 +55,15 @@ class Sessions:
         self._items[session.id] = self._items.pop(session.id)
         return session
 
+    def alive(self, session: Session, now: dt.datetime) -> bool:
+        """Is ``session`` still live at ``now``, without touching it (a live feed alone keeps
+        no one signed in)?"""
+        return (
+            session.id in self._items
+            and now - session.last_seen < self.idle
+            and now - session.created < self.longest
+        )
+
     def destroy(self, session_id: str | None) -> None:
         if session_id:
             self._items.pop(session_id, None)

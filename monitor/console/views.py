@@ -189,7 +189,7 @@ async def live_map(request: web.Request) -> web.StreamResponse:
 @allow(OPERATOR)
 async def map_events(request: web.Request) -> web.StreamResponse:
     """The live map's numbers every ``map_every`` seconds, as Server-Sent Events, while the
-    session lives."""
+    session lives (signed out, idle or too old: the feed ends)."""
     console, session = console_of(request), request[SESSION]
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream; charset=utf-8", "X-Accel-Buffering": "no"}
@@ -197,7 +197,7 @@ async def map_events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     try:
         await response.write(b"retry: 3000\n\n")
-        while session.id in console.sessions:
+        while console.sessions.alive(session, console.clock()):
             data = {"at": console.clock().isoformat(), "edges": await _edges(request)}
             await response.write(f"event: edges\ndata: {json.dumps(data)}\n\n".encode())
             await asyncio.sleep(console.map_every)

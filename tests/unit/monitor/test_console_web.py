@@ -170,6 +170,17 @@ async def test_live_map_feed(env: Env) -> None:
     assert keys["hub>chiyoda-resident"]["count"] == 6
 
 
+async def test_the_live_feed_ends_with_the_session() -> None:
+    async for env in start(map_every=0.01):
+        assert (await env.sign_in("op")).status == 303
+        async with env.client.get("/map/events") as feed:
+            assert (await feed.content.readline()).startswith(b"retry:")
+            env.clock.now += dt.timedelta(minutes=16)  # idle past 15 minutes: the feed ends
+            rest = await feed.content.read()
+        assert rest.count(b"event: edges") <= 2
+        assert (await env.client.get("/map/events")).status == 401
+
+
 async def test_unauthenticated(env: Env) -> None:
     assert (await env.client.get("/map/events")).status == 401
     for path in ("/", "/search", "/stats", "/actions", f"/trace/{TRACE}", "/map"):
