@@ -1,13 +1,42 @@
-"""The monitor's errors (root ``MonitorError``) and the reasons it drops spans for."""
+"""The monitor's errors (root ``MonitorError``), the reasons it drops spans for, and the
+console's refusals (each an HTTP status and a code, recorded in the console's action log)."""
 
 from __future__ import annotations
 
-__all__ = ["MONITOR_UNKNOWN_SOURCE", "MONITOR_WRONG_SOURCE", "MonitorError", "StoreError"]
+__all__ = [
+    "CONSOLE_BAD_REQUEST",
+    "CONSOLE_CROSS_SITE",
+    "CONSOLE_FORBIDDEN",
+    "CONSOLE_NOT_FOUND",
+    "CONSOLE_SIGN_IN_REFUSED",
+    "CONSOLE_TOO_MANY",
+    "CONSOLE_UNAUTHENTICATED",
+    "MONITOR_UNKNOWN_SOURCE",
+    "MONITOR_WRONG_SOURCE",
+    "MonitorError",
+    "OfficialExists",
+    "StoreError",
+]
 
 MONITOR_UNKNOWN_SOURCE = "monitor.unknown_source"
 """A span batch whose broker-vouched publisher is no identity of the network: dropped whole."""
 MONITOR_WRONG_SOURCE = "monitor.wrong_source"
 """A span an identity may not send (an office's span named as the hub's): dropped."""
+
+CONSOLE_BAD_REQUEST = "monitor.console.bad_request"
+"""400: a malformed or oversized parameter or form (a search field, a trace id)."""
+CONSOLE_UNAUTHENTICATED = "monitor.console.unauthenticated"
+"""401 (or a redirect to the sign-in page): no live session."""
+CONSOLE_FORBIDDEN = "monitor.console.forbidden"
+"""403: the official's role may not see this page."""
+CONSOLE_CROSS_SITE = "monitor.console.cross_site"
+"""403: a POST from another origin, or without the session's CSRF token."""
+CONSOLE_SIGN_IN_REFUSED = "monitor.console.sign_in_refused"
+"""A sign-in refused: unknown name, wrong password, wrong or reused TOTP code (one message)."""
+CONSOLE_TOO_MANY = "monitor.console.too_many"
+"""429 with Retry-After: too many sign-in attempts from this client or for this name."""
+CONSOLE_NOT_FOUND = "monitor.console.not_found"
+"""404: no such page, or no such trace."""
 
 
 class MonitorError(Exception):
@@ -18,3 +47,9 @@ class StoreError(MonitorError):
     """The span store failed (PostgreSQL down): the batch's spans are dropped and counted."""
 
     code = "monitor.store"
+
+
+class OfficialExists(MonitorError):
+    """``renkei officials add`` for a name that has an account already."""
+
+    code = "monitor.official_exists"

@@ -29,3 +29,37 @@ CREATE INDEX IF NOT EXISTS span_start ON monitor.span USING brin (start_ns);
 -- a console's searches start from the hub's own span of each flow
 CREATE INDEX IF NOT EXISTS span_hub_in ON monitor.span (start_ns)
     WHERE name = 'process hub.requests' AND source = 'hub';
+
+-- The console's officials (monitor/console/officials.py): a password as scrypt, a TOTP secret,
+-- the last TOTP step used (a code works once). Made by `renkei officials add`.
+CREATE TABLE IF NOT EXISTS monitor.official (
+    name          text        PRIMARY KEY,
+    role          text        NOT NULL CHECK (role IN ('operator', 'auditor')),
+    password_hash text        NOT NULL,
+    totp_secret   text        NOT NULL,
+    last_step     bigint      NOT NULL DEFAULT 0,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+-- Every console action (sign-in, failed sign-in, search, view …), append-only: the trigger
+-- refuses UPDATE and DELETE, so an official cannot take back what they did.
+CREATE TABLE IF NOT EXISTS monitor.console_action (
+    seq      bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at       timestamptz NOT NULL,
+    official text        NOT NULL,
+    role     text        NOT NULL,
+    action   text        NOT NULL,
+    detail   text        NOT NULL,
+    outcome  text        NOT NULL,
+    client   text        NOT NULL
+);
+
+CREATE OR REPLACE FUNCTION monitor.console_action_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'monitor.console_action is append-only';
+END $$;
+
+DROP TRIGGER IF EXISTS console_action_append_only ON monitor.console_action;
+CREATE TRIGGER console_action_append_only BEFORE UPDATE OR DELETE ON monitor.console_action
+    FOR EACH ROW EXECUTE FUNCTION monitor.console_action_append_only();

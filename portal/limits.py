@@ -26,10 +26,10 @@ overall one.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 from hub.buckets import Buckets, Rate
+from hub.web import client_of
 from portal.exceptions import TooMany
 
 __all__ = [
@@ -66,17 +66,3 @@ class LoginLimiter:
             raise TooMany("portal", wait)
         self._clients.take(client, now)
         self._overall.take("", now)
-
-
-def client_of(remote: str | None) -> str:
-    """The key a request's peer address is limited under: the IPv4 address (an IPv4-mapped
-    IPv6 address is its IPv4 one), or the IPv6 /64; anything else is one ``unknown`` client."""
-    try:
-        address = ipaddress.ip_address(remote or "")
-    except ValueError:
-        return "unknown"
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)

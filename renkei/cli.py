@@ -18,6 +18,7 @@ import uvloop
 from hub.log import configure
 from renkei import commands
 from renkei.card_commands import add_card_commands
+from renkei.console_commands import add_console_commands, console_args
 from renkei.extra_commands import add_extra_commands
 from renkei.key_commands import add_key_commands
 from renkei.metrics_http import metrics_arg, metrics_port, with_metrics
@@ -39,25 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="debug logs and tracebacks")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser(
-        "demo", help="run the whole network in one process and show a claim season"
-    )
-    demo.add_argument("--residents", type=int, default=300, help="population size (default 300)")
-    demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument(
-        "--portal",
-        action="store_true",
-        help="instead: keep the network up with the CA and the resident portal, and a demo card",
-    )
-    web_args(demo)
-    demo.add_argument("--pki-port", type=int, default=PKI_PORT, help="the CA's port (--portal)")
-    demo.add_argument("--card", help="the demo card's state file (default <state_dir>/card/…)")
-    demo.add_argument("--every", type=float, default=15.0, help="seconds between office visits")
-    demo.add_argument(
-        "--notice-every", type=int, default=0, help="a notice every N visits (default: one only)"
-    )
-    demo.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
-    demo.set_defaults(run=commands.demo)
+    _add_demo(sub)
 
     init = sub.add_parser("init", help="create the keys and secrets of a deployment")
     init.set_defaults(run=commands.init)
@@ -67,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("name", nargs="?", help="the office code, with `office`")
     heartbeat_arg(run)
     metrics_arg(run)
+    console_args(run)
     run.set_defaults(run=commands.run_service)
 
     broker = sub.add_parser("broker", help="RabbitMQ administration")
@@ -111,7 +95,41 @@ def _parser() -> argparse.ArgumentParser:
     add_key_commands(sub)
     add_token_commands(sub)
     add_monitor_commands(sub)
+    add_console_commands(sub)
     return p
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    demo = sub.add_parser(
+        "demo", help="run the whole network in one process and show a claim season"
+    )
+    demo.add_argument("--residents", type=int, default=300, help="population size (default 300)")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument(
+        "--portal",
+        action="store_true",
+        help="instead: keep the network up with the CA and the resident portal, and a demo card",
+    )
+    demo.add_argument(
+        "--monitor",
+        action="store_true",
+        help="instead: keep the network up with the monitor's console and demo officials",
+    )
+    web_args(demo)
+    demo.set_defaults(port=None)  # the portal's 8470, or with --monitor the console's 8480
+    demo.add_argument("--pki-port", type=int, default=PKI_PORT, help="the CA's port (--portal)")
+    demo.add_argument("--card", help="the demo card's state file (default <state_dir>/card/…)")
+    demo.add_argument(
+        "--every",
+        type=float,
+        default=15.0,
+        help="seconds between office visits (--portal, --monitor)",
+    )
+    demo.add_argument(
+        "--notice-every", type=int, default=0, help="a notice every N visits (default: one only)"
+    )
+    demo.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    demo.set_defaults(run=commands.demo)
 
 
 def _add_records(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

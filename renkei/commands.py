@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -28,6 +29,7 @@ from hub.records import (
 )
 from hub.routing import authorize
 from hub.wire import HUB
+from renkei.console_commands import monitor_demo, served_console
 from renkei.demo import run_demo
 from renkei.exceptions import (
     RENKEI_BAD_DATE,
@@ -87,6 +89,9 @@ async def demo(settings: Settings, args: argparse.Namespace) -> int:
             await setup(settings, state, load_rules(settings)[1])
         if settings.db_url:
             await db_migrate(settings, args)
+    if args.monitor:
+        return await monitor_demo(settings, state, args)
+    args.port = args.port or PORTAL_PORT
     if args.portal:
         args.card = args.card or str(settings.state_dir / "card" / "demo.state")
         return await portal_demo(settings, state, args)
@@ -156,9 +161,16 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
             RENKEI_UNKNOWN_OFFICE, f"no office {identity!r}; offices: {', '.join(offices)}"
         )
     state = State.load(settings.state_dir, [identity])
-    async with await open_network(settings, state, run=[identity]) as net:
+    async with (
+        await open_network(settings, state, run=[identity]) as net,
+        contextlib.AsyncExitStack() as serving,
+    ):
+        where = ""
+        if identity == MONITOR:  # the officials' console beside the collector
+            url = await serving.enter_async_context(served_console(settings, net, args))
+            where = f", its console at {url}"
         print(
-            f"{identity} running on {net.bus_name} and {net.store_name}; Ctrl-C stops it",
+            f"{identity} running on {net.bus_name} and {net.store_name}{where}; Ctrl-C stops it",
             file=sys.stderr,
         )
         await until_stopped(heartbeat=args.heartbeat)

@@ -25,6 +25,7 @@ import yaml
 
 from hub.routing import Registry
 from hub.wire import HUB
+from monitor.console import DEFAULT_PORT as CONSOLE_PORT
 from pki.ca.office import PKI_OFFICE
 from renkei.health import STALE_AFTER
 from renkei.network import MONITOR
@@ -277,8 +278,16 @@ def _services(registry: Registry, identities: list[str], hubs: int) -> dict[str,
         once=True,
     )
     services["token"] = _bus_service(["run", "token"], TOKEN, None)
-    # the spans of every process (schema `monitor`, made by `db migrate`)
-    services["monitor"] = _bus_service(["run", "monitor"], MONITOR, OWNER_ENV)
+    # the spans of every process (schema `monitor`, made by `db migrate`) and the officials'
+    # console on 8480 (officials and their actions in the same schema: no secret files)
+    console = ["--host", ANY, "--port", str(CONSOLE_PORT)]
+    console += ["--public-url", f"http://127.0.0.1:{CONSOLE_PORT}"]
+    services["monitor"] = _bus_service(
+        ["run", "monitor", *console],
+        MONITOR,
+        OWNER_ENV,
+        ports=[f"127.0.0.1:{CONSOLE_PORT}:{CONSOLE_PORT}"],
+    )
     for n in range(1, hubs + 1):
         services[f"hub-{n}"] = _bus_service(
             ["run", "hub"],

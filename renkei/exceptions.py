@@ -13,6 +13,7 @@ from agencies.population import PopulationError
 
 __all__ = [
     "RENKEI_BAD_DATE",
+    "RENKEI_BAD_OFFICIAL",
     "RENKEI_BAD_PARAM",
     "RENKEI_BAD_RECORD_ID",
     "RENKEI_CLUSTER",
@@ -68,6 +69,7 @@ class LoadError(PopulationError):
 RENKEI_USAGE: Final = "renkei.usage"
 RENKEI_NO_BROKER: Final = "renkei.no_broker"
 RENKEI_NO_DATABASE: Final = "renkei.no_database"
+RENKEI_BAD_OFFICIAL: Final = "renkei.bad_official"  # officials add: a name or role refused
 RENKEI_NO_NETWORK: Final = "renkei.no_network"
 RENKEI_NO_CA: Final = "renkei.no_ca"
 RENKEI_UNKNOWN_OFFICE: Final = "renkei.unknown_office"

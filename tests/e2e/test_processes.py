@@ -213,12 +213,19 @@ async def test_the_monitor_as_a_process_keeps_each_querys_trace(
     deployment: dict[str, str],
 ) -> None:
     """`renkei run monitor` stores the spans of the hub, the token service and the tax office
-    in PostgreSQL; `renkei monitor export` gives each query's operational record."""
+    in PostgreSQL and serves the officials' console (on a port of the test's own); `renkei
+    monitor export` gives each query's operational record."""
     env = deployment
     since = dt.datetime.now(dt.UTC).isoformat()
     child = State.load(Path(env["RENKEI_STATE_DIR"]), [CHILD])
-    monitor = await start(env, "monitor")
+    console = free_port()
+    monitor = await start(env, "monitor", "--port", str(console))
     try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{console}/search", allow_redirects=False) as page,
+        ):
+            assert (page.status, page.headers["Location"]) == (303, "/login")
         answers, _, codes = await serve_and_ask(
             env, {TOKEN: env, HUB: as_hub(env), TAX: env}, child, 5
         )  # each service sends its last spans as it stops
