@@ -124,8 +124,13 @@ async def login_complete(request: web.Request) -> web.StreamResponse:
             f"本人確認の仕組みが応答していません。しばらくしてからお試しください "
             f"(unavailable: {exc})",
         )
+    try:
+        name = await portal.backend.resident_name(person)  # to greet them; not needed to log in
+    except Unavailable:
+        name = ""
     portal.sessions.destroy(request.cookies.get(SESSION_COOKIE))  # whatever it was, it ends
     session = portal.sessions.create(person, checked, now)
+    session.name = name
     log.info("login", sessions=len(portal.sessions))
     response = see_other("/")
     set_cookie(response, SESSION_COOKIE, session.id)

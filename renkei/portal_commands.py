@@ -175,6 +175,8 @@ DEMO_RESIDENT = {
     "birth_date": "1985-04-02",
     "sex": "2",  # JIS X 0303: 1 male, 2 female, 9 not applicable
 }
+DEMO_INCOME, DEMO_LEVY = 4_820_000, 263_400  # yen: (income − 430,000) × 6 %, to the 100
+JST = dt.timezone(dt.timedelta(hours=9))
 
 
 async def demo_resident(
@@ -183,10 +185,19 @@ async def demo_resident(
     """Number, register and enroll the demo resident at 千代田区; issue their card."""
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
     number = (await net.apps["jlis"].register([rrc], municipality="131016"))[rrc]
-    tokens = {o: await net.offices[o].enroll(number) for o in ("chiyoda-resident", "chiyoda-child")}
+    offices = ("chiyoda-resident", "chiyoda-child", "chiyoda-tax")
+    tokens = {o: await net.offices[o].enroll(number) for o in offices}
     record = {**DEMO_RESIDENT, "household": f"h-{rrc}", "relationship": "世帯主"}
     await net.stores["chiyoda-resident"].put_many(
         "residents", [(f"demo-{rrc}", tokens["chiyoda-resident"], record)]
+    )
+    # 地方税関係情報 for this fiscal year (the levy as agencies/population computes it)
+    today = dt.datetime.now(JST).date()
+    year = today.year if today.month >= 4 else today.year - 1
+    assessed = {"total_income": DEMO_INCOME, "municipal_income_levy": DEMO_LEVY}
+    taxpayer = {"name": DEMO_RESIDENT["name"], "years": {str(year): assessed}}
+    await net.stores["chiyoda-tax"].put_many(
+        "taxpayers", [(f"demo-{rrc}", tokens["chiyoda-tax"], taxpayer)]
     )
     await net.stores["chiyoda-resident"].put_many(
         "households", [(f"h-{rrc}", None, {"head": f"demo-{rrc}", "members": [f"demo-{rrc}"]})]
