@@ -175,6 +175,11 @@ DEMO_RESIDENT = {
     "birth_date": "1985-04-02",
     "sex": "2",  # JIS X 0303: 1 male, 2 female, 9 not applicable
 }
+# a long address (a reserved .example one), as real notices carry: the page must wrap it
+DEMO_NOTICE_URL = (
+    "https://www.city.chiyoda.example/koho/kurashi/kosodate/teate/jidoteate/"
+    "genkyo-kakunin-no-oshirase-reiwa7nendo-jidoteate-shikyu-nitsuite.html"
+)
 DEMO_INCOME, DEMO_LEVY = 4_820_000, 263_400  # yen: (income − 430,000) × 6 %, to the 100
 JST = dt.timezone(dt.timedelta(hours=9))
 
@@ -250,8 +255,8 @@ async def office_activity(
         if sent == 0 or (notice_every and visits % notice_every == 0):
             notice = {
                 "title": f"児童手当の現況について (child allowance: status check {sent + 1})",
-                "body": "世帯の状況を確認しました。手続きは不要です。(We checked your household; "
-                "nothing to do.)",
+                "body": "世帯の状況を確認しました。手続きは不要です。詳しくは "
+                f"{DEMO_NOTICE_URL} をご覧ください。(We checked your household; nothing to do.)",
             }
             outcome = await child.notify(tokens["chiyoda-child"], PORTAL, notice)
             sent += outcome.status == "delivered"
