@@ -24,6 +24,7 @@ from agencies.population import LocalIds, chunk_households, place, records_rng, 
 from hub.node import MemoryStore, NoRecord
 from hub.routing import portal as portal_rules
 from hub.wire.messages import Change
+from portal import login
 from portal.model import ItemData, NoticeEntry, OfficeData
 from portal.office import PortalOffice
 from portal.present import FIELDS, access_row, affair_label, item_fields, item_label
@@ -338,6 +339,20 @@ async def test_login_works_when_the_name_is_unavailable(env: Env) -> None:
     home = await env.client.get("/")
     assert home.status == 200
     assert "ログイン中" in await home.text()
+
+
+async def test_login_does_not_hang_on_a_register_that_never_answers(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(login, "NAME_WAIT", 0.01)
+
+    async def never(person: str) -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    env.backend.resident_name = never  # type: ignore[method-assign]
+    await env.login(TARO)
+    assert "ログイン中" in await (await env.client.get("/")).text()
 
 
 async def test_counts_have_thousands_separators(env: Env) -> None:
