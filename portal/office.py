@@ -13,6 +13,7 @@ which the composition root fills (the registry, the legal table, ``pki``'s CMS p
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterator, Mapping
@@ -382,7 +383,14 @@ class PortalOffice:
 
     async def applications(self, person: str) -> list[ApplicationStatus]:
         doc = await self.store.get(APPLICATIONS, person)
-        return _STATUSES.validate_python(doc["applications"]) if doc else []
+        kept = _STATUSES.validate_python(doc["applications"]) if doc else []
+        # statuses kept before offices were named carry only the code: named now
+        return [
+            dataclasses.replace(s, office_name=self._name(s.office))
+            if s.office and not s.office_name
+            else s
+            for s in kept
+        ]
 
 
 # what the portal keeps in its store, as JSON documents

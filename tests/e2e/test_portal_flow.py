@@ -147,7 +147,7 @@ async def test_a_signed_tax_return_is_accepted_only_if_it_verifies(env: Env, pki
     form = {"fiscal_year": "2025", "income": "5000000", "deductions": "480000"}
     signed = application(r, "tax_return", form)
     ok = await r.portal.submit(person, "tax_return", form, signed)
-    assert (ok.status, ok.office) == ("accepted", "nta")
+    assert (ok.status, ok.office, ok.office_name) == ("accepted", "nta", "国税庁 麹町税務署")
     assert ok.detail.startswith("nta-")
     again = await r.portal.submit(person, "tax_return", form, signed)
     assert (again.status, again.detail.split(":")[0]) == ("refused", "nta.duplicate")
