@@ -208,8 +208,10 @@ class PortalOffice:
             answer = by_code.get(office.code)
             if answer is None:
                 shown.append(OfficeData(office.code, self._name(office.code), no_rule=True))
-            elif answer.status != "not_found":  # not_found: it holds nothing to show
-                shown.append(self._office_data(office.code, answer))
+            elif answer.status == "not_found":  # it holds the resident, but nothing to show
+                shown.append(OfficeData(office.code, self._name(office.code)))
+            else:
+                shown.append(self._office_data(office, answer))
         if asked and all(a.status in ("timed_out", "error") for a in answers):
             raise Unavailable("the hub or every office did not answer")
         return shown
@@ -230,13 +232,16 @@ class PortalOffice:
                 return str(record["name"])[:100]
         return ""
 
-    def _office_data(self, code: str, answer: Answer) -> OfficeData:
-        name = self._name(code)
+    def _office_data(self, office: OfficeEntry, answer: Answer) -> OfficeData:
+        """Its answer: only the items it was asked for (an office cannot add others)."""
+        code, name = office.code, self._name(office.code)
         if answer.status != "ok" or answer.data is None:
             why = f"{answer.status}: {answer.reason}" if answer.reason else answer.status
             return OfficeData(code, name, unavailable=why)
         items = []
         for item, value in answer.data.items():
+            if item not in office.provides:
+                continue
             entry = self.table.items.get(item)
             values = value if isinstance(value, Mapping) else {"value": value}
             items.append(

@@ -136,6 +136,7 @@ FIELDS: dict[str, tuple[str, Format]] = {
 }
 _MEMBER = ("name", "relationship", "birth_date", "sex")  # a household member, in this order
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DEPTH, _MANY, _LONG = 3, 100, 2000  # what a line shows of an office's answer, at most
 
 
 def affair_label(code: str, name: str = "") -> str:
@@ -204,9 +205,12 @@ def _date(text: str) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
-def _plain(value: object) -> str:
-    """A value with no format of its own: numbers with separators, lists joined with 、."""
-    if value is None or value in ("", [], ()):
+def _plain(value: object, depth: int = 0) -> str:
+    """A value with no format of its own: numbers with separators, lists joined with 、 (an
+    office's answer nested deeper than any document it holds reads as …)."""
+    if depth > _DEPTH:
+        text = "…"
+    elif value is None or value in ("", [], ()):
         text = "なし"
     elif isinstance(value, bool):
         text = "はい" if value else "いいえ"
@@ -215,12 +219,13 @@ def _plain(value: object) -> str:
     elif isinstance(value, str):
         text = _date(value) if _ISO_DATE.match(value) else value
     elif isinstance(value, list | tuple):
-        text = "、".join(_plain(v) for v in value)
+        text = "、".join(_plain(v, depth + 1) for v in value[:_MANY])
     elif isinstance(value, Mapping):
-        text = "、".join(f"{_label(k)}: {_plain(v)}" for k, v in value.items())
+        parts = list(value.items())[:_MANY]
+        text = "、".join(f"{_label(k)}: {_plain(v, depth + 1)}" for k, v in parts)
     else:
         text = str(value)
-    return text
+    return text[:_LONG]
 
 
 def _label(key: object) -> str:
@@ -245,7 +250,8 @@ def _value(key: str, value: object) -> str:
         unit = {"yen": "円", "people": "人", "days": "日", "year": "年度"}.get(kind, "")
         return figure(value) + unit if kind != "year" else f"{value}年度"
     if kind == "sex":
-        return SEX.get(str(value), f"不明 ({str(value)[:8]})")
+        code = str(value)[:8] if isinstance(value, str | int) else "?"
+        return SEX.get(code, f"不明 ({code})")
     if kind == "yes_no" and isinstance(value, bool):
         return "あり" if value else "なし"
     return _plain(value)
@@ -254,9 +260,9 @@ def _value(key: str, value: object) -> str:
 def item_fields(item: ItemData) -> list[tuple[str, list[str]]]:
     """An item's fields as (Japanese label, lines): one line each, a household one per member."""
     shown: list[tuple[str, list[str]]] = []
-    for key, value in item.values.items():
+    for key, value in list(item.values.items())[:_MANY]:
         if key in FIELDS and FIELDS[key][1] == "members" and isinstance(value, list | tuple):
-            shown.append((_label(key), [_member(m) for m in value] or ["なし"]))
+            shown.append((_label(key), [_member(m) for m in value[:_MANY]] or ["なし"]))
         else:
             shown.append((_label(key), [_value(str(key), value)]))
     return shown

@@ -361,3 +361,47 @@ async def test_counts_have_thousands_separators(env: Env) -> None:
     ]
     await env.login(TARO)
     assert 'id="home-unread">1,234<' in await (await env.client.get("/")).text()
+
+
+def test_a_forged_answer_reads_bounded_and_never_breaks_the_page() -> None:
+    """A dishonest office's answer: nested past any document, over-long, odd codes."""
+    deep: Any = "x"
+    for _ in range(900):
+        deep = [deep]
+    forged = ItemData(
+        "resident_record",
+        "住民票関係情報",
+        True,
+        {
+            "name": "<script>alert(1)</script>" + "長" * 10_000,
+            "sex": [[["2"]]],
+            "household": [deep, {"name": deep, "sex": {"a": 1}}],
+            "address": {"k": deep},
+        },
+    )
+    fields = dict(item_fields(forged))
+    assert len(fields["氏名"][0]) == 2000
+    assert fields["性別"] == ["不明 (?)"]
+    assert all(len(line) <= 2000 for lines in fields.values() for line in lines)
+    assert "…" in fields["住所"][0]
+
+
+async def test_my_information_keeps_only_the_items_an_office_was_asked_for() -> None:
+    class Node:
+        code, store = PORTAL_CODE, None
+
+        async def ask(self, affair: str, provider: str, *args: Any, **kw: Any) -> Any:
+            if affair == "disclosure":
+                data = {"holders": ["chiyoda-resident", "chiyoda-child", "chiyoda-tax"]}
+                return SimpleNamespace(status="ok", data=data)
+            if provider == "chiyoda-tax":
+                return SimpleNamespace(status="not_found", data=None, reason="")
+            extra = {"public_assistance": {"case_number": "W1"}}  # never asked: not shown
+            data = {"resident_record": {"name": "番号 花子"}, **extra}
+            return SimpleNamespace(status="ok", data=data, reason="")
+
+    portal = PortalOffice(Node(), REGISTRY, TABLE, lambda signed: b"")  # type: ignore[arg-type]
+    shown = {o.office: o for o in await portal.my_info("tok")}
+    assert [i.item for i in shown["chiyoda-resident"].items] == ["resident_record"]
+    assert shown["chiyoda-child"].no_rule  # holds them, provides nothing: not asked
+    assert not shown["chiyoda-tax"].items and not shown["chiyoda-tax"].no_rule  # nothing held
