@@ -58,6 +58,13 @@ class Field:
     def input_type(self) -> str:
         return "date" if self.type == "date" else "text"
 
+    def shown(self, value: str) -> str:
+        """The value as the resident reads it: yen with thousands separators (the document
+        signed keeps the digits)."""
+        if self.type == "yen" and _DIGITS.match(value):
+            return f"{int(value):,}円"
+        return value
+
     @property
     def inputmode(self) -> str:
         return "numeric" if self.type in ("municipality", "year", "yen") else ""
@@ -179,5 +186,5 @@ def build_document(
 def summary(kind: ApplicationKind, form: Mapping[str, str]) -> str:
     """What the bridge shows the resident before the signature PIN: one line per field."""
     lines = [f"申請 (application): {APPLICATIONS[kind]}"]
-    lines += [f"{f.label}: {form.get(f.name, '')}" for f in FIELDS[kind]]
+    lines += [f"{f.label}: {f.shown(form.get(f.name, ''))}" for f in FIELDS[kind]]
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """``GET /events``: the resident's live feed as Server-Sent Events.
 
 The backend's queue for the logged-in person is relayed as ``event: access`` and
-``event: notice`` with a JSON ``data`` line (the same fields as the pages' rows), with a
+``event: notice`` with a JSON ``data`` line (the same fields as the pages' rows) — but not the
+records of the portal's own look-ups (the resident's login and pages: the live alert is for
+offices' accesses; they are listed apart on やりとり履歴) — with a
 ``: heartbeat`` comment when nothing happened for ``heartbeat`` seconds. Between events the
 stream checks that the session still lives (logout, idle expiry, a revoked certificate end it)
 and it always unsubscribes when it ends, the browser having gone away or not.
@@ -78,6 +80,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                 continue
             if not await _still_valid(request, session):
                 break
+            if isinstance(item, AccessEntry) and item.own:
+                continue  # the resident's own doing: on the page, never an alert
             await response.write(encode_event(item))
     except (ConnectionResetError, ConnectionError):
         log.debug("live feed closed by the browser")

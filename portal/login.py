@@ -9,6 +9,7 @@ pass the login limits first (``portal.limits``: 429 beyond them).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 from aiohttp import web
@@ -33,6 +34,7 @@ from portal.state import (
 __all__ = ["login_complete", "login_page", "logout", "redirect_to_login"]
 
 log = get_logger("portal.login")
+NAME_WAIT = 2.0  # seconds a login waits for the register to name the resident (the greeting)
 
 
 def _login_response(
@@ -124,8 +126,14 @@ async def login_complete(request: web.Request) -> web.StreamResponse:
             f"本人確認の仕組みが応答していません。しばらくしてからお試しください "
             f"(unavailable: {exc})",
         )
+    try:  # to greet them; a login does not wait long for it, nor fail without it
+        async with asyncio.timeout(NAME_WAIT):
+            name = await portal.backend.resident_name(person)
+    except (Unavailable, TimeoutError):
+        name = ""
     portal.sessions.destroy(request.cookies.get(SESSION_COOKIE))  # whatever it was, it ends
     session = portal.sessions.create(person, checked, now)
+    session.name = name
     log.info("login", sessions=len(portal.sessions))
     response = see_other("/")
     set_cookie(response, SESSION_COOKIE, session.id)

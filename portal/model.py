@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from hub.wire import RecordOutcome
@@ -25,6 +26,7 @@ __all__ = [
     "Backend",
     "CertificateChecker",
     "CheckedCertificate",
+    "ItemData",
     "NoticeEntry",
     "OfficeData",
 ]
@@ -66,6 +68,9 @@ class AccessEntry:
     items: tuple[str, ...]
     outcome: RecordOutcome
     record_hash: str  # hex: the chain hash, checkable with ``Backend.verify_record``
+    affair_name: str = ""  # the legal table's Japanese name; "" for the hub's own affairs
+    item_names: tuple[str, ...] = ()  # the same, per item ("" where the table has none)
+    own: bool = False  # the portal itself asked, on the resident's own click or login
 
 
 @dataclass(slots=True)
@@ -82,13 +87,25 @@ class NoticeEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemData:
+    """One item an office answered: its legal-table name, and its values as the office sent
+    them (keys are the office's document fields; ``portal.present`` labels them)."""
+
+    item: str  # the item's code
+    name: str  # the legal table's Japanese name (the code where the table has none)
+    model: bool  # the table marks the item as a model, not the text of the law
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class OfficeData:
     """わたしの情報 at one office: the items it answered, or why there is nothing to show."""
 
     office: str
     office_name: str
-    items: dict[str, str] = field(default_factory=dict)
+    items: tuple[ItemData, ...] = ()
     unavailable: str = ""  # "" when answered; else what went wrong, for the page
+    no_rule: bool = False  # it holds the resident, but no rule lets the portal ask it
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +116,7 @@ class ApplicationStatus:
     office: str
     status: Literal["accepted", "refused", "unavailable"]
     detail: str  # the office's receipt number or its reason
+    office_name: str = ""  # the registry's name of ``office``
 
 
 class Backend(Protocol):
@@ -106,6 +124,11 @@ class Backend(Protocol):
 
     async def identify(self, certificate: CheckedCertificate) -> str:
         """The portal's token for the card holder (J-LIS resolves it through the hub)."""
+        ...
+
+    async def resident_name(self, person: str) -> str:
+        """The resident's name as their municipality's register holds it ("" when none
+        answers): the portal names whoever logged in."""
         ...
 
     async def history(self, person: str) -> list[AccessEntry]:

@@ -13,6 +13,7 @@ which the composition root fills (the registry, the legal table, ``pki``'s CMS p
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterator, Mapping
@@ -23,7 +24,7 @@ from pydantic import TypeAdapter
 
 from hub.log import get_logger
 from hub.node import OFFICE_TIMED_OUT, Answer, MemoryStore, NotIdentified, OfficeNode, OfficeStore
-from hub.wire import HUB, AccessEvent, ForwardedNotice, WireError, open_sealed
+from hub.wire import HUB, AccessEvent, ForwardedNotice, RecordOutcome, WireError, open_sealed
 from portal.exceptions import (
     PORTAL_BAD_SIGNATURE,
     PORTAL_SIGNER_MISMATCH,
@@ -36,6 +37,7 @@ from portal.model import (
     ApplicationKind,
     ApplicationStatus,
     CheckedCertificate,
+    ItemData,
     NoticeEntry,
     OfficeData,
 )
@@ -47,6 +49,9 @@ Feed = asyncio.Queue[AccessEntry | NoticeEntry]
 _KEPT = 100  # notices and application statuses kept per resident (newest)
 NOTICES, APPLICATIONS = "notices", "applications"  # the portal's store: per resident
 _FEED_MAX = 100  # a resident's browser that stopped reading loses alerts, not the portal memory
+SELF_INFORMATION = "self_information"  # the portal rules' affair (hub/routing/portal.py)
+REGISTER_ITEM = "resident_record"  # 住民票関係情報: where the resident's name is
+JST = dt.timezone(dt.timedelta(hours=9))
 
 
 class OfficeEntry(Protocol):
@@ -68,14 +73,24 @@ class OfficeRegistry(Protocol):
     def get(self, code: str) -> OfficeEntry: ...
 
 
-class ItemEntry(Protocol):
+class AffairEntry(Protocol):
     @property
     def ja(self) -> str: ...
 
 
-class ItemTable(Protocol):
-    """The legal table (``hub.routing.LegalTable``): the items, for their Japanese labels."""
+class ItemEntry(Protocol):
+    @property
+    def ja(self) -> str: ...
+    @property
+    def source(self) -> str: ...  # "model" or "verified"
 
+
+class ItemTable(Protocol):
+    """The legal table (``hub.routing.LegalTable``): affairs and items, for their Japanese
+    names (and whether an item's name is a model)."""
+
+    @property
+    def affairs(self) -> Mapping[str, AffairEntry]: ...
     @property
     def items(self) -> Mapping[str, ItemEntry]: ...
 
@@ -102,8 +117,38 @@ class PortalOffice:
 
     def _name(self, code: str) -> str:
         if code == HUB:
-            return "情報提供ネットワークシステム (the hub)"
+            return "情報提供ネットワークシステム"
         return self.registry.get(code).name_ja if code in self.registry else code
+
+    def _entry(
+        self,
+        *,
+        record_id: uuid.UUID,
+        at: dt.datetime,
+        requester: str,
+        provider: str,
+        affair: str,
+        items: tuple[str, ...],
+        outcome: RecordOutcome,
+        record_hash: str,
+    ) -> AccessEntry:
+        """A record, named: offices by the registry, affair and items by the legal table."""
+        affairs, table = self.table.affairs, self.table.items
+        return AccessEntry(
+            record_id=record_id,
+            at=at,
+            requester=requester,
+            requester_name=self._name(requester),
+            provider=provider,
+            provider_name=self._name(provider) if provider else "",
+            affair=affair,
+            items=items,
+            outcome=outcome,
+            record_hash=record_hash,
+            affair_name=affairs[affair].ja if affair in affairs else "",
+            item_names=tuple(table[i].ja if i in table else "" for i in items),
+            own=requester == self.node.code,
+        )
 
     # ---- login and records ----------------------------------------------------------------
 
@@ -126,13 +171,11 @@ class PortalOffice:
     async def history(self, person: str) -> list[AccessEntry]:
         rows = await self._disclosure(person, "access_records")
         return [
-            AccessEntry(
+            self._entry(
                 record_id=uuid.UUID(r["record_id"]),
                 at=dt.datetime.fromisoformat(r["at"]),
                 requester=r["requester"],
-                requester_name=self._name(r["requester"]),
                 provider=r["provider"],
-                provider_name=self._name(r["provider"]) if r["provider"] else "",
                 affair=r["affair"],
                 items=tuple(r["items"]),
                 outcome=r["outcome"],
@@ -149,47 +192,77 @@ class PortalOffice:
 
     async def my_info(self, person: str) -> list[OfficeData]:
         """What each office holding the resident keeps about them (only those: asking every
-        office would record a refusal at each, and give offices a reason to ask who)."""
+        office would record a refusal at each, and give offices a reason to ask who). An office
+        that holds them but provides no item has nothing the portal may ask it for: it is
+        listed as such (``no_rule``), not asked."""
         holders = set(await self._disclosure(person, "holders"))
-        offices = [o for o in self.registry if o.provides and o.code in holders]
+        held = [o for o in self.registry if o.code in holders and o.code != self.node.code]
+        asked = [o for o in held if o.provides]
+        params = {"fiscal_year": _fiscal_year(dt.datetime.now(dt.UTC))}  # for a tax office
         answers = await asyncio.gather(
-            *(self.node.ask("self_information", o.code, o.provides, person) for o in offices)
+            *(self.node.ask(SELF_INFORMATION, o.code, o.provides, person, params) for o in asked)
         )
+        by_code = {o.code: a for o, a in zip(asked, answers, strict=True)}
         shown = []
-        for office, answer in zip(offices, answers, strict=True):
-            if answer.status == "not_found":
-                continue  # the office holds nothing about this resident
-            shown.append(self._office_data(office.code, answer))
-        if offices and all(a.status in ("timed_out", "error") for a in answers):
+        for office in held:
+            answer = by_code.get(office.code)
+            if answer is None:
+                shown.append(OfficeData(office.code, self._name(office.code), no_rule=True))
+            elif answer.status == "not_found":  # it holds the resident, but nothing to show
+                shown.append(OfficeData(office.code, self._name(office.code)))
+            else:
+                shown.append(self._office_data(office, answer))
+        if asked and all(a.status in ("timed_out", "error") for a in answers):
             raise Unavailable("the hub or every office did not answer")
         return shown
 
-    def _office_data(self, code: str, answer: Answer) -> OfficeData:
-        name = self._name(code)
+    async def resident_name(self, person: str) -> str:
+        """The name on the resident register of the municipality holding the resident."""
+        try:
+            holders = set(await self._disclosure(person, "holders"))
+        except Unavailable:
+            return ""
+        registers = [
+            o.code for o in self.registry if o.code in holders and REGISTER_ITEM in o.provides
+        ]
+        for code in registers:
+            answer = await self.node.ask(SELF_INFORMATION, code, (REGISTER_ITEM,), person)
+            record = (answer.data or {}).get(REGISTER_ITEM) if answer.status == "ok" else None
+            if isinstance(record, Mapping) and isinstance(record.get("name"), str):
+                return str(record["name"])[:100]
+        return ""
+
+    def _office_data(self, office: OfficeEntry, answer: Answer) -> OfficeData:
+        """Its answer: only the items it was asked for (an office cannot add others)."""
+        code, name = office.code, self._name(office.code)
         if answer.status != "ok" or answer.data is None:
             why = f"{answer.status}: {answer.reason}" if answer.reason else answer.status
             return OfficeData(code, name, unavailable=why)
-        items: dict[str, str] = {}
+        items = []
         for item, value in answer.data.items():
-            label = self.table.items[item].ja if item in self.table.items else item
-            if isinstance(value, Mapping):
-                for key, part in value.items():
-                    items[f"{label} / {key}"] = _text(part)
-            else:
-                items[label] = _text(value)
-        return OfficeData(code, name, items)
+            if item not in office.provides:
+                continue
+            entry = self.table.items.get(item)
+            values = value if isinstance(value, Mapping) else {"value": value}
+            items.append(
+                ItemData(
+                    item,
+                    entry.ja if entry else item,
+                    entry is None or entry.source == "model",
+                    dict(values),
+                )
+            )
+        return OfficeData(code, name, tuple(items))
 
     # ---- お知らせ and live alerts ----------------------------------------------------------
 
     async def received(self, msg: AccessEvent | ForwardedNotice) -> None:
         if isinstance(msg, AccessEvent):
-            entry: AccessEntry | NoticeEntry = AccessEntry(
+            entry: AccessEntry | NoticeEntry = self._entry(
                 record_id=msg.record_id,
                 at=msg.at,
                 requester=msg.requester,
-                requester_name=self._name(msg.requester),
                 provider=msg.provider,
-                provider_name=self._name(msg.provider) if msg.provider else "",
                 affair=msg.envelope.affair,
                 items=msg.items,
                 outcome=msg.outcome,
@@ -279,11 +352,19 @@ class PortalOffice:
         _unavailable(answer, self._name(office))
         if answer.status == "ok" and answer.data is not None:
             status = ApplicationStatus(
-                answer.query_id, kind, now, office, "accepted", str(answer.data["receipt"])
+                answer.query_id,
+                kind,
+                now,
+                office,
+                "accepted",
+                str(answer.data["receipt"]),
+                self._name(office),
             )
         else:
             detail = f"{answer.code}: {answer.reason}" if answer.code else answer.reason
-            status = ApplicationStatus(answer.query_id, kind, now, office, "refused", detail)
+            status = ApplicationStatus(
+                answer.query_id, kind, now, office, "refused", detail, self._name(office)
+            )
         await self._keep(person, status)
         return status
 
@@ -307,7 +388,14 @@ class PortalOffice:
 
     async def applications(self, person: str) -> list[ApplicationStatus]:
         doc = await self.store.get(APPLICATIONS, person)
-        return _STATUSES.validate_python(doc["applications"]) if doc else []
+        kept = _STATUSES.validate_python(doc["applications"]) if doc else []
+        # statuses kept before offices were named carry only the code: named now
+        return [
+            dataclasses.replace(s, office_name=self._name(s.office))
+            if s.office and not s.office_name
+            else s
+            for s in kept
+        ]
 
 
 # what the portal keeps in its store, as JSON documents
@@ -324,12 +412,7 @@ def _unavailable(answer: Answer, who: str) -> None:
         raise Unavailable(f"{who}: {answer.reason or answer.status}")
 
 
-def _text(value: object) -> str:
-    """An answer's value as a line of the page: lists of records as 「a, b; c, d」."""
-    if isinstance(value, str | int | float):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return "; ".join(_text(v) for v in value)[:2000]
-    if isinstance(value, Mapping):
-        return ", ".join(_text(v) for v in value.values())[:2000]
-    return orjson.dumps(value).decode()[:2000]
+def _fiscal_year(now: dt.datetime) -> int:
+    """The fiscal year (年度, April to March, Japan time) ``now`` is in."""
+    day = now.astimezone(JST).date()
+    return day.year if day.month >= 4 else day.year - 1

@@ -43,6 +43,7 @@ class Session:
     last_seen: dt.datetime
     checked_at: dt.datetime
     pending: dict[str, Pending] = field(default_factory=dict)
+    name: str = ""  # as the resident register holds it, to greet them ("" when unknown)
 
     def add_pending(self, pending: Pending) -> None:
         while len(self.pending) >= MAX_PENDING:

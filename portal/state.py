@@ -25,6 +25,7 @@ __all__ = [
     "SESSION_COOKIE",
     "Portal",
     "clear_cookie",
+    "figure",
     "jst",
     "make_templates",
     "portal_of",
@@ -76,6 +77,11 @@ def jst(at: dt.datetime) -> str:
     return at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def figure(n: float) -> str:
+    """A number with thousands separators, as the resident reads figures: 1,234,567."""
+    return f"{n:,}" if isinstance(n, int) else f"{n:,.2f}".rstrip("0").rstrip(".")
+
+
 def make_templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("portal", "templates"),
@@ -85,6 +91,7 @@ def make_templates() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["jst"] = jst
+    env.filters["figure"] = figure
     return env
 
 

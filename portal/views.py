@@ -17,7 +17,7 @@ from hub.log import get_logger
 from portal.exceptions import Unavailable
 from portal.forms import parse_date
 from portal.model import AccessEntry
-from portal.present import access_row, notice_row
+from portal.present import access_row, item_fields, notice_row
 from portal.state import JST, portal_of, render, see_other, session_of
 
 __all__ = ["history", "home", "mark_read", "my_info", "notices", "verify_record"]
@@ -54,7 +54,7 @@ class _Filters:
         self.start: dt.date | None = None
         self.end: dt.date | None = None
         if self.office and not _OFFICE.match(self.office):
-            self.error = "機関コードが正しくありません (office: a code such as 131016-tax)"
+            self.error = "機関を一覧から選んでください (office: choose one from the list)"
         try:
             self.start = parse_date(self.start_text) if self.start_text else None
             self.end = parse_date(self.end_text) if self.end_text else None
@@ -85,6 +85,8 @@ async def _history_page(
         "filters": filters,
         "verified": verified or {},
         "rows": [],
+        "own_rows": [],
+        "offices": {},
         "unavailable": "",
     }
     if filters.error:
@@ -94,8 +96,23 @@ async def _history_page(
     except Unavailable as exc:
         context["unavailable"] = str(exc)
         return render(request, "history.html", status=503, **context)
-    context["rows"] = [access_row(e) for e in entries if filters.keep(e)]
+    kept = [access_row(e) for e in entries if filters.keep(e)]
+    # offices' accesses first; the portal's own look-ups (the resident's logins and clicks)
+    # apart, below: they are the resident's doing, not an office looking
+    context["rows"] = [r for r in kept if not r["own"]]
+    context["own_rows"] = [r for r in kept if r["own"]]
+    context["offices"] = _offices(entries)
     return render(request, "history.html", **context)
+
+
+def _offices(entries: list[AccessEntry]) -> dict[str, str]:
+    """The offices in the resident's records, code → name, by name: the filter's choices."""
+    named: dict[str, str] = {}
+    for e in entries:
+        named.setdefault(e.requester, e.requester_name or e.requester)
+        if e.provider:
+            named.setdefault(e.provider, e.provider_name or e.provider)
+    return dict(sorted(named.items(), key=lambda kv: kv[1]))
 
 
 async def history(request: web.Request) -> web.StreamResponse:
@@ -120,7 +137,7 @@ async def my_info(request: web.Request) -> web.StreamResponse:
         offices = await portal.backend.my_info(session.person)
     except Unavailable as exc:
         return render(request, "me.html", offices=[], unavailable=str(exc))
-    return render(request, "me.html", offices=offices, unavailable="")
+    return render(request, "me.html", offices=offices, fields=item_fields, unavailable="")
 
 
 async def notices(request: web.Request) -> web.StreamResponse:

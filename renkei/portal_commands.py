@@ -175,6 +175,13 @@ DEMO_RESIDENT = {
     "birth_date": "1985-04-02",
     "sex": "2",  # JIS X 0303: 1 male, 2 female, 9 not applicable
 }
+# a long address (a reserved .example one), as real notices carry: the page must wrap it
+DEMO_NOTICE_URL = (
+    "https://www.city.chiyoda.example/koho/kurashi/kosodate/teate/jidoteate/"
+    "genkyo-kakunin-no-oshirase-reiwa7nendo-jidoteate-shikyu-nitsuite.html"
+)
+DEMO_INCOME, DEMO_LEVY = 4_820_000, 263_400  # yen: (income − 430,000) × 6 %, to the 100
+JST = dt.timezone(dt.timedelta(hours=9))
 
 
 async def demo_resident(
@@ -183,10 +190,19 @@ async def demo_resident(
     """Number, register and enroll the demo resident at 千代田区; issue their card."""
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
     number = (await net.apps["jlis"].register([rrc], municipality="131016"))[rrc]
-    tokens = {o: await net.offices[o].enroll(number) for o in ("chiyoda-resident", "chiyoda-child")}
+    offices = ("chiyoda-resident", "chiyoda-child", "chiyoda-tax")
+    tokens = {o: await net.offices[o].enroll(number) for o in offices}
     record = {**DEMO_RESIDENT, "household": f"h-{rrc}", "relationship": "世帯主"}
     await net.stores["chiyoda-resident"].put_many(
         "residents", [(f"demo-{rrc}", tokens["chiyoda-resident"], record)]
+    )
+    # 地方税関係情報 for this fiscal year (the levy as agencies/population computes it)
+    today = dt.datetime.now(JST).date()
+    year = today.year if today.month >= 4 else today.year - 1
+    assessed = {"total_income": DEMO_INCOME, "municipal_income_levy": DEMO_LEVY}
+    taxpayer = {"name": DEMO_RESIDENT["name"], "years": {str(year): assessed}}
+    await net.stores["chiyoda-tax"].put_many(
+        "taxpayers", [(f"demo-{rrc}", tokens["chiyoda-tax"], taxpayer)]
     )
     await net.stores["chiyoda-resident"].put_many(
         "households", [(f"h-{rrc}", None, {"head": f"demo-{rrc}", "members": [f"demo-{rrc}"]})]
@@ -239,8 +255,8 @@ async def office_activity(
         if sent == 0 or (notice_every and visits % notice_every == 0):
             notice = {
                 "title": f"児童手当の現況について (child allowance: status check {sent + 1})",
-                "body": "世帯の状況を確認しました。手続きは不要です。(We checked your household; "
-                "nothing to do.)",
+                "body": "世帯の状況を確認しました。手続きは不要です。詳しくは "
+                f"{DEMO_NOTICE_URL} をご覧ください。(We checked your household; nothing to do.)",
             }
             outcome = await child.notify(tokens["chiyoda-child"], PORTAL, notice)
             sent += outcome.status == "delivered"

@@ -21,9 +21,9 @@
     while (box.childNodes.length > 3) { box.removeChild(box.lastChild); }
   }
 
-  function withCode(name, code) {
-    var td = el("td", name + " ");
-    td.appendChild(el("span", code, "code"));
+  function cell(label, text, cls) {
+    var td = el("td", text, cls);
+    td.setAttribute("data-label", label);
     return td;
   }
 
@@ -41,8 +41,9 @@
   }
 
   function addAccess(row) {
+    if (row.own) { return; }  // the portal's own look-ups never alert (the server sends none)
     alertLine("新しいやりとりがありました (new access): " + row.requester_name + " → " +
-      row.provider_name + " " + row.affair);
+      row.provider_name + "「" + row.affair + "」");
     var table = document.getElementById("history");
     if (!table || table.getAttribute("data-live") !== "on") { return; }
     if (document.getElementById("r-" + row.record_id)) { return; }
@@ -51,13 +52,13 @@
     if (empty) { body.removeChild(empty); }
     var tr = el("tr", null, "fresh");
     tr.id = "r-" + row.record_id;
-    tr.appendChild(el("td", row.at));
-    tr.appendChild(withCode(row.requester_name, row.requester));
-    tr.appendChild(withCode(row.provider_name, row.provider));
-    tr.appendChild(el("td", row.affair));
-    tr.appendChild(el("td", row.items));
-    tr.appendChild(el("td", row.outcome_label, "outcome-" + row.outcome));
-    var td = el("td");
+    tr.appendChild(cell("日時", row.at));
+    tr.appendChild(cell("照会した機関", row.requester_name));
+    tr.appendChild(cell("提供した機関", row.provider_name));
+    tr.appendChild(cell("事務", row.affair));
+    tr.appendChild(cell("項目", row.items));
+    tr.appendChild(cell("結果", row.outcome_label, "outcome-" + row.outcome));
+    var td = cell("検証");
     td.appendChild(postButton("/history/" + encodeURIComponent(row.record_id) + "/verify",
       table.getAttribute("data-csrf"), "検証 (chain check)"));
     tr.appendChild(td);
@@ -67,8 +68,8 @@
   function bump(id) {
     var node = document.getElementById(id);
     if (!node) { return; }
-    var n = parseInt(node.textContent, 10);
-    node.textContent = String((isNaN(n) ? 0 : n) + 1);
+    var n = parseInt(node.textContent.replace(/,/g, ""), 10);
+    node.textContent = ((isNaN(n) ? 0 : n) + 1).toLocaleString("ja-JP");
   }
 
   function addNotice(row) {

@@ -15,6 +15,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 pytestmark = [pytest.mark.chromium, pytest.mark.pcsc]
 AUTH_PIN, SIGN_PASSWORD = "1234", "DEMO1234"
 ROWS = "#history tbody tr[id^=r-]"  # renkei.portal_commands.DEMO_PINS
+CHILD_OFFICE = "千代田区 子育て支援課（児童手当）"  # the registry's name of chiyoda-child
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +110,8 @@ async def test_login_pages_live_alert_notice_application_logout(
     await expect(rows.first).to_be_visible()
     # the demo's office looks every 2 s: a new record of it arrives without reload (among
     # others: this page's own disclosure is on record too)
-    office_rows = await matching(page, ROWS, "chiyoda-child")
-    await grows(page, ROWS, office_rows, "chiyoda-child")
+    office_rows = await matching(page, ROWS, CHILD_OFFICE)
+    await grows(page, ROWS, office_rows, CHILD_OFFICE)
     await shot(page, "05-history-live")
     await rows.first.get_by_role("button", name=re.compile("検証")).click()
     await expect(page.locator("p.ok[role=status]")).to_contain_text("✓")
@@ -126,7 +127,15 @@ async def test_login_pages_live_alert_notice_application_logout(
 
     # わたしの情報: fetched through the hub under the portal's own identity
     await page.goto(f"{running.portal}/me")
-    await expect(page.locator("main")).to_contain_text("番号 花子")
+    main = page.locator("main")
+    for words in (
+        "番号 花子",
+        "女性",
+        "住民票関係情報",
+        "4,820,000円",
+        "照会できる特定個人情報の定め",
+    ):
+        await expect(main).to_contain_text(words)
     await shot(page, "07-me")
 
     # an e-Tax return, signed with the card's signature key through the bridge
@@ -175,4 +184,98 @@ async def test_cross_site_posts_and_other_residents_ids_are_refused(
         headers={"Origin": running.portal},
     )
     assert response.status == 404
+    await context.close()
+
+
+# ---- as a resident reads it, on a phone ----------------------------------------------------------
+
+PHONES = {"390x844": (390, 844), "360x740": (360, 740)}
+CODES = ("chiyoda-", "child_allowance", "resident_record", "self_information", "disclosure")
+
+
+async def width_fits(page: Page, name: str) -> None:
+    """The page is no wider than the screen: nothing scrolls sideways."""
+    wide, inner = await page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    await shot(page, name)
+    if wide > inner:  # say which elements stick out, for the failure message
+        out = await page.evaluate(
+            "[...document.querySelectorAll('body *')].filter(e => "
+            "e.getBoundingClientRect().right > innerWidth + 0.5).slice(-5).map(e => "
+            "e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)"
+            " + ' ' + e.textContent.slice(0, 40))"
+        )
+        pytest.fail(f"{page.url} is {wide} px wide on a {inner} px screen: {out}")
+
+
+@pytest.mark.parametrize("phone", sorted(PHONES))
+async def test_every_page_fits_a_phone(running: World, browser: Browser, phone: str) -> None:
+    width, height = PHONES[phone]
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    page = await context.new_page()
+    await page.goto(f"{running.portal}/login")
+    await width_fits(page, f"p{phone}-login")
+    await log_in(page, running)
+    await back_to_portal(page)
+    await expect(page).to_have_url(f"{running.portal}/")
+    await expect(page.locator("header .who")).to_contain_text("番号 花子 さん")  # named
+    await width_fits(page, f"p{phone}-home")
+    await page.goto(f"{running.portal}/history")
+    await expect(page.locator(ROWS).first).to_be_visible()
+    await width_fits(page, f"p{phone}-history")
+    await page.locator("details.own summary").click()  # the resident's own look-ups, apart
+    await width_fits(page, f"p{phone}-history-own")
+    await page.goto(f"{running.portal}/notices")
+    await expect(page.locator("#notice-list")).to_contain_text("https://", timeout=10_000)
+    await width_fits(page, f"p{phone}-notices")  # a long URL in a notice wraps
+    await page.goto(f"{running.portal}/me")
+    await width_fits(page, f"p{phone}-me")
+    await page.goto(f"{running.portal}/applications")
+    await width_fits(page, f"p{phone}-applications")
+    for kind in ("moving", "child_allowance", "tax_return"):
+        await page.goto(f"{running.portal}/applications/new/{kind}")
+        await width_fits(page, f"p{phone}-form-{kind}")
+    await page.locator("#f-fiscal_year").fill("2025")
+    await page.locator("#f-income").fill("5000000")
+    await page.locator("#f-deductions").fill("480000")
+    await page.get_by_role("button", name=re.compile("確認")).click()
+    await expect(page.get_by_role("button", name=re.compile("署名して送信"))).to_be_visible()
+    await width_fits(page, f"p{phone}-confirm")
+    await page.goto(f"{running.portal}/history?office=bad%20code")
+    await width_fits(page, f"p{phone}-history-400")
+    await context.close()
+
+
+async def test_history_reads_in_words_and_own_lookups_never_alert(
+    running: World, browser: Browser
+) -> None:
+    context, page = await logged_in(browser, running)
+    await page.goto(f"{running.portal}/history")
+    # while the page listens, the resident's own look-ups happen (わたしの情報: the holders,
+    # each office asked) and the demo's office keeps looking (every 2 s)
+    alerts = page.locator("#live-alerts p")
+    before = await alerts.count()
+    assert (await page.request.get(f"{running.portal}/me")).ok
+    await grows(page, "#live-alerts p", before, CHILD_OFFICE)  # an office's access alerts
+    assert (await page.request.get(f"{running.portal}/me")).ok
+    await grows(page, "#live-alerts p", await alerts.count(), CHILD_OFFICE)
+    lines = await alerts.all_inner_texts()
+    assert lines and all("マイナポータル" not in line for line in lines), lines
+    await shot(page, "20-history-alerts")
+    await page.reload()
+    # the portal's own look-ups are in their own table, the offices' in theirs
+    own = page.locator("#own-history tbody tr[id^=r-]")
+    assert await own.count() >= 3
+    assert await matching(page, ROWS, "マイナポータル") == 0
+    assert await matching(page, "#own-history tbody tr[id^=r-]", CHILD_OFFICE) == 0
+    # every code reads in words: no office, affair or item code in what the resident sees
+    text = await page.locator("main").inner_text()
+    assert not [code for code in CODES if code in text], text
+    for words in ("児童手当の支給", "住民票関係情報", "千代田区 住民記録担当"):
+        assert words in text
+    # the office filter: a choice of names
+    await page.locator("select[name=office]").select_option(label=CHILD_OFFICE)
+    await page.get_by_role("button", name=re.compile("絞り込む")).click()
+    await expect(page).to_have_url(re.compile(r"office=chiyoda-child"))
+    assert await matching(page, ROWS) == await matching(page, ROWS, CHILD_OFFICE)
+    await shot(page, "21-history-filtered")
     await context.close()

@@ -49,8 +49,15 @@ async def test_login_history_and_a_live_access_alert(env: Env, pki: Pki) -> None
     assert isinstance(alert, AccessEntry)
     assert (alert.requester, alert.provider, alert.record_id) == (CHILD, REGISTER, answer.record_id)
     history = await r.portal.history(person)
-    asked = [h.record_id for h in history if h.requester == CHILD and h.affair != "enrollment"]
-    assert asked == [answer.record_id]
+    asked = [h for h in history if h.requester == CHILD and h.affair != "enrollment"]
+    assert [h.record_id for h in asked] == [answer.record_id]
+    # named by the registry and the legal table; an office's access, not the portal's own
+    assert (asked[0].requester_name, asked[0].affair_name, asked[0].item_names) == (
+        "千代田区 子育て支援課（児童手当）",
+        "児童手当の支給",
+        ("住民票関係情報",),
+    )
+    assert not asked[0].own and not alert.own
     assert any(h.requester == PORTAL and h.affair == "portal_login" for h in history)
     assert await r.portal.verify_record(person, answer.record_id)
     assert not await r.portal.verify_record(person, uuid.uuid4())  # not theirs / none
@@ -117,8 +124,20 @@ async def test_my_information_is_fetched_through_the_hub(env: Env, pki: Pki) -> 
     r = await resident(net, pki)
     person = await login(r, pki)
     shown = {o.office: o for o in await r.portal.my_info(person)}
-    assert shown[REGISTER].items["住民票関係情報 / name"] == FACTS.name
+    (record,) = shown[REGISTER].items
+    assert (record.name, record.model, record.values["name"]) == (
+        "住民票関係情報",  # the legal table's name, flagged there as a model
+        True,
+        FACTS.name,
+    )
     assert not shown[REGISTER].unavailable
+    # 児童手当 holds the resident but provides no item: listed, not asked (no rule to ask it)
+    assert shown[CHILD].no_rule and not shown[CHILD].items
+    assert await r.portal.resident_name(person) == FACTS.name
+    history = await r.portal.history(person)
+    asked = [h for h in history if h.affair == "self_information"]
+    assert {h.provider for h in asked} == {REGISTER}  # never the office with nothing to ask
+    assert all(h.own and h.requester_name == "マイナポータル" for h in asked)
 
 
 async def test_a_signed_tax_return_is_accepted_only_if_it_verifies(env: Env, pki: Pki) -> None:
@@ -128,7 +147,7 @@ async def test_a_signed_tax_return_is_accepted_only_if_it_verifies(env: Env, pki
     form = {"fiscal_year": "2025", "income": "5000000", "deductions": "480000"}
     signed = application(r, "tax_return", form)
     ok = await r.portal.submit(person, "tax_return", form, signed)
-    assert (ok.status, ok.office) == ("accepted", "nta")
+    assert (ok.status, ok.office, ok.office_name) == ("accepted", "nta", "国税庁 麹町税務署")
     assert ok.detail.startswith("nta-")
     again = await r.portal.submit(person, "tax_return", form, signed)
     assert (again.status, again.detail.split(":")[0]) == ("refused", "nta.duplicate")
@@ -197,7 +216,10 @@ async def test_an_office_down_is_named_on_my_information(env: Env, pki: Pki) -> 
     shown = {o.office: o for o in await r.portal.my_info(person)}
     assert shown["chiyoda-tax"].unavailable.startswith("timed_out")
     assert shown[REGISTER].items  # the others still answer
-    assert set(shown) == {REGISTER, "chiyoda-tax"}  # only the offices that hold the resident
+    # only the offices that hold the resident (the portal itself aside); those the portal
+    # has no rule to ask are named, not asked
+    assert set(shown) == {REGISTER, "chiyoda-tax", CHILD, "jlis-pki"}
+    assert {o for o, data in shown.items() if data.no_rule} == {CHILD, "jlis-pki"}
 
 
 async def test_revoked_certificates_neither_log_in_nor_sign(env: Env, pki: Pki) -> None:

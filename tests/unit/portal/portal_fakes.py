@@ -119,11 +119,17 @@ def access(person: str, minutes: int = 0, **kw: object) -> AccessEntry:
         "requester_name": "千代田区 福祉課",
         "provider": "131016-tax",
         "provider_name": "千代田区 税務課",
-        "affair": "児童手当の支給",
-        "items": ("地方税関係情報",),
+        "affair": "child_allowance",
+        "items": ("local_tax",),
         "outcome": "ok",
         "record_hash": "ab" * 32,
+        "affair_name": "児童手当の支給",  # as the portal's office names them (legal table)
+        "item_names": ("地方税関係情報",),
     }
+    if "affair" in kw:  # another affair: its name only if given
+        values["affair_name"] = ""
+    if "items" in kw:
+        values["item_names"] = ()
     values.update(kw)
     return AccessEntry(**values)  # type: ignore[arg-type]
 
@@ -140,6 +146,7 @@ class FakeBackend:
     queues: dict[str, list[asyncio.Queue[AccessEntry | NoticeEntry]]] = field(default_factory=dict)
     down: set[str] = field(default_factory=set)  # names of methods that raise Unavailable
     tampered: set[UUID] = field(default_factory=set)
+    names: dict[str, str] = field(default_factory=dict)  # person → name on the register
 
     def _maybe_down(self, what: str) -> None:
         if what in self.down:
@@ -148,6 +155,10 @@ class FakeBackend:
     async def identify(self, certificate: CheckedCertificate) -> str:
         self._maybe_down("identify")
         return PERSONS[certificate.serial]
+
+    async def resident_name(self, person: str) -> str:
+        self._maybe_down("resident_name")
+        return self.names.get(person, "")
 
     async def history(self, person: str) -> list[AccessEntry]:
         self._maybe_down("history")

@@ -209,6 +209,9 @@ async def test_full_width_digits_are_normalised_in_what_is_signed(env: Env) -> N
     )
     doc = json.loads(b64url_decode(hidden(html, "document")))
     assert doc["form"] == {"fiscal_year": "2024", "income": "5000000", "deductions": "0"}
+    # what the resident reads (the page, the bridge's summary): yen with separators
+    assert "<dd>5,000,000円</dd>" in html
+    assert "5,000,000円" in hidden(html, "summary")
 
 
 async def test_a_name_in_variant_characters_is_signed_as_typed_through_the_web_form(

@@ -7,7 +7,7 @@ import uuid
 
 from portal_fakes import PUBLIC, T0, TARO, Env, access
 
-from portal.model import NoticeEntry, OfficeData
+from portal.model import ItemData, NoticeEntry, OfficeData
 
 
 def notice(person_office: str = "131016-welfare", read: bool = False) -> NoticeEntry:
@@ -34,13 +34,13 @@ async def test_history_table_and_filters(env: Env) -> None:
     page = await env.client.get("/history")
     html = await page.text()
     assert page.status == 200
-    for header in ("日時", "照会機関", "提供機関", "事務", "項目", "結果", "検証"):
+    for header in ("日時", "照会した機関", "提供した機関", "事務", "項目", "結果", "検証"):
         assert header in html
     assert all(str(e.record_id) in html for e in own)
     assert "秘密の機関" not in html
     assert "2025-06-10 12:00:00" in html  # shown in Japan time
     assert "不許可 (refused)" in html
-    assert "<td>地方税関係情報</td>" in html
+    assert '<td data-label="項目">地方税関係情報</td>' in html
     by_office = await (await env.client.get("/history", params={"office": "13-pref"})).text()
     assert str(own[1].record_id) in by_office
     assert str(own[0].record_id) not in by_office
@@ -94,7 +94,9 @@ async def test_history_unavailable_renders_a_page(env: Env) -> None:
 async def test_my_info_with_an_office_unavailable(env: Env) -> None:
     env.backend.info_by["tok-taro"] = [
         OfficeData(
-            "131016-resident", "千代田区 住民記録", {"氏名": "番号 太郎", "住所": "千代田区"}
+            "131016-resident",
+            "千代田区 住民記録",
+            (ItemData("resident_record", "住民票関係情報", True, {"name": "番号 太郎"}),),
         ),
         OfficeData("pension", "日本年金機構", unavailable="timed out after 5 s"),
     ]
@@ -102,7 +104,7 @@ async def test_my_info_with_an_office_unavailable(env: Env) -> None:
     response = await env.client.get("/me")
     text = await response.text()
     assert response.status == 200
-    assert "<dt>氏名</dt><dd>番号 太郎</dd>" in text
+    assert '<dt>氏名</dt><dd><span class="line">番号 太郎</span></dd>' in text
     assert "この機関は現在応答していません (unavailable: timed out after 5 s)" in text
 
 
