@@ -73,10 +73,10 @@ __all__ = [
     "identities",
     "load_quotas_of",
     "load_rules",
-    "topology_of",
     "migrate",
     "open_network",
     "setup",
+    "topology_of",
 ]
 
 log = get_logger("renkei.network")
@@ -99,7 +99,9 @@ def load_quotas_of(settings: Settings, table: LegalTable, registry: Registry) ->
     return load_default_quotas(registry, table)
 
 
-def topology_of(settings: Settings, registry: Registry, quotas: Quotas, prefix: str = "") -> Topology:
+def topology_of(
+    settings: Settings, registry: Registry, quotas: Quotas, prefix: str = ""
+) -> Topology:
     """The broker topology of the settings: the offices, the interactive lane's offices (by
     their quota class), the bounds of the hub's inbound queues."""
     codes = [o.code for o in registry]

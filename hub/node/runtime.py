@@ -182,27 +182,27 @@ class OfficeNode:
         retry-after), while the deadline allows; then the last refusal is the answer, or
         ``office.back_pressure`` when the broker took none."""
         deadline = self.clock() + self.deadline
-        last: Answer | None = None
+        last: Answer | None = None  # the hub's last refusal, if any send reached it
         attempt = 0
         while True:
+            floor = 0.0  # a nack says no time
             try:
                 answer = await self._ask_once(
                     affair, provider, items, person, params, not_disclosed, document, deadline
                 )
             except Rejected:
-                answer, floor = None, 0.0
+                pass
             else:
                 if answer.retry_after is None:
                     return replace(answer, attempts=attempt + 1)
-                floor = answer.retry_after
-            last = answer or last
+                last, floor = answer, answer.retry_after
             pause = self.backoff.pause(attempt, floor, self.draw())
             attempt += 1
             if attempt >= self.backoff.attempts or self.clock() + _secs(pause) >= deadline:
                 return _gave_up(last, attempt)
             await self.sleep(pause)
 
-    async def _ask_once(  # noqa: PLR0913, PLR0917 - ask's own arguments, and the deadline
+    async def _ask_once(  # noqa: PLR0917 - ask's own arguments, and the deadline
         self,
         affair: str,
         provider: str,

@@ -115,9 +115,7 @@ class Quotas:
         return Limit(office, Rate(burst, per_second))
 
 
-def _problems(
-    offices: Mapping[str, _Office], registry: Registry, table: LegalTable
-) -> list[str]:
+def _problems(offices: Mapping[str, _Office], registry: Registry, table: LegalTable) -> list[str]:
     problems = []
     for code, entry in offices.items():
         at = f"offices.{code}"

@@ -1,11 +1,13 @@
-"""Queries (情報照会): the tokens, then the law, then the provider; the first refusal ends it.
+"""Queries (情報照会): the quota, the tokens, then the law, then the provider; the first
+refusal ends it.
 
 Each query takes a token of its requester's quota first (``quotas``; off when the hub has no
 gate): a query over quota is refused ``routing.quota_exceeded`` with a retry-after, and
-recorded without a person (no token was translated for it). Then the token, so that even a refused query is recorded under the person and shows in
-their やりとり履歴 (a forged token leaves the record without a person). A query addressed to the
-hub itself asks the hub to find the provider (``resolve``). The portal's queries go to the
-portal's desk (the portal rules instead of the legal table).
+recorded without a person (no token was translated for it). Then the token, so that even a
+refused query is recorded under the person and shows in their やりとり履歴 (a forged token
+leaves the record without a person). A query addressed to the hub itself asks the hub to find
+the provider (``resolve``). The portal's queries go to the portal's desk (the portal rules
+instead of the legal table).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class QueryDesk(Desk):
             over = await self._quotas.check(ctx.requester, ctx.affair)
             if over is not None:
                 return ctx, over
+        return await self._within_quota(msg, ctx)
+
+    async def _within_quota(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
         if is_portal(self._registry, ctx.requester):
             return await self._portal.handle(msg, ctx)
         if msg.document is not None:
