@@ -56,8 +56,8 @@ ADMIN = "http://guest:guest@127.0.0.1:15672"
 async def deployment(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
     quotas = tmp_path / "quotas.toml"
     quotas.write_text(QUOTAS, encoding="utf-8")
-    async with deployed(tmp_path) as env:
-        env = {**env, "RENKEI_QUOTAS": str(quotas), "RENKEI_INBOX_MAX_LENGTH": "2"}
+    async with deployed(tmp_path) as base:
+        env = {**base, "RENKEI_QUOTAS": str(quotas), "RENKEI_INBOX_MAX_LENGTH": "2"}
         code, out = await cli(env, "broker", "setup")  # the policies with the tiny bound
         assert code == 0, out
         yield env
@@ -165,18 +165,19 @@ async def test_a_full_inbox_pushes_back_and_the_node_retries(deployment: dict[st
         assert given_up[0].code == "office.back_pressure" and given_up[0].attempts > 1
         # now a hub comes while the node backs off: the query goes through
         node.deadline = dt.timedelta(seconds=60)
-        pauses = 0
+        pauses: list[float] = []
+        second = asyncio.Event()
         sleep = node.sleep
 
         async def counted(seconds: float) -> None:
-            nonlocal pauses
-            pauses += 1
+            pauses.append(seconds)
+            if len(pauses) == 2:
+                second.set()
             await sleep(seconds)
 
         node.sleep = counted
         asking = asyncio.create_task(ask_many(node, "child_allowance", 1))
-        while pauses < 2:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(second.wait(), 30)
         procs = [await start(env, "token"), await start(as_hub(env), "hub")]
         [answer] = await asking
         assert answer.code.startswith("token.") and answer.attempts >= 3
