@@ -70,6 +70,12 @@ async def child(env: dict[str, str], *, retries: bool = False) -> OfficeNode:
     return node
 
 
+async def close(node: OfficeNode | None) -> None:
+    if node is not None:
+        await node.stop()
+        await node.bus.close()
+
+
 async def ask_many(node: OfficeNode, affair: str, n: int) -> list[Answer]:
     ask = (affair, TAX, ("local_tax",), TOKEN, {"fiscal_year": 2024})
     return list(await asyncio.gather(*(node.ask(*ask) for _ in range(n))))
@@ -105,11 +111,11 @@ async def quota_records(env: dict[str, str]) -> Counter[str]:
 
 
 async def test_one_quota_holds_across_two_hub_processes(deployment: dict[str, str]) -> None:
-    env = deployment
+    env, node = deployment, None
     procs = [await start(env, "token")]
-    procs += [await start(as_hub(env), "hub") for _ in range(2)]
-    node = await child(env)
     try:
+        procs += [await start(as_hub(env), "hub") for _ in range(2)]
+        node = await child(env)
         assert await consumers(env, HUB_REQUESTS, 2) == 2
         # the office's bucket (6): each hub alone would let 6 through, 12 in all
         answers = await ask_many(node, "childcare_benefit", 20)
@@ -119,16 +125,16 @@ async def test_one_quota_holds_across_two_hub_processes(deployment: dict[str, st
         assert all(a.record_id is not None for a in answers)  # every one recorded
         assert await quota_records(env) == Counter({"childcare_benefit": 14})
     finally:
-        await node.stop()
-        await node.bus.close()
         await stop(procs)
+        await close(node)
 
 
 async def test_a_dishonest_office_is_refused_and_recorded(deployment: dict[str, str]) -> None:
-    env = deployment
-    procs = [await start(env, "token"), await start(as_hub(env), "hub")]
-    node = await child(env)
+    env, node = deployment, None
+    procs = [await start(env, "token")]
     try:
+        procs.append(await start(as_hub(env), "hub"))
+        node = await child(env)
         # its per-affair bucket (3) holds a flood of that affair
         assert codes(await ask_many(node, "child_allowance", 10)) == Counter({"token": 3, QUOTA: 7})
         # moved to its other affair: the office's bucket (6) holds
@@ -146,16 +152,15 @@ async def test_a_dishonest_office_is_refused_and_recorded(deployment: dict[str, 
                 INTERACTIVE_EXCHANGE, RK_QUERY, OutMessage(b"{}", message_id="jump-the-queue")
             )
     finally:
-        await node.stop()
-        await node.bus.close()
         await stop(procs)
+        await close(node)
 
 
 async def test_a_full_inbox_pushes_back_and_the_node_retries(deployment: dict[str, str]) -> None:
     env = deployment
     node = await child(env, retries=True)
     node.deadline = dt.timedelta(seconds=3)
-    procs = []
+    procs: list[asyncio.subprocess.Process] = []
     try:
         for n in range(3):  # no hub yet: the inbox (bound 2) fills and refuses
             await node.bus.publish(
@@ -178,7 +183,8 @@ async def test_a_full_inbox_pushes_back_and_the_node_retries(deployment: dict[st
         node.sleep = counted
         asking = asyncio.create_task(ask_many(node, "child_allowance", 1))
         await asyncio.wait_for(second.wait(), 30)
-        procs = [await start(env, "token"), await start(as_hub(env), "hub")]
+        procs.append(await start(env, "token"))
+        procs.append(await start(as_hub(env), "hub"))
         [answer] = await asking
         assert answer.code.startswith("token.") and answer.attempts >= 3
     finally:
