@@ -241,9 +241,7 @@ async def run(args: argparse.Namespace) -> int:
         print(f"portal p99 during the flood / alone: {ratio:.2f} (target <= {TARGET}: {verdict})")
     except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - reported, then cleanup
         failures.append(f"the run failed: {exc!r}")
-        for svc in renkei.services.values():
-            if svc.proc.poll() is not None:
-                failures.append(f"{svc.name} had exited ({svc.proc.returncode}):\n{svc.log_tail()}")
+        failures.extend(renkei.exited())
     finally:
         for step in (
             bench.close_portal,
