@@ -53,7 +53,7 @@ from query_bench import (
     rrc_for,
 )
 
-from hub.bus import HUB_EXCHANGE, INTERACTIVE_EXCHANGE, connect_amqp
+from hub.bus import HUB_EXCHANGE, INTERACTIVE_EXCHANGE, BusError, connect_amqp
 from hub.log import configure
 from hub.node import OfficeNode
 from hub.node.backoff import Backoff
@@ -160,6 +160,8 @@ class Bench:
             stdout=asyncio.subprocess.PIPE,
         )
         out, _ = await proc.communicate()
+        if proc.returncode != 0 or not out.strip():
+            raise RuntimeError(f"the flooding process failed ({proc.returncode})")
         self.flood_outcomes.update(orjson.loads(out.splitlines()[-1]))
 
     async def phase(self, name: str, *, flood: bool, lane: str) -> Phase:
@@ -271,7 +273,14 @@ async def flood_role(args: argparse.Namespace) -> None:
         broker_url=AMQP_URL, broker_vhost=args.vhost, broker_user_prefix=args.user_prefix
     )
     url = settings.broker_url_for(REQUESTER, state.passwords[REQUESTER])
-    bus = await connect_amqp(url, identity=REQUESTER, user_prefix=args.user_prefix)
+    for attempt in range(5):  # a busy machine's broker may be slow to take a connection
+        try:
+            bus = await connect_amqp(url, identity=REQUESTER, user_prefix=args.user_prefix)
+            break
+        except BusError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(1.0)
     node = OfficeNode(code=REQUESTER, bus=bus, keys=state.keys[REQUESTER], hub=state.public[HUB])
     node.backoff = Backoff(attempts=1)  # a flood that never backs off
     await node.start()
