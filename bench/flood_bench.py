@@ -19,8 +19,9 @@ flood      ``chiyoda-child`` (class batch, quota ``--quota`` a second, burst the
 Phases, ``--rounds`` times in turn: ``alone`` (the portal only), ``flood`` (the portal during
 the flood), and ``flood, batch lane`` (the same, the portal's requests sent on the batch lane
 instead: what the interactive lane buys). The figure: the portal's p99 during the flood over its
-p99 alone (all rounds pooled), the target at most 2.0. Exit 1 when a portal query failed or the
-flood was not refused as it should be.
+p99 alone (all rounds pooled), the target at most 2.0. Exit 1 when a portal query on its
+interactive lane failed or the flood was not refused as it should be (portal queries timing out
+in the batch-lane phase are what that phase shows, reported but not a failure).
 """
 
 from __future__ import annotations
@@ -224,7 +225,7 @@ async def run(args: argparse.Namespace) -> int:
             for name, flood, lane in plan:
                 portal = await bench.phase(name, flood=flood, lane=lane)
                 lat[name].extend(portal.lat)
-                if portal.errors:
+                if portal.errors and lane == INTERACTIVE_EXCHANGE:  # the ablation may fail
                     failures.append(f"{portal.errors} portal queries failed in phase {name!r}")
         print(f"flood outcomes: {dict(bench.flood_outcomes.most_common())}")
         if not bench.flood_outcomes.get(QUOTA_CODE):
