@@ -493,6 +493,14 @@ class Renkei:
                 problems.append(f"{svc.name} exited with {svc.proc.returncode}")
         return problems
 
+    def exited(self) -> list[str]:
+        """A line for each service that has exited, with the end of its log."""
+        return [
+            f"{svc.name} had exited ({svc.proc.returncode}):\n{svc.log_tail()}"
+            for svc in self.services.values()
+            if svc.proc.poll() is not None
+        ]
+
     def log_warnings(self) -> tuple[int, list[str]]:
         """Warning-or-worse lines in the services' logs: count and the first few."""
         n, first = 0, list[str]()
@@ -1015,9 +1023,7 @@ async def run(args: argparse.Namespace) -> int:
             print(f"  {line}")
     except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - reported, then cleanup
         failures.append(f"the run failed: {exc!r}")
-        for svc in renkei.services.values():
-            if svc.proc.poll() is not None:
-                failures.append(f"{svc.name} had exited ({svc.proc.returncode}):\n{svc.log_tail()}")
+        failures.extend(renkei.exited())
     finally:
         await cleanup()
 

@@ -1,6 +1,7 @@
 """Token buckets by key, in one process's memory (pure): the hub's enrollment limit per office,
 the portal's login limits per client and overall, and the monitor's span rate per source all
-count with these.
+count with these. `refill` and `granted` are the arithmetic alone, for a bucket kept elsewhere
+(the hub's query quotas, shared by its processes in PostgreSQL, compute the same).
 
 A bucket holds up to ``burst`` tokens and refills at ``per_second``; a key not seen (or
 forgotten: at most ``keys`` are remembered, the least recently used go first) has a full one.
@@ -14,7 +15,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
-__all__ = ["Buckets", "Rate"]
+__all__ = ["Buckets", "Rate", "granted", "refill"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,7 @@ class Buckets:
         """Take up to ``n`` whole tokens from ``key``'s bucket; how many it had (for one: 1 or
         0, truthy when taken)."""
         level, at = self._level(key, now)
-        taken = min(n, max(0, math.floor(level)))
+        taken = granted(level, n)
         self._levels[key] = (level - taken, at)
         self._levels.move_to_end(key)
         while len(self._levels) > self._keys:
@@ -55,6 +56,16 @@ class Buckets:
 
     def _level(self, key: str, now: float) -> tuple[float, float]:
         """The tokens at ``now``, counted up to when."""
-        burst = float(self.rate.burst)
-        level, last = self._levels.get(key, (burst, now))
-        return min(burst, level + max(0.0, now - last) * self.rate.per_second), max(now, last)
+        level, last = self._levels.get(key, (float(self.rate.burst), now))
+        return refill(level, last, now, self.rate), max(now, last)
+
+
+def refill(level: float, last: float, now: float, rate: Rate) -> float:
+    """The tokens of a bucket that held ``level`` at ``last``, at ``now`` (a clock set back
+    refills nothing)."""
+    return min(float(rate.burst), level + max(0.0, now - last) * rate.per_second)
+
+
+def granted(level: float, n: int) -> int:
+    """How many of ``n`` whole tokens a bucket holding ``level`` gives."""
+    return min(n, max(0, math.floor(level)))

@@ -14,7 +14,14 @@ from typing import Any
 import asyncpg
 
 from hub.buckets import Rate
-from hub.bus import Bus, InMemoryBroker, connect_amqp, network_topology, setup_broker
+from hub.bus import (
+    INTERACTIVE_EXCHANGE,
+    Bus,
+    InMemoryBroker,
+    connect_amqp,
+    network_topology,
+    setup_broker,
+)
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
 from hub.log import get_logger
@@ -24,8 +31,11 @@ from hub.records import (
     WITNESS_FILE,
     Claimer,
     FileWitness,
+    MemoryQuotaStore,
     MemoryRecordStore,
+    PgQuotaStore,
     PgRecordStore,
+    QuotaStore,
     RecordStore,
     RecordWriter,
 )
@@ -42,6 +52,7 @@ from hub.routing.context import ContextSealer
 from hub.routing.finish import Finisher, WriterSink
 from hub.routing.freshness import CLAIM_KEPT
 from hub.routing.portal import PORTAL_KIND
+from hub.routing.quotas import QuotaGate, Quotas, load_default_quotas, load_quotas
 from hub.routing.router import Router, RouterDeps, utcnow
 from hub.routing.tokens import TokenClient
 from hub.tracing import OFF, Tracing
@@ -60,10 +71,12 @@ __all__ = [
     "TOKEN",
     "Network",
     "identities",
+    "load_quotas_of",
     "load_rules",
     "migrate",
     "open_network",
     "setup",
+    "topology_of",
 ]
 
 log = get_logger("renkei.network")
@@ -78,6 +91,29 @@ def load_rules(settings: Settings) -> tuple[LegalTable, Registry]:
     return table, load_default_registry(table)
 
 
+def load_quotas_of(settings: Settings, table: LegalTable, registry: Registry) -> Quotas:
+    """The query quotas in force (``RENKEI_QUOTAS``, else the packaged template); a malformed
+    file raises (the hub won't start, ``broker setup`` won't run)."""
+    if settings.quotas:
+        return load_quotas(settings.quotas, registry, table)
+    return load_default_quotas(registry, table)
+
+
+def topology_of(
+    settings: Settings, registry: Registry, quotas: Quotas, prefix: str = ""
+) -> Topology:
+    """The broker topology of the settings: the offices, the interactive lane's offices (by
+    their quota class), the bounds of the hub's inbound queues."""
+    codes = [o.code for o in registry]
+    return network_topology(
+        codes,
+        identity_prefix=prefix,
+        inbox_max_length=settings.inbox_max_length,
+        inbox_max_bytes=settings.inbox_max_bytes,
+        interactive=quotas.interactive(codes),
+    )
+
+
 def identities(registry: Registry) -> list[str]:
     """Every broker identity of the network (the topology is the source of truth)."""
     return list(network_topology([o.code for o in registry]).identities)
@@ -90,6 +126,7 @@ class Network:
     registry: Registry
     topology: Topology
     state: State
+    quotas: Quotas
     bus_name: str
     store_name: str
     broker: InMemoryBroker | None = None  # the in-process broker, when there is no RabbitMQ
@@ -155,7 +192,8 @@ async def open_network(
     """
     if table is None or registry is None:
         table, registry = load_rules(settings)
-    topology = network_topology([o.code for o in registry])
+    quotas = load_quotas_of(settings, table, registry)
+    topology = topology_of(settings, registry, quotas)
     METRICS.allow(offices=[o.code for o in registry], affairs=table.affairs)
     wanted = set(run) if run is not None else set(identities(registry))
     state.require(wanted)  # each service's own keys and secret, before anything starts
@@ -165,6 +203,7 @@ async def open_network(
         registry=registry,
         topology=topology,
         state=state,
+        quotas=quotas,
         bus_name=f"RabbitMQ ({settings.broker_vhost})" if settings.broker_url else "in-process bus",
         store_name="PostgreSQL" if settings.db_url else "in-memory stores",
     )
@@ -236,6 +275,9 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
     clock = utcnow
     claims = Claimer(records, keep=CLAIM_KEPT, clock=clock)
     net._closers.append(claims.close)
+    buckets: QuotaStore = PgQuotaStore(pool) if pool is not None else MemoryQuotaStore()
+    quotas = QuotaGate(net.quotas, buckets, clock=clock)
+    net._closers.append(quotas.close)
     tokens = TokenClient(bus)
     portals = [o.code for o in net.registry if o.kind == PORTAL_KIND]
     announcer = Announcer(
@@ -271,6 +313,7 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
             clock=clock,
             enroll_rate=Rate(net.settings.enroll_burst, net.settings.enroll_per_second),
             tracing=_tracing(net, HUB),
+            quotas=quotas,
         )
     )
     await router.start()
@@ -305,6 +348,8 @@ async def _start_office(
         peers=net.state.public,
         tracing=_tracing(net, code),
     )
+    if net.quotas.class_of(code) == "interactive":
+        node.lane = INTERACTIVE_EXCHANGE
     office = net.registry.get(code)
     seat = Seat(office, node, store, net.registry, net.table, net.state, signatures, listener)
     made = assemble(seat)
@@ -343,7 +388,8 @@ async def migrate(
 async def setup(settings: Settings, state: State, registry: Registry) -> Any:
     """``renkei broker setup``: vhost, users, permissions, policies, topology."""
     prefix = settings.broker_user_prefix
-    topology = network_topology([o.code for o in registry], identity_prefix=prefix)
+    quotas = load_quotas_of(settings, load_rules(settings)[0], registry)
+    topology = topology_of(settings, registry, quotas, prefix)
     passwords = {prefix + i: pw for i, pw in state.passwords.items()}
     return await setup_broker(
         settings.admin_url,

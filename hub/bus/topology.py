@@ -18,15 +18,18 @@ __all__ = [
     "DIRECT_REPLY_TO",
     "DLX_EXCHANGE",
     "HUB_EXCHANGE",
+    "HUB_INTERACTIVE",
     "HUB_REPLIES",
     "HUB_REQUESTS",
     "INBOX_MAX_BYTES",
     "INBOX_MAX_LENGTH",
+    "INTERACTIVE_EXCHANGE",
     "MONITOR_SPANS",
     "OFFICES_EXCHANGE",
     "OFFICE_CODE",
     "OFFICE_MAX_CHANNELS",
     "OFFICE_MAX_CONNECTIONS",
+    "REQUEST_KEYS",
     "RK_CHANGE",
     "RK_ENROLL",
     "RK_IDENTIFY",
@@ -57,6 +60,10 @@ TOKEN_EXCHANGE = "renkei.token"  # noqa: S105 - an exchange name, not a password
 DLX_EXCHANGE = "renkei.dlx"
 HUB_REQUESTS = "hub.requests"
 HUB_REPLIES = "hub.replies"
+# the interactive lane: requests of the offices whose class is interactive (the portal, a clerk's
+# desk), in a queue of their own that the hub serves first; only those offices may write it
+INTERACTIVE_EXCHANGE = "renkei.interactive"
+HUB_INTERACTIVE = "hub.interactive"
 TOKEN_REQUESTS = "token.requests"  # noqa: S105 - a queue name
 DEAD_QUEUE = "renkei.dead"
 SPANS_EXCHANGE = "renkei.spans"  # every identity's spans, in batches, for the monitor
@@ -68,13 +75,15 @@ RK_CHANGE = "change"
 RK_IDENTIFY = "identify"  # the portal: who holds this authentication certificate
 RK_NOTICE = "notice"  # an office's notice to a resident, for the portal
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+REQUEST_KEYS = (RK_QUERY, RK_ENROLL, RK_CHANGE, RK_IDENTIFY, RK_NOTICE)  # on either lane
 
 OFFICE_CODE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 RESERVED = frozenset({"hub", "token", "monitor"})
 DEAD_MAX_LENGTH = 1_000_000
 DEAD_MAX_BYTES = 1 << 30
 INBOX_MAX_LENGTH = 200_000
-"""What the hub's inbound queues (``hub.requests``, ``hub.replies``) hold at most: about
+"""What the hub's inbound queues (``hub.requests``, ``hub.interactive``, ``hub.replies``) hold at
+most: about
 seven minutes of a claim season's peak with no hub worker running; past it, or past
 :data:`INBOX_MAX_BYTES`, publishers get ``Rejected`` (publisher nacks) instead of the broker
 filling its disk."""
@@ -261,17 +270,23 @@ def network_topology(
     inbox_max_bytes: int = INBOX_MAX_BYTES,
     office_connections: int = OFFICE_MAX_CONNECTIONS,
     office_channels: int = OFFICE_MAX_CHANNELS,
+    interactive: Iterable[str] = (),
 ) -> Topology:
     """The whole network: see ``hub/bus/README.md`` for the table.
 
     ``identity_prefix`` prefixes every broker user name (RabbitMQ users are global to the
     broker, so tests on a shared broker use a unique prefix; production leaves it empty).
     ``inbox_max_*`` bound the hub's inbound queues; ``office_*`` are each office user's
-    connection and channel limits.
+    connection and channel limits. ``interactive``: the offices that may write the
+    interactive lane (``renkei.interactive`` → ``hub.interactive``, which the hub serves first):
+    the broker refuses any other office's publish there (``AccessRefused``).
     """
     codes = tuple(validate_office_code(c) for c in offices)
     if len(set(codes)) != len(codes):
         raise ValueError("office codes must be unique")
+    fast = frozenset(interactive)
+    if not fast <= set(codes):
+        raise ValueError(f"interactive offices not in the network: {sorted(fast - set(codes))}")
     if delivery_limit < 0:
         raise ValueError("delivery_limit must be >= 0")
     bounds = (inbox_max_length, inbox_max_bytes, office_connections, office_channels)
@@ -290,6 +305,7 @@ def network_topology(
 
     exchanges = (
         Exchange(HUB_EXCHANGE, "direct"),
+        Exchange(INTERACTIVE_EXCHANGE, "direct"),
         Exchange(OFFICES_EXCHANGE, "direct"),
         Exchange(TOKEN_EXCHANGE, "direct"),
         Exchange(DLX_EXCHANGE, "fanout"),
@@ -304,13 +320,17 @@ def network_topology(
     # monitor.spans is a classic queue without dead-lettering, taking transient messages:
     # spans are telemetry, dropped (and counted by their senders) rather than kept at a cost
     spans_queue = Queue(MONITOR_SPANS, quorum=False)
-    queues = [work(HUB_REQUESTS), work(HUB_REPLIES), token_queue, Queue(DEAD_QUEUE), spans_queue]
+    queues = [
+        work(HUB_REQUESTS),
+        work(HUB_INTERACTIVE),
+        work(HUB_REPLIES),
+        token_queue,
+        Queue(DEAD_QUEUE),
+        spans_queue,
+    ]
     bindings = [
-        Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_QUERY),
-        Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_ENROLL),
-        Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_CHANGE),
-        Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_IDENTIFY),
-        Binding(HUB_EXCHANGE, HUB_REQUESTS, RK_NOTICE),
+        *(Binding(HUB_EXCHANGE, HUB_REQUESTS, key) for key in REQUEST_KEYS),
+        *(Binding(INTERACTIVE_EXCHANGE, HUB_INTERACTIVE, key) for key in REQUEST_KEYS),
         Binding(HUB_EXCHANGE, HUB_REPLIES, RK_REPLY),
         Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
@@ -321,7 +341,7 @@ def network_topology(
             f"{p}hub",
             configure="^$",
             write=r"^(renkei\.offices|renkei\.token|renkei\.dlx|renkei\.spans|amq\.default)$",
-            read=r"^hub\.(requests|replies)$",
+            read=r"^hub\.(requests|interactive|replies)$",
         ),
         Permission(
             f"{p}token",
@@ -337,11 +357,12 @@ def network_topology(
         for name in (office_in(code), office_replies(code)):
             queues.append(work(name))
             bindings.append(Binding(OFFICES_EXCHANGE, name, name))
+        lane = r"|renkei\.interactive" if code in fast else ""
         permissions.append(
             Permission(
                 f"{p}{code}",
                 configure="^$",
-                write=r"^(renkei\.hub|renkei\.dlx|renkei\.spans)$",
+                write=rf"^(renkei\.hub{lane}|renkei\.dlx|renkei\.spans)$",
                 read=rf"^office\.{code}\.(in|replies)$",  # code is [a-z0-9-]: no escaping
             )
         )
@@ -356,7 +377,7 @@ def network_topology(
     )
     inbox_policy = Policy(
         "renkei-inbox",
-        pattern=r"^hub\.(requests|replies)$",
+        pattern=r"^hub\.(requests|interactive|replies)$",
         definition={
             "max-length": inbox_max_length,
             "max-length-bytes": inbox_max_bytes,

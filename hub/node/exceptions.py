@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "OFFICE_BACK_PRESSURE",
     "OFFICE_NOT_A_PROVIDER",
     "OFFICE_NOT_FROM_HUB",
     "OFFICE_NO_APPLICATIONS",
@@ -73,6 +74,7 @@ OFFICE_NOT_A_PROVIDER: Final = "office.not_a_provider"
 OFFICE_UNSENDABLE_ANSWER: Final = "office.unsendable_answer"
 OFFICE_NO_APPLICATIONS: Final = "office.no_applications"
 OFFICE_SYSTEM_ERROR: Final = "office.system_error"
+OFFICE_BACK_PRESSURE: Final = "office.back_pressure"  # every send of a query rejected (full queue)
 # why a message was dead-lettered
 OFFICE_NOT_FROM_HUB: Final = "office.not_from_hub"
 OFFICE_UNEXPECTED: Final = "office.unexpected"

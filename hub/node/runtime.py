@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -31,13 +32,16 @@ from hub.bus import (
     RK_REPLY,
     Bus,
     Delivery,
+    Rejected,
     office_in,
     office_replies,
     signed_message,
 )
 from hub.log import get_logger
 from hub.metrics import METRICS
+from hub.node.backoff import Backoff
 from hub.node.exceptions import (
+    OFFICE_BACK_PRESSURE,
     OFFICE_NO_APPLICATIONS,
     OFFICE_NO_JLIS_KEY,
     OFFICE_NOT_A_PROVIDER,
@@ -120,6 +124,8 @@ class Answer:
     reason: str = ""
     record_id: uuid.UUID | None = None
     seconds: float = 0.0
+    retry_after: float | None = None  # a refusal that may go through later (a quota's)
+    attempts: int = 1  # sends of the query (``ask`` retries refused and rejected sends)
 
 
 @dataclass(slots=True)
@@ -135,6 +141,12 @@ class OfficeNode:
     deadline: dt.timedelta = dt.timedelta(seconds=10)
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     tracing: Tracing = OFF  # its spans (``hub.tracing``)
+    # where its requests go: ``renkei.hub``, or the interactive lane when its class is
+    # interactive (``hub.routing.quotas``; the broker lets only those offices write it)
+    lane: str = HUB_EXCHANGE
+    backoff: Backoff = field(default_factory=Backoff)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    draw: Callable[[], float] = random.random  # the jitter: not a secret, not a key
     _pending: dict[uuid.UUID, asyncio.Future[Reply]] = field(default_factory=dict)
     _subs: list[Any] = field(default_factory=list)
 
@@ -162,9 +174,47 @@ class OfficeNode:
         not_disclosed: bool = False,
         document: bytes | None = None,
     ) -> Answer:
-        """Ask the hub; ``document``: an application for ``provider``, sealed for it alone."""
+        """Ask the hub; ``document``: an application for ``provider``, sealed for it alone.
+
+        A send the hub refuses with a retry-after (its quota) or the broker rejects (a full
+        queue: back-pressure) is sent again — a new query id each time, the first one's
+        deadline — after a pause of ``backoff`` (exponential, jittered, never before the
+        retry-after), while the deadline allows; then the last refusal is the answer, or
+        ``office.back_pressure`` when the broker took none."""
+        deadline = self.clock() + self.deadline
+        last: Answer | None = None  # the hub's last refusal, if any send reached it
+        attempt = 0
+        while True:
+            floor = 0.0  # a nack says no time
+            try:
+                answer = await self._ask_once(
+                    affair, provider, items, person, params, not_disclosed, document, deadline
+                )
+            except Rejected:
+                pass
+            else:
+                if answer.retry_after is None:
+                    return replace(answer, attempts=attempt + 1)
+                last, floor = answer, answer.retry_after
+            pause = self.backoff.pause(attempt, floor, self.draw())
+            attempt += 1
+            if attempt >= self.backoff.attempts or self.clock() + _secs(pause) >= deadline:
+                return _gave_up(last, attempt)
+            await self.sleep(pause)
+
+    async def _ask_once(  # noqa: PLR0917 - ask's own arguments, and the deadline
+        self,
+        affair: str,
+        provider: str,
+        items: tuple[str, ...],
+        person: str,
+        params: Mapping[str, str | int] | None,
+        not_disclosed: bool,
+        document: bytes | None,
+        deadline: dt.datetime,
+    ) -> Answer:
         span = self._span("query", affair, provider, items)
-        env = self._envelope(affair, provider, span)
+        env = self._envelope(affair, provider, span, deadline)
         query = Query(
             envelope=env,
             person=person,
@@ -274,7 +324,9 @@ class OfficeNode:
             tags[tn.ITEMS] = items
         return self.tracing.tracer.start_span(kind, kind=SpanKind.CLIENT, attributes=tags)  # type: ignore[no-any-return]
 
-    def _envelope(self, affair: str, recipient: str, span: Span) -> Envelope:
+    def _envelope(
+        self, affair: str, recipient: str, span: Span, deadline: dt.datetime | None = None
+    ) -> Envelope:
         now = self.clock()
         qid = uuid.uuid4()
         return Envelope(
@@ -284,7 +336,7 @@ class OfficeNode:
             recipient=recipient,
             affair=affair,
             issued_at=now,
-            deadline=now + self.deadline,
+            deadline=deadline or now + self.deadline,
             traceparent=traceparent(span, new_traceparent()),
         )
 
@@ -324,7 +376,16 @@ class OfficeNode:
             return Answer(qid, "ok", data=data, record_id=rid, seconds=seconds)
         code = outcome_code(out)
         reason = outcome_reason(out)
-        return Answer(qid, out.status, code=code, reason=reason, record_id=rid, seconds=seconds)
+        again = out.retry_after if isinstance(out, Refused) else None
+        return Answer(
+            qid,
+            out.status,
+            code=code,
+            reason=reason,
+            record_id=rid,
+            seconds=seconds,
+            retry_after=again,
+        )
 
     async def _on_reply(self, d: Delivery) -> None:
         msg = await self._from_hub(d)
@@ -492,8 +553,25 @@ class OfficeNode:
     async def _publish(self, routing_key: str, msg: _Request | ProviderReply) -> int:
         """Sign and publish to the hub; the body's size."""
         out = signed_message(msg, self.keys.signing)
-        await self.bus.publish(HUB_EXCHANGE, routing_key, out)
+        exchange = HUB_EXCHANGE if routing_key == RK_REPLY else self.lane
+        await self.bus.publish(exchange, routing_key, out)
         return len(out.body)
+
+
+def _secs(seconds: float) -> dt.timedelta:
+    return dt.timedelta(seconds=seconds)
+
+
+def _gave_up(last: Answer | None, attempts: int) -> Answer:
+    """``ask``'s answer when the deadline (or the back-off's attempts) ran out: the hub's last
+    refusal, saying so, or — when the broker took none of the sends — back-pressure."""
+    note = f" (sent {attempts} times; no time left before the deadline to try again)"
+    if last is None:
+        why = "the hub's queue refused the query every time (back-pressure): try again later"
+        return Answer(
+            uuid.uuid4(), "error", code=OFFICE_BACK_PRESSURE, reason=why + note, attempts=attempts
+        )
+    return replace(last, reason=(last.reason + note)[:2000], attempts=attempts)
 
 
 _Awaited = ForwardedQuery | ForwardedEnroll | ForwardedIdentify  # the hub awaits an answer

@@ -5,7 +5,8 @@ a `RecordStore` (`MemoryRecordStore` embedded, `PgRecordStore` in production) an
 once the record is durable and sealed.  `verify` / `verify_store` check the chain, its seals,
 its signed checkpoints and the heads kept by the witness (`FileWitness`, `read_witness`);
 residents' lookups go through `RecordStore.for_person`.  A `Claimer` batches the hub's query
-claims (a query id taken once, before anything is forwarded) into the same store.
+claims (a query id taken once, before anything is forwarded) into the same store; a
+`QuotaStore` keeps the query quotas' buckets every hub process shares (`hub.records.quotas`).
 """
 
 from hub.records.audit import StoreReport, verify_store
@@ -42,6 +43,7 @@ from hub.records.model import (
     digest,
 )
 from hub.records.pg import PgRecordStore
+from hub.records.quotas import MemoryQuotaStore, PgQuotaStore, QuotaStore, Taken, Want
 from hub.records.store import MemoryRecordStore, RecordStore, disclose
 from hub.records.witness import WITNESS_FILE, FileWitness, Witness, read_witness
 from hub.records.writer import RecordWriter
@@ -60,8 +62,11 @@ __all__ = [
     "FileWitness",
     "FlagChange",
     "InvalidRecord",
+    "MemoryQuotaStore",
     "MemoryRecordStore",
+    "PgQuotaStore",
     "PgRecordStore",
+    "QuotaStore",
     "RecordDraft",
     "RecordNotFound",
     "RecordStore",
@@ -71,9 +76,11 @@ __all__ = [
     "RoleError",
     "SchemaError",
     "StoreReport",
+    "Taken",
     "UnsignedHead",
     "Verifier",
     "VerifyReport",
+    "Want",
     "Witness",
     "WitnessError",
     "WriterClosed",

@@ -89,6 +89,44 @@ BEGIN
 END
 $$;
 
+-- Query quotas (hub.records.quotas): one token bucket per office (or office and affair), shared
+-- by every hub process.  Not evidence: a level and when it was counted.  take_quota takes up to
+-- want[i] tokens from bucket keys[i] (refilled at rates[i] a second up to bursts[i]) and returns
+-- how many each gave and what it holds after: one call per batch, each row updated atomically
+-- (an UPDATE's SET reads the row it locks: concurrent hub processes never take a token twice).
+CREATE TABLE IF NOT EXISTS {schema}.quota_bucket (
+    key    text             PRIMARY KEY,
+    tokens double precision NOT NULL,
+    at     timestamptz      NOT NULL,
+    given  integer          NOT NULL DEFAULT 0
+);
+
+CREATE OR REPLACE FUNCTION {schema}.take_quota(
+    keys text[], wants integer[], bursts double precision[], rates double precision[],
+    now timestamptz
+) RETURNS TABLE (key text, given integer, tokens double precision)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);  -- not evidence, as the claims
+    INSERT INTO {schema}.quota_bucket AS b (key, tokens, at)
+        SELECT t.key, t.burst, now FROM unnest(keys, bursts) AS t(key, burst)
+        ON CONFLICT ON CONSTRAINT quota_bucket_pkey DO NOTHING;
+    RETURN QUERY UPDATE {schema}.quota_bucket AS b SET
+        given = LEAST(t.want, GREATEST(0, floor(
+            LEAST(t.burst, b.tokens + GREATEST(0, extract(epoch FROM now - b.at)) * t.rate)
+        )))::integer,
+        tokens = LEAST(t.burst, b.tokens + GREATEST(0, extract(epoch FROM now - b.at)) * t.rate)
+            - LEAST(t.want, GREATEST(0, floor(
+                LEAST(t.burst, b.tokens + GREATEST(0, extract(epoch FROM now - b.at)) * t.rate)
+            ))),
+        at = GREATEST(b.at, now)
+        FROM unnest(keys, wants, bursts, rates) AS t(key, want, burst, rate)
+        WHERE b.key = t.key
+        RETURNING b.key, b.given, b.tokens;
+END
+$$;
+
 -- Append-only: every row of these three tables is evidence.  The triggers hold even for the
 -- table owner (who can disable them: verification then notices what was done); the hub's own
 -- role gets SELECT and INSERT only (PgRecordStore.migrate(writer_role=...), see README).

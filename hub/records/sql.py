@@ -59,17 +59,20 @@ WRITER_POWERS: Final = (
 
 
 def grants(quoted_schema: str, ident: str) -> str:
-    """SELECT and INSERT on the three tables of evidence, USAGE on the schema, and on the query
-    claims (not evidence: expired ones are deleted) SELECT, INSERT, DELETE; nothing else (the
+    """SELECT and INSERT on the three tables of evidence, USAGE on the schema, on the query
+    claims (not evidence: expired ones are deleted) SELECT, INSERT, DELETE, and on the quota
+    buckets (not evidence: a level per office) SELECT, INSERT, UPDATE; nothing else (the
     role and the schema are quoted already; one simple-protocol batch)."""
     tables = ", ".join(f"{quoted_schema}.{t}" for t in TABLES)
     claims = f"{quoted_schema}.query_claim"
+    quotas = f"{quoted_schema}.quota_bucket"
     return (
         f"REVOKE ALL ON SCHEMA {quoted_schema} FROM {ident};"
         f" GRANT USAGE ON SCHEMA {quoted_schema} TO {ident};"
-        f" REVOKE ALL ON {tables}, {claims} FROM PUBLIC, {ident};"
+        f" REVOKE ALL ON {tables}, {claims}, {quotas} FROM PUBLIC, {ident};"
         f" GRANT SELECT, INSERT ON {tables} TO {ident};"
-        f" GRANT SELECT, INSERT, DELETE ON {claims} TO {ident}"
+        f" GRANT SELECT, INSERT, DELETE ON {claims} TO {ident};"
+        f" GRANT SELECT, INSERT, UPDATE ON {quotas} TO {ident}"
     )
 
 

@@ -48,8 +48,10 @@ __all__ = [
     "HUB_UNVERIFIED_SENDER",
     "ROUTING_AMBIGUOUS_PROVIDER",
     "ROUTING_NO_PROVIDER",
+    "ROUTING_QUOTA_EXCEEDED",
     "ForgedContext",
     "MalformedConfig",
+    "MalformedQuotas",
     "MalformedRegistry",
     "MalformedTable",
     "RoutingError",
@@ -103,6 +105,13 @@ class MalformedRegistry(MalformedConfig):
     what: ClassVar[str] = "office registry"
 
 
+class MalformedQuotas(MalformedConfig):
+    """The quotas file cannot be used; the hub refuses to start."""
+
+    code: ClassVar[str] = "routing.malformed_quotas"
+    what: ClassVar[str] = "quotas file"
+
+
 class UnknownOffice(RoutingError):
     """An office code that is not registered on the network was looked up."""
 
@@ -146,6 +155,7 @@ HUB_BAD_EFFECTIVE_DATE: Final = "hub.bad_effective_date"
 HUB_NOT_RESIDENT_HERE: Final = "hub.not_resident_here"
 ROUTING_NO_PROVIDER: Final = "routing.no_provider"
 ROUTING_AMBIGUOUS_PROVIDER: Final = "routing.ambiguous_provider"
+ROUTING_QUOTA_EXCEEDED: Final = "routing.quota_exceeded"  # with a retry-after (``quotas``)
 # -- the hub failed (``Failed``, family ``hub``), or a provider answered what it may not ---------
 HUB_TOKEN_SERVICE_UNAVAILABLE: Final = "hub.token_service_unavailable"  # noqa: S105 - a code
 HUB_PROVIDER_UNREACHABLE: Final = "hub.provider_unreachable"

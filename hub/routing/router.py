@@ -10,14 +10,15 @@ refused before anything is forwarded.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from hub.buckets import Rate
-from hub.bus import HUB_REPLIES, HUB_REQUESTS, Bus, Delivery, Subscription
+from hub.bus import HUB_INTERACTIVE, HUB_REPLIES, HUB_REQUESTS, Bus, Delivery, Subscription
 from hub.directory import Directory
 from hub.log import get_logger
 from hub.records import Claimer, RecordStore, digest
@@ -46,6 +47,7 @@ from hub.routing.finish import Finisher, record_key, refused, replay_key
 from hub.routing.freshness import MAX_DEADLINE, check_times, seen
 from hub.routing.legal import LegalTable
 from hub.routing.offices import Registry
+from hub.routing.quotas import QuotaGate
 from hub.routing.tokens import TokenClient
 from hub.tracing import OFF, Tracing, consume, current
 from hub.tracing import names as tn
@@ -70,7 +72,7 @@ from hub.wire import (
     verify_by,
 )
 
-__all__ = ["Router", "RouterDeps", "desks_for", "utcnow"]
+__all__ = ["Lanes", "Router", "RouterDeps", "desks_for", "utcnow"]
 
 log = get_logger("hub.router")
 
@@ -95,6 +97,7 @@ class RouterDeps:
     clock: Callable[[], dt.datetime] = utcnow
     enroll_rate: Rate = ENROLL_RATE  # per office, per worker
     tracing: Tracing = OFF  # the hub's spans (``hub.tracing``)
+    quotas: QuotaGate | None = None  # queries per office, shared by every worker (None: none)
 
 
 def desks_for(d: RouterDeps, out: Forwarder) -> dict[type[Message], Desk]:
@@ -111,7 +114,9 @@ def desks_for(d: RouterDeps, out: Forwarder) -> dict[type[Message], Desk]:
     )
     shared: dict[str, Any] = {"registry": d.registry, "tokens": d.tokens, "forwarder": out}
     return {
-        Query: QueryDesk(table=d.table, directory=d.directory, portal=portal, **shared),
+        Query: QueryDesk(
+            table=d.table, directory=d.directory, portal=portal, quotas=d.quotas, **shared
+        ),
         Enroll: EnrollmentDesk(directory=d.directory, rate=d.enroll_rate, clock=d.clock, **shared),
         ChangeEvent: ChangeDesk(directory=d.directory, **shared),
         Identify: IdentifyDesk(**shared),
@@ -135,11 +140,13 @@ class Router:
         self._desks = desks_for(deps, self._out)
         self._by_kind = {desk.kind: desk for desk in self._desks.values()}
         self._subs: list[Subscription] = []
+        self._lanes = Lanes()
 
     async def start(self, *, prefetch: int = 200) -> None:
-        bus = self._d.bus
+        bus, lanes = self._d.bus, self._lanes
         self._subs = [
-            await bus.consume(HUB_REQUESTS, self.on_request, prefetch=prefetch),
+            await bus.consume(HUB_INTERACTIVE, lanes.first(self.on_request), prefetch=prefetch),
+            await bus.consume(HUB_REQUESTS, lanes.then(self.on_request), prefetch=prefetch),
             await bus.consume(HUB_REPLIES, self.on_reply, prefetch=prefetch),
         ]
 
@@ -324,6 +331,43 @@ class Router:
         if d.user_id != ctx.provider or msg.envelope.sender != ctx.provider:
             raise ForgedContext(f"{d.user_id!r} answered a query sent to {ctx.provider!r}")
         verify_by(d.body, d.headers.get(SIGNATURE_HEADER), self._d.keys[ctx.provider])
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+class Lanes:
+    """Interactive before batch, within a worker: a request of the batch lane (``hub.requests``)
+    starts only while no request of the interactive lane (``hub.interactive``) is in hand, so a
+    batch flood's deliveries wait at the door and the interactive ones go through a worker that
+    is not busy with them. A request in hand is brief (the hub forwards and returns; the reply is
+    another message), and the interactive lane is bounded by its offices' quotas; which offices
+    may use it the broker decides (``hub.bus.topology``)."""
+
+    def __init__(self) -> None:
+        self._busy = 0
+        self._clear = asyncio.Event()
+        self._clear.set()
+
+    def first(self, handler: Handler) -> Handler:
+        async def interactive(d: Delivery) -> None:
+            self._busy += 1
+            self._clear.clear()
+            try:
+                await handler(d)
+            finally:
+                self._busy -= 1
+                if not self._busy:
+                    self._clear.set()
+
+        return interactive
+
+    def then(self, handler: Handler) -> Handler:
+        async def batch(d: Delivery) -> None:
+            await self._clear.wait()
+            await handler(d)
+
+        return batch
 
 
 _PROVIDER_FAMILIES = ("provider", "provider_system", "requester")  # never "hub"

@@ -49,6 +49,7 @@ from hub.wire.exceptions import (
     WrongContentType,
 )
 from hub.wire.messages import (
+    MAX_RETRY_AFTER,
     OUTCOME_STATUSES,
     AccessEvent,
     Answered,
@@ -101,6 +102,7 @@ __all__ = [
     "JLIS_PKI",
     "MAX_ITEMS",
     "MAX_MESSAGE_BYTES",
+    "MAX_RETRY_AFTER",
     "OUTCOME_STATUSES",
     "SIGNATURE_HEADER",
     "WIRE_VERSION",

@@ -30,6 +30,7 @@ from hub.wire.base import (
 )
 
 __all__ = [
+    "MAX_RETRY_AFTER",
     "OUTCOME_STATUSES",
     "AccessEvent",
     "Answered",
@@ -75,6 +76,7 @@ __all__ = [
     "outcome_reason",
 ]
 
+MAX_RETRY_AFTER = 3600.0  # seconds: a refusal's retry-after is at most an hour
 Items = Annotated[tuple[ItemCode, ...], Field(min_length=1, max_length=MAX_ITEMS)]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+)+$", max_length=64)]
 Municipality = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]  # 全国地方公共団体コード
@@ -157,6 +159,11 @@ class Refused(WireModel):
     status: Literal["refused"] = "refused"
     code: Code
     reason: Text
+    # seconds after which the same request may succeed (the hub's quota refusals say it); left
+    # out of the JSON when absent, so every other refusal reads as before
+    retry_after: Annotated[float, Field(ge=0, le=MAX_RETRY_AFTER)] | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
 
 
 class NotFound(WireModel):

@@ -1,9 +1,13 @@
-"""Queries (情報照会): the tokens, then the law, then the provider; the first refusal ends it.
+"""Queries (情報照会): the quota, the tokens, then the law, then the provider; the first
+refusal ends it.
 
-The token comes first so that even a refused query is recorded under the person and shows in
-their やりとり履歴 (a forged token leaves the record without a person). A query addressed to the
-hub itself asks the hub to find the provider (``resolve``). The portal's queries go to the
-portal's desk (the portal rules instead of the legal table).
+Each query takes a token of its requester's quota first (``quotas``; off when the hub has no
+gate): a query over quota is refused ``routing.quota_exceeded`` with a retry-after, and
+recorded without a person (no token was translated for it). Then the token, so that even a
+refused query is recorded under the person and shows in their やりとり履歴 (a forged token
+leaves the record without a person). A query addressed to the hub itself asks the hub to find
+the provider (``resolve``). The portal's queries go to the portal's desk (the portal rules
+instead of the legal table).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from hub.routing.finish import refused, refused_by_law
 from hub.routing.legal import Decision, LegalTable
 from hub.routing.offices import Registry, authorize
 from hub.routing.portal import is_portal
+from hub.routing.quotas import QuotaGate
 from hub.routing.resolve import reference_date, resolve_provider
 from hub.routing.tokens import TokenClient
 from hub.tracing import current_span
@@ -41,6 +46,7 @@ class QueryDesk(Desk):
         directory: Directory,
         forwarder: Forwarder,
         portal: PortalDesk,
+        quotas: QuotaGate | None = None,
     ) -> None:
         self._table = table
         self._registry = registry
@@ -48,11 +54,19 @@ class QueryDesk(Desk):
         self._directory = directory
         self._out = forwarder
         self._portal = portal
+        self._quotas = quotas
 
     def items(self, msg: Query) -> tuple[str, ...]:
         return msg.items
 
     async def handle(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
+        if self._quotas is not None:
+            over = await self._quotas.check(ctx.requester, ctx.affair)
+            if over is not None:
+                return ctx, over
+        return await self._within_quota(msg, ctx)
+
+    async def _within_quota(self, msg: Query, ctx: Context) -> tuple[Context, Outcome | None]:
         if is_portal(self._registry, ctx.requester):
             return await self._portal.handle(msg, ctx)
         if msg.document is not None:

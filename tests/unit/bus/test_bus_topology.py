@@ -10,10 +10,12 @@ from hub.bus import (
     DEAD_QUEUE,
     DLX_EXCHANGE,
     HUB_EXCHANGE,
+    HUB_INTERACTIVE,
     HUB_REPLIES,
     HUB_REQUESTS,
     INBOX_MAX_BYTES,
     INBOX_MAX_LENGTH,
+    INTERACTIVE_EXCHANGE,
     MONITOR_SPANS,
     OFFICE_MAX_CHANNELS,
     OFFICE_MAX_CONNECTIONS,
@@ -27,12 +29,15 @@ from hub.bus import (
     office_replies,
 )
 
-TOPOLOGY = network_topology(["tax-osaka", "131016"], delivery_limit=7)
+TOPOLOGY = network_topology(
+    ["tax-osaka", "131016", "portal"], delivery_limit=7, interactive=["portal"]
+)
 
 
 def test_exchanges_and_their_types() -> None:
     assert {(e.name, e.type) for e in TOPOLOGY.exchanges} == {
         (HUB_EXCHANGE, "direct"),
+        (INTERACTIVE_EXCHANGE, "direct"),
         (OFFICES_EXCHANGE, "direct"),
         (TOKEN_EXCHANGE, "direct"),
         (DLX_EXCHANGE, "fanout"),
@@ -47,6 +52,7 @@ def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering(
     names = {q.name for q in TOPOLOGY.queues}
     assert names == {
         HUB_REQUESTS,
+        HUB_INTERACTIVE,
         HUB_REPLIES,
         TOKEN_REQUESTS,
         DEAD_QUEUE,
@@ -55,6 +61,8 @@ def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering(
         "office.tax-osaka.replies",
         "office.131016.in",
         "office.131016.replies",
+        "office.portal.in",
+        "office.portal.replies",
     }
     for queue in TOPOLOGY.queues:
         args = queue.declare_arguments
@@ -86,13 +94,17 @@ def test_bindings() -> None:
         Binding(HUB_EXCHANGE, HUB_REQUESTS, "identify"),
         Binding(HUB_EXCHANGE, HUB_REQUESTS, "notice"),
         Binding(HUB_EXCHANGE, HUB_REQUESTS, "change"),
+        *(
+            Binding(INTERACTIVE_EXCHANGE, HUB_INTERACTIVE, key)
+            for key in ("query", "enroll", "identify", "notice", "change")
+        ),
         Binding(HUB_EXCHANGE, HUB_REPLIES, "reply"),
         Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
         Binding(SPANS_EXCHANGE, MONITOR_SPANS, ""),
         *(
             Binding(OFFICES_EXCHANGE, name, name)
-            for code in ("tax-osaka", "131016")
+            for code in ("tax-osaka", "131016", "portal")
             for name in (office_in(code), office_replies(code))
         ),
     }
@@ -104,15 +116,29 @@ def test_bindings() -> None:
         (
             "tax-osaka",
             [HUB_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE],
-            [OFFICES_EXCHANGE, TOKEN_EXCHANGE, "", "amq.default", "renkei.hubx"],
+            [
+                OFFICES_EXCHANGE,
+                TOKEN_EXCHANGE,
+                "",
+                "amq.default",
+                "renkei.hubx",
+                INTERACTIVE_EXCHANGE,
+            ],
             ["office.tax-osaka.in", "office.tax-osaka.replies"],
             ["office.131016.in", HUB_REQUESTS, DEAD_QUEUE, MONITOR_SPANS, "office.tax-osaka.inx"],
+        ),
+        (  # an interactive office: the interactive lane too
+            "portal",
+            [HUB_EXCHANGE, INTERACTIVE_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE],
+            [OFFICES_EXCHANGE, TOKEN_EXCHANGE, "", "renkei.interactivex"],
+            ["office.portal.in", "office.portal.replies"],
+            [HUB_INTERACTIVE, HUB_REQUESTS],
         ),
         (
             "hub",
             [OFFICES_EXCHANGE, TOKEN_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, ""],
-            [HUB_EXCHANGE],
-            [HUB_REQUESTS, HUB_REPLIES],
+            [HUB_EXCHANGE, INTERACTIVE_EXCHANGE],
+            [HUB_REQUESTS, HUB_INTERACTIVE, HUB_REPLIES],
             [TOKEN_REQUESTS, "office.131016.in", DEAD_QUEUE, MONITOR_SPANS],
         ),
         (
@@ -182,7 +208,7 @@ def test_the_hubs_inbound_queues_are_bounded_and_reject_when_full() -> None:
     broker's disk; one policy per queue (RabbitMQ applies only one)."""
     (policy,) = [p for p in TOPOLOGY.policies if p.name == "renkei-inbox"]
     bounded = {q.name for q in TOPOLOGY.queues if re.search(policy.pattern, q.name)}
-    assert bounded == {HUB_REQUESTS, HUB_REPLIES}
+    assert bounded == {HUB_REQUESTS, HUB_INTERACTIVE, HUB_REPLIES}
     assert dict(policy.definition) == {
         "max-length": INBOX_MAX_LENGTH,
         "max-length-bytes": INBOX_MAX_BYTES,
@@ -211,6 +237,12 @@ def test_every_office_user_has_connection_and_channel_limits() -> None:
 def test_bad_office_codes_are_refused(code: str) -> None:
     with pytest.raises(ValueError, match="office code"):
         network_topology([code])
+
+
+def test_interactive_offices_must_be_offices_of_the_network() -> None:
+    with pytest.raises(ValueError, match="interactive offices not in the network"):
+        network_topology(["a"], interactive=["b"])
+    assert network_topology(["a"]).permission("a").may_write(INTERACTIVE_EXCHANGE) is False  # type: ignore[union-attr]
 
 
 def test_duplicate_offices_and_negative_limits_are_refused() -> None:

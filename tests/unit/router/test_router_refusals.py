@@ -25,11 +25,12 @@ import pytest
 from hub.buckets import Rate
 from hub.bus import CONTENT_TYPE, HUB_REPLIES, HUB_REQUESTS, CallTimeout, signed_message
 from hub.directory import MemoryDirectory
-from hub.records import ClaimState
+from hub.records import ClaimState, MemoryQuotaStore
 from hub.routing import LegalTable, Registry
 from hub.routing.desks.enrollment import ENROLL_RATE
 from hub.routing.legal import parse_table
 from hub.routing.offices import parse_registry
+from hub.routing.quotas import QuotaGate, parse_quotas
 from hub.routing.router import Router, RouterDeps
 from hub.routing.tokens import TokenClient
 from hub.wire import (
@@ -168,8 +169,13 @@ async def make_hub() -> AsyncIterator[MakeHub]:
         tokens: Any = None,
         at: dt.datetime = NOW,
         rate: Rate | None = None,
+        quotas: str | None = None,
     ) -> Hub:
         bus, finisher, directory, clock = FakeBus(), FakeFinisher(), MemoryDirectory(), [at]
+        gate = None
+        if quotas is not None:
+            limits = parse_quotas(quotas, offices, legal)
+            gate = QuotaGate(limits, MemoryQuotaStore(), clock=lambda: clock[0])
         deps = RouterDeps(
             bus=bus,  # type: ignore[arg-type]
             table=legal,
@@ -183,6 +189,7 @@ async def make_hub() -> AsyncIterator[MakeHub]:
             claims=FakeClaims(),  # type: ignore[arg-type]
             clock=lambda: clock[0],
             enroll_rate=rate or ENROLL_RATE,
+            quotas=gate,
         )
         made.append(Hub(Router(deps), bus, finisher, directory, clock))
         return made[-1]
@@ -317,6 +324,27 @@ async def test_hub_replayed_query(make_hub: MakeHub) -> None:
     assert d.settled_as == "ack"
     assert outcome_code(hub.outcome()) == "hub.replayed_query"
     assert len(hub.bus.sent()) == 1  # the first copy only
+
+
+async def test_routing_quota_exceeded(make_hub: MakeHub) -> None:
+    """Over its quota, a query is refused with a retry-after, recorded, and forwarded to no
+    office; one more second gives the office one more query."""
+    quotas = 'version = "t"\n[default]\nper_second = 1\nburst = 2\n'
+    hub = make_hub(quotas=quotas)
+    for _ in range(2):
+        await hub.router.on_request(delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",))))
+    assert len(hub.bus.sent()) == 2
+    d = delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",)))
+    await hub.router.on_request(d)
+    assert d.settled_as == "ack" and len(hub.bus.sent()) == 2
+    ctx, outcome = hub.finisher.finished[-1]
+    assert isinstance(outcome, Refused) and outcome.code == "routing.quota_exceeded"
+    assert outcome.retry_after == 1.0
+    assert ctx.requester == CHILD and ctx.person == ""  # recorded, under no person
+    hub.clock[0] += dt.timedelta(seconds=1)
+    fresh = ask(CHILD, TAX, "child_allowance", ("local_tax",), at=hub.clock[0])
+    await hub.router.on_request(delivered(fresh))
+    assert len(hub.bus.sent()) == 3
 
 
 async def test_hub_sender_mismatch(make_hub: MakeHub) -> None:
