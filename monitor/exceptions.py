@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["MONITOR_UNKNOWN_SOURCE", "MONITOR_WRONG_SOURCE", "MonitorError", "StoreError"]
+__all__ = [
+    "MONITOR_UNKNOWN_SOURCE",
+    "MONITOR_WRONG_SOURCE",
+    "MonitorError",
+    "RulesError",
+    "StoreError",
+]
 
 MONITOR_UNKNOWN_SOURCE = "monitor.unknown_source"
 """A span batch whose broker-vouched publisher is no identity of the network: dropped whole."""
@@ -18,3 +24,9 @@ class StoreError(MonitorError):
     """The span store failed (PostgreSQL down): the batch's spans are dropped and counted."""
 
     code = "monitor.store"
+
+
+class RulesError(MonitorError):
+    """The anomaly rules file is malformed: the monitor refuses to start on it."""
+
+    code = "monitor.bad_rules"
