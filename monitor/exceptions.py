@@ -5,9 +5,14 @@ from __future__ import annotations
 __all__ = [
     "MONITOR_UNKNOWN_SOURCE",
     "MONITOR_WRONG_SOURCE",
+    "AckRefused",
+    "AlertError",
+    "AlreadyAcknowledged",
+    "BadAck",
     "MonitorError",
     "RulesError",
     "StoreError",
+    "UnknownAlert",
 ]
 
 MONITOR_UNKNOWN_SOURCE = "monitor.unknown_source"
@@ -30,3 +35,33 @@ class RulesError(MonitorError):
     """The anomaly rules file is malformed: the monitor refuses to start on it."""
 
     code = "monitor.bad_rules"
+
+
+class AlertError(MonitorError):
+    """The root of the refusals an acknowledgement can get."""
+
+    code = "monitor.alert"
+
+
+class BadAck(AlertError):
+    """A malformed acknowledgement: not an alert id, no or an unprintable name, a naive time."""
+
+    code = "monitor.bad_ack"
+
+
+class UnknownAlert(AlertError):
+    """No alert has that id."""
+
+    code = "monitor.unknown_alert"
+
+
+class AckRefused(AlertError):
+    """Only an auditor may acknowledge an alert."""
+
+    code = "monitor.ack_refused"
+
+
+class AlreadyAcknowledged(AlertError):
+    """The alert was acknowledged before (by whom and when: in the message)."""
+
+    code = "monitor.already_acknowledged"

@@ -29,3 +29,23 @@ CREATE INDEX IF NOT EXISTS span_start ON monitor.span USING brin (start_ns);
 -- a console's searches start from the hub's own span of each flow
 CREATE INDEX IF NOT EXISTS span_hub_in ON monitor.span (start_ns)
     WHERE name = 'process hub.requests' AND source = 'hub';
+
+-- The anomaly engine's alerts (monitor.alerts): one open alert per rule and subject, repeats
+-- counted; an auditor's acknowledgement closes it (who and when, kept).
+CREATE TABLE IF NOT EXISTS monitor.alert (
+    id        uuid        PRIMARY KEY,
+    rule      text        NOT NULL,
+    subject   text        NOT NULL,  -- an office code, or 'records' (the chain)
+    severity  text        NOT NULL,
+    summary   text        NOT NULL,
+    facts     jsonb       NOT NULL,  -- counts, offices, record ids: never a person
+    first_at  timestamptz NOT NULL,
+    last_at   timestamptz NOT NULL,
+    count     integer     NOT NULL DEFAULT 1,
+    acked_by  text,
+    acked_at  timestamptz,
+    CHECK ((acked_by IS NULL) = (acked_at IS NULL))
+);
+CREATE UNIQUE INDEX IF NOT EXISTS alert_open ON monitor.alert (rule, subject)
+    WHERE acked_at IS NULL;
+CREATE INDEX IF NOT EXISTS alert_last ON monitor.alert (last_at);
