@@ -31,6 +31,7 @@ from hub.records import (
     Verifier,
     verify_store,
 )
+from hub.records.checkpoints import checkpoint_valid
 
 __all__ = ["ChainState", "ChainWatch"]
 
@@ -92,6 +93,7 @@ class ChainWatch:
         self._checks = 0
         self._read = 0  # the last seq handed to the engine
         self._head: tuple[int, bytes] = (0, b"")
+        self._signed: set[tuple[int, int, bytes]] = set()  # checkpoints whose signature held
         self.state = ChainState()
 
     async def check(self, now: dt.datetime) -> list[AccessRecord]:
@@ -104,6 +106,7 @@ class ChainWatch:
             if self._checks % self._full_every == 0:
                 await self._full(witnessed, now)
             self._checks += 1
+            self._new_checkpoints(checkpoints, now)
             fresh = await self._continue(checkpoints, witnessed, now)
         except (RecordsError, OSError) as exc:  # a witness unreadable, the database away
             self.state = replace(self.state, checked_at=now, detail=f"cannot verify now: {exc}")
@@ -114,6 +117,25 @@ class ChainWatch:
                 self.state, last_checkpoint_seq=last.seq, last_checkpoint_at=last.signed_at
             )
         return fresh
+
+    def _new_checkpoints(self, checkpoints: list[Checkpoint], now: dt.datetime) -> None:
+        """A checkpoint added at or before the verified head (a flag change, ``sign_head``, or a
+        forgery) is not read again by the continuation: its signature is checked here."""
+        head = self._head[0]
+        for cp in checkpoints:
+            key = (cp.seq, cp.flag_seq, cp.signature)
+            if cp.seq > head or key in self._signed:
+                continue
+            if not checkpoint_valid(cp, self._key):
+                self._broke(
+                    cp.seq,
+                    "bad_checkpoint_signature",
+                    f"the checkpoint at seq {cp.seq} has an invalid signature: "
+                    "it was forged or altered",
+                    now,
+                )
+                return
+            self._signed.add(key)
 
     async def _full(self, witnessed: list[Checkpoint], now: dt.datetime) -> None:
         report = await verify_store(self._records, self._key, witnessed=witnessed)
