@@ -373,17 +373,24 @@ async def _keep_session(_: Any) -> None:
 
 
 async def migrate(
-    db_url: str, registry: Registry, hub_signing: Any, *, hub_role: str | None = None
+    db_url: str,
+    registry: Registry,
+    hub_signing: Any,
+    *,
+    hub_role: str | None = None,
+    monitor_role: str | None = None,
 ) -> None:
     """``renkei db migrate``: the records, the directory and one schema per office, owned by
-    the role of ``db_url``; ``hub_role`` (the hub's own) may only append to the records."""
+    the role of ``db_url``; ``hub_role`` (the hub's own) may only append to the records;
+    ``monitor_role`` (the monitor's) may write its schema ``monitor`` and read the records."""
     pool = await asyncpg.create_pool(db_url, min_size=1, max_size=2)
     try:
-        await PgRecordStore(pool, signing_key=hub_signing).migrate(writer_role=hub_role)
+        records = PgRecordStore(pool, signing_key=hub_signing)
+        await records.migrate(writer_role=hub_role, reader_role=monitor_role)
         await PgDirectory(pool).migrate(writer_role=hub_role)
         for office in registry:
             await PgStore(pool, office.code).migrate()
-        await PgSpanStore(pool).migrate()
+        await PgSpanStore(pool).migrate(role=monitor_role)
     finally:
         await pool.close()
 

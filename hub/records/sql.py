@@ -8,6 +8,7 @@ from typing import Any, Final
 from hub.records.model import AccessRecord, Checkpoint, FlagChange
 
 __all__ = [
+    "READER_POWERS",
     "RECORD_COLUMNS",
     "TABLES",
     "WRITER_POWERS",
@@ -16,6 +17,7 @@ __all__ = [
     "cp_row",
     "flag_row",
     "grants",
+    "reader_grants",
     "record_row",
     "statements",
 ]
@@ -50,11 +52,16 @@ WRITER_ROLE: Final = (
 )
 # After the grants: which tables it could still change beyond appending (as their owner, a
 # member of the owner, or through any role it belongs to), and whether it owns the schema.
-WRITER_POWERS: Final = (
+_POWERS: Final = (
     "SELECT pg_has_role($1, n.nspowner, 'MEMBER') AS owns_schema,"
     " ARRAY(SELECT t FROM unnest($3::text[]) t WHERE has_table_privilege($1,"
-    " format('%I.%I', $2::text, t), 'UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES')) AS beyond"
+    " format('%I.%I', $2::text, t), '{rights}')) AS beyond"
     " FROM pg_namespace n WHERE n.nspname = $2"
+)
+WRITER_POWERS: Final = _POWERS.replace("{rights}", "UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES")
+# A reader (the monitor's role) may not even append.
+READER_POWERS: Final = _POWERS.replace(
+    "{rights}", "INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES"
 )
 
 
@@ -70,6 +77,19 @@ def grants(quoted_schema: str, ident: str) -> str:
         f" REVOKE ALL ON {tables}, {claims} FROM PUBLIC, {ident};"
         f" GRANT SELECT, INSERT ON {tables} TO {ident};"
         f" GRANT SELECT, INSERT, DELETE ON {claims} TO {ident}"
+    )
+
+
+def reader_grants(quoted_schema: str, ident: str) -> str:
+    """USAGE on the schema and SELECT on the three tables of evidence, nothing else — not the
+    query claims (the monitor's role: it verifies the records and reads them for its rules)."""
+    tables = ", ".join(f"{quoted_schema}.{t}" for t in TABLES)
+    claims = f"{quoted_schema}.query_claim"
+    return (
+        f"REVOKE ALL ON SCHEMA {quoted_schema} FROM {ident};"
+        f" GRANT USAGE ON SCHEMA {quoted_schema} TO {ident};"
+        f" REVOKE ALL ON {tables}, {claims} FROM {ident};"
+        f" GRANT SELECT ON {tables} TO {ident}"
     )
 
 
