@@ -64,3 +64,10 @@ def test_local_config_checks(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout + done.stderr
     assert "1 rule files found" in done.stdout + done.stderr
+
+
+def test_the_compose_config_checks() -> None:
+    """compose/prometheus/prometheus.yml (generated with compose.yaml) with its rules."""
+    done = promtool("check", "config", "prometheus.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 rule files found" in done.stdout + done.stderr
