@@ -83,15 +83,19 @@ class ChainWatch:
         witnessed: Witnessed = lambda: (),
         page: int = 1000,
         full_every: int = 720,
+        replay_from: int | None = None,
     ) -> None:
-        """``public_key``: the hub's, from the network's public keys (never the store's)."""
+        """``public_key``: the hub's, from the network's public keys (never the store's).
+        ``replay_from``: hand the engine the records after this seq too (None: only those
+        written after the first check)."""
         self._records = records
         self._key = public_key
         self._witnessed = witnessed
         self._page = page
         self._full_every = full_every
         self._checks = 0
-        self._read = 0  # the last seq handed to the engine
+        self._read = replay_from or 0  # the last seq handed to the engine
+        self._replay = replay_from is not None
         self._head: tuple[int, bytes] = (0, b"")
         self._signed: set[tuple[int, int, bytes]] = set()  # checkpoints whose signature held
         self.state = ChainState()
@@ -99,7 +103,7 @@ class ChainWatch:
     async def check(self, now: dt.datetime) -> list[AccessRecord]:
         """Verify what is new (all of it every ``full_every`` checks); the new records."""
         try:
-            if self._checks == 0:  # the engine starts at the head: it does not replay history
+            if self._checks == 0 and not self._replay:  # the engine starts at the head
                 self._read = await self._records.count()
             witnessed = list(self._witnessed())
             checkpoints = await self._records.checkpoints()
@@ -156,14 +160,14 @@ class ChainWatch:
         every = self._records.checkpoint_every
         v = Verifier(checkpoints, self._key, witnessed=witnessed, every=every, start=start)
         fresh: list[AccessRecord] = []
-        first = seq + 1
+        first = min(seq, self._read) + 1  # the engine may still want records verified before
         while True:
             page = await self._records.between(first, first + self._page - 1)
             for r in page:
-                if not v.feed(r):
-                    break
+                if r.seq > seq:
+                    v.feed(r)  # after a fault, a no-op
             fresh.extend(r for r in page if r.seq > self._read)
-            if len(page) < self._page or not page:
+            if len(page) < self._page:
                 break
             first = page[-1].seq + 1
         if fresh:
