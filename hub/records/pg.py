@@ -201,8 +201,7 @@ class PgRecordStore:
             raise RoleError(
                 f"role {role!r} is a superuser or may create roles: it could rewrite the records"
             )
-        grants = sql.reader_grants if reader else sql.grants
-        await conn.execute(grants(f'"{self._schema}"', found["ident"]))
+        await conn.execute(sql.grants(f'"{self._schema}"', found["ident"], reader=reader))
         check = sql.READER_POWERS if reader else sql.WRITER_POWERS
         powers = await conn.fetchrow(check, role, self._schema, list(sql.TABLES))
         if powers["owns_schema"] or powers["beyond"]:

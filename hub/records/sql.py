@@ -17,7 +17,6 @@ __all__ = [
     "cp_row",
     "flag_row",
     "grants",
-    "reader_grants",
     "record_row",
     "statements",
 ]
@@ -65,31 +64,23 @@ READER_POWERS: Final = _POWERS.replace(
 )
 
 
-def grants(quoted_schema: str, ident: str) -> str:
-    """SELECT and INSERT on the three tables of evidence, USAGE on the schema, and on the query
-    claims (not evidence: expired ones are deleted) SELECT, INSERT, DELETE; nothing else (the
-    role and the schema are quoted already; one simple-protocol batch)."""
+def grants(quoted_schema: str, ident: str, *, reader: bool = False) -> str:
+    """The writer (the hub): SELECT and INSERT on the three tables of evidence, USAGE on the
+    schema, and on the query claims (not evidence: expired ones are deleted) SELECT, INSERT,
+    DELETE. A ``reader`` (the monitor): USAGE and SELECT on the three tables, not the claims.
+    Nothing else (the role and the schema are quoted already; one simple-protocol batch)."""
     tables = ", ".join(f"{quoted_schema}.{t}" for t in TABLES)
     claims = f"{quoted_schema}.query_claim"
-    return (
+    done = (
         f"REVOKE ALL ON SCHEMA {quoted_schema} FROM {ident};"
         f" GRANT USAGE ON SCHEMA {quoted_schema} TO {ident};"
-        f" REVOKE ALL ON {tables}, {claims} FROM PUBLIC, {ident};"
-        f" GRANT SELECT, INSERT ON {tables} TO {ident};"
-        f" GRANT SELECT, INSERT, DELETE ON {claims} TO {ident}"
+        f" REVOKE ALL ON {tables}, {claims} FROM {'' if reader else 'PUBLIC, '}{ident};"
     )
-
-
-def reader_grants(quoted_schema: str, ident: str) -> str:
-    """USAGE on the schema and SELECT on the three tables of evidence, nothing else — not the
-    query claims (the monitor's role: it verifies the records and reads them for its rules)."""
-    tables = ", ".join(f"{quoted_schema}.{t}" for t in TABLES)
-    claims = f"{quoted_schema}.query_claim"
+    if reader:
+        return done + f" GRANT SELECT ON {tables} TO {ident}"
     return (
-        f"REVOKE ALL ON SCHEMA {quoted_schema} FROM {ident};"
-        f" GRANT USAGE ON SCHEMA {quoted_schema} TO {ident};"
-        f" REVOKE ALL ON {tables}, {claims} FROM {ident};"
-        f" GRANT SELECT ON {tables} TO {ident}"
+        done + f" GRANT SELECT, INSERT ON {tables} TO {ident};"
+        f" GRANT SELECT, INSERT, DELETE ON {claims} TO {ident}"
     )
 
 
