@@ -5,11 +5,12 @@ One `Metrics` per process (``METRICS``), on a `CollectorRegistry` of its own —
 prometheus_client's global one — so every role in one process (``renkei demo``) shares it
 without colliding. Off by default: every hook returns at once until ``enable()``.
 
-Labels carry only office codes, affairs, items and outcomes, each checked against an
-allow-list (``allow``: the registry's office codes, the legal table's affairs and items; the
-wire's outcome statuses): a value not on it — an office that names an affair of its own, a
-number, a token, a name — is counted as ``other``, so no label can carry what the request
-carried. Children are cached per label tuple (no per-message label parsing).
+Labels carry only office codes, affairs, items, outcomes and the monitor's rule names, each
+checked against an allow-list (``allow``: the registry's office codes, the legal table's
+affairs and items, the anomaly rules' names; the wire's outcome statuses): a value not on
+it — an office that names an affair of its own, a number, a token, a name — is counted as
+``other``, so no label can carry what the request carried. Children are cached per label
+tuple (no per-message label parsing).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Metrics:
         self.enabled = False
         self._offices: frozenset[str] = frozenset()
         self._affairs: frozenset[str] = frozenset()
+        self._rules: frozenset[str] = frozenset()
         r = self.registry
         self._queries = Counter(
             "renkei_queries",
@@ -79,6 +81,18 @@ class Metrics:
             ("outcome",),
             registry=r,
         )
+        self._alerts = Counter(
+            "renkei_alerts_raised",
+            "The monitor's anomaly findings, by rule (a repeat of an open alert counts too)",
+            ("rule",),
+            registry=r,
+        )
+        self._acks = Counter(
+            "renkei_alerts_acknowledged",
+            "Alerts an auditor acknowledged, by rule",
+            ("rule",),
+            registry=r,
+        )
         self._hops = {h: (self._hop.labels(h), self._in_flight.labels(h)) for h in HOPS}
         self._settles = {s: self._settled.labels(s) for s in SETTLED}
         self._https = {h: self._http.labels(h) for h in HTTP}
@@ -88,10 +102,14 @@ class Metrics:
     def enable(self) -> None:
         self.enabled = True
 
-    def allow(self, *, offices: Iterable[str], affairs: Iterable[str]) -> None:
-        """The label values that may appear: the registry's offices, the table's affairs."""
+    def allow(
+        self, *, offices: Iterable[str], affairs: Iterable[str], rules: Iterable[str] = ()
+    ) -> None:
+        """The label values that may appear: the registry's offices, the table's affairs, the
+        monitor's anomaly rules."""
         self._offices = frozenset(offices)
         self._affairs = frozenset(affairs)
+        self._rules = frozenset(rules) or self._rules
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -134,6 +152,15 @@ class Metrics:
         by its consumer (``dead_letter``)."""
         if self.enabled:
             self._settles[how].inc()
+
+    def alert_raised(self, rule: str) -> None:
+        """The monitor's anomaly engine found something (a new alert or a repeat)."""
+        if self.enabled:
+            self._alerts.labels(rule if rule in self._rules else OTHER).inc()
+
+    def alert_acknowledged(self, rule: str) -> None:
+        if self.enabled:
+            self._acks.labels(rule if rule in self._rules else OTHER).inc()
 
     def http(self, outcome: str) -> None:
         """A request to the metrics endpoint (always counted: it only runs when enabled)."""

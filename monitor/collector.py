@@ -92,6 +92,11 @@ class Collector:
         self._sweeper: asyncio.Task[None] | None = None
         self.stats = CollectorStats()
 
+    @property
+    def bus(self) -> Bus:
+        """The monitor's own bus (its alerts go out on it too)."""
+        return self._bus
+
     async def start(self, *, prefetch: int = 20, sweep_every: float = 60.0) -> None:
         self._sub = await self._bus.consume(MONITOR_SPANS, self.on_batch, prefetch=prefetch)
         self._sweeper = asyncio.create_task(self._sweep(sweep_every))

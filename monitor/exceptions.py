@@ -13,9 +13,15 @@ __all__ = [
     "CONSOLE_UNAUTHENTICATED",
     "MONITOR_UNKNOWN_SOURCE",
     "MONITOR_WRONG_SOURCE",
+    "AckRefused",
+    "AlertError",
+    "AlreadyAcknowledged",
+    "BadAck",
     "MonitorError",
     "OfficialExists",
+    "RulesError",
     "StoreError",
+    "UnknownAlert",
 ]
 
 MONITOR_UNKNOWN_SOURCE = "monitor.unknown_source"
@@ -53,3 +59,39 @@ class OfficialExists(MonitorError):
     """``renkei officials add`` for a name that has an account already."""
 
     code = "monitor.official_exists"
+
+
+class RulesError(MonitorError):
+    """The anomaly rules file is malformed: the monitor refuses to start on it."""
+
+    code = "monitor.bad_rules"
+
+
+class AlertError(MonitorError):
+    """The root of the refusals an acknowledgement can get."""
+
+    code = "monitor.alert"
+
+
+class BadAck(AlertError):
+    """A malformed acknowledgement: not an alert id, no or an unprintable name, a naive time."""
+
+    code = "monitor.bad_ack"
+
+
+class UnknownAlert(AlertError):
+    """No alert has that id."""
+
+    code = "monitor.unknown_alert"
+
+
+class AckRefused(AlertError):
+    """Only an auditor may acknowledge an alert."""
+
+    code = "monitor.ack_refused"
+
+
+class AlreadyAcknowledged(AlertError):
+    """The alert was acknowledged before (by whom and when: in the message)."""
+
+    code = "monitor.already_acknowledged"

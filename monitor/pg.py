@@ -64,10 +64,15 @@ class PgSpanStore:
     def __init__(self, pool: Any) -> None:
         self._pool = pool
 
-    async def migrate(self) -> None:
+    async def migrate(self, *, role: str | None = None) -> None:
+        """The schema ``monitor`` (spans and alerts), as the role that owns it; ``role`` (the
+        monitor's own) may then read and write its rows and nothing else of it (`StoreError`
+        for a superuser, a role that may create roles, or its owner)."""
         sql = resources.files("monitor").joinpath("schema.sql").read_text()
-        async with self._pool.acquire() as conn:
+        async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(sql)
+            if role is not None:
+                await _grant(conn, role)
 
     async def add(self, spans: Sequence[StoredSpan]) -> None:
         rows = [_row(s) for s in spans]
@@ -117,6 +122,30 @@ class PgSpanStore:
 
     async def close(self) -> None:
         return None
+
+
+_ROLE = (
+    "SELECT quote_ident(r.rolname) AS ident, r.rolsuper OR r.rolcreaterole AS mighty,"
+    " pg_has_role(r.rolname, n.nspowner, 'MEMBER') AS owner"
+    " FROM pg_roles r, pg_namespace n WHERE r.rolname = $1 AND n.nspname = 'monitor'"
+)
+
+
+async def _grant(conn: Any, role: str) -> None:
+    found = await conn.fetchrow(_ROLE, role)
+    if found is None:
+        raise StoreError(f"no database role {role!r}: create it first (CREATE ROLE … LOGIN …)")
+    if found["mighty"] or found["owner"]:
+        raise StoreError(
+            f"role {role!r} is a superuser, may create roles or owns the schema monitor: "
+            "the monitor's role must be able to do no more than its work"
+        )
+    ident = found["ident"]
+    await conn.execute(
+        f"REVOKE ALL ON SCHEMA monitor FROM {ident}; GRANT USAGE ON SCHEMA monitor TO {ident};"
+        f" REVOKE ALL ON ALL TABLES IN SCHEMA monitor FROM {ident};"
+        f" GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA monitor TO {ident}"
+    )
 
 
 def _row(s: StoredSpan) -> tuple[Any, ...]:

@@ -63,3 +63,22 @@ END $$;
 DROP TRIGGER IF EXISTS console_action_append_only ON monitor.console_action;
 CREATE TRIGGER console_action_append_only BEFORE UPDATE OR DELETE ON monitor.console_action
     FOR EACH ROW EXECUTE FUNCTION monitor.console_action_append_only();
+-- The anomaly engine's alerts (monitor.alerts): one open alert per rule and subject, repeats
+-- counted; an auditor's acknowledgement closes it (who and when, kept).
+CREATE TABLE IF NOT EXISTS monitor.alert (
+    id        uuid        PRIMARY KEY,
+    rule      text        NOT NULL,
+    subject   text        NOT NULL,  -- an office code, or 'records' (the chain)
+    severity  text        NOT NULL,
+    summary   text        NOT NULL,
+    facts     jsonb       NOT NULL,  -- counts, offices, record ids: never a person
+    first_at  timestamptz NOT NULL,
+    last_at   timestamptz NOT NULL,
+    count     integer     NOT NULL DEFAULT 1,
+    acked_by  text,
+    acked_at  timestamptz,
+    CHECK ((acked_by IS NULL) = (acked_at IS NULL))
+);
+CREATE UNIQUE INDEX IF NOT EXISTS alert_open ON monitor.alert (rule, subject)
+    WHERE acked_at IS NULL;
+CREATE INDEX IF NOT EXISTS alert_last ON monitor.alert (last_at);

@@ -122,11 +122,14 @@ async def db_migrate(settings: Settings, args: argparse.Namespace) -> int:
             RENKEI_NO_DATABASE, "no database configured: pass --db or set RENKEI_DB_URL"
         )
     hub_key = State.load(settings.state_dir, [HUB]).keys[HUB]
-    role = settings.db_hub_role
-    await migrate(settings.db_url, load_rules(settings)[1], hub_key.signing, hub_role=role)
+    role, monitor = settings.db_hub_role, settings.db_monitor_role
+    registry = load_rules(settings)[1]
+    await migrate(settings.db_url, registry, hub_key.signing, hub_role=role, monitor_role=monitor)
     print("schemas up to date: records, directory, one per office, monitor")
     if role:
         print(f"role {role} may read the records and append to them, nothing more")
+    if monitor:
+        print(f"role {monitor} may write the schema monitor and read the records, nothing more")
     return 0
 
 

@@ -2,9 +2,12 @@
 
 ``compose_file(registry)`` is a pure function of the office registry: three RabbitMQ nodes in
 one cluster, PostgreSQL, the one-shot ``broker setup`` and ``db migrate``, the token service,
-``HUBS`` hub processes, one service per office, the CA and the portal. ``compose/compose.yaml``
-is ``render(compose_file(...))`` for the packaged registry (a test keeps them equal); an
-operator with a registry of their own runs ``renkei compose file`` for theirs.
+``HUBS`` hub processes, one service per office, the CA, the portal, the monitor and Prometheus,
+which scrapes every service's ``GET /metrics`` (``prometheus_config``: compose/prometheus/
+prometheus.yml). ``compose/compose.yaml`` is ``render(compose_file(...))`` for the packaged
+registry (a test keeps them equal, and the Prometheus configuration too); an operator with a
+registry of their own runs ``renkei compose file`` (and ``renkei compose prometheus``) for
+theirs.
 
 Each renkei service gets ``public/`` and the folder of the identity it runs, nothing else,
 mounted from the directory ``renkei init`` filled (never copied into the image), and what it
@@ -43,7 +46,9 @@ __all__ = [
     "STATE",
     "compose_file",
     "deployment_secrets",
+    "prometheus_config",
     "render",
+    "render_prometheus",
 ]
 
 HUBS = 2  # hub processes: they keep no state between messages, so any number can run
@@ -53,7 +58,12 @@ AMQP_PORT, MANAGEMENT_PORT, DB_PORT = 5672, 15672, 5432
 BROKER_URL = "amqp://" + ",".join(f"{r}:{AMQP_PORT}" for r in RABBITS) + "/"
 RABBIT_IMAGE, POSTGRES_IMAGE = "rabbitmq:3.13-management", "postgres:16"
 BROKER_ADMIN = "renkei-admin"  # RabbitMQ's administrator: `broker setup` only
-DB, DB_OWNER, DB_HUB = "renkei", "renkei", "renkei_hub"  # the database and its two roles
+# the database and its roles: the owner, the hub's (append to the records), the monitor's
+# (its own schema, the records read only)
+DB, DB_OWNER, DB_HUB, DB_MONITOR = "renkei", "renkei", "renkei_hub", "renkei_monitor"
+METRICS_PORT = 9464  # every renkei service's GET /metrics, inside compose's network
+RABBIT_METRICS_PORT = 15692  # RabbitMQ's rabbitmq_prometheus
+PROMETHEUS_IMAGE, PROMETHEUS_PORT = "prom/prometheus:v2.53.0", 9090
 
 IMAGE = "renkei"  # built from compose/Dockerfile, one image for every renkei service
 STATE = "/state"  # RENKEI_STATE_DIR in the containers
@@ -72,17 +82,20 @@ BUILD: dict[str, Any] = {
 
 # the secrets of the deployment's own services, under <state_dir>/compose/
 COOKIE, RABBIT_ADMIN = "erlang-cookie", "rabbitmq-admin.conf"
-PG_PASSWORD, OWNER_PASSWORD, HUB_PASSWORD = (
+PG_PASSWORD, OWNER_PASSWORD, HUB_PASSWORD, MONITOR_PASSWORD = (
     "postgres-password",
     "db-owner-password",
     "db-hub-password",
+    "db-monitor-password",
 )
 BROKER_ADMIN_ENV, OWNER_ENV, HUB_ENV = "broker-admin.env", "db-owner.env", "db-hub.env"
+MONITOR_ENV = "db-monitor.env"
 DEPLOYMENT_SECRETS = (
     COOKIE, RABBIT_ADMIN, BROKER_ADMIN_ENV, PG_PASSWORD, OWNER_PASSWORD, HUB_PASSWORD,
-    OWNER_ENV, HUB_ENV,
+    MONITOR_PASSWORD, OWNER_ENV, HUB_ENV, MONITOR_ENV,
 )  # fmt: skip
 
+_METRICS_ENV = {"RENKEI_METRICS_HOST": ANY, "RENKEI_METRICS_PORT": str(METRICS_PORT)}
 _DONE = {"condition": "service_completed_successfully"}
 _HEALTHY = {"condition": "service_healthy"}
 _HEADER = """\
@@ -91,13 +104,23 @@ _HEADER = """\
 # compares the two): change renkei/compose.py or the registry, then run
 #   .venv/bin/renkei compose file > compose/compose.yaml
 # The monitor (issue 14) is identity `monitor`: its broker user (made by `renkei init` and
-# `broker setup`) may read its span queue and the dead-letter queue, and write nowhere.
+# `broker setup`) may read its span queue, the dead-letter queue and the alerts' queue, and
+# write only its alerts (monitor.alerts); its database role only its schema and, read only,
+# the access records. Prometheus scrapes every service (prometheus/prometheus.yml).
+"""
+
+
+_PROMETHEUS_HEADER = """\
+# Prometheus in compose.yaml (service `prometheus`): every renkei service's GET /metrics and
+# RabbitMQ's, the alert rules of rules.yml. Made by `renkei compose prometheus` with the
+# compose file; do not edit it by hand (a test compares the two):
+#   .venv/bin/renkei compose prometheus > compose/prometheus/prometheus.yml
 """
 
 
 def deployment_secrets() -> dict[str, str]:
     """Fresh values of the secrets of the services that are not renkei's: file → content."""
-    admin, owner, hub, superuser = (secrets.token_hex(24) for _ in range(4))
+    admin, owner, hub, monitor, superuser = (secrets.token_hex(24) for _ in range(5))
     db = f"postgres:{DB_PORT}/{DB}"
     management = ",".join(f"{r}:{MANAGEMENT_PORT}" for r in RABBITS)  # the first that answers
     return {
@@ -107,8 +130,10 @@ def deployment_secrets() -> dict[str, str]:
         PG_PASSWORD: superuser,
         OWNER_PASSWORD: owner,
         HUB_PASSWORD: hub,
+        MONITOR_PASSWORD: monitor,
         OWNER_ENV: f"RENKEI_DB_URL=postgresql://{DB_OWNER}:{owner}@{db}\n",
         HUB_ENV: f"RENKEI_DB_URL=postgresql://{DB_HUB}:{hub}@{db}\n",
+        MONITOR_ENV: f"RENKEI_DB_URL=postgresql://{DB_MONITOR}:{monitor}@{db}\n",
     }
 
 
@@ -149,7 +174,8 @@ def _renkei(
     ports: Iterable[str] = (),
     once: bool = False,
 ) -> dict[str, Any]:
-    """A service of the project's image: ``identity``'s folder and ``public/``, its ``.env``."""
+    """A service of the project's image: ``identity``'s folder and ``public/``, its ``.env``;
+    a service that keeps running serves ``GET /metrics`` on ``METRICS_PORT`` for Prometheus."""
     own = [_identity_secret(identity, f) for f in own_files(identity)] if identity else []
     env = [_deployment_secret(env_file, ENV_FILE)] if env_file else []
     public = [f"{HOST_STATE}/public:{STATE}/public:ro"] if identity else []
@@ -161,6 +187,7 @@ def _renkei(
             "RENKEI_STATE_DIR": STATE,
             "RENKEI_BROKER_URL": BROKER_URL,
             "RENKEI_LOG_JSON": "true",
+            **({} if once else _METRICS_ENV),
             **(environment or {}),
         },
         "secrets": [*own, *secrets_, *env],
@@ -234,10 +261,11 @@ def _postgres() -> dict[str, Any]:
             "POSTGRES_PASSWORD_FILE": f"/run/renkei/{PG_PASSWORD}",
             "RENKEI_DB_OWNER": DB_OWNER,
             "RENKEI_DB_HUB_ROLE": DB_HUB,
+            "RENKEI_DB_MONITOR_ROLE": DB_MONITOR,
         },
         "secrets": [
             _deployment_secret(name, f"/run/secrets/{name}")
-            for name in (PG_PASSWORD, OWNER_PASSWORD, HUB_PASSWORD)
+            for name in (PG_PASSWORD, OWNER_PASSWORD, HUB_PASSWORD, MONITOR_PASSWORD)
         ],
         "volumes": [
             "./postgres/start:/opt/renkei/start:ro",
@@ -273,19 +301,20 @@ def _services(registry: Registry, identities: list[str], hubs: int) -> dict[str,
         ["db", "migrate"],
         HUB,
         env_file=OWNER_ENV,
-        environment={"RENKEI_DB_HUB_ROLE": DB_HUB},
+        environment={"RENKEI_DB_HUB_ROLE": DB_HUB, "RENKEI_DB_MONITOR_ROLE": DB_MONITOR},
         depends_on={"postgres": _HEALTHY},
         once=True,
     )
     services["token"] = _bus_service(["run", "token"], TOKEN, None)
-    # the spans of every process (schema `monitor`, made by `db migrate`) and the officials'
+    # the spans of every process and the oversight's alerts (schema `monitor`, made by `db
+    # migrate`), the access records verified and read: as its own role; and the officials'
     # console on 8480 (officials and their actions in the same schema: no secret files)
     console = ["--host", ANY, "--port", str(CONSOLE_PORT)]
     console += ["--public-url", f"http://127.0.0.1:{CONSOLE_PORT}"]
     services["monitor"] = _bus_service(
         ["run", "monitor", *console],
         MONITOR,
-        OWNER_ENV,
+        MONITOR_ENV,
         ports=[f"127.0.0.1:{CONSOLE_PORT}:{CONSOLE_PORT}"],
     )
     for n in range(1, hubs + 1):
@@ -325,7 +354,78 @@ def _services(registry: Registry, identities: list[str], hubs: int) -> dict[str,
             services[f"office-{office.code}"] = _bus_service(
                 ["run", "office", office.code], office.code, OWNER_ENV
             )
+    services["prometheus"] = _prometheus(scraped(services))
     return services
+
+
+def scraped(services: dict[str, Any]) -> list[str]:
+    """The services Prometheus scrapes: every renkei service that keeps running."""
+    return [
+        name
+        for name, s in services.items()
+        if s.get("image") == IMAGE and s["environment"].get("RENKEI_METRICS_PORT")
+    ]
+
+
+def _prometheus(targets: list[str]) -> dict[str, Any]:
+    """Prometheus with compose/prometheus/ (its configuration, the alert rules), bound to
+    127.0.0.1; it starts once the services it scrapes have started."""
+    return {
+        "image": PROMETHEUS_IMAGE,
+        "command": [
+            "--config.file=/etc/prometheus/prometheus.yml",
+            "--storage.tsdb.path=/prometheus",
+            "--storage.tsdb.retention.time=15d",
+            f"--web.listen-address=0.0.0.0:{PROMETHEUS_PORT}",
+        ],
+        "volumes": [
+            "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro",
+            "./prometheus/rules.yml:/etc/prometheus/rules.yml:ro",
+            "prometheus-data:/prometheus",
+        ],
+        "ports": [f"127.0.0.1:{PROMETHEUS_PORT}:{PROMETHEUS_PORT}"],
+        "depends_on": {
+            **dict.fromkeys(RABBITS, _HEALTHY),
+            **{t: {"condition": "service_started"} for t in targets},
+        },
+        "healthcheck": {
+            "test": [
+                "CMD",
+                "wget",
+                "-q",
+                "-O",
+                "/dev/null",
+                f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready",
+            ],
+            "interval": "15s",
+            "timeout": "10s",
+            "retries": 3,
+        },
+        "restart": "unless-stopped",
+    }
+
+
+def prometheus_config(targets: list[str]) -> dict[str, Any]:
+    """compose/prometheus/prometheus.yml: every renkei service's /metrics (job = its service
+    name), RabbitMQ's aggregated and per-queue metrics, the alert rules beside it."""
+    jobs: list[dict[str, Any]] = [
+        {"job_name": t, "static_configs": [{"targets": [f"{t}:{METRICS_PORT}"]}]} for t in targets
+    ]
+    rabbits = [f"{r}:{RABBIT_METRICS_PORT}" for r in RABBITS]
+    jobs.append({"job_name": "rabbitmq", "static_configs": [{"targets": rabbits}]})
+    jobs.append(
+        {
+            "job_name": "rabbitmq-detailed",
+            "metrics_path": "/metrics/detailed",
+            "params": {"family": ["queue_coarse_metrics", "queue_consumer_count"]},
+            "static_configs": [{"targets": rabbits}],
+        }
+    )
+    return {
+        "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
+        "rule_files": ["rules.yml"],
+        "scrape_configs": jobs,
+    }
 
 
 def compose_file(registry: Registry, identities: list[str], hubs: int = HUBS) -> dict[str, Any]:
@@ -375,7 +475,15 @@ _Dumper.add_representer(list, _list)
 _Dumper.add_representer(dict, _dict)
 
 
+def _yaml(doc: dict[str, Any]) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
+
+
 def render(doc: dict[str, Any]) -> str:
     """The compose file as YAML, with its header."""
-    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
-    return _HEADER + body
+    return _HEADER + _yaml(doc)
+
+
+def render_prometheus(doc: dict[str, Any]) -> str:
+    """compose/prometheus/prometheus.yml, with its header."""
+    return _PROMETHEUS_HEADER + _yaml(doc)

@@ -12,7 +12,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from renkei.compose import DEPLOYMENT_SECRETS, HUBS, compose_file, deployment_secrets, render
+from renkei.compose import (
+    DEPLOYMENT_SECRETS,
+    HUBS,
+    compose_file,
+    deployment_secrets,
+    prometheus_config,
+    render,
+    render_prometheus,
+    scraped,
+)
 from renkei.exceptions import CommandError
 from renkei.network import identities, load_rules
 from renkei.secrets import write_private
@@ -29,6 +38,11 @@ def add_compose_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     f = csub.add_parser("file", help="print the compose file for the office registry in force")
     f.add_argument("--hubs", type=_at_least_one, default=HUBS, help=f"hub processes ({HUBS})")
     f.set_defaults(run=print_file)
+    p = csub.add_parser(
+        "prometheus", help="print Prometheus's configuration for that compose file (every service)"
+    )
+    p.add_argument("--hubs", type=_at_least_one, default=HUBS, help=f"hub processes ({HUBS})")
+    p.set_defaults(run=print_prometheus)
     s = csub.add_parser(
         "secrets",
         help="write the secrets of RabbitMQ, PostgreSQL and their URLs under <state_dir>/compose",
@@ -45,6 +59,13 @@ def _at_least_one(text: str) -> int:
 async def print_file(settings: Settings, args: argparse.Namespace) -> int:
     registry = load_rules(settings)[1]
     sys.stdout.write(render(compose_file(registry, identities(registry), hubs=args.hubs)))
+    return 0
+
+
+async def print_prometheus(settings: Settings, args: argparse.Namespace) -> int:
+    registry = load_rules(settings)[1]
+    services = compose_file(registry, identities(registry), hubs=args.hubs)["services"]
+    sys.stdout.write(render_prometheus(prometheus_config(scraped(services))))
     return 0
 
 

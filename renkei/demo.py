@@ -79,6 +79,7 @@ async def run_demo(
         await _move(say, net, loaded, subject)
         await _report_resident(say, net, subject)
         await _report_trace(say, net)
+        await _report_oversight(say, net)
     say("\nwhat a resident sees of it: `renkei demo --portal`, then open http://127.0.0.1:8470")
     return 0
 
@@ -202,3 +203,16 @@ async def _report_trace(say: Callable[[str], None], net: Network) -> None:
     for s in spans:
         start, took = (s.start_ns - t0) / 1e6, (s.end_ns - s.start_ns) / 1e6
         say(f"  {start:7.2f} ms +{took:6.2f} ms  {s.source:<16} {s.name}")
+
+
+async def _report_oversight(say: Callable[[str], None], net: Network) -> None:
+    """What the oversight saw: the chain as the monitor verified it, and its open alerts."""
+    oversight = net.oversight
+    if oversight is None:
+        return
+    await oversight.check()
+    state = oversight.chain_state
+    verdict = "intact" if state.ok else f"BROKEN at seq {state.broken_at}: {state.detail}"
+    say(f"\noversight: the record chain verified up to seq {state.verified_seq}, {verdict}")
+    for alert in await oversight.alerts.open():
+        say(f"  alert {alert.id} [{alert.severity}] {alert.rule} ×{alert.count}: {alert.summary}")

@@ -1,4 +1,5 @@
-"""``renkei monitor export``: the monitor's operational records (or spans) as JSON lines."""
+"""``renkei monitor export``: the monitor's operational records (or spans) as JSON lines;
+``renkei monitor alerts``: its anomaly alerts, and an auditor's acknowledgement of one."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import Any
 import asyncpg
 import orjson
 
-from monitor import PgSpanStore, Search
-from renkei.exceptions import RENKEI_BAD_DATE, RENKEI_NO_DATABASE, CommandError
+from monitor import PgAlertStore, PgSpanStore, Search
+from renkei.exceptions import RENKEI_BAD_DATE, RENKEI_NO_DATABASE, RENKEI_USAGE, CommandError
 from renkei.settings import Settings
 
-__all__ = ["add_monitor_commands", "export"]
+__all__ = ["add_monitor_commands", "alerts", "export"]
 
 PAGE = 1000
+_MINUTE = "%Y-%m-%d %H:%M"
 
 
 def add_monitor_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,6 +36,57 @@ def add_monitor_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     out.add_argument("--office", help="only flows this office asked or answered")
     out.add_argument("--spans", action="store_true", help="write each flow's spans instead")
     out.set_defaults(run=export)
+    al = msub.add_parser(
+        "alerts",
+        help="the open anomaly alerts (--all: acknowledged ones too); an auditor acknowledges one",
+    )
+    al.add_argument("--all", action="store_true", help="the newest alerts, acknowledged or not")
+    al.add_argument("--json", action="store_true", help="one JSON object a line")
+    al.add_argument("--ack", metavar="ID", help="acknowledge this alert (with --by)")
+    al.add_argument(
+        "--by", metavar="NAME", help="who acknowledges: an auditor (RENKEI_MONITOR_AUDITORS)"
+    )
+    al.set_defaults(run=alerts)
+
+
+async def _pool(settings: Settings) -> Any:
+    if not settings.db_url:
+        raise CommandError(
+            RENKEI_NO_DATABASE,
+            "the monitor keeps its alerts in PostgreSQL (in memory they end with the process):"
+            " pass --db",
+        )
+    return await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
+
+
+async def alerts(settings: Settings, args: argparse.Namespace) -> int:
+    """List the alerts, or acknowledge one as ``--by`` (an auditor: a name in
+    ``RENKEI_MONITOR_AUDITORS``; the console checks its officials' roles instead)."""
+    if (args.ack is None) != (args.by is None):
+        raise CommandError(RENKEI_USAGE, "--ack ID and --by NAME go together")
+    pool = await _pool(settings)
+    store = PgAlertStore(pool)
+    auditors = frozenset(settings.monitor_auditors)
+    try:
+        if args.ack is not None:
+            done = await store.acknowledge(
+                args.ack, by=args.by, at=dt.datetime.now(dt.UTC), is_auditor=auditors.__contains__
+            )
+            print(f"alert {done.id} ({done.rule}, {done.subject}) acknowledged by {done.acked_by}")
+            return 0
+        shown = await store.recent(200) if args.all else await store.open()
+    finally:
+        await pool.close()
+    for a in shown:
+        if args.json:
+            sys.stdout.buffer.write(orjson.dumps(a.as_json()) + b"\n")
+            continue
+        state = f"acknowledged by {a.acked_by} at {a.acked_at:{_MINUTE}}" if a.acked_at else "open"
+        print(f"{a.id}  {a.severity:<8} {a.rule:<17} {a.subject:<20} ×{a.count:<5} {state}")
+        print(f"    {a.summary} (first {a.first_at:{_MINUTE}}, last {a.last_at:{_MINUTE}} UTC)")
+    if not args.json:
+        print(f"{len(shown)} alert(s){'' if args.all else ' open'}", file=sys.stderr)
+    return 0
 
 
 def _instant(text: str, flag: str) -> int:
@@ -58,7 +111,7 @@ async def export(settings: Settings, args: argparse.Namespace) -> int:
         )
     since = _instant(args.since, "--since")
     until = _instant(args.until, "--until") if args.until else None
-    pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
+    pool = await _pool(settings)
     store = PgSpanStore(pool)
     written = 0
     try:

@@ -29,6 +29,7 @@ from hub.metrics import METRICS
 from hub.node import ChangeListener, MemoryStore, OfficeNode, OfficeStore, PgStore
 from hub.records import (
     WITNESS_FILE,
+    Checkpoint,
     Claimer,
     FileWitness,
     MemoryQuotaStore,
@@ -38,6 +39,7 @@ from hub.records import (
     QuotaStore,
     RecordStore,
     RecordWriter,
+    read_witness,
 )
 from hub.routing import (
     LegalTable,
@@ -57,7 +59,21 @@ from hub.routing.router import Router, RouterDeps, utcnow
 from hub.routing.tokens import TokenClient
 from hub.tracing import OFF, Tracing
 from hub.wire import HUB
-from monitor import Collector, MemorySpanStore, PgSpanStore, SpanStore
+from monitor import (
+    AlertStore,
+    ChainWatch,
+    Collector,
+    Engine,
+    MemoryAlertStore,
+    MemorySpanStore,
+    Oversight,
+    PgAlertStore,
+    PgSpanStore,
+    SpanStore,
+)
+from monitor import (
+    load_rules as load_anomaly_rules,
+)
 from renkei.pki_checks import PkiSignatureCheck
 from renkei.roles import Seat, assemble
 from renkei.secrets import TOKEN, State
@@ -138,6 +154,7 @@ class Network:
     apps: dict[str, Any] = field(default_factory=dict)  # office code → its own code (Provider…)
     tracing: dict[str, Tracing] = field(default_factory=dict)  # identity → where its spans go
     monitor: Collector | None = None
+    oversight: Oversight | None = None  # the monitor's anomaly rules and chain verification
     _closers: list[Any] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -227,6 +244,8 @@ async def open_network(
                 await _start_office(net, office.code, broker, pool, listener, signatures=signatures)
         if HUB in wanted:
             await _start_hub(net, broker, pool)
+        if MONITOR in wanted:  # after the hub: in one process it reads the hub's own records
+            await _start_oversight(net, pool)
     except BaseException:
         await net.aclose()
         raise
@@ -247,6 +266,35 @@ async def _start_monitor(net: Network, broker: InMemoryBroker | None, pool: Any)
     await collector.start()
     net._closers.append(collector.stop)
     net.monitor = collector
+
+
+async def _start_oversight(net: Network, pool: Any) -> None:
+    """The anomaly rules over the access records, verified as they are written: the records
+    in PostgreSQL (read only), or the hub's own in one process; none (a lone monitor in
+    memory): no oversight, said in the log."""
+    records: RecordStore | None = PgRecordStore(pool) if pool is not None else net.records
+    if records is None:
+        log.warning("oversight.off", why="no access records to read: give the monitor --db")
+        return
+    witness = None
+    if net.settings.witness_dir is not None:
+        witness = net.settings.witness_dir / WITNESS_FILE
+
+    def witnessed() -> list[Checkpoint]:
+        return read_witness(witness) if witness is not None and witness.exists() else []
+
+    rules = load_anomaly_rules(net.settings.monitor_rules)
+    METRICS.allow(
+        offices=[o.code for o in net.registry], affairs=net.table.affairs, rules=rules.names()
+    )
+    chain = ChainWatch(records, net.state.public[HUB].verify, witnessed=witnessed)
+    engine = Engine(rules, kinds={o.code: o.kind for o in net.registry})
+    alerts: AlertStore = PgAlertStore(pool) if pool is not None else MemoryAlertStore()
+    assert net.monitor is not None
+    oversight = Oversight(chain, engine, alerts, bus=net.monitor.bus)
+    await oversight.start(interval=net.settings.monitor_interval)
+    net._closers.append(oversight.stop)
+    net.oversight = oversight
 
 
 async def _start_token(net: Network, broker: InMemoryBroker | None) -> None:
@@ -370,17 +418,24 @@ async def _keep_session(_: Any) -> None:
 
 
 async def migrate(
-    db_url: str, registry: Registry, hub_signing: Any, *, hub_role: str | None = None
+    db_url: str,
+    registry: Registry,
+    hub_signing: Any,
+    *,
+    hub_role: str | None = None,
+    monitor_role: str | None = None,
 ) -> None:
     """``renkei db migrate``: the records, the directory and one schema per office, owned by
-    the role of ``db_url``; ``hub_role`` (the hub's own) may only append to the records."""
+    the role of ``db_url``; ``hub_role`` (the hub's own) may only append to the records;
+    ``monitor_role`` (the monitor's) may write its schema ``monitor`` and read the records."""
     pool = await asyncpg.create_pool(db_url, min_size=1, max_size=2)
     try:
-        await PgRecordStore(pool, signing_key=hub_signing).migrate(writer_role=hub_role)
+        records = PgRecordStore(pool, signing_key=hub_signing)
+        await records.migrate(writer_role=hub_role, reader_role=monitor_role)
         await PgDirectory(pool).migrate(writer_role=hub_role)
         for office in registry:
             await PgStore(pool, office.code).migrate()
-        await PgSpanStore(pool).migrate()
+        await PgSpanStore(pool).migrate(role=monitor_role)
     finally:
         await pool.close()
 

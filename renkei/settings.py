@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     # the monitor is down or behind they are dropped and counted, never in a query's way
     tracing: bool = True
     monitor_retention_days: float = 30.0  # spans older than this are removed by the monitor
+    # the monitor's anomaly rules (None: the packaged monitor/anomaly/rules.toml), how often
+    # it verifies the new access records and runs the rules over them, and who may
+    # acknowledge its alerts from `renkei monitor alerts --ack` (the console has its own roles)
+    monitor_rules: Path | None = None
+    monitor_interval: float = 5.0
+    monitor_auditors: list[str] = []
+    # the monitor's own database role: `db migrate` lets it write its schema and read the
+    # access records, nothing more (None: no grants)
+    db_monitor_role: str | None = None
     # GET /metrics (Prometheus) on this port for `renkei run`, `pki serve`, `portal serve`
     # (--metrics-port overrides); None: no endpoint, and the hooks count nothing
     metrics_port: int | None = None

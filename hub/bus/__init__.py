@@ -48,6 +48,8 @@ from hub.bus.exceptions import (
 from hub.bus.memory import InMemoryBroker, InMemoryBus
 from hub.bus.signed import TRACEPARENT_HEADER, signed_message
 from hub.bus.topology import (
+    ALERTS_EXCHANGE,
+    ALERTS_QUEUE,
     DEAD_QUEUE,
     DIRECT_REPLY_TO,
     DLX_EXCHANGE,
@@ -86,6 +88,8 @@ from hub.bus.topology import (
 from hub.bus.urls import BrokerUrl
 
 __all__ = [
+    "ALERTS_EXCHANGE",
+    "ALERTS_QUEUE",
     "BODY_SHA256_HEADER",
     "BODY_SIZE_HEADER",
     "CONTENT_TYPE",

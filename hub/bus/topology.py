@@ -14,6 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 __all__ = [
+    "ALERTS_EXCHANGE",
+    "ALERTS_MAX_LENGTH",
+    "ALERTS_QUEUE",
     "DEAD_QUEUE",
     "DIRECT_REPLY_TO",
     "DLX_EXCHANGE",
@@ -68,6 +71,8 @@ TOKEN_REQUESTS = "token.requests"  # noqa: S105 - a queue name
 DEAD_QUEUE = "renkei.dead"
 SPANS_EXCHANGE = "renkei.spans"  # every identity's spans, in batches, for the monitor
 MONITOR_SPANS = "monitor.spans"
+ALERTS_EXCHANGE = "monitor.alerts"  # the monitor's anomaly alerts: only the monitor writes here
+ALERTS_QUEUE = "oversight.alerts"  # the oversight's feed of them (the monitor's user reads it)
 RK_QUERY = "query"
 RK_ENROLL = "enroll"
 RK_REPLY = "reply"
@@ -93,6 +98,9 @@ SPANS_MAX_LENGTH = 10_000
 the monitor down); past it, or past :data:`SPANS_MAX_BYTES`, the broker refuses more
 (``reject-publish``) and each process drops and counts its spans."""
 SPANS_MAX_BYTES = 256 << 20
+ALERTS_MAX_LENGTH = 10_000
+"""Alerts ``oversight.alerts`` holds at most; past it the broker refuses more and the monitor
+counts them (every alert is in the monitor's store as well)."""
 OFFICE_MAX_CONNECTIONS = 16
 """Connections one office's broker user may hold (a bus is one connection)."""
 OFFICE_MAX_CHANNELS = 128
@@ -310,6 +318,7 @@ def network_topology(
         Exchange(TOKEN_EXCHANGE, "direct"),
         Exchange(DLX_EXCHANGE, "fanout"),
         Exchange(SPANS_EXCHANGE, "fanout"),
+        Exchange(ALERTS_EXCHANGE, "fanout"),
     )
     # token.requests is a classic queue: its requests are idempotent RPCs with a deadline (the
     # reply is the confirmation), so a request lost with the broker only makes the hub answer
@@ -320,6 +329,8 @@ def network_topology(
     # monitor.spans is a classic queue without dead-lettering, taking transient messages:
     # spans are telemetry, dropped (and counted by their senders) rather than kept at a cost
     spans_queue = Queue(MONITOR_SPANS, quorum=False)
+    # oversight.alerts: classic, durable, bounded; alerts are kept in the monitor's store too
+    alerts_queue = Queue(ALERTS_QUEUE, quorum=False)
     queues = [
         work(HUB_REQUESTS),
         work(HUB_INTERACTIVE),
@@ -327,6 +338,7 @@ def network_topology(
         token_queue,
         Queue(DEAD_QUEUE),
         spans_queue,
+        alerts_queue,
     ]
     bindings = [
         *(Binding(HUB_EXCHANGE, HUB_REQUESTS, key) for key in REQUEST_KEYS),
@@ -335,6 +347,7 @@ def network_topology(
         Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
         Binding(SPANS_EXCHANGE, MONITOR_SPANS, ""),
+        Binding(ALERTS_EXCHANGE, ALERTS_QUEUE, ""),
     ]
     permissions = [
         Permission(
@@ -350,7 +363,10 @@ def network_topology(
             read=r"^token\.requests$",
         ),
         Permission(
-            f"{p}monitor", configure="^$", write="^$", read=r"^(renkei\.dead|monitor\.spans)$"
+            f"{p}monitor",
+            configure="^$",
+            write=r"^monitor\.alerts$",
+            read=r"^(renkei\.dead|monitor\.spans|oversight\.alerts)$",
         ),
     ]
     for code in codes:
@@ -393,13 +409,18 @@ def network_topology(
             "overflow": "reject-publish",
         },
     )
+    alerts_policy = Policy(
+        "renkei-alerts",
+        pattern=r"^oversight\.alerts$",
+        definition={"max-length": ALERTS_MAX_LENGTH, "overflow": "reject-publish"},
+    )
     limits = tuple(UserLimits(f"{p}{code}", office_connections, office_channels) for code in codes)
     return Topology(
         exchanges=exchanges,
         queues=tuple(queues),
         bindings=tuple(bindings),
         permissions=tuple(permissions),
-        policies=(dead_policy, inbox_policy, spans_policy),
+        policies=(dead_policy, inbox_policy, spans_policy, alerts_policy),
         offices=codes,
         identity_prefix=p,
         user_limits=limits,

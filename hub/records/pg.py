@@ -173,20 +173,25 @@ class PgRecordStore:
     def checkpoint_every(self) -> int:
         return self._every
 
-    async def migrate(self, *, writer_role: str | None = None) -> None:
+    async def migrate(
+        self, *, writer_role: str | None = None, reader_role: str | None = None
+    ) -> None:
         """Create the schema, tables, indexes and append-only triggers (idempotent), as the
         role that is to own them.  ``writer_role``: the role the hub connects as; it gets
         SELECT and INSERT only, and `RoleError` is raised (nothing changed) if it could still
         do more — a superuser, a role that can create roles, the owner of the tables or the
-        schema or a member of it, or one holding more rights through another role."""
+        schema or a member of it, or one holding more rights through another role.
+        ``reader_role``: one that may only read the records (the monitor's), checked alike."""
         ddl = resources.files("hub.records").joinpath("schema.sql").read_text("utf-8")
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_LOCK, self._lock)
             await conn.execute(ddl.replace("{schema}", f'"{self._schema}"'))
             if writer_role is not None:
                 await self._grant(conn, writer_role)
+            if reader_role is not None:
+                await self._grant(conn, reader_role, reader=True)
 
-    async def _grant(self, conn: Any, role: str) -> None:
+    async def _grant(self, conn: Any, role: str, *, reader: bool = False) -> None:
         found = await conn.fetchrow(sql.WRITER_ROLE, role)
         if found is None:
             raise RoleError(
@@ -196,14 +201,15 @@ class PgRecordStore:
             raise RoleError(
                 f"role {role!r} is a superuser or may create roles: it could rewrite the records"
             )
-        await conn.execute(sql.grants(f'"{self._schema}"', found["ident"]))
-        powers = await conn.fetchrow(sql.WRITER_POWERS, role, self._schema, list(sql.TABLES))
+        await conn.execute(sql.grants(f'"{self._schema}"', found["ident"], reader=reader))
+        check = sql.READER_POWERS if reader else sql.WRITER_POWERS
+        powers = await conn.fetchrow(check, role, self._schema, list(sql.TABLES))
         if powers["owns_schema"] or powers["beyond"]:
             what = ", ".join(powers["beyond"]) or f"the schema {self._schema}"
             raise RoleError(
-                f"role {role!r} could change or remove rows of {what} (it owns them, belongs to "
-                "their owner, or holds those rights through another role): let another role "
-                "own the records and run migrate as that role"
+                f"role {role!r} could {'add, ' if reader else ''}change or remove rows of {what} "
+                "(it owns them, belongs to their owner, or holds those rights through another "
+                "role): let another role own the records and run migrate as that role"
             )
 
     async def append(self, drafts: Sequence[RecordDraft]) -> list[bool]:

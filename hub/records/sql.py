@@ -8,6 +8,7 @@ from typing import Any, Final
 from hub.records.model import AccessRecord, Checkpoint, FlagChange
 
 __all__ = [
+    "READER_POWERS",
     "RECORD_COLUMNS",
     "TABLES",
     "WRITER_POWERS",
@@ -50,27 +51,38 @@ WRITER_ROLE: Final = (
 )
 # After the grants: which tables it could still change beyond appending (as their owner, a
 # member of the owner, or through any role it belongs to), and whether it owns the schema.
-WRITER_POWERS: Final = (
+_POWERS: Final = (
     "SELECT pg_has_role($1, n.nspowner, 'MEMBER') AS owns_schema,"
     " ARRAY(SELECT t FROM unnest($3::text[]) t WHERE has_table_privilege($1,"
-    " format('%I.%I', $2::text, t), 'UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES')) AS beyond"
+    " format('%I.%I', $2::text, t), '{rights}')) AS beyond"
     " FROM pg_namespace n WHERE n.nspname = $2"
+)
+WRITER_POWERS: Final = _POWERS.replace("{rights}", "UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES")
+# A reader (the monitor's role) may not even append.
+READER_POWERS: Final = _POWERS.replace(
+    "{rights}", "INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES"
 )
 
 
-def grants(quoted_schema: str, ident: str) -> str:
-    """SELECT and INSERT on the three tables of evidence, USAGE on the schema, on the query
-    claims (not evidence: expired ones are deleted) SELECT, INSERT, DELETE, and on the quota
-    buckets (not evidence: a level per office) SELECT, INSERT, UPDATE; nothing else (the
-    role and the schema are quoted already; one simple-protocol batch)."""
+def grants(quoted_schema: str, ident: str, *, reader: bool = False) -> str:
+    """The writer (the hub): SELECT and INSERT on the three tables of evidence, USAGE on the
+    schema, on the query claims (not evidence: expired ones are deleted) SELECT, INSERT, DELETE,
+    and on the quota buckets (not evidence: a level per office) SELECT, INSERT, UPDATE. A
+    ``reader`` (the monitor): USAGE and SELECT on the three tables, not the claims nor the
+    buckets. Nothing else (the role and the schema are quoted already; one simple-protocol
+    batch)."""
     tables = ", ".join(f"{quoted_schema}.{t}" for t in TABLES)
     claims = f"{quoted_schema}.query_claim"
     quotas = f"{quoted_schema}.quota_bucket"
-    return (
+    done = (
         f"REVOKE ALL ON SCHEMA {quoted_schema} FROM {ident};"
         f" GRANT USAGE ON SCHEMA {quoted_schema} TO {ident};"
-        f" REVOKE ALL ON {tables}, {claims}, {quotas} FROM PUBLIC, {ident};"
-        f" GRANT SELECT, INSERT ON {tables} TO {ident};"
+        f" REVOKE ALL ON {tables}, {claims}, {quotas} FROM {'' if reader else 'PUBLIC, '}{ident};"
+    )
+    if reader:
+        return done + f" GRANT SELECT ON {tables} TO {ident}"
+    return (
+        done + f" GRANT SELECT, INSERT ON {tables} TO {ident};"
         f" GRANT SELECT, INSERT, DELETE ON {claims} TO {ident};"
         f" GRANT SELECT, INSERT, UPDATE ON {quotas} TO {ident}"
     )

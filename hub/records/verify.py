@@ -119,6 +119,10 @@ class Verifier:
 
     ``witnessed``: the newest heads the hub wrote to its witness, outside the database
     (`hub.records.witness`); each must be validly signed and a record of the chain.
+
+    ``start``: continue after a head (seq, hash) an earlier verification reached — the next
+    record fed must be seq + 1 and link to that hash; checkpoints and witnessed heads at or
+    before it are not looked at again (a continuous verifier: `monitor.chain`).
     """
 
     def __init__(
@@ -129,15 +133,18 @@ class Verifier:
         known_head: tuple[int, bytes] | None = None,
         witnessed: Iterable[Checkpoint] = (),
         every: int = DEFAULT_CHECKPOINT_EVERY,
+        start: tuple[int, bytes] | None = None,
     ) -> None:
         if every < 1:
             raise ConfigError("checkpoint_every must be at least 1")
-        self._pending = sorted(checkpoints, key=lambda cp: cp.seq, reverse=True)
+        after = start[0] if start is not None else 0
+        self._pending = sorted(
+            (cp for cp in checkpoints if cp.seq > after), key=lambda cp: cp.seq, reverse=True
+        )
         self._key = public_key
         self._every = every
-        self._seq = 0
-        self._hash = GENESIS_HASH
-        self._covered = 0  # the last seq a valid seal or checkpoint signs
+        self._seq, self._hash = start if start is not None else (0, GENESIS_HASH)
+        self._covered = after  # the last seq a valid seal or checkpoint signs
         self._records = 0
         self._checkpoints = 0
         self._seals = 0
@@ -154,7 +161,7 @@ class Verifier:
                     f"an earlier verification saw seq {seq}",
                 )
             )
-        for w in witnessed:
+        for w in (w for w in witnessed if w.seq > after):
             if not checkpoint_valid(w, public_key):
                 self._fail(
                     (

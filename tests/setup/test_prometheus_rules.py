@@ -25,7 +25,7 @@ def promtool(*args: str, cwd: Path = RULES) -> subprocess.CompletedProcess[str]:
 def test_rules_check() -> None:
     done = promtool("check", "rules", "--lint-fatal", "rules.yml")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 8 rules found" in done.stdout
+    assert "SUCCESS: 9 rules found" in done.stdout
 
 
 def test_rules_unit_tests() -> None:
@@ -63,4 +63,11 @@ def test_local_config_checks(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout + done.stderr
+    assert "1 rule files found" in done.stdout + done.stderr
+
+
+def test_the_compose_config_checks() -> None:
+    """compose/prometheus/prometheus.yml (generated with compose.yaml) with its rules."""
+    done = promtool("check", "config", "prometheus.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
     assert "1 rule files found" in done.stdout + done.stderr

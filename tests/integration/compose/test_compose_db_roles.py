@@ -47,8 +47,9 @@ def scram_matches(verifier: str, password: str) -> bool:
 async def roles(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
     tag = secrets.token_hex(4)
     names = {"db": f"renkei_compose_{tag}", "owner": f"renkei_{tag}", "hub": f"renkei_hub_{tag}"}
+    names["monitor"] = f"renkei_monitor_{tag}"
     names["other"] = f"renkei_other_{tag}"
-    for role in ("owner", "hub"):
+    for role in ("owner", "hub", "monitor"):
         (tmp_path / f"db-{role}-password").write_text(f"{role}-{secrets.token_hex(16)}")
     admin = await asyncpg.connect(PG.format(user="postgres", db="postgres"))
     await admin.execute(f'CREATE DATABASE "{names["db"]}"')
@@ -57,6 +58,7 @@ async def roles(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
         psql = await asyncio.create_subprocess_exec(
             "/usr/bin/psql", "--no-psqlrc", "-h", "127.0.0.1", "-U", "postgres", "-d", names["db"],
             "--set", f"owner={names['owner']}", "--set", f"hub={names['hub']}",
+            "--set", f"monitor={names['monitor']}",
             "--set", f"db={names['db']}", "--set", f"secrets={tmp_path}",
             "--file", str(ROLES_SQL), stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
@@ -65,7 +67,7 @@ async def roles(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
         yield {**names, "dir": str(tmp_path)}
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{names["db"]}" WITH (FORCE)')
-        for role in ("owner", "hub", "other"):
+        for role in ("owner", "hub", "monitor", "other"):
             await admin.execute(f'DROP ROLE IF EXISTS "{names[role]}"')
         await admin.close()
 
@@ -75,8 +77,10 @@ async def test_db_migrate_as_the_owner_leaves_the_hub_role_appending_only(
 ) -> None:
     owner = PG.format(user=roles["owner"], db=roles["db"])
     registry = load_default_registry(load_default_table())
-    # refuses (RoleError) a hub role that could do more than read and append
-    await migrate(owner, registry, OfficeKeys.generate().signing, hub_role=roles["hub"])
+    # refuses (RoleError) a hub role that could do more than read and append, and a monitor
+    # role that could do more than keep its schema and read the records
+    key = OfficeKeys.generate().signing
+    await migrate(owner, registry, key, hub_role=roles["hub"], monitor_role=roles["monitor"])
     hub = await asyncpg.connect(PG.format(user=roles["hub"], db=roles["db"]))
     try:
         for table in ("access_record", "checkpoint", "disclosure_flag"):
@@ -93,6 +97,14 @@ async def test_db_migrate_as_the_owner_leaves_the_hub_role_appending_only(
             await hub.execute("CREATE SCHEMA hub_was_here")
     finally:
         await hub.close()
+    monitor = await asyncpg.connect(PG.format(user=roles["monitor"], db=roles["db"]))
+    try:
+        await monitor.fetch("SELECT seq FROM records.access_record")
+        await monitor.execute("DELETE FROM monitor.alert")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await monitor.execute("DELETE FROM records.query_claim")
+    finally:
+        await monitor.close()
 
 
 async def test_the_roles_have_their_files_passwords_and_no_power_over_roles(
@@ -100,7 +112,7 @@ async def test_the_roles_have_their_files_passwords_and_no_power_over_roles(
 ) -> None:
     admin = await asyncpg.connect(PG.format(user="postgres", db=roles["db"]))
     try:
-        for role in ("owner", "hub"):
+        for role in ("owner", "hub", "monitor"):
             row = await admin.fetchrow(
                 "SELECT rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolpassword"
                 " FROM pg_authid WHERE rolname = $1",

@@ -7,6 +7,8 @@ import re
 import pytest
 
 from hub.bus import (
+    ALERTS_EXCHANGE,
+    ALERTS_QUEUE,
     DEAD_QUEUE,
     DLX_EXCHANGE,
     HUB_EXCHANGE,
@@ -42,6 +44,7 @@ def test_exchanges_and_their_types() -> None:
         (TOKEN_EXCHANGE, "direct"),
         (DLX_EXCHANGE, "fanout"),
         (SPANS_EXCHANGE, "fanout"),
+        (ALERTS_EXCHANGE, "fanout"),
     }
     assert all(e.durable for e in TOPOLOGY.exchanges)
 
@@ -57,6 +60,7 @@ def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering(
         TOKEN_REQUESTS,
         DEAD_QUEUE,
         MONITOR_SPANS,
+        ALERTS_QUEUE,
         "office.tax-osaka.in",
         "office.tax-osaka.replies",
         "office.131016.in",
@@ -70,7 +74,7 @@ def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering(
             assert not queue.quorum
             assert args == {"x-dead-letter-exchange": DLX_EXCHANGE}
             continue
-        if queue.name == MONITOR_SPANS:
+        if queue.name in (MONITOR_SPANS, ALERTS_QUEUE):
             assert not queue.quorum
             assert args == {}
             continue
@@ -102,6 +106,7 @@ def test_bindings() -> None:
         Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
         Binding(SPANS_EXCHANGE, MONITOR_SPANS, ""),
+        Binding(ALERTS_EXCHANGE, ALERTS_QUEUE, ""),
         *(
             Binding(OFFICES_EXCHANGE, name, name)
             for code in ("tax-osaka", "131016", "portal")
@@ -123,6 +128,7 @@ def test_bindings() -> None:
                 "amq.default",
                 "renkei.hubx",
                 INTERACTIVE_EXCHANGE,
+                ALERTS_EXCHANGE,
             ],
             ["office.tax-osaka.in", "office.tax-osaka.replies"],
             ["office.131016.in", HUB_REQUESTS, DEAD_QUEUE, MONITOR_SPANS, "office.tax-osaka.inx"],
@@ -137,22 +143,22 @@ def test_bindings() -> None:
         (
             "hub",
             [OFFICES_EXCHANGE, TOKEN_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, ""],
-            [HUB_EXCHANGE, INTERACTIVE_EXCHANGE],
+            [HUB_EXCHANGE, INTERACTIVE_EXCHANGE, ALERTS_EXCHANGE],
             [HUB_REQUESTS, HUB_INTERACTIVE, HUB_REPLIES],
             [TOKEN_REQUESTS, "office.131016.in", DEAD_QUEUE, MONITOR_SPANS],
         ),
         (
             "token",
             ["", DLX_EXCHANGE, SPANS_EXCHANGE],
-            [HUB_EXCHANGE, OFFICES_EXCHANGE, TOKEN_EXCHANGE],
+            [HUB_EXCHANGE, OFFICES_EXCHANGE, TOKEN_EXCHANGE, ALERTS_EXCHANGE],
             [TOKEN_REQUESTS],
             [HUB_REQUESTS, DEAD_QUEUE, MONITOR_SPANS],
         ),
         (
             "monitor",
-            [],
-            [HUB_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, ""],
-            [DEAD_QUEUE, MONITOR_SPANS],
+            [ALERTS_EXCHANGE],
+            [HUB_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, "", "monitor.alertsx"],
+            [DEAD_QUEUE, MONITOR_SPANS, ALERTS_QUEUE],
             [HUB_REQUESTS],
         ),
     ],

@@ -210,6 +210,7 @@ def test_the_urls_in_the_deployment_secrets_reach_their_services() -> None:
     for env, role, password in (
         ("db-owner.env", postgres["RENKEI_DB_OWNER"], made["db-owner-password"]),
         ("db-hub.env", postgres["RENKEI_DB_HUB_ROLE"], made["db-hub-password"]),
+        ("db-monitor.env", postgres["RENKEI_DB_MONITOR_ROLE"], made["db-monitor-password"]),
     ):
         url = urlsplit(made[env].removeprefix("RENKEI_DB_URL=").strip())
         assert (url.hostname, url.port) == ("postgres", 5432)  # PostgreSQL's own port
@@ -343,3 +344,54 @@ def test_every_file_mounted_from_compose_exists_and_the_scripts_find_theirs() ->
     rabbit_start = (COMPOSE / "rabbitmq" / "start").read_text()
     for secret in SERVICES["rabbit-1"]["secrets"]:
         assert secret["target"] in rabbit_start, secret
+
+
+# ---- the monitor's role, and Prometheus --------------------------------------------------------
+
+
+def env_file_of(name: str) -> str | None:
+    found = [secret_file(s["source"]) for s in SERVICES[name]["secrets"] if s["target"] == ENV_FILE]
+    return found[0].rsplit("/", 1)[1] if found else None
+
+
+def test_the_monitor_connects_as_its_own_role_which_db_migrate_grants() -> None:
+    assert env_file_of("monitor") == "db-monitor.env"
+    role = urlsplit(deployment_secrets()["db-monitor.env"].split("=", 1)[1]).username
+    assert role == SERVICES["db-migrate"]["environment"]["RENKEI_DB_MONITOR_ROLE"]
+    assert role == SERVICES["postgres"]["environment"]["RENKEI_DB_MONITOR_ROLE"]
+    assert role not in (DB_OWNER_ROLE, "renkei_hub")
+
+
+DB_OWNER_ROLE = SERVICES["postgres"]["environment"]["RENKEI_DB_OWNER"]
+
+
+def test_every_serving_renkei_service_exposes_metrics_and_prometheus_scrapes_them() -> None:
+    serving = {n for n, s in RENKEI.items() if s.get("restart") != "no"}
+    assert serving >= {"hub-1", "hub-2", "token", "monitor", "pki", "portal"}
+    for name in serving:
+        env = SERVICES[name]["environment"]
+        assert (env["RENKEI_METRICS_HOST"], env["RENKEI_METRICS_PORT"]) == ("0.0.0.0", "9464")
+        assert parse(SERVICES[name]["command"]).metrics_port is None  # the environment's
+    for name in set(RENKEI) - serving:  # the one-shot steps serve nothing
+        assert "RENKEI_METRICS_PORT" not in SERVICES[name]["environment"]
+    config = yaml.safe_load((COMPOSE / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        t for job in config["scrape_configs"] for c in job["static_configs"] for t in c["targets"]
+    }
+    assert {f"{n}:9464" for n in serving} | {
+        f"{r}:15692" for r in SERVICES if r.startswith("rabbit-")
+    } == targets
+    prometheus = SERVICES["prometheus"]
+    assert set(prometheus["depends_on"]) >= serving
+    assert prometheus["ports"] == ["127.0.0.1:9090:9090"]  # the operator's machine only
+    assert config["rule_files"] == ["rules.yml"]
+    mounted = {v.split(":")[1] for v in prometheus["volumes"]}
+    assert {"/etc/prometheus/prometheus.yml", "/etc/prometheus/rules.yml"} <= mounted
+
+
+def test_the_committed_prometheus_config_is_what_renkei_compose_prometheus_prints(
+    renkei: Run,
+) -> None:
+    code, out, err = renkei("compose", "prometheus")
+    assert code == 0, err
+    assert out == (COMPOSE / "prometheus" / "prometheus.yml").read_text()

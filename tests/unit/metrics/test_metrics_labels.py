@@ -94,3 +94,17 @@ def test_no_request_value_reaches_the_exposition(value: str, where: str) -> None
                 "delivered",
                 "timed_out",
             }
+
+
+def test_alert_rules_are_labels_and_anything_else_is_other() -> None:
+    m = _metrics()
+    m.allow(offices=OFFICES, affairs=AFFAIRS, rules=("off_hours", "chain_break"))
+    m.alert_raised("off_hours")
+    m.alert_raised("off_hours")
+    m.alert_raised("TOKEN-abc")
+    m.alert_acknowledged("chain_break")
+    raised = m.registry.get_sample_value
+    assert raised("renkei_alerts_raised_total", {"rule": "off_hours"}) == 2
+    assert raised("renkei_alerts_raised_total", {"rule": OTHER}) == 1
+    assert raised("renkei_alerts_acknowledged_total", {"rule": "chain_break"}) == 1
+    assert b"TOKEN" not in m.exposition()

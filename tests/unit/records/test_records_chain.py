@@ -15,9 +15,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hub.records import (
     GENESIS_HASH,
     AccessRecord,
+    Checkpoint,
     InvalidRecord,
     RecordDraft,
     RecordsError,
+    Verifier,
+    VerifyReport,
     chain,
     sign_checkpoint,
     verify,
@@ -247,3 +250,32 @@ def test_a_span_up_to_its_signed_checkpoint_is_intact(
     forged = sign_checkpoint(Ed25519PrivateKey.generate(), records[4].seq, records[4].hash)
     assert not span_intact(records[1:5], forged, public)
     assert not span_intact([], None, public)
+
+
+def test_a_verifier_continues_after_a_verified_head(draft: DraftFactory) -> None:
+    """``start``: the records after a head verified before, as the monitor reads them."""
+    key = Ed25519PrivateKey.generate()
+    records = build(draft, 8)
+    records[4], records[7] = seal(key, records[4]), seal(key, records[7])
+    cps = [sign_checkpoint(key, r.seq, r.hash) for r in (records[2], records[6])]
+    head = (5, records[4].hash)
+
+    def cont(rs: list[AccessRecord], checkpoints: list[Checkpoint] = cps) -> VerifyReport:
+        v = Verifier(checkpoints, key.public_key(), start=head, every=1000)
+        for r in rs:
+            v.feed(r)
+        return v.finish()
+
+    report = cont(records[5:])
+    assert report.ok, report.detail
+    assert (report.records_checked, report.checkpoints_checked, report.last_seq) == (3, 1, 8)
+    assert cont([], cps[:1]).ok  # nothing new, and no checkpoint beyond the head
+    assert cont([]).problem == "truncated"  # the checkpoint at seq 7 names a record gone
+    assert cont(records[6:]).problem == "seq_gap"  # seq 6 missing
+    changed = dataclasses.replace(records[5], outcome="refused")
+    assert cont([changed, *records[6:]]).problem == "hash_mismatch"
+    other = chain(records[3].hash, 6, [draft(20)])  # links to seq 4, not the head
+    assert cont(other).problem == "broken_link"
+    assert cont(records[5:6], cps[:1]).problem == "unsigned_tail"  # no seal on seq 6
+    forged = sign_checkpoint(Ed25519PrivateKey.generate(), 7, records[6].hash)
+    assert cont(records[5:], [forged]).problem == "bad_checkpoint_signature"
