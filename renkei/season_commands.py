@@ -57,14 +57,16 @@ def add_season_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     rp.set_defaults(run=season_replay)
 
 
-async def season_list(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def season_list(settings: Settings, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     for name, _ in list_seasons():
         s = load_season(name)
         print(f"{name:<24} {s.calendar.start} +{s.calendar.days}d  {s.title}", file=out)
     return 0
 
 
-async def season_show(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+async def season_show(settings: Settings, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     s = load_season(args.name)
     say = lambda line="": print(line, file=out)  # noqa: E731 - a local shorthand
     say(f"{s.name}: {s.title}")
@@ -120,15 +122,17 @@ async def _queue_depths(settings: Settings) -> dict[str, int]:
         return {q["name"]: int(q.get("messages") or 0) for q in await r.json()}
 
 
-async def season_replay(settings: Settings, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:  # noqa: PLR0915 - the run, step by step
+async def season_replay(settings: Settings, args: argparse.Namespace, out: TextIO | None = None) -> int:  # noqa: PLR0915 - the run, step by step
     progress_mod, report_mod, sampler_mod, stats_mod = _extras()
     from loadtest.accounting import DeadLetter, check  # noqa: PLC0415
     from loadtest.driver import replay  # noqa: PLC0415
     from renkei.replay import changes_needed, close_target, open_target  # noqa: PLC0415
     from renkei.network import identities, load_rules  # noqa: PLC0415
 
+    where = out or sys.stdout
+
     def say(line: str) -> None:
-        print(line, file=out, flush=True)
+        print(line, file=where, flush=True)
 
     season = load_season(args.name)
     duration = parse_duration(args.duration)
@@ -183,7 +187,7 @@ async def season_replay(settings: Settings, args: argparse.Namespace, out: TextI
 
         sampling = asyncio.create_task(sample())
         started = dt.datetime.now(dt.UTC)
-        with progress_mod.Progress(stats, len(schedule.arrivals), out) as live:
+        with progress_mod.Progress(stats, len(schedule.arrivals), where) as live:
             took = await replay(schedule, target.send, stats, tick=live.update)
         stop.set()
         await sampling
