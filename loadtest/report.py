@@ -13,10 +13,60 @@ from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")  # no display: files only
-import matplotlib.pyplot as plt  # noqa: E402 - after the backend is chosen
+from loadtest.accounting import Verdict
+from loadtest.sampler import ProcessSampler, flat_memory
+from loadtest.schedule import Schedule
+from loadtest.stats import Stats, summary
 
-__all__ = ["write_report"]
+matplotlib.use("Agg")  # no display: files only
+import matplotlib.pyplot as plt
+
+__all__ = ["build", "write_report"]
+
+
+def build(
+    run: Mapping[str, Any],
+    *,
+    schedule: Schedule,
+    stats: Stats,
+    sampler: ProcessSampler,
+    queues: Mapping[str, Any] | None,
+    verdict: Verdict,
+    warmup: float,
+) -> dict[str, Any]:
+    """Every figure of a replay, as JSON-ready data."""
+    warm = int(warmup)  # one process sample a second
+    return {
+        "run": {
+            **run,
+            "scheduled": len(schedule.arrivals),
+            "per_stream": schedule.counts(),
+            "duration_s": schedule.duration,
+            "day_seconds": schedule.day_seconds,
+            "start_hour": schedule.start_hour,
+            "mean_rate": schedule.mean_rate,
+            "seed": schedule.seed,
+            "max_in_flight": stats.max_in_flight,
+            "send_lag": summary(stats.send_lag),
+        },
+        "statuses": dict(stats.statuses),
+        "by_stream_status": {k: dict(v) for k, v in stats.by_stream_status.items()},
+        "codes": dict(stats.codes),
+        "latency": {
+            "overall": summary(stats.overall),
+            "by_stream": {k: summary(h) for k, h in stats.by_stream.items()},
+            "by_office": {k: summary(h) for k, h in stats.by_office.items()},
+        },
+        "time_series": stats.time_series(),
+        "queues": queues,
+        "processes": sampler.as_dict(),
+        "memory": flat_memory(sampler.rss_mb, warmup=warm),
+        "loss": {
+            "ok": verdict.ok,
+            "problems": list(verdict.problems),
+            "figures": dict(verdict.figures),
+        },
+    }
 
 
 def _png(fig: Any) -> str:
@@ -43,7 +93,10 @@ def _over_time(series: Mapping[str, Any]) -> list[tuple[str, str]]:
     ax.set(xlabel="s", ylabel="ms", title="Latency from the scheduled time", yscale="log")
     ax.legend()
     figs.append(("Latency over time", _png(fig)))
-    for what, key, unit in (("Throughput", "answered_per_s", "messages/s"), ("p99", "p99_ms", "ms")):
+    for what, key, unit in (
+        ("Throughput", "answered_per_s", "messages/s"),
+        ("p99", "p99_ms", "ms"),
+    ):
         fig, ax = plt.subplots(figsize=(9, 3.2))
         for name, s in series["streams"].items():
             ax.plot(t, [v if v is not None else float("nan") for v in s[key]], label=name)
@@ -62,7 +115,9 @@ def _bars(title: str, data: Mapping[str, float], unit: str) -> tuple[str, str]:
     return title, _png(fig)
 
 
-def _lines(title: str, t: list[float], data: Mapping[str, list[float]], unit: str) -> tuple[str, str]:
+def _lines(
+    title: str, t: list[float], data: Mapping[str, list[float]], unit: str
+) -> tuple[str, str]:
     fig, ax = plt.subplots(figsize=(9, 3.2))
     for name, values in data.items():
         ax.plot(t[: len(values)], values, label=name)
@@ -83,7 +138,12 @@ def _plots(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     if queues.get("depth"):
         busiest = sorted(queues["depth"], key=lambda q: -max(queues["depth"][q]))[:8]
         figs.append(
-            _lines("Queue depths (the 8 deepest)", queues["t"], {q: queues["depth"][q] for q in busiest}, "messages")
+            _lines(
+                "Queue depths (the 8 deepest)",
+                queues["t"],
+                {q: queues["depth"][q] for q in busiest},
+                "messages",
+            )
         )
     proc = report["processes"]
     if proc["t"]:
@@ -119,25 +179,28 @@ def write_report(report: Mapping[str, Any], folder: Path) -> tuple[Path, Path]:
         for d in loss["figures"]["dead_letters"]
     )
     imgs = "".join(
-        f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>"
+        f"<h3>{html.escape(title)}</h3>"
+        f"<img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>"
         for title, png in _plots(report)
     )
     run = report["run"]
+    counts = {k: v for k, v in loss["figures"].items() if k != "dead_letters"}
     page = f"""<!doctype html><html lang="en"><meta charset="utf-8">
-<title>renkei season replay: {html.escape(run['season'])}</title>
-<style>body{{font-family:sans-serif;max-width:1000px;margin:auto}}td,th{{padding:2px 8px;text-align:right}}
-img{{max-width:100%}}</style>
-<h1>{html.escape(run['title'])}</h1>
-<p>{html.escape(run['started'])} · {html.escape(run['network'])} · schedule: {run['scheduled']} messages
-over {run['duration_s']:.0f} s (mean {run['mean_rate']:.1f}/s; a season day in {run['day_seconds']:.0f} s;
-seed {run['seed']}) · took {run['took_s']:.1f} s</p>
+<title>renkei season replay: {html.escape(run["season"])}</title>
+<style>body{{font-family:sans-serif;max-width:1000px;margin:auto}}
+td,th{{padding:2px 8px;text-align:right}} img{{max-width:100%}}</style>
+<h1>{html.escape(run["title"])}</h1>
+<p>{html.escape(run["started"])} · {html.escape(run["network"])} ·
+schedule: {run["scheduled"]} messages over {run["duration_s"]:.0f} s
+(mean {run["mean_rate"]:.1f}/s; a season day in {run["day_seconds"]:.0f} s; seed {run["seed"]})
+· took {run["took_s"]:.1f} s</p>
 <h2>Loss accounting: {verdict}</h2><ul>{problems}</ul>
-<p>{html.escape(json.dumps({k: v for k, v in loss['figures'].items() if k != 'dead_letters'}))}</p>
-<h3>Dead letters gained ({len(loss['figures']['dead_letters'])})</h3><ul>{dead}</ul>
-<h2>Outcomes</h2>{_table({'all': report['statuses']})}
+<p>{html.escape(json.dumps(counts))}</p>
+<h3>Dead letters gained ({len(loss["figures"]["dead_letters"])})</h3><ul>{dead}</ul>
+<h2>Outcomes</h2>{_table({"all": report["statuses"]})}
 <h2>Latency (from the scheduled time, ms)</h2>
-{_table({'all': report['latency']['overall'], **report['latency']['by_stream']})}
-{_table(report['latency']['by_office'])}
+{_table({"all": report["latency"]["overall"], **report["latency"]["by_stream"]})}
+{_table(report["latency"]["by_office"])}
 <h2>Plots</h2>{imgs}
 </html>"""
     page_path = folder / "report.html"

@@ -88,7 +88,7 @@ def flat_memory(
 ) -> dict[str, dict[str, Any]]:
     """Per process: mean RSS of the first and last thirds after ``warmup`` samples, the growth
     and whether it stays under ``limit``."""
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, series in rss_mb.items():
         rest = series[warmup:]
         if len(rest) < 3:

@@ -77,7 +77,9 @@ class Schedule:
 
 def parse_duration(text: str) -> float:
     """``90``, ``90s``, ``20m``, ``1h``, ``1h30m`` → seconds; :class:`BadOption` otherwise."""
-    parts = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text)
+    parts = re.fullmatch(
+        r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text
+    )
     if not text.strip() or parts is None or not any(parts.groups()):
         raise BadOption(f"not a duration: {text!r} (e.g. 90s, 20m, 1h)")
     h, m, s = (float(g) if g else 0.0 for g in parts.groups())
@@ -159,9 +161,7 @@ def make_schedule(
         if not 0 < scale <= 10_000:
             raise BadOption(f"the scale must be above 0 and at most 10000, not {scale:g}")
         level = season.daily_messages * scale / day_seconds
-    segments = tuple(
-        Segment(s, e, d, h, tuple(level * w for w in ws)) for s, e, d, h, ws in raw
-    )
+    segments = tuple(Segment(s, e, d, h, tuple(level * w for w in ws)) for s, e, d, h, ws in raw)
     expected = sum(seg.rate * (seg.end - seg.start) for seg in segments)
     if expected > MAX_ARRIVALS:
         raise BadOption(

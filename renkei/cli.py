@@ -26,7 +26,6 @@ from renkei.pki_commands import PKI_PORT, add_pki_commands
 from renkei.portal_commands import add_portal_commands, web_args
 from renkei.serving import heartbeat_arg
 from renkei.settings import Settings
-from renkei.season_commands import add_season_commands
 from renkei.token_commands import add_token_commands
 
 __all__ = ["main"]
@@ -112,7 +111,6 @@ def _parser() -> argparse.ArgumentParser:
     add_key_commands(sub)
     add_token_commands(sub)
     add_monitor_commands(sub)
-    add_season_commands(sub)
     return p
 
 

@@ -19,14 +19,17 @@ each office kept (each event carries a marker in its ``detail``), the dead lette
 from __future__ import annotations
 
 import asyncio
-import gc
+import contextlib
 import datetime as dt
+import gc
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 import asyncpg
 
 from agencies.population import LocalIds, chunk_households, chunks, place, records_rng, select
@@ -40,7 +43,7 @@ from loadtest.accounting import DeadLetter, Facts, Ledger
 from loadtest.schedule import Arrival
 from loadtest.season import Season, Traffic
 from loadtest.stats import Outcome
-from renkei.exceptions import CommandError, RENKEI_USAGE
+from renkei.exceptions import RENKEI_USAGE, CommandError
 from renkei.network import Network, open_network
 from renkei.population.commands import plan_for
 from renkei.secrets import TOKEN, State
@@ -48,7 +51,16 @@ from renkei.settings import Settings
 from renkei.token_keys import key_ring
 from token_service import KeyRing
 
-__all__ = ["MARKER", "Target", "load_in_memory", "open_target"]
+__all__ = [
+    "MARKER",
+    "Broker",
+    "Target",
+    "changes_needed",
+    "close_target",
+    "load_in_memory",
+    "open_target",
+    "sample_until",
+]
 
 MARKER = "replay"  # the change event's detail key carrying the replay's marker
 PORTAL = "myna-portal"
@@ -319,6 +331,20 @@ async def _portal_people(target: Target) -> list[str]:
     return [ring.token_for(ring.link_id(c), PORTAL) for c in codes]
 
 
+async def _people(target: Target, t: Traffic) -> list[str]:
+    if t.kind == "portal_page":
+        people = await _portal_people(target)
+    else:
+        people = await _tokens(target, t.office, t.collection)
+    if not people:
+        raise CommandError(
+            RENKEI_USAGE,
+            f"stream {t.name}: {t.office} holds no one in {t.collection!r}: generate the"
+            " population first (`renkei population generate`)",
+        )
+    return people
+
+
 async def open_target(
     settings: Settings,
     state: State,
@@ -341,8 +367,10 @@ async def open_target(
     try:
         if real:
             pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=4)
-        ring = key_ring(settings.state_dir, state.secret_of(TOKEN)) if real else KeyRing(
-            state.secret_of(TOKEN)
+        ring = (
+            key_ring(settings.state_dir, state.secret_of(TOKEN))
+            if real
+            else KeyRing(state.secret_of(TOKEN))
         )
         target = Target(net, season, ring, pool, {})
         if not real:
@@ -351,16 +379,7 @@ async def open_target(
             n = await load_in_memory(net, size, season.population.seed, season.population.today)
             progress(f"population: {n} office records")
         for t in season.traffic:
-            if t.kind == "portal_page":
-                target.people[t.name] = await _portal_people(target)
-            else:
-                target.people[t.name] = await _tokens(target, t.office, t.collection)
-            if not target.people[t.name]:
-                raise CommandError(
-                    RENKEI_USAGE,
-                    f"stream {t.name}: {t.office} holds no one in {t.collection!r}: generate the"
-                    " population first (`renkei population generate`)",
-                )
+            target.people[t.name] = await _people(target, t)
         if net.broker is not None:
             target.dead_before = net.broker.depth(DEAD_QUEUE)
         # as every service does after start-up (renkei.serving.until_stopped): a full
@@ -381,10 +400,70 @@ async def close_target(target: Target) -> None:
     await target.net.aclose()
 
 
-def changes_needed(season: Season, counts: Mapping[str, int], people: Mapping[str, list[str]]) -> list[str]:
+def changes_needed(
+    season: Season, counts: Mapping[str, int], people: Mapping[str, list[str]]
+) -> list[str]:
     """Streams of change events with more messages than people to change (each once)."""
     return [
         f"{t.name}: {counts.get(t.name, 0)} change events for {len(people[t.name])} people"
         for t in season.traffic
         if t.kind == "change" and counts.get(t.name, 0) > len(people[t.name])
     ]
+
+
+class Broker:
+    """The real broker's management API: queue depths, and the dead-letter queue read without
+    taking anything from it (a get that requeues)."""
+
+    def __init__(self, settings: Settings) -> None:
+        vhost = quote(settings.broker_vhost, safe="")
+        self.queues_url = f"{settings.admin_url.rstrip('/')}/api/queues/{vhost}"
+
+    async def depths(self) -> dict[str, int]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{self.queues_url}?columns=name,messages") as r,
+        ):
+            r.raise_for_status()
+            return {q["name"]: int(q.get("messages") or 0) for q in await r.json()}
+
+    async def dead_letters(self, after: Sequence[DeadLetter] = ()) -> list[DeadLetter]:
+        """The dead letters now, but those in ``after`` (what was there before the replay)."""
+        body = {"count": 10_000, "ackmode": "ack_requeue_true", "encoding": "auto"}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{self.queues_url}/{DEAD_QUEUE}/get", json=body) as r,
+        ):
+            if r.status == 404:
+                return []
+            r.raise_for_status()
+            msgs = await r.json()
+        seen = {d.message_id for d in after}
+        out = []
+        for m in msgs:
+            props = m.get("properties") or {}
+            mid = str(props.get("message_id", ""))
+            reason = str((props.get("headers") or {}).get(REASON_HEADER, ""))
+            if mid not in seen:
+                out.append(DeadLetter(DEAD_QUEUE, reason, mid))
+        return out
+
+
+async def sample_until(
+    stop: asyncio.Event, sampler: Any, broker: Broker | None, queues: dict[str, Any]
+) -> None:
+    """Every second until ``stop``: the processes' CPU and memory, and the queue depths."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    while not stop.is_set():
+        sampler.sample()
+        if broker is not None:
+            try:
+                depths = await broker.depths()
+            except aiohttp.ClientError:
+                depths = {}
+            queues["t"].append(round(loop.time() - t0, 2))
+            for q, n in depths.items():
+                queues["depth"].setdefault(q, []).append(n)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)

@@ -5,7 +5,6 @@ failing when an access record or a change event is taken away or doubled there."
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from pathlib import Path
 
@@ -24,7 +23,9 @@ from renkei.secrets import State
 from renkei.settings import Settings
 
 
-def test_the_june_season_replayed_embedded_loses_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_june_season_replayed_embedded_loses_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(
         [
             "season", "replay", "june-child-allowance", "--rate", "25", "--duration", "80s",
@@ -43,7 +44,9 @@ def test_the_june_season_replayed_embedded_loses_nothing(tmp_path: Path, capsys:
     assert figures["queries_sent"] >= report["run"]["scheduled"] * 0.9
     assert figures["access_records_for_them"] == figures["queries_sent"]
     assert figures["change_deliveries_kept"] == figures["change_deliveries_expected"] > 0
-    assert set(report["latency"]["by_stream"]) == {t.name for t in load_season("june-child-allowance").traffic}
+    assert set(report["latency"]["by_stream"]) == {
+        t.name for t in load_season("june-child-allowance").traffic
+    }
     assert report["processes"]["rss_mb"]
     page = (folder / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 6
@@ -57,7 +60,9 @@ async def test_the_loss_check_reads_the_stores_and_fails_on_what_is_missing_or_d
     target = await open_target(settings, state, season, residents=2000, progress=lambda _: None)
     try:
         schedule = make_schedule(season, duration=8, day_seconds=240, rate=40, start_hour=9, seed=4)
-        stats = Stats(tuple(t.name for t in season.traffic), tuple(t.office for t in season.traffic), 1.0)
+        stats = Stats(
+            tuple(t.name for t in season.traffic), tuple(t.office for t in season.traffic), 1.0
+        )
         await replay(schedule, target.send, stats)
         assert check(target.ledger, await target.facts()).ok
         assert target.ledger.events, "the schedule should hold change events"

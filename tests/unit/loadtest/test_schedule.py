@@ -50,7 +50,9 @@ def test_the_daily_shape_holds() -> None:
     """The moving season's Apr 1 (weight 5) against a normal Tuesday (weight 1): ~5× the moves."""
     day = 24.0  # a season day in 24 s
     s = make_schedule(MOVES, duration=day * 21, day_seconds=day, scale=1, start_hour=0, seed=2)
-    per_day = Counter(int(a.at // day) for a in s.arrivals if MOVES.traffic[a.stream].shape == "moves")
+    per_day = Counter(
+        int(a.at // day) for a in s.arrivals if MOVES.traffic[a.stream].shape == "moves"
+    )
     assert per_day[14] > 3.5 * per_day[1]
     assert per_day[6] < per_day[0]  # a Sunday against a Monday
 
@@ -87,7 +89,8 @@ def test_bad_options_are_refused(kw: dict[str, float], what: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90", 90), ("90s", 90), ("20m", 1200), ("1h", 3600), ("1h30m", 5400), ("0.5m", 30)]
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("20m", 1200), ("1h", 3600), ("1h30m", 5400), ("0.5m", 30)],
 )
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
@@ -104,7 +107,9 @@ def test_a_window_without_traffic_is_refused() -> None:
     office_hours = tuple(t for t in JUNE.traffic if t.shape != "portal")
     total = sum(t.share for t in office_hours)
     season = JUNE.model_copy(
-        update={"traffic": tuple(t.model_copy(update={"share": t.share / total}) for t in office_hours)}
+        update={
+            "traffic": tuple(t.model_copy(update={"share": t.share / total}) for t in office_hours)
+        }
     )
     with pytest.raises(BadOption, match="sends nothing"):
         make_schedule(season, duration=20, day_seconds=DAY, rate=10, start_hour=0)

@@ -39,7 +39,10 @@ def _replace(old: str, new: str) -> str:
         (_replace("residents = 20000", "residents = 5"), "population.residents"),
         (_replace('office = "chiyoda-child"', 'office = "Chiyoda Child"'), "traffic[0].office"),
         (_replace("daily_messages = 2000", "daily_messages = 2000\nmystery = 1"), "mystery"),
-        (_replace("[shapes.counter]\nweekdays = [1.4,", "[shapes.counter]\nweekdays = [1.4, 9,"), "shapes.counter.weekdays"),
+        (
+            _replace("[shapes.counter]\nweekdays = [1.4,", "[shapes.counter]\nweekdays = [1.4, 9,"),
+            "shapes.counter.weekdays",
+        ),
         ("name = [", "not TOML"),
     ],
 )
