@@ -27,13 +27,18 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
-import aiohttp
 import asyncpg
 
 from agencies.population import LocalIds, chunk_households, chunks, place, records_rng, select
-from hub.bus import DEAD_QUEUE, REASON_HEADER, Delivery
+from hub.bus import (
+    DEAD_QUEUE,
+    REASON_HEADER,
+    BrokerAdminError,
+    Delivery,
+    peek_messages,
+    queue_depths,
+)
 from hub.directory import Directory, PgDirectory
 from hub.node import EVENTS, Answer, OfficeNode, schema_for
 from hub.routing.finish import record_key
@@ -413,34 +418,19 @@ def changes_needed(
 
 class Broker:
     """The real broker's management API: queue depths, and the dead-letter queue read without
-    taking anything from it (a get that requeues)."""
+    taking anything from it."""
 
     def __init__(self, settings: Settings) -> None:
-        vhost = quote(settings.broker_vhost, safe="")
-        self.queues_url = f"{settings.admin_url.rstrip('/')}/api/queues/{vhost}"
+        self.url, self.vhost = settings.admin_url, settings.broker_vhost
 
     async def depths(self) -> dict[str, int]:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.get(f"{self.queues_url}?columns=name,messages") as r,
-        ):
-            r.raise_for_status()
-            return {q["name"]: int(q.get("messages") or 0) for q in await r.json()}
+        return await queue_depths(self.url, self.vhost)
 
     async def dead_letters(self, after: Sequence[DeadLetter] = ()) -> list[DeadLetter]:
         """The dead letters now, but those in ``after`` (what was there before the replay)."""
-        body = {"count": 10_000, "ackmode": "ack_requeue_true", "encoding": "auto"}
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(f"{self.queues_url}/{DEAD_QUEUE}/get", json=body) as r,
-        ):
-            if r.status == 404:
-                return []
-            r.raise_for_status()
-            msgs = await r.json()
         seen = {d.message_id for d in after}
         out = []
-        for m in msgs:
+        for m in await peek_messages(self.url, self.vhost, DEAD_QUEUE):
             props = m.get("properties") or {}
             mid = str(props.get("message_id", ""))
             reason = str((props.get("headers") or {}).get(REASON_HEADER, ""))
@@ -460,7 +450,7 @@ async def sample_until(
         if broker is not None:
             try:
                 depths = await broker.depths()
-            except aiohttp.ClientError:
+            except BrokerAdminError:
                 depths = {}
             queues["t"].append(round(loop.time() - t0, 2))
             for q, n in depths.items():
