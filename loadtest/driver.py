@@ -8,14 +8,17 @@ messages in flight instead of slowing the arrivals. Latency runs from the due ti
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from loadtest.exceptions import REPLAY_FAILED
 from loadtest.schedule import Arrival, Schedule
 from loadtest.stats import Outcome, Stats
 
 __all__ = ["Send", "replay"]
 
+log = logging.getLogger("loadtest.driver")
 Send = Callable[[Arrival], Awaitable[Outcome]]
 
 
@@ -30,7 +33,8 @@ async def replay(
     """Send every arrival on time; return when all are over (the wall seconds it took).
 
     ``send`` returns the message's :class:`Outcome` and must not raise (an exception is
-    counted as ``failed`` with its type as the code). ``tick(elapsed)`` runs about every 0.25 s.
+    counted as ``failed``, code ``replay.failed``, and logged). ``tick(elapsed)`` runs about
+    every 0.25 s.
     """
     t0 = clock()
     tasks: set[asyncio.Task[None]] = set()
@@ -39,7 +43,8 @@ async def replay(
         try:
             outcome = await send(a)
         except Exception as exc:  # noqa: BLE001 - every failure is counted, the replay goes on
-            outcome = Outcome("failed", f"replay.{type(exc).__name__}")
+            outcome = Outcome("failed", REPLAY_FAILED)
+            log.warning("replay: a send raised %r", exc)
         stats.finished(a.stream, a.at, clock() - t0, outcome)
 
     next_tick = 0.0

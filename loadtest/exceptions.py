@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final
 
-__all__ = ["BadOption", "BadSeason", "LoadtestError", "MissingExtra", "UnknownSeason"]
+__all__ = [
+    "REPLAY_FAILED",
+    "REPLAY_PAGE_UNAVAILABLE",
+    "REPLAY_POPULATION_EXHAUSTED",
+    "BadOption",
+    "BadSeason",
+    "LoadtestError",
+    "MissingExtra",
+    "UnknownSeason",
+]
+
+# a message's outcome the replayer gives itself (counted under its code, never raised)
+REPLAY_FAILED: Final = "replay.failed"  # the send raised
+REPLAY_POPULATION_EXHAUSTED: Final = "replay.population_exhausted"  # no one left to change
+REPLAY_PAGE_UNAVAILABLE: Final = "replay.page_unavailable"  # the portal could not show a page
 
 
 class LoadtestError(Exception):

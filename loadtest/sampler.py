@@ -19,9 +19,11 @@ import psutil
 __all__ = ["ProcessSampler", "flat_memory", "service_processes"]
 
 
-def service_processes(*, embedded: bool) -> dict[str, list[psutil.Process]]:
+def service_processes(*, embedded: bool, vhost: str = "") -> dict[str, list[psutil.Process]]:
     """name → its processes: this one when embedded; else every ``renkei run SERVICE [CODE]``
-    (hubs numbered: ``hub-1``, ``hub-2``), ``rabbitmq`` and ``postgres``."""
+    of this deployment (its ``RENKEI_BROKER_VHOST`` is ``vhost``: other deployments on the
+    machine are not counted; hubs numbered ``hub-1``, ``hub-2``), ``rabbitmq`` and
+    ``postgres`` (shared by every deployment on the machine)."""
     me = psutil.Process(os.getpid())
     if embedded:
         return {"replayer (the whole network)": [me]}
@@ -37,7 +39,7 @@ def service_processes(*, embedded: bool) -> dict[str, list[psutil.Process]]:
             out.setdefault("rabbitmq", []).append(p)
         elif name == "postgres":
             out.setdefault("postgres", []).append(p)
-        elif "run" in cmd and any(c.endswith("renkei") or c == "renkei" for c in cmd):
+        elif "run" in cmd and any(c.endswith("renkei") for c in cmd) and _ours(p, vhost):
             rest = cmd[cmd.index("run") + 1 :]
             service = rest[0] if rest else "?"
             if service == "hub":
@@ -47,6 +49,13 @@ def service_processes(*, embedded: bool) -> dict[str, list[psutil.Process]]:
                 label = " ".join(rest[:2])
             out[label] = [p]
     return out
+
+
+def _ours(p: psutil.Process, vhost: str) -> bool:
+    try:
+        return bool(p.environ().get("RENKEI_BROKER_VHOST", "renkei") == vhost)
+    except (psutil.Error, OSError):  # another user's process
+        return False
 
 
 @dataclass

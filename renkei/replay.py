@@ -45,6 +45,7 @@ from hub.routing.finish import record_key
 from hub.routing.registers import REGISTER_ITEM
 from hub.wire import HUB, Delivered, outcome_code
 from loadtest.accounting import DeadLetter, Facts, Ledger
+from loadtest.exceptions import REPLAY_PAGE_UNAVAILABLE, REPLAY_POPULATION_EXHAUSTED
 from loadtest.schedule import Arrival
 from loadtest.season import Season, Traffic
 from loadtest.stats import Outcome
@@ -131,7 +132,7 @@ class Target:
         t = self.season.traffic[a.stream]
         person = self._person(t)
         if person is None:
-            return Outcome("failed", "replay.population_exhausted")
+            return Outcome("failed", REPLAY_POPULATION_EXHAUSTED)
         if t.kind == "query":
             assert t.provider is not None
             answer: Answer = await self.node(t.office).ask(
@@ -185,7 +186,7 @@ class Target:
             else:
                 await portal.my_info(person)
         except Exception as exc:  # noqa: BLE001 - the page's failure is its outcome
-            return Outcome("error", str(getattr(exc, "code", f"portal.{type(exc).__name__}")))
+            return Outcome("error", str(getattr(exc, "code", REPLAY_PAGE_UNAVAILABLE)))
         finally:
             portal.node = real
         return Outcome("ok")

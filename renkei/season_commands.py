@@ -168,7 +168,7 @@ async def season_replay(
             tuple(t.office for t in season.traffic),
             bucket=max(1.0, duration / 120),
         )
-        groups = sampler_mod.service_processes(embedded=not real)
+        groups = sampler_mod.service_processes(embedded=not real, vhost=settings.broker_vhost)
         sampler = sampler_mod.ProcessSampler(groups)
         queues: dict[str, Any] = {"t": [], "depth": {}}
         stop = asyncio.Event()
@@ -178,10 +178,12 @@ async def season_replay(
             took = await replay(schedule, target.send, stats, tick=live.update)
         stop.set()
         await sampling
+        say(f"replayed in {took:.1f} s; reading the stores for the loss check …")
         facts = await target.facts()
         if broker is not None:
             facts.dead_letters = await broker.dead_letters(after=dead_before)
         verdict = check(target.ledger, facts)
+        say("loss check done; closing the replayer's offices and writing the report …")
     finally:
         await close_target(target)
     run = {

@@ -23,7 +23,9 @@ pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 async def test_the_june_season_replayed_on_rabbitmq_and_postgres(tmp_path: Path) -> None:
     season = load_season("june-child-allowance")
     async with deployed(tmp_path) as env:
-        code, out = await cli(env, "population", "generate", "--residents", "1500", "--workers", "0")
+        code, out = await cli(
+            env, "population", "generate", "--residents", "1500", "--workers", "0"
+        )
         assert code == 0, out
         settings = Settings(
             broker_url=env["RENKEI_BROKER_URL"],
