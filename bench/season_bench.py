@@ -11,8 +11,9 @@ migrate``, ``population generate``. The services run as processes: the token ser
 two hubs, the tax office, and every other office the season's senders do not play in one
 process (``--role offices``: they hold the people whose changes are reported and answer the
 portal's わたしの情報). Each rate is one ``renkei season replay june-child-allowance --rate R``
-(the replayer plays the senders); the rates go up until one misses (p99 ≥ 100 ms or the loss
-check fails). Everything is removed at the end.
+(the replayer plays the senders); the rates go up until the p99 passes ten times the target
+or the loss check fails, so the whole curve is printed; the figure is the highest rate with
+p99 < 100 ms and nothing lost. Everything is removed at the end (Ctrl-C too).
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--rates", default="2,4,6,8,10,15,20,30,45,60,80,100")
+    ap.add_argument("--rates", default="2,5,10,15,20,30,45,60,80,100")
     ap.add_argument("--hubs", default="1,2")
     ap.add_argument("--duration", default="30s")
     ap.add_argument("--residents", type=int, default=20000)
@@ -220,7 +221,9 @@ def main() -> int:
             for rate in (float(r) for r in args.rates.split(",")):
                 row = replay_at(env, rate, args, tmp / "reports")
                 rows.append(row)
-                if not row["loss_ok"] or (row["p99_ms"] or 1e9) >= P99_MS:
+                # past the target the rates go on (the curve is the finding) until the p99 is
+                # ten times the target or something is lost
+                if not row["loss_ok"] or (row["p99_ms"] or 1e9) >= 10 * P99_MS:
                     break
             good = [r["rate"] for r in rows if r["loss_ok"] and (r["p99_ms"] or 1e9) < P99_MS]
             results[f"hubs_{hubs}"] = {"rows": rows, "highest_ok": max(good) if good else None}
