@@ -358,6 +358,7 @@ async def open_target(
     *,
     residents: int | None = None,
     progress: Any = print,
+    freeze: bool = True,
 ) -> Target:
     """The network (embedded, or the senders on the real one) and each stream's people."""
     real = settings.broker_url is not None
@@ -390,8 +391,9 @@ async def open_target(
             target.dead_before = net.broker.depth(DEAD_QUEUE)
         # as every service does after start-up (renkei.serving.until_stopped): a full
         # collection of the population would stall every message in flight
-        gc.collect()
-        gc.freeze()
+        if freeze:
+            gc.collect()
+            gc.freeze()
     except BaseException:
         if pool is not None:
             await pool.close()
