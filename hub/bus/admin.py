@@ -278,6 +278,38 @@ async def purge_queues(
             await api.request("DELETE", f"queues/{_q(vhost)}/{_q(queue)}/contents")
 
 
+async def queue_depths(
+    admin_url: str,
+    vhost: str,
+    *,
+    timeout: float = 30.0,  # noqa: ASYNC109
+) -> dict[str, int]:
+    """Messages in each queue of ``vhost`` (ready and unacknowledged), as the management API
+    counts them (its statistics lag by a few seconds): what a replay plots."""
+    async with _Api(admin_url, timeout) as api:
+        queues = await api.get(f"queues/{_q(vhost)}?columns=name,messages")
+    return {q["name"]: int(q.get("messages") or 0) for q in queues}
+
+
+async def peek_messages(
+    admin_url: str,
+    vhost: str,
+    queue: str,
+    *,
+    count: int = 10_000,
+    timeout: float = 30.0,  # noqa: ASYNC109
+) -> list[dict[str, Any]]:
+    """The first ``count`` messages of ``queue`` with their properties and headers (bodies cut
+    to 2,000 bytes), left in the queue (a get that requeues them): how a replay lists the dead
+    letters it caused without taking them from the operator."""
+    body = {"count": count, "ackmode": "ack_requeue_true", "encoding": "auto", "truncate": 2000}
+    async with _Api(admin_url, timeout) as api, _access(api, vhost):
+        status, got = await api._call(
+            "POST", f"queues/{_q(vhost)}/{_q(queue)}/get", body, missing_ok=True, read=True
+        )
+    return [] if status == 404 or not got else list(got)
+
+
 async def broker_nodes(admin_url: str, *, timeout: float = 30.0) -> tuple[BrokerNode, ...]:  # noqa: ASYNC109
     """The broker's nodes (a cluster's members, stopped ones too), by name."""
     async with _Api(admin_url, timeout) as api:

@@ -1,0 +1,462 @@
+"""The season replay's side of the network (``renkei season replay``): who sends, about whom,
+and what the stores hold afterwards.
+
+The replayer plays the offices that send the season's messages (``Season.offices()``): on the
+embedded default, the whole network runs here with a population made by the same generator as
+`renkei population generate` (in memory); with ``--broker``/``--db``, only those offices run
+here, on RabbitMQ and PostgreSQL, against the hub processes, the token service and the
+providers already running (as many hub processes as are), and the population `renkei
+population generate` wrote. Those offices must not run elsewhere at the same time: their
+replies would go to the other process.
+
+The people each stream asks about are read from the sender's own store (its tokens); the
+portal's are made from J-LIS's residents with the token master, as the portal would get them
+at login. Afterwards :meth:`Target.facts` reads from the network's own stores what the loss
+check compares with the replayer's ledger: the access records by query id, the change events
+each office kept (each event carries a marker in its ``detail``), the dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import gc
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from agencies.population import LocalIds, chunk_households, chunks, place, records_rng, select
+from hub.bus import (
+    DEAD_QUEUE,
+    REASON_HEADER,
+    BrokerAdminError,
+    Delivery,
+    peek_messages,
+    queue_depths,
+)
+from hub.directory import Directory, PgDirectory
+from hub.node import EVENTS, Answer, OfficeNode, schema_for
+from hub.routing.finish import record_key
+from hub.routing.registers import REGISTER_ITEM
+from hub.wire import HUB, Delivered, outcome_code
+from loadtest.accounting import DeadLetter, Facts, Ledger
+from loadtest.exceptions import REPLAY_PAGE_UNAVAILABLE, REPLAY_POPULATION_EXHAUSTED
+from loadtest.schedule import Arrival
+from loadtest.season import Season, Traffic
+from loadtest.stats import Outcome
+from renkei.exceptions import RENKEI_USAGE, CommandError
+from renkei.network import Network, open_network
+from renkei.population.commands import plan_for
+from renkei.secrets import TOKEN, State
+from renkei.settings import Settings
+from renkei.token_keys import key_ring
+from token_service import KeyRing
+
+__all__ = [
+    "MARKER",
+    "Broker",
+    "Target",
+    "changes_needed",
+    "close_target",
+    "load_in_memory",
+    "open_target",
+    "sample_until",
+]
+
+MARKER = "replay"  # the change event's detail key carrying the replay's marker
+PORTAL = "myna-portal"
+MAX_PEOPLE = 100_000  # per stream: enough to spread the load, bounded memory
+
+
+class _Recording:
+    """An office's node as its own code sees it, noting each query id in the ledger (the
+    portal's pages ask through it several times per page)."""
+
+    def __init__(self, node: OfficeNode, ledger: Ledger) -> None:
+        self._node, self._ledger = node, ledger
+
+    async def ask(self, *args: Any, **kwargs: Any) -> Answer:
+        answer: Answer = await self._node.ask(*args, **kwargs)
+        key = record_key(self._node.code, answer.query_id)  # the query's key in the records
+        self._ledger.asked(str(key), answered=answer.status != "timed_out")
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._node, name)
+
+
+@dataclass
+class Target:
+    net: Network
+    season: Season
+    ring: KeyRing
+    pool: Any  # asyncpg pool on the real network, else None
+    people: dict[str, list[str]]  # stream → tokens of its sender
+    ledger: Ledger = field(default_factory=Ledger)
+    run: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    dead_before: int = 0
+    _next: Counter[str] = field(default_factory=Counter)
+    _used: dict[str, set[str]] = field(default_factory=dict)  # register → people changed
+
+    @property
+    def directory(self) -> Directory:
+        if self.pool is not None:
+            return PgDirectory(self.pool)
+        assert self.net.directory is not None
+        return self.net.directory
+
+    def node(self, office: str) -> Any:
+        return _Recording(self.net.offices[office], self.ledger)
+
+    def _person(self, t: Traffic) -> str | None:
+        people = self.people[t.name]
+        if t.kind != "change":
+            i = self._next[t.name]
+            self._next[t.name] += 1
+            return people[i % len(people)] if people else None
+        used = self._used.setdefault(t.office, set())
+        while self._next[t.name] < len(people):  # each person changes once in a replay
+            token = people[self._next[t.name]]
+            self._next[t.name] += 1
+            if token not in used:
+                used.add(token)
+                return token
+        return None
+
+    async def send(self, a: Arrival) -> Outcome:
+        t = self.season.traffic[a.stream]
+        person = self._person(t)
+        if person is None:
+            return Outcome("failed", REPLAY_POPULATION_EXHAUSTED)
+        if t.kind == "query":
+            assert t.provider is not None
+            answer: Answer = await self.node(t.office).ask(
+                t.affair, t.provider, t.items, person, t.params
+            )
+            return Outcome(answer.status, answer.code)
+        if t.kind == "change":
+            return await self._change(t, person, a.n)
+        return await self._page(t, person)
+
+    async def _change(self, t: Traffic, person: str, n: int) -> Outcome:
+        marker = f"{self.run}-{n}"
+        effective = dt.datetime.now(dt.UTC).date()
+        expected = await self._holders(t, person, effective)
+        detail = {**t.detail, MARKER: marker}
+        assert t.change is not None
+        outcome = await self.net.offices[t.office].report_change(
+            person, t.change, effective, detail
+        )
+        self.ledger.events[marker] = expected if isinstance(outcome, Delivered) else frozenset()
+        if isinstance(outcome, Delivered):
+            return Outcome("ok")
+        return Outcome(outcome.status, outcome_code(outcome))
+
+    async def _holders(self, t: Traffic, person: str, on: dt.date) -> frozenset[str]:
+        """The offices the hub will tell: those holding the person on ``on``, but the sender,
+        and on a move out the register moved to (``hub/routing/desks/change.py``)."""
+        hub_token = self.ring.translate(person, t.office, (HUB,))[0]
+        held = await self.directory.holders(hub_token)
+        out = {
+            e.office
+            for e in held
+            if e.office != t.office and (e.until is None or e.until.date() > on)
+        }
+        to = t.detail.get("to_municipality")
+        if t.change == "moved_out" and to:
+            out |= {
+                o.code
+                for o in self.net.registry
+                if o.municipality == to and REGISTER_ITEM in o.provides
+            }
+        return frozenset(out)
+
+    async def _page(self, t: Traffic, person: str) -> Outcome:
+        portal = self.net.apps[PORTAL]
+        real = portal.node
+        portal.node = self.node(PORTAL)
+        try:
+            if t.page == "history":
+                await portal.history(person)
+            else:
+                await portal.my_info(person)
+        except Exception as exc:  # noqa: BLE001 - the page's failure is its outcome
+            return Outcome("error", str(getattr(exc, "code", REPLAY_PAGE_UNAVAILABLE)))
+        finally:
+            portal.node = real
+        return Outcome("ok")
+
+    # ---- afterwards: what the stores hold -------------------------------------------------
+
+    async def facts(self) -> Facts:
+        await asyncio.sleep(0)  # nothing to flush here: the hub's replies follow durable records
+        return Facts(
+            records=await self._records(),
+            events=await self._events(),
+            dead_letters=await self._dead_letters(),
+        )
+
+    async def _records(self) -> Counter[str]:
+        wanted = self.ledger.queries
+        if self.pool is not None:
+            rows = await self.pool.fetch(
+                "SELECT query_id::text AS q, count(*) AS n FROM records.access_record"
+                " WHERE query_id = ANY($1::uuid[]) GROUP BY query_id",
+                list(wanted),
+            )
+            return Counter({r["q"]: r["n"] for r in rows})
+        assert self.net.records is not None
+        out: Counter[str] = Counter()
+        async for r in self.net.records.iter_all():
+            q = str(r.query_id)
+            if q in wanted:
+                out[q] += 1
+        return out
+
+    async def _events(self) -> dict[str, Counter[str]]:
+        out: dict[str, Counter[str]] = {}
+        prefix = f"{self.run}-"
+        for office in (o.code for o in self.net.registry):
+            for marker, n in (await self._kept(office)).items():
+                if marker.startswith(prefix):
+                    out.setdefault(marker, Counter())[office] += n
+        return out
+
+    async def _kept(self, office: str) -> Counter[str]:
+        """Change events the office kept, by the replay marker in their detail."""
+        if self.pool is not None:
+            rows = await self.pool.fetch(
+                f"SELECT doc->'detail'->>'{MARKER}' AS m, count(*) AS n"  # noqa: S608 - schema checked
+                f" FROM {schema_for(office)}.docs WHERE collection = $1"
+                f" AND doc->'detail' ? '{MARKER}' GROUP BY 1",
+                EVENTS,
+            )
+            return Counter({r["m"]: r["n"] for r in rows})
+        store = self.net.stores.get(office)
+        kept: Counter[str] = Counter()
+        if store is None:
+            return kept
+        for key in await store.keys(EVENTS):
+            doc = await store.get(EVENTS, key)
+            marker = (doc or {}).get("detail", {}).get(MARKER)
+            if marker:
+                kept[marker] += 1
+        return kept
+
+    async def dead_count(self) -> int:
+        if self.net.broker is not None:
+            return self.net.broker.depth(DEAD_QUEUE)
+        return -1  # read by the management API (renkei.season_commands)
+
+    async def _dead_letters(self) -> list[DeadLetter]:
+        broker = self.net.broker
+        if broker is None:
+            return []  # the real broker's are read by the management API
+        found: list[DeadLetter] = []
+        if not broker.depth(DEAD_QUEUE):
+            return found
+        bus = broker.connect("monitor")
+
+        async def keep(d: Delivery) -> None:
+            found.append(DeadLetter(DEAD_QUEUE, d.headers.get(REASON_HEADER, ""), d.message_id))
+            await d.ack()
+
+        sub = await bus.consume(DEAD_QUEUE, keep)
+        for _ in range(50):
+            if not broker.depth(DEAD_QUEUE):
+                break
+            await asyncio.sleep(0.02)
+        await sub.cancel()
+        await bus.close()
+        return found[self.dead_before :]
+
+
+async def load_in_memory(net: Network, residents: int, seed: int, today: dt.date) -> int:
+    """The population `renkei population generate` would write, put into the embedded
+    network's stores and directory (each office's records under its own tokens). Returns the
+    number of office records."""
+    ring = KeyRing(net.state.secret_of(TOKEN))
+    plan = plan_for(net.registry)
+    chosen = select()
+    assert net.directory is not None
+    n = 0
+    for chunk, size in chunks(residents):
+        rng, ids = records_rng(seed, chunk), LocalIds(chunk)
+        rows: dict[tuple[str, str], list[tuple[str, str | None, dict[str, Any]]]] = {}
+        for h in chunk_households(seed, chunk, size, today=today, municipalities=chosen):
+            for office, collection, key, holder, doc, since in place(rng, h, plan, ids, today):
+                token = None
+                if holder is not None:
+                    link = ring.link_id(holder)
+                    token = ring.token_for(link, office)
+                    if since is not None:
+                        at = dt.datetime.combine(dt.date.fromisoformat(since), dt.time(), dt.UTC)
+                        await net.directory.enrolled(ring.token_for(link, HUB), office, at)
+                rows.setdefault((office, collection), []).append((key, token, doc))
+        for (office, collection), docs in rows.items():
+            if office in net.stores:
+                n += await net.stores[office].put_many(collection, docs)
+    return n
+
+
+async def _tokens(target: Target, office: str, collection: str) -> list[str]:
+    if target.pool is not None:
+        rows = await target.pool.fetch(
+            f"SELECT token FROM {schema_for(office)}.docs"  # noqa: S608 - schema checked
+            " WHERE collection = $1 AND token IS NOT NULL ORDER BY key LIMIT $2",
+            collection,
+            MAX_PEOPLE,
+        )
+        return [r["token"] for r in rows]
+    store = target.net.stores[office]
+    out = []
+    for key in (await store.keys(collection))[:MAX_PEOPLE]:
+        token = await store.token(collection, key)
+        if token is not None:
+            out.append(token)
+    return out
+
+
+async def _portal_people(target: Target) -> list[str]:
+    """The portal's token for J-LIS's residents (what a login would give it)."""
+    if target.pool is not None:
+        rows = await target.pool.fetch(
+            f"SELECT key FROM {schema_for('jlis')}.docs WHERE collection = 'residents'"  # noqa: S608
+            " ORDER BY key LIMIT $1",
+            MAX_PEOPLE,
+        )
+        codes = [r["key"] for r in rows]
+    else:
+        codes = (await target.net.stores["jlis"].keys("residents"))[:MAX_PEOPLE]
+    ring = target.ring
+    return [ring.token_for(ring.link_id(c), PORTAL) for c in codes]
+
+
+async def _people(target: Target, t: Traffic) -> list[str]:
+    if t.kind == "portal_page":
+        people = await _portal_people(target)
+    else:
+        people = await _tokens(target, t.office, t.collection)
+    if not people:
+        raise CommandError(
+            RENKEI_USAGE,
+            f"stream {t.name}: {t.office} holds no one in {t.collection!r}: generate the"
+            " population first (`renkei population generate`)",
+        )
+    return people
+
+
+async def open_target(
+    settings: Settings,
+    state: State,
+    season: Season,
+    *,
+    residents: int | None = None,
+    progress: Any = print,
+    freeze: bool = True,
+) -> Target:
+    """The network (embedded, or the senders on the real one) and each stream's people."""
+    real = settings.broker_url is not None
+    if real != (settings.db_url is not None):
+        raise CommandError(
+            RENKEI_USAGE,
+            "a replay against the real network needs both --broker and --db (the population"
+            " and the records are in PostgreSQL); neither runs it embedded",
+        )
+    run: Sequence[str] | None = season.offices() if real else None
+    net = await open_network(settings, state, run=run)
+    pool = None
+    try:
+        if real:
+            pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=4)
+        ring = (
+            key_ring(settings.state_dir, state.secret_of(TOKEN))
+            if real
+            else KeyRing(state.secret_of(TOKEN))
+        )
+        target = Target(net, season, ring, pool, {})
+        if not real:
+            size = residents or season.population.residents
+            progress(f"population: {size} residents (seed {season.population.seed}), in memory")
+            n = await load_in_memory(net, size, season.population.seed, season.population.today)
+            progress(f"population: {n} office records")
+        for t in season.traffic:
+            target.people[t.name] = await _people(target, t)
+        if net.broker is not None:
+            target.dead_before = net.broker.depth(DEAD_QUEUE)
+        # as every service does after start-up (renkei.serving.until_stopped): a full
+        # collection of the population would stall every message in flight
+        if freeze:
+            gc.collect()
+            gc.freeze()
+    except BaseException:
+        if pool is not None:
+            await pool.close()
+        await net.aclose()
+        raise
+    return target
+
+
+async def close_target(target: Target) -> None:
+    if target.pool is not None:
+        await target.pool.close()
+    await target.net.aclose()
+
+
+def changes_needed(
+    season: Season, counts: Mapping[str, int], people: Mapping[str, list[str]]
+) -> list[str]:
+    """Streams of change events with more messages than people to change (each once)."""
+    return [
+        f"{t.name}: {counts.get(t.name, 0)} change events for {len(people[t.name])} people"
+        for t in season.traffic
+        if t.kind == "change" and counts.get(t.name, 0) > len(people[t.name])
+    ]
+
+
+class Broker:
+    """The real broker's management API: queue depths, and the dead-letter queue read without
+    taking anything from it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url, self.vhost = settings.admin_url, settings.broker_vhost
+
+    async def depths(self) -> dict[str, int]:
+        return await queue_depths(self.url, self.vhost)
+
+    async def dead_letters(self, after: Sequence[DeadLetter] = ()) -> list[DeadLetter]:
+        """The dead letters now, but those in ``after`` (what was there before the replay)."""
+        seen = {d.message_id for d in after}
+        out = []
+        for m in await peek_messages(self.url, self.vhost, DEAD_QUEUE):
+            props = m.get("properties") or {}
+            mid = str(props.get("message_id", ""))
+            reason = str((props.get("headers") or {}).get(REASON_HEADER, ""))
+            if mid not in seen:
+                out.append(DeadLetter(DEAD_QUEUE, reason, mid))
+        return out
+
+
+async def sample_until(
+    stop: asyncio.Event, sampler: Any, broker: Broker | None, queues: dict[str, Any]
+) -> None:
+    """Every second until ``stop``: the processes' CPU and memory, and the queue depths."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    while not stop.is_set():
+        sampler.sample()
+        if broker is not None:
+            try:
+                depths = await broker.depths()
+            except BrokerAdminError:
+                depths = {}
+            queues["t"].append(round(loop.time() - t0, 2))
+            for q, n in depths.items():
+                queues["depth"].setdefault(q, []).append(n)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)

@@ -1,0 +1,241 @@
+"""``renkei season list | show NAME | replay NAME``: claim seasons replayed against the network.
+
+The seasons and the replay's pure parts are ``loadtest/``; the network side is
+``renkei/replay.py``. The replay needs the optional extra ``loadtest`` (hdrhistogram,
+matplotlib, rich, psutil): without it the command says what to install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from loadtest.exceptions import BadOption, MissingExtra
+from loadtest.schedule import make_schedule, parse_duration
+from loadtest.season import list_seasons, load_season
+from renkei.network import identities, load_rules
+from renkei.secrets import State
+from renkei.settings import Settings
+
+__all__ = ["add_season_commands"]
+
+INSTALL = "pip install 'renkei[loadtest]'  (or .venv/bin/pip install -e '.[loadtest]')"
+
+
+def add_season_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    season = sub.add_parser("season", help="claim seasons: list, show, replay against the network")
+    ssub = season.add_subparsers(dest="action", required=True)
+    ssub.add_parser("list", help="the seasons under loadtest/seasons/").set_defaults(
+        run=season_list
+    )
+    show = ssub.add_parser("show", help="a season's calendar, shapes and message mix")
+    show.add_argument("name", help="a season's name, or a path to a season file")
+    show.set_defaults(run=season_show)
+    rp = ssub.add_parser(
+        "replay",
+        help="replay a season (open model) and check nothing was lost; report under reports/",
+    )
+    rp.add_argument("name", help="a season's name, or a path to a season file")
+    level = rp.add_mutually_exclusive_group(required=True)
+    level.add_argument("--rate", type=float, help="mean messages per second over the replay")
+    level.add_argument("--scale", type=float, help="the season's daily volume × this")
+    rp.add_argument(
+        "--duration", default="60s", help="wall time of the replay (90s, 20m; default 60s)"
+    )
+    rp.add_argument(
+        "--compress",
+        default="24m",
+        help="a season day lasts this long (default 24m: an hour a minute)",
+    )
+    rp.add_argument(
+        "--start-hour", type=float, default=9.0, help="hours into the season (default 9)"
+    )
+    rp.add_argument("--seed", type=int, default=1, help="same seed, same schedule (default 1)")
+    rp.add_argument(
+        "--residents", type=int, help="embedded: population size (default: the season's)"
+    )
+    rp.add_argument("--reports", default="reports", help="where reports go (default reports/)")
+    rp.add_argument(
+        "--warmup", default="30s", help="memory samples before this are left out of the flat check"
+    )
+    rp.set_defaults(run=season_replay)
+
+
+async def season_list(
+    settings: Settings, args: argparse.Namespace, out: TextIO | None = None
+) -> int:
+    out = out or sys.stdout
+    for name, _ in list_seasons():
+        s = load_season(name)
+        print(f"{name:<24} {s.calendar.start} +{s.calendar.days}d  {s.title}", file=out)
+    return 0
+
+
+async def season_show(
+    settings: Settings, args: argparse.Namespace, out: TextIO | None = None
+) -> int:
+    out = out or sys.stdout
+    s = load_season(args.name)
+
+    def say(line: str = "") -> None:
+        print(line, file=out)
+
+    say(f"{s.name}: {s.title}")
+    say(f"  {s.about}")
+    cal, pop = s.calendar, s.population
+    weights = list(cal.day_weights) or "all 1"
+    say(f"  calendar: {cal.start} for {cal.days} days; day weights {weights}")
+    say(f"  population: {pop.residents} residents on {pop.today} (seed {pop.seed})")
+    say(f"  {s.daily_messages} messages a season day at scale 1")
+    for name, shape in s.shapes.items():
+        say(f"  shape {name}: weekdays {list(shape.weekdays)}; hours {list(shape.hours)}")
+        say(f"    {shape.source}")
+    for t in s.traffic:
+        what = {
+            "query": f"{t.affair}: {', '.join(t.items)} from {t.provider}",
+            "change": f"{t.change} {dict(t.detail) or ''}",
+            "portal_page": f"page {t.page}",
+        }[t.kind]
+        sender = f"{t.office} ({t.collection})"
+        say(f"  {t.share:5.0%} {t.name:<26} {t.kind:<11} {sender} {what} [{t.shape}]")
+    for src in s.sources:
+        say(f"  source: {src}")
+    return 0
+
+
+def _extras() -> Any:
+    try:
+        from loadtest import progress, report, sampler, stats  # noqa: PLC0415 - optional extra
+    except ImportError as exc:
+        raise MissingExtra(
+            f"the replay needs the `loadtest` extra ({exc.name} is missing): {INSTALL}"
+        ) from None
+    return progress, report, sampler, stats
+
+
+async def season_replay(
+    settings: Settings, args: argparse.Namespace, out: TextIO | None = None
+) -> int:
+    """Replay a season; exit 1 when the loss check fails. Steps: the schedule, the network
+    and its people, the replay with the samplers, the facts, the report."""
+    progress_mod, report_mod, sampler_mod, stats_mod = _extras()
+    from loadtest.accounting import check  # noqa: PLC0415
+    from loadtest.driver import replay  # noqa: PLC0415
+    from renkei.replay import (  # noqa: PLC0415
+        Broker,
+        changes_needed,
+        close_target,
+        open_target,
+        sample_until,
+    )
+
+    where = out or sys.stdout
+
+    def say(line: str) -> None:
+        print(line, file=where, flush=True)
+
+    season = load_season(args.name)
+    duration = parse_duration(args.duration)
+    schedule = make_schedule(
+        season,
+        duration=duration,
+        day_seconds=parse_duration(args.compress),
+        rate=args.rate,
+        scale=args.scale,
+        start_hour=args.start_hour,
+        seed=args.seed,
+    )
+    real = settings.broker_url is not None
+    state = _state(settings, season)
+    where_to = "RabbitMQ and PostgreSQL" if real else "the embedded network"
+    say(
+        f"season {season.name}: {len(schedule.arrivals)} messages over {duration:.0f} s"
+        f" (mean {schedule.mean_rate:.1f}/s) on {where_to}"
+    )
+    broker = Broker(settings) if real else None
+    target = await open_target(settings, state, season, residents=args.residents, progress=say)
+    try:
+        short = changes_needed(season, schedule.counts(), target.people)
+        if short:
+            raise BadOption("not enough people to change each once: " + "; ".join(short))
+        dead_before = await broker.dead_letters() if broker else []
+        stats = stats_mod.Stats(
+            tuple(t.name for t in season.traffic),
+            tuple(t.office for t in season.traffic),
+            bucket=max(1.0, duration / 120),
+        )
+        groups = sampler_mod.service_processes(embedded=not real, vhost=settings.broker_vhost)
+        sampler = sampler_mod.ProcessSampler(groups)
+        queues: dict[str, Any] = {"t": [], "depth": {}}
+        stop = asyncio.Event()
+        sampling = asyncio.create_task(sample_until(stop, sampler, broker, queues))
+        started = dt.datetime.now(dt.UTC)
+        with progress_mod.Progress(stats, len(schedule.arrivals), where) as live:
+            took = await replay(schedule, target.send, stats, tick=live.update)
+        stop.set()
+        await sampling
+        say(f"replayed in {took:.1f} s; reading the stores for the loss check …")
+        facts = await target.facts()
+        if broker is not None:
+            facts.dead_letters = await broker.dead_letters(after=dead_before)
+        verdict = check(target.ledger, facts)
+        say("loss check done; closing the replayer's offices and writing the report …")
+    finally:
+        await close_target(target)
+    run = {
+        "season": season.name,
+        "title": season.title,
+        "started": started.isoformat(timespec="seconds"),
+        "network": "RabbitMQ and PostgreSQL" if real else "embedded (in-process bus, memory)",
+        "hub_processes": sum(1 for g in groups if g.startswith("hub-")) if real else 1,
+        "rate": args.rate,
+        "scale": args.scale,
+        "took_s": took,
+    }
+    report = report_mod.build(
+        run,
+        schedule=schedule,
+        stats=stats,
+        sampler=sampler,
+        queues=queues if real else None,
+        verdict=verdict,
+        warmup=parse_duration(args.warmup),
+    )
+    folder = Path(args.reports) / f"{season.name}-{started:%Y%m%dT%H%M%S}"
+    return _result(say, report, report_mod.write_report(report, folder), stats, verdict)
+
+
+def _state(settings: Settings, season: Any) -> State:
+    """The senders' keys and the token master from the state directory on the real network;
+    the embedded one makes a network of its own."""
+    if settings.broker_url is not None:
+        return State.load(settings.state_dir, [*season.offices(), "token"])
+    return State.generate(identities(load_rules(settings)[1]))
+
+
+def _result(say: Any, report: Any, paths: tuple[Path, Path], stats: Any, verdict: Any) -> int:
+    js, page = paths
+    lat = report["latency"]["overall"]
+    say(
+        f"sent {stats.sent}, answered {stats.answered} ({dict(stats.statuses)})"
+        f" in {report['run']['took_s']:.1f} s;"
+        f" p50 {lat.get('p50_ms', '-')} ms, p99 {lat.get('p99_ms', '-')} ms,"
+        f" p99.9 {lat.get('p99.9_ms', '-')} ms"
+    )
+    if stats.codes:
+        say("codes: " + ", ".join(f"{c} {n}" for c, n in stats.codes.most_common()))
+    say(f"report: {page} ({js.name})")
+    if verdict.ok:
+        f = verdict.figures
+        say(
+            f"loss check: nothing lost ({f['queries_sent']} queries, {f['change_events']}"
+            " change events)"
+        )
+        return 0
+    for p in verdict.problems:
+        say(f"LOSS: {p}")
+    return 1

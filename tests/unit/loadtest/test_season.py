@@ -1,0 +1,74 @@
+"""Season files: every shipped one loads; a bad one is refused naming the field at fault."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from loadtest.exceptions import BadSeason, UnknownSeason
+from loadtest.season import SEASONS_DIR, list_seasons, load_season, parse_season
+
+GOOD = (SEASONS_DIR / "june-child-allowance.toml").read_text(encoding="utf-8")
+
+
+def test_every_shipped_season_loads_and_names_its_file() -> None:
+    names = [name for name, _ in list_seasons()]
+    assert {"june-child-allowance", "tax-filing", "spring-moves", "summer-notices"} <= set(names)
+    for name in names:
+        season = load_season(name)
+        assert season.name == name
+        assert season.offices()
+
+
+def _replace(old: str, new: str) -> str:
+    assert old in GOOD
+    return GOOD.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (_replace("share = 0.34", "share = 0.5"), "traffic: the shares add up to"),
+        (_replace("share = 0.34", "share = -1"), "traffic[0].share"),
+        (_replace('shape = "batch"', 'shape = "nightly"'), "traffic[0].shape"),
+        (_replace('kind = "query"', 'kind = "fax"'), "traffic[0].kind"),
+        (_replace('affair = "child_allowance"\n', ""), "a query stream needs 'affair'"),
+        (_replace("days = 14", "days = 0"), "calendar.days"),
+        (_replace("days = 14", "days = 14\nday_weights = [1, 2]"), "day_weights has 2 values"),
+        (_replace("residents = 20000", "residents = 5"), "population.residents"),
+        (_replace('office = "chiyoda-child"', 'office = "Chiyoda Child"'), "traffic[0].office"),
+        (_replace("daily_messages = 2000", "daily_messages = 2000\nmystery = 1"), "mystery"),
+        (
+            _replace("[shapes.counter]\nweekdays = [1.4,", "[shapes.counter]\nweekdays = [1.4, 9,"),
+            "shapes.counter.weekdays",
+        ),
+        ("name = [", "not TOML"),
+    ],
+)
+def test_a_bad_season_is_refused_naming_the_field(text: str, field: str) -> None:
+    with pytest.raises(BadSeason) as caught:
+        parse_season(text, "bad.toml")
+    assert field in str(caught.value)
+    assert str(caught.value).startswith("bad.toml: ")
+    assert caught.value.code == "loadtest.bad_season"
+
+
+def test_hours_must_be_24_and_not_all_zero() -> None:
+    data = tomllib.loads(GOOD)
+    hours = data["shapes"]["counter"]["hours"]
+    with pytest.raises(BadSeason, match=r"shapes\.counter\.hours"):
+        parse_season(GOOD.replace(str(hours).replace("'", ""), "[1, 2]"), "x")
+    zero = "[" + ", ".join(["0"] * 24) + "]"
+    lines = [ln for ln in GOOD.splitlines() if ln.startswith("hours = ")]
+    with pytest.raises(BadSeason, match="weight above 0"):
+        parse_season(GOOD.replace(lines[0], f"hours = {zero}", 1), "x")
+
+
+def test_unknown_and_oversized_seasons(tmp_path) -> None:
+    with pytest.raises(UnknownSeason, match="june-child-allowance"):
+        load_season("no-such-season")
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * 300_000)
+    with pytest.raises(BadSeason, match="256 KiB"):
+        load_season(str(big))
