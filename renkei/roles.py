@@ -20,6 +20,7 @@ from agencies.municipality.moving import MovedOut
 from agencies.municipality.resident_register import ResidentRegister
 from hub.node import ChangeListener, OfficeNode, OfficeStore, Roles
 from hub.routing import LegalTable, Office, Registry
+from issuance import IssuanceCentre
 from pki.ca.office import CaListener
 from portal.office import PortalOffice
 from renkei.pki_checks import PkiSignatureCheck, cms_signer
@@ -87,11 +88,17 @@ def _portal(s: Seat) -> Part:
     return Part(Roles(inbox=portal), portal, deadline=PORTAL_DEADLINE)
 
 
+def _issuance_centre(s: Seat) -> Part:
+    """J-LIS's certificate issuance centre: it only asks (its card check is set by the process
+    that serves kiosks, ``renkei run issuance-centre``)."""
+    return Part(app=IssuanceCentre(s.node), deadline=PORTAL_DEADLINE)
+
+
 def _applications(s: Seat) -> Part:
     if s.signatures is None:  # no signature check configured: it takes none (as a node would)
         return Part()
     code = s.office.code
-    then = MovedOut(s.node) if "moving" in s.office.accepts else None
+    then = MovedOut(s.node, s.store) if "moving" in s.office.accepts else None
     register = "resident_record" in s.office.provides
     received = SignedApplications(
         code, s.store, s.signatures.for_office(code), then, register=register
@@ -115,6 +122,7 @@ BUILDERS: Mapping[str, Callable[[Seat], Part]] = {
     "applications": _applications,
     "certification": _certification,
     "child_allowance": _child_allowance,
+    "issuance_centre": _issuance_centre,
     "item_provider": _item_provider,
     "local_tax": _local_tax,
     "number_resolver": _number_resolver,

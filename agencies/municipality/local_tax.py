@@ -1,7 +1,9 @@
-"""税務課: municipal (local) tax. Provides 地方税関係情報 for a fiscal year (年度).
+"""税務課: municipal (local) tax. Provides 地方税関係情報 for a fiscal year (年度), and to the
+certificate issuance centre the 課税（所得）証明書 (``issuance.py``).
 
 Collection ``taxpayers``: local id → name and, per fiscal year, the previous year's total income
-and the municipal income levy (市町村民税所得割額). Figures are yen.
+and the municipal income levy (市町村民税所得割額). Figures are yen. ``support_measure``
+(支援措置, which the municipality's departments share) when there is one.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hub.node import BadRequest, NoRecord, OfficeStore
+from agencies.municipality import issuance
+from hub.node import EVENTS, BadRequest, NoRecord, OfficeStore
 
 __all__ = ["ITEM", "LocalTax"]
 
@@ -26,13 +29,33 @@ class LocalTax:
         found = await self.store.by_token("taxpayers", person)
         if found is None:
             return None
+        if items == (issuance.TAX_CERTIFICATE,):
+            return await self._certificate(person, found[1], params)
         if set(items) - {ITEM}:
-            raise NoRecord(f"the tax office holds only {ITEM}")
-        year = params.get("fiscal_year")
-        if not isinstance(year, int):
-            raise BadRequest("say which fiscal year: params.fiscal_year (an integer)")
+            raise NoRecord(f"the tax office answers {ITEM} or {issuance.TAX_CERTIFICATE}")
+        year = _year(params)
         record = found[1]["years"].get(str(year))
         if record is None:
             held = ", ".join(sorted(found[1]["years"])) or "none"
             raise NoRecord(f"no assessment for fiscal year {year} (held: {held})")
         return {ITEM: {"fiscal_year": year, **record}}
+
+    async def _certificate(
+        self, person: str, taxpayer: Mapping[str, Any], params: Mapping[str, str | int]
+    ) -> Mapping[str, Any]:
+        events = [await self.store.get(EVENTS, k) or {} for k in await self.store.keys(EVENTS)]
+        refused = issuance.refusal(taxpayer, issuance.moved_out(events, person))
+        if refused is not None:
+            raise refused
+        year = _year(params)
+        certificate = issuance.tax_certificate(taxpayer, year)
+        if certificate is None:
+            raise NoRecord(f"no assessment for fiscal year {year}")
+        return {issuance.TAX_CERTIFICATE: certificate}
+
+
+def _year(params: Mapping[str, str | int]) -> int:
+    year = params.get("fiscal_year")
+    if not isinstance(year, int):
+        raise BadRequest("say which fiscal year: params.fiscal_year (an integer)")
+    return year

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from agencies.municipality.issuance import seal_registration
 from agencies.population.benefits import item_rows
 from agencies.population.households import Household
 from agencies.population.plan import LocalIds, Plan, Row, age_on, fiscal_year
@@ -47,6 +48,9 @@ def _register(h: Household, office: str, ids: LocalIds, moved: dt.date) -> list[
             "relationship": p.relationship,
             "resident_since": since,
         }
+        seal = seal_registration(rid, p.birth_date, dt.date.fromisoformat(since), moved)
+        if seal:
+            doc["seal"] = seal
         rows.append((office, "residents", rid, p.rrc, doc, since))
     house = {"head": local[0], "members": local, "address": h.address}
     rows.append((office, "households", h.id, None, house, None))

@@ -8,6 +8,7 @@ of the kit every process imports; it imports no service. See ``hub/node/README.m
 from hub.node.exceptions import (
     OFFICE_TIMED_OUT,
     ApplicationRefused,
+    QueryRefused,
     BadRequest,
     EnrollmentRefused,
     NoRecord,
@@ -31,6 +32,7 @@ __all__ = [
     "OFFICE_TIMED_OUT",
     "Answer",
     "ApplicationRefused",
+    "QueryRefused",
     "Applications",
     "BadRequest",
     "ChangeListener",

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agencies.municipality.issuance import seal_registration
 from agencies.jlis.registry import Jlis
 from agencies.population.households import Household, Person
 from hub.node import EnrollmentRefused
@@ -88,6 +89,9 @@ async def load_population(
                 "household": h.id,
                 "relationship": person.relationship,
             }
+            seal = seal_registration(rid, person.birth_date, since, on)
+            if seal:
+                doc["seal"] = seal
             residents.append((rid, None, doc))
             if _age(person, on) >= 18:
                 tid = f"T{len(taxpayers) + 1:07d}"

@@ -35,6 +35,7 @@ PACKAGES = {  # README -> the modules that declare its codes
     "hub/routing/README.md": ("hub.routing.exceptions",),
     "hub/tracing/README.md": ("hub.tracing.exceptions",),
     "hub/wire/README.md": ("hub.wire.exceptions",),
+    "issuance/README.md": ("issuance.exceptions",),
     "monitor/README.md": ("monitor.exceptions",),
     "pki/README.md": ("pki.exceptions",),
     "portal/README.md": ("portal.exceptions",),

@@ -29,7 +29,11 @@ def test_default_registry(registry: offices.Registry) -> None:
     assert (tax.kind, tax.municipality) == ("municipality", "131016")
     assert tax.affairs == ("local_tax_assessment",)
     assert tax.provides == ("local_tax", "tax_certificate")
-    assert registry.get("chiyoda-resident").provides == ("resident_record",)
+    assert registry.get("chiyoda-resident").provides == (
+        "resident_record",
+        "resident_certificate",
+        "seal_certificate",
+    )
     assert registry.get("chiyoda-child").affairs == ("child_allowance", "childcare_benefit")
     assert "chiyoda-tax" in registry
     assert "minato-tax" not in registry
