@@ -7,10 +7,16 @@ from typing import Final
 
 __all__ = [
     "ISSUANCE_BAD_OPTIONS",
+    "ISSUANCE_BAD_PDF",
     "ISSUANCE_BAD_RESPONSE",
     "ISSUANCE_CARD_REFUSED",
     "ISSUANCE_CLOSED",
     "ISSUANCE_NOT_ISSUED",
+    "ISSUANCE_PDF_MODIFIED",
+    "ISSUANCE_PDF_SIGNATURE",
+    "ISSUANCE_PDF_UNTRUSTED",
+    "ISSUANCE_QR_MISMATCH",
+    "ISSUANCE_QR_UNREADABLE",
     "ISSUANCE_UNAVAILABLE",
     "ISSUANCE_UNKNOWN_KIND",
     "IssuanceError",
@@ -24,6 +30,13 @@ ISSUANCE_BAD_RESPONSE: Final = "issuance.bad_response"  # the card's answer to t
 ISSUANCE_CARD_REFUSED: Final = "issuance.card_refused"  # the certificate: revoked, expired …
 ISSUANCE_NOT_ISSUED: Final = "issuance.not_issued"  # the municipality answered no certificate
 ISSUANCE_UNAVAILABLE: Final = "issuance.unavailable"  # J-LIS or the municipality did not answer
+# ``verify.py``: a certificate PDF that is not what the municipality signed
+ISSUANCE_BAD_PDF: Final = "issuance.bad_pdf"
+ISSUANCE_PDF_SIGNATURE: Final = "issuance.pdf_signature"
+ISSUANCE_PDF_MODIFIED: Final = "issuance.pdf_modified"
+ISSUANCE_PDF_UNTRUSTED: Final = "issuance.pdf_untrusted"
+ISSUANCE_QR_MISMATCH: Final = "issuance.qr_mismatch"
+ISSUANCE_QR_UNREADABLE: Final = "issuance.qr_unreadable"
 
 
 class IssuanceError(Exception):

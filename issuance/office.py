@@ -14,6 +14,7 @@ municipality certifies.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import secrets
 from collections.abc import Callable, Mapping
@@ -36,8 +37,9 @@ from issuance.exceptions import (
 )
 from issuance.rules import AFFAIR, Order, check_open
 
-__all__ = ["CHALLENGE_BYTES", "CardCheck", "Issued", "IssuanceCentre"]
+__all__ = ["CHALLENGE_BYTES", "CardCheck", "IssuanceCentre", "Issued"]
 
+PDF = "pdf"  # the municipality's answer: its signed certificate, base64
 CHALLENGE_BYTES = 32
 CHALLENGE_TTL = dt.timedelta(minutes=2)
 MAX_CHALLENGES = 10_000
@@ -59,6 +61,7 @@ class Issued:
     order: Order
     data: Mapping[str, Any]
     record_id: str
+    pdf: bytes | None  # the municipality's signed certificate (None: it printed none)
 
 
 class IssuanceCentre:
@@ -115,7 +118,7 @@ class IssuanceCentre:
         item = order.kind.item
         answer = await self.node.ask(AFFAIR, HUB, (item,), person, dict(order.params))
         if answer.status == "ok" and answer.data is not None and item in answer.data:
-            return Issued(order, answer.data[item], str(answer.record_id))
+            return Issued(order, answer.data[item], str(answer.record_id), _pdf(answer.data))
         if answer.status == "timed_out":
             raise IssuanceRefused(ISSUANCE_UNAVAILABLE, "市区町村が応答しません (no answer)")
         code = answer.code or ISSUANCE_NOT_ISSUED
@@ -123,6 +126,16 @@ class IssuanceCentre:
         if answer.status == "not_found":
             reason = f"{order.kind.ja}を交付できる記録がありません ({reason})"
         raise IssuanceRefused(code, reason)
+
+
+def _pdf(answer: Mapping[str, Any]) -> bytes | None:
+    encoded = answer.get(PDF)
+    if not isinstance(encoded, str):
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise IssuanceRefused(ISSUANCE_NOT_ISSUED, "市区町村の証明書を読めません") from None
 
 
 def _utcnow() -> dt.datetime:

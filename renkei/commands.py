@@ -185,7 +185,8 @@ async def legal_list(settings: Settings, args: argparse.Namespace) -> int:
         period = f"{row.effective_from}–{row.effective_until or ''}"
         asker, giver = table.kinds[row.requester].ja, table.kinds[row.provider].ja
         print(
-            f"{row.id:<5} 別表{affair.current_row or '—':<6} {asker} ｜ {affair.ja} ｜ {giver} ｜ {items}"
+            f"{row.id:<5} 別表{affair.current_row or '—':<6} "
+            f"{asker} ｜ {affair.ja} ｜ {giver} ｜ {items}"
         )
         codes = f"{row.requester} / {row.affair} / {row.provider} / {', '.join(row.items)}"
         print(f"      {codes} — {affair.en} [{period}, {row.source}]")

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from agencies.applications import Signer
 from agencies.exceptions import APPLICATION_SIGNATURE_INVALID, office_code
 from hub.node import ApplicationRefused
+from issuance.exceptions import ISSUANCE_CARD_REFUSED, IssuanceRefused
 from pki import (
     PkiError,
     RevocationChecker,
@@ -27,7 +28,6 @@ from pki import (
     verify_login,
     verify_signed,
 )
-from issuance.exceptions import ISSUANCE_CARD_REFUSED, IssuanceRefused
 from portal.exceptions import LoginRefused, UnreadableSignature
 from portal.model import CheckedCertificate
 

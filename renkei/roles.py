@@ -15,12 +15,15 @@ from agencies.item_office import ItemOffice
 from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance
+from agencies.municipality.issuance import Printer
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.moving import MovedOut
 from agencies.municipality.resident_register import ResidentRegister
 from hub.node import ChangeListener, OfficeNode, OfficeStore, Roles
 from hub.routing import LegalTable, Office, Registry
 from issuance import IssuanceCentre
+from issuance.pdf import certificate_printer
+from issuance.seal import Seal
 from pki.ca.office import CaListener
 from portal.office import PortalOffice
 from renkei.pki_checks import PkiSignatureCheck, cms_signer
@@ -43,6 +46,7 @@ class Seat:
     state: State
     signatures: PkiSignatureCheck | None = None  # none: the office takes no applications
     listener: ChangeListener | None = None  # supplied by the caller (the CA for jlis-pki)
+    seal: Seal | None = None  # a municipal office's 公印 for certificate PDFs (none: data only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +65,17 @@ def _number_resolver(s: Seat) -> Part:
     return Part(Roles(resolver=jlis), jlis)
 
 
+def _printer(s: Seat) -> Printer | None:
+    return None if s.seal is None else certificate_printer(s.seal)
+
+
 def _resident_register(s: Seat) -> Part:
-    register = ResidentRegister(s.store)
+    register = ResidentRegister(s.store, _printer(s))
     return Part(Roles(provider=register), register)
 
 
 def _local_tax(s: Seat) -> Part:
-    tax = LocalTax(s.store)
+    tax = LocalTax(s.store, _printer(s))
     return Part(Roles(provider=tax), tax)
 
 

@@ -11,8 +11,9 @@ out or filed a 転出届 (転出予定者) — for a 住民票 of the household 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from agencies.exceptions import (
@@ -23,9 +24,12 @@ from agencies.exceptions import (
 from hub.node import BadRequest, QueryRefused
 
 __all__ = [
+    "PDF",
     "RESIDENT_CERTIFICATE",
     "SEAL_CERTIFICATE",
     "TAX_CERTIFICATE",
+    "Printer",
+    "certified",
     "moved_out",
     "refusal",
     "resident_certificate",
@@ -37,10 +41,28 @@ __all__ = [
 RESIDENT_CERTIFICATE = "resident_certificate"
 SEAL_CERTIFICATE = "seal_certificate"
 TAX_CERTIFICATE = "tax_certificate"
+PDF = "pdf"  # the answer's signed certificate, base64 (when the office has a printer)
 SEAL_AGE = 15  # 印鑑登録: 15 years and over (印鑑条例, the model of every municipality)
 
 
-def seal_registration(local_id: str, birth_date: str, since: dt.date, on: dt.date) -> dict[str, str]:
+Printer = Callable[[Mapping[str, Any]], Awaitable[bytes]]
+"""The municipality's 証明発行: the PDF of what it certifies, signed with its own seal (the
+composition root supplies it: ``issuance.pdf``; the key is the office's own)."""
+
+
+async def certified(
+    item: str, data: Mapping[str, Any], printer: Printer | None
+) -> dict[str, Any]:
+    """The answer: the certified data and, when the office prints, its signed PDF."""
+    answer: dict[str, Any] = {item: dict(data)}
+    if printer is not None:
+        answer[PDF] = base64.b64encode(await printer(data)).decode("ascii")
+    return answer
+
+
+def seal_registration(
+    local_id: str, birth_date: str, since: dt.date, on: dt.date
+) -> dict[str, str]:
     """The population's 印鑑登録 fact (a model): everyone 15 or over on ``on`` registered a
     seal when they came (or on their 15th birthday); the seal is their surname."""
     born = dt.date.fromisoformat(birth_date)
@@ -72,7 +94,8 @@ def refusal(resident: Mapping[str, Any], move_out: str | None) -> QueryRefused |
         return QueryRefused(
             ISSUANCE_SUPPORT_MEASURE,
             "住民基本台帳の支援措置を受けている方の証明書はコンビニでは交付できません。"
-            "市区町村の窓口でお申し込みください (under a DV/stalking support measure: counter only)",
+            "市区町村の窓口でお申し込みください"
+            " (under a DV/stalking support measure: counter only)",
         )
     pending = move_out or resident.get("move_out")
     if pending:
@@ -93,7 +116,7 @@ def _flag(params: Mapping[str, str | int], name: str) -> bool:
 
 def resident_certificate(
     resident: Mapping[str, Any],
-    household: list[Mapping[str, Any]],
+    household: Sequence[Mapping[str, Any]],
     params: Mapping[str, str | int],
 ) -> dict[str, Any]:
     """住民票の写し: the person, or the whole household when asked (``params.household``)."""

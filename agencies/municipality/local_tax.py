@@ -20,8 +20,9 @@ ITEM = "local_tax"
 
 
 class LocalTax:
-    def __init__(self, store: OfficeStore) -> None:
+    def __init__(self, store: OfficeStore, printer: issuance.Printer | None = None) -> None:
         self.store = store
+        self.printer = printer  # the signed PDF of a certificate (none: the data only)
 
     async def answer(
         self, person: str, items: tuple[str, ...], params: Mapping[str, str | int]
@@ -51,7 +52,7 @@ class LocalTax:
         certificate = issuance.tax_certificate(taxpayer, year)
         if certificate is None:
             raise NoRecord(f"no assessment for fiscal year {year}")
-        return {issuance.TAX_CERTIFICATE: certificate}
+        return await issuance.certified(issuance.TAX_CERTIFICATE, certificate, self.printer)
 
 
 def _year(params: Mapping[str, str | int]) -> int:

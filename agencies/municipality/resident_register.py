@@ -22,8 +22,9 @@ CERTIFICATES = frozenset({issuance.RESIDENT_CERTIFICATE, issuance.SEAL_CERTIFICA
 
 
 class ResidentRegister:
-    def __init__(self, store: OfficeStore) -> None:
+    def __init__(self, store: OfficeStore, printer: issuance.Printer | None = None) -> None:
         self.store = store
+        self.printer = printer  # the signed PDF of a certificate (none: the data only)
 
     async def answer(
         self, person: str, items: tuple[str, ...], params: Mapping[str, str | int]
@@ -62,6 +63,8 @@ class ResidentRegister:
         if refused is not None:
             raise refused
         if item == issuance.SEAL_CERTIFICATE:
-            return {item: issuance.seal_certificate(resident)}
+            seal = issuance.seal_certificate(resident)
+            return await issuance.certified(item, seal, self.printer)
         household = await self._household(resident)
-        return {item: issuance.resident_certificate(resident, household, params)}
+        data = issuance.resident_certificate(resident, household, params)
+        return await issuance.certified(item, data, self.printer)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 from agencies.municipality.issuance import seal_registration
 from agencies.population.benefits import item_rows
@@ -38,7 +39,7 @@ def _register(h: Household, office: str, ids: LocalIds, moved: dt.date) -> list[
     local = [ids.next(office, "R") for _ in h.members]
     for p, rid in zip(h.members, local, strict=True):
         since = max(moved, dt.date.fromisoformat(p.birth_date)).isoformat()
-        doc = {
+        doc: dict[str, Any] = {
             "name": p.name,
             "birth_date": p.birth_date,
             "sex": p.sex,
@@ -47,10 +48,8 @@ def _register(h: Household, office: str, ids: LocalIds, moved: dt.date) -> list[
             "household": h.id,
             "relationship": p.relationship,
             "resident_since": since,
+            "seal": seal_registration(rid, p.birth_date, dt.date.fromisoformat(since), moved),
         }
-        seal = seal_registration(rid, p.birth_date, dt.date.fromisoformat(since), moved)
-        if seal:
-            doc["seal"] = seal
         rows.append((office, "residents", rid, p.rrc, doc, since))
     house = {"head": local[0], "members": local, "address": h.address}
     rows.append((office, "households", h.id, None, house, None))

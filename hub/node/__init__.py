@@ -8,12 +8,12 @@ of the kit every process imports; it imports no service. See ``hub/node/README.m
 from hub.node.exceptions import (
     OFFICE_TIMED_OUT,
     ApplicationRefused,
-    QueryRefused,
     BadRequest,
     EnrollmentRefused,
     NoRecord,
     NotIdentified,
     OfficeError,
+    QueryRefused,
 )
 from hub.node.roles import (
     Applications,
@@ -32,7 +32,6 @@ __all__ = [
     "OFFICE_TIMED_OUT",
     "Answer",
     "ApplicationRefused",
-    "QueryRefused",
     "Applications",
     "BadRequest",
     "ChangeListener",
@@ -47,6 +46,7 @@ __all__ = [
     "OfficeStore",
     "PgStore",
     "Provider",
+    "QueryRefused",
     "Resolver",
     "Roles",
     "schema_for",

@@ -51,8 +51,8 @@ from hub.node.exceptions import (
     BadRequest,
     EnrollmentRefused,
     NoRecord,
-    QueryRefused,
     NotIdentified,
+    QueryRefused,
 )
 from hub.node.roles import Roles
 from hub.node.store import OfficeStore

@@ -14,7 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from e2e_env import Env
-from portal_env import FACTS, PORTAL, REGISTER, WHERE, Pki, der, login, network
+from e2e_env import IDS
+from portal_env import FACTS, PORTAL, REGISTER, WHERE, Pki, der, login
 
 from agencies.jlis.registry import Jlis
 from hub.numbers import resident_record_code
@@ -22,13 +23,33 @@ from hub.routing.exceptions import HUB_NOT_A_PORTAL
 from issuance import IssuanceCentre, IssuanceRefused, order
 from issuance.exceptions import ISSUANCE_BAD_RESPONSE, ISSUANCE_CARD_REFUSED, ISSUANCE_CLOSED
 from pki import CaName, CertKind
-from pki.ca.office import PKI_OFFICE, holder_for
+from issuance.seal import Seal, SealAuthority
+from issuance.verify import verify_pdf
+from pki.ca.office import PKI_OFFICE, CaListener, holder_for
+from renkei.pki_checks import PkiSignatureCheck
 from renkei.network import Network
 from renkei.pki_checks import PkiCardCheck, PkiLoginCheck
 
 CENTRE, TAX, CHILD = "jlis-kofu", "chiyoda-tax", "chiyoda-child"
 NOON = dt.datetime(2026, 6, 10, 3, 0, tzinfo=dt.UTC)  # 12:00 JST
 NIGHT = dt.datetime(2026, 6, 10, 15, 0, tzinfo=dt.UTC)  # 0:00 JST
+SEALS = SealAuthority.generate()  # the municipal seals' root (LGPKI model)
+PRINTING = {REGISTER: "東京都千代田区長", TAX: "東京都千代田区長（税務課）"}
+
+
+def seals() -> dict[str, Seal]:
+    return {code: SEALS.issue(name) for code, name in PRINTING.items()}
+
+
+async def network(env: Env, pki: Pki) -> Network:
+    """Every service; the resident register and the tax office print signed PDFs."""
+    issued = seals()
+    return await env.network(
+        run=list(IDS),
+        listeners={PKI_OFFICE: CaListener(pki.ca)},
+        signatures=PkiSignatureCheck(pki.trust, pki.source),
+        seals=lambda office: issued.get(office.code),
+    )
 
 
 @dataclasses.dataclass
@@ -114,9 +135,7 @@ async def test_each_certificate_is_issued_and_shown_in_the_residents_history(
         dataclasses.replace(_portal_resident(card), portal=portal), pki
     )  # the same card at the portal
     history = await portal.history(mine)
-    issued = {
-        str(h.record_id): h.provider for h in history if h.affair == "convenience_issuance"
-    }
+    issued = {str(h.record_id): h.provider for h in history if h.affair == "convenience_issuance"}
     assert issued == {
         whole.record_id: REGISTER,
         alone.record_id: REGISTER,
@@ -124,6 +143,12 @@ async def test_each_certificate_is_issued_and_shown_in_the_residents_history(
         tax.record_id: TAX,
     }
     assert any(h.requester == CENTRE and h.affair == "portal_login" for h in history)
+    # each came as the municipality's signed PDF, which names what it certifies
+    for issued, signer in ((whole, REGISTER), (seal, REGISTER), (tax, TAX)):
+        assert issued.pdf is not None
+        verified = await verify_pdf(issued.pdf, [SEALS.cert])
+        assert verified.signer == PRINTING[signer]
+        assert verified.data == dict(issued.data)
 
 
 def _portal_resident(card: Card):  # type: ignore[no-untyped-def]
@@ -158,9 +183,7 @@ async def test_the_municipality_refuses_with_its_reason(
         assert words in str(refused.value)
 
 
-async def test_a_move_out_the_register_received_as_an_event_refuses_too(
-    env: Env, pki: Pki
-) -> None:
+async def test_a_move_out_the_register_received_as_an_event_refuses_too(env: Env, pki: Pki) -> None:
     net = await network(env, pki)
     card = await carded(net, pki)
     # 新宿区 files nothing here: the register itself reports the move out, dated ahead
@@ -191,9 +214,7 @@ async def test_a_revoked_certificate_a_bad_signature_and_a_used_challenge_are_re
     with pytest.raises(IssuanceRefused) as foreign:  # one the centre never gave
         await c.authenticate(b"x" * 32, sign(card, b"x" * 32), der(card.auth))
     assert foreign.value.code == ISSUANCE_BAD_RESPONSE
-    pki.ca.revoke(
-        CaName.AUTHENTICATION, card.auth.serial_number, x509.ReasonFlags.key_compromise
-    )
+    pki.ca.revoke(CaName.AUTHENTICATION, card.auth.serial_number, x509.ReasonFlags.key_compromise)
     with pytest.raises(IssuanceRefused) as revoked:
         await person_of(c, card)
     assert revoked.value.code == ISSUANCE_CARD_REFUSED
@@ -219,7 +240,10 @@ async def test_a_dishonest_office_cannot_ask_for_certificates_and_is_recorded(
     net = await network(env, pki)
     card = await carded(net, pki)
     child = await net.offices[CHILD].enroll(card.number)
-    for provider, code in ((REGISTER, "routing.affair_not_performed"), ("hub", "routing.no_provider")):
+    for provider, code in (
+        (REGISTER, "routing.affair_not_performed"),
+        ("hub", "routing.no_provider"),
+    ):
         answer = await net.offices[CHILD].ask(
             "convenience_issuance", provider, ("resident_certificate",), child
         )

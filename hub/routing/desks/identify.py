@@ -1,5 +1,6 @@
-"""Identify: the portal (or the certificate issuance centre) asks J-LIS's certification service who holds a certificate (a login,
-or who signed an application); only the portal's own token for them comes back."""
+"""Identify: the portal (or the certificate issuance centre) asks J-LIS's certification
+service who holds a certificate (a login, or who signed an application); only the asker's own
+token for them comes back."""
 
 from __future__ import annotations
 
