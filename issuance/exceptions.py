@@ -8,6 +8,7 @@ from typing import Final
 __all__ = [
     "ISSUANCE_BAD_OPTIONS",
     "ISSUANCE_BAD_PDF",
+    "ISSUANCE_BAD_REQUEST",
     "ISSUANCE_BAD_RESPONSE",
     "ISSUANCE_CARD_REFUSED",
     "ISSUANCE_CLOSED",
@@ -23,6 +24,7 @@ __all__ = [
     "IssuanceRefused",
 ]
 
+ISSUANCE_BAD_REQUEST: Final = "issuance.bad_request"  # a kiosk's request that does not parse
 ISSUANCE_CLOSED: Final = "issuance.closed"  # outside 6:30–23:00 or on 12/29–1/3
 ISSUANCE_UNKNOWN_KIND: Final = "issuance.unknown_kind"  # not a certificate the kiosk issues
 ISSUANCE_BAD_OPTIONS: Final = "issuance.bad_options"  # options the certificate does not take

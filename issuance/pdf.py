@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import io
 import secrets
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -28,9 +29,7 @@ import orjson
 from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.sign import fields, signers
-from pyhanko_certvalidator.registry import SimpleCertificateStore
+from cryptography.utils import CryptographyDeprecationWarning
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
@@ -40,6 +39,13 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
 from issuance.seal import Seal
+
+with warnings.catch_warnings():  # pyhanko imports cryptography's deprecated DSA
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 __all__ = [
     "DATA_KEY",
@@ -165,8 +171,6 @@ def _asn1_cert(cert: Any) -> asn1_x509.Certificate:
 async def sign(pdf: bytes, data: Mapping[str, Any], seal: Seal) -> bytes:
     """``pdf`` with ``data`` in its information dictionary, signed with ``seal`` (PAdES B-B)."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    from pyhanko.pdf_utils import generic  # noqa: PLC0415 - pyhanko's object model
-
     writer.document_meta  # noqa: B018 - pyhanko keeps /Info through its own metadata view
     info = writer.trailer["/Info"].get_object() if "/Info" in writer.trailer else None
     if info is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID, ObjectIdentifier
+from cryptography.x509.oid import NameOID
 
 __all__ = ["Seal", "SealAuthority", "ensure", "load_root"]
 
@@ -25,7 +25,6 @@ ROOT_DIR = "lgpki"
 ROOT_KEY, ROOT_CERT = "root.key.pem", "root.pem"
 SEAL_KEY, SEAL_CERT = "seal.key.pem", "seal.pem"
 ROOT_YEARS, SEAL_YEARS = 20, 5
-DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")  # id-kp-documentSigning (RFC 9336)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +99,6 @@ class SealAuthority:
                 x509.KeyUsage(True, True, False, False, False, False, False, False, False),
                 critical=True,
             )
-            .add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING]), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), False
             )

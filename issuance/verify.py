@@ -25,6 +25,7 @@ import orjson
 from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped]
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.utils import CryptographyDeprecationWarning
 
 from issuance.exceptions import (
     ISSUANCE_BAD_PDF,
@@ -38,7 +39,7 @@ from issuance.exceptions import (
 from issuance.pdf import DATA_KEY, QR_PREFIX, qr_payload
 
 with warnings.catch_warnings():  # pyhanko imports cryptography's deprecated DSA
-    warnings.simplefilter("ignore")
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import async_validate_pdf_signature
     from pyhanko.sign.validation.status import SignatureCoverageLevel
@@ -95,8 +96,13 @@ async def _signature(pdf: bytes, roots: list[x509.Certificate]) -> tuple[str, di
 
 def read_qr(pdf: bytes) -> str:
     """The text of the QR code on the first page, read from the rendered page."""
-    import cv2  # noqa: PLC0415 - OpenCV, only when a QR code is read
-    import numpy as np  # noqa: PLC0415
+    try:
+        import cv2  # noqa: PLC0415 - OpenCV, only when a QR code is read
+        import numpy as np  # noqa: PLC0415
+    except ImportError:
+        raise _fail(
+            ISSUANCE_QR_UNREADABLE, "reading the QR code needs: pip install 'renkei[verify]'"
+        ) from None
 
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "in.pdf"

@@ -41,6 +41,7 @@ from renkei.exceptions import (
     RENKEI_USAGE,
     CommandError,
 )
+from renkei.issuance_commands import seals_on_disk, serve_centre
 from renkei.network import MONITOR, identities, load_rules, migrate, open_network, setup
 from renkei.pki_commands import PKI_PORT
 from renkei.pki_commands import serve as pki_serve
@@ -147,6 +148,8 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
             heartbeat=args.heartbeat,
         )
         return await portal_serve(settings, defaults)
+    if args.service == "issuance-centre":
+        return await serve_centre(settings, args)
     if args.service == "office" and not args.name:
         raise CommandError(RENKEI_USAGE, "name the office: renkei run office CODE")
     identity = args.name if args.service == "office" else _SERVICES[args.service]
@@ -156,7 +159,8 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
             RENKEI_UNKNOWN_OFFICE, f"no office {identity!r}; offices: {', '.join(offices)}"
         )
     state = State.load(settings.state_dir, [identity])
-    async with await open_network(settings, state, run=[identity]) as net:
+    seals = seals_on_disk(settings.state_dir)  # an office that prints certificates signs them
+    async with await open_network(settings, state, run=[identity], seals=seals) as net:
         print(
             f"{identity} running on {net.bus_name} and {net.store_name}; Ctrl-C stops it",
             file=sys.stderr,

@@ -50,9 +50,7 @@ Printer = Callable[[Mapping[str, Any]], Awaitable[bytes]]
 composition root supplies it: ``issuance.pdf``; the key is the office's own)."""
 
 
-async def certified(
-    item: str, data: Mapping[str, Any], printer: Printer | None
-) -> dict[str, Any]:
+async def certified(item: str, data: Mapping[str, Any], printer: Printer | None) -> dict[str, Any]:
     """The answer: the certified data and, when the office prints, its signed PDF."""
     answer: dict[str, Any] = {item: dict(data)}
     if printer is not None:

@@ -13,8 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from e2e_env import Env
-from e2e_env import IDS
+from e2e_env import IDS, Env
 from portal_env import FACTS, PORTAL, REGISTER, WHERE, Pki, der, login
 
 from agencies.jlis.registry import Jlis
@@ -22,13 +21,12 @@ from hub.numbers import resident_record_code
 from hub.routing.exceptions import HUB_NOT_A_PORTAL
 from issuance import IssuanceCentre, IssuanceRefused, order
 from issuance.exceptions import ISSUANCE_BAD_RESPONSE, ISSUANCE_CARD_REFUSED, ISSUANCE_CLOSED
-from pki import CaName, CertKind
 from issuance.seal import Seal, SealAuthority
 from issuance.verify import verify_pdf
+from pki import CaName, CertKind
 from pki.ca.office import PKI_OFFICE, CaListener, holder_for
-from renkei.pki_checks import PkiSignatureCheck
 from renkei.network import Network
-from renkei.pki_checks import PkiCardCheck, PkiLoginCheck
+from renkei.pki_checks import PkiCardCheck, PkiLoginCheck, PkiSignatureCheck
 
 CENTRE, TAX, CHILD = "jlis-kofu", "chiyoda-tax", "chiyoda-child"
 NOON = dt.datetime(2026, 6, 10, 3, 0, tzinfo=dt.UTC)  # 12:00 JST
