@@ -1,10 +1,12 @@
 """The centre's side of the 専用回線: what a kiosk asks it, over HTTP (JSON in, PDF out).
 
-| route | answer |
-|---|---|
-| `POST /v1/challenge` | `{"challenge": base64url}`: 32 fresh bytes, one use, 2 minutes |
-| `POST /v1/quote` | `{"kind", "options", "copies"}` → `{"kind", "title", "fee", "copies"}` (the fee shown before printing) |
-| `POST /v1/certificates` | `{"challenge", "signature", "certificate", "kind", "options", "copies"}` (base64url; the card's RSA PKCS#1 v1.5 SHA-256 signature over the raw challenge by its user-certificate key) → 200 `application/pdf`, the municipality's signed certificate, `X-Fee` and `X-Record-Id` |
+- ``POST /v1/challenge`` → ``{"challenge": base64url}``: 32 fresh bytes, one use, 2 minutes.
+- ``POST /v1/quote`` ``{"kind", "options", "copies"}`` → ``{"kind", "title", "fee", "copies"}``:
+  the fee, shown before printing.
+- ``POST /v1/certificates`` ``{"challenge", "signature", "certificate", "kind", "options",
+  "copies"}`` (base64url; the card's RSA PKCS#1 v1.5 SHA-256 signature over the raw challenge
+  by its user-certificate key) → 200 ``application/pdf``, the municipality's signed
+  certificate, with ``X-Fee`` and ``X-Record-Id``.
 
 Refusals are JSON `{"code", "message"}`: 400 a malformed request or an order the kiosk may
 not make, 401 the card's answer does not verify, 403 the card's certificate is refused (revoked,
@@ -114,7 +116,8 @@ def _text(body: dict[str, Any], name: str, limit: int = 64) -> str:
 def _b64(body: dict[str, Any], name: str) -> bytes:
     text = _text(body, name, MAX_BODY)
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        padded = text + "=" * (-len(text) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise _bad(f"{name}: not base64url") from None
 

@@ -19,7 +19,7 @@ from hub.log import configure
 from renkei import commands
 from renkei.card_commands import add_card_commands
 from renkei.extra_commands import add_extra_commands
-from renkei.issuance_commands import CENTRE_PORT, add_certificates_commands
+from renkei.issuance_commands import add_certificates_commands, centre_args
 from renkei.key_commands import add_key_commands
 from renkei.metrics_http import metrics_arg, metrics_port, with_metrics
 from renkei.monitor_commands import add_monitor_commands
@@ -63,20 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="create the keys and secrets of a deployment")
     init.set_defaults(run=commands.init)
 
-    run = sub.add_parser("run", help="run one service as its own process")
-    run.add_argument(
-        "service",
-        choices=["hub", "token", "office", "pki", "portal", "monitor", "issuance-centre"],
-    )
-    run.add_argument("name", nargs="?", help="the office code, with `office`")
-    heartbeat_arg(run)
-    metrics_arg(run)
-    run.add_argument("--host", default="127.0.0.1", help="issuance-centre: its kiosks' API")
-    run.add_argument("--port", type=int, default=CENTRE_PORT, help="issuance-centre")
-    run.add_argument("--ca-file", help="issuance-centre: JPKI chain (default the CA's)")
-    run.add_argument("--ocsp-url", help="issuance-centre: J-LIS's OCSP responder")
-    run.add_argument("--api-key-file", help="issuance-centre: its OCSP verifier key")
-    run.set_defaults(run=commands.run_service)
+    _add_run(sub)
 
     broker = sub.add_parser("broker", help="RabbitMQ administration")
     broker.add_subparsers(dest="action", required=True).add_parser(
@@ -122,6 +109,19 @@ def _parser() -> argparse.ArgumentParser:
     add_monitor_commands(sub)
     add_certificates_commands(sub)
     return p
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    run = sub.add_parser("run", help="run one service as its own process")
+    run.add_argument(
+        "service",
+        choices=["hub", "token", "office", "pki", "portal", "monitor", "issuance-centre"],
+    )
+    run.add_argument("name", nargs="?", help="the office code, with `office`")
+    heartbeat_arg(run)
+    metrics_arg(run)
+    centre_args(run)
+    run.set_defaults(run=commands.run_service)
 
 
 def _add_records(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

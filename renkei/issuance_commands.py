@@ -31,6 +31,7 @@ __all__ = [
     "CENTRE_PORT",
     "PRINTED",
     "add_certificates_commands",
+    "centre_args",
     "seals_on_disk",
     "serve_centre",
 ]
@@ -49,6 +50,15 @@ def seals_on_disk(state_dir: Path) -> Callable[[Office], Seal | None]:
         return ensure(state_dir, office.code, office.name_ja)
 
     return seal_of
+
+
+def centre_args(run: argparse.ArgumentParser) -> None:
+    """``renkei run issuance-centre``'s options."""
+    run.add_argument("--host", default="127.0.0.1", help="issuance-centre: its kiosks' API")
+    run.add_argument("--port", type=int, default=CENTRE_PORT, help="issuance-centre")
+    run.add_argument("--ca-file", help="issuance-centre: JPKI chain (default the CA's)")
+    run.add_argument("--ocsp-url", help="issuance-centre: J-LIS's OCSP responder")
+    run.add_argument("--api-key-file", help="issuance-centre: its OCSP verifier key")
 
 
 def add_certificates_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

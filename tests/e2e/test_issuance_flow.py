@@ -5,11 +5,13 @@ every access is recorded and shown in the resident's やりとり履歴 — on b
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import uuid
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -20,6 +22,7 @@ from agencies.jlis.registry import Jlis
 from hub.numbers import resident_record_code
 from hub.routing.exceptions import HUB_NOT_A_PORTAL
 from issuance import IssuanceCentre, IssuanceRefused, order
+from issuance.api import create_api
 from issuance.exceptions import ISSUANCE_BAD_RESPONSE, ISSUANCE_CARD_REFUSED, ISSUANCE_CLOSED
 from issuance.seal import Seal, SealAuthority
 from issuance.verify import verify_pdf
@@ -274,3 +277,31 @@ async def test_the_centre_cannot_ask_about_another_resident_than_the_cards(
     )
     assert answer.status == "refused"
     assert answer.code.startswith("token.")
+
+
+async def test_a_kiosk_over_http_gets_the_signed_pdf(env: Env, pki: Pki) -> None:
+    """The kiosk's side of the 専用回線: challenge, the card's signature, the order → the PDF."""
+    net = await network(env, pki)
+    card = await carded(net, pki)
+    c = centre(net, pki)
+    client = TestClient(TestServer(create_api(c), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        got = await client.post("/v1/challenge")
+        text = (await got.json())["challenge"]
+        challenge = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        body = {
+            "challenge": text,
+            "signature": base64.urlsafe_b64encode(sign(card, challenge)).decode(),
+            "certificate": base64.urlsafe_b64encode(der(card.auth)).decode(),
+            "kind": "resident_certificate",
+            "options": {"household": "1"},
+        }
+        printed = await client.post("/v1/certificates", json=body)
+        assert printed.status == 200, await printed.text()
+        assert printed.headers["X-Fee"] == "200"
+        pdf = await printed.read()
+    finally:
+        await client.close()
+    verified = await verify_pdf(pdf, [SEALS.cert])
+    assert [m["name"] for m in verified.data["members"]] == [FACTS.name, "番号 太郎"]

@@ -4,6 +4,7 @@ copies refused, each with its reason."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import subprocess
 import sys
@@ -127,9 +128,9 @@ async def test_no_pdf_is_refused(pdf: bytes) -> None:
     assert refused.value.code == ISSUANCE_BAD_PDF
 
 
-async def test_the_command(tmp_path: Path) -> None:
+def test_the_command(tmp_path: Path) -> None:
     good, root = tmp_path / "good.pdf", tmp_path / "root.pem"
-    good.write_bytes(await signed())
+    good.write_bytes(asyncio.run(signed()))
     root.write_bytes(AUTHORITY.cert.public_bytes(serialization.Encoding.PEM))
     bad = tmp_path / "bad.pdf"
     bad.write_bytes(_altered(good.read_bytes()))
