@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-__all__ = ["Seal", "SealAuthority", "ensure", "load_root"]
+__all__ = ["SEAL_CERT", "SEAL_KEY", "Seal", "SealAuthority", "ensure", "load_root"]
 
 ROOT_DIR = "lgpki"
 ROOT_KEY, ROOT_CERT = "root.key.pem", "root.pem"

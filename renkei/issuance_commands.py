@@ -20,7 +20,7 @@ from issuance.verify import MAX_PDF, verify_pdf
 from pki import RevocationChecker, RevocationSource, Trust
 from pki.relying.verify import load_pem_bundle
 from renkei.exceptions import RENKEI_NO_CA, RENKEI_NO_NETWORK, CommandError
-from renkei.network import open_network
+from renkei.network import load_rules, open_network
 from renkei.pki_checks import PkiCardCheck, PkiLoginCheck
 from renkei.secrets import State
 from renkei.serving import until_stopped, web_site
@@ -72,6 +72,19 @@ def add_certificates_commands(sub: argparse._SubParsersAction) -> None:  # type:
         "--ca-file", type=Path, help="the seals' root (default <state_dir>/lgpki/root.pem)"
     )
     verify.set_defaults(run=certificates_verify)
+    seals = csub.add_parser(
+        "seals", help="make the seals of the offices that print certificates (operator, once)"
+    )
+    seals.set_defaults(run=certificates_seals)
+
+
+async def certificates_seals(settings: Settings, args: argparse.Namespace) -> int:
+    """Each printing office's 公印 under its folder, and their root (``lgpki/``); kept if there."""
+    seal_of = seals_on_disk(settings.state_dir)
+    registry = load_rules(settings)[1]
+    printing = [o.code for o in registry if seal_of(o) is not None]
+    print(f"seals of {', '.join(printing)} under {settings.state_dir} (lgpki/: their root)")
+    return 0
 
 
 async def certificates_verify(settings: Settings, args: argparse.Namespace) -> int:

@@ -23,7 +23,17 @@ from hub.routing.exceptions import law_code
 from hub.routing.legal import DecisionCode
 
 ROOT = Path(__file__).resolve().parents[3]
-SOURCES = ("agencies", "card_service", "hub", "monitor", "pki", "portal", "renkei", "token_service")
+SOURCES = (
+    "agencies",
+    "card_service",
+    "hub",
+    "issuance",
+    "monitor",
+    "pki",
+    "portal",
+    "renkei",
+    "token_service",
+)
 PACKAGES = {  # README -> the modules that declare its codes
     "agencies/README.md": ("agencies.exceptions", "agencies.jlis.exceptions"),
     "agencies/corporations/README.md": ("agencies.corporations.exceptions",),
