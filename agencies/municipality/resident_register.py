@@ -35,7 +35,9 @@ class ResidentRegister:
         _, resident = found
         if len(items) == 1 and items[0] in CERTIFICATES:
             return await self._certificate(person, resident, items[0], params)
-        if set(items) - {ITEM}:
+        # asked with the rest (the portal's 自己情報: everything the office provides), a
+        # certificate is no data of its own: the record answers for it
+        if ITEM not in items or set(items) - {ITEM} - CERTIFICATES:
             raise NoRecord(f"the resident register answers {ITEM}, or one certificate at a time")
         return {ITEM: {**self._person(resident), "household": await self._household(resident)}}
 

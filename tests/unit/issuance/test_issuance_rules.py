@@ -157,3 +157,31 @@ def test_tax_certificate_of_a_year_assessed_or_none() -> None:
     made = municipal.tax_certificate(payer, 2026)
     assert made is not None
     assert made["fiscal_year"] == 2026
+
+
+async def test_the_portals_self_information_gets_the_record_not_a_certificate() -> None:
+    """The portal asks an office for everything it provides: the certificate items ride along
+    and are answered by the record (a certificate is no data of its own)."""
+    from agencies.municipality.local_tax import LocalTax
+    from agencies.municipality.resident_register import ResidentRegister
+    from hub.node import MemoryStore, NoRecord
+
+    store = MemoryStore()
+    house = {"head": "r1", "members": ["r1"]}
+    await store.put_many("residents", [("r1", "tok", {**RESIDENT, "household": "h1"})])
+    await store.put_many("households", [("h1", None, house)])
+    register = ResidentRegister(store)
+    every = ("resident_record", "resident_certificate", "seal_certificate")
+    answer = await register.answer("tok", every, {})
+    assert answer is not None
+    assert set(answer) == {"resident_record"}
+    with pytest.raises(NoRecord):
+        await register.answer("tok", ("resident_certificate", "seal_certificate"), {})
+    taxes = MemoryStore()
+    years = {"2026": {"total_income": 1, "municipal_income_levy": 0}}
+    await taxes.put_many("taxpayers", [("t1", "tt", {"name": "x", "years": years})])
+    tax = await LocalTax(taxes).answer(
+        "tt", ("local_tax", "tax_certificate"), {"fiscal_year": 2026}
+    )
+    assert tax is not None
+    assert set(tax) == {"local_tax"}
