@@ -34,7 +34,7 @@ class LocalTax:
             return await self._certificate(person, found[1], params)
         # asked with local_tax (the portal's 自己情報), the certificate is no data of its own
         if ITEM not in items or set(items) - {ITEM, issuance.TAX_CERTIFICATE}:
-            raise NoRecord(f"the tax office answers {ITEM} or {issuance.TAX_CERTIFICATE}")
+            raise NoRecord(f"the tax office holds only {ITEM} (and its certificate)")
         year = _year(params)
         record = found[1]["years"].get(str(year))
         if record is None:

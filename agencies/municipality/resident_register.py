@@ -38,7 +38,7 @@ class ResidentRegister:
         # asked with the rest (the portal's 自己情報: everything the office provides), a
         # certificate is no data of its own: the record answers for it
         if ITEM not in items or set(items) - {ITEM} - CERTIFICATES:
-            raise NoRecord(f"the resident register answers {ITEM}, or one certificate at a time")
+            raise NoRecord(f"the resident register holds only {ITEM} (and its certificates)")
         return {ITEM: {**self._person(resident), "household": await self._household(resident)}}
 
     @staticmethod
