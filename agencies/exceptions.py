@@ -17,6 +17,9 @@ __all__ = [
     "APPLICATION_NOT_OUR_RESIDENT",
     "APPLICATION_SIGNATURE_INVALID",
     "APPLICATION_SIGNER_MISMATCH",
+    "ISSUANCE_MOVE_OUT_PENDING",
+    "ISSUANCE_NO_SEAL",
+    "ISSUANCE_SUPPORT_MEASURE",
     "MUNICIPALITY_MOVE_IN_NOT_DELIVERED",
     "MUNICIPALITY_NO_MOVE_OUT",
     "OFFICE_BAD_APPLICATION",
@@ -38,6 +41,10 @@ OFFICE_MOVE_OUT_REFUSED: Final = "office.move_out_refused"
 OFFICE_MOVE_OUT_UNSENT: Final = "office.move_out_unsent"
 MUNICIPALITY_NO_MOVE_OUT: Final = "municipality.no_move_out"
 MUNICIPALITY_MOVE_IN_NOT_DELIVERED: Final = "municipality.move_in_not_delivered"
+# a municipality's answer to the certificate issuance centre (``municipality/issuance.py``)
+ISSUANCE_SUPPORT_MEASURE: Final = "municipality.support_measure"
+ISSUANCE_MOVE_OUT_PENDING: Final = "municipality.move_out_pending"
+ISSUANCE_NO_SEAL: Final = "municipality.no_seal"
 
 
 def office_code(office: str, code: str) -> str:

@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import Any, Final, TextIO, cast
 
 import structlog
 
@@ -81,10 +81,10 @@ def configure(*, level: str = "info", json: bool | None = None) -> None:
     structlog.configure(
         processors=[*head, *tail],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_STDERR),
         cache_logger_on_first_use=True,
     )
-    handler = _StdlibHandler(sys.stderr)
+    handler = _StdlibHandler(_STDERR)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*head, structlog.stdlib.add_logger_name],
@@ -96,6 +96,21 @@ def configure(*, level: str = "info", json: bool | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric_level)
+
+
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written, not when ``configure`` ran: a caller
+    that swaps stderr (a test's capture, a daemon redirecting it) never leaves the logs
+    writing to a closed file."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+_STDERR: Final = cast(TextIO, _CurrentStderr())  # write and flush are all a log needs
 
 
 class _StdlibHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -83,11 +83,13 @@ class ItemEntry(Protocol):
     def ja(self) -> str: ...
     @property
     def source(self) -> str: ...  # "model" or "verified"
+    @property
+    def certificate(self) -> bool: ...  # printed from at the kiosk, not shown
 
 
 class ItemTable(Protocol):
     """The legal table (``hub.routing.LegalTable``): affairs and items, for their Japanese
-    names (and whether an item's name is a model)."""
+    names (whether an item's name is a model, whether it is a certificate's)."""
 
     @property
     def affairs(self) -> Mapping[str, AffairEntry]: ...
@@ -197,10 +199,11 @@ class PortalOffice:
         listed as such (``no_rule``), not asked."""
         holders = set(await self._disclosure(person, "holders"))
         held = [o for o in self.registry if o.code in holders and o.code != self.node.code]
-        asked = [o for o in held if o.provides]
+        shows = {o.code: self._information(o) for o in held}
+        asked = [o for o in held if shows[o.code]]
         params = {"fiscal_year": _fiscal_year(dt.datetime.now(dt.UTC))}  # for a tax office
         answers = await asyncio.gather(
-            *(self.node.ask(SELF_INFORMATION, o.code, o.provides, person, params) for o in asked)
+            *(self.node.ask(SELF_INFORMATION, o.code, shows[o.code], person, params) for o in asked)
         )
         by_code = {o.code: a for o, a in zip(asked, answers, strict=True)}
         shown = []
@@ -215,6 +218,12 @@ class PortalOffice:
         if asked and all(a.status in ("timed_out", "error") for a in answers):
             raise Unavailable("the hub or every office did not answer")
         return shown
+
+    def _information(self, office: OfficeEntry) -> tuple[str, ...]:
+        """The items of an office's that are information to show: not those a certificate is
+        printed from (a resident without a registered seal has no 印鑑登録証明事項)."""
+        items = self.table.items
+        return tuple(i for i in office.provides if not (i in items and items[i].certificate))
 
     async def resident_name(self, person: str) -> str:
         """The name on the resident register of the municipality holding the resident."""

@@ -20,6 +20,7 @@ from renkei import commands
 from renkei.card_commands import add_card_commands
 from renkei.console_commands import add_console_commands, console_args
 from renkei.extra_commands import add_extra_commands
+from renkei.issuance_commands import add_certificates_commands, centre_args
 from renkei.key_commands import add_key_commands
 from renkei.metrics_http import metrics_arg, metrics_port, with_metrics
 from renkei.monitor_commands import add_monitor_commands
@@ -45,13 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="create the keys and secrets of a deployment")
     init.set_defaults(run=commands.init)
 
-    run = sub.add_parser("run", help="run one service as its own process")
-    run.add_argument("service", choices=["hub", "token", "office", "pki", "portal", "monitor"])
-    run.add_argument("name", nargs="?", help="the office code, with `office`")
-    heartbeat_arg(run)
-    metrics_arg(run)
-    console_args(run)
-    run.set_defaults(run=commands.run_service)
+    _add_run(sub)
 
     broker = sub.add_parser("broker", help="RabbitMQ administration")
     broker.add_subparsers(dest="action", required=True).add_parser(
@@ -96,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     add_token_commands(sub)
     add_monitor_commands(sub)
     add_console_commands(sub)
+    add_certificates_commands(sub)
     return p
 
 
@@ -130,6 +126,20 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     )
     demo.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     demo.set_defaults(run=commands.demo)
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    run = sub.add_parser("run", help="run one service as its own process")
+    run.add_argument(
+        "service",
+        choices=["hub", "token", "office", "pki", "portal", "monitor", "issuance-centre"],
+    )
+    run.add_argument("name", nargs="?", help="the office code, with `office`")
+    heartbeat_arg(run)
+    metrics_arg(run)
+    console_args(run)
+    centre_args(run)
+    run.set_defaults(run=commands.run_service)
 
 
 def _add_records(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -43,6 +43,7 @@ from renkei.exceptions import (
     RENKEI_USAGE,
     CommandError,
 )
+from renkei.issuance_commands import seals_on_disk, serve_centre
 from renkei.network import MONITOR, identities, load_rules, migrate, open_network, setup
 from renkei.pki_commands import PKI_PORT
 from renkei.pki_commands import serve as pki_serve
@@ -155,6 +156,8 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
             heartbeat=args.heartbeat,
         )
         return await portal_serve(settings, defaults)
+    if args.service == "issuance-centre":
+        return await serve_centre(settings, args)
     if args.service == "office" and not args.name:
         raise CommandError(RENKEI_USAGE, "name the office: renkei run office CODE")
     identity = args.name if args.service == "office" else _SERVICES[args.service]
@@ -164,8 +167,9 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
             RENKEI_UNKNOWN_OFFICE, f"no office {identity!r}; offices: {', '.join(offices)}"
         )
     state = State.load(settings.state_dir, [identity])
+    seals = seals_on_disk(settings.state_dir)  # an office that prints certificates signs them
     async with (
-        await open_network(settings, state, run=[identity]) as net,
+        await open_network(settings, state, run=[identity], seals=seals) as net,
         contextlib.AsyncExitStack() as serving,
     ):
         where = ""
@@ -200,7 +204,8 @@ async def legal_list(settings: Settings, args: argparse.Namespace) -> int:
         period = f"{row.effective_from}–{row.effective_until or ''}"
         asker, giver = table.kinds[row.requester].ja, table.kinds[row.provider].ja
         print(
-            f"{row.id:<5} 別表{affair.current_row:<6} {asker} ｜ {affair.ja} ｜ {giver} ｜ {items}"
+            f"{row.id:<5} 別表{affair.current_row or '—':<6} "
+            f"{asker} ｜ {affair.ja} ｜ {giver} ｜ {items}"
         )
         codes = f"{row.requester} / {row.affair} / {row.provider} / {', '.join(row.items)}"
         print(f"      {codes} — {affair.en} [{period}, {row.source}]")

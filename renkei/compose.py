@@ -28,9 +28,11 @@ import yaml
 
 from hub.routing import Registry
 from hub.wire import HUB
+from issuance.seal import SEAL_CERT, SEAL_KEY
 from monitor.console import DEFAULT_PORT as CONSOLE_PORT
 from pki.ca.office import PKI_OFFICE
 from renkei.health import STALE_AFTER
+from renkei.issuance_commands import CENTRE, CENTRE_PORT, PRINTED
 from renkei.network import MONITOR
 from renkei.pki_commands import PKI_PORT
 from renkei.portal_commands import PORTAL, PORTAL_PORT
@@ -137,10 +139,12 @@ def deployment_secrets() -> dict[str, str]:
     }
 
 
-def own_files(identity: str) -> list[str]:
-    """The files of ``identity``'s folder that ``renkei init`` writes."""
+def own_files(identity: str, *, prints: bool = False) -> list[str]:
+    """The files of ``identity``'s folder that ``renkei init`` writes (``prints``: an office
+    that signs certificate PDFs has its seal too, ``issuance.seal``)."""
     shared = [SHARED[identity][1]] if identity in SHARED else []
-    return [PRIVATE_KEY, BROKER_PASSWORD, *shared]
+    seal = [SEAL_KEY, SEAL_CERT] if prints else []
+    return [PRIVATE_KEY, BROKER_PASSWORD, *shared, *seal]
 
 
 def _identity_secret(identity: str, name: str) -> dict[str, str]:
@@ -173,10 +177,12 @@ def _renkei(
     volumes: Iterable[str] = (),
     ports: Iterable[str] = (),
     once: bool = False,
+    prints: bool = False,
 ) -> dict[str, Any]:
     """A service of the project's image: ``identity``'s folder and ``public/``, its ``.env``;
     a service that keeps running serves ``GET /metrics`` on ``METRICS_PORT`` for Prometheus."""
-    own = [_identity_secret(identity, f) for f in own_files(identity)] if identity else []
+    files = own_files(identity, prints=prints) if identity else []
+    own = [_identity_secret(identity, f) for f in files] if identity else []
     env = [_deployment_secret(env_file, ENV_FILE)] if env_file else []
     public = [f"{HOST_STATE}/public:{STATE}/public:ro"] if identity else []
     service: dict[str, Any] = {
@@ -349,10 +355,24 @@ def _services(registry: Registry, identities: list[str], hubs: int) -> dict[str,
         depends_on={**ready, "pki": _HEALTHY},
         healthcheck=_health(f"http://127.0.0.1:{PORTAL_PORT}/static/portal.css"),
     )
+    # コンビニ交付: the centre's API for kiosks; cards checked against the CA's chain and CRLs
+    centre = ["run", "issuance-centre", "--host", ANY, "--port", str(CENTRE_PORT)]
+    services["issuance-centre"] = _renkei(
+        [*centre, "--ca-file", f"{STATE}/pki/certs/chain.pem", "--heartbeat", HEARTBEAT],
+        CENTRE,
+        env_file=OWNER_ENV,
+        volumes=["ca-certs:/state/pki/certs:ro"],
+        ports=[f"127.0.0.1:{CENTRE_PORT}:{CENTRE_PORT}"],
+        depends_on={**ready, "pki": _HEALTHY},
+        healthcheck=_health(HEARTBEAT),
+    )
     for office in registry:
-        if office.code not in (PKI_OFFICE, PORTAL):  # those two are the CA's and the portal's
+        if office.code not in (PKI_OFFICE, PORTAL, CENTRE):  # those have their own above
             services[f"office-{office.code}"] = _bus_service(
-                ["run", "office", office.code], office.code, OWNER_ENV
+                ["run", "office", office.code],
+                office.code,
+                OWNER_ENV,
+                prints=bool(PRINTED & set(office.provides)),
             )
     services["prometheus"] = _prometheus(scraped(services))
     return services

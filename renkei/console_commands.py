@@ -52,9 +52,12 @@ DEMO_OFFICIALS: tuple[tuple[str, Role], ...] = (
 
 
 def console_args(p: argparse.ArgumentParser) -> None:
-    """``--host``, ``--port`` (default 8480), ``--public-url`` of ``renkei run monitor``."""
-    p.add_argument("--host", default="127.0.0.1", help="the console's address (monitor)")
-    p.add_argument("--port", type=int, help=f"the console's port (monitor; {DEFAULT_PORT})")
+    """``--host``, ``--port``, ``--public-url`` of ``renkei run monitor`` (the console, port
+    8480) and ``--host``, ``--port`` of ``renkei run issuance-centre`` (its kiosks' API, 8490)."""
+    p.add_argument("--host", default="127.0.0.1", help="monitor, issuance-centre: the address")
+    p.add_argument(
+        "--port", type=int, help=f"monitor ({DEFAULT_PORT}), issuance-centre (8490): the port"
+    )
     p.add_argument("--public-url", help="the console's origin as browsers see it (monitor)")
 
 

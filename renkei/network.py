@@ -7,7 +7,7 @@ is configured, or on RabbitMQ and PostgreSQL when they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,7 @@ from hub.records import (
 )
 from hub.routing import (
     LegalTable,
+    Office,
     Registry,
     load_default_registry,
     load_default_table,
@@ -59,6 +60,7 @@ from hub.routing.router import Router, RouterDeps, utcnow
 from hub.routing.tokens import TokenClient
 from hub.tracing import OFF, Tracing
 from hub.wire import HUB
+from issuance.seal import Seal
 from monitor import (
     AlertStore,
     ChainWatch,
@@ -201,11 +203,14 @@ async def open_network(
     registry: Registry | None = None,
     listeners: Mapping[str, ChangeListener] | None = None,
     signatures: PkiSignatureCheck | None = None,
+    seals: Callable[[Office], Seal | None] | None = None,
 ) -> Network:
     """Start the services in ``run`` (default: all) and return the running network.
 
     ``listeners``: the code that reacts to change events, by office (e.g. the CA for jlis-pki).
     ``signatures``: how offices that take applications check signatures (none: they take none).
+    ``seals``: a municipal office's 公印 for the certificate PDFs it signs (none: it answers
+    the certificate issuance centre with the data only).
     """
     if table is None or registry is None:
         table, registry = load_rules(settings)
@@ -241,7 +246,10 @@ async def open_network(
         for office in registry:
             if office.code in wanted:
                 listener = (listeners or {}).get(office.code)
-                await _start_office(net, office.code, broker, pool, listener, signatures=signatures)
+                seal = seals(office) if seals is not None else None
+                await _start_office(
+                    net, office.code, broker, pool, listener, signatures=signatures, seal=seal
+                )
         if HUB in wanted:
             await _start_hub(net, broker, pool)
         if MONITOR in wanted:  # after the hub: in one process it reads the hub's own records
@@ -377,6 +385,7 @@ async def _start_office(
     listener: ChangeListener | None = None,
     *,
     signatures: PkiSignatureCheck | None = None,
+    seal: Seal | None = None,
 ) -> None:
     """The office's node, playing the roles the registry names for it (``renkei.roles``)."""
     store: OfficeStore
@@ -399,7 +408,7 @@ async def _start_office(
     if net.quotas.class_of(code) == "interactive":
         node.lane = INTERACTIVE_EXCHANGE
     office = net.registry.get(code)
-    seat = Seat(office, node, store, net.registry, net.table, net.state, signatures, listener)
+    seat = Seat(office, node, store, net.registry, net.table, net.state, signatures, listener, seal)
     made = assemble(seat)
     net._closers.extend(made.closers)
     # the node exists first: the roles that ask (the portal, the allowance office) ask through it

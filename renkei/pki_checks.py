@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from agencies.applications import Signer
 from agencies.exceptions import APPLICATION_SIGNATURE_INVALID, office_code
 from hub.node import ApplicationRefused
+from issuance.exceptions import ISSUANCE_CARD_REFUSED, IssuanceRefused
 from pki import (
     PkiError,
     RevocationChecker,
@@ -30,7 +31,7 @@ from pki import (
 from portal.exceptions import LoginRefused, UnreadableSignature
 from portal.model import CheckedCertificate
 
-__all__ = ["PkiLoginCheck", "PkiSignatureCheck", "cms_signer"]
+__all__ = ["PkiCardCheck", "PkiLoginCheck", "PkiSignatureCheck", "cms_signer"]
 
 
 class PkiLoginCheck:
@@ -47,6 +48,22 @@ class PkiLoginCheck:
         except PkiError as exc:
             raise LoginRefused(str(exc)) from None
         return CheckedCertificate(der, cert.serial_number, cert.not_valid_after_utc)
+
+
+class PkiCardCheck:
+    """The issuance centre's ``CardCheck``: the kiosk's card, as a login (OCSP now)."""
+
+    def __init__(self, login: PkiLoginCheck) -> None:
+        self.login = login
+
+    async def check(self, der: bytes, at: dt.datetime) -> None:
+        try:
+            await self.login.check(der, at)
+        except LoginRefused as exc:
+            raise IssuanceRefused(
+                ISSUANCE_CARD_REFUSED,
+                f"この利用者証明用電子証明書は利用できません（失効・期限切れ等）: {exc}",
+            ) from None
 
 
 class PkiSignatureCheck:

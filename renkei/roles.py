@@ -15,11 +15,15 @@ from agencies.item_office import ItemOffice
 from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance
+from agencies.municipality.issuance import Printer
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.moving import MovedOut
 from agencies.municipality.resident_register import ResidentRegister
 from hub.node import ChangeListener, OfficeNode, OfficeStore, Roles
 from hub.routing import LegalTable, Office, Registry
+from issuance import IssuanceCentre
+from issuance.pdf import certificate_printer
+from issuance.seal import Seal
 from pki.ca.office import CaListener
 from portal.office import PortalOffice
 from renkei.pki_checks import PkiSignatureCheck, cms_signer
@@ -42,6 +46,7 @@ class Seat:
     state: State
     signatures: PkiSignatureCheck | None = None  # none: the office takes no applications
     listener: ChangeListener | None = None  # supplied by the caller (the CA for jlis-pki)
+    seal: Seal | None = None  # a municipal office's 公印 for certificate PDFs (none: data only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +65,17 @@ def _number_resolver(s: Seat) -> Part:
     return Part(Roles(resolver=jlis), jlis)
 
 
+def _printer(s: Seat) -> Printer | None:
+    return None if s.seal is None else certificate_printer(s.seal)
+
+
 def _resident_register(s: Seat) -> Part:
-    register = ResidentRegister(s.store)
+    register = ResidentRegister(s.store, _printer(s))
     return Part(Roles(provider=register), register)
 
 
 def _local_tax(s: Seat) -> Part:
-    tax = LocalTax(s.store)
+    tax = LocalTax(s.store, _printer(s))
     return Part(Roles(provider=tax), tax)
 
 
@@ -87,11 +96,17 @@ def _portal(s: Seat) -> Part:
     return Part(Roles(inbox=portal), portal, deadline=PORTAL_DEADLINE)
 
 
+def _issuance_centre(s: Seat) -> Part:
+    """J-LIS's certificate issuance centre: it only asks (its card check is set by the process
+    that serves kiosks, ``renkei run issuance-centre``)."""
+    return Part(app=IssuanceCentre(s.node), deadline=PORTAL_DEADLINE)
+
+
 def _applications(s: Seat) -> Part:
     if s.signatures is None:  # no signature check configured: it takes none (as a node would)
         return Part()
     code = s.office.code
-    then = MovedOut(s.node) if "moving" in s.office.accepts else None
+    then = MovedOut(s.node, s.store) if "moving" in s.office.accepts else None
     register = "resident_record" in s.office.provides
     received = SignedApplications(
         code, s.store, s.signatures.for_office(code), then, register=register
@@ -115,6 +130,7 @@ BUILDERS: Mapping[str, Callable[[Seat], Part]] = {
     "applications": _applications,
     "certification": _certification,
     "child_allowance": _child_allowance,
+    "issuance_centre": _issuance_centre,
     "item_provider": _item_provider,
     "local_tax": _local_tax,
     "number_resolver": _number_resolver,

@@ -37,10 +37,13 @@ class MoveIn:
 class MovedOut:
     """The old register's side: an accepted moving application (転出届, filed online through
     the portal) becomes the ``moved_out`` change, which the hub takes to every holder and to the
-    register of the municipality moved to."""
+    register of the municipality moved to. Once it is delivered, the resident's record notes
+    the move out (``move_out``: its date), so the register's own answers know of it (a kiosk
+    refuses a certificate to a 転出予定者, ``issuance.py``)."""
 
-    def __init__(self, node: OfficeNode) -> None:
+    def __init__(self, node: OfficeNode, store: OfficeStore | None = None) -> None:
         self.node = node
+        self.store = store
 
     async def __call__(self, person: str, kind: str, form: Mapping[str, Any]) -> None:
         if kind != "moving":
@@ -62,6 +65,16 @@ class MovedOut:
         if not isinstance(outcome, Delivered):
             reason = outcome_reason(outcome, outcome.status)
             raise OfficeError(OFFICE_MOVE_OUT_UNSENT, f"the move out was not sent: {reason}")
+        if self.store is not None:
+            await _note_move_out(self.store, person, effective)
+
+
+async def _note_move_out(store: OfficeStore, person: str, effective: dt.date) -> None:
+    found = await store.by_token("residents", person)
+    if found is not None:
+        local_id, resident = found
+        noted = {**resident, "move_out": effective.isoformat()}
+        await store.put_many("residents", [(local_id, person, noted)])
 
 
 async def move_in(

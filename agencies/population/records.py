@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
+from agencies.municipality.issuance import seal_registration
 from agencies.population.benefits import item_rows
 from agencies.population.households import Household
 from agencies.population.plan import LocalIds, Plan, Row, age_on, fiscal_year
@@ -37,7 +39,7 @@ def _register(h: Household, office: str, ids: LocalIds, moved: dt.date) -> list[
     local = [ids.next(office, "R") for _ in h.members]
     for p, rid in zip(h.members, local, strict=True):
         since = max(moved, dt.date.fromisoformat(p.birth_date)).isoformat()
-        doc = {
+        doc: dict[str, Any] = {
             "name": p.name,
             "birth_date": p.birth_date,
             "sex": p.sex,
@@ -46,6 +48,7 @@ def _register(h: Household, office: str, ids: LocalIds, moved: dt.date) -> list[
             "household": h.id,
             "relationship": p.relationship,
             "resident_since": since,
+            "seal": seal_registration(rid, p.birth_date, dt.date.fromisoformat(since), moved),
         }
         rows.append((office, "residents", rid, p.rrc, doc, since))
     house = {"head": local[0], "members": local, "address": h.address}

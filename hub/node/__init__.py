@@ -13,6 +13,7 @@ from hub.node.exceptions import (
     NoRecord,
     NotIdentified,
     OfficeError,
+    QueryRefused,
 )
 from hub.node.roles import (
     Applications,
@@ -45,6 +46,7 @@ __all__ = [
     "OfficeStore",
     "PgStore",
     "Provider",
+    "QueryRefused",
     "Resolver",
     "Roles",
     "schema_for",

@@ -23,6 +23,7 @@ __all__ = [
     "NoRecord",
     "NotIdentified",
     "OfficeError",
+    "QueryRefused",
 ]
 
 
@@ -64,6 +65,12 @@ class BadRequest(OfficeError):
 class ApplicationRefused(OfficeError):
     """An office does not accept an electronic application (e.g. its signature does not verify);
     ``code`` says why, for the resident's screen (``nta.signature_invalid``, ...)."""
+
+
+class QueryRefused(OfficeError):
+    """A provider refuses to answer a lawful query for a reason of its own data (a resident under
+    a DV support measure asking at a kiosk, ...): answered ``Refused`` with ``code`` and the
+    sentence, which the requester shows (``agencies/municipality/issuance.py``)."""
 
 
 # the node's own answers (runtime.py): to its office's calls, and to the hub for its office

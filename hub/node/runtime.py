@@ -56,6 +56,7 @@ from hub.node.exceptions import (
     EnrollmentRefused,
     NoRecord,
     NotIdentified,
+    QueryRefused,
 )
 from hub.node.roles import Roles
 from hub.node.store import OfficeStore
@@ -500,6 +501,8 @@ class OfficeNode:
             return NotFound(reason=str(exc))
         if isinstance(exc, BadRequest):
             return Failed(family="requester", code=exc.code, reason=str(exc))
+        if isinstance(exc, QueryRefused):
+            return Refused(code=exc.code, reason=str(exc)[:2000])
         log.error("provider.failed", query_id=str(msg.envelope.correlation_id), exc_info=exc)
         return Failed(family="provider_system", code=OFFICE_SYSTEM_ERROR, reason=type(exc).__name__)
 

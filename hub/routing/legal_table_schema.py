@@ -58,11 +58,13 @@ class Kind(Strict):
 
 
 class Affair(Strict):
-    """An affair (事務) with its current 別表 項 and a domain for grouping."""
+    """An affair (事務) with its current 別表 項 and a domain for grouping; an affair outside
+    別表 (コンビニ交付, on 住基法 and 公的個人認証法) has no 項 and says its ``basis``."""
 
     ja: Text
     en: Text
-    current_row: CurrentRow
+    current_row: CurrentRow | None = None
+    basis: str = ""
     domain: Code
     note: str = ""
 
@@ -74,6 +76,9 @@ class Item(Strict):
     en: Text
     source: Source
     note: str = ""
+    certificate: bool = False
+    """An item a certificate is printed from (コンビニ交付), not information to show: the
+    portal's わたしの情報 does not ask for it."""
 
 
 class Withholding(Strict):
@@ -92,7 +97,7 @@ class Row(Strict):
 
     id: RowId
     old_row: OldRow | None = None
-    current_row: CurrentRow
+    current_row: CurrentRow | None = None
     requester: Code
     affair: Code
     provider: Code
@@ -152,6 +157,8 @@ def _row_problems(row: Row, file: TableFile) -> list[str]:
             f"current_row {row.current_row} but affair {row.affair} is "
             f"in 別表 row {affair.current_row}"
         )
+    elif affair.current_row is None and not affair.basis:
+        problems.append(f"affair {row.affair} has no 別表 row and no basis")
     problems.extend(
         f"unknown item {i!r} (not in [items])" for i in row.items if i not in file.items
     )

@@ -43,6 +43,7 @@ ROLES = frozenset(
         "applications",  # takes the signed applications it ``accepts``
         "certification",  # J-LIS's certification service: names card holders, revokes
         "child_allowance",  # a municipality's child allowance office (asks, decides)
+        "issuance_centre",  # J-LIS's certificate issuance centre (コンビニ交付): asks, prints
         "item_provider",  # answers queries for the items it ``provides``, from its store
         "local_tax",  # a municipality's tax office (answers local_tax)
         "number_resolver",  # J-LIS: resolves numbers (enrollment)

@@ -15,14 +15,19 @@ from hub.routing.offices import Office, Registry
 __all__ = [
     "APPLICATION",
     "DISCLOSURE",
+    "IDENTIFYING_KINDS",
+    "ISSUANCE_CENTRE_KIND",
     "LOGIN",
     "PORTAL_KIND",
     "SELF_INFORMATION",
     "authorize_portal",
     "is_portal",
+    "may_identify",
 ]
 
 PORTAL_KIND = "portal"
+ISSUANCE_CENTRE_KIND = "issuance_centre"
+IDENTIFYING_KINDS = frozenset({PORTAL_KIND, ISSUANCE_CENTRE_KIND})
 DISCLOSURE = "disclosure"  # the hub answers: the person's records, and which offices hold them
 SELF_INFORMATION = "self_information"  # an office answers: the items it provides
 APPLICATION = "application"  # an office takes a signed application of a kind it accepts
@@ -33,6 +38,12 @@ _ALLOWED = Decision(allowed=True, rows=("portal",), reason="portal rules", code=
 
 def is_portal(registry: Registry, code: str) -> bool:
     return code in registry and registry.get(code).kind == PORTAL_KIND
+
+
+def may_identify(registry: Registry, code: str) -> bool:
+    """Whoever logs a resident in by the card: the portal, and the certificate issuance centre
+    (コンビニ交付: the kiosk's card, checked by J-LIS, names the resident)."""
+    return code in registry and registry.get(code).kind in IDENTIFYING_KINDS
 
 
 def authorize_portal(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agencies.jlis.registry import Jlis
+from agencies.municipality.issuance import seal_registration
 from agencies.population.households import Household, Person
 from hub.node import EnrollmentRefused
 from hub.wire import HUB
@@ -80,13 +81,14 @@ async def load_population(
             rid = f"R{len(holds) + 1:07d}"
             ids.append(rid)
             holds.append((register, "residents", rid, person, since))
-            doc = {
+            doc: dict[str, Any] = {
                 "name": person.name,
                 "birth_date": person.birth_date,
                 "sex": person.sex,
                 "address": h.address,
                 "household": h.id,
                 "relationship": person.relationship,
+                "seal": seal_registration(rid, person.birth_date, since, on),
             }
             residents.append((rid, None, doc))
             if _age(person, on) >= 18:

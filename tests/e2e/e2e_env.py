@@ -14,7 +14,7 @@ import asyncio
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -30,7 +30,7 @@ from hub.bus import (
     delete_vhost,
 )
 from hub.node import ChangeListener
-from hub.routing import load_default_registry, load_default_table
+from hub.routing import Office, load_default_registry, load_default_table
 from hub.wire import (
     SIGNATURE_HEADER,
     Envelope,
@@ -40,6 +40,7 @@ from hub.wire import (
     new_traceparent,
     sign,
 )
+from issuance.seal import Seal
 from renkei.network import Network, identities, migrate, open_network, setup
 from renkei.pki_checks import PkiSignatureCheck
 from renkei.secrets import State
@@ -139,6 +140,7 @@ class Env:
         listeners: Mapping[str, ChangeListener] | None = None,
         signatures: PkiSignatureCheck | None = None,
         settings: Settings | None = None,
+        seals: Callable[[Office], Seal | None] | None = None,
     ) -> Network:
         net = await open_network(
             settings or self.settings,
@@ -148,6 +150,7 @@ class Env:
             registry=REGISTRY,
             listeners=listeners,
             signatures=signatures,
+            seals=seals,
         )
         self.nets.append(net)
         return net

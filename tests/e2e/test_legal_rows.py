@@ -34,6 +34,7 @@ async def seed(net: Network, env: Env, provider: str, item: str, rrc: str, n: in
             "address": "東京都千代田区麹町一丁目1番1号",
             "household": f"H{n}",
             "relationship": "世帯主",
+            "seal": {"number": f"印R{n}", "registered": "2000-01-01"},  # 印鑑登録 (row c02)
         }
         await store.put_many("residents", [(f"R{n}", token, doc)])
         await store.put_many("households", [(f"H{n}", None, {"members": [f"R{n}"]})])

@@ -1,5 +1,6 @@
-"""Identify: the portal asks J-LIS's certification service who holds a certificate (a login,
-or who signed an application); only the portal's own token for them comes back."""
+"""Identify: the portal (or the certificate issuance centre) asks J-LIS's certification
+service who holds a certificate (a login, or who signed an application); only the asker's own
+token for them comes back."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hub.routing.desks.forward import Forwarder
 from hub.routing.exceptions import HUB_BAD_IDENTIFY, HUB_NOT_A_PORTAL
 from hub.routing.finish import refused
 from hub.routing.offices import Registry
-from hub.routing.portal import LOGIN, is_portal
+from hub.routing.portal import LOGIN, may_identify
 from hub.routing.tokens import TokenClient
 from hub.wire import (
     HUB,
@@ -44,8 +45,10 @@ class IdentifyDesk(Desk):
         return ("card_holder",)
 
     async def handle(self, msg: Identify, ctx: Context) -> tuple[Context, Outcome | None]:
-        if not is_portal(self._registry, ctx.requester):
-            return ctx, refused(HUB_NOT_A_PORTAL, "only the portal identifies card holders")
+        if not may_identify(self._registry, ctx.requester):
+            return ctx, refused(
+                HUB_NOT_A_PORTAL, "only the portal and the issuance centre identify card holders"
+            )
         if ctx.provider != JLIS_PKI or ctx.affair != LOGIN:
             return ctx, refused(
                 HUB_BAD_IDENTIFY, f"identify goes to {JLIS_PKI!r} under affair {LOGIN!r}"

@@ -24,6 +24,7 @@ from pki.ca.office import PKI_OFFICE
 from renkei import commands
 from renkei.cli import _parser
 from renkei.compose import ENV_FILE, HOST_STATE, STATE, deployment_secrets, own_files
+from renkei.issuance_commands import CENTRE, PRINTED
 from renkei.network import identities
 from renkei.pki_commands import DEFAULT_URL
 from renkei.portal_commands import PORTAL
@@ -51,7 +52,8 @@ def runs(service: dict[str, Any]) -> str | None:
     """The identity a renkei service runs as on the network (None: an operator's step)."""
     args = parse(service["command"])
     if args.command == "run":
-        return {"hub": HUB, "token": TOKEN, "monitor": "monitor"}.get(args.service, args.name)
+        named = {"hub": HUB, "token": TOKEN, "monitor": "monitor", "issuance-centre": CENTRE}
+        return named.get(args.service, args.name)
     return {"pki": PKI_OFFICE, "portal": PORTAL}.get(args.command)
 
 
@@ -236,8 +238,10 @@ def test_each_service_gets_public_and_its_own_identity_s_files_only() -> None:
             identity = HUB  # the operator's step: the hub's key signs the first checkpoint
         if identity is None:
             continue
+        prints = identity in REGISTRY and bool(PRINTED & set(REGISTRY.get(identity).provides))
         own = {
-            f"{STATE}/{identity}/{f}": f"{HOST_STATE}/{identity}/{f}" for f in own_files(identity)
+            f"{STATE}/{identity}/{f}": f"{HOST_STATE}/{identity}/{f}"
+            for f in own_files(identity, prints=prints)
         }
         files = {s["target"]: secret_file(s["source"]) for s in service["secrets"]}
         env = files.pop(ENV_FILE, None)

@@ -12,6 +12,8 @@ from loadtest.exceptions import MissingExtra
 from renkei import season_commands
 from renkei.cli import main
 
+pytestmark = pytest.mark.usefixtures("restore_logging")
+
 
 def test_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["season", "list"]) == 0

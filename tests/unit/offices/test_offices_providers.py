@@ -91,7 +91,10 @@ async def test_the_register_does_not_know_an_unknown_token(register: ResidentReg
 async def test_the_register_holds_only_the_resident_record(register: ResidentRegister) -> None:
     with pytest.raises(NoRecord) as caught:
         await register.answer(HEAD, ("resident_record", "local_tax"), {})
-    assert str(caught.value) == "the resident register holds only resident_record"
+    assert (
+        str(caught.value)
+        == "the resident register holds only resident_record (and its certificates)"
+    )
     assert caught.value.code == "office.no_record"
     assert isinstance(caught.value, OfficeError)
 

@@ -299,6 +299,8 @@ def answers() -> list[dict[str, Any]]:
                 continue
             for token in tokens:
                 for item in entry.provides:
+                    if TABLE.items[item].certificate:  # printed at the kiosk, not shown
+                        continue
                     try:
                         answer = await answerer.answer(token, (item,), {"fiscal_year": 2024})
                     except NoRecord:  # nothing held under that item

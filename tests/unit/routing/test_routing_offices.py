@@ -16,7 +16,7 @@ def test_default_registry(registry: offices.Registry) -> None:
     codes = [o.code for o in registry]
     assert codes[0] == "jlis"
     assert {"chiyoda-resident", "chiyoda-tax", "chiyoda-child", "nenkin", "kenpo"} <= set(codes)
-    assert len(registry) == 22  # 20 offices, the CA and the portal
+    assert len(registry) == 23  # 20 offices, the CA, the portal and the issuance centre
     # every row of the legal table has a registered requester and provider to exercise it
     table = legal.load_default()
     for row in table.rows():
@@ -28,8 +28,12 @@ def test_default_registry(registry: offices.Registry) -> None:
     tax = registry.get("chiyoda-tax")
     assert (tax.kind, tax.municipality) == ("municipality", "131016")
     assert tax.affairs == ("local_tax_assessment",)
-    assert tax.provides == ("local_tax",)
-    assert registry.get("chiyoda-resident").provides == ("resident_record",)
+    assert tax.provides == ("local_tax", "tax_certificate")
+    assert registry.get("chiyoda-resident").provides == (
+        "resident_record",
+        "resident_certificate",
+        "seal_certificate",
+    )
     assert registry.get("chiyoda-child").affairs == ("child_allowance", "childcare_benefit")
     assert "chiyoda-tax" in registry
     assert "minato-tax" not in registry
@@ -40,7 +44,7 @@ def test_get_of_an_unknown_office_says_so(registry: offices.Registry) -> None:
         registry.get("minato-tax")
     assert isinstance(caught.value, RoutingError)
     assert caught.value.code == "routing.unknown_office"
-    message = "office 'minato-tax' is not registered on the network (22 offices are)"
+    message = "office 'minato-tax' is not registered on the network (23 offices are)"
     assert str(caught.value) == message
 
 

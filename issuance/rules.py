@@ -1,0 +1,114 @@
+"""コンビニ交付's rules, pure: which certificates, their options and fees, and the hours.
+
+Hours 6:30–23:00 Japan time, closed 12/29–1/3 (REGISTER-FACTS 5.1 [V]; a municipality may set
+narrower hours within them). Fees are a model within the published examples (200–400 円 a
+copy, REGISTER-FACTS 5.1). A 住民票 of the whole household when asked (``household``). The
+individual number is never printed: the municipality's register here keeps no number (an
+office holds a person by its token, DESIGN §2 rule 1), so the option of printing it on the
+resident's request (municipality-dependent, [R]) is not offered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from issuance.exceptions import (
+    ISSUANCE_BAD_OPTIONS,
+    ISSUANCE_CLOSED,
+    ISSUANCE_UNKNOWN_KIND,
+    IssuanceRefused,
+)
+
+__all__ = ["AFFAIR", "JST", "KINDS", "Kind", "Order", "check_open", "is_open", "order"]
+
+AFFAIR = "convenience_issuance"
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+OPENS, CLOSES = dt.time(6, 30), dt.time(23, 0)
+MAX_COPIES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    item: str  # the legal table's item the municipality answers
+    ja: str
+    en: str
+    fee: int  # 円 a copy
+    options: frozenset[str]
+
+
+KINDS: Mapping[str, Kind] = {
+    "resident_certificate": Kind(
+        "resident_certificate", "住民票の写し", "copy of the resident record", 200,
+        frozenset({"household"}),
+    ),
+    "seal_certificate": Kind(
+        "seal_certificate", "印鑑登録証明書", "seal-registration certificate", 200, frozenset()
+    ),
+    "tax_certificate": Kind(
+        "tax_certificate", "課税（所得）証明書", "tax (income) certificate", 300,
+        frozenset({"fiscal_year"}),
+    ),
+}  # fmt: skip
+
+
+def is_open(at: dt.datetime) -> bool:
+    """Whether the service runs at ``at`` (aware): 6:30–23:00 JST, not 12/29–1/3."""
+    local = at.astimezone(JST)
+    if (local.month, local.day) >= (12, 29) or (local.month, local.day) <= (1, 3):
+        return False
+    return OPENS <= local.time() < CLOSES
+
+
+def check_open(at: dt.datetime) -> None:
+    if not is_open(at):
+        raise IssuanceRefused(
+            ISSUANCE_CLOSED,
+            "ただいまの時間はご利用いただけません。ご利用時間は 6:30〜23:00 です"
+            "（12月29日〜1月3日を除く） (outside the service hours, 6:30–23:00 JST)",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A certificate asked for: its kind, the parameters the municipality gets, the fee."""
+
+    kind: Kind
+    params: Mapping[str, str | int]
+    copies: int
+
+    @property
+    def fee(self) -> int:
+        return self.kind.fee * self.copies
+
+
+def order(kind: str, options: Mapping[str, str], at: dt.datetime, copies: int = 1) -> Order:
+    """The order for ``kind`` with ``options`` (form values), or ``IssuanceRefused`` saying
+    which is wrong. The tax certificate's fiscal year defaults to the current one (年度: April)."""
+    found = KINDS.get(kind)
+    if found is None:
+        raise IssuanceRefused(ISSUANCE_UNKNOWN_KIND, f"交付できない証明書です ({kind[:40]!r})")
+    unknown = sorted(set(options) - found.options)
+    if unknown:
+        raise IssuanceRefused(
+            ISSUANCE_BAD_OPTIONS, f"{found.ja} にない指定です ({', '.join(unknown)[:80]})"
+        )
+    if not 1 <= copies <= MAX_COPIES:
+        raise IssuanceRefused(ISSUANCE_BAD_OPTIONS, f"部数は 1〜{MAX_COPIES} です")
+    params: dict[str, str | int] = {}
+    for flag in {"household"} & found.options:
+        value = options.get(flag, "0")
+        if value not in ("0", "1"):
+            raise IssuanceRefused(ISSUANCE_BAD_OPTIONS, f"{flag} は 0 か 1 です")
+        params[flag] = int(value)
+    if "fiscal_year" in found.options:
+        local = at.astimezone(JST).date()
+        current = local.year if local.month >= 4 else local.year - 1
+        year = options.get("fiscal_year", str(current))
+        if year not in (str(current), str(current - 1)):
+            raise IssuanceRefused(
+                ISSUANCE_BAD_OPTIONS, f"年度は {current - 1} か {current} です (fiscal year)"
+            )
+        params["fiscal_year"] = int(year)
+    return Order(found, params, copies)

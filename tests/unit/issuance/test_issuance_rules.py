@@ -1,0 +1,187 @@
+"""コンビニ交付's pure rules: the hours, the orders and their fees, the municipality's refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agencies.municipality import issuance as municipal
+from hub.node import BadRequest, QueryRefused
+from issuance import IssuanceRefused, is_open, order
+from issuance.exceptions import ISSUANCE_BAD_OPTIONS, ISSUANCE_CLOSED, ISSUANCE_UNKNOWN_KIND
+from issuance.rules import JST, check_open
+
+
+def jst(y: int, m: int, d: int, hh: int, mm: int) -> dt.datetime:
+    return dt.datetime(y, m, d, hh, mm, tzinfo=JST)
+
+
+@pytest.mark.parametrize(
+    ("at", "open_"),
+    [
+        (jst(2026, 6, 10, 6, 29), False),
+        (jst(2026, 6, 10, 6, 30), True),
+        (jst(2026, 6, 10, 22, 59), True),
+        (jst(2026, 6, 10, 23, 0), False),
+        (jst(2026, 12, 28, 12, 0), True),
+        (jst(2026, 12, 29, 12, 0), False),
+        (jst(2027, 1, 3, 12, 0), False),
+        (jst(2027, 1, 4, 6, 30), True),
+        (dt.datetime(2026, 6, 9, 21, 30, tzinfo=dt.UTC), True),  # 6:30 JST the next day
+    ],
+)
+def test_hours(at: dt.datetime, open_: bool) -> None:
+    assert is_open(at) is open_
+
+
+def test_closed_says_the_hours() -> None:
+    with pytest.raises(IssuanceRefused) as closed:
+        check_open(jst(2026, 6, 10, 3, 0))
+    assert closed.value.code == ISSUANCE_CLOSED
+    assert "6:30〜23:00" in str(closed.value)
+
+
+def test_orders_and_fees() -> None:
+    at = jst(2026, 6, 10, 12, 0)
+    whole = order("resident_certificate", {"household": "1"}, at, copies=2)
+    assert (whole.params, whole.fee) == ({"household": 1}, 400)
+    assert order("seal_certificate", {}, at).fee == 200
+    tax = order("tax_certificate", {}, at)
+    assert (tax.params, tax.fee) == ({"fiscal_year": 2026}, 300)
+    january = order("tax_certificate", {}, jst(2027, 2, 1, 12, 0))
+    assert january.params == {"fiscal_year": 2026}  # 年度 starts in April
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "copies", "code"),
+    [
+        ("family_register", {}, 1, ISSUANCE_UNKNOWN_KIND),
+        ("resident_certificate", {"with_number": "1"}, 1, ISSUANCE_BAD_OPTIONS),
+        ("resident_certificate", {"household": "yes"}, 1, ISSUANCE_BAD_OPTIONS),
+        ("seal_certificate", {"household": "1"}, 1, ISSUANCE_BAD_OPTIONS),
+        ("tax_certificate", {"fiscal_year": "2019"}, 1, ISSUANCE_BAD_OPTIONS),
+        ("seal_certificate", {}, 0, ISSUANCE_BAD_OPTIONS),
+        ("seal_certificate", {}, 11, ISSUANCE_BAD_OPTIONS),
+    ],
+)
+def test_bad_orders_say_why(kind: str, options: dict[str, str], copies: int, code: str) -> None:
+    with pytest.raises(IssuanceRefused) as refused:
+        order(kind, options, jst(2026, 6, 10, 12, 0), copies)
+    assert refused.value.code == code
+
+
+@given(st.text(max_size=200), st.dictionaries(st.text(max_size=50), st.text(max_size=50)))
+def test_any_order_is_an_order_or_a_refusal(kind: str, options: dict[str, str]) -> None:
+    refused: IssuanceRefused | None = None
+    try:
+        made = order(kind, options, jst(2026, 6, 10, 12, 0))
+    except IssuanceRefused as exc:
+        refused = exc
+    if refused is None:
+        assert made.fee > 0
+    else:
+        assert refused.code.startswith("issuance.")
+        assert len(str(refused)) < 300
+
+
+RESIDENT = {
+    "name": "番号 花子",
+    "birth_date": "1980-05-05",
+    "sex": "2",
+    "relationship": "世帯主",
+    "address": "東京都千代田区麹町一丁目1番1号",
+}
+
+
+def test_the_municipalitys_refusals() -> None:
+    assert municipal.refusal(RESIDENT, None) is None
+    dv = municipal.refusal({**RESIDENT, "support_measure": True}, None)
+    assert isinstance(dv, QueryRefused)
+    assert dv.code == "municipality.support_measure"
+    pending = municipal.refusal(RESIDENT, "2026-07-01")
+    assert pending is not None
+    assert pending.code == "municipality.move_out_pending"
+    assert "2026-07-01" in str(pending)
+    noted = municipal.refusal({**RESIDENT, "move_out": "2026-07-02"}, None)
+    assert noted is not None
+    assert noted.code == "municipality.move_out_pending"
+
+
+def test_move_out_from_the_events() -> None:
+    events = [
+        {"person": "a", "change": "moved_in", "effective": "2020-01-01"},
+        {"person": "b", "change": "moved_out", "effective": "2026-07-01"},
+    ]
+    assert municipal.moved_out(events, "a") is None
+    assert municipal.moved_out(events, "b") == "2026-07-01"
+
+
+def test_resident_certificate_with_and_without_the_household() -> None:
+    spouse = {"name": "番号 太郎", "relationship": "夫", "birth_date": "1979-01-01", "sex": "1"}
+    house = [dict(RESIDENT), spouse]
+    alone = municipal.resident_certificate(RESIDENT, house, {})
+    assert [m["name"] for m in alone["members"]] == ["番号 花子"]
+    whole = municipal.resident_certificate(RESIDENT, house, {"household": 1})
+    assert [m["name"] for m in whole["members"]] == ["番号 花子", "番号 太郎"]
+    with pytest.raises(BadRequest):
+        municipal.resident_certificate(RESIDENT, house, {"household": "all"})
+
+
+def test_seal_certificate_needs_a_registered_seal() -> None:
+    with pytest.raises(QueryRefused) as none:
+        municipal.seal_certificate(RESIDENT)
+    assert none.value.code == "municipality.no_seal"
+    seal = {"number": "印R1", "registered": "2000-01-01"}
+    made = municipal.seal_certificate({**RESIDENT, "seal": seal})
+    assert (made["seal_number"], made["registered"]) == ("印R1", "2000-01-01")
+
+
+def test_seal_registration_of_the_population() -> None:
+    on = dt.date(2024, 6, 1)
+    assert municipal.seal_registration("R1", "2010-01-01", dt.date(2012, 1, 1), on) == {}
+    made = municipal.seal_registration("R1", "2008-02-29", dt.date(2010, 1, 1), on)
+    assert made == {"number": "印R1", "registered": "2023-02-28"}
+    adult = municipal.seal_registration("R2", "1980-05-05", dt.date(2010, 4, 1), on)
+    assert adult == {"number": "印R2", "registered": "2010-04-01"}
+
+
+def test_tax_certificate_of_a_year_assessed_or_none() -> None:
+    payer = {
+        "name": "番号 花子",
+        "years": {"2026": {"total_income": 1, "municipal_income_levy": 0}},
+    }
+    assert municipal.tax_certificate(payer, 2025) is None
+    made = municipal.tax_certificate(payer, 2026)
+    assert made is not None
+    assert made["fiscal_year"] == 2026
+
+
+async def test_the_portals_self_information_gets_the_record_not_a_certificate() -> None:
+    """The portal asks an office for everything it provides: the certificate items ride along
+    and are answered by the record (a certificate is no data of its own)."""
+    from agencies.municipality.local_tax import LocalTax
+    from agencies.municipality.resident_register import ResidentRegister
+    from hub.node import MemoryStore, NoRecord
+
+    store = MemoryStore()
+    house = {"head": "r1", "members": ["r1"]}
+    await store.put_many("residents", [("r1", "tok", {**RESIDENT, "household": "h1"})])
+    await store.put_many("households", [("h1", None, house)])
+    register = ResidentRegister(store)
+    every = ("resident_record", "resident_certificate", "seal_certificate")
+    answer = await register.answer("tok", every, {})
+    assert answer is not None
+    assert set(answer) == {"resident_record"}
+    with pytest.raises(NoRecord):
+        await register.answer("tok", ("resident_certificate", "seal_certificate"), {})
+    taxes = MemoryStore()
+    years = {"2026": {"total_income": 1, "municipal_income_levy": 0}}
+    await taxes.put_many("taxpayers", [("t1", "tt", {"name": "x", "years": years})])
+    tax = await LocalTax(taxes).answer(
+        "tt", ("local_tax", "tax_certificate"), {"fiscal_year": 2026}
+    )
+    assert tax is not None
+    assert set(tax) == {"local_tax"}
