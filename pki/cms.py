@@ -36,6 +36,7 @@ __all__ = [
     "SignedDocument",
     "Signer",
     "check_signature",
+    "load_certificate",
     "parse_signed",
     "sign_document",
     "sign_document_with",
@@ -167,9 +168,10 @@ class SignedDocument:
     signing_time: dt.datetime
 
 
-def _load_certificate(der: bytes) -> x509.Certificate:
+def load_certificate(der: bytes) -> x509.Certificate:
     """A certificate with every part parsed now: ``cryptography`` parses names, extensions and
-    keys lazily, so a corrupt one would otherwise fail later, in the middle of a check."""
+    keys lazily, so a corrupt one would otherwise fail later, in the middle of a check (a
+    ``ValueError`` where a caller expects a refusal). Raises ``ValueError`` itself."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", CryptographyDeprecationWarning)
         try:
@@ -237,7 +239,7 @@ def parse_signed(data: bytes) -> SignedDocument:
             raise Malformed("signed content is not plain data")
         content = encap["content"].native if encap["content"] else None
         raw_certs = [c.chosen for c in sd["certificates"] or () if c.name == "certificate"]
-        certs = [_load_certificate(c.dump()) for c in raw_certs]
+        certs = [load_certificate(c.dump()) for c in raw_certs]
         if len(sd["signer_infos"]) != 1:
             raise Malformed("exactly one signer expected")
         si = sd["signer_infos"][0]
