@@ -178,6 +178,8 @@ def load_certificate(der: bytes) -> x509.Certificate:
             cert = x509.load_der_x509_certificate(der)
         except CryptographyDeprecationWarning as exc:  # e.g. a serial that is not positive
             raise ValueError(str(exc)) from None
+        except x509.InvalidVersion as exc:  # not a ValueError: cryptography's own
+            raise ValueError(f"a certificate of no known version: {exc}") from None
     try:
         _ = (cert.subject, cert.issuer, cert.extensions, cert.public_key())
         _ = (cert.not_valid_before_utc, cert.not_valid_after_utc, cert.signature_hash_algorithm)

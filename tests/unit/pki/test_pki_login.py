@@ -138,3 +138,15 @@ async def test_jlis_pki_refuses_to_identify_a_certificate_with_a_corrupt_extensi
     corrupt = _with_corrupt_extension(HIERARCHY.issuer(CaName.AUTHENTICATION).cert.subject)
     outcome = await CaListener(make_ca()).identify(corrupt)
     assert isinstance(outcome, Refused) and outcome.code == JLIS_BAD_CERTIFICATE
+
+
+async def test_a_certificate_of_an_unknown_version_is_malformed_not_a_crash() -> None:
+    """x509.InvalidVersion is no ValueError: it escaped verify_login (bench/fuzz/fuzz_cert.py)."""
+    _, auth = issue_pair(make_ca())
+    good = der(auth.certificate)
+    assert good[8:13] == bytes.fromhex("a003020102")  # [0] EXPLICIT INTEGER 2 (v3)
+    bad = good[:12] + b"\x0c" + good[13:]
+    with pytest.raises(Malformed, match="no known version"):
+        await verify_login(bad, TRUST, crl(), now=now())
+    outcome = await CaListener(make_ca()).identify(bad)
+    assert isinstance(outcome, Refused) and outcome.code == JLIS_BAD_CERTIFICATE
