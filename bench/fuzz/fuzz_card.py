@@ -11,7 +11,7 @@ sys.path.insert(0, str(ROOT / "tests" / "unit" / "card"))  # the unit tests' iss
 with instrumented():
     from card_service import Card
 
-import card_helpers  # noqa: E402 - after the path above
+import card_helpers
 
 card_helpers.fresh_state()  # issue the card once, before fuzzing
 

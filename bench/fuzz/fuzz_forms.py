@@ -2,6 +2,7 @@
 origins, return URLs) and the portal's applications (``portal.forms``). Refusals are
 FormError (the bridge's 400) and the portal's error dict; nothing else."""
 
+import contextlib
 import datetime as dt
 from urllib.parse import parse_qsl
 
@@ -31,10 +32,8 @@ def one_input(data: bytes) -> None:
         lambda: bridge.parse_b64url(text, "document", limit=bridge.MAX_DOCUMENT),
         lambda: bridge.parse_text(text, "summary", bridge.MAX_SUMMARY, lines=True),
     ):
-        try:
+        with contextlib.suppress(FormError):
             check()
-        except FormError:
-            pass
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ RESPONDER = OcspResponder(
 
 def one_input(data: bytes) -> None:
     parsed = RESPONDER.parse(data)
-    out = parsed if isinstance(parsed, bytes) else RESPONDER.respond(parsed, dt.datetime.now(dt.UTC))
+    out = (
+        parsed if isinstance(parsed, bytes) else RESPONDER.respond(parsed, dt.datetime.now(dt.UTC))
+    )
     ocsp.load_der_ocsp_response(out)
 
 

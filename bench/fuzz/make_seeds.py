@@ -6,7 +6,6 @@ one or a few valid inputs per parser, so each run starts inside the grammar.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import sys
 from pathlib import Path
@@ -17,10 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 for path in (ROOT, ROOT / "tests/unit/wire", ROOT / "tests/unit/pki"):
     sys.path.insert(0, str(path))
 
-from hypothesis import find  # noqa: E402
-
+import orjson  # noqa: E402
 import pki_helpers  # noqa: E402
 import wire_strategies as ws  # noqa: E402
+from hypothesis import find  # noqa: E402
+
 from hub.wire import decode_as, encode  # noqa: E402
 from hub.wire.messages import ProviderReply, Query  # noqa: E402
 from pki.cms import sign_document  # noqa: E402
@@ -37,8 +37,6 @@ def write(target: str, *items: bytes) -> None:
 
 
 def main() -> None:
-    import orjson
-
     query = encode(decode_as(Query, orjson.dumps(ws.query_data())))
     reply = encode(decode_as(ProviderReply, orjson.dumps(ws.provider_reply_data())))
     outcome = find(ws.replies, lambda r: r.outcome.status == "ok")
@@ -49,7 +47,10 @@ def main() -> None:
     write("apdu", select, read, verify, bytes.fromhex("00B000000000FFFF"))
     write("tlv", bytes.fromhex("5F2002414270023132"), bytes.fromhex("3081820401FF"))
     ef = bytes.fromhex("00A4020C020018")
-    write("card", bytes([len(select)]) + select + bytes([len(ef)]) + ef + bytes([len(verify)]) + verify)
+    write(
+        "card",
+        bytes([len(select)]) + select + bytes([len(ef)]) + ef + bytes([len(verify)]) + verify,
+    )
     ca = pki_helpers.make_ca()
     sig, auth = pki_helpers.issue_pair(ca)
     issuer = pki_helpers.HIERARCHY.issuer(sig.ca).cert

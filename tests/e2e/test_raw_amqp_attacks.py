@@ -161,7 +161,9 @@ async def bindings(env: Env) -> list[tuple[str, str, str, str]]:
     async with aiohttp.ClientSession(headers=auth) as http, http.get(url) as resp:
         assert resp.status == 200, resp.status
         rows = await resp.json()
-    return sorted((r["source"], r["destination"], r["destination_type"], r["routing_key"]) for r in rows)
+    return sorted(
+        (r["source"], r["destination"], r["destination_type"], r["routing_key"]) for r in rows
+    )
 
 
 def lawful_query(env: Env, *, sender: str = CHILD, seed: int = 71) -> Query:
@@ -317,7 +319,9 @@ MALFORMED: dict[str, Callable[[dict[str, Any]], bytes]] = {
     "duplicate-key": lambda q: orjson.dumps(q)[:-1] + b', "kind": "reply"}',
     "items-a-string": lambda q: orjson.dumps({**q, "items": "local_tax"}),
     "items-a-number": lambda q: orjson.dumps({**q, "items": 7}),
-    "year-huge": lambda q: orjson.dumps(q).replace(b'"fiscal_year":2024', b'"fiscal_year":' + b"9" * 40),
+    "year-huge": lambda q: orjson.dumps(q).replace(
+        b'"fiscal_year":2024', b'"fiscal_year":' + b"9" * 40
+    ),
     "envelope-a-list": lambda q: orjson.dumps({**q, "envelope": list(q["envelope"].values())}),
     "id-not-uuid": lambda q: orjson.dumps(
         {**q, "envelope": {**q["envelope"], "message_id": "1; DROP TABLE records"}}
@@ -405,9 +409,7 @@ async def test_a_body_said_to_be_anything_but_plain_json_is_refused_and_recorded
     body = encode(q)
     mid = str(q.envelope.message_id)
     headers = {SIGNATURE_HEADER: sign(body, attack.env.state.keys[CHILD].signing)}
-    await attack.publish(
-        body, message_id=mid, user_id=attack.user(CHILD), headers=headers, **props
-    )
+    await attack.publish(body, message_id=mid, user_id=attack.user(CHILD), headers=headers, **props)
     reply = await attack.office.reply()
     assert isinstance(reply.outcome, Failed) and reply.outcome.code == "wire.content_type"
     assert await attack.recorded(mid)

@@ -9,6 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from pki_helpers import CHIYODA, HIERARCHY, ec_key, issue_pair, make_ca
 
+from hub.wire import Refused
 from pki import (
     BadSignature,
     CaName,
@@ -24,7 +25,6 @@ from pki import (
     WrongPolicy,
     verify_login,
 )
-from hub.wire import Refused
 from pki.ca.office import CaListener
 from pki.exceptions import JLIS_BAD_CERTIFICATE
 from pki.relying.verify import load_pem_bundle

@@ -292,7 +292,14 @@ def test_nine_parameters_are_too_many_and_eight_are_not() -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"Fiscal": 1}, {"1year": 1}, {"a" * 33: 1}, {"x": "v" * 201}, {"x": 2**63}, {"x": -(2**63) - 1}],
+    [
+        {"Fiscal": 1},
+        {"1year": 1},
+        {"a" * 33: 1},
+        {"x": "v" * 201},
+        {"x": 2**63},
+        {"x": -(2**63) - 1},
+    ],
     ids=["upper-case-name", "digit-first", "long-name", "long-value", "2^63", "-2^63-1"],
 )
 def test_badly_named_or_oversized_parameters_are_refused(params: dict[str, Any]) -> None:
