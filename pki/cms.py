@@ -189,6 +189,8 @@ def load_certificate(der: bytes) -> x509.Certificate:
         raise ValueError(f"a certificate repeats an extension: {exc}") from None
     except x509.UnsupportedGeneralNameType as exc:  # likewise (a name of a type it cannot read)
         raise ValueError(f"a certificate holds a name of an unsupported type: {exc}") from None
+    except TypeError as exc:  # e.g. a name attribute of a string type its OID does not allow
+        raise ValueError(f"a certificate holds a malformed name: {exc}") from None
     return cert
 
 

@@ -32,7 +32,11 @@ forms = st.dictionaries(st.sampled_from(NAMES) | st.text(max_size=20), values, m
     origin=st.sampled_from([PORTAL, "null", "https://evil.example", None]),
 )
 async def test_no_post_gets_a_server_error(
-    bridge: Bridge, path: str, form: dict[str, str], body: bytes | None, origin: str | None
+    bridge: Bridge,  # noqa: F811 - the fixture of test_card_bridge
+    path: str,
+    form: dict[str, str],
+    body: bytes | None,
+    origin: str | None,
 ) -> None:
     data: Any = body if body is not None else urlencode(form)
     headers = {"Content-Type": "application/x-www-form-urlencoded"}

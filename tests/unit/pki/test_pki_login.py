@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -149,4 +150,18 @@ async def test_a_certificate_of_an_unknown_version_is_malformed_not_a_crash() ->
     with pytest.raises(Malformed, match="no known version"):
         await verify_login(bad, TRUST, crl(), now=now())
     outcome = await CaListener(make_ca()).identify(bad)
+    assert isinstance(outcome, Refused) and outcome.code == JLIS_BAD_CERTIFICATE
+
+
+FINDINGS = {p.stem: p.read_bytes() for p in (Path(__file__).parent / "fuzz_findings").glob("*.der")}
+
+
+@pytest.mark.parametrize("name", sorted(FINDINGS))
+async def test_each_fuzzing_finding_is_malformed_and_refused(name: str) -> None:
+    """The inputs ``bench/fuzz/fuzz_cert.py`` crashed on, kept as they were found
+    (``cert-name-bitstring``: a name attribute typed BIT STRING raised TypeError)."""
+    data = FINDINGS[name]
+    with pytest.raises(Malformed):
+        await verify_login(data, TRUST, crl(), now=now())
+    outcome = await CaListener(make_ca()).identify(data)
     assert isinstance(outcome, Refused) and outcome.code == JLIS_BAD_CERTIFICATE
