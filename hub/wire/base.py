@@ -62,9 +62,10 @@ Traceparent = Annotated[
 ]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 # a number a database column or orjson can hold: a 40-digit year must not reach a provider
-ParamValue = Annotated[str, StringConstraints(max_length=200)] | Annotated[
-    int, Field(ge=-(2**63), le=2**63 - 1)
-]
+ParamValue = (
+    Annotated[str, StringConstraints(max_length=200)]
+    | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+)
 Params = Annotated[
     dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")], ParamValue],
     AfterValidator(lambda p: _at_most(p, 8)),
