@@ -165,3 +165,13 @@ async def test_each_fuzzing_finding_is_malformed_and_refused(name: str) -> None:
         await verify_login(data, TRUST, crl(), now=now())
     outcome = await CaListener(make_ca()).identify(data)
     assert isinstance(outcome, Refused) and outcome.code == JLIS_BAD_CERTIFICATE
+
+
+BUNDLES = {p.stem: p.read_bytes() for p in (Path(__file__).parent / "fuzz_findings").glob("*.pem")}
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLES))
+def test_each_fuzzed_trust_bundle_is_malformed(name: str) -> None:
+    """``bundle-version-14``: x509.InvalidVersion escaped ``load_pem_bundle``."""
+    with pytest.raises(Malformed, match="not a PEM certificate bundle"):
+        load_pem_bundle(BUNDLES[name])
