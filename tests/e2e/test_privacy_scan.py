@@ -135,7 +135,9 @@ async def _firehose(env: Env, seen: list[str]) -> aiormq.abc.AbstractConnection:
 
 @pytest.fixture(scope="module")
 async def scan() -> AsyncIterator[Scan]:
-    async for env in real_env():
+    # aclosing: the vhost (its tracing with it), users and database go even when the demo fails
+    async with contextlib.aclosing(real_env()) as envs:
+        env = await anext(envs)
         bus: list[str] = []
         async with vhost_access(ADMIN, env.settings.broker_vhost):
             firehose = await _firehose(env, bus)

@@ -8,6 +8,7 @@ broker-vouched sender where it has a query id, and keeps a bounded dead letter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import random
 import uuid
@@ -138,17 +139,19 @@ class Attack:
 
 @pytest.fixture(scope="module")
 async def attack() -> AsyncIterator[Attack]:
-    async for env in real_env():
-        net = await env.network()
-        office = await env.raw(net, CHILD)
-        found = Attack(env, net, office)
-        found.dead = await env.dead_letters(net)
-        await found.connect()
+    async with contextlib.aclosing(real_env()) as envs:  # cleaned up even when set-up fails
+        env = await anext(envs)
         try:
-            yield found
-        finally:
+            net = await env.network()
+            found = Attack(env, net, await env.raw(net, CHILD))
+            found.dead = await env.dead_letters(net)
+            await found.connect()
             assert found.raw is not None
-            await found.raw.close()
+            try:
+                yield found
+            finally:
+                await found.raw.close()
+        finally:
             await env.close()
 
 
