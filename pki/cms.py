@@ -36,6 +36,7 @@ __all__ = [
     "SignedDocument",
     "Signer",
     "check_signature",
+    "load_certificate",
     "parse_signed",
     "sign_document",
     "sign_document_with",
@@ -167,15 +168,18 @@ class SignedDocument:
     signing_time: dt.datetime
 
 
-def _load_certificate(der: bytes) -> x509.Certificate:
+def load_certificate(der: bytes) -> x509.Certificate:
     """A certificate with every part parsed now: ``cryptography`` parses names, extensions and
-    keys lazily, so a corrupt one would otherwise fail later, in the middle of a check."""
+    keys lazily, so a corrupt one would otherwise fail later, in the middle of a check (a
+    ``ValueError`` where a caller expects a refusal). Raises ``ValueError`` itself."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", CryptographyDeprecationWarning)
         try:
             cert = x509.load_der_x509_certificate(der)
         except CryptographyDeprecationWarning as exc:  # e.g. a serial that is not positive
             raise ValueError(str(exc)) from None
+        except x509.InvalidVersion as exc:  # not a ValueError: cryptography's own
+            raise ValueError(f"a certificate of no known version: {exc}") from None
     try:
         _ = (cert.subject, cert.issuer, cert.extensions, cert.public_key())
         _ = (cert.not_valid_before_utc, cert.not_valid_after_utc, cert.signature_hash_algorithm)
@@ -185,6 +189,8 @@ def _load_certificate(der: bytes) -> x509.Certificate:
         raise ValueError(f"a certificate repeats an extension: {exc}") from None
     except x509.UnsupportedGeneralNameType as exc:  # likewise (a name of a type it cannot read)
         raise ValueError(f"a certificate holds a name of an unsupported type: {exc}") from None
+    except TypeError as exc:  # e.g. a name attribute of a string type its OID does not allow
+        raise ValueError(f"a certificate holds a malformed name: {exc}") from None
     return cert
 
 
@@ -237,7 +243,7 @@ def parse_signed(data: bytes) -> SignedDocument:
             raise Malformed("signed content is not plain data")
         content = encap["content"].native if encap["content"] else None
         raw_certs = [c.chosen for c in sd["certificates"] or () if c.name == "certificate"]
-        certs = [_load_certificate(c.dump()) for c in raw_certs]
+        certs = [load_certificate(c.dump()) for c in raw_certs]
         if len(sd["signer_infos"]) != 1:
             raise Malformed("exactly one signer expected")
         si = sd["signer_infos"][0]

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Final, Literal
 from uuid import UUID, uuid4
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "B64",
@@ -61,7 +61,11 @@ Traceparent = Annotated[
     str, StringConstraints(pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 ]
 Text = Annotated[str, StringConstraints(max_length=2000)]
-ParamValue = Annotated[str, StringConstraints(max_length=200)] | int
+# a number a database column or orjson can hold: a 40-digit year must not reach a provider
+ParamValue = (
+    Annotated[str, StringConstraints(max_length=200)]
+    | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+)
 Params = Annotated[
     dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")], ParamValue],
     AfterValidator(lambda p: _at_most(p, 8)),

@@ -20,7 +20,6 @@ import asyncio
 import datetime as dt
 import hashlib
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from hub.log import get_logger
@@ -28,6 +27,7 @@ from hub.node import OfficeStore
 from hub.wire import JLIS_PKI, Change, Identified, NotFound, Outcome, Refused
 from pki.ca.authority import CertificationAuthority, Issued
 from pki.ca.revocation import EventKind, ResidentEvent
+from pki.cms import load_certificate
 from pki.exceptions import JLIS_BAD_CERTIFICATE, JLIS_CERTIFICATE_REVOKED
 
 __all__ = ["PKI_OFFICE", "CaListener", "holder_for"]
@@ -93,7 +93,7 @@ class CaListener:
         """The holder of a certificate this CA issued and has not revoked: the authentication
         certificate of a login, or the signature certificate of an application."""
         try:
-            cert = x509.load_der_x509_certificate(certificate)
+            cert = load_certificate(certificate)
         except ValueError:
             return Refused(code=JLIS_BAD_CERTIFICATE, reason="not a DER certificate")
         ca_name = next(

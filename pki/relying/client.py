@@ -22,7 +22,7 @@ import aiohttp
 from cryptography import x509
 
 from pki.ca.crl import CheckedCrl, RevocationStatus, checked_crl, load_crl
-from pki.cms import check_signature, parse_signed
+from pki.cms import check_signature, load_certificate, parse_signed
 from pki.exceptions import DocumentMismatch, Malformed, RevocationUnknown, Revoked
 from pki.relying.status import check_ocsp_response, ocsp_request
 from pki.relying.verify import (
@@ -230,9 +230,9 @@ async def verify_login(
     :func:`verify_signed`."""
     now = now or dt.datetime.now(dt.UTC)
     try:
-        leaf = x509.load_der_x509_certificate(certificate)
-    except ValueError:
-        raise Malformed("not a DER certificate") from None
+        leaf = load_certificate(certificate)
+    except ValueError as exc:
+        raise Malformed(f"not a DER certificate: {exc}") from None
     issuer = check_login_path(leaf, trust, now)
     status = await _status(checker, leaf, issuer, source, now)
     if status.revoked_at is not None and status.revoked_at <= now:

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 
 from pki.ca.crl import RevocationStatus
-from pki.cms import SignedDocument
+from pki.cms import SignedDocument, load_certificate
 from pki.exceptions import (
     BadSignature,
     Expired,
@@ -54,9 +55,10 @@ _TIME = "%Y-%m-%d %H:%M:%SZ"
 
 
 def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
-    try:
-        certs = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
+    try:  # each parsed whole now (a corrupt one would fail in the middle of a later check)
+        pem = x509.load_pem_x509_certificates(data)
+        certs = [load_certificate(c.public_bytes(serialization.Encoding.DER)) for c in pem]
+    except (ValueError, x509.InvalidVersion) as exc:
         raise Malformed(f"not a PEM certificate bundle: {exc}") from None
     return certs
 

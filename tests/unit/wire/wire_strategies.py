@@ -46,7 +46,7 @@ texts = st.text(max_size=300)  # any Unicode but lone surrogates: emoji, RTL, NU
 error_codes = st.from_regex(r"[a-z_]{1,10}(\.[a-z_]{1,10}){1,3}", fullmatch=True)
 params = st.dictionaries(
     st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True),
-    st.text(max_size=200) | st.integers(),
+    st.text(max_size=200) | st.integers(-(2**63), 2**63 - 1),  # the wire takes 64 bits
     max_size=8,
 )
 items = st.lists(codes, min_size=1, max_size=16).map(tuple)
