@@ -49,8 +49,10 @@ from hub.bus.memory import InMemoryBroker, InMemoryBus
 from hub.bus.signed import TRACEPARENT_HEADER, signed_message
 from hub.bus.topology import (
     DEAD_QUEUE,
+    DEADLINES_EXCHANGE,
     DIRECT_REPLY_TO,
     DLX_EXCHANGE,
+    HUB_DEADLINES,
     HUB_EXCHANGE,
     HUB_REPLIES,
     HUB_REQUESTS,
@@ -69,6 +71,8 @@ from hub.bus.topology import (
     SPANS_EXCHANGE,
     TOKEN_EXCHANGE,
     TOKEN_REQUESTS,
+    WAIT_EXCHANGE,
+    WAIT_SECONDS,
     Binding,
     Exchange,
     Permission,
@@ -80,6 +84,8 @@ from hub.bus.topology import (
     office_in,
     office_replies,
     validate_office_code,
+    wait_queue,
+    wait_span,
 )
 from hub.bus.urls import BrokerUrl
 
@@ -87,11 +93,13 @@ __all__ = [
     "BODY_SHA256_HEADER",
     "BODY_SIZE_HEADER",
     "CONTENT_TYPE",
+    "DEADLINES_EXCHANGE",
     "DEAD_LETTER_MAX_BODY",
     "DEAD_QUEUE",
     "DIRECT_REPLY_TO",
     "DLX_EXCHANGE",
     "EMPTY_HEADERS",
+    "HUB_DEADLINES",
     "HUB_EXCHANGE",
     "HUB_REPLIES",
     "HUB_REQUESTS",
@@ -114,6 +122,8 @@ __all__ = [
     "TOKEN_REQUESTS",
     "TRACEPARENT_HEADER",
     "USER_HEADER",
+    "WAIT_EXCHANGE",
+    "WAIT_SECONDS",
     "AccessRefused",
     "AmqpBus",
     "Binding",
@@ -156,4 +166,6 @@ __all__ = [
     "signed_message",
     "validate_office_code",
     "vhost_access",
+    "wait_queue",
+    "wait_span",
 ]

@@ -8,7 +8,9 @@ import pytest
 
 from hub.bus import (
     DEAD_QUEUE,
+    DEADLINES_EXCHANGE,
     DLX_EXCHANGE,
+    HUB_DEADLINES,
     HUB_EXCHANGE,
     HUB_REPLIES,
     HUB_REQUESTS,
@@ -21,11 +23,17 @@ from hub.bus import (
     SPANS_EXCHANGE,
     TOKEN_EXCHANGE,
     TOKEN_REQUESTS,
+    WAIT_EXCHANGE,
+    WAIT_SECONDS,
     Binding,
     network_topology,
     office_in,
     office_replies,
+    wait_queue,
+    wait_span,
 )
+
+WAITS = {wait_queue(n) for n in WAIT_SECONDS}
 
 TOPOLOGY = network_topology(["tax-osaka", "131016"], delivery_limit=7)
 
@@ -37,6 +45,8 @@ def test_exchanges_and_their_types() -> None:
         (TOKEN_EXCHANGE, "direct"),
         (DLX_EXCHANGE, "fanout"),
         (SPANS_EXCHANGE, "fanout"),
+        (WAIT_EXCHANGE, "direct"),
+        (DEADLINES_EXCHANGE, "fanout"),
     }
     assert all(e.durable for e in TOPOLOGY.exchanges)
 
@@ -51,13 +61,23 @@ def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering(
         TOKEN_REQUESTS,
         DEAD_QUEUE,
         MONITOR_SPANS,
+        HUB_DEADLINES,
         "office.tax-osaka.in",
         "office.tax-osaka.replies",
         "office.131016.in",
         "office.131016.replies",
+        *WAITS,
     }
     for queue in TOPOLOGY.queues:
         args = queue.declare_arguments
+        if queue.name in WAITS:  # no consumer: every message expires into hub.deadlines
+            assert args == {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": DEADLINES_EXCHANGE,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            }
+            continue
         if queue.name == TOKEN_REQUESTS:
             assert not queue.quorum
             assert args == {"x-dead-letter-exchange": DLX_EXCHANGE}
@@ -90,6 +110,8 @@ def test_bindings() -> None:
         Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
         Binding(SPANS_EXCHANGE, MONITOR_SPANS, ""),
+        Binding(DEADLINES_EXCHANGE, HUB_DEADLINES, ""),
+        *(Binding(WAIT_EXCHANGE, name, name) for name in WAITS),
         *(
             Binding(OFFICES_EXCHANGE, name, name)
             for code in ("tax-osaka", "131016")
@@ -110,9 +132,9 @@ def test_bindings() -> None:
         ),
         (
             "hub",
-            [OFFICES_EXCHANGE, TOKEN_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, ""],
-            [HUB_EXCHANGE],
-            [HUB_REQUESTS, HUB_REPLIES],
+            [OFFICES_EXCHANGE, TOKEN_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, WAIT_EXCHANGE, ""],
+            [HUB_EXCHANGE, DEADLINES_EXCHANGE],
+            [HUB_REQUESTS, HUB_REPLIES, HUB_DEADLINES],
             [TOKEN_REQUESTS, "office.131016.in", DEAD_QUEUE, MONITOR_SPANS],
         ),
         (
@@ -221,3 +243,12 @@ def test_duplicate_offices_and_negative_limits_are_refused() -> None:
     for bound in ("inbox_max_length", "inbox_max_bytes", "office_connections", "office_channels"):
         with pytest.raises(ValueError, match="must be >= 1"):
             network_topology(["a"], **{bound: 0})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "span"),
+    [(0.001, 1), (1, 1), (1.01, 2), (9.99, 10), (10, 10), (119.5, 120), (500, 120)],
+)
+def test_a_deadline_waits_in_the_shortest_queue_long_enough(seconds: float, span: int) -> None:
+    assert wait_span(seconds) == span
+    assert wait_queue(span) == f"hub.wait.{span}s"
