@@ -99,14 +99,25 @@ HEADER = (
 class Network:
     """The deployment's processes by name; a fault kills, stops or cuts one of them."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], pg_ctl: list[str] | None = None) -> None:
         self.env = env
         self.procs: dict[str, asyncio.subprocess.Process] = {}
+        self.pg_ctl = pg_ctl  # a private PostgreSQL server's `pg_ctl -D DIR`, to restart it
+
+    async def restart_postgres(self, seconds: float) -> None:
+        """Stop the private PostgreSQL server (fast: every session cut), wait, start it."""
+        assert self.pg_ctl, "PostgreSQL restarts only on a server of the campaign's own"
+        for args, pause in ((["stop", "-m", "fast"], seconds), (["start", "-w"], 0.0)):
+            proc = await asyncio.create_subprocess_exec(
+                *self.pg_ctl, *args, stdout=asyncio.subprocess.DEVNULL
+            )
+            assert await proc.wait() == 0, f"pg_ctl {args[0]} failed"
+            await asyncio.sleep(pause)
 
     async def run(self, name: str) -> None:
         args = {"token": ("token",), TAX: ("office", TAX)}.get(name, ("hub",))
         env = as_hub(self.env) if name.startswith("hub") else self.env
-        self.procs[name] = await start(env, *args)
+        self.procs[name] = await start(env, *args, within=120)  # a busy machine starts slowly
 
     async def kill(self, name: str) -> None:
         proc = self.procs.pop(name)
@@ -166,9 +177,17 @@ async def _cut(net: Network, identity: str) -> None:
 SERVICES = ("token", TAX, "hub")  # always running; a fault restarts what it kills
 
 
-def faults(deadline: float) -> dict[str, tuple[bool, Inject]]:
-    """Each fault: whether a second hub runs beside the first, and its injection."""
+def faults(deadline: float, *, postgres: bool = False) -> dict[str, tuple[bool, Inject]]:
+    """Each fault: whether a second hub runs beside the first, and its injection.
+    ``postgres``: the network's PostgreSQL is the campaign's own, and may be restarted."""
+    own: dict[str, tuple[bool, Inject]] = {
+        "PostgreSQL stopped 3 s, started (a private server)": (
+            False,
+            lambda n: n.restart_postgres(3.0),
+        ),
+    }
     return {
+        **(own if postgres else {}),
         "hub SIGKILL + restart, a second hub running": (True, lambda n: _kill_restart(n, "hub")),
         "hub SIGKILL + restart, alone": (False, lambda n: _kill_restart(n, "hub")),
         "token service SIGKILL + restart": (False, lambda n: _kill_restart(n, "token")),
@@ -196,7 +215,7 @@ async def one_fault(
 ) -> Row:
     """``fault`` under ``rate`` queries a second for ``seconds``, injected ``injections`` times
     at even moments of the load; the row of counts."""
-    second, inject = faults(deadline)[fault]
+    second, inject = faults(deadline, postgres=net.pg_ctl is not None)[fault]
     row = Row(fault)
     if second:
         await net.run("hub-2")
@@ -316,10 +335,11 @@ async def campaign(
     injections: int = 1,
     deadline: float = 5.0,
     only: list[str] | None = None,
+    pg_ctl: list[str] | None = None,
 ) -> list[Row]:
     """Every fault (or those whose name holds a word of ``only``), one after the other, on one
-    network; the rows."""
-    net = Network(env)
+    network; the rows. ``pg_ctl``: the network's PostgreSQL is a private server, restarted too."""
+    net = Network(env, pg_ctl)
     rows: list[Row] = []
     node = None
     try:
@@ -331,7 +351,7 @@ async def campaign(
         node.bus = ledger  # type: ignore[assignment]
         node.deadline = dt.timedelta(seconds=deadline)
         await node.start()
-        for fault in faults(deadline):
+        for fault in faults(deadline, postgres=pg_ctl is not None):
             if only and not any(word in fault for word in only):
                 continue
             row = await one_fault(
