@@ -103,6 +103,7 @@ class Network:
         self.env = env
         self.procs: dict[str, asyncio.subprocess.Process] = {}
         self.pg_ctl = pg_ctl  # a private PostgreSQL server's `pg_ctl -D DIR`, to restart it
+        self._drains: set[asyncio.Task[None]] = set()
 
     async def restart_postgres(self, seconds: float) -> None:
         """Stop the private PostgreSQL server (fast: every session cut), wait, start it."""
@@ -117,7 +118,9 @@ class Network:
     async def run(self, name: str) -> None:
         args = {"token": ("token",), TAX: ("office", TAX)}.get(name, ("hub",))
         env = as_hub(self.env) if name.startswith("hub") else self.env
-        self.procs[name] = await start(env, *args, within=120)  # a busy machine starts slowly
+        proc = await start(env, *args, within=120)  # a busy machine starts slowly
+        self.procs[name] = proc
+        self._drains.add(asyncio.create_task(_drain(proc)))  # a full pipe would stall it
 
     async def kill(self, name: str) -> None:
         proc = self.procs.pop(name)
@@ -154,6 +157,13 @@ class Network:
                 async with http.delete(url, headers={"X-Reason": "a fault of the campaign"}):
                     pass
         return len(found)
+
+
+async def _drain(proc: asyncio.subprocess.Process) -> None:
+    """Read a process's log (warnings and errors) to its end, so that it never blocks on it."""
+    assert proc.stderr is not None
+    while await proc.stderr.readline():
+        pass
 
 
 Inject = Callable[[Network], Awaitable[None]]
@@ -297,21 +307,15 @@ async def _settle(
         if not answered and not found and not replies:
             row.lost += 1
             row.problems.append(f"lost: {a.query_id}")
-        if len(found) > 1 or len(replies) > 1:
+        if len(found) > 1:
             row.duplicated += 1
-            row.problems.append(
-                f"duplicated: {a.query_id} ({len(found)} records, {len(replies)} replies)"
-            )
-        if found and _status(found[0]["outcome"]) != a.status:
-            row.disagreeing += 1
-            row.problems.append(
-                f"disagreeing: {a.query_id} {a.status} vs record {found[0]['outcome']}"
-            )
-
-
-def _status(outcome: str) -> str:
-    """The asker's status for a record's outcome."""
-    return outcome
+            row.problems.append(f"duplicated: {a.query_id} ({len(found)} records)")
+        row.again += len(replies) > 1
+        if found and found[0]["outcome"] != a.status:
+            if not answered and replies:  # the reply came, after the asker had given up
+                row.late += 1
+            else:
+                row.problems.append(f"disagreeing: {a.query_id} {a.status}, {found[0]['outcome']}")
 
 
 def _recovered(answers: list[Asked], injected: list[float]) -> float | None:
