@@ -68,11 +68,12 @@ DEAD_QUEUE = "renkei.dead"
 WAIT_EXCHANGE = "renkei.wait"  # the hub's deadline messages, into the wait queue of their span
 DEADLINES_EXCHANGE = "renkei.deadlines"  # where a wait queue dead-letters what expired
 HUB_DEADLINES = "hub.deadlines"  # deadlines that passed, for any hub worker to finish
-WAIT_SECONDS = (1, 2, 3, 5, 10, 15, 20, 30, 45, 60, 90, 120)
+WAIT_SECONDS = (1, 5, 10, 30, 120)
 """The spans of the wait queues (``hub.wait.<n>s``): a deadline message waits in the shortest
 one at least as long as its query has left, so every message of a queue expires in the order it
 came (RabbitMQ expires messages at the head of a queue only). The longest is the hub's
-``MAX_DEADLINE``."""
+``MAX_DEADLINE``. Few spans, each a quorum queue: a time-out may be recorded up to the gap to
+the next span late (the requester has concluded it at its deadline already)."""
 SPANS_EXCHANGE = "renkei.spans"  # every identity's spans, in batches, for the monitor
 MONITOR_SPANS = "monitor.spans"
 RK_QUERY = "query"
