@@ -62,16 +62,25 @@ async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode()
 
 
-async def start(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
-    """``renkei run ARGS``, once it says it is running."""
+async def start(env: dict[str, str], *args: str, within: float = 30) -> asyncio.subprocess.Process:
+    """``renkei run ARGS``, once it says it is running (killed if not within ``within`` s)."""
     proc = await asyncio.create_subprocess_exec(
         RENKEI, "run", *args, env=env, stderr=asyncio.subprocess.PIPE
     )
     assert proc.stderr is not None
-    async with asyncio.timeout(30):
-        while b"running on" not in (line := await proc.stderr.readline()):
-            assert line, f"`renkei run {' '.join(args)}` exited before it was ready"
+    try:
+        await asyncio.wait_for(_ready(proc, args), within)
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
     return proc
+
+
+async def _ready(proc: asyncio.subprocess.Process, args: tuple[str, ...]) -> None:
+    assert proc.stderr is not None
+    while b"running on" not in (line := await proc.stderr.readline()):
+        assert line, f"`renkei run {' '.join(args)}` exited before it was ready"
 
 
 async def stop(procs: list[asyncio.subprocess.Process]) -> list[int]:
@@ -83,25 +92,25 @@ async def stop(procs: list[asyncio.subprocess.Process]) -> list[int]:
 
 def as_hub(env: dict[str, str]) -> dict[str, str]:
     """The hub's own settings: its database user may only append to the access records."""
-    db = env["RENKEI_DB_URL"].rsplit("/", 1)[1]
-    return {**env, "RENKEI_DB_URL": f"postgresql://{env['RENKEI_DB_HUB_ROLE']}@127.0.0.1:5432/{db}"}
+    server, db = env["RENKEI_DB_URL"].rsplit("@", 1)[1].rsplit("/", 1)
+    return {**env, "RENKEI_DB_URL": f"postgresql://{env['RENKEI_DB_HUB_ROLE']}@{server}/{db}"}
 
 
 @contextlib.asynccontextmanager
-async def deployed(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+async def deployed(tmp_path: Path, pg: str = PG) -> AsyncIterator[dict[str, str]]:
     """A deployment on RabbitMQ and PostgreSQL of its own (vhost, users, database, the hub's
     role), set up as an operator does — `renkei init`, `broker setup`, `db migrate` — and its
-    environment; everything removed afterwards."""
+    environment; everything removed afterwards. ``pg``: another PostgreSQL server's URL."""
     db = f"renkei_proc_{secrets.token_hex(4)}"
     role = f"renkei_hub_{secrets.token_hex(4)}"  # roles are cluster-wide: one of its own
-    admin = await asyncpg.connect(PG + "postgres")
+    admin = await asyncpg.connect(pg + "postgres")
     await admin.execute(f'CREATE DATABASE "{db}"')
     await admin.execute(f"CREATE ROLE {role} LOGIN")
     env = {
         **os.environ,
         "RENKEI_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/",
         "RENKEI_BROKER_VHOST": f"renkei-proc-{secrets.token_hex(4)}",
-        "RENKEI_DB_URL": PG + db,
+        "RENKEI_DB_URL": pg + db,
         "RENKEI_DB_HUB_ROLE": role,
         "RENKEI_WITNESS_DIR": str(tmp_path / "witness"),
         "RENKEI_STATE_DIR": str(tmp_path / "state"),

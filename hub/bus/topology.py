@@ -17,9 +17,11 @@ __all__ = [
     "ALERTS_EXCHANGE",
     "ALERTS_MAX_LENGTH",
     "ALERTS_QUEUE",
+    "DEADLINES_EXCHANGE",
     "DEAD_QUEUE",
     "DIRECT_REPLY_TO",
     "DLX_EXCHANGE",
+    "HUB_DEADLINES",
     "HUB_EXCHANGE",
     "HUB_INTERACTIVE",
     "HUB_REPLIES",
@@ -44,6 +46,8 @@ __all__ = [
     "SPANS_MAX_LENGTH",
     "TOKEN_EXCHANGE",
     "TOKEN_REQUESTS",
+    "WAIT_EXCHANGE",
+    "WAIT_SECONDS",
     "Binding",
     "Exchange",
     "Permission",
@@ -55,6 +59,8 @@ __all__ = [
     "office_in",
     "office_replies",
     "validate_office_code",
+    "wait_queue",
+    "wait_span",
 ]
 
 HUB_EXCHANGE = "renkei.hub"
@@ -69,6 +75,15 @@ INTERACTIVE_EXCHANGE = "renkei.interactive"
 HUB_INTERACTIVE = "hub.interactive"
 TOKEN_REQUESTS = "token.requests"  # noqa: S105 - a queue name
 DEAD_QUEUE = "renkei.dead"
+WAIT_EXCHANGE = "renkei.wait"  # the hub's deadline messages, into the wait queue of their span
+DEADLINES_EXCHANGE = "renkei.deadlines"  # where a wait queue dead-letters what expired
+HUB_DEADLINES = "hub.deadlines"  # deadlines that passed, for any hub worker to finish
+WAIT_SECONDS = (1, 5, 10, 30, 120)
+"""The spans of the wait queues (``hub.wait.<n>s``): a deadline message waits in the shortest
+one at least as long as its query has left, so every message of a queue expires in the order it
+came (RabbitMQ expires messages at the head of a queue only). The longest is the hub's
+``MAX_DEADLINE``. Few spans, each a quorum queue: a time-out may be recorded up to the gap to
+the next span late (the requester has concluded it at its deadline already)."""
 SPANS_EXCHANGE = "renkei.spans"  # every identity's spans, in batches, for the monitor
 MONITOR_SPANS = "monitor.spans"
 ALERTS_EXCHANGE = "monitor.alerts"  # the monitor's anomaly alerts: only the monitor writes here
@@ -269,6 +284,17 @@ def office_replies(code: str) -> str:
     return f"office.{code}.replies"
 
 
+def wait_span(seconds: float) -> int:
+    """The span of the wait queue for a deadline ``seconds`` away: the shortest at least that
+    long (the longest for anything beyond)."""
+    return next((n for n in WAIT_SECONDS if n >= seconds), WAIT_SECONDS[-1])
+
+
+def wait_queue(span: int) -> str:
+    """The wait queue of a span (also its routing key on ``renkei.wait``)."""
+    return f"hub.wait.{span}s"
+
+
 def network_topology(
     offices: Iterable[str],
     *,
@@ -319,6 +345,8 @@ def network_topology(
         Exchange(DLX_EXCHANGE, "fanout"),
         Exchange(SPANS_EXCHANGE, "fanout"),
         Exchange(ALERTS_EXCHANGE, "fanout"),
+        Exchange(WAIT_EXCHANGE, "direct"),
+        Exchange(DEADLINES_EXCHANGE, "fanout"),
     )
     # token.requests is a classic queue: its requests are idempotent RPCs with a deadline (the
     # reply is the confirmation), so a request lost with the broker only makes the hub answer
@@ -331,6 +359,13 @@ def network_topology(
     spans_queue = Queue(MONITOR_SPANS, quorum=False)
     # oversight.alerts: classic, durable, bounded; alerts are kept in the monitor's store too
     alerts_queue = Queue(ALERTS_QUEUE, quorum=False)
+    # the wait queues have no consumer: each message expires after its span into hub.deadlines
+    wait_args: dict[str, ArgValue] = {
+        "x-dead-letter-exchange": DEADLINES_EXCHANGE,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+    waits = [Queue(wait_queue(n), arguments=dict(wait_args)) for n in WAIT_SECONDS]
     queues = [
         work(HUB_REQUESTS),
         work(HUB_INTERACTIVE),
@@ -340,6 +375,7 @@ def network_topology(
         spans_queue,
         alerts_queue,
     ]
+    queues += [work(HUB_DEADLINES), *waits]
     bindings = [
         *(Binding(HUB_EXCHANGE, HUB_REQUESTS, key) for key in REQUEST_KEYS),
         *(Binding(INTERACTIVE_EXCHANGE, HUB_INTERACTIVE, key) for key in REQUEST_KEYS),
@@ -348,13 +384,15 @@ def network_topology(
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
         Binding(SPANS_EXCHANGE, MONITOR_SPANS, ""),
         Binding(ALERTS_EXCHANGE, ALERTS_QUEUE, ""),
+        Binding(DEADLINES_EXCHANGE, HUB_DEADLINES, ""),
+        *(Binding(WAIT_EXCHANGE, q.name, q.name) for q in waits),
     ]
     permissions = [
         Permission(
             f"{p}hub",
             configure="^$",
-            write=r"^(renkei\.offices|renkei\.token|renkei\.dlx|renkei\.spans|amq\.default)$",
-            read=r"^hub\.(requests|interactive|replies)$",
+            write=r"^(renkei\.offices|renkei\.token|renkei\.dlx|renkei\.spans|renkei\.wait|amq\.default)$",
+            read=r"^hub\.(requests|interactive|replies|deadlines)$",
         ),
         Permission(
             f"{p}token",

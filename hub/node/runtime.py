@@ -396,8 +396,13 @@ class OfficeNode:
             future = self._pending.get(msg.envelope.correlation_id)
             if future is not None and not future.done():
                 future.set_result(msg)
-            else:
-                log.debug("reply.unclaimed", query_id=str(msg.envelope.correlation_id))
+            else:  # after the asker gave up (the hub stalled past its grace), or sent again
+                log.info(
+                    "reply.late",
+                    query_id=str(msg.envelope.correlation_id),
+                    outcome=msg.outcome.status,
+                    record_id=str(msg.record_id),
+                )
             await d.ack()
         else:
             await d.dead_letter(f"{OFFICE_UNEXPECTED}: not a reply from the hub")

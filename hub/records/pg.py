@@ -347,6 +347,11 @@ class PgRecordStore:
             rows = await conn.fetch(self._q.exists, list(query_ids))
         return {row["query_id"] for row in rows}
 
+    async def recorded(self, query_id: UUID) -> tuple[str, bytes] | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(self._q.recorded, query_id)
+        return None if row is None else (row["outcome"], bytes(row["reply_digest"]))
+
     async def for_person(
         self,
         person: str,

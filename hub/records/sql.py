@@ -135,6 +135,7 @@ def flag_row(c: FlagChange) -> tuple[Any, ...]:
 class Statements:
     head: str
     exists: str
+    recorded: str
     record_exists: str
     for_person: str
     all_records: str
@@ -166,6 +167,7 @@ _TEMPLATES: Final = Statements(
         " FROM {s}.checkpoint WHERE seq = h.seq ORDER BY flag_seq DESC LIMIT 1) c ON true"
     ),
     exists="SELECT query_id FROM {s}.access_record WHERE query_id = ANY($1::uuid[])",
+    recorded="SELECT outcome, reply_digest FROM {s}.access_record WHERE query_id = $1",
     record_exists="SELECT 1 FROM {s}.access_record WHERE record_id = $1",
     # each record with its latest flag change, read at $7 (a flag whose end has passed is off)
     for_person=(

@@ -75,6 +75,10 @@ class RecordStore(Protocol):
 
     async def exists(self, query_ids: Iterable[UUID]) -> set[UUID]: ...
 
+    async def recorded(self, query_id: UUID) -> tuple[str, bytes] | None:
+        """The outcome and reply digest of the record of ``query_id``, if it has one."""
+        ...
+
     async def for_person(
         self,
         person: str,
@@ -271,6 +275,13 @@ class MemoryRecordStore:
 
     async def exists(self, query_ids: Iterable[UUID]) -> set[UUID]:
         return {q for q in query_ids if q in self._queries}
+
+    async def recorded(self, query_id: UUID) -> tuple[str, bytes] | None:
+        if query_id in self._queries:
+            for r in reversed(self._records):
+                if r.query_id == query_id:
+                    return r.outcome, r.reply_digest
+        return None
 
     async def for_person(
         self,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Self
+from uuid import UUID
 
 from hub.batch import Batcher
 from hub.metrics import METRICS
@@ -45,6 +46,10 @@ class RecordWriter:
             raise
         except Exception as exc:
             raise RecordWriteError(f"access records were not written: {exc!r}") from exc
+
+    async def recorded(self, query_id: UUID) -> tuple[str, bytes] | None:
+        """The outcome and reply digest recorded for ``query_id``, if any (read at once)."""
+        return await self._store.recorded(query_id)
 
     async def _append(self, drafts: Sequence[RecordDraft]) -> list[bool]:
         self.batches += 1

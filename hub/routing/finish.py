@@ -4,10 +4,20 @@ Every path ends here: answers, refusals, errors, time-outs, enrollments, change 
 access record's id is derived from the requester and the query id (an enrollment's, an event's
 id), so a redelivered message finds the same record, and only the first outcome recorded is
 ever sent. Notices alone are not access records (the resident reads the notice itself).
+
+The outcome is decided once, by the deadline: whatever finishes after it — a provider's late
+answer, a request a stalled hub takes up late, an answer whose record could not be written in
+time — is recorded and answered ``timed_out``, which is what the requester concluded on its own
+at its deadline. Until the record is durable the finisher holds on (its caller has not
+acknowledged the message): a failed write is tried again with back-off, to the deadline for
+the outcome itself and then, as a time-out, for as long as it takes. A redelivered message
+that finds its own outcome recorded already (the hub died between recording and replying)
+sends that reply again; the requester takes the first reply of a query id and drops the rest.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -17,7 +27,7 @@ from hub.bus import OFFICES_EXCHANGE, Bus, Unroutable, office_replies, signed_me
 from hub.directory import Directory
 from hub.log import get_logger
 from hub.metrics import METRICS
-from hub.records import RecordDraft, RecordWriter
+from hub.records import RecordDraft, RecordWriteError, RecordWriter
 from hub.routing.announce import Announcer, Sighting
 from hub.routing.context import Context
 from hub.routing.exceptions import law_code
@@ -33,6 +43,7 @@ from hub.wire import (
     Outcome,
     Refused,
     Reply,
+    TimedOut,
     new_traceparent,
     outcome_code,
     outcome_reason,
@@ -49,12 +60,15 @@ __all__ = [
     "refused",
     "refused_by_law",
     "replay_key",
+    "timed_out_if_late",
 ]
 
 log = get_logger("hub.finish")
 _RECORD_NS = uuid.UUID("6f1c1b8e-3c39-4d0e-9a57-7c2f6f0f7a10")
 _OK = frozenset({"ok", "enrolled", "resolved", "delivered"})  # recorded as a provision
 _RECORDED = frozenset({"query", "identify", "enroll", "change"})  # not notices
+RETRY_FIRST = 0.05  # seconds before a failed record write is tried again; doubling
+RETRY_MOST = 2.0  # ... up to this
 
 
 def refused(code: str, reason: str) -> Refused:
@@ -86,6 +100,15 @@ def record_id_for(key: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(_RECORD_NS, str(key))
 
 
+def timed_out_if_late(ctx: Context, outcome: Outcome, now: dt.datetime) -> Outcome:
+    """The outcome to record at ``now``: from the deadline on, a time-out (the requester has
+    concluded as much on its own); before it, the outcome itself."""
+    if now < ctx.deadline or isinstance(outcome, TimedOut):
+        return outcome
+    late = f"{outcome.status} came after the deadline {ctx.deadline:%H:%M:%S.%f}"
+    return TimedOut(reason=f"{ctx.provider or 'the hub'}: {late}")
+
+
 def record_outcome(outcome: Outcome) -> str:
     """The access record's outcome: a token handed out, an event delivered, is ``ok``."""
     return "ok" if outcome.status in _OK else outcome.status
@@ -104,6 +127,10 @@ class RecordSink(Protocol):
         *,
         key: uuid.UUID,
     ) -> bool: ...
+
+    async def recorded(self, key: uuid.UUID) -> tuple[str, bytes] | None:
+        """The outcome and reply digest recorded under ``key``, if any."""
+        ...
 
 
 class WriterSink:
@@ -144,6 +171,9 @@ class WriterSink:
         )
         return await self.writer.record(draft)
 
+    async def recorded(self, key: uuid.UUID) -> tuple[str, bytes] | None:
+        return await self.writer.recorded(key)
+
 
 class Finisher:
     def __init__(
@@ -170,15 +200,20 @@ class Finisher:
         *,
         reply_digest: bytes = b"",
         key: uuid.UUID | None = None,
+        redelivered: bool = False,
     ) -> None:
-        """``key``: the record's key when it is not the query's own (a refused replay)."""
+        """``key``: the record's key when it is not the query's own (a refused replay);
+        ``redelivered``: the broker's redelivery — its outcome may be recorded but unsent."""
         now = self._clock()
+        outcome = timed_out_if_late(ctx, outcome, now)
         record_id: uuid.UUID | None = None
         first = True
         if ctx.kind in _RECORDED:  # a portal login is a provision by J-LIS too
             key = key or record_key(ctx.requester, ctx.query_id)
             record_id = record_id_for(key)
-            first = await self._records.record(ctx, outcome, record_id, now, reply_digest, key=key)
+            outcome, now, first = await self._durably(ctx, outcome, record_id, reply_digest, key)
+            if outcome.status == "timed_out":
+                reply_digest = b""
         span = current_span()
         if span.is_recording():
             span.add_event("recorded")
@@ -200,8 +235,7 @@ class Finisher:
             ms=round((now - ctx.asked_at).total_seconds() * 1000, 2),
         )
         # only the outcome that was recorded is ever sent: a later answer (a redelivery, a late
-        # provider after the time-out) could otherwise disclose what the record does not show;
-        # the cost is a requester that times out on its own if the hub died between the two
+        # provider after the time-out) could otherwise disclose what the record does not show
         if first:
             await self._reply(ctx, outcome, record_id, now)
             METRICS.finished(
@@ -209,6 +243,46 @@ class Finisher:
             )
             if record_id is not None and self._announcer is not None:
                 self._announcer.note(Sighting(ctx, record_outcome(outcome), record_id, now))
+        elif (
+            redelivered and key is not None and await self._is_recorded(key, outcome, reply_digest)
+        ):
+            log.info("reply.again", query_id=str(ctx.query_id), requester=ctx.requester)
+            await self._reply(ctx, outcome, record_id, now)
+
+    async def _durably(
+        self,
+        ctx: Context,
+        outcome: Outcome,
+        record_id: uuid.UUID,
+        reply_digest: bytes,
+        key: uuid.UUID,
+    ) -> tuple[Outcome, dt.datetime, bool]:
+        """Record until durable: the outcome itself until the deadline, then a time-out, for
+        as long as it takes (the message stays unacknowledged meanwhile, so nothing is lost
+        and no delivery limit is spent)."""
+        pause = RETRY_FIRST
+        while True:
+            now = self._clock()
+            outcome = timed_out_if_late(ctx, outcome, now)
+            digest = b"" if outcome.status == "timed_out" else reply_digest
+            try:
+                first = await self._records.record(ctx, outcome, record_id, now, digest, key=key)
+            except RecordWriteError as exc:
+                log.warning(
+                    "record.retry",
+                    query_id=str(ctx.query_id),
+                    error=repr(exc.__cause__ or exc),
+                    pause=pause,
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RETRY_MOST)
+                continue
+            return outcome, now, first
+
+    async def _is_recorded(self, key: uuid.UUID, outcome: Outcome, reply_digest: bytes) -> bool:
+        """Whether the record under ``key`` is this very outcome (by its reply's digest)."""
+        found = await self._records.recorded(key)
+        return found == (record_outcome(outcome), reply_digest)
 
     def _lap(self, ctx: Context) -> float:
         return (self._clock() - ctx.asked_at).total_seconds()

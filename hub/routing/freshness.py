@@ -12,8 +12,8 @@ cannot).
 
 Claims are kept `CLAIM_KEPT`, twice the skew window. That covers every identical copy: the
 first came no earlier than `MAX_CLOCK_SKEW` before its ``issued_at``, and a copy is on time
-only until its deadline, at most `MAX_DEADLINE` after ``issued_at``; later it is refused as
-past its deadline (or as too old). A copy re-signed with a fresh ``issued_at`` finds, once the
+only until its deadline, at most `MAX_DEADLINE` after ``issued_at``; later it is answered as
+timed out (or refused as too old). A copy re-signed with a fresh ``issued_at`` finds, once the
 claim is gone, the access record of the first: written when it was answered, or at the latest
 when its deadline passed — long before.
 """
@@ -25,12 +25,11 @@ from typing import Final, Literal
 
 from hub.records import ClaimState
 from hub.routing.exceptions import (
-    HUB_DEADLINE_PASSED,
     HUB_DEADLINE_TOO_FAR,
     HUB_FUTURE_REQUEST,
     HUB_STALE_REQUEST,
 )
-from hub.wire import Envelope, Refused
+from hub.wire import Envelope, Refused, TimedOut
 
 __all__ = [
     "CLAIM_KEPT",
@@ -52,7 +51,7 @@ ahead again; ``done``: the broker's redelivery of a finished query, nothing to d
 a second message under a taken query id, refuse it."""
 
 
-def check_times(env: Envelope, now: dt.datetime) -> Refused | None:
+def check_times(env: Envelope, now: dt.datetime) -> Refused | TimedOut | None:
     """The request's ``issued_at`` and deadline against the hub's clock ``now``."""
     at, deadline = env.issued_at, env.deadline
     if at < now - MAX_CLOCK_SKEW:
@@ -73,9 +72,8 @@ def check_times(env: Envelope, now: dt.datetime) -> Refused | None:
             reason=f"the deadline is {(deadline - at).total_seconds():.0f} s after issued_at; "
             f"the hub waits at most {MAX_DEADLINE.total_seconds():.0f} s",
         )
-    if deadline <= now:
-        why = f"the deadline {deadline:%H:%M:%S.%f} had passed"
-        return Refused(code=HUB_DEADLINE_PASSED, reason=why)
+    if deadline <= now:  # what the requester concluded too: one outcome (``finish``)
+        return TimedOut(reason=f"the deadline {deadline:%H:%M:%S.%f} had passed")
     return None
 
 

@@ -17,8 +17,18 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from hub.buckets import Rate
-from hub.bus import HUB_INTERACTIVE, HUB_REPLIES, HUB_REQUESTS, Bus, Delivery, Subscription
+from hub.bus import (
+    HUB_DEADLINES,
+    HUB_INTERACTIVE,
+    HUB_REPLIES,
+    HUB_REQUESTS,
+    Bus,
+    Delivery,
+    Subscription,
+)
 from hub.directory import Directory
 from hub.log import get_logger
 from hub.records import Claimer, RecordStore, digest
@@ -32,6 +42,7 @@ from hub.routing.desks.notice import NoticeDesk
 from hub.routing.desks.portal import PortalDesk
 from hub.routing.desks.query import QueryDesk
 from hub.routing.exceptions import (
+    HUB_BAD_DEADLINE,
     HUB_BAD_OUTCOME,
     HUB_BAD_QUERY_ID,
     HUB_LATE_ENROLLMENT,
@@ -52,6 +63,7 @@ from hub.routing.tokens import TokenClient
 from hub.tracing import OFF, Tracing, consume, current
 from hub.tracing import names as tn
 from hub.wire import (
+    MAX_MESSAGE_BYTES,
     SIGNATURE_HEADER,
     BadSignature,
     ChangeEvent,
@@ -66,6 +78,7 @@ from hub.wire import (
     PublicKeys,
     Query,
     Refused,
+    TimedOut,
     WireError,
     check_content_type,
     decode,
@@ -132,9 +145,7 @@ class Router:
             hub_keys=deps.hub_keys,
             keys=deps.keys,
             sealer=deps.sealer,
-            finisher=deps.finisher,
             clock=deps.clock,
-            tracer=deps.tracing.tracer,
         )
         self._tracer = deps.tracing.tracer
         self._desks = desks_for(deps, self._out)
@@ -148,12 +159,12 @@ class Router:
             await bus.consume(HUB_INTERACTIVE, lanes.first(self.on_request), prefetch=prefetch),
             await bus.consume(HUB_REQUESTS, lanes.then(self.on_request), prefetch=prefetch),
             await bus.consume(HUB_REPLIES, self.on_reply, prefetch=prefetch),
+            await bus.consume(HUB_DEADLINES, self.on_deadline, prefetch=prefetch),
         ]
 
     async def stop(self) -> None:
         for sub in self._subs:
             await sub.cancel()
-        await self._out.close()
 
     # ---- inbound: the steps every request shares, then its desk ------------------------------
 
@@ -217,7 +228,7 @@ class Router:
                 items=(),
                 person="",
                 asked_at=now,
-                deadline=now,
+                deadline=now + MAX_DEADLINE,  # answered as it is, not as late
                 query_digest=digest(d.body),
                 traceparent="",
             )
@@ -323,8 +334,36 @@ class Router:
             await d.dead_letter(f"{HUB_LATE_ENROLLMENT}: the enrollment's deadline had passed")
             return
         ctx, outcome = await desk.complete(ctx, _provider_outcome(ctx, msg.outcome, desk.answers))
-        self._out.disarm(ctx.query_id)
-        await self._d.finisher.finish(ctx, outcome, reply_digest=digest(d.body))
+        await self._d.finisher.finish(
+            ctx, outcome, reply_digest=digest(d.body), redelivered=d.redelivered
+        )
+        await d.ack()
+
+    # ---- deadlines, from the broker ---------------------------------------------------------
+
+    async def on_deadline(self, d: Delivery) -> None:
+        with current(consume(self._tracer, "timeout", d)):
+            await self._on_deadline(d)
+
+    async def _on_deadline(self, d: Delivery) -> None:
+        """A query's deadline, back from its wait queue (``Forwarder.wait``): record and answer
+        it timed out, unless its provider's answer was recorded first. Only the hub itself
+        can have left it (its broker user, a context sealed with its key)."""
+        try:
+            if d.user_id != self._d.bus.identity:
+                raise ForgedContext(f"a deadline from {d.user_id!r}, not from the hub")
+            ctx = self._d.sealer.open(_sealed_context(d.body))
+        except (RoutingError, ValueError) as exc:
+            code = getattr(exc, "code", HUB_BAD_DEADLINE)
+            log.warning("deadline.refused", code=code, reason=str(exc), sender=d.user_id)
+            await d.dead_letter(f"{code}: {exc}")
+            return
+        left = (ctx.deadline - self._d.clock()).total_seconds()
+        if left > 0:  # another worker's clock, or a wait queue shorter than asked: wait again
+            await self._out.wait(ctx, int(left * 1000) + 1)
+        else:
+            outcome = TimedOut(reason=f"{ctx.provider} did not answer before the deadline")
+            await self._d.finisher.finish(ctx, outcome, redelivered=d.redelivered)
         await d.ack()
 
     def _check_provider(self, d: Delivery, msg: ProviderReply, ctx: Context) -> None:
@@ -389,6 +428,17 @@ def _provider_outcome(ctx: Context, outcome: Outcome, allowed: tuple[type, ...])
             reason=f"{ctx.provider} answered {outcome.status}",
         )
     return outcome
+
+
+def _sealed_context(body: bytes) -> str:
+    """A deadline message's sealed context (``deadline_message``); ValueError if malformed."""
+    if len(body) > MAX_MESSAGE_BYTES:
+        raise ValueError(f"a deadline message of {len(body)} bytes")
+    found = orjson.loads(body)  # orjson.JSONDecodeError is a ValueError
+    sealed = found.get("context") if isinstance(found, dict) else None
+    if not isinstance(sealed, str):
+        raise ValueError("a deadline message holds its sealed context, nothing else")  # noqa: TRY004
+    return sealed
 
 
 def _uuid_or_none(text: str | None) -> UUID | None:

@@ -258,13 +258,16 @@ async def test_a_provider_that_never_answers_times_out_explicitly(env: Env) -> N
     await child.no_more_replies()
 
 
-async def test_a_query_past_its_deadline_is_refused(env: Env) -> None:
+async def test_a_query_past_its_deadline_is_answered_timed_out(env: Env) -> None:
+    """What its requester concluded on its own at the deadline: one outcome for both."""
     net = await env.network()
     child = await env.raw(net, CHILD)
     rrc = await person(env, net, 9)
     await ask(child, query(env.token(rrc, CHILD), deadline=-1))
     reply = await child.reply()
-    assert isinstance(reply.outcome, Refused) and reply.outcome.code == "hub.deadline_passed"
+    assert isinstance(reply.outcome, TimedOut)
+    [record] = await records_of(env, net, rrc)
+    assert record.outcome == "timed_out"
 
 
 async def test_a_forged_reply_is_dead_lettered_with_the_reason(env: Env) -> None:

@@ -8,6 +8,6 @@ The router keeps only the steps every flow shares. See ``hub/routing/README.md``
 """
 
 from hub.routing.desks.desk import PROVIDER_ANSWERS, Desk
-from hub.routing.desks.forward import Forwarder
+from hub.routing.desks.forward import Forwarder, deadline_message
 
-__all__ = ["PROVIDER_ANSWERS", "Desk", "Forwarder"]
+__all__ = ["PROVIDER_ANSWERS", "Desk", "Forwarder", "deadline_message"]

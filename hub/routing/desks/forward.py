@@ -1,25 +1,38 @@
 """The hub's way out to the offices: envelopes, signatures, sealed contexts, deadlines.
 
 Every desk that forwards goes through a ``Forwarder``: it signs and publishes a forwarded
-message to an office's queue and, for a request the office must answer, arms its deadline —
-when it passes, the ``Finisher`` records and replies ``timed_out``. Timers are per worker
-(the context travels sealed; any worker takes the reply and disarms its own timer if it has one).
+message to an office's queue and, for a request the office must answer, leaves its deadline
+with the broker first: a deadline message (the sealed context) in the wait queue of its span,
+which the broker dead-letters into ``hub.deadlines`` when it expires. Any hub worker takes it
+there and the ``Finisher`` records and replies ``timed_out`` — unless the office's answer was
+recorded first (the first outcome recorded wins). No timer lives in the worker that forwarded:
+a worker killed after forwarding still leaves its queries' deadlines to the others.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
-from hub.bus import OFFICES_EXCHANGE, Bus, Unroutable, office_in, signed_message
+import orjson
+
+from hub.bus import (
+    OFFICES_EXCHANGE,
+    WAIT_EXCHANGE,
+    Bus,
+    OutMessage,
+    Unroutable,
+    office_in,
+    signed_message,
+    wait_queue,
+    wait_span,
+)
 from hub.log import get_logger
 from hub.routing.context import Context, ContextSealer
 from hub.routing.exceptions import HUB_PROVIDER_UNREACHABLE
-from hub.routing.finish import Finisher, hub_error
-from hub.tracing import OFF, current, current_span, traceparent
+from hub.routing.finish import hub_error
+from hub.tracing import current_span, traceparent
 from hub.tracing import names as tn
 from hub.wire import (
     HUB,
@@ -36,7 +49,7 @@ from hub.wire import (
     TimedOut,
 )
 
-__all__ = ["Forwarded", "Forwarder", "forwarded_query"]
+__all__ = ["Forwarded", "Forwarder", "deadline_message", "forwarded_query"]
 
 log = get_logger("hub.forward")
 Forwarded = ForwardedQuery | ForwardedEnroll | ForwardedChange | ForwardedIdentify | ForwardedNotice
@@ -51,19 +64,13 @@ class Forwarder:
         hub_keys: OfficeKeys,
         keys: Mapping[str, PublicKeys],
         sealer: ContextSealer,
-        finisher: Finisher,
         clock: Callable[[], dt.datetime],
-        tracer: Any = OFF.tracer,
     ) -> None:
         self._bus = bus
-        self._tracer = tracer
         self._hub_keys = hub_keys
         self.keys = keys  # every identity's public keys: whom to seal an answer to
         self._sealer = sealer
-        self._finisher = finisher
         self._clock = clock
-        self._timers: dict[UUID, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def envelope(self, ctx: Context, recipient: str) -> Envelope:
         return Envelope(
@@ -91,53 +98,34 @@ class Forwarder:
 
     async def forward(self, ctx: Context, fwd: Awaited) -> Outcome | None:
         """To ``ctx.provider``, expiring with the deadline; None once it is on its way (the
-        office's reply or the deadline finishes it), else the outcome to record now."""
+        office's reply or the deadline finishes it), else the outcome to record now. The
+        deadline goes to the broker first: a worker that dies after forwarding leaves it."""
         remaining_ms = int((ctx.deadline - self._clock()).total_seconds() * 1000)
         if remaining_ms <= 0:
             return TimedOut(reason="the deadline passed before the query could be forwarded")
+        await self.wait(ctx, remaining_ms)
         try:
             await self.publish(ctx.provider, fwd, expiration_ms=remaining_ms)
         except Unroutable:
             return hub_error(HUB_PROVIDER_UNREACHABLE, f"no queue for {ctx.provider!r}")
-        self._arm(ctx, remaining_ms / 1000)
         return None
 
-    # ---- deadlines --------------------------------------------------------------------------
+    async def wait(self, ctx: Context, remaining_ms: int) -> None:
+        """Leave the query's deadline with the broker: it comes back on ``hub.deadlines``
+        when the wait queue of its span lets it expire, at or a little after the deadline."""
+        span = wait_span(remaining_ms / 1000)
+        out = deadline_message(self.seal(ctx), span * 1000)
+        await self._bus.publish(WAIT_EXCHANGE, wait_queue(span), out)
 
-    def _arm(self, ctx: Context, delay: float) -> None:
-        self.disarm(ctx.query_id)
-        loop = asyncio.get_running_loop()
-        self._timers[ctx.query_id] = loop.call_later(delay, self._expire, ctx)
 
-    def disarm(self, query_id: UUID) -> None:
-        handle = self._timers.pop(query_id, None)
-        if handle is not None:
-            handle.cancel()
-
-    def _expire(self, ctx: Context) -> None:
-        self._timers.pop(ctx.query_id, None)
-        outcome = TimedOut(reason=f"{ctx.provider} did not answer before the deadline")
-        task = asyncio.create_task(self._time_out(ctx, outcome))
-        self._tasks.add(task)
-        task.add_done_callback(self._expired)
-
-    async def _time_out(self, ctx: Context, outcome: Outcome) -> None:
-        # the timer was armed in the request's span: the time-out is its child
-        with current(self._tracer.start_span("timeout")):
-            await self._finisher.finish(ctx, outcome)
-
-    def _expired(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("timeout.unrecorded", error=repr(task.exception()))
-
-    async def close(self) -> None:
-        """Cancel the armed deadlines; wait for the time-outs being recorded."""
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+def deadline_message(sealed_context: str, expiration_ms: int) -> OutMessage:
+    """A deadline left with the broker: the sealed context (only the hub can make or read
+    one), expiring after ``expiration_ms`` in its wait queue."""
+    return OutMessage(
+        body=orjson.dumps({"context": sealed_context}),
+        message_id=str(uuid4()),
+        expiration_ms=expiration_ms,
+    )
 
 
 def forwarded_query(fwd: Forwarder, msg: Query, ctx: Context, person: str) -> ForwardedQuery:

@@ -10,7 +10,9 @@ from hub.bus import (
     ALERTS_EXCHANGE,
     ALERTS_QUEUE,
     DEAD_QUEUE,
+    DEADLINES_EXCHANGE,
     DLX_EXCHANGE,
+    HUB_DEADLINES,
     HUB_EXCHANGE,
     HUB_INTERACTIVE,
     HUB_REPLIES,
@@ -25,11 +27,17 @@ from hub.bus import (
     SPANS_EXCHANGE,
     TOKEN_EXCHANGE,
     TOKEN_REQUESTS,
+    WAIT_EXCHANGE,
+    WAIT_SECONDS,
     Binding,
     network_topology,
     office_in,
     office_replies,
+    wait_queue,
+    wait_span,
 )
+
+WAITS = {wait_queue(n) for n in WAIT_SECONDS}
 
 TOPOLOGY = network_topology(
     ["tax-osaka", "131016", "portal"], delivery_limit=7, interactive=["portal"]
@@ -45,6 +53,8 @@ def test_exchanges_and_their_types() -> None:
         (DLX_EXCHANGE, "fanout"),
         (SPANS_EXCHANGE, "fanout"),
         (ALERTS_EXCHANGE, "fanout"),
+        (WAIT_EXCHANGE, "direct"),
+        (DEADLINES_EXCHANGE, "fanout"),
     }
     assert all(e.durable for e in TOPOLOGY.exchanges)
 
@@ -61,15 +71,25 @@ def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering(
         DEAD_QUEUE,
         MONITOR_SPANS,
         ALERTS_QUEUE,
+        HUB_DEADLINES,
         "office.tax-osaka.in",
         "office.tax-osaka.replies",
         "office.131016.in",
         "office.131016.replies",
         "office.portal.in",
         "office.portal.replies",
+        *WAITS,
     }
     for queue in TOPOLOGY.queues:
         args = queue.declare_arguments
+        if queue.name in WAITS:  # no consumer: every message expires into hub.deadlines
+            assert args == {
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": DEADLINES_EXCHANGE,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            }
+            continue
         if queue.name == TOKEN_REQUESTS:
             assert not queue.quorum
             assert args == {"x-dead-letter-exchange": DLX_EXCHANGE}
@@ -107,6 +127,8 @@ def test_bindings() -> None:
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
         Binding(SPANS_EXCHANGE, MONITOR_SPANS, ""),
         Binding(ALERTS_EXCHANGE, ALERTS_QUEUE, ""),
+        Binding(DEADLINES_EXCHANGE, HUB_DEADLINES, ""),
+        *(Binding(WAIT_EXCHANGE, name, name) for name in WAITS),
         *(
             Binding(OFFICES_EXCHANGE, name, name)
             for code in ("tax-osaka", "131016", "portal")
@@ -142,9 +164,9 @@ def test_bindings() -> None:
         ),
         (
             "hub",
-            [OFFICES_EXCHANGE, TOKEN_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, ""],
-            [HUB_EXCHANGE, INTERACTIVE_EXCHANGE, ALERTS_EXCHANGE],
-            [HUB_REQUESTS, HUB_INTERACTIVE, HUB_REPLIES],
+            [OFFICES_EXCHANGE, TOKEN_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, WAIT_EXCHANGE, ""],
+            [HUB_EXCHANGE, INTERACTIVE_EXCHANGE, ALERTS_EXCHANGE, DEADLINES_EXCHANGE],
+            [HUB_REQUESTS, HUB_INTERACTIVE, HUB_REPLIES, HUB_DEADLINES],
             [TOKEN_REQUESTS, "office.131016.in", DEAD_QUEUE, MONITOR_SPANS],
         ),
         (
@@ -259,3 +281,12 @@ def test_duplicate_offices_and_negative_limits_are_refused() -> None:
     for bound in ("inbox_max_length", "inbox_max_bytes", "office_connections", "office_channels"):
         with pytest.raises(ValueError, match="must be >= 1"):
             network_topology(["a"], **{bound: 0})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "span"),
+    [(0.001, 1), (1, 1), (1.01, 5), (9.99, 10), (10, 10), (119.5, 120), (500, 120)],
+)
+def test_a_deadline_waits_in_the_shortest_queue_long_enough(seconds: float, span: int) -> None:
+    assert wait_span(seconds) == span
+    assert wait_queue(span) == f"hub.wait.{span}s"

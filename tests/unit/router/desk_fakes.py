@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.bus import OutMessage, Unroutable
+from hub.bus import WAIT_EXCHANGE, OutMessage, Unroutable
 from hub.routing import Registry, load_default_registry, load_default_table
 from hub.routing.context import Context, ContextSealer
 from hub.routing.desks import Forwarder
@@ -63,6 +63,7 @@ class FakeTokens:
 class FakeBus:
     published: list[tuple[str, str, OutMessage]] = field(default_factory=list)
     unroutable: set[str] = field(default_factory=set)
+    identity: str = "hub"
 
     async def publish(self, exchange: str, key: str, out: OutMessage) -> None:
         if key.split(".")[1] in self.unroutable:
@@ -70,8 +71,12 @@ class FakeBus:
         self.published.append((exchange, key, out))
 
     def sent(self) -> list[tuple[str, Any]]:
-        """(routing key, decoded message) of everything published."""
-        return [(key, decode(out.body)) for _, key, out in self.published]
+        """(routing key, decoded message) of everything published but deadlines."""
+        return [(key, decode(out.body)) for ex, key, out in self.published if ex != WAIT_EXCHANGE]
+
+    def deadlines(self) -> list[tuple[str, OutMessage]]:
+        """(wait queue, message) of the deadlines left with the broker."""
+        return [(key, out) for ex, key, out in self.published if ex == WAIT_EXCHANGE]
 
 
 @dataclass
@@ -82,13 +87,12 @@ class FakeFinisher:
         self.finished.append((ctx, outcome))
 
 
-def forwarder(bus: FakeBus, finisher: FakeFinisher | None = None) -> Forwarder:
+def forwarder(bus: FakeBus) -> Forwarder:
     return Forwarder(
         bus=bus,  # type: ignore[arg-type]
         hub_keys=HUB_KEYS,
         keys=KEYS,
         sealer=SEALER,
-        finisher=finisher or FakeFinisher(),  # type: ignore[arg-type]
         clock=lambda: NOW,
     )
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import uuid
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
 
 from hub.buckets import Rate
@@ -300,8 +299,8 @@ async def test_only_a_register_reports_changes() -> None:
 
 
 async def test_the_forwarder_times_out_what_it_cannot_send_in_time() -> None:
-    bus, finisher = FakeBus(), FakeFinisher()
-    out = forwarder(bus, finisher)
+    bus = FakeBus()
+    out = forwarder(bus)
     ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
     fwd = ForwardedEnroll(
         envelope=out.envelope(ctx, TAX), requester=CHILD, number=SEALED, context="x"
@@ -313,26 +312,21 @@ async def test_the_forwarder_times_out_what_it_cannot_send_in_time() -> None:
     assert outcome is not None and outcome.code == "hub.provider_unreachable"  # type: ignore[union-attr]
 
 
-async def test_an_armed_deadline_finishes_the_query_as_timed_out() -> None:
-    bus, finisher = FakeBus(), FakeFinisher()
-    out = forwarder(bus, finisher)
+async def test_the_deadline_goes_to_the_broker_before_the_query() -> None:
+    """No timer in the worker: the sealed context waits in the wait queue of the shortest span
+    that covers what is left, and expires from there into hub.deadlines."""
+    bus = FakeBus()
+    out = forwarder(bus)
     ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
-    soon = replace(ctx, deadline=NOW + dt.timedelta(milliseconds=20))
+    soon = replace(ctx, deadline=NOW + dt.timedelta(seconds=4))
     fwd = ForwardedEnroll(
         envelope=out.envelope(soon, TAX), requester=CHILD, number=SEALED, context="x"
     )
     assert await out.forward(soon, fwd) is None
-
-    await asyncio.sleep(0.1)
-    await out.close()
-    [(done, outcome)] = finisher.finished
-    assert done == soon and isinstance(outcome, TimedOut)
-    # disarmed: a reply in time leaves no time-out behind
-    again = replace(soon, query_id=uuid.uuid4())
-    await out.forward(again, fwd)
-    out.disarm(again.query_id)
-    await asyncio.sleep(0.1)
-    assert len(finisher.finished) == 1
+    [(queue, deadline)] = bus.deadlines()
+    assert queue == "hub.wait.5s" and deadline.expiration_ms == 5000
+    assert SEALER.open(orjson.loads(deadline.body)["context"]) == soon
+    assert [ex for ex, _, _ in bus.published] == ["renkei.wait", "renkei.offices"]  # in order
 
 
 def test_one_desk_per_request_type_each_with_its_own_kind() -> None:

@@ -3,26 +3,49 @@ an alert for what was recorded."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hub.directory import MemoryDirectory
-from hub.routing.finish import Finisher, record_id_for, record_key, refused, replay_key
-from hub.wire import Answered, Delivered, Enrolled, Reply, seal
+from hub.records import RecordWriteError
+from hub.routing import finish as finish_module
+from hub.routing.finish import (
+    Finisher,
+    record_id_for,
+    record_key,
+    record_outcome,
+    refused,
+    replay_key,
+)
+from hub.wire import Answered, Delivered, Enrolled, Reply, TimedOut, seal
 from tests.unit.router.desk_fakes import HUB_KEYS, KEYS, NOW, FakeBus, context, token
 
 
 @dataclass
 class FakeSink:
     keys: list[uuid.UUID] = field(default_factory=list)
+    kept: dict[uuid.UUID, tuple[str, bytes]] = field(default_factory=dict)
+    failing: int = 0  # writes that fail before one goes through
+    clock: list[dt.datetime] | None = None  # moved on by each failed write, if given
 
     async def record(
         self, ctx: Any, outcome: Any, record_id: Any, at: Any, digest: Any, *, key: uuid.UUID
     ) -> bool:
+        if self.failing:
+            self.failing -= 1
+            if self.clock is not None:
+                self.clock[0] += dt.timedelta(seconds=1)
+            raise RecordWriteError("the database is gone")
         first = key not in self.keys
         self.keys.append(key)
+        if first:
+            self.kept[key] = (record_outcome(outcome), digest)
         return first
+
+    async def recorded(self, key: uuid.UUID) -> tuple[str, bytes] | None:
+        return self.kept.get(key)
 
 
 @dataclass
@@ -33,14 +56,18 @@ class FakeAnnouncer:
         self.noted.append(sighting)
 
 
-def finisher() -> tuple[Finisher, FakeBus, FakeSink, MemoryDirectory, FakeAnnouncer]:
+def finisher(
+    clock: list[dt.datetime] | None = None,
+) -> tuple[Finisher, FakeBus, FakeSink, MemoryDirectory, FakeAnnouncer]:
     bus, sink, directory, announcer = FakeBus(), FakeSink(), MemoryDirectory(), FakeAnnouncer()
+    now = clock or [NOW]
+    sink.clock = now
     done = Finisher(
         bus=bus,  # type: ignore[arg-type]
         records=sink,
         directory=directory,
         hub_keys=HUB_KEYS,
-        clock=lambda: NOW,
+        clock=lambda: now[0],
         announcer=announcer,  # type: ignore[arg-type]
     )
     return done, bus, sink, directory, announcer
@@ -92,3 +119,52 @@ async def test_a_notice_is_answered_but_not_an_access_record() -> None:
     assert sink.keys == [] and announcer.noted == []
     [(_, reply)] = bus.sent()
     assert reply.outcome == Delivered() and reply.record_id is None
+
+
+async def test_a_failed_write_is_tried_again_until_the_record_is_durable(monkeypatch: Any) -> None:
+    monkeypatch.setattr(finish_module, "RETRY_FIRST", 0.001)
+    done, bus, sink, _, _ = finisher()
+    sink.failing, sink.clock = 3, None  # the database back before the deadline
+    ctx = context("query", "chiyoda-child", "chiyoda-tax", "child_allowance", ("local_tax",))
+    await done.finish(ctx, ANSWER, reply_digest=b"r" * 32)
+    [(_, reply)] = bus.sent()
+    assert reply.outcome == ANSWER
+    assert sink.kept == {record_key(ctx.requester, ctx.query_id): ("ok", b"r" * 32)}
+
+
+async def test_an_answer_that_cannot_be_recorded_by_its_deadline_is_a_time_out(
+    monkeypatch: Any,
+) -> None:
+    """Never dead-lettered, never sent unrecorded: recorded as what the requester concluded."""
+    monkeypatch.setattr(finish_module, "RETRY_FIRST", 0.001)
+    done, bus, sink, _, _ = finisher()
+    sink.failing = 12  # each failure moves the clock a second: past the 10 s deadline
+    ctx = context("query", "chiyoda-child", "chiyoda-tax", "child_allowance", ("local_tax",))
+    await done.finish(ctx, ANSWER, reply_digest=b"r" * 32)
+    [(_, reply)] = bus.sent()
+    assert isinstance(reply.outcome, TimedOut)
+    assert sink.kept == {record_key(ctx.requester, ctx.query_id): ("timed_out", b"")}
+
+
+async def test_an_outcome_after_the_deadline_is_a_time_out() -> None:
+    clock = [NOW]
+    done, bus, sink, _, _ = finisher(clock)
+    ctx = context("query", "chiyoda-child", "chiyoda-tax", "child_allowance", ("local_tax",))
+    clock[0] = ctx.deadline
+    await done.finish(ctx, ANSWER, reply_digest=b"r" * 32)
+    [(_, reply)] = bus.sent()
+    assert isinstance(reply.outcome, TimedOut) and reply.outcome.reason
+    assert sink.kept[record_key(ctx.requester, ctx.query_id)] == ("timed_out", b"")
+
+
+async def test_a_redelivered_answer_whose_record_exists_is_sent_again() -> None:
+    """The hub died between recording and replying: the same answer, redelivered, is sent."""
+    done, bus, _, _, _ = finisher()
+    ctx = context("query", "chiyoda-child", "chiyoda-tax", "child_allowance", ("local_tax",))
+    await done.finish(ctx, ANSWER, reply_digest=b"r" * 32)
+    await done.finish(ctx, ANSWER, reply_digest=b"r" * 32, redelivered=True)
+    assert [reply.outcome for _, reply in bus.sent()] == [ANSWER, ANSWER]
+    # a different answer (another copy, a late one) is never sent, redelivered or not
+    await done.finish(ctx, ANSWER, reply_digest=b"s" * 32, redelivered=True)
+    await done.finish(ctx, TimedOut(reason="late"), redelivered=True)
+    assert len(bus.sent()) == 2

@@ -17,9 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
 import pytest
 
 from hub.buckets import Rate
@@ -27,6 +28,7 @@ from hub.bus import CONTENT_TYPE, HUB_REPLIES, HUB_REQUESTS, CallTimeout, signed
 from hub.directory import MemoryDirectory
 from hub.records import ClaimState, MemoryQuotaStore
 from hub.routing import LegalTable, Registry
+from hub.routing.desks import deadline_message
 from hub.routing.desks.enrollment import ENROLL_RATE
 from hub.routing.legal import parse_table
 from hub.routing.offices import parse_registry
@@ -52,6 +54,7 @@ from hub.wire import (
     Refused,
     Reply,
     Resolved,
+    TimedOut,
     new_traceparent,
     outcome_code,
 )
@@ -71,6 +74,7 @@ from tests.unit.router.desk_fakes import (
     FakeBus,
     FakeFinisher,
     FakeTokens,
+    context,
     token,
 )
 from tests.unit.routing.snippets import office, registry, row, table
@@ -375,7 +379,6 @@ TIMES = [
     (NOW - 301 * S, NOW + 10 * S, "hub.stale_request"),
     (NOW + 301 * S, NOW + 311 * S, "hub.future_request"),
     (NOW, NOW + 121 * S, "hub.deadline_too_far"),
-    (NOW - 10 * S, NOW, "hub.deadline_passed"),
 ]
 
 
@@ -390,6 +393,18 @@ async def test_a_request_out_of_time_is_refused(
         items=("local_tax",),
     )
     assert await hub.refused(delivered(msg)) == code
+
+
+async def test_a_request_past_its_deadline_is_answered_timed_out(make_hub: MakeHub) -> None:
+    """As its requester concluded on its own: one outcome, recorded and answered."""
+    hub = make_hub()
+    msg = Query(
+        envelope=envelope(CHILD, TAX, "child_allowance", at=NOW - 10 * S, deadline=NOW),
+        person=token("p1", CHILD),
+        items=("local_tax",),
+    )
+    await hub.router.on_request(delivered(msg))
+    assert isinstance(hub.outcome(), TimedOut) and hub.bus.sent() == []
 
 
 async def test_hub_token_service_unavailable(make_hub: MakeHub) -> None:
@@ -642,3 +657,61 @@ async def test_hub_late_enrollment(make_hub: MakeHub) -> None:
     await hub.router.on_reply(d)
     assert d.settled_as == "dead_letter" and d.dead_reason.startswith("hub.late_enrollment:")
     assert hub.finisher.finished == []  # no token: the office was told it timed out
+
+
+# ---- deadlines, back from the broker's wait queues ----------------------------------------------
+
+
+def deadline(body: bytes, *, user_id: str | None = "hub") -> FakeDelivery:
+    return FakeDelivery(
+        body=body,
+        message_id="d1",
+        correlation_id=None,
+        headers={},
+        user_id=user_id,
+        queue="hub.deadlines",
+    )
+
+
+def sealed(at: dt.datetime) -> bytes:
+    ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
+    return deadline_message(SEALER.seal(replace(ctx, deadline=at)), 1000).body
+
+
+async def test_a_deadline_that_passed_finishes_its_query_timed_out(make_hub: MakeHub) -> None:
+    hub = make_hub()
+    d = deadline(sealed(NOW))
+    await hub.router.on_deadline(d)
+    assert isinstance(hub.outcome(), TimedOut) and d.settled_as == "ack"
+
+
+async def test_a_deadline_back_too_early_waits_again(make_hub: MakeHub) -> None:
+    """Another worker's clock behind this one's: the deadline goes back to wait, nothing ends."""
+    hub = make_hub()
+    d = deadline(sealed(NOW + 4 * S))
+    await hub.router.on_deadline(d)
+    assert hub.finisher.finished == [] and d.settled_as == "ack"
+    [(queue, again)] = hub.bus.deadlines()
+    assert queue == "hub.wait.5s" and again.expiration_ms == 5000
+
+
+@pytest.mark.parametrize(
+    ("body", "user_id", "code"),
+    [
+        (None, "chiyoda-child", "routing.forged_context"),  # an office's, through any route
+        (None, None, "routing.forged_context"),
+        (orjson.dumps({"context": "bm90LXRoZS1odWJz"}), "hub", "routing.forged_context"),
+        (b"not json", "hub", "hub.bad_deadline"),
+        (b"[]", "hub", "hub.bad_deadline"),
+        (orjson.dumps({"context": 7}), "hub", "hub.bad_deadline"),
+        (orjson.dumps({"context": "x" * 70_000}), "hub", "hub.bad_deadline"),  # oversized
+    ],
+)
+async def test_a_deadline_not_the_hubs_own_is_dead_lettered(
+    make_hub: MakeHub, body: bytes | None, user_id: str | None, code: str
+) -> None:
+    hub = make_hub()
+    d = deadline(body or sealed(NOW), user_id=user_id)
+    await hub.router.on_deadline(d)
+    assert d.settled_as == "dead_letter" and d.dead_reason.startswith(code)
+    assert hub.finisher.finished == [] and hub.bus.published == []

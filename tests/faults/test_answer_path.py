@@ -1,0 +1,146 @@
+"""The answer path under faults: every provision recorded, every recorded outcome delivered,
+one outcome per query, deadlines kept by the broker (docs/reliability.md, "Faults under load").
+
+Each test drives the requester and the provider by hand on the real RabbitMQ and PostgreSQL and
+puts the fault exactly where it bites: the database gone while the hub records an answer, the
+reply's publish lost after the record, a hub stalled past the deadline, the forwarding hub
+gone while its provider never answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from faults_env import CHILD, Deployment, query
+
+from hub.bus import NotConfirmed
+from hub.wire import Answered, TimedOut, encode
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
+RRC = "12345678903"
+
+
+async def test_a_record_write_failing_holds_the_answer_until_the_database_is_back(
+    dep: Deployment,
+) -> None:
+    """Before: the hub's write failed, the answer was redelivered to the delivery limit in
+    milliseconds and dead-lettered; the provision was never recorded nor delivered."""
+    await dep.services()
+    await dep.hub()
+    child, tax, dead = await dep.requester(), await dep.provider(), await dep.dead_letters()
+    q = query(dep.token(RRC, CHILD), deadline=30)
+    await child.send(encode(q))
+    fwd = await tax.forwarded()
+    async with dep.records_unwritable():
+        await tax.answer(fwd)
+        await asyncio.sleep(8)  # the hub tries, fails, holds on (nothing to wait for: a fault)
+        assert await dep.records(CHILD, q.envelope.correlation_id) == []
+    reply = await child.reply(timeout=30)
+    assert isinstance(reply.outcome, Answered)
+    record = await dep.record(CHILD, q.envelope.correlation_id)
+    assert record["outcome"] == "ok"
+    assert dead.empty()
+    await child.no_more_replies()
+
+
+async def test_past_its_deadline_an_unrecordable_answer_is_recorded_as_timed_out(
+    dep: Deployment,
+) -> None:
+    await dep.services()
+    await dep.hub()
+    child, tax, dead = await dep.requester(), await dep.provider(), await dep.dead_letters()
+    q = query(dep.token(RRC, CHILD), deadline=3)
+    await child.send(encode(q))
+    fwd = await tax.forwarded()
+    async with dep.records_unwritable():
+        await tax.answer(fwd)
+        await asyncio.sleep(4)  # past the deadline with the database still gone
+    reply = await child.reply(timeout=30)
+    assert isinstance(reply.outcome, TimedOut)
+    assert (await dep.record(CHILD, q.envelope.correlation_id))["outcome"] == "timed_out"
+    assert dead.empty()
+    await child.no_more_replies()
+
+
+async def test_a_reply_lost_after_its_record_is_sent_again_from_the_redelivered_answer(
+    dep: Deployment,
+) -> None:
+    """The hub recorded ``ok`` and its reply's publish was lost (a broker restart, the hub
+    killed): before, the redelivered answer found its record and nothing was ever sent."""
+    await dep.services()
+    hub = await dep.hub()
+    assert hub.router is not None
+    finisher = hub.router._d.finisher
+    sent = finisher._reply
+    lost: list[Any] = []
+
+    async def lose_the_first(*args: Any) -> None:
+        if not lost:
+            lost.append(args)
+            raise NotConfirmed("the connection was lost before the confirm")
+        await sent(*args)
+
+    finisher._reply = lose_the_first  # type: ignore[method-assign]
+    child, tax = await dep.requester(), await dep.provider()
+    q = query(dep.token(RRC, CHILD), deadline=30)
+    await child.send(encode(q))
+    await tax.answer(await tax.forwarded())
+    reply = await child.reply(timeout=30)
+    assert lost, "the first reply was not lost: the test did not test anything"
+    assert isinstance(reply.outcome, Answered)
+    assert len(await dep.records(CHILD, q.envelope.correlation_id)) == 1
+    await child.no_more_replies()
+
+
+async def test_a_hub_stalled_past_the_deadline_records_the_time_out_the_requester_saw(
+    dep: Deployment,
+) -> None:
+    """Before: the requester concluded ``timed out`` and the record said ``refused:
+    hub.deadline_passed``."""
+    await dep.services()
+    child = await dep.requester()
+    q = query(dep.token(RRC, CHILD), deadline=1)
+    await child.send(encode(q))
+    await asyncio.sleep(1.5)  # no hub takes it: a stalled one
+    await dep.hub()
+    assert (await dep.record(CHILD, q.envelope.correlation_id))["outcome"] == "timed_out"
+    assert isinstance((await child.reply()).outcome, TimedOut)
+
+
+async def test_an_answer_taken_after_the_deadline_is_recorded_as_the_time_out(
+    dep: Deployment,
+) -> None:
+    """The provider answered; no hub took the answer before the deadline (stalled). Before: a
+    second hub recorded and sent ``ok`` after the requester had concluded ``timed out``."""
+    await dep.services()
+    first = await dep.hub()
+    child, tax = await dep.requester(), await dep.provider()
+    q = query(dep.token(RRC, CHILD), deadline=2)
+    await child.send(encode(q))
+    fwd = await tax.forwarded()
+    await first.aclose()  # the hub stops before the answer comes
+    await tax.answer(fwd)
+    await asyncio.sleep(2.5)
+    await dep.hub()
+    assert (await dep.record(CHILD, q.envelope.correlation_id))["outcome"] == "timed_out"
+    assert isinstance((await child.reply()).outcome, TimedOut)
+    await child.no_more_replies()
+
+
+async def test_a_forwarding_hub_gone_leaves_its_deadline_to_another(dep: Deployment) -> None:
+    """The provider never answers and the hub that forwarded the query is gone: before, no
+    time-out was ever recorded (the timer died with the hub)."""
+    await dep.services()
+    first = await dep.hub()
+    await dep.hub()  # a second worker, running all along
+    child, tax = await dep.requester(), await dep.provider()
+    q = query(dep.token(RRC, CHILD), deadline=2)
+    await child.send(encode(q))
+    await tax.forwarded()
+    await first.aclose()
+    record = await dep.record(CHILD, q.envelope.correlation_id)
+    assert record["outcome"] == "timed_out"
+    assert isinstance((await child.reply(timeout=10)).outcome, TimedOut)
+    await child.no_more_replies()
