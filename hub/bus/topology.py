@@ -285,9 +285,11 @@ def office_replies(code: str) -> str:
 
 
 def wait_span(seconds: float) -> int:
-    """The span of the wait queue for a deadline ``seconds`` away: the shortest at least that
-    long (the longest for anything beyond)."""
-    return next((n for n in WAIT_SECONDS if n >= seconds), WAIT_SECONDS[-1])
+    """The span of the wait queue for a deadline ``seconds`` away: the longest not beyond it
+    (the shortest when the deadline is nearer than every span). A deadline comes back at or
+    before its time and waits again for what is left (the hub's ``on_deadline``), so it is
+    finished at most the shortest span late, never a whole gap between spans late."""
+    return next((n for n in reversed(WAIT_SECONDS) if n <= seconds), WAIT_SECONDS[0])
 
 
 def wait_queue(span: int) -> str:

@@ -285,8 +285,8 @@ def test_duplicate_offices_and_negative_limits_are_refused() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "span"),
-    [(0.001, 1), (1, 1), (1.01, 5), (9.99, 10), (10, 10), (119.5, 120), (500, 120)],
+    [(0.001, 1), (1, 1), (1.5, 1), (4.99, 1), (5, 5), (9.99, 5), (10, 10), (119.5, 30), (500, 120)],
 )
-def test_a_deadline_waits_in_the_shortest_queue_long_enough(seconds: float, span: int) -> None:
+def test_a_deadline_waits_in_the_longest_queue_not_beyond_it(seconds: float, span: int) -> None:
     assert wait_span(seconds) == span
     assert wait_queue(span) == f"hub.wait.{span}s"
