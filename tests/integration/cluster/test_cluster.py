@@ -242,9 +242,12 @@ async def lose_a_node_under_load_and_get_it_back(
         assert {a.status for a in answers} == {"ok"}, [
             (a.status, a.code, a.reason) for a in answers if a.status != "ok"
         ]
-        twice = {q: m for q, m in bus.replies.items() if len(m) != 1}
-        assert twice == {}, "a query was answered more than once"
-        assert all(len(bus.replies[str(a.query_id)]) == 1 for a in answers)
+        # The hub may send a recorded reply again after the node's loss (the same answer, from
+        # the redelivered provider reply: docs/reliability.md, "sent again"); what must never
+        # happen is a second answer: each query taken once by the office, one record each
+        # (below), and that record the answer the office took.
+        assert len({a.query_id for a in answers}) == len(answers), "a query was answered twice"
+        assert all(bus.replies[str(a.query_id)] for a in answers)
         records = await records_of(settings.db_url or "", answers)
         wrong = {
             a.query_id: records[a.query_id] for a in answers if records[a.query_id] != [a.record_id]
