@@ -11,11 +11,13 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from typing import Protocol
 from urllib.parse import urlsplit
 
 __all__ = [
     "client_of",
+    "headers_on_prepare",
     "new_token",
     "origin_allowed",
     "origin_of",
@@ -97,3 +99,27 @@ def security_headers(
     if hsts:
         headers["Strict-Transport-Security"] = "max-age=31536000"
     return headers
+
+
+class _Request(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+class _Response(Protocol):
+    @property
+    def headers(self) -> MutableMapping[str, str]: ...
+
+
+def headers_on_prepare(
+    headers: dict[str, str],
+) -> Callable[[_Request, _Response], Awaitable[None]]:
+    """An ``on_response_prepare`` hook (aiohttp's, duck-typed): ``headers`` on every response,
+    and ``Cache-Control: no-store`` on all but the static files."""
+
+    async def add(request: _Request, response: _Response) -> None:
+        response.headers.update(headers)
+        if not request.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+
+    return add

@@ -30,6 +30,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.log import get_logger
+from hub.web import headers_on_prepare
 from portal import applications, live, login, views
 from portal.challenges import PreLoginStore
 from portal.csrf import origin_allowed, origin_of, token_matches
@@ -182,17 +183,6 @@ async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await handler(request)
 
 
-def _on_prepare(
-    headers: dict[str, str],
-) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
-    async def add(request: web.Request, response: web.StreamResponse) -> None:
-        response.headers.update(headers)
-        if not request.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"
-
-    return add
-
-
 def create_app(
     backend: Backend,
     checker: CertificateChecker,
@@ -229,7 +219,7 @@ def create_app(
         templates=make_templates(),
     )
     headers = security_headers(content_security_policy(bridge), hsts=own.startswith("https:"))
-    app.on_response_prepare.append(_on_prepare(headers))
+    app.on_response_prepare.append(headers_on_prepare(headers))
     app.router.add_get("/", views.home)
     app.router.add_get("/login", login.login_page)
     app.router.add_post("/login/complete", login.login_complete)

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from hub.buckets import Buckets, Rate
 from hub.log import get_logger
-from hub.web import origin_allowed, origin_of, security_headers, token_matches
+from hub.web import headers_on_prepare, origin_allowed, origin_of, security_headers, token_matches
 from monitor.console import routes
 from monitor.console.accounts import ActionLog, Officials
 from monitor.console.params import BadParam
@@ -171,17 +171,6 @@ async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     )
 
 
-def _on_prepare(
-    headers: dict[str, str],
-) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
-    async def add(request: web.Request, response: web.StreamResponse) -> None:
-        response.headers.update(headers)
-        if not request.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"
-
-    return add
-
-
 def create_app(
     spans: SpanStore,
     officials: Officials,
@@ -217,7 +206,7 @@ def create_app(
         templates=make_templates(),
     )
     app.on_response_prepare.append(
-        _on_prepare(security_headers(CSP, hsts=own.startswith("https:")))
+        headers_on_prepare(security_headers(CSP, hsts=own.startswith("https:")))
     )
     routes.add(app.router)
     app.router.add_static("/static", STATIC)
