@@ -48,6 +48,10 @@ EXCHANGES = (  # every exchange of the vhost: the network's, RabbitMQ's own, the
     "renkei.token",
     "renkei.dlx",
     "renkei.spans",
+    "renkei.interactive",
+    "renkei.wait",
+    "renkei.deadlines",
+    "monitor.alerts",
     "amq.direct",
     "amq.fanout",
     "amq.topic",
@@ -216,6 +220,10 @@ async def test_reading_another_offices_queue_or_the_hubs_is_refused(
         ("renkei.offices", "office.chiyoda-tax.in"),
         ("", "office.chiyoda-tax.in"),  # the default exchange, straight into the queue
         ("renkei.token", "token.requests"),
+        ("renkei.interactive", "hub.interactive"),  # the portal's lane: not a batch office's
+        ("renkei.wait", "hub.wait.1s"),  # a forged deadline, to time another's query out
+        ("renkei.deadlines", ""),
+        ("monitor.alerts", ""),
         *((name, "office.chiyoda-tax.in") for name in EXCHANGES if name.startswith("amq.")),
     ],
 )
