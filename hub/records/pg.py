@@ -62,7 +62,7 @@ _IDENT: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _LOCK: Final = (
     "SELECT pg_advisory_xact_lock($1), set_config('plan_cache_mode', 'force_custom_plan', true)"
 )
-_RETRIES: Final = 8  # a locked append races only fast appends, which cannot win for long
+_RETRIES: Final = 8  # a guard: a fast append waits for a locked one (schema.sql: append_lock)
 _CUSTOM_PLANS: Final = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"
 
 
@@ -185,7 +185,8 @@ class PgRecordStore:
         ddl = resources.files("hub.records").joinpath("schema.sql").read_text("utf-8")
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_LOCK, self._lock)
-            await conn.execute(ddl.replace("{schema}", f'"{self._schema}"'))
+            ddl = ddl.replace("{schema}", f'"{self._schema}"')
+            await conn.execute(ddl.replace("{lock_key}", str(self._lock)))
             if writer_role is not None:
                 await self._grant(conn, writer_role)
             if reader_role is not None:

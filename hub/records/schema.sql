@@ -139,6 +139,21 @@ BEGIN
 END
 $$;
 
+-- A fast append (one COPY onto the head its worker wrote last, with no lock statement) takes
+-- the append lock shared inside its own statement; a locked append holds it exclusive from its
+-- head read to its commit.  So a locked append is never overtaken (it would collide on seq and
+-- start again: under steady fast appends from another worker, for ever), and fast appends of
+-- two workers still run side by side (the loser collides and goes locked).
+CREATE OR REPLACE FUNCTION {schema}.share_append_lock() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared({lock_key});
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER append_lock BEFORE INSERT ON {schema}.access_record
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.share_append_lock();
 CREATE OR REPLACE TRIGGER append_only BEFORE UPDATE OR DELETE ON {schema}.access_record
     FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
 CREATE OR REPLACE TRIGGER no_truncate BEFORE TRUNCATE ON {schema}.access_record
