@@ -31,6 +31,10 @@ _SENSITIVE_KEYS = frozenset(
         "secret",
     }
 )
+# A logger bound once stays bound to that configuration (structlog's cache_logger_on_first_use):
+# fast in a process configured once; the test suite, where configurations come and go, turns it
+# off so that each line reads the configuration of its moment.
+CACHE_LOGGERS = True
 _TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 # 11–13 digit runs, also written in groups of four (resident-record codes, individual and
 # corporate numbers), and long base64url runs (tokens, keys, sealed payloads).
@@ -82,7 +86,7 @@ def configure(*, level: str = "info", json: bool | None = None) -> None:
         processors=[*head, *tail],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         logger_factory=structlog.PrintLoggerFactory(file=_STDERR),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=CACHE_LOGGERS,
     )
     handler = _StdlibHandler(_STDERR)
     handler.setFormatter(

@@ -15,7 +15,10 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/cli_runner.py, importabl
 
 from cli_runner import Run
 
+import hub.log
 from renkei.cli import main
+
+hub.log.CACHE_LOGGERS = False  # see hub.log: configurations come and go between tests
 
 
 @pytest.fixture
