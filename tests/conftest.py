@@ -21,10 +21,12 @@ from renkei.cli import main
 hub.log.CACHE_LOGGERS = False  # see hub.log: configurations come and go between tests
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
     """Puts back what ``hub.log.configure`` changes: structlog's set-up and the root logger's
-    handlers and level (it binds this test's stderr, which pytest swaps between tests)."""
+    handlers and level (it binds this test's stderr, which pytest swaps between tests). Every
+    test: one that runs a command in-process at ``--log-level warning`` would otherwise leave
+    the next tests' info lines filtered out before ``capture_logs`` sees them."""
     was, saved = structlog.is_configured(), structlog.get_config()
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
