@@ -35,7 +35,7 @@ async def test_the_june_season_replayed_embedded_loses_nothing(tmp_path: Path) -
     garbage collector, as every service does: not in the test process)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENKEI_")}
     proc = await asyncio.create_subprocess_exec(
-        RENKEI, "season", "replay", "june-child-allowance", "--rate", "25", "--duration", "80s",
+        RENKEI, "season", "replay", "june-child-allowance", "--rate", "50", "--duration", "40s",
         "--residents", "3000", "--reports", str(tmp_path),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
