@@ -40,6 +40,7 @@ from hub.records.model import (
     Checkpoint,
     FlagChange,
     RecordDraft,
+    Recorded,
     digest,
 )
 from hub.records.pg import PgRecordStore
@@ -72,6 +73,7 @@ __all__ = [
     "RecordStore",
     "RecordWriteError",
     "RecordWriter",
+    "Recorded",
     "RecordsError",
     "RoleError",
     "SchemaError",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final, get_args
+from typing import Final, NamedTuple, get_args
 from uuid import UUID, uuid4
 
 from hub.records.exceptions import InvalidRecord
@@ -25,6 +25,7 @@ __all__ = [
     "Checkpoint",
     "FlagChange",
     "RecordDraft",
+    "Recorded",
     "check_text",
     "digest",
     "utc",
@@ -61,6 +62,15 @@ def utc(name: str, value: object) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise InvalidRecord(f"{name} must be a timezone-aware datetime")
     return value.astimezone(UTC)
+
+
+class Recorded(NamedTuple):
+    """What the record of one query says of its outcome: enough to tell a redelivered answer
+    from another (``reply_digest``) and to send a decided refusal again (``reason``)."""
+
+    outcome: str
+    reply_digest: bytes
+    reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -48,7 +48,14 @@ from hub.records.checkpoints import (
 from hub.records.claims import Claim, ClaimState, settle
 from hub.records.exceptions import ConfigError, RecordNotFound, RoleError, SchemaError
 from hub.records.flags import make_flag_change
-from hub.records.model import GENESIS_HASH, AccessRecord, Checkpoint, FlagChange, RecordDraft
+from hub.records.model import (
+    GENESIS_HASH,
+    AccessRecord,
+    Checkpoint,
+    FlagChange,
+    RecordDraft,
+    Recorded,
+)
 from hub.records.store import MARKED, RECORDER, check_every, check_window, reading_time
 from hub.records.witness import Witness, note_committed
 
@@ -348,10 +355,12 @@ class PgRecordStore:
             rows = await conn.fetch(self._q.exists, list(query_ids))
         return {row["query_id"] for row in rows}
 
-    async def recorded(self, query_id: UUID) -> tuple[str, bytes] | None:
+    async def recorded(self, query_id: UUID) -> Recorded | None:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(self._q.recorded, query_id)
-        return None if row is None else (row["outcome"], bytes(row["reply_digest"]))
+        if row is None:
+            return None
+        return Recorded(row["outcome"], bytes(row["reply_digest"]), row["reason"])
 
     async def for_person(
         self,

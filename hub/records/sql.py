@@ -167,7 +167,7 @@ _TEMPLATES: Final = Statements(
         " FROM {s}.checkpoint WHERE seq = h.seq ORDER BY flag_seq DESC LIMIT 1) c ON true"
     ),
     exists="SELECT query_id FROM {s}.access_record WHERE query_id = ANY($1::uuid[])",
-    recorded="SELECT outcome, reply_digest FROM {s}.access_record WHERE query_id = $1",
+    recorded="SELECT outcome, reply_digest, reason FROM {s}.access_record WHERE query_id = $1",
     record_exists="SELECT 1 FROM {s}.access_record WHERE record_id = $1",
     # each record with its latest flag change, read at $7 (a flag whose end has passed is off)
     for_person=(

@@ -39,6 +39,7 @@ from hub.records.model import (
     Checkpoint,
     FlagChange,
     RecordDraft,
+    Recorded,
     utc,
 )
 from hub.records.witness import Witness, note_committed
@@ -75,8 +76,8 @@ class RecordStore(Protocol):
 
     async def exists(self, query_ids: Iterable[UUID]) -> set[UUID]: ...
 
-    async def recorded(self, query_id: UUID) -> tuple[str, bytes] | None:
-        """The outcome and reply digest of the record of ``query_id``, if it has one."""
+    async def recorded(self, query_id: UUID) -> Recorded | None:
+        """The outcome, reply digest and reason of the record of ``query_id``, if it has one."""
         ...
 
     async def for_person(
@@ -276,11 +277,11 @@ class MemoryRecordStore:
     async def exists(self, query_ids: Iterable[UUID]) -> set[UUID]:
         return {q for q in query_ids if q in self._queries}
 
-    async def recorded(self, query_id: UUID) -> tuple[str, bytes] | None:
+    async def recorded(self, query_id: UUID) -> Recorded | None:
         if query_id in self._queries:
             for r in reversed(self._records):
                 if r.query_id == query_id:
-                    return r.outcome, r.reply_digest
+                    return Recorded(r.outcome, r.reply_digest, r.reason)
         return None
 
     async def for_person(

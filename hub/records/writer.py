@@ -17,7 +17,7 @@ from uuid import UUID
 from hub.batch import Batcher
 from hub.metrics import METRICS
 from hub.records.exceptions import ConfigError, RecordWriteError, WriterClosed
-from hub.records.model import RecordDraft
+from hub.records.model import RecordDraft, Recorded
 from hub.records.store import RecordStore
 
 __all__ = ["RecordWriter"]
@@ -47,8 +47,8 @@ class RecordWriter:
         except Exception as exc:
             raise RecordWriteError(f"access records were not written: {exc!r}") from exc
 
-    async def recorded(self, query_id: UUID) -> tuple[str, bytes] | None:
-        """The outcome and reply digest recorded for ``query_id``, if any (read at once)."""
+    async def recorded(self, query_id: UUID) -> Recorded | None:
+        """What the record of ``query_id`` says of its outcome, if any (read at once)."""
         return await self._store.recorded(query_id)
 
     async def _append(self, drafts: Sequence[RecordDraft]) -> list[bool]:

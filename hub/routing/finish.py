@@ -27,7 +27,7 @@ from hub.bus import OFFICES_EXCHANGE, Bus, Unroutable, office_replies, signed_me
 from hub.directory import Directory
 from hub.log import get_logger
 from hub.metrics import METRICS
-from hub.records import RecordDraft, RecordWriteError, RecordWriter
+from hub.records import RecordDraft, Recorded, RecordWriteError, RecordWriter
 from hub.routing.announce import Announcer, Sighting
 from hub.routing.context import Context
 from hub.routing.exceptions import law_code
@@ -39,6 +39,7 @@ from hub.wire import (
     Enrolled,
     Envelope,
     Failed,
+    NotFound,
     OfficeKeys,
     Outcome,
     Refused,
@@ -53,6 +54,7 @@ __all__ = [
     "Finisher",
     "RecordSink",
     "WriterSink",
+    "decided",
     "hub_error",
     "record_id_for",
     "record_key",
@@ -100,6 +102,20 @@ def record_id_for(key: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(_RECORD_NS, str(key))
 
 
+def decided(found: Recorded) -> Refused | NotFound | TimedOut | None:
+    """The outcome a record of no content says, as it was sent; None for an answer (the record
+    holds no content: it is sent again only from its redelivered answer) and for an error (its
+    family is not recorded)."""
+    if found.outcome == "refused":
+        code, _, reason = found.reason.partition(": ")
+        return Refused(code=code, reason=reason)
+    if found.outcome == "not_found":
+        return NotFound(reason=found.reason)
+    if found.outcome == "timed_out":
+        return TimedOut(reason=found.reason)
+    return None
+
+
 def timed_out_if_late(ctx: Context, outcome: Outcome, now: dt.datetime) -> Outcome:
     """The outcome to record at ``now``: from the deadline on, a time-out (the requester has
     concluded as much on its own); before it, the outcome itself."""
@@ -128,8 +144,8 @@ class RecordSink(Protocol):
         key: uuid.UUID,
     ) -> bool: ...
 
-    async def recorded(self, key: uuid.UUID) -> tuple[str, bytes] | None:
-        """The outcome and reply digest recorded under ``key``, if any."""
+    async def recorded(self, key: uuid.UUID) -> Recorded | None:
+        """What the record under ``key`` says of its outcome, if there is one."""
         ...
 
 
@@ -171,7 +187,7 @@ class WriterSink:
         )
         return await self.writer.record(draft)
 
-    async def recorded(self, key: uuid.UUID) -> tuple[str, bytes] | None:
+    async def recorded(self, key: uuid.UUID) -> Recorded | None:
         return await self.writer.recorded(key)
 
 
@@ -282,7 +298,23 @@ class Finisher:
     async def _is_recorded(self, key: uuid.UUID, outcome: Outcome, reply_digest: bytes) -> bool:
         """Whether the record under ``key`` is this very outcome (by its reply's digest)."""
         found = await self._records.recorded(key)
-        return found == (record_outcome(outcome), reply_digest)
+        return found is not None and (found.outcome, found.reply_digest) == (
+            record_outcome(outcome),
+            reply_digest,
+        )
+
+    async def again(self, ctx: Context) -> None:
+        """The broker's redelivery of a request whose query is recorded: a hub may have stopped
+        between the record and the reply. A decision of no content (a refusal, a not-found, a
+        time-out) is sent again as recorded, under the same record id; the requester drops
+        a reply it has already had."""
+        key = record_key(ctx.requester, ctx.query_id)
+        found = await self._records.recorded(key)
+        outcome = None if found is None else decided(found)
+        if outcome is None:
+            return
+        log.info("reply.again", query_id=str(ctx.query_id), requester=ctx.requester)
+        await self._reply(ctx, outcome, record_id_for(key), self._clock())
 
     def _lap(self, ctx: Context) -> float:
         return (self._clock() - ctx.asked_at).total_seconds()

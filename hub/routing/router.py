@@ -269,6 +269,8 @@ class Router:
             outcome = refused(HUB_REPLAYED_QUERY, why)
             key = replay_key(ctx.requester, ctx.query_id, ctx.query_digest)
             await self._d.finisher.finish(ctx, outcome, key=key)
+        elif verdict == "done":  # recorded: its reply may not have gone out
+            await self._d.finisher.again(ctx)
         log.info("query.again", query_id=str(ctx.query_id), verdict=verdict, sender=d.user_id)
         return False
 

@@ -173,7 +173,7 @@ class Deployment:
     async def records(self, requester: str, query_id: uuid.UUID) -> list[asyncpg.Record]:
         """Every access record of the query (one, or none)."""
         return await self.db.fetch(
-            "SELECT outcome, reason FROM records.access_record WHERE query_id = $1",
+            "SELECT record_id, outcome, reason FROM records.access_record WHERE query_id = $1",
             record_key(requester, query_id),
         )
 

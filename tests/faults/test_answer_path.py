@@ -16,7 +16,7 @@ import pytest
 from faults_env import CHILD, Deployment, query
 
 from hub.bus import NotConfirmed
-from hub.wire import Answered, TimedOut, encode
+from hub.wire import Answered, Refused, TimedOut, encode
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 RRC = "12345678903"
@@ -91,6 +91,39 @@ async def test_a_reply_lost_after_its_record_is_sent_again_from_the_redelivered_
     assert lost, "the first reply was not lost: the test did not test anything"
     assert isinstance(reply.outcome, Answered)
     assert len(await dep.records(CHILD, q.envelope.correlation_id)) == 1
+    await child.no_more_replies()
+
+
+async def test_a_refusal_lost_after_its_record_is_sent_again_to_the_redelivered_request(
+    dep: Deployment,
+) -> None:
+    """A decision the hub makes on the request path (here: no row of the legal table), its
+    reply's publish lost after the record: before, the redelivered request found its record, was
+    only acknowledged, and the requester timed out while the record said ``refused``."""
+    await dep.services()
+    hub = await dep.hub()
+    assert hub.router is not None
+    finisher = hub.router._d.finisher
+    sent = finisher._reply
+    lost: list[Any] = []
+
+    async def lose_the_first(*args: Any) -> None:
+        if not lost:
+            lost.append(args)
+            raise NotConfirmed("the connection was lost before the confirm")
+        await sent(*args)
+
+    finisher._reply = lose_the_first  # type: ignore[method-assign]
+    child = await dep.requester()
+    lawful = query(dep.token(RRC, CHILD), deadline=30)
+    q = lawful.model_copy(update={"items": ("resident_record",)})  # not the tax office's to give
+    await child.send(encode(q))
+    reply = await child.reply(timeout=30)
+    assert lost, "the first reply was not lost: the test did not test anything"
+    assert isinstance(reply.outcome, Refused), reply.outcome
+    [record] = await dep.records(CHILD, q.envelope.correlation_id)
+    assert record["outcome"] == "refused"
+    assert reply.record_id == record["record_id"]
     await child.no_more_replies()
 
 

@@ -8,25 +8,39 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pytest
+
 from hub.directory import MemoryDirectory
-from hub.records import RecordWriteError
+from hub.records import Recorded, RecordWriteError
 from hub.routing import finish as finish_module
 from hub.routing.finish import (
     Finisher,
+    decided,
     record_id_for,
     record_key,
     record_outcome,
     refused,
     replay_key,
 )
-from hub.wire import Answered, Delivered, Enrolled, Reply, TimedOut, seal
+from hub.wire import (
+    Answered,
+    Delivered,
+    Enrolled,
+    NotFound,
+    Refused,
+    Reply,
+    TimedOut,
+    outcome_code,
+    outcome_reason,
+    seal,
+)
 from tests.unit.router.desk_fakes import HUB_KEYS, KEYS, NOW, FakeBus, context, token
 
 
 @dataclass
 class FakeSink:
     keys: list[uuid.UUID] = field(default_factory=list)
-    kept: dict[uuid.UUID, tuple[str, bytes]] = field(default_factory=dict)
+    kept: dict[uuid.UUID, Recorded] = field(default_factory=dict)
     failing: int = 0  # writes that fail before one goes through
     clock: list[dt.datetime] | None = None  # moved on by each failed write, if given
 
@@ -40,11 +54,14 @@ class FakeSink:
             raise RecordWriteError("the database is gone")
         first = key not in self.keys
         self.keys.append(key)
-        if first:
-            self.kept[key] = (record_outcome(outcome), digest)
+        if first:  # as WriterSink records it: the reason after the code
+            code, why = outcome_code(outcome), outcome_reason(outcome)
+            self.kept[key] = Recorded(
+                record_outcome(outcome), digest, f"{code}: {why}" if code else why
+            )
         return first
 
-    async def recorded(self, key: uuid.UUID) -> tuple[str, bytes] | None:
+    async def recorded(self, key: uuid.UUID) -> Recorded | None:
         return self.kept.get(key)
 
 
@@ -129,7 +146,7 @@ async def test_a_failed_write_is_tried_again_until_the_record_is_durable(monkeyp
     await done.finish(ctx, ANSWER, reply_digest=b"r" * 32)
     [(_, reply)] = bus.sent()
     assert reply.outcome == ANSWER
-    assert sink.kept == {record_key(ctx.requester, ctx.query_id): ("ok", b"r" * 32)}
+    assert sink.kept[record_key(ctx.requester, ctx.query_id)][:2] == ("ok", b"r" * 32)
 
 
 async def test_an_answer_that_cannot_be_recorded_by_its_deadline_is_a_time_out(
@@ -143,7 +160,7 @@ async def test_an_answer_that_cannot_be_recorded_by_its_deadline_is_a_time_out(
     await done.finish(ctx, ANSWER, reply_digest=b"r" * 32)
     [(_, reply)] = bus.sent()
     assert isinstance(reply.outcome, TimedOut)
-    assert sink.kept == {record_key(ctx.requester, ctx.query_id): ("timed_out", b"")}
+    assert sink.kept[record_key(ctx.requester, ctx.query_id)][:2] == ("timed_out", b"")
 
 
 async def test_an_outcome_after_the_deadline_is_a_time_out() -> None:
@@ -154,7 +171,7 @@ async def test_an_outcome_after_the_deadline_is_a_time_out() -> None:
     await done.finish(ctx, ANSWER, reply_digest=b"r" * 32)
     [(_, reply)] = bus.sent()
     assert isinstance(reply.outcome, TimedOut) and reply.outcome.reason
-    assert sink.kept[record_key(ctx.requester, ctx.query_id)] == ("timed_out", b"")
+    assert sink.kept[record_key(ctx.requester, ctx.query_id)][:2] == ("timed_out", b"")
 
 
 async def test_a_redelivered_answer_whose_record_exists_is_sent_again() -> None:
@@ -168,3 +185,44 @@ async def test_a_redelivered_answer_whose_record_exists_is_sent_again() -> None:
     await done.finish(ctx, ANSWER, reply_digest=b"s" * 32, redelivered=True)
     await done.finish(ctx, TimedOut(reason="late"), redelivered=True)
     assert len(bus.sent()) == 2
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        refused("routing.not_in_legal_table", "no row: chiyoda-child may not ask for pension"),
+        NotFound(reason="no such person"),
+        TimedOut(reason="the deadline 10:00:00.000000 had passed"),
+    ],
+)
+async def test_a_redelivered_request_whose_decision_is_recorded_gets_it_again(
+    outcome: Refused | NotFound | TimedOut,
+) -> None:
+    """The hub died between recording a decision of no content and replying: the redelivered
+    request (``seen``: done) gets the recorded decision again, under the same record id."""
+    done, bus, _, _, _ = finisher()
+    ctx = context("query", "chiyoda-child", "chiyoda-tax", "child_allowance", ("local_tax",))
+    await done.finish(ctx, outcome)
+    await done.again(ctx)
+    [(_, first), (key, again)] = bus.sent()
+    assert key == "office.chiyoda-child.replies"
+    assert again.outcome == first.outcome == outcome
+    assert again.record_id == first.record_id is not None
+
+
+async def test_an_answer_or_an_unrecorded_query_is_not_sent_again_from_its_request() -> None:
+    """The record holds no content: an answer goes out again only from its redelivered answer;
+    an error's family is not recorded; a query with no record has nothing to say."""
+    done, bus, _, _, _ = finisher()
+    ctx = context("query", "chiyoda-child", "chiyoda-tax", "child_allowance", ("local_tax",))
+    await done.again(ctx)  # nothing recorded
+    await done.finish(ctx, ANSWER, reply_digest=b"r" * 32)
+    await done.again(ctx)
+    assert len(bus.sent()) == 1
+    assert decided(Recorded("error", b"", "hub.internal: broken")) is None
+    assert decided(Recorded("ok", b"r" * 32, "")) is None
+
+
+def test_decided_rebuilds_a_refusal_from_its_record() -> None:
+    found = Recorded("refused", b"", "routing.quota_exceeded: over quota: 5 a second")
+    assert decided(found) == Refused(code="routing.quota_exceeded", reason="over quota: 5 a second")
