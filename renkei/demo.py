@@ -24,6 +24,7 @@ from agencies.municipality.moving import move_in
 from agencies.population.households import Person, generate
 from hub.node import Answer
 from hub.records import verify_store
+from hub.wire import Facts
 from monitor import Search
 from renkei.network import Network, identities, load_rules, open_network
 from renkei.population.enroll import Loaded, load_population
@@ -94,6 +95,10 @@ async def _move(say: Callable[[str], None], net: Network, loaded: Loaded, subjec
     )
     jlis: Jlis = net.apps["jlis"]
     number = jlis.numbers.number_for(subject.rrc, 0)  # the resident shows their card at 新宿区
+
+    async def noted(facts: Facts) -> None:  # 新宿区's 記載, notified to J-LIS (本人確認情報)
+        await jlis.noted(subject.rrc, facts, municipality="131041")
+
     done = await move_in(
         net.offices[NEW_REGISTER],
         net.stores[NEW_REGISTER],
@@ -108,6 +113,7 @@ async def _move(say: Callable[[str], None], net: Network, loaded: Loaded, subjec
             "relationship": "世帯主",
         },
         effective=MOVE_DATE,
+        noted=noted,
     )
     assert net.directory is not None
     ring = KeyRing(net.state.secret_of(TOKEN))

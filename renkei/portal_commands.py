@@ -27,6 +27,7 @@ from aiohttp import web
 from card_service import HttpCa, Pins, Resident, StateKey, issue_to_file
 from hub.log import get_logger
 from hub.numbers import resident_record_code
+from hub.wire import Facts
 from pki import (
     CertificationAuthority,
     CertKind,
@@ -189,9 +190,10 @@ async def demo_resident(
 ) -> tuple[Path, dict[str, str]]:
     """Number, register and enroll the demo resident at 千代田区; issue their card."""
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await net.apps["jlis"].register([rrc], municipality="131016"))[rrc]
+    facts = Facts.of(DEMO_RESIDENT)
+    number = (await net.apps["jlis"].register({rrc: facts}, municipality="131016"))[rrc]
     offices = ("chiyoda-resident", "chiyoda-child", "chiyoda-tax")
-    tokens = {o: await net.offices[o].enroll(number) for o in offices}
+    tokens = {o: await net.offices[o].enroll(number, facts) for o in offices}
     record = {**DEMO_RESIDENT, "household": f"h-{rrc}", "relationship": "世帯主"}
     await net.stores["chiyoda-resident"].put_many(
         "residents", [(f"demo-{rrc}", tokens["chiyoda-resident"], record)]
@@ -207,7 +209,7 @@ async def demo_resident(
     await net.stores["chiyoda-resident"].put_many(
         "households", [(f"h-{rrc}", None, {"head": f"demo-{rrc}", "members": [f"demo-{rrc}"]})]
     )
-    holder = holder_for(await net.offices[PKI_OFFICE].enroll(number))
+    holder = holder_for(await net.offices[PKI_OFFICE].enroll(number, facts))
     resident = Resident.model_validate(
         {
             "number": number,

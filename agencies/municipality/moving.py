@@ -10,7 +10,7 @@ insurer and every other holder — and the directory now names this municipality
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from agencies.exceptions import (
     OFFICE_MOVE_OUT_UNSENT,
 )
 from hub.node import EVENTS, ApplicationRefused, OfficeError, OfficeNode, OfficeStore
-from hub.wire import Delivered, Refused, outcome_reason
+from hub.wire import Delivered, Facts, Refused, outcome_reason
 
 __all__ = ["MoveIn", "MovedOut", "move_in"]
 
@@ -85,8 +85,14 @@ async def move_in(
     local_id: str,
     resident: Mapping[str, Any],
     effective: dt.date,
+    noted: Callable[[Facts], Awaitable[None]],
 ) -> MoveIn:
-    token = await node.enroll(number)  # the hub allows it: the move out named us
+    """The 転入: the 記載 of ``resident`` notified to J-LIS's 本人確認情報 (``noted``: 住基法
+    第30条の6; the composition root supplies the call), then the number enrolled with the
+    four facts now on record, and the move in reported."""
+    facts = Facts.of(resident)
+    await noted(facts)
+    token = await node.enroll(number, facts)  # the hub allows it: the move out named us
     notice = await _move_out_notice(store, token)
     if notice is None:
         raise OfficeError(
