@@ -25,6 +25,7 @@ import aiohttp
 from aiohttp import web
 
 from card_service import HttpCa, Pins, Resident, StateKey, issue_to_file
+from card_service.desk.register import check_on_register
 from hub.log import get_logger
 from hub.numbers import resident_record_code
 from hub.wire import Facts
@@ -220,6 +221,10 @@ async def demo_resident(
             "prefecture": "東京都",
             "municipality": "千代田区",
         }
+    )
+    # the desk checks the applicant against its own register before it issues (番号法 第16条)
+    check_on_register(
+        resident, await net.stores["chiyoda-resident"].get("residents", f"demo-{rrc}")
     )
     await asyncio.to_thread(card.parent.mkdir, parents=True, exist_ok=True)
     for old in (card, card.with_name(card.name + ".key")):  # a new CA every demo: a new card

@@ -15,14 +15,12 @@ whom"), and the facts that do not match J-LIS's, for which the hub refuses the e
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from pydantic import ValidationError
 
-from agencies.applications import same_name
 from agencies.jlis.exceptions import (
     JLIS_MALFORMED_ENROLLMENT,
     JLIS_NO_FACTS,
@@ -31,30 +29,11 @@ from agencies.jlis.exceptions import (
     NumberError,
 )
 from agencies.jlis.numbers import NumberGenerator
+from hub.identity import mismatched
 from hub.node import OfficeError, OfficeStore
-from hub.wire import Fact, Facts, NotFound, Outcome, Presented, Refused, Resolved, seal
+from hub.wire import Facts, NotFound, Outcome, Presented, Refused, Resolved, seal
 
-__all__ = ["Jlis", "mismatched"]
-
-
-def _address(text: str) -> str:
-    """An address for comparison: NFKC (full- and half-width digits alike), no spaces."""
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
-def mismatched(presented: Facts, kept: Mapping[str, Any]) -> tuple[Fact, ...]:
-    """The facts of ``presented`` that the kept 本人確認情報 does not bear out (pure): names
-    compared as names (``same_name``), addresses width- and space-blind, the rest exactly."""
-    out: list[Fact] = []
-    if not same_name(presented.name, str(kept.get("name", ""))):
-        out.append("name")
-    if _address(presented.address) != _address(str(kept.get("address", ""))):
-        out.append("address")
-    if presented.birth_date != kept.get("birth_date"):
-        out.append("birth_date")
-    if presented.sex != kept.get("sex"):
-        out.append("sex")
-    return tuple(out)
+__all__ = ["Jlis"]
 
 
 class Jlis:

@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from hub.buckets import Buckets, Rate
 from hub.directory import Directory
+from hub.identity import FACT_NAMES
 from hub.routing.context import Context
 from hub.routing.desks.desk import Desk
 from hub.routing.desks.forward import Forwarder
@@ -52,7 +53,6 @@ from hub.wire import (
 __all__ = ["ENROLLMENT", "ENROLL_RATE", "EnrollmentDesk"]
 
 ENROLLMENT = "enrollment"
-FACT_NAMES = {"name": "氏名", "address": "住所", "birth_date": "生年月日", "sex": "性別"}
 # the default allows a register's or the pension service's daily enrollments (births, move-ins,
 # new insured: hundreds to a few thousand a day) with a wide margin: 1 000 at once, 86 400 a day
 ENROLL_RATE = Rate(burst=1000, per_second=1.0)

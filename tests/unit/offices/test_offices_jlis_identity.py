@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agencies.jlis.numbers import NumberGenerator
-from agencies.jlis.registry import Jlis, mismatched
+from agencies.jlis.registry import Jlis
+from hub.identity import mismatched
 from hub.node import MemoryStore, OfficeError
 from hub.wire import Facts, NotFound, Presented, Refused, Resolved
 
