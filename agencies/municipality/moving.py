@@ -14,8 +14,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from agencies.exceptions import (
     MUNICIPALITY_MOVE_IN_NOT_DELIVERED,
+    MUNICIPALITY_NO_FOUR_FACTS,
     MUNICIPALITY_NO_MOVE_OUT,
     OFFICE_BAD_APPLICATION,
     OFFICE_MOVE_OUT_REFUSED,
@@ -90,7 +93,14 @@ async def move_in(
     """The 転入: the 記載 of ``resident`` notified to J-LIS's 本人確認情報 (``noted``: 住基法
     第30条の6; the composition root supplies the call), then the number enrolled with the
     four facts now on record, and the move in reported."""
-    facts = Facts.of(resident)
+    try:
+        facts = Facts.of(resident)
+    except ValidationError:
+        raise OfficeError(
+            MUNICIPALITY_NO_FOUR_FACTS,
+            "the move in's record needs the four facts (name, address, birth_date as"
+            " YYYY-MM-DD, sex 1/2/9) that J-LIS's 本人確認情報 is noted with",
+        ) from None
     await noted(facts)
     token = await node.enroll(number, facts)  # the hub allows it: the move out named us
     notice = await _move_out_notice(store, token)

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
+from agencies.municipality.moving import move_in
 from hub.identity import mismatched
 from hub.node import MemoryStore, OfficeError
 from hub.wire import Facts, NotFound, Presented, Refused, Resolved
@@ -140,3 +141,34 @@ async def test_a_changed_number_keeps_the_facts(jlis: Jlis) -> None:
     new = await jlis.change_number(RRC, dt.date(2025, 1, 1))
     outcome = await jlis.resolve(presented(new))
     assert isinstance(outcome, Resolved) and outcome.mismatched == ()
+
+
+class _NoNetwork:
+    async def enroll(self, number: str, facts: Facts) -> str:
+        raise AssertionError("a malformed move in enrolls nothing")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [{"name": "x"}, {**OTHER, "birth_date": "5 May 1990"}, {**OTHER, "sex": "m"}, {}],
+    ids=["name-only", "bad-date", "bad-sex", "empty"],
+)
+async def test_a_move_in_without_its_four_facts_notes_and_enrolls_nothing(
+    record: dict[str, str],
+) -> None:
+    noted: list[Facts] = []
+
+    async def note(facts: Facts) -> None:
+        noted.append(facts)
+
+    with pytest.raises(OfficeError) as refused:
+        await move_in(
+            _NoNetwork(),  # type: ignore[arg-type]
+            MemoryStore(),
+            number="123456789018",
+            local_id="S1",
+            resident=record,
+            effective=dt.date(2025, 3, 1),
+            noted=note,
+        )
+    assert refused.value.code == "municipality.no_four_facts" and noted == []
