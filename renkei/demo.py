@@ -12,6 +12,7 @@ keeps it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import statistics
 import sys
@@ -20,10 +21,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TextIO
 
+from agencies.item_office import COLLECTION as PEOPLE
 from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance, Decision
 from agencies.municipality.moving import move_in
-from agencies.population.households import Person, generate
+from agencies.population.households import Household, Person, generate
 from hub.node import Answer
 from hub.numbers import resident_record_code
 from hub.records import verify_store
@@ -82,6 +84,7 @@ async def run_demo(
         answers = [a for d in decisions for a in d.answers]
         _report_decisions(say, decisions, answers, seconds)
         await _moved_in_claim(say, net)
+        await _beyond_the_ward(say, net, households)
         refusal = await _refused_query(net)
         answers.append(refusal)
         say("\nrefused by the legal table (児童手当 asking for 生活保護関係情報):")
@@ -210,6 +213,44 @@ async def _moved_in_claim(say: Callable[[str], None], net: Network) -> None:
             say(f"  {r.requester} asked {r.provider} for local_tax: {r.outcome}")
     status = f"{decision.status}, {decision.monthly_yen:,} yen/month"
     say(f"  {decision.local_id}: {status} — {decision.reason}")
+
+
+async def _beyond_the_ward(
+    say: Callable[[str], None], net: Network, households: list[Household]
+) -> None:
+    """Benefits that ask beyond the ward: 介護保険 asks 日本年金機構 for a pension (r20a), 障害者
+    福祉 asks 東京都 for the disability handbook it issued (d03). The national and prefectural
+    offices hold data of their own, enrolled with the four facts like every office."""
+    jlis: Jlis = net.apps["jlis"]
+    home, elder = next(
+        (h, p) for h in households for p in h.members if _age(p.birth_date, STATUS_DATE) >= 65
+    )
+    number = jlis.numbers.number_for(elder.rrc, 0)
+    facts = Facts.of({**dataclasses.asdict(elder), "address": home.address})
+    held = {
+        "nenkin": {"pension_benefit": {"benefits": ["老齢基礎年金"], "annual_amount": 816_000}},
+        "tokyo-pref": {"disability": {"handbook": "身体障害者手帳", "grade": "4級"}},
+    }
+    tokens = {}
+    for office in ("nenkin", "tokyo-pref", "chiyoda-care", "chiyoda-disability"):
+        tokens[office] = await net.offices[office].enroll(number, facts)
+    for office, items in held.items():
+        doc = {"items": items}
+        await net.stores[office].put_many(PEOPLE, [(f"P{office[:2]}1", tokens[office], doc)])
+    age = _age(elder.birth_date, STATUS_DATE)
+    say(f"\nbeyond the ward: {elder.name} ({age}), 千代田区 resident")
+    for asker, affair, provider, item in (
+        ("chiyoda-care", "long_term_care", "nenkin", "pension_benefit"),
+        ("chiyoda-disability", "independence_support", "tokyo-pref", "disability"),
+    ):
+        answer = await net.offices[asker].ask(affair, provider, (item,), tokens[asker])
+        got = answer.data[item] if answer.data else answer.reason
+        say(f"  {asker} asked {provider} for {item} ({affair}): {answer.status} — {got}")
+
+
+def _age(birth: str, on: dt.date) -> int:
+    b = dt.date.fromisoformat(birth)
+    return on.year - b.year - ((on.month, on.day) < (b.month, b.day))
 
 
 async def _check_applicants(net: Network) -> tuple[list[Decision], float]:
