@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from agencies.exceptions import (
     APPLICATION_SIGNER_MISMATCH,
     office_code,
 )
+from hub.identity import same_name
 from hub.node import ApplicationRefused, OfficeStore
 
 __all__ = ["COLLECTION", "SignatureCheck", "SignedApplications", "Signer", "same_name"]
@@ -131,23 +131,6 @@ class SignedApplications:
                 office_code(self.office, APPLICATION_SIGNER_MISMATCH),
                 "the application is signed by someone other than the resident it is for",
             )
-
-
-# variation selectors: standardized (U+FE00–FE0F) and ideographic (IVS, U+E0100–E01EF)
-_SELECTORS = dict.fromkeys([*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])
-
-
-def same_name(a: str, b: str) -> bool:
-    """Whether two spellings are the same name, for comparison only (a name is kept, shown and
-    signed as written): canonically equivalent (NFC, under which a CJK compatibility
-    ideograph is its unified form, 神 U+FA19 = 神 U+795E) once variation selectors, which only
-    choose a glyph (葛󠄀 = 葛), are left out. Different characters stay different: 髙 is not 高,
-    﨑 (U+FA11, a unified ideograph) is not 崎."""
-    return _comparable(a) == _comparable(b)
-
-
-def _comparable(name: str) -> str:
-    return unicodedata.normalize("NFC", name.translate(_SELECTORS))
 
 
 def _application(content: bytes, kind: str, office: str) -> dict[str, Any]:

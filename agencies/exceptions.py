@@ -21,6 +21,7 @@ __all__ = [
     "ISSUANCE_NO_SEAL",
     "ISSUANCE_SUPPORT_MEASURE",
     "MUNICIPALITY_MOVE_IN_NOT_DELIVERED",
+    "MUNICIPALITY_NO_FOUR_FACTS",
     "MUNICIPALITY_NO_MOVE_OUT",
     "OFFICE_BAD_APPLICATION",
     "OFFICE_MOVE_OUT_REFUSED",
@@ -40,6 +41,7 @@ OFFICE_BAD_APPLICATION: Final = "office.bad_application"
 OFFICE_MOVE_OUT_REFUSED: Final = "office.move_out_refused"
 OFFICE_MOVE_OUT_UNSENT: Final = "office.move_out_unsent"
 MUNICIPALITY_NO_MOVE_OUT: Final = "municipality.no_move_out"
+MUNICIPALITY_NO_FOUR_FACTS: Final = "municipality.no_four_facts"  # a 転入 record without them
 MUNICIPALITY_MOVE_IN_NOT_DELIVERED: Final = "municipality.move_in_not_delivered"
 # a municipality's answer to the certificate issuance centre (``municipality/issuance.py``)
 ISSUANCE_SUPPORT_MEASURE: Final = "municipality.support_measure"

@@ -18,9 +18,11 @@ __all__ = [
     "IssuanceError",
     "NoCard",
     "NoSuchFile",
+    "NotOnRegister",
     "PcscMissing",
     "PinBlocked",
     "PinFormatError",
+    "RegisterMismatch",
     "ResidentError",
     "SecurityNotSatisfied",
     "StateFileError",
@@ -122,6 +124,19 @@ class ResidentError(CardError):
     """The desk's resident input (JSON) is malformed or breaks a rule."""
 
     code = "card.resident"
+
+
+class NotOnRegister(CardError):
+    """The desk issues a card only to a resident on its register: none under that id, or the
+    record shows the person leaving (a move out filed) or gone (番号法 第16条・第17条)."""
+
+    code = "card.not_on_register"
+
+
+class RegisterMismatch(CardError):
+    """The applicant's four facts are not the register's (named, never their values)."""
+
+    code = "card.register_mismatch"
 
 
 class IssuanceError(CardError):

@@ -19,13 +19,15 @@ import contextlib
 import functools
 import getpass
 import json
+import re
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -48,13 +50,23 @@ from card_service import (
 )
 from card_service.bridge.app import DEFAULT_PORT as BRIDGE_PORT
 from card_service.bridge.app import LOOPBACK, create_bridge_app
+from card_service.desk.register import check_on_register
+from hub.node import PgStore
 from pki.cms import sign_document_with
+from renkei.exceptions import (
+    RENKEI_BAD_PARAM,
+    RENKEI_NO_DATABASE,
+    RENKEI_UNKNOWN_OFFICE,
+    CommandError,
+)
+from renkei.network import load_rules
 from renkei.serving import until_stopped, web_site
 from renkei.settings import Settings
 
 __all__ = ["add_card_commands", "card_session"]
 
 DEFAULT_PORTAL = "http://127.0.0.1:8470"
+LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 PIN_LABELS = {"auth": "authentication PIN", "sign": "signature PIN", "face": "card-face PIN"}
 
@@ -128,10 +140,37 @@ def _issue_pins(args: argparse.Namespace) -> Pins:
     return Pins(**chosen)
 
 
+async def _register_record(
+    settings: Settings, office: str, local_id: str
+) -> Mapping[str, Any] | None:
+    """The record ``office``'s resident register keeps under ``local_id`` (None: none): the
+    municipality's own register, read by its own desk (庁内), from PostgreSQL."""
+    _, registry = load_rules(settings)
+    if office not in registry or "resident_register" not in registry.get(office).roles:
+        raise CommandError(RENKEI_UNKNOWN_OFFICE, f"{office!r} keeps no resident register")
+    if not LOCAL_ID.fullmatch(local_id):
+        raise CommandError(
+            RENKEI_BAD_PARAM, "--local-id: the register's own id (1–64 letters, digits, - or _)"
+        )
+    if not settings.db_url:
+        raise CommandError(
+            RENKEI_NO_DATABASE,
+            "the desk checks the resident register, which is kept in PostgreSQL: pass --db",
+        )
+    pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=1)
+    try:
+        return await PgStore(pool, office).get("residents", local_id)
+    except asyncpg.UndefinedTableError:
+        raise CommandError(
+            RENKEI_NO_DATABASE, f"no store of {office} in this database: run `renkei db migrate`"
+        ) from None
+    finally:
+        await pool.close()
+
+
 def _prepare_issue(
-    settings: Settings, args: argparse.Namespace
-) -> tuple[Resident, Pins, Path, str]:
-    resident = Resident.from_json(Path(args.resident).read_bytes())
+    settings: Settings, args: argparse.Namespace, resident: Resident
+) -> tuple[Pins, Path, str]:
     path = Path(args.state) if args.state else _default_state(settings)
     if path.exists():
         raise StateFileError(f"{path} exists: refusing to overwrite a card")
@@ -142,11 +181,15 @@ def _prepare_issue(
         raise StateFileError(
             f"no CA operator token at {token_file}: run `renkei pki serve` with this state dir"
         ) from None
-    return resident, _issue_pins(args), path, token
+    return _issue_pins(args), path, token
 
 
 async def issue(settings: Settings, args: argparse.Namespace) -> int:
-    resident, pins, path, token = _prepare_issue(settings, args)
+    """The desk: the applicant checked against the register (``--register``, ``--local-id``:
+    on it, the four facts its own), then the card issued."""
+    resident = Resident.from_json(await asyncio.to_thread(Path(args.resident).read_bytes))
+    check_on_register(resident, await _register_record(settings, args.register, args.local_id))
+    pins, path, token = _prepare_issue(settings, args, resident)
     async with aiohttp.ClientSession() as http:
         ca = HttpCa(http, args.url, token)
         key = _key_for(args)(path)
@@ -306,8 +349,22 @@ def add_card_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     card = sub.add_parser("card", help="the individual number card: issue, emulate, use")
     csub = card.add_subparsers(dest="action", required=True)
 
-    p = csub.add_parser("issue", help="issue a card at the municipal desk (needs `pki serve`)")
+    p = csub.add_parser(
+        "issue",
+        help="issue a card at the municipal desk, to a resident on its register (needs `pki"
+        " serve` and --db)",
+    )
     p.add_argument("--resident", required=True, help="JSON: number, name, address, birth_date…")
+    p.add_argument(
+        "--register",
+        required=True,
+        metavar="OFFICE",
+        help="the municipality's resident register (e.g. chiyoda-resident): the applicant must"
+        " be on it, with its four facts",
+    )
+    p.add_argument(
+        "--local-id", required=True, metavar="ID", help="the register's id for the resident"
+    )
     p.add_argument("--state", help="card state file to create (default <state_dir>/card/…)")
     p.add_argument("--pins", help='JSON {"auth", "sign", "face"} (default: asked)')
     p.add_argument("--holder", help="the desk's opaque reference (default: random)")

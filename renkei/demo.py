@@ -2,14 +2,17 @@
 
 A synthetic population is numbered and enrolled; the child-allowance office checks its
 applicants by asking the tax office for income and the resident register for the household;
-one query the legal table refuses is shown; then a summary: queries by outcome, latencies,
-one resident's access records (what they would see in やりとり履歴), the chain verified, and
-one query's trace as the monitor keeps it.
+a family that moved 新宿区 → 千代田区 after 1 January claims, and its income comes from 新宿区
+(the municipality of 1 January, found by the hub); one query the legal table refuses is
+shown; then a summary: queries by outcome, latencies, one resident's access records (what
+they would see in やりとり履歴), the chain verified, and one query's trace as the monitor
+keeps it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import statistics
 import sys
@@ -18,12 +21,15 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TextIO
 
+from agencies.item_office import COLLECTION as PEOPLE
 from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance, Decision
 from agencies.municipality.moving import move_in
-from agencies.population.households import Person, generate
+from agencies.population.households import Household, Person, generate
 from hub.node import Answer
+from hub.numbers import resident_record_code
 from hub.records import verify_store
+from hub.wire import HUB, Facts
 from monitor import Search
 from renkei.network import Network, identities, load_rules, open_network
 from renkei.population.enroll import Loaded, load_population
@@ -35,6 +41,13 @@ __all__ = ["run_demo"]
 
 STATUS_DATE = dt.date(2024, 6, 1)  # 児童手当's status date (6月1日)
 MOVE_DATE = dt.date(2024, 7, 1)
+MOVED_IN = dt.date(2024, 3, 1)  # a family's move 新宿区 → 千代田区, after 1 January
+HELD_SINCE = dt.datetime(2020, 4, 1, tzinfo=dt.UTC)
+FAMILY = (  # (resident-record code digits, name, birth date, sex, 続柄)
+    ("5000000001", "中村 陽子", "1988-02-14", "2", "世帯主"),
+    ("5000000002", "中村 蓮", "2019-09-09", "1", "子"),
+)
+SHINJUKU_HOME, CHIYODA_HOME = "東京都新宿区西新宿二丁目8番1号", "東京都千代田区九段南一丁目2番1号"
 REGISTER, NEW_REGISTER = "chiyoda-resident", "shinjuku-resident"
 
 
@@ -70,6 +83,8 @@ async def run_demo(
         decisions, seconds = await _check_applicants(net)
         answers = [a for d in decisions for a in d.answers]
         _report_decisions(say, decisions, answers, seconds)
+        await _moved_in_claim(say, net)
+        await _beyond_the_ward(say, net, households)
         refusal = await _refused_query(net)
         answers.append(refusal)
         say("\nrefused by the legal table (児童手当 asking for 生活保護関係情報):")
@@ -94,6 +109,10 @@ async def _move(say: Callable[[str], None], net: Network, loaded: Loaded, subjec
     )
     jlis: Jlis = net.apps["jlis"]
     number = jlis.numbers.number_for(subject.rrc, 0)  # the resident shows their card at 新宿区
+
+    async def noted(facts: Facts) -> None:  # 新宿区's 記載, notified to J-LIS (本人確認情報)
+        await jlis.noted(subject.rrc, facts, municipality="131041")
+
     done = await move_in(
         net.offices[NEW_REGISTER],
         net.stores[NEW_REGISTER],
@@ -108,6 +127,7 @@ async def _move(say: Callable[[str], None], net: Network, loaded: Loaded, subjec
             "relationship": "世帯主",
         },
         effective=MOVE_DATE,
+        noted=noted,
     )
     assert net.directory is not None
     ring = KeyRing(net.state.secret_of(TOKEN))
@@ -120,6 +140,117 @@ async def _move(say: Callable[[str], None], net: Network, loaded: Loaded, subjec
         f" {done.from_office}"
     )
     say(f"  directory: held by {now}; ended at {ended}")
+
+
+async def _moved_in_claim(say: Callable[[str], None], net: Network) -> None:
+    """A family taxed in 新宿区 on 1 January that moved to 千代田区 on 1 March claims 児童手当 at
+    千代田区: income is 新宿区's (the municipality of 1 January), which the hub finds — the
+    network case of 別表 row r01, between two municipalities."""
+    jlis: Jlis = net.apps["jlis"]
+    ring = KeyRing(net.state.secret_of(TOKEN))
+    people = [(resident_record_code(d), n, b, x, rel) for d, n, b, x, rel in FAMILY]
+
+    def facts(name: str, birth: str, sex: str, home: str) -> Facts:
+        return Facts.of({"name": name, "address": home, "birth_date": birth, "sex": sex})
+
+    numbers = await jlis.register(
+        {rrc: facts(n, b, x, SHINJUKU_HOME) for rrc, n, b, x, _ in people}, municipality="131041"
+    )
+    assert net.directory is not None  # the operator's bulk load: 新宿区 has held them since 2020
+    tokens = {}
+    for rrc, n, b, x, _ in people:
+        for office in ("shinjuku-resident", "shinjuku-tax"):
+            await net.directory.enrolled(ring.token_for(ring.link_id(rrc), HUB), office, HELD_SINCE)
+        tokens[rrc] = await net.offices["shinjuku-resident"].enroll(
+            numbers[rrc], facts(n, b, x, SHINJUKU_HOME)
+        )
+    head = people[0]
+    tax_token = await net.offices["shinjuku-tax"].enroll(
+        numbers[head[0]], facts(*head[1:4], SHINJUKU_HOME)
+    )
+    year = {"total_income": 5_200_000, "municipal_income_levy": 286_200}
+    await net.stores["shinjuku-tax"].put_many(
+        "taxpayers", [("ST0000001", tax_token, {"name": head[1], "years": {"2024": year}})]
+    )
+    for rrc, *_ in people:  # 転出届 at 新宿区, to 千代田区
+        await net.offices["shinjuku-resident"].report_change(
+            tokens[rrc], "moved_out", MOVED_IN, {"to_municipality": "131016"}
+        )
+    ids = [f"RM{i:07d}" for i in range(1, len(people) + 1)]
+    for local_id, (rrc, n, b, x, rel) in zip(ids, people, strict=True):  # 転入届 at 千代田区
+
+        async def noted(f: Facts, rrc: str = rrc) -> None:  # the 記載, to J-LIS
+            await jlis.noted(rrc, f, municipality="131016")
+
+        record = {"name": n, "birth_date": b, "sex": x, "address": CHIYODA_HOME}
+        await move_in(
+            net.offices[REGISTER],
+            net.stores[REGISTER],
+            number=numbers[rrc],
+            local_id=local_id,
+            resident={**record, "household": "HM0000001", "relationship": rel},
+            effective=MOVED_IN,
+            noted=noted,
+        )
+    await net.stores[REGISTER].put_many(
+        "households", [("HM0000001", None, {"head": ids[0], "members": ids})]
+    )
+    child: ChildAllowance = net.apps["chiyoda-child"]
+    claimant = await net.offices["chiyoda-child"].enroll(
+        numbers[head[0]], facts(*head[1:4], CHIYODA_HOME)
+    )
+    await child.store.put_many("applicants", [("CM0000001", claimant, {"name": head[1]})])
+    decision = await child.check("CM0000001", STATUS_DATE)
+    say(
+        f"\na claim across municipalities: {head[1]} moved 新宿区 → 千代田区 on {MOVED_IN}, after"
+        " 1 January; 千代田区's 児童手当 asks its own tax office, then the hub for the"
+        " municipality of 1 January:"
+    )
+    assert net.records is not None
+    hub_token = ring.token_for(ring.link_id(head[0]), HUB)
+    for r in await net.records.for_person(hub_token):
+        if r.affair == "child_allowance" and "local_tax" in r.items:
+            say(f"  {r.requester} asked {r.provider} for local_tax: {r.outcome}")
+    status = f"{decision.status}, {decision.monthly_yen:,} yen/month"
+    say(f"  {decision.local_id}: {status} — {decision.reason}")
+
+
+async def _beyond_the_ward(
+    say: Callable[[str], None], net: Network, households: list[Household]
+) -> None:
+    """Benefits that ask beyond the ward: 介護保険 asks 日本年金機構 for a pension (r20a), 障害者
+    福祉 asks 東京都 for the disability handbook it issued (d03). The national and prefectural
+    offices hold data of their own, enrolled with the four facts like every office."""
+    jlis: Jlis = net.apps["jlis"]
+    home, elder = next(
+        (h, p) for h in households for p in h.members if _age(p.birth_date, STATUS_DATE) >= 65
+    )
+    number = jlis.numbers.number_for(elder.rrc, 0)
+    facts = Facts.of({**dataclasses.asdict(elder), "address": home.address})
+    held = {
+        "nenkin": {"pension_benefit": {"benefits": ["老齢基礎年金"], "annual_amount": 816_000}},
+        "tokyo-pref": {"disability": {"handbook": "身体障害者手帳", "grade": "4級"}},
+    }
+    tokens = {}
+    for office in ("nenkin", "tokyo-pref", "chiyoda-care", "chiyoda-disability"):
+        tokens[office] = await net.offices[office].enroll(number, facts)
+    for office, items in held.items():
+        doc = {"items": items}
+        await net.stores[office].put_many(PEOPLE, [(f"P{office[:2]}1", tokens[office], doc)])
+    age = _age(elder.birth_date, STATUS_DATE)
+    say(f"\nbeyond the ward: {elder.name} ({age}), 千代田区 resident")
+    for asker, affair, provider, item in (
+        ("chiyoda-care", "long_term_care", "nenkin", "pension_benefit"),
+        ("chiyoda-disability", "independence_support", "tokyo-pref", "disability"),
+    ):
+        answer = await net.offices[asker].ask(affair, provider, (item,), tokens[asker])
+        got = answer.data[item] if answer.data else answer.reason
+        say(f"  {asker} asked {provider} for {item} ({affair}): {answer.status} — {got}")
+
+
+def _age(birth: str, on: dt.date) -> int:
+    b = dt.date.fromisoformat(birth)
+    return on.year - b.year - ((on.month, on.day) < (b.month, b.day))
 
 
 async def _check_applicants(net: Network) -> tuple[list[Decision], float]:

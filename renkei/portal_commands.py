@@ -25,8 +25,10 @@ import aiohttp
 from aiohttp import web
 
 from card_service import HttpCa, Pins, Resident, StateKey, issue_to_file
+from card_service.desk.register import check_on_register
 from hub.log import get_logger
 from hub.numbers import resident_record_code
+from hub.wire import Facts
 from pki import (
     CertificationAuthority,
     CertKind,
@@ -189,9 +191,10 @@ async def demo_resident(
 ) -> tuple[Path, dict[str, str]]:
     """Number, register and enroll the demo resident at 千代田区; issue their card."""
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await net.apps["jlis"].register([rrc], municipality="131016"))[rrc]
+    facts = Facts.of(DEMO_RESIDENT)
+    number = (await net.apps["jlis"].register({rrc: facts}, municipality="131016"))[rrc]
     offices = ("chiyoda-resident", "chiyoda-child", "chiyoda-tax")
-    tokens = {o: await net.offices[o].enroll(number) for o in offices}
+    tokens = {o: await net.offices[o].enroll(number, facts) for o in offices}
     record = {**DEMO_RESIDENT, "household": f"h-{rrc}", "relationship": "世帯主"}
     await net.stores["chiyoda-resident"].put_many(
         "residents", [(f"demo-{rrc}", tokens["chiyoda-resident"], record)]
@@ -207,7 +210,7 @@ async def demo_resident(
     await net.stores["chiyoda-resident"].put_many(
         "households", [(f"h-{rrc}", None, {"head": f"demo-{rrc}", "members": [f"demo-{rrc}"]})]
     )
-    holder = holder_for(await net.offices[PKI_OFFICE].enroll(number))
+    holder = holder_for(await net.offices[PKI_OFFICE].enroll(number, facts))
     resident = Resident.model_validate(
         {
             "number": number,
@@ -218,6 +221,10 @@ async def demo_resident(
             "prefecture": "東京都",
             "municipality": "千代田区",
         }
+    )
+    # the desk checks the applicant against its own register before it issues (番号法 第16条)
+    check_on_register(
+        resident, await net.stores["chiyoda-resident"].get("residents", f"demo-{rrc}")
     )
     await asyncio.to_thread(card.parent.mkdir, parents=True, exist_ok=True)
     for old in (card, card.with_name(card.name + ".key")):  # a new CA every demo: a new card

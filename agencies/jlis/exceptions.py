@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import ClassVar, Final
 
 __all__ = [
+    "JLIS_MALFORMED_ENROLLMENT",
+    "JLIS_NO_FACTS",
     "JLIS_NUMBER_CHANGED",
     "JLIS_UNKNOWN_RESIDENT",
     "BadCheckDigit",
@@ -49,3 +51,5 @@ class InvalidSecret(NumberError, ValueError):
 # J-LIS's answers as an office (``registry.py``)
 JLIS_UNKNOWN_RESIDENT: Final = "jlis.unknown_resident"
 JLIS_NUMBER_CHANGED: Final = "jlis.number_changed"  # a replaced number was presented
+JLIS_MALFORMED_ENROLLMENT: Final = "jlis.malformed_enrollment"  # not a number and four facts
+JLIS_NO_FACTS: Final = "jlis.no_facts"  # J-LIS keeps no 本人確認情報 to check the facts against

@@ -2,6 +2,10 @@
 
 For each applicant it asks the resident register for the household (住民票関係情報) and the tax
 office for income (地方税関係情報), then applies the rules in force on the status date (6月1日).
+Income is assessed by the municipality where the claimant lived on 1 January (地方税法 第39条・
+第294条: 賦課期日): when its own tax office holds no record for the fiscal year (a claimant who
+moved in after 1 January), it asks the hub, which finds the office that held the claimant on
+that 1 January (the 転入元, FACTS §1.4 row 1) — the network case the legal table's r01 is for.
 
 The rules are a MODEL of the rules before the October 2024 reform (figures recalled, not checked
 against the law text): children up to the end of junior high school; monthly 15,000 yen under 3,
@@ -18,6 +22,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from hub.node import Answer, OfficeNode, OfficeStore
+from hub.wire import HUB
 
 __all__ = ["AFFAIR", "ChildAllowance", "Decision", "decide"]
 
@@ -96,7 +101,14 @@ class ChildAllowance:
                 AFFAIR, self.tax_office, ("local_tax",), token, {"fiscal_year": fiscal_year}
             ),
         )
-        answers = (household, tax)
+        if tax.status == "not_found":  # not taxed here on 1 January: the 転入元's, by the hub
+            elsewhere = await self.node.ask(
+                AFFAIR, HUB, ("local_tax",), token, {"fiscal_year": fiscal_year}
+            )
+            answers: tuple[Answer, ...] = (household, tax, elsewhere)
+            tax = elsewhere
+        else:
+            answers = (household, tax)
         if household.data is None or tax.data is None:
             failed = household if household.data is None else tax
             return Decision(local_id, "unknown", 0, 0, f"{failed.status}: {failed.reason}", answers)

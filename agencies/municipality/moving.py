@@ -10,19 +10,22 @@ insurer and every other holder — and the directory now names this municipality
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from agencies.exceptions import (
     MUNICIPALITY_MOVE_IN_NOT_DELIVERED,
+    MUNICIPALITY_NO_FOUR_FACTS,
     MUNICIPALITY_NO_MOVE_OUT,
     OFFICE_BAD_APPLICATION,
     OFFICE_MOVE_OUT_REFUSED,
     OFFICE_MOVE_OUT_UNSENT,
 )
 from hub.node import EVENTS, ApplicationRefused, OfficeError, OfficeNode, OfficeStore
-from hub.wire import Delivered, Refused, outcome_reason
+from hub.wire import Delivered, Facts, Refused, outcome_reason
 
 __all__ = ["MoveIn", "MovedOut", "move_in"]
 
@@ -85,8 +88,21 @@ async def move_in(
     local_id: str,
     resident: Mapping[str, Any],
     effective: dt.date,
+    noted: Callable[[Facts], Awaitable[None]],
 ) -> MoveIn:
-    token = await node.enroll(number)  # the hub allows it: the move out named us
+    """The 転入: the 記載 of ``resident`` notified to J-LIS's 本人確認情報 (``noted``: 住基法
+    第30条の6; the composition root supplies the call), then the number enrolled with the
+    four facts now on record, and the move in reported."""
+    try:
+        facts = Facts.of(resident)
+    except ValidationError:
+        raise OfficeError(
+            MUNICIPALITY_NO_FOUR_FACTS,
+            "the move in's record needs the four facts (name, address, birth_date as"
+            " YYYY-MM-DD, sex 1/2/9) that J-LIS's 本人確認情報 is noted with",
+        ) from None
+    await noted(facts)
+    token = await node.enroll(number, facts)  # the hub allows it: the move out named us
     notice = await _move_out_notice(store, token)
     if notice is None:
         raise OfficeError(

@@ -1,8 +1,11 @@
 """The item offices' documents: pensions, insurance, care, disability, assistance (pure).
 
 One document per person per office in the ``people`` collection of `agencies.item_office`,
-``{"items": {item: {...}}}``; a person an office holds under two items (a prefecture: a
-disability handbook and the child-rearing allowance) has one document with both. Amounts and
+``{"items": {item: {...}}}``; a person an office holds under two items has one document with
+both. Who holds what follows the law: the disability handbook (障害者関係情報) the prefecture
+that issued it (身体障害者福祉法 第15条; the seed's 「障害者関係情報（都道府県知事）」); the
+child-rearing allowance (児童扶養手当) the city or ward that pays it (児童扶養手当法 第4条:
+市長, 特別区の区長を含む — every municipality of the generator is a 市 or 区). Amounts and
 rules are MODELS: 老齢基礎年金 full amount 816,000 yen (2024), 児童扶養手当 45,500 yen a month
 for one child plus 10,750 for each further child (full), income limits recalled [R].
 """
@@ -105,7 +108,7 @@ def _person_rows(  # noqa: PLR0917 -- one person's context, spelled out
         since = max(settled, _birthday(p, 65)).isoformat()
         doc: dict[str, Any] = {"certified": bool(p.care_level), "care_level": p.care_level or None}
         held.put(roles["care"], None, p, "long_term_care_benefit", doc=doc, since=since)
-    office = roles.get("disability") or pref.get("prefecture")
+    office = pref.get("prefecture")  # the 手帳's issuer
     if p.disability and office:
         issued = _between(rng, settled, today - dt.timedelta(days=7)).isoformat()
         handbook, grade, category = p.disability
@@ -188,6 +191,6 @@ def item_rows(
         _national(rng, p, plan, held, today)
     if h.public_assistance and "welfare" in roles:
         _assistance(rng, h, roles["welfare"], held, today)
-    if kids and "prefecture" in pref:
-        _child_rearing(h, pref["prefecture"], held, kids)
+    if kids and "child_rearing" in roles:
+        _child_rearing(h, roles["child_rearing"], held, kids)
     return held.rows()

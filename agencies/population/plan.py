@@ -20,7 +20,8 @@ class Plan:
     """The offices of the network by role; a role with no office is simply not written.
 
     ``municipal``: municipality code → role → office code, roles ``resident``, ``tax``,
-    ``child``, ``nhi``, ``care``, ``disability``, ``welfare``. ``prefectural``: 2-digit
+    ``child``, ``nhi``, ``care``, ``disability``, ``welfare``, ``child_rearing`` (児童扶養手当,
+    the ward's). ``prefectural``: 2-digit
     prefecture code → role → office code, roles ``prefecture`` and ``koiki``. National roles:
     ``jlis`` (the numbering registry), ``pension`` (日本年金機構), ``health`` (協会けんぽ),
     ``employment`` (ハローワーク).

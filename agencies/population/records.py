@@ -84,8 +84,14 @@ def place(rng: random.Random, h: Household, plan: Plan, ids: LocalIds, today: dt
     kids = sum(1 for p in h.members if p.relationship == "子" and age_on(p, today) < 18)
     rows: list[Row] = []
     if plan.jlis:  # numbered at the request of the municipality they live in (本人確認情報)
-        numbered = {"generation": 0, "changes": [], "municipality": h.municipality}
         for p in h.members:
+            facts = {"name": p.name, "address": h.address, "birth_date": p.birth_date}
+            numbered = {
+                "generation": 0,
+                "changes": [],
+                "municipality": h.municipality,
+                "facts": {**facts, "sex": p.sex},
+            }
             rows.append((plan.jlis, "residents", p.rrc, None, numbered, None))
     if "resident" in roles:
         rows += _register(h, roles["resident"], ids, moved)

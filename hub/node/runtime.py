@@ -75,6 +75,7 @@ from hub.wire import (
     Enroll,
     Enrolled,
     Envelope,
+    Facts,
     Failed,
     ForwardedChange,
     ForwardedEnroll,
@@ -87,6 +88,7 @@ from hub.wire import (
     Notice,
     OfficeKeys,
     Outcome,
+    Presented,
     ProviderReply,
     PublicKeys,
     Query,
@@ -255,16 +257,19 @@ class OfficeNode:
             return TimedOut(reason="no reply to the change event before the deadline")
         return reply.outcome
 
-    async def enroll(self, number: str) -> str:
-        """Present a number once; get this office's token for its holder (符号取得). The hub
-        dates the holding itself (now), and refuses a municipality's office a person whose
-        record that municipality does not keep (``hub/routing/README.md``)."""
+    async def enroll(self, number: str, facts: Facts) -> str:
+        """Present a number once, with the four facts this office holds for the person; get
+        this office's token for its holder (符号取得). J-LIS checks the facts against its
+        本人確認情報 and the hub refuses a mismatch (番号法 第16条); the hub dates the holding
+        itself (now), and refuses a municipality's office a person whose record that
+        municipality does not keep (``hub/routing/README.md``)."""
         if self.jlis_seal is None:
             raise EnrollmentRefused(OFFICE_NO_JLIS_KEY, "this office has no J-LIS key to seal to")
         span = self._span("enroll", "enrollment", JLIS)
+        presented = Presented(number=number, facts=facts)
         msg = Enroll(
             envelope=self._envelope("enrollment", JLIS, span),
-            number=seal(number.encode("ascii"), self.jlis_seal),
+            number=seal(presented.model_dump_json().encode(), self.jlis_seal),
         )
         reply = await self._request(msg, RK_ENROLL, span)
         if reply is None:

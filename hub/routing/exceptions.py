@@ -30,6 +30,7 @@ __all__ = [
     "HUB_DEADLINE_TOO_FAR",
     "HUB_ENROLLMENT_RATE_LIMITED",
     "HUB_FUTURE_REQUEST",
+    "HUB_IDENTITY_MISMATCH",
     "HUB_LATE_ENROLLMENT",
     "HUB_NOT_A_PORTAL",
     "HUB_NOT_A_REGISTER",
@@ -153,6 +154,8 @@ HUB_NOT_A_REGISTER: Final = "hub.not_a_register"
 HUB_NOT_THE_REGISTER: Final = "hub.not_the_register"
 HUB_BAD_EFFECTIVE_DATE: Final = "hub.bad_effective_date"
 HUB_NOT_RESIDENT_HERE: Final = "hub.not_resident_here"
+# the four facts an enrolling office presented are not J-LIS's 本人確認情報 (番号法 第16条)
+HUB_IDENTITY_MISMATCH: Final = "hub.identity_mismatch"
 ROUTING_NO_PROVIDER: Final = "routing.no_provider"
 ROUTING_AMBIGUOUS_PROVIDER: Final = "routing.ambiguous_provider"
 ROUTING_QUOTA_EXCEEDED: Final = "routing.quota_exceeded"  # with a retry-after (``quotas``)

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from hub.routing.exceptions import MalformedTable, shown, validation_problems
 from hub.routing.legal_table_schema import (
+    Acting,
     Affair,
     Item,
     Kind,
@@ -35,6 +36,7 @@ from hub.routing.legal_table_schema import (
 )
 
 __all__ = [
+    "Acting",
     "Affair",
     "Decision",
     "DecisionCode",
@@ -123,6 +125,11 @@ class LegalTable:
     def rows(self) -> tuple[Row, ...]:
         """Every row in file order (for ``renkei legal list``)."""
         return self._rows
+
+    def acting(self, kind: str, by: str) -> Acting | None:
+        """Where the law has an office of kind ``by`` act as ``kind``; None if it never does."""
+        found = self.kinds.get(kind)
+        return next((a for a in found.acting if a.by == by), None) if found else None
 
     def check(
         self,

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 __all__ = [
+    "Acting",
     "Affair",
     "Code",
     "Item",
@@ -49,12 +50,26 @@ class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
+class Acting(Strict):
+    """Where the law has an office of kind ``by`` act as this kind: when it asks for one of
+    ``affairs`` and when it provides one of ``items`` (a 市長, 特別区の区長 included, as
+    都道府県知事等 in 生活保護 and 児童扶養手当), on ``basis``. An office of the registry
+    takes it up by naming this kind in its ``acts_as``."""
+
+    by: Code
+    affairs: Annotated[tuple[Code, ...], BeforeValidator(as_tuple), Field(min_length=1)]
+    items: Annotated[tuple[Code, ...], BeforeValidator(as_tuple)] = ()
+    basis: Text
+    source: Source
+
+
 class Kind(Strict):
     """A kind of office named in the table (市町村長, 都道府県知事等, ...)."""
 
     ja: Text
     en: Text
     note: str = ""
+    acting: Annotated[tuple[Acting, ...], BeforeValidator(as_tuple)] = ()
 
 
 class Affair(Strict):
@@ -140,6 +155,28 @@ def table_problems(file: TableFile) -> list[str]:
         first_use.setdefault(row.id, n)
         problems.extend(f"{at}: {problem}" for problem in _row_problems(row, file))
     problems.extend(_overlaps(file.rows))
+    problems.extend(_acting_problems(file))
+    return problems
+
+
+def _acting_problems(file: TableFile) -> list[str]:
+    """An acting entry names known kinds, affairs and items, and each once per kind."""
+    problems = []
+    for code, kind in file.kinds.items():
+        seen: set[str] = set()
+        for n, acting in enumerate(kind.acting):
+            at = f"kinds.{code}.acting[{n}]"
+            if acting.by not in file.kinds or acting.by == code:
+                problems.append(f"{at}: by {acting.by!r} is not another kind of the table")
+            if acting.by in seen:
+                problems.append(f"{at}: a second entry for kind {acting.by!r}")
+            seen.add(acting.by)
+            problems.extend(
+                f"{at}: unknown affair {a!r}" for a in acting.affairs if a not in file.affairs
+            )
+            problems.extend(
+                f"{at}: unknown item {i!r}" for i in acting.items if i not in file.items
+            )
     return problems
 
 

@@ -21,7 +21,7 @@ from pydantic import BeforeValidator, StringConstraints, ValidationError
 
 from hub.numbers import municipal_check_digit
 from hub.routing.exceptions import MalformedRegistry, UnknownOffice, shown, validation_problems
-from hub.routing.legal import Decision, LegalTable, refuse
+from hub.routing.legal import Acting, Decision, LegalTable, refuse
 from hub.routing.legal_table_schema import Code, Strict, Text, as_tuple
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "Office",
     "Registry",
     "authorize",
+    "kind_asking",
+    "kind_providing",
     "load_default",
     "load_registry",
     "parse_registry",
@@ -59,6 +61,7 @@ class _Entry(Strict):
     name_ja: Text
     name_en: Text
     kind: Code
+    acts_as: Code | None = None  # a kind it acts as where the table's ``acting`` says so
     municipality: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
     affairs: Codes = ()
     provides: Codes = ()
@@ -106,6 +109,38 @@ class Registry:
         return len(self._offices)
 
 
+def _acting(table: LegalTable, office: _Entry) -> Acting | None:
+    return None if office.acts_as is None else table.acting(office.acts_as, office.kind)
+
+
+def kind_asking(table: LegalTable, office: _Entry, affair: str) -> tuple[str, Acting | None]:
+    """The kind ``office`` asks as for ``affair``: the one it ``acts_as`` where the law has it
+    act so (a ward's welfare office as 都道府県知事等 in 生活保護), else its own."""
+    acting = _acting(table, office)
+    if acting is not None and office.acts_as is not None and affair in acting.affairs:
+        return office.acts_as, acting
+    return office.kind, None
+
+
+def kind_providing(
+    table: LegalTable, office: _Entry, items: Iterable[str]
+) -> tuple[str, Acting | None]:
+    """The kind ``office`` answers ``items`` as: the one it ``acts_as`` if it holds any of them
+    in that capacity (a ward's 児童扶養手当関係情報, as 都道府県知事等), else its own."""
+    acting = _acting(table, office)
+    held = acting is not None and any(item in acting.items for item in items)
+    if acting is not None and office.acts_as is not None and held:
+        return office.acts_as, acting
+    return office.kind, None
+
+
+def _who(table: LegalTable, office: Office, kind: str, acting: Acting | None) -> str:
+    if acting is None:
+        return f"{office.code} is a {office.kind}"
+    name = table.kinds[kind].ja
+    return f"{office.code} is a {office.kind} acting as {kind} ({name}: {acting.basis})"
+
+
 def authorize(  # noqa: PLR0917 -- the router's call mirrors the table's five columns + date
     table: LegalTable,
     registry: Registry,
@@ -126,17 +161,20 @@ def authorize(  # noqa: PLR0917 -- the router's call mirrors the table's five co
         return unregistered
     requester, provider = registry.get(requester_code), registry.get(provider_code)
     wanted = tuple(dict.fromkeys((items,) if isinstance(items, str) else items))
+    asks, acting_asker = kind_asking(table, requester, affair)
+    answers, acting_giver = kind_providing(table, provider, wanted)
     if not wanted or affair not in table.affairs or any(i not in table.items for i in wanted):
-        return table.check(requester.kind, affair, provider.kind, wanted, on)
+        return table.check(asks, affair, answers, wanted, on)
     if affair not in requester.affairs:
         performs = ", ".join(requester.affairs) or "no affair"
         return refuse(
             "affair_not_performed",
             f"{requester.code} does not perform {affair} (it performs: {performs})",
         )
-    decision = table.check(requester.kind, affair, provider.kind, wanted, on)
+    decision = table.check(asks, affair, answers, wanted, on)
     if not decision.allowed:
-        who = f"{requester.code} is a {requester.kind}, {provider.code} is a {provider.kind}"
+        asker = _who(table, requester, asks, acting_asker)
+        who = f"{asker}, {_who(table, provider, answers, acting_giver)}"
         return replace(decision, reason=f"{who}: {decision.reason}")
     missing = [item for item in wanted if item not in provider.provides]
     if missing:
@@ -168,16 +206,20 @@ def _problems(offices: Mapping[str, _Entry], table: LegalTable) -> list[str]:
         if kind not in table.kinds:
             problems.append(f"{at}: unknown kind {kind!r} (not a kind of the legal table)")
         problems.extend(f"{at}: {p}" for p in _municipality_problems(office))
+        problems.extend(f"{at}: {p}" for p in _acting_problems(office, table))
+        known = kind in table.kinds
         for affair in office.affairs:
+            asked = kind_asking(table, office, affair)[0]
             if affair not in table.affairs:
                 problems.append(f"{at}: unknown affair {affair!r} (not in the legal table)")
-            elif kind in table.kinds and (kind, affair) not in asks:
-                problems.append(f"{at}: performs {affair}, but no row lets a {kind} ask for it")
+            elif known and (asked, affair) not in asks:
+                problems.append(f"{at}: performs {affair}, but no row lets a {asked} ask for it")
         for item in office.provides:
+            giver = kind_providing(table, office, (item,))[0]
             if item not in table.items:
                 problems.append(f"{at}: unknown item {item!r} (not in the legal table)")
-            elif kind in table.kinds and (kind, item) not in answers:
-                problems.append(f"{at}: provides {item}, but no row asks a {kind} for it")
+            elif known and (giver, item) not in answers:
+                problems.append(f"{at}: provides {item}, but no row asks a {giver} for it")
         problems.extend(
             f"{at}: takes unknown application {kind!r} (one of {sorted(APPLICATION_KINDS)})"
             for kind in office.accepts
@@ -189,6 +231,20 @@ def _problems(offices: Mapping[str, _Entry], table: LegalTable) -> list[str]:
             if len(set(values)) != len(values):
                 problems.append(f"{at}.{field}: a code is listed twice in {list(values)}")
     return problems
+
+
+def _acting_problems(office: _Entry, table: LegalTable) -> list[str]:
+    """``acts_as`` only where the table lets the office's kind act so, and used."""
+    if office.acts_as is None:
+        return []
+    acting = table.acting(office.acts_as, office.kind)
+    if acting is None:
+        return [f"acts as {office.acts_as!r}, but the legal table has no {office.kind} act so"]
+    if not set(office.affairs) & set(acting.affairs) and not set(office.provides) & set(
+        acting.items
+    ):
+        return [f"acts as {office.acts_as!r} in none of its affairs or items"]
+    return []
 
 
 def _role_problems(at: str, office: _Entry) -> list[str]:

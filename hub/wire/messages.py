@@ -11,7 +11,8 @@ requester, the number is sealed for J-LIS, and the resident-record code for the 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, get_args
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 from pydantic import Discriminator, Field, StringConstraints, Tag
@@ -41,6 +42,8 @@ __all__ = [
     "Enroll",
     "Enrolled",
     "ErrorFamily",
+    "Fact",
+    "Facts",
     "Failed",
     "ForwardedChange",
     "ForwardedEnroll",
@@ -56,6 +59,7 @@ __all__ = [
     "NotFound",
     "Notice",
     "Outcome",
+    "Presented",
     "ProviderReply",
     "Query",
     "RecordOutcome",
@@ -132,6 +136,42 @@ class Answered(WireModel):
     payload: AnySealed
 
 
+Fact = Literal["name", "address", "birth_date", "sex"]
+"""One of the four facts (基本4情報) of 本人確認情報: 氏名, 住所, 生年月日, 性別."""
+
+
+class Facts(WireModel):
+    """The four facts of a person as an office holds them (住基法 第30条の6: 氏名, 住所,
+    生年月日, 性別; sex as 住民票's code: 1 男, 2 女, 9 not applicable)."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    address: Annotated[str, StringConstraints(min_length=1, max_length=400)]
+    birth_date: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    sex: Literal["1", "2", "9"]
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> Facts:
+        """The four facts of a register-shaped record (``name``, ``address``, ``birth_date`` as
+        an ISO date or a date, ``sex``); a missing or malformed one raises ``ValidationError``."""
+        return cls.model_validate(
+            {
+                "name": record.get("name"),
+                "address": record.get("address"),
+                "birth_date": str(record.get("birth_date")),
+                "sex": record.get("sex"),
+            }
+        )
+
+
+class Presented(WireModel):
+    """What an enrolling office seals for J-LIS in ``Enroll.number``: the number it was given
+    and the four facts it holds for the person, which J-LIS checks against its 本人確認情報
+    (番号法 第16条: a number is taken only with the person's identity confirmed)."""
+
+    number: Annotated[str, StringConstraints(max_length=64)]  # J-LIS says what is wrong with it
+    facts: Facts
+
+
 class Enrolled(WireModel):
     status: Literal["enrolled"] = "enrolled"
     token: Token
@@ -145,6 +185,9 @@ class Resolved(WireModel):
     status: Literal["resolved"] = "resolved"
     rrc: AnySealed
     municipality: Municipality | None = None
+    # the facts the enrolling office presented that J-LIS's 本人確認情報 does not bear out: the
+    # hub refuses the enrollment (filed under the person); left out of the JSON when none
+    mismatched: tuple[Fact, ...] = Field(default=(), exclude_if=lambda v: not v)
 
 
 class Identified(WireModel):
@@ -273,7 +316,8 @@ class Reply(WireModel):
 
 
 class Enroll(WireModel):
-    """Office → hub: 'give me my token for the holder of this number' (number sealed for J-LIS)."""
+    """Office → hub: 'give me my token for the holder of this number': the number and the four
+    facts the office holds (``Presented``, JSON), sealed for J-LIS."""
 
     kind: Literal["enroll"] = "enroll"
     envelope: Envelope

@@ -89,6 +89,7 @@ def plan_for(registry: Registry) -> Plan:
                 ("care", "long_term_care_benefit" in o.provides),
                 ("disability", "independence_support" in o.affairs),
                 ("welfare", "public_assistance" in o.provides),
+                ("child_rearing", "child_rearing_allowance" in o.provides),
             ):
                 if wanted:
                     roles.setdefault(role, o.code)

@@ -10,6 +10,7 @@ person's number once (符号取得), stores the token it gets back and keeps no 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from agencies.jlis.registry import Jlis
 from agencies.municipality.issuance import seal_registration
 from agencies.population.households import Household, Person
 from hub.node import EnrollmentRefused
-from hub.wire import HUB
+from hub.wire import HUB, Facts
 from renkei.network import Network
 from renkei.secrets import TOKEN
 from token_service import KeyRing
@@ -62,7 +63,7 @@ async def load_population(
     on = dt.date(fiscal_year, 6, 1)
     jlis: Jlis = net.apps["jlis"]
     people = [p for h in households for p in h.members]
-    numbers = await _number(jlis, households)
+    numbers, facts = await _number(jlis, households)
 
     register, tax, child = (
         _code(net, k) for k in ("resident_record", "local_tax", "child_allowance")
@@ -125,7 +126,7 @@ async def load_population(
         nonlocal refused
         async with gate:
             try:
-                token = await net.offices[office].enroll(numbers[person.rrc])
+                token = await net.offices[office].enroll(numbers[person.rrc], facts[person.rrc])
             except EnrollmentRefused:
                 refused += 1
                 return
@@ -137,13 +138,27 @@ async def load_population(
     return Loaded(len(people), len(households), len(holds) - refused, refused, seconds, held)
 
 
-async def _number(jlis: Jlis, households: list[Household]) -> dict[str, str]:
-    """J-LIS numbers each resident at the request of the municipality they live in."""
+def _facts(person: Person, address: str) -> Facts:
+    return Facts.of({**dataclasses.asdict(person), "address": address})
+
+
+async def _number(
+    jlis: Jlis, households: list[Household]
+) -> tuple[dict[str, str], dict[str, Facts]]:
+    """J-LIS numbers each resident at the request of the municipality they live in, keeping
+    the four facts it notified (本人確認情報); the numbers, and the facts, by resident code."""
     numbers: dict[str, str] = {}
+    facts: dict[str, Facts] = {}
     for municipality in sorted({h.municipality for h in households}):
-        here = (p.rrc for h in households if h.municipality == municipality for p in h.members)
+        here = {
+            p.rrc: _facts(p, h.address)
+            for h in households
+            if h.municipality == municipality
+            for p in h.members
+        }
         numbers |= await jlis.register(here, municipality=municipality)
-    return numbers
+        facts |= here
+    return numbers, facts
 
 
 async def _held_since(net: Network, holds: list[tuple[str, str, str, Person, dt.date]]) -> None:

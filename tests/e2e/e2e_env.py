@@ -14,12 +14,13 @@ import asyncio
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
 import pytest
 
+from agencies.jlis.registry import Jlis
 from hub.bus import (
     CONTENT_TYPE,
     Bus,
@@ -34,6 +35,7 @@ from hub.routing import Office, load_default_registry, load_default_table
 from hub.wire import (
     SIGNATURE_HEADER,
     Envelope,
+    Facts,
     OfficeKeys,
     Reply,
     decode,
@@ -55,6 +57,22 @@ ALL_BUT_CHILD = ("hub", "token", "jlis", "chiyoda-resident", "chiyoda-tax")
 TABLE = load_default_table()
 REGISTRY = load_default_registry(TABLE)
 IDS = identities(REGISTRY)
+# the four facts J-LIS keeps for the tests' residents, and that the offices enrolling them hold
+ON_RECORD = Facts(
+    name="高橋 翼", address="東京都千代田区九段南一丁目2番1号", birth_date="1990-05-05", sex="1"
+)
+
+
+def noted_at(
+    net: Network, rrc: str, municipality: str = "131041"
+) -> Callable[[Facts], Awaitable[None]]:
+    """The 転入's 記載, notified to J-LIS's 本人確認情報 (move_in's ``noted``)."""
+    jlis: Jlis = net.apps["jlis"]
+
+    async def noted(facts: Facts) -> None:
+        await jlis.noted(rrc, facts, municipality=municipality)
+
+    return noted
 
 
 def envelope(sender: str, recipient: str, affair: str) -> Envelope:

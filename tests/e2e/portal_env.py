@@ -18,6 +18,7 @@ from e2e_env import IDS, Env
 
 from agencies.jlis.registry import Jlis
 from hub.numbers import resident_record_code
+from hub.wire import Facts
 from pki import (
     CertificationAuthority,
     CertKind,
@@ -106,9 +107,6 @@ async def resident(
     those offices."""
     jlis: Jlis = net.apps["jlis"]
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await jlis.register([rrc], municipality="131016"))[rrc]
-    register = await net.offices[REGISTER].enroll(number)
-    child = await net.offices[CHILD].enroll(number) if CHILD in net.offices else ""
     record = {
         "name": facts.name,
         "birth_date": facts.birth_date.isoformat(),
@@ -117,10 +115,14 @@ async def resident(
         "household": "h-" + rrc,
         "relationship": "世帯主",
     }
+    four = Facts.of(record)  # J-LIS's 本人確認情報, and what every enrolling office holds
+    number = (await jlis.register({rrc: four}, municipality="131016"))[rrc]
+    register = await net.offices[REGISTER].enroll(number, four)
+    child = await net.offices[CHILD].enroll(number, four) if CHILD in net.offices else ""
     await net.stores[REGISTER].put_many("residents", [(f"r-{rrc}", register, record)])
     for office in also:
-        await net.offices[office].enroll(number)
-    holder = holder_for(await net.offices[PKI_OFFICE].enroll(number))
+        await net.offices[office].enroll(number, four)
+    holder = holder_for(await net.offices[PKI_OFFICE].enroll(number, four))
     key = ec.generate_private_key(ec.SECP256R1())
     auth = pki.ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE)
     sign = pki.ca.issue(CertKind.SIGNATURE, key.public_key(), holder, WHERE, facts)

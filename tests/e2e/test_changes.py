@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from e2e_env import IDS, Env
+from e2e_env import IDS, ON_RECORD, Env, noted_at
 
 from agencies.jlis.registry import Jlis
 from agencies.municipality.moving import move_in
@@ -27,7 +27,7 @@ async def numbered(net: Network, municipality: str = CHIYODA) -> tuple[str, str]
     """A resident J-LIS numbers at the municipality's request: (rrc, number)."""
     jlis: Jlis = net.apps["jlis"]
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    return rrc, (await jlis.register([rrc], municipality=municipality))[rrc]
+    return rrc, (await jlis.register({rrc: ON_RECORD}, municipality=municipality))[rrc]
 
 
 async def held_since(env: Env, net: Network, rrc: str, *offices: str) -> None:
@@ -42,7 +42,7 @@ async def resident(env: Env, net: Network, *holders: str) -> tuple[str, str, dic
     """A 千代田区 resident held since 2020 by each holder: (rrc, number, office → token)."""
     rrc, number = await numbered(net)
     await held_since(env, net, rrc, *holders)
-    return rrc, number, {o: await net.offices[o].enroll(number) for o in holders}
+    return rrc, number, {o: await net.offices[o].enroll(number, ON_RECORD) for o in holders}
 
 
 async def arrived(
@@ -130,7 +130,7 @@ async def test_a_duplicate_event_is_applied_once(env: Env) -> None:
     register = await env.raw(net, REGISTER)
     rrc, number = await numbered(net)
     await held_since(env, net, rrc, REGISTER)
-    tax_token = await net.offices["chiyoda-tax"].enroll(number)
+    tax_token = await net.offices["chiyoda-tax"].enroll(number, ON_RECORD)
     event = change_event(env.token(rrc, REGISTER), "household")
     await register.send(encode(event), key="change", message_id=str(event.envelope.message_id))
     await register.send(encode(event), key="change", message_id=str(event.envelope.message_id))
@@ -180,6 +180,7 @@ async def test_the_moving_one_stop_follows_the_person_to_the_new_municipality(en
             "relationship": "世帯主",
         },
         effective=EFFECTIVE,
+        noted=noted_at(net, rrc),
     )
     assert (done.token, done.from_office) == (new_token, REGISTER)
     moved_in = [
@@ -213,8 +214,9 @@ async def test_a_move_in_without_a_move_out_is_refused(
             net.stores["shinjuku-resident"],
             number=number,
             local_id="S2",
-            resident={"name": "x"},
+            resident=RESIDENT,
             effective=EFFECTIVE,
+            noted=noted_at(net, rrc),
         )
     assert refused.value.code == code
 
@@ -240,6 +242,7 @@ async def test_after_a_move_the_hub_asks_the_municipality_that_held_the_record_t
         local_id="S3",
         resident=RESIDENT,
         effective=EFFECTIVE,
+        noted=noted_at(net, rrc),
     )
     child = net.offices["chiyoda-child"]
     tax = await child.ask(

@@ -21,3 +21,11 @@ async def test_demo_runs_the_claim_season_and_verifies_the_chain(env: Env) -> No
     assert "error" not in text.split("queries by outcome:")[1].splitlines()[0]
     assert "the chain is intact" in text
     assert "directory: held by shinjuku-resident; ended at chiyoda-child, chiyoda-resident" in text
+    # issue 17: office kinds as the law says, a claim across municipalities, beyond the ward
+    assert "chiyoda-welfare is a municipality acting as prefecture (都道府県知事等" in text
+    assert "is a prefecture" not in text.replace("acting as prefecture", "")
+    assert "chiyoda-child asked chiyoda-tax for local_tax: not_found" in text
+    assert "chiyoda-child asked shinjuku-tax for local_tax: ok" in text  # 1 January's
+    assert "CM0000001: eligible" in text
+    assert "chiyoda-care asked nenkin for pension_benefit (long_term_care): ok" in text
+    assert "chiyoda-disability asked tokyo-pref for disability (independence_support): ok" in text

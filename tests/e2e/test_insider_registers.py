@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 
 import orjson
-from e2e_env import IDS, Env, RawOffice, envelope
+from e2e_env import IDS, ON_RECORD, Env, RawOffice, envelope, noted_at
 
 from agencies.jlis.registry import Jlis
 from agencies.municipality.moving import move_in
@@ -23,6 +23,7 @@ from hub.wire import (
     ChangeEvent,
     Enroll,
     Enrolled,
+    Presented,
     Refused,
     Reply,
     encode,
@@ -55,14 +56,17 @@ async def numbered(net: Network, municipality: str) -> tuple[str, str]:
     """A resident J-LIS numbers at ``municipality``'s request: (rrc, number)."""
     jlis: Jlis = net.apps["jlis"]
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    return rrc, (await jlis.register([rrc], municipality=municipality))[rrc]
+    return rrc, (await jlis.register({rrc: ON_RECORD}, municipality=municipality))[rrc]
 
 
 async def enroll(env: Env, office: RawOffice, number: str, **added: str) -> Reply:
     """The office presents a number; ``added``: fields put into the message as sent."""
     msg = Enroll(
         envelope=envelope(office.code, JLIS, "enrollment"),
-        number=seal(number.encode("ascii"), env.state.public[JLIS].seal),
+        number=seal(
+            Presented(number=number, facts=ON_RECORD).model_dump_json().encode(),
+            env.state.public[JLIS].seal,
+        ),
     )
     body = encode(msg)
     if added:
@@ -105,7 +109,7 @@ async def test_a_ward_the_person_left_cannot_report_their_death(env: Env) -> Non
     first = await enroll(env, ward, number)  # 新宿区 kept the record first, lawfully
     assert isinstance(first.outcome, Enrolled)
     ward_token = first.outcome.token
-    await net.offices["nenkin"].enroll(number)
+    await net.offices["nenkin"].enroll(number, ON_RECORD)
     moved = await report(ward, ward_token, "moved_out", today(), {"to_municipality": CHIYODA})
     assert moved.outcome.model_dump() == {"status": "delivered"}  # who and how many: not said
     await move_in(
@@ -115,8 +119,9 @@ async def test_a_ward_the_person_left_cannot_report_their_death(env: Env) -> Non
         local_id="M1",
         resident=RESIDENT,
         effective=today(),
+        noted=noted_at(net, rrc, CHIYODA),
     )
-    child_token = await net.offices[CHILD].enroll(number)
+    child_token = await net.offices[CHILD].enroll(number, ON_RECORD)
 
     forged = await report(ward, ward_token, "death", dt.date(2000, 1, 1))
 
@@ -142,7 +147,7 @@ async def test_the_register_cannot_date_a_death_outside_its_holding(env: Env) ->
     enrolled = await enroll(env, register, number)
     assert isinstance(enrolled.outcome, Enrolled)
     for office in (TAX, "nenkin"):
-        await net.offices[office].enroll(number)
+        await net.offices[office].enroll(number, ON_RECORD)
 
     for effective in (dt.date(2000, 1, 1), today() + dt.timedelta(days=400)):
         reply = await report(register, enrolled.outcome.token, "death", effective)
@@ -172,7 +177,7 @@ async def test_another_wards_offices_can_neither_enroll_a_resident_nor_back_date
     for office in (REGISTER, TAX):  # the operator's bulk load: 千代田区's since 2020
         since = dt.datetime(2020, 4, 1, tzinfo=dt.UTC)
         await net.directory.enrolled(env.token(rrc, HUB), office, since)
-    tokens = {o: await net.offices[o].enroll(number) for o in (REGISTER, TAX, CHILD)}
+    tokens = {o: await net.offices[o].enroll(number, ON_RECORD) for o in (REGISTER, TAX, CHILD)}
     nxt = today().year + 1
     years = {
         str(y): {"total_income": 3_000_000 + y, "municipal_income_levy": 1} for y in (2025, nxt)
@@ -227,4 +232,4 @@ async def test_enrollment_is_rate_limited_per_office_and_every_try_recorded(env:
     assert {k: r.record_id for k, r in kept.items()} == keys  # each try, on the record
     assert all((r.affair, r.person) == ("enrollment", "") for r in kept.values())
     _, number = await numbered(net, CHIYODA)
-    assert await net.offices[TAX].enroll(number)  # another office's bucket is its own
+    assert await net.offices[TAX].enroll(number, ON_RECORD)  # another office's bucket is its own

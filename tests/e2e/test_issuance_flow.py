@@ -21,6 +21,7 @@ from portal_env import FACTS, PORTAL, REGISTER, WHERE, Pki, der, login
 from agencies.jlis.registry import Jlis
 from hub.numbers import resident_record_code
 from hub.routing.exceptions import HUB_NOT_A_PORTAL
+from hub.wire import Facts
 from issuance import IssuanceCentre, IssuanceRefused, order
 from issuance.api import create_api
 from issuance.exceptions import ISSUANCE_BAD_RESPONSE, ISSUANCE_CARD_REFUSED, ISSUANCE_CLOSED
@@ -56,6 +57,7 @@ async def network(env: Env, pki: Pki) -> Network:
 @dataclasses.dataclass
 class Card:
     number: str
+    facts: Facts
     register_token: str
     auth: x509.Certificate
     key: rsa.RSAPrivateKey
@@ -66,8 +68,6 @@ async def carded(net: Network, pki: Pki, **record: object) -> Card:
     otherwise by ``record``) holding a card with an RSA user certificate."""
     jlis: Jlis = net.apps["jlis"]
     rrcs = [resident_record_code(f"{uuid.uuid4().int % 10**10:010d}") for _ in range(2)]
-    numbers = await jlis.register(rrcs, municipality="131016")
-    me, spouse = [await net.offices[REGISTER].enroll(numbers[r]) for r in rrcs]
     household = "h-" + rrcs[0]
     base = {"address": FACTS.address, "household": household}
     mine = {
@@ -80,6 +80,9 @@ async def carded(net: Network, pki: Pki, **record: object) -> Card:
         **record,
     }
     theirs = {**base, "name": "番号 太郎", "birth_date": "1979-01-01", "sex": "1"}
+    facts = {rrcs[0]: Facts.of(mine), rrcs[1]: Facts.of(theirs)}  # J-LIS's 本人確認情報
+    numbers = await jlis.register(facts, municipality="131016")
+    me, spouse = [await net.offices[REGISTER].enroll(numbers[r], facts[r]) for r in rrcs]
     await net.stores[REGISTER].put_many(
         "residents",
         [(f"r-{rrcs[0]}", me, mine), (f"r-{rrcs[1]}", spouse, {**theirs, "relationship": "夫"})],
@@ -88,14 +91,14 @@ async def carded(net: Network, pki: Pki, **record: object) -> Card:
     await net.stores[REGISTER].put_many(
         "households", [(household, None, {"head": members[0], "members": members})]
     )
-    tax = await net.offices[TAX].enroll(numbers[rrcs[0]])
+    tax = await net.offices[TAX].enroll(numbers[rrcs[0]], facts[rrcs[0]])
     year = {"total_income": 4_200_000, "municipal_income_levy": 210_000}
     taxpayer = {"name": FACTS.name, "years": {"2026": year, "2025": year}, **record}
     await net.stores[TAX].put_many("taxpayers", [(f"t-{rrcs[0]}", tax, taxpayer)])
-    holder = holder_for(await net.offices[PKI_OFFICE].enroll(numbers[rrcs[0]]))
+    holder = holder_for(await net.offices[PKI_OFFICE].enroll(numbers[rrcs[0]], facts[rrcs[0]]))
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     auth = pki.ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE)
-    return Card(numbers[rrcs[0]], me, auth.certificate, key)
+    return Card(numbers[rrcs[0]], facts[rrcs[0]], me, auth.certificate, key)
 
 
 def centre(net: Network, pki: Pki, at: dt.datetime = NOON) -> IssuanceCentre:
@@ -240,7 +243,7 @@ async def test_a_dishonest_office_cannot_ask_for_certificates_and_is_recorded(
     the certificate items, and tries to have J-LIS name a card holder."""
     net = await network(env, pki)
     card = await carded(net, pki)
-    child = await net.offices[CHILD].enroll(card.number)
+    child = await net.offices[CHILD].enroll(card.number, card.facts)
     for provider, code in (
         (REGISTER, "routing.affair_not_performed"),
         ("hub", "routing.no_provider"),

@@ -15,6 +15,7 @@ from agencies.jlis.numbers import generate_rrc
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.resident_register import ResidentRegister
 from hub.routing import authorize
+from hub.routing.offices import kind_asking, kind_providing
 from renkei.network import Network
 
 TODAY = dt.date(2025, 6, 1)
@@ -46,9 +47,17 @@ def cases() -> list[tuple[str, str, str, str, str]]:
     """(row, requester office, affair, provider office, item): one per item of every row."""
     out = []
     for row in TABLE.rows():
-        asker = next(o for o in REGISTRY if o.kind == row.requester and row.affair in o.affairs)
+        asker = next(
+            o
+            for o in REGISTRY
+            if row.affair in o.affairs and kind_asking(TABLE, o, row.affair)[0] == row.requester
+        )
         for item in row.items:
-            giver = next(o for o in REGISTRY if o.kind == row.provider and item in o.provides)
+            giver = next(
+                o
+                for o in REGISTRY
+                if item in o.provides and kind_providing(TABLE, o, (item,))[0] == row.provider
+            )
             out.append((row.id, asker.code, row.affair, giver.code, item))
     return out
 

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from e2e_env import Env
+from e2e_env import ON_RECORD, Env
 from portal_env import FACTS, WHERE
 
 from agencies.jlis.registry import Jlis
@@ -43,9 +43,11 @@ async def test_a_move_revokes_the_signature_certificate_and_a_death_both(env: En
     net = await env.network(run=None, listeners={PKI_OFFICE: CaListener(ca)})
     jlis: Jlis = net.apps["jlis"]
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
-    number = (await jlis.register([rrc], municipality="131016"))[rrc]
-    register_token = await net.offices[REGISTER].enroll(number)
-    holder = holder_for(await net.offices[PKI_OFFICE].enroll(number))  # the desk, at issuance
+    number = (await jlis.register({rrc: ON_RECORD}, municipality="131016"))[rrc]
+    register_token = await net.offices[REGISTER].enroll(number, ON_RECORD)
+    holder = holder_for(
+        await net.offices[PKI_OFFICE].enroll(number, ON_RECORD)
+    )  # the desk, at issuance
     issued = now - dt.timedelta(days=1)
     key = ec.generate_private_key(ec.SECP256R1())
     sig = ca.issue(CertKind.SIGNATURE, key.public_key(), holder, WHERE, FACTS, not_before=issued)

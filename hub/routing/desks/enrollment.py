@@ -1,9 +1,11 @@
 """Enrollment (符号取得): an office presents a number once and gets its own token for the person.
 
 Checked here (to J-LIS under affair ``enrollment``, from a registered office, within its rate),
-forwarded sealed to J-LIS, which resolves the number; its answer is completed here: the office's
-token is issued only if it may hold the person (``registers.enrollment_refusal``), and the
-``Finisher`` enters the holding in the directory.
+forwarded sealed to J-LIS, which resolves the number and checks the four facts the office
+presented with it against its 本人確認情報; its answer is completed here: refused
+``hub.identity_mismatch`` (filed under the person, so they see who tried) when a fact differs,
+else the office's token is issued only if it may hold the person
+(``registers.enrollment_refusal``), and the ``Finisher`` enters the holding in the directory.
 
 The rate: enrollment asks J-LIS whether a number belongs to anyone, so unbounded enrollment
 would make every office a number oracle; each attempt is recorded, and a token bucket per office
@@ -20,12 +22,14 @@ from dataclasses import replace
 
 from hub.buckets import Buckets, Rate
 from hub.directory import Directory
+from hub.identity import FACT_NAMES
 from hub.routing.context import Context
 from hub.routing.desks.desk import Desk
 from hub.routing.desks.forward import Forwarder
 from hub.routing.exceptions import (
     HUB_BAD_ENROLLMENT,
     HUB_ENROLLMENT_RATE_LIMITED,
+    HUB_IDENTITY_MISMATCH,
     HUB_UNKNOWN_OFFICE,
 )
 from hub.routing.finish import refused
@@ -121,6 +125,13 @@ class EnrollmentDesk(Desk):
         if not isinstance(result, TokenOk):
             return ctx, result
         ctx = replace(ctx, person=result.tokens[1])
+        if outcome.mismatched:  # 番号法 第16条: the number is not this office's person's
+            facts = ", ".join(f"{FACT_NAMES[f]} ({f})" for f in outcome.mismatched)
+            return ctx, refused(
+                HUB_IDENTITY_MISMATCH,
+                f"the facts {ctx.requester} holds do not match J-LIS's 本人確認情報 for this"
+                f" number: {facts} differ (番号法 第16条: confirm the person's identity)",
+            )
         holders = await self._directory.holders(ctx.person)
         refusal = enrollment_refusal(
             self._registry, ctx.requester, holders, outcome.municipality, self._clock()

@@ -16,11 +16,14 @@ import signal
 import socket
 import sys
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+import asyncpg
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -38,7 +41,12 @@ from card_service import (
     issue_to_file,
 )
 from card_service.reader.pcsc import PcscTransport, wait_for_card
+from hub.node import PgStore
+from hub.routing import load_default_registry, load_default_table
+from hub.wire import HUB
 from pki import CertificationAuthority, Endpoints, create_app
+from renkei.network import identities, migrate
+from renkei.secrets import State
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 AUTH_PIN, SIGN_PIN, FACE_PIN = "1234", "ABC123", "5678"
@@ -58,6 +66,31 @@ class Ca:
     url: str
     state_dir: Path  # a renkei --state-dir: the CA lives in state_dir / "pki"
     ca: CertificationAuthority
+    db: str  # the register's database: 千代田区's register keeps RESIDENT_DOC under REGISTERED
+
+
+REGISTER, REGISTERED = "chiyoda-resident", "D1"  # `card issue --register … --local-id …`
+ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextlib.asynccontextmanager
+async def register_db() -> AsyncIterator[str]:
+    """A database of its own, migrated, whose resident register keeps the desk's applicant:
+    the desk issues a card only to a resident on its register (番号法 第16条)."""
+    admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    name = f"renkei_card_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        dsn = urlunsplit(urlsplit(ADMIN_DSN)._replace(path=f"/{name}"))
+        registry = load_default_registry(load_default_table())
+        await migrate(dsn, registry, State.generate(identities(registry)).keys[HUB].signing)
+        record = {k: RESIDENT_DOC[k] for k in ("name", "address", "birth_date", "sex")}
+        async with asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool:
+            await PgStore(pool, REGISTER).put_many("residents", [(REGISTERED, None, record)])
+        yield dsn
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -70,7 +103,8 @@ async def ca(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ca]:
     runner = web.AppRunner(create_app(authority), access_log=None)
     await runner.setup()
     await web.SockSite(runner, sock).start()
-    yield Ca(url, state, authority)
+    async with register_db() as db:
+        yield Ca(url, state, authority, db)
     await runner.cleanup()
     authority.close()
 

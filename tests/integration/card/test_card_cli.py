@@ -14,6 +14,8 @@ from card_env import (
     AUTH_PIN,
     FACE_PIN,
     OPENSSL,
+    REGISTER,
+    REGISTERED,
     RESIDENT_DOC,
     SIGN_PIN,
     Ca,
@@ -46,8 +48,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def _issue(ca: Ca, files: Path, state: Path, *extra: str) -> tuple[int, str, str]:
     return await renkei(
         ca.state_dir,
-        "card",
-        "issue",
+        *("--db", ca.db, "card", "issue", "--register", REGISTER, "--local-id", REGISTERED),
         "--resident",
         str(files / "resident.json"),
         "--pins",
@@ -190,7 +191,8 @@ async def test_no_reader_card_falls_back_to_the_default_state(
     (tmp_path / "pki" / "operator-token").write_text(ca.ca.operator_token)
     code, _, err = await renkei(
         tmp_path,
-        *("card", "issue", "--resident", str(files / "resident.json")),
+        *("--db", ca.db, "card", "issue", "--resident", str(files / "resident.json")),
+        *("--register", REGISTER, "--local-id", REGISTERED),
         *("--pins", str(files / "pins.json"), "--url", ca.url),
     )
     assert code == 0, err
@@ -210,7 +212,17 @@ async def test_issue_refuses_bad_input_and_leaves_no_card(
     state = tmp_path / "x.state"
     code, _, err = await renkei(
         ca.state_dir,
-        *("card", "issue", "--resident", str(bad), "--pins", str(files / "pins.json")),
+        *(
+            "--db",
+            ca.db,
+            "card",
+            "issue",
+            "--resident",
+            str(bad),
+            "--pins",
+            str(files / "pins.json"),
+        ),
+        *("--register", REGISTER, "--local-id", REGISTERED),
         *("--state", str(state), "--url", ca.url),
     )
     assert code == 2 and "card.resident: resident: number: has a wrong check digit" in err

@@ -25,7 +25,7 @@ from agencies.population import iter_households
 from agencies.population.households import Household
 from hub.directory import PgDirectory
 from hub.node import PgStore
-from hub.wire import Resolved
+from hub.wire import Facts, Presented, Resolved
 from renkei.exceptions import GenerateError, LoadError
 from renkei.network import identities, load_rules, open_network
 from renkei.population.commands import generate
@@ -88,9 +88,14 @@ async def test_every_resident_is_numbered_once_at_jlis(
     assert await pool.fetchval("SELECT count(*) FROM office_jlis.docs") == N
     state = State.load(deployment.state_dir, ["jlis"])
     jlis = Jlis(PgStore(pool, "jlis"), NumberGenerator(state.numbering), state.public["token"].seal)
-    person = loaded[0].members[0]
-    outcome = await jlis.resolve(jlis.numbers.number_for(person.rrc).encode())
-    assert isinstance(outcome, Resolved)  # enrollment by number works on the loaded registry
+    home = loaded[0]
+    person = home.members[0]
+    facts = Facts.of({"name": person.name, "address": home.address,
+                      "birth_date": person.birth_date, "sex": person.sex})  # fmt: skip
+    presented = Presented(number=jlis.numbers.number_for(person.rrc), facts=facts)
+    outcome = await jlis.resolve(presented.model_dump_json().encode())
+    # enrollment by number works on the loaded registry, its 本人確認情報 the household's
+    assert isinstance(outcome, Resolved) and outcome.mismatched == ()
 
 
 async def test_each_token_has_its_directory_row_and_no_office_holds_a_number(

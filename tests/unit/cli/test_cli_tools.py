@@ -180,7 +180,7 @@ def test_legal_list_prints_every_row(renkei: Run) -> None:
     assert code == 0
     header = out.splitlines()[0]
     count = int(re.search(r"; (\d+) rows$", header).group(1))  # type: ignore[union-attr]
-    rows = re.findall(r"^[rc]\d+[a-z]? ", out, flags=re.MULTILINE)
+    rows = re.findall(r"^[rcd]\d+[a-z]? ", out, flags=re.MULTILINE)
     assert count >= 30
     assert len(rows) == count
     assert "municipality / child_allowance / municipality / local_tax" in out

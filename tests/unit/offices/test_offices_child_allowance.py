@@ -9,10 +9,12 @@ income limit is 622万 + 38万 per child counted, the upper limit 858万 + 38万
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 
-from agencies.municipality.child_allowance import decide
+from agencies.municipality.child_allowance import ChildAllowance, Decision, decide
+from hub.node import Answer, MemoryStore
 
 ON = dt.date(2025, 6, 1)
 LOW_INCOME = 4_000_000
@@ -163,3 +165,53 @@ def test_a_child_born_on_1_april_belongs_to_the_earlier_school_year(
     children: tuple[str, ...], expected: tuple[str, int, int]
 ) -> None:
     assert decide(household(*children), LOW_INCOME, ON)[:3] == expected
+
+
+class _Node:
+    """The office's node, faked: the register has the household; the ward's tax office has no
+    record for the fiscal year (the claimant moved in after 1 January); the hub finds the
+    municipality of 1 January."""
+
+    def __init__(self, elsewhere: str = "ok") -> None:
+        self.asked: list[tuple[str, dict[str, int]]] = []
+        self.elsewhere = elsewhere
+
+    async def ask(
+        self, affair: str, provider: str, items: tuple[str, ...], token: str,
+        params: dict[str, int] | None = None,
+    ) -> Answer:  # fmt: skip
+        self.asked.append((provider, dict(params or {})))
+        qid = uuid.uuid4()
+        if provider == "chiyoda-resident":
+            kid = {"relationship": "子", "birth_date": "2020-05-05"}
+            return Answer(qid, "ok", {"resident_record": {"household": [kid]}})
+        if provider == "chiyoda-tax":
+            return Answer(qid, "not_found", reason="no record for fiscal 2024")
+        if self.elsewhere == "ok":
+            return Answer(qid, "ok", {"local_tax": {"total_income": 3_000_000}})
+        return Answer(qid, self.elsewhere, reason="nobody held them on 1 January")
+
+
+async def _checked(node: _Node) -> Decision:
+    store = MemoryStore()
+    await store.put_many("applicants", [("C1", "T" * 43, {"name": "x"})])
+    office = ChildAllowance(
+        node,  # type: ignore[arg-type]
+        store, register="chiyoda-resident", tax_office="chiyoda-tax",
+    )  # fmt: skip
+    return await office.check("C1", dt.date(2024, 6, 1))
+
+
+async def test_income_comes_from_the_municipality_of_1_january() -> None:
+    node = _Node()
+    decision = await _checked(node)
+    assert decision.status == "eligible" and decision.monthly_yen == 10_000
+    # own tax office first (庁内), then the hub for the office that held them on 1 January
+    assert [p for p, _ in node.asked] == ["chiyoda-resident", "chiyoda-tax", "hub"]
+    assert node.asked[-1][1] == {"fiscal_year": 2024}
+    assert len(decision.answers) == 3
+
+
+async def test_nobody_holding_them_on_1_january_leaves_the_claim_undecided() -> None:
+    decision = await _checked(_Node(elsewhere="not_found"))
+    assert decision.status == "unknown" and "not_found" in decision.reason

@@ -186,3 +186,18 @@ def test_encoding_without_enrollment_files_no_tokens(plan: Plan) -> None:
 def test_enrollment_needs_the_key_ring(plan: Plan) -> None:
     with pytest.raises(RuntimeError, match="key ring"):
         encode_chunk(Job(9, 3, 10, TODAY, ("131016",), plan))
+
+
+def test_a_wards_child_rearing_allowance_is_the_wards_and_handbooks_the_prefectures(
+    plan: Plan, placed: list[tuple[Household, list[Row]]]
+) -> None:
+    # 児童扶養手当法 第4条: the ward pays it; 身体障害者福祉法 第15条: the governor issues 手帳
+    assert plan.municipal["131016"]["child_rearing"] == "chiyoda-childrearing"
+    by_item: dict[str, set[str]] = defaultdict(set)
+    for _, rows in placed:
+        for office, _, _, _, doc, _ in rows:
+            for item in doc.get("items", {}):
+                by_item[item].add(office)
+    assert by_item["child_rearing_allowance"] == {"chiyoda-childrearing"}
+    assert by_item["disability"] == {"tokyo-pref"}
+    assert by_item["public_assistance"] == {"chiyoda-welfare"}

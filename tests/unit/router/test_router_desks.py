@@ -28,6 +28,7 @@ from hub.wire import (
     Enroll,
     Enrolled,
     Envelope,
+    Fact,
     ForwardedChange,
     ForwardedEnroll,
     ForwardedIdentify,
@@ -217,6 +218,22 @@ async def test_a_municipality_does_not_enroll_another_ones_resident() -> None:
         ctx, Resolved(rrc=SEALED, municipality="131041")
     )
     assert isinstance(outcome, Refused) and outcome.code == "hub.not_resident_here"
+
+
+@pytest.mark.parametrize(
+    "mismatched", [("name",), ("address",), ("birth_date",), ("sex",), ("name", "sex")]
+)
+async def test_facts_jlis_does_not_bear_out_refuse_the_enrollment_under_the_person(
+    mismatched: tuple[Fact, ...],
+) -> None:
+    ctx = context("enroll", "nenkin", JLIS, "enrollment")  # one that may hold anyone
+    ctx, outcome = await enrollment_desk(FakeBus()).complete(
+        ctx, Resolved(rrc=SEALED, mismatched=mismatched)
+    )
+    assert isinstance(outcome, Refused) and outcome.code == "hub.identity_mismatch"
+    assert all(f"({fact})" in outcome.reason for fact in mismatched)
+    assert "番号法 第16条" in outcome.reason
+    assert ctx.person == token("p1", "hub")  # filed under the person: they see who tried
 
 
 # ---- identify and notices ---------------------------------------------------------------------

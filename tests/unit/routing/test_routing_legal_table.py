@@ -27,9 +27,11 @@ def test_header_names_the_law_and_says_rows_are_models(table: legal.LegalTable) 
 
 
 def test_every_model_row_of_facts_is_shipped(table: legal.LegalTable) -> None:
-    # r: the rows of 別表第二 (FACTS §1.4); c: コンビニ交付's, outside 別表 (REGISTER-FACTS §5)
+    # r: the rows of 別表第二 (FACTS §1.4); c: コンビニ交付's, outside 別表 (REGISTER-FACTS §5);
+    # d: 障害者関係情報's, after the seed (models)
     numbers = {int(re.sub(r"[a-z]", "", row.id)) for row in table.rows() if row.id[0] == "r"}
-    assert {row.id for row in table.rows() if row.id[0] != "r"} == {"c01", "c02", "c03"}
+    others = {row.id for row in table.rows() if row.id[0] != "r"}
+    assert others == {"c01", "c02", "c03", "d01", "d02", "d03", "d04"}
     assert numbers == set(range(1, 43))
     assert len(table.rows()) >= 30
 
@@ -38,6 +40,31 @@ def test_only_rows_marked_verified_in_facts_claim_to_be_verified(table: legal.Le
     verified = {row.id for row in table.rows() if row.source == "verified"}
     assert verified == {"r42"}
     assert all(row.source == "model" for row in table.rows() if row.id != "r42")
+
+
+def test_disability_information_has_rows_and_they_are_models(table: legal.LegalTable) -> None:
+    # the seed: every allowance claim needs 障害者関係情報, held by 都道府県知事
+    rows = [row for row in table.rows() if "disability" in row.items]
+    assert {row.affair for row in rows} >= {
+        "special_child_rearing_allowance",
+        "child_rearing_allowance",
+        "independence_support",
+    }
+    assert {row.provider for row in rows} == {"prefecture"}
+    assert all(row.source == "model" for row in rows)
+    assert "Glossary only" not in table.items["disability"].note
+
+
+def test_a_municipality_acts_as_prefecture_only_where_the_law_says(
+    table: legal.LegalTable,
+) -> None:
+    acting = table.acting("prefecture", "municipality")
+    assert acting is not None and acting.source == "verified"
+    assert set(acting.affairs) == {"public_assistance", "child_rearing_allowance"}
+    assert "生活保護法 第19条" in acting.basis and "児童扶養手当法 第4条" in acting.basis
+    # 特別児童扶養手当 is the governor's (都道府県知事), not a ward's
+    assert "special_child_rearing_allowance" not in acting.affairs
+    assert table.acting("pension_service", "municipality") is None
 
 
 def test_rows_cover_the_domains_design_asks_for(table: legal.LegalTable) -> None:

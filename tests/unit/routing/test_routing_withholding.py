@@ -97,7 +97,8 @@ def test_the_shipped_table_lets_investigations_withhold_and_nothing_else(
     table: legal.LegalTable,
 ) -> None:
     withholding_rows = {r.id: r.withhold for r in table.rows() if r.withhold}
-    assert set(withholding_rows) == {"r08", "r09a", "r09b", "r10", "r11", "r12", "r34", "r35"}
+    investigations = {"r08", "r09a", "r09b", "r10", "r11", "r12", "d04", "r34", "r35"}
+    assert set(withholding_rows) == investigations
     affairs = {r.affair for r in table.rows() if r.withhold}
     assert affairs == {"public_assistance", "local_tax_assessment"}
     assert all(w.source == "model" and w.max_days == 365 for w in withholding_rows.values())
