@@ -74,12 +74,14 @@ class Centre:
             async with self.http.request(
                 method, self.url + path, json=body, timeout=TIMEOUT, allow_redirects=False
             ) as got:
-                data = await got.content.read(limit + 1)
-                if len(data) > limit:
-                    raise _bad(f"over {limit} bytes")
+                data = bytearray()
+                async for chunk in got.content.iter_chunked(64 * 1024):
+                    data += chunk
+                    if len(data) > limit:
+                        raise _bad(f"over {limit} bytes")
                 if got.status != 200:
-                    raise self._refusal(got.status, got.content_type, data)
-                return data, got.headers
+                    raise self._refusal(got.status, got.content_type, bytes(data))
+                return bytes(data), got.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             why = f"{_DOWN} ({type(exc).__name__})"
             raise CentreRefused(KIOSK_CENTRE_UNAVAILABLE, why) from None
