@@ -20,6 +20,7 @@ __all__ = [
     "IDLE",
     "MENU",
     "PIN_LENGTH",
+    "SCREENS",
     "Choice",
     "Printed",
     "Quote",
@@ -131,47 +132,51 @@ def locked_screen() -> Screen:
     )
 
 
-_REFUSALS: Mapping[str, Screen] = {
-    "issuance.closed": Screen(
+# The refusal screens, by the kiosk's own names: which code of the centre (or of the
+# municipality, passed on by the centre) shows which is the composition root's to say
+# (``renkei.kiosk_commands.REFUSALS``: the codes by their declared names).
+SCREENS: Mapping[str, Screen] = {
+    "closed": Screen(
         "ただいまの時間はご利用いただけません",
         "ご利用時間は 6:30〜23:00 です（12月29日〜1月3日を除く）。",
     ),
-    "issuance.card_refused": Screen(
+    "card_refused": Screen(
         "このカードの電子証明書はご利用いただけません",
         "利用者証明用電子証明書が失効しているか、有効期限が切れています。"
         "お住まいの市区町村の窓口にお問い合わせください。",
     ),
-    "municipality.support_measure": Screen(
+    "support_measure": Screen(
         "コンビニでは交付できません（支援措置）",
         "住民基本台帳の支援措置（DV・ストーカー行為等の被害者の保護）の対象の方の証明書は、"
         "コンビニでは交付できません。市区町村の窓口でお申し込みください。",
     ),
-    "municipality.move_out_pending": Screen(
+    "move_out_pending": Screen(
         "コンビニでは交付できません（転出の届出）",
         "転出の届出があるため、コンビニでは交付できません。市区町村の窓口でお申し込みください。",
     ),
-    "municipality.no_seal": Screen(
+    "no_seal": Screen(
         "印鑑登録証明書は交付できません",
         "印鑑登録がされていません。印鑑登録は市区町村の窓口でお手続きください。",
     ),
-    "issuance.bad_response": Screen(
+    "expired": Screen(
         "本人確認ができませんでした",
         "時間が経ったか、カードの応答を確認できませんでした。最初からやり直してください。",
     ),
-    "issuance.unavailable": Screen(
+    "unavailable": Screen(
         "ただいま証明書を交付できません",
         "市区町村または J-LIS のシステムが応答しません。しばらくしてからお試しください。",
     ),
-    "kiosk.centre_unavailable": Screen(
+    "centre_unavailable": Screen(
         "ただいまご利用いただけません",
         "証明書交付センターに接続できません。しばらくしてからお試しください。",
     ),
 }
 
 
-def refusal_screen(code: str, message: str) -> Screen:
-    """The screen for a refusal of the centre (its code and message) or of the kiosk."""
-    known = _REFUSALS.get(code)
+def refusal_screen(code: str, message: str, screens: Mapping[str, str]) -> Screen:
+    """The screen for a refusal of the centre (its code and message) or of the kiosk:
+    ``screens`` names the screen of each code it knows (a name of ``SCREENS``)."""
+    known = SCREENS.get(screens.get(code, ""))
     if known is not None:
         return known
     return Screen("証明書を交付できませんでした", message or "係員にお問い合わせください。")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,7 @@ class Kiosk:
     printed_dir: Path | None
     templates: jinja2.Environment
     clock: Callable[[], float]
+    refusals: Mapping[str, str]  # a refusal's code → the name of its screen (flow.SCREENS)
     centre: Centre | None = None
     current: Transaction | None = None
 
@@ -145,11 +146,15 @@ async def _transaction(
 
 def _refused(request: web.Request, exc: CentreRefused) -> web.Response:
     _kiosk(request).end()
-    screen = refusal_screen(exc.refusal, exc.message)
+    screen = refusal_screen(exc.refusal, exc.message, _kiosk(request).refusals)
     log.info("kiosk refused", code=exc.refusal)
-    return _render(
-        request, "message.html", title=screen.title, text=screen.text, detail=exc.message
-    )
+    return _message(request, screen.title, screen.text)
+
+
+def _closed(request: web.Request, why: str) -> web.Response:
+    """Closed: the screen says the hours and asks nothing (the centre's words go to the log)."""
+    log.info("kiosk closed", why=why[:200])
+    return _render(request, "closed.html")
 
 
 # -- the screens -----------------------------------------------------------------------------
@@ -160,7 +165,7 @@ async def idle(request: web.Request, notice: str = "", status: int = 200) -> web
     kiosk.end()
     closed = await kiosk.to_centre.status()
     if closed is not None:
-        return _render(request, "closed.html", message=closed)
+        return _closed(request, closed)
     return _render(request, "idle.html", status, notice=notice)
 
 
@@ -169,7 +174,7 @@ async def start(request: web.Request) -> web.Response:
     await _form(request, frozenset())
     kiosk.end()
     if (closed := await kiosk.to_centre.status()) is not None:
-        return _render(request, "closed.html", message=closed)
+        return _closed(request, closed)
     try:
         tries = await kiosk.card.run(tries_left)
     except (NoCard, CardRemoved):
@@ -204,7 +209,7 @@ async def pin(request: web.Request) -> web.Response:
         return _render(request, "pin.html", error=wrong_pin(exc.tries_left))
     except PinBlocked:
         kiosk.end()
-        log.info("kiosk pin", outcome="card.pin_blocked")
+        log.info("kiosk pin", outcome=PinBlocked.code)
         screen = locked_screen()
         return _message(request, screen.title, screen.text)
     tx.signed = Signed(text, signature, certificate)
@@ -325,12 +330,14 @@ def create_app(
     *,
     centre_url: str,
     own_origin: str,
+    refusals: Mapping[str, str],
     printed_dir: Path | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> web.Application:
     """The kiosk: its card (``open_client()`` opens it for one operation), the centre at
     ``centre_url``, reached by its browser at ``own_origin``; printed PDFs saved in
-    ``printed_dir``."""
+    ``printed_dir``; ``refusals`` names the screen (``kiosk.flow.SCREENS``) of each refusal
+    code the centre may answer, the kiosk's own ``kiosk.centre_unavailable`` included."""
     own = origin_of(own_origin)
     if own is None or origin_of(centre_url) is None:
         raise ValueError("own_origin and centre_url must be http(s) URLs")
@@ -342,6 +349,7 @@ def create_app(
         printed_dir=printed_dir,
         templates=_templates(),
         clock=clock,
+        refusals=refusals,
     )
 
     async def session(app: web.Application) -> AsyncIterator[None]:

@@ -11,13 +11,38 @@ import ipaddress
 import sys
 from pathlib import Path
 
+from agencies.exceptions import (
+    ISSUANCE_MOVE_OUT_PENDING,
+    ISSUANCE_NO_SEAL,
+    ISSUANCE_SUPPORT_MEASURE,
+)
+from issuance.exceptions import (
+    ISSUANCE_BAD_RESPONSE,
+    ISSUANCE_CARD_REFUSED,
+    ISSUANCE_CLOSED,
+    ISSUANCE_UNAVAILABLE,
+)
 from kiosk import DEFAULT_PORT, create_app
 from kiosk.centre import DEFAULT_CENTRE
+from kiosk.exceptions import KIOSK_CENTRE_UNAVAILABLE
 from renkei.card_commands import card_session, which_card_args
 from renkei.serving import until_stopped, web_site
 from renkei.settings import Settings
 
-__all__ = ["kiosk_args", "own_origin", "serve_kiosk"]
+__all__ = ["REFUSALS", "kiosk_args", "own_origin", "serve_kiosk"]
+
+# which of the kiosk's screens (kiosk.flow.SCREENS) each refusal shows: the centre's codes and
+# the municipality's it passes on, by their declared names (any other: the centre's message)
+REFUSALS = {
+    ISSUANCE_CLOSED: "closed",
+    ISSUANCE_CARD_REFUSED: "card_refused",
+    ISSUANCE_BAD_RESPONSE: "expired",
+    ISSUANCE_UNAVAILABLE: "unavailable",
+    ISSUANCE_SUPPORT_MEASURE: "support_measure",
+    ISSUANCE_MOVE_OUT_PENDING: "move_out_pending",
+    ISSUANCE_NO_SEAL: "no_seal",
+    KIOSK_CENTRE_UNAVAILABLE: "centre_unavailable",
+}
 
 
 def kiosk_args(run: argparse.ArgumentParser) -> None:
@@ -54,6 +79,7 @@ async def serve_kiosk(settings: Settings, args: argparse.Namespace) -> int:
         functools.partial(card_session, settings, args),
         centre_url=args.centre_url,
         own_origin=own,
+        refusals=REFUSALS,
         printed_dir=printed,
     )
     async with web_site(app, args.host, port):

@@ -21,6 +21,7 @@ from issuance import IssuanceCentre, IssuanceRefused
 from issuance.api import create_api
 from issuance.exceptions import ISSUANCE_CARD_REFUSED
 from kiosk import create_app
+from renkei.kiosk_commands import REFUSALS
 
 NOON = dt.datetime(2026, 6, 10, 3, 0, tzinfo=dt.UTC)  # 12:00 JST
 NIGHT = dt.datetime(2026, 6, 10, 15, 0, tzinfo=dt.UTC)  # 0:00 JST
@@ -180,6 +181,7 @@ async def kiosk(tmp: Path, card: Card, centre_url: str = "") -> Any:
         reader.open,
         centre_url=centre_url or str(server.make_url("")),
         own_origin=origin,
+        refusals=REFUSALS,
         printed_dir=tmp / "printed",
         clock=clock,
     )

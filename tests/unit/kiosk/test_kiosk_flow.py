@@ -9,9 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agencies.exceptions import ISSUANCE_SUPPORT_MEASURE
+from issuance.exceptions import ISSUANCE_CARD_REFUSED
 from issuance.rules import KINDS, order
 from kiosk.exceptions import FormRefused
-from kiosk.flow import MENU, PIN_LENGTH, Transaction, press, refusal_screen, wrong_pin
+from kiosk.flow import MENU, PIN_LENGTH, SCREENS, Transaction, press, refusal_screen, wrong_pin
+from renkei.kiosk_commands import REFUSALS
 
 NOON = dt.datetime(2026, 6, 10, 3, 0, tzinfo=dt.UTC)
 KEYS = [*"0123456789", "clear"]
@@ -48,11 +51,15 @@ def test_every_certificate_the_centre_issues_is_on_the_menu() -> None:
 def test_the_screens_words() -> None:
     assert wrong_pin(2) == "暗証番号が違います。残り 2 回です。"
     assert "次に間違えるとロックされます" in wrong_pin(1)
-    assert "支援措置" in refusal_screen("municipality.support_measure", "").text
-    assert "失効" in refusal_screen("issuance.card_refused", "").text
-    unknown = refusal_screen("municipality.other", "窓口でお申し込みください")
+    assert "支援措置" in refusal_screen(ISSUANCE_SUPPORT_MEASURE, "", REFUSALS).text
+    assert "失効" in refusal_screen(ISSUANCE_CARD_REFUSED, "", REFUSALS).text
+    unknown = refusal_screen("municipality.other", "窓口でお申し込みください", REFUSALS)
     assert unknown.text == "窓口でお申し込みください"
-    assert refusal_screen("x", "").text  # never an empty screen
+    assert refusal_screen("x", "", REFUSALS).text  # never an empty screen
+
+
+def test_each_refusal_the_composition_root_names_has_its_screen() -> None:
+    assert set(REFUSALS.values()) == set(SCREENS)
 
 
 def test_a_transaction_ends_after_idle_time() -> None:
