@@ -36,7 +36,14 @@ from aiohttp import web
 from card_service.exceptions import CardError, CardRemoved, NoCard, PinBlocked, WrongPin
 from card_service.reader.serial import CardOpener, SerialCard
 from hub.log import get_logger
-from hub.web import headers_on_prepare, origin_allowed, origin_of, security_headers, token_matches
+from hub.web import (
+    headers_on_prepare,
+    origin_allowed,
+    origin_of,
+    security_headers,
+    templates,
+    token_matches,
+)
 from kiosk.card import sign_challenge, tries_left
 from kiosk.centre import Centre
 from kiosk.exceptions import (
@@ -377,13 +384,7 @@ def _yen(n: int) -> str:
 
 
 def _templates() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("kiosk", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = templates("kiosk")
     env.filters["yen"] = _yen
     env.globals["PIN_LENGTH"] = PIN_LENGTH
     return env
