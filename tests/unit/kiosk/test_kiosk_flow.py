@@ -14,7 +14,7 @@ from issuance.exceptions import ISSUANCE_CARD_REFUSED
 from issuance.rules import KINDS, order
 from kiosk.exceptions import FormRefused
 from kiosk.flow import MENU, PIN_LENGTH, SCREENS, Transaction, press, refusal_screen, wrong_pin
-from renkei.kiosk_commands import REFUSALS
+from renkei.kiosk_commands import REFUSALS, own_origin
 
 NOON = dt.datetime(2026, 6, 10, 3, 0, tzinfo=dt.UTC)
 KEYS = [*"0123456789", "clear"]
@@ -67,3 +67,18 @@ def test_a_transaction_ends_after_idle_time() -> None:
     assert not tx.expired(100.0 + 60)
     assert tx.expired(100.0 + 3600)
     assert Transaction(tries=3, at=0).token != tx.token
+
+
+@pytest.mark.parametrize(
+    ("host", "public", "origin"),
+    [
+        ("127.0.0.1", None, "http://127.0.0.1:8491"),
+        ("0.0.0.0", None, "http://127.0.0.1:8491"),  # a wildcard is reached on loopback
+        ("::", None, "http://127.0.0.1:8491"),
+        ("::1", None, "http://[::1]:8491"),
+        ("kiosk.store", None, "http://kiosk.store:8491"),
+        ("0.0.0.0", "https://kiosk.example", "https://kiosk.example"),
+    ],
+)
+def test_the_kiosks_own_origin(host: str, public: str | None, origin: str) -> None:
+    assert own_origin(host, 8491, public) == origin
