@@ -151,6 +151,11 @@ async def test_a_certificate_from_the_card_to_the_signed_pdf(world: World, page:
         assert got.headers["content-type"] == "application/pdf"
         pdf = world.state_dir / "shown.pdf"
         pdf.write_bytes(await got.body())
+        shown = await page.context.new_page()  # shown: Chromium's own PDF viewer opens it
+        await shown.goto(world.url + link)
+        await shown.wait_for_timeout(1500)  # the viewer renders the page
+        await shown.screenshot(path=str(SHOTS / "06b-printed-pdf.png"))
+        await shown.close()
         await page.get_by_role("button", name="終了").click()
         await expect(page.locator("h1")).to_have_text("マイナンバーカードを置いてください")
     # "printed": the kiosk saved the very PDF it showed, and its signature is valid
