@@ -24,7 +24,7 @@ import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -56,6 +56,7 @@ from kiosk.flow import (
     MENU,
     PIN_LENGTH,
     Printed,
+    Screen,
     Signed,
     Transaction,
     locked_screen,
@@ -90,13 +91,18 @@ class Kiosk:
     refusals: Mapping[str, str]  # a refusal's code → the name of its screen (flow.SCREENS)
     centre: Centre | None = None
     current: Transaction | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    ended: tuple[str, Screen] | None = None  # the last transaction's token and last screen
 
     @property
     def to_centre(self) -> Centre:
         assert self.centre is not None, "the kiosk's client session starts with the app"
         return self.centre
 
-    def end(self) -> None:
+    def end(self, screen: Screen | None = None) -> None:
+        """The transaction ends; ``screen``, its last (a refusal, the lock-out), is kept for
+        a second touch of the button that led to it."""
+        self.ended = (self.current.token, screen) if self.current and screen else None
         self.current = None
 
 
@@ -145,15 +151,37 @@ async def _transaction(
     if tx is not None and tx.expired(now):
         kiosk.end()
         tx = None
-    if tx is None or not token_matches(tx.token, form.get("t")) or tx.stage not in stages:
+    if tx is None and kiosk.ended and token_matches(kiosk.ended[0], form.get("t")):
+        raise _Current  # a second touch of the button that ended it
+    if tx is None or not token_matches(tx.token, form.get("t")):
         raise FormRefused("この画面は終了しています。最初からやり直してください (stale screen)")
     tx.at = now
+    if tx.stage not in stages:  # a second touch of a button whose screen has gone
+        raise _Current
     return tx, form
 
 
+class _Current(Exception):
+    """A post of this transaction's earlier screen (a double touch): nothing is done again,
+    the screen on show is shown."""
+
+
+def _current(request: web.Request) -> web.Response:
+    kiosk = _kiosk(request)
+    tx = kiosk.current
+    if tx is None:
+        assert kiosk.ended is not None  # _transaction raised for it
+        return _message(request, kiosk.ended[1].title, kiosk.ended[1].text)
+    if tx.stage == "pin":
+        return _render(request, "pin.html", error="")
+    if tx.stage == "choose":
+        return _render(request, "choose.html", menu=MENU)
+    return _render(request, f"{tx.stage}.html", choice=MENU[tx.choice])
+
+
 def _refused(request: web.Request, exc: CentreRefused) -> web.Response:
-    _kiosk(request).end()
     screen = refusal_screen(exc.refusal, exc.message, _kiosk(request).refusals)
+    _kiosk(request).end(screen)
     log.info("kiosk refused", code=exc.refusal)
     return _message(request, screen.title, screen.text)
 
@@ -215,9 +243,9 @@ async def pin(request: web.Request) -> web.Response:
         log.info("kiosk pin", outcome=exc.code)
         return _render(request, "pin.html", error=wrong_pin(exc.tries_left))
     except PinBlocked:
-        kiosk.end()
-        log.info("kiosk pin", outcome=PinBlocked.code)
         screen = locked_screen()
+        kiosk.end(screen)
+        log.info("kiosk pin", outcome=PinBlocked.code)
         return _message(request, screen.title, screen.text)
     tx.signed = Signed(text, signature, certificate)
     tx.stage = "choose"
@@ -332,6 +360,19 @@ async def screens(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _message(request, "エラーが発生しました", exc.message, 500)
 
 
+@web.middleware
+async def one_at_a_time(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One screen: one touch at a time, in order; a second touch of a button whose screen has
+    gone (a double tap on 印刷) shows the screen on show and does nothing again."""
+    if request.method == "GET" and request.path != "/":
+        return await handler(request)
+    async with _kiosk(request).lock:
+        try:
+            return await handler(request)
+        except _Current:
+            return _current(request)
+
+
 def create_app(
     open_client: CardOpener,
     *,
@@ -348,7 +389,7 @@ def create_app(
     own = origin_of(own_origin)
     if own is None or origin_of(centre_url) is None:
         raise ValueError("own_origin and centre_url must be http(s) URLs")
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[boundary, screens])
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[boundary, screens, one_at_a_time])
     app[KIOSK] = Kiosk(
         card=SerialCard(open_client),
         centre_url=centre_url,

@@ -4,6 +4,7 @@ malformed, forged, oversized and cross-site requests refused with a screen that 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -220,9 +221,6 @@ async def test_a_foreign_host_name_is_refused(k: Kiosk) -> None:
         ("/pin", {"key": "A"}, "このキーはありません"),
         ("/pin", {"key": "11"}, "このキーはありません"),
         ("/pin", {"key": "1", "pin": "1234"}, "この画面の送信ではありません"),
-        ("/choose", {}, "この画面は終了しています"),  # the menu comes after the PIN
-        ("/print", {}, "この画面は終了しています"),  # no order yet: nothing printed
-        ("/back", {}, "この画面は終了しています"),
         ("/pin", {"key": "1" * 100}, "長すぎます"),
     ],
 )
@@ -280,3 +278,54 @@ async def test_the_printed_pdf_is_only_the_current_transactions(k: Kiosk) -> Non
     assert (await k.http.get(f"/printed/{k.token()}.pdf")).status == 200
     assert (await k.http.get("/printed/forged.pdf")).status == 404
     assert (await k.http.get("/printed/..%2f..%2fetc%2fpasswd.pdf")).status == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"), [("/choose", {"item": "seal"}), ("/print", {}), ("/back", {})]
+)
+async def test_a_post_of_a_screen_not_on_show_does_nothing(
+    k: Kiosk, path: str, fields: dict[str, str]
+) -> None:
+    """The menu comes after the PIN, printing after the fee: the keypad stays on the screen."""
+    await k.post("/start")
+    status, page = await k.post(path, {"t": k.token(), **fields})
+    assert status == 200 and "暗証番号を入力してください" in page
+    assert k.node.asked == []
+
+
+async def test_a_double_tap_on_print_prints_once(k: Kiosk) -> None:
+    await k.to_menu()
+    await k.post("/choose", {"t": k.token(), "item": "seal"})
+    token = k.token()
+    first, second = await asyncio.gather(
+        k.post("/print", {"t": token}), k.post("/print", {"t": token})
+    )
+    assert [first[0], second[0]] == [200, 200]
+    assert "印刷しました" in first[1] and "印刷しました" in second[1]
+    assert len(k.node.asked) == 1
+    assert len(list(k.printed.glob("*.pdf"))) == 1
+
+
+async def test_a_card_pulled_out_before_the_pin_is_checked(k: Kiosk) -> None:
+    await k.post("/start")
+    for digit in PIN:
+        await k.key(digit)
+    k.reader.card = None
+    _, page = await k.key("ok")
+    assert "カードが読み取れません" in page and "/pin" not in forms(page).forms
+
+
+async def test_a_double_tap_on_print_when_refused_shows_the_refusal_twice(k: Kiosk) -> None:
+    k.node.answer = Answer("refused", code="municipality.support_measure", reason="支援措置")
+    await k.to_menu()
+    await k.post("/choose", {"t": k.token(), "item": "resident-self"})
+    token = k.token()
+    first, second = await asyncio.gather(
+        k.post("/print", {"t": token}), k.post("/print", {"t": token})
+    )
+    assert "支援措置" in first[1] and "支援措置" in second[1]
+    assert len(k.node.asked) == 1
+    # a new transaction forgets it: the old token is stale
+    await k.post("/start")
+    status, page = await k.post("/print", {"t": token})
+    assert status == 400 and "この画面は終了しています" in page
