@@ -3,7 +3,8 @@ individual number card through PC/SC, asking the certificate issuance centre ove
 
 :mod:`flow` (pure: the keypad, the menu, the screens' words for each refusal), :mod:`card`
 (the card's part, through :class:`card_service.reader.client.CardClient`), :mod:`centre`
-(the centre's HTTP API), :mod:`web` (the aiohttp application, ``create_app``).
+(the centre's HTTP API), :mod:`state` and :mod:`screens` (the pages), :mod:`web` (the aiohttp
+application, ``create_app``).
 """
 
 from kiosk.exceptions import CentreRefused, KioskError
