@@ -200,7 +200,9 @@ async def _save(path: Path, pdf: bytes) -> None:
 
 
 async def cancel(request: web.Request) -> web.Response:
-    await transaction(request, ("pin", "choose", "confirm", "done"))
+    """中止 / 終了: the transaction ends, back to the first screen — always, a second touch
+    too (the first screen ends any transaction anyway: there is one screen)."""
+    await read_form(request, frozenset({"t"}))
     kiosk_of(request).end()
     return web.Response(status=303, headers={"Location": "/"})
 

@@ -329,3 +329,14 @@ async def test_a_double_tap_on_print_when_refused_shows_the_refusal_twice(k: Kio
     await k.post("/start")
     status, page = await k.post("/print", {"t": token})
     assert status == 400 and "この画面は終了しています" in page
+
+
+async def test_a_second_touch_of_cancel_goes_to_the_first_screen_too(k: Kiosk) -> None:
+    await k.post("/start")
+    token = k.token()
+    first, second = await asyncio.gather(
+        k.post("/cancel", {"t": token}), k.post("/cancel", {"t": token})
+    )
+    assert "マイナンバーカードを置いてください" in first[1]
+    assert "マイナンバーカードを置いてください" in second[1]
+    assert k.node.asked == []
