@@ -1,6 +1,6 @@
 """What every web site of the network shares (the portal, the monitor's console): the request's
 origin against the site's own, a per-session token compared in constant time, the client key
-a rate limit counts under, and the security headers on every response.
+a rate limit counts under, the security headers on every response, and the pages' templates.
 
 Pure: no aiohttp. Serving itself (the ``Server`` header, aiohttp's own error pages) is the
 composition root's (``renkei.serving``).
@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable, Collection, MutableMapping
 from typing import Protocol
 from urllib.parse import urlsplit
 
+import jinja2
+
 __all__ = [
     "client_of",
     "headers_on_prepare",
@@ -22,6 +24,7 @@ __all__ = [
     "origin_allowed",
     "origin_of",
     "security_headers",
+    "templates",
     "token_matches",
 ]
 
@@ -123,3 +126,15 @@ def headers_on_prepare(
             response.headers["Cache-Control"] = "no-store"
 
     return add
+
+
+def templates(package: str) -> jinja2.Environment:
+    """The site's page templates (``package``'s ``templates/``): every value escaped, an
+    undefined name an error rather than an empty string."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader(package, "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )

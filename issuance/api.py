@@ -1,5 +1,7 @@
 """The centre's side of the 専用回線: what a kiosk asks it, over HTTP (JSON in, PDF out).
 
+- ``GET /v1/status`` → ``{"open": bool, "message"}``: whether the service runs now (the hours
+  and the closed days are the centre's); a kiosk asks before it asks the resident anything.
 - ``POST /v1/challenge`` → ``{"challenge": base64url}``: 32 fresh bytes, one use, 2 minutes.
 - ``POST /v1/quote`` ``{"kind", "options", "copies"}`` → ``{"kind", "title", "fee", "copies"}``:
   the fee, shown before printing.
@@ -37,7 +39,7 @@ from issuance.exceptions import (
     IssuanceRefused,
 )
 from issuance.office import IssuanceCentre
-from issuance.rules import order
+from issuance.rules import check_open, order
 
 __all__ = ["CENTRE", "MAX_BODY", "create_api"]
 
@@ -135,6 +137,14 @@ def _order_of(body: dict[str, Any], centre: IssuanceCentre) -> Any:
     return order(_text(body, "kind"), options, centre.clock(), copies)
 
 
+async def _status(request: web.Request) -> web.Response:
+    try:
+        check_open(request.app[CENTRE].clock())
+    except IssuanceRefused as exc:
+        return web.json_response({"open": False, "message": str(exc)})
+    return web.json_response({"open": True, "message": ""})
+
+
 async def _challenge(request: web.Request) -> web.Response:
     value = request.app[CENTRE].challenge()
     text = base64.urlsafe_b64encode(value).rstrip(b"=").decode("ascii")
@@ -169,6 +179,7 @@ async def _certificates(request: web.Request) -> web.Response:
 def create_api(centre: IssuanceCentre) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_guard])
     app[CENTRE] = centre
+    app.router.add_get("/v1/status", _status)
     app.router.add_post("/v1/challenge", _challenge)
     app.router.add_post("/v1/quote", _quote)
     app.router.add_post("/v1/certificates", _certificates)

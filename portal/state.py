@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 import jinja2
 from aiohttp import web
 
+from hub.web import templates
 from portal.challenges import PreLoginStore
 from portal.limits import LoginLimiter
 from portal.model import Backend, CertificateChecker
@@ -83,13 +84,7 @@ def figure(n: float) -> str:
 
 
 def make_templates() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("portal", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = templates("portal")
     env.filters["jst"] = jst
     env.filters["figure"] = figure
     return env

@@ -63,7 +63,7 @@ from renkei.network import load_rules
 from renkei.serving import until_stopped, web_site
 from renkei.settings import Settings
 
-__all__ = ["add_card_commands", "card_session"]
+__all__ = ["add_card_commands", "card_session", "which_card_args"]
 
 DEFAULT_PORTAL = "http://127.0.0.1:8470"
 LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -336,7 +336,7 @@ def _state_key_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--password-file", help="protect/open the state with a password instead")
 
 
-def _which_card_args(p: argparse.ArgumentParser) -> None:
+def which_card_args(p: argparse.ArgumentParser) -> None:
     """The options of :func:`card_session`."""
     where = p.add_mutually_exclusive_group()
     where.add_argument("--reader", help="PC/SC reader (default: the first with a card)")
@@ -383,7 +383,7 @@ def add_card_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
 
     def client(name: str, help_: str, fn: Callable[[Settings, argparse.Namespace], int]) -> Any:
         c: argparse.ArgumentParser = csub.add_parser(name, help=help_)
-        _which_card_args(c)
+        which_card_args(c)
         c.set_defaults(run=_threaded(fn))
         return c
 
@@ -413,5 +413,5 @@ def add_card_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
         metavar="ORIGIN",
         help=f"a portal origin allowed to use the bridge (repeatable; default {DEFAULT_PORTAL})",
     )
-    _which_card_args(p)
+    which_card_args(p)
     p.set_defaults(run=bridge)

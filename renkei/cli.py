@@ -22,6 +22,7 @@ from renkei.console_commands import add_console_commands, console_args
 from renkei.extra_commands import add_extra_commands
 from renkei.issuance_commands import add_certificates_commands, centre_args
 from renkei.key_commands import add_key_commands
+from renkei.kiosk_commands import kiosk_args
 from renkei.metrics_http import metrics_arg, metrics_port, with_metrics
 from renkei.monitor_commands import add_monitor_commands
 from renkei.pki_commands import PKI_PORT, add_pki_commands
@@ -132,13 +133,14 @@ def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run = sub.add_parser("run", help="run one service as its own process")
     run.add_argument(
         "service",
-        choices=["hub", "token", "office", "pki", "portal", "monitor", "issuance-centre"],
+        choices=["hub", "token", "office", "pki", "portal", "monitor", "issuance-centre", "kiosk"],
     )
     run.add_argument("name", nargs="?", help="the office code, with `office`")
     heartbeat_arg(run)
     metrics_arg(run)
     console_args(run)
     centre_args(run)
+    kiosk_args(run)
     run.set_defaults(run=commands.run_service)
 
 

@@ -44,6 +44,7 @@ from renkei.exceptions import (
     CommandError,
 )
 from renkei.issuance_commands import seals_on_disk, serve_centre
+from renkei.kiosk_commands import serve_kiosk
 from renkei.network import MONITOR, identities, load_rules, migrate, open_network, setup
 from renkei.pki_commands import PKI_PORT
 from renkei.pki_commands import serve as pki_serve
@@ -158,6 +159,8 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
         return await portal_serve(settings, defaults)
     if args.service == "issuance-centre":
         return await serve_centre(settings, args)
+    if args.service == "kiosk":  # at the store: the card reader and the centre's API only
+        return await serve_kiosk(settings, args)
     if args.service == "office" and not args.name:
         raise CommandError(RENKEI_USAGE, "name the office: renkei run office CODE")
     identity = args.name if args.service == "office" else _SERVICES[args.service]

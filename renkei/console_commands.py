@@ -53,12 +53,17 @@ DEMO_OFFICIALS: tuple[tuple[str, Role], ...] = (
 
 def console_args(p: argparse.ArgumentParser) -> None:
     """``--host``, ``--port``, ``--public-url`` of ``renkei run monitor`` (the console, port
-    8480) and ``--host``, ``--port`` of ``renkei run issuance-centre`` (its kiosks' API, 8490)."""
-    p.add_argument("--host", default="127.0.0.1", help="monitor, issuance-centre: the address")
+    8480) and of ``renkei run kiosk`` (its screen, 8491); ``--host``, ``--port`` of ``renkei run
+    issuance-centre`` (its kiosks' API, 8490)."""
+    p.add_argument("--host", default="127.0.0.1", help="monitor, issuance-centre, kiosk: address")
     p.add_argument(
-        "--port", type=int, help=f"monitor ({DEFAULT_PORT}), issuance-centre (8490): the port"
+        "--port",
+        type=int,
+        help=f"monitor ({DEFAULT_PORT}), issuance-centre (8490), kiosk (8491): the port",
     )
-    p.add_argument("--public-url", help="the console's origin as browsers see it (monitor)")
+    p.add_argument(
+        "--public-url", help="the console's or kiosk's origin as browsers see it (monitor, kiosk)"
+    )
 
 
 def add_console_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -18,10 +18,8 @@ operation at a time. The pure parts: :mod:`forms` (fields, origins, nonces) and
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -56,6 +54,7 @@ from card_service.card.layout import JPKI_SIGN_CA
 from card_service.exceptions import CardError, FormError, PinBlocked, PinFormatError, WrongPin
 from card_service.reader import jpki
 from card_service.reader.client import CardClient
+from card_service.reader.serial import CardOpener, SerialCard
 from hub.log import get_logger
 
 __all__ = [
@@ -73,7 +72,6 @@ log = get_logger("card_service.bridge.app")
 DEFAULT_PORT = 8471
 MAX_BODY = 128 * 1024
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
-CardOpener = Callable[[], AbstractContextManager[CardClient]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 T = TypeVar("T")
 
@@ -100,26 +98,18 @@ class Bridge:
     hosts: frozenset[str]
     forms: PendingForms
     headers: dict[str, str]
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    card: SerialCard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.card = SerialCard(self.open_client)
 
     async def on_card(self, work: Callable[[CardClient], T]) -> T:
         """``work`` on a freshly opened card in a thread; one card operation at a time."""
-        async with self.lock:
-            job = asyncio.ensure_future(asyncio.to_thread(_with_client, self.open_client, work))
-            try:
-                return await asyncio.shield(job)
-            except asyncio.CancelledError:
-                await asyncio.wait({job})  # the card finishes before the next command begins
-                raise
+        return await self.card.run(work)
 
 
 BRIDGE = web.AppKey("bridge", Bridge)
 routes = web.RouteTableDef()
-
-
-def _with_client(open_client: CardOpener, work: Callable[[CardClient], T]) -> T:
-    with open_client() as client:
-        return work(client)
 
 
 # -- the card's work (in the thread) ------------------------------------------------------------

@@ -25,7 +25,14 @@ from aiohttp import web
 
 from hub.buckets import Buckets, Rate
 from hub.log import get_logger
-from hub.web import headers_on_prepare, origin_allowed, origin_of, security_headers, token_matches
+from hub.web import (
+    headers_on_prepare,
+    origin_allowed,
+    origin_of,
+    security_headers,
+    templates,
+    token_matches,
+)
 from monitor.console import routes
 from monitor.console.accounts import ActionLog, Officials
 from monitor.console.params import BadParam
@@ -83,13 +90,7 @@ def utcnow() -> dt.datetime:
 
 
 def make_templates() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("monitor.console", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = templates("monitor.console")
     env.filters["iso"] = iso
     env.globals["nav"] = routes.NAV
     return env

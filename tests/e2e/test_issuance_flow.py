@@ -63,9 +63,9 @@ class Card:
     key: rsa.RSAPrivateKey
 
 
-async def carded(net: Network, pki: Pki, **record: object) -> Card:
+async def registered(net: Network, **record: object) -> tuple[str, Facts, str]:
     """A resident of 千代田区 (with a spouse, a registered seal and a tax record, unless told
-    otherwise by ``record``) holding a card with an RSA user certificate."""
+    otherwise by ``record``): the number, the four facts, and the register's token."""
     jlis: Jlis = net.apps["jlis"]
     rrcs = [resident_record_code(f"{uuid.uuid4().int % 10**10:010d}") for _ in range(2)]
     household = "h-" + rrcs[0]
@@ -95,10 +95,16 @@ async def carded(net: Network, pki: Pki, **record: object) -> Card:
     year = {"total_income": 4_200_000, "municipal_income_levy": 210_000}
     taxpayer = {"name": FACTS.name, "years": {"2026": year, "2025": year}, **record}
     await net.stores[TAX].put_many("taxpayers", [(f"t-{rrcs[0]}", tax, taxpayer)])
-    holder = holder_for(await net.offices[PKI_OFFICE].enroll(numbers[rrcs[0]], facts[rrcs[0]]))
+    return numbers[rrcs[0]], facts[rrcs[0]], me
+
+
+async def carded(net: Network, pki: Pki, **record: object) -> Card:
+    """A resident (``registered``) holding a card with an RSA user certificate."""
+    number, facts, me = await registered(net, **record)
+    holder = holder_for(await net.offices[PKI_OFFICE].enroll(number, facts))
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     auth = pki.ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE)
-    return Card(numbers[rrcs[0]], facts[rrcs[0]], me, auth.certificate, key)
+    return Card(number, facts, me, auth.certificate, key)
 
 
 def centre(net: Network, pki: Pki, at: dt.datetime = NOON) -> IssuanceCentre:

@@ -31,6 +31,7 @@ from proc_secrets import deployment_secrets, held_in_files, held_in_memory, stat
 
 from hub.node import Answer
 from hub.wire import HUB
+from issuance.rules import is_open
 from renkei.secrets import TOKEN, State
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
@@ -207,6 +208,52 @@ async def test_the_portal_as_a_process_serves_the_card_login(deployment: dict[st
             proc.send_signal(signal.SIGTERM)
         codes = [await asyncio.wait_for(p.wait(), 30) for p in procs]
     assert codes == [0, 0, 0, 0], "each service stops cleanly on SIGTERM"
+
+
+async def test_the_issuance_centre_and_a_kiosk_as_processes(
+    deployment: dict[str, str], tmp_path: Path
+) -> None:
+    """`renkei run issuance-centre` on the network and `renkei run kiosk` asking it over HTTP
+    (its card state file missing here: the card is the browser tests' part)."""
+    env = deployment
+    pki_port, centre_port, kiosk_port = free_port(), free_port(), free_port()
+    procs = [await start(env, "token"), await start(as_hub(env), "hub")]
+    procs.append(await start_serving(env, b"CA serving", "pki", "serve", "--port", str(pki_port)))
+    procs.append(
+        await start_serving(
+            env, b"issuance centre:", "run", "issuance-centre", "--port", str(centre_port)
+        )
+    )
+    centre = f"http://127.0.0.1:{centre_port}"
+    kiosk = f"http://127.0.0.1:{kiosk_port}"
+    no_card = str(tmp_path / "no.state")
+    kiosk_args = ["--port", str(kiosk_port), "--centre-url", centre, "--state", no_card]
+    procs.append(await start_serving(env, b"kiosk running on", "run", "kiosk", *kiosk_args))
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{centre}/v1/status") as got:
+                status = await got.json()
+            assert status["open"] is is_open(dt.datetime.now(dt.UTC))
+            async with http.post(f"{centre}/v1/quote", json={"kind": "seal_certificate"}) as got:
+                assert (await got.json())["fee"] == 200
+            async with http.get(f"{kiosk}/") as got:
+                page = await got.text()
+            assert got.headers["Server"] == "renkei"
+            if not status["open"]:
+                assert "ただいまの時間はご利用いただけません" in page
+                return
+            assert "マイナンバーカードを置いてください" in page
+            foreign = {"Origin": "http://evil.example"}
+            async with http.post(f"{kiosk}/start", headers=foreign) as got:
+                assert got.status == 403
+            form = {"Origin": kiosk, "Content-Type": "application/x-www-form-urlencoded"}
+            async with http.post(f"{kiosk}/start", headers=form) as got:
+                assert "カードが読み取れません" in await got.text()
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        codes = [await asyncio.wait_for(p.wait(), 30) for p in procs]
+    assert codes == [0] * 5, "each service stops cleanly on SIGTERM"
 
 
 async def test_the_monitor_as_a_process_keeps_each_querys_trace(

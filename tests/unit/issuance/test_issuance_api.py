@@ -220,3 +220,18 @@ async def test_closed_hours_ask_nothing(parts: Any) -> None:
     got = await client.post("/v1/certificates", json=await order(client))
     assert (got.status, (await got.json())["code"]) == (403, "issuance.closed")
     assert node.asked == []
+
+
+async def test_the_status_says_whether_the_service_runs_now(parts: Any) -> None:
+    """A kiosk asks before it asks the resident anything: the hours are the centre's."""
+    client, node, centre = parts
+    got = await client.get("/v1/status")
+    assert await got.json() == {"open": True, "message": ""}
+    assert_headers(got.headers)
+    centre.clock = lambda: NOON + dt.timedelta(hours=12)  # 0:00 JST
+    closed = await (await client.get("/v1/status")).json()
+    assert closed["open"] is False
+    assert "6:30〜23:00" in closed["message"]
+    centre.clock = lambda: dt.datetime(2026, 12, 30, 3, 0, tzinfo=dt.UTC)  # 12:00 JST, 12/30
+    assert (await (await client.get("/v1/status")).json())["open"] is False
+    assert node.asked == []

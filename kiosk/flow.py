@@ -1,0 +1,182 @@
+"""The kiosk's flow, pure: one transaction at a time, its stages, the keypad, the menu, and the
+words the screen shows for each outcome. No I/O: :mod:`kiosk.web` drives it.
+
+A transaction begins when the resident has put the card down (the card's tries left read) and
+ends at 終了, 中止, a refusal, the lock-out, or after ``IDLE`` without a touch. Its ``token``
+rides in every form of its screens, so a stale screen or another site's post cannot act on it.
+The PIN's digits live only in the transaction until 確定, never in a page (the screen shows ●).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from kiosk.exceptions import FormRefused
+
+__all__ = [
+    "IDLE",
+    "MENU",
+    "PIN_LENGTH",
+    "SCREENS",
+    "Choice",
+    "Printed",
+    "Quote",
+    "Screen",
+    "Signed",
+    "Stage",
+    "Transaction",
+    "locked_screen",
+    "press",
+    "refusal_screen",
+    "wrong_pin",
+]
+
+PIN_LENGTH = 4  # 利用者証明用電子証明書の暗証番号: 4 digits, 3 tries (JPKI-CARD.md)
+IDLE = 180.0  # seconds without a touch: the transaction ends, the screen starts over
+Stage = Literal["pin", "choose", "confirm", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A button of the menu: what the centre is asked for (``kind``, ``options``)."""
+
+    label: str
+    note: str
+    kind: str
+    options: Mapping[str, str]
+
+
+MENU: Mapping[str, Choice] = {
+    "resident-self": Choice(
+        "住民票の写し", "本人のみ", "resident_certificate", {"household": "0"}
+    ),
+    "resident-household": Choice(
+        "住民票の写し", "世帯全員", "resident_certificate", {"household": "1"}
+    ),
+    "seal": Choice("印鑑登録証明書", "登録されている方のみ", "seal_certificate", {}),
+    "tax": Choice("課税（所得）証明書", "今年度", "tax_certificate", {}),
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """The card's answer to the centre's challenge: what the print order carries."""
+
+    challenge: str  # base64url, as the centre gave it
+    signature: bytes
+    certificate: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    title: str
+    fee: int
+    copies: int
+
+
+@dataclass(frozen=True, slots=True)
+class Printed:
+    pdf: bytes
+    fee: int
+    record_id: str
+    name: str  # the file it was saved as
+
+
+@dataclass(slots=True)
+class Transaction:
+    tries: int  # the PIN's tries left, as the card said
+    at: float  # the last touch (monotonic seconds)
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    stage: Stage = "pin"
+    digits: str = ""
+    signed: Signed | None = None
+    choice: str = ""
+    quote: Quote | None = None
+    printed: Printed | None = None
+
+    def expired(self, now: float) -> bool:
+        return now - self.at > IDLE
+
+
+def press(digits: str, key: str) -> str:
+    """The PIN entered so far after a key of the keypad: a digit (ignored once 4 are in), or
+    ``clear`` (訂正: all of them)."""
+    if key == "clear":
+        return ""
+    if len(key) == 1 and key in "0123456789":
+        return digits if len(digits) >= PIN_LENGTH else digits + key
+    raise FormRefused("このキーはありません (not a key of the keypad)")
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """What a screen says: a heading and what to do."""
+
+    title: str
+    text: str
+
+
+def wrong_pin(tries: int) -> str:
+    warning = "次に間違えるとロックされます。" if tries == 1 else ""
+    return f"暗証番号が違います。残り {tries} 回です。{warning}"
+
+
+def locked_screen() -> Screen:
+    return Screen(
+        "暗証番号がロックされています",
+        "暗証番号を続けて間違えたため、このカードの利用者証明用電子証明書は使えません。"
+        "お住まいの市区町村の窓口で暗証番号の再設定をしてください。",
+    )
+
+
+# The refusal screens, by the kiosk's own names: which code of the centre (or of the
+# municipality, passed on by the centre) shows which is the composition root's to say
+# (``renkei.kiosk_commands.REFUSALS``: the codes by their declared names).
+SCREENS: Mapping[str, Screen] = {
+    "closed": Screen(
+        "ただいまの時間はご利用いただけません",
+        "ご利用時間は 6:30〜23:00 です（12月29日〜1月3日を除く）。",
+    ),
+    "card_refused": Screen(
+        "このカードの電子証明書はご利用いただけません",
+        "利用者証明用電子証明書が失効しているか、有効期限が切れています。"
+        "お住まいの市区町村の窓口にお問い合わせください。",
+    ),
+    "support_measure": Screen(
+        "コンビニでは交付できません（支援措置）",
+        "住民基本台帳の支援措置（DV・ストーカー行為等の被害者の保護）の対象の方の証明書は、"
+        "コンビニでは交付できません。市区町村の窓口でお申し込みください。",
+    ),
+    "move_out_pending": Screen(
+        "コンビニでは交付できません（転出の届出）",
+        "転出の届出があるため、コンビニでは交付できません。市区町村の窓口でお申し込みください。",
+    ),
+    "no_seal": Screen(
+        "印鑑登録証明書は交付できません",
+        "印鑑登録がされていません。印鑑登録は市区町村の窓口でお手続きください。",
+    ),
+    "expired": Screen(
+        "本人確認ができませんでした",
+        "時間が経ったか、カードの応答を確認できませんでした。最初からやり直してください。",
+    ),
+    "unavailable": Screen(
+        "ただいま証明書を交付できません",
+        "市区町村または J-LIS のシステムが応答しません。しばらくしてからお試しください。",
+    ),
+    "centre_unavailable": Screen(
+        "ただいまご利用いただけません",
+        "証明書交付センターに接続できません。しばらくしてからお試しください。",
+    ),
+}
+
+
+def refusal_screen(code: str, message: str, screens: Mapping[str, str]) -> Screen:
+    """The screen for a refusal of the centre (its code and message) or of the kiosk:
+    ``screens`` names the screen of each code it knows (a name of ``SCREENS``)."""
+    known = SCREENS.get(screens.get(code, ""))
+    if known is not None:
+        return known
+    return Screen("証明書を交付できませんでした", message or "係員にお問い合わせください。")
