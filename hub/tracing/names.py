@@ -96,9 +96,21 @@ _OFFICE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _CODE = re.compile(r"^[a-z][a-z0-9_]{1,47}$")  # affair and item codes (hub.wire's patterns)
 _ERROR = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")  # hub.wire's outcome codes
 _WORD = re.compile(r"^[a-z_]{1,24}$")
-_EXCHANGES = frozenset({"renkei.hub", "renkei.offices", "renkei.token", ""})
+# hub.bus.topology's exchanges and routing keys (literals: the bus imports this module), the
+# deadline messages' among them (renkei.wait → hub.wait.<n>s → renkei.deadlines)
+_EXCHANGES = frozenset(
+    {
+        "renkei.hub",
+        "renkei.interactive",
+        "renkei.offices",
+        "renkei.token",
+        "renkei.wait",
+        "renkei.deadlines",
+        "",
+    }
+)
 _KEYS = re.compile(
-    r"^(query|enroll|reply|change|identify|notice|token\.requests|"
+    r"^(query|enroll|reply|change|identify|notice|token\.requests|hub\.wait\.[0-9]{1,3}s|"
     r"office\.[a-z0-9]+(-[a-z0-9]+)*\.(in|replies))$"
 )
 
