@@ -143,6 +143,7 @@ async def served_console(
         actions,
         offices=[o.code for o in net.registry],
         public_origin=url,
+        oversight=net.oversight,
     )
     try:
         async with web_site(app, args.host, port):

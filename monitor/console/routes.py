@@ -8,25 +8,26 @@
 | ``GET /search`` | operator | message flows by trace id, office, affair, outcome, period |
 | ``GET /trace/{trace_id}`` | operator | one flow's spans as a waterfall |
 | ``GET /map``, ``GET /map/events`` | operator | the live map, and its feed (Server-Sent Events) |
+| ``GET /alerts``, ``GET /alerts/events`` | both | the alerts, open and acknowledged; their feed |
+| ``POST /alerts/ack`` | auditor | acknowledge (「確認」) an open alert |
+| ``GET /chain``, ``GET /chain/events`` | both | the access-record chain as verified, and its feed |
 | ``GET /stats`` | auditor | access counts per office, affair and outcome over a period |
 | ``GET /actions`` | auditor | every console action, newest first |
-
-The alerts (anomaly rules, acknowledged by auditors) and the access-record chain's state come
-with ``monitor/anomaly`` and ``monitor/chain.py``: their routes go into ``add`` and their
-entries into ``NAV`` here, with the roles that may see them.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from monitor.console import views
+from monitor.console import oversight_views, views
 
 __all__ = ["NAV", "add"]
 
 NAV: tuple[tuple[str, str, frozenset[str]], ...] = (  # (path, label, roles)
     ("/search", "Search", views.OPERATOR),
     ("/map", "Live map", views.OPERATOR),
+    ("/alerts", "Alerts", views.BOTH),
+    ("/chain", "Record chain", views.BOTH),
     ("/stats", "Access statistics", views.AUDITOR),
     ("/actions", "Console actions", views.AUDITOR),
 )
@@ -41,5 +42,10 @@ def add(router: web.UrlDispatcher) -> None:
     router.add_get("/trace/{trace_id}", views.trace)
     router.add_get("/map", views.live_map)
     router.add_get("/map/events", views.map_events)
+    router.add_get("/alerts", oversight_views.alerts)
+    router.add_get("/alerts/events", oversight_views.alert_events)
+    router.add_post("/alerts/ack", oversight_views.acknowledge)
+    router.add_get("/chain", oversight_views.chain)
+    router.add_get("/chain/events", oversight_views.chain_events)
     router.add_get("/stats", views.stats)
     router.add_get("/actions", views.actions)

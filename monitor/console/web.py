@@ -49,9 +49,14 @@ from monitor.exceptions import (
     CONSOLE_NOT_FOUND,
     CONSOLE_TOO_MANY,
     CONSOLE_UNAUTHENTICATED,
+    AckRefused,
+    AlertError,
+    AlreadyAcknowledged,
     MonitorError,
+    UnknownAlert,
 )
 from monitor.model import iso
+from monitor.oversight import Oversight
 from monitor.store import SpanStore
 
 __all__ = ["CSP", "DEFAULT_PORT", "MAX_BODY", "SESSION_COOKIE", "create_app", "utcnow"]
@@ -76,6 +81,7 @@ _CODES = {
     415: CONSOLE_BAD_REQUEST,
     429: CONSOLE_TOO_MANY,
 }
+_ALERT_STATUS = {AckRefused.code: 403, UnknownAlert.code: 404, AlreadyAcknowledged.code: 409}
 
 
 def utcnow() -> dt.datetime:
@@ -115,6 +121,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
     except BadParam as exc:
         return _page(request, 400, str(exc))
+    except AlertError as exc:  # an acknowledgement refused (the view recorded it)
+        return _page(request, _ALERT_STATUS.get(exc.code, 400), str(exc), exc.code)
     except TooMany as exc:
         log.warning("too many sign-in attempts", scope=exc.scope)
         response = _page(request, 429, f"too many sign-in attempts: try again in {exc.seconds} s")
@@ -136,7 +144,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     console = console_of(request)
     session = console.sessions.get(request.cookies.get(SESSION_COOKIE), console.clock())
     if session is None:
-        if request.method in _SAFE and request.path != "/map/events":
+        if request.method in _SAFE and not request.path.endswith("/events"):  # not a feed
             return see_other("/login")
         raise web.HTTPUnauthorized(reason="sign in first")
     request[SESSION] = session
@@ -185,8 +193,10 @@ def create_app(
     per_name: Rate = Rate(5, 1 / 60),  # noqa: B008 - frozen
     map_window: float = 60.0,
     map_every: float = 2.0,
+    oversight: Oversight | None = None,
 ) -> web.Application:
-    """The console. ``public_origin``: how browsers reach it (``https://monitor.example``)."""
+    """The console. ``public_origin``: how browsers reach it (``https://monitor.example``);
+    ``oversight``: the alerts and the record chain (None: their pages say it is not running)."""
     own = origin_of(public_origin)
     if own is None:
         raise ValueError("public_origin must be an http(s) URL")
@@ -204,6 +214,7 @@ def create_app(
         map_window=map_window,
         map_every=map_every,
         templates=make_templates(),
+        oversight=oversight,
     )
     app.on_response_prepare.append(
         headers_on_prepare(security_headers(CSP, hsts=own.startswith("https:")))

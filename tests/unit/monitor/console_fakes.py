@@ -11,10 +11,21 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.buckets import Rate
+from hub.records import MemoryRecordStore
 from hub.tracing import names as tn
-from monitor import MemorySpanStore, StoredSpan
+from monitor import (
+    ChainWatch,
+    Engine,
+    Finding,
+    MemoryAlertStore,
+    MemorySpanStore,
+    Oversight,
+    StoredSpan,
+    load_rules,
+)
 from monitor.console import MemoryActionLog, MemoryOfficials, create_app, new_official, totp
 from monitor.console.officials import Official, Role
 
@@ -115,6 +126,22 @@ class Env:
     actions: MemoryActionLog
     clock: Clock
     secrets: dict[str, tuple[str, str]]  # name → (password, TOTP secret)
+    oversight: Oversight
+
+    async def raise_alert(
+        self, rule: str = "repeated_lookups", subject: str = "chiyoda-child"
+    ) -> str:
+        """An alert as the engine raises one; its id."""
+        finding = Finding(
+            rule,
+            subject,
+            "warning",
+            self.clock(),
+            f"{subject} looked up one person 5 times in 24 h",
+            {"count": 5, "records": ("11111111-2222-3333-4444-555555555555",)},
+        )
+        alert, _ = await self.oversight.alerts.raise_(finding)
+        return alert.id
 
     def code(self, name: str, offset: int = 0) -> str:
         step = int(self.clock().timestamp() // 30) + offset
@@ -165,12 +192,20 @@ async def start(**kw: Any) -> AsyncIterator[Env]:
         await officials.add(official)
         made[name] = (password, official.totp_secret)
     kw.setdefault("per_client", Rate(100, 100.0))
+    key = Ed25519PrivateKey.generate()
+    oversight = Oversight(
+        ChainWatch(MemoryRecordStore(signing_key=key), key.public_key()),
+        Engine(load_rules()),
+        MemoryAlertStore(),
+        clock=clock,
+    )
+    kw.setdefault("oversight", oversight)
     app = create_app(
         spans, officials, actions, offices=OFFICES, public_origin=PUBLIC, clock=clock, **kw
     )
     client = await new_client(app)
     try:
-        yield Env(client, spans, officials, actions, clock, made)
+        yield Env(client, spans, officials, actions, clock, made, oversight)
     finally:
         await client.close()
 
