@@ -96,6 +96,7 @@ async def chain(request: web.Request) -> web.StreamResponse:
         request,
         "chain.html",
         state=state,
+        every=console.oversight.chain.checkpoint_every if console.oversight else 0,
         digest=_chain_digest(state) if state is not None else "",
     )
 
