@@ -44,7 +44,7 @@ from renkei.exceptions import (
     CommandError,
 )
 from renkei.issuance_commands import seals_on_disk, serve_centre
-from renkei.network import MONITOR, identities, load_rules, migrate, open_network, setup
+from renkei.network import MONITOR, REPLAYER, identities, load_rules, migrate, open_network, setup
 from renkei.pki_commands import PKI_PORT
 from renkei.pki_commands import serve as pki_serve
 from renkei.population.enroll import load_population
@@ -166,7 +166,10 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
         raise CommandError(
             RENKEI_UNKNOWN_OFFICE, f"no office {identity!r}; offices: {', '.join(offices)}"
         )
-    state = State.load(settings.state_dir, [identity])
+    # the monitor replays dead letters as its second identity, the replayer (its own password)
+    state = State.load(
+        settings.state_dir, [identity, REPLAYER] if identity == MONITOR else [identity]
+    )
     seals = seals_on_disk(settings.state_dir)  # an office that prints certificates signs them
     async with (
         await open_network(settings, state, run=[identity], seals=seals) as net,
