@@ -11,6 +11,8 @@
 | ``GET /alerts``, ``GET /alerts/events`` | both | the alerts, open and acknowledged; their feed |
 | ``POST /alerts/ack`` | auditor | acknowledge (「確認」) an open alert |
 | ``GET /chain``, ``GET /chain/events`` | both | the access-record chain as verified, and its feed |
+| ``GET /dead`` | operator | the dead-letter queue: each message's reason, never its body |
+| ``GET /dead/replay?message=ID``, ``POST /dead/replay`` | operator | confirm, then replay one |
 | ``GET /stats`` | auditor | access counts per office, affair and outcome over a period |
 | ``GET /actions`` | auditor | every console action, newest first |
 """
@@ -19,13 +21,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from monitor.console import oversight_views, views
+from monitor.console import dead_views, oversight_views, views
 
 __all__ = ["NAV", "add"]
 
 NAV: tuple[tuple[str, str, frozenset[str]], ...] = (  # (path, label, roles)
     ("/search", "Search", views.OPERATOR),
     ("/map", "Live map", views.OPERATOR),
+    ("/dead", "Dead letters", views.OPERATOR),
     ("/alerts", "Alerts", views.BOTH),
     ("/chain", "Record chain", views.BOTH),
     ("/stats", "Access statistics", views.AUDITOR),
@@ -42,6 +45,9 @@ def add(router: web.UrlDispatcher) -> None:
     router.add_get("/trace/{trace_id}", views.trace)
     router.add_get("/map", views.live_map)
     router.add_get("/map/events", views.map_events)
+    router.add_get("/dead", dead_views.dead)
+    router.add_get("/dead/replay", dead_views.confirm)
+    router.add_post("/dead/replay", dead_views.replay)
     router.add_get("/alerts", oversight_views.alerts)
     router.add_get("/alerts/events", oversight_views.alert_events)
     router.add_post("/alerts/ack", oversight_views.acknowledge)

@@ -42,6 +42,7 @@ from monitor.console.state import (
     see_other,
 )
 from monitor.console.views import TooMany
+from monitor.deadletters import DeadLetters
 from monitor.exceptions import (
     CONSOLE_BAD_REQUEST,
     CONSOLE_CROSS_SITE,
@@ -52,7 +53,11 @@ from monitor.exceptions import (
     AckRefused,
     AlertError,
     AlreadyAcknowledged,
+    DeadLetterError,
     MonitorError,
+    NoDeadLetter,
+    NotReplayable,
+    ReplayFailed,
     UnknownAlert,
 )
 from monitor.model import iso
@@ -81,7 +86,14 @@ _CODES = {
     415: CONSOLE_BAD_REQUEST,
     429: CONSOLE_TOO_MANY,
 }
-_ALERT_STATUS = {AckRefused.code: 403, UnknownAlert.code: 404, AlreadyAcknowledged.code: 409}
+_REFUSAL_STATUS = {
+    AckRefused.code: 403,
+    UnknownAlert.code: 404,
+    AlreadyAcknowledged.code: 409,
+    NoDeadLetter.code: 404,
+    NotReplayable.code: 409,
+    ReplayFailed.code: 502,
+}
 
 
 def utcnow() -> dt.datetime:
@@ -121,8 +133,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
     except BadParam as exc:
         return _page(request, 400, str(exc))
-    except AlertError as exc:  # an acknowledgement refused (the view recorded it)
-        return _page(request, _ALERT_STATUS.get(exc.code, 400), str(exc), exc.code)
+    except (AlertError, DeadLetterError) as exc:  # refused (the view recorded it)
+        return _page(request, _REFUSAL_STATUS.get(exc.code, 400), str(exc), exc.code)
     except TooMany as exc:
         log.warning("too many sign-in attempts", scope=exc.scope)
         response = _page(request, 429, f"too many sign-in attempts: try again in {exc.seconds} s")
@@ -194,9 +206,11 @@ def create_app(
     map_window: float = 60.0,
     map_every: float = 2.0,
     oversight: Oversight | None = None,
+    dead_letters: DeadLetters | None = None,
 ) -> web.Application:
     """The console. ``public_origin``: how browsers reach it (``https://monitor.example``);
-    ``oversight``: the alerts and the record chain (None: their pages say it is not running)."""
+    ``oversight``: the alerts and the record chain (None: their pages say it is not running);
+    ``dead_letters``: the dead-letter queue and its replay (None: likewise)."""
     own = origin_of(public_origin)
     if own is None:
         raise ValueError("public_origin must be an http(s) URL")
@@ -215,6 +229,7 @@ def create_app(
         map_every=map_every,
         templates=make_templates(),
         oversight=oversight,
+        dead_letters=dead_letters,
     )
     app.on_response_prepare.append(
         headers_on_prepare(security_headers(CSP, hsts=own.startswith("https:")))
