@@ -12,10 +12,9 @@ import shutil
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from browser_env import CHROMIUM, SCREENSHOTS, Process, start
+from browser_env import CHROMIUM, SCREENSHOTS, Process, require_chromium, start
 from playwright.async_api import Browser, Page, async_playwright, expect
 from proc_env import free_port
 
@@ -43,12 +42,6 @@ def _officials(lines: list[str]) -> dict[str, tuple[str, str]]:
         elif m := re.search(r"TOTP secret: ([A-Z2-7]+)", line):
             found[name] = (password, m.group(1))
     return found
-
-
-def require_chromium() -> None:
-    """Fail (never skip) without Chromium; no card is needed (no PC/SC)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no {CHROMIUM}: apt-get install chromium (.ci/run does)")
 
 
 @pytest.fixture(scope="module")
