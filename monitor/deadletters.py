@@ -61,8 +61,8 @@ class DeadLetter:
     """One message in ``renkei.dead``, without its body."""
 
     message_id: str
-    reason: str  # the broker's (expired, rejected, delivery_limit) or a service's own
-    queue: str  # the queue it left
+    reason: str  # the broker's (expired, rejected, delivery_limit), a service's own, or ""
+    queue: str  # the queue it left ("": not said)
     user_id: str | None  # who published this message, as the broker vouched
     by_broker: bool  # dead-lettered by the broker (x-death), not a service's copy
     exchange: str  # where it was first published ("" for a service's copy: not said)
@@ -107,8 +107,8 @@ def describe(d: Delivery, topology: Topology) -> DeadLetter:
         size = int(cut)
     return DeadLetter(
         message_id=d.message_id,
-        reason=death.reason if death else headers.get(REASON_HEADER, "?"),
-        queue=death.queue if death else headers.get(QUEUE_HEADER, "?"),
+        reason=death.reason if death else headers.get(REASON_HEADER, ""),
+        queue=death.queue if death else headers.get(QUEUE_HEADER, ""),
         user_id=d.user_id,
         by_broker=death is not None,
         exchange=death.exchange if death else "",
