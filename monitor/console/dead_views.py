@@ -17,7 +17,7 @@ from monitor.console.params import BadParam
 from monitor.console.state import SESSION, console_of, read_form, record, render, see_other
 from monitor.console.views import OPERATOR, allow
 from monitor.deadletters import MAX_MESSAGE_ID, DeadLetter, DeadLetters
-from monitor.exceptions import DeadLetterError
+from monitor.exceptions import CONSOLE_BAD_REQUEST, DeadLetterError
 
 __all__ = ["MAX_LISTED", "confirm", "dead", "replay"]
 
@@ -71,7 +71,7 @@ async def replay(request: web.Request) -> web.StreamResponse:
     raw = form.get("message", "")
     shown = raw if raw and len(raw) <= MAX_MESSAGE_ID and raw.isprintable() else "?"
     if form.get("confirm") != "yes":
-        await record(request, "replay", shown, "monitor.console.bad_request")
+        await record(request, "replay", shown, CONSOLE_BAD_REQUEST)
         raise BadParam("confirm", "confirm the replay on its page first")
     message_id = _message_id(raw)
     service = _service(request)

@@ -11,10 +11,8 @@ refused with 403 and recorded).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -22,8 +20,8 @@ from hub.log import get_logger
 from monitor.alerts import Alert
 from monitor.chain import ChainState
 from monitor.console.state import SESSION, console_of, read_form, record, render, see_other
-from monitor.console.views import AUDITOR, BOTH, allow
-from monitor.exceptions import AlertError
+from monitor.console.views import AUDITOR, BOTH, allow, feed
+from monitor.exceptions import CONSOLE_NOT_FOUND, AlertError
 
 __all__ = ["MAX_ALERTS", "acknowledge", "alert_events", "alerts", "chain", "chain_events"]
 
@@ -71,7 +69,7 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
     alert_id = (await read_form(request)).get("alert", "")
     shown = alert_id if len(alert_id) == 36 and alert_id.isprintable() else "?"
     if console.oversight is None:
-        await record(request, "acknowledge", shown, "monitor.console.not_found")
+        await record(request, "acknowledge", shown, CONSOLE_NOT_FOUND)
         raise web.HTTPNotFound(reason="no oversight runs in this console")
     try:
         alert = await console.oversight.acknowledge(
@@ -101,40 +99,19 @@ async def chain(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _feed(
-    request: web.Request, event: str, digest: Callable[[], Awaitable[str]]
-) -> web.StreamResponse:
-    """Every ``map_every`` seconds, while the session lives, the digest of what the page
-    shows; the page reloads when it differs from its own (``static/live.js``)."""
-    console, session = console_of(request), request[SESSION]
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream; charset=utf-8", "X-Accel-Buffering": "no"}
-    )
-    await response.prepare(request)
-    try:
-        await response.write(b"retry: 3000\n\n")
-        while console.sessions.alive(session, console.clock()):
-            data = json.dumps({"digest": await digest()})
-            await response.write(f"event: {event}\ndata: {data}\n\n".encode())
-            await asyncio.sleep(console.map_every)
-    except (ConnectionResetError, ConnectionError):
-        log.debug("live feed closed by the browser", feed=event)
-    return response
-
-
 @allow(BOTH)
 async def alert_events(request: web.Request) -> web.StreamResponse:
-    async def digest() -> str:
-        return _alerts_digest(await _alerts(request))
+    async def digest() -> dict[str, object]:
+        return {"digest": _alerts_digest(await _alerts(request))}
 
-    return await _feed(request, "changed", digest)
+    return await feed(request, "changed", digest)
 
 
 @allow(BOTH)
 async def chain_events(request: web.Request) -> web.StreamResponse:
     oversight = console_of(request).oversight
 
-    async def digest() -> str:
-        return _chain_digest(oversight.chain_state) if oversight is not None else ""
+    async def digest() -> dict[str, object]:
+        return {"digest": _chain_digest(oversight.chain_state) if oversight else ""}
 
-    return await _feed(request, "changed", digest)
+    return await feed(request, "changed", digest)
