@@ -46,7 +46,7 @@ async def test_an_auditor_sees_and_acknowledges(env: Env) -> None:
     assert alert is not None and (alert.acked_by, alert.acked_at) == ("aud", env.clock())
     text = await (await env.client.get("/alerts")).text()
     acked = text.split('id="acked-alerts"')[1]
-    assert alert_id in acked and "aud, 2026-06-01 09:00:30" in acked
+    assert alert_id in acked and "aud<br>2026-06-01 09:00:30" in acked
     assert other not in acked
     log = [(a.action, a.detail, a.outcome) for a in await env.actions.recent(10)]
     assert ("acknowledge", f"{alert_id} repeated_lookups chiyoda-child", "ok") in log
