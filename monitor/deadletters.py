@@ -53,7 +53,7 @@ __all__ = ["MAX_MESSAGE_ID", "DeadLetter", "DeadLetters", "describe", "why_not"]
 
 log = get_logger("monitor.deadletters")
 _T = TypeVar("_T")
-MAX_MESSAGE_ID = 128
+MAX_MESSAGE_ID = 255  # an AMQP short string
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +102,8 @@ def why_not(d: Delivery, topology: Topology) -> str | None:
 def describe(d: Delivery, topology: Topology) -> DeadLetter:
     death, headers = d.death, d.headers
     size = len(d.body)
-    cut = headers.get(BODY_SIZE_HEADER, "")
-    if cut.isdigit():
+    cut = headers.get(BODY_SIZE_HEADER, "")  # a copy's word (or a publisher's, on renkei.dlx)
+    if cut.isascii() and cut.isdigit() and len(cut) <= 12:
         size = int(cut)
     return DeadLetter(
         message_id=d.message_id,
@@ -145,7 +145,7 @@ class DeadLetters:
         """Send the message with ``message_id`` back as its sender; what it was. Raises
         `NoDeadLetter`, `NotReplayable` (it stays), `ReplayFailed` (it stays)."""
         if not message_id or len(message_id) > MAX_MESSAGE_ID or not message_id.isprintable():
-            raise NoDeadLetter("a message id is 1 to 128 printable characters")
+            raise NoDeadLetter("a message id is 1 to 255 printable characters")
 
         async def send(held: Sequence[Delivery]) -> DeadLetter:
             found = next((d for d in held if d.message_id == message_id), None)

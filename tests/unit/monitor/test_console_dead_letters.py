@@ -118,7 +118,7 @@ async def test_unauthenticated_and_cross_site(env: Env) -> None:
         ({"message": "q-dead-1"}, 400),
         ({"message": "q-dead-1", "confirm": "no"}, 400),
         ({"message": "", "confirm": "yes"}, 400),
-        ({"message": "x" * 129, "confirm": "yes"}, 400),
+        ({"message": "x" * 256, "confirm": "yes"}, 400),
         ({"message": "a\x00b", "confirm": "yes"}, 400),
         ({"message": "x" * 300, "confirm": "yes"}, 400),  # over a field's 256 characters
         ({"message": "no-such-message", "confirm": "yes"}, 404),
@@ -141,7 +141,7 @@ async def test_bad_replays(env: Env, form: dict[str, str], status: int) -> None:
     [
         "/dead/replay",
         "/dead/replay?message=",
-        "/dead/replay?message=" + "x" * 200,
+        "/dead/replay?message=" + "x" * 256,
         "/dead/replay?message=%00",
         "/dead/replay?message=" + "x" * 1100,
     ],

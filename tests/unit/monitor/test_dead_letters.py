@@ -202,7 +202,7 @@ async def test_only_the_replayer_may_publish_as_someone_else(broker: InMemoryBro
         )
 
 
-@pytest.mark.parametrize("message_id", ["", "x" * 129, "a\x00b", "q-2"])
+@pytest.mark.parametrize("message_id", ["", "x" * 256, "a\x00b", "q-2"])
 async def test_bad_or_unknown_ids(broker: InMemoryBroker, message_id: str) -> None:
     await _dead_query(broker)
     with pytest.raises(NoDeadLetter):
@@ -217,3 +217,13 @@ async def test_a_look_is_bounded(broker: InMemoryBroker) -> None:
     assert len(await dl.look(limit=10)) == 3
     assert len(await dl.look(limit=2)) == 2
     assert broker.depth(DEAD_QUEUE) == 5
+
+
+@pytest.mark.parametrize("size", ["²", "9" * 1000, "-1", "", "1e9", "\x00"])
+async def test_a_claimed_size_never_breaks_a_look(broker: InMemoryBroker, size: str) -> None:
+    """What an office sends straight to renkei.dlx keeps the headers it set (no death): a
+    size that is no size is not believed, and the look goes on."""
+    claimed = OutMessage(b"{}", "m-size", headers={"renkei-body-size": size})
+    await broker.connect("a").publish(DLX_EXCHANGE, "query", claimed)
+    (seen,) = await dead_letters(broker).look()
+    assert seen.size == 2
