@@ -10,10 +10,12 @@ to an exchange that sender may write); the page shows why a message may not be.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
 
 from hub.log import get_logger
-from monitor.console.params import BadParam
+from monitor.console.params import MAX_QUERY, BadParam
 from monitor.console.state import SESSION, console_of, read_form, record, render, see_other
 from monitor.console.views import OPERATOR, allow
 from monitor.deadletters import MAX_MESSAGE_ID, DeadLetter, DeadLetters
@@ -41,9 +43,21 @@ def _service(request: web.Request) -> DeadLetters:
 @allow(OPERATOR)
 async def dead(request: web.Request) -> web.StreamResponse:
     service = console_of(request).dead_letters
+    if len(request.query_string) > MAX_QUERY:
+        raise BadParam("query", f"at most {MAX_QUERY} characters")
+    replayed = request.query.get("replayed", "")
+    if replayed:  # just replayed (the POST's redirect says which)
+        _message_id(replayed)
     await record(request, "view_dead_letters")
     found = await service.look(MAX_LISTED) if service is not None else []
-    return render(request, "dead.html", running=service is not None, found=found, most=MAX_LISTED)
+    return render(
+        request,
+        "dead.html",
+        running=service is not None,
+        found=found,
+        most=MAX_LISTED,
+        replayed=replayed,
+    )
 
 
 async def _find(request: web.Request, message_id: str) -> DeadLetter | None:
@@ -55,8 +69,8 @@ async def _find(request: web.Request, message_id: str) -> DeadLetter | None:
 @allow(OPERATOR)
 async def confirm(request: web.Request) -> web.StreamResponse:
     """The replay's confirmation: the message as the list shows it, and what will be sent."""
-    if len(request.query_string) > 1024:
-        raise BadParam("query", "at most 1024 characters")
+    if len(request.query_string) > MAX_QUERY:
+        raise BadParam("query", f"at most {MAX_QUERY} characters")
     message_id = _message_id(request.query.get("message", ""))
     found = await _find(request, message_id)
     await record(request, "confirm_replay", message_id)
@@ -83,4 +97,4 @@ async def replay(request: web.Request) -> web.StreamResponse:
     detail = f"{message_id} as {done.user_id} to {done.exchange} {done.routing_key}"
     await record(request, "replay", detail)
     log.info("dead_letter.replay", by=request[SESSION].name, reason=done.reason, queue=done.queue)
-    return see_other("/dead")
+    return see_other(f"/dead?replayed={quote(message_id, safe='')}")

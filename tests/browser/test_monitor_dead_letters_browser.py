@@ -123,7 +123,8 @@ async def test_a_dead_letter_is_replayed_from_the_console() -> None:
                 await expect(page.locator("main")).to_contain_text(f"as {CHILD}")
                 await _shot(page, "14-replay-confirm")
                 await page.get_by_role("button", name=f"Replay as {CHILD}").click()
-                await expect(page).to_have_url(re.compile(r"/dead$"))
+                await expect(page).to_have_url(re.compile(r"/dead\?replayed="))
+                await expect(page.locator("#replayed")).to_contain_text(qid)
                 await expect(page.locator(f'#dead tr[data-id="{qid}"]')).to_have_count(0)
                 await _shot(page, "15-replayed")
 

@@ -53,8 +53,13 @@ async def test_confirm_then_replay(env: Env) -> None:
     assert confirm.status == 200
     assert "as chiyoda-child" in text and 'name="confirm" value="yes"' in text
     hub = await env.hub_takes()
-    status, _ = await _replay(env, "q-dead-1")
-    assert status == 303
+    form = {"csrf": env.csrf(), "message": "q-dead-1", "confirm": "yes"}
+    done = await env.client.post(
+        "/dead/replay", data=form, headers={"Origin": PUBLIC}, allow_redirects=False
+    )
+    assert (done.status, done.headers["Location"]) == (303, "/dead?replayed=q-dead-1")
+    page = await (await env.client.get(done.headers["Location"])).text()
+    assert 'id="replayed"' in page and "q-dead-1" in page
     (again,) = hub
     assert (again.user_id, again.message_id, again.body) == (
         "chiyoda-child",
@@ -144,6 +149,9 @@ async def test_bad_replays(env: Env, form: dict[str, str], status: int) -> None:
         "/dead/replay?message=" + "x" * 256,
         "/dead/replay?message=%00",
         "/dead/replay?message=" + "x" * 1100,
+        "/dead?replayed=%00",
+        "/dead?replayed=" + "x" * 256,
+        "/dead?x=" + "y" * 1100,
     ],
 )
 async def test_bad_confirmations(env: Env, path: str) -> None:
