@@ -59,7 +59,12 @@ class RefusalSpike(_Rule):
 
 
 def _month_day(v: object) -> tuple[int, int]:
-    if not isinstance(v, str) or len(v) != 5 or v[2] != "-" or not v.replace("-", "").isdigit():
+    if (
+        not isinstance(v, str)
+        or len(v) != 5
+        or v[2] != "-"
+        or not (v.isascii() and v.replace("-", "").isdigit())
+    ):
         raise ValueError("a month and day as 'MM-DD'")
     month, day = int(v[:2]), int(v[3:])
     dt.date(2024, month, day)  # a leap year: 02-29 is a day; 02-30 raises
