@@ -100,6 +100,11 @@ class ChainWatch:
         self._signed: set[tuple[int, int, bytes]] = set()  # checkpoints whose signature held
         self.state = ChainState()
 
+    @property
+    def checkpoint_every(self) -> int:
+        """The hub signs a checkpoint every this many records."""
+        return self._records.checkpoint_every
+
     async def check(self, now: dt.datetime) -> list[AccessRecord]:
         """Verify what is new (all of it every ``full_every`` checks); the new records."""
         try:

@@ -17,8 +17,12 @@ __all__ = [
     "AlertError",
     "AlreadyAcknowledged",
     "BadAck",
+    "DeadLetterError",
     "MonitorError",
+    "NoDeadLetter",
+    "NotReplayable",
     "OfficialExists",
+    "ReplayFailed",
     "RulesError",
     "StoreError",
     "UnknownAlert",
@@ -95,3 +99,29 @@ class AlreadyAcknowledged(AlertError):
     """The alert was acknowledged before (by whom and when: in the message)."""
 
     code = "monitor.already_acknowledged"
+
+
+class DeadLetterError(MonitorError):
+    """The root of the refusals a dead letter's replay can get."""
+
+    code = "monitor.dead_letter"
+
+
+class NoDeadLetter(DeadLetterError):
+    """No message with that id waits in ``renkei.dead`` (replayed already, or never there)."""
+
+    code = "monitor.no_dead_letter"
+
+
+class NotReplayable(DeadLetterError):
+    """The message may not be replayed: the broker did not dead-letter it (no ``x-death``),
+    it has no broker-vouched sender, or its sender may not write its exchange itself."""
+
+    code = "monitor.not_replayable"
+
+
+class ReplayFailed(DeadLetterError):
+    """The replay's publish failed (the broker refused or did not confirm it): the message
+    stays in ``renkei.dead``."""
+
+    code = "monitor.replay_failed"

@@ -45,13 +45,13 @@ from renkei.exceptions import (
 )
 from renkei.issuance_commands import seals_on_disk, serve_centre
 from renkei.kiosk_commands import serve_kiosk
-from renkei.network import MONITOR, identities, load_rules, migrate, open_network, setup
+from renkei.network import MONITOR, REPLAYER, identities, load_rules, migrate, open_network, setup
 from renkei.pki_commands import PKI_PORT
 from renkei.pki_commands import serve as pki_serve
 from renkei.population.enroll import load_population
 from renkei.portal_commands import PORTAL_PORT, portal_demo
 from renkei.portal_commands import serve as portal_serve
-from renkei.secrets import TOKEN, State
+from renkei.secrets import BROKER_PASSWORD, TOKEN, State
 from renkei.serving import until_stopped
 from renkei.settings import Settings
 from renkei.token_keys import key_ring
@@ -169,7 +169,12 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
         raise CommandError(
             RENKEI_UNKNOWN_OFFICE, f"no office {identity!r}; offices: {', '.join(offices)}"
         )
-    state = State.load(settings.state_dir, [identity])
+    # the monitor replays dead letters as its second identity, the replayer, when its folder is
+    # there (a state directory made before it: `renkei init` adds it, then `broker setup`)
+    own = [identity]
+    if identity == MONITOR and (settings.state_dir / REPLAYER / BROKER_PASSWORD).exists():
+        own.append(REPLAYER)
+    state = State.load(settings.state_dir, own)
     seals = seals_on_disk(settings.state_dir)  # an office that prints certificates signs them
     async with (
         await open_network(settings, state, run=[identity], seals=seals) as net,

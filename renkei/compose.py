@@ -33,7 +33,7 @@ from monitor.console import DEFAULT_PORT as CONSOLE_PORT
 from pki.ca.office import PKI_OFFICE
 from renkei.health import STALE_AFTER
 from renkei.issuance_commands import CENTRE, CENTRE_PORT, PRINTED
-from renkei.network import MONITOR
+from renkei.network import MONITOR, REPLAYER
 from renkei.pki_commands import PKI_PORT
 from renkei.portal_commands import PORTAL, PORTAL_PORT
 from renkei.secrets import BROKER_PASSWORD, PRIVATE_KEY, SHARED, TOKEN
@@ -108,7 +108,9 @@ _HEADER = """\
 # The monitor (issue 14) is identity `monitor`: its broker user (made by `renkei init` and
 # `broker setup`) may read its span queue, the dead-letter queue and the alerts' queue, and
 # write only its alerts (monitor.alerts); its database role only its schema and, read only,
-# the access records. Prometheus scrapes every service (prometheus/prometheus.yml).
+# the access records. It also holds the files of `replayer`, the one broker user with the
+# impersonator tag: it reads the dead-letter queue and sends a message back as its sender
+# when an operator replays it in the console. Prometheus scrapes every service.
 """
 
 
@@ -322,6 +324,8 @@ def _services(registry: Registry, identities: list[str], hubs: int) -> dict[str,
         MONITOR,
         MONITOR_ENV,
         ports=[f"127.0.0.1:{CONSOLE_PORT}:{CONSOLE_PORT}"],
+        # its second identity, for the console's dead-letter replay (monitor/README.md)
+        secrets_=[_identity_secret(REPLAYER, f) for f in own_files(REPLAYER)],
     )
     for n in range(1, hubs + 1):
         services[f"hub-{n}"] = _bus_service(

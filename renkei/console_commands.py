@@ -148,6 +148,8 @@ async def served_console(
         actions,
         offices=[o.code for o in net.registry],
         public_origin=url,
+        oversight=net.oversight,
+        dead_letters=net.dead_letters,
     )
     try:
         async with web_site(app, args.host, port):

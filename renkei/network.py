@@ -65,6 +65,7 @@ from monitor import (
     AlertStore,
     ChainWatch,
     Collector,
+    DeadLetters,
     Engine,
     MemoryAlertStore,
     MemorySpanStore,
@@ -86,6 +87,7 @@ from token_service import run as run_token_service
 
 __all__ = [
     "MONITOR",
+    "REPLAYER",
     "TOKEN",
     "Network",
     "identities",
@@ -99,6 +101,7 @@ __all__ = [
 
 log = get_logger("renkei.network")
 MONITOR = "monitor"  # the monitor's broker identity (it sends no spans of its own)
+REPLAYER = "replayer"  # the monitor's second: replays dead letters as their senders
 
 
 def load_rules(settings: Settings) -> tuple[LegalTable, Registry]:
@@ -157,6 +160,7 @@ class Network:
     tracing: dict[str, Tracing] = field(default_factory=dict)  # identity → where its spans go
     monitor: Collector | None = None
     oversight: Oversight | None = None  # the monitor's anomaly rules and chain verification
+    dead_letters: DeadLetters | None = None  # renkei.dead, read and replayed as the replayer
     _closers: list[Any] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -184,7 +188,7 @@ async def _bus_for(net: Network, identity: str, broker: InMemoryBroker | None) -
             url, identity=identity, user_prefix=net.settings.broker_user_prefix
         )
     net._closers.append(bus.close)
-    if net.settings.tracing and identity != MONITOR:
+    if net.settings.tracing and identity not in (MONITOR, REPLAYER):
         tracing = net.tracing[identity] = Tracing.on(bus)
         net._closers.append(tracing.close)  # its last spans leave before the bus closes
     return bus
@@ -274,6 +278,11 @@ async def _start_monitor(net: Network, broker: InMemoryBroker | None, pool: Any)
     await collector.start()
     net._closers.append(collector.stop)
     net.monitor = collector
+    if broker is not None or REPLAYER in net.state.passwords:  # the console's replay
+        replayer = await _bus_for(net, REPLAYER, broker)
+        net.dead_letters = DeadLetters(replayer, net.topology)
+    else:
+        log.warning("dead_letters.off", why="no replayer password in the state directory")
 
 
 async def _start_oversight(net: Network, pool: Any) -> None:

@@ -7,6 +7,7 @@ aiormq already runs each delivery in its own task; wrapping it in aio-pika's
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -18,13 +19,13 @@ from pamqp.commands import Basic
 
 from hub.bus._acks import AckBatch
 from hub.bus._common import broker_dead_letter_headers, dead_letter_copy, run_handler
-from hub.bus.api import EMPTY_HEADERS, Handler, OutMessage
+from hub.bus.api import EMPTY_HEADERS, Death, Handler, OutMessage
 from hub.metrics import METRICS
 
 if TYPE_CHECKING:
     from hub.bus.amqp import AmqpBus
 
-__all__ = ["CHANNEL_ERRORS", "AmqpDelivery", "AmqpSubscription", "str_headers"]
+__all__ = ["CHANNEL_ERRORS", "AmqpDelivery", "AmqpSubscription", "death_of", "str_headers"]
 
 log = structlog.get_logger("hub.bus")
 
@@ -41,6 +42,28 @@ def str_headers(raw: Mapping[str, Any] | None, user_id: str | None) -> Mapping[s
     if death is not None:
         return broker_dead_letter_headers(out, *death, user_id)
     return out
+
+
+def death_of(raw: Mapping[str, Any] | None) -> Death | None:
+    """The broker's latest dead-lettering from a message's ``x-death`` (its first entry: the
+    broker puts the event it records in front), or None without a well-formed one."""
+    entries = raw.get("x-death") if raw else None
+    if not isinstance(entries, list) or not entries or not isinstance(entries[0], Mapping):
+        return None
+    first = entries[0]
+    queue, reason, exchange = first.get("queue"), first.get("reason"), first.get("exchange")
+    keys, count, time = first.get("routing-keys"), first.get("count"), first.get("time")
+    if not (isinstance(queue, str) and isinstance(reason, str) and isinstance(exchange, str)):
+        return None
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        return None
+    if type(count) is not int or count < 1:
+        return None
+    if isinstance(time, dt.datetime):
+        time = time if time.tzinfo else time.replace(tzinfo=dt.UTC)
+    else:
+        time = None
+    return Death(queue, reason, exchange, tuple(keys), count, time)
 
 
 def _latest_death(x_death: object) -> tuple[str, str] | None:
@@ -109,6 +132,10 @@ class AmqpDelivery:
         if user is not None and prefix and user.startswith(prefix):
             return user[len(prefix) :]
         return user
+
+    @property
+    def death(self) -> Death | None:
+        return death_of(self._props.headers)
 
     @property
     def headers(self) -> Mapping[str, str]:

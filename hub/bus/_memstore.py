@@ -9,6 +9,7 @@ is enforced at the head of the queue (as RabbitMQ does), dead-lettering as ``exp
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from hub.bus._common import broker_dead_letter_headers
+from hub.bus.api import Death
 from hub.bus.exceptions import NotDeclared
 from hub.bus.topology import DIRECT_REPLY_TO, Topology
 from hub.bus.topology import Queue as QueueSpec
@@ -32,6 +34,7 @@ class Stored:
         "body",
         "content_type",
         "correlation_id",
+        "death",
         "delivery_count",
         "exchange",
         "expires_at",
@@ -66,9 +69,10 @@ class Stored:
         self.expires_at = expires_at
         self.content_type = content_type
         self.delivery_count = 0
+        self.death: Death | None = None
 
     def copy(self) -> Stored:
-        return Stored(
+        out = Stored(
             self.body,
             self.message_id,
             self.correlation_id,
@@ -80,6 +84,8 @@ class Stored:
             self.expires_at,
             self.content_type,
         )
+        out.death = self.death
+        return out
 
 
 class Consumer(Protocol):
@@ -275,6 +281,16 @@ class Store:
             env.routing_key,
             None,
             env.content_type,
+        )
+        last = env.death
+        again = last is not None and (last.queue, last.reason) == (queue.name, reason)
+        dead.death = Death(
+            queue.name,
+            reason,
+            last.exchange if again and last else env.exchange,
+            last.routing_keys if again and last else (env.routing_key,),
+            last.count + 1 if again and last else 1,
+            dt.datetime.now(dt.UTC).replace(microsecond=0),
         )
         self.route(queue.dlx, env.routing_key, dead, internal=True)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from hub.bus._common import run_handler
 from hub.bus._memstore import MemQueue, Stored
-from hub.bus.api import Handler
+from hub.bus.api import Death, Handler
 from hub.metrics import METRICS
 
 if TYPE_CHECKING:
@@ -53,6 +53,10 @@ class MemDelivery:
     @property
     def user_id(self) -> str | None:
         return self._env.user_id
+
+    @property
+    def death(self) -> Death | None:
+        return self._env.death
 
     @property
     def exchange(self) -> str:

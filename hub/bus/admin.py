@@ -1,7 +1,8 @@
 """Broker setup through the RabbitMQ management HTTP API: ``renkei broker setup``.
 
 :func:`setup_broker` makes a vhost match a :class:`~hub.bus.topology.Topology`: the vhost,
-one broker user per identity (no tags: they cannot use the management UI), their
+one broker user per identity (no tags, so none can use the management UI; but the
+``replayer`` has ``impersonator``, to send a dead letter back as its sender), their
 permissions, each office user's connection and channel limits, the policies, and the
 exchanges, queues and bindings (declared over AMQP as the admin). Every step is a PUT or a
 declare, so running it twice is harmless.
@@ -184,7 +185,8 @@ async def setup_broker(
         v = _q(vhost)
         created = await api.request("PUT", f"vhosts/{v}", {}) == 201
         for perm in topology.permissions:
-            user = {"password": passwords[perm.identity], "tags": ""}
+            tags = "impersonator" if perm.identity in topology.impersonators else ""
+            user = {"password": passwords[perm.identity], "tags": tags}
             await api.request("PUT", f"users/{_q(perm.identity)}", user)
             rights = {"configure": perm.configure, "write": perm.write, "read": perm.read}
             await api.request("PUT", f"permissions/{v}/{_q(perm.identity)}", rights)

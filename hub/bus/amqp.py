@@ -221,7 +221,13 @@ class AmqpBus:
             self.spawn(close_quietly(raw))
 
     async def publish(
-        self, exchange: str, routing_key: str, message: OutMessage, *, mandatory: bool = True
+        self,
+        exchange: str,
+        routing_key: str,
+        message: OutMessage,
+        *,
+        mandatory: bool = True,
+        as_user: str | None = None,
     ) -> None:
         if self._closed:
             raise BusClosed("the bus is closed")
@@ -232,7 +238,7 @@ class AmqpBus:
             reply_to=message.reply_to,
             headers=dict(message.headers) if message.headers else None,
             content_type=message.content_type,
-            user_id=self.user_prefix + self._identity,
+            user_id=self.user_prefix + (self._identity if as_user is None else as_user),
             delivery_mode=_PERSISTENT if message.persistent else _TRANSIENT,
             expiration=None if ttl is None else str(ttl),
         )

@@ -7,6 +7,7 @@ suite (``tests/integration/bus``) runs against both.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -25,6 +26,7 @@ __all__ = [
     "REASON_HEADER",
     "USER_HEADER",
     "Bus",
+    "Death",
     "Delivery",
     "Handler",
     "OutMessage",
@@ -75,6 +77,22 @@ class OutMessage:
     write; lost with the broker)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Death:
+    """The broker's latest dead-lettering of a message (the first entry of its ``x-death``):
+    the queue it left, why, the exchange and routing keys it was first published with, how
+    often it was dead-lettered from that queue for that reason, and when (None: not said).
+    A publisher may pre-fill ``x-death``; only the first entry is the broker's, and only
+    when the broker dead-lettered the message at all (``renkei.dlx`` is writable)."""
+
+    queue: str
+    reason: str
+    exchange: str
+    routing_keys: tuple[str, ...]
+    count: int
+    time: dt.datetime | None
+
+
 class Delivery(Protocol):
     """One delivered message, to be settled exactly once by ack, nack or dead_letter.
 
@@ -101,6 +119,11 @@ class Delivery(Protocol):
     @property
     def user_id(self) -> str | None:
         """The publisher's identity as validated by the broker."""
+        ...
+
+    @property
+    def death(self) -> Death | None:
+        """On a message the broker dead-lettered: its latest :class:`Death`; else None."""
         ...
 
     @property
@@ -150,10 +173,19 @@ class Bus(Protocol):
         ...
 
     async def publish(
-        self, exchange: str, routing_key: str, message: OutMessage, *, mandatory: bool = True
+        self,
+        exchange: str,
+        routing_key: str,
+        message: OutMessage,
+        *,
+        mandatory: bool = True,
+        as_user: str | None = None,
     ) -> None:
         """Return once the broker confirmed. Raises Unroutable (mandatory and no queue took
-        it), AccessRefused (no write permission), NotDeclared, NotConfirmed, BusClosed."""
+        it), AccessRefused (no write permission), NotDeclared, NotConfirmed, BusClosed.
+        ``as_user``: publish with that ``user_id`` instead of the bus's identity, which only
+        an identity with the ``impersonator`` tag may (the dead-letter replayer); the broker
+        refuses it to any other (AccessRefused)."""
         ...
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int = 100) -> Subscription:

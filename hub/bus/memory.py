@@ -44,7 +44,13 @@ class InMemoryBroker:
         permission = self._permissions.get(login)
         if permission is None:
             raise AccessRefused(f"unknown broker user {login!r}")
-        return InMemoryBus(self._store, identity, permission, close_grace=close_grace)
+        return InMemoryBus(
+            self._store,
+            identity,
+            permission,
+            close_grace=close_grace,
+            impersonator=login in self.topology.impersonators,
+        )
 
     def depth(self, queue: str) -> int:
         """Messages ready (not delivered) in ``queue``."""
@@ -70,10 +76,17 @@ class InMemoryBus:
     """A connection to an :class:`InMemoryBroker`; see :class:`hub.bus.api.Bus`."""
 
     def __init__(
-        self, store: Store, identity: str, permission: Permission, *, close_grace: float
+        self,
+        store: Store,
+        identity: str,
+        permission: Permission,
+        *,
+        close_grace: float,
+        impersonator: bool = False,
     ) -> None:
         self.store = store
         self._identity = identity
+        self._impersonator = impersonator
         self._permission = permission
         self._forged = identity != permission.identity
         self._writable: dict[str, bool] = {}
@@ -90,8 +103,18 @@ class InMemoryBus:
         return self._identity
 
     async def publish(
-        self, exchange: str, routing_key: str, message: OutMessage, *, mandatory: bool = True
+        self,
+        exchange: str,
+        routing_key: str,
+        message: OutMessage,
+        *,
+        mandatory: bool = True,
+        as_user: str | None = None,
     ) -> None:
+        if as_user is not None and as_user != self._identity and not self._impersonator:
+            raise AccessRefused(
+                f"user_id {as_user!r} is not the authenticated user {self._identity!r}"
+            )
         self._send(
             exchange,
             routing_key,
@@ -103,6 +126,7 @@ class InMemoryBus:
             message.expiration_ms,
             mandatory,
             message.content_type,
+            as_user,
         )
         METRICS.published()
         await asyncio.sleep(0)  # a confirm is a round trip: let consumers run
@@ -119,6 +143,7 @@ class InMemoryBus:
         expiration: int | None,
         mandatory: bool,
         content_type: str | None = CONTENT_TYPE,
+        as_user: str | None = None,
     ) -> None:
         if self._closed:
             raise BusClosed("the bus is closed")
@@ -144,7 +169,7 @@ class InMemoryBus:
             correlation_id,
             reply_to,
             _carried(headers) if headers else EMPTY_HEADERS,
-            self._identity,
+            self._identity if as_user is None else as_user,
             exchange,
             routing_key,
             None if expiration is None else store.loop.time() + expiration / 1000,

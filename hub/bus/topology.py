@@ -34,6 +34,7 @@ __all__ = [
     "OFFICE_CODE",
     "OFFICE_MAX_CHANNELS",
     "OFFICE_MAX_CONNECTIONS",
+    "REPLAYABLE",
     "REQUEST_KEYS",
     "RK_CHANGE",
     "RK_ENROLL",
@@ -98,7 +99,10 @@ DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 REQUEST_KEYS = (RK_QUERY, RK_ENROLL, RK_CHANGE, RK_IDENTIFY, RK_NOTICE)  # on either lane
 
 OFFICE_CODE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-RESERVED = frozenset({"hub", "token", "monitor"})
+RESERVED = frozenset({"hub", "token", "monitor", "replayer"})
+REPLAYABLE = r"^(renkei\.hub|renkei\.interactive|renkei\.offices)$"
+"""The exchanges a dead letter may be replayed to (the ``replayer``'s write permission); a
+replay goes there only if its original sender may write the exchange itself."""
 DEAD_MAX_LENGTH = 1_000_000
 DEAD_MAX_BYTES = 1 << 30
 INBOX_MAX_LENGTH = 200_000
@@ -214,6 +218,9 @@ class Topology:
     offices: tuple[str, ...] = ()
     identity_prefix: str = ""
     user_limits: tuple[UserLimits, ...] = ()
+    impersonators: tuple[str, ...] = ()
+    """Identities with RabbitMQ's ``impersonator`` tag: they may publish with another
+    user's ``user_id`` (the ``replayer``, sending a dead letter back as its sender)."""
 
     @property
     def identities(self) -> tuple[str, ...]:
@@ -230,6 +237,10 @@ class Topology:
     @property
     def monitor_identity(self) -> str:
         return f"{self.identity_prefix}monitor"
+
+    @property
+    def replayer_identity(self) -> str:
+        return f"{self.identity_prefix}replayer"
 
     def office_identity(self, office: str) -> str:
         if office not in self.offices:
@@ -408,6 +419,10 @@ def network_topology(
             write=r"^monitor\.alerts$",
             read=r"^(renkei\.dead|monitor\.spans|oversight\.alerts)$",
         ),
+        # the dead-letter replay (monitor/README.md): takes a message out of renkei.dead and
+        # publishes it back, as its original sender (the impersonator tag), to its original
+        # exchange — only one of these, and only one its sender may write itself
+        Permission(f"{p}replayer", configure="^$", write=REPLAYABLE, read=r"^renkei\.dead$"),
     ]
     for code in codes:
         for name in (office_in(code), office_replies(code)):
@@ -464,4 +479,5 @@ def network_topology(
         offices=codes,
         identity_prefix=p,
         user_limits=limits,
+        impersonators=(f"{p}replayer",),
     )

@@ -18,6 +18,7 @@ __all__ = [
     "JST",
     "SEVERITIES",
     "ChainBreak",
+    "Closed",
     "NotHeld",
     "OffHours",
     "OffSeasonReads",
@@ -57,11 +58,51 @@ class RefusalSpike(_Rule):
     min_share: Share
 
 
+def _month_day(v: object) -> tuple[int, int]:
+    if (
+        not isinstance(v, str)
+        or len(v) != 5
+        or v[2] != "-"
+        or not (v.isascii() and v.replace("-", "").isdigit())
+    ):
+        raise ValueError("a month and day as 'MM-DD'")
+    month, day = int(v[:2]), int(v[3:])
+    dt.date(2024, month, day)  # a leap year: 02-29 is a day; 02-30 raises
+    return month, day
+
+
+def _within(starts: tuple[int, int], ends: tuple[int, int], day: dt.date) -> bool:
+    """Is ``day`` from ``starts`` to ``ends`` (month, day), inclusive, wrapping the year?"""
+    md = (day.month, day.day)
+    if starts <= ends:
+        return starts <= md <= ends
+    return md >= starts or md <= ends
+
+
+class Closed(BaseModel):
+    """Days an office is closed every year, month-day to month-day inclusive (may wrap)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    starts: tuple[int, int] = Field(alias="from")
+    ends: tuple[int, int] = Field(alias="until")
+    why: str
+
+    @field_validator("starts", "ends", mode="before")
+    @classmethod
+    def _md(cls, v: object) -> tuple[int, int]:
+        return _month_day(v)
+
+    def covers(self, day: dt.date) -> bool:
+        return _within(self.starts, self.ends, day)
+
+
 class OffHours(_Rule):
     days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...]
     opens: dt.time
     closes: dt.time
     always_open_kinds: tuple[str, ...] = ()
+    public_holidays: Literal["", "JP"] = ""  # a country's public holidays are closed days
+    closed: tuple[Closed, ...] = ()
 
     @field_validator("opens", "closes", mode="before")
     @classmethod
@@ -107,20 +148,13 @@ class Season(BaseModel):
 
     @field_validator("starts", "ends", mode="before")
     @classmethod
-    def _month_day(cls, v: object) -> tuple[int, int]:
-        if not isinstance(v, str) or len(v) != 5 or v[2] != "-":
-            raise ValueError("a month and day as 'MM-DD'")
-        month, day = int(v[:2]), int(v[3:])
-        dt.date(2024, month, day)  # a leap year: 02-29 is a day; 02-30 raises
-        return month, day
+    def _md(cls, v: object) -> tuple[int, int]:
+        return _month_day(v)
 
     def covers(self, affair: str, day: dt.date) -> bool:
         if "*" not in self.affairs and affair not in self.affairs:
             return False
-        md = (day.month, day.day)
-        if self.starts <= self.ends:
-            return self.starts <= md <= self.ends
-        return md >= self.starts or md <= self.ends
+        return _within(self.starts, self.ends, day)
 
 
 class _Rules(BaseModel):

@@ -12,6 +12,8 @@ import statistics
 from collections import defaultdict, deque
 from collections.abc import Iterator
 
+import holidays
+
 from monitor.anomaly import config as c
 from monitor.anomaly.model import Access, Finding
 
@@ -150,25 +152,46 @@ class NotHeldRule(_ShareRule):
 
 
 class OffHoursRule:
+    """An office asking when it is closed: outside its hours, on a day of the week it does not
+    open, on a public holiday of its country (``public_holidays``: the ``holidays`` package's
+    calendar, 振替休日 and 国民の休日 included), or in a yearly closure (年末年始)."""
+
     name = "off_hours"
 
     def __init__(self, p: c.OffHours, kinds: dict[str, str]) -> None:
         self.p = p
         self.kinds = kinds
         self.days = {c.DAYS.index(d) for d in p.days}
+        self.holidays = (  # named in Japanese, whatever the process's locale
+            holidays.country_holidays(p.public_holidays, language="ja") if p.public_holidays else {}
+        )
+
+    def closed_because(self, office: str, at: dt.datetime) -> str | None:
+        """Why ``office`` is closed at ``at`` (a phrase), or None when it is open."""
+        if self.kinds.get(office) in self.p.always_open_kinds:
+            return None
+        local = at.astimezone(c.JST)
+        day = local.date()
+        if (holiday := self.holidays.get(day)) is not None:
+            return f"on a public holiday ({holiday})"
+        if (closure := next((x for x in self.p.closed if x.covers(day)), None)) is not None:
+            return f"in a closure ({closure.why})"
+        if local.weekday() not in self.days:
+            return "on a day it does not open"
+        if not self.p.opens <= local.time() < self.p.closes:
+            return "outside its opening hours"
+        return None
 
     def open_at(self, office: str, at: dt.datetime) -> bool:
-        if self.kinds.get(office) in self.p.always_open_kinds:
-            return True
-        local = at.astimezone(c.JST)
-        return local.weekday() in self.days and self.p.opens <= local.time() < self.p.closes
+        return self.closed_because(office, at) is None
 
     def see(self, a: Access) -> Iterator[Finding]:
-        if not self.open_at(a.requester, a.at):
+        why = self.closed_because(a.requester, a.at)
+        if why is not None:
             local = a.at.astimezone(c.JST).isoformat(timespec="minutes")
             yield Finding(
                 self.name, a.requester, self.p.severity, a.at,
-                f"{a.requester} asked at {local}, outside its opening hours",
+                f"{a.requester} asked at {local}, {why}",
                 {"office": a.requester, "affair": a.affair, "record_id": a.record_id,
                  "local_time": local},
             )  # fmt: skip

@@ -80,7 +80,10 @@ def parse_search(query: Mapping[str, str], offices: Collection[str]) -> Search:
         raise BadParam("outcome", f"one of {', '.join(sorted(OUTCOME_STATUSES))}")
     limit = 100
     if "limit" in v:
-        if not v["limit"].isdigit() or not 1 <= int(v["limit"]) <= MAX_LIMIT:
+        if (
+            not (v["limit"].isascii() and v["limit"].isdigit())
+            or not 1 <= int(v["limit"]) <= MAX_LIMIT
+        ):
             raise BadParam("limit", f"a whole number from 1 to {MAX_LIMIT}")
         limit = int(v["limit"])
     period = parse_period(v)

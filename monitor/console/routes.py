@@ -8,25 +8,29 @@
 | ``GET /search`` | operator | message flows by trace id, office, affair, outcome, period |
 | ``GET /trace/{trace_id}`` | operator | one flow's spans as a waterfall |
 | ``GET /map``, ``GET /map/events`` | operator | the live map, and its feed (Server-Sent Events) |
+| ``GET /alerts``, ``GET /alerts/events`` | both | the alerts, open and acknowledged; their feed |
+| ``POST /alerts/ack`` | auditor | acknowledge (「確認」) an open alert |
+| ``GET /chain``, ``GET /chain/events`` | both | the access-record chain as verified, and its feed |
+| ``GET /dead`` | operator | the dead-letter queue: each message's reason, never its body |
+| ``GET /dead/replay?message=ID``, ``POST /dead/replay`` | operator | confirm, then replay one |
 | ``GET /stats`` | auditor | access counts per office, affair and outcome over a period |
 | ``GET /actions`` | auditor | every console action, newest first |
-
-The alerts (anomaly rules, acknowledged by auditors) and the access-record chain's state come
-with ``monitor/anomaly`` and ``monitor/chain.py``: their routes go into ``add`` and their
-entries into ``NAV`` here, with the roles that may see them.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from monitor.console import views
+from monitor.console import dead_views, oversight_views, views
 
 __all__ = ["NAV", "add"]
 
 NAV: tuple[tuple[str, str, frozenset[str]], ...] = (  # (path, label, roles)
     ("/search", "Search", views.OPERATOR),
     ("/map", "Live map", views.OPERATOR),
+    ("/dead", "Dead letters", views.OPERATOR),
+    ("/alerts", "Alerts", views.BOTH),
+    ("/chain", "Record chain", views.BOTH),
     ("/stats", "Access statistics", views.AUDITOR),
     ("/actions", "Console actions", views.AUDITOR),
 )
@@ -41,5 +45,13 @@ def add(router: web.UrlDispatcher) -> None:
     router.add_get("/trace/{trace_id}", views.trace)
     router.add_get("/map", views.live_map)
     router.add_get("/map/events", views.map_events)
+    router.add_get("/dead", dead_views.dead)
+    router.add_get("/dead/replay", dead_views.confirm)
+    router.add_post("/dead/replay", dead_views.replay)
+    router.add_get("/alerts", oversight_views.alerts)
+    router.add_get("/alerts/events", oversight_views.alert_events)
+    router.add_post("/alerts/ack", oversight_views.acknowledge)
+    router.add_get("/chain", oversight_views.chain)
+    router.add_get("/chain/events", oversight_views.chain_events)
     router.add_get("/stats", views.stats)
     router.add_get("/actions", views.actions)

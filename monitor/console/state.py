@@ -16,6 +16,8 @@ from hub.buckets import Buckets
 from hub.web import client_of
 from monitor.console.accounts import Action, ActionLog, Officials
 from monitor.console.sessions import Session, Sessions
+from monitor.deadletters import DeadLetters
+from monitor.oversight import Oversight
 from monitor.store import SpanStore
 
 __all__ = [
@@ -49,6 +51,8 @@ class Console:
     map_window: float  # seconds of flows the live map counts
     map_every: float  # seconds between the live map's updates
     templates: jinja2.Environment
+    oversight: Oversight | None = None  # the alerts and the chain (None: not running here)
+    dead_letters: DeadLetters | None = None  # renkei.dead as the replayer (None: not here)
 
 
 CONSOLE = web.AppKey("console", Console)

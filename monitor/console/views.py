@@ -31,7 +31,7 @@ from monitor.console.stats import access_counts
 from monitor.exceptions import CONSOLE_SIGN_IN_REFUSED, CONSOLE_TOO_MANY
 from monitor.model import Search
 
-__all__ = ["AUDITOR", "BOTH", "OPERATOR", "TooMany", "allow"]
+__all__ = ["AUDITOR", "BOTH", "OPERATOR", "TooMany", "allow", "feed"]
 
 log = get_logger("monitor.console")
 View = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -186,9 +186,10 @@ async def live_map(request: web.Request) -> web.StreamResponse:
     )
 
 
-@allow(OPERATOR)
-async def map_events(request: web.Request) -> web.StreamResponse:
-    """The live map's numbers every ``map_every`` seconds, as Server-Sent Events, while the
+async def feed(
+    request: web.Request, event: str, data: Callable[[], Awaitable[dict[str, object]]]
+) -> web.StreamResponse:
+    """Server-Sent Events: ``data()`` as ``event`` every ``map_every`` seconds while the
     session lives (signed out, idle or too old: the feed ends)."""
     console, session = console_of(request), request[SESSION]
     response = web.StreamResponse(
@@ -198,12 +199,22 @@ async def map_events(request: web.Request) -> web.StreamResponse:
     try:
         await response.write(b"retry: 3000\n\n")
         while console.sessions.alive(session, console.clock()):
-            data = {"at": console.clock().isoformat(), "edges": await _edges(request)}
-            await response.write(f"event: edges\ndata: {json.dumps(data)}\n\n".encode())
+            await response.write(f"event: {event}\ndata: {json.dumps(await data())}\n\n".encode())
             await asyncio.sleep(console.map_every)
     except (ConnectionResetError, ConnectionError):
-        log.debug("live map closed by the browser")
+        log.debug("live feed closed by the browser", feed=event)
     return response
+
+
+@allow(OPERATOR)
+async def map_events(request: web.Request) -> web.StreamResponse:
+    """The live map's numbers, as Server-Sent Events."""
+    console = console_of(request)
+
+    async def edges_now() -> dict[str, object]:
+        return {"at": console.clock().isoformat(), "edges": await _edges(request)}
+
+    return await feed(request, "edges", edges_now)
 
 
 # ---- the auditor's pages -----------------------------------------------------------------

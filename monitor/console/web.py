@@ -49,6 +49,7 @@ from monitor.console.state import (
     see_other,
 )
 from monitor.console.views import TooMany
+from monitor.deadletters import DeadLetters
 from monitor.exceptions import (
     CONSOLE_BAD_REQUEST,
     CONSOLE_CROSS_SITE,
@@ -56,9 +57,18 @@ from monitor.exceptions import (
     CONSOLE_NOT_FOUND,
     CONSOLE_TOO_MANY,
     CONSOLE_UNAUTHENTICATED,
+    AckRefused,
+    AlertError,
+    AlreadyAcknowledged,
+    DeadLetterError,
     MonitorError,
+    NoDeadLetter,
+    NotReplayable,
+    ReplayFailed,
+    UnknownAlert,
 )
 from monitor.model import iso
+from monitor.oversight import Oversight
 from monitor.store import SpanStore
 
 __all__ = ["CSP", "DEFAULT_PORT", "MAX_BODY", "SESSION_COOKIE", "create_app", "utcnow"]
@@ -82,6 +92,14 @@ _CODES = {
     413: CONSOLE_BAD_REQUEST,
     415: CONSOLE_BAD_REQUEST,
     429: CONSOLE_TOO_MANY,
+}
+_REFUSAL_STATUS = {
+    AckRefused.code: 403,
+    UnknownAlert.code: 404,
+    AlreadyAcknowledged.code: 409,
+    NoDeadLetter.code: 404,
+    NotReplayable.code: 409,
+    ReplayFailed.code: 502,
 }
 
 
@@ -116,6 +134,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
     except BadParam as exc:
         return _page(request, 400, str(exc))
+    except (AlertError, DeadLetterError) as exc:  # refused (the view recorded it)
+        return _page(request, _REFUSAL_STATUS.get(exc.code, 400), str(exc), exc.code)
     except TooMany as exc:
         log.warning("too many sign-in attempts", scope=exc.scope)
         response = _page(request, 429, f"too many sign-in attempts: try again in {exc.seconds} s")
@@ -137,7 +157,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     console = console_of(request)
     session = console.sessions.get(request.cookies.get(SESSION_COOKIE), console.clock())
     if session is None:
-        if request.method in _SAFE and request.path != "/map/events":
+        if request.method in _SAFE and not request.path.endswith("/events"):  # not a feed
             return see_other("/login")
         raise web.HTTPUnauthorized(reason="sign in first")
     request[SESSION] = session
@@ -186,8 +206,12 @@ def create_app(
     per_name: Rate = Rate(5, 1 / 60),  # noqa: B008 - frozen
     map_window: float = 60.0,
     map_every: float = 2.0,
+    oversight: Oversight | None = None,
+    dead_letters: DeadLetters | None = None,
 ) -> web.Application:
-    """The console. ``public_origin``: how browsers reach it (``https://monitor.example``)."""
+    """The console. ``public_origin``: how browsers reach it (``https://monitor.example``);
+    ``oversight``: the alerts and the record chain (None: their pages say it is not running);
+    ``dead_letters``: the dead-letter queue and its replay (None: likewise)."""
     own = origin_of(public_origin)
     if own is None:
         raise ValueError("public_origin must be an http(s) URL")
@@ -205,6 +229,8 @@ def create_app(
         map_window=map_window,
         map_every=map_every,
         templates=make_templates(),
+        oversight=oversight,
+        dead_letters=dead_letters,
     )
     app.on_response_prepare.append(
         headers_on_prepare(security_headers(CSP, hsts=own.startswith("https:")))

@@ -21,6 +21,12 @@ CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
 
+def require_chromium() -> None:
+    """Fail (never skip) without Chromium; no card is needed (no PC/SC)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no {CHROMIUM}: apt-get install chromium (.ci/run does)")
+
+
 def require_stack() -> None:
     """Fail (never skip) when Chromium or PC/SC is missing, saying what to install."""
     if not Path(CHROMIUM).exists():

@@ -185,7 +185,7 @@ def lawful_query(env: Env, *, sender: str = CHILD, seed: int = 71) -> Query:
 # ---- refused by the broker ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("as_whom", [TAX, "hub", "token", "monitor"])
+@pytest.mark.parametrize("as_whom", [TAX, "hub", "token", "monitor", "replayer"])
 async def test_publishing_under_another_identitys_user_id_is_refused_by_the_broker(
     attack: Attack, as_whom: str
 ) -> None:
@@ -219,6 +219,7 @@ async def test_reading_another_offices_queue_or_the_hubs_is_refused(
     [
         ("renkei.offices", "office.chiyoda-tax.in"),
         ("", "office.chiyoda-tax.in"),  # the default exchange, straight into the queue
+        ("", "renkei.dead"),  # the dead letters: only through renkei.dlx, as itself
         ("renkei.token", "token.requests"),
         ("renkei.interactive", "hub.interactive"),  # the portal's lane: not a batch office's
         ("renkei.wait", "hub.wait.1s"),  # a forged deadline, to time another's query out

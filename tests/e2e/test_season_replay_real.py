@@ -38,7 +38,11 @@ async def test_the_june_season_replayed_on_rabbitmq_and_postgres(tmp_path: Path)
         )
         senders = set(season.offices())
         codes = [p.stem for p in (Path(env["RENKEI_STATE_DIR"]) / "public").glob("*.pub")]
-        others = [c for c in codes if c not in senders and c not in ("hub", "token", "monitor")]
+        others = [
+            c
+            for c in codes
+            if c not in senders and c not in ("hub", "token", "monitor", "replayer")
+        ]
         procs = [await start(env, "token"), await start(as_hub(env), "hub")]
         net = await open_network(settings, State.load(settings.state_dir, others), run=others)
         try:

@@ -333,6 +333,40 @@ async def test_expired_message_is_dead_lettered(env: BusEnv) -> None:
     dead = await expect_dead(env, sent.message_id)
     assert dead.headers[REASON_HEADER] == "expired"
     assert dead.headers[QUEUE_HEADER] == HUB_REQUESTS
+    death = dead.death  # the broker's own entry: where it was first sent, when
+    assert death is not None
+    assert (death.queue, death.reason, death.exchange) == (HUB_REQUESTS, "expired", HUB_EXCHANGE)
+    assert (death.routing_keys, death.count) == ((RK_QUERY,), 1)
+    assert death.time is not None and death.time.tzinfo is not None
+
+
+async def test_a_service_s_dead_letter_copy_has_no_death(env: BusEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    sub = await hub.consume(HUB_REQUESTS, Inbox(lambda d: d.dead_letter("malformed")))
+    sent = query()
+    await office.publish(HUB_EXCHANGE, RK_QUERY, sent)
+    dead = await expect_dead(env, sent.message_id)
+    assert dead.death is None and dead.user_id == env.hub
+    await sub.cancel()
+
+
+async def test_only_the_impersonator_publishes_as_another(env: BusEnv) -> None:
+    """The replayer (tag ``impersonator``) sends with another's user_id; nobody else may."""
+    hub = await env.connect(env.hub)
+    inbox = Inbox()
+    sub = await hub.consume(HUB_REQUESTS, inbox)
+    replayer = await env.connect(env.topology.replayer_identity)
+    sent = query()
+    await replayer.publish(HUB_EXCHANGE, RK_QUERY, sent, as_user=env.office("b"))
+    (got,) = await inbox.wait(1)
+    assert (got.message_id, got.user_id) == (sent.message_id, env.office("b"))
+    for who in (env.office("a"), env.hub, env.monitor):
+        bus = await env.connect(who)
+        with pytest.raises(AccessRefused):
+            await bus.publish(HUB_EXCHANGE, RK_QUERY, query(), as_user=env.office("b"))
+    with pytest.raises(AccessRefused):  # nor may the replayer write elsewhere
+        await replayer.publish(TOKEN_EXCHANGE, TOKEN_REQUESTS, query(), as_user=env.hub)
+    await sub.cancel()
 
 
 async def test_rpc_with_200_calls_in_flight(env: BusEnv) -> None:

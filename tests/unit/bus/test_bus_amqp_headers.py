@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+from typing import Any
+
+import pytest
 
 from hub.bus import (
     BODY_SHA256_HEADER,
@@ -11,8 +15,9 @@ from hub.bus import (
     QUEUE_HEADER,
     REASON_HEADER,
     USER_HEADER,
+    Death,
 )
-from hub.bus._amqp_consumer import str_headers
+from hub.bus._amqp_consumer import death_of, str_headers
 from hub.bus._common import dead_letter_copy
 from hub.wire import MAX_MESSAGE_BYTES
 
@@ -96,3 +101,50 @@ def test_a_dead_letter_copy_keeps_a_network_sized_body_whole_and_cuts_a_longer_o
     assert body == big[:DEAD_LETTER_MAX_BODY]
     assert headers[BODY_SIZE_HEADER] == str(len(big))
     assert headers[BODY_SHA256_HEADER] == hashlib.sha256(big).hexdigest()
+
+
+T = dt.datetime(2026, 6, 1, 9, 0)  # as aiormq decodes an AMQP timestamp: naive, UTC
+ENTRY: dict[str, Any] = {
+    "queue": "hub.requests",
+    "reason": "expired",
+    "exchange": "renkei.hub",
+    "routing-keys": ["query"],
+    "count": 2,
+    "time": T,
+}
+
+
+def test_the_death_is_the_brokers_first_entry() -> None:
+    older = {**ENTRY, "queue": "office.a.in", "reason": "rejected"}
+    death = death_of({"x-death": [ENTRY, older], "x-first-death-queue": "claimed"})
+    assert death == Death(
+        "hub.requests", "expired", "renkei.hub", ("query",), 2, T.replace(tzinfo=dt.UTC)
+    )
+    assert death_of({"x-death": [{**ENTRY, "time": "yesterday"}]}) == Death(
+        "hub.requests", "expired", "renkei.hub", ("query",), 2, None
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        {},
+        {"x-death": "expired"},
+        {"x-death": []},
+        {"x-death": ["not a table"]},
+        {"x-death": [{**ENTRY, "queue": 7}]},
+        {"x-death": [{**ENTRY, "reason": None}]},
+        {"x-death": [{k: v for k, v in ENTRY.items() if k != "exchange"}]},
+        {"x-death": [{**ENTRY, "routing-keys": "query"}]},
+        {"x-death": [{**ENTRY, "routing-keys": ["query", 5]}]},
+        {"x-death": [{**ENTRY, "count": 0}]},
+        {"x-death": [{**ENTRY, "count": "2"}]},
+        {"x-death": [{**ENTRY, "count": True}]},
+        {"x-death": [{"queue": "q" * 100_000}]},  # oversized and incomplete
+    ],
+)
+def test_a_malformed_death_is_none(raw: Any) -> None:
+    """A publisher may put anything in x-death on what it sends to renkei.dlx: what is not a
+    well-formed entry is no death (never an error)."""
+    assert death_of(raw) is None

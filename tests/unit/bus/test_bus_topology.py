@@ -183,6 +183,13 @@ def test_bindings() -> None:
             [DEAD_QUEUE, MONITOR_SPANS, ALERTS_QUEUE],
             [HUB_REQUESTS],
         ),
+        (
+            "replayer",  # back to an exchange of the network (as the sender: monitor/README)
+            [HUB_EXCHANGE, INTERACTIVE_EXCHANGE, OFFICES_EXCHANGE],
+            [DLX_EXCHANGE, TOKEN_EXCHANGE, SPANS_EXCHANGE, ALERTS_EXCHANGE, WAIT_EXCHANGE, ""],
+            [DEAD_QUEUE],
+            [HUB_REQUESTS, MONITOR_SPANS, ALERTS_QUEUE, "office.131016.in", "renkei.deadx"],
+        ),
     ],
 )
 def test_permissions(
@@ -211,7 +218,8 @@ def test_permission_regexes_are_anchored_for_rabbitmq() -> None:
 
 def test_identity_prefix_names_every_broker_user() -> None:
     topo = network_topology(["a"], identity_prefix="t1-")
-    assert set(topo.identities) == {"t1-hub", "t1-token", "t1-monitor", "t1-a"}
+    assert set(topo.identities) == {"t1-hub", "t1-token", "t1-monitor", "t1-replayer", "t1-a"}
+    assert topo.impersonators == ("t1-replayer",)  # the one identity that may speak for others
     assert topo.office_identity("a") == "t1-a"
     assert (topo.hub_identity, topo.token_identity) == ("t1-hub", "t1-token")
     assert topo.office_of("t1-a") == "a"

@@ -25,7 +25,7 @@ from renkei import commands
 from renkei.cli import _parser
 from renkei.compose import ENV_FILE, HOST_STATE, STATE, deployment_secrets, own_files
 from renkei.issuance_commands import CENTRE, PRINTED
-from renkei.network import identities
+from renkei.network import MONITOR, REPLAYER, identities
 from renkei.pki_commands import DEFAULT_URL
 from renkei.portal_commands import PORTAL
 from renkei.secrets import BROKER_PASSWORD, TOKEN
@@ -105,7 +105,7 @@ def test_every_office_of_the_registry_has_a_service_and_the_hub_two() -> None:
     assert running.count(TOKEN) == 1
     assert running.count("monitor") == 1
     assert set(running) == {*offices, HUB, TOKEN, "monitor"}  # and nothing else runs
-    assert set(IDENTITIES) == set(running)
+    assert set(IDENTITIES) == {*running, REPLAYER}  # the replayer runs inside the monitor
 
 
 def test_every_renkei_command_is_a_real_one() -> None:
@@ -243,6 +243,11 @@ def test_each_service_gets_public_and_its_own_identity_s_files_only() -> None:
             f"{STATE}/{identity}/{f}": f"{HOST_STATE}/{identity}/{f}"
             for f in own_files(identity, prints=prints)
         }
+        if identity == MONITOR:  # and its second identity's, for the dead-letter replay
+            own |= {
+                f"{STATE}/{REPLAYER}/{f}": f"{HOST_STATE}/{REPLAYER}/{f}"
+                for f in own_files(REPLAYER)
+            }
         files = {s["target"]: secret_file(s["source"]) for s in service["secrets"]}
         env = files.pop(ENV_FILE, None)
         assert files == own, f"{name} must get {identity}'s files and no one else's"

@@ -3,6 +3,7 @@ the offices send them, officials in memory, a clock the test moves, a started cl
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -11,10 +12,24 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.buckets import Rate
+from hub.bus import HUB_EXCHANGE, HUB_REQUESTS, Delivery, InMemoryBroker, OutMessage
+from hub.bus import network_topology as topology_of
+from hub.records import MemoryRecordStore
 from hub.tracing import names as tn
-from monitor import MemorySpanStore, StoredSpan
+from monitor import (
+    ChainWatch,
+    DeadLetters,
+    Engine,
+    Finding,
+    MemoryAlertStore,
+    MemorySpanStore,
+    Oversight,
+    StoredSpan,
+    load_rules,
+)
 from monitor.console import MemoryActionLog, MemoryOfficials, create_app, new_official, totp
 from monitor.console.officials import Official, Role
 
@@ -115,6 +130,61 @@ class Env:
     actions: MemoryActionLog
     clock: Clock
     secrets: dict[str, tuple[str, str]]  # name → (password, TOTP secret)
+    oversight: Oversight
+    broker: InMemoryBroker
+
+    async def dead_query(self, message_id: str, office: str = "chiyoda-child") -> None:
+        """A query of ``office`` the hub failed on: dead-lettered by the broker."""
+        msg = OutMessage(b'{"query": 1}', message_id, message_id, headers={"renkei-sig": "s"})
+        await self.broker.connect(office).publish(HUB_EXCHANGE, "query", msg)
+        await self._hub_fails()
+
+    async def dead_copy(self, message_id: str) -> None:
+        """A message the hub dead-lettered itself (a copy, not the broker's)."""
+        await self.broker.connect("chiyoda-child").publish(
+            HUB_EXCHANGE, "query", OutMessage(b"{", message_id)
+        )
+
+        async def refuse(d: Delivery) -> None:
+            await d.dead_letter("wire.malformed")
+
+        sub = await self.broker.connect("hub").consume(HUB_REQUESTS, refuse)
+        await asyncio.sleep(0.01)
+        await sub.cancel()
+
+    async def _hub_fails(self) -> None:
+        async def fail(d: Delivery) -> None:
+            await d.nack(requeue=True)
+
+        sub = await self.broker.connect("hub").consume(HUB_REQUESTS, fail)
+        await asyncio.sleep(0.01)
+        await sub.cancel()
+
+    async def hub_takes(self) -> list[Delivery]:
+        """What reaches the hub's queue from now on."""
+        got: list[Delivery] = []
+
+        async def take(d: Delivery) -> None:
+            got.append(d)
+            await d.ack()
+
+        await self.broker.connect("hub").consume(HUB_REQUESTS, take)
+        return got
+
+    async def raise_alert(
+        self, rule: str = "repeated_lookups", subject: str = "chiyoda-child"
+    ) -> str:
+        """An alert as the engine raises one; its id."""
+        finding = Finding(
+            rule,
+            subject,
+            "warning",
+            self.clock(),
+            f"{subject} looked up one person 5 times in 24 h",
+            {"count": 5, "records": ("11111111-2222-3333-4444-555555555555",)},
+        )
+        alert, _ = await self.oversight.alerts.raise_(finding)
+        return alert.id
 
     def code(self, name: str, offset: int = 0) -> str:
         step = int(self.clock().timestamp() // 30) + offset
@@ -165,12 +235,24 @@ async def start(**kw: Any) -> AsyncIterator[Env]:
         await officials.add(official)
         made[name] = (password, official.totp_secret)
     kw.setdefault("per_client", Rate(100, 100.0))
+    key = Ed25519PrivateKey.generate()
+    oversight = Oversight(
+        ChainWatch(MemoryRecordStore(signing_key=key), key.public_key()),
+        Engine(load_rules()),
+        MemoryAlertStore(),
+        clock=clock,
+    )
+    kw.setdefault("oversight", oversight)
+    broker = InMemoryBroker(topology_of(OFFICES, delivery_limit=0))
+    kw.setdefault(
+        "dead_letters", DeadLetters(broker.connect("replayer"), broker.topology, quiet=0.02)
+    )
     app = create_app(
         spans, officials, actions, offices=OFFICES, public_origin=PUBLIC, clock=clock, **kw
     )
     client = await new_client(app)
     try:
-        yield Env(client, spans, officials, actions, clock, made)
+        yield Env(client, spans, officials, actions, clock, made, oversight, broker)
     finally:
         await client.close()
 

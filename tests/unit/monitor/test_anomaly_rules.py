@@ -120,6 +120,46 @@ def test_office_hours_and_the_portal_at_night_are_fine() -> None:
     assert rules_of(fired(only("off_hours"), [closing])) == {"off_hours"}
 
 
+@pytest.mark.parametrize(
+    ("day", "why"),
+    [
+        (dt.date(2026, 11, 23), "public holiday (勤労感謝の日)"),  # a Monday
+        (dt.date(2026, 9, 22), "public holiday (国民の休日)"),  # between two holidays
+        (dt.date(2025, 5, 6), "public holiday (振替休日)"),  # Children's Day fell on a Sunday
+        (dt.date(2027, 1, 1), "public holiday (元日)"),
+        (dt.date(2026, 12, 29), "closure (年末年始)"),  # a Tuesday: the government is closed
+        (dt.date(2027, 1, 4), None),  # a Monday: open again
+        (dt.date(2026, 12, 28), None),  # the last working day of the year
+    ],
+)
+def test_japans_public_holidays_and_the_year_end_are_closed(day: dt.date, why: str | None) -> None:
+    at = dt.datetime.combine(day, dt.time(10, 0), JST)
+    assert at.weekday() < 5  # a weekday in office hours: only the calendar closes it
+    found = fired(only("off_hours"), [access(at)])
+    if why is None:
+        assert found == []
+    else:
+        (finding,) = found
+        assert why in finding.summary and finding.facts["local_time"].startswith(str(day))
+    portal = access(at, office="myna-portal")  # マイナポータル: every day of the year
+    assert fired(only("off_hours"), [portal]) == []
+
+
+def test_without_a_holiday_calendar_a_holiday_is_a_working_day() -> None:
+    engine = only("off_hours")
+    rule = engine.rules.rules.off_hours
+    calendar_off = rule.model_copy(update={"public_holidays": "", "closed": ()})
+    plain = RULES.rules.model_copy(update={"off_hours": calendar_off})
+    off = {
+        n: getattr(plain, n).model_copy(update={"enabled": n == "off_hours"}) for n in RULES.names()
+    }
+    bare = Engine(RULES.model_copy(update={"rules": plain.model_copy(update=off)}), kinds=KINDS)
+    holiday = dt.datetime(2026, 11, 23, 10, 0, tzinfo=JST)
+    year_end = dt.datetime(2026, 12, 30, 10, 0, tzinfo=JST)
+    assert fired(bare, [access(holiday), access(year_end)]) == []
+    assert len(fired(engine, [access(holiday), access(year_end)])) == 2
+
+
 def test_hours_are_japans_whatever_the_zone_of_the_time() -> None:
     utc_night = dt.datetime(2026, 10, 14, 1, 0, tzinfo=dt.UTC)  # 10:00 in Japan
     assert fired(only("off_hours"), [access(utc_night)]) == []
@@ -276,6 +316,10 @@ def test_a_malformed_rules_file_is_refused_with_what_is_wrong(tmp_path: Path) ->
         "rules.bogus": good + "\n[rules.bogus]\nseverity = 'notice'\n",
         "seasons.0.from": good.replace('from = "03-15"', 'from = "02-30"'),
         "off_hours.opens": good.replace('opens = "08:30"', "opens = 830"),
+        "off_hours.public_holidays": good.replace(
+            'public_holidays = "JP"', 'public_holidays = "XX"'
+        ),
+        "off_hours.closed.0.from": good.replace('from = "12-29"', 'from = "12-32"'),
         "severity": good.replace('severity = "critical"', 'severity = "panic"'),
     }
     for what, text in cases.items():
