@@ -18,28 +18,34 @@ it is not embedded, so a certificate stays a few kilobytes, within one message o
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import io
 import secrets
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.utils import CryptographyDeprecationWarning
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen import canvas
 
 from issuance.seal import Seal
 
-if TYPE_CHECKING:
-    from reportlab.pdfgen import canvas
-
-# reportlab and pyhanko are imported where a certificate is printed or signed, not with this
-# module: together they are a third of a second of every process's start (`renkei` imports
-# this module through the composition root), and only a municipality's office prints.
+with warnings.catch_warnings():  # pyhanko imports cryptography's deprecated DSA
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 __all__ = [
     "DATA_KEY",
@@ -63,15 +69,7 @@ SEX = {"1": "男", "2": "女", "9": "—"}
 FIELD = "公印"
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
-
-@functools.cache
-def _font() -> str:
-    """The Japanese font, registered with reportlab once."""
-    from reportlab.pdfbase import pdfmetrics  # noqa: PLC0415 - see the imports
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # noqa: PLC0415
-
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
+pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
 
 def canonical(data: Mapping[str, Any]) -> bytes:
@@ -130,13 +128,6 @@ def _ground(c: canvas.Canvas, width: float, height: float) -> None:
 
 def render(data: Mapping[str, Any], issuer: str, serial: str, issued_at: str) -> bytes:
     """The unsigned PDF of ``data`` (a municipality's answer), issued by ``issuer``."""
-    from reportlab.graphics import renderPDF  # noqa: PLC0415 - see the imports
-    from reportlab.graphics.barcode.qr import QrCodeWidget  # noqa: PLC0415
-    from reportlab.graphics.shapes import Drawing  # noqa: PLC0415
-    from reportlab.lib.pagesizes import A4  # noqa: PLC0415
-    from reportlab.pdfgen import canvas  # noqa: PLC0415
-
-    _font()
     buf = io.BytesIO()
     width, height = A4
     c = canvas.Canvas(buf, pagesize=A4, invariant=True)
@@ -179,15 +170,6 @@ def _asn1_cert(cert: Any) -> asn1_x509.Certificate:
 
 async def sign(pdf: bytes, data: Mapping[str, Any], seal: Seal) -> bytes:
     """``pdf`` with ``data`` in its information dictionary, signed with ``seal`` (PAdES B-B)."""
-    with warnings.catch_warnings():  # pyhanko imports cryptography's deprecated DSA
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        from pyhanko.pdf_utils import generic  # noqa: PLC0415 - see the imports
-        from pyhanko.pdf_utils.incremental_writer import (  # noqa: PLC0415
-            IncrementalPdfFileWriter,
-        )
-        from pyhanko.sign import fields, signers  # noqa: PLC0415
-        from pyhanko_certvalidator.registry import SimpleCertificateStore  # noqa: PLC0415
-
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     writer.document_meta  # noqa: B018 - pyhanko keeps /Info through its own metadata view
     info = writer.trailer["/Info"].get_object() if "/Info" in writer.trailer else None

@@ -38,6 +38,13 @@ from issuance.exceptions import (
 )
 from issuance.pdf import DATA_KEY, QR_PREFIX, qr_payload
 
+with warnings.catch_warnings():  # pyhanko imports cryptography's deprecated DSA
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import async_validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
 __all__ = ["MAX_PDF", "Verified", "read_qr", "verify_pdf"]
 
 MAX_PDF = 1 << 20
@@ -56,14 +63,6 @@ def _fail(code: str, message: str) -> IssuanceError:
 
 
 async def _signature(pdf: bytes, roots: list[x509.Certificate]) -> tuple[str, dict[str, Any]]:
-    with warnings.catch_warnings():  # pyhanko imports cryptography's deprecated DSA
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        # pyhanko where a PDF is checked, not at every process's start (issuance/pdf.py)
-        from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: PLC0415
-        from pyhanko.sign.validation import async_validate_pdf_signature  # noqa: PLC0415
-        from pyhanko.sign.validation.status import SignatureCoverageLevel  # noqa: PLC0415
-        from pyhanko_certvalidator import ValidationContext  # noqa: PLC0415
-
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
         signatures = reader.embedded_signatures
