@@ -26,6 +26,12 @@ __all__ = [
     "OFFICE_BAD_APPLICATION",
     "OFFICE_MOVE_OUT_REFUSED",
     "OFFICE_MOVE_OUT_UNSENT",
+    "REGISTER_ALREADY_APPLIED",
+    "REGISTER_BAD_FILING",
+    "REGISTER_NOT_DELIVERED",
+    "REGISTER_NOT_ON_REGISTER",
+    "REGISTER_OUT_OF_ORDER",
+    "REPLAYED",
     "office_code",
 ]
 
@@ -43,6 +49,15 @@ OFFICE_MOVE_OUT_UNSENT: Final = "office.move_out_unsent"
 MUNICIPALITY_NO_MOVE_OUT: Final = "municipality.no_move_out"
 MUNICIPALITY_NO_FOUR_FACTS: Final = "municipality.no_four_facts"  # a 転入 record without them
 MUNICIPALITY_MOVE_IN_NOT_DELIVERED: Final = "municipality.move_in_not_delivered"
+# the register events at the municipal desk (``municipality/register_desk.py``)
+REGISTER_BAD_FILING: Final = "register.bad_filing"  # malformed, oversized, missing a field
+REGISTER_NOT_ON_REGISTER: Final = "register.not_on_register"
+REGISTER_ALREADY_APPLIED: Final = "register.already_applied"  # a duplicate event
+REGISTER_OUT_OF_ORDER: Final = "register.out_of_order"  # after a death, after a move out …
+REGISTER_NOT_DELIVERED: Final = "register.not_delivered"  # the hub refused or did not answer
+# the hub's refusal of a request id used before (``hub/routing``): for a change event sent
+# again under its event id, the sign that the first copy was acted on
+REPLAYED: Final = "hub.replayed_query"
 # a municipality's answer to the certificate issuance centre (``municipality/issuance.py``)
 ISSUANCE_SUPPORT_MEASURE: Final = "municipality.support_measure"
 ISSUANCE_MOVE_OUT_PENDING: Final = "municipality.move_out_pending"

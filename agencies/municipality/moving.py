@@ -10,6 +10,7 @@ insurer and every other holder — and the directory now names this municipality
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +24,20 @@ from agencies.exceptions import (
     OFFICE_BAD_APPLICATION,
     OFFICE_MOVE_OUT_REFUSED,
     OFFICE_MOVE_OUT_UNSENT,
+    REPLAYED,
 )
 from hub.node import EVENTS, ApplicationRefused, OfficeError, OfficeNode, OfficeStore
-from hub.wire import Delivered, Facts, Refused, outcome_reason
+from hub.wire import Delivered, Facts, Outcome, Refused, outcome_reason
 
-__all__ = ["MoveIn", "MovedOut", "move_in"]
+__all__ = ["MoveIn", "MovedOut", "move_in", "told"]
+
+
+def told(outcome: Outcome) -> bool:
+    """Whether a change event reached the network: delivered now, or — sent again under its
+    event id — refused as a copy of one the hub acted on."""
+    return isinstance(outcome, Delivered) or (
+        isinstance(outcome, Refused) and outcome.code == REPLAYED
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +99,12 @@ async def move_in(
     resident: Mapping[str, Any],
     effective: dt.date,
     noted: Callable[[Facts], Awaitable[None]],
+    event_id: uuid.UUID | None = None,
 ) -> MoveIn:
     """The 転入: the 記載 of ``resident`` notified to J-LIS's 本人確認情報 (``noted``: 住基法
     第30条の6; the composition root supplies the call), then the number enrolled with the
-    four facts now on record, and the move in reported."""
+    four facts now on record, and the move in reported (under ``event_id`` when the desk
+    gives one: sent again, it is acted on once)."""
     try:
         facts = Facts.of(resident)
     except ValidationError:
@@ -112,9 +124,9 @@ async def move_in(
         )
     await store.put_many("residents", [(local_id, token, dict(resident))])
     outcome = await node.report_change(
-        token, "moved_in", effective, {"from_office": notice["origin"]}
+        token, "moved_in", effective, {"from_office": notice["origin"]}, event_id=event_id
     )
-    if not isinstance(outcome, Delivered):
+    if not told(outcome):
         reason = outcome_reason(outcome, outcome.status)
         raise OfficeError(MUNICIPALITY_MOVE_IN_NOT_DELIVERED, f"move-in not delivered: {reason}")
     return MoveIn(local_id, token, notice["origin"])
