@@ -31,7 +31,6 @@ __all__ = [
     "REGISTER_NOT_DELIVERED",
     "REGISTER_NOT_ON_REGISTER",
     "REGISTER_OUT_OF_ORDER",
-    "REPLAYED",
     "office_code",
 ]
 
@@ -55,9 +54,6 @@ REGISTER_NOT_ON_REGISTER: Final = "register.not_on_register"
 REGISTER_ALREADY_APPLIED: Final = "register.already_applied"  # a duplicate event
 REGISTER_OUT_OF_ORDER: Final = "register.out_of_order"  # after a death, after a move out …
 REGISTER_NOT_DELIVERED: Final = "register.not_delivered"  # the hub refused or did not answer
-# the hub's refusal of a request id used before (``hub/routing``): for a change event sent
-# again under its event id, the sign that the first copy was acted on
-REPLAYED: Final = "hub.replayed_query"
 # a municipality's answer to the certificate issuance centre (``municipality/issuance.py``)
 ISSUANCE_SUPPORT_MEASURE: Final = "municipality.support_measure"
 ISSUANCE_MOVE_OUT_PENDING: Final = "municipality.move_out_pending"

@@ -42,6 +42,7 @@ _OPTIONS = {  # option → the filing's field
     "household": "household",
     "relationship": "relationship",
     "to": "to_municipality",
+    "from_address": "from_address",
 }
 
 
@@ -63,7 +64,7 @@ def add_register_commands(sub: argparse._SubParsersAction) -> None:  # type: ign
         p.add_argument("--effective", required=True, help="異動年月日, YYYY-MM-DD")
         p.add_argument("--office", default=DEFAULT_OFFICE, help="the resident register")
         p.add_argument("--event-id", help="retry an event: the id printed when it was filed")
-        for opt in ("name", "address", "sex", "birth_date", "household", "relationship", "to"):
+        for opt in _OPTIONS:
             p.add_argument(f"--{opt.replace('_', '-')}")
         p.add_argument("--head", action="store_true", help="the resident becomes the head")
         p.add_argument("--number-file", help="a file holding the move in's individual number")

@@ -2,8 +2,9 @@
 
 The old municipality files the move out (a ``moved_out`` change with ``to_municipality``); the
 hub delivers it to every holder and to this register, under its own token. When the resident
-arrives and presents their number, this register enrolls them, finds the move-out notice under
-the same token, registers them and reports ``moved_in`` — which reaches the pension service, the
+arrives and presents their number (with the address they came from), this register enrolls
+them, finds the move-out notice under the same token, notes the new record to J-LIS, registers
+them and reports ``moved_in`` — which reaches the pension service, the
 insurer and every other holder — and the directory now names this municipality.
 """
 
@@ -24,20 +25,11 @@ from agencies.exceptions import (
     OFFICE_BAD_APPLICATION,
     OFFICE_MOVE_OUT_REFUSED,
     OFFICE_MOVE_OUT_UNSENT,
-    REPLAYED,
 )
 from hub.node import EVENTS, ApplicationRefused, OfficeError, OfficeNode, OfficeStore
-from hub.wire import Delivered, Facts, Outcome, Refused, outcome_reason
+from hub.wire import Delivered, Facts, Refused, outcome_reason
 
-__all__ = ["MoveIn", "MovedOut", "move_in", "told"]
-
-
-def told(outcome: Outcome) -> bool:
-    """Whether a change event reached the network: delivered now, or — sent again under its
-    event id — refused as a copy of one the hub acted on."""
-    return isinstance(outcome, Delivered) or (
-        isinstance(outcome, Refused) and outcome.code == REPLAYED
-    )
+__all__ = ["MoveIn", "MovedOut", "move_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,24 +89,30 @@ async def move_in(
     number: str,
     local_id: str,
     resident: Mapping[str, Any],
+    previous_address: str,
     effective: dt.date,
     noted: Callable[[Facts], Awaitable[None]],
     event_id: uuid.UUID | None = None,
 ) -> MoveIn:
-    """The 転入: the 記載 of ``resident`` notified to J-LIS's 本人確認情報 (``noted``: 住基法
-    第30条の6; the composition root supplies the call), then the number enrolled with the
-    four facts now on record, and the move in reported (under ``event_id`` when the desk
-    gives one: sent again, it is acted on once)."""
+    """The 転入: the number enrolled with the four facts as they stood before the move (the
+    転入届 gives the 従前の住所, 住基法 第22条: J-LIS's 本人確認情報 still bears it), which the
+    hub allows only after a move out to this municipality; the move-out notice found; then
+    the 記載 of ``resident`` notified to J-LIS (``noted``: 住基法 第30条の6; the composition
+    root supplies the call), the record kept and the move in reported (under ``event_id``
+    when the desk gives one: sent again, it is acted on once). Refused at any step before
+    the 記載, nothing is noted and nothing kept."""
     try:
         facts = Facts.of(resident)
+        before = facts.model_copy(update={"address": previous_address})
+        Facts.model_validate(before.model_dump())
     except ValidationError:
         raise OfficeError(
             MUNICIPALITY_NO_FOUR_FACTS,
             "the move in's record needs the four facts (name, address, birth_date as"
-            " YYYY-MM-DD, sex 1/2/9) that J-LIS's 本人確認情報 is noted with",
+            " YYYY-MM-DD, sex 1/2/9) that J-LIS's 本人確認情報 is noted with, and the"
+            " previous address",
         ) from None
-    await noted(facts)
-    token = await node.enroll(number, facts)  # the hub allows it: the move out named us
+    token = await node.enroll(number, before)  # the hub allows it: the move out named us
     notice = await _move_out_notice(store, token)
     if notice is None:
         raise OfficeError(
@@ -122,11 +120,12 @@ async def move_in(
             "no move-out notice reached this register for this person: the old municipality"
             " files the move out first",
         )
+    await noted(facts)
     await store.put_many("residents", [(local_id, token, dict(resident))])
     outcome = await node.report_change(
         token, "moved_in", effective, {"from_office": notice["origin"]}, event_id=event_id
     )
-    if not told(outcome):
+    if not isinstance(outcome, Delivered):
         reason = outcome_reason(outcome, outcome.status)
         raise OfficeError(MUNICIPALITY_MOVE_IN_NOT_DELIVERED, f"move-in not delivered: {reason}")
     return MoveIn(local_id, token, notice["origin"])

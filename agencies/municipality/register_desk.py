@@ -9,14 +9,17 @@ resident, already applied, out of order: after a death, after a move out, a chan
 record says already); :func:`applied` is the record after it. Pure, all three.
 
 :class:`RegisterDesk` does the I/O, in this order: the change event to the hub (the register's
-event id is the message id, so a retry after a timeout is acted on once: the hub refuses the
-copy as replayed, which the desk takes as "told before"), then J-LIS's 本人確認情報 (住基法
-第30条の6; once per event id, the :class:`JlisRegister` the composition root supplies), then
-the register's own record and its event log (``register_events``: event id → what was done).
-A refusal anywhere before the record leaves the record as it was. A household change touches
-none of the four facts, so J-LIS hears nothing of it (REGISTER-FACTS §1.2, §4). A birth is
-numbered by J-LIS at the municipality's request before it can be enrolled and told; a move in
-is :func:`moving.move_in`, a move out :class:`moving.MovedOut` — the same code as the portal's.
+event id is the message id, so a retry after a lost reply is acted on once: the holders keep
+each event once by its id, and the hub answers the copy with what it recorded), then J-LIS's
+本人確認情報 (住基法 第30条の6; once per event id, the :class:`JlisRegister` the composition root
+supplies), then the register's own record and its event log (``register_events``: event id →
+what was done). A refusal anywhere before the record leaves the record as it was. A household
+change touches none of the four facts, so J-LIS hears nothing of it (REGISTER-FACTS §1.2, §4).
+A birth is numbered by J-LIS at the municipality's request before it can be enrolled and told;
+a move in is :func:`moving.move_in`, a move out is reported as the portal's
+:class:`moving.MovedOut` does, under the event id. A move in notes J-LIS only once the hub has
+let the new register enroll the person (after the move out): refused before, it changes
+nothing.
 """
 
 from __future__ import annotations
@@ -39,10 +42,9 @@ from agencies.exceptions import (
     REGISTER_OUT_OF_ORDER,
 )
 from agencies.municipality import moving
-from agencies.municipality.moving import told
 from hub.node import OfficeError, OfficeNode, OfficeStore
 from hub.numbers import resident_record_code
-from hub.wire import Change, Facts, Refused, outcome_reason
+from hub.wire import Change, Delivered, Facts, Refused, outcome_reason
 
 __all__ = [
     "EVENTS_LOG",
@@ -81,7 +83,7 @@ _NEEDS: Final[dict[str, tuple[str, ...]]] = {
     "birth": ("name", "sex", "household"),
     "death": (),
     "move_out": ("to_municipality",),
-    "move_in": ("number", "name", "birth_date", "sex", "address", "household"),
+    "move_in": ("number", "name", "birth_date", "sex", "address", "from_address", "household"),
     "name": ("name",),
     "address": ("address",),
     "household": ("household",),
@@ -91,7 +93,7 @@ _LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HOUSEHOLD = _LOCAL_ID
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
 _NUMBER = re.compile(r"[0-9]{12}")
-_SIZES: Final = {"name": 200, "address": 400, "relationship": 20}
+_SIZES: Final = {"name": 200, "address": 400, "from_address": 400, "relationship": 20}
 _EARLIEST: Final = dt.date(1900, 1, 1)
 
 
@@ -330,7 +332,7 @@ class RegisterDesk:
         outcome = await self.node.report_change(
             token, _CHANGE[filing.kind], filing.effective, detail, event_id=filing.event_id
         )
-        if told(outcome):
+        if isinstance(outcome, Delivered):
             return
         code = REGISTER_NOT_DELIVERED
         if isinstance(outcome, Refused):
@@ -431,6 +433,7 @@ class RegisterDesk:
             number=f["number"],
             local_id=filing.local_id,
             resident=record,
+            previous_address=f["from_address"],
             effective=filing.effective,
             noted=noted,
             event_id=filing.event_id,

@@ -248,7 +248,8 @@ class OfficeNode:
         """A resident register tells the network (異動); returns the hub's ``Delivered``.
 
         ``event_id``, the register's own id of the event, is the message's id: sent again (a
-        retry after a timeout), the hub acts on it once and refuses the copy as replayed."""
+        retry after a lost reply), the holders keep it once and the hub answers with what it
+        recorded for the first copy."""
         span = self._span("change", "change_notice", HUB)
         msg = ChangeEvent(
             envelope=self._envelope("change_notice", HUB, span, query_id=event_id),

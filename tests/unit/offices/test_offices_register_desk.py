@@ -35,6 +35,7 @@ MOVE_IN = {
     "birth_date": "1990-05-05",
     "sex": "1",
     "address": "東京都新宿区西新宿二丁目8番1号",
+    "from_address": "東京都千代田区九段南一丁目2番1号",
     "household": "SH1",
 }
 
@@ -124,9 +125,7 @@ def test_a_duplicate_event_is_refused_and_a_birth_or_move_in_once() -> None:
         ),
     ],
 )
-def test_an_event_out_of_order_is_refused(
-    f: Filing, resident: dict[str, str], said: str
-) -> None:
+def test_an_event_out_of_order_is_refused(f: Filing, resident: dict[str, str], said: str) -> None:
     refused = refusal(f, resident, None)
     assert refused is not None and refused.code == "register.out_of_order"
     assert said in str(refused)

@@ -1,0 +1,290 @@
+"""Every register event at the municipal desk (``renkei register``), on the whole network: each
+reaches J-LIS's 本人確認情報 and every holder, under its own token, once; the CA revokes what the
+law says; bad, duplicate, out-of-order and foreign events are refused and change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from e2e_env import Env
+from portal_env import FACTS, WHERE
+from test_changes import arrived, events, held_since, numbered
+
+from agencies.jlis.registry import Jlis
+from agencies.municipality.register_desk import EVENTS_LOG, Filing, RegisterDesk, parse
+from hub.node import OfficeError
+from hub.wire import HUB, Facts, Refused
+from pki import CaName, CertificationAuthority, CertKind, Endpoints, Hierarchy
+from pki.ca.office import PKI_OFFICE, CaListener, holder_for
+from renkei.network import Network
+
+CHIYODA, SHINJUKU = "131016", "131041"
+REGISTER, NEW_REGISTER = "chiyoda-resident", "shinjuku-resident"
+HOLDERS = ("chiyoda-tax", "nenkin", "kenpo")
+RECORD = {
+    "name": "高橋 翼",
+    "birth_date": "1990-05-05",
+    "sex": "1",
+    "address": "東京都千代田区九段南一丁目2番1号",
+    "household": "H1",
+    "relationship": "世帯主",
+}
+TOLD_AS = {
+    "name": "name_changed",
+    "address": "address_changed",
+    "move_out": "moved_out",
+    "death": "death",
+    "household": "household",
+}
+
+
+def today() -> str:
+    return dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def desk(net: Network, office: str = REGISTER, municipality: str = CHIYODA) -> RegisterDesk:
+    jlis: Jlis = net.apps["jlis"]
+    return RegisterDesk(net.offices[office], net.stores[office], jlis, municipality)
+
+
+async def on_register(env: Env, net: Network, *holders: str) -> tuple[str, str, dict[str, str]]:
+    """A 千代田区 resident ``R1`` (head of ``H1``) on the register, held since 2020 by it and
+    the holders: (rrc, number, office → token)."""
+    rrc, number = await numbered(net)
+    facts = Facts.of(RECORD)
+    await held_since(env, net, rrc, REGISTER, *holders)
+    tokens = {o: await net.offices[o].enroll(number, facts) for o in (REGISTER, *holders)}
+    store = net.stores[REGISTER]
+    await store.put_many("residents", [("R1", tokens[REGISTER], {**RECORD, "rrc": rrc})])
+    await store.put_many("households", [("H1", None, {"head": "R1", "members": ["R1"]})])
+    return rrc, number, tokens
+
+
+async def jlis_doc(net: Network, rrc: str) -> Mapping[str, Any]:
+    doc = await net.apps["jlis"].store.get("residents", rrc)
+    assert doc is not None
+    return dict(doc)
+
+
+async def settled(net: Network, office: str, token: str, change: str) -> list[dict[str, str]]:
+    """The office's events of that change about the person, once they came and a while later
+    (a second copy would have come by then)."""
+    await arrived(net, office, token, change)
+    await asyncio.sleep(0.3)
+    return [e for e in await events(net, office, token) if e["change"] == change]
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "change", "reason"),
+    [
+        ("name", {"name": "佐藤 翼"}, "name_changed", "氏名変更"),
+        ("address", {"address": "東京都千代田区麹町一丁目1番1号"}, "address_changed", "転居"),
+        ("household", {"household": "H2", "relationship": "世帯主"}, "household", None),
+        ("death", {}, "death", "死亡"),
+        ("move_out", {"to_municipality": SHINJUKU}, "moved_out", "転出"),
+    ],
+)
+async def test_each_event_reaches_jlis_and_every_holder_once(
+    env: Env, kind: str, fields: dict[str, str], change: str, reason: str | None
+) -> None:
+    net = await env.network(run=None)
+    rrc, _, tokens = await on_register(env, net, *HOLDERS)
+    record = await desk(net).file(parse(kind, "R1", today(), fields))
+    for office in HOLDERS:
+        [event] = await settled(net, office, tokens[office], change)
+        assert (event["effective"], event["origin"]) == (today(), REGISTER)
+        assert set(event["detail"]) <= {"to_municipality"}  # what and when, never content
+    doc = await jlis_doc(net, rrc)
+    noted = [(h["reason"], h["effective"]) for h in doc.get("history", [])]
+    assert noted == ([] if reason is None else [(reason, today())])
+    assert doc["facts"] == Facts.of(record).model_dump()  # J-LIS follows the register
+    kept = await net.stores[REGISTER].get("residents", "R1")
+    assert kept == record
+
+
+async def test_a_household_change_moves_the_resident_between_households(env: Env) -> None:
+    net = await env.network(run=None)
+    await on_register(env, net)
+    store = net.stores[REGISTER]
+    await store.put_many("residents", [("R2", None, {**RECORD, "relationship": "妻"})])
+    await store.put_many("households", [("H1", None, {"head": "R1", "members": ["R1", "R2"]})])
+    await desk(net).file(parse("household", "R1", today(), {"household": "H9", "head": "1"}))
+    assert await store.get("households", "H1") == {"head": "R2", "members": ["R2"]}
+    assert await store.get("households", "H9") == {"head": "R1", "members": ["R1"]}
+
+
+async def test_a_birth_is_numbered_by_jlis_and_held_by_the_register(env: Env) -> None:
+    net = await env.network(run=None)
+    await on_register(env, net)
+    born = parse("birth", "RB1", today(), {"name": "高橋 花", "sex": "2", "household": "H1"})
+    record = await desk(net).file(born)
+    doc = await jlis_doc(net, record["rrc"])
+    assert doc["municipality"] == CHIYODA and doc["facts"]["name"] == "高橋 花"
+    assert [h["reason"] for h in doc["history"]] == ["出生"]
+    store = net.stores[REGISTER]
+    token = await store.token_of("RB1")
+    assert token is not None and token == env.token(record["rrc"], REGISTER)
+    home = await store.get("households", "H1")
+    assert home is not None and home["members"] == ["R1", "RB1"]
+    assert net.directory is not None  # the register holds the child from the birth
+    held = await net.directory.holders(env.token(record["rrc"], HUB))
+    assert [h.office for h in held if h.until is None] == [REGISTER]
+    number = net.apps["jlis"].numbers.number_for(record["rrc"], 0)
+    assert await net.offices["chiyoda-tax"].enroll(number, Facts.of(record))  # numbered, once
+    with pytest.raises(OfficeError) as again:
+        await desk(net).file(parse("birth", "RB1", today(), dict(born.fields)))
+    assert again.value.code == "register.already_applied"
+
+
+async def test_a_move_out_then_the_move_in_at_the_new_desk(env: Env) -> None:
+    """転出 at 千代田区, 転入 at 新宿区 — the one visit (転入時1回だけ): the holders hear both,
+    J-LIS's record follows, the resident has their holder at the new register."""
+    net = await env.network(run=None)
+    rrc, number, tokens = await on_register(env, net, "nenkin")
+    await desk(net).file(parse("move_out", "R1", today(), {"to_municipality": SHINJUKU}))
+    await arrived(net, NEW_REGISTER, env.token(rrc, NEW_REGISTER), "moved_out")
+    fields = {**RECORD, "address": "東京都新宿区西新宿二丁目8番1号", "household": "SH1"}
+    fields["from_address"] = RECORD["address"]
+    fields.pop("relationship")
+    move_in = parse("move_in", "S1", today(), {**fields, "number": number})
+    new = desk(net, NEW_REGISTER, SHINJUKU)
+    record = await new.file(move_in)
+    assert record["rrc"] == rrc
+    [event] = await settled(net, "nenkin", tokens["nenkin"], "moved_in")
+    assert event["origin"] == NEW_REGISTER
+    doc = await jlis_doc(net, rrc)
+    assert doc["municipality"] == SHINJUKU and doc["facts"]["address"].startswith("東京都新宿区")
+    assert [h["reason"] for h in doc["history"]] == ["転出", "転入"]
+    assert await net.stores[NEW_REGISTER].token_of("S1") == env.token(rrc, NEW_REGISTER)
+    assert await net.stores[NEW_REGISTER].get("households", "SH1") == {
+        "head": "S1",
+        "members": ["S1"],
+    }
+    with pytest.raises(OfficeError) as late:  # 千代田区 has no say any more
+        await desk(net).file(parse("name", "R1", today(), {"name": "佐藤 翼"}))
+    assert late.value.code == "register.out_of_order"
+
+
+async def test_a_move_in_before_the_move_out_is_refused_and_nothing_kept(env: Env) -> None:
+    net = await env.network(run=None)
+    rrc, number, _ = await on_register(env, net, "nenkin")
+    fields = {k: v for k, v in RECORD.items() if k != "relationship"}
+    fields |= {"household": "SH2", "number": number, "from_address": RECORD["address"]}
+    filing = parse("move_in", "S2", today(), fields)
+    with pytest.raises(OfficeError) as refused:
+        await desk(net, NEW_REGISTER, SHINJUKU).file(filing)
+    assert refused.value.code == "hub.not_resident_here"  # 千代田区 keeps the record
+    assert await net.stores[NEW_REGISTER].get("residents", "S2") is None
+    doc = await jlis_doc(net, rrc)
+    assert doc["municipality"] == CHIYODA and doc.get("history", []) == []
+
+
+async def test_a_duplicate_event_is_applied_once_and_a_retry_completes_once(env: Env) -> None:
+    net = await env.network(run=None)
+    rrc, _, tokens = await on_register(env, net, "nenkin")
+    filing = parse("name", "R1", today(), {"name": "佐藤 翼"})
+    await desk(net).file(filing)
+    with pytest.raises(OfficeError) as dup:
+        await desk(net).file(filing)
+    assert dup.value.code == "register.already_applied"
+    # a retry of an event whose confirmation was lost: the log says it was begun only
+    retry = Filing("address", "R1", filing.effective, uuid.uuid4(), {"address": "新住所"})
+    store = net.stores[REGISTER]
+    await desk(net).file(retry)
+    await store.put_many(EVENTS_LOG, [(str(retry.event_id), None, {"kind": "address"})])
+    record = await store.get("residents", "R1")
+    assert record is not None
+    await store.put_many("residents", [("R1", tokens[REGISTER], {**record, "address": "旧"})])
+    await desk(net).file(retry)  # the hub refuses the copy as replayed: told before, goes on
+    assert len(await settled(net, "nenkin", tokens["nenkin"], "name_changed")) == 1
+    assert len(await settled(net, "nenkin", tokens["nenkin"], "address_changed")) == 1
+    doc = await jlis_doc(net, rrc)
+    assert [h["reason"] for h in doc["history"]] == ["氏名変更", "転居"]
+
+
+async def test_nothing_follows_a_death(env: Env) -> None:
+    net = await env.network(run=None)
+    _, _, tokens = await on_register(env, net, "nenkin")
+    await desk(net).file(parse("death", "R1", today(), {}))
+    for kind, fields in (("name", {"name": "x"}), ("death", {})):
+        with pytest.raises(OfficeError) as after:
+            await desk(net).file(parse(kind, "R1", today(), fields))
+        assert after.value.code == "register.out_of_order"
+    # the register's own record bypassed: the hub refuses too, the holding ended
+    outcome = await net.offices[REGISTER].report_change(
+        tokens[REGISTER], "name_changed", dt.date.fromisoformat(today())
+    )
+    assert isinstance(outcome, Refused) and outcome.code == "hub.not_the_register"
+    assert len(await settled(net, "nenkin", tokens["nenkin"], "death")) == 1
+    assert [e["change"] for e in await events(net, "nenkin", tokens["nenkin"])] == ["death"]
+
+
+async def test_a_municipality_cannot_tell_of_a_resident_it_does_not_hold(env: Env) -> None:
+    """A dishonest 新宿区 writes a 千代田区 resident into its own register (with the token it
+    would have for them) and files a change: the hub refuses it, no holder hears of it, J-LIS
+    notes nothing, and 新宿区's forged record stays as it was."""
+    net = await env.network(run=None)
+    rrc, _, tokens = await on_register(env, net, "nenkin")
+    forged = {**RECORD, "rrc": rrc, "household": "SH1"}
+    shinjuku = net.stores[NEW_REGISTER]
+    await shinjuku.put_many("residents", [("F1", env.token(rrc, NEW_REGISTER), forged)])
+    for kind, fields in (("name", {"name": "偽 名"}), ("death", {})):
+        with pytest.raises(OfficeError) as refused:
+            await desk(net, NEW_REGISTER, SHINJUKU).file(parse(kind, "F1", today(), fields))
+        assert refused.value.code == "register.not_delivered"
+        assert "does not keep this person's resident record" in str(refused.value)
+    assert await shinjuku.get("residents", "F1") == forged
+    await asyncio.sleep(0.3)
+    assert await events(net, "nenkin", tokens["nenkin"]) == []
+    assert (await jlis_doc(net, rrc)).get("history", []) == []
+
+
+def ca_with_certificates(
+    now: dt.datetime,
+) -> tuple[CertificationAuthority, CaListener]:
+    ca = CertificationAuthority(
+        Hierarchy.generate(now - dt.timedelta(days=2)),
+        holder_key=b"h" * 32,
+        endpoints=Endpoints("http://127.0.0.1:9"),
+    )
+    return ca, CaListener(ca)
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "signature", "authentication"),
+    [
+        ("name", {"name": "佐藤 翼"}, True, False),
+        ("address", {"address": "東京都千代田区麹町一丁目1番1号"}, True, False),
+        ("move_out", {"to_municipality": SHINJUKU}, True, False),
+        ("death", {}, True, True),
+        ("household", {"household": "H2"}, False, False),
+    ],
+)
+async def test_the_ca_revokes_what_the_law_says_when_it_learns_of_the_event(
+    env: Env, kind: str, fields: dict[str, str], signature: bool, authentication: bool
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    ca, listener = ca_with_certificates(now)
+    net = await env.network(run=None, listeners={PKI_OFFICE: listener})
+    _, _, tokens = await on_register(env, net, PKI_OFFICE)
+    holder = holder_for(tokens[PKI_OFFICE])
+    key = ec.generate_private_key(ec.SECP256R1())
+    issued = now - dt.timedelta(days=1)
+    sig = ca.issue(CertKind.SIGNATURE, key.public_key(), holder, WHERE, FACTS, not_before=issued)
+    auth = ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE, not_before=issued)
+    on = today()
+    if kind == "move_out":  # filed ahead: revoked at filing (REGISTER-FACTS §1.4)
+        on = (now.date() + dt.timedelta(days=20)).isoformat()
+    await desk(net).file(parse(kind, "R1", on, fields))
+    await settled(net, PKI_OFFICE, tokens[PKI_OFFICE], TOLD_AS[kind])
+    sig_revoked = ca.status(CaName.SIGNATURE, sig.serial)[1]
+    auth_revoked = ca.status(CaName.AUTHENTICATION, auth.serial)[1]
+    assert (sig_revoked is not None, auth_revoked is not None) == (signature, authentication)
+    if sig_revoked is not None:  # recorded when the CA learned of it, not on the move's date
+        assert sig_revoked.revoked_at.date() <= dt.datetime.now(dt.UTC).date()
