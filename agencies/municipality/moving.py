@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agencies.exceptions import (
+    MUNICIPALITY_MOVE_IN_BEFORE_MOVE_OUT,
     MUNICIPALITY_MOVE_IN_NOT_DELIVERED,
     MUNICIPALITY_NO_FOUR_FACTS,
     MUNICIPALITY_NO_MOVE_OUT,
@@ -119,6 +120,11 @@ async def move_in(
             MUNICIPALITY_NO_MOVE_OUT,
             "no move-out notice reached this register for this person: the old municipality"
             " files the move out first",
+        )
+    if effective.isoformat() < str(notice.get("effective", "")):
+        raise OfficeError(
+            MUNICIPALITY_MOVE_IN_BEFORE_MOVE_OUT,
+            f"the move in ({effective}) is dated before the move out ({notice['effective']})",
         )
     await noted(facts)
     await store.put_many("residents", [(local_id, token, dict(resident))])

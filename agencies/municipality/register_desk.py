@@ -35,14 +35,16 @@ from typing import Any, Final, Protocol
 from pydantic import ValidationError
 
 from agencies.exceptions import (
+    MUNICIPALITY_MOVE_IN_NOT_DELIVERED,
     REGISTER_ALREADY_APPLIED,
     REGISTER_BAD_FILING,
     REGISTER_NOT_DELIVERED,
     REGISTER_NOT_ON_REGISTER,
     REGISTER_OUT_OF_ORDER,
+    REGISTER_UNCONFIRMED,
 )
 from agencies.municipality import moving
-from hub.node import OfficeError, OfficeNode, OfficeStore
+from hub.node import OFFICE_TIMED_OUT, OfficeError, OfficeNode, OfficeStore
 from hub.numbers import resident_record_code
 from hub.wire import Change, Delivered, Facts, Refused, outcome_reason
 
@@ -95,6 +97,10 @@ _MUNICIPALITY = re.compile(r"[0-9]{6}")
 _NUMBER = re.compile(r"[0-9]{12}")
 _SIZES: Final = {"name": 200, "address": 400, "from_address": 400, "relationship": 20}
 _EARLIEST: Final = dt.date(1900, 1, 1)
+# what may have reached the network although the desk heard nothing back: retried, not refused
+_UNCONFIRMED: Final = frozenset(
+    {REGISTER_UNCONFIRMED, OFFICE_TIMED_OUT, MUNICIPALITY_MOVE_IN_NOT_DELIVERED}
+)
 
 
 class JlisRegister(Protocol):
@@ -191,27 +197,39 @@ def refusal(
     filing: Filing, resident: Mapping[str, Any] | None, logged: Mapping[str, Any] | None
 ) -> OfficeError | None:
     """Why the register may not apply ``filing`` to the record it keeps (``resident``, None:
-    none under the local id), given its log entry for the event id; None when it may."""
-    if logged is not None and logged.get("state") == "applied":
-        return OfficeError(
-            REGISTER_ALREADY_APPLIED,
-            f"event {filing.event_id} was applied on {logged.get('applied')}: it is applied once",
-        )
-    if logged is not None and logged.get("kind") != filing.kind:
-        return OfficeError(
-            REGISTER_ALREADY_APPLIED, f"event {filing.event_id} is another event's id"
-        )
-    if filing.kind in ("birth", "move_in"):
-        if resident is not None and logged is None:
-            return OfficeError(
-                REGISTER_ALREADY_APPLIED, f"{filing.local_id} is on the register already"
-            )
+    none under the local id), given its log entry for the event id; None when it may — also
+    when the record carries this event already (begun, recorded, the log left to finish)."""
+    if logged is not None:
+        used = _used(filing, logged)
+        if used is not None:
+            return used
+    if resident is not None and resident.get("event") == str(filing.event_id):
         return None
+    if filing.kind in ("birth", "move_in"):
+        if resident is None:
+            return None
+        return OfficeError(
+            REGISTER_ALREADY_APPLIED, f"{filing.local_id} is on the register already"
+        )
     if resident is None:
         return OfficeError(
             REGISTER_NOT_ON_REGISTER, f"no resident {filing.local_id!r} on this register"
         )
     return _out_of_order(filing, resident)
+
+
+def _used(filing: Filing, logged: Mapping[str, Any]) -> OfficeError | None:
+    """An event id is applied once or refused once; begun, it may be retried as itself."""
+    eid = filing.event_id
+    if logged.get("state") == "applied":
+        why = f"event {eid} was applied on {logged.get('applied')}: it is applied once"
+    elif logged.get("state") == "refused":
+        why = f"event {eid} was refused ({logged.get('reason')}): file it anew, with a new id"
+    elif (logged.get("kind"), logged.get("local_id")) != (filing.kind, filing.local_id):
+        why = f"event {eid} is another event's id"
+    else:
+        return None
+    return OfficeError(REGISTER_ALREADY_APPLIED, why)
 
 
 def _out_of_order(filing: Filing, resident: Mapping[str, Any]) -> OfficeError | None:
@@ -295,29 +313,38 @@ class RegisterDesk:
         self.municipality = municipality
 
     async def file(self, filing: Filing) -> dict[str, Any]:
-        """Apply ``filing``; returns the record as it is now. ``OfficeError`` says why not."""
+        """Apply ``filing``; returns the record as it is now. ``OfficeError`` says why not: a
+        refusal is logged under the event id (it stays refused), a lost reply is not (retry
+        it with the same id)."""
         eid = str(filing.event_id)
         logged = await self.store.get(EVENTS_LOG, eid)
         resident = await self.store.get("residents", filing.local_id)
-        if filing.kind == "move_in" and logged is not None:
-            resident = None  # a retry: the record of the first attempt is this event's own
         refused = refusal(filing, resident, logged)
         if refused is not None:
             raise refused
-        await self.store.put_many(
-            EVENTS_LOG, [(eid, None, {"kind": filing.kind, "local_id": filing.local_id})]
-        )
-        if filing.kind == "birth":
-            record = await self._birth(filing, eid)
-        elif filing.kind == "move_in":
-            record = await self._move_in(filing, eid)
-        else:
-            assert resident is not None  # refusal() saw to it
-            record = await self._change(filing, eid, resident)
-        today = dt.datetime.now(dt.UTC).date().isoformat()
-        entry = {"kind": filing.kind, "local_id": filing.local_id, "state": "applied"}
-        await self.store.put_many(EVENTS_LOG, [(eid, None, {**entry, "applied": today})])
+        if resident is not None and resident.get("event") == eid:  # recorded, not logged
+            await self._log(filing, "applied")
+            return dict(resident)
+        await self._log(filing, "begun")
+        try:
+            if filing.kind == "birth":
+                record = await self._birth(filing, eid)
+            elif filing.kind == "move_in":
+                record = await self._move_in(filing, eid)
+            else:
+                assert resident is not None  # refusal() saw to it
+                record = await self._change(filing, eid, resident)
+        except OfficeError as exc:
+            if exc.code not in _UNCONFIRMED:
+                await self._log(filing, "refused", reason=f"{exc.code}: {exc}"[:300])
+            raise
+        await self._log(filing, "applied")
         return record
+
+    async def _log(self, filing: Filing, state: str, **more: str) -> None:
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        entry = {"kind": filing.kind, "local_id": filing.local_id, "state": state, state: today}
+        await self.store.put_many(EVENTS_LOG, [(str(filing.event_id), None, {**entry, **more})])
 
     async def _token(self, local_id: str) -> str:
         token = await self.store.token_of(local_id)
@@ -334,11 +361,16 @@ class RegisterDesk:
         )
         if isinstance(outcome, Delivered):
             return
-        code = REGISTER_NOT_DELIVERED
         if isinstance(outcome, Refused):
-            raise OfficeError(code, f"the network refused the {filing.kind}: {outcome.reason}")
+            raise OfficeError(
+                REGISTER_NOT_DELIVERED, f"the network refused the {filing.kind}: {outcome.reason}"
+            )
         reason = outcome_reason(outcome, outcome.status)
-        raise OfficeError(code, f"the {filing.kind} was not delivered: {reason}")
+        raise OfficeError(
+            REGISTER_UNCONFIRMED,
+            f"the {filing.kind} is unconfirmed ({reason}): retry it with --event-id"
+            f" {filing.event_id}",
+        )
 
     async def _note(self, filing: Filing, record: Mapping[str, Any], eid: str) -> None:
         reason = _REASON[filing.kind]
@@ -363,7 +395,7 @@ class RegisterDesk:
         self, filing: Filing, eid: str, resident: Mapping[str, Any]
     ) -> dict[str, Any]:
         token = await self._token(filing.local_id)
-        record = applied(filing, resident)
+        record = {**applied(filing, resident), "event": eid}
         detail = {}
         if filing.kind == "move_out":
             detail["to_municipality"] = filing.fields["to_municipality"]
@@ -395,7 +427,7 @@ class RegisterDesk:
             effective=filing.effective,
             event=eid,
         )
-        record["rrc"] = rrc
+        record |= {"rrc": rrc, "event": eid}
         token = await self.node.enroll(number, Facts.of(record))
         await self._tell(token, filing, {})
         hh = filing.fields["household"]
@@ -415,6 +447,7 @@ class RegisterDesk:
             "household": f["household"],
             "relationship": f.get("relationship", "世帯主"),
             "rrc": rrc,
+            "event": eid,
         }
 
         async def noted(facts: Facts) -> None:

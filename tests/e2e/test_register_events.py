@@ -171,6 +171,24 @@ async def test_a_move_out_then_the_move_in_at_the_new_desk(env: Env) -> None:
     assert late.value.code == "register.out_of_order"
 
 
+async def test_a_move_in_dated_before_the_move_out_is_refused_and_nothing_noted(
+    env: Env,
+) -> None:
+    net = await env.network(run=None)
+    rrc, number, _ = await on_register(env, net)
+    now = dt.datetime.now(dt.UTC).date()
+    yesterday, before = (now - dt.timedelta(days=n) for n in (1, 3))
+    await desk(net).file(parse("move_out", "R1", str(yesterday), {"to_municipality": SHINJUKU}))
+    await arrived(net, NEW_REGISTER, env.token(rrc, NEW_REGISTER), "moved_out")
+    fields = {k: v for k, v in RECORD.items() if k != "relationship"}
+    fields |= {"household": "SH3", "number": number, "from_address": RECORD["address"]}
+    with pytest.raises(OfficeError) as refused:
+        await desk(net, NEW_REGISTER, SHINJUKU).file(parse("move_in", "S3", str(before), fields))
+    assert refused.value.code == "municipality.move_in_before_move_out"
+    assert await net.stores[NEW_REGISTER].get("residents", "S3") is None
+    assert [h["reason"] for h in (await jlis_doc(net, rrc))["history"]] == ["転出"]
+
+
 async def test_a_move_in_before_the_move_out_is_refused_and_nothing_kept(env: Env) -> None:
     net = await env.network(run=None)
     rrc, number, _ = await on_register(env, net, "nenkin")
@@ -189,23 +207,31 @@ async def test_a_duplicate_event_is_applied_once_and_a_retry_completes_once(env:
     net = await env.network(run=None)
     rrc, _, tokens = await on_register(env, net, "nenkin")
     filing = parse("name", "R1", today(), {"name": "佐藤 翼"})
-    await desk(net).file(filing)
+    renamed = await desk(net).file(filing)
     with pytest.raises(OfficeError) as dup:
         await desk(net).file(filing)
     assert dup.value.code == "register.already_applied"
-    # a retry of an event whose confirmation was lost: the log says it was begun only
+    # a retry of an event whose reply was lost: begun in the log, the record not yet written
     retry = Filing("address", "R1", filing.effective, uuid.uuid4(), {"address": "新住所"})
     store = net.stores[REGISTER]
     await desk(net).file(retry)
-    await store.put_many(EVENTS_LOG, [(str(retry.event_id), None, {"kind": "address"})])
-    record = await store.get("residents", "R1")
-    assert record is not None
-    await store.put_many("residents", [("R1", tokens[REGISTER], {**record, "address": "旧"})])
-    await desk(net).file(retry)  # the hub refuses the copy as replayed: told before, goes on
+    begun = {"kind": "address", "local_id": "R1", "state": "begun"}
+    await store.put_many(EVENTS_LOG, [(str(retry.event_id), None, begun)])
+    await store.put_many("residents", [("R1", tokens[REGISTER], renamed)])
+    again = await desk(net).file(retry)  # the hub answers the copy with what it recorded
+    assert again["address"] == "新住所"
+    # begun and recorded, the log not finished: the retry only finishes the log
+    await store.put_many(EVENTS_LOG, [(str(retry.event_id), None, begun)])
+    assert await desk(net).file(retry) == again
+    logged = await store.get(EVENTS_LOG, str(retry.event_id))
+    assert logged is not None and logged["state"] == "applied"
     assert len(await settled(net, "nenkin", tokens["nenkin"], "name_changed")) == 1
     assert len(await settled(net, "nenkin", tokens["nenkin"], "address_changed")) == 1
     doc = await jlis_doc(net, rrc)
     assert [h["reason"] for h in doc["history"]] == ["氏名変更", "転居"]
+    with pytest.raises(OfficeError) as other:  # the same id for another event
+        await desk(net).file(Filing("death", "R1", filing.effective, retry.event_id))
+    assert other.value.code == "register.already_applied"
 
 
 async def test_nothing_follows_a_death(env: Env) -> None:
@@ -240,6 +266,8 @@ async def test_a_municipality_cannot_tell_of_a_resident_it_does_not_hold(env: En
         assert refused.value.code == "register.not_delivered"
         assert "does not keep this person's resident record" in str(refused.value)
     assert await shinjuku.get("residents", "F1") == forged
+    used = [await shinjuku.get(EVENTS_LOG, k) for k in await shinjuku.keys(EVENTS_LOG)]
+    assert [u["state"] for u in used if u and u["local_id"] == "F1"] == ["refused", "refused"]
     await asyncio.sleep(0.3)
     assert await events(net, "nenkin", tokens["nenkin"]) == []
     assert (await jlis_doc(net, rrc)).get("history", []) == []

@@ -102,9 +102,14 @@ def test_an_event_for_a_person_not_on_the_register_is_refused() -> None:
 
 def test_a_duplicate_event_is_refused_and_a_birth_or_move_in_once() -> None:
     f = filing("death")
-    assert code(f, RESIDENT, {"kind": "death", "state": "applied"}) == "register.already_applied"
-    assert code(f, RESIDENT, {"kind": "name"}) == "register.already_applied"  # another's id
-    assert code(f, RESIDENT, {"kind": "death"}) == ""  # begun, not finished: a retry goes on
+    begun = {"kind": "death", "local_id": "R1", "state": "begun"}
+    assert code(f, RESIDENT, {**begun, "state": "applied"}) == "register.already_applied"
+    assert code(f, RESIDENT, {**begun, "state": "refused"}) == "register.already_applied"
+    assert code(f, RESIDENT, {**begun, "kind": "name"}) == "register.already_applied"
+    assert code(f, RESIDENT, {**begun, "local_id": "R2"}) == "register.already_applied"
+    assert code(f, RESIDENT, begun) == ""  # begun, not finished: a retry goes on
+    # begun and recorded already: nothing more to refuse (the desk finishes the log)
+    assert code(f, {**RESIDENT, "died": ON, "event": str(f.event_id)}, begun) == ""
     born = filing("birth", name="x", sex="1", household="H1")
     assert code(born, RESIDENT) == "register.already_applied"  # the local id is taken
     assert code(born, None) == ""
