@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import re
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ from hub.node import OfficeError
 from hub.wire import HUB, Facts, Refused
 from pki import CaName, CertificationAuthority, CertKind, Endpoints, Hierarchy
 from pki.ca.office import PKI_OFFICE, CaListener, holder_for
+from renkei.cli import _parser
 from renkei.network import Network
 
 CHIYODA, SHINJUKU = "131016", "131041"
@@ -316,3 +320,30 @@ async def test_the_ca_revokes_what_the_law_says_when_it_learns_of_the_event(
     assert (sig_revoked is not None, auth_revoked is not None) == (signature, authentication)
     if sig_revoked is not None:  # recorded when the CA learned of it, not on the move's date
         assert sig_revoked.revoked_at.date() <= dt.datetime.now(dt.UTC).date()
+
+
+async def test_the_desk_command_on_the_deployment(
+    env: Env, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`renkei register` with a broker and a database: the register and J-LIS in the command's
+    process, on the stores the deployment keeps; the holders hear of it from the hub."""
+    if env.kind != "real":
+        pytest.skip("the embedded default is tests/unit/cli/test_register_command.py's")
+    env.state.save(tmp_path)
+    settings = env.settings.model_copy(update={"state_dir": tmp_path})
+    setup_net = await env.network(run=["hub", "token", "jlis", REGISTER, "nenkin"])
+    rrc, _, tokens = await on_register(env, setup_net, "nenkin")
+    await setup_net.aclose()
+    net = await env.network(run=["hub", "token", "nenkin"])  # the deployment's other services
+    args = _parser().parse_args(
+        ["register", "name", "--local-id", "R1", "--effective", today(), "--name", "佐藤 翼"]
+    )
+    assert await args.run(settings, args) == 0
+    printed = re.search(r"^\{$.*?^\}$", capsys.readouterr().out, re.M | re.S)  # logs around it
+    assert printed is not None and json.loads(printed[0])["name"] == "佐藤 翼"
+    [event] = await settled(net, "nenkin", tokens["nenkin"], "name_changed")
+    assert event["origin"] == REGISTER
+    check = await env.network(run=["jlis", REGISTER])
+    assert [h["reason"] for h in (await jlis_doc(check, rrc))["history"]] == ["氏名変更"]
+    record = await check.stores[REGISTER].get("residents", "R1")
+    assert record is not None and record["name"] == "佐藤 翼"
