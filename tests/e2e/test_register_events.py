@@ -20,6 +20,7 @@ from portal_env import FACTS, WHERE
 from test_changes import arrived, events, held_since, numbered
 
 from agencies.jlis.registry import Jlis
+from agencies.municipality.moving import MovedOut
 from agencies.municipality.register_desk import EVENTS_LOG, Filing, RegisterDesk, parse
 from hub.node import OfficeError
 from hub.wire import HUB, Facts, Refused
@@ -347,3 +348,25 @@ async def test_the_desk_command_on_the_deployment(
     assert [h["reason"] for h in (await jlis_doc(check, rrc))["history"]] == ["氏名変更"]
     record = await check.stores[REGISTER].get("residents", "R1")
     assert record is not None and record["name"] == "佐藤 翼"
+
+
+async def test_a_move_out_filed_online_then_the_one_visit_at_the_new_desk(env: Env) -> None:
+    """引越しワンストップ: the 転出 filed in the portal (the old register's ``MovedOut``, as the
+    portal's application reaches it), then the one visit: the 転入 at 新宿区's desk. The
+    resident's record is then 新宿区's, which the network finds for an office asking."""
+    net = await env.network(run=None)
+    rrc, number, tokens = await on_register(env, net, "nenkin", "chiyoda-child")
+    filed = {"moving_date": today(), "to_municipality": SHINJUKU}
+    await MovedOut(net.offices[REGISTER], net.stores[REGISTER])(tokens[REGISTER], "moving", filed)
+    await arrived(net, NEW_REGISTER, env.token(rrc, NEW_REGISTER), "moved_out")
+    fields = {k: v for k, v in RECORD.items() if k != "relationship"}
+    fields |= {"address": "東京都新宿区西新宿二丁目8番1号", "household": "SH4", "number": number}
+    fields["from_address"] = RECORD["address"]
+    await desk(net, NEW_REGISTER, SHINJUKU).file(parse("move_in", "S4", today(), fields))
+    [event] = await settled(net, "nenkin", tokens["nenkin"], "moved_in")
+    assert event["origin"] == NEW_REGISTER
+    child = net.offices["chiyoda-child"]
+    home = await child.ask("child_allowance", HUB, ("resident_record",), tokens["chiyoda-child"])
+    assert home.status == "ok" and home.data is not None
+    assert home.data["resident_record"]["address"].startswith("東京都新宿区")
+    assert (await jlis_doc(net, rrc))["municipality"] == SHINJUKU
