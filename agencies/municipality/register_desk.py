@@ -8,17 +8,18 @@ codes); :func:`refusal` says why the register may not apply it to the record it 
 resident, already applied, out of order: after a death, after a move out, a change to what the
 record says already); :func:`applied` is the record after it. Pure, all three.
 
-:class:`RegisterDesk` does the I/O, in this order: the change event to the hub (the register's
-event id is the message id, so a retry after a lost reply is acted on once: the holders keep
-each event once by its id, and the hub answers the copy with what it recorded), then J-LIS's
-本人確認情報 (住基法 第30条の6; once per event id, the :class:`JlisRegister` the composition root
-supplies), then the register's own record and its event log (``register_events``: event id →
-what was done). A refusal anywhere before the record leaves the record as it was. A household
-change touches none of the four facts, so J-LIS hears nothing of it (REGISTER-FACTS §1.2, §4).
-A birth is numbered by J-LIS at the municipality's request before it can be enrolled and told;
-a move in is :func:`moving.move_in`, a move out is reported as the portal's
-:class:`moving.MovedOut` does, under the event id. A move in notes J-LIS only once the hub has
-let the new register enroll the person (after the move out): refused before, it changes
+`RegisterDesk` does the I/O, in this order: the change event to the hub (the register's event
+id is the message id, so a retry after a lost reply is acted on once: the holders keep each
+event once by its id, and the hub answers the copy with what it recorded), then J-LIS's 本人確認情報
+(住基法 第30条の6; once per event id, the :class:`JlisRegister` the composition root supplies), then
+the register's own record (carrying the id of its last event) and its event log
+(``register_events``: event id → begun, applied or refused). Refused before the network was
+told, an event is logged refused and changes nothing; unconfirmed (no reply, or J-LIS refused
+after the holders were told), it stays begun and is retried under its id. A household change
+touches none of the four facts, so J-LIS hears nothing of it (REGISTER-FACTS §1.2, §4). A birth
+is numbered by J-LIS at the municipality's request (:meth:`JlisRegister.born`) before it is
+enrolled and told; a move in is :func:`moving.move_in` — which notes J-LIS only once the hub
+has let the new register enroll the person (after a move out to it): refused before, it changes
 nothing.
 """
 
@@ -372,35 +373,52 @@ class RegisterDesk:
             f" {filing.event_id}",
         )
 
-    async def _note(self, filing: Filing, record: Mapping[str, Any], eid: str) -> None:
-        reason = _REASON[filing.kind]
-        if reason is None:
-            return
+    def _code(self, filing: Filing, record: Mapping[str, Any]) -> str | None:
+        """The 住民票コード J-LIS is noted under (None: a household change, not noted); checked
+        before anything is told."""
+        if _REASON[filing.kind] is None:
+            return None
         rrc = record.get("rrc")
         if not isinstance(rrc, str):
             raise OfficeError(
                 REGISTER_BAD_FILING,
                 f"the record of {filing.local_id} has no 住民票コード to notify J-LIS under",
             )
-        await self.jlis.noted(
-            rrc,
-            Facts.of(record),
-            municipality=self.municipality,
-            reason=reason,
-            effective=filing.effective,
-            event=eid,
-        )
+        return rrc
+
+    async def _note(self, filing: Filing, record: Mapping[str, Any], rrc: str | None) -> None:
+        """J-LIS's 本人確認情報, after the network was told: refused there, the event is not
+        complete — it stays begun (retried under its id), never logged refused."""
+        reason = _REASON[filing.kind]
+        if rrc is None or reason is None:
+            return
+        try:
+            await self.jlis.noted(
+                rrc,
+                Facts.of(record),
+                municipality=self.municipality,
+                reason=reason,
+                effective=filing.effective,
+                event=str(filing.event_id),
+            )
+        except OfficeError as exc:
+            raise OfficeError(
+                REGISTER_UNCONFIRMED,
+                f"the network was told, but J-LIS refused the note ({exc.code}: {exc}); retry"
+                f" with --event-id {filing.event_id} once that is settled",
+            ) from None
 
     async def _change(
         self, filing: Filing, eid: str, resident: Mapping[str, Any]
     ) -> dict[str, Any]:
         token = await self._token(filing.local_id)
         record = {**applied(filing, resident), "event": eid}
+        rrc = self._code(filing, record)
         detail = {}
         if filing.kind == "move_out":
             detail["to_municipality"] = filing.fields["to_municipality"]
         await self._tell(token, filing, detail)
-        await self._note(filing, record, eid)
+        await self._note(filing, record, rrc)
         if filing.kind == "household":
             homes = {h: await self.store.get("households", h) for h in _both(resident, record)}
             moved = rehoused(homes, filing.local_id, resident["household"], record["household"])

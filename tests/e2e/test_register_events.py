@@ -370,3 +370,37 @@ async def test_a_move_out_filed_online_then_the_one_visit_at_the_new_desk(env: E
     assert home.status == "ok" and home.data is not None
     assert home.data["resident_record"]["address"].startswith("東京都新宿区")
     assert (await jlis_doc(net, rrc))["municipality"] == SHINJUKU
+
+
+async def test_a_record_without_its_code_tells_nothing_and_a_jlis_refusal_stays_begun(
+    env: Env,
+) -> None:
+    net = await env.network(run=None)
+    rrc, _, tokens = await on_register(env, net, "nenkin")
+    store = net.stores[REGISTER]
+    record = await store.get("residents", "R1")
+    assert record is not None
+    bare = {k: v for k, v in record.items() if k != "rrc"}
+    await store.put_many("residents", [("R1", tokens[REGISTER], bare)])
+    first = parse("name", "R1", today(), {"name": "佐藤 翼"})
+    with pytest.raises(OfficeError) as no_code:
+        await desk(net).file(first)
+    assert no_code.value.code == "register.bad_filing"
+    await asyncio.sleep(0.3)
+    assert await events(net, "nenkin", tokens["nenkin"]) == []  # nothing was told
+    logged = await store.get(EVENTS_LOG, str(first.event_id))
+    assert logged is not None and logged["state"] == "refused"
+    # J-LIS refusing after the network was told: not complete, not refused — begun
+    await store.put_many("residents", [("R1", tokens[REGISTER], record)])
+    jlis: Jlis = net.apps["jlis"]
+    doc = await jlis_doc(net, rrc)
+    await jlis.store.put_many("residents", [(rrc, None, {**doc, "municipality": SHINJUKU})])
+    second = parse("name", "R1", today(), {"name": "佐藤 翼"})
+    with pytest.raises(OfficeError) as half:
+        await desk(net).file(second)
+    assert half.value.code == "register.unconfirmed" and "jlis.not_the_municipality" in str(
+        half.value
+    )
+    logged = await store.get(EVENTS_LOG, str(second.event_id))
+    assert logged is not None and logged["state"] == "begun"
+    assert await store.get("residents", "R1") == record  # the register's record unchanged
