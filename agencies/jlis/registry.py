@@ -129,6 +129,10 @@ class Jlis:
         doc = await self.store.get("residents", rrc)
         if doc is None:
             raise OfficeError(JLIS_UNKNOWN_RESIDENT, "no resident with that resident-record code")
+        if doc.get("deceased"):
+            raise OfficeError(
+                JLIS_DECEASED, f"this resident died on {doc['deceased']}: no new number"
+            )
         generation = int(doc["generation"]) + 1
         changes = [*doc["changes"], on.isoformat()]
         await self.store.put_many(

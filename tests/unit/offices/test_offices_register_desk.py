@@ -218,6 +218,9 @@ async def test_only_the_municipality_of_record_notes_a_change_and_nothing_after_
     number = jlis.numbers.number_for(RRC, 0)
     enrolled = await jlis.resolve(Presented(number=number, facts=KEPT).model_dump_json().encode())
     assert isinstance(enrolled, Refused) and enrolled.code == "jlis.deceased"
+    with pytest.raises(OfficeError) as renumbered:  # no number change for the dead either
+        await jlis.change_number(RRC, when)
+    assert renumbered.value.code == "jlis.deceased"
 
 
 async def test_a_birth_is_numbered_once_and_a_code_in_use_refused(jlis: Jlis) -> None:
