@@ -106,9 +106,10 @@ async def register_event(settings: Settings, args: argparse.Namespace) -> int:
             settings, State.load(settings.state_dir, run), run=run
         ) as net:
             record = await _file(net, args.office, municipality, filing)
-    shown = {k: v for k, v in record.items() if k not in ("rrc", "seal")}
+    shown = {k: v for k, v in record.items() if k not in ("rrc", "seal", "event")}
     print(json.dumps(shown, ensure_ascii=False, indent=2))
-    print(f"event {filing.event_id} applied: told to the network and to J-LIS", file=sys.stderr)
+    told = "the network" if filing.kind == "household" else "the network and J-LIS"
+    print(f"event {filing.event_id} applied: told to {told}", file=sys.stderr)
     return 0
 
 

@@ -185,6 +185,8 @@ def _check_values(kind: str, given: Mapping[str, str], on: dt.date) -> None:
         raise _bad("the individual number is 12 digits")
     if given.get("head", "0") not in ("0", "1"):
         raise _bad("head is 1 (the new head of the household) or 0")
+    if kind == "household" and given.get("head") != "1" and "relationship" not in given:
+        raise _bad("a household change says the relationship to the head (続柄), or head")
     facts = {"name": "x", "address": "x", "birth_date": on.isoformat(), "sex": "1", **given}
     try:
         Facts.of(facts)
@@ -421,6 +423,11 @@ class RegisterDesk:
         await self._note(filing, record, rrc)
         if filing.kind == "household":
             homes = {h: await self.store.get("households", h) for h in _both(resident, record)}
+            if homes[record["household"]] is None and filing.fields.get("head") != "1":
+                raise OfficeError(
+                    REGISTER_NOT_ON_REGISTER,
+                    f"no household {record['household']!r} here: a new one needs its head (head)",
+                )
             moved = rehoused(homes, filing.local_id, resident["household"], record["household"])
             if filing.fields.get("head") == "1":
                 moved[record["household"]]["head"] = filing.local_id

@@ -90,7 +90,7 @@ async def settled(net: Network, office: str, token: str, change: str) -> list[di
     [
         ("name", {"name": "佐藤 翼"}, "name_changed", "氏名変更"),
         ("address", {"address": "東京都千代田区麹町一丁目1番1号"}, "address_changed", "転居"),
-        ("household", {"household": "H2", "relationship": "世帯主"}, "household", None),
+        ("household", {"household": "H2", "head": "1"}, "household", None),
         ("death", {}, "death", "死亡"),
         ("move_out", {"to_municipality": SHINJUKU}, "moved_out", "転出"),
     ],
@@ -119,9 +119,17 @@ async def test_a_household_change_moves_the_resident_between_households(env: Env
     store = net.stores[REGISTER]
     await store.put_many("residents", [("R2", None, {**RECORD, "relationship": "妻"})])
     await store.put_many("households", [("H1", None, {"head": "R1", "members": ["R1", "R2"]})])
+    joins = parse("household", "R1", today(), {"household": "H8", "relationship": "子"})
+    with pytest.raises(OfficeError) as headless:  # no such household, and not its head
+        await desk(net).file(joins)
+    assert headless.value.code == "register.not_on_register"
     await desk(net).file(parse("household", "R1", today(), {"household": "H9", "head": "1"}))
     assert await store.get("households", "H1") == {"head": "R2", "members": ["R2"]}
     assert await store.get("households", "H9") == {"head": "R1", "members": ["R1"]}
+    back = parse("household", "R1", today(), {"household": "H1", "relationship": "夫"})
+    assert (await desk(net).file(back))["relationship"] == "夫"  # joins R2's household
+    assert await store.get("households", "H1") == {"head": "R2", "members": ["R2", "R1"]}
+    assert await store.get("households", "H9") == {"head": None, "members": []}
 
 
 async def test_a_birth_is_numbered_by_jlis_and_held_by_the_register(env: Env) -> None:
@@ -296,7 +304,7 @@ def ca_with_certificates(
         ("address", {"address": "東京都千代田区麹町一丁目1番1号"}, True, False),
         ("move_out", {"to_municipality": SHINJUKU}, True, False),
         ("death", {}, True, True),
-        ("household", {"household": "H2"}, False, False),
+        ("household", {"household": "H2", "head": "1"}, False, False),
     ],
 )
 async def test_the_ca_revokes_what_the_law_says_when_it_learns_of_the_event(

@@ -19,7 +19,7 @@ def test_a_name_change_is_applied_and_the_event_id_printed_first(renkei: Run) ->
     assert "rrc" not in json.loads(out)  # the 住民票コード is not printed
     first, *_ = err.splitlines()
     assert first.startswith("event ") and first.endswith(": name of R0000001")
-    assert "applied: told to the network and to J-LIS" in err
+    assert "applied: told to the network and J-LIS" in err
 
 
 def test_an_event_for_no_resident_is_refused_with_the_reason(renkei: Run) -> None:

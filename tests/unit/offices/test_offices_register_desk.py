@@ -64,6 +64,7 @@ def filing(kind: str, **fields: str) -> Filing:
         ("move_out", "R1", ON, {"to_municipality": "13104"}, "6-digit"),
         ("household", "R1", ON, {"household": "H 1"}, "household id"),
         ("household", "R1", ON, {"household": "H2", "head": "yes"}, "head is 1"),
+        ("household", "R1", ON, {"household": "H2"}, "the relationship to the head"),
         ("birth", "R1", ON, {"name": "x", "sex": "3", "household": "H1"}, "sex is 1, 2 or 9"),
         ("move_in", "R1", ON, {**MOVE_IN, "number": "1234"}, "12 digits"),
         ("move_in", "R1", ON, {**MOVE_IN, "birth_date": "2027-01-01"}, "born before the move"),
@@ -96,7 +97,11 @@ def code(f: Filing, resident: dict[str, str] | None, logged: dict[str, str] | No
 
 
 def test_an_event_for_a_person_not_on_the_register_is_refused() -> None:
-    for f in (filing("death"), filing("name", name="x"), filing("household", household="H2")):
+    for f in (
+        filing("death"),
+        filing("name", name="x"),
+        filing("household", household="H2", head="1"),
+    ):
         assert code(f, None) == "register.not_on_register"
 
 
@@ -122,7 +127,7 @@ def test_a_duplicate_event_is_refused_and_a_birth_or_move_in_once() -> None:
         (filing("death"), {**RESIDENT, "died": "2026-11-01"}, "nothing follows a death"),
         (filing("address", address="y"), {**RESIDENT, "move_out": ON}, "filed a move out"),
         (filing("name", name=RESIDENT["name"]), RESIDENT, "nothing changes"),
-        (filing("household", household="H1"), RESIDENT, "nothing changes"),
+        (filing("household", household="H1", relationship="妻"), RESIDENT, "nothing changes"),
         (
             parse("death", "R1", "1980-01-01", {}),
             RESIDENT,
