@@ -20,12 +20,19 @@ __all__ = [
     "ISSUANCE_MOVE_OUT_PENDING",
     "ISSUANCE_NO_SEAL",
     "ISSUANCE_SUPPORT_MEASURE",
+    "MUNICIPALITY_MOVE_IN_BEFORE_MOVE_OUT",
     "MUNICIPALITY_MOVE_IN_NOT_DELIVERED",
     "MUNICIPALITY_NO_FOUR_FACTS",
     "MUNICIPALITY_NO_MOVE_OUT",
     "OFFICE_BAD_APPLICATION",
     "OFFICE_MOVE_OUT_REFUSED",
     "OFFICE_MOVE_OUT_UNSENT",
+    "REGISTER_ALREADY_APPLIED",
+    "REGISTER_BAD_FILING",
+    "REGISTER_NOT_DELIVERED",
+    "REGISTER_NOT_ON_REGISTER",
+    "REGISTER_OUT_OF_ORDER",
+    "REGISTER_UNCONFIRMED",
     "office_code",
 ]
 
@@ -42,7 +49,15 @@ OFFICE_MOVE_OUT_REFUSED: Final = "office.move_out_refused"
 OFFICE_MOVE_OUT_UNSENT: Final = "office.move_out_unsent"
 MUNICIPALITY_NO_MOVE_OUT: Final = "municipality.no_move_out"
 MUNICIPALITY_NO_FOUR_FACTS: Final = "municipality.no_four_facts"  # a 転入 record without them
+MUNICIPALITY_MOVE_IN_BEFORE_MOVE_OUT: Final = "municipality.move_in_before_move_out"
 MUNICIPALITY_MOVE_IN_NOT_DELIVERED: Final = "municipality.move_in_not_delivered"
+# the register events at the municipal desk (``municipality/register_desk.py``)
+REGISTER_BAD_FILING: Final = "register.bad_filing"  # malformed, oversized, missing a field
+REGISTER_NOT_ON_REGISTER: Final = "register.not_on_register"
+REGISTER_ALREADY_APPLIED: Final = "register.already_applied"  # a duplicate event
+REGISTER_OUT_OF_ORDER: Final = "register.out_of_order"  # after a death, after a move out …
+REGISTER_NOT_DELIVERED: Final = "register.not_delivered"  # the hub refused the change event
+REGISTER_UNCONFIRMED: Final = "register.unconfirmed"  # no reply: retry under the event id
 # a municipality's answer to the certificate issuance centre (``municipality/issuance.py``)
 ISSUANCE_SUPPORT_MEASURE: Final = "municipality.support_measure"
 ISSUANCE_MOVE_OUT_PENDING: Final = "municipality.move_out_pending"

@@ -64,6 +64,8 @@ ITEMS: dict[str, str] = {
     "death": "死亡 (death)",
     "household": "世帯の変更 (household)",
     "number_changed": "個人番号の変更 (number changed)",
+    "name_changed": "氏名の変更 (name changed)",
+    "address_changed": "転居 (new address)",
 }
 # the application affair's item is the kind of application
 ITEMS.update({str(kind): title for kind, title in APPLICATIONS.items()})

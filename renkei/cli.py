@@ -27,6 +27,7 @@ from renkei.metrics_http import metrics_arg, metrics_port, with_metrics
 from renkei.monitor_commands import add_monitor_commands
 from renkei.pki_commands import PKI_PORT, add_pki_commands
 from renkei.portal_commands import add_portal_commands, web_args
+from renkei.register_commands import add_register_commands
 from renkei.serving import heartbeat_arg
 from renkei.settings import Settings
 from renkei.token_commands import add_token_commands
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_query(sub)
     add_pki_commands(sub)
     add_card_commands(sub)
+    add_register_commands(sub)
     add_portal_commands(sub)
     add_extra_commands(sub)
     add_key_commands(sub)

@@ -109,6 +109,8 @@ async def _move(say: Callable[[str], None], net: Network, loaded: Loaded, subjec
     )
     jlis: Jlis = net.apps["jlis"]
     number = jlis.numbers.number_for(subject.rrc, 0)  # the resident shows their card at 新宿区
+    kept = await net.stores[REGISTER].get("residents", register)
+    assert kept is not None
 
     async def noted(facts: Facts) -> None:  # 新宿区's 記載, notified to J-LIS (本人確認情報)
         await jlis.noted(subject.rrc, facts, municipality="131041")
@@ -126,6 +128,7 @@ async def _move(say: Callable[[str], None], net: Network, loaded: Loaded, subjec
             "household": "SH000001",
             "relationship": "世帯主",
         },
+        previous_address=kept["address"],  # 従前の住所, on the 転入届
         effective=MOVE_DATE,
         noted=noted,
     )
@@ -189,6 +192,7 @@ async def _moved_in_claim(say: Callable[[str], None], net: Network) -> None:
             number=numbers[rrc],
             local_id=local_id,
             resident={**record, "household": "HM0000001", "relationship": rel},
+            previous_address=SHINJUKU_HOME,
             effective=MOVED_IN,
             noted=noted,
         )

@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import ClassVar, Final
 
 __all__ = [
+    "JLIS_CODE_IN_USE",
+    "JLIS_DECEASED",
     "JLIS_MALFORMED_ENROLLMENT",
+    "JLIS_NOT_THE_MUNICIPALITY",
     "JLIS_NO_FACTS",
     "JLIS_NUMBER_CHANGED",
     "JLIS_UNKNOWN_RESIDENT",
@@ -53,3 +56,6 @@ JLIS_UNKNOWN_RESIDENT: Final = "jlis.unknown_resident"
 JLIS_NUMBER_CHANGED: Final = "jlis.number_changed"  # a replaced number was presented
 JLIS_MALFORMED_ENROLLMENT: Final = "jlis.malformed_enrollment"  # not a number and four facts
 JLIS_NO_FACTS: Final = "jlis.no_facts"  # J-LIS keeps no 本人確認情報 to check the facts against
+JLIS_DECEASED: Final = "jlis.deceased"  # the 住民票 was removed by a death
+JLIS_NOT_THE_MUNICIPALITY: Final = "jlis.not_the_municipality"  # noted by another municipality
+JLIS_CODE_IN_USE: Final = "jlis.code_in_use"  # a birth's 住民票コード is someone's already

@@ -3,7 +3,11 @@
 Collection ``residents``: resident-record code → the current generation of the person's number,
 its history, the municipality whose 市町村長 asked for the number (番号法 第8条第1項: the
 住所地 of the person's 本人確認情報 then), and the four facts (``facts``: 氏名, 住所, 生年月日,
-性別) the municipality notified (住基法 第30条の6/7), updated by :meth:`Jlis.noted`. J-LIS holds
+性別) the municipality notified (住基法 第30条の6/7), updated by :meth:`Jlis.noted`, with the
+history of the 異動等情報 it was noted with (``history``: the register's event id, 異動事由,
+異動年月日, 記録年月日 — each event kept once, by its id) and, after a death, ``deceased``. A
+birth is numbered by :meth:`Jlis.born` (番号法 第8条: the municipality asks, J-LIS generates;
+a code already on record is refused, so no number is made twice). J-LIS holds
 the numbering secret, so the number is derived from the code and resolved back without a table
 of numbers; the table says only which generation is current, so a number changed on leak stops
 resolving while the person's tokens stay the same. An enrollment presents the number and the
@@ -22,8 +26,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from pydantic import ValidationError
 
 from agencies.jlis.exceptions import (
+    JLIS_CODE_IN_USE,
+    JLIS_DECEASED,
     JLIS_MALFORMED_ENROLLMENT,
     JLIS_NO_FACTS,
+    JLIS_NOT_THE_MUNICIPALITY,
     JLIS_NUMBER_CHANGED,
     JLIS_UNKNOWN_RESIDENT,
     NumberError,
@@ -33,7 +40,9 @@ from hub.identity import mismatched
 from hub.node import OfficeError, OfficeStore
 from hub.wire import Facts, NotFound, Outcome, Presented, Refused, Resolved, seal
 
-__all__ = ["Jlis"]
+__all__ = ["MOVE_IN", "Jlis"]
+
+MOVE_IN = "転入"  # the one 異動事由 by which another municipality takes up a resident
 
 
 class Jlis:
@@ -52,20 +61,78 @@ class Jlis:
         await self.store.put_many("residents", docs)
         return out
 
-    async def noted(self, rrc: str, facts: Facts, *, municipality: str) -> None:
-        """A municipality's 記載 or 記載の修正 of a resident's four facts (a move in, a change of
-        name or address; 住基法 第30条の6): J-LIS's 本人確認情報 follows it."""
+    async def noted(
+        self,
+        rrc: str,
+        facts: Facts,
+        *,
+        municipality: str,
+        reason: str = MOVE_IN,
+        effective: dt.date | None = None,
+        event: str | None = None,
+    ) -> None:
+        """A municipality's 記載, 消除 or 記載の修正 of a resident's four facts (a move in or out,
+        a change of name or address, a death; 住基法 第30条の6): J-LIS's 本人確認情報 follows
+        it, and its history keeps the event (once: an ``event`` id noted before changes
+        nothing). Only the municipality that keeps the record may note it — but a 転入, by which
+        another one takes it up; nothing is noted after a death."""
         doc = await self.store.get("residents", rrc)
         if doc is None:
             raise OfficeError(JLIS_UNKNOWN_RESIDENT, "no resident with that resident-record code")
+        history = list(doc.get("history", []))
+        if event is not None and any(h.get("event") == event for h in history):
+            return
+        if doc.get("deceased"):
+            raise OfficeError(
+                JLIS_DECEASED, f"this resident died on {doc['deceased']}: nothing more is noted"
+            )
+        if reason != MOVE_IN and doc.get("municipality") not in (None, municipality):
+            raise OfficeError(
+                JLIS_NOT_THE_MUNICIPALITY,
+                f"{municipality} does not keep this resident's record: only its municipality"
+                " notifies changes to it (住基法 第30条の6)",
+            )
         updated = _doc(int(doc["generation"]), list(doc["changes"]), municipality, facts)
+        if effective is not None:
+            history.append(_entry(event, reason, effective))
+        updated["history"] = history
+        if reason == DEATH:
+            updated["deceased"] = (effective or dt.date.today()).isoformat()
         await self.store.put_many("residents", [(rrc, None, updated)])
+
+    async def born(
+        self, rrc: str, facts: Facts, *, municipality: str, effective: dt.date, event: str
+    ) -> str:
+        """Number a newborn at its municipality's request (出生: 番号法 第7条第1項・第8条): the
+        code must be new; asked again for the same event, the same number."""
+        doc = await self.store.get("residents", rrc)
+        if doc is not None:
+            if any(h.get("event") == event for h in doc.get("history", [])):
+                return self.numbers.number_for(rrc, int(doc["generation"]))
+            raise OfficeError(JLIS_CODE_IN_USE, "this resident-record code is on record already")
+        number = self.numbers.number_for(rrc, 0)
+        born = {**_doc(0, [], municipality, facts), "history": [_entry(event, "出生", effective)]}
+        await self.store.put_many("residents", [(rrc, None, born)])
+        return number
+
+    def code_of(self, number: str) -> str:
+        """The resident-record code behind a (current or former) number: the 転入届 gives the
+        code the record had before (住基法 第22条), which J-LIS knows from the card's number.
+        ``OfficeError`` with the number's own code (check digit …) when it is none."""
+        try:
+            return self.numbers.resolve(number)[0]
+        except NumberError as exc:
+            raise OfficeError(exc.code, str(exc)) from None
 
     async def change_number(self, rrc: str, on: dt.date) -> str:
         """A new number for a leaked one; the resident-record code (and every token) stays."""
         doc = await self.store.get("residents", rrc)
         if doc is None:
             raise OfficeError(JLIS_UNKNOWN_RESIDENT, "no resident with that resident-record code")
+        if doc.get("deceased"):
+            raise OfficeError(
+                JLIS_DECEASED, f"this resident died on {doc['deceased']}: no new number"
+            )
         generation = int(doc["generation"]) + 1
         changes = [*doc["changes"], on.isoformat()]
         await self.store.put_many(
@@ -91,12 +158,9 @@ class Jlis:
         doc = await self.store.get("residents", rrc)
         if doc is None:
             return NotFound(reason="no resident holds this number")
-        if generation != doc["generation"]:
-            when = doc["changes"][generation] if generation < len(doc["changes"]) else "?"
-            return Refused(
-                code=JLIS_NUMBER_CHANGED,
-                reason=f"this number was replaced on {when}; present the current number",
-            )
+        stale = _stale(doc, generation)
+        if stale is not None:
+            return stale
         kept = doc.get("facts")
         if not isinstance(kept, dict):
             return Refused(
@@ -108,6 +172,34 @@ class Jlis:
             municipality=doc.get("municipality"),  # None: numbered before J-LIS kept it
             mismatched=mismatched(presented.facts, kept),
         )
+
+
+DEATH = "死亡"
+
+
+def _stale(doc: Mapping[str, Any], generation: int) -> Refused | None:
+    """Why a number presented for ``doc`` is no longer good: replaced, or its holder died."""
+    if generation != doc["generation"]:
+        when = doc["changes"][generation] if generation < len(doc["changes"]) else "?"
+        return Refused(
+            code=JLIS_NUMBER_CHANGED,
+            reason=f"this number was replaced on {when}; present the current number",
+        )
+    if doc.get("deceased"):
+        return Refused(
+            code=JLIS_DECEASED, reason=f"the holder of this number died on {doc['deceased']}"
+        )
+    return None
+
+
+def _entry(event: str | None, reason: str, effective: dt.date) -> dict[str, str | None]:
+    recorded = dt.datetime.now(dt.UTC).date().isoformat()
+    return {
+        "event": event,
+        "reason": reason,
+        "effective": effective.isoformat(),
+        "recorded": recorded,
+    }
 
 
 def _doc(generation: int, changes: list[str], municipality: str, facts: Facts) -> dict[str, Any]:

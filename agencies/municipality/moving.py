@@ -2,14 +2,16 @@
 
 The old municipality files the move out (a ``moved_out`` change with ``to_municipality``); the
 hub delivers it to every holder and to this register, under its own token. When the resident
-arrives and presents their number, this register enrolls them, finds the move-out notice under
-the same token, registers them and reports ``moved_in`` — which reaches the pension service, the
+arrives and presents their number (with the address they came from), this register enrolls
+them, finds the move-out notice under the same token, notes the new record to J-LIS, registers
+them and reports ``moved_in`` — which reaches the pension service, the
 insurer and every other holder — and the directory now names this municipality.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agencies.exceptions import (
+    MUNICIPALITY_MOVE_IN_BEFORE_MOVE_OUT,
     MUNICIPALITY_MOVE_IN_NOT_DELIVERED,
     MUNICIPALITY_NO_FOUR_FACTS,
     MUNICIPALITY_NO_MOVE_OUT,
@@ -87,22 +90,30 @@ async def move_in(
     number: str,
     local_id: str,
     resident: Mapping[str, Any],
+    previous_address: str,
     effective: dt.date,
     noted: Callable[[Facts], Awaitable[None]],
+    event_id: uuid.UUID | None = None,
 ) -> MoveIn:
-    """The 転入: the 記載 of ``resident`` notified to J-LIS's 本人確認情報 (``noted``: 住基法
-    第30条の6; the composition root supplies the call), then the number enrolled with the
-    four facts now on record, and the move in reported."""
+    """The 転入: the number enrolled with the four facts as they stood before the move (the
+    転入届 gives the 従前の住所, 住基法 第22条: J-LIS's 本人確認情報 still bears it), which the
+    hub allows only after a move out to this municipality; the move-out notice found; then
+    the 記載 of ``resident`` notified to J-LIS (``noted``: 住基法 第30条の6; the composition
+    root supplies the call), the record kept and the move in reported (under ``event_id``
+    when the desk gives one: sent again, it is acted on once). Refused at any step before
+    the 記載, nothing is noted and nothing kept."""
     try:
         facts = Facts.of(resident)
+        before = facts.model_copy(update={"address": previous_address})
+        Facts.model_validate(before.model_dump())
     except ValidationError:
         raise OfficeError(
             MUNICIPALITY_NO_FOUR_FACTS,
             "the move in's record needs the four facts (name, address, birth_date as"
-            " YYYY-MM-DD, sex 1/2/9) that J-LIS's 本人確認情報 is noted with",
+            " YYYY-MM-DD, sex 1/2/9) that J-LIS's 本人確認情報 is noted with, and the"
+            " previous address",
         ) from None
-    await noted(facts)
-    token = await node.enroll(number, facts)  # the hub allows it: the move out named us
+    token = await node.enroll(number, before)  # the hub allows it: the move out named us
     notice = await _move_out_notice(store, token)
     if notice is None:
         raise OfficeError(
@@ -110,9 +121,15 @@ async def move_in(
             "no move-out notice reached this register for this person: the old municipality"
             " files the move out first",
         )
+    if effective.isoformat() < str(notice.get("effective", "")):
+        raise OfficeError(
+            MUNICIPALITY_MOVE_IN_BEFORE_MOVE_OUT,
+            f"the move in ({effective}) is dated before the move out ({notice['effective']})",
+        )
+    await noted(facts)
     await store.put_many("residents", [(local_id, token, dict(resident))])
     outcome = await node.report_change(
-        token, "moved_in", effective, {"from_office": notice["origin"]}
+        token, "moved_in", effective, {"from_office": notice["origin"]}, event_id=event_id
     )
     if not isinstance(outcome, Delivered):
         reason = outcome_reason(outcome, outcome.status)

@@ -242,11 +242,17 @@ class OfficeNode:
         change: Change,
         effective: dt.date,
         detail: Mapping[str, str] | None = None,
+        *,
+        event_id: uuid.UUID | None = None,
     ) -> Outcome:
-        """A resident register tells the network (異動); returns the hub's ``Delivered``."""
+        """A resident register tells the network (異動); returns the hub's ``Delivered``.
+
+        ``event_id``, the register's own id of the event, is the message's id: sent again (a
+        retry after a lost reply), the holders keep it once and the hub answers with what it
+        recorded for the first copy."""
         span = self._span("change", "change_notice", HUB)
         msg = ChangeEvent(
-            envelope=self._envelope("change_notice", HUB, span),
+            envelope=self._envelope("change_notice", HUB, span, query_id=event_id),
             person=person,
             change=change,
             effective=effective,
@@ -331,10 +337,16 @@ class OfficeNode:
         return self.tracing.tracer.start_span(kind, kind=SpanKind.CLIENT, attributes=tags)  # type: ignore[no-any-return]
 
     def _envelope(
-        self, affair: str, recipient: str, span: Span, deadline: dt.datetime | None = None
+        self,
+        affair: str,
+        recipient: str,
+        span: Span,
+        deadline: dt.datetime | None = None,
+        *,
+        query_id: uuid.UUID | None = None,
     ) -> Envelope:
         now = self.clock()
-        qid = uuid.uuid4()
+        qid = query_id or uuid.uuid4()
         return Envelope(
             message_id=qid,
             correlation_id=qid,

@@ -36,6 +36,7 @@ from hub.tracing import current_span, traceparent
 from hub.tracing import names as tn
 from hub.wire import (
     HUB,
+    Delivered,
     Enrolled,
     Envelope,
     Failed,
@@ -264,6 +265,20 @@ class Finisher:
         ):
             log.info("reply.again", query_id=str(ctx.query_id), requester=ctx.requester)
             await self._reply(ctx, outcome, record_id, now)
+        elif ctx.kind == "change" and key is not None:
+            await self._change_again(ctx, key)
+
+    async def _change_again(self, ctx: Context, key: uuid.UUID) -> None:
+        """A change event sent again under its event id (a register's retry after a lost
+        reply): the holders had it once, and the register gets the outcome recorded for the
+        first copy — which tells it nothing it was not told then."""
+        found = await self._records.recorded(key)
+        outcome: Outcome | None = None if found is None else decided(found)
+        if found is not None and found.outcome == "ok":
+            outcome = Delivered()
+        if outcome is not None:
+            log.info("reply.again", query_id=str(ctx.query_id), requester=ctx.requester)
+            await self._reply(ctx, outcome, record_id_for(key), self._clock())
 
     async def _durably(
         self,

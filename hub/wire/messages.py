@@ -356,7 +356,16 @@ class ForwardedIdentify(WireModel):
 
 # ---- change events (異動) -----------------------------------------------------------------
 
-Change = Literal["moved_out", "moved_in", "birth", "death", "household", "number_changed"]
+Change = Literal[
+    "moved_out",
+    "moved_in",
+    "birth",
+    "death",
+    "household",
+    "number_changed",
+    "name_changed",  # 氏名の記載の修正 (marriage, divorce, adoption …)
+    "address_changed",  # 転居: a new address within the same municipality
+]
 Detail = Annotated[
     dict[
         Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")],

@@ -4,7 +4,12 @@ portal.
 
 The CA enrolls (as office ``jlis-pki``) each person it certifies and files their certificates
 under that token (``holder_for``); a register's change event then reaches it under the same
-token, and a move revokes the signature certificate, a death both (``pki.revocations_for``).
+token, and a move (out, or within the municipality) or a change of name revokes the signature
+certificate, a death both (``pki.revocations_for``). The revocation is recorded when the CA
+learns of the event, not on the event's effective date: 公的個人認証法 第12条 has 機構 record
+the 異動等失効情報 with its 記録年月日 as soon as it learns of the change from the 本人確認情報,
+which the municipality updates when it processes the 届出 (REGISTER-FACTS §1.4) — so a move
+out filed ahead revokes at filing.
 When it issues a certificate to such a holder, J-LIS keeps the link from the certificate to
 its own token (in its own store; the link never leaves it): a portal login or the portal's
 check of who signed an application (``Identify``) gets back ``Identified`` with that token,
@@ -36,7 +41,12 @@ PKI_OFFICE = JLIS_PKI  # the CA's office on the network
 LINKS = "certificate_links"
 _PREFIX = "t:"
 log = get_logger("pki.ca.office")
-_EVENTS: dict[str, EventKind] = {"moved_out": EventKind.MOVED, "death": EventKind.DIED}
+_EVENTS: dict[str, EventKind] = {
+    "moved_out": EventKind.MOVED,  # 住民票の消除
+    "address_changed": EventKind.MOVED,  # 住所の記載の修正 (転居)
+    "name_changed": EventKind.NAME_CHANGED,  # 氏名の記載の修正
+    "death": EventKind.DIED,
+}
 
 
 def holder_for(token: str) -> str:
@@ -64,7 +74,7 @@ class CaListener:
         kind = _EVENTS.get(change)
         if kind is None:  # births, move-ins, household and number changes revoke nothing
             return
-        at = dt.datetime.combine(effective, dt.time(), dt.UTC)
+        at = self.ca.now()  # the 記録年月日: now, not ``effective`` (see the module's text)
         revoked = self.ca.apply_event(ResidentEvent(kind, holder_for(person), at))
         log.info("pki.event", change=change, revoked=len(revoked))
 

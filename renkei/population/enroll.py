@@ -89,6 +89,7 @@ async def load_population(
                 "address": h.address,
                 "household": h.id,
                 "relationship": person.relationship,
+                "rrc": person.rrc,  # the 住民票コード the register writes (住基法 第7条第13号)
                 "seal": seal_registration(rid, person.birth_date, since, on),
             }
             residents.append((rid, None, doc))

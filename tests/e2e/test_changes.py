@@ -137,6 +137,8 @@ async def test_a_duplicate_event_is_applied_once(env: Env) -> None:
     first = await register.reply()
     assert first.outcome == Delivered()
     assert first.record_id is not None  # the event is an access record, kept once
+    again = await register.reply()  # the copy: answered with what was recorded, nothing new
+    assert (again.outcome, again.record_id) == (Delivered(), first.record_id)
     await register.no_more_replies()
     assert len(await events(net, "chiyoda-tax", tax_token)) == 1
 
@@ -179,6 +181,7 @@ async def test_the_moving_one_stop_follows_the_person_to_the_new_municipality(en
             "household": "SH1",
             "relationship": "世帯主",
         },
+        previous_address=ON_RECORD.address,
         effective=EFFECTIVE,
         noted=noted_at(net, rrc),
     )
@@ -215,6 +218,7 @@ async def test_a_move_in_without_a_move_out_is_refused(
             number=number,
             local_id="S2",
             resident=RESIDENT,
+            previous_address=ON_RECORD.address,
             effective=EFFECTIVE,
             noted=noted_at(net, rrc),
         )
@@ -241,6 +245,7 @@ async def test_after_a_move_the_hub_asks_the_municipality_that_held_the_record_t
         number=number,
         local_id="S3",
         resident=RESIDENT,
+        previous_address=ON_RECORD.address,
         effective=EFFECTIVE,
         noted=noted_at(net, rrc),
     )

@@ -118,6 +118,7 @@ async def test_a_ward_the_person_left_cannot_report_their_death(env: Env) -> Non
         number=number,
         local_id="M1",
         resident=RESIDENT,
+        previous_address=ON_RECORD.address,
         effective=today(),
         noted=noted_at(net, rrc, CHIYODA),
     )

@@ -168,6 +168,7 @@ async def test_a_move_in_without_its_four_facts_notes_and_enrolls_nothing(
             number="123456789018",
             local_id="S1",
             resident=record,
+            previous_address=KEPT.address,
             effective=dt.date(2025, 3, 1),
             noted=note,
         )

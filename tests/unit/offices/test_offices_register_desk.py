@@ -1,0 +1,243 @@
+"""The register events at the municipal desk, their pure parts (``register_desk``): what a
+filing may say, why the register refuses it, the record after it; and J-LIS's side of them
+(本人確認情報 with its history, once per event; a birth numbered once; nothing after a death)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from agencies.jlis.numbers import NumberGenerator
+from agencies.jlis.registry import Jlis
+from agencies.municipality.register_desk import Filing, applied, parse, refusal, rehoused
+from hub.node import MemoryStore, OfficeError
+from hub.numbers import resident_record_code
+from hub.wire import Facts, Presented, Refused
+
+RRC = "12345678903"
+RESIDENT = {
+    "name": "高橋 翼",
+    "birth_date": "1990-05-05",
+    "sex": "1",
+    "address": "東京都千代田区九段南一丁目2番1号",
+    "household": "H1",
+    "relationship": "世帯主",
+    "rrc": RRC,
+}
+KEPT = Facts.of(RESIDENT)
+ON = "2026-12-01"
+MOVE_IN = {
+    "number": "123456789018",
+    "name": "高橋 翼",
+    "birth_date": "1990-05-05",
+    "sex": "1",
+    "address": "東京都新宿区西新宿二丁目8番1号",
+    "from_address": "東京都千代田区九段南一丁目2番1号",
+    "household": "SH1",
+}
+
+
+def filing(kind: str, **fields: str) -> Filing:
+    return parse(kind, "R1", ON, fields)
+
+
+# ---- parse: malformed, oversized, missing ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "local_id", "effective", "fields", "said"),
+    [
+        ("marriage", "R1", ON, {}, "no register event 'marriage'"),
+        ("death", "", ON, {}, "local id"),
+        ("death", "R1; DROP", ON, {}, "local id"),
+        ("death", "R" * 65, ON, {}, "local id"),
+        ("death", "R1", "2026-13-01", {}, "YYYY-MM-DD"),
+        ("death", "R1", "1899-12-31", {}, "before 1900-01-01"),
+        ("death", "R1", ON, {"name": "x"}, "takes no name"),
+        ("name", "R1", ON, {}, "needs name"),
+        ("name", "R1", ON, {"name": "x" * 201}, "at most 200"),
+        ("name", "R1", ON, {"name": "   "}, "is text"),
+        ("address", "R1", ON, {"address": "x" * 401}, "at most 400"),
+        ("move_out", "R1", ON, {"to_municipality": "13104"}, "6-digit"),
+        ("household", "R1", ON, {"household": "H 1"}, "household id"),
+        ("household", "R1", ON, {"household": "H2", "head": "yes"}, "head is 1"),
+        ("household", "R1", ON, {"household": "H2"}, "the relationship to the head"),
+        ("birth", "R1", ON, {"name": "x", "sex": "3", "household": "H1"}, "sex is 1, 2 or 9"),
+        ("move_in", "R1", ON, {**MOVE_IN, "number": "1234"}, "12 digits"),
+        ("move_in", "R1", ON, {**MOVE_IN, "birth_date": "2027-01-01"}, "born before the move"),
+        ("move_in", "R1", ON, {k: v for k, v in MOVE_IN.items() if k != "number"}, "needs number"),
+    ],
+)
+def test_a_malformed_filing_is_refused_with_what_is_wrong(
+    kind: str, local_id: str, effective: str, fields: dict[str, str], said: str
+) -> None:
+    with pytest.raises(OfficeError) as bad:
+        parse(kind, local_id, effective, fields)
+    assert bad.value.code == "register.bad_filing"
+    assert said in str(bad.value)
+
+
+def test_a_bad_event_id_is_refused_and_a_given_one_kept() -> None:
+    with pytest.raises(OfficeError, match="UUID"):
+        parse("death", "R1", ON, {}, "not-a-uuid")
+    eid = uuid.uuid4()
+    assert parse("death", "R1", ON, {}, str(eid)).event_id == eid
+    assert parse("death", "R1", ON, {}).event_id != parse("death", "R1", ON, {}).event_id
+
+
+# ---- refusal: not on the register, duplicate, out of order ----------------------------------
+
+
+def code(f: Filing, resident: dict[str, str] | None, logged: dict[str, str] | None = None) -> str:
+    refused = refusal(f, resident, logged)
+    return "" if refused is None else refused.code
+
+
+def test_an_event_for_a_person_not_on_the_register_is_refused() -> None:
+    for f in (
+        filing("death"),
+        filing("name", name="x"),
+        filing("household", household="H2", head="1"),
+    ):
+        assert code(f, None) == "register.not_on_register"
+
+
+def test_a_duplicate_event_is_refused_and_a_birth_or_move_in_once() -> None:
+    f = filing("death")
+    begun = {"kind": "death", "local_id": "R1", "state": "begun"}
+    assert code(f, RESIDENT, {**begun, "state": "applied"}) == "register.already_applied"
+    assert code(f, RESIDENT, {**begun, "state": "refused"}) == "register.already_applied"
+    assert code(f, RESIDENT, {**begun, "kind": "name"}) == "register.already_applied"
+    assert code(f, RESIDENT, {**begun, "local_id": "R2"}) == "register.already_applied"
+    assert code(f, RESIDENT, begun) == ""  # begun, not finished: a retry goes on
+    # begun and recorded already: nothing more to refuse (the desk finishes the log)
+    assert code(f, {**RESIDENT, "died": ON, "event": str(f.event_id)}, begun) == ""
+    born = filing("birth", name="x", sex="1", household="H1")
+    assert code(born, RESIDENT) == "register.already_applied"  # the local id is taken
+    assert code(born, None) == ""
+
+
+@pytest.mark.parametrize(
+    ("f", "resident", "said"),
+    [
+        (filing("name", name="x"), {**RESIDENT, "died": "2026-11-01"}, "nothing follows a death"),
+        (filing("death"), {**RESIDENT, "died": "2026-11-01"}, "nothing follows a death"),
+        (filing("address", address="y"), {**RESIDENT, "move_out": ON}, "filed a move out"),
+        (filing("name", name=RESIDENT["name"]), RESIDENT, "nothing changes"),
+        (filing("household", household="H1", relationship="妻"), RESIDENT, "nothing changes"),
+        (
+            parse("death", "R1", "1980-01-01", {}),
+            RESIDENT,
+            "before R1 was born",
+        ),
+    ],
+)
+def test_an_event_out_of_order_is_refused(f: Filing, resident: dict[str, str], said: str) -> None:
+    refused = refusal(f, resident, None)
+    assert refused is not None and refused.code == "register.out_of_order"
+    assert said in str(refused)
+
+
+def test_a_death_after_a_move_out_filed_ahead_is_taken() -> None:
+    assert code(filing("death"), {**RESIDENT, "move_out": "2026-12-20"}) == ""
+
+
+def test_a_new_head_of_ones_own_household_is_a_change() -> None:
+    f = filing("household", household="H1", head="1")
+    assert code(f, {**RESIDENT, "relationship": "妻"}) == ""
+    assert applied(f, {**RESIDENT, "relationship": "妻"})["relationship"] == "世帯主"
+
+
+# ---- applied, rehoused ----------------------------------------------------------------------
+
+
+def test_the_record_after_each_event() -> None:
+    assert applied(filing("death"), RESIDENT)["died"] == ON
+    assert applied(filing("move_out", to_municipality="131041"), RESIDENT)["move_out"] == ON
+    assert applied(filing("name", name="佐藤 翼"), RESIDENT)["name"] == "佐藤 翼"
+    assert applied(filing("address", address="新"), RESIDENT)["address"] == "新"
+    moved = applied(filing("household", household="H2", relationship="子"), RESIDENT)
+    assert (moved["household"], moved["relationship"]) == ("H2", "子")
+    child = applied(filing("birth", name="高橋 花", sex="2", household="H1"), RESIDENT)
+    assert child == {
+        "name": "高橋 花",
+        "birth_date": ON,
+        "sex": "2",
+        "address": RESIDENT["address"],
+        "household": "H1",
+        "relationship": "子",
+    }
+    assert "rrc" not in child  # J-LIS's code for the child is the desk's to add
+    assert applied(filing("name", name="x"), RESIDENT) is not RESIDENT  # a copy
+
+
+def test_leaving_a_household_moves_the_member_and_the_head() -> None:
+    homes = {"H1": {"head": "R1", "members": ["R1", "R2"]}, "H2": None}
+    out = rehoused(homes, "R1", "H1", "H2")
+    assert out["H1"] == {"head": "R2", "members": ["R2"]}  # the next member heads it
+    assert out["H2"] == {"head": "R1", "members": ["R1"]}  # a new household, headed by R1
+    joined = rehoused({"H1": {"head": "R1", "members": ["R1"]}}, "R3", "H1", "H1")
+    assert joined["H1"]["members"] == ["R1", "R3"]
+    again = rehoused({"H1": {"head": "R1", "members": ["R1", "R3"]}}, "R3", "H1", "H1")
+    assert again["H1"]["members"] == ["R1", "R3"]  # never twice
+
+
+# ---- J-LIS's 本人確認情報 ---------------------------------------------------------------------
+
+
+@pytest.fixture
+async def jlis() -> Jlis:
+    j = Jlis(MemoryStore(), NumberGenerator(b"j" * 32), X25519PrivateKey.generate().public_key())
+    await j.register({RRC: KEPT}, municipality="131016")
+    return j
+
+
+async def test_a_change_is_noted_with_its_history_once(jlis: Jlis) -> None:
+    renamed = KEPT.model_copy(update={"name": "佐藤 翼"})
+    when = dt.date(2026, 12, 1)
+    for _ in range(2):  # the same event again: kept once
+        await jlis.noted(
+            RRC, renamed, municipality="131016", reason="氏名変更", effective=when, event="e1"
+        )
+    doc = await jlis.store.get("residents", RRC)
+    assert doc is not None and doc["facts"]["name"] == "佐藤 翼"
+    assert [(h["event"], h["reason"], h["effective"]) for h in doc["history"]] == [
+        ("e1", "氏名変更", "2026-12-01")
+    ]
+
+
+async def test_only_the_municipality_of_record_notes_a_change_and_nothing_after_death(
+    jlis: Jlis,
+) -> None:
+    when = dt.date(2026, 12, 1)
+    with pytest.raises(OfficeError) as other:  # 新宿区 correcting a 千代田区 resident
+        await jlis.noted(RRC, KEPT, municipality="131041", reason="転居", effective=when, event="x")
+    assert other.value.code == "jlis.not_the_municipality"
+    await jlis.noted(RRC, KEPT, municipality="131016", reason="死亡", effective=when, event="d")
+    with pytest.raises(OfficeError) as after:
+        await jlis.noted(RRC, KEPT, municipality="131041", effective=when, event="m")  # 転入
+    assert after.value.code == "jlis.deceased"
+    number = jlis.numbers.number_for(RRC, 0)
+    enrolled = await jlis.resolve(Presented(number=number, facts=KEPT).model_dump_json().encode())
+    assert isinstance(enrolled, Refused) and enrolled.code == "jlis.deceased"
+    with pytest.raises(OfficeError) as renumbered:  # no number change for the dead either
+        await jlis.change_number(RRC, when)
+    assert renumbered.value.code == "jlis.deceased"
+
+
+async def test_a_birth_is_numbered_once_and_a_code_in_use_refused(jlis: Jlis) -> None:
+    child = KEPT.model_copy(update={"name": "高橋 花", "birth_date": "2026-12-01"})
+    code_ = resident_record_code("2345678901")
+    when = dt.date(2026, 12, 1)
+    first = await jlis.born(code_, child, municipality="131016", effective=when, event="b1")
+    again = await jlis.born(code_, child, municipality="131016", effective=when, event="b1")
+    assert first == again == jlis.numbers.number_for(code_, 0)
+    with pytest.raises(OfficeError) as taken:
+        await jlis.born(RRC, child, municipality="131016", effective=when, event="b2")
+    assert taken.value.code == "jlis.code_in_use"
+    with pytest.raises(OfficeError) as bad:
+        jlis.code_of("123456789012")  # a wrong check digit
+    assert bad.value.code == "jlis.bad_check_digit"
