@@ -30,7 +30,15 @@ from agencies.exceptions import (
 from hub.identity import same_name
 from hub.node import ApplicationRefused, OfficeStore
 
-__all__ = ["COLLECTION", "SignatureCheck", "SignedApplications", "Signer", "same_name"]
+__all__ = [
+    "COLLECTION",
+    "After",
+    "SignatureCheck",
+    "SignedApplications",
+    "Signer",
+    "Then",
+    "same_name",
+]
 
 COLLECTION = "applications"
 
@@ -54,6 +62,9 @@ class SignatureCheck(Protocol):
 # what the office does with an accepted application (e.g. a move out becomes a change event);
 # raising refuses it, and nothing is kept
 Then = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
+# what the office does once the receipt is kept (application id, person, form): e.g. a
+# child-allowance claim is opened and processed (``municipality/child_claims.py``)
+After = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
 
 
 class SignedApplications:
@@ -65,12 +76,14 @@ class SignedApplications:
         then: Then | None = None,
         *,
         register: bool = False,
+        after: After | None = None,
     ) -> None:
         self.office = office
         self.store = store
         self.check = check
         self.then = then
         self.register = register  # it keeps residents: an application must be one of theirs
+        self.after = after
         self._one_at_a_time = asyncio.Lock()  # the duplicate check, ``then`` and the receipt
 
     async def receive(self, person: str, kind: str, document: bytes) -> Mapping[str, Any]:
@@ -108,6 +121,8 @@ class SignedApplications:
         }
         doc = {"kind": kind, "form": form, "receipt": receipt}
         await self.store.put_many(COLLECTION, [(app_id, None, doc)])
+        if self.after is not None:
+            await self.after(app_id, person, form)
         return receipt
 
     async def _check_holder(self, person: str, signer: Signer) -> None:
