@@ -172,3 +172,26 @@ async def test_an_office_cannot_notify_a_resident_it_does_not_hold(env: Env, pki
     assert isinstance(outcome, Refused) and outcome.code == "hub.not_a_holder"
     await asyncio.sleep(0.2)
     assert await r.portal.notices(person) == []
+
+
+async def test_a_malformed_or_oversized_claim_is_refused_and_nothing_opened(
+    env: Env, pki: Pki
+) -> None:
+    """The office checks the form itself (the portal's pages check it too, but the signed
+    document is what arrives): a field too long, one missing, a huge one."""
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    person = await login(r, pki)
+    before = await claims_now(net)
+    receipts = await net.stores[CHILD].keys("applications")
+    for form in (
+        {**FORM, "child_name": "長" * 61},
+        {k: v for k, v in FORM.items() if k != "bank_account"},
+        {**FORM, "bank_account": "1" * 5_000},  # (the wire seals at most 48 KiB)
+    ):
+        filed = await r.portal.submit(
+            person, "child_allowance", form, application(r, "child_allowance", form)
+        )
+        assert filed.status == "refused", filed
+    assert await claims_now(net) == before
+    assert await net.stores[CHILD].keys("applications") == receipts
