@@ -332,4 +332,3 @@ async def test_open_claims_are_taken_up_again_on_start() -> None:
     await settled(again)
     claim = await store.get(CLAIMS, "app-5")
     assert claim is not None and claim["status"] == "認定" and claim["told"]
-
