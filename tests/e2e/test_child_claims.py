@@ -28,7 +28,7 @@ from portal.model import NoticeEntry
 from renkei.network import Network
 
 TAX = "chiyoda-tax"
-CHILD_BIRTH = "2025-05-01"
+CHILD_BIRTH = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=365)).isoformat()  # 1 year
 FORM = {"child_name": "番号 一郎", "child_birth_date": CHILD_BIRTH, "bank_account": "0001-1"}
 
 
@@ -83,6 +83,14 @@ async def claim_at(
             await asyncio.sleep(0.05)
 
 
+async def claimant(env: Env, pki: Pki) -> tuple[Network, Resident, str]:
+    """A resident with a child of 1 in their household and tax figures, logged in."""
+    net = await network(env, pki)
+    r = await resident(net, pki, also=(TAX,))
+    await taxed(net, env.token(await with_child(net, r), TAX))
+    return net, r, await login(r, pki)
+
+
 async def claims_now(net: Network) -> set[str]:
     return set(await net.stores[CHILD].keys(CLAIMS))
 
@@ -90,10 +98,7 @@ async def claims_now(net: Network) -> set[str]:
 async def test_a_claim_is_decided_on_network_answers_and_the_resident_told(
     env: Env, pki: Pki
 ) -> None:
-    net = await network(env, pki)
-    r = await resident(net, pki, also=(TAX,))
-    await taxed(net, env.token(await with_child(net, r), TAX))
-    person = await login(r, pki)
+    net, r, person = await claimant(env, pki)
     signed = application(r, "child_allowance", FORM)
     before = await claims_now(net)
     filed = await r.portal.submit(person, "child_allowance", FORM, signed)
@@ -119,10 +124,7 @@ async def test_a_claim_is_decided_on_network_answers_and_the_resident_told(
 async def test_an_office_down_leaves_the_claim_pending_then_it_is_decided(
     env: Env, pki: Pki
 ) -> None:
-    net = await network(env, pki)
-    r = await resident(net, pki, also=(TAX,))
-    await taxed(net, env.token(await with_child(net, r), TAX))
-    person = await login(r, pki)
+    net, r, person = await claimant(env, pki)
     net.offices[CHILD].deadline = dt.timedelta(seconds=1)
     await net.offices[TAX].stop()
     before = await claims_now(net)

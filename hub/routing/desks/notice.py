@@ -41,8 +41,7 @@ class NoticeDesk(Desk):
         if not isinstance(result, TokenOk):
             return ctx, result
         hub_token, portal_token = result.tokens
-        holding = {e.office for e in await self._directory.holders(hub_token) if not e.until}
-        if ctx.requester not in holding:
+        if not await self._directory.held_by(ctx.requester, [hub_token]):
             return ctx, refused(
                 HUB_NOT_A_HOLDER, f"{ctx.requester} does not hold this person: it may not notify"
             )
