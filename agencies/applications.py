@@ -38,6 +38,7 @@ __all__ = [
     "Signer",
     "Then",
     "same_name",
+    "signed_by",
 ]
 
 COLLECTION = "applications"
@@ -62,9 +63,9 @@ class SignatureCheck(Protocol):
 # what the office does with an accepted application (e.g. a move out becomes a change event);
 # raising refuses it, and nothing is kept
 Then = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
-# what the office does once the receipt is kept (application id, person, form): e.g. a
-# child-allowance claim is opened and processed (``municipality/child_claims.py``)
-After = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
+# what the office does once the receipt is kept (application id, person, form, who signed):
+# e.g. a child-allowance claim is opened and processed (``municipality/child_claims.py``)
+After = Callable[[str, str, Mapping[str, Any], Signer], Awaitable[None]]
 
 
 class SignedApplications:
@@ -122,7 +123,7 @@ class SignedApplications:
         doc = {"kind": kind, "form": form, "receipt": receipt}
         await self.store.put_many(COLLECTION, [(app_id, None, doc)])
         if self.after is not None:
-            await self.after(app_id, person, form)
+            await self.after(app_id, person, form, signer)
         return receipt
 
     async def _check_holder(self, person: str, signer: Signer) -> None:
@@ -135,17 +136,19 @@ class SignedApplications:
                     f"{self.office} keeps no record of this resident",
                 )
             return
-        resident = found[1]
-        name = resident.get("name")
-        if not (
-            isinstance(name, str)
-            and same_name(name, signer.name)
-            and resident.get("birth_date") == signer.birth_date
-        ):
+        if not signed_by(found[1], signer.name, signer.birth_date):
             raise ApplicationRefused(
                 office_code(self.office, APPLICATION_SIGNER_MISMATCH),
                 "the application is signed by someone other than the resident it is for",
             )
+
+
+def signed_by(resident: Mapping[str, Any], name: str, birth_date: str) -> bool:
+    """Whether a record (the register's) is of the signer: the name as a name, the birth date."""
+    kept = resident.get("name")
+    return (
+        isinstance(kept, str) and same_name(kept, name) and resident.get("birth_date") == birth_date
+    )
 
 
 def _application(content: bytes, kind: str, office: str) -> dict[str, Any]:

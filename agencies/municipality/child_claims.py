@@ -9,7 +9,10 @@ attachments, decides by the pure rule (``decide_claim``, over ``child_allowance.
 the decision with the claim and tells the resident in お知らせ (``OfficeNode.notify``), in plain
 Japanese: 認定 with the monthly amount and the month it starts, or 却下 with the reason.
 
-A query that fails (an office down, a refusal, a time-out) decides nothing: the claim stays
+The claimant on the register must be who signed the claim (name and birth date, as the
+application desks compare them): the office does not take the portal's word for it. A tax office
+holding no figures for the claimant is an answer, not a failure (since 2024-10 the amount does
+not depend on income). A query that fails (an office down, a refusal, a time-out) decides nothing: the claim stays
 審査中 with the reason and is tried again (``retry`` seconds, doubling up to ``retry_max``), as
 is a notice that was not delivered. A claim is decided once and told once: the decision is kept
 before the notice is sent, and the notice carries the claim's id (``ref``), by which the portal
@@ -31,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from agencies.applications import Signer, signed_by
 from agencies.exceptions import APPLICATION_NOT_AN_APPLICATION, office_code
 from agencies.municipality.child_allowance import REFORM, ChildAllowance, decide
 from hub.identity import same_name
@@ -97,15 +101,22 @@ def first_of_next_month(day: dt.date) -> dt.date:
 
 
 def decide_claim(
-    record: Mapping[str, Any] | None, form: Mapping[str, str], filed_on: dt.date
+    record: Mapping[str, Any] | None,
+    form: Mapping[str, str],
+    filed_on: dt.date,
+    signer: Mapping[str, str],
 ) -> Verdict:
-    """Pure: the claim decided on the register's record of the claimant (None: it keeps none)
-    and the form, for the month after ``filed_on``."""
+    """Pure: the claim decided on the register's record of the claimant (None: it keeps none),
+    the form and who signed it (``name``, ``birth_date``), for the month after ``filed_on``."""
     start = first_of_next_month(filed_on)
     if start < REFORM:
         raise ValueError("claims are decided by the rules in force from 2024-10-01")
     if record is None:
         return Verdict(REJECTED, 0, start, 0, "住民票がこの市区町村にありません。")
+    if not signed_by(record, signer["name"], signer["birth_date"]):  # a dishonest filer
+        return Verdict(
+            REJECTED, 0, start, 0, "請求書に署名した人が、住民票の請求者と一致しません。"
+        )
     household = list(record["household"])
     named = [
         m
@@ -180,7 +191,9 @@ class Claims:
     def store(self) -> OfficeStore:
         return self.allowance.store
 
-    async def filed(self, app_id: str, person: str, form: Mapping[str, Any]) -> None:
+    async def filed(
+        self, app_id: str, person: str, form: Mapping[str, Any], signer: Signer
+    ) -> None:
         """A claim the desk accepted: kept 審査中 (once), then processed in the background."""
         if await self.store.get(CLAIMS, app_id) is None:
             found = await self.store.by_token(APPLICANTS, person)
@@ -192,6 +205,7 @@ class Claims:
             claim = {
                 "applicant": applicant,
                 "form": dict(form),
+                "signer": {"name": signer.name, "birth_date": signer.birth_date},
                 "filed_on": dt.datetime.now(JST).date().isoformat(),
                 "status": PENDING,
                 "reason": "照会中（住民記録・地方税）",
@@ -272,7 +286,7 @@ class Claims:
             return await self._save(
                 app_id, claim, reason=why, attempts=claim["attempts"] + 1, queries=queries
             )
-        verdict = decide_claim(record, claim["form"], filed_on)
+        verdict = decide_claim(record, claim["form"], filed_on, claim["signer"])
         decision = {
             "status": verdict.status,
             "monthly_yen": verdict.monthly_yen,

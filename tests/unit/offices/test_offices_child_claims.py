@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from agencies.applications import Signer
 from agencies.municipality.child_allowance import ChildAllowance, decide
 from agencies.municipality.child_claims import (
     APPLICANTS,
@@ -119,14 +120,17 @@ FORM = {"child_name": "番号 子2", "child_birth_date": "2025-05-01", "bank_acc
 FILED = dt.date(2026, 12, 6)
 
 
+SIGNER = {"name": "番号 花子", "birth_date": "1985-03-03"}  # the claimant, 世帯主
+
+
 def record(*births: str) -> dict[str, Any]:
-    return {"name": "番号 花子", "household": kids(*births)}
+    return {**SIGNER, "household": kids(*births)}
 
 
 def test_a_claim_is_paid_from_the_next_month() -> None:
     assert first_of_next_month(FILED) == ON
     assert first_of_next_month(dt.date(2027, 1, 31)) == dt.date(2027, 2, 1)
-    verdict = decide_claim(record("2016-05-01", "2025-05-01"), FORM, FILED)
+    verdict = decide_claim(record("2016-05-01", "2025-05-01"), FORM, FILED, SIGNER)
     assert (verdict.status, verdict.monthly_yen, verdict.from_month, verdict.children) == (
         "認定",
         10_000 + 15_000,
@@ -140,14 +144,14 @@ def test_a_claim_is_paid_from_the_next_month() -> None:
 
 
 def test_a_claimant_the_register_does_not_keep_is_rejected() -> None:
-    verdict = decide_claim(None, FORM, FILED)
+    verdict = decide_claim(None, FORM, FILED, SIGNER)
     assert (verdict.status, verdict.monthly_yen) == ("却下", 0)
     assert "住民票" in notice_for(verdict, "a")["body"]
 
 
 def test_a_child_not_in_the_household_is_rejected() -> None:
     other = {**FORM, "child_birth_date": "2025-05-02"}  # the name matches, the birth date not
-    verdict = decide_claim(record("2016-05-01", "2025-05-01"), other, FILED)
+    verdict = decide_claim(record("2016-05-01", "2025-05-01"), other, FILED, SIGNER)
     assert verdict.status == "却下" and "世帯にいません" in verdict.reason
     notice = notice_for(verdict, "a")
     assert notice["title"] == "児童手当の却下のお知らせ" and verdict.reason in notice["body"]
@@ -155,7 +159,7 @@ def test_a_child_not_in_the_household_is_rejected() -> None:
 
 def test_a_child_past_the_age_is_rejected() -> None:
     form = {**FORM, "child_name": "番号 子1", "child_birth_date": "2007-05-01"}
-    verdict = decide_claim(record("2007-05-01"), form, FILED)
+    verdict = decide_claim(record("2007-05-01"), form, FILED, SIGNER)
     assert verdict.status == "却下" and "18歳" in verdict.reason
 
 
@@ -163,12 +167,21 @@ def test_the_childs_name_is_compared_as_a_name() -> None:
     household = record("2025-05-01")
     household["household"][1]["name"] = "番号 \ufa19"  # 神 (compatibility ideograph)
     form = {**FORM, "child_name": "番号 神", "child_birth_date": "2025-05-01"}  # U+795E
-    assert decide_claim(household, form, FILED).status == "認定"
+    assert decide_claim(household, form, FILED, SIGNER).status == "認定"
+
+
+def test_a_claim_signed_by_someone_else_than_the_claimant_is_rejected() -> None:
+    """A dishonest filer (the portal is an office too): the register's claimant is not who
+    signed."""
+    other = {**SIGNER, "birth_date": "1985-03-04"}
+    verdict = decide_claim(record("2016-05-01", "2025-05-01"), FORM, FILED, other)
+    assert verdict.status == "却下" and "署名した人" in verdict.reason
+    assert decide_claim(record("2016-05-01", "2025-05-01"), FORM, FILED, SIGNER).status == "認定"
 
 
 def test_claims_before_the_reform_are_not_decided_by_this_rule() -> None:
     with pytest.raises(ValueError, match="2024-10-01"):
-        decide_claim(record("2020-01-01"), FORM, dt.date(2024, 8, 1))
+        decide_claim(record("2020-01-01"), FORM, dt.date(2024, 8, 1), SIGNER)
 
 
 @pytest.mark.parametrize(
@@ -234,6 +247,9 @@ class Node:
         return Delivered()
 
 
+SIGNED = Signer(SIGNER["name"], SIGNER["birth_date"], b"{}", dt.datetime.now(dt.UTC))
+
+
 def claims(node: Node) -> tuple[Claims, MemoryStore]:
     store = MemoryStore()
     office = ChildAllowance(
@@ -254,8 +270,8 @@ async def settled(c: Claims) -> None:
 async def test_a_claim_is_fetched_decided_kept_and_told_once() -> None:
     node = Node()
     c, store = claims(node)
-    await c.filed("app-1", "T1", FORM)
-    await c.filed("app-1", "T1", FORM)  # the same claim again: one claim, one notice
+    await c.filed("app-1", "T1", FORM, SIGNED)
+    await c.filed("app-1", "T1", FORM, SIGNED)  # the same claim again: one claim, one notice
     await settled(c)
     claim = await store.get(CLAIMS, "app-1")
     assert claim is not None and claim["status"] == "認定" and claim["told"]
@@ -273,7 +289,7 @@ async def test_a_failed_query_leaves_the_claim_pending_and_it_is_retried() -> No
     node.tax = "down"
     c, store = claims(node)
     c.retry = c.retry_max = 3600.0  # the test drives the retries
-    await c.filed("app-2", "T2", FORM)
+    await c.filed("app-2", "T2", FORM, SIGNED)
     async with asyncio.timeout(2):
         while not node.asked:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
@@ -295,7 +311,7 @@ async def test_a_notice_not_delivered_is_sent_again_the_decision_kept() -> None:
     node.notice = "down"
     c, store = claims(node)
     c.retry = c.retry_max = 3600.0
-    await c.filed("app-3", "T3", FORM)
+    await c.filed("app-3", "T3", FORM, SIGNED)
     assert await c.process("app-3") is False
     claim = await store.get(CLAIMS, "app-3")
     assert claim is not None and claim["status"] == "認定" and not claim["told"]
@@ -312,7 +328,7 @@ async def test_a_claimant_the_register_does_not_keep_is_told_the_rejection() -> 
     node = Node()
     node.register = "not_found"
     c, store = claims(node)
-    await c.filed("app-4", "T4", FORM)
+    await c.filed("app-4", "T4", FORM, SIGNED)
     await settled(c)
     claim = await store.get(CLAIMS, "app-4")
     assert claim is not None and claim["status"] == "却下"
@@ -324,7 +340,7 @@ async def test_open_claims_are_taken_up_again_on_start() -> None:
     node.tax = "down"
     c, store = claims(node)
     c.retry = c.retry_max = 3600.0
-    await c.filed("app-5", "T5", FORM)
+    await c.filed("app-5", "T5", FORM, SIGNED)
     await c.close()  # the office stops with the claim open
     node.tax = "ok"
     again = Claims(c.allowance, "myna-portal", retry=0.01)
