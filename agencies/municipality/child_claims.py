@@ -199,7 +199,8 @@ class Claims:
             found = await self.store.by_token(APPLICANTS, person)
             if found is None:  # a first claim: the claimant becomes an applicant
                 applicant = f"A-{uuid.uuid4().hex[:12]}"
-                await self.store.put_many(APPLICANTS, [(applicant, person, {"claims": [app_id]})])
+                first = {"first_claim": app_id}
+                await self.store.put_many(APPLICANTS, [(applicant, person, first)])
             else:
                 applicant = found[0]
             claim = {
