@@ -10,14 +10,15 @@ the decision with the claim and tells the resident in お知らせ (``OfficeNode
 Japanese: 認定 with the monthly amount and the month it starts, or 却下 with the reason.
 
 The claimant on the register must be who signed the claim (name and birth date, as the
-application desks compare them): the office does not take the portal's word for it. A tax office
-holding no figures for the claimant is an answer, not a failure (since 2024-10 the amount does
-not depend on income). A query that fails (an office down, a refusal, a time-out) decides nothing: the claim stays
-審査中 with the reason and is tried again (``retry`` seconds, doubling up to ``retry_max``), as
-is a notice that was not delivered. A claim is decided once and told once: the decision is kept
-before the notice is sent, and the notice carries the claim's id (``ref``), by which the portal
-keeps one notice per office and claim. Claims still open when the office starts are taken up
-again (``resume``).
+application desks compare them): the office does not take the portal's word for it. A tax
+office holding no figures for the claimant is an answer, not a failure (since 2024-10 the
+amount does not depend on income). A query that fails (an office down, a refusal, a time-out)
+decides nothing: the claim stays 審査中 with the reason and is tried again (``retry`` seconds,
+doubling up to ``retry_max``), as is a notice that was not delivered.
+
+A claim is decided once and told once: the decision is kept before the notice is sent, and the
+notice carries the claim's id (``ref``), by which the portal keeps one notice per office and
+claim. Claims still open when the office starts are taken up again (``resume``).
 
 Payment starts the month after the claim (児童手当法 第8条第2項, recalled [R]; the 15-day rule
 for a birth or a move in is not modelled); the amount is the rule's on the first day of that
