@@ -23,7 +23,7 @@ from portal_env import (
 )
 
 from agencies.municipality.child_claims import CLAIMS, PENDING
-from hub.wire import Refused
+from hub.wire import Delivered, Refused
 from portal.model import NoticeEntry
 from renkei.network import Network
 
@@ -197,3 +197,22 @@ async def test_a_malformed_or_oversized_claim_is_refused_and_nothing_opened(
         assert filed.status == "refused", filed
     assert await claims_now(net) == before
     assert await net.stores[CHILD].keys("applications") == receipts
+
+
+async def test_a_notice_sent_again_is_kept_once_per_office_and_ref(env: Env, pki: Pki) -> None:
+    """An office that could not confirm a notice sends it again: the portal keeps one per
+    office and ``ref``; another office's notice with the same ref is its own."""
+    net = await network(env, pki)
+    r = await resident(net, pki)  # held by the register and the child office
+    person = await login(r, pki)
+    notice = {"title": "児童手当の認定のお知らせ", "body": "認定しました。", "ref": "claim-1"}
+    for _ in range(2):
+        assert isinstance(await net.offices[CHILD].notify(r.child_token, PORTAL, notice), Delivered)
+    other = await net.offices[REGISTER].notify(r.register_token, PORTAL, notice)
+    assert isinstance(other, Delivered)
+    async with asyncio.timeout(5):
+        while len(kept := await r.portal.notices(person)) < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    kept = await r.portal.notices(person)
+    assert sorted(n.office for n in kept) == sorted([REGISTER, CHILD])
