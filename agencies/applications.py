@@ -30,7 +30,16 @@ from agencies.exceptions import (
 from hub.identity import same_name
 from hub.node import ApplicationRefused, OfficeStore
 
-__all__ = ["COLLECTION", "SignatureCheck", "SignedApplications", "Signer", "same_name"]
+__all__ = [
+    "COLLECTION",
+    "After",
+    "SignatureCheck",
+    "SignedApplications",
+    "Signer",
+    "Then",
+    "same_name",
+    "signed_by",
+]
 
 COLLECTION = "applications"
 
@@ -54,6 +63,9 @@ class SignatureCheck(Protocol):
 # what the office does with an accepted application (e.g. a move out becomes a change event);
 # raising refuses it, and nothing is kept
 Then = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
+# what the office does once the receipt is kept (application id, person, form, who signed):
+# e.g. a child-allowance claim is opened and processed (``municipality/child_claims.py``)
+After = Callable[[str, str, Mapping[str, Any], Signer], Awaitable[None]]
 
 
 class SignedApplications:
@@ -65,12 +77,14 @@ class SignedApplications:
         then: Then | None = None,
         *,
         register: bool = False,
+        after: After | None = None,
     ) -> None:
         self.office = office
         self.store = store
         self.check = check
         self.then = then
         self.register = register  # it keeps residents: an application must be one of theirs
+        self.after = after
         self._one_at_a_time = asyncio.Lock()  # the duplicate check, ``then`` and the receipt
 
     async def receive(self, person: str, kind: str, document: bytes) -> Mapping[str, Any]:
@@ -108,6 +122,8 @@ class SignedApplications:
         }
         doc = {"kind": kind, "form": form, "receipt": receipt}
         await self.store.put_many(COLLECTION, [(app_id, None, doc)])
+        if self.after is not None:
+            await self.after(app_id, person, form, signer)
         return receipt
 
     async def _check_holder(self, person: str, signer: Signer) -> None:
@@ -120,17 +136,19 @@ class SignedApplications:
                     f"{self.office} keeps no record of this resident",
                 )
             return
-        resident = found[1]
-        name = resident.get("name")
-        if not (
-            isinstance(name, str)
-            and same_name(name, signer.name)
-            and resident.get("birth_date") == signer.birth_date
-        ):
+        if not signed_by(found[1], signer.name, signer.birth_date):
             raise ApplicationRefused(
                 office_code(self.office, APPLICATION_SIGNER_MISMATCH),
                 "the application is signed by someone other than the resident it is for",
             )
+
+
+def signed_by(resident: Mapping[str, Any], name: str, birth_date: str) -> bool:
+    """Whether a record (the register's) is of the signer: the name as a name, the birth date."""
+    kept = resident.get("name")
+    return (
+        isinstance(kept, str) and same_name(kept, name) and resident.get("birth_date") == birth_date
+    )
 
 
 def _application(content: bytes, kind: str, office: str) -> dict[str, Any]:

@@ -46,6 +46,7 @@ __all__ = ["ItemTable", "OfficeRegistry", "PortalOffice", "SignerOf"]
 
 log = get_logger("portal.office")
 Feed = asyncio.Queue[AccessEntry | NoticeEntry]
+_REF_MAX = 100  # a notice's ``ref``, longest kept
 _KEPT = 100  # notices and application statuses kept per resident (newest)
 NOTICES, APPLICATIONS = "notices", "applications"  # the portal's store: per resident
 _FEED_MAX = 100  # a resident's browser that stopped reading loses alerts, not the portal memory
@@ -294,11 +295,17 @@ class PortalOffice:
         try:
             body = orjson.loads(open_sealed(msg.body, self.node.keys.sealing))
             title, text = str(body["title"])[:200], str(body["body"])[:4000]
-        except (WireError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            ref = body.get("ref")
+        except (WireError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             log.warning("notice.unreadable", origin=msg.origin, error=type(exc).__name__)
             return None
+        # a notice about one thing of the office's (``ref``, e.g. a claim's decision) is kept
+        # once, whichever send of it arrives: its id is the office's and the ref's
+        notice_id = msg.envelope.correlation_id
+        if isinstance(ref, str) and 0 < len(ref) <= _REF_MAX:
+            notice_id = uuid.uuid5(uuid.NAMESPACE_URL, f"renkei:notice/{msg.origin}/{ref}")
         return NoticeEntry(
-            notice_id=msg.envelope.correlation_id,
+            notice_id=notice_id,
             at=msg.envelope.issued_at,
             office=msg.origin,
             office_name=self._name(msg.origin),

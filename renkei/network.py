@@ -427,6 +427,8 @@ async def _start_office(
     await node.start()
     net._closers.append(node.stop)
     net.offices[code], net.stores[code], net.apps[code] = node, store, made.app
+    for start in made.starters:  # after the node: they may ask through it
+        await start()
 
 
 async def _keep_session(_: Any) -> None:

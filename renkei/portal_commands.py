@@ -177,6 +177,9 @@ DEMO_RESIDENT = {
     "birth_date": "1985-04-02",
     "sex": "2",  # JIS X 0303: 1 male, 2 female, 9 not applicable
 }
+# the demo resident's child (a 子 of their household): a 児童手当 claim filed for them in the
+# portal is 認定 (agencies/municipality/child_claims.py)
+DEMO_CHILD = {"name": "番号 一郎", "birth_date": "2022-08-08", "sex": "1"}
 # a long address (a reserved .example one), as real notices carry: the page must wrap it
 DEMO_NOTICE_URL = (
     "https://www.city.chiyoda.example/koho/kurashi/kosodate/teate/jidoteate/"
@@ -207,9 +210,10 @@ async def demo_resident(
     await net.stores["chiyoda-tax"].put_many(
         "taxpayers", [(f"demo-{rrc}", tokens["chiyoda-tax"], taxpayer)]
     )
-    await net.stores["chiyoda-resident"].put_many(
-        "households", [(f"h-{rrc}", None, {"head": f"demo-{rrc}", "members": [f"demo-{rrc}"]})]
-    )
+    child = {**record, **DEMO_CHILD, "relationship": "子"}  # unnumbered here: not enrolled
+    await net.stores["chiyoda-resident"].put_many("residents", [(f"demo-{rrc}-c", None, child)])
+    members = {"head": f"demo-{rrc}", "members": [f"demo-{rrc}", f"demo-{rrc}-c"]}
+    await net.stores["chiyoda-resident"].put_many("households", [(f"h-{rrc}", None, members)])
     holder = holder_for(await net.offices[PKI_OFFICE].enroll(number, facts))
     resident = Resident.model_validate(
         {

@@ -10,17 +10,19 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agencies.applications import SignedApplications
+from agencies.applications import SignedApplications, Then
 from agencies.item_office import ItemOffice
 from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance
+from agencies.municipality.child_claims import Claims, check_form
 from agencies.municipality.issuance import Printer
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.moving import MovedOut
 from agencies.municipality.resident_register import ResidentRegister
 from hub.node import ChangeListener, OfficeNode, OfficeStore, Roles
 from hub.routing import LegalTable, Office, Registry
+from hub.routing.portal import PORTAL_KIND
 from issuance import IssuanceCentre
 from issuance.pdf import certificate_printer
 from issuance.seal import Seal
@@ -58,6 +60,7 @@ class Part:
     app: Any = None
     close: Callable[[], Awaitable[None]] | None = None
     deadline: dt.timedelta | None = None
+    start: Callable[[], Awaitable[None]] | None = None  # once the node runs (e.g. resume work)
 
 
 def _number_resolver(s: Seat) -> Part:
@@ -84,11 +87,15 @@ def _item_provider(s: Seat) -> Part:
     return Part(Roles(provider=office), office)
 
 
-def _child_allowance(s: Seat) -> Part:
+def _allowance(s: Seat) -> ChildAllowance:
     municipality = s.office.municipality
     register = _office_providing(s.registry, "resident_record", municipality)
     tax = _office_providing(s.registry, "local_tax", municipality)
-    return Part(app=ChildAllowance(s.node, s.store, register=register, tax_office=tax))
+    return ChildAllowance(s.node, s.store, register=register, tax_office=tax)
+
+
+def _child_allowance(s: Seat) -> Part:
+    return Part(app=_allowance(s))
 
 
 def _portal(s: Seat) -> Part:
@@ -106,12 +113,34 @@ def _applications(s: Seat) -> Part:
     if s.signatures is None:  # no signature check configured: it takes none (as a node would)
         return Part()
     code = s.office.code
-    then = MovedOut(s.node, s.store) if "moving" in s.office.accepts else None
+    then: Then | None = MovedOut(s.node, s.store) if "moving" in s.office.accepts else None
+    claims: Claims | None = None
+    if "child_allowance" in s.office.accepts:  # 認定請求: fetched, decided, told
+        claims = Claims(_allowance(s), _portal_code(s.registry))
+        then = _checked_form(code)
     register = "resident_record" in s.office.provides
     received = SignedApplications(
-        code, s.store, s.signatures.for_office(code), then, register=register
+        code,
+        s.store,
+        s.signatures.for_office(code),
+        then,
+        register=register,
+        after=None if claims is None else claims.filed,
     )
-    return Part(Roles(applications=received))
+    if claims is None:
+        return Part(Roles(applications=received))
+    return Part(Roles(applications=received), start=claims.resume, close=claims.close)
+
+
+def _checked_form(office: str) -> Then:
+    async def check(person: str, kind: str, form: Mapping[str, Any]) -> None:
+        check_form(office, form)
+
+    return check
+
+
+def _portal_code(registry: Registry) -> str:
+    return next(o.code for o in registry if o.kind == PORTAL_KIND)
 
 
 def _certification(s: Seat) -> Part:
@@ -147,6 +176,7 @@ class Assembly:
     app: Any  # the first role's own code (None: the office only asks)
     closers: tuple[Callable[[], Awaitable[None]], ...]
     deadline: dt.timedelta | None
+    starters: tuple[Callable[[], Awaitable[None]], ...] = ()
 
 
 def assemble(seat: Seat, builders: Mapping[str, Callable[[Seat], Part]] = BUILDERS) -> Assembly:
@@ -171,6 +201,7 @@ def assemble(seat: Seat, builders: Mapping[str, Callable[[Seat], Part]] = BUILDE
         app=next((p.app for p in parts if p.app is not None), None),
         closers=tuple(p.close for p in parts if p.close is not None),
         deadline=next((p.deadline for p in parts if p.deadline is not None), None),
+        starters=tuple(p.start for p in parts if p.start is not None),
     )
 
 

@@ -7,12 +7,22 @@ Income is assessed by the municipality where the claimant lived on 1 January (�
 moved in after 1 January), it asks the hub, which finds the office that held the claimant on
 that 1 January (the 転入元, FACTS §1.4 row 1) — the network case the legal table's r01 is for.
 
-The rules are a MODEL of the rules before the October 2024 reform (figures recalled, not checked
-against the law text): children up to the end of junior high school; monthly 15,000 yen under 3,
-10,000 yen from 3 (15,000 for a third or later child until the end of primary school); a
-claimant whose income is over the income limit gets the special benefit (特例給付) of 5,000 yen
-per child, and over the upper limit nothing. Limits by the number of dependants (children here):
-622万/660万/698万/736万 yen and upper limits 858万/896万/934万/972万, +38万 per further dependant.
+The rules are those in force on the date decided for (``decide``), both MODELS (figures
+recalled, not checked against the law text; FACTS.md says only that the reform took effect in
+October 2024 [R], and neither FACTS nor REGISTER-FACTS gives the amounts or the income limit):
+
+- before 2024-10-01: children up to the end of junior high school; monthly 15,000 yen under 3,
+  10,000 yen from 3 (15,000 for a third or later child until the end of primary school); a
+  claimant whose income is over the income limit gets the special benefit (特例給付) of 5,000
+  yen per child, and over the upper limit nothing. Limits by the number of dependants
+  (children here): 622万/660万/698万/736万 yen and upper limits 858万/896万/934万/972万, +38万
+  per further dependant.
+- from 2024-10-01 (令和6年 改正): children up to the first 31 March after their 18th birthday
+  (高校生年代); monthly 15,000 yen under 3, 10,000 yen from 3, 30,000 yen for a third or later
+  child, the order counted among the claimant's children up to the first 31 March after their
+  22nd birthday (those of 19 to 22 count in the order but are not paid for; here: the
+  household's 子, the 監護相当・生計費の負担 taken as given); no income limit — the tax figures
+  are still fetched (the legal table's item), and do not change the amount.
 """
 
 from __future__ import annotations
@@ -24,9 +34,10 @@ from dataclasses import dataclass
 from hub.node import Answer, OfficeNode, OfficeStore
 from hub.wire import HUB
 
-__all__ = ["AFFAIR", "ChildAllowance", "Decision", "decide"]
+__all__ = ["AFFAIR", "REFORM", "ChildAllowance", "Decision", "Supporting", "decide"]
 
 AFFAIR = "child_allowance"
+REFORM = dt.date(2024, 10, 1)  # 高校生年代まで, 第3子 30,000 yen, no income limit
 _LIMIT = 6_220_000
 _UPPER = 8_580_000
 _STEP = 380_000
@@ -56,7 +67,47 @@ def _school_year_end_age(birth: str, on: dt.date) -> int:
 
 
 def decide(household: list[dict[str, str]], income: int, on: dt.date) -> tuple[str, int, int, str]:
-    """Pure: (status, monthly yen, children counted, reason) from the household and income."""
+    """Pure: (status, monthly yen, children paid for, reason) by the rules in force on ``on``."""
+    if on >= REFORM:
+        return _from_reform(household, on)
+    return _before_reform(household, income, on)
+
+
+def _children(household: list[dict[str, str]], on: dt.date, below: int) -> list[dict[str, str]]:
+    """The household's 子 born by ``on`` and under ``below`` on the 1 April starting the school
+    year of ``on`` (so until the first 31 March after that birthday), oldest first."""
+    return sorted(
+        (
+            m
+            for m in household
+            if m["relationship"] == "子"
+            and dt.date.fromisoformat(m["birth_date"]) <= on
+            and _school_year_end_age(m["birth_date"], on) < below
+        ),
+        key=lambda m: m["birth_date"],
+    )
+
+
+def _from_reform(household: list[dict[str, str]], on: dt.date) -> tuple[str, int, int, str]:
+    counted = _children(household, on, 22)  # the order: children up to 22 (年度末)
+    paid = [
+        (order, kid)
+        for order, kid in enumerate(counted, start=1)
+        if _school_year_end_age(kid["birth_date"], on) < 18
+    ]
+    if not paid:
+        return "no_child", 0, 0, "no child of high-school age or younger in the household"
+    total = sum(
+        30_000 if order >= 3 else 15_000 if _age(kid["birth_date"], on) < 3 else 10_000
+        for order, kid in paid
+    )
+    n = len(paid)
+    return "eligible", total, n, f"{n} child(ren) paid for, {len(counted)} counted in the order"
+
+
+def _before_reform(
+    household: list[dict[str, str]], income: int, on: dt.date
+) -> tuple[str, int, int, str]:
     kids = sorted(
         (
             m
@@ -81,6 +132,15 @@ def decide(household: list[dict[str, str]], income: int, on: dt.date) -> tuple[s
     return "eligible", total, n, f"{n} child(ren), income {income:,} yen within the limit {limit:,}"
 
 
+@dataclass(frozen=True, slots=True)
+class Supporting:
+    """What the network answered: the household, the tax figures, and every answer in order."""
+
+    household: Answer
+    tax: Answer
+    answers: tuple[Answer, ...]
+
+
 class ChildAllowance:
     def __init__(
         self, node: OfficeNode, store: OfficeStore, *, register: str, tax_office: str
@@ -94,26 +154,33 @@ class ChildAllowance:
         token = await self.store.token("applicants", local_id)
         if token is None:
             return Decision(local_id, "unknown", 0, 0, "applicant not enrolled", ())
-        fiscal_year = status_date.year if status_date.month >= 6 else status_date.year - 1
+        found = await self.supporting(token, status_date)
+        household, tax = found.household, found.tax
+        if household.data is None or tax.data is None:
+            failed = household if household.data is None else tax
+            reason = f"{failed.status}: {failed.reason}"
+            return Decision(local_id, "unknown", 0, 0, reason, found.answers)
+        income = int(tax.data["local_tax"]["total_income"])
+        status, monthly, n, reason = decide(
+            household.data["resident_record"]["household"], income, status_date
+        )
+        return Decision(local_id, status, monthly, n, reason, found.answers)
+
+    async def supporting(self, token: str, on: dt.date) -> Supporting:
+        """The claim's supporting information, asked through the hub (添付書類の省略): the
+        household from the register, the fiscal year's tax figures from the tax office — or,
+        when it holds none (moved in after 1 January), from the municipality of 1 January."""
+        fiscal_year = on.year if on.month >= 6 else on.year - 1
         household, tax = await asyncio.gather(
             self.node.ask(AFFAIR, self.register, ("resident_record",), token),
             self.node.ask(
                 AFFAIR, self.tax_office, ("local_tax",), token, {"fiscal_year": fiscal_year}
             ),
         )
-        if tax.status == "not_found":  # not taxed here on 1 January: the 転入元's, by the hub
-            elsewhere = await self.node.ask(
-                AFFAIR, HUB, ("local_tax",), token, {"fiscal_year": fiscal_year}
-            )
-            answers: tuple[Answer, ...] = (household, tax, elsewhere)
-            tax = elsewhere
-        else:
-            answers = (household, tax)
-        if household.data is None or tax.data is None:
-            failed = household if household.data is None else tax
-            return Decision(local_id, "unknown", 0, 0, f"{failed.status}: {failed.reason}", answers)
-        income = int(tax.data["local_tax"]["total_income"])
-        status, monthly, n, reason = decide(
-            household.data["resident_record"]["household"], income, status_date
+        if tax.status != "not_found":
+            return Supporting(household, tax, (household, tax))
+        # not taxed here on 1 January: the 転入元's, found by the hub
+        elsewhere = await self.node.ask(
+            AFFAIR, HUB, ("local_tax",), token, {"fiscal_year": fiscal_year}
         )
-        return Decision(local_id, status, monthly, n, reason, answers)
+        return Supporting(household, elsewhere, (household, tax, elsewhere))

@@ -32,6 +32,7 @@ __all__ = [
     "HUB_FUTURE_REQUEST",
     "HUB_IDENTITY_MISMATCH",
     "HUB_LATE_ENROLLMENT",
+    "HUB_NOT_A_HOLDER",
     "HUB_NOT_A_PORTAL",
     "HUB_NOT_A_REGISTER",
     "HUB_NOT_RESIDENT_HERE",
@@ -145,6 +146,7 @@ HUB_BAD_DEADLINE: Final = "hub.bad_deadline"  # a deadline message not the hub's
 # -- the desks ------------------------------------------------------------------------------
 HUB_UNEXPECTED_DOCUMENT: Final = "hub.unexpected_document"
 HUB_NOT_A_PORTAL: Final = "hub.not_a_portal"
+HUB_NOT_A_HOLDER: Final = "hub.not_a_holder"  # a notice about a person the office holds not
 HUB_BAD_IDENTIFY: Final = "hub.bad_identify"
 HUB_UNADDRESSED_APPLICATION: Final = "hub.unaddressed_application"
 HUB_BAD_ENROLLMENT: Final = "hub.bad_enrollment"

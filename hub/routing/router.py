@@ -133,7 +133,7 @@ def desks_for(d: RouterDeps, out: Forwarder) -> dict[type[Message], Desk]:
         Enroll: EnrollmentDesk(directory=d.directory, rate=d.enroll_rate, clock=d.clock, **shared),
         ChangeEvent: ChangeDesk(directory=d.directory, **shared),
         Identify: IdentifyDesk(**shared),
-        Notice: NoticeDesk(**shared),
+        Notice: NoticeDesk(directory=d.directory, **shared),
     }
 
 

@@ -1,6 +1,6 @@
 """児童手当 decisions (the pure ``decide``), with every figure worked out from the docstring.
 
-Status date 2025-06-01: the school year began 2025-04-01. Children count up to the end of
+Status date 2024-06-01: the school year began 2024-04-01. Children count up to the end of
 junior high school (under 15 on that 1 April); 15,000 yen a month under 3, else 10,000, and
 15,000 for a third or later child still in primary school (under 12 on that 1 April). The
 income limit is 622万 + 38万 per child counted, the upper limit 858万 + 38万 per child.
@@ -16,14 +16,14 @@ import pytest
 from agencies.municipality.child_allowance import ChildAllowance, Decision, decide
 from hub.node import Answer, MemoryStore
 
-ON = dt.date(2025, 6, 1)
+ON = dt.date(2024, 6, 1)
 LOW_INCOME = 4_000_000
 
 
 def household(*children: str, extra: tuple[tuple[str, str], ...] = ()) -> list[dict[str, str]]:
     members = [
-        {"relationship": "世帯主", "birth_date": "1985-03-03"},
-        {"relationship": "妻", "birth_date": "1987-07-07"},
+        {"relationship": "世帯主", "birth_date": "1984-03-03"},
+        {"relationship": "妻", "birth_date": "1986-07-07"},
     ]
     members += [{"relationship": "子", "birth_date": b} for b in children]
     members += [{"relationship": r, "birth_date": b} for r, b in extra]
@@ -40,7 +40,7 @@ def test_a_household_without_children_gets_nothing() -> None:
 
 
 def test_only_members_related_as_children_count() -> None:
-    young_parent = (("母", "2015-01-01"),)  # a young member who is not 子
+    young_parent = (("母", "2014-01-01"),)  # a young member who is not 子
     status, monthly, n, _ = decide(household(extra=young_parent), LOW_INCOME, ON)
     assert (status, monthly, n) == ("no_child", 0, 0)
 
@@ -48,11 +48,11 @@ def test_only_members_related_as_children_count() -> None:
 @pytest.mark.parametrize(
     ("birth", "counted"),
     [
-        ("2010-04-02", True),  # 14 on 2025-04-01: third year of junior high
-        ("2010-03-31", False),  # 15 on 2025-04-01: left junior high in March
-        ("2009-05-01", False),  # high school
-        ("2007-01-01", False),  # 18
-        ("2012-07-10", True),  # first year of junior high
+        ("2009-04-02", True),  # 14 on 2024-04-01: third year of junior high
+        ("2009-03-31", False),  # 15 on 2024-04-01: left junior high in March
+        ("2008-05-01", False),  # high school
+        ("2006-01-01", False),  # 18
+        ("2011-07-10", True),  # first year of junior high
     ],
 )
 def test_children_count_until_the_end_of_junior_high(birth: str, counted: bool) -> None:
@@ -66,11 +66,11 @@ def test_children_count_until_the_end_of_junior_high(birth: str, counted: bool) 
 @pytest.mark.parametrize(
     ("birth", "monthly"),
     [
-        ("2025-05-01", 15_000),  # a month old
-        ("2023-06-02", 15_000),  # 1
-        ("2022-06-02", 15_000),  # 2, turning 3 tomorrow
-        ("2022-06-01", 10_000),  # 3 today
-        ("2020-01-01", 10_000),  # 5
+        ("2024-05-01", 15_000),  # a month old
+        ("2022-06-02", 15_000),  # 1
+        ("2021-06-02", 15_000),  # 2, turning 3 tomorrow
+        ("2021-06-01", 10_000),  # 3 today
+        ("2019-01-01", 10_000),  # 5
     ],
 )
 def test_a_child_under_3_gets_15000(birth: str, monthly: int) -> None:
@@ -81,7 +81,7 @@ def test_a_child_under_3_gets_15000(birth: str, monthly: int) -> None:
 def test_an_older_sibling_beyond_junior_high_does_not_count_or_make_a_third_child() -> None:
     # 2008 (high school) is not counted: the 2018 child is the second, not the third
     status, monthly, n, _ = decide(
-        household("2008-05-01", "2013-05-01", "2018-05-01"), LOW_INCOME, ON
+        household("2007-05-01", "2012-05-01", "2017-05-01"), LOW_INCOME, ON
     )
     assert (status, monthly, n) == ("eligible", 10_000 + 10_000, 2)
 
@@ -89,21 +89,21 @@ def test_an_older_sibling_beyond_junior_high_does_not_count_or_make_a_third_chil
 def test_a_third_child_in_primary_school_gets_15000() -> None:
     # 12, 10 and 7 years old; the youngest (third, primary school) gets 15,000
     status, monthly, n, reason = decide(
-        household("2018-05-01", "2013-05-01", "2015-05-01"), LOW_INCOME, ON
+        household("2017-05-01", "2012-05-01", "2014-05-01"), LOW_INCOME, ON
     )
     assert (status, monthly, n) == ("eligible", 10_000 + 10_000 + 15_000, 3)
     assert reason == "3 child(ren), income 4,000,000 yen within the limit 7,360,000"
 
 
 def test_a_fourth_child_under_3_and_a_third_in_primary_school() -> None:
-    monthly = decide(household("2012-05-01", "2014-05-01", "2016-05-01", "2023-05-01"), 0, ON)[1]
+    monthly = decide(household("2011-05-01", "2013-05-01", "2015-05-01", "2022-05-01"), 0, ON)[1]
     assert monthly == 10_000 + 10_000 + 15_000 + 15_000
 
 
 def test_a_third_child_in_junior_high_gets_10000() -> None:
-    # 15, 14, 13 on 2025-06-01; the school-year ages on 1 April are 14, 13 and 12: all junior high
+    # 15, 14, 13 on 2024-06-01; the school-year ages on 1 April are 14, 13 and 12: all junior high
     status, monthly, n, _ = decide(
-        household("2010-05-01", "2011-05-01", "2012-05-01"), LOW_INCOME, ON
+        household("2009-05-01", "2010-05-01", "2011-05-01"), LOW_INCOME, ON
     )
     assert (status, monthly, n) == ("eligible", 30_000, 3)
 
@@ -123,7 +123,7 @@ def test_income_limits_for_two_children(
     income: int, status: str, monthly: int, reason: str
 ) -> None:
     # two children (one under 3): limit 622万 + 2 × 38万 = 698万, upper 858万 + 2 × 38万 = 934万
-    assert decide(household("2015-05-01", "2024-05-01"), income, ON) == (
+    assert decide(household("2014-05-01", "2023-05-01"), income, ON) == (
         status,
         monthly,
         2,
@@ -136,28 +136,31 @@ def test_income_limits_for_two_children(
     [(1, 6_600_000, 8_960_000), (3, 7_360_000, 9_720_000), (4, 7_740_000, 10_100_000)],
 )
 def test_the_limits_rise_by_380000_per_child(children: int, limit: int, upper: int) -> None:
-    kids = [f"{2012 + i}-05-01" for i in range(children)]
+    kids = [f"{2011 + i}-05-01" for i in range(children)]
     assert decide(household(*kids), limit, ON)[0] == "eligible"
     assert decide(household(*kids), limit + 1, ON)[:2] == ("special", 5_000 * children)
     assert decide(household(*kids), upper + 1, ON)[:2] == ("ineligible", 0)
 
 
 def test_the_school_year_turns_on_1_april() -> None:
-    # born 2010-05-01: 14 on 2024-04-01 (counted all 2024 school year), 15 on 2025-04-01
-    kid = household("2010-05-01")
-    assert decide(kid, LOW_INCOME, dt.date(2025, 3, 31))[0] == "eligible"
-    assert decide(kid, LOW_INCOME, dt.date(2025, 4, 1))[0] == "eligible"
-    assert decide(kid, LOW_INCOME, dt.date(2026, 3, 31))[0] == "eligible"
-    assert decide(kid, LOW_INCOME, dt.date(2026, 4, 1))[0] == "no_child"
+    # born 2008-05-01: 14 on 2023-04-01 (counted all the 2023 school year), 15 on 2024-04-01
+    kid = household("2008-05-01")
+    assert decide(kid, LOW_INCOME, dt.date(2023, 3, 31))[0] == "eligible"
+    assert decide(kid, LOW_INCOME, dt.date(2023, 4, 1))[0] == "eligible"
+    assert decide(kid, LOW_INCOME, dt.date(2024, 3, 31))[0] == "eligible"
+    assert decide(kid, LOW_INCOME, dt.date(2024, 4, 1))[0] == "no_child"
+    # the reform pays to high-school age: the same child again from 2024-10-01
+    assert decide(kid, LOW_INCOME, dt.date(2024, 9, 30))[0] == "no_child"
+    assert decide(kid, LOW_INCOME, dt.date(2024, 10, 1))[:2] == ("eligible", 10_000)
 
 
 @pytest.mark.parametrize(
     ("children", "expected"),
     [
-        # born 2010-04-01: entered primary school April 2016, left junior high March 2025
-        (("2010-04-01",), ("no_child", 0, 0)),
-        # third child born 2013-04-01: left primary school March 2025, so 10,000, not 15,000
-        (("2011-05-01", "2012-05-01", "2013-04-01"), ("eligible", 30_000, 3)),
+        # born 2009-04-01: entered primary school April 2015, left junior high March 2024
+        (("2009-04-01",), ("no_child", 0, 0)),
+        # third child born 2012-04-01: left primary school March 2024, so 10,000, not 15,000
+        (("2010-05-01", "2011-05-01", "2012-04-01"), ("eligible", 30_000, 3)),
     ],
     ids=["junior-high-leaver", "primary-leaver"],
 )

@@ -255,9 +255,19 @@ async def test_only_the_portal_identifies_and_only_at_jlis_pki() -> None:
     assert outcome == Enrolled(token=token("p1", PORTAL)) and ctx.person == token("p1", "hub")
 
 
+def notice_desk(bus: FakeBus, directory: MemoryDirectory) -> NoticeDesk:
+    return NoticeDesk(
+        registry=REGISTRY,
+        tokens=FakeTokens(),  # type: ignore[arg-type]
+        directory=directory,
+        forwarder=forwarder(bus),
+    )
+
+
 async def test_a_notice_reaches_the_portal_under_the_portals_token() -> None:
-    bus = FakeBus()
-    desk = NoticeDesk(registry=REGISTRY, tokens=FakeTokens(), forwarder=forwarder(bus))  # type: ignore[arg-type]
+    bus, directory = FakeBus(), MemoryDirectory()
+    await directory.enrolled(token("p1", "hub"), TAX, NOW - dt.timedelta(days=30))
+    desk = notice_desk(bus, directory)
     ctx = context("notice", TAX, PORTAL, "notice")
     msg = Notice(envelope=envelope(ctx), person=token("p1", TAX), body=SEALED)
     assert (await desk.handle(msg, ctx))[1] == Delivered()
@@ -270,6 +280,26 @@ async def test_a_notice_reaches_the_portal_under_the_portals_token() -> None:
     bus.unroutable.add(PORTAL)
     _, outcome = await desk.handle(msg, ctx)
     assert outcome.status == "error" and outcome.code == "hub.provider_unreachable"  # type: ignore[union-attr]
+
+
+async def test_a_notice_comes_only_from_an_office_that_holds_the_person_now() -> None:
+    """A dishonest office with a valid token of its own for a person it does not hold (never
+    enrolled, or its holding ended: the resident moved away) cannot notify them."""
+    bus, directory = FakeBus(), MemoryDirectory()
+    hub_p1 = token("p1", "hub")
+    await directory.enrolled(hub_p1, CHILD, NOW - dt.timedelta(days=30))
+    desk = notice_desk(bus, directory)
+    never = context("notice", TAX, PORTAL, "notice")
+    msg = Notice(envelope=envelope(never), person=token("p1", TAX), body=SEALED)
+    _, outcome = await desk.handle(msg, never)
+    assert isinstance(outcome, Refused) and outcome.code == "hub.not_a_holder"
+    held = context("notice", CHILD, PORTAL, "notice")
+    msg = Notice(envelope=envelope(held), person=token("p1", CHILD), body=SEALED)
+    assert (await desk.handle(msg, held))[1] == Delivered()
+    await directory.ended(hub_p1, [CHILD], NOW)
+    _, outcome = await desk.handle(msg, held)
+    assert isinstance(outcome, Refused) and outcome.code == "hub.not_a_holder"
+    assert len(bus.sent()) == 1  # only the holder's notice left the hub
 
 
 # ---- change events ----------------------------------------------------------------------------

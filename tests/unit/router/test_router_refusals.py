@@ -612,6 +612,13 @@ async def test_hub_not_a_portal(make_hub: MakeHub, msg: Identify | Notice) -> No
     assert await hub.refused(delivered(msg)) == "hub.not_a_portal"
 
 
+async def test_hub_not_a_holder(make_hub: MakeHub) -> None:
+    hub = make_hub()  # the person is held by the child office; the tax office notifies them
+    await hub.directory.enrolled(HUB_P1, CHILD, NOW - dt.timedelta(days=30))
+    msg = Notice(envelope=envelope(TAX, PORTAL, "notice"), person=token("p1", TAX), body=SEALED)
+    assert await hub.refused(delivered(msg)) == "hub.not_a_holder"
+
+
 async def test_hub_bad_identify(make_hub: MakeHub) -> None:
     hub = make_hub()
     msg = Identify(envelope=envelope(PORTAL, JLIS, "portal_login"), certificate=SEALED)
