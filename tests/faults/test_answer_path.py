@@ -22,6 +22,25 @@ pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 RRC = "12345678903"
 
 
+async def lose_the_first_reply(dep: Deployment) -> list[Any]:
+    """A hub whose first reply's publish is lost (as by a broker restart or the hub killed
+    between its record and its reply); the list fills when it is."""
+    hub = await dep.hub()
+    assert hub.router is not None
+    finisher = hub.router._d.finisher
+    sent = finisher._reply
+    lost: list[Any] = []
+
+    async def lose_the_first(*args: Any) -> None:
+        if not lost:
+            lost.append(args)
+            raise NotConfirmed("the connection was lost before the confirm")
+        await sent(*args)
+
+    finisher._reply = lose_the_first  # type: ignore[method-assign]
+    return lost
+
+
 async def test_a_record_write_failing_holds_the_answer_until_the_database_is_back(
     dep: Deployment,
 ) -> None:
@@ -70,19 +89,7 @@ async def test_a_reply_lost_after_its_record_is_sent_again_from_the_redelivered_
     """The hub recorded ``ok`` and its reply's publish was lost (a broker restart, the hub
     killed): before, the redelivered answer found its record and nothing was ever sent."""
     await dep.services()
-    hub = await dep.hub()
-    assert hub.router is not None
-    finisher = hub.router._d.finisher
-    sent = finisher._reply
-    lost: list[Any] = []
-
-    async def lose_the_first(*args: Any) -> None:
-        if not lost:
-            lost.append(args)
-            raise NotConfirmed("the connection was lost before the confirm")
-        await sent(*args)
-
-    finisher._reply = lose_the_first  # type: ignore[method-assign]
+    lost = await lose_the_first_reply(dep)
     child, tax = await dep.requester(), await dep.provider()
     q = query(dep.token(RRC, CHILD), deadline=30)
     await child.send(encode(q))
@@ -101,19 +108,7 @@ async def test_a_refusal_lost_after_its_record_is_sent_again_to_the_redelivered_
     reply's publish lost after the record: before, the redelivered request found its record, was
     only acknowledged, and the requester timed out while the record said ``refused``."""
     await dep.services()
-    hub = await dep.hub()
-    assert hub.router is not None
-    finisher = hub.router._d.finisher
-    sent = finisher._reply
-    lost: list[Any] = []
-
-    async def lose_the_first(*args: Any) -> None:
-        if not lost:
-            lost.append(args)
-            raise NotConfirmed("the connection was lost before the confirm")
-        await sent(*args)
-
-    finisher._reply = lose_the_first  # type: ignore[method-assign]
+    lost = await lose_the_first_reply(dep)
     child = await dep.requester()
     lawful = query(dep.token(RRC, CHILD), deadline=30)
     q = lawful.model_copy(update={"items": ("resident_record",)})  # not the tax office's to give
