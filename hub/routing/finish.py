@@ -72,6 +72,7 @@ _OK = frozenset({"ok", "enrolled", "resolved", "delivered"})  # recorded as a pr
 _RECORDED = frozenset({"query", "identify", "enroll", "change"})  # not notices
 RETRY_FIRST = 0.05  # seconds before a failed record write is tried again; doubling
 RETRY_MOST = 2.0  # ... up to this
+RECENT_KEPT = 1 << 16  # record keys a worker remembers having recorded (~6 MB): 2 min at 500/s
 
 
 def refused(code: str, reason: str) -> Refused:
@@ -209,6 +210,18 @@ class Finisher:
         self._directory = directory
         self._keys = hub_keys
         self._clock = clock
+        self._recent: dict[bytes, None] = {}  # insertion-ordered: the oldest go first
+
+    def recorded_here(self, ctx: Context) -> bool:
+        """Whether this worker recorded the query's outcome (of its last ``RECENT_KEPT``): its
+        deadline, back from the wait queue, has nothing left to do. False says nothing (another
+        worker, or longer ago): the deadline goes the whole way, and the record decides."""
+        return record_key(ctx.requester, ctx.query_id).bytes in self._recent
+
+    def _remember(self, key: uuid.UUID) -> None:
+        self._recent[key.bytes] = None
+        if len(self._recent) > RECENT_KEPT:
+            del self._recent[next(iter(self._recent))]
 
     async def finish(
         self,
@@ -229,6 +242,7 @@ class Finisher:
             key = key or record_key(ctx.requester, ctx.query_id)
             record_id = record_id_for(key)
             outcome, now, first = await self._durably(ctx, outcome, record_id, reply_digest, key)
+            self._remember(key)
             if outcome.status == "timed_out":
                 reply_digest = b""
         span = current_span()

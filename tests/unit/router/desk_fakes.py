@@ -86,6 +86,12 @@ class FakeFinisher:
     async def finish(self, ctx: Context, outcome: Outcome, **_: Any) -> None:
         self.finished.append((ctx, outcome))
 
+    def recorded_here(self, ctx: Context) -> bool:
+        return any(c.query_id == ctx.query_id for c, _ in self.finished)
+
+    async def again(self, ctx: Context) -> None:
+        pass
+
 
 def forwarder(bus: FakeBus) -> Forwarder:
     return Forwarder(

@@ -226,3 +226,21 @@ async def test_an_answer_or_an_unrecorded_query_is_not_sent_again_from_its_reque
 def test_decided_rebuilds_a_refusal_from_its_record() -> None:
     found = Recorded("refused", b"", "routing.quota_exceeded: over quota: 5 a second")
     assert decided(found) == Refused(code="routing.quota_exceeded", reason="over quota: 5 a second")
+
+
+async def test_a_worker_remembers_what_it_recorded_and_forgets_the_oldest(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(finish_module, "RECENT_KEPT", 2)
+    done, _, _, _, _ = finisher()
+    ctxs = [
+        context("query", "chiyoda-child", "chiyoda-tax", "child_allowance", ("local_tax",))
+        for _ in range(3)
+    ]
+    assert not done.recorded_here(ctxs[0])
+    for ctx in ctxs:
+        await done.finish(ctx, ANSWER)
+    assert [done.recorded_here(c) for c in ctxs] == [False, True, True]
+    notice = context("notice", "chiyoda-tax", "myna-portal", "notice")
+    await done.finish(notice, Delivered())  # not an access record: nothing to remember
+    assert not done.recorded_here(notice)

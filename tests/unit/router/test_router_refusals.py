@@ -702,6 +702,19 @@ async def test_a_deadline_back_too_early_waits_again(make_hub: MakeHub) -> None:
     assert queue == "hub.wait.1s" and again.expiration_ms == 1000
 
 
+async def test_the_deadline_of_a_query_this_worker_recorded_ends_there(make_hub: MakeHub) -> None:
+    """Answered (the usual case): its deadline, back early or not, neither waits again nor
+    tries a time-out the record would refuse (each did cost a publish, an expiry and a write)."""
+    hub = make_hub()
+    ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
+    await hub.finisher.finish(ctx, TimedOut(reason="stands for an answer recorded"))
+    for at in (NOW + 4 * S, NOW):
+        d = deadline(deadline_message(SEALER.seal(replace(ctx, deadline=at)), 1000).body)
+        await hub.router.on_deadline(d)
+        assert d.settled_as == "ack"
+    assert hub.bus.deadlines() == [] and len(hub.finisher.finished) == 1
+
+
 @pytest.mark.parametrize(
     ("body", "user_id", "code"),
     [
