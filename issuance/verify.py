@@ -125,8 +125,8 @@ def read_qr(pdf: bytes) -> str:
         image = cv2.imdecode(np.frombuffer(page.read_bytes(), np.uint8), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise _fail(ISSUANCE_QR_UNREADABLE, "the page cannot be rendered")
-    # OpenCV's ArUco-based detector: the classic QRCodeDetector missed about one page in ten
-    # (it depends on the code's mask pattern, so on the serial), the ArUco one none of 180
+    # OpenCV's ArUco-based detector: the classic QRCodeDetector misses some pages (by the code's
+    # mask pattern, so by the serial; bench/qr_bench.py), the ArUco one none of those measured
     text, _, _ = cv2.QRCodeDetectorAruco().detectAndDecode(image)
     if not text:
         raise _fail(ISSUANCE_QR_UNREADABLE, "no QR code can be read on the page")
