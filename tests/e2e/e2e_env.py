@@ -17,6 +17,8 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+import aiormq
+import aiormq.abc
 import asyncpg
 import pytest
 
@@ -234,3 +236,20 @@ async def real_env() -> AsyncIterator[Env]:
         await delete_users(ADMIN, [prefix + i for i in IDS])
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()
+
+
+async def broker_refusal(
+    raw: aiormq.abc.AbstractConnection,
+    op: Callable[[aiormq.abc.AbstractChannel], Awaitable[object]],
+) -> str:
+    """The broker's refusal of ``op`` on a channel of its own (the channel dies with it);
+    fails the test when the broker lets it through."""
+    channel = await raw.channel()
+    try:
+        await op(channel)
+    except aiormq.exceptions.ChannelClosed as exc:
+        return str(exc)
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+    pytest.fail(f"the broker let chiyoda-child do it: {op}")

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import aiormq
 import aiormq.abc
 import pytest
-from e2e_env import Env, RawOffice, envelope, real_env
+from e2e_env import Env, RawOffice, broker_refusal, envelope, real_env
 from pamqp.commands import Basic
 
 from agencies.jlis.numbers import generate_rrc
@@ -62,15 +62,7 @@ class World:
                 await asyncio.sleep(0.2)
 
     async def refused(self, op: Callable[[aiormq.abc.AbstractChannel], Any]) -> str:
-        channel = await self.raw.channel()
-        try:
-            await op(channel)
-        except aiormq.exceptions.ChannelClosed as exc:
-            return str(exc)
-        finally:
-            if not channel.is_closed:
-                await channel.close()
-        pytest.fail(f"the broker let chiyoda-child do it: {op}")
+        return await broker_refusal(self.raw, op)
 
     async def publish_raw(self, exchange: str, key: str, body: bytes, **props: Any) -> None:
         channel = await self.raw.channel()

@@ -21,7 +21,7 @@ import aiormq
 import aiormq.abc
 import orjson
 import pytest
-from e2e_env import ADMIN, Env, RawOffice, envelope, real_env
+from e2e_env import ADMIN, Env, RawOffice, broker_refusal, envelope, real_env
 from pamqp.commands import Basic
 from yarl import URL
 
@@ -89,18 +89,9 @@ class Attack:
         self.raw = await aiormq.connect(url)
 
     async def refused(self, op: Callable[[aiormq.abc.AbstractChannel], Awaitable[Any]]) -> str:
-        """The broker's refusal of ``op`` on a channel of its own (the channel dies with it);
-        fails the test when the broker lets it through."""
+        """The broker's refusal of ``op`` (``broker_refusal``)."""
         assert self.raw is not None
-        channel = await self.raw.channel()
-        try:
-            await op(channel)
-        except aiormq.exceptions.ChannelClosed as exc:
-            return str(exc)
-        finally:
-            if not channel.is_closed:
-                await channel.close()
-        pytest.fail(f"the broker let chiyoda-child do it: {op}")
+        return await broker_refusal(self.raw, op)
 
     async def publish(
         self,
