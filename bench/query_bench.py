@@ -992,6 +992,7 @@ async def run(args: argparse.Namespace) -> int:
             await metrics_phases(renkei, measure, sat, best_renkei, failures, args)
         if args.profile:
             for phase in (
+                Phase("renkei", "latency", inflight=1),
                 Phase("renkei", "saturated", inflight=best_renkei.inflight),
                 Phase("renkei", "rate", target_rate=half),
             ):

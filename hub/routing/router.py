@@ -33,7 +33,7 @@ from hub.directory import Directory
 from hub.log import get_logger
 from hub.records import Claimer, RecordStore, digest
 from hub.routing.context import Context, ContextSealer
-from hub.routing.desks import Desk, Forwarder
+from hub.routing.desks import WAIT_BATCH, Desk, Forwarder
 from hub.routing.desks.application import ApplicationDesk
 from hub.routing.desks.change import ChangeDesk
 from hub.routing.desks.enrollment import ENROLL_RATE, EnrollmentDesk
@@ -187,15 +187,17 @@ class Router:
         span.add_event("validated")
         if span.is_recording():
             span.set_attributes(self._tags(ctx, msg.envelope.message_id, msg.kind))
-        if desk.claims:
-            if not await self._first_copy(d, ctx):
+        head: object = None
+        if desk.claims:  # the desk's head start (quota, tokens) goes with the claim
+            first, head = await asyncio.gather(self._first_copy(d, ctx), desk.ahead(msg, ctx))
+            if not first:
                 await d.ack()
                 return
             span.add_event("claimed")
         outcome = self._check_sender(d, msg) or check_times(msg.envelope, ctx.asked_at)
         if outcome is None:
             span.add_event("checked")
-            ctx, outcome = await desk.handle(msg, ctx)
+            ctx, outcome = await desk.handle(msg, ctx, head)
         if outcome is not None:  # else the provider's reply (or the deadline) finishes it
             await self._d.finisher.finish(ctx, outcome)
         await d.ack()
@@ -348,18 +350,22 @@ class Router:
             await self._on_deadline(d)
 
     async def _on_deadline(self, d: Delivery) -> None:
-        """A query's deadline, back from its wait queue (``Forwarder.wait``): record and answer
-        it timed out, unless its provider's answer was recorded first. Only the hub itself
-        can have left it (its broker user, a context sealed with its key)."""
+        """Queries' deadlines, back from their wait queue (``Forwarder.wait``): record and
+        answer each timed out, unless its provider's answer was recorded first. Only the hub
+        itself can have left them (its broker user, contexts sealed with its key)."""
         try:
             if d.user_id != self._d.bus.identity:
                 raise ForgedContext(f"a deadline from {d.user_id!r}, not from the hub")
-            ctx = self._d.sealer.open(_sealed_context(d.body))
+            contexts = [self._d.sealer.open(s) for s in _sealed_contexts(d.body)]
         except (RoutingError, ValueError) as exc:
             code = getattr(exc, "code", HUB_BAD_DEADLINE)
             log.warning("deadline.refused", code=code, reason=str(exc), sender=d.user_id)
             await d.dead_letter(f"{code}: {exc}")
             return
+        await asyncio.gather(*(self._deadline(ctx, d.redelivered) for ctx in contexts))
+        await d.ack()
+
+    async def _deadline(self, ctx: Context, redelivered: bool) -> None:
         left = (ctx.deadline - self._d.clock()).total_seconds()
         if self._d.finisher.recorded_here(ctx):
             pass  # answered, the usual case: no second wait, no record write to find it taken
@@ -367,8 +373,7 @@ class Router:
             await self._out.wait(ctx, int(left * 1000) + 1)
         else:
             outcome = TimedOut(reason=f"{ctx.provider} did not answer before the deadline")
-            await self._d.finisher.finish(ctx, outcome, redelivered=d.redelivered)
-        await d.ack()
+            await self._d.finisher.finish(ctx, outcome, redelivered=redelivered)
 
     def _check_provider(self, d: Delivery, msg: ProviderReply, ctx: Context) -> None:
         if d.user_id != ctx.provider or msg.envelope.sender != ctx.provider:
@@ -434,14 +439,20 @@ def _provider_outcome(ctx: Context, outcome: Outcome, allowed: tuple[type, ...])
     return outcome
 
 
-def _sealed_context(body: bytes) -> str:
-    """A deadline message's sealed context (``deadline_message``); ValueError if malformed."""
+def _sealed_contexts(body: bytes) -> list[str]:
+    """A deadline message's sealed contexts (``deadline_message``); ValueError if malformed."""
     if len(body) > MAX_MESSAGE_BYTES:
         raise ValueError(f"a deadline message of {len(body)} bytes")
     found = orjson.loads(body)  # orjson.JSONDecodeError is a ValueError
-    sealed = found.get("context") if isinstance(found, dict) else None
-    if not isinstance(sealed, str):
-        raise ValueError("a deadline message holds its sealed context, nothing else")  # noqa: TRY004
+    sealed = found.get("contexts") if isinstance(found, dict) else None
+    if (
+        not isinstance(sealed, list)
+        or not 0 < len(sealed) <= WAIT_BATCH
+        or not all(isinstance(s, str) for s in sealed)
+    ):
+        raise ValueError(
+            f"a deadline message holds 1 to {WAIT_BATCH} sealed contexts, nothing else"
+        )
     return sealed
 
 

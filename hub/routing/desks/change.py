@@ -53,7 +53,9 @@ class ChangeDesk(Desk):
     def items(self, msg: ChangeEvent) -> tuple[str, ...]:
         return (msg.change,)  # recorded under the kind of change
 
-    async def handle(self, msg: ChangeEvent, ctx: Context) -> tuple[Context, Outcome]:
+    async def handle(
+        self, msg: ChangeEvent, ctx: Context, head: object = None
+    ) -> tuple[Context, Outcome]:
         """The outcome, and the context with the person (the hub's token) once it is known."""
         registry, tokens, directory = self._registry, self._tokens, self._directory
         if not is_register(registry, ctx.requester):

@@ -25,7 +25,14 @@ class Desk(Protocol):
         """What the request is recorded under."""
         return ()
 
-    async def handle(self, msg: Any, ctx: Context) -> tuple[Context, Outcome | None]:
+    async def ahead(self, msg: Any, ctx: Context) -> object:
+        """For a desk that claims: what it may do while the router claims the id (nothing
+        another office would see); the result goes to ``handle`` as ``head``."""
+        return None
+
+    async def handle(
+        self, msg: Any, ctx: Context, head: object = None
+    ) -> tuple[Context, Outcome | None]:
         """The request, checked by the router (sender, signature, times, claim): the outcome
         to record now, or None when the office's reply or the deadline finishes it."""
         ...

@@ -85,7 +85,9 @@ class EnrollmentDesk(Desk):
     def items(self, msg: Enroll) -> tuple[str, ...]:
         return ("individual_number",)
 
-    async def handle(self, msg: Enroll, ctx: Context) -> tuple[Context, Outcome | None]:
+    async def handle(
+        self, msg: Enroll, ctx: Context, head: object = None
+    ) -> tuple[Context, Outcome | None]:
         refusal = self._check(ctx) or self._check_rate(ctx)
         if refusal is not None:
             return ctx, refusal

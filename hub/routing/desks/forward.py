@@ -2,8 +2,11 @@
 
 Every desk that forwards goes through a ``Forwarder``: it signs and publishes a forwarded
 message to an office's queue and, for a request the office must answer, leaves its deadline
-with the broker first: a deadline message (the sealed context) in the wait queue of its span,
-which the broker dead-letters into ``hub.deadlines`` when it expires. Any hub worker takes it
+with the broker at the same time: a deadline message in the wait queue of its span, which the
+broker dead-letters into ``hub.deadlines`` when it expires. The deadlines of the queries a
+worker forwards at once share one message (their sealed contexts, up to ``WAIT_BATCH``; the
+natural batching of ``hub.batch``): at one in flight each query has its own, at the peak one
+publish, expiry and delivery serves dozens. Any hub worker takes it
 there and the ``Finisher`` records and replies ``timed_out`` — unless the office's answer was
 recorded first (the first outcome recorded wins). No timer lives in the worker that forwarded:
 a worker killed after forwarding still leaves its queries' deadlines to the others.
@@ -11,12 +14,14 @@ a worker killed after forwarding still leaves its queries' deadlines to the othe
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from uuid import uuid4
 
 import orjson
 
+from hub.batch import Batcher
 from hub.bus import (
     OFFICES_EXCHANGE,
     WAIT_EXCHANGE,
@@ -49,11 +54,14 @@ from hub.wire import (
     TimedOut,
 )
 
-__all__ = ["Forwarded", "Forwarder", "deadline_message", "forwarded_query"]
+__all__ = ["WAIT_BATCH", "Forwarded", "Forwarder", "deadline_message", "forwarded_query"]
 
 log = get_logger("hub.forward")
 Forwarded = ForwardedQuery | ForwardedEnroll | ForwardedChange | ForwardedIdentify | ForwardedNotice
 Awaited = ForwardedQuery | ForwardedEnroll | ForwardedIdentify  # an office answers these
+WAIT_BATCH = 64
+"""Sealed contexts one deadline message holds at most (each about 300–500 bytes: a full
+message stays well under ``hub.wire.MAX_MESSAGE_BYTES``)."""
 
 
 class Forwarder:
@@ -71,6 +79,9 @@ class Forwarder:
         self.keys = keys  # every identity's public keys: whom to seal an answer to
         self._sealer = sealer
         self._clock = clock
+        self._waiting: Batcher[tuple[Context, int], None] = Batcher(
+            self._leave, max_batch=WAIT_BATCH
+        )
 
     def envelope(self, ctx: Context, recipient: str) -> Envelope:
         return Envelope(
@@ -99,32 +110,52 @@ class Forwarder:
     async def forward(self, ctx: Context, fwd: Awaited) -> Outcome | None:
         """To ``ctx.provider``, expiring with the deadline; None once it is on its way (the
         office's reply or the deadline finishes it), else the outcome to record now. The
-        deadline goes to the broker first: a worker that dies after forwarding leaves it."""
+        deadline and the query go to the broker together, and the caller acknowledges the
+        request only once both are confirmed: a worker that dies before that leaves the
+        request to another worker, one that dies after leaves the deadline."""
         remaining_ms = int((ctx.deadline - self._clock()).total_seconds() * 1000)
         if remaining_ms <= 0:
             return TimedOut(reason="the deadline passed before the query could be forwarded")
-        await self.wait(ctx, remaining_ms)
-        try:
-            await self.publish(ctx.provider, fwd, expiration_ms=remaining_ms)
-        except Unroutable:
+        waited, sent = await asyncio.gather(
+            self.wait(ctx, remaining_ms),
+            self.publish(ctx.provider, fwd, expiration_ms=remaining_ms),
+            return_exceptions=True,
+        )
+        if isinstance(waited, BaseException):
+            raise waited
+        if isinstance(sent, Unroutable):
             return hub_error(HUB_PROVIDER_UNREACHABLE, f"no queue for {ctx.provider!r}")
+        if isinstance(sent, BaseException):
+            raise sent
         return None
 
     async def wait(self, ctx: Context, remaining_ms: int) -> None:
-        """Leave the query's deadline with the broker: it comes back on ``hub.deadlines``
-        when the wait queue of its span lets it expire, at or a little after the deadline."""
-        span = wait_span(remaining_ms / 1000)
-        out = deadline_message(self.seal(ctx), span * 1000)
-        await self._bus.publish(WAIT_EXCHANGE, wait_queue(span), out)
+        """Leave the query's deadline with the broker (once this returns, it is there): it
+        comes back on ``hub.deadlines`` when the wait queue of its span lets it expire, at or
+        a little after the deadline."""
+        await self._waiting.submit((ctx, remaining_ms))
+
+    async def _leave(self, waits: Sequence[tuple[Context, int]]) -> list[None]:
+        """One deadline message per wait span for a batch of deadlines."""
+        spans: dict[int, list[str]] = {}
+        for ctx, remaining_ms in waits:
+            spans.setdefault(wait_span(remaining_ms / 1000), []).append(self.seal(ctx))
+        await asyncio.gather(
+            *(
+                self._bus.publish(WAIT_EXCHANGE, wait_queue(span), deadline_message(sealed, span))
+                for span, sealed in spans.items()
+            )
+        )
+        return [None] * len(waits)
 
 
-def deadline_message(sealed_context: str, expiration_ms: int) -> OutMessage:
-    """A deadline left with the broker: the sealed context (only the hub can make or read
-    one), expiring after ``expiration_ms`` in its wait queue."""
+def deadline_message(sealed_contexts: Sequence[str], span: int) -> OutMessage:
+    """Deadlines left with the broker: sealed contexts (only the hub can make or read one),
+    expiring after ``span`` seconds in the wait queue of that span."""
     return OutMessage(
-        body=orjson.dumps({"context": sealed_context}),
+        body=orjson.dumps({"contexts": list(sealed_contexts)}),
         message_id=str(uuid4()),
-        expiration_ms=expiration_ms,
+        expiration_ms=span * 1000,
     )
 
 

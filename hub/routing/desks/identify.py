@@ -44,7 +44,9 @@ class IdentifyDesk(Desk):
     def items(self, msg: Identify) -> tuple[str, ...]:
         return ("card_holder",)
 
-    async def handle(self, msg: Identify, ctx: Context) -> tuple[Context, Outcome | None]:
+    async def handle(
+        self, msg: Identify, ctx: Context, head: object = None
+    ) -> tuple[Context, Outcome | None]:
         if not may_identify(self._registry, ctx.requester):
             return ctx, refused(
                 HUB_NOT_A_PORTAL, "only the portal and the issuance centre identify card holders"

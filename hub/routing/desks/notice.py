@@ -34,7 +34,9 @@ class NoticeDesk(Desk):
         self._tokens = tokens
         self._out = forwarder
 
-    async def handle(self, msg: Notice, ctx: Context) -> tuple[Context, Outcome]:
+    async def handle(
+        self, msg: Notice, ctx: Context, head: object = None
+    ) -> tuple[Context, Outcome]:
         if not is_portal(self._registry, ctx.provider):
             return ctx, refused(HUB_NOT_A_PORTAL, f"notices go to the portal, not {ctx.provider!r}")
         result = await self._tokens.translate(msg.person, ctx.requester, (HUB, ctx.provider))

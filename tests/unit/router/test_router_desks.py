@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -10,7 +12,10 @@ import orjson
 import pytest
 
 from hub.buckets import Rate
+from hub.bus import Unroutable
 from hub.directory import MemoryDirectory
+from hub.routing.context import Context
+from hub.routing.desks import WAIT_BATCH
 from hub.routing.desks.application import ApplicationDesk
 from hub.routing.desks.change import ChangeDesk
 from hub.routing.desks.enrollment import ENROLL_RATE, EnrollmentDesk
@@ -359,9 +364,10 @@ async def test_the_forwarder_times_out_what_it_cannot_send_in_time() -> None:
     assert outcome is not None and outcome.code == "hub.provider_unreachable"  # type: ignore[union-attr]
 
 
-async def test_the_deadline_goes_to_the_broker_before_the_query() -> None:
+async def test_the_deadline_goes_to_the_broker_with_the_query() -> None:
     """No timer in the worker: the sealed context waits in the wait queue of the longest span
-    not beyond what is left, and expires from there into hub.deadlines."""
+    not beyond what is left, and expires from there into hub.deadlines. It is published with
+    the query, not before it (one confirm's wait less at one in flight)."""
     bus = FakeBus()
     out = forwarder(bus)
     ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
@@ -372,8 +378,52 @@ async def test_the_deadline_goes_to_the_broker_before_the_query() -> None:
     assert await out.forward(soon, fwd) is None
     [(queue, deadline)] = bus.deadlines()
     assert queue == "hub.wait.1s" and deadline.expiration_ms == 1000
-    assert SEALER.open(orjson.loads(deadline.body)["context"]) == soon
-    assert [ex for ex, _, _ in bus.published] == ["renkei.wait", "renkei.offices"]  # in order
+    assert [SEALER.open(c) for c in orjson.loads(deadline.body)["contexts"]] == [soon]
+    assert sorted(ex for ex, _, _ in bus.published) == ["renkei.offices", "renkei.wait"]
+
+
+async def test_a_deadline_the_broker_did_not_take_fails_the_forward() -> None:
+    """Then the request is not acknowledged: another delivery forwards it again, with its
+    deadline (a provider's answer to either copy finishes it once)."""
+    bus = FakeBus(unroutable={"wait"})
+    out = forwarder(bus)
+    ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
+    fwd = ForwardedEnroll(
+        envelope=out.envelope(ctx, TAX), requester=CHILD, number=SEALED, context="x"
+    )
+    with pytest.raises(Unroutable):
+        await out.forward(ctx, fwd)
+
+
+async def test_deadlines_forwarded_together_share_a_message_per_span() -> None:
+    """The natural batch: what a worker forwards at once leaves one deadline message per wait
+    span, holding every sealed context, up to WAIT_BATCH each."""
+    bus = FakeBus()
+    out = forwarder(bus)
+    base = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
+    ctxs = [
+        replace(base, query_id=uuid.uuid4(), deadline=NOW + dt.timedelta(seconds=s))
+        for s in [4] * (WAIT_BATCH + 6) + [40] * 3
+    ]
+
+    async def one(ctx: Context) -> Any:
+        fwd = ForwardedEnroll(
+            envelope=out.envelope(ctx, TAX), requester=CHILD, number=SEALED, context="x"
+        )
+        return await out.forward(ctx, fwd)
+
+    assert await asyncio.gather(*(one(c) for c in ctxs)) == [None] * len(ctxs)
+    held = [
+        (q, [SEALER.open(c) for c in orjson.loads(m.body)["contexts"]]) for q, m in bus.deadlines()
+    ]
+    assert sorted((q, len(c)) for q, c in held) == [
+        ("hub.wait.1s", 6),
+        ("hub.wait.1s", WAIT_BATCH),
+        ("hub.wait.30s", 3),
+    ]
+    assert sorted(str(c.query_id) for _, cs in held for c in cs) == sorted(
+        str(c.query_id) for c in ctxs
+    )
 
 
 def test_one_desk_per_request_type_each_with_its_own_kind() -> None:

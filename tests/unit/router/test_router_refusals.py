@@ -14,6 +14,7 @@ user has keys, and the sender is that user.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -174,6 +175,7 @@ async def make_hub() -> AsyncIterator[MakeHub]:
         at: dt.datetime = NOW,
         rate: Rate | None = None,
         quotas: str | None = None,
+        claims: FakeClaims | None = None,
     ) -> Hub:
         bus, finisher, directory, clock = FakeBus(), FakeFinisher(), MemoryDirectory(), [at]
         gate = None
@@ -190,7 +192,7 @@ async def make_hub() -> AsyncIterator[MakeHub]:
             finisher=finisher,  # type: ignore[arg-type]
             tokens=tokens or FakeTokens(),
             directory=directory,
-            claims=FakeClaims(),  # type: ignore[arg-type]
+            claims=claims or FakeClaims(),  # type: ignore[arg-type]
             clock=lambda: clock[0],
             enroll_rate=rate or ENROLL_RATE,
             quotas=gate,
@@ -328,6 +330,28 @@ async def test_hub_replayed_query(make_hub: MakeHub) -> None:
     assert d.settled_as == "ack"
     assert outcome_code(hub.outcome()) == "hub.replayed_query"
     assert len(hub.bus.sent()) == 1  # the first copy only
+
+
+async def test_the_translation_goes_with_the_claim_not_after_it(make_hub: MakeHub) -> None:
+    """The quota and the tokens are asked while the query id is claimed (nothing another
+    office sees): a claim that answers only once the token service was asked still lets the
+    query through; one after the other, it would wait for ever."""
+    asked = asyncio.Event()
+
+    class Translating(FakeTokens):
+        async def translate(self, tok: str, holder: str, targets: tuple[str, ...]) -> Any:
+            asked.set()
+            return await super().translate(tok, holder, targets)
+
+    class WaitingClaims(FakeClaims):
+        async def claim(self, key: uuid.UUID, digest: bytes) -> ClaimState:
+            await asked.wait()
+            return await super().claim(key, digest)
+
+    hub = make_hub(tokens=Translating(), claims=WaitingClaims())
+    d = delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",)))
+    await asyncio.wait_for(hub.router.on_request(d), 5)
+    assert d.settled_as == "ack" and len(hub.bus.sent()) == 1
 
 
 async def test_routing_quota_exceeded(make_hub: MakeHub) -> None:
@@ -682,7 +706,7 @@ def deadline(body: bytes, *, user_id: str | None = "hub") -> FakeDelivery:
 
 def sealed(at: dt.datetime) -> bytes:
     ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
-    return deadline_message(SEALER.seal(replace(ctx, deadline=at)), 1000).body
+    return deadline_message([SEALER.seal(replace(ctx, deadline=at))], 1).body
 
 
 async def test_a_deadline_that_passed_finishes_its_query_timed_out(make_hub: MakeHub) -> None:
@@ -709,10 +733,27 @@ async def test_the_deadline_of_a_query_this_worker_recorded_ends_there(make_hub:
     ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
     await hub.finisher.finish(ctx, TimedOut(reason="stands for an answer recorded"))
     for at in (NOW + 4 * S, NOW):
-        d = deadline(deadline_message(SEALER.seal(replace(ctx, deadline=at)), 1000).body)
+        d = deadline(deadline_message([SEALER.seal(replace(ctx, deadline=at))], 1).body)
         await hub.router.on_deadline(d)
         assert d.settled_as == "ack"
     assert hub.bus.deadlines() == [] and len(hub.finisher.finished) == 1
+
+
+async def test_each_deadline_of_a_shared_message_ends_on_its_own(make_hub: MakeHub) -> None:
+    """One message, three queries: the answered one ends there, the passed one is recorded
+    timed out, the early one waits again; the message is acknowledged once all are done."""
+    hub = make_hub()
+    base = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
+    answered, passed, early = (replace(base, query_id=uuid.uuid4()) for _ in range(3))
+    await hub.finisher.finish(answered, TimedOut(reason="stands for an answer recorded"))
+    held = [answered, replace(passed, deadline=NOW), replace(early, deadline=NOW + 4 * S)]
+    d = deadline(deadline_message([SEALER.seal(c) for c in held], 1).body)
+    await hub.router.on_deadline(d)
+    assert d.settled_as == "ack"
+    assert [c.query_id for c, _ in hub.finisher.finished] == [answered.query_id, passed.query_id]
+    [(queue, again)] = hub.bus.deadlines()
+    [back] = orjson.loads(again.body)["contexts"]
+    assert queue == "hub.wait.1s" and SEALER.open(back).query_id == early.query_id
 
 
 @pytest.mark.parametrize(
@@ -720,11 +761,15 @@ async def test_the_deadline_of_a_query_this_worker_recorded_ends_there(make_hub:
     [
         (None, "chiyoda-child", "routing.forged_context"),  # an office's, through any route
         (None, None, "routing.forged_context"),
-        (orjson.dumps({"context": "bm90LXRoZS1odWJz"}), "hub", "routing.forged_context"),
+        (orjson.dumps({"contexts": ["bm90LXRoZS1odWJz"]}), "hub", "routing.forged_context"),
         (b"not json", "hub", "hub.bad_deadline"),
         (b"[]", "hub", "hub.bad_deadline"),
-        (orjson.dumps({"context": 7}), "hub", "hub.bad_deadline"),
-        (orjson.dumps({"context": "x" * 70_000}), "hub", "hub.bad_deadline"),  # oversized
+        (orjson.dumps({"context": "bm90LXRoZS1odWJz"}), "hub", "hub.bad_deadline"),
+        (orjson.dumps({"contexts": []}), "hub", "hub.bad_deadline"),
+        (orjson.dumps({"contexts": [7]}), "hub", "hub.bad_deadline"),
+        (orjson.dumps({"contexts": "x"}), "hub", "hub.bad_deadline"),
+        (orjson.dumps({"contexts": ["x"] * 65}), "hub", "hub.bad_deadline"),  # over WAIT_BATCH
+        (orjson.dumps({"contexts": ["x" * 70_000]}), "hub", "hub.bad_deadline"),  # oversized
     ],
 )
 async def test_a_deadline_not_the_hubs_own_is_dead_lettered(
