@@ -60,6 +60,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aio_pika
 import aiohttp
 import asyncpg
+import orjson
 import uvloop
 from aio_pika.abc import AbstractIncomingMessage
 from benchlib import CpuSample, CpuSampler, percentiles, pids_by_comm
@@ -972,6 +974,8 @@ async def run(args: argparse.Namespace) -> int:
         lat: dict[str, Phase] = {}
         for system in order:
             lat[system] = await measure(system, "latency", inflight=1)
+            if system == "traced":
+                print(await breakdown(renkei), flush=True)
         lat_renkei = lat["renkei"]
         sat: dict[str, list[Phase]] = {"baseline": [], "renkei": [], "traced": []}
         for c in args.concurrency:
@@ -1324,6 +1328,48 @@ async def spans_stored(renkei: Renkei) -> str:
         await conn.close()
     by = {r["source"]: r["n"] for r in rows}
     return f"spans stored by the monitor: {sum(by.values())} ({by})"
+
+
+async def breakdown(renkei: Renkei) -> str:
+    """Where the time of a query goes at 1 in flight, from the spans the monitor stored: each
+    span's start, events and end as the median offset from the requester's span start (the
+    requester ``chiyoda-child``: the root of each trace), in that order, with the step from
+    the line before."""
+    await asyncio.sleep(2.5)  # the exporters' last batch (1 s) and the monitor's write
+    conn = await asyncpg.connect(renkei.db_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT trace_id, source, name, start_ns, end_ns, events::text AS events"
+            " FROM monitor.span"
+        )
+    finally:
+        await conn.close()
+    traces: dict[str, list[Any]] = collections.defaultdict(list)
+    for r in rows:
+        traces[r["trace_id"]].append(r)
+    points: dict[str, list[float]] = collections.defaultdict(list)
+    complete = 0
+    for spans in traces.values():
+        roots = [r for r in spans if r["source"] == "chiyoda-child"]
+        if len(roots) != 1 or len(spans) < 5:  # requester, hub twice, token service, provider
+            continue
+        complete += 1
+        t0 = roots[0]["start_ns"]
+        for r in spans:
+            label = f"{r['source']} {r['name']}"
+            points[f"{label} ▸"].append((r["start_ns"] - t0) / 1e6)
+            for name, at, *_ in orjson.loads(r["events"]):
+                points[f"{label}: {name}"].append((at - t0) / 1e6)
+            points[f"{label} ◂"].append((r["end_ns"] - t0) / 1e6)
+    if not complete:
+        return "latency breakdown: no complete trace stored"
+    lines = [f"latency breakdown at 1 in flight (median of {complete} traces, ms from the start):"]
+    before = 0.0
+    medians = sorted(((k, statistics.median(v)) for k, v in points.items()), key=lambda x: x[1])
+    for label, at in medians:
+        lines.append(f"  {at:7.2f} (+{at - before:5.2f})  {label}")
+        before = at
+    return "\n".join(lines)
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
