@@ -15,6 +15,7 @@ from agencies.exceptions import (
     ISSUANCE_MOVE_OUT_PENDING,
     ISSUANCE_NO_SEAL,
     ISSUANCE_SUPPORT_MEASURE,
+    ISSUANCE_TAX_ELSEWHERE,
 )
 from issuance.exceptions import (
     ISSUANCE_BAD_RESPONSE,
@@ -41,6 +42,7 @@ REFUSALS = {
     ISSUANCE_SUPPORT_MEASURE: "support_measure",
     ISSUANCE_MOVE_OUT_PENDING: "move_out_pending",
     ISSUANCE_NO_SEAL: "no_seal",
+    ISSUANCE_TAX_ELSEWHERE: "tax_elsewhere",
     KIOSK_CENTRE_UNAVAILABLE: "centre_unavailable",
 }
 
