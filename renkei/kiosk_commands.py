@@ -21,6 +21,7 @@ from issuance.exceptions import (
     ISSUANCE_BAD_RESPONSE,
     ISSUANCE_CARD_REFUSED,
     ISSUANCE_CLOSED,
+    ISSUANCE_NOT_ISSUED,
     ISSUANCE_UNAVAILABLE,
 )
 from kiosk import DEFAULT_PORT, create_app
@@ -39,6 +40,7 @@ REFUSALS = {
     ISSUANCE_CARD_REFUSED: "card_refused",
     ISSUANCE_BAD_RESPONSE: "expired",
     ISSUANCE_UNAVAILABLE: "unavailable",
+    ISSUANCE_NOT_ISSUED: "not_issued",
     ISSUANCE_SUPPORT_MEASURE: "support_measure",
     ISSUANCE_MOVE_OUT_PENDING: "move_out_pending",
     ISSUANCE_NO_SEAL: "no_seal",

@@ -86,6 +86,19 @@ async def test_a_year_assessed_elsewhere_is_a_clear_refusal_before_any_payment(k
     assert k.node.asked == [("tax_certificate", {"fiscal_year": 2024})]
 
 
+async def test_a_resident_the_tax_office_does_not_hold_at_all_is_told_so(k: Kiosk) -> None:
+    """Moved in this year: no tax office here holds them, the hub finds no one to ask."""
+    k.node.answer = Answer("not_found", reason="none of chiyoda-tax held a record")
+    await k.to_menu()
+    await k.post("/choose", {"t": k.token(), "item": "tax"})
+    await k.post("/year", {"t": k.token(), "year": "2026"})
+    _, page = await k.post("/order", {"t": k.token()})
+    assert "この証明書を交付できる記録がありません" in page
+    assert "1月1日にお住まいだった市区町村" in text_of(page)
+    assert "chiyoda-tax" not in page  # the network's words go to the log, not the screen
+    assert "/pay" not in forms(page).forms and printed(k) == []
+
+
 async def test_cancel_during_the_payment_gives_everything_back_and_prints_nothing(
     k: Kiosk,
 ) -> None:
