@@ -267,11 +267,12 @@ async def test_an_item_not_on_the_menu_and_a_repeated_field(k: Kiosk) -> None:
         (b"t=" + b"a" * MAX_BODY, "application/x-www-form-urlencoded", 413),
     ],
 )
+@pytest.mark.parametrize("path", ["/pin", "/year", "/copies", "/order", "/pay"])
 async def test_malformed_and_oversized_bodies(
-    k: Kiosk, body: bytes, content_type: str, status: int
+    k: Kiosk, body: bytes, content_type: str, status: int, path: str
 ) -> None:
     got = await k.http.post(
-        "/pin", data=body, headers={"Origin": k.origin, "Content-Type": content_type}
+        path, data=body, headers={"Origin": k.origin, "Content-Type": content_type}
     )
     assert got.status == status
     assert got.headers["Content-Security-Policy"].startswith("default-src 'none'")
