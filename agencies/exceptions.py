@@ -20,6 +20,7 @@ __all__ = [
     "ISSUANCE_MOVE_OUT_PENDING",
     "ISSUANCE_NO_SEAL",
     "ISSUANCE_SUPPORT_MEASURE",
+    "ISSUANCE_TAX_ELSEWHERE",
     "MUNICIPALITY_MOVE_IN_BEFORE_MOVE_OUT",
     "MUNICIPALITY_MOVE_IN_NOT_DELIVERED",
     "MUNICIPALITY_NO_FOUR_FACTS",
@@ -62,6 +63,7 @@ REGISTER_UNCONFIRMED: Final = "register.unconfirmed"  # no reply: retry under th
 ISSUANCE_SUPPORT_MEASURE: Final = "municipality.support_measure"
 ISSUANCE_MOVE_OUT_PENDING: Final = "municipality.move_out_pending"
 ISSUANCE_NO_SEAL: Final = "municipality.no_seal"
+ISSUANCE_TAX_ELSEWHERE: Final = "municipality.tax_elsewhere"  # not assessed here that year
 
 
 def office_code(office: str, code: str) -> str:

@@ -3,8 +3,10 @@
 - ``GET /v1/status`` → ``{"open": bool, "message"}``: whether the service runs now (the hours
   and the closed days are the centre's); a kiosk asks before it asks the resident anything.
 - ``POST /v1/challenge`` → ``{"challenge": base64url}``: 32 fresh bytes, one use, 2 minutes.
-- ``POST /v1/quote`` ``{"kind", "options", "copies"}`` → ``{"kind", "title", "fee", "copies"}``:
-  the fee, shown before printing.
+- ``POST /v1/quote`` ``{"kind", "options", "copies"}`` → ``{"kind", "title", "fee", "copies",
+  "max_copies"}``, and for the tax certificate ``"fiscal_year"`` (the one quoted) and
+  ``"fiscal_years"`` (those a kiosk may offer, the latest first): the fee, shown before
+  printing.
 - ``POST /v1/certificates`` ``{"challenge", "signature", "certificate", "kind", "options",
   "copies"}`` (base64url; the card's RSA PKCS#1 v1.5 SHA-256 signature over the raw challenge
   by its user-certificate key) → 200 ``application/pdf``, the municipality's signed
@@ -39,7 +41,7 @@ from issuance.exceptions import (
     IssuanceRefused,
 )
 from issuance.office import IssuanceCentre
-from issuance.rules import check_open, order
+from issuance.rules import MAX_COPIES, check_open, fiscal_years, order
 
 __all__ = ["CENTRE", "MAX_BODY", "create_api"]
 
@@ -153,10 +155,19 @@ async def _challenge(request: web.Request) -> web.Response:
 
 async def _quote(request: web.Request) -> web.Response:
     body = await _json(request, frozenset({"kind", "options", "copies"}))
-    made = _order_of(body, request.app[CENTRE])
-    return web.json_response(
-        {"kind": made.kind.item, "title": made.kind.ja, "fee": made.fee, "copies": made.copies}
-    )
+    centre = request.app[CENTRE]
+    made = _order_of(body, centre)
+    quote: dict[str, Any] = {
+        "kind": made.kind.item,
+        "title": made.kind.ja,
+        "fee": made.fee,
+        "copies": made.copies,
+        "max_copies": MAX_COPIES,
+    }
+    if "fiscal_year" in made.params:
+        quote["fiscal_year"] = made.params["fiscal_year"]
+        quote["fiscal_years"] = list(fiscal_years(centre.clock()))
+    return web.json_response(quote)
 
 
 async def _certificates(request: web.Request) -> web.Response:

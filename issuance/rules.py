@@ -1,8 +1,19 @@
 """コンビニ交付's rules, pure: which certificates, their options and fees, and the hours.
 
 Hours 6:30–23:00 Japan time, closed 12/29–1/3 (REGISTER-FACTS 5.1 [V]; a municipality may set
-narrower hours within them). Fees are a model within the published examples (200–400 円 a
-copy, REGISTER-FACTS 5.1). A 住民票 of the whole household when asked (``household``). The
+narrower hours within them). Fees are a MODEL within the published examples (200–800 円 a
+copy, REGISTER-FACTS 5.1: no one municipality's list). Copies: at most ``MAX_COPIES`` an order,
+a MODEL (no source read gives the real kiosks' limit). A 住民票 of the whole household when
+asked (``household``).
+
+The 課税（所得）証明書's fiscal years (``fiscal_years``): the latest assessed and the
+``TAX_YEARS - 1`` before it. A MODEL within the practice: REGISTER-FACTS 5.1 says "usually
+現年度分 only" [V]; 鹿児島市 issues 直近4年度分 at the kiosk, 旭川市 the latest only [S] (their
+pages on コンビニ交付 of 税証明). The new fiscal year's certificate comes after the June
+assessment (旭川市 switched to 令和6年度 on 2024-06-10 [S]): here from ``NEW_TAX_YEAR`` (1 June,
+a MODEL). Which municipality answers is the one holding the resident now: a year assessed by
+another (the resident lived elsewhere on 1 January, 賦課期日) is that municipality's to issue,
+and the tax office refuses it (``municipality.tax_elsewhere``, 鹿児島市's rule [S]). The
 individual number is never printed: the municipality's register here keeps no number (an
 office holds a person by its token, DESIGN §2 rule 1), so the option of printing it on the
 resident's request (municipality-dependent, [R]) is not offered.
@@ -21,12 +32,25 @@ from issuance.exceptions import (
     IssuanceRefused,
 )
 
-__all__ = ["AFFAIR", "JST", "KINDS", "Kind", "Order", "check_open", "is_open", "order"]
+__all__ = [
+    "AFFAIR",
+    "JST",
+    "KINDS",
+    "MAX_COPIES",
+    "Kind",
+    "Order",
+    "check_open",
+    "fiscal_years",
+    "is_open",
+    "order",
+]
 
 AFFAIR = "convenience_issuance"
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 OPENS, CLOSES = dt.time(6, 30), dt.time(23, 0)
-MAX_COPIES = 10
+MAX_COPIES = 10  # an order's copies: a MODEL (module docstring)
+TAX_YEARS = 4  # the fiscal years a kiosk offers, the latest first: a MODEL (鹿児島市's 4 [S])
+NEW_TAX_YEAR = (6, 1)  # (month, day) a fiscal year's certificate is first issued: a MODEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +58,7 @@ class Kind:
     item: str  # the legal table's item the municipality answers
     ja: str
     en: str
-    fee: int  # 円 a copy
+    fee: int  # 円 a copy: a MODEL (the module docstring)
     options: frozenset[str]
 
 
@@ -61,6 +85,14 @@ def is_open(at: dt.datetime) -> bool:
     return OPENS <= local.time() < CLOSES
 
 
+def fiscal_years(at: dt.datetime) -> tuple[int, ...]:
+    """The fiscal years (年度) of the tax certificate a kiosk offers at ``at``, the latest
+    first: the latest is this calendar year's from ``NEW_TAX_YEAR`` on, else last year's."""
+    local = at.astimezone(JST).date()
+    latest = local.year if (local.month, local.day) >= NEW_TAX_YEAR else local.year - 1
+    return tuple(range(latest, latest - TAX_YEARS, -1))
+
+
 def check_open(at: dt.datetime) -> None:
     if not is_open(at):
         raise IssuanceRefused(
@@ -85,7 +117,8 @@ class Order:
 
 def order(kind: str, options: Mapping[str, str], at: dt.datetime, copies: int = 1) -> Order:
     """The order for ``kind`` with ``options`` (form values), or ``IssuanceRefused`` saying
-    which is wrong. The tax certificate's fiscal year defaults to the current one (年度: April)."""
+    which is wrong. The tax certificate's fiscal year: one of ``fiscal_years(at)``, by default
+    the latest."""
     found = KINDS.get(kind)
     if found is None:
         raise IssuanceRefused(ISSUANCE_UNKNOWN_KIND, f"交付できない証明書です ({kind[:40]!r})")
@@ -103,12 +136,12 @@ def order(kind: str, options: Mapping[str, str], at: dt.datetime, copies: int = 
             raise IssuanceRefused(ISSUANCE_BAD_OPTIONS, f"{flag} は 0 か 1 です")
         params[flag] = int(value)
     if "fiscal_year" in found.options:
-        local = at.astimezone(JST).date()
-        current = local.year if local.month >= 4 else local.year - 1
-        year = options.get("fiscal_year", str(current))
-        if year not in (str(current), str(current - 1)):
+        years = fiscal_years(at)
+        year = options.get("fiscal_year", str(years[0]))
+        if year not in {str(y) for y in years}:
             raise IssuanceRefused(
-                ISSUANCE_BAD_OPTIONS, f"年度は {current - 1} か {current} です (fiscal year)"
+                ISSUANCE_BAD_OPTIONS,
+                f"年度は {years[-1]}〜{years[0]} です (fiscal year {year[:8]!r})",
             )
         params["fiscal_year"] = int(year)
     return Order(found, params, copies)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -19,13 +18,15 @@ import orjson
 from multidict import CIMultiDictProxy
 
 from kiosk.exceptions import KIOSK_CENTRE_ANSWER, KIOSK_CENTRE_UNAVAILABLE, CentreRefused
-from kiosk.flow import Quote, Signed
+from kiosk.flow import Issued, Quote, Signed
 
-__all__ = ["DEFAULT_CENTRE", "MAX_JSON", "MAX_PDF", "Centre", "Issued", "b64url"]
+__all__ = ["DEFAULT_CENTRE", "MAX_JSON", "MAX_PDF", "Centre", "b64url"]
 
 DEFAULT_CENTRE = "http://127.0.0.1:8490"
 MAX_JSON = 16 * 1024
 MAX_PDF = 2 * 1024 * 1024  # a certificate is about 15 KB
+MAX_COPIES = 100  # a quote's limit of copies beyond this is no kiosk's (the centre says 10)
+MAX_YEARS = 20  # fiscal years on one screen at most (the centre offers 4)
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 _RECORD = re.compile(r"[0-9A-Za-z-]{1,100}")  # the access record's id (a UUID); a file name here
 _DOWN = "証明書交付センターに接続できません"
@@ -33,13 +34,6 @@ _DOWN = "証明書交付センターに接続できません"
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-@dataclass(frozen=True, slots=True)
-class Issued:
-    pdf: bytes
-    fee: int
-    record_id: str
 
 
 def _bad(what: str) -> CentreRefused:
@@ -51,6 +45,21 @@ def _text(doc: Mapping[str, Any], name: str, limit: int = 2000) -> str:
     if not isinstance(value, str) or len(value) > limit:
         raise _bad(f"{name} is not a string")
     return value
+
+
+def _year(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1900 < value < 3000:
+        raise _bad("a fiscal year")
+    return value
+
+
+def _years(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) > MAX_YEARS:
+        raise _bad("fiscal_years")
+    years = tuple(_year(v) for v in value)
+    if len(set(years)) != len(years):
+        raise _bad("fiscal_years")
+    return years
 
 
 def _count(doc: Mapping[str, Any], name: str) -> int:
@@ -131,18 +140,37 @@ class Centre:
             raise _bad("the challenge's size")
         return text
 
-    async def quote(self, kind: str, options: Mapping[str, str]) -> Quote:
-        doc = await self._json("POST", "/v1/quote", {"kind": kind, "options": dict(options)})
-        return Quote(_text(doc, "title", 100), _count(doc, "fee"), _count(doc, "copies"))
+    async def quote(self, kind: str, options: Mapping[str, str], copies: int = 1) -> Quote:
+        """The fee of ``copies``: the copies quoted must be those asked, the year one of the
+        years offered (the tax certificate's), the limit of copies a sane one."""
+        body = {"kind": kind, "options": dict(options), "copies": copies}
+        doc = await self._json("POST", "/v1/quote", body)
+        quote = Quote(
+            _text(doc, "title", 100),
+            _count(doc, "fee"),
+            _count(doc, "copies"),
+            _count(doc, "max_copies"),
+            _year(doc.get("fiscal_year")) if "fiscal_year" in doc else None,
+            _years(doc.get("fiscal_years", [])),
+        )
+        if quote.copies != copies or not copies <= quote.max_copies <= MAX_COPIES:
+            raise _bad("copies")
+        if (quote.fiscal_year is None) != (not quote.fiscal_years) or (
+            quote.fiscal_year is not None and quote.fiscal_year not in quote.fiscal_years
+        ):
+            raise _bad("fiscal_year")
+        return quote
 
-    async def issue(self, signed: Signed, kind: str, options: Mapping[str, str]) -> Issued:
+    async def issue(
+        self, signed: Signed, kind: str, options: Mapping[str, str], copies: int = 1
+    ) -> Issued:
         body = {
             "challenge": signed.challenge,
             "signature": b64url(signed.signature),
             "certificate": b64url(signed.certificate),
             "kind": kind,
             "options": dict(options),
-            "copies": 1,
+            "copies": copies,
         }
         pdf, headers = await self._call("POST", "/v1/certificates", body, MAX_PDF)
         if not pdf.startswith(b"%PDF-"):

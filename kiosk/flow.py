@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kiosk.exceptions import FormRefused
+from kiosk.payment import Payment
 
 __all__ = [
     "IDLE",
@@ -22,21 +23,26 @@ __all__ = [
     "PIN_LENGTH",
     "SCREENS",
     "Choice",
+    "Issued",
     "Printed",
     "Quote",
     "Screen",
     "Signed",
     "Stage",
     "Transaction",
+    "copies_of",
     "locked_screen",
+    "nendo",
     "press",
+    "print_failed_screen",
+    "refunded_screen",
     "refusal_screen",
     "wrong_pin",
 ]
 
 PIN_LENGTH = 4  # 利用者証明用電子証明書の暗証番号: 4 digits, 3 tries (JPKI-CARD.md)
 IDLE = 180.0  # seconds without a touch: the transaction ends, the screen starts over
-Stage = Literal["pin", "choose", "confirm", "done"]
+Stage = Literal["pin", "choose", "year", "confirm", "pay", "done"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +63,7 @@ MENU: Mapping[str, Choice] = {
         "住民票の写し", "世帯全員", "resident_certificate", {"household": "1"}
     ),
     "seal": Choice("印鑑登録証明書", "登録されている方のみ", "seal_certificate", {}),
-    "tax": Choice("課税（所得）証明書", "今年度", "tax_certificate", {}),
+    "tax": Choice("課税（所得）証明書", "年度を選べます", "tax_certificate", {}),
 }  # fmt: skip
 
 
@@ -72,17 +78,30 @@ class Signed:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
+    """The centre's quote: the fee of ``copies``; the tax certificate's year and the years a
+    resident may choose (the latest first; none for other certificates)."""
+
     title: str
     fee: int
     copies: int
+    max_copies: int
+    fiscal_year: int | None = None
+    fiscal_years: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """The centre's answer to the order: the municipality's PDF, the fee it charged."""
+
+    pdf: bytes
+    fee: int
+    record_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class Printed:
-    pdf: bytes
-    fee: int
-    record_id: str
-    name: str  # the file it was saved as
+    copies: int  # printed, one file each
+    names: tuple[str, ...]  # the files they were saved as
 
 
 @dataclass(slots=True)
@@ -94,7 +113,11 @@ class Transaction:
     digits: str = ""
     signed: Signed | None = None
     choice: str = ""
+    options: Mapping[str, str] = field(default_factory=dict)  # the choice's, the year chosen
+    copies: int = 1
     quote: Quote | None = None
+    issued: Issued | None = None  # the order answered, not yet paid for
+    payment: Payment | None = None
     printed: Printed | None = None
 
     def expired(self, now: float) -> bool:
@@ -109,6 +132,23 @@ def press(digits: str, key: str) -> str:
     if len(key) == 1 and key in "0123456789":
         return digits if len(digits) >= PIN_LENGTH else digits + key
     raise FormRefused("このキーはありません (not a key of the keypad)")
+
+
+def copies_of(value: str, most: int) -> int:
+    """部数 from a form: 1 to ``most`` (the centre's limit), else refused."""
+    if not (value.isascii() and value.isdigit() and len(value) <= 3):
+        raise FormRefused("部数が正しくありません (copies: a number)")
+    copies = int(value)
+    if not 1 <= copies <= most:
+        raise FormRefused(f"部数は 1〜{most} 通です (copies out of range)")
+    return copies
+
+
+def nendo(year: int) -> str:
+    """A fiscal year as the certificate names it: 令和8年度 (令和 began in 2019: 元年)."""
+    if year < 2019:
+        return f"{year}年度"
+    return f"令和{year - 2018 if year > 2019 else '元'}年度"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +169,26 @@ def locked_screen() -> Screen:
         "暗証番号がロックされています",
         "暗証番号を続けて間違えたため、このカードの利用者証明用電子証明書は使えません。"
         "お住まいの市区町村の窓口で暗証番号の再設定をしてください。",
+    )
+
+
+def refunded_screen(amount: int, emoney: int = 0) -> Screen:
+    """中止 during the payment: everything put in goes back, nothing is printed."""
+    card = f"（うち電子マネー {emoney:,} 円は取り消しました）" if emoney else ""
+    return Screen(
+        "取り消しました",
+        f"お支払いの {amount:,} 円をお返ししました{card}。"
+        "証明書は印刷していません。お金のお取り忘れにご注意ください。",
+    )
+
+
+def print_failed_screen(printed: int, copies: int, amount: int) -> Screen:
+    """A print that failed after payment: the fee of the copies not printed goes back."""
+    done = f"{copies} 通のうち {printed} 通を印刷しました。" if printed else ""
+    return Screen(
+        "印刷できませんでした",
+        f"{done}印刷できなかった分の手数料とおつり {amount:,} 円をお返ししました。"
+        "お手数ですが店員にお知らせください。",
     )
 
 
@@ -157,6 +217,18 @@ SCREENS: Mapping[str, Screen] = {
     "no_seal": Screen(
         "印鑑登録証明書は交付できません",
         "印鑑登録がされていません。印鑑登録は市区町村の窓口でお手続きください。",
+    ),
+    "tax_elsewhere": Screen(
+        "この年度の課税（所得）証明書は交付できません",
+        "選んだ年度の1月1日（賦課期日）にほかの市区町村にお住まいだった方の証明書は、"
+        "その市区町村が交付します。その市区町村にご請求ください。"
+        "ほかの年度は、最初からやり直して選べます。",
+    ),
+    "not_issued": Screen(
+        "この証明書を交付できる記録がありません",
+        "お住まいの市区町村に、この証明書の記録がありません。課税（所得）証明書は、"
+        "その年度の1月1日にお住まいだった市区町村が交付します。"
+        "ご不明な点は市区町村の窓口にお問い合わせください。",
     ),
     "expired": Screen(
         "本人確認ができませんでした",

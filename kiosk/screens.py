@@ -1,5 +1,13 @@
 """The kiosk's screens: one handler per button (``kiosk.web`` routes them), and the screens
-of a refusal, of closed hours, and of the transaction's current stage."""
+of a refusal, of closed hours, and of the transaction's current stage.
+
+The order (REGISTER-FACTS 5.3 [V]: the centre sends the certificate, the fee is paid, it is
+printed): the menu, the tax certificate's year, the copies and the fee (the centre's quote),
+お支払いへ — the order to the centre, the municipality's PDF held, not printed — then the
+payment (``kiosk.payment``), and only when it is complete the copies are printed. 中止 before
+that gives back what was put in and prints nothing; the certificate fetched is dropped (its
+access record stays: the municipality was asked). A print that fails gives back the fee of the
+copies not printed."""
 
 from __future__ import annotations
 
@@ -13,18 +21,23 @@ from card_service.exceptions import CardRemoved, NoCard, PinBlocked, WrongPin
 from hub.log import get_logger
 from hub.web import token_matches
 from kiosk.card import sign_challenge, tries_left
-from kiosk.exceptions import CentreRefused, FormRefused
+from kiosk.exceptions import KIOSK_CENTRE_ANSWER, CentreRefused, FormRefused
 from kiosk.flow import (
     MENU,
     PIN_LENGTH,
     Printed,
+    Screen,
     Signed,
     Transaction,
+    copies_of,
     locked_screen,
     press,
+    print_failed_screen,
+    refunded_screen,
     refusal_screen,
     wrong_pin,
 )
+from kiosk.payment import Payment, pay, refund
 from kiosk.state import kiosk_of, message, read_form, render
 
 __all__ = [
@@ -34,13 +47,16 @@ __all__ = [
     "cancel",
     "choose",
     "closed_screen",
+    "copies",
     "current_screen",
     "get_idle",
+    "order",
+    "pay_in",
     "pin",
-    "print_",
     "printed",
     "refused_screen",
     "start",
+    "year",
 ]
 
 log = get_logger("kiosk.screens")
@@ -73,23 +89,25 @@ class Current(Exception):
     the screen on show is shown."""
 
 
-def current_screen(request: web.Request) -> web.Response:
+def current_screen(request: web.Request, error: str = "") -> web.Response:
+    """The screen of the transaction's stage (or the last screen of the one just ended)."""
     kiosk = kiosk_of(request)
     tx = kiosk.current
     if tx is None:
         assert kiosk.ended is not None  # _transaction raised for it
         return message(request, kiosk.ended[1].title, kiosk.ended[1].text)
-    if tx.stage == "pin":
-        return render(request, "pin.html", error="")
-    if tx.stage == "choose":
-        return render(request, "choose.html", menu=MENU)
-    return render(request, f"{tx.stage}.html", choice=MENU[tx.choice])
+    return render(request, f"{tx.stage}.html", menu=MENU, choice=MENU.get(tx.choice), error=error)
 
 
 def refused_screen(request: web.Request, exc: CentreRefused) -> web.Response:
     screen = refusal_screen(exc.refusal, exc.message, kiosk_of(request).refusals)
     kiosk_of(request).end(screen)
     log.info("kiosk refused", code=exc.refusal)
+    return message(request, screen.title, screen.text)
+
+
+def ended_screen(request: web.Request, screen: Screen) -> web.Response:
+    kiosk_of(request).end(screen)
     return message(request, screen.title, screen.text)
 
 
@@ -125,7 +143,7 @@ async def start(request: web.Request) -> web.Response:
         screen = locked_screen()
         return message(request, screen.title, screen.text)
     kiosk.current = Transaction(tries=tries, at=kiosk.clock())
-    return render(request, "pin.html", error="")
+    return current_screen(request)
 
 
 async def pin(request: web.Request) -> web.Response:
@@ -134,11 +152,10 @@ async def pin(request: web.Request) -> web.Response:
     key = form.get("key", "")
     if key != "ok":
         tx.digits = press(tx.digits, key)
-        return render(request, "pin.html", error="")
+        return current_screen(request)
     entered, tx.digits = tx.digits, ""
     if len(entered) != PIN_LENGTH:
-        error = f"暗証番号（数字{PIN_LENGTH}桁）を入力してください。"
-        return render(request, "pin.html", error=error)
+        return current_screen(request, f"暗証番号（数字{PIN_LENGTH}桁）を入力してください。")
     text = await kiosk.to_centre.challenge()
     challenge = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     try:
@@ -148,47 +165,117 @@ async def pin(request: web.Request) -> web.Response:
     except WrongPin as exc:
         tx.tries = exc.tries_left
         log.info("kiosk pin", outcome=exc.code)
-        return render(request, "pin.html", error=wrong_pin(exc.tries_left))
+        return current_screen(request, wrong_pin(exc.tries_left))
     except PinBlocked:
-        screen = locked_screen()
-        kiosk.end(screen)
         log.info("kiosk pin", outcome=PinBlocked.code)
-        return message(request, screen.title, screen.text)
+        return ended_screen(request, locked_screen())
     tx.signed = Signed(text, signature, certificate)
     tx.stage = "choose"
-    return render(request, "choose.html", menu=MENU)
+    return current_screen(request)
 
 
 async def choose(request: web.Request) -> web.Response:
+    """A certificate of the menu: its fee for one copy; the tax certificate's year first."""
     tx, form = await transaction(request, ("choose",), "item")
     choice = MENU.get(form.get("item", ""))
     if choice is None:
         raise FormRefused("この証明書は選べません (not on the menu)")
-    tx.quote = await kiosk_of(request).to_centre.quote(choice.kind, choice.options)
-    tx.choice = form["item"]
+    tx.choice, tx.options, tx.copies = form["item"], dict(choice.options), 1
+    tx.quote = await kiosk_of(request).to_centre.quote(choice.kind, tx.options)
+    tx.stage = "year" if tx.quote.fiscal_years else "confirm"
+    return current_screen(request)
+
+
+async def year(request: web.Request) -> web.Response:
+    """The tax certificate's fiscal year: one the centre offered."""
+    tx, form = await transaction(request, ("year",), "year")
+    assert tx.quote is not None  # the menu quoted it
+    if form.get("year", "") not in {str(y) for y in tx.quote.fiscal_years}:
+        raise FormRefused("この年度は選べません (not a fiscal year offered)")
+    choice = MENU[tx.choice]
+    tx.options = {**choice.options, "fiscal_year": form["year"]}
+    tx.quote = await kiosk_of(request).to_centre.quote(choice.kind, tx.options, tx.copies)
     tx.stage = "confirm"
-    return render(request, "confirm.html", choice=choice)
+    return current_screen(request)
+
+
+async def copies(request: web.Request) -> web.Response:
+    """部数: 1 to the centre's limit; the fee quoted again."""
+    tx, form = await transaction(request, ("confirm",), "copies")
+    assert tx.quote is not None
+    wanted = copies_of(form.get("copies", ""), tx.quote.max_copies)
+    kind = MENU[tx.choice].kind
+    tx.quote = await kiosk_of(request).to_centre.quote(kind, tx.options, wanted)
+    tx.copies = wanted
+    return current_screen(request)
 
 
 async def back(request: web.Request) -> web.Response:
-    tx, _ = await transaction(request, ("confirm",))
-    tx.stage, tx.quote = "choose", None
-    return render(request, "choose.html", menu=MENU)
+    tx, _ = await transaction(request, ("year", "confirm"))
+    tx.stage, tx.quote, tx.options, tx.copies = "choose", None, {}, 1
+    return current_screen(request)
 
 
-async def print_(request: web.Request) -> web.Response:
+async def order(request: web.Request) -> web.Response:
+    """お支払いへ: the order to the centre (the card's answer, the copies, the year); the
+    municipality's PDF is held until the payment is complete. The fee charged must be the
+    one shown."""
     kiosk = kiosk_of(request)
     tx, _ = await transaction(request, ("confirm",))
     choice = MENU[tx.choice]
-    assert tx.signed is not None  # the PIN screen put it there before the menu
-    issued = await kiosk.to_centre.issue(tx.signed, choice.kind, choice.options)
-    name = f"{issued.record_id}.pdf"
-    if kiosk.printed_dir is not None:
-        await _save(kiosk.printed_dir / name, issued.pdf)
-    tx.printed = Printed(issued.pdf, issued.fee, issued.record_id, name)
-    tx.stage, tx.signed = "done", None
-    log.info("kiosk printed", kind=choice.kind, fee=issued.fee, record_id=issued.record_id)
-    return render(request, "done.html", choice=choice)
+    assert tx.signed is not None  # the PIN screen put it there
+    assert tx.quote is not None  # the fee screen's
+    issued = await kiosk.to_centre.issue(tx.signed, choice.kind, tx.options, tx.copies)
+    tx.signed = None
+    if issued.fee != tx.quote.fee:
+        log.warning("kiosk fee mismatch", quoted=tx.quote.fee, charged=issued.fee)
+        why = f"手数料が表示と異なります (charged {issued.fee}, quoted {tx.quote.fee})"
+        raise CentreRefused(KIOSK_CENTRE_ANSWER, why)
+    tx.issued, tx.payment, tx.stage = issued, Payment(issued.fee), "pay"
+    log.info("kiosk ordered", kind=choice.kind, copies=tx.copies, record_id=issued.record_id)
+    if tx.payment.complete:  # nothing to pay
+        return await _print(request, tx)
+    return current_screen(request)
+
+
+async def pay_in(request: web.Request) -> web.Response:
+    """A coin, a note or the e-money card; the payment complete, the copies are printed."""
+    tx, form = await transaction(request, ("pay",), "insert")
+    assert tx.payment is not None
+    tx.payment = pay(tx.payment, form.get("insert", ""))
+    if not tx.payment.complete:
+        return current_screen(request)
+    return await _print(request, tx)
+
+
+async def _print(request: web.Request, tx: Transaction) -> web.Response:
+    """Each copy printed (saved, one file each) once; a print that fails gives back the fee
+    of the copies not printed and the change, and ends the transaction."""
+    kiosk = kiosk_of(request)
+    assert tx.issued is not None
+    assert tx.payment is not None
+    issued, payment = tx.issued, tx.payment
+    tx.stage = "done"  # whatever happens now, this payment prints no more
+    names: list[str] = []
+    try:
+        for n in range(1, tx.copies + 1):
+            name = f"{issued.record_id}-{n}.pdf"
+            if kiosk.printed_dir is not None:
+                await _save(kiosk.printed_dir / name, issued.pdf)
+            names.append(name)
+    except OSError as exc:
+        back = refund(payment, issued.fee // tx.copies * len(names))
+        log.warning(
+            "kiosk print failed", record_id=issued.record_id, printed=len(names),
+            copies=tx.copies, refund=back, error=type(exc).__name__,
+        )  # fmt: skip
+        return ended_screen(request, print_failed_screen(len(names), tx.copies, back))
+    tx.printed = Printed(len(names), tuple(names))
+    log.info(
+        "kiosk printed", record_id=issued.record_id, copies=tx.copies, fee=issued.fee,
+        paid=payment.paid, change=payment.change,
+    )  # fmt: skip
+    return current_screen(request)
 
 
 async def _save(path: Path, pdf: bytes) -> None:
@@ -201,9 +288,20 @@ async def _save(path: Path, pdf: bytes) -> None:
 
 async def cancel(request: web.Request) -> web.Response:
     """中止 / 終了: the transaction ends, back to the first screen — always, a second touch
-    too (the first screen ends any transaction anyway: there is one screen)."""
-    await read_form(request, frozenset({"t"}))
-    kiosk_of(request).end()
+    too (the first screen ends any transaction anyway: there is one screen). 中止 during the
+    payment gives back what was put in, on a screen that says so."""
+    form = await read_form(request, frozenset({"t"}))
+    kiosk = kiosk_of(request)
+    tx = kiosk.current
+    if (
+        tx is not None
+        and tx.stage == "pay"
+        and tx.payment is not None
+        and tx.payment.paid
+        and token_matches(tx.token, form.get("t"))
+    ):
+        return ended_screen(request, refunded_screen(tx.payment.paid, tx.payment.emoney))
+    kiosk.end()
     return web.Response(status=303, headers={"Location": "/"})
 
 
@@ -211,10 +309,11 @@ async def printed(request: web.Request) -> web.Response:
     tx = kiosk_of(request).current
     if tx is None or tx.printed is None or not token_matches(tx.token, request.match_info["t"]):
         raise web.HTTPNotFound
+    assert tx.issued is not None
     return web.Response(
-        body=tx.printed.pdf,
+        body=tx.issued.pdf,
         content_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{tx.printed.name}"'},
+        headers={"Content-Disposition": f'inline; filename="{tx.printed.names[0]}"'},
     )
 
 

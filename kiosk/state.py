@@ -13,10 +13,11 @@ import jinja2
 from aiohttp import web
 
 from card_service.reader.serial import SerialCard
+from hub.log import get_logger
 from hub.web import templates
 from kiosk.centre import Centre
 from kiosk.exceptions import FormRefused
-from kiosk.flow import PIN_LENGTH, Screen, Transaction
+from kiosk.flow import PIN_LENGTH, Screen, Transaction, nendo
 
 __all__ = [
     "FORM_TYPE",
@@ -30,6 +31,7 @@ __all__ = [
     "render",
 ]
 
+log = get_logger("kiosk.state")
 MAX_FIELD = 64
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -55,8 +57,12 @@ class Kiosk:
 
     def end(self, screen: Screen | None = None) -> None:
         """The transaction ends; ``screen``, its last (a refusal, the lock-out), is kept for
-        a second touch of the button that led to it."""
-        self.ended = (self.current.token, screen) if self.current and screen else None
+        a second touch of the button that led to it. Money put in for a print not made goes
+        back (中止, a new start, the first screen, the idle time): the till's refund."""
+        tx = self.current
+        if tx is not None and tx.stage == "pay" and tx.payment is not None and tx.payment.paid:
+            log.info("kiosk refund", amount=tx.payment.paid, emoney=tx.payment.emoney)
+        self.ended = (tx.token, screen) if tx and screen else None
         self.current = None
 
 
@@ -101,5 +107,6 @@ def _yen(n: int) -> str:
 def make_templates() -> jinja2.Environment:
     env = templates("kiosk")
     env.filters["yen"] = _yen
+    env.filters["nendo"] = nendo
     env.globals["PIN_LENGTH"] = PIN_LENGTH
     return env

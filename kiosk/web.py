@@ -5,10 +5,13 @@
 | ``GET /`` | 「マイナンバーカードを置いてください」; closed (the centre's hours); out of service |
 | ``POST /start`` | the card read (its PIN's tries left): the keypad, or the lock-out |
 | ``POST /pin`` | a key of the keypad; 確定: the card signs the centre's challenge after the PIN |
-| ``POST /choose`` | a certificate of the menu: the centre's quote, the fee screen |
-| ``POST /back`` | from the fee screen back to the menu |
-| ``POST /print`` | the order to the centre: the municipality's signed PDF, saved and shown |
-| ``POST /cancel`` | 中止 / 終了: the transaction ends |
+| ``POST /choose`` | a certificate of the menu: the centre's quote, the fee screen (or the year's) |
+| ``POST /year`` | the tax certificate's fiscal year: the fee screen |
+| ``POST /copies`` | 部数 on the fee screen: the fee quoted again |
+| ``POST /back`` | from the year or the fee screen back to the menu |
+| ``POST /order`` | お支払いへ: the order to the centre, the municipality's PDF held; the payment |
+| ``POST /pay`` | a coin, a note or e-money; complete: each copy printed (saved) and shown |
+| ``POST /cancel`` | 中止 / 終了: the transaction ends (中止 in the payment gives the money back) |
 | ``GET /printed/{token}.pdf`` | the PDF just printed (this transaction's only) |
 | ``GET /static/…`` | the stylesheet |
 
@@ -39,13 +42,16 @@ from kiosk.screens import (
     back,
     cancel,
     choose,
+    copies,
     current_screen,
     get_idle,
+    order,
+    pay_in,
     pin,
-    print_,
     printed,
     refused_screen,
     start,
+    year,
 )
 from kiosk.state import KIOSK, Kiosk, kiosk_of, make_templates, message
 
@@ -111,7 +117,8 @@ async def screens(request: web.Request, handler: Handler) -> web.StreamResponse:
 @web.middleware
 async def one_at_a_time(request: web.Request, handler: Handler) -> web.StreamResponse:
     """One screen: one touch at a time, in order; a second touch of a button whose screen has
-    gone (a double tap on 印刷) shows the screen on show and does nothing again."""
+    gone (a double tap on お支払いへ, a coin after the payment is complete) shows the screen
+    on show and does nothing again."""
     if request.method == "GET" and request.path != "/":
         return await handler(request)
     async with kiosk_of(request).lock:
@@ -160,8 +167,11 @@ def create_app(
     app.router.add_post("/start", start)
     app.router.add_post("/pin", pin)
     app.router.add_post("/choose", choose)
+    app.router.add_post("/year", year)
+    app.router.add_post("/copies", copies)
     app.router.add_post("/back", back)
-    app.router.add_post("/print", print_)
+    app.router.add_post("/order", order)
+    app.router.add_post("/pay", pay_in)
     app.router.add_post("/cancel", cancel)
     app.router.add_get("/printed/{t}.pdf", printed)
     app.router.add_static("/static", STATIC)

@@ -15,11 +15,13 @@ from agencies.exceptions import (
     ISSUANCE_MOVE_OUT_PENDING,
     ISSUANCE_NO_SEAL,
     ISSUANCE_SUPPORT_MEASURE,
+    ISSUANCE_TAX_ELSEWHERE,
 )
 from issuance.exceptions import (
     ISSUANCE_BAD_RESPONSE,
     ISSUANCE_CARD_REFUSED,
     ISSUANCE_CLOSED,
+    ISSUANCE_NOT_ISSUED,
     ISSUANCE_UNAVAILABLE,
 )
 from kiosk import DEFAULT_PORT, create_app
@@ -38,9 +40,11 @@ REFUSALS = {
     ISSUANCE_CARD_REFUSED: "card_refused",
     ISSUANCE_BAD_RESPONSE: "expired",
     ISSUANCE_UNAVAILABLE: "unavailable",
+    ISSUANCE_NOT_ISSUED: "not_issued",
     ISSUANCE_SUPPORT_MEASURE: "support_measure",
     ISSUANCE_MOVE_OUT_PENDING: "move_out_pending",
     ISSUANCE_NO_SEAL: "no_seal",
+    ISSUANCE_TAX_ELSEWHERE: "tax_elsewhere",
     KIOSK_CENTRE_UNAVAILABLE: "centre_unavailable",
 }
 

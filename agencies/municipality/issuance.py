@@ -20,6 +20,7 @@ from agencies.exceptions import (
     ISSUANCE_MOVE_OUT_PENDING,
     ISSUANCE_NO_SEAL,
     ISSUANCE_SUPPORT_MEASURE,
+    ISSUANCE_TAX_ELSEWHERE,
 )
 from hub.node import BadRequest, QueryRefused
 
@@ -36,6 +37,7 @@ __all__ = [
     "seal_certificate",
     "seal_registration",
     "tax_certificate",
+    "tax_elsewhere",
 ]
 
 RESIDENT_CERTIFICATE = "resident_certificate"
@@ -153,3 +155,15 @@ def tax_certificate(taxpayer: Mapping[str, Any], year: int) -> dict[str, Any] | 
     if record is None:
         return None
     return {"kind": TAX_CERTIFICATE, "name": taxpayer["name"], "fiscal_year": year, **record}
+
+
+def tax_elsewhere(year: int) -> QueryRefused:
+    """The refusal of a fiscal year not assessed here: the municipality the resident lived in
+    on its 1 January (賦課期日) assessed it and issues its certificate (鹿児島市's rule for the
+    kiosk [S]: 賦課期日後に転入した方は、前に住んでいた市区町村へ)."""
+    return QueryRefused(
+        ISSUANCE_TAX_ELSEWHERE,
+        f"{year}年度の課税（所得）証明書は、{year}年1月1日にお住まいだった市区町村が交付します。"
+        "その日にほかの市区町村にお住まいだった方は、その市区町村にご請求ください"
+        f" (not assessed here for fiscal year {year}: the municipality of 1 January issues it)",
+    )

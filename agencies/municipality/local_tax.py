@@ -1,5 +1,7 @@
 """税務課: municipal (local) tax. Provides 地方税関係情報 for a fiscal year (年度), and to the
-certificate issuance centre the 課税（所得）証明書 (``issuance.py``).
+certificate issuance centre the 課税（所得）証明書 (``issuance.py``) of the fiscal year asked;
+a year not assessed here (the resident lived elsewhere on its 1 January) is refused with
+``municipality.tax_elsewhere``, the municipality of that day being the one to issue it.
 
 Collection ``taxpayers``: local id → name and, per fiscal year, the previous year's total income
 and the municipal income levy (市町村民税所得割額). Figures are yen. ``support_measure``
@@ -28,6 +30,8 @@ class LocalTax:
         self, person: str, items: tuple[str, ...], params: Mapping[str, str | int]
     ) -> Mapping[str, Any] | None:
         found = await self.store.by_token("taxpayers", person)
+        if found is None and items == (issuance.TAX_CERTIFICATE,):
+            raise issuance.tax_elsewhere(_year(params))  # held, never assessed here
         if found is None:
             return None
         if items == (issuance.TAX_CERTIFICATE,):
@@ -52,7 +56,7 @@ class LocalTax:
         year = _year(params)
         certificate = issuance.tax_certificate(taxpayer, year)
         if certificate is None:
-            raise NoRecord(f"no assessment for fiscal year {year}")
+            raise issuance.tax_elsewhere(year)
         return await issuance.certified(issuance.TAX_CERTIFICATE, certificate, self.printer)
 
 

@@ -193,6 +193,33 @@ async def test_the_municipality_refuses_with_its_reason(
         assert words in str(refused.value)
 
 
+async def test_a_year_assessed_by_another_municipality_is_refused_and_recorded(
+    env: Env, pki: Pki
+) -> None:
+    """The resident lived elsewhere on 1 January 2025: the tax office here assessed 2026 only.
+    The centre asks the hub for the year chosen; the municipality of today refuses it with a
+    reason saying who issues it, and the resident sees the refused access."""
+    year = {"total_income": 3_000_000, "municipal_income_levy": 150_000}
+    net = await network(env, pki)
+    card = await carded(net, pki, years={"2026": year})
+    c = centre(net, pki)
+    person = await person_of(c, card)
+    this = await c.issue(person, order("tax_certificate", {"fiscal_year": "2026"}, NOON))
+    assert this.data["fiscal_year"] == 2026
+    for asked in ("2025", "2023"):
+        with pytest.raises(IssuanceRefused) as refused:
+            await c.issue(person, order("tax_certificate", {"fiscal_year": asked}, NOON))
+        assert refused.value.code == "municipality.tax_elsewhere"
+        assert f"{asked}年1月1日にお住まいだった市区町村" in str(refused.value)
+    with pytest.raises(IssuanceRefused) as refused:  # beyond the years offered: not asked
+        await c.issue(person, order("tax_certificate", {"fiscal_year": "2022"}, NOON))
+    assert refused.value.code == "issuance.bad_options"
+    portal = net.apps[PORTAL]
+    mine = await login(dataclasses.replace(_portal_resident(card), portal=portal), pki)
+    tax = [h for h in await portal.history(mine) if h.affair == "convenience_issuance"]
+    assert sorted(h.outcome for h in tax) == ["ok", "refused", "refused"]
+
+
 async def test_a_move_out_the_register_received_as_an_event_refuses_too(env: Env, pki: Pki) -> None:
     net = await network(env, pki)
     card = await carded(net, pki)

@@ -136,8 +136,48 @@ async def test_the_fee_is_quoted_before_printing(parts: Any) -> None:
     )
     assert await got.json() == {
         "kind": "resident_certificate", "title": "住民票の写し", "fee": 200, "copies": 1,
+        "max_copies": 10,
+    }  # fmt: skip
+    tax = await client.post(
+        "/v1/quote",
+        json={"kind": "tax_certificate", "options": {"fiscal_year": "2024"}, "copies": 3},
+    )
+    assert await tax.json() == {
+        "kind": "tax_certificate", "title": "課税（所得）証明書", "fee": 900, "copies": 3,
+        "max_copies": 10, "fiscal_year": 2024, "fiscal_years": [2026, 2025, 2024, 2023],
     }  # fmt: skip
     assert node.asked == []
+
+
+@pytest.mark.parametrize(
+    ("copies", "options"),
+    [
+        (0, {}),
+        (-1, {}),
+        (11, {}),
+        (10**30, {}),
+        (1, {"fiscal_year": "2022"}),  # older than the years offered
+        (1, {"fiscal_year": "2027"}),  # a year not yet assessed
+        (1, {"fiscal_year": "２０２６"}),
+        (1, {"fiscal_year": " 2026"}),
+    ],
+)
+async def test_copies_and_years_out_of_range_are_refused_before_the_challenge_is_spent(
+    parts: Any, copies: int, options: dict[str, str]
+) -> None:
+    client, node, _ = parts
+    pdf = b64(b"%PDF-1.4 signed")
+    node.answer = Answer("ok", {"tax_certificate": {"kind": "x"}, "pdf": pdf + "=="})
+    body = {"kind": "tax_certificate", "options": options, "copies": copies}
+    quote = await client.post("/v1/quote", json=body)
+    refused = {"issuance.bad_options", "issuance.bad_request"}  # 10**30: orjson's JSON limit
+    assert quote.status == 400 and (await quote.json())["code"] in refused
+    signed = await order(client, **body)
+    got = await client.post("/v1/certificates", json=signed)
+    assert got.status == 400 and (await got.json())["code"] in refused
+    again = await client.post("/v1/certificates", json={**signed, "copies": 1, "options": {}})
+    assert again.status == 200  # the challenge was not spent by the bad order
+    assert len(node.asked) == 1
 
 
 @pytest.mark.parametrize(
@@ -149,6 +189,10 @@ async def test_the_fee_is_quoted_before_printing(parts: Any) -> None:
         (b'{"kind": 5}', 400, "issuance.bad_request"),
         (b'{"kind": "family_register"}', 400, "issuance.unknown_kind"),
         (b'{"kind": "seal_certificate", "copies": true}', 400, "issuance.bad_request"),
+        (b'{"kind": "seal_certificate", "copies": "2"}', 400, "issuance.bad_request"),
+        (b'{"kind": "seal_certificate", "copies": 2.5}', 400, "issuance.bad_request"),
+        (b'{"kind": "tax_certificate", "options": {"fiscal_year": 2026}}', 400,
+         "issuance.bad_request"),
         (b'{"kind": "seal_certificate", "options": {"a": 1}}', 400, "issuance.bad_request"),
         (b'{"kind": "seal_certificate", "options": {"household": "1"}}', 400,
          "issuance.bad_options"),

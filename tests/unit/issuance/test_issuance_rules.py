@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agencies.exceptions import ISSUANCE_TAX_ELSEWHERE
 from agencies.municipality import issuance as municipal
 from hub.node import BadRequest, QueryRefused
 from issuance import IssuanceRefused, is_open, order
 from issuance.exceptions import ISSUANCE_BAD_OPTIONS, ISSUANCE_CLOSED, ISSUANCE_UNKNOWN_KIND
-from issuance.rules import JST, check_open
+from issuance.rules import JST, check_open, fiscal_years
 
 
 def jst(y: int, m: int, d: int, hh: int, mm: int) -> dt.datetime:
@@ -185,3 +186,46 @@ async def test_the_portals_self_information_gets_the_record_not_a_certificate() 
     )
     assert tax is not None
     assert set(tax) == {"local_tax"}
+
+
+@pytest.mark.parametrize(
+    ("at", "years"),
+    [
+        (jst(2026, 5, 31, 23, 59), (2025, 2024, 2023, 2022)),  # before the June assessment
+        (jst(2026, 6, 1, 0, 0), (2026, 2025, 2024, 2023)),
+        (jst(2027, 2, 1, 12, 0), (2026, 2025, 2024, 2023)),
+        (dt.datetime(2026, 5, 31, 15, 0, tzinfo=dt.UTC), (2026, 2025, 2024, 2023)),  # 0:00 JST
+    ],
+)
+def test_the_fiscal_years_a_kiosk_offers(at: dt.datetime, years: tuple[int, ...]) -> None:
+    assert fiscal_years(at) == years
+    assert order("tax_certificate", {}, at).params == {"fiscal_year": years[0]}
+    for year in years:
+        assert order("tax_certificate", {"fiscal_year": str(year)}, at).params == {
+            "fiscal_year": year
+        }
+    for outside in (years[-1] - 1, years[0] + 1):
+        with pytest.raises(IssuanceRefused) as refused:
+            order("tax_certificate", {"fiscal_year": str(outside)}, at)
+        assert refused.value.code == ISSUANCE_BAD_OPTIONS
+
+
+async def test_a_year_assessed_elsewhere_is_the_tax_offices_clear_refusal() -> None:
+    """The resident moved in after 1 January of the year asked: this tax office never assessed
+    it, the municipality of that day did — a refusal that says so, not an error."""
+    from agencies.municipality.local_tax import LocalTax
+    from hub.node import MemoryStore
+
+    taxes = MemoryStore()
+    years = {"2026": {"total_income": 1, "municipal_income_levy": 0}}
+    await taxes.put_many("taxpayers", [("t1", "tt", {"name": "x", "years": years})])
+    office = LocalTax(taxes)
+    made = await office.answer("tt", ("tax_certificate",), {"fiscal_year": 2026})
+    assert made is not None and made["tax_certificate"]["fiscal_year"] == 2026
+    for person, year in (("tt", 2025), ("moved-in-this-year", 2026)):
+        with pytest.raises(QueryRefused) as refused:
+            await office.answer(person, ("tax_certificate",), {"fiscal_year": year})
+        assert refused.value.code == ISSUANCE_TAX_ELSEWHERE
+        assert f"{year}年1月1日にお住まいだった市区町村" in str(refused.value)
+    with pytest.raises(BadRequest):  # the centre always says which year
+        await office.answer("tt", ("tax_certificate",), {})

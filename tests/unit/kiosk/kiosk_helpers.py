@@ -162,6 +162,22 @@ class Kiosk:
         status, page = await self.enter(PIN)
         assert status == 200 and "取得する証明書を選んでください" in page, page
 
+    async def to_payment(self, item: str = "seal", copies: int = 1) -> tuple[int, str]:
+        """The menu, ``item`` (the tax certificate: its latest year), ``copies``, お支払いへ."""
+        await self.to_menu()
+        await self.post("/choose", {"t": self.token(), "item": item})
+        if item == "tax":
+            await self.post("/year", {"t": self.token(), "year": "2026"})
+        if copies != 1:
+            await self.post("/copies", {"t": self.token(), "copies": str(copies)})
+        return await self.post("/order", {"t": self.token()})
+
+    async def insert(self, *coins: str) -> tuple[int, str]:
+        status, page = 0, ""
+        for coin in coins:
+            status, page = await self.post("/pay", {"t": self.token(), "insert": coin})
+        return status, page
+
 
 def text_of(page: str) -> str:
     """The page's text, tags dropped (to read a screen as the resident does)."""

@@ -93,20 +93,45 @@ async def test_a_forged_challenge_is_refused(served: Any, doc: dict[str, Any]) -
     assert refused.value.refusal == KIOSK_CENTRE_ANSWER
 
 
+GOOD = {"title": "課税（所得）証明書", "fee": 600, "copies": 2, "max_copies": 10}
+YEARS = {"fiscal_year": 2025, "fiscal_years": [2026, 2025, 2024, 2023]}
+
+
 @pytest.mark.parametrize(
     "doc",
     [
-        {"title": "住民票の写し", "fee": -200, "copies": 1},
-        {"title": "住民票の写し", "fee": True, "copies": 1},
-        {"title": "住民票の写し", "fee": "200", "copies": 1},
-        {"title": 7, "fee": 200, "copies": 1},
-        {"title": "x" * 500, "fee": 200, "copies": 1},
+        {**GOOD, "fee": -200},
+        {**GOOD, "fee": True},
+        {**GOOD, "fee": "200"},
+        {**GOOD, "title": 7},
+        {**GOOD, "title": "x" * 500},
+        {**GOOD, "copies": 1},  # not the copies asked
+        {**GOOD, "copies": 0},
+        {**GOOD, "max_copies": 1},  # below the copies asked
+        {**GOOD, "max_copies": 10**6},
+        {k: v for k, v in GOOD.items() if k != "max_copies"},
+        {**GOOD, "fiscal_year": 2025},  # a year and no years
+        {**GOOD, "fiscal_years": [2026]},  # years and no year
+        {**GOOD, **YEARS, "fiscal_year": 2019},  # not one of the years
+        {**GOOD, **YEARS, "fiscal_year": "2025"},
+        {**GOOD, **YEARS, "fiscal_years": [2025, 2025]},
+        {**GOOD, **YEARS, "fiscal_years": list(range(2000, 2030))},
+        {**GOOD, **YEARS, "fiscal_years": "2025"},
+        {**GOOD, **YEARS, "fiscal_years": [2025, True]},
     ],
 )
 async def test_a_forged_quote_is_refused(served: Any, doc: dict[str, Any]) -> None:
     centre = await served(json(doc))
-    with pytest.raises(CentreRefused):
-        await centre.quote("seal_certificate", {})
+    with pytest.raises(CentreRefused) as refused:
+        await centre.quote("tax_certificate", {}, 2)
+    assert refused.value.refusal == KIOSK_CENTRE_ANSWER
+
+
+async def test_a_good_quote(served: Any) -> None:
+    centre = await served(json({**GOOD, **YEARS}))
+    quote = await centre.quote("tax_certificate", {"fiscal_year": "2025"}, 2)
+    assert (quote.fee, quote.copies, quote.max_copies) == (600, 2, 10)
+    assert (quote.fiscal_year, quote.fiscal_years) == (2025, (2026, 2025, 2024, 2023))
 
 
 def pdf(body: bytes = b"%PDF-1.7 x", fee: str = "200", record: str = "rec-1") -> Answering:

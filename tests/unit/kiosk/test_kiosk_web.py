@@ -60,10 +60,17 @@ async def test_a_certificate_from_the_card_to_the_printed_pdf(k: Kiosk) -> None:
     assert k.node.asked == []  # the fee comes before anything is asked
     _, page = await k.post("/back", {"t": k.token()})
     _, page = await k.post("/choose", {"t": k.token(), "item": "tax"})
-    assert "300 円" in text_of(page)
-    status, page = await k.post("/print", {"t": k.token()})
-    assert status == 200 and "印刷しました" in page, page
+    assert "年度を選んでください" in page
+    assert [v for _, v in forms(page).buttons["/year"]] == ["2026", "2025", "2024", "2023"]
+    _, page = await k.post("/year", {"t": k.token(), "year": "2026"})
+    assert "300 円" in text_of(page) and "令和8年度" in text_of(page)
+    status, page = await k.post("/order", {"t": k.token()})
+    assert status == 200 and "料金をお支払いください" in page, page
     assert k.node.asked == [("tax_certificate", {"fiscal_year": 2026})]
+    assert list(k.printed.glob("*")) == []  # nothing printed before the payment
+    status, page = await k.insert("100", "500")
+    assert status == 200 and "印刷しました" in page, page
+    assert "おつり 300 円" in text_of(page)
     link = next(p for p in page.split('"') if p.startswith("/printed/"))
     got = await k.http.get(link)
     assert got.content_type == "application/pdf" and await got.read() == PDF
@@ -118,7 +125,7 @@ async def test_closing_time_while_choosing_is_refused_at_printing(k: Kiosk) -> N
     await k.to_menu()
     await k.post("/choose", {"t": k.token(), "item": "seal"})
     k.centre.clock = lambda: NIGHT
-    _, page = await k.post("/print", {"t": k.token()})
+    _, page = await k.post("/order", {"t": k.token()})
     assert "ただいまの時間はご利用いただけません" in page
     assert k.node.asked == []
 
@@ -138,9 +145,9 @@ async def test_the_municipalitys_refusal_is_said_on_the_screen(
     k.node.answer = Answer("refused", code=code, reason=reason)
     await k.to_menu()
     await k.post("/choose", {"t": k.token(), "item": "resident-self"})
-    _, page = await k.post("/print", {"t": k.token()})
+    _, page = await k.post("/order", {"t": k.token()})
     assert words in text_of(page)
-    assert "最初の画面に戻る" in page and "/print" not in forms(page).forms
+    assert "最初の画面に戻る" in page and "/pay" not in forms(page).forms
     assert list(k.printed.glob("*")) == []
 
 
@@ -148,7 +155,7 @@ async def test_a_revoked_card_certificate_is_refused_on_the_screen(k: Kiosk) -> 
     k.check.revoked = True
     await k.to_menu()
     await k.post("/choose", {"t": k.token(), "item": "seal"})
-    _, page = await k.post("/print", {"t": k.token()})
+    _, page = await k.post("/order", {"t": k.token()})
     assert "このカードの電子証明書はご利用いただけません" in page and "失効" in page
     assert k.node.asked == []
 
@@ -260,11 +267,12 @@ async def test_an_item_not_on_the_menu_and_a_repeated_field(k: Kiosk) -> None:
         (b"t=" + b"a" * MAX_BODY, "application/x-www-form-urlencoded", 413),
     ],
 )
+@pytest.mark.parametrize("path", ["/pin", "/year", "/copies", "/order", "/pay"])
 async def test_malformed_and_oversized_bodies(
-    k: Kiosk, body: bytes, content_type: str, status: int
+    k: Kiosk, body: bytes, content_type: str, status: int, path: str
 ) -> None:
     got = await k.http.post(
-        "/pin", data=body, headers={"Origin": k.origin, "Content-Type": content_type}
+        path, data=body, headers={"Origin": k.origin, "Content-Type": content_type}
     )
     assert got.status == status
     assert got.headers["Content-Security-Policy"].startswith("default-src 'none'")
@@ -272,16 +280,24 @@ async def test_malformed_and_oversized_bodies(
 
 
 async def test_the_printed_pdf_is_only_the_current_transactions(k: Kiosk) -> None:
-    await k.to_menu()
-    await k.post("/choose", {"t": k.token(), "item": "seal"})
-    await k.post("/print", {"t": k.token()})
+    await k.to_payment()
+    assert (await k.http.get(f"/printed/{k.token()}.pdf")).status == 404  # not paid yet
+    await k.insert("emoney")
     assert (await k.http.get(f"/printed/{k.token()}.pdf")).status == 200
     assert (await k.http.get("/printed/forged.pdf")).status == 404
     assert (await k.http.get("/printed/..%2f..%2fetc%2fpasswd.pdf")).status == 404
 
 
 @pytest.mark.parametrize(
-    ("path", "fields"), [("/choose", {"item": "seal"}), ("/print", {}), ("/back", {})]
+    ("path", "fields"),
+    [
+        ("/choose", {"item": "seal"}),
+        ("/year", {"year": "2026"}),
+        ("/copies", {"copies": "2"}),
+        ("/order", {}),
+        ("/pay", {"insert": "100"}),
+        ("/back", {}),
+    ],
 )
 async def test_a_post_of_a_screen_not_on_show_does_nothing(
     k: Kiosk, path: str, fields: dict[str, str]
@@ -293,17 +309,17 @@ async def test_a_post_of_a_screen_not_on_show_does_nothing(
     assert k.node.asked == []
 
 
-async def test_a_double_tap_on_print_prints_once(k: Kiosk) -> None:
+async def test_a_double_tap_on_order_orders_once(k: Kiosk) -> None:
     await k.to_menu()
     await k.post("/choose", {"t": k.token(), "item": "seal"})
     token = k.token()
     first, second = await asyncio.gather(
-        k.post("/print", {"t": token}), k.post("/print", {"t": token})
+        k.post("/order", {"t": token}), k.post("/order", {"t": token})
     )
     assert [first[0], second[0]] == [200, 200]
-    assert "印刷しました" in first[1] and "印刷しました" in second[1]
+    assert "料金をお支払いください" in first[1] and "料金をお支払いください" in second[1]
     assert len(k.node.asked) == 1
-    assert len(list(k.printed.glob("*.pdf"))) == 1
+    assert list(k.printed.glob("*.pdf")) == []
 
 
 async def test_a_card_pulled_out_before_the_pin_is_checked(k: Kiosk) -> None:
@@ -315,19 +331,19 @@ async def test_a_card_pulled_out_before_the_pin_is_checked(k: Kiosk) -> None:
     assert "カードが読み取れません" in page and "/pin" not in forms(page).forms
 
 
-async def test_a_double_tap_on_print_when_refused_shows_the_refusal_twice(k: Kiosk) -> None:
+async def test_a_double_tap_on_order_when_refused_shows_the_refusal_twice(k: Kiosk) -> None:
     k.node.answer = Answer("refused", code="municipality.support_measure", reason="支援措置")
     await k.to_menu()
     await k.post("/choose", {"t": k.token(), "item": "resident-self"})
     token = k.token()
     first, second = await asyncio.gather(
-        k.post("/print", {"t": token}), k.post("/print", {"t": token})
+        k.post("/order", {"t": token}), k.post("/order", {"t": token})
     )
     assert "支援措置" in first[1] and "支援措置" in second[1]
     assert len(k.node.asked) == 1
     # a new transaction forgets it: the old token is stale
     await k.post("/start")
-    status, page = await k.post("/print", {"t": token})
+    status, page = await k.post("/order", {"t": token})
     assert status == 400 and "この画面は終了しています" in page
 
 
