@@ -102,7 +102,9 @@ REQUESTER, PROVIDER = "chiyoda-child", "chiyoda-tax"
 AFFAIR, ITEM, FISCAL_YEAR = "child_allowance", "local_tax", 2024
 SCRIPT = str(Path(__file__).resolve())
 CALL_TIMEOUT = 15.0  # the bench's own guard; the office's deadline (10 s + 1 s grace) is first
-TARGET_RATIO, GOAL_RATIO, TARGET_P50X, TARGET_P99_MS = 0.5, 0.7, 2.0, 50.0
+# DESIGN §10 and issue 19: the peak against the relay's (0.5 in DESIGN, 0.6 asked by issue 19,
+# goal 0.7); p50 at 1 in flight and p99 at half renkei's peak against the relay's at that rate
+TARGET_RATIO, GOAL_RATIO, TARGET_P50X, TARGET_P99X = 0.6, 0.7, 2.0, 3.0
 TARGET_TRACED = 0.9  # throughput with tracing on, against off
 
 Call = Callable[[int], Awaitable[str | None]]  # query number → None if ok, else the problem
@@ -238,13 +240,13 @@ class BaselineClient:
         self.exchange: Any = None
         self.acks = Acks(None)
 
-    async def start(self, acks_how: str) -> None:
+    async def start(self, acks_how: str, queue_type: str = "quorum") -> None:
         self.conn = await aio_pika.connect(self.url)
         ch = await self.conn.channel(publisher_confirms=True)
         await ch.set_qos(prefetch_count=self.prefetch)
         self.acks = await Acks.on(ch, acks_how, self.prefetch)
         for name in self.q.values():
-            await ch.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
+            await ch.declare_queue(name, durable=True, arguments={"x-queue-type": queue_type})
         self.exchange = ch.default_exchange
         replies = await ch.get_queue(self.q["client.replies"], ensure=False)
         await replies.consume(self.acks.consumer(self._reply))
@@ -951,7 +953,7 @@ async def run(args: argparse.Namespace) -> int:
         await renkei.connect_requester()
         run_id = os.urandom(4).hex()
         baseline = BaselineClient(vhost_url, run_id, args.size, args.prefetch)
-        await baseline.start(args.baseline_acks)
+        await baseline.start(args.baseline_acks, args.baseline_queues)
         for role in ("provider", "middle"):
             roles[role] = await spawn_role(role, vhost_url, run_id, args, tmp / f"{role}.log")
         # this process is both clients (renkei's requester office and the relay's client): set
@@ -988,8 +990,7 @@ async def run(args: argparse.Namespace) -> int:
         half = best_renkei.rate / 2
         paced = await measure("renkei", "rate", target_rate=half) if half > 0 else None
         paced_base = await measure("baseline", "rate", target_rate=half) if half > 0 else None
-        # the same target applied to the bare relay: is p99 < 50 ms at half the peak within
-        # reach of anything on this machine and broker?
+        # the relay at half its own peak: what latency at half the peak is on this machine
         base_half = best_base.rate / 2
         own_half = await measure("baseline", "rate", target_rate=base_half) if base_half else None
         if args.metrics:
@@ -1275,23 +1276,22 @@ def summary(
         f"{lat_renkei.pct('p99_ms'):.2f} ms"
     )
     if paced is not None:
-        base_txt = (
-            f"(baseline at the same rate: p99 {paced_base.pct('p99_ms'):.1f} ms)"
-            if paced_base
-            else ""
-        )
+        base_txt = ""
+        if paced_base:
+            p99x = paced.pct("p99_ms") / paced_base.pct("p99_ms")
+            base_txt = (
+                f"baseline at the same rate: p99 {paced_base.pct('p99_ms'):.1f} ms; "
+                f"×{p99x:.2f}  target ≤ {TARGET_P99X}× {verdict(p99x <= TARGET_P99X)}"
+            )
         print(
             f"renkei at half its peak ({paced.target_rate:.0f}/s, achieved {paced.rate:.0f}/s): "
-            f"p50 {paced.pct('p50_ms'):.1f} ms  p99 {paced.pct('p99_ms'):.1f} ms  "
-            f"target < {TARGET_P99_MS:.0f} ms {verdict(paced.pct('p99_ms') < TARGET_P99_MS)} "
-            f"{base_txt}"
+            f"p50 {paced.pct('p50_ms'):.1f} ms  p99 {paced.pct('p99_ms'):.1f} ms  {base_txt}"
         )
     if own_half is not None:
         print(
             f"baseline at half its own peak ({own_half.target_rate:.0f}/s, achieved"
             f" {own_half.rate:.0f}/s): p50 {own_half.pct('p50_ms'):.1f} ms"
-            f"  p99 {own_half.pct('p99_ms'):.1f} ms (the same target applied to the bare relay:"
-            f" {verdict(own_half.pct('p99_ms') < TARGET_P99_MS)})"
+            f"  p99 {own_half.pct('p99_ms'):.1f} ms"
         )
     for p in (best_base, best_renkei):
         cpu = p.cpu_us()
@@ -1395,6 +1395,13 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         choices=["each", "batched"],
         help="the baseline acks each message (default, DESIGN §10's relay) or coalesces its acks"
         " as renkei's bus does",
+    )
+    ap.add_argument(
+        "--baseline-queues",
+        default="quorum",
+        choices=["quorum", "classic"],
+        help="the baseline's queues: quorum (default, as the product's work queues) or classic"
+        " (durable, persistent messages): what quorum replication costs a hop on one node",
     )
     ap.add_argument(
         "--tracing",
