@@ -189,7 +189,12 @@ class Router:
             span.set_attributes(self._tags(ctx, msg.envelope.message_id, msg.kind))
         head: object = None
         if desk.claims:  # the desk's head start (quota, tokens) goes with the claim
-            first, head = await asyncio.gather(self._first_copy(d, ctx), desk.ahead(msg, ctx))
+            first, head = await asyncio.gather(
+                self._first_copy(d, ctx), desk.ahead(msg, ctx), return_exceptions=True
+            )
+            for failed in (first, head):  # both have ended: no exception is left unheard
+                if isinstance(failed, BaseException):
+                    raise failed
             if not first:
                 await d.ack()
                 return

@@ -354,6 +354,21 @@ async def test_the_translation_goes_with_the_claim_not_after_it(make_hub: MakeHu
     assert d.settled_as == "ack" and len(hub.bus.sent()) == 1
 
 
+async def test_a_claim_that_fails_leaves_the_request_unsettled(make_hub: MakeHub) -> None:
+    """The records store down while the query id is claimed: the error reaches the bus (the
+    broker redelivers the request), whatever the translation begun beside it gave."""
+
+    class Down(FakeClaims):
+        async def claim(self, key: uuid.UUID, digest: bytes) -> ClaimState:
+            raise ConnectionError("the records store is down")
+
+    hub = make_hub(claims=Down())
+    d = delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",)))
+    with pytest.raises(ConnectionError):
+        await hub.router.on_request(d)
+    assert d.settled_as is None and hub.bus.sent() == [] and hub.finisher.finished == []
+
+
 async def test_routing_quota_exceeded(make_hub: MakeHub) -> None:
     """Over its quota, a query is refused with a retry-after, recorded, and forwarded to no
     office; one more second gives the office one more query."""
