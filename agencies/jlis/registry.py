@@ -32,15 +32,16 @@ from agencies.jlis.exceptions import (
     JLIS_NO_FACTS,
     JLIS_NOT_THE_MUNICIPALITY,
     JLIS_NUMBER_CHANGED,
+    JLIS_NUMBERS_EXHAUSTED,
     JLIS_UNKNOWN_RESIDENT,
     NumberError,
 )
-from agencies.jlis.numbers import NumberGenerator
+from agencies.jlis.numbers import MAX_GENERATION, NumberGenerator
 from hub.identity import mismatched
 from hub.node import OfficeError, OfficeStore
 from hub.wire import Facts, NotFound, Outcome, Presented, Refused, Resolved, seal
 
-__all__ = ["MOVE_IN", "Jlis"]
+__all__ = ["MOVE_IN", "NUMBER_CHANGE", "Jlis"]
 
 MOVE_IN = "転入"  # the one 異動事由 by which another municipality takes up a resident
 
@@ -124,20 +125,40 @@ class Jlis:
         except NumberError as exc:
             raise OfficeError(exc.code, str(exc)) from None
 
-    async def change_number(self, rrc: str, on: dt.date) -> str:
-        """A new number for a leaked one; the resident-record code (and every token) stays."""
+    async def change_number(self, rrc: str, *, municipality: str, on: dt.date, event: str) -> str:
+        """A new number in place of a leaked one (番号法 第7条第2項), at the request of the
+        municipality that keeps the record: the next generation of the same 住民票コード, so the
+        number differs from every number ever given and every token stays. Asked again under
+        the same ``event`` id, the same new number (changed once)."""
         doc = await self.store.get("residents", rrc)
         if doc is None:
             raise OfficeError(JLIS_UNKNOWN_RESIDENT, "no resident with that resident-record code")
+        history = list(doc.get("history", []))
+        if any(h.get("event") == event and h.get("reason") == NUMBER_CHANGE for h in history):
+            return self.numbers.number_for(rrc, int(doc["generation"]))
         if doc.get("deceased"):
             raise OfficeError(
                 JLIS_DECEASED, f"this resident died on {doc['deceased']}: no new number"
             )
+        if doc.get("municipality") not in (None, municipality):
+            raise OfficeError(
+                JLIS_NOT_THE_MUNICIPALITY,
+                f"{municipality} does not keep this resident's record: only its 市町村長 asks"
+                " for a new number (番号法 第7条第2項)",
+            )
         generation = int(doc["generation"]) + 1
-        changes = [*doc["changes"], on.isoformat()]
-        await self.store.put_many(
-            "residents", [(rrc, None, {**doc, "generation": generation, "changes": changes})]
-        )
+        if generation > MAX_GENERATION:
+            raise OfficeError(
+                JLIS_NUMBERS_EXHAUSTED,
+                f"this number was changed {MAX_GENERATION} times already: no further number",
+            )
+        changed = {
+            **doc,
+            "generation": generation,
+            "changes": [*doc["changes"], on.isoformat()],
+            "history": [*history, _entry(event, NUMBER_CHANGE, on)],
+        }
+        await self.store.put_many("residents", [(rrc, None, changed)])
         return self.numbers.number_for(rrc, generation)
 
     async def resolve(self, number: bytes) -> Outcome:
@@ -175,6 +196,7 @@ class Jlis:
 
 
 DEATH = "死亡"
+NUMBER_CHANGE = "個人番号の変更"  # 番号法 第7条第2項, in J-LIS's history of the record
 
 
 def _stale(doc: Mapping[str, Any], generation: int) -> Refused | None:

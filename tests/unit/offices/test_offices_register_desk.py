@@ -224,7 +224,7 @@ async def test_only_the_municipality_of_record_notes_a_change_and_nothing_after_
     enrolled = await jlis.resolve(Presented(number=number, facts=KEPT).model_dump_json().encode())
     assert isinstance(enrolled, Refused) and enrolled.code == "jlis.deceased"
     with pytest.raises(OfficeError) as renumbered:  # no number change for the dead either
-        await jlis.change_number(RRC, when)
+        await jlis.change_number(RRC, municipality="131016", on=when, event="n")
     assert renumbered.value.code == "jlis.deceased"
 
 
