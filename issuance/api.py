@@ -155,7 +155,7 @@ async def _quote(request: web.Request) -> web.Response:
     body = await _json(request, frozenset({"kind", "options", "copies"}))
     made = _order_of(body, request.app[CENTRE])
     return web.json_response(
-        {"kind": made.kind.item, "title": made.kind.ja, "fee": made.fee, "copies": made.copies}
+        {"kind": made.kind.item, "title": made.title, "fee": made.fee, "copies": made.copies}
     )
 
 

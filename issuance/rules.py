@@ -3,9 +3,10 @@
 Hours 6:30–23:00 Japan time, closed 12/29–1/3 (REGISTER-FACTS 5.1 [V]; a municipality may set
 narrower hours within them). Fees are a model within the published examples (200–400 円 a
 copy, REGISTER-FACTS 5.1). A 住民票 of the whole household when asked (``household``). The
-individual number is never printed: the municipality's register here keeps no number (an
-office holds a person by its token, DESIGN §2 rule 1), so the option of printing it on the
-resident's request (municipality-dependent, [R]) is not offered.
+individual number only when the resident chooses it (``number``, default without: a copy omits
+it unless specially asked, 住基法 第12条の4第4項 [S]): then the order's item is
+``resident_certificate_number``, a legal-table row of its own (``c04``), so the access record
+says the number was provided; the number itself is only in the municipality's sealed answer.
 """
 
 from __future__ import annotations
@@ -21,12 +22,23 @@ from issuance.exceptions import (
     IssuanceRefused,
 )
 
-__all__ = ["AFFAIR", "JST", "KINDS", "Kind", "Order", "check_open", "is_open", "order"]
+__all__ = [
+    "AFFAIR",
+    "JST",
+    "KINDS",
+    "WITH_NUMBER",
+    "Kind",
+    "Order",
+    "check_open",
+    "is_open",
+    "order",
+]
 
 AFFAIR = "convenience_issuance"
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 OPENS, CLOSES = dt.time(6, 30), dt.time(23, 0)
 MAX_COPIES = 10
+WITH_NUMBER = "resident_certificate_number"  # 住民票の写し with the 個人番号 (row c04)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +53,7 @@ class Kind:
 KINDS: Mapping[str, Kind] = {
     "resident_certificate": Kind(
         "resident_certificate", "住民票の写し", "copy of the resident record", 200,
-        frozenset({"household"}),
+        frozenset({"household", "number"}),
     ),
     "seal_certificate": Kind(
         "seal_certificate", "印鑑登録証明書", "seal-registration certificate", 200, frozenset()
@@ -77,10 +89,16 @@ class Order:
     kind: Kind
     params: Mapping[str, str | int]
     copies: int
+    item: str  # what the municipality is asked for: the kind's, or WITH_NUMBER
 
     @property
     def fee(self) -> int:
         return self.kind.fee * self.copies
+
+    @property
+    def title(self) -> str:
+        """What the kiosk shows: the certificate, and that it bears the number when it does."""
+        return f"{self.kind.ja}（個人番号あり）" if self.item == WITH_NUMBER else self.kind.ja
 
 
 def order(kind: str, options: Mapping[str, str], at: dt.datetime, copies: int = 1) -> Order:
@@ -97,11 +115,15 @@ def order(kind: str, options: Mapping[str, str], at: dt.datetime, copies: int = 
     if not 1 <= copies <= MAX_COPIES:
         raise IssuanceRefused(ISSUANCE_BAD_OPTIONS, f"部数は 1〜{MAX_COPIES} です")
     params: dict[str, str | int] = {}
-    for flag in {"household"} & found.options:
+    flags = {}
+    for flag in sorted({"household", "number"} & found.options):
         value = options.get(flag, "0")
         if value not in ("0", "1"):
             raise IssuanceRefused(ISSUANCE_BAD_OPTIONS, f"{flag} は 0 か 1 です")
-        params[flag] = int(value)
+        flags[flag] = value == "1"
+    if "household" in flags:
+        params["household"] = int(flags["household"])
+    item = WITH_NUMBER if flags.get("number") else found.item
     if "fiscal_year" in found.options:
         local = at.astimezone(JST).date()
         current = local.year if local.month >= 4 else local.year - 1
@@ -111,4 +133,4 @@ def order(kind: str, options: Mapping[str, str], at: dt.datetime, copies: int = 
                 ISSUANCE_BAD_OPTIONS, f"年度は {current - 1} か {current} です (fiscal year)"
             )
         params["fiscal_year"] = int(year)
-    return Order(found, params, copies)
+    return Order(found, params, copies, item)
