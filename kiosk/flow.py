@@ -19,6 +19,7 @@ from kiosk.exceptions import FormRefused
 __all__ = [
     "IDLE",
     "MENU",
+    "NUMBERED",
     "PIN_LENGTH",
     "SCREENS",
     "Choice",
@@ -29,6 +30,7 @@ __all__ = [
     "Stage",
     "Transaction",
     "locked_screen",
+    "ordered",
     "press",
     "refusal_screen",
     "wrong_pin",
@@ -59,6 +61,17 @@ MENU: Mapping[str, Choice] = {
     "seal": Choice("印鑑登録証明書", "登録されている方のみ", "seal_certificate", {}),
     "tax": Choice("課税（所得）証明書", "今年度", "tax_certificate", {}),
 }  # fmt: skip
+
+
+NUMBERED = frozenset({"resident_certificate"})  # may bear the 個人番号, on the resident's choice
+
+
+def ordered(choice: Choice, number: bool) -> Mapping[str, str]:
+    """What the centre is asked for: the choice's options, and the number when it may bear it
+    and the resident chose it (default: without; 住基法 第12条の4第4項)."""
+    if number and choice.kind in NUMBERED:
+        return {**choice.options, "number": "1"}
+    return choice.options
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +107,7 @@ class Transaction:
     digits: str = ""
     signed: Signed | None = None
     choice: str = ""
+    number: bool = False  # the 個人番号 printed: only when the resident chose it (記載する)
     quote: Quote | None = None
     printed: Printed | None = None
 

@@ -16,11 +16,13 @@ from kiosk.card import sign_challenge, tries_left
 from kiosk.exceptions import CentreRefused, FormRefused
 from kiosk.flow import (
     MENU,
+    NUMBERED,
     PIN_LENGTH,
     Printed,
     Signed,
     Transaction,
     locked_screen,
+    ordered,
     press,
     refusal_screen,
     wrong_pin,
@@ -36,6 +38,7 @@ __all__ = [
     "closed_screen",
     "current_screen",
     "get_idle",
+    "number",
     "pin",
     "print_",
     "printed",
@@ -83,6 +86,8 @@ def current_screen(request: web.Request) -> web.Response:
         return render(request, "pin.html", error="")
     if tx.stage == "choose":
         return render(request, "choose.html", menu=MENU)
+    if tx.stage == "confirm":
+        return _confirm(request, tx)
     return render(request, f"{tx.stage}.html", choice=MENU[tx.choice])
 
 
@@ -164,15 +169,34 @@ async def choose(request: web.Request) -> web.Response:
     choice = MENU.get(form.get("item", ""))
     if choice is None:
         raise FormRefused("この証明書は選べません (not on the menu)")
+    tx.number = False  # every choice starts without the number
     tx.quote = await kiosk_of(request).to_centre.quote(choice.kind, choice.options)
     tx.choice = form["item"]
     tx.stage = "confirm"
-    return render(request, "confirm.html", choice=choice)
+    return _confirm(request, tx)
+
+
+def _confirm(request: web.Request, tx: Transaction) -> web.Response:
+    choice = MENU[tx.choice]
+    return render(
+        request, "confirm.html", choice=choice, numbered=choice.kind in NUMBERED, number=tx.number
+    )
+
+
+async def number(request: web.Request) -> web.Response:
+    """記載する / 記載しない: the resident's explicit choice of the number on a 住民票の写し."""
+    tx, form = await transaction(request, ("confirm",), "number")
+    choice = MENU[tx.choice]
+    if choice.kind not in NUMBERED or form.get("number") not in ("0", "1"):
+        raise FormRefused("この証明書に個人番号は記載できません (no number on this certificate)")
+    tx.number = form["number"] == "1"
+    tx.quote = await kiosk_of(request).to_centre.quote(choice.kind, ordered(choice, tx.number))
+    return _confirm(request, tx)
 
 
 async def back(request: web.Request) -> web.Response:
     tx, _ = await transaction(request, ("confirm",))
-    tx.stage, tx.quote = "choose", None
+    tx.stage, tx.quote, tx.number = "choose", None, False
     return render(request, "choose.html", menu=MENU)
 
 
@@ -181,7 +205,7 @@ async def print_(request: web.Request) -> web.Response:
     tx, _ = await transaction(request, ("confirm",))
     choice = MENU[tx.choice]
     assert tx.signed is not None  # the PIN screen put it there before the menu
-    issued = await kiosk.to_centre.issue(tx.signed, choice.kind, choice.options)
+    issued = await kiosk.to_centre.issue(tx.signed, choice.kind, ordered(choice, tx.number))
     name = f"{issued.record_id}.pdf"
     if kiosk.printed_dir is not None:
         await _save(kiosk.printed_dir / name, issued.pdf)

@@ -41,6 +41,7 @@ from kiosk.screens import (
     choose,
     current_screen,
     get_idle,
+    number,
     pin,
     print_,
     printed,
@@ -161,6 +162,7 @@ def create_app(
     app.router.add_post("/pin", pin)
     app.router.add_post("/choose", choose)
     app.router.add_post("/back", back)
+    app.router.add_post("/number", number)
     app.router.add_post("/print", print_)
     app.router.add_post("/cancel", cancel)
     app.router.add_get("/printed/{t}.pdf", printed)
