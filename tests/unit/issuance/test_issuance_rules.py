@@ -213,3 +213,17 @@ async def test_the_portals_self_information_gets_the_record_not_a_certificate() 
     )
     assert tax is not None
     assert set(tax) == {"local_tax"}
+
+
+def test_the_number_notice_is_a_pdf_with_the_number_grouped() -> None:
+    from issuance.notice import grouped, render_notice
+
+    assert grouped("123456789018") == "1234 5678 9018"
+    notice = {
+        "local_id": "R1", "name": "高橋 花", "birth_date": "2026-12-01",
+        "address": "東京都千代田区九段南一丁目2番1号", "number": "123456789018",
+        "designated": "2026-12-01", "reason": "出生", "by": "", "event_id": "e",
+    }  # fmt: skip
+    pdf = render_notice(notice, "千代田区長")
+    assert pdf.startswith(b"%PDF") and len(pdf) < 20_000
+    assert render_notice(notice, "千代田区長") == pdf  # invariant: the same notice, the same bytes
