@@ -7,7 +7,11 @@ its history, the municipality whose 市町村長 asked for the number (番号法
 history of the 異動等情報 it was noted with (``history``: the register's event id, 異動事由,
 異動年月日, 記録年月日 — each event kept once, by its id) and, after a death, ``deceased``. A
 birth is numbered by :meth:`Jlis.born` (番号法 第8条: the municipality asks, J-LIS generates;
-a code already on record is refused, so no number is made twice). J-LIS holds
+a code already on record is refused, so no number is made twice); a leaked number is replaced
+by :meth:`Jlis.change_number` (第7条第2項: at the request of the municipality of record, the
+next generation, once per request id, never for the dead, at most nine times). No two residents
+share a number and none is ever given again (第8条第2項第1号): the number is a permutation of
+(generation, 住民票コード), a code is numbered once, and generations only go up. J-LIS holds
 the numbering secret, so the number is derived from the code and resolved back without a table
 of numbers; the table says only which generation is current, so a number changed on leak stops
 resolving while the person's tokens stay the same. An enrollment presents the number and the

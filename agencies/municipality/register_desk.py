@@ -2,10 +2,12 @@
 
 A filing (:class:`Filing`) is one event of the resident register: 出生 (birth), 死亡 (death),
 転出 (move out), 転入 (move in, after a move out filed online or at the old desk), 氏名の変更
-(name), 転居 (a new address within the municipality) and 世帯変更 (joining or leaving a
-household, a new head: 住基法 第25条). :func:`parse` checks what the clerk typed (sizes, dates,
-codes); :func:`refusal` says why the register may not apply it to the record it keeps (no such
-resident, already applied, out of order: after a death, after a move out, a change to what the
+(name), 転居 (a new address within the municipality), 世帯変更 (joining or leaving a
+household, a new head: 住基法 第25条) and 個人番号の変更 (``number``: a leaked number replaced
+on the resident's request or ex officio, 番号法 第7条第2項; ``renkei numbers change``).
+:func:`parse` checks what the clerk typed (sizes, dates, codes); :func:`refusal` says why the
+register may not apply it to the record it keeps (no such resident, already applied — a number
+changed that day already too —, out of order: after a death, after a move out, a change to what the
 record says already); :func:`applied` is the record after it. Pure, all three.
 
 `RegisterDesk` does the I/O, in this order: the change event to the hub (the register's event
@@ -18,9 +20,13 @@ told, an event is logged refused and changes nothing; unconfirmed (no reply, or 
 after the holders were told), it stays begun and is retried under its id. A household change
 touches none of the four facts, so J-LIS hears nothing of it (REGISTER-FACTS §1.2, §4). A birth
 is numbered by J-LIS at the municipality's request (:meth:`JlisRegister.born`) before it is
-enrolled and told; a move in is :func:`moving.move_in` — which notes J-LIS only once the hub
-has let the new register enroll the person (after a move out to it): refused before, it changes
-nothing.
+enrolled and told, the number designated into the record; a number change asks J-LIS first
+(:meth:`JlisRegister.change_number`: refused there, nothing is told), then tells the holders
+(refused after J-LIS changed it, the event stays begun and is retried under its id: J-LIS gives
+the same number again), then writes the record; both send the resident a 個人番号通知書
+(``numbering.notice``, through the ``notify`` the composition root supplies); a move in is
+:func:`moving.move_in` — which notes J-LIS only once the hub has let the new register enroll the
+person (after a move out to it): refused before, it changes nothing.
 """
 
 from __future__ import annotations
