@@ -21,6 +21,7 @@ from test_register_events import (
     RECORD,
     REGISTER,
     ca_with_certificates,
+    deployed,
     jlis_doc,
     on_register,
     settled,
@@ -181,14 +182,7 @@ async def test_the_command_on_the_deployment(
 ) -> None:
     """`renkei numbers change` with a broker and a database: the holders hear of it from the
     hub, the notice is a PDF for the post (owner-only), the number is printed nowhere."""
-    if env.kind != "real":
-        pytest.skip("the embedded default is tests/unit/cli/test_register_command.py's")
-    env.state.save(tmp_path)
-    settings = env.settings.model_copy(update={"state_dir": tmp_path})
-    setup_net = await env.network(run=["hub", "token", "jlis", REGISTER, "nenkin"])
-    rrc, old, tokens = await on_register(env, setup_net, "nenkin")
-    await setup_net.aclose()
-    net = await env.network(run=["hub", "token", "nenkin"])  # the deployment's other services
+    settings, rrc, old, tokens, net = await deployed(env, tmp_path)
     argv = ["numbers", "change", "--local-id", "R1", "--by", "request"]
     args = _parser().parse_args(argv)
     assert await args.run(settings, args) == 0

@@ -9,37 +9,21 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from test_offices_register_desk import RESIDENT as ON_REGISTER
+from test_offices_register_desk import RRC
 
-from agencies.jlis.numbers import MAX_GENERATION, NumberGenerator
+from agencies.jlis.numbers import MAX_GENERATION
 from agencies.jlis.registry import NUMBER_CHANGE, Jlis
 from agencies.municipality.numbering import BIRTH, CHANGE, notice
 from agencies.municipality.register_desk import applied, parse, refusal
-from hub.node import MemoryStore, OfficeError
+from hub.node import OfficeError
 from hub.numbers import resident_record_code
 from hub.wire import Facts, Presented, Refused, Resolved
 
-RRC = "12345678903"
-RESIDENT = {
-    "name": "高橋 翼",
-    "birth_date": "1990-05-05",
-    "sex": "1",
-    "address": "東京都千代田区九段南一丁目2番1号",
-    "household": "H1",
-    "relationship": "世帯主",
-    "rrc": RRC,
-    "number": "123456789018",
-}
+RESIDENT = {**ON_REGISTER, "number": "123456789018"}
 KEPT = Facts.of(RESIDENT)
 ON = "2026-12-01"
 WHEN = dt.date(2026, 12, 1)
-
-
-@pytest.fixture
-async def jlis() -> Jlis:
-    j = Jlis(MemoryStore(), NumberGenerator(b"j" * 32), X25519PrivateKey.generate().public_key())
-    await j.register({RRC: KEPT}, municipality="131016")
-    return j
 
 
 # ---- the desk's pure core -------------------------------------------------------------------

@@ -8,12 +8,10 @@ import datetime as dt
 import uuid
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
 from agencies.municipality.register_desk import Filing, applied, parse, refusal, rehoused
-from hub.node import MemoryStore, OfficeError
+from hub.node import OfficeError
 from hub.numbers import resident_record_code
 from hub.wire import Facts, Presented, Refused
 
@@ -186,13 +184,6 @@ def test_leaving_a_household_moves_the_member_and_the_head() -> None:
 
 
 # ---- J-LIS's 本人確認情報 ---------------------------------------------------------------------
-
-
-@pytest.fixture
-async def jlis() -> Jlis:
-    j = Jlis(MemoryStore(), NumberGenerator(b"j" * 32), X25519PrivateKey.generate().public_key())
-    await j.register({RRC: KEPT}, municipality="131016")
-    return j
 
 
 async def test_a_change_is_noted_with_its_history_once(jlis: Jlis) -> None:
