@@ -1,5 +1,7 @@
 """The municipal desk's register events (`renkei register <event> …`): 住民異動 as a clerk
-enters it — birth, death, move-out, move-in, name, address, household.
+enters it — birth, a first entry from abroad, death, move-out, move-in, name, address,
+household — and `renkei numbers change` (番号法 第7条第2項). A birth, an entry and a number change
+write the resident's 個人番号通知書 (PDF) for the post, into ``--notice-dir``.
 
 Each runs :class:`agencies.municipality.register_desk.RegisterDesk` as the resident register
 ``--office`` (default ``chiyoda-resident``): the change event to every holder through the hub,
@@ -64,6 +66,7 @@ def add_register_commands(sub: argparse._SubParsersAction) -> None:  # type: ign
         "name": "氏名の変更: the signature certificate is revoked",
         "address": "転居: a new address within the municipality",
         "household": "世帯変更: join or leave a household, or become its head (--head)",
+        "entry": "国外からの転入: a first entry, never numbered; J-LIS numbers them, a notice",
     }
     for kind in (k for k in KINDS if k != NUMBER):  # a number change: `renkei numbers change`
         p = events.add_parser(kind.replace("_", "-"), help=helps[kind.replace("_", "-")])

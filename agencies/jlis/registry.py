@@ -106,17 +106,25 @@ class Jlis:
         await self.store.put_many("residents", [(rrc, None, updated)])
 
     async def born(
-        self, rrc: str, facts: Facts, *, municipality: str, effective: dt.date, event: str
+        self,
+        rrc: str,
+        facts: Facts,
+        *,
+        municipality: str,
+        effective: dt.date,
+        event: str,
+        reason: str = "出生",
     ) -> str:
-        """Number a newborn at its municipality's request (出生: 番号法 第7条第1項・第8条): the
-        code must be new; asked again for the same event, the same number."""
+        """Number a resident whose 住民票コード a municipality first wrote (番号法 第7条第1項・
+        第8条: 出生, or a first entry from abroad, ``reason``) at its request: the code must be
+        new; asked again for the same event, the same number."""
         doc = await self.store.get("residents", rrc)
         if doc is not None:
             if any(h.get("event") == event for h in doc.get("history", [])):
                 return self.numbers.number_for(rrc, int(doc["generation"]))
             raise OfficeError(JLIS_CODE_IN_USE, "this resident-record code is on record already")
         number = self.numbers.number_for(rrc, 0)
-        born = {**_doc(0, [], municipality, facts), "history": [_entry(event, "出生", effective)]}
+        born = {**_doc(0, [], municipality, facts), "history": [_entry(event, reason, effective)]}
         await self.store.put_many("residents", [(rrc, None, born)])
         return number
 

@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 KINDS: Final = (
-    "birth", "death", "move_out", "move_in", "name", "address", "household", "number"
+    "birth", "entry", "death", "move_out", "move_in", "name", "address", "household", "number"
 )  # fmt: skip
 NUMBER: Final = "number"  # 個人番号の変更 (番号法 第7条第2項): `renkei numbers change`
 EVENTS_LOG: Final = "register_events"
@@ -81,6 +81,7 @@ _CHANGE: Final[dict[str, Change]] = {
     "address": "address_changed",
     "household": "household",
     "number": "number_changed",
+    "entry": "moved_in",
 }
 _REASON: Final[dict[str, str | None]] = {
     "birth": "出生",
@@ -91,6 +92,7 @@ _REASON: Final[dict[str, str | None]] = {
     "address": "転居",
     "household": None,
     "number": numbering.CHANGE,  # J-LIS's own act (change_number), not a note
+    "entry": numbering.ENTRY,  # J-LIS numbers the new code (born), not a note
 }
 # what each kind needs (besides local_id and effective), and may have
 _NEEDS: Final[dict[str, tuple[str, ...]]] = {
@@ -102,6 +104,7 @@ _NEEDS: Final[dict[str, tuple[str, ...]]] = {
     "address": ("address",),
     "household": ("household",),
     "number": ("by",),
+    "entry": ("name", "birth_date", "sex", "address", "from_address", "household"),
 }
 _MAY: Final = frozenset({"relationship", "head"})
 _LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -131,7 +134,14 @@ class JlisRegister(Protocol):
     ) -> None: ...
 
     async def born(
-        self, rrc: str, facts: Facts, *, municipality: str, effective: dt.date, event: str
+        self,
+        rrc: str,
+        facts: Facts,
+        *,
+        municipality: str,
+        effective: dt.date,
+        event: str,
+        reason: str = ...,
     ) -> str: ...
 
     def code_of(self, number: str) -> str: ...
@@ -212,7 +222,7 @@ def _check_values(kind: str, given: Mapping[str, str], on: dt.date) -> None:
         Facts.of(facts)
     except ValidationError:
         raise _bad("sex is 1, 2 or 9 and a birth date YYYY-MM-DD") from None
-    if kind == "move_in" and dt.date.fromisoformat(given["birth_date"]) > on:
+    if kind in ("move_in", "entry") and dt.date.fromisoformat(given["birth_date"]) > on:
         raise _bad("a resident moving in was born before the move")
 
 
@@ -228,7 +238,7 @@ def refusal(
             return used
     if resident is not None and resident.get("event") == str(filing.event_id):
         return None
-    if filing.kind in ("birth", "move_in"):
+    if filing.kind in ("birth", "move_in", "entry"):
         if resident is None:
             return None
         return OfficeError(
@@ -291,8 +301,18 @@ def _out_of_order(filing: Filing, resident: Mapping[str, Any]) -> OfficeError | 
 
 
 def applied(filing: Filing, resident: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The resident's record after the event (a birth: the new record)."""
+    """The resident's record after the event (a birth, a first entry: the new record)."""
     f, on = filing.fields, filing.effective.isoformat()
+    if filing.kind == "entry":
+        return {
+            "name": f["name"],
+            "birth_date": f["birth_date"],
+            "sex": f["sex"],
+            "address": f["address"],
+            "from_address": f["from_address"],  # 従前の住所 (住基法 第7条第8号)
+            "household": f["household"],
+            "relationship": f.get("relationship", "世帯主"),
+        }
     if filing.kind == "birth":
         assert resident is not None  # the desk passes the household's head
         return {
@@ -374,6 +394,8 @@ class RegisterDesk:
                 record = await self._birth(filing, eid)
             elif filing.kind == "move_in":
                 record = await self._move_in(filing, eid)
+            elif filing.kind == "entry":
+                record = await self._entry(filing, eid)
             elif filing.kind == NUMBER:
                 assert resident is not None  # refusal() saw to it
                 record = await self._number(filing, eid, resident)
@@ -486,7 +508,26 @@ class RegisterDesk:
                 REGISTER_NOT_ON_REGISTER,
                 f"no household {filing.fields['household']!r} with a head on this register",
             )
-        record = applied(filing, head)
+        return await self._designated(filing, eid, applied(filing, head), home)
+
+    async def _entry(self, filing: Filing, eid: str) -> dict[str, Any]:
+        """A first entry from abroad (国外からの転入 of a person never numbered: 住基法 第22条,
+        第30条の3第2項): a new 住民票コード, numbered as at a birth; the household may be new,
+        with the resident its head."""
+        f = filing.fields
+        home = await self.store.get("households", f["household"])
+        if home is None and f.get("relationship", "世帯主") != "世帯主":
+            raise OfficeError(
+                REGISTER_NOT_ON_REGISTER,
+                f"no household {f['household']!r} here: a new one has the resident as its head",
+            )
+        return await self._designated(filing, eid, applied(filing, None), home)
+
+    async def _designated(
+        self, filing: Filing, eid: str, record: dict[str, Any], home: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """番号法 第7条第1項・第8条: the new 住民票コード to J-LIS, which generates the number;
+        the 住民票 bears it (指定), the register enrolls and tells, the resident is notified."""
         rrc = _code_for(eid)
         number = await self.jlis.born(
             rrc,
@@ -494,6 +535,7 @@ class RegisterDesk:
             municipality=self.municipality,
             effective=filing.effective,
             event=eid,
+            reason=str(_REASON[filing.kind]),
         )
         record |= {"rrc": rrc, "number": number, "event": eid}  # designated (指定)
         token = await self.node.enroll(number, Facts.of(record))
@@ -535,7 +577,11 @@ class RegisterDesk:
         if self.notify is not None:
             by = filing.fields.get("by", "")
             eid = str(filing.event_id)
-            await self.notify(numbering.notice(filing.local_id, record, filing.effective, eid, by))
+            reason = str(_REASON[filing.kind])
+            notice = numbering.notice(
+                filing.local_id, record, filing.effective, eid, reason=reason, by=by
+            )
+            await self.notify(notice)
 
     async def _move_in(self, filing: Filing, eid: str) -> dict[str, Any]:
         f = filing.fields

@@ -64,6 +64,39 @@ async def test_a_birth_is_designated_and_the_resident_notified(env: Env) -> None
     assert notice.address == RECORD["address"]
 
 
+async def test_a_first_entry_from_abroad_is_numbered_designated_and_notified(env: Env) -> None:
+    """国外からの転入 of a person never numbered: a new 住民票コード, J-LIS's number, the register
+    holds them from the entry (enrolled), the resident gets a notice; the local id once."""
+    net = await env.network(run=None)
+    notices: list[NumberNotice] = []
+    fields = {
+        "name": "Smith John", "birth_date": "1990-01-01", "sex": "1",
+        "address": RECORD["address"], "from_address": "London, United Kingdom",
+        "household": "HE1",
+    }  # fmt: skip
+    entry = parse("entry", "E1", today(), fields)
+    record = await desk(net, notices).file(entry)
+    number = net.apps["jlis"].numbers.number_for(record["rrc"], 0)
+    assert record["number"] == number and record["relationship"] == "世帯主"
+    doc = await jlis_doc(net, record["rrc"])
+    assert doc["municipality"] == CHIYODA and [h["reason"] for h in doc["history"]] == [
+        "国外からの転入"
+    ]
+    assert await net.stores[REGISTER].token_of("E1") == env.token(record["rrc"], REGISTER)
+    assert await net.stores[REGISTER].get("households", "HE1") == {
+        "head": "E1",
+        "members": ["E1"],
+    }
+    [notice] = notices
+    assert (notice.reason, notice.number) == ("国外からの転入", number)
+    # an office of the municipality enrolls the new resident with the number and four facts
+    token = await net.offices["chiyoda-tax"].enroll(number, Facts.of(record))
+    assert token == env.token(record["rrc"], "chiyoda-tax")
+    with pytest.raises(OfficeError) as again:  # the local id is taken now
+        await desk(net, notices).file(parse("entry", "E1", today(), fields))
+    assert again.value.code == "register.already_applied" and len(notices) == 1
+
+
 async def test_a_number_change_reaches_every_holder_once_and_keeps_their_tokens(
     env: Env,
 ) -> None:

@@ -15,6 +15,7 @@ from test_offices_register_desk import RRC
 from agencies.jlis.numbers import MAX_GENERATION
 from agencies.jlis.registry import NUMBER_CHANGE, Jlis
 from agencies.municipality.numbering import BIRTH, CHANGE, notice
+from agencies.municipality.numbering import ENTRY as ENTRY_REASON
 from agencies.municipality.register_desk import applied, parse, refusal
 from hub.node import OfficeError
 from hub.numbers import resident_record_code
@@ -79,6 +80,40 @@ def test_the_same_request_again_is_refused_once_applied() -> None:
     assert refusal(filing, RESIDENT, begun) is None  # a lost reply: retried under its id
 
 
+ENTRY = {
+    "name": "Smith John",
+    "birth_date": "1990-01-01",
+    "sex": "1",
+    "address": "東京都千代田区九段南一丁目2番1号",
+    "from_address": "London, United Kingdom",
+    "household": "HX",
+}
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({k: v for k, v in ENTRY.items() if k != "from_address"}, "needs from_address"),
+        ({**ENTRY, "birth_date": "2027-01-01"}, "born before the move"),
+        ({**ENTRY, "number": "123456789018"}, "takes no number"),  # J-LIS generates it
+        ({**ENTRY, "from_address": "x" * 401}, "at most 400"),
+    ],
+)
+def test_a_malformed_first_entry_is_refused(fields: dict[str, str], said: str) -> None:
+    with pytest.raises(OfficeError) as bad:
+        parse("entry", "E1", ON, fields)
+    assert bad.value.code == "register.bad_filing" and said in str(bad.value)
+
+
+def test_a_first_entry_makes_a_new_record_or_is_refused_for_a_local_id_taken() -> None:
+    filing = parse("entry", "E1", ON, ENTRY)
+    assert refusal(filing, None, None) is None
+    made = applied(filing, None)
+    assert (made["relationship"], made["from_address"]) == ("世帯主", ENTRY["from_address"])
+    taken = refusal(filing, RESIDENT, None)
+    assert taken is not None and taken.code == "register.already_applied"
+
+
 # ---- J-LIS: generated once per request, never reused -----------------------------------------
 
 
@@ -131,9 +166,10 @@ async def test_jlis_refuses_a_change_for_no_one_another_municipality_or_the_dead
 
 
 def test_the_notice_says_why_and_hides_the_number_in_its_repr() -> None:
-    born = notice("R1", RESIDENT, WHEN, "ev-1")
+    born = notice("R1", RESIDENT, WHEN, "ev-1", reason=BIRTH)
     assert (born.reason, born.by, born.number) == (BIRTH, "", RESIDENT["number"])
-    changed = notice("R1", RESIDENT, WHEN, "ev-2", "ex_officio")
+    changed = notice("R1", RESIDENT, WHEN, "ev-2", reason=CHANGE, by="ex_officio")
+    assert notice("R1", RESIDENT, WHEN, "ev-3", reason=ENTRY_REASON).by == ""
     assert (changed.reason, changed.by) == (CHANGE, "職権")
     assert RESIDENT["number"] not in repr(changed)
     assert changed.as_dict()["number"] == RESIDENT["number"]
