@@ -18,6 +18,7 @@ __all__ = [
     "APPLICATION_SIGNATURE_INVALID",
     "APPLICATION_SIGNER_MISMATCH",
     "ISSUANCE_MOVE_OUT_PENDING",
+    "ISSUANCE_NO_NUMBER",
     "ISSUANCE_NO_SEAL",
     "ISSUANCE_SUPPORT_MEASURE",
     "ISSUANCE_TAX_ELSEWHERE",
@@ -64,6 +65,7 @@ ISSUANCE_SUPPORT_MEASURE: Final = "municipality.support_measure"
 ISSUANCE_MOVE_OUT_PENDING: Final = "municipality.move_out_pending"
 ISSUANCE_NO_SEAL: Final = "municipality.no_seal"
 ISSUANCE_TAX_ELSEWHERE: Final = "municipality.tax_elsewhere"  # not assessed here that year
+ISSUANCE_NO_NUMBER: Final = "municipality.no_number"  # the register bears no number to print
 
 
 def office_code(office: str, code: str) -> str:

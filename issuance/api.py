@@ -159,7 +159,7 @@ async def _quote(request: web.Request) -> web.Response:
     made = _order_of(body, centre)
     quote: dict[str, Any] = {
         "kind": made.kind.item,
-        "title": made.kind.ja,
+        "title": made.title,
         "fee": made.fee,
         "copies": made.copies,
         "max_copies": MAX_COPIES,

@@ -115,7 +115,7 @@ class IssuanceCentre:
     async def issue(self, person: str, order: Order) -> Issued:
         """The municipality's answer for ``order`` about ``person`` (the centre's token)."""
         check_open(self.clock())
-        item = order.kind.item
+        item = order.item
         answer = await self.node.ask(AFFAIR, HUB, (item,), person, dict(order.params))
         if answer.status == "ok" and answer.data is not None and item in answer.data:
             return Issued(order, answer.data[item], str(answer.record_id), _pdf(answer.data))

@@ -95,6 +95,8 @@ def _lines(data: Mapping[str, Any]) -> list[str]:
             sex = SEX.get(str(m.get("sex", "")), "")
             born, rel = m["birth_date"], m["relationship"]
             lines.append(f"　氏名 {m['name']}　生年月日 {born}　性別 {sex}　続柄 {rel}")
+            if m.get("number"):  # only in a copy the resident asked with the number
+                lines.append(f"　　個人番号 {m['number']}")
         lines.append("この写しは、住民票の原本と相違ないことを証明する。")
         return lines
     if kind == "seal_certificate":

@@ -4,7 +4,11 @@ Hours 6:30–23:00 Japan time, closed 12/29–1/3 (REGISTER-FACTS 5.1 [V]; a mun
 narrower hours within them). Fees are a MODEL within the published examples (200–800 円 a
 copy, REGISTER-FACTS 5.1: no one municipality's list). Copies: at most ``MAX_COPIES`` an order,
 a MODEL (no source read gives the real kiosks' limit). A 住民票 of the whole household when
-asked (``household``).
+asked (``household``). The individual number only when the resident chooses it (``number``,
+default without: a copy omits it unless specially asked, 住基法 第12条の4第4項 [S]): then the
+order's item is ``resident_certificate_number``, a legal-table row of its own (``c04``), so the
+access record says the number was provided; the number itself is only in the municipality's
+sealed answer.
 
 The 課税（所得）証明書's fiscal years (``fiscal_years``): the latest assessed and the
 ``TAX_YEARS - 1`` before it. A MODEL within the practice: REGISTER-FACTS 5.1 says "usually
@@ -13,10 +17,7 @@ pages on コンビニ交付 of 税証明). The new fiscal year's certificate com
 assessment (旭川市 switched to 令和6年度 on 2024-06-10 [S]): here from ``NEW_TAX_YEAR`` (1 June,
 a MODEL). Which municipality answers is the one holding the resident now: a year assessed by
 another (the resident lived elsewhere on 1 January, 賦課期日) is that municipality's to issue,
-and the tax office refuses it (``municipality.tax_elsewhere``, 鹿児島市's rule [S]). The
-individual number is never printed: the municipality's register here keeps no number (an
-office holds a person by its token, DESIGN §2 rule 1), so the option of printing it on the
-resident's request (municipality-dependent, [R]) is not offered.
+and the tax office refuses it (``municipality.tax_elsewhere``, 鹿児島市's rule [S]).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "JST",
     "KINDS",
     "MAX_COPIES",
+    "WITH_NUMBER",
     "Kind",
     "Order",
     "check_open",
@@ -51,6 +53,7 @@ OPENS, CLOSES = dt.time(6, 30), dt.time(23, 0)
 MAX_COPIES = 10  # an order's copies: a MODEL (module docstring)
 TAX_YEARS = 4  # the fiscal years a kiosk offers, the latest first: a MODEL (鹿児島市's 4 [S])
 NEW_TAX_YEAR = (6, 1)  # (month, day) a fiscal year's certificate is first issued: a MODEL
+WITH_NUMBER = "resident_certificate_number"  # 住民票の写し with the 個人番号 (row c04)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,7 @@ class Kind:
 KINDS: Mapping[str, Kind] = {
     "resident_certificate": Kind(
         "resident_certificate", "住民票の写し", "copy of the resident record", 200,
-        frozenset({"household"}),
+        frozenset({"household", "number"}),
     ),
     "seal_certificate": Kind(
         "seal_certificate", "印鑑登録証明書", "seal-registration certificate", 200, frozenset()
@@ -109,10 +112,16 @@ class Order:
     kind: Kind
     params: Mapping[str, str | int]
     copies: int
+    item: str  # what the municipality is asked for: the kind's, or WITH_NUMBER
 
     @property
     def fee(self) -> int:
         return self.kind.fee * self.copies
+
+    @property
+    def title(self) -> str:
+        """What the kiosk shows: the certificate, and that it bears the number when it does."""
+        return f"{self.kind.ja}（個人番号あり）" if self.item == WITH_NUMBER else self.kind.ja
 
 
 def order(kind: str, options: Mapping[str, str], at: dt.datetime, copies: int = 1) -> Order:
@@ -130,11 +139,15 @@ def order(kind: str, options: Mapping[str, str], at: dt.datetime, copies: int = 
     if not 1 <= copies <= MAX_COPIES:
         raise IssuanceRefused(ISSUANCE_BAD_OPTIONS, f"部数は 1〜{MAX_COPIES} です")
     params: dict[str, str | int] = {}
-    for flag in {"household"} & found.options:
+    flags = {}
+    for flag in sorted({"household", "number"} & found.options):
         value = options.get(flag, "0")
         if value not in ("0", "1"):
             raise IssuanceRefused(ISSUANCE_BAD_OPTIONS, f"{flag} は 0 か 1 です")
-        params[flag] = int(value)
+        flags[flag] = value == "1"
+    if "household" in flags:
+        params["household"] = int(flags["household"])
+    item = WITH_NUMBER if flags.get("number") else found.item
     if "fiscal_year" in found.options:
         years = fiscal_years(at)
         year = options.get("fiscal_year", str(years[0]))
@@ -144,4 +157,4 @@ def order(kind: str, options: Mapping[str, str], at: dt.datetime, copies: int = 
                 f"年度は {years[-1]}〜{years[0]} です (fiscal year {year[:8]!r})",
             )
         params["fiscal_year"] = int(year)
-    return Order(found, params, copies)
+    return Order(found, params, copies, item)

@@ -20,6 +20,7 @@ from kiosk.payment import Payment
 __all__ = [
     "IDLE",
     "MENU",
+    "NUMBERED",
     "PIN_LENGTH",
     "SCREENS",
     "Choice",
@@ -33,6 +34,7 @@ __all__ = [
     "copies_of",
     "locked_screen",
     "nendo",
+    "ordered",
     "press",
     "print_failed_screen",
     "refunded_screen",
@@ -65,6 +67,17 @@ MENU: Mapping[str, Choice] = {
     "seal": Choice("印鑑登録証明書", "登録されている方のみ", "seal_certificate", {}),
     "tax": Choice("課税（所得）証明書", "年度を選べます", "tax_certificate", {}),
 }  # fmt: skip
+
+
+NUMBERED = frozenset({"resident_certificate"})  # may bear the 個人番号, on the resident's choice
+
+
+def ordered(kind: str, options: Mapping[str, str], number: bool) -> Mapping[str, str]:
+    """What the centre is asked for: the options chosen, and the number when the certificate
+    may bear it and the resident chose it (default: without; 住基法 第12条の4第4項)."""
+    if number and kind in NUMBERED:
+        return {**options, "number": "1"}
+    return options
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +128,7 @@ class Transaction:
     choice: str = ""
     options: Mapping[str, str] = field(default_factory=dict)  # the choice's, the year chosen
     copies: int = 1
+    number: bool = False  # the 個人番号 printed: only when the resident chose it (記載する)
     quote: Quote | None = None
     issued: Issued | None = None  # the order answered, not yet paid for
     payment: Payment | None = None

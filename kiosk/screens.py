@@ -24,6 +24,7 @@ from kiosk.card import sign_challenge, tries_left
 from kiosk.exceptions import KIOSK_CENTRE_ANSWER, CentreRefused, FormRefused
 from kiosk.flow import (
     MENU,
+    NUMBERED,
     PIN_LENGTH,
     Printed,
     Screen,
@@ -31,6 +32,7 @@ from kiosk.flow import (
     Transaction,
     copies_of,
     locked_screen,
+    ordered,
     press,
     print_failed_screen,
     refunded_screen,
@@ -50,6 +52,7 @@ __all__ = [
     "copies",
     "current_screen",
     "get_idle",
+    "number",
     "order",
     "pay_in",
     "pin",
@@ -96,7 +99,12 @@ def current_screen(request: web.Request, error: str = "") -> web.Response:
     if tx is None:
         assert kiosk.ended is not None  # _transaction raised for it
         return message(request, kiosk.ended[1].title, kiosk.ended[1].text)
-    return render(request, f"{tx.stage}.html", menu=MENU, choice=MENU.get(tx.choice), error=error)
+    choice = MENU.get(tx.choice)
+    numbered = choice is not None and choice.kind in NUMBERED
+    return render(
+        request, f"{tx.stage}.html", menu=MENU, choice=choice, error=error,
+        numbered=numbered, number=tx.number,
+    )  # fmt: skip
 
 
 def refused_screen(request: web.Request, exc: CentreRefused) -> web.Response:
@@ -181,6 +189,7 @@ async def choose(request: web.Request) -> web.Response:
     if choice is None:
         raise FormRefused("この証明書は選べません (not on the menu)")
     tx.choice, tx.options, tx.copies = form["item"], dict(choice.options), 1
+    tx.number = False  # every choice starts without the number
     tx.quote = await kiosk_of(request).to_centre.quote(choice.kind, tx.options)
     tx.stage = "year" if tx.quote.fiscal_years else "confirm"
     return current_screen(request)
@@ -205,14 +214,27 @@ async def copies(request: web.Request) -> web.Response:
     assert tx.quote is not None
     wanted = copies_of(form.get("copies", ""), tx.quote.max_copies)
     kind = MENU[tx.choice].kind
-    tx.quote = await kiosk_of(request).to_centre.quote(kind, tx.options, wanted)
+    asked = ordered(kind, tx.options, tx.number)
+    tx.quote = await kiosk_of(request).to_centre.quote(kind, asked, wanted)
     tx.copies = wanted
+    return current_screen(request)
+
+
+async def number(request: web.Request) -> web.Response:
+    """記載する / 記載しない: the resident's explicit choice of the number on a 住民票の写し."""
+    tx, form = await transaction(request, ("confirm",), "number")
+    kind = MENU[tx.choice].kind
+    if kind not in NUMBERED or form.get("number") not in ("0", "1"):
+        raise FormRefused("この証明書に個人番号は記載できません (no number on this certificate)")
+    tx.number = form["number"] == "1"
+    asked = ordered(kind, tx.options, tx.number)
+    tx.quote = await kiosk_of(request).to_centre.quote(kind, asked, tx.copies)
     return current_screen(request)
 
 
 async def back(request: web.Request) -> web.Response:
     tx, _ = await transaction(request, ("year", "confirm"))
-    tx.stage, tx.quote, tx.options, tx.copies = "choose", None, {}, 1
+    tx.stage, tx.quote, tx.options, tx.copies, tx.number = "choose", None, {}, 1, False
     return current_screen(request)
 
 
@@ -225,7 +247,8 @@ async def order(request: web.Request) -> web.Response:
     choice = MENU[tx.choice]
     assert tx.signed is not None  # the PIN screen put it there
     assert tx.quote is not None  # the fee screen's
-    issued = await kiosk.to_centre.issue(tx.signed, choice.kind, tx.options, tx.copies)
+    asked = ordered(choice.kind, tx.options, tx.number)
+    issued = await kiosk.to_centre.issue(tx.signed, choice.kind, asked, tx.copies)
     tx.signed = None
     if issued.fee != tx.quote.fee:
         log.warning("kiosk fee mismatch", quoted=tx.quote.fee, charged=issued.fee)

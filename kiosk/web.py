@@ -45,6 +45,7 @@ from kiosk.screens import (
     copies,
     current_screen,
     get_idle,
+    number,
     order,
     pay_in,
     pin,
@@ -172,6 +173,7 @@ def create_app(
     app.router.add_post("/back", back)
     app.router.add_post("/order", order)
     app.router.add_post("/pay", pay_in)
+    app.router.add_post("/number", number)
     app.router.add_post("/cancel", cancel)
     app.router.add_get("/printed/{t}.pdf", printed)
     app.router.add_static("/static", STATIC)

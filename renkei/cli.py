@@ -27,7 +27,7 @@ from renkei.metrics_http import metrics_arg, metrics_port, with_metrics
 from renkei.monitor_commands import add_monitor_commands
 from renkei.pki_commands import PKI_PORT, add_pki_commands
 from renkei.portal_commands import add_portal_commands, web_args
-from renkei.register_commands import add_register_commands
+from renkei.register_commands import add_number_commands, add_register_commands
 from renkei.serving import heartbeat_arg
 from renkei.settings import Settings
 from renkei.token_commands import add_token_commands
@@ -60,12 +60,14 @@ def _parser() -> argparse.ArgumentParser:
         "migrate", help="create or update every schema"
     ).set_defaults(run=commands.db_migrate)
 
-    numbers = sub.add_parser("numbers", help="numbers and their check digits")
-    check = numbers.add_subparsers(dest="action", required=True).add_parser(
+    numbers = sub.add_parser("numbers", help="numbers: their check digits, a number changed")
+    nsub = numbers.add_subparsers(dest="action", required=True)
+    check = nsub.add_parser(
         "check", help="say which kind of number this is and whether it is valid"
     )
     check.add_argument("number")
     check.set_defaults(run=commands.numbers_check)
+    add_number_commands(nsub)
 
     legal = sub.add_parser("legal", help="the legal table (番号法 別表第二 model)")
     lsub = legal.add_subparsers(dest="action", required=True)

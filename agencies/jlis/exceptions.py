@@ -11,6 +11,7 @@ __all__ = [
     "JLIS_MALFORMED_ENROLLMENT",
     "JLIS_NOT_THE_MUNICIPALITY",
     "JLIS_NO_FACTS",
+    "JLIS_NUMBERS_EXHAUSTED",
     "JLIS_NUMBER_CHANGED",
     "JLIS_UNKNOWN_RESIDENT",
     "BadCheckDigit",
@@ -59,3 +60,4 @@ JLIS_NO_FACTS: Final = "jlis.no_facts"  # J-LIS keeps no 本人確認情報 to c
 JLIS_DECEASED: Final = "jlis.deceased"  # the 住民票 was removed by a death
 JLIS_NOT_THE_MUNICIPALITY: Final = "jlis.not_the_municipality"  # noted by another municipality
 JLIS_CODE_IN_USE: Final = "jlis.code_in_use"  # a birth's 住民票コード is someone's already
+JLIS_NUMBERS_EXHAUSTED: Final = "jlis.numbers_exhausted"  # changed nine times: no generation left

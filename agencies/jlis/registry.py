@@ -7,7 +7,11 @@ its history, the municipality whose 市町村長 asked for the number (番号法
 history of the 異動等情報 it was noted with (``history``: the register's event id, 異動事由,
 異動年月日, 記録年月日 — each event kept once, by its id) and, after a death, ``deceased``. A
 birth is numbered by :meth:`Jlis.born` (番号法 第8条: the municipality asks, J-LIS generates;
-a code already on record is refused, so no number is made twice). J-LIS holds
+a code already on record is refused, so no number is made twice); a leaked number is replaced
+by :meth:`Jlis.change_number` (第7条第2項: at the request of the municipality of record, the
+next generation, once per request id, never for the dead, at most nine times). No two residents
+share a number and none is ever given again (第8条第2項第1号): the number is a permutation of
+(generation, 住民票コード), a code is numbered once, and generations only go up. J-LIS holds
 the numbering secret, so the number is derived from the code and resolved back without a table
 of numbers; the table says only which generation is current, so a number changed on leak stops
 resolving while the person's tokens stay the same. An enrollment presents the number and the
@@ -32,15 +36,16 @@ from agencies.jlis.exceptions import (
     JLIS_NO_FACTS,
     JLIS_NOT_THE_MUNICIPALITY,
     JLIS_NUMBER_CHANGED,
+    JLIS_NUMBERS_EXHAUSTED,
     JLIS_UNKNOWN_RESIDENT,
     NumberError,
 )
-from agencies.jlis.numbers import NumberGenerator
+from agencies.jlis.numbers import MAX_GENERATION, NumberGenerator
 from hub.identity import mismatched
 from hub.node import OfficeError, OfficeStore
 from hub.wire import Facts, NotFound, Outcome, Presented, Refused, Resolved, seal
 
-__all__ = ["MOVE_IN", "Jlis"]
+__all__ = ["MOVE_IN", "NUMBER_CHANGE", "Jlis"]
 
 MOVE_IN = "転入"  # the one 異動事由 by which another municipality takes up a resident
 
@@ -101,17 +106,25 @@ class Jlis:
         await self.store.put_many("residents", [(rrc, None, updated)])
 
     async def born(
-        self, rrc: str, facts: Facts, *, municipality: str, effective: dt.date, event: str
+        self,
+        rrc: str,
+        facts: Facts,
+        *,
+        municipality: str,
+        effective: dt.date,
+        event: str,
+        reason: str = "出生",
     ) -> str:
-        """Number a newborn at its municipality's request (出生: 番号法 第7条第1項・第8条): the
-        code must be new; asked again for the same event, the same number."""
+        """Number a resident whose 住民票コード a municipality first wrote (番号法 第7条第1項・
+        第8条: 出生, or a first entry from abroad, ``reason``) at its request: the code must be
+        new; asked again for the same event, the same number."""
         doc = await self.store.get("residents", rrc)
         if doc is not None:
             if any(h.get("event") == event for h in doc.get("history", [])):
                 return self.numbers.number_for(rrc, int(doc["generation"]))
             raise OfficeError(JLIS_CODE_IN_USE, "this resident-record code is on record already")
         number = self.numbers.number_for(rrc, 0)
-        born = {**_doc(0, [], municipality, facts), "history": [_entry(event, "出生", effective)]}
+        born = {**_doc(0, [], municipality, facts), "history": [_entry(event, reason, effective)]}
         await self.store.put_many("residents", [(rrc, None, born)])
         return number
 
@@ -124,20 +137,40 @@ class Jlis:
         except NumberError as exc:
             raise OfficeError(exc.code, str(exc)) from None
 
-    async def change_number(self, rrc: str, on: dt.date) -> str:
-        """A new number for a leaked one; the resident-record code (and every token) stays."""
+    async def change_number(self, rrc: str, *, municipality: str, on: dt.date, event: str) -> str:
+        """A new number in place of a leaked one (番号法 第7条第2項), at the request of the
+        municipality that keeps the record: the next generation of the same 住民票コード, so the
+        number differs from every number ever given and every token stays. Asked again under
+        the same ``event`` id, the same new number (changed once)."""
         doc = await self.store.get("residents", rrc)
         if doc is None:
             raise OfficeError(JLIS_UNKNOWN_RESIDENT, "no resident with that resident-record code")
+        history = list(doc.get("history", []))
+        if any(h.get("event") == event and h.get("reason") == NUMBER_CHANGE for h in history):
+            return self.numbers.number_for(rrc, int(doc["generation"]))
         if doc.get("deceased"):
             raise OfficeError(
                 JLIS_DECEASED, f"this resident died on {doc['deceased']}: no new number"
             )
+        if doc.get("municipality") not in (None, municipality):
+            raise OfficeError(
+                JLIS_NOT_THE_MUNICIPALITY,
+                f"{municipality} does not keep this resident's record: only its 市町村長 asks"
+                " for a new number (番号法 第7条第2項)",
+            )
         generation = int(doc["generation"]) + 1
-        changes = [*doc["changes"], on.isoformat()]
-        await self.store.put_many(
-            "residents", [(rrc, None, {**doc, "generation": generation, "changes": changes})]
-        )
+        if generation > MAX_GENERATION:
+            raise OfficeError(
+                JLIS_NUMBERS_EXHAUSTED,
+                f"this number was changed {MAX_GENERATION} times already: no further number",
+            )
+        changed = {
+            **doc,
+            "generation": generation,
+            "changes": [*doc["changes"], on.isoformat()],
+            "history": [*history, _entry(event, NUMBER_CHANGE, on)],
+        }
+        await self.store.put_many("residents", [(rrc, None, changed)])
         return self.numbers.number_for(rrc, generation)
 
     async def resolve(self, number: bytes) -> Outcome:
@@ -175,6 +208,7 @@ class Jlis:
 
 
 DEATH = "死亡"
+NUMBER_CHANGE = "個人番号の変更"  # 番号法 第7条第2項, in J-LIS's history of the record
 
 
 def _stale(doc: Mapping[str, Any], generation: int) -> Refused | None:

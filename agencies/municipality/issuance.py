@@ -2,11 +2,13 @@
 
 The municipality's 証明発行サーバ is fed from its resident register and its tax system
 (REGISTER-FACTS 5.3); here each answers for what it holds — the resident register
-``resident_certificate`` (住民票の写し) and ``seal_certificate`` (印鑑登録証明書), the tax office
-``tax_certificate`` (課税（所得）証明書). Pure: the answer from the office's documents, or
-``IssuanceRefused`` with the reason the kiosk shows. Refused at the kiosk (REGISTER-FACTS 5.2
-[V]): a person under a 支援措置 (DV, stalking: the counter only), and a person who has moved
-out or filed a 転出届 (転出予定者) — for a 住民票 of the household too, when any member has.
+``resident_certificate`` (住民票の写し; ``resident_certificate_number`` the same with the
+個人番号, asked only on the resident's explicit choice) and ``seal_certificate`` (印鑑登録証明書),
+the tax office ``tax_certificate`` (課税（所得）証明書). Pure: the answer from the office's
+documents, or ``IssuanceRefused`` with the reason the kiosk shows. Refused at the kiosk
+(REGISTER-FACTS 5.2 [V]): a person under a 支援措置 (DV, stalking: the counter only), and a
+person who has moved out or filed a 転出届 (転出予定者) — for a 住民票 of the household too,
+when any member has.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from agencies.exceptions import (
     ISSUANCE_MOVE_OUT_PENDING,
+    ISSUANCE_NO_NUMBER,
     ISSUANCE_NO_SEAL,
     ISSUANCE_SUPPORT_MEASURE,
     ISSUANCE_TAX_ELSEWHERE,
@@ -27,6 +30,7 @@ from hub.node import BadRequest, QueryRefused
 __all__ = [
     "PDF",
     "RESIDENT_CERTIFICATE",
+    "RESIDENT_CERTIFICATE_NUMBER",
     "SEAL_CERTIFICATE",
     "TAX_CERTIFICATE",
     "Printer",
@@ -41,6 +45,7 @@ __all__ = [
 ]
 
 RESIDENT_CERTIFICATE = "resident_certificate"
+RESIDENT_CERTIFICATE_NUMBER = "resident_certificate_number"  # with the 個人番号 (row c04)
 SEAL_CERTIFICATE = "seal_certificate"
 TAX_CERTIFICATE = "tax_certificate"
 PDF = "pdf"  # the answer's signed certificate, base64 (when the office has a printer)
@@ -114,15 +119,29 @@ def _flag(params: Mapping[str, str | int], name: str) -> bool:
     return value in (1, "1")
 
 
+_MEMBER = ("name", "birth_date", "sex", "relationship")
+
+
 def resident_certificate(
     resident: Mapping[str, Any],
     household: Sequence[Mapping[str, Any]],
     params: Mapping[str, str | int],
+    *,
+    with_number: bool = False,
 ) -> dict[str, Any]:
-    """住民票の写し: the person, or the whole household when asked (``params.household``)."""
+    """住民票の写し: the person, or the whole household when asked (``params.household``);
+    each one's 個人番号 only ``with_number`` (the resident chose it: the item
+    ``resident_certificate_number``), and then only as the register bears it — a member
+    without one refuses the copy rather than print it partly."""
     whole = _flag(params, "household")
-    person = {k: resident.get(k, "") for k in ("name", "birth_date", "sex", "relationship")}
-    members = [dict(m) for m in household] if whole else [person]
+    keys = (*_MEMBER, "number") if with_number else _MEMBER
+    members = [{k: m.get(k, "") for k in keys} for m in (household if whole else [resident])]
+    if with_number and not all(isinstance(m["number"], str) and m["number"] for m in members):
+        raise QueryRefused(
+            ISSUANCE_NO_NUMBER,
+            "個人番号の記載された住民票の写しは、コンビニでは交付できません。窓口でお申し込みください"
+            " (the register bears no number for this record: counter only)",
+        )
     return {
         "kind": RESIDENT_CERTIFICATE,
         "address": resident["address"],

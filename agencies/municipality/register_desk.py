@@ -2,10 +2,12 @@
 
 A filing (:class:`Filing`) is one event of the resident register: 出生 (birth), 死亡 (death),
 転出 (move out), 転入 (move in, after a move out filed online or at the old desk), 氏名の変更
-(name), 転居 (a new address within the municipality) and 世帯変更 (joining or leaving a
-household, a new head: 住基法 第25条). :func:`parse` checks what the clerk typed (sizes, dates,
-codes); :func:`refusal` says why the register may not apply it to the record it keeps (no such
-resident, already applied, out of order: after a death, after a move out, a change to what the
+(name), 転居 (a new address within the municipality), 世帯変更 (joining or leaving a
+household, a new head: 住基法 第25条) and 個人番号の変更 (``number``: a leaked number replaced
+on the resident's request or ex officio, 番号法 第7条第2項; ``renkei numbers change``).
+:func:`parse` checks what the clerk typed (sizes, dates, codes); :func:`refusal` says why the
+register may not apply it to the record it keeps (no such resident, already applied — a number
+changed that day already too —, out of order: after a death, after a move out, a change to what the
 record says already); :func:`applied` is the record after it. Pure, all three.
 
 `RegisterDesk` does the I/O, in this order: the change event to the hub (the register's event
@@ -18,9 +20,13 @@ told, an event is logged refused and changes nothing; unconfirmed (no reply, or 
 after the holders were told), it stays begun and is retried under its id. A household change
 touches none of the four facts, so J-LIS hears nothing of it (REGISTER-FACTS §1.2, §4). A birth
 is numbered by J-LIS at the municipality's request (:meth:`JlisRegister.born`) before it is
-enrolled and told; a move in is :func:`moving.move_in` — which notes J-LIS only once the hub
-has let the new register enroll the person (after a move out to it): refused before, it changes
-nothing.
+enrolled and told, the number designated into the record; a number change asks J-LIS first
+(:meth:`JlisRegister.change_number`: refused there, nothing is told), then tells the holders
+(refused after J-LIS changed it, the event stays begun and is retried under its id: J-LIS gives
+the same number again), then writes the record; both send the resident a 個人番号通知書
+(``numbering.notice``, through the ``notify`` the composition root supplies); a move in is
+:func:`moving.move_in` — which notes J-LIS only once the hub has let the new register enroll the
+person (after a move out to it): refused before, it changes nothing.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from agencies.exceptions import (
     REGISTER_OUT_OF_ORDER,
     REGISTER_UNCONFIRMED,
 )
-from agencies.municipality import moving
+from agencies.municipality import moving, numbering
 from hub.node import OFFICE_TIMED_OUT, OfficeError, OfficeNode, OfficeStore
 from hub.numbers import resident_record_code
 from hub.wire import Change, Delivered, Facts, Refused, outcome_reason
@@ -60,7 +66,10 @@ __all__ = [
     "refusal",
 ]
 
-KINDS: Final = ("birth", "death", "move_out", "move_in", "name", "address", "household")
+KINDS: Final = (
+    "birth", "entry", "death", "move_out", "move_in", "name", "address", "household", "number"
+)  # fmt: skip
+NUMBER: Final = "number"  # 個人番号の変更 (番号法 第7条第2項): `renkei numbers change`
 EVENTS_LOG: Final = "register_events"
 # the change event each kind is told as, and its 異動事由 for J-LIS (None: not 本人確認情報)
 _CHANGE: Final[dict[str, Change]] = {
@@ -71,6 +80,8 @@ _CHANGE: Final[dict[str, Change]] = {
     "name": "name_changed",
     "address": "address_changed",
     "household": "household",
+    "number": "number_changed",
+    "entry": "moved_in",
 }
 _REASON: Final[dict[str, str | None]] = {
     "birth": "出生",
@@ -80,6 +91,8 @@ _REASON: Final[dict[str, str | None]] = {
     "name": "氏名変更",
     "address": "転居",
     "household": None,
+    "number": numbering.CHANGE,  # J-LIS's own act (change_number), not a note
+    "entry": numbering.ENTRY,  # J-LIS numbers the new code (born), not a note
 }
 # what each kind needs (besides local_id and effective), and may have
 _NEEDS: Final[dict[str, tuple[str, ...]]] = {
@@ -90,6 +103,8 @@ _NEEDS: Final[dict[str, tuple[str, ...]]] = {
     "name": ("name",),
     "address": ("address",),
     "household": ("household",),
+    "number": ("by",),
+    "entry": ("name", "birth_date", "sex", "address", "from_address", "household"),
 }
 _MAY: Final = frozenset({"relationship", "head"})
 _LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -119,10 +134,21 @@ class JlisRegister(Protocol):
     ) -> None: ...
 
     async def born(
-        self, rrc: str, facts: Facts, *, municipality: str, effective: dt.date, event: str
+        self,
+        rrc: str,
+        facts: Facts,
+        *,
+        municipality: str,
+        effective: dt.date,
+        event: str,
+        reason: str = ...,
     ) -> str: ...
 
     def code_of(self, number: str) -> str: ...
+
+    async def change_number(
+        self, rrc: str, *, municipality: str, on: dt.date, event: str
+    ) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +209,10 @@ def _check_values(kind: str, given: Mapping[str, str], on: dt.date) -> None:
         raise _bad("the municipality moved to is its 6-digit code (e.g. 131041)")
     if "number" in given and not _NUMBER.fullmatch(given["number"]):
         raise _bad("the individual number is 12 digits")
+    if "by" in given and given["by"] not in numbering.BY:
+        raise _bad(
+            "a number change is by the resident's request or ex officio (request, ex_officio)"
+        )
     if given.get("head", "0") not in ("0", "1"):
         raise _bad("head is 1 (the new head of the household) or 0")
     if kind == "household" and given.get("head") != "1" and "relationship" not in given:
@@ -192,7 +222,7 @@ def _check_values(kind: str, given: Mapping[str, str], on: dt.date) -> None:
         Facts.of(facts)
     except ValidationError:
         raise _bad("sex is 1, 2 or 9 and a birth date YYYY-MM-DD") from None
-    if kind == "move_in" and dt.date.fromisoformat(given["birth_date"]) > on:
+    if kind in ("move_in", "entry") and dt.date.fromisoformat(given["birth_date"]) > on:
         raise _bad("a resident moving in was born before the move")
 
 
@@ -208,7 +238,7 @@ def refusal(
             return used
     if resident is not None and resident.get("event") == str(filing.event_id):
         return None
-    if filing.kind in ("birth", "move_in"):
+    if filing.kind in ("birth", "move_in", "entry"):
         if resident is None:
             return None
         return OfficeError(
@@ -218,7 +248,18 @@ def refusal(
         return OfficeError(
             REGISTER_NOT_ON_REGISTER, f"no resident {filing.local_id!r} on this register"
         )
-    return _out_of_order(filing, resident)
+    return _out_of_order(filing, resident) or _changed_today(filing, resident)
+
+
+def _changed_today(filing: Filing, resident: Mapping[str, Any]) -> OfficeError | None:
+    """A second request for a new number on the day of the last change is the same request."""
+    if filing.kind == NUMBER and resident.get("number_changed") == filing.effective.isoformat():
+        return OfficeError(
+            REGISTER_ALREADY_APPLIED,
+            f"the number of {filing.local_id} was changed on {filing.effective} already: a second"
+            " request is a duplicate (a new number the same day is not asked twice)",
+        )
+    return None
 
 
 def _used(filing: Filing, logged: Mapping[str, Any]) -> OfficeError | None:
@@ -240,7 +281,8 @@ def _out_of_order(filing: Filing, resident: Mapping[str, Any]) -> OfficeError | 
         return OfficeError(REGISTER_OUT_OF_ORDER, why)
 
     if resident.get("died"):
-        return late(f"{filing.local_id} died on {resident['died']}: nothing follows a death")
+        what = "no new number for the dead" if filing.kind == NUMBER else "nothing follows a death"
+        return late(f"{filing.local_id} died on {resident['died']}: {what}")
     if resident.get("move_out") and filing.kind != "death":
         return late(
             f"{filing.local_id} filed a move out ({resident['move_out']}): their record is"
@@ -259,8 +301,18 @@ def _out_of_order(filing: Filing, resident: Mapping[str, Any]) -> OfficeError | 
 
 
 def applied(filing: Filing, resident: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The resident's record after the event (a birth: the new record)."""
+    """The resident's record after the event (a birth, a first entry: the new record)."""
     f, on = filing.fields, filing.effective.isoformat()
+    if filing.kind == "entry":
+        return {
+            "name": f["name"],
+            "birth_date": f["birth_date"],
+            "sex": f["sex"],
+            "address": f["address"],
+            "from_address": f["from_address"],  # 従前の住所 (住基法 第7条第8号)
+            "household": f["household"],
+            "relationship": f.get("relationship", "世帯主"),
+        }
     if filing.kind == "birth":
         assert resident is not None  # the desk passes the household's head
         return {
@@ -279,6 +331,8 @@ def applied(filing: Filing, resident: Mapping[str, Any] | None) -> dict[str, Any
         record["move_out"] = on
     elif filing.kind in ("name", "address"):
         record[filing.kind] = f[filing.kind]
+    elif filing.kind == NUMBER:
+        record["number_changed"] = on  # the new number is J-LIS's: the desk adds it
     elif filing.kind == "household":
         record["household"] = f["household"]
         record["relationship"] = "世帯主" if f.get("head") == "1" else f.get("relationship", "")
@@ -308,12 +362,18 @@ class RegisterDesk:
     the municipality's 6-digit code."""
 
     def __init__(
-        self, node: OfficeNode, store: OfficeStore, jlis: JlisRegister, municipality: str
+        self,
+        node: OfficeNode,
+        store: OfficeStore,
+        jlis: JlisRegister,
+        municipality: str,
+        notify: numbering.Notifier | None = None,
     ) -> None:
         self.node = node
         self.store = store
         self.jlis = jlis
         self.municipality = municipality
+        self.notify = notify  # the 個人番号通知書 of a number designated (none: not sent)
 
     async def file(self, filing: Filing) -> dict[str, Any]:
         """Apply ``filing``; returns the record as it is now. ``OfficeError`` says why not: a
@@ -334,6 +394,11 @@ class RegisterDesk:
                 record = await self._birth(filing, eid)
             elif filing.kind == "move_in":
                 record = await self._move_in(filing, eid)
+            elif filing.kind == "entry":
+                record = await self._entry(filing, eid)
+            elif filing.kind == NUMBER:
+                assert resident is not None  # refusal() saw to it
+                record = await self._number(filing, eid, resident)
             else:
                 assert resident is not None  # refusal() saw to it
                 record = await self._change(filing, eid, resident)
@@ -443,7 +508,26 @@ class RegisterDesk:
                 REGISTER_NOT_ON_REGISTER,
                 f"no household {filing.fields['household']!r} with a head on this register",
             )
-        record = applied(filing, head)
+        return await self._designated(filing, eid, applied(filing, head), home)
+
+    async def _entry(self, filing: Filing, eid: str) -> dict[str, Any]:
+        """A first entry from abroad (国外からの転入 of a person never numbered: 住基法 第22条,
+        第30条の3第2項): a new 住民票コード, numbered as at a birth; the household may be new,
+        with the resident its head."""
+        f = filing.fields
+        home = await self.store.get("households", f["household"])
+        if home is None and f.get("relationship", "世帯主") != "世帯主":
+            raise OfficeError(
+                REGISTER_NOT_ON_REGISTER,
+                f"no household {f['household']!r} here: a new one has the resident as its head",
+            )
+        return await self._designated(filing, eid, applied(filing, None), home)
+
+    async def _designated(
+        self, filing: Filing, eid: str, record: dict[str, Any], home: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """番号法 第7条第1項・第8条: the new 住民票コード to J-LIS, which generates the number;
+        the 住民票 bears it (指定), the register enrolls and tells, the resident is notified."""
         rrc = _code_for(eid)
         number = await self.jlis.born(
             rrc,
@@ -451,15 +535,53 @@ class RegisterDesk:
             municipality=self.municipality,
             effective=filing.effective,
             event=eid,
+            reason=str(_REASON[filing.kind]),
         )
-        record |= {"rrc": rrc, "event": eid}
+        record |= {"rrc": rrc, "number": number, "event": eid}  # designated (指定)
         token = await self.node.enroll(number, Facts.of(record))
         await self._tell(token, filing, {})
         hh = filing.fields["household"]
         moved = rehoused({hh: home}, filing.local_id, hh, hh)
         await self.store.put_many("households", [(h, None, d) for h, d in moved.items()])
         await self.store.put_many("residents", [(filing.local_id, token, record)])
+        await self._notice(filing, record)
         return record
+
+    async def _number(
+        self, filing: Filing, eid: str, resident: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """番号法 第7条第2項: J-LIS generates the next number (refused there — dead, another
+        municipality's resident, no generation left — nothing is told), the holders hear that
+        the number changed (never the number: they hold the person by their tokens, which stay),
+        the 住民票 bears the new number, and the resident gets its notice."""
+        token = await self._token(filing.local_id)
+        rrc = self._code(filing, resident)
+        assert rrc is not None  # a number change has its 異動事由
+        number = await self.jlis.change_number(
+            rrc, municipality=self.municipality, on=filing.effective, event=eid
+        )
+        record = {**applied(filing, resident), "number": number, "event": eid}
+        try:
+            await self._tell(token, filing, {})
+        except OfficeError as exc:  # J-LIS has changed it: the event is begun, not refused
+            raise OfficeError(
+                REGISTER_UNCONFIRMED,
+                f"J-LIS changed the number, but the holders were not told ({exc.code}: {exc});"
+                f" retry with --event-id {filing.event_id}",
+            ) from None
+        await self.store.put_many("residents", [(filing.local_id, token, record)])
+        await self._notice(filing, record)
+        return record
+
+    async def _notice(self, filing: Filing, record: Mapping[str, Any]) -> None:
+        if self.notify is not None:
+            by = filing.fields.get("by", "")
+            eid = str(filing.event_id)
+            reason = str(_REASON[filing.kind])
+            notice = numbering.notice(
+                filing.local_id, record, filing.effective, eid, reason=reason, by=by
+            )
+            await self.notify(notice)
 
     async def _move_in(self, filing: Filing, eid: str) -> dict[str, Any]:
         f = filing.fields
@@ -472,6 +594,7 @@ class RegisterDesk:
             "household": f["household"],
             "relationship": f.get("relationship", "世帯主"),
             "rrc": rrc,
+            "number": f["number"],  # J-LIS refuses a replaced number at the enrollment
             "event": eid,
         }
 

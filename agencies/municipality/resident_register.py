@@ -18,7 +18,10 @@ from hub.node import EVENTS, NoRecord, OfficeStore
 __all__ = ["ITEM", "ResidentRegister"]
 
 ITEM = "resident_record"
-CERTIFICATES = frozenset({issuance.RESIDENT_CERTIFICATE, issuance.SEAL_CERTIFICATE})
+_MEMBER = ("name", "relationship", "birth_date", "sex", "number")  # the number: certificates only
+CERTIFICATES = frozenset(
+    {issuance.RESIDENT_CERTIFICATE, issuance.RESIDENT_CERTIFICATE_NUMBER, issuance.SEAL_CERTIFICATE}
+)
 
 
 class ResidentRegister:
@@ -39,7 +42,10 @@ class ResidentRegister:
         # certificate is no data of its own: the record answers for it
         if ITEM not in items or set(items) - {ITEM} - CERTIFICATES:
             raise NoRecord(f"the resident register holds only {ITEM} (and its certificates)")
-        return {ITEM: {**self._person(resident), "household": await self._household(resident)}}
+        household = [
+            {k: v for k, v in m.items() if k != "number"} for m in await self._household(resident)
+        ]
+        return {ITEM: {**self._person(resident), "household": household}}
 
     @staticmethod
     def _person(resident: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,9 +58,7 @@ class ResidentRegister:
         for local_id in (household or {}).get("members", []):
             member = await self.store.get("residents", local_id)
             if member is not None:
-                members.append(
-                    {k: member[k] for k in ("name", "relationship", "birth_date", "sex")}
-                )
+                members.append({k: member[k] for k in _MEMBER if k in member})
         return members
 
     async def _certificate(
@@ -68,5 +72,6 @@ class ResidentRegister:
             seal = issuance.seal_certificate(resident)
             return await issuance.certified(item, seal, self.printer)
         household = await self._household(resident)
-        data = issuance.resident_certificate(resident, household, params)
+        with_number = item == issuance.RESIDENT_CERTIFICATE_NUMBER
+        data = issuance.resident_certificate(resident, household, params, with_number=with_number)
         return await issuance.certified(item, data, self.printer)

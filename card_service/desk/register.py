@@ -2,7 +2,8 @@
 
 The municipality issues the card to its own resident, so the desk checks the applicant against
 the record its own resident register keeps (the same body: 庁内, no network message): there is a
-record under the id the clerk looked up, it shows no move out filed, and its four
+record under the id the clerk looked up, it shows no move out filed and no death, the number it
+bears (住基法 第7条第8号の2; a number replaced on leak is refused) is the applicant's, and its four
 facts (氏名・住所・生年月日・性別) are the applicant's, compared as ``hub.identity`` compares
 them everywhere. Pure: the composition root reads the record (``renkei card issue --register
 OFFICE --local-id ID``), the desk decides. A refusal names what differs, never a value.
@@ -32,6 +33,14 @@ def check_on_register(resident: Resident, record: Mapping[str, Any] | None) -> N
         raise NotOnRegister(
             "the register shows a move out filed for this resident: the card is issued by the"
             " municipality they move to"
+        )
+    if record.get("died"):
+        raise NotOnRegister("the register shows this resident died: no card is issued")
+    kept = record.get("number")
+    if kept is not None and kept != resident.number:
+        raise RegisterMismatch(
+            "the applicant's individual number (個人番号) is not the one the register bears: a"
+            " number replaced (番号法 第7条第2項) is no longer in use"
         )
     try:
         facts = Facts(

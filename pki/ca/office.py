@@ -5,7 +5,8 @@ portal.
 The CA enrolls (as office ``jlis-pki``) each person it certifies and files their certificates
 under that token (``holder_for``); a register's change event then reaches it under the same
 token, and a move (out, or within the municipality) or a change of name revokes the signature
-certificate, a death both (``pki.revocations_for``). The revocation is recorded when the CA
+certificate, a death or a number change (the card bears the former number) both
+(``pki.revocations_for``). The revocation is recorded when the CA
 learns of the event, not on the event's effective date: 公的個人認証法 第12条 has 機構 record
 the 異動等失効情報 with its 記録年月日 as soon as it learns of the change from the 本人確認情報,
 which the municipality updates when it processes the 届出 (REGISTER-FACTS §1.4) — so a move
@@ -46,6 +47,7 @@ _EVENTS: dict[str, EventKind] = {
     "address_changed": EventKind.MOVED,  # 住所の記載の修正 (転居)
     "name_changed": EventKind.NAME_CHANGED,  # 氏名の記載の修正
     "death": EventKind.DIED,
+    "number_changed": EventKind.NUMBER_CHANGED,  # the card bears the former number
 }
 
 
@@ -72,7 +74,7 @@ class CaListener:
         self, person: str, change: Change, effective: dt.date, detail: dict[str, str]
     ) -> None:
         kind = _EVENTS.get(change)
-        if kind is None:  # births, move-ins, household and number changes revoke nothing
+        if kind is None:  # births, move-ins and household changes revoke nothing
             return
         at = self.ca.now()  # the 記録年月日: now, not ``effective`` (see the module's text)
         revoked = self.ca.apply_event(ResidentEvent(kind, holder_for(person), at))

@@ -59,6 +59,7 @@ class EventKind(StrEnum):
     DIED = "died"
     CARD_LOST = "card_lost"
     NAME_CHANGED = "name_changed"
+    NUMBER_CHANGED = "number_changed"  # the card bears the former number: it lapses
 
 
 class RequestReason(StrEnum):
@@ -108,6 +109,12 @@ _POLICY: dict[EventKind, tuple[Revocation, ...]] = {
     EventKind.DIED: (
         Revocation(CertKind.SIGNATURE, x509.ReasonFlags.cessation_of_operation),
         Revocation(CertKind.AUTHENTICATION, x509.ReasonFlags.cessation_of_operation),
+    ),
+    # 個人番号の変更 makes the card invalid (REGISTER-FACTS §2.2 [S]), and a card that is no
+    # longer valid takes both certificates with it (§1.4 [V]); the new card gets new ones
+    EventKind.NUMBER_CHANGED: (
+        Revocation(CertKind.SIGNATURE, x509.ReasonFlags.superseded),
+        Revocation(CertKind.AUTHENTICATION, x509.ReasonFlags.superseded),
     ),
     EventKind.CARD_LOST: (
         Revocation(CertKind.SIGNATURE, x509.ReasonFlags.key_compromise),

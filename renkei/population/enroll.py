@@ -90,6 +90,7 @@ async def load_population(
                 "household": h.id,
                 "relationship": person.relationship,
                 "rrc": person.rrc,  # the 住民票コード the register writes (住基法 第7条第13号)
+                "number": numbers[person.rrc],  # as designated (住基法 第7条第8号の2)
                 "seal": seal_registration(rid, person.birth_date, since, on),
             }
             residents.append((rid, None, doc))

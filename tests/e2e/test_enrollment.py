@@ -51,7 +51,9 @@ async def test_enrollment_gives_the_office_its_own_token_and_a_directory_entry(e
         "ok",
     )
     # a number changed on leak: the old one stops working, the new one gives the same token
-    new_number = await jlis.change_number(rrc, dt.date(2024, 7, 1))
+    new_number = await jlis.change_number(
+        rrc, municipality="131016", on=dt.date(2024, 7, 1), event="leak-1"
+    )
     with pytest.raises(EnrollmentRefused, match="replaced on 2024-07-01") as refused:
         await node.enroll(number, ON_RECORD)
     assert refused.value.code == "jlis.number_changed"

@@ -21,7 +21,7 @@ from portal_env import FACTS, PORTAL, REGISTER, WHERE, Pki, der, login
 from agencies.jlis.registry import Jlis
 from hub.numbers import resident_record_code
 from hub.routing.exceptions import HUB_NOT_A_PORTAL
-from hub.wire import Facts
+from hub.wire import HUB, Facts
 from issuance import IssuanceCentre, IssuanceRefused, order
 from issuance.api import create_api
 from issuance.exceptions import ISSUANCE_BAD_RESPONSE, ISSUANCE_CARD_REFUSED, ISSUANCE_CLOSED
@@ -83,6 +83,7 @@ async def registered(net: Network, **record: object) -> tuple[str, Facts, str]:
     facts = {rrcs[0]: Facts.of(mine), rrcs[1]: Facts.of(theirs)}  # J-LIS's 本人確認情報
     numbers = await jlis.register(facts, municipality="131016")
     me, spouse = [await net.offices[REGISTER].enroll(numbers[r], facts[r]) for r in rrcs]
+    mine["number"], theirs["number"] = numbers[rrcs[0]], numbers[rrcs[1]]  # as designated
     await net.stores[REGISTER].put_many(
         "residents",
         [(f"r-{rrcs[0]}", me, mine), (f"r-{rrcs[1]}", spouse, {**theirs, "relationship": "夫"})],
@@ -159,6 +160,32 @@ async def test_each_certificate_is_issued_and_shown_in_the_residents_history(
         verified = await verify_pdf(issued.pdf, [SEALS.cert])
         assert verified.signer == PRINTING[signer]
         assert verified.data == dict(issued.data)
+
+
+async def test_the_number_only_on_the_residents_choice_never_over_the_hub_in_clear(
+    env: Env, pki: Pki
+) -> None:
+    """住民票の写し with the 個人番号: asked as its own item (row c04), recorded as such, the
+    number only in the municipality's sealed answer and its signed PDF — not in the record."""
+    net = await network(env, pki)
+    card = await carded(net, pki)
+    c = centre(net, pki)
+    person = await person_of(c, card)
+    plain = await c.issue(person, order("resident_certificate", {"household": "1"}, NOON))
+    assert card.number not in str(plain.data) and "number" not in plain.data["members"][0]
+    chosen = order("resident_certificate", {"household": "1", "number": "1"}, NOON)
+    numbered = await c.issue(person, chosen)
+    assert numbered.data["members"][0]["number"] == card.number
+    assert len({m["number"] for m in numbered.data["members"]}) == 2  # each member's own
+    assert numbered.pdf is not None
+    verified = await verify_pdf(numbered.pdf, [SEALS.cert])
+    assert verified.data == dict(numbered.data)
+    assert net.records is not None
+    hub_token = env.token(net.apps["jlis"].code_of(card.number), HUB)
+    kept = {str(r.record_id): r for r in await net.records.for_person(hub_token)}
+    assert tuple(kept[numbered.record_id].items) == ("resident_certificate_number",)
+    assert tuple(kept[plain.record_id].items) == ("resident_certificate",)
+    assert card.number not in repr(list(kept.values()))
 
 
 def _portal_resident(card: Card):  # type: ignore[no-untyped-def]

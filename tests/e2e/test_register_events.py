@@ -28,6 +28,7 @@ from pki import CaName, CertificationAuthority, CertKind, Endpoints, Hierarchy
 from pki.ca.office import PKI_OFFICE, CaListener, holder_for
 from renkei.cli import _parser
 from renkei.network import Network
+from renkei.settings import Settings
 
 CHIYODA, SHINJUKU = "131016", "131041"
 REGISTER, NEW_REGISTER = "chiyoda-resident", "shinjuku-resident"
@@ -331,19 +332,27 @@ async def test_the_ca_revokes_what_the_law_says_when_it_learns_of_the_event(
         assert sig_revoked.revoked_at.date() <= dt.datetime.now(dt.UTC).date()
 
 
-async def test_the_desk_command_on_the_deployment(
-    env: Env, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """`renkei register` with a broker and a database: the register and J-LIS in the command's
-    process, on the stores the deployment keeps; the holders hear of it from the hub."""
+async def deployed(env: Env, tmp_path: Path) -> tuple[Settings, str, str, dict[str, str], Network]:
+    """For a desk command on the deployment (the real backend only): its settings (the state
+    saved in ``tmp_path``), ``R1`` on the register held by ``nenkin`` (rrc, number, tokens),
+    and the deployment's other services running."""
     if env.kind != "real":
         pytest.skip("the embedded default is tests/unit/cli/test_register_command.py's")
     env.state.save(tmp_path)
     settings = env.settings.model_copy(update={"state_dir": tmp_path})
     setup_net = await env.network(run=["hub", "token", "jlis", REGISTER, "nenkin"])
-    rrc, _, tokens = await on_register(env, setup_net, "nenkin")
+    rrc, number, tokens = await on_register(env, setup_net, "nenkin")
     await setup_net.aclose()
     net = await env.network(run=["hub", "token", "nenkin"])  # the deployment's other services
+    return settings, rrc, number, tokens, net
+
+
+async def test_the_desk_command_on_the_deployment(
+    env: Env, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`renkei register` with a broker and a database: the register and J-LIS in the command's
+    process, on the stores the deployment keeps; the holders hear of it from the hub."""
+    settings, rrc, _, tokens, net = await deployed(env, tmp_path)
     args = _parser().parse_args(
         ["register", "name", "--local-id", "R1", "--effective", today(), "--name", "佐藤 翼"]
     )

@@ -50,7 +50,11 @@ def test_each_fact_that_differs_refuses_and_is_named(fact: str, value: str) -> N
 
 @pytest.mark.parametrize(
     ("record", "words"),
-    [(None, "no resident"), ({**RECORD, "move_out": "2026-12-20"}, "move out filed")],
+    [
+        (None, "no resident"),
+        ({**RECORD, "move_out": "2026-12-20"}, "move out filed"),
+        ({**RECORD, "died": "2026-12-01"}, "died"),
+    ],
 )
 def test_no_card_for_someone_not_on_the_register(record: dict[str, str] | None, words: str) -> None:
     with pytest.raises(NotOnRegister, match=words) as caught:
@@ -61,3 +65,10 @@ def test_no_card_for_someone_not_on_the_register(record: dict[str, str] | None, 
 def test_a_malformed_record_refuses_rather_than_passes() -> None:
     with pytest.raises(RegisterMismatch):
         check_on_register(APPLICANT, {"household": "H1"})
+
+
+def test_a_number_replaced_on_leak_is_refused_at_the_desk() -> None:
+    check_on_register(APPLICANT, {**RECORD, "number": APPLICANT.number})  # the current one
+    with pytest.raises(RegisterMismatch, match="number replaced") as caught:
+        check_on_register(APPLICANT, {**RECORD, "number": "234567890126"})
+    assert "234567890126" not in str(caught.value) and APPLICANT.number not in str(caught.value)

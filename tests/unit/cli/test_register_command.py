@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import pytest
 from cli_runner import Run
 
 
@@ -60,3 +62,32 @@ def test_on_a_broker_the_register_needs_its_database(renkei: Run) -> None:
         "--local-id", "R1", "--effective", "2026-12-01",
     )  # fmt: skip
     assert code == 2 and "renkei.no_database" in err
+
+
+def test_a_number_change_writes_the_notice_and_prints_no_number(
+    renkei: Run, tmp_path: Path
+) -> None:
+    notices = tmp_path / "post"
+    code, out, err = renkei(
+        "numbers", "change", "--local-id", "R0000001", "--by", "request",
+        "--effective", "2026-12-01", "--notice-dir", str(notices),
+    )  # fmt: skip
+    assert code == 0, err
+    shown = json.loads(out)
+    assert "number" not in shown and "rrc" not in shown and shown["number_changed"] == "2026-12-01"
+    assert "applied: told to J-LIS (a new number) and the network" in err
+    [pdf] = notices.glob("number-notice-R0000001-*.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_mode & 0o777 == 0o600
+    assert not re.search(r"\b[0-9]{12}\b", out + err)  # no number on the terminal
+
+
+def test_a_number_change_for_no_one_or_by_no_one_is_refused(renkei: Run) -> None:
+    code, _, err = renkei("numbers", "change", "--local-id", "NOBODY", "--by", "ex-officio")
+    assert code == 2 and "register.not_on_register" in err
+    with pytest.raises(SystemExit):  # argparse: --by is request or ex-officio
+        renkei("numbers", "change", "--local-id", "R1", "--by", "leak")
+    code, _, err = renkei(
+        "numbers", "change", "--local-id", "R1", "--by", "request", "--effective", "tomorrow"
+    )
+    assert code == 2 and "register.bad_filing" in err
+    assert "(no broker configured" not in err  # refused before any network

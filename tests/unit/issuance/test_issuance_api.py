@@ -149,6 +149,35 @@ async def test_the_fee_is_quoted_before_printing(parts: Any) -> None:
     assert node.asked == []
 
 
+async def test_the_number_only_on_the_residents_explicit_choice(parts: Any) -> None:
+    """Without a choice, the copy without the number; with it, the item of its own (row c04),
+    and the query carries the item name only — never a number."""
+    client, node, _ = parts
+    quote = await client.post(
+        "/v1/quote", json={"kind": "resident_certificate", "options": {"number": "1"}}
+    )
+    assert (await quote.json())["title"] == "住民票の写し（個人番号あり）"
+    for options, item in (
+        ({}, "resident_certificate"),
+        ({"number": "0"}, "resident_certificate"),
+        ({"number": "1", "household": "1"}, "resident_certificate_number"),
+    ):
+        node.answer = Answer(
+            "ok", {item: {"kind": "x"}, "pdf": base64.b64encode(b"%PDF-1.4").decode()}
+        )
+        body = await order(client, kind="resident_certificate", options=options)
+        got = await client.post("/v1/certificates", json=body)
+        assert got.status == 200, await got.text()
+        assert node.asked[-1][2] == (item,)
+    for bad in ("yes", "2", "１"):
+        body = await order(client, kind="resident_certificate", options={"number": bad})
+        got = await client.post("/v1/certificates", json=body)
+        assert got.status == 400 and (await got.json())["code"] == "issuance.bad_options"
+    body = await order(client, kind="seal_certificate", options={"number": "1"})
+    got = await client.post("/v1/certificates", json=body)  # no number on a seal certificate
+    assert got.status == 400 and (await got.json())["code"] == "issuance.bad_options"
+
+
 @pytest.mark.parametrize(
     ("copies", "options"),
     [

@@ -48,7 +48,7 @@ def test_closed_says_the_hours() -> None:
 def test_orders_and_fees() -> None:
     at = jst(2026, 6, 10, 12, 0)
     whole = order("resident_certificate", {"household": "1"}, at, copies=2)
-    assert (whole.params, whole.fee) == ({"household": 1}, 400)
+    assert (whole.params, whole.fee, whole.item) == ({"household": 1}, 400, "resident_certificate")
     assert order("seal_certificate", {}, at).fee == 200
     tax = order("tax_certificate", {}, at)
     assert (tax.params, tax.fee) == ({"fiscal_year": 2026}, 300)
@@ -61,6 +61,8 @@ def test_orders_and_fees() -> None:
     [
         ("family_register", {}, 1, ISSUANCE_UNKNOWN_KIND),
         ("resident_certificate", {"with_number": "1"}, 1, ISSUANCE_BAD_OPTIONS),
+        ("resident_certificate", {"number": "yes"}, 1, ISSUANCE_BAD_OPTIONS),
+        ("tax_certificate", {"number": "1"}, 1, ISSUANCE_BAD_OPTIONS),
         ("resident_certificate", {"household": "yes"}, 1, ISSUANCE_BAD_OPTIONS),
         ("seal_certificate", {"household": "1"}, 1, ISSUANCE_BAD_OPTIONS),
         ("tax_certificate", {"fiscal_year": "2019"}, 1, ISSUANCE_BAD_OPTIONS),
@@ -131,6 +133,28 @@ def test_resident_certificate_with_and_without_the_household() -> None:
         municipal.resident_certificate(RESIDENT, house, {"household": "all"})
 
 
+def test_resident_certificate_with_the_number_only_when_chosen() -> None:
+    spouse = {"name": "番号 太郎", "relationship": "夫", "birth_date": "1979-01-01", "sex": "1"}
+    me = {**RESIDENT, "number": "123456789018"}
+    house = [me, {**spouse, "number": "234567890126"}]
+    without = municipal.resident_certificate(me, house, {"household": 1})
+    assert all("number" not in m for m in without["members"])  # the default: no number
+    alone = municipal.resident_certificate(me, house, {}, with_number=True)
+    assert [m["number"] for m in alone["members"]] == ["123456789018"]
+    whole = municipal.resident_certificate(me, house, {"household": 1}, with_number=True)
+    assert [m["number"] for m in whole["members"]] == ["123456789018", "234567890126"]
+    with pytest.raises(QueryRefused) as none:  # a member the register bears no number for
+        municipal.resident_certificate(me, [me, spouse], {"household": 1}, with_number=True)
+    assert none.value.code == "municipality.no_number"
+    assert order("resident_certificate", {}, jst(2026, 6, 10, 12, 0)).item == (
+        "resident_certificate"
+    )
+    chosen = order("resident_certificate", {"number": "1"}, jst(2026, 6, 10, 12, 0))
+    assert (chosen.item, chosen.params, chosen.fee) == (
+        "resident_certificate_number", {"household": 0}, 200
+    )  # fmt: skip
+
+
 def test_seal_certificate_needs_a_registered_seal() -> None:
     with pytest.raises(QueryRefused) as none:
         municipal.seal_certificate(RESIDENT)
@@ -169,13 +193,17 @@ async def test_the_portals_self_information_gets_the_record_not_a_certificate() 
 
     store = MemoryStore()
     house = {"head": "r1", "members": ["r1"]}
-    await store.put_many("residents", [("r1", "tok", {**RESIDENT, "household": "h1"})])
+    kept = {**RESIDENT, "household": "h1", "number": "123456789018"}
+    await store.put_many("residents", [("r1", "tok", kept)])
     await store.put_many("households", [("h1", None, house)])
     register = ResidentRegister(store)
-    every = ("resident_record", "resident_certificate", "seal_certificate")
+    every = (
+        "resident_record", "resident_certificate", "resident_certificate_number", "seal_certificate"
+    )  # fmt: skip
     answer = await register.answer("tok", every, {})
     assert answer is not None
     assert set(answer) == {"resident_record"}
+    assert "123456789018" not in str(answer)  # the record's number is no 住民票関係情報
     with pytest.raises(NoRecord):
         await register.answer("tok", ("resident_certificate", "seal_certificate"), {})
     taxes = MemoryStore()
@@ -229,3 +257,17 @@ async def test_a_year_assessed_elsewhere_is_the_tax_offices_clear_refusal() -> N
         assert f"{year}年1月1日にお住まいだった市区町村" in str(refused.value)
     with pytest.raises(BadRequest):  # the centre always says which year
         await office.answer("tt", ("tax_certificate",), {})
+
+
+def test_the_number_notice_is_a_pdf_with_the_number_grouped() -> None:
+    from issuance.notice import grouped, render_notice
+
+    assert grouped("123456789018") == "1234 5678 9018"
+    notice = {
+        "local_id": "R1", "name": "高橋 花", "birth_date": "2026-12-01",
+        "address": "東京都千代田区九段南一丁目2番1号", "number": "123456789018",
+        "designated": "2026-12-01", "reason": "出生", "by": "", "event_id": "e",
+    }  # fmt: skip
+    pdf = render_notice(notice, "千代田区長")
+    assert pdf.startswith(b"%PDF") and len(pdf) < 20_000
+    assert render_notice(notice, "千代田区長") == pdf  # invariant: the same notice, the same bytes

@@ -82,6 +82,39 @@ async def test_a_certificate_from_the_card_to_the_printed_pdf(k: Kiosk) -> None:
     assert (await k.http.get(link)).status == 404
 
 
+async def test_the_number_only_when_the_resident_chooses_it(k: Kiosk) -> None:
+    """住民票の写し: 記載しない by default; 記載する is the resident's own touch, shown before
+    printing, and undone by 戻る; no other certificate offers it, and a forged post is refused."""
+    await k.post("/start")
+    await k.enter(PIN)
+    _, page = await k.post("/choose", {"t": k.token(), "item": "resident-self"})
+    assert "記載しない" in text_of(page.split('id="number">')[1])
+    _, page = await k.post("/number", {"t": k.token(), "number": "1"})
+    assert "個人番号あり" in text_of(page) and "記載する" in text_of(page.split('id="number">')[1])
+    _, page = await k.post("/number", {"t": k.token(), "number": "0"})  # changed their mind
+    _, page = await k.post("/number", {"t": k.token(), "number": "1"})
+    status, _ = await k.post("/order", {"t": k.token()})
+    assert status == 200
+    assert k.node.asked == [("resident_certificate_number", {"household": 0})]
+    await k.post("/cancel", {"t": k.token()})
+    await k.post("/start")
+    await k.enter(PIN)
+    await k.post("/choose", {"t": k.token(), "item": "resident-household"})
+    await k.post("/number", {"t": k.token(), "number": "1"})
+    await k.post("/back", {"t": k.token()})  # 戻る: the choice starts over, without
+    await k.post("/choose", {"t": k.token(), "item": "resident-household"})
+    await k.post("/order", {"t": k.token()})
+    assert k.node.asked[-1] == ("resident_certificate", {"household": 1})
+    await k.post("/cancel", {"t": k.token()})
+    await k.post("/start")
+    await k.enter(PIN)
+    _, page = await k.post("/choose", {"t": k.token(), "item": "seal"})
+    assert "/number" not in page
+    for forged in ({"number": "1"}, {"number": "yes"}):
+        status, page = await k.post("/number", {"t": k.token(), **forged})
+        assert status == 400 and "個人番号は記載できません" in text_of(page)
+
+
 async def test_a_wrong_pin_shows_the_tries_left_and_the_third_locks_the_card(k: Kiosk) -> None:
     await k.post("/start")
     _, page = await k.enter("9999")

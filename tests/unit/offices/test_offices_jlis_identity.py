@@ -138,7 +138,7 @@ async def test_a_record_follows_the_municipalitys_entry(jlis: Jlis) -> None:
 
 
 async def test_a_changed_number_keeps_the_facts(jlis: Jlis) -> None:
-    new = await jlis.change_number(RRC, dt.date(2025, 1, 1))
+    new = await jlis.change_number(RRC, municipality="131016", on=dt.date(2025, 1, 1), event="e")
     outcome = await jlis.resolve(presented(new))
     assert isinstance(outcome, Resolved) and outcome.mismatched == ()
 

@@ -8,12 +8,10 @@ import datetime as dt
 import uuid
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
 from agencies.municipality.register_desk import Filing, applied, parse, refusal, rehoused
-from hub.node import MemoryStore, OfficeError
+from hub.node import OfficeError
 from hub.numbers import resident_record_code
 from hub.wire import Facts, Presented, Refused
 
@@ -188,13 +186,6 @@ def test_leaving_a_household_moves_the_member_and_the_head() -> None:
 # ---- J-LIS's 本人確認情報 ---------------------------------------------------------------------
 
 
-@pytest.fixture
-async def jlis() -> Jlis:
-    j = Jlis(MemoryStore(), NumberGenerator(b"j" * 32), X25519PrivateKey.generate().public_key())
-    await j.register({RRC: KEPT}, municipality="131016")
-    return j
-
-
 async def test_a_change_is_noted_with_its_history_once(jlis: Jlis) -> None:
     renamed = KEPT.model_copy(update={"name": "佐藤 翼"})
     when = dt.date(2026, 12, 1)
@@ -224,7 +215,7 @@ async def test_only_the_municipality_of_record_notes_a_change_and_nothing_after_
     enrolled = await jlis.resolve(Presented(number=number, facts=KEPT).model_dump_json().encode())
     assert isinstance(enrolled, Refused) and enrolled.code == "jlis.deceased"
     with pytest.raises(OfficeError) as renumbered:  # no number change for the dead either
-        await jlis.change_number(RRC, when)
+        await jlis.change_number(RRC, municipality="131016", on=when, event="n")
     assert renumbered.value.code == "jlis.deceased"
 
 

@@ -43,6 +43,10 @@ def event(kind: EventKind, holder: str = "card-1", at: dt.datetime = NOW) -> Res
             ],
         ),
         (
+            EventKind.NUMBER_CHANGED,
+            [(CertKind.SIGNATURE, R.superseded), (CertKind.AUTHENTICATION, R.superseded)],
+        ),
+        (
             EventKind.CARD_LOST,
             [(CertKind.SIGNATURE, R.key_compromise), (CertKind.AUTHENTICATION, R.key_compromise)],
         ),

@@ -82,7 +82,7 @@ def test_several_items_from_one_provider(table: legal.LegalTable, wide: offices.
          "child_allowance) is not yet in force: it applies from 2017-11-13"),
         ("chiyoda-child", "child_allowance", "chiyoda-resident", ["local_tax"], ON,
          "item_not_held",
-         "chiyoda-resident does not hold local_tax (it provides: resident_record, resident_certificate, seal_certificate)"),
+         "chiyoda-resident does not hold local_tax (it provides: resident_record, resident_certificate, resident_certificate_number, seal_certificate)"),
         ("chiyoda-tax", "local_tax_assessment", "chiyoda-child", ["local_tax"], ON,
          "item_not_held", "chiyoda-child does not hold local_tax (it provides: nothing)"),
     ],

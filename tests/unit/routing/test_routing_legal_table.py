@@ -31,7 +31,7 @@ def test_every_model_row_of_facts_is_shipped(table: legal.LegalTable) -> None:
     # d: 障害者関係情報's, after the seed (models)
     numbers = {int(re.sub(r"[a-z]", "", row.id)) for row in table.rows() if row.id[0] == "r"}
     others = {row.id for row in table.rows() if row.id[0] != "r"}
-    assert others == {"c01", "c02", "c03", "d01", "d02", "d03", "d04"}
+    assert others == {"c01", "c02", "c03", "c04", "d01", "d02", "d03", "d04"}
     assert numbers == set(range(1, 43))
     assert len(table.rows()) >= 30
 

@@ -39,6 +39,7 @@ def test_default_registry(registry: offices.Registry) -> None:
     assert registry.get("chiyoda-resident").provides == (
         "resident_record",
         "resident_certificate",
+        "resident_certificate_number",
         "seal_certificate",
     )
     assert registry.get("chiyoda-child").affairs == ("child_allowance", "childcare_benefit")
