@@ -165,6 +165,13 @@ async def test_a_certificate_from_the_card_to_the_signed_pdf(world: World, page:
         await screen(page, "04-choose")
         await choose(page, "住民票の写し", "世帯全員")
         await expect(page.locator("#fee")).to_have_text("200 円")  # the centre's quote
+        await expect(page.locator("#number")).to_have_text("記載しない")  # the default
+        await page.locator("#toggle-number").click()  # the resident's own touch
+        await expect(page.locator("#number")).to_have_text("記載する")
+        await expect(page.locator("#title")).to_contain_text("個人番号あり")
+        await screen(page, "05a-fee-with-the-number")
+        await page.locator("#toggle-number").click()  # changed their mind: without it
+        await expect(page.locator("#number")).to_have_text("記載しない")
         await screen(page, "05-fee")
         await to_payment(page)
         await expect(page.locator("#due")).to_have_text("200 円")
