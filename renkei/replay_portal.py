@@ -41,6 +41,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from agencies.applications import COLLECTION
 from agencies.municipality.child_claims import CLAIMS
 from loadtest.accounting import ACCEPTED, MISNAMED, REFUSED, UNANSWERED, Ledger
+from loadtest.exceptions import (
+    REPLAY_APPLICATION_REFUSED,
+    REPLAY_APPLICATION_UNANSWERED,
+    REPLAY_LOGIN_MISNAMED,
+    REPLAY_LOGIN_REFUSED,
+    REPLAY_LOGIN_UNANSWERED,
+    REPLAY_PAGE_UNAVAILABLE,
+)
 from loadtest.stats import Outcome
 from pki import (
     CertificationAuthority,
@@ -79,7 +87,6 @@ __all__ = [
 # the kinds of application an office processes after filing, and where it keeps the claim
 PROCESSED = {"child_allowance": CLAIMS}
 WHERE = Locality("Tokyo-to", "Chiyoda-ku")  # the card's issuing locality (a model)
-_CODES = {REFUSED: "replay.login_refused", UNANSWERED: "replay.login_unanswered"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +174,11 @@ async def log_in(cards: Cards, portal: PortalOffice, card: Card) -> tuple[str, O
         checked = await cards.login.check(card.auth, dt.datetime.now(dt.UTC))
         person = await portal.identify(checked)
     except LoginRefused:
-        return REFUSED, Outcome("refused", _CODES[REFUSED])
+        return REFUSED, Outcome("refused", REPLAY_LOGIN_REFUSED)
     except Unavailable:
-        return UNANSWERED, Outcome("timed_out", _CODES[UNANSWERED])
+        return UNANSWERED, Outcome("timed_out", REPLAY_LOGIN_UNANSWERED)
     if person != card.person:
-        return MISNAMED, Outcome("error", "replay.login_misnamed")
+        return MISNAMED, Outcome("error", REPLAY_LOGIN_MISNAMED)
     with contextlib.suppress(Unavailable, TimeoutError):
         async with asyncio.timeout(NAME_WAIT):  # as the login does: a greeting, not a must
             await portal.resident_name(person)
@@ -179,7 +186,7 @@ async def log_in(cards: Cards, portal: PortalOffice, card: Card) -> tuple[str, O
         await portal.history(person)
         await portal.notices(person)
     except Unavailable:
-        return ACCEPTED, Outcome("error", "replay.page_unavailable")
+        return ACCEPTED, Outcome("error", REPLAY_PAGE_UNAVAILABLE)
     return ACCEPTED, Outcome("ok")
 
 
@@ -194,10 +201,10 @@ async def apply(
     try:
         status = await portal.submit(card.person, kind, dict(form), signed)
     except Unavailable:
-        return UNANSWERED, Outcome("timed_out", "replay.application_unanswered")
+        return UNANSWERED, Outcome("timed_out", REPLAY_APPLICATION_UNANSWERED)
     if status.status == "accepted":
         return ACCEPTED, Outcome("ok")
-    code = status.detail.split(":", 1)[0] if ":" in status.detail else "replay.refused"
+    code = status.detail.split(":", 1)[0] if ":" in status.detail else REPLAY_APPLICATION_REFUSED
     return REFUSED, Outcome("refused", code)
 
 
