@@ -53,15 +53,11 @@ from loadtest.stats import Outcome
 from pki import (
     CertificationAuthority,
     CertKind,
-    Endpoints,
-    Hierarchy,
     Locality,
     ResidentFacts,
     RevocationChecker,
     RevocationSource,
     Sex,
-    Trust,
-    VerifierKind,
     sign_document,
 )
 from pki import create_app as create_pki_app
@@ -71,7 +67,7 @@ from portal.exceptions import LoginRefused, Unavailable
 from portal.forms import build_document
 from portal.login import NAME_WAIT
 from portal.office import PortalOffice
-from renkei.pki_checks import PkiLoginCheck, PkiSignatureCheck
+from renkei.pki_checks import PkiLoginCheck, PkiSignatureCheck, local_ca
 
 __all__ = [
     "PROCESSED",
@@ -135,28 +131,16 @@ class Cards:
 async def open_cards() -> Cards:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    now = dt.datetime.now(dt.UTC)
-    ca = CertificationAuthority(
-        Hierarchy.generate(now - dt.timedelta(days=1)),
-        holder_key=uuid.uuid4().bytes * 2,
-        endpoints=Endpoints(url),
-    )
-    runner = web.AppRunner(create_pki_app(ca), access_log=None)
+    local = local_ca(f"http://127.0.0.1:{sock.getsockname()[1]}")
+    runner = web.AppRunner(create_pki_app(local.ca), access_log=None)
     await runner.setup()
     await web.SockSite(runner, sock).start()
-    hierarchy = ca.hierarchy
-    trust = Trust.from_bundle([hierarchy.root.cert, *(i.cert for i in hierarchy.cas.values())])
-    _, api_key = ca.verifiers.register(
-        "マイナポータル", VerifierKind.PUBLIC, frozenset({CertKind.AUTHENTICATION}), None, now
-    )
-    revocation = RevocationChecker()
+    revocation = RevocationChecker()  # one HTTP session, CRLs and OCSP answers kept
     await revocation.__aenter__()
-    ocsp = RevocationSource(ocsp_url=f"{url}/ocsp", api_key=api_key)
     return Cards(
-        ca,
-        PkiLoginCheck(trust, ocsp, revocation),
-        PkiSignatureCheck(trust, RevocationSource(), checker=revocation),
+        local.ca,
+        PkiLoginCheck(local.trust, local.ocsp, revocation),
+        PkiSignatureCheck(local.trust, RevocationSource(), checker=revocation),
         revocation,
         runner,
     )
