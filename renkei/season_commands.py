@@ -178,7 +178,7 @@ async def season_replay(
     try:
         short = changes_needed(season, schedule.counts(), target.people)
         if short:
-            raise BadOption("not enough people to change each once: " + "; ".join(short))
+            raise BadOption("not enough people to act once each: " + "; ".join(short))
         dead_before = await broker.dead_letters() if broker else []
         stats = stats_mod.Stats(
             tuple(t.name for t in season.traffic),
