@@ -1,7 +1,7 @@
-"""Token buckets by key, in one process's memory (pure): the hub's enrollment limit per office,
-the portal's login limits per client and overall, and the monitor's span rate per source all
-count with these. `refill` and `granted` are the arithmetic alone, for a bucket kept elsewhere
-(the hub's query quotas, shared by its processes in PostgreSQL, compute the same).
+"""Token buckets by key, in one process's memory (pure): the portal's login limits per client
+and overall, and the monitor's span rate per source count with these. `refill` and `granted`
+are the arithmetic alone, for a bucket kept elsewhere (the hub's quotas of queries and
+enrollments, shared by its processes in PostgreSQL, compute the same).
 
 A bucket holds up to ``burst`` tokens and refills at ``per_second``; a key not seen (or
 forgotten: at most ``keys`` are remembered, the least recently used go first) has a full one.

@@ -2,11 +2,17 @@
 
 The replayer keeps a :class:`Ledger` of what it sent; the composition root reads what the
 network's own stores hold (:class:`Facts`: access records by query id, the change events each
-office kept, the applications filed, the dead letters). :func:`check` compares them:
+office kept, the applications filed and processed, the dead letters). :func:`check` compares
+them:
 
-- every query sent got exactly one answer, and exactly one access record;
+- every query sent got exactly one answer, and exactly one access record (those of the portal's
+  logins, pages and applications too);
 - every change event was kept exactly once by every office that held the person;
-- every application was filed once;
+- every login was answered (the card holder named, or refused), and named the resident whose
+  card it was;
+- every application was answered; one the office accepted is filed there exactly once (one
+  receipt), one it refused not at all; one the office processes (a 児童手当 認定請求) was
+  decided once and its decision told once (one お知らせ at the portal);
 - the dead-letter queue gained nothing, or each entry it gained carries its reason (they are
   listed in the report).
 """
@@ -18,18 +24,35 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DeadLetter", "Facts", "Ledger", "Verdict", "check"]
+__all__ = [
+    "ACCEPTED",
+    "MISNAMED",
+    "REFUSED",
+    "UNANSWERED",
+    "DeadLetter",
+    "Facts",
+    "Ledger",
+    "Verdict",
+    "check",
+]
+
+# what became of a login or an application, as the portal saw it
+ACCEPTED, REFUSED, UNANSWERED, MISNAMED = "accepted", "refused", "unanswered", "misnamed"
 
 
 @dataclass
 class Ledger:
     """What the replayer sent: query ids (each with how many answers came back), change
-    events (marker → the offices expected to keep it), applications (id)."""
+    events (marker → the offices expected to keep it), logins and applications (id → what the
+    portal saw: accepted, refused, unanswered; a login also misnamed), the applications the
+    office processes."""
 
     answers: Counter[str] = field(default_factory=Counter)  # query id → answers received
     unanswered: set[str] = field(default_factory=set)  # query ids sent, no answer (timed out)
     events: dict[str, frozenset[str]] = field(default_factory=dict)
-    applications: set[str] = field(default_factory=set)
+    logins: dict[str, str] = field(default_factory=dict)
+    applications: dict[str, str] = field(default_factory=dict)
+    processed: set[str] = field(default_factory=set)  # accepted ones the office processes
 
     def asked(self, query_id: str, *, answered: bool) -> None:
         if answered:
@@ -55,7 +78,9 @@ class Facts:
 
     records: Counter[str] = field(default_factory=Counter)  # query id → access records
     events: dict[str, Counter[str]] = field(default_factory=dict)  # marker → office → kept
-    applications: Counter[str] = field(default_factory=Counter)  # application id → filed
+    applications: Counter[str] = field(default_factory=Counter)  # application id → receipts
+    decisions: Counter[str] = field(default_factory=Counter)  # application id → decided
+    notices: Counter[str] = field(default_factory=Counter)  # application id → お知らせ kept
     dead_letters: Sequence[DeadLetter] = ()
 
 
@@ -100,12 +125,8 @@ def check(ledger: Ledger, facts: Facts) -> Verdict:
         problems.append(f"change events applied more than once: {_few(twice)}")
     if stray:
         problems.append(f"change events applied by an office that did not hold: {_few(stray)}")
-    not_filed = [a for a in ledger.applications if facts.applications.get(a, 0) == 0]
-    filed_twice = [a for a in ledger.applications if facts.applications.get(a, 0) > 1]
-    if not_filed:
-        problems.append(f"applications never filed: {_few(not_filed)}")
-    if filed_twice:
-        problems.append(f"applications filed more than once: {_few(filed_twice)}")
+    problems += _logins(ledger)
+    problems += _applications(ledger, facts)
     unexplained = [d for d in facts.dead_letters if not d.reason]
     if unexplained:
         problems.append(f"{len(unexplained)} dead letters without a reason")
@@ -118,10 +139,54 @@ def check(ledger: Ledger, facts: Facts) -> Verdict:
         "change_deliveries_kept": sum(
             sum(facts.events.get(m, Counter()).values()) for m in ledger.events
         ),
+        "logins": len(ledger.logins),
+        "logins_answered": sum(1 for s in ledger.logins.values() if s in (ACCEPTED, REFUSED)),
         "applications": len(ledger.applications),
+        "applications_accepted": sum(1 for s in ledger.applications.values() if s == ACCEPTED),
+        "applications_filed": sum(facts.applications.get(a, 0) for a in ledger.applications),
+        "applications_to_process": len(ledger.processed),
+        "applications_processed": sum(facts.decisions.get(a, 0) for a in ledger.processed),
+        "decisions_told": sum(facts.notices.get(a, 0) for a in ledger.processed),
         "dead_letters": [
             {"queue": d.queue, "reason": d.reason, "message_id": d.message_id}
             for d in facts.dead_letters
         ],
     }
     return Verdict(tuple(problems), figures)
+
+
+def _logins(ledger: Ledger) -> list[str]:
+    problems = []
+    unanswered = [i for i, s in ledger.logins.items() if s == UNANSWERED]
+    if unanswered:
+        problems.append(f"logins with no answer: {_few(unanswered)}")
+    misnamed = [i for i, s in ledger.logins.items() if s == MISNAMED]
+    if misnamed:
+        problems.append(f"logins that named another resident: {_few(misnamed)}")
+    return problems
+
+
+def _applications(ledger: Ledger, facts: Facts) -> list[str]:
+    problems = []
+    filed = ledger.applications
+    unanswered = [a for a, s in filed.items() if s == UNANSWERED]
+    if unanswered:
+        problems.append(f"applications with no answer: {_few(unanswered)}")
+    receipts = facts.applications
+    not_filed = [a for a, s in filed.items() if s == ACCEPTED and receipts.get(a, 0) == 0]
+    if not_filed:
+        problems.append(f"applications accepted but never filed: {_few(not_filed)}")
+    twice = [a for a in filed if receipts.get(a, 0) > 1]
+    if twice:
+        problems.append(f"applications filed more than once: {_few(twice)}")
+    refused = [a for a, s in filed.items() if s != ACCEPTED and receipts.get(a, 0) == 1]
+    if refused:
+        problems.append(f"applications filed though the portal was not told so: {_few(refused)}")
+    for what, counts in (("decided", facts.decisions), ("told (お知らせ)", facts.notices)):
+        never = [a for a in ledger.processed if counts.get(a, 0) == 0]
+        if never:
+            problems.append(f"applications never {what}: {_few(never)}")
+        more = [a for a in ledger.processed if counts.get(a, 0) > 1]
+        if more:
+            problems.append(f"applications {what} more than once: {_few(more)}")
+    return problems

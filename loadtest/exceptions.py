@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import ClassVar, Final
 
 __all__ = [
+    "REPLAY_APPLICATION_REFUSED",
+    "REPLAY_APPLICATION_UNANSWERED",
     "REPLAY_FAILED",
+    "REPLAY_LOGIN_MISNAMED",
+    "REPLAY_LOGIN_REFUSED",
+    "REPLAY_LOGIN_UNANSWERED",
     "REPLAY_PAGE_UNAVAILABLE",
     "REPLAY_POPULATION_EXHAUSTED",
     "BadOption",
@@ -19,6 +24,11 @@ __all__ = [
 REPLAY_FAILED: Final = "replay.failed"  # the send raised
 REPLAY_POPULATION_EXHAUSTED: Final = "replay.population_exhausted"  # no one left to change
 REPLAY_PAGE_UNAVAILABLE: Final = "replay.page_unavailable"  # the portal could not show a page
+REPLAY_LOGIN_REFUSED: Final = "replay.login_refused"  # the certificate, or no holder named
+REPLAY_LOGIN_UNANSWERED: Final = "replay.login_unanswered"  # J-LIS or the hub, not in time
+REPLAY_LOGIN_MISNAMED: Final = "replay.login_misnamed"  # named another than the card's holder
+REPLAY_APPLICATION_UNANSWERED: Final = "replay.application_unanswered"  # not in time
+REPLAY_APPLICATION_REFUSED: Final = "replay.application_refused"  # refused, no code given
 
 
 class LoadtestError(Exception):

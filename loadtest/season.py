@@ -12,7 +12,15 @@ Each traffic stream is one kind of message the network carries today:
   each person at most once in a replay (a move out ends the register's holding);
 - ``portal_page``: a resident's page at the portal (``history``: やりとり履歴, one
   ``disclosure`` query to the hub; ``my_info``: わたしの情報, the holders then one query per
-  office holding them).
+  office holding them);
+- ``portal_login``: a resident logs in to the portal with their card (the certificate checked,
+  J-LIS names the holder, the register their name) and reads やりとり履歴 and お知らせ;
+- ``application``: a resident files a signed application in the portal (``application``: its
+  kind, ``form``: what they typed), each person at most once in a replay; the portal asks the
+  hub where, the office takes it (and processes it, where it does: a 児童手当 認定請求).
+
+Logins and applications need the residents' cards: their people are those ``held_by`` an office
+in its ``collection`` (default: the portal's people, J-LIS's residents), each given a card.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from loadtest.exceptions import BadSeason, UnknownSeason
 
 __all__ = [
+    "CARD_KINDS",
     "SEASONS_DIR",
     "Calendar",
     "Population",
@@ -43,6 +52,9 @@ SEASONS_DIR = Path(__file__).with_name("seasons")
 Weight = Annotated[float, Field(ge=0, le=1000)]
 Code = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=40)]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+Kind = Literal["query", "change", "portal_page", "portal_login", "application"]
+CARD_KINDS: frozenset[str] = frozenset({"portal_login", "application"})  # a card per person
+FormValue = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class _Model(BaseModel):
@@ -95,7 +107,7 @@ class Traffic(_Model):
     """One stream of messages: what kind, who sends it, its share and its shape."""
 
     name: Name
-    kind: Literal["query", "change", "portal_page"]
+    kind: Kind
     share: Annotated[float, Field(gt=0, le=1)]
     shape: Name
     office: Code  # the sender: the asking office, the register, or the portal
@@ -107,6 +119,9 @@ class Traffic(_Model):
     change: Literal["moved_out", "household", "death"] | None = None
     detail: dict[Name, str] = Field(default_factory=dict)
     page: Literal["history", "my_info"] | None = None
+    application: Literal["child_allowance", "tax_return"] | None = None
+    form: Annotated[dict[Name, FormValue], Field(max_length=20)] = Field(default_factory=dict)
+    held_by: Code | None = None  # logins, applications: whose people (in ``collection``)
 
     @model_validator(mode="after")
     def _complete(self) -> Traffic:
@@ -114,6 +129,8 @@ class Traffic(_Model):
             "query": ("affair", "items"),
             "change": ("change",),
             "portal_page": ("page",),
+            "portal_login": ("held_by",),
+            "application": ("application", "form", "held_by"),
         }[self.kind]
         for name in need:
             if not getattr(self, name):
@@ -148,6 +165,22 @@ class Season(_Model):
     def offices(self) -> list[str]:
         """The offices that send this season's messages (the replayer plays them)."""
         return sorted({t.office for t in self.traffic})
+
+    def without(self, kinds: frozenset[str]) -> Season:
+        """The season without the streams of ``kinds``, the others' shares scaled up to 1 and
+        the daily volume down with them (what is left of it sends as before)."""
+        kept = tuple(t for t in self.traffic if t.kind not in kinds)
+        if len(kept) == len(self.traffic):
+            return self
+        if not kept:
+            raise BadSeason(f"{self.name}: nothing left without its {', '.join(sorted(kinds))}")
+        total = sum(t.share for t in kept)
+        return self.model_copy(
+            update={
+                "traffic": tuple(t.model_copy(update={"share": t.share / total}) for t in kept),
+                "daily_messages": max(1, round(self.daily_messages * total)),
+            }
+        )
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

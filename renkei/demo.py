@@ -31,7 +31,7 @@ from hub.numbers import resident_record_code
 from hub.records import verify_store
 from hub.wire import HUB, Facts
 from monitor import Search
-from renkei.network import Network, identities, load_rules, open_network
+from renkei.network import Network, identities, load_quotas_of, load_rules, open_network
 from renkei.population.enroll import Loaded, load_population
 from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
@@ -67,9 +67,10 @@ async def run_demo(
     table, registry = load_rules(settings)
     state = state or State.generate(identities(registry))
     # the initial load is the operator's bulk enrollment: every office enrolls every resident
-    burst = max(settings.enroll_burst, residents)
-    settings = settings.model_copy(update={"enroll_burst": burst})
-    async with await open_network(settings, state, table=table, registry=registry) as net:
+    quotas = load_quotas_of(settings, table, registry).enrolling(residents)
+    async with await open_network(
+        settings, state, table=table, registry=registry, quotas=quotas
+    ) as net:
         say(f"renkei demo — bus: {net.bus_name} · stores: {net.store_name}")
         households = generate(residents, seed=seed, today=STATUS_DATE)
         loaded = await load_population(

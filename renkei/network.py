@@ -13,7 +13,6 @@ from typing import Any
 
 import asyncpg
 
-from hub.buckets import Rate
 from hub.bus import (
     INTERACTIVE_EXCHANGE,
     Bus,
@@ -208,6 +207,7 @@ async def open_network(
     listeners: Mapping[str, ChangeListener] | None = None,
     signatures: PkiSignatureCheck | None = None,
     seals: Callable[[Office], Seal | None] | None = None,
+    quotas: Quotas | None = None,
 ) -> Network:
     """Start the services in ``run`` (default: all) and return the running network.
 
@@ -215,10 +215,12 @@ async def open_network(
     ``signatures``: how offices that take applications check signatures (none: they take none).
     ``seals``: a municipal office's 公印 for the certificate PDFs it signs (none: it answers
     the certificate issuance centre with the data only).
+    ``quotas``: instead of the settings' (the demo's bulk enrollment, ``Quotas.enrolling``).
     """
     if table is None or registry is None:
         table, registry = load_rules(settings)
-    quotas = load_quotas_of(settings, table, registry)
+    if quotas is None:
+        quotas = load_quotas_of(settings, table, registry)
     topology = topology_of(settings, registry, quotas)
     METRICS.allow(offices=[o.code for o in registry], affairs=table.affairs)
     wanted = set(run) if run is not None else set(identities(registry))
@@ -376,7 +378,6 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
             claims=claims,
             records=records,
             clock=clock,
-            enroll_rate=Rate(net.settings.enroll_burst, net.settings.enroll_per_second),
             tracing=_tracing(net, HUB),
             quotas=quotas,
         )

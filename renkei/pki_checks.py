@@ -6,12 +6,15 @@ validity, OCSP/CRL now), ``PkiSignatureCheck`` an office's ``SignatureCheck`` (a
 CMS, chain, revocation at signing time), ``cms_signer`` the portal office's ``SignerOf`` (who
 signed an application, for J-LIS to name). Both checks take the process's
 ``RevocationChecker`` (one HTTP session, CRLs and OCSP answers kept; see
-``pki.relying.client``); without one, each check opens and closes its own.
+``pki.relying.client``); without one, each check opens and closes its own. ``local_ca`` is
+the CA a process runs for itself (``renkei demo --portal``, the season replay).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -20,10 +23,15 @@ from agencies.exceptions import APPLICATION_SIGNATURE_INVALID, office_code
 from hub.node import ApplicationRefused
 from issuance.exceptions import ISSUANCE_CARD_REFUSED, IssuanceRefused
 from pki import (
+    CertificationAuthority,
+    CertKind,
+    Endpoints,
+    Hierarchy,
     PkiError,
     RevocationChecker,
     RevocationSource,
     Trust,
+    VerifierKind,
     parse_signed,
     verify_login,
     verify_signed,
@@ -31,7 +39,14 @@ from pki import (
 from portal.exceptions import LoginRefused, UnreadableSignature
 from portal.model import CheckedCertificate
 
-__all__ = ["PkiCardCheck", "PkiLoginCheck", "PkiSignatureCheck", "cms_signer"]
+__all__ = [
+    "LocalCa",
+    "PkiCardCheck",
+    "PkiLoginCheck",
+    "PkiSignatureCheck",
+    "cms_signer",
+    "local_ca",
+]
 
 
 class PkiLoginCheck:
@@ -102,3 +117,27 @@ def cms_signer(signed: bytes) -> bytes:
         return parse_signed(signed).signer.public_bytes(Encoding.DER)
     except PkiError as exc:
         raise UnreadableSignature(str(exc)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class LocalCa:
+    ca: CertificationAuthority
+    trust: Trust
+    ocsp: RevocationSource  # the portal's: OCSP, as a registered verifier
+
+
+def local_ca(url: str) -> LocalCa:
+    """A CA of the process's own, to be served at ``url`` (`renkei demo --portal`, the season
+    replay): a fresh hierarchy, its trust, the portal registered as a verifier for OCSP."""
+    now = dt.datetime.now(dt.UTC)
+    ca = CertificationAuthority(
+        Hierarchy.generate(now - dt.timedelta(days=1)),
+        holder_key=secrets.token_bytes(32),
+        endpoints=Endpoints(url),
+    )
+    hierarchy = ca.hierarchy
+    trust = Trust.from_bundle([hierarchy.root.cert, *(i.cert for i in hierarchy.cas.values())])
+    _, api_key = ca.verifiers.register(
+        "マイナポータル", VerifierKind.PUBLIC, frozenset({CertKind.AUTHENTICATION}), None, now
+    )
+    return LocalCa(ca, trust, RevocationSource(ocsp_url=f"{url}/ocsp", api_key=api_key))

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import secrets
 import sys
 import uuid
 from collections.abc import Callable
@@ -31,13 +30,9 @@ from hub.numbers import resident_record_code
 from hub.wire import Facts
 from pki import (
     CertificationAuthority,
-    CertKind,
-    Endpoints,
-    Hierarchy,
     RevocationChecker,
     RevocationSource,
     Trust,
-    VerifierKind,
 )
 from pki import create_app as create_pki_app
 from pki.ca.office import PKI_OFFICE, CaListener, holder_for
@@ -48,7 +43,7 @@ from portal.web import create_app
 from renkei.exceptions import RENKEI_NO_CA, RENKEI_NO_NETWORK, CommandError
 from renkei.metrics_http import metrics_arg
 from renkei.network import Network, identities, load_rules, open_network
-from renkei.pki_checks import PkiLoginCheck, PkiSignatureCheck
+from renkei.pki_checks import PkiLoginCheck, PkiSignatureCheck, local_ca
 from renkei.secrets import State
 from renkei.serving import heartbeat_arg, until_stopped, web_site
 from renkei.settings import Settings
@@ -113,21 +108,11 @@ async def portal_demo(
     def say(line: str = "") -> None:
         print(line, file=out, flush=True)
 
-    now = dt.datetime.now(dt.UTC)
     pki_url = f"http://{args.host}:{args.pki_port}"
-    ca = CertificationAuthority(
-        Hierarchy.generate(now - dt.timedelta(days=1)),
-        holder_key=secrets.token_bytes(32),
-        endpoints=Endpoints(pki_url),
-    )
-    hierarchy = ca.hierarchy
-    trust = Trust.from_bundle([hierarchy.root.cert, *(i.cert for i in hierarchy.cas.values())])
-    _, api_key = ca.verifiers.register(
-        "マイナポータル", VerifierKind.PUBLIC, frozenset({CertKind.AUTHENTICATION}), None, now
-    )
+    local = local_ca(pki_url)
+    ca, trust = local.ca, local.trust
     revocation = RevocationChecker()  # the process's: one HTTP session, CRLs kept
-    ocsp = RevocationSource(ocsp_url=f"{pki_url}/ocsp", api_key=api_key)
-    login = PkiLoginCheck(trust, ocsp, revocation)
+    login = PkiLoginCheck(trust, local.ocsp, revocation)
     signatures = PkiSignatureCheck(trust, RevocationSource(), checker=revocation)  # public CRLs
     table, registry = load_rules(settings)
     state = state or State.generate(identities(registry))

@@ -11,9 +11,12 @@ replies would go to the other process.
 
 The people each stream asks about are read from the sender's own store (its tokens); the
 portal's are made from J-LIS's residents with the token master, as the portal would get them
-at login. Afterwards :meth:`Target.facts` reads from the network's own stores what the loss
-check compares with the replayer's ledger: the access records by query id, the change events
-each office kept (each event carries a marker in its ``detail``), the dead letters.
+at login. Logins and applications (embedded only) are ``renkei/replay_portal.py``'s: the
+residents of the office the stream names (``held_by``), each given a card by the replay's CA.
+Afterwards :meth:`Target.facts` reads from the network's own stores what the loss check
+compares with the replayer's ledger: the access records by query id, the change events each
+office kept (each event carries a marker in its ``detail``), the applications each office
+filed, decided and told, the dead letters.
 """
 
 from __future__ import annotations
@@ -43,15 +46,25 @@ from hub.directory import Directory, PgDirectory
 from hub.node import EVENTS, Answer, OfficeNode, schema_for
 from hub.routing.finish import record_key
 from hub.routing.registers import REGISTER_ITEM
-from hub.wire import HUB, Delivered, outcome_code
-from loadtest.accounting import DeadLetter, Facts, Ledger
+from hub.wire import HUB, JLIS_PKI, Delivered, outcome_code
+from loadtest.accounting import ACCEPTED, DeadLetter, Facts, Ledger
 from loadtest.exceptions import REPLAY_PAGE_UNAVAILABLE, REPLAY_POPULATION_EXHAUSTED
 from loadtest.schedule import Arrival
-from loadtest.season import Season, Traffic
+from loadtest.season import CARD_KINDS, Season, Traffic
 from loadtest.stats import Outcome
 from renkei.exceptions import RENKEI_USAGE, CommandError
 from renkei.network import Network, open_network
 from renkei.population.commands import plan_for
+from renkei.replay_portal import (
+    PROCESSED,
+    Card,
+    Cards,
+    application_facts,
+    apply,
+    close_cards,
+    log_in,
+    open_cards,
+)
 from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 from renkei.token_keys import key_ring
@@ -71,6 +84,10 @@ __all__ = [
 MARKER = "replay"  # the change event's detail key carrying the replay's marker
 PORTAL = "myna-portal"
 MAX_PEOPLE = 100_000  # per stream: enough to spread the load, bounded memory
+LOGIN_CARDS = 200  # residents given a card per login stream (each logs in again and again)
+APPLICATION_CARDS = 50  # per application stream when the schedule is not known yet
+SETTLE = 60.0  # seconds the loss check waits for the offices to process what was filed
+ONCE = frozenset({"change", "application"})  # streams in which each person acts once
 
 
 class _Recording:
@@ -100,8 +117,11 @@ class Target:
     ledger: Ledger = field(default_factory=Ledger)
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     dead_before: int = 0
+    cards: Cards | None = None  # the replay's CA (embedded, when a stream needs cards)
+    wallet: dict[str, Card] = field(default_factory=dict)  # the portal's token → the card
+    filed: dict[str, tuple[str, str]] = field(default_factory=dict)  # app id → kind, person
     _next: Counter[str] = field(default_factory=Counter)
-    _used: dict[str, set[str]] = field(default_factory=dict)  # register → people changed
+    _used: dict[str, set[str]] = field(default_factory=dict)  # sender → people acted once
 
     @property
     def directory(self) -> Directory:
@@ -115,7 +135,7 @@ class Target:
 
     def _person(self, t: Traffic) -> str | None:
         people = self.people[t.name]
-        if t.kind != "change":
+        if t.kind not in ONCE:
             i = self._next[t.name]
             self._next[t.name] += 1
             return people[i % len(people)] if people else None
@@ -141,7 +161,30 @@ class Target:
             return Outcome(answer.status, answer.code)
         if t.kind == "change":
             return await self._change(t, person, a.n)
+        if t.kind == "portal_login":
+            assert self.cards is not None
+            status, outcome = await log_in(self.cards, self._portal, self.wallet[person])
+            self.ledger.logins[f"{self.run}-{a.n}"] = status
+            return outcome
+        if t.kind == "application":
+            return await self._apply(t, person)
         return await self._page(t, person)
+
+    @property
+    def _portal(self) -> Any:
+        return self.net.apps[PORTAL]
+
+    async def _apply(self, t: Traffic, person: str) -> Outcome:
+        app_id = uuid.uuid4()
+        key = str(app_id)
+        self.filed[key] = (str(t.application), person)
+        status, outcome = await apply(
+            self._portal, self.wallet[person], t.application, t.form, app_id
+        )
+        self.ledger.applications[key] = status
+        if status == ACCEPTED and t.application in PROCESSED:
+            self.ledger.processed.add(key)
+        return outcome
 
     async def _change(self, t: Traffic, person: str, n: int) -> Outcome:
         marker = f"{self.run}-{n}"
@@ -177,29 +220,46 @@ class Target:
         return frozenset(out)
 
     async def _page(self, t: Traffic, person: str) -> Outcome:
-        portal = self.net.apps[PORTAL]
-        real = portal.node
-        portal.node = self.node(PORTAL)
         try:
             if t.page == "history":
-                await portal.history(person)
+                await self._portal.history(person)
             else:
-                await portal.my_info(person)
+                await self._portal.my_info(person)
         except Exception as exc:  # noqa: BLE001 - the page's failure is its outcome
             return Outcome("error", str(getattr(exc, "code", REPLAY_PAGE_UNAVAILABLE)))
-        finally:
-            portal.node = real
         return Outcome("ok")
 
     # ---- afterwards: what the stores hold -------------------------------------------------
 
-    async def facts(self) -> Facts:
-        await asyncio.sleep(0)  # nothing to flush here: the hub's replies follow durable records
+    async def facts(self, settle: float = SETTLE) -> Facts:
+        """What the stores hold, once the offices have processed what was filed (or after
+        ``settle`` seconds: what is still open then is reported as never decided or told).
+        The hub's replies follow durable records: nothing to flush for them."""
+        receipts, decisions, notices = await self._applications()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + settle
+        processed = self.ledger.processed
+        while loop.time() < until and not all(decisions[a] and notices[a] for a in processed):
+            await asyncio.sleep(0.2)
+            receipts, decisions, notices = await self._applications()
         return Facts(
             records=await self._records(),
             events=await self._events(),
+            applications=receipts,
+            decisions=decisions,
+            notices=notices,
             dead_letters=await self._dead_letters(),
         )
+
+    async def _applications(self) -> tuple[Counter[str], Counter[str], Counter[str]]:
+        if not self.filed:
+            return Counter(), Counter(), Counter()
+        takers: dict[str, list[str]] = {}
+        for office in self.net.registry:
+            for kind in office.accepts:
+                takers.setdefault(kind, []).append(office.code)
+        stores = self.net.stores
+        return await application_facts(self.ledger, self.filed, stores, takers, self._portal)
 
     async def _records(self) -> Counter[str]:
         wanted = self.ledger.queries
@@ -337,8 +397,49 @@ async def _portal_people(target: Target) -> list[str]:
     return [ring.token_for(ring.link_id(c), PORTAL) for c in codes]
 
 
-async def _people(target: Target, t: Traffic) -> list[str]:
-    if t.kind == "portal_page":
+def _register_of(target: Target, office: str) -> str:
+    """The resident register of ``office``'s municipality (where its residents' four facts
+    are)."""
+    registry = target.net.registry
+    where = registry.get(office).municipality
+    for o in registry:
+        if o.municipality == where and REGISTER_ITEM in o.provides:
+            return o.code
+    raise CommandError(RENKEI_USAGE, f"{office}: no resident register in its municipality")
+
+
+async def _carded(target: Target, t: Traffic, wanted: int) -> list[str]:
+    """The portal's tokens of up to ``wanted`` residents ``t.held_by`` holds in its
+    ``t.collection``, each with a card (issued once per resident; for an application one with
+    a signature certificate)."""
+    assert target.cards is not None
+    assert t.held_by is not None
+    register = _register_of(target, t.held_by)
+    store, ring = target.net.stores[register], target.ring
+    out: list[str] = []
+    for token in await _tokens(target, t.held_by, t.collection):
+        if len(out) >= wanted:
+            break
+        theirs, portal, pki = ring.translate(token, t.held_by, (register, PORTAL, JLIS_PKI))
+        if portal not in target.wallet:
+            found = await store.by_token("residents", theirs)
+            if found is None:
+                continue
+            target.wallet[portal] = target.cards.issue(portal, pki, found[1])
+        if t.kind == "application" and target.wallet[portal].sign is None:
+            continue
+        out.append(portal)
+    return out
+
+
+async def _people(target: Target, t: Traffic, wanted: int | None = None) -> list[str]:
+    if t.kind in CARD_KINDS:
+        if t.office != PORTAL:
+            raise CommandError(RENKEI_USAGE, f"stream {t.name}: sent by {PORTAL}, not {t.office}")
+        if t.kind == "portal_login":
+            wanted = LOGIN_CARDS if wanted is None else min(wanted, LOGIN_CARDS)
+        people = await _carded(target, t, APPLICATION_CARDS if wanted is None else wanted)
+    elif t.kind == "portal_page":
         people = await _portal_people(target)
     else:
         people = await _tokens(target, t.office, t.collection)
@@ -351,6 +452,37 @@ async def _people(target: Target, t: Traffic) -> list[str]:
     return people
 
 
+async def _network(
+    settings: Settings, state: State, season: Season
+) -> tuple[Network, Cards | None]:
+    """The network to replay against; with the replay's CA when a stream needs cards."""
+    real = settings.broker_url is not None
+    if real != (settings.db_url is not None):
+        raise CommandError(
+            RENKEI_USAGE,
+            "a replay against the real network needs both --broker and --db (the population"
+            " and the records are in PostgreSQL); neither runs it embedded",
+        )
+    carded = [t.name for t in season.traffic if t.kind in CARD_KINDS]
+    if real and carded:
+        raise CommandError(
+            RENKEI_USAGE, f"logins and applications ({', '.join(carded)}) replay embedded only"
+        )
+    if real:
+        return await open_network(settings, state, run=season.offices()), None
+    if not carded:
+        return await open_network(settings, state), None
+    cards = await open_cards()
+    try:
+        net = await open_network(
+            settings, state, listeners=cards.listeners(), signatures=cards.signatures
+        )
+    except BaseException:
+        await close_cards(cards)
+        raise
+    return net, cards
+
+
 async def open_target(
     settings: Settings,
     state: State,
@@ -359,17 +491,12 @@ async def open_target(
     residents: int | None = None,
     progress: Any = print,
     freeze: bool = True,
+    counts: Mapping[str, int] | None = None,
 ) -> Target:
-    """The network (embedded, or the senders on the real one) and each stream's people."""
+    """The network (embedded, or the senders on the real one) and each stream's people;
+    ``counts``: the schedule's messages per stream (how many cards its residents need)."""
     real = settings.broker_url is not None
-    if real != (settings.db_url is not None):
-        raise CommandError(
-            RENKEI_USAGE,
-            "a replay against the real network needs both --broker and --db (the population"
-            " and the records are in PostgreSQL); neither runs it embedded",
-        )
-    run: Sequence[str] | None = season.offices() if real else None
-    net = await open_network(settings, state, run=run)
+    net, cards = await _network(settings, state, season)
     pool = None
     try:
         if real:
@@ -379,14 +506,18 @@ async def open_target(
             if real
             else KeyRing(state.secret_of(TOKEN))
         )
-        target = Target(net, season, ring, pool, {})
+        target = Target(net, season, ring, pool, {}, cards=cards)
+        if PORTAL in net.apps:  # the portal's own questions go into the ledger too
+            net.apps[PORTAL].node = target.node(PORTAL)
         if not real:
             size = residents or season.population.residents
             progress(f"population: {size} residents (seed {season.population.seed}), in memory")
             n = await load_in_memory(net, size, season.population.seed, season.population.today)
             progress(f"population: {n} office records")
         for t in season.traffic:
-            target.people[t.name] = await _people(target, t)
+            target.people[t.name] = await _people(target, t, (counts or {}).get(t.name))
+        if target.wallet:
+            progress(f"cards: {len(target.wallet)} residents, from the replay's CA")
         if net.broker is not None:
             target.dead_before = net.broker.depth(DEAD_QUEUE)
         # as every service does after start-up (renkei.serving.until_stopped): a full
@@ -398,6 +529,8 @@ async def open_target(
         if pool is not None:
             await pool.close()
         await net.aclose()
+        if cards is not None:
+            await close_cards(cards)
         raise
     return target
 
@@ -406,16 +539,19 @@ async def close_target(target: Target) -> None:
     if target.pool is not None:
         await target.pool.close()
     await target.net.aclose()
+    if target.cards is not None:
+        await close_cards(target.cards)
 
 
 def changes_needed(
     season: Season, counts: Mapping[str, int], people: Mapping[str, list[str]]
 ) -> list[str]:
-    """Streams of change events with more messages than people to change (each once)."""
+    """Streams of change events or applications with more messages than people (each acts
+    once)."""
     return [
-        f"{t.name}: {counts.get(t.name, 0)} change events for {len(people[t.name])} people"
+        f"{t.name}: {counts.get(t.name, 0)} {t.kind}s for {len(people[t.name])} people"
         for t in season.traffic
-        if t.kind == "change" and counts.get(t.name, 0) > len(people[t.name])
+        if t.kind in ONCE and counts.get(t.name, 0) > len(people[t.name])
     ]
 
 

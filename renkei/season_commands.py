@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from loadtest.exceptions import BadOption, MissingExtra
 from loadtest.schedule import make_schedule, parse_duration
-from loadtest.season import list_seasons, load_season
+from loadtest.season import CARD_KINDS, list_seasons, load_season
 from renkei.network import identities, load_rules
 from renkei.secrets import State
 from renkei.settings import Settings
@@ -99,6 +99,8 @@ async def season_show(
             "query": f"{t.affair}: {', '.join(t.items)} from {t.provider}",
             "change": f"{t.change} {dict(t.detail) or ''}",
             "portal_page": f"page {t.page}",
+            "portal_login": f"login, history, notices ({t.held_by}'s residents, a card each)",
+            "application": f"{t.application} application ({t.held_by}'s residents, once each)",
         }[t.kind]
         sender = f"{t.office} ({t.collection})"
         say(f"  {t.share:5.0%} {t.name:<26} {t.kind:<11} {sender} {what} [{t.shape}]")
@@ -139,6 +141,15 @@ async def season_replay(
         print(line, file=where, flush=True)
 
     season = load_season(args.name)
+    real = settings.broker_url is not None
+    if real:  # the replayer has no CA there to give cards
+        left = [t.name for t in season.traffic if t.kind in CARD_KINDS]
+        season = season.without(CARD_KINDS)
+        if left:
+            say(
+                f"on the real network without {', '.join(left)}: logins and applications need"
+                " cards from a CA of the replay's own (embedded only)"
+            )
     duration = parse_duration(args.duration)
     schedule = make_schedule(
         season,
@@ -149,7 +160,6 @@ async def season_replay(
         start_hour=args.start_hour,
         seed=args.seed,
     )
-    real = settings.broker_url is not None
     state = _state(settings, season)
     where_to = "RabbitMQ and PostgreSQL" if real else "the embedded network"
     say(
@@ -157,11 +167,18 @@ async def season_replay(
         f" (mean {schedule.mean_rate:.1f}/s) on {where_to}"
     )
     broker = Broker(settings) if real else None
-    target = await open_target(settings, state, season, residents=args.residents, progress=say)
+    target = await open_target(
+        settings,
+        state,
+        season,
+        residents=args.residents,
+        progress=say,
+        counts=schedule.counts(),
+    )
     try:
         short = changes_needed(season, schedule.counts(), target.people)
         if short:
-            raise BadOption("not enough people to change each once: " + "; ".join(short))
+            raise BadOption("not enough people to act once each: " + "; ".join(short))
         dead_before = await broker.dead_letters() if broker else []
         stats = stats_mod.Stats(
             tuple(t.name for t in season.traffic),
@@ -233,7 +250,8 @@ def _result(say: Any, report: Any, paths: tuple[Path, Path], stats: Any, verdict
         f = verdict.figures
         say(
             f"loss check: nothing lost ({f['queries_sent']} queries, {f['change_events']}"
-            " change events)"
+            f" change events, {f['logins']} logins, {f['applications']} applications,"
+            f" {f['applications_processed']} processed)"
         )
         return 0
     for p in verdict.problems:

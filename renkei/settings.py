@@ -32,14 +32,11 @@ class Settings(BaseSettings):
     state_dir: Path = Path("var")  # keys and secrets made by `renkei init`
     legal_table: Path | None = None  # a legal table file; None: the packaged model of 別表第二
     offices: Path | None = None  # an office registry file; None: the packaged registry
-    quotas: Path | None = None  # a query quotas file; None: the packaged template
+    quotas: Path | None = None  # a quotas file (queries, enrollments); None: the packaged one
     # the hub's inbound queues (`broker setup`'s policy renkei-inbox): past either bound the
     # broker refuses publishes (reject-publish), so a flooding office is nacked, not everyone
     inbox_max_length: int = INBOX_MAX_LENGTH
     inbox_max_bytes: int = INBOX_MAX_BYTES
-    # enrollments per office and hub worker: at most this many at once, refilled per second
-    enroll_burst: int = 1000
-    enroll_per_second: float = 1.0
     # every process sends its spans over the bus to the monitor (`renkei run monitor`); when
     # the monitor is down or behind they are dropped and counted, never in a query's way
     tracing: bool = True

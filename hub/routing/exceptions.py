@@ -28,7 +28,6 @@ __all__ = [
     "HUB_BAD_OUTCOME",
     "HUB_BAD_QUERY_ID",
     "HUB_DEADLINE_TOO_FAR",
-    "HUB_ENROLLMENT_RATE_LIMITED",
     "HUB_FUTURE_REQUEST",
     "HUB_IDENTITY_MISMATCH",
     "HUB_LATE_ENROLLMENT",
@@ -150,7 +149,6 @@ HUB_NOT_A_HOLDER: Final = "hub.not_a_holder"  # a notice about a person the offi
 HUB_BAD_IDENTIFY: Final = "hub.bad_identify"
 HUB_UNADDRESSED_APPLICATION: Final = "hub.unaddressed_application"
 HUB_BAD_ENROLLMENT: Final = "hub.bad_enrollment"
-HUB_ENROLLMENT_RATE_LIMITED: Final = "hub.enrollment_rate_limited"
 HUB_LATE_ENROLLMENT: Final = "hub.late_enrollment"  # answered after the deadline: dead-lettered
 HUB_NOT_A_REGISTER: Final = "hub.not_a_register"
 HUB_NOT_THE_REGISTER: Final = "hub.not_the_register"

@@ -1,4 +1,5 @@
-"""Query quotas per office: a sustained rate and a burst, optionally per affair, and a class.
+"""Quotas per office: a sustained rate and a burst for its queries, optionally per affair, one
+for its enrollments, and a class.
 
 Data, beside the legal table and the registry (``quotas.toml``; the operator's copy with
 ``RENKEI_QUOTAS``), validated at load against both: a malformed file raises
@@ -10,11 +11,14 @@ checks).
 
 A query takes one token from one bucket: its affair's, when the office has a quota for that
 affair, else the office's own. So a per-affair quota is a lane of its own, and an office that
-moves its flood to another affair lands in its office bucket, which holds as well. The buckets
-are shared by every hub process (``hub.records.quotas``); `QuotaGate` batches the takes of
-concurrent queries into one store call (``hub.batch``) and answers each query with None (go
-ahead) or a refusal ``routing.quota_exceeded`` carrying a retry-after: when the bucket will
-hold a token again.
+moves its flood to another affair lands in its office bucket, which holds as well. An
+enrollment (符号取得, affair ``enrollment``) always takes from a bucket of its own — the office's
+``[offices.CODE.affairs.enrollment]``, else the file's ``[enrollment]`` —, never from the
+office's: it asks J-LIS whether a number is anyone's, so its bound is far below the office's
+query rate (a number oracle otherwise). The buckets are shared by every hub process
+(``hub.records.quotas``); `QuotaGate` batches the takes of concurrent requests into one store
+call (``hub.batch``) and answers each with None (go ahead) or a refusal
+``routing.quota_exceeded`` carrying a retry-after: when the bucket will hold a token again.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from hub.wire import MAX_RETRY_AFTER, Refused
 
 __all__ = [
     "CLASSES",
+    "ENROLLMENT",
     "Limit",
     "QuotaGate",
     "Quotas",
@@ -55,6 +60,7 @@ Class = Literal["interactive", "batch"]
 CLASSES: tuple[Class, ...] = ("interactive", "batch")
 PerSecond = Annotated[float, Field(gt=0, le=1_000_000)]
 Burst = Annotated[int, Field(ge=1, le=10_000_000)]
+ENROLLMENT = "enrollment"  # the affair of an enrollment (符号取得): a bucket of its own
 
 
 class _Limit(Strict):
@@ -73,10 +79,17 @@ class _Office(Strict):
     affairs: dict[Code, _Limit] = Field(default_factory=dict)
 
 
+# every office's enrollment bucket, unless the file or the office's entry says otherwise: a
+# register's or the pension service's daily enrollments (births, move-ins, new insured:
+# hundreds to a few thousand a day) with a wide margin — 1 000 at once, 86 400 a day
+_ENROLLMENT = _Limit(per_second=1.0, burst=1000)
+
+
 class _QuotasFile(Strict):
     version: Text
     note: str = ""
     default: _Default
+    enrollment: _Limit = _ENROLLMENT
     offices: dict[OfficeCode, _Office] = Field(default_factory=dict)
 
 
@@ -89,12 +102,28 @@ class Limit:
 
 
 class Quotas:
-    """The validated quotas: each office's class, and which bucket a query takes from."""
+    """The validated quotas: each office's class, and which bucket a query or an enrollment
+    takes from."""
 
-    def __init__(self, version: str, default: _Default, offices: Mapping[str, _Office]) -> None:
+    def __init__(
+        self,
+        version: str,
+        default: _Default,
+        offices: Mapping[str, _Office],
+        enrollment: _Limit = _ENROLLMENT,
+    ) -> None:
         self.version = version
         self._default = default
+        self._enrollment = enrollment
         self._offices = MappingProxyType(dict(offices))
+
+    def enrolling(self, burst: int) -> Quotas:
+        """These quotas with the default enrollment burst raised to at least ``burst``: for
+        the demo's bulk load, where every office enrolls every person it holds at once."""
+        wider = _Limit(
+            per_second=self._enrollment.per_second, burst=max(burst, self._enrollment.burst)
+        )
+        return Quotas(self.version, self._default, self._offices, wider)
 
     def class_of(self, office: str) -> Class:
         entry = self._offices.get(office)
@@ -107,8 +136,10 @@ class Quotas:
 
     def limit(self, office: str, affair: str) -> Limit:
         entry = self._offices.get(office)
-        if entry is not None and affair in entry.affairs:
-            by_affair = entry.affairs[affair]
+        by_affair = entry.affairs.get(affair) if entry is not None else None
+        if by_affair is None and affair == ENROLLMENT:
+            by_affair = self._enrollment
+        if by_affair is not None:
             return Limit(f"{office}/{affair}", Rate(by_affair.burst, by_affair.per_second))
         burst = entry.burst if entry and entry.burst else self._default.burst
         per_second = entry.per_second if entry and entry.per_second else self._default.per_second
@@ -124,6 +155,8 @@ def _problems(offices: Mapping[str, _Office], registry: Registry, table: LegalTa
             continue
         performs = registry.get(code).affairs
         for affair in entry.affairs:
+            if affair == ENROLLMENT:  # every office may enroll the people it holds
+                continue
             if affair not in table.affairs:
                 problems.append(f"{at}.affairs.{affair}: not an affair of the legal table")
             elif affair not in performs:
@@ -150,7 +183,7 @@ def _validate(data: dict[str, Any], registry: Registry, table: LegalTable, sourc
     problems = _problems(file.offices, registry, table)
     if problems:
         raise MalformedQuotas(source, problems)
-    return Quotas(file.version, file.default, file.offices)
+    return Quotas(file.version, file.default, file.offices, file.enrollment)
 
 
 def load_quotas(path: str | PathLike[str], registry: Registry, table: LegalTable) -> Quotas:

@@ -19,7 +19,6 @@ from uuid import UUID
 
 import orjson
 
-from hub.buckets import Rate
 from hub.bus import (
     HUB_DEADLINES,
     HUB_INTERACTIVE,
@@ -36,7 +35,7 @@ from hub.routing.context import Context, ContextSealer
 from hub.routing.desks import WAIT_BATCH, Desk, Forwarder
 from hub.routing.desks.application import ApplicationDesk
 from hub.routing.desks.change import ChangeDesk
-from hub.routing.desks.enrollment import ENROLL_RATE, EnrollmentDesk
+from hub.routing.desks.enrollment import EnrollmentDesk
 from hub.routing.desks.identify import IdentifyDesk
 from hub.routing.desks.notice import NoticeDesk
 from hub.routing.desks.portal import PortalDesk
@@ -108,9 +107,9 @@ class RouterDeps:
     claims: Claimer  # query ids taken, shared by every hub worker
     records: RecordStore | None = None  # read for disclosures to the portal
     clock: Callable[[], dt.datetime] = utcnow
-    enroll_rate: Rate = ENROLL_RATE  # per office, per worker
     tracing: Tracing = OFF  # the hub's spans (``hub.tracing``)
-    quotas: QuotaGate | None = None  # queries per office, shared by every worker (None: none)
+    # queries and enrollments per office, shared by every worker (None: none)
+    quotas: QuotaGate | None = None
 
 
 def desks_for(d: RouterDeps, out: Forwarder) -> dict[type[Message], Desk]:
@@ -130,7 +129,7 @@ def desks_for(d: RouterDeps, out: Forwarder) -> dict[type[Message], Desk]:
         Query: QueryDesk(
             table=d.table, directory=d.directory, portal=portal, quotas=d.quotas, **shared
         ),
-        Enroll: EnrollmentDesk(directory=d.directory, rate=d.enroll_rate, clock=d.clock, **shared),
+        Enroll: EnrollmentDesk(directory=d.directory, quotas=d.quotas, clock=d.clock, **shared),
         ChangeEvent: ChangeDesk(directory=d.directory, **shared),
         Identify: IdentifyDesk(**shared),
         Notice: NoticeDesk(directory=d.directory, **shared),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
 import orjson
 from e2e_env import IDS, ON_RECORD, Env, RawOffice, envelope, noted_at
@@ -217,8 +218,16 @@ async def test_another_wards_offices_can_neither_enroll_a_resident_nor_back_date
     }
 
 
-async def test_enrollment_is_rate_limited_per_office_and_every_try_recorded(env: Env) -> None:
-    slow = env.settings.model_copy(update={"enroll_burst": 3, "enroll_per_second": 0.001})
+async def test_enrollment_is_rate_limited_per_office_and_every_try_recorded(
+    env: Env, tmp_path: Path
+) -> None:
+    quotas = tmp_path / "quotas.toml"
+    quotas.write_text(
+        'version = "t"\n[default]\nper_second = 1000\nburst = 1000\n'
+        "[enrollment]\nper_second = 0.001\nburst = 3\n",
+        encoding="utf-8",
+    )
+    slow = env.settings.model_copy(update={"quotas": quotas})
     net = await env.network(run=run_but("nenkin"), settings=slow)
     pension = await env.raw(net, "nenkin")
     guesses = [individual_number(f"{uuid.uuid4().int % 10**11:011d}") for _ in range(5)]
@@ -226,7 +235,8 @@ async def test_enrollment_is_rate_limited_per_office_and_every_try_recorded(env:
     replies = [await enroll(env, pension, n) for n in guesses]
 
     assert [r.outcome.status for r in replies] == ["not_found"] * 3 + ["refused"] * 2
-    assert all(refused(r, "hub.enrollment_rate_limited") for r in replies[3:])
+    assert all(refused(r, "routing.quota_exceeded") for r in replies[3:])
+    assert all(isinstance(r.outcome, Refused) and r.outcome.retry_after for r in replies[3:])
     keys = {record_key("nenkin", r.envelope.correlation_id): r.record_id for r in replies}
     assert net.records is not None
     kept = {r.query_id: r async for r in net.records.iter_all() if r.query_id in keys}

@@ -2,7 +2,8 @@
 
 - One quota holds across two hub processes (their buckets are shared in PostgreSQL): an office
   flooding twenty queries at once gets its burst through, every other one is refused
-  ``routing.quota_exceeded`` with a retry-after and recorded.
+  ``routing.quota_exceeded`` with a retry-after and recorded; so does its enrollment quota (a
+  bucket of its own: J-LIS answers those within it, the rest are refused and recorded).
 - A dishonest office: it moves its flood to another affair (its office's bucket holds too), to
   a made-up one (refused all the same, and recorded), or publishes to the interactive lane (the
   broker refuses it: only offices whose class is interactive may write there).
@@ -29,8 +30,10 @@ import pytest
 from proc_env import as_hub, cli, deployed, office_node, start, stop
 
 from hub.bus import HUB_REQUESTS, INTERACTIVE_EXCHANGE, RK_QUERY, AccessRefused, OutMessage
-from hub.node import Answer, OfficeNode
+from hub.node import Answer, EnrollmentRefused, OfficeNode
 from hub.node.backoff import Backoff
+from hub.numbers import individual_number
+from hub.wire import Facts
 from renkei.secrets import State
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
@@ -48,6 +51,9 @@ burst = 6
 [offices.chiyoda-child.affairs.child_allowance]
 per_second = 0.001
 burst = 3
+[enrollment]
+per_second = 0.001
+burst = 4
 """
 ADMIN = "http://guest:guest@127.0.0.1:15672"
 
@@ -124,6 +130,38 @@ async def test_one_quota_holds_across_two_hub_processes(deployment: dict[str, st
         assert all(a.retry_after and 0 < a.retry_after <= 3600 for a in over)
         assert all(a.record_id is not None for a in answers)  # every one recorded
         assert await quota_records(env) == Counter({"childcare_benefit": 14})
+    finally:
+        await stop(procs)
+        await close(node)
+
+
+async def test_one_enrollment_quota_holds_across_two_hub_processes(
+    deployment: dict[str, str],
+) -> None:
+    """Numbers no one holds, ten at once, through two hub processes: the office's enrollment
+    bucket (4) lets four reach J-LIS (not found), the other six are refused with a retry-after
+    and recorded; its query bucket is untouched."""
+    env, node = deployment, None
+    procs = [await start(env, "token"), await start(env, "office", "jlis")]
+    try:
+        procs += [await start(as_hub(env), "hub") for _ in range(2)]
+        node = await child(env)
+        node.jlis_seal = State.load(Path(env["RENKEI_STATE_DIR"]), [CHILD]).public["jlis"].seal
+        assert await consumers(env, HUB_REQUESTS, 2) == 2
+        facts = Facts(name="番号 花子", birth_date="1980-05-05", sex="2", address="千代田区")
+
+        async def guess(n: int) -> str:
+            number = individual_number(f"{(n * 7919 + 12345) % 10**11:011d}")
+            try:
+                await node.enroll(number, facts)  # type: ignore[union-attr]
+            except EnrollmentRefused as exc:
+                return exc.code
+            return "enrolled"
+
+        got = Counter(await asyncio.gather(*(guess(n) for n in range(10))))
+        assert got == Counter({"not_found": 4, QUOTA: 6})
+        assert await quota_records(env) == Counter({"enrollment": 6})
+        assert codes(await ask_many(node, "childcare_benefit", 1)) == Counter({"token": 1})
     finally:
         await stop(procs)
         await close(node)

@@ -1,6 +1,7 @@
 """A season replayed against the embedded network: the CLI end to end (a minute, a few thousand
-messages, the loss check passing), and the loss check read from the network's own stores
-failing when an access record or a change event is taken away or doubled there."""
+messages, logins and applications among them, the loss check passing), and the loss check read
+from the network's own stores failing when an access record or a change event is taken away or
+doubled there, or an application's receipt, decision or お知らせ taken away."""
 
 from __future__ import annotations
 
@@ -8,19 +9,23 @@ import asyncio
 import dataclasses
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
 from proc_env import RENKEI
 
+from agencies.applications import COLLECTION
+from agencies.municipality.child_claims import CLAIMS
 from hub.node import EVENTS
-from loadtest.accounting import check
+from loadtest.accounting import ACCEPTED, MISNAMED, REFUSED, check
 from loadtest.driver import replay
 from loadtest.schedule import make_schedule
 from loadtest.season import load_season
 from loadtest.stats import Stats
 from renkei.network import identities, load_rules
 from renkei.replay import close_target, open_target
+from renkei.replay_portal import apply, log_in
 from renkei.secrets import State
 from renkei.settings import Settings
 
@@ -51,6 +56,12 @@ async def test_the_june_season_replayed_embedded_loses_nothing(tmp_path: Path) -
     assert figures["queries_sent"] >= report["run"]["scheduled"] * 0.9
     assert figures["access_records_for_them"] == figures["queries_sent"]
     assert figures["change_deliveries_kept"] == figures["change_deliveries_expected"] > 0
+    assert figures["logins_answered"] == figures["logins"] > 0
+    assert figures["applications_filed"] == figures["applications_accepted"] > 0
+    assert figures["decisions_told"] == figures["applications_processed"] > 0
+    assert figures["applications_processed"] == figures["applications_to_process"]
+    assert report["by_stream_status"]["child_claims"] == {"ok": figures["applications"]}
+    assert report["latency"]["by_stream"]["portal_logins"]["count"] == figures["logins"]
     assert set(report["latency"]["by_stream"]) == {
         t.name for t in load_season("june-child-allowance").traffic
     }
@@ -97,5 +108,69 @@ async def test_the_loss_check_reads_the_stores_and_fails_on_what_is_missing_or_d
         docs[key + "-again"] = kept  # the same event applied a second time
         verdict = check(target.ledger, await target.facts())
         assert any("more than once" in p and f"{marker}@{office}" in p for p in verdict.problems)
+        docs.pop(key + "-again")
+        await _applications_checked(target)
+    finally:
+        await close_target(target)
+
+
+async def _applications_checked(target: Any) -> None:
+    """A claim's receipt, its decision, its お知らせ taken away: each fails the check."""
+    assert target.ledger.logins and set(target.ledger.logins.values()) == {ACCEPTED}
+    accepted = [a for a, s in target.ledger.applications.items() if s == ACCEPTED]
+    assert accepted and set(accepted) == target.ledger.processed
+    app = accepted[0]
+    child = target.net.stores["chiyoda-child"]._docs
+    portal = target.net.stores["myna-portal"]._docs
+
+    async def fails(words: str) -> None:
+        verdict = check(target.ledger, await target.facts(settle=0))
+        assert any(words in p and app in p for p in verdict.problems), verdict.problems
+
+    receipt = child[COLLECTION].pop(app)
+    await fails("accepted but never filed")
+    child[COLLECTION][app] = receipt
+    claim = child[CLAIMS][app]
+    child[CLAIMS][app] = {**claim, "decision": None}
+    await fails("never decided")
+    child[CLAIMS][app] = claim
+    person = target.filed[app][1]
+    notices = portal["notices"][person]
+    portal["notices"][person] = {"notices": []}
+    await fails("never told")
+    portal["notices"][person] = notices
+    assert check(target.ledger, await target.facts(settle=0)).ok
+
+
+async def test_a_forged_or_borrowed_card_is_refused_and_a_misnamed_login_caught() -> None:
+    """The replay's portal side, as a dishonest resident would try it: a certificate that is
+    none, a card naming someone else (the check catches it), an application signed with
+    another resident's card (the portal refuses it: J-LIS names the signer)."""
+    season = load_season("june-child-allowance")
+    settings = Settings(_env_file=None)
+    state = State.generate(identities(load_rules(settings)[1]))
+    target = await open_target(
+        settings, state, season, residents=1000, progress=lambda _: None, freeze=False,
+        counts={"child_claims": 3, "portal_logins": 3},
+    )  # fmt: skip
+    try:
+        assert target.cards is not None
+        portal = target.net.apps["myna-portal"]
+        signers = [target.wallet[p] for p in target.people["child_claims"]]
+        mine, theirs = signers[0], signers[1]
+        assert (await log_in(target.cards, portal, mine))[0] == ACCEPTED
+        forged = dataclasses.replace(mine, auth=b"\x30\x03\x02\x01\x00")
+        status, outcome = await log_in(target.cards, portal, forged)
+        assert (status, outcome.status) == (REFUSED, "refused")
+        status, outcome = await log_in(
+            target.cards, portal, dataclasses.replace(mine, person=theirs.person)
+        )
+        assert status == MISNAMED and outcome.code == "replay.login_misnamed"
+        borrowed = dataclasses.replace(mine, sign=theirs.sign, key=theirs.key)
+        form = dict(next(t.form for t in season.traffic if t.name == "child_claims"))
+        status, outcome = await apply(portal, borrowed, "child_allowance", form, uuid.uuid4())
+        assert (status, outcome.code) == (REFUSED, "portal.signer_mismatch")
+        status, outcome = await apply(portal, mine, "child_allowance", form, uuid.uuid4())
+        assert (status, outcome.status) == (ACCEPTED, "ok")
     finally:
         await close_target(target)

@@ -56,6 +56,7 @@ async def test_the_june_season_replayed_on_rabbitmq_and_postgres(tmp_path: Path)
             assert await stop(procs) == [0, 0]
     assert code == 0, out
     assert "loss check: nothing lost" in out
+    assert "on the real network without child_claims, portal_logins" in out  # no CA to card
     (folder,) = (tmp_path / "reports").iterdir()
     report = json.loads((folder / "report.json").read_text())
     assert report["run"]["network"] == "RabbitMQ and PostgreSQL"

@@ -1,17 +1,19 @@
 """Enrollment (符号取得): an office presents a number once and gets its own token for the person.
 
-Checked here (to J-LIS under affair ``enrollment``, from a registered office, within its rate),
+Checked here (to J-LIS under affair ``enrollment``, from a registered office, within its quota),
 forwarded sealed to J-LIS, which resolves the number and checks the four facts the office
 presented with it against its 本人確認情報; its answer is completed here: refused
 ``hub.identity_mismatch`` (filed under the person, so they see who tried) when a fact differs,
 else the office's token is issued only if it may hold the person
 (``registers.enrollment_refusal``), and the ``Finisher`` enters the holding in the directory.
 
-The rate: enrollment asks J-LIS whether a number belongs to anyone, so unbounded enrollment
-would make every office a number oracle; each attempt is recorded, and a token bucket per office
-(``hub.buckets``) bounds how fast an office can try. Each hub worker keeps its own buckets: with
-W workers an office may enroll up to W times the rate (the broker spreads its messages over
-them). The keys are office codes of the registry, so the memory is bounded by the registry.
+The quota: enrollment asks J-LIS whether a number belongs to anyone, so unbounded enrollment
+would make every office a number oracle; each attempt is recorded, and the office's enrollment
+bucket (``quotas``: ``[enrollment]`` or ``[offices.CODE.affairs.enrollment]`` in
+``quotas.toml``, never the office's query bucket) bounds how fast it can try. The buckets are
+the queries' shared ones (``QuotaGate``, in PostgreSQL across hub processes), so W hub workers
+do not multiply the limit. An enrollment over it is refused ``routing.quota_exceeded`` with a
+retry-after, recorded like a query over quota (without a person).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 
-from hub.buckets import Buckets, Rate
 from hub.directory import Directory
 from hub.identity import FACT_NAMES
 from hub.routing.context import Context
@@ -28,12 +29,12 @@ from hub.routing.desks.desk import Desk
 from hub.routing.desks.forward import Forwarder
 from hub.routing.exceptions import (
     HUB_BAD_ENROLLMENT,
-    HUB_ENROLLMENT_RATE_LIMITED,
     HUB_IDENTITY_MISMATCH,
     HUB_UNKNOWN_OFFICE,
 )
 from hub.routing.finish import refused
 from hub.routing.offices import Registry
+from hub.routing.quotas import ENROLLMENT, QuotaGate
 from hub.routing.registers import enrollment_refusal
 from hub.routing.tokens import TokenClient
 from hub.wire import (
@@ -50,12 +51,7 @@ from hub.wire import (
     TokenOk,
 )
 
-__all__ = ["ENROLLMENT", "ENROLL_RATE", "EnrollmentDesk"]
-
-ENROLLMENT = "enrollment"
-# the default allows a register's or the pension service's daily enrollments (births, move-ins,
-# new insured: hundreds to a few thousand a day) with a wide margin: 1 000 at once, 86 400 a day
-ENROLL_RATE = Rate(burst=1000, per_second=1.0)
+__all__ = ["ENROLLMENT", "EnrollmentDesk"]
 
 
 class EnrollmentDesk(Desk):
@@ -72,14 +68,14 @@ class EnrollmentDesk(Desk):
         tokens: TokenClient,
         directory: Directory,
         forwarder: Forwarder,
-        rate: Rate,
         clock: Callable[[], dt.datetime],
+        quotas: QuotaGate | None = None,
     ) -> None:
         self._registry = registry
         self._tokens = tokens
         self._directory = directory
         self._out = forwarder
-        self._buckets = Buckets(rate)  # per office, per worker
+        self._quotas = quotas  # None: no quota (unit tests of other steps)
         self._clock = clock
 
     def items(self, msg: Enroll) -> tuple[str, ...]:
@@ -88,7 +84,9 @@ class EnrollmentDesk(Desk):
     async def handle(
         self, msg: Enroll, ctx: Context, head: object = None
     ) -> tuple[Context, Outcome | None]:
-        refusal = self._check(ctx) or self._check_rate(ctx)
+        refusal = self._check(ctx)
+        if refusal is None and self._quotas is not None:
+            refusal = await self._quotas.check(ctx.requester, ENROLLMENT)
         if refusal is not None:
             return ctx, refusal
         fwd = ForwardedEnroll(
@@ -107,16 +105,6 @@ class EnrollmentDesk(Desk):
         if ctx.requester not in self._registry:
             return refused(HUB_UNKNOWN_OFFICE, f"{ctx.requester!r} is not an office of the network")
         return None
-
-    def _check_rate(self, ctx: Context) -> Outcome | None:
-        if self._buckets.take(ctx.requester, ctx.asked_at.timestamp()):
-            return None
-        rate = self._buckets.rate
-        return refused(
-            HUB_ENROLLMENT_RATE_LIMITED,
-            f"{ctx.requester} enrolls more than {rate.burst} at once or {rate.per_second:g}"
-            " a second: try again later",
-        )
 
     async def complete(self, ctx: Context, outcome: Outcome) -> tuple[Context, Outcome]:
         """The office's token — if it may hold the person (``registers``): the refusal is

@@ -1,10 +1,23 @@
 """The loss check fails on each kind of loss or duplicate, and passes when all is there."""
+# logins unanswered or naming another resident, applications unanswered, not filed, filed
+# twice or filed though refused, processed ones never decided or told (or twice) fail too
 
 from __future__ import annotations
 
 from collections import Counter
 
-from loadtest.accounting import DeadLetter, Facts, Ledger, check
+import pytest
+
+from loadtest.accounting import (
+    ACCEPTED,
+    MISNAMED,
+    REFUSED,
+    UNANSWERED,
+    DeadLetter,
+    Facts,
+    Ledger,
+    check,
+)
 
 
 def _whole() -> tuple[Ledger, Facts]:
@@ -12,11 +25,15 @@ def _whole() -> tuple[Ledger, Facts]:
     for q in ("q1", "q2", "q3"):
         ledger.asked(q, answered=True)
     ledger.events["e1"] = frozenset({"tax", "child"})
-    ledger.applications.add("a1")
+    ledger.applications |= {"a1": ACCEPTED, "a2": REFUSED}
+    ledger.processed.add("a1")
+    ledger.logins |= {"l1": ACCEPTED, "l2": REFUSED}
     facts = Facts(
         records=Counter({"q1": 1, "q2": 1, "q3": 1, "someone-else": 1}),
         events={"e1": Counter({"tax": 1, "child": 1})},
         applications=Counter({"a1": 1}),
+        decisions=Counter({"a1": 1}),
+        notices=Counter({"a1": 1}),
     )
     return ledger, facts
 
@@ -27,6 +44,11 @@ def test_everything_there_passes() -> None:
     assert verdict.figures["queries_sent"] == 3
     assert verdict.figures["access_records_for_them"] == 3
     assert verdict.figures["change_deliveries_kept"] == 2
+    figures = verdict.figures
+    assert (figures["logins"], figures["logins_answered"]) == (2, 2)
+    assert (figures["applications"], figures["applications_accepted"]) == (2, 1)
+    assert (figures["applications_filed"], figures["applications_processed"]) == (1, 1)
+    assert figures["decisions_told"] == 1
 
 
 def test_a_missing_answer_fails() -> None:
@@ -65,11 +87,48 @@ def test_change_events_missed_doubled_or_stray_fail() -> None:
         assert any(words in p for p in check(ledger, facts).problems), words
 
 
-def test_applications_not_filed_or_twice_fail() -> None:
-    for n, words in ((0, "never filed"), (2, "filed more than once")):
-        ledger, facts = _whole()
-        facts.applications["a1"] = n
-        assert any(words in p for p in check(ledger, facts).problems), words
+@pytest.mark.parametrize(
+    ("app", "receipts", "words"),
+    [
+        ("a1", 0, "accepted but never filed"),
+        ("a1", 2, "filed more than once"),
+        ("a2", 1, "filed though the portal was not told so"),
+        ("a2", 2, "filed more than once"),
+    ],
+)
+def test_applications_not_filed_twice_or_behind_a_refusal_fail(
+    app: str, receipts: int, words: str
+) -> None:
+    ledger, facts = _whole()
+    facts.applications[app] = receipts
+    assert any(words in p and app in p for p in check(ledger, facts).problems), words
+
+
+def test_an_unanswered_application_fails() -> None:
+    ledger, facts = _whole()
+    ledger.applications["a3"] = UNANSWERED
+    assert any("applications with no answer: a3" in p for p in check(ledger, facts).problems)
+
+
+@pytest.mark.parametrize("what", ["decisions", "notices"])
+@pytest.mark.parametrize(("n", "words"), [(0, "never"), (2, "more than once")])
+def test_a_processed_application_never_or_twice_decided_or_told_fails(
+    what: str, n: int, words: str
+) -> None:
+    ledger, facts = _whole()
+    getattr(facts, what)["a1"] = n
+    problems = check(ledger, facts).problems
+    assert any(words in p and "a1" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [(UNANSWERED, "logins with no answer"), (MISNAMED, "named another resident")],
+)
+def test_a_login_unanswered_or_naming_another_fails(status: str, words: str) -> None:
+    ledger, facts = _whole()
+    ledger.logins["l3"] = status
+    assert any(words in p and "l3" in p for p in check(ledger, facts).problems)
 
 
 def test_dead_letters_are_listed_and_fail_only_without_a_reason() -> None:

@@ -1,4 +1,6 @@
-"""Season files: every shipped one loads; a bad one is refused naming the field at fault."""
+"""Season files: every shipped one loads; a bad one is refused naming the field at fault
+(logins and applications too: their kind, form and whose residents); a season without some
+kinds keeps its other streams' proportions."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import tomllib
 import pytest
 
 from loadtest.exceptions import BadSeason, UnknownSeason
-from loadtest.season import SEASONS_DIR, list_seasons, load_season, parse_season
+from loadtest.season import CARD_KINDS, SEASONS_DIR, list_seasons, load_season, parse_season
 
 GOOD = (SEASONS_DIR / "june-child-allowance.toml").read_text(encoding="utf-8")
 
@@ -29,8 +31,8 @@ def _replace(old: str, new: str) -> str:
 @pytest.mark.parametrize(
     ("text", "field"),
     [
-        (_replace("share = 0.34", "share = 0.5"), "traffic: the shares add up to"),
-        (_replace("share = 0.34", "share = -1"), "traffic[0].share"),
+        (_replace("share = 0.32", "share = 0.5"), "traffic: the shares add up to"),
+        (_replace("share = 0.32", "share = -1"), "traffic[0].share"),
         (_replace('shape = "batch"', 'shape = "nightly"'), "traffic[0].shape"),
         (_replace('kind = "query"', 'kind = "fax"'), "traffic[0].kind"),
         (_replace('affair = "child_allowance"\n', ""), "a query stream needs 'affair'"),
@@ -44,6 +46,25 @@ def _replace(old: str, new: str) -> str:
             "shapes.counter.weekdays",
         ),
         ("name = [", "not TOML"),
+        (_replace('application = "child_allowance"', 'application = "moving"'), "application"),
+        (_replace('application = "child_allowance"\n', ""), "needs 'application'"),
+        (_replace('held_by = "chiyoda-child"\n', ""), "needs 'held_by'"),
+        (_replace('held_by = "chiyoda-child"', 'held_by = "../jlis"'), "held_by"),
+        (_replace("form = { child_name", "formx = { child_name"), "formx"),
+        (_replace('child_name = "番号 一郎"', 'child_name = ""'), "form.child_name"),
+        (
+            _replace('child_name = "番号 一郎"', 'child_name = "' + "x" * 201 + '"'),
+            "form.child_name",
+        ),
+        (_replace('child_name = "番号 一郎"', "child_name = 3"), "form.child_name"),
+        (_replace('child_name = "番号 一郎"', 'Child = "x"'), "form.Child"),
+        (
+            _replace(
+                'child_name = "番号 一郎"',
+                ", ".join(f'f{i} = "x"' for i in range(21)),
+            ),
+            "form",
+        ),
     ],
 )
 def test_a_bad_season_is_refused_naming_the_field(text: str, field: str) -> None:
@@ -72,3 +93,31 @@ def test_unknown_and_oversized_seasons(tmp_path) -> None:
     big.write_text("# " + "x" * 300_000)
     with pytest.raises(BadSeason, match="256 KiB"):
         load_season(str(big))
+
+
+def test_logins_and_applications_are_in_the_june_season() -> None:
+    season = load_season("june-child-allowance")
+    kinds = {t.name: t for t in season.traffic if t.kind in CARD_KINDS}
+    claims, logins = kinds["child_claims"], kinds["portal_logins"]
+    assert (claims.application, claims.held_by, claims.collection) == (
+        "child_allowance",
+        "chiyoda-child",
+        "applicants",
+    )
+    assert set(claims.form) == {"child_name", "child_birth_date", "bank_account"}
+    assert logins.held_by == "chiyoda-resident" and logins.office == "myna-portal"
+
+
+def test_a_season_without_some_kinds_keeps_the_others_proportions() -> None:
+    season = load_season("june-child-allowance")
+    rest = season.without(CARD_KINDS)
+    assert all(t.kind not in CARD_KINDS for t in rest.traffic)
+    assert abs(sum(t.share for t in rest.traffic) - 1) < 1e-9
+    kept = sum(t.share for t in season.traffic if t.kind not in CARD_KINDS)
+    before = {t.name: t.share for t in season.traffic}
+    assert all(abs(t.share - before[t.name] / kept) < 1e-9 for t in rest.traffic)
+    assert rest.daily_messages == round(season.daily_messages * kept)
+    assert season.without(frozenset({"fax"})) is season
+    every = frozenset(t.kind for t in season.traffic)
+    with pytest.raises(BadSeason, match="nothing left"):
+        season.without(every)

@@ -22,6 +22,10 @@ def test_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["season", "show", "spring-moves"]) == 0
     out = capsys.readouterr().out
     assert "moved_out" in out and "day weights [1.0" in out and "source: FACTS.md" in out
+    assert main(["season", "show", "june-child-allowance"]) == 0
+    out = capsys.readouterr().out
+    assert "child_allowance application (chiyoda-child's residents, once each)" in out
+    assert "login, history, notices (chiyoda-resident's residents, a card each)" in out
 
 
 def test_a_bad_season_file_at_the_command_line(

@@ -11,19 +11,20 @@ from typing import Any
 import orjson
 import pytest
 
-from hub.buckets import Rate
 from hub.bus import Unroutable
 from hub.directory import MemoryDirectory
+from hub.records import MemoryQuotaStore
 from hub.routing.context import Context
 from hub.routing.desks import WAIT_BATCH
 from hub.routing.desks.application import ApplicationDesk
 from hub.routing.desks.change import ChangeDesk
-from hub.routing.desks.enrollment import ENROLL_RATE, EnrollmentDesk
+from hub.routing.desks.enrollment import EnrollmentDesk
 from hub.routing.desks.identify import IdentifyDesk
 from hub.routing.desks.notice import NoticeDesk
 from hub.routing.desks.portal import PortalDesk
 from hub.routing.desks.query import QueryDesk
-from hub.routing.exceptions import HUB_ENROLLMENT_RATE_LIMITED, HUB_NOT_A_REGISTER
+from hub.routing.exceptions import HUB_NOT_A_REGISTER, ROUTING_QUOTA_EXCEEDED
+from hub.routing.quotas import QuotaGate, parse_quotas
 from hub.routing.router import RouterDeps, desks_for
 from hub.wire import (
     JLIS,
@@ -164,14 +165,14 @@ async def test_the_hub_says_where_the_portal_files_an_application() -> None:
 # ---- enrollment -------------------------------------------------------------------------------
 
 
-def enrollment_desk(bus: FakeBus, rate: Rate | None = None) -> EnrollmentDesk:
+def enrollment_desk(bus: FakeBus, quotas: QuotaGate | None = None) -> EnrollmentDesk:
     return EnrollmentDesk(
         registry=REGISTRY,
         tokens=FakeTokens(),  # type: ignore[arg-type]
         directory=MemoryDirectory(),
         forwarder=forwarder(bus),
-        rate=rate or ENROLL_RATE,
         clock=lambda: NOW,
+        quotas=quotas,
     )
 
 
@@ -198,16 +199,51 @@ async def test_an_enrollment_elsewhere_is_refused(provider: str, affair: str) ->
     assert bus.sent() == []
 
 
-async def test_enrollments_beyond_the_rate_are_refused() -> None:
+ENROLL_QUOTAS = """
+version = "t"
+[default]
+per_second = 1000
+burst = 1000
+[enrollment]
+per_second = 0.001
+burst = 2
+"""
+
+
+async def test_enrollments_beyond_the_quota_are_refused_with_a_retry_after() -> None:
+    """Two desks (two hub workers) with the same shared buckets: together they let the
+    office's burst through, not twice it; the office's queries are untouched."""
     bus = FakeBus()
-    desk = enrollment_desk(bus, Rate(2, 0.001))
+    store = MemoryQuotaStore()
+    limits = parse_quotas(ENROLL_QUOTAS, REGISTRY, TABLE)
+    desks = [enrollment_desk(bus, QuotaGate(limits, store, clock=lambda: NOW)) for _ in range(2)]
     outcomes = []
-    for _ in range(3):
+    for i in range(4):
         ctx = context("enroll", CHILD, JLIS, "enrollment")
-        outcomes.append((await desk.handle(Enroll(envelope=envelope(ctx), number=SEALED), ctx))[1])
+        msg = Enroll(envelope=envelope(ctx), number=SEALED)
+        outcomes.append((await desks[i % 2].handle(msg, ctx))[1])
     assert outcomes[:2] == [None, None]
-    assert isinstance(outcomes[2], Refused) and outcomes[2].code == HUB_ENROLLMENT_RATE_LIMITED
+    for refusal in outcomes[2:]:
+        assert isinstance(refusal, Refused) and refusal.code == ROUTING_QUOTA_EXCEEDED
+        assert refusal.retry_after is not None and refusal.retry_after > 0
     assert len(bus.sent()) == 2
+    gate = QuotaGate(limits, store, clock=lambda: NOW)
+    assert await gate.check(CHILD, "child_allowance") is None  # its query bucket is its own
+
+
+async def test_a_bad_enrollment_takes_no_token() -> None:
+    """The checks that need nothing come first: a misaddressed enrollment is refused as such
+    and leaves the office's bucket as it was."""
+    store = MemoryQuotaStore()
+    limits = parse_quotas(ENROLL_QUOTAS, REGISTRY, TABLE)
+    desk = enrollment_desk(FakeBus(), QuotaGate(limits, store, clock=lambda: NOW))
+    for _ in range(3):
+        ctx = context("enroll", CHILD, TAX, "enrollment")
+        _, outcome = await desk.handle(Enroll(envelope=envelope(ctx), number=SEALED), ctx)
+        assert isinstance(outcome, Refused) and outcome.code == "hub.bad_enrollment"
+    ctx = context("enroll", CHILD, JLIS, "enrollment")
+    _, outcome = await desk.handle(Enroll(envelope=envelope(ctx), number=SEALED), ctx)
+    assert outcome is None
 
 
 async def test_jlis_resolving_a_number_gives_the_office_its_token() -> None:

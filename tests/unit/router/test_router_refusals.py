@@ -24,13 +24,11 @@ from typing import Any
 import orjson
 import pytest
 
-from hub.buckets import Rate
 from hub.bus import CONTENT_TYPE, HUB_REPLIES, HUB_REQUESTS, CallTimeout, signed_message
 from hub.directory import MemoryDirectory
 from hub.records import ClaimState, MemoryQuotaStore
 from hub.routing import LegalTable, Registry
 from hub.routing.desks import deadline_message
-from hub.routing.desks.enrollment import ENROLL_RATE
 from hub.routing.legal import parse_table
 from hub.routing.offices import parse_registry
 from hub.routing.quotas import QuotaGate, parse_quotas
@@ -173,15 +171,16 @@ async def make_hub() -> AsyncIterator[MakeHub]:
         offices: Registry = REGISTRY,
         tokens: Any = None,
         at: dt.datetime = NOW,
-        rate: Rate | None = None,
         quotas: str | None = None,
+        quota_store: MemoryQuotaStore | None = None,
         claims: FakeClaims | None = None,
     ) -> Hub:
         bus, finisher, directory, clock = FakeBus(), FakeFinisher(), MemoryDirectory(), [at]
         gate = None
         if quotas is not None:
             limits = parse_quotas(quotas, offices, legal)
-            gate = QuotaGate(limits, MemoryQuotaStore(), clock=lambda: clock[0])
+            store = quota_store or MemoryQuotaStore()
+            gate = QuotaGate(limits, store, clock=lambda: clock[0])
         deps = RouterDeps(
             bus=bus,  # type: ignore[arg-type]
             table=legal,
@@ -194,7 +193,6 @@ async def make_hub() -> AsyncIterator[MakeHub]:
             directory=directory,
             claims=claims or FakeClaims(),  # type: ignore[arg-type]
             clock=lambda: clock[0],
-            enroll_rate=rate or ENROLL_RATE,
             quotas=gate,
         )
         made.append(Hub(Router(deps), bus, finisher, directory, clock))
@@ -587,13 +585,25 @@ async def test_hub_unknown_office(make_hub: MakeHub) -> None:
     assert await hub.refused(delivered(enroll(HUB))) == "hub.unknown_office"
 
 
-async def test_hub_enrollment_rate_limited(make_hub: MakeHub) -> None:
-    hub = make_hub(rate=Rate(burst=1, per_second=0))
-    await hub.router.on_request(delivered(enroll(CHILD)))
+async def test_an_enrollment_over_quota_across_two_hub_workers(make_hub: MakeHub) -> None:
+    """The enrollment bucket is shared by the hub's workers (one store): with a burst of 1,
+    the second enrollment is refused whichever worker takes it, with a retry-after, and
+    recorded under no person like a query over quota."""
+    quotas = (
+        'version = "t"\n[default]\nper_second = 100\nburst = 100\n'
+        "[enrollment]\nper_second = 0.5\nburst = 1\n"
+    )
+    store = MemoryQuotaStore()
+    first, second = (make_hub(quotas=quotas, quota_store=store) for _ in range(2))
+    await first.router.on_request(delivered(enroll(CHILD)))
+    assert len(first.bus.sent()) == 1
     d = delivered(enroll(CHILD))
-    await hub.router.on_request(d)
-    assert outcome_code(hub.outcome()) == "hub.enrollment_rate_limited"
-    assert len(hub.bus.sent()) == 1  # the first one only
+    await second.router.on_request(d)
+    assert d.settled_as == "ack" and second.bus.sent() == []
+    ctx, outcome = second.finisher.finished[-1]
+    assert isinstance(outcome, Refused) and outcome.code == "routing.quota_exceeded"
+    assert outcome.retry_after == 2.0
+    assert (ctx.kind, ctx.requester, ctx.person) == ("enroll", CHILD, "")
 
 
 async def test_hub_not_resident_here(make_hub: MakeHub) -> None:

@@ -1,5 +1,6 @@
-"""Query quotas: the file (every bad field named), which bucket a query takes from, and the gate
-(burst, refill, retry-after, per-affair buckets, a dishonest office's dodges) on a fake clock."""
+"""Quotas: the file (every bad field named), which bucket a query or an enrollment takes from,
+and the gate (burst, refill, retry-after, per-affair buckets, a dishonest office's dodges) on a
+fake clock."""
 
 from __future__ import annotations
 
@@ -73,10 +74,36 @@ def test_limits_and_classes(quotas: Quotas) -> None:
     assert quotas.interactive(["chiyoda-child", "myna-portal"]) == ("myna-portal",)
 
 
+def test_enrollment_has_a_bucket_of_its_own(
+    registry: offices.Registry, table: legal.LegalTable, quotas: Quotas
+) -> None:
+    """Never the office's query bucket: the file's [enrollment] (or the built-in 1 000 at once,
+    1 a second), or the office's own affairs.enrollment."""
+    assert quotas.limit("chiyoda-child", "enrollment") == Limit(
+        "chiyoda-child/enrollment", Rate(1000, 1.0)
+    )
+    text = GOOD + (
+        "[enrollment]\nper_second = 0.5\nburst = 7\n"
+        "[offices.nenkin.affairs.enrollment]\nper_second = 3\nburst = 30\n"
+    )
+    custom = parse_quotas(text, registry, table)
+    assert custom.limit("chiyoda-tax", "enrollment") == Limit(
+        "chiyoda-tax/enrollment", Rate(7, 0.5)
+    )
+    assert custom.limit("nenkin", "enrollment") == Limit("nenkin/enrollment", Rate(30, 3.0))
+    assert custom.limit("nenkin", "national_pension") == Limit("nenkin", Rate(4, 2.0))
+    # the demo's bulk load widens the default burst, the rate and the offices' own stay
+    bulk = custom.enrolling(5000)
+    assert bulk.limit("chiyoda-tax", "enrollment").rate == Rate(5000, 0.5)
+    assert bulk.limit("nenkin", "enrollment").rate == Rate(30, 3.0)
+    assert custom.enrolling(3).limit("chiyoda-tax", "enrollment").rate == Rate(7, 0.5)
+
+
 def test_the_packaged_template_loads(registry: offices.Registry, table: legal.LegalTable) -> None:
     packaged = load_default_quotas(registry, table)
     assert packaged.class_of("myna-portal") == "interactive"
     assert packaged.class_of("chiyoda-child") == "batch"
+    assert packaged.limit("nenkin", "enrollment").rate == Rate(1000, 1.0)
 
 
 @pytest.mark.parametrize(
@@ -113,6 +140,16 @@ def test_the_packaged_template_loads(registry: offices.Registry, table: legal.Le
             'version = "x"\n[default]\nper_second = 1\nburst = 1\n'
             "[offices.chiyoda-child.affairs.child_allowance]\nper_second = 1",
             "offices.chiyoda-child.affairs.child_allowance.burst: Field required",
+        ),
+        (
+            'version = "x"\n[default]\nper_second = 1\nburst = 1\n'
+            "[enrollment]\nper_second = 1\nburst = 0",
+            "enrollment.burst: Input should be greater than or equal to 1",
+        ),
+        (
+            'version = "x"\n[default]\nper_second = 1\nburst = 1\n'
+            '[enrollment]\nper_second = 1\nburst = 1\nclass = "interactive"',
+            "enrollment.class: Extra inputs are not permitted",
         ),
         ("version = ", "not valid TOML"),
         ('version = "x"\n[default]\nper_second = 1e9\nburst = 1', "default.per_second: Input"),
@@ -194,6 +231,24 @@ async def test_a_dishonest_office_cannot_dodge_by_affair(quotas: Quotas) -> None
     assert await passed("childcare_benefit", 20) == 3
     assert await passed("made_up_affair", 20) == 0  # the office's bucket is empty already
     assert await gate.check("chiyoda-tax", "local_tax_assessment") is None
+
+
+async def test_enrollments_and_queries_do_not_share_a_bucket(
+    registry: offices.Registry, table: legal.LegalTable
+) -> None:
+    """An office that spent its enrollments still asks; one that spent its queries still
+    enrolls; the refusal names the enrollment bucket's rate and when to try again."""
+    text = GOOD + "[enrollment]\nper_second = 0.25\nburst = 2\n"
+    gate = QuotaGate(parse_quotas(text, registry, table), MemoryQuotaStore(), clock=Clock())
+    enrolled = [await gate.check("chiyoda-tax", "enrollment") for _ in range(3)]
+    assert enrolled[:2] == [None, None]
+    refusal = enrolled[2]
+    assert refusal is not None and refusal.code == ROUTING_QUOTA_EXCEEDED
+    assert refusal.retry_after == 4.0
+    assert "for enrollment" in refusal.reason
+    assert [await gate.check("chiyoda-tax", "local_tax_assessment") for _ in range(4)] == [None] * 4
+    assert await gate.check("chiyoda-tax", "local_tax_assessment") is not None
+    assert await gate.check("chiyoda-child", "enrollment") is None  # each office its own
 
 
 async def test_a_clock_set_back_refills_nothing(quotas: Quotas) -> None:
