@@ -247,7 +247,7 @@ async def open_network(
         if MONITOR in wanted:  # first: it takes spans from the start, and stops last
             await _start_monitor(net, broker, pool)
         if TOKEN in wanted:
-            await _start_token(net, broker, alone=HUB not in wanted)
+            await _start_token(net, broker)
         for office in registry:
             if office.code in wanted:
                 listener = (listeners or {}).get(office.code)
@@ -315,17 +315,17 @@ async def _start_oversight(net: Network, pool: Any) -> None:
     net.oversight = oversight
 
 
-async def _start_token(net: Network, broker: InMemoryBroker | None, *, alone: bool) -> None:
-    """The token service on its channel: at ``settings.token_address`` (the first, if several)
-    when it runs ``alone``; beside the hub in one process, on a free port of 127.0.0.1 that the
-    hub is given. Its bus carries its spans only (none: no bus)."""
+async def _start_token(net: Network, broker: InMemoryBroker | None) -> None:
+    """The token service on its channel: at ``settings.token_address`` (the first, if several);
+    on the in-process bus (everything in one process), on a free port of 127.0.0.1 that the
+    hub of this process is given. Its bus carries its spans only (none: no bus)."""
     if net.settings.tracing:
         await _bus_for(net, TOKEN, broker)
     ring = key_ring(net.settings.state_dir, net.state.secret_of(TOKEN))
     keys = net.state.keys[TOKEN]
     service = TokenService(ring, keys.sealing, tracing=_tracing(net, TOKEN))
     server = LinkServer(service.handle_bytes, keys, net.state.public[HUB])
-    host, port = net.settings.token_addresses[0] if alone else ("127.0.0.1", 0)
+    host, port = ("127.0.0.1", 0) if broker is not None else net.settings.token_addresses[0]
     net.token_address = await server.start(host, port)
     net._closers.append(server.close)
 

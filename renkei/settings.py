@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     db_url: str | None = None  # postgresql://… — None: in-memory stores
     # the token service's channel (host:port): where `renkei run token` listens (--listen
     # overrides), and where the hub connects — several copies comma-separated, taken in turn.
-    # One process running both (the demo) uses a port of its own on 127.0.0.1 instead
+    # On the in-process bus (the embedded demo) it is a free port of 127.0.0.1 instead
     token_address: str = f"127.0.0.1:{TOKEN_PORT}"
     # the role the hub connects as (its db_url's user): `db migrate` grants it only SELECT and
     # INSERT on the access records; None: no grants (the hub uses the migrating role's rights)

@@ -59,8 +59,10 @@ class LinkServer:
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Listen on ``host:port`` (port 0: any free one); the address actually bound."""
-        self._server = await asyncio.start_server(self._accept, host, port)
+        """Listen on ``host:port`` (port 0: any free one); the address actually bound. Several
+        processes of the same user may listen on one port (``SO_REUSEPORT``: the kernel spreads
+        new connections over them), so a copy is restarted beside the running one."""
+        self._server = await asyncio.start_server(self._accept, host, port, reuse_port=True)
         bound = self._server.sockets[0].getsockname()
         log.info("token_link.listening", host=bound[0], port=bound[1])
         return bound[0], bound[1]

@@ -4,11 +4,12 @@ token service, many requests in flight on each by request id.
 Each connection is kept up by a task of its own: connect, prove the hub's identity, check the
 token service's proof, then read replies until the connection ends; after a failure it tries
 again after a back-off that doubles up to ``backoff[1]`` (with jitter), so a restarted token
-service is found again by itself. A call goes to the next connected copy in turn; with none
-connected, or no reply within its timeout, it raises :class:`TokenLinkDown`, which the token
-client answers as ``hub.token_service_unavailable``, as when the bus's RPC timed out. A call
-that times out on a connection that has answered nothing since it was sent closes that
-connection (a peer that stopped answering is not waited on twice).
+service is found again by itself. A call goes to the next connected copy in turn, waits for
+one while none is connected, and is sent again when its connection is lost before the reply;
+with no reply within its timeout it raises :class:`TokenLinkDown`, which the token client
+answers as ``hub.token_service_unavailable``, as when the bus's RPC timed out. A call that
+times out on a connection that has answered nothing since it was sent closes that connection
+(a peer that stopped answering is not waited on twice).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class TokenLinkDown(RoutingError):
     """No copy of the token service is connected, or none answered in time."""
 
     code: ClassVar[str] = HUB_TOKEN_SERVICE_UNAVAILABLE
+
+
+class _Lost(TokenLinkDown):
+    """The connection ended before the reply came (the request may be sent again)."""
 
 
 class _Peer:
@@ -111,12 +116,12 @@ class _Peer:
         pending, self._pending = self._pending, {}
         for waiting in pending.values():
             if not waiting.done():
-                waiting.set_exception(TokenLinkDown(f"the connection to {self.where} was lost"))
+                waiting.set_exception(_Lost(f"the connection to {self.where} was lost"))
 
     async def call(self, body: bytes, timeout: float) -> bytes:  # noqa: ASYNC109 - per call
         writer = self._writer
         if writer is None:
-            raise TokenLinkDown(f"not connected to {self.where}")
+            raise _Lost(f"not connected to {self.where}")
         loop = asyncio.get_running_loop()
         request_id = next(self._ids) % _IDS
         waiting: asyncio.Future[bytes] = loop.create_future()
@@ -131,9 +136,10 @@ class _Peer:
             if self._last_read < sent and writer is self._writer:
                 log.warning("token_link.silent", address=self.where, waited=timeout)
                 writer.transport.abort()  # the reader ends, and the connection is made again
-            raise TokenLinkDown(f"{self.where} did not answer within {timeout:g} s") from None
+            waited = round(timeout, 3)
+            raise TokenLinkDown(f"{self.where} did not answer within {waited:g} s") from None
         except ConnectionError as exc:
-            raise TokenLinkDown(f"the connection to {self.where} failed: {exc}") from None
+            raise _Lost(f"the connection to {self.where} failed: {exc}") from None
         finally:
             self._pending.pop(request_id, None)
 
@@ -177,11 +183,8 @@ class TokenLink:
     async def start(self, wait: float = 5.0) -> None:
         for peer in self._peers:
             peer.task = asyncio.create_task(peer.keep())
-        ups = [asyncio.ensure_future(peer.up.wait()) for peer in self._peers]
-        done, _ = await asyncio.wait(ups, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-        for up in ups:
-            up.cancel()
-        if not done:
+        await self._any_up(wait)
+        if not self.connected:
             where = ", ".join(p.where for p in self._peers)
             log.warning("token_link.not_yet", addresses=where, waited=wait)
 
@@ -190,14 +193,40 @@ class TokenLink:
         return sum(peer.up.is_set() for peer in self._peers)
 
     async def call(self, body: bytes, *, timeout: float) -> bytes:  # noqa: ASYNC109 - per call
-        """The reply to ``body`` from the next connected copy (in turn); ``TokenLinkDown`` if
-        none is connected or it does not answer within ``timeout`` seconds."""
+        """The reply to ``body`` from the next connected copy (in turn), within ``timeout``
+        seconds, or ``TokenLinkDown``. With none connected, the call waits for one (as a
+        request waited in the broker's queue); a call whose connection is lost before its
+        reply is sent again on another (a request is idempotent: a translation or an issue
+        is deterministic), so a copy stopped or restarted loses no request."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            left = deadline - loop.time()
+            peer = self._next()
+            if peer is not None and left > 0:
+                try:
+                    return await peer.call(body, left)
+                except _Lost:
+                    continue
+            if left <= 0:
+                raise TokenLinkDown("no copy of the token service is connected")
+            await self._any_up(left)
+
+    def _next(self) -> _Peer | None:
         first = next(self._turn)
         for n in range(len(self._peers)):
             peer = self._peers[(first + n) % len(self._peers)]
             if peer.up.is_set():
-                return await peer.call(body, timeout)
-        raise TokenLinkDown("no copy of the token service is connected")
+                return peer
+        return None
+
+    async def _any_up(self, seconds: float) -> None:
+        ups = [asyncio.ensure_future(peer.up.wait()) for peer in self._peers]
+        try:
+            await asyncio.wait(ups, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for up in ups:
+                up.cancel()
 
     async def close(self) -> None:
         tasks = [p.task for p in self._peers if p.task is not None]
