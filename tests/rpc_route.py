@@ -22,7 +22,7 @@ def with_rpc(topology: Topology) -> Topology:
 
     def widened(perm: Permission) -> Permission:
         if perm.identity == hub:
-            return replace(perm, write=perm.write.replace("^(", r"^(test\.rpc|", 1))
+            return replace(perm, write=perm.write.replace("^(", r"^(test\.rpc|amq\.default|", 1))
         if perm.identity == token:
             return replace(
                 perm, write=r"^(amq\.default|renkei\.dlx|renkei\.spans)$", read=r"^test\.rpc\."

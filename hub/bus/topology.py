@@ -391,7 +391,7 @@ def network_topology(
         Permission(
             f"{p}hub",
             configure="^$",
-            write=r"^(renkei\.offices|renkei\.dlx|renkei\.spans|renkei\.wait|amq\.default)$",
+            write=r"^(renkei\.offices|renkei\.dlx|renkei\.spans|renkei\.wait)$",
             read=r"^hub\.(requests|interactive|replies|deadlines)$",
         ),
         # the token service answers the hub over a channel of its own (token_service/README.md):
