@@ -4,7 +4,8 @@ and send batches; each is answered by ``TokenService.handle_bytes`` under the sa
 Protocol: ``hub.wire.link``. Anyone else — an office with its own key, a forged or replayed
 proof, garbage, a hello of the wrong size or one that does not arrive within
 ``hello_timeout`` — is refused: the connection is closed and the reason logged
-(``token_link.refused``). So is a frame over ``MAX_FRAME`` once connected.
+(``token_link.refused``). So is a frame over ``MAX_FRAME`` once connected, and any connection
+beyond ``max_connections`` at once (each hub process holds one per copy).
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ class LinkServer:
         *,
         hello_timeout: float = 5.0,
         max_frame: int = MAX_FRAME,
+        max_connections: int = 256,
     ) -> None:
         self._handler = handler
         self._keys = keys
         self._hub = hub
         self._hello_timeout = hello_timeout
         self._max_frame = max_frame
+        self._max_connections = max_connections
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -77,9 +80,12 @@ class LinkServer:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
         peer = writer.get_extra_info("peername")
+        full = len(self._connections) >= self._max_connections
+        self._connections.add(task)
         try:
+            if full:  # a flood of connections, none proven yet: the hub needs a few
+                return _refused(peer, f"{self._max_connections} connections already")
             await self._serve(reader, writer, peer)
         finally:
             self._connections.discard(task)

@@ -61,6 +61,7 @@ class _Peer:
         self._pending: dict[int, asyncio.Future[bytes]] = {}
         self._ids = itertools.count(1)
         self._last_read = 0.0
+        self.served = False  # the current connection got past the handshake
         self.up = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -73,11 +74,15 @@ class _Peer:
         low, high = self.link.backoff
         delay = low
         while True:
+            self.served = False
             try:
                 await self._connection()
-                delay = low  # it was up: the next failure starts the back-off afresh
             except (OSError, TimeoutError, asyncio.IncompleteReadError, WireError) as exc:
                 log.warning("token_link.down", address=self.where, reason=_why(exc))
+            except Exception:  # a bug: logged, and the connection made again all the same
+                log.exception("token_link.failed", address=self.where)
+            if self.served:  # it was up: this failure starts the back-off afresh
+                delay = low
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
             delay = min(delay * 2, high)
 
@@ -93,6 +98,7 @@ class _Peer:
                 proof = await reader.readexactly(SIGNATURE)
             verify_proof("token", server, client, proof, link.token)
             self._writer = writer
+            self.served = True
             self.up.set()
             log.info("token_link.up", address=self.where)
             await self._replies(reader)

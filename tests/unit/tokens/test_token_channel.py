@@ -160,6 +160,23 @@ async def test_a_slow_hello_is_refused_in_time() -> None:
     assert refusals(logs) == ["no hello within 0.2 s"]
 
 
+async def test_connections_beyond_the_cap_are_refused() -> None:
+    """A flood of unproven connections cannot hold more than the cap; the hub still gets in
+    once they are gone."""
+    async with serving(max_connections=2) as (_, port):
+        with capture_logs() as logs:
+            held = [await raw(port) for _ in range(2)]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            assert await closed(reader)  # not even a hello
+            writer.close()
+            for _, w, _ in held:
+                w.close()
+            await asyncio.sleep(0.1)
+            async with linked(port) as link:
+                assert link.connected == 1
+    assert "2 connections already" in refusals(logs)
+
+
 async def test_a_frame_over_the_limit_closes_the_connection() -> None:
     async with serving() as (_, port), linked(port) as link:
         with capture_logs() as logs:
