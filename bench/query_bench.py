@@ -339,6 +339,8 @@ class Renkei:
             "RENKEI_LOG_LEVEL": args.service_log_level,
             "RENKEI_LOG_JSON": "true",
             "RENKEI_TRACING": "false",
+            # the hub's channel to the token service: a port of this run's own
+            "RENKEI_TOKEN_ADDRESS": f"127.0.0.1:{free_port()}",
         }
         self.tracing = False
         self.services: dict[str, Service] = {}

@@ -140,6 +140,12 @@ def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         choices=["hub", "token", "office", "pki", "portal", "monitor", "issuance-centre", "kiosk"],
     )
     run.add_argument("name", nargs="?", help="the office code, with `office`")
+    run.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="token: where the hub's processes connect (default RENKEI_TOKEN_ADDRESS, "
+        "127.0.0.1:8460)",
+    )
     heartbeat_arg(run)
     metrics_arg(run)
     console_args(run)

@@ -4,7 +4,8 @@ Pure: names, ports, folders, the nodes' configuration and every process's enviro
 computed from the cluster's folder and its base port; ``cluster_commands.py`` does the I/O.
 Node N (1–3) listens on 127.0.0.1 only: AMQP ``base+N``, the management API ``base+N+10000``,
 Erlang distribution ``base+N+20000`` (RabbitMQ's own rule for its default ports), so the
-machine's default RabbitMQ (5672, 15672, 25672) and the cluster live side by side.
+machine's default RabbitMQ (5672, 15672, 25672) and the cluster live side by side. The token
+service's channel for the hubs is ``base+4`` on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -149,6 +150,11 @@ class Cluster:
         return (Service("token", ("run", "token")), *hubs, *offices)
 
     @property
+    def token_port(self) -> int:
+        """The token service's channel (the hubs connect to it), after the nodes' AMQP ports."""
+        return self.manifest.base_port + NODES + 1
+
+    @property
     def database(self) -> str:
         return f"renkei_cluster_{self.manifest.base_port}"
 
@@ -180,6 +186,7 @@ class Cluster:
             "RENKEI_DB_URL": self.db_url,
             "RENKEI_STATE_DIR": str(self.state_dir),
             "RENKEI_WITNESS_DIR": str(self.folder / "witness"),
+            "RENKEI_TOKEN_ADDRESS": f"127.0.0.1:{self.token_port}",
         }
 
     def log_of(self, service: Service) -> Path:

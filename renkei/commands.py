@@ -53,7 +53,7 @@ from renkei.portal_commands import PORTAL_PORT, portal_demo
 from renkei.portal_commands import serve as portal_serve
 from renkei.secrets import BROKER_PASSWORD, TOKEN, State
 from renkei.serving import until_stopped
-from renkei.settings import Settings
+from renkei.settings import Settings, parse_addresses
 from renkei.token_keys import key_ring
 
 __all__ = [
@@ -161,6 +161,8 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
         return await serve_centre(settings, args)
     if args.service == "kiosk":  # at the store: the card reader and the centre's API only
         return await serve_kiosk(settings, args)
+    if args.listen and args.service == "token":
+        settings = settings.model_copy(update={"token_address": _listen(args.listen)})
     if args.service == "office" and not args.name:
         raise CommandError(RENKEI_USAGE, "name the office: renkei run office CODE")
     identity = args.name if args.service == "office" else _SERVICES[args.service]
@@ -184,12 +186,24 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
         if identity == MONITOR:  # the officials' console beside the collector
             url = await serving.enter_async_context(served_console(settings, net, args))
             where = f", its console at {url}"
+        if net.token_address is not None:  # the token service's channel for the hub
+            where = ", the hub's channel on {}:{}".format(*net.token_address)
         print(
             f"{identity} running on {net.bus_name} and {net.store_name}{where}; Ctrl-C stops it",
             file=sys.stderr,
         )
         await until_stopped(heartbeat=args.heartbeat)
     return 0
+
+
+def _listen(address: str) -> str:
+    try:
+        (host, port), *more = parse_addresses(address)
+    except ValueError as exc:
+        raise CommandError(RENKEI_USAGE, f"--listen: {exc}") from None
+    if more:
+        raise CommandError(RENKEI_USAGE, "--listen takes one address")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 async def numbers_check(settings: Settings, args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ from renkei.network import MONITOR, REPLAYER
 from renkei.pki_commands import PKI_PORT
 from renkei.portal_commands import PORTAL, PORTAL_PORT
 from renkei.secrets import BROKER_PASSWORD, PRIVATE_KEY, SHARED, TOKEN
+from renkei.settings import TOKEN_PORT
 
 __all__ = [
     "BROKER_URL",
@@ -64,13 +65,14 @@ BROKER_ADMIN = "renkei-admin"  # RabbitMQ's administrator: `broker setup` only
 # (its own schema, the records read only)
 DB, DB_OWNER, DB_HUB, DB_MONITOR = "renkei", "renkei", "renkei_hub", "renkei_monitor"
 METRICS_PORT = 9464  # every renkei service's GET /metrics, inside compose's network
+TOKEN_ADDRESS = f"token:{TOKEN_PORT}"  # the token service, as the hubs reach it
 RABBIT_METRICS_PORT = 15692  # RabbitMQ's rabbitmq_prometheus
 PROMETHEUS_IMAGE, PROMETHEUS_PORT = "prom/prometheus:v2.53.0", 9090
 
 IMAGE = "renkei"  # built from compose/Dockerfile, one image for every renkei service
 STATE = "/state"  # RENKEI_STATE_DIR in the containers
 ENV_FILE = "/srv/renkei/.env"  # in the image's working directory, where Settings reads it
-ANY = "0.0.0.0"  # noqa: S104 — the HTTP services listen on their container's network
+ANY = "0.0.0.0"  # noqa: S104 — the services listen on their container's network
 HEARTBEAT = "/tmp/renkei.alive"  # noqa: S108 — a tmpfs of the container's own
 WITNESS = "/var/lib/renkei/witness"  # the hub's witness (RENKEI_WITNESS_DIR), a volume per hub
 # seen from compose/: the directory `renkei init` filled, and the operator's uid and gid, which
@@ -313,7 +315,10 @@ def _services(registry: Registry, identities: list[str], hubs: int) -> dict[str,
         depends_on={"postgres": _HEALTHY},
         once=True,
     )
-    services["token"] = _bus_service(["run", "token"], TOKEN, None)
+    # the hubs' channel to the token service (token_service/README.md): on compose's network
+    # only, no port published on the host
+    listen = ["--listen", f"{ANY}:{TOKEN_PORT}"]
+    services["token"] = _bus_service(["run", "token", *listen], TOKEN, None)
     # the spans of every process and the oversight's alerts (schema `monitor`, made by `db
     # migrate`), the access records verified and read: as its own role; and the officials'
     # console on 8480 (officials and their actions in the same schema: no secret files)
@@ -332,7 +337,7 @@ def _services(registry: Registry, identities: list[str], hubs: int) -> dict[str,
             ["run", "hub"],
             HUB,
             HUB_ENV,
-            environment={"RENKEI_WITNESS_DIR": WITNESS},
+            environment={"RENKEI_WITNESS_DIR": WITNESS, "RENKEI_TOKEN_ADDRESS": TOKEN_ADDRESS},
             volumes=[f"hub-{n}-witness:{WITNESS}"],
         )
     ready = {"broker-setup": _DONE, "db-migrate": _DONE}

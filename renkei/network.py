@@ -56,6 +56,7 @@ from hub.routing.freshness import CLAIM_KEPT
 from hub.routing.portal import PORTAL_KIND
 from hub.routing.quotas import QuotaGate, Quotas, load_default_quotas, load_quotas
 from hub.routing.router import Router, RouterDeps, utcnow
+from hub.routing.token_link import TokenLink
 from hub.routing.tokens import TokenClient
 from hub.tracing import OFF, Tracing
 from hub.wire import HUB
@@ -81,8 +82,7 @@ from renkei.roles import Seat, assemble
 from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 from renkei.token_keys import key_ring
-from token_service import TokenService
-from token_service import run as run_token_service
+from token_service import LinkServer, TokenService
 
 __all__ = [
     "MONITOR",
@@ -160,6 +160,7 @@ class Network:
     monitor: Collector | None = None
     oversight: Oversight | None = None  # the monitor's anomaly rules and chain verification
     dead_letters: DeadLetters | None = None  # renkei.dead, read and replayed as the replayer
+    token_address: tuple[str, int] | None = None  # where this process's token service listens
     _closers: list[Any] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -317,11 +318,18 @@ async def _start_oversight(net: Network, pool: Any) -> None:
 
 
 async def _start_token(net: Network, broker: InMemoryBroker | None) -> None:
-    bus = await _bus_for(net, TOKEN, broker)
+    """The token service on its channel: at ``settings.token_address`` (the first, if several);
+    on the in-process bus (everything in one process), on a free port of 127.0.0.1 that the
+    hub of this process is given. Its bus carries its spans only (none: no bus)."""
+    if net.settings.tracing:
+        await _bus_for(net, TOKEN, broker)
     ring = key_ring(net.settings.state_dir, net.state.secret_of(TOKEN))
-    service = TokenService(ring, net.state.keys[TOKEN].sealing, tracing=_tracing(net, TOKEN))
-    sub = await run_token_service(bus, service)
-    net._closers.append(sub.cancel)
+    keys = net.state.keys[TOKEN]
+    service = TokenService(ring, keys.sealing, tracing=_tracing(net, TOKEN))
+    server = LinkServer(service.handle_bytes, keys, net.state.public[HUB])
+    host, port = ("127.0.0.1", 0) if broker is not None else net.settings.token_addresses[0]
+    net.token_address = await server.start(host, port)
+    net._closers.append(server.close)
 
 
 async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> None:
@@ -345,7 +353,12 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
     buckets: QuotaStore = PgQuotaStore(pool) if pool is not None else MemoryQuotaStore()
     quotas = QuotaGate(net.quotas, buckets, clock=clock)
     net._closers.append(quotas.close)
-    tokens = TokenClient(bus)
+    # the token service of this process, or the copies of the settings
+    where = [net.token_address] if net.token_address else net.settings.token_addresses
+    link = TokenLink(where, hub_keys, net.state.public[TOKEN])
+    await link.start()
+    net._closers.append(link.close)
+    tokens = TokenClient(link)
     portals = [o.code for o in net.registry if o.kind == PORTAL_KIND]
     announcer = Announcer(
         bus=bus,

@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.bus import INBOX_MAX_BYTES, INBOX_MAX_LENGTH, BrokerUrl
 
-__all__ = ["Settings"]
+__all__ = ["TOKEN_PORT", "Settings", "parse_addresses"]
+
+TOKEN_PORT = 8460  # the token service's channel for the hub's processes (token_service/README.md)
+
+
+def parse_addresses(text: str) -> list[tuple[str, int]]:
+    """``host:port[,host:port…]`` as (host, port) pairs (a host alone: ``TOKEN_PORT``; an IPv6
+    host in brackets); ``ValueError`` if one is not an address."""
+    found = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        host, sep, port = part.rpartition(":")
+        if not sep or "]" in port:
+            host, port = part, str(TOKEN_PORT)
+        host = host.removeprefix("[").removesuffix("]")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"not a host:port address: {part!r}")
+        found.append((host, int(port)))
+    if not found:
+        raise ValueError("no address")
+    return found
 
 
 class Settings(BaseSettings):
@@ -23,6 +43,10 @@ class Settings(BaseSettings):
     # RabbitMQ users are broker-wide: a prefix keeps deployments sharing a broker apart
     broker_user_prefix: str = ""
     db_url: str | None = None  # postgresql://… — None: in-memory stores
+    # the token service's channel (host:port): where `renkei run token` listens (--listen
+    # overrides), and where the hub connects — several copies comma-separated, taken in turn.
+    # On the in-process bus (the embedded demo) it is a free port of 127.0.0.1 instead
+    token_address: str = f"127.0.0.1:{TOKEN_PORT}"
     # the role the hub connects as (its db_url's user): `db migrate` grants it only SELECT and
     # INSERT on the access records; None: no grants (the hub uses the migrating role's rights)
     db_hub_role: str | None = None
@@ -56,6 +80,16 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     log_level: str = "info"
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
+
+    @field_validator("token_address")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        parse_addresses(value)
+        return value
+
+    @property
+    def token_addresses(self) -> list[tuple[str, int]]:
+        return parse_addresses(self.token_address)
 
     @property
     def admin_url(self) -> str:

@@ -116,6 +116,7 @@ async def deployed(tmp_path: Path, pg: str = PG) -> AsyncIterator[dict[str, str]
         "RENKEI_STATE_DIR": str(tmp_path / "state"),
         "RENKEI_LOG_LEVEL": "warning",
         "RENKEI_BROKER_USER_PREFIX": f"proc{secrets.token_hex(3)}-",
+        "RENKEI_TOKEN_ADDRESS": f"127.0.0.1:{free_port()}",  # the hub's channel to the token
     }
     try:
         for command in (["init"], ["broker", "setup"], ["db", "migrate"]):

@@ -1,6 +1,7 @@
-"""The token service on the bus: batches of translations and issues in, one result per item out.
+"""The token service: batches of translations and issues in, one result per item out.
 
-Contract of ``token.requests`` (request/reply, JSON, see ``hub.wire.messages``):
+Contract of a request on the token channel (``token_service.link``; request/reply, JSON, see
+``hub.wire.messages``):
 
 - a ``TranslateBatch`` or ``IssueBatch`` is answered by a ``TranslateResult`` with exactly one
   item per request item, in order; an item that fails is a ``TokenRefusal`` in its place and
@@ -11,19 +12,18 @@ Contract of ``token.requests`` (request/reply, JSON, see ``hub.wire.messages``):
   then; a client that sees ``len(reply.items) != len(request.items)`` applies that single
   refusal to every item of its batch (for a one-item batch the rule changes nothing).
 
-Never raises on a bad request; an unexpected exception is a bug, and is left to the bus,
-which dead-letters the delivery with the reason.
+Never raises on a bad request; an unexpected exception is a bug: the channel's connection
+ends, and the hub answers the batch's queries ``hub.token_service_unavailable``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Final, Protocol
+from collections.abc import Sequence
+from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from hub.bus import TOKEN_REQUESTS
 from hub.tracing import OFF, SpanKind, Tracing, parent
 from hub.tracing import names as tn
 from hub.wire import (
@@ -45,24 +45,9 @@ from hub.wire import (
 from token_service.crypto import KeyRing
 from token_service.exceptions import BadResidentCode, TokenError, UnreadableResidentCode
 
-__all__ = ["TOKEN_QUEUE", "Server", "Subscription", "TokenService", "run", "service_keys"]
+__all__ = ["TokenService", "service_keys"]
 
-TOKEN_QUEUE: Final = TOKEN_REQUESTS
 _MAX_REASON: Final = 2000  # hub.wire's Text limit
-
-
-class Subscription(Protocol):
-    """What `run` returns (``hub.bus``'s subscription has this shape)."""
-
-    async def cancel(self) -> None: ...
-
-
-class Server(Protocol):
-    """What `run` needs of a bus (``hub.bus.Bus.serve`` has this shape)."""
-
-    def serve(
-        self, queue: str, fn: Callable[[bytes], Awaitable[bytes]], *, prefetch: int
-    ) -> Awaitable[Subscription]: ...
 
 
 def service_keys(keyring: KeyRing) -> OfficeKeys:
@@ -128,7 +113,7 @@ class TokenService:
         return TokenOk(tokens=tokens)
 
     async def handle_bytes(self, body: bytes) -> bytes:
-        """The bus handler: bytes in, bytes out, never an exception for a bad request."""
+        """The channel's handler: bytes in, bytes out, never an exception for a bad request."""
         try:
             request = decode_token_request(body)
         except WireError as exc:
@@ -159,8 +144,3 @@ class TokenService:
                 attributes=tags,
             )
             span.end(end_time=ended)
-
-
-async def run(bus: Server, service: TokenService, *, prefetch: int = 100) -> Subscription:
-    """Serve ``token.requests`` on ``bus``; returns the bus's subscription (cancel it to stop)."""
-    return await bus.serve(TOKEN_QUEUE, service.handle_bytes, prefetch=prefetch)

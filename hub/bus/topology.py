@@ -45,8 +45,6 @@ __all__ = [
     "SPANS_EXCHANGE",
     "SPANS_MAX_BYTES",
     "SPANS_MAX_LENGTH",
-    "TOKEN_EXCHANGE",
-    "TOKEN_REQUESTS",
     "WAIT_EXCHANGE",
     "WAIT_SECONDS",
     "Binding",
@@ -66,7 +64,6 @@ __all__ = [
 
 HUB_EXCHANGE = "renkei.hub"
 OFFICES_EXCHANGE = "renkei.offices"
-TOKEN_EXCHANGE = "renkei.token"  # noqa: S105 - an exchange name, not a password
 DLX_EXCHANGE = "renkei.dlx"
 HUB_REQUESTS = "hub.requests"
 HUB_REPLIES = "hub.replies"
@@ -74,7 +71,6 @@ HUB_REPLIES = "hub.replies"
 # desk), in a queue of their own that the hub serves first; only those offices may write it
 INTERACTIVE_EXCHANGE = "renkei.interactive"
 HUB_INTERACTIVE = "hub.interactive"
-TOKEN_REQUESTS = "token.requests"  # noqa: S105 - a queue name
 DEAD_QUEUE = "renkei.dead"
 WAIT_EXCHANGE = "renkei.wait"  # the hub's deadline messages, into the wait queue of their span
 DEADLINES_EXCHANGE = "renkei.deadlines"  # where a wait queue dead-letters what expired
@@ -269,7 +265,7 @@ class Topology:
 
     def replicated(self) -> Topology:
         """The same topology with every queue a quorum queue, for a cluster of RabbitMQ nodes:
-        a classic queue (``token.requests``) lives on one node and is down with it."""
+        a classic queue (``oversight.alerts``) lives on one node and is down with it."""
         queues = tuple(replace(queue, quorum=True) for queue in self.queues)
         return replace(self, queues=queues)
 
@@ -354,18 +350,11 @@ def network_topology(
         Exchange(HUB_EXCHANGE, "direct"),
         Exchange(INTERACTIVE_EXCHANGE, "direct"),
         Exchange(OFFICES_EXCHANGE, "direct"),
-        Exchange(TOKEN_EXCHANGE, "direct"),
         Exchange(DLX_EXCHANGE, "fanout"),
         Exchange(SPANS_EXCHANGE, "fanout"),
         Exchange(ALERTS_EXCHANGE, "fanout"),
         Exchange(WAIT_EXCHANGE, "direct"),
         Exchange(DEADLINES_EXCHANGE, "fanout"),
-    )
-    # token.requests is a classic queue: its requests are idempotent RPCs with a deadline (the
-    # reply is the confirmation), so a request lost with the broker only makes the hub answer
-    # `hub.token_service_unavailable`; a quorum queue here cost ~130 µs of broker CPU per call.
-    token_queue = Queue(
-        TOKEN_REQUESTS, quorum=False, arguments={"x-dead-letter-exchange": DLX_EXCHANGE}
     )
     # monitor.spans is a classic queue without dead-lettering, taking transient messages:
     # spans are telemetry, dropped (and counted by their senders) rather than kept at a cost
@@ -383,7 +372,6 @@ def network_topology(
         work(HUB_REQUESTS),
         work(HUB_INTERACTIVE),
         work(HUB_REPLIES),
-        token_queue,
         Queue(DEAD_QUEUE),
         spans_queue,
         alerts_queue,
@@ -393,7 +381,6 @@ def network_topology(
         *(Binding(HUB_EXCHANGE, HUB_REQUESTS, key) for key in REQUEST_KEYS),
         *(Binding(INTERACTIVE_EXCHANGE, HUB_INTERACTIVE, key) for key in REQUEST_KEYS),
         Binding(HUB_EXCHANGE, HUB_REPLIES, RK_REPLY),
-        Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
         Binding(SPANS_EXCHANGE, MONITOR_SPANS, ""),
         Binding(ALERTS_EXCHANGE, ALERTS_QUEUE, ""),
@@ -404,15 +391,12 @@ def network_topology(
         Permission(
             f"{p}hub",
             configure="^$",
-            write=r"^(renkei\.offices|renkei\.token|renkei\.dlx|renkei\.spans|renkei\.wait|amq\.default)$",
+            write=r"^(renkei\.offices|renkei\.dlx|renkei\.spans|renkei\.wait)$",
             read=r"^hub\.(requests|interactive|replies|deadlines)$",
         ),
-        Permission(
-            f"{p}token",
-            configure="^$",
-            write=r"^(amq\.default|renkei\.dlx|renkei\.spans)$",
-            read=r"^token\.requests$",
-        ),
+        # the token service answers the hub over a channel of its own (token_service/README.md):
+        # on the broker it only sends its spans
+        Permission(f"{p}token", configure="^$", write=r"^renkei\.spans$", read="^$"),
         Permission(
             f"{p}monitor",
             configure="^$",

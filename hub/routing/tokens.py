@@ -1,13 +1,15 @@
-"""The hub's client of the token service: one RPC per batch of translations, over the bus."""
+"""The hub's client of the token service: one request per batch of translations, over the
+token channel (``token_link``)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
+from typing import Protocol
 
 from hub.batch import Batcher
-from hub.bus import TOKEN_EXCHANGE, TOKEN_REQUESTS, Bus, BusError
 from hub.metrics import METRICS
 from hub.routing.exceptions import HUB_TOKEN_SERVICE_UNAVAILABLE
+from hub.routing.token_link import TokenLinkDown
 from hub.tracing import Span, current_span, traceparent
 from hub.wire import (
     AnySealed,
@@ -25,14 +27,20 @@ from hub.wire import (
     encode,
 )
 
-__all__ = ["TokenClient"]
+__all__ = ["Link", "TokenClient"]
+
+
+class Link(Protocol):
+    """What the client needs of the channel (``token_link.TokenLink`` has this shape)."""
+
+    async def call(self, body: bytes, *, timeout: float) -> bytes: ...  # noqa: ASYNC109
 
 
 class TokenClient:
-    """``translate`` and ``issue`` for one item each; concurrent calls share one RPC."""
+    """``translate`` and ``issue`` for one item each; concurrent calls share one request."""
 
-    def __init__(self, bus: Bus, *, timeout: float = 2.0, max_batch: int = 200) -> None:
-        self._bus = bus
+    def __init__(self, link: Link, *, timeout: float = 2.0, max_batch: int = 200) -> None:
+        self._link = link
         self._timeout = timeout
         self._translate: Batcher[TranslateItem, TokenResult] = Batcher(
             self._call_translate, max_batch=max_batch
@@ -61,7 +69,7 @@ class TokenClient:
         try:
             result = await pending
             span.add_event("translated")
-        except (BusError, WireError) as exc:
+        except (TokenLinkDown, WireError) as exc:
             return Failed(
                 family="hub",
                 code=HUB_TOKEN_SERVICE_UNAVAILABLE,
@@ -78,7 +86,7 @@ class TokenClient:
         return await self._call_many(encode(IssueBatch(items=tuple(items))), len(items))
 
     async def _call(self, body: bytes) -> Sequence[TokenResult]:
-        reply = await self._bus.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, body, timeout=self._timeout)
+        reply = await self._link.call(body, timeout=self._timeout)
         return decode_token_result(reply).items
 
     async def _call_many(self, body: bytes, n: int) -> Sequence[TokenResult]:

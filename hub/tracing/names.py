@@ -103,14 +103,13 @@ _EXCHANGES = frozenset(
         "renkei.hub",
         "renkei.interactive",
         "renkei.offices",
-        "renkei.token",
         "renkei.wait",
         "renkei.deadlines",
         "",
     }
 )
 _KEYS = re.compile(
-    r"^(query|enroll|reply|change|identify|notice|token\.requests|hub\.wait\.[0-9]{1,3}s|"
+    r"^(query|enroll|reply|change|identify|notice|hub\.wait\.[0-9]{1,3}s|"
     r"office\.[a-z0-9]+(-[a-z0-9]+)*\.(in|replies))$"
 )
 

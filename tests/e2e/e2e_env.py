@@ -21,6 +21,7 @@ import aiormq
 import aiormq.abc
 import asyncpg
 import pytest
+from proc_env import free_port
 
 from agencies.jlis.registry import Jlis
 from hub.bus import (
@@ -224,6 +225,7 @@ async def real_env() -> AsyncIterator[Env]:
         broker_vhost=vhost,
         broker_user_prefix=prefix,
         db_url=PG + db,
+        token_address=f"127.0.0.1:{free_port()}",  # every network of the test: one channel
         _env_file=None,
     )
     state = State.generate(IDS)

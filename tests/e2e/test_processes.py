@@ -356,7 +356,7 @@ async def test_prometheus_scrapes_every_service(deployment: dict[str, str], tmp_
             prom_port,
             f'rabbitmq_detailed_queue_messages{{vhost="{env["RENKEI_BROKER_VHOST"]}"}}',
         )
-        assert {r["metric"]["queue"] for r in depth} >= {"hub.requests", "token.requests"}  # type: ignore[index]
+        assert {r["metric"]["queue"] for r in depth} >= {"hub.requests", "hub.replies"}  # type: ignore[index]
     finally:
         prom.terminate()
         await asyncio.wait_for(prom.wait(), 30)

@@ -34,9 +34,12 @@ from hub.wire import (
     Failed,
     Query,
     Refused,
+    TranslateBatch,
+    TranslateItem,
     encode,
     sign,
 )
+from hub.wire.link import HELLO, frame, hub_hello, parse_hello
 from renkei.network import Network
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
@@ -45,7 +48,6 @@ CHILD, TAX = "chiyoda-child", "chiyoda-tax"
 EXCHANGES = (  # every exchange of the vhost: the network's, RabbitMQ's own, the firehose's
     "renkei.hub",
     "renkei.offices",
-    "renkei.token",
     "renkei.dlx",
     "renkei.spans",
     "renkei.interactive",
@@ -64,7 +66,6 @@ OTHERS_QUEUES = (
     "office.chiyoda-tax.replies",
     "hub.requests",
     "hub.replies",
-    "token.requests",
     "renkei.dead",
     "monitor.spans",
 )
@@ -211,7 +212,6 @@ async def test_reading_another_offices_queue_or_the_hubs_is_refused(
         ("renkei.offices", "office.chiyoda-tax.in"),
         ("", "office.chiyoda-tax.in"),  # the default exchange, straight into the queue
         ("", "renkei.dead"),  # the dead letters: only through renkei.dlx, as itself
-        ("renkei.token", "token.requests"),
         ("renkei.interactive", "hub.interactive"),  # the portal's lane: not a batch office's
         ("renkei.wait", "hub.wait.1s"),  # a forged deadline, to time another's query out
         ("renkei.deadlines", ""),
@@ -222,13 +222,41 @@ async def test_reading_another_offices_queue_or_the_hubs_is_refused(
 async def test_publishing_anywhere_but_the_hub_dlx_and_spans_is_refused(
     attack: Attack, exchange: str, key: str
 ) -> None:
-    """Straight to another office (bypassing the hub), to the token service, or through any
-    of RabbitMQ's own exchanges."""
+    """Straight to another office (bypassing the hub), or through any of RabbitMQ's own
+    exchanges (the token service is not on the broker: the next test)."""
     body = encode(lawful_query(attack.env))
     why = await attack.refused(
         lambda ch: ch.basic_publish(body, exchange=exchange, routing_key=key)
     )
     assert "ACCESS_REFUSED" in why
+
+
+async def test_the_token_service_is_out_of_an_offices_reach(attack: Attack) -> None:
+    """Not on the broker at all (no exchange, no queue: the hub asks it over the token
+    channel), and on that channel an office signing the hello with its own key is refused:
+    the connection closed before the token service proves itself or reads a request."""
+    body = encode(lawful_query(attack.env))
+    why = await attack.refused(
+        lambda ch: ch.basic_publish(body, exchange="renkei.token", routing_key="token.requests")
+    )
+    assert "ACCESS_REFUSED" in why or "NOT_FOUND" in why
+
+    async def noop(_: aiormq.abc.DeliveredMessage) -> None:
+        return None
+
+    why = await attack.refused(lambda ch: ch.basic_consume("token.requests", noop))
+    assert "ACCESS_REFUSED" in why or "NOT_FOUND" in why
+    assert attack.net.token_address is not None
+    reader, writer = await asyncio.open_connection(*attack.net.token_address)
+    try:
+        server = parse_hello(await reader.readexactly(HELLO))
+        writer.write(hub_hello(server, attack.env.state.keys[CHILD].signing)[0])
+        item = TranslateItem(token=lawful_query(attack.env).person, holder=CHILD, targets=(TAX,))
+        writer.write(frame(1, encode(TranslateBatch(items=(item,)))))
+        async with asyncio.timeout(10):
+            assert await reader.read() == b""  # closed: no proof, no answer
+    finally:
+        writer.close()
 
 
 async def test_declaring_and_binding_to_sniff_is_refused_on_every_exchange(attack: Attack) -> None:

@@ -100,14 +100,12 @@ async def test_a_query_is_one_trace_across_requester_hub_token_service_and_provi
     assert token.parent_id == hub_in.span_id
     assert served.parent_id == hub_in.span_id
     assert hub_back.parent_id == served.span_id
-    assert [e[0] for e in hub_in.events] == [
-        "validated",
-        "claimed",
-        "checked",
-        "translated",
-        "authorized",
-        "forwarded",
-    ]
+    events = [e[0] for e in hub_in.events]
+    # the translation is the desk's head start, beside the claim: over the token channel it
+    # may well finish first (over the broker it came after the claim, by timing alone)
+    assert events[0] == "validated" and events[-2:] == ["authorized", "forwarded"]
+    assert sorted(events[1:4]) == ["checked", "claimed", "translated"]
+    assert events.index("claimed") < events.index("checked")
     # X-Road's operational data: six instants in order, the sizes and the outcome
     instants = [
         op.requester_out,

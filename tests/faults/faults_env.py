@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import orjson
 from e2e.e2e_env import ADMIN, AMQP, IDS, PG, REGISTRY, TABLE, RawOffice
+from proc_env import free_port
 
 from hub.bus import (
     Bus,
@@ -222,6 +223,7 @@ async def deployment() -> AsyncIterator[Deployment]:
         broker_vhost=vhost,
         broker_user_prefix=prefix,
         db_url=PG + db,
+        token_address=f"127.0.0.1:{free_port()}",
         _env_file=None,
     )
     hub_url = f"postgresql://{role}@127.0.0.1:5432/{db}"

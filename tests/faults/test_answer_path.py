@@ -16,7 +16,7 @@ import pytest
 from faults_env import CHILD, Deployment, query
 
 from hub.bus import NotConfirmed
-from hub.wire import Answered, Refused, TimedOut, encode
+from hub.wire import Answered, Failed, Refused, TimedOut, encode
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 RRC = "12345678903"
@@ -171,4 +171,30 @@ async def test_a_forwarding_hub_gone_leaves_its_deadline_to_another(dep: Deploym
     record = await dep.record(CHILD, q.envelope.correlation_id)
     assert record["outcome"] == "timed_out"
     assert isinstance((await child.reply(timeout=10)).outcome, TimedOut)
+    await child.no_more_replies()
+
+
+async def test_the_hub_finds_the_token_service_again_after_it_is_gone(dep: Deployment) -> None:
+    """The token service stops (its connections cut): a query then is answered
+    ``hub.token_service_unavailable`` and recorded; a token service started again at the same
+    address is found by the hub's channel by itself, and the next query is answered."""
+    token = await dep.services()
+    await dep.hub()
+    child, tax = await dep.requester(), await dep.provider()
+    first = query(dep.token(RRC, CHILD), deadline=30)
+    await child.send(encode(first))
+    await tax.answer(await tax.forwarded())
+    assert isinstance((await child.reply(timeout=30)).outcome, Answered)
+    await token.aclose()
+    gone = query(dep.token(RRC, CHILD), deadline=30)
+    await child.send(encode(gone))
+    reply = await child.reply(timeout=30)
+    assert isinstance(reply.outcome, Failed)
+    assert (reply.outcome.family, reply.outcome.code) == ("hub", "hub.token_service_unavailable")
+    assert (await dep.record(CHILD, gone.envelope.correlation_id))["outcome"] == "error"
+    await dep.services()  # started again, at the same address
+    back = query(dep.token(RRC, CHILD), deadline=30)
+    await child.send(encode(back))
+    await tax.answer(await tax.forwarded())
+    assert isinstance((await child.reply(timeout=30)).outcome, Answered)
     await child.no_more_replies()

@@ -12,6 +12,7 @@ import aio_pika
 import aiohttp
 import pytest
 from bus_env import ADMIN_URL, AMQP_HOST, OFFICES, AmqpEnv
+from rpc_route import RPC_EXCHANGE, RPC_QUEUE, with_rpc
 from yarl import URL
 
 from hub.bus import (
@@ -19,8 +20,6 @@ from hub.bus import (
     HUB_EXCHANGE,
     HUB_REQUESTS,
     RK_QUERY,
-    TOKEN_EXCHANGE,
-    TOKEN_REQUESTS,
     AccessRefused,
     BrokerAdminError,
     BusError,
@@ -44,11 +43,13 @@ CONNECTIONS, CHANNELS = 2, 3  # each office user's limits in this module
 
 @pytest.fixture(scope="module")
 async def amqp() -> AsyncIterator[AmqpEnv]:
-    topology = network_topology(
-        OFFICES,
-        identity_prefix=f"t{secrets.token_hex(3)}-",
-        office_connections=CONNECTIONS,
-        office_channels=CHANNELS,
+    topology = with_rpc(
+        network_topology(
+            OFFICES,
+            identity_prefix=f"t{secrets.token_hex(3)}-",
+            office_connections=CONNECTIONS,
+            office_channels=CHANNELS,
+        )
     )
     vhost = f"renkei-test-{secrets.token_hex(4)}"
     passwords = {identity: secrets.token_urlsafe(18) for identity in topology.identities}
@@ -210,8 +211,8 @@ async def test_consumers_and_rpc_resume_after_connection_loss(amqp: AmqpEnv) -> 
         await d.ack()
 
     await hub.consume(HUB_REQUESTS, handle)
-    await token.serve(TOKEN_REQUESTS, lambda body: asyncio.sleep(0, body[::-1]))
-    assert await hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"abc", timeout=5) == b"cba"
+    await token.serve(RPC_QUEUE, lambda body: asyncio.sleep(0, body[::-1]))
+    assert await hub.call(RPC_EXCHANGE, RPC_QUEUE, b"abc", timeout=5) == b"cba"
 
     assert await drop_connections(amqp.vhost, expected=3) >= 3
     await asyncio.sleep(0.2)
@@ -226,7 +227,7 @@ async def test_consumers_and_rpc_resume_after_connection_loss(amqp: AmqpEnv) -> 
     async with asyncio.timeout(15):
         while True:
             try:
-                reply = await hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"xyz", timeout=2)
+                reply = await hub.call(RPC_EXCHANGE, RPC_QUEUE, b"xyz", timeout=2)
                 break
             except BusError:  # a call racing the reconnection may be lost; callers retry
                 await asyncio.sleep(0.1)

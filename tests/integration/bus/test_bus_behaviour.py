@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from bus_env import DELIVERY_LIMIT, INBOX_BYTES, BusEnv
+from rpc_route import RPC_EXCHANGE, RPC_QUEUE
 
 from hub.bus import (
     BODY_SHA256_HEADER,
@@ -22,8 +23,6 @@ from hub.bus import (
     QUEUE_HEADER,
     REASON_HEADER,
     RK_QUERY,
-    TOKEN_EXCHANGE,
-    TOKEN_REQUESTS,
     USER_HEADER,
     AccessRefused,
     Bus,
@@ -151,7 +150,7 @@ async def test_office_may_publish_only_to_the_hub_exchange(env: BusEnv) -> None:
     with pytest.raises(AccessRefused):
         await office.publish("", office_in("b"), query())  # the default exchange
     with pytest.raises(AccessRefused):
-        await office.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"x", timeout=1)
+        await office.call(RPC_EXCHANGE, RPC_QUEUE, b"x", timeout=1)
     await office.publish(HUB_EXCHANGE, RK_QUERY, query())  # recovered after the refusals
 
 
@@ -308,9 +307,9 @@ async def test_a_flooded_inbox_refuses_publishes_and_takes_them_again_when_drain
 async def test_rpc_requests_and_replies_say_json(env: BusEnv) -> None:
     hub, token = await env.connect(env.hub), await env.connect(env.token)
     requests = Inbox(lambda d: d.ack())
-    sub = await token.consume(TOKEN_REQUESTS, requests)
+    sub = await token.consume(RPC_QUEUE, requests)
     with pytest.raises(CallTimeout):
-        await hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"{}", timeout=0.3)
+        await hub.call(RPC_EXCHANGE, RPC_QUEUE, b"{}", timeout=0.3)
     (request,) = await requests.wait(1)
     assert request.content_type == CONTENT_TYPE
     await sub.cancel()
@@ -365,7 +364,7 @@ async def test_only_the_impersonator_publishes_as_another(env: BusEnv) -> None:
         with pytest.raises(AccessRefused):
             await bus.publish(HUB_EXCHANGE, RK_QUERY, query(), as_user=env.office("b"))
     with pytest.raises(AccessRefused):  # nor may the replayer write elsewhere
-        await replayer.publish(TOKEN_EXCHANGE, TOKEN_REQUESTS, query(), as_user=env.hub)
+        await replayer.publish(RPC_EXCHANGE, RPC_QUEUE, query(), as_user=env.hub)
     await sub.cancel()
 
 
@@ -382,10 +381,10 @@ async def test_rpc_with_200_calls_in_flight(env: BusEnv) -> None:
         in_flight -= 1
         return b"re:" + body
 
-    sub = await token.serve(TOKEN_REQUESTS, translate, prefetch=100)
+    sub = await token.serve(RPC_QUEUE, translate, prefetch=100)
     bodies = [f"req-{i}".encode() for i in range(200)]
     replies = await asyncio.gather(
-        *(hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b, timeout=10) for b in bodies)
+        *(hub.call(RPC_EXCHANGE, RPC_QUEUE, b, timeout=10) for b in bodies)
     )
     assert replies == [b"re:" + b for b in bodies]
     assert 1 < most <= 100
@@ -396,20 +395,20 @@ async def test_call_times_out(env: BusEnv) -> None:
     hub = await env.connect(env.hub)
     async with asyncio.timeout(10):  # a call that ignores its time-out fails, not hangs, the test
         with pytest.raises(CallTimeout):
-            await hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"nobody serves", timeout=0.3)
+            await hub.call(RPC_EXCHANGE, RPC_QUEUE, b"nobody serves", timeout=0.3)
 
 
 async def test_unroutable_call_fails_at_once(env: BusEnv) -> None:
     hub = await env.connect(env.hub)
     with pytest.raises(Unroutable):  # not CallTimeout: it does not wait for its time-out
-        await hub.call(TOKEN_EXCHANGE, "no-such-key", b"x", timeout=10)
+        await hub.call(RPC_EXCHANGE, "no-such-key", b"x", timeout=10)
 
 
 async def test_serve_dead_letters_a_request_without_reply_to(env: BusEnv) -> None:
     hub, token = await env.connect(env.hub), await env.connect(env.token)
-    sub = await token.serve(TOKEN_REQUESTS, lambda body: asyncio.sleep(0, body))
+    sub = await token.serve(RPC_QUEUE, lambda body: asyncio.sleep(0, body))
     sent = query()
-    await hub.publish(TOKEN_EXCHANGE, TOKEN_REQUESTS, sent)
+    await hub.publish(RPC_EXCHANGE, RPC_QUEUE, sent)
     dead = await expect_dead(env, sent.message_id)
     assert dead.headers[REASON_HEADER] == "no_reply_to"
     await sub.cancel()
@@ -531,4 +530,4 @@ async def test_closed_bus_refuses_work(env: BusEnv) -> None:
     with pytest.raises(BusClosed):
         await hub.consume(HUB_REQUESTS, Inbox())
     with pytest.raises(BusClosed):
-        await hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"x", timeout=1)
+        await hub.call(RPC_EXCHANGE, RPC_QUEUE, b"x", timeout=1)

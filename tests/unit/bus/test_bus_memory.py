@@ -6,12 +6,12 @@ import asyncio
 import gc
 import tracemalloc
 
+from rpc_route import RPC_EXCHANGE, RPC_QUEUE, with_rpc
+
 from hub.bus import (
     HUB_EXCHANGE,
     HUB_REQUESTS,
     RK_QUERY,
-    TOKEN_EXCHANGE,
-    TOKEN_REQUESTS,
     Delivery,
     InMemoryBroker,
     InMemoryBus,
@@ -19,13 +19,13 @@ from hub.bus import (
     network_topology,
 )
 
-TOPOLOGY = network_topology(["a"])
+TOPOLOGY = with_rpc(network_topology(["a"]))
 
 
 async def rpc_rounds(hub: InMemoryBus, rounds: int, concurrency: int = 50) -> None:
     async def worker(n: int) -> None:
         for i in range(n):
-            assert await hub.call(TOKEN_EXCHANGE, TOKEN_REQUESTS, b"%d" % i, timeout=5) == b"ok"
+            assert await hub.call(RPC_EXCHANGE, RPC_QUEUE, b"%d" % i, timeout=5) == b"ok"
 
     await asyncio.gather(*(worker(rounds // concurrency) for _ in range(concurrency)))
 
@@ -52,11 +52,11 @@ async def test_no_state_is_left_behind_after_many_messages() -> None:
         return b"ok"
 
     sub = await hub.consume(HUB_REQUESTS, handle)
-    await token.serve(TOKEN_REQUESTS, ok)
+    await token.serve(RPC_QUEUE, ok)
     await asyncio.gather(relay_rounds(office, done, 10_000), rpc_rounds(hub, 10_000))
     await asyncio.sleep(0)
     assert broker.depth(HUB_REQUESTS) == broker.unacked(HUB_REQUESTS) == 0
-    assert broker.depth(TOKEN_REQUESTS) == broker.unacked(TOKEN_REQUESTS) == 0
+    assert broker.depth(RPC_QUEUE) == broker.unacked(RPC_QUEUE) == 0
     assert len(hub._calls) == 0
     await sub.cancel()
     for bus in (office, hub, token):
@@ -71,7 +71,7 @@ async def test_memory_stays_flat_over_a_long_run() -> None:
     async def ok(_: bytes) -> bytes:
         return b"ok"
 
-    await token.serve(TOKEN_REQUESTS, ok)
+    await token.serve(RPC_QUEUE, ok)
     await rpc_rounds(hub, 5_000)  # warm up caches and free lists
     gc.collect()
     tracemalloc.start()

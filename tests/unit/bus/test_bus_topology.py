@@ -25,8 +25,6 @@ from hub.bus import (
     OFFICE_MAX_CONNECTIONS,
     OFFICES_EXCHANGE,
     SPANS_EXCHANGE,
-    TOKEN_EXCHANGE,
-    TOKEN_REQUESTS,
     WAIT_EXCHANGE,
     WAIT_SECONDS,
     Binding,
@@ -38,6 +36,7 @@ from hub.bus import (
 )
 
 WAITS = {wait_queue(n) for n in WAIT_SECONDS}
+TOKEN, TOKEN_QUEUE = "renkei.token", "token.requests"  # the token service's RPC, before issue 19
 
 TOPOLOGY = network_topology(
     ["tax-osaka", "131016", "portal"], delivery_limit=7, interactive=["portal"]
@@ -49,7 +48,6 @@ def test_exchanges_and_their_types() -> None:
         (HUB_EXCHANGE, "direct"),
         (INTERACTIVE_EXCHANGE, "direct"),
         (OFFICES_EXCHANGE, "direct"),
-        (TOKEN_EXCHANGE, "direct"),
         (DLX_EXCHANGE, "fanout"),
         (SPANS_EXCHANGE, "fanout"),
         (ALERTS_EXCHANGE, "fanout"),
@@ -60,14 +58,13 @@ def test_exchanges_and_their_types() -> None:
 
 
 def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering() -> None:
-    """…except the token service's RPC queue, a classic one (idempotent requests with deadlines),
-    and the monitor's span queue, a classic one without dead-lettering (telemetry)."""
+    """…except the monitor's span and alert queues, classic ones without dead-lettering. The
+    token service has no queue: the hub asks it over a channel of its own (hub.wire.link)."""
     names = {q.name for q in TOPOLOGY.queues}
     assert names == {
         HUB_REQUESTS,
         HUB_INTERACTIVE,
         HUB_REPLIES,
-        TOKEN_REQUESTS,
         DEAD_QUEUE,
         MONITOR_SPANS,
         ALERTS_QUEUE,
@@ -89,10 +86,6 @@ def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering(
                 "x-dead-letter-strategy": "at-least-once",
                 "x-overflow": "reject-publish",
             }
-            continue
-        if queue.name == TOKEN_REQUESTS:
-            assert not queue.quorum
-            assert args == {"x-dead-letter-exchange": DLX_EXCHANGE}
             continue
         if queue.name in (MONITOR_SPANS, ALERTS_QUEUE):
             assert not queue.quorum
@@ -123,7 +116,6 @@ def test_bindings() -> None:
             for key in ("query", "enroll", "identify", "notice", "change")
         ),
         Binding(HUB_EXCHANGE, HUB_REPLIES, "reply"),
-        Binding(TOKEN_EXCHANGE, TOKEN_REQUESTS, TOKEN_REQUESTS),
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
         Binding(SPANS_EXCHANGE, MONITOR_SPANS, ""),
         Binding(ALERTS_EXCHANGE, ALERTS_QUEUE, ""),
@@ -145,7 +137,7 @@ def test_bindings() -> None:
             [HUB_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE],
             [
                 OFFICES_EXCHANGE,
-                TOKEN_EXCHANGE,
+                TOKEN,
                 "",
                 "amq.default",
                 "renkei.hubx",
@@ -158,23 +150,23 @@ def test_bindings() -> None:
         (  # an interactive office: the interactive lane too
             "portal",
             [HUB_EXCHANGE, INTERACTIVE_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE],
-            [OFFICES_EXCHANGE, TOKEN_EXCHANGE, "", "renkei.interactivex"],
+            [OFFICES_EXCHANGE, TOKEN, "", "renkei.interactivex"],
             ["office.portal.in", "office.portal.replies"],
             [HUB_INTERACTIVE, HUB_REQUESTS],
         ),
         (
             "hub",
-            [OFFICES_EXCHANGE, TOKEN_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, WAIT_EXCHANGE, ""],
-            [HUB_EXCHANGE, INTERACTIVE_EXCHANGE, ALERTS_EXCHANGE, DEADLINES_EXCHANGE],
+            [OFFICES_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, WAIT_EXCHANGE],
+            [HUB_EXCHANGE, INTERACTIVE_EXCHANGE, ALERTS_EXCHANGE, DEADLINES_EXCHANGE, TOKEN, ""],
             [HUB_REQUESTS, HUB_INTERACTIVE, HUB_REPLIES, HUB_DEADLINES],
-            [TOKEN_REQUESTS, "office.131016.in", DEAD_QUEUE, MONITOR_SPANS],
+            [TOKEN_QUEUE, "office.131016.in", DEAD_QUEUE, MONITOR_SPANS],
         ),
         (
-            "token",
-            ["", DLX_EXCHANGE, SPANS_EXCHANGE],
-            [HUB_EXCHANGE, OFFICES_EXCHANGE, TOKEN_EXCHANGE, ALERTS_EXCHANGE],
-            [TOKEN_REQUESTS],
-            [HUB_REQUESTS, DEAD_QUEUE, MONITOR_SPANS],
+            "token",  # its spans only: it answers the hub over the token channel
+            [SPANS_EXCHANGE],
+            [HUB_EXCHANGE, OFFICES_EXCHANGE, TOKEN, ALERTS_EXCHANGE, DLX_EXCHANGE, ""],
+            [],
+            [TOKEN_QUEUE, HUB_REQUESTS, DEAD_QUEUE, MONITOR_SPANS],
         ),
         (
             "monitor",
@@ -186,7 +178,7 @@ def test_bindings() -> None:
         (
             "replayer",  # back to an exchange of the network (as the sender: monitor/README)
             [HUB_EXCHANGE, INTERACTIVE_EXCHANGE, OFFICES_EXCHANGE],
-            [DLX_EXCHANGE, TOKEN_EXCHANGE, SPANS_EXCHANGE, ALERTS_EXCHANGE, WAIT_EXCHANGE, ""],
+            [DLX_EXCHANGE, TOKEN, SPANS_EXCHANGE, ALERTS_EXCHANGE, WAIT_EXCHANGE, ""],
             [DEAD_QUEUE],
             [HUB_REQUESTS, MONITOR_SPANS, ALERTS_QUEUE, "office.131016.in", "renkei.deadx"],
         ),

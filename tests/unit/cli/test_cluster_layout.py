@@ -52,7 +52,9 @@ def test_every_process_is_told_every_node() -> None:
     )
     assert env["RENKEI_DB_URL"] == "postgresql://postgres@127.0.0.1:5432/renkei_cluster_7000"
     assert env["RENKEI_STATE_DIR"] == "/srv/c/state"
+    assert env["RENKEI_TOKEN_ADDRESS"] == "127.0.0.1:7004"  # the hubs' channel to the token service
     settings = Settings(**{k[7:].lower(): v for k, v in env.items()}, broker_user_prefix="")
+    assert settings.token_addresses == [("127.0.0.1", 7004)]
     assert settings.broker_url_for("hub", "pw") == (
         "amqp://hub:pw@127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003/renkei"
     )

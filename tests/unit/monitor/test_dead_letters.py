@@ -18,7 +18,6 @@ from hub.bus import (
     HUB_EXCHANGE,
     HUB_REQUESTS,
     OFFICES_EXCHANGE,
-    TOKEN_EXCHANGE,
     AccessRefused,
     Death,
     Delivery,
@@ -166,7 +165,7 @@ class Forged:
     ("user", "exchange", "keys", "why"),
     [
         ("a", OFFICES_EXCHANGE, (office_in("b"),), "may not write"),  # to b, as the hub would
-        ("a", TOKEN_EXCHANGE, ("token.requests",), "not one a replay may use"),
+        ("a", "renkei.token", ("token.requests",), "not one a replay may use"),
         ("a", DLX_EXCHANGE, ("x",), "not one a replay may use"),
         ("a", "", (HUB_REQUESTS,), "not one a replay may use"),  # the default exchange
         ("hub", HUB_EXCHANGE, ("query",), "may not write"),  # the hub does not ask

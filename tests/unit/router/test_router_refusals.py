@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 
-from hub.bus import CONTENT_TYPE, HUB_REPLIES, HUB_REQUESTS, CallTimeout, signed_message
+from hub.bus import CONTENT_TYPE, HUB_REPLIES, HUB_REQUESTS, signed_message
 from hub.directory import MemoryDirectory
 from hub.records import ClaimState, MemoryQuotaStore
 from hub.routing import LegalTable, Registry
@@ -33,6 +33,7 @@ from hub.routing.legal import parse_table
 from hub.routing.offices import parse_registry
 from hub.routing.quotas import QuotaGate, parse_quotas
 from hub.routing.router import Router, RouterDeps
+from hub.routing.token_link import TokenLinkDown
 from hub.routing.tokens import TokenClient
 from hub.wire import (
     HUB,
@@ -129,10 +130,10 @@ class FakeClaims:
 
 
 class NoTokenService:
-    """A bus on which the token service never answers."""
+    """A token channel on which the token service never answers."""
 
-    async def call(self, exchange: str, key: str, body: bytes, *, timeout: float) -> bytes:
-        raise CallTimeout("no reply from the token service")
+    async def call(self, body: bytes, *, timeout: float) -> bytes:
+        raise TokenLinkDown("no reply from the token service")
 
 
 @dataclass
@@ -445,7 +446,7 @@ async def test_a_request_past_its_deadline_is_answered_timed_out(make_hub: MakeH
 
 
 async def test_hub_token_service_unavailable(make_hub: MakeHub) -> None:
-    hub = make_hub(tokens=TokenClient(NoTokenService()))  # type: ignore[arg-type]
+    hub = make_hub(tokens=TokenClient(NoTokenService()))
     d = delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",)))
     await hub.router.on_request(d)
     assert outcome_code(hub.outcome()) == "hub.token_service_unavailable"

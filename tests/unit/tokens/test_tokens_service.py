@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from tokens_helpers import CITY, MASTER, PENSION, TAX, rrc
@@ -22,7 +20,7 @@ from hub.wire import (
     encode,
     seal,
 )
-from token_service import TOKEN_QUEUE, KeyRing, TokenService, run, service_keys
+from token_service import KeyRing, TokenService, service_keys
 
 RING = KeyRing(MASTER)
 SERVICE = TokenService.from_keyring(RING)
@@ -129,31 +127,3 @@ def test_keys_derive_from_the_master_secret() -> None:
     keys = service_keys(RING)
     assert keys.public.seal_b64 == service_keys(KeyRing(MASTER)).public.seal_b64
     assert keys.public.seal_b64 != service_keys(KeyRing(bytes(32))).public.seal_b64
-
-
-async def test_run_serves_the_token_queue() -> None:
-    class Sub:
-        cancelled = False
-
-        async def cancel(self) -> None:
-            self.cancelled = True
-
-    class FakeBus:
-        def __init__(self) -> None:
-            self.calls: list[tuple[str, Callable[[bytes], Awaitable[bytes]], int]] = []
-
-        async def serve(
-            self, queue: str, fn: Callable[[bytes], Awaitable[bytes]], *, prefetch: int = 100
-        ) -> Sub:
-            self.calls.append((queue, fn, prefetch))
-            return Sub()
-
-    bus = FakeBus()
-    sub = await run(bus, SERVICE, prefetch=50)
-    (queue, fn, prefetch) = bus.calls[0]
-    assert (queue, prefetch) == (TOKEN_QUEUE, 50) == ("token.requests", 50)
-    batch = TranslateBatch(items=(TranslateItem(token=token(rrc(8)), holder=CITY, targets=(TAX,)),))
-    assert decode_token_result(await fn(encode(batch))).items[0] == TokenOk(
-        tokens=(token(rrc(8), TAX),)
-    )
-    await sub.cancel()

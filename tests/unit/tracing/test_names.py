@@ -12,7 +12,6 @@ def test_every_exchange_and_wait_key_of_the_topology_is_allowed() -> None:
         t.HUB_EXCHANGE,
         t.INTERACTIVE_EXCHANGE,
         t.OFFICES_EXCHANGE,
-        t.TOKEN_EXCHANGE,
         t.WAIT_EXCHANGE,
         t.DEADLINES_EXCHANGE,
     )
@@ -22,5 +21,6 @@ def test_every_exchange_and_wait_key_of_the_topology_is_allowed() -> None:
 
 def test_what_is_not_the_topologys_is_not_allowed() -> None:
     assert not ATTRIBUTE_CHECKS[DESTINATION]("renkei.hub.12345678903")
-    for key in ("hub.wait.s", "hub.wait.1234s", "hub.wait.5s.x", "12345678903"):
+    assert not ATTRIBUTE_CHECKS[DESTINATION]("renkei.token")  # the token channel is not the bus's
+    for key in ("token.requests", "hub.wait.s", "hub.wait.1234s", "hub.wait.5s.x", "12345678903"):
         assert not ATTRIBUTE_CHECKS[ROUTING_KEY](key), key
