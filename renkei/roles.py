@@ -16,6 +16,7 @@ from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance
 from agencies.municipality.child_claims import Claims, check_form
+from agencies.municipality.in_house import InHouse
 from agencies.municipality.issuance import Printer
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.moving import MovedOut
@@ -49,6 +50,8 @@ class Seat:
     signatures: PkiSignatureCheck | None = None  # none: the office takes no applications
     listener: ChangeListener | None = None  # supplied by the caller (the CA for jlis-pki)
     seal: Seal | None = None  # a municipal office's 公印 for certificate PDFs (none: data only)
+    # another office's store, by code: what the municipality's in-house link reads (庁内連携)
+    stores: Callable[[str], OfficeStore] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +94,10 @@ def _allowance(s: Seat) -> ChildAllowance:
     municipality = s.office.municipality
     register = _office_providing(s.registry, "resident_record", municipality)
     tax = _office_providing(s.registry, "local_tax", municipality)
-    return ChildAllowance(s.node, s.store, register=register, tax_office=tax)
+    if s.stores is None or municipality is None:
+        raise LookupError(f"{s.office.code}: a child allowance office needs its in-house link")
+    link = InHouse(municipality, s.stores(register), s.stores(tax))
+    return ChildAllowance(s.node, s.store, in_house=link)
 
 
 def _child_allowance(s: Seat) -> Part:

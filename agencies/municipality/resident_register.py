@@ -39,6 +39,10 @@ class ResidentRegister:
         # certificate is no data of its own: the record answers for it
         if ITEM not in items or set(items) - {ITEM} - CERTIFICATES:
             raise NoRecord(f"the resident register holds only {ITEM} (and its certificates)")
+        return await self.record(resident)
+
+    async def record(self, resident: Mapping[str, Any]) -> dict[str, Any]:
+        """住民票関係情報 of a resident's record: the person and the household."""
         return {ITEM: {**self._person(resident), "household": await self._household(resident)}}
 
     @staticmethod
