@@ -425,6 +425,7 @@ async def _start_office(
         listener,
         seal,
         stores=lambda other: _store_of(net, other, pool),
+        apps=net.apps,
     )
     made = assemble(seat)
     net._closers.extend(made.closers)

@@ -20,6 +20,7 @@ from agencies.municipality.in_house import InHouse
 from agencies.municipality.issuance import Printer
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.moving import MovedOut
+from agencies.municipality.register_desk import RegisterDesk
 from agencies.municipality.resident_register import ResidentRegister
 from hub.node import ChangeListener, OfficeNode, OfficeStore, Roles
 from hub.routing import LegalTable, Office, Registry
@@ -52,6 +53,7 @@ class Seat:
     seal: Seal | None = None  # a municipal office's 公印 for certificate PDFs (none: data only)
     # another office's store, by code: what the municipality's in-house link reads (庁内連携)
     stores: Callable[[str], OfficeStore] | None = None
+    apps: Mapping[str, Any] | None = None  # the own code of the offices started before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,9 @@ def _applications(s: Seat) -> Part:
     if s.signatures is None:  # no signature check configured: it takes none (as a node would)
         return Part()
     code = s.office.code
-    then: Then | None = MovedOut(s.node, s.store) if "moving" in s.office.accepts else None
+    then: Then | None = None
+    if "moving" in s.office.accepts:  # 転出届 online: filed as the desk files it
+        then = MovedOut(s.node, _desk(s))
     claims: Claims | None = None
     if "child_allowance" in s.office.accepts:  # 認定請求: fetched, decided, told
         claims = Claims(_allowance(s), _portal_code(s.registry))
@@ -136,6 +140,14 @@ def _applications(s: Seat) -> Part:
     if claims is None:
         return Part(Roles(applications=received))
     return Part(Roles(applications=received), start=claims.resume, close=claims.close)
+
+
+def _desk(s: Seat) -> RegisterDesk | None:
+    """The register's desk, when J-LIS runs in this process (none: no J-LIS to note with)."""
+    jlis = None if s.apps is None else s.apps.get("jlis")
+    if not isinstance(jlis, Jlis) or s.office.municipality is None:
+        return None
+    return RegisterDesk(s.node, s.store, jlis, s.office.municipality)
 
 
 def _checked_form(office: str) -> Then:

@@ -344,6 +344,19 @@ class RegisterDesk:
         await self._log(filing, "applied")
         return record
 
+    @property
+    def unconfirmed(self) -> frozenset[str]:
+        return _UNCONFIRMED
+
+    async def move_out(self, person: str, effective: dt.date, to_municipality: str) -> None:
+        """A 転出届 filed online (``moving.MovedOut``, the resident known by this register's
+        token): filed as the desk files one, under a new event id."""
+        found = await self.store.by_token("residents", person)
+        if found is None:
+            raise OfficeError(REGISTER_NOT_ON_REGISTER, "no resident with that token here")
+        fields = {"to_municipality": to_municipality}
+        await self.file(parse("move_out", found[0], effective.isoformat(), fields))
+
     async def _log(self, filing: Filing, state: str, **more: str) -> None:
         today = dt.datetime.now(dt.UTC).date().isoformat()
         entry = {"kind": filing.kind, "local_id": filing.local_id, "state": state, state: today}

@@ -17,6 +17,7 @@ from portal_env import (
     PORTAL,
     REGISTER,
     Pki,
+    Resident,
     application,
     der,
     login,
@@ -25,11 +26,14 @@ from portal_env import (
     resident,
 )
 
+from agencies.jlis.registry import Jlis
+from agencies.municipality.register_desk import EVENTS_LOG
 from hub.wire import Delivered
 from pki import CaName
 from portal.exceptions import LoginRefused
 from portal.model import AccessEntry, CheckedCertificate
 from portal.office import PortalOffice
+from renkei.network import Network
 
 WELFARE = "chiyoda-welfare"
 
@@ -191,6 +195,24 @@ async def test_a_moving_application_must_be_signed_by_the_resident(env: Env, pki
         while pki.ca.status(CaName.SIGNATURE, r.sign.serial_number)[1] is None:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     assert pki.ca.status(CaName.AUTHENTICATION, r.auth.serial_number)[1] is None
+    # and J-LIS's 本人確認情報 keeps the 転出 in its history, as a move out filed at the desk
+    jlis: Jlis = net.apps["jlis"]
+    rrc = await jlis_code(net, r)
+    doc = await jlis.store.get("residents", rrc)
+    assert doc is not None
+    assert [(h["reason"], h["effective"]) for h in doc["history"]] == [
+        ("転出", form["moving_date"])
+    ]
+    record = await net.stores[REGISTER].get("residents", f"r-{rrc}")
+    assert record is not None and record["move_out"] == form["moving_date"]
+    logged = await net.stores[REGISTER].get(EVENTS_LOG, record["event"])
+    assert logged is not None and logged["state"] == "applied"
+
+
+async def jlis_code(net: Network, r: Resident) -> str:
+    found = await net.stores[REGISTER].by_token("residents", r.register_token)
+    assert found is not None
+    return str(found[1]["rrc"])
 
 
 async def test_a_child_allowance_claim_reaches_the_child_allowance_office(

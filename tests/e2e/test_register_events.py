@@ -22,7 +22,7 @@ from test_changes import arrived, events, held_since, numbered
 from agencies.jlis.registry import Jlis
 from agencies.municipality.moving import MovedOut
 from agencies.municipality.register_desk import EVENTS_LOG, Filing, RegisterDesk, parse
-from hub.node import OfficeError
+from hub.node import ApplicationRefused, OfficeError
 from hub.wire import HUB, Facts, Refused
 from pki import CaName, CertificationAuthority, CertKind, Endpoints, Hierarchy
 from pki.ca.office import PKI_OFFICE, CaListener, holder_for
@@ -365,8 +365,16 @@ async def test_a_move_out_filed_online_then_the_one_visit_at_the_new_desk(env: E
     net = await env.network(run=None)
     rrc, number, tokens = await on_register(env, net, "nenkin", "chiyoda-child")
     filed = {"moving_date": today(), "to_municipality": SHINJUKU}
-    await MovedOut(net.offices[REGISTER], net.stores[REGISTER])(tokens[REGISTER], "moving", filed)
+    await MovedOut(net.offices[REGISTER], desk(net))(tokens[REGISTER], "moving", filed)
     await arrived(net, NEW_REGISTER, env.token(rrc, NEW_REGISTER), "moved_out")
+    # J-LIS heard the 転出 as from the desk: its history, and the record's last event
+    [noted] = (await jlis_doc(net, rrc))["history"]
+    assert (noted["reason"], noted["effective"]) == ("転出", today())
+    record = await net.stores[REGISTER].get("residents", "R1")
+    assert record is not None and record["event"] == noted["event"]
+    again = MovedOut(net.offices[REGISTER], desk(net))
+    with pytest.raises(ApplicationRefused, match="filed a move out"):  # once: out of order
+        await again(tokens[REGISTER], "moving", filed)
     fields = {k: v for k, v in RECORD.items() if k != "relationship"}
     fields |= {"address": "東京都新宿区西新宿二丁目8番1号", "household": "SH4", "number": number}
     fields["from_address"] = RECORD["address"]
@@ -377,7 +385,9 @@ async def test_a_move_out_filed_online_then_the_one_visit_at_the_new_desk(env: E
     home = await child.ask("child_allowance", HUB, ("resident_record",), tokens["chiyoda-child"])
     assert home.status == "ok" and home.data is not None
     assert home.data["resident_record"]["address"].startswith("東京都新宿区")
-    assert (await jlis_doc(net, rrc))["municipality"] == SHINJUKU
+    doc = await jlis_doc(net, rrc)
+    assert doc["municipality"] == SHINJUKU
+    assert [h["reason"] for h in doc["history"]] == ["転出", "転入"]
 
 
 async def test_a_record_without_its_code_tells_nothing_and_a_jlis_refusal_stays_begun(

@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
+from agencies.municipality.moving import MovedOut
 from agencies.municipality.register_desk import Filing, applied, parse, refusal, rehoused
-from hub.node import MemoryStore, OfficeError
+from hub.node import ApplicationRefused, MemoryStore, OfficeError
 from hub.numbers import resident_record_code
 from hub.wire import Facts, Presented, Refused
 
@@ -241,3 +242,65 @@ async def test_a_birth_is_numbered_once_and_a_code_in_use_refused(jlis: Jlis) ->
     with pytest.raises(OfficeError) as bad:
         jlis.code_of("123456789012")  # a wrong check digit
     assert bad.value.code == "jlis.bad_check_digit"
+
+
+# ---- a 転出届 filed online: the desk's move out (moving.MovedOut) -------------------------
+
+
+class _Desk:
+    """The register's desk, faked: it records the move outs filed, or fails with ``fails``."""
+
+    unconfirmed = frozenset({"register.unconfirmed"})
+
+    def __init__(self, fails: str | None = None) -> None:
+        self.filed: list[tuple[str, dt.date, str]] = []
+        self.fails = fails
+
+    async def move_out(self, person: str, effective: dt.date, to_municipality: str) -> None:
+        if self.fails is not None:
+            raise OfficeError(self.fails, "it failed")
+        self.filed.append((person, effective, to_municipality))
+
+
+class _Node:
+    code = "chiyoda-resident"
+
+
+MOVING = {"moving_date": "2026-12-20", "to_municipality": "131041"}
+
+
+async def test_a_move_out_filed_online_is_filed_as_the_desk_files_it() -> None:
+    desk = _Desk()
+    await MovedOut(_Node(), desk)("T1", "moving", MOVING)  # type: ignore[arg-type]
+    assert desk.filed == [("T1", dt.date(2026, 12, 20), "131041")]
+    await MovedOut(_Node(), desk)("T1", "tax_return", MOVING)  # type: ignore[arg-type]
+    assert len(desk.filed) == 1  # another kind of application is not a move out
+
+
+@pytest.mark.parametrize(
+    ("form", "fails", "refused", "code"),
+    [
+        ({"moving_date": "20.12.2026"}, None, True, "office.bad_application"),
+        ({"moving_date": "x" * 10_000}, None, True, "office.bad_application"),
+        ({}, None, True, "office.bad_application"),
+        (MOVING, "register.out_of_order", True, "office.move_out_refused"),
+        (MOVING, "register.not_on_register", True, "office.move_out_refused"),
+        (MOVING, "register.bad_filing", True, "office.move_out_refused"),
+        (MOVING, "register.unconfirmed", False, "office.move_out_unsent"),
+    ],
+    ids=["bad-date", "oversized", "no-date", "out-of-order", "not-ours", "bad-to", "unconfirmed"],
+)
+async def test_a_move_out_the_desk_refuses_is_refused_one_it_could_not_confirm_is_not(
+    form: dict[str, str], fails: str | None, refused: bool, code: str
+) -> None:
+    desk = _Desk(fails)
+    with pytest.raises(OfficeError) as got:
+        await MovedOut(_Node(), desk)("T1", "moving", form)  # type: ignore[arg-type]
+    assert got.value.code == code
+    assert isinstance(got.value, ApplicationRefused) is refused
+
+
+async def test_without_jlis_in_its_process_the_register_files_no_move_out_by_halves() -> None:
+    with pytest.raises(OfficeError) as got:
+        await MovedOut(_Node(), None)("T1", "moving", MOVING)  # type: ignore[arg-type]
+    assert got.value.code == "office.move_out_unsent" and "J-LIS" in str(got.value)
