@@ -21,9 +21,10 @@ again (``retry`` seconds, doubling up to ``retry_max``), as is a notice that was
 
 A claim is decided once and told once: the decision is kept before the notice is sent, and the
 notice carries the claim's id (``ref``), by which the portal keeps one notice per office and
-claim. Claims still open when the office starts are taken up again (``resume``), and so are
-claims whose receipt was kept but which were never opened (the office stopped in between: the
-receipt names its filer).
+claim; while it is 審査中 the resident's 申請 page is told so, and why (``progress_for``, once
+per reason, best effort). Claims still open when the office starts are taken up again
+(``resume``), and so are claims whose receipt was kept but which were never opened (the office
+stopped in between: the receipt names its filer).
 
 Payment starts the month after the claim (児童手当法 第8条第2項, recalled [R]; the 15-day rule
 for a birth or a move in is not modelled); the amount is the rule's on the first day of that
@@ -44,6 +45,7 @@ from agencies.applications import COLLECTION as RECEIPTS
 from agencies.applications import Signer, signed_by
 from agencies.exceptions import APPLICATION_NOT_AN_APPLICATION, office_code
 from agencies.municipality.child_allowance import AFFAIR, REFORM, ChildAllowance, decide
+from agencies.municipality.in_house import Ambiguous
 from hub.identity import same_name
 from hub.log import get_logger
 from hub.node import Answer, ApplicationRefused, OfficeNode, OfficeStore
@@ -58,6 +60,7 @@ __all__ = [
     "check_form",
     "decide_claim",
     "notice_for",
+    "progress_for",
     "settled",
 ]
 
@@ -183,7 +186,14 @@ def notice_for(verdict: Verdict, app_id: str) -> dict[str, str]:
     else:
         title = "児童手当の却下のお知らせ"
         body = f"児童手当の認定請求を却下しました。理由：{verdict.reason}"
-    return {"title": title, "body": f"{body}（申請番号 {app_id}）", "ref": app_id}
+    body = f"{body}（申請番号 {app_id}）"
+    return {"title": title, "body": body, "ref": app_id, "state": verdict.status}
+
+
+def progress_for(app_id: str, reason: str) -> dict[str, str]:
+    """The claim's progress for the resident's 申請 page (no お知らせ: it has no title):
+    審査中, and what it waits for."""
+    return {"ref": app_id, "state": PENDING, "reason": reason[:300]}
 
 
 class Claims:
@@ -292,8 +302,10 @@ class Claims:
         if token is None:
             raise LookupError(f"claim {app_id}: its applicant has no token")
         if claim["decision"] is None:
+            claim = await self._report(app_id, claim, token)
             claim = await self._decide(app_id, claim, token)
             if claim["decision"] is None:
+                await self._report(app_id, claim, token)
                 return False
         if claim["told"]:
             return True
@@ -306,10 +318,26 @@ class Claims:
         await self._save(app_id, claim, told=True, notice_error="")
         return True
 
+    async def _report(self, app_id: str, claim: dict[str, Any], token: str) -> dict[str, Any]:
+        """審査中 and why, to the resident's 申請 page, once per reason (best effort: the
+        decision's notice is the one sent until it is delivered)."""
+        if claim.get("reported") == claim["reason"]:
+            return claim
+        notice = progress_for(app_id, claim["reason"])
+        outcome = await self.node.notify(token, self.portal, notice)
+        if not isinstance(outcome, Delivered):
+            log.info("claim.progress_unsent", claim=app_id, outcome=outcome.status)
+            return claim
+        return await self._save(app_id, claim, reported=claim["reason"])
+
     async def _decide(self, app_id: str, claim: Mapping[str, Any], token: str) -> dict[str, Any]:
         filed_on = dt.date.fromisoformat(claim["filed_on"])
         signer = claim["signer"]  # the claimant on the register is who signed (in-house)
-        atena = await self.allowance.in_house.atena_of(signer["name"], signer["birth_date"])
+        try:
+            atena = await self.allowance.in_house.atena_of(signer["name"], signer["birth_date"])
+        except Ambiguous as exc:  # not guessed: 審査中 until the desk tells them apart
+            reason = f"in_house: {exc}: the desk identifies the claimant"
+            return await self._save(app_id, claim, reason=reason, attempts=claim["attempts"] + 1)
         found = await self.allowance.supporting(atena, token, filed_on)
         queries = [*claim["queries"], *(str(a.record_id) for a in found.answers if a.record_id)]
         failed = [a for a in (found.household, found.tax) if not settled(a)]

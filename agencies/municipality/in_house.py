@@ -26,7 +26,7 @@ from agencies.municipality.resident_register import ResidentRegister
 from hub.log import get_logger
 from hub.node import NoRecord, OfficeStore
 
-__all__ = ["ATENA", "InHouse"]
+__all__ = ["ATENA", "Ambiguous", "InHouse"]
 
 log = get_logger(__name__)
 
@@ -61,10 +61,17 @@ class InHouse:
 
     async def atena_of(self, name: str, birth_date: str) -> str | None:
         """The register's record of a signer (name and birth date from the signature
-        certificate), when exactly one resident is theirs; else None."""
+        certificate); None when no resident is theirs, ``Ambiguous`` when several are (not
+        guessed: the desk tells them apart)."""
         found = [
             key
             for key, resident in await self.register.find("residents", "birth_date", birth_date)
             if signed_by(resident, name, birth_date)
         ]
-        return found[0] if len(found) == 1 else None
+        if len(found) > 1:
+            raise Ambiguous(f"{len(found)} residents have the signer's name and birth date")
+        return found[0] if found else None
+
+
+class Ambiguous(LookupError):
+    """More than one resident answers to what identifies a signer."""

@@ -7,12 +7,15 @@ on both backends, with a real CA over HTTP.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import uuid
 from typing import Any
 
 from e2e_env import Env
 from portal_env import (
     CHILD,
+    FACTS,
     PORTAL,
     REGISTER,
     Pki,
@@ -104,7 +107,9 @@ async def claimant(env: Env, pki: Pki, *, moved_in: bool = False) -> tuple[Netwo
     """A resident with a child of 1 in their household, logged in; taxed by the ward, or (moved
     in after 1 January) by 新宿区."""
     net = await network(env, pki)
-    r = await resident(net, pki)
+    # a name of their own: the office finds the claimant on the register by who signed, and
+    # the real backend's register keeps the module's other residents
+    r = await resident(net, pki, dataclasses.replace(FACTS, name=f"番号 {uuid.uuid4().hex[:8]}"))
     key = await with_child(net, r)
     if moved_in:
         await taxed_elsewhere(env, net, key[2:])
@@ -159,9 +164,21 @@ async def test_the_tax_of_another_municipality_is_asked_and_an_office_down_waits
     assert claim["status"] == PENDING and claim["decision"] is None, claim
     assert "timed_out" in claim["reason"]
     assert await r.portal.notices(person) == []  # nothing decided on missing data
+    # the 申請 page says 審査中, and why (no お知らせ for it)
+    async with asyncio.timeout(10):
+        while "timed_out" not in (shown := (await r.portal.applications(person))[0]).reason:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    assert (shown.status, shown.progress, shown.office) == ("accepted", "審査中", CHILD)
+    # another office holding the resident cannot say anything of the claim
+    forged = {"ref": shown.ref, "state": "却下", "reason": ""}
+    assert isinstance(
+        await net.offices[REGISTER].notify(r.register_token, PORTAL, forged), Delivered
+    )
     await net.offices[ELSEWHERE].start()  # back: the retry decides
     notice = await notice_of(r, person, seconds=30)
     assert notice.title == "児童手当の認定のお知らせ"
+    [decided] = await r.portal.applications(person)
+    assert (decided.progress, decided.reason) == ("認定", "")
     # the network case: 新宿区's tax office, found by the hub, in the resident's やりとり履歴
     history = await r.portal.history(person)
     asked = {(h.requester, h.provider, h.items) for h in history if h.affair == "child_allowance"}

@@ -123,13 +123,27 @@ async def test_a_household_change_moves_the_resident_between_households(env: Env
     with pytest.raises(OfficeError) as headless:  # no such household, and not its head
         await desk(net).file(joins)
     assert headless.value.code == "register.not_on_register"
-    await desk(net).file(parse("household", "R1", today(), {"household": "H9", "head": "1"}))
+    leaves = parse("household", "R1", today(), {"household": "H9", "head": "1"})
+    with pytest.raises(OfficeError, match="name its new head among R2"):  # before any telling
+        await desk(net).file(leaves)
+    fields = {"household": "H9", "head": "1", "relationships": "R2=世帯主"}
+    await desk(net).file(parse("household", "R1", today(), fields))
     assert await store.get("households", "H1") == {"head": "R2", "members": ["R2"]}
+    r2 = await store.get("residents", "R2")
+    assert r2 is not None and r2["relationship"] == "世帯主"  # 続柄 follows the new head
     assert await store.get("households", "H9") == {"head": "R1", "members": ["R1"]}
     back = parse("household", "R1", today(), {"household": "H1", "relationship": "夫"})
     assert (await desk(net).file(back))["relationship"] == "夫"  # joins R2's household
     assert await store.get("households", "H1") == {"head": "R2", "members": ["R2", "R1"]}
     assert await store.get("households", "H9") == {"head": None, "members": []}
+    # R1 heads H1 again: R2's 続柄 is to R1 now, as the filing says
+    heads = {"household": "H1", "head": "1", "relationships": "R2=妻"}
+    assert (await desk(net).file(parse("household", "R1", today(), heads)))["relationship"] == (
+        "世帯主"
+    )
+    assert await store.get("households", "H1") == {"head": "R1", "members": ["R2", "R1"]}
+    r2 = await store.get("residents", "R2")
+    assert r2 is not None and r2["relationship"] == "妻"
 
 
 async def test_a_birth_is_numbered_by_jlis_and_held_by_the_register(env: Env) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from cli_runner import Run
 
+from agencies.population.households import generate
+
 
 def test_a_name_change_is_applied_and_the_event_id_printed_first(renkei: Run) -> None:
     code, out, err = renkei(
@@ -60,3 +62,14 @@ def test_on_a_broker_the_register_needs_its_database(renkei: Run) -> None:
         "--local-id", "R1", "--effective", "2026-12-01",
     )  # fmt: skip
     assert code == 2 and "renkei.no_database" in err
+
+
+def test_the_others_relationships_reach_the_desk(renkei: Run) -> None:
+    home = generate(300, seed=1)[0]  # the embedded population: R0000001 heads it, alone
+    assert len(home.members) == 1
+    code, out, err = renkei(
+        "register", "household", "--local-id", "R0000001", "--effective", "2026-12-01",
+        "--household", home.id, "--head", "--relationships", "R0000009=子",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert "relationships names R0000009, whose head does not change" in err

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from agencies.municipality.child_allowance import ChildAllowance, Decision, decide
-from agencies.municipality.in_house import ATENA, InHouse
+from agencies.municipality.in_house import ATENA, Ambiguous, InHouse
 from hub.node import Answer, MemoryStore
 
 ON = dt.date(2024, 6, 1)
@@ -259,7 +259,8 @@ async def test_the_in_house_link_finds_a_signer_only_when_exactly_one_resident_i
     assert await link.atena_of("親 花子", "1990-01-02") is None
     assert await link.atena_of("他人", "1990-01-01") is None
     await link.register.put_many("residents", [("R3", None, {**HEAD, "household": "H2"})])
-    assert await link.atena_of("親 花子", "1990-01-01") is None  # two of them: not guessed
+    with pytest.raises(Ambiguous):  # two of them: not guessed
+        await link.atena_of("親 花子", "1990-01-01")
 
 
 async def test_two_tax_records_naming_one_resident_are_no_figures() -> None:

@@ -223,6 +223,7 @@ class Node:
         self.notice = "delivered"
         self.asked: list[str] = []
         self.notices: list[tuple[str, str, Mapping[str, str]]] = []
+        self.progress: list[Mapping[str, str]] = []
 
     async def ask(
         self,
@@ -245,7 +246,10 @@ class Node:
     async def notify(self, person: str, portal: str, notice: Mapping[str, str]) -> Any:
         if self.notice != "delivered":
             return TimedOut(reason="no reply to the notice before the deadline")
-        self.notices.append((person, portal, notice))
+        if "title" not in notice:  # the claim's progress, for the 申請 page
+            self.progress.append(notice)
+        else:
+            self.notices.append((person, portal, notice))
         return Delivered()
 
 
@@ -454,3 +458,39 @@ async def test_a_receipt_of_another_kind_or_without_its_filer_opens_nothing() ->
     await c.resume()
     await settled(c)
     assert await store.keys(CLAIMS) == [] and node.notices == []
+
+
+async def test_a_signer_two_residents_answer_to_is_not_guessed_the_claim_stays_pending() -> None:
+    node = Node()
+    c, store = await claims(node)
+    c.retry = c.retry_max = 3600.0
+    twin = {**kids()[0], "household": "H9", "sex": "2", "address": "東京都千代田区"}
+    await c.allowance.in_house.register.put_many("residents", [("R9", None, twin)])
+    await c.filed("app-9", "T9", FORM, SIGNED)
+    assert await c.process("app-9") is False
+    claim = await store.get(CLAIMS, "app-9")
+    assert claim is not None and claim["status"] == PENDING and claim["decision"] is None
+    assert "2 residents" in claim["reason"] and node.asked == [] and node.notices == []
+    await c.close()
+
+
+async def test_the_resident_is_told_pending_and_why_once_per_reason_then_the_decision() -> None:
+    node = Node()
+    node.tax = "down"
+    c, _ = await claims(node)
+    c.retry = c.retry_max = 3600.0
+    await c.filed("app-10", "T10", FORM, SIGNED)
+    async with asyncio.timeout(2):
+        while len(node.progress) < 2:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+    opened, stuck = node.progress
+    assert (opened["ref"], opened["state"]) == ("app-10", PENDING)
+    assert stuck["state"] == PENDING and "timed_out" in stuck["reason"]
+    assert await c.process("app-10") is False  # the same reason again: not told again
+    assert len(node.progress) == 2
+    node.tax = "ok"
+    assert await c.process("app-10") is True
+    [(_, _, decided)] = node.notices
+    assert (decided["ref"], decided["state"]) == ("app-10", "認定")
+    assert child_claims.progress_for("a", "x" * 5_000)["reason"] == "x" * 300
+    await c.close()
