@@ -318,16 +318,16 @@ class Claims:
         await self._save(app_id, claim, told=True, notice_error="")
         return True
 
-    async def _report(self, app_id: str, claim: dict[str, Any], token: str) -> dict[str, Any]:
+    async def _report(self, app_id: str, claim: Mapping[str, Any], token: str) -> dict[str, Any]:
         """審査中 and why, to the resident's 申請 page, once per reason (best effort: the
         decision's notice is the one sent until it is delivered)."""
         if claim.get("reported") == claim["reason"]:
-            return claim
+            return dict(claim)
         notice = progress_for(app_id, claim["reason"])
         outcome = await self.node.notify(token, self.portal, notice)
         if not isinstance(outcome, Delivered):
             log.info("claim.progress_unsent", claim=app_id, outcome=outcome.status)
-            return claim
+            return dict(claim)
         return await self._save(app_id, claim, reported=claim["reason"])
 
     async def _decide(self, app_id: str, claim: Mapping[str, Any], token: str) -> dict[str, Any]:
