@@ -28,7 +28,8 @@ from hub.wire import (
 )
 from renkei.network import Network
 
-CHILD, TAX, RESIDENT = "chiyoda-child", "chiyoda-tax", "chiyoda-resident"
+# two wards: the ward's own offices read each other in-house (庁内連携), not over the network
+CHILD, TAX, RESIDENT = "chiyoda-child", "shinjuku-tax", "shinjuku-resident"
 
 
 async def person(env: Env, net: Network, seed: int) -> str:

@@ -21,7 +21,8 @@ from monitor import Search, StoredSpan
 from renkei.network import Network
 from renkei.population.enroll import load_population
 
-CHILD, TAX, RESIDENT = "chiyoda-child", "chiyoda-tax", "chiyoda-resident"
+# two wards: the ward's own offices read each other in-house (庁内連携), not over the network
+CHILD, TAX, RESIDENT = "chiyoda-child", "shinjuku-tax", "shinjuku-resident"
 
 
 async def settled(net: Network, began: int) -> int:
