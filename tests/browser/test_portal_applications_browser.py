@@ -8,22 +8,12 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
-from aiohttp import web
-from browser_env import CHROMIUM, free_port
+from browser_env import CHROMIUM
 from playwright.async_api import Browser, async_playwright, expect
 
-from portal.codec import b64url_decode, b64url_encode
 from portal.model import ApplicationStatus
-from portal.web import create_app
-from tests.unit.portal.portal_fakes import (
-    BRIDGE,
-    TARO,
-    FakeBackend,
-    FakeChecker,
-    hidden,
-)
+from tests.unit.portal.portal_fakes import TARO, start
 
 pytestmark = [pytest.mark.chromium]
 SESSION = "__Host-renkei-session"
@@ -39,43 +29,16 @@ def claim(progress: str, reason: str = "") -> ApplicationStatus:
 
 @pytest.fixture
 async def portal() -> AsyncIterator[tuple[str, str]]:
-    """(the portal's origin, a session cookie of 太郎's), the portal on the fake backend."""
-    backend = FakeBackend()
-    backend.apps_by["tok-taro"] = [
-        claim(""),
-        claim("審査中", "timed_out hub.deadline: 新宿区 税務課 did not answer <b>"),
-        claim("認定"),
-        claim("却下"),
-    ]
-    port = free_port()
-    origin = f"http://localhost:{port}"
-    app = create_app(backend, FakeChecker(), bridge_url=BRIDGE, public_origin=origin)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "localhost", port).start()
-    try:
-        jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[origin])
-        async with aiohttp.ClientSession(cookie_jar=jar) as http:  # what the bridge does
-            async with http.get(f"{origin}/login") as page:
-                html = await page.text()
-            challenge = hidden(html, "challenge")
-            form = {
-                "challenge": challenge,
-                "state": hidden(html, "state"),
-                "signature": b64url_encode(TARO.sign(b64url_decode(challenge))),
-                "certificate": b64url_encode(TARO.der),
-            }
-            async with http.post(
-                f"{origin}/login/complete",
-                data=form,
-                headers={"Origin": BRIDGE},
-                allow_redirects=False,
-            ) as done:
-                assert done.status == 303, await done.text()
-            session = next(m.value for m in jar if m.key == SESSION)
-        yield origin, session
-    finally:
-        await runner.cleanup()
+    """(the portal's origin, a session cookie of 太郎's): the portal on the fake backend of its
+    unit tests, logged in as their fake bridge does."""
+    async for env in start():
+        env.backend.apps_by["tok-taro"] = [
+            claim(""),
+            claim("審査中", "timed_out hub.deadline: 新宿区 税務課 did not answer <b>"),
+            claim("認定"),
+            claim("却下"),
+        ]
+        yield str(env.client.make_url("/").origin()), await env.login(TARO)
 
 
 @pytest.fixture
@@ -93,9 +56,8 @@ async def test_each_claim_reads_as_its_office_told_it(
     origin, session = portal
     context = await browser.new_context(viewport={"width": width, "height": 800})
     # a __Host- cookie, set as for the https origin: Chromium sends Secure cookies to
-    # http://localhost, a trustworthy origin (as the portal's own browser test relies on)
-    port = origin.rsplit(":", 1)[1]
-    url = f"https://localhost:{port}/"
+    # http://127.0.0.1, a trustworthy origin
+    url = origin.replace("http://", "https://", 1) + "/"
     cookie = {"name": SESSION, "value": session, "url": url, "secure": True}
     await context.add_cookies([cookie])  # type: ignore[list-item]
     page = await context.new_page()

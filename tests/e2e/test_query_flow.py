@@ -152,7 +152,7 @@ async def test_refusals_are_explained_and_recorded(
 ) -> None:
     net = await env.network()
     child = await env.raw(net, CHILD)
-    rrc = await person(env, net, 30 + len(code) + len(provider))  # one person per case
+    rrc = await person(env, net, 30 + 3 * len(code) + len(provider))  # one person per case
     await ask(child, query(env.token(rrc, CHILD), provider=provider, items=items))
     reply = await child.reply()
     assert isinstance(reply.outcome, Refused)
