@@ -120,7 +120,10 @@ class SignedApplications:
             "signed_at": signer.signing_time.isoformat(),
             "accepted_at": dt.datetime.now(dt.UTC).isoformat(),
         }
-        doc = {"kind": kind, "form": form, "receipt": receipt}
+        # who filed, kept with the receipt: what ``after`` is given, should it run again
+        # (an office that stopped between the receipt and ``after``: ``filed_unopened``)
+        filer = {"person": person, "name": signer.name, "birth_date": signer.birth_date}
+        doc = {"kind": kind, "form": form, "receipt": receipt, "filer": filer}
         await self.store.put_many(COLLECTION, [(app_id, None, doc)])
         if self.after is not None:
             await self.after(app_id, person, form, signer)

@@ -6,7 +6,7 @@ flood, against without it, in the same run.
     .venv/bin/python bench/flood_bench.py --quick      # smoke run: 4 s per phase
 
 The real services as their own processes on RabbitMQ and PostgreSQL (``renkei run token``,
-``renkei run office chiyoda-tax``, ``renkei run hub``; deployed as ``bench/query_bench.py``
+``renkei run office shinjuku-tax``, ``renkei run hub``; deployed as ``bench/query_bench.py``
 does, with a quotas file of the bench's own). This process plays two offices:
 
 portal     ``myna-portal`` (class interactive: its requests take the hub's interactive lane)

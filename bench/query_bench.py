@@ -13,7 +13,7 @@ baseline   the bare two-hop relay: client → middle → provider → middle →
            confirmed, and replies through queues as in the product (the middle keeps no state:
            it acks a request once forwarded and relays the provider's reply from its reply
            queue). Every reply is compared with its request. No signatures, records or tokens.
-renkei     the product: ``renkei run token``, ``renkei run office chiyoda-tax`` and ``renkei
+renkei     the product: ``renkei run token``, ``renkei run office shinjuku-tax`` and ``renkei
            run hub`` as their own processes (a fresh vhost, database and state directory made
            with ``renkei init``, ``broker setup`` and ``db migrate``); this process is office
            ``chiyoda-child`` (``OfficeNode`` over ``connect_amqp``) asking ``local_tax`` for
@@ -98,7 +98,7 @@ ADMIN_URL = os.environ.get("RENKEI_BENCH_ADMIN_URL", "http://guest:guest@127.0.0
 USER_PREFIX = f"bench{os.getpid()}-"
 PG_DSN = os.environ.get("RENKEI_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
-REQUESTER, PROVIDER = "chiyoda-child", "chiyoda-tax"
+REQUESTER, PROVIDER = "chiyoda-child", "shinjuku-tax"  # two wards: one ward's are in-house
 AFFAIR, ITEM, FISCAL_YEAR = "child_allowance", "local_tax", 2024
 SCRIPT = str(Path(__file__).resolve())
 CALL_TIMEOUT = 15.0  # the bench's own guard; the office's deadline (10 s + 1 s grace) is first

@@ -51,7 +51,7 @@ LATER = {
     tn.CONVERSATION_ID: UUID,
     tn.KIND: "query",
     tn.REQUESTER: "chiyoda-child",
-    tn.PROVIDER: "chiyoda-tax",
+    tn.PROVIDER: "shinjuku-tax",
     tn.AFFAIR: "child_allowance",
     tn.ITEMS: ("local_tax",),
 }
@@ -84,7 +84,7 @@ def per_span(n: int, rounds: int) -> None:
     lean = LeanTracer(lean_spans.append)
     best = {"sdk": float("inf"), "lean": float("inf"), "encode": float("inf")}
     best["decode"] = float("inf")
-    check = SpanCheck(["chiyoda-child", "chiyoda-tax", "hub"])
+    check = SpanCheck(["chiyoda-child", "shinjuku-tax", "hub"])
     for _ in range(rounds):
         for name, tracer, kept in (("sdk", sdk, keep.spans), ("lean", lean, lean_spans)):
             kept.clear()
@@ -127,7 +127,7 @@ async def network(tracing: bool, n: int, inflight: int) -> float:
                 asked += 1
                 token = tokens[asked % len(tokens)]
                 answer = await child.node.ask(
-                    "child_allowance", "chiyoda-tax", ("local_tax",), token, {"fiscal_year": 2024}
+                    "child_allowance", "shinjuku-tax", ("local_tax",), token, {"fiscal_year": 2024}
                 )
                 assert answer.status in ("ok", "not_found"), answer
 

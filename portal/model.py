@@ -20,6 +20,8 @@ from hub.wire import RecordOutcome
 
 __all__ = [
     "APPLICATIONS",
+    "PENDING",
+    "PROGRESS",
     "AccessEntry",
     "ApplicationKind",
     "ApplicationStatus",
@@ -108,6 +110,10 @@ class OfficeData:
     no_rule: bool = False  # it holds the resident, but no rule lets the portal ask it
 
 
+PENDING = "審査中"  # an accepted application under examination (then 認定 or 却下)
+PROGRESS = frozenset({PENDING, "認定", "却下"})  # what an office may say of an application
+
+
 @dataclass(frozen=True, slots=True)
 class ApplicationStatus:
     application_id: UUID
@@ -117,6 +123,11 @@ class ApplicationStatus:
     status: Literal["accepted", "refused", "unavailable"]
     detail: str  # the office's receipt number or its reason
     office_name: str = ""  # the registry's name of ``office``
+    # what the office tells of it after the receipt (its notices with ``ref``, the id of the
+    # application it signed): 審査中 (with ``reason`` while it waits), 認定 or 却下
+    ref: str = ""
+    progress: str = ""
+    reason: str = ""
 
 
 class Backend(Protocol):

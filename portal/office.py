@@ -33,6 +33,8 @@ from portal.exceptions import (
     UnreadableSignature,
 )
 from portal.model import (
+    PENDING,
+    PROGRESS,
     AccessEntry,
     ApplicationKind,
     ApplicationStatus,
@@ -48,6 +50,7 @@ log = get_logger("portal.office")
 Feed = asyncio.Queue[AccessEntry | NoticeEntry]
 _REF_MAX = 100  # a notice's ``ref``, longest kept
 _KEPT = 100  # notices and application statuses kept per resident (newest)
+_REASON_MAX = 300  # why it is still 審査中, longest kept
 NOTICES, APPLICATIONS = "notices", "applications"  # the portal's store: per resident
 _FEED_MAX = 100  # a resident's browser that stopped reading loses alerts, not the portal memory
 SELF_INFORMATION = "self_information"  # the portal rules' affair (hub/routing/portal.py)
@@ -279,8 +282,12 @@ class PortalOffice:
                 record_hash="",
             )
         else:
-            notice = self._open_notice(msg)
-            if notice is None:
+            body = self._open_body(msg)
+            if body is None:
+                return
+            await self._progress(msg.person, msg.origin, body)
+            notice = self._notice(msg, body) if "title" in body else None
+            if notice is None:  # (a report of an application's progress only: no お知らせ)
                 return
             mine = await self.notices(msg.person)
             if any(n.notice_id == notice.notice_id for n in mine):
@@ -291,12 +298,42 @@ class PortalOffice:
             if feed.qsize() < _FEED_MAX:
                 feed.put_nowait(entry)
 
-    def _open_notice(self, msg: ForwardedNotice) -> NoticeEntry | None:
+    def _open_body(self, msg: ForwardedNotice) -> dict[str, Any] | None:
         try:
             body = orjson.loads(open_sealed(msg.body, self.node.keys.sealing))
+        except (WireError, orjson.JSONDecodeError) as exc:
+            log.warning("notice.unreadable", origin=msg.origin, error=type(exc).__name__)
+            return None
+        if not isinstance(body, dict):
+            log.warning("notice.unreadable", origin=msg.origin, error="not an object")
+            return None
+        return body
+
+    async def _progress(self, person: str, origin: str, body: Mapping[str, Any]) -> None:
+        """An office's word on an application it accepted (``ref``: the application's id;
+        ``state``: 審査中 with its ``reason``, 認定, 却下): only the office it was filed at, for
+        the resident who filed it; a decision is not undone by a late 審査中."""
+        state, ref = body.get("state"), body.get("ref")
+        if state not in PROGRESS or not isinstance(ref, str) or not 0 < len(ref) <= _REF_MAX:
+            return
+        reason = body.get("reason") if state == PENDING else ""
+        reason = reason[:_REASON_MAX] if isinstance(reason, str) else ""
+        kept = await self.applications(person)
+        for i, status in enumerate(kept):
+            if (status.ref, status.office, status.status) != (ref, origin, "accepted"):
+                continue
+            if status.progress in PROGRESS and status.progress != PENDING:
+                return  # decided: stays so
+            kept[i] = dataclasses.replace(status, progress=state, reason=reason)
+            doc = {"applications": _STATUSES.dump_python(kept, mode="json")}
+            await self.store.put_many(APPLICATIONS, [(person, None, doc)])
+            return
+
+    def _notice(self, msg: ForwardedNotice, body: Mapping[str, Any]) -> NoticeEntry | None:
+        try:
             title, text = str(body["title"])[:200], str(body["body"])[:4000]
             ref = body.get("ref")
-        except (WireError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        except KeyError as exc:
             log.warning("notice.unreadable", origin=msg.origin, error=type(exc).__name__)
             return None
         # a notice about one thing of the office's (``ref``, e.g. a claim's decision) is kept
@@ -375,6 +412,7 @@ class PortalOffice:
                 "accepted",
                 str(answer.data["receipt"]),
                 self._name(office),
+                ref=str(answer.data.get("application_id", ""))[:_REF_MAX],
             )
         else:
             detail = f"{answer.code}: {answer.reason}" if answer.code else answer.reason

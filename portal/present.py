@@ -14,7 +14,14 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from portal.model import APPLICATIONS, AccessEntry, ApplicationStatus, ItemData, NoticeEntry
+from portal.model import (
+    APPLICATIONS,
+    PENDING,
+    AccessEntry,
+    ApplicationStatus,
+    ItemData,
+    NoticeEntry,
+)
 from portal.state import figure, jst
 
 __all__ = [
@@ -74,6 +81,12 @@ _OK = {
     "application": "受理 (accepted)",
     "enrollment": "登録 (enrolled)",
     "change_notice": "通知 (delivered)",
+}
+PROGRESS_LABELS = {  # an accepted application, as its office tells of it
+    "": "受付済み (accepted)",
+    PENDING: "審査中 (under examination)",
+    "認定": "認定 (granted)",
+    "却下": "却下 (rejected)",
 }
 STATUSES = {
     "accepted": "受付済み (accepted)",
@@ -191,9 +204,16 @@ def status_row(s: ApplicationStatus) -> dict[str, str]:
         "office": s.office,
         "office_name": s.office_name or s.office or "—",
         "status": s.status,
-        "status_label": STATUSES.get(s.status, s.status),
-        "detail": s.detail,
+        "status_label": _progress_label(s),
+        "detail": f"{s.detail} — {s.reason}" if s.progress == PENDING and s.reason else s.detail,
     }
+
+
+def _progress_label(s: ApplicationStatus) -> str:
+    """受付 once accepted, then what the office told of it: 審査中, 認定, 却下."""
+    if s.status != "accepted":
+        return STATUSES.get(s.status, s.status)
+    return PROGRESS_LABELS.get(s.progress, PROGRESS_LABELS[""])
 
 
 # ---- わたしの情報 ---------------------------------------------------------------------------

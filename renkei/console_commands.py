@@ -18,7 +18,7 @@ from typing import TextIO
 
 import asyncpg
 
-from agencies.municipality.child_allowance import ChildAllowance
+from agencies.municipality.child_allowance import AFFAIR, ChildAllowance
 from agencies.population.households import generate
 from monitor.console import (
     DEFAULT_PORT,
@@ -201,13 +201,18 @@ async def monitor_demo(
 
 
 async def _activity(net: Network, every: float) -> None:
+    """The office checks five applicants (in-house: its ward's register and tax office, no
+    network traffic), asks 新宿区's tax office about each over the network (as for a claimant
+    who moved in after 1 January), and asks once what no row allows (refused)."""
     child: ChildAllowance = net.apps["chiyoda-child"]
     while True:
-        applicants = await child.store.keys("applicants")
-        await asyncio.gather(*(child.check(a, STATUS_DATE) for a in applicants[:5]))
-        token = await child.store.token("applicants", applicants[0])
-        if token is not None:  # no row lets 児童手当 ask for 生活保護関係情報: refused
-            await child.node.ask(
-                "child_allowance", "chiyoda-welfare", ("public_assistance",), token
-            )
+        applicants = (await child.store.keys("applicants"))[:5]
+        await asyncio.gather(*(child.check(a, STATUS_DATE) for a in applicants))
+        tokens = [t for a in applicants if (t := await child.store.token("applicants", a))]
+        year = {"fiscal_year": STATUS_DATE.year}
+        await asyncio.gather(
+            *(child.node.ask(AFFAIR, "shinjuku-tax", ("local_tax",), t, year) for t in tokens)
+        )
+        if tokens:  # no row lets 児童手当 ask 日本年金機構 for 年金給付関係情報: refused
+            await child.node.ask(AFFAIR, "nenkin", ("pension_benefit",), tokens[0])
         await asyncio.sleep(every)

@@ -1,12 +1,13 @@
 """``renkei demo``: the whole network in one process, one claim season in miniature.
 
 A synthetic population is numbered and enrolled; the child-allowance office checks its
-applicants by asking the tax office for income and the resident register for the household;
-a family that moved 新宿区 → 千代田区 after 1 January claims, and its income comes from 新宿区
-(the municipality of 1 January, found by the hub); one query the legal table refuses is
-shown; then a summary: queries by outcome, latencies, one resident's access records (what
-they would see in やりとり履歴), the chain verified, and one query's trace as the monitor
-keeps it.
+applicants in-house (庁内連携: the household and income read from its own ward's register and
+tax office, no network query); a family that moved 新宿区 → 千代田区 after 1 January claims,
+and its income comes from 新宿区 over the network (the municipality of 1 January, found by the
+hub); benefits ask national and prefectural offices; two refused queries are shown (one the
+legal table refuses, one between two offices of the ward: 庁内連携, not the network); then a
+summary: queries by outcome, latencies, one resident's access records (what they would see in
+やりとり履歴), the chain verified, and one query's trace as the monitor keeps it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TextIO
 from agencies.item_office import COLLECTION as PEOPLE
 from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance, Decision
+from agencies.municipality.in_house import ATENA
 from agencies.municipality.moving import move_in
 from agencies.population.households import Household, Person, generate
 from hub.node import Answer
@@ -82,14 +84,12 @@ async def run_demo(
             f" ({loaded.refused} refused) in {loaded.seconds:.1f} s"
         )
         decisions, seconds = await _check_applicants(net)
-        answers = [a for d in decisions for a in d.answers]
-        _report_decisions(say, decisions, answers, seconds)
-        await _moved_in_claim(say, net)
-        await _beyond_the_ward(say, net, households)
-        refusal = await _refused_query(net)
-        answers.append(refusal)
-        say("\nrefused by the legal table (児童手当 asking for 生活保護関係情報):")
-        say(f"  {refusal.status} {refusal.code}: {refusal.reason}")
+        _report_decisions(say, decisions, seconds)
+        answers = [*await _moved_in_claim(say, net), *await _beyond_the_ward(say, net, households)]
+        for title, refusal in await _refused_queries(net):
+            answers.append(refusal)
+            say(f"\nrefused by the hub ({title}):")
+            say(f"  {refusal.status} {refusal.code}: {refusal.reason}")
         _report_outcomes(say, answers)
         subject = loaded.held[("chiyoda-child", decisions[0].local_id)]
         await _move(say, net, loaded, subject)
@@ -146,7 +146,7 @@ async def _move(say: Callable[[str], None], net: Network, loaded: Loaded, subjec
     say(f"  directory: held by {now}; ended at {ended}")
 
 
-async def _moved_in_claim(say: Callable[[str], None], net: Network) -> None:
+async def _moved_in_claim(say: Callable[[str], None], net: Network) -> tuple[Answer, ...]:
     """A family taxed in 新宿区 on 1 January that moved to 千代田区 on 1 March claims 児童手当 at
     千代田区: income is 新宿区's (the municipality of 1 January), which the hub finds — the
     network case of 別表 row r01, between two municipalities."""
@@ -204,12 +204,13 @@ async def _moved_in_claim(say: Callable[[str], None], net: Network) -> None:
     claimant = await net.offices["chiyoda-child"].enroll(
         numbers[head[0]], facts(*head[1:4], CHIYODA_HOME)
     )
-    await child.store.put_many("applicants", [("CM0000001", claimant, {"name": head[1]})])
+    applicant = {"name": head[1], ATENA: ids[0]}  # the register's record: the in-house key
+    await child.store.put_many("applicants", [("CM0000001", claimant, applicant)])
     decision = await child.check("CM0000001", STATUS_DATE)
     say(
         f"\na claim across municipalities: {head[1]} moved 新宿区 → 千代田区 on {MOVED_IN}, after"
-        " 1 January; 千代田区's 児童手当 asks its own tax office, then the hub for the"
-        " municipality of 1 January:"
+        " 1 January; 千代田区's 児童手当 reads the household in-house, finds no 千代田区 tax"
+        " figures for the year there, and asks the hub for the municipality of 1 January:"
     )
     assert net.records is not None
     hub_token = ring.token_for(ring.link_id(head[0]), HUB)
@@ -218,11 +219,12 @@ async def _moved_in_claim(say: Callable[[str], None], net: Network) -> None:
             say(f"  {r.requester} asked {r.provider} for local_tax: {r.outcome}")
     status = f"{decision.status}, {decision.monthly_yen:,} yen/month"
     say(f"  {decision.local_id}: {status} — {decision.reason}")
+    return decision.answers
 
 
 async def _beyond_the_ward(
     say: Callable[[str], None], net: Network, households: list[Household]
-) -> None:
+) -> list[Answer]:
     """Benefits that ask beyond the ward: 介護保険 asks 日本年金機構 for a pension (r20a), 障害者
     福祉 asks 東京都 for the disability handbook it issued (d03). The national and prefectural
     offices hold data of their own, enrolled with the four facts like every office."""
@@ -244,6 +246,7 @@ async def _beyond_the_ward(
         await net.stores[office].put_many(PEOPLE, [(f"P{office[:2]}1", tokens[office], doc)])
     age = _age(elder.birth_date, STATUS_DATE)
     say(f"\nbeyond the ward: {elder.name} ({age}), 千代田区 resident")
+    answers = []
     for asker, affair, provider, item in (
         ("chiyoda-care", "long_term_care", "nenkin", "pension_benefit"),
         ("chiyoda-disability", "independence_support", "tokyo-pref", "disability"),
@@ -251,6 +254,8 @@ async def _beyond_the_ward(
         answer = await net.offices[asker].ask(affair, provider, (item,), tokens[asker])
         got = answer.data[item] if answer.data else answer.reason
         say(f"  {asker} asked {provider} for {item} ({affair}): {answer.status} — {got}")
+        answers.append(answer)
+    return answers
 
 
 def _age(birth: str, on: dt.date) -> int:
@@ -267,25 +272,40 @@ async def _check_applicants(net: Network) -> tuple[list[Decision], float]:
 
 
 def _report_decisions(
-    say: Callable[[str], None], decisions: list[Decision], answers: list[Answer], seconds: float
+    say: Callable[[str], None], decisions: list[Decision], seconds: float
 ) -> None:
     counts = Counter(d.status for d in decisions)
+    sent = sum(len(d.answers) for d in decisions)
     say(
         f"\nchild allowance (児童手当), status date {STATUS_DATE}: {len(decisions)} applicants"
-        f" checked with {len(answers)} queries in {seconds:.2f} s"
+        f" checked in {seconds:.2f} s, in-house (庁内連携): the household from 千代田区's"
+        f" register and the income from its tax office, read inside the ward —"
+        f" {sent} network queries"
     )
     say("  " + " · ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for d in decisions[:3]:
         say(f"  {d.local_id}: {d.status}, {d.monthly_yen:,} yen/month — {d.reason}")
 
 
-async def _refused_query(net: Network) -> Answer:
+async def _refused_queries(net: Network) -> list[tuple[str, Answer]]:
     child: ChildAllowance = net.apps["chiyoda-child"]
     first = (await child.store.keys("applicants"))[0]
     token = await child.store.token("applicants", first)
     assert token is not None
-    # 生活保護関係情報 is held by the welfare office, but no row lets 児童手当 ask for it
-    return await child.node.ask("child_allowance", "chiyoda-welfare", ("public_assistance",), token)
+    # 年金給付関係情報 is held by 日本年金機構, but no row lets 児童手当 ask for it; and
+    # 千代田区's own tax office is not asked over the network at all: that is 庁内連携
+    return [
+        (
+            "児童手当 asking 日本年金機構 for 年金給付関係情報: the legal table",
+            await child.node.ask("child_allowance", "nenkin", ("pension_benefit",), token),
+        ),
+        (
+            "児童手当 asking its own ward's tax office over the network: 庁内連携",
+            await child.node.ask(
+                "child_allowance", "chiyoda-tax", ("local_tax",), token, {"fiscal_year": 2024}
+            ),
+        ),
+    ]
 
 
 def _report_outcomes(say: Callable[[str], None], answers: list[Answer]) -> None:

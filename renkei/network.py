@@ -411,12 +411,9 @@ async def _start_office(
     seal: Seal | None = None,
 ) -> None:
     """The office's node, playing the roles the registry names for it (``renkei.roles``)."""
-    store: OfficeStore
-    if pool is not None:
-        store = PgStore(pool, code)
+    store = _store_of(net, code, pool)
+    if isinstance(store, PgStore):
         await store.migrate()
-    else:
-        store = MemoryStore()
     bus = await _bus_for(net, code, broker)
     node = OfficeNode(
         code=code,
@@ -431,7 +428,19 @@ async def _start_office(
     if net.quotas.class_of(code) == "interactive":
         node.lane = INTERACTIVE_EXCHANGE
     office = net.registry.get(code)
-    seat = Seat(office, node, store, net.registry, net.table, net.state, signatures, listener, seal)
+    seat = Seat(
+        office,
+        node,
+        store,
+        net.registry,
+        net.table,
+        net.state,
+        signatures,
+        listener,
+        seal,
+        stores=lambda other: _store_of(net, other, pool),
+        apps=net.apps,
+    )
     made = assemble(seat)
     net._closers.extend(made.closers)
     # the node exists first: the roles that ask (the portal, the allowance office) ask through it
@@ -440,9 +449,17 @@ async def _start_office(
         node.deadline = made.deadline
     await node.start()
     net._closers.append(node.stop)
-    net.offices[code], net.stores[code], net.apps[code] = node, store, made.app
+    net.offices[code], net.apps[code] = node, made.app
     for start in made.starters:  # after the node: they may ask through it
         await start()
+
+
+def _store_of(net: Network, code: str, pool: Any) -> OfficeStore:
+    """The office's store, made once: its own, or one its municipality's in-house link reads
+    (庁内連携: the same schema in PostgreSQL, the same memory in one process)."""
+    if code not in net.stores:
+        net.stores[code] = PgStore(pool, code) if pool is not None else MemoryStore()
+    return net.stores[code]
 
 
 async def _keep_session(_: Any) -> None:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from agencies.municipality.in_house import ATENA
 from card_service import HttpCa, Pins, Resident, StateKey, issue_to_file
 from card_service.desk.register import check_on_register
 from hub.log import get_logger
@@ -181,9 +182,9 @@ async def demo_resident(
     rrc = resident_record_code(f"{uuid.uuid4().int % 10**10:010d}")
     facts = Facts.of(DEMO_RESIDENT)
     number = (await net.apps["jlis"].register({rrc: facts}, municipality="131016"))[rrc]
-    offices = ("chiyoda-resident", "chiyoda-child", "chiyoda-tax")
+    offices = ("chiyoda-resident", "chiyoda-child", "chiyoda-tax", "nenkin")
     tokens = {o: await net.offices[o].enroll(number, facts) for o in offices}
-    record = {**DEMO_RESIDENT, "household": f"h-{rrc}", "relationship": "世帯主"}
+    record = {**DEMO_RESIDENT, "household": f"h-{rrc}", "relationship": "世帯主", "rrc": rrc}
     await net.stores["chiyoda-resident"].put_many(
         "residents", [(f"demo-{rrc}", tokens["chiyoda-resident"], record)]
     )
@@ -192,10 +193,12 @@ async def demo_resident(
     year = today.year if today.month >= 4 else today.year - 1
     assessed = {"total_income": DEMO_INCOME, "municipal_income_levy": DEMO_LEVY}
     taxpayer = {"name": DEMO_RESIDENT["name"], "years": {str(year): assessed}}
+    taxpayer[ATENA] = f"demo-{rrc}"  # the ward's in-house key: its register's record (庁内連携)
     await net.stores["chiyoda-tax"].put_many(
         "taxpayers", [(f"demo-{rrc}", tokens["chiyoda-tax"], taxpayer)]
     )
-    child = {**record, **DEMO_CHILD, "relationship": "子"}  # unnumbered here: not enrolled
+    child = {k: v for k, v in record.items() if k != "rrc"} | DEMO_CHILD  # not numbered here
+    child["relationship"] = "子"
     await net.stores["chiyoda-resident"].put_many("residents", [(f"demo-{rrc}-c", None, child)])
     members = {"head": f"demo-{rrc}", "members": [f"demo-{rrc}", f"demo-{rrc}-c"]}
     await net.stores["chiyoda-resident"].put_many("households", [(f"h-{rrc}", None, members)])
@@ -237,17 +240,19 @@ async def office_activity(
     say: Callable[[str], None],
     notice_every: int = 0,
 ) -> None:
-    """児童手当 checks the household now and then; the first check sends a notice (and then
-    every ``notice_every``-th check, when given)."""
-    child = net.offices["chiyoda-child"]
+    """日本年金機構 asks the ward's register for the resident's record now and then (over the
+    network: another body; the ward's own offices read it in-house, 庁内連携, and leave no
+    access record); 児童手当 sends a notice at the first visit (and then every
+    ``notice_every``-th, when given)."""
+    child, pension = net.offices["chiyoda-child"], net.offices["nenkin"]
     visits = sent = 0
     while True:
         await asyncio.sleep(every)
         visits += 1
-        answer = await child.ask(
-            "child_allowance", "chiyoda-resident", ("resident_record",), tokens["chiyoda-child"]
+        answer = await pension.ask(
+            "national_pension", "chiyoda-resident", ("resident_record",), tokens["nenkin"]
         )
-        say(f"  … 児童手当 asked 住民記録 for the resident's household: {answer.status}")
+        say(f"  … 日本年金機構 asked 住民記録 for the resident's record: {answer.status}")
         if sent == 0 or (notice_every and visits % notice_every == 0):
             notice = {
                 "title": f"児童手当の現況について (child allowance: status check {sent + 1})",

@@ -50,6 +50,7 @@ _OPTIONS = {  # option → the filing's field
     "birth_date": "birth_date",
     "household": "household",
     "relationship": "relationship",
+    "relationships": "relationships",  # a new head: the others' 続柄, R2=妻,R3=子
     "to": "to_municipality",
     "from_address": "from_address",
 }
@@ -65,7 +66,8 @@ def add_register_commands(sub: argparse._SubParsersAction) -> None:  # type: ign
         "move-in": "転入: after a move out to this municipality; the resident gets their holder",
         "name": "氏名の変更: the signature certificate is revoked",
         "address": "転居: a new address within the municipality",
-        "household": "世帯変更: join or leave a household, or become its head (--head)",
+        "household": "世帯変更: join or leave a household, or become its head (--head; the"
+        " other members' new 続柄 with --relationships R2=妻,R3=子)",
         "entry": "国外からの転入: a first entry, never numbered; J-LIS numbers them, a notice",
     }
     for kind in (k for k in KINDS if k != NUMBER):  # a number change: `renkei numbers change`

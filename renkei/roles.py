@@ -16,9 +16,11 @@ from agencies.jlis.numbers import NumberGenerator
 from agencies.jlis.registry import Jlis
 from agencies.municipality.child_allowance import ChildAllowance
 from agencies.municipality.child_claims import Claims, check_form
+from agencies.municipality.in_house import InHouse
 from agencies.municipality.issuance import Printer
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.moving import MovedOut
+from agencies.municipality.register_desk import RegisterDesk
 from agencies.municipality.resident_register import ResidentRegister
 from hub.node import ChangeListener, OfficeNode, OfficeStore, Roles
 from hub.routing import LegalTable, Office, Registry
@@ -49,6 +51,9 @@ class Seat:
     signatures: PkiSignatureCheck | None = None  # none: the office takes no applications
     listener: ChangeListener | None = None  # supplied by the caller (the CA for jlis-pki)
     seal: Seal | None = None  # a municipal office's 公印 for certificate PDFs (none: data only)
+    # another office's store, by code: what the municipality's in-house link reads (庁内連携)
+    stores: Callable[[str], OfficeStore] | None = None
+    apps: Mapping[str, Any] | None = None  # the own code of the offices started before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +96,10 @@ def _allowance(s: Seat) -> ChildAllowance:
     municipality = s.office.municipality
     register = _office_providing(s.registry, "resident_record", municipality)
     tax = _office_providing(s.registry, "local_tax", municipality)
-    return ChildAllowance(s.node, s.store, register=register, tax_office=tax)
+    if s.stores is None or municipality is None:
+        raise LookupError(f"{s.office.code}: a child allowance office needs its in-house link")
+    link = InHouse(municipality, s.stores(register), s.stores(tax))
+    return ChildAllowance(s.node, s.store, in_house=link)
 
 
 def _child_allowance(s: Seat) -> Part:
@@ -113,7 +121,9 @@ def _applications(s: Seat) -> Part:
     if s.signatures is None:  # no signature check configured: it takes none (as a node would)
         return Part()
     code = s.office.code
-    then: Then | None = MovedOut(s.node, s.store) if "moving" in s.office.accepts else None
+    then: Then | None = None
+    if "moving" in s.office.accepts:  # 転出届 online: filed as the desk files it
+        then = MovedOut(s.node, _desk(s))
     claims: Claims | None = None
     if "child_allowance" in s.office.accepts:  # 認定請求: fetched, decided, told
         claims = Claims(_allowance(s), _portal_code(s.registry))
@@ -130,6 +140,14 @@ def _applications(s: Seat) -> Part:
     if claims is None:
         return Part(Roles(applications=received))
     return Part(Roles(applications=received), start=claims.resume, close=claims.close)
+
+
+def _desk(s: Seat) -> RegisterDesk | None:
+    """The register's desk, when J-LIS runs in this process (none: no J-LIS to note with)."""
+    jlis = None if s.apps is None else s.apps.get("jlis")
+    if not isinstance(jlis, Jlis) or s.office.municipality is None:
+        return None
+    return RegisterDesk(s.node, s.store, jlis, s.office.municipality)
 
 
 def _checked_form(office: str) -> Then:

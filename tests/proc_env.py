@@ -153,7 +153,7 @@ def require_pcsc() -> None:
 
 
 async def file_taxpayer(
-    env: dict[str, str], tax: str = "chiyoda-tax", asker: str = "chiyoda-child"
+    env: dict[str, str], tax: str = "shinjuku-tax", asker: str = "chiyoda-child"
 ) -> str:
     """One taxpayer (``TAX_YEAR``) in ``tax``'s store and the same person among ``asker``'s
     applicants, each under its own token, filed as enrollment (or bulk 符号取得) would, with

@@ -1,11 +1,13 @@
 """子育て支援課: the child allowance (児童手当) office. A requester: it asks, it decides.
 
-For each applicant it asks the resident register for the household (住民票関係情報) and the tax
-office for income (地方税関係情報), then applies the rules in force on the status date (6月1日).
-Income is assessed by the municipality where the claimant lived on 1 January (地方税法 第39条・
-第294条: 賦課期日): when its own tax office holds no record for the fiscal year (a claimant who
-moved in after 1 January), it asks the hub, which finds the office that held the claimant on
-that 1 January (the 転入元, FACTS §1.4 row 1) — the network case the legal table's r01 is for.
+For each applicant it reads the household (住民票関係情報) from its municipality's register and
+the income (地方税関係情報) from its tax office in-house (庁内連携, ``in_house.py``: the hub
+refuses a query between two offices of one municipality), then applies the rules in force on
+the status date (6月1日). Income is assessed by the municipality where the claimant lived on 1
+January (地方税法 第39条・第294条: 賦課期日): when its own tax office holds no record for the
+fiscal year (a claimant who moved in after 1 January), it asks the hub, which finds the office
+that held the claimant on that 1 January (the 転入元, FACTS §1.4 row 1) — the network case the
+legal table's r01 is for.
 
 The rules are those in force on the date decided for (``decide``), both MODELS (figures
 recalled, not checked against the law text; FACTS.md says only that the reform took effect in
@@ -27,16 +29,20 @@ October 2024 [R], and neither FACTS nor REGISTER-FACTS gives the amounts or the 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from agencies.municipality.in_house import ATENA, InHouse
 from hub.node import Answer, OfficeNode, OfficeStore
 from hub.wire import HUB
 
-__all__ = ["AFFAIR", "REFORM", "ChildAllowance", "Decision", "Supporting", "decide"]
+__all__ = ["AFFAIR", "IN_HOUSE", "REFORM", "ChildAllowance", "Decision", "Supporting", "decide"]
 
 AFFAIR = "child_allowance"
+IN_HOUSE = "in_house"  # an answer's code: found in-house (庁内連携), not asked over the network
 REFORM = dt.date(2024, 10, 1)  # 高校生年代まで, 第3子 30,000 yen, no income limit
 _LIMIT = 6_220_000
 _UPPER = 8_580_000
@@ -134,27 +140,36 @@ def _before_reform(
 
 @dataclass(frozen=True, slots=True)
 class Supporting:
-    """What the network answered: the household, the tax figures, and every answer in order."""
+    """What was found: the household, the tax figures, and every network answer in order (the
+    in-house ones make none: ``code`` ``in_house``, no record id)."""
 
     household: Answer
     tax: Answer
     answers: tuple[Answer, ...]
 
 
+def _in_house(data: Mapping[str, Any] | None, what: str) -> Answer:
+    """An in-house finding, in the shape of an answer (no network query, no record)."""
+    if data is None:
+        return Answer(uuid.uuid4(), "not_found", None, IN_HOUSE, f"no {what} in-house")
+    return Answer(uuid.uuid4(), "ok", data, IN_HOUSE, "庁内連携")
+
+
 class ChildAllowance:
-    def __init__(
-        self, node: OfficeNode, store: OfficeStore, *, register: str, tax_office: str
-    ) -> None:
+    """The office; ``in_house``: its municipality's in-house link (the register and the tax
+    office of its own municipality are read there, never asked over the network)."""
+
+    def __init__(self, node: OfficeNode, store: OfficeStore, *, in_house: InHouse) -> None:
         self.node = node
         self.store = store
-        self.register = register
-        self.tax_office = tax_office
+        self.in_house = in_house
 
     async def check(self, local_id: str, status_date: dt.date) -> Decision:
         token = await self.store.token("applicants", local_id)
-        if token is None:
+        applicant = await self.store.get("applicants", local_id)
+        if token is None or applicant is None:
             return Decision(local_id, "unknown", 0, 0, "applicant not enrolled", ())
-        found = await self.supporting(token, status_date)
+        found = await self.supporting(applicant.get(ATENA), token, status_date)
         household, tax = found.household, found.tax
         if household.data is None or tax.data is None:
             failed = household if household.data is None else tax
@@ -166,21 +181,23 @@ class ChildAllowance:
         )
         return Decision(local_id, status, monthly, n, reason, found.answers)
 
-    async def supporting(self, token: str, on: dt.date) -> Supporting:
-        """The claim's supporting information, asked through the hub (添付書類の省略): the
-        household from the register, the fiscal year's tax figures from the tax office — or,
-        when it holds none (moved in after 1 January), from the municipality of 1 January."""
+    async def supporting(self, atena: str | None, token: str, on: dt.date) -> Supporting:
+        """The claim's supporting information (添付書類の省略): the household from the register
+        and the fiscal year's tax figures from the tax office, both in-house (庁内連携) for the
+        resident ``atena`` — or, when the municipality did not tax them for the year (moved in
+        after 1 January), the municipality of 1 January's, asked through the hub (``token``)."""
         fiscal_year = on.year if on.month >= 6 else on.year - 1
-        household, tax = await asyncio.gather(
-            self.node.ask(AFFAIR, self.register, ("resident_record",), token),
-            self.node.ask(
-                AFFAIR, self.tax_office, ("local_tax",), token, {"fiscal_year": fiscal_year}
-            ),
-        )
-        if tax.status != "not_found":
-            return Supporting(household, tax, (household, tax))
+        by = self.node.code
+        if atena is None:  # not on this register: nothing in-house
+            record = tax = None
+        else:
+            record = await self.in_house.resident_record(atena, by=by)
+            tax = await self.in_house.local_tax(atena, fiscal_year, by=by)
+        household = _in_house(record, "resident_record")
+        if tax is not None:
+            return Supporting(household, _in_house(tax, "local_tax"), ())
         # not taxed here on 1 January: the 転入元's, found by the hub
         elsewhere = await self.node.ask(
             AFFAIR, HUB, ("local_tax",), token, {"fiscal_year": fiscal_year}
         )
-        return Supporting(household, elsewhere, (household, tax, elsewhere))
+        return Supporting(household, elsewhere, (elsewhere,))

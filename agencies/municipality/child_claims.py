@@ -1,24 +1,30 @@
 """児童手当 認定請求: a claim filed in the portal, processed (the seed's 添付書類の省略).
 
 At filing (``Claims.filed``, after the application desk kept the receipt) the office files the
-claimant among its applicants and opens the claim 審査中. It then fetches the supporting
-information through the hub — the household from the resident register, the tax figures from
-the tax office of the municipality of 1 January (``ChildAllowance.supporting``: the items the
-legal table lets 児童手当 ask for, each query recorded like every access) — instead of paper
-attachments, decides by the pure rule (``decide_claim``, over ``child_allowance.decide``), keeps
-the decision with the claim and tells the resident in お知らせ (``OfficeNode.notify``), in plain
-Japanese: 認定 with the monthly amount and the month it starts, or 却下 with the reason.
+claimant among its applicants and opens the claim 審査中. It then gathers the supporting
+information instead of paper attachments: the household from its municipality's register and
+the tax figures from its tax office in-house (庁内連携, ``in_house.py``: the claimant found on
+the register by who signed), or the tax figures of the municipality of 1 January through the
+hub (``ChildAllowance.supporting``: the item the legal table lets 児童手当 ask for, the query
+recorded like every access); it decides by the pure rule (``decide_claim``, over
+``child_allowance.decide``), keeps the decision with the claim and tells the resident in お知らせ
+(``OfficeNode.notify``), in plain Japanese: 認定 with the monthly amount and the month it
+starts, or 却下 with the reason.
 
 The claimant on the register must be who signed the claim (name and birth date, as the
 application desks compare them): the office does not take the portal's word for it. A tax
 office holding no figures for the claimant is an answer, not a failure (since 2024-10 the
-amount does not depend on income). A query that fails (an office down, a refusal, a time-out)
-decides nothing: the claim stays 審査中 with the reason and is tried again (``retry`` seconds,
-doubling up to ``retry_max``), as is a notice that was not delivered.
+amount does not depend on income), and so is a refusal for a reason that will not change (the
+legal table, the holding: ``settled``). A query not answered (an office down, a time-out, a
+refusal that may pass) decides nothing: the claim stays 審査中 with the reason and is tried
+again (``retry`` seconds, doubling up to ``retry_max``), as is a notice that was not delivered.
 
 A claim is decided once and told once: the decision is kept before the notice is sent, and the
 notice carries the claim's id (``ref``), by which the portal keeps one notice per office and
-claim. Claims still open when the office starts are taken up again (``resume``).
+claim; while it is 審査中 the resident's 申請 page is told so, and why (``progress_for``, once
+per reason, best effort). Claims still open when the office starts are taken up again
+(``resume``), and so are claims whose receipt was kept but which were never opened (the office
+stopped in between: the receipt names its filer).
 
 Payment starts the month after the claim (児童手当法 第8条第2項, recalled [R]; the 15-day rule
 for a birth or a move in is not modelled); the amount is the rule's on the first day of that
@@ -35,12 +41,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from agencies.applications import COLLECTION as RECEIPTS
 from agencies.applications import Signer, signed_by
 from agencies.exceptions import APPLICATION_NOT_AN_APPLICATION, office_code
-from agencies.municipality.child_allowance import REFORM, ChildAllowance, decide
+from agencies.municipality.child_allowance import AFFAIR, REFORM, ChildAllowance, decide
+from agencies.municipality.in_house import Ambiguous
 from hub.identity import same_name
 from hub.log import get_logger
-from hub.node import ApplicationRefused, OfficeNode, OfficeStore
+from hub.node import Answer, ApplicationRefused, OfficeNode, OfficeStore
 from hub.wire import Delivered
 
 __all__ = [
@@ -52,6 +60,8 @@ __all__ = [
     "check_form",
     "decide_claim",
     "notice_for",
+    "progress_for",
+    "settled",
 ]
 
 log = get_logger(__name__)
@@ -64,7 +74,7 @@ REJECTED: Final = "却下"
 JST = dt.timezone(dt.timedelta(hours=9))
 _FORM = {"child_name": 60, "child_birth_date": 10, "bank_account": 40}  # field → longest
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_FAILED = frozenset({"refused", "error", "timed_out"})  # not an answer to decide on
+_AGAIN = frozenset({"error", "timed_out"})  # no answer yet: asked again, with back-off
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,17 @@ def check_form(office: str, form: Mapping[str, Any]) -> None:
         dt.date.fromisoformat(form["child_birth_date"])
     except ValueError:
         raise refuse("child_birth_date: not a date") from None
+
+
+def settled(answer: Answer) -> bool:
+    """Pure: whether an answer is one to decide on. A time-out or an error is not (an office
+    or the token service unreachable: asked again, with back-off), nor a refusal that may pass
+    (a quota's: ``retry_after``); a refusal for a reason that will not change (the legal
+    table, not a holder, …) is: asked again it would be refused again, for ever. The tax
+    figures do not change the amount since 2024-10, so the claim is decided without them."""
+    if answer.status in _AGAIN:
+        return False
+    return answer.status != "refused" or answer.retry_after is None
 
 
 def first_of_next_month(day: dt.date) -> dt.date:
@@ -165,7 +186,14 @@ def notice_for(verdict: Verdict, app_id: str) -> dict[str, str]:
     else:
         title = "児童手当の却下のお知らせ"
         body = f"児童手当の認定請求を却下しました。理由：{verdict.reason}"
-    return {"title": title, "body": f"{body}（申請番号 {app_id}）", "ref": app_id}
+    body = f"{body}（申請番号 {app_id}）"
+    return {"title": title, "body": body, "ref": app_id, "state": verdict.status}
+
+
+def progress_for(app_id: str, reason: str) -> dict[str, str]:
+    """The claim's progress for the resident's 申請 page (no お知らせ: it has no title):
+    審査中, and what it waits for."""
+    return {"ref": app_id, "state": PENDING, "reason": reason[:300]}
 
 
 class Claims:
@@ -220,11 +248,27 @@ class Claims:
         self._spawn(app_id)
 
     async def resume(self) -> None:
-        """Take up again the claims not yet decided and told (the office restarted)."""
+        """Take up again the claims not yet decided and told (the office restarted), and open
+        those received but never opened (it stopped between the receipt and ``filed``)."""
+        for app_id in await self.store.keys(RECEIPTS):
+            if await self.store.get(CLAIMS, app_id) is None:
+                received = await self.store.get(RECEIPTS, app_id)
+                if received is not None and received.get("kind") == AFFAIR:
+                    await self._open_received(app_id, received)
         for app_id in await self.store.keys(CLAIMS):
             claim = await self.store.get(CLAIMS, app_id)
             if claim is not None and not claim["told"]:
                 self._spawn(app_id)
+
+    async def _open_received(self, app_id: str, received: Mapping[str, Any]) -> None:
+        filer = received.get("filer")
+        if not isinstance(filer, dict):  # kept before receipts named their filer
+            log.warning("claim.unopenable", claim=app_id, why="the receipt names no filer")
+            return
+        signed_at = dt.datetime.fromisoformat(received["receipt"]["signed_at"])
+        signer = Signer(filer["name"], filer["birth_date"], b"", signed_at)
+        log.info("claim.opened_from_receipt", claim=app_id)
+        await self.filed(app_id, filer["person"], received["form"], signer)
 
     async def close(self) -> None:
         tasks = list(self._tasks.values())
@@ -258,8 +302,10 @@ class Claims:
         if token is None:
             raise LookupError(f"claim {app_id}: its applicant has no token")
         if claim["decision"] is None:
+            claim = await self._report(app_id, claim, token)
             claim = await self._decide(app_id, claim, token)
             if claim["decision"] is None:
+                await self._report(app_id, claim, token)
                 return False
         if claim["told"]:
             return True
@@ -272,11 +318,29 @@ class Claims:
         await self._save(app_id, claim, told=True, notice_error="")
         return True
 
+    async def _report(self, app_id: str, claim: Mapping[str, Any], token: str) -> dict[str, Any]:
+        """審査中 and why, to the resident's 申請 page, once per reason (best effort: the
+        decision's notice is the one sent until it is delivered)."""
+        if claim.get("reported") == claim["reason"]:
+            return dict(claim)
+        notice = progress_for(app_id, claim["reason"])
+        outcome = await self.node.notify(token, self.portal, notice)
+        if not isinstance(outcome, Delivered):
+            log.info("claim.progress_unsent", claim=app_id, outcome=outcome.status)
+            return dict(claim)
+        return await self._save(app_id, claim, reported=claim["reason"])
+
     async def _decide(self, app_id: str, claim: Mapping[str, Any], token: str) -> dict[str, Any]:
         filed_on = dt.date.fromisoformat(claim["filed_on"])
-        found = await self.allowance.supporting(token, filed_on)
+        signer = claim["signer"]  # the claimant on the register is who signed (in-house)
+        try:
+            atena = await self.allowance.in_house.atena_of(signer["name"], signer["birth_date"])
+        except Ambiguous as exc:  # not guessed: 審査中 until the desk tells them apart
+            reason = f"in_house: {exc}: the desk identifies the claimant"
+            return await self._save(app_id, claim, reason=reason, attempts=claim["attempts"] + 1)
+        found = await self.allowance.supporting(atena, token, filed_on)
         queries = [*claim["queries"], *(str(a.record_id) for a in found.answers if a.record_id)]
-        failed = [a for a in (found.household, found.tax) if a.status in _FAILED]
+        failed = [a for a in (found.household, found.tax) if not settled(a)]
         if found.household.status == "not_found":
             record = None
         elif found.household.data is not None:

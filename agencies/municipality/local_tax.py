@@ -16,7 +16,7 @@ from typing import Any
 from agencies.municipality import issuance
 from hub.node import EVENTS, BadRequest, NoRecord, OfficeStore
 
-__all__ = ["ITEM", "LocalTax"]
+__all__ = ["ITEM", "LocalTax", "figures"]
 
 ITEM = "local_tax"
 
@@ -39,12 +39,7 @@ class LocalTax:
         # asked with local_tax (the portal's 自己情報), the certificate is no data of its own
         if ITEM not in items or set(items) - {ITEM, issuance.TAX_CERTIFICATE}:
             raise NoRecord(f"the tax office holds only {ITEM} (and its certificate)")
-        year = _year(params)
-        record = found[1]["years"].get(str(year))
-        if record is None:
-            held = ", ".join(sorted(found[1]["years"])) or "none"
-            raise NoRecord(f"no assessment for fiscal year {year} (held: {held})")
-        return {ITEM: {"fiscal_year": year, **record}}
+        return figures(found[1], _year(params))
 
     async def _certificate(
         self, person: str, taxpayer: Mapping[str, Any], params: Mapping[str, str | int]
@@ -58,6 +53,15 @@ class LocalTax:
         if certificate is None:
             raise issuance.tax_elsewhere(year)
         return await issuance.certified(issuance.TAX_CERTIFICATE, certificate, self.printer)
+
+
+def figures(taxpayer: Mapping[str, Any], year: int) -> dict[str, Any]:
+    """地方税関係情報 of a taxpayer's record for a fiscal year; ``NoRecord`` when none."""
+    record = taxpayer["years"].get(str(year))
+    if record is None:
+        held = ", ".join(sorted(taxpayer["years"])) or "none"
+        raise NoRecord(f"no assessment for fiscal year {year} (held: {held})")
+    return {ITEM: {"fiscal_year": year, **record}}
 
 
 def _year(params: Mapping[str, str | int]) -> int:

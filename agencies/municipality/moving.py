@@ -14,7 +14,7 @@ import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -28,9 +28,9 @@ from agencies.exceptions import (
     OFFICE_MOVE_OUT_UNSENT,
 )
 from hub.node import EVENTS, ApplicationRefused, OfficeError, OfficeNode, OfficeStore
-from hub.wire import Delivered, Facts, Refused, outcome_reason
+from hub.wire import Delivered, Facts, outcome_reason
 
-__all__ = ["MoveIn", "MovedOut", "move_in"]
+__all__ = ["Desk", "MoveIn", "MovedOut", "move_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +42,15 @@ class MoveIn:
 
 class MovedOut:
     """The old register's side: an accepted moving application (転出届, filed online through
-    the portal) becomes the ``moved_out`` change, which the hub takes to every holder and to the
-    register of the municipality moved to. Once it is delivered, the resident's record notes
-    the move out (``move_out``: its date), so the register's own answers know of it (a kiosk
-    refuses a certificate to a 転出予定者, ``issuance.py``)."""
+    the portal) is filed as the desk's ``move_out`` event (``RegisterDesk.file``): the same
+    checks, the ``moved_out`` change to every holder and to the register of the municipality
+    moved to, J-LIS's 本人確認情報 (転出) and the record's ``move_out`` — a 転出 reaches J-LIS
+    the one way, whether filed online or at the desk. Without J-LIS in its process (no desk),
+    the register takes no moving application: the move out is not filed by halves."""
 
-    def __init__(self, node: OfficeNode, store: OfficeStore | None = None) -> None:
+    def __init__(self, node: OfficeNode, desk: Desk | None) -> None:
         self.node = node
-        self.store = store
+        self.desk = desk
 
     async def __call__(self, person: str, kind: str, form: Mapping[str, Any]) -> None:
         if kind != "moving":
@@ -60,27 +61,33 @@ class MovedOut:
             raise ApplicationRefused(
                 OFFICE_BAD_APPLICATION, "the moving application has no valid moving date"
             ) from None
-        to = str(form.get("to_municipality", ""))
-        outcome = await self.node.report_change(
-            person, "moved_out", effective, {"to_municipality": to}
-        )
-        if isinstance(outcome, Refused):  # e.g. dated further ahead than a 転出届 may be
-            raise ApplicationRefused(
-                OFFICE_MOVE_OUT_REFUSED, f"the network refused the move out: {outcome.reason}"
+        if self.desk is None:
+            raise OfficeError(
+                OFFICE_MOVE_OUT_UNSENT,
+                f"{self.node.code} reaches no J-LIS from this process: file the move out at the"
+                " desk (renkei register move-out), or run the register with J-LIS",
             )
-        if not isinstance(outcome, Delivered):
-            reason = outcome_reason(outcome, outcome.status)
-            raise OfficeError(OFFICE_MOVE_OUT_UNSENT, f"the move out was not sent: {reason}")
-        if self.store is not None:
-            await _note_move_out(self.store, person, effective)
+        to = str(form.get("to_municipality", ""))
+        try:
+            await self.desk.move_out(person, effective, to)
+        except OfficeError as exc:
+            if exc.code in self.desk.unconfirmed:  # may have reached the network: not refused
+                raise OfficeError(OFFICE_MOVE_OUT_UNSENT, f"the move out: {exc}") from None
+            raise ApplicationRefused(OFFICE_MOVE_OUT_REFUSED, f"the move out: {exc}") from None
 
 
-async def _note_move_out(store: OfficeStore, person: str, effective: dt.date) -> None:
-    found = await store.by_token("residents", person)
-    if found is not None:
-        local_id, resident = found
-        noted = {**resident, "move_out": effective.isoformat()}
-        await store.put_many("residents", [(local_id, person, noted)])
+class Desk(Protocol):
+    """What ``MovedOut`` files through: ``register_desk.RegisterDesk`` (which imports this
+    module, hence a protocol)."""
+
+    @property
+    def unconfirmed(self) -> frozenset[str]:
+        """The codes of an event that may have reached the network (retried, not refused)."""
+        ...
+
+    async def move_out(self, person: str, effective: dt.date, to_municipality: str) -> None:
+        """File the move out of the resident with this token; ``OfficeError`` says why not."""
+        ...
 
 
 async def move_in(

@@ -64,6 +64,8 @@ __all__ = [
     "applied",
     "parse",
     "refusal",
+    "regrouped",
+    "relationships",
 ]
 
 KINDS: Final = (
@@ -106,12 +108,20 @@ _NEEDS: Final[dict[str, tuple[str, ...]]] = {
     "number": ("by",),
     "entry": ("name", "birth_date", "sex", "address", "from_address", "household"),
 }
-_MAY: Final = frozenset({"relationship", "head"})
+_MAY: Final = frozenset({"relationship", "head", "relationships"})
+HEAD: Final = "世帯主"
 _LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HOUSEHOLD = _LOCAL_ID
 _MUNICIPALITY = re.compile(r"[0-9]{6}")
 _NUMBER = re.compile(r"[0-9]{12}")
-_SIZES: Final = {"name": 200, "address": 400, "from_address": 400, "relationship": 20}
+_SIZES: Final = {
+    "name": 200,
+    "address": 400,
+    "from_address": 400,
+    "relationship": 20,
+    "relationships": 2000,
+}
+_PAIR = re.compile(r"([A-Za-z0-9_-]{1,64})=([^,=\s]{1,20})")
 _EARLIEST: Final = dt.date(1900, 1, 1)
 # what may have reached the network although the desk heard nothing back: retried, not refused
 _UNCONFIRMED: Final = frozenset(
@@ -217,6 +227,10 @@ def _check_values(kind: str, given: Mapping[str, str], on: dt.date) -> None:
         raise _bad("head is 1 (the new head of the household) or 0")
     if kind == "household" and given.get("head") != "1" and "relationship" not in given:
         raise _bad("a household change says the relationship to the head (続柄), or head")
+    if "relationships" in given:
+        if kind != "household":
+            raise _bad("only a household change gives the other members' 続柄 (relationships)")
+        relationships(given["relationships"])  # well formed, or _bad
     facts = {"name": "x", "address": "x", "birth_date": on.isoformat(), "sex": "1", **given}
     try:
         Facts.of(facts)
@@ -339,6 +353,68 @@ def applied(filing: Filing, resident: Mapping[str, Any] | None) -> dict[str, Any
     return record
 
 
+def relationships(text: str) -> dict[str, str]:
+    """Pure: ``R2=妻,R3=子`` (local id = 続柄, comma-separated) as a mapping; ``_bad`` when it
+    is not that, or names a resident twice."""
+    pairs = [_PAIR.fullmatch(p.strip()) for p in text.split(",")]
+    if not pairs or any(p is None for p in pairs):
+        raise _bad("relationships is local-id=続柄 pairs, comma-separated (R2=妻,R3=子)")
+    found = [(p[1], p[2]) for p in pairs if p is not None]
+    if len({k for k, _ in found}) != len(found):
+        raise _bad("relationships names a resident twice")
+    return dict(found)
+
+
+def regrouped(
+    filing: Filing,
+    resident: Mapping[str, Any],
+    homes: Mapping[str, Mapping[str, Any] | None],
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Pure: a household change (``filing``, of ``resident``) applied to the households it
+    touches (``homes``: before and after, None where there is none): those households as they
+    are afterwards, and the new 続柄 of every other member whose head changed (住基法 第7条第4号:
+    the relationship is to the head, so a new head changes it). Those come from the filing's
+    ``relationships``, which must name each of them and no one else; a head who leaves others
+    behind names the one who heads them now (世帯主). ``OfficeError`` says what is missing."""
+    me, before, after = filing.local_id, str(resident["household"]), filing.fields["household"]
+    heads = filing.fields.get("head") == "1"
+    if homes.get(after) is None and not heads:
+        raise OfficeError(
+            REGISTER_NOT_ON_REGISTER,
+            f"no household {after!r} here: a new one needs its head (head)",
+        )
+    moved = rehoused(homes, me, before, after)
+    given = (
+        relationships(filing.fields["relationships"]) if "relationships" in filing.fields else {}
+    )
+    needed: set[str] = set()
+    if heads and (homes.get(after) or {}).get("head") != me:
+        moved[after]["head"] = me
+        needed |= {m for m in moved[after]["members"] if m != me}
+        if any(given.get(m) == HEAD for m in needed):
+            raise _bad(f"{me} heads {after}: no other member of it is {HEAD}")
+    old = homes.get(before) or {}
+    if before != after and old.get("head") == me and moved[before]["members"]:
+        left = set(moved[before]["members"])
+        needed |= left
+        named = [m for m in moved[before]["members"] if given.get(m) == HEAD]
+        if len(named) != 1:
+            raise _bad(
+                f"{me} leaves {before}, which they head: name its new head among"
+                f" {', '.join(sorted(left))} ({HEAD}) in relationships"
+            )
+        moved[before]["head"] = named[0]
+    missing, extra = sorted(needed - set(given)), sorted(set(given) - needed)
+    if missing:
+        raise _bad(
+            f"the head changes for {', '.join(missing)}: give each their 続柄 in relationships"
+            f" (e.g. {missing[0]}=妻)"
+        )
+    if extra:
+        raise _bad(f"relationships names {', '.join(extra)}, whose head does not change")
+    return moved, given
+
+
 def rehoused(
     households: Mapping[str, Mapping[str, Any] | None], local_id: str, before: str, after: str
 ) -> dict[str, dict[str, Any]]:
@@ -408,6 +484,19 @@ class RegisterDesk:
             raise
         await self._log(filing, "applied")
         return record
+
+    @property
+    def unconfirmed(self) -> frozenset[str]:
+        return _UNCONFIRMED
+
+    async def move_out(self, person: str, effective: dt.date, to_municipality: str) -> None:
+        """A 転出届 filed online (``moving.MovedOut``, the resident known by this register's
+        token): filed as the desk files one, under a new event id."""
+        found = await self.store.by_token("residents", person)
+        if found is None:
+            raise OfficeError(REGISTER_NOT_ON_REGISTER, "no resident with that token here")
+        fields = {"to_municipality": to_municipality}
+        await self.file(parse("move_out", found[0], effective.isoformat(), fields))
 
     async def _log(self, filing: Filing, state: str, **more: str) -> None:
         today = dt.datetime.now(dt.UTC).date().isoformat()
@@ -484,21 +573,28 @@ class RegisterDesk:
         detail = {}
         if filing.kind == "move_out":
             detail["to_municipality"] = filing.fields["to_municipality"]
+        moved: dict[str, dict[str, Any]] = {}
+        related: dict[str, str] = {}
+        if filing.kind == "household":  # checked before anything is told
+            homes = {h: await self.store.get("households", h) for h in _both(resident, record)}
+            moved, related = regrouped(filing, resident, homes)
         await self._tell(token, filing, detail)
         await self._note(filing, record, rrc)
-        if filing.kind == "household":
-            homes = {h: await self.store.get("households", h) for h in _both(resident, record)}
-            if homes[record["household"]] is None and filing.fields.get("head") != "1":
-                raise OfficeError(
-                    REGISTER_NOT_ON_REGISTER,
-                    f"no household {record['household']!r} here: a new one needs its head (head)",
-                )
-            moved = rehoused(homes, filing.local_id, resident["household"], record["household"])
-            if filing.fields.get("head") == "1":
-                moved[record["household"]]["head"] = filing.local_id
+        if moved:
             await self.store.put_many("households", [(h, None, d) for h, d in moved.items()])
+        if related:  # the other members' 続柄 to their new head (no event of their own)
+            await self._relate(related)
         await self.store.put_many("residents", [(filing.local_id, token, record)])
         return record
+
+    async def _relate(self, related: Mapping[str, str]) -> None:
+        rows = []
+        for local_id, relationship in related.items():
+            member = await self.store.get("residents", local_id)
+            if member is not None:
+                token = await self.store.token("residents", local_id)
+                rows.append((local_id, token, {**member, "relationship": relationship}))
+        await self.store.put_many("residents", rows)
 
     async def _birth(self, filing: Filing, eid: str) -> dict[str, Any]:
         home = await self.store.get("households", filing.fields["household"])

@@ -42,6 +42,11 @@ class ResidentRegister:
         # certificate is no data of its own: the record answers for it
         if ITEM not in items or set(items) - {ITEM} - CERTIFICATES:
             raise NoRecord(f"the resident register holds only {ITEM} (and its certificates)")
+        return await self.record(resident)
+
+    async def record(self, resident: Mapping[str, Any]) -> dict[str, Any]:
+        """住民票関係情報 of a resident's record: the person and the household (never the
+        number: it is on the 住民票 and its copies only)."""
         household = [
             {k: v for k, v in m.items() if k != "number"} for m in await self._household(resident)
         ]

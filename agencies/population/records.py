@@ -12,7 +12,9 @@ Document formats are those the offices read: ``residents`` and ``households`` of
 `agencies.municipality.resident_register`, ``taxpayers`` (with ``years``) of
 `agencies.municipality.local_tax`, ``applicants`` of `agencies.municipality.child_allowance`,
 ``people`` (`benefits`) of `agencies.item_office`; ``insured`` for a national-health-insurance
-office, which holds its members but provides nothing on the network.
+office, which holds its members but provides nothing on the network. A municipality's
+taxpayers and applicants name the register's record of the person (``atena``, its in-house key
+of 庁内連携).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import datetime as dt
 import random
 from typing import Any
 
+from agencies.municipality.in_house import ATENA
 from agencies.municipality.issuance import seal_registration
 from agencies.population.benefits import item_rows
 from agencies.population.households import Household
@@ -57,7 +60,14 @@ def _register(h: Household, office: str, ids: LocalIds, moved: dt.date) -> list[
 
 
 def _taxpayers(
-    rng: random.Random, h: Household, office: str, ids: LocalIds, *, today: dt.date, kids: int
+    rng: random.Random,
+    h: Household,
+    office: str,
+    ids: LocalIds,
+    *,
+    today: dt.date,
+    kids: int,
+    atena: dict[str, str],
 ) -> list[Row]:
     """Adults assessed here: for each fiscal year, if they lived here on 1 January (賦課期日)."""
     rows: list[Row] = []
@@ -72,7 +82,9 @@ def _taxpayers(
                 levy = _levy(total, kids if i == 0 else 0)
                 years[str(year)] = {"total_income": total, "municipal_income_levy": levy}
         if years:
-            doc = {"name": p.name, "years": years}
+            doc: dict[str, Any] = {"name": p.name, "years": years}
+            if p.rrc in atena:  # the register's record: the ward's in-house key (庁内連携)
+                doc[ATENA] = atena[p.rrc]
             rows.append((office, "taxpayers", ids.next(office, "T"), p.rrc, doc, h.moved_in))
     return rows
 
@@ -93,13 +105,18 @@ def place(rng: random.Random, h: Household, plan: Plan, ids: LocalIds, today: dt
                 "facts": {**facts, "sex": p.sex},
             }
             rows.append((plan.jlis, "residents", p.rrc, None, numbered, None))
+    atena: dict[str, str] = {}  # rrc → the register's record (the in-house key, 庁内連携)
     if "resident" in roles:
-        rows += _register(h, roles["resident"], ids, moved)
+        registered = _register(h, roles["resident"], ids, moved)
+        atena = {str(r[3]): r[2] for r in registered if r[1] == "residents"}
+        rows += registered
     if "tax" in roles:
-        rows += _taxpayers(rng, h, roles["tax"], ids, today=today, kids=kids)
+        rows += _taxpayers(rng, h, roles["tax"], ids, today=today, kids=kids, atena=atena)
     if kids and "child" in roles:
         head, office = h.members[0], roles["child"]
         doc = {"name": head.name, "children": kids}
+        if head.rrc in atena:
+            doc[ATENA] = atena[head.rrc]
         rows.append((office, "applicants", ids.next(office, "C"), head.rrc, doc, h.moved_in))
     if "nhi" in roles:
         office = roles["nhi"]

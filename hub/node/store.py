@@ -47,6 +47,9 @@ class OfficeStore(Protocol):
         ...
 
     async def keys(self, collection: str) -> list[str]: ...
+    async def find(self, collection: str, field: str, value: str) -> list[tuple[str, Doc]]:
+        """The documents whose ``field`` is ``value`` (a scan: for in-house look-ups only)."""
+        ...
 
 
 class MemoryStore:
@@ -86,6 +89,10 @@ class MemoryStore:
 
     async def keys(self, collection: str) -> list[str]:
         return sorted(self._docs.get(collection, {}))
+
+    async def find(self, collection: str, field: str, value: str) -> list[tuple[str, Doc]]:
+        docs = self._docs.get(collection, {})
+        return [(k, d) for k, d in sorted(docs.items()) if d.get(field) == value]
 
 
 _COLUMNS = ("collection", "key", "token", "doc")
@@ -210,6 +217,17 @@ class PgStore:
                 collection,
             )
         return [r["key"] for r in rows]
+
+    async def find(self, collection: str, field: str, value: str) -> list[tuple[str, Doc]]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT key, doc FROM {self._schema}.docs WHERE collection = $1"
+                " AND doc ->> $2 = $3 ORDER BY key",
+                collection,
+                field,
+                value,
+            )
+        return [(r["key"], orjson.loads(r["doc"])) for r in rows]
 
     # The rotation of the office's token key (docs/operations.md §5), in three steps; each one
     # can be run again after an interruption, and finishes what an earlier run left.

@@ -66,6 +66,7 @@ DecisionCode = Literal[
     "affair_not_performed",
     "item_not_held",
     "not_withholdable",
+    "in_house",
 ]
 """Why a check came out as it did; ``allowed`` or one refusal family, for records and metrics."""
 

@@ -30,6 +30,7 @@ __all__ = [
     "Office",
     "Registry",
     "authorize",
+    "in_house",
     "kind_asking",
     "kind_providing",
     "load_default",
@@ -152,13 +153,14 @@ def authorize(  # noqa: PLR0917 -- the router's call mirrors the table's five co
 ) -> Decision:
     """May office ``requester_code`` ask office ``provider_code`` for ``items`` for ``affair``?
 
-    In order: both offices are registered; the affair and items exist; the requester performs
+    In order: both offices are registered; they are not two offices of one municipality (庁内
+    連携, :func:`in_house`); the affair and items exist; the requester performs
     the affair; the legal table allows its kind to ask the provider's kind for every item on
     ``on``; the provider holds every item. The first failure is the refusal, with its reason.
     """
-    unregistered = _unregistered(registry, requester_code, provider_code)
-    if unregistered is not None:
-        return unregistered
+    off_network = _off_network(registry, requester_code, provider_code)
+    if off_network is not None:
+        return off_network
     requester, provider = registry.get(requester_code), registry.get(provider_code)
     wanted = tuple(dict.fromkeys((items,) if isinstance(items, str) else items))
     asks, acting_asker = kind_asking(table, requester, affair)
@@ -186,14 +188,30 @@ def authorize(  # noqa: PLR0917 -- the router's call mirrors the table's five co
     return decision
 
 
-def _unregistered(registry: Registry, requester: str, provider: str) -> Decision | None:
+def in_house(requester: Office, provider: Office) -> Decision | None:
+    """A refusal when both offices are of one municipality: inside one 地方公共団体 its offices
+    use what it holds under its own 条例 (番号法 第9条第2項, 庁内連携: REGISTER-FACTS §7), and
+    the information-provision network is for another 団体 or a national office (第19条)."""
+    here = requester.municipality
+    if here is None or here != provider.municipality:
+        return None
+    return refuse(
+        "in_house",
+        f"{requester.code} and {provider.code} are offices of one municipality ({here}): inside"
+        " it the data moves by its own in-house link (庁内連携, 番号法 第9条第2項 and its 条例),"
+        " not by the information-provision network",
+    )
+
+
+def _off_network(registry: Registry, requester: str, provider: str) -> Decision | None:
+    """Not a network exchange: an office unknown to it, or two of one municipality."""
     if requester not in registry:
         reason = f"requester {shown(requester)} is not an office of the network"
         return refuse("unknown_requester", reason)
     if provider not in registry:
         reason = f"provider {shown(provider)} is not an office of the network"
         return refuse("unknown_provider", reason)
-    return None
+    return in_house(registry.get(requester), registry.get(provider))
 
 
 def _problems(offices: Mapping[str, _Entry], table: LegalTable) -> list[str]:

@@ -1,7 +1,8 @@
 """Put a synthetic population into the offices, then let each office enroll its people.
 
 J-LIS numbers every resident from their resident-record code; each office stores its own
-records under its own local ids; the hub's directory gets, as the operator's bulk load
+records under its own local ids, the municipality's offices naming the register's record as
+the in-house person key (``atena``, 庁内連携); the hub's directory gets, as the operator's bulk load
 (`renkei population generate`) writes it, the date each office began holding each person
 (the hub dates an enrollment itself, at the enrollment); then each office presents each
 person's number once (符号取得), stores the token it gets back and keeps no number.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agencies.jlis.registry import Jlis
+from agencies.municipality.in_house import ATENA
 from agencies.municipality.issuance import seal_registration
 from agencies.population.households import Household, Person
 from hub.node import EnrollmentRefused
@@ -105,14 +107,13 @@ async def load_population(
                     "total_income": person.income,
                     "municipal_income_levy": _levy(person.income, kids),
                 }
-                taxpayers.append(
-                    (tid, None, {"name": person.name, "years": {str(fiscal_year): year}})
-                )
+                doc = {"name": person.name, "years": {str(fiscal_year): year}, ATENA: rid}
+                taxpayers.append((tid, None, doc))
                 holds.append((tax, "taxpayers", tid, person, since))
         homes.append((h.id, None, {"head": ids[0], "members": ids, "address": h.address}))
         if any(m.relationship == "子" for m in h.members):
             cid = f"C{len(applicants) + 1:07d}"
-            applicants.append((cid, None, {"name": h.members[0].name}))
+            applicants.append((cid, None, {"name": h.members[0].name, ATENA: ids[0]}))
             holds.append((child, "applicants", cid, h.members[0], since))
     await net.stores[register].put_many("residents", residents)
     await net.stores[register].put_many("households", homes)

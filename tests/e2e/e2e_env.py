@@ -55,7 +55,16 @@ from token_service import KeyRing
 AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 PG = "postgresql://postgres@127.0.0.1:5432/"
 ADMIN = "http://guest:guest@127.0.0.1:15672"
-ALL_BUT_CHILD = ("hub", "token", "jlis", "chiyoda-resident", "chiyoda-tax")
+# the providers the tests ask (of two wards: one ward's own offices are in-house, not the network)
+ALL_BUT_CHILD = (
+    "hub",
+    "token",
+    "jlis",
+    "chiyoda-resident",
+    "chiyoda-tax",
+    "shinjuku-resident",
+    "shinjuku-tax",
+)
 
 TABLE = load_default_table()
 REGISTRY = load_default_registry(TABLE)

@@ -119,7 +119,8 @@ async def resident(
     number = (await jlis.register({rrc: four}, municipality="131016"))[rrc]
     register = await net.offices[REGISTER].enroll(number, four)
     child = await net.offices[CHILD].enroll(number, four) if CHILD in net.offices else ""
-    await net.stores[REGISTER].put_many("residents", [(f"r-{rrc}", register, record)])
+    kept = {**record, "rrc": rrc}  # the register writes the 住民票コード (住基法 第7条第13号)
+    await net.stores[REGISTER].put_many("residents", [(f"r-{rrc}", register, kept)])
     for office in also:
         await net.offices[office].enroll(number, four)
     holder = holder_for(await net.offices[PKI_OFFICE].enroll(number, four))

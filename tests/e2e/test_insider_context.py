@@ -31,7 +31,8 @@ from hub.wire import (
 )
 from renkei.network import Network
 
-CHILD, TAX, OTHER = "chiyoda-child", "chiyoda-tax", "shinjuku-tax"
+# two wards: the ward's own offices read each other in-house (庁内連携), not over the network
+CHILD, TAX, OTHER = "chiyoda-child", "shinjuku-tax", "chiyoda-tax"
 WITHOUT_TAX = ("hub", "token", "jlis", "chiyoda-resident")  # the tax office is played by hand
 
 

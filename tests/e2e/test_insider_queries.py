@@ -28,7 +28,8 @@ from hub.wire import Answered, ForwardedQuery, Query, Refused, Reply, TimedOut, 
 from hub.wire import open_sealed as unseal
 from renkei.network import Network
 
-CHILD, TAX, WELFARE, PORTAL = "chiyoda-child", "chiyoda-tax", "chiyoda-welfare", "myna-portal"
+# two wards: the ward's own offices read each other in-house (庁内連携), not over the network
+CHILD, TAX, WELFARE, PORTAL = "chiyoda-child", "shinjuku-tax", "chiyoda-welfare", "myna-portal"
 RENKEI = str(Path(sys.executable).with_name("renkei"))
 
 

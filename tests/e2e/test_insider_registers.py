@@ -34,6 +34,7 @@ from renkei.network import Network
 
 CHIYODA, SHINJUKU = "131016", "131041"
 REGISTER, CHILD, TAX = "chiyoda-resident", "chiyoda-child", "chiyoda-tax"
+PENSION = "nenkin"  # asks the ward's offices as another body (the ward's own are in-house)
 RESIDENT = {
     "name": "高橋 翼",
     "birth_date": "1990-05-05",
@@ -110,7 +111,7 @@ async def test_a_ward_the_person_left_cannot_report_their_death(env: Env) -> Non
     first = await enroll(env, ward, number)  # 新宿区 kept the record first, lawfully
     assert isinstance(first.outcome, Enrolled)
     ward_token = first.outcome.token
-    await net.offices["nenkin"].enroll(number, ON_RECORD)
+    pension_token = await net.offices["nenkin"].enroll(number, ON_RECORD)
     moved = await report(ward, ward_token, "moved_out", today(), {"to_municipality": CHIYODA})
     assert moved.outcome.model_dump() == {"status": "delivered"}  # who and how many: not said
     await move_in(
@@ -123,15 +124,19 @@ async def test_a_ward_the_person_left_cannot_report_their_death(env: Env) -> Non
         effective=today(),
         noted=noted_at(net, rrc, CHIYODA),
     )
-    child_token = await net.offices[CHILD].enroll(number, ON_RECORD)
+    await net.offices[CHILD].enroll(number, ON_RECORD)
 
     forged = await report(ward, ward_token, "death", dt.date(2000, 1, 1))
 
     assert refused(forged, "hub.not_the_register"), forged.outcome
     held = await open_holdings(env, net, rrc)
     assert held == {"shinjuku-resident": False, "nenkin": True, REGISTER: True, CHILD: True}
-    home = await net.offices[CHILD].ask("child_allowance", HUB, ("resident_record",), child_token)
-    assert home.status == "ok", home  # the lawful question is answered: nothing was ended
+    # the lawful question (another body's: 千代田区's own offices read it in-house) is answered:
+    # nothing was ended
+    home = await net.offices["nenkin"].ask(
+        "national_pension", HUB, ("resident_record",), pension_token
+    )
+    assert home.status == "ok", home
     assert net.records is not None
     [seen] = [
         r
@@ -180,6 +185,7 @@ async def test_another_wards_offices_can_neither_enroll_a_resident_nor_back_date
         since = dt.datetime(2020, 4, 1, tzinfo=dt.UTC)
         await net.directory.enrolled(env.token(rrc, HUB), office, since)
     tokens = {o: await net.offices[o].enroll(number, ON_RECORD) for o in (REGISTER, TAX, CHILD)}
+    pension = await net.offices[PENSION].enroll(number, ON_RECORD)  # asks as another body
     nxt = today().year + 1
     years = {
         str(y): {"total_income": 3_000_000 + y, "municipal_income_levy": 1} for y in (2025, nxt)
@@ -196,10 +202,11 @@ async def test_another_wards_offices_can_neither_enroll_a_resident_nor_back_date
     for reply in (plain, registered):
         assert refused(reply, "hub.not_resident_here"), reply.outcome
         assert "chiyoda" not in reply.outcome.reason  # the refusal names no holder
-    assert await open_holdings(env, net, rrc) == {REGISTER: True, TAX: True, CHILD: True}
+    holdings = {REGISTER: True, TAX: True, CHILD: True, PENSION: True}
+    assert await open_holdings(env, net, rrc) == holdings
     for year in (2025, nxt):  # 1 January of each: 千代田区 alone held the record
-        tax = await net.offices[CHILD].ask(
-            "child_allowance", HUB, ("local_tax",), tokens[CHILD], {"fiscal_year": year}
+        tax = await net.offices[PENSION].ask(
+            "national_pension", HUB, ("local_tax",), pension, {"fiscal_year": year}
         )
         assert tax.status == "ok", tax
     assert net.records is not None
@@ -215,6 +222,7 @@ async def test_another_wards_offices_can_neither_enroll_a_resident_nor_back_date
         (REGISTER, "ok", number_item),
         (TAX, "ok", number_item),
         (CHILD, "ok", number_item),
+        (PENSION, "ok", number_item),
     }
 
 

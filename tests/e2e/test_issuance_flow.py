@@ -305,7 +305,7 @@ async def test_a_dishonest_office_cannot_ask_for_certificates_and_is_recorded(
     card = await carded(net, pki)
     child = await net.offices[CHILD].enroll(card.number, card.facts)
     for provider, code in (
-        (REGISTER, "routing.affair_not_performed"),
+        (REGISTER, "routing.in_house"),  # its own ward's register: not over the network at all
         ("hub", "routing.no_provider"),
     ):
         answer = await net.offices[CHILD].ask(
@@ -315,7 +315,7 @@ async def test_a_dishonest_office_cannot_ask_for_certificates_and_is_recorded(
     refused = await net.offices[CHILD].ask(
         "child_allowance", REGISTER, ("seal_certificate",), child
     )
-    assert (refused.status, refused.code) == ("refused", "routing.no_row")
+    assert (refused.status, refused.code) == ("refused", "routing.in_house")
     with pytest.raises(Exception) as identify:  # noqa: PT011 - NotIdentified, with the hub's code
         await net.offices[CHILD].identify(der(card.auth))
     assert getattr(identify.value, "code", "") == HUB_NOT_A_PORTAL

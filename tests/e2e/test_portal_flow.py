@@ -17,6 +17,7 @@ from portal_env import (
     PORTAL,
     REGISTER,
     Pki,
+    Resident,
     application,
     der,
     login,
@@ -25,13 +26,17 @@ from portal_env import (
     resident,
 )
 
+from agencies.jlis.registry import Jlis
+from agencies.municipality.register_desk import EVENTS_LOG
 from hub.wire import Delivered
 from pki import CaName
 from portal.exceptions import LoginRefused
 from portal.model import AccessEntry, CheckedCertificate
 from portal.office import PortalOffice
+from renkei.network import Network
 
-WELFARE = "chiyoda-welfare"
+# offices of other bodies than the ward (its own would read the register in-house)
+WELFARE, PENSION = "tokyo-pref", "nenkin"
 
 
 async def test_login_history_and_a_live_access_alert(env: Env, pki: Pki) -> None:
@@ -39,22 +44,29 @@ async def test_login_history_and_a_live_access_alert(env: Env, pki: Pki) -> None
     r = await resident(net, pki)
     person = await login(r, pki)
     feed = r.portal.subscribe(person)
-    answer = await net.offices[CHILD].ask(
-        "child_allowance", REGISTER, ("resident_record",), r.child_token
+    # an office of another body asks the register over the network (日本年金機構, r27); the
+    # ward's own offices read it in-house (庁内連携), which no access record shows
+    pension = env.ring.translate(r.register_token, REGISTER, (PENSION,))[0]
+    answer = await net.offices[PENSION].ask(
+        "national_pension", REGISTER, ("resident_record",), pension
     )
     assert answer.status == "ok"
     alert = await next_entry(feed)
     while isinstance(alert, AccessEntry) and alert.affair in ("portal_login", "enrollment"):
         alert = await next_entry(feed)  # the login's own, the enrollments before it
     assert isinstance(alert, AccessEntry)
-    assert (alert.requester, alert.provider, alert.record_id) == (CHILD, REGISTER, answer.record_id)
+    assert (alert.requester, alert.provider, alert.record_id) == (
+        PENSION,
+        REGISTER,
+        answer.record_id,
+    )
     history = await r.portal.history(person)
-    asked = [h for h in history if h.requester == CHILD and h.affair != "enrollment"]
+    asked = [h for h in history if h.requester == PENSION and h.affair != "enrollment"]
     assert [h.record_id for h in asked] == [answer.record_id]
     # named by the registry and the legal table; an office's access, not the portal's own
     assert (asked[0].requester_name, asked[0].affair_name, asked[0].item_names) == (
-        "千代田区 子育て支援課（児童手当）",
-        "児童手当の支給",
+        "日本年金機構",
+        "国民年金法による給付の支給又は保険料の徴収",
         ("住民票関係情報",),
     )
     assert not asked[0].own and not alert.own
@@ -70,7 +82,8 @@ async def test_records_flagged_not_to_disclose_are_neither_shown_nor_alerted(
     r = await resident(net, pki)
     person = await login(r, pki)
     feed = r.portal.subscribe(person)
-    # 生活保護 (row r08) is an affair the law lets withhold its records, for a while
+    # 生活保護 (row r08: the governor's, for a 町村 without a 福祉事務所) is an affair the law
+    # lets withhold its records, for a while
     welfare = env.ring.translate(r.register_token, REGISTER, (WELFARE,))[0]
     asked = ("public_assistance", REGISTER, ("resident_record",), welfare)
     hidden = await net.offices[WELFARE].ask(*asked, not_disclosed=True)
@@ -191,6 +204,24 @@ async def test_a_moving_application_must_be_signed_by_the_resident(env: Env, pki
         while pki.ca.status(CaName.SIGNATURE, r.sign.serial_number)[1] is None:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     assert pki.ca.status(CaName.AUTHENTICATION, r.auth.serial_number)[1] is None
+    # and J-LIS's 本人確認情報 keeps the 転出 in its history, as a move out filed at the desk
+    jlis: Jlis = net.apps["jlis"]
+    rrc = await jlis_code(net, r)
+    doc = await jlis.store.get("residents", rrc)
+    assert doc is not None
+    assert [(h["reason"], h["effective"]) for h in doc["history"]] == [
+        ("転出", form["moving_date"])
+    ]
+    record = await net.stores[REGISTER].get("residents", f"r-{rrc}")
+    assert record is not None and record["move_out"] == form["moving_date"]
+    logged = await net.stores[REGISTER].get(EVENTS_LOG, record["event"])
+    assert logged is not None and logged["state"] == "applied"
+
+
+async def jlis_code(net: Network, r: Resident) -> str:
+    found = await net.stores[REGISTER].by_token("residents", r.register_token)
+    assert found is not None
+    return str(found[1]["rrc"])
 
 
 async def test_a_child_allowance_claim_reaches_the_child_allowance_office(

@@ -28,7 +28,8 @@ from hub.wire import (
 )
 from renkei.network import Network
 
-CHILD, TAX, RESIDENT = "chiyoda-child", "chiyoda-tax", "chiyoda-resident"
+# two wards: the ward's own offices read each other in-house (庁内連携), not over the network
+CHILD, TAX, RESIDENT = "chiyoda-child", "shinjuku-tax", "shinjuku-resident"
 
 
 async def person(env: Env, net: Network, seed: int) -> str:
@@ -151,7 +152,7 @@ async def test_refusals_are_explained_and_recorded(
 ) -> None:
     net = await env.network()
     child = await env.raw(net, CHILD)
-    rrc = await person(env, net, 30 + len(code) + len(provider))  # one person per case
+    rrc = await person(env, net, 30 + 3 * len(code) + len(provider))  # one person per case
     await ask(child, query(env.token(rrc, CHILD), provider=provider, items=items))
     reply = await child.reply()
     assert isinstance(reply.outcome, Refused)

@@ -44,7 +44,7 @@ from renkei.network import Network
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
-CHILD, TAX = "chiyoda-child", "chiyoda-tax"
+CHILD, TAX = "chiyoda-child", "shinjuku-tax"  # two wards: one ward's own are in-house
 EXCHANGES = (  # every exchange of the vhost: the network's, RabbitMQ's own, the firehose's
     "renkei.hub",
     "renkei.offices",

@@ -22,7 +22,7 @@ from test_changes import arrived, events, held_since, numbered
 from agencies.jlis.registry import Jlis
 from agencies.municipality.moving import MovedOut
 from agencies.municipality.register_desk import EVENTS_LOG, Filing, RegisterDesk, parse
-from hub.node import OfficeError
+from hub.node import ApplicationRefused, OfficeError
 from hub.wire import HUB, Facts, Refused
 from pki import CaName, CertificationAuthority, CertKind, Endpoints, Hierarchy
 from pki.ca.office import PKI_OFFICE, CaListener, holder_for
@@ -124,13 +124,27 @@ async def test_a_household_change_moves_the_resident_between_households(env: Env
     with pytest.raises(OfficeError) as headless:  # no such household, and not its head
         await desk(net).file(joins)
     assert headless.value.code == "register.not_on_register"
-    await desk(net).file(parse("household", "R1", today(), {"household": "H9", "head": "1"}))
+    leaves = parse("household", "R1", today(), {"household": "H9", "head": "1"})
+    with pytest.raises(OfficeError, match="name its new head among R2"):  # before any telling
+        await desk(net).file(leaves)
+    fields = {"household": "H9", "head": "1", "relationships": "R2=世帯主"}
+    await desk(net).file(parse("household", "R1", today(), fields))
     assert await store.get("households", "H1") == {"head": "R2", "members": ["R2"]}
+    r2 = await store.get("residents", "R2")
+    assert r2 is not None and r2["relationship"] == "世帯主"  # 続柄 follows the new head
     assert await store.get("households", "H9") == {"head": "R1", "members": ["R1"]}
     back = parse("household", "R1", today(), {"household": "H1", "relationship": "夫"})
     assert (await desk(net).file(back))["relationship"] == "夫"  # joins R2's household
     assert await store.get("households", "H1") == {"head": "R2", "members": ["R2", "R1"]}
     assert await store.get("households", "H9") == {"head": None, "members": []}
+    # R1 heads H1 again: R2's 続柄 is to R1 now, as the filing says
+    heads = {"household": "H1", "head": "1", "relationships": "R2=妻"}
+    assert (await desk(net).file(parse("household", "R1", today(), heads)))["relationship"] == (
+        "世帯主"
+    )
+    assert await store.get("households", "H1") == {"head": "R1", "members": ["R2", "R1"]}
+    r2 = await store.get("residents", "R2")
+    assert r2 is not None and r2["relationship"] == "妻"
 
 
 async def test_a_birth_is_numbered_by_jlis_and_held_by_the_register(env: Env) -> None:
@@ -374,8 +388,16 @@ async def test_a_move_out_filed_online_then_the_one_visit_at_the_new_desk(env: E
     net = await env.network(run=None)
     rrc, number, tokens = await on_register(env, net, "nenkin", "chiyoda-child")
     filed = {"moving_date": today(), "to_municipality": SHINJUKU}
-    await MovedOut(net.offices[REGISTER], net.stores[REGISTER])(tokens[REGISTER], "moving", filed)
+    await MovedOut(net.offices[REGISTER], desk(net))(tokens[REGISTER], "moving", filed)
     await arrived(net, NEW_REGISTER, env.token(rrc, NEW_REGISTER), "moved_out")
+    # J-LIS heard the 転出 as from the desk: its history, and the record's last event
+    [noted] = (await jlis_doc(net, rrc))["history"]
+    assert (noted["reason"], noted["effective"]) == ("転出", today())
+    record = await net.stores[REGISTER].get("residents", "R1")
+    assert record is not None and record["event"] == noted["event"]
+    again = MovedOut(net.offices[REGISTER], desk(net))
+    with pytest.raises(ApplicationRefused, match="filed a move out"):  # once: out of order
+        await again(tokens[REGISTER], "moving", filed)
     fields = {k: v for k, v in RECORD.items() if k != "relationship"}
     fields |= {"address": "東京都新宿区西新宿二丁目8番1号", "household": "SH4", "number": number}
     fields["from_address"] = RECORD["address"]
@@ -386,7 +408,9 @@ async def test_a_move_out_filed_online_then_the_one_visit_at_the_new_desk(env: E
     home = await child.ask("child_allowance", HUB, ("resident_record",), tokens["chiyoda-child"])
     assert home.status == "ok" and home.data is not None
     assert home.data["resident_record"]["address"].startswith("東京都新宿区")
-    assert (await jlis_doc(net, rrc))["municipality"] == SHINJUKU
+    doc = await jlis_doc(net, rrc)
+    assert doc["municipality"] == SHINJUKU
+    assert [h["reason"] for h in doc["history"]] == ["転出", "転入"]
 
 
 async def test_a_record_without_its_code_tells_nothing_and_a_jlis_refusal_stays_begun(

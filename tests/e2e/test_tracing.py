@@ -21,7 +21,9 @@ from monitor import Search, StoredSpan
 from renkei.network import Network
 from renkei.population.enroll import load_population
 
-CHILD, TAX, RESIDENT = "chiyoda-child", "chiyoda-tax", "chiyoda-resident"
+# the population's ward, and another ward's tax office: the ward's own offices read each other
+# in-house (庁内連携), not over the network
+CHILD, TAX, RESIDENT = "chiyoda-child", "shinjuku-tax", "chiyoda-resident"
 
 
 async def settled(net: Network, began: int) -> int:
@@ -55,8 +57,9 @@ async def _spans_since(net: Network, began: int) -> list[StoredSpan]:
 
 async def season(env: Env) -> tuple[Network, Any, int]:
     """The demo in small: a population enrolled, the allowance office checking its applicants
-    (queries to the register and the tax office), a refused query, a move (change events);
-    and when it began (the real backend's store is the test module's)."""
+    (in-house), asking another ward's tax office about one over the network (1 January's), a
+    refused query, a move (change events); and when it began (the real backend's store is the
+    test module's)."""
     began = time.time_ns()
     net = await env.network(run=None)
     loaded = await load_population(net, generate(12, seed=3), fiscal_year=2024)
@@ -65,9 +68,14 @@ async def season(env: Env) -> tuple[Network, Any, int]:
     await asyncio.gather(*(child.check(a, loaded_date()) for a in applicants))
     token = await child.store.token("applicants", applicants[0])
     assert token is not None
-    refused = await child.node.ask(
-        "child_allowance", "chiyoda-welfare", ("public_assistance",), token
+    taxed = loaded.held[(CHILD, applicants[0])]  # 新宿区 taxed them for 2024
+    year = {"2024": {"total_income": 3_000_000, "municipal_income_levy": 1}}
+    await net.stores[TAX].put_many(
+        "taxpayers", [("ST1", env.token(taxed.rrc, TAX), {"name": "x", "years": year})]
     )
+    asked = ("child_allowance", TAX, ("local_tax",), token, {"fiscal_year": 2024})
+    assert (await child.node.ask(*asked)).status == "ok"
+    refused = await child.node.ask("child_allowance", "nenkin", ("pension_benefit",), token)
     assert refused.status == "refused"
     register = next(k for (o, k) in loaded.held if o == RESIDENT)  # the first one
     moved = await net.stores[RESIDENT].token("residents", register)
@@ -126,9 +134,7 @@ async def test_refusals_change_events_and_enrollments_have_their_traces(env: Env
     await settled(net, began)
     assert net.monitor is not None
     store = net.monitor.store
-    (refusal,) = await store.search(
-        Search(outcome="refused", office="chiyoda-welfare", since_ns=began)
-    )
+    (refusal,) = await store.search(Search(outcome="refused", office="nenkin", since_ns=began))
     assert refusal.error == "routing.no_row"
     assert refusal.provider_in is None and refusal.hub_out is not None
     enrolled = await store.search(Search(affair="enrollment", since_ns=began, limit=1000))

@@ -38,7 +38,7 @@ from hub.node import Answer, OfficeNode
 from hub.routing.finish import record_key
 from renkei.secrets import State
 
-CHILD, TAX = "chiyoda-child", "chiyoda-tax"
+CHILD, TAX = "chiyoda-child", "shinjuku-tax"  # two wards: one ward's are in-house
 ASK = ("child_allowance", TAX, ("local_tax",))
 ADMIN = "http://guest:guest@127.0.0.1:15672"
 

@@ -53,11 +53,11 @@ from renkei.secrets import State
 from renkei.settings import Settings
 from token_service import KeyRing
 
-CHILD, TAX = "chiyoda-child", "chiyoda-tax"
+CHILD, TAX = "chiyoda-child", "shinjuku-tax"  # two wards: one ward's are in-house
 
 
 def query(token: str, *, deadline: float = 5.0) -> Query:
-    """chiyoda-child asks chiyoda-tax for a person's local tax (a lawful query)."""
+    """chiyoda-child asks shinjuku-tax for a person's local tax (a lawful query)."""
     now = dt.datetime.now(dt.UTC)
     qid = uuid.uuid4()
     return Query(
@@ -79,7 +79,7 @@ def query(token: str, *, deadline: float = 5.0) -> Query:
 
 @dataclass
 class Provider:
-    """chiyoda-tax by hand: keeps what the hub forwards, answers when the test says."""
+    """shinjuku-tax by hand: keeps what the hub forwards, answers when the test says."""
 
     bus: Bus
     state: State

@@ -101,3 +101,19 @@ async def test_concurrent_look_ups_share_queries_and_each_gets_its_own(store: Pg
     found = await asyncio.gather(*(store.by_token(c, t) for c, t in wanted))
     expected = [(f"k{i}", {"income": i}) for i in range(0, 100, 3)]
     assert found == [*expected, None, ("r1", {"name": "住民"}), None]
+
+
+async def test_find_by_a_field_for_the_in_house_link(store: PgStore) -> None:
+    """``find`` (庁内連携): the documents whose field is the value, as text, in key order; a
+    field or value that is SQL, a number or missing finds nothing and breaks nothing."""
+    await store.put_many(
+        "taxpayers", [("a2", None, {"atena": "R1"}), ("a1", None, {"atena": "R1"})]
+    )
+    assert [k for k, _ in await store.find("taxpayers", "atena", "R1")] == ["a1", "a2"]
+    assert await store.find("taxpayers", "atena", "R9") == []
+    assert await store.find("residents", "atena", "R1") == []  # another collection
+    assert [k for k, _ in await store.find("taxpayers", "income", "7")] == ["k7"]  # as text
+    for field in ("atena' OR '1'='1", "x" * 10_000, ""):
+        assert await store.find("taxpayers", field, "R1") == []
+    assert await store.find("taxpayers", "atena", "R1' OR '1'='1") == []
+    assert await store.get("taxpayers", "a1") == {"atena": "R1"}  # nothing was harmed

@@ -46,7 +46,7 @@ from token_service import KeyRing
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 RENKEI = str(Path(sys.executable).with_name("renkei"))
 RRC = "12345678903"
-TAX, CHILD = "chiyoda-tax", "chiyoda-child"
+TAX, CHILD = "shinjuku-tax", "chiyoda-child"  # two wards: one ward's are in-house
 YEAR = {"2024": {"total_income": 5_100_000, "municipal_income_levy": 240_000}}
 ASK = ("child_allowance", TAX, ("local_tax",))
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"

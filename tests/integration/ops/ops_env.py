@@ -10,7 +10,7 @@ from hub.node import Answer, OfficeNode
 
 __all__ = ["ASK", "Flow"]
 
-ASK = ("child_allowance", "chiyoda-tax", ("local_tax",))  # 児童手当 asks the tax office
+ASK = ("child_allowance", "shinjuku-tax", ("local_tax",))  # 児童手当 asks 新宿区 (1 January's)
 
 
 @dataclass

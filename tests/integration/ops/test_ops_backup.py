@@ -26,6 +26,7 @@ from proc_env import PG, cli
 from agencies.municipality.child_allowance import ChildAllowance
 from agencies.population.households import generate
 from hub.node import schema_for
+from hub.wire import HUB
 from renkei.network import Network, identities, load_rules, open_network
 from renkei.population.enroll import load_population
 from renkei.secrets import State
@@ -62,6 +63,14 @@ async def season(net: Network, applicants: list[str]) -> None:
     decisions = await asyncio.gather(*(child.check(a, ON) for a in applicants))
     assert decisions
     assert {d.status for d in decisions} <= {"eligible", "special", "ineligible", "no_child"}
+    # the checks read the ward's register and tax office in-house (庁内連携: no record); the
+    # network is asked, as for a claimant who moved in after 1 January, for the municipality
+    # of 1 January — each query an access record, whatever the hub finds
+    for applicant in applicants:
+        token = await child.store.token("applicants", applicant)
+        assert token is not None
+        asked = ("child_allowance", HUB, ("local_tax",), token, {"fiscal_year": ON.year})
+        assert (await child.node.ask(*asked)).record_id is not None
 
 
 @pytest.fixture(scope="module")

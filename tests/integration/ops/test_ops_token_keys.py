@@ -21,7 +21,7 @@ from renkei.secrets import State
 from renkei.settings import Settings
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
-CHILD, TAX, OTHER = "chiyoda-child", ASK[1], "shinjuku-tax"
+CHILD, TAX, OTHER = "chiyoda-child", ASK[1], "chiyoda-tax"  # three offices of two wards
 # the rotated office asks too: 新宿区 (the municipality moved from) for last year's tax
 FROM_TAX = ("local_tax_assessment", OTHER, ("local_tax",))
 
@@ -67,11 +67,11 @@ async def test_an_offices_token_key_is_rotated_while_queries_flow(tmp_path: Path
     async with deployed(tmp_path) as env:
         root = Path(env["RENKEI_STATE_DIR"])
         child_token = await file_taxpayer(env, TAX, CHILD)  # 税務課 holds T1 (version 1)
-        old = await file_taxpayer(env, OTHER, TAX)  # … and C1, whom it asks 新宿区 about
+        old = await file_taxpayer(env, OTHER, TAX)  # … and C1, whom it asks 千代田区 about
         tokens = [await start(env, "token"), await start(env, "token")]
         offices = [await start(env, "office", OTHER)]
         hubs = [await start(as_hub(env), "hub")]
-        # 税務課 on its host: it answers 児童手当 and asks 新宿区, by its store's tokens
+        # 税務課 on its host: it answers 児童手当 and asks 千代田区, by its store's tokens
         tax = await open_network(settings(env), State.load(root, [TAX]), run=[TAX])
         flow = Flow(await office_node(env, State.load(root, [CHILD]), CHILD), child_token)
         pool = await asyncpg.create_pool(env["RENKEI_DB_URL"], min_size=1, max_size=2)
@@ -108,7 +108,7 @@ async def test_an_offices_token_key_is_rotated_while_queries_flow(tmp_path: Path
             assert statuses == [("ok", "")] * len(flow.answers), "no query lost or refused"
             assert flow.answers[-1].data == {"local_tax": {"fiscal_year": 2024, **TAX_YEAR["2024"]}}
             async with pool.acquire() as conn:
-                left = await conn.fetch("SELECT token, token_alt FROM office_chiyoda_tax.docs")
+                left = await conn.fetch("SELECT token, token_alt FROM office_shinjuku_tax.docs")
             assert [(version(r["token"]), r["token_alt"]) for r in left] == [(2, None)] * 2
 
             refused = await ask(tax, old)  # a version-1 token of 税務課's, kept somewhere

@@ -93,17 +93,26 @@ CHILD_TAX = ("--requester", "chiyoda-child", "--affair", "child_allowance")
 
 def test_an_allowed_exchange_between_offices_names_its_row(renkei: Run) -> None:
     code, out, _ = renkei(
-        "legal", "check", *CHILD_TAX, "--provider", "chiyoda-tax", "--item", "local_tax"
+        "legal", "check", *CHILD_TAX, "--provider", "shinjuku-tax", "--item", "local_tax"
     )
     assert (code, out) == (0, "allowed by r01\n")
+
+
+def test_an_exchange_inside_one_municipality_is_in_house(renkei: Run) -> None:
+    code, out, _ = renkei(
+        "legal", "check", *CHILD_TAX, "--provider", "chiyoda-tax", "--item", "local_tax"
+    )
+    assert code == 1
+    assert out.startswith("refused: chiyoda-child and chiyoda-tax are offices of one municipality")
+    assert "庁内連携" in out
 
 
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
         (
-            (*CHILD_TAX, "--provider", "chiyoda-tax", "--item", "resident_record"),
-            "chiyoda-tax does not hold resident_record (it provides: local_tax, tax_certificate)",
+            (*CHILD_TAX, "--provider", "shinjuku-tax", "--item", "resident_record"),
+            "shinjuku-tax does not hold resident_record (it provides: local_tax, tax_certificate)",
         ),
         (
             (
@@ -112,7 +121,7 @@ def test_an_allowed_exchange_between_offices_names_its_row(renkei: Run) -> None:
                 "--affair",
                 "child_allowance",
                 "--provider",
-                "chiyoda-tax",
+                "shinjuku-tax",
                 "--item",
                 "local_tax",
             ),
@@ -123,7 +132,7 @@ def test_an_allowed_exchange_between_offices_names_its_row(renkei: Run) -> None:
             "'tokyo-tax' is not an office of the network",
         ),
         (
-            (*CHILD_TAX, "--provider", "chiyoda-tax", "--item", "local_tax", "--on", "2010-01-01"),
+            (*CHILD_TAX, "--provider", "shinjuku-tax", "--item", "local_tax", "--on", "2010-01-01"),
             "is not yet in force: it applies from 2017-11-13",
         ),
     ],

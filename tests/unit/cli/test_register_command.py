@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from cli_runner import Run
 
+from agencies.population.households import generate
+
 
 def test_a_name_change_is_applied_and_the_event_id_printed_first(renkei: Run) -> None:
     code, out, err = renkei(
@@ -91,3 +93,14 @@ def test_a_number_change_for_no_one_or_by_no_one_is_refused(renkei: Run) -> None
     )
     assert code == 2 and "register.bad_filing" in err
     assert "(no broker configured" not in err  # refused before any network
+
+
+def test_the_others_relationships_reach_the_desk(renkei: Run) -> None:
+    home = generate(300, seed=1)[0]  # the embedded population: R0000001 heads it, alone
+    assert len(home.members) == 1
+    code, out, err = renkei(
+        "register", "household", "--local-id", "R0000001", "--effective", "2026-12-01",
+        "--household", home.id, "--head", "--relationships", "R0000009=子",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert "relationships names R0000009, whose head does not change" in err

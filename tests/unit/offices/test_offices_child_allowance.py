@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from agencies.municipality.child_allowance import ChildAllowance, Decision, decide
+from agencies.municipality.in_house import ATENA, Ambiguous, InHouse
 from hub.node import Answer, MemoryStore
 
 ON = dt.date(2024, 6, 1)
@@ -171,9 +172,10 @@ def test_a_child_born_on_1_april_belongs_to_the_earlier_school_year(
 
 
 class _Node:
-    """The office's node, faked: the register has the household; the ward's tax office has no
-    record for the fiscal year (the claimant moved in after 1 January); the hub finds the
-    municipality of 1 January."""
+    """The office's node, faked: only the hub is asked over the network (its own ward's register
+    and tax office are read in-house); it finds the municipality of 1 January."""
+
+    code = "chiyoda-child"
 
     def __init__(self, elsewhere: str = "ok") -> None:
         self.asked: list[tuple[str, dict[str, int]]] = []
@@ -185,36 +187,87 @@ class _Node:
     ) -> Answer:  # fmt: skip
         self.asked.append((provider, dict(params or {})))
         qid = uuid.uuid4()
-        if provider == "chiyoda-resident":
-            kid = {"relationship": "子", "birth_date": "2020-05-05"}
-            return Answer(qid, "ok", {"resident_record": {"household": [kid]}})
-        if provider == "chiyoda-tax":
-            return Answer(qid, "not_found", reason="no record for fiscal 2024")
         if self.elsewhere == "ok":
             return Answer(qid, "ok", {"local_tax": {"total_income": 3_000_000}})
         return Answer(qid, self.elsewhere, reason="nobody held them on 1 January")
 
 
-async def _checked(node: _Node) -> Decision:
+KID = {"name": "子 一郎", "relationship": "子", "birth_date": "2020-05-05", "sex": "1"}
+HEAD = {"name": "親 花子", "relationship": "世帯主", "birth_date": "1990-01-01", "sex": "2"}
+
+
+async def _ward(*, taxed_here: bool = False) -> InHouse:
+    """The ward's register (a head and a child) and tax office (the head's 2024 figures when
+    ``taxed_here``), as its in-house link reads them."""
+    register, tax = MemoryStore(), MemoryStore()
+    home = {"address": "東京都千代田区", "household": "H1"}
+    await register.put_many(
+        "residents", [("R1", None, {**HEAD, **home}), ("R2", None, {**KID, **home})]
+    )
+    await register.put_many("households", [("H1", None, {"head": "R1", "members": ["R1", "R2"]})])
+    if taxed_here:
+        year = {"total_income": 7_000_000, "municipal_income_levy": 1}
+        await tax.put_many(
+            "taxpayers", [("T1", None, {"name": "x", "years": {"2024": year}, ATENA: "R1"})]
+        )
+    return InHouse("131016", register, tax)
+
+
+async def _checked(node: _Node, *, taxed_here: bool = False, atena: str | None = "R1") -> Decision:
     store = MemoryStore()
-    await store.put_many("applicants", [("C1", "T" * 43, {"name": "x"})])
-    office = ChildAllowance(
-        node,  # type: ignore[arg-type]
-        store, register="chiyoda-resident", tax_office="chiyoda-tax",
-    )  # fmt: skip
+    applicant = {"name": "x"} if atena is None else {"name": "x", ATENA: atena}
+    await store.put_many("applicants", [("C1", "T" * 43, applicant)])
+    link = await _ward(taxed_here=taxed_here)
+    office = ChildAllowance(node, store, in_house=link)  # type: ignore[arg-type]
     return await office.check("C1", dt.date(2024, 6, 1))
+
+
+async def test_the_wards_own_register_and_tax_office_are_read_in_house() -> None:
+    node = _Node()
+    decision = await _checked(node, taxed_here=True)
+    # 7,000,000 yen: over the limit 6,600,000 for one child, so the ward's figures were used
+    assert (decision.status, decision.monthly_yen) == ("special", 5_000)
+    assert node.asked == []  # 庁内連携: no network query
+    assert decision.answers == ()
 
 
 async def test_income_comes_from_the_municipality_of_1_january() -> None:
     node = _Node()
     decision = await _checked(node)
     assert decision.status == "eligible" and decision.monthly_yen == 10_000
-    # own tax office first (庁内), then the hub for the office that held them on 1 January
-    assert [p for p, _ in node.asked] == ["chiyoda-resident", "chiyoda-tax", "hub"]
+    # not taxed by the ward for the year (in-house): the hub for the office of 1 January
+    assert [p for p, _ in node.asked] == ["hub"]
     assert node.asked[-1][1] == {"fiscal_year": 2024}
-    assert len(decision.answers) == 3
+    assert len(decision.answers) == 1
 
 
 async def test_nobody_holding_them_on_1_january_leaves_the_claim_undecided() -> None:
     decision = await _checked(_Node(elsewhere="not_found"))
     assert decision.status == "unknown" and "not_found" in decision.reason
+
+
+async def test_an_applicant_not_on_the_wards_register_is_not_decided() -> None:
+    decision = await _checked(_Node(), atena=None)
+    assert decision.status == "unknown" and "not_found" in decision.reason
+    decision = await _checked(_Node(), atena="R999")  # a key the register does not keep
+    assert decision.status == "unknown" and "not_found" in decision.reason
+
+
+async def test_the_in_house_link_finds_a_signer_only_when_exactly_one_resident_is_theirs() -> None:
+    link = await _ward()
+    assert await link.atena_of("親 花子", "1990-01-01") == "R1"
+    assert await link.atena_of("親 花子", "1990-01-02") is None
+    assert await link.atena_of("他人", "1990-01-01") is None
+    await link.register.put_many("residents", [("R3", None, {**HEAD, "household": "H2"})])
+    with pytest.raises(Ambiguous):  # two of them: not guessed
+        await link.atena_of("親 花子", "1990-01-01")
+
+
+async def test_two_tax_records_naming_one_resident_are_no_figures() -> None:
+    link = await _ward(taxed_here=True)
+    year = {"total_income": 1, "municipal_income_levy": 0}
+    await link.tax.put_many(
+        "taxpayers", [("T2", None, {"name": "y", "years": {"2024": year}, ATENA: "R1"})]
+    )
+    assert await link.local_tax("R1", 2024, by="chiyoda-child") is None
+    assert await link.local_tax("R2", 2024, by="chiyoda-child") is None  # not a taxpayer

@@ -10,8 +10,16 @@ import uuid
 import pytest
 
 from agencies.jlis.registry import Jlis
-from agencies.municipality.register_desk import Filing, applied, parse, refusal, rehoused
-from hub.node import OfficeError
+from agencies.municipality.moving import MovedOut
+from agencies.municipality.register_desk import (
+    Filing,
+    applied,
+    parse,
+    refusal,
+    regrouped,
+    rehoused,
+)
+from hub.node import ApplicationRefused, OfficeError
 from hub.numbers import resident_record_code
 from hub.wire import Facts, Presented, Refused
 
@@ -232,3 +240,143 @@ async def test_a_birth_is_numbered_once_and_a_code_in_use_refused(jlis: Jlis) ->
     with pytest.raises(OfficeError) as bad:
         jlis.code_of("123456789012")  # a wrong check digit
     assert bad.value.code == "jlis.bad_check_digit"
+
+
+# ---- a 転出届 filed online: the desk's move out (moving.MovedOut) -------------------------
+
+
+class _Desk:
+    """The register's desk, faked: it records the move outs filed, or fails with ``fails``."""
+
+    unconfirmed = frozenset({"register.unconfirmed"})
+
+    def __init__(self, fails: str | None = None) -> None:
+        self.filed: list[tuple[str, dt.date, str]] = []
+        self.fails = fails
+
+    async def move_out(self, person: str, effective: dt.date, to_municipality: str) -> None:
+        if self.fails is not None:
+            raise OfficeError(self.fails, "it failed")
+        self.filed.append((person, effective, to_municipality))
+
+
+class _Node:
+    code = "chiyoda-resident"
+
+
+MOVING = {"moving_date": "2026-12-20", "to_municipality": "131041"}
+
+
+async def test_a_move_out_filed_online_is_filed_as_the_desk_files_it() -> None:
+    desk = _Desk()
+    await MovedOut(_Node(), desk)("T1", "moving", MOVING)  # type: ignore[arg-type]
+    assert desk.filed == [("T1", dt.date(2026, 12, 20), "131041")]
+    await MovedOut(_Node(), desk)("T1", "tax_return", MOVING)  # type: ignore[arg-type]
+    assert len(desk.filed) == 1  # another kind of application is not a move out
+
+
+@pytest.mark.parametrize(
+    ("form", "fails", "refused", "code"),
+    [
+        ({"moving_date": "20.12.2026"}, None, True, "office.bad_application"),
+        ({"moving_date": "x" * 10_000}, None, True, "office.bad_application"),
+        ({}, None, True, "office.bad_application"),
+        (MOVING, "register.out_of_order", True, "office.move_out_refused"),
+        (MOVING, "register.not_on_register", True, "office.move_out_refused"),
+        (MOVING, "register.bad_filing", True, "office.move_out_refused"),
+        (MOVING, "register.unconfirmed", False, "office.move_out_unsent"),
+    ],
+    ids=["bad-date", "oversized", "no-date", "out-of-order", "not-ours", "bad-to", "unconfirmed"],
+)
+async def test_a_move_out_the_desk_refuses_is_refused_one_it_could_not_confirm_is_not(
+    form: dict[str, str], fails: str | None, refused: bool, code: str
+) -> None:
+    desk = _Desk(fails)
+    with pytest.raises(OfficeError) as got:
+        await MovedOut(_Node(), desk)("T1", "moving", form)  # type: ignore[arg-type]
+    assert got.value.code == code
+    assert isinstance(got.value, ApplicationRefused) is refused
+
+
+async def test_without_jlis_in_its_process_the_register_files_no_move_out_by_halves() -> None:
+    with pytest.raises(OfficeError) as got:
+        await MovedOut(_Node(), None)("T1", "moving", MOVING)  # type: ignore[arg-type]
+    assert got.value.code == "office.move_out_unsent" and "J-LIS" in str(got.value)
+
+
+# ---- a household change: the others' 続柄 to a new head (regrouped) -------------------------
+
+FAMILY = {"H1": {"head": "R1", "members": ["R1", "R2", "R3"]}, "H2": None}
+
+
+def test_a_new_head_in_the_household_gives_every_other_member_a_new_relationship() -> None:
+    wife = {**RESIDENT, "relationship": "妻"}  # R2 becomes the head of H1
+    f = filing("household", household="H1", head="1", relationships="R1=夫,R3=子")
+    f = Filing(f.kind, "R2", f.effective, f.event_id, f.fields)
+    moved, related = regrouped(f, wife, {"H1": FAMILY["H1"]})
+    assert moved["H1"] == {"head": "R2", "members": ["R1", "R2", "R3"]}
+    assert related == {"R1": "夫", "R3": "子"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({}, "the head changes for R1, R3: give each their 続柄"),
+        ({"relationships": "R1=夫"}, "the head changes for R3"),
+        ({"relationships": "R1=夫,R3=子,R9=子"}, "names R9, whose head does not change"),
+        ({"relationships": "R1=世帯主,R3=子"}, "no other member of it is 世帯主"),
+    ],
+    ids=["none", "one-missing", "a-stranger", "two-heads"],
+)
+def test_a_new_head_without_the_others_relationships_is_refused(
+    fields: dict[str, str], said: str
+) -> None:
+    f = filing("household", household="H1", head="1", **fields)
+    f = Filing(f.kind, "R2", f.effective, f.event_id, f.fields)
+    with pytest.raises(OfficeError) as got:
+        regrouped(f, {**RESIDENT, "relationship": "妻"}, {"H1": FAMILY["H1"]})
+    assert got.value.code == "register.bad_filing" and said in str(got.value)
+
+
+def test_a_head_who_leaves_names_who_heads_those_left_behind() -> None:
+    f = filing("household", household="H2", head="1", relationships="R2=世帯主,R3=子")
+    moved, related = regrouped(f, RESIDENT, FAMILY)  # R1 heads H1 and leaves for H2
+    assert moved["H1"] == {"head": "R2", "members": ["R2", "R3"]}
+    assert moved["H2"] == {"head": "R1", "members": ["R1"]}
+    assert related == {"R2": "世帯主", "R3": "子"}
+    for bad in ("R2=子,R3=子", "R2=世帯主,R3=世帯主"):
+        g = filing("household", household="H2", head="1", relationships=bad)
+        with pytest.raises(OfficeError, match="name its new head among R2, R3"):
+            regrouped(g, RESIDENT, FAMILY)
+
+
+def test_a_member_joining_changes_no_one_elses_relationship() -> None:
+    f = filing("household", household="H1", relationship="子")
+    f = Filing(f.kind, "R4", f.effective, f.event_id, f.fields)
+    moved, related = regrouped(f, {**RESIDENT, "household": "H5"}, {"H1": FAMILY["H1"]})
+    assert moved["H1"]["members"] == ["R1", "R2", "R3", "R4"] and related == {}
+    g = filing("household", household="H1", relationship="子", relationships="R2=妻")
+    g = Filing(g.kind, "R4", g.effective, g.event_id, g.fields)
+    with pytest.raises(OfficeError, match="whose head does not change"):
+        regrouped(g, {**RESIDENT, "household": "H5"}, {"H1": FAMILY["H1"]})
+    with pytest.raises(OfficeError) as none:  # no such household, and not its head
+        regrouped(filing("household", household="H7", relationship="子"), RESIDENT, {"H7": None})
+    assert none.value.code == "register.not_on_register"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["R2", "R2=", "=妻", "R2=妻,,R3=子", "R 2=妻", "R2=妻=夫", "R2=妻,R2=子", "R2=" + "長" * 21],
+)
+def test_malformed_relationships_are_refused(text: str) -> None:
+    with pytest.raises(OfficeError) as got:
+        parse("household", "R1", ON, {"household": "H1", "head": "1", "relationships": text})
+    assert got.value.code == "register.bad_filing"
+
+
+def test_relationships_belong_to_a_household_change_and_have_a_size() -> None:
+    with pytest.raises(OfficeError, match="only a household change"):
+        parse("name", "R1", ON, {"name": "x", "relationships": "R2=妻"})
+    many = ",".join(f"R{i}=子" for i in range(400))  # over 2,000 characters
+    with pytest.raises(OfficeError, match="at most 2000"):
+        parse("household", "R1", ON, {"household": "H1", "head": "1", "relationships": many})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from urllib.parse import quote
@@ -9,6 +10,7 @@ from urllib.parse import quote
 from portal_fakes import BRIDGE, HANAKO, PUBLIC, TARO, Env, hidden, new_client
 
 from portal.codec import b64url_decode, b64url_encode
+from portal.model import ApplicationStatus
 
 GOOD_MOVE = {
     "to_address": "東京都新宿区西新宿2-8-1",
@@ -226,3 +228,36 @@ async def test_a_name_in_variant_characters_is_signed_as_typed_through_the_web_f
     assert name.encode() in document
     assert json.loads(document)["form"]["child_name"] == name
     assert name in hidden(html, "summary")
+
+
+async def test_the_list_shows_each_claims_state_as_its_office_told_it(env: Env) -> None:
+    """受付 once accepted; 審査中 with why it waits; 認定 or 却下 once decided; a refused
+    application stays refused whatever its progress says."""
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+
+    def status(progress: str, reason: str = "", state: str = "accepted") -> ApplicationStatus:
+        return ApplicationStatus(
+            uuid.uuid4(), "child_allowance", at, "chiyoda-child", state, f"R-{progress or 'x'}",
+            ref=str(uuid.uuid4()), progress=progress, reason=reason,
+        )  # fmt: skip
+
+    env.backend.apps_by["tok-taro"] = [
+        status(""),
+        status("審査中", "timed_out : no reply <script>"),
+        status("認定"),
+        status("却下"),
+        status("認定", state="refused"),
+    ]
+    await env.login(TARO)
+    text = await (await env.client.get("/applications")).text()
+    rows = text.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    labels = [r.split('data-label="状況">')[1].split("<")[0] for r in rows]
+    assert labels == [
+        "受付済み (accepted)",
+        "審査中 (under examination)",
+        "認定 (granted)",
+        "却下 (rejected)",
+        "不受理 (refused)",
+    ]
+    assert "R-審査中 — timed_out : no reply &lt;script&gt;" in rows[1]  # why, escaped
+    assert " — " not in rows[2]  # a decided claim shows no reason

@@ -34,7 +34,8 @@ OFFICE_KEYS = {  # every identity's own keys, the hub's first: to sign what it s
 HUB_KEYS = OFFICE_KEYS[HUB]
 KEYS = {code: keys.public for code, keys in OFFICE_KEYS.items()}
 SEALER = ContextSealer(bytes(32))
-CHILD, TAX, REGISTER, PORTAL = "chiyoda-child", "chiyoda-tax", "chiyoda-resident", "myna-portal"
+# two offices of different municipalities: one of the same one would be in-house (庁内連携)
+CHILD, TAX, REGISTER, PORTAL = "chiyoda-child", "shinjuku-tax", "chiyoda-resident", "myna-portal"
 SEALED = seal(b"sealed", KEYS[JLIS].seal)  # a payload only J-LIS could open
 
 

@@ -463,7 +463,8 @@ UNLAWFUL = [
     (CHILD, TAX, "child_allowance", ("shoe_size",), "routing.unknown_item"),
     (TAX, REGISTER, "child_allowance", ("resident_record",), "routing.affair_not_performed"),
     (CHILD, JLIS, "child_allowance", ("local_tax",), "routing.no_row"),
-    (CHILD, REGISTER, "child_allowance", ("local_tax",), "routing.item_not_held"),
+    (CHILD, "shinjuku-resident", "child_allowance", ("local_tax",), "routing.item_not_held"),
+    (CHILD, "chiyoda-tax", "child_allowance", ("local_tax",), "routing.in_house"),  # 庁内連携
     (CHILD, HUB, "child_allowance", ("pension_benefit",), "routing.no_provider"),  # resolve
 ]
 
@@ -494,7 +495,7 @@ async def test_routing_expired(make_hub: MakeHub) -> None:
     legal = parse_table(table(row(effective_until="2020-01-01")))
     offices = parse_registry(
         registry(
-            office(TAX, affairs="[]"),
+            office(TAX, affairs="[]", municipality='"131041"'),
             office(CHILD, provides="[]"),
         ),
         legal,
@@ -511,8 +512,16 @@ async def test_routing_not_withholdable(make_hub: MakeHub) -> None:
 
 
 async def test_routing_ambiguous_provider(make_hub: MakeHub) -> None:
-    hub = make_hub()
-    for holder in (TAX, "shinjuku-tax"):  # two tax offices held the person: the hub cannot pick
+    offices = parse_registry(
+        registry(
+            office(CHILD, provides="[]"),
+            office(TAX, affairs="[]", municipality='"131041"'),
+            office("minato-tax", affairs="[]", municipality='"131032"'),
+        ),
+        TABLE,
+    )
+    hub = make_hub(offices=offices)
+    for holder in (TAX, "minato-tax"):  # two tax offices held the person: the hub cannot pick
         await hub.directory.enrolled(HUB_P1, holder, NOW - dt.timedelta(days=400))
     msg = ask(CHILD, HUB, "child_allowance", ("local_tax",))
     assert await hub.refused(delivered(msg)) == "routing.ambiguous_provider"

@@ -35,14 +35,42 @@ def test_child_allowance_may_ask_tax_and_resident_records(
     table: legal.LegalTable, registry: offices.Registry
 ) -> None:
     tax = offices.authorize(
-        table, registry, "chiyoda-child", "child_allowance", "chiyoda-tax", ["local_tax"], ON
+        table, registry, "chiyoda-child", "child_allowance", "shinjuku-tax", ["local_tax"], ON
     )
     assert (tax.allowed, tax.rows, tax.code) == (True, ("r01",), "allowed")
     resident = offices.authorize(
-        table, registry, "chiyoda-child", "child_allowance", "chiyoda-resident",
+        table, registry, "chiyoda-child", "child_allowance", "shinjuku-resident",
         ["resident_record"], ON,
     )  # fmt: skip
     assert resident.rows == ("r02",)
+
+
+@pytest.mark.parametrize(
+    ("requester", "provider"),
+    [("chiyoda-child", "chiyoda-tax"), ("chiyoda-child", "chiyoda-resident"),
+     ("chiyoda-welfare", "chiyoda-tax"), ("shinjuku-tax", "shinjuku-resident")],
+)  # fmt: skip
+def test_two_offices_of_one_municipality_are_in_house_not_the_network(
+    table: legal.LegalTable, registry: offices.Registry, requester: str, provider: str
+) -> None:
+    """庁内連携 (番号法 第9条第2項): refused before the law's rows are looked at, even for a row
+    that would allow the kinds, and the reason names the municipality and the in-house link."""
+    office = registry.get(requester)
+    affair = office.affairs[0] if office.affairs else "local_tax_assessment"
+    item = registry.get(provider).provides[0]
+    d = offices.authorize(table, registry, requester, affair, provider, [item], ON)
+    assert (d.allowed, d.code, d.rows) == (False, "in_house", ())
+    assert f"{requester} and {provider} are offices of one municipality" in d.reason
+    assert "庁内連携" in d.reason and "番号法 第9条第2項" in d.reason
+
+
+def test_offices_of_no_municipality_or_of_two_are_not_in_house(
+    registry: offices.Registry,
+) -> None:
+    get = registry.get
+    assert offices.in_house(get("chiyoda-child"), get("shinjuku-tax")) is None
+    assert offices.in_house(get("nenkin"), get("kenpo")) is None  # neither names one
+    assert offices.in_house(get("chiyoda-child"), get("nenkin")) is None
 
 
 def test_several_items_from_one_provider(table: legal.LegalTable, wide: offices.Registry) -> None:
@@ -57,33 +85,33 @@ def test_several_items_from_one_provider(table: legal.LegalTable, wide: offices.
 @pytest.mark.parametrize(
     ("requester", "affair", "provider", "items", "on", "code", "reason"),
     [
-        ("minato-child", "child_allowance", "chiyoda-tax", ["local_tax"], ON,
+        ("minato-child", "child_allowance", "shinjuku-tax", ["local_tax"], ON,
          "unknown_requester", "requester 'minato-child' is not an office of the network"),
         ("chiyoda-child", "child_allowance", "minato-tax", ["local_tax"], ON,
          "unknown_provider", "provider 'minato-tax' is not an office of the network"),
-        ("chiyoda-child", "pachinko", "chiyoda-tax", ["local_tax"], ON,
+        ("chiyoda-child", "pachinko", "shinjuku-tax", ["local_tax"], ON,
          "unknown_affair", "unknown affair 'pachinko'"),
-        ("chiyoda-child", "child_allowance", "chiyoda-tax", ["shoe_size"], ON,
+        ("chiyoda-child", "child_allowance", "shinjuku-tax", ["shoe_size"], ON,
          "unknown_item", "unknown information item 'shoe_size'"),
-        ("chiyoda-child", "child_allowance", "chiyoda-tax", [], ON,
+        ("chiyoda-child", "child_allowance", "shinjuku-tax", [], ON,
          "no_items", "no information items were requested"),
-        ("chiyoda-tax", "child_allowance", "chiyoda-resident", ["resident_record"], ON,
+        ("chiyoda-tax", "child_allowance", "shinjuku-resident", ["resident_record"], ON,
          "affair_not_performed",
          "chiyoda-tax does not perform child_allowance (it performs: local_tax_assessment)"),
-        ("chiyoda-resident", "child_allowance", "chiyoda-tax", ["local_tax"], ON,
+        ("chiyoda-resident", "child_allowance", "shinjuku-tax", ["local_tax"], ON,
          "affair_not_performed",
          "chiyoda-resident does not perform child_allowance (it performs: no affair)"),
         ("chiyoda-child", "child_allowance", "jlis", ["local_tax"], ON, "no_row",
          "chiyoda-child is a municipality, jlis is a jlis: no row lets municipality ask jlis "
          "for local_tax for child_allowance; for child_allowance, municipality may ask: "
          "municipality for local_tax (r01), municipality for resident_record (r02)"),
-        ("chiyoda-child", "child_allowance", "chiyoda-tax", ["local_tax"], date(2017, 1, 1),
+        ("chiyoda-child", "child_allowance", "shinjuku-tax", ["local_tax"], date(2017, 1, 1),
          "not_yet_in_force", "row r01 (lets municipality ask municipality for local_tax for "
          "child_allowance) is not yet in force: it applies from 2017-11-13"),
-        ("chiyoda-child", "child_allowance", "chiyoda-resident", ["local_tax"], ON,
+        ("chiyoda-child", "child_allowance", "shinjuku-resident", ["local_tax"], ON,
          "item_not_held",
-         "chiyoda-resident does not hold local_tax (it provides: resident_record, resident_certificate, resident_certificate_number, seal_certificate)"),
-        ("chiyoda-tax", "local_tax_assessment", "chiyoda-child", ["local_tax"], ON,
+         "shinjuku-resident does not hold local_tax (it provides: resident_record, resident_certificate, resident_certificate_number, seal_certificate)"),
+        ("shinjuku-tax", "local_tax_assessment", "chiyoda-child", ["local_tax"], ON,
          "item_not_held", "chiyoda-child does not hold local_tax (it provides: nothing)"),
     ],
     ids=[

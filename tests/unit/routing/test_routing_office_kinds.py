@@ -27,29 +27,23 @@ def test_a_wards_welfare_office_is_municipal_acting_as_prefecture_in_public_assi
     )
     assert offices.kind_asking(table, welfare, "public_assistance")[0] == "prefecture"
     assert offices.kind_providing(table, welfare, ("public_assistance",))[0] == "prefecture"
-    # it asks and answers as 都道府県知事等 where 生活保護法 第19条 has the 区長 decide
+    # it asks and answers as 都道府県知事等 where 生活保護法 第19条 has the 区長 decide: over
+    # the network, another municipality (its own ward's offices are in-house, 庁内連携)
     asked = offices.authorize(
-        table, registry, "chiyoda-welfare", "public_assistance", "chiyoda-tax", ["local_tax"], ON
+        table, registry, "chiyoda-welfare", "public_assistance", "shinjuku-tax", ["local_tax"], ON
     )
     assert asked.allowed and asked.rows == ("r08",)
-    answered = offices.authorize(
-        table,
-        registry,
-        "chiyoda-care",
-        "long_term_care",
-        "chiyoda-welfare",
-        ["public_assistance"],
-        ON,
-    )
+    answers_as = offices.kind_providing(table, welfare, ("public_assistance",))[0]
+    answered = table.check("municipality", "long_term_care", answers_as, ("public_assistance",), ON)
     assert answered.allowed and answered.rows == ("r22",)
 
 
 def test_a_refusal_says_the_ward_office_is_municipal_and_in_what_capacity(
     table: legal.LegalTable, registry: offices.Registry
 ) -> None:
-    # the demo's refused query: 児童手当 asking the welfare office for 生活保護関係情報
+    # another ward's tax office asking the welfare office for 生活保護関係情報
     decision = offices.authorize(
-        table, registry, "chiyoda-child", "child_allowance", "chiyoda-welfare",
+        table, registry, "shinjuku-tax", "local_tax_assessment", "chiyoda-welfare",
         ["public_assistance"], ON,
     )  # fmt: skip
     assert (decision.allowed, decision.code) == (False, "no_row")
@@ -58,7 +52,7 @@ def test_a_refusal_says_the_ward_office_is_municipal_and_in_what_capacity(
         "chiyoda-welfare is a municipality acting as prefecture (都道府県知事等" in decision.reason
     )
     assert "生活保護法 第19条第1項" in decision.reason
-    assert decision.reason.startswith("chiyoda-child is a municipality, ")
+    assert decision.reason.startswith("shinjuku-tax is a municipality, ")
 
 
 def test_a_ward_acts_as_prefecture_in_nothing_else(
@@ -82,12 +76,18 @@ def test_the_ward_pays_child_rearing_allowance_of_its_residents(
     assert [o.code for o in ward] == ["chiyoda-childrearing"]
     assert (ward[0].kind, ward[0].acts_as) == ("municipality", "prefecture")
     assert "child_rearing_allowance" in ward[0].affairs
-    # the welfare office counts it as income (r11), from the ward's own office
-    decision = offices.authorize(
+    # the welfare office counts it as income (r11): a row of the law between the kinds; from
+    # the ward's own office it is read in-house (庁内連携), not asked over the network
+    welfare, paying = registry.get("chiyoda-welfare"), ward[0]
+    asks = offices.kind_asking(table, welfare, "public_assistance")[0]
+    answers = offices.kind_providing(table, paying, ("child_rearing_allowance",))[0]
+    decision = table.check(asks, "public_assistance", answers, ("child_rearing_allowance",), ON)
+    assert decision.allowed and decision.rows == ("r11",)
+    inside = offices.authorize(
         table, registry, "chiyoda-welfare", "public_assistance", "chiyoda-childrearing",
         ["child_rearing_allowance"], ON,
     )  # fmt: skip
-    assert decision.allowed and decision.rows == ("r11",)
+    assert inside.code == "in_house"
 
 
 def test_special_child_rearing_allowance_is_the_prefectures_not_hello_works(
