@@ -159,7 +159,6 @@ class DeadLetters:
                 found.body,
                 found.message_id,
                 found.correlation_id,
-                found.reply_to,
                 {k: v for k, v in found.headers.items() if k not in DEAD_LETTER_HEADERS},
                 content_type=found.content_type,
             )

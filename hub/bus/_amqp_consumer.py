@@ -117,10 +117,6 @@ class AmqpDelivery:
         return self._props.correlation_id
 
     @property
-    def reply_to(self) -> str | None:
-        return self._props.reply_to
-
-    @property
     def content_type(self) -> str | None:
         return self._props.content_type
 
@@ -184,7 +180,6 @@ class AmqpDelivery:
             body,
             self.message_id,
             self.correlation_id,
-            self.reply_to,
             headers,
             content_type=self.content_type,
         )

@@ -1,13 +1,12 @@
-"""What both buses share: running a handler, the RPC server step, pending RPC calls."""
+"""What both buses share: running a handler, dead-letter copies, cheap ids."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import itertools
-import math
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 import structlog
 
@@ -22,22 +21,17 @@ from hub.bus.api import (
     Delivery,
     Handler,
 )
-from hub.bus.exceptions import BusError, CallTimeout, NotConfirmed
+from hub.bus.exceptions import NotConfirmed
 
 __all__ = [
     "IdSource",
-    "PendingCalls",
     "broker_dead_letter_headers",
     "dead_letter_copy",
-    "expiration_ms",
     "retry_pause",
-    "rpc_handler",
     "run_handler",
 ]
 
 log = structlog.get_logger("hub.bus")
-
-Reply = Callable[[str, str | None, bytes], Awaitable[None]]
 
 
 class IdSource:
@@ -117,78 +111,3 @@ def dead_letter_copy(
         out[BODY_SHA256_HEADER] = hashlib.sha256(body).hexdigest()
         body = body[:DEAD_LETTER_MAX_BODY]
     return body, out
-
-
-def rpc_handler(fn: Callable[[bytes], Awaitable[bytes]], reply: Reply) -> Handler:
-    """The RPC server step: reply ``fn(body)`` to the request's reply_to, then ack."""
-
-    async def handle(delivery: Delivery) -> None:
-        reply_to = delivery.reply_to
-        if not reply_to:
-            await delivery.dead_letter("no_reply_to")
-            return
-        body = await fn(delivery.body)
-        await reply(reply_to, delivery.correlation_id, body)
-        await delivery.ack()
-
-    return handle
-
-
-def expiration_ms(timeout: float) -> int:
-    if not timeout > 0:
-        raise ValueError("timeout must be > 0")
-    return max(1, math.ceil(timeout * 1000))
-
-
-def _expire(fut: asyncio.Future[bytes]) -> None:
-    if not fut.done():
-        fut.set_exception(CallTimeout("no reply within the call's timeout"))
-
-
-class PendingCalls:
-    """RPC calls in flight, keyed by correlation id; each with its own deadline timer."""
-
-    __slots__ = ("_futures", "_ids")
-
-    def __init__(self) -> None:
-        self._ids = IdSource()
-        self._futures: dict[str, asyncio.Future[bytes]] = {}
-
-    def __len__(self) -> int:
-        return len(self._futures)
-
-    def new(self, timeout: float) -> tuple[str, asyncio.Future[bytes], asyncio.TimerHandle]:
-        loop = asyncio.get_running_loop()
-        cid = self._ids()
-        fut: asyncio.Future[bytes] = loop.create_future()
-        self._futures[cid] = fut
-        return cid, fut, loop.call_later(timeout, _expire, fut)
-
-    async def wait(self, cid: str, fut: asyncio.Future[bytes], timer: asyncio.TimerHandle) -> bytes:
-        try:
-            return await fut
-        finally:
-            timer.cancel()
-            self._futures.pop(cid, None)
-
-    def forget(self, cid: str, fut: asyncio.Future[bytes], timer: asyncio.TimerHandle) -> None:
-        """The request was never sent: drop its future (even if already failed)."""
-        timer.cancel()
-        self._futures.pop(cid, None)
-        if not fut.done():
-            fut.cancel()
-        elif not fut.cancelled():
-            fut.exception()  # retrieved: the caller sees the publish error instead
-
-    def resolve(self, cid: str | None, body: bytes) -> None:
-        fut = self._futures.pop(cid, None) if cid is not None else None
-        if fut is None:
-            log.debug("bus.late_reply", correlation_id=cid)
-        elif not fut.done():
-            fut.set_result(body)
-
-    def fail_all(self, error: Callable[[], BusError]) -> None:
-        futures, self._futures = self._futures, {}
-        for fut in futures.values():
-            if not fut.done():
-                fut.set_exception(error())

@@ -12,19 +12,17 @@ import asyncio
 import datetime as dt
 import re
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Protocol
 
 from hub.bus._common import broker_dead_letter_headers
 from hub.bus.api import Death
 from hub.bus.exceptions import NotDeclared
-from hub.bus.topology import DIRECT_REPLY_TO, Topology
 from hub.bus.topology import Queue as QueueSpec
+from hub.bus.topology import Topology
 
-__all__ = ["REPLY_PREFIX", "MemQueue", "Store", "Stored"]
-
-REPLY_PREFIX = DIRECT_REPLY_TO + "."
+__all__ = ["MemQueue", "Store", "Stored"]
 
 
 class Stored:
@@ -40,7 +38,6 @@ class Stored:
         "expires_at",
         "headers",
         "message_id",
-        "reply_to",
         "routing_key",
         "user_id",
     )
@@ -50,7 +47,6 @@ class Stored:
         body: bytes,
         message_id: str,
         correlation_id: str | None,
-        reply_to: str | None,
         headers: Mapping[str, str],
         user_id: str | None,
         exchange: str,
@@ -61,7 +57,6 @@ class Stored:
         self.body = body
         self.message_id = message_id
         self.correlation_id = correlation_id
-        self.reply_to = reply_to
         self.headers = headers
         self.user_id = user_id
         self.exchange = exchange
@@ -76,7 +71,6 @@ class Stored:
             self.body,
             self.message_id,
             self.correlation_id,
-            self.reply_to,
             self.headers,
             self.user_id,
             self.exchange,
@@ -209,7 +203,7 @@ class MemQueue:
 
 
 class Store:
-    """Exchanges, queues and direct reply-to addresses of one in-process broker."""
+    """Exchanges and queues of one in-process broker."""
 
     def __init__(self, topology: Topology) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -228,7 +222,6 @@ class Store:
                 for b in bound:
                     routes[b.routing_key] = (*routes.get(b.routing_key, ()), self.queues[b.queue])
                 self.direct[ex.name] = routes
-        self.replies: dict[str, Callable[[Stored], None]] = {}
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -240,12 +233,6 @@ class Store:
         """Deliver to every bound queue; the number that took it, or -1 if one was full."""
         targets: tuple[MemQueue, ...]
         if not exchange:
-            if routing_key.startswith(REPLY_PREFIX):
-                on_reply = self.replies.get(routing_key)
-                if on_reply is None:
-                    return 0
-                on_reply(env)
-                return 1
             queue = self.queues.get(routing_key)
             targets = (queue,) if queue is not None else ()
         elif (routes := self.direct.get(exchange)) is not None:
@@ -274,7 +261,6 @@ class Store:
             env.body,
             env.message_id,
             env.correlation_id,
-            env.reply_to,
             MappingProxyType(headers),
             env.user_id,
             queue.dlx,

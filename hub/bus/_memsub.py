@@ -39,10 +39,6 @@ class MemDelivery:
         return self._env.correlation_id
 
     @property
-    def reply_to(self) -> str | None:
-        return self._env.reply_to
-
-    @property
     def content_type(self) -> str | None:
         return self._env.content_type
 

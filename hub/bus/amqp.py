@@ -1,9 +1,8 @@
 """The AMQP bus: RabbitMQ through aio-pika.
 
 One robust connection per bus (``_amqp_connection.py``, the only module that imports aio-pika:
-it fails over between a cluster's nodes). Publishing and RPC share one channel with publisher
-confirms and the direct reply-to consumer (RabbitMQ requires both on the same channel); each
-subscription gets its own channel, so its QoS is its own and a channel error elsewhere (a
+it fails over between a cluster's nodes). Publishing has one channel with publisher confirms;
+each subscription gets its own channel, so its QoS is its own and a channel error elsewhere (a
 refused publish closes the publishing channel) does not touch it. Channels reopen and
 consumers resume by themselves after a connection loss.
 """
@@ -11,7 +10,7 @@ consumers resume by themselves after a connection loss.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Coroutine
 from typing import Any
 
 import aiormq
@@ -21,8 +20,8 @@ from pamqp.commands import Basic
 
 from hub.bus._amqp_connection import open_connection
 from hub.bus._amqp_consumer import CHANNEL_ERRORS, AmqpSubscription
-from hub.bus._common import IdSource, PendingCalls, expiration_ms, rpc_handler
-from hub.bus.api import CONTENT_TYPE, EMPTY_HEADERS, Handler, OutMessage, Subscription
+from hub.bus._common import IdSource
+from hub.bus.api import Handler, OutMessage, Subscription
 from hub.bus.exceptions import (
     AccessRefused,
     BusClosed,
@@ -32,7 +31,7 @@ from hub.bus.exceptions import (
     Rejected,
     Unroutable,
 )
-from hub.bus.topology import DIRECT_REPLY_TO, DLX_EXCHANGE
+from hub.bus.topology import DLX_EXCHANGE
 from hub.bus.urls import BrokerUrl
 from hub.metrics import METRICS
 
@@ -42,7 +41,7 @@ log = structlog.get_logger("hub.bus")
 _ACK = Basic.Ack
 _Props = Basic.Properties
 _PERSISTENT = 2
-_TRANSIENT = 1  # RPC requests: a request lost with the broker is a time-out, not a lost effect
+_TRANSIENT = 1  # OutMessage(persistent=False): telemetry, kept in memory only
 RENEW_EVERY = 5.0  # seconds between two renewals of the publishing channel (AmqpBus._renew)
 
 
@@ -121,7 +120,6 @@ class AmqpBus:
         self._channel: Any = None
         self._raw: aiormq.abc.AbstractChannel | None = None
         self._ids = IdSource()
-        self._calls = PendingCalls()
         self._subs: set[AmqpSubscription] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -140,36 +138,25 @@ class AmqpBus:
 
     async def _attach(self) -> None:
         raw = await self._channel.get_underlay_channel()
-        await raw.basic_consume(DIRECT_REPLY_TO, self._on_reply, no_ack=True)
-        raw.closing.add_done_callback(lambda closing: self._on_channel_close(raw, closing))
+        raw.closing.add_done_callback(lambda _: self._on_channel_close(raw))
         self._raw = raw
 
-    def _on_channel_close(
-        self, raw: aiormq.abc.AbstractChannel, closing: asyncio.Future[Any]
-    ) -> None:
+    def _on_channel_close(self, raw: aiormq.abc.AbstractChannel) -> None:
         """Bound to each raw channel: aio-pika's own close callbacks of a channel can run after
         the connection came back (at once, on another node) and the channel reopened, and
         must not then take the new one away."""
-        if self._raw is not raw:
-            return
-        self._raw = None
-        if len(self._calls):
-            exc = None if closing.cancelled() else closing.exception()
-            reason = f"the publishing channel closed ({exc}); replies in flight are lost"
-            self._calls.fail_all(lambda: BusError(reason))
+        if self._raw is raw:
+            self._raw = None
 
     async def _on_channel_reopen(self, _channel: object) -> None:
         try:
             await self._attach()
         except Exception as exc:  # noqa: BLE001 - logged; the next reopen retries
-            log.error("bus.reply_consumer_restore_failed", error=str(exc))  # noqa: TRY400
-
-    async def _on_reply(self, msg: aiormq.abc.DeliveredMessage) -> None:
-        self._calls.resolve(msg.header.properties.correlation_id, msg.body)
+            log.error("bus.publish_channel_restore_failed", error=str(exc))  # noqa: TRY400
 
     async def _wait_ready(self) -> aiormq.abc.AbstractChannel:
-        """The publishing channel, once (re)opened with its reply consumer. Polls: this is
-        only reached while the channel or the connection is being restored."""
+        """The publishing channel, once (re)opened. Polls: this is only reached while the
+        channel or the connection is being restored."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._ready_timeout
         while True:
@@ -213,8 +200,7 @@ class AmqpBus:
         opens a new one. RabbitMQ 3.10 refuses for good a channel's publishes to a quorum queue
         whose first came while the queue's record still named a lost leader (fixed in 3.11/3.12,
         rabbitmq-server#9241); a new channel starts afresh. At most once per ``RENEW_EVERY``
-        seconds: a full queue refuses too (an office may fill ``renkei.dead``), and a renewal
-        fails the calls in flight, whose replies come on that channel."""
+        seconds: a full queue refuses too (an office may fill ``renkei.dead``)."""
         now = asyncio.get_running_loop().time()
         if self.on_cluster and raw is self._raw and now >= self._renewed + RENEW_EVERY:
             self._renewed = now
@@ -235,7 +221,6 @@ class AmqpBus:
         props = _Props(
             message_id=message.message_id,
             correlation_id=message.correlation_id,
-            reply_to=message.reply_to,
             headers=dict(message.headers) if message.headers else None,
             content_type=message.content_type,
             user_id=self.user_prefix + (self._identity if as_user is None else as_user),
@@ -263,52 +248,6 @@ class AmqpBus:
         self._subs.add(sub)
         return sub
 
-    async def call(
-        self,
-        exchange: str,
-        routing_key: str,
-        body: bytes,
-        *,
-        timeout: float,  # noqa: ASYNC109 - the call's deadline is the interface
-        headers: Mapping[str, str] = EMPTY_HEADERS,
-    ) -> bytes:
-        if self._closing:
-            raise BusClosed("the bus is closed")
-        ttl = str(expiration_ms(timeout))
-        cid, fut, timer = self._calls.new(timeout)
-        props = _Props(
-            message_id=cid,
-            correlation_id=cid,
-            reply_to=DIRECT_REPLY_TO,
-            headers=dict(headers) if headers else None,
-            content_type=CONTENT_TYPE,
-            user_id=self.user_prefix + self._identity,
-            delivery_mode=_TRANSIENT,
-            expiration=ttl,
-        )
-        try:
-            await self._send(exchange, routing_key, body, props, True)
-        except BaseException:
-            self._calls.forget(cid, fut, timer)
-            raise
-        return await self._calls.wait(cid, fut, timer)
-
-    async def serve(
-        self, queue: str, fn: Callable[[bytes], Awaitable[bytes]], *, prefetch: int = 100
-    ) -> Subscription:
-        return await self.consume(queue, rpc_handler(fn, self._reply), prefetch=prefetch)
-
-    async def _reply(self, reply_to: str, correlation_id: str | None, body: bytes) -> None:
-        # mandatory=False: RabbitMQ 3.10 basic.returns some mandatory direct reply-to
-        # publishes even when delivered (see the bench reference).
-        props = _Props(
-            message_id=self._ids(),
-            correlation_id=correlation_id,
-            content_type=CONTENT_TYPE,
-            user_id=self.user_prefix + self._identity,
-        )
-        await self._send("", reply_to, body, props, False)
-
     def forget(self, sub: AmqpSubscription) -> None:
         self._subs.discard(sub)
 
@@ -323,7 +262,6 @@ class AmqpBus:
         self._closing = True
         await asyncio.gather(*(sub.shutdown(self._close_grace) for sub in list(self._subs)))
         self._closed = True
-        self._calls.fail_all(lambda: BusClosed("the bus was closed while the call waited"))
         await self.connection.close()
 
 

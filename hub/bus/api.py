@@ -1,4 +1,4 @@
-"""The transport's interface: what services publish, receive and call.
+"""The transport's interface: what services publish and receive.
 
 Two implementations share it: :mod:`hub.bus.amqp` (RabbitMQ through aio-pika) and
 :mod:`hub.bus.memory` (in-process, the embedded default of ``renkei demo``). One behaviour
@@ -64,7 +64,6 @@ class OutMessage:
     body: bytes
     message_id: str
     correlation_id: str | None = None
-    reply_to: str | None = None
     headers: Mapping[str, str] = field(default_factory=lambda: EMPTY_HEADERS)
     """String headers only (``traceparent``, ``renkei-sig`` ...); names starting ``x-`` are
     the broker's and are not carried."""
@@ -106,8 +105,6 @@ class Delivery(Protocol):
     def message_id(self) -> str: ...
     @property
     def correlation_id(self) -> str | None: ...
-    @property
-    def reply_to(self) -> str | None: ...
     @property
     def content_type(self) -> str | None: ...
     @property
@@ -191,24 +188,6 @@ class Bus(Protocol):
     async def consume(self, queue: str, handler: Handler, *, prefetch: int = 100) -> Subscription:
         """Manual acks; each delivery handled in its own task, at most ``prefetch`` at a time.
         A handler that raises gets its delivery nacked with requeue (and logged)."""
-        ...
-
-    async def call(
-        self,
-        exchange: str,
-        routing_key: str,
-        body: bytes,
-        *,
-        timeout: float,  # noqa: ASYNC109 - the call's deadline is the interface
-        headers: Mapping[str, str] = EMPTY_HEADERS,
-    ) -> bytes:
-        """RPC over direct reply-to. Raises CallTimeout, Unroutable (at once), AccessRefused."""
-        ...
-
-    async def serve(
-        self, queue: str, fn: Callable[[bytes], Awaitable[bytes]], *, prefetch: int = 100
-    ) -> Subscription:
-        """RPC server: reply ``await fn(body)`` to each request's reply_to, then ack."""
         ...
 
     async def close(self) -> None: ...

@@ -2,7 +2,7 @@
 
 Callers catch :class:`BusError` for "the transport failed" and the subclasses where they can
 do something specific (an :class:`Unroutable` query is answered with a refusal, a
-:class:`CallTimeout` with a timed-out reply, and so on).
+:class:`Rejected` publish is retried later, and so on).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ __all__ = [
     "BrokerAdminError",
     "BusClosed",
     "BusError",
-    "CallTimeout",
     "NotConfirmed",
     "NotDeclared",
     "Rejected",
@@ -68,14 +67,8 @@ class Rejected(NotConfirmed):
         )
 
 
-class CallTimeout(BusError):
-    """An RPC call got no reply within its timeout."""
-
-    code = "bus.call_timeout"
-
-
 class BusClosed(BusError):
-    """The bus was closed; no more publishing, consuming or calling."""
+    """The bus was closed; no more publishing or consuming."""
 
     code = "bus.closed"
 

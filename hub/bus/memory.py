@@ -4,21 +4,20 @@ It is the embedded default of ``renkei demo``. Build an :class:`InMemoryBroker` 
 :class:`~hub.bus.topology.Topology`, then ``broker.connect(identity)`` per service.
 Permissions, ``user_id``, confirms (a publish returns once the message is queued, after
 yielding to the loop once), mandatory routing, manual acks, redelivery with delivery counts,
-the delivery limit, per-message TTL, the dead-letter exchange and direct reply-to RPC behave
-as on RabbitMQ; ``tests/integration/bus`` runs the same tests against both.
+the delivery limit, per-message TTL and the dead-letter exchange behave as on RabbitMQ;
+``tests/integration/bus`` runs the same tests against both.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 
-from hub.bus._common import IdSource, PendingCalls, dead_letter_copy, expiration_ms, rpc_handler
-from hub.bus._memstore import REPLY_PREFIX, MemQueue, Store, Stored
+from hub.bus._common import dead_letter_copy
+from hub.bus._memstore import MemQueue, Store, Stored
 from hub.bus._memsub import MemSubscription
-from hub.bus.api import CONTENT_TYPE, EMPTY_HEADERS, Handler, OutMessage, Subscription
+from hub.bus.api import EMPTY_HEADERS, Handler, OutMessage, Subscription
 from hub.bus.exceptions import AccessRefused, BusClosed, NotDeclared, Rejected, Unroutable
 from hub.bus.topology import DLX_EXCHANGE, Permission, Topology
 from hub.metrics import METRICS
@@ -90,9 +89,6 @@ class InMemoryBus:
         self._permission = permission
         self._forged = identity != permission.identity
         self._writable: dict[str, bool] = {}
-        self._ids = IdSource()
-        self._calls = PendingCalls()
-        self._reply_to: str | None = None
         self._subs: set[MemSubscription] = set()
         self._close_grace = close_grace
         self._closing = False
@@ -121,7 +117,6 @@ class InMemoryBus:
             message.body,
             message.message_id,
             message.correlation_id,
-            message.reply_to,
             message.headers,
             message.expiration_ms,
             mandatory,
@@ -138,11 +133,10 @@ class InMemoryBus:
         body: bytes,
         message_id: str,
         correlation_id: str | None,
-        reply_to: str | None,
         headers: Mapping[str, str],
         expiration: int | None,
         mandatory: bool,
-        content_type: str | None = CONTENT_TYPE,
+        content_type: str | None,
         as_user: str | None = None,
     ) -> None:
         if self._closed:
@@ -167,7 +161,6 @@ class InMemoryBus:
             body,
             message_id,
             correlation_id,
-            reply_to,
             _carried(headers) if headers else EMPTY_HEADERS,
             self._identity if as_user is None else as_user,
             exchange,
@@ -199,43 +192,6 @@ class InMemoryBus:
         mem_queue.drain()
         return sub
 
-    async def call(
-        self,
-        exchange: str,
-        routing_key: str,
-        body: bytes,
-        *,
-        timeout: float,  # noqa: ASYNC109 - the call's deadline is the interface
-        headers: Mapping[str, str] = EMPTY_HEADERS,
-    ) -> bytes:
-        if self._closing:
-            raise BusClosed("the bus is closed")
-        ttl = expiration_ms(timeout)
-        reply_to = self._reply_to
-        if reply_to is None:
-            reply_to = self._reply_to = REPLY_PREFIX + secrets.token_hex(8)
-            self.store.replies[reply_to] = self._on_reply
-        cid, fut, timer = self._calls.new(timeout)
-        try:
-            self._send(exchange, routing_key, body, cid, cid, reply_to, headers, ttl, True)
-        except BaseException:
-            self._calls.forget(cid, fut, timer)
-            raise
-        return await self._calls.wait(cid, fut, timer)
-
-    def _on_reply(self, env: Stored) -> None:
-        self._calls.resolve(env.correlation_id, env.body)
-
-    async def serve(
-        self, queue: str, fn: Callable[[bytes], Awaitable[bytes]], *, prefetch: int = 100
-    ) -> Subscription:
-        return await self.consume(queue, rpc_handler(fn, self._reply), prefetch=prefetch)
-
-    async def _reply(self, reply_to: str, correlation_id: str | None, body: bytes) -> None:
-        self._send(
-            "", reply_to, body, self._ids(), correlation_id, None, EMPTY_HEADERS, None, False
-        )
-
     async def dead_letter_copy(self, env: Stored, queue: str, reason: str) -> None:
         """Used by deliveries: publish a copy of ``env`` to the DLX as this identity."""
         body, headers = dead_letter_copy(env.body, env.headers, reason, queue, env.user_id)
@@ -245,7 +201,6 @@ class InMemoryBus:
             body,
             env.message_id,
             env.correlation_id,
-            env.reply_to,
             headers,
             None,
             True,
@@ -263,6 +218,3 @@ class InMemoryBus:
         subs = list(self._subs)
         await asyncio.gather(*(sub.shutdown(self._close_grace) for sub in subs))
         self._closed = True
-        self._calls.fail_all(lambda: BusClosed("the bus was closed while the call waited"))
-        if self._reply_to is not None:
-            self.store.replies.pop(self._reply_to, None)

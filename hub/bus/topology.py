@@ -19,7 +19,6 @@ __all__ = [
     "ALERTS_QUEUE",
     "DEADLINES_EXCHANGE",
     "DEAD_QUEUE",
-    "DIRECT_REPLY_TO",
     "DLX_EXCHANGE",
     "HUB_DEADLINES",
     "HUB_EXCHANGE",
@@ -91,7 +90,6 @@ RK_REPLY = "reply"
 RK_CHANGE = "change"
 RK_IDENTIFY = "identify"  # the portal: who holds this authentication certificate
 RK_NOTICE = "notice"  # an office's notice to a resident, for the portal
-DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 REQUEST_KEYS = (RK_QUERY, RK_ENROLL, RK_CHANGE, RK_IDENTIFY, RK_NOTICE)  # on either lane
 
 OFFICE_CODE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from bus_env import ADMIN_URL, DELIVERY_LIMIT, INBOX_BYTES, OFFICES, AmqpEnv, BusEnv, MemoryEnv
-from rpc_route import with_rpc
 
 from hub.bus import BusError, delete_users, delete_vhost, network_topology, setup_broker
 
@@ -21,13 +20,11 @@ from hub.bus import BusError, delete_users, delete_vhost, network_topology, setu
 @pytest.fixture(scope="module", params=["memory", pytest.param("amqp", marks=pytest.mark.rabbitmq)])
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[BusEnv]:
     prefix = f"t{secrets.token_hex(3)}-"
-    topology = with_rpc(
-        network_topology(
-            OFFICES,
-            delivery_limit=DELIVERY_LIMIT,
-            identity_prefix=prefix,
-            inbox_max_bytes=INBOX_BYTES,
-        )
+    topology = network_topology(
+        OFFICES,
+        delivery_limit=DELIVERY_LIMIT,
+        identity_prefix=prefix,
+        inbox_max_bytes=INBOX_BYTES,
     )
     if request.param == "memory":
         yield MemoryEnv(topology)

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from bus_env import DELIVERY_LIMIT, INBOX_BYTES, BusEnv
-from rpc_route import RPC_EXCHANGE, RPC_QUEUE
 
 from hub.bus import (
     BODY_SHA256_HEADER,
@@ -28,7 +27,6 @@ from hub.bus import (
     Bus,
     BusClosed,
     BusError,
-    CallTimeout,
     Delivery,
     NotConfirmed,
     OutMessage,
@@ -106,7 +104,6 @@ async def test_round_trip_carries_every_property(env: BusEnv) -> None:
         b"\x00binary\xff",
         message_id=new_id(),
         correlation_id="corr-1",
-        reply_to=office_replies("a"),
         headers={**headers, "renkei-sig": "c2lnbmF0dXJl"},
     )
     await office.publish(HUB_EXCHANGE, RK_QUERY, sent)
@@ -114,7 +111,6 @@ async def test_round_trip_carries_every_property(env: BusEnv) -> None:
     assert got.body == sent.body
     assert got.message_id == sent.message_id
     assert got.correlation_id == "corr-1"
-    assert got.reply_to == office_replies("a")
     assert dict(got.headers) == dict(sent.headers)
     assert got.user_id == office.identity == env.office("a")
     assert got.content_type == CONTENT_TYPE == "application/json"  # every publish says JSON
@@ -149,8 +145,6 @@ async def test_office_may_publish_only_to_the_hub_exchange(env: BusEnv) -> None:
         await office.publish(OFFICES_EXCHANGE, office_in("b"), query())
     with pytest.raises(AccessRefused):
         await office.publish("", office_in("b"), query())  # the default exchange
-    with pytest.raises(AccessRefused):
-        await office.call(RPC_EXCHANGE, RPC_QUEUE, b"x", timeout=1)
     await office.publish(HUB_EXCHANGE, RK_QUERY, query())  # recovered after the refusals
 
 
@@ -304,17 +298,6 @@ async def test_a_flooded_inbox_refuses_publishes_and_takes_them_again_when_drain
     await office.publish(HUB_EXCHANGE, RK_QUERY, query())  # taken again
 
 
-async def test_rpc_requests_and_replies_say_json(env: BusEnv) -> None:
-    hub, token = await env.connect(env.hub), await env.connect(env.token)
-    requests = Inbox(lambda d: d.ack())
-    sub = await token.consume(RPC_QUEUE, requests)
-    with pytest.raises(CallTimeout):
-        await hub.call(RPC_EXCHANGE, RPC_QUEUE, b"{}", timeout=0.3)
-    (request,) = await requests.wait(1)
-    assert request.content_type == CONTENT_TYPE
-    await sub.cancel()
-
-
 async def test_nack_without_requeue_dead_letters_as_rejected(env: BusEnv) -> None:
     office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
     sub = await hub.consume(HUB_REQUESTS, Inbox(lambda d: d.nack(requeue=False)))
@@ -364,53 +347,7 @@ async def test_only_the_impersonator_publishes_as_another(env: BusEnv) -> None:
         with pytest.raises(AccessRefused):
             await bus.publish(HUB_EXCHANGE, RK_QUERY, query(), as_user=env.office("b"))
     with pytest.raises(AccessRefused):  # nor may the replayer write elsewhere
-        await replayer.publish(RPC_EXCHANGE, RPC_QUEUE, query(), as_user=env.hub)
-    await sub.cancel()
-
-
-async def test_rpc_with_200_calls_in_flight(env: BusEnv) -> None:
-    hub, token = await env.connect(env.hub), await env.connect(env.token)
-    in_flight = 0
-    most = 0
-
-    async def translate(body: bytes) -> bytes:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        await asyncio.sleep(0.01)
-        in_flight -= 1
-        return b"re:" + body
-
-    sub = await token.serve(RPC_QUEUE, translate, prefetch=100)
-    bodies = [f"req-{i}".encode() for i in range(200)]
-    replies = await asyncio.gather(
-        *(hub.call(RPC_EXCHANGE, RPC_QUEUE, b, timeout=10) for b in bodies)
-    )
-    assert replies == [b"re:" + b for b in bodies]
-    assert 1 < most <= 100
-    await sub.cancel()
-
-
-async def test_call_times_out(env: BusEnv) -> None:
-    hub = await env.connect(env.hub)
-    async with asyncio.timeout(10):  # a call that ignores its time-out fails, not hangs, the test
-        with pytest.raises(CallTimeout):
-            await hub.call(RPC_EXCHANGE, RPC_QUEUE, b"nobody serves", timeout=0.3)
-
-
-async def test_unroutable_call_fails_at_once(env: BusEnv) -> None:
-    hub = await env.connect(env.hub)
-    with pytest.raises(Unroutable):  # not CallTimeout: it does not wait for its time-out
-        await hub.call(RPC_EXCHANGE, "no-such-key", b"x", timeout=10)
-
-
-async def test_serve_dead_letters_a_request_without_reply_to(env: BusEnv) -> None:
-    hub, token = await env.connect(env.hub), await env.connect(env.token)
-    sub = await token.serve(RPC_QUEUE, lambda body: asyncio.sleep(0, body))
-    sent = query()
-    await hub.publish(RPC_EXCHANGE, RPC_QUEUE, sent)
-    dead = await expect_dead(env, sent.message_id)
-    assert dead.headers[REASON_HEADER] == "no_reply_to"
+        await replayer.publish("", HUB_REQUESTS, query(), as_user=env.office("b"))
     await sub.cancel()
 
 
@@ -529,5 +466,3 @@ async def test_closed_bus_refuses_work(env: BusEnv) -> None:
         await hub.publish(OFFICES_EXCHANGE, office_in("a"), query())
     with pytest.raises(BusClosed):
         await hub.consume(HUB_REQUESTS, Inbox())
-    with pytest.raises(BusClosed):
-        await hub.call(RPC_EXCHANGE, RPC_QUEUE, b"x", timeout=1)

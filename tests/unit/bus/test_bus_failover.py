@@ -64,9 +64,9 @@ async def test_a_late_close_of_the_old_channel_keeps_the_reopened_one() -> None:
     bus = AmqpBus(None, "hub", "renkei.dlx", close_grace=1.0, ready_timeout=1.0)
     old, new = Raw(), Raw()
     bus._raw = new  # type: ignore[assignment]
-    bus._on_channel_close(old, lost())  # type: ignore[arg-type]
+    bus._on_channel_close(old)  # type: ignore[arg-type]
     assert bus._raw is new
-    bus._on_channel_close(new, lost())  # type: ignore[arg-type]
+    bus._on_channel_close(new)  # type: ignore[arg-type]
     assert bus._raw is None
 
 
@@ -76,8 +76,8 @@ async def test_on_a_cluster_a_refused_publish_renews_the_channel_now_and_then(
 ) -> None:
     """RabbitMQ 3.10 keeps refusing a channel's publishes to a quorum queue whose first one
     came while the queue's record named a lost leader: the bus closes that channel (aio-pika
-    opens a new one) — once in RENEW_EVERY seconds, since a full queue refuses too and a
-    renewal fails the calls in flight. On one node a refusal is a full queue: the channel stays."""
+    opens a new one) — once in RENEW_EVERY seconds, since a full queue refuses too. On one
+    node a refusal is a full queue: the channel stays."""
     bus = AmqpBus(None, "hub", "renkei.dlx", close_grace=1.0, ready_timeout=1.0)
     bus.on_cluster = on_cluster
     bus._raw = raw = Raw()  # type: ignore[assignment]

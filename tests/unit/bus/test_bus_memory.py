@@ -6,88 +6,95 @@ import asyncio
 import gc
 import tracemalloc
 
-from rpc_route import RPC_EXCHANGE, RPC_QUEUE, with_rpc
-
 from hub.bus import (
     HUB_EXCHANGE,
     HUB_REQUESTS,
+    OFFICES_EXCHANGE,
     RK_QUERY,
     Delivery,
     InMemoryBroker,
-    InMemoryBus,
     OutMessage,
     network_topology,
+    office_replies,
 )
 
-TOPOLOGY = with_rpc(network_topology(["a"]))
+TOPOLOGY = network_topology(["a"])
+REPLIES = office_replies("a")
 
 
-async def rpc_rounds(hub: InMemoryBus, rounds: int, concurrency: int = 50) -> None:
-    async def worker(n: int) -> None:
-        for i in range(n):
-            assert await hub.call(RPC_EXCHANGE, RPC_QUEUE, b"%d" % i, timeout=5) == b"ok"
+class Echo:
+    """The network's round trip in small: office ``a`` sends queries, the hub sends each back
+    to ``a``'s replies queue, ``a`` takes them."""
 
-    await asyncio.gather(*(worker(rounds // concurrency) for _ in range(concurrency)))
+    def __init__(self, broker: InMemoryBroker) -> None:
+        self.office, self.hub = broker.connect("a"), broker.connect("hub")
+        self.replies = 0
+        self._wanted = 0
+        self._done = asyncio.Event()
 
+    async def start(self) -> None:
+        await self.hub.consume(HUB_REQUESTS, self._echo)
+        await self.office.consume(REPLIES, self._take)
 
-async def relay_rounds(office: InMemoryBus, done: asyncio.Event, n: int) -> None:
-    for i in range(n):
-        await office.publish(HUB_EXCHANGE, RK_QUERY, OutMessage(b"q", message_id=str(i)))
-    await done.wait()
+    async def _echo(self, d: Delivery) -> None:
+        back = OutMessage(d.body, message_id=d.message_id, correlation_id=d.message_id)
+        await self.hub.publish(OFFICES_EXCHANGE, REPLIES, back)
+        await d.ack()
+
+    async def _take(self, d: Delivery) -> None:
+        self.replies += 1
+        await d.ack()
+        if self.replies >= self._wanted:
+            self._done.set()
+
+    async def rounds(self, n: int, concurrency: int = 50) -> None:
+        self._wanted = self.replies + n
+        self._done.clear()
+
+        async def sender(count: int) -> None:
+            for i in range(count):
+                msg = OutMessage(b"q", message_id=str(i))
+                await self.office.publish(HUB_EXCHANGE, RK_QUERY, msg)
+
+        await asyncio.gather(*(sender(n // concurrency) for _ in range(concurrency)))
+        await asyncio.wait_for(self._done.wait(), 30)
+
+    async def close(self) -> None:
+        await self.office.close()
+        await self.hub.close()
 
 
 async def test_no_state_is_left_behind_after_many_messages() -> None:
     broker = InMemoryBroker(TOPOLOGY)
-    office, hub, token = broker.connect("a"), broker.connect("hub"), broker.connect("token")
-    seen: list[int] = []
-    done = asyncio.Event()
-
-    async def handle(d: Delivery) -> None:
-        seen.append(1)
-        await d.ack()
-        if len(seen) == 10_000:
-            done.set()
-
-    async def ok(_: bytes) -> bytes:
-        return b"ok"
-
-    sub = await hub.consume(HUB_REQUESTS, handle)
-    await token.serve(RPC_QUEUE, ok)
-    await asyncio.gather(relay_rounds(office, done, 10_000), rpc_rounds(hub, 10_000))
+    echo = Echo(broker)
+    await echo.start()
+    await echo.rounds(10_000)
     await asyncio.sleep(0)
-    assert broker.depth(HUB_REQUESTS) == broker.unacked(HUB_REQUESTS) == 0
-    assert broker.depth(RPC_QUEUE) == broker.unacked(RPC_QUEUE) == 0
-    assert len(hub._calls) == 0
-    await sub.cancel()
-    for bus in (office, hub, token):
-        await bus.close()
-    assert broker._store.replies == {}
+    assert echo.replies == 10_000
+    for queue in (HUB_REQUESTS, REPLIES):
+        assert broker.depth(queue) == broker.unacked(queue) == 0
+    await echo.close()
+    assert all(not q.consumers for q in broker._store.queues.values())
 
 
 async def test_memory_stays_flat_over_a_long_run() -> None:
-    broker = InMemoryBroker(TOPOLOGY)
-    hub, token = broker.connect("hub"), broker.connect("token")
-
-    async def ok(_: bytes) -> bytes:
-        return b"ok"
-
-    await token.serve(RPC_QUEUE, ok)
-    await rpc_rounds(hub, 5_000)  # warm up caches and free lists
+    echo = Echo(InMemoryBroker(TOPOLOGY))
+    await echo.start()
+    await echo.rounds(5_000)  # warm up caches and free lists
     gc.collect()
     tracemalloc.start()
     try:
-        await rpc_rounds(hub, 10_000)
+        await echo.rounds(10_000)
         gc.collect()
         before = tracemalloc.take_snapshot()
-        await rpc_rounds(hub, 30_000)
+        await echo.rounds(30_000)
         gc.collect()
         after = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
     growth = sum(s.size_diff for s in after.compare_to(before, "filename"))
-    assert growth < 64 * 1024, f"grew {growth} bytes over 30k calls"
-    await hub.close()
-    await token.close()
+    assert growth < 64 * 1024, f"grew {growth} bytes over 30k round trips"
+    await echo.close()
 
 
 async def test_close_returns_deliveries_whose_handlers_overrun_the_grace() -> None:

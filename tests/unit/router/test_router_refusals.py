@@ -97,7 +97,6 @@ class FakeDelivery:
     queue: str = HUB_REQUESTS
     redelivered: bool = False
     content_type: str | None = CONTENT_TYPE
-    reply_to: str | None = None
     exchange: str = ""
     routing_key: str = ""
     delivery_count: int = 0
