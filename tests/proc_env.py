@@ -172,14 +172,18 @@ async def file_taxpayer(
     return token
 
 
-async def office_node(env: dict[str, str], state: State, code: str) -> OfficeNode:
-    """``code`` on the deployment's broker with the keys of ``state`` (its own files), started;
-    the caller stops it (``node.stop()``, then ``node.bus.close()``)."""
+async def office_node(
+    env: dict[str, str], state: State, code: str, *, started: bool = True
+) -> OfficeNode:
+    """``code`` on the deployment's broker with the keys of ``state`` (its own files), started
+    (or not: the caller sets it up first); the caller stops it (``node.stop()``, then
+    ``node.bus.close()``)."""
     prefix = env["RENKEI_BROKER_USER_PREFIX"]
     url = (
         f"amqp://{prefix}{code}:{state.passwords[code]}@127.0.0.1:5672/{env['RENKEI_BROKER_VHOST']}"
     )
     bus = await connect_amqp(url, identity=code, user_prefix=prefix)
     node = OfficeNode(code=code, bus=bus, keys=state.keys[code], hub=state.public[HUB])
-    await node.start()
+    if started:
+        await node.start()
     return node
