@@ -62,14 +62,21 @@ async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode()
 
 
-async def start(env: dict[str, str], *args: str, within: float = 30) -> asyncio.subprocess.Process:
-    """``renkei run ARGS``, once it says it is running (killed if not within ``within`` s)."""
+async def start(
+    env: dict[str, str],
+    *args: str,
+    within: float = 30,
+    command: str = "run",
+    ready: bytes = b"running on",
+) -> asyncio.subprocess.Process:
+    """``renkei run ARGS`` (or ``renkei COMMAND ARGS``), once it says it is running — its log
+    holds ``ready`` (killed if not within ``within`` s)."""
     proc = await asyncio.create_subprocess_exec(
-        RENKEI, "run", *args, env=env, stderr=asyncio.subprocess.PIPE
+        RENKEI, command, *args, env=env, stderr=asyncio.subprocess.PIPE
     )
     assert proc.stderr is not None
     try:
-        await asyncio.wait_for(_ready(proc, args), within)
+        await asyncio.wait_for(_ready(proc, args, ready), within)
     except BaseException:
         proc.kill()
         await proc.wait()
@@ -77,9 +84,9 @@ async def start(env: dict[str, str], *args: str, within: float = 30) -> asyncio.
     return proc
 
 
-async def _ready(proc: asyncio.subprocess.Process, args: tuple[str, ...]) -> None:
+async def _ready(proc: asyncio.subprocess.Process, args: tuple[str, ...], ready: bytes) -> None:
     assert proc.stderr is not None
-    while b"running on" not in (line := await proc.stderr.readline()):
+    while ready not in (line := await proc.stderr.readline()):
         assert line, f"`renkei run {' '.join(args)}` exited before it was ready"
 
 

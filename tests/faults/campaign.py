@@ -43,7 +43,7 @@ from urllib.parse import quote
 
 import aiohttp
 import asyncpg
-from proc_env import as_hub, office_node, start
+from proc_env import as_hub, free_port, office_node, start
 
 from hub.bus import Bus, BusError, Delivery, Subscription, office_replies
 from hub.directory import PgDirectory
@@ -55,7 +55,8 @@ from renkei.secrets import TOKEN, State
 from token_service import KeyRing
 
 CHILD, TAX, REGISTER = "chiyoda-child", "chiyoda-tax", "chiyoda-resident"
-HOLDERS = (CHILD, TAX)  # who keep the register's change events (besides the register)
+PKI, PORTAL = "jlis-pki", "myna-portal"  # the CA's office on the network, the portal's
+HOLDERS = (CHILD, TAX, PKI, PORTAL)  # who keep the register's change events (but itself)
 EVERY = 4  # one change event beside every fourth query
 ASK = ("child_allowance", TAX, ("local_tax",))
 ADMIN = "http://guest:guest@127.0.0.1:15672"
@@ -174,6 +175,8 @@ class Network:
         self.pool: asyncpg.Pool | None = None
         self.asker: OfficeNode | None = None
         self.register: OfficeNode | None = None
+        self.ports = {PKI: free_port(), PORTAL: free_port()}
+        self.dead: list[OfficeNode] = []  # askers "killed" (``restart_asker``)
 
     async def offices(self, deadline: float) -> None:
         """The in-process asker (its replies noted, its reaction to change events counted, the
@@ -201,6 +204,7 @@ class Network:
         deadlines with no reply: they count by their records)."""
         old = self.asker
         assert old is not None
+        self.dead.append(old)
         with contextlib.suppress(Exception):  # asks meanwhile fail unconfirmed, as to a dead one
             await old.bus.connection.close()  # type: ignore[attr-defined]
         old._pending.clear()  # what the dead process waited for is gone with it
@@ -225,9 +229,14 @@ class Network:
         filler.unlink()
 
     async def run(self, name: str) -> None:
-        args = {"token": ("token",), TAX: ("office", TAX)}.get(name, ("hub",))
         env = as_hub(self.env) if name.startswith("hub") else self.env
-        proc = await start(env, *args, within=120)  # a busy machine starts slowly
+        if name in self.ports:  # the CA and the portal: a web site, and an office on the bus
+            command, ready = ("pki", b"CA serving") if name == PKI else ("portal", b"portal: http")
+            args: tuple[str, ...] = ("serve", "--port", str(self.ports[name]))
+            proc = await start(env, *args, within=120, command=command, ready=ready)
+        else:
+            args = {"token": ("token",), TAX: ("office", TAX)}.get(name, ("hub",))
+            proc = await start(env, *args, within=120)  # a busy machine starts slowly
         self.procs[name] = proc
         self._drains.add(asyncio.create_task(_drain(proc)))  # a full pipe would stall it
 
@@ -309,7 +318,7 @@ async def _cut(net: Network, identity: str) -> None:
     assert await net.cut(identity), f"{identity} had no connection to close"
 
 
-SERVICES = ("token", TAX, "hub")  # always running; a fault restarts what it kills
+SERVICES = ("token", TAX, "hub", PKI, PORTAL)  # always running; a fault restarts what it kills
 
 
 def faults(
@@ -337,6 +346,8 @@ def faults(
         "hub SIGKILL + restart, alone": (False, lambda n: _kill_restart(n, "hub")),
         "token service SIGKILL + restart": (False, lambda n: _kill_restart(n, "token")),
         "providing office SIGKILL + restart": (False, lambda n: _kill_restart(n, TAX)),
+        "CA (pki) SIGKILL + restart": (False, lambda n: _kill_restart(n, PKI)),
+        "portal SIGKILL + restart": (False, lambda n: _kill_restart(n, PORTAL)),
         "requesting office killed (connection dropped, state lost) + restarted": (
             False,
             lambda n: n.restart_asker(),
@@ -404,7 +415,7 @@ async def _load(
         except BusError:  # not confirmed: its outcome is unknown
             return None
         except Exception:  # a publish cut off by the asker's own "death" (restart_asker)
-            if asker is net.asker:
+            if asker not in net.dead:
                 raise
             return None
 
