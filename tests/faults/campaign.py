@@ -303,9 +303,11 @@ async def _drain(proc: asyncio.subprocess.Process) -> None:
 Inject = Callable[[Network], Awaitable[None]]
 
 
-async def _kill_restart(net: Network, name: str) -> None:
-    await net.kill(name)
-    await net.run(name)
+async def _kill_restart(net: Network, *names: str) -> None:
+    for name in names:
+        await net.kill(name)
+    for name in names:
+        await net.run(name)
 
 
 async def _stall(net: Network, name: str, seconds: float) -> None:
@@ -346,8 +348,7 @@ def faults(
         "hub SIGKILL + restart, alone": (False, lambda n: _kill_restart(n, "hub")),
         "token service SIGKILL + restart": (False, lambda n: _kill_restart(n, "token")),
         "providing office SIGKILL + restart": (False, lambda n: _kill_restart(n, TAX)),
-        "CA (pki) SIGKILL + restart": (False, lambda n: _kill_restart(n, PKI)),
-        "portal SIGKILL + restart": (False, lambda n: _kill_restart(n, PORTAL)),
+        "CA (pki) and portal SIGKILL + restart": (False, lambda n: _kill_restart(n, PKI, PORTAL)),
         "requesting office killed (connection dropped, state lost) + restarted": (
             False,
             lambda n: n.restart_asker(),
@@ -414,7 +415,9 @@ async def _load(
             return at, await asker.ask(*ASK, token, {"fiscal_year": 2024})
         except BusError:  # not confirmed: its outcome is unknown
             return None
-        except Exception:  # a publish cut off by the asker's own "death" (restart_asker)
+        except (Exception, asyncio.CancelledError):
+            # a publish cut off by the asker's own "death" (``restart_asker``): aio-pika fails
+            # or cancels the confirmation of a connection closed under it; unconfirmed
             if asker not in net.dead:
                 raise
             return None
