@@ -6,7 +6,8 @@ The network runs as processes (``renkei run``) on a deployment of its own (``pro
 its own vhost, broker users, database and hub role); the asking office (``chiyoda-child``) is
 driven in-process so that every reply it gets is counted. Beside the queries, the resident
 register (``chiyoda-resident``, in-process too) reports change events (転居, ``address_changed``)
-about the same person, held by the register, ``chiyoda-child`` and ``chiyoda-tax``: each holder
+about the same person, held by the register, ``chiyoda-child``, ``chiyoda-tax`` and the CA's and
+the portal's offices (``renkei pki serve``, ``renkei portal serve``, processes too): each holder
 keeps each event once (``hub.node``), and ``chiyoda-child``'s reaction counts how often it ran. ``tests/faults`` runs each fault once
 for a few seconds; ``bench/faults.py`` is the long form (longer, several injections each).
 
