@@ -3,7 +3,11 @@ injections per fault, and a PostgreSQL of its own that it restarts (never the ma
 suites run against it). The table goes to stdout, ready for ``docs/reliability.md``.
 
     .venv/bin/python bench/faults.py [--rate 20] [--seconds 40] [--injections 2] [--deadline 5]
-                                     [--only WORD ...] [--no-private-postgres]
+                                     [--only WORD ...] [--no-private-postgres] [--no-records-disk]
+
+The records' disk full: run as root with the private PostgreSQL, the access records' table and
+its indexes are moved to a tablespace on a tmpfs of its own (``--records-disk-mb``, 64 MB),
+which the fault fills to its last byte for 5 s and then frees; unmounted afterwards.
 
 RabbitMQ: the machine's, in a vhost of its own (node kills: ``tests/integration/cluster`` on
 ``renkei cluster``'s private three nodes). PostgreSQL: a private server made with ``initdb`` in
@@ -26,10 +30,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "tests" / "faults")]
 
-from campaign import CHILD, HEADER, campaign  # noqa: E402
+import asyncpg  # noqa: E402
+from campaign import EVENTS_HEADER, HEADER, campaign  # noqa: E402
 from proc_env import deployed, file_taxpayer, free_port  # noqa: E402
-
-from renkei.secrets import State  # noqa: E402
 
 
 def private_postgres(folder: Path) -> tuple[str, list[str]]:
@@ -54,30 +57,60 @@ def private_postgres(folder: Path) -> tuple[str, list[str]]:
     return f"postgresql://postgres@127.0.0.1:{port}/", pg_ctl
 
 
+def small_disk(folder: Path, megabytes: int) -> Path:
+    """A tmpfs of ``megabytes`` at ``folder`` (root only), with an empty folder in it owned by
+    the PostgreSQL server's user (a tablespace's location)."""
+    folder.mkdir()
+    size = f"size={megabytes}m,mode=0755"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", size, "tmpfs", folder], check=True)
+    (folder / "ts").mkdir()
+    shutil.chown(folder / "ts", "postgres", "postgres")
+    return folder
+
+
+async def records_on(db_url: str, disk: Path) -> None:
+    """Move the access records' table and its indexes to a tablespace at ``disk``."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute(f"CREATE TABLESPACE records_disk LOCATION '{disk / 'ts'}'")
+        await conn.execute("ALTER TABLE records.access_record SET TABLESPACE records_disk")
+        for (index,) in await conn.fetch(
+            "SELECT indexname FROM pg_indexes"
+            " WHERE schemaname = 'records' AND tablename = 'access_record'"
+        ):
+            await conn.execute(f'ALTER INDEX records."{index}" SET TABLESPACE records_disk')
+    finally:
+        await conn.close()
+
+
 async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="renkei-faults-"))
-    pg_ctl = None
+    pg_ctl, disk = None, None
     try:
         pg = "postgresql://postgres@127.0.0.1:5432/"
         if not args.no_private_postgres:
             pg, pg_ctl = private_postgres(folder)
+            if not args.no_records_disk and os.geteuid() == 0:
+                disk = small_disk(folder / "records-disk", args.records_disk_mb)
         async with deployed(folder / "deployment", pg) as env:
-            token = await file_taxpayer(env)
-            state = State.load(Path(env["RENKEI_STATE_DIR"]), [CHILD])
+            await file_taxpayer(env)
+            if disk is not None:
+                await records_on(env["RENKEI_DB_URL"], disk)
             rows = await campaign(
                 env,
-                state,
-                token,
                 rate=args.rate,
                 seconds=args.seconds,
                 injections=args.injections,
                 deadline=args.deadline,
                 only=args.only,
                 pg_ctl=pg_ctl,
+                disk=disk,
             )
     finally:
         if pg_ctl is not None:
             subprocess.run([*pg_ctl, "stop", "-m", "immediate"], check=False)  # noqa: ASYNC221 - the end
+        if disk is not None:
+            subprocess.run(["umount", disk], check=False)  # noqa: ASYNC221 - the end
         shutil.rmtree(folder, ignore_errors=True)
     print(
         f"\n{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {args.rate:g} queries/s for "
@@ -87,6 +120,9 @@ async def main(args: argparse.Namespace) -> None:
     print(HEADER)
     for row in rows:
         print(row.line())
+    print(f"\n{EVENTS_HEADER}")
+    for row in rows:
+        print(row.events_line())
     bad = [(r.fault, r.problems[:5]) for r in rows if r.problems]
     if bad:
         raise SystemExit(f"lost, duplicated or disagreeing: {bad}")
@@ -100,4 +136,6 @@ if __name__ == "__main__":
     parser.add_argument("--deadline", type=float, default=5)
     parser.add_argument("--only", nargs="*", help="faults whose name holds one of these words")
     parser.add_argument("--no-private-postgres", action="store_true")
+    parser.add_argument("--no-records-disk", action="store_true", help="no full-disk row")
+    parser.add_argument("--records-disk-mb", type=int, default=64)
     asyncio.run(main(parser.parse_args()))

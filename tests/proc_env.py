@@ -62,14 +62,21 @@ async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode()
 
 
-async def start(env: dict[str, str], *args: str, within: float = 30) -> asyncio.subprocess.Process:
-    """``renkei run ARGS``, once it says it is running (killed if not within ``within`` s)."""
+async def start(
+    env: dict[str, str],
+    *args: str,
+    within: float = 30,
+    command: str = "run",
+    ready: bytes = b"running on",
+) -> asyncio.subprocess.Process:
+    """``renkei run ARGS`` (or ``renkei COMMAND ARGS``), once it says it is running — its log
+    holds ``ready`` (killed if not within ``within`` s)."""
     proc = await asyncio.create_subprocess_exec(
-        RENKEI, "run", *args, env=env, stderr=asyncio.subprocess.PIPE
+        RENKEI, command, *args, env=env, stderr=asyncio.subprocess.PIPE
     )
     assert proc.stderr is not None
     try:
-        await asyncio.wait_for(_ready(proc, args), within)
+        await asyncio.wait_for(_ready(proc, args, ready), within)
     except BaseException:
         proc.kill()
         await proc.wait()
@@ -77,9 +84,9 @@ async def start(env: dict[str, str], *args: str, within: float = 30) -> asyncio.
     return proc
 
 
-async def _ready(proc: asyncio.subprocess.Process, args: tuple[str, ...]) -> None:
+async def _ready(proc: asyncio.subprocess.Process, args: tuple[str, ...], ready: bytes) -> None:
     assert proc.stderr is not None
-    while b"running on" not in (line := await proc.stderr.readline()):
+    while ready not in (line := await proc.stderr.readline()):
         assert line, f"`renkei run {' '.join(args)}` exited before it was ready"
 
 
@@ -128,6 +135,8 @@ async def deployed(tmp_path: Path, pg: str = PG) -> AsyncIterator[dict[str, str]
         prefix = env["RENKEI_BROKER_USER_PREFIX"]
         ids = [prefix + p.stem for p in (tmp_path / "state" / "public").glob("*.pub")]
         await delete_users(_ADMIN, ids)
+        if admin.is_closed():  # the server was restarted meanwhile (bench/faults.py)
+            admin = await asyncpg.connect(pg + "postgres")
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.execute(f"DROP ROLE IF EXISTS {role}")
         await admin.close()
@@ -173,14 +182,18 @@ async def file_taxpayer(
     return token
 
 
-async def office_node(env: dict[str, str], state: State, code: str) -> OfficeNode:
-    """``code`` on the deployment's broker with the keys of ``state`` (its own files), started;
-    the caller stops it (``node.stop()``, then ``node.bus.close()``)."""
+async def office_node(
+    env: dict[str, str], state: State, code: str, *, started: bool = True
+) -> OfficeNode:
+    """``code`` on the deployment's broker with the keys of ``state`` (its own files), started
+    (or not: the caller sets it up first); the caller stops it (``node.stop()``, then
+    ``node.bus.close()``)."""
     prefix = env["RENKEI_BROKER_USER_PREFIX"]
     url = (
         f"amqp://{prefix}{code}:{state.passwords[code]}@127.0.0.1:5672/{env['RENKEI_BROKER_VHOST']}"
     )
     bus = await connect_amqp(url, identity=code, user_prefix=prefix)
     node = OfficeNode(code=code, bus=bus, keys=state.keys[code], hub=state.public[HUB])
-    await node.start()
+    if started:
+        await node.start()
     return node

@@ -21,7 +21,6 @@ from hub.bus.api import (
     Delivery,
     Handler,
 )
-from hub.bus.exceptions import NotConfirmed
 
 __all__ = [
     "IdSource",
@@ -48,18 +47,21 @@ class IdSource:
 
 
 def retry_pause(delivery_count: int) -> float:
-    """How long a delivery waits before it goes back to its queue when its handler failed on
+    """How long a delivery waits before it goes back to its queue when its handler failed: on
     the bus itself (a publish ``NotConfirmed`` or ``Rejected``: a broker node lost, a quorum
-    queue between leaders, a full queue): 0.25 s, doubling with each delivery, at most 5 s — so
-    a passing outage does not use up the delivery limit in milliseconds (after a node of a
-    cluster dies, RabbitMQ 3.10 refuses a new channel's first publishes to a quorum queue led
-    from that node until the new leader is known)."""
+    queue between leaders, a full queue) or on anything else (PostgreSQL restarting under the
+    hub's claim, quota or directory): 0.25 s, doubling with each delivery, at most 5 s — so a
+    passing outage does not use up the delivery limit in milliseconds and dead-letter the
+    message unrecorded (after a node of a cluster dies, RabbitMQ 3.10 refuses a new channel's
+    first publishes to a quorum queue led from that node until the new leader is known). With
+    the default limit of 5 that rides out about 8 s; a longer outage dead-letters it, with
+    its reason, into ``renkei.dead`` (the monitor can replay it)."""
     return min(0.25 * 2.0 ** min(delivery_count, 5), 5.0)
 
 
 async def run_handler(delivery: Delivery, handler: Handler) -> None:
-    """Call ``handler``; a raise, or a return without settling, nacks with requeue (after
-    :func:`retry_pause` when the bus itself failed)."""
+    """Call ``handler``; a raise nacks with requeue after :func:`retry_pause`, a return
+    without settling at once."""
     try:
         await handler(delivery)
     except Exception as exc:
@@ -72,7 +74,7 @@ async def run_handler(delivery: Delivery, handler: Handler) -> None:
             error=type(exc).__name__,
         )
         log.debug("bus.handler_traceback", queue=delivery.queue, exc_info=exc)
-        if isinstance(exc, NotConfirmed) and not delivery.settled:
+        if not delivery.settled:
             await asyncio.sleep(retry_pause(delivery.delivery_count))
         if not delivery.settled:
             await delivery.nack(requeue=True)

@@ -120,8 +120,10 @@ def decided(found: Recorded) -> Refused | NotFound | TimedOut | None:
 
 def timed_out_if_late(ctx: Context, outcome: Outcome, now: dt.datetime) -> Outcome:
     """The outcome to record at ``now``: from the deadline on, a time-out (the requester has
-    concluded as much on its own); before it, the outcome itself."""
-    if now < ctx.deadline or isinstance(outcome, TimedOut):
+    concluded as much on its own); before it, the outcome itself. Except a change event sent
+    on (``Delivered``): its holders have it, whenever its record is written — the register
+    that timed out asks again under the same id and is told so (``_change_again``)."""
+    if now < ctx.deadline or isinstance(outcome, TimedOut | Delivered):
         return outcome
     late = f"{outcome.status} came after the deadline {ctx.deadline:%H:%M:%S.%f}"
     return TimedOut(reason=f"{ctx.provider or 'the hub'}: {late}")

@@ -174,6 +174,23 @@ async def test_an_outcome_after_the_deadline_is_a_time_out() -> None:
     assert sink.kept[record_key(ctx.requester, ctx.query_id)][:2] == ("timed_out", b"")
 
 
+async def test_a_change_event_sent_on_stays_delivered_when_its_record_is_late(
+    monkeypatch: Any,
+) -> None:
+    """The holders have it (forwarded before the deadline): a record that can be written only
+    after the deadline (the records' disk full, the database restarting) says delivered — not a
+    time-out the register would report again under a new id, for every holder to apply twice."""
+    monkeypatch.setattr(finish_module, "RETRY_FIRST", 0.001)
+    monkeypatch.setattr(finish_module, "RETRY_MOST", 0.001)
+    done, bus, sink, _, _ = finisher()
+    sink.failing = 12  # each failure moves the clock a second: past the 10 s deadline
+    ctx = context("change", "chiyoda-resident", "hub", "change_notice", ("address_changed",))
+    await done.finish(ctx, Delivered())
+    [(_, reply)] = bus.sent()
+    assert reply.outcome == Delivered()
+    assert sink.kept[record_key(ctx.requester, ctx.query_id)][0] == "ok"
+
+
 async def test_a_redelivered_answer_whose_record_exists_is_sent_again() -> None:
     """The hub died between recording and replying: the same answer, redelivered, is sent."""
     done, bus, _, _, _ = finisher()

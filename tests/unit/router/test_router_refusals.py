@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 
-from hub.bus import CONTENT_TYPE, HUB_REPLIES, HUB_REQUESTS, signed_message
+from hub.bus import CONTENT_TYPE, HUB_REPLIES, HUB_REQUESTS, office_in, signed_message
 from hub.directory import MemoryDirectory
 from hub.records import ClaimState, MemoryQuotaStore
 from hub.routing import LegalTable, Registry
@@ -632,6 +632,34 @@ def change(sender: str, effective: dt.date, kind: str = "death") -> ChangeEvent:
         change=kind,  # type: ignore[arg-type]
         effective=effective,
     )
+
+
+@pytest.mark.parametrize("redelivered", [False, True])
+async def test_a_change_event_past_its_deadline_is_sent_on_only_if_it_may_have_been_already(
+    make_hub: MakeHub, redelivered: bool
+) -> None:
+    """A fresh one past its deadline times out, unsent, as the register concluded. A
+    redelivered one (a hub killed after sending it on, before recording it: the holders may
+    have it) is sent on again — each holder keeps an event once — and recorded delivered,
+    never a time-out that the holders' records contradict."""
+    hub = make_hub()
+    await hub.directory.enrolled(HUB_P1, REGISTER, NOW - dt.timedelta(days=30))
+    await hub.directory.enrolled(HUB_P1, CHILD, NOW - dt.timedelta(days=30))
+    msg = ChangeEvent(
+        envelope=envelope(REGISTER, HUB, "change_notice", at=NOW - 10 * S, deadline=NOW - S),
+        person=token("p1", REGISTER),
+        change="address_changed",
+        effective=NOW.date(),
+    )
+    d = delivered(msg)
+    d.redelivered = redelivered
+    await hub.router.on_request(d)
+    assert d.settled_as == "ack"
+    if redelivered:
+        assert hub.outcome() == Delivered()
+        assert [key for key, _ in hub.bus.sent()] == [office_in(CHILD)]
+    else:
+        assert isinstance(hub.outcome(), TimedOut) and hub.bus.sent() == []
 
 
 async def test_hub_not_a_register(make_hub: MakeHub) -> None:
