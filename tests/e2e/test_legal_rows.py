@@ -15,7 +15,7 @@ from agencies.jlis.numbers import generate_rrc
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.resident_register import ResidentRegister
 from hub.routing import authorize
-from hub.routing.offices import kind_asking, kind_providing
+from hub.routing.offices import in_house, kind_asking, kind_providing
 from renkei.network import Network
 
 TODAY = dt.date(2025, 6, 1)
@@ -53,11 +53,12 @@ def cases() -> list[tuple[str, str, str, str, str]]:
             if row.affair in o.affairs and kind_asking(TABLE, o, row.affair)[0] == row.requester
         )
         for item in row.items:
-            giver = next(
+            givers = [
                 o
                 for o in REGISTRY
                 if item in o.provides and kind_providing(TABLE, o, (item,))[0] == row.provider
-            )
+            ]  # another body's where there is one: one municipality's offices are in-house
+            giver = next((o for o in givers if in_house(asker, o) is None), givers[0])
             out.append((row.id, asker.code, row.affair, giver.code, item))
     return out
 
