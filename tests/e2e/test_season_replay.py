@@ -75,8 +75,8 @@ async def test_the_loss_check_reads_the_stores_and_fails_on_what_is_missing_or_d
     settings = Settings(_env_file=None)
     state = State.generate(identities(load_rules(settings)[1]))
     target = await open_target(
-        settings, state, season, residents=2000, progress=lambda _: None, freeze=False
-    )
+        settings, state, season, residents=5000, progress=lambda _: None, freeze=False
+    )  # enough movers from 新宿区 for the 転入元's streams
     try:
         schedule = make_schedule(season, duration=8, day_seconds=240, rate=40, start_hour=9, seed=4)
         stats = Stats(
@@ -150,7 +150,7 @@ async def test_a_forged_or_borrowed_card_is_refused_and_a_misnamed_login_caught(
     settings = Settings(_env_file=None)
     state = State.generate(identities(load_rules(settings)[1]))
     target = await open_target(
-        settings, state, season, residents=1000, progress=lambda _: None, freeze=False,
+        settings, state, season, residents=5000, progress=lambda _: None, freeze=False,
         counts={"child_claims": 3, "portal_logins": 3},
     )  # fmt: skip
     try:
