@@ -8,12 +8,14 @@ measured in the same sitting (``query_bench.py``'s relay, 64 in flight).
 A deployment of its own (vhost ``renkei-season``, database ``renkei_season``, broker users
 with a prefix of this run) made as an operator does: ``renkei init``, ``broker setup``, ``db
 migrate``, ``population generate``. The services run as processes: the token service, one or
-two hubs, the tax office, and every other office the season's senders do not play in one
-process (``--role offices``: they hold the people whose changes are reported and answer the
-portal's わたしの情報). Each rate is one ``renkei season replay june-child-allowance --rate R``
-(the replayer plays the senders); the rates go up until the p99 passes ten times the target
-or the loss check fails, so the whole curve is printed; the figure is the highest rate with
-p99 < 100 ms and nothing lost. Everything is removed at the end (Ctrl-C too).
+two hubs, the tax office the season asks (``shinjuku-tax``: the 転入元 of the movers whose
+income the June season checks over the network), and every other office the season's senders
+do not play in one process (``--role offices``: they hold the people whose changes are
+reported and answer the portal's わたしの情報). Each rate is one ``renkei season replay
+june-child-allowance --rate R`` (the replayer plays the senders); the rates go up until the
+p99 passes ten times the target or the loss check fails, so the whole curve is printed; the
+figure is the highest rate with p99 < 100 ms and nothing lost. Everything is removed at the
+end (Ctrl-C too).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from renkei.network import identities
 
 SEASON = "june-child-allowance"
 P99_MS = 100.0
+PROVIDER = "shinjuku-tax"  # the tax office the season asks, as a process of its own
 RENKEI = str(Path(sys.executable).with_name("renkei"))
 
 
@@ -200,7 +203,7 @@ def main() -> int:
     registry = load_default_registry(load_default_table())
     users = [prefix + i for i in identities(registry)]
     senders = set(load_season(SEASON).offices())
-    others = [o.code for o in registry if o.code not in senders and o.code != "chiyoda-tax"]
+    others = [o.code for o in registry if o.code not in senders and o.code != PROVIDER]
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -214,7 +217,7 @@ def main() -> int:
         for hubs in (int(h) for h in args.hubs.split(",")):
             procs = [start(env, [RENKEI, "run", "token"], tmp / "token.log")]
             procs += [start(env, [RENKEI, "run", "hub"], tmp / f"hub-{i}.log") for i in range(hubs)]
-            procs.append(start(env, [RENKEI, "run", "office", "chiyoda-tax"], tmp / "tax.log"))
+            procs.append(start(env, [RENKEI, "run", "office", PROVIDER], tmp / "tax.log"))
             script = [sys.executable, __file__, "--role", "offices", "--codes", ",".join(others)]
             procs.append(start(env, script, tmp / "offices.log"))
             rows = []

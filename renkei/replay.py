@@ -9,10 +9,12 @@ providers already running (as many hub processes as are), and the population `re
 population generate` wrote. Those offices must not run elsewhere at the same time: their
 replies would go to the other process.
 
-The people each stream asks about are read from the sender's own store (its tokens); the
-portal's are made from J-LIS's residents with the token master, as the portal would get them
-at login. Logins and applications (embedded only) are ``renkei/replay_portal.py``'s: the
-residents of the office the stream names (``held_by``), each given a card by the replay's CA.
+The people each stream asks about are read from the sender's own store (its tokens), those a
+query's provider holds (the hub's directory: an office asks where it knows the person is held,
+the 転入元 for one who moved in); the portal's are made from J-LIS's residents with the token
+master, as the portal would get them at login. Logins and applications (embedded only) are
+``renkei/replay_portal.py``'s: the residents of the office the stream names (``held_by``),
+each given a card by the replay's CA.
 Afterwards :meth:`Target.facts` reads from the network's own stores what the loss check
 compares with the replayer's ledger: the access records by query id, the change events each
 office kept (each event carries a marker in its ``detail``), the applications each office
@@ -443,6 +445,14 @@ async def _people(target: Target, t: Traffic, wanted: int | None = None) -> list
         people = await _portal_people(target)
     else:
         people = await _tokens(target, t.office, t.collection)
+        if people and t.kind == "query" and t.provider is not None:
+            people = await _held(target, t, people)
+            if not people:
+                raise CommandError(
+                    RENKEI_USAGE,
+                    f"stream {t.name}: {t.provider} holds none of {t.office}'s"
+                    f" {t.collection!r}: the population has no one to ask it about",
+                )
     if not people:
         raise CommandError(
             RENKEI_USAGE,
@@ -450,6 +460,16 @@ async def _people(target: Target, t: Traffic, wanted: int | None = None) -> list
             " population first (`renkei population generate`)",
         )
     return people
+
+
+async def _held(target: Target, t: Traffic, people: list[str]) -> list[str]:
+    """Of the sender's ``people``, those the stream's provider holds now (the hub's
+    directory): an office asks the office it knows holds the person (the 転入元 for one who
+    moved in), any other would only answer not_found."""
+    assert t.provider is not None
+    hub = [target.ring.translate(p, t.office, (HUB,))[0] for p in people]
+    held = await target.directory.held_by(t.provider, hub)
+    return [p for p, h in zip(people, hub, strict=True) if h in held]
 
 
 async def _network(

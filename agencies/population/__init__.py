@@ -13,7 +13,7 @@ from agencies.population.exceptions import BadMunicipality, BadSize, PopulationE
 from agencies.population.households import Household, Person, generate
 from agencies.population.places import MUNICIPALITIES, Municipality, select
 from agencies.population.plan import LocalIds, Plan, Row, fiscal_year
-from agencies.population.records import place
+from agencies.population.records import came_from, place
 from agencies.population.stream import (
     CHUNK_RESIDENTS,
     MAX_RESIDENTS,
@@ -39,6 +39,7 @@ __all__ = [
     "PopulationError",
     "ResidentCodes",
     "Row",
+    "came_from",
     "check_size",
     "chunk_households",
     "chunks",

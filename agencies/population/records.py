@@ -29,7 +29,7 @@ from agencies.population.benefits import item_rows
 from agencies.population.households import Household
 from agencies.population.plan import LocalIds, Plan, Row, age_on, fiscal_year
 
-__all__ = ["place"]
+__all__ = ["came_from", "place"]
 
 
 def _levy(income: int, dependants: int) -> int:
@@ -68,16 +68,19 @@ def _taxpayers(
     today: dt.date,
     kids: int,
     atena: dict[str, str],
+    came_from: bool = False,
 ) -> list[Row]:
-    """Adults assessed here: for each fiscal year, if they lived here on 1 January (賦課期日)."""
+    """Adults assessed here: for each fiscal year, if they lived here on 1 January (賦課期日) —
+    here since ``h.moved_in``, or (``came_from``: the 転入元's rows) until then."""
     rows: list[Row] = []
     fy = fiscal_year(today)
     moved = dt.date.fromisoformat(h.moved_in)
+    since = dt.date(fy - 1, 1, 1).isoformat() if came_from else h.moved_in
     for i, p in enumerate(h.members):
         years = {}
         for year, income in ((fy, p.income), (fy - 1, p.income * rng.uniform(0.9, 1.05))):
             levy_day = dt.date(year, 1, 1)
-            if age_on(p, levy_day) >= 18 and moved <= levy_day:
+            if age_on(p, levy_day) >= 18 and (moved > levy_day if came_from else moved <= levy_day):
                 total = int(income) // 1000 * 1000
                 levy = _levy(total, kids if i == 0 else 0)
                 years[str(year)] = {"total_income": total, "municipal_income_levy": levy}
@@ -85,8 +88,28 @@ def _taxpayers(
             doc: dict[str, Any] = {"name": p.name, "years": years}
             if p.rrc in atena:  # the register's record: the ward's in-house key (庁内連携)
                 doc[ATENA] = atena[p.rrc]
-            rows.append((office, "taxpayers", ids.next(office, "T"), p.rrc, doc, h.moved_in))
+            rows.append((office, "taxpayers", ids.next(office, "T"), p.rrc, doc, since))
     return rows
+
+
+def came_from(h: Household, plan: Plan, today: dt.date) -> str | None:
+    """The municipality with offices on the network that a household of one of them lived in
+    on 1 January of this fiscal year, when it moved in after that day: the 転入元, which taxes
+    it for the year (賦課期日) and is asked through the network for its figures (FACTS.md §3.1
+    June and July, "for 転入者 to 転入元" [V]). A model: half of such movers come from another
+    municipality with offices (as `places` puts half the people in them), the rest from where
+    the network has no office; drawn from a stream of the household's own, so the rest of
+    the population is the same with or without it."""
+    levy_day = dt.date(fiscal_year(today), 1, 1)
+    if h.municipality not in plan.municipal or dt.date.fromisoformat(h.moved_in) <= levy_day:
+        return None
+    others = sorted(
+        m for m, roles in plan.municipal.items() if m != h.municipality and "tax" in roles
+    )
+    rng = random.Random(f"renkei.population.came-from/{h.members[0].rrc}")  # noqa: S311 -- test data
+    if not others or rng.random() >= 0.5:
+        return None
+    return rng.choice(others)
 
 
 def place(rng: random.Random, h: Household, plan: Plan, ids: LocalIds, today: dt.date) -> list[Row]:
@@ -112,6 +135,11 @@ def place(rng: random.Random, h: Household, plan: Plan, ids: LocalIds, today: dt
         rows += registered
     if "tax" in roles:
         rows += _taxpayers(rng, h, roles["tax"], ids, today=today, kids=kids, atena=atena)
+    previous = came_from(h, plan, today)
+    if previous is not None:  # the 転入元's figures for the year (no longer on its register)
+        own = random.Random(f"renkei.population.came-from/{h.id}/{h.members[0].rrc}")  # noqa: S311
+        office = plan.municipal[previous]["tax"]
+        rows += _taxpayers(own, h, office, ids, today=today, kids=kids, atena={}, came_from=True)
     if kids and "child" in roles:
         head, office = h.members[0], roles["child"]
         doc = {"name": head.name, "children": kids}

@@ -1,7 +1,8 @@
 """A season replayed against the embedded network: the CLI end to end (a minute, a few thousand
 messages, logins and applications among them, the loss check passing), and the loss check read
 from the network's own stores failing when an access record or a change event is taken away or
-doubled there, or an application's receipt, decision or お知らせ taken away."""
+doubled there, or an application's receipt, decision or お知らせ taken away; a query stream asks
+only about the people its provider holds."""
 
 from __future__ import annotations
 
@@ -13,16 +14,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from proc_env import RENKEI
 
 from agencies.applications import COLLECTION
 from agencies.municipality.child_claims import CLAIMS
 from hub.node import EVENTS
+from hub.wire import HUB
 from loadtest.accounting import ACCEPTED, MISNAMED, REFUSED, check
 from loadtest.driver import replay
 from loadtest.schedule import make_schedule
-from loadtest.season import load_season
+from loadtest.season import CARD_KINDS, load_season
 from loadtest.stats import Stats
+from renkei.exceptions import CommandError
 from renkei.network import identities, load_rules
 from renkei.replay import close_target, open_target
 from renkei.replay_portal import apply, log_in
@@ -75,8 +79,8 @@ async def test_the_loss_check_reads_the_stores_and_fails_on_what_is_missing_or_d
     settings = Settings(_env_file=None)
     state = State.generate(identities(load_rules(settings)[1]))
     target = await open_target(
-        settings, state, season, residents=2000, progress=lambda _: None, freeze=False
-    )
+        settings, state, season, residents=5000, progress=lambda _: None, freeze=False
+    )  # enough movers from 新宿区 for the 転入元's streams
     try:
         schedule = make_schedule(season, duration=8, day_seconds=240, rate=40, start_hour=9, seed=4)
         stats = Stats(
@@ -150,7 +154,7 @@ async def test_a_forged_or_borrowed_card_is_refused_and_a_misnamed_login_caught(
     settings = Settings(_env_file=None)
     state = State.generate(identities(load_rules(settings)[1]))
     target = await open_target(
-        settings, state, season, residents=1000, progress=lambda _: None, freeze=False,
+        settings, state, season, residents=5000, progress=lambda _: None, freeze=False,
         counts={"child_claims": 3, "portal_logins": 3},
     )  # fmt: skip
     try:
@@ -172,5 +176,36 @@ async def test_a_forged_or_borrowed_card_is_refused_and_a_misnamed_login_caught(
         assert (status, outcome.code) == (REFUSED, "portal.signer_mismatch")
         status, outcome = await apply(portal, mine, "child_allowance", form, uuid.uuid4())
         assert (status, outcome.status) == (ACCEPTED, "ok")
+    finally:
+        await close_target(target)
+
+
+async def test_a_query_stream_asks_about_the_people_its_provider_holds() -> None:
+    """The movers a ward's offices ask the 転入元 about, the 広域連合's insured of each ward:
+    each stream's people are the sender's that the provider holds (the hub's directory), so
+    the replay sends no query bound to be answered not_found; a provider holding none of them
+    is refused before anything is sent."""
+    season = load_season("summer-notices").without(CARD_KINDS)
+    settings = Settings(_env_file=None)
+    state = State.generate(identities(load_rules(settings)[1]))
+    target = await open_target(
+        settings, state, season, residents=5000, progress=lambda _: None, freeze=False
+    )
+    try:
+        for t in season.traffic:
+            if t.kind != "query":
+                continue
+            people = target.people[t.name]
+            hub = [target.ring.translate(p, t.office, (HUB,))[0] for p in people]
+            assert await target.directory.held_by(str(t.provider), hub) == set(hub), t.name
+            mine = await target.net.stores[t.office].keys(t.collection)
+            if t.provider != "nenkin":  # every 65+ of the care office has a pension
+                assert 0 < len(people) < len(mine), t.name  # the filter took some away
+        nobody = season.traffic[0].model_copy(update={"provider": "chiyoda-childrearing"})
+        bad = season.model_copy(update={"traffic": (nobody, *season.traffic[1:])})
+        with pytest.raises(CommandError, match="holds none of chiyoda-nhi's 'insured'"):
+            await open_target(
+                settings, state, bad, residents=500, progress=lambda _: None, freeze=False
+            )
     finally:
         await close_target(target)

@@ -24,8 +24,8 @@ async def test_the_june_season_replayed_on_rabbitmq_and_postgres(tmp_path: Path)
     season = load_season("june-child-allowance")
     async with deployed(tmp_path) as env:
         code, out = await cli(
-            env, "population", "generate", "--residents", "1500", "--workers", "0"
-        )
+            env, "population", "generate", "--residents", "5000", "--workers", "0"
+        )  # enough movers from 新宿区 for the 転入元's streams
         assert code == 0, out
         settings = Settings(
             broker_url=env["RENKEI_BROKER_URL"],

@@ -65,8 +65,9 @@ def test_scale_gives_the_season_volume_per_day() -> None:
 def test_shares_hold() -> None:
     s = make_schedule(JUNE, duration=DAY, day_seconds=DAY, rate=200, start_hour=0, seed=5)
     counts = s.counts()
-    assert counts["child_income"] == pytest.approx(counts["child_household"], rel=0.1)
-    assert counts["child_income"] > 10 * counts["household_change"]
+    child, nhi = counts["child_income_previous_city"], counts["nhi_income_previous_city"]
+    assert child == pytest.approx(nhi * 0.25 / 0.15, rel=0.1)  # both batch: their shares' ratio
+    assert child > 5 * counts["household_change"]
 
 
 @pytest.mark.parametrize(

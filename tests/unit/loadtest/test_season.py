@@ -31,8 +31,8 @@ def _replace(old: str, new: str) -> str:
 @pytest.mark.parametrize(
     ("text", "field"),
     [
-        (_replace("share = 0.32", "share = 0.5"), "traffic: the shares add up to"),
-        (_replace("share = 0.32", "share = -1"), "traffic[0].share"),
+        (_replace("share = 0.25", "share = 0.5"), "traffic: the shares add up to"),
+        (_replace("share = 0.25", "share = -1"), "traffic[0].share"),
         (_replace('shape = "batch"', 'shape = "nightly"'), "traffic[0].shape"),
         (_replace('kind = "query"', 'kind = "fax"'), "traffic[0].kind"),
         (_replace('affair = "child_allowance"\n', ""), "a query stream needs 'affair'"),
@@ -40,7 +40,7 @@ def _replace(old: str, new: str) -> str:
         (_replace("days = 14", "days = 14\nday_weights = [1, 2]"), "day_weights has 2 values"),
         (_replace("residents = 20000", "residents = 5"), "population.residents"),
         (_replace('office = "chiyoda-child"', 'office = "Chiyoda Child"'), "traffic[0].office"),
-        (_replace("daily_messages = 2000", "daily_messages = 2000\nmystery = 1"), "mystery"),
+        (_replace("daily_messages = 1000", "daily_messages = 1000\nmystery = 1"), "mystery"),
         (
             _replace("[shapes.counter]\nweekdays = [1.4,", "[shapes.counter]\nweekdays = [1.4, 9,"),
             "shapes.counter.weekdays",

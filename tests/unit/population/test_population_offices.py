@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import orjson
 import pytest
@@ -16,8 +16,10 @@ from agencies.population import (
     LocalIds,
     Plan,
     Row,
+    came_from,
     chunk_households,
     place,
+    records,
     records_rng,
     select,
 )
@@ -201,3 +203,48 @@ def test_a_wards_child_rearing_allowance_is_the_wards_and_handbooks_the_prefectu
     assert by_item["child_rearing_allowance"] == {"chiyoda-childrearing"}
     assert by_item["disability"] == {"tokyo-pref"}
     assert by_item["public_assistance"] == {"chiyoda-welfare"}
+
+
+async def test_the_municipality_of_1_january_taxes_who_moved_in_after_it(
+    plan: Plan, placed: list[tuple[Household, list[Row]]], stores: dict[str, MemoryStore]
+) -> None:
+    # 賦課期日: a household that moved to 千代田区 after 1 January 2024 is taxed for FY2024 by
+    # the 転入元 (新宿区 here), which the child-allowance office asks through the network
+    movers = [(h, rows) for h, rows in placed if came_from(h, plan, TODAY) == "131041"]
+    assert movers and all(h.municipality == "131016" for h, _ in movers)
+    assert all(h.moved_in > "2024-01-01" for h, _ in movers)
+    h, rows = next((h, r) for h, r in movers if h.members[0].income > 0)
+    held = {(office, collection) for office, collection, _, holder, _, _ in rows if holder}
+    assert ("shinjuku-tax", "taxpayers") in held and ("chiyoda-tax", "taxpayers") not in held
+    tax = LocalTax(stores["shinjuku-tax"])
+    answer = await tax.answer(token(h.members[0].rrc, "shinjuku-tax"), ("local_tax",),
+                              {"fiscal_year": 2024})  # fmt: skip
+    assert answer is not None and answer["local_tax"]["fiscal_year"] == 2024
+    # no one living before 1 January, nor outside the offices' municipalities, has a 転入元 row
+    for h, _ in placed:
+        if h.moved_in <= "2024-01-01" or h.municipality not in plan.municipal:
+            assert came_from(h, plan, TODAY) is None
+    share = len(movers) / sum(1 for h, _ in placed if came_from(h, plan, TODAY) is not None)
+    assert 0.3 < share < 0.7  # of the movers with a 転入元 on the network, from 新宿区 to 千代田区
+
+
+def test_the_municipality_moved_from_is_its_own_draw(
+    plan: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the rest of the population is the same with or without the 転入元's rows: they do not
+    # draw from the records' stream
+    def rows() -> Counter[tuple[str, str, str | None, str, str | None]]:
+        rng, ids, out = records_rng(9, 4), LocalIds(4), Counter()
+        for h in chunk_households(9, 4, 2_000, today=TODAY, municipalities=select()):
+            for office, collection, _, holder, doc, since in place(rng, h, plan, ids, TODAY):
+                out[office, collection, holder, orjson.dumps(doc).decode(), since] += 1
+        return out
+
+    with_them = rows()
+    monkeypatch.setattr(records, "came_from", lambda *_: None)
+    extra = with_them - rows()
+    assert extra and sum(extra.values()) == with_them.total() - rows().total()
+    assert {(office, collection, since) for office, collection, _, _, since in extra} == {
+        ("shinjuku-tax", "taxpayers", "2023-01-01"),
+        ("chiyoda-tax", "taxpayers", "2023-01-01"),
+    }
