@@ -268,7 +268,9 @@ async def test_history_reads_in_words_and_own_lookups_never_alert(
     own = page.locator("#own-history tbody tr[id^=r-]")
     assert await own.count() >= 3
     assert await matching(page, ROWS, "マイナポータル") == 0
-    assert await matching(page, "#own-history tbody tr[id^=r-]", LOOKING_OFFICE) == 0
+    # the office's accesses are in the offices' table (in the portal's own look-ups it may be
+    # named as one of the holders わたしの情報 asked)
+    assert await matching(page, ROWS, LOOKING_OFFICE) > 0
     # every code reads in words: no office, affair or item code in what the resident sees
     text = await page.locator("main").inner_text()
     assert not [code for code in CODES if code in text], text
