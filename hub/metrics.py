@@ -30,7 +30,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 OTHER = "other"
 # the wire's outcome statuses, which the token service's answers share
 OUTCOMES = OUTCOME_STATUSES
-# where time goes: the hub from a request's arrival to its reply, one token-service RPC, one
+# where time goes: the hub from a request's arrival to its reply, one call to the token service, one
 # access record from its draft to durable (the record writer's lag), an office's own ask
 HOPS = ("hub", "token", "records", "ask")
 SETTLED = ("ack", "requeue", "reject", "dead_letter")
