@@ -198,7 +198,7 @@ class Router:
                 await d.ack()
                 return
             span.add_event("claimed")
-        outcome = self._check_sender(d, msg) or _times(msg, ctx, d)
+        outcome = self._check_sender(d, msg) or _times(desk, msg, ctx, d)
         if outcome is None:
             span.add_event("checked")
             ctx, outcome = await desk.handle(msg, ctx, head)
@@ -467,11 +467,12 @@ def _uuid_or_none(text: str | None) -> UUID | None:
         return None
 
 
-def _times(msg: Message, ctx: Context, d: Delivery) -> Outcome | None:
-    """``check_times``, but a change event the broker redelivers is sent on even past its
-    deadline: the hub that had it first may have sent it on before dying unrecorded, and the
-    holders keep an event once — recorded delivered, never a time-out its holders contradict."""
+def _times(desk: Desk, msg: Message, ctx: Context, d: Delivery) -> Outcome | None:
+    """``check_times``, but a request of a desk that sends on late (``Desk.resent_late``: a
+    change event) is sent on even past its deadline when the broker redelivers it: the hub
+    that had it first may have sent it on before dying unrecorded, and the holders keep an
+    event once — recorded delivered, never a time-out its holders contradict."""
     found = check_times(msg.envelope, ctx.asked_at)
-    if isinstance(found, TimedOut) and isinstance(msg, ChangeEvent) and d.redelivered:
+    if isinstance(found, TimedOut) and desk.resent_late and d.redelivered:
         return None
     return found

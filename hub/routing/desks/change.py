@@ -36,6 +36,7 @@ log = get_logger("hub.changes")
 
 class ChangeDesk(Desk):
     kind = "change"
+    resent_late = True  # the holders keep an event once: a redelivered one goes again
 
     def __init__(
         self,

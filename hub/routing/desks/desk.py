@@ -20,6 +20,7 @@ class Desk(Protocol):
     claims: ClassVar[bool] = False  # the router claims the id first: acted on once only
     answers: ClassVar[tuple[type, ...]] = PROVIDER_ANSWERS  # what its provider may answer
     void_when_late: ClassVar[bool] = False  # a reply after the deadline is dead-lettered
+    resent_late: ClassVar[bool] = False  # redelivered past its deadline, still sent on
 
     def items(self, msg: Any) -> tuple[str, ...]:
         """What the request is recorded under."""
