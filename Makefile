@@ -39,8 +39,10 @@ lint: $(VENV)/.test
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# two workers, each given whole files (a module's deployment is built once) and its own vpcd
+# slot (vsmartcard-vpcd has two: tests/proc_env.py)
 test: $(VENV)/.test services lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 bench: $(VENV)/.test services
 	$(BIN)/python bench/query_bench.py
