@@ -97,6 +97,9 @@ def fmt(us: dict[str, float]) -> str:
 
 async def run(args: argparse.Namespace) -> int:
     configure(level="warning", json=False)
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # clean up
     admin = Admin()
     tmp = Path(tempfile.mkdtemp(prefix="renkei-cpu-"))
     users = [USER_PREFIX + i for i in identities(load_default_registry(load_default_table()))]
