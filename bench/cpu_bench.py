@@ -109,9 +109,8 @@ async def run(args: argparse.Namespace) -> int:
     saved = await admin.users(users)
     if saved:
         raise SystemExit(f"broker users {sorted(saved)} exist already: not touching them")
-    await admin.delete_vhost(args.vhost)
-    await admin.create_db(args.db_name)
     try:
+        await admin.create_db(args.db_name)
         await renkei.deploy()
         await renkei.seed(args.people)
         for attempt in range(3):  # a busy shared broker can time a connection out
