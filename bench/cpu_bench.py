@@ -29,7 +29,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import uvloop
@@ -138,19 +140,45 @@ async def run(args: argparse.Namespace) -> int:
         if args.profile:
             await profiled(args, renkei)
     finally:
-        await renkei.close_requester()
-        for problem in await renkei.stop_services():
-            print(f"FAILED: {problem}")
-        await admin.delete_vhost(args.vhost)
-        for user in users:  # none existed before (checked above): all are this run's
+        await cleanup(renkei, admin, args, users, tmp)
+    return 0
+
+
+async def cleanup(
+    renkei: Renkei, admin: Admin, args: argparse.Namespace, users: list[str], tmp: Path
+) -> None:
+    """Every step runs, whatever the one before did (a busy broker's management API may
+    drop a request); a step that fails three times is printed, to be undone by hand."""
+
+    async def delete_users() -> None:
+        for user in users:  # none existed before (checked): all are this run's
             with contextlib.suppress(RuntimeError):
                 await admin.api("DELETE", f"users/{user}")
-        await admin.drop_db(args.db_name)
-        if args.keep_logs:
-            print(f"logs kept in {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+
+    async def stop() -> None:
+        for problem in await renkei.stop_services():
+            print(f"FAILED: {problem}")
+
+    steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+        ("requester", renkei.close_requester),
+        ("services", stop),
+        ("vhost", lambda: admin.delete_vhost(args.vhost)),
+        ("broker users", delete_users),
+        ("database", lambda: admin.drop_db(args.db_name)),
+    ]
+    for what, step in steps:
+        for attempt in range(3):
+            try:
+                await asyncio.wait_for(step(), 120)
+                break
+            except Exception as exc:  # noqa: BLE001 - every step runs; failures shown
+                if attempt == 2:
+                    print(f"FAILED: cleanup of {what}: {exc!r}")
+                await asyncio.sleep(2)
+    if args.keep_logs:
+        print(f"logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def under_cprofile(renkei: str, out: Path, tmp: Path) -> str:
