@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, cast
 
 import aiormq
 import aiormq.abc
@@ -176,7 +176,7 @@ class AmqpBus:
         if raw is None or raw.is_closed:
             raw = await self._wait_ready()
         try:  # wait=False: the confirm is the wait; not also a wake-up when the frame is written
-            result = await raw.basic_publish(
+            result = await cast(aiormq.Channel, raw).basic_publish(  # (not in AbstractChannel)
                 body,
                 exchange=exchange,
                 routing_key=routing_key,
