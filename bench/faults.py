@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import glob
 import os
 import shutil
 import subprocess
@@ -31,30 +30,14 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "tests" / "faults")]
 
 import asyncpg  # noqa: E402
-from campaign import EVENTS_HEADER, HEADER, campaign  # noqa: E402
-from proc_env import deployed, file_taxpayer, free_port  # noqa: E402
-
-
-def private_postgres(folder: Path) -> tuple[str, list[str]]:
-    """initdb + pg_ctl start on a free port (trust, local only): its URL and its pg_ctl."""
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bins:
-        raise SystemExit("no /usr/lib/postgresql/*/bin: install postgresql (scripts/system-deps)")
-    bin_dir, data, port = Path(bins[-1]), folder / "pg", free_port()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: as its own system user
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(folder, "postgres")
-    subprocess.run(
-        [*as_user, bin_dir / "initdb", "-D", data, "-U", "postgres", "-A", "trust"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
-    pg_ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options]
-    pg_ctl += ["-l", str(folder / "log")]
-    subprocess.run([*pg_ctl, "start", "-w"], check=True, stdout=subprocess.DEVNULL)
-    return f"postgresql://postgres@127.0.0.1:{port}/", pg_ctl
+from campaign import (  # noqa: E402
+    APPLICATIONS_HEADER,
+    EVENTS_HEADER,
+    HEADER,
+    campaign,
+    private_postgres,
+)
+from proc_env import deployed, file_taxpayer  # noqa: E402
 
 
 def small_disk(folder: Path, megabytes: int) -> Path:
@@ -123,6 +106,9 @@ async def main(args: argparse.Namespace) -> None:
     print(f"\n{EVENTS_HEADER}")
     for row in rows:
         print(row.events_line())
+    print(f"\n{APPLICATIONS_HEADER}")
+    for row in rows:
+        print(row.applications_line())
     bad = [(r.fault, r.problems[:5]) for r in rows if r.problems]
     if bad:
         raise SystemExit(f"lost, duplicated or disagreeing: {bad}")

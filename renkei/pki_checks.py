@@ -110,6 +110,12 @@ class PkiSignatureCheck:
         facts = verified.facts
         return Signer(facts.name, facts.birth_date.isoformat(), content, verified.signing_time)
 
+    def content(self, signed: bytes) -> bytes | None:
+        try:
+            return parse_signed(signed).content
+        except PkiError:
+            return None
+
 
 def cms_signer(signed: bytes) -> bytes:
     """The certificate (DER) that signed a CMS document; not checked here (the office does)."""

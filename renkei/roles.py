@@ -151,7 +151,7 @@ def _desk(s: Seat) -> RegisterDesk | None:
 
 
 def _checked_form(office: str) -> Then:
-    async def check(person: str, kind: str, form: Mapping[str, Any]) -> None:
+    async def check(application_id: str, person: str, kind: str, form: Mapping[str, Any]) -> None:
         check_form(office, form)
 
     return check

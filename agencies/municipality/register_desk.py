@@ -489,14 +489,25 @@ class RegisterDesk:
     def unconfirmed(self) -> frozenset[str]:
         return _UNCONFIRMED
 
-    async def move_out(self, person: str, effective: dt.date, to_municipality: str) -> None:
+    async def move_out(
+        self, person: str, effective: dt.date, to_municipality: str, event_id: uuid.UUID
+    ) -> None:
         """A 転出届 filed online (``moving.MovedOut``, the resident known by this register's
-        token): filed as the desk files one, under a new event id."""
+        token): filed as the desk files one, under the event id the application gives — once
+        applied under it, filing it again does nothing (the application received again)."""
         found = await self.store.by_token("residents", person)
         if found is None:
             raise OfficeError(REGISTER_NOT_ON_REGISTER, "no resident with that token here")
+        logged = await self.store.get(EVENTS_LOG, str(event_id))
+        done = ("applied", "move_out", found[0])
+        if (
+            logged is not None
+            and (logged.get("state"), logged.get("kind"), logged.get("local_id")) == done
+        ):
+            return
         fields = {"to_municipality": to_municipality}
-        await self.file(parse("move_out", found[0], effective.isoformat(), fields))
+        filing = parse("move_out", found[0], effective.isoformat(), fields, str(event_id))
+        await self.file(filing)
 
     async def _log(self, filing: Filing, state: str, **more: str) -> None:
         today = dt.datetime.now(dt.UTC).date().isoformat()

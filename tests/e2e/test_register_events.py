@@ -388,7 +388,8 @@ async def test_a_move_out_filed_online_then_the_one_visit_at_the_new_desk(env: E
     net = await env.network(run=None)
     rrc, number, tokens = await on_register(env, net, "nenkin", "chiyoda-child")
     filed = {"moving_date": today(), "to_municipality": SHINJUKU}
-    await MovedOut(net.offices[REGISTER], desk(net))(tokens[REGISTER], "moving", filed)
+    app = str(uuid.uuid4())
+    await MovedOut(net.offices[REGISTER], desk(net))(app, tokens[REGISTER], "moving", filed)
     await arrived(net, NEW_REGISTER, env.token(rrc, NEW_REGISTER), "moved_out")
     # J-LIS heard the 転出 as from the desk: its history, and the record's last event
     [noted] = (await jlis_doc(net, rrc))["history"]
@@ -396,8 +397,10 @@ async def test_a_move_out_filed_online_then_the_one_visit_at_the_new_desk(env: E
     record = await net.stores[REGISTER].get("residents", "R1")
     assert record is not None and record["event"] == noted["event"]
     again = MovedOut(net.offices[REGISTER], desk(net))
-    with pytest.raises(ApplicationRefused, match="filed a move out"):  # once: out of order
-        await again(tokens[REGISTER], "moving", filed)
+    await again(app, tokens[REGISTER], "moving", filed)  # the same application: done once
+    [noted] = (await jlis_doc(net, rrc))["history"]
+    with pytest.raises(ApplicationRefused, match="filed a move out"):  # another: out of order
+        await again(str(uuid.uuid4()), tokens[REGISTER], "moving", filed)
     fields = {k: v for k, v in RECORD.items() if k != "relationship"}
     fields |= {"address": "東京都新宿区西新宿二丁目8番1号", "household": "SH4", "number": number}
     fields["from_address"] = RECORD["address"]
