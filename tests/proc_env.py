@@ -53,12 +53,18 @@ _ADMIN = "http://guest:guest@127.0.0.1:15672"
 TAX_YEAR = {"2024": {"total_income": 5_100_000, "municipal_income_levy": 240_000}}
 
 
-async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
-    """``renkei ARGS`` as its own process: (exit code, stdout and stderr together)."""
+async def cli(env: dict[str, str], *args: str, within: float = 60) -> tuple[int, str]:
+    """``renkei ARGS`` as its own process: (exit code, stdout and stderr together; killed
+    if not done ``within`` s)."""
     proc = await asyncio.create_subprocess_exec(
         RENKEI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), within)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
     return proc.returncode or 0, out.decode()
 
 
