@@ -24,6 +24,11 @@ less than 5 %. ``--compress`` (default 240m for the soak: the run stays in offic
 load about even) as the replay's.
 
     nice -n 10 .venv/bin/python bench/season_bench.py --soak 20m [--soak-rate 30]
+
+``--portal`` (either mode): the CA (``renkei pki serve``) and the portal (``renkei portal
+serve``) as processes too, and the replay's logins, pages and applications at the portal over
+HTTP (``renkei season replay --portal``); without it they are left out (the pages asked by
+the replayer as the portal).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -65,6 +71,13 @@ PROVIDER = "shinjuku-tax"  # the tax office the season asks, as a process of its
 RENKEI = str(Path(sys.executable).with_name("renkei"))
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def env_for(args: argparse.Namespace, tmp: Path, prefix: str) -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("RENKEI_")},
@@ -90,7 +103,9 @@ def run_cli(env: dict[str, str], *argv: str, timeout: float = 900) -> str:
     return done.stdout
 
 
-def start(env: dict[str, str], argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+def start(
+    env: dict[str, str], argv: list[str], log: Path, ready: str = "running on"
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as f:
         proc = subprocess.Popen(
             argv, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True
@@ -99,7 +114,7 @@ def start(env: dict[str, str], argv: list[str], log: Path) -> subprocess.Popen[b
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{argv} exited:\n{log.read_text()[-2000:]}")
-        if "running on" in log.read_text(errors="replace"):
+        if ready in log.read_text(errors="replace"):
             return proc
         time.sleep(0.2)
     raise RuntimeError(f"{argv} did not start:\n{log.read_text()[-2000:]}")
@@ -118,12 +133,15 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 def serve_offices(codes: list[str]) -> None:
     """``--role offices``: these offices in one process until SIGTERM."""
     from renkei.network import open_network  # noqa: PLC0415
+    from renkei.pki_checks import signatures_on_disk  # noqa: PLC0415
     from renkei.secrets import State  # noqa: PLC0415
     from renkei.settings import Settings  # noqa: PLC0415
 
     async def main() -> None:
         settings = Settings()
-        net = await open_network(settings, State.load(settings.state_dir, codes), run=codes)
+        state = State.load(settings.state_dir, codes)
+        signatures = signatures_on_disk(settings.state_dir)  # those taking applications
+        net = await open_network(settings, state, run=codes, signatures=signatures)
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stopped.set)
@@ -147,6 +165,7 @@ def replay_at(
         "--compress", args.compress or ("240m" if soak else "24m"),
         "--start-hour", "9", "--reports", str(reports),
         "--warmup", args.warmup if soak else "5s",
+        *(["--portal", args.portal_url, "--pki", args.pki_url] if args.portal else []),
         timeout=parse_duration(args.soak) + 900 if soak else 900,
     )  # fmt: skip
     (folder,) = set(reports.glob("*")) - before
@@ -197,13 +216,20 @@ async def relay_peak(args: argparse.Namespace, tmp: Path, admin: Admin) -> float
 
 
 def services(
-    env: dict[str, str], tmp: Path, hubs: int, others: list[str]
+    env: dict[str, str], tmp: Path, hubs: int, others: list[str], args: argparse.Namespace
 ) -> list[subprocess.Popen[bytes]]:
-    """The token service, ``hubs`` hub processes, the tax office the season asks and every
-    other office the replayer does not play (one process)."""
+    """The token service, ``hubs`` hub processes, the tax office the season asks, with
+    ``--portal`` the CA and the portal, and every other office the replayer does not play
+    (one process)."""
     procs = [start(env, [RENKEI, "run", "token"], tmp / "token.log")]
     procs += [start(env, [RENKEI, "run", "hub"], tmp / f"hub-{i}.log") for i in range(hubs)]
     procs.append(start(env, [RENKEI, "run", "office", PROVIDER], tmp / "tax.log"))
+    if args.portal:  # the CA first: the portal and the offices read its chain
+        pki = [RENKEI, "pki", "serve", "--port", args.pki_url.rsplit(":", 1)[1]]
+        procs.append(start(env, pki, tmp / "pki.log", ready="CA serving"))
+        port = args.portal_url.rsplit(":", 1)[1]
+        portal = [RENKEI, "portal", "serve", "--port", port, "--public-url", args.portal_url]
+        procs.append(start(env, portal, tmp / "portal.log", ready="portal:"))
     script = [sys.executable, __file__, "--role", "offices", "--codes", ",".join(others)]
     procs.append(start(env, script, tmp / "offices.log"))
     return procs
@@ -237,6 +263,11 @@ def main() -> int:
     ap.add_argument("--soak-rate", type=float, default=30.0)
     ap.add_argument("--warmup", default="2m", help="the soak's warm-up (default 2m)")
     ap.add_argument("--compress", help="a season day (default 24m; the soak's 240m)")
+    ap.add_argument(
+        "--portal",
+        action="store_true",
+        help="the CA and the portal as processes, logins, pages and applications over HTTP",
+    )
     ap.add_argument("--role", help=argparse.SUPPRESS)
     ap.add_argument("--codes", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -250,6 +281,9 @@ def main() -> int:
     registry = load_default_registry(load_default_table())
     users = [prefix + i for i in identities(registry)]
     senders = set(load_season(SEASON).offices())
+    if args.portal:  # the CA's office and the portal are their processes
+        senders |= {"jlis-pki", "myna-portal"}
+        args.pki_url, args.portal_url = (f"http://127.0.0.1:{free_port()}" for _ in range(2))
     others = [o.code for o in registry if o.code not in senders and o.code != PROVIDER]
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     procs: list[subprocess.Popen[bytes]] = []
@@ -260,13 +294,13 @@ def main() -> int:
             run_cli(env, *step)
         run_cli(env, "population", "generate", "--residents", str(args.residents))
         if args.soak is not None:
-            procs = services(env, tmp, 1, others)
+            procs = services(env, tmp, 1, others, args)
             results["soak"] = replay_at(env, args.soak_rate, args, tmp / "reports")
             return soak_summary(results)
         results["relay_before"] = asyncio.run(relay_peak(args, tmp, admin))
         print(f"bare relay peak: {results['relay_before']:.0f}/s", flush=True)
         for hubs in (int(h) for h in args.hubs.split(",")):
-            procs = services(env, tmp, hubs, others)
+            procs = services(env, tmp, hubs, others, args)
             rows = []
             for rate in (float(r) for r in args.rates.split(",")):
                 row = replay_at(env, rate, args, tmp / "reports")
