@@ -12,9 +12,11 @@ replies would go to the other process.
 The people each stream asks about are read from the sender's own store (its tokens), those a
 query's provider holds (the hub's directory: an office asks where it knows the person is held,
 the 転入元 for one who moved in); the portal's are made from J-LIS's residents with the token
-master, as the portal would get them at login. Logins and applications (embedded only) are
-``renkei/replay_portal.py``'s: the residents of the office the stream names (``held_by``),
-each given a card by the replay's CA.
+master, as the portal would get them at login. Logins and applications are those of the
+residents of the office the stream names (``held_by``), each given a card: embedded by the
+replay's CA, through the portal's in-process API (``renkei/replay_portal.py``); on the real
+network with ``--portal`` by the deployment's CA, at the portal process over HTTP, where the
+pages are read in those residents' sessions too (``renkei/replay_web.py``).
 Afterwards :meth:`Target.facts` reads from the network's own stores what the loss check
 compares with the replayer's ledger: the access records by query id, the change events each
 office kept (each event carries a marker in its ``detail``), the applications each office

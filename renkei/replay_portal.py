@@ -1,7 +1,8 @@
 """The portal's part of a season replay: residents with cards, their logins and applications.
 
-On the embedded network only (on the real one the replayer has no CA to give cards: those
-streams are left out, ``loadtest.season.CARD_KINDS``). The replayer runs a CA of its own,
+On the embedded network (on the real one the portal process is replayed over HTTP,
+``renkei/replay_web.py``, or those streams are left out: ``loadtest.season.CARD_KINDS``); the
+receipts, decisions and お知らせ are read here for both. The replayer runs a CA of its own,
 served on a loopback port for its CRLs and OCSP as ``renkei demo --portal`` does, handed to
 J-LIS's certification office (``jlis-pki``) and to the offices that check signatures. Each
 resident a login or application stream needs gets a card: an authentication and a signature
