@@ -42,6 +42,7 @@ from pki import (
 from pki.relying.verify import load_pem_bundle
 from portal.exceptions import LoginRefused, UnreadableSignature
 from portal.model import CheckedCertificate
+from renkei.exceptions import RENKEI_NO_CA, CommandError
 
 __all__ = [
     "LocalCa",
@@ -154,8 +155,13 @@ def signatures_on_disk(state_dir: Path) -> PkiSignatureCheck | None:
     """The signature check of a deployment's offices: the CA's chain as `renkei run pki`
     wrote it (``<state_dir>/pki/certs/chain.pem``), revocation by the CRLs the certificates
     name; ``None`` when the CA has not run yet (an office then takes no applications)."""
+    path = state_dir / CHAIN
     try:
-        bundle = (state_dir / CHAIN).read_bytes()  # start-up: a small local file
+        bundle = path.read_bytes()  # start-up: a small local file
     except FileNotFoundError:
         return None
-    return PkiSignatureCheck(Trust.from_bundle(load_pem_bundle(bundle)), RevocationSource())
+    try:
+        trust = Trust.from_bundle(load_pem_bundle(bundle))
+    except PkiError as exc:  # a corrupt chain stops the office, naming the file
+        raise CommandError(RENKEI_NO_CA, f"{path}: {exc}") from None
+    return PkiSignatureCheck(trust, RevocationSource())
