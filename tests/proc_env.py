@@ -137,15 +137,17 @@ async def deployed(tmp_path: Path, pg: str = PG) -> AsyncIterator[dict[str, str]
             assert code == 0, out
         yield env
     finally:
-        await delete_vhost(_ADMIN, env["RENKEI_BROKER_VHOST"])
-        prefix = env["RENKEI_BROKER_USER_PREFIX"]
-        ids = [prefix + p.stem for p in (tmp_path / "state" / "public").glob("*.pub")]
-        await delete_users(_ADMIN, ids)
-        if admin.is_closed():  # the server was restarted meanwhile (bench/faults.py)
-            admin = await asyncpg.connect(pg + "postgres")
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
+        try:  # the broker's part may time out on a loaded broker: the database goes anyway
+            await delete_vhost(_ADMIN, env["RENKEI_BROKER_VHOST"])
+            prefix = env["RENKEI_BROKER_USER_PREFIX"]
+            ids = [prefix + p.stem for p in (tmp_path / "state" / "public").glob("*.pub")]
+            await delete_users(_ADMIN, ids)
+        finally:
+            if admin.is_closed():  # the server was restarted meanwhile (bench/faults.py)
+                admin = await asyncpg.connect(pg + "postgres")
+            await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            await admin.execute(f"DROP ROLE IF EXISTS {role}")
+            await admin.close()
 
 
 def free_port() -> int:
