@@ -46,6 +46,7 @@ from renkei.exceptions import (
 from renkei.issuance_commands import seals_on_disk, serve_centre
 from renkei.kiosk_commands import serve_kiosk
 from renkei.network import MONITOR, REPLAYER, identities, load_rules, migrate, open_network, setup
+from renkei.pki_checks import signatures_on_disk
 from renkei.pki_commands import PKI_PORT
 from renkei.pki_commands import serve as pki_serve
 from renkei.population.enroll import load_population
@@ -178,8 +179,11 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
         own.append(REPLAYER)
     state = State.load(settings.state_dir, own)
     seals = seals_on_disk(settings.state_dir)  # an office that prints certificates signs them
+    signatures = signatures_on_disk(settings.state_dir)  # one that takes applications checks them
     async with (
-        await open_network(settings, state, run=[identity], seals=seals) as net,
+        await open_network(
+            settings, state, run=[identity], seals=seals, signatures=signatures
+        ) as net,
         contextlib.AsyncExitStack() as serving,
     ):
         where = ""

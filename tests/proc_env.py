@@ -53,12 +53,18 @@ _ADMIN = "http://guest:guest@127.0.0.1:15672"
 TAX_YEAR = {"2024": {"total_income": 5_100_000, "municipal_income_levy": 240_000}}
 
 
-async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
-    """``renkei ARGS`` as its own process: (exit code, stdout and stderr together)."""
+async def cli(env: dict[str, str], *args: str, within: float = 60) -> tuple[int, str]:
+    """``renkei ARGS`` as its own process: (exit code, stdout and stderr together; killed
+    if not done ``within`` s)."""
     proc = await asyncio.create_subprocess_exec(
         RENKEI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), within)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
     return proc.returncode or 0, out.decode()
 
 
@@ -131,15 +137,17 @@ async def deployed(tmp_path: Path, pg: str = PG) -> AsyncIterator[dict[str, str]
             assert code == 0, out
         yield env
     finally:
-        await delete_vhost(_ADMIN, env["RENKEI_BROKER_VHOST"])
-        prefix = env["RENKEI_BROKER_USER_PREFIX"]
-        ids = [prefix + p.stem for p in (tmp_path / "state" / "public").glob("*.pub")]
-        await delete_users(_ADMIN, ids)
-        if admin.is_closed():  # the server was restarted meanwhile (bench/faults.py)
-            admin = await asyncpg.connect(pg + "postgres")
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
+        try:  # the broker's part may time out on a loaded broker: the database goes anyway
+            await delete_vhost(_ADMIN, env["RENKEI_BROKER_VHOST"])
+            prefix = env["RENKEI_BROKER_USER_PREFIX"]
+            ids = [prefix + p.stem for p in (tmp_path / "state" / "public").glob("*.pub")]
+            await delete_users(_ADMIN, ids)
+        finally:
+            if admin.is_closed():  # the server was restarted meanwhile (bench/faults.py)
+                admin = await asyncpg.connect(pg + "postgres")
+            await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            await admin.execute(f"DROP ROLE IF EXISTS {role}")
+            await admin.close()
 
 
 def free_port() -> int:
