@@ -150,27 +150,24 @@ def identities(registry: Registry) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class JukiMembers:
-    """Who is on 住基ネット: the registers (office code → municipality), J-LIS, its CA."""
+    """Who is on 住基ネット: the registers (office code → municipality) and J-LIS."""
 
     registers: Mapping[str, str]
     jlis: str | None
-    ca: str | None
 
     def __contains__(self, code: object) -> bool:
-        return code in self.registers or code in (self.jlis, self.ca)
+        return code in self.registers or code == self.jlis
 
 
 def juki_members(registry: Registry) -> JukiMembers:
-    """The registers (role ``resident_register``), J-LIS (``number_resolver``) and its CA
-    (``certification``) of the registry."""
+    """The registers (role ``resident_register``) and J-LIS (``number_resolver``)."""
     registers = {
         o.code: o.municipality
         for o in registry
         if "resident_register" in o.roles and o.municipality is not None
     }
     jlis = next((o.code for o in registry if "number_resolver" in o.roles), None)
-    ca = next((o.code for o in registry if "certification" in o.roles), None)
-    return JukiMembers(registers, jlis, ca)
+    return JukiMembers(registers, jlis)
 
 
 def juki_topology_of(registry: Registry, prefix: str = "") -> Topology:
@@ -178,12 +175,12 @@ def juki_topology_of(registry: Registry, prefix: str = "") -> Topology:
     m = juki_members(registry)
     if m.jlis is None:
         return Topology((), (), (), ())
-    return juki_topology(m.registers, jlis=m.jlis, ca=m.ca, identity_prefix=prefix)
+    return juki_topology(m.registers, jlis=m.jlis, identity_prefix=prefix)
 
 
 def with_juki(registry: Registry, run: Iterable[str]) -> list[str]:
     """The identities a process running ``run`` holds: those, and the 住基ネット identity of
-    each that is on 住基ネット (a register, J-LIS, its CA)."""
+    each that is on 住基ネット (a register, J-LIS)."""
     members = juki_members(registry)
     ids = list(run)
     return ids + [juki_identity(c) for c in ids if c in members]
@@ -524,9 +521,7 @@ async def _start_office(
     net._closers.append(node.stop)
     net.offices[code], net.apps[code] = node, made.app
     if code == members.jlis and isinstance(made.app, Jlis):  # 全国サーバ on 住基ネット
-        server = JukiServer(
-            made.app, await _juki_bus(net, code), members.registers, ca=members.ca is not None
-        )
+        server = JukiServer(made.app, await _juki_bus(net, code), members.registers)
         await server.start()
         net._closers.append(server.stop)
     for start in made.starters:  # after the node: they may ask through it

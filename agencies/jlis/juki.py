@@ -11,11 +11,8 @@ answered where there is a register to answer, logged, and kept as a dead letter 
 vhost's ``renkei.dead``. Each act is J-LIS's own (``registry.Jlis``): kept once per event id, so
 a redelivered or repeated request is answered alike and applied once.
 
-A note or a number change that may revoke a certificate (a move, a change of name, a death, a
-number change) is passed on to the CA (``juki.ca``) as a :class:`JukiRevocation` whose message
-id is the event's, before the register is answered (公的個人認証法 第12条: 機構 learns of it
-from its 本人確認情報): a request redelivered after a lost confirm sends it again, and the CA
-keeps each event once.
+J-LIS's CA still learns of a change as a holder through the hub (``pki/ca/office.py``), not
+over 住基ネット: see ``agencies/README.md``, "住基ネット", for why and what is left.
 """
 
 from __future__ import annotations
@@ -28,17 +25,15 @@ from pydantic import ValidationError
 
 from agencies.jlis.registry import Jlis
 from hub.bus import Bus, Delivery, OutMessage, Subscription
-from hub.bus.juki import JUKI_CA, JUKI_JLIS, JUKI_MAX_BYTES, JUKI_OUT, juki_office, juki_replies
+from hub.bus.juki import JUKI_JLIS, JUKI_MAX_BYTES, JUKI_OUT, juki_office, juki_replies
 from hub.log import get_logger
 from hub.node import OfficeError
-from hub.wire import Change
-from hub.wire.juki import JukiAnswer, JukiRequest, JukiRevocation
+from hub.wire.juki import JukiAnswer, JukiRequest
 
 __all__ = [
     "JUKI_MALFORMED",
     "JUKI_OVERSIZED",
     "JUKI_UNKNOWN_SENDER",
-    "REVOKING",
     "JukiServer",
 ]
 
@@ -46,25 +41,14 @@ log = get_logger("agencies.jlis.juki")
 JUKI_OVERSIZED: Final = "juki.oversized"
 JUKI_MALFORMED: Final = "juki.malformed"
 JUKI_UNKNOWN_SENDER: Final = "juki.unknown_sender"
-# the 異動事由 J-LIS passes on to its CA, as the change the CA revokes for (pki.ca.office);
-# a 転入 or a birth revokes nothing (the move out before it did)
-REVOKING: Final[Mapping[str, Change]] = {
-    "転出": "moved_out",
-    "転居": "address_changed",
-    "氏名変更": "name_changed",
-    "死亡": "death",
-    "個人番号の変更": "number_changed",
-}
 
 
 class JukiServer:
     """J-LIS's consumer of ``juki.jlis``: ``registers`` maps each register's office code to
-    its municipality (6-digit code); ``ca``: whether its CA is on 住基ネット to be told."""
+    its municipality (6-digit code)."""
 
-    def __init__(
-        self, jlis: Jlis, bus: Bus, registers: Mapping[str, str], *, ca: bool = True
-    ) -> None:
-        self.jlis, self.bus, self.registers, self.ca = jlis, bus, dict(registers), ca
+    def __init__(self, jlis: Jlis, bus: Bus, registers: Mapping[str, str]) -> None:
+        self.jlis, self.bus, self.registers = jlis, bus, dict(registers)
         self._sub: Subscription | None = None
 
     async def start(self) -> None:
@@ -124,7 +108,6 @@ class JukiServer:
             number = await self.jlis.change_number(
                 r.rrc, municipality=municipality, on=on, event=r.event
             )
-            await self._revoke(r.event, r.rrc, "個人番号の変更", on)
             return JukiAnswer(v=1, ok=True, number=number)
         assert r.facts is not None
         assert r.reason is not None
@@ -132,18 +115,7 @@ class JukiServer:
             r.rrc, r.facts, municipality=municipality, reason=r.reason, effective=on,
             event=r.event,
         )  # fmt: skip
-        if r.event is not None and on is not None:
-            await self._revoke(r.event, r.rrc, r.reason, on)
         return JukiAnswer(v=1, ok=True)
-
-    async def _revoke(self, event: str, rrc: str, reason: str, on: dt.date) -> None:
-        change = REVOKING.get(reason)
-        if not self.ca or change is None:
-            return
-        notice = JukiRevocation(v=1, event=event, rrc=rrc, change=change, effective=on.isoformat())
-        await self.bus.publish(
-            JUKI_OUT, JUKI_CA, OutMessage(notice.model_dump_json().encode(), message_id=event)
-        )
 
     async def _answer(self, d: Delivery, register: str, answer: JukiAnswer) -> None:
         body = answer.model_dump_json(exclude_none=True).encode()

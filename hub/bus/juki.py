@@ -6,8 +6,8 @@ with broker users of its own (``juki.<office>``, each with its own password): an
 provision network has no permission there at all, and a 住基ネット user none on the provision
 network. Municipal registers (their 既存住基 through the CS) publish 異動等情報 and number
 requests to :data:`JUKI_IN`, which only J-LIS's queue reads; J-LIS alone writes
-:data:`JUKI_OUT`, which carries its answers to each register's own reply queue and the
-異動等失効情報 to its CA's queue. The dead letters of the vhost go to its own ``renkei.dead``.
+:data:`JUKI_OUT`, which carries its answers to each register's own reply queue. The dead
+letters of the vhost go to its own ``renkei.dead``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from hub.bus.topology import (
 )
 
 __all__ = [
-    "JUKI_CA",
     "JUKI_IN",
     "JUKI_JLIS",
     "JUKI_MAX_BYTES",
@@ -46,9 +45,8 @@ __all__ = [
 JUKI_VHOST_SUFFIX: Final = "-juki"
 JUKI_PREFIX: Final = "juki."  # a 住基ネット broker identity: juki.<office code>
 JUKI_IN: Final = "juki.in"  # registers → J-LIS
-JUKI_OUT: Final = "juki.out"  # J-LIS → a register's replies, J-LIS → its CA
+JUKI_OUT: Final = "juki.out"  # J-LIS → a register's replies
 JUKI_JLIS: Final = "juki.jlis"  # J-LIS's queue: 異動等情報 and number requests
-JUKI_CA: Final = "juki.ca"  # the CA's queue: 異動等失効情報 from J-LIS
 JUKI_MAX_BYTES: Final = 8192
 """A message of 住基ネット is at most this long: one resident's four facts and an event's
 metadata fit many times; J-LIS refuses a longer one (``juki.oversized``) and keeps a dead letter."""
@@ -76,11 +74,10 @@ def juki_topology(
     registers: Iterable[str],
     *,
     jlis: str = "jlis",
-    ca: str | None = None,
     identity_prefix: str = "",
     delivery_limit: int = 5,
 ) -> Topology:
-    """住基ネット: the registers (by office code), J-LIS, and J-LIS's CA (None: no CA on it).
+    """住基ネット: the registers (by office code) and J-LIS.
 
     Who may do what (the broker enforces it; ``user_id`` is checked by the broker):
 
@@ -88,13 +85,12 @@ def juki_topology(
     |---|---|---|
     | ``juki.<register>`` | ``juki.in`` | ``juki.<register>.replies`` |
     | ``juki.<jlis>`` | ``juki.out`` | ``juki.jlis`` |
-    | ``juki.<ca>`` | — | ``juki.ca`` |
 
     (each may also write ``renkei.dlx``, to dead-letter what it refuses).
     """
     codes = tuple(validate_office_code(c) for c in registers)
-    if jlis in codes or (ca is not None and ca in (*codes, jlis)):
-        raise ValueError("J-LIS, its CA and the registers are distinct offices")
+    if jlis in codes:
+        raise ValueError("J-LIS and the registers are distinct offices")
     p = identity_prefix
     work: dict[str, ArgValue] = {
         "x-delivery-limit": delivery_limit,
@@ -118,14 +114,6 @@ def juki_topology(
             read=r"^juki\.jlis$",
         )
     ]
-    if ca is not None:
-        queues.append(Queue(JUKI_CA, arguments=dict(work)))
-        bindings.append(Binding(JUKI_OUT, JUKI_CA, JUKI_CA))
-        permissions.append(
-            Permission(
-                f"{p}{juki_identity(ca)}", configure="^$", write=rf"^{dlx}$", read=r"^juki\.ca$"
-            )
-        )
     for code in codes:
         name = juki_replies(code)
         queues.append(Queue(name, arguments=dict(work)))

@@ -1,5 +1,5 @@
 """The messages of 住基ネット (``hub/bus/juki.py``): a register's 異動等情報 and number requests
-to J-LIS, J-LIS's answer, and J-LIS's 異動等失効情報 to its CA.
+to J-LIS, and J-LIS's answer.
 
 No envelope and no signature: 住基ネット is a closed network whose broker vouches for each
 sender (``user_id``, checked by the broker against the login), and the municipality a request
@@ -14,9 +14,9 @@ from typing import Annotated, Literal, Self
 from pydantic import StringConstraints, model_validator
 
 from hub.wire.base import WireModel
-from hub.wire.messages import Change, Facts
+from hub.wire.messages import Facts
 
-__all__ = ["JUKI_ACTS", "JukiAnswer", "JukiRequest", "JukiRevocation"]
+__all__ = ["JUKI_ACTS", "JukiAnswer", "JukiRequest"]
 
 Rrc = Annotated[str, StringConstraints(pattern=r"^[0-9]{11}$")]
 Number = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
@@ -72,14 +72,3 @@ class JukiAnswer(WireModel):
     number: Number | None = None
     code: Annotated[str, StringConstraints(max_length=64)] | None = None
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
-
-
-class JukiRevocation(WireModel):
-    """J-LIS to its CA (公的個人認証法 第12条): a 署名利用者's 本人確認情報 changed — what and
-    when (``effective``, the 異動年月日), under the 住民票コード J-LIS keeps it by."""
-
-    v: Literal[1]
-    event: EventId
-    rrc: Rrc
-    change: Change
-    effective: Day
