@@ -7,8 +7,8 @@ oversized messages to J-LIS. ``hub/bus/README.md`` ("住基ネット") says who 
 from __future__ import annotations
 
 import asyncio
-import random
 import contextlib
+import random
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -234,7 +234,7 @@ async def test_a_message_without_a_vouched_sender_is_refused_and_kept(juki: Juki
     )
     await channel.close()
     async with asyncio.timeout(20):
-        while not any(
+        while not any(  # noqa: ASYNC110 - a queue read over HTTP, no event
             m["properties"].get("message_id") == mid
             and m["properties"]["headers"]["renkei-reason"].startswith("juki.unknown_sender")
             for m in await dead_letters(juki)
