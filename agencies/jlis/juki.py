@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Final
 
 from pydantic import ValidationError
 
+from agencies.jlis.exceptions import JUKI_MALFORMED, JUKI_OVERSIZED, JUKI_UNKNOWN_SENDER
 from agencies.jlis.registry import Jlis
 from hub.bus import Bus, Delivery, OutMessage, Subscription
 from hub.bus.juki import JUKI_JLIS, JUKI_MAX_BYTES, JUKI_OUT, juki_office, juki_replies
@@ -30,17 +30,9 @@ from hub.log import get_logger
 from hub.node import OfficeError
 from hub.wire.juki import JukiAnswer, JukiRequest
 
-__all__ = [
-    "JUKI_MALFORMED",
-    "JUKI_OVERSIZED",
-    "JUKI_UNKNOWN_SENDER",
-    "JukiServer",
-]
+__all__ = ["JukiServer"]
 
 log = get_logger("agencies.jlis.juki")
-JUKI_OVERSIZED: Final = "juki.oversized"
-JUKI_MALFORMED: Final = "juki.malformed"
-JUKI_UNKNOWN_SENDER: Final = "juki.unknown_sender"
 
 
 class JukiServer:

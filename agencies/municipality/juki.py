@@ -17,6 +17,8 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from agencies.exceptions import REGISTER_JUKI_ANSWER
+from agencies.jlis.exceptions import JUKI_UNKNOWN_SENDER, MalformedNumber
 from hub.bus import Bus, Delivery, OutMessage, Subscription
 from hub.bus.juki import JUKI_IN, JUKI_JLIS, juki_office, juki_replies
 from hub.log import get_logger
@@ -24,10 +26,9 @@ from hub.node import OFFICE_TIMED_OUT, OfficeError
 from hub.wire import Facts
 from hub.wire.juki import JukiAnswer, JukiRequest
 
-__all__ = ["JUKI_ANSWER_MALFORMED", "JukiLink"]
+__all__ = ["JukiLink"]
 
 log = get_logger("agencies.municipality.juki")
-JUKI_ANSWER_MALFORMED: Final = "juki.malformed_answer"
 _JLIS: Final = "jlis"
 
 
@@ -53,13 +54,13 @@ class JukiLink:
         waiting = self._waiting.get(d.correlation_id or "")
         if juki_office(d.user_id) != self.jlis:
             log.warning("juki.answer_refused", why="not from J-LIS", sender=d.user_id)
-            await d.dead_letter("juki.unknown_sender: an answer not from J-LIS")
+            await d.dead_letter(f"{JUKI_UNKNOWN_SENDER}: an answer not from J-LIS")
             return
         try:
             answer = JukiAnswer.model_validate_json(d.body)
         except ValidationError:
             log.warning("juki.answer_refused", why="malformed")
-            await d.dead_letter(f"{JUKI_ANSWER_MALFORMED}: not an answer of J-LIS")
+            await d.dead_letter(f"{REGISTER_JUKI_ANSWER}: not an answer of J-LIS")
             return
         if waiting is not None and not waiting.done():
             waiting.set_result(answer)
@@ -80,7 +81,7 @@ class JukiLink:
         finally:
             self._waiting.pop(mid, None)
         if not answer.ok:
-            raise OfficeError(answer.code or "juki.refused", answer.reason or "refused by J-LIS")
+            raise OfficeError(answer.code or REGISTER_JUKI_ANSWER, answer.reason or "refused")
         return answer
 
     async def noted(
@@ -120,10 +121,10 @@ class JukiLink:
     async def code_of(self, number: str) -> str:
         """The 住民票コード behind a number (a 転入届's 従前の住民票コード)."""
         if len(number) != 12 or not number.isascii() or not number.isdigit():
-            raise OfficeError("jlis.malformed_number", "an individual number is 12 digits")
+            raise OfficeError(MalformedNumber.code, "an individual number is 12 digits")
         answer = await self._ask(act="code_of", number=number)
         if answer.rrc is None:
-            raise OfficeError(JUKI_ANSWER_MALFORMED, "J-LIS answered without the code")
+            raise OfficeError(REGISTER_JUKI_ANSWER, "J-LIS answered without the code")
         return answer.rrc
 
     async def change_number(self, rrc: str, *, municipality: str, on: dt.date, event: str) -> str:
@@ -136,5 +137,5 @@ class JukiLink:
 
 def _number(answer: JukiAnswer) -> str:
     if answer.number is None:
-        raise OfficeError(JUKI_ANSWER_MALFORMED, "J-LIS answered without the number")
+        raise OfficeError(REGISTER_JUKI_ANSWER, "J-LIS answered without the number")
     return answer.number
