@@ -89,6 +89,7 @@ from renkei.token_keys import key_ring
 from token_service import LinkServer, TokenService
 
 __all__ = [
+    "JUKI_ROLES",
     "MONITOR",
     "REPLAYER",
     "TOKEN",
@@ -106,6 +107,7 @@ __all__ = [
 ]
 
 log = get_logger("renkei.network")
+JUKI_ROLES = frozenset({"resident_register", "number_resolver"})  # on 住基ネット: registers, J-LIS
 MONITOR = "monitor"  # the monitor's broker identity (it sends no spans of its own)
 REPLAYER = "replayer"  # the monitor's second: replays dead letters as their senders
 

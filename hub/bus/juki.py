@@ -2,7 +2,7 @@
 information-provision network (``hub/bus/README.md``, "住基ネット").
 
 Pure: no I/O. It lives in a vhost of its own (the deployment's vhost + :data:`JUKI_VHOST_SUFFIX`)
-with broker users of its own (``juki.<office>``, each with its own password): an office of the
+with broker users of its own (``juki-<office>``, each with its own password): an office of the
 provision network has no permission there at all, and a 住基ネット user none on the provision
 network. Municipal registers (their 既存住基 through the CS) publish 異動等情報 and number
 requests to :data:`JUKI_IN`, which only J-LIS's queue reads; J-LIS alone writes
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 JUKI_VHOST_SUFFIX: Final = "-juki"
-JUKI_PREFIX: Final = "juki."  # a 住基ネット broker identity: juki.<office code>
+JUKI_PREFIX: Final = "juki-"  # a 住基ネット broker identity: juki-<office code>
 JUKI_IN: Final = "juki.in"  # registers → J-LIS
 JUKI_OUT: Final = "juki.out"  # J-LIS → a register's replies
 JUKI_JLIS: Final = "juki.jlis"  # J-LIS's queue: 異動等情報 and number requests
@@ -83,8 +83,8 @@ def juki_topology(
 
     | identity | writes | reads |
     |---|---|---|
-    | ``juki.<register>`` | ``juki.in`` | ``juki.<register>.replies`` |
-    | ``juki.<jlis>`` | ``juki.out`` | ``juki.jlis`` |
+    | ``juki-<register>`` | ``juki.in`` | ``juki.<register>.replies`` |
+    | ``juki-jlis`` | ``juki.out`` | ``juki.jlis`` |
 
     (each may also write ``renkei.dlx``, to dead-letter what it refuses).
     """
