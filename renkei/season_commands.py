@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from loadtest.exceptions import BadOption, MissingExtra
 from loadtest.schedule import make_schedule, parse_duration
 from loadtest.season import CARD_KINDS, list_seasons, load_season
-from renkei.network import identities, load_rules
+from renkei.network import identities, load_rules, with_juki
 from renkei.secrets import State
 from renkei.settings import Settings
 
@@ -230,7 +230,8 @@ def _state(settings: Settings, season: Any) -> State:
     """The senders' keys and the token master from the state directory on the real network;
     the embedded one makes a network of its own."""
     if settings.broker_url is not None:
-        return State.load(settings.state_dir, [*season.offices(), "token"])
+        offices = with_juki(load_rules(settings)[1], season.offices())  # a register's juki user
+        return State.load(settings.state_dir, [*offices, "token"])
     return State.generate(identities(load_rules(settings)[1]))
 
 
