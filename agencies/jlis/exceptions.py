@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import ClassVar, Final
 
 __all__ = [
+    "JLIS_ALREADY_NUMBERED",
     "JLIS_CODE_IN_USE",
     "JLIS_DECEASED",
     "JLIS_MALFORMED_ENROLLMENT",
@@ -62,6 +63,7 @@ JLIS_MALFORMED_ENROLLMENT: Final = "jlis.malformed_enrollment"  # not a number a
 JLIS_NO_FACTS: Final = "jlis.no_facts"  # J-LIS keeps no 本人確認情報 to check the facts against
 JLIS_DECEASED: Final = "jlis.deceased"  # the 住民票 was removed by a death
 JLIS_NOT_THE_MUNICIPALITY: Final = "jlis.not_the_municipality"  # noted by another municipality
+JLIS_ALREADY_NUMBERED: Final = "jlis.already_numbered"  # an entry J-LIS holds a number for
 JLIS_CODE_IN_USE: Final = "jlis.code_in_use"  # a birth's 住民票コード is someone's already
 JLIS_NUMBERS_EXHAUSTED: Final = "jlis.numbers_exhausted"  # changed nine times: no generation left
 

@@ -32,6 +32,7 @@ from agencies.municipality.issuance import seal_registration
 from agencies.population.benefits import item_rows
 from agencies.population.households import Household
 from agencies.population.plan import LocalIds, Plan, Row, age_on, fiscal_year
+from hub.identity import person_key
 
 __all__ = ["came_from", "place"]
 
@@ -131,6 +132,7 @@ def place(rng: random.Random, h: Household, plan: Plan, ids: LocalIds, today: dt
                 "changes": [],
                 "municipality": h.municipality,
                 "facts": {**facts, "sex": p.sex},
+                "who": person_key(p.name, p.birth_date, p.sex),  # J-LIS finds them at an entry
             }
             rows.append((plan.jlis, "residents", p.rrc, None, numbered, None))
     atena: dict[str, str] = {}  # rrc → the register's record (the in-house key, 庁内連携)

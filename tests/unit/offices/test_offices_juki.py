@@ -154,3 +154,25 @@ async def test_a_bad_message_is_answered_with_a_reason_and_dead_lettered(
     assert answer.correlation_id == "m1" and code.encode() in answer.body
     assert juki.broker.depth("renkei.dead") == 1
     await bus.close()
+
+
+async def test_an_entry_of_someone_numbered_before_gets_no_second_number(
+    juki: Juki, jlis: Jlis
+) -> None:
+    """A resident returning (or registered again) as a first entry: J-LIS keeps them by name,
+    birth date and sex (the address changed), so no second number; someone else is numbered."""
+    link, on = juki.links[SHINJUKU], dt.date(2026, 12, 1)
+    back = Facts.of({**KEPT.model_dump(), "address": "東京都新宿区西新宿二丁目8番1号"})
+    entry = "国外からの転入"
+    with pytest.raises(OfficeError) as refused:
+        await link.born(
+            resident_record_code("5550002223"), back, municipality="131041", effective=on,
+            event=str(uuid.uuid4()), reason=entry,
+        )  # fmt: skip
+    assert refused.value.code == "jlis.already_numbered"
+    other = Facts.of({**back.model_dump(), "birth_date": "1991-01-01"})
+    number = await link.born(
+        resident_record_code("5550002223"), other, municipality="131041", effective=on,
+        event=str(uuid.uuid4()), reason=entry,
+    )  # fmt: skip
+    assert len(number) == 12
