@@ -1,5 +1,5 @@
 """J-LIS on 住基ネット (全国サーバ): the registers' 異動等情報 and number requests in, its answers
-out, and the 異動等失効情報 on to its CA.
+out.
 
 One queue, ``juki.jlis`` (``hub/bus/juki.py``). The municipality a request speaks for is the
 one of the register whose broker user sent it (``user_id``, vouched for by the broker; the
