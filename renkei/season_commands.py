@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from loadtest.exceptions import BadOption, MissingExtra
 from loadtest.schedule import make_schedule, parse_duration
 from loadtest.season import CARD_KINDS, list_seasons, load_season
-from renkei.network import identities, load_rules
+from renkei.network import identities, load_rules, with_juki
 from renkei.secrets import State
 from renkei.settings import Settings
 
@@ -270,7 +270,9 @@ def _state(settings: Settings, season: Any, *, web: bool) -> State:
     from renkei.replay import senders  # noqa: PLC0415 - the loadtest extra
 
     if settings.broker_url is not None:
-        return State.load(settings.state_dir, [*senders(season, web=web), "token"])
+        # and the 住基ネット user of a register among them
+        offices = with_juki(load_rules(settings)[1], senders(season, web=web))
+        return State.load(settings.state_dir, [*offices, "token"])
     return State.generate(identities(load_rules(settings)[1]))
 
 

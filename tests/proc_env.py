@@ -18,6 +18,7 @@ import pytest
 
 from card_service.reader.pcsc import card_present, list_readers
 from hub.bus import connect_amqp, delete_users, delete_vhost
+from hub.bus.juki import JUKI_VHOST_SUFFIX
 from hub.node import OfficeNode, PgStore
 from hub.wire import HUB
 from renkei.secrets import TOKEN, State
@@ -139,6 +140,7 @@ async def deployed(tmp_path: Path, pg: str = PG) -> AsyncIterator[dict[str, str]
     finally:
         try:  # the broker's part may time out on a loaded broker: the database goes anyway
             await delete_vhost(_ADMIN, env["RENKEI_BROKER_VHOST"])
+            await delete_vhost(_ADMIN, env["RENKEI_BROKER_VHOST"] + JUKI_VHOST_SUFFIX)
             prefix = env["RENKEI_BROKER_USER_PREFIX"]
             ids = [prefix + p.stem for p in (tmp_path / "state" / "public").glob("*.pub")]
             await delete_users(_ADMIN, ids)

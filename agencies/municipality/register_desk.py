@@ -13,7 +13,8 @@ record says already); :func:`applied` is the record after it. Pure, all three.
 `RegisterDesk` does the I/O, in this order: the change event to the hub (the register's event
 id is the message id, so a retry after a lost reply is acted on once: the holders keep each
 event once by its id, and the hub answers the copy with what it recorded), then J-LIS's 本人確認情報
-(住基法 第30条の6; once per event id, the :class:`JlisRegister` the composition root supplies), then
+(住基法 第30条の6, over 住基ネット; once per event id, the :class:`JlisRegister` the
+composition root supplies), then
 the register's own record (carrying the id of its last event) and its event log
 (``register_events``: event id → begun, applied or refused). Refused before the network was
 told, an event is logged refused and changes nothing; unconfirmed (no reply, or J-LIS refused
@@ -130,7 +131,8 @@ _UNCONFIRMED: Final = frozenset(
 
 
 class JlisRegister(Protocol):
-    """What the desk asks of J-LIS (over 住基ネット; in this model, in the same process)."""
+    """What the desk asks of J-LIS, over 住基ネット (``municipality.juki.JukiLink``; the
+    ``municipality`` arguments are the desk's, J-LIS takes it from the register's broker user)."""
 
     async def noted(
         self,
@@ -154,7 +156,7 @@ class JlisRegister(Protocol):
         reason: str = ...,
     ) -> str: ...
 
-    def code_of(self, number: str) -> str: ...
+    async def code_of(self, number: str) -> str: ...
 
     async def change_number(
         self, rrc: str, *, municipality: str, on: dt.date, event: str
@@ -692,7 +694,7 @@ class RegisterDesk:
 
     async def _move_in(self, filing: Filing, eid: str) -> dict[str, Any]:
         f = filing.fields
-        rrc = self.jlis.code_of(f["number"])  # OfficeError: not a number J-LIS gave
+        rrc = await self.jlis.code_of(f["number"])  # OfficeError: not a number J-LIS gave
         record: dict[str, Any] = {
             "name": f["name"],
             "birth_date": f["birth_date"],

@@ -55,8 +55,7 @@ def today() -> str:
 
 
 def desk(net: Network, office: str = REGISTER, municipality: str = CHIYODA) -> RegisterDesk:
-    jlis: Jlis = net.apps["jlis"]
-    return RegisterDesk(net.offices[office], net.stores[office], jlis, municipality)
+    return RegisterDesk(net.offices[office], net.stores[office], net.juki[office], municipality)
 
 
 async def on_register(env: Env, net: Network, *holders: str) -> tuple[str, str, dict[str, str]]:
@@ -357,15 +356,17 @@ async def deployed(env: Env, tmp_path: Path) -> tuple[Settings, str, str, dict[s
     setup_net = await env.network(run=["hub", "token", "jlis", REGISTER, "nenkin"])
     rrc, number, tokens = await on_register(env, setup_net, "nenkin")
     await setup_net.aclose()
-    net = await env.network(run=["hub", "token", "nenkin"])  # the deployment's other services
+    # the deployment's other services: J-LIS in a process of its own, on 住基ネット
+    net = await env.network(run=["hub", "token", "jlis", "nenkin"])
     return settings, rrc, number, tokens, net
 
 
 async def test_the_desk_command_on_the_deployment(
     env: Env, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`renkei register` with a broker and a database: the register and J-LIS in the command's
-    process, on the stores the deployment keeps; the holders hear of it from the hub."""
+    """`renkei register` with a broker and a database: the register in the command's process,
+    on the store the deployment keeps, J-LIS asked over 住基ネット; the holders hear of it
+    from the hub."""
     settings, rrc, _, tokens, net = await deployed(env, tmp_path)
     args = _parser().parse_args(
         ["register", "name", "--local-id", "R1", "--effective", today(), "--name", "佐藤 翼"]

@@ -71,6 +71,7 @@ from agencies.applications import COLLECTION as FILED
 from agencies.applications import SignedApplications, Signer
 from agencies.municipality.moving import event_for
 from hub.bus import Bus, BusError, Delivery, Subscription, office_replies
+from hub.bus.juki import juki_identity
 from hub.directory import PgDirectory
 from hub.node import EVENTS, Answer, OfficeNode, PgStore, Roles
 from hub.node.store import schema_for
@@ -289,7 +290,14 @@ class Network:
         self.pg_ctl = pg_ctl  # a private PostgreSQL server's `pg_ctl -D DIR`, to restart it
         self.disk = disk  # the filesystem of the records' tablespace, to fill (``disk_full``)
         self._drains: set[asyncio.Task[None]] = set()
-        self.state = State.load(Path(env["RENKEI_STATE_DIR"]), [CHILD, REGISTER, PORTAL, NTA])
+        ids = [
+            CHILD,
+            REGISTER,
+            juki_identity(REGISTER),
+            PORTAL,
+            NTA,
+        ]  # the register's 住基ネット user too
+        self.state = State.load(Path(env["RENKEI_STATE_DIR"]), ids)
         self.replies: dict[str, set[str]] = defaultdict(set)  # the asker's, across its restarts
         self.applied = Applied()
         self.deadline = 5.0
