@@ -186,6 +186,7 @@ class Network:
         self.rabbit = rabbit  # RabbitMQ nodes of the campaign's own (``restart_rabbitmq``)
         self._rabbit_turn = asyncio.Lock()  # one node down at a time
         self._victim: int | None = None  # the node number last stopped
+        self.node_stops: list[float] = []  # when each was stopped (monotonic), to check the load
         self._drains: set[asyncio.Task[None]] = set()
         self.state = State.load(Path(env["RENKEI_STATE_DIR"]), [CHILD, REGISTER])
         self.replies: dict[str, set[str]] = defaultdict(set)  # the asker's, across its restarts
@@ -256,6 +257,7 @@ class Network:
                 node = nodes[self._victim % len(nodes)]  # the next (numbers start at 1)
             self._victim = node.number
             at, begin = dt.datetime.now(dt.UTC), time.monotonic()
+            self.node_stops.append(begin)
             await stop_node(self.rabbit, node, kill=kill)
             gone = time.monotonic() - begin
             await asyncio.sleep(seconds)
@@ -470,6 +472,13 @@ async def one_fault(
         if second:
             await net.kill("hub-2")
     row.confirmed = len(answers)
+    last = max((at for at, _ in answers), default=0.0)  # a node stopped after the load: no row
+    row.problems += [
+        f"a RabbitMQ node stopped after the load, {t - last:.0f} s"
+        for t in net.node_stops
+        if t > last
+    ]
+    net.node_stops.clear()
     row.events.sent = row.sent // EVERY
     row.events.confirmed = len(events)
     await _settle(net, row, answers, events, deadline)
