@@ -70,7 +70,15 @@ from proc_env import as_hub, free_port, office_node, start
 from agencies.applications import COLLECTION as FILED
 from agencies.applications import SignedApplications, Signer
 from agencies.municipality.moving import event_for
-from hub.bus import Bus, BusError, Delivery, Subscription, office_replies
+from hub.bus import (
+    BrokerUrl,
+    Bus,
+    BusError,
+    Delivery,
+    Subscription,
+    office_replies,
+    queue_replicas,
+)
 from hub.bus.juki import juki_identity
 from hub.directory import PgDirectory
 from hub.node import EVENTS, Answer, OfficeNode, PgStore, Roles
@@ -86,6 +94,8 @@ from pki import (
     create_app,
     sign_document,
 )
+from renkei.cluster import Cluster
+from renkei.cluster_commands import brokers_up, stop_node
 from renkei.pki_checks import PkiSignatureCheck, local_ca
 from renkei.secrets import TOKEN, State
 from token_service import KeyRing
@@ -283,12 +293,20 @@ class Network:
     in-process offices too: the asker (``chiyoda-child``) and the register."""
 
     def __init__(
-        self, env: dict[str, str], pg_ctl: list[str] | None = None, disk: Path | None = None
+        self,
+        env: dict[str, str],
+        pg_ctl: list[str] | None = None,
+        disk: Path | None = None,
+        rabbit: Cluster | None = None,
     ) -> None:
         self.env = env
         self.procs: dict[str, asyncio.subprocess.Process] = {}
         self.pg_ctl = pg_ctl  # a private PostgreSQL server's `pg_ctl -D DIR`, to restart it
         self.disk = disk  # the filesystem of the records' tablespace, to fill (``disk_full``)
+        self.rabbit = rabbit  # RabbitMQ nodes of the campaign's own (``restart_rabbitmq``)
+        self._rabbit_turn = asyncio.Lock()  # one node down at a time
+        self._victim: int | None = None  # the node number last stopped
+        self.node_stops: list[float] = []  # when each was stopped (monotonic), to check the load
         self._drains: set[asyncio.Task[None]] = set()
         ids = [
             CHILD,
@@ -388,6 +406,42 @@ class Network:
             assert await proc.wait() == 0, f"pg_ctl {args[0]} failed"
             await asyncio.sleep(pause)
 
+    async def restart_rabbitmq(self, seconds: float, *, kill: bool) -> None:
+        """A RabbitMQ node of the campaign's own SIGKILLed (``kill``) or stopped gracefully,
+        started again ``seconds`` later; returns once it is back in the cluster (every queue of
+        the deployment's vhost with a leader and all its members online). With several nodes:
+        the asker's own node the first time, the next one each time after, and each only once
+        the one before it has rejoined."""
+        assert self.rabbit, "RabbitMQ restarts only on nodes of the campaign's own"
+        nodes = self.rabbit.nodes
+        async with self._rabbit_turn:
+            if self._victim is None:
+                assert self.asker is not None
+                port = self.asker.bus.connection.url.port  # type: ignore[attr-defined]
+                node = next((n for n in nodes if n.amqp == port), nodes[0])
+            else:
+                node = nodes[self._victim % len(nodes)]  # the next (numbers start at 1)
+            self._victim = node.number
+            at, begin = dt.datetime.now(dt.UTC), time.monotonic()
+            self.node_stops.append(begin)
+            await stop_node(self.rabbit, node, kill=kill)
+            gone = time.monotonic() - begin
+            await asyncio.sleep(seconds)
+            await brokers_up(self.rabbit)
+            up = time.monotonic() - begin
+            admin, vhost = self.rabbit.admin_url, self.env["RENKEI_BROKER_VHOST"]
+            while True:
+                queues = await queue_replicas(admin, vhost)
+                if all(q.leader and set(q.online) == set(q.members) for q in queues):
+                    break
+                await asyncio.sleep(0.5)
+            print(
+                f"{node.name}: {'killed' if kill else 'stopped'} at {at:%H:%M:%S} (in "
+                f"{gone:.1f} s), running "
+                f"again at {up:.1f} s, every queue whole at {time.monotonic() - begin:.1f} s",
+                flush=True,
+            )
+
     async def disk_full(self, seconds: float) -> None:
         """Fill the records' filesystem to its last byte, keep it full, free it."""
         assert self.disk is not None, "a full disk only on a tablespace of the campaign's own"
@@ -439,15 +493,16 @@ class Network:
         """Close every broker connection of ``identity`` through the management API (which
         lists a new connection only after its next statistics round: a few seconds)."""
         user = self.env["RENKEI_BROKER_USER_PREFIX"] + identity
+        admin = str(BrokerUrl.parse(self.env.get("RENKEI_BROKER_ADMIN_URL", ADMIN)).nodes[0])
         async with aiohttp.ClientSession() as http:
             for _ in range(40):
-                async with http.get(f"{ADMIN}/api/connections") as r:
+                async with http.get(f"{admin}/api/connections") as r:
                     found = [c["name"] for c in await r.json() if c.get("user") == user]
                 if found:
                     break
                 await asyncio.sleep(0.5)
             for name in found:
-                url = f"{ADMIN}/api/connections/{quote(name, safe='')}"
+                url = f"{admin}/api/connections/{quote(name, safe='')}"
                 async with http.delete(url, headers={"X-Reason": "a fault of the campaign"}):
                     pass
         return len(found)
@@ -543,11 +598,17 @@ SERVICES = ("token", TAX, "hub", PKI)  # always running; a fault restarts what i
 
 
 def faults(
-    deadline: float, *, postgres: bool = False, disk: bool = False
+    deadline: float,
+    *,
+    postgres: bool = False,
+    disk: bool = False,
+    rabbitmq: int = 0,
 ) -> dict[str, tuple[bool, Inject]]:
     """Each fault: whether a second hub runs beside the first, and its injection.
     ``postgres``: the network's PostgreSQL is the campaign's own, and may be restarted;
-    ``disk``: the records' tablespace is on a small filesystem of the campaign's own."""
+    ``disk``: the records' tablespace is on a small filesystem of the campaign's own;
+    ``rabbitmq``: the network's RabbitMQ is nodes of the campaign's own (1: one node, restarted;
+    3: a cluster, whose nodes are killed one at a time)."""
     own: dict[str, tuple[bool, Inject]] = {
         "PostgreSQL stopped 3 s, started (a private server)": (
             False,
@@ -560,9 +621,26 @@ def faults(
             lambda n: n.disk_full(5.0),
         ),
     }
+    broker: dict[str, tuple[bool, Inject]] = {
+        "RabbitMQ SIGKILL, started 3 s later (a private node)": (
+            False,
+            lambda n: n.restart_rabbitmq(3.0, kill=True),
+        ),
+        "RabbitMQ stopped (graceful), started 3 s later (a private node)": (
+            False,
+            lambda n: n.restart_rabbitmq(3.0, kill=False),
+        ),
+    }
+    cluster: dict[str, tuple[bool, Inject]] = {
+        "RabbitMQ cluster: a node SIGKILLed, started 3 s later, rejoined; then the next": (
+            True,
+            lambda n: n.restart_rabbitmq(3.0, kill=True),
+        ),
+    }
     return {
         **(own if postgres else {}),
         **(full if disk else {}),
+        **(broker if rabbitmq == 1 else cluster if rabbitmq > 1 else {}),
         "hub SIGKILL + restart, a second hub running": (True, lambda n: _kill_restart(n, "hub")),
         "hub SIGKILL + restart, alone": (False, lambda n: _kill_restart(n, "hub")),
         "token service SIGKILL + restart": (False, lambda n: _kill_restart(n, "token")),
@@ -597,7 +675,12 @@ async def one_fault(
 ) -> Row:
     """``fault`` under ``rate`` queries a second (and a change event beside every ``EVERY``th)
     for ``seconds``, injected ``injections`` times at even moments of the load; the row."""
-    listed = faults(deadline, postgres=net.pg_ctl is not None, disk=net.disk is not None)
+    listed = faults(
+        deadline,
+        postgres=net.pg_ctl is not None,
+        disk=net.disk is not None,
+        rabbitmq=len(net.rabbit.nodes) if net.rabbit else 0,
+    )
     second, inject = listed[fault]
     row = Row(fault)
     t0 = time.monotonic()
@@ -620,6 +703,13 @@ async def one_fault(
             await net.kill("hub-2")
     t2 = time.monotonic()
     row.confirmed = len(answers)
+    last = max((at for at, _ in answers), default=0.0)  # a node stopped after the load: no row
+    row.problems += [
+        f"a RabbitMQ node stopped after the load, {t - last:.0f} s"
+        for t in net.node_stops
+        if t > last
+    ]
+    net.node_stops.clear()
     row.events.sent = row.sent // EVERY
     row.events.confirmed = len(events)
     row.applications.sent = (row.sent + EVERY - 2) // EVERY  # beside the 2nd, the 6th, …
@@ -955,20 +1045,29 @@ async def campaign(
     only: list[str] | None = None,
     pg_ctl: list[str] | None = None,
     disk: Path | None = None,
+    rabbit: Cluster | None = None,
 ) -> list[Row]:
     """Every fault (or those whose name holds a word of ``only``), one after the other, on one
     network; the rows. ``pg_ctl``: the network's PostgreSQL is a private server, restarted too;
-    ``disk``: the filesystem of the records' tablespace, filled and freed too.
+    ``disk``: the filesystem of the records' tablespace, filled and freed too; ``rabbit``: the
+    network's RabbitMQ nodes are the campaign's own (``renkei cluster``'s, without its services),
+    restarted or killed too.
     The deployment has its taxpayer filed (``proc_env.file_taxpayer``)."""
     person = await held(env)
-    net = Network(env, pg_ctl, disk)
+    net = Network(env, pg_ctl, disk, rabbit)
     rows: list[Row] = []
     try:
         t0 = time.monotonic()
         await asyncio.gather(*(net.run(name) for name in SERVICES))
         await net.offices(deadline)
         print(f"services started in {time.monotonic() - t0:.1f} s", flush=True)
-        for fault in faults(deadline, postgres=pg_ctl is not None, disk=disk is not None):
+        listed = faults(
+            deadline,
+            postgres=pg_ctl is not None,
+            disk=disk is not None,
+            rabbitmq=len(rabbit.nodes) if rabbit else 0,
+        )
+        for fault in listed:
             if only and not any(word in fault for word in only):
                 continue
             row = await one_fault(
