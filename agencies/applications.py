@@ -5,14 +5,20 @@ An office that takes applications accepts one only if its signature checks out (
 signing time), the signed document is an application of the kind asked for, it has not been
 filed before, and — where the office keeps a resident register — the signer is the resident
 the application is about. The receipt is kept in the office's own store under its own token.
-One application at a time per office (an office runs as one process), so a redelivered one is
-a duplicate, never a second move.
+One application at a time per office (an office runs as one process), so a redelivered one
+never acts twice: the same application again (its id, its signed document, its person — the
+broker's redelivery after the office stopped between keeping it and replying, or the portal
+filing it again) is answered with the receipt kept for it, as the first copy was; another
+document under a filed application's id is refused (``application.duplicate``). What the
+office does with an application (``then``) is given its id, so that done again after a stop
+it acts once (a move out is filed under an event id drawn from it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +34,7 @@ from agencies.exceptions import (
     office_code,
 )
 from hub.identity import same_name
+from hub.log import get_logger
 from hub.node import ApplicationRefused, OfficeStore
 
 __all__ = [
@@ -42,6 +49,7 @@ __all__ = [
 ]
 
 COLLECTION = "applications"
+log = get_logger("agencies.applications")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +67,16 @@ class SignatureCheck(Protocol):
         """Raise ``ApplicationRefused`` (``….signature_invalid``) with the precise reason."""
         ...
 
+    def content(self, signed: bytes) -> bytes | None:
+        """What the signed document says, its signature not checked (None: unreadable) — to
+        find an application filed already before checking its signature again."""
+        ...
 
-# what the office does with an accepted application (e.g. a move out becomes a change event);
-# raising refuses it, and nothing is kept
-Then = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
+
+# what the office does with an accepted application (application id, person, kind, form; e.g.
+# a move out becomes a change event); raising refuses it, and nothing is kept. It may run again
+# for the same application id (the office stopped before the receipt was kept): it acts once
+Then = Callable[[str, str, str, Mapping[str, Any]], Awaitable[None]]
 # what the office does once the receipt is kept (application id, person, form, who signed):
 # e.g. a child-allowance claim is opened and processed (``municipality/child_claims.py``)
 After = Callable[[str, str, Mapping[str, Any], Signer], Awaitable[None]]
@@ -88,20 +102,41 @@ class SignedApplications:
         self._one_at_a_time = asyncio.Lock()  # the duplicate check, ``then`` and the receipt
 
     async def receive(self, person: str, kind: str, document: bytes) -> Mapping[str, Any]:
+        digest = hashlib.sha256(document).hexdigest()
+        async with self._one_at_a_time:
+            # the very document accepted already (checked then): its receipt, unchecked now —
+            # its certificate may have been revoked since, by the move out it filed
+            receipt = await self._filed(person, kind, document, digest)
+        if receipt is not None:
+            return receipt
         signer = await self.check.check(document)
         application = _application(signer.content, kind, self.office)
         async with self._one_at_a_time:  # a redelivered application must not act twice
-            return await self._accept(person, kind, signer, application)
+            return await self._accept(person, kind, signer, application, digest)
+
+    async def _filed(
+        self, person: str, kind: str, document: bytes, digest: str
+    ) -> Mapping[str, Any] | None:
+        content = self.check.content(document)
+        try:
+            application = None if content is None else _application(content, kind, self.office)
+        except ApplicationRefused:  # refused below, after its signature
+            return None
+        if application is None:
+            return None
+        app_id = str(application["application_id"])
+        kept = await self.store.get(COLLECTION, app_id)
+        if kept is None or kept.get("digest") != digest:
+            return None
+        return self._again(app_id, kept, person, kind, digest)
 
     async def _accept(
-        self, person: str, kind: str, signer: Signer, application: dict[str, Any]
+        self, person: str, kind: str, signer: Signer, application: dict[str, Any], digest: str
     ) -> Mapping[str, Any]:
         app_id = str(application["application_id"])
-        if await self.store.get(COLLECTION, app_id) is not None:
-            raise ApplicationRefused(
-                office_code(self.office, APPLICATION_DUPLICATE),
-                f"application {app_id} was filed already",
-            )
+        kept = await self.store.get(COLLECTION, app_id)
+        if kept is not None:
+            return self._again(app_id, kept, person, kind, digest)
         await self._check_holder(person, signer)
         form = application.get("form", {})
         if not isinstance(form, dict):
@@ -110,7 +145,7 @@ class SignedApplications:
                 "the application has no form",
             )
         if self.then is not None:
-            await self.then(person, kind, form)
+            await self.then(app_id, person, kind, form)
         receipt = {
             "receipt": f"{self.office}-{uuid.uuid5(uuid.NAMESPACE_URL, app_id).hex[:12]}",
             "office": self.office,
@@ -123,10 +158,32 @@ class SignedApplications:
         # who filed, kept with the receipt: what ``after`` is given, should it run again
         # (an office that stopped between the receipt and ``after``: ``filed_unopened``)
         filer = {"person": person, "name": signer.name, "birth_date": signer.birth_date}
-        doc = {"kind": kind, "form": form, "receipt": receipt, "filer": filer}
+        doc = {"kind": kind, "form": form, "receipt": receipt, "filer": filer, "digest": digest}
         await self.store.put_many(COLLECTION, [(app_id, None, doc)])
         if self.after is not None:
             await self.after(app_id, person, form, signer)
+        return receipt
+
+    def _again(
+        self, app_id: str, kept: Mapping[str, Any], person: str, kind: str, digest: str
+    ) -> Mapping[str, Any]:
+        """The same application filed again (its id, signed document — byte for byte — and
+        person): the receipt kept for it, as the first copy was answered; anything else under
+        its id is refused."""
+        filer = kept.get("filer")
+        same = (
+            kept.get("digest") == digest
+            and kept.get("kind") == kind
+            and isinstance(filer, Mapping)
+            and filer.get("person") == person
+        )
+        receipt = kept.get("receipt")
+        if not same or not isinstance(receipt, Mapping):
+            raise ApplicationRefused(
+                office_code(self.office, APPLICATION_DUPLICATE),
+                f"application {app_id} was filed already, with another document",
+            )
+        log.info("application.again", office=self.office, application_id=app_id)
         return receipt
 
     async def _check_holder(self, person: str, signer: Signer) -> None:

@@ -31,12 +31,16 @@ __all__ = [
     "OFFICE_MOVE_OUT_UNSENT",
     "REGISTER_ALREADY_APPLIED",
     "REGISTER_BAD_FILING",
+    "REGISTER_JUKI_ANSWER",
     "REGISTER_NOT_DELIVERED",
     "REGISTER_NOT_ON_REGISTER",
     "REGISTER_OUT_OF_ORDER",
     "REGISTER_UNCONFIRMED",
     "office_code",
 ]
+
+# a register's link to J-LIS over 住基ネット (``municipality/juki.py``): J-LIS's answer is not one
+REGISTER_JUKI_ANSWER: Final = "register.juki_answer"
 
 # an office refusing an electronic application (``applications.py``; the signature check is the
 # composition root's, ``renkei/pki_checks.py``)

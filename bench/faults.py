@@ -4,14 +4,19 @@ suites run against it). The table goes to stdout, ready for ``docs/reliability.m
 
     .venv/bin/python bench/faults.py [--rate 20] [--seconds 40] [--injections 2] [--deadline 5]
                                      [--only WORD ...] [--no-private-postgres] [--no-records-disk]
+                                     [--rabbitmq | --cluster]
 
 The records' disk full: run as root with the private PostgreSQL, the access records' table and
 its indexes are moved to a tablespace on a tmpfs of its own (``--records-disk-mb``, 64 MB),
 which the fault fills to its last byte for 5 s and then frees; unmounted afterwards.
 
-RabbitMQ: the machine's, in a vhost of its own (node kills: ``tests/integration/cluster`` on
-``renkei cluster``'s private three nodes). PostgreSQL: a private server made with ``initdb`` in
-a temporary folder on a free port (``/usr/lib/postgresql/*/bin``), removed afterwards.
+RabbitMQ: the machine's, in a vhost of its own; with ``--rabbitmq``, one node of the campaign's
+own, which it also kills and stops (two more rows); with ``--cluster``, three nodes of its own in
+one cluster, of which it kills one, then another once the first has rejoined (one more row).
+Either is ``renkei cluster``'s nodes without its services (``brokers_up``: other ports, folders
+and Erlang cookie, never the machine's broker), removed afterwards. PostgreSQL: a private
+server made with ``initdb`` in a temporary folder on a free port (``/usr/lib/postgresql/*/bin``),
+removed afterwards.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import glob
 import os
 import shutil
 import subprocess
@@ -31,30 +35,17 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "tests" / "faults")]
 
 import asyncpg  # noqa: E402
-from campaign import EVENTS_HEADER, HEADER, campaign  # noqa: E402
-from proc_env import deployed, file_taxpayer, free_port  # noqa: E402
+from campaign import (  # noqa: E402
+    APPLICATIONS_HEADER,
+    EVENTS_HEADER,
+    HEADER,
+    campaign,
+    private_postgres,
+)
+from proc_env import deployed, file_taxpayer, free_base_port  # noqa: E402
 
-
-def private_postgres(folder: Path) -> tuple[str, list[str]]:
-    """initdb + pg_ctl start on a free port (trust, local only): its URL and its pg_ctl."""
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bins:
-        raise SystemExit("no /usr/lib/postgresql/*/bin: install postgresql (scripts/system-deps)")
-    bin_dir, data, port = Path(bins[-1]), folder / "pg", free_port()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: as its own system user
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(folder, "postgres")
-    subprocess.run(
-        [*as_user, bin_dir / "initdb", "-D", data, "-U", "postgres", "-A", "trust"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
-    pg_ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options]
-    pg_ctl += ["-l", str(folder / "log")]
-    subprocess.run([*pg_ctl, "start", "-w"], check=True, stdout=subprocess.DEVNULL)
-    return f"postgresql://postgres@127.0.0.1:{port}/", pg_ctl
+from renkei.cluster import Cluster, Manifest  # noqa: E402
+from renkei.cluster_commands import brokers_up, remove  # noqa: E402
 
 
 def small_disk(folder: Path, megabytes: int) -> Path:
@@ -85,14 +76,21 @@ async def records_on(db_url: str, disk: Path) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="renkei-faults-"))
-    pg_ctl, disk = None, None
+    pg_ctl, disk, rabbit = None, None, None
     try:
         pg = "postgresql://postgres@127.0.0.1:5432/"
         if not args.no_private_postgres:
             pg, pg_ctl = private_postgres(folder)
             if not args.no_records_disk and os.geteuid() == 0:
                 disk = small_disk(folder / "records-disk", args.records_disk_mb)
-        async with deployed(folder / "deployment", pg) as env:
+        broker = None
+        if args.rabbitmq or args.cluster:
+            nodes = 3 if args.cluster else 1
+            manifest = Manifest(free_base_port(), pg + "postgres", (), hubs=0, nodes=nodes)
+            rabbit = Cluster(folder / "rabbitmq", manifest)
+            await brokers_up(rabbit)
+            broker = (rabbit.broker_url, rabbit.admin_url)
+        async with deployed(folder / "deployment", pg, broker) as env:
             await file_taxpayer(env)
             if disk is not None:
                 await records_on(env["RENKEI_DB_URL"], disk)
@@ -105,8 +103,11 @@ async def main(args: argparse.Namespace) -> None:
                 only=args.only,
                 pg_ctl=pg_ctl,
                 disk=disk,
+                rabbit=rabbit,
             )
     finally:
+        if rabbit is not None:
+            await remove(rabbit)
         if pg_ctl is not None:
             subprocess.run([*pg_ctl, "stop", "-m", "immediate"], check=False)  # noqa: ASYNC221 - the end
         if disk is not None:
@@ -123,6 +124,9 @@ async def main(args: argparse.Namespace) -> None:
     print(f"\n{EVENTS_HEADER}")
     for row in rows:
         print(row.events_line())
+    print(f"\n{APPLICATIONS_HEADER}")
+    for row in rows:
+        print(row.applications_line())
     bad = [(r.fault, r.problems[:5]) for r in rows if r.problems]
     if bad:
         raise SystemExit(f"lost, duplicated or disagreeing: {bad}")
@@ -138,4 +142,11 @@ if __name__ == "__main__":
     parser.add_argument("--no-private-postgres", action="store_true")
     parser.add_argument("--no-records-disk", action="store_true", help="no full-disk row")
     parser.add_argument("--records-disk-mb", type=int, default=64)
+    brokers = parser.add_mutually_exclusive_group()
+    brokers.add_argument(
+        "--rabbitmq", action="store_true", help="on a RabbitMQ node of its own, restarted too"
+    )
+    brokers.add_argument(
+        "--cluster", action="store_true", help="on three RabbitMQ nodes of its own, killed in turn"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -16,6 +16,19 @@ june-child-allowance --rate R`` (the replayer plays the senders); the rates go u
 p99 passes ten times the target or the loss check fails, so the whole curve is printed; the
 figure is the highest rate with p99 < 100 ms and nothing lost. Everything is removed at the
 end (Ctrl-C too).
+
+``--soak 20m``: instead of the rates, one replay that long at ``--soak-rate`` (default 30/s,
+well under capacity) with one hub process, its report's ``memory`` printed: each process's
+mean RSS over the first and the last third after ``--warmup`` (default 2m), flat when it grows
+less than 5 %. ``--compress`` (default 240m for the soak: the run stays in office hours, the
+load about even) as the replay's.
+
+    nice -n 10 .venv/bin/python bench/season_bench.py --soak 20m [--soak-rate 30]
+
+``--portal`` (either mode): the CA (``renkei pki serve``) and the portal (``renkei portal
+serve``) as processes too, and the replay's logins, pages and applications at the portal over
+HTTP (``renkei season replay --portal``); without it they are left out (the pages asked by
+the replayer as the portal).
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +61,7 @@ from query_bench import (
 )
 
 from hub.routing import load_default_registry, load_default_table
+from loadtest.schedule import parse_duration
 from loadtest.season import load_season
 from renkei.network import identities
 
@@ -54,6 +69,13 @@ SEASON = "june-child-allowance"
 P99_MS = 100.0
 PROVIDER = "shinjuku-tax"  # the tax office the season asks, as a process of its own
 RENKEI = str(Path(sys.executable).with_name("renkei"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def env_for(args: argparse.Namespace, tmp: Path, prefix: str) -> dict[str, str]:
@@ -81,7 +103,9 @@ def run_cli(env: dict[str, str], *argv: str, timeout: float = 900) -> str:
     return done.stdout
 
 
-def start(env: dict[str, str], argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+def start(
+    env: dict[str, str], argv: list[str], log: Path, ready: str = "running on"
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as f:
         proc = subprocess.Popen(
             argv, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True
@@ -90,7 +114,7 @@ def start(env: dict[str, str], argv: list[str], log: Path) -> subprocess.Popen[b
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{argv} exited:\n{log.read_text()[-2000:]}")
-        if "running on" in log.read_text(errors="replace"):
+        if ready in log.read_text(errors="replace"):
             return proc
         time.sleep(0.2)
     raise RuntimeError(f"{argv} did not start:\n{log.read_text()[-2000:]}")
@@ -109,12 +133,15 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 def serve_offices(codes: list[str]) -> None:
     """``--role offices``: these offices in one process until SIGTERM."""
     from renkei.network import open_network  # noqa: PLC0415
+    from renkei.pki_checks import signatures_on_disk  # noqa: PLC0415
     from renkei.secrets import State  # noqa: PLC0415
     from renkei.settings import Settings  # noqa: PLC0415
 
     async def main() -> None:
         settings = Settings()
-        net = await open_network(settings, State.load(settings.state_dir, codes), run=codes)
+        state = State.load(settings.state_dir, codes)
+        signatures = signatures_on_disk(settings.state_dir)  # those taking applications
+        net = await open_network(settings, state, run=codes, signatures=signatures)
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stopped.set)
@@ -130,10 +157,16 @@ def serve_offices(codes: list[str]) -> None:
 def replay_at(
     env: dict[str, str], rate: float, args: argparse.Namespace, reports: Path
 ) -> dict[str, Any]:
+    soak = args.soak is not None
     before = set(reports.glob("*")) if reports.exists() else set()
     out = run_cli(
-        env, "season", "replay", SEASON, "--rate", str(rate), "--duration", args.duration,
-        "--start-hour", "9", "--reports", str(reports), "--warmup", "5s",
+        env, "season", "replay", SEASON, "--rate", str(rate),
+        "--duration", args.soak if soak else args.duration,
+        "--compress", args.compress or ("240m" if soak else "24m"),
+        "--start-hour", "9", "--reports", str(reports),
+        "--warmup", args.warmup if soak else "5s",
+        *(["--portal", args.portal_url, "--pki", args.pki_url] if args.portal else []),
+        timeout=parse_duration(args.soak) + 900 if soak else 900,
     )  # fmt: skip
     (folder,) = set(reports.glob("*")) - before
     report = json.loads((folder / "report.json").read_text())
@@ -150,6 +183,9 @@ def replay_at(
         "hubs": report["run"]["hub_processes"],
         "report": str(folder),
     }
+    if soak:
+        row["memory"] = report["memory"]
+        row["send_lag_p99_ms"] = report["run"]["send_lag"].get("p99_ms")
     print(json.dumps(row, ensure_ascii=False), flush=True)
     if not report["loss"]["ok"]:
         print(out[-1500:], flush=True)
@@ -179,6 +215,39 @@ async def relay_peak(args: argparse.Namespace, tmp: Path, admin: Admin) -> float
             p.wait(10)
 
 
+def services(
+    env: dict[str, str], tmp: Path, hubs: int, others: list[str], args: argparse.Namespace
+) -> list[subprocess.Popen[bytes]]:
+    """The token service, ``hubs`` hub processes, the tax office the season asks, with
+    ``--portal`` the CA and the portal, and every other office the replayer does not play
+    (one process)."""
+    procs = [start(env, [RENKEI, "run", "token"], tmp / "token.log")]
+    procs += [start(env, [RENKEI, "run", "hub"], tmp / f"hub-{i}.log") for i in range(hubs)]
+    procs.append(start(env, [RENKEI, "run", "office", PROVIDER], tmp / "tax.log"))
+    if args.portal:  # the CA first: the portal and the offices read its chain
+        pki = [RENKEI, "pki", "serve", "--port", args.pki_url.rsplit(":", 1)[1]]
+        procs.append(start(env, pki, tmp / "pki.log", ready="CA serving"))
+        port = args.portal_url.rsplit(":", 1)[1]
+        portal = [RENKEI, "portal", "serve", "--port", port, "--public-url", args.portal_url]
+        procs.append(start(env, portal, tmp / "portal.log", ready="portal:"))
+    script = [sys.executable, __file__, "--role", "offices", "--codes", ",".join(others)]
+    procs.append(start(env, script, tmp / "offices.log"))
+    return procs
+
+
+def soak_summary(results: dict[str, Any]) -> int:
+    row = results["soak"]
+    print(f"==== soak {results['date']}: {row['scheduled']} messages at {row['rate']}/s")
+    print(f"p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms; loss check ok: {row['loss_ok']}")
+    print(f"{'process':<28} {'first third MiB':>16} {'last third MiB':>15} {'growth':>8}  flat")
+    for name, m in row["memory"].items():
+        if m.get("flat") is None:
+            print(f"{name:<28} {m.get('why')}")
+            continue
+        print(f"{name:<28} {m['first_mb']:>16} {m['last_mb']:>15} {m['growth']:>8.2%}  {m['flat']}")
+    return 0 if row["loss_ok"] else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -190,6 +259,15 @@ def main() -> int:
     ap.add_argument("--relay-seconds", type=float, default=10.0)
     ap.add_argument("--vhost", default="renkei-season")
     ap.add_argument("--db-name", default="renkei_season")
+    ap.add_argument("--soak", help="one replay this long (20m) instead of the rates")
+    ap.add_argument("--soak-rate", type=float, default=30.0)
+    ap.add_argument("--warmup", default="2m", help="the soak's warm-up (default 2m)")
+    ap.add_argument("--compress", help="a season day (default 24m; the soak's 240m)")
+    ap.add_argument(
+        "--portal",
+        action="store_true",
+        help="the CA and the portal as processes, logins, pages and applications over HTTP",
+    )
     ap.add_argument("--role", help=argparse.SUPPRESS)
     ap.add_argument("--codes", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -203,6 +281,9 @@ def main() -> int:
     registry = load_default_registry(load_default_table())
     users = [prefix + i for i in identities(registry)]
     senders = set(load_season(SEASON).offices())
+    if args.portal:  # the CA's office and the portal are their processes
+        senders |= {"jlis-pki", "myna-portal"}
+        args.pki_url, args.portal_url = (f"http://127.0.0.1:{free_port()}" for _ in range(2))
     others = [o.code for o in registry if o.code not in senders and o.code != PROVIDER]
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     procs: list[subprocess.Popen[bytes]] = []
@@ -212,14 +293,14 @@ def main() -> int:
         for step in (["init"], ["broker", "setup"], ["db", "migrate"]):
             run_cli(env, *step)
         run_cli(env, "population", "generate", "--residents", str(args.residents))
+        if args.soak is not None:
+            procs = services(env, tmp, 1, others, args)
+            results["soak"] = replay_at(env, args.soak_rate, args, tmp / "reports")
+            return soak_summary(results)
         results["relay_before"] = asyncio.run(relay_peak(args, tmp, admin))
         print(f"bare relay peak: {results['relay_before']:.0f}/s", flush=True)
         for hubs in (int(h) for h in args.hubs.split(",")):
-            procs = [start(env, [RENKEI, "run", "token"], tmp / "token.log")]
-            procs += [start(env, [RENKEI, "run", "hub"], tmp / f"hub-{i}.log") for i in range(hubs)]
-            procs.append(start(env, [RENKEI, "run", "office", PROVIDER], tmp / "tax.log"))
-            script = [sys.executable, __file__, "--role", "offices", "--codes", ",".join(others)]
-            procs.append(start(env, script, tmp / "offices.log"))
+            procs = services(env, tmp, hubs, others, args)
             rows = []
             for rate in (float(r) for r in args.rates.split(",")):
                 row = replay_at(env, rate, args, tmp / "reports")

@@ -9,13 +9,14 @@ date and a sex exactly. What differs is named, never its value.
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from hub.wire import Fact, Facts
 
-__all__ = ["FACT_NAMES", "mismatched", "same_address", "same_name"]
+__all__ = ["FACT_NAMES", "mismatched", "person_key", "same_address", "same_name"]
 
 FACT_NAMES: dict[Fact, str] = {
     "name": "氏名",
@@ -35,6 +36,14 @@ def same_name(a: str, b: str) -> bool:
     choose a glyph (葛󠄀 = 葛), are left out. Different characters stay different: 髙 is not 高,
     﨑 (U+FA11, a unified ideograph) is not 崎."""
     return _comparable(a) == _comparable(b)
+
+
+def person_key(name: str, birth_date: str, sex: str) -> str:
+    """A digest of who a person is by name (as :func:`same_name` compares it), birth date and
+    sex — not the address, which a move changes: J-LIS's look-up of a person it may hold
+    already (a resident entering from abroad who was numbered before)."""
+    text = f"{_comparable(name)}|{birth_date}|{sex}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _comparable(name: str) -> str:

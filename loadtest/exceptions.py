@@ -8,11 +8,13 @@ __all__ = [
     "REPLAY_APPLICATION_REFUSED",
     "REPLAY_APPLICATION_UNANSWERED",
     "REPLAY_FAILED",
+    "REPLAY_LOGIN_LIMITED",
     "REPLAY_LOGIN_MISNAMED",
     "REPLAY_LOGIN_REFUSED",
     "REPLAY_LOGIN_UNANSWERED",
     "REPLAY_PAGE_UNAVAILABLE",
     "REPLAY_POPULATION_EXHAUSTED",
+    "REPLAY_PORTAL_ERROR",
     "BadOption",
     "BadSeason",
     "LoadtestError",
@@ -27,6 +29,8 @@ REPLAY_PAGE_UNAVAILABLE: Final = "replay.page_unavailable"  # the portal could n
 REPLAY_LOGIN_REFUSED: Final = "replay.login_refused"  # the certificate, or no holder named
 REPLAY_LOGIN_UNANSWERED: Final = "replay.login_unanswered"  # J-LIS or the hub, not in time
 REPLAY_LOGIN_MISNAMED: Final = "replay.login_misnamed"  # named another than the card's holder
+REPLAY_LOGIN_LIMITED: Final = "replay.login_limited"  # the portal's login limits (HTTP 429)
+REPLAY_PORTAL_ERROR: Final = "replay.portal_error"  # an HTTP answer no page of the portal gives
 REPLAY_APPLICATION_UNANSWERED: Final = "replay.application_unanswered"  # not in time
 REPLAY_APPLICATION_REFUSED: Final = "replay.application_refused"  # refused, no code given
 

@@ -21,7 +21,8 @@ __all__ = ["ProcessSampler", "flat_memory", "service_processes"]
 
 def service_processes(*, embedded: bool, vhost: str = "") -> dict[str, list[psutil.Process]]:
     """name → its processes: this one when embedded; else every ``renkei run SERVICE [CODE]``
-    of this deployment (its ``RENKEI_BROKER_VHOST`` is ``vhost``: other deployments on the
+    (and ``renkei pki serve``, ``renkei portal serve``: ``pki``, ``portal``) of this
+    deployment (its ``RENKEI_BROKER_VHOST`` is ``vhost``: other deployments on the
     machine are not counted; hubs numbered ``hub-1``, ``hub-2``), ``rabbitmq`` and
     ``postgres`` (shared by every deployment on the machine)."""
     me = psutil.Process(os.getpid())
@@ -39,8 +40,8 @@ def service_processes(*, embedded: bool, vhost: str = "") -> dict[str, list[psut
             out.setdefault("rabbitmq", []).append(p)
         elif name == "postgres":
             out.setdefault("postgres", []).append(p)
-        elif "run" in cmd and any(c.endswith("renkei") for c in cmd) and _ours(p, vhost):
-            rest = cmd[cmd.index("run") + 1 :]
+        elif _served(cmd) and _ours(p, vhost):
+            rest = cmd[cmd.index("run") + 1 :] if "run" in cmd else [cmd[cmd.index("serve") - 1]]
             service = rest[0] if rest else "?"
             if service == "hub":
                 hubs += 1
@@ -49,6 +50,13 @@ def service_processes(*, embedded: bool, vhost: str = "") -> dict[str, list[psut
                 label = " ".join(rest[:2])
             out[label] = [p]
     return out
+
+
+def _served(cmd: list[str]) -> bool:
+    """``renkei run SERVICE …``, or ``renkei pki serve`` / ``renkei portal serve``."""
+    if not any(c.endswith("renkei") for c in cmd):
+        return False
+    return "run" in cmd or ("serve" in cmd and cmd.index("serve") > 0)
 
 
 def _ours(p: psutil.Process, vhost: str) -> bool:

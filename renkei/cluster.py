@@ -2,10 +2,10 @@
 
 Pure: names, ports, folders, the nodes' configuration and every process's environment are
 computed from the cluster's folder and its base port; ``cluster_commands.py`` does the I/O.
-Node N (1–3) listens on 127.0.0.1 only: AMQP ``base+N``, the management API ``base+N+10000``,
-Erlang distribution ``base+N+20000`` (RabbitMQ's own rule for its default ports), so the
-machine's default RabbitMQ (5672, 15672, 25672) and the cluster live side by side. The token
-service's channel for the hubs is ``base+4`` on 127.0.0.1.
+Node N (1–3, or node 1 alone) listens on 127.0.0.1 only: AMQP ``base+N``, the management API
+``base+N+10000``, Erlang distribution ``base+N+20000`` (RabbitMQ's own rule for its default
+ports), so the machine's default RabbitMQ (5672, 15672, 25672) and the cluster live side by
+side. The token service's channel for the hubs is ``base+4`` on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ class Manifest:
     hubs: int
     joined: bool = False
     pids: dict[str, int] = field(default_factory=dict)  # service name → pid
+    nodes: int = NODES  # RabbitMQ nodes (one: a private broker, as ``bench/faults.py`` runs)
 
     def dumps(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -140,7 +141,7 @@ class Cluster:
                 dist=base + n + 20000,
                 folder=self.folder / f"rabbit-{n}",
             )
-            for n in range(1, NODES + 1)
+            for n in range(1, self.manifest.nodes + 1)
         )
 
     @property

@@ -18,6 +18,7 @@ import asyncio
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -52,7 +53,7 @@ from renkei.network import load_rules
 from renkei.processes import is_ours, spawn, stop, wait_for_line
 from renkei.settings import Settings
 
-__all__ = ["add_cluster_commands"]
+__all__ = ["add_cluster_commands", "brokers_up", "remove", "stop_node"]
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 OFFICES = ("jlis", "chiyoda-tax")
@@ -125,14 +126,7 @@ async def cluster_up(settings: Settings, args: argparse.Namespace) -> int:
         cluster = Cluster(folder, _new_manifest(settings, args))
     else:
         print(f"(the cluster in {folder} keeps its base port {cluster.manifest.base_port})")
-    sbin = _rabbitmq_bin(args.rabbitmq_bin)
-    _prepare(cluster)
-    _save(cluster)
-    await _start_nodes(cluster, sbin)
-    if not cluster.manifest.joined:
-        await _join(cluster, sbin)
-        cluster.manifest.joined = True
-        _save(cluster)
+    await brokers_up(cluster, args.rabbitmq_bin)
     await _create_database(cluster)
     env = _renkei_env(settings, cluster)
     for command in (["init"], ["broker", "setup"], ["db", "migrate"]):
@@ -144,6 +138,31 @@ async def cluster_up(settings: Settings, args: argparse.Namespace) -> int:
     for name, value in cluster.settings_env().items():
         print(f"  export {name}={value}")
     return 0
+
+
+async def brokers_up(cluster: Cluster, rabbitmq_bin: Path | None = None) -> None:
+    """The RabbitMQ nodes of ``up`` alone (no database, no services): folders and files made,
+    every node not running started, the nodes joined into one cluster the first time. Again:
+    a node that died starts and rejoins. ``bench/faults.py`` runs its brokers with it."""
+    sbin = _rabbitmq_bin(rabbitmq_bin)
+    _prepare(cluster)
+    _save(cluster)
+    await _start_nodes(cluster, sbin)
+    if not cluster.manifest.joined:
+        await _join(cluster, sbin)
+        cluster.manifest.joined = True
+        _save(cluster)
+
+
+async def stop_node(cluster: Cluster, node: Node, *, kill: bool = False) -> None:
+    """One node stopped as ``down`` stops it (SIGTERM: RabbitMQ shuts down gracefully; SIGKILL
+    after 60 s), or killed at once (``kill``: SIGKILL, as a crash); returns once it is gone."""
+    pid = _node_running(cluster, node)
+    if pid is None:
+        return
+    if kill:
+        os.kill(pid, signal.SIGKILL)
+    await stop({node.name: pid}, _mark(cluster), grace=60)
 
 
 def _new_manifest(settings: Settings, args: argparse.Namespace) -> Manifest:
@@ -405,7 +424,13 @@ async def cluster_down(settings: Settings, args: argparse.Namespace) -> int:
     if cluster is None:
         print(f"no cluster in {folder}")
         return 0
-    mark = _mark(cluster)
+    await remove(cluster)
+    return 0
+
+
+async def remove(cluster: Cluster) -> None:
+    """Stop the services, then the nodes; drop the database; remove the folder."""
+    mark, folder = _mark(cluster), cluster.folder
     killed = await stop(cluster.manifest.pids, mark, grace=30)
     nodes = {n.name: pid for n in cluster.nodes if (pid := _node_running(cluster, n))}
     killed += await stop(nodes, mark, grace=60)
@@ -418,4 +443,3 @@ async def cluster_down(settings: Settings, args: argparse.Namespace) -> int:
     note = f" (killed after the grace period: {', '.join(killed)})" if killed else ""
     print(f"cluster down: {len(nodes)} nodes and the services stopped{note}")
     print(f"database {cluster.database} dropped, {folder} removed")
-    return 0

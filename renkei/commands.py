@@ -45,7 +45,17 @@ from renkei.exceptions import (
 )
 from renkei.issuance_commands import seals_on_disk, serve_centre
 from renkei.kiosk_commands import serve_kiosk
-from renkei.network import MONITOR, REPLAYER, identities, load_rules, migrate, open_network, setup
+from renkei.network import (
+    MONITOR,
+    REPLAYER,
+    identities,
+    load_rules,
+    migrate,
+    open_network,
+    setup,
+    with_juki,
+)
+from renkei.pki_checks import signatures_on_disk
 from renkei.pki_commands import PKI_PORT
 from renkei.pki_commands import serve as pki_serve
 from renkei.population.enroll import load_population
@@ -173,13 +183,16 @@ async def run_service(settings: Settings, args: argparse.Namespace) -> int:
         )
     # the monitor replays dead letters as its second identity, the replayer, when its folder is
     # there (a state directory made before it: `renkei init` adds it, then `broker setup`)
-    own = [identity]
+    own = with_juki(load_rules(settings)[1], [identity])  # and its 住基ネット user, if on it
     if identity == MONITOR and (settings.state_dir / REPLAYER / BROKER_PASSWORD).exists():
         own.append(REPLAYER)
     state = State.load(settings.state_dir, own)
     seals = seals_on_disk(settings.state_dir)  # an office that prints certificates signs them
+    signatures = signatures_on_disk(settings.state_dir)  # one that takes applications checks them
     async with (
-        await open_network(settings, state, run=[identity], seals=seals) as net,
+        await open_network(
+            settings, state, run=[identity], seals=seals, signatures=signatures
+        ) as net,
         contextlib.AsyncExitStack() as serving,
     ):
         where = ""

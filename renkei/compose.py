@@ -26,14 +26,15 @@ from typing import Any
 
 import yaml
 
-from hub.routing import Registry
+from hub.bus.juki import juki_identity
+from hub.routing import Office, Registry
 from hub.wire import HUB
 from issuance.seal import SEAL_CERT, SEAL_KEY
 from monitor.console import DEFAULT_PORT as CONSOLE_PORT
 from pki.ca.office import PKI_OFFICE
 from renkei.health import STALE_AFTER
 from renkei.issuance_commands import CENTRE, CENTRE_PORT, PRINTED
-from renkei.network import MONITOR, REPLAYER
+from renkei.network import JUKI_ROLES, MONITOR, REPLAYER
 from renkei.pki_commands import PKI_PORT
 from renkei.portal_commands import PORTAL, PORTAL_PORT
 from renkei.secrets import BROKER_PASSWORD, PRIVATE_KEY, SHARED, TOKEN
@@ -153,6 +154,13 @@ def own_files(identity: str, *, prints: bool = False) -> list[str]:
 
 def _identity_secret(identity: str, name: str) -> dict[str, str]:
     return {"source": f"{identity}.{name}", "target": f"{STATE}/{identity}/{name}"}
+
+
+def _juki_secrets(office: Office) -> list[dict[str, str]]:
+    """A register's or J-LIS's 住基ネット user (its own folder, ``hub/bus/juki.py``)."""
+    if not JUKI_ROLES & set(office.roles):
+        return []
+    return [_identity_secret(juki_identity(office.code), f) for f in (PRIVATE_KEY, BROKER_PASSWORD)]
 
 
 def _deployment_secret(name: str, target: str) -> dict[str, str]:
@@ -382,6 +390,7 @@ def _services(registry: Registry, identities: list[str], hubs: int) -> dict[str,
                 office.code,
                 OWNER_ENV,
                 prints=bool(PRINTED & set(office.provides)),
+                secrets_=_juki_secrets(office),
             )
     services["prometheus"] = _prometheus(scraped(services))
     return services

@@ -113,8 +113,8 @@ async def _move(say: Callable[[str], None], net: Network, loaded: Loaded, subjec
     kept = await net.stores[REGISTER].get("residents", register)
     assert kept is not None
 
-    async def noted(facts: Facts) -> None:  # 新宿区's 記載, notified to J-LIS (本人確認情報)
-        await jlis.noted(subject.rrc, facts, municipality="131041")
+    async def noted(facts: Facts) -> None:  # 新宿区's 記載, to J-LIS over 住基ネット
+        await net.juki[NEW_REGISTER].noted(subject.rrc, facts, municipality="131041")
 
     done = await move_in(
         net.offices[NEW_REGISTER],
@@ -183,8 +183,8 @@ async def _moved_in_claim(say: Callable[[str], None], net: Network) -> tuple[Ans
     ids = [f"RM{i:07d}" for i in range(1, len(people) + 1)]
     for local_id, (rrc, n, b, x, rel) in zip(ids, people, strict=True):  # 転入届 at 千代田区
 
-        async def noted(f: Facts, rrc: str = rrc) -> None:  # the 記載, to J-LIS
-            await jlis.noted(rrc, f, municipality="131016")
+        async def noted(f: Facts, rrc: str = rrc) -> None:  # the 記載, over 住基ネット
+            await net.juki[REGISTER].noted(rrc, f, municipality="131016")
 
         record = {"name": n, "birth_date": b, "sex": x, "address": CHIYODA_HOME}
         await move_in(

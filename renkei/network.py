@@ -13,6 +13,9 @@ from typing import Any
 
 import asyncpg
 
+from agencies.jlis.juki import JukiServer
+from agencies.jlis.registry import Jlis
+from agencies.municipality.juki import JukiLink
 from hub.bus import (
     INTERACTIVE_EXCHANGE,
     Bus,
@@ -21,6 +24,7 @@ from hub.bus import (
     network_topology,
     setup_broker,
 )
+from hub.bus.juki import juki_identity, juki_topology
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
 from hub.log import get_logger
@@ -85,20 +89,25 @@ from renkei.token_keys import key_ring
 from token_service import LinkServer, TokenService
 
 __all__ = [
+    "JUKI_ROLES",
     "MONITOR",
     "REPLAYER",
     "TOKEN",
     "Network",
     "identities",
+    "juki_members",
+    "juki_topology_of",
     "load_quotas_of",
     "load_rules",
     "migrate",
     "open_network",
     "setup",
     "topology_of",
+    "with_juki",
 ]
 
 log = get_logger("renkei.network")
+JUKI_ROLES = frozenset({"resident_register", "number_resolver"})  # on 住基ネット: registers, J-LIS
 MONITOR = "monitor"  # the monitor's broker identity (it sends no spans of its own)
 REPLAYER = "replayer"  # the monitor's second: replays dead letters as their senders
 
@@ -135,8 +144,48 @@ def topology_of(
 
 
 def identities(registry: Registry) -> list[str]:
-    """Every broker identity of the network (the topology is the source of truth)."""
-    return list(network_topology([o.code for o in registry]).identities)
+    """Every broker identity: of the network (the topology is the source of truth) and of
+    住基ネット (``juki.<office>``: users of their own, with passwords of their own)."""
+    juki = juki_topology_of(registry).identities
+    return [*network_topology([o.code for o in registry]).identities, *juki]
+
+
+@dataclass(frozen=True, slots=True)
+class JukiMembers:
+    """Who is on 住基ネット: the registers (office code → municipality) and J-LIS."""
+
+    registers: Mapping[str, str]
+    jlis: str | None
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.registers or code == self.jlis
+
+
+def juki_members(registry: Registry) -> JukiMembers:
+    """The registers (role ``resident_register``) and J-LIS (``number_resolver``)."""
+    registers = {
+        o.code: o.municipality
+        for o in registry
+        if "resident_register" in o.roles and o.municipality is not None
+    }
+    jlis = next((o.code for o in registry if "number_resolver" in o.roles), None)
+    return JukiMembers(registers, jlis)
+
+
+def juki_topology_of(registry: Registry, prefix: str = "") -> Topology:
+    """住基ネット's broker topology for the registry (``hub/bus/juki.py``)."""
+    m = juki_members(registry)
+    if m.jlis is None:
+        return Topology((), (), (), ())
+    return juki_topology(m.registers, jlis=m.jlis, identity_prefix=prefix)
+
+
+def with_juki(registry: Registry, run: Iterable[str]) -> list[str]:
+    """The identities a process running ``run`` holds: those, and the 住基ネット identity of
+    each that is on 住基ネット (a register, J-LIS)."""
+    members = juki_members(registry)
+    ids = list(run)
+    return ids + [juki_identity(c) for c in ids if c in members]
 
 
 @dataclass
@@ -150,6 +199,8 @@ class Network:
     bus_name: str
     store_name: str
     broker: InMemoryBroker | None = None  # the in-process broker, when there is no RabbitMQ
+    juki_broker: InMemoryBroker | None = None  # 住基ネット's, likewise
+    juki: dict[str, JukiLink] = field(default_factory=dict)  # a register → its link to J-LIS
     records: RecordStore | None = None
     directory: Directory | None = None
     router: Router | None = None
@@ -194,6 +245,20 @@ async def _bus_for(net: Network, identity: str, broker: InMemoryBroker | None) -
     return bus
 
 
+async def _juki_bus(net: Network, code: str) -> Bus:
+    """``code``'s bus on 住基ネット, as its 住基ネット user (in its own vhost)."""
+    identity = juki_identity(code)
+    if net.juki_broker is not None:
+        bus: Bus = net.juki_broker.connect(identity)
+    else:
+        url = net.settings.juki_url_for(identity, net.state.passwords[identity])
+        bus = await connect_amqp(
+            url, identity=identity, user_prefix=net.settings.broker_user_prefix
+        )
+    net._closers.append(bus.close)
+    return bus
+
+
 def _tracing(net: Network, identity: str) -> Tracing:
     return net.tracing.get(identity, OFF)
 
@@ -225,7 +290,7 @@ async def open_network(
     topology = topology_of(settings, registry, quotas)
     METRICS.allow(offices=[o.code for o in registry], affairs=table.affairs)
     wanted = set(run) if run is not None else set(identities(registry))
-    state.require(wanted)  # each service's own keys and secret, before anything starts
+    state.require(with_juki(registry, wanted))  # each service's own keys, before anything starts
     net = Network(
         settings=settings,
         table=table,
@@ -240,6 +305,7 @@ async def open_network(
         broker = None
         if settings.broker_url is None:
             broker = net.broker = InMemoryBroker(topology)
+            net.juki_broker = InMemoryBroker(juki_topology_of(registry))
         pool = None
         if settings.db_url is not None:
             pool = await asyncpg.create_pool(
@@ -428,6 +494,11 @@ async def _start_office(
     if net.quotas.class_of(code) == "interactive":
         node.lane = INTERACTIVE_EXCHANGE
     office = net.registry.get(code)
+    members = juki_members(net.registry)
+    if code in members.registers:  # the register's CS: its own user on 住基ネット
+        link = net.juki[code] = JukiLink(code, await _juki_bus(net, code))
+        await link.start()
+        net._closers.append(link.stop)
     seat = Seat(
         office,
         node,
@@ -440,6 +511,7 @@ async def _start_office(
         seal,
         stores=lambda other: _store_of(net, other, pool),
         apps=net.apps,
+        juki=net.juki.get(code),
     )
     made = assemble(seat)
     net._closers.extend(made.closers)
@@ -450,6 +522,10 @@ async def _start_office(
     await node.start()
     net._closers.append(node.stop)
     net.offices[code], net.apps[code] = node, made.app
+    if code == members.jlis and isinstance(made.app, Jlis):  # 全国サーバ on 住基ネット
+        server = JukiServer(made.app, await _juki_bus(net, code), members.registers)
+        await server.start()
+        net._closers.append(server.stop)
     for start in made.starters:  # after the node: they may ask through it
         await start()
 
@@ -497,10 +573,16 @@ async def setup(settings: Settings, state: State, registry: Registry) -> Any:
     quotas = load_quotas_of(settings, load_rules(settings)[0], registry)
     topology = topology_of(settings, registry, quotas, prefix)
     passwords = {prefix + i: pw for i, pw in state.passwords.items()}
-    return await setup_broker(
+    report = await setup_broker(
         settings.admin_url,
         settings.broker_vhost,
         topology,
         passwords,
         amqp_url=settings.broker_url,
     )
+    juki = juki_topology_of(registry, prefix)  # 住基ネット: its own vhost, its own users
+    if juki.permissions:
+        await setup_broker(
+            settings.admin_url, settings.juki_vhost, juki, passwords, amqp_url=settings.broker_url
+        )
+    return report

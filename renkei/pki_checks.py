@@ -7,7 +7,9 @@ CMS, chain, revocation at signing time), ``cms_signer`` the portal office's ``Si
 signed an application, for J-LIS to name). Both checks take the process's
 ``RevocationChecker`` (one HTTP session, CRLs and OCSP answers kept; see
 ``pki.relying.client``); without one, each check opens and closes its own. ``local_ca`` is
-the CA a process runs for itself (``renkei demo --portal``, the season replay).
+the CA a process runs for itself (``renkei demo --portal``, the season replay);
+``signatures_on_disk`` the check an office of a deployment takes applications with, from the
+CA's chain in the state directory (``renkei run office``, the replay's offices).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -36,8 +39,10 @@ from pki import (
     verify_login,
     verify_signed,
 )
+from pki.relying.verify import load_pem_bundle
 from portal.exceptions import LoginRefused, UnreadableSignature
 from portal.model import CheckedCertificate
+from renkei.exceptions import RENKEI_NO_CA, CommandError
 
 __all__ = [
     "LocalCa",
@@ -46,7 +51,10 @@ __all__ = [
     "PkiSignatureCheck",
     "cms_signer",
     "local_ca",
+    "signatures_on_disk",
 ]
+
+CHAIN = Path("pki/certs/chain.pem")  # the CA's public chain, under the state directory
 
 
 class PkiLoginCheck:
@@ -110,6 +118,12 @@ class PkiSignatureCheck:
         facts = verified.facts
         return Signer(facts.name, facts.birth_date.isoformat(), content, verified.signing_time)
 
+    def content(self, signed: bytes) -> bytes | None:
+        try:
+            return parse_signed(signed).content
+        except PkiError:
+            return None
+
 
 def cms_signer(signed: bytes) -> bytes:
     """The certificate (DER) that signed a CMS document; not checked here (the office does)."""
@@ -141,3 +155,19 @@ def local_ca(url: str) -> LocalCa:
         "マイナポータル", VerifierKind.PUBLIC, frozenset({CertKind.AUTHENTICATION}), None, now
     )
     return LocalCa(ca, trust, RevocationSource(ocsp_url=f"{url}/ocsp", api_key=api_key))
+
+
+def signatures_on_disk(state_dir: Path) -> PkiSignatureCheck | None:
+    """The signature check of a deployment's offices: the CA's chain as `renkei run pki`
+    wrote it (``<state_dir>/pki/certs/chain.pem``), revocation by the CRLs the certificates
+    name; ``None`` when the CA has not run yet (an office then takes no applications)."""
+    path = state_dir / CHAIN
+    try:
+        bundle = path.read_bytes()  # start-up: a small local file
+    except FileNotFoundError:
+        return None
+    try:
+        trust = Trust.from_bundle(load_pem_bundle(bundle))
+    except PkiError as exc:  # a corrupt chain stops the office, naming the file
+        raise CommandError(RENKEI_NO_CA, f"{path}: {exc}") from None
+    return PkiSignatureCheck(trust, RevocationSource())

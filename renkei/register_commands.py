@@ -5,9 +5,10 @@ write the resident's 個人番号通知書 (PDF) for the post, into ``--notice-d
 
 Each runs :class:`agencies.municipality.register_desk.RegisterDesk` as the resident register
 ``--office`` (default ``chiyoda-resident``): the change event to every holder through the hub,
-J-LIS's 本人確認情報 (J-LIS in this process: 住基ネット is not yet a network of its own, issue
-17 item 1), the register's record. With ``--broker`` and ``--db`` it acts on the deployment
-(the register's and J-LIS's stores in PostgreSQL); with neither, on an embedded network loaded
+J-LIS's 本人確認情報 over 住基ネット (the register's own user there; J-LIS answers from its
+own process), the register's record. With ``--broker`` and ``--db`` it acts on the deployment
+as the register (its store in PostgreSQL; J-LIS runs as ``renkei run office jlis``: without it
+the event is unconfirmed, to retry with ``--event-id``); with neither, on an embedded network loaded
 with the demo's population (300 households, seed 1: residents ``R0000001`` …), which ends with
 the command — a move in there is refused, as no move out reached that register before it.
 
@@ -27,13 +28,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agencies.jlis.registry import Jlis
 from agencies.municipality.numbering import Notifier, NumberNotice
 from agencies.municipality.register_desk import KINDS, NUMBER, Filing, RegisterDesk, parse
 from agencies.population.households import generate
 from issuance.notice import render_notice
 from renkei.exceptions import RENKEI_NO_DATABASE, RENKEI_UNKNOWN_OFFICE, CommandError
-from renkei.network import Network, identities, load_rules, open_network
+from renkei.network import Network, identities, load_rules, open_network, with_juki
 from renkei.population.enroll import load_population
 from renkei.secrets import State
 from renkei.settings import Settings
@@ -155,10 +155,9 @@ async def _apply(settings: Settings, args: argparse.Namespace, filing: Filing) -
     else:
         if settings.db_url is None:
             raise CommandError(RENKEI_NO_DATABASE, "the register lives in PostgreSQL: pass --db")
-        run = [args.office, "jlis"]
-        async with await open_network(
-            settings, State.load(settings.state_dir, run), run=run
-        ) as net:
+        run = [args.office]  # J-LIS runs on its own (`renkei run office jlis`), over 住基ネット
+        state = State.load(settings.state_dir, with_juki(registry, run))
+        async with await open_network(settings, state, run=run) as net:
             record = await _file(net, args.office, municipality, filing, notify)
     shown = {k: v for k, v in record.items() if k not in _UNSHOWN}
     print(json.dumps(shown, ensure_ascii=False, indent=2))
@@ -172,8 +171,9 @@ async def _apply(settings: Settings, args: argparse.Namespace, filing: Filing) -
 async def _file(
     net: Network, office: str, municipality: str, filing: Filing, notify: Notifier
 ) -> dict[str, Any]:
-    jlis: Jlis = net.apps["jlis"]
-    desk = RegisterDesk(net.offices[office], net.stores[office], jlis, municipality, notify)
+    desk = RegisterDesk(
+        net.offices[office], net.stores[office], net.juki[office], municipality, notify
+    )
     return await desk.file(filing)
 
 

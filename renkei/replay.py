@@ -12,9 +12,11 @@ replies would go to the other process.
 The people each stream asks about are read from the sender's own store (its tokens), those a
 query's provider holds (the hub's directory: an office asks where it knows the person is held,
 the 転入元 for one who moved in); the portal's are made from J-LIS's residents with the token
-master, as the portal would get them at login. Logins and applications (embedded only) are
-``renkei/replay_portal.py``'s: the residents of the office the stream names (``held_by``),
-each given a card by the replay's CA.
+master, as the portal would get them at login. Logins and applications are those of the
+residents of the office the stream names (``held_by``), each given a card: embedded by the
+replay's CA, through the portal's in-process API (``renkei/replay_portal.py``); on the real
+network with ``--portal`` by the deployment's CA, at the portal process over HTTP, where the
+pages are read in those residents' sessions too (``renkei/replay_web.py``).
 Afterwards :meth:`Target.facts` reads from the network's own stores what the loss check
 compares with the replayer's ledger: the access records by query id, the change events each
 office kept (each event carries a marker in its ``detail``), the applications each office
@@ -35,6 +37,7 @@ from typing import Any
 
 import asyncpg
 
+from agencies.applications import COLLECTION
 from agencies.population import LocalIds, chunk_households, chunks, place, records_rng, select
 from hub.bus import (
     DEAD_QUEUE,
@@ -45,7 +48,7 @@ from hub.bus import (
     queue_depths,
 )
 from hub.directory import Directory, PgDirectory
-from hub.node import EVENTS, Answer, OfficeNode, schema_for
+from hub.node import EVENTS, Answer, OfficeNode, OfficeStore, PgStore, schema_for
 from hub.routing.finish import record_key
 from hub.routing.registers import REGISTER_ITEM
 from hub.wire import HUB, JLIS_PKI, Delivered, outcome_code
@@ -54,8 +57,10 @@ from loadtest.exceptions import REPLAY_PAGE_UNAVAILABLE, REPLAY_POPULATION_EXHAU
 from loadtest.schedule import Arrival
 from loadtest.season import CARD_KINDS, Season, Traffic
 from loadtest.stats import Outcome
+from portal.office import NOTICES
 from renkei.exceptions import RENKEI_USAGE, CommandError
 from renkei.network import Network, open_network
+from renkei.pki_checks import signatures_on_disk
 from renkei.population.commands import plan_for
 from renkei.replay_portal import (
     PROCESSED,
@@ -67,6 +72,7 @@ from renkei.replay_portal import (
     log_in,
     open_cards,
 )
+from renkei.replay_web import PortalWeb, WebCard
 from renkei.secrets import TOKEN, State
 from renkei.settings import Settings
 from renkei.token_keys import key_ring
@@ -81,6 +87,7 @@ __all__ = [
     "load_in_memory",
     "open_target",
     "sample_until",
+    "senders",
 ]
 
 MARKER = "replay"  # the change event's detail key carrying the replay's marker
@@ -120,6 +127,7 @@ class Target:
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     dead_before: int = 0
     cards: Cards | None = None  # the replay's CA (embedded, when a stream needs cards)
+    web: PortalWeb | None = None  # the portal process and the CA over HTTP (real, --portal)
     wallet: dict[str, Card] = field(default_factory=dict)  # the portal's token → the card
     filed: dict[str, tuple[str, str]] = field(default_factory=dict)  # app id → kind, person
     _next: Counter[str] = field(default_factory=Counter)
@@ -134,6 +142,13 @@ class Target:
 
     def node(self, office: str) -> Any:
         return _Recording(self.net.offices[office], self.ledger)
+
+    def store(self, office: str) -> OfficeStore:
+        """An office's store: the replayer's own offices', or read in PostgreSQL."""
+        if office in self.net.stores:
+            return self.net.stores[office]
+        assert self.pool is not None, f"{office} is not in the embedded network"
+        return PgStore(self.pool, office)
 
     def _person(self, t: Traffic) -> str | None:
         people = self.people[t.name]
@@ -155,18 +170,25 @@ class Target:
         person = self._person(t)
         if person is None:
             return Outcome("failed", REPLAY_POPULATION_EXHAUSTED)
+        if t.office == PORTAL:
+            return await self._visit(t, person, a.n)
         if t.kind == "query":
             assert t.provider is not None
             answer: Answer = await self.node(t.office).ask(
                 t.affair, t.provider, t.items, person, t.params
             )
             return Outcome(answer.status, answer.code)
-        if t.kind == "change":
-            return await self._change(t, person, a.n)
+        return await self._change(t, person, a.n)
+
+    async def _visit(self, t: Traffic, person: str, n: int) -> Outcome:
+        """A portal stream's message: at the portal process over HTTP (``web``), else at the
+        embedded portal through its in-process API."""
+        if self.web is not None:
+            return await self._web(self.web, t, person, n)
         if t.kind == "portal_login":
             assert self.cards is not None
             status, outcome = await log_in(self.cards, self._portal, self.wallet[person])
-            self.ledger.logins[f"{self.run}-{a.n}"] = status
+            self.ledger.logins[f"{self.run}-{n}"] = status
             return outcome
         if t.kind == "application":
             return await self._apply(t, person)
@@ -175,6 +197,23 @@ class Target:
     @property
     def _portal(self) -> Any:
         return self.net.apps[PORTAL]
+
+    async def _web(self, web: PortalWeb, t: Traffic, person: str, n: int) -> Outcome:
+        """A portal stream's message at the portal process, over HTTP."""
+        card = web.cards[person]
+        if t.kind == "portal_login":
+            status, outcome = await web.log_in(card)
+            self.ledger.logins[f"{self.run}-{n}"] = status
+            return outcome
+        if t.kind == "application":
+            app_id, status, outcome = await web.apply(card, str(t.application), t.form)
+            key = app_id or f"{self.run}-{n}"  # refused before the portal gave it an id
+            self.filed[key] = (str(t.application), person)
+            self.ledger.applications[key] = status
+            if status == ACCEPTED and t.application in PROCESSED:
+                self.ledger.processed.add(key)
+            return outcome
+        return await web.page(card, str(t.page))
 
     async def _apply(self, t: Traffic, person: str) -> Outcome:
         app_id = uuid.uuid4()
@@ -197,7 +236,10 @@ class Target:
         outcome = await self.net.offices[t.office].report_change(
             person, t.change, effective, detail
         )
-        self.ledger.events[marker] = expected if isinstance(outcome, Delivered) else frozenset()
+        if outcome.status == "timed_out":  # delivered to every holder, or to none
+            self.ledger.unsure.add(marker)
+        kept = isinstance(outcome, Delivered) or outcome.status == "timed_out"
+        self.ledger.events[marker] = expected if kept else frozenset()
         if isinstance(outcome, Delivered):
             return Outcome("ok")
         return Outcome(outcome.status, outcome_code(outcome))
@@ -260,8 +302,35 @@ class Target:
         for office in self.net.registry:
             for kind in office.accepts:
                 takers.setdefault(kind, []).append(office.code)
-        stores = self.net.stores
-        return await application_facts(self.ledger, self.filed, stores, takers, self._portal)
+        receipts, decisions, notices = await application_facts(
+            self.ledger, self.filed, self.store, takers, self._notice_ids
+        )
+        if self.pool is not None:
+            receipts = await self._receipts(takers)
+        return receipts, decisions, notices
+
+    async def _receipts(self, takers: Mapping[str, list[str]]) -> Counter[str]:
+        """Receipts in PostgreSQL by the application id they bear, in every office that takes
+        its kind: an application filed twice shows, under whatever key."""
+        out: Counter[str] = Counter()
+        ids = list(self.filed)
+        for office in sorted({o for offices in takers.values() for o in offices}):
+            rows = await self.pool.fetch(
+                f"SELECT doc->'receipt'->>'application_id' AS a, count(*) AS n FROM"  # noqa: S608 - schema checked
+                f" {schema_for(office)}.docs WHERE collection = $1"
+                " AND doc->'receipt'->>'application_id' = ANY($2::text[]) GROUP BY 1",
+                COLLECTION,
+                ids,
+            )
+            out.update({r["a"]: r["n"] for r in rows})
+        return out
+
+    async def _notice_ids(self, person: str) -> list[uuid.UUID]:
+        """The ids of the お知らせ the portal keeps for ``person`` (its token)."""
+        if PORTAL in self.net.apps:
+            return [n.notice_id for n in await self._portal.notices(person)]
+        doc = await self.store(PORTAL).get(NOTICES, person)
+        return [uuid.UUID(n["notice_id"]) for n in (doc or {}).get("notices", [])]
 
     async def _records(self) -> Counter[str]:
         wanted = self.ledger.queries
@@ -414,23 +483,29 @@ async def _carded(target: Target, t: Traffic, wanted: int) -> list[str]:
     """The portal's tokens of up to ``wanted`` residents ``t.held_by`` holds in its
     ``t.collection``, each with a card (issued once per resident; for an application one with
     a signature certificate)."""
-    assert target.cards is not None
     assert t.held_by is not None
     register = _register_of(target, t.held_by)
-    store, ring = target.net.stores[register], target.ring
+    store, ring, web = target.store(register), target.ring, target.web
+    have: Mapping[str, Card | WebCard] = web.cards if web is not None else target.wallet
     out: list[str] = []
-    for token in await _tokens(target, t.held_by, t.collection):
-        if len(out) >= wanted:
-            break
-        theirs, portal, pki = ring.translate(token, t.held_by, (register, PORTAL, JLIS_PKI))
-        if portal not in target.wallet:
-            found = await store.by_token("residents", theirs)
-            if found is None:
-                continue
-            target.wallet[portal] = target.cards.issue(portal, pki, found[1])
-        if t.kind == "application" and target.wallet[portal].sign is None:
-            continue
-        out.append(portal)
+    tokens = await _tokens(target, t.held_by, t.collection)
+    while tokens and len(out) < wanted:  # in rounds: the CA's are HTTP calls, a few at once
+        batch, tokens = tokens[: wanted - len(out)], tokens[wanted - len(out) :]
+        issuing, here = [], []
+        for token in batch:
+            theirs, portal, pki = ring.translate(token, t.held_by, (register, PORTAL, JLIS_PKI))
+            if portal not in have:
+                found = await store.by_token("residents", theirs)
+                if found is None:
+                    continue
+                if web is not None:
+                    issuing.append(web.issue(portal, pki, found[1]))
+                else:
+                    assert target.cards is not None
+                    target.wallet[portal] = target.cards.issue(portal, pki, found[1])
+            here.append(portal)
+        await asyncio.gather(*issuing)
+        out += [p for p in here if t.kind != "application" or have[p].sign is not None]
     return out
 
 
@@ -441,6 +516,8 @@ async def _people(target: Target, t: Traffic, wanted: int | None = None) -> list
         if t.kind == "portal_login":
             wanted = LOGIN_CARDS if wanted is None else min(wanted, LOGIN_CARDS)
         people = await _carded(target, t, APPLICATION_CARDS if wanted is None else wanted)
+    elif t.kind == "portal_page" and target.web is not None:
+        people = await _carded(target, _login_stream(target.season, t), LOGIN_CARDS)
     elif t.kind == "portal_page":
         people = await _portal_people(target)
     else:
@@ -462,6 +539,33 @@ async def _people(target: Target, t: Traffic, wanted: int | None = None) -> list
     return people
 
 
+def _uncarded_changes(target: Target, carded: Mapping[str, Any]) -> None:
+    """The change streams' people without the residents who hold a card: a resident's first
+    login enrols the portal as holding them, and one during the replay would race with the
+    change event's holders (read before it is sent), so the check would find the portal
+    keeping an event it was not expected to."""
+    if not carded:
+        return
+    for t in target.season.traffic:
+        if t.kind == "change":
+            people = target.people[t.name]
+            portal = [target.ring.translate(p, t.office, (PORTAL,))[0] for p in people]
+            target.people[t.name] = [
+                p for p, q in zip(people, portal, strict=True) if q not in carded
+            ]
+
+
+def _login_stream(season: Season, page: Traffic) -> Traffic:
+    """Whose cards a page stream reads with at the portal process: a page needs a session,
+    so the residents of the season's (first) login stream."""
+    for t in season.traffic:
+        if t.kind == "portal_login":
+            return t
+    raise CommandError(
+        RENKEI_USAGE, f"stream {page.name}: pages at the portal need a login stream's residents"
+    )
+
+
 async def _held(target: Target, t: Traffic, people: list[str]) -> list[str]:
     """Of the sender's ``people``, those the stream's provider holds now (the hub's
     directory): an office asks the office it knows holds the person (the 転入元 for one who
@@ -472,10 +576,17 @@ async def _held(target: Target, t: Traffic, people: list[str]) -> list[str]:
     return [p for p, h in zip(people, hub, strict=True) if h in held]
 
 
+def senders(season: Season, *, web: bool) -> list[str]:
+    """The offices the replayer plays: the season's, but the portal when its process is
+    replayed over HTTP (``web``)."""
+    return [o for o in season.offices() if not (web and o == PORTAL)]
+
+
 async def _network(
-    settings: Settings, state: State, season: Season
+    settings: Settings, state: State, season: Season, *, web: bool = False
 ) -> tuple[Network, Cards | None]:
-    """The network to replay against; with the replay's CA when a stream needs cards."""
+    """The network to replay against; with the replay's CA when a stream needs cards
+    (embedded), or the offices' signature check from the deployment's CA (real)."""
     real = settings.broker_url is not None
     if real != (settings.db_url is not None):
         raise CommandError(
@@ -484,12 +595,18 @@ async def _network(
             " and the records are in PostgreSQL); neither runs it embedded",
         )
     carded = [t.name for t in season.traffic if t.kind in CARD_KINDS]
-    if real and carded:
+    if real and carded and not web:
         raise CommandError(
-            RENKEI_USAGE, f"logins and applications ({', '.join(carded)}) replay embedded only"
+            RENKEI_USAGE,
+            f"logins and applications ({', '.join(carded)}) replay on the real network at the"
+            " portal process only (--portal URL)",
         )
+    if web and not real:
+        raise CommandError(RENKEI_USAGE, "--portal replays against the real network only")
     if real:
-        return await open_network(settings, state, run=season.offices()), None
+        signatures = signatures_on_disk(settings.state_dir)  # the offices taking applications
+        run = senders(season, web=web)
+        return await open_network(settings, state, run=run, signatures=signatures), None
     if not carded:
         return await open_network(settings, state), None
     cards = await open_cards()
@@ -512,21 +629,25 @@ async def open_target(
     progress: Any = print,
     freeze: bool = True,
     counts: Mapping[str, int] | None = None,
+    web: PortalWeb | None = None,
 ) -> Target:
     """The network (embedded, or the senders on the real one) and each stream's people;
-    ``counts``: the schedule's messages per stream (how many cards its residents need)."""
+    ``counts``: the schedule's messages per stream (how many cards its residents need);
+    ``web``: the portal process and the CA, for the portal's streams (real network; closed
+    with the target)."""
     real = settings.broker_url is not None
-    net, cards = await _network(settings, state, season)
-    pool = None
+    secret = state.secret_of(TOKEN)
+    ring = key_ring(settings.state_dir, secret) if real else KeyRing(secret)
+    try:
+        net, cards = await _network(settings, state, season, web=web is not None)
+    except BaseException:
+        if web is not None:
+            await web.close()
+        raise
+    target = Target(net, season, ring, None, {}, cards=cards, web=web)
     try:
         if real:
-            pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=4)
-        ring = (
-            key_ring(settings.state_dir, state.secret_of(TOKEN))
-            if real
-            else KeyRing(state.secret_of(TOKEN))
-        )
-        target = Target(net, season, ring, pool, {}, cards=cards)
+            target.pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=4)
         if PORTAL in net.apps:  # the portal's own questions go into the ledger too
             net.apps[PORTAL].node = target.node(PORTAL)
         if not real:
@@ -536,8 +657,11 @@ async def open_target(
             progress(f"population: {n} office records")
         for t in season.traffic:
             target.people[t.name] = await _people(target, t, (counts or {}).get(t.name))
-        if target.wallet:
-            progress(f"cards: {len(target.wallet)} residents, from the replay's CA")
+        carded = web.cards if web is not None else target.wallet
+        _uncarded_changes(target, carded)
+        if carded:
+            whose = f"the deployment's CA ({web.pki_url})" if web else "the replay's CA"
+            progress(f"cards: {len(carded)} residents, from {whose}")
         if net.broker is not None:
             target.dead_before = net.broker.depth(DEAD_QUEUE)
         # as every service does after start-up (renkei.serving.until_stopped): a full
@@ -546,11 +670,7 @@ async def open_target(
             gc.collect()
             gc.freeze()
     except BaseException:
-        if pool is not None:
-            await pool.close()
-        await net.aclose()
-        if cards is not None:
-            await close_cards(cards)
+        await close_target(target)
         raise
     return target
 
@@ -561,6 +681,8 @@ async def close_target(target: Target) -> None:
     await target.net.aclose()
     if target.cards is not None:
         await close_cards(target.cards)
+    if target.web is not None:
+        await target.web.close()
 
 
 def changes_needed(

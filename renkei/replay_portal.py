@@ -1,7 +1,8 @@
 """The portal's part of a season replay: residents with cards, their logins and applications.
 
-On the embedded network only (on the real one the replayer has no CA to give cards: those
-streams are left out, ``loadtest.season.CARD_KINDS``). The replayer runs a CA of its own,
+On the embedded network (on the real one the portal process is replayed over HTTP,
+``renkei/replay_web.py``, or those streams are left out: ``loadtest.season.CARD_KINDS``); the
+receipts, decisions and お知らせ are read here for both. The replayer runs a CA of its own,
 served on a loopback port for its CRLs and OCSP as ``renkei demo --portal`` does, handed to
 J-LIS's certification office (``jlis-pki``) and to the offices that check signatures. Each
 resident a login or application stream needs gets a card: an authentication and a signature
@@ -29,7 +30,7 @@ import datetime as dt
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,19 +196,20 @@ async def apply(
 async def application_facts(
     ledger: Ledger,
     filed: Mapping[str, tuple[str, str]],
-    stores: Mapping[str, Any],
+    store_of: Callable[[str], Any],
     takers: Mapping[str, Sequence[str]],
-    portal: PortalOffice,
+    notice_ids: Callable[[str], Awaitable[Sequence[uuid.UUID]]],
 ) -> tuple[Counter[str], Counter[str], Counter[str]]:
     """(receipts, decisions, notices) by application id, read from the stores of the offices
-    that take each kind (``takers``) and the portal's お知らせ. ``filed``: id → (kind, the
+    that take each kind (``takers``; ``store_of`` an office's store) and the ids of the
+    お知らせ the portal keeps for a resident (``notice_ids``). ``filed``: id → (kind, the
     portal's token for the resident)."""
     receipts: Counter[str] = Counter()
     decisions: Counter[str] = Counter()
     notices: Counter[str] = Counter()
     for app_id, (kind, person) in filed.items():
         for office in takers.get(kind, ()):
-            store = stores[office]
+            store = store_of(office)
             if await store.get(COLLECTION, app_id) is not None:
                 receipts[app_id] += 1
             if app_id not in ledger.processed or kind not in PROCESSED:
@@ -216,5 +218,5 @@ async def application_facts(
             if claim is not None and claim.get("decision") is not None:
                 decisions[app_id] += 1
             ref = uuid.uuid5(uuid.NAMESPACE_URL, f"renkei:notice/{office}/{app_id}")
-            notices[app_id] += sum(1 for n in await portal.notices(person) if n.notice_id == ref)
+            notices[app_id] += sum(1 for n in await notice_ids(person) if n == ref)
     return receipts, decisions, notices

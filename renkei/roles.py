@@ -20,7 +20,7 @@ from agencies.municipality.in_house import InHouse
 from agencies.municipality.issuance import Printer
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.moving import MovedOut
-from agencies.municipality.register_desk import RegisterDesk
+from agencies.municipality.register_desk import JlisRegister, RegisterDesk
 from agencies.municipality.resident_register import ResidentRegister
 from hub.node import ChangeListener, OfficeNode, OfficeStore, Roles
 from hub.routing import LegalTable, Office, Registry
@@ -54,6 +54,7 @@ class Seat:
     # another office's store, by code: what the municipality's in-house link reads (庁内連携)
     stores: Callable[[str], OfficeStore] | None = None
     apps: Mapping[str, Any] | None = None  # the own code of the offices started before it
+    juki: JlisRegister | None = None  # a register's link to J-LIS over 住基ネット
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,15 +144,14 @@ def _applications(s: Seat) -> Part:
 
 
 def _desk(s: Seat) -> RegisterDesk | None:
-    """The register's desk, when J-LIS runs in this process (none: no J-LIS to note with)."""
-    jlis = None if s.apps is None else s.apps.get("jlis")
-    if not isinstance(jlis, Jlis) or s.office.municipality is None:
+    """The register's desk, with its link to J-LIS over 住基ネット (none: no J-LIS to note with)."""
+    if s.juki is None or s.office.municipality is None:
         return None
-    return RegisterDesk(s.node, s.store, jlis, s.office.municipality)
+    return RegisterDesk(s.node, s.store, s.juki, s.office.municipality)
 
 
 def _checked_form(office: str) -> Then:
-    async def check(person: str, kind: str, form: Mapping[str, Any]) -> None:
+    async def check(application_id: str, person: str, kind: str, form: Mapping[str, Any]) -> None:
         check_form(office, form)
 
     return check

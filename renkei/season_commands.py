@@ -17,13 +17,14 @@ from typing import Any, TextIO
 from loadtest.exceptions import BadOption, MissingExtra
 from loadtest.schedule import make_schedule, parse_duration
 from loadtest.season import CARD_KINDS, list_seasons, load_season
-from renkei.network import identities, load_rules
+from renkei.network import identities, load_rules, with_juki
 from renkei.secrets import State
 from renkei.settings import Settings
 
 __all__ = ["add_season_commands"]
 
 INSTALL = "pip install 'renkei[loadtest]'  (or .venv/bin/pip install -e '.[loadtest]')"
+DEFAULT_PKI = "http://127.0.0.1:8440"  # `renkei run pki`'s
 
 
 def add_season_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -61,6 +62,19 @@ def add_season_commands(sub: argparse._SubParsersAction) -> None:  # type: ignor
     rp.add_argument("--reports", default="reports", help="where reports go (default reports/)")
     rp.add_argument(
         "--warmup", default="30s", help="memory samples before this are left out of the flat check"
+    )
+    rp.add_argument(
+        "--portal",
+        metavar="URL",
+        help="real network: the portal process (`renkei run portal`), its pages, logins and"
+        " applications replayed over HTTP (without it they are left out)",
+    )
+    rp.add_argument(
+        "--pki",
+        metavar="URL",
+        default=DEFAULT_PKI,
+        help=f"with --portal: the CA (`renkei run pki`) that issues the residents' cards"
+        f" (default {DEFAULT_PKI})",
     )
     rp.set_defaults(run=season_replay)
 
@@ -140,16 +154,8 @@ async def season_replay(
     def say(line: str) -> None:
         print(line, file=where, flush=True)
 
-    season = load_season(args.name)
     real = settings.broker_url is not None
-    if real:  # the replayer has no CA there to give cards
-        left = [t.name for t in season.traffic if t.kind in CARD_KINDS]
-        season = season.without(CARD_KINDS)
-        if left:
-            say(
-                f"on the real network without {', '.join(left)}: logins and applications need"
-                " cards from a CA of the replay's own (embedded only)"
-            )
+    season = _season(args, real, say)
     duration = parse_duration(args.duration)
     schedule = make_schedule(
         season,
@@ -160,13 +166,14 @@ async def season_replay(
         start_hour=args.start_hour,
         seed=args.seed,
     )
-    state = _state(settings, season)
+    state = _state(settings, season, web=args.portal is not None)
     where_to = "RabbitMQ and PostgreSQL" if real else "the embedded network"
     say(
         f"season {season.name}: {len(schedule.arrivals)} messages over {duration:.0f} s"
         f" (mean {schedule.mean_rate:.1f}/s) on {where_to}"
     )
     broker = Broker(settings) if real else None
+    web = _portal_web(settings, args, say)
     target = await open_target(
         settings,
         state,
@@ -174,6 +181,7 @@ async def season_replay(
         residents=args.residents,
         progress=say,
         counts=schedule.counts(),
+        web=web,
     )
     try:
         short = changes_needed(season, schedule.counts(), target.people)
@@ -209,6 +217,7 @@ async def season_replay(
         "started": started.isoformat(timespec="seconds"),
         "network": "RabbitMQ and PostgreSQL" if real else "embedded (in-process bus, memory)",
         "hub_processes": sum(1 for g in groups if g.startswith("hub-")) if real else 1,
+        "portal": args.portal or ("in the replayer" if not real else None),
         "rate": args.rate,
         "scale": args.scale,
         "took_s": took,
@@ -226,11 +235,44 @@ async def season_replay(
     return _result(say, report, report_mod.write_report(report, folder), stats, verdict)
 
 
-def _state(settings: Settings, season: Any) -> State:
+def _season(args: argparse.Namespace, real: bool, say: Any) -> Any:
+    """The season to replay: on the real network without logins and applications unless
+    the portal process is replayed (``--portal``)."""
+    season = load_season(args.name)
+    if args.portal is not None and not real:
+        raise BadOption("--portal replays against the real network only (--broker and --db)")
+    if real and args.portal is None:  # logins and applications go through the portal process
+        left = [t.name for t in season.traffic if t.kind in CARD_KINDS]
+        season = season.without(CARD_KINDS)
+        if left:
+            say(
+                f"on the real network without {', '.join(left)}: logins and applications are"
+                " replayed at the portal process (--portal URL)"
+            )
+    return season
+
+
+def _portal_web(settings: Settings, args: argparse.Namespace, say: Any) -> Any:
+    """With ``--portal``: the portal process and the CA (its operator token from the state
+    directory: the card desk's), for the portal's streams."""
+    if args.portal is None:
+        return None
+    from renkei.replay_web import PortalWeb  # noqa: PLC0415 - the loadtest extra
+
+    operator = (settings.state_dir / "pki" / "operator-token").read_text().strip()
+    say(f"the portal at {args.portal}, cards from the CA at {args.pki}")
+    return PortalWeb(args.portal, args.pki, operator)
+
+
+def _state(settings: Settings, season: Any, *, web: bool) -> State:
     """The senders' keys and the token master from the state directory on the real network;
     the embedded one makes a network of its own."""
+    from renkei.replay import senders  # noqa: PLC0415 - the loadtest extra
+
     if settings.broker_url is not None:
-        return State.load(settings.state_dir, [*season.offices(), "token"])
+        # and the 住基ネット user of a register among them
+        offices = with_juki(load_rules(settings)[1], senders(season, web=web))
+        return State.load(settings.state_dir, [*offices, "token"])
     return State.generate(identities(load_rules(settings)[1]))
 
 

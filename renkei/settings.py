@@ -8,6 +8,7 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.bus import INBOX_MAX_BYTES, INBOX_MAX_LENGTH, BrokerUrl
+from hub.bus.juki import JUKI_VHOST_SUFFIX
 
 __all__ = ["TOKEN_PORT", "Settings", "parse_addresses"]
 
@@ -107,6 +108,16 @@ class Settings(BaseSettings):
         deployment's vhost."""
         user = self.broker_user_prefix + identity
         return str(self._broker().with_login(user, password).with_vhost(self.broker_vhost))
+
+    @property
+    def juki_vhost(self) -> str:
+        """住基ネット's vhost: a network of its own beside the deployment's (hub/bus/juki.py)."""
+        return self.broker_vhost + JUKI_VHOST_SUFFIX
+
+    def juki_url_for(self, identity: str, password: str) -> str:
+        """As :meth:`broker_url_for`, in 住基ネット's vhost."""
+        user = self.broker_user_prefix + identity
+        return str(self._broker().with_login(user, password).with_vhost(self.juki_vhost))
 
     def _broker(self) -> BrokerUrl:
         if not self.broker_url:

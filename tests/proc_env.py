@@ -17,7 +17,8 @@ import asyncpg
 import pytest
 
 from card_service.reader.pcsc import card_present, list_readers
-from hub.bus import connect_amqp, delete_users, delete_vhost
+from hub.bus import BrokerUrl, connect_amqp, delete_users, delete_vhost
+from hub.bus.juki import JUKI_VHOST_SUFFIX
 from hub.node import OfficeNode, PgStore
 from hub.wire import HUB
 from renkei.secrets import TOKEN, State
@@ -34,6 +35,7 @@ __all__ = [
     "cli",
     "deployed",
     "file_taxpayer",
+    "free_base_port",
     "free_port",
     "office_node",
     "require_pcsc",
@@ -61,12 +63,18 @@ _ADMIN = "http://guest:guest@127.0.0.1:15672"
 TAX_YEAR = {"2024": {"total_income": 5_100_000, "municipal_income_levy": 240_000}}
 
 
-async def cli(env: dict[str, str], *args: str) -> tuple[int, str]:
-    """``renkei ARGS`` as its own process: (exit code, stdout and stderr together)."""
+async def cli(env: dict[str, str], *args: str, within: float = 60) -> tuple[int, str]:
+    """``renkei ARGS`` as its own process: (exit code, stdout and stderr together; killed
+    if not done ``within`` s)."""
     proc = await asyncio.create_subprocess_exec(
         RENKEI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), within)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
     return proc.returncode or 0, out.decode()
 
 
@@ -112,10 +120,15 @@ def as_hub(env: dict[str, str]) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def deployed(tmp_path: Path, pg: str = PG) -> AsyncIterator[dict[str, str]]:
+async def deployed(
+    tmp_path: Path, pg: str = PG, broker: tuple[str, str] | None = None
+) -> AsyncIterator[dict[str, str]]:
     """A deployment on RabbitMQ and PostgreSQL of its own (vhost, users, database, the hub's
     role), set up as an operator does — `renkei init`, `broker setup`, `db migrate` — and its
-    environment; everything removed afterwards. ``pg``: another PostgreSQL server's URL."""
+    environment; everything removed afterwards. ``pg``: another PostgreSQL server's URL;
+    ``broker``: other RabbitMQ nodes' (AMQP URL, management URL), as ``renkei cluster`` names
+    them (``Cluster.broker_url``, ``admin_url``)."""
+    amqp, admin_url = broker or ("amqp://guest:guest@127.0.0.1:5672/", _ADMIN)
     db = f"renkei_proc_{secrets.token_hex(4)}"
     role = f"renkei_hub_{secrets.token_hex(4)}"  # roles are cluster-wide: one of its own
     admin = await asyncpg.connect(pg + "postgres")
@@ -123,7 +136,8 @@ async def deployed(tmp_path: Path, pg: str = PG) -> AsyncIterator[dict[str, str]
     await admin.execute(f"CREATE ROLE {role} LOGIN")
     env = {
         **os.environ,
-        "RENKEI_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/",
+        "RENKEI_BROKER_URL": amqp,
+        "RENKEI_BROKER_ADMIN_URL": admin_url,
         "RENKEI_BROKER_VHOST": f"renkei-proc-{secrets.token_hex(4)}",
         "RENKEI_DB_URL": pg + db,
         "RENKEI_DB_HUB_ROLE": role,
@@ -139,15 +153,32 @@ async def deployed(tmp_path: Path, pg: str = PG) -> AsyncIterator[dict[str, str]
             assert code == 0, out
         yield env
     finally:
-        await delete_vhost(_ADMIN, env["RENKEI_BROKER_VHOST"])
-        prefix = env["RENKEI_BROKER_USER_PREFIX"]
-        ids = [prefix + p.stem for p in (tmp_path / "state" / "public").glob("*.pub")]
-        await delete_users(_ADMIN, ids)
-        if admin.is_closed():  # the server was restarted meanwhile (bench/faults.py)
-            admin = await asyncpg.connect(pg + "postgres")
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
+        try:  # the broker's part may time out on a loaded broker: the database goes anyway
+            await delete_vhost(admin_url, env["RENKEI_BROKER_VHOST"])
+            await delete_vhost(admin_url, env["RENKEI_BROKER_VHOST"] + JUKI_VHOST_SUFFIX)
+            prefix = env["RENKEI_BROKER_USER_PREFIX"]
+            ids = [prefix + p.stem for p in (tmp_path / "state" / "public").glob("*.pub")]
+            await delete_users(admin_url, ids)
+        finally:
+            if admin.is_closed():  # the server was restarted meanwhile (bench/faults.py)
+                admin = await asyncpg.connect(pg + "postgres")
+            await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            await admin.execute(f"DROP ROLE IF EXISTS {role}")
+            await admin.close()
+
+
+def free_base_port() -> int:
+    """A base port of ``renkei cluster`` whose nine ports (AMQP, management, Erlang of three
+    nodes) are free."""
+    for base in range(6000 + os.getpid() % 500 * 10, 25000, 10):
+        try:
+            for port in (base + n + off for n in (1, 2, 3) for off in (0, 10000, 20000)):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no free ports")
 
 
 def free_port() -> int:
@@ -197,8 +228,11 @@ async def office_node(
     (or not: the caller sets it up first); the caller stops it (``node.stop()``, then
     ``node.bus.close()``)."""
     prefix = env["RENKEI_BROKER_USER_PREFIX"]
-    url = (
-        f"amqp://{prefix}{code}:{state.passwords[code]}@127.0.0.1:5672/{env['RENKEI_BROKER_VHOST']}"
+    broker = BrokerUrl.parse(env["RENKEI_BROKER_URL"])
+    url = str(
+        broker.with_login(prefix + code, state.passwords[code]).with_vhost(
+            env["RENKEI_BROKER_VHOST"]
+        )
     )
     bus = await connect_amqp(url, identity=code, user_prefix=prefix)
     node = OfficeNode(code=code, bus=bus, keys=state.keys[code], hub=state.public[HUB])

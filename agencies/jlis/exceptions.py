@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import ClassVar, Final
 
 __all__ = [
+    "JLIS_ALREADY_NUMBERED",
     "JLIS_CODE_IN_USE",
     "JLIS_DECEASED",
     "JLIS_MALFORMED_ENROLLMENT",
@@ -14,6 +15,9 @@ __all__ = [
     "JLIS_NUMBERS_EXHAUSTED",
     "JLIS_NUMBER_CHANGED",
     "JLIS_UNKNOWN_RESIDENT",
+    "JUKI_MALFORMED",
+    "JUKI_OVERSIZED",
+    "JUKI_UNKNOWN_SENDER",
     "BadCheckDigit",
     "InvalidGeneration",
     "InvalidSecret",
@@ -59,5 +63,11 @@ JLIS_MALFORMED_ENROLLMENT: Final = "jlis.malformed_enrollment"  # not a number a
 JLIS_NO_FACTS: Final = "jlis.no_facts"  # J-LIS keeps no 本人確認情報 to check the facts against
 JLIS_DECEASED: Final = "jlis.deceased"  # the 住民票 was removed by a death
 JLIS_NOT_THE_MUNICIPALITY: Final = "jlis.not_the_municipality"  # noted by another municipality
+JLIS_ALREADY_NUMBERED: Final = "jlis.already_numbered"  # an entry J-LIS holds a number for
 JLIS_CODE_IN_USE: Final = "jlis.code_in_use"  # a birth's 住民票コード is someone's already
 JLIS_NUMBERS_EXHAUSTED: Final = "jlis.numbers_exhausted"  # changed nine times: no generation left
+
+# J-LIS's refusals on 住基ネット (``juki.py``)
+JUKI_OVERSIZED: Final = "juki.oversized"  # longer than JUKI_MAX_BYTES
+JUKI_MALFORMED: Final = "juki.malformed"  # not JSON of a request of 住基ネット
+JUKI_UNKNOWN_SENDER: Final = "juki.unknown_sender"  # no register's broker user vouched for it

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from pydantic import ValidationError
 
 from agencies.jlis.exceptions import (
+    JLIS_ALREADY_NUMBERED,
     JLIS_CODE_IN_USE,
     JLIS_DECEASED,
     JLIS_MALFORMED_ENROLLMENT,
@@ -41,7 +42,7 @@ from agencies.jlis.exceptions import (
     NumberError,
 )
 from agencies.jlis.numbers import MAX_GENERATION, NumberGenerator
-from hub.identity import mismatched
+from hub.identity import mismatched, person_key
 from hub.node import OfficeError, OfficeStore
 from hub.wire import Facts, NotFound, Outcome, Presented, Refused, Resolved, seal
 
@@ -123,10 +124,25 @@ class Jlis:
             if any(h.get("event") == event for h in doc.get("history", [])):
                 return self.numbers.number_for(rrc, int(doc["generation"]))
             raise OfficeError(JLIS_CODE_IN_USE, "this resident-record code is on record already")
+        if reason == ENTRY:
+            await self._not_numbered(facts)
         number = self.numbers.number_for(rrc, 0)
         born = {**_doc(0, [], municipality, facts), "history": [_entry(event, reason, effective)]}
         await self.store.put_many("residents", [(rrc, None, born)])
         return number
+
+    async def _not_numbered(self, facts: Facts) -> None:
+        """A first entry from abroad is of a person never numbered: one J-LIS keeps already
+        (the same name, birth date and sex — a resident returning, or registered again) keeps
+        their 住民票コード and number (住基法 第22条: the 転入届 gives the former code); a second
+        number is refused, for the desk to file the return with the number they have."""
+        key = person_key(facts.name, facts.birth_date, facts.sex)
+        if await self.store.find("residents", "who", key):
+            raise OfficeError(
+                JLIS_ALREADY_NUMBERED,
+                "J-LIS keeps a person with this name, birth date and sex already: a resident"
+                " returning keeps their 住民票コード and number (file it with the number)",
+            )
 
     def code_of(self, number: str) -> str:
         """The resident-record code behind a (current or former) number: the 転入届 gives the
@@ -208,6 +224,7 @@ class Jlis:
 
 
 DEATH = "死亡"
+ENTRY = "国外からの転入"  # a first entry from abroad: numbered like a birth (numbering.ENTRY)
 NUMBER_CHANGE = "個人番号の変更"  # 番号法 第7条第2項, in J-LIS's history of the record
 
 
@@ -242,4 +259,5 @@ def _doc(generation: int, changes: list[str], municipality: str, facts: Facts) -
         "changes": changes,
         "municipality": municipality,
         "facts": facts.model_dump(),
+        "who": person_key(facts.name, facts.birth_date, facts.sex),  # found again at an entry
     }

@@ -30,7 +30,7 @@ from agencies.exceptions import (
 from hub.node import EVENTS, ApplicationRefused, OfficeError, OfficeNode, OfficeStore
 from hub.wire import Delivered, Facts, outcome_reason
 
-__all__ = ["Desk", "MoveIn", "MovedOut", "move_in"]
+__all__ = ["Desk", "MoveIn", "MovedOut", "event_for", "move_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +46,18 @@ class MovedOut:
     checks, the ``moved_out`` change to every holder and to the register of the municipality
     moved to, J-LIS's 本人確認情報 (転出) and the record's ``move_out`` — a 転出 reaches J-LIS
     the one way, whether filed online or at the desk. Without J-LIS in its process (no desk),
-    the register takes no moving application: the move out is not filed by halves."""
+    the register takes no moving application: the move out is not filed by halves. The event
+    id is drawn from the application's (``event_for``): an application received again (the
+    office stopped before its receipt was kept) files the same event, which the desk finishes
+    or finds done — never a second 転出 under another id."""
 
     def __init__(self, node: OfficeNode, desk: Desk | None) -> None:
         self.node = node
         self.desk = desk
 
-    async def __call__(self, person: str, kind: str, form: Mapping[str, Any]) -> None:
+    async def __call__(
+        self, application_id: str, person: str, kind: str, form: Mapping[str, Any]
+    ) -> None:
         if kind != "moving":
             return
         try:
@@ -69,7 +74,9 @@ class MovedOut:
             )
         to = str(form.get("to_municipality", ""))
         try:
-            await self.desk.move_out(person, effective, to)
+            await self.desk.move_out(
+                person, effective, to, event_for(self.node.code, application_id)
+            )
         except OfficeError as exc:
             if exc.code in self.desk.unconfirmed:  # may have reached the network: not refused
                 raise OfficeError(OFFICE_MOVE_OUT_UNSENT, f"the move out: {exc}") from None
@@ -85,9 +92,18 @@ class Desk(Protocol):
         """The codes of an event that may have reached the network (retried, not refused)."""
         ...
 
-    async def move_out(self, person: str, effective: dt.date, to_municipality: str) -> None:
-        """File the move out of the resident with this token; ``OfficeError`` says why not."""
+    async def move_out(
+        self, person: str, effective: dt.date, to_municipality: str, event_id: uuid.UUID
+    ) -> None:
+        """File the move out of the resident with this token under ``event_id`` (done already
+        under it: nothing more); ``OfficeError`` says why not."""
         ...
+
+
+def event_for(office: str, application_id: str) -> uuid.UUID:
+    """The register's event id of the move out an application files: the same for every copy
+    of the application, another for every other (a name-based UUID of both ids)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"renkei:{office}:moving:{application_id}")
 
 
 async def move_in(

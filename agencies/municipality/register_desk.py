@@ -13,7 +13,8 @@ record says already); :func:`applied` is the record after it. Pure, all three.
 `RegisterDesk` does the I/O, in this order: the change event to the hub (the register's event
 id is the message id, so a retry after a lost reply is acted on once: the holders keep each
 event once by its id, and the hub answers the copy with what it recorded), then J-LIS's 本人確認情報
-(住基法 第30条の6; once per event id, the :class:`JlisRegister` the composition root supplies), then
+(住基法 第30条の6, over 住基ネット; once per event id, the :class:`JlisRegister` the
+composition root supplies), then
 the register's own record (carrying the id of its last event) and its event log
 (``register_events``: event id → begun, applied or refused). Refused before the network was
 told, an event is logged refused and changes nothing; unconfirmed (no reply, or J-LIS refused
@@ -130,7 +131,8 @@ _UNCONFIRMED: Final = frozenset(
 
 
 class JlisRegister(Protocol):
-    """What the desk asks of J-LIS (over 住基ネット; in this model, in the same process)."""
+    """What the desk asks of J-LIS, over 住基ネット (``municipality.juki.JukiLink``; the
+    ``municipality`` arguments are the desk's, J-LIS takes it from the register's broker user)."""
 
     async def noted(
         self,
@@ -154,7 +156,7 @@ class JlisRegister(Protocol):
         reason: str = ...,
     ) -> str: ...
 
-    def code_of(self, number: str) -> str: ...
+    async def code_of(self, number: str) -> str: ...
 
     async def change_number(
         self, rrc: str, *, municipality: str, on: dt.date, event: str
@@ -489,14 +491,25 @@ class RegisterDesk:
     def unconfirmed(self) -> frozenset[str]:
         return _UNCONFIRMED
 
-    async def move_out(self, person: str, effective: dt.date, to_municipality: str) -> None:
+    async def move_out(
+        self, person: str, effective: dt.date, to_municipality: str, event_id: uuid.UUID
+    ) -> None:
         """A 転出届 filed online (``moving.MovedOut``, the resident known by this register's
-        token): filed as the desk files one, under a new event id."""
+        token): filed as the desk files one, under the event id the application gives — once
+        applied under it, filing it again does nothing (the application received again)."""
         found = await self.store.by_token("residents", person)
         if found is None:
             raise OfficeError(REGISTER_NOT_ON_REGISTER, "no resident with that token here")
+        logged = await self.store.get(EVENTS_LOG, str(event_id))
+        done = ("applied", "move_out", found[0])
+        if (
+            logged is not None
+            and (logged.get("state"), logged.get("kind"), logged.get("local_id")) == done
+        ):
+            return
         fields = {"to_municipality": to_municipality}
-        await self.file(parse("move_out", found[0], effective.isoformat(), fields))
+        filing = parse("move_out", found[0], effective.isoformat(), fields, str(event_id))
+        await self.file(filing)
 
     async def _log(self, filing: Filing, state: str, **more: str) -> None:
         today = dt.datetime.now(dt.UTC).date().isoformat()
@@ -681,7 +694,7 @@ class RegisterDesk:
 
     async def _move_in(self, filing: Filing, eid: str) -> dict[str, Any]:
         f = filing.fields
-        rrc = self.jlis.code_of(f["number"])  # OfficeError: not a number J-LIS gave
+        rrc = await self.jlis.code_of(f["number"])  # OfficeError: not a number J-LIS gave
         record: dict[str, Any] = {
             "name": f["name"],
             "birth_date": f["birth_date"],

@@ -4,9 +4,13 @@ Each row is ``(office, collection, key, holder, doc, since)`` (`plan.Row`): ``ho
 person's resident-record code when the office holds the person (and so gets a token for
 them), None for a row about no one person (a household); ``since`` is the ISO date the office
 started holding the person (the directory's ``since``: the household's move-in date for a
-municipal office, the date a benefit or insurance began for the others). The rrc is only the
-generator's handle to compute each office's token: it is written into no store but J-LIS's,
-whose key it is.
+municipal office, the date a benefit or insurance began for the others). The rrc is the
+generator's handle to compute each office's token; it is written into J-LIS's store, whose key
+it is, and into the resident register's record, which bears it (住民票コード, 住基法 第7条第13号:
+what the register's desk notifies J-LIS under over 住基ネット) — into no other office's. The
+individual number is J-LIS's (derived from the rrc with its secret when asked): the bulk load
+does not compute it, so a generated 住民票 bears none (``municipality.no_number`` for a copy
+with the number; the desk's events and a number change work, by the rrc).
 
 Document formats are those the offices read: ``residents`` and ``households`` of
 `agencies.municipality.resident_register`, ``taxpayers`` (with ``years``) of
@@ -28,6 +32,7 @@ from agencies.municipality.issuance import seal_registration
 from agencies.population.benefits import item_rows
 from agencies.population.households import Household
 from agencies.population.plan import LocalIds, Plan, Row, age_on, fiscal_year
+from hub.identity import person_key
 
 __all__ = ["came_from", "place"]
 
@@ -50,6 +55,7 @@ def _register(h: Household, office: str, ids: LocalIds, moved: dt.date) -> list[
             "postal_code": h.postal_code,
             "household": h.id,
             "relationship": p.relationship,
+            "rrc": p.rrc,  # the 住民票コード the 住民票 bears (住基法 第7条第13号)
             "resident_since": since,
             "seal": seal_registration(rid, p.birth_date, dt.date.fromisoformat(since), moved),
         }
@@ -126,6 +132,7 @@ def place(rng: random.Random, h: Household, plan: Plan, ids: LocalIds, today: dt
                 "changes": [],
                 "municipality": h.municipality,
                 "facts": {**facts, "sex": p.sex},
+                "who": person_key(p.name, p.birth_date, p.sex),  # J-LIS finds them at an entry
             }
             rows.append((plan.jlis, "residents", p.rrc, None, numbered, None))
     atena: dict[str, str] = {}  # rrc → the register's record (the in-house key, 庁内連携)

@@ -22,6 +22,11 @@ __all__ = ["AckBatch"]
 Ack = Callable[[int, bool], Awaitable[None]]  # (delivery tag, multiple)
 Nack = Callable[[int, bool], Awaitable[None]]  # (delivery tag, requeue)
 Later = Callable[[float, Callable[[], None]], asyncio.TimerHandle]  # the loop's call_later
+# At a low rate each linger ends in an ack of its own (a timer, a task, a frame, a write, and a
+# settlement in the queue's log): 0.2 s rather than 0.05 s makes that about one for every few
+# answers instead of more than one an answer at 1 in flight (bench/README.md, issue 19). At a
+# high rate ``most`` sends them first. A crash redelivers what was handled in the last linger.
+LINGER = 0.2
 
 
 class AckBatch:
@@ -30,7 +35,7 @@ class AckBatch:
         ack: Ack,
         nack: Nack,
         *,
-        linger: float = 0.05,
+        linger: float = LINGER,
         most: int = 64,
         call_later: Later | None = None,
     ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, cast
 
 import aiormq
 import aiormq.abc
@@ -175,13 +175,14 @@ class AmqpBus:
         raw = self._raw
         if raw is None or raw.is_closed:
             raw = await self._wait_ready()
-        try:
-            result = await raw.basic_publish(
+        try:  # wait=False: the confirm is the wait; not also a wake-up when the frame is written
+            result = await cast(aiormq.Channel, raw).basic_publish(  # (not in AbstractChannel)
                 body,
                 exchange=exchange,
                 routing_key=routing_key,
                 properties=props,
                 mandatory=mandatory,
+                wait=False,
             )
         except aiormq.exceptions.DeliveryError as exc:  # aiormq raises a basic.nack
             if not isinstance(exc.frame, Basic.Nack):

@@ -491,11 +491,17 @@ class OfficeNode:
             return Failed(family="provider", code=OFFICE_UNSENDABLE_ANSWER, reason=str(exc))
 
     async def _apply(self, msg: ForwardedQuery) -> Outcome:
-        """An electronic application: the office checks it and answers with its receipt."""
+        """An electronic application: the office checks it and answers with its receipt —
+        unless its deadline has passed (taken from the queue late: the office was down or
+        behind): the hub has recorded it timed out and told the portal so, and an office that
+        filed it now would hold an application the resident was told did not go through."""
         assert msg.document is not None
         applications = self.roles.applications
         if applications is None:
             return Refused(code=OFFICE_NO_APPLICATIONS, reason=f"{self.code} takes none")
+        if msg.envelope.deadline <= self.clock():
+            log.info("application.expired", query_id=str(msg.envelope.correlation_id))
+            return TimedOut(reason="the application reached the office after its deadline")
         try:
             document = open_sealed(msg.document, self.keys.sealing)
             receipt = await applications.receive(msg.person, msg.items[0], document)

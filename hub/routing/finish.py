@@ -237,6 +237,7 @@ class Finisher:
         """``key``: the record's key when it is not the query's own (a refused replay);
         ``redelivered``: the broker's redelivery — its outcome may be recorded but unsent."""
         now = self._clock()
+        given, given_digest = outcome, reply_digest  # the outcome as it came, before the clock
         outcome = timed_out_if_late(ctx, outcome, now)
         record_id: uuid.UUID | None = None
         first = True
@@ -277,10 +278,19 @@ class Finisher:
             if record_id is not None and self._announcer is not None:
                 self._announcer.note(Sighting(ctx, record_outcome(outcome), record_id, now))
         elif (
-            redelivered and key is not None and await self._is_recorded(key, outcome, reply_digest)
+            redelivered
+            and key is not None
+            # its recorded reply may be unsent: recorded before the deadline, it is the answer
+            # as it came (sent late: the requester's log says so), not a time-out now
+            and (
+                again := await self._recorded_as(
+                    key, (given, given_digest), (outcome, reply_digest)
+                )
+            )
+            is not None
         ):
             log.info("reply.again", query_id=str(ctx.query_id), requester=ctx.requester)
-            await self._reply(ctx, outcome, record_id, now)
+            await self._reply(ctx, again, record_id, now)
         elif ctx.kind == "change" and key is not None:
             await self._change_again(ctx, key)
 
@@ -326,13 +336,18 @@ class Finisher:
                 continue
             return outcome, now, first
 
-    async def _is_recorded(self, key: uuid.UUID, outcome: Outcome, reply_digest: bytes) -> bool:
-        """Whether the record under ``key`` is this very outcome (by its reply's digest)."""
+    async def _recorded_as(
+        self, key: uuid.UUID, *candidates: tuple[Outcome, bytes]
+    ) -> Outcome | None:
+        """Which of these outcomes (each with its reply's digest) the record under ``key`` is,
+        if any."""
         found = await self._records.recorded(key)
-        return found is not None and (found.outcome, found.reply_digest) == (
-            record_outcome(outcome),
-            reply_digest,
-        )
+        if found is None:
+            return None
+        for outcome, reply_digest in candidates:
+            if (found.outcome, found.reply_digest) == (record_outcome(outcome), reply_digest):
+                return outcome
+        return None
 
     async def again(self, ctx: Context) -> None:
         """The broker's redelivery of a request whose query is recorded: a hub may have stopped

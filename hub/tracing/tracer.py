@@ -23,7 +23,15 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    NonRecordingSpan,
+    NoOpTracer,
+    Span,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+)
 
 from hub.bus import TRACEPARENT_HEADER, Bus, Delivery
 from hub.tracing import names
@@ -81,21 +89,32 @@ OFF = Tracing(trace.NoOpTracer())
 def parent(header: str | None) -> otel_context.Context:
     """The context a consumer's span starts in: the publisher's span from a ``traceparent``
     header, or none (a new trace) — never whatever happens to be current."""
+    span = _remote(header)
+    return _EMPTY if span is INVALID_SPAN else trace.set_span_in_context(span, _EMPTY)
+
+
+def _remote(header: str | None) -> Span:
+    """The publisher's span named by a ``traceparent`` header (``INVALID_SPAN`` if none)."""
     if header is None:
-        return _EMPTY
+        return INVALID_SPAN
     m = _TRACEPARENT.match(header)
     if m is None:
-        return _EMPTY
+        return INVALID_SPAN
     trace_id, span_id, flags = int(m[1], 16), int(m[2], 16), int(m[3], 16)
     if not trace_id or not span_id:
-        return _EMPTY
-    ctx = SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags))
-    return trace.set_span_in_context(NonRecordingSpan(ctx), _EMPTY)
+        return INVALID_SPAN
+    return NonRecordingSpan(
+        SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags))
+    )
 
 
 def consume(tracer: Any, name: str, d: Delivery) -> Span:
     """A consumer's span for delivery ``d``: its parent the publisher's span (the message's
-    ``traceparent`` header), OpenTelemetry's messaging attributes, started now."""
+    ``traceparent`` header), OpenTelemetry's messaging attributes, started now. With tracing
+    off it is the publisher's span itself, as the no-op tracer would return, without the
+    attributes nobody records (they were a few µs of every message)."""
+    if type(tracer) is NoOpTracer:
+        return _remote(d.headers.get(TRACEPARENT_HEADER))
     return tracer.start_span(  # type: ignore[no-any-return]
         name,
         context=parent(d.headers.get(TRACEPARENT_HEADER)),

@@ -23,7 +23,6 @@ import asyncpg
 import pytest
 from proc_env import free_port
 
-from agencies.jlis.registry import Jlis
 from hub.bus import (
     CONTENT_TYPE,
     Bus,
@@ -78,11 +77,16 @@ ON_RECORD = Facts(
 def noted_at(
     net: Network, rrc: str, municipality: str = "131041"
 ) -> Callable[[Facts], Awaitable[None]]:
-    """The 転入's 記載, notified to J-LIS's 本人確認情報 (move_in's ``noted``)."""
-    jlis: Jlis = net.apps["jlis"]
+    """The 転入's 記載, notified to J-LIS's 本人確認情報 over 住基ネット by the municipality's
+    register (move_in's ``noted``)."""
+    register = next(
+        o.code
+        for o in REGISTRY
+        if o.municipality == municipality and "resident_register" in o.roles
+    )
 
     async def noted(facts: Facts) -> None:
-        await jlis.noted(rrc, facts, municipality=municipality)
+        await net.juki[register].noted(rrc, facts, municipality=municipality)
 
     return noted
 
@@ -244,6 +248,7 @@ async def real_env() -> AsyncIterator[Env]:
         yield Env("real", settings, state)
     finally:
         await delete_vhost(ADMIN, vhost)
+        await delete_vhost(ADMIN, settings.juki_vhost)
         await delete_users(ADMIN, [prefix + i for i in IDS])
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.close()

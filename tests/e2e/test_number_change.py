@@ -45,8 +45,9 @@ def desk(net: Network, notices: list[NumberNotice]) -> RegisterDesk:
     async def notify(notice: NumberNotice) -> None:
         notices.append(notice)
 
-    jlis: Jlis = net.apps["jlis"]
-    return RegisterDesk(net.offices[REGISTER], net.stores[REGISTER], jlis, CHIYODA, notify)
+    return RegisterDesk(
+        net.offices[REGISTER], net.stores[REGISTER], net.juki[REGISTER], CHIYODA, notify
+    )
 
 
 async def test_a_birth_is_designated_and_the_resident_notified(env: Env) -> None:

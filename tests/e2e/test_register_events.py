@@ -55,8 +55,7 @@ def today() -> str:
 
 
 def desk(net: Network, office: str = REGISTER, municipality: str = CHIYODA) -> RegisterDesk:
-    jlis: Jlis = net.apps["jlis"]
-    return RegisterDesk(net.offices[office], net.stores[office], jlis, municipality)
+    return RegisterDesk(net.offices[office], net.stores[office], net.juki[office], municipality)
 
 
 async def on_register(env: Env, net: Network, *holders: str) -> tuple[str, str, dict[str, str]]:
@@ -357,15 +356,17 @@ async def deployed(env: Env, tmp_path: Path) -> tuple[Settings, str, str, dict[s
     setup_net = await env.network(run=["hub", "token", "jlis", REGISTER, "nenkin"])
     rrc, number, tokens = await on_register(env, setup_net, "nenkin")
     await setup_net.aclose()
-    net = await env.network(run=["hub", "token", "nenkin"])  # the deployment's other services
+    # the deployment's other services: J-LIS in a process of its own, on 住基ネット
+    net = await env.network(run=["hub", "token", "jlis", "nenkin"])
     return settings, rrc, number, tokens, net
 
 
 async def test_the_desk_command_on_the_deployment(
     env: Env, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`renkei register` with a broker and a database: the register and J-LIS in the command's
-    process, on the stores the deployment keeps; the holders hear of it from the hub."""
+    """`renkei register` with a broker and a database: the register in the command's process,
+    on the store the deployment keeps, J-LIS asked over 住基ネット; the holders hear of it
+    from the hub."""
     settings, rrc, _, tokens, net = await deployed(env, tmp_path)
     args = _parser().parse_args(
         ["register", "name", "--local-id", "R1", "--effective", today(), "--name", "佐藤 翼"]
@@ -388,7 +389,8 @@ async def test_a_move_out_filed_online_then_the_one_visit_at_the_new_desk(env: E
     net = await env.network(run=None)
     rrc, number, tokens = await on_register(env, net, "nenkin", "chiyoda-child")
     filed = {"moving_date": today(), "to_municipality": SHINJUKU}
-    await MovedOut(net.offices[REGISTER], desk(net))(tokens[REGISTER], "moving", filed)
+    app = str(uuid.uuid4())
+    await MovedOut(net.offices[REGISTER], desk(net))(app, tokens[REGISTER], "moving", filed)
     await arrived(net, NEW_REGISTER, env.token(rrc, NEW_REGISTER), "moved_out")
     # J-LIS heard the 転出 as from the desk: its history, and the record's last event
     [noted] = (await jlis_doc(net, rrc))["history"]
@@ -396,8 +398,10 @@ async def test_a_move_out_filed_online_then_the_one_visit_at_the_new_desk(env: E
     record = await net.stores[REGISTER].get("residents", "R1")
     assert record is not None and record["event"] == noted["event"]
     again = MovedOut(net.offices[REGISTER], desk(net))
-    with pytest.raises(ApplicationRefused, match="filed a move out"):  # once: out of order
-        await again(tokens[REGISTER], "moving", filed)
+    await again(app, tokens[REGISTER], "moving", filed)  # the same application: done once
+    [noted] = (await jlis_doc(net, rrc))["history"]
+    with pytest.raises(ApplicationRefused, match="filed a move out"):  # another: out of order
+        await again(str(uuid.uuid4()), tokens[REGISTER], "moving", filed)
     fields = {k: v for k, v in RECORD.items() if k != "relationship"}
     fields |= {"address": "東京都新宿区西新宿二丁目8番1号", "household": "SH4", "number": number}
     fields["from_address"] = RECORD["address"]

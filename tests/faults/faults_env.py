@@ -48,7 +48,7 @@ from hub.wire import (
     seal_key,
     sign,
 )
-from renkei.network import Network, migrate, open_network
+from renkei.network import Network, juki_topology_of, migrate, open_network
 from renkei.secrets import State
 from renkei.settings import Settings
 from token_service import KeyRing
@@ -238,12 +238,15 @@ async def deployment() -> AsyncIterator[Deployment]:
         )
         passwords = {prefix + i: pw for i, pw in state.passwords.items()}
         await setup_broker(settings.admin_url, vhost, topology, passwords, amqp_url=AMQP)
+        juki = juki_topology_of(REGISTRY, prefix)  # 住基ネット, as `renkei broker setup` makes it
+        await setup_broker(settings.admin_url, settings.juki_vhost, juki, passwords, amqp_url=AMQP)
         await migrate(PG + db, REGISTRY, state.keys["hub"].signing, hub_role=role)
         yield dep
     finally:
         await dep.close()
         await db_conn.close()
         await delete_vhost(ADMIN, vhost)
+        await delete_vhost(ADMIN, settings.juki_vhost)
         await delete_users(ADMIN, [prefix + i for i in IDS])
         await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         await admin.execute(f"DROP ROLE IF EXISTS {role}")

@@ -3,6 +3,7 @@ cluster itself runs in tests/integration/cluster."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from cli_runner import Run
@@ -71,6 +72,17 @@ def test_the_services_and_the_manifest() -> None:
     ]
     c.manifest.pids["token"] = 42
     assert Manifest.loads(c.manifest.dumps()) == c.manifest
+
+
+def test_one_node_alone_and_a_manifest_from_before_the_node_count() -> None:
+    one = Cluster(Path("/srv/c"), Manifest(7000, PG, (), hubs=0, nodes=1))
+    assert [(n.name, n.amqp, n.management) for n in one.nodes] == [
+        ("renkei-7001@localhost", 7001, 17001)
+    ]
+    assert one.broker_url == "amqp://guest:guest@127.0.0.1:7001/"
+    assert one.admin_url == "http://guest:guest@127.0.0.1:17001"
+    old = json.dumps({"base_port": 5680, "postgres": PG, "offices": [], "hubs": 2, "joined": True})
+    assert len(Cluster(Path("/srv/c"), Manifest.loads(old)).nodes) == 3
 
 
 def test_up_refuses_what_it_cannot_run_before_starting_anything(

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from cli_runner import Run
 
+from hub.bus.juki import juki_identity
 from hub.routing import load_default_registry, load_default_table
 from hub.wire import HUB
 from pki.ca.office import PKI_OFFICE
@@ -25,10 +26,10 @@ from renkei import commands
 from renkei.cli import _parser
 from renkei.compose import ENV_FILE, HOST_STATE, STATE, deployment_secrets, own_files
 from renkei.issuance_commands import CENTRE, PRINTED
-from renkei.network import MONITOR, REPLAYER, identities
+from renkei.network import JUKI_ROLES, MONITOR, REPLAYER, identities
 from renkei.pki_commands import DEFAULT_URL
 from renkei.portal_commands import PORTAL
-from renkei.secrets import BROKER_PASSWORD, TOKEN
+from renkei.secrets import BROKER_PASSWORD, PRIVATE_KEY, TOKEN
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "compose"
@@ -105,7 +106,10 @@ def test_every_office_of_the_registry_has_a_service_and_the_hub_two() -> None:
     assert running.count(TOKEN) == 1
     assert running.count("monitor") == 1
     assert set(running) == {*offices, HUB, TOKEN, "monitor"}  # and nothing else runs
-    assert set(IDENTITIES) == {*running, REPLAYER}  # the replayer runs inside the monitor
+    juki = {juki_identity(o.code) for o in REGISTRY if JUKI_ROLES & set(o.roles)}
+    assert juki == {"juki-jlis", "juki-chiyoda-resident", "juki-shinjuku-resident"}
+    # the replayer runs inside the monitor; a 住基ネット user inside its register or J-LIS
+    assert set(IDENTITIES) == {*running, REPLAYER, *juki}
 
 
 def test_every_renkei_command_is_a_real_one() -> None:
@@ -247,6 +251,12 @@ def test_each_service_gets_public_and_its_own_identity_s_files_only() -> None:
             own |= {
                 f"{STATE}/{REPLAYER}/{f}": f"{HOST_STATE}/{REPLAYER}/{f}"
                 for f in own_files(REPLAYER)
+            }
+        if identity in REGISTRY and JUKI_ROLES & set(REGISTRY.get(identity).roles):
+            juki = juki_identity(identity)  # and its 住基ネット user's (its key, its password)
+            own |= {
+                f"{STATE}/{juki}/{f}": f"{HOST_STATE}/{juki}/{f}"
+                for f in (PRIVATE_KEY, BROKER_PASSWORD)
             }
         files = {s["target"]: secret_file(s["source"]) for s in service["secrets"]}
         env = files.pop(ENV_FILE, None)

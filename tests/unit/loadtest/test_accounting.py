@@ -87,6 +87,17 @@ def test_change_events_missed_doubled_or_stray_fail() -> None:
         assert any(words in p for p in check(ledger, facts).problems), words
 
 
+def test_a_change_event_whose_report_got_no_answer_is_kept_by_all_its_holders_or_none() -> None:
+    ledger, facts = _whole()
+    ledger.unsure.add("e1")
+    assert check(ledger, facts).ok  # delivered after all
+    del facts.events["e1"]
+    assert check(ledger, facts).ok  # or never
+    for kept in (Counter({"tax": 1}), Counter({"tax": 1, "child": 2})):
+        facts.events["e1"] = kept  # but never to some of them, nor twice
+        assert not check(ledger, facts).ok
+
+
 @pytest.mark.parametrize(
     ("app", "receipts", "words"),
     [

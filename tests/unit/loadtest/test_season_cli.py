@@ -44,6 +44,7 @@ def test_a_bad_season_file_at_the_command_line(
         (["--rate", "10", "--duration", "ten"], "not a duration"),
         (["--rate", "-3"], "rate must be above 0"),
         (["--scale", "1", "--compress", "0s"], "season day"),
+        (["--rate", "10", "--portal", "http://127.0.0.1:8470"], "real network only"),
     ],
 )
 def test_bad_replay_options(

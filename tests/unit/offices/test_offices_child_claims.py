@@ -421,6 +421,9 @@ async def test_a_claim_received_but_never_opened_is_opened_on_start() -> None:
         async def check(self, document: bytes) -> Signer:
             return signed
 
+        def content(self, document: bytes) -> bytes | None:
+            return signed.content
+
     async def dies(*_: object) -> None:
         raise _Lost
 

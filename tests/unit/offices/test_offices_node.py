@@ -436,3 +436,31 @@ async def test_a_refused_login_is_not_identified_not_an_enrollment_refusal(net: 
         await asking
     assert not isinstance(refused.value, EnrollmentRefused)
     assert refused.value.code == "pki.revoked"
+
+
+class Taken:
+    """An office's applications desk that notes what it was given."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def receive(self, person: str, kind: str, document: bytes) -> Mapping[str, Any]:
+        self.received.append(document)
+        return {"receipt": "r-1"}
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in-time", "past-deadline"])
+async def test_an_application_taken_from_the_queue_past_its_deadline_is_not_filed(
+    net: Net, late: bool
+) -> None:
+    """The hub recorded it timed out and told the portal so: an office that filed it now would
+    hold an application the resident was told did not go through."""
+    taken = Taken()
+    net.node.roles = Roles(applications=taken)
+    deadline = now() + dt.timedelta(seconds=-1 if late else 10)
+    document = seal(b"signed", OFFICE_KEYS.public.seal)
+    msg = forwarded(KNOWN, deadline=deadline, items=("tax_return",), document=document)
+    await from_hub(net, msg)
+    await settle()
+    assert taken.received == ([] if late else [b"signed"])
+    assert net.replies.empty() is late

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from agencies.jlis.registry import Jlis
-from agencies.municipality.moving import MovedOut
+from agencies.municipality.moving import MovedOut, event_for
 from agencies.municipality.register_desk import (
     Filing,
     applied,
@@ -252,12 +252,16 @@ class _Desk:
 
     def __init__(self, fails: str | None = None) -> None:
         self.filed: list[tuple[str, dt.date, str]] = []
+        self.ids: list[uuid.UUID] = []
         self.fails = fails
 
-    async def move_out(self, person: str, effective: dt.date, to_municipality: str) -> None:
+    async def move_out(
+        self, person: str, effective: dt.date, to_municipality: str, event_id: uuid.UUID
+    ) -> None:
         if self.fails is not None:
             raise OfficeError(self.fails, "it failed")
         self.filed.append((person, effective, to_municipality))
+        self.ids.append(event_id)
 
 
 class _Node:
@@ -265,14 +269,28 @@ class _Node:
 
 
 MOVING = {"moving_date": "2026-12-20", "to_municipality": "131041"}
+APP = "5f0c7c8e-2d0b-4a8e-9a55-1f6f3f0c2a11"  # the application's id
 
 
 async def test_a_move_out_filed_online_is_filed_as_the_desk_files_it() -> None:
     desk = _Desk()
-    await MovedOut(_Node(), desk)("T1", "moving", MOVING)  # type: ignore[arg-type]
+    await MovedOut(_Node(), desk)(APP, "T1", "moving", MOVING)  # type: ignore[arg-type]
     assert desk.filed == [("T1", dt.date(2026, 12, 20), "131041")]
-    await MovedOut(_Node(), desk)("T1", "tax_return", MOVING)  # type: ignore[arg-type]
+    await MovedOut(_Node(), desk)(APP, "T1", "tax_return", MOVING)  # type: ignore[arg-type]
     assert len(desk.filed) == 1  # another kind of application is not a move out
+
+
+async def test_a_move_out_filed_again_for_one_application_has_its_event_id() -> None:
+    """The event id is the application's own: received again, the desk finds the event it
+    filed (and finishes it or does nothing), never a second move out under another id."""
+    desk = _Desk()
+    other = str(uuid.uuid4())
+    for app in (APP, APP, other):
+        await MovedOut(_Node(), desk)(app, "T1", "moving", MOVING)  # type: ignore[arg-type]
+    first, again, third = desk.ids
+    assert first == again == event_for("chiyoda-resident", APP)
+    assert third != first
+    assert event_for("chiyoda-resident", APP) != event_for("shinjuku-resident", APP)
 
 
 @pytest.mark.parametrize(
@@ -293,14 +311,14 @@ async def test_a_move_out_the_desk_refuses_is_refused_one_it_could_not_confirm_i
 ) -> None:
     desk = _Desk(fails)
     with pytest.raises(OfficeError) as got:
-        await MovedOut(_Node(), desk)("T1", "moving", form)  # type: ignore[arg-type]
+        await MovedOut(_Node(), desk)(APP, "T1", "moving", form)  # type: ignore[arg-type]
     assert got.value.code == code
     assert isinstance(got.value, ApplicationRefused) is refused
 
 
 async def test_without_jlis_in_its_process_the_register_files_no_move_out_by_halves() -> None:
     with pytest.raises(OfficeError) as got:
-        await MovedOut(_Node(), None)("T1", "moving", MOVING)  # type: ignore[arg-type]
+        await MovedOut(_Node(), None)(APP, "T1", "moving", MOVING)  # type: ignore[arg-type]
     assert got.value.code == "office.move_out_unsent" and "J-LIS" in str(got.value)
 
 

@@ -1,8 +1,11 @@
 """The composition root's PKI glue for the portal: who signed an application (``cms_signer``),
-and an unreadable one refused as the portal's ``portal.bad_signature`` without asking anyone."""
+and an unreadable one refused as the portal's ``portal.bad_signature`` without asking anyone;
+an office's signature check from the CA's chain in the state directory (``signatures_on_disk``):
+none without it, a corrupt one refused naming the file."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,7 +16,8 @@ from pki_helpers import ec_key, issue_pair, make_ca
 from pki import sign_document
 from portal.exceptions import UnreadableSignature
 from portal.office import PortalOffice
-from renkei.pki_checks import cms_signer
+from renkei.exceptions import CommandError
+from renkei.pki_checks import CHAIN, cms_signer, signatures_on_disk
 
 DOC = b'{"kind": "moving"}'
 
@@ -47,3 +51,25 @@ async def test_an_unreadable_application_is_refused_and_kept() -> None:
     assert [s.application_id for s in await portal.applications("resident-token")] == [
         status.application_id
     ]
+
+
+def test_an_office_checks_signatures_against_the_chain_on_disk(tmp_path: Path) -> None:
+    assert signatures_on_disk(tmp_path) is None  # the CA never ran: it takes no applications
+    ca = make_ca()
+    (tmp_path / CHAIN).parent.mkdir(parents=True)
+    certs = [ca.hierarchy.root.cert, *(i.cert for i in ca.hierarchy.cas.values())]
+    (tmp_path / CHAIN).write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in certs))
+    check = signatures_on_disk(tmp_path)
+    assert check is not None and ca.hierarchy.root.cert in check.trust.roots
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [b"", b"not a pem", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"],
+)
+def test_a_corrupt_chain_stops_the_office_naming_the_file(tmp_path: Path, chain: bytes) -> None:
+    (tmp_path / CHAIN).parent.mkdir(parents=True)
+    (tmp_path / CHAIN).write_bytes(chain)
+    with pytest.raises(CommandError, match=r"chain\.pem") as caught:
+        signatures_on_disk(tmp_path)
+    assert caught.value.code == "renkei.no_ca"

@@ -83,17 +83,26 @@ def test_local_ids_are_unique_per_office(placed: list[tuple[Household, list[Row]
     assert all(re.fullmatch(r"\d{4}-\d{6}", k) for k in seen["nenkin", "people"])
 
 
-def test_no_office_but_jlis_stores_a_resident_record_code(
-    placed: list[tuple[Household, list[Row]]],
+def test_no_office_but_jlis_and_the_register_stores_a_resident_record_code(
+    placed: list[tuple[Household, list[Row]]], plan: Plan
 ) -> None:
+    """J-LIS keeps the person by it; the 住民票 bears it (住基法 第7条第13号), which the desk
+    notifies J-LIS under; no other office holds it."""
+    registers = {roles["resident"] for roles in plan.municipal.values() if "resident" in roles}
+    bearing = 0
     for h, rows in placed:
         codes = {p.rrc for p in h.members}
-        for office, _, key, _, doc, _ in rows:
+        for office, collection, key, holder, doc, _ in rows:
             if office == "jlis":
                 assert key in codes
                 continue
+            if office in registers and collection == "residents":
+                assert doc["rrc"] == holder and holder in codes
+                bearing += 1
+                continue
             text = key + orjson.dumps(doc).decode()
             assert not codes & set(re.findall(r"\d{11}", text)), office
+    assert bearing > 0
 
 
 def test_people_outside_the_offices_municipalities_are_held_nationally_only(

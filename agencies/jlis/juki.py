@@ -1,0 +1,121 @@
+"""J-LIS on 住基ネット (全国サーバ): the registers' 異動等情報 and number requests in, its answers
+out.
+
+One queue, ``juki.jlis`` (``hub/bus/juki.py``). The municipality a request speaks for is the
+one of the register whose broker user sent it (``user_id``, vouched for by the broker; the
+message names none), so a register cannot note, number or renumber for another municipality:
+J-LIS refuses a change to a record another municipality keeps (``jlis.not_the_municipality``;
+a 転入 takes it up). A message that is too long, not JSON of a request, or from no register is
+refused with a clear reason (``juki.oversized``, ``juki.malformed``, ``juki.unknown_sender``):
+answered where there is a register to answer, logged, and kept as a dead letter in the
+vhost's ``renkei.dead``. Each act is J-LIS's own (``registry.Jlis``): kept once per event id, so
+a redelivered or repeated request is answered alike and applied once.
+
+J-LIS's CA still learns of a change as a holder through the hub (``pki/ca/office.py``), not
+over 住基ネット: see ``agencies/README.md``, "住基ネット", for why and what is left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from pydantic import ValidationError
+
+from agencies.jlis.exceptions import JUKI_MALFORMED, JUKI_OVERSIZED, JUKI_UNKNOWN_SENDER
+from agencies.jlis.registry import Jlis
+from hub.bus import Bus, Delivery, OutMessage, Subscription
+from hub.bus.juki import JUKI_JLIS, JUKI_MAX_BYTES, JUKI_OUT, juki_office, juki_replies
+from hub.log import get_logger
+from hub.node import OfficeError
+from hub.wire.juki import JukiAnswer, JukiRequest
+
+__all__ = ["JukiServer"]
+
+log = get_logger("agencies.jlis.juki")
+
+
+class JukiServer:
+    """J-LIS's consumer of ``juki.jlis``: ``registers`` maps each register's office code to
+    its municipality (6-digit code)."""
+
+    def __init__(self, jlis: Jlis, bus: Bus, registers: Mapping[str, str]) -> None:
+        self.jlis, self.bus, self.registers = jlis, bus, dict(registers)
+        self._sub: Subscription | None = None
+
+    async def start(self) -> None:
+        self._sub = await self.bus.consume(JUKI_JLIS, self.handle, prefetch=50)
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.cancel()
+            self._sub = None
+
+    async def handle(self, d: Delivery) -> None:
+        register = juki_office(d.user_id)
+        municipality = self.registers.get(register or "")
+        if register is None or municipality is None:
+            await self._refuse(d, None, JUKI_UNKNOWN_SENDER, "not a register of 住基ネット")
+            return
+        if len(d.body) > JUKI_MAX_BYTES:
+            why = f"a 住基ネット message is at most {JUKI_MAX_BYTES} bytes, not {len(d.body)}"
+            await self._refuse(d, register, JUKI_OVERSIZED, why)
+            return
+        try:
+            request = JukiRequest.model_validate_json(d.body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "message"
+            why = f"not a 住基ネット request ({where}: {first['msg']})"[:300]
+            await self._refuse(d, register, JUKI_MALFORMED, why)
+            return
+        try:
+            answer = await self._act(request, municipality)
+        except OfficeError as exc:
+            log.info("juki.refused", act=request.act, register=register, code=exc.code)
+            answer = JukiAnswer(v=1, ok=False, code=exc.code, reason=str(exc)[:500])
+        await self._answer(d, register, answer)
+        await d.ack()
+        log.info("juki.request", act=request.act, register=register, ok=answer.ok)
+
+    async def _act(self, r: JukiRequest, municipality: str) -> JukiAnswer:
+        if r.act == "code_of":
+            assert r.number is not None  # the model saw to it
+            return JukiAnswer(v=1, ok=True, rrc=self.jlis.code_of(r.number))
+        assert r.rrc is not None
+        on = None if r.effective is None else dt.date.fromisoformat(r.effective)
+        if r.act == "born":
+            assert r.facts is not None
+            assert r.reason is not None
+            assert on
+            assert r.event
+            number = await self.jlis.born(
+                r.rrc, r.facts, municipality=municipality, effective=on, event=r.event,
+                reason=r.reason,
+            )  # fmt: skip
+            return JukiAnswer(v=1, ok=True, number=number)
+        if r.act == "change_number":
+            assert on is not None
+            assert r.event is not None
+            number = await self.jlis.change_number(
+                r.rrc, municipality=municipality, on=on, event=r.event
+            )
+            return JukiAnswer(v=1, ok=True, number=number)
+        assert r.facts is not None
+        assert r.reason is not None
+        await self.jlis.noted(
+            r.rrc, r.facts, municipality=municipality, reason=r.reason, effective=on,
+            event=r.event,
+        )  # fmt: skip
+        return JukiAnswer(v=1, ok=True)
+
+    async def _answer(self, d: Delivery, register: str, answer: JukiAnswer) -> None:
+        body = answer.model_dump_json(exclude_none=True).encode()
+        out = OutMessage(body, message_id=f"re-{d.message_id}"[:120], correlation_id=d.message_id)
+        await self.bus.publish(JUKI_OUT, juki_replies(register), out)
+
+    async def _refuse(self, d: Delivery, register: str | None, code: str, why: str) -> None:
+        log.warning("juki.refused", code=code, sender=d.user_id, why=why)
+        if register is not None:
+            await self._answer(d, register, JukiAnswer(v=1, ok=False, code=code, reason=why))
+        await d.dead_letter(f"{code}: {why}"[:200])

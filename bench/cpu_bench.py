@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""CPU per answer of each renkei process at 1 in flight: a fixed number of queries, one at a time.
+
+    .venv/bin/python bench/cpu_bench.py                    # 3 rounds of 2,000 queries
+    .venv/bin/python bench/cpu_bench.py --profile DIR      # then 2,000 more under py-spy
+
+At 1 in flight every microsecond of CPU on the path is latency, and on a shared machine wall
+time is noise: this counts what each process spent (user + system time from /proc) over a fixed
+number of queries, not how long they took. The deployment is ``query_bench.py``'s (the same
+services, requester and check of every answer; tracing off). Each round: ``--queries`` queries
+one after the other, CPU µs per answer of the hub, the token service, the tax office, the
+requester (this process), RabbitMQ and PostgreSQL. The median of the rounds is printed last.
+``--profile DIR``: one more round with py-spy sampling each Python process (idle samples left
+out), its raw stacks in DIR and CPU µs per answer by activity and by function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import gc
+import os
+import runpy
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvloop
+from benchlib import CLK_TCK, pids_by_comm, proc_ticks
+from query_bench import USER_PREFIX, Admin, Renkei, guarded, print_profile
+
+from hub.log import configure
+from hub.routing import load_default_registry, load_default_table
+from renkei.network import identities
+
+
+async def our_backends(renkei: Renkei) -> list[int]:
+    """The PostgreSQL backends serving this run's database (others' share the server)."""
+    conn = await asyncpg.connect(renkei.db_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return [r["pid"] for r in rows]
+
+
+async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
+    """``n`` queries one at a time; CPU µs per answer of each process group, and the wake-ups
+    per answer of the Python processes (``NAME wakeups``: voluntary context switches, each a
+    return from the event loop's wait)."""
+    s = renkei.services
+    groups = {
+        "hub": [s["hub"].pid],
+        "token": [s["token"].pid],
+        "tax": [s["tax office"].pid],
+        "requester": [os.getpid()],
+        "rabbitmq": pids_by_comm("beam.smp"),  # the broker is shared: others' work too
+        "postgres": await our_backends(renkei),
+    }
+    python = ("hub", "token", "tax", "requester")
+    before = {g: sum(proc_ticks(p) for p in pids) for g, pids in groups.items()}
+    woke = {g: wakeups(groups[g][0]) for g in python}
+    for i in range(start, start + n):
+        problem = await guarded(renkei.call, i)
+        if problem is not None:
+            raise RuntimeError(f"query {i}: {problem}")
+    after = {g: sum(proc_ticks(p) for p in pids) for g, pids in groups.items()}
+    out = {g: (after[g] - before[g]) / CLK_TCK / n * 1e6 for g in groups}
+    out |= {f"{g} wakeups": (wakeups(groups[g][0]) - woke[g]) / n for g in python}
+    return out
+
+
+def wakeups(pid: int) -> int:
+    """Voluntary context switches of ``pid``'s main thread so far."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    return 0
+
+
+def fmt(us: dict[str, float]) -> str:
+    cpu = "  ".join(f"{g} {v:6.0f}" for g, v in us.items() if "wakeups" not in g)
+    woke = "  ".join(f"{g.split()[0]} {v:4.1f}" for g, v in us.items() if "wakeups" in g)
+    return f"{cpu}\n{'':<10}wake-ups/answer  {woke}"
+
+
+async def run(args: argparse.Namespace) -> int:
+    configure(level="warning", json=False)
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)  # clean up
+    admin = Admin()
+    tmp = Path(tempfile.mkdtemp(prefix="renkei-cpu-"))
+    users = [USER_PREFIX + i for i in identities(load_default_registry(load_default_table()))]
+    renkei = Renkei(args, tmp)
+    if args.cprofile:
+        renkei.renkei = under_cprofile(renkei.renkei, args.cprofile, tmp)
+    saved = await admin.users(users)
+    if saved:
+        raise SystemExit(f"broker users {sorted(saved)} exist already: not touching them")
+    try:
+        await admin.create_db(args.db_name)
+        await renkei.deploy()
+        await renkei.seed(args.people)
+        for attempt in range(3):  # a busy shared broker can time a connection out
+            try:
+                await renkei.start_services()
+                break
+            except RuntimeError as exc:
+                print(f"services did not start ({exc}); again", flush=True)
+                await renkei.stop_services()
+                renkei.services.clear()
+                if attempt == 2:
+                    raise
+        await renkei.connect_requester()
+        gc.collect()
+        gc.freeze()
+        print(f"pids { {k: v.pid for k, v in renkei.services.items()} }, bench {os.getpid()}")
+        await round_of(renkei, args.warmup, 0)
+        rounds = []
+        for r in range(args.rounds):
+            us = await round_of(renkei, args.queries, (r + 1) * args.queries)
+            rounds.append(us)
+            print(f"round {r + 1}: CPU µs/answer  {fmt(us)}", flush=True)
+        median = {g: statistics.median(u[g] for u in rounds) for g in rounds[0]}
+        print(f"median of {args.rounds} × {args.queries}: {fmt(median)}")
+        if args.profile:
+            await profiled(args, renkei)
+    finally:
+        await cleanup(renkei, admin, args, users, tmp)
+    return 0
+
+
+async def cleanup(
+    renkei: Renkei, admin: Admin, args: argparse.Namespace, users: list[str], tmp: Path
+) -> None:
+    """Every step runs, whatever the one before did (a busy broker's management API may
+    drop a request); a step that fails three times is printed, to be undone by hand."""
+
+    async def delete_users() -> None:
+        for user in users:  # none existed before (checked): all are this run's
+            with contextlib.suppress(RuntimeError):
+                await admin.api("DELETE", f"users/{user}")
+
+    async def stop() -> None:
+        for problem in await renkei.stop_services():
+            print(f"FAILED: {problem}")
+
+    steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+        ("requester", renkei.close_requester),
+        ("services", stop),
+        ("vhost", lambda: admin.delete_vhost(args.vhost)),
+        ("broker users", delete_users),
+        ("database", lambda: admin.drop_db(args.db_name)),
+    ]
+    for what, step in steps:
+        for attempt in range(3):
+            try:
+                await asyncio.wait_for(step(), 120)
+                break
+            except Exception as exc:  # noqa: BLE001 - every step runs; failures shown
+                if attempt == 2:
+                    print(f"FAILED: cleanup of {what}: {exc!r}")
+                await asyncio.sleep(2)
+    if args.keep_logs:
+        print(f"logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def under_cprofile(renkei: str, out: Path, tmp: Path) -> str:
+    """A stand-in for the ``renkei`` command that runs each service (``renkei run NAME``)
+    under cProfile timed by the thread's CPU clock (not wall time: on a shared machine a
+    process waiting for a core is not working), its stats in ``out/NAME.prof`` when it stops."""
+    wrapper = tmp / "renkei-cprofile"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'[ "$1" = run ] || exec {renkei} "$@"\n'
+        f'exec {sys.executable} {Path(__file__).resolve()} --under-cprofile {out}/"$2".prof'
+        f' {renkei} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def run_under_cprofile(argv: list[str]) -> int:
+    """``OUT SCRIPT ARGS...``: SCRIPT run as ``__main__`` under cProfile (CPU clock)."""
+    out, script, *rest = argv
+    sys.argv = [script, *rest]
+    prof = cProfile.Profile(time.thread_time)
+    prof.enable()
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    finally:
+        prof.disable()
+        prof.dump_stats(out)
+    return 0
+
+
+async def profiled(args: argparse.Namespace, renkei: Renkei) -> None:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out = args.profile
+    targets = {k.replace(" ", "-"): v.pid for k, v in renkei.services.items()}
+    targets["requester"] = os.getpid()
+    spies = {
+        name: await asyncio.create_subprocess_exec(
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            str(args.rate),
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--output",
+            str(out / f"{name}.txt"),
+            *args.spy,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for name, pid in targets.items()
+    }
+    await asyncio.sleep(1.0)  # py-spy attached
+    us = await round_of(renkei, args.queries, (args.rounds + 1) * args.queries)
+    for proc in spies.values():
+        with contextlib.suppress(ProcessLookupError):  # one that failed has gone
+            proc.send_signal(signal.SIGINT)  # py-spy writes its stacks and exits
+    print(f"\n==== py-spy, {args.queries} queries at 1 in flight: CPU µs/answer  {fmt(us)}")
+    for name, proc in spies.items():
+        await proc.wait()
+        raw = out / f"{name}.txt"
+        if not raw.exists():
+            print(f"py-spy on {name} wrote nothing ({proc.returncode})")
+            continue
+        print_profile(name, raw, us[name.replace("-office", "")], top=args.top)
+
+
+def parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--queries", type=int, default=2000, help="queries per round (default 2000)")
+    ap.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
+    ap.add_argument("--warmup", type=int, default=300, help="queries before the rounds")
+    ap.add_argument("--people", type=int, default=2000, help="taxpayers seeded (default 2000)")
+    ap.add_argument("--profile", metavar="DIR", help="then one round under py-spy: stacks in DIR")
+    ap.add_argument(
+        "--cprofile",
+        metavar="DIR",
+        help="run the services under cProfile (their stats in DIR/NAME.prof when they stop;"
+        " CPU figures then include cProfile's own cost)",
+    )
+    ap.add_argument("--rate", type=int, default=250, help="py-spy samples a second")
+    ap.add_argument(
+        "--native",
+        dest="spy",
+        action="store_const",
+        const=["--native"],
+        default=[],
+        help="py-spy --native: C frames too (what the event loop's own time is)",
+    )
+    ap.add_argument("--top", type=int, default=16, help="rows of each profile printed")
+    ap.add_argument("--keep-logs", action="store_true")
+    args = ap.parse_args()
+    # what Renkei reads of query_bench's arguments; a vhost and database of this run's own
+    args.vhost, args.db_name = f"renkei-cpu-{os.getpid()}", f"renkei_cpu_{os.getpid()}"
+    args.service_log_level = "warning"
+    for name in ("profile", "cprofile"):
+        if getattr(args, name):
+            setattr(args, name, Path(getattr(args, name)).resolve())
+            getattr(args, name).mkdir(parents=True, exist_ok=True)
+    return args
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--under-cprofile"]:
+        sys.exit(run_under_cprofile(sys.argv[2:]))
+    sys.exit(uvloop.run(run(parse())))
