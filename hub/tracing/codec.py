@@ -33,7 +33,7 @@ from hub.tracing.names import (
     ROUTING_KEY,
     SPAN_NAMES,
 )
-from hub.tracing.spans import LeanSpan
+from hub.tracing.spans import MAX_EVENTS, LeanSpan
 from hub.wire import MAX_MESSAGE_BYTES
 
 __all__ = [
@@ -52,7 +52,6 @@ VERSION: Final = 1
 MAX_BATCH_BYTES: Final = MAX_MESSAGE_BYTES  # no message of the network is larger
 MAX_BATCH_SPANS: Final = 512
 MAX_ATTRIBUTES: Final = 16  # the allow-list has 15 keys
-MAX_EVENTS: Final = 16
 MAX_DURATION_NS: Final = 15 * 60 * 10**9  # a query's deadline is at most 120 s
 FUTURE_NS: Final = 5 * 60 * 10**9  # clocks of the network's hosts may differ this much
 PAST_NS: Final = 7 * 24 * 3600 * 10**9  # spans queued while the monitor was down

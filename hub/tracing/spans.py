@@ -14,11 +14,13 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+MAX_EVENTS: Final = 16  # events kept on one span (the monitor refuses a span with more)
 
 __all__ = ["LeanSpan", "LeanTracer", "LeanTracerProvider"]
 
@@ -80,7 +82,9 @@ class LeanSpan(trace.Span):
     def add_event(
         self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None
     ) -> None:
-        if not self.end_ns:
+        # the first MAX_EVENTS only, as OpenTelemetry's span limits drop the rest: a deadline
+        # message ends up to 64 queries under one span, two events each
+        if not self.end_ns and len(self.events) < MAX_EVENTS:
             self.events.append((name, timestamp or time.time_ns(), attributes or {}))
 
     def add_link(self, context: SpanContext, attributes: Any = None) -> None:

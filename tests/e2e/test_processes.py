@@ -29,6 +29,7 @@ from proc_env import (
 )
 from proc_secrets import deployment_secrets, held_in_files, held_in_memory, state_dir_of
 
+from hub.bus.juki import juki_identity
 from hub.node import Answer
 from hub.wire import HUB
 from issuance.rules import is_open
@@ -127,11 +128,18 @@ async def test_services_as_processes_answer_record_and_verify(deployment: dict[s
     assert "20 record(s)" in out and TAX in out
 
 
+def own_folders(state_dir: Path, identity: str) -> list[str]:
+    """public/, the identity's folder, and its 住基ネット user's where it has one."""
+    juki = juki_identity(identity)
+    return ["public", identity, *([juki] if (state_dir / juki).is_dir() else [])]
+
+
 def host(env: dict[str, str], identity: str, into: Path) -> dict[str, str]:
-    """The state directory of ``identity``'s own host: public/ and its own folder, copied
-    from the directory `renkei init` filled (modes kept), and the environment to run it."""
+    """The state directory of ``identity``'s own host: public/ and its own folders (its
+    住基ネット user's too, for a register or J-LIS), copied from the directory `renkei init`
+    filled (modes kept), and the environment to run it."""
     full = Path(env["RENKEI_STATE_DIR"])
-    for folder in ("public", identity):
+    for folder in own_folders(full, identity):
         shutil.copytree(full / folder, into / folder)
     return {**env, "RENKEI_STATE_DIR": str(into)}
 
@@ -142,8 +150,10 @@ async def test_each_service_runs_from_its_own_host_directory_alone(
     env = deployment
     hosts = {i: host(env, i, tmp_path / i) for i in (*SERVICES, CHILD)}
     hosts[HUB] = as_hub(hosts[HUB])
+    full = Path(env["RENKEI_STATE_DIR"])
     for ident in hosts:  # an office's host: its own keys and password, no other role's secret
-        assert sorted(os.listdir(tmp_path / ident)) == sorted(["public", ident])
+        assert sorted(os.listdir(tmp_path / ident)) == sorted(own_folders(full, ident))
+    assert "juki-jlis" in own_folders(full, "jlis")  # J-LIS is on 住基ネット too
     child = State.load(tmp_path / CHILD, [CHILD])
     answers, held, codes = await serve_and_ask(env, {i: hosts[i] for i in SERVICES}, child, 5)
     assert [a.status for a in answers] == ["ok"] * 5

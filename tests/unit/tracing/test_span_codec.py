@@ -21,7 +21,7 @@ from hub.tracing import (
     join_batch,
 )
 from hub.tracing import names as tn
-from hub.tracing.spans import LeanSpan, LeanTracer
+from hub.tracing.spans import MAX_EVENTS, LeanSpan, LeanTracer
 
 NOW = time.time_ns()
 OFFICES = {"chiyoda-child", "chiyoda-tax", "hub", "token"}
@@ -176,3 +176,19 @@ def test_the_memo_of_checked_values_tells_a_size_from_a_bool() -> None:
     assert check.allowed(tn.BODY_SIZE, 1) and not check.allowed(tn.BODY_SIZE, True)
     assert check.allowed(tn.ITEMS, ["local_tax"]) and check.allowed(tn.ITEMS, ("local_tax",))
     assert not check.allowed(tn.AFFAIR, {"a": 1}) and not check.allowed(tn.AFFAIR, [["x"]])
+
+
+def test_a_span_keeps_its_first_events_up_to_the_limit_and_is_still_stored() -> None:
+    """A deadline message ends up to 64 queries under one span, two events each: the span keeps
+    the first MAX_EVENTS (as OpenTelemetry's span limits do) and the monitor takes it."""
+    ended: list[LeanSpan] = []
+    span = LeanTracer(ended.append).start_span("timeout", kind=SpanKind.CONSUMER)
+    for _ in range(64):
+        span.add_event("recorded")
+        span.add_event("replied", {tn.BODY_SIZE: 300})
+    span.end()
+    decoded = decode_batch(
+        join_batch([encode_span(ended[0])]), now_ns=time.time_ns(), offices=OFFICES
+    )
+    assert not decoded.dropped
+    assert len(decoded.spans[0].events) == MAX_EVENTS
