@@ -106,7 +106,9 @@ async def test_each_token_has_its_directory_row_and_no_office_holds_a_number(
     tokens = 0
     for schema in offices:
         tokens += await pool.fetchval(f"SELECT count(token) FROM {schema}.docs")
-        if schema != "office_jlis":  # a register writes the 住民票コード (11 digits, "rrc"): no other
+        if (
+            schema != "office_jlis"
+        ):  # a register writes the 住民票コード (11 digits, "rrc"): no other
             long_digits = await pool.fetchval(
                 f"SELECT count(*) FROM {schema}.docs WHERE key ~ '[0-9]{{11}}'"
                 " OR (doc - 'rrc')::text ~ '[0-9]{11}'"
