@@ -39,10 +39,10 @@ lint: $(VENV)/.test
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# two workers, each given whole files (a module's deployment is built once) and its own vpcd
-# slot (vsmartcard-vpcd has two: tests/proc_env.py)
+# two workers (pytest-xdist), each given whole files, and every card test on one of them
+# (tests/conftest.py: the groups)
 test: $(VENV)/.test services lint
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 bench: $(VENV)/.test services
 	$(BIN)/python bench/query_bench.py

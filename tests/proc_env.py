@@ -43,17 +43,10 @@ __all__ = [
     "stop",
 ]
 
-# vsmartcard-vpcd has two slots (ports 35963 and 35964). Under pytest-xdist (`make test` runs
-# two workers) each worker takes the slot of its number; RENKEI_TEST_VPCD_SLOT=1 lets a second
-# suite, run without workers, hold a card of its own while another runs in slot 0.
-def _vpcd_slot() -> int:
-    if slot := os.environ.get("RENKEI_TEST_VPCD_SLOT"):
-        return int(slot)
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # gw0, gw1, …
-    return int(worker.removeprefix("gw"))
-
-
-VPCD_SLOT = _vpcd_slot()
+# vsmartcard-vpcd has two slots (ports 35963 and 35964): RENKEI_TEST_VPCD_SLOT=1 lets a second
+# suite hold a card of its own while another runs in slot 0. Under pytest-xdist every test that
+# holds a card runs on one worker, one at a time (tests/conftest.py).
+VPCD_SLOT = int(os.environ.get("RENKEI_TEST_VPCD_SLOT", "0"))
 READER = f"Virtual PCD 00 {VPCD_SLOT:02d}"
 VPCD_PORT = 35963 + VPCD_SLOT
 CODE = "import sys; from renkei.cli import main; sys.exit(main())"  # `python -c CODE args…`
