@@ -109,7 +109,8 @@ __all__ = [
 ]
 
 log = get_logger("renkei.network")
-JUKI_ROLES = frozenset({"resident_register", "number_resolver"})  # on 住基ネット: registers, J-LIS
+# on 住基ネット: the registers, J-LIS and its CA
+JUKI_ROLES = frozenset({"resident_register", "number_resolver", "certification"})
 MONITOR = "monitor"  # the monitor's broker identity (it sends no spans of its own)
 REPLAYER = "replayer"  # the monitor's second: replays dead letters as their senders
 
