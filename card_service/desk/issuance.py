@@ -137,11 +137,10 @@ async def issue_card(
         "holder": holder,
         "prefecture": resident.prefecture,
         "municipality": resident.municipality,
-        "code": code,
     }
-    auth_der = await ca.issue("authentication", auth_pub, **where, facts=None)
+    auth_der = await ca.issue("authentication", auth_pub, **where, facts=None, code=code)
     auth = _check(auth_der, auth_pub, "authentication")
-    sign_der = await ca.issue("signature", sign_pub, **where, facts=resident.facts())
+    sign_der = await ca.issue("signature", sign_pub, **where, facts=resident.facts(), code=code)
     sign = _check(sign_der, sign_pub, "signature")
     der = serialization.Encoding.DER
     _write(client, SLOTS["auth"].cert, auth.public_bytes(der))

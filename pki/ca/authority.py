@@ -219,10 +219,10 @@ class CertificationAuthority:
         (公的個人認証法 第12条): revoke what the change calls for in the certificates
         of every holder issued under that code, recorded now (the 記録年月日).
         Applied once per ``event`` id: None when applied before."""
+        digest = self.code_digest(code)
         if self.ledger.notice_applied(event):
             return None
         at = self._clock()
-        digest = self.code_digest(code)
         done: list[RevocationRecord] = []
         for holder in self.ledger.holders_of_code(digest):
             done += self._apply(ResidentEvent(kind, "notice", at), holder)
