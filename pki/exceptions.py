@@ -12,9 +12,6 @@ from typing import Final
 __all__ = [
     "JLIS_BAD_CERTIFICATE",
     "JLIS_CERTIFICATE_REVOKED",
-    "JUKI_MALFORMED",
-    "JUKI_OVERSIZED",
-    "JUKI_UNKNOWN_SENDER",
     "PKI_HTTP",
     "PKI_METHOD",
     "PKI_TOO_LARGE",
@@ -136,8 +133,3 @@ PKI_HTTP: Final = "pki.http"  # any other HTTP error
 # the office ``jlis-pki`` (``ca/office.py``) refusing to name a certificate's holder
 JLIS_BAD_CERTIFICATE: Final = "jlis.bad_certificate"
 JLIS_CERTIFICATE_REVOKED: Final = "jlis.certificate_revoked"
-
-# J-LIS's notices on 住基ネット (``pki/ca/juki.py``), refused and dead-lettered
-JUKI_OVERSIZED: Final = "juki.oversized"  # longer than hub.bus.juki.JUKI_MAX_BYTES
-JUKI_MALFORMED: Final = "juki.malformed"  # not JSON of a notice
-JUKI_UNKNOWN_SENDER: Final = "juki.unknown_sender"  # not J-LIS's broker user

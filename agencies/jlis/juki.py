@@ -25,7 +25,6 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
-from agencies.jlis.exceptions import JUKI_MALFORMED, JUKI_OVERSIZED, JUKI_UNKNOWN_SENDER
 from agencies.jlis.registry import Jlis
 from hub.bus import Bus, Delivery, OutMessage, Subscription
 from hub.bus.juki import (
@@ -38,6 +37,7 @@ from hub.bus.juki import (
 )
 from hub.log import get_logger
 from hub.node import OfficeError
+from hub.wire.exceptions import JUKI_MALFORMED, JUKI_OVERSIZED, JUKI_UNKNOWN_SENDER
 from hub.wire.juki import NOTICE_KINDS, JukiAnswer, JukiNotice, JukiRequest
 
 __all__ = ["JukiServer"]

@@ -18,10 +18,10 @@ from pydantic import ValidationError
 from hub.bus import Bus, Delivery, Subscription
 from hub.bus.juki import JUKI_MAX_BYTES, juki_identity, juki_notices
 from hub.log import get_logger
+from hub.wire.exceptions import JUKI_MALFORMED, JUKI_OVERSIZED, JUKI_UNKNOWN_SENDER
 from hub.wire.juki import JukiNotice
 from pki.ca.authority import CertificationAuthority
 from pki.ca.revocation import EventKind
-from pki.exceptions import JUKI_MALFORMED, JUKI_OVERSIZED, JUKI_UNKNOWN_SENDER
 
 __all__ = ["CaNotices"]
 
