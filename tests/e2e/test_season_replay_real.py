@@ -21,7 +21,7 @@ from hub.node import schema_for
 from loadtest.accounting import ACCEPTED, check
 from loadtest.schedule import Arrival
 from loadtest.season import load_season
-from renkei.network import open_network
+from renkei.network import load_rules, open_network, with_juki
 from renkei.pki_checks import signatures_on_disk
 from renkei.replay import close_target, open_target, senders
 from renkei.replay_web import PortalWeb
@@ -125,7 +125,7 @@ async def _filed_once_or_caught(settings: Settings, season: Any, portal: str, pk
     operator = (settings.state_dir / "pki" / "operator-token").read_text().strip()
     offices = await open_network(
         settings,
-        State.load(settings.state_dir, mine),
+        State.load(settings.state_dir, with_juki(load_rules(settings)[1], mine)),  # registers' too
         run=mine,
         signatures=signatures_on_disk(settings.state_dir),
     )
