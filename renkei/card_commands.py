@@ -188,12 +188,22 @@ async def issue(settings: Settings, args: argparse.Namespace) -> int:
     """The desk: the applicant checked against the register (``--register``, ``--local-id``:
     on it, the four facts its own), then the card issued."""
     resident = Resident.from_json(await asyncio.to_thread(Path(args.resident).read_bytes))
-    check_on_register(resident, await _register_record(settings, args.register, args.local_id))
+    record = await _register_record(settings, args.register, args.local_id)
+    check_on_register(resident, record)
+    code = record.get("rrc") if record is not None else None  # the 住民票コード, for the CA
     pins, path, token = _prepare_issue(settings, args, resident)
     async with aiohttp.ClientSession() as http:
         ca = HttpCa(http, args.url, token)
         key = _key_for(args)(path)
-        issued, serial = await issue_to_file(path, key, resident, pins, ca, holder=args.holder)
+        issued, serial = await issue_to_file(
+            path,
+            key,
+            resident,
+            pins,
+            ca,
+            holder=args.holder,
+            code=code if isinstance(code, str) else None,
+        )
     print(f"card issued → {path} (holder {issued.holder}, card serial {serial})")
     print(f"authentication certificate {issued.auth_serial:x}: {issued.auth_subject}")
     print(f"signature certificate {issued.sign_serial:x}: {issued.sign_subject}")

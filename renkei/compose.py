@@ -157,7 +157,7 @@ def _identity_secret(identity: str, name: str) -> dict[str, str]:
 
 
 def _juki_secrets(office: Office) -> list[dict[str, str]]:
-    """A register's or J-LIS's 住基ネット user (its own folder, ``hub/bus/juki.py``)."""
+    """A register's, J-LIS's or its CA's 住基ネット user (its own folder, ``hub/bus/juki.py``)."""
     if not JUKI_ROLES & set(office.roles):
         return []
     return [_identity_secret(juki_identity(office.code), f) for f in (PRIVATE_KEY, BROKER_PASSWORD)]
@@ -359,6 +359,7 @@ def _services(registry: Registry, identities: list[str], hubs: int) -> dict[str,
         ports=[f"127.0.0.1:{PKI_PORT}:{PKI_PORT}"],
         depends_on=ready,
         healthcheck=_health(f"http://127.0.0.1:{PKI_PORT}/ca/chain.pem"),
+        secrets_=_juki_secrets(registry.get(PKI_OFFICE)),  # J-LIS's notices, on 住基ネット
     )
     # the origin browsers see; logins are checked against the CA's chain and its CRLs
     portal = ["portal", "serve", "--host", ANY, "--port", str(PORTAL_PORT)]

@@ -81,6 +81,8 @@ from monitor import (
 from monitor import (
     load_rules as load_anomaly_rules,
 )
+from pki.ca.juki import CaNotices
+from pki.ca.office import CaListener
 from renkei.pki_checks import PkiSignatureCheck
 from renkei.roles import Seat, assemble
 from renkei.secrets import TOKEN, State
@@ -107,7 +109,8 @@ __all__ = [
 ]
 
 log = get_logger("renkei.network")
-JUKI_ROLES = frozenset({"resident_register", "number_resolver"})  # on 住基ネット: registers, J-LIS
+# on 住基ネット: the registers, J-LIS and its CA
+JUKI_ROLES = frozenset({"resident_register", "number_resolver", "certification"})
 MONITOR = "monitor"  # the monitor's broker identity (it sends no spans of its own)
 REPLAYER = "replayer"  # the monitor's second: replays dead letters as their senders
 
@@ -152,24 +155,27 @@ def identities(registry: Registry) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class JukiMembers:
-    """Who is on 住基ネット: the registers (office code → municipality) and J-LIS."""
+    """Who is on 住基ネット: the registers (office code → municipality), J-LIS and its CA."""
 
     registers: Mapping[str, str]
     jlis: str | None
+    ca: str | None = None
 
     def __contains__(self, code: object) -> bool:
-        return code in self.registers or code == self.jlis
+        return code in self.registers or code in (self.jlis, self.ca)
 
 
 def juki_members(registry: Registry) -> JukiMembers:
-    """The registers (role ``resident_register``) and J-LIS (``number_resolver``)."""
+    """The registers (role ``resident_register``), J-LIS (``number_resolver``) and its CA
+    (``certification``: J-LIS's 異動等失効情報 reach it over 住基ネット)."""
     registers = {
         o.code: o.municipality
         for o in registry
         if "resident_register" in o.roles and o.municipality is not None
     }
     jlis = next((o.code for o in registry if "number_resolver" in o.roles), None)
-    return JukiMembers(registers, jlis)
+    ca = next((o.code for o in registry if "certification" in o.roles), None)
+    return JukiMembers(registers, jlis, ca)
 
 
 def juki_topology_of(registry: Registry, prefix: str = "") -> Topology:
@@ -177,12 +183,12 @@ def juki_topology_of(registry: Registry, prefix: str = "") -> Topology:
     m = juki_members(registry)
     if m.jlis is None:
         return Topology((), (), (), ())
-    return juki_topology(m.registers, jlis=m.jlis, identity_prefix=prefix)
+    return juki_topology(m.registers, jlis=m.jlis, ca=m.ca, identity_prefix=prefix)
 
 
 def with_juki(registry: Registry, run: Iterable[str]) -> list[str]:
     """The identities a process running ``run`` holds: those, and the 住基ネット identity of
-    each that is on 住基ネット (a register, J-LIS)."""
+    each that is on 住基ネット (a register, J-LIS, its CA)."""
     members = juki_members(registry)
     ids = list(run)
     return ids + [juki_identity(c) for c in ids if c in members]
@@ -523,9 +529,13 @@ async def _start_office(
     net._closers.append(node.stop)
     net.offices[code], net.apps[code] = node, made.app
     if code == members.jlis and isinstance(made.app, Jlis):  # 全国サーバ on 住基ネット
-        server = JukiServer(made.app, await _juki_bus(net, code), members.registers)
+        server = JukiServer(made.app, await _juki_bus(net, code), members.registers, members.ca)
         await server.start()
         net._closers.append(server.stop)
+    if code == members.ca and members.jlis and isinstance(listener, CaListener):
+        notices = CaNotices(listener.ca, await _juki_bus(net, code), code=code, jlis=members.jlis)
+        await notices.start()  # J-LIS's 異動等失効情報 over 住基ネット
+        net._closers.append(notices.stop)
     for start in made.starters:  # after the node: they may ask through it
         await start()
 

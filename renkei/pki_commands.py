@@ -37,7 +37,7 @@ from pki.exceptions import PKI_HTTP
 from pki.relying.verify import issued_by, load_pem_bundle
 from renkei.exceptions import RENKEI_NO_CA, CommandError
 from renkei.metrics_http import metrics_arg
-from renkei.network import open_network
+from renkei.network import load_rules, open_network, with_juki
 from renkei.secrets import State
 from renkei.serving import heartbeat_arg, until_stopped, web_site
 from renkei.settings import Settings
@@ -69,8 +69,9 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
     try:
         async with contextlib.AsyncExitStack() as stack:
             await stack.enter_async_context(web_site(create_app(ca), args.host, args.port))
-            if settings.broker_url:  # on the network as jlis-pki: revocation follows the register
-                state = State.load(settings.state_dir, [PKI_OFFICE])
+            if settings.broker_url:  # on the network as jlis-pki; on 住基ネット, J-LIS's notices
+                own = with_juki(load_rules(settings)[1], [PKI_OFFICE])  # and juki-jlis-pki
+                state = State.load(settings.state_dir, own)
                 network = await open_network(
                     settings, state, run=[PKI_OFFICE], listeners={PKI_OFFICE: CaListener(ca)}
                 )

@@ -229,6 +229,7 @@ async def demo_resident(
             DEMO_PINS,
             HttpCa(http, pki_url, ca.operator_token),
             holder=holder,
+            code=rrc,
         )
     return card, tokens
 

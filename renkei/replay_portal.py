@@ -117,16 +117,22 @@ class Cards:
             sex=Sex(str(record["sex"])),
         )
         key = ec.generate_private_key(ec.SECP256R1())
-        holder = holder_for(pki_token)
-        auth = self.ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE)
+        holder, code = holder_for(pki_token), _code(record)
+        auth = self.ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE, code=code)
         try:
             sign = self.ca.issue(
-                CertKind.SIGNATURE, key.public_key(), holder, WHERE, facts
+                CertKind.SIGNATURE, key.public_key(), holder, WHERE, facts, code=code
             ).certificate
         except PolicyRefused:  # under 15
             sign = None
         der = auth.certificate.public_bytes(serialization.Encoding.DER)
         return Card(person, der, sign, key)
+
+
+def _code(record: Mapping[str, Any]) -> str | None:
+    """The register's 住民票コード of the resident, as the issuance application gives it."""
+    code = record.get("rrc")
+    return code if isinstance(code, str) else None
 
 
 async def open_cards() -> Cards:

@@ -141,9 +141,10 @@ class PortalWeb:
             "birth_date": str(record["birth_date"]),
             "sex": str(record["sex"]),
         }
-        holder = holder_for(pki_token)
-        auth = await self._certificate("authentication", holder, None)
-        sign = await self._certificate("signature", holder, facts)
+        holder, code = holder_for(pki_token), record.get("rrc")
+        code = code if isinstance(code, str) else None  # the 住民票コード, for the CA
+        auth = await self._certificate("authentication", holder, None, code)
+        sign = await self._certificate("signature", holder, facts, code)
         assert auth is not None, "an authentication certificate has no age limit"
         n = len(self.cards)
         local = ("127.1.{}.{}".format(*divmod(n, 250)), 0) if self._local else None
@@ -162,12 +163,16 @@ class PortalWeb:
         self.cards[person] = card
         return card
 
-    async def _certificate(self, kind: str, holder: str, facts: Any) -> str | None:
+    async def _certificate(
+        self, kind: str, holder: str, facts: Any, code: str | None = None
+    ) -> str | None:
         """A certificate's PEM, or None when the CA refuses it by policy (a signature
         certificate for a resident under 15)."""
         body = {"kind": kind, "public_key": self._pem, "holder": holder, **WHERE}
         if facts is not None:
             body["facts"] = facts
+        if code is not None:
+            body["code"] = code
         async with (
             self._issuing,
             self._ca.post(f"{self.pki_url}/certificates", json=body, headers=self._operator) as r,

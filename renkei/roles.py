@@ -162,8 +162,9 @@ def _portal_code(registry: Registry) -> str:
 
 
 def _certification(s: Seat) -> Part:
-    """J-LIS's certification service: the CA the caller runs names card holders and hears of
-    moves and deaths; it keeps its certificate links in the office's store."""
+    """J-LIS's certification service: the CA the caller runs names card holders; it keeps its
+    certificate links in the office's store (J-LIS's notices of moves and deaths reach it over
+    住基ネット: ``network._start_office`` starts its ``CaNotices``)."""
     ca = s.listener
     if ca is None:  # this process runs no CA: the office identifies no one
         return Part()

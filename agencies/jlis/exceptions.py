@@ -15,9 +15,6 @@ __all__ = [
     "JLIS_NUMBERS_EXHAUSTED",
     "JLIS_NUMBER_CHANGED",
     "JLIS_UNKNOWN_RESIDENT",
-    "JUKI_MALFORMED",
-    "JUKI_OVERSIZED",
-    "JUKI_UNKNOWN_SENDER",
     "BadCheckDigit",
     "InvalidGeneration",
     "InvalidSecret",
@@ -66,8 +63,3 @@ JLIS_NOT_THE_MUNICIPALITY: Final = "jlis.not_the_municipality"  # noted by anoth
 JLIS_ALREADY_NUMBERED: Final = "jlis.already_numbered"  # an entry J-LIS holds a number for
 JLIS_CODE_IN_USE: Final = "jlis.code_in_use"  # a birth's 住民票コード is someone's already
 JLIS_NUMBERS_EXHAUSTED: Final = "jlis.numbers_exhausted"  # changed nine times: no generation left
-
-# J-LIS's refusals on 住基ネット (``juki.py``)
-JUKI_OVERSIZED: Final = "juki.oversized"  # longer than JUKI_MAX_BYTES
-JUKI_MALFORMED: Final = "juki.malformed"  # not JSON of a request of 住基ネット
-JUKI_UNKNOWN_SENDER: Final = "juki.unknown_sender"  # no register's broker user vouched for it

@@ -11,24 +11,34 @@ answered where there is a register to answer, logged, and kept as a dead letter 
 vhost's ``renkei.dead``. Each act is J-LIS's own (``registry.Jlis``): kept once per event id, so
 a redelivered or repeated request is answered alike and applied once.
 
-J-LIS's CA still learns of a change as a holder through the hub (``pki/ca/office.py``), not
-over 住基ネット: see ``agencies/README.md``, "住基ネット", for why and what is left.
+A change J-LIS records that lapses a certificate (a 転出, 転居, 氏名変更 or 死亡 noted, a number
+changed) it passes on to its CA as 異動等失効情報 (公的個人認証法 第12条; ``JukiNotice``, by the
+住民票コード, on ``juki.out`` to the CA's queue ``juki.<ca>.notices``), under the register's event
+id: again on a request delivered again, which the CA applies once (``pki/ca/juki.py``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Mapping
 
 from pydantic import ValidationError
 
-from agencies.jlis.exceptions import JUKI_MALFORMED, JUKI_OVERSIZED, JUKI_UNKNOWN_SENDER
 from agencies.jlis.registry import Jlis
 from hub.bus import Bus, Delivery, OutMessage, Subscription
-from hub.bus.juki import JUKI_JLIS, JUKI_MAX_BYTES, JUKI_OUT, juki_office, juki_replies
+from hub.bus.juki import (
+    JUKI_JLIS,
+    JUKI_MAX_BYTES,
+    JUKI_OUT,
+    juki_notices,
+    juki_office,
+    juki_replies,
+)
 from hub.log import get_logger
 from hub.node import OfficeError
-from hub.wire.juki import JukiAnswer, JukiRequest
+from hub.wire.exceptions import JUKI_MALFORMED, JUKI_OVERSIZED, JUKI_UNKNOWN_SENDER
+from hub.wire.juki import NOTICE_KINDS, JukiAnswer, JukiNotice, JukiRequest
 
 __all__ = ["JukiServer"]
 
@@ -37,10 +47,12 @@ log = get_logger("agencies.jlis.juki")
 
 class JukiServer:
     """J-LIS's consumer of ``juki.jlis``: ``registers`` maps each register's office code to
-    its municipality (6-digit code)."""
+    its municipality (6-digit code); ``ca``: its CA's office code, told of what revokes."""
 
-    def __init__(self, jlis: Jlis, bus: Bus, registers: Mapping[str, str]) -> None:
-        self.jlis, self.bus, self.registers = jlis, bus, dict(registers)
+    def __init__(
+        self, jlis: Jlis, bus: Bus, registers: Mapping[str, str], ca: str | None = None
+    ) -> None:
+        self.jlis, self.bus, self.registers, self.ca = jlis, bus, dict(registers), ca
         self._sub: Subscription | None = None
 
     async def start(self) -> None:
@@ -74,6 +86,8 @@ class JukiServer:
         except OfficeError as exc:
             log.info("juki.refused", act=request.act, register=register, code=exc.code)
             answer = JukiAnswer(v=1, ok=False, code=exc.code, reason=str(exc)[:500])
+        if answer.ok:
+            await self._notify_ca(request, d.message_id)
         await self._answer(d, register, answer)
         await d.ack()
         log.info("juki.request", act=request.act, register=register, ok=answer.ok)
@@ -108,6 +122,18 @@ class JukiServer:
             event=r.event,
         )  # fmt: skip
         return JukiAnswer(v=1, ok=True)
+
+    async def _notify_ca(self, r: JukiRequest, message_id: str) -> None:
+        """The 異動等失効情報 of a change that lapses a certificate, to the CA (before the
+        register's answer: a stop in between is a redelivery, notified again, applied once)."""
+        kind = "number_changed" if r.act == "change_number" else NOTICE_KINDS.get(r.reason or "")
+        if self.ca is None or kind is None or r.act not in ("noted", "change_number"):
+            return
+        assert r.rrc is not None
+        event = r.event or str(uuid.uuid5(uuid.NAMESPACE_URL, f"juki:{message_id}"))
+        notice = JukiNotice(v=1, event=event, rrc=r.rrc, kind=kind)
+        out = OutMessage(notice.model_dump_json().encode(), message_id=f"n-{event}")
+        await self.bus.publish(JUKI_OUT, juki_notices(self.ca), out)
 
     async def _answer(self, d: Delivery, register: str, answer: JukiAnswer) -> None:
         body = answer.model_dump_json(exclude_none=True).encode()

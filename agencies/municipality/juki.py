@@ -18,12 +18,13 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from agencies.exceptions import REGISTER_JUKI_ANSWER
-from agencies.jlis.exceptions import JUKI_UNKNOWN_SENDER, MalformedNumber
+from agencies.jlis.exceptions import MalformedNumber
 from hub.bus import Bus, Delivery, OutMessage, Subscription
 from hub.bus.juki import JUKI_IN, JUKI_JLIS, juki_office, juki_replies
 from hub.log import get_logger
 from hub.node import OFFICE_TIMED_OUT, OfficeError
 from hub.wire import Facts
+from hub.wire.exceptions import JUKI_UNKNOWN_SENDER
 from hub.wire.juki import JukiAnswer, JukiRequest
 
 __all__ = ["JukiLink"]

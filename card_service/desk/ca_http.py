@@ -58,6 +58,7 @@ class HttpCa:
         prefecture: str,
         municipality: str,
         facts: dict[str, str] | None,
+        code: str | None = None,
     ) -> bytes:
         body: dict[str, Any] = {
             "kind": kind,
@@ -68,6 +69,8 @@ class HttpCa:
         }
         if facts is not None:
             body["facts"] = facts
+        if code is not None:
+            body["code"] = code
         resp = await self._request("POST", "/certificates", body)
         try:
             pem = (await resp.json())["certificate"]

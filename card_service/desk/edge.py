@@ -53,13 +53,14 @@ async def issue_to_file(
     ca: CertificateAuthority,
     *,
     holder: str | None = None,
+    code: str | None = None,
 ) -> tuple[IssuedCard, str]:
     """Issue a new card for ``resident`` into the state file ``path``: (what was issued, the
     card's serial). Refuses to overwrite an existing card."""
     if await asyncio.to_thread(path.exists):
         raise StateFileError(f"{path} exists: refusing to overwrite a card")
     desk = MemoryTransport()
-    issued = await issue_card(CardClient(desk), resident, pins, ca, holder)
+    issued = await issue_card(CardClient(desk), resident, pins, ca, holder=holder, code=code)
     store = await asyncio.to_thread(CardStore.create, path, desk.card.state, key)
     store.close()
     return issued, desk.card.state.serial

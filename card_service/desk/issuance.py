@@ -43,8 +43,10 @@ class CertificateAuthority(Protocol):
         prefecture: str,
         municipality: str,
         facts: dict[str, str] | None,
+        code: str | None = None,
     ) -> bytes:
-        """The certificate (DER) for the public key."""
+        """The certificate (DER) for the public key; ``code``: the 署名利用者's 住民票コード, as
+        the 市町村長's issuance application gives it (the CA revokes by it on J-LIS's notice)."""
         ...
 
     async def ca_certificate(self, kind: str) -> bytes:
@@ -121,9 +123,12 @@ async def issue_card(
     resident: Resident,
     pins: Pins,
     ca: CertificateAuthority,
+    *,
     holder: str | None = None,
+    code: str | None = None,
 ) -> IssuedCard:
-    """Personalize the blank card behind ``client`` for ``resident`` and activate it."""
+    """Personalize the blank card behind ``client`` for ``resident`` and activate it;
+    ``code``: the resident's 住民票コード on the register, given to the CA."""
     holder = holder or new_holder()
     client.select_app(JPKI)
     auth_pub = _generate(client, SLOTS["auth"].key)
@@ -133,9 +138,9 @@ async def issue_card(
         "prefecture": resident.prefecture,
         "municipality": resident.municipality,
     }
-    auth_der = await ca.issue("authentication", auth_pub, **where, facts=None)
+    auth_der = await ca.issue("authentication", auth_pub, **where, facts=None, code=code)
     auth = _check(auth_der, auth_pub, "authentication")
-    sign_der = await ca.issue("signature", sign_pub, **where, facts=resident.facts())
+    sign_der = await ca.issue("signature", sign_pub, **where, facts=resident.facts(), code=code)
     sign = _check(sign_der, sign_pub, "signature")
     der = serialization.Encoding.DER
     _write(client, SLOTS["auth"].cert, auth.public_bytes(der))

@@ -37,6 +37,7 @@ __all__ = [
     "JUKI_PREFIX",
     "JUKI_VHOST_SUFFIX",
     "juki_identity",
+    "juki_notices",
     "juki_office",
     "juki_replies",
     "juki_topology",
@@ -70,10 +71,16 @@ def juki_replies(office: str) -> str:
     return f"juki.{office}.replies"
 
 
+def juki_notices(ca: str) -> str:
+    """The CA's queue of J-LIS's 異動等失効情報 (and its routing key on :data:`JUKI_OUT`)."""
+    return f"juki.{ca}.notices"
+
+
 def juki_topology(
     registers: Iterable[str],
     *,
     jlis: str = "jlis",
+    ca: str | None = None,
     identity_prefix: str = "",
     delivery_limit: int = 5,
 ) -> Topology:
@@ -85,12 +92,15 @@ def juki_topology(
     |---|---|---|
     | ``juki-<register>`` | ``juki.in`` | ``juki.<register>.replies`` |
     | ``juki-jlis`` | ``juki.out`` | ``juki.jlis`` |
+    | ``juki-<ca>`` | (nothing) | ``juki.<ca>.notices`` |
 
     (each may also write ``renkei.dlx``, to dead-letter what it refuses).
     """
     codes = tuple(validate_office_code(c) for c in registers)
     if jlis in codes:
         raise ValueError("J-LIS and the registers are distinct offices")
+    if ca is not None and (validate_office_code(ca) in codes or ca == jlis):
+        raise ValueError("the CA, J-LIS and the registers are distinct offices")
     p = identity_prefix
     work: dict[str, ArgValue] = {
         "x-delivery-limit": delivery_limit,
@@ -124,6 +134,18 @@ def juki_topology(
                 configure="^$",
                 write=rf"^(juki\.in|{dlx})$",
                 read=rf"^juki\.{code}\.replies$",  # code is [a-z0-9-]: no escaping
+            )
+        )
+    if ca is not None:  # J-LIS's 異動等失効情報 to its CA, which only reads them
+        name = juki_notices(ca)
+        queues.append(Queue(name, arguments=dict(work)))
+        bindings.append(Binding(JUKI_OUT, name, name))
+        permissions.append(
+            Permission(
+                f"{p}{juki_identity(ca)}",
+                configure="^$",
+                write=rf"^{dlx}$",
+                read=rf"^juki\.{ca}\.notices$",
             )
         )
     policies = (

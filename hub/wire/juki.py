@@ -1,5 +1,5 @@
 """The messages of 住基ネット (``hub/bus/juki.py``): a register's 異動等情報 and number requests
-to J-LIS, and J-LIS's answer.
+to J-LIS, J-LIS's answer, and J-LIS's 異動等失効情報 to its CA (``JukiNotice``).
 
 No envelope and no signature: 住基ネット is a closed network whose broker vouches for each
 sender (``user_id``, checked by the broker against the login), and the municipality a request
@@ -16,7 +16,7 @@ from pydantic import StringConstraints, model_validator
 from hub.wire.base import WireModel
 from hub.wire.messages import Facts
 
-__all__ = ["JUKI_ACTS", "JukiAnswer", "JukiRequest"]
+__all__ = ["JUKI_ACTS", "NOTICE_KINDS", "JukiAnswer", "JukiNotice", "JukiRequest"]
 
 Rrc = Annotated[str, StringConstraints(pattern=r"^[0-9]{11}$")]
 Number = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
@@ -72,3 +72,22 @@ class JukiAnswer(WireModel):
     number: Number | None = None
     code: Annotated[str, StringConstraints(max_length=64)] | None = None
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+NoticeKind = Literal["moved", "name_changed", "died", "number_changed"]
+NOTICE_KINDS: dict[str, NoticeKind] = {  # J-LIS's 異動事由 → the notice that revokes
+    "転出": "moved",  # 住民票の消除
+    "転居": "moved",  # 住所の記載の修正
+    "氏名変更": "name_changed",  # 氏名の記載の修正
+    "死亡": "died",
+}
+
+
+class JukiNotice(WireModel):
+    """J-LIS's 異動等失効情報 to its CA (公的個人認証法 第12条): the change J-LIS recorded of the
+    resident with this 住民票コード, under the register's event id (applied once)."""
+
+    v: Literal[1]
+    event: EventId
+    rrc: Rrc
+    kind: NoticeKind

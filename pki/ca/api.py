@@ -64,6 +64,7 @@ class IssueIn(_Strict):
     prefecture: Text
     municipality: Text
     facts: FactsIn | None = None
+    code: Annotated[str, Field(pattern=r"^[0-9]{11}$")] | None = None  # the 住民票コード
 
     def locality(self) -> Locality:
         return Locality(self.prefecture, self.municipality)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,14 +28,16 @@ from pki.ca.hierarchy import Hierarchy
 from pki.ca.keystore import open_state
 from pki.ca.ledger import CertRecord, Ledger, RevocationRecord
 from pki.ca.ocsp import UNAUTHORIZED, OcspResponder
-from pki.ca.revocation import ResidentEvent, check_holder, revocations_for
+from pki.ca.revocation import EventKind, ResidentEvent, check_holder, revocations_for
 from pki.ca.validity import validity
 from pki.ca.verifiers import Verifier, VerifierRegistry
-from pki.exceptions import NotOnFile, PolicyRefused
+from pki.exceptions import Malformed, NotOnFile, PolicyRefused
 from pki.facts import Locality, ResidentFacts
 from pki.profiles import CaName, CertKind, Endpoints, end_entity
 
 __all__ = ["CertificationAuthority", "Issued"]
+
+_CODE = re.compile(r"[0-9]{11}")
 
 log = get_logger("pki.ca.authority")
 Clock = Callable[[], dt.datetime]
@@ -122,6 +125,12 @@ class CertificationAuthority:
     def holder_digest(self, holder: str) -> str:
         return hmac.new(self._holder_key, check_holder(holder).encode(), hashlib.sha256).hexdigest()
 
+    def code_digest(self, code: str) -> str:
+        """The digest of a 住民票コード, under the CA's key (never kept in the clear)."""
+        if not _CODE.fullmatch(code):
+            raise Malformed("a resident-record code is 11 digits")
+        return hmac.new(self._holder_key, b"rrc:" + code.encode(), hashlib.sha256).hexdigest()
+
     def issue(
         self,
         kind: CertKind,
@@ -130,10 +139,14 @@ class CertificationAuthority:
         locality: Locality,
         facts: ResidentFacts | None = None,
         *,
+        code: str | None = None,
         not_before: dt.datetime | None = None,
         not_after: dt.datetime | None = None,
     ) -> Issued:
-        """A certificate for a resident's public key. ``facts``: signature certificates only."""
+        """A certificate for a resident's public key. ``facts``: signature certificates only.
+        ``code``: the 署名利用者's 住民票コード, as the 市町村長's issuance application gives it
+        (J-LIS's 異動等失効情報 names the resident by it: :meth:`apply_notice`)."""
+        code_digest = None if code is None else self.code_digest(code)
         if kind is CertKind.SIGNATURE and facts is None:
             raise PolicyRefused("a signature certificate needs the four facts")
         if kind is CertKind.AUTHENTICATION and facts is not None:
@@ -161,6 +174,8 @@ class CertificationAuthority:
             not_after=end,
             endpoints=self.endpoints,
         )
+        if code_digest is not None:
+            self.ledger.link_code(code_digest, digest)
         self.ledger.add(CertRecord(ca_name, serial, digest, start, end))
         log.info("certificate issued", ca=ca_name.value)
         issued = Issued(ca_name, serial, subject_id, cert)
@@ -195,7 +210,27 @@ class CertificationAuthority:
         Only certificates issued before the change are touched: a certificate issued after a
         move (with the new address) survives the move's event arriving late.
         """
-        digest = self.holder_digest(event.holder)
+        done = self._apply(event, self.holder_digest(event.holder))
+        log.info("resident event applied", kind=event.kind.value, revoked=len(done))
+        return done
+
+    def apply_notice(self, kind: EventKind, code: str, event: str) -> list[RevocationRecord] | None:
+        """J-LIS's 異動等失効情報 of the resident with 住民票コード ``code``
+        (公的個人認証法 第12条): revoke what the change calls for in the certificates
+        of every holder issued under that code, recorded now (the 記録年月日).
+        Applied once per ``event`` id: None when applied before."""
+        digest = self.code_digest(code)
+        if self.ledger.notice_applied(event):
+            return None
+        at = self._clock()
+        done: list[RevocationRecord] = []
+        for holder in self.ledger.holders_of_code(digest):
+            done += self._apply(ResidentEvent(kind, "notice", at), holder)
+        self.ledger.mark_notice(event)
+        log.info("notice applied", kind=kind.value, revoked=len(done))
+        return done
+
+    def _apply(self, event: ResidentEvent, digest: str) -> list[RevocationRecord]:
         done: list[RevocationRecord] = []
         for rule in revocations_for(event):
             ca = CaName(rule.kind.value)
@@ -204,7 +239,6 @@ class CertificationAuthority:
                     continue
                 if self.ledger.revocation(ca, rec.serial) is None:
                     done.append(self.revoke(ca, rec.serial, rule.reason, event.at))
-        log.info("resident event applied", kind=event.kind.value, revoked=len(done))
         return done
 
     def crl(self, ca: CaName) -> x509.CertificateRevocationList:

@@ -1,8 +1,11 @@
 """The CA's ledger: which serials it issued, to which holder, and which it revoked.
 
-No personal data: a record is (CA, serial, holder digest, validity). The holder digest is an
-HMAC of the holder reference under the CA's own key, so the ledger cannot be joined with any
-other data set, and the serial (random, 159 bits) is never derived from the person.
+No personal data: a record is (CA, serial, holder digest, validity); beside it, the digest
+of the 住民票コード that the 市町村長's issuance application gave for a holder
+(``codes``: J-LIS's 異動等失効情報 names the resident by it) and the ids of the
+notices applied (``notices``). A digest is an HMAC under the CA's own key, so the
+ledger cannot be joined with any other data set, and the serial (random, 159 bits)
+is never derived from the person.
 
 Kept in memory, optionally backed by an SQLite database (``ledger.sqlite3``, mode 0600, WAL,
 ``synchronous=FULL``) that is read on open. Each record is one transaction, durable before the
@@ -46,6 +49,10 @@ CREATE TABLE IF NOT EXISTS revoked (
     revoked_at TEXT NOT NULL, invalid_since TEXT,
     PRIMARY KEY (ca, serial)
 );
+CREATE TABLE IF NOT EXISTS codes (
+    code TEXT NOT NULL, holder TEXT NOT NULL, PRIMARY KEY (code, holder)
+);
+CREATE TABLE IF NOT EXISTS notices (event TEXT PRIMARY KEY);
 """
 _ISSUE = "INSERT {}INTO issued VALUES (:ca, :serial, :holder, :not_before, :not_after)"
 _REVOKE = "INSERT {}INTO revoked VALUES (:ca, :serial, :reason, :revoked_at, :invalid_since)"
@@ -77,6 +84,8 @@ class Ledger:
         self._certs: dict[tuple[CaName, int], CertRecord] = {}
         self._holders: dict[str, list[CertRecord]] = {}
         self._revoked: dict[CaName, dict[int, RevocationRecord]] = {c: {} for c in CaName}
+        self._codes: dict[str, set[str]] = {}  # code digest → holder digests
+        self._notices: set[str] = set()
         self._db: sqlite3.Connection | None = None
         if path is not None:
             self._db = _connect(path)
@@ -96,6 +105,25 @@ class Ledger:
         if self._db is not None:
             self._db.execute(_ISSUE.format(""), _issue_row(rec))
         self._index(rec)
+
+    def link_code(self, code: str, holder: str) -> None:
+        """Keep that the holder (digest) is the resident with this code (digest)."""
+        if holder in self._codes.get(code, ()):
+            return
+        if self._db is not None:
+            self._db.execute("INSERT OR IGNORE INTO codes VALUES (?, ?)", (code, holder))
+        self._codes.setdefault(code, set()).add(holder)
+
+    def holders_of_code(self, code: str) -> list[str]:
+        return sorted(self._codes.get(code, ()))
+
+    def notice_applied(self, event: str) -> bool:
+        return event in self._notices
+
+    def mark_notice(self, event: str) -> None:
+        if self._db is not None:
+            self._db.execute("INSERT OR IGNORE INTO notices VALUES (?)", (event,))
+        self._notices.add(event)
 
     def revoke(self, rev: RevocationRecord) -> tuple[RevocationRecord, bool]:
         """Record a revocation; a second one of the same serial keeps the first (idempotent)."""
@@ -132,6 +160,9 @@ class Ledger:
             for row in db.execute("SELECT * FROM revoked ORDER BY rowid"):
                 rev = _revocation(row)
                 self._revoked[rev.ca][rev.serial] = rev
+            for row in db.execute("SELECT code, holder FROM codes"):
+                self._codes.setdefault(str(row["code"]), set()).add(str(row["holder"]))
+            self._notices.update(str(r["event"]) for r in db.execute("SELECT event FROM notices"))
         except (ValueError, KeyError, TypeError) as exc:
             raise StateError(f"{path}: a row is not a ledger entry ({exc})") from None
 

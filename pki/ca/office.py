@@ -1,16 +1,11 @@
-"""The certification authority's office on the network (``jlis-pki``): revocation follows
-the resident register, and J-LIS names the holder of an authentication certificate for the
-portal.
+"""The certification authority's office on the network (``jlis-pki``): J-LIS names the holder
+of an authentication certificate for the portal.
 
 The CA enrolls (as office ``jlis-pki``) each person it certifies and files their certificates
-under that token (``holder_for``); a register's change event then reaches it under the same
-token, and a move (out, or within the municipality) or a change of name revokes the signature
-certificate, a death or a number change (the card bears the former number) both
-(``pki.revocations_for``). The revocation is recorded when the CA
-learns of the event, not on the event's effective date: 公的個人認証法 第12条 has 機構 record
-the 異動等失効情報 with its 記録年月日 as soon as it learns of the change from the 本人確認情報,
-which the municipality updates when it processes the 届出 (REGISTER-FACTS §1.4) — so a move
-out filed ahead revokes at filing.
+under that token (``holder_for``). Revocation does not follow the hub: J-LIS passes its
+異動等失効情報 to the CA over 住基ネット (``pki/ca/juki.py``, by the 住民票コード given at
+issuance), and the register's change events the hub still delivers to the CA as a holder are
+heard and left (``changed``).
 When it issues a certificate to such a holder, J-LIS keeps the link from the certificate to
 its own token (in its own store; the link never leaves it): a portal login or the portal's
 check of who signed an application (``Identify``) gets back ``Identified`` with that token,
@@ -32,7 +27,6 @@ from hub.log import get_logger
 from hub.node import OfficeStore
 from hub.wire import JLIS_PKI, Change, Identified, NotFound, Outcome, Refused
 from pki.ca.authority import CertificationAuthority, Issued
-from pki.ca.revocation import EventKind, ResidentEvent
 from pki.cms import load_certificate
 from pki.exceptions import JLIS_BAD_CERTIFICATE, JLIS_CERTIFICATE_REVOKED
 
@@ -42,13 +36,6 @@ PKI_OFFICE = JLIS_PKI  # the CA's office on the network
 LINKS = "certificate_links"
 _PREFIX = "t:"
 log = get_logger("pki.ca.office")
-_EVENTS: dict[str, EventKind] = {
-    "moved_out": EventKind.MOVED,  # 住民票の消除
-    "address_changed": EventKind.MOVED,  # 住所の記載の修正 (転居)
-    "name_changed": EventKind.NAME_CHANGED,  # 氏名の記載の修正
-    "death": EventKind.DIED,
-    "number_changed": EventKind.NUMBER_CHANGED,  # the card bears the former number
-}
 
 
 def holder_for(token: str) -> str:
@@ -61,7 +48,7 @@ def _fingerprint(der: bytes) -> str:
 
 
 class CaListener:
-    """``jlis-pki``'s office code: change events → revocations; certificates → holders."""
+    """``jlis-pki``'s office code: certificates → holders (revocation: ``pki/ca/juki.py``)."""
 
     def __init__(self, ca: CertificationAuthority, store: OfficeStore | None = None) -> None:
         self.ca = ca
@@ -73,12 +60,9 @@ class CaListener:
     async def changed(
         self, person: str, change: Change, effective: dt.date, detail: dict[str, str]
     ) -> None:
-        kind = _EVENTS.get(change)
-        if kind is None:  # births, move-ins and household changes revoke nothing
-            return
-        at = self.ca.now()  # the 記録年月日: now, not ``effective`` (see the module's text)
-        revoked = self.ca.apply_event(ResidentEvent(kind, holder_for(person), at))
-        log.info("pki.event", change=change, revoked=len(revoked))
+        """A register's change event, delivered to the CA as a holder: left. The CA revokes
+        from J-LIS's 異動等失効情報 over 住基ネット (公的個人認証法 第12条), not from the hub."""
+        log.info("pki.change_left", change=change)
 
     async def close(self) -> None:
         """Stop hearing of issued certificates; wait for the links being written."""

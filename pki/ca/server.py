@@ -159,6 +159,7 @@ async def issue(request: web.Request) -> web.Response:
         body.holder,
         body.locality(),
         body.facts.to_facts() if body.facts else None,
+        code=body.code,
     )
     cert = issued.certificate
     return web.json_response(

@@ -125,8 +125,9 @@ async def resident(
         await net.offices[office].enroll(number, four)
     holder = holder_for(await net.offices[PKI_OFFICE].enroll(number, four))
     key = ec.generate_private_key(ec.SECP256R1())
-    auth = pki.ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE)
-    sign = pki.ca.issue(CertKind.SIGNATURE, key.public_key(), holder, WHERE, facts)
+    # the 市町村長's issuance application gives the 住民票コード: J-LIS's notices revoke by it
+    auth = pki.ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE, code=rrc)
+    sign = pki.ca.issue(CertKind.SIGNATURE, key.public_key(), holder, WHERE, facts, code=rrc)
     portal = net.apps.get(PORTAL)  # None when the test drives the portal by hand
     return Resident(net, portal, register, child, auth.certificate, sign.certificate, key)
 

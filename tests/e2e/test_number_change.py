@@ -12,9 +12,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from e2e_env import Env
-from portal_env import FACTS, WHERE
 from test_changes import events
 from test_register_events import (
     HOLDERS,
@@ -22,8 +20,10 @@ from test_register_events import (
     REGISTER,
     ca_with_certificates,
     deployed,
+    issue_both,
     jlis_doc,
     on_register,
+    revoked,
     settled,
     today,
 )
@@ -33,7 +33,7 @@ from agencies.municipality.numbering import NumberNotice
 from agencies.municipality.register_desk import EVENTS_LOG, RegisterDesk, parse
 from hub.node import EnrollmentRefused, OfficeError
 from hub.wire import Facts
-from pki import CaName, CertKind
+from pki import CaName
 from pki.ca.office import PKI_OFFICE, holder_for
 from renkei.cli import _parser
 from renkei.network import Network
@@ -105,11 +105,7 @@ async def test_a_number_change_reaches_every_holder_once_and_keeps_their_tokens(
     ca, listener = ca_with_certificates(now)
     net = await env.network(run=None, listeners={PKI_OFFICE: listener})
     rrc, old, tokens = await on_register(env, net, *HOLDERS, PKI_OFFICE)
-    holder = holder_for(tokens[PKI_OFFICE])
-    key = ec.generate_private_key(ec.SECP256R1())
-    issued = now - dt.timedelta(days=1)
-    sig = ca.issue(CertKind.SIGNATURE, key.public_key(), holder, WHERE, FACTS, not_before=issued)
-    auth = ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE, not_before=issued)
+    sig, auth = issue_both(ca, holder_for(tokens[PKI_OFFICE]), rrc, now - dt.timedelta(days=1))
     notices: list[NumberNotice] = []
     change = parse("number", "R1", today(), {"by": "request"})
     record = await desk(net, notices).file(change)
@@ -132,9 +128,9 @@ async def test_a_number_change_reaches_every_holder_once_and_keeps_their_tokens(
     assert kept is not None and kept["number"] == new and kept["number_changed"] == today()
     [notice] = notices
     assert (notice.number, notice.reason, notice.by) == (new, "個人番号の変更", "本人の請求")
-    # the card bears the old number: both its certificates are revoked
-    assert ca.status(CaName.SIGNATURE, sig.serial)[1] is not None
-    assert ca.status(CaName.AUTHENTICATION, auth.serial)[1] is not None
+    # the card bears the old number: J-LIS's notice revokes both its certificates
+    await revoked(ca, CaName.SIGNATURE, sig.serial)
+    await revoked(ca, CaName.AUTHENTICATION, auth.serial)
     # the same request again, under its id or a new one the same day: refused, nothing told
     for again in (change, parse("number", "R1", today(), {"by": "ex_officio"})):
         with pytest.raises(OfficeError) as dup:

@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import json
 import urllib.parse
+import uuid
 
 import pytest
 from cryptography import x509
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from pki_http_env import FACTS, Server, start
 
-from pki import CaName, facts_from_certificate, sign_document
+from pki import CaName, EventKind, facts_from_certificate, sign_document
 from pki.relying.status import check_ocsp_response, ocsp_request
 
 OCSP = {"Content-Type": "application/ocsp-request"}
@@ -130,6 +131,9 @@ def issue_body(**over: object) -> dict[str, object]:
         ),
         (json.dumps(issue_body(facts=FACTS | {"name": "a\u0000b"})).encode(), 400, "pki.malformed"),
         (json.dumps(issue_body(prefecture="x" * 300)).encode(), 400, "pki.malformed"),
+        (json.dumps(issue_body(code="1234567890")).encode(), 400, "pki.malformed"),
+        (json.dumps(issue_body(code=12345678903)).encode(), 400, "pki.malformed"),
+        (json.dumps(issue_body(code="1234567890１")).encode(), 400, "pki.malformed"),
     ],
 )
 async def test_bad_issuance_requests_get_clear_errors(
@@ -390,3 +394,12 @@ async def test_crls_are_reissued_on_schedule(tmp_path_factory: pytest.TempPathFa
     finally:
         await runner.cleanup()
         ca.close()
+
+
+async def test_the_code_given_at_issuance_is_what_jlis_notice_revokes_by(server: Server) -> None:
+    """The desk's issuance application gives the 住民票コード (the certificate does not bear it)."""
+    body = json.dumps(issue_body(holder="card-c1", code="24680135792")).encode()
+    status, raw = await post(server, "/certificates", data=body, headers=server.operator)
+    assert status == 201 and b"24680135792" not in raw
+    done = server.ca.apply_notice(EventKind.NAME_CHANGED, "24680135792", str(uuid.uuid4()))
+    assert done is not None and [r.ca for r in done] == [CaName.SIGNATURE]

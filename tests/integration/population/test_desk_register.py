@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp import web
 from population_env import Deployment
 
 from hub.node import PgStore
@@ -60,6 +62,7 @@ async def desk(deployment: Deployment, pool: asyncpg.Pool) -> Path:
         [
             ("D1", None, ON_REGISTER),
             ("D2", None, {**ON_REGISTER, "move_out": "2026-12-20"}),
+            ("D3", None, {**ON_REGISTER, "rrc": "13579246801"}),
         ],
     )
     files = deployment.state_dir / "desk"
@@ -71,7 +74,12 @@ async def desk(deployment: Deployment, pool: asyncpg.Pool) -> Path:
 
 
 async def issue(
-    deployment: Deployment, files: Path, applicant: dict[str, Any], *extra: str, db: bool = True
+    deployment: Deployment,
+    files: Path,
+    applicant: dict[str, Any],
+    *extra: str,
+    db: bool = True,
+    url: str = "http://127.0.0.1:9",
 ) -> tuple[int, str]:
     path = files / "applicant.json"
     path.write_text(json.dumps(applicant, ensure_ascii=False))
@@ -79,7 +87,7 @@ async def issue(
     code, err = await renkei(
         deployment,
         *("card", "issue", "--resident", str(path), "--pins", str(files / "pins.json")),
-        *("--state", str(state), "--url", "http://127.0.0.1:9"),
+        *("--state", str(state), "--url", url),
         *extra,
         db=db,
     )
@@ -93,6 +101,33 @@ async def test_a_resident_on_the_register_passes_the_check(
     code, err = await issue(deployment, desk, APPLICANT, "--register", REGISTER, "--local-id", "D1")
     assert code == 2
     assert "is not reachable: is `renkei pki serve` running?" in err  # past the check, at the CA
+
+
+async def test_the_desk_gives_the_ca_the_residents_code(deployment: Deployment, desk: Path) -> None:
+    """The 市町村長's issuance application gives the CA the 住民票コード on the register (J-LIS's
+    異動等失効情報 names the resident by it): a CA that takes the request and refuses it."""
+    asked: list[dict[str, Any]] = []
+
+    async def certificates(request: web.Request) -> web.Response:
+        asked.append(await request.json())
+        return web.json_response({"code": "pki.refused", "message": "no"}, status=422)
+
+    app = web.Application()
+    app.router.add_post("/certificates", certificates)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    await web.SockSite(runner, sock).start()
+    try:
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        code, err = await issue(
+            deployment, desk, APPLICANT, "--register", REGISTER, "--local-id", "D3", url=url
+        )
+    finally:
+        await runner.cleanup()
+    assert code != 0 and "pki.refused" in err
+    assert [a["code"] for a in asked] == ["13579246801"]
 
 
 @pytest.mark.parametrize(

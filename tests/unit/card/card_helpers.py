@@ -61,6 +61,7 @@ class InProcessCa:
         prefecture: str,
         municipality: str,
         facts: dict[str, str] | None,
+        code: str | None = None,
     ) -> bytes:
         self.calls.append(kind)
         key = serialization.load_pem_public_key(public_key_pem.encode())
@@ -80,6 +81,7 @@ class InProcessCa:
             holder,
             Locality(prefecture, municipality),
             rf,
+            code=code,
         )
         return issued.certificate.public_bytes(serialization.Encoding.DER)
 

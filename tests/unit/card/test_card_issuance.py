@@ -22,7 +22,7 @@ from card_service import (
 )
 from card_service.card.keys import load_key
 from card_service.card.texts import decode_facts, encode_facts
-from pki import facts_from_certificate
+from pki import EventKind, facts_from_certificate
 
 JPKI = bytes.fromhex("D392F000260100000001")
 
@@ -50,6 +50,14 @@ async def test_the_ca_is_asked_for_both_and_the_holder_is_kept() -> None:
     issued = await issue_card(CardClient(desk), RESIDENT, PINS, ca, holder="desk-ref-7")
     assert ca.calls == ["authentication", "signature"]
     assert issued.holder == "desk-ref-7"
+
+
+async def test_the_residents_code_reaches_the_ca_with_both_certificates() -> None:
+    """The 住民票コード the 市町村長's application gives: J-LIS's notice revokes by it."""
+    ca = InProcessCa()
+    await issue_card(CardClient(Desk()), RESIDENT, PINS, ca, code="12345678903")
+    done = ca.ca.apply_notice(EventKind.DIED, "12345678903", "e1")
+    assert done is not None and len(done) == 2
 
 
 class _Refusing(InProcessCa):

@@ -107,8 +107,8 @@ def test_every_office_of_the_registry_has_a_service_and_the_hub_two() -> None:
     assert running.count("monitor") == 1
     assert set(running) == {*offices, HUB, TOKEN, "monitor"}  # and nothing else runs
     juki = {juki_identity(o.code) for o in REGISTRY if JUKI_ROLES & set(o.roles)}
-    assert juki == {"juki-jlis", "juki-chiyoda-resident", "juki-shinjuku-resident"}
-    # the replayer runs inside the monitor; a 住基ネット user inside its register or J-LIS
+    assert juki == {"juki-jlis", "juki-chiyoda-resident", "juki-shinjuku-resident", "juki-jlis-pki"}
+    # the replayer runs inside the monitor; a 住基ネット user inside its register, J-LIS or CA
     assert set(IDENTITIES) == {*running, REPLAYER, *juki}
 
 

@@ -22,6 +22,7 @@ from hub.bus.juki import (
     JUKI_MAX_BYTES,
     JUKI_OUT,
     juki_identity,
+    juki_notices,
     juki_office,
     juki_replies,
     juki_topology,
@@ -29,6 +30,7 @@ from hub.bus.juki import (
 from hub.node import OFFICE_TIMED_OUT, OfficeError
 from hub.numbers import resident_record_code
 from hub.wire import Facts
+from hub.wire.juki import JukiNotice
 
 CHIYODA, SHINJUKU = "chiyoda-resident", "shinjuku-resident"
 REGISTERS = {CHIYODA: "131016", SHINJUKU: "131041"}
@@ -176,3 +178,52 @@ async def test_an_entry_of_someone_numbered_before_gets_no_second_number(
         event=str(uuid.uuid4()), reason=entry,
     )  # fmt: skip
     assert len(number) == 12
+
+
+# ---- J-LIS's 異動等失効情報 to its CA -------------------------------------------------------------
+
+CA = "jlis-pki"
+
+
+def test_the_ca_reads_its_notices_and_writes_nothing() -> None:
+    topo = juki_topology(REGISTERS, ca=CA)
+    perm = {p.identity: p for p in topo.permissions}
+    ca, jlis = perm[juki_identity(CA)], perm[juki_identity("jlis")]
+    chiyoda = perm[juki_identity(CHIYODA)]
+    assert ca.may_read(juki_notices(CA)) and not ca.may_read(JUKI_JLIS)
+    assert not ca.may_write(JUKI_IN) and not ca.may_write(JUKI_OUT)
+    assert jlis.may_write(JUKI_OUT) and not jlis.may_read(juki_notices(CA))
+    assert not chiyoda.may_write(JUKI_OUT) and not chiyoda.may_read(juki_notices(CA))
+    with pytest.raises(ValueError, match="distinct"):
+        juki_topology(REGISTERS, ca=CHIYODA)
+
+
+async def test_jlis_notifies_its_ca_of_what_revokes_and_nothing_else(jlis: Jlis) -> None:
+    broker = InMemoryBroker(juki_topology(REGISTERS, ca=CA))
+    server = JukiServer(jlis, broker.connect(juki_identity("jlis")), REGISTERS, CA)
+    link = JukiLink(CHIYODA, broker.connect(juki_identity(CHIYODA)), timeout=2)
+    got: list[dict[str, str]] = []
+
+    async def keep(d: Delivery) -> None:
+        got.append(JukiNotice.model_validate_json(d.body).model_dump())
+        await d.ack()
+
+    await server.start()
+    await link.start()
+    sub = await broker.connect(juki_identity(CA)).consume(juki_notices(CA), keep)
+    facts = Facts.of({**KEPT.model_dump(), "name": "佐藤 翼"})
+    on, events = dt.date(2026, 12, 1), [str(uuid.uuid4()) for _ in range(3)]
+    await link.noted(RRC, facts, municipality="131016", reason="氏名変更", event=events[0])
+    await link.noted(RRC, facts, municipality="131016", reason="世帯変更", event=events[1])
+    await link.change_number(RRC, municipality="131016", on=on, event=events[2])
+    async with asyncio.timeout(5):
+        while len(got) < 2:  # noqa: ASYNC110 - the in-process broker delivers in a task
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert got == [
+        {"v": 1, "event": events[0], "rrc": RRC, "kind": "name_changed"},
+        {"v": 1, "event": events[2], "rrc": RRC, "kind": "number_changed"},
+    ]
+    await sub.cancel()
+    await link.stop()
+    await server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -11,7 +12,9 @@ from pki_helpers import CHIYODA, HANAKO, HIERARCHY, Clock, ec_key, issue_pair, m
 
 from pki import (
     CaName,
+    CertificationAuthority,
     CertKind,
+    Endpoints,
     EventKind,
     Malformed,
     NotOnFile,
@@ -20,6 +23,7 @@ from pki import (
     revocations_for,
 )
 from pki.ca.crl import check_crl, load_crl
+from pki.ca.ledger import Ledger
 from pki.ca.revocation import RequestReason, check_holder
 
 R = x509.ReasonFlags
@@ -198,3 +202,60 @@ def test_crl_checks_refuse_foreign_stale_and_forged_crls() -> None:
         check_crl(other.crl(CaName.SIGNATURE), sig_ca, 1, clock.now)
     with pytest.raises(Malformed):
         load_crl(b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
+
+
+# ---- J-LIS's 異動等失効情報, by the 住民票コード given at issuance ----------------------------------
+
+CODE = "12345678903"
+
+
+def test_a_notice_revokes_by_the_code_once_per_event(tmp_path: Path) -> None:
+    clock = Clock()
+    ca = CertificationAuthority(
+        HIERARCHY,
+        holder_key=b"k" * 32,
+        endpoints=Endpoints("http://127.0.0.1:9"),
+        ledger=Ledger(tmp_path / "ledger.sqlite3"),
+        clock=clock,
+    )
+    key = ec_key(0).public_key()
+    sig = ca.issue(CertKind.SIGNATURE, key, "card-1", CHIYODA, HANAKO, code=CODE)
+    auth = ca.issue(CertKind.AUTHENTICATION, key, "card-1", CHIYODA, code=CODE)
+    other = ca.issue(CertKind.SIGNATURE, key, "card-2", CHIYODA, HANAKO)  # no code given
+    clock.shift(minutes=1)
+    done = ca.apply_notice(EventKind.MOVED, CODE, "e1")
+    assert done is not None and [(r.ca, r.serial) for r in done] == [(CaName.SIGNATURE, sig.serial)]
+    assert ca.status(CaName.AUTHENTICATION, auth.serial)[1] is None
+    assert ca.status(CaName.SIGNATURE, other.serial)[1] is None
+    clock.shift(minutes=1)
+    new = ca.issue(CertKind.SIGNATURE, key, "card-3", CHIYODA, HANAKO, code=CODE)
+    clock.shift(minutes=1)
+    assert ca.apply_notice(EventKind.MOVED, CODE, "e1") is None  # again: nothing more
+    assert ca.status(CaName.SIGNATURE, new.serial)[1] is None
+    ca.close()
+    # the codes and the notices applied are kept: a CA started again knows them
+    again = CertificationAuthority(
+        HIERARCHY,
+        holder_key=b"k" * 32,
+        endpoints=Endpoints("http://127.0.0.1:9"),
+        ledger=Ledger(tmp_path / "ledger.sqlite3"),
+        clock=clock,
+    )
+    assert again.apply_notice(EventKind.MOVED, CODE, "e1") is None
+    done = again.apply_notice(EventKind.DIED, CODE, "e2")
+    assert done is not None
+    assert {(r.ca, r.serial) for r in done} == {
+        (CaName.SIGNATURE, new.serial),
+        (CaName.AUTHENTICATION, auth.serial),
+    }
+    assert again.apply_notice(EventKind.MOVED, "00000000000", "e3") == []  # no card: nothing
+    again.close()
+
+
+@pytest.mark.parametrize("code", ["1234567890", "123456789012", "1234567890x", "card-1"])
+def test_a_code_is_eleven_digits(code: str) -> None:
+    ca = make_ca()
+    with pytest.raises(Malformed):
+        ca.issue(CertKind.AUTHENTICATION, ec_key(0).public_key(), "card-1", CHIYODA, code=code)
+    with pytest.raises(Malformed):
+        ca.apply_notice(EventKind.MOVED, code, "e1")

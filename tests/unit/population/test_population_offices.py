@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 import orjson
 import pytest
 
+import renkei.population.chunks as population_chunks
 from agencies.item_office import ItemOffice
 from agencies.municipality.local_tax import LocalTax
 from agencies.municipality.resident_register import ResidentRegister
@@ -194,7 +195,8 @@ def test_encoding_without_enrollment_files_no_tokens(plan: Plan) -> None:
         assert all(line.split("\t")[2] == "\\N" for line in data.decode().splitlines())
 
 
-def test_enrollment_needs_the_key_ring(plan: Plan) -> None:
+def test_enrollment_needs_the_key_ring(plan: Plan, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(population_chunks, "_ring", None)  # whatever another test here set
     with pytest.raises(RuntimeError, match="key ring"):
         encode_chunk(Job(9, 3, 10, TODAY, ("131016",), plan))
 
