@@ -39,10 +39,11 @@ lint: $(VENV)/.test
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# two workers (pytest-xdist), each given whole files, and every card test on one of them
-# (tests/conftest.py: the groups)
+# every test but the card tests on two workers (pytest-xdist, a file each: a module's deployment
+# is built once), then the card tests (marker pcsc) one at a time: they share the vpcd reader
 test: $(VENV)/.test services lint
-	$(BIN)/pytest -q -n 2 --dist loadgroup
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not pcsc"
+	$(BIN)/pytest -q -m pcsc
 
 bench: $(VENV)/.test services
 	$(BIN)/python bench/query_bench.py

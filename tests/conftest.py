@@ -61,14 +61,3 @@ def renkei(
 
     return run
 
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist (`make test`: ``--dist loadgroup``): a file's tests stay on one
-    worker, so a module's deployment is built once; every test that puts a card in the vpcd
-    reader (marker ``pcsc``) runs on one worker, one at a time — some read "the first reader
-    holding a card", and must find their own."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            group = "pcsc" if item.get_closest_marker("pcsc") else item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group(group))
