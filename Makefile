@@ -39,8 +39,11 @@ lint: $(VENV)/.test
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# every test but the card tests on two workers (pytest-xdist, a file each: a module's deployment
+# is built once), then the card tests (marker pcsc) one at a time: they share the vpcd reader
 test: $(VENV)/.test services lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not pcsc"
+	$(BIN)/pytest -q -m pcsc
 
 bench: $(VENV)/.test services
 	$(BIN)/python bench/query_bench.py

@@ -60,3 +60,4 @@ def renkei(
         return code, out, err
 
     return run
+

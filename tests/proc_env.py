@@ -44,7 +44,9 @@ __all__ = [
 ]
 
 # vsmartcard-vpcd has two slots (ports 35963 and 35964): RENKEI_TEST_VPCD_SLOT=1 lets a second
-# suite hold a card of its own while another runs in slot 0.
+# suite hold a card of its own while another runs in slot 0. `make test` runs the card tests
+# (marker pcsc) apart, one at a time, after the others (some read "the first reader holding a
+# card" and must find their own).
 VPCD_SLOT = int(os.environ.get("RENKEI_TEST_VPCD_SLOT", "0"))
 READER = f"Virtual PCD 00 {VPCD_SLOT:02d}"
 VPCD_PORT = 35963 + VPCD_SLOT

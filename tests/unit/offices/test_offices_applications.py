@@ -122,6 +122,8 @@ async def test_anything_else_under_a_filed_applications_id_is_a_duplicate(what: 
             "chiyoda_resident.not_an_application",
         ),
     ],
+    # fixed ids: a random one would differ between pytest-xdist workers
+    ids=["not-ours", "signer", "revoked", "wrong-kind", "not-json", "bad-id", "form-a-list"],
 )
 async def test_refusals_say_why_and_keep_nothing(
     person: str, check: FakeCheck, doc: bytes, code: str

@@ -29,7 +29,11 @@ def _delivery(header: str | None) -> Any:
     return SimpleNamespace(headers=headers, exchange="hub", routing_key="rk", body=b"{}")
 
 
-@pytest.mark.parametrize("header", HEADERS)
+# fixed ids: a random one would differ between pytest-xdist workers
+IDS = ["none", "fresh", "zero-trace-id", "malformed", "version-01", "upper-case", "10k"]
+
+
+@pytest.mark.parametrize("header", HEADERS, ids=IDS)
 def test_off_gives_what_the_no_op_tracer_gives(header: str | None) -> None:
     d = _delivery(header)
     mine = consume(OFF.tracer, "process hub.requests", d)
