@@ -156,6 +156,8 @@ async def test_the_ca_cannot_publish_to_jlis_nor_read_its_queue(juki: Ca) -> Non
         (orjson.dumps(notice("12345678901") | {"v": 2}), "juki.malformed", "v"),
         (b"{" + b" " * 9000 + b"}", "juki.oversized", "at most 8192 bytes"),
     ],
+    # fixed ids: a notice's random event id would differ between pytest-xdist workers
+    ids=["not-json", "no-event", "bad-rrc", "bad-kind", "holder", "v2", "oversized"],
 )
 async def test_a_malformed_or_oversized_notice_is_refused_and_kept(
     juki: Ca, body: bytes, code: str, says: str
