@@ -23,10 +23,11 @@ Ack = Callable[[int, bool], Awaitable[None]]  # (delivery tag, multiple)
 Nack = Callable[[int, bool], Awaitable[None]]  # (delivery tag, requeue)
 Later = Callable[[float, Callable[[], None]], asyncio.TimerHandle]  # the loop's call_later
 # At a low rate each linger ends in an ack of its own (a timer, a task, a frame, a write, and a
-# settlement in the queue's log): 0.2 s rather than 0.05 s makes that about one for every few
-# answers instead of more than one an answer at 1 in flight (bench/README.md, issue 19). At a
-# high rate ``most`` sends them first. A crash redelivers what was handled in the last linger.
-LINGER = 0.2
+# settlement in the queue's log). 0.2 s instead saved about 5 % of the hub's CPU at 1 in flight
+# but doubled the p99 at half the peak in query_bench (121–177 ms against 69 ms, bench/README.md,
+# issue 19), so 0.05 s. At a high rate ``most`` sends them first. A crash redelivers what was
+# handled in the last linger.
+LINGER = 0.05
 
 
 class AckBatch:
