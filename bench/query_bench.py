@@ -81,6 +81,7 @@ from benchlib import CpuSample, CpuSampler, percentiles, pids_by_comm
 
 from hub.bus import connect_amqp, vhost_access
 from hub.bus._acks import AckBatch
+from hub.bus.juki import JUKI_VHOST_SUFFIX
 from hub.log import configure
 from hub.metrics import METRICS
 from hub.node import OfficeNode, PgStore
@@ -591,7 +592,9 @@ class Admin:
         return skipped
 
     async def delete_vhost(self, vhost: str) -> None:
-        await self.api("DELETE", f"vhosts/{quote(vhost, safe='')}")
+        """The vhost and its 住基ネット twin (`renkei broker setup` makes both)."""
+        for name in (vhost, vhost + JUKI_VHOST_SUFFIX):
+            await self.api("DELETE", f"vhosts/{quote(name, safe='')}")
 
     async def let_relay_in(self, vhost: str) -> None:
         """The relay (the baseline) runs in the bench's vhost as the AMQP URL's user, whom
