@@ -60,4 +60,3 @@ def renkei(
         return code, out, err
 
     return run
-
