@@ -23,8 +23,6 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 
-from pydantic import ValidationError
-
 from agencies.jlis.registry import Jlis
 from hub.bus import Bus, Delivery, OutMessage, Subscription
 from hub.bus.juki import (
@@ -37,8 +35,8 @@ from hub.bus.juki import (
 )
 from hub.log import get_logger
 from hub.node import OfficeError
-from hub.wire.exceptions import JUKI_MALFORMED, JUKI_OVERSIZED, JUKI_UNKNOWN_SENDER
-from hub.wire.juki import NOTICE_KINDS, JukiAnswer, JukiNotice, JukiRequest
+from hub.wire.exceptions import JUKI_UNKNOWN_SENDER
+from hub.wire.juki import NOTICE_KINDS, JukiAnswer, JukiNotice, JukiRefusal, JukiRequest, read_juki
 
 __all__ = ["JukiServer"]
 
@@ -69,17 +67,10 @@ class JukiServer:
         if register is None or municipality is None:
             await self._refuse(d, None, JUKI_UNKNOWN_SENDER, "not a register of 住基ネット")
             return
-        if len(d.body) > JUKI_MAX_BYTES:
-            why = f"a 住基ネット message is at most {JUKI_MAX_BYTES} bytes, not {len(d.body)}"
-            await self._refuse(d, register, JUKI_OVERSIZED, why)
-            return
         try:
-            request = JukiRequest.model_validate_json(d.body)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "message"
-            why = f"not a 住基ネット request ({where}: {first['msg']})"[:300]
-            await self._refuse(d, register, JUKI_MALFORMED, why)
+            request = read_juki(JukiRequest, d.body, JUKI_MAX_BYTES, "a 住基ネット request")
+        except JukiRefusal as r:
+            await self._refuse(d, register, r.code, r.why)
             return
         try:
             answer = await self._act(request, municipality)

@@ -9,14 +9,25 @@ model; a body over ``hub.bus.juki.JUKI_MAX_BYTES`` is refused before it is parse
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, TypeVar
 
-from pydantic import StringConstraints, model_validator
+from pydantic import StringConstraints, ValidationError, model_validator
 
 from hub.wire.base import WireModel
+from hub.wire.exceptions import JUKI_MALFORMED, JUKI_OVERSIZED
 from hub.wire.messages import Facts
 
-__all__ = ["JUKI_ACTS", "NOTICE_KINDS", "JukiAnswer", "JukiNotice", "JukiRequest"]
+__all__ = [
+    "JUKI_ACTS",
+    "NOTICE_KINDS",
+    "JukiAnswer",
+    "JukiNotice",
+    "JukiRefusal",
+    "JukiRequest",
+    "read_juki",
+]
+
+_M = TypeVar("_M", bound=WireModel)
 
 Rrc = Annotated[str, StringConstraints(pattern=r"^[0-9]{11}$")]
 Number = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
@@ -91,3 +102,26 @@ class JukiNotice(WireModel):
     event: EventId
     rrc: Rrc
     kind: NoticeKind
+
+
+class JukiRefusal(Exception):
+    """A 住基ネット message refused before it was read: its code and the reason."""
+
+    def __init__(self, code: str, why: str) -> None:
+        super().__init__(f"{code}: {why}")
+        self.code, self.why = code, why
+
+
+def read_juki(model: type[_M], body: bytes, limit: int, what: str) -> _M:
+    """``body`` as ``model`` (``what`` names it in the reason), or ``JukiRefusal``:
+    ``juki.oversized`` over ``limit`` bytes, unparsed; ``juki.malformed`` naming the field."""
+    if len(body) > limit:
+        raise JukiRefusal(
+            JUKI_OVERSIZED, f"a 住基ネット message is at most {limit} bytes, not {len(body)}"
+        )
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "message"
+        raise JukiRefusal(JUKI_MALFORMED, f"not {what} ({where}: {first['msg']})"[:300]) from None

@@ -13,13 +13,11 @@ kept as a dead letter in the vhost's ``renkei.dead``.
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
 from hub.bus import Bus, Delivery, Subscription
 from hub.bus.juki import JUKI_MAX_BYTES, juki_identity, juki_notices
 from hub.log import get_logger
-from hub.wire.exceptions import JUKI_MALFORMED, JUKI_OVERSIZED, JUKI_UNKNOWN_SENDER
-from hub.wire.juki import JukiNotice
+from hub.wire.exceptions import JUKI_UNKNOWN_SENDER
+from hub.wire.juki import JukiNotice, JukiRefusal, read_juki
 from pki.ca.authority import CertificationAuthority
 from pki.ca.revocation import EventKind
 
@@ -47,16 +45,10 @@ class CaNotices:
         if d.user_id != self.jlis:
             await _refuse(d, JUKI_UNKNOWN_SENDER, "not J-LIS's user of 住基ネット")
             return
-        if len(d.body) > JUKI_MAX_BYTES:
-            why = f"a 住基ネット message is at most {JUKI_MAX_BYTES} bytes, not {len(d.body)}"
-            await _refuse(d, JUKI_OVERSIZED, why)
-            return
         try:
-            notice = JukiNotice.model_validate_json(d.body)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "message"
-            await _refuse(d, JUKI_MALFORMED, f"not a notice ({where}: {first['msg']})"[:300])
+            notice = read_juki(JukiNotice, d.body, JUKI_MAX_BYTES, "a notice")
+        except JukiRefusal as r:
+            await _refuse(d, r.code, r.why)
             return
         revoked = self.ca.apply_notice(EventKind(notice.kind), notice.rrc, notice.event)
         await d.ack()
