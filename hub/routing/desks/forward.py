@@ -146,7 +146,9 @@ class Forwarder:
         await asyncio.gather(
             *(
                 self._bus.publish(
-                    WAIT_EXCHANGE, wait_queue(span), deadline_message(sealed, span, tp)
+                    WAIT_EXCHANGE,
+                    wait_queue(span),
+                    deadline_message(sealed, span, tp if len(sealed) == 1 else ""),
                 )
                 for span, (tp, sealed) in spans.items()
             )
@@ -159,8 +161,8 @@ def deadline_message(
 ) -> OutMessage:
     """Deadlines left with the broker: sealed contexts (only the hub can make or read one),
     expiring after ``span`` seconds in the wait queue of that span. ``traceparent``: the
-    first query's, so that its return is in that query's trace (at one in flight, each
-    query's own)."""
+    query's when it holds one, so that its return (and a time-out) is in that query's trace;
+    a shared one starts a trace of its own (its span's outcome is no single query's)."""
     return OutMessage(
         body=orjson.dumps({"contexts": list(sealed_contexts)}),
         message_id=str(uuid4()),
