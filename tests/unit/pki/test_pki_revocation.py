@@ -252,6 +252,30 @@ def test_a_notice_revokes_by_the_code_once_per_event(tmp_path: Path) -> None:
     again.close()
 
 
+def test_a_late_notice_spares_a_certificate_issued_after_jlis_recorded_the_change() -> None:
+    """J-LIS kept the notice while the CA was down: the move is as of J-LIS's record (``at``),
+    so the card issued after it survives, and the old one was invalid since then."""
+    clock = Clock()
+    ca = CertificationAuthority(
+        HIERARCHY, holder_key=b"k" * 32, endpoints=Endpoints("http://127.0.0.1:9"), clock=clock
+    )
+    key = ec_key(0).public_key()
+    old = ca.issue(CertKind.SIGNATURE, key, "card-1", CHIYODA, HANAKO, code=CODE)
+    clock.shift(minutes=10)
+    recorded = clock()
+    clock.shift(minutes=10)
+    new = ca.issue(CertKind.SIGNATURE, key, "card-2", CHIYODA, HANAKO, code=CODE)
+    clock.shift(hours=5)
+    done = ca.apply_notice(EventKind.MOVED, CODE, "e1", recorded=recorded)
+    assert done is not None and [r.serial for r in done] == [old.serial]
+    since = done[0].invalid_since
+    assert since is not None and abs(since - recorded) < dt.timedelta(seconds=1)
+    assert ca.status(CaName.SIGNATURE, new.serial)[1] is None
+    # a time after now is taken as now
+    done = ca.apply_notice(EventKind.DIED, CODE, "e2", recorded=clock() + dt.timedelta(days=1))
+    assert done is not None and [r.serial for r in done] == [new.serial]
+
+
 @pytest.mark.parametrize("code", ["1234567890", "123456789012", "1234567890x", "card-1"])
 def test_a_code_is_eleven_digits(code: str) -> None:
     ca = make_ca()
