@@ -155,3 +155,12 @@ async def test_the_sender_keeps_trying_after_a_failure() -> None:
             await asyncio.sleep(0.01)
     await sender.stop()
     assert calls == 3
+
+
+async def test_the_memory_store_deletes_a_document_and_its_token() -> None:
+    store = MemoryStore()
+    await store.put_many("c", [("a", "t-a", {"n": 1}), ("b", None, {"n": 2})])
+    await store.delete("c", "a")
+    await store.delete("c", "missing")
+    assert await store.keys("c") == ["b"]
+    assert await store.by_token("c", "t-a") is None and await store.token("c", "a") is None
