@@ -125,6 +125,12 @@ class CertificationAuthority:
     def holder_digest(self, holder: str) -> str:
         return hmac.new(self._holder_key, check_holder(holder).encode(), hashlib.sha256).hexdigest()
 
+    def uncoded(self, holder: str) -> bool:
+        """Whether ``holder`` has certificates on file but no 住民票コード: issued before the
+        CA kept codes, so J-LIS's notices (by code) do not reach them."""
+        digest = self.holder_digest(holder)
+        return bool(self.ledger.of_holder(digest)) and not self.ledger.has_code(digest)
+
     def code_digest(self, code: str) -> str:
         """The digest of a 住民票コード, under the CA's key (never kept in the clear)."""
         if not _CODE.fullmatch(code):

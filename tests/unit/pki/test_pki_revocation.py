@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from pki import (
 )
 from pki.ca.crl import check_crl, load_crl
 from pki.ca.ledger import Ledger
+from pki.ca.office import CaListener, holder_for
 from pki.ca.revocation import RequestReason, check_holder
 
 R = x509.ReasonFlags
@@ -274,6 +276,49 @@ def test_a_late_notice_spares_a_certificate_issued_after_jlis_recorded_the_chang
     # a time after now is taken as now
     done = ca.apply_notice(EventKind.DIED, CODE, "e2", recorded=clock() + dt.timedelta(days=1))
     assert done is not None and [r.serial for r in done] == [new.serial]
+
+
+async def test_the_hubs_event_revokes_only_a_holder_no_notice_can_reach() -> None:
+    """A card issued before the CA kept codes (a deployment upgraded across the 住基ネット
+    split): J-LIS's notices do not reach it, so the hub's change event revokes it; a holder
+    with a code is left to J-LIS's notice (one path each, never both)."""
+    clock = Clock()
+    ca = make_ca(clock)
+    listener = CaListener(ca)
+    key = ec_key(0).public_key()
+    old = ca.issue(CertKind.SIGNATURE, key, holder_for("old"), CHIYODA, HANAKO)  # no code
+    new = ca.issue(CertKind.SIGNATURE, key, holder_for("new"), CHIYODA, HANAKO, code=CODE)
+    clock.shift(minutes=1)
+    on = dt.date(2026, 12, 1)
+    for person in ("old", "new", "nobody"):
+        await listener.changed(person, "moved_out", on, {})
+    await listener.changed("old", "household", on, {})  # revokes nothing anyway
+    assert ca.status(CaName.SIGNATURE, old.serial)[1] is not None
+    assert ca.status(CaName.SIGNATURE, new.serial)[1] is None
+    assert ca.apply_notice(EventKind.MOVED, CODE, "e1") is not None
+    assert ca.status(CaName.SIGNATURE, new.serial)[1] is not None
+    await listener.close()
+
+
+def test_a_ledger_of_before_the_codes_opens_and_keeps_them(tmp_path: Path) -> None:
+    """A ledger file made before the CA kept codes and notices gains their tables."""
+    path = tmp_path / "ledger.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE issued (ca TEXT NOT NULL, serial TEXT NOT NULL, holder TEXT NOT NULL,"
+        " not_before TEXT NOT NULL, not_after TEXT NOT NULL, PRIMARY KEY (ca, serial));"
+        "CREATE TABLE revoked (ca TEXT NOT NULL, serial TEXT NOT NULL, reason TEXT NOT NULL,"
+        " revoked_at TEXT NOT NULL, invalid_since TEXT, PRIMARY KEY (ca, serial));"
+    )
+    db.close()
+    ledger = Ledger(path)
+    ledger.link_code("c", "h")
+    ledger.mark_notice("e1")
+    ledger.close()
+    again = Ledger(path)
+    assert again.holders_of_code("c") == ["h"] and again.has_code("h")
+    assert again.notice_applied("e1")
+    again.close()
 
 
 @pytest.mark.parametrize("code", ["1234567890", "123456789012", "1234567890x", "card-1"])
