@@ -13,8 +13,9 @@ returns once the broker confirmed it) and only then deleted; the first publish t
 the round, the rest waiting for the next. A stop between the confirm and the delete sends a row
 again, which the CA applies once (by event id, ``pki/ca/juki.py``). :class:`NoticeSender` runs
 it in the background: at start (what an earlier run left), on each notice kept, and after a
-failure (the CA down, its queue full: the broker refuses the publish) again after a back-off
-(``hub.node.Backoff``: doubling from 0.1 s to at most 10 s, jittered), for as long as it takes.
+failure (the CA down, its queue full: the broker refuses the publish; or J-LIS's store out of
+reach) again after a back-off (``hub.node.Backoff``: doubling from 0.1 s to at most 10 s,
+jittered), for as long as it takes.
 """
 
 from __future__ import annotations
@@ -127,10 +128,12 @@ class NoticeSender:
             self._wake.clear()
             try:
                 sent = await drain(self.outbox, self.publish)
-            except BusError as exc:
+            except Exception as exc:  # noqa: BLE001 - the broker's (BusError) or the store's
+                # (asyncpg's, not imported here): either way kept, tried again, never given up
                 pause = self.backoff.pause(failures, 0.0, self._draw())
                 failures += 1
-                log.warning("jlis.notice_unsent", code=exc.code, failures=failures, retry_in=pause)
+                code = exc.code if isinstance(exc, BusError) else type(exc).__name__
+                log.warning("jlis.notice_unsent", code=code, failures=failures, retry_in=pause)
                 await asyncio.sleep(pause)
                 self._wake.set()
                 continue

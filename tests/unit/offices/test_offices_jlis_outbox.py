@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 from test_offices_juki import CHIYODA, REGISTERS
@@ -18,7 +19,7 @@ from agencies.jlis.juki import JukiServer
 from agencies.jlis.outbox import OUTBOX, NoticeSender, Outbox, drain
 from agencies.jlis.registry import Jlis
 from agencies.municipality.juki import JukiLink
-from hub.bus import Delivery, InMemoryBroker, Rejected
+from hub.bus import Delivery, InMemoryBroker, OutMessage, Rejected
 from hub.bus.juki import juki_identity, juki_notices, juki_topology
 from hub.bus.topology import Policy
 from hub.node import MemoryStore
@@ -164,3 +165,34 @@ async def test_the_memory_store_deletes_a_document_and_its_token() -> None:
     await store.delete("c", "missing")
     assert await store.keys("c") == ["b"]
     assert await store.by_token("c", "t-a") is None and await store.token("c", "a") is None
+
+
+async def test_the_sender_outlives_its_store_out_of_reach() -> None:
+    """J-LIS's PostgreSQL out of reach for a while: the sender tries again, it does not end."""
+
+    class Flaky(MemoryStore):
+        fails = 2
+
+        async def find(self, collection: str, field: str, value: str) -> list[tuple[str, Any]]:
+            if self.fails:
+                self.fails -= 1
+                raise OSError("connection refused")
+            return await super().find(collection, field, value)
+
+    outbox = Outbox(Flaky(), CA)
+    await outbox.keep(notice())
+    published: list[str] = []
+
+    class Bus:
+        identity = juki_identity("jlis")
+
+        async def publish(self, _x: str, _k: str, out: OutMessage, **_: object) -> None:
+            published.append(out.message_id)
+
+    sender = NoticeSender(outbox, Bus(), backoff=Backoff(first=0.01, most=0.02))  # type: ignore[arg-type]
+    await sender.start()
+    async with asyncio.timeout(5):
+        while not published:  # noqa: ASYNC110 - the sender runs in a task
+            await asyncio.sleep(0.01)
+    await sender.stop()
+    assert len(published) == 1 and await outbox.pending() == []
