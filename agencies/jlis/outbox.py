@@ -72,7 +72,8 @@ Publish = Callable[[JukiNotice], Awaitable[None]]
 async def drain(outbox: Outbox, publish: Publish) -> int:
     """Send what ``outbox`` holds, oldest first, deleting each notice once ``publish``
     returned (the broker's confirm); returns how many were sent. The first failure ends it
-    (raised: a ``BusError``), with that notice and the later ones still kept."""
+    (raised: the publish's ``BusError``, or the store's error), with that notice and the later
+    ones still kept."""
     sent = 0
     while batch := await outbox.pending():  # again: what was kept meanwhile
         for notice in batch:
