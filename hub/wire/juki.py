@@ -71,6 +71,9 @@ class JukiRequest(WireModel):
         ]
         if extra:
             raise ValueError(f"{self.act} takes no {', '.join(extra)}")
+        if self.act == "noted" and self.event is None and self.reason in NOTICE_KINDS:
+            # the CA's notice is kept under it: a redelivery after a lost write keeps it again
+            raise ValueError(f"a {self.reason} lapses a certificate: it needs its event id")
         return self
 
 

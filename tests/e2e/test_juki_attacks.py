@@ -113,7 +113,16 @@ async def shinjuku_resident(net: Network) -> str:
 
 def noted(rrc: str, name: str = "偽 名前") -> bytes:
     facts = {**ON_RECORD.model_dump(), "name": name}
-    return orjson.dumps({"v": 1, "act": "noted", "rrc": rrc, "facts": facts, "reason": "氏名変更"})
+    event = str(uuid.uuid4())
+    body = {
+        "v": 1,
+        "act": "noted",
+        "rrc": rrc,
+        "facts": facts,
+        "reason": "氏名変更",
+        "event": event,
+    }
+    return orjson.dumps(body)
 
 
 async def dead_letters(juki: Juki) -> list[dict[str, Any]]:

@@ -99,7 +99,9 @@ async def test_the_municipality_is_the_broker_users_not_the_callers(juki: Juki, 
     """新宿区's register claiming 千代田区 (the argument is not even sent): refused."""
     facts = Facts.of({**KEPT.model_dump(), "name": "偽"})
     with pytest.raises(OfficeError) as refused:
-        await juki.links[SHINJUKU].noted(RRC, facts, municipality="131016", reason="氏名変更")
+        await juki.links[SHINJUKU].noted(
+            RRC, facts, municipality="131016", reason="氏名変更", event=str(uuid.uuid4())
+        )
     assert refused.value.code == "jlis.not_the_municipality"
     doc = await jlis.store.get("residents", RRC)
     assert doc is not None and doc["facts"]["name"] == KEPT.name
@@ -135,6 +137,11 @@ async def test_no_answer_is_a_time_out(jlis: Jlis) -> None:
     [
         (b"\xff\xfe", "juki.malformed"),
         (b'{"v": 1, "act": "noted", "rrc": "12345678903"}', "juki.malformed"),
+        (  # a death lapses certificates: its notice is kept under the event id, so one it needs
+            b'{"v": 1, "act": "noted", "rrc": "12345678903", "reason": "\xe6\xad\xbb\xe4\xba\xa1",'
+            b' "facts": {"name": "a", "address": "b", "birth_date": "2000-01-01", "sex": "1"}}',
+            "juki.malformed",
+        ),
         (b'{"v": 1, "act": "code_of", "number": "123456789018", "extra": 1}', "juki.malformed"),
         (b"[" + b"1," * JUKI_MAX_BYTES + b"1]", "juki.oversized"),
     ],
