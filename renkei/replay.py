@@ -19,8 +19,9 @@ network with ``--portal`` by the deployment's CA, at the portal process over HTT
 pages are read in those residents' sessions too (``renkei/replay_web.py``).
 Afterwards :meth:`Target.facts` reads from the network's own stores what the loss check
 compares with the replayer's ledger: the access records by query id, the change events each
-office kept (each event carries a marker in its ``detail``), the applications each office
-filed, decided and told, the dead letters.
+office kept (each event carries a marker in its ``detail``; a 転出届's move out is found by the
+event id its register draws from the application's), the applications each office filed,
+decided and told, the signature certificates the 転出届 revoked, the dead letters.
 """
 
 from __future__ import annotations
