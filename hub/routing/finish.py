@@ -74,7 +74,7 @@ _OK = frozenset({"ok", "enrolled", "resolved", "delivered"})  # recorded as a pr
 _RECORDED = frozenset({"query", "identify", "enroll", "change"})  # not notices
 RETRY_FIRST = 0.05  # seconds before a failed record write is tried again; doubling
 RETRY_MOST = 2.0  # ... up to this
-RECENT_KEPT = 1 << 16  # record keys a worker remembers having recorded, at most (~7 MB)
+RECENT_KEPT = 1 << 16  # record keys a worker remembers having recorded, at most (~12 MB)
 RECENT_SLACK = dt.timedelta(seconds=30)
 """How long after its query's deadline a key is still remembered: a deadline message is back
 by the deadline, or the shortest wait span (1 s) after it when it waited again; the rest is for
