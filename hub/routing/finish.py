@@ -75,10 +75,12 @@ _RECORDED = frozenset({"query", "identify", "enroll", "change"})  # not notices
 RETRY_FIRST = 0.05  # seconds before a failed record write is tried again; doubling
 RETRY_MOST = 2.0  # ... up to this
 RECENT_KEPT = 1 << 16  # record keys a worker remembers having recorded, at most (~12 MB)
-RECENT_SLACK = dt.timedelta(seconds=30)
+RECENT_SLACK = dt.timedelta(seconds=60)
 """How long after its query's deadline a key is still remembered: a deadline message is back
 by the deadline, or the shortest wait span (1 s) after it when it waited again; the rest is for
-a backlog on ``hub.deadlines``. One that comes later still is finished by the record store."""
+a backlog on ``hub.deadlines`` (an overloaded hub: a key dropped too soon costs each late
+deadline a record write, just when the hub can least afford it). One that comes later still is
+finished by the record store."""
 
 
 def refused(code: str, reason: str) -> Refused:
@@ -234,7 +236,7 @@ class Finisher:
         oldest remembered go first, once past their time. Deadlines differ from query to query,
         so one past its time may wait behind an older one that is not; but every deadline is
         at most ``MAX_DEADLINE`` from when its query came, so none stays longer than that and
-        the slack after it was remembered: the keys kept are those of the last ~2.5 min."""
+        the slack after it was remembered: the keys kept are those of the last 3 minutes at most."""
         until = min(ctx.deadline, now + MAX_DEADLINE) + RECENT_SLACK
         recent = self._recent
         recent.pop(key.bytes, None)  # remembered again (a redelivery): to the end, in order
