@@ -132,14 +132,15 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 def serve_offices(codes: list[str]) -> None:
     """``--role offices``: these offices in one process until SIGTERM."""
-    from renkei.network import open_network  # noqa: PLC0415
+    from renkei.network import load_rules, open_network, with_juki  # noqa: PLC0415
     from renkei.pki_checks import signatures_on_disk  # noqa: PLC0415
     from renkei.secrets import State  # noqa: PLC0415
     from renkei.settings import Settings  # noqa: PLC0415
 
     async def main() -> None:
         settings = Settings()
-        state = State.load(settings.state_dir, codes)
+        # and their users of 住基ネット (J-LIS, its CA, the registers), each with its own password
+        state = State.load(settings.state_dir, with_juki(load_rules(settings)[1], codes))
         signatures = signatures_on_disk(settings.state_dir)  # those taking applications
         net = await open_network(settings, state, run=codes, signatures=signatures)
         stopped = asyncio.Event()

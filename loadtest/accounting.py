@@ -10,10 +10,13 @@ them:
 - every change event was kept exactly once by every office that held the person (one whose
   report got no answer, by every one of them or by none: the sender cannot know which);
 - every login was answered (the card holder named, or refused), and named the resident whose
-  card it was;
+  card it was; every login with a revoked certificate was refused (the refusal expected, not a
+  loss);
 - every application was answered; one the office accepted is filed there exactly once (one
   receipt), one it refused not at all; one the office processes (a 児童手当 認定請求) was
-  decided once and its decision told once (one お知らせ at the portal);
+  decided once and its decision told once (one お知らせ at the portal); one that revokes the
+  signer's signature certificate (a 転出届: the move out its follow-up, a change event the
+  ledger holds like any other) left it revoked at the CA;
 - the dead-letter queue gained nothing, or each entry it gained carries its reason (they are
   listed in the report).
 """
@@ -46,7 +49,8 @@ class Ledger:
     """What the replayer sent: query ids (each with how many answers came back), change
     events (marker → the offices expected to keep it), logins and applications (id → what the
     portal saw: accepted, refused, unanswered; a login also misnamed), the applications the
-    office processes."""
+    office processes, the logins whose certificate was revoked, the applications whose
+    signature certificate must end revoked."""
 
     answers: Counter[str] = field(default_factory=Counter)  # query id → answers received
     unanswered: set[str] = field(default_factory=set)  # query ids sent, no answer (timed out)
@@ -55,6 +59,8 @@ class Ledger:
     logins: dict[str, str] = field(default_factory=dict)
     applications: dict[str, str] = field(default_factory=dict)
     processed: set[str] = field(default_factory=set)  # accepted ones the office processes
+    revoked_logins: set[str] = field(default_factory=set)  # login ids: must be refused
+    revoking: set[str] = field(default_factory=set)  # accepted ones revoking the signer's cert
 
     def asked(self, query_id: str, *, answered: bool) -> None:
         if answered:
@@ -83,6 +89,7 @@ class Facts:
     applications: Counter[str] = field(default_factory=Counter)  # application id → receipts
     decisions: Counter[str] = field(default_factory=Counter)  # application id → decided
     notices: Counter[str] = field(default_factory=Counter)  # application id → お知らせ kept
+    revoked: frozenset[str] = frozenset()  # application ids whose signer's cert is revoked
     dead_letters: Sequence[DeadLetter] = ()
 
 
@@ -145,12 +152,18 @@ def check(ledger: Ledger, facts: Facts) -> Verdict:
         ),
         "logins": len(ledger.logins),
         "logins_answered": sum(1 for s in ledger.logins.values() if s in (ACCEPTED, REFUSED)),
+        "logins_revoked": len(ledger.revoked_logins),
+        "logins_revoked_refused": sum(
+            1 for i in ledger.revoked_logins if ledger.logins.get(i) == REFUSED
+        ),
         "applications": len(ledger.applications),
         "applications_accepted": sum(1 for s in ledger.applications.values() if s == ACCEPTED),
         "applications_filed": sum(facts.applications.get(a, 0) for a in ledger.applications),
         "applications_to_process": len(ledger.processed),
         "applications_processed": sum(facts.decisions.get(a, 0) for a in ledger.processed),
         "decisions_told": sum(facts.notices.get(a, 0) for a in ledger.processed),
+        "signatures_to_revoke": len(ledger.revoking),
+        "signatures_revoked": len(ledger.revoking & facts.revoked),
         "dead_letters": [
             {"queue": d.queue, "reason": d.reason, "message_id": d.message_id}
             for d in facts.dead_letters
@@ -167,6 +180,9 @@ def _logins(ledger: Ledger) -> list[str]:
     misnamed = [i for i, s in ledger.logins.items() if s == MISNAMED]
     if misnamed:
         problems.append(f"logins that named another resident: {_few(misnamed)}")
+    let_in = [i for i in ledger.revoked_logins if ledger.logins.get(i) in (ACCEPTED, MISNAMED)]
+    if let_in:
+        problems.append(f"logins with a revoked certificate let in: {_few(let_in)}")
     return problems
 
 
@@ -193,4 +209,7 @@ def _applications(ledger: Ledger, facts: Facts) -> list[str]:
         more = [a for a in ledger.processed if counts.get(a, 0) > 1]
         if more:
             problems.append(f"applications {what} more than once: {_few(more)}")
+    kept = [a for a in ledger.revoking if a not in facts.revoked]
+    if kept:
+        problems.append(f"applications whose signature certificate was not revoked: {_few(kept)}")
     return problems

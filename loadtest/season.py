@@ -14,13 +14,20 @@ Each traffic stream is one kind of message the network carries today:
   ``disclosure`` query to the hub; ``my_info``: わたしの情報, the holders then one query per
   office holding them);
 - ``portal_login``: a resident logs in to the portal with their card (the certificate checked,
-  J-LIS names the holder, the register their name) and reads やりとり履歴 and お知らせ;
+  J-LIS names the holder, the register their name) and reads やりとり履歴 and お知らせ; with
+  ``revoked``, a card reported lost (紛失届: both certificates revoked before the replay),
+  whose every login the portal must refuse;
 - ``application``: a resident files a signed application in the portal (``application``: its
   kind, ``form``: what they typed), each person at most once in a replay; the portal asks the
-  hub where, the office takes it (and processes it, where it does: a 児童手当 認定請求).
+  hub where, the office takes it (and processes it, where it does: a 児童手当 認定請求; a
+  転出届 of the moving one-stop, ``moving``, is filed by the register as its move out — the
+  change event to every holder and to the register moved to, and J-LIS's notice by which the
+  CA revokes the signature certificate).
 
 Logins and applications need the residents' cards: their people are those ``held_by`` an office
-in its ``collection`` (default: the portal's people, J-LIS's residents), each given a card.
+in its ``collection`` (default: the portal's people, J-LIS's residents), each given a card. The
+cards a stream changes (``revoked`` logins, ``moving`` applications: `Traffic.own_cards`) are
+residents no other stream has a card for.
 """
 
 from __future__ import annotations
@@ -119,9 +126,16 @@ class Traffic(_Model):
     change: Literal["moved_out", "household", "death"] | None = None
     detail: dict[Name, str] = Field(default_factory=dict)
     page: Literal["history", "my_info"] | None = None
-    application: Literal["child_allowance", "tax_return"] | None = None
+    application: Literal["child_allowance", "tax_return", "moving"] | None = None
     form: Annotated[dict[Name, FormValue], Field(max_length=20)] = Field(default_factory=dict)
     held_by: Code | None = None  # logins, applications: whose people (in ``collection``)
+    revoked: bool = False  # logins: with cards reported lost, each login to be refused
+
+    @property
+    def own_cards(self) -> bool:
+        """Whether the stream changes its residents' cards (revokes a certificate): then they
+        are residents no other stream logs in or files with."""
+        return self.revoked or self.application == "moving"
 
     @model_validator(mode="after")
     def _complete(self) -> Traffic:
@@ -135,6 +149,8 @@ class Traffic(_Model):
         for name in need:
             if not getattr(self, name):
                 raise ValueError(f"a {self.kind} stream needs {name!r}")
+        if self.revoked and self.kind != "portal_login":
+            raise ValueError("only a portal_login stream is of revoked cards")
         return self
 
 

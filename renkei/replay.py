@@ -19,8 +19,9 @@ network with ``--portal`` by the deployment's CA, at the portal process over HTT
 pages are read in those residents' sessions too (``renkei/replay_web.py``).
 Afterwards :meth:`Target.facts` reads from the network's own stores what the loss check
 compares with the replayer's ledger: the access records by query id, the change events each
-office kept (each event carries a marker in its ``detail``), the applications each office
-filed, decided and told, the dead letters.
+office kept (each event carries a marker in its ``detail``; a 転出届's move out is found by the
+event id its register draws from the application's), the applications each office filed,
+decided and told, the signature certificates the 転出届 revoked, the dead letters.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from cryptography import x509
 
 from agencies.applications import COLLECTION
+from agencies.municipality.moving import event_for
 from agencies.population import LocalIds, chunk_households, chunks, place, records_rng, select
 from hub.bus import (
     DEAD_QUEUE,
@@ -52,11 +55,12 @@ from hub.node import EVENTS, Answer, OfficeNode, OfficeStore, PgStore, schema_fo
 from hub.routing.finish import record_key
 from hub.routing.registers import REGISTER_ITEM
 from hub.wire import HUB, JLIS_PKI, Delivered, outcome_code
-from loadtest.accounting import ACCEPTED, DeadLetter, Facts, Ledger
+from loadtest.accounting import ACCEPTED, REFUSED, DeadLetter, Facts, Ledger
 from loadtest.exceptions import REPLAY_PAGE_UNAVAILABLE, REPLAY_POPULATION_EXHAUSTED
 from loadtest.schedule import Arrival
 from loadtest.season import CARD_KINDS, Season, Traffic
 from loadtest.stats import Outcome
+from pki import CaName
 from portal.office import NOTICES
 from renkei.exceptions import RENKEI_USAGE, CommandError
 from renkei.network import Network, open_network
@@ -188,11 +192,17 @@ class Target:
         if t.kind == "portal_login":
             assert self.cards is not None
             status, outcome = await log_in(self.cards, self._portal, self.wallet[person])
-            self.ledger.logins[f"{self.run}-{n}"] = status
+            self._logged_in(t, n, status)
             return outcome
         if t.kind == "application":
             return await self._apply(t, person)
         return await self._page(t, person)
+
+    def _logged_in(self, t: Traffic, n: int, status: str) -> None:
+        login = f"{self.run}-{n}"
+        self.ledger.logins[login] = status
+        if t.revoked:  # a card reported lost: the login is to be refused
+            self.ledger.revoked_logins.add(login)
 
     @property
     def _portal(self) -> Any:
@@ -203,29 +213,67 @@ class Target:
         card = web.cards[person]
         if t.kind == "portal_login":
             status, outcome = await web.log_in(card)
-            self.ledger.logins[f"{self.run}-{n}"] = status
+            self._logged_in(t, n, status)
             return outcome
         if t.kind == "application":
-            app_id, status, outcome = await web.apply(card, str(t.application), t.form)
+            before = await self._move_holders(t, person)
+            app_id, status, outcome = await web.apply(card, str(t.application), _form(t))
             key = app_id or f"{self.run}-{n}"  # refused before the portal gave it an id
-            self.filed[key] = (str(t.application), person)
-            self.ledger.applications[key] = status
-            if status == ACCEPTED and t.application in PROCESSED:
-                self.ledger.processed.add(key)
+            await self._filed(t, key, person, status, before)
             return outcome
         return await web.page(card, str(t.page))
 
     async def _apply(self, t: Traffic, person: str) -> Outcome:
         app_id = uuid.uuid4()
-        key = str(app_id)
-        self.filed[key] = (str(t.application), person)
+        before = await self._move_holders(t, person)
         status, outcome = await apply(
-            self._portal, self.wallet[person], t.application, t.form, app_id
+            self._portal, self.wallet[person], t.application, _form(t), app_id
         )
+        await self._filed(t, str(app_id), person, status, before)
+        return outcome
+
+    async def _filed(
+        self, t: Traffic, key: str, person: str, status: str, before: frozenset[str]
+    ) -> None:
+        """An application in the ledger; a 転出届 with its follow-up: the move out its
+        register files under an event id drawn from the application's, kept by every holder
+        (``before`` the filing, and any that came since, e.g. the portal by its login) and the
+        register moved to, and the signature certificate revoked."""
+        self.filed[key] = (str(t.application), person)
         self.ledger.applications[key] = status
         if status == ACCEPTED and t.application in PROCESSED:
             self.ledger.processed.add(key)
-        return outcome
+        if t.application != "moving":
+            return
+        event = str(event_for(self._register(t), key))
+        if status == REFUSED:  # refused: no move out
+            self.ledger.events[event] = frozenset()
+            return
+        self.ledger.events[event] = before | await self._move_holders(t, person)
+        if status == ACCEPTED:
+            self.ledger.revoking.add(key)
+        else:  # filed or not: the portal cannot know
+            self.ledger.unsure.add(event)
+
+    def _register(self, t: Traffic) -> str:
+        assert t.held_by is not None
+        return _register_of(self, t.held_by)
+
+    async def _move_holders(self, t: Traffic, person: str) -> frozenset[str]:
+        """Those a 転出 filed today by the portal's ``person`` reaches (``_holders``), for a
+        moving application; none for another."""
+        if t.application != "moving":
+            return frozenset()
+        register = self._register(t)
+        token = self.ring.translate(person, PORTAL, (register,))[0]
+        moving = t.model_copy(
+            update={
+                "office": register,
+                "change": "moved_out",
+                "detail": {"to_municipality": t.form["to_municipality"]},
+            }
+        )
+        return await self._holders(moving, token, dt.datetime.now(dt.UTC).date())
 
     async def _change(self, t: Traffic, person: str, n: int) -> Outcome:
         marker = f"{self.run}-{n}"
@@ -280,20 +328,41 @@ class Target:
         ``settle`` seconds: what is still open then is reported as never decided or told).
         The hub's replies follow durable records: nothing to flush for them."""
         receipts, decisions, notices = await self._applications()
+        revoked = await self._revoked()
         loop = asyncio.get_running_loop()
         until = loop.time() + settle
-        processed = self.ledger.processed
-        while loop.time() < until and not all(decisions[a] and notices[a] for a in processed):
+        processed, revoking = self.ledger.processed, self.ledger.revoking
+        while loop.time() < until and not (
+            all(decisions[a] and notices[a] for a in processed) and revoking <= revoked
+        ):
             await asyncio.sleep(0.2)
             receipts, decisions, notices = await self._applications()
+            revoked = await self._revoked()
         return Facts(
             records=await self._records(),
             events=await self._events(),
             applications=receipts,
             decisions=decisions,
             notices=notices,
+            revoked=frozenset(revoked),
             dead_letters=await self._dead_letters(),
         )
+
+    async def _revoked(self) -> set[str]:
+        """Of the applications that revoke their signer's signature certificate (a 転出届),
+        those whose certificate the CA has revoked (J-LIS's notice over 住基ネット)."""
+        if not self.ledger.revoking:
+            return set()
+        whose = {self.filed[a][1]: a for a in self.ledger.revoking}
+        if self.web is not None:
+            return {whose[p] for p in await self.web.signatures_revoked(whose)}
+        assert self.cards is not None
+        out = set()
+        for person, app in whose.items():
+            sign = self.wallet[person].sign
+            if sign and self.cards.ca.status(CaName.SIGNATURE, sign.serial_number)[1]:
+                out.add(app)
+        return out
 
     async def _applications(self) -> tuple[Counter[str], Counter[str], Counter[str]]:
         if not self.filed:
@@ -350,13 +419,35 @@ class Target:
         return out
 
     async def _events(self) -> dict[str, Counter[str]]:
+        """Change events kept, by office: the replay's by their marker, the move outs that
+        its 転出届 filed by their event id."""
         out: dict[str, Counter[str]] = {}
         prefix = f"{self.run}-"
+        ids = [e for e in self.ledger.events if not e.startswith(prefix)]
         for office in (o.code for o in self.net.registry):
             for marker, n in (await self._kept(office)).items():
                 if marker.startswith(prefix):
                     out.setdefault(marker, Counter())[office] += n
+            for event, n in (await self._kept_by_id(office, ids)).items():
+                out.setdefault(event, Counter())[office] += n
         return out
+
+    async def _kept_by_id(self, office: str, ids: list[str]) -> Counter[str]:
+        """Change events the office kept under these event ids."""
+        if not ids:
+            return Counter()
+        if self.pool is not None:
+            rows = await self.pool.fetch(
+                f"SELECT key, count(*) AS n FROM {schema_for(office)}.docs"  # noqa: S608 - schema checked
+                " WHERE collection = $1 AND key = ANY($2::text[]) GROUP BY key",
+                EVENTS,
+                ids,
+            )
+            return Counter({r["key"]: r["n"] for r in rows})
+        store = self.net.stores.get(office)
+        if store is None:
+            return Counter()
+        return Counter([e for e in ids if await store.get(EVENTS, e) is not None])
 
     async def _kept(self, office: str) -> Counter[str]:
         """Change events the office kept, by the replay marker in their detail."""
@@ -494,6 +585,8 @@ async def _carded(target: Target, t: Traffic, wanted: int) -> list[str]:
         issuing, here = [], []
         for token in batch:
             theirs, portal, pki = ring.translate(token, t.held_by, (register, PORTAL, JLIS_PKI))
+            if t.own_cards and portal in have:  # another stream's resident: not to be changed
+                continue
             if portal not in have:
                 found = await store.by_token("residents", theirs)
                 if found is None:
@@ -506,7 +599,25 @@ async def _carded(target: Target, t: Traffic, wanted: int) -> list[str]:
             here.append(portal)
         await asyncio.gather(*issuing)
         out += [p for p in here if t.kind != "application" or have[p].sign is not None]
+    if t.revoked:
+        await _revoke(target, out)
     return out
+
+
+async def _revoke(target: Target, people: list[str]) -> None:
+    """The cards of ``people`` reported lost (紛失届): both certificates revoked at the CA."""
+    if target.web is not None:
+        for person in people:
+            await target.web.revoke(target.web.cards[person])
+        return
+    assert target.cards is not None
+    ca = target.cards.ca
+    for person in people:
+        card = target.wallet[person]
+        serial = x509.load_der_x509_certificate(card.auth).serial_number
+        ca.revoke(CaName.AUTHENTICATION, serial, x509.ReasonFlags.key_compromise)
+        if card.sign is not None:
+            ca.revoke(CaName.SIGNATURE, card.sign.serial_number, x509.ReasonFlags.key_compromise)
 
 
 async def _people(target: Target, t: Traffic, wanted: int | None = None) -> list[str]:
@@ -555,11 +666,19 @@ def _uncarded_changes(target: Target, carded: Mapping[str, Any]) -> None:
             ]
 
 
+def _form(t: Traffic) -> dict[str, str]:
+    """What the resident types: the stream's form; a 転出届's moving date is the replay's day
+    (the portal takes a date within a year of today, the 転出 reaches the holders at once)."""
+    if t.application == "moving":
+        return {**t.form, "moving_date": dt.datetime.now(dt.UTC).date().isoformat()}
+    return dict(t.form)
+
+
 def _login_stream(season: Season, page: Traffic) -> Traffic:
     """Whose cards a page stream reads with at the portal process: a page needs a session,
     so the residents of the season's (first) login stream."""
     for t in season.traffic:
-        if t.kind == "portal_login":
+        if t.kind == "portal_login" and not t.revoked:
             return t
     raise CommandError(
         RENKEI_USAGE, f"stream {page.name}: pages at the portal need a login stream's residents"
@@ -655,7 +774,7 @@ async def open_target(
             progress(f"population: {size} residents (seed {season.population.seed}), in memory")
             n = await load_in_memory(net, size, season.population.seed, season.population.today)
             progress(f"population: {n} office records")
-        for t in season.traffic:
+        for t in sorted(season.traffic, key=lambda t: t.own_cards):  # theirs: no one else's
             target.people[t.name] = await _people(target, t, (counts or {}).get(t.name))
         carded = web.cards if web is not None else target.wallet
         _uncarded_changes(target, carded)

@@ -25,6 +25,12 @@ of the confirmation signed (CMS, ``sign_document``) and posted back (``POST
 office's code) or unavailable. The application's id is the document's (``application_id``):
 what the loss check looks for in the office's store.
 
+A card reported lost (a ``revoked`` login stream's) has both certificates revoked at the CA
+before the replay (``POST /revocations``, ``key_compromise``: the card desk's call on a 紛失届):
+its logins must be refused. Whether a 転出 revoked the mover's signature certificate
+(J-LIS's notice to the CA over 住基ネット) is read from the CA's CRL
+(``signatures_revoked``).
+
 Cookies are kept by hand (the portal's are ``__Host-`` and ``Secure``: a browser keeps them on
 ``localhost`` only; the replay talks plain HTTP to it).
 """
@@ -37,7 +43,7 @@ import html
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -183,6 +189,33 @@ class PortalWeb:
         if r.status not in (200, 201):
             raise RuntimeError(f"the CA refused a {kind} certificate: {r.status} {data}")
         return str(data["certificate"])
+
+    async def revoke(self, card: WebCard) -> None:
+        """Both certificates of ``card`` revoked, as for a card reported lost (紛失届)."""
+        certs = [("authentication", x509.load_der_x509_certificate(card.auth))]
+        if card.sign is not None:
+            certs.append(("signature", card.sign))
+        for ca, cert in certs:
+            body = {"ca": ca, "serial": f"{cert.serial_number:x}", "reason": "key_compromise"}
+            async with self._ca.post(
+                f"{self.pki_url}/revocations", json=body, headers=self._operator
+            ) as r:
+                if r.status != 200:
+                    raise RuntimeError(f"the CA did not revoke a {ca} certificate: {r.status}")
+
+    async def signatures_revoked(self, people: Iterable[str]) -> set[str]:
+        """Of ``people`` (the portal's tokens), those whose signature certificate the CA's
+        CRL lists."""
+        async with self._ca.get(f"{self.pki_url}/crl/signature.pem") as r:
+            if r.status != 200:
+                raise RuntimeError(f"the CA gave no signature CRL: {r.status}")
+            crl = x509.load_pem_x509_crl(await r.read())
+        out = set()
+        for person in people:
+            sign = self.cards[person].sign
+            if sign and crl.get_revoked_certificate_by_serial_number(sign.serial_number):
+                out.add(person)
+        return out
 
     # ---- visits ----------------------------------------------------------------------------
 

@@ -113,7 +113,9 @@ async def season_show(
             "query": f"{t.affair}: {', '.join(t.items)} from {t.provider}",
             "change": f"{t.change} {dict(t.detail) or ''}",
             "portal_page": f"page {t.page}",
-            "portal_login": f"login, history, notices ({t.held_by}'s residents, a card each)",
+            "portal_login": f"login, history, notices ({t.held_by}'s residents, a card each)"
+            if not t.revoked
+            else f"login refused ({t.held_by}'s residents, a card each, reported lost)",
             "application": f"{t.application} application ({t.held_by}'s residents, once each)",
         }[t.kind]
         sender = f"{t.office} ({t.collection})"

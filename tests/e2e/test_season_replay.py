@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import json
 import os
 import uuid
@@ -23,7 +24,7 @@ from hub.node import EVENTS
 from hub.wire import HUB
 from loadtest.accounting import ACCEPTED, MISNAMED, REFUSED, check
 from loadtest.driver import replay
-from loadtest.schedule import make_schedule
+from loadtest.schedule import Arrival, make_schedule
 from loadtest.season import CARD_KINDS, load_season
 from loadtest.stats import Stats
 from renkei.exceptions import CommandError
@@ -207,5 +208,53 @@ async def test_a_query_stream_asks_about_the_people_its_provider_holds() -> None
             await open_target(
                 settings, state, bad, residents=500, progress=lambda _: None, freeze=False
             )
+    finally:
+        await close_target(target)
+
+
+async def test_a_move_out_filed_online_is_followed_through_and_a_lost_card_refused() -> None:
+    """The spring season's 転出届 filed in the portal (signed): filed once by the register,
+    its move out kept once by every holder and by 新宿区's register, the signature certificate
+    revoked (a second application with it is refused) — taking the move out away from the
+    register moved to fails the check. A card reported lost is refused at every login, as
+    expected; the mover still logs in (a 転出 leaves the authentication certificate valid)."""
+    season = load_season("spring-moves").without(frozenset({"query", "change", "portal_page"}))
+    streams = [t.name for t in season.traffic]
+    settings = Settings(_env_file=None)
+    state = State.generate(identities(load_rules(settings)[1]))
+    target = await open_target(
+        settings, state, season, residents=5000, progress=lambda _: None, freeze=False,
+        counts={"moving_online": 2, "lost_card_logins": 2, "portal_logins": 2},
+    )  # fmt: skip
+    try:
+        moving, lost = streams.index("moving_online"), streams.index("lost_card_logins")
+        movers, losers = target.people["moving_online"], target.people["lost_card_logins"]
+        assert not {*movers, *losers} & {*target.people["portal_logins"]}
+        for n in range(2):
+            assert (await target.send(Arrival(0.0, moving, n))).status == "ok"
+            assert (await target.send(Arrival(0.0, lost, 10 + n))).code == "replay.login_refused"
+        verdict = check(target.ledger, await target.facts())
+        assert verdict.ok, verdict.problems
+        figures = verdict.figures
+        assert figures["signatures_revoked"] == figures["signatures_to_revoke"] == 2
+        assert figures["logins_revoked_refused"] == figures["logins_revoked"] == 2
+        assert figures["applications_filed"] == 2
+        events = {e: h for e, h in target.ledger.events.items() if "shinjuku-resident" in h}
+        assert len(events) == 2 and all(len(h) > 2 for h in events.values())
+
+        portal = target.net.apps["myna-portal"]
+        mover = target.wallet[movers[0]]
+        form = {**next(t.form for t in season.traffic if t.name == "moving_online")}
+        form["moving_date"] = dt.datetime.now(dt.UTC).date().isoformat()
+        status, outcome = await apply(portal, mover, "moving", form, uuid.uuid4())
+        assert (status, outcome.code) == (REFUSED, "jlis.certificate_revoked")
+        assert (await log_in(target.cards, portal, mover))[0] == ACCEPTED  # type: ignore[arg-type]
+
+        event = next(iter(events))
+        docs = target.net.stores["shinjuku-resident"]._docs[EVENTS]  # type: ignore[attr-defined]
+        kept = docs.pop(event)
+        verdict = check(target.ledger, await target.facts(settle=0))
+        assert any(f"{event}@shinjuku-resident" in p for p in verdict.problems), verdict.problems
+        docs[event] = kept
     finally:
         await close_target(target)

@@ -17,7 +17,7 @@ import pytest
 from proc_env import as_hub, cli, deployed, free_port, start, stop
 
 from agencies.applications import COLLECTION
-from hub.node import schema_for
+from hub.node import EVENTS, schema_for
 from loadtest.accounting import ACCEPTED, check
 from loadtest.schedule import Arrival
 from loadtest.season import load_season
@@ -78,7 +78,7 @@ async def test_the_june_season_replayed_on_rabbitmq_and_postgres(tmp_path: Path)
             ]
             net = await open_network(
                 settings,
-                State.load(settings.state_dir, others),
+                State.load(settings.state_dir, with_juki(load_rules(settings)[1], others)),
                 run=others,
                 signatures=signatures_on_disk(settings.state_dir),
             )
@@ -91,6 +91,7 @@ async def test_the_june_season_replayed_on_rabbitmq_and_postgres(tmp_path: Path)
                 )  # fmt: skip
                 assert code == 0, out
                 await _filed_once_or_caught(settings, season, portal, pki)
+                await _moved_online_and_lost_cards(settings, portal, pki)
             finally:
                 await net.aclose()
         finally:
@@ -114,6 +115,64 @@ async def test_the_june_season_replayed_on_rabbitmq_and_postgres(tmp_path: Path)
     assert set(by_stream["portal_history"]) == {"ok"}
     assert "office.chiyoda-child.replies" in report["queues"]["depth"]
     assert {"portal", "pki"} <= set(report["processes"]["rss_mb"])
+
+
+async def _moved_online_and_lost_cards(settings: Settings, portal: str, pki: str) -> None:
+    """The spring season's kinds at the portal process: two 転出届 filed (signed) and followed
+    through — filed once by 千代田区's register (run here, with its link to J-LIS), the move
+    out kept once by every holder and by 新宿区's register, the signature certificate on the
+    CA's CRL — and two cards reported lost, refused at login as expected; the mover still logs
+    in (the authentication certificate survives a 転出). The move out taken from 新宿区's
+    register fails the check."""
+    season = load_season("spring-moves").without(frozenset({"query", "change", "portal_page"}))
+    register = ["chiyoda-resident"]
+    operator = (settings.state_dir / "pki" / "operator-token").read_text().strip()
+    offices = await open_network(
+        settings,
+        State.load(settings.state_dir, with_juki(load_rules(settings)[1], register)),
+        run=register,
+        signatures=signatures_on_disk(settings.state_dir),
+    )
+    target = await open_target(
+        settings,
+        State.load(settings.state_dir, ["token"]),
+        season,
+        progress=lambda _: None,
+        freeze=False,
+        counts={"moving_online": 2, "lost_card_logins": 2, "portal_logins": 1},
+        web=PortalWeb(portal, pki, operator),
+    )
+    pool = await asyncpg.create_pool(settings.db_url, min_size=1, max_size=2)
+    try:
+        streams = [t.name for t in season.traffic]
+        moving, lost = streams.index("moving_online"), streams.index("lost_card_logins")
+        for n in range(2):
+            assert (await target.send(Arrival(0.0, moving, n))).status == "ok"
+            assert (await target.send(Arrival(0.0, lost, 10 + n))).code == "replay.login_refused"
+        verdict = check(target.ledger, await target.facts())
+        assert verdict.ok, verdict.problems
+        figures = verdict.figures
+        assert figures["signatures_revoked"] == figures["signatures_to_revoke"] == 2
+        assert figures["logins_revoked_refused"] == figures["logins_revoked"] == 2
+        assert figures["applications_filed"] == figures["applications_accepted"] == 2
+        assert target.web is not None
+        mover = target.web.cards[target.people["moving_online"][0]]
+        assert (await target.web.log_in(mover))[0] == ACCEPTED
+        event = next(e for e, h in target.ledger.events.items() if "shinjuku-resident" in h)
+        docs = f"{schema_for('shinjuku-resident')}.docs"
+        where = f"FROM {docs} WHERE collection = $1 AND key = $2"
+        row = await pool.fetchrow(f"SELECT token, doc {where}", EVENTS, event)
+        await pool.execute(f"DELETE {where}", EVENTS, event)
+        verdict = check(target.ledger, await target.facts(settle=0))
+        assert any(f"{event}@shinjuku-resident" in p for p in verdict.problems), verdict.problems
+        await pool.execute(
+            f"INSERT INTO {docs} (collection, key, token, doc) VALUES ($1, $2, $3, $4)",
+            EVENTS, event, row["token"], row["doc"],
+        )  # fmt: skip
+    finally:
+        await pool.close()
+        await close_target(target)
+        await offices.aclose()
 
 
 async def _filed_once_or_caught(settings: Settings, season: Any, portal: str, pki: str) -> None:

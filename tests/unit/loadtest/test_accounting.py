@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import pytest
@@ -150,3 +151,54 @@ def test_dead_letters_are_listed_and_fail_only_without_a_reason() -> None:
     assert verdict.figures["dead_letters"][0]["reason"].startswith("wire.bad_signature")
     facts.dead_letters = [DeadLetter("renkei.dead", "", "m2")]
     assert not check(ledger, facts).ok
+
+
+def _moves() -> tuple[Ledger, Facts]:
+    """A 転出届 accepted (its move out kept by its holders, its signature certificate to be
+    revoked) and two logins with cards reported lost, refused."""
+    ledger, facts = _whole()
+    ledger.applications["m1"] = ACCEPTED
+    ledger.revoking.add("m1")
+    ledger.events["ev-m1"] = frozenset({"pension", "shinjuku-resident"})
+    ledger.logins |= {"l3": REFUSED, "l4": REFUSED}
+    ledger.revoked_logins |= {"l3", "l4"}
+    facts.applications["m1"] = 1
+    facts.events["ev-m1"] = Counter({"pension": 1, "shinjuku-resident": 1})
+    return ledger, dataclasses.replace(facts, revoked=frozenset({"m1"}))
+
+
+def test_a_move_out_filed_and_revoked_and_refused_lost_cards_pass() -> None:
+    verdict = check(*_moves())
+    assert verdict.ok, verdict.problems
+    figures = verdict.figures
+    assert (figures["logins_revoked"], figures["logins_revoked_refused"]) == (2, 2)
+    assert (figures["signatures_to_revoke"], figures["signatures_revoked"]) == (1, 1)
+
+
+@pytest.mark.parametrize("status", [ACCEPTED, MISNAMED])
+def test_a_login_with_a_revoked_certificate_let_in_fails(status: str) -> None:
+    ledger, facts = _moves()
+    ledger.logins["l4"] = status
+    assert any(
+        "revoked certificate let in" in p and "l4" in p for p in check(ledger, facts).problems
+    )
+
+
+def test_a_revoked_login_unanswered_fails_as_any_login() -> None:
+    ledger, facts = _moves()
+    ledger.logins["l3"] = UNANSWERED
+    assert any("logins with no answer" in p for p in check(ledger, facts).problems)
+
+
+def test_a_move_out_whose_signature_certificate_stayed_valid_fails() -> None:
+    ledger, facts = _moves()
+    facts = dataclasses.replace(facts, revoked=frozenset())
+    problems = check(ledger, facts).problems
+    assert any("signature certificate was not revoked" in p and "m1" in p for p in problems)
+
+
+def test_a_move_out_not_kept_by_the_register_moved_to_fails() -> None:
+    ledger, facts = _moves()
+    del facts.events["ev-m1"]["shinjuku-resident"]
+    problems = check(ledger, facts).problems
+    assert any("never applied" in p and "ev-m1@shinjuku-resident" in p for p in problems)

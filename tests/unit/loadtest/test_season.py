@@ -46,7 +46,14 @@ def _replace(old: str, new: str) -> str:
             "shapes.counter.weekdays",
         ),
         ("name = [", "not TOML"),
-        (_replace('application = "child_allowance"', 'application = "moving"'), "application"),
+        (_replace('application = "child_allowance"', 'application = "passport"'), "application"),
+        (
+            _replace(
+                'application = "child_allowance"\n',
+                'application = "child_allowance"\nrevoked = true\n',
+            ),
+            "only a portal_login stream is of revoked cards",
+        ),
         (_replace('application = "child_allowance"\n', ""), "needs 'application'"),
         (_replace('held_by = "chiyoda-child"\n', ""), "needs 'held_by'"),
         (_replace('held_by = "chiyoda-child"', 'held_by = "../jlis"'), "held_by"),

@@ -261,3 +261,78 @@ async def test_a_worker_remembers_what_it_recorded_and_forgets_the_oldest(
     notice = context("notice", "chiyoda-tax", "myna-portal", "notice")
     await done.finish(notice, Delivered())  # not an access record: nothing to remember
     assert not done.recorded_here(notice)
+
+
+def _query(deadline_s: float, at: dt.datetime = NOW) -> Any:
+    """A query whose deadline is ``deadline_s`` after ``at``."""
+    ctx = context("query", "chiyoda-child", "chiyoda-tax", "child_allowance", ("local_tax",))
+    return replace(ctx, deadline=at + dt.timedelta(seconds=deadline_s))
+
+
+async def test_a_worker_forgets_a_key_once_its_deadline_cannot_come_back() -> None:
+    """Kept to the deadline and the slack, then dropped as keys come: the cache stops growing
+    after about the longest deadline instead of filling to ``RECENT_KEPT``."""
+    now = [NOW]
+    done, _, _, _, _ = finisher(now)
+    first = _query(10)
+    await done.finish(first, ANSWER)
+    now[0] = first.deadline + finish_module.RECENT_SLACK - dt.timedelta(milliseconds=1)
+    await done.finish(_query(40), ANSWER)
+    assert done.recorded_here(first)  # its deadline message may still be on its way
+    now[0] += dt.timedelta(milliseconds=1)
+    await done.finish(_query(50), ANSWER)
+    assert not done.recorded_here(first)
+    # a steady stream: what is kept is the last deadline-and-slack's worth, not more
+    for _ in range(200):
+        now[0] += dt.timedelta(seconds=1)
+        await done.finish(_query(30, now[0]), ANSWER)
+    assert len(done._recent) == 30 + finish_module.RECENT_SLACK.seconds
+
+
+async def test_a_short_deadline_behind_a_long_one_is_gone_by_the_longest_deadline() -> None:
+    """Deadlines differ per query; the oldest goes first, so a short one may wait behind a long
+    one, but no key outlives ``MAX_DEADLINE`` and the slack after it was remembered — also one
+    whose deadline (another worker's clock) lies further out than the hub ever gives."""
+    now = [NOW]
+    done, _, _, _, _ = finisher(now)
+    long, far, short = _query(120), _query(3600), _query(1)
+    for ctx in (long, far, short):
+        await done.finish(ctx, ANSWER)
+    now[0] = short.deadline + finish_module.RECENT_SLACK
+    await done.finish(_query(1, now[0]), ANSWER)
+    assert done.recorded_here(short)  # behind the long one: kept, harmlessly, a while longer
+    now[0] = long.deadline + finish_module.RECENT_SLACK
+    await done.finish(_query(1, now[0]), ANSWER)
+    assert not any(done.recorded_here(c) for c in (long, far, short))
+
+
+async def test_a_key_past_its_time_is_not_remembered_and_one_again_goes_to_the_end() -> None:
+    now = [NOW]
+    done, _, _, _, _ = finisher(now)
+    late = _query(1)
+    now[0] = late.deadline + finish_module.RECENT_SLACK  # its record written this late
+    await done.finish(late, ANSWER)
+    assert not done.recorded_here(late)
+    again, later = _query(100), _query(200)
+    await done.finish(again, ANSWER)
+    await done.finish(later, ANSWER)
+    await done.finish(again, ANSWER)  # a redelivery: remembered again, now the newest
+    assert list(done._recent) == [record_key(c.requester, c.query_id).bytes for c in (later, again)]
+
+
+async def test_a_deadline_back_after_its_key_was_dropped_finds_the_record_taken() -> None:
+    """The deadline message of an answered query, back after the worker forgot the key (a
+    backlog, a restart, another worker): the time-out goes to the record store, which has the
+    answer; nothing is recorded or sent a second time."""
+    now = [NOW]
+    done, bus, sink, _, _ = finisher(now)
+    ctx = _query(10)
+    await done.finish(ctx, ANSWER)
+    now[0] = ctx.deadline + finish_module.RECENT_SLACK
+    await done.finish(_query(100), ANSWER)  # any later query makes room
+    assert not done.recorded_here(ctx)
+    await done.finish(ctx, TimedOut(reason="chiyoda-tax did not answer before the deadline"))
+    key = record_key(ctx.requester, ctx.query_id)
+    assert sink.keys.count(key) == 2 and sink.kept[key].outcome == "ok"
+    replies = [r for _, r in bus.sent() if r.envelope.correlation_id == ctx.query_id]
+    assert [r.outcome for r in replies] == [ANSWER]
