@@ -4,8 +4,8 @@ certification service too.
 An office maps its own data to and from the wire, nothing more. ``OfficeNode`` does everything
 else — signing, sealing, the bus, deadlines, many queries in flight — so an office's own code is
 its role objects (``hub.node.roles``: a ``Provider`` answers a query about one of its people, by
-its own token, ...) and calls to ``ask``, ``enroll``, ``report_change``, ``identify`` and
-``notify``. It never touches the transport library.
+its own token, ...) and calls to ``ask``, ``file``, ``enroll``, ``report_change``,
+``identify`` and ``notify``. It never touches the transport library.
 """
 
 from __future__ import annotations
@@ -109,6 +109,9 @@ from hub.wire import (
 __all__ = ["EVENTS", "Answer", "OfficeNode"]
 
 log = get_logger("hub.node")
+# ``file``'s resends of an application that timed out: pauses of 1, 2, 4, 8, 16 s at most
+# (jittered), six sends in all — under two minutes with the portal's 4 s deadline
+RESEND = Backoff(first=1.0, factor=2.0, most=30.0, attempts=6)
 EVENTS = "_events"  # the store's collection of change events received
 GRACE = dt.timedelta(seconds=1)  # how long past the deadline we wait for the hub's own answer
 
@@ -129,6 +132,7 @@ class Answer:
     seconds: float = 0.0
     retry_after: float | None = None  # a refusal that may go through later (a quota's)
     attempts: int = 1  # sends of the query (``ask`` retries refused and rejected sends)
+    earlier: tuple[uuid.UUID, ...] = ()  # ``file``: the sends before this one (none known)
 
 
 @dataclass(slots=True)
@@ -204,6 +208,36 @@ class OfficeNode:
             if attempt >= self.backoff.attempts or self.clock() + _secs(pause) >= deadline:
                 return _gave_up(last, attempt)
             await self.sleep(pause)
+
+    async def file(  # noqa: PLR0913 - an application's own arguments, and how to resend it
+        self,
+        provider: str,
+        kind: str,
+        person: str,
+        document: bytes,
+        *,
+        sent: tuple[uuid.UUID, ...] = (),
+        resend: Backoff = RESEND,
+    ) -> Answer:
+        """File a signed application (``document``) with ``provider`` until its outcome is
+        known. A time-out is not an outcome: the office may have filed it and answered past
+        the deadline (the hub recorded a time-out), or not have taken it yet. So the same
+        document is sent again — a new query id, a new deadline, its own access record — after
+        a pause of ``resend``, while the outcome is unknown (``_unknown``), ``resend.attempts``
+        sends in all. Sending it again is safe: the office answers a copy of an application it filed
+        with the receipt it kept, and takes no copy past its deadline, so the document is filed
+        once. ``sent``: the query ids of sends made already that timed out (resuming after a
+        restart); the answer names every send before it (``earlier``). The last answer is
+        returned: a receipt, a refusal, an error, or still a time-out after the last send."""
+        earlier = list(sent)
+        while True:
+            if earlier:
+                await self.sleep(resend.pause(len(earlier) - 1, 0.0, self.draw()))
+            answer = await self.ask("application", provider, (kind,), person, document=document)
+            if not _unknown(answer, bool(earlier)) or len(earlier) + 1 >= resend.attempts:
+                return replace(answer, earlier=tuple(earlier))
+            log.info("application.resend", query_id=str(answer.query_id), sends=len(earlier) + 1)
+            earlier.append(answer.query_id)
 
     async def _ask_once(  # noqa: PLR0917 - ask's own arguments, and the deadline
         self,
@@ -591,6 +625,19 @@ class OfficeNode:
 
 def _secs(seconds: float) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
+
+
+def _unknown(answer: Answer, timed_out_before: bool) -> bool:
+    """Whether an application's answer leaves unknown whether the office filed it: a
+    time-out; or, after a send that timed out, an answer that is not the office's word (the
+    hub's failure or refusal, this node's: ``hub.``, ``office.`` — a send that never reached
+    the office says nothing of the one before it, which may be filed)."""
+    if answer.status == "timed_out":
+        return True
+    return timed_out_before and answer.status != "ok" and answer.code.startswith(_NOT_ITS_WORD)
+
+
+_NOT_ITS_WORD = ("hub.", "office.")
 
 
 def _gave_up(last: Answer | None, attempts: int) -> Answer:
