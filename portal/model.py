@@ -120,7 +120,9 @@ class ApplicationStatus:
     kind: ApplicationKind
     at: dt.datetime
     office: str
-    status: Literal["accepted", "refused", "unavailable"]
+    # pending: its first send timed out, sent again until known (``portal.sending``);
+    # unavailable: sent again, and the office never answered (it may hold it)
+    status: Literal["accepted", "refused", "pending", "unavailable"]
     detail: str  # the office's receipt number or its reason
     office_name: str = ""  # the registry's name of ``office``
     # what the office tells of it after the receipt (its notices with ``ref``, the id of the

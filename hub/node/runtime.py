@@ -112,6 +112,7 @@ log = get_logger("hub.node")
 # ``file``'s resends of an application that timed out: pauses of 1, 2, 4, 8, 16 s at most
 # (jittered), six sends in all — under two minutes with the portal's 4 s deadline
 RESEND = Backoff(first=1.0, factor=2.0, most=30.0, attempts=6)
+_NOT_ITS_WORD = ("hub.", "office.")  # codes of the hub's or the node's own, not a provider's
 EVENTS = "_events"  # the store's collection of change events received
 GRACE = dt.timedelta(seconds=1)  # how long past the deadline we wait for the hub's own answer
 
@@ -133,6 +134,17 @@ class Answer:
     retry_after: float | None = None  # a refusal that may go through later (a quota's)
     attempts: int = 1  # sends of the query (``ask`` retries refused and rejected sends)
     earlier: tuple[uuid.UUID, ...] = ()  # ``file``: the sends before this one (none known)
+
+    @property
+    def unknown(self) -> bool:
+        """Whether it leaves unknown what the provider did (an application: whether it is
+        filed): a time-out; or, after a send that timed out (``earlier``), an answer that is
+        not the provider's word (the hub's failure or refusal, this node's: ``hub.``,
+        ``office.`` — a send that never reached the office says nothing of the one before it,
+        which may be filed)."""
+        if self.status == "timed_out":
+            return True
+        return bool(self.earlier) and self.status != "ok" and self.code.startswith(_NOT_ITS_WORD)
 
 
 @dataclass(slots=True)
@@ -209,7 +221,7 @@ class OfficeNode:
                 return _gave_up(last, attempt)
             await self.sleep(pause)
 
-    async def file(  # noqa: PLR0913 - an application's own arguments, and how to resend it
+    async def file(
         self,
         provider: str,
         kind: str,
@@ -222,10 +234,11 @@ class OfficeNode:
         """File a signed application (``document``) with ``provider`` until its outcome is
         known. A time-out is not an outcome: the office may have filed it and answered past
         the deadline (the hub recorded a time-out), or not have taken it yet. So the same
-        document is sent again — a new query id, a new deadline, its own access record — after
-        a pause of ``resend``, while the outcome is unknown (``_unknown``), ``resend.attempts``
-        sends in all. Sending it again is safe: the office answers a copy of an application it filed
-        with the receipt it kept, and takes no copy past its deadline, so the document is filed
+        document is sent again — a new query id, a new deadline, its own access record —
+        after a pause of ``resend``, while the outcome is unknown (``Answer.unknown``),
+        ``resend.attempts`` sends in all. Sending it again is safe: the office answers a copy of
+        an application it filed with the receipt it kept, and takes no copy past its deadline,
+        so the document is filed
         once. ``sent``: the query ids of sends made already that timed out (resuming after a
         restart); the answer names every send before it (``earlier``). The last answer is
         returned: a receipt, a refusal, an error, or still a time-out after the last send."""
@@ -234,8 +247,9 @@ class OfficeNode:
             if earlier:
                 await self.sleep(resend.pause(len(earlier) - 1, 0.0, self.draw()))
             answer = await self.ask("application", provider, (kind,), person, document=document)
-            if not _unknown(answer, bool(earlier)) or len(earlier) + 1 >= resend.attempts:
-                return replace(answer, earlier=tuple(earlier))
+            answer = replace(answer, earlier=tuple(earlier))
+            if not answer.unknown or len(earlier) + 1 >= resend.attempts:
+                return answer
             log.info("application.resend", query_id=str(answer.query_id), sends=len(earlier) + 1)
             earlier.append(answer.query_id)
 
@@ -625,19 +639,6 @@ class OfficeNode:
 
 def _secs(seconds: float) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
-
-
-def _unknown(answer: Answer, timed_out_before: bool) -> bool:
-    """Whether an application's answer leaves unknown whether the office filed it: a
-    time-out; or, after a send that timed out, an answer that is not the office's word (the
-    hub's failure or refusal, this node's: ``hub.``, ``office.`` — a send that never reached
-    the office says nothing of the one before it, which may be filed)."""
-    if answer.status == "timed_out":
-        return True
-    return timed_out_before and answer.status != "ok" and answer.code.startswith(_NOT_ITS_WORD)
-
-
-_NOT_ITS_WORD = ("hub.", "office.")
 
 
 def _gave_up(last: Answer | None, attempts: int) -> Answer:

@@ -27,7 +27,6 @@ from hub.node import OfficeNode
 from hub.node.backoff import Backoff
 from hub.wire import (
     Answered,
-    Envelope,
     OfficeKeys,
     Outcome,
     Query,
