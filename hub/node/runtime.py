@@ -31,6 +31,7 @@ from hub.bus import (
     RK_QUERY,
     RK_REPLY,
     Bus,
+    BusError,
     Delivery,
     Rejected,
     office_in,
@@ -241,17 +242,30 @@ class OfficeNode:
         so the document is filed
         once. ``sent``: the query ids of sends made already that timed out (resuming after a
         restart); the answer names every send before it (``earlier``). The last answer is
-        returned: a receipt, a refusal, an error, or still a time-out after the last send."""
+        returned: a receipt, a refusal, an error, or still a time-out after the last send. A
+        send after the first that the broker did not confirm counts as a send, not an answer;
+        the first one's ``BusError`` is raised, as ``ask`` raises it."""
         earlier = list(sent)
+        last = _unanswered(earlier)  # None: nothing sent yet
+        tried = len(earlier)
         while True:
-            if earlier:
-                await self.sleep(resend.pause(len(earlier) - 1, 0.0, self.draw()))
-            answer = await self.ask("application", provider, (kind,), person, document=document)
-            answer = replace(answer, earlier=tuple(earlier))
-            if not answer.unknown or len(earlier) + 1 >= resend.attempts:
-                return answer
-            log.info("application.resend", query_id=str(answer.query_id), sends=len(earlier) + 1)
-            earlier.append(answer.query_id)
+            if tried:
+                await self.sleep(resend.pause(tried - 1, 0.0, self.draw()))
+            tried += 1
+            try:
+                got = await self.ask("application", provider, (kind,), person, document=document)
+            except BusError:
+                if last is None:  # the first send not confirmed: the caller's to know, as ask's
+                    raise
+                log.info("application.unsent", sends=len(earlier))  # not sent: tried again
+            else:
+                last = replace(got, earlier=tuple(earlier))
+                if not last.unknown:
+                    return last
+                log.info("application.resend", query_id=str(got.query_id), sends=tried)
+                earlier.append(got.query_id)
+            if tried >= resend.attempts:
+                return last
 
     async def _ask_once(  # noqa: PLR0917 - ask's own arguments, and the deadline
         self,
@@ -639,6 +653,15 @@ class OfficeNode:
 
 def _secs(seconds: float) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
+
+
+def _unanswered(sent: list[uuid.UUID]) -> Answer | None:
+    """What is known of an application's sends made already (``file(…, sent=…)``): the last
+    one timed out; None when there were none."""
+    if not sent:
+        return None
+    reason = "no answer before the deadline"
+    return Answer(sent[-1], "timed_out", reason=reason, earlier=tuple(sent[:-1]))
 
 
 def _gave_up(last: Answer | None, attempts: int) -> Answer:

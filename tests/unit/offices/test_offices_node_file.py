@@ -9,6 +9,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 import pytest
@@ -19,6 +20,7 @@ from hub.bus import (
     Delivery,
     InMemoryBroker,
     InMemoryBus,
+    NotConfirmed,
     network_topology,
     office_replies,
     signed_message,
@@ -159,3 +161,29 @@ async def test_the_hubs_refusal_of_a_first_send_is_its_answer(net: Net) -> None:
     net.answers = [Refused(code="hub.token_service_unavailable", reason="down"), receipt()]
     answer = await net.node.file(NTA, "tax_return", PERSON, SIGNED, resend=RESEND)
     assert answer.status == "refused" and len(net.queries) == 1
+
+
+async def test_a_resend_the_broker_did_not_confirm_is_tried_again(net: Net) -> None:
+    """The broker down after the first send: no answer is known yet, so it goes on."""
+    net.answers = [LATE, receipt()]
+    publish, calls = net.node.bus.publish, [0]
+
+    async def flaky(*args: Any, **kw: Any) -> None:
+        calls[0] += 1
+        if calls[0] == 2:
+            raise NotConfirmed("the broker's connection dropped")
+        await publish(*args, **kw)
+
+    net.node.bus.publish = flaky  # type: ignore[method-assign]
+    answer = await net.node.file(NTA, "tax_return", PERSON, SIGNED, resend=RESEND)
+    assert answer.status == "ok" and len(answer.earlier) == 1 and len(net.queries) == 2
+    assert net.pauses == [0.5, 1.0]
+
+
+async def test_the_first_send_not_confirmed_is_raised(net: Net) -> None:
+    async def down(*args: Any, **kw: Any) -> None:
+        raise NotConfirmed("no broker")
+
+    net.node.bus.publish = down  # type: ignore[method-assign]
+    with pytest.raises(NotConfirmed):
+        await net.node.file(NTA, "tax_return", PERSON, SIGNED, resend=RESEND)
