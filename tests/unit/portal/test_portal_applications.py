@@ -250,7 +250,7 @@ async def test_the_list_shows_each_claims_state_as_its_office_told_it(env: Env) 
     ]
     await env.login(TARO)
     text = await (await env.client.get("/applications")).text()
-    rows = text.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    rows = text.split("<tbody>")[1].split("</tbody>")[0].split("<tr ")[1:]
     labels = [r.split('data-label="状況">')[1].split("<")[0] for r in rows]
     assert labels == [
         "受付済み (accepted)",
@@ -284,3 +284,7 @@ async def test_an_application_whose_office_has_not_answered_yet_is_shown_pending
     assert "/retry" not in text and "unavailable" not in text
     listing = await (await env.client.get("/applications")).text()
     assert "確認中" in listing and "再送信待ち" not in listing
+    # what the season replay reads to follow it (``renkei.replay_web``)
+    [status] = env.backend.apps_by["tok-taro"]
+    assert f'<p class="pending" data-status-id="{status.application_id}"' in text
+    assert f'data-status-id="{status.application_id}" data-status="pending"' in listing
