@@ -267,6 +267,8 @@ class Filer:
         self.kept: dict[str, int] = defaultdict(int)  # application id → receipts kept
         self.runner: web.AppRunner | None = None
         self.store: PgStore | None = None  # nta's (the network's database)
+        self.answering = asyncio.Event()  # cleared: nta hangs once it has kept an application
+        self.answering.set()
 
     async def serve(self) -> None:
         self.runner = web.AppRunner(create_app(self.local.ca), access_log=None)
@@ -289,6 +291,7 @@ class Filer:
 
     async def after(self, app_id: str, person: str, form: Any, signer: Signer) -> None:
         self.kept[app_id] += 1
+        await self.answering.wait()  # a hang (``Network.hang_nta``): filed, not yet answered
 
     async def close(self) -> None:
         if self.runner is not None:
@@ -389,6 +392,15 @@ class Network:
         node.store = PgStore(self.pool, CHILD)
         await node.start()
         return node
+
+    async def hang_nta(self, seconds: float) -> None:
+        """The office taking applications hangs (a stall, not a crash) right after keeping an
+        application, before answering: it keeps the one it holds, takes no other meanwhile
+        (one at a time), and answers once it runs again — past the deadline, when ``seconds``
+        is longer: filed, while the hub has recorded a time-out."""
+        self.filer.answering.clear()
+        await asyncio.sleep(seconds)
+        self.filer.answering.set()
 
     async def restart_asker(self) -> None:
         """The requesting office killed and started again: its connection dropped at once (no
@@ -660,6 +672,10 @@ def faults(
         "office taking applications (nta) killed (its work cut, connection dropped) + restarted": (
             False,
             lambda n: n.restart_nta(),
+        ),
+        f"office taking applications (nta) hung {deadline + 1:g} s between filing and answering": (
+            False,
+            lambda n: n.hang_nta(deadline + 1),
         ),
         f"hub SIGSTOP {deadline + 1:g} s (past the deadline), SIGCONT": (
             False,
