@@ -75,7 +75,7 @@ _STATUS = re.compile(r'<dd class="status-(\w+)">')
 _DETAIL = re.compile(r"<dt>詳細 .*?</dt><dd>([^<]*)</dd>", re.S)
 _PENDING = re.compile(r'<p class="pending" data-status-id="([0-9a-f-]{36})"')
 _ROW = r'data-status-id="{}" data-status="(\w+)">.*?class="detail">([^<]*)<'  # /applications
-SETTLE_POLLS, SETTLE_POLL = 180, 1.0  # a 確認中 application's row read each second, 3 min at most
+SETTLE_POLLS, SETTLE_POLL = 120, 5.0  # a 確認中 application's row read every 5 s, 10 min at most
 # a login's answer by HTTP status, but a 303 with a session (accepted): 403 the certificate or
 # no holder, 400 the challenge, 503 J-LIS or the hub did not answer, 429 the login limits
 _LOGIN_REFUSALS = {
@@ -271,7 +271,8 @@ class PortalWeb:
 
     async def _settled(self, card: WebCard, page: str) -> str:
         """A result 確認中 (its first send timed out; the portal sends it again by itself and
-        gives up within two minutes): its row in ``/applications`` once settled, as a result."""
+        gives up within about nine minutes): its row in ``/applications`` once settled, read
+        as a result."""
         sent = _PENDING.search(page)
         for _ in range(SETTLE_POLLS if sent else 0):
             await asyncio.sleep(SETTLE_POLL)

@@ -110,9 +110,11 @@ from hub.wire import (
 __all__ = ["EVENTS", "Answer", "OfficeNode"]
 
 log = get_logger("hub.node")
-# ``file``'s resends of an application that timed out: pauses of 1, 2, 4, 8, 16 s at most
-# (jittered), six sends in all — under two minutes with the portal's 4 s deadline
-RESEND = Backoff(first=1.0, factor=2.0, most=30.0, attempts=6)
+# ``file``'s resends of an application that timed out: pauses of 1, 2, 4, 8, 16, then 30 s at
+# most (full jitter), twenty sends in all — at most about nine minutes with the portal's 4 s
+# deadline (an outage of a RabbitMQ node's whole restart, 70 s on a busy machine, used up the
+# six sends of a first bound: the office filed the last one and the portal gave up)
+RESEND = Backoff(first=1.0, factor=2.0, most=30.0, attempts=20)
 _NOT_ITS_WORD = ("hub.", "office.")  # codes of the hub's or the node's own, not a provider's
 EVENTS = "_events"  # the store's collection of change events received
 GRACE = dt.timedelta(seconds=1)  # how long past the deadline we wait for the hub's own answer
