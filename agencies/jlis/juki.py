@@ -13,8 +13,12 @@ a redelivered or repeated request is answered alike and applied once.
 
 A change J-LIS records that lapses a certificate (a 転出, 転居, 氏名変更 or 死亡 noted, a number
 changed) it passes on to its CA as 異動等失効情報 (公的個人認証法 第12条; ``JukiNotice``, by the
-住民票コード, on ``juki.out`` to the CA's queue ``juki.<ca>.notices``), under the register's event
-id: again on a request delivered again, which the CA applies once (``pki/ca/juki.py``).
+住民票コード, under the register's event id, with the time J-LIS recorded it). The notice is
+kept in J-LIS's outbox (``outbox.py``, its own store) before the register is answered, and sent
+from there on ``juki.out`` to the CA's queue ``juki.<ca>.notices`` when the CA can take it: the
+register's answer never waits on the CA (down, or its queue full), and nothing is lost. A
+request delivered again keeps the notice again (the same row); a notice sent twice the CA
+applies once (``pki/ca/juki.py``).
 """
 
 from __future__ import annotations
@@ -23,16 +27,10 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 
+from agencies.jlis.outbox import NoticeSender, Outbox
 from agencies.jlis.registry import Jlis
 from hub.bus import Bus, Delivery, OutMessage, Subscription
-from hub.bus.juki import (
-    JUKI_JLIS,
-    JUKI_MAX_BYTES,
-    JUKI_OUT,
-    juki_notices,
-    juki_office,
-    juki_replies,
-)
+from hub.bus.juki import JUKI_JLIS, JUKI_MAX_BYTES, JUKI_OUT, juki_office, juki_replies
 from hub.log import get_logger
 from hub.node import OfficeError
 from hub.wire.exceptions import JUKI_UNKNOWN_SENDER
@@ -45,21 +43,28 @@ log = get_logger("agencies.jlis.juki")
 
 class JukiServer:
     """J-LIS's consumer of ``juki.jlis``: ``registers`` maps each register's office code to
-    its municipality (6-digit code); ``ca``: its CA's office code, told of what revokes."""
+    its municipality (6-digit code); ``ca``: its CA's office code, told of what revokes
+    (through the outbox in J-LIS's store and its sender)."""
 
     def __init__(
         self, jlis: Jlis, bus: Bus, registers: Mapping[str, str], ca: str | None = None
     ) -> None:
-        self.jlis, self.bus, self.registers, self.ca = jlis, bus, dict(registers), ca
+        self.jlis, self.bus, self.registers = jlis, bus, dict(registers)
+        self.outbox = None if ca is None else Outbox(jlis.store, ca)
+        self.sender = None if self.outbox is None else NoticeSender(self.outbox, bus)
         self._sub: Subscription | None = None
 
     async def start(self) -> None:
+        if self.sender is not None:
+            await self.sender.start()
         self._sub = await self.bus.consume(JUKI_JLIS, self.handle, prefetch=50)
 
     async def stop(self) -> None:
         if self._sub is not None:
             await self._sub.cancel()
             self._sub = None
+        if self.sender is not None:
+            await self.sender.stop()
 
     async def handle(self, d: Delivery) -> None:
         register = juki_office(d.user_id)
@@ -78,7 +83,7 @@ class JukiServer:
             log.info("juki.refused", act=request.act, register=register, code=exc.code)
             answer = JukiAnswer(v=1, ok=False, code=exc.code, reason=str(exc)[:500])
         if answer.ok:
-            await self._notify_ca(request, d.message_id)
+            await self._keep_notice(request, d.message_id)
         await self._answer(d, register, answer)
         await d.ack()
         log.info("juki.request", act=request.act, register=register, ok=answer.ok)
@@ -114,17 +119,18 @@ class JukiServer:
         )  # fmt: skip
         return JukiAnswer(v=1, ok=True)
 
-    async def _notify_ca(self, r: JukiRequest, message_id: str) -> None:
-        """The 異動等失効情報 of a change that lapses a certificate, to the CA (before the
-        register's answer: a stop in between is a redelivery, notified again, applied once)."""
+    async def _keep_notice(self, r: JukiRequest, message_id: str) -> None:
+        """The 異動等失効情報 of a change that lapses a certificate, kept for the CA before the
+        register's answer (a stop in between is a redelivery: kept again, the same row)."""
         kind = "number_changed" if r.act == "change_number" else NOTICE_KINDS.get(r.reason or "")
-        if self.ca is None or kind is None or r.act not in ("noted", "change_number"):
+        if self.outbox is None or kind is None or r.act not in ("noted", "change_number"):
             return
         assert r.rrc is not None
         event = r.event or str(uuid.uuid5(uuid.NAMESPACE_URL, f"juki:{message_id}"))
-        notice = JukiNotice(v=1, event=event, rrc=r.rrc, kind=kind)
-        out = OutMessage(notice.model_dump_json().encode(), message_id=f"n-{event}")
-        await self.bus.publish(JUKI_OUT, juki_notices(self.ca), out)
+        recorded = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        await self.outbox.keep(JukiNotice(v=1, event=event, rrc=r.rrc, kind=kind, at=recorded))
+        assert self.sender is not None
+        self.sender.wake()
 
     async def _answer(self, d: Delivery, register: str, answer: JukiAnswer) -> None:
         body = answer.model_dump_json(exclude_none=True).encode()

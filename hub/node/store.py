@@ -47,6 +47,10 @@ class OfficeStore(Protocol):
         ...
 
     async def keys(self, collection: str) -> list[str]: ...
+    async def delete(self, collection: str, key: str) -> None:
+        """Remove a document (and its token); none under ``key`` is no error."""
+        ...
+
     async def find(self, collection: str, field: str, value: str) -> list[tuple[str, Doc]]:
         """The documents whose ``field`` is ``value`` (a scan: for in-house look-ups only)."""
         ...
@@ -89,6 +93,12 @@ class MemoryStore:
 
     async def keys(self, collection: str) -> list[str]:
         return sorted(self._docs.get(collection, {}))
+
+    async def delete(self, collection: str, key: str) -> None:
+        self._docs.get(collection, {}).pop(key, None)
+        token = self._keys.get(collection, {}).pop(key, None)
+        if token is not None:
+            self._tokens[collection].pop(token, None)
 
     async def find(self, collection: str, field: str, value: str) -> list[tuple[str, Doc]]:
         docs = self._docs.get(collection, {})
@@ -217,6 +227,14 @@ class PgStore:
                 collection,
             )
         return [r["key"] for r in rows]
+
+    async def delete(self, collection: str, key: str) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                f"DELETE FROM {self._schema}.docs WHERE collection = $1 AND key = $2",
+                collection,
+                key,
+            )
 
     async def find(self, collection: str, field: str, value: str) -> list[tuple[str, Doc]]:
         async with self._pool.acquire() as conn:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self, TypeVar
 
-from pydantic import StringConstraints, ValidationError, model_validator
+from pydantic import AwareDatetime, StringConstraints, ValidationError, model_validator
 
 from hub.wire.base import WireModel
 from hub.wire.exceptions import JUKI_MALFORMED, JUKI_OVERSIZED
@@ -96,12 +96,15 @@ NOTICE_KINDS: dict[str, NoticeKind] = {  # J-LIS's 異動事由 → the notice t
 
 class JukiNotice(WireModel):
     """J-LIS's 異動等失効情報 to its CA (公的個人認証法 第12条): the change J-LIS recorded of the
-    resident with this 住民票コード, under the register's event id (applied once)."""
+    resident with this 住民票コード, under the register's event id (applied once), and when J-LIS
+    recorded it (``at``; none in a notice of an earlier version): a notice sent late revokes no
+    certificate issued after that."""
 
     v: Literal[1]
     event: EventId
     rrc: Rrc
     kind: NoticeKind
+    at: AwareDatetime | None = None
 
 
 class JukiRefusal(Exception):

@@ -125,6 +125,12 @@ class CertificationAuthority:
     def holder_digest(self, holder: str) -> str:
         return hmac.new(self._holder_key, check_holder(holder).encode(), hashlib.sha256).hexdigest()
 
+    def uncoded(self, holder: str) -> bool:
+        """Whether ``holder`` has certificates on file but no 住民票コード: issued before the
+        CA kept codes, so J-LIS's notices (by code) do not reach them."""
+        digest = self.holder_digest(holder)
+        return bool(self.ledger.of_holder(digest)) and not self.ledger.has_code(digest)
+
     def code_digest(self, code: str) -> str:
         """The digest of a 住民票コード, under the CA's key (never kept in the clear)."""
         if not _CODE.fullmatch(code):
@@ -214,15 +220,20 @@ class CertificationAuthority:
         log.info("resident event applied", kind=event.kind.value, revoked=len(done))
         return done
 
-    def apply_notice(self, kind: EventKind, code: str, event: str) -> list[RevocationRecord] | None:
+    def apply_notice(
+        self, kind: EventKind, code: str, event: str, *, recorded: dt.datetime | None = None
+    ) -> list[RevocationRecord] | None:
         """J-LIS's 異動等失効情報 of the resident with 住民票コード ``code``
         (公的個人認証法 第12条): revoke what the change calls for in the certificates
-        of every holder issued under that code, recorded now (the 記録年月日).
+        of every holder issued under that code. The change is as of ``recorded`` (when J-LIS
+        recorded it; never later than now, and now when not given): a certificate issued after
+        it survives a notice that comes late, and the revocation says it was invalid since then.
         Applied once per ``event`` id: None when applied before."""
         digest = self.code_digest(code)
         if self.ledger.notice_applied(event):
             return None
-        at = self._clock()
+        now = self._clock()
+        at = now if recorded is None else min(recorded, now)
         done: list[RevocationRecord] = []
         for holder in self.ledger.holders_of_code(digest):
             done += self._apply(ResidentEvent(kind, "notice", at), holder)

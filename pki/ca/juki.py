@@ -50,7 +50,9 @@ class CaNotices:
         except JukiRefusal as r:
             await _refuse(d, r.code, r.why)
             return
-        revoked = self.ca.apply_notice(EventKind(notice.kind), notice.rrc, notice.event)
+        revoked = self.ca.apply_notice(
+            EventKind(notice.kind), notice.rrc, notice.event, recorded=notice.at
+        )
         await d.ack()
         log.info(
             "pki.notice",

@@ -85,6 +85,7 @@ class Ledger:
         self._holders: dict[str, list[CertRecord]] = {}
         self._revoked: dict[CaName, dict[int, RevocationRecord]] = {c: {} for c in CaName}
         self._codes: dict[str, set[str]] = {}  # code digest → holder digests
+        self._coded: set[str] = set()  # holder digests with a code on file
         self._notices: set[str] = set()
         self._db: sqlite3.Connection | None = None
         if path is not None:
@@ -113,9 +114,14 @@ class Ledger:
         if self._db is not None:
             self._db.execute("INSERT OR IGNORE INTO codes VALUES (?, ?)", (code, holder))
         self._codes.setdefault(code, set()).add(holder)
+        self._coded.add(holder)
 
     def holders_of_code(self, code: str) -> list[str]:
         return sorted(self._codes.get(code, ()))
+
+    def has_code(self, holder: str) -> bool:
+        """Whether an issuance application gave the holder's (digest) 住民票コード."""
+        return holder in self._coded
 
     def notice_applied(self, event: str) -> bool:
         return event in self._notices
@@ -162,6 +168,7 @@ class Ledger:
                 self._revoked[rev.ca][rev.serial] = rev
             for row in db.execute("SELECT code, holder FROM codes"):
                 self._codes.setdefault(str(row["code"]), set()).add(str(row["holder"]))
+                self._coded.add(str(row["holder"]))
             self._notices.update(str(r["event"]) for r in db.execute("SELECT event FROM notices"))
         except (ValueError, KeyError, TypeError) as exc:
             raise StateError(f"{path}: a row is not a ledger entry ({exc})") from None

@@ -5,7 +5,10 @@ The CA enrolls (as office ``jlis-pki``) each person it certifies and files their
 under that token (``holder_for``). Revocation does not follow the hub: J-LIS passes its
 異動等失効情報 to the CA over 住基ネット (``pki/ca/juki.py``, by the 住民票コード given at
 issuance), and the register's change events the hub still delivers to the CA as a holder are
-heard and left (``changed``).
+heard and left (``changed``) — but for a holder whose certificates carry no 住民票コード
+(issued before the CA kept codes: a deployment upgraded across the 住基ネット split), which
+J-LIS's notices cannot reach: for them the hub's event revokes, as it did before, recorded when
+the CA learns of it.
 When it issues a certificate to such a holder, J-LIS keeps the link from the certificate to
 its own token (in its own store; the link never leaves it): a portal login or the portal's
 check of who signed an application (``Identify``) gets back ``Identified`` with that token,
@@ -27,6 +30,7 @@ from hub.log import get_logger
 from hub.node import OfficeStore
 from hub.wire import JLIS_PKI, Change, Identified, NotFound, Outcome, Refused
 from pki.ca.authority import CertificationAuthority, Issued
+from pki.ca.revocation import EventKind, ResidentEvent
 from pki.cms import load_certificate
 from pki.exceptions import JLIS_BAD_CERTIFICATE, JLIS_CERTIFICATE_REVOKED
 
@@ -36,6 +40,13 @@ PKI_OFFICE = JLIS_PKI  # the CA's office on the network
 LINKS = "certificate_links"
 _PREFIX = "t:"
 log = get_logger("pki.ca.office")
+_UNCODED_EVENTS: dict[str, EventKind] = {  # the hub's events that revoke an uncoded holder's
+    "moved_out": EventKind.MOVED,  # 住民票の消除
+    "address_changed": EventKind.MOVED,  # 住所の記載の修正 (転居)
+    "name_changed": EventKind.NAME_CHANGED,  # 氏名の記載の修正
+    "death": EventKind.DIED,
+    "number_changed": EventKind.NUMBER_CHANGED,  # the card bears the former number
+}
 
 
 def holder_for(token: str) -> str:
@@ -61,8 +72,14 @@ class CaListener:
         self, person: str, change: Change, effective: dt.date, detail: dict[str, str]
     ) -> None:
         """A register's change event, delivered to the CA as a holder: left. The CA revokes
-        from J-LIS's 異動等失効情報 over 住基ネット (公的個人認証法 第12条), not from the hub."""
-        log.info("pki.change_left", change=change)
+        from J-LIS's 異動等失効情報 over 住基ネット (公的個人認証法 第12条), not from the hub —
+        but for a holder with no 住民票コード on file, whom no notice reaches (see the module)."""
+        holder, kind = holder_for(person), _UNCODED_EVENTS.get(change)
+        if kind is None or not self.ca.uncoded(holder):
+            log.info("pki.change_left", change=change)
+            return
+        revoked = self.ca.apply_event(ResidentEvent(kind, holder, self.ca.now()))
+        log.info("pki.change_uncoded", change=change, revoked=len(revoked))
 
     async def close(self) -> None:
         """Stop hearing of issued certificates; wait for the links being written."""

@@ -5,6 +5,7 @@ every access is recorded and shown in the resident's やりとり履歴 — on b
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import datetime as dt
@@ -19,6 +20,7 @@ from e2e_env import IDS, Env
 from portal_env import FACTS, PORTAL, REGISTER, WHERE, Pki, der, login
 
 from agencies.jlis.registry import Jlis
+from agencies.municipality.register_desk import RegisterDesk, parse
 from hub.numbers import resident_record_code
 from hub.routing.exceptions import HUB_NOT_A_PORTAL
 from hub.wire import HUB, Facts
@@ -61,17 +63,20 @@ class Card:
     register_token: str
     auth: x509.Certificate
     key: rsa.RSAPrivateKey
+    holder: str = ""  # the CA's holder reference
 
 
-async def registered(net: Network, **record: object) -> tuple[str, Facts, str]:
+async def registered(net: Network, **record: object) -> tuple[str, Facts, str, str]:
     """A resident of 千代田区 (with a spouse, a registered seal and a tax record, unless told
-    otherwise by ``record``): the number, the four facts, and the register's token."""
+    otherwise by ``record``): the number, the four facts, the register's token and the
+    住民票コード."""
     jlis: Jlis = net.apps["jlis"]
     rrcs = [resident_record_code(f"{uuid.uuid4().int % 10**10:010d}") for _ in range(2)]
     household = "h-" + rrcs[0]
     base = {"address": FACTS.address, "household": household}
     mine = {
         **base,
+        "rrc": rrcs[0],  # the 住民票コード: the card desk gives it to the CA
         "name": FACTS.name,
         "birth_date": "1980-05-05",
         "sex": "2",
@@ -79,7 +84,7 @@ async def registered(net: Network, **record: object) -> tuple[str, Facts, str]:
         "seal": {"number": "印0001", "registered": "2010-04-01"},
         **record,
     }
-    theirs = {**base, "name": "番号 太郎", "birth_date": "1979-01-01", "sex": "1"}
+    theirs = {**base, "rrc": rrcs[1], "name": "番号 太郎", "birth_date": "1979-01-01", "sex": "1"}
     facts = {rrcs[0]: Facts.of(mine), rrcs[1]: Facts.of(theirs)}  # J-LIS's 本人確認情報
     numbers = await jlis.register(facts, municipality="131016")
     me, spouse = [await net.offices[REGISTER].enroll(numbers[r], facts[r]) for r in rrcs]
@@ -96,16 +101,17 @@ async def registered(net: Network, **record: object) -> tuple[str, Facts, str]:
     year = {"total_income": 4_200_000, "municipal_income_levy": 210_000}
     taxpayer = {"name": FACTS.name, "years": {"2026": year, "2025": year}, **record}
     await net.stores[TAX].put_many("taxpayers", [(f"t-{rrcs[0]}", tax, taxpayer)])
-    return numbers[rrcs[0]], facts[rrcs[0]], me
+    return numbers[rrcs[0]], facts[rrcs[0]], me, rrcs[0]
 
 
 async def carded(net: Network, pki: Pki, **record: object) -> Card:
-    """A resident (``registered``) holding a card with an RSA user certificate."""
-    number, facts, me = await registered(net, **record)
+    """A resident (``registered``) holding a card with an RSA user certificate, issued on the
+    市町村長's application with the resident's 住民票コード (J-LIS's notices revoke by it)."""
+    number, facts, me, rrc = await registered(net, **record)
     holder = holder_for(await net.offices[PKI_OFFICE].enroll(number, facts))
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    auth = pki.ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE)
-    return Card(number, facts, me, auth.certificate, key)
+    auth = pki.ca.issue(CertKind.AUTHENTICATION, key.public_key(), holder, WHERE, code=rrc)
+    return Card(number, facts, me, auth.certificate, key, holder)
 
 
 def centre(net: Network, pki: Pki, at: dt.datetime = NOON) -> IssuanceCentre:
@@ -283,6 +289,30 @@ async def test_a_revoked_certificate_a_bad_signature_and_a_used_challenge_are_re
         await person_of(c, card)
     assert revoked.value.code == ISSUANCE_CARD_REFUSED
     assert "失効" in str(revoked.value)
+
+
+async def test_a_death_filed_at_the_desk_revokes_the_card_by_its_code(env: Env, pki: Pki) -> None:
+    """The card was issued with the resident's 住民票コード: the register's 死亡 reaches J-LIS
+    over 住基ネット, J-LIS's 異動等失効情報 the CA, and the kiosk refuses the card."""
+    net = await network(env, pki)
+    card = await carded(net, pki)
+    c = centre(net, pki)
+    await person_of(c, card)  # good before
+    assert not pki.ca.uncoded(card.holder)  # so only J-LIS's notice revokes it (pki/ca/office.py)
+    found = await net.stores[REGISTER].by_token("residents", card.register_token)
+    assert found is not None
+    local = found[0]
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    desk = RegisterDesk(net.offices[REGISTER], net.stores[REGISTER], net.juki[REGISTER], "131016")
+    event = str(uuid.uuid4())
+    await desk.file(parse("death", local, today, {}, event_id=event))
+    async with asyncio.timeout(20):
+        while pki.ca.status(CaName.AUTHENTICATION, card.auth.serial_number)[1] is None:  # noqa: ASYNC110 - the CA's consumer
+            await asyncio.sleep(0.05)
+    assert pki.ca.ledger.notice_applied(event)  # by J-LIS's notice, not the hub's event
+    with pytest.raises(IssuanceRefused) as dead:
+        await person_of(c, card)
+    assert dead.value.code == ISSUANCE_CARD_REFUSED
 
 
 async def test_outside_the_hours_nothing_is_asked(env: Env, pki: Pki) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,27 +25,33 @@ from renkei.population.enroll import load_population
 # the population's ward, and another ward's tax office: the ward's own offices read each other
 # in-house (庁内連携), not over the network
 CHILD, TAX, RESIDENT = "chiyoda-child", "shinjuku-tax", "chiyoda-resident"
+HUB = "hub"
 
 
 async def settled(net: Network, began: int) -> int:
-    """Every process's spans sent, and all of them stored by the monitor: how many. (On the
-    real backend the module's earlier networks may still have batches in the span queue,
-    which this monitor takes too: the spans that count are those that began since
-    ``began``.)"""
+    """Every process's spans sent, and all of them stored by the monitor: how many.
+
+    Counted by source. The hub's count may be higher than what this network's traces hold:
+    the module's networks share the hub's queues, so this hub also takes the deadlines of an
+    earlier network's queries (each a span, in that network's trace), and a query's own
+    deadline comes back into its trace seconds later. So the hub's stored spans are at most
+    those it sent; every other participant's, exactly."""
     assert net.monitor is not None
-    for tracing in net.tracing.values():
-        await tracing.flush()
-    sent = sum(t.stats.exported for t in net.tracing.values())
-    stored = 0
-    for _ in range(1500):  # up to 30 s on a busy machine
-        stored = len(await _spans_since(net, began))
-        if stored >= sent:
+    sent: dict[str, int] = {}
+    got: Counter[str] = Counter()
+    for _ in range(600):  # up to 30 s on a busy machine
+        for tracing in net.tracing.values():
+            await tracing.flush()
+        sent = {name: t.stats.exported for name, t in net.tracing.items()}
+        got = Counter(s.source for s in await _spans_since(net, began))
+        if got[HUB] <= sent[HUB] and all(got[n] == k for n, k in sent.items() if n != HUB):
             break
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)
     assert not any(t.stats.dropped for t in net.tracing.values())
     assert net.monitor.stats.dropped_total() == 0, net.monitor.stats
-    assert stored == sent
-    return sent
+    assert set(got) <= set(sent)
+    assert got[HUB] <= sent[HUB] and all(got[n] == k for n, k in sent.items() if n != HUB)
+    return sum(got.values())
 
 
 async def _spans_since(net: Network, began: int) -> list[StoredSpan]:
@@ -141,10 +148,17 @@ async def test_refusals_change_events_and_enrollments_have_their_traces(env: Env
     assert enrolled and all(op.outcome == "enrolled" for op in enrolled)
     assert all("jlis" in op.sources and "token" in op.sources for op in enrolled)
     (change,) = await store.search(Search(affair="change_notice", since_ns=began))
-    fanout = await store.trace(change.trace_id)
-    told = {s.source for s in fanout if s.name == "process office.in"}
     moved = next(p for (o, _), p in loaded.held.items() if o == RESIDENT)
     holders = {o for (o, _), p in loaded.held.items() if p == moved and o != RESIDENT}
+    told: set[str] = set()
+    for _ in range(1500):  # the hub has sent the event; a holder may not have taken it yet
+        fanout = await store.trace(change.trace_id)
+        told = {s.source for s in fanout if s.name == "process office.in"}
+        if holders <= told:
+            break
+        await asyncio.sleep(0.02)
+        for tracing in net.tracing.values():
+            await tracing.flush()
     assert holders and holders <= told  # each holder's delivery is in the event's trace
 
 
@@ -163,9 +177,9 @@ async def test_no_span_carries_a_token_number_local_id_name_or_content(env: Env)
     """Every exported span (all of them reach the store: none dropped) against every value of
     the demo a span must never show."""
     net, loaded, began = await season(env)
-    sent = await settled(net, began)
+    stored = await settled(net, began)
     spans = await _spans_since(net, began)
-    assert len({s.span_id for s in spans}) == sent  # every span exported, every one read
+    assert len({s.span_id for s in spans}) == len(spans) >= stored  # each stored once, read
 
     secrets_: set[str] = set()
     figures: set[int] = set()

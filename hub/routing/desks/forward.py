@@ -23,7 +23,9 @@ import orjson
 
 from hub.batch import Batcher
 from hub.bus import (
+    EMPTY_HEADERS,
     OFFICES_EXCHANGE,
+    TRACEPARENT_HEADER,
     WAIT_EXCHANGE,
     Bus,
     OutMessage,
@@ -137,25 +139,35 @@ class Forwarder:
 
     async def _leave(self, waits: Sequence[tuple[Context, int]]) -> list[None]:
         """One deadline message per wait span for a batch of deadlines."""
-        spans: dict[int, list[str]] = {}
+        spans: dict[int, tuple[str, list[str]]] = {}
         for ctx, remaining_ms in waits:
-            spans.setdefault(wait_span(remaining_ms / 1000), []).append(self.seal(ctx))
+            first = spans.setdefault(wait_span(remaining_ms / 1000), (ctx.traceparent, []))
+            first[1].append(self.seal(ctx))
         await asyncio.gather(
             *(
-                self._bus.publish(WAIT_EXCHANGE, wait_queue(span), deadline_message(sealed, span))
-                for span, sealed in spans.items()
+                self._bus.publish(
+                    WAIT_EXCHANGE,
+                    wait_queue(span),
+                    deadline_message(sealed, span, tp if len(sealed) == 1 else ""),
+                )
+                for span, (tp, sealed) in spans.items()
             )
         )
         return [None] * len(waits)
 
 
-def deadline_message(sealed_contexts: Sequence[str], span: int) -> OutMessage:
+def deadline_message(
+    sealed_contexts: Sequence[str], span: int, traceparent: str = ""
+) -> OutMessage:
     """Deadlines left with the broker: sealed contexts (only the hub can make or read one),
-    expiring after ``span`` seconds in the wait queue of that span."""
+    expiring after ``span`` seconds in the wait queue of that span. ``traceparent``: the
+    query's when it holds one, so that its return (and a time-out) is in that query's trace;
+    a shared one starts a trace of its own (its span's outcome is no single query's)."""
     return OutMessage(
         body=orjson.dumps({"contexts": list(sealed_contexts)}),
         message_id=str(uuid4()),
         expiration_ms=span * 1000,
+        headers={TRACEPARENT_HEADER: traceparent} if traceparent else EMPTY_HEADERS,
     )
 
 

@@ -117,3 +117,15 @@ async def test_find_by_a_field_for_the_in_house_link(store: PgStore) -> None:
         assert await store.find("taxpayers", field, "R1") == []
     assert await store.find("taxpayers", "atena", "R1' OR '1'='1") == []
     assert await store.get("taxpayers", "a1") == {"atena": "R1"}  # nothing was harmed
+
+
+async def test_delete_removes_one_document_and_its_token(pool: asyncpg.Pool) -> None:
+    office = PgStore(pool, "deleting")
+    await office.migrate()
+    await office.put_many("outbox", [("a", None, {"n": 1}), ("b", "t-b", {"n": 2})])
+    await office.put_many("other", [("b", None, {"n": 3})])
+    await office.delete("outbox", "b")
+    await office.delete("outbox", "missing")  # none: no error
+    assert await office.keys("outbox") == ["a"]
+    assert await office.by_token("outbox", "t-b") is None
+    assert await office.get("other", "b") == {"n": 3}  # another collection's: kept

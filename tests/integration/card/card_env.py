@@ -70,6 +70,7 @@ class Ca:
 
 
 REGISTER, REGISTERED = "chiyoda-resident", "D1"  # `card issue --register … --local-id …`
+RRC = "12345678903"  # the resident's 住民票コード on that register, given to the CA
 ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -85,6 +86,7 @@ async def register_db() -> AsyncIterator[str]:
         registry = load_default_registry(load_default_table())
         await migrate(dsn, registry, State.generate(identities(registry)).keys[HUB].signing)
         record = {k: RESIDENT_DOC[k] for k in ("name", "address", "birth_date", "sex")}
+        record["rrc"] = RRC
         async with asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool:
             await PgStore(pool, REGISTER).put_many("residents", [(REGISTERED, None, record)])
         yield dsn
@@ -115,7 +117,7 @@ async def issue_card_file(ca: Ca, path: Path) -> None:
     pins = Pins(auth=AUTH_PIN, sign=SIGN_PIN, face=FACE_PIN)
     async with aiohttp.ClientSession() as http:
         http_ca = HttpCa(http, ca.url, ca.ca.operator_token)
-        await issue_to_file(path, StateKey.beside(path), resident, pins, http_ca)
+        await issue_to_file(path, StateKey.beside(path), resident, pins, http_ca, code=RRC)
 
 
 class Emulator:

@@ -30,6 +30,7 @@ from pki import (
 
 AUTH_PIN, SIGN_PIN, FACE_PIN = "1234", "ABC123", "5678"
 PINS = Pins(auth=AUTH_PIN, sign=SIGN_PIN, face=FACE_PIN)
+RRC = "12345678903"  # the resident's 住民票コード on the register, given to the CA at issuance
 RESIDENT_DOC: dict[str, Any] = {
     "number": "123456789018",
     "name": "番号 花子",
@@ -97,7 +98,7 @@ def Desk() -> MemoryTransport:
 @functools.cache
 def _issue() -> tuple[bytes, IssuedCard]:
     desk = MemoryTransport()
-    issued = asyncio.run(issue_card(CardClient(desk), RESIDENT, PINS, InProcessCa()))
+    issued = asyncio.run(issue_card(CardClient(desk), RESIDENT, PINS, InProcessCa(), code=RRC))
     return desk.card.state.to_bytes(), issued
 
 

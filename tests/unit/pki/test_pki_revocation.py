@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from pki import (
 )
 from pki.ca.crl import check_crl, load_crl
 from pki.ca.ledger import Ledger
+from pki.ca.office import CaListener, holder_for
 from pki.ca.revocation import RequestReason, check_holder
 
 R = x509.ReasonFlags
@@ -249,6 +251,73 @@ def test_a_notice_revokes_by_the_code_once_per_event(tmp_path: Path) -> None:
         (CaName.AUTHENTICATION, auth.serial),
     }
     assert again.apply_notice(EventKind.MOVED, "00000000000", "e3") == []  # no card: nothing
+    again.close()
+
+
+def test_a_late_notice_spares_a_certificate_issued_after_jlis_recorded_the_change() -> None:
+    """J-LIS kept the notice while the CA was down: the move is as of J-LIS's record (``at``),
+    so the card issued after it survives, and the old one was invalid since then."""
+    clock = Clock()
+    ca = CertificationAuthority(
+        HIERARCHY, holder_key=b"k" * 32, endpoints=Endpoints("http://127.0.0.1:9"), clock=clock
+    )
+    key = ec_key(0).public_key()
+    old = ca.issue(CertKind.SIGNATURE, key, "card-1", CHIYODA, HANAKO, code=CODE)
+    clock.shift(minutes=10)
+    recorded = clock()
+    clock.shift(minutes=10)
+    new = ca.issue(CertKind.SIGNATURE, key, "card-2", CHIYODA, HANAKO, code=CODE)
+    clock.shift(hours=5)
+    done = ca.apply_notice(EventKind.MOVED, CODE, "e1", recorded=recorded)
+    assert done is not None and [r.serial for r in done] == [old.serial]
+    since = done[0].invalid_since
+    assert since is not None and abs(since - recorded) < dt.timedelta(seconds=1)
+    assert ca.status(CaName.SIGNATURE, new.serial)[1] is None
+    # a time after now is taken as now
+    done = ca.apply_notice(EventKind.DIED, CODE, "e2", recorded=clock() + dt.timedelta(days=1))
+    assert done is not None and [r.serial for r in done] == [new.serial]
+
+
+async def test_the_hubs_event_revokes_only_a_holder_no_notice_can_reach() -> None:
+    """A card issued before the CA kept codes (a deployment upgraded across the 住基ネット
+    split): J-LIS's notices do not reach it, so the hub's change event revokes it; a holder
+    with a code is left to J-LIS's notice (one path each, never both)."""
+    clock = Clock()
+    ca = make_ca(clock)
+    listener = CaListener(ca)
+    key = ec_key(0).public_key()
+    old = ca.issue(CertKind.SIGNATURE, key, holder_for("old"), CHIYODA, HANAKO)  # no code
+    new = ca.issue(CertKind.SIGNATURE, key, holder_for("new"), CHIYODA, HANAKO, code=CODE)
+    clock.shift(minutes=1)
+    on = dt.date(2026, 12, 1)
+    for person in ("old", "new", "nobody"):
+        await listener.changed(person, "moved_out", on, {})
+    await listener.changed("old", "household", on, {})  # revokes nothing anyway
+    assert ca.status(CaName.SIGNATURE, old.serial)[1] is not None
+    assert ca.status(CaName.SIGNATURE, new.serial)[1] is None
+    assert ca.apply_notice(EventKind.MOVED, CODE, "e1") is not None
+    assert ca.status(CaName.SIGNATURE, new.serial)[1] is not None
+    await listener.close()
+
+
+def test_a_ledger_of_before_the_codes_opens_and_keeps_them(tmp_path: Path) -> None:
+    """A ledger file made before the CA kept codes and notices gains their tables."""
+    path = tmp_path / "ledger.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE issued (ca TEXT NOT NULL, serial TEXT NOT NULL, holder TEXT NOT NULL,"
+        " not_before TEXT NOT NULL, not_after TEXT NOT NULL, PRIMARY KEY (ca, serial));"
+        "CREATE TABLE revoked (ca TEXT NOT NULL, serial TEXT NOT NULL, reason TEXT NOT NULL,"
+        " revoked_at TEXT NOT NULL, invalid_since TEXT, PRIMARY KEY (ca, serial));"
+    )
+    db.close()
+    ledger = Ledger(path)
+    ledger.link_code("c", "h")
+    ledger.mark_notice("e1")
+    ledger.close()
+    again = Ledger(path)
+    assert again.holders_of_code("c") == ["h"] and again.has_code("h")
+    assert again.notice_applied("e1")
     again.close()
 
 

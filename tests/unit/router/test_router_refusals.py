@@ -786,6 +786,8 @@ async def test_a_deadline_back_too_early_waits_again(make_hub: MakeHub) -> None:
     assert hub.finisher.finished == [] and d.settled_as == "ack"
     [(queue, again)] = hub.bus.deadlines()
     assert queue == "hub.wait.1s" and again.expiration_ms == 1000
+    [ctx] = [SEALER.open(c) for c in orjson.loads(again.body)["contexts"]]
+    assert again.headers["traceparent"] == ctx.traceparent  # its return is in its query's trace
 
 
 async def test_the_deadline_of_a_query_this_worker_recorded_ends_there(make_hub: MakeHub) -> None:
