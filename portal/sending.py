@@ -12,7 +12,7 @@ application filed on a send that timed out.
 
 The signed document is kept in the portal's own store (collection ``sending``, under the
 status's id) until then, so a portal that restarts takes the sending up again (``resume``);
-once settled, only the ids stay (the document is dropped).
+once settled, it is deleted.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import base64
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from hub.log import get_logger
 from hub.node import Answer, OfficeNode, OfficeStore
@@ -63,9 +62,7 @@ class Sending:
     async def resume(self) -> None:
         """Take up again what a portal that stopped was still sending."""
         for key in await self.store.keys(SENDING):
-            doc = await self.store.get(SENDING, key)
-            if doc is not None and "signed" in doc:
-                self._spawn(key)
+            self._spawn(key)
 
     async def settled(self, status_id: uuid.UUID) -> ApplicationStatus | None:
         """Wait for an application being sent again: its outcome (None: not being sent)."""
@@ -86,7 +83,7 @@ class Sending:
 
     async def _send(self, key: str) -> ApplicationStatus | None:
         doc = await self.store.get(SENDING, key)
-        if doc is None or "signed" not in doc:
+        if doc is None:
             return None
         person, kind, office = str(doc["person"]), doc["kind"], str(doc["office"])
         at = dt.datetime.fromisoformat(doc["at"])
@@ -101,10 +98,7 @@ class Sending:
         except Exception as exc:  # kept, and taken up again when the portal starts again
             log.exception("application.sending_failed", status_id=key, exc_info=exc)
             return None
-        done: dict[str, Any] = {k: v for k, v in doc.items() if k != "signed"}
-        done["sent"] = [str(q) for q in (*answer.earlier, answer.query_id)]  # every send's
-        await self.store.put_many(SENDING, [(key, None, done)])
-        log.info(
-            "application.settled", status_id=key, status=status.status, sends=len(done["sent"])
-        )
+        await self.store.delete(SENDING, key)
+        sends = len(answer.earlier) + 1
+        log.info("application.settled", status_id=key, status=status.status, sends=sends)
         return status
