@@ -165,7 +165,9 @@ class Backend(Protocol):
     async def submit(
         self, person: str, kind: ApplicationKind, form: dict[str, str], signed: bytes
     ) -> ApplicationStatus:
-        """Deliver a signed application (CMS, DER) to its office through the hub."""
+        """Deliver a signed application (CMS, DER) to its office through the hub: accepted or
+        refused; ``pending`` when its first send timed out (the office may hold it: sent again
+        by the portal until its answer replaces the status, ``portal.sending``)."""
         ...
 
     async def applications(self, person: str) -> list[ApplicationStatus]: ...
