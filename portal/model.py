@@ -120,7 +120,9 @@ class ApplicationStatus:
     kind: ApplicationKind
     at: dt.datetime
     office: str
-    status: Literal["accepted", "refused", "unavailable"]
+    # pending: its first send timed out, sent again until known (``portal.sending``);
+    # unavailable: sent again, and the office never answered (it may hold it)
+    status: Literal["accepted", "refused", "pending", "unavailable"]
     detail: str  # the office's receipt number or its reason
     office_name: str = ""  # the registry's name of ``office``
     # what the office tells of it after the receipt (its notices with ``ref``, the id of the
@@ -163,7 +165,9 @@ class Backend(Protocol):
     async def submit(
         self, person: str, kind: ApplicationKind, form: dict[str, str], signed: bytes
     ) -> ApplicationStatus:
-        """Deliver a signed application (CMS, DER) to its office through the hub."""
+        """Deliver a signed application (CMS, DER) to its office through the hub: accepted or
+        refused; ``pending`` when its first send timed out (the office may hold it: sent again
+        by the portal until its answer replaces the status, ``portal.sending``)."""
         ...
 
     async def applications(self, person: str) -> list[ApplicationStatus]: ...

@@ -43,6 +43,7 @@ from portal.model import (
     NoticeEntry,
     OfficeData,
 )
+from portal.sending import Sending
 
 __all__ = ["ItemTable", "OfficeRegistry", "PortalOffice", "SignerOf"]
 
@@ -51,6 +52,8 @@ Feed = asyncio.Queue[AccessEntry | NoticeEntry]
 _REF_MAX = 100  # a notice's ``ref``, longest kept
 _KEPT = 100  # notices and application statuses kept per resident (newest)
 _REASON_MAX = 300  # why it is still 審査中, longest kept
+_WAITING = "提出先の応答を確認中です。自動的に再送信します (no answer yet: sent again by itself)"
+_UNANSWERED = "提出先から応答がありません。提出済みの可能性があります (no answer: it may be filed)"
 NOTICES, APPLICATIONS = "notices", "applications"  # the portal's store: per resident
 _FEED_MAX = 100  # a resident's browser that stopped reading loses alerts, not the portal memory
 SELF_INFORMATION = "self_information"  # the portal rules' affair (hub/routing/portal.py)
@@ -112,7 +115,7 @@ class PortalOffice:
     def __init__(
         self, node: OfficeNode, registry: OfficeRegistry, table: ItemTable, signer_of: SignerOf
     ) -> None:
-        self.node = node
+        self._node = node
         self.registry = registry
         self.table = table
         self.signer_of = signer_of
@@ -120,6 +123,17 @@ class PortalOffice:
         # memory), one document per resident under the portal's token, the newest _KEPT each
         self.store: OfficeStore = node.store if node.store is not None else MemoryStore()
         self._feeds: dict[str, set[Feed]] = {}
+        self.sending = Sending(node, self.store, self._settle)  # a first send timed out
+        self._statuses = asyncio.Lock()  # one change at a time to a resident's statuses
+
+    @property
+    def node(self) -> OfficeNode:
+        return self._node
+
+    @node.setter
+    def node(self, node: OfficeNode) -> None:  # e.g. a replay's, noting what it asks
+        self._node = node
+        self.sending.node = node
 
     def _name(self, code: str) -> str:
         if code == HUB:
@@ -318,16 +332,16 @@ class PortalOffice:
             return
         reason = body.get("reason") if state == PENDING else ""
         reason = reason[:_REASON_MAX] if isinstance(reason, str) else ""
-        kept = await self.applications(person)
-        for i, status in enumerate(kept):
-            if (status.ref, status.office, status.status) != (ref, origin, "accepted"):
-                continue
-            if status.progress in PROGRESS and status.progress != PENDING:
-                return  # decided: stays so
-            kept[i] = dataclasses.replace(status, progress=state, reason=reason)
-            doc = {"applications": _STATUSES.dump_python(kept, mode="json")}
-            await self.store.put_many(APPLICATIONS, [(person, None, doc)])
-            return
+        async with self._statuses:
+            kept = await self.applications(person)
+            for i, status in enumerate(kept):
+                if (status.ref, status.office, status.status) != (ref, origin, "accepted"):
+                    continue
+                if status.progress in PROGRESS and status.progress != PENDING:
+                    return  # decided: stays so
+                kept[i] = dataclasses.replace(status, progress=state, reason=reason)
+                await self._save_statuses(person, kept)
+                return
 
     def _notice(self, msg: ForwardedNotice, body: Mapping[str, Any]) -> NoticeEntry | None:
         try:
@@ -402,24 +416,55 @@ class PortalOffice:
             return status
         office = str(where.data["office"])
         answer = await self.node.ask("application", office, (kind,), person, document=signed)
+        if answer.status == "timed_out":  # not known yet: sent again until it is (``sending``)
+            status = ApplicationStatus(
+                answer.query_id, kind, now, office, "pending", _WAITING, self._name(office)
+            )
+            await self._keep(person, status)
+            await self.sending.begin(person, status, answer, signed)
+            return status
         _unavailable(answer, self._name(office))
-        if answer.status == "ok" and answer.data is not None:
-            status = ApplicationStatus(
-                answer.query_id,
-                kind,
-                now,
-                office,
-                "accepted",
-                str(answer.data["receipt"]),
-                self._name(office),
-                ref=str(answer.data.get("application_id", ""))[:_REF_MAX],
-            )
-        else:
-            detail = f"{answer.code}: {answer.reason}" if answer.code else answer.reason
-            status = ApplicationStatus(
-                answer.query_id, kind, now, office, "refused", detail, self._name(office)
-            )
+        sent = ApplicationStatus(answer.query_id, kind, now, office, "pending", "")
+        status = self._status(sent, answer)
         await self._keep(person, status)
+        return status
+
+    async def settled(self, person: str, status: ApplicationStatus) -> ApplicationStatus:
+        """An application's status once known: a ``pending`` one waited for (being sent
+        again), the others as they are."""
+        if status.status != "pending":
+            return status
+        await self.sending.settled(status.application_id)
+        mine = await self.applications(person)
+        return next((s for s in mine if s.application_id == status.application_id), status)
+
+    def _status(self, sent: ApplicationStatus, answer: Answer) -> ApplicationStatus:
+        """What the office's ``answer`` makes of an application ``sent`` (its id, kind, time
+        and office): accepted (the receipt), refused (why), or — sent again, and the office's
+        word never came — unavailable."""
+        named = dataclasses.replace(sent, office_name=self._name(sent.office))
+        if answer.status == "ok" and answer.data is not None:
+            receipt, ref = str(answer.data["receipt"]), str(answer.data.get("application_id", ""))
+            return dataclasses.replace(named, status="accepted", detail=receipt, ref=ref[:_REF_MAX])
+        detail = f"{answer.code}: {answer.reason}" if answer.code else answer.reason
+        if answer.unknown:
+            sends = len(answer.earlier) + 1
+            detail = f"{_UNANSWERED} (sent {sends} times; last: {detail or answer.status})"
+            return dataclasses.replace(named, status="unavailable", detail=detail)
+        return dataclasses.replace(named, status="refused", detail=detail)
+
+    async def _settle(
+        self, person: str, pending: ApplicationStatus, answer: Answer
+    ) -> ApplicationStatus:
+        """The outcome of an application sent again, in place of its 確認中 status."""
+        status = self._status(pending, answer)
+        status_id = status.application_id
+        async with self._statuses:
+            kept = await self.applications(person)
+            kept = [status if s.application_id == status_id else s for s in kept]
+            if status not in kept:  # pushed out by newer ones meanwhile: kept as the newest
+                kept = [status, *kept][:_KEPT]
+            await self._save_statuses(person, kept)
         return status
 
     async def _signer(self, signed: bytes) -> tuple[str, str]:
@@ -436,7 +481,10 @@ class PortalOffice:
             return "", f"{exc.code}: {exc}"
 
     async def _keep(self, person: str, status: ApplicationStatus) -> None:
-        kept = [status, *await self.applications(person)][:_KEPT]
+        async with self._statuses:
+            await self._save_statuses(person, [status, *await self.applications(person)][:_KEPT])
+
+    async def _save_statuses(self, person: str, kept: list[ApplicationStatus]) -> None:
         doc = {"applications": _STATUSES.dump_python(kept, mode="json")}
         await self.store.put_many(APPLICATIONS, [(person, None, doc)])
 
@@ -459,7 +507,8 @@ _STATUSES = TypeAdapter(list[ApplicationStatus])
 
 def _unavailable(answer: Answer, who: str) -> None:
     """A time-out or the hub's failure: the office may not have it; the resident keeps the
-    signed form and retries (a refusal is an answer, shown as such)."""
+    signed form and retries (a refusal is an answer, shown as such; an application that timed
+    out is sent again by the portal itself: ``portal.sending``)."""
     if answer.status == "timed_out" or (
         answer.status == "error" and answer.code.startswith(("hub.", "office."))
     ):

@@ -91,7 +91,8 @@ PROGRESS_LABELS = {  # an accepted application, as its office tells of it
 STATUSES = {
     "accepted": "受付済み (accepted)",
     "refused": "不受理 (refused)",
-    "unavailable": "未送達 (office unavailable)",
+    "pending": "確認中 (waiting for the office to answer)",
+    "unavailable": "応答なし (the office never answered)",
 }
 # 性別 as the resident register codes it (JIS X 0303; agencies/population: 1 male, 2 female)
 SEX = {"0": "不明", "1": "男性", "2": "女性", "9": "適用不能"}

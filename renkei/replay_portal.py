@@ -193,6 +193,9 @@ async def apply(
         status = await portal.submit(card.person, kind, dict(form), signed)
     except Unavailable:
         return UNANSWERED, Outcome("timed_out", REPLAY_APPLICATION_UNANSWERED)
+    status = await portal.settled(card.person, status)  # a first send timed out: sent again
+    if status.status == "unavailable":
+        return UNANSWERED, Outcome("timed_out", REPLAY_APPLICATION_UNANSWERED)
     if status.status == "accepted":
         return ACCEPTED, Outcome("ok")
     code = status.detail.split(":", 1)[0] if ":" in status.detail else REPLAY_APPLICATION_REFUSED

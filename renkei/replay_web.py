@@ -79,6 +79,9 @@ _INPUT = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)"')
 _NAME = re.compile(r'<span class="name">([^<]*)</span>')
 _STATUS = re.compile(r'<dd class="status-(\w+)">')
 _DETAIL = re.compile(r"<dt>詳細 .*?</dt><dd>([^<]*)</dd>", re.S)
+_PENDING = re.compile(r'<p class="pending" data-status-id="([0-9a-f-]{36})"')
+_ROW = r'data-status-id="{}" data-status="(\w+)">.*?class="detail">([^<]*)<'  # /applications
+SETTLE_POLLS, SETTLE_POLL = 120, 5.0  # a 確認中 application's row read every 5 s, 10 min at most
 # a login's answer by HTTP status, but a 303 with a session (accepted): 403 the certificate or
 # no holder, 400 the challenge, 503 J-LIS or the hub did not answer, 429 the login limits
 _LOGIN_REFUSALS = {
@@ -288,7 +291,9 @@ class PortalWeb:
         except (aiohttp.ClientError, TimeoutError):  # sent: it may have been filed
             return app_id, UNANSWERED, Outcome("timed_out", REPLAY_APPLICATION_UNANSWERED)
         found = _STATUS.search(page)
-        if got == 503 or (found and found[1] == "unavailable"):
+        if got == 200 and found and found[1] == "pending":  # the portal sends it again itself
+            found = _STATUS.search(page := await self._settled(card, page))
+        if got == 503 or (found and found[1] in ("unavailable", "pending")):
             return app_id, UNANSWERED, Outcome("timed_out", REPLAY_APPLICATION_UNANSWERED)
         if got == 200 and found and found[1] == "accepted":
             return app_id, ACCEPTED, Outcome("ok")
@@ -296,6 +301,19 @@ class PortalWeb:
         text = html.unescape(detail[1]) if detail else ""
         code = text.split(":", 1)[0] if ":" in text else REPLAY_APPLICATION_REFUSED
         return app_id, REFUSED, Outcome("refused", code)
+
+    async def _settled(self, card: WebCard, page: str) -> str:
+        """A result 確認中 (its first send timed out; the portal sends it again by itself and
+        gives up within about nine minutes): its row in ``/applications`` once settled, read
+        as a result."""
+        sent = _PENDING.search(page)
+        for _ in range(SETTLE_POLLS if sent else 0):
+            await asyncio.sleep(SETTLE_POLL)
+            got, listing = await self._get(card, "/applications")
+            row = re.search(_ROW.format(re.escape(sent[1] if sent else "")), listing, re.S)
+            if got == 200 and row and row[1] != "pending":
+                return f'<dd class="status-{row[1]}"><dt>詳細 </dt><dd>{row[2]}</dd>'
+        return page
 
     async def _log_in(self, card: WebCard) -> tuple[str, Outcome]:
         card.cookies.clear()

@@ -109,7 +109,14 @@ def _child_allowance(s: Seat) -> Part:
 
 def _portal(s: Seat) -> Part:
     portal = PortalOffice(s.node, s.registry, s.table, cms_signer)
-    return Part(Roles(inbox=portal), portal, deadline=PORTAL_DEADLINE)
+    sending = portal.sending  # applications sent again: taken up again at a start
+    return Part(
+        Roles(inbox=portal),
+        portal,
+        deadline=PORTAL_DEADLINE,
+        start=sending.resume,
+        close=sending.close,
+    )
 
 
 def _issuance_centre(s: Seat) -> Part:

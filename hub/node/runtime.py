@@ -4,8 +4,8 @@ certification service too.
 An office maps its own data to and from the wire, nothing more. ``OfficeNode`` does everything
 else — signing, sealing, the bus, deadlines, many queries in flight — so an office's own code is
 its role objects (``hub.node.roles``: a ``Provider`` answers a query about one of its people, by
-its own token, ...) and calls to ``ask``, ``enroll``, ``report_change``, ``identify`` and
-``notify``. It never touches the transport library.
+its own token, ...) and calls to ``ask``, ``file``, ``enroll``, ``report_change``,
+``identify`` and ``notify``. It never touches the transport library.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from hub.bus import (
     RK_QUERY,
     RK_REPLY,
     Bus,
+    BusError,
     Delivery,
     Rejected,
     office_in,
@@ -109,6 +110,12 @@ from hub.wire import (
 __all__ = ["EVENTS", "Answer", "OfficeNode"]
 
 log = get_logger("hub.node")
+# ``file``'s resends of an application that timed out: pauses of 1, 2, 4, 8, 16, then 30 s at
+# most (full jitter), twenty sends in all — at most about nine minutes with the portal's 4 s
+# deadline (an outage of a RabbitMQ node's whole restart, 70 s on a busy machine, used up the
+# six sends of a first bound: the office filed the last one and the portal gave up)
+RESEND = Backoff(first=1.0, factor=2.0, most=30.0, attempts=20)
+_NOT_ITS_WORD = ("hub.", "office.")  # codes of the hub's or the node's own, not a provider's
 EVENTS = "_events"  # the store's collection of change events received
 GRACE = dt.timedelta(seconds=1)  # how long past the deadline we wait for the hub's own answer
 
@@ -129,6 +136,18 @@ class Answer:
     seconds: float = 0.0
     retry_after: float | None = None  # a refusal that may go through later (a quota's)
     attempts: int = 1  # sends of the query (``ask`` retries refused and rejected sends)
+    earlier: tuple[uuid.UUID, ...] = ()  # ``file``: the sends before this one (none known)
+
+    @property
+    def unknown(self) -> bool:
+        """Whether it leaves unknown what the provider did (an application: whether it is
+        filed): a time-out; or, after a send that timed out (``earlier``), an answer that is
+        not the provider's word (the hub's failure or refusal, this node's: ``hub.``,
+        ``office.`` — a send that never reached the office says nothing of the one before it,
+        which may be filed)."""
+        if self.status == "timed_out":
+            return True
+        return bool(self.earlier) and self.status != "ok" and self.code.startswith(_NOT_ITS_WORD)
 
 
 @dataclass(slots=True)
@@ -204,6 +223,51 @@ class OfficeNode:
             if attempt >= self.backoff.attempts or self.clock() + _secs(pause) >= deadline:
                 return _gave_up(last, attempt)
             await self.sleep(pause)
+
+    async def file(
+        self,
+        provider: str,
+        kind: str,
+        person: str,
+        document: bytes,
+        *,
+        sent: tuple[uuid.UUID, ...] = (),
+        resend: Backoff = RESEND,
+    ) -> Answer:
+        """File a signed application (``document``) with ``provider`` until its outcome is
+        known. A time-out is not an outcome: the office may have filed it and answered past
+        the deadline (the hub recorded a time-out), or not have taken it yet. So the same
+        document is sent again — a new query id, a new deadline, its own access record —
+        after a pause of ``resend``, while the outcome is unknown (``Answer.unknown``),
+        ``resend.attempts`` sends in all. Sending it again is safe: the office answers a copy of
+        an application it filed with the receipt it kept, and takes no copy past its deadline,
+        so the document is filed
+        once. ``sent``: the query ids of sends made already that timed out (resuming after a
+        restart); the answer names every send before it (``earlier``). The last answer is
+        returned: a receipt, a refusal, an error, or still a time-out after the last send. A
+        send after the first that the broker did not confirm counts as a send, not an answer;
+        the first one's ``BusError`` is raised, as ``ask`` raises it."""
+        earlier = list(sent)
+        last = _unanswered(earlier)  # None: nothing sent yet
+        tried = len(earlier)
+        while True:
+            if tried:
+                await self.sleep(resend.pause(tried - 1, 0.0, self.draw()))
+            tried += 1
+            try:
+                got = await self.ask("application", provider, (kind,), person, document=document)
+            except BusError:
+                if last is None:  # the first send not confirmed: the caller's to know, as ask's
+                    raise
+                log.info("application.unsent", sends=len(earlier))  # not sent: tried again
+            else:
+                last = replace(got, earlier=tuple(earlier))
+                if not last.unknown:
+                    return last
+                log.info("application.resend", query_id=str(got.query_id), sends=tried)
+                earlier.append(got.query_id)
+            if tried >= resend.attempts:
+                return last
 
     async def _ask_once(  # noqa: PLR0917 - ask's own arguments, and the deadline
         self,
@@ -591,6 +655,15 @@ class OfficeNode:
 
 def _secs(seconds: float) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
+
+
+def _unanswered(sent: list[uuid.UUID]) -> Answer | None:
+    """What is known of an application's sends made already (``file(…, sent=…)``): the last
+    one timed out; None when there were none."""
+    if not sent:
+        return None
+    reason = "no answer before the deadline"
+    return Answer(sent[-1], "timed_out", reason=reason, earlier=tuple(sent[:-1]))
 
 
 def _gave_up(last: Answer | None, attempts: int) -> Answer:

@@ -33,11 +33,16 @@ twice**: ``chiyoda-child``'s reaction ran more than once for it; **records twice
 one access record; **kept, timed out**: kept by a holder while its record says ``timed_out``
 (the hub forwarded it, then was stopped or killed past the deadline).
 
-Per application: **confirmed**, **answered** as for queries; **filed**: ``nta`` keeps its
-receipt; **lost**: confirmed, neither answered nor recorded; **filed twice**: its receipt kept
-twice, or two access records; **refused, though filed**: kept, while the portal's answer or the
-record says refused (what a redelivered copy answered "filed already" was); **follow-up
-twice**: the follow-up took effect twice for it (what a follow-up under a new id each run did).
+Per application — filed as the portal files it, sent again while its outcome is unknown
+(``OfficeNode.file``: a time-out; the same signed document, a new query id each send):
+**confirmed**, **answered** as for queries (its last send); **filed**: ``nta`` keeps its
+receipt; **lost**: confirmed, neither answered nor recorded (or a send of it never recorded);
+**filed twice**: its receipt kept twice, or two access records for a send; **refused, though
+filed**: kept, while the portal's answer or the record says refused (what a redelivered copy
+answered "filed already" was); **follow-up twice**: the follow-up took effect twice for it
+(what a follow-up under a new id each run did); **sent again**: sent more than once;
+**filed, not told**: kept by ``nta`` while the portal's last answer is not its receipt (what
+a single send that timed out left: the office filed it, the resident was told "timed out").
 """
 
 from __future__ import annotations
@@ -175,7 +180,8 @@ class Applications:
     filed_twice: int = 0  # the office kept it twice, or the hub recorded it twice
     refused_filed: int = 0  # kept by the office, yet the portal or the record says refused
     followed_twice: int = 0  # the office's follow-up took effect twice for it
-    filed_timed_out: int = 0  # kept by the office while its record says timed_out (a gap)
+    sent_again: int = 0  # its outcome unknown (a time-out), the portal sent it again
+    filed_not_told: int = 0  # kept by the office, and the portal never got its receipt
 
 
 @dataclass
@@ -217,7 +223,8 @@ class Row:
         a = self.applications
         return (
             f"| {self.fault} | {a.sent} | {a.confirmed} | {a.answered} | {a.filed} | {a.lost} | "
-            f"{a.filed_twice} | {a.refused_filed} | {a.followed_twice} | {a.filed_timed_out} |"
+            f"{a.filed_twice} | {a.refused_filed} | {a.followed_twice} | {a.sent_again} | "
+            f"{a.filed_not_told} |"
         )
 
 
@@ -232,8 +239,8 @@ EVENTS_HEADER = (
 
 APPLICATIONS_HEADER = (
     "| fault | applications sent | confirmed | answered | filed | lost | filed twice |"
-    " refused, though filed | follow-up twice | filed, timed out |"
-    "\n|---|---|---|---|---|---|---|---|---|---|"
+    " refused, though filed | follow-up twice | sent again | filed, not told |"
+    "\n|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -260,6 +267,8 @@ class Filer:
         self.kept: dict[str, int] = defaultdict(int)  # application id → receipts kept
         self.runner: web.AppRunner | None = None
         self.store: PgStore | None = None  # nta's (the network's database)
+        self.answering = asyncio.Event()  # cleared: nta hangs once it has kept an application
+        self.answering.set()
 
     async def serve(self) -> None:
         self.runner = web.AppRunner(create_app(self.local.ca), access_log=None)
@@ -282,6 +291,7 @@ class Filer:
 
     async def after(self, app_id: str, person: str, form: Any, signer: Signer) -> None:
         self.kept[app_id] += 1
+        await self.answering.wait()  # a hang (``Network.hang_nta``): filed, not yet answered
 
     async def close(self) -> None:
         if self.runner is not None:
@@ -382,6 +392,15 @@ class Network:
         node.store = PgStore(self.pool, CHILD)
         await node.start()
         return node
+
+    async def hang_nta(self, seconds: float) -> None:
+        """The office taking applications hangs (a stall, not a crash) right after keeping an
+        application, before answering: it keeps the one it holds, takes no other meanwhile
+        (one at a time), and answers once it runs again — past the deadline, when ``seconds``
+        is longer: filed, while the hub has recorded a time-out."""
+        self.filer.answering.clear()
+        await asyncio.sleep(seconds)
+        self.filer.answering.set()
 
     async def restart_asker(self) -> None:
         """The requesting office killed and started again: its connection dropped at once (no
@@ -654,6 +673,10 @@ def faults(
             False,
             lambda n: n.restart_nta(),
         ),
+        f"office taking applications (nta) hung {deadline + 1:g} s between filing and answering": (
+            False,
+            lambda n: n.hang_nta(deadline + 1),
+        ),
         f"hub SIGSTOP {deadline + 1:g} s (past the deadline), SIGCONT": (
             False,
             lambda n: _stall(n, "hub", deadline + 1),
@@ -743,12 +766,12 @@ async def _load(
     portal_token = _token(net, PORTAL)
 
     async def application() -> Filed | None:
+        """Filed as the portal files it: sent again while its outcome is unknown
+        (``OfficeNode.file``; before: one send, and a time-out was where it ended)."""
         assert net.portal is not None
         app_id, signed = net.filer.signed()
         try:
-            return app_id, await net.portal.ask(
-                "application", NTA, ("tax_return",), portal_token, document=signed
-            )
+            return app_id, await net.portal.file(NTA, "tax_return", portal_token, signed)
         except BusError:
             return None
 
@@ -833,7 +856,7 @@ async def _settle(
     keys = {record_key(CHILD, a.query_id): a.query_id for _, a in answers}
     told = {record_key(REGISTER, eid): eid for eid, _ in events}
     keys |= told
-    keys |= {record_key(PORTAL, a.query_id): a.query_id for _, a in filed}
+    keys |= {record_key(PORTAL, q): q for _, a in filed for q in (*a.earlier, a.query_id)}
     conn = await asyncpg.connect(net.env["RENKEI_DB_URL"])
     try:
         give_up = time.monotonic() + deadline + 60
@@ -906,18 +929,22 @@ def _count_applications(
         answered = answer.record_id is not None
         a.answered += answered
         a.filed += app_id in kept
-        if not answered and not found:
+        a.sent_again += bool(answer.earlier)
+        unrecorded = [q for q in answer.earlier if not records.get(q)]  # each send has one
+        if (not answered and not found) or unrecorded:
             a.lost += 1
-            row.problems.append(f"application lost: {app_id}")
-        if receipts.get(app_id, 0) > 1 or len(found) > 1:
+            row.problems.append(f"application lost: {app_id} (sends unrecorded: {unrecorded})")
+        twice = [q for q in (*answer.earlier, answer.query_id) if len(records.get(q, [])) > 1]
+        if receipts.get(app_id, 0) > 1 or twice:
             a.filed_twice += 1
-            row.problems.append(f"application filed twice: {app_id} ({len(found)} records)")
+            row.problems.append(f"application filed twice: {app_id} (records twice: {twice})")
         refused = answer.status == "refused" or (found and found[0]["outcome"] == "refused")
         if app_id in kept and refused:
             a.refused_filed += 1
             row.problems.append(f"application refused, though filed: {app_id} ({answer.code})")
-        if app_id in kept and found and found[0]["outcome"] == "timed_out":
-            a.filed_timed_out += 1  # shown, not failed: see docs/reliability.md
+        if app_id in kept and answer.status != "ok":  # the office has it, the resident not
+            a.filed_not_told += 1
+            row.problems.append(f"application filed, not told: {app_id} ({answer.status})")
         if effects.get(app_id, 0) > 1:
             a.followed_twice += 1
             row.problems.append(f"application followed up twice: {app_id}")

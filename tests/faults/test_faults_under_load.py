@@ -2,8 +2,8 @@
 each fault once, under a steady load of queries, change events and applications, on a
 deployment of its own whose PostgreSQL is a private server (restarted by one of the faults) —
 0 lost, 0 duplicated (no record twice, no event applied twice or missing at a holder, no
-application filed twice, refused though filed, or followed up twice), and the asker's outcome
-the record's, in every row."""
+application filed twice, refused though filed, followed up twice, or filed while the portal
+never got its receipt), and the asker's outcome the record's, in every row."""
 
 from __future__ import annotations
 

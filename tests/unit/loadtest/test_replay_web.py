@@ -189,3 +189,49 @@ async def test_what_the_portal_said_of_a_signed_application(
     portal, card = await served({**GOOD, ("POST", "/applications/signed"): result})
     app_id, got, outcome = await portal.apply(card, "child_allowance", {"a": "b"})
     assert (app_id, got, outcome.code) == ("a-1", status, code)
+
+
+SID = "0b8c1e2a-5f3d-4c1e-9a7b-2d4e6f8a0c1e"
+
+
+def _row(status: str, detail: str) -> str:
+    return (
+        f'<tr data-status-id="{SID}" data-status="{status}"><td>…</td>'
+        f'<td data-label="詳細" class="detail">{detail}</td></tr>'
+    )
+
+
+@pytest.mark.parametrize(
+    ("settled", "status", "code"),
+    [
+        ("accepted", ACCEPTED, ""),
+        ("refused", REFUSED, "chiyoda-child.application_duplicate"),
+        ("pending", UNANSWERED, "replay.application_unanswered"),  # never settled
+    ],
+)
+async def test_an_application_pending_is_read_again_until_settled(
+    served: Any, monkeypatch: pytest.MonkeyPatch, settled: str, status: str, code: str
+) -> None:
+    """Its first send timed out: the portal shows it 確認中 and sends it again by itself; the
+    replay reads the list until it is settled (before: 確認中 counted as refused)."""
+    monkeypatch.setattr("renkei.replay_web.SETTLE_POLL", 0.0)
+    monkeypatch.setattr("renkei.replay_web.SETTLE_POLLS", 3)
+    pending = _result("pending", "確認中") + f'<p class="pending" data-status-id="{SID}">…</p>'
+    reads = [0]
+
+    def listing(request: web.Request) -> web.Response:
+        reads[0] += 1
+        now = "pending" if reads[0] < 2 else settled
+        detail = {"accepted": "cc-1", "refused": "chiyoda-child.application_duplicate: x"}
+        return _html(_row(now, detail.get(now, "")))(request)
+
+    portal, card = await served(
+        {
+            **GOOD,
+            ("POST", "/applications/signed"): _html(pending),
+            ("GET", "/applications"): listing,
+        }
+    )
+    app_id, got, outcome = await portal.apply(card, "child_allowance", {"a": "b"})
+    assert (app_id, got, outcome.code) == ("a-1", status, code)
+    assert reads[0] == (2 if settled != "pending" else 3)

@@ -147,6 +147,7 @@ class FakeBackend:
     down: set[str] = field(default_factory=set)  # names of methods that raise Unavailable
     tampered: set[UUID] = field(default_factory=set)
     names: dict[str, str] = field(default_factory=dict)  # person → name on the register
+    outcome: str = "accepted"  # what ``submit`` says: accepted, or pending (a first time-out)
 
     def _maybe_down(self, what: str) -> None:
         if what in self.down:
@@ -188,7 +189,8 @@ class FakeBackend:
     ) -> ApplicationStatus:
         self._maybe_down("submit")
         self.submitted.append((person, kind, form, signed))
-        status = ApplicationStatus(uuid.uuid4(), kind, T0, "131041-register", "accepted", "R-1")
+        detail = "R-1" if self.outcome == "accepted" else "確認中"
+        status = ApplicationStatus(uuid.uuid4(), kind, T0, "131041-register", self.outcome, detail)  # type: ignore[arg-type]
         self.apps_by.setdefault(person, []).append(status)
         return status
 

@@ -250,7 +250,7 @@ async def test_the_list_shows_each_claims_state_as_its_office_told_it(env: Env) 
     ]
     await env.login(TARO)
     text = await (await env.client.get("/applications")).text()
-    rows = text.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    rows = text.split("<tbody>")[1].split("</tbody>")[0].split("<tr ")[1:]
     labels = [r.split('data-label="状況">')[1].split("<")[0] for r in rows]
     assert labels == [
         "受付済み (accepted)",
@@ -261,3 +261,30 @@ async def test_the_list_shows_each_claims_state_as_its_office_told_it(env: Env) 
     ]
     assert "R-審査中 — timed_out : no reply &lt;script&gt;" in rows[1]  # why, escaped
     assert " — " not in rows[2]  # a decided claim shows no reason
+
+
+async def test_an_application_whose_office_has_not_answered_yet_is_shown_pending(
+    env: Env,
+) -> None:
+    """Its first send timed out: the portal sends it again by itself (``portal.sending``).
+    Not "not delivered" with a retry (before: the office might hold it, and the resident was
+    told it had not gone through), nor a form to file it again."""
+    await env.login(TARO)
+    state = hidden(await confirm(env), "state")
+    env.backend.outcome = "pending"
+    response = await env.client.post(
+        "/applications/signed",
+        data={"signed": b64url_encode(b"cms"), "state": state},
+        headers={"Origin": BRIDGE},
+    )
+    text = await response.text()
+    assert response.status == 200, text
+    assert "確認中 (waiting for the office to answer)" in text
+    assert "do not file it again" in text
+    assert "/retry" not in text and "unavailable" not in text
+    listing = await (await env.client.get("/applications")).text()
+    assert "確認中" in listing and "再送信待ち" not in listing
+    # what the season replay reads to follow it (``renkei.replay_web``)
+    [status] = env.backend.apps_by["tok-taro"]
+    assert f'<p class="pending" data-status-id="{status.application_id}"' in text
+    assert f'data-status-id="{status.application_id}" data-status="pending"' in listing

@@ -1,0 +1,104 @@
+"""Applications whose outcome is not known yet: their first send timed out.
+
+A time-out says nothing of the application: the office may have filed it and answered past the
+deadline (the hub recorded a time-out), stopped between keeping it and replying, or not have
+taken it yet. So the portal neither shows it as failed nor asks the resident to file again (a
+new application: filed twice, should the first be filed): it shows it as 確認中 (``pending``)
+and sends the same signed document again in the background (``OfficeNode.file``: a new query
+id and deadline each time, with back-off) until the office's receipt or refusal, or the sends
+run out; then the outcome replaces the 確認中 status (``Settle``). The office answers a copy of
+an application it filed with the receipt it kept, so the resident gets the receipt of an
+application filed on a send that timed out.
+
+The signed document is kept in the portal's own store (collection ``sending``, under the
+status's id) until then, so a portal that restarts takes the sending up again (``resume``);
+once settled, it is deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+
+from hub.log import get_logger
+from hub.node import Answer, OfficeNode, OfficeStore
+from portal.model import ApplicationStatus
+
+__all__ = ["SENDING", "Sending", "Settle"]
+
+log = get_logger("portal.sending")
+SENDING = "sending"  # the portal's store: applications sent again, by their status's id
+# the outcome of an application sent again: (person, its 確認中 status, the last answer) → the
+# status that replaces it
+Settle = Callable[[str, ApplicationStatus, Answer], Awaitable[ApplicationStatus]]
+
+
+class Sending:
+    def __init__(self, node: OfficeNode, store: OfficeStore, settle: Settle) -> None:
+        self.node = node
+        self.store = store
+        self.settle = settle
+        self._tasks: dict[str, asyncio.Task[ApplicationStatus | None]] = {}
+
+    async def begin(
+        self, person: str, status: ApplicationStatus, first: Answer, signed: bytes
+    ) -> None:
+        """Keep the document of a first send that timed out (``first``), and send it again."""
+        doc = {
+            "person": person,
+            "kind": status.kind,
+            "office": status.office,
+            "at": status.at.isoformat(),
+            "sent": [str(first.query_id)],
+            "signed": base64.b64encode(signed).decode(),
+        }
+        key = str(status.application_id)
+        await self.store.put_many(SENDING, [(key, None, doc)])
+        self._spawn(key)
+
+    async def resume(self) -> None:
+        """Take up again what a portal that stopped was still sending."""
+        for key in await self.store.keys(SENDING):
+            self._spawn(key)
+
+    async def settled(self, status_id: uuid.UUID) -> ApplicationStatus | None:
+        """Wait for an application being sent again: its outcome (None: not being sent)."""
+        task = self._tasks.get(str(status_id))
+        return None if task is None else await asyncio.shield(task)
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _spawn(self, key: str) -> None:
+        if key not in self._tasks:
+            task = asyncio.create_task(self._send(key), name=f"application {key}")
+            self._tasks[key] = task
+            task.add_done_callback(lambda _: self._tasks.pop(key, None))
+
+    async def _send(self, key: str) -> ApplicationStatus | None:
+        doc = await self.store.get(SENDING, key)
+        if doc is None:
+            return None
+        person, kind, office = str(doc["person"]), doc["kind"], str(doc["office"])
+        at = dt.datetime.fromisoformat(doc["at"])
+        pending = ApplicationStatus(uuid.UUID(key), kind, at, office, "pending", "")
+        sent = tuple(uuid.UUID(q) for q in doc["sent"])
+        signed = base64.b64decode(doc["signed"])
+        try:
+            answer = await self.node.file(office, kind, person, signed, sent=sent)
+            status = await self.settle(person, pending, answer)
+        except asyncio.CancelledError:
+            raise  # the portal stops: taken up again when it starts (``resume``)
+        except Exception as exc:  # kept, and taken up again when the portal starts again
+            log.exception("application.sending_failed", status_id=key, exc_info=exc)
+            return None
+        await self.store.delete(SENDING, key)
+        sends = len(answer.earlier) + 1
+        log.info("application.settled", status_id=key, status=status.status, sends=sends)
+        return status

@@ -1,0 +1,74 @@
+"""An office that files an application but answers past its deadline: the hub records a
+time-out, yet the office holds the filing. The portal shows it 確認中 and sends the same signed
+document again by itself (``portal.sending``); the office answers that copy with the receipt it
+kept; the resident's status is the receipt, and the やりとり履歴 shows both exchanges as they
+were — the first timed out, the second provided. On both backends, with a real CA over HTTP.
+
+Before: the resident was told "not delivered" (file it again: a second filing under a new
+application id), while ``nta`` kept the first."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from e2e_env import Env
+from portal_env import PORTAL, Pki, application, login, network, resident
+
+from agencies.applications import COLLECTION, SignedApplications
+
+NTA = "nta"
+FORM = {"fiscal_year": "2025", "income": "5000000", "deductions": "480000"}
+DEADLINE = dt.timedelta(seconds=2)
+
+
+class Slow:
+    """``nta``'s desk, its first application answered past the deadline (filed all the
+    same: the office was slow, not down)."""
+
+    def __init__(self, desk: SignedApplications) -> None:
+        self.desk, self.calls = desk, 0
+
+    async def receive(self, person: str, kind: str, document: bytes) -> Mapping[str, Any]:
+        self.calls += 1
+        receipt = await self.desk.receive(person, kind, document)
+        if self.calls == 1:
+            await asyncio.sleep(DEADLINE.total_seconds() + 1.5)  # past the hub's deadline
+        return receipt
+
+
+async def test_a_return_filed_past_its_deadline_reaches_the_resident_with_its_receipt(
+    env: Env, pki: Pki
+) -> None:
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    person = await login(r, pki)
+    office = net.offices[NTA]
+    assert isinstance(office.roles.applications, SignedApplications)
+    desk = office.roles.applications
+    slow = Slow(desk)
+    office.roles = dataclasses.replace(office.roles, applications=slow)
+    net.offices[PORTAL].deadline = DEADLINE
+    signed = application(r, "tax_return", FORM)
+    status = await r.portal.submit(person, "tax_return", FORM, signed)
+    assert status.status == "pending", status.detail  # the first send timed out
+    assert [s.status for s in await r.portal.applications(person)] == ["pending"]
+    done = await asyncio.wait_for(r.portal.settled(person, status), 60)
+    assert done.status == "accepted" and done.detail.startswith("nta-"), done.detail
+    assert [s.status for s in await r.portal.applications(person)] == ["accepted"]
+    [kept] = await desk.store.keys(COLLECTION)  # filed once, on the first send
+    doc = await desk.store.get(COLLECTION, kept)
+    assert doc is not None and doc["receipt"]["receipt"] == done.detail and done.ref == kept
+    assert slow.calls >= 2
+    # やりとり履歴: each send its own record, as it went — the first timed out, the last provided
+    history = await r.portal.history(person)
+    sends = sorted(
+        (h for h in history if h.affair == "application" and h.provider == NTA),
+        key=lambda h: h.at,
+    )
+    outcomes = [h.outcome for h in sends]
+    assert (outcomes[0], outcomes[-1]) == ("timed_out", "ok"), outcomes
+    assert all(h.own and h.requester == PORTAL for h in sends)
