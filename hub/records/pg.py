@@ -14,9 +14,10 @@ seal rides in the record's row, so it costs no statement): a batch of one — ev
 query in flight — as a prepared ``INSERT`` (one round trip), a larger batch as a ``COPY`` (two
 round trips, much less per row). Another worker's append in between makes that statement
 collide with a ``seq`` already taken (a unique key), and a query recorded before with its
-``query_id``: either way nothing is written and the batch takes the locked path above, which also serves batches that flag records, are
-due a checkpoint or repeat a query id (and which starts again when a fast append lands between
-its reading the head and its insert). The chain stays linear either way.
+``query_id``: either way nothing is written and the batch takes the locked path above, which
+also serves batches that flag records, are due a checkpoint or repeat a query id (and which
+starts again when a fast append lands between its reading the head and its insert). The chain
+stays linear either way.
 
 Query claims (`claim`) are one call per batch of ``claim_queries`` (schema.sql: an ``INSERT …
 ON CONFLICT DO NOTHING RETURNING`` that skips keys already recorded, with a kept generic plan

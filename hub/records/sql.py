@@ -216,10 +216,13 @@ _TEMPLATES: Final = Statements(
         " actor, reason, prev_hash, hash, signature, withheld_until)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ),
-    # one record (a batch of one): one prepared statement, one round trip; a COPY takes two
+    # one record (a batch of one): one prepared statement, one round trip (a COPY takes two);
+    # its columns are RECORD_COLUMNS, in order (record_row's)
     insert_record=(
-        f"INSERT INTO {{s}}.access_record ({', '.join(RECORD_COLUMNS)})"
-        f" VALUES ({', '.join(f'${i}' for i in range(1, len(RECORD_COLUMNS) + 1))})"
+        "INSERT INTO {s}.access_record (seq, record_id, query_id, requester, provider, affair,"
+        " items, asked_at, answered_at, outcome, reason, person, query_digest, reply_digest,"
+        " prev_hash, hash, sealed_at, seal)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ),
     # one statement per batch of claims: the fresh keys (schema.sql says why a function)
     claim="SELECT k FROM {s}.claim_queries($1::uuid[], $2::bytea[], $3) AS k",
