@@ -9,7 +9,8 @@ time is noise: this counts what each process spent (user + system time from /pro
 number of queries, not how long they took. The deployment is ``query_bench.py``'s (the same
 services, requester and check of every answer; tracing off). Each round: ``--queries`` queries
 one after the other, CPU µs per answer of the hub, the token service, the tax office, the
-requester (this process), RabbitMQ and PostgreSQL. The median of the rounds is printed last.
+requester (this process), RabbitMQ (every beam.smp of the machine, or the node of
+``--rabbitmq-pid``) and PostgreSQL (this run's backends). The median of the rounds is printed last.
 ``--profile DIR``: one more round with py-spy sampling each Python process (idle samples left
 out), its raw stacks in DIR and CPU µs per answer by activity and by function.
 """
@@ -66,7 +67,10 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
         "token": [s["token"].pid],
         "tax": [s["tax office"].pid],
         "requester": [os.getpid()],
-        "rabbitmq": pids_by_comm("beam.smp"),  # the broker is shared: others' work too
+        # the machine's broker is shared (others' work too) unless a node of this run's own
+        "rabbitmq": [renkei.args.rabbitmq_pid]
+        if renkei.args.rabbitmq_pid
+        else pids_by_comm("beam.smp"),
         "postgres": await our_backends(renkei),
     }
     python = ("hub", "token", "tax", "requester")
@@ -276,6 +280,13 @@ def parse() -> argparse.Namespace:
         help="py-spy --native: C frames too (what the event loop's own time is)",
     )
     ap.add_argument("--top", type=int, default=16, help="rows of each profile printed")
+    ap.add_argument(
+        "--rabbitmq-pid",
+        type=int,
+        help="the broker's beam.smp, a node of this run's own (RENKEI_BENCH_AMQP_URL and"
+        " RENKEI_BENCH_ADMIN_URL on it): the rabbitmq column counts it alone, not every"
+        " beam.smp of the machine",
+    )
     ap.add_argument("--keep-logs", action="store_true")
     args = ap.parse_args()
     # what Renkei reads of query_bench's arguments; a vhost and database of this run's own

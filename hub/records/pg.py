@@ -3,18 +3,21 @@
 Appends are one transaction per batch: take ``pg_advisory_xact_lock`` (so several hub workers
 append side by side and the chain stays linear), find which query ids already have a record,
 read the chain head and check that the hub signed it (`UnsignedHead` otherwise), chain the new
-drafts, seal the last, ``COPY`` them in, write any flag changes and due checkpoints, commit.
+drafts, seal the last, insert them (a batch of one as a prepared ``INSERT``, a larger one as a
+``COPY``), write any flag changes and due checkpoints, commit.
 ``append`` returns after the commit, i.e. when the batch is durable; then the new seal and
 checkpoints go to the witness.
 
 The fast path: after its own append a store knows the head it wrote, so the next batch is
-chained onto it, its last record sealed, and sent as one ``COPY`` in one round trip (a
-statement commits on its own; the seal rides in the record's row, so it costs no statement).
-Another worker's append in between makes that ``COPY`` collide with a ``seq`` already taken (a
-unique key), and a query recorded before with its ``query_id``: either way nothing is written
-and the batch takes the locked path above, which also serves batches that flag records, are
-due a checkpoint or repeat a query id (and which starts again when a fast append lands between
-its reading the head and its COPY). The chain stays linear either way.
+chained onto it, its last record sealed, and sent as one statement (it commits on its own; the
+seal rides in the record's row, so it costs no statement): a batch of one — every batch at one
+query in flight — as a prepared ``INSERT`` (one round trip), a larger batch as a ``COPY`` (two
+round trips, much less per row). Another worker's append in between makes that statement
+collide with a ``seq`` already taken (a unique key), and a query recorded before with its
+``query_id``: either way nothing is written and the batch takes the locked path above, which
+also serves batches that flag records, are due a checkpoint or repeat a query id (and which
+starts again when a fast append lands between its reading the head and its insert). The chain
+stays linear either way.
 
 Query claims (`claim`) are one call per batch of ``claim_queries`` (schema.sql: an ``INSERT …
 ON CONFLICT DO NOTHING RETURNING`` that skips keys already recorded, with a kept generic plan
@@ -233,7 +236,8 @@ class PgRecordStore:
         return await self._append_locked(drafts)
 
     async def _append_fast(self, drafts: Sequence[RecordDraft]) -> bool:
-        """One COPY onto the head this store wrote last; False: nothing written, go locked."""
+        """One statement onto the head this store wrote last; False: nothing written, go
+        locked."""
         head, self._head = self._head, None  # a failure below leaves no head to trust
         if head is None or any(d.not_disclosed for d in drafts):
             return False
@@ -246,17 +250,26 @@ class PgRecordStore:
         records[-1] = seal(self._key, records[-1])
         try:
             async with self._pool.acquire() as conn:
-                await conn.copy_records_to_table(
-                    "access_record",
-                    schema_name=self._schema,
-                    columns=sql.RECORD_COLUMNS,
-                    records=[sql.record_row(r) for r in records],
-                )
+                await self._insert(conn, records)
         except asyncpg.UniqueViolationError:  # another worker appended, or a repeated query
             return False
         self._written(records[-1])
         note_committed(self._witness, [records[-1].seal])
         return True
+
+    async def _insert(self, conn: Any, records: Sequence[AccessRecord]) -> None:
+        """One statement: a batch of one as a prepared INSERT (one round trip; at one query
+        in flight every batch is one), a larger one as a COPY (two round trips, far less per
+        row)."""
+        if len(records) == 1:
+            await conn.execute(self._q.insert_record, *sql.record_row(records[0]))
+            return
+        await conn.copy_records_to_table(
+            "access_record",
+            schema_name=self._schema,
+            columns=sql.RECORD_COLUMNS,
+            records=[sql.record_row(r) for r in records],
+        )
 
     def _written(self, last: AccessRecord) -> None:
         """``last`` is committed: the next batch may chain onto it without a look."""
@@ -288,12 +301,7 @@ class PgRecordStore:
             self._check_head(head)
             records = chain(head["hash"] or GENESIS_HASH, before + 1, fresh)
             records[-1] = seal(self._key, records[-1])
-            await conn.copy_records_to_table(
-                "access_record",
-                schema_name=self._schema,
-                columns=sql.RECORD_COLUMNS,
-                records=[sql.record_row(r) for r in records],
-            )
+            await self._insert(conn, records)
             flagged = [
                 (r.record_id, d.withheld_reason or MARKED, d.withheld_until)
                 for d, r in zip(fresh, records, strict=True)

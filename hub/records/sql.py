@@ -148,6 +148,7 @@ class Statements:
     flag_head: str
     flag_changes: str
     insert_flag: str
+    insert_record: str
     claim: str
     claimed: str
     forget_claims: str
@@ -214,6 +215,14 @@ _TEMPLATES: Final = Statements(
         "INSERT INTO {s}.disclosure_flag (change_seq, record_id, not_disclosed, changed_at,"
         " actor, reason, prev_hash, hash, signature, withheld_until)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ),
+    # one record (a batch of one): one prepared statement, one round trip (a COPY takes two);
+    # its columns are RECORD_COLUMNS, in order (record_row's)
+    insert_record=(
+        "INSERT INTO {s}.access_record (seq, record_id, query_id, requester, provider, affair,"
+        " items, asked_at, answered_at, outcome, reason, person, query_digest, reply_digest,"
+        " prev_hash, hash, sealed_at, seal)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ),
     # one statement per batch of claims: the fresh keys (schema.sql says why a function)
     claim="SELECT k FROM {s}.claim_queries($1::uuid[], $2::bytea[], $3) AS k",

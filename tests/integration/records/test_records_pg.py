@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -103,7 +104,7 @@ async def test_a_store_whose_head_went_stale_falls_back_to_the_lock(
     two = await new_store(pool, schema, hub_key, every=100)
     assert await one.append([draft(1), draft(2)]) == [True, True]  # locked: no head known yet
     third = draft(3)
-    assert await one.append([third]) == [True]  # fast: one COPY onto its own head
+    assert await one.append([third]) == [True]  # fast: one INSERT onto its own head
     assert await two.append([draft(4)]) == [True]  # the other worker moves the head
     # one's head is stale: its COPY collides on seq 4, nothing is written, the lock path wins;
     # a repeated query in the same batch is answered False, not written twice
@@ -111,6 +112,52 @@ async def test_a_store_whose_head_went_stale_falls_back_to_the_lock(
     assert await one.append([draft(6)]) == [True]  # fast again
     seqs = [r["seq"] for r in await pool.fetch(f"SELECT seq FROM {schema}.access_record")]
     assert sorted(seqs) == [1, 2, 3, 4, 5, 6]
+    report = await verify_store(one, hub_key.public_key())
+    assert report.ok, str(report)
+
+
+async def test_a_batch_of_one_is_one_insert_that_collides_as_a_copy_does(
+    pool: asyncpg.Pool,
+    schema: str,
+    hub_key: Ed25519PrivateKey,
+    draft: DraftFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast path writes a batch of one with a prepared INSERT (one round trip), a larger
+    batch with a COPY; the rows, the seals and the fall-back to the lock are the same."""
+    copies: list[int] = []
+    real_copy = asyncpg.Connection.copy_records_to_table
+
+    async def counted(self: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+        copies.append(len(kwargs["records"]))
+        return await real_copy(self, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "copy_records_to_table", counted)
+    one = await new_store(pool, schema, hub_key, every=100)
+    two = await new_store(pool, schema, hub_key, every=100)
+    drafts = [draft(i) for i in range(8)]
+    assert await one.append(drafts[:2]) == [True, True]  # locked (no head yet): a COPY
+    assert await one.append(drafts[2:3]) == [True]  # fast, one record: an INSERT
+    assert await one.append(drafts[3:5]) == [True, True]  # fast, two: a COPY
+    assert copies == [2, 2]
+    assert await two.append(drafts[5:6]) == [True]  # the other worker moves the head
+    assert await one.append(drafts[6:7]) == [True]  # its INSERT collides on seq: locked
+    again = dataclasses.replace(drafts[6], record_id=uuid4(), outcome="error")
+    assert await one.append([again]) == [False]  # collides on query_id: nothing written
+    assert await one.append(drafts[7:8]) == [True]
+    assert copies == [2, 2]  # every batch of one was an INSERT
+    stored = await one.between(1, 8)
+    assert [r.query_id for r in stored] == [d.query_id for d in drafts]
+    for r, d in zip(stored, drafts, strict=True):
+        assert (r.items, r.person, r.outcome, r.asked_at, r.reply_digest) == (
+            d.items,
+            d.person,
+            d.outcome,
+            d.asked_at,
+            d.reply_digest,
+        )
+    sealed = [r.seq for r in stored if r.seal is not None]
+    assert sealed == [2, 3, 5, 6, 7, 8]  # each batch's last record, whatever its statement
     report = await verify_store(one, hub_key.public_key())
     assert report.ok, str(report)
 
