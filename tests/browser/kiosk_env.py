@@ -39,7 +39,7 @@ class IssuedCard:
 async def card_of(net: Network, pki: Pki, folder: Path, name: str, **record: object) -> IssuedCard:
     """A registered resident (``registered``: household, seal, tax; ``record`` overrides) and
     the card the municipal desk issues them, the CA certifying its keys, as a state file."""
-    number, facts, _ = await registered(net, **record)
+    number, facts, _, rrc = await registered(net, **record)
     holder = holder_for(await net.offices[PKI_OFFICE].enroll(number, facts))
     resident = Resident.model_validate(
         {
@@ -56,7 +56,7 @@ async def card_of(net: Network, pki: Pki, folder: Path, name: str, **record: obj
     async with aiohttp.ClientSession() as http:
         ca = HttpCa(http, pki.ca.endpoints.base_url, pki.ca.operator_token)
         issued, _ = await issue_to_file(
-            path, StateKey.beside(path), resident, PINS, ca, holder=holder
+            path, StateKey.beside(path), resident, PINS, ca, holder=holder, code=rrc
         )
     return IssuedCard(path, issued.auth_serial)
 
