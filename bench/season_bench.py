@@ -331,7 +331,9 @@ def main() -> int:
         if (tmp / "reports").exists():
             shutil.copytree(tmp / "reports", keep)
             (keep / "season_bench.json").write_text(json.dumps(results, indent=1))
-            print(f"reports kept in {keep}")
+            for log_file in tmp.glob("*.log"):  # the services' own logs: why a run failed
+                shutil.copy(log_file, keep / log_file.name)
+            print(f"reports and the services' logs kept in {keep}")
         shutil.rmtree(tmp, ignore_errors=True)
     print("==== summary")
     print(
