@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import timedelta
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
