@@ -291,7 +291,8 @@ async def test_a_disclosure_lost_after_its_record_is_sent_again_by_the_hub_in_it
         record_key(PORTAL, answer.query_id),
     )
     assert held["digest"] == record["reply_digest"] == digest(held["body"])
-    assert b"access_records" not in held["body"]  # sealed for the portal
+    # sealed for the portal: nothing of what it disclosed in clear
+    assert b"access_records" not in held["body"] and shown["record_id"].encode() not in held["body"]
 
     # another office sending the portal's query id (as its own, or as the portal's) is
     # answered for itself — refused and recorded under its own key — never with the portal's
