@@ -21,9 +21,9 @@ from portal.forms import FIELDS, build_document, is_kind, summary, validate
 from portal.model import APPLICATIONS, ApplicationKind
 from portal.present import status_row
 from portal.sessions import Pending
-from portal.state import JST, portal_of, read_form, render, session_of
+from portal.state import JST, portal_of, read_form, render, see_other, session_of, uuid_or_404
 
-__all__ = ["application_form", "applications", "retry", "signed", "submit_form"]
+__all__ = ["application_form", "applications", "resend", "retry", "signed", "submit_form"]
 
 log = get_logger("portal.applications")
 MAX_SIGNED = 192 * 1024
@@ -181,3 +181,16 @@ async def retry(request: web.Request) -> web.StreamResponse:
     if pending is None or pending.signed is None:
         raise web.HTTPNotFound
     return await _deliver(request, pending, pending.signed)
+
+
+async def resend(request: web.Request) -> web.StreamResponse:
+    """Send again an application of the resident's that was sent and never answered (応答なし):
+    the same signed document, 確認中 again (the office files it once). Any other id — another
+    resident's, one answered or still being sent, a malformed one — is a 404."""
+    portal, session = portal_of(request), session_of(request)
+    status_id = uuid_or_404(request.match_info["application_id"])
+    status = await portal.backend.send_again(session.person, status_id)
+    if status is None:
+        raise web.HTTPNotFound
+    log.info("application sent again", kind=status.kind)
+    return see_other("/applications")

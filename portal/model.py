@@ -172,6 +172,11 @@ class Backend(Protocol):
 
     async def applications(self, person: str) -> list[ApplicationStatus]: ...
 
+    async def send_again(self, person: str, status_id: UUID) -> ApplicationStatus | None:
+        """Send again an application of ``person``'s that was sent and never answered
+        (``unavailable``): its status, 確認中 again; None if they have no such application."""
+        ...
+
     def subscribe(self, person: str) -> asyncio.Queue[AccessEntry | NoticeEntry]:
         """Live feed for a logged-in resident: new access records and notices."""
         ...

@@ -429,6 +429,23 @@ class PortalOffice:
         await self._keep(person, status)
         return status
 
+    async def send_again(self, person: str, status_id: uuid.UUID) -> ApplicationStatus | None:
+        """Send again, at the resident's asking, an application of theirs that was sent and
+        never answered (応答なし): the same signed document under the same status, 確認中
+        again until the office's receipt or refusal (the office files a document once). None:
+        no such application of this resident's that was given up."""
+        async with self._statuses:
+            kept = await self.applications(person)
+            found = next((s for s in kept if s.application_id == status_id), None)
+            if found is None or found.status != "unavailable":
+                return None
+            if not await self.sending.given_up(person, status_id):
+                return None
+            pending = dataclasses.replace(found, status="pending", detail=_WAITING)
+            await self._save_statuses(person, [pending if s is found else s for s in kept])
+        await self.sending.again(person, status_id)
+        return pending
+
     async def settled(self, person: str, status: ApplicationStatus) -> ApplicationStatus:
         """An application's status once known: a ``pending`` one waited for (being sent
         again), the others as they are."""

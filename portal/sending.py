@@ -12,7 +12,9 @@ application filed on a send that timed out.
 
 The signed document is kept in the portal's own store (collection ``sending``, under the
 status's id) until then, so a portal that restarts takes the sending up again (``resume``);
-once settled, it is deleted.
+once settled, it is deleted. If no send was ever answered (応答なし: the office down for the
+whole round), it is kept, marked given up, and the resident may send it again (``again``: the
+same document, under the same status id, a new round of sends; the office files it once).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from collections.abc import Awaitable, Callable
 
 from hub.log import get_logger
 from hub.node import Answer, OfficeNode, OfficeStore
+from hub.node.backoff import Backoff
+from hub.node.runtime import RESEND
 from portal.model import ApplicationStatus
 
 __all__ = ["SENDING", "Sending", "Settle"]
@@ -37,10 +41,13 @@ Settle = Callable[[str, ApplicationStatus, Answer], Awaitable[ApplicationStatus]
 
 
 class Sending:
-    def __init__(self, node: OfficeNode, store: OfficeStore, settle: Settle) -> None:
+    def __init__(
+        self, node: OfficeNode, store: OfficeStore, settle: Settle, resend: Backoff = RESEND
+    ) -> None:
         self.node = node
         self.store = store
         self.settle = settle
+        self.resend = resend  # each round's pauses and sends (``OfficeNode.file``)
         self._tasks: dict[str, asyncio.Task[ApplicationStatus | None]] = {}
 
     async def begin(
@@ -60,9 +67,29 @@ class Sending:
         self._spawn(key)
 
     async def resume(self) -> None:
-        """Take up again what a portal that stopped was still sending."""
+        """Take up again what a portal that stopped was still sending (not what it gave up)."""
         for key in await self.store.keys(SENDING):
-            self._spawn(key)
+            doc = await self.store.get(SENDING, key)
+            if doc is not None and not doc.get("gave_up"):
+                self._spawn(key)
+
+    async def given_up(self, person: str, status_id: uuid.UUID) -> bool:
+        """Whether ``person``'s application ``status_id`` was sent and never answered, its
+        document kept for the resident to send again (another resident's: False)."""
+        doc = await self.store.get(SENDING, str(status_id))
+        return doc is not None and doc.get("gave_up") is True and doc.get("person") == person
+
+    async def again(self, person: str, status_id: uuid.UUID) -> bool:
+        """Send a given-up application again at its resident's asking: a new round of sends,
+        the earlier ones still counted as unanswered (``OfficeNode.file``'s ``before``)."""
+        key = str(status_id)
+        doc = await self.store.get(SENDING, key)
+        if doc is None or doc.get("gave_up") is not True or doc.get("person") != person:
+            return False
+        doc = {**doc, "gave_up": False}
+        await self.store.put_many(SENDING, [(key, None, doc)])
+        self._spawn(key)
+        return True
 
     async def settled(self, status_id: uuid.UUID) -> ApplicationStatus | None:
         """Wait for an application being sent again: its outcome (None: not being sent)."""
@@ -89,16 +116,24 @@ class Sending:
         at = dt.datetime.fromisoformat(doc["at"])
         pending = ApplicationStatus(uuid.UUID(key), kind, at, office, "pending", "")
         sent = tuple(uuid.UUID(q) for q in doc["sent"])
+        before = tuple(uuid.UUID(q) for q in doc.get("before", ()))
         signed = base64.b64decode(doc["signed"])
         try:
-            answer = await self.node.file(office, kind, person, signed, sent=sent)
+            answer = await self.node.file(
+                office, kind, person, signed, sent=sent, before=before, resend=self.resend
+            )
             status = await self.settle(person, pending, answer)
         except asyncio.CancelledError:
             raise  # the portal stops: taken up again when it starts (``resume``)
         except Exception as exc:  # kept, and taken up again when the portal starts again
             log.exception("application.sending_failed", status_id=key, exc_info=exc)
             return None
-        await self.store.delete(SENDING, key)
+        if status.status == "unavailable":  # never answered: kept for the resident's resend
+            every = [str(q) for q in (*answer.earlier, answer.query_id)]
+            given_up = {**doc, "sent": [], "before": every, "gave_up": True}
+            await self.store.put_many(SENDING, [(key, None, given_up)])
+        else:
+            await self.store.delete(SENDING, key)
         sends = len(answer.earlier) + 1
         log.info("application.settled", status_id=key, status=status.status, sends=sends)
         return status

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
+from uuid import UUID
 
 import jinja2
 from aiohttp import web
@@ -35,6 +36,7 @@ __all__ = [
     "see_other",
     "session_of",
     "set_cookie",
+    "uuid_or_404",
 ]
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")  # Japan keeps no summer time
@@ -97,6 +99,14 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
         session=session, csrf=session.csrf if session else "", **context
     )
     return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def uuid_or_404(text: str) -> UUID:
+    """An id from the path: not one (malformed, forged) is no such thing, a 404."""
+    try:
+        return UUID(text)
+    except ValueError:
+        raise web.HTTPNotFound from None
 
 
 def see_other(location: str) -> web.Response:

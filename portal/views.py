@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
-from uuid import UUID
 
 from aiohttp import web
 
@@ -18,19 +17,12 @@ from portal.exceptions import Unavailable
 from portal.forms import parse_date
 from portal.model import AccessEntry
 from portal.present import access_row, item_fields, notice_row
-from portal.state import JST, portal_of, render, see_other, session_of
+from portal.state import JST, portal_of, render, see_other, session_of, uuid_or_404
 
 __all__ = ["history", "home", "mark_read", "my_info", "notices", "verify_record"]
 
 log = get_logger("portal.views")
 _OFFICE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-
-
-def _uuid(text: str) -> UUID:
-    try:
-        return UUID(text)
-    except ValueError:
-        raise web.HTTPNotFound from None
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -122,7 +114,7 @@ async def history(request: web.Request) -> web.StreamResponse:
 async def verify_record(request: web.Request) -> web.StreamResponse:
     """The chain check of one of the resident's own records; anyone else's id is a 404."""
     portal, session = portal_of(request), session_of(request)
-    record_id = _uuid(request.match_info["record_id"])
+    record_id = uuid_or_404(request.match_info["record_id"])
     own = {e.record_id for e in await portal.backend.history(session.person)}
     if record_id not in own:
         raise web.HTTPNotFound
@@ -155,7 +147,7 @@ async def notices(request: web.Request) -> web.StreamResponse:
 
 async def mark_read(request: web.Request) -> web.StreamResponse:
     portal, session = portal_of(request), session_of(request)
-    notice_id = _uuid(request.match_info["notice_id"])
+    notice_id = uuid_or_404(request.match_info["notice_id"])
     if not await portal.backend.mark_read(session.person, notice_id):
         raise web.HTTPNotFound
     return see_other("/notices")

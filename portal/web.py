@@ -13,6 +13,7 @@
 | ``GET /applications``, ``GET``/``POST /applications/new/{kind}`` | applications |
 | ``POST /applications/signed`` | from the bridge: ``signed``, ``state`` |
 | ``POST /applications/{application_id}/retry`` | send again what an office could not take |
+| ``POST /applications/{application_id}/resend`` | send again one sent and never answered |
 | ``GET /static/…`` | CSS and the live-update script |
 
 Middlewares, outermost first: errors (an HTML page for every 4xx/5xx, never a traceback; the
@@ -235,5 +236,6 @@ def create_app(
     app.router.add_post("/applications/new/{kind}", applications.submit_form)
     app.router.add_post("/applications/signed", applications.signed)
     app.router.add_post("/applications/{application_id}/retry", applications.retry)
+    app.router.add_post("/applications/{application_id}/resend", applications.resend)
     app.router.add_static("/static", STATIC)
     return app

@@ -42,6 +42,7 @@ from hub.records import (
     QuotaStore,
     RecordStore,
     RecordWriter,
+    ReplyHold,
     read_witness,
 )
 from hub.routing import (
@@ -441,9 +442,11 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
         clock=clock,
     )
     net._closers.append(announcer.close)
+    held = ReplyHold(records, clock=clock)
+    net._closers.append(held.close)
     finisher = Finisher(
         bus=bus,
-        records=WriterSink(writer),
+        records=WriterSink(writer, held),
         directory=directory,
         hub_keys=hub_keys,
         clock=clock,

@@ -232,6 +232,7 @@ class OfficeNode:
         document: bytes,
         *,
         sent: tuple[uuid.UUID, ...] = (),
+        before: tuple[uuid.UUID, ...] = (),
         resend: Backoff = RESEND,
     ) -> Answer:
         """File a signed application (``document``) with ``provider`` until its outcome is
@@ -243,13 +244,16 @@ class OfficeNode:
         an application it filed with the receipt it kept, and takes no copy past its deadline,
         so the document is filed
         once. ``sent``: the query ids of sends made already that timed out (resuming after a
-        restart); the answer names every send before it (``earlier``). The last answer is
+        restart); ``before``: the sends of an earlier round, given up unanswered and begun
+        again at the resident's asking — they leave the outcome unknown as ``sent`` do, but
+        this round has its own pauses and ``resend.attempts`` sends. The answer names every
+        send before it (``earlier``). The last answer is
         returned: a receipt, a refusal, an error, or still a time-out after the last send. A
         send after the first that the broker did not confirm counts as a send, not an answer;
         the first one's ``BusError`` is raised, as ``ask`` raises it."""
-        earlier = list(sent)
+        earlier = [*before, *sent]
         last = _unanswered(earlier)  # None: nothing sent yet
-        tried = len(earlier)
+        tried = len(sent)
         while True:
             if tried:
                 await self.sleep(resend.pause(tried - 1, 0.0, self.draw()))

@@ -5,7 +5,8 @@ a `RecordStore` (`MemoryRecordStore` embedded, `PgRecordStore` in production) an
 once the record is durable and sealed.  `verify` / `verify_store` check the chain, its seals,
 its signed checkpoints and the heads kept by the witness (`FileWitness`, `read_witness`);
 residents' lookups go through `RecordStore.for_person`.  A `Claimer` batches the hub's query
-claims (a query id taken once, before anything is forwarded) into the same store; a
+claims (a query id taken once, before anything is forwarded) into the same store, a
+`ReplyHold` the answers the hub makes itself until their queries' deadlines (``held.py``); a
 `QuotaStore` keeps the query quotas' buckets every hub process shares (`hub.records.quotas`).
 """
 
@@ -34,6 +35,7 @@ from hub.records.exceptions import (
     WriterClosed,
 )
 from hub.records.flags import verify_flags
+from hub.records.held import HeldReply, HeldStore, ReplyHold
 from hub.records.model import (
     GENESIS_HASH,
     AccessRecord,
@@ -62,6 +64,8 @@ __all__ = [
     "ConfigError",
     "FileWitness",
     "FlagChange",
+    "HeldReply",
+    "HeldStore",
     "InvalidRecord",
     "MemoryQuotaStore",
     "MemoryRecordStore",
@@ -75,6 +79,7 @@ __all__ = [
     "RecordWriter",
     "Recorded",
     "RecordsError",
+    "ReplyHold",
     "RoleError",
     "SchemaError",
     "StoreReport",

@@ -22,7 +22,8 @@ stays linear either way.
 Query claims (`claim`) are one call per batch of ``claim_queries`` (schema.sql: an ``INSERT …
 ON CONFLICT DO NOTHING RETURNING`` that skips keys already recorded, with a kept generic plan
 and a commit that does not wait for the WAL flush), and a second statement only when a key was
-taken; `forget_claims` deletes the expired ones.
+taken; `forget_claims` deletes the expired ones. Held replies (`hold_replies`, ``held.py``)
+alike: one call of a function per batch, committed without waiting for the flush.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from hub.records.checkpoints import (
 from hub.records.claims import Claim, ClaimState, settle
 from hub.records.exceptions import ConfigError, RecordNotFound, RoleError, SchemaError
 from hub.records.flags import make_flag_change
+from hub.records.held import HeldReply
 from hub.records.model import (
     GENESIS_HASH,
     AccessRecord,
@@ -427,6 +429,27 @@ class PgRecordStore:
     async def forget_claims(self, before: datetime) -> int:
         async with self._pool.acquire() as conn:
             done: str = await conn.execute(self._q.forget_claims, before)
+        return int(done.rsplit(" ", 1)[-1])
+
+    async def hold_replies(self, held: Sequence[HeldReply]) -> None:
+        """One statement per batch (``hold_replies``: its commit does not wait for the flush)."""
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                self._q.hold_replies,
+                [h.key for h in held],
+                [h.digest for h in held],
+                [h.body for h in held],
+                [h.until for h in held],
+            )
+
+    async def held_reply(self, key: UUID, digest: bytes) -> bytes | None:
+        async with self._pool.acquire() as conn:
+            body = await conn.fetchval(self._q.held_reply, key, digest)
+        return None if body is None else bytes(body)
+
+    async def forget_held(self, before: datetime) -> int:
+        async with self._pool.acquire() as conn:
+            done: str = await conn.execute(self._q.forget_held, before)
         return int(done.rsplit(" ", 1)[-1])
 
     async def iter_all(self) -> AsyncGenerator[AccessRecord, None]:

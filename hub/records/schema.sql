@@ -89,6 +89,32 @@ BEGIN
 END
 $$;
 
+-- Held replies (hub.records.held): an answer the hub made itself (the portal's disclosure),
+-- as sent — its payload sealed for the requester — under the query's record key and the
+-- record's reply digest, so a request redelivered after the record finds its reply.  Not
+-- evidence, no content in clear: deleted once past kept_until (the query's deadline and a
+-- slack).  Committed without waiting for the WAL flush: the query's record, committed
+-- synchronously after it, flushes it.
+CREATE TABLE IF NOT EXISTS {schema}.held_reply (
+    key        uuid        NOT NULL,
+    digest     bytea       NOT NULL CHECK (octet_length(digest) = 32),
+    body       bytea       NOT NULL,
+    kept_until timestamptz NOT NULL,
+    PRIMARY KEY (key, digest)
+);
+CREATE INDEX IF NOT EXISTS held_reply_until_idx ON {schema}.held_reply (kept_until);
+
+CREATE OR REPLACE FUNCTION {schema}.hold_replies(
+    keys uuid[], digests bytea[], bodies bytea[], untils timestamptz[]
+) RETURNS void LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);  -- until this transaction commits
+    INSERT INTO {schema}.held_reply (key, digest, body, kept_until)
+        SELECT * FROM unnest(keys, digests, bodies, untils)
+        ON CONFLICT (key, digest) DO NOTHING;
+END
+$$;
+
 -- Query quotas (hub.records.quotas): one token bucket per office (or office and affair), shared
 -- by every hub process.  Not evidence: a level and when it was counted.  take_quota takes up to
 -- want[i] tokens from bucket keys[i] (refilled at rates[i] a second up to bursts[i]) and returns

@@ -66,13 +66,13 @@ READER_POWERS: Final = _POWERS.replace(
 
 def grants(quoted_schema: str, ident: str, *, reader: bool = False) -> str:
     """The writer (the hub): SELECT and INSERT on the three tables of evidence, USAGE on the
-    schema, on the query claims (not evidence: expired ones are deleted) SELECT, INSERT, DELETE,
-    and on the quota buckets (not evidence: a level per office) SELECT, INSERT, UPDATE. A
-    ``reader`` (the monitor): USAGE and SELECT on the three tables, not the claims nor the
-    buckets. Nothing else (the role and the schema are quoted already; one simple-protocol
-    batch)."""
+    schema, on the query claims and the held replies (not evidence: expired ones are deleted)
+    SELECT, INSERT, DELETE, and on the quota buckets (not evidence: a level per office)
+    SELECT, INSERT, UPDATE. A ``reader`` (the monitor): USAGE and SELECT on the three tables,
+    not the claims, the held replies nor the buckets. Nothing else (the role and the schema
+    are quoted already; one simple-protocol batch)."""
     tables = ", ".join(f"{quoted_schema}.{t}" for t in TABLES)
-    claims = f"{quoted_schema}.query_claim"
+    claims = f"{quoted_schema}.query_claim, {quoted_schema}.held_reply"
     quotas = f"{quoted_schema}.quota_bucket"
     done = (
         f"REVOKE ALL ON SCHEMA {quoted_schema} FROM {ident};"
@@ -152,6 +152,9 @@ class Statements:
     claim: str
     claimed: str
     forget_claims: str
+    hold_replies: str
+    held_reply: str
+    forget_held: str
 
 
 # Templates; "{s}" becomes the schema name, which PgRecordStore has checked is a plain
@@ -233,6 +236,10 @@ _TEMPLATES: Final = Statements(
         " LEFT JOIN {s}.query_claim c ON c.key = k.key ORDER BY k.n"
     ),
     forget_claims="DELETE FROM {s}.query_claim WHERE claimed_at < $1",
+    # held replies (schema.sql: a function, for its commit that need not wait for the flush)
+    hold_replies="SELECT {s}.hold_replies($1::uuid[], $2::bytea[], $3::bytea[], $4)",
+    held_reply="SELECT body FROM {s}.held_reply WHERE key = $1 AND digest = $2",
+    forget_held="DELETE FROM {s}.held_reply WHERE kept_until < $1",
 )
 
 

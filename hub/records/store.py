@@ -7,8 +7,8 @@ every multiple of ``checkpoint_every`` and with every flag change, nothing is ap
 head the hub did not sign (`UnsignedHead`), every new seal and checkpoint goes to the witness
 once durable, and the non-disclosure flag lives in the signed, chained flag log
 (`hub.records.flags`) and is read at a given instant (a flag whose end has passed no longer
-withholds the record). Both also keep the query claims (`hub.records.claims`), with the same
-semantics.
+withholds the record). Both also keep the query claims (`hub.records.claims`) and the held
+replies (`hub.records.held`), with the same semantics.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from hub.records.checkpoints import (
 from hub.records.claims import Claim, ClaimState
 from hub.records.exceptions import ConfigError, InvalidRecord, RecordNotFound
 from hub.records.flags import make_flag_change
+from hub.records.held import HeldReply
 from hub.records.model import (
     GENESIS_HASH,
     AccessRecord,
@@ -108,6 +109,12 @@ class RecordStore(Protocol):
     async def claim(self, claims: Sequence[Claim], at: datetime) -> list[ClaimState]: ...
 
     async def forget_claims(self, before: datetime) -> int: ...
+
+    async def hold_replies(self, held: Sequence[HeldReply]) -> None: ...
+
+    async def held_reply(self, key: UUID, digest: bytes) -> bytes | None: ...
+
+    async def forget_held(self, before: datetime) -> int: ...
 
     def iter_all(self) -> AsyncIterator[AccessRecord]: ...
 
@@ -198,6 +205,7 @@ class MemoryRecordStore:
         self._flag: dict[UUID, FlagChange] = {}  # each record's latest change
         self._flag_log: list[FlagChange] = []
         self._claims: dict[UUID, tuple[bytes, datetime]] = {}  # in claim order
+        self._held: dict[tuple[UUID, bytes], tuple[bytes, datetime]] = {}
         self._checkpoints: list[Checkpoint] = []
 
     @property
@@ -338,6 +346,20 @@ class MemoryRecordStore:
         old = list(itertools.takewhile(lambda key: self._claims[key][1] < before, self._claims))
         for key in old:
             del self._claims[key]
+        return len(old)
+
+    async def hold_replies(self, held: Sequence[HeldReply]) -> None:
+        for h in held:
+            self._held.setdefault((h.key, h.digest), (h.body, h.until))
+
+    async def held_reply(self, key: UUID, digest: bytes) -> bytes | None:
+        found = self._held.get((key, digest))
+        return None if found is None else found[0]
+
+    async def forget_held(self, before: datetime) -> int:
+        old = [k for k, (_, until) in self._held.items() if until < before]
+        for k in old:
+            del self._held[k]
         return len(old)
 
     async def iter_all(self) -> AsyncGenerator[AccessRecord, None]:

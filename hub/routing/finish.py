@@ -13,6 +13,10 @@ acknowledged the message): a failed write is tried again with back-off, to the d
 the outcome itself and then, as a time-out, for as long as it takes. A redelivered message
 that finds its own outcome recorded already (the hub died between recording and replying)
 sends that reply again; the requester takes the first reply of a query id and drops the rest.
+An answer the hub makes itself (the portal's disclosure, where to file an application) has no
+provider's message to come back: it is held, as sent (sealed for the requester), under the
+record's key and reply digest before the record is written (``hub.records.held``), and the
+redelivered request sends it again.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from hub.bus import OFFICES_EXCHANGE, Bus, Unroutable, office_replies, signed_me
 from hub.directory import Directory
 from hub.log import get_logger
 from hub.metrics import METRICS
-from hub.records import RecordDraft, Recorded, RecordWriteError, RecordWriter
+from hub.records import RecordDraft, Recorded, RecordWriteError, RecordWriter, ReplyHold, digest
 from hub.routing.announce import Announcer, Sighting
 from hub.routing.context import Context
 from hub.routing.exceptions import law_code
@@ -38,6 +42,7 @@ from hub.tracing import current_span, traceparent
 from hub.tracing import names as tn
 from hub.wire import (
     HUB,
+    Answered,
     Delivered,
     Enrolled,
     Envelope,
@@ -54,6 +59,7 @@ from hub.wire import (
 )
 
 __all__ = [
+    "HELD_SLACK",
     "Finisher",
     "RecordSink",
     "WriterSink",
@@ -81,6 +87,10 @@ by the deadline, or the shortest wait span (1 s) after it when it waited again; 
 a backlog on ``hub.deadlines`` (an overloaded hub: a key dropped too soon costs each late
 deadline a record write, just when the hub can least afford it). One that comes later still is
 finished by the record store."""
+HELD_SLACK = dt.timedelta(minutes=5)
+"""How long after its query's deadline an answer the hub made itself is held for a redelivered
+request: past a hub's restart and a broker's (71 s seen, `docs/reliability.md`); a reply sent
+after the deadline reaches the requester late, as a recorded answer redelivered late does."""
 
 
 def refused(code: str, reason: str) -> Refused:
@@ -126,6 +136,13 @@ def decided(found: Recorded) -> Refused | NotFound | TimedOut | None:
     return None
 
 
+def _held_body(outcome: Outcome) -> bytes | None:
+    """What is held of an answer the hub made itself: the outcome as sent (its payload sealed
+    for the requester: nothing the hub's tables could read); None for anything else (a decision
+    of no content is sent again from its record)."""
+    return outcome.model_dump_json().encode() if isinstance(outcome, Answered) else None
+
+
 def timed_out_if_late(ctx: Context, outcome: Outcome, now: dt.datetime) -> Outcome:
     """The outcome to record at ``now``: from the deadline on, a time-out (the requester has
     concluded as much on its own); before it, the outcome itself. Except a change event sent
@@ -160,12 +177,23 @@ class RecordSink(Protocol):
         """What the record under ``key`` says of its outcome, if there is one."""
         ...
 
+    async def hold(self, key: uuid.UUID, body: bytes, until: dt.datetime) -> None:
+        """Hold a reply's outcome (``body``, sealed) under ``key`` and its digest until
+        ``until``; `RecordWriteError` if it could not be kept."""
+        ...
+
+    async def held(self, key: uuid.UUID, reply_digest: bytes) -> bytes | None:
+        """The outcome held under ``key`` whose digest is ``reply_digest``, if any."""
+        ...
+
 
 class WriterSink:
-    """The access-record writer, fed from a routing context and an outcome."""
+    """The access-record writer, fed from a routing context and an outcome, and the replies the
+    hub holds (``hub.records.held``)."""
 
-    def __init__(self, writer: RecordWriter) -> None:
+    def __init__(self, writer: RecordWriter, held: ReplyHold) -> None:
         self.writer = writer
+        self._held = held
 
     async def record(
         self,
@@ -201,6 +229,15 @@ class WriterSink:
 
     async def recorded(self, key: uuid.UUID) -> Recorded | None:
         return await self.writer.recorded(key)
+
+    async def hold(self, key: uuid.UUID, body: bytes, until: dt.datetime) -> None:
+        try:
+            await self._held.hold(key, body, until)
+        except Exception as exc:  # the store's own (asyncpg's, OSError): like a record's
+            raise RecordWriteError(f"the reply was not held: {exc!r}") from exc
+
+    async def held(self, key: uuid.UUID, reply_digest: bytes) -> bytes | None:
+        return await self._held.held(key, reply_digest)
 
 
 class Finisher:
@@ -264,7 +301,15 @@ class Finisher:
         if ctx.kind in _RECORDED:  # a portal login is a provision by J-LIS too
             key = key or record_key(ctx.requester, ctx.query_id)
             record_id = record_id_for(key)
-            outcome, now, first = await self._durably(ctx, outcome, record_id, reply_digest, key)
+            # an answer the hub made itself (no provider's message to digest, none to come back
+            # redelivered): held as sent, its digest the record's, before the record is written
+            held = _held_body(outcome) if not reply_digest else None
+            if held is not None:
+                reply_digest = digest(held)
+                given_digest = reply_digest
+            outcome, now, first = await self._durably(
+                ctx, outcome, record_id, reply_digest, key, held=held
+            )
             self._remember(key, ctx, now)
             if outcome.status == "timed_out":
                 reply_digest = b""
@@ -301,7 +346,8 @@ class Finisher:
             redelivered
             and key is not None
             # its recorded reply may be unsent: recorded before the deadline, it is the answer
-            # as it came (sent late: the requester's log says so), not a time-out now
+            # as it came (sent late: the requester's log says so), not a time-out now; or the
+            # answer another worker made and held (it took the message first, and recorded first)
             and (
                 again := await self._recorded_as(
                     key, (given, given_digest), (outcome, reply_digest)
@@ -333,17 +379,23 @@ class Finisher:
         record_id: uuid.UUID,
         reply_digest: bytes,
         key: uuid.UUID,
+        *,
+        held: bytes | None = None,
     ) -> tuple[Outcome, dt.datetime, bool]:
         """Record until durable: the outcome itself until the deadline, then a time-out, for
         as long as it takes (the message stays unacknowledged meanwhile, so nothing is lost
-        and no delivery limit is spent)."""
+        and no delivery limit is spent). ``held``: the hub's own answer, held first (once)."""
         pause = RETRY_FIRST
         while True:
             now = self._clock()
             outcome = timed_out_if_late(ctx, outcome, now)
-            digest = b"" if outcome.status == "timed_out" else reply_digest
+            timed_out = outcome.status == "timed_out"
+            found = b"" if timed_out else reply_digest
             try:
-                first = await self._records.record(ctx, outcome, record_id, now, digest, key=key)
+                if held is not None and not timed_out:
+                    await self._records.hold(key, held, ctx.deadline + HELD_SLACK)
+                    held = None
+                first = await self._records.record(ctx, outcome, record_id, now, found, key=key)
             except RecordWriteError as exc:
                 log.warning(
                     "record.retry",
@@ -360,23 +412,39 @@ class Finisher:
         self, key: uuid.UUID, *candidates: tuple[Outcome, bytes]
     ) -> Outcome | None:
         """Which of these outcomes (each with its reply's digest) the record under ``key`` is,
-        if any."""
+        if any; else the answer held under the record's digest, if one is."""
         found = await self._records.recorded(key)
         if found is None:
             return None
         for outcome, reply_digest in candidates:
             if (found.outcome, found.reply_digest) == (record_outcome(outcome), reply_digest):
                 return outcome
-        return None
+        return await self._held(key, found)
+
+    async def _held(self, key: uuid.UUID, found: Recorded) -> Answered | None:
+        """The answer the hub made itself and recorded under ``key``, as it was sent, while it
+        is held (its digest is the record's)."""
+        if found.outcome != "ok" or not found.reply_digest:
+            return None
+        body = await self._records.held(key, found.reply_digest)
+        if body is None:
+            return None
+        try:
+            return Answered.model_validate_json(body)
+        except ValueError:  # its digest is the record's: only another version's wire model
+            log.warning("reply.unreadable_held", key=str(key))
+            return None
 
     async def again(self, ctx: Context) -> None:
         """The broker's redelivery of a request whose query is recorded: a hub may have stopped
         between the record and the reply. A decision of no content (a refusal, a not-found, a
-        time-out) is sent again as recorded, under the same record id; the requester drops
-        a reply it has already had."""
+        time-out) is sent again as recorded, an answer the hub made itself as it was held,
+        under the same record id; the requester drops a reply it has already had."""
         key = record_key(ctx.requester, ctx.query_id)
         found = await self._records.recorded(key)
-        outcome = None if found is None else decided(found)
+        outcome: Outcome | None = None
+        if found is not None:
+            outcome = decided(found) or await self._held(key, found)
         if outcome is None:
             return
         log.info("reply.again", query_id=str(ctx.query_id), requester=ctx.requester)

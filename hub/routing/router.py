@@ -203,7 +203,8 @@ class Router:
             span.add_event("checked")
             ctx, outcome = await desk.handle(msg, ctx, head)
         if outcome is not None:  # else the provider's reply (or the deadline) finishes it
-            await self._d.finisher.finish(ctx, outcome)
+            # redelivered: another worker may have recorded (and held) its own answer first
+            await self._d.finisher.finish(ctx, outcome, redelivered=d.redelivered)
         await d.ack()
 
     async def _read(self, d: Delivery, *, answer: bool = True) -> Message | None:

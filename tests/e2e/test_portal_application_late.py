@@ -13,12 +13,14 @@ import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
+from hashlib import sha256
 from typing import Any
 
 from e2e_env import Env
 from portal_env import PORTAL, Pki, application, login, network, resident
 
 from agencies.applications import COLLECTION, SignedApplications
+from hub.node.backoff import Backoff
 
 NTA = "nta"
 FORM = {"fiscal_year": "2025", "income": "5000000", "deductions": "480000"}
@@ -72,3 +74,60 @@ async def test_a_return_filed_past_its_deadline_reaches_the_resident_with_its_re
     outcomes = [h.outcome for h in sends]
     assert (outcomes[0], outcomes[-1]) == ("timed_out", "ok"), outcomes
     assert all(h.own and h.requester == PORTAL for h in sends)
+
+
+class Down:
+    """``nta``'s desk while ``down``: it files what it takes but answers past the deadline (as
+    good as down to the portal: no answer ever comes in time)."""
+
+    def __init__(self, desk: SignedApplications) -> None:
+        self.desk, self.down, self.calls = desk, True, 0
+
+    async def receive(self, person: str, kind: str, document: bytes) -> Mapping[str, Any]:
+        self.calls += 1
+        receipt = await self.desk.receive(person, kind, document)
+        if self.down:
+            await asyncio.sleep(DEADLINE.total_seconds() + 1.5)
+        return receipt
+
+
+async def test_a_return_never_answered_is_sent_again_at_the_residents_asking_and_filed_once(
+    env: Env, pki: Pki
+) -> None:
+    """Every send of a round unanswered: 応答なし, and before, the signed return was dropped —
+    the resident could not try again (filing anew: a second return, should the first be filed).
+    Now the resident's 送り直す sends the same document again under the same status: ``nta``
+    answers with the receipt of the return it filed on the first send, filed once."""
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    person = await login(r, pki)
+    office = net.offices[NTA]
+    assert isinstance(office.roles.applications, SignedApplications)
+    desk = office.roles.applications
+    down = Down(desk)
+    office.roles = dataclasses.replace(office.roles, applications=down)
+    net.offices[PORTAL].deadline = DEADLINE
+    r.portal.sending.resend = Backoff(first=0.05, most=0.05, attempts=2)  # a round of two
+    signed = application(r, "tax_return", FORM)
+    status = await r.portal.submit(person, "tax_return", FORM, signed)
+    assert status.status == "pending", status.detail
+    gave_up = await asyncio.wait_for(r.portal.settled(person, status), 60)
+    assert gave_up.status == "unavailable" and "sent 2 times" in gave_up.detail
+    assert await r.portal.send_again("somebody-else", status.application_id) is None
+    down.down = False  # the office is back
+    again = await r.portal.send_again(person, status.application_id)
+    assert again is not None and again.status == "pending"
+    done = await asyncio.wait_for(r.portal.settled(person, again), 60)
+    assert done.status == "accepted" and done.detail.startswith("nta-"), done.detail
+    assert done.application_id == status.application_id
+    assert [s.status for s in await r.portal.applications(person)] == ["accepted"]
+    kept = [await desk.store.get(COLLECTION, k) for k in await desk.store.keys(COLLECTION)]
+    mine = [d for d in kept if d is not None and d["digest"] == sha256(signed).hexdigest()]
+    assert [d["receipt"]["receipt"] for d in mine] == [done.detail]  # filed once: the first send
+    assert down.calls >= 2
+    history = await r.portal.history(person)
+    sends = sorted(
+        (h for h in history if h.affair == "application" and h.provider == NTA),
+        key=lambda h: h.at,
+    )
+    assert [h.outcome for h in sends] == ["timed_out", "timed_out", "ok"]

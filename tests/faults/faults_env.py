@@ -34,6 +34,7 @@ from hub.bus import (
     setup_broker,
 )
 from hub.routing.finish import record_key
+from hub.routing.quotas import load_default_quotas
 from hub.wire import (
     SIGNATURE_HEADER,
     Answered,
@@ -232,9 +233,14 @@ async def deployment() -> AsyncIterator[Deployment]:
     hub_settings = settings.model_copy(update={"db_url": hub_url})
     dep = Deployment(settings, hub_settings, state, admin, db_conn, role)
     try:
-        # a delivery limit of 1: a failure that burns deliveries shows within seconds
+        # a delivery limit of 1: a failure that burns deliveries shows within seconds; the
+        # interactive lane for the offices of that class (the portal), as `broker setup` does
+        codes = [o.code for o in REGISTRY]
         topology = network_topology(
-            [o.code for o in REGISTRY], identity_prefix=prefix, delivery_limit=1
+            codes,
+            identity_prefix=prefix,
+            delivery_limit=1,
+            interactive=load_default_quotas(REGISTRY, TABLE).interactive(codes),
         )
         passwords = {prefix + i: pw for i, pw in state.passwords.items()}
         await setup_broker(settings.admin_url, vhost, topology, passwords, amqp_url=AMQP)

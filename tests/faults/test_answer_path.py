@@ -16,10 +16,16 @@ import pytest
 from faults_env import CHILD, Deployment, query
 
 from hub.bus import NotConfirmed
-from hub.wire import Answered, Failed, Refused, TimedOut, encode
+from hub.records import digest
+from hub.routing.finish import record_key
+from hub.routing.portal import DISCLOSURE
+from hub.wire import HUB, Answered, Failed, Refused, TimedOut, encode
+from portal.office import PortalOffice
+from renkei.network import Network
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 RRC = "12345678903"
+PORTAL = "myna-portal"
 
 
 async def lose_the_first_reply(dep: Deployment, *, after: float = 0.0) -> list[Any]:
@@ -222,4 +228,91 @@ async def test_the_hub_finds_the_token_service_again_after_it_is_gone(dep: Deplo
     await child.send(encode(back))
     await tax.answer(await tax.forwarded())
     assert isinstance((await child.reply(timeout=30)).outcome, Answered)
+    await child.no_more_replies()
+
+
+class StopBeforeReply:
+    """A hub that stops between its record and its reply of a disclosure: its broker connection
+    closed without a goodbye (the broker requeues the request it had not acknowledged) and its
+    handler ended there, nothing after the record done."""
+
+    def __init__(self, hub: Network) -> None:
+        assert hub.router is not None
+        self.bus = hub.router._d.bus
+        finisher = hub.router._d.finisher
+        self.sent = finisher._reply
+        self.stopped = asyncio.Event()
+        self.closing: asyncio.Task[None] | None = None
+        finisher._reply = self  # type: ignore[method-assign]
+
+    async def __call__(self, ctx: Any, *args: Any) -> None:
+        if ctx.affair != DISCLOSURE or self.stopped.is_set():
+            await self.sent(ctx, *args)
+            return
+        self.stopped.set()
+        # closed from outside this handler (a connection's close waits for its handlers)
+        self.closing = asyncio.create_task(self.bus.connection.close())  # type: ignore[attr-defined]
+        raise asyncio.CancelledError  # the process is gone: nothing after this point runs
+
+
+async def test_a_disclosure_lost_after_its_record_is_sent_again_by_the_hub_in_its_place(
+    dep: Deployment,
+) -> None:
+    """情報提供等記録の開示, which the hub answers itself: the hub recorded ``ok`` and stopped
+    before its reply went out. Before: the request, redelivered to the hub started in its
+    place, found its record — which holds no content — and nothing was sent: the portal timed
+    out while the resident's records showed the disclosure provided. Now the reply held with
+    the record (sealed for the portal) is sent, and the portal shows the records."""
+    net = await dep.services(run=("token", PORTAL))
+    portal: PortalOffice = net.apps[PORTAL]
+    person = dep.token(RRC, PORTAL)
+    first_hub = await dep.hub()
+    [earlier] = await portal.history(person) or [None]  # none yet; its own record now
+    assert earlier is None
+    stop = StopBeforeReply(first_hub)
+    asking = asyncio.create_task(portal.node.ask(DISCLOSURE, HUB, ("access_records",), person))
+    await asyncio.wait_for(stop.stopped.wait(), 10)
+    assert stop.closing is not None
+    await stop.closing
+    await dep.hub()  # in its place
+    answer = await asyncio.wait_for(asking, 30)
+    assert answer.status == "ok", answer
+    assert answer.data is not None
+    [shown] = answer.data["access_records"]  # the first disclosure's record
+    [record] = await dep.db.fetch(
+        "SELECT record_id, outcome, reply_digest FROM records.access_record WHERE query_id = $1",
+        record_key(PORTAL, answer.query_id),
+    )
+    assert (record["outcome"], record["record_id"]) == ("ok", answer.record_id)
+    assert shown["affair"] == DISCLOSURE and shown["record_id"] != str(answer.record_id)
+    # the record's reply digest is the digest of the reply held and sent
+    [held] = await dep.db.fetch(
+        "SELECT digest, body FROM records.held_reply WHERE key = $1",
+        record_key(PORTAL, answer.query_id),
+    )
+    assert held["digest"] == record["reply_digest"] == digest(held["body"])
+    # sealed for the portal: nothing of what it disclosed in clear
+    assert b"access_records" not in held["body"] and shown["record_id"].encode() not in held["body"]
+
+    # another office sending the portal's query id (as its own, or as the portal's) is
+    # answered for itself — refused and recorded under its own key — never with the portal's
+    child = await dep.requester()
+    for sender in (CHILD, PORTAL):
+        copy = query(dep.token(RRC, CHILD), deadline=30)
+        env = copy.envelope.model_copy(
+            update={
+                "message_id": answer.query_id,
+                "correlation_id": answer.query_id,
+                "sender": sender,
+                "recipient": HUB,
+                "affair": DISCLOSURE,
+            }
+        )
+        forged = copy.model_copy(update={"envelope": env, "items": ("access_records",)})
+        await child.send(encode(forged))
+        reply = await child.reply(timeout=30)
+        assert isinstance(reply.outcome, Refused), reply.outcome
+    [refused] = await dep.records(CHILD, answer.query_id)
+    assert refused["outcome"] == "refused"
+    assert len(await dep.records(PORTAL, answer.query_id)) == 1
     await child.no_more_replies()

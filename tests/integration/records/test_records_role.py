@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -16,6 +17,7 @@ from hub.records import (
     PgRecordStore,
     RecordDraft,
     RecordWriter,
+    ReplyHold,
     RoleError,
     UnsignedHead,
     chain,
@@ -67,6 +69,11 @@ async def test_the_hubs_role_appends_and_can_do_nothing_else(
             assert await writer.record(draft(i, not_disclosed=i == 2))
     first = (await hub.between(1, 1))[0]
     await hub.set_not_disclosed(first.record_id, True, actor="police-01")
+    # replies it holds (not evidence): kept, read, and deleted once past their time
+    held = ReplyHold(hub, clock=lambda: first.asked_at)
+    found = await held.hold(first.query_id, b"sealed", first.asked_at)
+    assert await held.held(first.query_id, found) == b"sealed"
+    assert await hub.forget_held(first.asked_at + timedelta(seconds=1)) == 1
     assert (await verify_store(hub, hub_key.public_key())).ok
 
     refused = {

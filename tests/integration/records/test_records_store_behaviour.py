@@ -16,6 +16,7 @@ from hub.records import (
     Claim,
     ClaimState,
     ConfigError,
+    HeldReply,
     InvalidRecord,
     MemoryRecordStore,
     PgRecordStore,
@@ -187,6 +188,28 @@ async def test_a_key_is_claimed_once_and_a_record_keeps_it_taken(
     assert await store.forget_claims(t0) == 0
     assert await store.forget_claims(t0 + timedelta(seconds=1)) == 2
     assert await store.claim([Claim(k1, b)], t0) == [ClaimState(True)]  # forgotten
+
+
+async def test_a_held_reply_is_kept_once_per_key_and_digest_until_its_time(
+    make_store: StoreFactory,
+) -> None:
+    store = await make_store()
+    a, b = b"a" * 32, b"b" * 32
+    k1, k2 = uuid4(), uuid4()
+    t0 = datetime.fromisoformat("2025-06-02T09:00:00+00:00")
+    later = t0 + timedelta(minutes=5)
+    await store.hold_replies([HeldReply(k1, a, b"first", t0), HeldReply(k1, b, b"other", later)])
+    await store.hold_replies([HeldReply(k1, a, b"again", later), HeldReply(k2, a, b"k2", t0)])
+    assert await store.held_reply(k1, a) == b"first"  # kept as it was first held
+    assert await store.held_reply(k1, b) == b"other"
+    assert await store.held_reply(k2, b) is None
+    assert await store.forget_held(t0) == 0
+    assert await store.forget_held(t0 + timedelta(seconds=1)) == 2
+    assert [await store.held_reply(k, d) for k, d in ((k1, a), (k1, b), (k2, a))] == [
+        None,
+        b"other",
+        None,
+    ]
 
 
 async def test_two_workers_claim_a_key_once(

@@ -8,11 +8,13 @@ certificate (the checker is a fake, so no CA is needed); ``Env.login`` plays the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 import aiohttp
@@ -198,6 +200,14 @@ class FakeBackend:
         self._maybe_down("applications")
         return self.apps_by.get(person, [])
 
+    async def send_again(self, person: str, status_id: UUID) -> ApplicationStatus | None:
+        kept = self.apps_by.get(person, [])
+        for i, s in enumerate(kept):
+            if s.application_id == status_id and s.status == "unavailable":
+                kept[i] = dataclasses.replace(s, status="pending", detail="確認中")
+                return kept[i]
+        return None
+
     def subscribe(self, person: str) -> asyncio.Queue[AccessEntry | NoticeEntry]:
         queue: asyncio.Queue[AccessEntry | NoticeEntry] = asyncio.Queue()
         self.queues.setdefault(person, []).append(queue)
@@ -292,8 +302,10 @@ class Env:
         return await self.client.post(path, data=form, headers=headers, allow_redirects=False)
 
 
-async def start(**kw: object) -> AsyncIterator[Env]:
-    backend, checker, clock = FakeBackend(), FakeChecker(), Clock()
+async def start(*, backend: Any = None, **kw: object) -> AsyncIterator[Env]:
+    """The portal's app on a started test client; ``backend``: another than a `FakeBackend`
+    (the real `PortalOffice` on a fake node), which ``Env.backend`` then is."""
+    backend, checker, clock = backend or FakeBackend(), FakeChecker(), Clock()
     app = create_app(
         backend,
         checker,

@@ -288,3 +288,39 @@ async def test_an_application_whose_office_has_not_answered_yet_is_shown_pending
     [status] = env.backend.apps_by["tok-taro"]
     assert f'<p class="pending" data-status-id="{status.application_id}"' in text
     assert f'data-status-id="{status.application_id}" data-status="pending"' in listing
+
+
+async def test_an_application_never_answered_may_be_sent_again_from_the_list(env: Env) -> None:
+    """応答なし (the portal's sends ran out unanswered): a 送り直す button on its row, posting
+    with the CSRF token; the row is 確認中 again. Another resident's id, an answered one, a
+    malformed one, a post without the token or from another site: refused, nothing sent."""
+    at = dt.datetime(2025, 6, 1, 3, 0, tzinfo=dt.UTC)
+    mine = ApplicationStatus(uuid.uuid4(), "tax_return", at, "nta", "unavailable", "応答なし")
+    done = ApplicationStatus(uuid.uuid4(), "tax_return", at, "nta", "accepted", "R-1")
+    theirs = ApplicationStatus(uuid.uuid4(), "tax_return", at, "nta", "unavailable", "応答なし")
+    env.backend.apps_by = {"tok-taro": [mine, done], "tok-hanako": [theirs]}
+    await env.login(TARO)
+    listing = await (await env.client.get("/applications")).text()
+    assert f'action="/applications/{mine.application_id}/resend"' in listing
+    assert f'action="/applications/{done.application_id}/resend"' not in listing
+    assert "送り直す (send again)" in listing and "二重に提出されることはありません" in listing
+    for refused in (
+        f"/applications/{theirs.application_id}/resend",  # another resident's
+        f"/applications/{done.application_id}/resend",  # answered
+        "/applications/not-a-uuid/resend",
+        f"/applications/{mine.application_id}%00/resend",
+        f"/applications/{'9' * 5000}/resend",
+    ):
+        assert (await env.post(refused)).status == 404, refused
+    path = f"/applications/{mine.application_id}/resend"
+    no_token = await env.client.post(path, data={}, headers={"Origin": PUBLIC})
+    assert no_token.status == 403
+    assert (await env.post(path, {"csrf": "forged"})).status == 403
+    assert (await env.post(path, origin="https://evil.example")).status == 403
+    assert [s.status for s in env.backend.apps_by["tok-hanako"]] == ["unavailable"]
+    assert env.backend.apps_by["tok-taro"][0].status == "unavailable"  # nothing sent yet
+    sent = await env.post(path)
+    assert sent.status == 303 and sent.headers["Location"] == "/applications"
+    listing = await (await env.client.get("/applications")).text()
+    assert f'data-status-id="{mine.application_id}" data-status="pending"' in listing
+    assert (await env.post(path)).status == 404  # 確認中 now: not sent twice

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from hub.directory import MemoryDirectory
-from hub.records import Recorded, RecordWriteError
+from hub.records import Recorded, RecordWriteError, digest
 from hub.routing import finish as finish_module
 from hub.routing.finish import (
+    HELD_SLACK,
     Finisher,
     decided,
     record_id_for,
@@ -43,6 +44,8 @@ class FakeSink:
     kept: dict[uuid.UUID, Recorded] = field(default_factory=dict)
     failing: int = 0  # writes that fail before one goes through
     clock: list[dt.datetime] | None = None  # moved on by each failed write, if given
+    bodies: dict[tuple[uuid.UUID, bytes], bytes] = field(default_factory=dict)  # held replies
+    held_until: dict[tuple[uuid.UUID, bytes], dt.datetime] = field(default_factory=dict)
 
     async def record(
         self, ctx: Any, outcome: Any, record_id: Any, at: Any, digest: Any, *, key: uuid.UUID
@@ -63,6 +66,16 @@ class FakeSink:
 
     async def recorded(self, key: uuid.UUID) -> Recorded | None:
         return self.kept.get(key)
+
+    async def hold(self, key: uuid.UUID, body: bytes, until: dt.datetime) -> None:
+        if self.failing:  # the same database as the records'
+            self.failing -= 1
+            raise RecordWriteError("the database is gone")
+        self.held_until[key, digest(body)] = until
+        self.bodies.setdefault((key, digest(body)), body)
+
+    async def held(self, key: uuid.UUID, reply_digest: bytes) -> bytes | None:
+        return self.bodies.get((key, reply_digest))
 
 
 @dataclass
@@ -228,8 +241,9 @@ async def test_a_redelivered_request_whose_decision_is_recorded_gets_it_again(
 
 
 async def test_an_answer_or_an_unrecorded_query_is_not_sent_again_from_its_request() -> None:
-    """The record holds no content: an answer goes out again only from its redelivered answer;
-    an error's family is not recorded; a query with no record has nothing to say."""
+    """The record holds no content: a provider's answer goes out again only from its
+    redelivered answer (it is not held); an error's family is not recorded; a query with no
+    record has nothing to say."""
     done, bus, _, _, _ = finisher()
     ctx = context("query", "chiyoda-child", "chiyoda-tax", "child_allowance", ("local_tax",))
     await done.again(ctx)  # nothing recorded
@@ -238,6 +252,78 @@ async def test_an_answer_or_an_unrecorded_query_is_not_sent_again_from_its_reque
     assert len(bus.sent()) == 1
     assert decided(Recorded("error", b"", "hub.internal: broken")) is None
     assert decided(Recorded("ok", b"r" * 32, "")) is None
+
+
+async def test_an_answer_the_hub_made_is_held_and_sent_again_to_the_redelivered_request() -> None:
+    """A disclosure (the portal's 開示, answered by the hub itself): the hub recorded ``ok`` and
+    stopped before its reply went out. Before: the redelivered request found the record, which
+    holds no content, and sent nothing — the portal timed out while the resident's records
+    showed the disclosure provided. Now the answer is held as sent (sealed for the portal)
+    under the record's key and reply digest, and sent again, the same, under the same id."""
+    done, bus, sink, _, _ = finisher()
+    ctx = context("query", "myna-portal", "hub", "disclosure", ("access_records",))
+    disclosed = Answered(payload=seal(b'{"access_records": []}', KEYS["myna-portal"].seal))
+    await done.finish(ctx, disclosed)
+    key = record_key(ctx.requester, ctx.query_id)
+    body = disclosed.model_dump_json().encode()
+    # the record's reply digest is the digest of what was sent, and that is what is held
+    assert sink.kept[key].reply_digest == digest(body)
+    assert sink.bodies == {(key, digest(body)): body}
+    assert sink.held_until[key, digest(body)] == ctx.deadline + HELD_SLACK
+    await done.again(ctx)
+    [(_, first), (to, again)] = bus.sent()
+    assert to == "office.myna-portal.replies"
+    assert again.outcome == first.outcome == disclosed
+    assert again.record_id == first.record_id == record_id_for(key)
+
+
+async def test_a_held_answer_goes_only_to_its_requester_and_only_as_recorded() -> None:
+    """Another office redelivering (or sending) the portal's query id gets nothing of it: the
+    record key, and so the held reply's, is the requester's own. A held reply whose digest is
+    not the record's is never sent."""
+    done, bus, sink, _, _ = finisher()
+    ctx = context("query", "myna-portal", "hub", "disclosure", ("access_records",))
+    await done.finish(ctx, Answered(payload=seal(b"{}", KEYS["myna-portal"].seal)))
+    await done.again(replace(ctx, requester="chiyoda-child"))
+    key = record_key(ctx.requester, ctx.query_id)
+    sink.bodies = {(k, b"x" * 32): b for (k, _), b in sink.bodies.items()}  # not the record's
+    await done.again(ctx)
+    assert [to for to, _ in bus.sent()] == ["office.myna-portal.replies"]
+    assert (
+        key == record_key("myna-portal", ctx.query_id) != record_key("chiyoda-child", ctx.query_id)
+    )
+
+
+async def test_a_redelivered_request_another_worker_recorded_first_gets_that_workers_answer() -> (
+    None
+):
+    """Two workers took the same request (the first one's broker connection cut while it went
+    on): each makes and holds its own answer (sealed anew), the first recorded wins, and the
+    redelivered copy that lost sends the winner's answer — the one the record describes."""
+    done, bus, sink, _, _ = finisher()
+    ctx = context("query", "myna-portal", "hub", "disclosure", ("access_records",))
+    first = Answered(payload=seal(b"{}", KEYS["myna-portal"].seal))
+    second = Answered(payload=seal(b"{}", KEYS["myna-portal"].seal))
+    assert first != second  # sealed anew: another ephemeral key
+    await done.finish(ctx, first)
+    await done.finish(ctx, second, redelivered=True)
+    await done.finish(ctx, second)  # not a redelivery: a worker that recorded first sent it
+    assert [reply.outcome for _, reply in bus.sent()] == [first, first]
+    assert len(sink.bodies) == 2
+
+
+async def test_a_reply_that_cannot_be_held_is_tried_again_before_its_record(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(finish_module, "RETRY_FIRST", 0.001)
+    done, bus, sink, _, _ = finisher()
+    sink.failing = 1  # the hold fails once: nothing recorded before it is held
+    ctx = context("query", "myna-portal", "hub", "disclosure", ("access_records",))
+    await done.finish(ctx, ANSWER)
+    key = record_key(ctx.requester, ctx.query_id)
+    assert sink.keys == [key] and len(sink.bodies) == 1
+    await done.again(ctx)
+    assert len(bus.sent()) == 2
 
 
 def test_decided_rebuilds_a_refusal_from_its_record() -> None:
