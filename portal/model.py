@@ -20,6 +20,7 @@ from hub.wire import RecordOutcome
 
 __all__ = [
     "APPLICATIONS",
+    "NEWEST",
     "PENDING",
     "PROGRESS",
     "AccessEntry",
@@ -28,6 +29,8 @@ __all__ = [
     "Backend",
     "CertificateChecker",
     "CheckedCertificate",
+    "HistoryPage",
+    "HistoryQuery",
     "ItemData",
     "NoticeEntry",
     "OfficeData",
@@ -73,6 +76,30 @@ class AccessEntry:
     affair_name: str = ""  # the legal table's Japanese name; "" for the hub's own affairs
     item_names: tuple[str, ...] = ()  # the same, per item ("" where the table has none)
     own: bool = False  # the portal itself asked, on the resident's own click or login
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """Which of the resident's records a やりとり履歴 page shows: an office on either side,
+    the days (in Japan, both included), and the page back from ``before`` (a page's
+    ``older``)."""
+
+    office: str = ""
+    start: dt.date | None = None
+    end: dt.date | None = None
+    before: int | None = None
+
+
+NEWEST = HistoryQuery()  # the newest page, nothing filtered
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One answer of the hub's: as many records as one message holds, newest first, and where
+    the next page back starts (None: none is left)."""
+
+    entries: list[AccessEntry]
+    older: int | None = None
 
 
 @dataclass(slots=True)
@@ -144,12 +171,14 @@ class Backend(Protocol):
         answers): the portal names whoever logged in."""
         ...
 
-    async def history(self, person: str) -> list[AccessEntry]:
-        """Disclosed access records, newest first (the not-to-disclose ones are withheld)."""
+    async def history(self, person: str, want: HistoryQuery = NEWEST) -> HistoryPage:
+        """Disclosed access records, newest first (the not-to-disclose ones are withheld), as
+        ``want`` filters them: one page."""
         ...
 
-    async def verify_record(self, person: str, record_id: UUID) -> bool:
-        """Whether the record is in the hub's chain unchanged (only the person's own)."""
+    async def verify_record(self, person: str, record_id: UUID) -> bool | None:
+        """Whether the record is in the hub's chain unchanged; None when it is not one of the
+        person's records."""
         ...
 
     async def my_info(self, person: str) -> list[OfficeData]: ...

@@ -33,12 +33,15 @@ from portal.exceptions import (
     UnreadableSignature,
 )
 from portal.model import (
+    NEWEST,
     PENDING,
     PROGRESS,
     AccessEntry,
     ApplicationKind,
     ApplicationStatus,
     CheckedCertificate,
+    HistoryPage,
+    HistoryQuery,
     ItemData,
     NoticeEntry,
     OfficeData,
@@ -181,16 +184,31 @@ class PortalOffice:
             raise LoginRefused(f"{exc.code}: {exc}") from None
 
     async def _disclosure(
-        self, person: str, item: str, params: Mapping[str, str] | None = None
+        self, person: str, item: str, params: Mapping[str, str | int] | None = None
     ) -> Any:
+        return (await self._answer(person, item, params))[item]
+
+    async def _answer(
+        self, person: str, item: str, params: Mapping[str, str | int] | None = None
+    ) -> Mapping[str, Any]:
         answer = await self.node.ask("disclosure", HUB, (item,), person, params)
         if answer.status != "ok" or answer.data is None:
             raise Unavailable(f"the hub's access records: {answer.status} {answer.reason}".strip())
-        return answer.data[item]
+        return answer.data
 
-    async def history(self, person: str) -> list[AccessEntry]:
-        rows = await self._disclosure(person, "access_records")
-        return [
+    async def history(self, person: str, want: HistoryQuery = NEWEST) -> HistoryPage:
+        params: dict[str, str | int] = {}
+        if want.office:
+            params["office"] = want.office
+        if want.start:
+            params["since"] = want.start.isoformat()
+        if want.end:
+            params["until"] = want.end.isoformat()
+        if want.before:
+            params["before"] = want.before
+        answer = await self._answer(person, "access_records", params)
+        rows, older = answer["access_records"], answer.get("older")
+        entries = [
             self._entry(
                 record_id=uuid.UUID(r["record_id"]),
                 at=dt.datetime.fromisoformat(r["at"]),
@@ -203,10 +221,11 @@ class PortalOffice:
             )
             for r in rows
         ]
+        return HistoryPage(entries, older if isinstance(older, int) else None)
 
-    async def verify_record(self, person: str, record_id: uuid.UUID) -> bool:
+    async def verify_record(self, person: str, record_id: uuid.UUID) -> bool | None:
         check = await self._disclosure(person, "record_check", {"record_id": str(record_id)})
-        return bool(check["found"] and check["valid"])
+        return bool(check["valid"]) if check["found"] else None
 
     # ---- わたしの情報 ----------------------------------------------------------------------
 

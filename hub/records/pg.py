@@ -382,9 +382,19 @@ class PgRecordStore:
         office: str | None = None,
         newest: int | None = None,
         at: datetime | None = None,
+        before: int | None = None,
     ) -> list[AccessRecord]:
         since, until = check_window(since, until)
-        asked = (person, since, until, office, include_not_disclosed, newest, reading_time(at))
+        asked = (
+            person,
+            since,
+            until,
+            office,
+            include_not_disclosed,
+            newest,
+            reading_time(at),
+            before,
+        )
         async with self._pool.acquire() as conn, conn.transaction(readonly=True):
             await conn.execute(_CUSTOM_PLANS)
             rows = await conn.fetch(self._q.for_person, *asked)

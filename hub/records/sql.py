@@ -182,7 +182,8 @@ _TEMPLATES: Final = Statements(
         " ORDER BY d.change_seq DESC LIMIT 1) f ON true WHERE r.person = $1"
         " AND ($2::timestamptz IS NULL OR r.asked_at >= $2)"
         " AND ($3::timestamptz IS NULL OR r.asked_at < $3)"
-        " AND ($4::text IS NULL OR r.requester = $4 OR r.provider = $4)) x"
+        " AND ($4::text IS NULL OR r.requester = $4 OR r.provider = $4)"
+        " AND ($8::bigint IS NULL OR r.seq < $8)) x"
         " WHERE $5::boolean OR NOT x.not_disclosed ORDER BY x.seq DESC LIMIT $6"
     ),
     all_records="SELECT * FROM {s}.access_record ORDER BY seq",

@@ -91,9 +91,11 @@ class RecordStore(Protocol):
         office: str | None = None,
         newest: int | None = None,
         at: datetime | None = None,
+        before: int | None = None,
     ) -> list[AccessRecord]:
-        """The person's records in chain order; ``newest``: only the last that many. A record
-        is withheld if its flag is set at ``at`` (default now)."""
+        """The person's records in chain order; ``newest``: only the last that many; ``before``:
+        only those earlier in the chain than that ``seq`` (the next page back). A record is
+        withheld if its flag is set at ``at`` (default now)."""
         ...
 
     async def set_not_disclosed(
@@ -302,6 +304,7 @@ class MemoryRecordStore:
         office: str | None = None,
         newest: int | None = None,
         at: datetime | None = None,
+        before: int | None = None,
     ) -> list[AccessRecord]:
         since, until = check_window(since, until)
         now = reading_time(at)
@@ -309,7 +312,9 @@ class MemoryRecordStore:
         shown = [
             r
             for r in found
-            if (include_not_disclosed or not r.not_disclosed) and matches(r, since, until, office)
+            if (include_not_disclosed or not r.not_disclosed)
+            and matches(r, since, until, office)
+            and (before is None or r.seq < before)
         ]
         return shown if newest is None else shown[max(len(shown) - newest, 0) :]
 

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 __all__ = [
     "HUB_BAD_DEADLINE",
+    "HUB_BAD_DISCLOSURE",
     "HUB_BAD_EFFECTIVE_DATE",
     "HUB_BAD_ENROLLMENT",
     "HUB_BAD_IDENTIFY",
@@ -145,6 +146,7 @@ HUB_BAD_DEADLINE: Final = "hub.bad_deadline"  # a deadline message not the hub's
 # -- the desks ------------------------------------------------------------------------------
 HUB_UNEXPECTED_DOCUMENT: Final = "hub.unexpected_document"
 HUB_NOT_A_PORTAL: Final = "hub.not_a_portal"
+HUB_BAD_DISCLOSURE: Final = "hub.bad_disclosure"  # a disclosure's filters or page malformed
 HUB_NOT_A_HOLDER: Final = "hub.not_a_holder"  # a notice about a person the office holds not
 HUB_BAD_IDENTIFY: Final = "hub.bad_identify"
 HUB_UNADDRESSED_APPLICATION: Final = "hub.unaddressed_application"

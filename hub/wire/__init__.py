@@ -28,6 +28,7 @@ from hub.wire.codec import (
     encode,
 )
 from hub.wire.crypto import (
+    SEALED_MAX_PLAIN,
     SIGNATURE_HEADER,
     OfficeKeys,
     PublicKeys,
@@ -107,6 +108,7 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_RETRY_AFTER",
     "OUTCOME_STATUSES",
+    "SEALED_MAX_PLAIN",
     "SIGNATURE_HEADER",
     "WIRE_VERSION",
     "AccessEvent",

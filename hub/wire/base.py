@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 __all__ = [
     "B64",
+    "B64_MAX",
     "CONTENT_TYPE",
     "HUB",
     "JLIS",
@@ -56,7 +57,8 @@ AffairCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,47}$")
 ItemCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,47}$")]
 # An office's token for a person: base64url of version byte + AES-SIV output (see token_service).
 Token = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{20,120}$")]
-B64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]*$", max_length=48 * 1024)]
+B64_MAX: Final = 48 * 1024  # characters of base64url in one field of a message
+B64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]*$", max_length=B64_MAX)]
 Traceparent = Annotated[
     str, StringConstraints(pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hpke, serialization
@@ -28,10 +29,12 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl import bindings as sodium
 from nacl.exceptions import BadSignatureError, CryptoError
 
+from hub.wire.base import B64_MAX
 from hub.wire.exceptions import BadSignature, SealError
 from hub.wire.messages import Sealed, SealedV1
 
 __all__ = [
+    "SEALED_MAX_PLAIN",
     "SIGNATURE_HEADER",
     "OfficeKeys",
     "PublicKeys",
@@ -54,6 +57,9 @@ _INFO_V1 = b"renkei seal v1"
 _HPKE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
 _HPKE_INFO = b"renkei seal v2"
 _ENC_SIZE = 32  # HPKE's encapsulated key for DHKEM(X25519): the ephemeral public key
+_TAG_SIZE = 16  # ChaCha20-Poly1305's tag, after the ciphertext
+SEALED_MAX_PLAIN: Final = B64_MAX * 3 // 4 - _TAG_SIZE
+"""The most a ``Sealed`` holds: its ``ct`` (ciphertext and tag, base64url) fills ``B64``."""
 _NOT_OURS = "the payload is not sealed for this office, or was altered"
 
 
@@ -211,6 +217,10 @@ def _signature(text: str) -> bytes:
 
 
 def seal(plaintext: bytes, recipient: X25519PublicKey) -> Sealed:
+    """``plaintext`` sealed for ``recipient``; ``SealError`` when it is longer than a seal holds
+    (``SEALED_MAX_PLAIN``): the caller must send less, not a message the network refuses."""
+    if len(plaintext) > SEALED_MAX_PLAIN:
+        raise SealError(f"{len(plaintext)} bytes exceed a seal's {SEALED_MAX_PLAIN}")
     out = _HPKE.encrypt(plaintext, recipient, info=_HPKE_INFO)
     return Sealed(epk=b64e(out[:_ENC_SIZE]), ct=b64e(out[_ENC_SIZE:]))
 

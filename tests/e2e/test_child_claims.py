@@ -141,7 +141,7 @@ async def test_a_claim_is_decided_in_house_and_the_resident_told(env: Env, pki: 
     assert len(await claims_now(net)) == len(before) + 1
     # 庁内連携: the ward's own register and tax office were read in-house, not asked over
     # the network — no query, no access record (やりとり履歴 shows none)
-    history = await r.portal.history(person)
+    history = (await r.portal.history(person)).entries
     assert [h for h in history if h.affair == "child_allowance"] == []
     assert claim["queries"] == []
 
@@ -181,7 +181,7 @@ async def test_the_tax_of_another_municipality_is_asked_and_an_office_down_waits
     [decided] = await r.portal.applications(person)
     assert (decided.progress, decided.reason) == ("認定", "")
     # the network case: 新宿区's tax office, found by the hub, in the resident's やりとり履歴
-    history = await r.portal.history(person)
+    history = (await r.portal.history(person)).entries
     asked = {(h.requester, h.provider, h.items) for h in history if h.affair == "child_allowance"}
     assert (CHILD, ELSEWHERE, ("local_tax",)) in asked
 

@@ -151,7 +151,7 @@ async def test_each_certificate_is_issued_and_shown_in_the_residents_history(
     mine = await login(
         dataclasses.replace(_portal_resident(card), portal=portal), pki
     )  # the same card at the portal
-    history = await portal.history(mine)
+    history = (await portal.history(mine)).entries
     issued = {str(h.record_id): h.provider for h in history if h.affair == "convenience_issuance"}
     assert issued == {
         whole.record_id: REGISTER,
@@ -249,7 +249,7 @@ async def test_a_year_assessed_by_another_municipality_is_refused_and_recorded(
     assert refused.value.code == "issuance.bad_options"
     portal = net.apps[PORTAL]
     mine = await login(dataclasses.replace(_portal_resident(card), portal=portal), pki)
-    tax = [h for h in await portal.history(mine) if h.affair == "convenience_issuance"]
+    tax = [h for h in (await portal.history(mine)).entries if h.affair == "convenience_issuance"]
     assert sorted(h.outcome for h in tax) == ["ok", "refused", "refused"]
 
 
@@ -352,7 +352,7 @@ async def test_a_dishonest_office_cannot_ask_for_certificates_and_is_recorded(
     # each refusal is on the resident's record
     portal = net.apps[PORTAL]
     mine = await login(dataclasses.replace(_portal_resident(card), portal=portal), pki)
-    history = await portal.history(mine)
+    history = (await portal.history(mine)).entries
     tried = [h for h in history if h.requester == CHILD and h.outcome == "refused"]
     assert len(tried) >= 3
 

@@ -66,7 +66,7 @@ async def test_a_return_filed_past_its_deadline_reaches_the_resident_with_its_re
     assert doc is not None and doc["receipt"]["receipt"] == done.detail and done.ref == kept
     assert slow.calls >= 2
     # やりとり履歴: each send its own record, as it went — the first timed out, the last provided
-    history = await r.portal.history(person)
+    history = (await r.portal.history(person)).entries
     sends = sorted(
         (h for h in history if h.affair == "application" and h.provider == NTA),
         key=lambda h: h.at,

@@ -61,7 +61,7 @@ async def test_login_history_and_a_live_access_alert(env: Env, pki: Pki) -> None
         REGISTER,
         answer.record_id,
     )
-    history = await r.portal.history(person)
+    history = (await r.portal.history(person)).entries
     asked = [h for h in history if h.requester == PENSION and h.affair != "enrollment"]
     assert [h.record_id for h in asked] == [answer.record_id]
     # named by the registry and the legal table; an office's access, not the portal's own
@@ -73,7 +73,7 @@ async def test_login_history_and_a_live_access_alert(env: Env, pki: Pki) -> None
     assert not asked[0].own and not alert.own
     assert any(h.requester == PORTAL and h.affair == "portal_login" for h in history)
     assert await r.portal.verify_record(person, answer.record_id)
-    assert not await r.portal.verify_record(person, uuid.uuid4())  # not theirs / none
+    assert await r.portal.verify_record(person, uuid.uuid4()) is None  # not theirs / none
 
 
 async def test_records_flagged_not_to_disclose_are_neither_shown_nor_alerted(
@@ -98,7 +98,7 @@ async def test_records_flagged_not_to_disclose_are_neither_shown_nor_alerted(
         alerted.append(getattr(await next_entry(feed), "record_id", None))
     alerted += [getattr(feed.get_nowait(), "record_id", None) for _ in range(feed.qsize())]
     assert hidden.record_id not in alerted
-    history = {h.record_id for h in await r.portal.history(person)}
+    history = {h.record_id for h in (await r.portal.history(person)).entries}
     assert shown.record_id in history and hidden.record_id not in history
 
 
@@ -148,7 +148,7 @@ async def test_my_information_is_fetched_through_the_hub(env: Env, pki: Pki) -> 
     # 児童手当 holds the resident but provides no item: listed, not asked (no rule to ask it)
     assert shown[CHILD].no_rule and not shown[CHILD].items
     assert await r.portal.resident_name(person) == FACTS.name
-    history = await r.portal.history(person)
+    history = (await r.portal.history(person)).entries
     asked = [h for h in history if h.affair == "self_information"]
     assert {h.provider for h in asked} == {REGISTER}  # never the office with nothing to ask
     assert all(h.own and h.requester_name == "マイナポータル" for h in asked)

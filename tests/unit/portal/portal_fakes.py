@@ -28,15 +28,18 @@ from cryptography.x509.oid import NameOID
 from portal.codec import b64url_decode, b64url_encode
 from portal.exceptions import LoginRefused, Unavailable
 from portal.model import (
+    NEWEST,
     AccessEntry,
     ApplicationKind,
     ApplicationStatus,
     CheckedCertificate,
+    HistoryPage,
+    HistoryQuery,
     NoticeEntry,
     OfficeData,
 )
 from portal.sessions import SessionStore
-from portal.state import PORTAL
+from portal.state import JST, PORTAL
 from portal.web import create_app
 
 PUBLIC = "https://portal.example"
@@ -136,6 +139,16 @@ def access(person: str, minutes: int = 0, **kw: object) -> AccessEntry:
     return AccessEntry(**values)  # type: ignore[arg-type]
 
 
+def _kept(e: AccessEntry, want: HistoryQuery) -> bool:
+    """The hub's filters (``hub.routing.desks.portal``): an office either side, days in Japan."""
+    day = e.at.astimezone(JST).date()
+    return (
+        (not want.office or want.office in (e.requester, e.provider))
+        and (want.start is None or day >= want.start)
+        and (want.end is None or day <= want.end)
+    )
+
+
 @dataclass
 class FakeBackend:
     history_by: dict[str, list[AccessEntry]] = field(default_factory=dict)
@@ -148,6 +161,7 @@ class FakeBackend:
     queues: dict[str, list[asyncio.Queue[AccessEntry | NoticeEntry]]] = field(default_factory=dict)
     down: set[str] = field(default_factory=set)  # names of methods that raise Unavailable
     tampered: set[UUID] = field(default_factory=set)
+    page_size: int = 1000  # records a history page holds
     names: dict[str, str] = field(default_factory=dict)  # person → name on the register
     outcome: str = "accepted"  # what ``submit`` says: accepted, or pending (a first time-out)
 
@@ -163,12 +177,18 @@ class FakeBackend:
         self._maybe_down("resident_name")
         return self.names.get(person, "")
 
-    async def history(self, person: str) -> list[AccessEntry]:
+    async def history(self, person: str, want: HistoryQuery = NEWEST) -> HistoryPage:
+        """The hub's filters and pages, ``page_size`` records a page (``older``: an index)."""
         self._maybe_down("history")
-        return sorted(self.history_by.get(person, []), key=lambda e: e.at, reverse=True)
+        every = sorted(self.history_by.get(person, []), key=lambda e: e.at, reverse=True)
+        kept = [e for e in every if _kept(e, want)]
+        start = want.before or 0
+        older = start + self.page_size if start + self.page_size < len(kept) else None
+        return HistoryPage(kept[start : start + self.page_size], older)
 
-    async def verify_record(self, person: str, record_id: UUID) -> bool:
-        assert any(e.record_id == record_id for e in self.history_by.get(person, []))
+    async def verify_record(self, person: str, record_id: UUID) -> bool | None:
+        if all(e.record_id != record_id for e in self.history_by.get(person, [])):
+            return None
         return record_id not in self.tampered
 
     async def my_info(self, person: str) -> list[OfficeData]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 import uuid
 
 from portal_fakes import PUBLIC, T0, TARO, Env, access
@@ -78,6 +80,26 @@ async def test_chain_check_of_own_record_and_404_for_anothers(env: Env) -> None:
     assert (await env.post(f"/history/{theirs.record_id}/verify")).status == 404
     assert (await env.post("/history/not-a-uuid/verify")).status == 404
     assert (await env.post(f"/history/{uuid.uuid4()}/verify")).status == 404
+
+
+async def test_a_long_history_pages_back_with_its_filters(env: Env) -> None:
+    every = [access("tok-taro", minutes=i) for i in range(7)]  # newest first
+    env.backend.history_by["tok-taro"] = every
+    env.backend.page_size = 3
+    await env.login(TARO)
+    seen: list[str] = []
+    url = "/history?office=131016-tax"
+    while url:
+        response = await env.client.get(url)
+        assert response.status == 200
+        text = await response.text()
+        seen += [str(e.record_id) for e in every if str(e.record_id) in text]
+        older = re.search(r'<a href="([^"]+)" rel="next">', text)
+        url = html.unescape(older.group(1)) if older else ""
+        assert not url or "office=131016-tax" in url  # the filter kept on every page
+    assert seen == [str(e.record_id) for e in every]
+    for bad in ("0", "-3", "x", "1" * 30):
+        assert (await env.client.get("/history", params={"before": bad})).status == 400
 
 
 async def test_history_unavailable_renders_a_page(env: Env) -> None:
