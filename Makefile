@@ -42,7 +42,7 @@ lint: $(VENV)/.test
 # every test but the card tests on two workers (pytest-xdist, a file each: a module's deployment
 # is built once), then the card tests (marker pcsc) one at a time: they share the vpcd reader
 test: $(VENV)/.test services lint
-	$(BIN)/pytest -q -n 2 --dist loadfile -m "not pcsc"
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not pcsc" --durations=25
 	$(BIN)/pytest -q -m pcsc
 
 bench: $(VENV)/.test services

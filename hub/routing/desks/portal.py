@@ -107,7 +107,9 @@ def page(
         row = _row(r)
         used += len(orjson.dumps(row)) + 1  # and a comma
         if used > budget:
-            return rows, newest_first[len(rows) - 1].seq if rows else r.seq + 1
+            if not rows:  # a record is at most a few KiB; the room is over 30
+                raise ValueError(f"{budget} bytes hold no record")
+            return rows, newest_first[len(rows) - 1].seq
         rows.append(row)
     more = len(newest_first) >= DISCLOSED_MAX
     return rows, newest_first[-1].seq if more and rows else None
