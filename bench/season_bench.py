@@ -87,7 +87,8 @@ def env_for(args: argparse.Namespace, tmp: Path, prefix: str) -> dict[str, str]:
         "RENKEI_BROKER_USER_PREFIX": prefix,
         "RENKEI_DB_URL": with_db(PG_DSN, args.db_name),
         "RENKEI_STATE_DIR": str(tmp / "state"),
-        "RENKEI_LOG_LEVEL": "warning",
+        # info for the per-query lines a failed loss check is diagnosed from
+        "RENKEI_LOG_LEVEL": os.environ.get("RENKEI_LOG_LEVEL", "warning"),
         "RENKEI_TRACING": "false",
     }
 
@@ -100,7 +101,7 @@ def run_cli(env: dict[str, str], *argv: str, timeout: float = 900) -> str:
         raise RuntimeError(
             f"renkei {' '.join(argv)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
         )
-    return done.stdout
+    return done.stdout + done.stderr  # the logs go to stderr
 
 
 def start(
@@ -170,6 +171,7 @@ def replay_at(
         timeout=parse_duration(args.soak) + 900 if soak else 900,
     )  # fmt: skip
     (folder,) = set(reports.glob("*")) - before
+    (folder / "replay.log").write_text(out)  # the replayer's own log, kept with its report
     report = json.loads((folder / "report.json").read_text())
     lat = report["latency"]["overall"]
     row = {
