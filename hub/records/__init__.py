@@ -6,7 +6,9 @@ once the record is durable and sealed.  `verify` / `verify_store` check the chai
 its signed checkpoints and the heads kept by the witness (`FileWitness`, `read_witness`);
 residents' lookups go through `RecordStore.for_person`.  A `Claimer` batches the hub's query
 claims (a query id taken once, before anything is forwarded) into the same store; a
-`QuotaStore` keeps the query quotas' buckets every hub process shares (`hub.records.quotas`).
+`QuotaStore` keeps the query quotas' buckets every hub process shares (`hub.records.quotas`);
+a `DeadlineStore` the deadlines of the queries forwarded and not yet finished
+(`hub.records.deadlines`).
 """
 
 from hub.records.audit import StoreReport, verify_store
@@ -20,6 +22,13 @@ from hub.records.chain import (
     verify_async,
 )
 from hub.records.claims import Claim, Claimer, ClaimState
+from hub.records.deadlines import (
+    DeadlineStore,
+    Due,
+    MemoryDeadlineStore,
+    Pending,
+    PgDeadlineStore,
+)
 from hub.records.exceptions import (
     ChainBroken,
     ConfigError,
@@ -60,11 +69,16 @@ __all__ = [
     "ClaimState",
     "Claimer",
     "ConfigError",
+    "DeadlineStore",
+    "Due",
     "FileWitness",
     "FlagChange",
     "InvalidRecord",
+    "MemoryDeadlineStore",
     "MemoryQuotaStore",
     "MemoryRecordStore",
+    "Pending",
+    "PgDeadlineStore",
     "PgQuotaStore",
     "PgRecordStore",
     "QuotaStore",

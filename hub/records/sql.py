@@ -66,13 +66,13 @@ READER_POWERS: Final = _POWERS.replace(
 
 def grants(quoted_schema: str, ident: str, *, reader: bool = False) -> str:
     """The writer (the hub): SELECT and INSERT on the three tables of evidence, USAGE on the
-    schema, on the query claims (not evidence: expired ones are deleted) SELECT, INSERT, DELETE,
-    and on the quota buckets (not evidence: a level per office) SELECT, INSERT, UPDATE. A
-    ``reader`` (the monitor): USAGE and SELECT on the three tables, not the claims nor the
-    buckets. Nothing else (the role and the schema are quoted already; one simple-protocol
-    batch)."""
+    schema, on the query claims and the pending deadlines (not evidence: deleted once done
+    with) SELECT, INSERT, DELETE, and on the quota buckets (not evidence: a level per office)
+    SELECT, INSERT, UPDATE. A ``reader`` (the monitor): USAGE and SELECT on the three tables,
+    not the claims, deadlines nor buckets. Nothing else (the role and the schema are quoted
+    already; one simple-protocol batch)."""
     tables = ", ".join(f"{quoted_schema}.{t}" for t in TABLES)
-    claims = f"{quoted_schema}.query_claim"
+    claims = f"{quoted_schema}.query_claim, {quoted_schema}.pending_deadline"
     quotas = f"{quoted_schema}.quota_bucket"
     done = (
         f"REVOKE ALL ON SCHEMA {quoted_schema} FROM {ident};"
