@@ -25,6 +25,7 @@ from hub.records.claims import Claim, Claimer, ClaimState
 from hub.records.deadlines import (
     DeadlineStore,
     Due,
+    DueBatch,
     MemoryDeadlineStore,
     Pending,
     PgDeadlineStore,
@@ -71,6 +72,7 @@ __all__ = [
     "ConfigError",
     "DeadlineStore",
     "Due",
+    "DueBatch",
     "FileWitness",
     "FlagChange",
     "InvalidRecord",

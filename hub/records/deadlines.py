@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -59,6 +59,18 @@ class Due:
     key: UUID
     context: str
     outcome: str | None
+
+
+@dataclass(slots=True)
+class DueBatch:
+    """The due deadlines a sweep holds; ``left``: the keys of those to leave for a later sweep
+    (their time-out could not be finished now), the rest are deleted when it ends."""
+
+    rows: Sequence[Due]
+    left: set[UUID] = field(default_factory=set)
+
+    def kept(self) -> list[UUID]:
+        return [d.key for d in self.rows if d.key not in self.left]
 
 
 class DeadlineStore(Protocol):
@@ -104,14 +116,15 @@ class PgDeadlineStore:
             return found
 
     @asynccontextmanager
-    async def due(self, now: dt.datetime, limit: int) -> AsyncIterator[Sequence[Due]]:
+    async def due(self, now: dt.datetime, limit: int) -> AsyncIterator[DueBatch]:
         async with self._pool.acquire() as conn, conn.transaction():
             # not evidence: a delete lost in a crash brings its rows back, found recorded
             await conn.execute("SET LOCAL synchronous_commit = off")
             rows = await conn.fetch(self._due, now, limit)
-            yield [Due(r["key"], r["context"], r["outcome"]) for r in rows]
-            if rows:
-                await conn.execute(self._delete, [r["key"] for r in rows])
+            taken = DueBatch([Due(r["key"], r["context"], r["outcome"]) for r in rows])
+            yield taken
+            if done := taken.kept():
+                await conn.execute(self._delete, done)
 
 
 class _Records(Protocol):
@@ -135,14 +148,15 @@ class MemoryDeadlineStore:
         return min((p.deadline for p in self._rows.values()), default=None)
 
     @asynccontextmanager
-    async def due(self, now: dt.datetime, limit: int) -> AsyncIterator[Sequence[Due]]:
+    async def due(self, now: dt.datetime, limit: int) -> AsyncIterator[DueBatch]:
         free = (p for p in self._rows.values() if p.deadline <= now and p.key not in self._held)
-        taken = sorted(free, key=lambda p: p.deadline)[:limit]
-        keys = {p.key for p in taken}
+        held = sorted(free, key=lambda p: p.deadline)[:limit]
+        keys = {p.key for p in held}
         self._held |= keys
         try:
-            yield [Due(p.key, p.context, await self._outcome(p.key)) for p in taken]
-            for key in keys:
+            taken = DueBatch([Due(p.key, p.context, await self._outcome(p.key)) for p in held])
+            yield taken
+            for key in taken.kept():
                 self._rows.pop(key, None)
         finally:
             self._held -= keys

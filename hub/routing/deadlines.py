@@ -13,8 +13,10 @@ sweeper shares, and for each:
 - any other record (the query was answered): nothing;
 - a context that does not open, or is not its key's: logged and dropped.
 
-Then all of them are deleted and the transaction commits. A sweeper that dies mid-way leaves its
-rows to the next sweep (its transaction rolls back). A time-out comes at most a sweep late.
+Then all of them are deleted and the transaction commits — but a row whose time-out could not
+be finished (the broker gone, say: logged) stays for a later sweep, which finds its time-out
+recorded and sends it. A sweeper that dies mid-way leaves all its rows to the next sweep (its
+transaction rolls back). A time-out comes at most a sweep late.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from hub.log import get_logger
-from hub.records import DeadlineStore, Due
+from hub.records import DeadlineStore, Due, InvalidRecord
 from hub.routing.context import ContextSealer
 from hub.routing.exceptions import ForgedContext
 from hub.routing.finish import Finisher, record_key
@@ -90,11 +92,16 @@ class Sweeper:
             ahead = self._every if nearest is None else (nearest - now).total_seconds()
             return min(self._every, ahead)
         async with self._store.due(now, self._limit) as due:
-            done = await asyncio.gather(*(self._finish(d) for d in due), return_exceptions=True)
-            for failed in done:  # all have ended: the rows come back to the next sweep
-                if isinstance(failed, BaseException):
-                    raise failed
-        return 0.0 if len(due) >= self._limit else self._every
+            ended = await asyncio.gather(
+                *(self._finish(d) for d in due.rows), return_exceptions=True
+            )
+            for row, failed in zip(due.rows, ended, strict=True):
+                if isinstance(failed, asyncio.CancelledError):
+                    raise failed  # stopped: the whole sweep is left to the next
+                if isinstance(failed, Exception):  # the broker gone, say: to a later sweep
+                    log.warning("deadline.retry", key=str(row.key), error=repr(failed))
+                    due.left.add(row.key)
+        return 0.0 if len(due.rows) >= self._limit and not due.left else self._every
 
     async def _finish(self, due: Due) -> None:
         if due.outcome not in (None, "timed_out"):
@@ -110,4 +117,7 @@ class Sweeper:
             return
         with current(self._tracer.start_span("timeout", context=parent(ctx.traceparent))):
             outcome = TimedOut(reason=f"{ctx.provider} did not answer before the deadline")
-            await self._finisher.finish(ctx, outcome, redelivered=due.outcome is not None)
+            try:
+                await self._finisher.finish(ctx, outcome, redelivered=due.outcome is not None)
+            except InvalidRecord as exc:  # never recordable: not the hub's own (a bug)
+                log.warning("deadline.unrecordable", key=str(due.key), reason=str(exc))
