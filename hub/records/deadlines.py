@@ -82,9 +82,10 @@ class DeadlineStore(Protocol):
         """The nearest deadline kept (None: none)."""
         ...
 
-    def due(self, now: dt.datetime, limit: int) -> AbstractAsyncContextManager[Sequence[Due]]:
+    def due(self, now: dt.datetime, limit: int) -> AbstractAsyncContextManager[DueBatch]:
         """Up to ``limit`` deadlines due at ``now`` that no other sweep holds, nearest first,
-        held for the block: deleted when it ends, left for the next sweep if it raises."""
+        held for the block: deleted when it ends (but those ``left``), all left for the next
+        sweep if it raises."""
         ...
 
 
