@@ -26,7 +26,7 @@ from uuid import UUID
 
 from hub.records.model import Recorded
 
-__all__ = ["DeadlineStore", "Due", "MemoryDeadlineStore", "Pending", "PgDeadlineStore"]
+__all__ = ["DeadlineStore", "Due", "DueBatch", "MemoryDeadlineStore", "Pending", "PgDeadlineStore"]
 
 _ADD = (
     "INSERT INTO {s}.pending_deadline (key, deadline, context)"
@@ -69,7 +69,8 @@ class DueBatch:
     rows: Sequence[Due]
     left: set[UUID] = field(default_factory=set)
 
-    def kept(self) -> list[UUID]:
+    def done(self) -> list[UUID]:
+        """The keys to delete: all but those left."""
         return [d.key for d in self.rows if d.key not in self.left]
 
 
@@ -124,7 +125,7 @@ class PgDeadlineStore:
             rows = await conn.fetch(self._due, now, limit)
             taken = DueBatch([Due(r["key"], r["context"], r["outcome"]) for r in rows])
             yield taken
-            if done := taken.kept():
+            if done := taken.done():
                 await conn.execute(self._delete, done)
 
 
@@ -157,7 +158,7 @@ class MemoryDeadlineStore:
         try:
             taken = DueBatch([Due(p.key, p.context, await self._outcome(p.key)) for p in held])
             yield taken
-            for key in taken.kept():
+            for key in taken.done():
                 self._rows.pop(key, None)
         finally:
             self._held -= keys
