@@ -1228,12 +1228,6 @@ async def after_checks(
     alerts = left.pop("oversight.alerts", 0)
     if alerts:
         print(f"alerts for the oversight commission: {alerts} (the monitor's rules)")
-    # the deadlines of the last queries, still waiting when the hub stopped: their queries are
-    # recorded (checked above), and a running hub ends each at its return
-    waiting = sum(left.pop(q) for q in [q for q in left if q.startswith("hub.wait.")])
-    waiting += left.pop("hub.deadlines", 0)
-    if waiting:
-        print(f"deadline messages still waiting: {waiting} (their queries are all recorded)")
     if left:
         problems.append(f"messages left in queues after the run: {left}")
     else:

@@ -34,9 +34,12 @@ from hub.records import (
     WITNESS_FILE,
     Checkpoint,
     Claimer,
+    DeadlineStore,
     FileWitness,
+    MemoryDeadlineStore,
     MemoryQuotaStore,
     MemoryRecordStore,
+    PgDeadlineStore,
     PgQuotaStore,
     PgRecordStore,
     QuotaStore,
@@ -424,6 +427,9 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
     claims = Claimer(records, keep=CLAIM_KEPT, clock=clock)
     net._closers.append(claims.close)
     buckets: QuotaStore = PgQuotaStore(pool) if pool is not None else MemoryQuotaStore()
+    deadlines: DeadlineStore = (
+        PgDeadlineStore(pool) if pool is not None else MemoryDeadlineStore(records)
+    )
     quotas = QuotaGate(net.quotas, buckets, clock=clock)
     net._closers.append(quotas.close)
     # the token service of this process, or the copies of the settings
@@ -464,6 +470,7 @@ async def _start_hub(net: Network, broker: InMemoryBroker | None, pool: Any) -> 
             tokens=tokens,
             directory=directory,
             claims=claims,
+            deadlines=deadlines,
             records=records,
             clock=clock,
             tracing=_tracing(net, HUB),

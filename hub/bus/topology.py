@@ -17,10 +17,8 @@ __all__ = [
     "ALERTS_EXCHANGE",
     "ALERTS_MAX_LENGTH",
     "ALERTS_QUEUE",
-    "DEADLINES_EXCHANGE",
     "DEAD_QUEUE",
     "DLX_EXCHANGE",
-    "HUB_DEADLINES",
     "HUB_EXCHANGE",
     "HUB_INTERACTIVE",
     "HUB_REPLIES",
@@ -44,8 +42,6 @@ __all__ = [
     "SPANS_EXCHANGE",
     "SPANS_MAX_BYTES",
     "SPANS_MAX_LENGTH",
-    "WAIT_EXCHANGE",
-    "WAIT_SECONDS",
     "Binding",
     "Exchange",
     "Permission",
@@ -57,8 +53,6 @@ __all__ = [
     "office_in",
     "office_replies",
     "validate_office_code",
-    "wait_queue",
-    "wait_span",
 ]
 
 HUB_EXCHANGE = "renkei.hub"
@@ -71,15 +65,6 @@ HUB_REPLIES = "hub.replies"
 INTERACTIVE_EXCHANGE = "renkei.interactive"
 HUB_INTERACTIVE = "hub.interactive"
 DEAD_QUEUE = "renkei.dead"
-WAIT_EXCHANGE = "renkei.wait"  # the hub's deadline messages, into the wait queue of their span
-DEADLINES_EXCHANGE = "renkei.deadlines"  # where a wait queue dead-letters what expired
-HUB_DEADLINES = "hub.deadlines"  # deadlines that passed, for any hub worker to finish
-WAIT_SECONDS = (1, 5, 10, 30, 120)
-"""The spans of the wait queues (``hub.wait.<n>s``): a deadline message waits in the shortest
-one at least as long as its query has left, so every message of a queue expires in the order it
-came (RabbitMQ expires messages at the head of a queue only). The longest is the hub's
-``MAX_DEADLINE``. Few spans, each a quorum queue: a time-out may be recorded up to the gap to
-the next span late (the requester has concluded it at its deadline already)."""
 SPANS_EXCHANGE = "renkei.spans"  # every identity's spans, in batches, for the monitor
 MONITOR_SPANS = "monitor.spans"
 ALERTS_EXCHANGE = "monitor.alerts"  # the monitor's anomaly alerts: only the monitor writes here
@@ -289,19 +274,6 @@ def office_replies(code: str) -> str:
     return f"office.{code}.replies"
 
 
-def wait_span(seconds: float) -> int:
-    """The span of the wait queue for a deadline ``seconds`` away: the longest not beyond it
-    (the shortest when the deadline is nearer than every span). A deadline comes back at or
-    before its time and waits again for what is left (the hub's ``on_deadline``), so it is
-    finished at most the shortest span late, never a whole gap between spans late."""
-    return next((n for n in reversed(WAIT_SECONDS) if n <= seconds), WAIT_SECONDS[0])
-
-
-def wait_queue(span: int) -> str:
-    """The wait queue of a span (also its routing key on ``renkei.wait``)."""
-    return f"hub.wait.{span}s"
-
-
 def network_topology(
     offices: Iterable[str],
     *,
@@ -351,21 +323,12 @@ def network_topology(
         Exchange(DLX_EXCHANGE, "fanout"),
         Exchange(SPANS_EXCHANGE, "fanout"),
         Exchange(ALERTS_EXCHANGE, "fanout"),
-        Exchange(WAIT_EXCHANGE, "direct"),
-        Exchange(DEADLINES_EXCHANGE, "fanout"),
     )
     # monitor.spans is a classic queue without dead-lettering, taking transient messages:
     # spans are telemetry, dropped (and counted by their senders) rather than kept at a cost
     spans_queue = Queue(MONITOR_SPANS, quorum=False)
     # oversight.alerts: classic, durable, bounded; alerts are kept in the monitor's store too
     alerts_queue = Queue(ALERTS_QUEUE, quorum=False)
-    # the wait queues have no consumer: each message expires after its span into hub.deadlines
-    wait_args: dict[str, ArgValue] = {
-        "x-dead-letter-exchange": DEADLINES_EXCHANGE,
-        "x-dead-letter-strategy": "at-least-once",
-        "x-overflow": "reject-publish",
-    }
-    waits = [Queue(wait_queue(n), arguments=dict(wait_args)) for n in WAIT_SECONDS]
     queues = [
         work(HUB_REQUESTS),
         work(HUB_INTERACTIVE),
@@ -374,7 +337,6 @@ def network_topology(
         spans_queue,
         alerts_queue,
     ]
-    queues += [work(HUB_DEADLINES), *waits]
     bindings = [
         *(Binding(HUB_EXCHANGE, HUB_REQUESTS, key) for key in REQUEST_KEYS),
         *(Binding(INTERACTIVE_EXCHANGE, HUB_INTERACTIVE, key) for key in REQUEST_KEYS),
@@ -382,15 +344,13 @@ def network_topology(
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
         Binding(SPANS_EXCHANGE, MONITOR_SPANS, ""),
         Binding(ALERTS_EXCHANGE, ALERTS_QUEUE, ""),
-        Binding(DEADLINES_EXCHANGE, HUB_DEADLINES, ""),
-        *(Binding(WAIT_EXCHANGE, q.name, q.name) for q in waits),
     ]
     permissions = [
         Permission(
             f"{p}hub",
             configure="^$",
-            write=r"^(renkei\.offices|renkei\.dlx|renkei\.spans|renkei\.wait)$",
-            read=r"^hub\.(requests|interactive|replies|deadlines)$",
+            write=r"^(renkei\.offices|renkei\.dlx|renkei\.spans)$",
+            read=r"^hub\.(requests|interactive|replies)$",
         ),
         # the token service answers the hub over a channel of its own (token_service/README.md):
         # on the broker it only sends its spans

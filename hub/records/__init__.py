@@ -7,7 +7,9 @@ its signed checkpoints and the heads kept by the witness (`FileWitness`, `read_w
 residents' lookups go through `RecordStore.for_person`.  A `Claimer` batches the hub's query
 claims (a query id taken once, before anything is forwarded) into the same store, a
 `ReplyHold` the answers the hub makes itself until their queries' deadlines (``held.py``); a
-`QuotaStore` keeps the query quotas' buckets every hub process shares (`hub.records.quotas`).
+`QuotaStore` keeps the query quotas' buckets every hub process shares (`hub.records.quotas`);
+a `DeadlineStore` the deadlines of the queries forwarded and not yet finished
+(`hub.records.deadlines`).
 """
 
 from hub.records.audit import StoreReport, verify_store
@@ -21,6 +23,14 @@ from hub.records.chain import (
     verify_async,
 )
 from hub.records.claims import Claim, Claimer, ClaimState
+from hub.records.deadlines import (
+    DeadlineStore,
+    Due,
+    DueBatch,
+    MemoryDeadlineStore,
+    Pending,
+    PgDeadlineStore,
+)
 from hub.records.exceptions import (
     ChainBroken,
     ConfigError,
@@ -62,13 +72,19 @@ __all__ = [
     "ClaimState",
     "Claimer",
     "ConfigError",
+    "DeadlineStore",
+    "Due",
+    "DueBatch",
     "FileWitness",
     "FlagChange",
     "HeldReply",
     "HeldStore",
     "InvalidRecord",
+    "MemoryDeadlineStore",
     "MemoryQuotaStore",
     "MemoryRecordStore",
+    "Pending",
+    "PgDeadlineStore",
     "PgQuotaStore",
     "PgRecordStore",
     "QuotaStore",

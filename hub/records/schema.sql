@@ -73,6 +73,17 @@ CREATE TABLE IF NOT EXISTS {schema}.query_claim (
 );
 CREATE INDEX IF NOT EXISTS query_claim_at_idx ON {schema}.query_claim (claimed_at);
 
+-- Pending deadlines (hub.records.deadlines): a forwarded query's record key, its deadline, and
+-- its routing context sealed for the hub alone.  Written (durably) beside the forward; every hub
+-- process's sweeper takes the due rows, finishes those without an access record as timed out,
+-- and deletes them all.  Not evidence.
+CREATE TABLE IF NOT EXISTS {schema}.pending_deadline (
+    key      uuid        PRIMARY KEY,
+    deadline timestamptz NOT NULL,
+    context  text        NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_deadline_at_idx ON {schema}.pending_deadline (deadline);
+
 -- Claim the keys neither claimed nor recorded yet; returns them.  A function for its plan: a
 -- statement sent with a one-key array is planned anew at every call (the custom plan looks
 -- cheaper); here the plan is generic and kept.  A claim

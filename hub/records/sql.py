@@ -66,13 +66,17 @@ READER_POWERS: Final = _POWERS.replace(
 
 def grants(quoted_schema: str, ident: str, *, reader: bool = False) -> str:
     """The writer (the hub): SELECT and INSERT on the three tables of evidence, USAGE on the
-    schema, on the query claims and the held replies (not evidence: expired ones are deleted)
-    SELECT, INSERT, DELETE, and on the quota buckets (not evidence: a level per office)
-    SELECT, INSERT, UPDATE. A ``reader`` (the monitor): USAGE and SELECT on the three tables,
-    not the claims, the held replies nor the buckets. Nothing else (the role and the schema
-    are quoted already; one simple-protocol batch)."""
+    schema, on the query claims, the held replies and the pending deadlines (not evidence:
+    deleted once done with) SELECT, INSERT, DELETE — and UPDATE of the deadlines' ``deadline``
+    column, which their sweep's ``FOR UPDATE`` needs (PostgreSQL asks for UPDATE on one column
+    to lock a row; nothing updates it, and a role that may delete the row can do no more by
+    moving it) — and on the quota buckets (not evidence: a level per office) SELECT, INSERT,
+    UPDATE. A ``reader`` (the monitor): USAGE and SELECT on the three tables, not the claims,
+    held replies, deadlines nor buckets. Nothing else (the role and the schema are quoted
+    already; one simple-protocol batch)."""
     tables = ", ".join(f"{quoted_schema}.{t}" for t in TABLES)
-    claims = f"{quoted_schema}.query_claim, {quoted_schema}.held_reply"
+    deadlines = f"{quoted_schema}.pending_deadline"
+    claims = f"{quoted_schema}.query_claim, {quoted_schema}.held_reply, {deadlines}"
     quotas = f"{quoted_schema}.quota_bucket"
     done = (
         f"REVOKE ALL ON SCHEMA {quoted_schema} FROM {ident};"
@@ -84,6 +88,7 @@ def grants(quoted_schema: str, ident: str, *, reader: bool = False) -> str:
     return (
         done + f" GRANT SELECT, INSERT ON {tables} TO {ident};"
         f" GRANT SELECT, INSERT, DELETE ON {claims} TO {ident};"
+        f" GRANT UPDATE (deadline) ON {deadlines} TO {ident};"
         f" GRANT SELECT, INSERT, UPDATE ON {quotas} TO {ident}"
     )
 

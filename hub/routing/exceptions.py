@@ -21,7 +21,6 @@ from typing import Any, ClassVar, Final, Self
 from pydantic import ValidationError
 
 __all__ = [
-    "HUB_BAD_DEADLINE",
     "HUB_BAD_DISCLOSURE",
     "HUB_BAD_EFFECTIVE_DATE",
     "HUB_BAD_ENROLLMENT",
@@ -142,7 +141,6 @@ HUB_BAD_QUERY_ID: Final = "hub.bad_query_id"
 HUB_STALE_REQUEST: Final = "hub.stale_request"
 HUB_FUTURE_REQUEST: Final = "hub.future_request"
 HUB_DEADLINE_TOO_FAR: Final = "hub.deadline_too_far"
-HUB_BAD_DEADLINE: Final = "hub.bad_deadline"  # a deadline message not the hub's own
 # -- the desks ------------------------------------------------------------------------------
 HUB_UNEXPECTED_DOCUMENT: Final = "hub.unexpected_document"
 HUB_NOT_A_PORTAL: Final = "hub.not_a_portal"

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
@@ -36,7 +35,6 @@ from hub.records import RecordDraft, Recorded, RecordWriteError, RecordWriter, R
 from hub.routing.announce import Announcer, Sighting
 from hub.routing.context import Context
 from hub.routing.exceptions import law_code
-from hub.routing.freshness import MAX_DEADLINE
 from hub.routing.legal import Decision
 from hub.tracing import current_span, traceparent
 from hub.tracing import names as tn
@@ -80,13 +78,6 @@ _OK = frozenset({"ok", "enrolled", "resolved", "delivered"})  # recorded as a pr
 _RECORDED = frozenset({"query", "identify", "enroll", "change"})  # not notices
 RETRY_FIRST = 0.05  # seconds before a failed record write is tried again; doubling
 RETRY_MOST = 2.0  # ... up to this
-RECENT_KEPT = 1 << 16  # record keys a worker remembers having recorded, at most (~12 MB)
-RECENT_SLACK = dt.timedelta(seconds=60)
-"""How long after its query's deadline a key is still remembered: a deadline message is back
-by the deadline, or the shortest wait span (1 s) after it when it waited again; the rest is for
-a backlog on ``hub.deadlines`` (an overloaded hub: a key dropped too soon costs each late
-deadline a record write, just when the hub can least afford it). One that comes later still is
-finished by the record store."""
 HELD_SLACK = dt.timedelta(minutes=5)
 """How long after its query's deadline an answer the hub made itself is held for a redelivered
 request: past a hub's restart and a broker's (71 s seen, `docs/reliability.md`); a reply sent
@@ -257,30 +248,6 @@ class Finisher:
         self._directory = directory
         self._keys = hub_keys
         self._clock = clock
-        # key: kept until; in the order remembered (OrderedDict: a plain dict's first item,
-        # after many deleted before it, costs a scan of them — 60 µs a query once full)
-        self._recent: OrderedDict[bytes, dt.datetime] = OrderedDict()
-
-    def recorded_here(self, ctx: Context) -> bool:
-        """Whether this worker recorded the query's outcome lately: its deadline, back from the
-        wait queue, has nothing left to do. False says nothing (another worker, or longer ago):
-        the deadline goes the whole way, and the record store finds the outcome taken."""
-        return record_key(ctx.requester, ctx.query_id).bytes in self._recent
-
-    def _remember(self, key: uuid.UUID, ctx: Context, now: dt.datetime) -> None:
-        """Keep ``key`` until its query's deadline message can no longer come back (the
-        deadline and ``RECENT_SLACK``), and at most ``RECENT_KEPT`` keys. O(1) a query: the
-        oldest remembered go first, once past their time. Deadlines differ from query to query,
-        so one past its time may wait behind an older one that is not; but every deadline is
-        at most ``MAX_DEADLINE`` from when its query came, so none stays longer than that and
-        the slack after it was remembered: the keys kept are those of the last 3 minutes at most."""
-        until = min(ctx.deadline, now + MAX_DEADLINE) + RECENT_SLACK
-        recent = self._recent
-        recent.pop(key.bytes, None)  # remembered again (a redelivery): to the end, in order
-        if until > now:
-            recent[key.bytes] = until
-        while recent and (len(recent) > RECENT_KEPT or next(iter(recent.values())) <= now):
-            recent.popitem(last=False)
 
     async def finish(
         self,
@@ -310,7 +277,6 @@ class Finisher:
             outcome, now, first = await self._durably(
                 ctx, outcome, record_id, reply_digest, key, held=held
             )
-            self._remember(key, ctx, now)
             if outcome.status == "timed_out":
                 reply_digest = b""
         span = current_span()

@@ -1,11 +1,12 @@
 """The router: validate → check the sender → check the law → translate → forward → record → reply.
 
 Stateless between messages: what a worker needs to finish a query travels sealed in the
-forwarded message (``Context``), so several workers run side by side and any of them takes any
-reply. A reply is released only after its access record is durable, and a query id gets one
-record and one reply however often its messages are redelivered. A query id is claimed in the
-shared records store when the query arrives (``freshness``): a second message under it is
-refused before anything is forwarded.
+forwarded message (``Context``), and its deadline waits in the shared deadline store for any
+worker's sweeper (``hub.routing.deadlines``), so several workers run side by side and any of
+them takes any reply. A reply is released only after its access record is durable, and a query
+id gets one record and one reply however often its messages are redelivered. A query id is
+claimed in the shared records store when the query arrives (``freshness``): a second message
+under it is refused before anything is forwarded.
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import orjson
-
 from hub.bus import (
-    HUB_DEADLINES,
     HUB_INTERACTIVE,
     HUB_REPLIES,
     HUB_REQUESTS,
@@ -30,9 +28,10 @@ from hub.bus import (
 )
 from hub.directory import Directory
 from hub.log import get_logger
-from hub.records import Claimer, RecordStore, digest
+from hub.records import Claimer, DeadlineStore, RecordStore, digest
 from hub.routing.context import Context, ContextSealer
-from hub.routing.desks import WAIT_BATCH, Desk, Forwarder
+from hub.routing.deadlines import Sweeper
+from hub.routing.desks import Desk, Forwarder
 from hub.routing.desks.application import ApplicationDesk
 from hub.routing.desks.change import ChangeDesk
 from hub.routing.desks.enrollment import EnrollmentDesk
@@ -41,7 +40,6 @@ from hub.routing.desks.notice import NoticeDesk
 from hub.routing.desks.portal import PortalDesk
 from hub.routing.desks.query import QueryDesk
 from hub.routing.exceptions import (
-    HUB_BAD_DEADLINE,
     HUB_BAD_OUTCOME,
     HUB_BAD_QUERY_ID,
     HUB_LATE_ENROLLMENT,
@@ -62,7 +60,6 @@ from hub.routing.tokens import TokenClient
 from hub.tracing import OFF, Tracing, consume, current
 from hub.tracing import names as tn
 from hub.wire import (
-    MAX_MESSAGE_BYTES,
     SIGNATURE_HEADER,
     BadSignature,
     ChangeEvent,
@@ -105,6 +102,7 @@ class RouterDeps:
     tokens: TokenClient
     directory: Directory
     claims: Claimer  # query ids taken, shared by every hub worker
+    deadlines: DeadlineStore  # forwarded queries' deadlines, shared by every hub worker
     records: RecordStore | None = None  # read for disclosures to the portal
     clock: Callable[[], dt.datetime] = utcnow
     tracing: Tracing = OFF  # the hub's spans (``hub.tracing``)
@@ -144,7 +142,15 @@ class Router:
             hub_keys=deps.hub_keys,
             keys=deps.keys,
             sealer=deps.sealer,
+            deadlines=deps.deadlines,
             clock=deps.clock,
+        )
+        self._sweeper = Sweeper(
+            store=deps.deadlines,
+            sealer=deps.sealer,
+            finisher=deps.finisher,
+            clock=deps.clock,
+            tracing=deps.tracing,
         )
         self._tracer = deps.tracing.tracer
         self._desks = desks_for(deps, self._out)
@@ -158,12 +164,13 @@ class Router:
             await bus.consume(HUB_INTERACTIVE, lanes.first(self.on_request), prefetch=prefetch),
             await bus.consume(HUB_REQUESTS, lanes.then(self.on_request), prefetch=prefetch),
             await bus.consume(HUB_REPLIES, self.on_reply, prefetch=prefetch),
-            await bus.consume(HUB_DEADLINES, self.on_deadline, prefetch=prefetch),
         ]
+        self._sweeper.start()
 
     async def stop(self) -> None:
         for sub in self._subs:
             await sub.cancel()
+        await self._sweeper.stop()
 
     # ---- inbound: the steps every request shares, then its desk ------------------------------
 
@@ -348,38 +355,6 @@ class Router:
         )
         await d.ack()
 
-    # ---- deadlines, from the broker ---------------------------------------------------------
-
-    async def on_deadline(self, d: Delivery) -> None:
-        with current(consume(self._tracer, "timeout", d)):
-            await self._on_deadline(d)
-
-    async def _on_deadline(self, d: Delivery) -> None:
-        """Queries' deadlines, back from their wait queue (``Forwarder.wait``): record and
-        answer each timed out, unless its provider's answer was recorded first. Only the hub
-        itself can have left them (its broker user, contexts sealed with its key)."""
-        try:
-            if d.user_id != self._d.bus.identity:
-                raise ForgedContext(f"a deadline from {d.user_id!r}, not from the hub")
-            contexts = [self._d.sealer.open(s) for s in _sealed_contexts(d.body)]
-        except (RoutingError, ValueError) as exc:
-            code = getattr(exc, "code", HUB_BAD_DEADLINE)
-            log.warning("deadline.refused", code=code, reason=str(exc), sender=d.user_id)
-            await d.dead_letter(f"{code}: {exc}")
-            return
-        await asyncio.gather(*(self._deadline(ctx, d.redelivered) for ctx in contexts))
-        await d.ack()
-
-    async def _deadline(self, ctx: Context, redelivered: bool) -> None:
-        left = (ctx.deadline - self._d.clock()).total_seconds()
-        if self._d.finisher.recorded_here(ctx):
-            pass  # answered, the usual case: no second wait, no record write to find it taken
-        elif left > 0:  # another worker's clock, or a wait queue shorter than asked: wait again
-            await self._out.wait(ctx, int(left * 1000) + 1)
-        else:
-            outcome = TimedOut(reason=f"{ctx.provider} did not answer before the deadline")
-            await self._d.finisher.finish(ctx, outcome, redelivered=redelivered)
-
     def _check_provider(self, d: Delivery, msg: ProviderReply, ctx: Context) -> None:
         if d.user_id != ctx.provider or msg.envelope.sender != ctx.provider:
             raise ForgedContext(f"{d.user_id!r} answered a query sent to {ctx.provider!r}")
@@ -442,23 +417,6 @@ def _provider_outcome(ctx: Context, outcome: Outcome, allowed: tuple[type, ...])
             reason=f"{ctx.provider} answered {outcome.status}",
         )
     return outcome
-
-
-def _sealed_contexts(body: bytes) -> list[str]:
-    """A deadline message's sealed contexts (``deadline_message``); ValueError if malformed."""
-    if len(body) > MAX_MESSAGE_BYTES:
-        raise ValueError(f"a deadline message of {len(body)} bytes")
-    found = orjson.loads(body)  # orjson.JSONDecodeError is a ValueError
-    sealed = found.get("contexts") if isinstance(found, dict) else None
-    if (
-        not isinstance(sealed, list)
-        or not 0 < len(sealed) <= WAIT_BATCH
-        or not all(isinstance(s, str) for s in sealed)
-    ):
-        raise ValueError(
-            f"a deadline message holds 1 to {WAIT_BATCH} sealed contexts, nothing else"
-        )
-    return sealed
 
 
 def _uuid_or_none(text: str | None) -> UUID | None:

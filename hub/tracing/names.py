@@ -96,20 +96,17 @@ _OFFICE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _CODE = re.compile(r"^[a-z][a-z0-9_]{1,47}$")  # affair and item codes (hub.wire's patterns)
 _ERROR = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")  # hub.wire's outcome codes
 _WORD = re.compile(r"^[a-z_]{1,24}$")
-# hub.bus.topology's exchanges and routing keys (literals: the bus imports this module), the
-# deadline messages' among them (renkei.wait → hub.wait.<n>s → renkei.deadlines)
+# hub.bus.topology's exchanges and routing keys (literals: the bus imports this module)
 _EXCHANGES = frozenset(
     {
         "renkei.hub",
         "renkei.interactive",
         "renkei.offices",
-        "renkei.wait",
-        "renkei.deadlines",
         "",
     }
 )
 _KEYS = re.compile(
-    r"^(query|enroll|reply|change|identify|notice|hub\.wait\.[0-9]{1,3}s|"
+    r"^(query|enroll|reply|change|identify|notice|"
     r"office\.[a-z0-9]+(-[a-z0-9]+)*\.(in|replies))$"
 )
 

@@ -51,8 +51,6 @@ EXCHANGES = (  # every exchange of the vhost: the network's, RabbitMQ's own, the
     "renkei.dlx",
     "renkei.spans",
     "renkei.interactive",
-    "renkei.wait",
-    "renkei.deadlines",
     "monitor.alerts",
     "amq.direct",
     "amq.fanout",
@@ -213,8 +211,6 @@ async def test_reading_another_offices_queue_or_the_hubs_is_refused(
         ("", "office.chiyoda-tax.in"),  # the default exchange, straight into the queue
         ("", "renkei.dead"),  # the dead letters: only through renkei.dlx, as itself
         ("renkei.interactive", "hub.interactive"),  # the portal's lane: not a batch office's
-        ("renkei.wait", "hub.wait.1s"),  # a forged deadline, to time another's query out
-        ("renkei.deadlines", ""),
         ("monitor.alerts", ""),
         *((name, "office.chiyoda-tax.in") for name in EXCHANGES if name.startswith("amq.")),
     ],

@@ -32,10 +32,9 @@ async def settled(net: Network, began: int) -> int:
     """Every process's spans sent, and all of them stored by the monitor: how many.
 
     Counted by source. The hub's count may be higher than what this network's traces hold:
-    the module's networks share the hub's queues, so this hub also takes the deadlines of an
-    earlier network's queries (each a span, in that network's trace), and a query's own
-    deadline comes back into its trace seconds later. So the hub's stored spans are at most
-    those it sent; every other participant's, exactly."""
+    the module's networks share the hub's database, so this hub's sweeper also times out an
+    earlier network's unanswered queries (each a span, in that network's trace). So the hub's
+    stored spans are at most those it sent; every other participant's, exactly."""
     assert net.monitor is not None
     sent: dict[str, int] = {}
     got: Counter[str] = Counter()

@@ -9,6 +9,6 @@ The router keeps only the steps every flow shares. See ``hub/routing/README.md``
 """
 
 from hub.routing.desks.desk import PROVIDER_ANSWERS, Desk
-from hub.routing.desks.forward import WAIT_BATCH, Forwarder, deadline_message
+from hub.routing.desks.forward import DEADLINE_BATCH, Forwarder
 
-__all__ = ["PROVIDER_ANSWERS", "WAIT_BATCH", "Desk", "Forwarder", "deadline_message"]
+__all__ = ["DEADLINE_BATCH", "PROVIDER_ANSWERS", "Desk", "Forwarder"]

@@ -10,9 +10,7 @@ from hub.bus import (
     ALERTS_EXCHANGE,
     ALERTS_QUEUE,
     DEAD_QUEUE,
-    DEADLINES_EXCHANGE,
     DLX_EXCHANGE,
-    HUB_DEADLINES,
     HUB_EXCHANGE,
     HUB_INTERACTIVE,
     HUB_REPLIES,
@@ -25,17 +23,13 @@ from hub.bus import (
     OFFICE_MAX_CONNECTIONS,
     OFFICES_EXCHANGE,
     SPANS_EXCHANGE,
-    WAIT_EXCHANGE,
-    WAIT_SECONDS,
     Binding,
     network_topology,
     office_in,
     office_replies,
-    wait_queue,
-    wait_span,
 )
 
-WAITS = {wait_queue(n) for n in WAIT_SECONDS}
+WAIT_EXCHANGE, DEADLINES = "renkei.wait", "hub.deadlines"  # deadlines in the broker, until issue 19
 TOKEN, TOKEN_QUEUE = "renkei.token", "token.requests"  # the token service's RPC, before issue 19
 
 TOPOLOGY = network_topology(
@@ -51,8 +45,6 @@ def test_exchanges_and_their_types() -> None:
         (DLX_EXCHANGE, "fanout"),
         (SPANS_EXCHANGE, "fanout"),
         (ALERTS_EXCHANGE, "fanout"),
-        (WAIT_EXCHANGE, "direct"),
-        (DEADLINES_EXCHANGE, "fanout"),
     }
     assert all(e.durable for e in TOPOLOGY.exchanges)
 
@@ -68,25 +60,15 @@ def test_every_work_queue_is_quorum_with_limit_and_at_least_once_dead_lettering(
         DEAD_QUEUE,
         MONITOR_SPANS,
         ALERTS_QUEUE,
-        HUB_DEADLINES,
         "office.tax-osaka.in",
         "office.tax-osaka.replies",
         "office.131016.in",
         "office.131016.replies",
         "office.portal.in",
         "office.portal.replies",
-        *WAITS,
     }
     for queue in TOPOLOGY.queues:
         args = queue.declare_arguments
-        if queue.name in WAITS:  # no consumer: every message expires into hub.deadlines
-            assert args == {
-                "x-queue-type": "quorum",
-                "x-dead-letter-exchange": DEADLINES_EXCHANGE,
-                "x-dead-letter-strategy": "at-least-once",
-                "x-overflow": "reject-publish",
-            }
-            continue
         if queue.name in (MONITOR_SPANS, ALERTS_QUEUE):
             assert not queue.quorum
             assert args == {}
@@ -119,8 +101,6 @@ def test_bindings() -> None:
         Binding(DLX_EXCHANGE, DEAD_QUEUE, ""),
         Binding(SPANS_EXCHANGE, MONITOR_SPANS, ""),
         Binding(ALERTS_EXCHANGE, ALERTS_QUEUE, ""),
-        Binding(DEADLINES_EXCHANGE, HUB_DEADLINES, ""),
-        *(Binding(WAIT_EXCHANGE, name, name) for name in WAITS),
         *(
             Binding(OFFICES_EXCHANGE, name, name)
             for code in ("tax-osaka", "131016", "portal")
@@ -156,10 +136,10 @@ def test_bindings() -> None:
         ),
         (
             "hub",
-            [OFFICES_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE, WAIT_EXCHANGE],
-            [HUB_EXCHANGE, INTERACTIVE_EXCHANGE, ALERTS_EXCHANGE, DEADLINES_EXCHANGE, TOKEN, ""],
-            [HUB_REQUESTS, HUB_INTERACTIVE, HUB_REPLIES, HUB_DEADLINES],
-            [TOKEN_QUEUE, "office.131016.in", DEAD_QUEUE, MONITOR_SPANS],
+            [OFFICES_EXCHANGE, DLX_EXCHANGE, SPANS_EXCHANGE],
+            [HUB_EXCHANGE, INTERACTIVE_EXCHANGE, ALERTS_EXCHANGE, WAIT_EXCHANGE, TOKEN, ""],
+            [HUB_REQUESTS, HUB_INTERACTIVE, HUB_REPLIES],
+            [TOKEN_QUEUE, "office.131016.in", DEAD_QUEUE, MONITOR_SPANS, DEADLINES],
         ),
         (
             "token",  # its spans only: it answers the hub over the token channel
@@ -281,12 +261,3 @@ def test_duplicate_offices_and_negative_limits_are_refused() -> None:
     for bound in ("inbox_max_length", "inbox_max_bytes", "office_connections", "office_channels"):
         with pytest.raises(ValueError, match="must be >= 1"):
             network_topology(["a"], **{bound: 0})  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("seconds", "span"),
-    [(0.001, 1), (1, 1), (1.5, 1), (4.99, 1), (5, 5), (9.99, 5), (10, 10), (119.5, 30), (500, 120)],
-)
-def test_a_deadline_waits_in_the_longest_queue_not_beyond_it(seconds: float, span: int) -> None:
-    assert wait_span(seconds) == span
-    assert wait_queue(span) == f"hub.wait.{span}s"

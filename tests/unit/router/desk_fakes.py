@@ -8,7 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.bus import WAIT_EXCHANGE, OutMessage, Unroutable
+from hub.bus import OutMessage, Unroutable
+from hub.records import MemoryDeadlineStore, Recorded
 from hub.routing import Registry, load_default_registry, load_default_table
 from hub.routing.context import Context, ContextSealer
 from hub.routing.desks import Forwarder
@@ -60,11 +61,20 @@ class FakeTokens:
         return TokenOk(tokens=tuple(token("p1", t) for t in targets))
 
 
+class NoRecords:
+    """Access records that hold nothing: every deadline is one of a query not answered."""
+
+    async def recorded(self, query_id: uuid.UUID) -> Recorded | None:
+        return None
+
+
 @dataclass
 class FakeBus:
     published: list[tuple[str, str, OutMessage]] = field(default_factory=list)
     unroutable: set[str] = field(default_factory=set)
     identity: str = "hub"
+    # the deadlines its forwarder left (kept here: one fake per hub)
+    deadlines: MemoryDeadlineStore = field(default_factory=lambda: MemoryDeadlineStore(NoRecords()))
 
     async def publish(self, exchange: str, key: str, out: OutMessage) -> None:
         if key.split(".")[1] in self.unroutable:
@@ -72,12 +82,8 @@ class FakeBus:
         self.published.append((exchange, key, out))
 
     def sent(self) -> list[tuple[str, Any]]:
-        """(routing key, decoded message) of everything published but deadlines."""
-        return [(key, decode(out.body)) for ex, key, out in self.published if ex != WAIT_EXCHANGE]
-
-    def deadlines(self) -> list[tuple[str, OutMessage]]:
-        """(wait queue, message) of the deadlines left with the broker."""
-        return [(key, out) for ex, key, out in self.published if ex == WAIT_EXCHANGE]
+        """(routing key, decoded message) of everything published."""
+        return [(key, decode(out.body)) for _, key, out in self.published]
 
 
 @dataclass
@@ -86,9 +92,6 @@ class FakeFinisher:
 
     async def finish(self, ctx: Context, outcome: Outcome, **_: Any) -> None:
         self.finished.append((ctx, outcome))
-
-    def recorded_here(self, ctx: Context) -> bool:
-        return any(c.query_id == ctx.query_id for c, _ in self.finished)
 
     async def again(self, ctx: Context) -> None:
         pass
@@ -100,6 +103,7 @@ def forwarder(bus: FakeBus) -> Forwarder:
         hub_keys=HUB_KEYS,
         keys=KEYS,
         sealer=SEALER,
+        deadlines=bus.deadlines,
         clock=lambda: NOW,
     )
 

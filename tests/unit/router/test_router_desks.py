@@ -8,14 +8,12 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-import orjson
 import pytest
 
-from hub.bus import Unroutable
 from hub.directory import MemoryDirectory
 from hub.records import MemoryQuotaStore
 from hub.routing.context import Context
-from hub.routing.desks import WAIT_BATCH
+from hub.routing.desks import DEADLINE_BATCH
 from hub.routing.desks.application import ApplicationDesk
 from hub.routing.desks.change import ChangeDesk
 from hub.routing.desks.enrollment import EnrollmentDesk
@@ -24,6 +22,7 @@ from hub.routing.desks.notice import NoticeDesk
 from hub.routing.desks.portal import PortalDesk
 from hub.routing.desks.query import QueryDesk
 from hub.routing.exceptions import HUB_NOT_A_REGISTER, ROUTING_QUOTA_EXCEEDED
+from hub.routing.finish import record_key
 from hub.routing.quotas import QuotaGate, parse_quotas
 from hub.routing.router import RouterDeps, desks_for
 from hub.wire import (
@@ -400,46 +399,59 @@ async def test_the_forwarder_times_out_what_it_cannot_send_in_time() -> None:
     assert outcome is not None and outcome.code == "hub.provider_unreachable"  # type: ignore[union-attr]
 
 
-async def test_the_deadline_goes_to_the_broker_with_the_query() -> None:
-    """No timer in the worker: the sealed context waits in the wait queue of the longest span
-    not beyond what is left, and expires from there into hub.deadlines. It is published with
-    the query, not before it (one confirm's wait less at one in flight)."""
+async def test_the_deadline_is_kept_with_the_query() -> None:
+    """No timer in the worker: the query's deadline, its record key and its context (sealed,
+    as the forwarded message carries it) are left in the deadline store, with the query."""
     bus = FakeBus()
     out = forwarder(bus)
     ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
     soon = replace(ctx, deadline=NOW + dt.timedelta(seconds=4))
     fwd = ForwardedEnroll(
-        envelope=out.envelope(soon, TAX), requester=CHILD, number=SEALED, context="x"
+        envelope=out.envelope(soon, TAX), requester=CHILD, number=SEALED, context=out.seal(soon)
     )
     assert await out.forward(soon, fwd) is None
-    [(queue, deadline)] = bus.deadlines()
-    assert queue == "hub.wait.1s" and deadline.expiration_ms == 1000
-    assert [SEALER.open(c) for c in orjson.loads(deadline.body)["contexts"]] == [soon]
-    assert sorted(ex for ex, _, _ in bus.published) == ["renkei.offices", "renkei.wait"]
+    [pending] = bus.deadlines.pending()
+    assert pending.key == record_key(CHILD, soon.query_id) and pending.deadline == soon.deadline
+    assert SEALER.open(pending.context) == soon
+    assert [ex for ex, _, _ in bus.published] == ["renkei.offices"]
 
 
-async def test_a_deadline_the_broker_did_not_take_fails_the_forward() -> None:
+class FailingDeadlines:
+    async def add(self, pending: Any) -> None:
+        raise ConnectionResetError("the database is gone")
+
+
+async def test_a_deadline_the_store_did_not_take_fails_the_forward() -> None:
     """Then the request is not acknowledged: another delivery forwards it again, with its
     deadline (a provider's answer to either copy finishes it once)."""
-    bus = FakeBus(unroutable={"wait"})
+    bus = FakeBus()
     out = forwarder(bus)
+    out._deadlines = FailingDeadlines()  # type: ignore[assignment]
     ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
     fwd = ForwardedEnroll(
         envelope=out.envelope(ctx, TAX), requester=CHILD, number=SEALED, context="x"
     )
-    with pytest.raises(Unroutable):
+    with pytest.raises(ConnectionResetError):
         await out.forward(ctx, fwd)
 
 
-async def test_deadlines_forwarded_together_share_a_message_per_span() -> None:
-    """The natural batch: what a worker forwards at once leaves one deadline message per wait
-    span, holding every sealed context, up to WAIT_BATCH each."""
+async def test_deadlines_forwarded_together_share_one_write() -> None:
+    """The natural batch: what a worker forwards at once goes to the store in one write, up to
+    DEADLINE_BATCH each."""
     bus = FakeBus()
     out = forwarder(bus)
+    writes: list[int] = []
+    add = bus.deadlines.add
+
+    async def counted(pending: Any) -> None:
+        writes.append(len(pending))
+        await add(pending)
+
+    bus.deadlines.add = counted  # type: ignore[method-assign]
     base = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
     ctxs = [
         replace(base, query_id=uuid.uuid4(), deadline=NOW + dt.timedelta(seconds=s))
-        for s in [4] * (WAIT_BATCH + 6) + [40] * 3
+        for s in [4] * (DEADLINE_BATCH + 6) + [40] * 3
     ]
 
     async def one(ctx: Context) -> Any:
@@ -449,17 +461,9 @@ async def test_deadlines_forwarded_together_share_a_message_per_span() -> None:
         return await out.forward(ctx, fwd)
 
     assert await asyncio.gather(*(one(c) for c in ctxs)) == [None] * len(ctxs)
-    held = [
-        (q, [SEALER.open(c) for c in orjson.loads(m.body)["contexts"]]) for q, m in bus.deadlines()
-    ]
-    assert sorted((q, len(c)) for q, c in held) == [
-        ("hub.wait.1s", 6),
-        ("hub.wait.1s", WAIT_BATCH),
-        ("hub.wait.30s", 3),
-    ]
-    assert sorted(str(c.query_id) for _, cs in held for c in cs) == sorted(
-        str(c.query_id) for c in ctxs
-    )
+    assert writes == [DEADLINE_BATCH, 9]  # all there when the first write starts
+    kept = {p.key for p in bus.deadlines.pending()}
+    assert kept == {record_key(CHILD, c.query_id) for c in ctxs}
 
 
 def test_one_desk_per_request_type_each_with_its_own_kind() -> None:
@@ -474,6 +478,7 @@ def test_one_desk_per_request_type_each_with_its_own_kind() -> None:
         tokens=FakeTokens(),  # type: ignore[arg-type]
         directory=MemoryDirectory(),
         claims=None,  # type: ignore[arg-type]
+        deadlines=None,  # type: ignore[arg-type]
     )
     desks = desks_for(deps, forwarder(FakeBus()))
     assert set(desks) == {Query, Enroll, ChangeEvent, Identify, Notice}

@@ -18,17 +18,15 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import pytest
 
 from hub.bus import CONTENT_TYPE, HUB_REPLIES, HUB_REQUESTS, office_in, signed_message
 from hub.directory import MemoryDirectory
 from hub.records import ClaimState, MemoryQuotaStore
 from hub.routing import LegalTable, Registry
-from hub.routing.desks import deadline_message
 from hub.routing.legal import parse_table
 from hub.routing.offices import parse_registry
 from hub.routing.quotas import QuotaGate, parse_quotas
@@ -74,7 +72,6 @@ from tests.unit.router.desk_fakes import (
     FakeBus,
     FakeFinisher,
     FakeTokens,
-    context,
     token,
 )
 from tests.unit.routing.snippets import office, registry, row, table
@@ -192,6 +189,7 @@ async def make_hub() -> AsyncIterator[MakeHub]:
             tokens=tokens or FakeTokens(),
             directory=directory,
             claims=claims or FakeClaims(),  # type: ignore[arg-type]
+            deadlines=bus.deadlines,
             clock=lambda: clock[0],
             quotas=gate,
         )
@@ -750,97 +748,3 @@ async def test_hub_late_enrollment(make_hub: MakeHub) -> None:
     await hub.router.on_reply(d)
     assert d.settled_as == "dead_letter" and d.dead_reason.startswith("hub.late_enrollment:")
     assert hub.finisher.finished == []  # no token: the office was told it timed out
-
-
-# ---- deadlines, back from the broker's wait queues ----------------------------------------------
-
-
-def deadline(body: bytes, *, user_id: str | None = "hub") -> FakeDelivery:
-    return FakeDelivery(
-        body=body,
-        message_id="d1",
-        correlation_id=None,
-        headers={},
-        user_id=user_id,
-        queue="hub.deadlines",
-    )
-
-
-def sealed(at: dt.datetime) -> bytes:
-    ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
-    return deadline_message([SEALER.seal(replace(ctx, deadline=at))], 1).body
-
-
-async def test_a_deadline_that_passed_finishes_its_query_timed_out(make_hub: MakeHub) -> None:
-    hub = make_hub()
-    d = deadline(sealed(NOW))
-    await hub.router.on_deadline(d)
-    assert isinstance(hub.outcome(), TimedOut) and d.settled_as == "ack"
-
-
-async def test_a_deadline_back_too_early_waits_again(make_hub: MakeHub) -> None:
-    """Another worker's clock behind this one's: the deadline goes back to wait, nothing ends."""
-    hub = make_hub()
-    d = deadline(sealed(NOW + 4 * S))
-    await hub.router.on_deadline(d)
-    assert hub.finisher.finished == [] and d.settled_as == "ack"
-    [(queue, again)] = hub.bus.deadlines()
-    assert queue == "hub.wait.1s" and again.expiration_ms == 1000
-    [ctx] = [SEALER.open(c) for c in orjson.loads(again.body)["contexts"]]
-    assert again.headers["traceparent"] == ctx.traceparent  # its return is in its query's trace
-
-
-async def test_the_deadline_of_a_query_this_worker_recorded_ends_there(make_hub: MakeHub) -> None:
-    """Answered (the usual case): its deadline, back early or not, neither waits again nor
-    tries a time-out the record would refuse (each did cost a publish, an expiry and a write)."""
-    hub = make_hub()
-    ctx = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
-    await hub.finisher.finish(ctx, TimedOut(reason="stands for an answer recorded"))
-    for at in (NOW + 4 * S, NOW):
-        d = deadline(deadline_message([SEALER.seal(replace(ctx, deadline=at))], 1).body)
-        await hub.router.on_deadline(d)
-        assert d.settled_as == "ack"
-    assert hub.bus.deadlines() == [] and len(hub.finisher.finished) == 1
-
-
-async def test_each_deadline_of_a_shared_message_ends_on_its_own(make_hub: MakeHub) -> None:
-    """One message, three queries: the answered one ends there, the passed one is recorded
-    timed out, the early one waits again; the message is acknowledged once all are done."""
-    hub = make_hub()
-    base = context("query", CHILD, TAX, "child_allowance", ("local_tax",))
-    answered, passed, early = (replace(base, query_id=uuid.uuid4()) for _ in range(3))
-    await hub.finisher.finish(answered, TimedOut(reason="stands for an answer recorded"))
-    held = [answered, replace(passed, deadline=NOW), replace(early, deadline=NOW + 4 * S)]
-    d = deadline(deadline_message([SEALER.seal(c) for c in held], 1).body)
-    await hub.router.on_deadline(d)
-    assert d.settled_as == "ack"
-    assert [c.query_id for c, _ in hub.finisher.finished] == [answered.query_id, passed.query_id]
-    [(queue, again)] = hub.bus.deadlines()
-    [back] = orjson.loads(again.body)["contexts"]
-    assert queue == "hub.wait.1s" and SEALER.open(back).query_id == early.query_id
-
-
-@pytest.mark.parametrize(
-    ("body", "user_id", "code"),
-    [
-        (None, "chiyoda-child", "routing.forged_context"),  # an office's, through any route
-        (None, None, "routing.forged_context"),
-        (orjson.dumps({"contexts": ["bm90LXRoZS1odWJz"]}), "hub", "routing.forged_context"),
-        (b"not json", "hub", "hub.bad_deadline"),
-        (b"[]", "hub", "hub.bad_deadline"),
-        (orjson.dumps({"context": "bm90LXRoZS1odWJz"}), "hub", "hub.bad_deadline"),
-        (orjson.dumps({"contexts": []}), "hub", "hub.bad_deadline"),
-        (orjson.dumps({"contexts": [7]}), "hub", "hub.bad_deadline"),
-        (orjson.dumps({"contexts": "x"}), "hub", "hub.bad_deadline"),
-        (orjson.dumps({"contexts": ["x"] * 65}), "hub", "hub.bad_deadline"),  # over WAIT_BATCH
-        (orjson.dumps({"contexts": ["x" * 70_000]}), "hub", "hub.bad_deadline"),  # oversized
-    ],
-)
-async def test_a_deadline_not_the_hubs_own_is_dead_lettered(
-    make_hub: MakeHub, body: bytes | None, user_id: str | None, code: str
-) -> None:
-    hub = make_hub()
-    d = deadline(body or sealed(NOW), user_id=user_id)
-    await hub.router.on_deadline(d)
-    assert d.settled_as == "dead_letter" and d.dead_reason.startswith(code)
-    assert hub.finisher.finished == [] and hub.bus.published == []

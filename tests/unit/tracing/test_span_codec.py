@@ -179,8 +179,9 @@ def test_the_memo_of_checked_values_tells_a_size_from_a_bool() -> None:
 
 
 def test_a_span_keeps_its_first_events_up_to_the_limit_and_is_still_stored() -> None:
-    """A deadline message ends up to 64 queries under one span, two events each: the span keeps
-    the first MAX_EVENTS (as OpenTelemetry's span limits do) and the monitor takes it."""
+    """A span of many events (a deadline message ended up to 64 queries under one span, two
+    events each, before issue 19): the span keeps the first MAX_EVENTS (as OpenTelemetry's span
+    limits do) and the monitor takes it."""
     ended: list[LeanSpan] = []
     span = LeanTracer(ended.append).start_span("timeout", kind=SpanKind.CONSUMER)
     for _ in range(64):
