@@ -267,7 +267,7 @@ async def test_a_disclosure_lost_after_its_record_is_sent_again_by_the_hub_in_it
     portal: PortalOffice = net.apps[PORTAL]
     person = dep.token(RRC, PORTAL)
     first_hub = await dep.hub()
-    [earlier] = await portal.history(person) or [None]  # none yet; its own record now
+    [earlier] = (await portal.history(person)).entries or [None]  # none yet; its own record now
     assert earlier is None
     stop = StopBeforeReply(first_hub)
     asking = asyncio.create_task(portal.node.ask(DISCLOSURE, HUB, ("access_records",), person))

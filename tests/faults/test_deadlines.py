@@ -15,7 +15,7 @@ from campaign import own_postgres
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.directory import MemoryDirectory
-from hub.records import Pending, PgDeadlineStore, PgRecordStore, RecordWriter
+from hub.records import Pending, PgDeadlineStore, PgRecordStore, RecordWriter, ReplyHold
 from hub.routing.deadlines import Sweeper
 from hub.routing.finish import Finisher, WriterSink, record_key
 from hub.wire import TimedOut
@@ -58,7 +58,7 @@ async def test_a_pending_deadline_survives_a_crash_of_postgresql() -> None:
                 bus = FakeBus()
                 done = Finisher(
                     bus=bus,  # type: ignore[arg-type]
-                    records=WriterSink(writer),
+                    records=WriterSink(writer, ReplyHold(records, clock=utcnow)),
                     directory=MemoryDirectory(),
                     hub_keys=HUB_KEYS,
                     clock=utcnow,

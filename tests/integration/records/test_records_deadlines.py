@@ -26,6 +26,7 @@ from hub.records import (
     PgDeadlineStore,
     PgRecordStore,
     RecordWriter,
+    ReplyHold,
 )
 from hub.routing.deadlines import Sweeper
 from hub.routing.finish import Finisher, WriterSink, record_key
@@ -188,12 +189,13 @@ async def test_sweepers_of_several_hub_processes_time_each_query_out_once(
     try:
         buses, sweepers = [], []
         for p in pools:
-            writer = RecordWriter(PgRecordStore(p, schema, signing_key=hub_key))
+            store = PgRecordStore(p, schema, signing_key=hub_key)
+            writer = RecordWriter(store)
             writers.append(writer)
             bus = FakeBus()
             done = Finisher(
                 bus=bus,  # type: ignore[arg-type]
-                records=WriterSink(writer),
+                records=WriterSink(writer, ReplyHold(store, clock=lambda: now)),
                 directory=MemoryDirectory(),
                 hub_keys=HUB_KEYS,
                 clock=lambda: now,
