@@ -17,7 +17,7 @@ from hashlib import sha256
 from typing import Any
 
 from e2e_env import Env
-from portal_env import PORTAL, Pki, application, login, network, resident
+from portal_env import PORTAL, Pki, Resident, application, login, network, resident
 
 from agencies.applications import COLLECTION, SignedApplications
 from hub.node.backoff import Backoff
@@ -25,6 +25,20 @@ from hub.node.backoff import Backoff
 NTA = "nta"
 FORM = {"fiscal_year": "2025", "income": "5000000", "deductions": "480000"}
 DEADLINE = dt.timedelta(seconds=2)
+
+
+async def nta_behind(env: Env, pki: Pki, wrap: Any) -> tuple[Resident, str, SignedApplications]:
+    """A resident logged in, and ``nta``'s desk behind ``wrap`` (the portal's deadline short):
+    the resident, their token, the desk itself."""
+    net = await network(env, pki)
+    r = await resident(net, pki)
+    person = await login(r, pki)
+    office = net.offices[NTA]
+    assert isinstance(office.roles.applications, SignedApplications)
+    desk = office.roles.applications
+    office.roles = dataclasses.replace(office.roles, applications=wrap(desk))
+    net.offices[PORTAL].deadline = DEADLINE
+    return r, person, desk
 
 
 class Slow:
@@ -45,15 +59,9 @@ class Slow:
 async def test_a_return_filed_past_its_deadline_reaches_the_resident_with_its_receipt(
     env: Env, pki: Pki
 ) -> None:
-    net = await network(env, pki)
-    r = await resident(net, pki)
-    person = await login(r, pki)
-    office = net.offices[NTA]
-    assert isinstance(office.roles.applications, SignedApplications)
-    desk = office.roles.applications
-    slow = Slow(desk)
-    office.roles = dataclasses.replace(office.roles, applications=slow)
-    net.offices[PORTAL].deadline = DEADLINE
+    r, person, desk = await nta_behind(env, pki, Slow)
+    slow = r.net.offices[NTA].roles.applications
+    assert isinstance(slow, Slow)
     signed = application(r, "tax_return", FORM)
     status = await r.portal.submit(person, "tax_return", FORM, signed)
     assert status.status == "pending", status.detail  # the first send timed out
@@ -98,15 +106,9 @@ async def test_a_return_never_answered_is_sent_again_at_the_residents_asking_and
     the resident could not try again (filing anew: a second return, should the first be filed).
     Now the resident's 送り直す sends the same document again under the same status: ``nta``
     answers with the receipt of the return it filed on the first send, filed once."""
-    net = await network(env, pki)
-    r = await resident(net, pki)
-    person = await login(r, pki)
-    office = net.offices[NTA]
-    assert isinstance(office.roles.applications, SignedApplications)
-    desk = office.roles.applications
-    down = Down(desk)
-    office.roles = dataclasses.replace(office.roles, applications=down)
-    net.offices[PORTAL].deadline = DEADLINE
+    r, person, desk = await nta_behind(env, pki, Down)
+    down = r.net.offices[NTA].roles.applications
+    assert isinstance(down, Down)
     r.portal.sending.resend = Backoff(first=0.05, most=0.05, attempts=2)  # a round of two
     signed = application(r, "tax_return", FORM)
     status = await r.portal.submit(person, "tax_return", FORM, signed)
@@ -125,7 +127,7 @@ async def test_a_return_never_answered_is_sent_again_at_the_residents_asking_and
     mine = [d for d in kept if d is not None and d["digest"] == sha256(signed).hexdigest()]
     assert [d["receipt"]["receipt"] for d in mine] == [done.detail]  # filed once: the first send
     assert down.calls >= 2
-    history = await r.portal.history(person)
+    history = (await r.portal.history(person)).entries
     sends = sorted(
         (h for h in history if h.affair == "application" and h.provider == NTA),
         key=lambda h: h.at,
