@@ -25,7 +25,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import Final, Protocol
 
 from hub.bus import OFFICES_EXCHANGE, Bus, Unroutable, office_replies, signed_message
 from hub.directory import Directory
@@ -34,7 +34,12 @@ from hub.metrics import METRICS
 from hub.records import RecordDraft, Recorded, RecordWriteError, RecordWriter, ReplyHold, digest
 from hub.routing.announce import Announcer, Sighting
 from hub.routing.context import Context
-from hub.routing.exceptions import law_code
+from hub.routing.exceptions import (
+    HUB_NO_RECORDS,
+    HUB_PROVIDER_UNREACHABLE,
+    HUB_TOKEN_SERVICE_UNAVAILABLE,
+    law_code,
+)
 from hub.routing.legal import Decision
 from hub.tracing import current_span, traceparent
 from hub.tracing import names as tn
@@ -113,18 +118,28 @@ def record_id_for(key: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(_RECORD_NS, str(key))
 
 
-def decided(found: Recorded) -> Refused | NotFound | TimedOut | None:
+def decided(found: Recorded) -> Refused | NotFound | TimedOut | Failed | None:
     """The outcome a record of no content says, as it was sent; None for an answer (the record
-    holds no content: it is sent again only from its redelivered answer) and for an error (its
-    family is not recorded)."""
+    holds no content: it is sent again only from its redelivered answer) and for an error but
+    the hub's own on the request path (``HUB_DECIDED_ERRORS``: the family is not recorded, and
+    another error's may be the provider's or the requester's)."""
+    code, _, reason = found.reason.partition(": ")
     if found.outcome == "refused":
-        code, _, reason = found.reason.partition(": ")
         return Refused(code=code, reason=reason)
+    if found.outcome == "error" and code in HUB_DECIDED_ERRORS:
+        return Failed(family="hub", code=code, reason=reason)
     if found.outcome == "not_found":
         return NotFound(reason=found.reason)
     if found.outcome == "timed_out":
         return TimedOut(reason=found.reason)
     return None
+
+
+HUB_DECIDED_ERRORS: Final = frozenset(
+    {HUB_NO_RECORDS, HUB_PROVIDER_UNREACHABLE, HUB_TOKEN_SERVICE_UNAVAILABLE}
+)
+"""The errors the hub answers at once on the request path, family ``hub`` (``hub_error``,
+the token client): a redelivered request finds one recorded and is told it again."""
 
 
 def _held_body(outcome: Outcome) -> bytes | None:

@@ -27,6 +27,7 @@ from hub.wire import (
     Answered,
     Delivered,
     Enrolled,
+    Failed,
     NotFound,
     Refused,
     Reply,
@@ -251,7 +252,25 @@ async def test_an_answer_or_an_unrecorded_query_is_not_sent_again_from_its_reque
     await done.again(ctx)
     assert len(bus.sent()) == 1
     assert decided(Recorded("error", b"", "hub.internal: broken")) is None
+    assert decided(Recorded("error", b"", "office.system_error: KeyError")) is None
+    assert decided(Recorded("error", b"", "hub.bad_outcome: a provider's")) is None
     assert decided(Recorded("ok", b"r" * 32, "")) is None
+
+
+@pytest.mark.parametrize(
+    "code", ["hub.token_service_unavailable", "hub.provider_unreachable", "hub.no_records"]
+)
+async def test_the_hubs_own_error_on_the_request_path_is_sent_again(code: str) -> None:
+    """The hub died between recording an error it decided at once and replying: before, the
+    requester timed out while the record said ``error``; now it is told the error again."""
+    done, bus, _, _, _ = finisher()
+    ctx = context("query", "chiyoda-child", "chiyoda-tax", "child_allowance", ("local_tax",))
+    failed = Failed(family="hub", code=code, reason="down: try later")
+    await done.finish(ctx, failed)
+    await done.again(ctx)
+    [(_, first), (_, again)] = bus.sent()
+    assert again.outcome == first.outcome == failed
+    assert again.record_id == first.record_id is not None
 
 
 async def test_an_answer_the_hub_made_is_held_and_sent_again_to_the_redelivered_request() -> None:
