@@ -8,15 +8,19 @@ sweeper shares, and for each:
 - no access record under its key: the ``Finisher`` records ``timed_out`` and replies (durable
   before the reply; the first outcome recorded wins, so an answer that lands meanwhile is kept
   and nothing is sent twice);
-- a ``timed_out`` record: a sweep before this one may have died between the record and the
-  reply; the finisher sends the recorded time-out again (the requester drops a second copy);
-- any other record (the query was answered): nothing;
+- a ``timed_out`` record that this sweeper wrote but could not reply to (its publish failed:
+  it keeps the key, ``_unsent``): the finisher sends the recorded time-out again;
+- any other record (the query was answered; or timed out by the answer path — an answer taken
+  after the deadline — or by another sweeper, each of which replied): nothing;
 - a context that does not open, or is not its key's: logged and dropped.
 
 Then all of them are deleted and the transaction commits — but a row whose time-out could not
 be finished (the broker gone, say: logged) stays for a later sweep, which finds its time-out
 recorded and sends it. A sweeper that dies mid-way leaves all its rows to the next sweep (its
-transaction rolls back). A time-out comes at most a sweep late.
+transaction rolls back); a time-out it recorded and never sent is not sent by another (none
+can tell it from one the answer path recorded and sent: a copy each time a late answer came
+was found in CI), and the requester has concluded as much at its own deadline. A time-out
+comes at most a sweep late.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Callable
+from uuid import UUID
 
 from hub.log import get_logger
 from hub.records import DeadlineStore, Due, InvalidRecord
@@ -41,6 +46,7 @@ SWEEP_EVERY = 0.25
 """Seconds between sweeps at most: how late a time-out may be recorded."""
 SWEEP_LIMIT = 256
 """Deadlines one sweep takes at most (a full sweep is followed by another at once)."""
+UNSENT_MOST = 10_000  # keys of time-outs recorded and not yet sent, kept at most (see _finish)
 
 
 class Sweeper:
@@ -63,6 +69,7 @@ class Sweeper:
         self._every = every
         self._limit = limit
         self._task: asyncio.Task[None] | None = None
+        self._unsent: set[UUID] = set()  # keys whose time-out this sweeper failed to finish
 
     def start(self) -> None:
         if self._task is None:
@@ -101,11 +108,16 @@ class Sweeper:
                 if isinstance(failed, Exception):  # the broker gone, say: to a later sweep
                     log.warning("deadline.retry", key=str(row.key), error=repr(failed))
                     due.left.add(row.key)
+                    if len(self._unsent) >= UNSENT_MOST:  # rows another process took since
+                        self._unsent.clear()
+                    self._unsent.add(row.key)
+                else:
+                    self._unsent.discard(row.key)
         return 0.0 if len(due.rows) >= self._limit and not due.left else self._every
 
     async def _finish(self, due: Due) -> None:
-        if due.outcome not in (None, "timed_out"):
-            return  # answered: the row just goes
+        if due.outcome is not None and not (due.outcome == "timed_out" and due.key in self._unsent):
+            return  # answered, or timed out and replied elsewhere: the row just goes
         try:
             ctx = self._sealer.open(due.context)
         except ForgedContext as exc:

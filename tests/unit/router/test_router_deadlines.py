@@ -151,6 +151,20 @@ async def test_a_recorded_time_out_still_pending_is_sent_again() -> None:
     assert sink.kept[key].outcome == "timed_out" and len(sink.kept) == 1
 
 
+async def test_a_time_out_the_answer_path_recorded_and_sent_is_not_sent_again() -> None:
+    """An answer taken after the deadline is recorded as the time-out and that is sent (the
+    answer path); its row, swept after, sends nothing more (before: a second copy, found by
+    ``tests/faults/test_answer_path.py`` in CI)."""
+    now = [NOW]
+    sweep, store, done, bus, sink = sweeper(now)
+    ctx = query(NOW)
+    await store.add([pending(ctx)])
+    await done.finish(ctx, TimedOut(reason="shinjuku-tax: ok came after the deadline"))
+    await sweep.sweep()
+    assert len(replies(bus, ctx)) == 1 and store.pending() == []
+    assert len(sink.kept) == 1
+
+
 async def test_a_failed_finish_leaves_its_row_to_the_next_sweep_and_the_rest_go() -> None:
     """One time-out that cannot be finished now (a bug, the broker gone) holds up neither the
     sweep nor the others: its row stays for the next sweep, the others are done and deleted."""
