@@ -369,6 +369,8 @@ class OfficeNode:
         if isinstance(reply.outcome, Enrolled):
             return reply.outcome.token
         outcome = reply.outcome
+        if isinstance(outcome, TimedOut):  # the hub's time-out: as unanswered as our own
+            raise NotIdentified(OFFICE_TIMED_OUT, outcome.reason)
         raise NotIdentified(outcome_code(outcome, outcome.status), outcome_reason(outcome))
 
     async def notify(self, person: str, portal: str, notice: Mapping[str, str]) -> Outcome:

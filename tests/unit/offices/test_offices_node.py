@@ -31,7 +31,7 @@ from hub.bus import (
     OutMessage,
     network_topology,
 )
-from hub.node import EnrollmentRefused, NoRecord, NotIdentified, OfficeNode, Roles
+from hub.node import OFFICE_TIMED_OUT, EnrollmentRefused, NoRecord, NotIdentified, OfficeNode, Roles
 from hub.wire import (
     JLIS_PKI,
     SIGNATURE_HEADER,
@@ -46,6 +46,7 @@ from hub.wire import (
     Refused,
     Reply,
     SealError,
+    TimedOut,
     decode,
     encode,
     open_sealed,
@@ -436,6 +437,23 @@ async def test_a_refused_login_is_not_identified_not_an_enrollment_refusal(net: 
         await asking
     assert not isinstance(refused.value, EnrollmentRefused)
     assert refused.value.code == "pki.revoked"
+
+
+async def test_the_hubs_time_out_of_a_login_is_unanswered_not_refused(net: Net) -> None:
+    """J-LIS did not answer by the deadline and the hub said so first: that is ``timed_out``
+    (the portal's 503, try again), as the node's own time-out is — it read as a refusal of the
+    certificate (a 403) when the hub's reply came before the node's own timer."""
+    net.node.peers = {JLIS_PKI: STRANGER_KEYS.public}
+    asking = asyncio.create_task(net.node.identify(b"certificate"))
+    d = await asyncio.wait_for(net.requests.get(), 2)
+    envelope = decode(d.body).envelope.model_copy(
+        update={"message_id": uuid.uuid4(), "sender": "hub", "recipient": OFFICE}
+    )
+    late = TimedOut(reason="jlis-pki did not answer before the deadline")
+    await from_hub(net, Reply(envelope=envelope, outcome=late), queue="replies")
+    with pytest.raises(NotIdentified) as unanswered:
+        await asking
+    assert unanswered.value.code == OFFICE_TIMED_OUT
 
 
 class Taken:
