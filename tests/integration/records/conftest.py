@@ -6,6 +6,7 @@ When it is not reachable, the tests fail with a message saying so; they never sk
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -60,6 +61,20 @@ async def pg_dsn() -> AsyncIterator[str]:
 async def pool(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     async with asyncpg.create_pool(pg_dsn, min_size=1, max_size=4) as p:
         yield p
+
+
+@pytest.fixture(scope="module")
+async def hub_role(pg_dsn: str) -> AsyncIterator[str]:
+    """A login role of its own (roles are cluster-wide: dropped afterwards)."""
+    name = f"renkei_hub_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(pg_dsn)
+    await admin.execute(f"CREATE ROLE {name} LOGIN")
+    try:
+        yield name
+    finally:
+        await admin.execute(f"DROP OWNED BY {name}")  # its grants in this database
+        await admin.execute(f"DROP ROLE {name}")
+        await admin.close()
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import secrets
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,19 +34,6 @@ from tests.unit.router.desk_fakes import HUB_KEYS, SEALER, FakeBus, context
 pytestmark = pytest.mark.postgres
 T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 S = dt.timedelta(seconds=1)
-
-
-@pytest.fixture(scope="module")
-async def hub_role(pg_dsn: str) -> AsyncIterator[str]:
-    name = f"renkei_hub_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(pg_dsn)
-    await admin.execute(f"CREATE ROLE {name} LOGIN")
-    try:
-        yield name
-    finally:
-        await admin.execute(f"DROP OWNED BY {name}")
-        await admin.execute(f"DROP ROLE {name}")
-        await admin.close()
 
 
 @pytest.fixture

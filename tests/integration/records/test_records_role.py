@@ -30,20 +30,6 @@ DraftFactory = Callable[..., RecordDraft]
 
 
 @pytest.fixture(scope="module")
-async def hub_role(pg_dsn: str) -> AsyncIterator[str]:
-    """A login role of its own (roles are cluster-wide: dropped afterwards)."""
-    name = f"renkei_hub_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(pg_dsn)
-    await admin.execute(f"CREATE ROLE {name} LOGIN")
-    try:
-        yield name
-    finally:
-        await admin.execute(f"DROP OWNED BY {name}")  # its grants in this database
-        await admin.execute(f"DROP ROLE {name}")
-        await admin.close()
-
-
-@pytest.fixture(scope="module")
 async def hub_pool(pg_dsn: str, hub_role: str) -> AsyncIterator[asyncpg.Pool]:
     """Connections as the hub's role: a ``db_url`` naming that user."""
     dsn = urlunsplit(urlsplit(pg_dsn)._replace(netloc=f"{hub_role}@127.0.0.1:5432"))
