@@ -69,10 +69,11 @@ class _Filters:
     def asked(self) -> HistoryQuery:
         return HistoryQuery(self.office, self.start, self.end, self.before)
 
-    def older(self, before: int) -> str:
-        """The link to the page back from ``before``, with these filters."""
+    def page(self, before: int | None = None) -> str:
+        """The link to the page back from ``before`` (None: the newest), with these filters."""
         kept = {"office": self.office, "from": self.start_text, "to": self.end_text}
-        return "/history?" + urlencode({**{k: v for k, v in kept.items() if v}, "before": before})
+        query = {k: v for k, v in kept.items() if v} | ({"before": before} if before else {})
+        return "/history" + ("?" + urlencode(query) if query else "")
 
 
 async def _history_page(
@@ -102,7 +103,7 @@ async def _history_page(
     context["rows"] = [r for r in kept if not r["own"]]
     context["own_rows"] = [r for r in kept if r["own"]]
     context["offices"] = _offices(shown.entries, filters.office)
-    context["older"] = "" if shown.older is None else filters.older(shown.older)
+    context["older"] = "" if shown.older is None else filters.page(shown.older)
     return render(request, "history.html", **context)
 
 
