@@ -7,6 +7,7 @@ is configured, or on RabbitMQ and PostgreSQL when they are.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from hub.bus import (
     INTERACTIVE_EXCHANGE,
     Bus,
     InMemoryBroker,
+    StoreDown,
     connect_amqp,
     network_topology,
     setup_broker,
@@ -97,9 +99,11 @@ from token_service import LinkServer, TokenService
 __all__ = [
     "JUKI_ROLES",
     "MONITOR",
+    "PROBE_KEPT",
     "REPLAYER",
     "TOKEN",
     "Network",
+    "PostgresDown",
     "identities",
     "juki_members",
     "juki_topology_of",
@@ -222,6 +226,8 @@ class Network:
     oversight: Oversight | None = None  # the monitor's anomaly rules and chain verification
     dead_letters: DeadLetters | None = None  # renkei.dead, read and replayed as the replayer
     token_address: tuple[str, int] | None = None  # where this process's token service listens
+    # whether this process's PostgreSQL is out of reach now (its buses hold failed deliveries)
+    store_down: StoreDown | None = None
     _closers: list[Any] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -240,13 +246,51 @@ class Network:
         await self.aclose()
 
 
+class PostgresDown:
+    """Whether PostgreSQL is out of reach now (stopped, restarting, not taking a connection
+    within :data:`PROBE_TIMEOUT`): asked by a process's buses after a handler failed, to tell
+    an outage to wait out from a failure of the message itself (``hub.bus.StoreDown``). One
+    probe at a time for every asker, on a connection of its own — the pool is busy with the
+    held handlers' own attempts —, its answer kept :data:`PROBE_KEPT` seconds."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._at, self._down = -PROBE_KEPT, False
+        self._probe: asyncio.Future[bool] | None = None
+
+    async def __call__(self) -> bool:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._at < PROBE_KEPT:
+            return self._down
+        if self._probe is None:
+            self._probe = asyncio.ensure_future(self._connect())
+        return await asyncio.shield(self._probe)
+
+    async def _connect(self) -> bool:
+        try:
+            conn = await asyncpg.connect(self._url, timeout=PROBE_TIMEOUT)
+            await conn.close(timeout=PROBE_TIMEOUT)
+            down = False
+        except Exception:  # noqa: BLE001 - whatever stops a connection is the server out of reach
+            down = True
+        self._at, self._down, self._probe = asyncio.get_running_loop().time(), down, None
+        return down
+
+
+PROBE_TIMEOUT = 1.0  # seconds a connection may take before PostgreSQL counts as out of reach
+PROBE_KEPT = 0.25  # seconds a probe's answer holds for every asker
+
+
 async def _bus_for(net: Network, identity: str, broker: InMemoryBroker | None) -> Bus:
     if broker is not None:
         bus: Bus = broker.connect(identity)
     else:
         url = net.settings.broker_url_for(identity, net.state.passwords[identity])
         bus = await connect_amqp(
-            url, identity=identity, user_prefix=net.settings.broker_user_prefix
+            url,
+            identity=identity,
+            user_prefix=net.settings.broker_user_prefix,
+            store_down=net.store_down,
         )
     net._closers.append(bus.close)
     if net.settings.tracing and identity not in (MONITOR, REPLAYER):
@@ -263,7 +307,10 @@ async def _juki_bus(net: Network, code: str) -> Bus:
     else:
         url = net.settings.juki_url_for(identity, net.state.passwords[identity])
         bus = await connect_amqp(
-            url, identity=identity, user_prefix=net.settings.broker_user_prefix
+            url,
+            identity=identity,
+            user_prefix=net.settings.broker_user_prefix,
+            store_down=net.store_down,
         )
     net._closers.append(bus.close)
     return bus
@@ -322,6 +369,7 @@ async def open_network(
                 settings.db_url, min_size=1, max_size=8, reset=_keep_session
             )
             net._closers.append(pool.close)
+            net.store_down = PostgresDown(settings.db_url)
         if MONITOR in wanted:  # first: it takes spans from the start, and stops last
             await _start_monitor(net, broker, pool)
         if TOKEN in wanted:

@@ -36,6 +36,7 @@ from hub.bus.api import (
     Delivery,
     Handler,
     OutMessage,
+    StoreDown,
     Subscription,
 )
 from hub.bus.exceptions import (
@@ -146,6 +147,7 @@ __all__ = [
     "QueueReplicas",
     "Rejected",
     "SetupReport",
+    "StoreDown",
     "Subscription",
     "Topology",
     "Unroutable",

@@ -232,6 +232,12 @@ class AmqpSubscription:
         except CHANNEL_ERRORS as exc:
             log.info("bus.nack_lost", queue=self._queue, error=type(exc).__name__)
 
+    async def _store_down(self) -> bool:
+        """Hold a failed delivery while the process's store is out of reach, until this
+        consumer stops (its channel's close returns what it holds to the broker)."""
+        down = self._bus.store_down
+        return self._active and down is not None and await down()
+
     async def _no_channel(self, _tag: int, _flag: bool) -> None:
         raise AssertionError("a delivery before the consumer started")
 
@@ -251,7 +257,7 @@ class AmqpSubscription:
         self._tasks.add(task)
         try:
             delivery = AmqpDelivery(msg, self._queue, self._bus, self._acks)
-            await run_handler(delivery, self._handler)
+            await run_handler(delivery, self._handler, self._store_down)
         finally:
             self._tasks.discard(task)
 

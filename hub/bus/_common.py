@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import secrets
 from collections.abc import Mapping
+from typing import Any, cast
 
 import structlog
 
@@ -20,9 +21,12 @@ from hub.bus.api import (
     USER_HEADER,
     Delivery,
     Handler,
+    StoreDown,
 )
 
 __all__ = [
+    "HOLD_FIRST",
+    "HOLD_MOST",
     "IdSource",
     "broker_dead_letter_headers",
     "dead_letter_copy",
@@ -59,26 +63,63 @@ def retry_pause(delivery_count: int) -> float:
     return min(0.25 * 2.0 ** min(delivery_count, 5), 5.0)
 
 
-async def run_handler(delivery: Delivery, handler: Handler) -> None:
-    """Call ``handler``; a raise nacks with requeue after :func:`retry_pause`, a return
-    without settling at once."""
-    try:
-        await handler(delivery)
-    except Exception as exc:
-        # the operator's line; the traceback goes to debug (STYLE)
-        log.error(  # noqa: TRY400
-            "bus.handler_failed",
-            queue=delivery.queue,
-            message_id=delivery.message_id,
-            delivery_count=delivery.delivery_count,
-            error=type(exc).__name__,
-        )
-        log.debug("bus.handler_traceback", queue=delivery.queue, exc_info=exc)
-        if not delivery.settled:
-            await asyncio.sleep(retry_pause(delivery.delivery_count))
-        if not delivery.settled:
-            await delivery.nack(requeue=True)
-        return
+HOLD_FIRST = 0.05  # seconds before a held delivery is handled again; doubling
+HOLD_MOST = 2.0  # ... up to this
+
+
+class _Again:
+    """A delivery handled again in this process after its handler failed: the same message,
+    settled the same way, but ``redelivered`` — what the failed run did (a query id claimed,
+    a query sent on) is the message's own, as after the broker's redelivery."""
+
+    __slots__ = ("_delivery",)
+
+    def __init__(self, delivery: Delivery) -> None:
+        self._delivery = delivery
+
+    @property
+    def redelivered(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._delivery, name)
+
+
+async def run_handler(
+    delivery: Delivery, handler: Handler, store_down: StoreDown | None = None
+) -> None:
+    """Call ``handler``. While it fails and ``store_down`` says the process's store is out of
+    reach, the delivery is held, unsettled, and handled again here (as a redelivery) after a
+    pause — for as long as it takes, spending none of the broker's delivery limit, which is
+    for failures of the message itself. Any other raise nacks with requeue after
+    :func:`retry_pause`; a return without settling nacks at once."""
+    pause, again = HOLD_FIRST, delivery
+    while True:
+        try:
+            await handler(again)
+        except Exception as exc:
+            # the operator's line; the traceback goes to debug (STYLE)
+            log.error(  # noqa: TRY400
+                "bus.handler_failed",
+                queue=delivery.queue,
+                message_id=delivery.message_id,
+                delivery_count=delivery.delivery_count,
+                error=type(exc).__name__,
+            )
+            log.debug("bus.handler_traceback", queue=delivery.queue, exc_info=exc)
+            if not delivery.settled and store_down is not None and await store_down():
+                log.warning(
+                    "bus.handler_held", queue=delivery.queue, message_id=delivery.message_id
+                )
+                await asyncio.sleep(pause)
+                pause, again = min(pause * 2, HOLD_MOST), cast(Delivery, _Again(delivery))
+                continue
+            if not delivery.settled:
+                await asyncio.sleep(retry_pause(delivery.delivery_count))
+            if not delivery.settled:
+                await delivery.nack(requeue=True)
+            return
+        break
     if not delivery.settled:
         log.error(
             "bus.handler_did_not_settle", queue=delivery.queue, message_id=delivery.message_id

@@ -21,7 +21,7 @@ from pamqp.commands import Basic
 from hub.bus._amqp_connection import open_connection
 from hub.bus._amqp_consumer import CHANNEL_ERRORS, AmqpSubscription
 from hub.bus._common import IdSource
-from hub.bus.api import Handler, OutMessage, Subscription
+from hub.bus.api import Handler, OutMessage, StoreDown, Subscription
 from hub.bus.exceptions import (
     AccessRefused,
     BusClosed,
@@ -69,6 +69,7 @@ async def connect_amqp(
     close_grace: float = 10.0,
     ready_timeout: float = 30.0,
     reconnect_interval: float = 1.0,
+    store_down: StoreDown | None = None,
 ) -> AmqpBus:
     """Connect as broker user ``user_prefix + identity`` (the URL carries that user, its
     password and the vhost). With several nodes in the URL (``amqp://u:p@h1:5672,h2:5672/v``)
@@ -82,6 +83,8 @@ async def connect_amqp(
     ``ready_timeout``: how long a publish waits for a lost connection to come back before
     raising NotConfirmed. ``close_grace``: how long close() lets running handlers finish.
     ``reconnect_interval``: pause between reconnection attempts after a connection loss.
+    ``store_down``: whether the process's store is out of reach now; while it is, a delivery
+    whose handler failed is held and handled again (``hub.bus._common.run_handler``).
     """
     broker = BrokerUrl.parse(url)
     connection = await open_connection(
@@ -89,6 +92,7 @@ async def connect_amqp(
     )
     bus = AmqpBus(connection, identity, dead_letter_exchange, close_grace, ready_timeout)
     bus.user_prefix = user_prefix
+    bus.store_down = store_down
     bus.on_cluster = len(broker.nodes) > 1
     try:
         await bus.open()
@@ -112,6 +116,7 @@ class AmqpBus:
         self.connection = connection
         self._identity = identity
         self.user_prefix = ""
+        self.store_down: StoreDown | None = None
         self.on_cluster = False  # several nodes: a refused publish renews the channel
         self._renewed = -RENEW_EVERY
         self.dead_letter_exchange = dead_letter_exchange

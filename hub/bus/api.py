@@ -30,6 +30,7 @@ __all__ = [
     "Delivery",
     "Handler",
     "OutMessage",
+    "StoreDown",
     "Subscription",
 ]
 
@@ -155,6 +156,10 @@ class Delivery(Protocol):
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+
+StoreDown = Callable[[], Awaitable[bool]]
+"""Whether the process's store is out of reach now (PostgreSQL stopped, restarting): asked
+after a handler failed, to hold its delivery rather than return it to the broker."""
 
 
 class Subscription(Protocol):

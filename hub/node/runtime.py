@@ -171,6 +171,7 @@ class OfficeNode:
     draw: Callable[[], float] = random.random  # the jitter: not a secret, not a key
     _pending: dict[uuid.UUID, asyncio.Future[Reply]] = field(default_factory=dict)
     _subs: list[Any] = field(default_factory=list)
+    _reacted: set[str] = field(default_factory=set)  # events reacted to, not kept yet
 
     async def start(self, *, prefetch: int = 200) -> None:
         self._subs = [
@@ -606,16 +607,19 @@ class OfficeNode:
 
     async def _changed(self, msg: ForwardedChange) -> None:
         """React to each event once (by its id): the office's own code first, then keep it —
-        so an event whose reaction failed is redelivered, not mistaken for a duplicate."""
+        so an event whose reaction failed is redelivered, not mistaken for a duplicate. An
+        event whose keeping failed after its reaction (the store out of reach: the bus holds
+        the delivery and hands it over again) is only kept: this process remembers it reacted."""
         event_id = str(msg.envelope.correlation_id)
         if self.store is not None and await self.store.get(EVENTS, event_id) is not None:
             log.info("change.duplicate", event_id=event_id)
             return
-        if self.roles.listener is not None:
+        if self.roles.listener is not None and event_id not in self._reacted:
             await self.roles.listener.changed(
                 msg.person, msg.change, msg.effective, dict(msg.detail)
             )
         if self.store is not None:
+            self._reacted.add(event_id)
             doc = {
                 "person": msg.person,
                 "change": msg.change,
@@ -624,6 +628,7 @@ class OfficeNode:
                 "detail": dict(msg.detail),
             }
             await self.store.put_many(EVENTS, [(event_id, None, doc)])
+            self._reacted.discard(event_id)
 
     def _reply_envelope(self, env: Envelope) -> Envelope:
         return env.model_copy(

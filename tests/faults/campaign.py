@@ -101,6 +101,7 @@ from pki import (
 )
 from renkei.cluster import Cluster
 from renkei.cluster_commands import brokers_up, stop_node
+from renkei.network import PostgresDown
 from renkei.pki_checks import PkiSignatureCheck, local_ca
 from renkei.secrets import TOKEN, State
 from token_service import KeyRing
@@ -348,7 +349,7 @@ class Network:
         self.register.deadline = dt.timedelta(seconds=deadline)
         await self.filer.serve()
         self.filer.store = PgStore(self.pool, NTA)
-        self.portal = await office_node(self.env, self.state, PORTAL, started=False)
+        self.portal = self._held(await office_node(self.env, self.state, PORTAL, started=False))
         self.portal.deadline = dt.timedelta(seconds=deadline)
         self.portal.peers = self.state.public
         self.portal.store = PgStore(self.pool, PORTAL)
@@ -356,7 +357,9 @@ class Network:
         self.nta = await self._nta()
 
     async def _nta(self) -> OfficeNode:
-        node = await _tries(lambda: office_node(self.env, self.state, NTA, started=False))
+        node = self._held(
+            await _tries(lambda: office_node(self.env, self.state, NTA, started=False))
+        )
         assert self.filer.store is not None
         taken = SignedApplications(
             NTA,
@@ -367,6 +370,12 @@ class Network:
         )
         node.roles = Roles(applications=taken)
         await node.start()
+        return node
+
+    def _held(self, node: OfficeNode) -> OfficeNode:
+        """A node keeping its state in the pool holds its failed deliveries while PostgreSQL
+        is out of reach, as a deployed office's process does (``renkei.network``)."""
+        node.bus.store_down = PostgresDown(self.env["RENKEI_DB_URL"])  # type: ignore[attr-defined]
         return node
 
     async def restart_nta(self) -> None:
@@ -384,7 +393,9 @@ class Network:
         self.nta = await self._nta()
 
     async def _asker(self) -> OfficeNode:
-        node = await _tries(lambda: office_node(self.env, self.state, CHILD, started=False))
+        node = self._held(
+            await _tries(lambda: office_node(self.env, self.state, CHILD, started=False))
+        )
         node.bus = Ledger(node.bus, self.replies)  # type: ignore[assignment]
         node.deadline = dt.timedelta(seconds=self.deadline)
         node.roles = Roles(listener=self.applied)
@@ -629,9 +640,9 @@ def faults(
     ``rabbitmq``: the network's RabbitMQ is nodes of the campaign's own (1: one node, restarted;
     3: a cluster, whose nodes are killed one at a time)."""
     own: dict[str, tuple[bool, Inject]] = {
-        "PostgreSQL stopped 3 s, started (a private server)": (
+        "PostgreSQL stopped 15 s (past the delivery limit's pauses), started (a private server)": (
             False,
-            lambda n: n.restart_postgres(3.0),
+            lambda n: n.restart_postgres(15.0),
         ),
     }
     full: dict[str, tuple[bool, Inject]] = {

@@ -243,3 +243,44 @@ async def test_a_bus_reaches_the_node_that_answers_among_several(amqp: AmqpEnv) 
     wrong = f"amqp://{quote(amqp.hub, safe='')}:wrong@{dead[0]},{AMQP_HOST}/{amqp.vhost}"
     with pytest.raises(AccessRefused, match="refused the login"):
         await connect_amqp(wrong, identity=amqp.hub)
+
+
+async def test_a_delivery_is_held_while_the_store_is_down_and_none_is_dead_lettered(
+    amqp: AmqpEnv,
+) -> None:
+    """The process's store out of reach for longer than the delivery limit's pauses ride out
+    (this module's limit is 2): the handler's failures keep the delivery in the process, the
+    broker never redelivers it nor dead-letters it, and once the store answers the handler
+    takes it as a redelivery and acks it."""
+    office = await amqp.connect(amqp.office("a"))
+    hub = await amqp.connect(amqp.hub)
+    down = True
+
+    async def store_down() -> bool:
+        return down
+
+    hub.store_down = store_down  # type: ignore[attr-defined]
+    runs: list[tuple[bool, int]] = []
+    sixth, done = asyncio.Event(), asyncio.Event()
+
+    async def handle(d: Delivery) -> None:
+        runs.append((d.redelivered, d.delivery_count))
+        if len(runs) == 6:  # 0.05 + 0.1 + 0.2 + 0.4 + 0.8 s: past a limit of 2 nacks
+            sixth.set()
+        if down:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        await d.ack()
+        done.set()
+
+    await hub.consume(HUB_REQUESTS, handle)
+    await office.publish(HUB_EXCHANGE, RK_QUERY, OutMessage(b"q", message_id="held"))
+    async with asyncio.timeout(15):
+        await sixth.wait()
+    down = False
+    async with asyncio.timeout(10):
+        await done.wait()
+    assert runs[0] == (False, 0)
+    # handled again here, never given back to the broker (which would count a delivery, and
+    # dead-letter it past the limit)
+    assert all(run == (True, 0) for run in runs[1:])
+    await amqp.reset()

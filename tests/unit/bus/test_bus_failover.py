@@ -102,6 +102,9 @@ class Delivery:
     async def nack(self, *, requeue: bool = True) -> None:
         self.settled = self.nacked = True
 
+    async def ack(self) -> None:
+        self.settled = True
+
 
 @pytest.mark.parametrize(
     ("error", "pause"),
@@ -132,3 +135,53 @@ async def test_a_failing_handler_waits_before_its_message_goes_back(
     await run_handler(delivery, handler)  # type: ignore[arg-type]
     assert delivery.nacked
     assert slept == ([] if pause is None else [pause])
+
+
+async def test_a_delivery_is_held_while_the_store_is_out_of_reach(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL gone under a handler: the delivery stays unsettled in the process and is
+    handled again — as a redelivery, so what its failed run wrote is its own — until the store
+    answers; none of the broker's delivery limit is spent (a request used to be dead-lettered
+    unrecorded after about 8 s). Once the store is back, a failure is the message's own."""
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr("hub.bus._common.asyncio.sleep", sleep)
+    seen: list[bool] = []
+
+    async def handler(d: Any) -> None:
+        seen.append(d.redelivered)
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    probes = iter([True] * 7 + [False])
+
+    async def store_down() -> bool:
+        return next(probes)
+
+    delivery = Delivery(count=0)
+    delivery.redelivered = False  # type: ignore[attr-defined]
+    await run_handler(delivery, handler, store_down)  # type: ignore[arg-type]
+    assert seen == [False] + [True] * 7  # the first run, then seven re-runs as redeliveries
+    assert slept == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0, retry_pause(0)]
+    assert delivery.nacked  # the store back and the handler still failing: to the broker
+
+
+async def test_a_held_delivery_that_succeeds_is_settled_by_its_handler() -> None:
+    runs: list[bool] = []
+
+    async def handler(d: Any) -> None:
+        runs.append(d.redelivered)
+        if len(runs) < 3:
+            raise ConnectionResetError("the session was cut")
+        await d.ack()  # through the re-run's view, on the delivery itself
+
+    async def store_down() -> bool:
+        return True
+
+    delivery = Delivery(count=0)
+    delivery.redelivered = False  # type: ignore[attr-defined]
+    await asyncio.wait_for(run_handler(delivery, handler, store_down), 5)  # type: ignore[arg-type]
+    assert runs == [False, True, True] and delivery.settled and not delivery.nacked

@@ -482,3 +482,59 @@ async def test_an_application_taken_from_the_queue_past_its_deadline_is_not_file
     await settle()
     assert taken.received == ([] if late else [b"signed"])
     assert net.replies.empty() is late
+
+
+async def test_an_event_kept_after_a_cut_is_reacted_to_once() -> None:
+    """The store cut after the office reacted to an event, before it kept it: the bus holds
+    the delivery and hands it over again (``hub.bus._common.run_handler``); the office keeps
+    it then, without reacting a second time (a change applied twice)."""
+    from hub.node import MemoryStore
+    from hub.wire import ForwardedChange
+
+    reacted: list[str] = []
+
+    class Listener:
+        async def changed(self, person: str, change: str, effective: Any, detail: Any) -> None:
+            reacted.append(person)
+
+    class CutOnce(MemoryStore):
+        cut = True
+
+        async def put_many(self, collection: str, rows: Any) -> int:
+            if self.cut:
+                self.cut = False
+                raise ConnectionResetError("the store went away")
+            return await super().put_many(collection, rows)
+
+    store = CutOnce()
+    node = OfficeNode(
+        code=OFFICE,
+        bus=None,  # type: ignore[arg-type]  # _changed publishes nothing
+        keys=OFFICE_KEYS,
+        hub=HUB_KEYS.public,
+        roles=Roles(listener=Listener()),
+        store=store,
+    )
+    qid = uuid.uuid4()
+    event = ForwardedChange(
+        envelope=Envelope(
+            message_id=qid,
+            correlation_id=qid,
+            sender="hub",
+            recipient=OFFICE,
+            affair="change_notification",
+            issued_at=dt.datetime.now(dt.UTC),
+            deadline=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=10),
+            traceparent=TRACE,
+        ),
+        origin="chiyoda-resident",
+        person=KNOWN,
+        change="address_changed",
+        effective=dt.date(2026, 12, 1),
+    )
+    with pytest.raises(ConnectionResetError):
+        await node._changed(event)
+    await node._changed(event)  # handed over again
+    await node._changed(event)  # a later redelivery: a duplicate
+    assert reacted == [KNOWN]
+    assert await store.get("_events", str(qid)) is not None

@@ -365,6 +365,39 @@ async def test_a_claim_that_fails_leaves_the_request_unsettled(make_hub: MakeHub
     assert d.settled_as is None and hub.bus.sent() == [] and hub.finisher.finished == []
 
 
+class CutAfterCommit(FakeClaims):
+    """A store whose session is cut the first ``cuts`` times a claim is written: committed,
+    its answer lost — what a PostgreSQL stopped mid-statement leaves."""
+
+    def __init__(self, cuts: int) -> None:
+        super().__init__()
+        self.cuts = cuts
+
+    async def claim(self, key: uuid.UUID, digest: bytes) -> ClaimState:
+        state = await super().claim(key, digest)
+        if self.cuts:
+            self.cuts -= 1
+            raise ConnectionResetError("the records store went away")
+        return state
+
+
+async def test_a_request_handled_again_after_its_claim_was_cut_is_not_a_replay(
+    make_hub: MakeHub,
+) -> None:
+    """PostgreSQL gone under the claim after it committed: the bus holds the request and
+    hands it over again marked redelivered (``hub.bus._common.run_handler``), so the claim
+    its first run wrote is its own — forwarded, not refused as a replay."""
+    hub = make_hub(claims=CutAfterCommit(cuts=1))
+    d = delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",)))
+    with pytest.raises(ConnectionResetError):
+        await hub.router.on_request(d)
+    assert d.settled_as is None and hub.finisher.finished == []
+    d.redelivered = True
+    await hub.router.on_request(d)
+    assert d.settled_as == "ack" and len(hub.bus.sent()) == 1
+    assert hub.finisher.finished == []
+
+
 async def test_routing_quota_exceeded(make_hub: MakeHub) -> None:
     """Over its quota, a query is refused with a retry-after, recorded, and forwarded to no
     office; one more second gives the office one more query."""
