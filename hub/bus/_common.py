@@ -119,7 +119,8 @@ async def run_handler(
             if not delivery.settled:
                 await delivery.nack(requeue=True)
             return
-        break
+        else:
+            break
     if not delivery.settled:
         log.error(
             "bus.handler_did_not_settle", queue=delivery.queue, message_id=delivery.message_id
