@@ -13,6 +13,7 @@ run by the operator's ``renkei tokens`` commands with the token keys (the store 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -109,7 +110,15 @@ _COLUMNS = ("collection", "key", "token", "doc")
 
 
 class PgStore:
-    """``pool`` is an asyncpg pool; the schema is the office's own."""
+    """``pool`` is an asyncpg pool; the schema is the office's own.
+
+    Look-ups by token (``by_token``: a provider's every answer) go one batch at a time over a
+    connection of the pool that the store keeps between batches, not acquired and released per
+    batch (asyncpg's acquire and release cost about as much client CPU as the query itself); it
+    goes back to the pool after ``LOOKUP_IDLE`` seconds without a look-up, after a look-up
+    that failed or was cancelled, and at ``close``."""
+
+    LOOKUP_IDLE = 1.0
 
     def __init__(self, pool: Any, office: str) -> None:
         self._pool = pool
@@ -118,6 +127,10 @@ class PgStore:
         self._lookups: Batcher[tuple[str, str], tuple[str, Doc] | None] = Batcher(
             self._look_up, max_batch=500
         )
+        self._reader: Any = None  # the look-ups' connection while kept (None: in the pool)
+        self._last_used = 0.0  # loop time of the last look-up that ended
+        self._idle: asyncio.TimerHandle | None = None
+        self._returning: set[asyncio.Task[None]] = set()  # releases under way
 
     async def migrate(self) -> None:
         s = self._schema
@@ -163,12 +176,54 @@ class PgStore:
         return await self._lookups.submit((collection, token))
 
     async def _look_up(self, wanted: Sequence[tuple[str, str]]) -> list[tuple[str, Doc] | None]:
-        async with self._pool.acquire() as conn:
+        # one batch at a time (the Batcher): the kept connection is never used twice at once
+        conn, self._reader = self._reader, None
+        if conn is None:
+            conn = await self._pool.acquire()
+        try:
             found = await self._fetch(conn, "token", wanted)
             missed = [w for w in wanted if w not in found]
             if missed:  # a token of the other version, while a rotation is under way
                 found |= await self._fetch(conn, "token_alt", missed)
+        except BaseException:  # failed or cancelled: the pool checks it, resets or replaces it
+            await self._pool.release(conn)
+            raise
+        self._keep(conn)
         return [found.get(w) for w in wanted]
+
+    def _keep(self, conn: Any) -> None:
+        """Keep the look-ups' connection for the next batch; an idle one goes back later."""
+        loop = asyncio.get_running_loop()
+        self._reader, self._last_used = conn, loop.time()
+        if self._idle is None:
+            self._idle = loop.call_later(self.LOOKUP_IDLE, self._check_idle)
+
+    def _check_idle(self) -> None:
+        self._idle = None
+        if self._reader is None:  # in use (or returned): the next look-up arms the timer again
+            return
+        loop = asyncio.get_running_loop()
+        left = self._last_used + self.LOOKUP_IDLE - loop.time()
+        if left > 0:
+            self._idle = loop.call_later(left, self._check_idle)
+            return
+        conn, self._reader = self._reader, None
+        task = asyncio.ensure_future(self._pool.release(conn))
+        self._returning.add(task)
+        task.add_done_callback(self._returning.discard)
+
+    async def close(self) -> None:
+        """Give the look-ups' connection back to the pool (``Pool.close`` waits for every
+        connection to come back); the store still works after, acquiring again."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        await self._lookups.close()
+        conn, self._reader = self._reader, None
+        if conn is not None:
+            await self._pool.release(conn)
+        if self._returning:
+            await asyncio.gather(*self._returning, return_exceptions=True)
 
     async def _fetch(
         self, conn: Any, column: str, wanted: Sequence[tuple[str, str]]
