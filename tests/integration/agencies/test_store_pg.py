@@ -129,3 +129,75 @@ async def test_delete_removes_one_document_and_its_token(pool: asyncpg.Pool) -> 
     assert await office.keys("outbox") == ["a"]
     assert await office.by_token("outbox", "t-b") is None
     assert await office.get("other", "b") == {"n": 3}  # another collection's: kept
+
+
+async def test_look_ups_keep_one_connection_between_batches_and_give_it_back(
+    pool: asyncpg.Pool, store: PgStore
+) -> None:
+    """bench/README.md, issue 19, the office nodes: no acquire and release per look-up."""
+    before = in_use(pool)  # the other tests' stores keep theirs
+    keeping = PgStore(pool, "chiyoda-tax")
+    keeping.LOOKUP_IDLE = 0.2
+    assert await keeping.by_token("taxpayers", "t1") == ("k1", {"income": 1})
+    assert await keeping.by_token("taxpayers", "t2") == ("k2", {"income": 2})
+    assert in_use(pool) == before + 1  # kept, not released, between the two batches
+    found = await asyncio.gather(*(keeping.by_token("taxpayers", f"t{i}") for i in range(5)))
+    assert found == [(f"k{i}", {"income": i}) for i in range(5)]
+    assert in_use(pool) == before + 1  # one connection still, whatever the batch
+    await asyncio.sleep(0.5)  # idle past LOOKUP_IDLE: back in the pool
+    assert in_use(pool) == before
+    assert await keeping.by_token("taxpayers", "t3") == ("k3", {"income": 3})
+    await keeping.close()
+    assert in_use(pool) == before
+    assert await keeping.by_token("taxpayers", "t4") == ("k4", {"income": 4})  # works after
+    await keeping.close()
+
+
+async def test_a_failed_look_up_gives_its_connection_back(pool: asyncpg.Pool) -> None:
+    missing = PgStore(pool, "never-migrated")
+    before = in_use(pool)
+    with pytest.raises(asyncpg.UndefinedTableError):
+        await missing.by_token("taxpayers", "t1")
+    assert in_use(pool) == before  # not kept: the pool checks and resets it
+    await missing.migrate()
+    assert await missing.by_token("taxpayers", "t1") is None
+    await missing.close()
+    assert in_use(pool) == before
+
+
+async def test_a_look_up_cancelled_mid_query_gives_its_connection_back(
+    pool: asyncpg.Pool,
+) -> None:
+    """A caller that gives up leaves the batch to end; the batch itself cancelled (the office
+    stopping) hands its connection back to the pool, which resets or replaces it."""
+    slow = PgStore(pool, "slow")
+    await slow.migrate()
+    before = in_use(pool)
+    async with pool.acquire() as conn, conn.transaction():  # holds the table: the look-up waits
+        await conn.execute("LOCK TABLE office_slow.docs IN ACCESS EXCLUSIVE MODE")
+        batch = asyncio.ensure_future(slow._look_up([("taxpayers", "t1")]))
+        await asyncio.sleep(0.2)
+        batch.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await batch
+    await asyncio.sleep(0.2)
+    assert in_use(pool) == before
+    assert await slow.by_token("taxpayers", "t1") is None  # a fresh connection works
+    await slow.close()
+    assert in_use(pool) == before
+
+
+async def test_a_closed_store_lets_the_pool_close_at_once(pool: asyncpg.Pool) -> None:
+    async with fresh_database("renkei_store_close") as dsn:
+        own = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+        office = PgStore(own, "chiyoda-tax")
+        office.LOOKUP_IDLE = 60.0  # only close gives it back in time
+        await office.migrate()
+        assert await office.by_token("taxpayers", "t1") is None
+        await office.close()
+        await asyncio.wait_for(own.close(), 5)
+
+
+def in_use(pool: asyncpg.Pool) -> int:
+    """Connections of ``pool`` acquired and not released."""
+    return pool.get_size() - pool.get_idle_size()
