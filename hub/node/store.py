@@ -194,7 +194,11 @@ class PgStore:
     def _keep(self, conn: Any) -> None:
         """Keep the look-ups' connection for the next batch; an idle one goes back later."""
         loop = asyncio.get_running_loop()
-        self._reader, self._last_used = conn, loop.time()
+        self._last_used = loop.time()
+        if self._reader is not None:  # another kept meanwhile (only if called outside the
+            self._give_back(conn)  # Batcher): one is enough
+            return
+        self._reader = conn
         if self._idle is None:
             self._idle = loop.call_later(self.LOOKUP_IDLE, self._check_idle)
 
@@ -208,6 +212,9 @@ class PgStore:
             self._idle = loop.call_later(left, self._check_idle)
             return
         conn, self._reader = self._reader, None
+        self._give_back(conn)
+
+    def _give_back(self, conn: Any) -> None:
         task = asyncio.ensure_future(self._pool.release(conn))
         self._returning.add(task)
         task.add_done_callback(self._returning.discard)

@@ -135,7 +135,7 @@ async def test_look_ups_keep_one_connection_between_batches_and_give_it_back(
     pool: asyncpg.Pool, store: PgStore
 ) -> None:
     """bench/README.md, issue 19, the office nodes: no acquire and release per look-up."""
-    before = in_use(pool)  # the other tests' stores keep theirs
+    before = await settled(pool)
     keeping = PgStore(pool, "chiyoda-tax")
     keeping.LOOKUP_IDLE = 0.2
     assert await keeping.by_token("taxpayers", "t1") == ("k1", {"income": 1})
@@ -155,7 +155,7 @@ async def test_look_ups_keep_one_connection_between_batches_and_give_it_back(
 
 async def test_a_failed_look_up_gives_its_connection_back(pool: asyncpg.Pool) -> None:
     missing = PgStore(pool, "never-migrated")
-    before = in_use(pool)
+    before = await settled(pool)
     with pytest.raises(asyncpg.UndefinedTableError):
         await missing.by_token("taxpayers", "t1")
     assert in_use(pool) == before  # not kept: the pool checks and resets it
@@ -172,7 +172,7 @@ async def test_a_look_up_cancelled_mid_query_gives_its_connection_back(
     stopping) hands its connection back to the pool, which resets or replaces it."""
     slow = PgStore(pool, "slow")
     await slow.migrate()
-    before = in_use(pool)
+    before = await settled(pool)
     async with pool.acquire() as conn, conn.transaction():  # holds the table: the look-up waits
         await conn.execute("LOCK TABLE office_slow.docs IN ACCESS EXCLUSIVE MODE")
         batch = asyncio.ensure_future(slow._look_up([("taxpayers", "t1")]))
@@ -201,3 +201,25 @@ async def test_a_closed_store_lets_the_pool_close_at_once(pool: asyncpg.Pool) ->
 def in_use(pool: asyncpg.Pool) -> int:
     """Connections of ``pool`` acquired and not released."""
     return pool.get_size() - pool.get_idle_size()
+
+
+async def test_two_look_ups_at_once_outside_the_batcher_keep_one_connection(
+    pool: asyncpg.Pool,
+) -> None:
+    office = PgStore(pool, "chiyoda-tax")
+    before = await settled(pool)
+    found = await asyncio.gather(*(office._look_up([("taxpayers", f"t{i}")]) for i in (1, 2)))
+    assert found == [[("k1", {"income": 1})], [("k2", {"income": 2})]]
+    await asyncio.sleep(0.1)
+    assert in_use(pool) == before + 1  # the second kept is given back, not leaked
+    await office.close()
+    assert in_use(pool) == before
+
+
+async def settled(pool: asyncpg.Pool) -> int:
+    """Connections in use once the other tests' stores have given theirs back (idle)."""
+    for _ in range(50):
+        if in_use(pool) == 0:
+            break
+        await asyncio.sleep(0.1)
+    return in_use(pool)
