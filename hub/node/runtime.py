@@ -215,8 +215,8 @@ class OfficeNode:
             except Rejected:
                 pass
             else:
-                if answer.retry_after is None:
-                    return replace(answer, attempts=attempt + 1)
+                if answer.retry_after is None:  # _ask_once's answer says one send
+                    return answer if attempt == 0 else replace(answer, attempts=attempt + 1)
                 last, floor = answer, answer.retry_after
             pause = self.backoff.pause(attempt, floor, self.draw())
             attempt += 1
