@@ -112,11 +112,13 @@ _COLUMNS = ("collection", "key", "token", "doc")
 class PgStore:
     """``pool`` is an asyncpg pool; the schema is the office's own.
 
-    Look-ups by token (``by_token``: a provider's every answer) go one batch at a time over a
-    connection of the pool that the store keeps between batches, not acquired and released per
-    batch (asyncpg's acquire and release cost about as much client CPU as the query itself); it
-    goes back to the pool after ``LOOKUP_IDLE`` seconds without a look-up, after a look-up
-    that failed or was cancelled, and at ``close``."""
+    Look-ups by token (``by_token``: a provider's every answer) go one at a time: one asked
+    while none is in flight runs at once in its caller's task; the ones asked meanwhile wait
+    and go together in the next batch (``Batcher``), after it. They run over a connection of
+    the pool that the store keeps between look-ups, not acquired and released each time
+    (asyncpg's acquire and release cost about as much client CPU as the query itself); it goes
+    back to the pool after ``LOOKUP_IDLE`` seconds without a look-up, after a look-up that
+    failed or was cancelled, and at ``close``."""
 
     LOOKUP_IDLE = 1.0
 
@@ -125,8 +127,11 @@ class PgStore:
         self._schema = schema_for(office)
         # concurrent lookups by token share one query (an office answers many queries at once)
         self._lookups: Batcher[tuple[str, str], tuple[str, Doc] | None] = Batcher(
-            self._look_up, max_batch=500
+            self._after_alone, max_batch=500
         )
+        self._alone = False  # a look-up running in its caller's task (none in flight before it)
+        self._alone_done: asyncio.Future[None] | None = None  # for a batch waiting for it
+        self._batched = 0  # callers in or waiting for a batch
         self._reader: Any = None  # the look-ups' connection while kept (None: in the pool)
         self._last_used = 0.0  # loop time of the last look-up that ended
         self._idle: asyncio.TimerHandle | None = None
@@ -173,10 +178,34 @@ class PgStore:
         return None if raw is None else orjson.loads(raw)
 
     async def by_token(self, collection: str, token: str) -> tuple[str, Doc] | None:
-        return await self._lookups.submit((collection, token))
+        if self._alone or self._batched:  # one in flight: wait, and go in the next batch
+            self._batched += 1
+            try:
+                return await self._lookups.submit((collection, token))
+            finally:
+                self._batched -= 1
+        self._alone = True  # none in flight (at one in flight, every one): no batch task
+        try:
+            return (await self._look_up([(collection, token)]))[0]
+        finally:
+            self._alone = False
+            waiting, self._alone_done = self._alone_done, None
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
+
+    async def _after_alone(self, wanted: Sequence[tuple[str, str]]) -> list[tuple[str, Doc] | None]:
+        """A batch, once the look-up running alone has ended: one at a time, always."""
+        await self._alone_ended()
+        return await self._look_up(wanted)
+
+    async def _alone_ended(self) -> None:
+        while self._alone:
+            if self._alone_done is None:
+                self._alone_done = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._alone_done)
 
     async def _look_up(self, wanted: Sequence[tuple[str, str]]) -> list[tuple[str, Doc] | None]:
-        # one batch at a time (the Batcher): the kept connection is never used twice at once
+        # one at a time (by_token): the kept connection is never used twice at once
         conn, self._reader = self._reader, None
         if conn is None:
             conn = await self._pool.acquire()
@@ -195,8 +224,8 @@ class PgStore:
         """Keep the look-ups' connection for the next batch; an idle one goes back later."""
         loop = asyncio.get_running_loop()
         self._last_used = loop.time()
-        if self._reader is not None:  # another kept meanwhile (only if called outside the
-            self._give_back(conn)  # Batcher): one is enough
+        if self._reader is not None:  # another kept meanwhile (only if called other than
+            self._give_back(conn)  # through by_token): one is enough
             return
         self._reader = conn
         if self._idle is None:
@@ -225,6 +254,7 @@ class PgStore:
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
+        await self._alone_ended()
         await self._lookups.close()
         conn, self._reader = self._reader, None
         if conn is not None:

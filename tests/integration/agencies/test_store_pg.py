@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -204,7 +205,7 @@ def in_use(pool: asyncpg.Pool) -> int:
 
 
 async def test_two_look_ups_at_once_outside_the_batcher_keep_one_connection(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool, store: PgStore
 ) -> None:
     office = PgStore(pool, "chiyoda-tax")
     before = await settled(pool)
@@ -223,3 +224,52 @@ async def settled(pool: asyncpg.Pool) -> int:
             break
         await asyncio.sleep(0.1)
     return in_use(pool)
+
+
+async def test_a_look_up_with_none_in_flight_runs_in_its_callers_task(
+    pool: asyncpg.Pool, store: PgStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At one in flight (every look-up then): no batch task, no hand-over between tasks."""
+    office = PgStore(pool, "chiyoda-tax")
+
+    async def no_batch(item: tuple[str, str]) -> None:
+        raise AssertionError(f"{item} went through the batcher")
+
+    monkeypatch.setattr(office._lookups, "submit", no_batch)
+    for i in range(3):
+        assert await office.by_token("taxpayers", f"t{i}") == (f"k{i}", {"income": i})
+    await office.close()
+
+
+async def test_look_ups_asked_meanwhile_go_in_one_batch_after_it_never_two_at_once(
+    pool: asyncpg.Pool, store: PgStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    office = PgStore(pool, "chiyoda-tax")
+    looking = office._look_up
+    batches: list[int] = []
+    at_once = [0, 0]  # now, most
+
+    async def counted(wanted: list[tuple[str, str]]) -> list[Any]:
+        at_once[0] += 1
+        at_once[1] = max(at_once)
+        batches.append(len(wanted))
+        try:
+            if len(batches) == 1:  # still in flight when the others ask, then fails
+                await asyncio.sleep(0.05)
+                raise asyncpg.PostgresError("the first one fails")
+            return await looking(wanted)
+        finally:
+            at_once[0] -= 1
+
+    monkeypatch.setattr(office, "_look_up", counted)
+    first = asyncio.ensure_future(office.by_token("taxpayers", "t0"))
+    await asyncio.sleep(0)  # running alone
+    rest = [asyncio.ensure_future(office.by_token("taxpayers", f"t{i}")) for i in range(1, 6)]
+    with pytest.raises(asyncpg.PostgresError):
+        await first
+    assert await asyncio.gather(*rest) == [(f"k{i}", {"income": i}) for i in range(1, 6)]
+    assert batches == [1, 5]  # the one alone, then the others together
+    assert at_once[1] == 1
+    assert await office.by_token("taxpayers", "t7") == ("k7", {"income": 7})  # alone again
+    assert batches == [1, 5, 1]
+    await office.close()
