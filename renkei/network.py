@@ -239,6 +239,12 @@ class Network:
                 log.exception("close.failed", what=getattr(close, "__qualname__", repr(close)))
         self._closers.clear()
 
+    async def close_stores(self) -> None:
+        """Give back the connections the offices' PostgreSQL stores keep (``PgStore.close``)."""
+        for store in self.stores.values():
+            if isinstance(store, PgStore):
+                await store.close()
+
     async def __aenter__(self) -> Network:
         return self
 
@@ -369,6 +375,7 @@ async def open_network(
                 settings.db_url, min_size=1, max_size=8, reset=_keep_session
             )
             net._closers.append(pool.close)
+            net._closers.append(net.close_stores)  # before the pool: they give back connections
             net.store_down = PostgresDown(settings.db_url)
         if MONITOR in wanted:  # first: it takes spans from the start, and stops last
             await _start_monitor(net, broker, pool)

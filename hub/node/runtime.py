@@ -61,7 +61,7 @@ from hub.node.exceptions import (
 )
 from hub.node.roles import Roles
 from hub.node.store import OfficeStore
-from hub.tracing import OFF, Span, SpanKind, Tracing, consume, current, current_span, traceparent
+from hub.tracing import OFF, Span, SpanKind, Tracing, consume, current, traceparent
 from hub.tracing import names as tn
 from hub.wire import (
     HUB,
@@ -216,8 +216,8 @@ class OfficeNode:
             except Rejected:
                 pass
             else:
-                if answer.retry_after is None:
-                    return replace(answer, attempts=attempt + 1)
+                if answer.retry_after is None:  # _ask_once's answer says one send
+                    return answer if attempt == 0 else replace(answer, attempts=attempt + 1)
                 last, floor = answer, answer.retry_after
             pause = self.backoff.pause(attempt, floor, self.draw())
             attempt += 1
@@ -426,7 +426,8 @@ class OfficeNode:
             affair=affair,
             issued_at=now,
             deadline=deadline or now + self.deadline,
-            traceparent=traceparent(span, new_traceparent()),
+            # the span's own, or (tracing off) a new trace: drawn only then
+            traceparent=traceparent(span, "") or new_traceparent(),
         )
 
     async def _request(self, msg: _Request, routing_key: str, span: Span) -> Reply | None:
@@ -442,7 +443,7 @@ class OfficeNode:
                 span.set_attribute(tn.BODY_SIZE, size)
             outcome = "timed_out"
             wait = (env.deadline - self.clock() + GRACE).total_seconds()
-            reply = await asyncio.wait_for(future, timeout=max(wait, 0.001))
+            reply = await _within(future, max(wait, 0.001))
         except TimeoutError:
             return None
         else:
@@ -516,16 +517,18 @@ class OfficeNode:
             assert isinstance(msg, _Awaited)
             span.add_event("looked_up")
             _ended(span, outcome, end=False)
-            await self._reply(msg, outcome)
+            await self._reply(msg, outcome, span)
         await d.ack()
 
-    async def _reply(self, msg: _Awaited, outcome: Outcome) -> None:
+    async def _reply(self, msg: _Awaited, outcome: Outcome, span: Span) -> None:
         if msg.envelope.deadline > self.clock():
             reply = ProviderReply(
-                envelope=self._reply_envelope(msg.envelope), context=msg.context, outcome=outcome
+                envelope=self._reply_envelope(msg.envelope, span),
+                context=msg.context,
+                outcome=outcome,
             )
             size = await self._publish(RK_REPLY, reply)
-            current_span().add_event("replied", {tn.BODY_SIZE: size})
+            span.add_event("replied", {tn.BODY_SIZE: size})
         else:  # the hub has answered the requester already; a late answer is only noise
             log.info("request.expired", query_id=str(msg.envelope.correlation_id))
 
@@ -630,14 +633,14 @@ class OfficeNode:
             await self.store.put_many(EVENTS, [(event_id, None, doc)])
             self._reacted.discard(event_id)
 
-    def _reply_envelope(self, env: Envelope) -> Envelope:
+    def _reply_envelope(self, env: Envelope, span: Span) -> Envelope:
         return env.model_copy(
             update={
                 "message_id": uuid.uuid4(),
                 "sender": self.code,
                 "recipient": HUB,
                 "issued_at": self.clock(),
-                "traceparent": traceparent(current_span(), env.traceparent),
+                "traceparent": traceparent(span, env.traceparent),
             }
         )
 
@@ -662,6 +665,22 @@ class OfficeNode:
         exchange = HUB_EXCHANGE if routing_key == RK_REPLY else self.lane
         await self.bus.publish(exchange, routing_key, out)
         return len(out.body)
+
+
+async def _within(future: asyncio.Future[Reply], seconds: float) -> Reply:
+    """``future``'s result, or ``TimeoutError`` after ``seconds``: one timer on the future
+    itself, where ``asyncio.wait_for`` adds a future, a task switch and callbacks of its own
+    per call. Cancelling the caller cancels ``future``, as ``wait_for`` does."""
+    timer = asyncio.get_running_loop().call_later(seconds, _expire, future)
+    try:
+        return await future
+    finally:
+        timer.cancel()
+
+
+def _expire(future: asyncio.Future[Reply]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _secs(seconds: float) -> dt.timedelta:

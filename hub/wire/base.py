@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Annotated, Final, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -75,8 +76,15 @@ Params = Annotated[
 
 
 def new_traceparent() -> str:
-    """A W3C traceparent starting a new trace (sampled)."""
-    return f"00-{uuid4().hex}-{uuid4().hex[:16]}-01"
+    """A W3C traceparent starting a new trace (sampled): a random trace id and parent id from
+    one read of the system's random source (neither may be all zeros, W3C Trace Context §3.2)."""
+    ids = os.urandom(24).hex()
+    while ids[:32] == _ZERO_TRACE or ids[32:] == _ZERO_SPAN:  # 2**-64 at most: never, in effect
+        ids = os.urandom(24).hex()
+    return f"00-{ids[:32]}-{ids[32:]}-01"
+
+
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 
 
 def _at_most(params: dict[str, str | int], n: int) -> dict[str, str | int]:

@@ -151,10 +151,25 @@ class OfficeKeys:
 
 
 def seal_key(text: str) -> X25519PublicKey:
+    """The X25519 public key of ``text`` (base64url); ``SealError`` if it is none.
+
+    A provider seals every answer for the key a forwarded query names (``seal_to``): the few
+    requesters' keys are parsed once each, not per answer (``_SEAL_KEYS``, bounded)."""
+    found = _SEAL_KEYS.get(text)
+    if found is not None:
+        return found
     try:
-        return X25519PublicKey.from_public_bytes(b64d(text))
+        key = X25519PublicKey.from_public_bytes(b64d(text))
     except ValueError as exc:
         raise SealError(f"not an X25519 public key: {exc}") from None
+    if len(_SEAL_KEYS) >= _SEAL_KEYS_MAX:  # keys are few and long-lived; this only bounds it
+        _SEAL_KEYS.clear()
+    _SEAL_KEYS[text] = key
+    return key
+
+
+_SEAL_KEYS: dict[str, X25519PublicKey] = {}  # base64url → key: public keys, nothing secret
+_SEAL_KEYS_MAX = 1_000
 
 
 _PRIVATE: dict[int, tuple[object, bytes, bytes]] = {}  # id(key) → (key, kept alive; its forms)

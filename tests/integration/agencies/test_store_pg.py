@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -129,3 +130,146 @@ async def test_delete_removes_one_document_and_its_token(pool: asyncpg.Pool) -> 
     assert await office.keys("outbox") == ["a"]
     assert await office.by_token("outbox", "t-b") is None
     assert await office.get("other", "b") == {"n": 3}  # another collection's: kept
+
+
+async def test_look_ups_keep_one_connection_between_batches_and_give_it_back(
+    pool: asyncpg.Pool, store: PgStore
+) -> None:
+    """bench/README.md, issue 19, the office nodes: no acquire and release per look-up."""
+    before = await settled(pool)
+    keeping = PgStore(pool, "chiyoda-tax")
+    keeping.LOOKUP_IDLE = 0.2
+    assert await keeping.by_token("taxpayers", "t1") == ("k1", {"income": 1})
+    assert await keeping.by_token("taxpayers", "t2") == ("k2", {"income": 2})
+    assert in_use(pool) == before + 1  # kept, not released, between the two batches
+    found = await asyncio.gather(*(keeping.by_token("taxpayers", f"t{i}") for i in range(5)))
+    assert found == [(f"k{i}", {"income": i}) for i in range(5)]
+    assert in_use(pool) == before + 1  # one connection still, whatever the batch
+    await asyncio.sleep(0.5)  # idle past LOOKUP_IDLE: back in the pool
+    assert in_use(pool) == before
+    assert await keeping.by_token("taxpayers", "t3") == ("k3", {"income": 3})
+    await keeping.close()
+    assert in_use(pool) == before
+    assert await keeping.by_token("taxpayers", "t4") == ("k4", {"income": 4})  # works after
+    await keeping.close()
+
+
+async def test_a_failed_look_up_gives_its_connection_back(pool: asyncpg.Pool) -> None:
+    missing = PgStore(pool, "never-migrated")
+    before = await settled(pool)
+    with pytest.raises(asyncpg.UndefinedTableError):
+        await missing.by_token("taxpayers", "t1")
+    assert in_use(pool) == before  # not kept: the pool checks and resets it
+    await missing.migrate()
+    assert await missing.by_token("taxpayers", "t1") is None
+    await missing.close()
+    assert in_use(pool) == before
+
+
+async def test_a_look_up_cancelled_mid_query_gives_its_connection_back(
+    pool: asyncpg.Pool,
+) -> None:
+    """A caller that gives up leaves the batch to end; the batch itself cancelled (the office
+    stopping) hands its connection back to the pool, which resets or replaces it."""
+    slow = PgStore(pool, "slow")
+    await slow.migrate()
+    before = await settled(pool)
+    async with pool.acquire() as conn, conn.transaction():  # holds the table: the look-up waits
+        await conn.execute("LOCK TABLE office_slow.docs IN ACCESS EXCLUSIVE MODE")
+        batch = asyncio.ensure_future(slow._look_up([("taxpayers", "t1")]))
+        await asyncio.sleep(0.2)
+        batch.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await batch
+    await asyncio.sleep(0.2)
+    assert in_use(pool) == before
+    assert await slow.by_token("taxpayers", "t1") is None  # a fresh connection works
+    await slow.close()
+    assert in_use(pool) == before
+
+
+async def test_a_closed_store_lets_the_pool_close_at_once(pool: asyncpg.Pool) -> None:
+    async with fresh_database("renkei_store_close") as dsn:
+        own = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+        office = PgStore(own, "chiyoda-tax")
+        office.LOOKUP_IDLE = 60.0  # only close gives it back in time
+        await office.migrate()
+        assert await office.by_token("taxpayers", "t1") is None
+        await office.close()
+        await asyncio.wait_for(own.close(), 5)
+
+
+def in_use(pool: asyncpg.Pool) -> int:
+    """Connections of ``pool`` acquired and not released."""
+    return pool.get_size() - pool.get_idle_size()
+
+
+async def test_two_look_ups_at_once_outside_the_batcher_keep_one_connection(
+    pool: asyncpg.Pool, store: PgStore
+) -> None:
+    office = PgStore(pool, "chiyoda-tax")
+    before = await settled(pool)
+    found = await asyncio.gather(*(office._look_up([("taxpayers", f"t{i}")]) for i in (1, 2)))
+    assert found == [[("k1", {"income": 1})], [("k2", {"income": 2})]]
+    await asyncio.sleep(0.1)
+    assert in_use(pool) == before + 1  # the second kept is given back, not leaked
+    await office.close()
+    assert in_use(pool) == before
+
+
+async def settled(pool: asyncpg.Pool) -> int:
+    """Connections in use once the other tests' stores have given theirs back (idle)."""
+    for _ in range(50):
+        if in_use(pool) == 0:
+            break
+        await asyncio.sleep(0.1)
+    return in_use(pool)
+
+
+async def test_a_look_up_with_none_in_flight_runs_in_its_callers_task(
+    pool: asyncpg.Pool, store: PgStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At one in flight (every look-up then): no batch task, no hand-over between tasks."""
+    office = PgStore(pool, "chiyoda-tax")
+
+    async def no_batch(item: tuple[str, str]) -> None:
+        raise AssertionError(f"{item} went through the batcher")
+
+    monkeypatch.setattr(office._lookups, "submit", no_batch)
+    for i in range(3):
+        assert await office.by_token("taxpayers", f"t{i}") == (f"k{i}", {"income": i})
+    await office.close()
+
+
+async def test_look_ups_asked_meanwhile_go_in_one_batch_after_it_never_two_at_once(
+    pool: asyncpg.Pool, store: PgStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    office = PgStore(pool, "chiyoda-tax")
+    looking = office._look_up
+    batches: list[int] = []
+    at_once = [0, 0]  # now, most
+
+    async def counted(wanted: list[tuple[str, str]]) -> list[Any]:
+        at_once[0] += 1
+        at_once[1] = max(at_once)
+        batches.append(len(wanted))
+        try:
+            if len(batches) == 1:  # still in flight when the others ask, then fails
+                await asyncio.sleep(0.05)
+                raise asyncpg.PostgresError("the first one fails")
+            return await looking(wanted)
+        finally:
+            at_once[0] -= 1
+
+    monkeypatch.setattr(office, "_look_up", counted)
+    first = asyncio.ensure_future(office.by_token("taxpayers", "t0"))
+    await asyncio.sleep(0)  # running alone
+    rest = [asyncio.ensure_future(office.by_token("taxpayers", f"t{i}")) for i in range(1, 6)]
+    with pytest.raises(asyncpg.PostgresError):
+        await first
+    assert await asyncio.gather(*rest) == [(f"k{i}", {"income": i}) for i in range(1, 6)]
+    assert batches == [1, 5]  # the one alone, then the others together
+    assert at_once[1] == 1
+    assert await office.by_token("taxpayers", "t7") == ("k7", {"income": 7})  # alone again
+    assert batches == [1, 5, 1]
+    await office.close()

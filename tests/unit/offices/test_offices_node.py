@@ -32,6 +32,7 @@ from hub.bus import (
     network_topology,
 )
 from hub.node import OFFICE_TIMED_OUT, EnrollmentRefused, NoRecord, NotIdentified, OfficeNode, Roles
+from hub.node.runtime import _expire, _within
 from hub.wire import (
     JLIS_PKI,
     SIGNATURE_HEADER,
@@ -538,3 +539,32 @@ async def test_an_event_kept_after_a_cut_is_reacted_to_once() -> None:
     await node._changed(event)  # a later redelivery: a duplicate
     assert reacted == [KNOWN]
     assert await store.get("_events", str(qid)) is not None
+
+
+async def test_a_reply_is_awaited_under_one_timer_that_goes_with_it() -> None:
+    """``_within`` (bench/README.md, issue 19, the office nodes): the reply's future under one
+    timer, not ``asyncio.wait_for``'s own future and task switch — the result when it comes,
+    ``TimeoutError`` after the wait, the future cancelled with its caller."""
+    loop = asyncio.get_running_loop()
+    answered: asyncio.Future[Any] = loop.create_future()
+    loop.call_later(0.01, answered.set_result, "reply")
+    assert await _within(answered, 5.0) == "reply"
+    unanswered: asyncio.Future[Any] = loop.create_future()
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await _within(unanswered, 0.02)
+    assert loop.time() - started >= 0.02
+    abandoned: asyncio.Future[Any] = loop.create_future()
+    waiting = asyncio.ensure_future(_within(abandoned, 5.0))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert abandoned.cancelled()
+    late: asyncio.Future[Any] = loop.create_future()
+    _expire(late)  # the timer after the reply came: nothing changes
+    late2: asyncio.Future[Any] = loop.create_future()
+    late2.set_result("reply")
+    _expire(late2)
+    assert late2.result() == "reply"
+    assert isinstance(late.exception(), TimeoutError)

@@ -16,6 +16,7 @@ from hub.wire import (
     SealError,
     b64d,
     b64e,
+    crypto,
     open_sealed,
     seal,
     seal_key,
@@ -376,3 +377,29 @@ def test_a_reader_of_the_one_line_format_refuses_a_file_with_earlier_keys() -> N
     s = rotated(BOB, ALICE).to_text().strip().partition(".")[2]
     with pytest.raises(SealError):
         seal_key(s)
+
+
+# ---- parsed seal keys kept (bench/README.md, issue 19, the office nodes) --------------------
+
+
+def test_a_seal_key_is_parsed_once_and_still_checked_every_time() -> None:
+    """A provider seals each answer for its query's ``seal_to``: the same few requesters' keys,
+    each parsed once."""
+    text = BOB.public.seal_b64
+    key = seal_key(text)
+    assert seal_key(text) is key  # kept, not parsed again
+    assert key.public_bytes(RAW, RAW_PUB) == raw_public(BOB.public)[1]
+    for _ in range(2):  # a bad one is refused each time, never kept
+        with pytest.raises(SealError):
+            seal_key(b64e(b"\1" * 31))
+    assert b64e(b"\1" * 31) not in crypto._SEAL_KEYS
+
+
+def test_the_parsed_seal_keys_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(crypto, "_SEAL_KEYS", {})
+    monkeypatch.setattr(crypto, "_SEAL_KEYS_MAX", 3)
+    keys = [OfficeKeys.generate().public.seal_b64 for _ in range(7)]
+    for text in keys:
+        assert b64e(seal_key(text).public_bytes(RAW, RAW_PUB)) == text
+        assert len(crypto._SEAL_KEYS) <= 3
+    assert seal_key(keys[-1]) is seal_key(keys[-1])

@@ -1,13 +1,25 @@
-"""Every valid message survives encode → decode unchanged, down to the byte."""
+"""Every valid message survives encode → decode unchanged, down to the byte; a new trace's id."""
 
 from __future__ import annotations
 
+import re
+
 import orjson
+import pytest
 from hypothesis import given
 from pydantic import BaseModel
 from wire_strategies import forwarded_queries, provider_replies, queries, replies
 
-from hub.wire import ForwardedQuery, ProviderReply, Query, Reply, decode, encode
+from hub.wire import (
+    ForwardedQuery,
+    ProviderReply,
+    Query,
+    Reply,
+    base,
+    decode,
+    encode,
+    new_traceparent,
+)
 
 
 def assert_round_trips(message: BaseModel, kind: type[BaseModel]) -> None:
@@ -43,3 +55,24 @@ def test_an_encoded_message_is_json_naming_its_kind_and_version(message: Query) 
     data = orjson.loads(encode(message))
     assert data["kind"] == "query"
     assert data["envelope"]["v"] == message.envelope.v
+
+
+def test_a_new_traceparent_is_w3c_random_and_never_all_zeros(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One read of the random source per new trace (bench/README.md, issue 19, the office
+    nodes); an all-zero trace or parent id (invalid, W3C Trace Context) is drawn again."""
+    pattern = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$")
+    seen = {new_traceparent() for _ in range(200)}
+    assert len(seen) == 200
+    assert all(pattern.fullmatch(tp) for tp in seen)
+    draws = iter([bytes(16) + b"\1" * 8, b"\1" * 16 + bytes(8), b"\2" * 24])
+    reads: list[int] = []
+
+    def urandom(n: int) -> bytes:
+        reads.append(n)
+        return next(draws)
+
+    monkeypatch.setattr(base.os, "urandom", urandom)
+    assert new_traceparent() == f"00-{'02' * 16}-{'02' * 8}-01"
+    assert reads == [24, 24, 24]
