@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""CPU per answer of each renkei process at 1 in flight: a fixed number of queries, one at a time.
+"""CPU per answer of each renkei process at 1 in flight (or ``--in-flight N``): a fixed number of
+queries, one at a time.
 
     .venv/bin/python bench/cpu_bench.py                    # 3 rounds of 2,000 queries
     .venv/bin/python bench/cpu_bench.py --profile DIR      # then 2,000 more under py-spy
@@ -11,7 +12,8 @@ services, requester and check of every answer; tracing off). Each round: ``--que
 one after the other, CPU µs per answer of the hub, the token service, the tax office, the
 requester (this process), RabbitMQ (every beam.smp of the machine, or the node of
 ``--rabbitmq-pid``) and PostgreSQL (this run's backends). The median of the rounds is printed last.
-``--profile DIR``: one more round with py-spy sampling each Python process (idle samples left
+``--in-flight N``: N queries at once (closed loop), to count the CPU per answer at a
+concurrency (128: the peak of ``query_bench.py``) the same way. ``--profile DIR``: one more round with py-spy sampling each Python process (idle samples left
 out), its raw stacks in DIR and CPU µs per answer by activity and by function.
 """
 
@@ -76,10 +78,15 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     python = ("hub", "token", "tax", "requester")
     before = {g: sum(proc_ticks(p) for p in pids) for g, pids in groups.items()}
     woke = {g: wakeups(groups[g][0]) for g in python}
-    for i in range(start, start + n):
-        problem = await guarded(renkei.call, i)
-        if problem is not None:
-            raise RuntimeError(f"query {i}: {problem}")
+    ids = iter(range(start, start + n))
+
+    async def worker() -> None:  # one query after the other; ``--in-flight`` of them at once
+        for i in ids:
+            problem = await guarded(renkei.call, i)
+            if problem is not None:
+                raise RuntimeError(f"query {i}: {problem}")
+
+    await asyncio.gather(*(worker() for _ in range(renkei.args.in_flight)))
     after = {g: sum(proc_ticks(p) for p in pids) for g, pids in groups.items()}
     out = {g: (after[g] - before[g]) / CLK_TCK / n * 1e6 for g in groups}
     out |= {f"{g} wakeups": (wakeups(groups[g][0]) - woke[g]) / n for g in python}
@@ -263,6 +270,12 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
     ap.add_argument("--warmup", type=int, default=300, help="queries before the rounds")
     ap.add_argument("--people", type=int, default=2000, help="taxpayers seeded (default 2000)")
+    ap.add_argument(
+        "--in-flight",
+        type=int,
+        default=1,
+        help="queries in flight at once (default 1; 128: renkei's peak in query_bench)",
+    )
     ap.add_argument("--profile", metavar="DIR", help="then one round under py-spy: stacks in DIR")
     ap.add_argument(
         "--cprofile",
