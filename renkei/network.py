@@ -7,6 +7,7 @@ is configured, or on RabbitMQ and PostgreSQL when they are.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,7 @@ from hub.records import (
     RecordStore,
     RecordWriter,
     ReplyHold,
+    close_pool,
     read_witness,
 )
 from hub.routing import (
@@ -321,7 +323,7 @@ async def open_network(
             pool = await asyncpg.create_pool(
                 settings.db_url, min_size=1, max_size=8, reset=_keep_session
             )
-            net._closers.append(pool.close)
+            net._closers.append(functools.partial(close_pool, pool))  # kept connections too
         if MONITOR in wanted:  # first: it takes spans from the start, and stops last
             await _start_monitor(net, broker, pool)
         if TOKEN in wanted:
