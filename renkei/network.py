@@ -28,6 +28,7 @@ from hub.bus import (
 from hub.bus.juki import juki_identity, juki_topology
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
+from hub.kept import close_pool
 from hub.log import get_logger
 from hub.metrics import METRICS
 from hub.node import ChangeListener, MemoryStore, OfficeNode, OfficeStore, PgStore
@@ -47,7 +48,6 @@ from hub.records import (
     RecordStore,
     RecordWriter,
     ReplyHold,
-    close_pool,
     read_witness,
 )
 from hub.routing import (

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import orjson
 
 from hub.batch import Batcher
+from hub.kept import KeptConnection
 
 __all__ = ["MemoryStore", "OfficeStore", "PgStore", "schema_for"]
 
@@ -113,6 +114,7 @@ class PgStore:
 
     def __init__(self, pool: Any, office: str) -> None:
         self._pool = pool
+        self._looking = KeptConnection(pool)  # the look-ups' one batch at a time (hub.kept)
         self._schema = schema_for(office)
         # concurrent lookups by token share one query (an office answers many queries at once)
         self._lookups: Batcher[tuple[str, str], tuple[str, Doc] | None] = Batcher(
@@ -163,11 +165,15 @@ class PgStore:
         return await self._lookups.submit((collection, token))
 
     async def _look_up(self, wanted: Sequence[tuple[str, str]]) -> list[tuple[str, Doc] | None]:
-        async with self._pool.acquire() as conn:
+
+        async def work(conn: Any) -> dict[tuple[str, str], tuple[str, Doc]]:
             found = await self._fetch(conn, "token", wanted)
             missed = [w for w in wanted if w not in found]
             if missed:  # a token of the other version, while a rotation is under way
                 found |= await self._fetch(conn, "token_alt", missed)
+            return found
+
+        found = await self._looking.run(work)
         return [found.get(w) for w in wanted]
 
     async def _fetch(

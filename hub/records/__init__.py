@@ -46,7 +46,6 @@ from hub.records.exceptions import (
 )
 from hub.records.flags import verify_flags
 from hub.records.held import HeldReply, HeldStore, ReplyHold
-from hub.records.kept import close_pool
 from hub.records.model import (
     GENESIS_HASH,
     AccessRecord,
@@ -109,7 +108,6 @@ __all__ = [
     "WitnessError",
     "WriterClosed",
     "chain",
-    "close_pool",
     "digest",
     "disclose",
     "read_witness",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
 
-from hub.records.kept import KeptConnection
+from hub.kept import KeptConnection
 from hub.records.model import Recorded
 
 __all__ = ["DeadlineStore", "Due", "DueBatch", "MemoryDeadlineStore", "Pending", "PgDeadlineStore"]

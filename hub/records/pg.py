@@ -39,6 +39,7 @@ from uuid import UUID
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from hub.kept import KeptConnection
 from hub.records import sql
 from hub.records.chain import chain
 from hub.records.checkpoints import (
@@ -53,7 +54,6 @@ from hub.records.claims import Claim, ClaimState, settle
 from hub.records.exceptions import ConfigError, RecordNotFound, RoleError, SchemaError
 from hub.records.flags import make_flag_change
 from hub.records.held import HeldReply
-from hub.records.kept import KeptConnection
 from hub.records.model import (
     GENESIS_HASH,
     AccessRecord,

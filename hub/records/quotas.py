@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hub.buckets import Rate, granted, refill
-from hub.records.kept import KeptConnection
+from hub.kept import KeptConnection
 
 __all__ = ["MemoryQuotaStore", "PgQuotaStore", "QuotaStore", "Taken", "Want"]
 

@@ -2,15 +2,16 @@
 
 asyncpg's ``Pool.acquire`` and ``release`` cost 50–75 µs of client CPU a pair (a queue, a proxy
 object, a shielded release task, the idle timer; measured on the machine of bench/README.md):
-more than the statement's own round trip. At one query in flight each of the path's four
-statements (the claim, the quota, the deadline, the record) is a batch of one, so the hub paid
-that four times an answer. :class:`KeptConnection` keeps the connection it took for the next
-statement of the same caller — a batcher's flush, one at a time — and gives it back to the pool
-once it has been idle for ``idle`` seconds, or at once when a statement on it fails (the pool
-checks a connection given back and replaces a broken one), or when it is found closed. A second
-caller while the kept one is in use takes a connection of the pool as before. ``Pool.close``
-waits for every connection: close a pool with kept connections by :func:`close_pool`, which
-gives them back first (else the close waits up to ``idle``).
+more than the statement's own round trip. At one query in flight each of the path's statements
+(the hub's claim, quota, deadline and record, an office's look-up) is a batch of one, so the hub
+paid that four times an answer and the office once. :class:`KeptConnection` keeps the
+connection it took for the next statement of the same caller — a batcher's flush, one at a
+time — and gives it back to the pool once it has been idle for ``idle`` seconds, or at once
+when a statement on it fails (the pool checks a connection given back and replaces a broken
+one), or when it is found closed. A second caller while the kept one is in use takes a
+connection of the pool as before. ``Pool.close`` waits for every connection: close a pool with
+kept connections by :func:`close_pool`, which gives them back first (else the close waits up to
+``idle``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """A pool connection kept between the query path's statements: one acquire for many statements
 of one caller, back to the pool when idle, when a statement fails, when found closed; a second
-caller meanwhile takes one of the pool's (tests/integration/records runs the stores on it)."""
+caller meanwhile takes one of the pool's (tests/integration/records and
+tests/integration/agencies/test_store_pg.py run the stores on it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hub.records.kept import KeptConnection, close_pool
+from hub.kept import KeptConnection, close_pool
 
 
 class Conn:
