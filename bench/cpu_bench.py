@@ -11,10 +11,12 @@ number of queries, not how long they took. The deployment is ``query_bench.py``'
 services, requester and check of every answer; tracing off). Each round: ``--queries`` queries
 one after the other, CPU µs per answer of the hub, the token service, the tax office, the
 requester (this process), RabbitMQ (every beam.smp of the machine, or the node of
-``--rabbitmq-pid``) and PostgreSQL (this run's backends). The median of the rounds is printed last.
-``--in-flight N``: N queries at once (closed loop), to count the CPU per answer at a
-concurrency (128: the peak of ``query_bench.py``) the same way. ``--profile DIR``: one more round with py-spy sampling each Python process (idle samples left
-out), its raw stacks in DIR and CPU µs per answer by activity and by function.
+``--rabbitmq-pid``) and PostgreSQL (this run's backends); of the Python processes also the
+wake-ups and the write system calls (socket writes) per answer. The median of the rounds is
+printed last. ``--in-flight N``: N queries at once (closed loop), to count the CPU per answer
+at a concurrency (128: the peak of ``query_bench.py``) the same way. ``--profile DIR``: one
+more round with py-spy sampling each Python process (idle samples left out), its raw stacks in
+DIR and CPU µs per answer by activity and by function.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     python = ("hub", "token", "tax", "requester")
     before = {g: sum(proc_ticks(p) for p in pids) for g, pids in groups.items()}
     woke = {g: wakeups(groups[g][0]) for g in python}
+    wrote = {g: writes(groups[g][0]) for g in python}
     ids = iter(range(start, start + n))
 
     async def worker() -> None:  # one query after the other; ``--in-flight`` of them at once
@@ -90,6 +93,7 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     after = {g: sum(proc_ticks(p) for p in pids) for g, pids in groups.items()}
     out = {g: (after[g] - before[g]) / CLK_TCK / n * 1e6 for g in groups}
     out |= {f"{g} wakeups": (wakeups(groups[g][0]) - woke[g]) / n for g in python}
+    out |= {f"{g} writes": (writes(groups[g][0]) - wrote[g]) / n for g in python}
     return out
 
 
@@ -102,10 +106,20 @@ def wakeups(pid: int) -> int:
     return 0
 
 
+def writes(pid: int) -> int:
+    """Write system calls (write, send…) of ``pid`` so far: each a socket write, here."""
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            if line.startswith("syscw:"):
+                return int(line.split()[1])
+    return 0
+
+
 def fmt(us: dict[str, float]) -> str:
-    cpu = "  ".join(f"{g} {v:6.0f}" for g, v in us.items() if "wakeups" not in g)
+    cpu = "  ".join(f"{g} {v:6.0f}" for g, v in us.items() if " " not in g)
     woke = "  ".join(f"{g.split()[0]} {v:4.1f}" for g, v in us.items() if "wakeups" in g)
-    return f"{cpu}\n{'':<10}wake-ups/answer  {woke}"
+    wrote = "  ".join(f"{g.split()[0]} {v:4.1f}" for g, v in us.items() if "writes" in g)
+    return f"{cpu}\n{'':<10}wake-ups/answer  {woke}\n{'':<10}writes/answer    {wrote}"
 
 
 async def run(args: argparse.Namespace) -> int:
