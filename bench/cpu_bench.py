@@ -91,6 +91,10 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
 
     await asyncio.gather(*(worker() for _ in range(renkei.args.in_flight)))
     after = {g: sum(proc_ticks(p) for p in pids) for g, pids in groups.items()}
+    # a backend the pool opened during the round: all of its time is the round's
+    after["postgres"] += sum(
+        proc_ticks(p) for p in await our_backends(renkei) if p not in groups["postgres"]
+    )
     out = {g: (after[g] - before[g]) / CLK_TCK / n * 1e6 for g in groups}
     out |= {f"{g} wakeups": (wakeups(groups[g][0]) - woke[g]) / n for g in python}
     out |= {f"{g} writes": (writes(groups[g][0]) - wrote[g]) / n for g in python}
