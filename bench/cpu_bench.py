@@ -61,6 +61,20 @@ async def our_backends(renkei: Renkei) -> list[int]:
     return [r["pid"] for r in rows]
 
 
+async def our_commits(renkei: Renkei) -> int:
+    """Transactions committed in this run's database so far (each statement outside a
+    transaction is one): how many statements the services' batches made."""
+    conn = await asyncpg.connect(renkei.db_url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            )
+        )
+    finally:
+        await conn.close()
+
+
 async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     """``n`` queries one at a time; CPU µs per answer of each process group, and the wake-ups
     per answer of the Python processes (``NAME wakeups``: voluntary context switches, each a
@@ -80,6 +94,7 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     python = ("hub", "token", "tax", "requester")
     before = {g: sum(proc_ticks(p) for p in pids) for g, pids in groups.items()}
     woke = {g: wakeups(groups[g][0]) for g in python}
+    commits = await our_commits(renkei)
     wrote = {g: writes(groups[g][0]) for g in python}
     ids = iter(range(start, start + n))
 
@@ -98,6 +113,7 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     out = {g: (after[g] - before[g]) / CLK_TCK / n * 1e6 for g in groups}
     out |= {f"{g} wakeups": (wakeups(groups[g][0]) - woke[g]) / n for g in python}
     out |= {f"{g} writes": (writes(groups[g][0]) - wrote[g]) / n for g in python}
+    out["postgres commits"] = (await our_commits(renkei) - commits) / n
     return out
 
 
@@ -123,7 +139,12 @@ def fmt(us: dict[str, float]) -> str:
     cpu = "  ".join(f"{g} {v:6.0f}" for g, v in us.items() if " " not in g)
     woke = "  ".join(f"{g.split()[0]} {v:4.1f}" for g, v in us.items() if "wakeups" in g)
     wrote = "  ".join(f"{g.split()[0]} {v:4.1f}" for g, v in us.items() if "writes" in g)
-    return f"{cpu}\n{'':<10}wake-ups/answer  {woke}\n{'':<10}writes/answer    {wrote}"
+    pg = (
+        f"  postgres commits/answer {us['postgres commits']:4.2f}"
+        if "postgres commits" in us
+        else ""
+    )
+    return f"{cpu}\n{'':<10}wake-ups/answer  {woke}\n{'':<10}writes/answer    {wrote}{pg}"
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -65,6 +65,10 @@ class KeptConnection:
         self._used = loop.time()
         if self._timer is None:
             self._timer = loop.call_at(self._used + self._idle, self._check_idle)
+        # one turn of the loop before the batch's callers hear, as the pool's release (a
+        # shielded task) gave: the next batch gathers what that turn submits. Without it the
+        # batches at the peak were smaller (PostgreSQL commits per answer +23 %, bench/README.md)
+        await asyncio.sleep(0)
         return result
 
     def _check_idle(self) -> None:

@@ -169,3 +169,16 @@ async def test_release_leaves_a_running_statement_its_connection() -> None:
     assert await running == 1
     await kept.release()
     assert pool.released == [1]
+
+
+async def test_the_result_comes_a_turn_after_the_statement() -> None:
+    """As the pool's release gave: a batcher's next batch gathers what that turn submits."""
+    kept = KeptConnection(Pool(), idle=10)
+    seen: list[str] = []
+
+    async def work(conn: Conn) -> int:
+        asyncio.get_running_loop().call_soon(seen.append, "the next turn")
+        return conn.n
+
+    assert await kept.run(work) == 1
+    assert seen == ["the next turn"]
