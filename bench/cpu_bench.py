@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""CPU per answer of each renkei process at 1 in flight: a fixed number of queries, one at a time.
+"""CPU per answer of each renkei process at 1 in flight (or ``--in-flight N``): a fixed number of
+queries, one at a time.
 
     .venv/bin/python bench/cpu_bench.py                    # 3 rounds of 2,000 queries
     .venv/bin/python bench/cpu_bench.py --profile DIR      # then 2,000 more under py-spy
@@ -10,9 +11,12 @@ number of queries, not how long they took. The deployment is ``query_bench.py``'
 services, requester and check of every answer; tracing off). Each round: ``--queries`` queries
 one after the other, CPU µs per answer of the hub, the token service, the tax office, the
 requester (this process), RabbitMQ (every beam.smp of the machine, or the node of
-``--rabbitmq-pid``) and PostgreSQL (this run's backends). The median of the rounds is printed last.
-``--profile DIR``: one more round with py-spy sampling each Python process (idle samples left
-out), its raw stacks in DIR and CPU µs per answer by activity and by function.
+``--rabbitmq-pid``) and PostgreSQL (this run's backends); of the Python processes also the
+wake-ups and the write system calls (socket writes) per answer. The median of the rounds is
+printed last. ``--in-flight N``: N queries at once (closed loop), to count the CPU per answer
+at a concurrency (128: the peak of ``query_bench.py``) the same way. ``--profile DIR``: one
+more round with py-spy sampling each Python process (idle samples left out), its raw stacks in
+DIR and CPU µs per answer by activity and by function.
 """
 
 from __future__ import annotations
@@ -57,6 +61,20 @@ async def our_backends(renkei: Renkei) -> list[int]:
     return [r["pid"] for r in rows]
 
 
+async def our_commits(renkei: Renkei) -> int:
+    """Transactions committed in this run's database so far (each statement outside a
+    transaction is one): how many statements the services' batches made."""
+    conn = await asyncpg.connect(renkei.db_url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            )
+        )
+    finally:
+        await conn.close()
+
+
 async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     """``n`` queries one at a time; CPU µs per answer of each process group, and the wake-ups
     per answer of the Python processes (``NAME wakeups``: voluntary context switches, each a
@@ -76,13 +94,26 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     python = ("hub", "token", "tax", "requester")
     before = {g: sum(proc_ticks(p) for p in pids) for g, pids in groups.items()}
     woke = {g: wakeups(groups[g][0]) for g in python}
-    for i in range(start, start + n):
-        problem = await guarded(renkei.call, i)
-        if problem is not None:
-            raise RuntimeError(f"query {i}: {problem}")
+    commits = await our_commits(renkei)
+    wrote = {g: writes(groups[g][0]) for g in python}
+    ids = iter(range(start, start + n))
+
+    async def worker() -> None:  # one query after the other; ``--in-flight`` of them at once
+        for i in ids:
+            problem = await guarded(renkei.call, i)
+            if problem is not None:
+                raise RuntimeError(f"query {i}: {problem}")
+
+    await asyncio.gather(*(worker() for _ in range(renkei.args.in_flight)))
     after = {g: sum(proc_ticks(p) for p in pids) for g, pids in groups.items()}
+    # a backend the pool opened during the round: all of its time is the round's
+    after["postgres"] += sum(
+        proc_ticks(p) for p in await our_backends(renkei) if p not in groups["postgres"]
+    )
     out = {g: (after[g] - before[g]) / CLK_TCK / n * 1e6 for g in groups}
     out |= {f"{g} wakeups": (wakeups(groups[g][0]) - woke[g]) / n for g in python}
+    out |= {f"{g} writes": (writes(groups[g][0]) - wrote[g]) / n for g in python}
+    out["postgres commits"] = (await our_commits(renkei) - commits) / n
     return out
 
 
@@ -95,10 +126,25 @@ def wakeups(pid: int) -> int:
     return 0
 
 
+def writes(pid: int) -> int:
+    """Write system calls (write, send…) of ``pid`` so far: each a socket write, here."""
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            if line.startswith("syscw:"):
+                return int(line.split()[1])
+    return 0
+
+
 def fmt(us: dict[str, float]) -> str:
-    cpu = "  ".join(f"{g} {v:6.0f}" for g, v in us.items() if "wakeups" not in g)
+    cpu = "  ".join(f"{g} {v:6.0f}" for g, v in us.items() if " " not in g)
     woke = "  ".join(f"{g.split()[0]} {v:4.1f}" for g, v in us.items() if "wakeups" in g)
-    return f"{cpu}\n{'':<10}wake-ups/answer  {woke}"
+    wrote = "  ".join(f"{g.split()[0]} {v:4.1f}" for g, v in us.items() if "writes" in g)
+    pg = (
+        f"  postgres commits/answer {us['postgres commits']:4.2f}"
+        if "postgres commits" in us
+        else ""
+    )
+    return f"{cpu}\n{'':<10}wake-ups/answer  {woke}\n{'':<10}writes/answer    {wrote}{pg}"
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -263,6 +309,12 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--rounds", type=int, default=3, help="measured rounds (default 3)")
     ap.add_argument("--warmup", type=int, default=300, help="queries before the rounds")
     ap.add_argument("--people", type=int, default=2000, help="taxpayers seeded (default 2000)")
+    ap.add_argument(
+        "--in-flight",
+        type=int,
+        default=1,
+        help="queries in flight at once (default 1; 128: renkei's peak in query_bench)",
+    )
     ap.add_argument("--profile", metavar="DIR", help="then one round under py-spy: stacks in DIR")
     ap.add_argument(
         "--cprofile",

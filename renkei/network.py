@@ -8,6 +8,7 @@ is configured, or on RabbitMQ and PostgreSQL when they are.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from hub.bus import (
 from hub.bus.juki import juki_identity, juki_topology
 from hub.bus.topology import Topology
 from hub.directory import Directory, MemoryDirectory, PgDirectory
+from hub.kept import close_pool
 from hub.log import get_logger
 from hub.metrics import METRICS
 from hub.node import ChangeListener, MemoryStore, OfficeNode, OfficeStore, PgStore
@@ -374,8 +376,8 @@ async def open_network(
             pool = await asyncpg.create_pool(
                 settings.db_url, min_size=1, max_size=8, reset=_keep_session
             )
-            net._closers.append(pool.close)
-            net._closers.append(net.close_stores)  # before the pool: they give back connections
+            net._closers.append(functools.partial(close_pool, pool))  # kept connections too
+            net._closers.append(net.close_stores)  # before the pool: their batchers end first
             net.store_down = PostgresDown(settings.db_url)
         if MONITOR in wanted:  # first: it takes spans from the start, and stops last
             await _start_monitor(net, broker, pool)

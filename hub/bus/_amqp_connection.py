@@ -7,21 +7,27 @@ attempt's error too), so :class:`FailoverConnection` moves to the next node ther
 robust connection's own loop makes the next attempt to it: at once after a loss, after
 ``reconnect_interval`` after a failed attempt. Channels, their reopen callbacks and the bus's
 consumers come back on whichever node answers.
+
+Its socket writes are coalesced (:class:`CoalescingWriter`): aiormq writes each frame set (a
+publish, an ack) with a ``send`` of its own; the frames written within one turn of the event
+loop go out in one, at the end of the turn, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+from typing import Any, cast
 
 import aio_pika
 import aiormq
+from aiormq.connection import TCPTransportFactory, TLSTransportFactory, TransportFactory
+from yarl import URL
 
 from hub.bus.exceptions import AccessRefused, BusError
 from hub.bus.urls import BrokerUrl
 
-__all__ = ["FailoverConnection", "open_connection"]
+__all__ = ["CoalescingWriter", "FailoverConnection", "coalescing_transports", "open_connection"]
 
 _REFUSED = (
     aiormq.exceptions.ProbableAuthenticationError,
@@ -38,6 +44,9 @@ class FailoverConnection(aio_pika.RobustConnection):
         super().__init__(broker.nodes[at], **kwargs)
         self._nodes = broker.nodes
         self._at = at
+        # passed on to each aiormq connection, reconnections too (aio-pika keeps only the
+        # arguments it knows of the constructor's: set after it)
+        self.kwargs["transport_factory"] = coalescing_transports(tls=self.url.scheme == "amqps")
 
     async def _on_connection_close(self, closing: asyncio.Future[Any]) -> None:
         await super()._on_connection_close(closing)  # logs the node it lost; the next attempt
@@ -81,3 +90,63 @@ async def open_connection(
         else:
             return connection
     raise BusError(f"cannot connect to the broker at {broker.redacted()}: {'; '.join(failures)}")
+
+
+class CoalescingWriter:
+    """A stream writer whose writes within one turn of the event loop go to the socket as one
+    (``transport.write`` sends at once: each frame set aiormq writes was a ``send`` of its
+    own, and at a high rate several are written in one turn). The bytes go in the order
+    written, at the end of the turn they were written in (``call_soon``: the loop does not
+    wait on its selector while a callback is ready); ``drain``, ``write_eof`` and ``close``
+    send what is pending first. Everything else is the wrapped writer's."""
+
+    def __init__(self, inner: asyncio.StreamWriter) -> None:
+        self._inner = inner
+        self._pending: list[bytes] = []
+        self._loop = asyncio.get_running_loop()
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        """Send what was written so far (one ``transport.write``)."""
+        if not self._pending:
+            return
+        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending.clear()
+        if self._inner.is_closing():  # lost, as a write to it would be; the reader sees why
+            return
+        self._inner.write(data)
+
+    async def drain(self) -> None:
+        self.flush()
+        await self._inner.drain()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._inner.write_eof()
+
+    def close(self) -> None:
+        self.flush()
+        self._inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _Coalescing(TransportFactory):
+    def __init__(self, inner: TransportFactory) -> None:
+        self._inner = inner
+
+    async def create(
+        self, url: URL, **kwargs: Any
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await self._inner.create(url, **kwargs)
+        return reader, cast(asyncio.StreamWriter, CoalescingWriter(writer))
+
+
+def coalescing_transports(*, tls: bool) -> TransportFactory:
+    """aiormq's own transport (TCP, or TLS for ``amqps``) with its writes coalesced."""
+    return _Coalescing(TLSTransportFactory() if tls else TCPTransportFactory())

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import orjson
 
 from hub.batch import Batcher
+from hub.kept import IDLE, KeptConnection
 
 __all__ = ["MemoryStore", "OfficeStore", "PgStore", "schema_for"]
 
@@ -115,15 +116,14 @@ class PgStore:
     Look-ups by token (``by_token``: a provider's every answer) go one at a time: one asked
     while none is in flight runs at once in its caller's task; the ones asked meanwhile wait
     and go together in the next batch (``Batcher``), after it. They run over a connection of
-    the pool that the store keeps between look-ups, not acquired and released each time
-    (asyncpg's acquire and release cost about as much client CPU as the query itself); it goes
-    back to the pool after ``LOOKUP_IDLE`` seconds without a look-up, after a look-up that
-    failed or was cancelled, and at ``close``."""
+    the pool that the store keeps between look-ups (``hub.kept.KeptConnection``), not acquired
+    and released each time (asyncpg's acquire and release cost about as much client CPU as the
+    query itself); it goes back to the pool after ``idle`` seconds without a look-up, after a
+    look-up that failed or was cancelled, and at ``close``."""
 
-    LOOKUP_IDLE = 1.0
-
-    def __init__(self, pool: Any, office: str) -> None:
+    def __init__(self, pool: Any, office: str, *, idle: float = IDLE) -> None:
         self._pool = pool
+        self._looking = KeptConnection(pool, idle=idle)
         self._schema = schema_for(office)
         # concurrent lookups by token share one query (an office answers many queries at once)
         self._lookups: Batcher[tuple[str, str], tuple[str, Doc] | None] = Batcher(
@@ -132,10 +132,6 @@ class PgStore:
         self._alone = False  # a look-up running in its caller's task (none in flight before it)
         self._alone_done: asyncio.Future[None] | None = None  # for a batch waiting for it
         self._batched = 0  # callers in or waiting for a batch
-        self._reader: Any = None  # the look-ups' connection while kept (None: in the pool)
-        self._last_used = 0.0  # loop time of the last look-up that ended
-        self._idle: asyncio.TimerHandle | None = None
-        self._returning: set[asyncio.Task[None]] = set()  # releases under way
 
     async def migrate(self) -> None:
         s = self._schema
@@ -205,62 +201,22 @@ class PgStore:
             await asyncio.shield(self._alone_done)
 
     async def _look_up(self, wanted: Sequence[tuple[str, str]]) -> list[tuple[str, Doc] | None]:
-        # one at a time (by_token): the kept connection is never used twice at once
-        conn, self._reader = self._reader, None
-        if conn is None:
-            conn = await self._pool.acquire()
-        try:
+        async def work(conn: Any) -> dict[tuple[str, str], tuple[str, Doc]]:
             found = await self._fetch(conn, "token", wanted)
             missed = [w for w in wanted if w not in found]
             if missed:  # a token of the other version, while a rotation is under way
                 found |= await self._fetch(conn, "token_alt", missed)
-        except BaseException:  # failed or cancelled: the pool checks it, resets or replaces it
-            await self._pool.release(conn)
-            raise
-        self._keep(conn)
+            return found
+
+        found = await self._looking.run(work)
         return [found.get(w) for w in wanted]
-
-    def _keep(self, conn: Any) -> None:
-        """Keep the look-ups' connection for the next batch; an idle one goes back later."""
-        loop = asyncio.get_running_loop()
-        self._last_used = loop.time()
-        if self._reader is not None:  # another kept meanwhile (only if called other than
-            self._give_back(conn)  # through by_token): one is enough
-            return
-        self._reader = conn
-        if self._idle is None:
-            self._idle = loop.call_later(self.LOOKUP_IDLE, self._check_idle)
-
-    def _check_idle(self) -> None:
-        self._idle = None
-        if self._reader is None:  # in use (or returned): the next look-up arms the timer again
-            return
-        loop = asyncio.get_running_loop()
-        left = self._last_used + self.LOOKUP_IDLE - loop.time()
-        if left > 0:
-            self._idle = loop.call_later(left, self._check_idle)
-            return
-        conn, self._reader = self._reader, None
-        self._give_back(conn)
-
-    def _give_back(self, conn: Any) -> None:
-        task = asyncio.ensure_future(self._pool.release(conn))
-        self._returning.add(task)
-        task.add_done_callback(self._returning.discard)
 
     async def close(self) -> None:
         """Give the look-ups' connection back to the pool (``Pool.close`` waits for every
         connection to come back); the store still works after, acquiring again."""
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
         await self._alone_ended()
         await self._lookups.close()
-        conn, self._reader = self._reader, None
-        if conn is not None:
-            await self._pool.release(conn)
-        if self._returning:
-            await asyncio.gather(*self._returning, return_exceptions=True)
+        await self._looking.release()
 
     async def _fetch(
         self, conn: Any, column: str, wanted: Sequence[tuple[str, str]]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
 
+from hub.kept import KeptConnection
 from hub.records.model import Recorded
 
 __all__ = ["DeadlineStore", "Due", "DueBatch", "MemoryDeadlineStore", "Pending", "PgDeadlineStore"]
@@ -96,6 +97,7 @@ class PgDeadlineStore:
 
     def __init__(self, pool: Any, *, schema: str = "records") -> None:
         self._pool = pool
+        self._adding = KeptConnection(pool)  # the forwarders' one batch at a time
         quoted = f'"{schema}"'
         self._add, self._nearest, self._due, self._delete = (
             sql.replace("{s}", quoted) for sql in (_ADD, _NEAREST, _DUE, _DELETE)
@@ -104,13 +106,13 @@ class PgDeadlineStore:
     async def add(self, pending: Sequence[Pending]) -> None:
         if not pending:
             return
-        async with self._pool.acquire() as conn:  # the server's synchronous commit: durable
-            await conn.execute(
-                self._add,
-                [p.key for p in pending],
-                [p.deadline for p in pending],
-                [p.context for p in pending],
-            )
+        args = (
+            [p.key for p in pending],
+            [p.deadline for p in pending],
+            [p.context for p in pending],
+        )
+        # the server's synchronous commit: durable
+        await self._adding.run(lambda conn: conn.execute(self._add, *args))
 
     async def nearest(self) -> dt.datetime | None:
         async with self._pool.acquire() as conn:

@@ -39,6 +39,7 @@ from uuid import UUID
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from hub.kept import KeptConnection
 from hub.records import sql
 from hub.records.chain import chain
 from hub.records.checkpoints import (
@@ -162,6 +163,8 @@ class PgRecordStore:
         if not _IDENT.fullmatch(schema):
             raise SchemaError(f"schema name {schema!r} is not a plain lower-case identifier")
         self._pool = pool
+        # the claimer's and the record writer's statements, each one batch at a time
+        self._claiming, self._appending = KeptConnection(pool), KeptConnection(pool)
         self._schema = schema
         self._q = sql.statements(f'"{schema}"')
         self._lock = _lock_key(schema)
@@ -251,8 +254,7 @@ class PgRecordStore:
         records = chain(last_hash, before + 1, drafts)
         records[-1] = seal(self._key, records[-1])
         try:
-            async with self._pool.acquire() as conn:
-                await self._insert(conn, records)
+            await self._appending.run(lambda conn: self._insert(conn, records))
         except asyncpg.UniqueViolationError:  # another worker appended, or a repeated query
             return False
         self._written(records[-1])
@@ -426,10 +428,14 @@ class PgRecordStore:
         fresh (a replay, a redelivery: rare), says what took it. The second statement sees
         what another worker committed meanwhile, which the first one waited for."""
         keys, digests = [c.key for c in claims], [c.digest for c in claims]
-        async with self._pool.acquire() as conn:
+
+        async def work(conn: Any) -> tuple[set[UUID], list[Any]]:
             fresh = {row["k"] for row in await conn.fetch(self._q.claim, keys, digests, at)}
             taken = [c.key for c in claims if c.key not in fresh]
-            rows = iter(await conn.fetch(self._q.claimed, taken) if taken else ())
+            return fresh, (await conn.fetch(self._q.claimed, taken) if taken else [])
+
+        fresh, found_rows = await self._claiming.run(work)
+        rows = iter(found_rows)
         found = []
         for c in claims:
             row = None if c.key in fresh else next(rows)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hub.buckets import Rate, granted, refill
+from hub.kept import KeptConnection
 
 __all__ = ["MemoryQuotaStore", "PgQuotaStore", "QuotaStore", "Taken", "Want"]
 
@@ -71,20 +72,20 @@ class PgQuotaStore:
 
     def __init__(self, pool: Any, *, schema: str = "records") -> None:
         self._pool = pool
+        self._taking = KeptConnection(pool)  # the quota gate's one batch at a time
         self._take = _TAKE.replace("{s}", f'"{schema}"')
 
     async def take(self, wants: Sequence[Want], now: dt.datetime) -> list[Taken]:
         if not wants:
             return []
         keys = [w.key for w in wants]
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                self._take,
-                keys,
-                [w.n for w in wants],
-                [float(w.rate.burst) for w in wants],
-                [w.rate.per_second for w in wants],
-                now,
-            )
+        args = (
+            keys,
+            [w.n for w in wants],
+            [float(w.rate.burst) for w in wants],
+            [w.rate.per_second for w in wants],
+            now,
+        )
+        rows = await self._taking.run(lambda conn: conn.fetch(self._take, *args))
         found = {row["key"]: Taken(row["given"], row["tokens"]) for row in rows}
         return [found[key] for key in keys]

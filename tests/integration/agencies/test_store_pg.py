@@ -137,15 +137,14 @@ async def test_look_ups_keep_one_connection_between_batches_and_give_it_back(
 ) -> None:
     """bench/README.md, issue 19, the office nodes: no acquire and release per look-up."""
     before = await settled(pool)
-    keeping = PgStore(pool, "chiyoda-tax")
-    keeping.LOOKUP_IDLE = 0.2
+    keeping = PgStore(pool, "chiyoda-tax", idle=0.2)
     assert await keeping.by_token("taxpayers", "t1") == ("k1", {"income": 1})
     assert await keeping.by_token("taxpayers", "t2") == ("k2", {"income": 2})
     assert in_use(pool) == before + 1  # kept, not released, between the two batches
     found = await asyncio.gather(*(keeping.by_token("taxpayers", f"t{i}") for i in range(5)))
     assert found == [(f"k{i}", {"income": i}) for i in range(5)]
     assert in_use(pool) == before + 1  # one connection still, whatever the batch
-    await asyncio.sleep(0.5)  # idle past LOOKUP_IDLE: back in the pool
+    await asyncio.sleep(0.5)  # idle past its 0.2 s: back in the pool
     assert in_use(pool) == before
     assert await keeping.by_token("taxpayers", "t3") == ("k3", {"income": 3})
     await keeping.close()
@@ -191,8 +190,7 @@ async def test_a_look_up_cancelled_mid_query_gives_its_connection_back(
 async def test_a_closed_store_lets_the_pool_close_at_once(pool: asyncpg.Pool) -> None:
     async with fresh_database("renkei_store_close") as dsn:
         own = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-        office = PgStore(own, "chiyoda-tax")
-        office.LOOKUP_IDLE = 60.0  # only close gives it back in time
+        office = PgStore(own, "chiyoda-tax", idle=60.0)  # only close gives it back in time
         await office.migrate()
         assert await office.by_token("taxpayers", "t1") is None
         await office.close()
