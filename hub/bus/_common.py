@@ -98,22 +98,19 @@ async def run_handler(
         try:
             await handler(again)
         except Exception as exc:
-            # the operator's line; the traceback goes to debug (STYLE)
-            log.error(  # noqa: TRY400
-                "bus.handler_failed",
-                queue=delivery.queue,
-                message_id=delivery.message_id,
-                delivery_count=delivery.delivery_count,
-                error=type(exc).__name__,
-            )
             log.debug("bus.handler_traceback", queue=delivery.queue, exc_info=exc)
+            said = {
+                "queue": delivery.queue,
+                "message_id": delivery.message_id,
+                "delivery_count": delivery.delivery_count,
+                "error": type(exc).__name__,
+            }
             if not delivery.settled and store_down is not None and await store_down():
-                log.warning(
-                    "bus.handler_held", queue=delivery.queue, message_id=delivery.message_id
-                )
+                log.warning("bus.handler_held", **said)  # not an error: an outage waited out
                 await asyncio.sleep(pause)
                 pause, again = min(pause * 2, HOLD_MOST), cast(Delivery, _Again(delivery))
                 continue
+            log.error("bus.handler_failed", **said)  # noqa: TRY400 - the traceback is at debug
             if not delivery.settled:
                 await asyncio.sleep(retry_pause(delivery.delivery_count))
             if not delivery.settled:

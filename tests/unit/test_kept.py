@@ -22,6 +22,16 @@ class Conn:
         return self.closed
 
 
+def until(gate: asyncio.Event) -> Any:
+    """A statement that ends when ``gate`` is set: its connection's number."""
+
+    async def slow(conn: Conn) -> int:
+        await gate.wait()
+        return conn.n
+
+    return slow
+
+
 class Pool:
     """What KeptConnection uses of an asyncpg pool, counting acquires and releases."""
 
@@ -121,11 +131,7 @@ async def test_a_second_caller_meanwhile_takes_one_of_the_pools() -> None:
     pool = Pool()
     kept = KeptConnection(pool, idle=10)
     gate = asyncio.Event()
-
-    async def slow(conn: Conn) -> int:
-        await gate.wait()
-        return conn.n
-
+    slow = until(gate)
     first = asyncio.create_task(kept.run(slow))
     await asyncio.sleep(0)
     assert await kept.run(number) == 2  # the kept one is busy: the pool's, given back
@@ -156,11 +162,7 @@ async def test_release_leaves_a_running_statement_its_connection() -> None:
     pool = Pool()
     kept = KeptConnection(pool, idle=60)
     gate = asyncio.Event()
-
-    async def slow(conn: Conn) -> int:
-        await gate.wait()
-        return conn.n
-
+    slow = until(gate)
     running = asyncio.create_task(kept.run(slow))
     await asyncio.sleep(0)
     await kept.release()
