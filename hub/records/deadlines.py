@@ -42,6 +42,7 @@ _DUE = (
     " WHERE d.deadline <= $1 ORDER BY d.deadline LIMIT $2 FOR UPDATE OF d SKIP LOCKED"
 )
 _DELETE = "DELETE FROM {s}.pending_deadline WHERE key = ANY($1::uuid[])"
+_SWEEPING = "SET LOCAL synchronous_commit = off; SET LOCAL plan_cache_mode = force_custom_plan"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +123,10 @@ class PgDeadlineStore:
     @asynccontextmanager
     async def due(self, now: dt.datetime, limit: int) -> AsyncIterator[DueBatch]:
         async with self._pool.acquire() as conn, conn.transaction():
-            # not evidence: a delete lost in a crash brings its rows back, found recorded
-            await conn.execute("SET LOCAL synchronous_commit = off")
+            # not evidence: a delete lost in a crash brings its rows back, found recorded; and
+            # each sweep's statements planned for the tables as they are (a kept generic plan,
+            # made while they were tiny, scanned every access record for each due row)
+            await conn.execute(_SWEEPING)
             rows = await conn.fetch(self._due, now, limit)
             taken = DueBatch([Due(r["key"], r["context"], r["outcome"]) for r in rows])
             yield taken

@@ -106,6 +106,22 @@ BEGIN
 END
 $$;
 
+-- What took the keys a claim found taken (a replay, a redelivery: rare): the earlier claim's
+-- digest, and whether a record exists (n: the key's place in keys).  A function for its plan,
+-- as the claim: a prepared statement's generic plan, made while the tables were empty, read
+-- both whole tables on every call and was kept as they grew.  Index look-ups only.
+CREATE OR REPLACE FUNCTION {schema}.claimed_keys(keys uuid[])
+RETURNS TABLE (n bigint, digest bytea, recorded boolean) LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+BEGIN
+    RETURN QUERY SELECT k.n, c.digest,
+        EXISTS (SELECT 1 FROM {schema}.access_record r WHERE r.query_id = k.key)
+        FROM unnest(keys) WITH ORDINALITY AS k(key, n)
+        LEFT JOIN {schema}.query_claim c ON c.key = k.key;
+END
+$$;
+
 -- Held replies (hub.records.held): an answer the hub made itself (the portal's disclosure),
 -- as sent — its payload sealed for the requester — under the query's record key and the
 -- record's reply digest, so a request redelivered after the record finds its reply.  Not
@@ -137,6 +153,9 @@ $$;
 -- want[i] tokens from bucket keys[i] (refilled at rates[i] a second up to bursts[i]) and returns
 -- how many each gave and what it holds after: one call per batch, each row updated atomically
 -- (an UPDATE's SET reads the row it locks: concurrent hub processes never take a token twice).
+-- Its kept plan looks buckets up by key whatever the statistics said when it was made (as the
+-- claim's: planned on an empty table, it hashed every bucket on every call, and the buckets
+-- are updated on every query, so the table holds their old versions too until vacuumed).
 CREATE TABLE IF NOT EXISTS {schema}.quota_bucket (
     key    text             PRIMARY KEY,
     tokens double precision NOT NULL,
@@ -148,7 +167,9 @@ CREATE OR REPLACE FUNCTION {schema}.take_quota(
     keys text[], wants integer[], bursts double precision[], rates double precision[],
     now timestamptz
 ) RETURNS TABLE (key text, given integer, tokens double precision)
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
 #variable_conflict use_column
 BEGIN
     PERFORM set_config('synchronous_commit', 'off', true);  -- not evidence, as the claims

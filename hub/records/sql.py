@@ -236,11 +236,8 @@ _TEMPLATES: Final = Statements(
     # one statement per batch of claims: the fresh keys (schema.sql says why a function)
     claim="SELECT k FROM {s}.claim_queries($1::uuid[], $2::bytea[], $3) AS k",
     # the keys that were not fresh (a replay, a redelivery): their claim's digest and record
-    claimed=(
-        "SELECT c.digest, EXISTS (SELECT 1 FROM {s}.access_record r WHERE r.query_id = k.key)"
-        " AS recorded FROM unnest($1::uuid[]) WITH ORDINALITY AS k(key, n)"
-        " LEFT JOIN {s}.query_claim c ON c.key = k.key ORDER BY k.n"
-    ),
+    # (a function for its plan, as the claim: schema.sql)
+    claimed="SELECT digest, recorded FROM {s}.claimed_keys($1::uuid[]) ORDER BY n",
     forget_claims="DELETE FROM {s}.query_claim WHERE claimed_at < $1",
     # held replies (schema.sql: a function, for its commit that need not wait for the flush)
     hold_replies="SELECT {s}.hold_replies($1::uuid[], $2::bytea[], $3::bytea[], $4)",
