@@ -108,6 +108,27 @@ class MemoryStore:
 
 
 _COLUMNS = ("collection", "key", "token", "doc")
+# Many look-ups by token at once: a function for its plan. Sent as a statement, the join with
+# the wanted tokens turned to a generic plan made while the table was small — a hash of the
+# whole table — and kept it as the table grew (asyncpg keeps prepared statements per
+# connection); this plan, made once per session, looks each token up by index whatever the
+# statistics said when it was made. ``alt``: by ``token_alt`` (a key rotation under way).
+_BY_TOKENS = """
+CREATE OR REPLACE FUNCTION {s}.by_tokens(collections text[], tokens text[], alt boolean)
+RETURNS TABLE (collection text, token text, key text, doc jsonb) LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+BEGIN
+    IF alt THEN
+        RETURN QUERY SELECT d.collection, d.token_alt, d.key, d.doc FROM {s}.docs d
+            JOIN unnest(collections, tokens) AS w(c, t) ON d.collection = w.c AND d.token_alt = w.t;
+    ELSE
+        RETURN QUERY SELECT d.collection, d.token, d.key, d.doc FROM {s}.docs d
+            JOIN unnest(collections, tokens) AS w(c, t) ON d.collection = w.c AND d.token = w.t;
+    END IF;
+END
+$$;
+"""
 
 
 class PgStore:
@@ -145,7 +166,7 @@ class PgStore:
                 " WHERE token IS NOT NULL;"
                 f"ALTER TABLE {s}.docs ADD COLUMN IF NOT EXISTS token_alt text;"
                 f"CREATE UNIQUE INDEX IF NOT EXISTS docs_token_alt ON {s}.docs"
-                " (collection, token_alt) WHERE token_alt IS NOT NULL;"
+                " (collection, token_alt) WHERE token_alt IS NOT NULL;" + _BY_TOKENS.format(s=s)
             )
 
     async def put_many(self, collection: str, rows: Iterable[tuple[str, str | None, Doc]]) -> int:
@@ -229,13 +250,12 @@ class PgStore:
                 f" WHERE collection = $1 AND {column} = $2",
                 *wanted[0],
             )
-        else:
+        else:  # (a function for its plan: _BY_TOKENS)
             rows = await conn.fetch(
-                f"SELECT d.collection, d.{column} AS token, d.key, d.doc FROM {s}.docs d"
-                " JOIN unnest($1::text[], $2::text[]) AS w(collection, token)"
-                f" ON d.collection = w.collection AND d.{column} = w.token",
+                f"SELECT collection, token, key, doc FROM {s}.by_tokens($1, $2, $3)",
                 [c for c, _ in wanted],
                 [t for _, t in wanted],
+                column == "token_alt",
             )
         return {(r["collection"], r["token"]): (r["key"], orjson.loads(r["doc"])) for r in rows}
 
