@@ -107,13 +107,14 @@ END
 $$;
 
 -- What took the keys a claim found taken (a replay, a redelivery: rare): the earlier claim's
--- digest, and whether a record exists (n: the key's place in keys).  A function for its plan,
--- as the claim: a prepared statement's generic plan, made while the tables were empty, read
--- both whole tables on every call and was kept as they grew.  Index look-ups only.
+-- digest, and whether a record exists (n: the key's place in keys).  A function for its plan:
+-- sent as a statement, it turned to a generic plan made while the tables were empty, which read
+-- both whole tables on every call, kept as they grew.  Rare enough to be planned at each call,
+-- for the tables as they are then (a kept plan made on tables analyzed empty reads them whole
+-- whatever the enable_* settings say).
 CREATE OR REPLACE FUNCTION {schema}.claimed_keys(keys uuid[])
 RETURNS TABLE (n bigint, digest bytea, recorded boolean) LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+SET plan_cache_mode = force_custom_plan AS $$
 BEGIN
     RETURN QUERY SELECT k.n, c.digest,
         EXISTS (SELECT 1 FROM {schema}.access_record r WHERE r.query_id = k.key)

@@ -89,4 +89,5 @@ async def test_many_look_ups_at_once_go_by_index_after_the_table_grew(dsn: str) 
         await conn.close()
     batch = next(p for p in plans if "docs d" in p and "unnest" in p)
     assert "Index Scan using docs_token on docs" in batch, batch
+    assert "Index Cond: ((collection = w.c) AND (token = w.t))" in batch, batch  # per token
     assert "Seq Scan on docs" not in batch, batch
