@@ -1215,6 +1215,8 @@ async def after_checks(
         rows = await conn.fetch(
             "SELECT outcome, count(*) AS n FROM records.access_record GROUP BY outcome"
         )
+        # off: nothing analyzed or vacuumed during the run (docs/operations.md §7)
+        print(f"PostgreSQL autovacuum: {await conn.fetchval('SHOW autovacuum')}")
     finally:
         await conn.close()
     outcomes = {r["outcome"]: r["n"] for r in rows}
