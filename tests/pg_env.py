@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import asyncpg
 import pytest
 
-__all__ = ["ADMIN_DSN", "fresh_database"]
+__all__ = ["ADMIN_DSN", "fresh_database", "plans_of"]
 
 ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -32,3 +33,25 @@ async def fresh_database(prefix: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def plans_of(conn: asyncpg.Connection, work: Callable[[], Awaitable[Any]]) -> list[str]:
+    """The plans of every statement ``work`` runs on ``conn``, nested ones included, as run
+    (``auto_explain``): what a long-lived connection's kept plans do."""
+    seen: list[str] = []
+
+    def listen(_conn: object, msg: asyncpg.PostgresLogMessage) -> None:
+        seen.append(msg.message)
+
+    conn.add_log_listener(listen)
+    await conn.execute(
+        "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0;"
+        " SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice;"
+        " SET client_min_messages = notice"
+    )
+    try:
+        await work()
+    finally:
+        await conn.execute("SET auto_explain.log_min_duration = -1")
+        conn.remove_log_listener(listen)
+    return seen

@@ -11,12 +11,12 @@ kept connection would.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
-from pg_env import fresh_database
+from pg_env import fresh_database, plans_of
 
 from hub.node import PgStore
 
@@ -48,27 +48,6 @@ class _OneConnection:
         pass
 
 
-async def _plans_of(conn: asyncpg.Connection, work: Callable[[], Awaitable[Any]]) -> list[str]:
-    """The plans of every statement ``work`` runs on ``conn``, nested ones included, as run."""
-    seen: list[str] = []
-
-    def listen(_conn: object, msg: asyncpg.PostgresLogMessage) -> None:
-        seen.append(msg.message)
-
-    conn.add_log_listener(listen)
-    await conn.execute(
-        "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0;"
-        " SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice;"
-        " SET client_min_messages = notice"
-    )
-    try:
-        await work()
-    finally:
-        await conn.execute("SET auto_explain.log_min_duration = -1")
-        conn.remove_log_listener(listen)
-    return seen
-
-
 async def test_many_look_ups_at_once_go_by_index_after_the_table_grew(dsn: str) -> None:
     async with asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool:
         await PgStore(pool, "growing").migrate()
@@ -83,7 +62,7 @@ async def test_many_look_ups_at_once_go_by_index_after_the_table_grew(dsn: str) 
         for _ in range(6):  # a prepared statement's sixth run may turn to its generic plan
             assert await three() == [None, None, None]  # planned: the table is empty
         await conn.execute(_FAKE_DOCS, GROWN)
-        plans = await _plans_of(conn, three)
+        plans = await plans_of(conn, three)
         await office.close()
     finally:
         await conn.close()

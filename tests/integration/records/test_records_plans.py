@@ -14,14 +14,14 @@ long-lived connection would.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pg_env import plans_of
 
 from hub.records import PgRecordStore
 from hub.records.deadlines import PgDeadlineStore
@@ -50,27 +50,6 @@ SELECT gen_random_uuid(), now() + interval '1 hour', '' FROM generate_series(1, 
 """
 
 
-async def _plans_of(conn: asyncpg.Connection, work: Callable[[], Awaitable[Any]]) -> list[str]:
-    """The plans of every statement ``work`` runs on ``conn``, nested ones included, as run."""
-    seen: list[str] = []
-
-    def listen(_conn: object, msg: asyncpg.PostgresLogMessage) -> None:
-        seen.append(msg.message)
-
-    conn.add_log_listener(listen)
-    await conn.execute(
-        "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0;"
-        " SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice;"
-        " SET client_min_messages = notice"
-    )
-    try:
-        await work()
-    finally:
-        await conn.execute("SET auto_explain.log_min_duration = -1")
-        conn.remove_log_listener(listen)
-    return seen
-
-
 def _plan(plans: list[str], *words: str) -> str:
     """The one plan whose text holds all ``words``."""
     return next(p for p in plans if all(w in p for w in words))
@@ -85,7 +64,7 @@ async def test_the_claim_looks_records_up_by_index_after_the_table_grew(
     async with pool.acquire() as conn:
         assert await conn.fetch(claim, [uuid4()], [b"d"], now)  # planned: the table is empty
         await conn.execute(_FAKE_RECORDS.format(s=f'"{schema}"'), GROWN)
-        plans = await _plans_of(conn, lambda: conn.fetch(claim, [uuid4()], [b"d"], now))
+        plans = await plans_of(conn, lambda: conn.fetch(claim, [uuid4()], [b"d"], now))
     insert = _plan(plans, "INSERT INTO", "query_claim")
     assert "Index Only Scan using access_record_query_id_key" in insert, insert
     assert "Seq Scan on access_record" not in insert, insert
@@ -104,7 +83,7 @@ async def test_what_took_a_key_is_looked_up_by_index_after_the_tables_grew(
             assert await conn.fetch(claimed, [uuid4()]) == [(None, False)]
         await conn.execute(_FAKE_RECORDS.format(s=s), GROWN)
         await conn.execute(_FAKE_CLAIMS.format(s=s), GROWN)
-        plans = await _plans_of(conn, lambda: conn.fetch(claimed, [uuid4(), uuid4()]))
+        plans = await plans_of(conn, lambda: conn.fetch(claimed, [uuid4(), uuid4()]))
     found = _plan(plans, "query_claim", "access_record")
     assert "Index Cond: (key = k.key)" in found, found  # a look-up per key, no scan
     assert "Index Cond: (query_id = k.key)" in found, found
@@ -122,7 +101,7 @@ async def test_a_quota_take_looks_its_buckets_up_by_key_after_the_table_grew(
     async with pool.acquire() as conn:
         assert len(await conn.fetch(take, *args)) == 1  # planned: the table is empty
         await conn.execute(_FAKE_BUCKETS.format(s=s), GROWN)
-        plans = await _plans_of(conn, lambda: conn.fetch(take, *args))
+        plans = await plans_of(conn, lambda: conn.fetch(take, *args))
     update = _plan(plans, "UPDATE", "quota_bucket")
     assert "Index Scan using quota_bucket_pkey" in update, update
     assert "Index Cond: (key = t.key)" in update, update  # a look-up per key, no scan
@@ -164,7 +143,7 @@ async def test_the_deadline_sweep_looks_rows_up_by_index_after_the_tables_grew(
             async with store.due(now, 100) as due:
                 assert len(due.rows) == 1
 
-        plans = await _plans_of(conn, sweep)
+        plans = await plans_of(conn, sweep)
     taken = _plan(plans, "pending_deadline d", "access_record r")
     assert "Index Scan using access_record_query_id_key" in taken, taken
     assert "Index Cond: (query_id = d.key)" in taken, taken  # a look-up per row, no scan
