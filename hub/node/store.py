@@ -155,8 +155,11 @@ class PgStore:
         self._batched = 0  # callers in or waiting for a batch
 
     async def migrate(self) -> None:
+        """Create or bring up to date the office's schema; copies of one office starting at once
+        take turns (without the lock their DDL deadlocked one another)."""
         s = self._schema
-        async with self._pool.acquire() as conn:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"renkei {s}")
             await conn.execute(
                 f"CREATE SCHEMA IF NOT EXISTS {s};"
                 f"CREATE TABLE IF NOT EXISTS {s}.docs ("

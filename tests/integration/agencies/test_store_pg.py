@@ -71,6 +71,9 @@ async def test_a_token_key_rotation_finds_everyone_by_either_version(pool: async
     assert await office.retoken(version_2) == 0
     assert (await tokens(pool))["k1"] == ("2-a", "1-a")
     assert await office.by_token("taxpayers", "1-a") == ("k1", {"n": 1})
+    asked = ("1-a", "1-bb", "1-d")  # the first alone; the others miss by token in one batch
+    found = await asyncio.gather(*(office.by_token("taxpayers", t) for t in asked))
+    assert found == [("k1", {"n": 1}), ("k2", {"n": 2}), ("k4", {"n": 4})]  # by token_alt
     assert await office.token_of("k1") == "2-a"  # what the office asks with from now on
 
     await office.put_many("taxpayers", [("k5", "1-e", {"n": 5})])  # made before the switch
@@ -84,6 +87,13 @@ async def test_a_token_key_rotation_finds_everyone_by_either_version(pool: async
     }
     assert await office.by_token("taxpayers", "1-a") is None
     assert await office.by_token("taxpayers", "2-e") == ("k5", {"n": 5})
+
+
+async def test_copies_of_one_office_migrate_its_store_at_once(pool: asyncpg.Pool) -> None:
+    """Copies of one office started together take turns at the DDL (it deadlocked)."""
+    copies = [PgStore(pool, "copied") for _ in range(4)]
+    for _ in range(3):  # a new store, then one migrated already
+        await asyncio.gather(*(copy.migrate() for copy in copies))
 
 
 async def test_one_look_up_finds_the_key_and_document(store: PgStore) -> None:
