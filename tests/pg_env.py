@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
@@ -14,7 +14,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
-__all__ = ["ADMIN_DSN", "fresh_database", "plans_of"]
+__all__ = ["ADMIN_DSN", "OneConnection", "fresh_database", "plans_of"]
 
 ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -37,7 +37,8 @@ async def fresh_database(prefix: str) -> AsyncIterator[str]:
 
 async def plans_of(conn: asyncpg.Connection, work: Callable[[], Awaitable[Any]]) -> list[str]:
     """The plans of every statement ``work`` runs on ``conn``, nested ones included, as run
-    (``auto_explain``): what a long-lived connection's kept plans do."""
+    (``auto_explain``): what a long-lived connection's kept plans do. Loading the module takes
+    a superuser, as ``RENKEI_TEST_PG_DSN``'s default is."""
     seen: list[str] = []
 
     def listen(_conn: object, msg: asyncpg.PostgresLogMessage) -> None:
@@ -55,3 +56,34 @@ async def plans_of(conn: asyncpg.Connection, work: Callable[[], Awaitable[Any]])
         await conn.execute("SET auto_explain.log_min_duration = -1")
         conn.remove_log_listener(listen)
     return seen
+
+
+class OneConnection:
+    """A pool of one connection (the one whose plans a test reads): ``acquire()`` awaited or
+    entered with ``async with``, as asyncpg's pool allows; ``release`` keeps it."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    def acquire(self) -> _Held:
+        return _Held(self._conn)
+
+    async def release(self, _conn: asyncpg.Connection) -> None:
+        pass
+
+
+class _Held:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    def __await__(self) -> Generator[Any, None, asyncpg.Connection]:
+        return self._given().__await__()
+
+    async def _given(self) -> asyncpg.Connection:
+        return self._conn
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        return self._conn
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from pg_env import fresh_database, plans_of
+from pg_env import OneConnection, fresh_database, plans_of
 
 from hub.node import PgStore
 
@@ -35,25 +35,12 @@ async def dsn() -> AsyncIterator[str]:
         yield found
 
 
-class _OneConnection:
-    """A pool of the one connection whose plans the test reads (given back: kept)."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-
-    async def acquire(self) -> asyncpg.Connection:
-        return self._conn
-
-    async def release(self, _conn: asyncpg.Connection) -> None:
-        pass
-
-
 async def test_many_look_ups_at_once_go_by_index_after_the_table_grew(dsn: str) -> None:
     async with asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool:
         await PgStore(pool, "growing").migrate()
     conn = await asyncpg.connect(dsn)
     try:
-        office = PgStore(_OneConnection(conn), "growing")
+        office = PgStore(OneConnection(conn), "growing")
 
         async def three() -> list[Any]:  # one alone, then two together: one batch
             tokens = ("t1", "t2", "t3")
