@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What several queries in one message would save: the bare two-hop relay of `query_bench.py`,
 each message carrying one query, against the same relay with each message carrying ``--bundle``
-queries (a body that many times the size), side by side in one run.
+queries (a body that many times the size), side by side in one run, at as many queries in
+flight either way.
 
     .venv/bin/python bench/bundle_bench.py [--bundle 8] [--duration 10] [--inflight 64,128]
 
@@ -9,9 +10,10 @@ The relay's processes are nothing but the messaging (aio-pika on aiormq, publish
 quorum queues, one ack per message): their CPU per query, and RabbitMQ's, is what moving a query
 costs. The middle and the provider forward a body as they find it, so a bundle is only a larger
 body; the client counts ``--bundle`` queries per answer. Phases alternate (one query a message,
-then bundles, at each in-flight count), so both meet the same machine. The question this answers
-for issue 19 (bench/README.md, "What the three targets ask of this design"): how much of the
-messaging cost per query bundles take away on this machine, measured, not estimated.
+then bundles, ``--rounds`` times at each in-flight count), so both meet the same machine. The
+question this answers for issue 19 (bench/README.md, "What the three targets ask of this
+design"): how much of the messaging cost per query bundles take away on this machine. What a
+real bundle adds (packing, unpacking, per-query settlement) is not in it.
 """
 
 from __future__ import annotations
@@ -45,7 +47,10 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--bundle", type=int, default=8, help="queries a message (default 8)")
     ap.add_argument("--duration", type=float, default=10.0, help="measured seconds a phase")
     ap.add_argument("--warmup", type=float, default=2.0)
-    ap.add_argument("--inflight", default="64,128", help="messages in flight, comma-separated")
+    ap.add_argument(
+        "--inflight", default="64,128", help="queries in flight, comma-separated (default 64,128)"
+    )
+    ap.add_argument("--rounds", type=int, default=2, help="times each pair of phases runs")
     ap.add_argument("--prefetch", type=int, default=100)
     args = ap.parse_args()
     if args.bundle < 2:
@@ -82,20 +87,23 @@ async def run(args: argparse.Namespace) -> int:
 
         print(f"bundles of {args.bundle} queries ({QUERY_BYTES * args.bundle} bytes) against one")
         for n in args.inflight:
-            for k in (1, args.bundle):
-                client.size = QUERY_BYTES * k  # a bundle: k queries' bytes in one body
-                phase = Phase("baseline", "saturated", inflight=n)
-                await closed_loop(phase, client.call, groups, args.warmup, args.duration)
-                if phase.errors:
-                    print(f"  errors: {dict(phase.problems)}")
-                cpu = phase.cpu_us()
-                per_query = {g: us / k for g, us in cpu.items()}
-                parts = " ".join(f"{g}={v:.0f}" for g, v in per_query.items())
-                print(
-                    f"{k:2d} a message, {n:3d} in flight: {phase.rate * k:8.1f} queries/s"
-                    f" ({phase.rate:7.1f} messages/s); CPU µs a query: {parts}",
-                    flush=True,
-                )
+            for _ in range(args.rounds):
+                for k in (1, args.bundle):
+                    client.size = QUERY_BYTES * k  # a bundle: k queries' bytes in one body
+                    # as many queries in flight either way: n / k bundles
+                    phase = Phase("baseline", "saturated", inflight=max(1, n // k))
+                    await closed_loop(phase, client.call, groups, args.warmup, args.duration)
+                    if phase.errors:
+                        print(f"  errors: {dict(phase.problems)}")
+                    cpu = phase.cpu_us()
+                    per_query = {g: us / k for g, us in cpu.items()}
+                    parts = " ".join(f"{g}={v:.0f}" for g, v in per_query.items())
+                    print(
+                        f"{k:2d} a message, {n:3d} queries in flight:"
+                        f" {phase.rate * k:8.1f} queries/s ({phase.rate:7.1f} messages/s);"
+                        f" CPU µs a query: {parts}",
+                        flush=True,
+                    )
         return 0
     finally:
         if client is not None:

@@ -966,6 +966,8 @@ async def run(args: argparse.Namespace) -> int:
         # carries full collections of everything the bench imported
         gc.collect()
         gc.freeze()
+        # off: nothing analyzed or vacuumed during the run (docs/operations.md §1)
+        print(f"PostgreSQL autovacuum: {await show(renkei.db_url, 'autovacuum')}", flush=True)
         pids = {name: s.pid for name, s in renkei.services.items()}
         print(
             f"renkei pids {pids}; baseline middle {roles['middle'].pid} provider "
@@ -1215,8 +1217,6 @@ async def after_checks(
         rows = await conn.fetch(
             "SELECT outcome, count(*) AS n FROM records.access_record GROUP BY outcome"
         )
-        # off: nothing analyzed or vacuumed during the run (docs/operations.md §7)
-        print(f"PostgreSQL autovacuum: {await conn.fetchval('SHOW autovacuum')}")
     finally:
         await conn.close()
     outcomes = {r["outcome"]: r["n"] for r in rows}
@@ -1325,6 +1325,15 @@ def traced_summary(off: Phase, on: Phase, sat: Mapping[str, list[Phase]]) -> Non
     )
     cpu = best_on.cpu_us()
     print("CPU µs per answer, traced: " + ", ".join(f"{g} {v:.0f}" for g, v in cpu.items()))
+
+
+async def show(db_url: str, setting: str) -> str:
+    """The server's value of ``setting``."""
+    conn = await asyncpg.connect(db_url)
+    try:
+        return str(await conn.fetchval(f"SHOW {setting}"))
+    finally:
+        await conn.close()
 
 
 async def spans_stored(renkei: Renkei) -> str:

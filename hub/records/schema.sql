@@ -86,12 +86,12 @@ CREATE INDEX IF NOT EXISTS pending_deadline_at_idx ON {schema}.pending_deadline 
 
 -- Claim the keys neither claimed nor recorded yet; returns them.  A function for its plan: a
 -- statement sent with a one-key array is planned anew at every call (the custom plan looks
--- cheaper); here the plan is generic and kept.  Kept for the session's life, so it must not
--- depend on how big access_record was when it was made: planned on a new deployment's empty
--- table, the cheapest check looked like hashing the whole table, and that plan was kept while
--- the table grew (every claim then read every record: 14 ms a claim at 50,000).  Index
--- look-ups only, whatever the statistics say.  A claim
--- is not evidence: its commit need not wait for the WAL flush (a crash of PostgreSQL loses at
+-- cheaper); here the plan is generic and kept, for the session's life.  Planned on a new
+-- deployment's empty table, the cheapest check looked like hashing the whole table, and that
+-- plan was kept while the table grew (every claim then read every record: 14 ms a claim at
+-- 50,000).  With the settings below, a plan made on a table never analyzed looks each key up
+-- by index; one made on a table analyzed while empty still reads it whole until the next
+-- ANALYZE (autovacuum must stay on).  A claim is not evidence: its commit need not wait for the WAL flush (a crash of PostgreSQL loses at
 -- most the last few hundred ms of claims; the records themselves stay synchronous).
 CREATE OR REPLACE FUNCTION {schema}.claim_queries(keys uuid[], digests bytea[], at timestamptz)
 RETURNS SETOF uuid LANGUAGE plpgsql
@@ -154,7 +154,7 @@ $$;
 -- want[i] tokens from bucket keys[i] (refilled at rates[i] a second up to bursts[i]) and returns
 -- how many each gave and what it holds after: one call per batch, each row updated atomically
 -- (an UPDATE's SET reads the row it locks: concurrent hub processes never take a token twice).
--- Its kept plan looks buckets up by key whatever the statistics said when it was made (as the
+-- Its kept plan looks buckets up by key when made on a table never analyzed (as the
 -- claim's: planned on an empty table, it hashed every bucket on every call, and the buckets
 -- are updated on every query, so the table holds their old versions too until vacuumed).
 CREATE TABLE IF NOT EXISTS {schema}.quota_bucket (
