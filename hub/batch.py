@@ -3,6 +3,12 @@
 When nothing is in flight the first caller's item goes out at once (lowest latency at one in
 flight); while a batch is in flight, new items wait and go out together in the next one. Each
 caller awaits its own result; a failed batch fails every caller in it.
+
+``inline``: an item submitted while nothing is in flight is flushed in its caller's own task,
+not in a task of the batcher's (at one in flight, every item: no task to create, start and
+hear from); the items submitted meanwhile go in the next batch once it has ended, so flushes
+stay one at a time. A caller cancelled during its own flush cuts that flush short — for reads
+only (an office's look-ups), where going again is harmless.
 """
 
 from __future__ import annotations
@@ -19,19 +25,37 @@ R = TypeVar("R")
 
 class Batcher(Generic[T, R]):
     def __init__(
-        self, flush: Callable[[Sequence[T]], Awaitable[Sequence[R]]], *, max_batch: int
+        self,
+        flush: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
+        *,
+        max_batch: int,
+        inline: bool = False,
     ) -> None:
         self._flush = flush
         self._max = max_batch
+        self._inline = inline
         self._items: list[T] = []
         self._futures: list[asyncio.Future[R]] = []
         self._running: asyncio.Task[None] | None = None
+        self._alone: asyncio.Future[None] | None = None  # an inline flush: done when it ends
 
     async def submit(self, item: T) -> R:
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if self._inline and self._running is None and self._alone is None:
+            self._alone = loop.create_future()
+            try:
+                results = await self._flush([item])
+            finally:
+                ended, self._alone = self._alone, None
+                ended.set_result(None)
+                if self._items:  # submitted meanwhile: their batch now
+                    self._running = asyncio.create_task(self._drain())
+            _check_count(1, len(results))
+            return results[0]
+        future: asyncio.Future[R] = loop.create_future()
         self._items.append(item)
         self._futures.append(future)
-        if self._running is None:
+        if self._running is None and self._alone is None:
             self._running = asyncio.create_task(self._drain())
         return await future
 
@@ -58,8 +82,8 @@ class Batcher(Generic[T, R]):
 
     async def close(self) -> None:
         """Wait for everything submitted so far to be flushed."""
-        while self._running is not None:
-            await asyncio.shield(self._running)
+        while (busy := self._running or self._alone) is not None:
+            await asyncio.shield(busy)
 
 
 def _fail(futures: list[asyncio.Future[R]], exc: BaseException) -> None:

@@ -13,7 +13,6 @@ run by the operator's ``renkei tokens`` commands with the token keys (the store 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -136,7 +135,7 @@ class PgStore:
 
     Look-ups by token (``by_token``: a provider's every answer) go one at a time: one asked
     while none is in flight runs at once in its caller's task; the ones asked meanwhile wait
-    and go together in the next batch (``Batcher``), after it. They run over a connection of
+    and go together in the next batch (``Batcher(inline=True)``), after it. They run over a connection of
     the pool that the store keeps between look-ups (``hub.kept.KeptConnection``), not acquired
     and released each time (asyncpg's acquire and release cost about as much client CPU as the
     query itself); it goes back to the pool after ``idle`` seconds without a look-up, after a
@@ -147,12 +146,10 @@ class PgStore:
         self._looking = KeptConnection(pool, idle=idle)
         self._schema = schema_for(office)
         # concurrent lookups by token share one query (an office answers many queries at once)
+        # (inline: a look-up asked while none is in flight runs in its caller's task)
         self._lookups: Batcher[tuple[str, str], tuple[str, Doc] | None] = Batcher(
-            self._after_alone, max_batch=500
+            self._look_up, max_batch=500, inline=True
         )
-        self._alone = False  # a look-up running in its caller's task (none in flight before it)
-        self._alone_done: asyncio.Future[None] | None = None  # for a batch waiting for it
-        self._batched = 0  # callers in or waiting for a batch
 
     async def migrate(self) -> None:
         """Create or bring up to date the office's schema; copies of one office starting at once
@@ -198,31 +195,7 @@ class PgStore:
         return None if raw is None else orjson.loads(raw)
 
     async def by_token(self, collection: str, token: str) -> tuple[str, Doc] | None:
-        if self._alone or self._batched:  # one in flight: wait, and go in the next batch
-            self._batched += 1
-            try:
-                return await self._lookups.submit((collection, token))
-            finally:
-                self._batched -= 1
-        self._alone = True  # none in flight (at one in flight, every one): no batch task
-        try:
-            return (await self._look_up([(collection, token)]))[0]
-        finally:
-            self._alone = False
-            waiting, self._alone_done = self._alone_done, None
-            if waiting is not None and not waiting.done():
-                waiting.set_result(None)
-
-    async def _after_alone(self, wanted: Sequence[tuple[str, str]]) -> list[tuple[str, Doc] | None]:
-        """A batch, once the look-up running alone has ended: one at a time, always."""
-        await self._alone_ended()
-        return await self._look_up(wanted)
-
-    async def _alone_ended(self) -> None:
-        while self._alone:
-            if self._alone_done is None:
-                self._alone_done = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._alone_done)
+        return await self._lookups.submit((collection, token))
 
     async def _look_up(self, wanted: Sequence[tuple[str, str]]) -> list[tuple[str, Doc] | None]:
         async def work(conn: Any) -> dict[tuple[str, str], tuple[str, Doc]]:
@@ -238,7 +211,6 @@ class PgStore:
     async def close(self) -> None:
         """Give the look-ups' connection back to the pool (``Pool.close`` waits for every
         connection to come back); the store still works after, acquiring again."""
-        await self._alone_ended()
         await self._lookups.close()
         await self._looking.release()
 

@@ -239,13 +239,17 @@ async def test_a_look_up_with_none_in_flight_runs_in_its_callers_task(
 ) -> None:
     """At one in flight (every look-up then): no batch task, no hand-over between tasks."""
     office = PgStore(pool, "chiyoda-tax")
+    looking = office._look_up
+    ran_in: list[asyncio.Task[Any] | None] = []
 
-    async def no_batch(item: tuple[str, str]) -> None:
-        raise AssertionError(f"{item} went through the batcher")
+    async def where(wanted: list[tuple[str, str]]) -> list[Any]:
+        ran_in.append(asyncio.current_task())
+        return await looking(wanted)
 
-    monkeypatch.setattr(office._lookups, "submit", no_batch)
+    monkeypatch.setattr(office._lookups, "_flush", where)
     for i in range(3):
         assert await office.by_token("taxpayers", f"t{i}") == (f"k{i}", {"income": i})
+    assert ran_in == [asyncio.current_task()] * 3  # no batch task: the caller's own
     await office.close()
 
 
@@ -269,7 +273,7 @@ async def test_look_ups_asked_meanwhile_go_in_one_batch_after_it_never_two_at_on
         finally:
             at_once[0] -= 1
 
-    monkeypatch.setattr(office, "_look_up", counted)
+    monkeypatch.setattr(office._lookups, "_flush", counted)
     first = asyncio.ensure_future(office.by_token("taxpayers", "t0"))
     await asyncio.sleep(0)  # running alone
     rest = [asyncio.ensure_future(office.by_token("taxpayers", f"t{i}")) for i in range(1, 6)]

@@ -140,3 +140,72 @@ async def test_close_with_nothing_in_flight_returns_at_once() -> None:
     closing = asyncio.create_task(batcher.close())
     await settle()
     assert closing.done()  # nothing to wait for: done within a few turns of the loop
+
+
+# ---- inline: an item with nothing in flight is flushed in its caller's task -------------------
+
+
+class Where(Downstream):
+    """A Downstream that also records the task each batch was flushed in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tasks: list[asyncio.Task[object] | None] = []
+
+    async def __call__(self, items: Sequence[int]) -> Sequence[str]:
+        self.tasks.append(asyncio.current_task())
+        return await super().__call__(items)
+
+
+async def test_inline_flushes_a_lone_item_in_its_callers_task() -> None:
+    down = Where()
+    batcher = Batcher(down, max_batch=10, inline=True)
+    for i in range(3):
+        assert await batcher.submit(i) == f"r{i}"
+    assert down.tasks == [asyncio.current_task()] * 3
+    assert Batcher(Where(), max_batch=10)._inline is False  # only when asked for
+
+
+async def test_inline_items_submitted_meanwhile_go_together_after_it_one_flush_at_a_time() -> None:
+    down = Where()
+    down.gate.clear()
+    batcher = Batcher(down, max_batch=10, inline=True)
+    first = asyncio.create_task(batcher.submit(0))
+    await settle()
+    rest = [asyncio.create_task(batcher.submit(i)) for i in range(1, 4)]
+    await settle()
+    assert down.batches == [[0]]  # the others wait for it to end
+    down.gate.set()
+    assert await asyncio.gather(first, *rest) == [f"r{i}" for i in range(4)]
+    assert down.batches == [[0], [1, 2, 3]]
+    assert down.tasks[0] is first and down.tasks[1] not in (first, *rest)  # then a batch task
+
+
+async def test_inline_a_failing_flush_fails_its_caller_and_the_others_still_go() -> None:
+    down = Downstream()
+    down.gate.clear()
+    down.fail_on = {0}
+    batcher = Batcher(down, max_batch=10, inline=True)
+    first = asyncio.create_task(batcher.submit(0))
+    await settle()
+    second = asyncio.create_task(batcher.submit(1))
+    await settle()
+    down.gate.set()
+    with pytest.raises(ConnectionError):
+        await first
+    assert await second == "r1"
+
+
+async def test_inline_close_waits_for_the_callers_flush_and_what_queued_behind_it() -> None:
+    down = Downstream()
+    down.gate.clear()
+    batcher = Batcher(down, max_batch=10, inline=True)
+    tasks = [asyncio.create_task(batcher.submit(i)) for i in range(3)]
+    await settle()
+    closing = asyncio.create_task(batcher.close())
+    await settle()
+    assert not closing.done()
+    down.gate.set()
+    await asyncio.wait_for(closing, 1)
+    assert all(t.done() for t in tasks)
+    assert down.batches == [[0], [1, 2]]
