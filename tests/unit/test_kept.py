@@ -22,14 +22,17 @@ class Conn:
         return self.closed
 
 
-def until(gate: asyncio.Event) -> Any:
-    """A statement that ends when ``gate`` is set: its connection's number."""
+async def held_open(kept: KeptConnection) -> tuple[asyncio.Task[int], asyncio.Event]:
+    """A statement running on ``kept`` until the event is set (then: its connection's number)."""
+    gate = asyncio.Event()
 
     async def slow(conn: Conn) -> int:
         await gate.wait()
         return conn.n
 
-    return slow
+    running = asyncio.create_task(kept.run(slow))
+    await asyncio.sleep(0)
+    return running, gate
 
 
 class Pool:
@@ -130,10 +133,7 @@ async def test_a_closed_connection_is_given_back_and_replaced() -> None:
 async def test_a_second_caller_meanwhile_takes_one_of_the_pools() -> None:
     pool = Pool()
     kept = KeptConnection(pool, idle=10)
-    gate = asyncio.Event()
-    slow = until(gate)
-    first = asyncio.create_task(kept.run(slow))
-    await asyncio.sleep(0)
+    first, gate = await held_open(kept)
     assert await kept.run(number) == 2  # the kept one is busy: the pool's, given back
     assert pool.released == [2]
     gate.set()
@@ -161,10 +161,7 @@ async def test_close_pool_gives_the_kept_connections_back_first() -> None:
 async def test_release_leaves_a_running_statement_its_connection() -> None:
     pool = Pool()
     kept = KeptConnection(pool, idle=60)
-    gate = asyncio.Event()
-    slow = until(gate)
-    running = asyncio.create_task(kept.run(slow))
-    await asyncio.sleep(0)
+    running, gate = await held_open(kept)
     await kept.release()
     assert pool.released == []
     gate.set()
