@@ -88,8 +88,8 @@ CREATE INDEX IF NOT EXISTS pending_deadline_at_idx ON {schema}.pending_deadline 
 -- statement sent with a one-key array is planned anew at every call (the custom plan looks
 -- cheaper); here the plan is generic and kept, for the session's life.  Planned on a new
 -- deployment's empty table, the cheapest check looked like hashing the whole table, and that
--- plan was kept while the table grew (every claim then read every record: 14 ms a claim at
--- 50,000).  With the settings below, a plan made on a table never analyzed looks each key up
+-- plan was kept while the table grew (every claim then read every record: 7–8 ms a claim at
+-- 50,000, bench/plan_bench.py).  With the settings below, a plan made on a table never analyzed looks each key up
 -- by index; one made on a table analyzed while empty still reads it whole until the next
 -- ANALYZE (autovacuum must stay on).  A claim is not evidence: its commit need not wait for the WAL flush (a crash of PostgreSQL loses at
 -- most the last few hundred ms of claims; the records themselves stay synchronous).
