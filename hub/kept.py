@@ -8,7 +8,7 @@ paid that four times an answer and the office once. :class:`KeptConnection` keep
 connection it took for the next statement of the same caller — a batcher's flush, one at a
 time — and gives it back to the pool once it has been idle for ``idle`` seconds, or at once
 when a statement on it fails (the pool checks a connection given back and replaces a broken
-one), or when it is found closed. A second caller while the kept one is in use takes a
+one), or when it is found closed or lost. A second caller while the kept one is in use takes a
 connection of the pool as before. ``Pool.close`` waits for every connection: close a pool with
 kept connections by :func:`close_pool`, which gives them back first (else the close waits up to
 ``idle``).
@@ -20,6 +20,8 @@ import asyncio
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+
+import asyncpg
 
 __all__ = ["IDLE", "KeptConnection", "close_pool"]
 
@@ -47,7 +49,7 @@ class KeptConnection:
         self._busy = True
         try:
             conn = self._conn
-            if conn is not None and conn.is_closed():
+            if conn is not None and _lost(conn):
                 self._conn = None
                 await self._pool.release(conn)  # the pool replaces it
                 conn = None
@@ -96,6 +98,16 @@ class KeptConnection:
         if self._conn is not None and not self._busy:
             conn, self._conn = self._conn, None
             await self._pool.release(conn)
+
+
+def _lost(conn: Any) -> bool:
+    """Whether the kept connection is closed, or gone from its proxy: asyncpg's pool detaches
+    the proxy of a connection lost while out of the pool (its server gone, its session cut),
+    and the proxy then answers every call, ``is_closed`` too, with ``InterfaceError``."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        return True
 
 
 async def close_pool(pool: Any) -> None:

@@ -189,19 +189,36 @@ class Deployment:
         assert len(found) == 1
         return found[0]
 
+    async def deadline_left(
+        self, requester: str, query_id: uuid.UUID, within: float = 30.0
+    ) -> None:
+        """Once the hub has left the forwarded query's deadline in the store (the request then
+        done with: a fault after this one is on the answer's path alone)."""
+        key = record_key(requester, query_id)
+        async with asyncio.timeout(within):
+            while not await self.db.fetchval(  # noqa: ASYNC110 - a table, no event
+                "SELECT count(*) FROM records.pending_deadline WHERE key = $1", key
+            ):
+                await asyncio.sleep(0.05)
+
     @contextlib.asynccontextmanager
     async def records_unwritable(self) -> AsyncIterator[None]:
         """To the hub, the access records cannot be written: its sessions are cut (as by a
         restart of PostgreSQL) and every write fails at once — its role loses the right to
         insert records — until the block ends (everybody else's sessions go on)."""
         await self.db.execute(f"REVOKE INSERT ON records.access_record FROM {self.role}")
-        await self.admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", self.role
-        )
+        await self.cut_sessions()
         try:
             yield
         finally:
             await self.db.execute(f"GRANT INSERT ON records.access_record TO {self.role}")
+
+    async def cut_sessions(self) -> None:
+        """The hub's database sessions cut, as by a restart of PostgreSQL (its statements under
+        way fail; it connects again at once)."""
+        await self.admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", self.role
+        )
 
     async def close(self) -> None:
         for net in reversed(self.nets):

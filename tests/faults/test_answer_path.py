@@ -60,6 +60,7 @@ async def test_a_record_write_failing_holds_the_answer_until_the_database_is_bac
     q = query(dep.token(RRC, CHILD), deadline=30)
     await child.send(encode(q))
     fwd = await tax.forwarded()
+    await dep.deadline_left(CHILD, q.envelope.correlation_id)  # the fault on the answer's path
     async with dep.records_unwritable():
         await tax.answer(fwd)
         await asyncio.sleep(8)  # the hub tries, fails, holds on (nothing to wait for: a fault)
@@ -81,6 +82,7 @@ async def test_past_its_deadline_an_unrecordable_answer_is_recorded_as_timed_out
     q = query(dep.token(RRC, CHILD), deadline=3)
     await child.send(encode(q))
     fwd = await tax.forwarded()
+    await dep.deadline_left(CHILD, q.envelope.correlation_id)  # the fault on the answer's path
     async with dep.records_unwritable():
         await tax.answer(fwd)
         await asyncio.sleep(4)  # past the deadline with the database still gone
@@ -89,6 +91,43 @@ async def test_past_its_deadline_an_unrecordable_answer_is_recorded_as_timed_out
     assert (await dep.record(CHILD, q.envelope.correlation_id))["outcome"] == "timed_out"
     assert dead.empty()
     await child.no_more_replies()
+
+
+async def test_sessions_cut_while_the_deadline_is_written_lose_nothing(dep: Deployment) -> None:
+    """The fault of the test above where CI once saw it land: the hub's database sessions cut
+    (as by a restart of PostgreSQL) in the middle of the write of the query's deadline, the
+    query already on its way, and the records unwritable past the deadline. The request is
+    handled again, the query recorded and replied ``timed_out``, nothing dead-lettered. Before:
+    asyncpg's pool detached the proxies of the connections the hub kept idle (``hub.kept``: the
+    claims', the quotas'), whose ``is_closed`` then raised; the request, handled again, failed on
+    them until their idle time ran out, each failure a delivery spent, and went to
+    ``renkei.dead`` at its delivery limit."""
+    await dep.services()
+    hub = await dep.hub()
+    assert hub.router is not None
+    deadlines = hub.router._d.deadlines
+    write, writing = deadlines.add, asyncio.Event()
+
+    async def slow_first_write(pending: Any) -> None:
+        if not writing.is_set():
+            writing.set()
+            await deadlines._adding.run(lambda conn: conn.execute("SELECT pg_sleep(10)"))
+        await write(pending)
+
+    deadlines.add = slow_first_write  # type: ignore[method-assign]
+    child, tax, dead = await dep.requester(), await dep.provider(), await dep.dead_letters()
+    q = query(dep.token(RRC, CHILD), deadline=3)
+    await child.send(encode(q))
+    fwd = await tax.forwarded()
+    await writing.wait()
+    async with dep.records_unwritable():  # the cut lands on the deadline's write
+        await tax.answer(fwd)
+        await asyncio.sleep(4)  # past the deadline with the records still unwritable
+    reply = await child.reply(timeout=30)
+    assert isinstance(reply.outcome, TimedOut)
+    assert (await dep.record(CHILD, q.envelope.correlation_id))["outcome"] == "timed_out"
+    await child.no_more_replies()
+    assert dead.empty()
 
 
 async def test_a_reply_lost_after_its_record_is_sent_again_from_the_redelivered_answer(
