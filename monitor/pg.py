@@ -22,6 +22,12 @@ from monitor.operations import matches, operations
 
 __all__ = ["PgSpanStore"]
 
+# what the store's failures are raised as (``StoreError``: the collector goes on after one): the
+# server's errors, the network's, and asyncpg's own when a session was cut under it (a proxy
+# detached by the pool; a connection cut while idle, used before the client read its end:
+# ``InternalClientError``, "another operation (2) is in progress")
+_FAILED = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
+
 _COLUMNS = (
     "trace_id",
     "span_id",
@@ -81,7 +87,7 @@ class PgSpanStore:
                 await conn.copy_records_to_table(
                     "span", schema_name="monitor", columns=_COLUMNS, records=rows
                 )
-        except (asyncpg.PostgresError, OSError) as exc:
+        except _FAILED as exc:
             raise StoreError(f"the span store failed: {exc}") from exc
 
     async def trace(self, trace_id: str) -> list[StoredSpan]:
@@ -116,7 +122,7 @@ class PgSpanStore:
                 status = await conn.execute(
                     "DELETE FROM monitor.span WHERE start_ns < $1", before_ns
                 )
-        except (asyncpg.PostgresError, OSError) as exc:
+        except _FAILED as exc:
             raise StoreError(f"the span store failed: {exc}") from exc
         return int(status.split()[-1])
 
