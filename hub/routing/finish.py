@@ -13,6 +13,9 @@ acknowledged the message): a failed write is tried again with back-off, to the d
 the outcome itself and then, as a time-out, for as long as it takes. A redelivered message
 that finds its own outcome recorded already (the hub died between recording and replying)
 sends that reply again; the requester takes the first reply of a query id and drops the rest.
+So does a write tried again that finds its own outcome recorded: the earlier try committed and
+only its acknowledgement was lost (the database's sessions cut, or the server killed, between
+the commit and its answer).
 An answer the hub makes itself (the portal's disclosure, where to file an application) has no
 provider's message to come back: it is held, as sent (sealed for the requester), under the
 record's key and reply digest before the record is written (``hub.records.held``), and the
@@ -279,7 +282,7 @@ class Finisher:
         given, given_digest = outcome, reply_digest  # the outcome as it came, before the clock
         outcome = timed_out_if_late(ctx, outcome, now)
         record_id: uuid.UUID | None = None
-        first = True
+        first, retried = True, False
         if ctx.kind in _RECORDED:  # a portal login is a provision by J-LIS too
             key = key or record_key(ctx.requester, ctx.query_id)
             record_id = record_id_for(key)
@@ -289,7 +292,7 @@ class Finisher:
             if held is not None:
                 reply_digest = digest(held)
                 given_digest = reply_digest
-            outcome, now, first = await self._durably(
+            outcome, now, first, retried = await self._durably(
                 ctx, outcome, record_id, reply_digest, key, held=held
             )
             if outcome.status == "timed_out":
@@ -324,7 +327,7 @@ class Finisher:
             if record_id is not None and self._announcer is not None:
                 self._announcer.note(Sighting(ctx, record_outcome(outcome), record_id, now))
         elif (
-            redelivered
+            (redelivered or retried)  # a write tried again: its first try may have committed
             and key is not None
             # its recorded reply may be unsent: recorded before the deadline, it is the answer
             # as it came (sent late: the requester's log says so), not a time-out now; or the
@@ -362,11 +365,12 @@ class Finisher:
         key: uuid.UUID,
         *,
         held: bytes | None = None,
-    ) -> tuple[Outcome, dt.datetime, bool]:
+    ) -> tuple[Outcome, dt.datetime, bool, bool]:
         """Record until durable: the outcome itself until the deadline, then a time-out, for
         as long as it takes (the message stays unacknowledged meanwhile, so nothing is lost
-        and no delivery limit is spent). ``held``: the hub's own answer, held first (once)."""
-        pause = RETRY_FIRST
+        and no delivery limit is spent). ``held``: the hub's own answer, held first (once).
+        Also whether the record was recorded first, and whether a write was tried again."""
+        pause, retried = RETRY_FIRST, False
         while True:
             now = self._clock()
             outcome = timed_out_if_late(ctx, outcome, now)
@@ -385,9 +389,9 @@ class Finisher:
                     pause=pause,
                 )
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, RETRY_MOST)
+                pause, retried = min(pause * 2, RETRY_MOST), True
                 continue
-            return outcome, now, first
+            return outcome, now, first, retried
 
     async def _recorded_as(
         self, key: uuid.UUID, *candidates: tuple[Outcome, bytes]

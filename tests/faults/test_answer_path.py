@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 from faults_env import CHILD, Deployment, query
 
 from hub.bus import NotConfirmed
-from hub.records import digest
+from hub.records import PgRecordStore, digest
 from hub.routing.finish import record_key
 from hub.routing.portal import DISCLOSURE
 from hub.wire import HUB, Answered, Failed, Refused, TimedOut, encode
@@ -126,6 +127,46 @@ async def test_sessions_cut_while_the_deadline_is_written_lose_nothing(dep: Depl
     reply = await child.reply(timeout=30)
     assert isinstance(reply.outcome, TimedOut)
     assert (await dep.record(CHILD, q.envelope.correlation_id))["outcome"] == "timed_out"
+    await child.no_more_replies()
+    assert dead.empty()
+
+
+async def test_a_record_committed_as_the_sessions_are_cut_is_replied(dep: Deployment) -> None:
+    """The hub's database sessions cut just as the answer's record commits (PostgreSQL killed,
+    the network lost, between the commit and its acknowledgement): for the hub the write failed;
+    it writes again, finds the record there — its own, the same outcome and digest — and
+    replies. Before: it took its own record for another's (``query.duplicate``), sent nothing
+    and acknowledged the answer, so the requester never had its reply (the deadline's sweep
+    found the query answered)."""
+    await dep.services()
+    hub = await dep.hub()
+    records = hub.records
+    assert isinstance(records, PgRecordStore)
+    insert, cut = records._insert, asyncio.Event()
+
+    async def commit_then_cut(conn: Any, rows: Any) -> None:
+        await insert(conn, rows)
+        if conn.is_in_transaction() or cut.is_set():  # not committed yet (the locked path)
+            return
+        cut.set()
+        ended = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: ended.set())
+        await dep.cut_sessions()
+        await asyncio.wait_for(ended.wait(), 10)
+        raise asyncpg.ConnectionDoesNotExistError(
+            "connection was closed in the middle of operation"
+        )
+
+    records._insert = commit_then_cut  # type: ignore[method-assign]
+    child, tax, dead = await dep.requester(), await dep.provider(), await dep.dead_letters()
+    for deadline in (30, 30):  # the first: the store learns the head (its next, one statement)
+        q = query(dep.token(RRC, CHILD), deadline=deadline)
+        await child.send(encode(q))
+        await tax.answer(await tax.forwarded())
+        reply = await child.reply(timeout=15)
+        assert isinstance(reply.outcome, Answered)
+        assert (await dep.record(CHILD, q.envelope.correlation_id))["outcome"] == "ok"
+    assert cut.is_set()
     await child.no_more_replies()
     assert dead.empty()
 
