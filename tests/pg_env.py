@@ -4,6 +4,7 @@ PostgreSQL fails the test with a message saying so, never skips it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
@@ -14,7 +15,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
-__all__ = ["ADMIN_DSN", "OneConnection", "fresh_database", "plans_of"]
+__all__ = ["ADMIN_DSN", "OneConnection", "fresh_database", "plans_of", "writes_held"]
 
 ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -33,6 +34,34 @@ async def fresh_database(prefix: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def writes_held(dsn: str, table: str) -> AsyncIterator[Callable[[], Awaitable[int]]]:
+    """Writes to ``table`` wait while the block lasts (another session holds the table in
+    EXCLUSIVE mode; reads go on). The ``cut()`` it gives waits until a session is waiting for
+    the table and ends every such session, as a restart of PostgreSQL ends a statement under
+    way; it returns how many it ended."""
+    holder = await asyncpg.connect(dsn)
+    try:
+        async with holder.transaction():
+            await holder.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+
+            async def cut() -> int:
+                async with asyncio.timeout(10):
+                    while True:
+                        ended: int = await holder.fetchval(
+                            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))"
+                            " FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+                        )
+                        if ended:
+                            return ended
+                        await asyncio.sleep(0.01)
+
+            yield cut
+    finally:
+        await holder.close()
 
 
 async def plans_of(conn: asyncpg.Connection, work: Callable[[], Awaitable[Any]]) -> list[str]:

@@ -13,7 +13,10 @@ When it issues a certificate to such a holder, J-LIS keeps the link from the cer
 its own token (in its own store; the link never leaves it): a portal login or the portal's
 check of who signed an application (``Identify``) gets back ``Identified`` with that token,
 which the hub translates for the portal — so no certificate serial becomes anyone else's
-matching key.
+matching key. The link is written after ``issue`` returns (its hooks are called in it, and it
+is not a coroutine); a write that fails (the store's session cut, PostgreSQL restarting) is
+logged and tried again, ``retry`` seconds later and doubling up to ``retry_max``, until it is
+written, and the link is held in memory until then.
 It runs on the participant runtime (``hub.node``) like every office, and imports no other
 service; the composition root hands it to the node as its listener and identifier.
 """
@@ -61,11 +64,19 @@ def _fingerprint(der: bytes) -> str:
 class CaListener:
     """``jlis-pki``'s office code: certificates → holders (revocation: ``pki/ca/juki.py``)."""
 
-    def __init__(self, ca: CertificationAuthority, store: OfficeStore | None = None) -> None:
+    def __init__(
+        self,
+        ca: CertificationAuthority,
+        store: OfficeStore | None = None,
+        *,
+        retry: float = 1.0,
+        retry_max: float = 60.0,
+    ) -> None:
         self.ca = ca
         self.store = store
-        self._links: dict[str, str] = {}
-        self._writes: set[asyncio.Task[int]] = set()
+        self.retry, self.retry_max = retry, retry_max  # a link's write tried again (module)
+        self._links: dict[str, str] = {}  # with a store: the links not yet written to it
+        self._writes: set[asyncio.Task[None]] = set()
         ca.on_issue.append(self._issued)
 
     async def changed(
@@ -82,25 +93,43 @@ class CaListener:
         log.info("pki.change_uncoded", change=change, revoked=len(revoked))
 
     async def close(self) -> None:
-        """Stop hearing of issued certificates; wait for the links being written."""
+        """Stop hearing of issued certificates; wait for the links being written, ``retry_max``
+        seconds at most (each is tried once more): one still unwritten then is lost, and said
+        so in an error line (that card's logins will find no one)."""
         if self._issued in self.ca.on_issue:
             self.ca.on_issue.remove(self._issued)
         if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
+            _, left = await asyncio.wait(set(self._writes), timeout=self.retry_max)
+            for task in left:
+                task.cancel()
+            if left:
+                await asyncio.gather(*left, return_exceptions=True)
+                log.error("pki.links_lost", links=len(left))
 
     def _issued(self, issued: Issued, holder: str) -> None:
         if not holder.startswith(_PREFIX):
             return
         der = issued.certificate.public_bytes(serialization.Encoding.DER)
         key, token = _fingerprint(der), holder.removeprefix(_PREFIX)
-        if self.store is None:  # with a store, the store is the one copy
-            self._links[key] = token
-        else:
-            task = asyncio.get_running_loop().create_task(
-                self.store.put_many(LINKS, [(key, None, {"token": token})])
-            )
+        self._links[key] = token
+        if self.store is not None:  # with a store, the store is the one copy once written
+            task = asyncio.get_running_loop().create_task(self._write(self.store, key, token))
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
+
+    async def _write(self, store: OfficeStore, key: str, token: str) -> None:
+        """Write a link until it is written (a lost link: that card's logins find no one)."""
+        pause = self.retry
+        while True:
+            try:
+                await store.put_many(LINKS, [(key, None, {"token": token})])
+            except Exception as exc:  # noqa: BLE001 - logged; tried again after the pause
+                log.warning("pki.link_unwritten", error=repr(exc), retry_in=pause)
+            else:
+                self._links.pop(key, None)
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self.retry_max)
 
     async def identify(self, certificate: bytes) -> Outcome:
         """The holder of a certificate this CA issued and has not revoked: the authentication
@@ -127,8 +156,6 @@ class CaListener:
     async def _token(self, key: str) -> str | None:
         if key in self._links:
             return self._links[key]
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
         if self.store is None:
             return None
         doc = await self.store.get(LINKS, key)
