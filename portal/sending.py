@@ -15,6 +15,11 @@ status's id) until then, so a portal that restarts takes the sending up again (`
 once settled, it is deleted. If no send was ever answered (応答なし: the office down for the
 whole round), it is kept, marked given up, and the resident may send it again (``again``: the
 same document, under the same status id, a new round of sends; the office files it once).
+
+A step that fails — the store's (a session cut, PostgreSQL restarting), the bus's — is logged
+and tried again, ``retry`` seconds later and doubling up to ``retry_max``, until it is done: an
+application is never left 確認中 until the portal starts again. An answer once had is kept
+while its outcome is written: a failure to write it does not send the document again.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import asyncio
 import base64
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from hub.log import get_logger
 from hub.node import Answer, OfficeNode, OfficeStore
@@ -38,16 +44,25 @@ SENDING = "sending"  # the portal's store: applications sent again, by their sta
 # the outcome of an application sent again: (person, its 確認中 status, the last answer) → the
 # status that replaces it
 Settle = Callable[[str, ApplicationStatus, Answer], Awaitable[ApplicationStatus]]
+T = TypeVar("T")
 
 
 class Sending:
     def __init__(
-        self, node: OfficeNode, store: OfficeStore, settle: Settle, resend: Backoff = RESEND
+        self,
+        node: OfficeNode,
+        store: OfficeStore,
+        settle: Settle,
+        resend: Backoff = RESEND,
+        *,
+        retry: float = 1.0,
+        retry_max: float = 60.0,
     ) -> None:
         self.node = node
         self.store = store
         self.settle = settle
         self.resend = resend  # each round's pauses and sends (``OfficeNode.file``)
+        self.retry, self.retry_max = retry, retry_max  # a failed step tried again (module)
         self._tasks: dict[str, asyncio.Task[ApplicationStatus | None]] = {}
 
     async def begin(
@@ -109,7 +124,7 @@ class Sending:
             task.add_done_callback(lambda _: self._tasks.pop(key, None))
 
     async def _send(self, key: str) -> ApplicationStatus | None:
-        doc = await self.store.get(SENDING, key)
+        doc = await self._until_done(key, lambda: self.store.get(SENDING, key))
         if doc is None:
             return None
         person, kind, office = str(doc["person"]), doc["kind"], str(doc["office"])
@@ -118,22 +133,40 @@ class Sending:
         sent = tuple(uuid.UUID(q) for q in doc["sent"])
         before = tuple(uuid.UUID(q) for q in doc.get("before", ()))
         signed = base64.b64decode(doc["signed"])
-        try:
-            answer = await self.node.file(
+        answer = await self._until_done(
+            key,
+            lambda: self.node.file(
                 office, kind, person, signed, sent=sent, before=before, resend=self.resend
-            )
-            status = await self.settle(person, pending, answer)
-        except asyncio.CancelledError:
-            raise  # the portal stops: taken up again when it starts (``resume``)
-        except Exception as exc:  # kept, and taken up again when the portal starts again
-            log.exception("application.sending_failed", status_id=key, exc_info=exc)
-            return None
+            ),
+        )
+        status = await self._until_done(key, lambda: self._keep(key, doc, pending, answer))
+        sends = len(answer.earlier) + 1
+        log.info("application.settled", status_id=key, status=status.status, sends=sends)
+        return status
+
+    async def _keep(
+        self, key: str, doc: Mapping[str, Any], pending: ApplicationStatus, answer: Answer
+    ) -> ApplicationStatus:
+        """The outcome in place of 確認中, and the document dropped (or kept, given up)."""
+        status = await self.settle(str(doc["person"]), pending, answer)
         if status.status == "unavailable":  # never answered: kept for the resident's resend
             every = [str(q) for q in (*answer.earlier, answer.query_id)]
             given_up = {**doc, "sent": [], "before": every, "gave_up": True}
             await self.store.put_many(SENDING, [(key, None, given_up)])
         else:
             await self.store.delete(SENDING, key)
-        sends = len(answer.earlier) + 1
-        log.info("application.settled", status_id=key, status=status.status, sends=sends)
         return status
+
+    async def _until_done(self, key: str, step: Callable[[], Awaitable[T]]) -> T:
+        """``step``, tried again after each failure (logged) until it is done; cancelled when
+        the portal stops (taken up again when it starts: ``resume``)."""
+        pause = self.retry
+        while True:
+            try:
+                return await step()
+            except Exception as exc:  # noqa: BLE001 - logged; tried again after the pause
+                log.warning(
+                    "application.sending_failed", status_id=key, error=repr(exc), retry_in=pause
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self.retry_max)
