@@ -15,7 +15,9 @@ that finds its own outcome recorded already (the hub died between recording and 
 sends that reply again; the requester takes the first reply of a query id and drops the rest.
 So does a write tried again that finds its own outcome recorded: the earlier try committed and
 only its acknowledgement was lost (the database's sessions cut, or the server killed, between
-the commit and its answer).
+the commit and its answer) — unless that outcome is a time-out, which the deadline's sweep and
+a late answer both record alike: neither can tell the other's from its own, so neither replies
+again (the requester's own deadline has passed).
 An answer the hub makes itself (the portal's disclosure, where to file an application) has no
 provider's message to come back: it is held, as sent (sealed for the requester), under the
 record's key and reply digest before the record is written (``hub.records.held``), and the
@@ -327,7 +329,11 @@ class Finisher:
             if record_id is not None and self._announcer is not None:
                 self._announcer.note(Sighting(ctx, record_outcome(outcome), record_id, now))
         elif (
-            (redelivered or retried)  # a write tried again: its first try may have committed
+            # a write tried again: its first try may have committed. Not a time-out: the
+            # deadline's sweep and a late answer both record the same one, and each would
+            # take the other's for its own and reply twice (the requester's own deadline has
+            # told it already, if no reply does)
+            (redelivered or (retried and outcome.status != "timed_out"))
             and key is not None
             # its recorded reply may be unsent: recorded before the deadline, it is the answer
             # as it came (sent late: the requester's log says so), not a time-out now; or the

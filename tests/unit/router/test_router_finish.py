@@ -177,6 +177,39 @@ async def test_an_answer_that_cannot_be_recorded_by_its_deadline_is_a_time_out(
     assert sink.kept[record_key(ctx.requester, ctx.query_id)][:2] == ("timed_out", b"")
 
 
+async def test_a_write_tried_again_that_finds_its_own_answer_recorded_replies(
+    monkeypatch: Any,
+) -> None:
+    """Its first try committed and only the acknowledgement was lost (the session cut)."""
+    monkeypatch.setattr(finish_module, "RETRY_FIRST", 0.001)
+    done, bus, sink, _, _ = finisher()
+    ctx = context("query", "chiyoda-child", "chiyoda-tax", "child_allowance", ("local_tax",))
+    key = record_key(ctx.requester, ctx.query_id)
+    sink.failing, sink.clock = 1, None
+    sink.kept[key] = Recorded("ok", b"r" * 32, "")  # what the first try committed
+    sink.keys.append(key)
+    await done.finish(ctx, ANSWER, reply_digest=b"r" * 32)
+    [(_, reply)] = bus.sent()
+    assert reply.outcome == ANSWER
+
+
+async def test_a_time_out_tried_again_that_finds_a_time_out_recorded_does_not_reply_again(
+    monkeypatch: Any,
+) -> None:
+    """The deadline's sweep and a late answer record the same time-out: the one whose write
+    was tried again cannot tell the other's record from its own first try, and the other has
+    replied (found by tests/faults/test_answer_path.py: the requester had the time-out twice)."""
+    monkeypatch.setattr(finish_module, "RETRY_FIRST", 0.001)
+    done, bus, sink, _, _ = finisher()
+    ctx = context("query", "chiyoda-child", "chiyoda-tax", "child_allowance", ("local_tax",))
+    key = record_key(ctx.requester, ctx.query_id)
+    sink.failing, sink.clock = 1, None
+    sink.kept[key] = Recorded("timed_out", b"", "shinjuku-tax: ok came after the deadline")
+    sink.keys.append(key)
+    await done.finish(ctx, TimedOut(reason="chiyoda-tax did not answer before the deadline"))
+    assert bus.sent() == []
+
+
 async def test_an_outcome_after_the_deadline_is_a_time_out() -> None:
     clock = [NOW]
     done, bus, sink, _, _ = finisher(clock)
