@@ -143,9 +143,10 @@ class Metrics:
         if self.enabled:
             self._translation_children.get(outcome, self._translation_children[OTHER]).inc()
 
-    def published(self) -> None:
+    def published(self, messages: int = 1) -> None:
+        """Messages published (a bundle's items each)."""
         if self.enabled:
-            self._published.inc()
+            self._published.inc(messages)
 
     def settled(self, how: str) -> None:
         """A delivery acked, requeued, rejected (dead-lettered by the broker) or dead-lettered

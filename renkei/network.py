@@ -299,6 +299,7 @@ async def _bus_for(net: Network, identity: str, broker: InMemoryBroker | None) -
             identity=identity,
             user_prefix=net.settings.broker_user_prefix,
             store_down=net.store_down,
+            bundles=net.settings.broker_bundles,
         )
     net._closers.append(bus.close)
     if net.settings.tracing and identity not in (MONITOR, REPLAYER):
@@ -319,6 +320,7 @@ async def _juki_bus(net: Network, code: str) -> Bus:
             identity=identity,
             user_prefix=net.settings.broker_user_prefix,
             store_down=net.store_down,
+            bundles=net.settings.broker_bundles,
         )
     net._closers.append(bus.close)
     return bus

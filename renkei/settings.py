@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     broker_vhost: str = "renkei"
     # RabbitMQ users are broker-wide: a prefix keeps deployments sharing a broker apart
     broker_user_prefix: str = ""
+    # what a process publishes to one queue in one turn of its loop goes as one message (a
+    # bundle, hub/bus/README.md); false while processes of a release that cannot read bundles
+    # still run (docs/operations.md, upgrades)
+    broker_bundles: bool = True
     db_url: str | None = None  # postgresql://… — None: in-memory stores
     # the token service's channel (host:port): where `renkei run token` listens (--listen
     # overrides), and where the hub connects — several copies comma-separated, taken in turn.

@@ -18,8 +18,9 @@ import structlog
 from pamqp.commands import Basic
 
 from hub.bus._acks import AckBatch
-from hub.bus._common import broker_dead_letter_headers, dead_letter_copy, run_handler
-from hub.bus.api import EMPTY_HEADERS, Death, Handler, OutMessage
+from hub.bus._bundle import BUNDLE_TYPE, run_bundle
+from hub.bus._common import broker_dead_letter_headers, dead_letter_message, run_handler
+from hub.bus.api import EMPTY_HEADERS, Death, Handler
 from hub.metrics import METRICS
 
 if TYPE_CHECKING:
@@ -171,20 +172,18 @@ class AmqpDelivery:
         METRICS.settled("requeue" if requeue else "reject")
         self._acks.nack(self._tag, requeue=requeue)
 
-    async def dead_letter(self, reason: str) -> None:
+    async def dead_letter(self, reason: str, *, opaque: bool = False) -> None:
+        """``opaque``: the copy without a content type (``dead_letter_message``)."""
         if self.settled:
             return
         METRICS.settled("dead_letter")
-        body, headers = dead_letter_copy(self.body, self.headers, reason, self.queue, self.user_id)
-        copy = OutMessage(
-            body,
-            self.message_id,
-            self.correlation_id,
-            headers,
-            content_type=self.content_type,
-        )
+        copy = dead_letter_message(self, reason, opaque=opaque)
         await self._bus.publish(self._bus.dead_letter_exchange, self.routing_key, copy)
         await self.ack()
+
+    @property
+    def bus(self) -> AmqpBus:
+        return self._bus
 
 
 class AmqpSubscription:
@@ -257,7 +256,10 @@ class AmqpSubscription:
         self._tasks.add(task)
         try:
             delivery = AmqpDelivery(msg, self._queue, self._bus, self._acks)
-            await run_handler(delivery, self._handler, self._store_down)
+            if delivery.content_type == BUNDLE_TYPE:
+                await run_bundle(delivery, self._handler, self._store_down)
+            else:
+                await run_handler(delivery, self._handler, self._store_down)
         finally:
             self._tasks.discard(task)
 

@@ -21,6 +21,7 @@ from hub.bus.api import (
     USER_HEADER,
     Delivery,
     Handler,
+    OutMessage,
     StoreDown,
 )
 
@@ -152,3 +153,11 @@ def dead_letter_copy(
         out[BODY_SHA256_HEADER] = hashlib.sha256(body).hexdigest()
         body = body[:DEAD_LETTER_MAX_BODY]
     return body, out
+
+
+def dead_letter_message(d: Delivery, reason: str, *, opaque: bool = False) -> OutMessage:
+    """The copy of ``d`` its ``dead_letter(reason)`` publishes (:func:`dead_letter_copy`);
+    ``opaque``: with no content type (a malformed bundle: not to be read as one again)."""
+    body, headers = dead_letter_copy(d.body, d.headers, reason, d.queue, d.user_id)
+    content_type = None if opaque else d.content_type
+    return OutMessage(body, d.message_id, d.correlation_id, headers, content_type=content_type)

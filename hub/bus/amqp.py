@@ -10,6 +10,7 @@ consumers resume by themselves after a connection loss.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Coroutine
 from typing import Any, cast
 
@@ -20,6 +21,7 @@ from pamqp.commands import Basic
 
 from hub.bus._amqp_connection import open_connection
 from hub.bus._amqp_consumer import CHANNEL_ERRORS, AmqpSubscription
+from hub.bus._bundle import BUNDLE_TYPE, Gatherer, bundle_props, encode_bundle, split
 from hub.bus._common import IdSource
 from hub.bus.api import Handler, OutMessage, StoreDown, Subscription
 from hub.bus.exceptions import (
@@ -31,7 +33,7 @@ from hub.bus.exceptions import (
     Rejected,
     Unroutable,
 )
-from hub.bus.topology import DLX_EXCHANGE
+from hub.bus.topology import DELIVERY_LIMIT, DLX_EXCHANGE
 from hub.bus.urls import BrokerUrl
 from hub.metrics import METRICS
 
@@ -70,6 +72,7 @@ async def connect_amqp(
     ready_timeout: float = 30.0,
     reconnect_interval: float = 1.0,
     store_down: StoreDown | None = None,
+    bundles: bool = True,
 ) -> AmqpBus:
     """Connect as broker user ``user_prefix + identity`` (the URL carries that user, its
     password and the vhost). With several nodes in the URL (``amqp://u:p@h1:5672,h2:5672/v``)
@@ -85,6 +88,8 @@ async def connect_amqp(
     ``reconnect_interval``: pause between reconnection attempts after a connection loss.
     ``store_down``: whether the process's store is out of reach now; while it is, a delivery
     whose handler failed is held and handled again (``hub.bus._common.run_handler``).
+    ``bundles``: what this bus publishes to one routing key in one turn of the loop goes as one
+    message (``hub.bus._bundle``); every bus reads bundles whatever this says.
     """
     broker = BrokerUrl.parse(url)
     connection = await open_connection(
@@ -93,6 +98,7 @@ async def connect_amqp(
     bus = AmqpBus(connection, identity, dead_letter_exchange, close_grace, ready_timeout)
     bus.user_prefix = user_prefix
     bus.store_down = store_down
+    bus.bundles = bundles
     bus.on_cluster = len(broker.nodes) > 1
     try:
         await bus.open()
@@ -129,6 +135,9 @@ class AmqpBus:
         self._background: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._closed = False
+        self.bundles = False  # gather each turn's publishes to a key into bundles (connect_amqp)
+        self.delivery_limit = DELIVERY_LIMIT  # the work queues' (a bundle's items settle by it)
+        self._gatherers: dict[tuple[str, str, bool, str | None], Gatherer] = {}
 
     @property
     def identity(self) -> str:
@@ -223,6 +232,62 @@ class AmqpBus:
     ) -> None:
         if self._closed:
             raise BusClosed("the bus is closed")
+        if self.bundles and exchange != self.dead_letter_exchange:
+            key = (exchange, routing_key, mandatory, as_user)
+            gatherer = self._gatherers.get(key)
+            if gatherer is None:
+                gatherer = self._gatherers[key] = Gatherer(
+                    lambda items: self._send_gathered(key, items)
+                )
+            await gatherer.publish(message)
+            return
+        await self._publish_one(exchange, routing_key, message, mandatory, as_user)
+
+    async def _send_gathered(
+        self, key: tuple[str, str, bool, str | None], items: list[OutMessage]
+    ) -> None:
+        """What a turn gathered for one key: a lone message as itself, else bundles."""
+        exchange, routing_key, mandatory, as_user = key
+        sends = [
+            self._publish_one(exchange, routing_key, part[0], mandatory, as_user)
+            if len(part) == 1
+            else self._publish_bundle(exchange, routing_key, part, mandatory, as_user)
+            for part in split(items)
+        ]
+        if len(sends) == 1:
+            await sends[0]
+            return
+        for failed in await asyncio.gather(*sends, return_exceptions=True):
+            if isinstance(failed, BaseException):
+                raise failed
+
+    async def _publish_bundle(
+        self,
+        exchange: str,
+        routing_key: str,
+        items: list[OutMessage],
+        mandatory: bool,
+        as_user: str | None,
+    ) -> None:
+        persistent, ttl = bundle_props(items)
+        props = _Props(
+            message_id=secrets.token_hex(8),
+            content_type=BUNDLE_TYPE,
+            user_id=self.user_prefix + (self._identity if as_user is None else as_user),
+            delivery_mode=_PERSISTENT if persistent else _TRANSIENT,
+            expiration=None if ttl is None else str(ttl),
+        )
+        await self._send(exchange, routing_key, encode_bundle(items), props, mandatory)
+        METRICS.published(len(items))
+
+    async def _publish_one(
+        self,
+        exchange: str,
+        routing_key: str,
+        message: OutMessage,
+        mandatory: bool,
+        as_user: str | None,
+    ) -> None:
         ttl = message.expiration_ms
         props = _Props(
             message_id=message.message_id,

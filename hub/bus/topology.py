@@ -106,6 +106,8 @@ OFFICE_MAX_CHANNELS = 128
 subscription: three for an office)."""
 
 ArgValue = str | int
+DELIVERY_LIMIT = 5
+"""Deliveries of a message that failed before the broker dead-letters it (the work queues')."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +279,7 @@ def office_replies(code: str) -> str:
 def network_topology(
     offices: Iterable[str],
     *,
-    delivery_limit: int = 5,
+    delivery_limit: int = DELIVERY_LIMIT,
     identity_prefix: str = "",
     inbox_max_length: int = INBOX_MAX_LENGTH,
     inbox_max_bytes: int = INBOX_MAX_BYTES,

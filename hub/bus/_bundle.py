@@ -1,0 +1,339 @@
+"""Bundles: what one process publishes to one routing key in one turn of its loop, sent as one
+AMQP message (``hub/bus/README.md``, "Bundles").
+
+At the peak a hub worker forwards many queries to one office in a turn, an office answers many
+at once and the hub replies many to one requester: each message paid its own publish, confirm,
+delivery, ack and wake-up, in the processes and in RabbitMQ. A bundle pays them once. Each item
+keeps its own body (its bytes exactly as signed), message id, correlation id, content type and
+headers; the broker-vouched ``user_id``, the exchange, the queue, ``redelivered`` and the
+delivery count are the bundle's, the same for every item. Nothing is gathered at one message
+in flight: a lone message goes as itself.
+
+The format (content type :data:`BUNDLE_TYPE`): ``RB1``, the number of items (2 bytes), then for
+each item its properties (JSON) and its body, each prefixed by its length (4 bytes, big-endian).
+Bounded: :data:`MOST_ITEMS` items, :data:`MOST_PROPS` bytes of properties an item; a bundle is
+made no bigger than :data:`MOST_BYTES`. Anything else is refused whole (:class:`BadBundle`).
+
+Settling (:func:`run_bundle`): every item goes to the handler as a delivery of its own, all at
+once. The bundle is acknowledged when every item is; an item nacked for requeue makes the
+bundle nacked once every item has ended (the others come back as redeliveries, which every
+handler takes as such); an item dead-lettered goes to the dead letters alone. On the bundle's
+last delivery before the queue's limit an item that would be requeued is dead-lettered alone
+(``delivery_limit``, as the broker would), so a poison item does not take the others with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import orjson
+
+from hub.bus._common import broker_dead_letter_headers, dead_letter_message, run_handler
+from hub.bus.api import EMPTY_HEADERS, Death, Handler, OutMessage, StoreDown
+from hub.bus.exceptions import NotConfirmed
+
+if TYPE_CHECKING:
+    from hub.bus._amqp_consumer import AmqpDelivery
+
+__all__ = [
+    "BUNDLE_TYPE",
+    "MOST_BYTES",
+    "MOST_ITEMS",
+    "MOST_PROPS",
+    "BadBundle",
+    "Gatherer",
+    "decode_bundle",
+    "encode_bundle",
+    "run_bundle",
+]
+
+BUNDLE_TYPE = "application/vnd.renkei.bundle"
+MOST_ITEMS = 64
+MOST_PROPS = 4096
+MOST_BYTES = 192 * 1024
+"""A bundle's size at most: under the broker's ``max_message_size`` (256 KiB, README)."""
+_MAGIC = b"RB1"
+_COUNT = struct.Struct(">H")
+_LENGTH = struct.Struct(">I")
+
+
+class BadBundle(ValueError):
+    """A message of :data:`BUNDLE_TYPE` that is not a well-formed bundle."""
+
+
+def _props(m: OutMessage) -> bytes:
+    return orjson.dumps(
+        {
+            "id": m.message_id,
+            "correlation_id": m.correlation_id,
+            "content_type": m.content_type,
+            "headers": dict(m.headers) if m.headers else {},
+        }
+    )
+
+
+def item_size(m: OutMessage) -> int:
+    """What an item adds to a bundle, about (its properties' size estimated)."""
+    return 8 + len(m.body) + 96 + sum(len(k) + len(v) + 6 for k, v in (m.headers or {}).items())
+
+
+def encode_bundle(items: Sequence[OutMessage]) -> bytes:
+    parts = [_MAGIC, _COUNT.pack(len(items))]
+    for m in items:
+        props = _props(m)
+        parts += [_LENGTH.pack(len(props)), props, _LENGTH.pack(len(m.body)), m.body]
+    return b"".join(parts)
+
+
+class Item:
+    """One item of a bundle, as read: its properties checked, its body as sent."""
+
+    __slots__ = ("body", "content_type", "correlation_id", "headers", "message_id")
+
+    def __init__(self, props: object, body: bytes) -> None:
+        if not isinstance(props, dict) or set(props) != {
+            "id",
+            "correlation_id",
+            "content_type",
+            "headers",
+        }:
+            raise BadBundle("an item's properties are not those of a message")
+        mid, cid, ctype, headers = (
+            props["id"],
+            props["correlation_id"],
+            props["content_type"],
+            props["headers"],
+        )
+        if not isinstance(mid, str) or not all(
+            v is None or isinstance(v, str) for v in (cid, ctype)
+        ):
+            raise BadBundle("an item's message id, correlation id or content type is not text")
+        if not isinstance(headers, dict) or not all(type(v) is str for v in headers.values()):
+            raise BadBundle("an item's headers are not text")
+        self.message_id: str = mid
+        self.correlation_id: str | None = cid
+        self.content_type: str | None = ctype
+        self.headers: Mapping[str, str] = headers or EMPTY_HEADERS
+        self.body = body
+
+
+def decode_bundle(data: bytes) -> list[Item]:
+    """The items of a bundle, or :class:`BadBundle` saying what is wrong with it."""
+    if len(data) < 5 or data[:3] != _MAGIC:
+        raise BadBundle("not a bundle (no RB1 header)")
+    (count,) = _COUNT.unpack_from(data, 3)
+    if not 1 <= count <= MOST_ITEMS:
+        raise BadBundle(f"{count} items (1 to {MOST_ITEMS})")
+    at, items = 5, []
+    for n in range(count):
+        props_len = _length(data, at, n)
+        if props_len > MOST_PROPS:
+            raise BadBundle(f"item {n}: properties of {props_len} bytes (at most {MOST_PROPS})")
+        at += 4
+        raw = data[at : at + props_len]
+        if len(raw) != props_len:
+            raise BadBundle(f"item {n}: cut short in its properties")
+        at += props_len
+        body_len = _length(data, at, n)
+        at += 4
+        body = data[at : at + body_len]
+        if len(body) != body_len:
+            raise BadBundle(f"item {n}: cut short in its body")
+        at += body_len
+        try:
+            props = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BadBundle(f"item {n}: properties are not JSON") from exc
+        items.append(Item(props, body))
+    if at != len(data):
+        raise BadBundle(f"{len(data) - at} bytes after the last item")
+    return items
+
+
+def _length(data: bytes, at: int, n: int) -> int:
+    if at + 4 > len(data):
+        raise BadBundle(f"item {n}: cut short before a length")
+    (length,) = _LENGTH.unpack_from(data, at)
+    return int(length)
+
+
+class Gatherer:
+    """The publishes to one routing key: the first of a turn waits that turn out, then sends
+    what the turn gathered — itself alone, or a bundle — and every caller returns on the
+    confirm of the message that carried its item (or raises what that publish raised)."""
+
+    __slots__ = ("_items", "_send", "_sent")
+
+    def __init__(self, send: Callable[[list[OutMessage]], Awaitable[None]]) -> None:
+        self._send = send
+        self._items: list[OutMessage] = []
+        self._sent: asyncio.Future[None] | None = None
+
+    async def publish(self, message: OutMessage) -> None:
+        self._items.append(message)
+        sent = self._sent
+        if sent is not None:  # a turn's first has it
+            await asyncio.shield(sent)
+            return
+        sent = self._sent = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.sleep(0)  # what the other tasks of this turn publish joins it
+        except asyncio.CancelledError:  # the others' items still go (and this one's may)
+            task = asyncio.ensure_future(self._flush(sent))
+            _flushing.add(task)
+            task.add_done_callback(_flushing.discard)
+            raise
+        await self._flush(sent)
+
+    async def _flush(self, sent: asyncio.Future[None]) -> None:
+        items, self._items, self._sent = self._items, [], None
+        try:
+            await self._send(items)
+        except asyncio.CancelledError:
+            sent.set_exception(NotConfirmed("the publish was cancelled before its confirm"))
+            sent.exception()  # heard: by the callers that wait on it, if any
+            raise
+        except Exception as exc:
+            sent.set_exception(exc)
+            sent.exception()
+            raise
+        sent.set_result(None)
+
+
+_flushing: set[asyncio.Task[None]] = set()  # a cancelled first's flush, under way
+
+
+class BundleItem:
+    """An item of a delivered bundle: a delivery of its own to the handler."""
+
+    __slots__ = ("_bundle", "_headers", "_item", "settled", "verdict")
+
+    def __init__(self, bundle: AmqpDelivery, item: Item) -> None:
+        self._bundle = bundle
+        self._item = item
+        self._headers: Mapping[str, str] | None = None
+        self.settled = False
+        self.verdict = "ack"  # or "requeue"
+
+    @property
+    def body(self) -> bytes:
+        return self._item.body
+
+    @property
+    def message_id(self) -> str:
+        return self._item.message_id
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self._item.correlation_id
+
+    @property
+    def content_type(self) -> str | None:
+        return self._item.content_type
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The item's own, less any ``x-``; on a bundle the broker dead-lettered, with that
+        dead-lettering's reason and queue and the publisher's ``user_id`` (as a message's)."""
+        if self._headers is None:
+            own = {k: v for k, v in self._item.headers.items() if not k.startswith("x-")}
+            death = self._bundle.death
+            if death is not None:
+                own = broker_dead_letter_headers(own, death.reason, death.queue, self.user_id)
+            self._headers = own
+        return self._headers
+
+    @property
+    def user_id(self) -> str | None:
+        return self._bundle.user_id
+
+    @property
+    def death(self) -> Death | None:
+        return self._bundle.death
+
+    @property
+    def exchange(self) -> str:
+        return self._bundle.exchange
+
+    @property
+    def routing_key(self) -> str:
+        return self._bundle.routing_key
+
+    @property
+    def queue(self) -> str:
+        return self._bundle.queue
+
+    @property
+    def redelivered(self) -> bool:
+        return self._bundle.redelivered
+
+    @property
+    def delivery_count(self) -> int:
+        return self._bundle.delivery_count
+
+    async def ack(self) -> None:
+        self.settled = True
+
+    async def nack(self, *, requeue: bool = True) -> None:
+        if self.settled:
+            return
+        if not requeue:
+            await self.dead_letter("rejected")
+        elif self.delivery_count >= self._bundle.bus.delivery_limit:  # the bundle's last
+            await self.dead_letter("delivery_limit")
+        else:
+            self.settled, self.verdict = True, "requeue"
+
+    async def dead_letter(self, reason: str) -> None:
+        if self.settled:
+            return
+        bus = self._bundle.bus
+        await bus.publish(
+            bus.dead_letter_exchange, self.routing_key, dead_letter_message(self, reason)
+        )
+        self.settled = True
+
+
+async def run_bundle(
+    delivery: AmqpDelivery, handler: Handler, store_down: StoreDown | None
+) -> None:
+    """Every item of a delivered bundle to ``handler`` at once, then the bundle settled: acked
+    if every item was, else nacked for requeue. A malformed bundle is dead-lettered whole, its
+    reason said, as an opaque message (the dead letters' reader must not read it as one)."""
+    try:
+        items = [BundleItem(delivery, item) for item in decode_bundle(delivery.body)]
+    except BadBundle as exc:
+        await delivery.dead_letter(f"bad bundle: {exc}", opaque=True)
+        return
+    await asyncio.gather(*(run_handler(item, handler, store_down) for item in items))
+    if all(item.verdict == "ack" for item in items):
+        await delivery.ack()
+    else:
+        await delivery.nack(requeue=True)
+
+
+def bundle_props(items: Sequence[OutMessage]) -> tuple[bool, int | None]:
+    """A bundle's persistence (any item's) and time to live (the longest: none if any has
+    none; an item is late, never lost, as a message whose deadline passed in the queue)."""
+    ttls = [m.expiration_ms for m in items]
+    ttl = None if None in ttls else max(t for t in ttls if t is not None)
+    return any(m.persistent for m in items), ttl
+
+
+def split(items: Sequence[OutMessage]) -> list[list[OutMessage]]:
+    """Items in order, cut into bundles of at most :data:`MOST_ITEMS` and :data:`MOST_BYTES`
+    (an item bigger than that alone)."""
+    out: list[list[OutMessage]] = []
+    size = MOST_BYTES + 1
+    for m in items:
+        grown = size + item_size(m)
+        if not out or len(out[-1]) >= MOST_ITEMS or grown > MOST_BYTES:
+            out.append([m])
+            size = 5 + item_size(m)
+        else:
+            out[-1].append(m)
+            size = grown
+    return out

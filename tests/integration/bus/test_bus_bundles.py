@@ -1,0 +1,282 @@
+"""Bundles on RabbitMQ: one turn's publishes to a queue go as one message and come out as
+their own deliveries; an item requeued brings its bundle back, a poison item goes to the dead
+letters alone, a malformed bundle (a dishonest office's) is dead-lettered whole as opaque bytes
+under its publisher's name, a bundle the broker dead-letters gives each item its death, and a
+bundle nobody can take is unroutable for every caller (hub/bus/_bundle.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import quote
+
+import aio_pika
+import pytest
+from bus_env import ADMIN_URL, AMQP_HOST, OFFICES, AmqpEnv
+
+from hub.bus import (
+    CONTENT_TYPE,
+    DEAD_QUEUE,
+    HUB_EXCHANGE,
+    HUB_REQUESTS,
+    OFFICES_EXCHANGE,
+    QUEUE_HEADER,
+    REASON_HEADER,
+    RK_QUERY,
+    USER_HEADER,
+    BusError,
+    Delivery,
+    OutMessage,
+    Unroutable,
+    delete_users,
+    delete_vhost,
+    network_topology,
+    office_in,
+    setup_broker,
+)
+from hub.bus._bundle import BUNDLE_TYPE
+from hub.bus.topology import DELIVERY_LIMIT
+
+pytestmark = pytest.mark.rabbitmq
+
+
+@pytest.fixture(scope="module")
+async def amqp() -> AsyncIterator[AmqpEnv]:
+    topology = network_topology(OFFICES, identity_prefix=f"t{secrets.token_hex(3)}-")
+    vhost = f"renkei-test-{secrets.token_hex(4)}"
+    passwords = {identity: secrets.token_urlsafe(18) for identity in topology.identities}
+    try:
+        await setup_broker(ADMIN_URL, vhost, topology, passwords)
+    except BusError as exc:
+        pytest.fail(f"RabbitMQ is required for this test and setup failed: {exc}", pytrace=False)
+    env = AmqpEnv(topology, vhost, passwords)
+    try:
+        yield env
+    finally:
+        await env.reset()
+        await delete_vhost(ADMIN_URL, vhost)
+        await delete_users(ADMIN_URL, topology.identities)
+
+
+@pytest.fixture
+async def env(amqp: AmqpEnv) -> AsyncIterator[AmqpEnv]:
+    yield amqp
+    await amqp.reset()
+
+
+def item(n: int, **kw: object) -> OutMessage:
+    headers = {"renkei-sig": f"sig-{n}", "traceparent": f"00-{n:032x}-{n:016x}-01"}
+    return OutMessage(f"body {n}".encode(), f"m{n}", f"c{n}", headers, **kw)  # type: ignore[arg-type]
+
+
+class Inbox:
+    def __init__(self, act: Callable[[Delivery], Awaitable[None]] | None = None) -> None:
+        self.items: list[Delivery] = []
+        self.act = act
+        self.changed = asyncio.Event()
+
+    async def __call__(self, d: Delivery) -> None:
+        self.items.append(d)
+        self.changed.set()
+        await (d.ack() if self.act is None else self.act(d))
+
+    async def wait(self, count: int, within: float = 10.0) -> list[Delivery]:
+        async with asyncio.timeout(within):
+            while len(self.items) < count:
+                self.changed.clear()
+                await self.changed.wait()
+        return self.items
+
+
+async def raw(env: AmqpEnv, user: str) -> aio_pika.abc.AbstractRobustConnection:
+    """A plain AMQP client as ``user``: what an office could send without our bus."""
+    password = quote(env.passwords[user], safe="")
+    return await aio_pika.connect_robust(
+        f"amqp://{quote(user, safe='')}:{password}@{AMQP_HOST}/{quote(env.vhost, safe='')}"
+    )
+
+
+async def depth(env: AmqpEnv, queue: str) -> int:
+    """Messages waiting in ``queue`` (AMQP messages: a bundle is one)."""
+    conn = await raw(env, env.hub)
+    try:
+        channel = await conn.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return int(declared.declaration_result.message_count or 0)
+    finally:
+        await conn.close()
+
+
+async def test_one_turns_publishes_are_one_message_and_each_item_its_own_delivery(
+    env: AmqpEnv,
+) -> None:
+    hub = await env.connect(env.hub)
+    sent = [item(n) for n in range(10)]
+    await asyncio.gather(*(hub.publish(OFFICES_EXCHANGE, office_in("b"), m) for m in sent))
+    assert await depth(env, office_in("b")) == 1  # one bundle
+    office = await env.connect(env.office("b"))
+    inbox = Inbox()
+    await office.consume(office_in("b"), inbox)
+    got = await inbox.wait(10)
+    assert [(d.body, d.message_id, d.correlation_id) for d in got] == [
+        (m.body, m.message_id, m.correlation_id) for m in sent
+    ]
+    assert [d.headers for d in got] == [dict(m.headers) for m in sent]
+    assert {(d.user_id, d.content_type, d.redelivered, d.queue) for d in got} == {
+        (env.hub, CONTENT_TYPE, False, office_in("b"))
+    }
+    await asyncio.sleep(0.3)
+    assert await depth(env, office_in("b")) == 0  # acked once every item was
+
+
+async def test_a_lone_publish_goes_as_itself(env: AmqpEnv) -> None:
+    hub = await env.connect(env.hub)
+    await hub.publish(OFFICES_EXCHANGE, office_in("b"), item(0))
+    conn = await raw(env, env.office("b"))
+    try:
+        channel = await conn.channel()
+        queue = await channel.get_queue(office_in("b"), ensure=False)
+        msg = await queue.get(timeout=5)
+        assert (msg.content_type, msg.body, msg.message_id) == (CONTENT_TYPE, b"body 0", "m0")
+        await msg.ack()
+    finally:
+        await conn.close()
+
+
+async def test_an_item_requeued_brings_its_bundle_back_as_redeliveries(env: AmqpEnv) -> None:
+    hub = await env.connect(env.hub)
+    await asyncio.gather(
+        *(hub.publish(OFFICES_EXCHANGE, office_in("b"), item(n)) for n in range(3))
+    )
+
+    async def requeue_m1_once(d: Delivery) -> None:
+        if d.message_id == "m1" and not d.redelivered:
+            await d.nack(requeue=True)
+        else:
+            await d.ack()
+
+    inbox = Inbox(requeue_m1_once)
+    office = await env.connect(env.office("b"))
+    await office.consume(office_in("b"), inbox)
+    got = await inbox.wait(6)
+    assert sorted((d.message_id, d.redelivered) for d in got) == [
+        ("m0", False), ("m0", True), ("m1", False), ("m1", True), ("m2", False), ("m2", True)
+    ]  # fmt: skip
+    assert [d.delivery_count for d in got[3:]] == [1, 1, 1]
+    await asyncio.sleep(0.3)
+    assert len(inbox.items) == 6
+    assert await depth(env, office_in("b")) == 0
+    assert await depth(env, DEAD_QUEUE) == 0
+
+
+async def test_a_poison_item_goes_to_the_dead_letters_alone(env: AmqpEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    sent = [item(n) for n in range(3)]
+    await asyncio.gather(*(office.publish(HUB_EXCHANGE, RK_QUERY, m) for m in sent))
+    assert await depth(env, HUB_REQUESTS) == 1
+
+    async def poison_m1(d: Delivery) -> None:
+        await (d.nack(requeue=True) if d.message_id == "m1" else d.ack())
+
+    inbox = Inbox(poison_m1)
+    await hub.consume(HUB_REQUESTS, inbox)
+    monitor, dead = await env.connect(env.monitor), Inbox()
+    await monitor.consume(DEAD_QUEUE, dead)
+    [poisoned] = await dead.wait(1)
+    assert poisoned.message_id == "m1"
+    assert poisoned.body == b"body 1"
+    assert poisoned.headers[REASON_HEADER] == "delivery_limit"
+    assert poisoned.headers[QUEUE_HEADER] == HUB_REQUESTS
+    assert poisoned.headers[USER_HEADER] == env.office("a")
+    assert poisoned.headers["renkei-sig"] == "sig-1"
+    await asyncio.sleep(0.3)
+    assert len(dead.items) == 1  # the others were not taken with it
+    m1 = [d.delivery_count for d in inbox.items if d.message_id == "m1"]
+    assert m1 == list(range(DELIVERY_LIMIT + 1))  # as often as a message of its own
+    assert await depth(env, HUB_REQUESTS) == 0
+
+
+async def test_an_item_dead_lettered_by_its_handler_goes_alone(env: AmqpEnv) -> None:
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    await asyncio.gather(*(office.publish(HUB_EXCHANGE, RK_QUERY, item(n)) for n in range(3)))
+
+    async def refuse_m2(d: Delivery) -> None:
+        await (d.dead_letter("malformed") if d.message_id == "m2" else d.ack())
+
+    inbox = Inbox(refuse_m2)
+    await hub.consume(HUB_REQUESTS, inbox)
+    monitor, dead = await env.connect(env.monitor), Inbox()
+    await monitor.consume(DEAD_QUEUE, dead)
+    [refused] = await dead.wait(1)
+    assert (refused.message_id, refused.headers[REASON_HEADER]) == ("m2", "malformed")
+    assert refused.headers[USER_HEADER] == env.office("a")
+    await asyncio.sleep(0.3)
+    assert (len(inbox.items), len(dead.items)) == (3, 1)
+    assert await depth(env, HUB_REQUESTS) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"RB1\x00\x02garbage",
+        b"RB1" + b"\xff\xff" + b"\x00" * 40,  # 65,535 items claimed
+        b"not a bundle at all",
+    ],
+)
+async def test_a_malformed_bundle_is_dead_lettered_whole_under_its_publishers_name(
+    env: AmqpEnv, body: bytes
+) -> None:
+    """A dishonest office sends bytes that say they are a bundle: nothing reaches the hub's
+    handler; the dead letters hold them as opaque bytes (no content type: not read as a
+    bundle again), with the reason and the broker-vouched office."""
+    hub = await env.connect(env.hub)
+    handled = Inbox()
+    await hub.consume(HUB_REQUESTS, handled)
+    conn = await raw(env, env.office("a"))
+    try:
+        channel = await conn.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(HUB_EXCHANGE, ensure=False)
+        msg = aio_pika.Message(
+            body, content_type=BUNDLE_TYPE, message_id="forged", user_id=env.office("a")
+        )
+        await exchange.publish(msg, routing_key=RK_QUERY)
+    finally:
+        await conn.close()
+    monitor, dead = await env.connect(env.monitor), Inbox()
+    await monitor.consume(DEAD_QUEUE, dead)
+    [d] = await dead.wait(1)
+    assert d.message_id == "forged"
+    assert d.body == body
+    assert d.content_type is None
+    assert d.headers[REASON_HEADER].startswith("bad bundle: ")
+    assert d.headers[USER_HEADER] == env.office("a")
+    await asyncio.sleep(0.3)
+    assert (handled.items, len(dead.items)) == ([], 1)
+
+
+async def test_a_bundle_the_broker_dead_letters_gives_each_item_its_death(env: AmqpEnv) -> None:
+    hub = await env.connect(env.hub)
+    sent = [item(n, expiration_ms=50 + n) for n in range(2)]
+    await asyncio.gather(*(hub.publish(OFFICES_EXCHANGE, office_in("a"), m) for m in sent))
+    monitor, dead = await env.connect(env.monitor), Inbox()
+    await monitor.consume(DEAD_QUEUE, dead)
+    got = await dead.wait(2)
+    assert [d.message_id for d in got] == ["m0", "m1"]
+    for d in got:
+        assert d.death is not None
+        assert (d.death.reason, d.death.queue) == ("expired", office_in("a"))
+        assert d.headers[REASON_HEADER] == "expired"
+        assert d.headers[QUEUE_HEADER] == office_in("a")
+        assert d.headers[USER_HEADER] == env.hub
+        assert d.content_type == CONTENT_TYPE
+
+
+async def test_a_bundle_no_queue_takes_is_unroutable_for_every_caller(env: AmqpEnv) -> None:
+    hub = await env.connect(env.hub)
+    results = await asyncio.gather(
+        *(hub.publish(OFFICES_EXCHANGE, office_in("nobody"), item(n)) for n in range(3)),
+        return_exceptions=True,
+    )
+    assert [type(r) for r in results] == [Unroutable] * 3
+    await hub.publish(OFFICES_EXCHANGE, office_in("b"), item(9))  # and the bus goes on

@@ -1,0 +1,194 @@
+"""Bundles, pure: the codec (round trip; malformed, forged and oversized bundles refused with
+what is wrong), the cut into bundles, and the gatherer's turns (tests/integration/bus/
+test_bus_bundles.py runs them on RabbitMQ)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import orjson
+import pytest
+
+from hub.bus import OutMessage
+from hub.bus._bundle import (
+    MOST_BYTES,
+    MOST_ITEMS,
+    MOST_PROPS,
+    BadBundle,
+    Gatherer,
+    bundle_props,
+    decode_bundle,
+    encode_bundle,
+    split,
+)
+from hub.bus.exceptions import NotConfirmed, Unroutable
+
+
+def message(n: int, body: bytes | None = None, **kw: object) -> OutMessage:
+    return OutMessage(
+        body if body is not None else f"body {n}".encode(),
+        f"m{n}",
+        f"c{n}",
+        {"renkei-sig": f"sig{n}", "traceparent": "00-x"},
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_a_bundle_reads_back_as_its_items() -> None:
+    items = [message(0), message(1, b""), message(2, bytes(range(256)) * 40)]
+    items.append(OutMessage(b"{}", "m3", None, None, content_type=None))
+    read = decode_bundle(encode_bundle(items))
+    assert [(i.body, i.message_id, i.correlation_id) for i in read] == [
+        (m.body, m.message_id, m.correlation_id) for m in items
+    ]
+    assert read[0].headers == {"renkei-sig": "sig0", "traceparent": "00-x"}
+    assert read[0].content_type == "application/json"
+    assert (read[3].headers, read[3].content_type) == ({}, None)
+
+
+def test_the_most_items_read_one_more_is_refused() -> None:
+    assert len(decode_bundle(encode_bundle([message(n) for n in range(MOST_ITEMS)]))) == 64
+    with pytest.raises(BadBundle, match="65 items"):
+        decode_bundle(encode_bundle([message(n) for n in range(MOST_ITEMS + 1)]))
+    with pytest.raises(BadBundle, match="0 items"):
+        decode_bundle(b"RB1" + struct.pack(">H", 0))
+
+
+def test_every_cut_of_a_bundle_is_refused() -> None:
+    whole = encode_bundle([message(0), message(1)])
+    for end in range(len(whole)):
+        with pytest.raises(BadBundle):
+            decode_bundle(whole[:end])
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"", "not a bundle"),
+        (b'{"kind":"query"}', "not a bundle"),
+        (encode_bundle([message(0)]) + b"x", "1 bytes after the last item"),
+        # a length that claims more than there is
+        (b"RB1" + struct.pack(">HI", 1, 2**32 - 1), "properties of"),
+        (b"RB1" + struct.pack(">HI", 1, 10) + b"0123456789", "cut short before a length"),
+    ],
+)
+def test_malformed_bundles_say_what_is_wrong(data: bytes, says: str) -> None:
+    with pytest.raises(BadBundle, match=says):
+        decode_bundle(data)
+
+
+def raw_bundle(props: object, body: bytes = b"x", *, raw_props: bytes | None = None) -> bytes:
+    p = raw_props if raw_props is not None else orjson.dumps(props)
+    return b"RB1" + struct.pack(">HI", 1, len(p)) + p + struct.pack(">I", len(body)) + body
+
+
+GOOD = {"id": "m", "correlation_id": None, "content_type": None, "headers": {}}
+
+
+@pytest.mark.parametrize(
+    ("props", "says"),
+    [
+        ([], "not those of a message"),
+        ({**GOOD, "user_id": "hub"}, "not those of a message"),  # no property beyond these
+        ({k: v for k, v in GOOD.items() if k != "headers"}, "not those of a message"),
+        ({**GOOD, "id": 7}, "not text"),
+        ({**GOOD, "content_type": ["a"]}, "not text"),
+        ({**GOOD, "headers": {"renkei-sig": 1}}, "headers are not text"),
+        ({**GOOD, "headers": ["renkei-sig"]}, "headers are not text"),
+    ],
+)
+def test_forged_item_properties_are_refused(props: object, says: str) -> None:
+    assert len(decode_bundle(raw_bundle(GOOD))) == 1
+    with pytest.raises(BadBundle, match=says):
+        decode_bundle(raw_bundle(props))
+
+
+def test_item_properties_not_json_or_too_long_are_refused() -> None:
+    with pytest.raises(BadBundle, match="not JSON"):
+        decode_bundle(raw_bundle(None, raw_props=b"{not json"))
+    long = {**GOOD, "headers": {"h": "x" * MOST_PROPS}}
+    with pytest.raises(BadBundle, match=f"at most {MOST_PROPS}"):
+        decode_bundle(raw_bundle(long))
+
+
+def test_split_keeps_the_order_and_bounds_items_and_bytes() -> None:
+    many = [message(n) for n in range(150)]
+    parts = split(many)
+    assert [len(p) for p in parts] == [64, 64, 22]
+    assert [m for p in parts for m in p] == many
+    big = [message(n, b"x" * (MOST_BYTES // 3)) for n in range(5)]
+    parts = split(big)
+    assert [len(p) for p in parts] == [2, 2, 1]
+    assert all(len(encode_bundle(p)) <= MOST_BYTES for p in parts)
+    huge = message(9, b"x" * (MOST_BYTES + 1))
+    assert split([message(0), huge, message(1)]) == [[message(0)], [huge], [message(1)]]
+
+
+def test_a_bundle_lives_as_long_as_its_longest_item_and_is_kept_if_one_is() -> None:
+    assert bundle_props([message(0, expiration_ms=5), message(1, expiration_ms=9)]) == (True, 9)
+    assert bundle_props([message(0, expiration_ms=5), message(1)]) == (True, None)
+    assert bundle_props([message(0, persistent=False), message(1, persistent=False)]) == (
+        False,
+        None,
+    )
+    assert bundle_props([message(0, persistent=False), message(1)])[0] is True
+
+
+class Sends:
+    def __init__(self, fail: BaseException | None = None) -> None:
+        self.sent: list[list[str]] = []
+        self.fail = fail
+
+    async def __call__(self, items: list[OutMessage]) -> None:
+        await asyncio.sleep(0.01)  # the confirm
+        self.sent.append([m.message_id for m in items])
+        if self.fail is not None:
+            raise self.fail
+
+
+async def test_one_turns_publishes_go_together_and_each_caller_returns_on_the_confirm() -> None:
+    sends = Sends()
+    g = Gatherer(sends)
+    await asyncio.gather(*(g.publish(message(n)) for n in range(5)))
+    assert sends.sent == [["m0", "m1", "m2", "m3", "m4"]]
+    await g.publish(message(5))  # alone: alone
+    assert sends.sent[-1] == ["m5"]
+    first = asyncio.ensure_future(g.publish(message(6)))
+    await asyncio.sleep(0.002)  # another turn, the first's confirm still awaited
+    await asyncio.gather(g.publish(message(7)), first)
+    assert sends.sent[-2:] == [["m6"], ["m7"]]
+
+
+async def test_a_failed_publish_reaches_every_caller_of_its_turn() -> None:
+    g = Gatherer(Sends(Unroutable("no queue")))
+    results = await asyncio.gather(
+        *(g.publish(message(n)) for n in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, Unroutable) for r in results)
+
+
+async def test_a_first_caller_cancelled_leaves_the_others_theirs() -> None:
+    sends = Sends()
+    g = Gatherer(sends)
+    first = asyncio.ensure_future(g.publish(message(0)))
+    await asyncio.sleep(0)  # the first waits its turn out
+    others = asyncio.ensure_future(asyncio.gather(g.publish(message(1)), g.publish(message(2))))
+    first.cancel()
+    await others
+    assert sends.sent == [["m0", "m1", "m2"]]
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
+async def test_a_first_caller_cancelled_while_sending_tells_the_others_unconfirmed() -> None:
+    sends = Sends()
+    g = Gatherer(sends)
+    first = asyncio.ensure_future(g.publish(message(0)))
+    second = asyncio.ensure_future(g.publish(message(1)))
+    await asyncio.sleep(0.005)  # both sent, the confirm awaited
+    first.cancel()
+    with pytest.raises(NotConfirmed, match="cancelled"):
+        await second
+    with pytest.raises(asyncio.CancelledError):
+        await first
