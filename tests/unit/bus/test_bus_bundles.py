@@ -192,3 +192,38 @@ async def test_a_first_caller_cancelled_while_sending_tells_the_others_unconfirm
         await second
     with pytest.raises(asyncio.CancelledError):
         await first
+
+
+async def test_a_turns_send_waits_for_no_other_turns_confirm() -> None:
+    """Nothing is held back for a bundle: a turn that finds a send under way sends its own at
+    once (tried: holding it until that confirm, to make bigger bundles at moderate rates, formed
+    none at 300 queries a second: the same socket writes an answer; bench/README.md)."""
+    sends = Sends()
+    g = Gatherer(sends)
+    first = asyncio.ensure_future(g.publish(message(0)))
+    await asyncio.sleep(0.002)  # m0 sent, its confirm awaited
+    later = [asyncio.ensure_future(g.publish(message(n))) for n in (1, 2)]
+    await asyncio.sleep(0.002)
+    assert len(sends.sent) == 0  # both sends await their confirms
+    await asyncio.gather(first, *later)
+    assert sends.sent == [["m0"], ["m1", "m2"]]
+
+
+async def test_a_failed_send_reaches_its_own_callers_only() -> None:
+    sent: list[list[str]] = []
+
+    async def fail_the_second(items: list[OutMessage]) -> None:
+        await asyncio.sleep(0.01)
+        sent.append([m.message_id for m in items])
+        if len(sent) == 2:
+            raise Unroutable("no queue")
+
+    g = Gatherer(fail_the_second)
+    first = asyncio.ensure_future(g.publish(message(0)))
+    await asyncio.sleep(0.002)
+    second = [asyncio.ensure_future(g.publish(message(n))) for n in (1, 2)]
+    await first
+    results = await asyncio.gather(*second, return_exceptions=True)
+    assert [type(r) for r in results] == [Unroutable, Unroutable]
+    await g.publish(message(3))
+    assert sent == [["m0"], ["m1", "m2"], ["m3"]]
