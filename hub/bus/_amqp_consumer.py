@@ -201,6 +201,7 @@ class AmqpSubscription:
         self._raw: aiormq.abc.AbstractChannel | None = None
         self._acks = AckBatch(self._no_channel, self._no_channel)  # one per channel (its tags)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._items = asyncio.Semaphore(prefetch)  # bundles' items in hand at once
         self._active = True
 
     async def start(self) -> None:
@@ -257,7 +258,7 @@ class AmqpSubscription:
         try:
             delivery = AmqpDelivery(msg, self._queue, self._bus, self._acks)
             if delivery.content_type == BUNDLE_TYPE:
-                await run_bundle(delivery, self._handler, self._store_down)
+                await run_bundle(delivery, self._handler, self._store_down, self._items)
             else:
                 await run_handler(delivery, self._handler, self._store_down)
         finally:

@@ -14,12 +14,13 @@ each item its properties (JSON) and its body, each prefixed by its length (4 byt
 Bounded: :data:`MOST_ITEMS` items, :data:`MOST_PROPS` bytes of properties an item; a bundle is
 made no bigger than :data:`MOST_BYTES`. Anything else is refused whole (:class:`BadBundle`).
 
-Settling (:func:`run_bundle`): every item goes to the handler as a delivery of its own, all at
-once. The bundle is acknowledged when every item is; an item nacked for requeue makes the
-bundle nacked once every item has ended (the others come back as redeliveries, which every
-handler takes as such); an item dead-lettered goes to the dead letters alone. On the bundle's
-last delivery before the queue's limit an item that would be requeued is dead-lettered alone
-(``delivery_limit``, as the broker would), so a poison item does not take the others with it.
+Settling (:func:`run_bundle`): every item goes to the handler as a delivery of its own, as
+many at once as the subscription's prefetch. The bundle is acknowledged when every item is; an
+item nacked for requeue makes the bundle nacked once every item has ended (the others come back
+as redeliveries, which every handler takes as such); an item dead-lettered goes to the dead
+letters alone. On the bundle's last delivery before the queue's limit an item that would be
+requeued is dead-lettered alone (``delivery_limit``, as the broker would), so a poison item
+does not take the others with it.
 """
 
 from __future__ import annotations
@@ -298,17 +299,26 @@ class BundleItem:
 
 
 async def run_bundle(
-    delivery: AmqpDelivery, handler: Handler, store_down: StoreDown | None
+    delivery: AmqpDelivery,
+    handler: Handler,
+    store_down: StoreDown | None,
+    room: asyncio.Semaphore,
 ) -> None:
-    """Every item of a delivered bundle to ``handler`` at once, then the bundle settled: acked
-    if every item was, else nacked for requeue. A malformed bundle is dead-lettered whole, its
-    reason said, as an opaque message (the dead letters' reader must not read it as one)."""
+    """Every item of a delivered bundle to ``handler``, as many at once as ``room`` lets (the
+    subscription's prefetch: items in hand are bounded as messages are), then the bundle
+    settled: acked if every item was, else nacked for requeue. A malformed bundle is
+    dead-lettered whole, its reason said, as opaque bytes (not to be read as one again)."""
     try:
         items = [BundleItem(delivery, item) for item in decode_bundle(delivery.body)]
     except BadBundle as exc:
         await delivery.dead_letter(f"bad bundle: {exc}", opaque=True)
         return
-    await asyncio.gather(*(run_handler(item, handler, store_down) for item in items))
+
+    async def run(item: BundleItem) -> None:
+        async with room:
+            await run_handler(item, handler, store_down)
+
+    await asyncio.gather(*(run(item) for item in items))
     if all(item.verdict == "ack" for item in items):
         await delivery.ack()
     else:

@@ -26,7 +26,8 @@ from pamqp.commands import Basic
 from yarl import URL
 
 from agencies.jlis.numbers import generate_rrc
-from hub.bus import CONTENT_TYPE, REASON_HEADER, USER_HEADER, Delivery
+from hub.bus import CONTENT_TYPE, REASON_HEADER, USER_HEADER, Delivery, OutMessage
+from hub.bus._bundle import BUNDLE_TYPE, encode_bundle
 from hub.routing.exceptions import HUB_SENDER_MISMATCH, HUB_UNVERIFIED_SENDER
 from hub.routing.finish import record_key
 from hub.wire import (
@@ -460,6 +461,58 @@ async def test_a_content_encoding_changes_nothing_the_hub_reads(attack: Attack) 
     reply = await attack.office.reply()
     assert not isinstance(reply.outcome, Failed | Refused), reply.outcome
     assert await attack.recorded(mid)
+
+
+async def test_a_bundle_of_lawful_forged_and_malformed_queries_is_judged_query_by_query(
+    attack: Attack,
+) -> None:
+    """One message of four queries (``hub/bus/README.md``, "Bundles"): a lawful one, one signed
+    as another office, one malformed, and a lawful one whose headers claim the dead letters'
+    ``renkei-*``. Each is what it would be alone: the lawful ones answered, the forged one
+    refused, the malformed one refused and dead-lettered alone under the vouched sender, all
+    four recorded under chiyoda-child; the claims change nothing."""
+    lawful, forged = lawful_query(attack.env, seed=72), lawful_query(attack.env, sender=TAX)
+    claiming = lawful_query(attack.env, seed=73)
+    key = attack.env.state.keys[CHILD].signing
+    bodies = [encode(lawful), encode(forged), b'{"kind": "query"', encode(claiming)]
+    mids = [str(lawful.envelope.message_id), str(forged.envelope.message_id)]
+    mids += [str(uuid.uuid4()), str(claiming.envelope.message_id)]
+    claims = {USER_HEADER: TAX, REASON_HEADER: "claimed"}
+    items = [
+        OutMessage(body, mid, None, {SIGNATURE_HEADER: sign(body, key), **extra})
+        for body, mid, extra in zip(bodies, mids, [{}, {}, {}, claims], strict=True)
+    ]
+    before = await attack.records()
+    await attack.publish(encode_bundle(items), user_id=attack.user(CHILD), content_type=BUNDLE_TYPE)
+    replies = {}
+    for _ in items:
+        reply = await attack.office.reply()
+        replies[str(reply.envelope.correlation_id)] = reply.outcome
+    await attack.office.no_more_replies(0.3)
+    assert not isinstance(replies[mids[0]], Failed | Refused), replies[mids[0]]
+    assert isinstance(replies[mids[1]], Refused) and replies[mids[1]].code == HUB_SENDER_MISMATCH
+    assert isinstance(replies[mids[2]], Failed) and replies[mids[2]].code == "wire.malformed"
+    assert not isinstance(replies[mids[3]], Failed | Refused), replies[mids[3]]
+    letter = await attack.dead_letter(mids[2])
+    assert (letter.headers[USER_HEADER], letter.content_type) == (CHILD, CONTENT_TYPE)
+    assert all([await attack.recorded(mid) for mid in mids])
+    assert await attack.records() == before + 4
+
+
+async def test_a_malformed_bundle_is_dead_lettered_whole_unread(attack: Attack) -> None:
+    """Bytes said to be a bundle that are none: no query is read from them, so no reply and no
+    record (nothing names a query); the dead letter keeps them opaque, with the reason and the
+    vouched sender."""
+    before = await attack.records()
+    body = b"RB1\x00\x03" + encode(lawful_query(attack.env))  # no lengths: not a bundle
+    await attack.publish(
+        body, message_id="bundle-1", user_id=attack.user(CHILD), content_type=BUNDLE_TYPE
+    )
+    letter = await attack.dead_letter("bundle-1")
+    assert letter.headers[REASON_HEADER].startswith("bad bundle: ")
+    assert (letter.headers[USER_HEADER], letter.content_type, letter.body) == (CHILD, None, body)
+    await attack.office.no_more_replies(0.3)
+    assert await attack.records() == before
 
 
 async def test_after_every_attack_a_lawful_query_is_answered(attack: Attack) -> None:

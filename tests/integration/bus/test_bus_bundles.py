@@ -280,3 +280,27 @@ async def test_a_bundle_no_queue_takes_is_unroutable_for_every_caller(env: AmqpE
     )
     assert [type(r) for r in results] == [Unroutable] * 3
     await hub.publish(OFFICES_EXCHANGE, office_in("b"), item(9))  # and the bus goes on
+
+
+async def test_a_bundles_items_in_hand_are_bounded_by_the_prefetch(env: AmqpEnv) -> None:
+    """A bundle is one message of the prefetch window but up to 64 items: no more of them run
+    at once than the window lets messages run."""
+    hub = await env.connect(env.hub)
+    await asyncio.gather(
+        *(hub.publish(OFFICES_EXCHANGE, office_in("b"), item(n)) for n in range(12))
+    )
+    running, most = 0, 0
+
+    async def slow(d: Delivery) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        await d.ack()
+
+    inbox = Inbox(slow)
+    office = await env.connect(env.office("b"))
+    await office.consume(office_in("b"), inbox, prefetch=3)
+    await inbox.wait(12)
+    assert most == 3
