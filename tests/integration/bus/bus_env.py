@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import quote
+
+import pytest
 
 from hub.bus import (
     Bus,
+    BusError,
+    Delivery,
     InMemoryBroker,
     Topology,
     connect_amqp,
+    delete_users,
+    delete_vhost,
     purge_queues,
+    setup_broker,
 )
 
 __all__ = [
@@ -21,7 +32,9 @@ __all__ = [
     "OFFICES",
     "AmqpEnv",
     "BusEnv",
+    "Inbox",
     "MemoryEnv",
+    "amqp_vhost",
 ]
 
 ADMIN_URL = os.environ.get("RENKEI_RABBITMQ_ADMIN_URL", "http://guest:guest@127.0.0.1:15672")
@@ -95,3 +108,51 @@ class AmqpEnv(BusEnv):
     async def reset(self) -> None:
         await super().reset()
         await purge_queues(ADMIN_URL, self.vhost, [q.name for q in self.topology.queues])
+
+
+@contextlib.asynccontextmanager
+async def amqp_vhost(topology: Topology) -> AsyncIterator[AmqpEnv]:
+    """A fresh vhost built by ``setup_broker`` with fresh users, deleted afterwards; RabbitMQ
+    missing is a failure, not a skip."""
+    vhost = f"renkei-test-{secrets.token_hex(4)}"
+    passwords = {identity: secrets.token_urlsafe(18) for identity in topology.identities}
+    try:
+        await setup_broker(ADMIN_URL, vhost, topology, passwords)
+    except BusError as exc:
+        pytest.fail(
+            f"RabbitMQ is required for the amqp bus tests and setup failed: {exc} "
+            "(start it with scripts/services; RENKEI_RABBITMQ_ADMIN_URL overrides the "
+            "management URL)",
+            pytrace=False,
+        )
+    env = AmqpEnv(topology, vhost, passwords)
+    try:
+        yield env
+    finally:
+        await env.reset()
+        await delete_vhost(ADMIN_URL, vhost)
+        await delete_users(ADMIN_URL, topology.identities)
+
+
+class Inbox:
+    """Collects deliveries; ``act`` settles each (ack by default)."""
+
+    def __init__(self, act: Callable[[Delivery], Awaitable[None]] | None = None) -> None:
+        self.items: list[Delivery] = []
+        self._act = act
+        self._changed = asyncio.Event()
+
+    async def __call__(self, delivery: Delivery) -> None:
+        self.items.append(delivery)
+        self._changed.set()
+        if self._act is None:
+            await delivery.ack()
+        else:
+            await self._act(delivery)
+
+    async def wait(self, count: int, within: float = 10.0) -> list[Delivery]:
+        async with asyncio.timeout(within):
+            while len(self.items) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.items

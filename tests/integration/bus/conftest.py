@@ -12,9 +12,9 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
-from bus_env import ADMIN_URL, DELIVERY_LIMIT, INBOX_BYTES, OFFICES, AmqpEnv, BusEnv, MemoryEnv
+from bus_env import DELIVERY_LIMIT, INBOX_BYTES, OFFICES, BusEnv, MemoryEnv, amqp_vhost
 
-from hub.bus import BusError, delete_users, delete_vhost, network_topology, setup_broker
+from hub.bus import network_topology
 
 
 @pytest.fixture(scope="module", params=["memory", pytest.param("amqp", marks=pytest.mark.rabbitmq)])
@@ -29,22 +29,8 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[BusEnv]:
     if request.param == "memory":
         yield MemoryEnv(topology)
         return
-    vhost = f"renkei-test-{secrets.token_hex(4)}"
-    passwords = {identity: secrets.token_urlsafe(18) for identity in topology.identities}
-    try:
-        await setup_broker(ADMIN_URL, vhost, topology, passwords)
-    except BusError as exc:
-        pytest.fail(
-            f"RabbitMQ is required for the amqp bus tests and setup failed: {exc} "
-            "(start it with scripts/services; RENKEI_RABBITMQ_ADMIN_URL overrides the "
-            "management URL)",
-            pytrace=False,
-        )
-    try:
-        yield AmqpEnv(topology, vhost, passwords)
-    finally:
-        await delete_vhost(ADMIN_URL, vhost)
-        await delete_users(ADMIN_URL, topology.identities)
+    async with amqp_vhost(topology) as env:
+        yield env
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import aio_pika
 import aiohttp
 import pytest
-from bus_env import ADMIN_URL, AMQP_HOST, OFFICES, AmqpEnv
+from bus_env import ADMIN_URL, AMQP_HOST, OFFICES, AmqpEnv, amqp_vhost
 from yarl import URL
 
 from hub.bus import (
@@ -26,7 +26,6 @@ from hub.bus import (
     Delivery,
     OutMessage,
     connect_amqp,
-    delete_users,
     delete_vhost,
     network_topology,
     office_in,
@@ -49,19 +48,8 @@ async def amqp() -> AsyncIterator[AmqpEnv]:
         office_connections=CONNECTIONS,
         office_channels=CHANNELS,
     )
-    vhost = f"renkei-test-{secrets.token_hex(4)}"
-    passwords = {identity: secrets.token_urlsafe(18) for identity in topology.identities}
-    try:
-        await setup_broker(ADMIN_URL, vhost, topology, passwords)
-    except BusError as exc:
-        pytest.fail(f"RabbitMQ is required for this test and setup failed: {exc}", pytrace=False)
-    env = AmqpEnv(topology, vhost, passwords)
-    try:
+    async with amqp_vhost(topology) as env:
         yield env
-    finally:
-        await env.reset()
-        await delete_vhost(ADMIN_URL, vhost)
-        await delete_users(ADMIN_URL, topology.identities)
 
 
 def management() -> tuple[str, dict[str, str]]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
 
 import pytest
-from bus_env import DELIVERY_LIMIT, INBOX_BYTES, BusEnv
+from bus_env import DELIVERY_LIMIT, INBOX_BYTES, BusEnv, Inbox
 
 from hub.bus import (
     BODY_SHA256_HEADER,
@@ -44,30 +43,6 @@ def new_id() -> str:
 
 def query(message_id: str | None = None, **kw: object) -> OutMessage:
     return OutMessage(b"query-body", message_id=message_id or new_id(), **kw)  # type: ignore[arg-type]
-
-
-class Inbox:
-    """Collects deliveries; ``act`` settles each (ack by default)."""
-
-    def __init__(self, act: Callable[[Delivery], Awaitable[None]] | None = None) -> None:
-        self.items: list[Delivery] = []
-        self._act = act
-        self._changed = asyncio.Event()
-
-    async def __call__(self, delivery: Delivery) -> None:
-        self.items.append(delivery)
-        self._changed.set()
-        if self._act is None:
-            await delivery.ack()
-        else:
-            await self._act(delivery)
-
-    async def wait(self, count: int, within: float = 10.0) -> list[Delivery]:
-        async with asyncio.timeout(within):
-            while len(self.items) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.items
 
 
 async def expect_dead(env: BusEnv, message_id: str, within: float = 10.0) -> Delivery:

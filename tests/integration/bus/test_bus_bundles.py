@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import aio_pika
 import pytest
-from bus_env import ADMIN_URL, AMQP_HOST, OFFICES, AmqpEnv
+from bus_env import AMQP_HOST, OFFICES, AmqpEnv, Inbox, amqp_vhost
 
 from hub.bus import (
     CONTENT_TYPE,
@@ -25,15 +25,11 @@ from hub.bus import (
     REASON_HEADER,
     RK_QUERY,
     USER_HEADER,
-    BusError,
     Delivery,
     OutMessage,
     Unroutable,
-    delete_users,
-    delete_vhost,
     network_topology,
     office_in,
-    setup_broker,
 )
 from hub.bus._bundle import BUNDLE_TYPE
 from hub.bus.topology import DELIVERY_LIMIT
@@ -43,20 +39,10 @@ pytestmark = pytest.mark.rabbitmq
 
 @pytest.fixture(scope="module")
 async def amqp() -> AsyncIterator[AmqpEnv]:
-    topology = network_topology(OFFICES, identity_prefix=f"t{secrets.token_hex(3)}-")
-    vhost = f"renkei-test-{secrets.token_hex(4)}"
-    passwords = {identity: secrets.token_urlsafe(18) for identity in topology.identities}
-    try:
-        await setup_broker(ADMIN_URL, vhost, topology, passwords)
-    except BusError as exc:
-        pytest.fail(f"RabbitMQ is required for this test and setup failed: {exc}", pytrace=False)
-    env = AmqpEnv(topology, vhost, passwords)
-    try:
+    async with amqp_vhost(
+        network_topology(OFFICES, identity_prefix=f"t{secrets.token_hex(3)}-")
+    ) as env:
         yield env
-    finally:
-        await env.reset()
-        await delete_vhost(ADMIN_URL, vhost)
-        await delete_users(ADMIN_URL, topology.identities)
 
 
 @pytest.fixture
@@ -68,25 +54,6 @@ async def env(amqp: AmqpEnv) -> AsyncIterator[AmqpEnv]:
 def item(n: int, **kw: object) -> OutMessage:
     headers = {"renkei-sig": f"sig-{n}", "traceparent": f"00-{n:032x}-{n:016x}-01"}
     return OutMessage(f"body {n}".encode(), f"m{n}", f"c{n}", headers, **kw)  # type: ignore[arg-type]
-
-
-class Inbox:
-    def __init__(self, act: Callable[[Delivery], Awaitable[None]] | None = None) -> None:
-        self.items: list[Delivery] = []
-        self.act = act
-        self.changed = asyncio.Event()
-
-    async def __call__(self, d: Delivery) -> None:
-        self.items.append(d)
-        self.changed.set()
-        await (d.ack() if self.act is None else self.act(d))
-
-    async def wait(self, count: int, within: float = 10.0) -> list[Delivery]:
-        async with asyncio.timeout(within):
-            while len(self.items) < count:
-                self.changed.clear()
-                await self.changed.wait()
-        return self.items
 
 
 async def raw(env: AmqpEnv, user: str) -> aio_pika.abc.AbstractRobustConnection:
