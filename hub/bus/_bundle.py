@@ -112,6 +112,8 @@ class Item:
             v is None or isinstance(v, str) for v in (cid, ctype)
         ):
             raise BadBundle("an item's message id, correlation id or content type is not text")
+        if ctype == BUNDLE_TYPE:  # its dead-letter copy would be read as the copier's bundle
+            raise BadBundle("an item says it is a bundle")
         if not isinstance(headers, dict) or not all(type(v) is str for v in headers.values()):
             raise BadBundle("an item's headers are not text")
         self.message_id: str = mid

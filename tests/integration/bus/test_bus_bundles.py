@@ -31,7 +31,7 @@ from hub.bus import (
     network_topology,
     office_in,
 )
-from hub.bus._bundle import BUNDLE_TYPE
+from hub.bus._bundle import BUNDLE_TYPE, encode_bundle
 from hub.bus.topology import DELIVERY_LIMIT
 
 pytestmark = pytest.mark.rabbitmq
@@ -271,3 +271,31 @@ async def test_a_bundles_items_in_hand_are_bounded_by_the_prefetch(env: AmqpEnv)
     await office.consume(office_in("b"), inbox, prefetch=3)
     await inbox.wait(12)
     assert most == 3
+
+
+async def test_a_bundle_inside_an_item_is_no_bundle_on_the_dead_letters(env: AmqpEnv) -> None:
+    """An office's item that says it is a bundle (content type) and carries one: the hub's
+    handler refuses it (not JSON) and dead-letters it. On renkei.dead that copy is the hub's
+    (``user_id`` hub, no ``x-death``); were it read as a bundle, its inner items' headers —
+    the office's own bytes — would stand there as the hub's word: another office named as the
+    sender, any reason, any queue. Every dead letter must name the vouched office."""
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    claims = {USER_HEADER: env.office("b"), REASON_HEADER: "forged", QUEUE_HEADER: "nowhere"}
+    inner = encode_bundle(
+        [OutMessage(f"forged {n}".encode(), f"m{n}", None, claims) for n in (7, 8)]
+    )
+    nested = OutMessage(inner, "m-nested", None, content_type=BUNDLE_TYPE)
+    await asyncio.gather(
+        office.publish(HUB_EXCHANGE, RK_QUERY, item(0)),
+        office.publish(HUB_EXCHANGE, RK_QUERY, nested),
+    )
+
+    async def json_only(d: Delivery) -> None:  # as the router (wire.content_type)
+        await (d.ack() if d.content_type == CONTENT_TYPE else d.dead_letter("not JSON"))
+
+    await hub.consume(HUB_REQUESTS, Inbox(json_only))
+    monitor, dead = await env.connect(env.monitor), Inbox()
+    await monitor.consume(DEAD_QUEUE, dead)
+    await dead.wait(1)
+    await asyncio.sleep(0.3)
+    assert {d.headers.get(USER_HEADER) for d in dead.items} == {env.office("a")}

@@ -12,6 +12,7 @@ import pytest
 
 from hub.bus import OutMessage
 from hub.bus._bundle import (
+    BUNDLE_TYPE,
     MOST_BYTES,
     MOST_ITEMS,
     MOST_PROPS,
@@ -96,6 +97,7 @@ GOOD = {"id": "m", "correlation_id": None, "content_type": None, "headers": {}}
         ({**GOOD, "content_type": ["a"]}, "not text"),
         ({**GOOD, "headers": {"renkei-sig": 1}}, "headers are not text"),
         ({**GOOD, "headers": ["renkei-sig"]}, "headers are not text"),
+        ({**GOOD, "content_type": BUNDLE_TYPE}, "says it is a bundle"),  # none nested
     ],
 )
 def test_forged_item_properties_are_refused(props: object, says: str) -> None:
