@@ -35,6 +35,7 @@ import orjson
 from hub.bus._common import broker_dead_letter_headers, dead_letter_message, run_handler
 from hub.bus.api import EMPTY_HEADERS, Death, Handler, OutMessage, StoreDown
 from hub.bus.exceptions import NotConfirmed
+from hub.bus.topology import DEAD_QUEUE
 
 if TYPE_CHECKING:
     from hub.bus._amqp_consumer import AmqpDelivery
@@ -285,7 +286,8 @@ class BundleItem:
             return
         if not requeue:
             await self.dead_letter("rejected")
-        elif self.delivery_count >= self._bundle.bus.delivery_limit:  # the bundle's last
+        elif self.queue != DEAD_QUEUE and self.delivery_count >= self._bundle.bus.delivery_limit:
+            # the bundle's last delivery (renkei.dead has no limit: what a look returns stays)
             await self.dead_letter("delivery_limit")
         else:
             self.settled, self.verdict = True, "requeue"

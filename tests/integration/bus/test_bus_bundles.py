@@ -32,7 +32,9 @@ from hub.bus import (
     office_in,
 )
 from hub.bus._bundle import BUNDLE_TYPE, encode_bundle
+from hub.bus.amqp import AmqpBus
 from hub.bus.topology import DELIVERY_LIMIT
+from monitor import DeadLetters
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -299,3 +301,29 @@ async def test_a_bundle_inside_an_item_is_no_bundle_on_the_dead_letters(env: Amq
     await dead.wait(1)
     await asyncio.sleep(0.3)
     assert {d.headers.get(USER_HEADER) for d in dead.items} == {env.office("a")}
+
+
+async def dead_bundle(env: AmqpEnv) -> DeadLetters:
+    """Two items the broker dead-lettered (expired) as one bundle; the replayer's reader."""
+    hub = await env.connect(env.hub)
+    sent = [item(n, expiration_ms=20) for n in range(2)]
+    await asyncio.gather(*(hub.publish(OFFICES_EXCHANGE, office_in("a"), m) for m in sent))
+    await asyncio.sleep(0.5)
+    replayer = await env.connect(env.topology.replayer_identity)
+    assert isinstance(replayer, AmqpBus)
+    replayer.user_prefix = env.topology.identity_prefix  # user ids as the network names them
+    return DeadLetters(replayer, env.topology, quiet=0.3)
+
+
+async def test_a_bundle_on_the_dead_letters_is_looked_at_as_often_as_a_message(
+    env: AmqpEnv,
+) -> None:
+    """renkei.dead has no delivery limit: every look returns what it held, and each return
+    counts a delivery. An item returned there stays, however often it was looked at — it is
+    not "dead-lettered as delivery_limit" by the replayer (which may not write renkei.dlx: the
+    look would fail, wait out retry_pause and hold the bundle until its channel closed)."""
+    letters = await dead_bundle(env)
+    for _ in range(DELIVERY_LIMIT + 2):
+        start = asyncio.get_running_loop().time()
+        assert sorted(d.message_id for d in await letters.look()) == ["m0", "m1"]
+        assert asyncio.get_running_loop().time() - start < 2.0
