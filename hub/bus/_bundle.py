@@ -164,6 +164,11 @@ def _length(data: bytes, at: int, n: int) -> int:
     return int(length)
 
 
+Outcomes = Sequence[BaseException | None] | None
+"""What a gatherer's send says: None, every item confirmed; else each item's own (a turn cut
+into several bundles: one may be taken and another refused)."""
+
+
 class Gatherer:
     """The publishes to one routing key: the first of a turn waits that turn out, then sends
     what the turn gathered — itself alone, or a bundle — and every caller returns on the
@@ -171,16 +176,17 @@ class Gatherer:
 
     __slots__ = ("_items", "_send", "_sent")
 
-    def __init__(self, send: Callable[[list[OutMessage]], Awaitable[None]]) -> None:
+    def __init__(self, send: Callable[[list[OutMessage]], Awaitable[Outcomes]]) -> None:
         self._send = send
         self._items: list[OutMessage] = []
-        self._sent: asyncio.Future[None] | None = None
+        self._sent: asyncio.Future[Outcomes] | None = None
 
     async def publish(self, message: OutMessage) -> None:
+        at = len(self._items)  # this item's place in what its turn sends
         self._items.append(message)
         sent = self._sent
         if sent is not None:  # a turn's first has it
-            await asyncio.shield(sent)
+            _own(await asyncio.shield(sent), at)
             return
         sent = self._sent = asyncio.get_running_loop().create_future()
         try:
@@ -190,12 +196,12 @@ class Gatherer:
             _flushing.add(task)
             task.add_done_callback(_flushing.discard)
             raise
-        await self._flush(sent)
+        _own(await self._flush(sent), at)
 
-    async def _flush(self, sent: asyncio.Future[None]) -> None:
+    async def _flush(self, sent: asyncio.Future[Outcomes]) -> Outcomes:
         items, self._items, self._sent = self._items, [], None
         try:
-            await self._send(items)
+            outcomes = await self._send(items)
         except asyncio.CancelledError:
             sent.set_exception(NotConfirmed("the publish was cancelled before its confirm"))
             sent.exception()  # heard: by the callers that wait on it, if any
@@ -204,10 +210,17 @@ class Gatherer:
             sent.set_exception(exc)
             sent.exception()
             raise
-        sent.set_result(None)
+        sent.set_result(outcomes)
+        return outcomes
 
 
-_flushing: set[asyncio.Task[None]] = set()  # a cancelled first's flush, under way
+def _own(outcomes: Outcomes, at: int) -> None:
+    failed = None if outcomes is None else outcomes[at]
+    if failed is not None:
+        raise failed
+
+
+_flushing: set[asyncio.Task[Outcomes]] = set()  # a cancelled first's flush, under way
 
 
 class BundleItem:

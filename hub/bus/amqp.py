@@ -245,21 +245,28 @@ class AmqpBus:
 
     async def _send_gathered(
         self, key: tuple[str, str, bool, str | None], items: list[OutMessage]
-    ) -> None:
-        """What a turn gathered for one key: a lone message as itself, else bundles."""
+    ) -> list[BaseException | None] | None:
+        """What a turn gathered for one key: a lone message as itself, else bundles; with
+        several, each item's outcome is its own bundle's (one taken, another refused)."""
         exchange, routing_key, mandatory, as_user = key
+        parts = split(items)
         sends = [
             self._publish_one(exchange, routing_key, part[0], mandatory, as_user)
             if len(part) == 1
             else self._publish_bundle(exchange, routing_key, part, mandatory, as_user)
-            for part in split(items)
+            for part in parts
         ]
         if len(sends) == 1:
             await sends[0]
-            return
-        for failed in await asyncio.gather(*sends, return_exceptions=True):
-            if isinstance(failed, BaseException):
-                raise failed
+            return None
+        outcomes: list[BaseException | None] = []
+        for part, result in zip(
+            parts, await asyncio.gather(*sends, return_exceptions=True), strict=True
+        ):
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            outcomes += [result if isinstance(result, BaseException) else None] * len(part)
+        return outcomes
 
     async def _publish_bundle(
         self,

@@ -23,7 +23,8 @@ from hub.bus._bundle import (
     encode_bundle,
     split,
 )
-from hub.bus.exceptions import NotConfirmed, Unroutable
+from hub.bus.amqp import AmqpBus
+from hub.bus.exceptions import NotConfirmed, Rejected, Unroutable
 
 
 def message(n: int, body: bytes | None = None, **kw: object) -> OutMessage:
@@ -229,3 +230,27 @@ async def test_a_failed_send_reaches_its_own_callers_only() -> None:
     assert [type(r) for r in results] == [Unroutable, Unroutable]
     await g.publish(message(3))
     assert sent == [["m0"], ["m1", "m2"], ["m3"]]
+
+
+async def test_a_turn_cut_in_two_tells_each_caller_its_own_bundles_outcome() -> None:
+    """More than :data:`MOST_ITEMS` to one key in a turn go as two bundles; the broker takes
+    the first and refuses the second (a queue that became full: ``Rejected``, "a full queue
+    took nothing"). A caller whose message went in the first was taken: told ``Rejected``,
+    an office's ``ask`` sends its query again under a new id (hub/node/runtime.py), and the
+    hub gets it twice."""
+    bus = AmqpBus(None, "a", "renkei.dlx", 1.0, 1.0)
+    bus.bundles = True
+    taken: list[int] = []
+
+    async def send(_x: str, _k: str, body: bytes, _p: object, _m: bool) -> None:
+        if taken:
+            raise Rejected.publish("renkei.hub", "query")
+        taken.append(len(decode_bundle(body)))
+
+    bus._send = send  # type: ignore[method-assign]
+    results = await asyncio.gather(
+        *(bus.publish("renkei.hub", "query", message(n)) for n in range(MOST_ITEMS + 2)),
+        return_exceptions=True,
+    )
+    assert taken == [MOST_ITEMS]
+    assert [r is None for r in results] == [True] * MOST_ITEMS + [False] * 2
