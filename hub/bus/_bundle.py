@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import orjson
+import structlog
 
 from hub.bus._common import broker_dead_letter_headers, dead_letter_message, run_handler
 from hub.bus.api import EMPTY_HEADERS, Death, Handler, OutMessage, StoreDown
@@ -51,6 +52,8 @@ __all__ = [
     "encode_bundle",
     "run_bundle",
 ]
+
+log = structlog.get_logger("hub.bus")
 
 BUNDLE_TYPE = "application/vnd.renkei.bundle"
 MOST_ITEMS = 64
@@ -335,8 +338,19 @@ async def run_bundle(
         async with room:
             await run_handler(item, handler, store_down)
 
-    await asyncio.gather(*(run(item) for item in items))
-    if all(item.verdict == "ack" for item in items):
+    # every item ends before the bundle is settled; one that could not even be settled (its
+    # dead letter refused: renkei.dead full, the connection lost) returns the bundle, whose
+    # own limit the broker then keeps — never left in hand, nor acked with the others
+    ended = await asyncio.gather(*(run(item) for item in items), return_exceptions=True)
+    for item, failed in zip(items, ended, strict=True):
+        if isinstance(failed, BaseException):
+            log.error(
+                "bus.bundle_item_unsettled",
+                queue=delivery.queue,
+                message_id=item.message_id,
+                error=type(failed).__name__,
+            )
+    if all(item.settled and item.verdict == "ack" for item in items):
         await delivery.ack()
     else:
         await delivery.nack(requeue=True)

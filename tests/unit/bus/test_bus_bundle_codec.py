@@ -10,7 +10,7 @@ import struct
 import orjson
 import pytest
 
-from hub.bus import OutMessage
+from hub.bus import Delivery, OutMessage
 from hub.bus._bundle import (
     BUNDLE_TYPE,
     MOST_BYTES,
@@ -21,6 +21,7 @@ from hub.bus._bundle import (
     bundle_props,
     decode_bundle,
     encode_bundle,
+    run_bundle,
     split,
 )
 from hub.bus.amqp import AmqpBus
@@ -254,3 +255,57 @@ async def test_a_turn_cut_in_two_tells_each_caller_its_own_bundles_outcome() -> 
     )
     assert taken == [MOST_ITEMS]
     assert [r is None for r in results] == [True] * MOST_ITEMS + [False] * 2
+
+
+class FakeBundle:
+    """A delivered bundle, as ``run_bundle`` reads and settles it, on a bus whose publishes to
+    the dead letters fail (renkei.dead full: ``Rejected``)."""
+
+    def __init__(self, items: list[OutMessage], delivery_count: int) -> None:
+        self.body = encode_bundle(items)
+        self.delivery_count = delivery_count
+        self.settled_as: list[str] = []
+        self.bus = self
+        self.delivery_limit = 5
+        self.dead_letter_exchange = "renkei.dlx"
+        self.queue, self.routing_key, self.user_id, self.death = "hub.requests", "q", "a", None
+        self.redelivered = delivery_count > 0
+
+    async def publish(self, *_args: object) -> None:
+        raise Rejected.publish("renkei.dlx", "q")
+
+    async def ack(self) -> None:
+        self.settled_as.append("ack")
+
+    async def nack(self, *, requeue: bool = True) -> None:
+        self.settled_as.append("requeue" if requeue else "reject")
+
+
+async def test_an_item_that_cannot_be_settled_returns_its_bundle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On the bundle's last delivery an item that fails is dead-lettered alone; when that
+    publish fails too, the bundle goes back to the broker (whose own limit then dead-letters
+    it whole) — never left in hand unsettled, holding a place of the prefetch window and its
+    items until the channel closes."""
+    monkeypatch.setattr("hub.bus._common.retry_pause", lambda _count: 0.0)
+    bundle = FakeBundle([message(0), message(1)], delivery_count=5)
+
+    async def fail_m1(d: Delivery) -> None:
+        await (d.ack() if d.message_id == "m0" else d.nack(requeue=True))
+
+    await run_bundle(bundle, fail_m1, None, asyncio.Semaphore(10))  # type: ignore[arg-type]
+    assert bundle.settled_as == ["requeue"]
+
+
+async def test_an_item_whose_handler_failed_is_never_acked_with_its_bundle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("hub.bus._common.retry_pause", lambda _count: 0.0)
+    bundle = FakeBundle([message(0), message(1)], delivery_count=5)
+
+    async def refuse_m1(d: Delivery) -> None:
+        await (d.ack() if d.message_id == "m0" else d.dead_letter("malformed"))
+
+    await run_bundle(bundle, refuse_m1, None, asyncio.Semaphore(10))  # type: ignore[arg-type]
+    assert bundle.settled_as == ["requeue"]
