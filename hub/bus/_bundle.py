@@ -116,15 +116,24 @@ class Item:
             v is None or isinstance(v, str) for v in (cid, ctype)
         ):
             raise BadBundle("an item's message id, correlation id or content type is not text")
-        if ctype == BUNDLE_TYPE:  # its dead-letter copy would be read as the copier's bundle
-            raise BadBundle("an item says it is a bundle")
         if not isinstance(headers, dict) or not all(type(v) is str for v in headers.values()):
             raise BadBundle("an item's headers are not text")
+        if any(_too_long(v) for v in (mid, cid, ctype, *headers)):
+            raise BadBundle(f"an item's id, content type or header name is over {_SHORT} bytes")
+        if ctype == BUNDLE_TYPE:  # its dead-letter copy would be read as the copier's bundle
+            raise BadBundle("an item says it is a bundle")
         self.message_id: str = mid
         self.correlation_id: str | None = cid
         self.content_type: str | None = ctype
         self.headers: Mapping[str, str] = headers or EMPTY_HEADERS
         self.body = body
+
+
+_SHORT = 255  # an AMQP short string's bytes: a message's id, content type, header names
+
+
+def _too_long(text: str | None) -> bool:
+    return text is not None and len(text.encode()) > _SHORT
 
 
 def decode_bundle(data: bytes) -> list[Item]:

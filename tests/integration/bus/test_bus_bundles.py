@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import struct
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import aio_pika
+import orjson
 import pytest
 from bus_env import AMQP_HOST, OFFICES, AmqpEnv, Inbox, amqp_vhost
 
@@ -347,3 +349,44 @@ async def test_a_dead_letter_replayed_from_a_bundle_is_gone_from_the_dead_letter
     assert [d.message_id for d in await letters.look()] == ["m1"]
     with pytest.raises(NoDeadLetter):
         await letters.replay("m0")
+
+
+@pytest.mark.parametrize(
+    "long",
+    [
+        {"id": "x" * 256},
+        {"correlation_id": "c" * 256},
+        {"content_type": "t" * 256},
+        {"headers": {"k" * 256: "v"}},
+    ],
+)
+async def test_an_item_with_what_amqp_cannot_carry_makes_its_bundle_malformed(
+    env: AmqpEnv, long: dict[str, object]
+) -> None:
+    """A message of its own has a message id, correlation id, content type and header names
+    of at most 255 bytes (AMQP short strings). An item that says more is none a message could
+    be: a dead letter of it could not be published (pamqp: TypeError), so a handler's
+    ``dead_letter`` of it failed again and again. Refused whole, as a malformed bundle."""
+    props = {"id": "m0", "correlation_id": None, "content_type": CONTENT_TYPE, "headers": {}}
+    raw_props = orjson.dumps({**props, **long})
+    body = b"RB1" + struct.pack(">HI", 1, len(raw_props)) + raw_props
+    body += struct.pack(">I", 2) + b"{}"
+    hub = await env.connect(env.hub)
+    handled = Inbox(lambda d: d.dead_letter("unreadable"))
+    await hub.consume(HUB_REQUESTS, handled)
+    conn = await raw(env, env.office("a"))
+    try:
+        channel = await conn.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(HUB_EXCHANGE, ensure=False)
+        msg = aio_pika.Message(
+            body, content_type=BUNDLE_TYPE, message_id="long", user_id=env.office("a")
+        )
+        await exchange.publish(msg, routing_key=RK_QUERY)
+    finally:
+        await conn.close()
+    monitor, dead = await env.connect(env.monitor), Inbox()
+    await monitor.consume(DEAD_QUEUE, dead)
+    [d] = await dead.wait(1, within=3.0)
+    assert (d.message_id, d.content_type) == ("long", None)
+    assert d.headers[REASON_HEADER].startswith("bad bundle: ")
+    assert handled.items == []

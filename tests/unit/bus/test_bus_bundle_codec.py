@@ -100,6 +100,9 @@ GOOD = {"id": "m", "correlation_id": None, "content_type": None, "headers": {}}
         ({**GOOD, "headers": {"renkei-sig": 1}}, "headers are not text"),
         ({**GOOD, "headers": ["renkei-sig"]}, "headers are not text"),
         ({**GOOD, "content_type": BUNDLE_TYPE}, "says it is a bundle"),  # none nested
+        ({**GOOD, "id": "x" * 256}, "over 255 bytes"),  # what AMQP could not carry
+        ({**GOOD, "correlation_id": "é" * 128}, "over 255 bytes"),
+        ({**GOOD, "headers": {"k" * 256: "v"}}, "over 255 bytes"),
     ],
 )
 def test_forged_item_properties_are_refused(props: object, says: str) -> None:
