@@ -206,7 +206,7 @@ class Gatherer:
         except asyncio.CancelledError:  # the others' items still go (and this one's may)
             task = asyncio.ensure_future(self._flush(sent))
             _flushing.add(task)
-            task.add_done_callback(_flushing.discard)
+            task.add_done_callback(_flushed)
             raise
         _own(await self._flush(sent), at)
 
@@ -233,6 +233,13 @@ def _own(outcomes: Outcomes, at: int) -> None:
 
 
 _flushing: set[asyncio.Task[Outcomes]] = set()  # a cancelled first's flush, under way
+
+
+def _flushed(task: asyncio.Task[Outcomes]) -> None:
+    """Its outcome went to the callers that waited on it: heard, not left to the loop's log."""
+    _flushing.discard(task)
+    if not task.cancelled():
+        task.exception()
 
 
 class BundleItem:

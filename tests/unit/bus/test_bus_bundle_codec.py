@@ -5,6 +5,7 @@ test_bus_bundles.py runs them on RabbitMQ)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import struct
 
 import orjson
@@ -312,3 +313,23 @@ async def test_an_item_whose_handler_failed_is_never_acked_with_its_bundle(
 
     await run_bundle(bundle, refuse_m1, None, asyncio.Semaphore(10))  # type: ignore[arg-type]
     assert bundle.settled_as == ["requeue"]
+
+
+async def test_a_cancelled_first_callers_failed_flush_is_heard_not_logged_by_the_loop() -> None:
+    loop = asyncio.get_running_loop()
+    unheard: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: unheard.append(context))
+    try:
+        g = Gatherer(Sends(Unroutable("no queue")))
+        first = asyncio.ensure_future(g.publish(message(0)))
+        await asyncio.sleep(0)  # the first waits its turn out
+        other = asyncio.ensure_future(g.publish(message(1)))
+        first.cancel()
+        with pytest.raises(Unroutable):
+            await other
+        await asyncio.sleep(0.02)
+        gc.collect()  # a task's unheard exception is reported when it is collected
+        await asyncio.sleep(0)
+        assert unheard == []
+    finally:
+        loop.set_exception_handler(None)
