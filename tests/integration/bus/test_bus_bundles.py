@@ -68,6 +68,20 @@ async def raw(env: AmqpEnv, user: str) -> aio_pika.abc.AbstractRobustConnection:
     )
 
 
+async def as_office_a(env: AmqpEnv, body: bytes, message_id: str) -> None:
+    """``body`` said to be a bundle, published to the hub by office a over plain AMQP."""
+    conn = await raw(env, env.office("a"))
+    try:
+        channel = await conn.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(HUB_EXCHANGE, ensure=False)
+        msg = aio_pika.Message(
+            body, content_type=BUNDLE_TYPE, message_id=message_id, user_id=env.office("a")
+        )
+        await exchange.publish(msg, routing_key=RK_QUERY)
+    finally:
+        await conn.close()
+
+
 async def depth(env: AmqpEnv, queue: str) -> int:
     """Messages waiting in ``queue`` (AMQP messages: a bundle is one)."""
     conn = await raw(env, env.hub)
@@ -204,16 +218,7 @@ async def test_a_malformed_bundle_is_dead_lettered_whole_under_its_publishers_na
     hub = await env.connect(env.hub)
     handled = Inbox()
     await hub.consume(HUB_REQUESTS, handled)
-    conn = await raw(env, env.office("a"))
-    try:
-        channel = await conn.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(HUB_EXCHANGE, ensure=False)
-        msg = aio_pika.Message(
-            body, content_type=BUNDLE_TYPE, message_id="forged", user_id=env.office("a")
-        )
-        await exchange.publish(msg, routing_key=RK_QUERY)
-    finally:
-        await conn.close()
+    await as_office_a(env, body, "forged")
     monitor, dead = await env.connect(env.monitor), Inbox()
     await monitor.consume(DEAD_QUEUE, dead)
     [d] = await dead.wait(1)
@@ -374,16 +379,7 @@ async def test_an_item_with_what_amqp_cannot_carry_makes_its_bundle_malformed(
     hub = await env.connect(env.hub)
     handled = Inbox(lambda d: d.dead_letter("unreadable"))
     await hub.consume(HUB_REQUESTS, handled)
-    conn = await raw(env, env.office("a"))
-    try:
-        channel = await conn.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(HUB_EXCHANGE, ensure=False)
-        msg = aio_pika.Message(
-            body, content_type=BUNDLE_TYPE, message_id="long", user_id=env.office("a")
-        )
-        await exchange.publish(msg, routing_key=RK_QUERY)
-    finally:
-        await conn.close()
+    await as_office_a(env, body, "long")
     monitor, dead = await env.connect(env.monitor), Inbox()
     await monitor.consume(DEAD_QUEUE, dead)
     [d] = await dead.wait(1, within=3.0)
