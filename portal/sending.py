@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from hub.log import get_logger
 from hub.node import Answer, OfficeNode, OfficeStore
-from hub.node.backoff import Backoff
+from hub.node.backoff import Backoff, until_done
 from hub.node.runtime import RESEND
 from portal.model import ApplicationStatus
 
@@ -160,13 +160,10 @@ class Sending:
     async def _until_done(self, key: str, step: Callable[[], Awaitable[T]]) -> T:
         """``step``, tried again after each failure (logged) until it is done; cancelled when
         the portal stops (taken up again when it starts: ``resume``)."""
-        pause = self.retry
-        while True:
-            try:
-                return await step()
-            except Exception as exc:  # noqa: BLE001 - logged; tried again after the pause
-                log.warning(
-                    "application.sending_failed", status_id=key, error=repr(exc), retry_in=pause
-                )
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, self.retry_max)
+
+        def failed(exc: Exception, pause: float) -> None:
+            log.warning(
+                "application.sending_failed", status_id=key, error=repr(exc), retry_in=pause
+            )
+
+        return await until_done(step, failed, first=self.retry, most=self.retry_max)

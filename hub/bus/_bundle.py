@@ -36,7 +36,7 @@ import structlog
 from hub.bus._common import broker_dead_letter_headers, dead_letter_message, run_handler
 from hub.bus.api import EMPTY_HEADERS, Death, Handler, OutMessage, StoreDown
 from hub.bus.exceptions import NotConfirmed
-from hub.bus.topology import DEAD_QUEUE
+from hub.bus.topology import DEAD_QUEUE, DELIVERY_LIMIT
 
 if TYPE_CHECKING:
     from hub.bus._amqp_consumer import AmqpDelivery
@@ -318,7 +318,7 @@ class BundleItem:
             return
         if not requeue:
             await self.dead_letter("rejected")
-        elif self.queue != DEAD_QUEUE and self.delivery_count >= self._bundle.bus.delivery_limit:
+        elif self.queue != DEAD_QUEUE and self.delivery_count >= DELIVERY_LIMIT:
             # the bundle's last delivery (renkei.dead has no limit: what a look returns stays)
             await self.dead_letter("delivery_limit")
         else:

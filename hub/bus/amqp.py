@@ -33,7 +33,7 @@ from hub.bus.exceptions import (
     Rejected,
     Unroutable,
 )
-from hub.bus.topology import DELIVERY_LIMIT, DLX_EXCHANGE
+from hub.bus.topology import DLX_EXCHANGE
 from hub.bus.urls import BrokerUrl
 from hub.metrics import METRICS
 
@@ -136,7 +136,6 @@ class AmqpBus:
         self._closing = False
         self._closed = False
         self.bundles = False  # gather each turn's publishes to a key into bundles (connect_amqp)
-        self.delivery_limit = DELIVERY_LIMIT  # the work queues' (a bundle's items settle by it)
         self._gatherers: dict[tuple[str, str, bool, str | None], Gatherer] = {}
 
     @property

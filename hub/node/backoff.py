@@ -1,4 +1,5 @@
-"""How long an office waits before sending a refused or rejected query again (pure).
+"""How long an office waits before sending a refused or rejected query again (pure), and a
+step of an office's own tried again until it is done (:func:`until_done`).
 
 Exponential back-off with jitter: the n-th pause (from 0) is drawn in ``[floor, floor + cap)``
 where ``cap = min(most, first × factor^n)`` and ``floor`` is the hub's retry-after (0 for a
@@ -9,9 +10,14 @@ before the quota has a token again.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-__all__ = ["Backoff"]
+__all__ = ["Backoff", "until_done"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +37,22 @@ class Backoff:
         """The pause after failed attempt ``attempt`` (0 for the first); ``draw`` in [0, 1)."""
         cap = min(self.most, self.first * self.factor ** min(attempt, 64))
         return max(0.0, floor) + cap * min(max(draw, 0.0), 1.0)
+
+
+async def until_done(
+    step: Callable[[], Awaitable[T]],
+    failed: Callable[[Exception, float], None],
+    *,
+    first: float,
+    most: float,
+) -> T:
+    """``step()`` until it returns: after each failure ``failed(error, pause)`` (its log line),
+    then the pause, ``first`` seconds doubling up to ``most``. Cancelled with its caller."""
+    pause = first
+    while True:
+        try:
+            return await step()
+        except Exception as exc:  # noqa: BLE001 - the caller's ``failed`` says it
+            failed(exc, pause)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, most)

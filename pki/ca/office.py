@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 
 from hub.log import get_logger
 from hub.node import OfficeStore
+from hub.node.backoff import until_done
 from hub.wire import JLIS_PKI, Change, Identified, NotFound, Outcome, Refused
 from pki.ca.authority import CertificationAuthority, Issued
 from pki.ca.revocation import EventKind, ResidentEvent
@@ -119,17 +120,17 @@ class CaListener:
 
     async def _write(self, store: OfficeStore, key: str, token: str) -> None:
         """Write a link until it is written (a lost link: that card's logins find no one)."""
-        pause = self.retry
-        while True:
-            try:
-                await store.put_many(LINKS, [(key, None, {"token": token})])
-            except Exception as exc:  # noqa: BLE001 - logged; tried again after the pause
-                log.warning("pki.link_unwritten", error=repr(exc), retry_in=pause)
-            else:
-                self._links.pop(key, None)
-                return
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, self.retry_max)
+
+        def failed(exc: Exception, pause: float) -> None:
+            log.warning("pki.link_unwritten", error=repr(exc), retry_in=pause)
+
+        await until_done(
+            lambda: store.put_many(LINKS, [(key, None, {"token": token})]),
+            failed,
+            first=self.retry,
+            most=self.retry_max,
+        )
+        self._links.pop(key, None)
 
     async def identify(self, certificate: bytes) -> Outcome:
         """The holder of a certificate this CA issued and has not revoked: the authentication

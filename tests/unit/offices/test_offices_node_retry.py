@@ -26,7 +26,7 @@ from hub.bus import (
     signed_message,
 )
 from hub.node import OfficeNode
-from hub.node.backoff import Backoff
+from hub.node.backoff import Backoff, until_done
 from hub.wire import Envelope, NotFound, OfficeKeys, Query, Refused, Reply, decode
 
 OFFICE = "chiyoda-child"
@@ -218,3 +218,20 @@ async def test_the_attempts_are_bounded_too(net: Net) -> None:
     answer = await ask(net)
     assert answer.code == "office.back_pressure" and answer.attempts == 4  # type: ignore[attr-defined]
     assert len(net.pauses) == 3
+
+
+async def test_until_done_tries_a_step_again_after_pauses_that_double_to_the_most() -> None:
+    calls, said = 0, []
+
+    async def thrice_failing() -> str:
+        nonlocal calls
+        calls += 1
+        if calls <= 3:
+            raise OSError(f"failure {calls}")
+        return "done"
+
+    def failed(exc: Exception, pause: float) -> None:
+        said.append((str(exc), pause))
+
+    assert await until_done(thrice_failing, failed, first=0.001, most=0.003) == "done"
+    assert said == [("failure 1", 0.001), ("failure 2", 0.002), ("failure 3", 0.003)]
