@@ -15,7 +15,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
-__all__ = ["ADMIN_DSN", "OneConnection", "fresh_database", "plans_of", "writes_held"]
+__all__ = ["ADMIN_DSN", "OneConnection", "fresh_database", "fresh_pool", "plans_of", "writes_held"]
 
 ADMIN_DSN = os.environ.get("RENKEI_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -62,6 +62,16 @@ async def writes_held(dsn: str, table: str) -> AsyncIterator[Callable[[], Awaita
             yield cut
     finally:
         await holder.close()
+
+
+@contextlib.asynccontextmanager
+async def fresh_pool(prefix: str, size: int = 2) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+    """A new database (:func:`fresh_database`) and a pool of ``size`` connections to it."""
+    async with (
+        fresh_database(prefix) as dsn,
+        asyncpg.create_pool(dsn, min_size=1, max_size=size) as pool,
+    ):
+        yield dsn, pool
 
 
 async def plans_of(conn: asyncpg.Connection, work: Callable[[], Awaitable[Any]]) -> list[str]:

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from pg_env import fresh_database, writes_held
+from pg_env import fresh_pool, writes_held
 from structlog.testing import capture_logs
 
 from hub.node import MemoryStore, PgStore, schema_for
@@ -37,11 +37,8 @@ def make_ca() -> CertificationAuthority:
 
 @pytest.fixture
 async def pool() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
-    async with (
-        fresh_database("renkei_pki_links") as dsn,
-        asyncpg.create_pool(dsn, min_size=1, max_size=2) as pool,
-    ):
-        yield dsn, pool
+    async with fresh_pool("renkei_pki_links") as found:
+        yield found
 
 
 async def test_a_link_whose_write_is_cut_is_written_again(

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from pg_env import fresh_database, writes_held
+from pg_env import fresh_pool, writes_held
 from structlog.testing import capture_logs
 
 from hub.node import Answer, OfficeNode, PgStore, schema_for
@@ -66,11 +66,8 @@ class Node:
 
 @pytest.fixture
 async def pool() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
-    async with (
-        fresh_database("renkei_portal_sending") as dsn,
-        asyncpg.create_pool(dsn, min_size=1, max_size=2) as pool,
-    ):
-        yield dsn, pool
+    async with fresh_pool("renkei_portal_sending") as found:
+        yield found
 
 
 async def test_an_outcome_whose_write_is_cut_is_written_again(
