@@ -145,10 +145,12 @@ def test_a_bundle_lives_as_long_as_its_longest_item_and_is_kept_if_one_is() -> N
 
 class Sends:
     def __init__(self, fail: BaseException | None = None) -> None:
+        self.started: list[list[str]] = []
         self.sent: list[list[str]] = []
         self.fail = fail
 
     async def __call__(self, items: list[OutMessage]) -> None:
+        self.started.append([m.message_id for m in items])
         await asyncio.sleep(0.01)  # the confirm
         self.sent.append([m.message_id for m in items])
         if self.fail is not None:
@@ -213,6 +215,7 @@ async def test_a_turns_send_waits_for_no_other_turns_confirm() -> None:
     later = [asyncio.ensure_future(g.publish(message(n))) for n in (1, 2)]
     await asyncio.sleep(0.002)
     assert len(sends.sent) == 0  # both sends await their confirms
+    assert sends.started == [["m0"], ["m1", "m2"]]  # the second went before the first's confirm
     await asyncio.gather(first, *later)
     assert sends.sent == [["m0"], ["m1", "m2"]]
 
