@@ -20,11 +20,19 @@ so the worst a replay of it can do is send again, as that office, what it could 
 A replayed message is acknowledged only after the broker confirmed the publish; a crash in
 between replays it at most twice, which the hub takes once (a query's claim by its id, one
 record each: ``hub/README.md``). A second replay of the same id finds nothing (`NoDeadLetter`).
+
+A bundle (``hub/bus/README.md``, "Bundles") the broker dead-lettered is one message on
+``renkei.dead`` holding several: each item is listed as a dead letter of its own, marked with
+its bundle, and a replay of any item sends the whole bundle back — every item, as the broker
+took them together — and takes it out of the queue. One item alone cannot leave: what the
+broker vouched for (``x-death``, ``user_id``) is the bundle's, and an item put back on its own
+would be a copy no longer replayable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import re
@@ -40,6 +48,7 @@ from hub.bus import (
     REASON_HEADER,
     REPLAYABLE,
     USER_HEADER,
+    Bundled,
     Bus,
     BusError,
     Delivery,
@@ -72,10 +81,23 @@ class DeadLetter:
     size: int  # bytes of the body (of the whole body, if a copy was cut)
     claimed_sender: str | None  # a service's copy: whom that service says sent it
     refusal: str | None  # why it may not be replayed; None: it may
+    bundle: str | None = None  # the bundle it came in (a replay sends all its items)
+    bundle_items: int = 1  # that bundle's items, this one among them
 
     @property
     def replayable(self) -> bool:
         return self.refusal is None
+
+
+def _again(d: Delivery) -> OutMessage:
+    """``d`` as it was first published: the dead-lettering's headers left out."""
+    return OutMessage(
+        d.body,
+        d.message_id,
+        d.correlation_id,
+        {k: v for k, v in d.headers.items() if k not in DEAD_LETTER_HEADERS},
+        content_type=d.content_type,
+    )
 
 
 def why_not(d: Delivery, topology: Topology) -> str | None:
@@ -118,6 +140,8 @@ def describe(d: Delivery, topology: Topology) -> DeadLetter:
         size=size,
         claimed_sender=None if death else headers.get(USER_HEADER),
         refusal=why_not(d, topology),
+        bundle=d.bundled.id if d.bundled else None,
+        bundle_items=d.bundled.items if d.bundled else 1,
     )
 
 
@@ -142,31 +166,56 @@ class DeadLetters:
         return await self._holding(min(limit, self._scan), lambda _: False, keep_all)
 
     async def replay(self, message_id: str) -> DeadLetter:
-        """Send the message with ``message_id`` back as its sender; what it was. Raises
-        `NoDeadLetter`, `NotReplayable` (it stays), `ReplayFailed` (it stays)."""
+        """Send the message with ``message_id`` back as its sender (an item of a bundle: the
+        whole bundle); what it was. Raises `NoDeadLetter`, `NotReplayable` (it stays),
+        `ReplayFailed` (it stays)."""
         if not message_id or len(message_id) > MAX_MESSAGE_ID or not message_id.isprintable():
             raise NoDeadLetter("a message id is 1 to 255 printable characters")
+        wanted: list[Delivery] = []
+        held_of: collections.Counter[Bundled] = collections.Counter()  # items held, by bundle
+
+        def complete(d: Delivery) -> bool:
+            """The message is held, and every item of its bundle if it came in one."""
+            if d.bundled is not None:
+                held_of[d.bundled] += 1
+            if d.message_id == message_id and not wanted:
+                wanted.append(d)
+            if not wanted:
+                return False
+            bundle = wanted[0].bundled
+            return bundle is None or held_of[bundle] >= bundle.items
 
         async def send(held: Sequence[Delivery]) -> DeadLetter:
-            found = next((d for d in held if d.message_id == message_id), None)
-            if found is None:
+            if not wanted:
                 raise NoDeadLetter(f"no message {message_id!r} waits in {DEAD_QUEUE}")
+            found = wanted[0]
             dead = describe(found, self._topology)
             if dead.refusal is not None:
                 raise NotReplayable(f"message {message_id!r} may not be replayed: {dead.refusal}")
+            together = [d for d in held if found.bundled and d.bundled is found.bundled]
+            if found.bundled and len(together) != found.bundled.items:
+                raise ReplayFailed(
+                    f"message {message_id!r} came in a bundle of {found.bundled.items}, of"
+                    f" which {len(together)} could be read: nothing was sent; try again"
+                )
             assert found.user_id is not None  # why_not refuses a message without one
-            out = OutMessage(
-                found.body,
-                found.message_id,
-                found.correlation_id,
-                {k: v for k, v in found.headers.items() if k not in DEAD_LETTER_HEADERS},
-                content_type=found.content_type,
+            going = together or [found]
+            sent = await asyncio.gather(  # in one turn: the bus bundles them again
+                *(
+                    self._bus.publish(
+                        dead.exchange, dead.routing_key, _again(d), as_user=found.user_id
+                    )
+                    for d in going
+                ),
+                return_exceptions=True,
             )
-            try:
-                await self._bus.publish(dead.exchange, dead.routing_key, out, as_user=found.user_id)
-            except BusError as exc:
-                raise ReplayFailed(f"the broker did not take the replay: {exc}") from exc
-            await found.ack()
+            failed = next((r for r in sent if isinstance(r, BaseException)), None)
+            if isinstance(failed, BusError):  # it stays: what went is taken once (its claim)
+                raise ReplayFailed(f"the broker did not take the replay: {failed}") from failed
+            if failed is not None:
+                raise failed
+            for d in going:
+                await d.ack()
             log.info(
                 "dead_letter.replayed",
                 queue=dead.queue,
@@ -174,10 +223,11 @@ class DeadLetters:
                 sender=dead.user_id,
                 exchange=dead.exchange,
                 routing_key=dead.routing_key,
+                items=len(going),
             )
             return dead
 
-        return await self._holding(self._scan, lambda d: d.message_id == message_id, send)
+        return await self._holding(self._scan, complete, send)
 
     async def _holding(
         self,

@@ -20,7 +20,7 @@ from pamqp.commands import Basic
 from hub.bus._acks import AckBatch
 from hub.bus._bundle import BUNDLE_TYPE, run_bundle
 from hub.bus._common import broker_dead_letter_headers, dead_letter_message, run_handler
-from hub.bus.api import EMPTY_HEADERS, Death, Handler
+from hub.bus.api import EMPTY_HEADERS, Bundled, Death, Handler
 from hub.metrics import METRICS
 
 if TYPE_CHECKING:
@@ -147,6 +147,10 @@ class AmqpDelivery:
     @property
     def routing_key(self) -> str:
         return str(self._deliver.routing_key)
+
+    @property
+    def bundled(self) -> Bundled | None:
+        return None
 
     @property
     def redelivered(self) -> bool:

@@ -34,7 +34,7 @@ import orjson
 import structlog
 
 from hub.bus._common import broker_dead_letter_headers, dead_letter_message, run_handler
-from hub.bus.api import EMPTY_HEADERS, Death, Handler, OutMessage, StoreDown
+from hub.bus.api import EMPTY_HEADERS, Bundled, Death, Handler, OutMessage, StoreDown
 from hub.bus.exceptions import NotConfirmed
 from hub.bus.topology import DEAD_QUEUE, DELIVERY_LIMIT
 
@@ -245,11 +245,12 @@ def _flushed(task: asyncio.Task[Outcomes]) -> None:
 class BundleItem:
     """An item of a delivered bundle: a delivery of its own to the handler."""
 
-    __slots__ = ("_bundle", "_headers", "_item", "settled", "verdict")
+    __slots__ = ("_bundle", "_headers", "_item", "bundled", "settled", "verdict")
 
-    def __init__(self, bundle: AmqpDelivery, item: Item) -> None:
+    def __init__(self, bundle: AmqpDelivery, item: Item, bundled: Bundled) -> None:
         self._bundle = bundle
         self._item = item
+        self.bundled = bundled  # the same object for every item of this bundle
         self._headers: Mapping[str, str] | None = None
         self.settled = False
         self.verdict = "ack"  # or "requeue"
@@ -345,7 +346,9 @@ async def run_bundle(
     settled: acked if every item was, else nacked for requeue. A malformed bundle is
     dead-lettered whole, its reason said, as opaque bytes (not to be read as one again)."""
     try:
-        items = [BundleItem(delivery, item) for item in decode_bundle(delivery.body)]
+        unpacked = decode_bundle(delivery.body)
+        bundled = Bundled(delivery.message_id, len(unpacked))
+        items = [BundleItem(delivery, item, bundled) for item in unpacked]
     except BadBundle as exc:
         await delivery.dead_letter(f"bad bundle: {exc}", opaque=True)
         return

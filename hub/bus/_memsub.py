@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from hub.bus._common import run_handler
 from hub.bus._memstore import MemQueue, Stored
-from hub.bus.api import Death, Handler
+from hub.bus.api import Bundled, Death, Handler
 from hub.metrics import METRICS
 
 if TYPE_CHECKING:
@@ -65,6 +65,10 @@ class MemDelivery:
     @property
     def queue(self) -> str:
         return self._sub.queue.name
+
+    @property
+    def bundled(self) -> Bundled | None:
+        return None
 
     @property
     def redelivered(self) -> bool:

@@ -25,6 +25,7 @@ __all__ = [
     "QUEUE_HEADER",
     "REASON_HEADER",
     "USER_HEADER",
+    "Bundled",
     "Bus",
     "Death",
     "Delivery",
@@ -77,6 +78,17 @@ class OutMessage:
     write; lost with the broker)."""
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Bundled:
+    """The bundle a delivery came in (``hub/bus/README.md``, "Bundles"): its message id (as its
+    publisher set it: a label, not proof of anything) and how many items it holds. One object
+    a bundle, so that two deliveries came in the same bundle exactly when ``a.bundled is
+    b.bundled`` — never by the id, which another publisher may choose too."""
+
+    id: str
+    items: int
+
+
 @dataclass(frozen=True, slots=True)
 class Death:
     """The broker's latest dead-lettering of a message (the first entry of its ``x-death``):
@@ -122,6 +134,11 @@ class Delivery(Protocol):
     @property
     def death(self) -> Death | None:
         """On a message the broker dead-lettered: its latest :class:`Death`; else None."""
+        ...
+
+    @property
+    def bundled(self) -> Bundled | None:
+        """The bundle this delivery is an item of; None for a message of its own."""
         ...
 
     @property

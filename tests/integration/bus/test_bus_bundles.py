@@ -68,14 +68,20 @@ async def raw(env: AmqpEnv, user: str) -> aio_pika.abc.AbstractRobustConnection:
     )
 
 
-async def as_office_a(env: AmqpEnv, body: bytes, message_id: str) -> None:
+async def as_office_a(
+    env: AmqpEnv, body: bytes, message_id: str, *, expiration: float | None = None
+) -> None:
     """``body`` said to be a bundle, published to the hub by office a over plain AMQP."""
     conn = await raw(env, env.office("a"))
     try:
         channel = await conn.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(HUB_EXCHANGE, ensure=False)
         msg = aio_pika.Message(
-            body, content_type=BUNDLE_TYPE, message_id=message_id, user_id=env.office("a")
+            body,
+            content_type=BUNDLE_TYPE,
+            message_id=message_id,
+            user_id=env.office("a"),
+            expiration=expiration,
         )
         await exchange.publish(msg, routing_key=RK_QUERY)
     finally:
@@ -336,24 +342,63 @@ async def test_a_bundle_on_the_dead_letters_is_looked_at_as_often_as_a_message(
         assert asyncio.get_running_loop().time() - start < 2.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a bundle is settled whole: the items the replay returns bring the replayed one back",
-)
-async def test_a_dead_letter_replayed_from_a_bundle_is_gone_from_the_dead_letters(
+async def test_a_dead_bundles_items_are_listed_each_marked_with_their_bundle(
     env: AmqpEnv,
 ) -> None:
-    """monitor.deadletters: a replay acks the one message it sent back and returns the rest;
-    "a second replay of the same id finds nothing". A bundle the broker dead-lettered is
-    one AMQP message on renkei.dead: the other items' return must not bring the replayed
-    one back (to be listed, and replayed, again)."""
     letters = await dead_bundle(env)
-    assert sorted(d.message_id for d in await letters.look()) == ["m0", "m1"]
+    m0, m1 = sorted(await letters.look(), key=lambda d: d.message_id)
+    assert m0.bundle is not None and m0.bundle == m1.bundle
+    assert (m0.bundle_items, m1.bundle_items) == (2, 2)
+    assert m0.replayable and m1.replayable
+
+
+async def test_a_dead_letter_replayed_from_a_bundle_sends_the_bundle_back_whole(
+    env: AmqpEnv,
+) -> None:
+    """monitor.deadletters: the broker dead-lettered one message holding two; a replay of
+    either sends both back, as their sender, and the bundle leaves renkei.dead — nothing
+    left to be listed or replayed again, nothing lost."""
+    letters = await dead_bundle(env)
+    office, got = await env.connect(env.office("a")), Inbox()
+    await office.consume(office_in("a"), got)
     done = await letters.replay("m0")
-    assert (done.user_id, done.routing_key) == ("hub", office_in("a"))
-    assert [d.message_id for d in await letters.look()] == ["m1"]
+    assert (done.user_id, done.routing_key, done.bundle_items) == ("hub", office_in("a"), 2)
+    back = await got.wait(2)
+    assert sorted(d.message_id for d in back) == ["m0", "m1"]
+    assert {d.user_id for d in back} == {env.hub}
+    assert {d.body for d in back} == {b"body 0", b"body 1"}
+    assert REASON_HEADER not in back[0].headers  # sent as first published
+    assert await letters.look() == []
     with pytest.raises(NoDeadLetter):
-        await letters.replay("m0")
+        await letters.replay("m1")
+
+
+async def test_a_bundle_another_sender_gave_the_same_id_is_not_replayed_with_it(
+    env: AmqpEnv,
+) -> None:
+    """A dishonest office names its own bundle as the hub's dead bundle is named and has it
+    dead-lettered too: replaying the hub's item sends the hub's bundle alone, as the hub —
+    the office's items are not sent as the hub, and stay (as the office's own)."""
+    letters = await dead_bundle(env)
+    [name] = {d.bundle for d in await letters.look()}
+    assert name is not None
+    forged = [item(n) for n in (7, 8)]
+    await as_office_a(env, encode_bundle(forged), name, expiration=0.02)
+    await asyncio.sleep(0.5)
+    listed = await letters.look()
+    assert sorted(d.message_id for d in listed) == ["m0", "m1", "m7", "m8"]
+    assert {d.bundle for d in listed} == {name}  # the same label, two bundles
+    hub = await env.connect(env.hub)
+    requests = Inbox()
+    await hub.consume(HUB_REQUESTS, requests)
+    office, got = await env.connect(env.office("a")), Inbox()
+    await office.consume(office_in("a"), got)
+    await letters.replay("m0")
+    assert sorted(d.message_id for d in await got.wait(2)) == ["m0", "m1"]
+    left = await letters.look()
+    assert sorted((d.message_id, d.user_id) for d in left) == [("m7", "a"), ("m8", "a")]
+    await asyncio.sleep(0.3)
+    assert got.items[2:] == [] and requests.items == []
 
 
 @pytest.mark.parametrize(

@@ -276,6 +276,7 @@ class FakeBundle:
         self.delivery_limit = 5
         self.dead_letter_exchange = "renkei.dlx"
         self.queue, self.routing_key, self.user_id, self.death = "hub.requests", "q", "a", None
+        self.message_id = "b1"
         self.redelivered = delivery_count > 0
 
     async def publish(self, *_args: object) -> None:

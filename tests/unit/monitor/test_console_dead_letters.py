@@ -9,6 +9,7 @@ import pytest
 from console_fakes import PUBLIC, Env, start
 
 from hub.bus import DEAD_QUEUE
+from monitor.deadletters import DeadLetter
 from monitor.exceptions import (
     CONSOLE_BAD_REQUEST,
     CONSOLE_CROSS_SITE,
@@ -180,3 +181,52 @@ async def test_without_a_replayer() -> None:
         assert 'id="not-running"' in await (await env.client.get("/dead")).text()
         status, _ = await _replay(env, "q-dead-1")
         assert status == 404
+
+
+class BundleLetters:
+    """What ``DeadLetters`` says of a bundle the broker dead-lettered (two items, one label):
+    its replay sends both (tests/integration/bus/test_bus_bundles.py)."""
+
+    def __init__(self) -> None:
+        self.replayed: list[str] = []
+
+    def _letter(self, message_id: str) -> DeadLetter:
+        return DeadLetter(
+            message_id=message_id,
+            reason="expired",
+            queue="office.chiyoda-child.in",
+            user_id="hub",
+            by_broker=True,
+            exchange="renkei.offices",
+            routing_key="office.chiyoda-child.in",
+            count=1,
+            at=None,
+            size=600,
+            claimed_sender=None,
+            refusal=None,
+            bundle="b-7f3a",
+            bundle_items=2,
+        )
+
+    async def look(self, limit: int = 200) -> list[DeadLetter]:
+        return [self._letter(m) for m in ("q-1", "q-2")[:limit]]
+
+    async def replay(self, message_id: str) -> DeadLetter:
+        self.replayed.append(message_id)
+        return self._letter(message_id)
+
+
+async def test_a_bundles_items_are_shown_and_replayed_together() -> None:
+    letters = BundleLetters()
+    async for env in start(dead_letters=letters):
+        assert (await env.sign_in("op")).status == 303
+        text = await (await env.client.get("/dead")).text()
+        row = text.split('data-id="q-2"')[1].split("</tr>")[0]
+        assert "one of 2 in bundle <code>b-7f3a</code>, replayed together" in row
+        confirm = await (await env.client.get("/dead/replay?message=q-1")).text()
+        assert 'id="bundle"' in confirm and "all 2 of its messages" in confirm
+        assert (await _replay(env, "q-1"))[0] == 303
+        assert letters.replayed == ["q-1"]
+        log = [(a.action, a.detail) for a in await env.actions.recent(5)]
+        detail = "q-1 and the 1 other(s) of its bundle as hub to renkei.offices"
+        assert ("replay", f"{detail} office.chiyoda-child.in") in log
