@@ -14,9 +14,11 @@ requester (this process), RabbitMQ (every beam.smp of the machine, or the node o
 ``--rabbitmq-pid``) and PostgreSQL (this run's backends); of the Python processes also the
 wake-ups and the write system calls (socket writes) per answer. The median of the rounds is
 printed last. ``--in-flight N``: N queries at once (closed loop), to count the CPU per answer
-at a concurrency (128: the peak of ``query_bench.py``) the same way. ``--profile DIR``: one
-more round with py-spy sampling each Python process (idle samples left out), its raw stacks in
-DIR and CPU µs per answer by activity and by function.
+at a concurrency (128: the peak of ``query_bench.py``) the same way; ``--paced RATE``: queries
+started at RATE a second whatever the answers do (open loop, as ``query_bench.py``'s phase at
+half the peak), where the CPU an answer decides how busy the machine is, and so the latency.
+``--profile DIR``: one more round with py-spy sampling each Python process (idle samples left
+out), its raw stacks in DIR and CPU µs per answer by activity and by function.
 """
 
 from __future__ import annotations
@@ -98,13 +100,28 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     wrote = {g: writes(groups[g][0]) for g in python}
     ids = iter(range(start, start + n))
 
+    async def one(i: int) -> None:
+        problem = await guarded(renkei.call, i)
+        if problem is not None:
+            raise RuntimeError(f"query {i}: {problem}")
+
     async def worker() -> None:  # one query after the other; ``--in-flight`` of them at once
         for i in ids:
-            problem = await guarded(renkei.call, i)
-            if problem is not None:
-                raise RuntimeError(f"query {i}: {problem}")
+            await one(i)
 
-    await asyncio.gather(*(worker() for _ in range(renkei.args.in_flight)))
+    async def paced(rate: float) -> None:  # started at ``rate`` a second, whatever the answers do
+        loop, started = asyncio.get_running_loop(), []
+        t0 = loop.time()
+        for k, i in enumerate(ids):
+            if (wait := t0 + k / rate - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            started.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*started)
+
+    if renkei.args.paced:
+        await paced(renkei.args.paced)
+    else:
+        await asyncio.gather(*(worker() for _ in range(renkei.args.in_flight)))
     after = {g: sum(proc_ticks(p) for p in pids) for g, pids in groups.items()}
     # a backend the pool opened during the round: all of its time is the round's
     after["postgres"] += sum(
@@ -314,6 +331,13 @@ def parse() -> argparse.Namespace:
         type=int,
         default=1,
         help="queries in flight at once (default 1; 128: renkei's peak in query_bench)",
+    )
+    ap.add_argument(
+        "--paced",
+        type=float,
+        metavar="RATE",
+        help="queries started at RATE a second whatever the answers do (open loop, as"
+        " query_bench's half-peak phase), instead of --in-flight",
     )
     ap.add_argument("--profile", metavar="DIR", help="then one round under py-spy: stacks in DIR")
     ap.add_argument(

@@ -133,13 +133,15 @@ $$;
 class PgStore:
     """``pool`` is an asyncpg pool; the schema is the office's own.
 
-    Look-ups by token (``by_token``: a provider's every answer) go one at a time: one asked
-    while none is in flight runs at once in its caller's task; the ones asked meanwhile wait
-    and go together in the next batch (``Batcher(inline=True)``), after it. They run over a
-    connection of the pool that the store keeps between look-ups (``hub.kept.KeptConnection``),
-    not acquired and released each time (asyncpg's acquire and release cost about as much client
-    CPU as the query itself); it goes back to the pool after ``idle`` seconds without a look-up,
-    after a look-up that failed or was cancelled, and at ``close``."""
+    Look-ups by token (``by_token``: a provider's every answer) go one batch at a time: one
+    asked while none is in flight runs in its caller's task, with the others asked in that
+    turn of the loop (a bundle's items: answered at once, so the answers go as a bundle too);
+    the ones asked meanwhile wait and go together in the next batch (``Batcher(inline=True)``).
+    They run over a connection of the pool that the store keeps between look-ups
+    (``hub.kept.KeptConnection``), not acquired and released each time (asyncpg's acquire and
+    release cost about as much client CPU as the query itself); it goes back to the pool after
+    ``idle`` seconds without a look-up, after a look-up that failed or was cancelled, and at
+    ``close``."""
 
     def __init__(self, pool: Any, office: str, *, idle: float = IDLE) -> None:
         self._pool = pool

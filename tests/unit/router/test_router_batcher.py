@@ -208,4 +208,38 @@ async def test_inline_close_waits_for_the_callers_flush_and_what_queued_behind_i
     down.gate.set()
     await asyncio.wait_for(closing, 1)
     assert all(t.done() for t in tasks)
-    assert down.batches == [[0], [1, 2]]
+    assert down.batches == [[0, 1, 2]]  # one turn's, in the first caller's flush
+
+
+async def test_inline_the_items_of_one_turn_share_the_first_callers_flush() -> None:
+    """A bundle's items reach the batcher in one turn of the loop: one flush for them all, in
+    the first caller's task, so they are answered at once (before: the first alone, then the
+    rest — a bundle cut in two at every office)."""
+    down = Where()
+    batcher = Batcher(down, max_batch=2, inline=True)
+    tasks = [asyncio.create_task(batcher.submit(i)) for i in range(3)]
+    assert await asyncio.gather(*tasks) == ["r0", "r1", "r2"]
+    assert down.batches == [[0, 1], [2]]  # max_batch still holds: the rest in the next
+    assert down.tasks[0] is tasks[0]
+
+
+@pytest.mark.parametrize("while_", ["gathering", "flushing"])
+async def test_inline_a_cancelled_first_caller_leaves_the_others_to_the_next_batch(
+    while_: str,
+) -> None:
+    down = Downstream()
+    down.gate.clear()
+    batcher = Batcher(down, max_batch=10, inline=True)
+    first = asyncio.create_task(batcher.submit(0))
+    others = [asyncio.create_task(batcher.submit(i)) for i in (1, 2)]
+    if while_ == "flushing":
+        await settle()
+        assert down.batches == [[0, 1, 2]]
+    else:
+        await asyncio.sleep(0)  # the first is in its turn's wait, the others submitted
+    first.cancel()
+    down.gate.set()
+    assert await asyncio.gather(*others) == ["r1", "r2"]
+    assert down.batches[-1] == [1, 2]
+    with pytest.raises(asyncio.CancelledError):
+        await first
