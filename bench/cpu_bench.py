@@ -308,7 +308,8 @@ async def profiled(args: argparse.Namespace, renkei: Renkei) -> None:
     for proc in spies.values():
         with contextlib.suppress(ProcessLookupError):  # one that failed has gone
             proc.send_signal(signal.SIGINT)  # py-spy writes its stacks and exits
-    print(f"\n==== py-spy, {args.queries} queries at 1 in flight: CPU µs/answer  {fmt(us)}")
+    load = f"started at {args.paced:g}/s" if args.paced else f"at {args.in_flight} in flight"
+    print(f"\n==== py-spy, {args.queries} queries {load}: CPU µs/answer  {fmt(us)}")
     for name, proc in spies.items():
         await proc.wait()
         raw = out / f"{name}.txt"
