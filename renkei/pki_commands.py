@@ -65,15 +65,16 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
     public = args.public_url or f"http://{args.host}:{args.port}"
     interval = dt.timedelta(seconds=args.crl_interval)
     ca = CertificationAuthority.open(_pki_dir(settings), Endpoints(public), interval)
-    network = None
+    network, listener = None, CaListener(ca)
     try:
         async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(web_site(create_app(ca), args.host, args.port))
+            app = create_app(ca, linked=listener.linked)
+            await stack.enter_async_context(web_site(app, args.host, args.port))
             if settings.broker_url:  # on the network as jlis-pki; on 住基ネット, J-LIS's notices
                 own = with_juki(load_rules(settings)[1], [PKI_OFFICE])  # and juki-jlis-pki
                 state = State.load(settings.state_dir, own)
                 network = await open_network(
-                    settings, state, run=[PKI_OFFICE], listeners={PKI_OFFICE: CaListener(ca)}
+                    settings, state, run=[PKI_OFFICE], listeners={PKI_OFFICE: listener}
                 )
                 stack.push_async_callback(network.aclose)
             joined = f"; on {network.bus_name} as {PKI_OFFICE}" if network else ""

@@ -117,15 +117,16 @@ async def portal_demo(
     signatures = PkiSignatureCheck(trust, RevocationSource(), checker=revocation)  # public CRLs
     table, registry = load_rules(settings)
     state = state or State.generate(identities(registry))
+    listener = CaListener(ca)
     async with (
         revocation,
-        web_site(create_pki_app(ca), args.host, args.pki_port),
+        web_site(create_pki_app(ca, linked=listener.linked), args.host, args.pki_port),
         await open_network(
             settings,
             state,
             table=table,
             registry=registry,
-            listeners={PKI_OFFICE: CaListener(ca)},
+            listeners={PKI_OFFICE: listener},
             signatures=signatures,
         ) as net,
     ):

@@ -16,7 +16,9 @@ which the hub translates for the portal — so no certificate serial becomes any
 matching key. The link is written after ``issue`` returns (its hooks are called in it, and it
 is not a coroutine); a write that fails (the store's session cut, PostgreSQL restarting) is
 logged and tried again, ``retry`` seconds later and doubling up to ``retry_max``, until it is
-written, and the link is held in memory until then.
+written, and the link is held in memory until then. The CA's ``POST /certificates`` waits for
+it (``linked``): a certificate is handed out only once its link is durable, so a CA stopped
+meanwhile loses no card's logins — the desk got no certificate, and asks again.
 It runs on the participant runtime (``hub.node``) like every office, and imports no other
 service; the composition root hands it to the node as its listener and identifier.
 """
@@ -62,6 +64,10 @@ def _fingerprint(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
+def _der(issued: Issued) -> bytes:
+    return issued.certificate.public_bytes(serialization.Encoding.DER)
+
+
 class CaListener:
     """``jlis-pki``'s office code: certificates → holders (revocation: ``pki/ca/juki.py``)."""
 
@@ -77,7 +83,7 @@ class CaListener:
         self.store = store
         self.retry, self.retry_max = retry, retry_max  # a link's write tried again (module)
         self._links: dict[str, str] = {}  # with a store: the links not yet written to it
-        self._writes: set[asyncio.Task[None]] = set()
+        self._writes: dict[str, asyncio.Task[None]] = {}  # by link key: being written
         ca.on_issue.append(self._issued)
 
     async def changed(
@@ -100,23 +106,30 @@ class CaListener:
         if self._issued in self.ca.on_issue:
             self.ca.on_issue.remove(self._issued)
         if self._writes:
-            _, left = await asyncio.wait(set(self._writes), timeout=self.retry_max)
+            _, left = await asyncio.wait(set(self._writes.values()), timeout=self.retry_max)
             for task in left:
                 task.cancel()
             if left:
                 await asyncio.gather(*left, return_exceptions=True)
                 log.error("pki.links_lost", links=len(left))
 
+    async def linked(self, issued: Issued) -> None:
+        """Return once the link of ``issued`` (if it has one) is in the store: at once without
+        a store; a write that fails goes on being tried (the caller waits on, or gives up —
+        the write does not)."""
+        task = self._writes.get(_fingerprint(_der(issued)))
+        if task is not None:
+            await asyncio.shield(task)
+
     def _issued(self, issued: Issued, holder: str) -> None:
         if not holder.startswith(_PREFIX):
             return
-        der = issued.certificate.public_bytes(serialization.Encoding.DER)
-        key, token = _fingerprint(der), holder.removeprefix(_PREFIX)
+        key, token = _fingerprint(_der(issued)), holder.removeprefix(_PREFIX)
         self._links[key] = token
         if self.store is not None:  # with a store, the store is the one copy once written
             task = asyncio.get_running_loop().create_task(self._write(self.store, key, token))
-            self._writes.add(task)
-            task.add_done_callback(self._writes.discard)
+            self._writes[key] = task
+            task.add_done_callback(lambda _: self._writes.pop(key, None))
 
     async def _write(self, store: OfficeStore, key: str, token: str) -> None:
         """Write a link until it is written (a lost link: that card's logins find no one)."""

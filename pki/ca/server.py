@@ -5,7 +5,7 @@
 | ``GET /crl/{ca}.crl`` / ``.pem`` | anyone | the current CRL of root, signature, authentication |
 | ``GET /ca/{ca}.der`` / ``.pem``, ``/ca/chain.pem`` | anyone | CA certificates |
 | ``POST /ocsp``, ``/ocsp/{ca}``; ``GET /ocsp[/{ca}]/{base64}`` | registered verifiers | RFC 6960 |
-| ``POST /certificates`` | operator (card desk) | issue a certificate |
+| ``POST /certificates`` | operator (card desk) | issue a certificate (answered once linked) |
 | ``POST /events`` | operator (resident register) | apply a resident change |
 | ``POST /revocations`` | operator (desk / call centre, for the resident) | revoke one |
 | ``POST /revocations/self`` | the resident, signing with the key | revoke one's own |
@@ -39,7 +39,7 @@ from pki.ca.api import (
     parse_body,
     parse_serial,
 )
-from pki.ca.authority import CertificationAuthority
+from pki.ca.authority import CertificationAuthority, Issued
 from pki.ca.hierarchy import parse_ca
 from pki.ca.ledger import RevocationRecord
 from pki.ca.ocsp import MALFORMED, UNAUTHORIZED
@@ -52,6 +52,8 @@ __all__ = ["CA", "MAX_BODY", "create_app", "routes"]
 
 log = get_logger("pki.ca.server")
 CA = web.AppKey("ca", CertificationAuthority)
+Linked = Callable[[Issued], Awaitable[None]]
+LINKED: web.AppKey[Linked] = web.AppKey("linked")
 MAX_BODY = 64 * 1024
 OCSP_TYPE = "application/ocsp-response"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -161,6 +163,7 @@ async def issue(request: web.Request) -> web.Response:
         body.facts.to_facts() if body.facts else None,
         code=body.code,
     )
+    await request.app[LINKED](issued)  # J-LIS's link to the holder durable before the answer
     cert = issued.certificate
     return web.json_response(
         {
@@ -245,9 +248,16 @@ async def _crl_schedule(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-def create_app(ca: CertificationAuthority) -> web.Application:
+async def _nothing_to_link(_: Issued) -> None:
+    return None
+
+
+def create_app(ca: CertificationAuthority, *, linked: Linked = _nothing_to_link) -> web.Application:
+    """``linked``: waits until what the CA's hooks keep of a certificate is durable (J-LIS's
+    link to its holder: ``CaListener.linked``), so ``POST /certificates`` answers only then."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[errors])
     app[CA] = ca
+    app[LINKED] = linked
     app.add_routes(routes)
     app.cleanup_ctx.append(_crl_schedule)
     return app

@@ -6,14 +6,17 @@ that card's every login got "the certificate is linked to no resident"."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import load_pem_x509_certificate
 from pg_env import fresh_pool, writes_held
 from structlog.testing import capture_logs
 
@@ -21,6 +24,7 @@ from hub.node import MemoryStore, PgStore, schema_for
 from hub.wire import Identified
 from pki import CertificationAuthority, CertKind, Endpoints, Hierarchy, Locality
 from pki.ca.office import PKI_OFFICE, CaListener, holder_for
+from pki.ca.server import create_app
 
 pytestmark = pytest.mark.postgres
 WHERE = Locality("Tokyo-to", "Chiyoda-ku")
@@ -80,4 +84,60 @@ async def test_a_link_still_unwritten_at_close_is_said_lost() -> None:
         await listener.close()
     lost = [e for e in logs if e["event"] == "pki.links_lost"]
     assert [(e["log_level"], e["links"]) for e in lost] == [("error", 1)]
+    assert not listener._writes
+
+
+class StoreBackAfter(MemoryStore):
+    """Down for its first ``failures`` writes (PostgreSQL restarting), then up."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def put_many(self, collection: str, rows: Iterable[tuple[str, str | None, Any]]) -> int:
+        if self.failures > 0:
+            self.failures -= 1
+            raise OSError("connection refused")
+        return await super().put_many(collection, rows)
+
+
+async def test_a_certificate_is_handed_out_only_once_its_link_is_durable() -> None:
+    """``POST /certificates`` waits for J-LIS's link to be written: while the store is down
+    the desk has no answer (so a CA stopped then loses no card's logins: the desk got no
+    certificate and asks again); once it is written, the answer, and the store holds the link.
+    Before, the certificate was handed out at once and its link written after, if at all."""
+    ca = make_ca()
+    store = StoreBackAfter(failures=3)
+    listener = CaListener(ca, store, retry=0.05, retry_max=0.1)
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    body = {
+        "kind": "authentication",
+        "public_key": key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode(),
+        "holder": holder_for(TOKEN),
+        "prefecture": "Tokyo-to",
+        "municipality": "Chiyoda-ku",
+    }
+    operator = {"Authorization": f"Bearer {ca.operator_token}"}
+    async with TestClient(TestServer(create_app(ca, linked=listener.linked))) as client:
+        answer = asyncio.ensure_future(client.post("/certificates", json=body, headers=operator))
+        await asyncio.sleep(0.08)  # two writes failed, the third waits its pause
+        assert not answer.done() and store.failures > 0
+        response = await asyncio.wait_for(answer, 5)
+        assert response.status == 201
+        assert store.failures == 0
+        der = load_pem_x509_certificate((await response.json())["certificate"].encode())
+    linked = await CaListener(ca, store).identify(der.public_bytes(serialization.Encoding.DER))
+    assert linked == Identified(token=TOKEN)
+    await listener.close()
+
+
+async def test_a_certificate_of_no_holder_to_link_is_handed_out_at_once() -> None:
+    """A holder reference not J-LIS's (no ``t:`` prefix) has no link: nothing to wait for."""
+    ca = make_ca()
+    listener = CaListener(ca, DownStore())
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    issued = ca.issue(CertKind.AUTHENTICATION, key, "desk-ref-17", WHERE)
+    await asyncio.wait_for(listener.linked(issued), 1)
     assert not listener._writes
