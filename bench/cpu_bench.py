@@ -42,7 +42,7 @@ from typing import Any
 
 import asyncpg
 import uvloop
-from benchlib import CLK_TCK, pids_by_comm, proc_ticks
+from benchlib import CLK_TCK, percentiles, pids_by_comm, proc_ticks
 from query_bench import USER_PREFIX, Admin, Renkei, guarded, print_profile
 
 from hub.log import configure
@@ -100,22 +100,26 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     wrote = {g: writes(groups[g][0]) for g in python}
     ids = iter(range(start, start + n))
 
-    async def one(i: int) -> None:
+    latencies: list[float] = []
+
+    async def one(i: int, start: float | None = None) -> None:
+        began = time.perf_counter() if start is None else start
         problem = await guarded(renkei.call, i)
         if problem is not None:
             raise RuntimeError(f"query {i}: {problem}")
+        latencies.append(time.perf_counter() - began)
 
     async def worker() -> None:  # one query after the other; ``--in-flight`` of them at once
         for i in ids:
             await one(i)
 
     async def paced(rate: float) -> None:  # started at ``rate`` a second, whatever the answers do
-        loop, started = asyncio.get_running_loop(), []
-        t0 = loop.time()
+        started = []
+        t0 = time.perf_counter()
         for k, i in enumerate(ids):
-            if (wait := t0 + k / rate - loop.time()) > 0:
+            if (wait := t0 + k / rate - time.perf_counter()) > 0:
                 await asyncio.sleep(wait)
-            started.append(asyncio.create_task(one(i)))
+            started.append(asyncio.create_task(one(i, t0 + k / rate)))  # from its scheduled start
         await asyncio.gather(*started)
 
     if renkei.args.paced:
@@ -131,6 +135,7 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     out |= {f"{g} wakeups": (wakeups(groups[g][0]) - woke[g]) / n for g in python}
     out |= {f"{g} writes": (writes(groups[g][0]) - wrote[g]) / n for g in python}
     out["postgres commits"] = (await our_commits(renkei) - commits) / n
+    out |= {f"latency {k}": v or 0.0 for k, v in percentiles(latencies).items() if k != "mean_ms"}
     return out
 
 
@@ -161,7 +166,11 @@ def fmt(us: dict[str, float]) -> str:
         if "postgres commits" in us
         else ""
     )
-    return f"{cpu}\n{'':<10}wake-ups/answer  {woke}\n{'':<10}writes/answer    {wrote}{pg}"
+    lat = "  ".join(f"{g.split()[1][:-3]} {v:7.2f}" for g, v in us.items() if "latency" in g)
+    return (
+        f"{cpu}\n{'':<10}wake-ups/answer  {woke}\n{'':<10}writes/answer    {wrote}{pg}"
+        f"\n{'':<10}latency ms       {lat}"
+    )
 
 
 async def run(args: argparse.Namespace) -> int:
