@@ -35,7 +35,7 @@ from hub.bus import (
 )
 from hub.bus._bundle import BUNDLE_TYPE, encode_bundle
 from hub.bus.amqp import AmqpBus
-from hub.bus.topology import DELIVERY_LIMIT
+from hub.bus.topology import DELIVERY_LIMIT, DLX_EXCHANGE
 from monitor import DeadLetters, NoDeadLetter
 
 pytestmark = pytest.mark.rabbitmq
@@ -399,6 +399,41 @@ async def test_a_bundle_another_sender_gave_the_same_id_is_not_replayed_with_it(
     assert sorted((d.message_id, d.user_id) for d in left) == [("m7", "a"), ("m8", "a")]
     await asyncio.sleep(0.3)
     assert got.items[2:] == [] and requests.items == []
+
+
+async def test_a_malformed_bundle_on_the_dead_letters_is_listed_and_stops_no_replay(
+    env: AmqpEnv,
+) -> None:
+    """An office may write renkei.dlx: bytes that say they are a bundle land on renkei.dead
+    as such (so does one of its malformed bundles that expired in a queue). The replayer may
+    not write renkei.dlx, so it must not try to dead-letter them again: that publish was
+    refused, the look did not list them (hidden from the operators), and the refusal closed
+    the replayer's publishing channel under the replay of the hub's own dead bundle."""
+    letters = await dead_bundle(env)
+    conn = await raw(env, env.office("a"))
+    try:
+        channel = await conn.channel(publisher_confirms=True)
+        dlx = await channel.get_exchange(DLX_EXCHANGE, ensure=False)
+        msg = aio_pika.Message(
+            b"RB1\x00\x02garbage",
+            content_type=BUNDLE_TYPE,
+            message_id="bad",
+            user_id=env.office("a"),
+        )
+        await dlx.publish(msg, routing_key="")
+    finally:
+        await conn.close()
+    await asyncio.sleep(0.3)
+    listed = await letters.look()
+    assert sorted((d.message_id, d.user_id) for d in listed) == [
+        ("bad", "a"),
+        ("m0", "hub"),
+        ("m1", "hub"),
+    ]
+    assert [d.bundle for d in listed if d.message_id == "bad"] == [None]
+    done = await letters.replay("m0")
+    assert (done.user_id, done.bundle_items) == ("hub", 2)
+    assert [(d.message_id, d.user_id) for d in await letters.look()] == [("bad", "a")]
 
 
 @pytest.mark.parametrize(
