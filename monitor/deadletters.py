@@ -81,7 +81,8 @@ class DeadLetter:
     size: int  # bytes of the body (of the whole body, if a copy was cut)
     claimed_sender: str | None  # a service's copy: whom that service says sent it
     refusal: str | None  # why it may not be replayed; None: it may
-    bundle: str | None = None  # the bundle it came in (a replay sends all its items)
+    bundle: str | None = None  # the bundle it came in, its publisher's id ("": none given;
+    # None: it came in none); a replay sends all its items
     bundle_items: int = 1  # that bundle's items, this one among them
 
     @property

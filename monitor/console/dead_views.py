@@ -94,7 +94,11 @@ async def replay(request: web.Request) -> web.StreamResponse:
     except DeadLetterError as exc:
         await record(request, "replay", message_id, exc.code)
         raise
-    others = f" and the {done.bundle_items - 1} other(s) of its bundle" if done.bundle else ""
+    others = (
+        f" and the {done.bundle_items - 1} other(s) of its bundle"
+        if done.bundle is not None
+        else ""
+    )
     detail = f"{message_id}{others} as {done.user_id} to {done.exchange} {done.routing_key}"
     await record(request, "replay", detail)
     log.info("dead_letter.replay", by=request[SESSION].name, reason=done.reason, queue=done.queue)

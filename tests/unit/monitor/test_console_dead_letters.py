@@ -187,7 +187,8 @@ class BundleLetters:
     """What ``DeadLetters`` says of a bundle the broker dead-lettered (two items, one label):
     its replay sends both (tests/integration/bus/test_bus_bundles.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "b-7f3a") -> None:
+        self.name = name
         self.replayed: list[str] = []
 
     def _letter(self, message_id: str) -> DeadLetter:
@@ -204,7 +205,7 @@ class BundleLetters:
             size=600,
             claimed_sender=None,
             refusal=None,
-            bundle="b-7f3a",
+            bundle=self.name,
             bundle_items=2,
         )
 
@@ -230,3 +231,19 @@ async def test_a_bundles_items_are_shown_and_replayed_together() -> None:
         log = [(a.action, a.detail) for a in await env.actions.recent(5)]
         detail = "q-1 and the 1 other(s) of its bundle as hub to renkei.offices"
         assert ("replay", f"{detail} office.chiyoda-child.in") in log
+
+
+async def test_a_bundle_its_publisher_left_without_an_id_is_shown_as_a_bundle() -> None:
+    """The bundle's id is its publisher's choice, and may be none (""): its items are still
+    replayed together, so the page, the confirmation and the action log must say so."""
+    letters = BundleLetters(name="")
+    async for env in start(dead_letters=letters):
+        assert (await env.sign_in("op")).status == 303
+        text = await (await env.client.get("/dead")).text()
+        row = text.split('data-id="q-2"')[1].split("</tr>")[0]
+        assert "one of 2 in bundle" in row
+        confirm = await (await env.client.get("/dead/replay?message=q-1")).text()
+        assert 'id="bundle"' in confirm and "all 2 of its messages" in confirm
+        assert (await _replay(env, "q-1"))[0] == 303
+        log = [(a.action, a.detail) for a in await env.actions.recent(5)]
+        assert any(d.startswith("q-1 and the 1 other(s) of its bundle as hub") for _, d in log)
