@@ -172,27 +172,31 @@ class DeadLetters:
         `ReplayFailed` (it stays)."""
         if not message_id or len(message_id) > MAX_MESSAGE_ID or not message_id.isprintable():
             raise NoDeadLetter("a message id is 1 to 255 printable characters")
-        wanted: list[Delivery] = []
+        wanted: list[Delivery] = []  # the first replayable message with that id
+        refused: list[Delivery] = []  # the first with that id that may not be replayed
         held_of: collections.Counter[Bundled] = collections.Counter()  # items held, by bundle
 
         def complete(d: Delivery) -> bool:
-            """The message is held, and every item of its bundle if it came in one."""
+            """The message is held, and every item of its bundle if it came in one. Ids are
+            their publishers' choice: one that may not be replayed hides no other."""
             if d.bundled is not None:
                 held_of[d.bundled] += 1
             if d.message_id == message_id and not wanted:
-                wanted.append(d)
+                (wanted if why_not(d, self._topology) is None else refused).append(d)
             if not wanted:
                 return False
             bundle = wanted[0].bundled
             return bundle is None or held_of[bundle] >= bundle.items
 
         async def send(held: Sequence[Delivery]) -> DeadLetter:
+            if not wanted and refused:
+                refusal = why_not(refused[0], self._topology)
+                raise NotReplayable(f"message {message_id!r} may not be replayed: {refusal}")
             if not wanted:
                 raise NoDeadLetter(f"no message {message_id!r} waits in {DEAD_QUEUE}")
             found = wanted[0]
             dead = describe(found, self._topology)
-            if dead.refusal is not None:
-                raise NotReplayable(f"message {message_id!r} may not be replayed: {dead.refusal}")
+            assert dead.refusal is None  # chosen so
             together = [d for d in held if found.bundled and d.bundled is found.bundled]
             if found.bundled and len(together) != found.bundled.items:
                 raise ReplayFailed(

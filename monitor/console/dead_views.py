@@ -61,9 +61,10 @@ async def dead(request: web.Request) -> web.StreamResponse:
 
 
 async def _find(request: web.Request, message_id: str) -> DeadLetter | None:
-    return next(
-        (d for d in await _service(request).look(MAX_LISTED) if d.message_id == message_id), None
-    )
+    """The one a replay of ``message_id`` sends: the first that may be replayed, else the
+    first (ids are their publishers' choice: several may wait)."""
+    found = [d for d in await _service(request).look(MAX_LISTED) if d.message_id == message_id]
+    return next((d for d in found if d.replayable), found[0] if found else None)
 
 
 @allow(OPERATOR)

@@ -436,6 +436,43 @@ async def test_a_malformed_bundle_on_the_dead_letters_is_listed_and_stops_no_rep
     assert [(d.message_id, d.user_id) for d in await letters.look()] == [("bad", "a")]
 
 
+async def test_a_message_an_office_gave_an_items_id_does_not_stop_the_items_replay(
+    env: AmqpEnv,
+) -> None:
+    """A dishonest office puts on renkei.dead (by renkei.dlx, a forged x-death) a message
+    with the id of an item of the hub's dead bundle, one it may not have replayed (it may not
+    write renkei.offices). A bundle's items reach the reader after the messages delivered
+    with it, so that later message was found first and the replay of the hub's item was
+    refused (NotReplayable) for as long as the office's stayed."""
+    letters = await dead_bundle(env)
+    conn = await raw(env, env.office("a"))
+    try:
+        channel = await conn.channel(publisher_confirms=True)
+        dlx = await channel.get_exchange(DLX_EXCHANGE, ensure=False)
+        death = {
+            "queue": office_in("b"),
+            "reason": "expired",
+            "exchange": OFFICES_EXCHANGE,
+            "routing-keys": [office_in("b")],
+            "count": 1,
+        }
+        msg = aio_pika.Message(
+            b"{}",
+            content_type=CONTENT_TYPE,
+            message_id="m1",
+            user_id=env.office("a"),
+            headers={"x-death": [death]},
+        )
+        await dlx.publish(msg, routing_key="")
+    finally:
+        await conn.close()
+    await asyncio.sleep(0.3)
+    done = await letters.replay("m1")
+    assert (done.user_id, done.bundle_items) == ("hub", 2)
+    left = await letters.look()
+    assert [(d.message_id, d.user_id, d.replayable) for d in left] == [("m1", "a", False)]
+
+
 @pytest.mark.parametrize(
     "long",
     [

@@ -5,6 +5,8 @@ replay finds nothing; bad input is a clear 4xx."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from console_fakes import PUBLIC, Env, start
 
@@ -247,3 +249,22 @@ async def test_a_bundle_its_publisher_left_without_an_id_is_shown_as_a_bundle() 
         assert (await _replay(env, "q-1"))[0] == 303
         log = [(a.action, a.detail) for a in await env.actions.recent(5)]
         assert any(d.startswith("q-1 and the 1 other(s) of its bundle as hub") for _, d in log)
+
+
+async def test_the_confirmation_shows_the_message_the_replay_sends() -> None:
+    """Two dead letters with one id (an office's, which may not be replayed, listed first):
+    the replay sends the one that may be (``DeadLetters.replay``), so the page shows that."""
+    letters = BundleLetters()
+    forged = dataclasses.replace(
+        letters._letter("q-1"), user_id="a", bundle=None, bundle_items=1, refusal="no"
+    )
+    look = letters.look
+
+    async def both(limit: int = 200) -> list[DeadLetter]:
+        return [forged, *await look(limit)][:limit]
+
+    letters.look = both  # type: ignore[method-assign]
+    async for env in start(dead_letters=letters):
+        assert (await env.sign_in("op")).status == 303
+        confirm = await (await env.client.get("/dead/replay?message=q-1")).text()
+        assert "Replay as hub" in confirm and 'id="bundle"' in confirm
