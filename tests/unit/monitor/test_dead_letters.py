@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -19,15 +20,17 @@ from hub.bus import (
     HUB_REQUESTS,
     OFFICES_EXCHANGE,
     AccessRefused,
+    Bundled,
     Death,
     Delivery,
     InMemoryBroker,
     OutMessage,
+    Rejected,
     network_topology,
     office_in,
 )
 from monitor.deadletters import DeadLetters, why_not
-from monitor.exceptions import NoDeadLetter, NotReplayable
+from monitor.exceptions import NoDeadLetter, NotReplayable, ReplayFailed
 
 TOPOLOGY = network_topology(["a", "b"], delivery_limit=1)
 T = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
@@ -226,3 +229,65 @@ async def test_a_claimed_size_never_breaks_a_look(broker: InMemoryBroker, size: 
     await broker.connect("a").publish(DLX_EXCHANGE, "query", claimed)
     (seen,) = await dead_letters(broker).look()
     assert seen.size == 2
+
+
+_EXPIRED = Death(office_in("a"), "expired", OFFICES_EXCHANGE, (office_in("a"),), 1, T)
+
+
+@dataclass
+class _Item:
+    """An item of a bundle the broker dead-lettered, as the bus hands it to the replayer."""
+
+    message_id: str
+    bundled: Bundled
+    body: bytes = b"{}"
+    correlation_id: str | None = None
+    content_type: str | None = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    user_id: str | None = "hub"
+    death: Death | None = _EXPIRED
+    routing_key: str = office_in("a")
+    queue: str = DEAD_QUEUE
+    settled: str = ""
+
+    async def ack(self) -> None:
+        self.settled = self.settled or "ack"
+
+    async def nack(self, *, requeue: bool = True) -> None:
+        self.settled = self.settled or ("requeue" if requeue else "reject")
+
+
+class _SplitBus:
+    """The replayer's bus over one dead bundle of three, whose second item's publish the
+    broker refuses (a replay cut into several bundles: one taken, another not)."""
+
+    def __init__(self) -> None:
+        bundle = Bundled("b-1", 3)
+        self.items = [_Item(f"m{n}", bundle) for n in range(3)]
+        self.sent: list[str] = []
+
+    async def consume(self, _queue: str, handler: Any, *, prefetch: int = 100) -> Any:
+        tasks = [asyncio.create_task(handler(d)) for d in self.items]
+
+        class Sub:
+            async def cancel(self) -> None:
+                await asyncio.gather(*tasks)
+
+        return Sub()
+
+    async def publish(self, _x: str, _k: str, m: OutMessage, **_kw: object) -> None:
+        await asyncio.sleep(0)
+        if m.message_id == "m1":
+            raise Rejected.publish(_x, _k)
+        self.sent.append(m.message_id)
+
+
+async def test_a_bundle_whose_replay_is_refused_in_part_stays_whole() -> None:
+    """What the broker took goes once more with the next replay (each receiver takes a
+    message once by its id); nothing of the bundle is acked, so nothing is lost."""
+    bus = _SplitBus()
+    dl = DeadLetters(bus, TOPOLOGY, quiet=0.05)  # type: ignore[arg-type]
+    with pytest.raises(ReplayFailed):
+        await dl.replay("m2")
+    assert sorted(bus.sent) == ["m0", "m2"]
+    assert [d.settled for d in bus.items] == ["requeue"] * 3
