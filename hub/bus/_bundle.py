@@ -182,16 +182,19 @@ into several bundles: one may be taken and another refused)."""
 
 
 class Gatherer:
-    """The publishes to one routing key: the first of a turn waits that turn out, then sends
-    what the turn gathered — itself alone, or a bundle — and every caller returns on the
-    confirm of the message that carried its item (or raises what that publish raised)."""
+    """The publishes to one routing key: the first of a turn waits that turn out — and, while
+    the key's last send awaits its confirm, that confirm (Nagle's rule: what comes meanwhile
+    joins) — then sends what it gathered, itself alone or a bundle; every caller returns on the
+    confirm of the message that carried its item (or raises what that publish raised). At one
+    message in flight nothing waits: the last send was confirmed long before."""
 
-    __slots__ = ("_items", "_send", "_sent")
+    __slots__ = ("_items", "_send", "_sent", "_unconfirmed")
 
     def __init__(self, send: Callable[[list[OutMessage]], Awaitable[Outcomes]]) -> None:
         self._send = send
         self._items: list[OutMessage] = []
         self._sent: asyncio.Future[Outcomes] | None = None
+        self._unconfirmed: asyncio.Future[Outcomes] | None = None  # the last send's outcome
 
     async def publish(self, message: OutMessage) -> None:
         at = len(self._items)  # this item's place in what its turn sends
@@ -203,6 +206,8 @@ class Gatherer:
         sent = self._sent = asyncio.get_running_loop().create_future()
         try:
             await asyncio.sleep(0)  # what the other tasks of this turn publish joins it
+            while (last := self._unconfirmed) is not None:
+                await asyncio.wait((last,))  # what comes while the last send is confirmed joins
         except asyncio.CancelledError:  # the others' items still go (and this one's may)
             task = asyncio.ensure_future(self._flush(sent))
             _flushing.add(task)
@@ -212,6 +217,7 @@ class Gatherer:
 
     async def _flush(self, sent: asyncio.Future[Outcomes]) -> Outcomes:
         items, self._items, self._sent = self._items, [], None
+        self._unconfirmed = sent
         try:
             outcomes = await self._send(items)
         except asyncio.CancelledError:
@@ -222,6 +228,9 @@ class Gatherer:
             sent.set_exception(exc)
             sent.exception()
             raise
+        finally:
+            if self._unconfirmed is sent:
+                self._unconfirmed = None
         sent.set_result(outcomes)
         return outcomes
 
