@@ -28,6 +28,7 @@ __all__ = [
     "Revoked",
     "StateError",
     "Unauthorized",
+    "Unavailable",
     "UnknownCa",
     "WrongCa",
     "WrongKeyUsage",
@@ -79,6 +80,14 @@ class StateError(PkiError):
     """The state directory is unusable: a key that will not decrypt, a file readable by others."""
 
     code = "pki.state"
+
+
+class Unavailable(PkiError):
+    """What an answer needs is out of reach for now (J-LIS's office stopped before a new
+    certificate's link was written): nothing was handed out, ask again."""
+
+    code = "pki.unavailable"
+    http_status = 503
 
 
 class InvalidCertificate(PkiError):

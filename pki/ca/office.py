@@ -38,7 +38,7 @@ from hub.wire import JLIS_PKI, Change, Identified, NotFound, Outcome, Refused
 from pki.ca.authority import CertificationAuthority, Issued
 from pki.ca.revocation import EventKind, ResidentEvent
 from pki.cms import load_certificate
-from pki.exceptions import JLIS_BAD_CERTIFICATE, JLIS_CERTIFICATE_REVOKED
+from pki.exceptions import JLIS_BAD_CERTIFICATE, JLIS_CERTIFICATE_REVOKED, Unavailable
 
 __all__ = ["PKI_OFFICE", "CaListener", "holder_for"]
 
@@ -84,6 +84,7 @@ class CaListener:
         self.retry, self.retry_max = retry, retry_max  # a link's write tried again (module)
         self._links: dict[str, str] = {}  # with a store: the links not yet written to it
         self._writes: dict[str, asyncio.Task[None]] = {}  # by link key: being written
+        self._closed = False
         ca.on_issue.append(self._issued)
 
     async def changed(
@@ -103,6 +104,7 @@ class CaListener:
         """Stop hearing of issued certificates; wait for the links being written, ``retry_max``
         seconds at most (each is tried once more): one still unwritten then is lost, and said
         so in an error line (that card's logins will find no one)."""
+        self._closed = True
         if self._issued in self.ca.on_issue:
             self.ca.on_issue.remove(self._issued)
         if self._writes:
@@ -116,10 +118,20 @@ class CaListener:
     async def linked(self, issued: Issued) -> None:
         """Return once the link of ``issued`` (if it has one) is in the store: at once without
         a store; a write that fails goes on being tried (the caller waits on, or gives up —
-        the write does not)."""
+        the write does not). ``Unavailable`` once the office is closed (it hears of no
+        certificate then) or its close gave the write up: nothing may be handed out."""
+        if self._closed:  # no longer hearing of certificates: this one has no link at all
+            raise Unavailable("J-LIS's office is stopped: the certificate's link is unwritten")
         task = self._writes.get(_fingerprint(_der(issued)))
-        if task is not None:
+        if task is None:
+            return
+        try:
             await asyncio.shield(task)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if task.cancelled() and (me is None or not me.cancelling()):  # close gave it up
+                raise Unavailable("J-LIS's office stopped before the link was written") from None
+            raise
 
     def _issued(self, issued: Issued, holder: str) -> None:
         if not holder.startswith(_PREFIX):

@@ -141,3 +141,51 @@ async def test_a_certificate_of_no_holder_to_link_is_handed_out_at_once() -> Non
     issued = ca.issue(CertKind.AUTHENTICATION, key, "desk-ref-17", WHERE)
     await asyncio.wait_for(listener.linked(issued), 1)
     assert not listener._writes
+
+
+def _issue_body(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    return {
+        "kind": "authentication",
+        "public_key": key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode(),
+        "holder": holder_for(TOKEN),
+        "prefecture": "Tokyo-to",
+        "municipality": "Chiyoda-ku",
+    }
+
+
+async def test_no_certificate_is_handed_out_once_the_office_has_stopped() -> None:
+    """The office stops before the CA's web site (``renkei pki serve``: the network closes
+    first, and its close waits up to ``retry_max`` for the links being written): a certificate
+    issued meanwhile has no link at all, since the office no longer hears of it, and must not
+    be handed out (503: the desk asks again once the CA is back). Before: 201 at once, and that
+    card's logins found no one."""
+    ca = make_ca()
+    store = MemoryStore()
+    listener = CaListener(ca, store, retry=0.01, retry_max=0.05)
+    await listener.close()
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    operator = {"Authorization": f"Bearer {ca.operator_token}"}
+    async with TestClient(TestServer(create_app(ca, linked=listener.linked))) as client:
+        response = await client.post("/certificates", json=_issue_body(key), headers=operator)
+        assert response.status == 503
+        assert (await response.json())["code"] == "pki.unavailable"
+
+
+async def test_a_certificate_whose_write_close_gave_up_is_answered_unavailable() -> None:
+    """The store down for good: the desk waits; the office's close gives the write up after
+    ``retry_max`` — the desk is then told 503, not left with a connection dropped."""
+    ca = make_ca()
+    listener = CaListener(ca, DownStore(), retry=0.01, retry_max=0.05)
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    operator = {"Authorization": f"Bearer {ca.operator_token}"}
+    async with TestClient(TestServer(create_app(ca, linked=listener.linked))) as client:
+        answer = asyncio.ensure_future(
+            client.post("/certificates", json=_issue_body(key), headers=operator)
+        )
+        await asyncio.sleep(0.05)
+        assert not answer.done()
+        await listener.close()
+        response = await asyncio.wait_for(answer, 5)
+        assert response.status == 503
