@@ -68,8 +68,6 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
     network, listener = None, CaListener(ca)
     try:
         async with contextlib.AsyncExitStack() as stack:
-            app = create_app(ca, linked=listener.linked)
-            await stack.enter_async_context(web_site(app, args.host, args.port))
             if settings.broker_url:  # on the network as jlis-pki; on 住基ネット, J-LIS's notices
                 own = with_juki(load_rules(settings)[1], [PKI_OFFICE])  # and juki-jlis-pki
                 state = State.load(settings.state_dir, own)
@@ -77,6 +75,10 @@ async def serve(settings: Settings, args: argparse.Namespace) -> int:
                     settings, state, run=[PKI_OFFICE], listeners={PKI_OFFICE: listener}
                 )
                 stack.push_async_callback(network.aclose)
+            # the web site inside the network: it answers only while J-LIS's office has its
+            # store (a link written before it would be in memory only) and hears of certificates
+            app = create_app(ca, linked=listener.linked)
+            await stack.enter_async_context(web_site(app, args.host, args.port))
             joined = f"; on {network.bus_name} as {PKI_OFFICE}" if network else ""
             print(
                 f"pki: CA serving on http://{args.host}:{args.port} (state {_pki_dir(settings)})"

@@ -118,9 +118,8 @@ async def portal_demo(
     table, registry = load_rules(settings)
     state = state or State.generate(identities(registry))
     listener = CaListener(ca)
-    async with (
+    async with (  # the CA's web site inside the network: J-LIS's office links what it issues
         revocation,
-        web_site(create_pki_app(ca, linked=listener.linked), args.host, args.pki_port),
         await open_network(
             settings,
             state,
@@ -129,6 +128,7 @@ async def portal_demo(
             listeners={PKI_OFFICE: listener},
             signatures=signatures,
         ) as net,
+        web_site(create_pki_app(ca, linked=listener.linked), args.host, args.pki_port),
     ):
         card, tokens = await demo_resident(net, ca, pki_url, Path(args.card))
         async with web_site(portal_app(net.apps[PORTAL], login, args), args.host, args.port):
