@@ -204,6 +204,13 @@ class AmqpBus:
             raise Rejected.publish(exchange, routing_key) from exc
         except CHANNEL_ERRORS as exc:
             raise error_for(exc, f"publish to {exchange or 'amq.default'!r}") from exc
+        except asyncio.CancelledError:  # not ours when this task is not being cancelled:
+            task = asyncio.current_task()  # the connection's close failed the confirm with it
+            if task is None or task.cancelling():
+                raise
+            if self._closed:
+                raise BusClosed("the bus closed before the publish was confirmed") from None
+            raise NotConfirmed(f"publish to {exchange!r}: its confirm was cancelled") from None
         if type(result) is not _ACK:
             if isinstance(result, aiormq.abc.DeliveredMessage):
                 raise Unroutable(f"no queue bound to {exchange!r} with key {routing_key!r}")

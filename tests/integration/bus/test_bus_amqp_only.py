@@ -22,6 +22,7 @@ from hub.bus import (
     RK_QUERY,
     AccessRefused,
     BrokerAdminError,
+    BusClosed,
     BusError,
     Delivery,
     OutMessage,
@@ -272,3 +273,19 @@ async def test_a_delivery_is_held_while_the_store_is_down_and_none_is_dead_lette
     # dead-letter it past the limit)
     assert all(run == (True, 0) for run in runs[1:])
     await amqp.reset()
+
+
+async def test_a_publish_unconfirmed_when_the_bus_closes_raises_bus_closed(amqp: AmqpEnv) -> None:
+    """The connection's close fails the confirms it still awaits with a CancelledError
+    (aiormq); the publisher, which nobody cancelled, hears BusClosed — before, its task ended
+    cancelled, as if it had been (one of a turn's callers: the others heard NotConfirmed)."""
+    hub = await amqp.connect(amqp.hub)
+    message = OutMessage(b"x", uuid.uuid4().hex, None, {})
+    publish = asyncio.ensure_future(hub.publish(OFFICES_EXCHANGE, office_in("b"), message))
+    for _ in range(3):
+        await asyncio.sleep(0)  # written; its confirm awaited
+    assert not publish.done()
+    await hub.close()
+    await asyncio.wait([publish], timeout=10)
+    assert not publish.cancelled()
+    assert isinstance(publish.exception(), BusClosed)
