@@ -188,10 +188,18 @@ class Gatherer:
     confirm of the message that carried its item (or raises what that publish raised). At one
     message in flight nothing waits: the last send was confirmed long before."""
 
-    __slots__ = ("_items", "_send", "_sent", "_unconfirmed")
+    __slots__ = ("_hold", "_items", "_send", "_sent", "_unconfirmed")
 
-    def __init__(self, send: Callable[[list[OutMessage]], Awaitable[Outcomes]]) -> None:
+    def __init__(
+        self,
+        send: Callable[[list[OutMessage]], Awaitable[Outcomes]],
+        hold: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """``hold``: whether a last send can be awaiting its confirm now (the publishing
+        channel open); if not, it is waiting for the channel, and what comes waits for the
+        channel itself, not also for that send's time-out."""
         self._send = send
+        self._hold = hold
         self._items: list[OutMessage] = []
         self._sent: asyncio.Future[Outcomes] | None = None
         self._unconfirmed: asyncio.Future[Outcomes] | None = None  # the last send's outcome
@@ -206,7 +214,7 @@ class Gatherer:
         sent = self._sent = asyncio.get_running_loop().create_future()
         try:
             await asyncio.sleep(0)  # what the other tasks of this turn publish joins it
-            while (last := self._unconfirmed) is not None:
+            while (last := self._unconfirmed) is not None and self._hold():
                 await asyncio.wait((last,))  # what comes while the last send is confirmed joins
         except asyncio.CancelledError:  # the others' items still go (and this one's may)
             task = asyncio.ensure_future(self._flush(sent))

@@ -243,11 +243,17 @@ class AmqpBus:
             gatherer = self._gatherers.get(key)
             if gatherer is None:
                 gatherer = self._gatherers[key] = Gatherer(
-                    lambda items: self._send_gathered(key, items)
+                    lambda items: self._send_gathered(key, items), self._channel_open
                 )
             await gatherer.publish(message)
             return
         await self._publish_one(exchange, routing_key, message, mandatory, as_user)
+
+    def _channel_open(self) -> bool:
+        """Whether a send can be awaiting its confirm: else it awaits the channel
+        (``_wait_ready``), and a publish behind it waits for the channel on its own deadline."""
+        raw = self._raw
+        return raw is not None and not raw.is_closed
 
     async def _send_gathered(
         self, key: tuple[str, str, bool, str | None], items: list[OutMessage]

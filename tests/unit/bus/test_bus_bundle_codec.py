@@ -11,7 +11,7 @@ import struct
 import orjson
 import pytest
 
-from hub.bus import Delivery, OutMessage
+from hub.bus import OFFICES_EXCHANGE, Delivery, OutMessage, office_in
 from hub.bus._bundle import (
     BUNDLE_TYPE,
     MOST_BYTES,
@@ -27,6 +27,7 @@ from hub.bus._bundle import (
 )
 from hub.bus.amqp import AmqpBus
 from hub.bus.exceptions import NotConfirmed, Rejected, Unroutable
+from hub.bus.topology import DLX_EXCHANGE
 
 
 def message(n: int, body: bytes | None = None, **kw: object) -> OutMessage:
@@ -362,3 +363,21 @@ async def test_a_cancelled_first_callers_failed_flush_is_heard_not_logged_by_the
         assert unheard == []
     finally:
         loop.set_exception_handler(None)
+
+
+async def test_a_publish_behind_a_send_waiting_for_the_channel_waits_ready_timeout_once() -> None:
+    """The channel lost: a send waits for it ``ready_timeout`` at most (then NotConfirmed). A
+    publish to the same key meanwhile waits for the channel on its own deadline, not for that
+    send's time-out and then its own (twice ``ready_timeout``: 0.61 s here, with the hold)."""
+    bus = AmqpBus(object(), "hub", DLX_EXCHANGE, 1.0, 0.3)  # no channel yet: _raw is None
+    bus.bundles = True
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    first = asyncio.ensure_future(bus.publish(OFFICES_EXCHANGE, office_in("b"), message(0)))
+    await asyncio.sleep(0.05)
+    second = asyncio.ensure_future(bus.publish(OFFICES_EXCHANGE, office_in("b"), message(1)))
+    with pytest.raises(NotConfirmed):
+        await first
+    with pytest.raises(NotConfirmed):
+        await second
+    assert loop.time() - began < 0.3 + 0.05 + 0.1
