@@ -101,6 +101,18 @@ class StoreBackAfter(MemoryStore):
         return await super().put_many(collection, rows)
 
 
+def _issue_body(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    return {
+        "kind": "authentication",
+        "public_key": key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode(),
+        "holder": holder_for(TOKEN),
+        "prefecture": "Tokyo-to",
+        "municipality": "Chiyoda-ku",
+    }
+
+
 async def test_a_certificate_is_handed_out_only_once_its_link_is_durable() -> None:
     """``POST /certificates`` waits for J-LIS's link to be written: while the store is down
     the desk has no answer (so a CA stopped then loses no card's logins: the desk got no
@@ -110,16 +122,7 @@ async def test_a_certificate_is_handed_out_only_once_its_link_is_durable() -> No
     store = StoreBackAfter(failures=3)
     listener = CaListener(ca, store, retry=0.05, retry_max=0.1)
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
-    body = {
-        "kind": "authentication",
-        "public_key": key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode(),
-        "holder": holder_for(TOKEN),
-        "prefecture": "Tokyo-to",
-        "municipality": "Chiyoda-ku",
-    }
-    operator = {"Authorization": f"Bearer {ca.operator_token}"}
+    body, operator = _issue_body(key), {"Authorization": f"Bearer {ca.operator_token}"}
     async with TestClient(TestServer(create_app(ca, linked=listener.linked))) as client:
         answer = asyncio.ensure_future(client.post("/certificates", json=body, headers=operator))
         await asyncio.sleep(0.08)  # two writes failed, the third waits its pause
@@ -141,18 +144,6 @@ async def test_a_certificate_of_no_holder_to_link_is_handed_out_at_once() -> Non
     issued = ca.issue(CertKind.AUTHENTICATION, key, "desk-ref-17", WHERE)
     await asyncio.wait_for(listener.linked(issued), 1)
     assert not listener._writes
-
-
-def _issue_body(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
-    return {
-        "kind": "authentication",
-        "public_key": key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode(),
-        "holder": holder_for(TOKEN),
-        "prefecture": "Tokyo-to",
-        "municipality": "Chiyoda-ku",
-    }
 
 
 async def test_no_certificate_is_handed_out_once_the_office_has_stopped() -> None:

@@ -219,13 +219,17 @@ class BundleLetters:
         return self._letter(message_id)
 
 
-async def test_a_bundles_items_are_shown_and_replayed_together() -> None:
-    letters = BundleLetters()
+@pytest.mark.parametrize("name", ["b-7f3a", ""])
+async def test_a_bundles_items_are_shown_and_replayed_together(name: str) -> None:
+    """The bundle's id is its publisher's choice, and may be none (""): its items are still
+    replayed together, so the page, the confirmation and the action log must say so."""
+    letters = BundleLetters(name=name)
     async for env in start(dead_letters=letters):
         assert (await env.sign_in("op")).status == 303
         text = await (await env.client.get("/dead")).text()
         row = text.split('data-id="q-2"')[1].split("</tr>")[0]
-        assert "one of 2 in bundle <code>b-7f3a</code>, replayed together" in row
+        shown = name or "(no id)"
+        assert f"one of 2 in bundle <code>{shown}</code>, replayed together" in row
         confirm = await (await env.client.get("/dead/replay?message=q-1")).text()
         assert 'id="bundle"' in confirm and "all 2 of its messages" in confirm
         assert (await _replay(env, "q-1"))[0] == 303
@@ -233,22 +237,6 @@ async def test_a_bundles_items_are_shown_and_replayed_together() -> None:
         log = [(a.action, a.detail) for a in await env.actions.recent(5)]
         detail = "q-1 and the 1 other(s) of its bundle as hub to renkei.offices"
         assert ("replay", f"{detail} office.chiyoda-child.in") in log
-
-
-async def test_a_bundle_its_publisher_left_without_an_id_is_shown_as_a_bundle() -> None:
-    """The bundle's id is its publisher's choice, and may be none (""): its items are still
-    replayed together, so the page, the confirmation and the action log must say so."""
-    letters = BundleLetters(name="")
-    async for env in start(dead_letters=letters):
-        assert (await env.sign_in("op")).status == 303
-        text = await (await env.client.get("/dead")).text()
-        row = text.split('data-id="q-2"')[1].split("</tr>")[0]
-        assert "one of 2 in bundle" in row
-        confirm = await (await env.client.get("/dead/replay?message=q-1")).text()
-        assert 'id="bundle"' in confirm and "all 2 of its messages" in confirm
-        assert (await _replay(env, "q-1"))[0] == 303
-        log = [(a.action, a.detail) for a in await env.actions.recent(5)]
-        assert any(d.startswith("q-1 and the 1 other(s) of its bundle as hub") for _, d in log)
 
 
 async def test_the_confirmation_shows_the_message_the_replay_sends() -> None:
