@@ -166,4 +166,4 @@ class Sending:
                 "application.sending_failed", status_id=key, error=repr(exc), retry_in=pause
             )
 
-        return await until_done(step, failed, first=self.retry, most=self.retry_max)
+        return await until_done(step, failed, Backoff(first=self.retry, most=self.retry_max))

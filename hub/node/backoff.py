@@ -40,19 +40,17 @@ class Backoff:
 
 
 async def until_done(
-    step: Callable[[], Awaitable[T]],
-    failed: Callable[[Exception, float], None],
-    *,
-    first: float,
-    most: float,
+    step: Callable[[], Awaitable[T]], failed: Callable[[Exception, float], None], backoff: Backoff
 ) -> T:
     """``step()`` until it returns: after each failure ``failed(error, pause)`` (its log line),
-    then the pause, ``first`` seconds doubling up to ``most``. Cancelled with its caller."""
-    pause = first
+    then the pause, ``backoff``'s whole cap (no jitter, no floor; its ``attempts`` not
+    counted). Cancelled with its caller."""
+    attempt = 0
     while True:
         try:
             return await step()
         except Exception as exc:  # noqa: BLE001 - the caller's ``failed`` says it
+            pause = backoff.pause(attempt, 0.0, 1.0)
             failed(exc, pause)
         await asyncio.sleep(pause)
-        pause = min(pause * 2, most)
+        attempt += 1

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 
 from hub.log import get_logger
 from hub.node import OfficeStore
-from hub.node.backoff import until_done
+from hub.node.backoff import Backoff, until_done
 from hub.wire import JLIS_PKI, Change, Identified, NotFound, Outcome, Refused
 from pki.ca.authority import CertificationAuthority, Issued
 from pki.ca.revocation import EventKind, ResidentEvent
@@ -152,8 +152,7 @@ class CaListener:
         await until_done(
             lambda: store.put_many(LINKS, [(key, None, {"token": token})]),
             failed,
-            first=self.retry,
-            most=self.retry_max,
+            Backoff(first=self.retry, most=self.retry_max),
         )
         self._links.pop(key, None)
 

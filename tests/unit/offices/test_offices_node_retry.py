@@ -233,5 +233,5 @@ async def test_until_done_tries_a_step_again_after_pauses_that_double_to_the_mos
     def failed(exc: Exception, pause: float) -> None:
         said.append((str(exc), pause))
 
-    assert await until_done(thrice_failing, failed, first=0.001, most=0.003) == "done"
+    assert await until_done(thrice_failing, failed, Backoff(first=0.001, most=0.003)) == "done"
     assert said == [("failure 1", 0.001), ("failure 2", 0.002), ("failure 3", 0.003)]
