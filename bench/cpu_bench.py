@@ -102,8 +102,8 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
 
     latencies: list[float] = []
 
-    async def one(i: int, start: float | None = None) -> None:
-        began = time.perf_counter() if start is None else start
+    async def one(i: int, scheduled: float | None = None) -> None:
+        began = time.perf_counter() if scheduled is None else scheduled
         problem = await guarded(renkei.call, i)
         if problem is not None:
             raise RuntimeError(f"query {i}: {problem}")

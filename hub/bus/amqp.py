@@ -10,7 +10,6 @@ consumers resume by themselves after a connection loss.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Coroutine
 from typing import Any, cast
 
@@ -290,7 +289,7 @@ class AmqpBus:
     ) -> None:
         persistent, ttl = bundle_props(items)
         props = _Props(
-            message_id=secrets.token_hex(8),
+            message_id=self._ids(),  # a label (Bundled.id), unique in this process
             content_type=BUNDLE_TYPE,
             user_id=self.user_prefix + (self._identity if as_user is None else as_user),
             delivery_mode=_PERSISTENT if persistent else _TRANSIENT,
