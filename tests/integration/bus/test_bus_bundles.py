@@ -10,6 +10,7 @@ import asyncio
 import secrets
 import struct
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote
 
 import aio_pika
@@ -503,3 +504,30 @@ async def test_an_item_with_what_amqp_cannot_carry_makes_its_bundle_malformed(
     assert (d.message_id, d.content_type) == ("long", None)
     assert d.headers[REASON_HEADER].startswith("bad bundle: ")
     assert handled.items == []
+
+
+async def test_a_send_left_unconfirmed_on_one_key_holds_back_no_other_key(
+    env: AmqpEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publish waits while its key's last send awaits its confirm (Nagle's rule) — its key
+    only. An office that makes the broker slow to confirm what the hub sends to its own queue
+    (here: never confirmed) holds back the hub's next publish there, and nothing it sends to
+    any other office."""
+    hub = await env.connect(env.hub)
+    assert isinstance(hub, AmqpBus)
+    send = hub._send_gathered
+
+    async def never_to_a(key: tuple[str, str, bool, str | None], items: list[OutMessage]) -> Any:
+        if key[1] == office_in("a"):
+            await asyncio.Event().wait()
+        return await send(key, items)
+
+    monkeypatch.setattr(hub, "_send_gathered", never_to_a)
+    stuck = asyncio.ensure_future(hub.publish(OFFICES_EXCHANGE, office_in("a"), item(0)))
+    await asyncio.sleep(0.05)
+    held = asyncio.ensure_future(hub.publish(OFFICES_EXCHANGE, office_in("a"), item(1)))
+    await asyncio.wait_for(hub.publish(OFFICES_EXCHANGE, office_in("b"), item(2)), 5)
+    assert not held.done()  # a's next waits for a's last confirm; b's went at once
+    for task in (stuck, held):
+        task.cancel()
+    await asyncio.gather(stuck, held, return_exceptions=True)
