@@ -280,10 +280,16 @@ async def test_a_publish_unconfirmed_when_the_bus_closes_raises_bus_closed(amqp:
     (aiormq); the publisher, which nobody cancelled, hears BusClosed — before, its task ended
     cancelled, as if it had been (one of a turn's callers: the others heard NotConfirmed)."""
     hub = await amqp.connect(amqp.hub)
+    dropped = asyncio.Event()
+
+    async def dropping(frame: object) -> None:  # the broker's confirm, lost on the way
+        dropped.set()
+
+    hub._raw._on_confirm_frame = dropping  # type: ignore[union-attr]
     message = OutMessage(b"x", uuid.uuid4().hex, None, {})
     publish = asyncio.ensure_future(hub.publish(OFFICES_EXCHANGE, office_in("b"), message))
-    for _ in range(3):
-        await asyncio.sleep(0)  # written; its confirm awaited
+    async with asyncio.timeout(10):  # written, and confirmed by the broker: unheard
+        await dropped.wait()
     assert not publish.done()
     await hub.close()
     await asyncio.wait([publish], timeout=10)
