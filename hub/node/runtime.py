@@ -527,8 +527,9 @@ class OfficeNode:
                 context=msg.context,
                 outcome=outcome,
             )
+            sent = time.time_ns()  # the instant it leaves, not its confirm: the hub may be first
             size = await self._publish(RK_REPLY, reply)
-            span.add_event("replied", {tn.BODY_SIZE: size})
+            span.add_event("replied", {tn.BODY_SIZE: size}, sent)
         else:  # the hub has answered the requester already; a late answer is only noise
             log.info("request.expired", query_id=str(msg.envelope.correlation_id))
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable
 from typing import Final, Protocol
@@ -462,9 +463,10 @@ class Finisher:
             record_id=record_id,
         )
         out = signed_message(reply, self._keys.signing)
+        sent = time.time_ns()  # the instant it leaves: the requester may hear it before the confirm
         try:
             await self._bus.publish(OFFICES_EXCHANGE, office_replies(ctx.requester), out)
         except Unroutable:
             log.warning("reply.unroutable", query_id=str(ctx.query_id), requester=ctx.requester)
             return
-        current_span().add_event("replied", {tn.BODY_SIZE: len(out.body)})
+        current_span().add_event("replied", {tn.BODY_SIZE: len(out.body)}, sent)

@@ -83,7 +83,7 @@ EVENT_NAMES: Final = frozenset(
         "authorized",  # the hub: the legal table and the registry said yes
         "forwarded",  # the hub: published to the provider
         "recorded",  # the hub: the access record durable
-        "replied",  # the hub: the reply published; an office: its answer published
+        "replied",  # the hub: the reply sent; an office: its answer sent (not when confirmed)
         "looked_up",  # an office: its role answered from its own store
     }
 )

@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
+import pytest
 from e2e_env import Env
 
 from agencies.municipality.child_allowance import ChildAllowance
 from agencies.population.households import generate
 from hub.bus import SPANS_EXCHANGE, OutMessage
+from hub.bus.amqp import AmqpBus
+from hub.bus.memory import InMemoryBus
 from monitor import Search, StoredSpan
 from renkei.network import Network
 from renkei.population.enroll import load_population
@@ -253,3 +256,34 @@ async def test_a_dishonest_office_cannot_speak_for_the_hub_or_carry_a_token_into
     dropped = net.monitor.stats.dropped
     assert dropped[(TAX, "monitor.wrong_source")] == 1
     assert dropped[(TAX, "attribute_key")] == 1
+
+
+async def test_the_six_instants_stay_in_order_when_confirms_come_late(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message's receiver may hear it before its sender hears the broker's confirm: "sent"
+    is when it left (before, the hub's reply could be timed after the requester received it)."""
+    for bus in (InMemoryBus, AmqpBus):
+        publish = bus.publish
+
+        async def confirmed_late(self: Any, *args: Any, _publish: Any = publish, **kw: Any) -> None:
+            await _publish(self, *args, **kw)
+            await asyncio.sleep(0.02)
+
+        monkeypatch.setattr(bus, "publish", confirmed_late)
+    net, _, began = await season(env)
+    await settled(net, began)
+    assert net.monitor is not None
+    q = Search(affair="child_allowance", outcome="ok", since_ns=began, limit=100)
+    ops = [op for op in await net.monitor.store.search(q) if op.kind == "query"]
+    assert ops
+    for op in ops:
+        instants = [
+            op.requester_out,
+            op.hub_in,
+            op.provider_in,
+            op.provider_out,
+            op.hub_out,
+            op.requester_in,
+        ]
+        assert None not in instants and instants == sorted(instants)  # type: ignore[type-var]
