@@ -101,13 +101,16 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     ids = iter(range(start, start + n))
 
     latencies: list[float] = []
+    timeline: list[str] = []  # ``--latencies``: when each query started, and how long it took
+    t0 = time.perf_counter()
 
     async def one(i: int, scheduled: float | None = None) -> None:
         began = time.perf_counter() if scheduled is None else scheduled
         problem = await guarded(renkei.call, i)
         if problem is not None:
             raise RuntimeError(f"query {i}: {problem}")
-        latencies.append(time.perf_counter() - began)
+        latencies.append(took := time.perf_counter() - began)
+        timeline.append(f"{start},{i},{began - t0:.6f},{took * 1e3:.3f}\n")
 
     async def worker() -> None:  # one query after the other; ``--in-flight`` of them at once
         for i in ids:
@@ -115,7 +118,6 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
 
     async def paced(rate: float) -> None:  # started at ``rate`` a second, whatever the answers do
         started = []
-        t0 = time.perf_counter()
         for k, i in enumerate(ids):
             if (wait := t0 + k / rate - time.perf_counter()) > 0:
                 await asyncio.sleep(wait)
@@ -135,6 +137,9 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     out |= {f"{g} wakeups": (wakeups(groups[g][0]) - woke[g]) / n for g in python}
     out |= {f"{g} writes": (writes(groups[g][0]) - wrote[g]) / n for g in python}
     out["postgres commits"] = (await our_commits(renkei) - commits) / n
+    if renkei.args.latencies:
+        with renkei.args.latencies.open("a") as f:
+            f.writelines(timeline)
     out |= {f"latency {k}": v or 0.0 for k, v in percentiles(latencies).items() if k != "mean_ms"}
     return out
 
@@ -372,6 +377,13 @@ def parse() -> argparse.Namespace:
         help="the broker's beam.smp, a node of this run's own (RENKEI_BENCH_AMQP_URL and"
         " RENKEI_BENCH_ADMIN_URL on it): the rabbitmq column counts it alone, not every"
         " beam.smp of the machine",
+    )
+    ap.add_argument(
+        "--latencies",
+        metavar="FILE",
+        type=Path,
+        help="append each query's round, number, start (s into its round) and latency (ms)"
+        " to FILE, as CSV: where the slow ones fall",
     )
     ap.add_argument("--keep-logs", action="store_true")
     args = ap.parse_args()
