@@ -43,7 +43,7 @@ from typing import Any
 import asyncpg
 import uvloop
 from benchlib import CLK_TCK, percentiles, pids_by_comm, proc_ticks
-from query_bench import USER_PREFIX, Admin, Renkei, guarded, print_profile
+from query_bench import USER_PREFIX, Admin, Renkei, guarded, hub_name, print_profile
 
 from hub.log import configure
 from hub.routing import load_default_registry, load_default_table
@@ -83,7 +83,7 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     return from the event loop's wait)."""
     s = renkei.services
     groups = {
-        "hub": [s["hub"].pid],
+        "hub": [s[hub_name(i)].pid for i in range(renkei.args.hubs)],
         "token": [s["token"].pid],
         "tax": [s["tax office"].pid],
         "requester": [os.getpid()],
@@ -95,9 +95,9 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     }
     python = ("hub", "token", "tax", "requester")
     before = {g: sum(proc_ticks(p) for p in pids) for g, pids in groups.items()}
-    woke = {g: wakeups(groups[g][0]) for g in python}
+    woke = {g: sum(map(wakeups, groups[g])) for g in python}
     commits = await our_commits(renkei)
-    wrote = {g: writes(groups[g][0]) for g in python}
+    wrote = {g: sum(map(writes, groups[g])) for g in python}
     ids = iter(range(start, start + n))
 
     latencies: list[float] = []
@@ -134,8 +134,8 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
         proc_ticks(p) for p in await our_backends(renkei) if p not in groups["postgres"]
     )
     out = {g: (after[g] - before[g]) / CLK_TCK / n * 1e6 for g in groups}
-    out |= {f"{g} wakeups": (wakeups(groups[g][0]) - woke[g]) / n for g in python}
-    out |= {f"{g} writes": (writes(groups[g][0]) - wrote[g]) / n for g in python}
+    out |= {f"{g} wakeups": (sum(map(wakeups, groups[g])) - woke[g]) / n for g in python}
+    out |= {f"{g} writes": (sum(map(writes, groups[g])) - wrote[g]) / n for g in python}
     out["postgres commits"] = (await our_commits(renkei) - commits) / n
     if renkei.args.latencies:
         with renkei.args.latencies.open("a") as f:
@@ -342,6 +342,9 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--warmup", type=int, default=300, help="queries before the rounds")
     ap.add_argument("--people", type=int, default=2000, help="taxpayers seeded (default 2000)")
     ap.add_argument(
+        "--hubs", type=int, default=1, help="hub processes side by side (the hub column: all)"
+    )
+    ap.add_argument(
         "--in-flight",
         type=int,
         default=1,
@@ -387,6 +390,8 @@ def parse() -> argparse.Namespace:
     )
     ap.add_argument("--keep-logs", action="store_true")
     args = ap.parse_args()
+    if args.profile and args.hubs > 1:
+        ap.error("--profile divides one hub process's samples by the hub column: --hubs 1")
     # what Renkei reads of query_bench's arguments; a vhost and database of this run's own
     args.vhost, args.db_name = f"renkei-cpu-{os.getpid()}", f"renkei_cpu_{os.getpid()}"
     args.service_log_level = "warning"

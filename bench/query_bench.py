@@ -322,6 +322,11 @@ def free_port() -> int:
         return port
 
 
+def hub_name(i: int) -> str:
+    """The ``i``-th hub process's service name: ``hub``, ``hub 2``, ``hub 3``…"""
+    return "hub" if i == 0 else f"hub {i + 1}"
+
+
 class Renkei:
     """The deployment under test: state dir, vhost, database, services, and the requester."""
 
@@ -425,7 +430,7 @@ class Renkei:
             *monitor,
             ("token", ["run", "token"]),
             ("tax office", ["run", "office", PROVIDER]),
-            ("hub", ["run", "hub"]),
+            *((hub_name(i), ["run", "hub"]) for i in range(self.args.hubs)),
         ):
             log = self.tmp / f"{name.replace(' ', '-')}{'-metrics' if metrics else ''}.log"
             env = self.env
@@ -849,7 +854,7 @@ async def run(args: argparse.Namespace) -> int:
         monitor = {"monitor": [s["monitor"].pid]} if "monitor" in s else {}
         return {
             "requester": [os.getpid()],
-            "hub": [s["hub"].pid],
+            "hub": [s[hub_name(i)].pid for i in range(renkei.args.hubs)],
             "token": [s["token"].pid],
             "tax": [s["tax office"].pid],
             **monitor,
@@ -1402,6 +1407,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="in-flight levels of the saturated phases (default 32,64,128)",
     )
     ap.add_argument("--people", type=int, default=2000, help="taxpayers seeded (default 2000)")
+    ap.add_argument(
+        "--hubs",
+        type=int,
+        default=1,
+        help="hub processes side by side (default 1; the hub column: all of them)",
+    )
     ap.add_argument("--prefetch", type=int, default=100, help="baseline prefetch (default 100)")
     ap.add_argument("--size", type=int, default=600, help="baseline body bytes (default 600)")
     ap.add_argument("--loop", default="uvloop", choices=["uvloop", "asyncio"])
