@@ -4,10 +4,17 @@
 "municipality", "facts"?}`` → ``{"certificate": PEM, …}``); ``GET /ca/{name}.der`` gives an
 issuing CA's certificate. Errors come back as ``{"code": "pki.…", "message": …}`` and are
 raised as :class:`IssuanceError` with the CA's code in the message.
+
+A 503 ``pki.unavailable`` to an issuance (the certificate issued, its link to the holder not
+yet written: J-LIS's store out of reach) is asked again, the same request, after the CA's
+``Retry-After`` (at most ``MAX_PAUSE`` seconds), up to ``tries`` times in all: the CA answers a
+repeated request with the certificate it issued for it, never another.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 from typing import Any
 
 import aiohttp
@@ -16,16 +23,39 @@ from cryptography.hazmat.primitives import serialization
 
 from card_service.exceptions import IssuanceError
 
-__all__ = ["DEFAULT_CA_URL", "HttpCa"]
+__all__ = ["DEFAULT_CA_URL", "MAX_PAUSE", "TRIES", "HttpCa"]
 
 DEFAULT_CA_URL = "http://127.0.0.1:8440"
+TRIES = 4  # an issuance asked at most this many times while the CA answers it unavailable
+MAX_PAUSE = 30.0  # seconds: the longest Retry-After heeded
+
+
+class _Unavailable(IssuanceError):
+    def __init__(self, message: str, pause: float) -> None:
+        super().__init__(message)
+        self.pause = pause
+
+
+def _pause(retry_after: str | None) -> float:
+    """The CA's ``Retry-After`` in seconds, within [0, MAX_PAUSE]; 1 when absent or not a
+    number of seconds."""
+    try:
+        seconds = float(retry_after or "1")
+    except ValueError:
+        return 1.0
+    return 1.0 if math.isnan(seconds) else min(max(seconds, 0.0), MAX_PAUSE)
 
 
 class HttpCa:
-    def __init__(self, session: aiohttp.ClientSession, url: str, operator_token: str) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, url: str, operator_token: str, *, tries: int = TRIES
+    ) -> None:
+        if tries < 1:
+            raise ValueError("an issuance is asked at least once")
         self._http = session
         self._url = url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {operator_token}"}
+        self._tries = tries
 
     def __repr__(self) -> str:
         return f"HttpCa({self._url})"
@@ -41,11 +71,16 @@ class HttpCa:
                 f"the CA at {self._url} is not reachable: is `renkei pki serve` running?"
             ) from None
         if resp.status >= 400:
+            code = None
             try:
                 err = await resp.json(content_type=None)
-                detail = f"{err['code']}: {err['message']}"
+                code, detail = err["code"], f"{err['code']}: {err['message']}"
             except (ValueError, KeyError, TypeError):
                 detail = f"HTTP {resp.status}"
+            if resp.status == 503 and code == "pki.unavailable":
+                raise _Unavailable(
+                    f"the CA refused ({detail})", _pause(resp.headers.get("Retry-After"))
+                )
             raise IssuanceError(f"the CA refused ({detail})")
         return resp
 
@@ -71,7 +106,14 @@ class HttpCa:
             body["facts"] = facts
         if code is not None:
             body["code"] = code
-        resp = await self._request("POST", "/certificates", body)
+        for tried in range(1, self._tries + 1):
+            try:
+                resp = await self._request("POST", "/certificates", body)
+                break
+            except _Unavailable as exc:
+                if tried == self._tries:
+                    raise IssuanceError(f"{exc} — asked {tried} times") from None
+                await asyncio.sleep(exc.pause)
         try:
             pem = (await resp.json())["certificate"]
             cert = x509.load_pem_x509_certificate(pem.encode())

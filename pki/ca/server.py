@@ -14,6 +14,13 @@
 Operators send ``Authorization: Bearer <operator-token>``; verifiers their API key. Errors are
 JSON ``{"code": "pki.…", "message": "…"}``; OCSP errors are OCSP responses (HTTP 200). Bodies
 over 64 KiB get 413.
+
+``POST /certificates`` waits at most ``link_wait`` seconds (``create_app``) for the link to be
+written; past that it answers 503 ``pki.unavailable`` with ``Retry-After``, the write going on.
+The same request again (the same fields and key, however encoded) is answered with the certificate
+already issued for it, once its link is written — never a second one: a desk that asks again
+after a 503 or a lost answer leaves no certificate valid but never handed out. The CA keeps
+the last ``REMEMBERED`` requests in memory; a certificate revoked since is not answered again.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import hashlib
 import hmac
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import unquote
 
@@ -45,24 +54,59 @@ from pki.ca.ledger import RevocationRecord
 from pki.ca.ocsp import MALFORMED, UNAUTHORIZED
 from pki.ca.selfrevoke import revoke_by_signature
 from pki.ca.verifiers import Verifier, VerifierKind
-from pki.exceptions import PKI_HTTP, PKI_METHOD, PKI_TOO_LARGE, NotOnFile, PkiError, Unauthorized
+from pki.exceptions import (
+    PKI_HTTP,
+    PKI_METHOD,
+    PKI_TOO_LARGE,
+    NotOnFile,
+    PkiError,
+    Unauthorized,
+    Unavailable,
+)
 from pki.profiles import CaName, CertKind
 
-__all__ = ["CA", "MAX_BODY", "create_app", "routes"]
+__all__ = ["CA", "LINK_WAIT", "MAX_BODY", "REMEMBERED", "Remembered", "create_app", "routes"]
 
 log = get_logger("pki.ca.server")
 CA = web.AppKey("ca", CertificationAuthority)
 Linked = Callable[[Issued], Awaitable[None]]
 LINKED: web.AppKey[Linked] = web.AppKey("linked")
+LINK_WAIT_KEY = web.AppKey("link_wait", float)
 MAX_BODY = 64 * 1024
+LINK_WAIT = 10.0  # seconds POST /certificates waits for the link before it answers 503
+RETRY_AFTER = 5  # the Retry-After of that 503, seconds
+REMEMBERED = 4096  # issuance requests whose certificate the CA keeps, to answer them again
 OCSP_TYPE = "application/ocsp-response"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 routes = web.RouteTableDef()
 _ISSUING = {CaName.SIGNATURE.value, CaName.AUTHENTICATION.value}
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"code": code, "message": message}, status=status)
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response({"code": code, "message": message}, status=status, headers=headers)
+
+
+class Remembered:
+    """The certificates issued for the last ``most`` issuance requests, by the digest of the
+    request's fields: asked again, the CA answers the same certificate."""
+
+    def __init__(self, most: int = REMEMBERED) -> None:
+        self._most = most
+        self._issued: OrderedDict[bytes, Issued] = OrderedDict()
+
+    def get(self, request: bytes) -> Issued | None:
+        return self._issued.get(request)
+
+    def put(self, request: bytes, issued: Issued) -> None:
+        self._issued[request] = issued
+        self._issued.move_to_end(request)
+        while len(self._issued) > self._most:
+            self._issued.popitem(last=False)
+
+
+REMEMBER = web.AppKey("remembered", Remembered)
 
 
 @web.middleware
@@ -154,16 +198,34 @@ async def ocsp_get(request: web.Request) -> web.Response:
 async def issue(request: web.Request) -> web.Response:
     _operator(request)
     body = parse_body(IssueIn, await request.read())
-    ca = request.app[CA]
-    issued = ca.issue(
-        CertKind(body.kind),
-        load_public_key(body.public_key),
-        body.holder,
-        body.locality(),
-        body.facts.to_facts() if body.facts else None,
-        code=body.code,
+    ca, remembered = request.app[CA], request.app[REMEMBER]
+    key = load_public_key(body.public_key)
+    spki = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    await request.app[LINKED](issued)  # J-LIS's link to the holder durable before the answer
+    asked = hashlib.sha256(
+        body.model_copy(update={"public_key": spki.hex()}).model_dump_json().encode()
+    ).digest()
+    issued = remembered.get(asked)
+    if issued is None or ca.status(issued.ca, issued.serial)[1] is not None:
+        issued = ca.issue(
+            CertKind(body.kind),
+            key,
+            body.holder,
+            body.locality(),
+            body.facts.to_facts() if body.facts else None,
+            code=body.code,
+        )
+        remembered.put(asked, issued)
+    try:  # J-LIS's link to the holder durable before the answer; the write goes on regardless
+        async with asyncio.timeout(request.app[LINK_WAIT_KEY]):
+            await request.app[LINKED](issued)
+    except TimeoutError:
+        why = Unavailable(
+            "the certificate's link to its holder is not written yet (J-LIS's store is out of"
+            " reach): send the same request again; the same certificate is answered once it is"
+        )
+        return _error(503, why.code, why.message, {"Retry-After": str(RETRY_AFTER)})
     cert = issued.certificate
     return web.json_response(
         {
@@ -252,12 +314,20 @@ async def _nothing_to_link(_: Issued) -> None:
     return None
 
 
-def create_app(ca: CertificationAuthority, *, linked: Linked = _nothing_to_link) -> web.Application:
+def create_app(
+    ca: CertificationAuthority,
+    *,
+    linked: Linked = _nothing_to_link,
+    link_wait: float = LINK_WAIT,
+) -> web.Application:
     """``linked``: waits until what the CA's hooks keep of a certificate is durable (J-LIS's
-    link to its holder: ``CaListener.linked``), so ``POST /certificates`` answers only then."""
+    link to its holder: ``CaListener.linked``), so ``POST /certificates`` answers only then —
+    or, past ``link_wait`` seconds, 503 (the same request again gets the same certificate)."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[errors])
     app[CA] = ca
     app[LINKED] = linked
+    app[LINK_WAIT_KEY] = link_wait
+    app[REMEMBER] = Remembered()
     app.add_routes(routes)
     app.cleanup_ctx.append(_crl_schedule)
     return app

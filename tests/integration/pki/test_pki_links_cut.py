@@ -11,20 +11,24 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509 import load_pem_x509_certificate
+from cryptography.x509 import load_der_x509_certificate, load_pem_x509_certificate
 from pg_env import fresh_pool, writes_held
 from structlog.testing import capture_logs
 
+from card_service import HttpCa, IssuanceError
+from card_service.desk.ca_http import _pause
 from hub.node import MemoryStore, PgStore, schema_for
 from hub.wire import Identified
 from pki import CertificationAuthority, CertKind, Endpoints, Hierarchy, Locality
 from pki.ca.office import PKI_OFFICE, CaListener, holder_for
-from pki.ca.server import create_app
+from pki.ca.server import Remembered, create_app
 
 pytestmark = pytest.mark.postgres
 WHERE = Locality("Tokyo-to", "Chiyoda-ku")
@@ -180,3 +184,157 @@ async def test_a_certificate_whose_write_close_gave_up_is_answered_unavailable()
         await listener.close()
         response = await asyncio.wait_for(answer, 5)
         assert response.status == 503
+
+
+class Switched(MemoryStore):
+    """Down until ``down`` is cleared (PostgreSQL out of reach for a while)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    async def put_many(self, collection: str, rows: Iterable[tuple[str, str | None, Any]]) -> int:
+        if self.down:
+            raise OSError("connection refused")
+        return await super().put_many(collection, rows)
+
+
+def counted(ca: CertificationAuthority) -> list[int]:
+    serials: list[int] = []
+    ca.on_issue.append(lambda issued, holder: serials.append(issued.serial))
+    return serials
+
+
+async def written(listener: CaListener) -> None:
+    async with asyncio.timeout(5):
+        while listener._writes:  # noqa: ASYNC110 - the listener signals nothing: polled
+            await asyncio.sleep(0.01)
+
+
+async def test_past_the_link_wait_the_desk_hears_503_and_asking_again_issues_nothing_new() -> None:
+    """The store out of reach for longer than ``link_wait``: 503 ``pki.unavailable`` with a
+    Retry-After, not a request left hanging until the CA stops; the same request again (its
+    key's PEM in other line endings) gets no second certificate, and once the link is written
+    it gets the first one. Before, each ask issued another certificate, valid and never
+    handed out, and waited until the web site's shutdown."""
+    ca = make_ca()
+    serials = counted(ca)
+    store = Switched()
+    listener = CaListener(ca, store, retry=0.01, retry_max=0.05)
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    body, operator = _issue_body(key), {"Authorization": f"Bearer {ca.operator_token}"}
+    again = body | {"public_key": body["public_key"].replace("\n", "\r\n")}
+    app = create_app(ca, linked=listener.linked, link_wait=0.1)
+    async with TestClient(TestServer(app)) as client:
+        for ask in (body, again):
+            response = await asyncio.wait_for(
+                client.post("/certificates", json=ask, headers=operator), 5
+            )
+            assert response.status == 503
+            assert (await response.json())["code"] == "pki.unavailable"
+            assert 0 < int(response.headers["Retry-After"]) <= 30
+        assert len(serials) == 1
+        store.down = False
+        await written(listener)
+        response = await client.post("/certificates", json=again, headers=operator)
+        assert response.status == 201
+        assert int((await response.json())["serial"], 16) == serials[0]
+        other = _issue_body(ec.generate_private_key(ec.SECP256R1()).public_key())
+        assert (await client.post("/certificates", json=other, headers=operator)).status == 201
+    assert len(serials) == 2  # another key is another request
+    await listener.close()
+
+
+async def test_a_remembered_certificate_revoked_since_is_not_answered_again() -> None:
+    ca = make_ca()
+    serials = counted(ca)
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    body, operator = _issue_body(key), {"Authorization": f"Bearer {ca.operator_token}"}
+    async with TestClient(TestServer(create_app(ca))) as client:
+        first = await (await client.post("/certificates", json=body, headers=operator)).json()
+        revoke = {"ca": "authentication", "serial": first["serial"], "reason": "key_compromise"}
+        assert (await client.post("/revocations", json=revoke, headers=operator)).status == 200
+        second = await (await client.post("/certificates", json=body, headers=operator)).json()
+    assert second["serial"] != first["serial"] and len(serials) == 2
+
+
+def test_the_ca_remembers_the_last_requests_only() -> None:
+    remembered = Remembered(most=2)
+    issued = [object() for _ in range(3)]
+    for n, one in enumerate(issued):
+        remembered.put(bytes([n]), one)  # type: ignore[arg-type]
+    assert remembered.get(b"\x00") is None
+    assert [remembered.get(bytes([n])) for n in (1, 2)] == issued[1:]
+
+
+async def test_the_desk_asks_again_after_the_retry_after_and_gets_the_one_certificate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``HttpCa.issue`` heeds a 503 ``pki.unavailable``: waits its Retry-After and sends the
+    same request; the CA answers it with the certificate issued the first time."""
+    ca = make_ca()
+    serials = counted(ca)
+    store = Switched()
+    listener = CaListener(ca, store, retry=0.01, retry_max=0.05)
+    loop = asyncio.get_running_loop()
+    ca.on_issue.append(lambda *_: loop.call_later(0.15, setattr, store, "down", False))
+    monkeypatch.setattr("pki.ca.server.RETRY_AFTER", 0)
+    asks: list[int] = []
+
+    @web.middleware
+    async def count(request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await handler(request)
+        asks.append(response.status)
+        return response
+
+    app = create_app(ca, linked=listener.linked, link_wait=0.1)
+    app.middlewares.append(count)
+    pem = _issue_body(ec.generate_private_key(ec.SECP256R1()).public_key())["public_key"]
+    async with TestServer(app) as server, aiohttp.ClientSession() as http:
+        desk = HttpCa(http, str(server.make_url("/")), ca.operator_token)
+        der = await asyncio.wait_for(desk.issue("authentication", pem, **WHO), 5)
+    assert asks[0] == 503 and asks[-1] == 201
+    assert load_der_x509_certificate(der).serial_number == serials[0] and len(serials) == 1
+    await listener.close()
+
+
+WHO: dict[str, Any] = {
+    "holder": holder_for(TOKEN),
+    "prefecture": "Tokyo-to",
+    "municipality": "Chiyoda-ku",
+    "facts": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("header", "pause"),
+    [
+        ("5", 5.0),
+        (None, 1.0),
+        ("soon", 1.0),
+        ("-3", 0.0),
+        ("86400", 30.0),
+        ("1e999", 30.0),
+        ("nan", 1.0),
+    ],
+)
+def test_the_desk_reads_the_retry_after_within_bounds(header: str | None, pause: float) -> None:
+    """A CA's Retry-After missing, not seconds, negative or huge: a pause within [0, 30] s."""
+    assert _pause(header) == pause
+
+
+async def test_the_desk_gives_up_after_its_tries_with_a_clear_error() -> None:
+    ca = make_ca()
+    serials = counted(ca)
+    listener = CaListener(ca, Switched(), retry=0.01, retry_max=0.05)
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    pem = _issue_body(key)["public_key"]
+    app = create_app(ca, linked=listener.linked, link_wait=0.05)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("pki.ca.server.RETRY_AFTER", 0)
+        async with TestServer(app) as server, aiohttp.ClientSession() as http:
+            desk = HttpCa(http, str(server.make_url("/")), ca.operator_token, tries=3)
+            with pytest.raises(IssuanceError, match=r"pki\.unavailable.*asked 3 times"):
+                await desk.issue("authentication", pem, **WHO)
+    assert len(serials) == 1  # three asks, one certificate
+    await listener.close()
