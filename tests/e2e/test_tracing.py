@@ -21,7 +21,7 @@ from agencies.population.households import generate
 from hub.bus import SPANS_EXCHANGE, OutMessage
 from hub.bus.amqp import AmqpBus
 from hub.bus.memory import InMemoryBus
-from monitor import Search, StoredSpan
+from monitor import Operation, Search, StoredSpan
 from renkei.network import Network
 from renkei.population.enroll import load_population
 
@@ -93,6 +93,19 @@ async def season(env: Env) -> tuple[Network, Any, int]:
     return net, loaded, began
 
 
+def in_order(op: Operation) -> bool:
+    """X-Road's six instants of ``op`` all known, and each no earlier than the one before."""
+    instants = (
+        op.requester_out,
+        op.hub_in,
+        op.provider_in,
+        op.provider_out,
+        op.hub_out,
+        op.requester_in,
+    )
+    return None not in instants and list(instants) == sorted(instants)  # type: ignore[type-var]
+
+
 def loaded_date() -> dt.date:
     return dt.date(2024, 6, 1)
 
@@ -124,16 +137,7 @@ async def test_a_query_is_one_trace_across_requester_hub_token_service_and_provi
     assert sorted(events[1:4]) == ["checked", "claimed", "translated"]
     assert events.index("claimed") < events.index("checked")
     # X-Road's operational data: six instants in order, the sizes and the outcome
-    instants = [
-        op.requester_out,
-        op.hub_in,
-        op.provider_in,
-        op.provider_out,
-        op.hub_out,
-        op.requester_in,
-    ]
-    assert None not in instants
-    assert instants == sorted(instants)  # type: ignore[type-var]
+    assert in_order(op)
     assert op.request_size and op.response_size
     assert (op.outcome, op.told_by) == ("ok", "hub")
 
@@ -277,13 +281,4 @@ async def test_the_six_instants_stay_in_order_when_confirms_come_late(
     q = Search(affair="child_allowance", outcome="ok", since_ns=began, limit=100)
     ops = [op for op in await net.monitor.store.search(q) if op.kind == "query"]
     assert ops
-    for op in ops:
-        instants = [
-            op.requester_out,
-            op.hub_in,
-            op.provider_in,
-            op.provider_out,
-            op.hub_out,
-            op.requester_in,
-        ]
-        assert None not in instants and instants == sorted(instants)  # type: ignore[type-var]
+    assert all(in_order(op) for op in ops), ops
