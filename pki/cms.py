@@ -171,7 +171,10 @@ class SignedDocument:
 def load_certificate(der: bytes) -> x509.Certificate:
     """A certificate with every part parsed now: ``cryptography`` parses names, extensions and
     keys lazily, so a corrupt one would otherwise fail later, in the middle of a check (a
-    ``ValueError`` where a caller expects a refusal). Raises ``ValueError`` itself."""
+    ``ValueError`` where a caller expects a refusal). Raises ``ValueError`` itself — also for a
+    signature BIT STRING that says some of its bits are unused: a CA's signature is whole
+    bytes, and ``cryptography`` verifies those bytes whatever the count says, so the same
+    certificate could otherwise come in another encoding (another fingerprint, another DER)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", CryptographyDeprecationWarning)
         try:
@@ -191,6 +194,9 @@ def load_certificate(der: bytes) -> x509.Certificate:
         raise ValueError(f"a certificate holds a name of an unsupported type: {exc}") from None
     except TypeError as exc:  # e.g. a name attribute of a string type its OID does not allow
         raise ValueError(f"a certificate holds a malformed name: {exc}") from None
+    unused = asn1_x509.Certificate.load(der)["signature_value"].contents[:1]
+    if unused != b"\x00":  # cryptography verifies the bytes and ignores the count
+        raise ValueError("a certificate's signature leaves bits unused: not the one its CA made")
     return cert
 
 

@@ -338,3 +338,24 @@ def test_a_certificate_name_of_a_type_cryptography_cannot_read_is_malformed() ->
     data[names] = 0xA3
     with pytest.raises(Malformed):
         parse_signed(bytes(data))
+
+
+def test_a_certificate_whose_signature_says_bits_are_unused_is_refused() -> None:
+    """The signer's certificate re-encoded with its signature BIT STRING's unused-bits count
+    raised (its last byte's low bit is 0, so the bits are still valid DER): ``cryptography``
+    verifies the same bytes and accepted it, another certificate by its DER. The hypothesis
+    test above found it when an RSA signature happened to end in a zero bit."""
+    ca = make_ca()
+    for index in range(64):  # a signature ending in a 0 bit: half of them
+        cert = issue_pair(ca, key_index=2 * index)[0].certificate
+        if not cert.signature[-1] & 1:
+            break
+    else:
+        pytest.fail("no signature ending in a 0 bit in 64")
+    signed = bytearray(sign_document(DOC, cert, ec_key(2 * index)))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    at = bytes(signed).index(der) + len(der) - len(cert.signature) - 1  # the unused-bits count
+    assert signed[at] == 0
+    signed[at] = 1
+    with pytest.raises(Malformed, match="bits unused"):
+        parse_signed(bytes(signed))
