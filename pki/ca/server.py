@@ -20,7 +20,8 @@ written; past that it answers 503 ``pki.unavailable`` with ``Retry-After``, the 
 The same request again (the same fields and key, however encoded) is answered with the certificate
 already issued for it, once its link is written — never a second one: a desk that asks again
 after a 503 or a lost answer leaves no certificate valid but never handed out. The CA keeps
-the last ``REMEMBERED`` requests in memory; a certificate revoked since is not answered again.
+the last ``REMEMBERED`` requests in memory; one whose certificate was revoked since is refused
+(422 ``pki.refused``), neither answered with it nor issued another.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from pki.exceptions import (
     PKI_TOO_LARGE,
     NotOnFile,
     PkiError,
+    PolicyRefused,
     Unauthorized,
     Unavailable,
 )
@@ -194,6 +196,17 @@ async def ocsp_get(request: web.Request) -> web.Response:
     return _ocsp_reply(request, der, route)
 
 
+def _not_revoked(ca: CertificationAuthority, issued: Issued) -> None:
+    """The certificate issued for a request, revoked since (a resident event, a revocation):
+    refused, not issued again — the request is stale (a resident dead or moved, a key lost),
+    and a certificate issued now would postdate the event, which never revokes it."""
+    if ca.status(issued.ca, issued.serial)[1] is not None:
+        raise PolicyRefused(
+            "the certificate issued for this request has been revoked since: not issued again"
+            " (a new application, checked against the register)"
+        )
+
+
 @routes.post("/certificates")
 async def issue(request: web.Request) -> web.Response:
     _operator(request)
@@ -207,7 +220,9 @@ async def issue(request: web.Request) -> web.Response:
         body.model_copy(update={"public_key": spki.hex()}).model_dump_json().encode()
     ).digest()
     issued = remembered.get(asked)
-    if issued is None or ca.status(issued.ca, issued.serial)[1] is not None:
+    if issued is not None:
+        _not_revoked(ca, issued)
+    else:
         issued = ca.issue(
             CertKind(body.kind),
             key,
@@ -226,6 +241,7 @@ async def issue(request: web.Request) -> web.Response:
             " reach): send the same request again; the same certificate is answered once it is"
         )
         return _error(503, why.code, why.message, {"Retry-After": str(RETRY_AFTER)})
+    _not_revoked(ca, issued)  # (revoked while its link was written)
     cert = issued.certificate
     return web.json_response(
         {

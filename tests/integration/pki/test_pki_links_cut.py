@@ -246,6 +246,7 @@ async def test_past_the_link_wait_the_desk_hears_503_and_asking_again_issues_not
 
 
 async def test_a_remembered_certificate_revoked_since_is_not_answered_again() -> None:
+    """Nor is another issued for the same request: its key was reported compromised."""
     ca = make_ca()
     serials = counted(ca)
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
@@ -254,8 +255,10 @@ async def test_a_remembered_certificate_revoked_since_is_not_answered_again() ->
         first = await (await client.post("/certificates", json=body, headers=operator)).json()
         revoke = {"ca": "authentication", "serial": first["serial"], "reason": "key_compromise"}
         assert (await client.post("/revocations", json=revoke, headers=operator)).status == 200
-        second = await (await client.post("/certificates", json=body, headers=operator)).json()
-    assert second["serial"] != first["serial"] and len(serials) == 2
+        second = await client.post("/certificates", json=body, headers=operator)
+        assert second.status == 422
+        assert (await second.json())["code"] == "pki.refused"
+    assert len(serials) == 1
 
 
 def test_the_ca_remembers_the_last_requests_only() -> None:
@@ -337,4 +340,55 @@ async def test_the_desk_gives_up_after_its_tries_with_a_clear_error() -> None:
             with pytest.raises(IssuanceError, match=r"pki\.unavailable.*asked 3 times"):
                 await desk.issue("authentication", pem, **WHO)
     assert len(serials) == 1  # three asks, one certificate
+    await listener.close()
+
+
+async def test_a_request_whose_certificate_a_resident_event_revoked_is_not_issued_again() -> None:
+    """The desk's first ask is answered 503 (the store out of reach); the resident dies
+    meanwhile (``POST /events``: the certificate revoked as of the death). The desk's ask
+    again, the same request, must not be issued another certificate: one issued now is after
+    the death, so the event (applied once) never revokes it — a valid certificate for a dead
+    resident. Before: 201 with a second certificate, valid."""
+    ca = make_ca()
+    serials = counted(ca)
+    store = Switched()
+    listener = CaListener(ca, store, retry=0.01, retry_max=0.05)
+    body = _issue_body(ec.generate_private_key(ec.SECP256R1()).public_key())
+    operator = {"Authorization": f"Bearer {ca.operator_token}"}
+    died = {"kind": "died", "holder": holder_for(TOKEN), "at": dt.datetime.now(dt.UTC).isoformat()}
+    app = create_app(ca, linked=listener.linked, link_wait=0.1)
+    async with TestClient(TestServer(app)) as client:
+        assert (await client.post("/certificates", json=body, headers=operator)).status == 503
+        revoked = await (await client.post("/events", json=died, headers=operator)).json()
+        assert [int(r["serial"], 16) for r in revoked["revoked"]] == serials
+        store.down = False
+        await written(listener)
+        again = await client.post("/certificates", json=body, headers=operator)
+        assert again.status == 422
+        assert (await again.json())["code"] == "pki.refused"
+    assert len(serials) == 1
+    await listener.close()
+
+
+async def test_a_certificate_revoked_while_its_link_is_written_is_not_handed_out() -> None:
+    """Revoked (the resident died) while the desk's ask waits for the link: once written, the
+    desk is told so, not handed the revoked certificate."""
+    ca = make_ca()
+    serials = counted(ca)
+    store = Switched()
+    listener = CaListener(ca, store, retry=0.01, retry_max=0.05)
+    body = _issue_body(ec.generate_private_key(ec.SECP256R1()).public_key())
+    operator = {"Authorization": f"Bearer {ca.operator_token}"}
+    died = {"kind": "died", "holder": holder_for(TOKEN), "at": dt.datetime.now(dt.UTC).isoformat()}
+    async with TestClient(TestServer(create_app(ca, linked=listener.linked))) as client:
+        answer = asyncio.ensure_future(client.post("/certificates", json=body, headers=operator))
+        async with asyncio.timeout(5):
+            while not serials:  # noqa: ASYNC110 - polled: issued, its link waited for
+                await asyncio.sleep(0.01)
+        assert (await client.post("/events", json=died, headers=operator)).status == 200
+        store.down = False
+        response = await asyncio.wait_for(answer, 5)
+        assert response.status == 422
+        assert (await response.json())["code"] == "pki.refused"
+    assert len(serials) == 1
     await listener.close()
