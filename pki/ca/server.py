@@ -18,10 +18,11 @@ over 64 KiB get 413.
 ``POST /certificates`` waits at most ``link_wait`` seconds (``create_app``) for the link to be
 written; past that it answers 503 ``pki.unavailable`` with ``Retry-After``, the write going on.
 The same request again (the same fields and key, however encoded) is answered with the certificate
-already issued for it, once its link is written — never a second one: a desk that asks again
-after a 503 or a lost answer leaves no certificate valid but never handed out. The CA keeps
-the last ``REMEMBERED`` requests in memory; one whose certificate was revoked since is refused
-(422 ``pki.refused``), neither answered with it nor issued another.
+already issued for it, once its link is written — never a second one, so a desk that asks
+again after a 503 (``HttpCa.issue`` does) or after losing the answer (its operator would) adds
+no certificate valid but never handed out. The CA keeps the requests of the last
+``REMEMBERED`` certificates it issued, in memory; one whose certificate was revoked since is
+refused (422 ``pki.refused``), neither answered with it nor issued another.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ LINK_WAIT_KEY = web.AppKey("link_wait", float)
 MAX_BODY = 64 * 1024
 LINK_WAIT = 10.0  # seconds POST /certificates waits for the link before it answers 503
 RETRY_AFTER = 5  # the Retry-After of that 503, seconds
-REMEMBERED = 4096  # issuance requests whose certificate the CA keeps, to answer them again
+REMEMBERED = 4096  # the last certificates issued whose requests the CA keeps, to answer again
 OCSP_TYPE = "application/ocsp-response"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 routes = web.RouteTableDef()
