@@ -5,10 +5,10 @@
 issuing CA's certificate. Errors come back as ``{"code": "pki.…", "message": …}`` and are
 raised as :class:`IssuanceError` with the CA's code in the message.
 
-A 503 ``pki.unavailable`` to an issuance (the certificate issued, its link to the holder not
-yet written: J-LIS's store out of reach) is asked again, the same request, after the CA's
-``Retry-After`` (at most ``MAX_PAUSE`` seconds), up to ``tries`` times in all: the CA answers a
-repeated request with the certificate it issued for it, never another.
+A 503 to an issuance (``pki.unavailable``: the certificate issued, its link to the holder not
+yet written, J-LIS's store out of reach) is asked again, the same request, after the CA's
+``Retry-After`` (1 s without one; at most ``MAX_PAUSE`` seconds), up to ``tries`` times in all:
+the CA answers a repeated request with the certificate it issued for it, never another.
 """
 
 from __future__ import annotations
@@ -71,13 +71,12 @@ class HttpCa:
                 f"the CA at {self._url} is not reachable: is `renkei pki serve` running?"
             ) from None
         if resp.status >= 400:
-            code = None
             try:
                 err = await resp.json(content_type=None)
-                code, detail = err["code"], f"{err['code']}: {err['message']}"
+                detail = f"{err['code']}: {err['message']}"
             except (ValueError, KeyError, TypeError):
                 detail = f"HTTP {resp.status}"
-            if resp.status == 503 and code == "pki.unavailable":
+            if resp.status == 503:  # unavailable for now: HTTP's own word, whatever the code
                 raise _Unavailable(
                     f"the CA refused ({detail})", _pause(resp.headers.get("Retry-After"))
                 )
