@@ -70,6 +70,11 @@ class HttpCa:
             raise IssuanceError(
                 f"the CA at {self._url} is not reachable: is `renkei pki serve` running?"
             ) from None
+        except TimeoutError:  # the session's own timeout (aiohttp raises the builtin's kin)
+            raise IssuanceError(
+                f"the CA at {self._url} did not answer in time: ask again (the same request"
+                " is answered with the certificate already issued for it)"
+            ) from None
         if resp.status >= 400:
             try:
                 err = await resp.json(content_type=None)

@@ -392,3 +392,18 @@ async def test_a_certificate_revoked_while_its_link_is_written_is_not_handed_out
         assert (await response.json())["code"] == "pki.refused"
     assert len(serials) == 1
     await listener.close()
+
+
+async def test_a_ca_that_does_not_answer_in_the_sessions_time_is_a_clear_error() -> None:
+    """The desk's session times out (its ``ClientTimeout``) while the CA waits on the link:
+    an ``IssuanceError`` saying so, not aiohttp's bare ``TimeoutError`` to the desk's caller."""
+    ca = make_ca()
+    listener = CaListener(ca, Switched(), retry=0.01, retry_max=0.05)
+    pem = _issue_body(ec.generate_private_key(ec.SECP256R1()).public_key())["public_key"]
+    app = create_app(ca, linked=listener.linked, link_wait=5)
+    timeout = aiohttp.ClientTimeout(total=0.2)
+    async with TestServer(app) as server, aiohttp.ClientSession(timeout=timeout) as http:
+        desk = HttpCa(http, str(server.make_url("/")), ca.operator_token)
+        with pytest.raises(IssuanceError, match="did not answer in time"):
+            await desk.issue("authentication", pem, **WHO)
+    await listener.close()
