@@ -343,12 +343,17 @@ async def test_the_desk_gives_up_after_its_tries_with_a_clear_error() -> None:
     await listener.close()
 
 
-async def test_a_request_whose_certificate_a_resident_event_revoked_is_not_issued_again() -> None:
-    """The desk's first ask is answered 503 (the store out of reach); the resident dies
-    meanwhile (``POST /events``: the certificate revoked as of the death). The desk's ask
-    again, the same request, must not be issued another certificate: one issued now is after
-    the death, so the event (applied once) never revokes it — a valid certificate for a dead
-    resident. Before: 201 with a second certificate, valid."""
+def a_death_while_the_store_is_down() -> tuple[
+    CertificationAuthority,
+    list[int],
+    Switched,
+    CaListener,
+    dict[str, str],
+    dict[str, str],
+    dict[str, str],
+]:
+    """A CA whose J-LIS store is down, the serials it issues, an issuance request, the
+    operator's header and the holder's death (``POST /events``)."""
     ca = make_ca()
     serials = counted(ca)
     store = Switched()
@@ -356,6 +361,16 @@ async def test_a_request_whose_certificate_a_resident_event_revoked_is_not_issue
     body = _issue_body(ec.generate_private_key(ec.SECP256R1()).public_key())
     operator = {"Authorization": f"Bearer {ca.operator_token}"}
     died = {"kind": "died", "holder": holder_for(TOKEN), "at": dt.datetime.now(dt.UTC).isoformat()}
+    return ca, serials, store, listener, body, operator, died
+
+
+async def test_a_request_whose_certificate_a_resident_event_revoked_is_not_issued_again() -> None:
+    """The desk's first ask is answered 503 (the store out of reach); the resident dies
+    meanwhile (``POST /events``: the certificate revoked as of the death). The desk's ask
+    again, the same request, must not be issued another certificate: one issued now is after
+    the death, so the event (applied once) never revokes it — a valid certificate for a dead
+    resident. Before: 201 with a second certificate, valid."""
+    ca, serials, store, listener, body, operator, died = a_death_while_the_store_is_down()
     app = create_app(ca, linked=listener.linked, link_wait=0.1)
     async with TestClient(TestServer(app)) as client:
         assert (await client.post("/certificates", json=body, headers=operator)).status == 503
@@ -373,13 +388,7 @@ async def test_a_request_whose_certificate_a_resident_event_revoked_is_not_issue
 async def test_a_certificate_revoked_while_its_link_is_written_is_not_handed_out() -> None:
     """Revoked (the resident died) while the desk's ask waits for the link: once written, the
     desk is told so, not handed the revoked certificate."""
-    ca = make_ca()
-    serials = counted(ca)
-    store = Switched()
-    listener = CaListener(ca, store, retry=0.01, retry_max=0.05)
-    body = _issue_body(ec.generate_private_key(ec.SECP256R1()).public_key())
-    operator = {"Authorization": f"Bearer {ca.operator_token}"}
-    died = {"kind": "died", "holder": holder_for(TOKEN), "at": dt.datetime.now(dt.UTC).isoformat()}
+    ca, serials, store, listener, body, operator, died = a_death_while_the_store_is_down()
     async with TestClient(TestServer(create_app(ca, linked=listener.linked))) as client:
         answer = asyncio.ensure_future(client.post("/certificates", json=body, headers=operator))
         async with asyncio.timeout(5):
