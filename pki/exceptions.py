@@ -41,6 +41,7 @@ class PkiError(Exception):
 
     code = "pki.error"
     http_status = 500
+    retry_after: int | None = None  # seconds: the HTTP answer's Retry-After, when one is due
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -84,10 +85,15 @@ class StateError(PkiError):
 
 class Unavailable(PkiError):
     """What an answer needs is out of reach for now (J-LIS's office stopped before a new
-    certificate's link was written): nothing was handed out, ask again."""
+    certificate's link was written, or its store out of reach): nothing was handed out, ask
+    again — after ``retry_after`` seconds when given (the HTTP answer's ``Retry-After``)."""
 
     code = "pki.unavailable"
     http_status = 503
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class InvalidCertificate(PkiError):

@@ -117,7 +117,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except PkiError as exc:
-        return _error(exc.http_status, exc.code, exc.message)
+        later = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+        return _error(exc.http_status, exc.code, exc.message, later)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -237,11 +238,11 @@ async def issue(request: web.Request) -> web.Response:
         async with asyncio.timeout(request.app[LINK_WAIT_KEY]):
             await request.app[LINKED](issued)
     except TimeoutError:
-        why = Unavailable(
+        raise Unavailable(
             "the certificate's link to its holder is not written yet (J-LIS's store is out of"
-            " reach): send the same request again; the same certificate is answered once it is"
-        )
-        return _error(503, why.code, why.message, {"Retry-After": str(RETRY_AFTER)})
+            " reach): send the same request again; the same certificate is answered once it is",
+            retry_after=RETRY_AFTER,
+        ) from None
     _not_revoked(ca, issued)  # (revoked while its link was written)
     cert = issued.certificate
     return web.json_response(

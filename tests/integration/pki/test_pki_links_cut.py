@@ -291,7 +291,7 @@ async def test_the_desk_asks_again_after_the_retry_after_and_gets_the_one_certif
         return response
 
     app = create_app(ca, linked=listener.linked, link_wait=0.1)
-    app.middlewares.append(count)
+    app.middlewares.insert(0, count)  # outermost: it sees the answer the desk gets
     pem = _issue_body(ec.generate_private_key(ec.SECP256R1()).public_key())["public_key"]
     async with TestServer(app) as server, aiohttp.ClientSession() as http:
         desk = HttpCa(http, str(server.make_url("/")), ca.operator_token)
