@@ -101,7 +101,8 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     ids = iter(range(start, start + n))
 
     latencies: list[float] = []
-    timeline: list[str] = []  # ``--latencies``: when each query started, and how long it took
+    started: list[float] = []  # ``--latencies``: when each query started (in ``latencies``' order)
+    ids_done: list[int] = []
     t0 = time.perf_counter()
 
     async def one(i: int, scheduled: float | None = None) -> None:
@@ -109,20 +110,21 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
         problem = await guarded(renkei.call, i)
         if problem is not None:
             raise RuntimeError(f"query {i}: {problem}")
-        latencies.append(took := time.perf_counter() - began)
-        timeline.append(f"{start},{i},{began - t0:.6f},{took * 1e3:.3f}\n")
+        latencies.append(time.perf_counter() - began)
+        started.append(began - t0)
+        ids_done.append(i)
 
     async def worker() -> None:  # one query after the other; ``--in-flight`` of them at once
         for i in ids:
             await one(i)
 
     async def paced(rate: float) -> None:  # started at ``rate`` a second, whatever the answers do
-        started = []
+        tasks = []
         for k, i in enumerate(ids):
             if (wait := t0 + k / rate - time.perf_counter()) > 0:
                 await asyncio.sleep(wait)
-            started.append(asyncio.create_task(one(i, t0 + k / rate)))  # from its scheduled start
-        await asyncio.gather(*started)
+            tasks.append(asyncio.create_task(one(i, t0 + k / rate)))  # from its scheduled start
+        await asyncio.gather(*tasks)
 
     if renkei.args.paced:
         await paced(renkei.args.paced)
@@ -137,9 +139,12 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     out |= {f"{g} wakeups": (sum(map(wakeups, groups[g])) - woke[g]) / n for g in python}
     out |= {f"{g} writes": (sum(map(writes, groups[g])) - wrote[g]) / n for g in python}
     out["postgres commits"] = (await our_commits(renkei) - commits) / n
-    if renkei.args.latencies:
+    if renkei.args.latencies:  # written after the round: its CPU is not the round's
         with renkei.args.latencies.open("a") as f:
-            f.writelines(timeline)
+            f.writelines(
+                f"{start},{i},{at:.6f},{took * 1e3:.3f}\n"
+                for i, at, took in zip(ids_done, started, latencies, strict=True)
+            )
     out |= {f"latency {k}": v or 0.0 for k, v in percentiles(latencies).items() if k != "mean_ms"}
     return out
 
