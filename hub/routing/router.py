@@ -196,7 +196,9 @@ class Router:
         head: object = None
         if desk.claims:  # the desk's head start (quota, tokens) goes with the claim
             first, head = await asyncio.gather(
-                self._first_copy(d, ctx), desk.ahead(msg, ctx), return_exceptions=True
+                self._first_copy(d, ctx),
+                desk.ahead(msg, ctx, redelivered=d.redelivered),
+                return_exceptions=True,
             )
             for failed in (first, head):  # both have ended: no exception is left unheard
                 if isinstance(failed, BaseException):

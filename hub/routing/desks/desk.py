@@ -26,9 +26,10 @@ class Desk(Protocol):
         """What the request is recorded under."""
         return ()
 
-    async def ahead(self, msg: Any, ctx: Context) -> object:
+    async def ahead(self, msg: Any, ctx: Context, *, redelivered: bool = False) -> object:
         """For a desk that claims: what it may do while the router claims the id (nothing
-        another office would see); the result goes to ``handle`` as ``head``."""
+        another office would see); the result goes to ``handle`` as ``head``. ``redelivered``:
+        the broker's mark (a worker died under this message), never the sender's word."""
         return None
 
     async def handle(

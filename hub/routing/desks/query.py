@@ -70,12 +70,15 @@ class QueryDesk(Desk):
     def items(self, msg: Query) -> tuple[str, ...]:
         return msg.items
 
-    async def ahead(self, msg: Query, ctx: Context) -> HeadStart:
+    async def ahead(self, msg: Query, ctx: Context, *, redelivered: bool = False) -> HeadStart:
         """The quota and the translation at once: neither is seen by another office, so both
         go while the router claims the query id (one round trip's wait instead of three). A
         query over quota is refused whatever its translation gave (and recorded without a
-        person); a replay the claim stops has taken a token of its sender's own quota."""
-        quota = self._quotas.check(ctx.requester, ctx.affair) if self._quotas else _nothing()
+        person); a replay the claim stops has taken a token of its sender's own quota. The
+        broker's redelivery takes none: its first delivery took one (or its worker died before
+        the take, and the query goes free once)."""
+        gate = None if redelivered else self._quotas
+        quota = gate.check(ctx.requester, ctx.affair) if gate else _nothing()
         if not self._named(msg, ctx):
             return HeadStart(over_quota=await quota)
         over, tokens = await asyncio.gather(quota, self._translate(msg, ctx))

@@ -398,6 +398,30 @@ async def test_a_request_handled_again_after_its_claim_was_cut_is_not_a_replay(
     assert hub.finisher.finished == []
 
 
+async def test_a_redelivered_query_takes_no_second_token(make_hub: MakeHub) -> None:
+    """A worker took the query's token and claimed it, then died before its acknowledgement:
+    the broker's redelivery goes ahead on the token its first delivery took (before, it took
+    another: an office lost a token to every hub worker that died under its query). Only the
+    broker marks a redelivery, so an office cannot ask for this itself."""
+    quotas = 'version = "t"\n[default]\nper_second = 1\nburst = 2\n'
+    hub = make_hub(quotas=quotas, claims=CutAfterCommit(cuts=1))
+    d = delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",)))
+    with pytest.raises(ConnectionResetError):
+        await hub.router.on_request(d)
+    d.redelivered = True
+    await hub.router.on_request(d)
+    assert d.settled_as == "ack" and len(hub.bus.sent()) == 1
+    # the second of its two tokens is still there; a third query finds none
+    second = delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",)))
+    await hub.router.on_request(second)
+    assert len(hub.bus.sent()) == 2
+    third = delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",)))
+    await hub.router.on_request(third)
+    assert len(hub.bus.sent()) == 2
+    _, outcome = hub.finisher.finished[-1]
+    assert isinstance(outcome, Refused) and outcome.code == "routing.quota_exceeded"
+
+
 async def test_routing_quota_exceeded(make_hub: MakeHub) -> None:
     """Over its quota, a query is refused with a retry-after, recorded, and forwarded to no
     office; one more second gives the office one more query."""
