@@ -89,6 +89,7 @@ class AmqpDelivery:
         "_props",
         "_tag",
         "body",
+        "counted",
         "queue",
         "settled",
     )
@@ -108,6 +109,7 @@ class AmqpDelivery:
         self.body: bytes = msg.body
         self.queue = queue
         self.settled = False
+        self.counted = True  # a bundle's items are counted, not the bundle (``run_bundle``)
 
     @property
     def message_id(self) -> str:
@@ -163,27 +165,29 @@ class AmqpDelivery:
         return count if type(count) is int else 0
 
     async def ack(self) -> None:
-        if self.settled:
-            return
-        self.settled = True
-        METRICS.settled("ack")
-        self._acks.ack(self._tag)
+        if not self.settled:
+            self._settled("ack")
+            self._acks.ack(self._tag)
 
     async def nack(self, *, requeue: bool = True) -> None:
-        if self.settled:
-            return
-        self.settled = True
-        METRICS.settled("requeue" if requeue else "reject")
-        self._acks.nack(self._tag, requeue=requeue)
+        if not self.settled:
+            self._settled("requeue" if requeue else "reject")
+            self._acks.nack(self._tag, requeue=requeue)
 
     async def dead_letter(self, reason: str, *, opaque: bool = False) -> None:
         """``opaque``: the copy without a content type (``dead_letter_message``)."""
         if self.settled:
             return
-        METRICS.settled("dead_letter")
         copy = dead_letter_message(self, reason, opaque=opaque)
         await self._bus.publish(self._bus.dead_letter_exchange, self.routing_key, copy)
-        await self.ack()
+        if not self.settled:  # the copy is out: the original goes, counted once
+            self._settled("dead_letter")
+            self._acks.ack(self._tag)
+
+    def _settled(self, how: str) -> None:
+        self.settled = True
+        if self.counted:
+            METRICS.settled(how)
 
     @property
     def bus(self) -> AmqpBus:

@@ -37,6 +37,7 @@ from hub.bus._common import broker_dead_letter_headers, dead_letter_message, run
 from hub.bus.api import EMPTY_HEADERS, Bundled, Death, Handler, OutMessage, StoreDown
 from hub.bus.exceptions import NotConfirmed
 from hub.bus.topology import DEAD_QUEUE, DELIVERY_LIMIT
+from hub.metrics import METRICS
 
 if TYPE_CHECKING:
     from hub.bus._amqp_consumer import AmqpDelivery
@@ -329,7 +330,9 @@ class BundleItem:
         return self._bundle.delivery_count
 
     async def ack(self) -> None:
-        self.settled = True
+        if not self.settled:
+            self.settled = True
+            METRICS.settled("ack")
 
     async def nack(self, *, requeue: bool = True) -> None:
         if self.settled:
@@ -341,6 +344,7 @@ class BundleItem:
             await self.dead_letter("delivery_limit")
         else:
             self.settled, self.verdict = True, "requeue"
+            METRICS.settled("requeue")
 
     async def dead_letter(self, reason: str) -> None:
         if self.settled:
@@ -349,7 +353,9 @@ class BundleItem:
         await bus.publish(
             bus.dead_letter_exchange, self.routing_key, dead_letter_message(self, reason)
         )
-        self.settled = True
+        if not self.settled:
+            self.settled = True
+            METRICS.settled("dead_letter")
 
 
 async def run_bundle(
@@ -367,6 +373,7 @@ async def run_bundle(
         unpacked = decode_bundle(delivery.body)
         bundled = Bundled(delivery.message_id, len(unpacked))
         items = [BundleItem(delivery, item, bundled) for item in unpacked]
+        delivery.counted = False  # its items are counted as they settle, each a message
     except BadBundle as exc:
         if delivery.queue == DEAD_QUEUE:  # already a dead letter (an office may write the
             # dead-letter exchange), read by the replayer, who may not: one opaque message

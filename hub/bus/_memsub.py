@@ -103,9 +103,10 @@ class MemDelivery:
     async def dead_letter(self, reason: str) -> None:
         if self.settled:
             return
-        METRICS.settled("dead_letter")
         await self._sub.bus.dead_letter_copy(self._env, self._sub.queue.name, reason)
-        await self.ack()
+        if self._settle():  # the copy is out: the original goes, counted once
+            METRICS.settled("dead_letter")
+            self._sub.queue.drain()
 
     def abandon(self) -> None:
         """The consumer went away without settling: return the message to its queue."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -37,6 +37,7 @@ from hub.bus import (
 from hub.bus._bundle import BUNDLE_TYPE, encode_bundle
 from hub.bus.amqp import AmqpBus
 from hub.bus.topology import DELIVERY_LIMIT, DLX_EXCHANGE
+from hub.metrics import METRICS, SETTLED
 from monitor import DeadLetters, NoDeadLetter
 
 pytestmark = pytest.mark.rabbitmq
@@ -531,3 +532,53 @@ async def test_a_send_left_unconfirmed_on_one_key_holds_back_no_other_key(
     for task in (stuck, held):
         task.cancel()
     await asyncio.gather(stuck, held, return_exceptions=True)
+
+
+@pytest.fixture
+def settles() -> Iterator[Callable[[], dict[str, float]]]:
+    """The process's bus metrics on for the test: what ``renkei_bus_settled_total`` gained."""
+    was = METRICS.enabled
+    METRICS.enable()
+    before = _settled()
+    yield lambda: {k: v - before[k] for k, v in _settled().items() if v != before[k]}
+    METRICS.enabled = was
+
+
+def _settled() -> dict[str, float]:
+    sample = METRICS.registry.get_sample_value
+    return {how: sample("renkei_bus_settled_total", {"outcome": how}) or 0.0 for how in SETTLED}
+
+
+async def test_a_bundles_items_are_counted_as_the_messages_they_are(
+    env: AmqpEnv, settles: Callable[[], dict[str, float]]
+) -> None:
+    """The settle counter counts items, as the publish counter does: three items of which one
+    is dead-lettered are two acks and one dead letter (before: one ack for the bundle), and a
+    dead letter is not also an ack."""
+    office, hub = await env.connect(env.office("a")), await env.connect(env.hub)
+    await asyncio.gather(*(office.publish(HUB_EXCHANGE, RK_QUERY, item(n)) for n in range(3)))
+
+    async def refuse_m2(d: Delivery) -> None:
+        await (d.dead_letter("malformed") if d.message_id == "m2" else d.ack())
+
+    inbox = Inbox(refuse_m2)
+    await hub.consume(HUB_REQUESTS, inbox)
+    await inbox.wait(3)
+    for _ in range(50):
+        if settles() == {"ack": 2, "dead_letter": 1}:
+            break
+        await asyncio.sleep(0.02)
+    assert settles() == {"ack": 2, "dead_letter": 1}
+
+
+async def test_a_malformed_bundle_counts_as_one_dead_letter(
+    env: AmqpEnv, settles: Callable[[], dict[str, float]]
+) -> None:
+    hub = await env.connect(env.hub)
+    await hub.consume(HUB_REQUESTS, Inbox())
+    await as_office_a(env, b"not a bundle at all", "forged")
+    for _ in range(50):
+        if await depth(env, DEAD_QUEUE) == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert settles() == {"dead_letter": 1}

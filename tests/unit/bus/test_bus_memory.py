@@ -17,6 +17,7 @@ from hub.bus import (
     network_topology,
     office_replies,
 )
+from hub.metrics import METRICS, SETTLED
 
 TOPOLOGY = network_topology(["a"])
 REPLIES = office_replies("a")
@@ -125,4 +126,32 @@ async def test_close_returns_deliveries_whose_handlers_overrun_the_grace() -> No
     await asyncio.wait_for(got.wait(), 2)
     assert (again[0].message_id, again[0].redelivered, again[0].delivery_count) == ("m1", True, 1)
     await fresh.close()
+    await office.close()
+
+
+async def test_a_dead_letter_is_counted_once_and_not_as_an_ack() -> None:
+    """``renkei_bus_settled_total`` counts each delivery once, by how it ended (before, a
+    delivery its consumer dead-lettered counted as a dead letter and as an ack)."""
+    broker = InMemoryBroker(TOPOLOGY)
+    office, hub = broker.connect("a"), broker.connect("hub")
+    ended = asyncio.Event()
+
+    async def refuse(d: Delivery) -> None:
+        await d.dead_letter("malformed")
+        ended.set()
+
+    was = METRICS.enabled
+    METRICS.enable()
+    sample = METRICS.registry.get_sample_value
+    before = {h: sample("renkei_bus_settled_total", {"outcome": h}) or 0.0 for h in SETTLED}
+    try:
+        await hub.consume(HUB_REQUESTS, refuse)
+        await office.publish(HUB_EXCHANGE, RK_QUERY, OutMessage(b"q", message_id="m1"))
+        await asyncio.wait_for(ended.wait(), 2)
+        after = {h: sample("renkei_bus_settled_total", {"outcome": h}) or 0.0 for h in SETTLED}
+    finally:
+        METRICS.enabled = was
+    assert {h: after[h] - before[h] for h in SETTLED if after[h] != before[h]} == {"dead_letter": 1}
+    assert broker.depth(HUB_REQUESTS) == broker.unacked(HUB_REQUESTS) == 0
+    await hub.close()
     await office.close()
