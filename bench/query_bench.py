@@ -1005,6 +1005,11 @@ async def run(args: argparse.Namespace) -> int:
         # the relay at half its own peak: what latency at half the peak is on this machine
         base_half = best_base.rate / 2
         own_half = await measure("baseline", "rate", target_rate=base_half) if base_half else None
+        at_rates = []  # --rates: both systems paced at each rate, which goes first alternating
+        for i, rate in enumerate(args.rates):
+            first, second = ("renkei", "baseline") if i % 2 == 0 else ("baseline", "renkei")
+            got = {s: await measure(s, "rate", target_rate=rate) for s in (first, second)}
+            at_rates.append((got["renkei"], got["baseline"]))
         if args.metrics:
             await metrics_phases(renkei, measure, sat, best_renkei, failures, args)
         if args.profile:
@@ -1022,6 +1027,8 @@ async def run(args: argparse.Namespace) -> int:
         summary(
             args, lat_base, lat_renkei, best_base, best_renkei, paced, paced_base, sat, own_half
         )
+        if at_rates:
+            rates_summary(at_rates)
         if sat["traced"]:
             traced_summary(lat_renkei, lat["traced"], sat)
             print(await spans_stored(renkei))
@@ -1311,6 +1318,23 @@ def summary(
         print(f"CPU µs per answer, {p.system} at {p.inflight} in flight: {parts}")
 
 
+def rates_summary(pairs: Sequence[tuple[Phase, Phase]]) -> None:
+    """``--rates``: renkei against the relay paced at the same rates, and how busy each kept
+    the machine (its CPU an answer times the rate, over the cores)."""
+
+    def busy(p: Phase) -> float:
+        return p.cpu_us().get("machine", 0.0) * p.rate / 1e6 / (os.cpu_count() or 1)
+
+    print("paced at fixed rates (p50 / p99 ms; the machine busy):")
+    for ours, base in pairs:
+        print(
+            f"  {ours.target_rate:5.0f}/s  renkei {ours.pct('p50_ms'):6.1f} / "
+            f"{ours.pct('p99_ms'):6.1f} ({busy(ours):4.0%})   relay {base.pct('p50_ms'):6.1f} / "
+            f"{base.pct('p99_ms'):6.1f} ({busy(base):4.0%})   p99 ×"
+            f"{ours.pct('p99_ms') / base.pct('p99_ms'):.2f}"
+        )
+
+
 def traced_summary(off: Phase, on: Phase, sat: Mapping[str, list[Phase]]) -> None:
     best_off = max(sat["renkei"], key=lambda p: p.rate)
     best_on = max(sat["traced"], key=lambda p: p.rate)
@@ -1405,6 +1429,13 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=lambda s: [int(x) for x in s.split(",")],
         default=[32, 64, 128],
         help="in-flight levels of the saturated phases (default 32,64,128)",
+    )
+    ap.add_argument(
+        "--rates",
+        type=lambda s: [float(x) for x in s.split(",")],
+        default=[],
+        help="then both systems paced at each of these rates (queries a second, comma-separated):"
+        " p50, p99 and how busy each keeps the machine, rate by rate",
     )
     ap.add_argument("--people", type=int, default=2000, help="taxpayers seeded (default 2000)")
     ap.add_argument(
