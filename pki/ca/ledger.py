@@ -2,8 +2,10 @@
 
 No personal data: a record is (CA, serial, holder digest, validity); beside it, the digest
 of the 住民票コード that the 市町村長's issuance application gave for a holder
-(``codes``: J-LIS's 異動等失効情報 names the resident by it) and the ids of the
-notices applied (``notices``). A digest is an HMAC under the CA's own key, so the
+(``codes``: J-LIS's 異動等失効情報 names the resident by it), the ids of the
+notices applied (``notices``), and the digest of each issuance request with the serial and
+subject id it got (``requests``: asked again, even after a restart, the CA makes the same
+certificate again rather than a second one). A digest is an HMAC under the CA's own key, so the
 ledger cannot be joined with any other data set, and the serial (random, 159 bits)
 is never derived from the person.
 
@@ -22,6 +24,7 @@ the old journal's failure to restart); any other malformed line refuses to start
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -36,7 +39,7 @@ from cryptography import x509
 from pki.exceptions import StateError
 from pki.profiles import CaName
 
-__all__ = ["CertRecord", "Ledger", "RevocationRecord"]
+__all__ = ["CertRecord", "Ledger", "RequestRecord", "RevocationRecord"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS issued (
@@ -53,9 +56,13 @@ CREATE TABLE IF NOT EXISTS codes (
     code TEXT NOT NULL, holder TEXT NOT NULL, PRIMARY KEY (code, holder)
 );
 CREATE TABLE IF NOT EXISTS notices (event TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS requests (
+    digest TEXT PRIMARY KEY, ca TEXT NOT NULL, serial TEXT NOT NULL, subject_id TEXT NOT NULL
+);
 """
 _ISSUE = "INSERT {}INTO issued VALUES (:ca, :serial, :holder, :not_before, :not_after)"
 _REVOKE = "INSERT {}INTO revoked VALUES (:ca, :serial, :reason, :revoked_at, :invalid_since)"
+_REQUEST = "INSERT INTO requests VALUES (:digest, :ca, :serial, :subject_id)"
 _ENTRY_START = b'{"op":'
 
 
@@ -66,6 +73,17 @@ class CertRecord:
     holder: str  # HMAC digest, hex
     not_before: dt.datetime
     not_after: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """Which certificate an issuance request got: the request's digest (an HMAC under the CA's
+    key, as the holder's), and the certificate's serial and subject id."""
+
+    digest: str
+    ca: CaName
+    serial: int
+    subject_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +105,7 @@ class Ledger:
         self._codes: dict[str, set[str]] = {}  # code digest → holder digests
         self._coded: set[str] = set()  # holder digests with a code on file
         self._notices: set[str] = set()
+        self._requests: dict[str, RequestRecord] = {}
         self._db: sqlite3.Connection | None = None
         if path is not None:
             self._db = _connect(path)
@@ -102,10 +121,20 @@ class Ledger:
     def __len__(self) -> int:
         return len(self._certs)
 
-    def add(self, rec: CertRecord) -> None:
+    def add(self, rec: CertRecord, request: RequestRecord | None = None) -> None:
+        """A certificate issued, and the request it answers (one transaction)."""
         if self._db is not None:
-            self._db.execute(_ISSUE.format(""), _issue_row(rec))
+            with _transaction(self._db):
+                self._db.execute(_ISSUE.format(""), _issue_row(rec))
+                if request is not None:
+                    self._db.execute(_REQUEST, _request_row(request))
         self._index(rec)
+        if request is not None:
+            self._requests[request.digest] = request
+
+    def requested(self, digest: str) -> RequestRecord | None:
+        """The certificate issued for the request of this digest, if any."""
+        return self._requests.get(digest)
 
     def link_code(self, code: str, holder: str) -> None:
         """Keep that the holder (digest) is the resident with this code (digest)."""
@@ -170,6 +199,8 @@ class Ledger:
                 self._codes.setdefault(str(row["code"]), set()).add(str(row["holder"]))
                 self._coded.add(str(row["holder"]))
             self._notices.update(str(r["event"]) for r in db.execute("SELECT event FROM notices"))
+            for row in db.execute("SELECT * FROM requests"):
+                self._requests[str(row["digest"])] = _request(row)
         except (ValueError, KeyError, TypeError) as exc:
             raise StateError(f"{path}: a row is not a ledger entry ({exc})") from None
 
@@ -186,6 +217,33 @@ def _connect(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise StateError(f"{path} is not a ledger database ({exc})") from None
     return db
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """Its statements committed together or not at all (the connection autocommits)."""
+    db.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _request_row(req: RequestRecord) -> dict[str, str]:
+    return {
+        "digest": req.digest,
+        "ca": req.ca.value,
+        "serial": f"{req.serial:x}",
+        "subject_id": req.subject_id,
+    }
+
+
+def _request(e: Any) -> RequestRecord:
+    return RequestRecord(
+        str(e["digest"]), CaName(e["ca"]), int(e["serial"], 16), str(e["subject_id"])
+    )
 
 
 def _issue_row(rec: CertRecord) -> dict[str, str]:

@@ -138,6 +138,8 @@ class CaListener:
             return
         key, token = _fingerprint(_der(issued)), holder.removeprefix(_PREFIX)
         self._links[key] = token
+        if key in self._writes:  # asked again while its first write goes on: that one
+            return
         if self.store is not None:  # with a store, the store is the one copy once written
             task = asyncio.get_running_loop().create_task(self._write(self.store, key, token))
             self._writes[key] = task

@@ -20,9 +20,10 @@ written; past that it answers 503 ``pki.unavailable`` with ``Retry-After``, the 
 The same request again (the same fields and key, however encoded) is answered with the certificate
 already issued for it, once its link is written — never a second one, so a desk that asks
 again after a 503 (``HttpCa.issue`` does) or after losing the answer (its operator would) adds
-no certificate valid but never handed out. The CA keeps the requests of the last
-``REMEMBERED`` certificates it issued, in memory; one whose certificate was revoked since is
-refused (422 ``pki.refused``), neither answered with it nor issued another.
+no certificate valid but never handed out. The CA keeps each request's digest in its ledger with
+the certificate's serial, so this holds across its restarts too (the certificate is made again
+from the request: the same bytes); a request whose certificate was revoked since is refused
+(422 ``pki.refused``), neither answered with it nor issued another.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ import binascii
 import contextlib
 import hashlib
 import hmac
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import unquote
 
@@ -68,7 +68,7 @@ from pki.exceptions import (
 )
 from pki.profiles import CaName, CertKind
 
-__all__ = ["CA", "LINK_WAIT", "MAX_BODY", "REMEMBERED", "Remembered", "create_app", "routes"]
+__all__ = ["CA", "LINK_WAIT", "MAX_BODY", "create_app", "routes"]
 
 log = get_logger("pki.ca.server")
 CA = web.AppKey("ca", CertificationAuthority)
@@ -78,7 +78,6 @@ LINK_WAIT_KEY = web.AppKey("link_wait", float)
 MAX_BODY = 64 * 1024
 LINK_WAIT = 10.0  # seconds POST /certificates waits for the link before it answers 503
 RETRY_AFTER = 5  # the Retry-After of that 503, seconds
-REMEMBERED = 4096  # the last certificates issued whose requests the CA keeps, to answer again
 OCSP_TYPE = "application/ocsp-response"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 routes = web.RouteTableDef()
@@ -89,27 +88,6 @@ def _error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
     return web.json_response({"code": code, "message": message}, status=status, headers=headers)
-
-
-class Remembered:
-    """The certificates issued for the last ``most`` issuance requests, by the digest of the
-    request's fields: asked again, the CA answers the same certificate."""
-
-    def __init__(self, most: int = REMEMBERED) -> None:
-        self._most = most
-        self._issued: OrderedDict[bytes, Issued] = OrderedDict()
-
-    def get(self, request: bytes) -> Issued | None:
-        return self._issued.get(request)
-
-    def put(self, request: bytes, issued: Issued) -> None:
-        self._issued[request] = issued
-        self._issued.move_to_end(request)
-        while len(self._issued) > self._most:
-            self._issued.popitem(last=False)
-
-
-REMEMBER = web.AppKey("remembered", Remembered)
 
 
 @web.middleware
@@ -213,7 +191,7 @@ def _not_revoked(ca: CertificationAuthority, issued: Issued) -> None:
 async def issue(request: web.Request) -> web.Response:
     _operator(request)
     body = parse_body(IssueIn, await request.read())
-    ca, remembered = request.app[CA], request.app[REMEMBER]
+    ca = request.app[CA]
     key = load_public_key(body.public_key)
     spki = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -221,19 +199,16 @@ async def issue(request: web.Request) -> web.Response:
     asked = hashlib.sha256(
         body.model_copy(update={"public_key": spki.hex()}).model_dump_json().encode()
     ).digest()
-    issued = remembered.get(asked)
-    if issued is not None:
-        _not_revoked(ca, issued)
-    else:
-        issued = ca.issue(
-            CertKind(body.kind),
-            key,
-            body.holder,
-            body.locality(),
-            body.facts.to_facts() if body.facts else None,
-            code=body.code,
-        )
-        remembered.put(asked, issued)
+    issued = ca.issue(
+        CertKind(body.kind),
+        key,
+        body.holder,
+        body.locality(),
+        body.facts.to_facts() if body.facts else None,
+        code=body.code,
+        request=asked,
+    )
+    _not_revoked(ca, issued)  # (asked again: revoked since it was issued)
     try:  # J-LIS's link to the holder durable before the answer; the write goes on regardless
         async with asyncio.timeout(request.app[LINK_WAIT_KEY]):
             await request.app[LINKED](issued)
@@ -345,7 +320,6 @@ def create_app(
     app[CA] = ca
     app[LINKED] = linked
     app[LINK_WAIT_KEY] = link_wait
-    app[REMEMBER] = Remembered()
     app.add_routes(routes)
     app.cleanup_ctx.append(_crl_schedule)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,12 +27,14 @@ from card_service import HttpCa, IssuanceError
 from card_service.desk.ca_http import _pause
 from hub.node import MemoryStore, PgStore, schema_for
 from hub.wire import Identified
-from pki import CertificationAuthority, CertKind, Endpoints, Hierarchy, Locality
+from pki import CertificationAuthority, CertKind, Endpoints, Hierarchy, Issued, Locality
+from pki.ca.ledger import Ledger
 from pki.ca.office import PKI_OFFICE, CaListener, holder_for
-from pki.ca.server import Remembered, create_app
+from pki.ca.server import create_app
 
 pytestmark = pytest.mark.postgres
 WHERE = Locality("Tokyo-to", "Chiyoda-ku")
+DER = serialization.Encoding.DER
 TOKEN = "t0ken-of-jlis-pki-for-hanako"  # (a token's shape)
 
 
@@ -200,8 +203,15 @@ class Switched(MemoryStore):
 
 
 def counted(ca: CertificationAuthority) -> list[int]:
+    """The certificates the CA issues, by serial (a request asked again is told to the hooks
+    again, with its first serial: not another certificate)."""
     serials: list[int] = []
-    ca.on_issue.append(lambda issued, holder: serials.append(issued.serial))
+
+    def told(issued: Issued, holder: str) -> None:
+        if issued.serial not in serials:
+            serials.append(issued.serial)
+
+    ca.on_issue.append(told)
     return serials
 
 
@@ -259,15 +269,6 @@ async def test_a_remembered_certificate_revoked_since_is_not_answered_again() ->
         assert second.status == 422
         assert (await second.json())["code"] == "pki.refused"
     assert len(serials) == 1
-
-
-def test_the_ca_remembers_the_last_requests_only() -> None:
-    remembered = Remembered(most=2)
-    issued = [object() for _ in range(3)]
-    for n, one in enumerate(issued):
-        remembered.put(bytes([n]), one)  # type: ignore[arg-type]
-    assert remembered.get(b"\x00") is None
-    assert [remembered.get(bytes([n])) for n in (1, 2)] == issued[1:]
 
 
 async def test_the_desk_asks_again_after_the_retry_after_and_gets_the_one_certificate(
@@ -416,3 +417,51 @@ async def test_a_ca_that_does_not_answer_in_the_sessions_time_is_a_clear_error()
         with pytest.raises(IssuanceError, match="did not answer in time"):
             await desk.issue("authentication", pem, **WHO)
     await listener.close()
+
+
+async def test_a_ca_restarted_before_the_retry_answers_the_certificate_it_issued(
+    tmp_path: Path,
+) -> None:
+    """The CA stopped between its 503 and the desk's retry: restarted on its ledger, it answers
+    the same request with the certificate it issued (the same bytes, so the same link key),
+    writes that certificate's link, and issues no second one. Before, the restarted CA had
+    forgotten the request and issued another certificate, valid and never handed out."""
+    hierarchy = Hierarchy.generate(dt.datetime.now(dt.UTC))
+
+    def opened() -> CertificationAuthority:
+        return CertificationAuthority(
+            hierarchy,
+            holder_key=b"k" * 32,
+            endpoints=Endpoints("http://127.0.0.1:9"),
+            ledger=Ledger(tmp_path / "ledger.sqlite3"),
+            operator_token="the operator's",
+        )
+
+    store, before = Switched(), opened()
+    serials, made = counted(before), list[bytes]()
+    before.on_issue.append(lambda issued, _: made.append(issued.certificate.public_bytes(DER)))
+    listener = CaListener(before, store, retry=0.01, retry_max=0.05)
+    body = _issue_body(ec.generate_private_key(ec.SECP256R1()).public_key())
+    operator = {"Authorization": f"Bearer {before.operator_token}"}
+    app = create_app(before, linked=listener.linked, link_wait=0.1)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post("/certificates", json=body, headers=operator)
+        assert response.status == 503
+    await listener.close()  # its link's write given up: lost with the process
+    before.close()
+
+    after = opened()
+    store.down = False
+    listener = CaListener(after, store, retry=0.01)
+    app = create_app(after, linked=listener.linked, link_wait=1.0)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post("/certificates", json=body, headers=operator)
+        assert response.status == 201
+        answered = await response.json()
+    assert int(answered["serial"], 16) == serials[0]
+    assert len(after.ledger) == 1  # no second certificate
+    der = load_pem_x509_certificate(answered["certificate"].encode()).public_bytes(DER)
+    assert made == [der]  # the very certificate of the first ask, made again
+    assert await listener.identify(der) == Identified(token=TOKEN)
+    await listener.close()
+    after.close()

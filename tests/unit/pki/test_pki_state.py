@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ from pki import (
 )
 from pki.ca.hierarchy import RESPONDER_DAYS
 from pki.ca.keystore import open_state
-from pki.ca.ledger import CertRecord, Ledger
+from pki.ca.ledger import CertRecord, Ledger, RequestRecord
 
 NOW = dt.datetime.now(dt.UTC)
 URL = Endpoints("http://127.0.0.1:9")
@@ -193,11 +194,12 @@ def test_garbage_in_the_old_journal_or_the_database_is_refused(tmp_path: Path) -
 _WRITER = """
 import datetime as dt, itertools, sys
 from pathlib import Path
-from pki.ca.ledger import CertRecord, Ledger
+from pki.ca.ledger import CertRecord, Ledger, RequestRecord
 from pki.profiles import CaName
 ledger, now = Ledger(Path(sys.argv[1])), dt.datetime.now(dt.UTC)
 for serial in itertools.count(int(sys.argv[2])):
-    ledger.add(CertRecord(CaName.SIGNATURE, serial, "h", now, now))
+    asked = RequestRecord(f"r{serial}", CaName.SIGNATURE, serial, "s")
+    ledger.add(CertRecord(CaName.SIGNATURE, serial, "h", now, now), asked)
     print(serial, flush=True)  # acknowledged
 """
 
@@ -221,6 +223,8 @@ def test_a_writer_killed_mid_write_loses_no_acknowledged_entry(tmp_path: Path) -
         maybe = acknowledged | {max(acknowledged) + 1}  # committed, killed before it said so
         found = {serial for serial in maybe if ledger.get(CaName.SIGNATURE, serial)}
         assert acknowledged <= found and len(ledger) == len(found)
+        asked = {s for s in maybe if ledger.requested(f"r{s}")}  # with its certificate or not
+        assert asked == found - {start + 900 for start in (1, 1001, 2001)}
         ledger.add(_record(start + 900))  # it takes more after the crash
         acknowledged |= {start + 900} | found
         ledger.close()
@@ -228,6 +232,25 @@ def test_a_writer_killed_mid_write_loses_no_acknowledged_entry(tmp_path: Path) -
     assert all(final.get(CaName.SIGNATURE, serial) for serial in acknowledged)
     assert len(final) == len(acknowledged)
     final.close()
+
+
+def test_a_request_is_kept_with_its_certificate_or_not_at_all(tmp_path: Path) -> None:
+    """The request's row and its certificate's commit together: a certificate row refused
+    (its serial taken) leaves no request naming it, then or after a restart."""
+    db, now = tmp_path / "ledger.sqlite3", dt.datetime.now(dt.UTC)
+    ledger = Ledger(db)
+    first = RequestRecord("r1", CaName.SIGNATURE, 7, "s1")
+    ledger.add(CertRecord(CaName.SIGNATURE, 7, "h", now, now), first)
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger.add(
+            CertRecord(CaName.SIGNATURE, 7, "h", now, now),
+            RequestRecord("r2", CaName.SIGNATURE, 7, "s2"),
+        )
+    assert ledger.requested("r2") is None
+    ledger.close()
+    again = Ledger(db)
+    assert (again.requested("r1"), again.requested("r2"), len(again)) == (first, None, 1)
+    again.close()
 
 
 def test_verifier_registration_rules() -> None:
