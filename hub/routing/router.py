@@ -52,7 +52,7 @@ from hub.routing.exceptions import (
     RoutingError,
 )
 from hub.routing.finish import Finisher, record_key, refused, replay_key
-from hub.routing.freshness import MAX_DEADLINE, check_times, seen
+from hub.routing.freshness import MAX_DEADLINE, Seen, check_times, seen
 from hub.routing.legal import LegalTable
 from hub.routing.offices import Registry
 from hub.routing.quotas import QuotaGate
@@ -195,15 +195,8 @@ class Router:
             span.set_attributes(self._tags(ctx, msg.envelope.message_id, msg.kind))
         head: object = None
         if desk.claims:  # the desk's head start (quota, tokens) goes with the claim
-            first, head = await asyncio.gather(
-                self._first_copy(d, ctx),
-                desk.ahead(msg, ctx, redelivered=d.redelivered),
-                return_exceptions=True,
-            )
-            for failed in (first, head):  # both have ended: no exception is left unheard
-                if isinstance(failed, BaseException):
-                    raise failed
-            if not first:
+            first, head = await self._claim(d, ctx, desk, msg)
+            if first is None:
                 await d.ack()
                 return
             span.add_event("claimed")
@@ -270,16 +263,38 @@ class Router:
             traceparent=env.traceparent,
         )
 
-    async def _first_copy(self, d: Delivery, ctx: Context) -> bool:
-        """Claim the query id for its (broker-vouched) requester; False when this message is
-        not to be acted on: a redelivery of a finished query, or a replay — which is refused
+    async def _claim(
+        self, d: Delivery, ctx: Context, desk: Desk, msg: Any
+    ) -> tuple[Seen | None, object]:
+        """The claim (``_first_copy``) and the desk's head start, at once; a redelivery's claim
+        goes first, alone: whether an earlier run went for the query's token is in it (the two go
+        together); the redelivered mark alone is no token taken — the earlier run may have
+        died, or been held through an outage (``run_handler``), before either."""
+        if d.redelivered:
+            first = await self._first_copy(d, ctx)
+            if first is None:
+                return None, None
+            return first, await desk.ahead(msg, ctx, claimed=first == "redelivered")
+        verdict, head = await asyncio.gather(
+            self._first_copy(d, ctx), desk.ahead(msg, ctx), return_exceptions=True
+        )
+        for failed in (verdict, head):  # both have ended: no exception is left unheard
+            if isinstance(failed, BaseException):
+                raise failed
+        assert not isinstance(verdict, BaseException)
+        return verdict, head
+
+    async def _first_copy(self, d: Delivery, ctx: Context) -> Seen | None:
+        """Claim the query id for its (broker-vouched) requester: ``new`` or ``redelivered``
+        (an earlier run of this very message claimed it) to act on it; None when this message
+        is not to be acted on: a redelivery of a finished query, or a replay — which is refused
         and recorded under a key of its own (the query's key is the first copy's)."""
         state = await self._d.claims.claim(
             record_key(ctx.requester, ctx.query_id), ctx.query_digest
         )
         verdict = seen(state, ctx.query_digest, redelivered=d.redelivered)
         if verdict in ("new", "redelivered"):
-            return True
+            return verdict
         if verdict == "replay":
             why = "this query id was used before by the same requester: a query is answered once"
             outcome = refused(HUB_REPLAYED_QUERY, why)
@@ -288,7 +303,7 @@ class Router:
         elif verdict == "done":  # recorded: its reply may not have gone out
             await self._d.finisher.again(ctx)
         log.info("query.again", query_id=str(ctx.query_id), verdict=verdict, sender=d.user_id)
-        return False
+        return None
 
     def _check_sender(self, d: Delivery, msg: Any) -> Outcome | None:
         sender = msg.envelope.sender

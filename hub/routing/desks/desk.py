@@ -26,10 +26,11 @@ class Desk(Protocol):
         """What the request is recorded under."""
         return ()
 
-    async def ahead(self, msg: Any, ctx: Context, *, redelivered: bool = False) -> object:
+    async def ahead(self, msg: Any, ctx: Context, *, claimed: bool = False) -> object:
         """For a desk that claims: what it may do while the router claims the id (nothing
-        another office would see); the result goes to ``handle`` as ``head``. ``redelivered``:
-        the broker's mark (a worker died under this message), never the sender's word."""
+        another office would see); the result goes to ``handle`` as ``head``. ``claimed``: an
+        earlier run of this very message claimed the id (and so began this too) — what the
+        claim says of a redelivery, never the redelivered mark alone nor the sender's word."""
         return None
 
     async def handle(

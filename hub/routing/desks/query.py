@@ -70,14 +70,15 @@ class QueryDesk(Desk):
     def items(self, msg: Query) -> tuple[str, ...]:
         return msg.items
 
-    async def ahead(self, msg: Query, ctx: Context, *, redelivered: bool = False) -> HeadStart:
+    async def ahead(self, msg: Query, ctx: Context, *, claimed: bool = False) -> HeadStart:
         """The quota and the translation at once: neither is seen by another office, so both
         go while the router claims the query id (one round trip's wait instead of three). A
         query over quota is refused whatever its translation gave (and recorded without a
-        person); a replay the claim stops has taken a token of its sender's own quota. The
-        broker's redelivery takes none: its first delivery took one (or its worker died before
-        the take, and the query goes free once)."""
-        gate = None if redelivered else self._quotas
+        person); a replay the claim stops has taken a token of its sender's own quota. A
+        redelivery whose claim an earlier run of it made (``claimed``) takes none: that run
+        went for its token with the claim (only a take that itself failed lets it go free
+        once). A redelivery no run claimed — its worker died or was held before — takes one."""
+        gate = None if claimed else self._quotas
         quota = gate.check(ctx.requester, ctx.affair) if gate else _nothing()
         if not self._named(msg, ctx):
             return HeadStart(over_quota=await quota)

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from hub.bus import CONTENT_TYPE, HUB_REPLIES, HUB_REQUESTS, office_in, signed_message
+from hub.bus._common import run_handler
 from hub.directory import MemoryDirectory
 from hub.records import ClaimState, MemoryQuotaStore
 from hub.routing import LegalTable, Registry
@@ -401,8 +402,8 @@ async def test_a_request_handled_again_after_its_claim_was_cut_is_not_a_replay(
 async def test_a_redelivered_query_takes_no_second_token(make_hub: MakeHub) -> None:
     """A worker took the query's token and claimed it, then died before its acknowledgement:
     the broker's redelivery goes ahead on the token its first delivery took (before, it took
-    another: an office lost a token to every hub worker that died under its query). Only the
-    broker marks a redelivery, so an office cannot ask for this itself."""
+    another: an office lost a token to every hub worker that died under its query). Its claim
+    says so — that run claimed the id with this very message —, not the redelivered mark."""
     quotas = 'version = "t"\n[default]\nper_second = 1\nburst = 2\n'
     hub = make_hub(quotas=quotas, claims=CutAfterCommit(cuts=1))
     d = delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",)))
@@ -418,6 +419,77 @@ async def test_a_redelivered_query_takes_no_second_token(make_hub: MakeHub) -> N
     third = delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",)))
     await hub.router.on_request(third)
     assert len(hub.bus.sent()) == 2
+    _, outcome = hub.finisher.finished[-1]
+    assert isinstance(outcome, Refused) and outcome.code == "routing.quota_exceeded"
+
+
+class DownFor(FakeClaims):
+    """A records store out of reach for the first ``tries`` claims: nothing written."""
+
+    def __init__(self, tries: int) -> None:
+        super().__init__()
+        self.tries = tries
+
+    async def claim(self, key: uuid.UUID, digest: bytes) -> ClaimState:
+        if self.tries:
+            self.tries -= 1
+            raise ConnectionRefusedError("the records store is out of reach")
+        return await super().claim(key, digest)
+
+
+class QuotaDownFor(MemoryQuotaStore):
+    """The quota buckets (the same PostgreSQL) out of reach while ``tries`` lasts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries = 0
+
+    async def take(self, wants: Any, now: dt.datetime) -> Any:
+        if self.tries:
+            self.tries -= 1
+            raise ConnectionRefusedError("the records store is out of reach")
+        return await super().take(wants, now)
+
+
+ONE_TOKEN = 'version = "t"\n[default]\nper_second = 1\nburst = 1\n'
+
+
+async def test_a_query_held_through_an_outage_takes_its_token_when_it_goes(
+    make_hub: MakeHub,
+) -> None:
+    """PostgreSQL out of reach under a query's first run: neither its claim nor its token was
+    taken. The bus holds it and runs it again marked redelivered (``run_handler``); that run
+    finds the query id unclaimed — its first run never got to the claim nor so to the take,
+    which go together — and takes the token. Before, the mark alone let it go free: every
+    query a worker held through an outage went past its office's quota."""
+    buckets, claims = QuotaDownFor(), DownFor(tries=0)
+    hub = make_hub(quotas=ONE_TOKEN, quota_store=buckets, claims=claims)
+    await hub.router.on_request(delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",))))
+    assert len(hub.bus.sent()) == 1  # the office's one token is spent
+    claims.tries, buckets.tries = 1, 1  # the outage
+    d = delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",)))
+    down = [True]
+
+    async def store_down() -> bool:
+        return down.pop() if down else False
+
+    await run_handler(d, hub.router.on_request, store_down)  # type: ignore[arg-type]
+    assert d.settled_as == "ack" and len(hub.bus.sent()) == 1
+    _, outcome = hub.finisher.finished[-1]
+    assert isinstance(outcome, Refused) and outcome.code == "routing.quota_exceeded"
+
+
+async def test_a_redelivery_never_claimed_takes_a_token(make_hub: MakeHub) -> None:
+    """The broker's redelivery of a message no run of the hub got to (a worker died with it
+    in hand: waiting at the batch lane's door, or an item of a bundle not begun): its query
+    id is unclaimed, so no token was taken for it, and it takes one now — the broker's mark
+    is not a token taken (a bundle of 64 items a dying worker had not begun went free)."""
+    hub = make_hub(quotas=ONE_TOKEN)
+    await hub.router.on_request(delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",))))
+    d = delivered(ask(CHILD, TAX, "child_allowance", ("local_tax",)))
+    d.redelivered = True
+    await hub.router.on_request(d)
+    assert d.settled_as == "ack" and len(hub.bus.sent()) == 1
     _, outcome = hub.finisher.finished[-1]
     assert isinstance(outcome, Refused) and outcome.code == "routing.quota_exceeded"
 
