@@ -263,7 +263,7 @@ def _flushed(task: asyncio.Task[Outcomes]) -> None:
 class BundleItem:
     """An item of a delivered bundle: a delivery of its own to the handler."""
 
-    __slots__ = ("_bundle", "_headers", "_item", "bundled", "settled", "verdict")
+    __slots__ = ("_bundle", "_headers", "_item", "bundled", "dead", "settled", "verdict")
 
     def __init__(self, bundle: AmqpDelivery, item: Item, bundled: Bundled) -> None:
         self._bundle = bundle
@@ -272,6 +272,7 @@ class BundleItem:
         self._headers: Mapping[str, str] | None = None
         self.settled = False
         self.verdict = "ack"  # or "requeue"
+        self.dead = False  # dead-lettered alone (counted as its copy went)
 
     @property
     def body(self) -> bytes:
@@ -330,9 +331,7 @@ class BundleItem:
         return self._bundle.delivery_count
 
     async def ack(self) -> None:
-        if not self.settled:
-            self.settled = True
-            METRICS.settled("ack")
+        self.settled = True  # counted with its bundle (``run_bundle``): it may yet go back
 
     async def nack(self, *, requeue: bool = True) -> None:
         if self.settled:
@@ -344,7 +343,6 @@ class BundleItem:
             await self.dead_letter("delivery_limit")
         else:
             self.settled, self.verdict = True, "requeue"
-            METRICS.settled("requeue")
 
     async def dead_letter(self, reason: str) -> None:
         if self.settled:
@@ -354,7 +352,7 @@ class BundleItem:
             bus.dead_letter_exchange, self.routing_key, dead_letter_message(self, reason)
         )
         if not self.settled:
-            self.settled = True
+            self.settled = self.dead = True
             METRICS.settled("dead_letter")
 
 
@@ -398,7 +396,14 @@ async def run_bundle(
                 message_id=item.message_id,
                 error=type(failed).__name__,
             )
-    if all(item.settled and item.verdict == "ack" for item in items):
+    acked = all(item.settled and item.verdict == "ack" for item in items)
+    # each item a message, counted once by how this delivery ended for it: dead-lettered alone
+    # (counted as its copy went), else acked with the bundle or back in the queue with it —
+    # an item its handler acked or could not settle included
+    for item in items:
+        if not item.dead:
+            METRICS.settled("ack" if acked else "requeue")
+    if acked:
         await delivery.ack()
     else:
         await delivery.nack(requeue=True)
