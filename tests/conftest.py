@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/cli_runner.py, importabl
 from cli_runner import Run
 
 import hub.log
+from hub.metrics import METRICS, SETTLED
 from renkei.cli import main
 
 hub.log.CACHE_LOGGERS = False  # see hub.log: configurations come and go between tests
@@ -60,3 +61,22 @@ def renkei(
         return code, out, err
 
     return run
+
+
+Settles = Callable[[], dict[str, float]]
+
+
+@pytest.fixture
+def settles() -> Iterator[Settles]:
+    """This process's metrics on for the test; the call says what each outcome of
+    ``renkei_bus_settled_total`` gained since the test began (only those that moved)."""
+    was = METRICS.enabled
+    METRICS.enable()
+
+    def now() -> dict[str, float]:
+        sample = METRICS.registry.get_sample_value
+        return {h: sample("renkei_bus_settled_total", {"outcome": h}) or 0.0 for h in SETTLED}
+
+    before = now()
+    yield lambda: {h: n - before[h] for h, n in now().items() if n != before[h]}
+    METRICS.enabled = was

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import struct
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -37,7 +37,6 @@ from hub.bus import (
 from hub.bus._bundle import BUNDLE_TYPE, encode_bundle
 from hub.bus.amqp import AmqpBus
 from hub.bus.topology import DELIVERY_LIMIT, DLX_EXCHANGE
-from hub.metrics import METRICS, SETTLED
 from monitor import DeadLetters, NoDeadLetter
 
 pytestmark = pytest.mark.rabbitmq
@@ -55,21 +54,6 @@ async def amqp() -> AsyncIterator[AmqpEnv]:
 async def env(amqp: AmqpEnv) -> AsyncIterator[AmqpEnv]:
     yield amqp
     await amqp.reset()
-
-
-@pytest.fixture
-def settles() -> Iterator[Callable[[], dict[str, float]]]:
-    """The process's bus metrics on for the test: what ``renkei_bus_settled_total`` gained."""
-    was = METRICS.enabled
-    METRICS.enable()
-    before = _settled()
-    yield lambda: {k: v - before[k] for k, v in _settled().items() if v != before[k]}
-    METRICS.enabled = was
-
-
-def _settled() -> dict[str, float]:
-    sample = METRICS.registry.get_sample_value
-    return {how: sample("renkei_bus_settled_total", {"outcome": how}) or 0.0 for how in SETTLED}
 
 
 def item(n: int, **kw: object) -> OutMessage:

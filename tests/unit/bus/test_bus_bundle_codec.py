@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -29,7 +29,6 @@ from hub.bus._bundle import (
 from hub.bus.amqp import AmqpBus
 from hub.bus.exceptions import NotConfirmed, Rejected, Unroutable
 from hub.bus.topology import DLX_EXCHANGE
-from hub.metrics import METRICS, SETTLED
 
 
 def message(n: int, body: bytes | None = None, **kw: object) -> OutMessage:
@@ -318,12 +317,13 @@ class FakeBundle:
 
 
 async def test_an_item_that_cannot_be_settled_returns_its_bundle(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, settles: Callable[[], dict[str, float]]
 ) -> None:
     """On the bundle's last delivery an item that fails is dead-lettered alone; when that
     publish fails too, the bundle goes back to the broker (whose own limit then dead-letters
     it whole) — never left in hand unsettled, holding a place of the prefetch window and its
-    items until the channel closes."""
+    items until the channel closes. Both items count as going back (before the count was per
+    item: one ack, and nothing for the item left unsettled)."""
     monkeypatch.setattr("hub.bus._common.retry_pause", lambda _count: 0.0)
     bundle = FakeBundle([message(0), message(1)], delivery_count=5)
 
@@ -332,6 +332,7 @@ async def test_an_item_that_cannot_be_settled_returns_its_bundle(
 
     await run_bundle(bundle, fail_m1, None, asyncio.Semaphore(10))  # type: ignore[arg-type]
     assert bundle.settled_as == ["requeue"]
+    assert settles() == {"requeue": 2}
 
 
 async def test_an_item_whose_handler_failed_is_never_acked_with_its_bundle(
@@ -345,21 +346,6 @@ async def test_an_item_whose_handler_failed_is_never_acked_with_its_bundle(
 
     await run_bundle(bundle, refuse_m1, None, asyncio.Semaphore(10))  # type: ignore[arg-type]
     assert bundle.settled_as == ["requeue"]
-
-
-@pytest.fixture
-def settles() -> Iterator[Callable[[], dict[str, float]]]:
-    """The process's bus metrics on for the test: what ``renkei_bus_settled_total`` gained."""
-    was = METRICS.enabled
-    METRICS.enable()
-
-    def now() -> dict[str, float]:
-        sample = METRICS.registry.get_sample_value
-        return {h: sample("renkei_bus_settled_total", {"outcome": h}) or 0.0 for h in SETTLED}
-
-    before = now()
-    yield lambda: {h: n - before[h] for h, n in now().items() if n != before[h]}
-    METRICS.enabled = was
 
 
 async def test_the_items_of_a_bundle_that_goes_back_are_counted_as_going_back(
@@ -377,23 +363,6 @@ async def test_the_items_of_a_bundle_that_goes_back_are_counted_as_going_back(
     await run_bundle(bundle, fail_m1, None, asyncio.Semaphore(10))  # type: ignore[arg-type]
     assert bundle.settled_as == ["requeue"]
     assert settles() == {"requeue": 3}
-
-
-async def test_an_item_that_cannot_be_settled_is_counted_with_its_bundle(
-    monkeypatch: pytest.MonkeyPatch, settles: Callable[[], dict[str, float]]
-) -> None:
-    """An item whose dead letter the broker refused is not left uncounted: it goes back with
-    its bundle (a requeue), as does the item acked beside it (before: one ack, nothing for
-    the other)."""
-    monkeypatch.setattr("hub.bus._common.retry_pause", lambda _count: 0.0)
-    bundle = FakeBundle([message(0), message(1)], delivery_count=5)
-
-    async def fail_m1(d: Delivery) -> None:
-        await (d.ack() if d.message_id == "m0" else d.nack(requeue=True))
-
-    await run_bundle(bundle, fail_m1, None, asyncio.Semaphore(10))  # type: ignore[arg-type]
-    assert bundle.settled_as == ["requeue"]
-    assert settles() == {"requeue": 2}
 
 
 async def test_a_cancelled_first_callers_failed_flush_is_heard_not_logged_by_the_loop() -> None:
