@@ -16,6 +16,7 @@ loop go out in one, at the end of the turn, in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from typing import Any, cast
 
@@ -74,7 +75,13 @@ async def open_connection(
         )
         where = broker.hosts[at]
         try:
-            await connection.connect(timeout=connect_timeout)
+            try:
+                await connection.connect(timeout=connect_timeout)
+            except BaseException:
+                # closed, not dropped: the collector would leave its close never awaited
+                with contextlib.suppress(Exception):
+                    await connection.close()
+                raise
         except _REFUSED as exc:
             raise AccessRefused(f"the broker at {where} refused the login: {exc}") from exc
         except aiormq.exceptions.InvalidFrameError as exc:

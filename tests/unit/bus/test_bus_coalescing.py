@@ -107,4 +107,5 @@ async def test_every_connection_of_the_bus_coalesces_on_tcp_and_on_tls() -> None
         factory = connection.kwargs["transport_factory"]
         assert isinstance(factory, _Coalescing)
         assert isinstance(factory._inner, inner)
+        await connection.close()  # never connected: closed, not left to the collector
     assert isinstance(coalescing_transports(tls=False)._inner, TCPTransportFactory)  # type: ignore[attr-defined]

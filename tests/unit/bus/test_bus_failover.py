@@ -11,8 +11,8 @@ import aiormq
 import pytest
 from pamqp.commands import Basic
 
-from hub.bus import AmqpBus, BrokerUrl, NotConfirmed, OutMessage, Rejected
-from hub.bus._amqp_connection import FailoverConnection
+from hub.bus import AmqpBus, BrokerUrl, BusError, NotConfirmed, OutMessage, Rejected
+from hub.bus._amqp_connection import FailoverConnection, open_connection
 from hub.bus._common import retry_pause, run_handler
 
 NODES = BrokerUrl.parse("amqp://u:p@h1:5681,h2:5682,h3:5683/v")
@@ -34,6 +34,7 @@ async def test_each_lost_connection_or_failed_attempt_moves_to_the_next_node() -
         seen.append(connection.url.port)
     assert seen == [5683, 5681, 5682, 5683]
     assert (connection.url.user, connection.url.password, connection.url.path) == ("u", "p", "/v")
+    await connection.close()
 
 
 async def test_a_closed_connection_stays_where_it_was() -> None:
@@ -185,3 +186,22 @@ async def test_a_held_delivery_that_succeeds_is_settled_by_its_handler() -> None
     delivery.redelivered = False  # type: ignore[attr-defined]
     await asyncio.wait_for(run_handler(delivery, handler, store_down), 5)  # type: ignore[arg-type]
     assert runs == [False, True, True] and delivery.settled and not delivery.nacked
+
+
+async def test_a_failed_attempt_leaves_no_connection_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each node that does not answer is passed over with its connection closed. Before, the
+    attempt's connection was dropped unclosed, and the collector's ``__del__`` later left
+    aio-pika's ``RobustConnection.close`` coroutine never awaited, in whichever test it ran."""
+    made: list[FailoverConnection] = []
+
+    class Counted(FailoverConnection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)  # held: not collected before it is looked at
+
+    monkeypatch.setattr("hub.bus._amqp_connection.FailoverConnection", Counted)
+    nowhere = BrokerUrl.parse("amqp://u:p@127.0.0.1:1,127.0.0.1:2/v")  # nothing listens there
+    with pytest.raises(BusError, match="cannot connect"):
+        await open_connection(nowhere, name="t", reconnect_interval=0.1, connect_timeout=2)
+    assert len(made) == 2
+    assert all(c.is_closed for c in made)
