@@ -100,9 +100,7 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     wrote = {g: sum(map(writes, groups[g])) for g in python}
     ids = iter(range(start, start + n))
 
-    latencies: list[float] = []
-    started: list[float] = []  # ``--latencies``: when each query started (in ``latencies``' order)
-    ids_done: list[int] = []
+    done: list[tuple[int, float, float]] = []  # each query: its id, when it began, how long it took
     t0 = time.perf_counter()
 
     async def one(i: int, scheduled: float | None = None) -> None:
@@ -110,9 +108,7 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
         problem = await guarded(renkei.call, i)
         if problem is not None:
             raise RuntimeError(f"query {i}: {problem}")
-        latencies.append(time.perf_counter() - began)
-        started.append(began - t0)
-        ids_done.append(i)
+        done.append((i, began - t0, time.perf_counter() - began))
 
     async def worker() -> None:  # one query after the other; ``--in-flight`` of them at once
         for i in ids:
@@ -141,10 +137,8 @@ async def round_of(renkei: Renkei, n: int, start: int) -> dict[str, float]:
     out["postgres commits"] = (await our_commits(renkei) - commits) / n
     if renkei.args.latencies:  # written after the round: its CPU is not the round's
         with renkei.args.latencies.open("a") as f:
-            f.writelines(
-                f"{start},{i},{at:.6f},{took * 1e3:.3f}\n"
-                for i, at, took in zip(ids_done, started, latencies, strict=True)
-            )
+            f.writelines(f"{start},{i},{at:.6f},{took * 1e3:.3f}\n" for i, at, took in done)
+    latencies = [took for _, _, took in done]
     out |= {f"latency {k}": v or 0.0 for k, v in percentiles(latencies).items() if k != "mean_ms"}
     return out
 

@@ -263,7 +263,7 @@ def _flushed(task: asyncio.Task[Outcomes]) -> None:
 class BundleItem:
     """An item of a delivered bundle: a delivery of its own to the handler."""
 
-    __slots__ = ("_bundle", "_headers", "_item", "bundled", "dead", "settled", "verdict")
+    __slots__ = ("_bundle", "_headers", "_item", "bundled", "settled", "verdict")
 
     def __init__(self, bundle: AmqpDelivery, item: Item, bundled: Bundled) -> None:
         self._bundle = bundle
@@ -271,8 +271,7 @@ class BundleItem:
         self.bundled = bundled  # the same object for every item of this bundle
         self._headers: Mapping[str, str] | None = None
         self.settled = False
-        self.verdict = "ack"  # or "requeue"
-        self.dead = False  # dead-lettered alone (counted as its copy went)
+        self.verdict = "ack"  # or "requeue", or "dead" (dead-lettered alone: counted as it went)
 
     @property
     def body(self) -> bytes:
@@ -352,7 +351,7 @@ class BundleItem:
             bus.dead_letter_exchange, self.routing_key, dead_letter_message(self, reason)
         )
         if not self.settled:
-            self.settled = self.dead = True
+            self.settled, self.verdict = True, "dead"
             METRICS.settled("dead_letter")
 
 
@@ -396,12 +395,12 @@ async def run_bundle(
                 message_id=item.message_id,
                 error=type(failed).__name__,
             )
-    acked = all(item.settled and item.verdict == "ack" for item in items)
+    acked = all(item.settled and item.verdict != "requeue" for item in items)
     # each item a message, counted once by how this delivery ended for it: dead-lettered alone
     # (counted as its copy went), else acked with the bundle or back in the queue with it —
     # an item its handler acked or could not settle included
     for item in items:
-        if not item.dead:
+        if item.verdict != "dead":
             METRICS.settled("ack" if acked else "requeue")
     if acked:
         await delivery.ack()

@@ -153,31 +153,36 @@ class CertificationAuthority:
         """A certificate for a resident's public key. ``facts``: signature certificates only.
         ``code``: the 署名利用者's 住民票コード, as the 市町村長's issuance application gives it
         (J-LIS's 異動等失効情報 names the resident by it: :meth:`apply_notice`). ``request``:
-        the digest of the request as asked (its fields and key): asked again, even after a
-        restart, the certificate issued for it the first time is answered, not a second one."""
+        the request as asked, its fields and key in one canonical form (the ledger keeps an HMAC
+        of it): asked again, even after a restart, the certificate issued for it the first time
+        is answered, not a second one."""
         code_digest = None if code is None else self.code_digest(code)
         if kind is CertKind.SIGNATURE and facts is None:
             raise PolicyRefused("a signature certificate needs the four facts")
         if kind is CertKind.AUTHENTICATION and facts is not None:
             raise PolicyRefused("an authentication certificate carries no personal data: send none")
         check_public_key(public_key)
+        digest = self.holder_digest(holder)
         asked = None if request is None else self._request_digest(request)
         earlier = None if asked is None else self.ledger.requested(asked)
-        if earlier is not None:
-            return self._again(
-                earlier, kind, public_key, holder=holder, locality=locality, facts=facts
-            )
-        digest = self.holder_digest(holder)
-        start, end = validity(kind, self._clock(), facts.birth_date if facts else None)
-        start, end = not_before or start, not_after or end
-        ca_name = CaName(kind.value)
-        ca = self.hierarchy.cas[ca_name]
-        end = min(end, ca.cert.not_valid_after_utc)
-        if end <= start:
-            raise PolicyRefused("the certificate would never be valid")
-        serial, subject_id = x509.random_serial_number(), secrets.token_hex(12).upper()
+        if earlier is None:
+            ca_name = CaName(kind.value)
+            start, end = validity(kind, self._clock(), facts.birth_date if facts else None)
+            start, end = not_before or start, not_after or end
+            end = min(end, self.hierarchy.cas[ca_name].cert.not_valid_after_utc)
+            if end <= start:
+                raise PolicyRefused("the certificate would never be valid")
+            serial, subject_id = x509.random_serial_number(), secrets.token_hex(12).upper()
+        else:  # made again from the request and the ledger: the same serial, subject id and
+            # validity, so the same bytes (the issuing CAs sign with RSA PKCS#1 v1.5, which is
+            # deterministic) and the same link key. The CA keeps no certificate (a signature
+            # certificate holds the four facts): the request brings them again.
+            rec = self.ledger.get(earlier.ca, earlier.serial)
+            assert rec is not None, "a request's certificate is in the ledger (one transaction)"
+            ca_name, serial, subject_id = earlier.ca, earlier.serial, earlier.subject_id
+            start, end = rec.not_before, rec.not_after
         cert = end_entity(
-            ca,
+            self.hierarchy.cas[ca_name],
             ca_name,
             kind,
             public_key,
@@ -189,49 +194,16 @@ class CertificationAuthority:
             not_after=end,
             endpoints=self.endpoints,
         )
-        if code_digest is not None:
-            self.ledger.link_code(code_digest, digest)
-        asked_for = None if asked is None else RequestRecord(asked, ca_name, serial, subject_id)
-        self.ledger.add(CertRecord(ca_name, serial, digest, start, end), asked_for)
-        log.info("certificate issued", ca=ca_name.value)
-        return self._told(Issued(ca_name, serial, subject_id, cert), holder)
-
-    def _again(
-        self,
-        earlier: RequestRecord,
-        kind: CertKind,
-        public_key: CertificatePublicKeyTypes,
-        *,
-        holder: str,
-        locality: Locality,
-        facts: ResidentFacts | None,
-    ) -> Issued:
-        """The certificate issued for this request before, made again from the request and the
-        ledger's serial, subject id and validity: the same bytes (the issuing CAs sign with RSA
-        PKCS#1 v1.5, which is deterministic), so the same link key. The CA keeps no
-        certificate (a signature certificate holds the four facts); the request brings them."""
-        rec = self.ledger.get(earlier.ca, earlier.serial)
-        assert rec is not None, "a request's certificate is in the ledger (one transaction)"
-        cert = end_entity(
-            self.hierarchy.cas[earlier.ca],
-            earlier.ca,
-            kind,
-            public_key,
-            locality=locality,
-            facts=facts,
-            subject_id=earlier.subject_id,
-            serial=earlier.serial,
-            not_before=rec.not_before,
-            not_after=rec.not_after,
-            endpoints=self.endpoints,
+        if earlier is None:
+            if code_digest is not None:
+                self.ledger.link_code(code_digest, digest)
+            asked_for = None if asked is None else RequestRecord(asked, ca_name, serial, subject_id)
+            self.ledger.add(CertRecord(ca_name, serial, digest, start, end), asked_for)
+        log.info(
+            "certificate issued" if earlier is None else "certificate asked again", ca=ca_name.value
         )
-        log.info("certificate asked again", ca=earlier.ca.value)
-        return self._told(Issued(earlier.ca, earlier.serial, earlier.subject_id, cert), holder)
-
-    def _told(self, issued: Issued, holder: str) -> Issued:
-        """``issued`` told to the hooks (again, for a request asked again: a link that the
-        restart lost is written then)."""
-        for hook in self.on_issue:
+        issued = Issued(ca_name, serial, subject_id, cert)
+        for hook in self.on_issue:  # again for a request asked again: a link lost is written
             hook(issued, holder)
         return issued
 

@@ -32,7 +32,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import hashlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import unquote
@@ -196,9 +195,8 @@ async def issue(request: web.Request) -> web.Response:
     spki = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    asked = hashlib.sha256(
-        body.model_copy(update={"public_key": spki.hex()}).model_dump_json().encode()
-    ).digest()
+    # the request as asked, however its key was encoded (the CA keeps only an HMAC of it)
+    asked = body.model_copy(update={"public_key": spki.hex()}).model_dump_json().encode()
     issued = ca.issue(
         CertKind(body.kind),
         key,

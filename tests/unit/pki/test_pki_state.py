@@ -236,7 +236,8 @@ def test_a_writer_killed_mid_write_loses_no_acknowledged_entry(tmp_path: Path) -
 
 def test_a_request_is_kept_with_its_certificate_or_not_at_all(tmp_path: Path) -> None:
     """The request's row and its certificate's commit together: a certificate row refused
-    (its serial taken) leaves no request naming it, then or after a restart."""
+    (its serial taken) leaves no request naming it, and a request row refused (its digest
+    taken) leaves no certificate — then or after a restart."""
     db, now = tmp_path / "ledger.sqlite3", dt.datetime.now(dt.UTC)
     ledger = Ledger(db)
     first = RequestRecord("r1", CaName.SIGNATURE, 7, "s1")
@@ -246,10 +247,17 @@ def test_a_request_is_kept_with_its_certificate_or_not_at_all(tmp_path: Path) ->
             CertRecord(CaName.SIGNATURE, 7, "h", now, now),
             RequestRecord("r2", CaName.SIGNATURE, 7, "s2"),
         )
+    with pytest.raises(sqlite3.IntegrityError):  # the certificate's row went first
+        ledger.add(
+            CertRecord(CaName.SIGNATURE, 8, "h", now, now),
+            RequestRecord("r1", CaName.SIGNATURE, 8, "s3"),
+        )
     assert ledger.requested("r2") is None
+    assert (ledger.get(CaName.SIGNATURE, 8), ledger.requested("r1")) == (None, first)
     ledger.close()
     again = Ledger(db)
     assert (again.requested("r1"), again.requested("r2"), len(again)) == (first, None, 1)
+    assert again.get(CaName.SIGNATURE, 8) is None
     again.close()
 
 
