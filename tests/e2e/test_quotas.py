@@ -4,9 +4,11 @@
   flooding twenty queries at once gets its burst through, every other one is refused
   ``routing.quota_exceeded`` with a retry-after and recorded; so does its enrollment quota (a
   bucket of its own: J-LIS answers those within it, the rest are refused and recorded).
-- A dishonest office: it moves its flood to another affair (its office's bucket holds too), to
-  a made-up one (refused all the same, and recorded), or publishes to the interactive lane (the
-  broker refuses it: only offices whose class is interactive may write there).
+- A dishonest office: it sends its own query again (a replay: refused, recorded, and it pays a
+  token for it, unlike the broker's redelivery), moves its flood to another affair (its
+  office's bucket holds too), to a made-up one (refused all the same, and recorded), or
+  publishes to the interactive lane (the broker refuses it: only offices whose class is
+  interactive may write there).
 - Back-pressure: with a tiny bound on the hub's inbound queues and no hub consuming, the
   office's sends are nacked; its node backs off and gives up by the deadline with
   ``office.back_pressure``, or goes through once a hub drains the queue.
@@ -23,6 +25,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -192,6 +195,50 @@ async def test_a_dishonest_office_is_refused_and_recorded(deployment: dict[str, 
     finally:
         await stop(procs)
         await close(node)
+
+
+async def test_an_office_sending_its_query_again_pays_for_the_copy(
+    deployment: dict[str, str],
+) -> None:
+    """The same signed bytes published again by the office are a replay, never the broker's
+    redelivery (only the broker sets that mark, and only a redelivery the claim vouches for
+    goes without a token): refused ``hub.replayed_query``, recorded, and a token taken — the
+    bucket (3) is empty after two queries and the copy, so a third query is over quota."""
+    env, node = deployment, None
+    procs = [await start(env, "token")]
+    try:
+        procs.append(await start(as_hub(env), "hub"))
+        node = await child(env)
+        sent: list[tuple[str, str, OutMessage]] = []
+        publish = node.bus.publish
+
+        async def kept(exchange: str, key: str, msg: OutMessage, **kw: Any) -> None:
+            sent.append((exchange, key, msg))
+            await publish(exchange, key, msg, **kw)
+
+        node.bus.publish = kept  # type: ignore[method-assign]
+        assert codes(await ask_many(node, "child_allowance", 2)) == Counter({"token": 2})
+        await publish(*sent[0])
+        async with asyncio.timeout(10):
+            while await replay_records(env) < 1:  # noqa: ASYNC110 - the hub signals nothing
+                await asyncio.sleep(0.1)
+        assert codes(await ask_many(node, "child_allowance", 1)) == Counter({QUOTA: 1})
+    finally:
+        await stop(procs)
+        await close(node)
+
+
+async def replay_records(env: dict[str, str]) -> int:
+    conn = await asyncpg.connect(env["RENKEI_DB_URL"])
+    try:
+        found: int = await conn.fetchval(
+            "SELECT count(*) FROM records.access_record WHERE requester = $1"
+            " AND reason LIKE 'hub.replayed_query:%'",
+            CHILD,
+        )
+    finally:
+        await conn.close()
+    return found
 
 
 async def test_a_full_inbox_pushes_back_and_the_node_retries(deployment: dict[str, str]) -> None:
